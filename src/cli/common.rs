@@ -1,0 +1,95 @@
+//! Options shared by several subcommands.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::inventory::{self, ConnectionOverrides, Inventory};
+use crate::transport::HostKeyPolicy;
+
+/// Where the inventory is and the extra vars on top of it.
+#[derive(Debug, Clone, Args)]
+pub struct InventoryOpts {
+    /// Inventory file, or folder with hosts.yml, group_vars/ and host_vars/.
+    #[arg(short = 'i', long = "inventory", default_value = "inventory/")]
+    pub inventory: PathBuf,
+    /// Extra vars (highest precedence): key=value, @file.yml or a {json/yaml mapping}.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+}
+
+impl InventoryOpts {
+    pub fn load(&self) -> Result<Inventory, inventory::InventoryError> {
+        let extra = inventory::parse_extra_vars(&self.extra_vars)?;
+        inventory::load(&self.inventory, &extra)
+    }
+}
+
+/// How to connect to hosts.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectOpts {
+    /// Login user for every host (overrides ssh_user).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Private key file (overrides ssh_private_key).
+    #[arg(long = "private-key")]
+    pub private_key: Option<PathBuf>,
+    /// known_hosts file (overrides ssh_known_hosts).
+    #[arg(long = "known-hosts")]
+    pub known_hosts: Option<PathBuf>,
+    /// What to do with host keys not in known_hosts.
+    #[arg(long = "host-key-policy", value_enum, default_value = "strict")]
+    pub host_key_policy: HostKeyPolicy,
+    /// Seconds before connecting or a blocked read/write on a host fails it.
+    #[arg(long = "timeout", default_value_t = 10)]
+    pub timeout: u64,
+    /// Run as root with sudo on hosts whose login user is not root.
+    #[arg(short = 'b', long = "become")]
+    pub become_root: bool,
+    /// Hosts worked on at once.
+    #[arg(short = 'f', long = "forks", default_value_t = 50)]
+    pub forks: usize,
+}
+
+impl ConnectOpts {
+    pub fn overrides(&self) -> ConnectionOverrides {
+        ConnectionOverrides {
+            user: self.user.clone(),
+            private_key: self.private_key.clone(),
+            known_hosts: self.known_hosts.clone(),
+            host_key_policy: self.host_key_policy,
+            timeout: Some(Duration::from_secs(self.timeout.max(1))),
+            become_root: self.become_root,
+        }
+    }
+}
+
+/// `--color auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Applies the choice to anstream's global setting (auto respects tty, NO_COLOR, CLICOLOR).
+    pub fn apply(self) {
+        let c = match self {
+            ColorChoice::Auto => anstream::ColorChoice::Auto,
+            ColorChoice::Always => anstream::ColorChoice::Always,
+            ColorChoice::Never => anstream::ColorChoice::Never,
+        };
+        c.write_global();
+    }
+}
+
+/// Output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}

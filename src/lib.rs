@@ -1,0 +1,19 @@
+//! `play`: declarative infrastructure state over SSH.
+//!
+//! Data flows one way: **load → resolve → probe → plan → apply → report**.
+//! - [`inventory`], [`playbook`]: YAML into typed structs ([`yaml`] is the one YAML module).
+//! - `resolve`: vars precedence, roles, templates rendered per host.
+//! - [`transport`]: one trait; SSH ([`transport::ssh`]) and local implementations.
+//! - `resources`: one module per kind; planning is a pure function of desired + observed.
+//! - `engine`: per-host pipeline in parallel.
+//! - `report`: printers, kept apart from the engine.
+//! - [`lab`]: throwaway local test hosts (Linux namespaces) for tests, demos and users.
+
+pub mod cli;
+pub mod exit;
+pub mod inventory;
+pub mod lab;
+pub mod ops;
+pub mod report;
+pub mod transport;
+pub mod yaml;

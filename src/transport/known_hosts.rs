@@ -1,0 +1,1 @@
+//! known_hosts lookup and accept-new appends.

@@ -1,0 +1,1 @@
+//! Local transport: runs commands on this machine.

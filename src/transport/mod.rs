@@ -1,0 +1,183 @@
+//! Transports: how `play` runs commands on a host.
+//!
+//! One trait, [`Transport`]: exec a command with stdin and capture stdout, stderr and the exit
+//! status. Uploads are built on exec (`cat` into a temp file in the target's folder, fsync, rename),
+//! so that they work the same with `become` (sudo) and on every implementation.
+//! Implementations: [`ssh::SshTransport`] (ssh2) and [`local::LocalTransport`] (this machine).
+
+pub mod known_hosts;
+pub mod local;
+pub mod ssh;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Exit status; `-1` when the command died by a signal or the status is unknown.
+    pub status: i32,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Why a transport operation failed. Every message names the host.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{host}: cannot connect to {addr}: {reason}")]
+    Connect {
+        host: String,
+        addr: String,
+        reason: String,
+    },
+    #[error("{host}: host key verification failed: {reason}")]
+    HostKey { host: String, reason: String },
+    #[error("{host}: authentication failed for user `{user}`: {reason}")]
+    Auth {
+        host: String,
+        user: String,
+        reason: String,
+    },
+    #[error("{host}: sudo needs a password (become requires passwordless sudo for `{user}`)")]
+    SudoPassword { host: String, user: String },
+    #[error("{host}: {what} timed out after {secs}s")]
+    Timeout {
+        host: String,
+        what: String,
+        secs: u64,
+    },
+    #[error("{host}: {reason}")]
+    Io { host: String, reason: String },
+}
+
+impl TransportError {
+    /// True when the host could not be reached or logged into (reported as "unreachable").
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Connect { .. }
+                | TransportError::HostKey { .. }
+                | TransportError::Auth { .. }
+                | TransportError::Timeout { .. }
+        )
+    }
+}
+
+/// What to do with a host key that is not in known_hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum HostKeyPolicy {
+    /// Unknown and changed keys fail the host.
+    #[default]
+    Strict,
+    /// Unknown keys are appended to known_hosts (under a file lock); changed keys still fail.
+    AcceptNew,
+}
+
+/// Everything needed to open a session to one host.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Inventory name of the host (used in messages and known_hosts lookups).
+    pub name: String,
+    /// Address to connect to (`ssh_host`, default: the inventory name).
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    /// Key files to try after the agent; empty = ~/.ssh/id_ed25519, ~/.ssh/id_rsa.
+    pub private_keys: Vec<PathBuf>,
+    /// known_hosts file; default ~/.ssh/known_hosts.
+    pub known_hosts: PathBuf,
+    pub host_key_policy: HostKeyPolicy,
+    /// Run commands as root with `sudo -n` when the login user is not root.
+    pub become_root: bool,
+    /// Timeout for connecting, and for each blocking read/write.
+    pub timeout: Duration,
+    /// Use ssh-agent if `SSH_AUTH_SOCK` is set.
+    pub use_agent: bool,
+}
+
+impl ConnectOptions {
+    /// `host` for port 22, `[host]:port` otherwise (the known_hosts spelling).
+    pub fn display_addr(&self) -> String {
+        if self.port == 22 {
+            self.address.clone()
+        } else {
+            format!("[{}]:{}", self.address, self.port)
+        }
+    }
+}
+
+/// A session to one host, kept open for the whole run.
+pub trait Transport: Send {
+    /// Inventory name of the host.
+    fn host(&self) -> &str;
+
+    /// Runs `command` through `sh -c` (as root with sudo when `become` is set), feeding `stdin`.
+    fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
+
+    /// Closes the session. Further calls fail.
+    fn close(&mut self);
+
+    /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
+    fn upload(&mut self, path: &str, bytes: &[u8]) -> Result<(), TransportError> {
+        let q = shell_quote(path);
+        let script = format!(
+            "set -e; t=$(mktemp {q}.play-tmp.XXXXXX); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; \
+             sync \"$t\" 2>/dev/null || true; mv -f \"$t\" {q}; trap - EXIT"
+        );
+        let out = self.exec(&script, bytes)?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(TransportError::Io {
+                host: self.host().to_string(),
+                reason: format!("upload to {path} failed: {}", out.stderr_str().trim()),
+            })
+        }
+    }
+}
+
+/// Quotes `s` for a POSIX shell: `'...'` with embedded quotes escaped.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Opens a session to the host described by `opts`.
+/// PLACEHOLDER until the SSH transport lands (ssh.rs replaces this body).
+pub fn connect(opts: &ConnectOptions) -> Result<Box<dyn Transport>, TransportError> {
+    Err(TransportError::Io {
+        host: opts.name.clone(),
+        reason: "transport not built yet".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_keeps_plain_words_and_escapes_the_rest() {
+        assert_eq!(shell_quote("/etc/app.ini"), "/etc/app.ini");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("$(touch /tmp/x)"), "'$(touch /tmp/x)'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,174 @@
+//! The one YAML module: everything that parses YAML goes through here, so the parser
+//! (serde_yaml today, archived upstream) can be swapped without touching the rest.
+//!
+//! Errors carry the file, line and column, and unknown keys get a "did you mean" suggestion.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// A YAML value (mappings keep their order).
+pub type Value = serde_yaml::Value;
+/// A YAML mapping.
+pub type Mapping = serde_yaml::Mapping;
+
+/// A position in a source file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A YAML file that could not be read or did not have the expected shape.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct YamlError {
+    pub file: PathBuf,
+    /// 1-based line and column when known.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((l, c)) => write!(f, "{}:{}:{}: {}", self.file.display(), l, c, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl YamlError {
+    pub fn new(file: &Path, position: Option<(usize, usize)>, message: impl Into<String>) -> Self {
+        YamlError {
+            file: file.to_path_buf(),
+            position,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses `text` (the content of `file`) into `T`.
+pub fn from_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, YamlError> {
+    serde_yaml::from_str(text).map_err(|e| convert(file, e))
+}
+
+/// Reads and parses a YAML file.
+pub fn from_file<T: DeserializeOwned>(file: &Path) -> Result<T, YamlError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| YamlError::new(file, None, format!("cannot read: {e}")))?;
+    from_str(file, &text)
+}
+
+/// Turns a parsed [`Value`] into `T` (no position information is available then).
+pub fn from_value<T: DeserializeOwned>(file: &Path, value: Value) -> Result<T, YamlError> {
+    serde_yaml::from_value(value).map_err(|e| convert(file, e))
+}
+
+/// Serializes a value as YAML.
+pub fn to_string<T: serde::Serialize>(value: &T) -> String {
+    serde_yaml::to_string(value).unwrap_or_else(|e| format!("# cannot serialize: {e}\n"))
+}
+
+fn convert(file: &Path, err: serde_yaml::Error) -> YamlError {
+    let position = err.location().map(|l| (l.line(), l.column()));
+    let mut message = err.to_string();
+    // serde_yaml appends " at line X column Y"; we print the position up front instead.
+    if let Some(idx) = message.find(" at line ") {
+        message.truncate(idx);
+    }
+    YamlError {
+        file: file.to_path_buf(),
+        position,
+        message: improve_message(&message),
+    }
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of ..." into a message with a suggestion.
+fn improve_message(message: &str) -> String {
+    let Some(at) = message.find("unknown field `") else {
+        return message.to_string();
+    };
+    // serde_yaml may prefix the path of the mapping (`all.children.web: unknown field ...`).
+    let prefix = &message[..at];
+    let rest = &message[at + "unknown field `".len()..];
+    let Some(end) = rest.find('`') else {
+        return message.to_string();
+    };
+    let unknown = &rest[..end];
+    let expected: Vec<&str> = rest[end + 1..]
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s)
+        .collect();
+    match suggest(unknown, &expected) {
+        Some(best) => format!("{prefix}unknown key `{unknown}`, did you mean `{best}`?"),
+        None if expected.is_empty() => format!("{prefix}unknown key `{unknown}`"),
+        None => format!(
+            "{prefix}unknown key `{unknown}`, expected one of: {}",
+            expected.join(", ")
+        ),
+    }
+}
+
+/// The closest candidate to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Res {
+        owner: Option<String>,
+        group: Option<String>,
+        mode: Option<String>,
+    }
+
+    #[test]
+    fn unknown_key_gets_a_suggestion_and_position() {
+        let err =
+            from_str::<BTreeMap<String, Res>>(Path::new("p.yml"), "a:\n  owner: x\n  ownr: y\n")
+                .unwrap_err();
+        assert_eq!(err.position, Some((3, 3)));
+        assert_eq!(err.message, "a: unknown key `ownr`, did you mean `owner`?");
+        assert_eq!(
+            err.to_string(),
+            "p.yml:3:3: a: unknown key `ownr`, did you mean `owner`?"
+        );
+    }
+
+    #[test]
+    fn unrelated_unknown_key_lists_the_expected_ones() {
+        let err = from_str::<Res>(Path::new("p.yml"), "zzzzzzzz: 1\n").unwrap_err();
+        assert_eq!(
+            err.message,
+            "unknown key `zzzzzzzz`, expected one of: owner, group, mode"
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let err = from_str::<Value>(Path::new("x.yml"), "a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.position.is_some(), "{err}");
+        assert!(err.to_string().starts_with("x.yml:"), "{err}");
+    }
+}
