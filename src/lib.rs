@@ -9,11 +9,17 @@
 //! - `report`: printers, kept apart from the engine.
 //! - [`lab`]: throwaway local test hosts (Linux namespaces) for tests, demos and users.
 
+pub mod apply;
 pub mod cli;
+pub mod engine;
 pub mod exit;
 pub mod inventory;
 pub mod lab;
 pub mod ops;
+pub mod playbook;
+pub mod probe;
 pub mod report;
+pub mod resolve;
+pub mod resources;
 pub mod transport;
 pub mod yaml;

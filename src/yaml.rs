@@ -97,7 +97,7 @@ fn improve_message(message: &str) -> String {
         return message.to_string();
     };
     // serde_yaml may prefix the path of the mapping (`all.children.web: unknown field ...`).
-    let prefix = &message[..at];
+    let prefix = message[..at].trim_start_matches('.');
     let rest = &message[at + "unknown field `".len()..];
     let Some(end) = rest.find('`') else {
         return message.to_string();
@@ -127,6 +127,106 @@ pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+/// Positions of every node of a YAML document, by path: `"0.state.3"` is item 3 of the `state`
+/// list of item 0 of the top-level list; the position is where the node starts (1-based line
+/// and column). Used to point semantic errors (found after parsing) at their source.
+pub fn node_positions(text: &str) -> std::collections::HashMap<String, (usize, usize)> {
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::Marker;
+
+    enum Frame {
+        Seq(usize),
+        /// `Some(key)` once the key has been read and the value is expected.
+        Map(Option<String>),
+    }
+    struct Recv {
+        stack: Vec<Frame>,
+        path: Vec<String>,
+        out: std::collections::HashMap<String, (usize, usize)>,
+        /// A block mapping starts where its first key starts (the parser marks a later point).
+        pending_map: Option<String>,
+    }
+    impl Recv {
+        /// A node starts: returns its path, or None when the node is a mapping key.
+        fn node_path(&mut self, key_text: Option<&str>) -> Option<String> {
+            match self.stack.last_mut() {
+                Some(Frame::Seq(i)) => {
+                    let p = join(&self.path, &i.to_string());
+                    *i += 1;
+                    Some(p)
+                }
+                Some(Frame::Map(k @ None)) => {
+                    *k = Some(key_text.unwrap_or("?").to_string());
+                    None
+                }
+                Some(Frame::Map(k)) => {
+                    let key = k.take().unwrap_or_default();
+                    Some(join(&self.path, &key))
+                }
+                None => Some(String::new()),
+            }
+        }
+    }
+    fn join(path: &[String], last: &str) -> String {
+        let mut v: Vec<&str> = path.iter().map(String::as_str).collect();
+        v.push(last);
+        v.retain(|s| !s.is_empty());
+        v.join(".")
+    }
+    impl MarkedEventReceiver for Recv {
+        fn on_event(&mut self, ev: Event, mark: Marker) {
+            let pos = (mark.line().max(1), mark.col() + 1);
+            match ev {
+                Event::Scalar(text, ..) => {
+                    if let Some(m) = self.pending_map.take() {
+                        self.out.insert(m, pos);
+                    }
+                    if let Some(p) = self.node_path(Some(&text)) {
+                        self.out.insert(p, pos);
+                    }
+                }
+                Event::Alias(_) => {
+                    if let Some(p) = self.node_path(Some("*")) {
+                        self.out.insert(p, pos);
+                    }
+                }
+                Event::SequenceStart(..) | Event::MappingStart(..) => {
+                    self.pending_map = None;
+                    let p = self.node_path(None).unwrap_or_default();
+                    if matches!(ev, Event::MappingStart(..)) {
+                        self.pending_map = Some(p.clone());
+                    }
+                    self.out.insert(p.clone(), pos);
+                    self.path = if p.is_empty() {
+                        Vec::new()
+                    } else {
+                        p.split('.').map(str::to_string).collect()
+                    };
+                    self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
+                        Frame::Seq(0)
+                    } else {
+                        Frame::Map(None)
+                    });
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    self.stack.pop();
+                    self.path.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut r = Recv {
+        stack: Vec::new(),
+        path: Vec::new(),
+        out: std::collections::HashMap::new(),
+        pending_map: None,
+    };
+    // Errors are reported by the typed parse; positions are best effort.
+    let _ = Parser::new_from_str(text).load(&mut r, false);
+    r.out
 }
 
 #[cfg(test)]
@@ -163,6 +263,24 @@ mod tests {
             err.message,
             "unknown key `zzzzzzzz`, expected one of: owner, group, mode"
         );
+    }
+
+    #[test]
+    fn node_positions_by_path() {
+        let src = "- name: a
+  state:
+    - file: /x
+      mode: '0644'
+    - {link: /y, target: /z}
+- name: b
+";
+        let p = node_positions(src);
+        assert_eq!(p["0"], (1, 3));
+        assert_eq!(p["0.state.0"], (3, 7));
+        assert_eq!(p["0.state.0.mode"], (4, 13));
+        assert_eq!(p["0.state.1"], (5, 8), "a flow mapping starts at its first key");
+        assert_eq!(p["0.state.1.target"], (5, 26));
+        assert_eq!(p["1.name"], (6, 9));
     }
 
     #[test]

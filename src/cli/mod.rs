@@ -1,6 +1,9 @@
 //! Command line: one thin file per subcommand, each calling one library function.
 
+pub mod apply;
 pub mod common;
+pub mod converge;
+pub mod diff;
 pub mod inventory;
 pub mod lab;
 pub mod run;
@@ -23,6 +26,10 @@ pub enum Command {
     Inventory(inventory::InventoryArgs),
     /// Run a shell command on every host matching PATTERN, in parallel.
     Run(run::RunArgs),
+    /// Converge the playbook's hosts: apply what differs, in parallel.
+    Apply(apply::ApplyArgs),
+    /// Show what `apply` would change, touching nothing.
+    Diff(diff::DiffArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -32,5 +39,7 @@ pub fn main() -> anyhow::Result<i32> {
         Command::Lab(args) => lab::run(args),
         Command::Inventory(args) => inventory::run(args),
         Command::Run(args) => run::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }

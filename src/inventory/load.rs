@@ -12,7 +12,7 @@ use crate::yaml::{self, Value, YamlError};
 
 /// A YAML mapping that keeps its order and whose keys are strings.
 #[derive(Debug, Clone)]
-pub(crate) struct OrderedMap<V>(pub Vec<(String, V)>);
+pub struct OrderedMap<V>(pub Vec<(String, V)>);
 
 impl<V> Default for OrderedMap<V> {
     fn default() -> Self {

@@ -13,7 +13,7 @@
 //! 6. extra vars from the command line (`-e key=value`, `-e @file.yml`).
 
 pub mod connection;
-mod load;
+pub mod load;
 pub mod pattern;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +23,9 @@ use crate::yaml::{Value, YamlError};
 
 pub use connection::{connection_for, ConnectionOverrides};
 pub use load::{load, parse_extra_vars};
+
+/// A YAML mapping of vars that keeps its order (name, value).
+pub type OrderedVars = load::OrderedMap<Value>;
 
 /// Resolved variables, by name.
 pub type Vars = BTreeMap<String, Value>;
@@ -114,6 +117,11 @@ impl Inventory {
     /// Hosts matching an Ansible host pattern, in inventory order.
     pub fn select(&self, pattern: &str) -> Result<Vec<&Host>, InventoryError> {
         pattern::select(self, pattern)
+    }
+
+    /// Hosts matching a play's pattern: unknown names match nothing.
+    pub fn select_lenient(&self, pattern: &str) -> Result<Vec<&Host>, InventoryError> {
+        pattern::select_lenient(self, pattern)
     }
 
     /// Group name → host names (all of them, through children), as templates see `groups`.

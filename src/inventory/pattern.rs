@@ -57,6 +57,7 @@ fn matching(
     inv: &Inventory,
     name: &str,
     pattern: &str,
+    strict: bool,
 ) -> Result<BTreeSet<String>, InventoryError> {
     let err = |m: String| InventoryError::Pattern {
         pattern: pattern.to_string(),
@@ -102,7 +103,7 @@ fn matching(
         add_group(name, &mut out);
     } else if inv.host(name).is_some() {
         out.insert(name.to_string());
-    } else {
+    } else if strict {
         let candidates: Vec<&str> = inv
             .groups
             .keys()
@@ -118,24 +119,42 @@ fn matching(
     Ok(out)
 }
 
-/// Hosts matching `pattern`, in inventory order.
+/// Hosts matching `pattern`, in inventory order. A name that is neither a group nor a host is
+/// an error (with a suggestion): this is what `--limit` and `play run` use.
 pub fn select<'a>(inv: &'a Inventory, pattern: &str) -> Result<Vec<&'a Host>, InventoryError> {
+    select_with(inv, pattern, true)
+}
+
+/// As [`select`], but unknown names match nothing (a play for `db` on an inventory without
+/// `db` simply has no hosts, as in Ansible).
+pub fn select_lenient<'a>(
+    inv: &'a Inventory,
+    pattern: &str,
+) -> Result<Vec<&'a Host>, InventoryError> {
+    select_with(inv, pattern, false)
+}
+
+fn select_with<'a>(
+    inv: &'a Inventory,
+    pattern: &str,
+    strict: bool,
+) -> Result<Vec<&'a Host>, InventoryError> {
     let terms = parse(pattern)?;
     let mut set = BTreeSet::new();
     for t in &terms {
         if let Term::Union(n) = t {
-            set.extend(matching(inv, n, pattern)?);
+            set.extend(matching(inv, n, pattern, strict)?);
         }
     }
     for t in &terms {
         if let Term::Intersect(n) = t {
-            let m = matching(inv, n, pattern)?;
+            let m = matching(inv, n, pattern, strict)?;
             set.retain(|h| m.contains(h));
         }
     }
     for t in &terms {
         if let Term::Exclude(n) = t {
-            let m = matching(inv, n, pattern)?;
+            let m = matching(inv, n, pattern, strict)?;
             set.retain(|h| !m.contains(h));
         }
     }

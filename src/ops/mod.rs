@@ -1,4 +1,5 @@
 //! Library functions behind the subcommands (one per subcommand).
 
+pub mod converge;
 pub mod inventory;
 pub mod run;

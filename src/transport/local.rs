@@ -1,1 +1,162 @@
 //! Local transport: runs commands on this machine.
+//!
+//! Same contract as SSH: `sh -c COMMAND`, or `sudo -n -- sh -c COMMAND` when `become` is set
+//! and this process is not root. Stdin is fed from a thread so that large inputs and outputs
+//! cannot deadlock.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use super::{sudo_wants_password, ConnectOptions, ExecOutput, Transport, TransportError};
+
+/// Runs commands here, with `std::process`.
+#[derive(Debug)]
+pub struct LocalTransport {
+    name: String,
+    become_root: bool,
+    closed: bool,
+}
+
+impl LocalTransport {
+    /// A local "session" for the host in `opts` (only its name and `become_root` are used).
+    pub fn new(opts: &ConnectOptions) -> LocalTransport {
+        LocalTransport::named(&opts.name, opts.become_root)
+    }
+
+    /// A local "session" named `name`.
+    pub fn named(name: &str, become_root: bool) -> LocalTransport {
+        LocalTransport {
+            name: name.to_string(),
+            become_root,
+            closed: false,
+        }
+    }
+
+    fn use_sudo(&self) -> bool {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        self.become_root && unsafe { libc::geteuid() } != 0
+    }
+
+    fn io(&self, reason: String) -> TransportError {
+        TransportError::Io {
+            host: self.name.clone(),
+            reason,
+        }
+    }
+}
+
+impl Transport for LocalTransport {
+    fn host(&self) -> &str {
+        &self.name
+    }
+
+    fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        if self.closed {
+            return Err(self.io("session is closed".into()));
+        }
+        let sudo = self.use_sudo();
+        let mut cmd = if sudo {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "--", "sh", "-c", command]);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", command]);
+            c
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                self.io(format!(
+                    "cannot run `{}`: {e}",
+                    if sudo { "sudo" } else { "sh" }
+                ))
+            })?;
+        let input = child.stdin.take();
+        let output = std::thread::scope(|s| {
+            if let Some(mut pipe) = input {
+                s.spawn(move || {
+                    // A command that does not read its stdin closes the pipe: not an error.
+                    let _ = pipe.write_all(stdin);
+                });
+            }
+            child.wait_with_output()
+        })
+        .map_err(|e| self.io(format!("waiting for the command failed: {e}")))?;
+        let out = ExecOutput {
+            stdout: output.stdout,
+            stderr: output.stderr,
+            status: output.status.code().unwrap_or(-1),
+        };
+        if sudo && sudo_wants_password(&out) {
+            return Err(TransportError::SudoPassword {
+                host: self.name.clone(),
+                user: std::env::var("USER").unwrap_or_else(|_| "(this user)".into()),
+            });
+        }
+        Ok(out)
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_with_stdin_stdout_stderr_and_status() {
+        let mut t = LocalTransport::named("here", false);
+        let out = t
+            .exec("cat; echo oops >&2; exit 7", b"hello")
+            .expect("exec");
+        assert_eq!(out.stdout, b"hello");
+        assert_eq!(out.stderr_str(), "oops\n");
+        assert_eq!(out.status, 7);
+        assert_eq!(t.host(), "here");
+    }
+
+    #[test]
+    fn large_stdin_and_output_do_not_deadlock() {
+        let mut t = LocalTransport::named("here", false);
+        let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+        let out = t.exec("cat; cat /dev/null >&2", &data).expect("exec");
+        assert!(out.success());
+        assert_eq!(out.stdout.len(), data.len());
+        assert!(out.stdout == data);
+    }
+
+    #[test]
+    fn unread_stdin_is_fine_and_signals_give_minus_one() {
+        let mut t = LocalTransport::named("here", false);
+        let data = vec![b'x'; 1_000_000];
+        assert_eq!(t.exec("exit 3", &data).expect("exec").status, 3);
+        assert_eq!(t.exec("kill -9 $$", b"").expect("exec").status, -1);
+    }
+
+    #[test]
+    fn closed_transport_refuses() {
+        let mut t = LocalTransport::named("here", false);
+        t.close();
+        assert!(matches!(
+            t.exec("true", b""),
+            Err(TransportError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn upload_writes_atomically() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.txt");
+        let mut t = LocalTransport::named("here", false);
+        let p = path.to_str().expect("utf-8 temp path");
+        t.upload(p, b"content\n").expect("upload");
+        assert_eq!(std::fs::read(&path).expect("read"), b"content\n");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+}

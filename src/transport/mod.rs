@@ -160,12 +160,39 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 /// Opens a session to the host described by `opts`.
-/// PLACEHOLDER until the SSH transport lands (ssh.rs replaces this body).
+///
+/// SSH ([`ssh::SshTransport`]) always, except when the address is the literal `local`: then
+/// commands run on this machine ([`local::LocalTransport`]), without SSH. `localhost` and
+/// `127.0.0.1` still go through SSH.
 pub fn connect(opts: &ConnectOptions) -> Result<Box<dyn Transport>, TransportError> {
-    Err(TransportError::Io {
-        host: opts.name.clone(),
-        reason: "transport not built yet".into(),
-    })
+    if opts.address == "local" {
+        return Ok(Box::new(local::LocalTransport::new(opts)));
+    }
+    Ok(Box::new(ssh::SshTransport::connect(opts)?))
+}
+
+/// The command line actually run for `command`: `sh -c 'command'`, or
+/// `sudo -n -- sh -c 'command'` when `become_root` (and the user is not root already).
+pub fn wrap_command(command: &str, use_sudo: bool) -> String {
+    let q = shell_quote(command);
+    if use_sudo {
+        format!("sudo -n -- sh -c {q}")
+    } else {
+        format!("sh -c {q}")
+    }
+}
+
+/// True when a command run through `sudo -n` failed because sudo wanted a password (or a
+/// terminal to ask for one) rather than because of the command itself.
+pub fn sudo_wants_password(out: &ExecOutput) -> bool {
+    if out.status != 1 {
+        return false;
+    }
+    let err = out.stderr_str();
+    err.contains("a password is required")
+        || err.lines().any(|l| {
+            l.starts_with("sudo:") && (l.contains("password") || l.contains("terminal is required"))
+        })
 }
 
 #[cfg(test)]
@@ -179,5 +206,33 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("$(touch /tmp/x)"), "'$(touch /tmp/x)'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn commands_are_wrapped_in_sh_and_sudo() {
+        assert_eq!(wrap_command("echo hi", false), "sh -c 'echo hi'");
+        assert_eq!(wrap_command("id -u", true), "sudo -n -- sh -c 'id -u'");
+    }
+
+    #[test]
+    fn sudo_password_prompts_are_recognised() {
+        let out = |status, err: &str| ExecOutput {
+            stdout: vec![],
+            stderr: err.as_bytes().to_vec(),
+            status,
+        };
+        assert!(sudo_wants_password(&out(
+            1,
+            "sudo: a password is required\n"
+        )));
+        assert!(sudo_wants_password(&out(
+            1,
+            "sudo: a terminal is required to read the password; either use the -S option\n"
+        )));
+        assert!(!sudo_wants_password(&out(1, "grep: no such file\n")));
+        assert!(!sudo_wants_password(&out(
+            0,
+            "sudo: a password is required\n"
+        )));
     }
 }

@@ -1,1 +1,782 @@
-//! SSH transport (ssh2).
+//! SSH transport (ssh2 / libssh2).
+//!
+//! One session per host for the whole run; each [`Transport::exec`] opens a channel on it.
+//!
+//! - **Connect**: the address is resolved and tried in turn with `opts.timeout`; TCP_NODELAY.
+//!   With `PLAY_LOOPBACK_ONLY=1` in the environment (the test suites set it) only loopback
+//!   addresses (127.0.0.0/8, ::1) are accepted.
+//! - **Algorithms**: curve25519-sha256 key exchange first, then the others libssh2 has;
+//!   chacha20-poly1305 / AES-GCM / aes128-ctr ciphers first; host key types already in
+//!   known_hosts for the host first, then ssh-ed25519.
+//! - **Host key**: checked against `opts.known_hosts` ([`super::known_hosts`]) under the inventory
+//!   name and the address. Unknown keys fail (strict) or are appended (accept-new); a changed
+//!   key always fails.
+//! - **Auth**: ssh-agent identities (when `use_agent` and `SSH_AUTH_SOCK` is set), then key
+//!   files (`private_keys`, or ~/.ssh/id_ed25519 and ~/.ssh/id_rsa where they exist).
+//! - **Exec**: non-blocking channel I/O in one loop (stdin written in chunks while stdout and
+//!   stderr are read, so multi-MB inputs and outputs cannot deadlock), waiting on the socket
+//!   with poll(2). `opts.timeout` bounds silence, not run time: after that long without a
+//!   byte from the host a keepalive is sent, and after three times that long with no answer
+//!   the command fails with [`TransportError::Timeout`]. Long quiet commands are fine.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ssh2::{Channel, ErrorCode, MethodType, Session};
+
+use super::known_hosts::{self, Appended, HostKey, Verdict};
+use super::{
+    shell_quote, sudo_wants_password, wrap_command, ConnectOptions, ExecOutput, HostKeyPolicy,
+    Transport, TransportError,
+};
+
+const KEX_PREF: &[&str] = &["curve25519-sha256", "curve25519-sha256@libssh.org"];
+const CIPHER_PREF: &[&str] = &[
+    "chacha20-poly1305@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+];
+/// libssh2's error codes that matter here.
+const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+const LIBSSH2_ERROR_EAGAIN: i32 = -37;
+/// Bytes of stdin handed to libssh2 per write call.
+const STDIN_CHUNK: usize = 256 * 1024;
+
+/// A logged-in SSH session to one host.
+pub struct SshTransport {
+    opts: ConnectOptions,
+    /// `None` once closed.
+    sess: Option<Session>,
+    /// The socket under the session (owned by the session), for poll(2).
+    fd: RawFd,
+}
+
+impl std::fmt::Debug for SshTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshTransport")
+            .field("host", &self.opts.name)
+            .field("addr", &self.opts.display_addr())
+            .field("user", &self.opts.user)
+            .field("open", &self.sess.is_some())
+            .finish()
+    }
+}
+
+/// True when `PLAY_LOOPBACK_ONLY=1`: connections to anything but loopback are refused.
+pub fn loopback_only() -> bool {
+    std::env::var("PLAY_LOOPBACK_ONLY").as_deref() == Ok("1")
+}
+
+/// 127.0.0.0/8, ::1 (and ::ffff:127.x.y.z).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|m| m.is_loopback()),
+    }
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil() as u64
+}
+
+fn is_would_block(e: &ssh2::Error) -> bool {
+    e.code() == ErrorCode::Session(LIBSSH2_ERROR_EAGAIN)
+}
+
+fn is_timeout(e: &ssh2::Error) -> bool {
+    e.code() == ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT)
+}
+
+/// `preferred` (those libssh2 has) first, then the rest of what libssh2 has, as a method list.
+fn preference(sess: &Session, kind: MethodType, preferred: &[&str]) -> Option<String> {
+    let supported = sess.supported_algs(kind).ok()?;
+    let mut list: Vec<&str> = preferred
+        .iter()
+        .copied()
+        .filter(|p| supported.contains(p))
+        .collect();
+    for s in &supported {
+        if !list.contains(s) {
+            list.push(s);
+        }
+    }
+    (!list.is_empty()).then(|| list.join(","))
+}
+
+/// Host key algorithms that produce keys of known_hosts type `key_type`.
+fn algs_for_key_type(key_type: &str) -> Vec<&str> {
+    match key_type {
+        "ssh-rsa" => vec!["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+        t => vec![t],
+    }
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+impl SshTransport {
+    /// Connects, checks the host key and logs in.
+    pub fn connect(opts: &ConnectOptions) -> Result<SshTransport, TransportError> {
+        let tcp = tcp_connect(opts)?;
+        let fd = tcp.as_raw_fd();
+        let host = &opts.name;
+        let connect_err = |reason: String| TransportError::Connect {
+            host: host.clone(),
+            addr: opts.display_addr(),
+            reason,
+        };
+
+        let mut sess = Session::new().map_err(|e| connect_err(format!("libssh2: {e}")))?;
+        let timeout_ms = u32::try_from(opts.timeout.as_millis()).unwrap_or(u32::MAX);
+        sess.set_timeout(timeout_ms);
+        sess.set_tcp_stream(tcp);
+
+        // known_hosts is read once up front: its key types for this host steer the host key
+        // algorithm choice, and the check after the handshake uses the same text.
+        let names = known_hosts::lookup_names(&opts.name, &opts.address, opts.port);
+        let kh_text =
+            known_hosts::read(&opts.known_hosts).map_err(|e| TransportError::HostKey {
+                host: host.clone(),
+                reason: e.to_string(),
+            })?;
+        let known_types = match &kh_text {
+            Some(t) => known_hosts::known_key_types(t, &names).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut hostkey_pref: Vec<&str> = Vec::new();
+        let mut known_sorted: Vec<&String> = known_types.iter().collect();
+        // ed25519 first among the known types too.
+        known_sorted.sort_by_key(|t| t.as_str() != "ssh-ed25519");
+        for t in known_sorted {
+            hostkey_pref.extend(algs_for_key_type(t));
+        }
+        hostkey_pref.push("ssh-ed25519");
+        for (kind, pref) in [
+            (MethodType::Kex, KEX_PREF.to_vec()),
+            (MethodType::CryptCs, CIPHER_PREF.to_vec()),
+            (MethodType::CryptSc, CIPHER_PREF.to_vec()),
+            (MethodType::HostKey, hostkey_pref),
+        ] {
+            if let Some(list) = preference(&sess, kind, &pref) {
+                // A list libssh2 rejects leaves its defaults: still a working session.
+                let _ = sess.method_pref(kind, &list);
+            }
+        }
+
+        sess.handshake().map_err(|e| {
+            if is_timeout(&e) {
+                TransportError::Timeout {
+                    host: host.clone(),
+                    what: format!("SSH handshake with {}", opts.display_addr()),
+                    secs: secs(opts.timeout),
+                }
+            } else {
+                connect_err(format!("SSH handshake failed: {}", e.message()))
+            }
+        })?;
+
+        check_host_key(&sess, opts, &names, kh_text.as_deref())?;
+        authenticate(&sess, opts)?;
+        if opts.timeout.as_secs() > 0 {
+            sess.set_keepalive(
+                true,
+                opts.timeout.as_secs().clamp(2, u64::from(u32::MAX)) as u32,
+            );
+        }
+        Ok(SshTransport {
+            opts: opts.clone(),
+            sess: Some(sess),
+            fd,
+        })
+    }
+
+    /// The options this session was opened with.
+    pub fn options(&self) -> &ConnectOptions {
+        &self.opts
+    }
+
+    /// Opens a channel to the unix socket `path` on the host (`direct-streamlocal`), e.g.
+    /// supervisord's `/var/run/supervisor.sock`. The channel is in blocking mode.
+    pub fn open_streamlocal(&mut self, path: &str) -> Result<Channel, TransportError> {
+        let sess = self.session()?;
+        sess.set_blocking(true);
+        sess.channel_direct_streamlocal(path, None)
+            .map_err(|e| self.ssh_err(&format!("opening unix socket {path}"), &e))
+    }
+
+    fn session(&self) -> Result<&Session, TransportError> {
+        self.sess.as_ref().ok_or_else(|| TransportError::Io {
+            host: self.opts.name.clone(),
+            reason: "session is closed".into(),
+        })
+    }
+
+    fn use_sudo(&self) -> bool {
+        self.opts.become_root && self.opts.user != "root"
+    }
+
+    /// A libssh2 error during `what`, as a transport error.
+    fn ssh_err(&self, what: &str, e: &ssh2::Error) -> TransportError {
+        if is_timeout(e) {
+            TransportError::Timeout {
+                host: self.opts.name.clone(),
+                what: what.to_string(),
+                secs: secs(self.opts.timeout),
+            }
+        } else {
+            TransportError::Io {
+                host: self.opts.name.clone(),
+                reason: format!("{what}: {}", e.message()),
+            }
+        }
+    }
+
+    fn io_err(&self, what: &str, e: &io::Error) -> TransportError {
+        TransportError::Io {
+            host: self.opts.name.clone(),
+            reason: format!("{what}: {e}"),
+        }
+    }
+
+    /// Runs `line` on a new channel: blocking open and exec, non-blocking I/O, blocking close.
+    fn run_channel(&self, line: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        let sess = self.session()?;
+        sess.set_blocking(true);
+        let mut ch = sess
+            .channel_session()
+            .map_err(|e| self.ssh_err("opening a channel (session lost?)", &e))?;
+        ch.exec(line)
+            .map_err(|e| self.ssh_err("starting the command", &e))?;
+        sess.set_blocking(false);
+        let pumped = self.pump(sess, &mut ch, stdin);
+        sess.set_blocking(true);
+        let (stdout, stderr) = pumped?;
+        // EOF came from the host: exit-status precedes it; closing waits for the host's close.
+        ch.close()
+            .and_then(|_| ch.wait_close())
+            .map_err(|e| self.ssh_err("closing the channel", &e))?;
+        let status = match ch.exit_signal() {
+            Ok(sig) if sig.exit_signal.is_some() => -1,
+            _ => ch
+                .exit_status()
+                .map_err(|e| self.ssh_err("reading the exit status", &e))?,
+        };
+        Ok(ExecOutput {
+            stdout,
+            stderr,
+            status,
+        })
+    }
+
+    /// Writes stdin, reads stdout and stderr until the host's EOF. Session is non-blocking.
+    fn pump(
+        &self,
+        sess: &Session,
+        ch: &mut Channel,
+        stdin: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), TransportError> {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pos = 0usize;
+        let mut stdin_done = false;
+        let mut last_alive = Instant::now();
+        let timeout = self.opts.timeout;
+        loop {
+            let mut progress = false;
+            if !stdin_done {
+                if pos < stdin.len() {
+                    let end = stdin.len().min(pos + STDIN_CHUNK);
+                    match ch.write(&stdin[pos..end]) {
+                        Ok(n) => {
+                            pos += n;
+                            progress |= n > 0;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        // The command closed its end (exited without reading it all).
+                        Err(_) if ch.eof() => stdin_done = true,
+                        Err(e) => return Err(self.io_err("writing the command's stdin", &e)),
+                    }
+                }
+                if pos >= stdin.len() && !stdin_done {
+                    match ch.send_eof() {
+                        Ok(()) => {
+                            stdin_done = true;
+                            progress = true;
+                        }
+                        Err(e) if is_would_block(&e) => {}
+                        Err(_) if ch.eof() => stdin_done = true,
+                        Err(e) => return Err(self.ssh_err("closing the command's stdin", &e)),
+                    }
+                }
+            }
+            progress |= self.drain(&mut ch.stream(0), &mut stdout, &mut buf, "stdout")?;
+            progress |= self.drain(&mut ch.stderr(), &mut stderr, &mut buf, "stderr")?;
+            // eof() is true only once the host sent EOF and no data is left queued.
+            if ch.eof() {
+                return Ok((stdout, stderr));
+            }
+            if progress {
+                last_alive = Instant::now();
+                continue;
+            }
+            if self.wait_socket(sess)? {
+                last_alive = Instant::now();
+            }
+            if timeout.is_zero() {
+                continue;
+            }
+            let idle = last_alive.elapsed();
+            if idle >= timeout {
+                // Ask for a sign of life; a healthy host answers and the socket turns readable.
+                match sess.keepalive_send() {
+                    Ok(_) => {}
+                    Err(e) if is_would_block(&e) => {}
+                    Err(e) => return Err(self.ssh_err("sending a keepalive", &e)),
+                }
+            }
+            if idle >= timeout * 3 {
+                return Err(TransportError::Timeout {
+                    host: self.opts.name.clone(),
+                    what: "command (no answer from the host)".into(),
+                    secs: secs(idle),
+                });
+            }
+        }
+    }
+
+    /// Reads what is there from one stream; true if anything was read.
+    fn drain(
+        &self,
+        stream: &mut impl Read,
+        into: &mut Vec<u8>,
+        buf: &mut [u8],
+        name: &str,
+    ) -> Result<bool, TransportError> {
+        let mut got = false;
+        loop {
+            match stream.read(buf) {
+                Ok(0) => return Ok(got),
+                Ok(n) => {
+                    into.extend_from_slice(&buf[..n]);
+                    got = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(got),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_err(&format!("reading the command's {name}"), &e)),
+            }
+        }
+    }
+
+    /// Waits (at most 100 ms) for the socket in the direction libssh2 is blocked on.
+    /// True when the host sent something (the socket is readable, or hung up).
+    fn wait_socket(&self, sess: &Session) -> Result<bool, TransportError> {
+        let dirs = sess.block_directions();
+        let mut events: libc::c_short = 0;
+        if matches!(
+            dirs,
+            ssh2::BlockDirections::Inbound | ssh2::BlockDirections::Both
+        ) {
+            events |= libc::POLLIN;
+        }
+        if matches!(
+            dirs,
+            ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+        ) {
+            events |= libc::POLLOUT;
+        }
+        if events == 0 {
+            events = libc::POLLIN;
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; the fd belongs to the session's socket, open while
+        // `sess` lives (we hold a reference to it).
+        let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(false);
+            }
+            return Err(self.io_err("waiting for the host", &e));
+        }
+        Ok(rc > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+    }
+}
+
+impl Transport for SshTransport {
+    fn host(&self) -> &str {
+        &self.opts.name
+    }
+
+    fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+        let sudo = self.use_sudo();
+        let out = self.run_channel(&wrap_command(command, sudo), stdin)?;
+        if sudo && sudo_wants_password(&out) {
+            return Err(TransportError::SudoPassword {
+                host: self.opts.name.clone(),
+                user: self.opts.user.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn close(&mut self) {
+        if let Some(sess) = self.sess.take() {
+            sess.set_blocking(true);
+            let _ = sess.disconnect(None, "play: done", None);
+        }
+    }
+}
+
+impl Drop for SshTransport {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// With `loopback_only`, drops non-loopback addresses; an error when none is left.
+fn keep_allowed(addrs: Vec<SocketAddr>, loopback_only: bool) -> Result<Vec<SocketAddr>, String> {
+    if !loopback_only {
+        return Ok(addrs);
+    }
+    let (ok, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.into_iter().partition(|a| is_loopback(a.ip()));
+    if ok.is_empty() {
+        let list: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
+        return Err(format!(
+            "PLAY_LOOPBACK_ONLY=1 refuses non-loopback address {}",
+            list.join(", ")
+        ));
+    }
+    Ok(ok)
+}
+
+/// Resolves the address and connects to the first that answers within the timeout.
+fn tcp_connect(opts: &ConnectOptions) -> Result<TcpStream, TransportError> {
+    let host = &opts.name;
+    let err = |reason: String| TransportError::Connect {
+        host: host.clone(),
+        addr: opts.display_addr(),
+        reason,
+    };
+    let bare = opts
+        .address
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(&opts.address);
+    let addrs: Vec<SocketAddr> = (bare, opts.port)
+        .to_socket_addrs()
+        .map_err(|e| err(format!("cannot resolve `{bare}`: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(err(format!("`{bare}` resolves to no address")));
+    }
+    let addrs = keep_allowed(addrs, loopback_only()).map_err(err)?;
+    let mut last: Option<TransportError> = None;
+    for a in &addrs {
+        let r = if opts.timeout.is_zero() {
+            TcpStream::connect(a)
+        } else {
+            TcpStream::connect_timeout(a, opts.timeout)
+        };
+        match r {
+            Ok(tcp) => {
+                // Latency matters more than packet count for small commands.
+                let _ = tcp.set_nodelay(true);
+                return Ok(tcp);
+            }
+            Err(e)
+                if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock =>
+            {
+                last = Some(TransportError::Timeout {
+                    host: host.clone(),
+                    what: format!("connecting to {a}"),
+                    secs: secs(opts.timeout),
+                });
+            }
+            Err(e) if addrs.len() == 1 => last = Some(err(e.to_string())),
+            Err(e) => last = Some(err(format!("{a}: {e}"))),
+        }
+    }
+    Err(last.unwrap_or_else(|| err("no address to try".into())))
+}
+
+/// How to add the key by hand, for messages.
+fn keyscan_hint(opts: &ConnectOptions, key: &HostKey) -> String {
+    let t = key.key_type.strip_prefix("ssh-").unwrap_or(&key.key_type);
+    let t = if t.starts_with("ecdsa") { "ecdsa" } else { t };
+    format!(
+        "ssh-keyscan -p {} -t {t} {} >> {}",
+        opts.port,
+        shell_quote(&opts.address),
+        shell_quote(&opts.known_hosts.display().to_string())
+    )
+}
+
+fn who(opts: &ConnectOptions) -> String {
+    if opts.name == opts.address {
+        opts.display_addr()
+    } else {
+        format!("`{}` ({})", opts.name, opts.display_addr())
+    }
+}
+
+/// Checks the server's key against known_hosts (and appends it under accept-new).
+fn check_host_key(
+    sess: &Session,
+    opts: &ConnectOptions,
+    names: &[String],
+    kh_text: Option<&str>,
+) -> Result<(), TransportError> {
+    let fail = |reason: String| TransportError::HostKey {
+        host: opts.name.clone(),
+        reason,
+    };
+    let (blob, _) = sess
+        .host_key()
+        .ok_or_else(|| fail("the server sent no host key".into()))?;
+    let key = HostKey::from_blob(blob)
+        .ok_or_else(|| fail("the server's host key is not a readable SSH key".into()))?;
+    let kh_path = opts.known_hosts.display();
+    let verdict = match kh_text {
+        Some(text) => known_hosts::check(text, names, &key).map_err(|e| fail(e.to_string()))?,
+        None => Verdict::Unknown,
+    };
+    let changed = |line: usize, name: &str, known_fp: &str| {
+        fail(format!(
+            "REMOTE HOST KEY CHANGED for {who}: the server offers {kt} key {fp}, but {kh_path} line \
+             {line} has {known_fp} for it. Someone may be intercepting the connection, or the host \
+             was reinstalled. If the change is expected, remove the old entry \
+             (`ssh-keygen -R {n} -f {khq}`) and connect again; accept-new never replaces a key.",
+            who = who(opts),
+            kt = key.key_type,
+            fp = key.fingerprint(),
+            n = shell_quote(name),
+            khq = shell_quote(&kh_path.to_string()),
+        ))
+    };
+    let revoked = |line: usize| {
+        fail(format!(
+            "the server's {} key {} is marked @revoked in {kh_path} line {line}",
+            key.key_type,
+            key.fingerprint()
+        ))
+    };
+    match verdict {
+        Verdict::Known => return Ok(()),
+        Verdict::Changed {
+            line,
+            name,
+            known_fingerprint,
+        } => return Err(changed(line, &name, &known_fingerprint)),
+        Verdict::Revoked { line } => return Err(revoked(line)),
+        Verdict::Unknown => {}
+    }
+    match opts.host_key_policy {
+        HostKeyPolicy::Strict => {
+            let why = if kh_text.is_none() {
+                format!("{kh_path} does not exist, so no host key is known")
+            } else {
+                format!("{kh_path} has no {} key for {}", key.key_type, who(opts))
+            };
+            Err(fail(format!(
+                "{why}; the server offers {} key {}. If that is the host's real key, connect once \
+                 with `--host-key-policy accept-new`, or add it with `{}`.",
+                key.key_type,
+                key.fingerprint(),
+                keyscan_hint(opts, &key)
+            )))
+        }
+        HostKeyPolicy::AcceptNew => {
+            match known_hosts::append_if_absent(&opts.known_hosts, names, &key)
+                .map_err(|e| fail(format!("cannot record the new host key: {e}")))?
+            {
+                Appended::Added | Appended::AlreadyKnown => Ok(()),
+                Appended::Refused(Verdict::Changed {
+                    line,
+                    name,
+                    known_fingerprint,
+                }) => Err(changed(line, &name, &known_fingerprint)),
+                Appended::Refused(Verdict::Revoked { line }) => Err(revoked(line)),
+                Appended::Refused(v) => Err(fail(format!("cannot record the new host key: {v:?}"))),
+            }
+        }
+    }
+}
+
+/// The key files to try: the configured ones, or the default ones that exist.
+fn key_files(opts: &ConnectOptions) -> Vec<PathBuf> {
+    if !opts.private_keys.is_empty() {
+        return opts.private_keys.clone();
+    }
+    let Some(home) = home() else {
+        return Vec::new();
+    };
+    ["id_ed25519", "id_rsa"]
+        .iter()
+        .map(|k| home.join(".ssh").join(k))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Agent identities first, then key files; the error lists what was tried.
+fn authenticate(sess: &Session, opts: &ConnectOptions) -> Result<(), TransportError> {
+    let user = &opts.user;
+    let mut tried: Vec<String> = Vec::new();
+    let agent_sock = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty());
+    if opts.use_agent && agent_sock.is_some() {
+        match try_agent(sess, user, &mut tried) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(reason) => tried.push(format!("ssh-agent ({reason})")),
+        }
+    }
+    for path in key_files(opts) {
+        if sess.authenticated() {
+            break;
+        }
+        if !path.is_file() {
+            tried.push(format!("{} (no such file)", path.display()));
+            continue;
+        }
+        match sess.userauth_pubkey_file(user, None, &path, None) {
+            Ok(()) if sess.authenticated() => return Ok(()),
+            Ok(()) => tried.push(format!("{} (not accepted)", path.display())),
+            Err(e) => tried.push(format!("{} ({})", path.display(), describe_key_error(&e))),
+        }
+    }
+    if sess.authenticated() {
+        return Ok(());
+    }
+    let reason = if tried.is_empty() {
+        let defaults = home()
+            .map(|h| format!("{0}/.ssh/id_ed25519, {0}/.ssh/id_rsa", h.display()))
+            .unwrap_or_else(|| "~/.ssh/id_ed25519, ~/.ssh/id_rsa ($HOME unset)".into());
+        format!(
+            "no key to try: no ssh-agent{} and none of {defaults} exists; give one with \
+             --private-key or `ssh_private_key`",
+            if opts.use_agent {
+                " (SSH_AUTH_SOCK unset)"
+            } else {
+                " (disabled)"
+            }
+        )
+    } else {
+        format!("tried {}", tried.join(", "))
+    };
+    Err(TransportError::Auth {
+        host: opts.name.clone(),
+        user: user.clone(),
+        reason,
+    })
+}
+
+fn describe_key_error(e: &ssh2::Error) -> String {
+    let m = e.message();
+    if m.contains("Username/PublicKey combination invalid") || m.contains("authentication failed") {
+        "not accepted".into()
+    } else {
+        m.to_string()
+    }
+}
+
+/// Tries each agent identity; `Ok(true)` when one was accepted.
+fn try_agent(sess: &Session, user: &str, tried: &mut Vec<String>) -> Result<bool, String> {
+    let mut agent = sess.agent().map_err(|e| e.message().to_string())?;
+    agent
+        .connect()
+        .map_err(|e| format!("cannot connect: {}", e.message()))?;
+    let result = (|| {
+        agent
+            .list_identities()
+            .map_err(|e| format!("cannot list keys: {}", e.message()))?;
+        let ids = agent
+            .identities()
+            .map_err(|e| format!("cannot list keys: {}", e.message()))?;
+        if ids.is_empty() {
+            tried.push("ssh-agent (no keys)".into());
+        }
+        for id in ids {
+            if agent.userauth(user, &id).is_ok() && sess.authenticated() {
+                return Ok(true);
+            }
+            let c = id.comment();
+            tried.push(format!(
+                "agent key {} (not accepted)",
+                if c.is_empty() {
+                    known_hosts::fingerprint_sha256(id.blob())
+                } else {
+                    c.to_string()
+                }
+            ));
+        }
+        Ok(false)
+    })();
+    let _ = agent.disconnect();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn transport_is_send() {
+        assert_send::<SshTransport>();
+    }
+
+    #[test]
+    fn loopback_addresses() {
+        assert!(is_loopback("127.0.0.1".parse().expect("ip")));
+        assert!(is_loopback("127.200.3.4".parse().expect("ip")));
+        assert!(is_loopback("::1".parse().expect("ip")));
+        assert!(is_loopback("::ffff:127.0.0.2".parse().expect("ip")));
+        assert!(!is_loopback("10.0.0.1".parse().expect("ip")));
+        assert!(!is_loopback("::2".parse().expect("ip")));
+    }
+
+    #[test]
+    fn rsa_key_type_maps_to_sha2_algorithms() {
+        assert_eq!(algs_for_key_type("ssh-rsa")[0], "rsa-sha2-512");
+        assert_eq!(algs_for_key_type("ssh-ed25519"), vec!["ssh-ed25519"]);
+    }
+
+    #[test]
+    fn preferences_put_curve25519_first_and_keep_the_rest() {
+        let sess = Session::new().expect("session");
+        let kex = preference(&sess, MethodType::Kex, KEX_PREF).expect("kex list");
+        assert!(kex.starts_with("curve25519-sha256"), "{kex}");
+        assert!(kex.contains("diffie-hellman"), "{kex}");
+        let crypt = preference(&sess, MethodType::CryptCs, CIPHER_PREF).expect("cipher list");
+        assert!(
+            crypt.starts_with("chacha20-poly1305@openssh.com") || crypt.starts_with("aes128-gcm"),
+            "{crypt}"
+        );
+    }
+
+    #[test]
+    fn refuses_non_loopback_when_asked() {
+        let far: SocketAddr = "192.0.2.1:22".parse().expect("addr");
+        let near: SocketAddr = "127.0.0.2:22".parse().expect("addr");
+        assert_eq!(keep_allowed(vec![far], false), Ok(vec![far]));
+        let e = keep_allowed(vec![far], true).expect_err("must refuse");
+        assert!(
+            e.contains("PLAY_LOOPBACK_ONLY=1") && e.contains("192.0.2.1"),
+            "{e}"
+        );
+        assert_eq!(keep_allowed(vec![far, near], true), Ok(vec![near]));
+    }
+}

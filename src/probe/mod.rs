@@ -1,0 +1,988 @@
+//! The probe: ONE POSIX `sh` script per host that prints the host's facts and the state of every
+//! requested path, and its parser. Plus the fetch of old file contents (for diffs), also in one
+//! round trip.
+//!
+//! Forks on the host cost (see `fast-probes.md`), so the probe runs at most: one `find` for all
+//! paths, one `sha256sum` for all regular files, and `uname` only on kernels without
+//! `/proc/sys/kernel/arch`. Everything else uses shell builtins (`read`, `[`, globbing, `printf`).
+//!
+//! # Wire format (probe)
+//!
+//! A sequence of NUL-terminated fields, grouped into records by a leading tag. File names may
+//! contain anything but NUL, so they frame safely:
+//!
+//! ```text
+//! play-probe \0 v1 \0                          header
+//! fact \0 KEY \0 VALUE \0                      hostname, arch, os_id, os_version (raw os-release
+//!                                              value, quotes included), cpus_online (e.g. `0-3,6`)
+//!                                              or cpus (a count), mem_kb
+//! stat \0 PATH \0 TYPE \0 SIZE \0 MODE \0 OWNER \0 GROUP \0 LINK-TARGET \0
+//!                                              one per existing path (GNU find -printf
+//!                                              `%p %y %s %m %u %g %l`; TYPE is f d l s p c b D)
+//! err \0 PATH \0 MESSAGE \0                    a path that could not be examined
+//! fail \0 MESSAGE \0                           the probe itself failed (e.g. `find` did)
+//! empty \0 PATH \0 1|0 \0                      emptiness of a requested directory
+//! sums \0 TEXT \0                              `sha256sum` output for the regular files: lines
+//!                                              `HEX  NAME`, `\`-escaped when NAME has `\` or a
+//!                                              newline (coreutils format, every version)
+//! end \0                                       trailer: its absence means truncated output
+//! ```
+//!
+//! A path asked for and not reported does not exist.
+
+use std::collections::BTreeMap;
+
+use crate::resources::{Desired, Observed, PathKind, PathState, Resource};
+use crate::transport::shell_quote;
+
+/// What to probe on one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeRequest {
+    /// Paths whose state is wanted (absolute).
+    pub paths: Vec<String>,
+    /// Directories whose emptiness matters (deleting a folder, replacing one with a link).
+    pub emptiness: Vec<String>,
+}
+
+impl ProbeRequest {
+    /// Everything the given resources need: their paths, and the emptiness of directories and
+    /// of what stands where a link goes.
+    pub fn for_resources(resources: &[Resource]) -> Self {
+        let mut req = ProbeRequest::default();
+        for r in resources {
+            req.paths
+                .extend(r.desired.probe_paths().iter().map(|p| p.to_string()));
+            match &r.desired {
+                Desired::Directory(s) => req.emptiness.push(s.path.clone()),
+                Desired::Link(s) => req.emptiness.push(s.path.clone()),
+                Desired::File(_) => {}
+            }
+        }
+        req
+    }
+}
+
+/// The probe's (or the fetch's) output could not be understood, or a path could not be examined.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("not a probe output (missing `{expected}` header; the script did not run?)")]
+    BadHeader { expected: &'static str },
+    #[error("output ends early (truncated: the script died or the connection dropped)")]
+    Truncated,
+    #[error("malformed output: {0}")]
+    Malformed(String),
+    #[error("{path}: {message}")]
+    Path { path: String, message: String },
+    /// The probe itself failed on the host (e.g. no GNU find).
+    #[error("{0}")]
+    Host(String),
+}
+
+const PROBE_HEADER: &str = "play-probe";
+const FETCH_HEADER: &str = "play-fetch";
+const VERSION: &str = "v1";
+
+/// `set -- 'a' 'b' …` (or `set --` for none), every word quoted.
+fn set_args<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    let mut s = String::from("set --");
+    for p in items {
+        s.push(' ');
+        s.push_str(&shell_quote(p));
+    }
+    s
+}
+
+/// Paths the script can pass safely: absolute, no NUL. The others get an `err` record.
+fn split_paths<'a>(paths: &'a [String], script: &mut String) -> Vec<&'a String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ok = Vec::new();
+    for p in paths {
+        if !seen.insert(p.as_str()) {
+            continue;
+        }
+        if p.starts_with('/') && !p.contains('\0') {
+            ok.push(p);
+        } else {
+            let shown = p.replace('\0', "\\0");
+            script.push_str(&format!(
+                "printf 'err\\0%s\\0%s\\0' {} 'not an absolute path'\n",
+                shell_quote(&shown)
+            ));
+        }
+    }
+    ok
+}
+
+/// Longest script passed as the `sh -c` argument itself. Linux caps one argument at 128 KiB
+/// (`MAX_ARG_STRLEN`), and the script is quoted once more (`sh -c '…'`, `'` → `'\''`) and
+/// possibly wrapped in `sudo -n -- sh -c`, so keep a margin.
+pub const MAX_INLINE_SCRIPT: usize = 96 * 1024;
+
+/// `(command, stdin)` to run `script` with `stdin`: the script itself when it is short enough
+/// for `sh -c`, else a bootstrap `eval "$(head -c N)"` that reads the script from the front of
+/// stdin (GNU `head -c` never reads past N bytes) and leaves the rest of stdin to the script.
+pub fn via_stdin(script: &str, stdin: &[u8]) -> (String, Vec<u8>) {
+    if shell_quote(script).len() <= MAX_INLINE_SCRIPT {
+        return (script.to_string(), stdin.to_vec());
+    }
+    let mut input = Vec::with_capacity(script.len() + stdin.len());
+    input.extend_from_slice(script.as_bytes());
+    input.extend_from_slice(stdin);
+    (format!("eval \"$(head -c {})\"", script.len()), input)
+}
+
+/// The probe as `(command, stdin)` for `Transport::exec`: [`script`] through [`via_stdin`], so
+/// that any number of paths works.
+pub fn command(req: &ProbeRequest) -> (String, Vec<u8>) {
+    via_stdin(&script(req), b"")
+}
+
+/// The fetch as `(command, stdin)` for `Transport::exec` (see [`command`]).
+pub fn fetch_command(paths: &[String]) -> (String, Vec<u8>) {
+    via_stdin(&fetch_script(paths), b"")
+}
+
+/// The probe script for `req` (POSIX sh; GNU find and coreutils on the host).
+pub fn script(req: &ProbeRequest) -> String {
+    let mut s = String::new();
+    s.push_str(PROBE_SCRIPT_HEAD);
+    let paths = split_paths(&req.paths, &mut s);
+    s.push_str(&set_args(paths.iter().copied()));
+    s.push('\n');
+    s.push_str(PROBE_SCRIPT_PATHS);
+    let dirs: Vec<&String> = {
+        let mut seen = std::collections::BTreeSet::new();
+        req.emptiness
+            .iter()
+            .filter(|d| d.starts_with('/') && !d.contains('\0') && seen.insert(d.as_str()))
+            .collect()
+    };
+    s.push_str(&set_args(dirs.iter().copied()));
+    s.push('\n');
+    s.push_str(PROBE_SCRIPT_TAIL);
+    s
+}
+
+/// Facts (builtins only, `uname` as a fallback) and the `play_denied` helper.
+const PROBE_SCRIPT_HEAD: &str = r#"LC_ALL=C; export LC_ALL
+printf 'play-probe\0v1\0'
+h=
+[ -r /proc/sys/kernel/hostname ] && IFS= read -r h < /proc/sys/kernel/hostname
+[ -n "$h" ] || h=$(uname -n)
+printf 'fact\0hostname\0%s\0' "$h"
+a=
+[ -r /proc/sys/kernel/arch ] && IFS= read -r a < /proc/sys/kernel/arch
+[ -n "$a" ] || a=$(uname -m)
+printf 'fact\0arch\0%s\0' "$a"
+f=/etc/os-release
+[ -r $f ] || f=/usr/lib/os-release
+if [ -r $f ]; then
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in
+      ID=*) printf 'fact\0os_id\0%s\0' "${l#ID=}" ;;
+      VERSION_ID=*) printf 'fact\0os_version\0%s\0' "${l#VERSION_ID=}" ;;
+    esac
+  done < $f
+fi
+c=
+[ -r /sys/devices/system/cpu/online ] && IFS= read -r c < /sys/devices/system/cpu/online
+if [ -n "$c" ]; then
+  printf 'fact\0cpus_online\0%s\0' "$c"
+elif [ -r /proc/cpuinfo ]; then
+  n=0
+  while IFS= read -r l; do
+    case $l in processor*) n=$((n + 1)) ;; esac
+  done < /proc/cpuinfo
+  printf 'fact\0cpus\0%s\0' "$n"
+fi
+if [ -r /proc/meminfo ]; then
+  while read -r k v u; do
+    if [ "$k" = MemTotal: ]; then printf 'fact\0mem_kb\0%s\0' "$v"; break; fi
+  done < /proc/meminfo
+fi
+play_denied() {
+  a=$1
+  while :; do
+    case $a in */*) a=${a%/*} ;; *) return 0 ;; esac
+    [ -n "$a" ] || a=/
+    if [ -e "$a" ]; then
+      if [ -d "$a" ] && ! [ -x "$a" ]; then
+        printf 'err\0%s\0%s\0' "$1" "permission denied (cannot search $a)"
+      fi
+      return 0
+    fi
+    [ "$a" = / ] && return 0
+  done
+}
+"#;
+
+/// Stats (one find) and sums (one sha256sum) of the positional parameters.
+const PROBE_SCRIPT_PATHS: &str = r#"for p do
+  shift
+  if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; else play_denied "$p"; fi
+done
+if [ $# -gt 0 ]; then
+  find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0' ||
+    printf 'fail\0%s\0' "find failed (exit status $?; the probe needs GNU find)"
+fi
+for p do
+  shift
+  if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then set -- "$@" "$p"; fi
+done
+printf 'sums\0'
+[ $# -gt 0 ] && sha256sum -- "$@"
+printf '\0'
+"#;
+
+/// Emptiness of the positional parameters (globbing, no fork), then the trailer.
+const PROBE_SCRIPT_TAIL: &str = r#"for d do
+  if [ -d "$d" ] && ! [ -L "$d" ] && [ -r "$d" ] && [ -x "$d" ]; then
+    e=1
+    for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+      if [ -e "$f" ] || [ -L "$f" ]; then e=0; break; fi
+    done
+    printf 'empty\0%s\0%s\0' "$d" "$e"
+  fi
+done
+printf 'end\0'
+"#;
+
+/// NUL-terminated fields of an output, checked for the header.
+struct Fields<'a> {
+    /// Split at NULs: the last piece (after the last NUL) is not a field, it is unterminated.
+    pieces: Vec<&'a [u8]>,
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn new(stdout: &'a [u8], header: &'static str) -> Result<Self, ProbeError> {
+        let mut f = Fields {
+            pieces: stdout.split(|b| *b == 0).collect(),
+            pos: 0,
+        };
+        // The header is checked before anything else (a script that did not run prints nothing).
+        if f.pieces.first() != Some(&header.as_bytes()) || f.pieces.len() < 2 {
+            return Err(ProbeError::BadHeader { expected: header });
+        }
+        f.pos = 1;
+        let version = f.field()?;
+        if version != VERSION.as_bytes() {
+            return Err(ProbeError::Malformed(format!(
+                "unsupported version `{}`",
+                String::from_utf8_lossy(&version[..version.len().min(40)])
+            )));
+        }
+        Ok(f)
+    }
+
+    /// The next complete (NUL-terminated) field.
+    fn field(&mut self) -> Result<&'a [u8], ProbeError> {
+        if self.pos + 1 < self.pieces.len() {
+            self.pos += 1;
+            Ok(self.pieces[self.pos - 1])
+        } else {
+            Err(ProbeError::Truncated)
+        }
+    }
+
+    fn text(&mut self) -> Result<String, ProbeError> {
+        Ok(String::from_utf8_lossy(self.field()?).into_owned())
+    }
+
+    /// After `end`: nothing else may follow.
+    fn finish(self) -> Result<(), ProbeError> {
+        if self.pos + 1 == self.pieces.len() && self.pieces[self.pos].is_empty() {
+            Ok(())
+        } else {
+            Err(ProbeError::Malformed("data after the end record".into()))
+        }
+    }
+}
+
+fn malformed(what: impl Into<String>) -> ProbeError {
+    ProbeError::Malformed(what.into())
+}
+
+/// The kind of a `find %y` type letter.
+fn kind_of(letter: &str, size: u64, target: String) -> Result<PathKind, ProbeError> {
+    Ok(match letter {
+        "f" => PathKind::File { size, sha256: None },
+        "d" => PathKind::Directory { empty: None },
+        "l" => PathKind::Link { target },
+        "s" => PathKind::Other("socket".into()),
+        "p" => PathKind::Other("fifo".into()),
+        "c" => PathKind::Other("character device".into()),
+        "b" => PathKind::Other("block device".into()),
+        "D" => PathKind::Other("door".into()),
+        other => return Err(malformed(format!("unknown file type `{other}`"))),
+    })
+}
+
+/// An os-release value: `"12"`, `'12'` or `12`, with shell-style escapes in double quotes.
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
+        return v[1..v.len() - 1].to_string();
+    }
+    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+        let inner = &v[1..v.len() - 1];
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some(n @ ('"' | '\\' | '$' | '`')) => out.push(n),
+                    Some(n) => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                    None => out.push('\\'),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        return out;
+    }
+    v.to_string()
+}
+
+/// Number of CPUs in a sysfs list like `0-3,6,8-9`; `None` when it does not parse.
+fn count_cpu_list(s: &str) -> Option<u64> {
+    let mut n: u64 = 0;
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: u64 = a.trim().parse().ok()?;
+                let b: u64 = b.trim().parse().ok()?;
+                n = n.checked_add(b.checked_sub(a)?.checked_add(1)?)?;
+            }
+            None => {
+                part.trim().parse::<u64>().ok()?;
+                n = n.checked_add(1)?;
+            }
+        }
+    }
+    (n > 0).then_some(n)
+}
+
+/// One line of `sha256sum` output: (name, hex). Handles the `\`-escaped form.
+fn parse_sum_line(line: &[u8]) -> Result<(String, String), ProbeError> {
+    let bad = || {
+        malformed(format!(
+            "bad sha256sum line `{}`",
+            String::from_utf8_lossy(line)
+        ))
+    };
+    let (escaped, rest) = match line.strip_prefix(b"\\") {
+        Some(r) => (true, r),
+        None => (false, line),
+    };
+    if rest.len() < 66 {
+        return Err(bad());
+    }
+    let (hex, after) = rest.split_at(64);
+    if !hex.iter().all(|b| b.is_ascii_hexdigit())
+        || after[0] != b' '
+        || !matches!(after[1], b' ' | b'*')
+    {
+        return Err(bad());
+    }
+    let raw = &after[2..];
+    let name = if escaped {
+        let mut out = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'\\' {
+                match raw.get(i + 1) {
+                    Some(b'\\') => out.push(b'\\'),
+                    Some(b'n') => out.push(b'\n'),
+                    Some(b'r') => out.push(b'\r'),
+                    _ => return Err(bad()),
+                }
+                i += 2;
+            } else {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+        out
+    } else {
+        raw.to_vec()
+    };
+    Ok((
+        String::from_utf8_lossy(&name).into_owned(),
+        String::from_utf8_lossy(hex).to_ascii_lowercase(),
+    ))
+}
+
+/// Parses the probe's stdout. Never panics, whatever the bytes.
+pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
+    let mut f = Fields::new(stdout, PROBE_HEADER)?;
+    let mut obs = Observed::default();
+    let mut sums: BTreeMap<String, String> = BTreeMap::new();
+    let mut empties: Vec<(String, bool)> = Vec::new();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    let mut cpus_online = None;
+    let mut cpus_count = None;
+    loop {
+        let tag = f.field()?;
+        match tag {
+            b"end" => break,
+            b"fact" => {
+                let key = f.text()?;
+                let value = f.text()?;
+                match key.as_str() {
+                    "hostname" => obs.facts.hostname = value.trim().to_string(),
+                    "arch" => obs.facts.arch = value.trim().to_string(),
+                    "os_id" => obs.facts.os_id = unquote(&value),
+                    "os_version" => obs.facts.os_version = unquote(&value),
+                    "cpus_online" => cpus_online = count_cpu_list(&value),
+                    "cpus" => cpus_count = value.trim().parse::<u64>().ok(),
+                    "mem_kb" => {
+                        let kb: u64 = value
+                            .trim()
+                            .parse()
+                            .map_err(|_| malformed(format!("bad mem_kb `{value}`")))?;
+                        obs.facts.memory_mb = kb / 1024;
+                    }
+                    _ => {} // unknown facts from a newer script are ignored
+                }
+            }
+            b"stat" => {
+                let path = f.text()?;
+                let letter = f.text()?;
+                let size = f.text()?;
+                let mode = f.text()?;
+                let owner = f.text()?;
+                let group = f.text()?;
+                let target = f.text()?;
+                let size: u64 = size
+                    .parse()
+                    .map_err(|_| malformed(format!("bad size `{size}` for {path}")))?;
+                let mode = u32::from_str_radix(&mode, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| malformed(format!("bad mode `{mode}` for {path}")))?;
+                let kind = kind_of(&letter, size, target)?;
+                obs.paths.insert(
+                    path,
+                    PathState {
+                        kind,
+                        mode,
+                        owner,
+                        group,
+                    },
+                );
+            }
+            b"err" => {
+                let path = f.text()?;
+                let message = f.text()?;
+                errors.push((path, message));
+            }
+            b"fail" => failures.push(f.text()?),
+            b"empty" => {
+                let path = f.text()?;
+                let flag = f.field()?;
+                let empty = match flag {
+                    b"1" => true,
+                    b"0" => false,
+                    _ => return Err(malformed(format!("bad emptiness flag for {path}"))),
+                };
+                empties.push((path, empty));
+            }
+            b"sums" => {
+                let text = f.field()?;
+                for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    let (name, hex) = parse_sum_line(line)?;
+                    sums.insert(name, hex);
+                }
+            }
+            other => {
+                return Err(malformed(format!(
+                    "unknown record `{}`",
+                    String::from_utf8_lossy(&other[..other.len().min(40)])
+                )))
+            }
+        }
+    }
+    f.finish()?;
+    if let Some(message) = failures.into_iter().next() {
+        return Err(ProbeError::Host(message));
+    }
+    if let Some((path, message)) = errors.into_iter().next() {
+        return Err(ProbeError::Path { path, message });
+    }
+    obs.facts.cpus = cpus_online.or(cpus_count).unwrap_or(0);
+    for (path, hex) in sums {
+        if let Some(PathState {
+            kind: PathKind::File { sha256, .. },
+            ..
+        }) = obs.paths.get_mut(&path)
+        {
+            *sha256 = Some(hex);
+        }
+    }
+    for (path, empty) in empties {
+        if let Some(PathState {
+            kind: PathKind::Directory { empty: e },
+            ..
+        }) = obs.paths.get_mut(&path)
+        {
+            *e = Some(empty);
+        }
+    }
+    Ok(obs)
+}
+
+/// A script printing the current contents of `paths` (regular files only; others are skipped),
+/// one round trip, one `base64` per file. Wire format:
+///
+/// ```text
+/// play-fetch \0 v1 \0
+/// file \0 PATH \0 BASE64-TEXT \0 ok|bad \0     (bad: base64 failed, e.g. unreadable)
+/// end \0
+/// ```
+///
+/// base64 text never contains NUL, so the framing holds even if a file changes while read.
+pub fn fetch_script(paths: &[String]) -> String {
+    let mut s = String::from("LC_ALL=C; export LC_ALL\nprintf 'play-fetch\\0v1\\0'\n");
+    let mut seen = std::collections::BTreeSet::new();
+    let ok: Vec<&String> = paths
+        .iter()
+        .filter(|p| p.starts_with('/') && !p.contains('\0') && seen.insert(p.as_str()))
+        .collect();
+    s.push_str(&set_args(ok.iter().copied()));
+    s.push('\n');
+    s.push_str(
+        r#"for p do
+  if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then
+    printf 'file\0%s\0' "$p"
+    if base64 -- "$p"; then printf '\0ok\0'; else printf '\0bad\0'; fi
+  fi
+done
+printf 'end\0'
+"#,
+    );
+    s
+}
+
+/// Decodes standard base64, ignoring whitespace. `None` on invalid input.
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a') as u32 + 26,
+            b'0'..=b'9' => (c - b'0') as u32 + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    }
+    let clean: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if !clean.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    let chunks = clean.len() / 4;
+    for (i, chunk) in clean.chunks(4).enumerate() {
+        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != chunks) {
+            return None;
+        }
+        let mut n: u32 = 0;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | val(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// Parses the fetch script's stdout: path → old bytes (files that could not be read are left out).
+pub fn parse_fetch(stdout: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ProbeError> {
+    let mut f = Fields::new(stdout, FETCH_HEADER)?;
+    let mut out = BTreeMap::new();
+    loop {
+        match f.field()? {
+            b"end" => break,
+            b"file" => {
+                let path = f.text()?;
+                let data = f.field()?;
+                match f.field()? {
+                    b"ok" => {
+                        let bytes = base64_decode(data)
+                            .ok_or_else(|| malformed(format!("bad base64 for {path}")))?;
+                        out.insert(path, bytes);
+                    }
+                    b"bad" => {}
+                    _ => return Err(malformed(format!("bad status for {path}"))),
+                }
+            }
+            other => {
+                return Err(malformed(format!(
+                    "unknown record `{}`",
+                    String::from_utf8_lossy(&other[..other.len().min(40)])
+                )))
+            }
+        }
+    }
+    f.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Facts;
+
+    fn sample() -> Vec<u8> {
+        let mut v = Vec::new();
+        let mut rec = |fields: &[&[u8]]| {
+            for f in fields {
+                v.extend_from_slice(f);
+                v.push(0);
+            }
+        };
+        rec(&[b"play-probe", b"v1"]);
+        rec(&[b"fact", b"hostname", b"web1"]);
+        rec(&[b"fact", b"arch", b"x86_64"]);
+        rec(&[b"fact", b"os_id", b"debian"]);
+        rec(&[b"fact", b"os_version", b"\"12\""]);
+        rec(&[b"fact", b"cpus_online", b"0-3,6"]);
+        rec(&[b"fact", b"mem_kb", b"2048000"]);
+        rec(&[b"fact", b"future", b"ignored"]);
+        rec(&[
+            b"stat",
+            b"/etc/a b",
+            b"f",
+            b"5",
+            b"644",
+            b"root",
+            b"adm",
+            b"",
+        ]);
+        rec(&[
+            b"stat",
+            b"/etc/x\ny",
+            b"f",
+            b"0",
+            b"4755",
+            b"root",
+            b"root",
+            b"",
+        ]);
+        rec(&[
+            b"stat", b"/srv", b"d", b"4096", b"755", b"root", b"root", b"",
+        ]);
+        rec(&[
+            b"stat",
+            b"/l",
+            b"l",
+            b"4",
+            b"777",
+            b"root",
+            b"root",
+            b"/tmp\n'x'",
+        ]);
+        rec(&[
+            b"stat", b"/run/s", b"s", b"0", b"755", b"1001", b"1001", b"",
+        ]);
+        let h1 = "a".repeat(64);
+        let h2 = "B".repeat(64);
+        let sums = format!("{h1}  /etc/a b\n\\{h2}  /etc/x\\ny\n");
+        rec(&[b"sums", sums.as_bytes()]);
+        rec(&[b"empty", b"/srv", b"0"]);
+        rec(&[b"end"]);
+        v
+    }
+
+    #[test]
+    fn parses_a_full_output() {
+        let o = parse(&sample()).unwrap();
+        assert_eq!(
+            o.facts,
+            Facts {
+                hostname: "web1".into(),
+                os_id: "debian".into(),
+                os_version: "12".into(),
+                arch: "x86_64".into(),
+                cpus: 5,
+                memory_mb: 2000,
+            }
+        );
+        assert_eq!(
+            o.path("/etc/a b"),
+            PathState {
+                kind: PathKind::File {
+                    size: 5,
+                    sha256: Some("a".repeat(64))
+                },
+                mode: 0o644,
+                owner: "root".into(),
+                group: "adm".into(),
+            }
+        );
+        assert_eq!(
+            o.path("/etc/x\ny").kind,
+            PathKind::File {
+                size: 0,
+                sha256: Some("b".repeat(64))
+            }
+        );
+        assert_eq!(o.path("/etc/x\ny").mode, 0o4755);
+        assert_eq!(
+            o.path("/srv").kind,
+            PathKind::Directory { empty: Some(false) }
+        );
+        assert_eq!(
+            o.path("/l").kind,
+            PathKind::Link {
+                target: "/tmp\n'x'".into()
+            }
+        );
+        assert_eq!(o.path("/run/s").kind, PathKind::Other("socket".into()));
+        assert_eq!(o.path("/run/s").owner, "1001");
+        assert_eq!(o.path("/nope").kind, PathKind::Missing);
+    }
+
+    #[test]
+    fn truncation_anywhere_is_an_error_never_a_panic() {
+        let full = sample();
+        for n in 0..full.len() {
+            let r = parse(&full[..n]);
+            assert!(r.is_err(), "prefix of {n} bytes parsed: {r:?}");
+        }
+        assert!(parse(&full).is_ok());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        // A small xorshift generator: deterministic, no dependency.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let base = sample();
+        let alphabet: &[&[u8]] = &[
+            b"\0",
+            b"stat",
+            b"fact",
+            b"err",
+            b"empty",
+            b"sums",
+            b"end",
+            b"f",
+            b"d",
+            b"l",
+            b"1",
+            b"0",
+            b"777",
+            b"\\",
+            b"  ",
+            b"play-probe\0v1\0",
+            b"\n",
+        ];
+        for round in 0..3000 {
+            let mut buf: Vec<u8> = if round % 2 == 0 {
+                b"play-probe\0v1\0".to_vec()
+            } else {
+                base.clone()
+            };
+            let edits = (next() % 8) as usize;
+            for _ in 0..edits {
+                let r = next();
+                match r % 4 {
+                    0 if !buf.is_empty() => {
+                        let i = (next() as usize) % buf.len();
+                        buf[i] = next() as u8;
+                    }
+                    1 if !buf.is_empty() => {
+                        let i = (next() as usize) % buf.len();
+                        buf.truncate(i);
+                    }
+                    _ => {
+                        let piece = alphabet[(next() as usize) % alphabet.len()];
+                        let i = if buf.is_empty() {
+                            0
+                        } else {
+                            (next() as usize) % buf.len()
+                        };
+                        buf.splice(i..i, piece.iter().copied());
+                    }
+                }
+            }
+            let _ = parse(&buf);
+            let _ = parse_fetch(&buf);
+            let random: Vec<u8> = (0..(next() % 200)).map(|_| next() as u8).collect();
+            let _ = parse(&random);
+            let _ = parse_fetch(&random);
+        }
+    }
+
+    #[test]
+    fn headers_and_errors() {
+        assert_eq!(
+            parse(b""),
+            Err(ProbeError::BadHeader {
+                expected: "play-probe"
+            })
+        );
+        assert_eq!(parse(b"play-probe\0"), Err(ProbeError::Truncated));
+        assert!(matches!(
+            parse(b"play-probe\0v9\0end\0"),
+            Err(ProbeError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"play-probe\0v1\0bogus\0end\0"),
+            Err(ProbeError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"play-probe\0v1\0end\0extra\0"),
+            Err(ProbeError::Malformed(_))
+        ));
+        assert_eq!(
+            parse(b"play-probe\0v1\0err\0/root/x\0permission denied\0end\0"),
+            Err(ProbeError::Path {
+                path: "/root/x".into(),
+                message: "permission denied".into()
+            })
+        );
+        assert!(matches!(
+            parse(b"play-probe\0v1\0stat\0/a\0f\0x\x00644\0r\0r\0\0end\0"),
+            Err(ProbeError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"play-probe\0v1\0stat\0/a\0f\x001\x0099999\0r\0r\0\0end\0"),
+            Err(ProbeError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"play-probe\0v1\0sums\0nothex  /a\n\0end\0"),
+            Err(ProbeError::Malformed(_))
+        ));
+        assert_eq!(
+            parse(b"play-probe\0v1\0fail\0find failed\0end\0"),
+            Err(ProbeError::Host("find failed".into()))
+        );
+        let minimal = parse(b"play-probe\0v1\0end\0").unwrap();
+        assert_eq!(minimal, Observed::default());
+    }
+
+    #[test]
+    fn sums_for_non_files_are_ignored() {
+        let h = "c".repeat(64);
+        let out = format!("play-probe\0v1\0stat\0/d\0d\x004096\x00755\0root\0root\0\0sums\0{h}  /d\n{h}  /gone\n\0end\0");
+        let o = parse(out.as_bytes()).unwrap();
+        assert_eq!(o.path("/d").kind, PathKind::Directory { empty: None });
+        assert_eq!(o.paths.len(), 1);
+    }
+
+    #[test]
+    fn sum_lines() {
+        let h = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            parse_sum_line(format!("{h}  /a b").as_bytes()).unwrap(),
+            ("/a b".to_string(), h.clone())
+        );
+        assert_eq!(
+            parse_sum_line(format!("{h} */bin").as_bytes()).unwrap(),
+            ("/bin".to_string(), h.clone())
+        );
+        assert_eq!(
+            parse_sum_line(format!("\\{h}  /a\\\\b\\nc\\r").as_bytes()).unwrap(),
+            ("/a\\b\nc\r".to_string(), h.clone())
+        );
+        assert!(parse_sum_line(format!("\\{h}  /a\\x").as_bytes()).is_err());
+        assert!(parse_sum_line(h.as_bytes()).is_err());
+        assert!(parse_sum_line(b"").is_err());
+    }
+
+    #[test]
+    fn facts_helpers() {
+        assert_eq!(unquote("\"12\""), "12");
+        assert_eq!(unquote("'22.04'"), "22.04");
+        assert_eq!(unquote("rocky"), "rocky");
+        assert_eq!(unquote("\"a\\\"b\\$\""), "a\"b$");
+        assert_eq!(unquote("\""), "\"");
+        assert_eq!(count_cpu_list("0-1\n"), Some(2));
+        assert_eq!(count_cpu_list("0-3,6,8-9"), Some(7));
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list(""), None);
+        assert_eq!(count_cpu_list("3-1"), None);
+        assert_eq!(count_cpu_list("x"), None);
+        let o = parse(b"play-probe\0v1\0fact\0cpus\x004\0end\0").unwrap();
+        assert_eq!(o.facts.cpus, 4);
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        assert_eq!(base64_decode(b"").unwrap(), b"");
+        assert_eq!(base64_decode(b"Zg==").unwrap(), b"f");
+        assert_eq!(base64_decode(b"Zm8=").unwrap(), b"fo");
+        assert_eq!(base64_decode(b"Zm9v").unwrap(), b"foo");
+        assert_eq!(base64_decode(b"Zm9v\nYmFy\n").unwrap(), b"foobar");
+        assert_eq!(base64_decode(b"AP8A").unwrap(), vec![0, 255, 0]);
+        assert!(base64_decode(b"Zg=").is_none());
+        assert!(base64_decode(b"Zg==Zg==").is_none());
+        assert!(base64_decode(b"Z===").is_none());
+        assert!(base64_decode(b"Zm9!").is_none());
+    }
+
+    #[test]
+    fn fetch_output() {
+        let m = parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\nYmFy\n\0ok\0file\0/b\0\0bad\0end\0")
+            .unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m["/a"], b"foobar");
+        assert!(parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\0ok\0").is_err());
+        assert!(parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\0what\0end\0").is_err());
+        assert!(parse_fetch(b"play-probe\0v1\0end\0").is_err());
+    }
+
+    #[test]
+    fn long_scripts_go_through_stdin() {
+        let short = via_stdin("echo hi", b"data");
+        assert_eq!(short, ("echo hi".to_string(), b"data".to_vec()));
+        let long = "x".repeat(MAX_INLINE_SCRIPT + 1);
+        let (cmd, stdin) = via_stdin(&long, b"data");
+        assert_eq!(cmd, format!("eval \"$(head -c {})\"", long.len()));
+        assert_eq!(stdin.len(), long.len() + 4);
+        assert!(stdin.ends_with(b"xdata"));
+        // Quoting counts: a script of quotes grows fourfold inside `sh -c '…'`.
+        let quotes = "'".repeat(MAX_INLINE_SCRIPT / 2);
+        assert!(via_stdin(&quotes, b"").0.starts_with("eval"));
+    }
+
+    #[test]
+    fn scripts_quote_every_path() {
+        let req = ProbeRequest {
+            paths: vec![
+                "/a b".into(),
+                "/$(touch pwned)".into(),
+                "/it's".into(),
+                "relative".into(),
+                "/a b".into(),
+            ],
+            emptiness: vec!["/d`x`".into()],
+        };
+        let s = script(&req);
+        assert!(
+            s.contains("set -- '/a b' '/$(touch pwned)' '/it'\\''s'\n"),
+            "{s}"
+        );
+        assert!(s.contains("set -- '/d`x`'\n"), "{s}");
+        assert!(s.contains("printf 'err\\0%s\\0%s\\0' relative 'not an absolute path'"));
+        let f = fetch_script(&["/x y".into()]);
+        assert!(f.contains("set -- '/x y'\n"));
+    }
+}

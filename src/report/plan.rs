@@ -1,0 +1,205 @@
+//! Human report of `play diff` / `play apply`: changes per host with unified diffs, then a recap.
+
+use std::fmt::Write;
+
+use owo_colors::OwoColorize;
+use similar::TextDiff;
+
+use crate::engine::{HostReport, HostStatus, Mode, RunReport};
+use crate::resources::{Action, Change};
+
+/// Text for one change: `+ create file /etc/motd`, details, and the unified diff.
+pub fn change_text(c: &Change, applied: Option<bool>) -> String {
+    let mut out = String::new();
+    let line = format!(
+        "  {} {} {} {}",
+        c.action.sign(),
+        c.action.verb(),
+        c.kind,
+        c.key
+    );
+    let line = match c.action {
+        Action::Create => line.green().to_string(),
+        Action::Delete => line.red().to_string(),
+        _ => line.yellow().to_string(),
+    };
+    let _ = write!(out, "{line}");
+    if !c.details.is_empty() {
+        let _ = write!(out, " ({})", c.details.join(", "));
+    }
+    if applied == Some(false) {
+        let _ = write!(out, " {}", "[not applied]".red());
+    }
+    out.push('\n');
+    if let Some(cc) = &c.content {
+        if c.sensitive {
+            let _ = writeln!(out, "      (sensitive content changed)");
+        } else {
+            let new_text = std::str::from_utf8(&cc.new)
+                .ok()
+                .filter(|t| !t.contains('\0'));
+            let old_text = match (&cc.old, cc.old_size) {
+                (Some(o), _) => std::str::from_utf8(o)
+                    .ok()
+                    .filter(|t| !t.contains('\0'))
+                    .map(Some),
+                (None, None) => Some(None), // new file
+                (None, Some(_)) => None,    // old bytes not fetched (binary or large)
+            };
+            match (old_text, new_text) {
+                (Some(old), Some(new)) => {
+                    let old = old.unwrap_or("");
+                    let diff = TextDiff::from_lines(old, new);
+                    let text = diff
+                        .unified_diff()
+                        .context_radius(3)
+                        .header(
+                            if cc.old_size.is_some() {
+                                &c.key
+                            } else {
+                                "/dev/null"
+                            },
+                            &c.key,
+                        )
+                        .to_string();
+                    for l in text.lines() {
+                        let l = format!("      {l}");
+                        let l = if l.trim_start().starts_with("+++")
+                            || l.trim_start().starts_with("---")
+                        {
+                            l.bold().to_string()
+                        } else if l.trim_start().starts_with('+') {
+                            l.green().to_string()
+                        } else if l.trim_start().starts_with('-') {
+                            l.red().to_string()
+                        } else if l.trim_start().starts_with("@@") {
+                            l.cyan().to_string()
+                        } else {
+                            l
+                        };
+                        let _ = writeln!(out, "{l}");
+                    }
+                }
+                _ => {
+                    let _ = writeln!(
+                        out,
+                        "      (binary or large content: {} → {} bytes, sha256 {} → {})",
+                        cc.old_size
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "none".into()),
+                        cc.new.len(),
+                        cc.old_sha256
+                            .as_deref()
+                            .map(|s| &s[..s.len().min(12)])
+                            .unwrap_or("none"),
+                        &cc.new_sha256[..cc.new_sha256.len().min(12)],
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn host_text(h: &HostReport, mode: Mode, verbose: bool) -> String {
+    let mut out = String::new();
+    if h.changes.is_empty() && h.status == HostStatus::Ok && !verbose {
+        return out;
+    }
+    let _ = writeln!(out, "{}", format!("{}:", h.host).bold());
+    for c in &h.changes {
+        let applied = match mode {
+            Mode::Diff => None,
+            Mode::Apply => Some(h.applied.contains(&c.index)),
+        };
+        out.push_str(&change_text(c, applied));
+    }
+    if verbose && h.changes.is_empty() && h.status == HostStatus::Ok {
+        let _ = writeln!(out, "  {} resources in their desired state", h.unchanged);
+    }
+    match &h.status {
+        HostStatus::Ok => {}
+        HostStatus::Failed(m) => {
+            let _ = writeln!(out, "  {} {m}", "FAILED:".red().bold());
+        }
+        HostStatus::Unreachable(m) => {
+            let _ = writeln!(out, "  {} {m}", "UNREACHABLE:".red().bold());
+        }
+    }
+    out
+}
+
+/// The whole human report: hosts with changes or problems, then the recap table.
+pub fn text(report: &RunReport, verbose: bool) -> String {
+    let mut out = String::new();
+    for h in &report.hosts {
+        out.push_str(&host_text(h, report.mode, verbose));
+    }
+    out.push_str(&recap(report));
+    out
+}
+
+/// The recap table: host, ok, changed, failed, unreachable, seconds.
+pub fn recap(report: &RunReport) -> String {
+    let width = report
+        .hosts
+        .iter()
+        .map(|h| h.host.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = String::new();
+    let changed_label = match report.mode {
+        Mode::Diff => "pending",
+        Mode::Apply => "changed",
+    };
+    let _ = writeln!(
+        out,
+        "\n{:<width$}  {:>4}  {:>7}  {:>6}  {:>11}  {:>7}",
+        "HOST", "ok", changed_label, "failed", "unreachable", "seconds"
+    );
+    for h in &report.hosts {
+        let changed = match report.mode {
+            Mode::Diff => h.changes.len(),
+            Mode::Apply => h.applied.len(),
+        };
+        let row = format!(
+            "{:<width$}  {:>4}  {:>7}  {:>6}  {:>11}  {:>7.2}",
+            h.host,
+            h.unchanged,
+            changed,
+            usize::from(h.failed()),
+            usize::from(h.unreachable()),
+            h.seconds
+        );
+        let row = if h.failed() || h.unreachable() {
+            row.red().to_string()
+        } else if changed > 0 {
+            row.yellow().to_string()
+        } else {
+            row.green().to_string()
+        };
+        let _ = writeln!(out, "{row}");
+    }
+    let total_changes: usize = report
+        .hosts
+        .iter()
+        .map(|h| match report.mode {
+            Mode::Diff => h.changes.len(),
+            Mode::Apply => h.applied.len(),
+        })
+        .sum();
+    let failed = report.hosts.iter().filter(|h| h.failed()).count();
+    let unreachable = report.hosts.iter().filter(|h| h.unreachable()).count();
+    let verb = match report.mode {
+        Mode::Diff => "pending",
+        Mode::Apply => "applied",
+    };
+    let _ = writeln!(
+        out,
+        "{} hosts, {total_changes} changes {verb}, {failed} failed, {unreachable} unreachable in {:.2}s",
+        report.hosts.len(),
+        report.seconds
+    );
+    out
+}

@@ -1,0 +1,381 @@
+//! Templating with minijinja: strict undefined, trailing newlines kept, lazy vars.
+//!
+//! Vars may reference other vars (`app_root: "{{ base }}/app"`): they are resolved on first
+//! use, as in Ansible, through [`LazyVars`], which detects cycles. A string that is exactly one
+//! expression (`"{{ ports }}"`) keeps the expression's type (a list stays a list).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value as MValue};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+
+use crate::yaml::Value as YValue;
+
+/// A template engine configured the way playbooks need it.
+pub fn environment(template_dirs: Vec<std::path::PathBuf>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    // `{% include %}` / `{% import %}` inside templates find files in the same folders.
+    env.set_loader(move |name| {
+        for d in &template_dirs {
+            let p = d.join(name);
+            if p.is_file() {
+                return std::fs::read_to_string(&p).map(Some).map_err(|e| {
+                    minijinja::Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("cannot read template {}: {e}", p.display()),
+                    )
+                });
+            }
+        }
+        Ok(None)
+    });
+    env
+}
+
+/// Why rendering failed, in words for the user (without the location, added by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// Line inside the template or string (1-based), when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Variables of one host (and play), resolved lazily on first use.
+pub struct LazyVars {
+    env: Arc<Environment<'static>>,
+    raw: BTreeMap<String, YValue>,
+    fixed: BTreeMap<String, MValue>,
+    cache: Mutex<HashMap<String, MValue>>,
+    stack: Mutex<Vec<String>>,
+    /// The first error met while resolving a var (reported instead of "undefined").
+    error: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for LazyVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyVars")
+            .field("raw", &self.raw.keys())
+            .finish()
+    }
+}
+
+impl LazyVars {
+    /// `raw`: vars as written (templated strings resolved on use); `fixed`: values taken as they
+    /// are (`inventory_hostname`, `groups`, `facts`, ...), which win over `raw`.
+    pub fn new(
+        env: Arc<Environment<'static>>,
+        raw: BTreeMap<String, YValue>,
+        fixed: BTreeMap<String, MValue>,
+    ) -> Arc<Self> {
+        Arc::new(LazyVars {
+            env,
+            raw,
+            fixed,
+            cache: Mutex::new(HashMap::new()),
+            stack: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+        })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.fixed.contains_key(name) || self.raw.contains_key(name)
+    }
+
+    fn take_error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    fn set_error(&self, msg: String) {
+        if let Ok(mut e) = self.error.lock() {
+            if e.is_none() {
+                *e = Some(msg);
+            }
+        }
+    }
+
+    fn resolve(self: &Arc<Self>, name: &str) -> Option<MValue> {
+        if let Some(v) = self.fixed.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.cache.lock().ok()?.get(name) {
+            return Some(v.clone());
+        }
+        let raw = self.raw.get(name)?;
+        {
+            let mut stack = self.stack.lock().ok()?;
+            if let Some(pos) = stack.iter().position(|s| s == name) {
+                let mut cycle: Vec<String> = stack[pos..].to_vec();
+                cycle.push(name.to_string());
+                drop(stack);
+                self.set_error(format!("variable cycle: {}", cycle.join(" → ")));
+                return None;
+            }
+            stack.push(name.to_string());
+        }
+        let ctx = MValue::from_dyn_object(self.clone());
+        let result = convert(&self.env, raw, &ctx, self);
+        if let Ok(mut stack) = self.stack.lock() {
+            stack.pop();
+        }
+        match result {
+            Ok(v) => {
+                if let Ok(mut c) = self.cache.lock() {
+                    c.insert(name.to_string(), v.clone());
+                }
+                Some(v)
+            }
+            Err(e) => {
+                if e.message.starts_with("variable cycle") || e.message.starts_with("in var `") {
+                    self.set_error(e.message);
+                } else {
+                    self.set_error(format!("in var `{name}`: {}", e.message));
+                }
+                None
+            }
+        }
+    }
+}
+
+impl Object for LazyVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MValue) -> Option<MValue> {
+        self.resolve(key.as_str()?)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<MValue> = self
+            .fixed
+            .keys()
+            .chain(self.raw.keys())
+            .map(|k| MValue::from(k.as_str()))
+            .collect();
+        keys.dedup();
+        Enumerator::Values(keys)
+    }
+}
+
+/// A context: the host's lazy vars plus a few bindings on top (the loop item).
+#[derive(Debug)]
+pub struct Scope {
+    pub vars: Arc<LazyVars>,
+    pub extra: BTreeMap<String, MValue>,
+}
+
+impl Object for Scope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &MValue) -> Option<MValue> {
+        let k = key.as_str()?;
+        match self.extra.get(k) {
+            Some(v) => Some(v.clone()),
+            None => self.vars.resolve(k),
+        }
+    }
+}
+
+impl Scope {
+    pub fn new(vars: Arc<LazyVars>, extra: BTreeMap<String, MValue>) -> Arc<Scope> {
+        Arc::new(Scope { vars, extra })
+    }
+    fn has(&self, name: &str) -> bool {
+        self.extra.contains_key(name) || self.vars.has(name)
+    }
+}
+
+/// If `s` is exactly one `{{ expression }}`, the expression.
+fn sole_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+fn is_templated(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Renders a YAML value: strings are templates; lists and mappings are walked.
+fn convert(
+    env: &Environment<'static>,
+    v: &YValue,
+    ctx: &MValue,
+    vars: &LazyVars,
+) -> Result<MValue, RenderError> {
+    Ok(match v {
+        YValue::String(s) if is_templated(s) => {
+            if let Some(expr) = sole_expression(s) {
+                eval_expr(env, expr, ctx, &|n| vars.has(n), vars)?
+            } else {
+                MValue::from(render_named(env, "<var>", s, ctx, &|n| vars.has(n), vars)?)
+            }
+        }
+        YValue::Sequence(items) => MValue::from(
+            items
+                .iter()
+                .map(|i| convert(env, i, ctx, vars))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        YValue::Mapping(m) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                let key = match k {
+                    YValue::String(s) => s.clone(),
+                    other => crate::yaml::to_string(other).trim().to_string(),
+                };
+                out.insert(key, convert(env, v, ctx, vars)?);
+            }
+            MValue::from_serialize(&out)
+        }
+        YValue::Tagged(t) => convert(env, &t.value, ctx, vars)?,
+        other => MValue::from_serialize(other),
+    })
+}
+
+fn explain(
+    err: &minijinja::Error,
+    undeclared: Vec<String>,
+    has: &dyn Fn(&str) -> bool,
+    vars: &LazyVars,
+) -> RenderError {
+    if let Some(inner) = vars.take_error() {
+        return RenderError {
+            line: err.line(),
+            message: inner,
+        };
+    }
+    let mut message = match err.kind() {
+        ErrorKind::UndefinedError => {
+            let mut missing: Vec<String> = undeclared.into_iter().filter(|n| !has(n)).collect();
+            missing.sort();
+            match missing.as_slice() {
+                [] => "undefined value".to_string(),
+                [one] => format!("undefined variable `{one}`"),
+                many => format!(
+                    "undefined variables {}",
+                    many.iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        _ => err
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| err.kind().to_string()),
+    };
+    if let Some(src) = std::error::Error::source(err) {
+        message.push_str(&format!(" ({src})"));
+    }
+    RenderError {
+        line: err.line(),
+        message,
+    }
+}
+
+/// Renders `source` (named `name` in errors) with `ctx`.
+pub fn render_named(
+    env: &Environment<'static>,
+    name: &str,
+    source: &str,
+    ctx: &MValue,
+    has: &dyn Fn(&str) -> bool,
+    vars: &LazyVars,
+) -> Result<String, RenderError> {
+    let tmpl = env
+        .template_from_named_str(name, source)
+        .map_err(|e| explain(&e, Vec::new(), has, vars))?;
+    tmpl.render(ctx).map_err(|e| {
+        let undeclared = tmpl.undeclared_variables(false).into_iter().collect();
+        explain(&e, undeclared, has, vars)
+    })
+}
+
+/// Evaluates an expression to a value.
+pub fn eval_expr(
+    env: &Environment<'static>,
+    expr: &str,
+    ctx: &MValue,
+    has: &dyn Fn(&str) -> bool,
+    vars: &LazyVars,
+) -> Result<MValue, RenderError> {
+    let e = env
+        .compile_expression(expr)
+        .map_err(|e| explain(&e, Vec::new(), has, vars))?;
+    let v = e.eval(ctx).map_err(|err| {
+        let undeclared = e.undeclared_variables(false).into_iter().collect();
+        explain(&err, undeclared, has, vars)
+    })?;
+    if v.is_undefined() {
+        let undeclared: Vec<String> = e.undeclared_variables(false).into_iter().collect();
+        let err = minijinja::Error::new(ErrorKind::UndefinedError, "undefined");
+        return Err(explain(&err, undeclared, has, vars));
+    }
+    Ok(v)
+}
+
+/// Renders values in one scope (host vars + loop item).
+pub struct Renderer<'e> {
+    pub env: &'e Environment<'static>,
+    pub scope: Arc<Scope>,
+}
+
+impl Renderer<'_> {
+    fn ctx(&self) -> MValue {
+        MValue::from_dyn_object(self.scope.clone())
+    }
+
+    /// Renders a string (a template) to a string.
+    pub fn string(&self, name: &str, s: &str) -> Result<String, RenderError> {
+        if !is_templated(s) {
+            return Ok(s.to_string());
+        }
+        let scope = self.scope.clone();
+        render_named(
+            self.env,
+            name,
+            s,
+            &self.ctx(),
+            &|n| scope.has(n),
+            &self.scope.vars,
+        )
+    }
+
+    /// Renders a YAML value to a template value (strings that are one expression keep its type).
+    pub fn value(&self, v: &YValue) -> Result<MValue, RenderError> {
+        match v {
+            YValue::String(s) if is_templated(s) => match sole_expression(s) {
+                Some(expr) => self.expr(expr),
+                None => Ok(MValue::from(self.string("<value>", s)?)),
+            },
+            YValue::Sequence(items) => Ok(MValue::from(
+                items
+                    .iter()
+                    .map(|i| self.value(i))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )),
+            other => convert(self.env, other, &self.ctx(), &self.scope.vars),
+        }
+    }
+
+    /// Evaluates a bare expression (as in `when:`).
+    pub fn expr(&self, expr: &str) -> Result<MValue, RenderError> {
+        let scope = self.scope.clone();
+        eval_expr(
+            self.env,
+            expr,
+            &self.ctx(),
+            &|n| scope.has(n),
+            &self.scope.vars,
+        )
+    }
+}

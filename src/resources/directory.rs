@@ -1,0 +1,223 @@
+//! `directory:` resources: planning is a pure function of the spec and what the probe saw.
+//!
+//! | want \ have | missing | directory | file / link / other |
+//! |---|---|---|---|
+//! | present | Create | Attrs / none | error |
+//! | absent  | none   | Delete (empty, or `force`: recursive) | error |
+//!
+//! With `absent`, a folder whose emptiness the probe did not report (`empty: None`) is planned as
+//! a plain delete: `rmdir` refuses a non-empty folder at apply time, so nothing is lost.
+
+use super::{
+    attr_details, Action, Change, DirectorySpec, Kind, PathKind, PathState, PlanError, Presence,
+};
+
+fn error(spec: &DirectorySpec, message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: Kind::Directory,
+        key: spec.path.clone(),
+        message: message.into(),
+    }
+}
+
+fn change(spec: &DirectorySpec, action: Action, details: Vec<String>) -> Change {
+    Change {
+        kind: Kind::Directory,
+        key: spec.path.clone(),
+        action,
+        details,
+        content: None,
+        sensitive: false,
+        index: 0,
+    }
+}
+
+fn not_a_directory(spec: &DirectorySpec, have: &PathKind) -> PlanError {
+    let what = match have {
+        PathKind::File { .. } => "a regular file".to_string(),
+        PathKind::Link { target } => format!("a symbolic link (→ {target})"),
+        PathKind::Other(what) => format!("a {what}"),
+        PathKind::Missing | PathKind::Directory { .. } => "something else".to_string(),
+    };
+    error(spec, format!("{what} stands there, not a directory"))
+}
+
+/// Plans one directory. `Change::index` and `Change::sensitive` are filled by the caller.
+pub fn plan(spec: &DirectorySpec, have: &PathState) -> Result<Option<Change>, PlanError> {
+    match (spec.presence, &have.kind) {
+        (Presence::Present, PathKind::Missing) => {
+            Ok(Some(change(spec, Action::Create, Vec::new())))
+        }
+        (Presence::Present, PathKind::Directory { .. }) => {
+            let details = attr_details(&spec.attrs, have);
+            if details.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(change(spec, Action::Attrs, details)))
+            }
+        }
+        (Presence::Absent, PathKind::Missing) => Ok(None),
+        (Presence::Absent, PathKind::Directory { empty }) => match (empty, spec.force) {
+            (Some(false), false) => Err(error(
+                spec,
+                "not empty; use force: true to delete it with its contents",
+            )),
+            (_, true) => Ok(Some(change(
+                spec,
+                Action::Delete,
+                vec!["recursive".to_string()],
+            ))),
+            (_, false) => Ok(Some(change(spec, Action::Delete, Vec::new()))),
+        },
+        (_, kind) => Err(not_a_directory(spec, kind)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Attrs;
+
+    fn spec(presence: Presence, force: bool, attrs: Attrs) -> DirectorySpec {
+        DirectorySpec {
+            path: "/srv/app".into(),
+            presence,
+            attrs,
+            force,
+        }
+    }
+
+    fn dir(empty: Option<bool>, mode: u32, owner: &str) -> PathState {
+        PathState {
+            kind: PathKind::Directory { empty },
+            mode,
+            owner: owner.into(),
+            group: "root".into(),
+        }
+    }
+
+    fn other(kind: PathKind) -> PathState {
+        PathState {
+            kind,
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    fn managed() -> Attrs {
+        Attrs {
+            owner: Some("deploy".into()),
+            group: None,
+            mode: Some(0o750),
+        }
+    }
+
+    #[test]
+    fn missing_directory_is_created() {
+        let c = plan(
+            &spec(Presence::Present, false, managed()),
+            &PathState::missing(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(c.kind, Kind::Directory);
+        assert_eq!(c.key, "/srv/app");
+        assert!(c.details.is_empty());
+        assert_eq!(c.content, None);
+    }
+
+    #[test]
+    fn existing_directory_gets_attrs_only() {
+        let s = spec(Presence::Present, false, managed());
+        let c = plan(&s, &dir(Some(false), 0o40755, "root"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Attrs);
+        assert_eq!(
+            c.details,
+            vec![
+                "owner root → deploy".to_string(),
+                "mode 0755 → 0750".to_string()
+            ]
+        );
+        assert_eq!(plan(&s, &dir(None, 0o750, "deploy")).unwrap(), None);
+        let s = spec(Presence::Present, false, Attrs::default());
+        assert_eq!(plan(&s, &dir(None, 0o700, "nobody")).unwrap(), None);
+    }
+
+    #[test]
+    fn present_over_other_types_is_an_error() {
+        let s = spec(Presence::Present, true, Attrs::default());
+        let cases = [
+            (
+                PathKind::File {
+                    size: 1,
+                    sha256: None,
+                },
+                "regular file",
+            ),
+            (
+                PathKind::Link {
+                    target: "/tmp".into(),
+                },
+                "symbolic link (→ /tmp)",
+            ),
+            (PathKind::Other("socket".into()), "socket"),
+        ];
+        for (kind, word) in cases {
+            let e = plan(&s, &other(kind)).unwrap_err();
+            assert_eq!(e.kind, Kind::Directory);
+            assert!(e.message.contains(word), "{e}");
+            assert!(e.message.contains("not a directory"), "{e}");
+        }
+    }
+
+    #[test]
+    fn absent_missing_is_no_change() {
+        let s = spec(Presence::Absent, false, Attrs::default());
+        assert_eq!(plan(&s, &PathState::missing()).unwrap(), None);
+    }
+
+    #[test]
+    fn absent_empty_directory_is_deleted() {
+        let s = spec(Presence::Absent, false, Attrs::default());
+        let c = plan(&s, &dir(Some(true), 0o755, "root")).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+        assert!(c.details.is_empty());
+        // Unknown emptiness: rmdir decides at apply time.
+        let c = plan(&s, &dir(None, 0o755, "root")).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+        assert!(c.details.is_empty());
+    }
+
+    #[test]
+    fn absent_non_empty_directory_needs_force() {
+        let s = spec(Presence::Absent, false, Attrs::default());
+        let e = plan(&s, &dir(Some(false), 0o755, "root")).unwrap_err();
+        assert!(e.message.contains("not empty; use force: true"), "{e}");
+        let s = spec(Presence::Absent, true, Attrs::default());
+        let c = plan(&s, &dir(Some(false), 0o755, "root")).unwrap().unwrap();
+        assert_eq!(c.action, Action::Delete);
+        assert_eq!(c.details, vec!["recursive".to_string()]);
+    }
+
+    #[test]
+    fn absent_over_other_types_is_an_error() {
+        let s = spec(Presence::Absent, true, Attrs::default());
+        for kind in [
+            PathKind::File {
+                size: 0,
+                sha256: None,
+            },
+            PathKind::Link {
+                target: "/x".into(),
+            },
+            PathKind::Other("fifo".into()),
+        ] {
+            let e = plan(&s, &other(kind)).unwrap_err();
+            assert!(e.message.contains("not a directory"), "{e}");
+        }
+    }
+}

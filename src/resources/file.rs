@@ -1,0 +1,327 @@
+//! `file:` resources: planning is a pure function of the spec and what the probe saw.
+//!
+//! | want \ have | missing | regular file | link | directory | other |
+//! |---|---|---|---|---|---|
+//! | present | Create | Update / Attrs / none | error | error | error |
+//! | absent  | none   | Delete | Delete | error | error |
+//!
+//! A symbolic link is never silently replaced by a file (the link may be deliberate, e.g.
+//! `/etc/resolv.conf`): `FileSpec` has no `force`, so that is a plan error.
+
+use super::{
+    attr_details, Action, Change, ContentChange, FileSpec, Kind, PathKind, PathState, PlanError,
+    Presence,
+};
+
+fn error(spec: &FileSpec, message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: Kind::File,
+        key: spec.path.clone(),
+        message: message.into(),
+    }
+}
+
+fn change(
+    spec: &FileSpec,
+    action: Action,
+    details: Vec<String>,
+    content: Option<ContentChange>,
+) -> Change {
+    Change {
+        kind: Kind::File,
+        key: spec.path.clone(),
+        action,
+        details,
+        content,
+        sensitive: false,
+        index: 0,
+    }
+}
+
+/// Plans one file. `Change::index` and `Change::sensitive` are filled by the caller.
+pub fn plan(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
+    match spec.presence {
+        Presence::Present => plan_present(spec, have),
+        Presence::Absent => match &have.kind {
+            PathKind::Missing => Ok(None),
+            PathKind::File { .. } | PathKind::Link { .. } => {
+                Ok(Some(change(spec, Action::Delete, Vec::new(), None)))
+            }
+            PathKind::Directory { .. } => Err(error(
+                spec,
+                "is a directory; a file resource will not delete it (use `directory: … state: absent`)",
+            )),
+            PathKind::Other(what) => Err(error(spec, format!("a {what} stands there, not a file"))),
+        },
+    }
+}
+
+fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
+    match &have.kind {
+        PathKind::Missing => {
+            let content = spec.content.as_ref().map(|c| ContentChange {
+                old: None,
+                old_sha256: None,
+                old_size: None,
+                new: c.bytes.clone(),
+                new_sha256: c.sha256(),
+            });
+            Ok(Some(change(spec, Action::Create, Vec::new(), content)))
+        }
+        PathKind::File { size, sha256 } => {
+            let details = attr_details(&spec.attrs, have);
+            if let Some(c) = &spec.content {
+                let new_sha256 = c.sha256();
+                if sha256.as_deref() != Some(new_sha256.as_str()) {
+                    let content = ContentChange {
+                        old: None,
+                        old_sha256: sha256.clone(),
+                        old_size: Some(*size),
+                        new: c.bytes.clone(),
+                        new_sha256,
+                    };
+                    return Ok(Some(change(spec, Action::Update, details, Some(content))));
+                }
+            }
+            if details.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(change(spec, Action::Attrs, details, None)))
+            }
+        }
+        PathKind::Directory { .. } => Err(error(spec, "is a directory; a file cannot replace it")),
+        PathKind::Link { target } => Err(error(
+            spec,
+            format!(
+                "is a symbolic link (→ {target}); a file will not replace it (remove the link first)"
+            ),
+        )),
+        PathKind::Other(what) => Err(error(
+            spec,
+            format!("a {what} stands there; a file cannot replace it"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{sha256_hex, Attrs, Content};
+
+    fn spec(presence: Presence, content: Option<&[u8]>, attrs: Attrs) -> FileSpec {
+        FileSpec {
+            path: "/etc/app.ini".into(),
+            presence,
+            content: content.map(|b| Content {
+                bytes: b.to_vec(),
+                source: "content".into(),
+            }),
+            attrs,
+        }
+    }
+
+    fn state(kind: PathKind, mode: u32, owner: &str, group: &str) -> PathState {
+        PathState {
+            kind,
+            mode,
+            owner: owner.into(),
+            group: group.into(),
+        }
+    }
+
+    fn file(bytes: &[u8]) -> PathKind {
+        PathKind::File {
+            size: bytes.len() as u64,
+            sha256: Some(sha256_hex(bytes)),
+        }
+    }
+
+    fn attrs(owner: &str, group: &str, mode: u32) -> Attrs {
+        Attrs {
+            owner: Some(owner.into()),
+            group: Some(group.into()),
+            mode: Some(mode),
+        }
+    }
+
+    #[test]
+    fn missing_file_is_created_with_its_content() {
+        let s = spec(Presence::Present, Some(b"a=1\n"), Attrs::default());
+        let c = plan(&s, &PathState::missing()).unwrap().unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(c.kind, Kind::File);
+        assert_eq!(c.key, "/etc/app.ini");
+        assert!(c.details.is_empty());
+        let cc = c.content.unwrap();
+        assert_eq!(cc.old, None);
+        assert_eq!(cc.old_sha256, None);
+        assert_eq!(cc.old_size, None);
+        assert_eq!(cc.new, b"a=1\n");
+        assert_eq!(cc.new_sha256, sha256_hex(b"a=1\n"));
+    }
+
+    #[test]
+    fn missing_file_without_content_is_created_empty() {
+        let s = spec(Presence::Present, None, attrs("root", "root", 0o600));
+        let c = plan(&s, &PathState::missing()).unwrap().unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(c.content, None);
+        assert!(c.details.is_empty());
+    }
+
+    #[test]
+    fn different_content_is_an_update_with_attr_details() {
+        let s = spec(
+            Presence::Present,
+            Some(b"new"),
+            attrs("root", "root", 0o640),
+        );
+        let have = state(file(b"old!"), 0o644, "root", "root");
+        let c = plan(&s, &have).unwrap().unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.details, vec!["mode 0644 → 0640".to_string()]);
+        let cc = c.content.unwrap();
+        assert_eq!(cc.old, None);
+        assert_eq!(cc.old_sha256, Some(sha256_hex(b"old!")));
+        assert_eq!(cc.old_size, Some(4));
+        assert_eq!(cc.new, b"new");
+        assert_eq!(cc.new_sha256, sha256_hex(b"new"));
+    }
+
+    #[test]
+    fn unreadable_old_content_counts_as_different() {
+        let s = spec(Presence::Present, Some(b"new"), Attrs::default());
+        let have = state(
+            PathKind::File {
+                size: 3,
+                sha256: None,
+            },
+            0o600,
+            "root",
+            "root",
+        );
+        let c = plan(&s, &have).unwrap().unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.content.unwrap().old_sha256, None);
+    }
+
+    #[test]
+    fn same_content_other_attrs_is_attrs_only() {
+        let s = spec(Presence::Present, Some(b"x"), attrs("deploy", "adm", 0o640));
+        let have = state(file(b"x"), 0o100644, "root", "root");
+        let c = plan(&s, &have).unwrap().unwrap();
+        assert_eq!(c.action, Action::Attrs);
+        assert_eq!(c.content, None);
+        assert_eq!(
+            c.details,
+            vec![
+                "owner root → deploy".to_string(),
+                "group root → adm".to_string(),
+                "mode 0644 → 0640".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn unmanaged_content_only_checks_attrs() {
+        let s = spec(Presence::Present, None, attrs("root", "root", 0o644));
+        let have = state(file(b"whatever"), 0o644, "root", "root");
+        assert_eq!(plan(&s, &have).unwrap(), None);
+        let have = state(file(b"whatever"), 0o600, "root", "root");
+        assert_eq!(plan(&s, &have).unwrap().unwrap().action, Action::Attrs);
+    }
+
+    #[test]
+    fn all_same_is_no_change() {
+        let s = spec(Presence::Present, Some(b"x"), attrs("root", "root", 0o644));
+        let have = state(file(b"x"), 0o644, "root", "root");
+        assert_eq!(plan(&s, &have).unwrap(), None);
+        // Unmanaged attributes are ignored.
+        let s = spec(Presence::Present, Some(b"x"), Attrs::default());
+        let have = state(file(b"x"), 0o4755, "nobody", "nogroup");
+        assert_eq!(plan(&s, &have).unwrap(), None);
+    }
+
+    #[test]
+    fn a_directory_cannot_become_a_file() {
+        let s = spec(Presence::Present, Some(b"x"), Attrs::default());
+        let have = state(
+            PathKind::Directory { empty: Some(true) },
+            0o755,
+            "root",
+            "root",
+        );
+        let e = plan(&s, &have).unwrap_err();
+        assert_eq!(e.kind, Kind::File);
+        assert_eq!(e.key, "/etc/app.ini");
+        assert!(e.message.contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn a_link_is_not_replaced_by_a_file() {
+        let s = spec(Presence::Present, Some(b"x"), Attrs::default());
+        let have = state(
+            PathKind::Link {
+                target: "/x".into(),
+            },
+            0o777,
+            "root",
+            "root",
+        );
+        let e = plan(&s, &have).unwrap_err();
+        assert!(e.message.contains("symbolic link"), "{e}");
+        assert!(e.message.contains("/x"), "{e}");
+    }
+
+    #[test]
+    fn other_types_are_errors() {
+        let s = spec(Presence::Present, None, Attrs::default());
+        let have = state(PathKind::Other("fifo".into()), 0o644, "root", "root");
+        assert!(plan(&s, &have).unwrap_err().message.contains("fifo"));
+        let s = spec(Presence::Absent, None, Attrs::default());
+        assert!(plan(&s, &have).unwrap_err().message.contains("fifo"));
+    }
+
+    #[test]
+    fn absent_missing_is_no_change() {
+        let s = spec(Presence::Absent, None, Attrs::default());
+        assert_eq!(plan(&s, &PathState::missing()).unwrap(), None);
+    }
+
+    #[test]
+    fn absent_file_or_link_is_deleted() {
+        let s = spec(
+            Presence::Absent,
+            Some(b"ignored"),
+            attrs("root", "root", 0o600),
+        );
+        for kind in [
+            file(b"x"),
+            PathKind::Link {
+                target: "/y".into(),
+            },
+        ] {
+            let c = plan(&s, &state(kind, 0o644, "root", "root"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.action, Action::Delete);
+            assert!(c.details.is_empty());
+            assert_eq!(c.content, None);
+        }
+    }
+
+    #[test]
+    fn absent_file_over_a_directory_is_an_error() {
+        let s = spec(Presence::Absent, None, Attrs::default());
+        let have = state(
+            PathKind::Directory { empty: Some(true) },
+            0o755,
+            "root",
+            "root",
+        );
+        assert!(plan(&s, &have)
+            .unwrap_err()
+            .message
+            .contains("is a directory"));
+    }
+}

@@ -1,0 +1,282 @@
+//! `link:` resources (symbolic links): planning is a pure function of the spec and what the
+//! probe saw.
+//!
+//! | want \ have | missing | link | regular file | directory | other |
+//! |---|---|---|---|---|---|
+//! | present | Create | Update (other target) / Attrs / none | `force`: Update | empty + `force`: Update | error |
+//! | absent  | none   | Delete | error | error | error |
+//!
+//! Only owner and group apply to a link (`chown -h`); a link's mode means nothing on Linux and is
+//! ignored.
+
+use super::{
+    attr_details, Action, Attrs, Change, Kind, LinkSpec, PathKind, PathState, PlanError, Presence,
+};
+
+fn error(spec: &LinkSpec, message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: Kind::Link,
+        key: spec.path.clone(),
+        message: message.into(),
+    }
+}
+
+fn change(spec: &LinkSpec, action: Action, details: Vec<String>) -> Change {
+    Change {
+        kind: Kind::Link,
+        key: spec.path.clone(),
+        action,
+        details,
+        content: None,
+        sensitive: false,
+        index: 0,
+    }
+}
+
+/// Owner and group differences (a link's mode is ignored).
+fn link_attr_details(spec: &LinkSpec, have: &PathState) -> Vec<String> {
+    let want = Attrs {
+        mode: None,
+        ..spec.attrs.clone()
+    };
+    attr_details(&want, have)
+}
+
+/// Plans one link. `Change::index` and `Change::sensitive` are filled by the caller.
+pub fn plan(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
+    match spec.presence {
+        Presence::Present => plan_present(spec, have),
+        Presence::Absent => match &have.kind {
+            PathKind::Missing => Ok(None),
+            PathKind::Link { .. } => Ok(Some(change(spec, Action::Delete, Vec::new()))),
+            PathKind::File { .. } => Err(error(spec, "a regular file stands there, not a link")),
+            PathKind::Directory { .. } => Err(error(spec, "a directory stands there, not a link")),
+            PathKind::Other(what) => Err(error(spec, format!("a {what} stands there, not a link"))),
+        },
+    }
+}
+
+fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
+    let new = &spec.target;
+    match &have.kind {
+        PathKind::Missing => Ok(Some(change(spec, Action::Create, vec![format!("→ {new}")]))),
+        PathKind::Link { target } if target == new => {
+            let details = link_attr_details(spec, have);
+            if details.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(change(spec, Action::Attrs, details)))
+            }
+        }
+        PathKind::Link { target } => {
+            let mut details = vec![format!("target {target} → {new}")];
+            details.extend(link_attr_details(spec, have));
+            Ok(Some(change(spec, Action::Update, details)))
+        }
+        PathKind::File { .. } if spec.force => Ok(Some(change(
+            spec,
+            Action::Update,
+            vec!["replace file with link".to_string(), format!("→ {new}")],
+        ))),
+        PathKind::File { .. } => Err(error(
+            spec,
+            "a regular file stands there; use force: true to replace it with the link",
+        )),
+        PathKind::Directory { empty: Some(false) } => Err(error(
+            spec,
+            "a non-empty directory stands there; a link will not replace it",
+        )),
+        // Unknown emptiness with force: `rmdir` refuses a non-empty folder at apply time.
+        PathKind::Directory { .. } if spec.force => Ok(Some(change(
+            spec,
+            Action::Update,
+            vec![
+                "replace empty directory with link".to_string(),
+                format!("→ {new}"),
+            ],
+        ))),
+        PathKind::Directory { .. } => Err(error(
+            spec,
+            "a directory stands there; use force: true to replace it (when empty) with the link",
+        )),
+        PathKind::Other(what) => Err(error(
+            spec,
+            format!("a {what} stands there; a link will not replace it"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(presence: Presence, force: bool) -> LinkSpec {
+        LinkSpec {
+            path: "/usr/local/bin/app".into(),
+            presence,
+            target: "/opt/app/bin/app".into(),
+            attrs: Attrs::default(),
+            force,
+        }
+    }
+
+    fn at(kind: PathKind) -> PathState {
+        PathState {
+            kind,
+            mode: 0o777,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    fn link(target: &str) -> PathKind {
+        PathKind::Link {
+            target: target.into(),
+        }
+    }
+
+    fn file() -> PathKind {
+        PathKind::File {
+            size: 3,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn missing_link_is_created() {
+        let c = plan(&spec(Presence::Present, false), &PathState::missing())
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(c.kind, Kind::Link);
+        assert_eq!(c.key, "/usr/local/bin/app");
+        assert_eq!(c.details, vec!["→ /opt/app/bin/app".to_string()]);
+        assert_eq!(c.content, None);
+    }
+
+    #[test]
+    fn same_target_is_no_change_and_mode_is_ignored() {
+        let mut s = spec(Presence::Present, false);
+        s.attrs = Attrs {
+            owner: Some("root".into()),
+            group: Some("root".into()),
+            mode: Some(0o600),
+        };
+        assert_eq!(plan(&s, &at(link("/opt/app/bin/app"))).unwrap(), None);
+    }
+
+    #[test]
+    fn same_target_other_owner_is_attrs() {
+        let mut s = spec(Presence::Present, false);
+        s.attrs.owner = Some("deploy".into());
+        s.attrs.mode = Some(0o600);
+        let c = plan(&s, &at(link("/opt/app/bin/app"))).unwrap().unwrap();
+        assert_eq!(c.action, Action::Attrs);
+        assert_eq!(c.details, vec!["owner root → deploy".to_string()]);
+    }
+
+    #[test]
+    fn other_target_is_an_update() {
+        let mut s = spec(Presence::Present, false);
+        let c = plan(&s, &at(link("/opt/old"))).unwrap().unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(
+            c.details,
+            vec!["target /opt/old → /opt/app/bin/app".to_string()]
+        );
+        s.attrs.group = Some("staff".into());
+        let c = plan(&s, &at(link("/opt/old"))).unwrap().unwrap();
+        assert_eq!(
+            c.details,
+            vec![
+                "target /opt/old → /opt/app/bin/app".to_string(),
+                "group root → staff".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_is_replaced_only_with_force() {
+        let e = plan(&spec(Presence::Present, false), &at(file())).unwrap_err();
+        assert_eq!(e.kind, Kind::Link);
+        assert!(
+            e.message
+                .contains("a regular file stands there; use force: true"),
+            "{e}"
+        );
+        let c = plan(&spec(Presence::Present, true), &at(file()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.details[0], "replace file with link");
+    }
+
+    #[test]
+    fn an_empty_directory_is_replaced_only_with_force() {
+        let empty = at(PathKind::Directory { empty: Some(true) });
+        let e = plan(&spec(Presence::Present, false), &empty).unwrap_err();
+        assert!(e.message.contains("use force: true"), "{e}");
+        let c = plan(&spec(Presence::Present, true), &empty)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.details[0], "replace empty directory with link");
+        // Unknown emptiness with force: rmdir decides at apply time.
+        let unknown = at(PathKind::Directory { empty: None });
+        assert_eq!(
+            plan(&spec(Presence::Present, true), &unknown)
+                .unwrap()
+                .unwrap()
+                .action,
+            Action::Update
+        );
+    }
+
+    #[test]
+    fn a_non_empty_directory_is_never_replaced() {
+        let full = at(PathKind::Directory { empty: Some(false) });
+        for force in [false, true] {
+            let e = plan(&spec(Presence::Present, force), &full).unwrap_err();
+            assert!(e.message.contains("non-empty directory"), "{e}");
+        }
+    }
+
+    #[test]
+    fn other_types_are_errors() {
+        let e = plan(
+            &spec(Presence::Present, true),
+            &at(PathKind::Other("fifo".into())),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("fifo"), "{e}");
+    }
+
+    #[test]
+    fn absent_link_is_deleted() {
+        let c = plan(&spec(Presence::Absent, false), &at(link("/anything")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.action, Action::Delete);
+        assert!(c.details.is_empty());
+    }
+
+    #[test]
+    fn absent_missing_is_no_change() {
+        assert_eq!(
+            plan(&spec(Presence::Absent, false), &PathState::missing()).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn absent_over_other_types_is_an_error() {
+        for kind in [
+            file(),
+            PathKind::Directory { empty: Some(true) },
+            PathKind::Other("socket".into()),
+        ] {
+            let e = plan(&spec(Presence::Absent, true), &at(kind)).unwrap_err();
+            assert!(e.message.contains("not a link"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Resources: one module per kind. Each kind says what to probe (a fragment of the one probe
+//! script per host), computes its change from desired + observed state as a **pure function**,
+//! and says how to apply it (a fragment of the one apply script per host).
+//!
+//! The shared vocabulary lives here: [`Resource`] (desired, after templating), [`Observed`]
+//! (what the probe found), [`Change`] (what apply will do).
+
+pub mod directory;
+pub mod file;
+pub mod link;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Where a resource was declared (for error messages).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// Playbook or role state file.
+    pub file: String,
+    /// 1-based line and column of the resource's mapping, when known.
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        } else {
+            write!(f, "{}", self.file)
+        }
+    }
+}
+
+/// `state: present | absent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Presence {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// The content a file must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub bytes: Vec<u8>,
+    /// Where it came from, for messages: `content`, `src: files/logo.png`, `template: app.ini.j2`.
+    pub source: String,
+}
+
+impl Content {
+    /// Lowercase hex sha256 of the bytes.
+    pub fn sha256(&self) -> String {
+        sha256_hex(&self.bytes)
+    }
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Owner, group and permission bits to enforce; `None` leaves that attribute alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attrs {
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// Permission bits, e.g. `0o644`.
+    pub mode: Option<u32>,
+}
+
+/// `file:` — a regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    pub path: String,
+    pub presence: Presence,
+    /// `None` with `Present`: the file must exist, content unmanaged (created empty).
+    pub content: Option<Content>,
+    pub attrs: Attrs,
+}
+
+/// `directory:` — a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorySpec {
+    pub path: String,
+    pub presence: Presence,
+    pub attrs: Attrs,
+    /// With `Absent`: remove even when not empty.
+    pub force: bool,
+}
+
+/// `link:` — a symbolic link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSpec {
+    pub path: String,
+    pub presence: Presence,
+    pub target: String,
+    pub attrs: Attrs,
+    /// Replace a regular file (or an empty folder) standing at `path`.
+    pub force: bool,
+}
+
+/// The desired state of one resource, fully rendered for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Desired {
+    File(FileSpec),
+    Directory(DirectorySpec),
+    Link(LinkSpec),
+}
+
+/// Kind of a resource, as written in playbooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    File,
+    Directory,
+    Link,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Directory => "directory",
+            Kind::Link => "link",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Desired {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Desired::File(_) => Kind::File,
+            Desired::Directory(_) => Kind::Directory,
+            Desired::Link(_) => Kind::Link,
+        }
+    }
+
+    /// The resource's key: what `restart_on` and duplicate checks refer to (a path for files).
+    pub fn key(&self) -> &str {
+        match self {
+            Desired::File(s) => &s.path,
+            Desired::Directory(s) => &s.path,
+            Desired::Link(s) => &s.path,
+        }
+    }
+
+    /// Paths the probe must report on.
+    pub fn probe_paths(&self) -> Vec<&str> {
+        vec![self.key()]
+    }
+}
+
+/// One resource of a host's plan: desired state plus where it was declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub desired: Desired,
+    pub origin: Origin,
+    /// Never show content (diffs say "sensitive content changed").
+    pub sensitive: bool,
+}
+
+/// The type of what stands at a path on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathKind {
+    Missing,
+    File {
+        size: u64,
+        sha256: Option<String>,
+    },
+    Directory {
+        empty: Option<bool>,
+    },
+    Link {
+        target: String,
+    },
+    /// Socket, fifo, device...
+    Other(String),
+}
+
+/// What the probe found at one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathState {
+    pub kind: PathKind,
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
+}
+
+impl PathState {
+    pub fn missing() -> Self {
+        PathState {
+            kind: PathKind::Missing,
+            mode: 0,
+            owner: String::new(),
+            group: String::new(),
+        }
+    }
+}
+
+/// Facts gathered by the probe.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Facts {
+    pub hostname: String,
+    pub os_id: String,
+    pub os_version: String,
+    pub arch: String,
+    pub cpus: u64,
+    pub memory_mb: u64,
+}
+
+/// Everything the probe observed on one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub facts: Facts,
+    /// By path; a path asked for but not reported is missing.
+    pub paths: BTreeMap<String, PathState>,
+}
+
+impl Observed {
+    pub fn path(&self, p: &str) -> PathState {
+        self.paths
+            .get(p)
+            .cloned()
+            .unwrap_or_else(PathState::missing)
+    }
+}
+
+/// What a change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    /// Only owner, group or mode change.
+    Attrs,
+}
+
+impl Action {
+    /// The sign in text output: `+`, `~`, `-`.
+    pub fn sign(self) -> char {
+        match self {
+            Action::Create => '+',
+            Action::Update | Action::Attrs => '~',
+            Action::Delete => '-',
+        }
+    }
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Attrs => "update",
+        }
+    }
+}
+
+/// Old and new content of a file, for diffs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentChange {
+    /// `None` when the file does not exist yet or its old bytes were not fetched.
+    pub old: Option<Vec<u8>>,
+    pub old_sha256: Option<String>,
+    pub old_size: Option<u64>,
+    pub new: Vec<u8>,
+    pub new_sha256: String,
+}
+
+/// One planned change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: Kind,
+    pub key: String,
+    pub action: Action,
+    /// Human summaries of what changes: `mode 0644 → 0640`, `owner root → deploy`,
+    /// `target /a → /b`, `replace file with link`.
+    pub details: Vec<String>,
+    pub content: Option<ContentChange>,
+    pub sensitive: bool,
+    /// Index of the resource in the host's resource list.
+    pub index: usize,
+}
+
+/// A plan cannot be made for a resource (the host's state forbids it without `force`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} {key}: {message}")]
+pub struct PlanError {
+    pub kind: Kind,
+    pub key: String,
+    pub message: String,
+}
+
+/// Formats permission bits as `0644`.
+pub fn mode_str(mode: u32) -> String {
+    format!("{:04o}", mode & 0o7777)
+}
+
+/// Parses a mode: an octal string `"0644"`, `"644"`, `"0o644"`, or an integer whose decimal
+/// digits are octal digits (YAML `0644` without quotes reads as 644).
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let digits = t.strip_prefix("0o").unwrap_or(t);
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return Err(format!(
+            "invalid mode `{s}`: expected an octal string like \"0644\" (3 or 4 digits 0-7)"
+        ));
+    }
+    u32::from_str_radix(digits, 8).map_err(|e| format!("invalid mode `{s}`: {e}"))
+}
+
+/// Attribute differences between desired and observed (only the managed ones).
+pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
+    let mut d = Vec::new();
+    if let Some(o) = &want.owner {
+        if o != &have.owner {
+            d.push(format!("owner {} → {}", have.owner, o));
+        }
+    }
+    if let Some(g) = &want.group {
+        if g != &have.group {
+            d.push(format!("group {} → {}", have.group, g));
+        }
+    }
+    if let Some(m) = want.mode {
+        if m != have.mode & 0o7777 {
+            d.push(format!("mode {} → {}", mode_str(have.mode), mode_str(m)));
+        }
+    }
+    d
+}
+
+/// Plans one resource: a pure function of desired and observed state.
+pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
+    let mut change = match &r.desired {
+        Desired::File(s) => file::plan(s, &observed.path(&s.path))?,
+        Desired::Directory(s) => directory::plan(s, &observed.path(&s.path))?,
+        Desired::Link(s) => link::plan(s, &observed.path(&s.path))?,
+    };
+    if let Some(c) = change.as_mut() {
+        c.index = index;
+        c.sensitive = r.sensitive;
+    }
+    Ok(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("0644"), Ok(0o644));
+        assert_eq!(parse_mode("755"), Ok(0o755));
+        assert_eq!(parse_mode("0o2775"), Ok(0o2775));
+        assert!(parse_mode("0844").is_err());
+        assert!(parse_mode("rwx").is_err());
+        assert!(parse_mode("07777x").is_err());
+        assert_eq!(mode_str(0o100644), "0644");
+    }
+}

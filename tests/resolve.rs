@@ -1,0 +1,260 @@
+//! Resolution on data: vars referencing vars, cycles, loop, when, roles, errors (no hosts).
+
+use std::path::Path;
+
+use play::inventory::{self, Vars};
+use play::playbook;
+use play::resolve::{stub_facts, Resolver};
+use play::resources::{Desired, Facts};
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+const INV: &str = "all:\n  vars: {base: /srv, conf_count: 3}\n  children:\n    web:\n      hosts: {w1: , w2: }\n    db:\n      hosts: {d1: }\n";
+
+fn setup(pb: &str) -> (tempfile::TempDir, inventory::Inventory, playbook::Playbook) {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "hosts.yml", INV);
+    write(d.path(), "pb/site.yml", pb);
+    let inv = inventory::load(&d.path().join("hosts.yml"), &Vars::new()).unwrap();
+    let pb = playbook::load(&d.path().join("pb/site.yml")).unwrap();
+    (d, inv, pb)
+}
+
+fn paths(
+    inv: &inventory::Inventory,
+    pb: &playbook::Playbook,
+    host: &str,
+    facts: &Facts,
+) -> Vec<String> {
+    let extra = Vars::new();
+    let r = Resolver::new(pb, inv, &extra);
+    r.resources(inv.host(host).unwrap(), facts)
+        .unwrap()
+        .iter()
+        .map(|r| r.desired.key().to_string())
+        .collect()
+}
+
+#[test]
+fn vars_referencing_vars_resolve_lazily() {
+    let (_d, inv, pb) = setup(
+        "- hosts: web\n  vars:\n    app_root: \"{{ base }}/app\"\n    conf: \"{{ app_root }}/conf\"\n  state:\n    - directory: \"{{ conf }}\"\n",
+    );
+    assert_eq!(paths(&inv, &pb, "w1", &stub_facts()), ["/srv/app/conf"]);
+    assert!(
+        paths(&inv, &pb, "d1", &stub_facts()).is_empty(),
+        "play targets web only"
+    );
+}
+
+#[test]
+fn a_var_cycle_is_a_clear_error() {
+    let (_d, inv, pb) = setup(
+        "- hosts: web\n  vars:\n    a: \"{{ b }}/x\"\n    b: \"{{ c }}\"\n    c: \"{{ a }}\"\n  state:\n    - directory: \"/{{ a }}\"\n",
+    );
+    let extra = Vars::new();
+    let r = Resolver::new(&pb, &inv, &extra);
+    let e = r
+        .resources(inv.host("w1").unwrap(), &stub_facts())
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("variable cycle: a → b → c → a"), "{msg}");
+    assert!(msg.contains("site.yml:7:18:"), "location missing: {msg}");
+}
+
+#[test]
+fn loop_and_when_by_group_and_fact() {
+    let (_d, inv, pb) = setup(
+        r#"- hosts: all
+  state:
+    - file: "/etc/c/conf_{{ item }}.ini"
+      content: "n={{ item }}\n"
+      loop: "{{ range(1, conf_count + 1) }}"
+    - file: "/etc/c/{{ name }}.txt"
+      content: x
+      loop: [a, b]
+      loop_var: name
+    - file: /etc/web-only
+      content: x
+      when: "'web' in group_names"
+    - file: /etc/many-cpus
+      content: x
+      when: "facts.cpus > 4"
+"#,
+    );
+    let few = Facts {
+        cpus: 2,
+        ..stub_facts()
+    };
+    let many = Facts {
+        cpus: 8,
+        ..stub_facts()
+    };
+    assert_eq!(
+        paths(&inv, &pb, "w1", &few),
+        [
+            "/etc/c/conf_1.ini",
+            "/etc/c/conf_2.ini",
+            "/etc/c/conf_3.ini",
+            "/etc/c/a.txt",
+            "/etc/c/b.txt",
+            "/etc/web-only"
+        ]
+    );
+    assert_eq!(
+        paths(&inv, &pb, "d1", &many).last().unwrap(),
+        "/etc/many-cpus"
+    );
+    assert!(!paths(&inv, &pb, "d1", &many).contains(&"/etc/web-only".to_string()));
+}
+
+#[test]
+fn probe_targets_defer_fact_dependent_paths() {
+    let (_d, inv, pb) = setup(
+        "- hosts: web\n  state:\n    - file: /etc/a\n    - file: \"/etc/{{ facts.hostname }}\"\n    - file: /etc/b\n      when: facts.cpus > 1\n",
+    );
+    let extra = Vars::new();
+    let r = Resolver::new(&pb, &inv, &extra);
+    let t = r.probe_targets(inv.host("w1").unwrap()).unwrap();
+    assert_eq!(
+        t.paths.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(),
+        ["/etc/a"]
+    );
+    assert_eq!(t.deferred, 2);
+}
+
+#[test]
+fn roles_templates_and_files() {
+    let (d, inv, pb) = {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "hosts.yml", INV);
+        write(
+            d.path(),
+            "roles/app/defaults.yml",
+            "greeting: hello\nport: 1\n",
+        );
+        write(d.path(), "roles/app/state.yml", "- file: /etc/app.ini\n  template: app.ini.j2\n- file: /etc/logo.bin\n  src: logo.bin\n");
+        write(
+            d.path(),
+            "roles/app/templates/app.ini.j2",
+            "{{ greeting }} {{ inventory_hostname }} {{ port }}\n",
+        );
+        std::fs::create_dir_all(d.path().join("roles/app/files")).unwrap();
+        std::fs::write(
+            d.path().join("roles/app/files/logo.bin"),
+            [0u8, 159, 146, 150],
+        )
+        .unwrap();
+        write(d.path(), "pb/site.yml", "- hosts: web\n  vars: {port: 2}\n  roles: [app]\n  state:\n    - file: /etc/motd\n      content: hi\n");
+        let inv = inventory::load(&d.path().join("hosts.yml"), &Vars::new()).unwrap();
+        let pb = playbook::load(&d.path().join("pb/site.yml")).unwrap();
+        (d, inv, pb)
+    };
+    let extra = Vars::new();
+    let r = Resolver::new(&pb, &inv, &extra);
+    let res = r.resources(inv.host("w2").unwrap(), &stub_facts()).unwrap();
+    let keys: Vec<&str> = res.iter().map(|r| r.desired.key()).collect();
+    assert_eq!(
+        keys,
+        ["/etc/app.ini", "/etc/logo.bin", "/etc/motd"],
+        "roles first, then the play's state"
+    );
+    match &res[0].desired {
+        Desired::File(f) => assert_eq!(
+            f.content.as_ref().unwrap().bytes,
+            b"hello w2 2\n",
+            "play vars beat role defaults; trailing newline kept"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match &res[1].desired {
+        Desired::File(f) => assert_eq!(f.content.as_ref().unwrap().bytes, [0u8, 159, 146, 150]),
+        other => panic!("{other:?}"),
+    }
+    drop(d);
+}
+
+#[test]
+fn input_errors_are_located() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "- hosts: web\n  state:\n    - file: /etc/x\n      ownr: root\n",
+            "site.yml:4:7: [0].state[0]: unknown key `ownr`, did you mean `owner`?",
+        ),
+        (
+            "- hosts: web\n  state:\n    - file: /etc/x\n      content: \"{{ nope }}\"\n",
+            "site.yml:4:16: content: undefined variable `nope`",
+        ),
+        (
+            "- hosts: web\n  state:\n    - file: /etc/x\n      mode: \"0999\"\n",
+            "site.yml:4:13: invalid mode `0999`",
+        ),
+        (
+            "- hosts: web\n  state:\n    - file: /etc/x\n      template: missing.j2\n",
+            "template `missing.j2` not found",
+        ),
+        (
+            "- hosts: web\n  state:\n    - file: /etc/x\n    - file: /etc/x\n      content: y\n",
+            "site.yml:4:7: duplicate resource `/etc/x`",
+        ),
+        (
+            "- hosts: web\n  state:\n    - file: etc/x\n",
+            "path `etc/x` must be absolute",
+        ),
+        (
+            "- hosts: web\n  state:\n    - file: /etc/../x\n",
+            "must not contain",
+        ),
+        (
+            "- hosts: web\n  state:\n    - file: /etc/x\n      target: /y\n",
+            "site.yml:3:7: key `target` does not apply to a file",
+        ),
+    ];
+    for (pb, expected) in cases {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "hosts.yml", INV);
+        write(d.path(), "pb/site.yml", pb);
+        let inv = inventory::load(&d.path().join("hosts.yml"), &Vars::new()).unwrap();
+        let msg = match playbook::load(&d.path().join("pb/site.yml")) {
+            Err(e) => e.to_string(),
+            Ok(pb) => {
+                let extra = Vars::new();
+                let r = Resolver::new(&pb, &inv, &extra);
+                r.resources(inv.host("w1").unwrap(), &stub_facts())
+                    .unwrap_err()
+                    .to_string()
+            }
+        };
+        assert!(msg.contains(expected), "expected {expected:?} in {msg:?}");
+    }
+}
+
+#[test]
+fn undefined_in_a_template_names_template_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "hosts.yml", INV);
+    write(
+        d.path(),
+        "pb/templates/t.j2",
+        "line1\n{{ base }}\n{{ missing_var }}\n",
+    );
+    write(
+        d.path(),
+        "pb/site.yml",
+        "- hosts: web\n  state:\n    - file: /etc/x\n      template: t.j2\n",
+    );
+    let inv = inventory::load(&d.path().join("hosts.yml"), &Vars::new()).unwrap();
+    let pb = playbook::load(&d.path().join("pb/site.yml")).unwrap();
+    let extra = Vars::new();
+    let r = Resolver::new(&pb, &inv, &extra);
+    let msg = r
+        .resources(inv.host("w1").unwrap(), &stub_facts())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("t.j2:3:"), "{msg}");
+    assert!(msg.contains("undefined variable `missing_var`"), "{msg}");
+}

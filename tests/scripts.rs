@@ -1,0 +1,931 @@
+//! The generated probe, fetch and apply scripts, run for real with `sh -c` on this machine's
+//! filesystem (no SSH): convergence, idempotence, hostile file names, binary contents,
+//! failures that stop cleanly. Runs as root (the test machine's user).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use play::apply::{self, ApplyOutcome};
+use play::probe::{self, ProbeError, ProbeRequest};
+use play::resources::{
+    self, Action, Attrs, Change, Content, Desired, DirectorySpec, FileSpec, LinkSpec, Observed,
+    Origin, PathKind, Presence, Resource,
+};
+
+/// Names that break naive scripts. None of them may be executed or mangled.
+const HOSTILE: &[&str] = &[
+    "plain",
+    "with space",
+    "new\nline",
+    "tab\there",
+    "quote'single",
+    "quote\"double",
+    "$(touch pwned)",
+    "`touch pwned2`",
+    "semi;touch pwned3",
+    "-dash",
+    "*glob?[x]",
+    "back\\slash",
+    "back\\nslash",
+    "ünïcødé ✓ 日本",
+    "trailing\n",
+    " lead space",
+    "--",
+];
+
+struct Out {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    status: i32,
+}
+
+/// The default shell (dash on Debian).
+const SH: &[&str] = &["sh"];
+
+/// Runs `SHELL -c SCRIPT` in `cwd` with `stdin`; `shell` may start with a wrapper (setpriv).
+fn run_in(shell: &[&str], cwd: &Path, script: &str, stdin: &[u8]) -> Out {
+    use std::io::Write;
+    let mut argv: Vec<&str> = shell.to_vec();
+    argv.extend(["-c", script]);
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait sh");
+    writer.join().expect("writer");
+    Out {
+        stdout: out.stdout,
+        stderr: out.stderr,
+        status: out.status.code().unwrap_or(-1),
+    }
+}
+
+fn run(cwd: &Path, script: &str, stdin: &[u8]) -> Out {
+    run_in(SH, cwd, script, stdin)
+}
+
+fn res(desired: Desired) -> Resource {
+    Resource {
+        desired,
+        origin: Origin {
+            file: "test.yml".into(),
+            line: 1,
+            column: 1,
+        },
+        sensitive: false,
+    }
+}
+
+fn path_of(dir: &Path, name: &str) -> String {
+    format!("{}/{name}", dir.display())
+}
+
+fn file(path: &str, content: Option<&[u8]>, attrs: Attrs) -> Resource {
+    res(Desired::File(FileSpec {
+        path: path.into(),
+        presence: Presence::Present,
+        content: content.map(|b| Content {
+            bytes: b.to_vec(),
+            source: "content".into(),
+        }),
+        attrs,
+    }))
+}
+
+fn absent_file(path: &str) -> Resource {
+    res(Desired::File(FileSpec {
+        path: path.into(),
+        presence: Presence::Absent,
+        content: None,
+        attrs: Attrs::default(),
+    }))
+}
+
+fn dir(path: &str, presence: Presence, attrs: Attrs, force: bool) -> Resource {
+    res(Desired::Directory(DirectorySpec {
+        path: path.into(),
+        presence,
+        attrs,
+        force,
+    }))
+}
+
+fn link(path: &str, target: &str, presence: Presence, force: bool) -> Resource {
+    res(Desired::Link(LinkSpec {
+        path: path.into(),
+        presence,
+        target: target.into(),
+        attrs: Attrs::default(),
+        force,
+    }))
+}
+
+fn mode(m: u32) -> Attrs {
+    Attrs {
+        owner: None,
+        group: None,
+        mode: Some(m),
+    }
+}
+
+fn root(m: u32) -> Attrs {
+    Attrs {
+        owner: Some("root".into()),
+        group: Some("root".into()),
+        mode: Some(m),
+    }
+}
+
+fn probe_in(cwd: &Path, rs: &[Resource]) -> Observed {
+    probe_with(SH, cwd, rs)
+}
+
+fn probe_with(shell: &[&str], cwd: &Path, rs: &[Resource]) -> Observed {
+    let (command, stdin) = probe::command(&ProbeRequest::for_resources(rs));
+    let out = run_in(shell, cwd, &command, &stdin);
+    assert_eq!(
+        out.status,
+        0,
+        "probe stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "probe stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    probe::parse(&out.stdout).expect("probe output parses")
+}
+
+fn plan(rs: &[Resource], obs: &Observed) -> Vec<Change> {
+    rs.iter()
+        .enumerate()
+        .filter_map(|(i, r)| resources::plan(i, r, obs).expect("plannable"))
+        .collect()
+}
+
+fn apply_in(cwd: &Path, rs: &[Resource], changes: &[Change]) -> (ApplyOutcome, Out) {
+    apply_with(SH, cwd, rs, changes)
+}
+
+fn apply_with(
+    shell: &[&str],
+    cwd: &Path,
+    rs: &[Resource],
+    changes: &[Change],
+) -> (ApplyOutcome, Out) {
+    let steps: Vec<(&Change, &Resource)> = changes.iter().map(|c| (c, &rs[c.index])).collect();
+    let (script, stdin) = apply::script(&steps);
+    assert!(
+        script.len() <= probe::MAX_INLINE_SCRIPT + 1,
+        "too long for sh -c"
+    );
+    let out = run_in(shell, cwd, &script, &stdin);
+    (apply::parse(&out.stdout, &out.stderr, out.status), out)
+}
+
+/// probe → plan → apply → probe → plan: the second plan must be empty. Returns the first plan.
+fn converge(cwd: &Path, rs: &[Resource]) -> Vec<Change> {
+    converge_with(SH, cwd, rs)
+}
+
+fn converge_with(shell: &[&str], cwd: &Path, rs: &[Resource]) -> Vec<Change> {
+    let obs = probe_with(shell, cwd, rs);
+    let changes = plan(rs, &obs);
+    let (outcome, out) = apply_with(shell, cwd, rs, &changes);
+    assert_eq!(
+        outcome.failed,
+        None,
+        "apply failed; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status, 0);
+    let want: Vec<usize> = changes.iter().map(|c| c.index).collect();
+    assert_eq!(outcome.done, want);
+    let again = plan(rs, &probe_with(shell, cwd, rs));
+    assert!(again.is_empty(), "not idempotent: {again:#?}");
+    changes
+}
+
+fn no_pwned(dir: &Path) {
+    for entry in walk(dir) {
+        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned());
+        assert!(
+            !matches!(name.as_deref(), Some("pwned" | "pwned2" | "pwned3")),
+            "a file name was executed: {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn no_temp_files(dir: &Path) {
+    for p in walk(dir) {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(
+            !name.contains(".play-tmp."),
+            "temp file left behind: {}",
+            p.display()
+        );
+    }
+}
+
+fn perm(p: &str) -> u32 {
+    fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn facts_come_from_the_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = probe_in(tmp.path(), &[]);
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(o.facts.hostname, host.trim());
+    assert_eq!(o.facts.arch, std::env::consts::ARCH);
+    assert!(o.facts.cpus >= 1);
+    assert_eq!(
+        o.facts.cpus as usize,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+            .max(o.facts.cpus as usize)
+    );
+    assert!(o.facts.memory_mb > 0);
+    let os = fs::read_to_string("/etc/os-release").unwrap();
+    let id = os
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .unwrap()
+        .trim_matches('"');
+    assert_eq!(o.facts.os_id, id);
+    assert!(!o.facts.os_version.contains('"'));
+    assert!(o.paths.is_empty());
+}
+
+#[test]
+fn probe_reports_every_kind_of_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let f = path_of(d, "a file");
+    fs::write(&f, b"hello\0world").unwrap();
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o4750)).unwrap();
+    let empty = path_of(d, "empty dir");
+    fs::create_dir(&empty).unwrap();
+    let full = path_of(d, "full dir");
+    fs::create_dir(&full).unwrap();
+    fs::write(path_of(d, "full dir/.hidden"), b"").unwrap();
+    let dotdot = path_of(d, "dotdot dir");
+    fs::create_dir(&dotdot).unwrap();
+    fs::write(path_of(d, "dotdot dir/..x"), b"").unwrap();
+    let dangling = path_of(d, "dangling dir");
+    fs::create_dir(&dangling).unwrap();
+    std::os::unix::fs::symlink("/nonexistent", path_of(d, "dangling dir/l")).unwrap();
+    let l = path_of(d, "link\nname");
+    std::os::unix::fs::symlink("target with\nnewline 'and' quotes", &l).unwrap();
+    let sock = path_of(d, "sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let fifo = path_of(d, "fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let missing = path_of(d, "missing");
+    let under_file = path_of(d, "a file/below");
+
+    let req = ProbeRequest {
+        paths: vec![
+            f.clone(),
+            empty.clone(),
+            full.clone(),
+            dotdot.clone(),
+            dangling.clone(),
+            l.clone(),
+            sock.clone(),
+            fifo.clone(),
+            missing.clone(),
+            under_file.clone(),
+            f.clone(),
+        ],
+        emptiness: vec![
+            empty.clone(),
+            full.clone(),
+            dotdot.clone(),
+            dangling.clone(),
+            missing.clone(),
+            f.clone(),
+        ],
+    };
+    let out = run(d, &probe::script(&req), b"");
+    assert_eq!(out.status, 0);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = probe::parse(&out.stdout).unwrap();
+
+    let st = o.path(&f);
+    assert_eq!(
+        st.kind,
+        PathKind::File {
+            size: 11,
+            sha256: Some(resources::sha256_hex(b"hello\0world"))
+        }
+    );
+    assert_eq!(st.mode, 0o4750);
+    assert_eq!((st.owner.as_str(), st.group.as_str()), ("root", "root"));
+    assert_eq!(
+        o.path(&empty).kind,
+        PathKind::Directory { empty: Some(true) }
+    );
+    assert_eq!(
+        o.path(&full).kind,
+        PathKind::Directory { empty: Some(false) }
+    );
+    assert_eq!(
+        o.path(&dotdot).kind,
+        PathKind::Directory { empty: Some(false) }
+    );
+    assert_eq!(
+        o.path(&dangling).kind,
+        PathKind::Directory { empty: Some(false) }
+    );
+    assert_eq!(
+        o.path(&l).kind,
+        PathKind::Link {
+            target: "target with\nnewline 'and' quotes".into()
+        }
+    );
+    assert_eq!(o.path(&sock).kind, PathKind::Other("socket".into()));
+    assert_eq!(o.path(&fifo).kind, PathKind::Other("fifo".into()));
+    assert_eq!(o.path(&missing).kind, PathKind::Missing);
+    assert_eq!(o.path(&under_file).kind, PathKind::Missing);
+    assert_eq!(o.paths.len(), 8);
+}
+
+#[test]
+fn hostile_names_converge_and_nothing_is_executed() {
+    hostile_names_with(SH);
+}
+
+#[test]
+fn bash_runs_the_same_scripts() {
+    if Command::new("bash").arg("-c").arg(":").output().is_err() {
+        eprintln!("bash missing: skipped");
+        return;
+    }
+    hostile_names_with(&["bash", "--posix"]);
+    hostile_names_with(&["bash"]);
+}
+
+fn hostile_names_with(shell: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut rs = Vec::new();
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let content = format!("content of {name:?}\n$(touch pwned)\n").into_bytes();
+        rs.push(file(
+            &path_of(d, &format!("f {name}")),
+            Some(&content),
+            root(0o640),
+        ));
+        rs.push(dir(
+            &path_of(d, &format!("d {name}")),
+            Presence::Present,
+            mode(0o750),
+            false,
+        ));
+        rs.push(link(
+            &path_of(d, &format!("l {name}")),
+            &format!("../t {name} {i}"),
+            Presence::Present,
+            false,
+        ));
+    }
+    rs.push(file(&path_of(d, "empty"), None, Attrs::default()));
+    let changes = converge_with(shell, d, &rs);
+    assert_eq!(changes.len(), rs.len());
+    assert!(changes.iter().all(|c| c.action == Action::Create));
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let f = path_of(d, &format!("f {name}"));
+        assert_eq!(
+            fs::read(&f).unwrap(),
+            format!("content of {name:?}\n$(touch pwned)\n").into_bytes()
+        );
+        let md = fs::metadata(&f).unwrap();
+        assert_eq!((md.uid(), md.gid(), perm(&f)), (0, 0, 0o640));
+        let dd = path_of(d, &format!("d {name}"));
+        assert!(fs::metadata(&dd).unwrap().is_dir());
+        assert_eq!(perm(&dd), 0o750);
+        let l = path_of(d, &format!("l {name}"));
+        assert_eq!(
+            fs::read_link(&l).unwrap().to_str().unwrap(),
+            format!("../t {name} {i}")
+        );
+    }
+    let e = path_of(d, "empty");
+    assert_eq!(fs::read(&e).unwrap(), b"");
+    assert_eq!(perm(&e), 0o644, "new files default to 0644");
+    no_pwned(d);
+    no_pwned(Path::new("."));
+    no_temp_files(d);
+}
+
+#[test]
+fn updates_deletes_and_replacements_converge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    // Starting state.
+    fs::write(p("conf"), b"old").unwrap();
+    fs::set_permissions(p("conf"), fs::Permissions::from_mode(0o640)).unwrap();
+    fs::write(p("attrs"), b"same").unwrap();
+    fs::set_permissions(p("attrs"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(p("suid"), b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(p("suid"), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::write(p("gone"), b"x").unwrap();
+    std::os::unix::fs::symlink("/x", p("gone link")).unwrap();
+    std::os::unix::fs::symlink("/old", p("retarget")).unwrap();
+    fs::write(p("file to link"), b"x").unwrap();
+    fs::create_dir(p("dir to link")).unwrap();
+    fs::create_dir(p("empty gone")).unwrap();
+    fs::create_dir_all(p("full gone/a/b")).unwrap();
+    fs::write(p("full gone/a/b/c"), b"x").unwrap();
+    fs::create_dir(p("sgid")).unwrap();
+    fs::set_permissions(p("sgid"), fs::Permissions::from_mode(0o2775)).unwrap();
+
+    let rs = vec![
+        file(&p("conf"), Some(b"new content\n"), Attrs::default()),
+        file(&p("attrs"), Some(b"same"), mode(0o644)),
+        file(
+            &p("suid"),
+            None,
+            Attrs {
+                owner: None,
+                group: Some("daemon".into()),
+                mode: None,
+            },
+        ),
+        absent_file(&p("gone")),
+        absent_file(&p("gone link")),
+        link(&p("retarget"), "/new", Presence::Present, false),
+        link(&p("file to link"), "conf", Presence::Present, true),
+        link(&p("dir to link"), "conf", Presence::Present, true),
+        dir(&p("empty gone"), Presence::Absent, Attrs::default(), false),
+        dir(&p("full gone"), Presence::Absent, Attrs::default(), true),
+        dir(&p("sgid"), Presence::Present, mode(0o755), false),
+        absent_file(&p("never existed")),
+        link(&p("nolink"), "/x", Presence::Absent, false),
+    ];
+    let changes = converge(d, &rs);
+    let actions: BTreeMap<usize, Action> = changes.iter().map(|c| (c.index, c.action)).collect();
+    assert_eq!(actions[&0], Action::Update);
+    assert_eq!(actions[&1], Action::Attrs);
+    assert_eq!(actions[&2], Action::Attrs);
+    assert_eq!(actions[&3], Action::Delete);
+    assert_eq!(actions[&4], Action::Delete);
+    assert_eq!(actions[&5], Action::Update);
+    assert_eq!(actions[&6], Action::Update);
+    assert_eq!(actions[&7], Action::Update);
+    assert_eq!(actions[&8], Action::Delete);
+    assert_eq!(actions[&9], Action::Delete);
+    assert_eq!(actions[&10], Action::Attrs);
+    assert_eq!(changes.len(), 11);
+
+    assert_eq!(fs::read(p("conf")).unwrap(), b"new content\n");
+    assert_eq!(perm(&p("conf")), 0o640, "unmanaged mode kept on update");
+    assert_eq!(perm(&p("attrs")), 0o644);
+    let md = fs::metadata(p("suid")).unwrap();
+    assert_eq!(md.gid(), 1);
+    assert_eq!(perm(&p("suid")), 0o4755, "set-user-ID kept across chown");
+    assert!(!Path::new(&p("gone")).exists());
+    assert!(fs::symlink_metadata(p("gone link")).is_err());
+    assert_eq!(fs::read_link(p("retarget")).unwrap().to_str(), Some("/new"));
+    assert_eq!(
+        fs::read_link(p("file to link")).unwrap().to_str(),
+        Some("conf")
+    );
+    assert_eq!(
+        fs::read_link(p("dir to link")).unwrap().to_str(),
+        Some("conf")
+    );
+    assert!(fs::symlink_metadata(p("empty gone")).is_err());
+    assert!(fs::symlink_metadata(p("full gone")).is_err());
+    assert_eq!(
+        perm(&p("sgid")),
+        0o755,
+        "set-group-ID cleared on a directory"
+    );
+    no_temp_files(d);
+}
+
+#[test]
+fn owner_and_group_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    let daemon = |m: u32| Attrs {
+        owner: Some("daemon".into()),
+        group: Some("daemon".into()),
+        mode: Some(m),
+    };
+    let rs = vec![
+        file(&p("f"), Some(b"x"), daemon(0o600)),
+        dir(&p("d"), Presence::Present, daemon(0o700), false),
+        res(Desired::Link(LinkSpec {
+            path: p("l"),
+            presence: Presence::Present,
+            target: "f".into(),
+            attrs: daemon(0o777),
+            force: false,
+        })),
+    ];
+    converge(d, &rs);
+    for n in ["f", "d", "l"] {
+        let md = fs::symlink_metadata(p(n)).unwrap();
+        assert_eq!((md.uid(), md.gid()), (1, 1), "{n}");
+    }
+    // Back to root/root.
+    let rs = vec![
+        file(&p("f"), Some(b"x"), root(0o600)),
+        dir(&p("d"), Presence::Present, root(0o700), false),
+        res(Desired::Link(LinkSpec {
+            path: p("l"),
+            presence: Presence::Present,
+            target: "f".into(),
+            attrs: root(0o777),
+            force: false,
+        })),
+    ];
+    let changes = converge(d, &rs);
+    assert!(
+        changes.iter().all(|c| c.action == Action::Attrs),
+        "{changes:#?}"
+    );
+    for n in ["f", "d", "l"] {
+        let md = fs::symlink_metadata(p(n)).unwrap();
+        assert_eq!((md.uid(), md.gid()), (0, 0), "{n}");
+    }
+}
+
+#[test]
+fn big_binary_files_round_trip_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut big = Vec::with_capacity(5 << 20);
+    let mut x: u32 = 12345;
+    while big.len() < 5 << 20 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        big.push((x >> 16) as u8);
+        if big.len() % 4099 == 0 {
+            big.extend_from_slice(b"\0\0\nplay-end 0\n\0");
+        }
+    }
+    let rs = vec![
+        file(&path_of(d, "big.bin"), Some(&big), Attrs::default()),
+        file(
+            &path_of(d, "small after"),
+            Some(b"tail\0end"),
+            Attrs::default(),
+        ),
+        file(&path_of(d, "empty content"), Some(b""), Attrs::default()),
+        file(&path_of(d, "last"), Some(b"\n"), Attrs::default()),
+    ];
+    converge(d, &rs);
+    assert_eq!(fs::read(path_of(d, "big.bin")).unwrap(), big);
+    assert_eq!(fs::read(path_of(d, "small after")).unwrap(), b"tail\0end");
+    assert_eq!(fs::read(path_of(d, "empty content")).unwrap(), b"");
+    assert_eq!(fs::read(path_of(d, "last")).unwrap(), b"\n");
+
+    // The fetch brings the same bytes back.
+    let paths = vec![path_of(d, "big.bin"), path_of(d, "small after")];
+    let out = run(d, &probe::fetch_script(&paths), b"");
+    assert_eq!(out.status, 0);
+    let got = probe::parse_fetch(&out.stdout).unwrap();
+    assert_eq!(got[&paths[0]], big);
+    assert_eq!(got[&paths[1]], b"tail\0end");
+}
+
+#[test]
+fn fetch_handles_hostile_names_and_skips_non_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut want = BTreeMap::new();
+    let mut paths = Vec::new();
+    for name in HOSTILE {
+        let p = path_of(d, name);
+        let bytes = format!("{name}\0\u{1}\n").into_bytes();
+        fs::write(&p, &bytes).unwrap();
+        want.insert(p.clone(), bytes);
+        paths.push(p);
+    }
+    fs::write(path_of(d, "empty"), b"").unwrap();
+    want.insert(path_of(d, "empty"), Vec::new());
+    paths.push(path_of(d, "empty"));
+    fs::create_dir(path_of(d, "a dir")).unwrap();
+    std::os::unix::fs::symlink(path_of(d, "plain"), path_of(d, "a link")).unwrap();
+    paths.extend([
+        path_of(d, "a dir"),
+        path_of(d, "a link"),
+        path_of(d, "missing"),
+    ]);
+    let out = run(d, &probe::fetch_script(&paths), b"");
+    assert_eq!(out.status, 0);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(probe::parse_fetch(&out.stdout).unwrap(), want);
+    no_pwned(d);
+}
+
+#[test]
+fn a_failing_step_stops_the_script_and_keeps_targets_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    fs::write(p("keep"), b"old content").unwrap();
+    let rs = vec![
+        file(&p("first"), Some(b"1"), Attrs::default()),
+        file(&p("no such folder/x"), Some(b"2"), Attrs::default()),
+        file(&p("third"), Some(b"3"), Attrs::default()),
+    ];
+    let changes = plan(&rs, &probe_in(d, &rs));
+    assert_eq!(changes.len(), 3);
+    let (o, out) = apply_in(d, &rs, &changes);
+    assert_ne!(out.status, 0);
+    assert_eq!(o.done, vec![0]);
+    let (i, msg) = o.failed.clone().unwrap();
+    assert_eq!(i, 1);
+    assert!(msg.contains("No such file or directory"), "{msg}");
+    assert!(Path::new(&p("first")).exists());
+    assert!(!Path::new(&p("third")).exists(), "later steps must not run");
+
+    // A failure after the new content is written (unknown owner): the old content stays.
+    let rs = vec![
+        dir(&p("made"), Presence::Present, Attrs::default(), false),
+        file(
+            &p("keep"),
+            Some(b"NEW CONTENT THAT MUST NOT LAND"),
+            Attrs {
+                owner: Some("no-such-user-play".into()),
+                group: None,
+                mode: None,
+            },
+        ),
+        file(&p("after"), Some(b"x"), Attrs::default()),
+    ];
+    let changes = plan(&rs, &probe_in(d, &rs));
+    let (o, _) = apply_in(d, &rs, &changes);
+    assert_eq!(o.done, vec![0]);
+    let (i, msg) = o.failed.unwrap();
+    assert_eq!(i, 1);
+    assert!(msg.contains("no-such-user-play"), "{msg}");
+    assert_eq!(fs::read(p("keep")).unwrap(), b"old content");
+    assert!(!Path::new(&p("after")).exists());
+    no_temp_files(d);
+
+    // A file where a folder is expected.
+    let rs = vec![file(&p("keep/below"), Some(b"x"), Attrs::default())];
+    let changes = plan(&rs, &probe_in(d, &rs));
+    assert_eq!(changes[0].action, Action::Create);
+    let (o, _) = apply_in(d, &rs, &changes);
+    assert_eq!(o.done, Vec::<usize>::new());
+    let (i, msg) = o.failed.unwrap();
+    assert_eq!(i, 0);
+    assert!(msg.contains("Not a directory"), "{msg}");
+
+    // rmdir refuses a folder that filled up after the probe.
+    fs::create_dir(p("filled")).unwrap();
+    let rs = vec![dir(&p("filled"), Presence::Absent, Attrs::default(), false)];
+    let changes = plan(&rs, &probe_in(d, &rs));
+    fs::write(p("filled/late"), b"x").unwrap();
+    let (o, _) = apply_in(d, &rs, &changes);
+    assert_eq!(o.failed.unwrap().0, 0);
+    assert!(Path::new(&p("filled/late")).exists());
+}
+
+#[test]
+fn truncated_stdin_never_lands_a_partial_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let target = path_of(d, "t");
+    fs::write(&target, b"old").unwrap();
+    let rs = vec![file(&target, Some(&vec![b'x'; 100_000]), Attrs::default())];
+    let changes = plan(&rs, &probe_in(d, &rs));
+    let steps: Vec<(&Change, &Resource)> = changes.iter().map(|c| (c, &rs[c.index])).collect();
+    let (script, stdin) = apply::script(&steps);
+    for cut in [0, 1, 50_000, 100_000, stdin.len() - 1] {
+        let out = run(d, &script, &stdin[..cut]);
+        let o = apply::parse(&out.stdout, &out.stderr, out.status);
+        assert_eq!(o.done, Vec::<usize>::new(), "cut {cut}");
+        assert_eq!(o.failed.as_ref().map(|f| f.0), Some(0), "cut {cut}");
+        assert_eq!(fs::read(&target).unwrap(), b"old", "cut {cut}");
+        no_temp_files(d);
+    }
+    let out = run(d, &script, &stdin);
+    assert_eq!(
+        apply::parse(&out.stdout, &out.stderr, out.status).done,
+        vec![0]
+    );
+}
+
+#[test]
+fn a_killed_script_reports_the_step_in_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let rs = vec![
+        file(&path_of(d, "a"), Some(b"a"), Attrs::default()),
+        file(&path_of(d, "b"), Some(b"b"), Attrs::default()),
+    ];
+    let changes = plan(&rs, &probe_in(d, &rs));
+    let steps: Vec<(&Change, &Resource)> = changes.iter().map(|c| (c, &rs[c.index])).collect();
+    let (script, stdin) = apply::script(&steps);
+    // Step 1 kills its own shell mid-way (stands for a dropped connection).
+    let script = script.replacen("head -c 1 > \"$t\" || play_fail 1", "kill -TERM $$", 1);
+    let out = run(d, &script, &stdin);
+    let o = apply::parse(&out.stdout, &out.stderr, out.status);
+    assert_eq!(o.done, vec![0]);
+    let (i, msg) = o.failed.unwrap();
+    assert_eq!(i, 1);
+    assert!(msg.contains("died"), "{msg}");
+    assert!(!Path::new(&path_of(d, "b")).exists());
+    no_temp_files(d);
+}
+
+#[test]
+fn permission_denied_is_reported_by_the_probe() {
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("setpriv missing: skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = path_of(d, "secret");
+    fs::create_dir(&secret).unwrap();
+    fs::write(path_of(d, "secret/file"), b"x").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o700)).unwrap();
+    let unreadable = path_of(d, "unreadable");
+    fs::write(&unreadable, b"x").unwrap();
+    fs::set_permissions(&unreadable, fs::Permissions::from_mode(0o600)).unwrap();
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "sh",
+    ];
+
+    // A path below a folder we cannot search: an error, not "missing".
+    let req = ProbeRequest {
+        paths: vec![path_of(d, "secret/file")],
+        emptiness: vec![],
+    };
+    let out = run_in(&nobody, d, &probe::script(&req), b"");
+    match probe::parse(&out.stdout) {
+        Err(ProbeError::Path { path, message }) => {
+            assert_eq!(path, path_of(d, "secret/file"));
+            assert!(message.contains("permission denied"), "{message}");
+        }
+        other => panic!("expected a permission error, got {other:?}"),
+    }
+
+    // A file we cannot read: found, but without a checksum; a folder we cannot list: unknown
+    // emptiness.
+    let req = ProbeRequest {
+        paths: vec![unreadable.clone(), secret.clone()],
+        emptiness: vec![secret.clone()],
+    };
+    let out = run_in(&nobody, d, &probe::script(&req), b"");
+    let o = probe::parse(&out.stdout).unwrap();
+    assert_eq!(
+        o.path(&unreadable).kind,
+        PathKind::File {
+            size: 1,
+            sha256: None
+        }
+    );
+    assert_eq!(o.path(&secret).kind, PathKind::Directory { empty: None });
+}
+
+#[test]
+fn probing_many_paths_stays_cheap() {
+    // 2000 paths in one script: one find, one sha256sum (the script must not fork per path).
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut rs = Vec::new();
+    for i in 0..2000 {
+        let p = path_of(d, &format!("f{i}"));
+        if i % 2 == 0 {
+            fs::write(&p, format!("{i}")).unwrap();
+        }
+        rs.push(file(&p, Some(format!("{i}").as_bytes()), Attrs::default()));
+    }
+    let t0 = std::time::Instant::now();
+    let o = probe_in(d, &rs);
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(o.paths.len(), 1000);
+    assert_eq!(plan(&rs, &o).len(), 1000);
+    assert!(secs < 5.0, "probe took {secs}s");
+}
+
+#[test]
+fn scripts_longer_than_one_argument_go_through_stdin() {
+    // 600 resources with long names: the scripts are far beyond the 128 KiB `sh -c` limit.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let long = "n".repeat(180);
+    let mut rs = Vec::new();
+    for i in 0..200 {
+        rs.push(file(
+            &path_of(d, &format!("{long} '{i}'")),
+            Some(format!("{i}\n").as_bytes()),
+            mode(0o600),
+        ));
+        rs.push(dir(
+            &path_of(d, &format!("{long} d{i}")),
+            Presence::Present,
+            Attrs::default(),
+            false,
+        ));
+        rs.push(link(
+            &path_of(d, &format!("{long} l{i}")),
+            "x",
+            Presence::Present,
+            false,
+        ));
+    }
+    let req = ProbeRequest::for_resources(&rs);
+    assert!(probe::script(&req).len() > 130 * 1024);
+    assert!(probe::command(&req).0.starts_with("eval"));
+    let changes = converge(d, &rs);
+    assert_eq!(changes.len(), 600);
+    let steps: Vec<(&Change, &Resource)> = changes.iter().map(|c| (c, &rs[c.index])).collect();
+    assert!(apply::script(&steps).0.starts_with("eval"));
+    assert_eq!(
+        fs::read(path_of(d, &format!("{long} '199'"))).unwrap(),
+        b"199\n"
+    );
+    let paths: Vec<String> = (0..200)
+        .map(|i| path_of(d, &format!("{long} '{i}'")))
+        .collect();
+    let (command, stdin) = probe::fetch_command(&paths);
+    let got = probe::parse_fetch(&run(d, &command, &stdin).stdout).unwrap();
+    assert_eq!(got.len(), 200);
+    assert_eq!(got[&paths[7]], b"7\n");
+}
+
+#[test]
+fn a_failing_find_fails_the_probe_instead_of_reporting_paths_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let bin = path_of(d, "bin");
+    fs::create_dir(&bin).unwrap();
+    // A find without -printf (like busybox): prints an error, exits 1.
+    fs::write(
+        path_of(d, "bin/find"),
+        "#!/bin/sh\necho 'find: unrecognized: -printf' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(path_of(d, "bin/find"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("PATH={bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let req = ProbeRequest {
+        paths: vec![path_of(d, "bin")],
+        emptiness: vec![],
+    };
+    let out = run_in(&["env", &path, "sh"], d, &probe::script(&req), b"");
+    match probe::parse(&out.stdout) {
+        Err(ProbeError::Host(m)) => assert!(m.contains("GNU find"), "{m}"),
+        other => panic!("expected a probe failure, got {other:?}"),
+    }
+}

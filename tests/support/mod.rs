@@ -1,0 +1,4 @@
+//! Helpers shared by the integration tests. A test file uses them with `mod support;`.
+
+pub mod lab;
+pub mod project;
