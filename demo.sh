@@ -15,7 +15,16 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 cargo build -q
 play=target/debug/play
-$play lab up 3
-$play run lab -i /tmp/play-lab/inventory.yml -- uname -n
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+step "start 3 local test hosts (namespaces with their own sshd and supervisord on 127.0.0.11-13)"
+$play lab up 3 --dir /tmp/play-lab
+step "ad-hoc: play run web -- uname -sr"
+$play run web -i inventory/lab.yml -- uname -sr
+step "what would change: play diff playbooks/web.yml"
+$play diff playbooks/web.yml -i inventory/lab.yml || true
+step "converge: play apply playbooks/web.yml"
+$play apply playbooks/web.yml -i inventory/lab.yml
+step "again: nothing left to do"
+$play apply playbooks/web.yml -i inventory/lab.yml
 echo
 echo "The lab is still running: '$play lab status' shows it, '$play lab down' stops it."

@@ -116,12 +116,15 @@ impl Project {
     /// Runs `play ARGS... -i INVENTORY` in the project folder.
     pub fn play(&self, args: &[&str]) -> Run {
         let inv = self.inventory();
+        // Options go right after the subcommand, before any `-- COMMAND`.
+        let (sub, rest) = args.split_first().expect("a subcommand");
         let out = Command::new(env!("CARGO_BIN_EXE_play"))
-            .args(args)
+            .arg(sub)
             .arg("-i")
             .arg(&inv)
             .arg("--color")
             .arg("never")
+            .args(rest)
             .env("PLAY_LOOPBACK_ONLY", "1")
             .current_dir(self.dir.path())
             .output()
