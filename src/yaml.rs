@@ -278,7 +278,11 @@ mod tests {
         assert_eq!(p["0"], (1, 3));
         assert_eq!(p["0.state.0"], (3, 7));
         assert_eq!(p["0.state.0.mode"], (4, 13));
-        assert_eq!(p["0.state.1"], (5, 8), "a flow mapping starts at its first key");
+        assert_eq!(
+            p["0.state.1"],
+            (5, 8),
+            "a flow mapping starts at its first key"
+        );
         assert_eq!(p["0.state.1.target"], (5, 26));
         assert_eq!(p["1.name"], (6, 9));
     }
