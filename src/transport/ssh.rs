@@ -15,9 +15,10 @@
 //!   files (`private_keys`, or ~/.ssh/id_ed25519 and ~/.ssh/id_rsa where they exist).
 //! - **Exec**: non-blocking channel I/O in one loop (stdin written in chunks while stdout and
 //!   stderr are read, so multi-MB inputs and outputs cannot deadlock), waiting on the socket
-//!   with poll(2). `opts.timeout` bounds silence, not run time: after that long without a
-//!   byte from the host a keepalive is sent, and after three times that long with no answer
-//!   the command fails with [`TransportError::Timeout`]. Long quiet commands are fine.
+//!   with poll(2). `opts.timeout` bounds silence, not run time: after that long (at least 2 s)
+//!   without a byte from the host a keepalive is sent, and after three times that long with no
+//!   answer the command fails with [`TransportError::Timeout`]. Long quiet commands are fine.
+//!   Channel open/close and the handshake use libssh2's blocking timeout (`opts.timeout`).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -77,6 +78,12 @@ pub fn is_loopback(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|m| m.is_loopback()),
     }
+}
+
+/// After how much silence a keepalive is sent (`None`: never, timeout 0). At least 2 s, as
+/// libssh2 wants; the command fails after three times as long without a sign of life.
+fn keepalive_after(timeout: Duration) -> Option<Duration> {
+    (!timeout.is_zero()).then(|| Duration::from_secs(secs(timeout).max(2)))
 }
 
 fn secs(d: Duration) -> u64 {
@@ -184,11 +191,9 @@ impl SshTransport {
 
         check_host_key(&sess, opts, &names, kh_text.as_deref())?;
         authenticate(&sess, opts)?;
-        if opts.timeout.as_secs() > 0 {
-            sess.set_keepalive(
-                true,
-                opts.timeout.as_secs().clamp(2, u64::from(u32::MAX)) as u32,
-            );
+        if let Some(every) = keepalive_after(opts.timeout) {
+            // libssh2 sends one at most this often, and only when we call keepalive_send.
+            sess.set_keepalive(true, every.as_secs().min(u64::from(u32::MAX)) as u32);
         }
         Ok(SshTransport {
             opts: opts.clone(),
@@ -288,7 +293,7 @@ impl SshTransport {
         let mut pos = 0usize;
         let mut stdin_done = false;
         let mut last_alive = Instant::now();
-        let timeout = self.opts.timeout;
+        let alive_after = keepalive_after(self.opts.timeout);
         loop {
             let mut progress = false;
             if !stdin_done {
@@ -330,11 +335,11 @@ impl SshTransport {
             if self.wait_socket(sess)? {
                 last_alive = Instant::now();
             }
-            if timeout.is_zero() {
+            let Some(alive_after) = alive_after else {
                 continue;
-            }
+            };
             let idle = last_alive.elapsed();
-            if idle >= timeout {
+            if idle >= alive_after {
                 // Ask for a sign of life; a healthy host answers and the socket turns readable.
                 match sess.keepalive_send() {
                     Ok(_) => {}
@@ -342,7 +347,7 @@ impl SshTransport {
                     Err(e) => return Err(self.ssh_err("sending a keepalive", &e)),
                 }
             }
-            if idle >= timeout * 3 {
+            if idle >= alive_after * 3 {
                 return Err(TransportError::Timeout {
                     host: self.opts.name.clone(),
                     what: "command (no answer from the host)".into(),
