@@ -211,11 +211,12 @@ pub fn run(
     })
 }
 
+/// A transport error after connecting means the session is gone (host died, connection cut,
+/// host frozen): the host is unreachable. Only sudo refusing is a failure of the host itself.
 fn transport_status(e: TransportError) -> HostStatus {
-    if e.is_unreachable() {
-        HostStatus::Unreachable(e.to_string())
-    } else {
-        HostStatus::Failed(e.to_string())
+    match e {
+        TransportError::SudoPassword { .. } => HostStatus::Failed(e.to_string()),
+        _ => HostStatus::Unreachable(e.to_string()),
     }
 }
 

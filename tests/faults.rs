@@ -1,0 +1,164 @@
+//! Faults on a real lab: disk full, permission denied, a host killed mid-apply. Each test checks
+//! the hosts afterwards: every file is whole-old or whole-new, and a later run converges.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::lab::Lab;
+use support::project::Project;
+
+fn sh(lab: &Lab, host: &str, cmd: &str) -> String {
+    let out = lab.exec(host, cmd);
+    assert!(
+        out.status.success(),
+        "{host}: `{cmd}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn disk_full_and_permission_denied_leave_old_files_intact() {
+    let lab = Lab::start("faults-disk", 2);
+    sh(&lab, "h1", "mkdir -p /srv/small && mount -t tmpfs -o size=64k tmpfs /srv/small && echo old > /srv/small/app.bin");
+    sh(
+        &lab,
+        "h2",
+        "mkdir -p /srv/small && echo old > /srv/small/app.bin",
+    );
+    let big = vec![b'x'; 1 << 20];
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - file: /srv/small/app.bin\n      src: big.bin\n",
+    );
+    p.write("files/big.bin", &big);
+    let run = p
+        .play(&["apply", "site.yml"])
+        .code(1)
+        .shows("/srv/small/app.bin")
+        .shows("No space left on device");
+    assert_eq!(run.recap("h1").2, 1, "h1 failed");
+    assert_eq!(run.recap("h2").1, 1, "h2 converged");
+    assert_eq!(
+        sh(&lab, "h1", "cat /srv/small/app.bin"),
+        "old\n",
+        "old file intact"
+    );
+    assert_eq!(
+        sh(&lab, "h1", "ls -A /srv/small"),
+        "app.bin\n",
+        "no temp file left behind"
+    );
+    assert_eq!(
+        sh(&lab, "h2", "wc -c < /srv/small/app.bin").trim(),
+        (1 << 20).to_string()
+    );
+
+    // Non-root without become writing to /etc: a clear error, nothing partial.
+    let p = Project::new(&lab).file(
+        "etc.yml",
+        "- hosts: lab\n  state:\n    - file: /etc/play-denied.conf\n      content: \"x\\n\"\n",
+    );
+    p.play(&["apply", "etc.yml", "-u", "deploy"])
+        .code(1)
+        .shows("Permission denied")
+        .shows("/etc/play-denied.conf");
+    for h in ["h1", "h2"] {
+        assert_eq!(
+            sh(&lab, h, "ls -A /etc | grep -c play || true").trim(),
+            "0",
+            "{h}: nothing written to /etc"
+        );
+    }
+    // With become it works.
+    p.play(&["apply", "etc.yml", "-u", "deploy", "--become"])
+        .code(0);
+    assert_eq!(sh(&lab, "h2", "cat /etc/play-denied.conf"), "x\n");
+}
+
+fn pid1(lab: &Lab, host: &str) -> i64 {
+    let state = lab.state();
+    state["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .find(|h| h["name"] == host)
+        .and_then(|h| h["pid1"]["pid"].as_i64())
+        .expect("pid1")
+}
+
+#[test]
+fn host_killed_mid_apply() {
+    let lab = Lab::start("faults-kill", 3);
+    for h in ["h1", "h2", "h3"] {
+        sh(&lab, h, "mkdir -p /srv/big && echo old > /srv/big/blob");
+    }
+    // Big enough that the write takes a moment: 256 MiB of incompressible-ish bytes.
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - directory: /srv/big\n    - file: /srv/big/blob\n      src: blob\n",
+    );
+    let blob: Vec<u8> = (0..(256u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    p.write("files/blob", &blob);
+    drop(blob);
+    let inv = p.inventory();
+    let child = Command::new(env!("CARGO_BIN_EXE_play"))
+        .args(["apply", "site.yml", "--color", "never", "-i"])
+        .arg(&inv)
+        .env("PLAY_LOOPBACK_ONLY", "1")
+        .current_dir(p.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until h2 is writing its temp file, then kill the whole host.
+    let start = Instant::now();
+    loop {
+        let out = lab.exec("h2", "ls -A /srv/big");
+        if String::from_utf8_lossy(&out.stdout).contains("play-tmp") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "h2 never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = pid1(&lab, "h2");
+    let st = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("h2:") && stdout.contains("UNREACHABLE"),
+        "{stdout}"
+    );
+    for h in ["h1", "h3"] {
+        assert_eq!(
+            sh(&lab, h, "wc -c < /srv/big/blob").trim(),
+            (256u64 << 20).to_string(),
+            "{h} converged"
+        );
+    }
+    // h2 comes back fresh (its upper layer was in memory): a new run converges it.
+    let up = lab.up_again(3);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    p.play(&["apply", "site.yml", "--limit", "h2"]).code(0);
+    assert_eq!(
+        sh(&lab, "h2", "wc -c < /srv/big/blob").trim(),
+        (256u64 << 20).to_string()
+    );
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+}
