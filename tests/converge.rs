@@ -38,6 +38,9 @@ const SITE: &str = r#"
     - file: /etc/app/only-on-h2
       content: "by fact\n"
       when: "facts.hostname == 'h2'"
+    - file: /etc/app/canary
+      content: "by group\n"
+      when: "'canary' in group_names"
 - name: db tier
   hosts: db
   vars:
@@ -54,6 +57,7 @@ fn project(lab: &Lab) -> Project {
     Project::new(lab)
         .group("web", &[0, 1, 2])
         .group("db", &[3, 4])
+        .group("canary", &[2])
         .var("conf_count", "20")
         .var("app_env", "production")
         .var("app_port", "8000")
@@ -109,11 +113,10 @@ fn core_story_on_five_hosts() {
     for h in ["h1", "h2", "h3"] {
         let (_, changed, failed, unreachable) = run.recap(h);
         // common role: motd + /etc/app; play: 3 dirs, app.ini, logo, link, shared, 20 confs;
-        // h1 also deletes old.ini and gets debug.ini, h2 gets only-on-h2.
+        // h1 also deletes old.ini and gets debug.ini, h2 gets only-on-h2, h3 (canary) gets canary.
         let expected = match h {
             "h1" => 30, // /etc/app existed already (it held old.ini)
-            "h2" => 30,
-            _ => 29,
+            _ => 30,    // h2: only-on-h2; h3: canary
         };
         assert_eq!(changed, expected, "{h}:\n{}", run.stdout);
         assert_eq!((failed, unreachable), (0, 0));
