@@ -7,6 +7,7 @@
 //! - `resources`: one module per kind; planning is a pure function of desired + observed.
 //! - `engine`: per-host pipeline in parallel.
 //! - `report`: printers, kept apart from the engine.
+//! - [`vault`]: encrypted var files; their values are redacted from every output.
 //! - [`lab`]: throwaway local test hosts (Linux namespaces) for tests, demos and users.
 
 pub mod apply;
@@ -21,5 +22,7 @@ pub mod probe;
 pub mod report;
 pub mod resolve;
 pub mod resources;
+pub mod supervisor;
 pub mod transport;
+pub mod vault;
 pub mod yaml;

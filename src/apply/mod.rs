@@ -14,6 +14,12 @@
 //! - link create/update: `ln -s TARGET tmp`, `chown -h`, then `mv -f -T tmp LINK` (atomic; replaces
 //!   a file; with `force`, an empty folder is `rmdir`ed first).
 //!
+//! - program / service: their conf or unit file is written like a file (create/update), a
+//!   program's conf deleted with `rm -f`; their processes are handled after the script
+//!   (supervisord over XML-RPC, then [`services_script`]).
+//! - owed restarts ([`RECORD_STEP`], first when present): the host's state file
+//!   ([`OWED_STATE_FILE`]) is written like a file, before any change that makes a restart owed.
+//!
 //! Modes are passed with five octal digits (`00755`) so GNU chmod also clears a directory's
 //! set-group-ID bit when asked to.
 //!
@@ -24,7 +30,14 @@
 //! stderr: a marker `\0play-step\0INDEX\0` before each step, so the failing step's own messages
 //! can be told apart.
 
-use crate::resources::{mode_str, Action, Attrs, Change, Desired, Resource};
+use std::collections::BTreeMap;
+
+use crate::resources::package::{self, PackageOp};
+use crate::resources::service::{ServiceOp, SvcAction};
+use crate::resources::ship::{self, Work};
+use crate::resources::{
+    mode_str, program, service, Action, Attrs, Change, Desired, Kind, Resource, OWED_STATE_FILE,
+};
 use crate::transport::shell_quote;
 
 /// What an apply run did.
@@ -40,6 +53,9 @@ pub struct ApplyOutcome {
 /// `ApplyOutcome::failed` index when the script died before or between steps, with no step
 /// identified (e.g. `sudo` refused, the connection dropped).
 pub const UNKNOWN_STEP: usize = usize::MAX;
+
+/// `ApplyOutcome::failed` index of the step writing the owed-restarts state file.
+pub const RECORD_STEP: usize = usize::MAX - 1;
 
 const HEADER: &str = "play-apply";
 
@@ -255,18 +271,100 @@ impl Builder {
             (Desired::Link(s), Action::Delete) => {
                 self.run(i, &format!("rm -f -- {}", shell_quote(&s.path)))
             }
+            (Desired::Program(s), Action::Delete) => self.run(
+                i,
+                &format!("rm -f -- {}", shell_quote(&program::conf_path(&s.name))),
+            ),
+            (Desired::Program(s), _) => {
+                if let Some(cc) = &change.content {
+                    let attrs = Attrs::default();
+                    let path = program::conf_path(&s.name);
+                    self.write_file(i, &path, &attrs, Some(&cc.new), cc.old_size.is_some());
+                }
+            }
+            (Desired::Service(s), _) => {
+                if let (Some(cc), Some(f)) = (&change.content, service::unit_file(s)) {
+                    self.write_file(i, &f.path, &f.attrs, Some(&cc.new), cc.old_size.is_some());
+                }
+            }
+            // The kinds of `resources::ship` are written by their own fragments.
+            _ => self.fail_step(i, "internal error: no step for this kind"),
         }
         self.line(&format!("play_ok {i}"));
+    }
+
+    /// A step that fails at once with `message`.
+    fn fail_step(&mut self, i: usize, message: &str) {
+        self.line(&format!("printf '\\0play-step\\0%s\\0' {i} >&2"));
+        self.line(&format!(
+            "printf '%s\\n' {} >&2; play_fail {i}",
+            shell_quote(&message.replace('\0', "\\0"))
+        ));
+    }
+
+    /// Writes (or, when empty, deletes) the owed-restarts state file.
+    fn record(&mut self, bytes: &[u8]) {
+        let i = RECORD_STEP;
+        self.line("# record owed restarts");
+        self.line(&format!("printf '\\0play-step\\0%s\\0' {i} >&2"));
+        let (dir, _) = split(OWED_STATE_FILE);
+        if bytes.is_empty() {
+            self.run(i, &format!("rm -f -- {}", shell_quote(OWED_STATE_FILE)));
+        } else {
+            self.run(i, &format!("mkdir -p -m 0700 -- {}", shell_quote(&dir)));
+            let attrs = Attrs {
+                owner: None,
+                group: None,
+                mode: Some(0o600),
+            };
+            self.write_file(i, OWED_STATE_FILE, &attrs, Some(bytes), false);
+        }
+        self.line(&format!("play_ok {i}"));
+    }
+}
+
+/// True when applying `change` touches a file (the others are process work only).
+pub fn writes_files(change: &Change) -> bool {
+    match change.kind {
+        crate::resources::Kind::Program => {
+            change.content.is_some() || change.action == Action::Delete
+        }
+        crate::resources::Kind::Service => change.content.is_some(),
+        _ => true,
     }
 }
 
 /// The apply script for one host and its stdin (the contents, concatenated in step order).
 /// Steps run in the given order; the first failure stops the script.
 pub fn script(steps: &[(&Change, &Resource)]) -> (String, Vec<u8>) {
+    script_with_record(None, steps)
+}
+
+/// [`script`], first writing the owed-restarts state file when `record` is given (its JSON
+/// text; empty: delete the file), as step [`RECORD_STEP`].
+pub fn script_with_record(
+    record: Option<&[u8]>,
+    steps: &[(&Change, &Resource)],
+) -> (String, Vec<u8>) {
+    script_full(record, steps, &BTreeMap::new())
+}
+
+/// [`script_with_record`] with the planned work of the kinds of [`ship`] (by change index):
+/// their steps come from their own fragments; every package change of the host is one step,
+/// at the place of the first (one `apt-get` for all).
+pub fn script_full(
+    record: Option<&[u8]>,
+    steps: &[(&Change, &Resource)],
+    work: &BTreeMap<usize, Work>,
+) -> (String, Vec<u8>) {
+    let mut packages_done = false;
     let mut b = Builder {
         script: String::from(SCRIPT_HEAD),
         stdin: Vec::new(),
     };
+    if let Some(bytes) = record {
+        b.record(bytes);
+    }
     for (change, res) in steps {
         let problem = if change.kind != res.desired.kind() || change.key != res.desired.key() {
             Some(format!(
@@ -276,7 +374,7 @@ pub fn script(steps: &[(&Change, &Resource)]) -> (String, Vec<u8>) {
                 res.desired.kind(),
                 res.desired.key()
             ))
-        } else if has_nul(&res.desired) {
+        } else if has_nul(&res.desired) || ship::has_nul(&res.desired) {
             Some(format!(
                 "{} {}: a NUL byte in a path, target, owner or group",
                 change.kind, change.key
@@ -284,16 +382,38 @@ pub fn script(steps: &[(&Change, &Resource)]) -> (String, Vec<u8>) {
         } else {
             None
         };
-        match problem {
-            Some(message) => {
-                let i = change.index;
-                b.line(&format!("printf '\\0play-step\\0%s\\0' {i} >&2"));
-                b.line(&format!(
-                    "printf '%s\\n' {} >&2; play_fail {i}",
-                    shell_quote(&message.replace('\0', "\\0"))
-                ));
+        match (problem, change.kind) {
+            (Some(message), _) => b.fail_step(change.index, &message),
+            (None, Kind::Package) => {
+                if packages_done {
+                    continue;
+                }
+                packages_done = true;
+                let mut batch: Vec<(usize, &PackageOp)> = Vec::new();
+                let mut update_cache = false;
+                for (c, r) in steps.iter().filter(|(c, _)| c.kind == Kind::Package) {
+                    if let (Some(Work::Package(op)), Desired::Package(p)) =
+                        (work.get(&c.index), &r.desired)
+                    {
+                        batch.push((c.index, op));
+                        update_cache |= p.update_cache;
+                    } else {
+                        b.fail_step(c.index, "internal error: no planned work for this package");
+                    }
+                }
+                b.script
+                    .push_str(&package::apply_fragment(&batch, update_cache));
             }
-            None => b.step(change, res),
+            (None, Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service) => {
+                b.step(change, res)
+            }
+            (None, _) => match ship::apply_fragment(change, res, work.get(&change.index)) {
+                Ok((text, stdin)) => {
+                    b.script.push_str(&text);
+                    b.stdin.extend_from_slice(&stdin);
+                }
+                Err(message) => b.fail_step(change.index, &message),
+            },
         }
     }
     b.line("printf 'end\\0'");
@@ -310,7 +430,174 @@ fn has_nul(d: &Desired) -> bool {
         Desired::File(s) => s.path.contains('\0') || attrs(&s.attrs),
         Desired::Directory(s) => s.path.contains('\0') || attrs(&s.attrs),
         Desired::Link(s) => s.path.contains('\0') || s.target.contains('\0') || attrs(&s.attrs),
+        Desired::Program(s) => s.name.contains('\0'),
+        Desired::Service(s) => s.name.contains('\0'),
+        // The kinds of `resources::ship`: see `ship::has_nul`.
+        _ => false,
     }
+}
+
+const SERVICES_HEAD: &str = r#"LC_ALL=C; export LC_ALL
+printf 'play-services\0v1\0'
+play_run() {
+  w=$1; shift
+  if ! o=$("$@" 2>&1); then printf 'fail\0%s\0%s\0' "$w" "$o"; fi
+}
+"#;
+
+/// Waits until the positional units are running (at least 1 s, so that a unit dying right
+/// after its start is caught; at most 60 s while one is still activating), then reports each
+/// one's state, with the last journal lines of those not running.
+const SERVICES_SETTLE: &str = r#"n=0
+while [ $# -gt 0 ]; do
+  pending= bad=
+  for u do
+    case $(systemctl is-active -- "$u") in
+      active|reloading) ;;
+      activating|deactivating|reloading) pending=1 ;;
+      *) bad=1 ;;
+    esac
+  done
+  [ -n "$bad" ] && break
+  [ -z "$pending" ] && [ $n -ge 5 ] && break
+  [ $n -ge 300 ] && break
+  n=$((n + 1))
+  sleep 0.2
+done
+for u do
+  s=$(systemctl is-active -- "$u")
+  printf 'unit\0%s\0%s\0' "$u" "$s"
+  case $s in
+    active|reloading) ;;
+    *)
+      printf 'journal\0%s\0' "$u"
+      journalctl -u "$u" -n 20 --no-pager -o short 2>&1 | tr -d '\000'
+      printf '\0'
+      ;;
+  esac
+done
+printf 'end\0'
+"#;
+
+/// The one script doing a host's systemd work, in this order: `daemon-reload` (when
+/// `daemon_reload`), enable, disable, stop, start, restart, try-restart, reload-or-restart,
+/// try-reload-or-restart (one `systemctl` per verb for all units), then the check of the units
+/// that must run ([`SvcAction::must_run`]).
+///
+/// Wire format: `play-services\0v1\0`, then `fail\0WHAT\0OUTPUT\0` per failed `systemctl`
+/// (WHAT: the verb), `unit\0NAME\0STATE\0` per checked unit (`systemctl is-active`),
+/// `journal\0NAME\0TEXT\0` for those not running, `end\0`.
+pub fn services_script(ops: &[(&str, ServiceOp)], daemon_reload: bool) -> String {
+    let mut s = String::from(SERVICES_HEAD);
+    let units = |f: &dyn Fn(&ServiceOp) -> bool| -> Vec<String> {
+        ops.iter()
+            .filter(|(_, o)| f(o))
+            .map(|(n, _)| shell_quote(n))
+            .collect()
+    };
+    if daemon_reload {
+        s.push_str("play_run daemon-reload systemctl daemon-reload\n");
+    }
+    for (verb, want) in [("enable", true), ("disable", false)] {
+        let u = units(&|o| o.enable == Some(want));
+        if !u.is_empty() {
+            s.push_str(&format!(
+                "play_run {verb} systemctl {verb} -- {}\n",
+                u.join(" ")
+            ));
+        }
+    }
+    for action in [
+        SvcAction::Stop,
+        SvcAction::Start,
+        SvcAction::Restart,
+        SvcAction::TryRestart,
+        SvcAction::Reload,
+        SvcAction::TryReload,
+    ] {
+        let u = units(&|o| o.action == action);
+        if let (false, Some(verb)) = (u.is_empty(), action.verb()) {
+            s.push_str(&format!(
+                "play_run {verb} systemctl {verb} -- {}\n",
+                u.join(" ")
+            ));
+        }
+    }
+    let must = units(&|o| o.action.must_run());
+    s.push_str(&format!("set -- {}\n", must.join(" ")));
+    s.push_str(SERVICES_SETTLE);
+    s
+}
+
+/// What [`services_script`] reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServicesOutcome {
+    /// `systemctl` calls that failed: (verb, output).
+    pub failed_calls: Vec<(String, String)>,
+    /// Checked units: (unit, `is-active` state).
+    pub states: Vec<(String, String)>,
+    /// Journal tails of units not running, by unit.
+    pub journals: Vec<(String, String)>,
+    /// The script did not finish (died, or its output was cut).
+    pub incomplete: Option<String>,
+}
+
+impl ServicesOutcome {
+    /// Units that should run and do not.
+    pub fn not_running(&self) -> Vec<&(String, String)> {
+        self.states
+            .iter()
+            .filter(|(_, s)| s != "active" && s != "reloading")
+            .collect()
+    }
+}
+
+/// Reads [`services_script`]'s output. Never panics.
+pub fn parse_services(stdout: &[u8], stderr: &[u8], status: i32) -> ServicesOutcome {
+    let mut out = ServicesOutcome::default();
+    let mut f = stdout
+        .split(|b| *b == 0)
+        .map(|x| String::from_utf8_lossy(x).into_owned());
+    let incomplete = |why: &str| {
+        let err = String::from_utf8_lossy(stderr).trim().to_string();
+        Some(if err.is_empty() {
+            format!("{why} (exit status {status})")
+        } else {
+            format!("{why} (exit status {status}): {err}")
+        })
+    };
+    if f.next().as_deref() != Some("play-services") || f.next().as_deref() != Some("v1") {
+        out.incomplete = incomplete("the services script did not run");
+        return out;
+    }
+    loop {
+        let tag = f.next();
+        let mut two = || (f.next(), f.next());
+        match tag.as_deref() {
+            Some("end") => return out,
+            Some("fail") => match two() {
+                (Some(a), Some(b)) => out.failed_calls.push((a, b)),
+                _ => break,
+            },
+            Some("unit") => match two() {
+                (Some(a), Some(b)) => out.states.push((a, b)),
+                _ => break,
+            },
+            Some("journal") => match two() {
+                (Some(a), Some(b)) => out.journals.push((a, b)),
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    out.incomplete = incomplete("the services script stopped early");
+    out
+}
+
+/// A script that writes (or, for empty `bytes`, deletes) the owed-restarts state file, as
+/// `(command, stdin)`; its result reads with [`parse`].
+pub fn record_script(bytes: &[u8]) -> (String, Vec<u8>) {
+    script_with_record(Some(bytes), &[])
 }
 
 /// The parts of stderr, split at step markers: (step index or None for the preamble, text).
@@ -622,5 +909,177 @@ mod tests {
             let _ = parse(&s, &b, (next() % 3) as i32 - 1);
             let _ = parse(&a, &b, 0);
         }
+    }
+
+    fn op(enable: Option<bool>, action: SvcAction) -> ServiceOp {
+        ServiceOp {
+            daemon_reload: false,
+            enable,
+            action,
+        }
+    }
+
+    #[test]
+    fn services_script_does_one_systemctl_per_verb_in_order() {
+        let ops = [
+            ("a.service", op(Some(true), SvcAction::Start)),
+            ("b c.service", op(None, SvcAction::Restart)),
+            ("d.service", op(Some(false), SvcAction::Stop)),
+            ("e.service", op(None, SvcAction::Start)),
+            ("f.service", op(None, SvcAction::TryReload)),
+        ];
+        let s = services_script(&ops, true);
+        let pos = |needle: &str| {
+            s.find(needle)
+                .unwrap_or_else(|| panic!("`{needle}` missing from:\n{s}"))
+        };
+        let order = [
+            pos("play_run daemon-reload systemctl daemon-reload\n"),
+            pos("play_run enable systemctl enable -- a.service\n"),
+            pos("play_run disable systemctl disable -- d.service\n"),
+            pos("play_run stop systemctl stop -- d.service\n"),
+            pos("play_run start systemctl start -- a.service e.service\n"),
+            pos("play_run restart systemctl restart -- 'b c.service'\n"),
+            pos("play_run try-reload-or-restart systemctl try-reload-or-restart -- f.service\n"),
+            pos("set -- a.service 'b c.service' e.service\n"),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{s}");
+        assert!(!services_script(&ops, false).contains("daemon-reload"));
+        assert!(s.ends_with("printf 'end\\0'\n"));
+    }
+
+    #[test]
+    fn services_output_is_parsed_and_never_panics() {
+        let o = parse_services(
+            b"play-services\0v1\0fail\0start\0Job for x.service failed.\0unit\0x.service\0failed\0journal\0x.service\0boom\nbye\0unit\0y.service\0active\0end\0",
+            b"",
+            0,
+        );
+        assert_eq!(
+            o.failed_calls,
+            vec![("start".into(), "Job for x.service failed.".into())]
+        );
+        assert_eq!(
+            o.not_running(),
+            vec![&("x.service".to_string(), "failed".to_string())]
+        );
+        assert_eq!(o.journals, vec![("x.service".into(), "boom\nbye".into())]);
+        assert_eq!(o.incomplete, None);
+        let o = parse_services(b"play-services\0v1\0unit\0x.service\0", b"Killed\n", -1);
+        assert!(o.incomplete.unwrap().contains("Killed"));
+        let o = parse_services(b"", b"sudo: a password is required\n", 1);
+        assert!(o.incomplete.unwrap().contains("did not run"));
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let pool: &[u8] = b"\0play-services v1 unit journal fail end";
+            let n = (x % 60) as usize;
+            let bytes: Vec<u8> = (0..n)
+                .map(|i| pool[(x as usize + i * 7) % pool.len()])
+                .collect();
+            let _ = parse_services(&bytes, &bytes, 0);
+        }
+    }
+
+    #[test]
+    fn the_owed_record_is_written_first_and_its_failure_is_named() {
+        let r = res(Desired::File(FileSpec {
+            path: "/a".into(),
+            presence: Presence::Present,
+            content: Some(Content {
+                bytes: b"x".to_vec(),
+                source: "content".into(),
+            }),
+            attrs: Attrs::default(),
+        }));
+        let c = change(Kind::File, "/a", Action::Create, 0, Some(b"x"));
+        let (s, stdin) = script_with_record(Some(b"{}\n"), &[(&c, &r)]);
+        let record = s
+            .find(&format!("play_ok {RECORD_STEP}"))
+            .expect("record step");
+        let file = s.find("play_ok 0").expect("file step");
+        assert!(record < file, "{s}");
+        assert!(s.contains("mkdir -p -m 0700 -- /var/lib/play"), "{s}");
+        assert!(
+            s.contains("mv -f -T -- \"$t\" /var/lib/play/restarts.json"),
+            "{s}"
+        );
+        assert!(stdin.starts_with(b"{}\n"));
+        // Clearing deletes the file.
+        let (s, _) = record_script(b"");
+        assert!(s.contains("rm -f -- /var/lib/play/restarts.json"), "{s}");
+        let o = parse(
+            b"play-apply\0v1\0fail\x0018446744073709551614\0",
+            b"\0play-step\x0018446744073709551614\0mkdir: Read-only file system\n",
+            1,
+        );
+        assert_eq!(
+            o.failed,
+            Some((RECORD_STEP, "mkdir: Read-only file system".into()))
+        );
+    }
+
+    #[test]
+    fn program_and_service_steps_write_their_files() {
+        use crate::resources::program::{ProgramSpec, ProgramState};
+        use crate::resources::service::ServiceSpec;
+        let prog = res(Desired::Program(ProgramSpec {
+            name: "web".into(),
+            state: ProgramState::Running,
+            conf: Content {
+                bytes: b"[program:web]\n".to_vec(),
+                source: "program keys".into(),
+            },
+            restart_on: vec![],
+        }));
+        let svc = res(Desired::Service(ServiceSpec {
+            name: "w.service".into(),
+            unit: Some(Content {
+                bytes: b"[Service]\n".to_vec(),
+                source: "template".into(),
+            }),
+            enabled: None,
+            state: None,
+            restart_on: vec![],
+            reload_on: vec![],
+        }));
+        let c1 = change(
+            Kind::Program,
+            "web",
+            Action::Create,
+            0,
+            Some(b"[program:web]\n"),
+        );
+        let c2 = change(
+            Kind::Service,
+            "w.service",
+            Action::Create,
+            1,
+            Some(b"[Service]\n"),
+        );
+        let mut c3 = change(Kind::Program, "web", Action::Delete, 2, None);
+        c3.content = None;
+        let (s, stdin) = script(&[(&c1, &prog), (&c2, &svc), (&c3, &prog)]);
+        assert!(
+            s.contains("mv -f -T -- \"$t\" /etc/supervisor/conf.d/web.conf || play_fail 0"),
+            "{s}"
+        );
+        assert!(s.contains("chmod -- 00644 \"$t\" || play_fail 1"), "{s}");
+        assert!(
+            s.contains("mv -f -T -- \"$t\" /etc/systemd/system/w.service || play_fail 1"),
+            "{s}"
+        );
+        assert!(
+            s.contains("rm -f -- /etc/supervisor/conf.d/web.conf || play_fail 2"),
+            "{s}"
+        );
+        assert_eq!(stdin, b"[program:web]\nplay-end 0\n[Service]\nplay-end 1\n");
+        // A state-only change of a program writes nothing.
+        let mut c4 = change(Kind::Program, "web", Action::Update, 3, None);
+        c4.content = None;
+        assert!(!writes_files(&c4));
+        assert!(writes_files(&c3) && writes_files(&c1));
     }
 }

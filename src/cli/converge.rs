@@ -3,11 +3,28 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
 use super::common::{ColorChoice, ConnectOpts, InventoryOpts};
 use crate::engine::{Mode, RunOptions, RunReport};
 use crate::inventory;
+use crate::report::junit::JunitOptions;
+use crate::report::redact::Redactor;
+
+/// Format of the report of `play diff` / `play apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ReportFormat {
+    /// For people (the default on the terminal).
+    #[default]
+    Text,
+    /// Versioned schema, see docs/report-schema.md.
+    Json,
+    /// Summary table and a <details> per host, for merge-request comments.
+    Markdown,
+    /// JUnit XML, for Jenkins and GitLab test reports.
+    Junit,
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct ConvergeArgs {
@@ -25,9 +42,39 @@ pub struct ConvergeArgs {
     /// Also list hosts without changes.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Report format. Without --output, a format other than text goes to stdout and the human
+    /// text to stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Write the --format report to FILE; the human text still goes to the terminal.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// JUnit: a host with changes (pending for diff, applied for apply) is a failure.
+    #[arg(long)]
+    pub changes_fail: bool,
 }
 
-/// Runs the playbook in `mode` and prints the human report.
+/// The report in `format` (no colors), from a redacted report.
+pub fn render(report: &RunReport, args: &ConvergeArgs, format: ReportFormat) -> String {
+    let playbook = args.playbook.display().to_string();
+    match format {
+        ReportFormat::Text => {
+            let text = crate::report::plan::text(report, args.verbose);
+            anstream::adapter::strip_str(&text).to_string()
+        }
+        ReportFormat::Json => crate::report::json::render(report, &playbook),
+        ReportFormat::Markdown => crate::report::markdown::render(report, &playbook),
+        ReportFormat::Junit => crate::report::junit::render(
+            report,
+            &playbook,
+            JunitOptions {
+                changes_fail: args.changes_fail,
+            },
+        ),
+    }
+}
+
+/// Runs the playbook in `mode` and prints the reports (every output redacted).
 pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
     args.color.apply();
     let extra = inventory::parse_extra_vars(&args.inv.extra_vars)?;
@@ -39,8 +86,25 @@ pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
         overrides: args.conn.overrides(),
         want_diffs: true,
     };
+    // The report comes back redacted (see ops::converge).
     let report = crate::ops::converge::converge(&args.playbook, &inv, &extra, &opts)?;
-    let mut out = anstream::stdout();
-    write!(out, "{}", crate::report::plan::text(&report, args.verbose))?;
+    let redactor = Redactor::current();
+    let human = redactor.string(&crate::report::plan::text(&report, args.verbose));
+    match (&args.output, args.format) {
+        (Some(file), format) => {
+            let body = redactor.string(&render(&report, args, format));
+            std::fs::write(file, body)
+                .with_context(|| format!("cannot write the report to {}", file.display()))?;
+            write!(anstream::stdout(), "{human}")?;
+        }
+        (None, ReportFormat::Text) => write!(anstream::stdout(), "{human}")?,
+        (None, format) => {
+            write!(anstream::stderr(), "{human}")?;
+            let body = redactor.string(&render(&report, args, format));
+            let mut out = std::io::stdout().lock();
+            out.write_all(body.as_bytes())?;
+            out.flush()?;
+        }
+    }
     Ok(report)
 }

@@ -23,23 +23,25 @@ pub struct InventoryArgs {
     pub limit: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: super::common::ColorChoice,
 }
 
 pub fn run(args: InventoryArgs) -> anyhow::Result<i32> {
+    args.color.apply();
     let inv = args.inv.load()?;
     let what = match (&args.host, args.list) {
         (Some(h), _) => Show::Host(h.clone()),
         (None, true) => Show::List,
         _ => Show::Graph,
     };
-    print!(
-        "{}",
-        show(
-            &inv,
-            &what,
-            args.limit.as_deref(),
-            args.format == Format::Json
-        )?
-    );
+    let text = show(
+        &inv,
+        &what,
+        args.limit.as_deref(),
+        args.format == Format::Json,
+    )?;
+    // Vault values never reach the terminal.
+    print!("{}", crate::report::redact::Redactor::current().text(&text));
     Ok(crate::exit::SUCCESS)
 }

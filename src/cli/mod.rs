@@ -1,12 +1,16 @@
 //! Command line: one thin file per subcommand, each calling one library function.
 
 pub mod apply;
+pub mod check;
 pub mod common;
 pub mod converge;
 pub mod diff;
+pub mod facts;
 pub mod inventory;
 pub mod lab;
+pub mod rollback;
 pub mod run;
+pub mod vault;
 
 use clap::{Parser, Subcommand};
 
@@ -30,16 +34,37 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Show what `apply` would change, touching nothing.
     Diff(diff::DiffArgs),
+    /// Switch every `release:` back to the previous release (or `--to ID`) and restart what watches it.
+    Rollback(rollback::RollbackArgs),
+    /// Validate playbooks, roles and inventory offline (no host contacted); every problem.
+    Check(check::CheckArgs),
+    /// Gather the facts of every host matching PATTERN (what `check --facts-from` reads).
+    Facts(facts::FactsArgs),
+    /// Encrypt, decrypt or edit a vault file (`*.vault.yml`).
+    Vault(vault::VaultArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
+/// Error messages are redacted: no secret value (see [`crate::vault`]) reaches the terminal.
 pub fn main() -> anyhow::Result<i32> {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Lab(args) => lab::run(args),
         Command::Inventory(args) => inventory::run(args),
         Command::Run(args) => run::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Diff(args) => diff::run(args),
-    }
+        Command::Rollback(args) => rollback::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Facts(args) => facts::run(args),
+        Command::Vault(args) => vault::run(args),
+    };
+    result.map_err(|e| {
+        let red = crate::report::redact::Redactor::current();
+        if red.is_empty() {
+            e
+        } else {
+            anyhow::anyhow!(red.string(&format!("{e:#}")))
+        }
+    })
 }

@@ -2,8 +2,17 @@
 //!
 //! Input errors are found before anything connects: every host's resources are rendered with
 //! placeholder facts first. A host that fails stops only that host.
+//!
+//! Within a host, apply goes: the owed-restarts record and every file, folder, link, program
+//! conf and unit file in declared order (one script), then supervisord (one re-read and update
+//! for all programs, starts and stops: [`processes::supervisor`]), then systemd (one script:
+//! daemon-reload, enable/disable, start/stop, restarts and reloads: [`processes::services`]),
+//! then the owed restarts that succeeded are cleared, then the host is probed again.
 
-use std::collections::BTreeSet;
+pub mod processes;
+pub mod restarts;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -13,9 +22,15 @@ use crate::inventory::{
     connection_for, ConnectionOverrides, Host, Inventory, InventoryError, Vars,
 };
 use crate::playbook::Playbook;
-use crate::probe::{self, ProbeRequest};
+use crate::probe::{self, ProbeRequest, ProcessProbe};
 use crate::resolve::{stub_facts, ResolveError, Resolver};
-use crate::resources::{self, Change, Desired, Facts, Observed, PathKind, Resource};
+use crate::resources::program::{self, ProgramOp};
+use crate::resources::service::{self, ServiceOp, SvcAction};
+use crate::resources::ship::{self, Work};
+use crate::resources::{
+    self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
+};
+use crate::supervisor::{Backend, Client};
 use crate::transport::{self, Transport, TransportError};
 
 /// Diff only shows; apply converges.
@@ -70,9 +85,11 @@ pub struct HostReport {
     /// Resources already in their desired state.
     pub unchanged: usize,
     pub facts: Option<Facts>,
-    /// Round trips (exec calls) made on the host.
+    /// Round trips (exec calls and supervisord requests) made on the host.
     pub round_trips: usize,
     pub seconds: f64,
+    /// Remarks for `-v` output (e.g. supervisord reached through supervisorctl).
+    pub notes: Vec<String>,
 }
 
 impl HostReport {
@@ -86,6 +103,7 @@ impl HostReport {
             facts: None,
             round_trips: 0,
             seconds: 0.0,
+            notes: Vec::new(),
         }
     }
     pub fn failed(&self) -> bool {
@@ -230,21 +248,139 @@ fn exec(
     t.exec(script, stdin).map_err(transport_status)
 }
 
-/// Probes `paths` (plus facts) in one round trip.
-fn probe_paths(
+/// What a probe asks for: paths (with their emptiness) and process state.
+#[derive(Debug, Clone, Default)]
+struct Wants {
+    paths: Vec<(String, bool)>,
+    extra: ProcessProbe,
+}
+
+impl Wants {
+    /// For resources named by (kind, key).
+    fn of<'a>(items: impl IntoIterator<Item = (Kind, &'a str)>) -> Wants {
+        let mut w = Wants::default();
+        for (kind, key) in items {
+            match kind {
+                Kind::Program => {
+                    w.paths.push((program::conf_path(key), false));
+                    w.extra.supervisor = true;
+                }
+                Kind::Service => {
+                    w.paths.push((service::unit_path(key), false));
+                    w.extra.units.push(key.to_string());
+                }
+                Kind::Directory => w.paths.push((key.to_string(), true)),
+                Kind::File | Kind::Link => w.paths.push((key.to_string(), false)),
+                // Known from the rendered resource only: see `add_ship`.
+                Kind::Git
+                | Kind::Sync
+                | Kind::Release
+                | Kind::Package
+                | Kind::User
+                | Kind::Group
+                | Kind::Command => {}
+            }
+        }
+        w.extra.owed = w.extra.supervisor || !w.extra.units.is_empty();
+        w
+    }
+
+    /// What a rendered resource of the kinds of `resources::ship` needs: its paths and its
+    /// part of the probe script.
+    fn add_ship(&mut self, d: &Desired) {
+        if matches!(
+            d.kind(),
+            Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service
+        ) {
+            return;
+        }
+        for p in d.probe_paths() {
+            if !self.paths.iter().any(|(q, _)| q == &p) {
+                self.paths.push((p, false));
+            }
+        }
+        ship::add_probe(d, &mut self.extra.ship);
+    }
+
+    fn for_resources(resources: &[Resource]) -> Wants {
+        let mut w = Wants::of(
+            resources
+                .iter()
+                .map(|r| (r.desired.kind(), r.desired.key())),
+        );
+        for r in resources {
+            w.add_ship(&r.desired);
+        }
+        w
+    }
+
+    /// What `self` asks for that `have` did not.
+    fn minus(&self, have: &Wants) -> Wants {
+        Wants {
+            paths: self
+                .paths
+                .iter()
+                .filter(|(p, _)| !have.paths.iter().any(|(q, _)| q == p))
+                .cloned()
+                .collect(),
+            extra: ProcessProbe {
+                supervisor: self.extra.supervisor && !have.extra.supervisor,
+                units: self
+                    .extra
+                    .units
+                    .iter()
+                    .filter(|u| !have.extra.units.contains(u))
+                    .cloned()
+                    .collect(),
+                owed: self.extra.owed && !have.extra.owed,
+                ship: self.extra.ship.minus(&have.extra.ship),
+            },
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.extra.is_empty()
+    }
+}
+
+/// Adds a later probe's findings to `into`.
+fn merge_observed(into: &mut Observed, more: Observed) {
+    into.paths.extend(more.paths);
+    if more.supervisor_conf.is_some() {
+        into.supervisor_conf = more.supervisor_conf;
+        into.supervisor_socket = more.supervisor_socket;
+    }
+    if more.processes.is_some() {
+        into.processes = more.processes;
+    }
+    if !more.units.is_empty() {
+        into.systemd = more.systemd;
+        into.units.extend(more.units);
+    }
+    into.ship.merge(more.ship);
+    if more.owed.is_some() {
+        into.owed = more.owed;
+    }
+}
+
+/// Probes what `w` asks for (plus facts) in one round trip, then supervisord's processes (one
+/// XML-RPC request) when programs are involved.
+fn probe(
     t: &mut dyn Transport,
     r: &mut HostReport,
-    resources: &[(resources::Kind, String, bool)],
+    w: &Wants,
+    backend: &mut Option<Backend>,
 ) -> Result<Observed, HostStatus> {
     let req = ProbeRequest {
-        paths: resources.iter().map(|(_, p, _)| p.clone()).collect(),
-        emptiness: resources
+        paths: w.paths.iter().map(|(p, _)| p.clone()).collect(),
+        emptiness: w
+            .paths
             .iter()
-            .filter(|(_, _, e)| *e)
-            .map(|(_, p, _)| p.clone())
+            .filter(|(_, e)| *e)
+            .map(|(p, _)| p.clone())
             .collect(),
     };
-    let (cmd, stdin) = probe::command(&req);
+    let (cmd, stdin) = probe::command_with(&req, &w.extra);
     let out = exec(t, r, &cmd, &stdin)?;
     if !out.success() && out.stdout.is_empty() {
         return Err(HostStatus::Failed(format!(
@@ -253,39 +389,176 @@ fn probe_paths(
             out.stderr_str().trim()
         )));
     }
-    probe::parse(&out.stdout).map_err(|e| HostStatus::Failed(format!("probe output: {e}")))
+    let mut observed =
+        probe::parse(&out.stdout).map_err(|e| HostStatus::Failed(format!("probe output: {e}")))?;
+    if w.extra.supervisor {
+        fetch_processes(t, r, &mut observed, backend)?;
+    }
+    Ok(observed)
 }
 
-fn probe_list(resources: &[Resource]) -> Vec<(resources::Kind, String, bool)> {
-    resources
-        .iter()
-        .map(|r| {
-            let emptiness = matches!(&r.desired, Desired::Directory(_));
-            (r.desired.kind(), r.desired.key().to_string(), emptiness)
-        })
-        .collect()
+/// supervisord's process list, through its socket (XML-RPC over the SSH connection), or with
+/// one `supervisorctl status` where the socket cannot be used (said in `notes`).
+fn fetch_processes(
+    t: &mut dyn Transport,
+    r: &mut HostReport,
+    observed: &mut Observed,
+    backend: &mut Option<Backend>,
+) -> Result<(), HostStatus> {
+    let Some(conf) = observed.supervisor_conf.clone() else {
+        return Ok(()); // not installed: the plan says so
+    };
+    if backend.is_none() {
+        match observed.supervisor_socket.clone() {
+            Some(socket) => {
+                let mut c = Client::new(
+                    t,
+                    Backend::XmlRpc {
+                        socket: socket.clone(),
+                    },
+                );
+                let res = c.processes();
+                r.round_trips += c.calls;
+                match res {
+                    Ok(procs) => {
+                        *backend = Some(c.backend);
+                        observed.processes = Some(procs);
+                        return Ok(());
+                    }
+                    Err(e) => r.notes.push(format!(
+                        "supervisord's socket {socket} cannot be used through SSH ({e}); using supervisorctl instead (slower)"
+                    )),
+                }
+            }
+            None => r.notes.push(format!(
+                "{conf} has no [unix_http_server] socket; using supervisorctl (slower)"
+            )),
+        }
+        *backend = Some(Backend::Ctl { conf });
+    }
+    let Some(b) = backend.clone() else {
+        return Ok(());
+    };
+    let mut c = Client::new(t, b);
+    let res = c.processes();
+    r.round_trips += c.calls;
+    observed.processes = Some(res.map_err(|e| HostStatus::Failed(e.to_string()))?);
+    Ok(())
 }
 
-/// Plans every resource; a resource the host's state forbids fails the host.
-fn plan_all(
-    resources: &[Resource],
-    observed: &Observed,
-) -> Result<(Vec<Change>, usize), HostStatus> {
-    let mut changes = Vec::new();
-    let mut unchanged = 0;
+/// A host's plan: the changes to show, and the work on its processes.
+#[derive(Debug, Clone, Default)]
+struct HostPlan {
+    changes: Vec<Change>,
+    unchanged: usize,
+    /// By resource index.
+    programs: BTreeMap<usize, ProgramOp>,
+    services: BTreeMap<usize, ServiceOp>,
+    restarts: restarts::RestartPlan,
+    daemon_reload: bool,
+    /// The owed-restarts list to record before applying, when it differs from the host's.
+    record: Option<Vec<resources::OwedRestart>>,
+    /// The work of the changes of the kinds of `resources::ship`, by resource index.
+    work: BTreeMap<usize, Work>,
+}
+
+/// Folders systemd loads unit files from: a file written there calls for a daemon-reload.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system/",
+    "/lib/systemd/system/",
+    "/usr/lib/systemd/system/",
+];
+
+/// Plans every resource (a resource the host's state forbids fails the host), then the
+/// restarts and reloads.
+fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, HostStatus> {
+    let fail = |e: resources::PlanError, res: &Resource| {
+        HostStatus::Failed(format!("{e} (declared at {})", res.origin))
+    };
+    let mut p = HostPlan::default();
     for (i, res) in resources.iter().enumerate() {
-        match resources::plan(i, res, observed) {
-            Ok(Some(c)) => changes.push(c),
-            Ok(None) => unchanged += 1,
-            Err(e) => {
-                return Err(HostStatus::Failed(format!(
-                    "{e} (declared at {})",
-                    res.origin
-                )))
+        match res.desired.kind() {
+            Kind::File | Kind::Directory | Kind::Link => {
+                if let Some(c) = resources::plan(i, res, observed).map_err(|e| fail(e, res))? {
+                    p.changes.push(c);
+                }
+            }
+            // Processes below; commands once the others' changes are known.
+            Kind::Program | Kind::Service | Kind::Command => {}
+            _ => {
+                if let Some((c, w)) = ship::plan(i, res, observed, &[]).map_err(|e| fail(e, res))? {
+                    p.changes.push(c);
+                    p.work.insert(i, w);
+                }
             }
         }
     }
-    Ok((changes, unchanged))
+    let unit_files_changing = p
+        .changes
+        .iter()
+        .any(|c| UNIT_DIRS.iter().any(|d| c.key.starts_with(d)));
+    for (i, res) in resources.iter().enumerate() {
+        let change = match &res.desired {
+            Desired::Program(s) => {
+                let pp = program::plan(s, observed).map_err(|e| fail(e, res))?;
+                if pp.op != ProgramOp::None {
+                    p.programs.insert(i, pp.op);
+                }
+                pp.change
+            }
+            Desired::Service(s) => {
+                let sp =
+                    service::plan(s, observed, unit_files_changing).map_err(|e| fail(e, res))?;
+                if sp.op.daemon_reload || sp.op.enable.is_some() || sp.op.action != SvcAction::None
+                {
+                    p.services.insert(i, sp.op);
+                }
+                sp.change
+            }
+            _ => continue,
+        };
+        if let Some(mut c) = change {
+            c.index = i;
+            c.sensitive = res.sensitive;
+            p.changes.push(c);
+        }
+    }
+    // Commands, in order: `on_change` sees the changes planned so far (their own included).
+    for (i, res) in resources.iter().enumerate() {
+        if res.desired.kind() != Kind::Command {
+            continue;
+        }
+        let changed: Vec<&str> = p
+            .changes
+            .iter()
+            .filter(|c| c.kind.watchable())
+            .map(|c| c.key.as_str())
+            .collect();
+        if let Some((c, w)) = ship::plan(i, res, observed, &changed).map_err(|e| fail(e, res))? {
+            p.changes.push(c);
+            p.work.insert(i, w);
+        }
+    }
+    p.changes.sort_by_key(|c| c.index);
+    p.restarts = restarts::plan(
+        resources,
+        &mut p.changes,
+        &mut p.programs,
+        &mut p.services,
+        observed,
+    );
+    let has_services = resources
+        .iter()
+        .any(|r| matches!(r.desired, Desired::Service(_)));
+    p.daemon_reload = p.services.values().any(|o| o.daemon_reload)
+        || (unit_files_changing && has_services && observed.systemd);
+    p.unchanged = resources.len().saturating_sub(p.changes.len());
+    let old = observed.owed.clone().unwrap_or_default();
+    let record = restarts::merge(&old, &p.restarts, &BTreeSet::new());
+    if record != old {
+        p.record = Some(record);
+    }
+    Ok(p)
 }
 
 fn is_text(b: &[u8]) -> bool {
@@ -305,11 +578,10 @@ fn fetch_old(
         .filter(|c| !c.sensitive)
         .filter_map(|c| {
             let cc = c.content.as_ref()?;
-            let have = observed.paths.get(&c.key)?;
+            let path = c.kind.content_path(&c.key);
+            let have = observed.paths.get(&path)?;
             match have.kind {
-                PathKind::File { size, .. } if size <= MAX && is_text(&cc.new) => {
-                    Some(c.key.clone())
-                }
+                PathKind::File { size, .. } if size <= MAX && is_text(&cc.new) => Some(path),
                 _ => None,
             }
         })
@@ -322,11 +594,21 @@ fn fetch_old(
     let mut got = probe::parse_fetch(&out.stdout)
         .map_err(|e| HostStatus::Failed(format!("fetching old contents: {e}")))?;
     for c in changes.iter_mut() {
-        if let (Some(cc), Some(old)) = (c.content.as_mut(), got.remove(&c.key)) {
+        let path = c.kind.content_path(&c.key);
+        if let (Some(cc), Some(old)) = (c.content.as_mut(), got.remove(&path)) {
             cc.old = Some(old);
         }
     }
     Ok(())
+}
+
+/// The owed-restart identity of a program or service resource.
+fn process_id(d: &Desired) -> Option<restarts::ProcessId> {
+    match d {
+        Desired::Program(s) => Some((OwedKind::Program, s.name.clone())),
+        Desired::Service(s) => Some((OwedKind::Service, s.name.clone())),
+        _ => None,
+    }
 }
 
 fn host_pipeline(
@@ -337,31 +619,28 @@ fn host_pipeline(
     r: &mut HostReport,
 ) -> Result<(), HostStatus> {
     let fail = |e: ResolveError| HostStatus::Failed(e.to_string());
-    // 1. One probe: facts plus every path known before facts.
+    let mut backend: Option<Backend> = None;
+    // 1. One probe: facts plus every path, program and unit known before facts.
     let targets = resolver.probe_targets(host).map_err(fail)?;
-    let first: Vec<(resources::Kind, String, bool)> = targets
-        .paths
-        .iter()
-        .map(|(k, p)| (*k, p.clone(), *k == resources::Kind::Directory))
-        .collect();
-    let mut observed = probe_paths(t, r, &first)?;
+    let mut first = Wants::of(targets.paths.iter().map(|(k, p)| (*k, p.as_str())));
+    for res in &targets.rendered {
+        first.add_ship(&res.desired);
+    }
+    let mut observed = probe(t, r, &first, &mut backend)?;
     r.facts = Some(observed.facts.clone());
     // 2. Render with the real facts.
     let resources = resolver.resources(host, &observed.facts).map_err(fail)?;
-    // 3. Paths that need a second look: fact-dependent ones, and folders whose emptiness matters.
-    let wanted = probe_list(&resources);
-    let missing: Vec<(resources::Kind, String, bool)> = wanted
-        .iter()
-        .filter(|(_, p, _)| !first.iter().any(|(_, q, _)| q == p))
-        .cloned()
-        .collect();
+    // 3. What needs a second look: fact-dependent resources.
+    let wanted = Wants::for_resources(&resources);
+    let missing = wanted.minus(&first);
     if !missing.is_empty() {
-        let more = probe_paths(t, r, &missing)?;
-        observed.paths.extend(more.paths);
+        let more = probe(t, r, &missing, &mut backend)?;
+        merge_observed(&mut observed, more);
     }
     // 4. Plan.
-    let (mut changes, unchanged) = plan_all(&resources, &observed)?;
-    r.unchanged = unchanged;
+    let plan = plan_host(&resources, &observed)?;
+    let mut changes = plan.changes.clone();
+    r.unchanged = plan.unchanged;
     if opts.want_diffs && !changes.is_empty() {
         fetch_old(t, r, &mut changes, &observed)?;
     }
@@ -369,28 +648,134 @@ fn host_pipeline(
     if opts.mode == Mode::Diff || r.changes.is_empty() {
         return Ok(());
     }
-    // 5. Apply in one round trip, in declared order.
-    let steps: Vec<(&Change, &Resource)> =
-        r.changes.iter().map(|c| (c, &resources[c.index])).collect();
-    let (script, stdin) = apply::script(&steps);
-    let out = exec(t, r, &script, &stdin)?;
-    let outcome = apply::parse(&out.stdout, &out.stderr, out.status);
-    r.applied = outcome.done.clone();
-    if let Some((idx, msg)) = outcome.failed {
-        let what = r
-            .changes
+    // 5. The owed-restarts record, then files in declared order, in one round trip.
+    let old_owed = observed.owed.clone().unwrap_or_default();
+    let steps: Vec<(&Change, &Resource)> = r
+        .changes
+        .iter()
+        .filter(|c| apply::writes_files(c))
+        .map(|c| (c, &resources[c.index]))
+        .collect();
+    let record = plan.record.as_ref().map(|o| {
+        if o.is_empty() {
+            Vec::new()
+        } else {
+            encode_owed(o)
+        }
+    });
+    if !steps.is_empty() || record.is_some() {
+        let (script, stdin) = apply::script_full(record.as_deref(), &steps, &plan.work);
+        let out = exec(t, r, &script, &stdin)?;
+        let outcome = apply::parse(&out.stdout, &out.stderr, out.status);
+        r.applied = outcome
+            .done
             .iter()
-            .find(|c| c.index == idx)
-            .map(|c| format!("{} {}", c.kind, c.key))
-            .unwrap_or_else(|| "apply".into());
-        return Err(HostStatus::Failed(format!("{what}: {}", msg.trim())));
+            .copied()
+            .filter(|i| *i != apply::RECORD_STEP)
+            .collect();
+        if let Some((idx, msg)) = outcome.failed {
+            let what = if idx == apply::RECORD_STEP {
+                format!("recording owed restarts in {}", resources::OWED_STATE_FILE)
+            } else {
+                r.changes
+                    .iter()
+                    .find(|c| c.index == idx)
+                    .map(|c| format!("{} {}", c.kind, c.key))
+                    .unwrap_or_else(|| "apply".into())
+            };
+            return Err(HostStatus::Failed(format!("{what}: {}", msg.trim())));
+        }
     }
-    // 6. Verify: re-probe and re-plan; the report must be the truth.
-    let after = probe_paths(t, r, &probe_list(&resources))?;
-    let (left, _) = plan_all(&resources, &after)?;
+    let on_host = plan.record.clone().unwrap_or_else(|| old_owed.clone());
+    // 6. Processes: supervisord, then systemd.
+    let mut failures: Vec<String> = Vec::new();
+    let mut done: BTreeSet<restarts::ProcessId> = BTreeSet::new();
+    if !plan.programs.is_empty() {
+        let ops: BTreeMap<String, ProgramOp> = plan
+            .programs
+            .iter()
+            .map(|(i, op)| (resources[*i].desired.key().to_string(), *op))
+            .collect();
+        match backend.clone() {
+            None => failures.push("supervisord: not reachable (internal error)".into()),
+            Some(b) => {
+                let mut c = Client::new(t, b);
+                let res = processes::supervisor(
+                    &mut c,
+                    &ops,
+                    observed.processes.as_deref().unwrap_or(&[]),
+                );
+                r.round_trips += c.calls;
+                match res {
+                    Ok(o) => {
+                        done.extend(o.ok.into_iter().map(|n| (OwedKind::Program, n)));
+                        failures.extend(o.failed);
+                    }
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+        }
+    }
+    if !plan.services.is_empty() || plan.daemon_reload {
+        let ops: Vec<(String, ServiceOp)> = plan
+            .services
+            .iter()
+            .map(|(i, op)| (resources[*i].desired.key().to_string(), *op))
+            .collect();
+        let res = processes::services(t, &ops, plan.daemon_reload).map_err(transport_status)?;
+        r.round_trips += res.calls;
+        done.extend(res.ok.into_iter().map(|n| (OwedKind::Service, n)));
+        failures.extend(res.failed);
+    }
+    for c in &r.changes {
+        if apply::writes_files(c) {
+            continue;
+        }
+        if process_id(&resources[c.index].desired).is_some_and(|id| done.contains(&id)) {
+            r.applied.push(c.index);
+        }
+    }
+    r.applied.sort_unstable();
+    r.applied.dedup();
+    // 7. Clear the owed restarts that were done.
+    let left = restarts::merge(&old_owed, &plan.restarts, &done);
+    if left != on_host {
+        let bytes = if left.is_empty() {
+            Vec::new()
+        } else {
+            encode_owed(&left)
+        };
+        let (script, stdin) = apply::record_script(&bytes);
+        let out = exec(t, r, &script, &stdin)?;
+        if let Some((_, msg)) = apply::parse(&out.stdout, &out.stderr, out.status).failed {
+            failures.push(format!(
+                "clearing done restarts from {}: {}",
+                resources::OWED_STATE_FILE,
+                msg.trim()
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        return Err(HostStatus::Failed(failures.join("\n")));
+    }
+    // 8. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
+    // now the one it chose; commands are not re-checked (they ran, or were not due).
+    let mut resources = resources;
+    ship::settle_pins(&mut resources, &plan.work);
+    let after = probe(t, r, &Wants::for_resources(&resources), &mut backend)?;
+    let left: Vec<Change> = plan_host(&resources, &after)?
+        .changes
+        .into_iter()
+        .filter(|c| c.kind != Kind::Command)
+        .collect();
     if let Some(c) = left.first() {
+        let why = if c.details.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", c.details.join(", "))
+        };
         return Err(HostStatus::Failed(format!(
-            "{} {} did not converge after apply ({} change(s) still pending)",
+            "{} {} did not converge after apply{why} ({} change(s) still pending)",
             c.kind,
             c.key,
             left.len()

@@ -301,9 +301,10 @@ fn check_name(name: &str, what: &str, file: &Path) -> Result<(), InventoryError>
     }
 }
 
-/// Reads `DIR/NAME.yml`, `DIR/NAME.yaml` and `DIR/NAME/*.yml` (sorted), merged in that order.
+/// Reads `DIR/NAME.yml`, `DIR/NAME.yaml`, `DIR/NAME.vault.yml` and `DIR/NAME/*.yml` (sorted),
+/// merged in that order. `*.vault.yml` files are encrypted ([`crate::vault`]).
 fn read_vars_dir(dir: &Path, name: &str) -> Result<Vars, InventoryError> {
-    let mut files: Vec<PathBuf> = ["yml", "yaml"]
+    let mut files: Vec<PathBuf> = ["yml", "yaml", "vault.yml", "vault.yaml"]
         .iter()
         .map(|ext| dir.join(format!("{name}.{ext}")))
         .filter(|p| p.is_file())
@@ -329,6 +330,10 @@ fn read_vars_dir(dir: &Path, name: &str) -> Result<Vars, InventoryError> {
     }
     let mut vars = Vars::new();
     for f in files {
+        if crate::vault::is_vault_file(&f) {
+            vars.extend(crate::vault::load_vars(&f).map_err(YamlError::from)?);
+            continue;
+        }
         let map: OrderedMap<Value> = yaml::from_file(&f)?;
         vars.extend(map.0);
     }

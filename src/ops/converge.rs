@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::engine::{self, Mode, RunError, RunOptions, RunReport};
 use crate::inventory::{self, Inventory, Vars};
 use crate::playbook::{self, PlaybookError};
+use crate::report::redact::Redactor;
 
 /// Why a converge run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum ConvergeError {
 }
 
 /// Loads the playbook and runs it on its hosts (a progress line on stderr when it is a tty).
+///
+/// The report comes back redacted ([`Redactor::report`]): changes whose content holds a secret
+/// value are sensitive, sensitive contents are dropped, secret values are masked everywhere.
 pub fn converge(
     playbook: &Path,
     inv: &Inventory,
@@ -43,5 +47,5 @@ pub fn converge(
         bar.inc(1);
     });
     bar.finish_and_clear();
-    Ok(report?)
+    Ok(Redactor::current().report(&report?))
 }

@@ -1,5 +1,8 @@
 //! Library functions behind the subcommands (one per subcommand).
 
+pub mod check;
 pub mod converge;
+pub mod facts;
 pub mod inventory;
 pub mod run;
+pub mod vault;

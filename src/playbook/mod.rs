@@ -15,6 +15,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+mod collect;
+
+pub use collect::load_all;
+
 use crate::resources::Origin;
 use crate::yaml::{self, Value, YamlError};
 
@@ -28,7 +32,11 @@ pub enum PlaybookError {
 }
 
 /// The keys a resource entry may have. Which kind it is comes from the key naming it
-/// (`file:`, `directory:`, `link:`); [`RawResource::check`] rejects keys foreign to that kind.
+/// (`file:`, `directory:`, `link:`, `program:`, `service:`, `git:`, `sync:`, `release:`,
+/// `package:`, `command:`, `user:`, `group:`); [`RawResource::check`] rejects keys foreign to
+/// that kind. Some kind keys are also keys of other kinds: beside `program:`, `directory:` is the
+/// program's working folder and `command:`/`user:` its command and user; beside `command:`,
+/// `user:` is the user it runs as; beside any other kind, `group:` is its group.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawResource {
@@ -36,12 +44,61 @@ pub struct RawResource {
     pub file: Option<String>,
     pub directory: Option<String>,
     pub link: Option<String>,
+    pub program: Option<String>,
+    pub service: Option<String>,
+    pub git: Option<String>,
+    pub sync: Option<String>,
+    pub release: Option<String>,
+    /// A name or a list of names.
+    pub package: Option<Value>,
+    // git
+    pub repo: Option<String>,
+    pub version: Option<String>,
+    pub depth: Option<Value>,
+    // sync and release
+    pub delete: Option<Value>,
+    pub exclude: Option<Value>,
+    pub from: Option<Value>,
+    pub keep: Option<Value>,
+    // package
+    pub update_cache: Option<Value>,
+    // user and group
+    pub uid: Option<Value>,
+    pub gid: Option<Value>,
+    pub groups: Option<Value>,
+    pub append: Option<Value>,
+    pub shell: Option<String>,
+    pub home: Option<String>,
+    pub system: Option<Value>,
+    pub create_home: Option<Value>,
+    // command
+    pub creates: Option<String>,
+    pub unless: Option<String>,
+    pub on_change: Option<Value>,
+    pub chdir: Option<String>,
     // file
     pub content: Option<String>,
     pub src: Option<String>,
     pub template: Option<String>,
     // link
     pub target: Option<String>,
+    // program
+    pub command: Option<String>,
+    pub user: Option<String>,
+    pub environment: Option<Value>,
+    pub numprocs: Option<Value>,
+    pub autostart: Option<Value>,
+    pub autorestart: Option<Value>,
+    pub stopsignal: Option<String>,
+    pub stdout_logfile: Option<String>,
+    pub stderr_logfile: Option<String>,
+    pub options: Option<Value>,
+    // program and service
+    pub restart_on: Option<Value>,
+    // service
+    pub unit: Option<String>,
+    pub enabled: Option<Value>,
+    pub reload_on: Option<Value>,
     // common
     pub owner: Option<String>,
     pub group: Option<String>,
@@ -55,54 +112,189 @@ pub struct RawResource {
     pub when: Option<Value>,
 }
 
-/// The resource kinds and the keys each accepts (besides the common ones).
+/// The resource kinds and the keys each accepts (besides `state`, `loop`, `loop_var`,
+/// `when`, `sensitive`).
 const KINDS: &[(&str, &[&str])] = &[
-    ("file", &["content", "src", "template"]),
-    ("directory", &[]),
-    ("link", &["target"]),
+    (
+        "file",
+        &[
+            "content", "src", "template", "owner", "group", "mode", "force",
+        ],
+    ),
+    ("directory", &["owner", "group", "mode", "force"]),
+    ("link", &["target", "owner", "group", "mode", "force"]),
+    (
+        "program",
+        &[
+            "command",
+            "directory",
+            "user",
+            "environment",
+            "numprocs",
+            "autostart",
+            "autorestart",
+            "stopsignal",
+            "stdout_logfile",
+            "stderr_logfile",
+            "options",
+            "restart_on",
+        ],
+    ),
+    ("service", &["unit", "enabled", "restart_on", "reload_on"]),
+    (
+        "git",
+        &["repo", "version", "depth", "owner", "group", "force"],
+    ),
+    (
+        "sync",
+        &["src", "owner", "group", "mode", "delete", "exclude"],
+    ),
+    ("release", &["from", "keep", "owner", "group", "mode"]),
+    ("package", &["update_cache"]),
+    (
+        "command",
+        &["creates", "unless", "on_change", "chdir", "user"],
+    ),
+    (
+        "user",
+        &[
+            "uid",
+            "group",
+            "groups",
+            "append",
+            "shell",
+            "home",
+            "system",
+            "create_home",
+        ],
+    ),
+    ("group", &["gid", "system"]),
 ];
 
 impl RawResource {
-    /// (kind, key expression) of the entry.
+    /// (kind, key expression) of the entry. A `package:` list has no single key expression:
+    /// its expression is `""` (see `resolve`).
     pub fn kind(&self) -> Option<(&'static str, &str)> {
-        [
-            ("file", &self.file),
-            ("directory", &self.directory),
-            ("link", &self.link),
-        ]
-        .into_iter()
-        .find_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        let kind = self.kind_name()?;
+        let key = match kind {
+            "program" => self.program.as_deref(),
+            "service" => self.service.as_deref(),
+            "file" => self.file.as_deref(),
+            "directory" => self.directory.as_deref(),
+            "link" => self.link.as_deref(),
+            "git" => self.git.as_deref(),
+            "sync" => self.sync.as_deref(),
+            "release" => self.release.as_deref(),
+            "package" => Some(""),
+            "command" => self.command.as_deref(),
+            "user" => self.user.as_deref(),
+            _ => self.group.as_deref(),
+        };
+        key.map(|k| (kind, k))
     }
 
-    /// Keys present in the entry that belong to a specific kind.
+    /// The kinds the entry's keys name, by precedence: `directory:`, `command:`, `user:` and
+    /// `group:` name a kind only where no kind they are a key of is named.
+    fn kinds(&self) -> Vec<&'static str> {
+        let prog = self.program.is_some();
+        let mut v: Vec<&'static str> = [
+            ("program", prog),
+            ("service", self.service.is_some()),
+            ("file", self.file.is_some()),
+            ("directory", self.directory.is_some() && !prog),
+            ("link", self.link.is_some()),
+            ("git", self.git.is_some()),
+            ("sync", self.sync.is_some()),
+            ("release", self.release.is_some()),
+            ("package", self.package.is_some()),
+            ("command", self.command.is_some() && !prog),
+            (
+                "user",
+                self.user.is_some() && !prog && self.command.is_none(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| k)
+        .collect();
+        if v.is_empty() && self.group.is_some() {
+            v.push("group");
+        }
+        v
+    }
+
+    /// The kind of the entry when it names exactly one.
+    pub fn kind_name(&self) -> Option<&'static str> {
+        match self.kinds().as_slice() {
+            [k] => Some(*k),
+            _ => None,
+        }
+    }
+
+    /// Keys present in the entry that belong to some kinds only.
     fn specific_keys(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.content.is_some() {
-            v.push("content");
-        }
-        if self.src.is_some() {
-            v.push("src");
-        }
-        if self.template.is_some() {
-            v.push("template");
-        }
-        if self.target.is_some() {
-            v.push("target");
+        let present = [
+            ("content", self.content.is_some()),
+            ("src", self.src.is_some()),
+            ("template", self.template.is_some()),
+            ("target", self.target.is_some()),
+            ("owner", self.owner.is_some()),
+            ("group", self.group.is_some()),
+            ("mode", self.mode.is_some()),
+            ("force", self.force.is_some()),
+            ("command", self.command.is_some()),
+            ("user", self.user.is_some()),
+            ("environment", self.environment.is_some()),
+            ("numprocs", self.numprocs.is_some()),
+            ("autostart", self.autostart.is_some()),
+            ("autorestart", self.autorestart.is_some()),
+            ("stopsignal", self.stopsignal.is_some()),
+            ("stdout_logfile", self.stdout_logfile.is_some()),
+            ("stderr_logfile", self.stderr_logfile.is_some()),
+            ("options", self.options.is_some()),
+            ("restart_on", self.restart_on.is_some()),
+            ("unit", self.unit.is_some()),
+            ("enabled", self.enabled.is_some()),
+            ("reload_on", self.reload_on.is_some()),
+            ("repo", self.repo.is_some()),
+            ("version", self.version.is_some()),
+            ("depth", self.depth.is_some()),
+            ("delete", self.delete.is_some()),
+            ("exclude", self.exclude.is_some()),
+            ("from", self.from.is_some()),
+            ("keep", self.keep.is_some()),
+            ("update_cache", self.update_cache.is_some()),
+            ("uid", self.uid.is_some()),
+            ("gid", self.gid.is_some()),
+            ("groups", self.groups.is_some()),
+            ("append", self.append.is_some()),
+            ("shell", self.shell.is_some()),
+            ("home", self.home.is_some()),
+            ("system", self.system.is_some()),
+            ("create_home", self.create_home.is_some()),
+            ("creates", self.creates.is_some()),
+            ("unless", self.unless.is_some()),
+            ("on_change", self.on_change.is_some()),
+            ("chdir", self.chdir.is_some()),
+        ];
+        let kind = self.kind_name();
+        let mut v: Vec<&'static str> = present
+            .into_iter()
+            .filter(|(_, on)| *on)
+            // The key naming the kind is not one of its keys.
+            .filter(|(k, _)| Some(*k) != kind)
+            .map(|(k, _)| k)
+            .collect();
+        // Beside `program:`, `directory:` is a key of the program.
+        if self.program.is_some() && self.directory.is_some() {
+            v.push("directory");
         }
         v
     }
 
     /// Checks the entry's shape: exactly one kind, only keys of that kind, no conflicting keys.
     pub fn check(&self) -> Result<(), String> {
-        let kinds: Vec<&str> = [
-            ("file", self.file.is_some()),
-            ("directory", self.directory.is_some()),
-            ("link", self.link.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, on)| *on)
-        .map(|(k, _)| k)
-        .collect();
+        let kinds = self.kinds();
         let kind = match kinds.as_slice() {
             [k] => *k,
             [] => {
@@ -147,6 +339,19 @@ impl RawResource {
         if kind == "link" && self.target.is_none() && self.state.as_deref() != Some("absent") {
             return Err("a link needs `target`".into());
         }
+        if kind == "program" && self.command.is_none() && self.state.as_deref() != Some("absent") {
+            return Err("a program needs `command`".into());
+        }
+        let absent = self.state.as_deref() == Some("absent");
+        if kind == "git" && self.repo.is_none() && !absent {
+            return Err("a git checkout needs `repo`".into());
+        }
+        if kind == "sync" && self.src.is_none() {
+            return Err("a sync needs `src` (a folder of files/)".into());
+        }
+        if kind == "release" && self.from.is_none() {
+            return Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into());
+        }
         if self.loop_var.is_some() && self.loop_.is_none() {
             return Err("`loop_var` without `loop`".into());
         }
@@ -161,7 +366,8 @@ pub struct Entry {
     pub origin: Origin,
     /// Role the entry belongs to (`None`: the play's own `state`).
     pub role: Option<String>,
-    /// Positions of the entry's keys (`mode`, `when`, ...), for errors found later.
+    /// Positions of the entry's keys (`mode`, `when`, ...) and of their items
+    /// (`restart_on.0`), for errors found later.
     pub key_positions: HashMap<String, (usize, usize)>,
 }
 
@@ -245,38 +451,58 @@ fn entries(
         } else {
             format!("{prefix}.{i}")
         };
-        let (line, column) = positions.get(&path).copied().unwrap_or((0, 0));
-        let origin = Origin {
-            file: display(file),
-            line,
-            column,
-        };
-        let key_prefix = format!("{path}.");
-        let key_positions: HashMap<String, (usize, usize)> = positions
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(&key_prefix)
-                    .filter(|rest| !rest.contains('.'))
-                    .map(|rest| (rest.to_string(), *v))
-            })
-            .collect();
-        r.check().map_err(|message| PlaybookError::Invalid {
-            origin: origin.clone(),
-            message,
-        })?;
-        out.push(Entry {
-            raw: r,
-            origin,
-            role: role.map(str::to_string),
-            key_positions,
-        });
+        out.push(entry(file, &positions, r, &path, role)?);
     }
     Ok(out)
+}
+
+/// One resource entry at `path` (its node path in the file: `0.state.3`), checked.
+fn entry(
+    file: &Path,
+    positions: &HashMap<String, (usize, usize)>,
+    r: RawResource,
+    path: &str,
+    role: Option<&str>,
+) -> Result<Entry, PlaybookError> {
+    let (line, column) = positions.get(path).copied().unwrap_or((0, 0));
+    let origin = Origin {
+        file: display(file),
+        line,
+        column,
+    };
+    let key_prefix = format!("{path}.");
+    // Keys and their items (`restart_on.1`), for errors found later.
+    let key_positions: HashMap<String, (usize, usize)> = positions
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(&key_prefix)
+                .map(|rest| (rest.to_string(), *v))
+        })
+        .collect();
+    r.check().map_err(|message| PlaybookError::Invalid {
+        origin: origin.clone(),
+        message,
+    })?;
+    Ok(Entry {
+        raw: r,
+        origin,
+        role: role.map(str::to_string),
+        key_positions,
+    })
 }
 
 fn read(file: &Path) -> Result<String, PlaybookError> {
     std::fs::read_to_string(file)
         .map_err(|e| YamlError::new(file, None, format!("cannot read: {e}")).into())
+}
+
+/// Reads a vars file: YAML, or encrypted when named `*.vault.yml` ([`crate::vault`]).
+pub fn read_vars_file(file: &Path) -> Result<Vec<(String, Value)>, PlaybookError> {
+    if crate::vault::is_vault_file(file) {
+        return Ok(crate::vault::load_vars(file).map_err(YamlError::from)?);
+    }
+    let v: crate::inventory::OrderedVars = yaml::from_str(file, &read(file)?)?;
+    Ok(v.0)
 }
 
 /// Where roles are looked up: `roles/` next to the playbook, then `roles/` beside its folder.
@@ -375,8 +601,8 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
                     message: format!("vars file `{f}` not found (looked for {})", display(&fp)),
                 });
             }
-            let v: crate::inventory::OrderedVars = yaml::from_str(&fp, &read(&fp)?)?;
-            vars_files.push((fp, v.0));
+            let v = read_vars_file(&fp)?;
+            vars_files.push((fp, v));
         }
         let mut roles = Vec::new();
         for (j, r) in rp.roles.iter().enumerate() {

@@ -25,14 +25,23 @@
 //! sums \0 TEXT \0                              `sha256sum` output for the regular files: lines
 //!                                              `HEX  NAME`, `\`-escaped when NAME has `\` or a
 //!                                              newline (coreutils format, every version)
+//! supervisor \0 CONF \0                        supervisord's config file (when asked and found)
+//! supconf \0 LINE \0                           a line of its `[unix_http_server]` section
+//! units \0 N \0 NAME… \0 TEXT \0                `systemctl show` of N units, in order
+//! nosystemd \0                                 systemd does not run (no /run/systemd/system)
+//! owed \0 TEXT \0                              the owed-restarts state file (when it exists)
 //! end \0                                       trailer: its absence means truncated output
 //! ```
 //!
-//! A path asked for and not reported does not exist.
+//! A path asked for and not reported does not exist. The supervisor, units and owed records
+//! cost no fork but one `systemctl show` for all units.
 
 use std::collections::BTreeMap;
 
-use crate::resources::{Desired, Observed, PathKind, PathState, Resource};
+use crate::resources::ship::{self, ShipProbe};
+use crate::resources::{
+    decode_owed, service, Desired, Observed, PathKind, PathState, Resource, OWED_STATE_FILE,
+};
 use crate::transport::shell_quote;
 
 /// What to probe on one host.
@@ -55,10 +64,44 @@ impl ProbeRequest {
             match &r.desired {
                 Desired::Directory(s) => req.emptiness.push(s.path.clone()),
                 Desired::Link(s) => req.emptiness.push(s.path.clone()),
-                Desired::File(_) => {}
+                _ => {}
             }
         }
         req
+    }
+}
+
+/// What the probe reports besides paths, for programs and services.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessProbe {
+    /// Find supervisord's config and its `[unix_http_server]` section.
+    pub supervisor: bool,
+    /// Units to `systemctl show` (full names).
+    pub units: Vec<String>,
+    /// Read the owed-restarts state file.
+    pub owed: bool,
+    /// Checkouts, trees, releases, packages, users, groups, command checks (see
+    /// [`crate::resources::ship`]): their fragment goes into the same script.
+    pub ship: ShipProbe,
+}
+
+impl ProcessProbe {
+    /// What the given resources need.
+    pub fn for_resources(resources: &[Resource]) -> Self {
+        let mut p = ProcessProbe::default();
+        for r in resources {
+            match &r.desired {
+                Desired::Program(_) => p.supervisor = true,
+                Desired::Service(s) => p.units.push(s.name.clone()),
+                d => ship::add_probe(d, &mut p.ship),
+            }
+        }
+        p.owed = p.supervisor || !p.units.is_empty();
+        p
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.supervisor && self.units.is_empty() && !self.owed && self.ship.is_empty()
     }
 }
 
@@ -137,6 +180,11 @@ pub fn command(req: &ProbeRequest) -> (String, Vec<u8>) {
     via_stdin(&script(req), b"")
 }
 
+/// [`command`] that also reports what `extra` asks for.
+pub fn command_with(req: &ProbeRequest, extra: &ProcessProbe) -> (String, Vec<u8>) {
+    via_stdin(&script_with(req, extra), b"")
+}
+
 /// The fetch as `(command, stdin)` for `Transport::exec` (see [`command`]).
 pub fn fetch_command(paths: &[String]) -> (String, Vec<u8>) {
     via_stdin(&fetch_script(paths), b"")
@@ -144,6 +192,11 @@ pub fn fetch_command(paths: &[String]) -> (String, Vec<u8>) {
 
 /// The probe script for `req` (POSIX sh; GNU find and coreutils on the host).
 pub fn script(req: &ProbeRequest) -> String {
+    script_with(req, &ProcessProbe::default())
+}
+
+/// The probe script for `req` and `extra`.
+pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     let mut s = String::new();
     s.push_str(PROBE_SCRIPT_HEAD);
     let paths = split_paths(&req.paths, &mut s);
@@ -159,7 +212,31 @@ pub fn script(req: &ProbeRequest) -> String {
     };
     s.push_str(&set_args(dirs.iter().copied()));
     s.push('\n');
-    s.push_str(PROBE_SCRIPT_TAIL);
+    s.push_str(PROBE_SCRIPT_EMPTINESS);
+    if extra.supervisor {
+        s.push_str(PROBE_SCRIPT_SUPERVISOR);
+    }
+    let units: Vec<&String> = extra
+        .units
+        .iter()
+        .filter(|u| service::unit_name(u).as_deref() == Ok(u.as_str()))
+        .collect();
+    if !units.is_empty() {
+        s.push_str(&set_args(units.iter().copied()));
+        s.push('\n');
+        s.push_str(&format!(
+            "if [ -d /run/systemd/system ]; then\n  printf 'units\\0%s\\0' \"$#\"\n  printf '%s\\0' \"$@\"\n  systemctl show -p {} -- \"$@\" | tr -d '\\000'\n  printf '\\0'\nelse\n  printf 'nosystemd\\0'\nfi\n",
+            service::SHOW_PROPERTIES
+        ));
+    }
+    s.push_str(&extra.ship.fragment());
+    if extra.owed {
+        let f = shell_quote(OWED_STATE_FILE);
+        s.push_str(&format!(
+            "if [ -f {f} ]; then\n  printf 'owed\\0'\n  while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done < {f}\n  printf '\\0'\nfi\n"
+        ));
+    }
+    s.push_str("printf 'end\\0'\n");
     s
 }
 
@@ -234,8 +311,8 @@ printf 'sums\0'
 printf '\0'
 "#;
 
-/// Emptiness of the positional parameters (globbing, no fork), then the trailer.
-const PROBE_SCRIPT_TAIL: &str = r#"for d do
+/// Emptiness of the positional parameters (globbing, no fork).
+const PROBE_SCRIPT_EMPTINESS: &str = r#"for d do
   if [ -d "$d" ] && ! [ -L "$d" ] && [ -r "$d" ] && [ -x "$d" ]; then
     e=1
     for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
@@ -244,7 +321,22 @@ const PROBE_SCRIPT_TAIL: &str = r#"for d do
     printf 'empty\0%s\0%s\0' "$d" "$e"
   fi
 done
-printf 'end\0'
+"#;
+
+/// supervisord's config file and the lines of its `[unix_http_server]` section (builtins only).
+const PROBE_SCRIPT_SUPERVISOR: &str = r#"for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf; do
+  if [ -f "$c" ] && [ -r "$c" ]; then
+    printf 'supervisor\0%s\0' "$c"
+    sec=
+    while IFS= read -r l || [ -n "$l" ]; do
+      case $l in
+        \[*) sec=$l ;;
+        *) [ "$sec" = '[unix_http_server]' ] && printf 'supconf\0%s\0' "$l" ;;
+      esac
+    done < "$c"
+    break
+  fi
+done
 "#;
 
 /// NUL-terminated fields of an output, checked for the header.
@@ -499,12 +591,54 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     sums.insert(name, hex);
                 }
             }
-            other => {
-                return Err(malformed(format!(
-                    "unknown record `{}`",
-                    String::from_utf8_lossy(&other[..other.len().min(40)])
-                )))
+            b"supervisor" => obs.supervisor_conf = Some(f.text()?),
+            b"supconf" => {
+                let line = f.text()?;
+                if let (Some(conf), Some((k, v))) = (&obs.supervisor_conf, line.split_once('=')) {
+                    if k.trim() == "file" {
+                        obs.supervisor_socket = crate::supervisor::socket_from_conf_value(v, conf);
+                    }
+                }
             }
+            b"units" => {
+                let n = f.text()?;
+                let n: usize = n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= 100_000)
+                    .ok_or_else(|| malformed(format!("bad unit count `{n}`")))?;
+                let mut names = Vec::with_capacity(n);
+                for _ in 0..n {
+                    names.push(f.text()?);
+                }
+                let text = f.text()?;
+                obs.units = service::parse_show(&text, &names).map_err(malformed)?;
+                obs.systemd = true;
+            }
+            b"nosystemd" => obs.systemd = false,
+            b"owed" => {
+                let text = f.field()?;
+                obs.owed = Some(decode_owed(text).map_err(|e| {
+                    ProbeError::Host(format!(
+                        "{OWED_STATE_FILE} cannot be read ({e}): fix or delete it (it lists restarts owed by earlier runs)"
+                    ))
+                })?);
+            }
+            other => match ship::record_fields(other) {
+                Some(n) => {
+                    let mut fields = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        fields.push(f.field()?);
+                    }
+                    ship::absorb(&mut obs.ship, other, &fields).map_err(malformed)?;
+                }
+                None => {
+                    return Err(malformed(format!(
+                        "unknown record `{}`",
+                        String::from_utf8_lossy(&other[..other.len().min(40)])
+                    )))
+                }
+            },
         }
     }
     f.finish()?;
@@ -569,7 +703,7 @@ printf 'end\0'
 }
 
 /// Decodes standard base64, ignoring whitespace. `None` on invalid input.
-fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
     fn val(c: u8) -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => (c - b'A') as u32,
@@ -961,6 +1095,82 @@ mod tests {
         // Quoting counts: a script of quotes grows fourfold inside `sh -c '…'`.
         let quotes = "'".repeat(MAX_INLINE_SCRIPT / 2);
         assert!(via_stdin(&quotes, b"").0.starts_with("eval"));
+    }
+
+    #[test]
+    fn process_records_are_parsed() {
+        let show = "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nNeedDaemonReload=no\n";
+        let owed = "{\"version\":1,\"owed\":[{\"kind\":\"program\",\"name\":\"web\",\"action\":\"restart\",\"reasons\":[\"/etc/a changed\"]}]}\n";
+        let out = format!(
+            "play-probe\0v1\0supervisor\0/etc/supervisor/supervisord.conf\0supconf\0chmod=0700\0supconf\0file=/var/run/supervisor.sock   ; (the path to the socket file)\0units\x002\0a.service\0b.service\0{show}\0owed\0{owed}\0end\0"
+        );
+        let o = parse(out.as_bytes()).unwrap();
+        assert_eq!(
+            o.supervisor_conf.as_deref(),
+            Some("/etc/supervisor/supervisord.conf")
+        );
+        assert_eq!(
+            o.supervisor_socket.as_deref(),
+            Some("/var/run/supervisor.sock")
+        );
+        assert!(o.systemd);
+        assert!(o.units["a.service"].is_running());
+        assert_eq!(o.units["b.service"].load_state, "not-found");
+        let owed = o.owed.unwrap();
+        assert_eq!(owed.len(), 1);
+        assert_eq!(owed[0].name, "web");
+        assert_eq!(owed[0].reasons, vec!["/etc/a changed"]);
+        // A corrupt state file is an error naming it, never a silently lost restart.
+        let bad = parse(b"play-probe\0v1\0owed\0{not json\0end\0").unwrap_err();
+        assert!(
+            bad.to_string().contains("/var/lib/play/restarts.json"),
+            "{bad}"
+        );
+        let o = parse(b"play-probe\0v1\0nosystemd\0end\0").unwrap();
+        assert!(!o.systemd);
+        assert!(parse(b"play-probe\0v1\0units\x002\0a.service\0end\0").is_err());
+    }
+
+    #[test]
+    fn the_process_probe_runs_here() {
+        // The real script, run by this machine's sh against its own supervisord.conf, units that
+        // cannot exist, and an owed-restarts file that does not exist.
+        let extra = ProcessProbe {
+            supervisor: true,
+            units: vec!["play-no-such-unit.service".into(), "bad name".into()],
+            owed: true,
+            ship: ShipProbe::default(),
+        };
+        let s = script_with(&ProbeRequest::default(), &extra);
+        assert!(
+            !s.contains("bad name"),
+            "invalid unit names are never passed: {s}"
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &s])
+            .output()
+            .expect("run sh");
+        let o = parse(&out.stdout).unwrap();
+        if std::path::Path::new("/etc/supervisor/supervisord.conf").exists() {
+            assert_eq!(
+                o.supervisor_conf.as_deref(),
+                Some("/etc/supervisor/supervisord.conf")
+            );
+            assert!(o.supervisor_socket.is_some());
+        }
+        if std::path::Path::new("/run/systemd/system").is_dir() {
+            assert_eq!(o.units["play-no-such-unit.service"].load_state, "not-found");
+        } else {
+            assert!(!o.systemd);
+        }
+        assert_eq!(o.owed, None);
+        // Nothing extra asked: nothing extra printed.
+        let plain = script(&ProbeRequest::default());
+        assert!(
+            !plain.contains("supervisor")
+                && !plain.contains("systemctl")
+                && !plain.contains("restarts.json")
+        );
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! Human report of `play diff` / `play apply`: changes per host with unified diffs, then a recap.
+//!
+//! Programs and services show their state change and restarts as details
+//! (`~ update program web (STOPPED → RUNNING, restart: /etc/app/app.ini changed)`) and the
+//! unified diff of their conf or unit file.
 
 use std::fmt::Write;
 
@@ -6,7 +10,7 @@ use owo_colors::OwoColorize;
 use similar::TextDiff;
 
 use crate::engine::{HostReport, HostStatus, Mode, RunReport};
-use crate::resources::{Action, Change};
+use crate::resources::{Action, Change, Kind};
 
 /// Text for one change: `+ create file /etc/motd`, details, and the unified diff.
 pub fn change_text(c: &Change, applied: Option<bool>) -> String {
@@ -24,13 +28,35 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
         _ => line.yellow().to_string(),
     };
     let _ = write!(out, "{line}");
-    if !c.details.is_empty() {
-        let _ = write!(out, " ({})", c.details.join(", "));
+    // Files of a sync or release are listed one per line below the change.
+    let listed = |d: &String| {
+        matches!(c.kind, Kind::Sync | Kind::Release)
+            && ["+ ", "~ ", "- ", "… and "]
+                .iter()
+                .any(|p| d.starts_with(p))
+    };
+    let inline: Vec<&str> = c
+        .details
+        .iter()
+        .filter(|d| !listed(d))
+        .map(String::as_str)
+        .collect();
+    if !inline.is_empty() {
+        let _ = write!(out, " ({})", inline.join(", "));
     }
     if applied == Some(false) {
         let _ = write!(out, " {}", "[not applied]".red());
     }
     out.push('\n');
+    for d in c.details.iter().filter(|d| listed(d)) {
+        let line = format!("      {d}");
+        let line = match d.as_bytes().first() {
+            Some(b'+') => line.green().to_string(),
+            Some(b'-') => line.red().to_string(),
+            _ => line.yellow().to_string(),
+        };
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(cc) = &c.content {
         if c.sensitive {
             let _ = writeln!(out, "      (sensitive content changed)");
@@ -49,17 +75,18 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
             match (old_text, new_text) {
                 (Some(old), Some(new)) => {
                     let old = old.unwrap_or("");
+                    let path = c.kind.content_path(&c.key);
                     let diff = TextDiff::from_lines(old, new);
                     let text = diff
                         .unified_diff()
                         .context_radius(3)
                         .header(
                             if cc.old_size.is_some() {
-                                &c.key
+                                &path
                             } else {
                                 "/dev/null"
                             },
-                            &c.key,
+                            &path,
                         )
                         .to_string();
                     for l in text.lines() {
@@ -117,16 +144,31 @@ fn host_text(h: &HostReport, mode: Mode, verbose: bool) -> String {
     if verbose && h.changes.is_empty() && h.status == HostStatus::Ok {
         let _ = writeln!(out, "  {} resources in their desired state", h.unchanged);
     }
+    if verbose {
+        let _ = writeln!(
+            out,
+            "  {} round trip(s) to the host (probe, supervisord, fetch, apply, check)",
+            h.round_trips
+        );
+        for n in &h.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+    }
     match &h.status {
         HostStatus::Ok => {}
         HostStatus::Failed(m) => {
-            let _ = writeln!(out, "  {} {m}", "FAILED:".red().bold());
+            let _ = writeln!(out, "  {} {}", "FAILED:".red().bold(), indent(m));
         }
         HostStatus::Unreachable(m) => {
-            let _ = writeln!(out, "  {} {m}", "UNREACHABLE:".red().bold());
+            let _ = writeln!(out, "  {} {}", "UNREACHABLE:".red().bold(), indent(m));
         }
     }
     out
+}
+
+/// Continuation lines of a message, indented under its first line.
+fn indent(m: &str) -> String {
+    m.lines().collect::<Vec<_>>().join("\n    ")
 }
 
 /// The whole human report: hosts with changes or problems, then the recap table.

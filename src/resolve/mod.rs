@@ -4,9 +4,12 @@
 //! [`crate::inventory`]) < play `vars` < `vars_files` (in order) < extra vars (`-e`).
 //! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
 
+mod ship;
 pub mod template;
 
-use std::collections::{BTreeMap, HashMap};
+pub use ship::RELEASE_PIN_VAR;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,6 +18,8 @@ use minijinja::Environment;
 
 use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook};
+use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
+use crate::resources::service::{self, ServiceSpec, ServiceState};
 use crate::resources::{
     parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, LinkSpec, Origin,
     Presence, Resource,
@@ -51,7 +56,14 @@ pub struct Targets {
     pub paths: Vec<(Kind, String)>,
     /// Resources that need facts to know their key (a second probe round trip may follow).
     pub deferred: usize,
+    /// Resources of the kinds of `resources::ship` fully rendered without facts: what the
+    /// probe must ask for them (checkouts, trees, packages...) is known before the first probe.
+    pub rendered: Vec<Resource>,
 }
+
+/// Source trees read during a run, by (folder, exclude patterns).
+type TreeCache =
+    std::sync::Mutex<HashMap<(PathBuf, Vec<String>), Arc<crate::resources::sync::LocalTree>>>;
 
 /// The shared, per-run part of resolution: the template engine.
 pub struct Resolver<'a> {
@@ -60,6 +72,8 @@ pub struct Resolver<'a> {
     pub extra_vars: &'a Vars,
     env: Arc<Environment<'static>>,
     groups: MValue,
+    /// `sync:` and `release:` sources, read once per run.
+    trees: TreeCache,
 }
 
 fn template_dirs(pb: &Playbook) -> Vec<PathBuf> {
@@ -88,6 +102,7 @@ impl<'a> Resolver<'a> {
             extra_vars,
             env,
             groups,
+            trees: TreeCache::default(),
         }
     }
 
@@ -270,14 +285,62 @@ impl<'a> Resolver<'a> {
                         env: &self.env,
                         scope,
                     };
-                    match self.key(entry, &r, host) {
-                        Ok((kind, key)) => t.paths.push((kind, key)),
+                    match self.keys(entry, &r, host) {
+                        Ok(keys) => {
+                            let ship_kind = keys.first().is_some_and(|(k, _)| {
+                                !matches!(
+                                    k,
+                                    Kind::File
+                                        | Kind::Directory
+                                        | Kind::Link
+                                        | Kind::Program
+                                        | Kind::Service
+                                )
+                            });
+                            t.paths.extend(keys);
+                            if ship_kind {
+                                match self.resources_of(entry, &r, host) {
+                                    Ok(rs) => t.rendered.extend(rs),
+                                    Err(_) => t.deferred += 1,
+                                }
+                            }
+                        }
                         Err(_) => t.deferred += 1,
                     }
                 }
             }
         }
         Ok(t)
+    }
+
+    /// The keys of an entry: one, or one per package of a `package:` list.
+    fn keys(
+        &self,
+        entry: &Entry,
+        r: &Renderer,
+        host: &Host,
+    ) -> Result<Vec<(Kind, String)>, ResolveError> {
+        if entry.raw.kind_name() == Some("package") {
+            return Ok(self
+                .package_names(entry, r, host)?
+                .into_iter()
+                .map(|(name, _)| (Kind::Package, name))
+                .collect());
+        }
+        Ok(vec![self.key(entry, r, host)?])
+    }
+
+    /// The resources of an entry: one, or one per package of a `package:` list.
+    fn resources_of(
+        &self,
+        entry: &Entry,
+        r: &Renderer,
+        host: &Host,
+    ) -> Result<Vec<Resource>, ResolveError> {
+        if entry.raw.kind_name() == Some("package") {
+            return self.packages(entry, r, host);
+        }
+        Ok(vec![self.resource(entry, r, host)?])
     }
 
     fn key(
@@ -294,6 +357,15 @@ impl<'a> Resolver<'a> {
         let kind = match kind {
             "file" => Kind::File,
             "directory" => Kind::Directory,
+            "program" => Kind::Program,
+            "service" => Kind::Service,
+            "git" => Kind::Git,
+            "sync" => Kind::Sync,
+            "release" => Kind::Release,
+            "package" => Kind::Package,
+            "command" => Kind::Command,
+            "user" => Kind::User,
+            "group" => Kind::Group,
             _ => Kind::Link,
         };
         let key = r
@@ -303,7 +375,23 @@ impl<'a> Resolver<'a> {
                 message: format!("{kind}: {}", e.message),
                 host: host.name.clone(),
             })?;
-        check_path(&key).map_err(|m| ResolveError {
+        let checked = match kind {
+            Kind::Program => program::check_name(&key).map(|_| key),
+            Kind::Service => service::unit_name(&key),
+            Kind::User | Kind::Group => {
+                crate::resources::user::check_name(kind.as_str(), &key).map(|_| key)
+            }
+            Kind::Package => crate::resources::package::parse_name(&key).map(|(n, _)| n),
+            Kind::Command => {
+                if key.trim().is_empty() {
+                    Err("command: an empty command".to_string())
+                } else {
+                    Ok(key)
+                }
+            }
+            _ => check_path(&key).map(|_| key),
+        };
+        let key = checked.map_err(|m| ResolveError {
             origin: entry.origin_of(kind.as_str()),
             message: m,
             host: host.name.clone(),
@@ -311,38 +399,433 @@ impl<'a> Resolver<'a> {
         Ok((kind, key))
     }
 
-    /// The host's desired resources, fully rendered with `facts`, in apply order.
+    /// Keys of every resource of the play for `host`, whatever their `when` says (a key that
+    /// fails to render is left out).
+    fn all_keys(&self, play: &Play, host: &Host, vars: &Arc<LazyVars>) -> BTreeSet<String> {
+        let mut keys = BTreeSet::new();
+        for entry in play
+            .roles
+            .iter()
+            .flat_map(|r| r.state.iter())
+            .chain(play.state.iter())
+        {
+            let base = Renderer {
+                env: &self.env,
+                scope: Scope::new(vars.clone(), BTreeMap::new()),
+            };
+            let items: Vec<Option<MValue>> = match &entry.raw.loop_ {
+                None => vec![None],
+                Some(l) => match base
+                    .value(l)
+                    .ok()
+                    .and_then(|v| v.try_iter().ok().map(|i| i.collect::<Vec<_>>()))
+                {
+                    Some(items) => items.into_iter().map(Some).collect(),
+                    None => continue,
+                },
+            };
+            let loop_var = entry.raw.loop_var.clone().unwrap_or_else(|| "item".into());
+            for item in items {
+                let mut extra = BTreeMap::new();
+                if let Some(i) = item {
+                    extra.insert(loop_var.clone(), i);
+                }
+                let r = Renderer {
+                    env: &self.env,
+                    scope: Scope::new(vars.clone(), extra),
+                };
+                if let Ok(found) = self.keys(entry, &r, host) {
+                    keys.extend(found.into_iter().map(|(_, k)| k));
+                }
+            }
+        }
+        keys
+    }
+
+    /// `restart_on` / `reload_on` / `on_change` must name resources of the same play (not
+    /// programs or services); a command's `on_change` must name resources declared before it.
+    /// `play_resources`: the play's resources for the host, with their entries.
+    fn check_watches(
+        &self,
+        play: &Play,
+        host: &Host,
+        vars: &Arc<LazyVars>,
+        play_resources: &[(&Entry, &Resource)],
+    ) -> Result<(), ResolveError> {
+        let present: BTreeMap<&str, Kind> = play_resources
+            .iter()
+            .map(|(_, r)| (r.desired.key(), r.desired.kind()))
+            .collect();
+        let mut all: Option<BTreeSet<String>> = None;
+        for (pos, (entry, res)) in play_resources.iter().enumerate() {
+            let (restart, reload) = res.desired.watches();
+            let is_command = res.desired.kind() == Kind::Command;
+            let first = if is_command {
+                ("on_change", restart, &entry.raw.on_change)
+            } else {
+                ("restart_on", restart, &entry.raw.restart_on)
+            };
+            for (field, keys, raw) in [first, ("reload_on", reload, &entry.raw.reload_on)] {
+                for (i, key) in keys.iter().enumerate() {
+                    let origin = match raw {
+                        Some(YValue::Sequence(items)) if items.len() == keys.len() => {
+                            entry.origin_of(&format!("{field}.{i}"))
+                        }
+                        _ => entry.origin_of(field),
+                    };
+                    let err = |message: String| ResolveError {
+                        origin: origin.clone(),
+                        message,
+                        host: host.name.clone(),
+                    };
+                    match present.get(key.as_str()) {
+                        Some(k) if k.watchable() => {
+                            let later = play_resources[pos..]
+                                .iter()
+                                .any(|(_, r)| r.desired.key() == key.as_str());
+                            if is_command && later {
+                                return Err(err(format!(
+                                    "{field}: `{key}` is declared after this command; commands run in declared order, so move the command below it"
+                                )));
+                            }
+                            continue;
+                        }
+                        Some(k) => {
+                            return Err(err(format!(
+                                "{field}: `{key}` is a {k}; programs and services cannot be watched"
+                            )))
+                        }
+                        None => {}
+                    }
+                    // A resource excluded by `when` on this host still counts.
+                    let all = all.get_or_insert_with(|| self.all_keys(play, host, vars));
+                    if all.contains(key) {
+                        continue;
+                    }
+                    let candidates: Vec<&str> = all.iter().map(String::as_str).collect();
+                    let hint = crate::yaml::suggest(key, &candidates)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    return Err(err(format!(
+                        "{field}: no resource of play `{}` has the key `{key}`{hint}",
+                        play.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The host's desired resources, fully rendered with `facts`, in apply order. The first
+    /// problem is returned; [`Resolver::resources_all`] has them all (checks belong there).
     pub fn resources(&self, host: &Host, facts: &Facts) -> Result<Vec<Resource>, ResolveError> {
+        let (out, problems) = self.resources_all(host, facts);
+        match problems.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// The host's desired resources and every problem found rendering them: each entry is
+    /// resolved on its own, so one bad resource hides none of the others (`play check`). The
+    /// resources returned are those without problems.
+    pub fn resources_all(&self, host: &Host, facts: &Facts) -> (Vec<Resource>, Vec<ResolveError>) {
         let mut out = Vec::new();
-        for play in self.plays_for(host)? {
+        let mut problems = Vec::new();
+        let plays = match self.plays_for(host) {
+            Ok(p) => p,
+            Err(e) => return (out, vec![e]),
+        };
+        for play in plays {
             let vars = self.vars_for(play, host, Some(facts));
             let mut seen: HashMap<String, Origin> = HashMap::new();
             let mut list = Vec::new();
             for expanded in self.expand(play, host, &vars) {
-                list.extend(expanded?);
+                match expanded {
+                    Ok(l) => list.extend(l),
+                    Err(e) => problems.push(e),
+                }
             }
+            let mut play_resources: Vec<(&Entry, Resource)> = Vec::new();
             for (entry, scope) in list {
                 let r = Renderer {
                     env: &self.env,
                     scope,
                 };
-                let res = self.resource(entry, &r, host)?;
-                let key = res.desired.key().to_string();
-                if let Some(first) = seen.get(&key) {
-                    return Err(ResolveError {
-                        origin: res.origin.clone(),
-                        message: format!(
-                            "duplicate resource `{key}` in play `{}` for host {} (first declared at {first})",
-                            play.name, host.name
-                        ),
-                        host: host.name.clone(),
-                    });
+                let rendered = match self.resources_of(entry, &r, host) {
+                    Ok(rs) => rs,
+                    Err(e) => {
+                        problems.push(e);
+                        continue;
+                    }
+                };
+                'resources: for res in rendered {
+                    // Paths share one namespace (a program's conf and a service's unit file are
+                    // paths too); program and service names have their own.
+                    let mut names = vec![match res.desired.kind() {
+                        k if k.is_path() => res.desired.key().to_string(),
+                        k => format!("{k} {}", res.desired.key()),
+                    }];
+                    match &res.desired {
+                        Desired::Program(s) => names.push(program::conf_path(&s.name)),
+                        Desired::Service(s) if s.unit.is_some() => {
+                            names.push(service::unit_path(&s.name))
+                        }
+                        _ => {}
+                    }
+                    for key in &names {
+                        if let Some(first) = seen.get(key) {
+                            problems.push(ResolveError {
+                            origin: res.origin.clone(),
+                            message: format!(
+                                "duplicate resource `{key}` in play `{}` for host {} (first declared at {first})",
+                                play.name, host.name
+                            ),
+                            host: host.name.clone(),
+                        });
+                            continue 'resources;
+                        }
+                    }
+                    for key in names {
+                        seen.insert(key, res.origin.clone());
+                    }
+                    play_resources.push((entry, res));
                 }
-                seen.insert(key, res.origin.clone());
-                out.push(res);
             }
+            let pairs: Vec<(&Entry, &Resource)> =
+                play_resources.iter().map(|(e, r)| (*e, r)).collect();
+            if let Err(e) = self.check_watches(play, host, &vars, &pairs) {
+                problems.push(e);
+            }
+            out.extend(play_resources.into_iter().map(|(_, r)| r));
         }
-        Ok(out)
+        (out, problems)
+    }
+
+    /// A `program:` or `service:` resource.
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &self,
+        kind: Kind,
+        name: String,
+        state: Option<String>,
+        entry: &Entry,
+        r: &Renderer,
+        host: &Host,
+        role_dir: &Option<PathBuf>,
+    ) -> Result<Resource, ResolveError> {
+        let raw = &entry.raw;
+        let fail = |key: &str, message: String| ResolveError {
+            origin: entry.origin_of(key),
+            message,
+            host: host.name.clone(),
+        };
+        let s = |key: &str, v: &Option<String>| -> Result<Option<String>, ResolveError> {
+            match v {
+                None => Ok(None),
+                Some(t) => r
+                    .string(&entry.origin_of(key).to_string(), t)
+                    .map(Some)
+                    .map_err(|e| fail(key, format!("{key}: {}", e.message))),
+            }
+        };
+        let value = |key: &str, v: &YValue| -> Result<MValue, ResolveError> {
+            r.value(v)
+                .map_err(|e| fail(key, format!("{key}: {}", e.message)))
+        };
+        let boolean = |key: &str, v: &Option<YValue>| -> Result<Option<bool>, ResolveError> {
+            match v {
+                None => Ok(None),
+                Some(v) => truth(&value(key, v)?)
+                    .map(Some)
+                    .ok_or_else(|| fail(key, format!("{key} must be true or false"))),
+            }
+        };
+        let list = |key: &str, v: &Option<YValue>| -> Result<Vec<String>, ResolveError> {
+            let Some(v) = v else { return Ok(Vec::new()) };
+            let rendered = value(key, v)?;
+            let items: Vec<MValue> = match rendered.kind() {
+                minijinja::value::ValueKind::Seq => rendered
+                    .try_iter()
+                    .map(|i| i.collect())
+                    .map_err(|_| fail(key, format!("{key} must be a list of keys")))?,
+                _ => vec![rendered],
+            };
+            items
+                .iter()
+                .map(|i| {
+                    scalar_text(i).ok_or_else(|| {
+                        fail(
+                            key,
+                            format!("{key} must be a list of keys (paths of resources)"),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let mapping =
+            |key: &str, v: &Option<YValue>| -> Result<Vec<(String, String)>, ResolveError> {
+                let Some(v) = v else { return Ok(Vec::new()) };
+                let YValue::Mapping(m) = v else {
+                    return Err(fail(key, format!("{key} must be a mapping")));
+                };
+                let mut out = Vec::new();
+                for (k, v) in m {
+                    let k = match k {
+                        YValue::String(k) => k.clone(),
+                        other => crate::yaml::to_string(other).trim().to_string(),
+                    };
+                    let text = scalar_text(&value(key, v)?).ok_or_else(|| {
+                        fail(
+                            key,
+                            format!("{key}: `{k}` must be a string, number or boolean"),
+                        )
+                    })?;
+                    out.push((k, text));
+                }
+                Ok(out)
+            };
+        let desired = match kind {
+            Kind::Program => {
+                let state = match state.as_deref() {
+                    None => ProgramState::Running,
+                    Some(st) => ProgramState::parse(st).ok_or_else(|| {
+                        fail(
+                            "state",
+                            format!(
+                                "a program's state is `running`, `stopped` or `absent`, not `{st}`"
+                            ),
+                        )
+                    })?,
+                };
+                let numprocs = match &raw.numprocs {
+                    None => None,
+                    Some(v) => Some(
+                        scalar_text(&value("numprocs", v)?)
+                            .and_then(|t| t.trim().parse::<u32>().ok())
+                            .ok_or_else(|| {
+                                fail("numprocs", "numprocs must be a whole number".into())
+                            })?,
+                    ),
+                };
+                let autorestart = match &raw.autorestart {
+                    None => None,
+                    Some(v) => {
+                        let m = value("autorestart", v)?;
+                        Some(match truth(&m) {
+                            Some(b) => b.to_string(),
+                            None => scalar_text(&m).unwrap_or_default(),
+                        })
+                    }
+                };
+                let conf = ProgramConf {
+                    command: s("command", &raw.command)?.unwrap_or_default(),
+                    directory: s("directory", &raw.directory)?,
+                    user: s("user", &raw.user)?,
+                    environment: mapping("environment", &raw.environment)?,
+                    numprocs,
+                    // By default a program starts with supervisord when it is meant to run.
+                    autostart: boolean("autostart", &raw.autostart)?
+                        .unwrap_or(state == ProgramState::Running),
+                    autorestart,
+                    stopsignal: s("stopsignal", &raw.stopsignal)?,
+                    stdout_logfile: s("stdout_logfile", &raw.stdout_logfile)?,
+                    stderr_logfile: s("stderr_logfile", &raw.stderr_logfile)?,
+                    options: mapping("options", &raw.options)?,
+                };
+                let text = if state == ProgramState::Absent {
+                    String::new()
+                } else {
+                    program::render_conf(&name, &conf).map_err(|m| {
+                        // Point at the key the message is about: `options: …` and `environment: …`
+                        // first, else the first key it names.
+                        let key = ["options", "environment"]
+                            .into_iter()
+                            .find(|k| m.starts_with(&format!("{k}:")))
+                            .or_else(|| {
+                                program::OWN_KEYS
+                                    .iter()
+                                    .find(|k| m.contains(&format!("`{k}`")))
+                                    .copied()
+                            })
+                            .unwrap_or("program");
+                        fail(key, format!("program {name}: {m}"))
+                    })?
+                };
+                Desired::Program(ProgramSpec {
+                    name,
+                    state,
+                    conf: Content {
+                        bytes: text.into_bytes(),
+                        source: "program keys".into(),
+                    },
+                    restart_on: list("restart_on", &raw.restart_on)?,
+                })
+            }
+            _ => {
+                let state = match state.as_deref() {
+                    None => None,
+                    Some(st) => Some(ServiceState::parse(st).ok_or_else(|| {
+                        fail(
+                            "state",
+                            format!("a service's state is `running` or `stopped`, not `{st}`"),
+                        )
+                    })?),
+                };
+                let unit = match s("unit", &raw.unit)? {
+                    None => None,
+                    Some(t) => {
+                        let p = find(role_dir, &self.playbook.dir, "templates", &t).ok_or_else(
+                            || {
+                                fail(
+                                    "unit",
+                                    missing_msg(
+                                        "template",
+                                        "templates",
+                                        &t,
+                                        role_dir,
+                                        &self.playbook.dir,
+                                    ),
+                                )
+                            },
+                        )?;
+                        let source = std::fs::read_to_string(&p).map_err(|e| {
+                            fail("unit", format!("cannot read {}: {e}", p.display()))
+                        })?;
+                        let tname = p.display().to_string();
+                        let text = r.string(&tname, &source).map_err(|e| ResolveError {
+                            origin: Origin {
+                                file: tname.clone(),
+                                line: e.line.unwrap_or(0),
+                                column: 0,
+                            },
+                            message: format!(
+                                "{} (unit template of service {name}, declared at {})",
+                                e.message, entry.origin
+                            ),
+                            host: host.name.clone(),
+                        })?;
+                        Some(Content {
+                            bytes: text.into_bytes(),
+                            source: format!("template: {}", p.display()),
+                        })
+                    }
+                };
+                Desired::Service(ServiceSpec {
+                    name,
+                    unit,
+                    enabled: boolean("enabled", &raw.enabled)?,
+                    state,
+                    restart_on: list("restart_on", &raw.restart_on)?,
+                    reload_on: list("reload_on", &raw.reload_on)?,
+                })
+            }
+        };
+        Ok(Resource {
+            desired,
+            origin: entry.origin.clone(),
+            sensitive: raw.sensitive.unwrap_or(false),
+        })
     }
 
     fn resource(&self, entry: &Entry, r: &Renderer, host: &Host) -> Result<Resource, ResolveError> {
@@ -383,7 +866,25 @@ impl<'a> Resolver<'a> {
             group: s("group", &raw.group)?,
             mode,
         };
-        let presence = match s("state", &raw.state)?.as_deref() {
+        let state = s("state", &raw.state)?;
+        if !matches!(
+            kind,
+            Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service
+        ) {
+            return self.ship_resource(kind, path, attrs, state, entry, r, host);
+        }
+        if matches!(kind, Kind::Program | Kind::Service) {
+            return self.process(
+                kind,
+                path,
+                state,
+                entry,
+                r,
+                host,
+                &role_dir_of(self.playbook, entry),
+            );
+        }
+        let presence = match state.as_deref() {
             None | Some("present") => Presence::Present,
             Some("absent") => Presence::Absent,
             Some(other) => {
@@ -495,12 +996,59 @@ impl<'a> Resolver<'a> {
                 attrs,
                 force,
             }),
+            _ => unreachable_kind(&fail, kind)?,
         };
         Ok(Resource {
             desired,
             origin: entry.origin.clone(),
             sensitive: raw.sensitive.unwrap_or(false),
         })
+    }
+}
+
+/// Program and service resources are built by `Resolver::process`.
+fn unreachable_kind(
+    fail: &dyn Fn(&str, String) -> ResolveError,
+    kind: Kind,
+) -> Result<Desired, ResolveError> {
+    Err(fail(
+        kind.as_str(),
+        format!("internal error: {kind} resolved as a path resource"),
+    ))
+}
+
+/// The folder of the role an entry belongs to.
+fn role_dir_of(pb: &Playbook, entry: &Entry) -> Option<PathBuf> {
+    entry.role.as_ref().and_then(|name| {
+        pb.plays
+            .iter()
+            .flat_map(|p| p.roles.iter())
+            .find(|ro| &ro.name == name)
+            .map(|ro| ro.dir.clone())
+    })
+}
+
+/// A rendered template value as text (strings, numbers, booleans).
+fn scalar_text(v: &MValue) -> Option<String> {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::String => v.as_str().map(str::to_string),
+        ValueKind::Number | ValueKind::Bool => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// `true`/`false` (and the YAML 1.1 spellings) from a rendered value.
+fn truth(v: &MValue) -> Option<bool> {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Bool => Some(v.is_true()),
+        ValueKind::String => match v.as_str()? {
+            "true" | "True" | "yes" | "on" => Some(true),
+            "false" | "False" | "no" | "off" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

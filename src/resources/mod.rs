@@ -5,9 +5,20 @@
 //! The shared vocabulary lives here: [`Resource`] (desired, after templating), [`Observed`]
 //! (what the probe found), [`Change`] (what apply will do).
 
+pub mod archive;
+pub mod command;
 pub mod directory;
 pub mod file;
+pub mod git;
+pub mod group;
 pub mod link;
+pub mod package;
+pub mod program;
+pub mod release;
+pub mod service;
+pub mod ship;
+pub mod sync;
+pub mod user;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -102,12 +113,24 @@ pub struct LinkSpec {
     pub force: bool,
 }
 
+pub use program::{ProgramSpec, ProgramState};
+pub use service::{ServiceSpec, ServiceState, UnitState};
+
 /// The desired state of one resource, fully rendered for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Desired {
     File(FileSpec),
     Directory(DirectorySpec),
     Link(LinkSpec),
+    Program(ProgramSpec),
+    Service(ServiceSpec),
+    Git(git::GitSpec),
+    Sync(sync::SyncSpec),
+    Release(release::ReleaseSpec),
+    Package(package::PackageSpec),
+    User(user::UserSpec),
+    Group(group::GroupSpec),
+    Command(command::CommandSpec),
 }
 
 /// Kind of a resource, as written in playbooks.
@@ -116,6 +139,15 @@ pub enum Kind {
     File,
     Directory,
     Link,
+    Program,
+    Service,
+    Git,
+    Sync,
+    Release,
+    Package,
+    User,
+    Group,
+    Command,
 }
 
 impl Kind {
@@ -124,6 +156,39 @@ impl Kind {
             Kind::File => "file",
             Kind::Directory => "directory",
             Kind::Link => "link",
+            Kind::Program => "program",
+            Kind::Service => "service",
+            Kind::Git => "git",
+            Kind::Sync => "sync",
+            Kind::Release => "release",
+            Kind::Package => "package",
+            Kind::User => "user",
+            Kind::Group => "group",
+            Kind::Command => "command",
+        }
+    }
+
+    /// Kinds whose key is a path on the host (the others are names, or a command line).
+    pub fn is_path(self) -> bool {
+        matches!(
+            self,
+            Kind::File | Kind::Directory | Kind::Link | Kind::Git | Kind::Sync | Kind::Release
+        )
+    }
+
+    /// Kinds whose change `restart_on`, `reload_on` and `on_change` may name (all but the
+    /// processes themselves).
+    pub fn watchable(self) -> bool {
+        !matches!(self, Kind::Program | Kind::Service)
+    }
+
+    /// The file whose content a change of this kind and key shows in diffs: the path itself,
+    /// a program's conf file, a service's unit file.
+    pub fn content_path(self, key: &str) -> String {
+        match self {
+            Kind::Program => program::conf_path(key),
+            Kind::Service => service::unit_path(key),
+            _ => key.to_string(),
         }
     }
 }
@@ -140,21 +205,60 @@ impl Desired {
             Desired::File(_) => Kind::File,
             Desired::Directory(_) => Kind::Directory,
             Desired::Link(_) => Kind::Link,
+            Desired::Program(_) => Kind::Program,
+            Desired::Service(_) => Kind::Service,
+            Desired::Git(_) => Kind::Git,
+            Desired::Sync(_) => Kind::Sync,
+            Desired::Release(_) => Kind::Release,
+            Desired::Package(_) => Kind::Package,
+            Desired::User(_) => Kind::User,
+            Desired::Group(_) => Kind::Group,
+            Desired::Command(_) => Kind::Command,
         }
     }
 
-    /// The resource's key: what `restart_on` and duplicate checks refer to (a path for files).
+    /// The resource's key: what `restart_on` and duplicate checks refer to (a path for files,
+    /// the name of a program, the unit name of a service).
     pub fn key(&self) -> &str {
         match self {
             Desired::File(s) => &s.path,
             Desired::Directory(s) => &s.path,
             Desired::Link(s) => &s.path,
+            Desired::Program(s) => &s.name,
+            Desired::Service(s) => &s.name,
+            Desired::Git(s) => &s.dest,
+            Desired::Sync(s) => &s.dest,
+            Desired::Release(s) => &s.dest,
+            Desired::Package(s) => &s.name,
+            Desired::User(s) => &s.name,
+            Desired::Group(s) => &s.name,
+            Desired::Command(s) => &s.command,
         }
     }
 
     /// Paths the probe must report on.
-    pub fn probe_paths(&self) -> Vec<&str> {
-        vec![self.key()]
+    pub fn probe_paths(&self) -> Vec<String> {
+        match self {
+            Desired::Program(s) => vec![program::conf_path(&s.name)],
+            Desired::Service(s) => vec![service::unit_path(&s.name)],
+            Desired::Release(s) => s.probe_paths(),
+            Desired::Command(s) => s.creates.iter().cloned().collect(),
+            Desired::Sync(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
+                Vec::new()
+            }
+            d => vec![d.key().to_string()],
+        }
+    }
+
+    /// Keys of resources whose change restarts (`restart_on`) or reloads (`reload_on`) this
+    /// one; for a command, those it runs on (`on_change`).
+    pub fn watches(&self) -> (&[String], &[String]) {
+        match self {
+            Desired::Program(s) => (&s.restart_on, &[]),
+            Desired::Service(s) => (&s.restart_on, &s.reload_on),
+            Desired::Command(s) => (&s.on_change, &[]),
+            _ => (&[], &[]),
+        }
     }
 }
 
@@ -222,6 +326,83 @@ pub struct Observed {
     pub facts: Facts,
     /// By path; a path asked for but not reported is missing.
     pub paths: BTreeMap<String, PathState>,
+    /// supervisord's config file, when the probe looked for it and found it.
+    pub supervisor_conf: Option<String>,
+    /// supervisord's unix socket (`[unix_http_server] file=` of that config).
+    pub supervisor_socket: Option<String>,
+    /// Every process supervisord runs; `None` when not asked (no `program:` on the host).
+    pub processes: Option<Vec<crate::supervisor::ProcessStatus>>,
+    /// systemd runs on the host (known when units were asked about).
+    pub systemd: bool,
+    /// `systemctl show` of the units asked about, by unit name.
+    pub units: BTreeMap<String, UnitState>,
+    /// Restarts owed by earlier runs (the host's state file); `None` when not read.
+    pub owed: Option<Vec<OwedRestart>>,
+    /// Checkouts, trees, releases, packages, users, groups and command checks.
+    pub ship: ship::ShipObserved,
+}
+
+/// What is restarted or reloaded.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OwedKind {
+    Program,
+    Service,
+}
+
+/// A restart, or (services with `reload_on`) a reload.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OwedAction {
+    Restart,
+    Reload,
+}
+
+/// A restart that a run promised and has not done yet, kept on the host (see
+/// [`OWED_STATE_FILE`]) so that a failed run cannot lose it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OwedRestart {
+    pub kind: OwedKind,
+    pub name: String,
+    pub action: OwedAction,
+    /// Why, for people: `/etc/app/app.ini changed`.
+    pub reasons: Vec<String>,
+}
+
+/// Where owed restarts are kept on a host (JSON, written atomically).
+pub const OWED_STATE_FILE: &str = "/var/lib/play/restarts.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OwedFile {
+    version: u32,
+    owed: Vec<OwedRestart>,
+}
+
+/// The state file's text for `owed`.
+pub fn encode_owed(owed: &[OwedRestart]) -> Vec<u8> {
+    let mut v = serde_json::to_vec_pretty(&OwedFile {
+        version: 1,
+        owed: owed.to_vec(),
+    })
+    .unwrap_or_default();
+    v.push(b'\n');
+    v
+}
+
+/// Reads the state file's text.
+pub fn decode_owed(text: &[u8]) -> Result<Vec<OwedRestart>, String> {
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let f: OwedFile = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    if f.version != 1 {
+        return Err(format!("unsupported version {}", f.version));
+    }
+    Ok(f.owed)
 }
 
 impl Observed {
@@ -338,12 +519,17 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
     d
 }
 
-/// Plans one resource: a pure function of desired and observed state.
+/// Plans one resource: a pure function of desired and observed state. For programs and
+/// services this is their own change only (conf or unit file, state); restarts caused by other
+/// resources are planned for the whole host (`engine::restarts`).
 pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
     let mut change = match &r.desired {
         Desired::File(s) => file::plan(s, &observed.path(&s.path))?,
         Desired::Directory(s) => directory::plan(s, &observed.path(&s.path))?,
         Desired::Link(s) => link::plan(s, &observed.path(&s.path))?,
+        Desired::Program(s) => program::plan(s, observed)?.change,
+        Desired::Service(s) => service::plan(s, observed, false)?.change,
+        _ => ship::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

@@ -103,6 +103,23 @@ impl Transport for LocalTransport {
     fn close(&mut self) {
         self.closed = true;
     }
+
+    fn unix_http(&mut self, socket: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
+        use std::io::Read;
+        if self.closed {
+            return Err(self.io("session is closed".into()));
+        }
+        let err = |e: std::io::Error| self.io(format!("unix socket {socket}: {e}"));
+        let mut s = std::os::unix::net::UnixStream::connect(socket).map_err(err)?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .map_err(err)?;
+        s.write_all(request).map_err(err)?;
+        let mut answer = Vec::new();
+        s.take(super::MAX_UNIX_HTTP_ANSWER as u64)
+            .read_to_end(&mut answer)
+            .map_err(err)?;
+        Ok(answer)
+    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,18 @@ pub trait Transport: Send {
     /// Closes the session. Further calls fail.
     fn close(&mut self);
 
+    /// Sends `request` (a whole HTTP/1.0 request) to the unix socket `socket` on the host and
+    /// returns everything the server answered until it closed the connection (at most
+    /// [`MAX_UNIX_HTTP_ANSWER`] bytes). Used to speak to supervisord's XML-RPC API without
+    /// running a process on the host. The socket is opened as the login user (no sudo).
+    fn unix_http(&mut self, socket: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let _ = request;
+        Err(TransportError::Io {
+            host: self.host().to_string(),
+            reason: format!("unix socket {socket}: not supported by this transport"),
+        })
+    }
+
     /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
     fn upload(&mut self, path: &str, bytes: &[u8]) -> Result<(), TransportError> {
         let q = shell_quote(path);
@@ -147,6 +159,9 @@ pub trait Transport: Send {
         }
     }
 }
+
+/// Largest answer [`Transport::unix_http`] reads.
+pub const MAX_UNIX_HTTP_ANSWER: usize = 16 << 20;
 
 /// Quotes `s` for a POSIX shell: `'...'` with embedded quotes escaped.
 pub fn shell_quote(s: &str) -> String {

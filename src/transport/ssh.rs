@@ -436,6 +436,21 @@ impl Transport for SshTransport {
         Ok(out)
     }
 
+    fn unix_http(&mut self, socket: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut ch = self.open_streamlocal(socket)?;
+        let what = format!("unix socket {socket}");
+        ch.write_all(request)
+            .map_err(|e| self.io_err(&format!("writing to {what}"), &e))?;
+        let mut answer = Vec::new();
+        // The server answers an HTTP/1.0 request and closes: read until EOF.
+        (&mut ch)
+            .take(super::MAX_UNIX_HTTP_ANSWER as u64)
+            .read_to_end(&mut answer)
+            .map_err(|e| self.io_err(&format!("reading from {what}"), &e))?;
+        let _ = ch.close();
+        Ok(answer)
+    }
+
     fn close(&mut self) {
         if let Some(sess) = self.sess.take() {
             sess.set_blocking(true);

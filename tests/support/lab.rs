@@ -123,6 +123,8 @@ impl Lab {
             dir,
             systemd,
         };
+        // Start from fresh hosts: a lab left by a crashed earlier run would carry its state.
+        let _ = lab.down();
         // `lab` exists before `up` runs, so its Drop cleans up if `up` fails half way.
         let out = lab.up_again(n);
         assert!(

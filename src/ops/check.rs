@@ -1,0 +1,360 @@
+//! `play check [PLAYBOOK...]`: validate everything offline (no host is contacted) and report
+//! every problem, each with its file, line and column.
+//!
+//! What is checked: the inventory (and its vars files, vault files included), every playbook
+//! with its roles and vars files (YAML syntax, every key, resource shapes), and, for every host
+//! a play targets, every resource rendered as `play apply` would: every templated string and
+//! template, `src:` files found, paths valid, no duplicates, `restart_on`/`reload_on`
+//! references. Facts are the documented placeholders ([`crate::resolve::stub_facts`]) unless
+//! recorded facts are given (`--facts-from`, written by `play facts --save`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::engine;
+use crate::inventory::{self, Inventory, InventoryError, Vars};
+use crate::ops::facts::{self, FactsError, FactsFile};
+use crate::playbook::{self, PlaybookError};
+use crate::resolve::{stub_facts, ResolveError, Resolver};
+
+/// What to check.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Playbooks; empty: every `*.yml` / `*.yaml` of `playbooks/`.
+    pub playbooks: Vec<PathBuf>,
+    pub inventory: PathBuf,
+    pub extra_vars: Vec<String>,
+    /// Facts recorded by `play facts --save`; hosts not in the file get the placeholders.
+    pub facts_from: Option<PathBuf>,
+    pub limit: Option<String>,
+}
+
+/// One problem, located. `line`/`column` are 1-based, 0 when unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// Hosts the problem was found for (empty: not host-specific).
+    pub hosts: Vec<String>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        const SHOWN: usize = 5;
+        match self.hosts.len() {
+            0 => Ok(()),
+            n if n <= SHOWN => write!(f, " [host: {}]", self.hosts.join(", ")),
+            n => write!(
+                f,
+                " [host: {} and {} more]",
+                self.hosts[..SHOWN].join(", "),
+                n - SHOWN
+            ),
+        }
+    }
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    pub problems: Vec<Problem>,
+    pub playbooks: usize,
+    /// Distinct hosts targeted by the playbooks.
+    pub hosts: usize,
+    /// Resources rendered (over all hosts).
+    pub resources: usize,
+    /// Hosts rendered with recorded facts (the others with placeholders).
+    pub recorded_facts: usize,
+    pub seconds: f64,
+}
+
+impl CheckReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Why a check could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("no playbook given and none found in {}", .0.display())]
+    NoPlaybooks(PathBuf),
+    #[error(transparent)]
+    Facts(#[from] FactsError),
+}
+
+fn problem(file: &str, pos: Option<(usize, usize)>, message: &str, host: Option<&str>) -> Problem {
+    let (line, column) = pos.unwrap_or((0, 0));
+    Problem {
+        file: file.to_string(),
+        line,
+        column,
+        message: message.to_string(),
+        hosts: host
+            .filter(|h| !h.is_empty())
+            .map(|h| vec![h.to_string()])
+            .unwrap_or_default(),
+    }
+}
+
+fn from_yaml(e: &crate::yaml::YamlError) -> Problem {
+    problem(&e.file.display().to_string(), e.position, &e.message, None)
+}
+
+fn from_playbook(e: &PlaybookError) -> Problem {
+    match e {
+        PlaybookError::Yaml(y) => from_yaml(y),
+        PlaybookError::Invalid { origin, message } => problem(
+            &origin.file,
+            Some((origin.line, origin.column)),
+            message,
+            None,
+        ),
+    }
+}
+
+fn from_resolve(e: &ResolveError) -> Problem {
+    problem(
+        &e.origin.file,
+        Some((e.origin.line, e.origin.column)),
+        &e.message,
+        Some(&e.host),
+    )
+}
+
+fn from_inventory(e: &InventoryError, source: &Path) -> Problem {
+    match e {
+        InventoryError::Yaml(y) => from_yaml(y),
+        InventoryError::Invalid { path, message } => {
+            problem(&path.display().to_string(), None, message, None)
+        }
+        other => problem(
+            &source.display().to_string(),
+            None,
+            &other.to_string(),
+            None,
+        ),
+    }
+}
+
+/// `playbooks/*.yml` and `*.yaml`, sorted.
+pub fn discover(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(
+                            p.extension().and_then(|e| e.to_str()),
+                            Some("yml") | Some("yaml")
+                        )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Merges problems found for several hosts at the same place with the same message; sorts by
+/// file, line, column (stable).
+fn merge(problems: Vec<Problem>) -> Vec<Problem> {
+    let mut out: Vec<Problem> = Vec::new();
+    let mut index: HashMap<(String, usize, usize, String), usize> = HashMap::new();
+    for p in problems {
+        let key = (p.file.clone(), p.line, p.column, p.message.clone());
+        match index.get(&key) {
+            Some(&i) => {
+                for h in p.hosts {
+                    if !out[i].hosts.contains(&h) {
+                        out[i].hosts.push(h);
+                    }
+                }
+            }
+            None => {
+                index.insert(key, out.len());
+                out.push(p);
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.file.as_str(), a.line, a.column).cmp(&(b.file.as_str(), b.line, b.column))
+    });
+    out
+}
+
+struct Rendered {
+    problems: Vec<Problem>,
+    resources: usize,
+}
+
+fn check_playbook(
+    path: &Path,
+    inv: Option<&Inventory>,
+    extra: &Vars,
+    facts: &FactsFile,
+    limit: Option<&str>,
+    report: &mut CheckReport,
+    hosts_seen: &mut std::collections::BTreeSet<String>,
+) -> Vec<Problem> {
+    let (pb, load_problems) = playbook::load_all(path);
+    let mut problems: Vec<Problem> = load_problems.iter().map(from_playbook).collect();
+    let (Some(pb), Some(inv)) = (pb, inv) else {
+        return problems;
+    };
+    let hosts = match engine::target_hosts(&pb, inv, limit) {
+        Ok(h) => h,
+        Err(e) => {
+            // With plays left out for problems, no host may be left: not a problem of its own.
+            if problems.is_empty() {
+                let p = match &e {
+                    engine::RunError::Resolve(r) => from_resolve(r),
+                    engine::RunError::Inventory(i) => from_inventory(i, &inv.source),
+                    other => problem(&path.display().to_string(), None, &other.to_string(), None),
+                };
+                problems.push(p);
+            }
+            return problems;
+        }
+    };
+    let resolver = Resolver::new(&pb, inv, extra);
+    let stub = stub_facts();
+    let rendered: Vec<Rendered> = hosts
+        .par_iter()
+        .map(|h| {
+            let recorded = facts.hosts.get(&h.name);
+            let (resources, errors) = resolver.resources_all(h, recorded.unwrap_or(&stub));
+            Rendered {
+                problems: errors.iter().map(from_resolve).collect(),
+                resources: resources.len(),
+            }
+        })
+        .collect();
+    for h in &hosts {
+        if hosts_seen.insert(h.name.clone()) {
+            report.hosts += 1;
+            report.recorded_facts += usize::from(facts.hosts.contains_key(&h.name));
+        }
+    }
+    for r in rendered {
+        report.resources += r.resources;
+        problems.extend(r.problems);
+    }
+    problems
+}
+
+/// Checks the playbooks (and their roles, vars files and inventory) offline.
+pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
+    let start = Instant::now();
+    let mut report = CheckReport::default();
+    let mut problems = Vec::new();
+    let facts = match &opts.facts_from {
+        Some(f) => facts::load(f)?,
+        None => FactsFile::default(),
+    };
+    let playbooks = if opts.playbooks.is_empty() {
+        let dir = PathBuf::from("playbooks");
+        let found = discover(&dir);
+        if found.is_empty() {
+            return Err(CheckError::NoPlaybooks(dir));
+        }
+        found
+    } else {
+        opts.playbooks.clone()
+    };
+    let extra = match inventory::parse_extra_vars(&opts.extra_vars) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(from_inventory(&e, Path::new("-e")));
+            Vars::new()
+        }
+    };
+    let inv = match inventory::load(&opts.inventory, &extra) {
+        Ok(inv) => Some(inv),
+        Err(e) => {
+            problems.push(from_inventory(&e, &opts.inventory));
+            None
+        }
+    };
+    let mut hosts_seen = std::collections::BTreeSet::new();
+    for pb in &playbooks {
+        report.playbooks += 1;
+        problems.extend(check_playbook(
+            pb,
+            inv.as_ref(),
+            &extra,
+            &facts,
+            opts.limit.as_deref(),
+            &mut report,
+            &mut hosts_seen,
+        ));
+    }
+    report.problems = merge(problems);
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The text report: one line per problem, then a summary line.
+pub fn text(report: &CheckReport) -> String {
+    let mut out = String::new();
+    for p in &report.problems {
+        out.push_str(&p.to_string());
+        out.push('\n');
+    }
+    let facts = if report.recorded_facts > 0 {
+        format!(
+            " ({} with recorded facts, {} with placeholders)",
+            report.recorded_facts,
+            report.hosts.saturating_sub(report.recorded_facts)
+        )
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        "{} problem(s); checked {} playbook(s), {} host(s){facts}, {} resource(s) in {:.2}s\n",
+        report.problems.len(),
+        report.playbooks,
+        report.hosts,
+        report.resources,
+        report.seconds
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_hosts_and_sorts() {
+        let p = |file: &str, line, msg: &str, host: &str| {
+            problem(file, Some((line, 3)), msg, Some(host))
+        };
+        let merged = merge(vec![
+            p("b.yml", 2, "x", "h1"),
+            p("a.yml", 9, "y", "h1"),
+            p("b.yml", 2, "x", "h2"),
+            p("a.yml", 1, "z", ""),
+        ]);
+        let shown: Vec<String> = merged.iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "a.yml:1:3: z",
+                "a.yml:9:3: y [host: h1]",
+                "b.yml:2:3: x [host: h1, h2]"
+            ]
+        );
+    }
+}

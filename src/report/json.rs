@@ -1,0 +1,310 @@
+//! The JSON report of `play diff` / `play apply` (`--format json`): a stable, versioned schema,
+//! documented in `docs/report-schema.md` and described by `docs/report.schema.json`.
+//!
+//! Give it a report that went through [`super::redact::Redactor::report`]: sensitive changes
+//! carry no content, sizes or hashes.
+//!
+//! The helpers here ([`Counts`], [`unified_diff`], [`action_name`]) are shared by the Markdown
+//! and JUnit printers.
+
+use serde::{Deserialize, Serialize};
+use similar::TextDiff;
+
+use crate::engine::{HostReport, HostStatus, Mode, RunReport};
+use crate::resources::{Action, Change};
+
+/// Version of the JSON schema. Bumped only for incompatible changes (a field removed, renamed
+/// or retyped); new optional fields keep the version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonReport {
+    pub schema_version: u32,
+    /// Version of `play` that wrote the report.
+    pub play_version: String,
+    /// `diff` or `apply`.
+    pub command: String,
+    /// The playbook, as given on the command line.
+    pub playbook: String,
+    /// True when every host ended `ok` or `changed`.
+    pub success: bool,
+    pub seconds: f64,
+    pub totals: Totals,
+    pub hosts: Vec<JsonHost>,
+}
+
+/// Counts over all hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub hosts: usize,
+    /// Hosts by status.
+    pub ok: usize,
+    pub changed: usize,
+    pub failed: usize,
+    pub unreachable: usize,
+    /// Changes (planned by diff, applied by apply) by kind of action.
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub restarts: usize,
+    /// All changes listed in the report (for apply: attempted, applied or not).
+    pub changes: usize,
+}
+
+/// One host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonHost {
+    pub host: String,
+    /// `ok` (nothing to change), `changed` (changes planned or applied), `failed`, `unreachable`.
+    pub status: String,
+    /// Why the host failed or was unreachable.
+    pub error: Option<String>,
+    /// Resources already in their desired state.
+    pub unchanged: usize,
+    pub seconds: f64,
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub restarts: usize,
+    pub changes: Vec<JsonChange>,
+}
+
+/// One change of a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonChange {
+    /// Resource kind: `file`, `directory`, `link`, ...
+    pub kind: String,
+    /// The resource's key (a path for files).
+    pub key: String,
+    /// `create`, `update`, `delete`, `attrs` (owner/group/mode only), ...
+    pub action: String,
+    /// apply: whether it was applied; diff: null.
+    pub applied: Option<bool>,
+    /// Human summaries: `mode 0600 → 0644`, `target /a → /b`.
+    pub details: Vec<String>,
+    /// Content withheld (`sensitive: true`, or it holds a secret).
+    pub sensitive: bool,
+    /// The change restarts or reloads a program or service (see `details`).
+    pub restart: bool,
+    /// null when the resource does not exist yet (create).
+    pub before: Option<Side>,
+    /// null when the resource is deleted.
+    pub after: Option<Side>,
+    /// Unified diff of a text file's content; null when not a content change, binary, too
+    /// large to fetch, or sensitive.
+    pub diff: Option<String>,
+}
+
+/// One side of a change: size and sha256 of a file's content, when known and not sensitive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Side {
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+}
+
+/// The action's name as in the JSON report (`create`, `update`, `delete`, `attrs`, ...).
+pub fn action_name(a: Action) -> String {
+    match serde_json::to_value(a) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => a.verb().to_string(),
+    }
+}
+
+/// Changes of a host by kind of action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub restarts: usize,
+}
+
+impl Counts {
+    /// Counts the changes that count for this mode (apply: the applied ones). A change that
+    /// restarts or reloads counts in `restarts`; one that does nothing else counts only there.
+    pub fn of(h: &HostReport, mode: Mode) -> Counts {
+        let mut c = Counts::default();
+        for ch in counted(h, mode) {
+            if restarts(ch) {
+                c.restarts += 1;
+                if ch.content.is_none() && ch.details.iter().all(|d| is_restart_detail(d)) {
+                    continue;
+                }
+            }
+            match action_name(ch.action).as_str() {
+                "create" => c.created += 1,
+                "delete" => c.deleted += 1,
+                "restart" | "reload" => c.restarts += 1,
+                _ => c.updated += 1,
+            }
+        }
+        c
+    }
+    pub fn total(&self) -> usize {
+        self.created + self.updated + self.deleted + self.restarts
+    }
+}
+
+/// A detail saying a program or service restarts or reloads (`restart: /etc/app.ini changed`,
+/// `reload owed by an earlier run: ...`).
+pub fn is_restart_detail(d: &str) -> bool {
+    d.starts_with("restart") || d.starts_with("reload")
+}
+
+/// True when the change restarts or reloads something.
+pub fn restarts(c: &Change) -> bool {
+    c.details.iter().any(|d| is_restart_detail(d))
+}
+
+/// Changes that count: all for diff, applied ones for apply.
+pub fn counted(h: &HostReport, mode: Mode) -> impl Iterator<Item = &Change> {
+    h.changes
+        .iter()
+        .filter(move |c| mode == Mode::Diff || h.applied.contains(&c.index))
+}
+
+/// `ok`, `changed`, `failed` or `unreachable`.
+pub fn status_name(h: &HostReport, mode: Mode) -> &'static str {
+    match &h.status {
+        HostStatus::Failed(_) => "failed",
+        HostStatus::Unreachable(_) => "unreachable",
+        HostStatus::Ok if counted(h, mode).next().is_some() => "changed",
+        HostStatus::Ok => "ok",
+    }
+}
+
+/// The error message of a failed or unreachable host.
+pub fn error_of(h: &HostReport) -> Option<&str> {
+    match &h.status {
+        HostStatus::Ok => None,
+        HostStatus::Failed(m) | HostStatus::Unreachable(m) => Some(m),
+    }
+}
+
+fn as_text(b: &[u8]) -> Option<&str> {
+    std::str::from_utf8(b).ok().filter(|t| !t.contains('\0'))
+}
+
+/// The unified diff of a text file's content change (no colors), `None` when there is none to
+/// show (not a content change, sensitive, binary, or the old content was not fetched).
+pub fn unified_diff(c: &Change) -> Option<String> {
+    if c.sensitive {
+        return None;
+    }
+    let cc = c.content.as_ref()?;
+    let new = as_text(&cc.new)?;
+    let old = match (&cc.old, cc.old_size) {
+        (Some(o), _) => as_text(o)?,
+        (None, None) => "",
+        (None, Some(_)) => return None,
+    };
+    let from = if cc.old_size.is_some() {
+        c.key.as_str()
+    } else {
+        "/dev/null"
+    };
+    let text = TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(from, &c.key)
+        .to_string();
+    Some(text)
+}
+
+fn change(c: &Change, h: &HostReport, mode: Mode) -> JsonChange {
+    let content = c.content.as_ref().filter(|_| !c.sensitive);
+    let before = match c.action {
+        Action::Create => None,
+        _ => Some(Side {
+            size: content.and_then(|cc| cc.old_size),
+            sha256: content.and_then(|cc| cc.old_sha256.clone()),
+        }),
+    };
+    let after = match c.action {
+        Action::Delete => None,
+        _ => Some(Side {
+            size: content.map(|cc| cc.new.len() as u64),
+            sha256: content.map(|cc| cc.new_sha256.clone()),
+        }),
+    };
+    JsonChange {
+        kind: c.kind.to_string(),
+        key: c.key.clone(),
+        action: action_name(c.action),
+        applied: match mode {
+            Mode::Diff => None,
+            Mode::Apply => Some(h.applied.contains(&c.index)),
+        },
+        details: c.details.clone(),
+        sensitive: c.sensitive,
+        restart: restarts(c),
+        before,
+        after,
+        diff: unified_diff(c),
+    }
+}
+
+/// Builds the JSON document of a (redacted) report.
+pub fn build(report: &RunReport, playbook: &str) -> JsonReport {
+    let mode = report.mode;
+    let mut totals = Totals {
+        hosts: report.hosts.len(),
+        ..Totals::default()
+    };
+    let hosts = report
+        .hosts
+        .iter()
+        .map(|h| {
+            let counts = Counts::of(h, mode);
+            let status = status_name(h, mode);
+            match status {
+                "ok" => totals.ok += 1,
+                "changed" => totals.changed += 1,
+                "failed" => totals.failed += 1,
+                _ => totals.unreachable += 1,
+            }
+            totals.created += counts.created;
+            totals.updated += counts.updated;
+            totals.deleted += counts.deleted;
+            totals.restarts += counts.restarts;
+            totals.changes += h.changes.len();
+            JsonHost {
+                host: h.host.clone(),
+                status: status.to_string(),
+                error: error_of(h).map(str::to_string),
+                unchanged: h.unchanged,
+                seconds: h.seconds,
+                created: counts.created,
+                updated: counts.updated,
+                deleted: counts.deleted,
+                restarts: counts.restarts,
+                changes: h.changes.iter().map(|c| change(c, h, mode)).collect(),
+            }
+        })
+        .collect();
+    JsonReport {
+        schema_version: SCHEMA_VERSION,
+        play_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: match mode {
+            Mode::Diff => "diff",
+            Mode::Apply => "apply",
+        }
+        .to_string(),
+        playbook: playbook.to_string(),
+        success: report.all_ok(),
+        seconds: report.seconds,
+        totals,
+        hosts,
+    }
+}
+
+/// The JSON text (pretty, with a final newline).
+pub fn render(report: &RunReport, playbook: &str) -> String {
+    let doc = build(report, playbook);
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+        format!("{{\"schema_version\": {SCHEMA_VERSION}, \"error\": \"{e}\"}}")
+    });
+    s.push('\n');
+    s
+}

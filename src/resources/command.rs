@@ -1,0 +1,382 @@
+//! `command:` — a shell command, run by `sh -c` on the host, in declared order, when its guards
+//! allow.
+//!
+//! ```yaml
+//! - command: python3 -m venv /srv/hello/venv
+//!   creates: /srv/hello/venv/bin/python   # runs only while this path does not exist
+//!   unless: test -x /srv/hello/venv/bin/pip  # runs only when this check exits non-zero
+//!   on_change: [/srv/hello]               # runs only when one of these resources changes
+//!   chdir: /srv/hello                     # working folder
+//!   user: app                             # run as this user (`su`)
+//! ```
+//!
+//! Guards combine: the command runs when every guard given allows it. A command without any
+//! guard is a change on every run, and `play diff` says so plainly: play cannot know what it
+//! would do. `unless` runs during `play diff` too (in the probe, output discarded, at most
+//! 300 s): keep it free of side effects. `on_change` names resources of the same play declared
+//! before the command; with `creates` or `unless` as well, all must allow.
+//!
+//! The command's stdin is /dev/null, its output goes to the apply's stderr (shown when it fails),
+//! its umask is 022. A non-zero exit fails the host's apply there. With `creates`, the path must
+//! exist afterwards.
+
+use super::ship::{Planned, Refused};
+use super::{sha256_hex, Action, PathKind, PathState};
+use crate::transport::shell_quote;
+
+/// How long an `unless` check may run in the probe.
+pub const UNLESS_TIMEOUT_SECS: u32 = 300;
+
+/// One command, rendered for one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// The command line (also the resource's key).
+    pub command: String,
+    /// Absolute path: run only while it does not exist.
+    pub creates: Option<String>,
+    /// A check command: run only when it exits non-zero.
+    pub unless: Option<String>,
+    /// Keys of resources of the play: run only when one of them changes in this run.
+    pub on_change: Vec<String>,
+    pub chdir: Option<String>,
+    pub user: Option<String>,
+}
+
+impl CommandSpec {
+    /// The `unless` check to run in the probe, if any.
+    pub fn guard(&self) -> Option<Guard> {
+        self.unless
+            .as_ref()
+            .map(|u| Guard::new(u, self.chdir.as_deref(), self.user.as_deref()))
+    }
+
+    /// True when nothing limits when it runs.
+    pub fn unguarded(&self) -> bool {
+        self.creates.is_none() && self.unless.is_none() && self.on_change.is_empty()
+    }
+}
+
+/// An `unless` check, as the probe runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// Names the check's result (`unless` record): a digest of the three fields.
+    pub id: String,
+    pub check: String,
+    pub chdir: Option<String>,
+    pub user: Option<String>,
+}
+
+impl Guard {
+    pub fn new(check: &str, chdir: Option<&str>, user: Option<&str>) -> Guard {
+        let key = format!("{check}\0{}\0{}", chdir.unwrap_or(""), user.unwrap_or(""));
+        Guard {
+            id: format!("u{}", &sha256_hex(key.as_bytes())[..16]),
+            check: check.to_string(),
+            chdir: chdir.map(str::to_string),
+            user: user.map(str::to_string),
+        }
+    }
+}
+
+/// `sh -c CMD`, or as `user` with `su` (its HOME, USER and SHELL set).
+fn run_as(cmd: &str, user: Option<&str>) -> String {
+    match user {
+        None => format!("sh -c {}", shell_quote(cmd)),
+        Some(u) => format!("su -s /bin/sh -c {} {}", shell_quote(cmd), shell_quote(u)),
+    }
+}
+
+/// The probe fragment running one `unless` check (`unless` record: exit status, or `nodir`
+/// when its `chdir` does not exist yet).
+pub fn probe_guard(g: &Guard) -> String {
+    let run = run_as(&g.check, g.user.as_deref());
+    let id = shell_quote(&g.id);
+    match &g.chdir {
+        Some(d) => {
+            let d = shell_quote(d);
+            format!(
+                "if [ -d {d} ]; then\n  (cd {d} && umask 022 && exec timeout {UNLESS_TIMEOUT_SECS} {run}) </dev/null >/dev/null 2>&1\n  printf 'unless\\0%s\\0%s\\0' {id} \"$?\"\nelse\n  printf 'unless\\0%s\\0nodir\\0' {id}\nfi\n"
+            )
+        }
+        None => format!(
+            "(umask 022 && exec timeout {UNLESS_TIMEOUT_SECS} {run}) </dev/null >/dev/null 2>&1\nprintf 'unless\\0%s\\0%s\\0' {id} \"$?\"\n"
+        ),
+    }
+}
+
+/// What the plan of a command saw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checks<'a> {
+    /// State of `creates` (when given).
+    pub creates: Option<&'a PathState>,
+    /// The `unless` check's result: `Some(Some(status))`, `Some(None)` when `chdir` is missing.
+    pub unless: Option<Option<i32>>,
+}
+
+/// Plans one command. `changed`: keys of the host's resources that change in this run.
+pub fn plan(
+    spec: &CommandSpec,
+    checks: &Checks,
+    changed: &[&str],
+) -> Result<Option<Planned<()>>, Refused> {
+    if spec.unguarded() {
+        return Ok(Some(Planned {
+            action: Action::Update,
+            details: vec![
+                "runs on every apply: it has no guard (creates, unless, on_change), so play cannot know what it would change".into(),
+            ],
+            work: (),
+        }));
+    }
+    let mut reasons = Vec::new();
+    if let Some(path) = &spec.creates {
+        match checks.creates.map(|p| &p.kind) {
+            Some(PathKind::Missing) => reasons.push(format!("{path} does not exist")),
+            Some(_) => return Ok(None),
+            None => {
+                return Err(Refused(format!(
+                    "creates: {path} was not probed (internal error)"
+                )))
+            }
+        }
+    }
+    if !spec.on_change.is_empty() {
+        let hits: Vec<&str> = spec
+            .on_change
+            .iter()
+            .map(String::as_str)
+            .filter(|k| changed.contains(k))
+            .collect();
+        if hits.is_empty() {
+            return Ok(None);
+        }
+        reasons.push(format!("{} changes", hits.join(", ")));
+    }
+    if let Some(check) = &spec.unless {
+        match checks.unless {
+            Some(Some(0)) => return Ok(None),
+            Some(Some(st)) => reasons.push(format!("unless `{check}` exited {st}")),
+            Some(None) => reasons.push(format!(
+                "chdir {} does not exist yet (unless `{check}` not run)",
+                spec.chdir.as_deref().unwrap_or("?")
+            )),
+            None => {
+                return Err(Refused(format!(
+                    "unless: `{check}` was not run (internal error)"
+                )))
+            }
+        }
+    }
+    Ok(Some(Planned {
+        action: Action::Update,
+        details: vec![format!("run: {}", reasons.join("; "))],
+        work: (),
+    }))
+}
+
+/// The apply step of one command (inside the apply script: `play_ok`, `play_fail`).
+pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
+    let i = index;
+    let run = run_as(&spec.command, spec.user.as_deref());
+    let cd = spec
+        .chdir
+        .as_ref()
+        .map(|d| format!("cd {} && ", shell_quote(d)))
+        .unwrap_or_default();
+    let mut s = format!(
+        "# command {i}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n({cd}umask 022 && exec {run}) </dev/null 1>&2\nst=$?\nif [ \"$st\" -ne 0 ]; then printf 'command exited with status %s\\n' \"$st\" >&2; play_fail {i}; fi\n"
+    );
+    if let Some(c) = &spec.creates {
+        let q = shell_quote(c);
+        s.push_str(&format!(
+            "if ! [ -e {q} ] && ! [ -L {q} ]; then printf '%s\\n' {} >&2; play_fail {i}; fi\n",
+            shell_quote(&format!("the command succeeded but did not create {c}"))
+        ));
+    }
+    s.push_str(&format!("play_ok {i}\n"));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> CommandSpec {
+        CommandSpec {
+            command: "make install".into(),
+            ..Default::default()
+        }
+    }
+
+    fn file() -> PathState {
+        PathState {
+            kind: PathKind::File {
+                size: 0,
+                sha256: None,
+            },
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    #[test]
+    fn unguarded_runs_every_time_and_says_so() {
+        let p = plan(&spec(), &Checks::default(), &[]).unwrap().unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert!(
+            p.details[0].starts_with("runs on every apply: it has no guard"),
+            "{:?}",
+            p.details
+        );
+    }
+
+    #[test]
+    fn creates_runs_until_the_path_exists() {
+        let mut s = spec();
+        s.creates = Some("/srv/done".into());
+        let missing = PathState::missing();
+        let p = plan(
+            &s,
+            &Checks {
+                creates: Some(&missing),
+                unless: None,
+            },
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.details, vec!["run: /srv/done does not exist".to_string()]);
+        assert_eq!(
+            plan(
+                &s,
+                &Checks {
+                    creates: Some(&file()),
+                    unless: None
+                },
+                &[]
+            )
+            .unwrap(),
+            None
+        );
+        assert!(plan(&s, &Checks::default(), &[]).is_err());
+    }
+
+    #[test]
+    fn unless_runs_when_the_check_fails() {
+        let mut s = spec();
+        s.unless = Some("test -f /x".into());
+        s.chdir = Some("/srv/app".into());
+        assert_eq!(
+            plan(
+                &s,
+                &Checks {
+                    creates: None,
+                    unless: Some(Some(0))
+                },
+                &[]
+            )
+            .unwrap(),
+            None
+        );
+        let p = plan(
+            &s,
+            &Checks {
+                creates: None,
+                unless: Some(Some(1)),
+            },
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            p.details,
+            vec!["run: unless `test -f /x` exited 1".to_string()]
+        );
+        let p = plan(
+            &s,
+            &Checks {
+                creates: None,
+                unless: Some(None),
+            },
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            p.details[0].contains("chdir /srv/app does not exist yet"),
+            "{:?}",
+            p.details
+        );
+    }
+
+    #[test]
+    fn on_change_runs_only_after_a_change() {
+        let mut s = spec();
+        s.on_change = vec!["/srv/src".into(), "nginx".into()];
+        assert_eq!(plan(&s, &Checks::default(), &[]).unwrap(), None);
+        assert_eq!(plan(&s, &Checks::default(), &["/other"]).unwrap(), None);
+        let p = plan(&s, &Checks::default(), &["/srv/src", "/other"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.details, vec!["run: /srv/src changes".to_string()]);
+    }
+
+    #[test]
+    fn all_guards_must_allow() {
+        let mut s = spec();
+        s.on_change = vec!["/srv/src".into()];
+        s.unless = Some("true".into());
+        assert_eq!(
+            plan(
+                &s,
+                &Checks {
+                    creates: None,
+                    unless: Some(Some(0))
+                },
+                &["/srv/src"]
+            )
+            .unwrap(),
+            None
+        );
+        let p = plan(
+            &s,
+            &Checks {
+                creates: None,
+                unless: Some(Some(3)),
+            },
+            &["/srv/src"],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            p.details,
+            vec!["run: /srv/src changes; unless `true` exited 3".to_string()]
+        );
+    }
+
+    #[test]
+    fn scripts_quote_and_isolate_the_command() {
+        let mut s = spec();
+        s.command = "echo 'hi' > out; exit 0".into();
+        s.chdir = Some("/srv/my app".into());
+        s.user = Some("app".into());
+        s.creates = Some("/srv/my app/out".into());
+        let f = apply_fragment(4, &s);
+        assert!(
+            f.contains("(cd '/srv/my app' && umask 022 && exec su -s /bin/sh -c 'echo '\\''hi'\\'' > out; exit 0' app) </dev/null 1>&2"),
+            "{f}"
+        );
+        assert!(f.contains("play_fail 4"), "{f}");
+        assert!(f.contains("[ -e '/srv/my app/out' ]"), "{f}");
+        let g = Guard::new("test -d x", Some("/srv"), None);
+        assert_eq!(g, Guard::new("test -d x", Some("/srv"), None));
+        assert_ne!(g.id, Guard::new("test -d x", None, None).id);
+        let p = probe_guard(&g);
+        assert!(p.contains("exec timeout 300 sh -c 'test -d x'"), "{p}");
+        assert!(
+            p.contains(&format!("printf 'unless\\0%s\\0nodir\\0' {}", g.id)),
+            "{p}"
+        );
+    }
+}

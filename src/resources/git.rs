@@ -1,0 +1,657 @@
+//! `git:` — a checkout of a git repository at a branch, tag or commit.
+//!
+//! ```yaml
+//! - git: /srv/src            # the checkout (its key)
+//!   repo: /srv/repos/app.git # URL or path, as the HOST reaches it (git runs on the host)
+//!   version: main            # branch, tag or full commit; default HEAD
+//!   depth: 1                 # shallow fetch
+//!   owner: app               # chown -R after a change
+//!   force: true              # discard local changes to tracked files when moving
+//! ```
+//!
+//! Probe (one round trip): the checked-out commit (`git rev-parse HEAD`, plus the `origin` URL)
+//! of every checkout, and the wanted commit of every (repo, version) with `git ls-remote` on the
+//! host, batched in the one probe script. The plan shows `abc1234 → def5678`; a version the
+//! repository does not have is a plan error naming it.
+//!
+//! Apply: a new checkout is made in a temporary sibling folder (`git init`, `fetch`, `checkout
+//! --detach`) and renamed into place; an existing one fetches and checks out the commit
+//! (detached HEAD, so `play` never moves a branch).
+
+use super::ship::{set_args, short, sibling_prefix, split_path, Planned, Refused};
+use super::{Action, PathState, Presence};
+use crate::transport::shell_quote;
+
+/// One checkout, rendered for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSpec {
+    pub dest: String,
+    pub presence: Presence,
+    pub repo: String,
+    /// Branch, tag, full ref name, `HEAD` or a full commit id.
+    pub version: String,
+    pub depth: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub force: bool,
+}
+
+/// Every git command `play` runs on a host: no prompt, no pager, repositories of any owner
+/// (the checkout is chowned to `owner:`, then operated on by root).
+pub const GIT: &str = "GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git -c safe.directory='*' -c advice.detachedHead=false";
+
+/// A full commit id (SHA-1 or SHA-256), lowercase.
+pub fn is_commit_id(v: &str) -> bool {
+    (v.len() == 40 || v.len() == 64)
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks a `version:` (a ref name or commit id, as `git check-ref-format` would allow, and
+/// never an option).
+pub fn check_version(v: &str) -> Result<(), String> {
+    let bad = v.is_empty()
+        || v.starts_with('-')
+        || v.starts_with('/')
+        || v.ends_with('/')
+        || v.ends_with('.')
+        || v.ends_with(".lock")
+        || v.contains("..")
+        || v.contains("@{")
+        || v.contains("//")
+        || v.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c));
+    if bad {
+        return Err(format!("version `{v}` is not a branch, tag or commit name"));
+    }
+    Ok(())
+}
+
+/// Checks a `repo:` (never an option, one line).
+pub fn check_repo(r: &str) -> Result<(), String> {
+    if r.is_empty() || r.starts_with('-') || r.contains(['\n', '\r', '\0']) {
+        return Err(format!("repo `{r}` is not a repository URL or path"));
+    }
+    Ok(())
+}
+
+/// What stands at a checkout's destination.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Checkout {
+    #[default]
+    Missing,
+    /// A git work tree: its HEAD commit (`None` before the first commit) and `origin` URL.
+    Repo {
+        head: Option<String>,
+        origin: Option<String>,
+    },
+    /// An empty folder (a checkout may go there).
+    Empty,
+    /// A folder that is not a git work tree.
+    NotRepo,
+    /// Something else than a folder.
+    NotDir,
+}
+
+/// Reads a `gitco` record's fields.
+pub fn parse_checkout(state: &str, head: &str, origin: &str) -> Result<Checkout, String> {
+    let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    Ok(match state {
+        "missing" => Checkout::Missing,
+        "repo" => Checkout::Repo {
+            head: opt(head),
+            origin: opt(origin),
+        },
+        "empty" => Checkout::Empty,
+        "notrepo" => Checkout::NotRepo,
+        "notdir" => Checkout::NotDir,
+        other => return Err(format!("bad checkout state `{other}`")),
+    })
+}
+
+/// What `git ls-remote` said of a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    /// The commit and the full ref that names it (what is fetched).
+    Found {
+        commit: String,
+        reference: String,
+    },
+    NotFound,
+    /// `git ls-remote` failed (unreachable repository...): its message.
+    Failed(String),
+}
+
+/// Reads `git ls-remote REPO V V^{}` output: the commit `version` names, preferring a branch,
+/// then a tag (peeled to its commit), then an exact ref name.
+pub fn parse_ls_remote(version: &str, status: i32, text: &str) -> Remote {
+    if status != 0 {
+        let msg = text.trim();
+        return Remote::Failed(if msg.is_empty() {
+            format!("git ls-remote exited {status}")
+        } else {
+            msg.lines().take(5).collect::<Vec<_>>().join("; ")
+        });
+    }
+    let refs: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(c, _)| is_commit_id(c))
+        .collect();
+    let find = |name: &str| {
+        refs.iter()
+            .find(|(_, r)| *r == name)
+            .map(|(c, _)| c.to_string())
+    };
+    let branch = format!("refs/heads/{version}");
+    let tag = format!("refs/tags/{version}");
+    let candidates = [
+        (branch.clone(), branch.clone()),
+        (format!("{tag}^{{}}"), tag.clone()),
+        (tag.clone(), tag.clone()),
+        (version.to_string(), version.to_string()),
+    ];
+    for (line, reference) in candidates {
+        if let Some(commit) = find(&line) {
+            return Remote::Found { commit, reference };
+        }
+    }
+    Remote::NotFound
+}
+
+/// The probe fragment reporting every checkout (`gitco` records).
+pub fn probe_checkouts(dests: &[String]) -> String {
+    if dests.is_empty() {
+        return String::new();
+    }
+    format!(
+        r#"{}
+for d do
+  h= o=
+  if [ -e "$d/.git" ]; then
+    st=repo
+    h=$({GIT} -C "$d" rev-parse -q --verify HEAD 2>/dev/null) || h=
+    o=$({GIT} -C "$d" config --get remote.origin.url 2>/dev/null) || o=
+  elif [ -d "$d" ] && ! [ -L "$d" ]; then
+    st=empty
+    for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+      if [ -e "$f" ] || [ -L "$f" ]; then st=notrepo; break; fi
+    done
+  elif [ -e "$d" ] || [ -L "$d" ]; then
+    st=notdir
+  else
+    st=missing
+  fi
+  printf 'gitco\0%s\0%s\0%s\0%s\0' "$d" "$st" "$h" "$o"
+done
+"#,
+        set_args(dests)
+    )
+}
+
+/// The probe fragment resolving every (repo, version) on the host (`gitls` records). Full
+/// commit ids need no lookup and are skipped.
+pub fn probe_remotes(remotes: &[(String, String)]) -> String {
+    let mut s = String::new();
+    for (repo, version) in remotes {
+        if is_commit_id(version) {
+            continue;
+        }
+        let (r, v) = (shell_quote(repo), shell_quote(version));
+        let peeled = shell_quote(&format!("{version}^{{}}"));
+        s.push_str(&format!(
+            "o=$({GIT} ls-remote -- {r} {v} {peeled} 2>&1 </dev/null)\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$?\" \"$o\"\n"
+        ));
+    }
+    s
+}
+
+/// The commit a spec wants: (commit, ref to fetch).
+pub fn wanted(
+    repo: &str,
+    version: &str,
+    remote: Option<&Remote>,
+) -> Result<(String, String), Refused> {
+    if is_commit_id(version) {
+        return Ok((version.to_string(), version.to_string()));
+    }
+    match remote {
+        Some(Remote::Found { commit, reference }) => Ok((commit.clone(), reference.clone())),
+        Some(Remote::NotFound) => Err(Refused(format!(
+            "version `{version}` not found in {repo} (no branch, tag or ref of that name)"
+        ))),
+        Some(Remote::Failed(msg)) => Err(Refused(format!("cannot read {repo}: {msg}"))),
+        None => Err(Refused(format!(
+            "version `{version}` of {repo} was not looked up (internal error)"
+        ))),
+    }
+}
+
+/// What apply does to a checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitOp {
+    /// A new checkout (into a temporary sibling, renamed into place).
+    Clone {
+        reference: String,
+        commit: String,
+    },
+    /// Move an existing checkout.
+    Update {
+        set_url: bool,
+        reference: String,
+        commit: String,
+    },
+    /// Only owner/group.
+    Chown,
+    Delete,
+}
+
+/// Plans one checkout. `dest`: the core probe's state of the destination path (owner, group).
+pub fn plan(
+    spec: &GitSpec,
+    dest: &PathState,
+    checkout: &Checkout,
+    remote: Option<&Remote>,
+) -> Result<Option<Planned<GitOp>>, Refused> {
+    if spec.presence == Presence::Absent {
+        return Ok(match checkout {
+            Checkout::Missing => None,
+            Checkout::NotDir => {
+                return Err(Refused(
+                    "something else than a folder stands there; not deleting it".into(),
+                ))
+            }
+            _ => Some(Planned {
+                action: Action::Delete,
+                details: Vec::new(),
+                work: GitOp::Delete,
+            }),
+        });
+    }
+    let (commit, reference) = wanted(&spec.repo, &spec.version, remote)?;
+    let at = if reference == commit {
+        short(&commit).to_string()
+    } else {
+        format!("{} ({})", short(&commit), spec.version)
+    };
+    match checkout {
+        Checkout::Missing | Checkout::Empty => Ok(Some(Planned {
+            action: Action::Create,
+            details: vec![format!("clone {} @ {at}", spec.repo)],
+            work: GitOp::Clone { reference, commit },
+        })),
+        Checkout::NotRepo => Err(Refused(
+            "the folder is not empty and not a git checkout; move it away first".into(),
+        )),
+        Checkout::NotDir => Err(Refused("something else than a folder stands there".into())),
+        Checkout::Repo { head, origin } => {
+            let mut details = Vec::new();
+            let set_url = origin.as_deref() != Some(spec.repo.as_str());
+            if set_url {
+                details.push(format!(
+                    "origin {} → {}",
+                    origin.as_deref().unwrap_or("(none)"),
+                    spec.repo
+                ));
+            }
+            let moves = head.as_deref() != Some(commit.as_str());
+            if moves {
+                details.push(format!(
+                    "{} → {at}",
+                    head.as_deref().map(short).unwrap_or("(no commit)")
+                ));
+            }
+            let owner_differs = spec.owner.as_ref().is_some_and(|o| o != &dest.owner)
+                || spec.group.as_ref().is_some_and(|g| g != &dest.group);
+            if owner_differs {
+                details.push(format!(
+                    "owner {}:{} → {}:{}",
+                    dest.owner,
+                    dest.group,
+                    spec.owner.as_deref().unwrap_or(&dest.owner),
+                    spec.group.as_deref().unwrap_or(&dest.group)
+                ));
+            }
+            if set_url || moves {
+                Ok(Some(Planned {
+                    action: Action::Update,
+                    details,
+                    work: GitOp::Update {
+                        set_url,
+                        reference,
+                        commit,
+                    },
+                }))
+            } else if owner_differs {
+                Ok(Some(Planned {
+                    action: Action::Attrs,
+                    details,
+                    work: GitOp::Chown,
+                }))
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// `chown -R` operand of owner/group, if any.
+pub fn chown_spec(owner: &Option<String>, group: &Option<String>) -> Option<String> {
+    match (owner, group) {
+        (Some(o), Some(g)) => Some(format!("{o}:{g}")),
+        (Some(o), None) => Some(o.clone()),
+        (None, Some(g)) => Some(format!(":{g}")),
+        (None, None) => None,
+    }
+}
+
+/// The apply step of one checkout (inside the apply script: `play_ok`, `play_fail`). Git's
+/// output goes to stderr (shown when the step fails).
+pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
+    let i = index;
+    let dest = shell_quote(&spec.dest);
+    let repo = shell_quote(&spec.repo);
+    let depth = spec
+        .depth
+        .map(|d| format!(" --depth {d}"))
+        .unwrap_or_default();
+    let chown = chown_spec(&spec.owner, &spec.group).map(|c| shell_quote(&c));
+    let mut s = format!(
+        "# git {}\nprintf '\\0play-step\\0%s\\0' {i} >&2\numask 022\n",
+        spec.dest
+    );
+    match op {
+        GitOp::Clone { reference, commit } => {
+            let (parent, _) = split_path(&spec.dest);
+            let tmpl = shell_quote(&format!("{}XXXXXX", sibling_prefix(&spec.dest, "git")));
+            let undo = format!("{{ rm -rf -- \"$s\"; play_fail {i}; }}");
+            s.push_str(&format!(
+                "mkdir -p -- {} || play_fail {i}\n",
+                shell_quote(&parent)
+            ));
+            // An empty folder at DEST is replaced.
+            s.push_str(&format!(
+                "if [ -d {dest} ] && ! [ -L {dest} ]; then rmdir -- {dest} || play_fail {i}; fi\n"
+            ));
+            s.push_str(&format!("s=$(mktemp -d -- {tmpl}) || play_fail {i}\n"));
+            s.push_str(&format!(
+                "{GIT} init -q -- \"$s\" </dev/null 1>&2 || {undo}\n"
+            ));
+            s.push_str(&format!(
+                "{GIT} -C \"$s\" remote add origin {repo} </dev/null 1>&2 || {undo}\n"
+            ));
+            s.push_str(&format!(
+                "{GIT} -C \"$s\" fetch -q --no-tags{depth} origin {} </dev/null 1>&2 || {undo}\n",
+                shell_quote(reference)
+            ));
+            s.push_str(&format!(
+                "{GIT} -C \"$s\" checkout -q --detach {} </dev/null 1>&2 || {undo}\n",
+                shell_quote(commit)
+            ));
+            s.push_str(&format!("chmod 0755 \"$s\" || {undo}\n"));
+            if let Some(c) = &chown {
+                s.push_str(&format!("chown -R -- {c} \"$s\" || {undo}\n"));
+            }
+            s.push_str(&format!("mv -T -- \"$s\" {dest} || {undo}\ns=\n"));
+        }
+        GitOp::Update {
+            set_url,
+            reference,
+            commit,
+        } => {
+            if *set_url {
+                s.push_str(&format!(
+                    "{GIT} -C {dest} remote set-url origin {repo} </dev/null 1>&2 2>/dev/null || {GIT} -C {dest} remote add origin {repo} </dev/null 1>&2 || play_fail {i}\n"
+                ));
+            }
+            s.push_str(&format!(
+                "{GIT} -C {dest} fetch -q --no-tags{depth} origin {} </dev/null 1>&2 || play_fail {i}\n",
+                shell_quote(reference)
+            ));
+            let force = if spec.force { " --force" } else { "" };
+            s.push_str(&format!(
+                "{GIT} -C {dest} checkout -q{force} --detach {} </dev/null 1>&2 || play_fail {i}\n",
+                shell_quote(commit)
+            ));
+            if let Some(c) = &chown {
+                s.push_str(&format!("chown -R -- {c} {dest} || play_fail {i}\n"));
+            }
+        }
+        GitOp::Chown => {
+            if let Some(c) = &chown {
+                s.push_str(&format!("chown -R -- {c} {dest} || play_fail {i}\n"));
+            }
+        }
+        GitOp::Delete => s.push_str(&format!("rm -rf -- {dest} || play_fail {i}\n")),
+    }
+    s.push_str(&format!("umask 077\nplay_ok {i}\n"));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::PathKind;
+
+    const C1: &str = "1111111111111111111111111111111111111111";
+    const C2: &str = "2222222222222222222222222222222222222222";
+
+    fn spec(version: &str) -> GitSpec {
+        GitSpec {
+            dest: "/srv/src".into(),
+            presence: Presence::Present,
+            repo: "/srv/repo.git".into(),
+            version: version.into(),
+            depth: None,
+            owner: None,
+            group: None,
+            force: false,
+        }
+    }
+
+    fn found(c: &str, r: &str) -> Remote {
+        Remote::Found {
+            commit: c.into(),
+            reference: r.into(),
+        }
+    }
+
+    fn dir(owner: &str) -> PathState {
+        PathState {
+            kind: PathKind::Directory { empty: None },
+            mode: 0o755,
+            owner: owner.into(),
+            group: owner.into(),
+        }
+    }
+
+    #[test]
+    fn versions_and_repos_are_checked() {
+        for ok in ["main", "v1.2", "release/2024", "HEAD", "refs/heads/x", C1] {
+            assert!(check_version(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "-x", "a b", "a..b", "x^{}", "a:b", "x.lock", "@{-1}", "a\nb",
+        ] {
+            assert!(check_version(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_repo("--upload-pack=evil").is_err());
+        assert!(check_repo("https://example.invalid/a.git").is_ok());
+        assert!(is_commit_id(C1));
+        assert!(!is_commit_id("abc123"));
+    }
+
+    #[test]
+    fn ls_remote_prefers_branch_then_peeled_tag() {
+        let text = format!("{C1}\trefs/heads/v1\n{C2}\trefs/tags/v1^{{}}\n3333333333333333333333333333333333333333\trefs/tags/v1\n");
+        assert_eq!(parse_ls_remote("v1", 0, &text), found(C1, "refs/heads/v1"));
+        let text = format!(
+            "3333333333333333333333333333333333333333\trefs/tags/v1\n{C2}\trefs/tags/v1^{{}}\n"
+        );
+        assert_eq!(parse_ls_remote("v1", 0, &text), found(C2, "refs/tags/v1"));
+        let text = format!("{C1}\tHEAD\n");
+        assert_eq!(parse_ls_remote("HEAD", 0, &text), found(C1, "HEAD"));
+        assert_eq!(parse_ls_remote("nope", 0, ""), Remote::NotFound);
+        // A remote-tracking ref of the same tail name is not the version.
+        let text = format!("{C1}\trefs/remotes/origin/main\n");
+        assert_eq!(parse_ls_remote("main", 0, &text), Remote::NotFound);
+        assert_eq!(
+            parse_ls_remote(
+                "main",
+                128,
+                "fatal: '/x' does not appear to be a git repository\n"
+            ),
+            Remote::Failed("fatal: '/x' does not appear to be a git repository".into())
+        );
+    }
+
+    #[test]
+    fn a_missing_checkout_is_cloned() {
+        let r = found(C1, "refs/heads/main");
+        let p = plan(
+            &spec("main"),
+            &PathState::missing(),
+            &Checkout::Missing,
+            Some(&r),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(
+            p.details,
+            vec!["clone /srv/repo.git @ 1111111 (main)".to_string()]
+        );
+        assert_eq!(
+            p.work,
+            GitOp::Clone {
+                reference: "refs/heads/main".into(),
+                commit: C1.into()
+            }
+        );
+    }
+
+    #[test]
+    fn moving_the_version_moves_the_checkout() {
+        let have = Checkout::Repo {
+            head: Some(C1.into()),
+            origin: Some("/srv/repo.git".into()),
+        };
+        let r = found(C1, "refs/heads/main");
+        assert_eq!(
+            plan(&spec("main"), &dir("root"), &have, Some(&r)).unwrap(),
+            None
+        );
+        let r = found(C2, "refs/tags/v2");
+        let p = plan(&spec("v2"), &dir("root"), &have, Some(&r))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.details, vec!["1111111 → 2222222 (v2)".to_string()]);
+        // A commit id needs no lookup.
+        let p = plan(&spec(C2), &dir("root"), &have, None).unwrap().unwrap();
+        assert_eq!(p.details, vec!["1111111 → 2222222".to_string()]);
+    }
+
+    #[test]
+    fn unknown_versions_and_unreadable_repos_are_errors() {
+        let e = plan(
+            &spec("nope"),
+            &PathState::missing(),
+            &Checkout::Missing,
+            Some(&Remote::NotFound),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0,
+            "version `nope` not found in /srv/repo.git (no branch, tag or ref of that name)"
+        );
+        let e = plan(
+            &spec("main"),
+            &PathState::missing(),
+            &Checkout::Missing,
+            Some(&Remote::Failed("fatal: nope".into())),
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("cannot read /srv/repo.git: fatal: nope"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn owner_origin_and_folders() {
+        let have = Checkout::Repo {
+            head: Some(C1.into()),
+            origin: Some("/old.git".into()),
+        };
+        let r = found(C1, "refs/heads/main");
+        let p = plan(&spec("main"), &dir("root"), &have, Some(&r))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.details,
+            vec!["origin /old.git → /srv/repo.git".to_string()]
+        );
+        let mut s = spec("main");
+        s.owner = Some("app".into());
+        let have = Checkout::Repo {
+            head: Some(C1.into()),
+            origin: Some("/srv/repo.git".into()),
+        };
+        let p = plan(&s, &dir("root"), &have, Some(&r)).unwrap().unwrap();
+        assert_eq!((p.action, p.work), (Action::Attrs, GitOp::Chown));
+        assert!(plan(&s, &dir("root"), &Checkout::NotRepo, Some(&r)).is_err());
+        assert!(plan(&s, &dir("root"), &Checkout::Empty, Some(&r))
+            .unwrap()
+            .is_some());
+        let mut gone = spec("main");
+        gone.presence = Presence::Absent;
+        assert_eq!(
+            plan(&gone, &PathState::missing(), &Checkout::Missing, None).unwrap(),
+            None
+        );
+        assert_eq!(
+            plan(&gone, &dir("root"), &have, None)
+                .unwrap()
+                .unwrap()
+                .work,
+            GitOp::Delete
+        );
+    }
+
+    #[test]
+    fn fragments_quote_repo_and_refs() {
+        let mut s = spec("main");
+        s.repo = "/srv/it's.git".into();
+        s.depth = Some(1);
+        let f = apply_fragment(
+            3,
+            &s,
+            &GitOp::Clone {
+                reference: "refs/heads/main".into(),
+                commit: C1.into(),
+            },
+        );
+        assert!(f.contains("remote add origin '/srv/it'\\''s.git'"), "{f}");
+        assert!(
+            f.contains("fetch -q --no-tags --depth 1 origin refs/heads/main"),
+            "{f}"
+        );
+        assert!(f.contains("mv -T -- \"$s\" /srv/src"), "{f}");
+        assert!(f.ends_with("play_ok 3\n"));
+        let p = probe_remotes(&[
+            ("/srv/it's.git".into(), "main".into()),
+            ("/r".into(), C1.into()),
+        ]);
+        assert!(
+            p.contains("ls-remote -- '/srv/it'\\''s.git' main 'main^{}'"),
+            "{p}"
+        );
+        assert_eq!(
+            p.matches("ls-remote").count(),
+            1,
+            "commit ids are not looked up"
+        );
+        assert!(probe_checkouts(&["/a b".into()]).starts_with("set -- '/a b'\n"));
+    }
+}

@@ -1,0 +1,194 @@
+//! `group:` — a local group, probed from `getent group` (one call per host, shared with
+//! `user:`'s primary and supplementary groups).
+//!
+//! ```yaml
+//! - group: app
+//!   gid: 990         # enforced when given
+//!   system: true     # only at creation
+//! ```
+//!
+//! A `group:` entry is a group resource only when it names no other kind: beside `file:`,
+//! `user:` and the others, `group:` is their group attribute. Apply: `groupadd` / `groupmod` /
+//! `groupdel`.
+
+use std::collections::BTreeMap;
+
+use super::ship::{Planned, Refused};
+use super::{Action, Presence};
+use crate::transport::shell_quote;
+
+/// One group, rendered for one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupSpec {
+    pub name: String,
+    pub presence: Presence,
+    pub gid: Option<u32>,
+    pub system: bool,
+}
+
+/// A `getent group` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: u32,
+    /// Supplementary members.
+    pub members: Vec<String>,
+}
+
+/// Parses `getent group` output: name → entry.
+pub fn parse_group(text: &str) -> Result<BTreeMap<String, GroupEntry>, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() != 4 {
+            return Err(format!("bad group line `{line}`"));
+        }
+        let gid = f[2]
+            .parse::<u32>()
+            .map_err(|_| format!("bad gid in group line `{line}`"))?;
+        out.insert(
+            f[0].to_string(),
+            GroupEntry {
+                name: f[0].to_string(),
+                gid,
+                members: f[3]
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// What apply does to a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupOp {
+    Add(Vec<String>),
+    Modify(Vec<String>),
+    Delete,
+}
+
+/// Plans one group.
+pub fn plan(
+    spec: &GroupSpec,
+    have: Option<&GroupEntry>,
+) -> Result<Option<Planned<GroupOp>>, Refused> {
+    match (spec.presence, have) {
+        (Presence::Absent, None) => Ok(None),
+        (Presence::Absent, Some(_)) => Ok(Some(Planned {
+            action: Action::Delete,
+            details: Vec::new(),
+            work: GroupOp::Delete,
+        })),
+        (Presence::Present, None) => {
+            let mut args = Vec::new();
+            let mut details = Vec::new();
+            if spec.system {
+                args.push("--system".to_string());
+                details.push("system".to_string());
+            }
+            if let Some(g) = spec.gid {
+                args.extend(["--gid".into(), g.to_string()]);
+                details.push(format!("gid {g}"));
+            }
+            Ok(Some(Planned {
+                action: Action::Create,
+                details,
+                work: GroupOp::Add(args),
+            }))
+        }
+        (Presence::Present, Some(h)) => match spec.gid {
+            Some(g) if g != h.gid => Ok(Some(Planned {
+                action: Action::Update,
+                details: vec![format!("gid {} → {g}", h.gid)],
+                work: GroupOp::Modify(vec!["--gid".into(), g.to_string()]),
+            })),
+            _ => Ok(None),
+        },
+    }
+}
+
+/// The apply step of one group (inside the apply script: `play_ok`, `play_fail`).
+pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
+    let (prog, args): (&str, &[String]) = match op {
+        GroupOp::Add(a) => ("groupadd", a),
+        GroupOp::Modify(a) => ("groupmod", a),
+        GroupOp::Delete => ("groupdel", &[]),
+    };
+    let mut words = vec![prog.to_string()];
+    words.extend(args.iter().map(|a| shell_quote(a)));
+    words.push("--".into());
+    words.push(shell_quote(name));
+    format!(
+        "# group {name}\nprintf '\\0play-step\\0%s\\0' {index} >&2\n{} </dev/null 1>&2 || play_fail {index}\nplay_ok {index}\n",
+        words.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, gid: u32) -> GroupEntry {
+        GroupEntry {
+            name: name.into(),
+            gid,
+            members: vec![],
+        }
+    }
+
+    #[test]
+    fn group_lines_parse() {
+        let g = parse_group("adm:x:4:syslog,deploy\nempty:x:10:\n").unwrap();
+        assert_eq!(
+            g["adm"].members,
+            vec!["syslog".to_string(), "deploy".into()]
+        );
+        assert!(g["empty"].members.is_empty());
+        assert!(parse_group("adm:x:4\n").is_err());
+        assert!(parse_group("adm:x:four:\n").is_err());
+    }
+
+    #[test]
+    fn created_once_then_left_alone() {
+        let s = GroupSpec {
+            name: "app".into(),
+            system: true,
+            gid: Some(990),
+            ..Default::default()
+        };
+        let p = plan(&s, None).unwrap().unwrap();
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(
+            p.work,
+            GroupOp::Add(vec!["--system".into(), "--gid".into(), "990".into()])
+        );
+        assert_eq!(plan(&s, Some(&entry("app", 990))).unwrap(), None);
+        let p = plan(&s, Some(&entry("app", 991))).unwrap().unwrap();
+        assert_eq!(p.details, vec!["gid 991 → 990".to_string()]);
+        let any_gid = GroupSpec {
+            name: "app".into(),
+            ..Default::default()
+        };
+        assert_eq!(plan(&any_gid, Some(&entry("app", 5))).unwrap(), None);
+    }
+
+    #[test]
+    fn absent_deletes() {
+        let s = GroupSpec {
+            name: "old".into(),
+            presence: Presence::Absent,
+            ..Default::default()
+        };
+        assert_eq!(plan(&s, None).unwrap(), None);
+        let p = plan(&s, Some(&entry("old", 7))).unwrap().unwrap();
+        assert_eq!((p.action, p.work), (Action::Delete, GroupOp::Delete));
+        let f = apply_fragment(2, "old", &GroupOp::Delete);
+        assert!(
+            f.contains("groupdel -- old </dev/null 1>&2 || play_fail 2"),
+            "{f}"
+        );
+    }
+}

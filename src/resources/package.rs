@@ -1,0 +1,521 @@
+//! `package:` — Debian/Ubuntu packages through apt.
+//!
+//! ```yaml
+//! - package: [python3, curl]       # one resource per name (its key), one apt-get for all
+//!   state: present                 # present (default) | absent | latest
+//!   update_cache: true             # `apt-get update` first, when something is to install
+//! - package: "hello-play=1.0-1"    # a pinned version (present only)
+//! ```
+//!
+//! Probe (in the host's one probe script): ONE `dpkg-query -W` for every package of the host,
+//! and ONE `apt-cache policy` for the candidates (what `latest` upgrades to, and whether a
+//! missing package can be installed at all). Apply: ONE `apt-get install` for every package to
+//! install or upgrade and ONE `apt-get remove` for those to remove, `DEBIAN_FRONTEND=noninteractive`,
+//! at the place of the first package change in declared order.
+
+use std::collections::BTreeMap;
+
+use super::ship::{set_args, Planned, Refused};
+use super::Action;
+use crate::transport::shell_quote;
+
+/// `state:` of a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PackageState {
+    #[default]
+    Present,
+    Absent,
+    /// Installed, at the candidate version of the host's apt lists.
+    Latest,
+}
+
+impl PackageState {
+    pub fn parse(s: &str) -> Option<PackageState> {
+        match s {
+            "present" | "installed" => Some(PackageState::Present),
+            "absent" | "removed" => Some(PackageState::Absent),
+            "latest" => Some(PackageState::Latest),
+            _ => None,
+        }
+    }
+}
+
+/// One package, rendered for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSpec {
+    /// Package name, maybe with `:arch` (the resource's key, without the version).
+    pub name: String,
+    /// `NAME=VERSION`: the version that must be installed.
+    pub version: Option<String>,
+    pub state: PackageState,
+    /// Run `apt-get update` before installing.
+    pub update_cache: bool,
+}
+
+/// Splits and checks `NAME[:ARCH][=VERSION]`.
+pub fn parse_name(raw: &str) -> Result<(String, Option<String>), String> {
+    let (name, version) = match raw.split_once('=') {
+        Some((n, v)) => (n.trim(), Some(v.trim())),
+        None => (raw.trim(), None),
+    };
+    let (base, arch) = match name.split_once(':') {
+        Some((b, a)) => (b, Some(a)),
+        None => (name, None),
+    };
+    // Debian policy 5.6.1: lowercase letters, digits, `+`, `-`, `.`; at least two characters,
+    // starting with a letter or digit.
+    let ok_base = base.len() >= 2
+        && base
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    let ok_arch = arch.is_none_or(|a| {
+        !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    });
+    if !ok_base || !ok_arch {
+        return Err(format!(
+            "package name `{name}`: lowercase letters, digits, `+`, `-`, `.` (at least two, the first a letter or digit), optionally `:ARCH`"
+        ));
+    }
+    let version = match version {
+        None => None,
+        Some(v) => {
+            // Debian policy 5.6.12: [epoch:]upstream[-revision], these characters only.
+            let ok = !v.is_empty()
+                && v.bytes().next().is_some_and(|b| b.is_ascii_digit())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".+-~:".contains(&b));
+            if !ok {
+                return Err(format!(
+                    "package `{name}`: version `{v}` is not a Debian version (digits first; letters, digits, `.+-~:`)"
+                ));
+            }
+            Some(v.to_string())
+        }
+    };
+    Ok((name.to_string(), version))
+}
+
+/// What `dpkg-query` says of one package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub arch: String,
+    /// `db:Status-Abbrev`: desired, status and error letters (`ii `, `rc `, `iU `...).
+    pub status: String,
+    pub version: String,
+}
+
+impl Installed {
+    /// Installed and configured (status letter `i`).
+    pub fn is_installed(&self) -> bool {
+        self.status.as_bytes().get(1) == Some(&b'i')
+    }
+
+    /// Some of the package is on the host (not `n`ot-installed nor only `c`onfig-files left).
+    pub fn is_present(&self) -> bool {
+        !matches!(
+            self.status.as_bytes().get(1),
+            None | Some(b'n') | Some(b'c')
+        )
+    }
+}
+
+/// The package database as the probe saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageDb {
+    /// False when the host has no dpkg (not Debian or Ubuntu).
+    pub dpkg: bool,
+    /// `NAME` and `NAME:ARCH` → what is installed.
+    pub installed: BTreeMap<String, Installed>,
+    /// Candidate version in the host's apt lists (`None`: apt knows no installable version).
+    pub candidates: BTreeMap<String, Option<String>>,
+}
+
+impl PackageDb {
+    fn get(&self, name: &str) -> Option<&Installed> {
+        self.installed.get(name)
+    }
+}
+
+/// The `dpkg-query` format the probe uses (tab-separated, one package a line).
+pub const DPKG_FORMAT: &str = "${Package}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Version}\\n";
+
+/// Reads `dpkg-query -W -f=DPKG_FORMAT` output into `db.installed`.
+pub fn parse_dpkg_query(text: &str, db: &mut BTreeMap<String, Installed>) -> Result<(), String> {
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let parts: Vec<&str> = line.split('\t').collect();
+        let [name, arch, status, version] = parts.as_slice() else {
+            return Err(format!("bad dpkg-query line `{line}`"));
+        };
+        let entry = Installed {
+            arch: arch.to_string(),
+            status: status.to_string(),
+            version: version.to_string(),
+        };
+        // A multi-arch package may be listed once per architecture: the plain name keeps the
+        // most installed of them.
+        let plain = db.entry(name.to_string()).or_insert_with(|| entry.clone());
+        if entry.is_installed() && !plain.is_installed() {
+            *plain = entry.clone();
+        }
+        db.insert(format!("{name}:{arch}"), entry);
+    }
+    Ok(())
+}
+
+/// Reads `apt-cache policy NAME...` output (LC_ALL=C): name → candidate.
+pub fn parse_policy(text: &str) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            current = Some(line.trim_end_matches(':').to_string());
+        } else if let (Some(name), Some(c)) = (&current, line.trim().strip_prefix("Candidate:")) {
+            let c = c.trim();
+            out.insert(
+                name.clone(),
+                (c != "(none)" && !c.is_empty()).then(|| c.to_string()),
+            );
+        }
+    }
+    out
+}
+
+/// The probe fragment for `names` (emits `pkgnone`, or `pkgq` and `pkgpol` records).
+pub fn probe_fragment(names: &[String]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{}\nif command -v dpkg-query >/dev/null 2>&1; then\n  printf 'pkgq\\0'\n  dpkg-query -W -f={} -- \"$@\" 2>/dev/null\n  printf '\\0pkgpol\\0'\n  apt-cache policy -- \"$@\" 2>/dev/null\n  printf '\\0'\nelse\n  printf 'pkgnone\\0'\nfi\n",
+        set_args(names),
+        shell_quote(DPKG_FORMAT)
+    )
+}
+
+/// What apply does to one package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackageOp {
+    /// `apt-get install` with this argument (`NAME` or `NAME=VERSION`).
+    Install(String),
+    Remove(String),
+}
+
+/// Plans one package.
+pub fn plan(spec: &PackageSpec, db: &PackageDb) -> Result<Option<Planned<PackageOp>>, Refused> {
+    if !db.dpkg {
+        return Err(Refused(
+            "this host has no dpkg-query: `package:` supports Debian and Ubuntu (apt) only".into(),
+        ));
+    }
+    let have = db.get(&spec.name);
+    let candidate = db.candidates.get(&spec.name).cloned().flatten();
+    let installed = have.filter(|h| h.is_installed());
+    let not_available = || {
+        Refused(format!(
+            "no installable version of `{}` in the host's apt sources{}",
+            spec.name,
+            if spec.update_cache {
+                ""
+            } else {
+                " (add `update_cache: true` if its lists are out of date)"
+            }
+        ))
+    };
+    let install = |arg: String, action: Action, details: Vec<String>| {
+        Ok(Some(Planned {
+            action,
+            details,
+            work: PackageOp::Install(arg),
+        }))
+    };
+    match spec.state {
+        PackageState::Absent => match have.filter(|h| h.is_present()) {
+            None => Ok(None),
+            Some(h) => Ok(Some(Planned {
+                action: Action::Delete,
+                details: vec![format!("remove {}", h.version)],
+                work: PackageOp::Remove(spec.name.clone()),
+            })),
+        },
+        PackageState::Present => match (&spec.version, installed) {
+            (None, Some(_)) => Ok(None),
+            (Some(v), Some(h)) if &h.version == v => Ok(None),
+            (Some(v), h) => {
+                let arg = format!("{}={v}", spec.name);
+                match h {
+                    Some(h) => install(arg, Action::Update, vec![format!("{} → {v}", h.version)]),
+                    None => install(arg, Action::Create, vec![format!("install {v}")]),
+                }
+            }
+            (None, None) => {
+                let what = match (&candidate, have) {
+                    (Some(c), _) => format!("install {c}"),
+                    (None, _) if spec.update_cache => {
+                        "install (version known after apt-get update)".to_string()
+                    }
+                    (None, _) => return Err(not_available()),
+                };
+                let mut details = vec![what];
+                if let Some(h) = have.filter(|h| h.is_present()) {
+                    details.push(format!("was half-installed ({})", h.status.trim()));
+                }
+                install(spec.name.clone(), Action::Create, details)
+            }
+        },
+        PackageState::Latest => match (installed, &candidate) {
+            (Some(h), Some(c)) if &h.version == c => Ok(None),
+            (Some(h), Some(c)) => install(
+                spec.name.clone(),
+                Action::Update,
+                vec![format!("{} → {c}", h.version)],
+            ),
+            // Installed and no candidate known: nothing newer to go to.
+            (Some(_), None) if !spec.update_cache => Ok(None),
+            (Some(h), None) => install(
+                spec.name.clone(),
+                Action::Update,
+                vec![format!("{} → latest after apt-get update", h.version)],
+            ),
+            (None, Some(c)) => install(
+                spec.name.clone(),
+                Action::Create,
+                vec![format!("install {c}")],
+            ),
+            (None, None) if spec.update_cache => install(
+                spec.name.clone(),
+                Action::Create,
+                vec!["install (version known after apt-get update)".into()],
+            ),
+            (None, None) => Err(not_available()),
+        },
+    }
+}
+
+/// The apply step for all of a host's package changes: `(index, op)` in declared order, the
+/// step's marker carrying the first index; every index is reported `ok` when apt succeeded.
+/// Runs inside the apply script (its `play_ok`, `play_fail`); apt's output goes to stderr.
+pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String {
+    let Some((first, _)) = ops.first() else {
+        return String::new();
+    };
+    let mut s = format!("# packages\nprintf '\\0play-step\\0%s\\0' {first} >&2\n");
+    let apt = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+    let installs: Vec<&String> = ops
+        .iter()
+        .filter_map(|(_, o)| match o {
+            PackageOp::Install(a) => Some(a),
+            PackageOp::Remove(_) => None,
+        })
+        .collect();
+    let removes: Vec<&String> = ops
+        .iter()
+        .filter_map(|(_, o)| match o {
+            PackageOp::Remove(a) => Some(a),
+            PackageOp::Install(_) => None,
+        })
+        .collect();
+    if update_cache && !installs.is_empty() {
+        s.push_str(&format!(
+            "{apt} update </dev/null 1>&2 || play_fail {first}\n"
+        ));
+    }
+    if !installs.is_empty() {
+        s.push_str(&format!(
+            "{apt} install -- {} </dev/null 1>&2 || play_fail {first}\n",
+            installs
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    if !removes.is_empty() {
+        s.push_str(&format!(
+            "{apt} remove -- {} </dev/null 1>&2 || play_fail {first}\n",
+            removes
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    for (i, _) in ops {
+        s.push_str(&format!("play_ok {i}\n"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(lines: &str, policy: &str) -> PackageDb {
+        let mut d = PackageDb {
+            dpkg: true,
+            ..Default::default()
+        };
+        parse_dpkg_query(lines, &mut d.installed).unwrap();
+        d.candidates = parse_policy(policy);
+        d
+    }
+
+    fn spec(name: &str, state: PackageState) -> PackageSpec {
+        let (name, version) = parse_name(name).unwrap();
+        PackageSpec {
+            name,
+            version,
+            state,
+            update_cache: false,
+        }
+    }
+
+    const POLICY: &str = "hello-play:\n  Installed: 1.0-1\n  Candidate: 1.1-1\n  Version table:\n     1.1-1 500\n        500 file:/srv/repo ./ Packages\nnew-pkg:\n  Installed: (none)\n  Candidate: 2.0\ngone:\n  Installed: (none)\n  Candidate: (none)\n";
+
+    #[test]
+    fn names_and_versions() {
+        assert_eq!(parse_name("curl").unwrap(), ("curl".into(), None));
+        assert_eq!(
+            parse_name("libc6:amd64=2.36-9").unwrap(),
+            ("libc6:amd64".into(), Some("2.36-9".into()))
+        );
+        assert_eq!(parse_name("g++").unwrap().0, "g++");
+        for bad in ["C", "x", "-rf", "a b", "curl;rm", "ok=", "ok=v1", "ok:AMD"] {
+            assert!(parse_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dpkg_and_policy_outputs_parse() {
+        let d = db(
+            "hello-play\tall\tii \t1.0-1\nlibc6\tamd64\tii \t2.36\nlibc6\ti386\trc \t2.35\nold\tall\trc \t0.9\n",
+            POLICY,
+        );
+        assert!(d.installed["hello-play"].is_installed());
+        assert!(
+            d.installed["libc6"].is_installed(),
+            "plain name keeps the installed arch"
+        );
+        assert!(!d.installed["libc6:i386"].is_present());
+        assert!(!d.installed["old"].is_present());
+        assert_eq!(d.candidates["hello-play"].as_deref(), Some("1.1-1"));
+        assert_eq!(d.candidates["gone"], None);
+        assert!(parse_dpkg_query("garbage line\n", &mut BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn present_installs_once() {
+        let d = db("hello-play\tall\tii \t1.0-1\n", POLICY);
+        assert_eq!(
+            plan(&spec("hello-play", PackageState::Present), &d).unwrap(),
+            None
+        );
+        let p = plan(&spec("new-pkg", PackageState::Present), &d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(p.details, vec!["install 2.0".to_string()]);
+        assert_eq!(p.work, PackageOp::Install("new-pkg".into()));
+    }
+
+    #[test]
+    fn pinned_versions() {
+        let d = db("hello-play\tall\tii \t1.0-1\n", POLICY);
+        assert_eq!(
+            plan(&spec("hello-play=1.0-1", PackageState::Present), &d).unwrap(),
+            None
+        );
+        let p = plan(&spec("hello-play=1.1-1", PackageState::Present), &d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.details, vec!["1.0-1 → 1.1-1".to_string()]);
+        assert_eq!(p.work, PackageOp::Install("hello-play=1.1-1".into()));
+    }
+
+    #[test]
+    fn latest_follows_the_candidate() {
+        let d = db("hello-play\tall\tii \t1.0-1\n", POLICY);
+        let p = plan(&spec("hello-play", PackageState::Latest), &d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.details, vec!["1.0-1 → 1.1-1".to_string()]);
+        let d = db("hello-play\tall\tii \t1.1-1\n", POLICY);
+        assert_eq!(
+            plan(&spec("hello-play", PackageState::Latest), &d).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn absent_removes_what_is_there() {
+        let d = db(
+            "hello-play\tall\tii \t1.0-1\nold\tall\trc \t0.9\nhalf\tall\tiU \t3\n",
+            POLICY,
+        );
+        let p = plan(&spec("hello-play", PackageState::Absent), &d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Delete);
+        assert_eq!(p.work, PackageOp::Remove("hello-play".into()));
+        assert_eq!(plan(&spec("old", PackageState::Absent), &d).unwrap(), None);
+        assert_eq!(
+            plan(&spec("never", PackageState::Absent), &d).unwrap(),
+            None
+        );
+        assert!(plan(&spec("half", PackageState::Absent), &d)
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn unavailable_packages_are_clear_errors() {
+        let d = db("", POLICY);
+        let e = plan(&spec("gone", PackageState::Present), &d).unwrap_err();
+        assert!(e.0.contains("no installable version of `gone`"), "{e}");
+        assert!(e.0.contains("update_cache"), "{e}");
+        let mut s = spec("gone", PackageState::Present);
+        s.update_cache = true;
+        assert_eq!(plan(&s, &d).unwrap().unwrap().action, Action::Create);
+        let none = PackageDb::default();
+        assert!(plan(&spec("curl", PackageState::Present), &none)
+            .unwrap_err()
+            .0
+            .contains("Debian and Ubuntu"));
+    }
+
+    #[test]
+    fn one_apt_get_per_verb_for_all_packages() {
+        let a = PackageOp::Install("a".into());
+        let b = PackageOp::Install("b=1.0".into());
+        let c = PackageOp::Remove("c".into());
+        let s = apply_fragment(&[(3, &a), (5, &c), (7, &b)], true);
+        assert_eq!(s.matches("apt-get").count(), 3, "{s}");
+        assert!(
+            s.contains("install -- a b=1.0 </dev/null 1>&2 || play_fail 3"),
+            "{s}"
+        );
+        assert!(s.contains("remove -- c </dev/null"), "{s}");
+        assert!(s.contains("DEBIAN_FRONTEND=noninteractive"));
+        assert!(s.find(" update ").unwrap() < s.find(" install ").unwrap());
+        for i in [3, 5, 7] {
+            assert!(s.contains(&format!("play_ok {i}\n")));
+        }
+        let s = apply_fragment(&[(1, &c)], true);
+        assert!(!s.contains(" update "), "no update for removals only: {s}");
+        assert_eq!(apply_fragment(&[], true), "");
+    }
+
+    #[test]
+    fn probe_fragment_quotes_names() {
+        let s = probe_fragment(&["curl".into(), "g++".into()]);
+        assert!(s.starts_with("set -- curl g++\n"), "{s}");
+        assert!(s.contains("dpkg-query -W -f='${Package}"), "{s}");
+        assert_eq!(probe_fragment(&[]), "");
+    }
+}

@@ -1,0 +1,771 @@
+//! `program:` — a supervisor program: a conf file `/etc/supervisor/conf.d/NAME.conf` rendered
+//! deterministically from the resource's keys, plus the state of its processes.
+//!
+//! Planning is a pure function of the spec, the conf file's state and supervisord's process list:
+//!
+//! | want \ have | not loaded (ABSENT) | RUNNING | STOPPED / EXITED / FATAL | STARTING / BACKOFF |
+//! |---|---|---|---|---|
+//! | running | reread, start | – (conf changed: reread = restart) | start | start (wait) |
+//! | stopped | reread (loaded stopped) | stop | – | stop |
+//! | absent  | delete conf | stop, remove, delete conf | remove, delete conf | stop, remove |
+//!
+//! plus the conf file: created, updated (the group is then re-read: stopped, reloaded and
+//! started again), or deleted. Restarts caused by other resources (`restart_on`) are added for
+//! the whole host by `engine::restarts`.
+
+use std::fmt::Write;
+
+use super::{
+    file, Action, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
+};
+use crate::supervisor::{group_state, ProcState};
+
+/// Where program conf files go (Debian's supervisor includes `conf.d/*.conf`).
+pub const CONF_DIR: &str = "/etc/supervisor/conf.d";
+
+/// The conf file of program `name`.
+pub fn conf_path(name: &str) -> String {
+    format!("{CONF_DIR}/{name}.conf")
+}
+
+/// `state: running | stopped | absent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgramState {
+    #[default]
+    Running,
+    Stopped,
+    Absent,
+}
+
+impl ProgramState {
+    pub fn parse(s: &str) -> Option<ProgramState> {
+        match s {
+            "running" => Some(ProgramState::Running),
+            "stopped" => Some(ProgramState::Stopped),
+            "absent" => Some(ProgramState::Absent),
+            _ => None,
+        }
+    }
+}
+
+/// `program:` — fully rendered for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramSpec {
+    /// The program (and group) name.
+    pub name: String,
+    pub state: ProgramState,
+    /// The conf file's content ([`render_conf`]); unused with `Absent`.
+    pub conf: Content,
+    /// Keys of resources of the same play whose change restarts the program.
+    pub restart_on: Vec<String>,
+}
+
+/// A program's keys, checked, as they go into its conf file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramConf {
+    pub command: String,
+    pub directory: Option<String>,
+    pub user: Option<String>,
+    /// `environment:`, sorted by name.
+    pub environment: Vec<(String, String)>,
+    pub numprocs: Option<u32>,
+    pub autostart: bool,
+    /// `true`, `false` or `unexpected`.
+    pub autorestart: Option<String>,
+    pub stopsignal: Option<String>,
+    pub stdout_logfile: Option<String>,
+    pub stderr_logfile: Option<String>,
+    /// `options:` (any other supervisor program key), sorted by key.
+    pub options: Vec<(String, String)>,
+}
+
+/// Keys with their own place in a playbook (not allowed under `options:`).
+pub const OWN_KEYS: &[&str] = &[
+    "command",
+    "directory",
+    "user",
+    "environment",
+    "numprocs",
+    "autostart",
+    "autorestart",
+    "stopsignal",
+    "stdout_logfile",
+    "stderr_logfile",
+];
+
+const SIGNALS: &[&str] = &["TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"];
+
+/// A program name: letters, digits, `_`, `-`, `.` (it names a file and a supervisor group).
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 200
+        || name.starts_with('.')
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        return Err(format!(
+            "program name `{name}`: use letters, digits, `_`, `-` and `.` (not first)"
+        ));
+    }
+    Ok(())
+}
+
+/// A value as supervisor's config parser reads it back unchanged: one line, and no ` ;` or
+/// ` #` (they start an inline comment there, with no way to escape them).
+fn check_value(key: &str, v: &str) -> Result<(), String> {
+    if v.contains(['\n', '\r', '\0']) {
+        return Err(format!("`{key}` must be a single line"));
+    }
+    let b = v.as_bytes();
+    for i in 1..b.len() {
+        if matches!(b[i], b';' | b'#') && b[i - 1].is_ascii_whitespace() {
+            return Err(format!(
+                "`{key}`: supervisor reads ` {}` as the start of a comment (value `{v}`); \
+                 remove the space before it, or move the command into a script",
+                b[i] as char
+            ));
+        }
+    }
+    if v.trim() != v {
+        return Err(format!(
+            "`{key}`: leading or trailing spaces are lost in supervisor's config (value `{v}`)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_option_key(k: &str) -> Result<(), String> {
+    if k.is_empty()
+        || !k
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(format!(
+            "options: `{k}` is not a supervisor key (lowercase letters, digits, `_`)"
+        ));
+    }
+    if OWN_KEYS.contains(&k) {
+        return Err(format!(
+            "options: `{k}` has its own key: write `{k}:` beside `program:`"
+        ));
+    }
+    Ok(())
+}
+
+/// `KEY="value"` for supervisor's `environment=` (its parser is POSIX shlex: `\` and `"` are
+/// escaped inside double quotes).
+fn env_pair(k: &str, v: &str) -> String {
+    let mut out = format!("{k}=\"");
+    for c in v.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Renders the conf file: a fixed order of keys, environment and options sorted, so the same
+/// keys always give the same bytes. Errors name the offending key.
+pub fn render_conf(name: &str, c: &ProgramConf) -> Result<String, String> {
+    check_name(name)?;
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut push = |k: &str, v: &str| -> Result<(), String> {
+        check_value(k, v)?;
+        lines.push((k.to_string(), v.to_string()));
+        Ok(())
+    };
+    if c.command.trim().is_empty() {
+        return Err("`command` is empty".into());
+    }
+    push("command", &c.command)?;
+    let named = c.options.iter().any(|(k, _)| k == "process_name");
+    if !named && c.numprocs.is_some_and(|n| n > 1) {
+        push("process_name", "%(program_name)s_%(process_num)02d")?;
+    }
+    if let Some(d) = &c.directory {
+        push("directory", d)?;
+    }
+    if let Some(u) = &c.user {
+        push("user", u)?;
+    }
+    if !c.environment.is_empty() {
+        let mut env = c.environment.clone();
+        env.sort();
+        for (k, v) in &env {
+            let ok = k
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !ok {
+                return Err(format!("environment: `{k}` is not a variable name"));
+            }
+            if v.contains(['\n', '\r', '\0']) {
+                return Err(format!("environment: `{k}` must be a single line"));
+            }
+        }
+        let text = env
+            .iter()
+            .map(|(k, v)| env_pair(k, v))
+            .collect::<Vec<_>>()
+            .join(",");
+        push("environment", &text)?;
+    }
+    if let Some(n) = c.numprocs {
+        if n == 0 {
+            return Err("`numprocs` must be at least 1".into());
+        }
+        push("numprocs", &n.to_string())?;
+    }
+    push("autostart", if c.autostart { "true" } else { "false" })?;
+    if let Some(a) = &c.autorestart {
+        if !["true", "false", "unexpected"].contains(&a.as_str()) {
+            return Err(format!(
+                "`autorestart` must be true, false or unexpected, not `{a}`"
+            ));
+        }
+        push("autorestart", a)?;
+    }
+    if let Some(s) = &c.stopsignal {
+        let s = s.trim_start_matches("SIG");
+        if !SIGNALS.contains(&s) {
+            return Err(format!(
+                "`stopsignal` must be one of {}, not `{s}`",
+                SIGNALS.join(", ")
+            ));
+        }
+        push("stopsignal", s)?;
+    }
+    if let Some(l) = &c.stdout_logfile {
+        push("stdout_logfile", l)?;
+    }
+    if let Some(l) = &c.stderr_logfile {
+        push("stderr_logfile", l)?;
+    }
+    let mut options = c.options.clone();
+    options.sort();
+    for (k, v) in &options {
+        check_option_key(k)?;
+        push(k, v)?;
+    }
+    let mut out = String::from("; Managed by play: changes made here are overwritten.\n");
+    let _ = writeln!(out, "[program:{name}]");
+    for (k, v) in lines {
+        let _ = writeln!(out, "{k}={v}");
+    }
+    Ok(out)
+}
+
+/// What happens to a program's processes after the host's files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgramOp {
+    None,
+    /// Must end RUNNING. `reread`: supervisord re-reads its configuration first (conf
+    /// written, or the group is not loaded); a group whose config changed is then reloaded,
+    /// which restarts it. `restart`: stop and start again (when the reread did not).
+    Run {
+        reread: bool,
+        restart: bool,
+    },
+    /// Must end not running.
+    Stop {
+        reread: bool,
+    },
+    /// Stop, unload the group (its conf is deleted).
+    Remove,
+}
+
+/// A program's plan: the change to show and the process work to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramPlan {
+    pub change: Option<Change>,
+    pub op: ProgramOp,
+}
+
+fn error(spec: &ProgramSpec, message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: Kind::Program,
+        key: spec.name.clone(),
+        message: message.into(),
+    }
+}
+
+/// The conf file as a file resource.
+pub fn conf_file(spec: &ProgramSpec) -> FileSpec {
+    FileSpec {
+        path: conf_path(&spec.name),
+        presence: match spec.state {
+            ProgramState::Absent => Presence::Absent,
+            _ => Presence::Present,
+        },
+        content: Some(spec.conf.clone()),
+        attrs: Default::default(),
+    }
+}
+
+/// Plans one program. `observed.processes` must be known (`None` is an error: supervisord
+/// could not be asked).
+pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, PlanError> {
+    if observed.supervisor_conf.is_none() {
+        return Err(error(
+            spec,
+            "supervisord is not installed on this host (no /etc/supervisor/supervisord.conf)",
+        ));
+    }
+    let Some(procs) = &observed.processes else {
+        return Err(error(
+            spec,
+            "supervisord's processes are unknown (not probed)",
+        ));
+    };
+    let conf_state = observed.path(&conf_path(&spec.name));
+    let conf_change = file::plan(&conf_file(spec), &conf_state)
+        .map_err(|e| error(spec, format!("{}: {}", conf_path(&spec.name), e.message)))?;
+    let state = group_state(procs, &spec.name);
+    let shown = state.map(ProcState::as_str).unwrap_or("ABSENT");
+    let change = |action: Action, details: Vec<String>, cc: Option<Change>| Change {
+        kind: Kind::Program,
+        key: spec.name.clone(),
+        action,
+        details,
+        content: cc.and_then(|c| c.content),
+        sensitive: false,
+        index: 0,
+    };
+    if spec.state == ProgramState::Absent {
+        if matches!(conf_state.kind, PathKind::Missing) && state.is_none() {
+            return Ok(ProgramPlan {
+                change: None,
+                op: ProgramOp::None,
+            });
+        }
+        let details = match state {
+            Some(_) => vec![format!("{shown} → ABSENT")],
+            None => Vec::new(),
+        };
+        return Ok(ProgramPlan {
+            change: Some(change(Action::Delete, details, None)),
+            op: ProgramOp::Remove,
+        });
+    }
+    let loaded = state.is_some();
+    let (want, state_ok) = match spec.state {
+        ProgramState::Running => ("RUNNING", state == Some(ProcState::Running)),
+        _ => (
+            "STOPPED",
+            state.is_some_and(|s| !s.is_up() && s != ProcState::Stopping),
+        ),
+    };
+    let conf_changed = conf_change.is_some();
+    if !conf_changed && state_ok {
+        return Ok(ProgramPlan {
+            change: None,
+            op: ProgramOp::None,
+        });
+    }
+    let mut details = Vec::new();
+    if !state_ok {
+        details.push(format!("{shown} → {want}"));
+    }
+    let reread = conf_changed || !loaded;
+    if conf_changed && loaded && spec.state == ProgramState::Running && state_ok {
+        details.push("restart: conf changed".into());
+    }
+    let action = match (&conf_change, conf_state.kind) {
+        (Some(_), PathKind::Missing) => Action::Create,
+        _ => Action::Update,
+    };
+    let op = match spec.state {
+        ProgramState::Running => ProgramOp::Run {
+            reread,
+            restart: false,
+        },
+        _ => ProgramOp::Stop { reread },
+    };
+    Ok(ProgramPlan {
+        change: Some(change(action, details, conf_change)),
+        op,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{sha256_hex, PathState};
+    use crate::supervisor::ProcessStatus;
+
+    fn conf() -> ProgramConf {
+        ProgramConf {
+            command: "/srv/app/venv/bin/gunicorn -b 127.0.0.1:8000 app:app".into(),
+            directory: Some("/srv/app/current".into()),
+            user: Some("deploy".into()),
+            environment: vec![
+                ("APP_ENV".into(), "production".into()),
+                ("A_QUOTE".into(), "say \"hi\" \\o/".into()),
+            ],
+            numprocs: Some(1),
+            autostart: true,
+            autorestart: Some("true".into()),
+            stopsignal: Some("TERM".into()),
+            stdout_logfile: Some("/var/log/app/web.out.log".into()),
+            stderr_logfile: Some("/var/log/app/web.err.log".into()),
+            options: vec![
+                ("startsecs".into(), "2".into()),
+                ("redirect_stderr".into(), "false".into()),
+            ],
+        }
+    }
+
+    #[test]
+    fn conf_is_rendered_in_a_fixed_order() {
+        let text = render_conf("app_web", &conf()).unwrap();
+        assert_eq!(
+            text,
+            "; Managed by play: changes made here are overwritten.\n\
+             [program:app_web]\n\
+             command=/srv/app/venv/bin/gunicorn -b 127.0.0.1:8000 app:app\n\
+             directory=/srv/app/current\n\
+             user=deploy\n\
+             environment=APP_ENV=\"production\",A_QUOTE=\"say \\\"hi\\\" \\\\o/\"\n\
+             numprocs=1\n\
+             autostart=true\n\
+             autorestart=true\n\
+             stopsignal=TERM\n\
+             stdout_logfile=/var/log/app/web.out.log\n\
+             stderr_logfile=/var/log/app/web.err.log\n\
+             redirect_stderr=false\n\
+             startsecs=2\n"
+        );
+        // Same keys in another order: same bytes.
+        let mut c = conf();
+        c.environment.reverse();
+        c.options.reverse();
+        assert_eq!(render_conf("app_web", &c).unwrap(), text);
+    }
+
+    #[test]
+    fn minimal_conf_and_numprocs() {
+        let c = ProgramConf {
+            command: "sleep 100".into(),
+            autostart: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            render_conf("w", &c).unwrap(),
+            "; Managed by play: changes made here are overwritten.\n[program:w]\ncommand=sleep 100\nautostart=false\n"
+        );
+        let c = ProgramConf {
+            command: "sleep 100".into(),
+            numprocs: Some(3),
+            autostart: true,
+            ..Default::default()
+        };
+        let t = render_conf("w", &c).unwrap();
+        assert!(
+            t.contains("process_name=%(program_name)s_%(process_num)02d\n"),
+            "{t}"
+        );
+        assert!(t.contains("numprocs=3\n"), "{t}");
+        // An explicit process_name wins.
+        let c = ProgramConf {
+            options: vec![("process_name".into(), "w%(process_num)d".into())],
+            ..c
+        };
+        let t = render_conf("w", &c).unwrap();
+        assert!(!t.contains("process_name=%(program_name)s"), "{t}");
+        assert!(t.contains("process_name=w%(process_num)d\n"), "{t}");
+    }
+
+    #[test]
+    fn values_supervisor_would_misread_are_refused() {
+        let bad = |f: &dyn Fn(&mut ProgramConf)| {
+            let mut c = conf();
+            f(&mut c);
+            render_conf("app", &c).unwrap_err()
+        };
+        assert!(bad(&|c| c.command = "a\nb".into()).contains("single line"));
+        assert!(bad(&|c| c.command = "sh -c 'a ; b'".into()).contains("comment"));
+        assert!(bad(&|c| c.command = "run # note".into()).contains("comment"));
+        assert!(bad(&|c| c.command = "  ".into()).contains("empty"));
+        assert!(bad(&|c| c.numprocs = Some(0)).contains("numprocs"));
+        assert!(bad(&|c| c.autorestart = Some("maybe".into())).contains("autorestart"));
+        assert!(bad(&|c| c.stopsignal = Some("STOP".into())).contains("stopsignal"));
+        assert!(bad(&|c| c.environment = vec![("1X".into(), "v".into())]).contains("variable"));
+        assert!(bad(&|c| c.options = vec![("command".into(), "x".into())]).contains("own key"));
+        assert!(bad(&|c| c.options = vec![("Bad-Key".into(), "x".into())])
+            .contains("not a supervisor key"));
+        assert!(render_conf("a/b", &conf())
+            .unwrap_err()
+            .contains("program name"));
+        assert!(render_conf("a:b", &conf()).is_err());
+        // `;` without a space before it is fine.
+        let mut c = conf();
+        c.command = "sh -c 'a;b'".into();
+        assert!(render_conf("app", &c).is_ok());
+        let hup = ProgramConf {
+            stopsignal: Some("SIGHUP".into()),
+            ..conf()
+        };
+        assert!(render_conf("app", &hup)
+            .unwrap()
+            .contains("stopsignal=HUP\n"));
+    }
+
+    fn spec(state: ProgramState) -> ProgramSpec {
+        ProgramSpec {
+            name: "web".into(),
+            state,
+            conf: Content {
+                bytes: b"[program:web]\ncommand=sleep 9\n".to_vec(),
+                source: "program keys".into(),
+            },
+            restart_on: vec![],
+        }
+    }
+
+    fn observed(conf: Option<&[u8]>, states: &[ProcState]) -> Observed {
+        let mut o = Observed {
+            supervisor_conf: Some("/etc/supervisor/supervisord.conf".into()),
+            processes: Some(
+                states
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| ProcessStatus {
+                        group: "web".into(),
+                        name: format!("web_{i}"),
+                        state: *s,
+                        pid: 0,
+                        start: 0,
+                        description: String::new(),
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        if let Some(b) = conf {
+            o.paths.insert(
+                conf_path("web"),
+                PathState {
+                    kind: PathKind::File {
+                        size: b.len() as u64,
+                        sha256: Some(sha256_hex(b)),
+                    },
+                    mode: 0o644,
+                    owner: "root".into(),
+                    group: "root".into(),
+                },
+            );
+        }
+        o
+    }
+
+    const SAME: &[u8] = b"[program:web]\ncommand=sleep 9\n";
+    const OLD: &[u8] = b"[program:web]\ncommand=sleep 1\n";
+
+    fn run(reread: bool) -> ProgramOp {
+        ProgramOp::Run {
+            reread,
+            restart: false,
+        }
+    }
+
+    /// (want, conf on host, states) → (action, details, op); None = no change.
+    #[test]
+    fn every_transition() {
+        use ProcState::*;
+        use ProgramState as W;
+        type Case<'a> = (
+            ProgramState,
+            Option<&'a [u8]>,
+            &'a [ProcState],
+            Option<(Action, &'a [&'a str], ProgramOp)>,
+        );
+        let cases: &[Case] = &[
+            // running
+            (
+                W::Running,
+                None,
+                &[],
+                Some((Action::Create, &["ABSENT → RUNNING"], run(true))),
+            ),
+            (W::Running, Some(SAME), &[Running], None),
+            (
+                W::Running,
+                Some(SAME),
+                &[Stopped],
+                Some((Action::Update, &["STOPPED → RUNNING"], run(false))),
+            ),
+            (
+                W::Running,
+                Some(SAME),
+                &[Fatal],
+                Some((Action::Update, &["FATAL → RUNNING"], run(false))),
+            ),
+            (
+                W::Running,
+                Some(SAME),
+                &[Exited],
+                Some((Action::Update, &["EXITED → RUNNING"], run(false))),
+            ),
+            (
+                W::Running,
+                Some(SAME),
+                &[Backoff],
+                Some((Action::Update, &["BACKOFF → RUNNING"], run(false))),
+            ),
+            (
+                W::Running,
+                Some(SAME),
+                &[],
+                Some((Action::Update, &["ABSENT → RUNNING"], run(true))),
+            ),
+            (
+                W::Running,
+                Some(OLD),
+                &[Running],
+                Some((Action::Update, &["restart: conf changed"], run(true))),
+            ),
+            (
+                W::Running,
+                Some(OLD),
+                &[Stopped],
+                Some((Action::Update, &["STOPPED → RUNNING"], run(true))),
+            ),
+            (
+                W::Running,
+                Some(SAME),
+                &[Running, Fatal],
+                Some((Action::Update, &["FATAL → RUNNING"], run(false))),
+            ),
+            // stopped
+            (
+                W::Stopped,
+                None,
+                &[],
+                Some((
+                    Action::Create,
+                    &["ABSENT → STOPPED"],
+                    ProgramOp::Stop { reread: true },
+                )),
+            ),
+            (W::Stopped, Some(SAME), &[Stopped], None),
+            (W::Stopped, Some(SAME), &[Fatal], None),
+            (W::Stopped, Some(SAME), &[Exited], None),
+            (
+                W::Stopped,
+                Some(SAME),
+                &[Running],
+                Some((
+                    Action::Update,
+                    &["RUNNING → STOPPED"],
+                    ProgramOp::Stop { reread: false },
+                )),
+            ),
+            (
+                W::Stopped,
+                Some(SAME),
+                &[Starting],
+                Some((
+                    Action::Update,
+                    &["STARTING → STOPPED"],
+                    ProgramOp::Stop { reread: false },
+                )),
+            ),
+            (
+                W::Stopped,
+                Some(OLD),
+                &[Stopped],
+                Some((Action::Update, &[], ProgramOp::Stop { reread: true })),
+            ),
+            (
+                W::Stopped,
+                Some(SAME),
+                &[],
+                Some((
+                    Action::Update,
+                    &["ABSENT → STOPPED"],
+                    ProgramOp::Stop { reread: true },
+                )),
+            ),
+            // absent
+            (W::Absent, None, &[], None),
+            (
+                W::Absent,
+                Some(SAME),
+                &[Running],
+                Some((Action::Delete, &["RUNNING → ABSENT"], ProgramOp::Remove)),
+            ),
+            (
+                W::Absent,
+                Some(OLD),
+                &[],
+                Some((Action::Delete, &[], ProgramOp::Remove)),
+            ),
+            (
+                W::Absent,
+                None,
+                &[Stopped],
+                Some((Action::Delete, &["STOPPED → ABSENT"], ProgramOp::Remove)),
+            ),
+        ];
+        for (want, conf, states, expected) in cases {
+            let p = plan(&spec(*want), &observed(*conf, states)).unwrap();
+            let what = format!(
+                "{want:?} with conf {:?} and {states:?}",
+                conf.map(|c| c == SAME)
+            );
+            match expected {
+                None => {
+                    assert_eq!(p.change, None, "{what}");
+                    assert_eq!(p.op, ProgramOp::None, "{what}");
+                }
+                Some((action, details, op)) => {
+                    let c = p.change.unwrap_or_else(|| panic!("{what}: no change"));
+                    assert_eq!(c.action, *action, "{what}");
+                    assert_eq!(
+                        c.details,
+                        details.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                        "{what}"
+                    );
+                    assert_eq!(p.op, *op, "{what}");
+                    assert_eq!((c.kind, c.key.as_str()), (Kind::Program, "web"));
+                    // The conf diff travels with the change whenever the conf is written.
+                    let writes = *want != W::Absent && *conf != Some(SAME);
+                    assert_eq!(c.content.is_some(), writes, "{what}");
+                    if let Some(cc) = c.content {
+                        assert_eq!(cc.new, SAME);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let mut o = observed(Some(SAME), &[ProcState::Running]);
+        o.supervisor_conf = None;
+        assert!(plan(&spec(ProgramState::Running), &o)
+            .unwrap_err()
+            .message
+            .contains("not installed"));
+        let mut o = observed(Some(SAME), &[]);
+        o.processes = None;
+        assert!(plan(&spec(ProgramState::Running), &o).is_err());
+        let mut o = observed(None, &[]);
+        o.paths.insert(
+            conf_path("web"),
+            PathState {
+                kind: PathKind::Directory { empty: Some(true) },
+                mode: 0o755,
+                owner: "root".into(),
+                group: "root".into(),
+            },
+        );
+        let e = plan(&spec(ProgramState::Running), &o).unwrap_err();
+        assert_eq!(e.kind, Kind::Program);
+        assert!(e.message.contains("/etc/supervisor/conf.d/web.conf"), "{e}");
+    }
+}

@@ -1,0 +1,1025 @@
+//! `release:` — capistrano-style releases: every version of the code in its own folder
+//! `DEST/releases/<id>`, the live one named by the link `DEST/current`, switched atomically.
+//!
+//! ```yaml
+//! - release: /srv/hello                 # DEST (the key: `restart_on: [/srv/hello]`)
+//!   from: {sync: app, exclude: [__pycache__]}   # a folder of files/ (role, then playbook)
+//!   # from: {git: https://…/app.git, version: main, depth: 1}
+//!   keep: 5                             # releases kept, the live one included (default 5)
+//!   owner: app                          # of DEST and of every release
+//!   group: app
+//!   mode: "0644"                        # of files (sync); default as `sync:`
+//! ```
+//!
+//! The id of a release is the first 12 hex digits of its content digest (`from: {sync}`: paths,
+//! contents, modes, owner) or of its commit (`from: {git}`), so the same code has the same id on
+//! every host, and an unchanged source is no change.
+//!
+//! A new release is built in `DEST/releases/.tmp-<id>` — from `sync`, a copy of the live release
+//! plus the files that differ (one tar stream; the plan lists exactly those files); from `git`,
+//! `git archive` of the commit out of a bare cache `DEST/repo` — then renamed to
+//! `releases/<id>`; then `current` is replaced by a new link (`ln -s` + rename: never missing,
+//! never half-switched); then `DEST/revisions.log` (one line per deploy: id, UTC time, source)
+//! is rewritten atomically; then releases beyond `keep` are deleted, oldest first by that log.
+//!
+//! **Rollback** is one command: `play rollback PLAYBOOK` runs the playbook with every release
+//! switched to the release deployed before the live one (by `revisions.log`), and `--to ID`
+//! to a given one; everything watching the release (`restart_on`) restarts. Rolled-back-from
+//! releases are kept; the next plain `play apply` deploys the source again.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::archive::ArchiveError;
+use super::git::{self, Remote, GIT};
+use super::ship::{set_args, short, Planned, Refused};
+use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
+use super::{mode_str, Action, PathKind, PathState};
+use crate::transport::shell_quote;
+
+/// Releases kept by default.
+pub const DEFAULT_KEEP: usize = 5;
+
+/// The history file of a release folder.
+pub const LOG: &str = "revisions.log";
+
+/// Where a release's code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseSource {
+    Sync {
+        /// The source folder, for messages.
+        src: String,
+        tree: Arc<LocalTree>,
+        exclude: Vec<String>,
+    },
+    Git {
+        repo: String,
+        version: String,
+        depth: Option<u32>,
+    },
+}
+
+/// A rollback's choice of release, instead of building one from the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// The release deployed before the live one.
+    Previous,
+    /// A release that exists on the host.
+    Id(String),
+}
+
+/// One release folder, rendered for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseSpec {
+    pub dest: String,
+    pub source: ReleaseSource,
+    pub layout: Layout,
+    /// Releases kept (at least 1).
+    pub keep: usize,
+    pub pin: Option<Pin>,
+}
+
+impl ReleaseSpec {
+    pub fn current(&self) -> String {
+        format!("{}/current", self.dest.trim_end_matches('/'))
+    }
+    pub fn releases(&self) -> String {
+        format!("{}/releases", self.dest.trim_end_matches('/'))
+    }
+    pub fn release_dir(&self, id: &str) -> String {
+        format!("{}/{id}", self.releases())
+    }
+    pub fn log_path(&self) -> String {
+        format!("{}/{LOG}", self.dest.trim_end_matches('/'))
+    }
+    pub fn cache(&self) -> String {
+        format!("{}/repo", self.dest.trim_end_matches('/'))
+    }
+    /// Paths the core probe must stat: DEST and its `current` link.
+    pub fn probe_paths(&self) -> Vec<String> {
+        vec![self.dest.clone(), self.current()]
+    }
+    /// The tree the probe must hash (`from: {sync}` only): the live release.
+    pub fn probe_tree(&self) -> Option<(String, Vec<String>)> {
+        match &self.source {
+            ReleaseSource::Sync { exclude, .. } => Some((self.current(), exclude.clone())),
+            ReleaseSource::Git { .. } => None,
+        }
+    }
+}
+
+/// A release id: 12 lowercase hex digits.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 12
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// What the probe found in a release folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// `revisions.log`: (id, rest of the line), oldest first.
+    pub log: Vec<(String, String)>,
+    /// Names in `DEST/releases`.
+    pub entries: Vec<String>,
+}
+
+impl History {
+    fn exists(&self, id: &str) -> bool {
+        self.entries.iter().any(|e| e == id)
+    }
+}
+
+/// Reads `revisions.log`: `ID REST` lines (others are ignored).
+pub fn parse_log(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (id, rest) = l.split_once(' ').unwrap_or((l, ""));
+            is_id(id).then(|| (id.to_string(), rest.to_string()))
+        })
+        .collect()
+}
+
+/// The probe fragment for release folders (`relh`, `relent` records; builtins only).
+pub fn probe_fragment(dests: &[String]) -> String {
+    if dests.is_empty() {
+        return String::new();
+    }
+    format!(
+        r#"{}
+for d do
+  if [ -f "$d/{LOG}" ] && [ -r "$d/{LOG}" ]; then
+    printf 'relh\0%s\0' "$d"
+    while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$d/{LOG}"
+    printf '\0'
+  fi
+  for e in "$d"/releases/*; do
+    if [ -d "$e" ] && ! [ -L "$e" ]; then printf 'relent\0%s\0%s\0' "$d" "${{e##*/}}"; fi
+  done
+done
+"#,
+        set_args(dests)
+    )
+}
+
+/// The id of the live release: the last part of `current`'s target when it is a release
+/// folder of `dest`.
+pub fn current_id(current: &PathState) -> Option<String> {
+    match &current.kind {
+        PathKind::Link { target } => {
+            let t = target.trim_end_matches('/');
+            let (parent, name) = t.rsplit_once('/')?;
+            (is_id(name) && (parent.ends_with("/releases") || parent == "releases"))
+                .then(|| name.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// How a release is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Build {
+    /// A copy of release `base` (or an empty folder), plus the sync work.
+    Sync {
+        base: Option<String>,
+        work: SyncWork,
+    },
+    /// `git archive` of `commit`, fetched as `reference` into the bare cache.
+    Git { commit: String, reference: String },
+}
+
+/// What apply does to a release folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseWork {
+    pub id: String,
+    /// `None`: the release exists already (switch only).
+    pub build: Option<Build>,
+    /// Point `current` at the release.
+    pub switch: bool,
+    /// Write this history (`None`: unchanged).
+    pub log: Option<Vec<(String, String)>>,
+    /// Text after the id on the new log line (the time is added on the host).
+    pub log_note: String,
+    /// Releases to delete.
+    pub prune: Vec<String>,
+    /// chown DEST itself.
+    pub chown_dest: bool,
+}
+
+/// Observations a release's plan needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub dest: &'a PathState,
+    pub current: &'a PathState,
+    pub history: &'a History,
+    /// The live release's files (`from: {sync}`).
+    pub tree: Option<&'a RemoteTree>,
+    /// The wanted commit (`from: {git}`).
+    pub remote: Option<&'a Remote>,
+}
+
+fn source_note(s: &ReleaseSource) -> String {
+    match s {
+        ReleaseSource::Sync { src, .. } => format!("sync {src}"),
+        ReleaseSource::Git { repo, version, .. } => format!("git {repo} {version}"),
+    }
+}
+
+/// The id the source gives, and how to build it.
+fn wanted(
+    spec: &ReleaseSpec,
+    seen: &Seen,
+    current: Option<&str>,
+) -> Result<(String, Build, Vec<String>), Refused> {
+    match &spec.source {
+        ReleaseSource::Sync { tree, .. } => {
+            let id = tree.digest(&spec.layout)[..12].to_string();
+            // Against the live release when there is one, else from nothing.
+            let live = seen.tree.filter(|t| {
+                t.state == TreeState::Dir && current.is_some_and(|c| seen.history.exists(c))
+            });
+            let base = live.and(current.map(str::to_string));
+            let empty = RemoteTree::default();
+            let work = sync::diff(tree, &spec.layout, true, live.unwrap_or(&empty));
+            let lines = if base.is_some() {
+                work.details()
+            } else {
+                vec![format!("{} files", tree.files.len())]
+            };
+            Ok((id, Build::Sync { base, work }, lines))
+        }
+        ReleaseSource::Git { repo, version, .. } => {
+            let (commit, reference) = git::wanted(repo, version, seen.remote)?;
+            let id = commit[..12].to_string();
+            let at = if reference == commit {
+                short(&commit).to_string()
+            } else {
+                format!("{} ({version})", short(&commit))
+            };
+            Ok((
+                id,
+                Build::Git { commit, reference },
+                vec![format!("commit {at}")],
+            ))
+        }
+    }
+}
+
+/// Plans one release folder: a pure function of the spec and what the probe saw.
+pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWork>>, Refused> {
+    match &seen.dest.kind {
+        PathKind::Missing | PathKind::Directory { .. } => {}
+        _ => return Err(Refused("something else than a folder stands there".into())),
+    }
+    let current = match &seen.current.kind {
+        PathKind::Missing | PathKind::Link { .. } => current_id(seen.current),
+        _ => {
+            return Err(Refused(format!(
+                "{} is not a symbolic link; move it away first",
+                spec.current()
+            )))
+        }
+    };
+    let h = seen.history;
+    let log_ids: Vec<&str> = h.log.iter().map(|(i, _)| i.as_str()).collect();
+    let (id, build, mut lines, log) = match &spec.pin {
+        None => {
+            let (id, build, lines) = wanted(spec, seen, current.as_deref())?;
+            let mut log: Vec<(String, String)> =
+                h.log.iter().filter(|(i, _)| i != &id).cloned().collect();
+            log.push((id.clone(), String::new()));
+            (
+                id.clone(),
+                (!h.exists(&id)).then_some(build),
+                lines,
+                Some(log),
+            )
+        }
+        Some(pin) => {
+            let id = match pin {
+                Pin::Id(id) => {
+                    if !h.exists(id) {
+                        let have: Vec<&str> = h
+                            .entries
+                            .iter()
+                            .map(String::as_str)
+                            .filter(|e| is_id(e))
+                            .collect();
+                        return Err(Refused(format!(
+                            "release {id} is not on this host (it has: {})",
+                            if have.is_empty() {
+                                "none".to_string()
+                            } else {
+                                have.join(", ")
+                            }
+                        )));
+                    }
+                    id.clone()
+                }
+                Pin::Previous => {
+                    let Some(cur) = current.as_deref() else {
+                        return Err(Refused("no live release to go back from".into()));
+                    };
+                    let before: Vec<&str> = match log_ids.iter().rposition(|i| *i == cur) {
+                        Some(pos) => log_ids[..pos].to_vec(),
+                        None => log_ids.clone(),
+                    };
+                    match before.iter().rev().find(|i| **i != cur && h.exists(i)) {
+                        Some(p) => p.to_string(),
+                        None => {
+                            return Err(Refused(format!(
+                                "no release before {cur} is left to go back to (see {})",
+                                spec.log_path()
+                            )))
+                        }
+                    }
+                }
+            };
+            (id, None, Vec::new(), None)
+        }
+    };
+    let switch = current.as_deref() != Some(id.as_str());
+    // Keep the newest `keep` releases of the history (and the live one); others go.
+    let order: Vec<&str> = match &log {
+        Some(l) => l.iter().map(|(i, _)| i.as_str()).collect(),
+        None => log_ids.clone(),
+    };
+    let mut keep: BTreeSet<&str> = order
+        .iter()
+        .rev()
+        .filter(|i| h.exists(i) || **i == id)
+        .take(spec.keep.max(1))
+        .copied()
+        .collect();
+    keep.insert(id.as_str());
+    let prune: Vec<String> = h
+        .entries
+        .iter()
+        .filter(|e| is_id(e) && !keep.contains(e.as_str()))
+        .cloned()
+        .collect();
+    // A folder made by this run gets its owner anyway (see `apply_fragment`).
+    let dest_exists = matches!(seen.dest.kind, PathKind::Directory { .. });
+    let chown_dest = dest_exists
+        && (spec
+            .layout
+            .owner
+            .as_ref()
+            .is_some_and(|o| o != &seen.dest.owner)
+            || spec
+                .layout
+                .group
+                .as_ref()
+                .is_some_and(|g| g != &seen.dest.group));
+    let log_changes = log
+        .as_ref()
+        .is_some_and(|l| l.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>() != log_ids);
+    if !switch && build.is_none() && prune.is_empty() && !chown_dest && !log_changes {
+        return Ok(None);
+    }
+    let mut details = Vec::new();
+    if switch {
+        details.push(match (&current, &spec.pin) {
+            (Some(c), None) => format!("release {c} → {id}"),
+            (Some(c), Some(_)) => format!("rollback {c} → {id}"),
+            (None, _) => format!("release {id}"),
+        });
+        if build.is_none() && spec.pin.is_none() {
+            details.push(format!("{id} is on the host already: switch only"));
+            lines.clear();
+        }
+        details.append(&mut lines);
+    }
+    if !prune.is_empty() {
+        details.push(format!("remove old releases {}", prune.join(", ")));
+    }
+    if chown_dest {
+        details.push(format!(
+            "owner {}:{} → {}:{}",
+            seen.dest.owner,
+            seen.dest.group,
+            spec.layout.owner.as_deref().unwrap_or(&seen.dest.owner),
+            spec.layout.group.as_deref().unwrap_or(&seen.dest.group)
+        ));
+    }
+    let action = if current.is_none() && switch {
+        Action::Create
+    } else {
+        Action::Update
+    };
+    Ok(Some(Planned {
+        action,
+        details,
+        work: ReleaseWork {
+            id,
+            build,
+            switch,
+            log: if log_changes { log } else { None },
+            log_note: source_note(&spec.source),
+            prune,
+            chown_dest,
+        },
+    }))
+}
+
+/// The apply step of one release folder (inside the apply script: `play_ok`, `play_fail`,
+/// `play_desync`): `(script, stdin)`.
+pub fn apply_fragment(
+    index: usize,
+    spec: &ReleaseSpec,
+    w: &ReleaseWork,
+) -> Result<(String, Vec<u8>), ArchiveError> {
+    let i = index;
+    let q = |p: &str| shell_quote(p);
+    let dest = q(&spec.dest);
+    let rels = q(&spec.releases());
+    let mut s = format!(
+        "# release {}\nprintf '\\0play-step\\0%s\\0' {i} >&2\numask 022\n",
+        spec.dest
+    );
+    let mut stdin = Vec::new();
+    let chown = git::chown_spec(&spec.layout.owner, &spec.layout.group).map(|c| q(&c));
+    s.push_str(&format!("mkdir -p -- {rels} || play_fail {i}\n"));
+    if let Some(c) = &chown {
+        if w.chown_dest || w.build.is_some() {
+            s.push_str(&format!("chown -- {c} {dest} {rels} || play_fail {i}\n"));
+        }
+    }
+    // Leftovers of an interrupted run.
+    s.push_str(&format!("rm -rf -- {}/.tmp-*\n", rels));
+    if let Some(build) = &w.build {
+        let n = q(&format!("{}/.tmp-{}", spec.releases(), w.id));
+        let undo = format!("{{ rm -rf -- {n}; play_fail {i}; }}");
+        match (build, &spec.source) {
+            (Build::Sync { base, work }, ReleaseSource::Sync { tree, .. }) => {
+                match base {
+                    Some(b) => s.push_str(&format!(
+                        "cp -a --reflink=auto -- {} {n} 1>&2 || {undo}\n",
+                        q(&spec.release_dir(b))
+                    )),
+                    None => s.push_str(&format!("mkdir -- {n} || {undo}\n")),
+                }
+                s.push_str(
+                    &sync::removal_lines(i, &n, work).replace(&format!("play_fail {i}"), &undo),
+                );
+                if !work.upload.is_empty() || !work.new_dirs.is_empty() {
+                    let tar = sync::archive(tree, &spec.layout, work)?;
+                    s.push_str(&sync::extract_lines(i, &n, tar.len(), &undo));
+                    stdin = sync::stdin_with_marker(i, &tar);
+                }
+                s.push_str(
+                    &sync::attr_lines(i, &n, &Layout::default(), work)
+                        .replace(&format!("play_fail {i}"), &undo),
+                );
+            }
+            (Build::Git { commit, reference }, ReleaseSource::Git { repo, depth, .. }) => {
+                let cache = q(&spec.cache());
+                let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
+                s.push_str(&format!(
+                    "[ -d {cache} ] || {GIT} init -q --bare -- {cache} </dev/null 1>&2 || play_fail {i}\n"
+                ));
+                s.push_str(&format!(
+                    "{GIT} -C {cache} fetch -q --no-tags{depth} -- {} {} </dev/null 1>&2 || play_fail {i}\n",
+                    q(repo),
+                    q(reference)
+                ));
+                s.push_str(&format!("mkdir -- {n} || {undo}\n"));
+                let tarball = q(&format!("{}/.tmp-{}.tar", spec.releases(), w.id));
+                s.push_str(&format!(
+                    "{GIT} -C {cache} archive --format=tar -o {tarball} {} </dev/null 1>&2 || {undo}\n",
+                    q(commit)
+                ));
+                s.push_str(&format!("tar -x -m --no-same-owner -f {tarball} -C {n} 1>&2 || {undo}\nrm -f -- {tarball}\n"));
+                s.push_str(&format!(
+                    "printf '%s\\n' {} > {n}/REVISION || {undo}\n",
+                    q(commit)
+                ));
+            }
+            _ => {
+                s.push_str(&format!(
+                    "printf '%s\\n' 'internal error: release build does not match its source' >&2; play_fail {i}\n"
+                ));
+            }
+        }
+        s.push_str(&format!(
+            "chmod 0{} {n} || {undo}\n",
+            mode_str(sync::DIR_MODE)
+        ));
+        if let Some(c) = &chown {
+            s.push_str(&format!("chown -R -- {c} {n} || {undo}\n"));
+        }
+        s.push_str(&format!("sync -f -- {n} || {undo}\n"));
+        s.push_str(&format!(
+            "mv -T -- {n} {} || {undo}\n",
+            q(&spec.release_dir(&w.id))
+        ));
+    }
+    if w.switch {
+        let tmp = q(&format!(
+            "{}/.current.play-tmp.",
+            spec.dest.trim_end_matches('/')
+        ));
+        s.push_str(&format!(
+            "ln -s -- {} {tmp}$$ || play_fail {i}\n",
+            q(&spec.release_dir(&w.id))
+        ));
+        if let Some(c) = &chown {
+            s.push_str(&format!("chown -h -- {c} {tmp}$$ || play_fail {i}\n"));
+        }
+        s.push_str(&format!(
+            "mv -f -T -- {tmp}$$ {} || play_fail {i}\n",
+            q(&spec.current())
+        ));
+    }
+    if let Some(log) = &w.log {
+        let logp = q(&spec.log_path());
+        s.push_str(&format!(
+            "t=$(mktemp -- {}) || play_fail {i}\n",
+            q(&format!(
+                "{}/.{LOG}.play-tmp.XXXXXX",
+                spec.dest.trim_end_matches('/')
+            ))
+        ));
+        s.push_str("{\n");
+        for (id, rest) in log {
+            if id == &w.id && rest.is_empty() {
+                s.push_str(&format!(
+                    "  printf '%s %s %s\\n' {} \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" {}\n",
+                    q(id),
+                    q(&w.log_note)
+                ));
+            } else {
+                s.push_str(&format!(
+                    "  printf '%s\\n' {}\n",
+                    q(format!("{id} {rest}").trim_end())
+                ));
+            }
+        }
+        s.push_str(&format!("}} > \"$t\" || play_fail {i}\n"));
+        s.push_str(&format!(
+            "chmod 0644 \"$t\" && mv -f -T -- \"$t\" {logp} || play_fail {i}\nt=\n"
+        ));
+    }
+    if !w.prune.is_empty() {
+        let dirs: Vec<String> = w.prune.iter().map(|p| q(&spec.release_dir(p))).collect();
+        s.push_str(&format!("rm -rf -- {} || play_fail {i}\n", dirs.join(" ")));
+    }
+    s.push_str(&format!("umask 077\nplay_ok {i}\n"));
+    Ok((s, stdin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::sha256_hex;
+    use crate::resources::sync::{LocalFile, RemoteEntry};
+
+    const C1: &str = "aaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const C2: &str = "ccccccccccccdddddddddddddddddddddddddddd";
+
+    fn tree(files: &[(&str, &[u8])]) -> Arc<LocalTree> {
+        let mut t = LocalTree::default();
+        for (p, b) in files {
+            t.files.insert(
+                p.to_string(),
+                LocalFile {
+                    bytes: b.to_vec(),
+                    sha256: sha256_hex(b),
+                    executable: false,
+                },
+            );
+        }
+        Arc::new(t)
+    }
+
+    fn sync_spec(files: &[(&str, &[u8])]) -> ReleaseSpec {
+        ReleaseSpec {
+            dest: "/srv/hello".into(),
+            source: ReleaseSource::Sync {
+                src: "files/app".into(),
+                tree: tree(files),
+                exclude: vec![],
+            },
+            layout: Layout::default(),
+            keep: 3,
+            pin: None,
+        }
+    }
+
+    fn git_spec(version: &str) -> ReleaseSpec {
+        ReleaseSpec {
+            dest: "/srv/hello".into(),
+            source: ReleaseSource::Git {
+                repo: "/srv/repo.git".into(),
+                version: version.into(),
+                depth: Some(1),
+            },
+            layout: Layout::default(),
+            keep: 3,
+            pin: None,
+        }
+    }
+
+    fn dir() -> PathState {
+        PathState {
+            kind: PathKind::Directory { empty: None },
+            mode: 0o755,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    fn link(id: &str) -> PathState {
+        PathState {
+            kind: PathKind::Link {
+                target: format!("/srv/hello/releases/{id}"),
+            },
+            mode: 0o777,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    fn history(ids: &[&str]) -> History {
+        History {
+            log: ids
+                .iter()
+                .map(|i| (i.to_string(), "2024-01-01T00:00:00Z sync files/app".into()))
+                .collect(),
+            entries: ids.iter().map(|i| i.to_string()).collect(),
+        }
+    }
+
+    fn live(files: &[(&str, &[u8])]) -> RemoteTree {
+        let mut r = RemoteTree {
+            state: TreeState::Dir,
+            ..Default::default()
+        };
+        for (p, b) in files {
+            r.entries.insert(
+                p.to_string(),
+                RemoteEntry {
+                    kind: 'f',
+                    mode: 0o644,
+                    owner: "root".into(),
+                    group: "root".into(),
+                    sha256: Some(sha256_hex(b)),
+                },
+            );
+        }
+        r
+    }
+
+    fn id_of(spec: &ReleaseSpec) -> String {
+        match &spec.source {
+            ReleaseSource::Sync { tree, .. } => tree.digest(&spec.layout)[..12].to_string(),
+            ReleaseSource::Git { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn first_release_is_created_from_nothing() {
+        let spec = sync_spec(&[("hello.py", b"v1"), ("VERSION", b"1")]);
+        let id = id_of(&spec);
+        let h = History::default();
+        let seen = Seen {
+            dest: &PathState::missing(),
+            current: &PathState::missing(),
+            history: &h,
+            tree: Some(&RemoteTree::default()),
+            remote: None,
+        };
+        let p = plan(&spec, &seen).unwrap().unwrap();
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(
+            p.details,
+            vec![format!("release {id}"), "2 files".to_string()]
+        );
+        assert_eq!(p.work.id, id);
+        assert!(p.work.switch);
+        let Some(Build::Sync { base: None, work }) = &p.work.build else {
+            panic!("{p:?}")
+        };
+        assert_eq!(work.upload.len(), 2);
+        let (script, stdin) = apply_fragment(1, &spec, &p.work).unwrap();
+        assert!(
+            script.contains(&format!("mkdir -- /srv/hello/releases/.tmp-{id}")),
+            "{script}"
+        );
+        assert!(
+            script.contains(&format!(
+                "mv -T -- /srv/hello/releases/.tmp-{id} /srv/hello/releases/{id}"
+            )),
+            "{script}"
+        );
+        assert!(
+            script.contains("mv -f -T -- /srv/hello/.current.play-tmp.$$ /srv/hello/current"),
+            "{script}"
+        );
+        assert!(script.contains("date -u"), "{script}");
+        assert!(stdin.ends_with(b"play-end 1\n"));
+    }
+
+    #[test]
+    fn the_same_source_is_no_change() {
+        let spec = sync_spec(&[("hello.py", b"v1")]);
+        let id = id_of(&spec);
+        let h = history(&[&id]);
+        let t = live(&[("hello.py", b"v1")]);
+        let seen = Seen {
+            dest: &dir(),
+            current: &link(&id),
+            history: &h,
+            tree: Some(&t),
+            remote: None,
+        };
+        assert_eq!(plan(&spec, &seen).unwrap(), None);
+    }
+
+    #[test]
+    fn one_changed_file_makes_a_new_release_listing_that_file() {
+        let old = sync_spec(&[("hello.py", b"v1"), ("VERSION", b"1")]);
+        let old_id = id_of(&old);
+        let spec = sync_spec(&[("hello.py", b"v2"), ("VERSION", b"1")]);
+        let id = id_of(&spec);
+        assert_ne!(id, old_id);
+        let h = history(&[&old_id]);
+        let t = live(&[("hello.py", b"v1"), ("VERSION", b"1")]);
+        let seen = Seen {
+            dest: &dir(),
+            current: &link(&old_id),
+            history: &h,
+            tree: Some(&t),
+            remote: None,
+        };
+        let p = plan(&spec, &seen).unwrap().unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(
+            p.details,
+            vec![
+                format!("release {old_id} → {id}"),
+                "0 added, 1 changed, 0 removed".to_string(),
+                "~ hello.py".to_string()
+            ]
+        );
+        let (script, stdin) = apply_fragment(0, &spec, &p.work).unwrap();
+        assert!(script.contains(&format!("cp -a --reflink=auto -- /srv/hello/releases/{old_id} /srv/hello/releases/.tmp-{id}")), "{script}");
+        // Only the changed file travels.
+        let text = String::from_utf8_lossy(&stdin);
+        assert!(
+            text.contains("hello.py") && !text.contains("VERSION"),
+            "{text}"
+        );
+        assert!(
+            script.contains(&format!(
+                "printf '%s\\n' '{old_id} 2024-01-01T00:00:00Z sync files/app'"
+            )),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn releases_beyond_keep_are_pruned_oldest_first() {
+        let ids = ["111111111111", "222222222222", "333333333333"];
+        let spec = sync_spec(&[("a", b"new")]);
+        let id = id_of(&spec);
+        let h = history(&ids);
+        let t = live(&[("a", b"old")]);
+        let seen = Seen {
+            dest: &dir(),
+            current: &link(ids[2]),
+            history: &h,
+            tree: Some(&t),
+            remote: None,
+        };
+        let p = plan(&spec, &seen).unwrap().unwrap();
+        assert_eq!(p.work.prune, vec![ids[0].to_string()]);
+        assert!(p
+            .details
+            .contains(&format!("remove old releases {}", ids[0])));
+        let log: Vec<&str> = p
+            .work
+            .log
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|(i, _)| i.as_str())
+            .collect();
+        assert_eq!(log, vec![ids[0], ids[1], ids[2], id.as_str()]);
+        // keep: 1 keeps only the new one.
+        let mut one = spec.clone();
+        one.keep = 1;
+        let p = plan(&one, &seen).unwrap().unwrap();
+        assert_eq!(
+            p.work.prune,
+            ids.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        );
+        // Unknown folders are never deleted.
+        let mut h2 = h.clone();
+        h2.entries.push("manual-backup".into());
+        let seen2 = Seen {
+            history: &h2,
+            ..seen
+        };
+        assert!(!plan(&one, &seen2)
+            .unwrap()
+            .unwrap()
+            .work
+            .prune
+            .contains(&"manual-backup".to_string()));
+    }
+
+    #[test]
+    fn back_to_an_existing_release_is_a_switch_only() {
+        let spec = sync_spec(&[("a", b"v1")]);
+        let id = id_of(&spec);
+        let newer = "999999999999";
+        let h = history(&[&id, newer]);
+        let t = live(&[("a", b"v2")]);
+        let seen = Seen {
+            dest: &dir(),
+            current: &link(newer),
+            history: &h,
+            tree: Some(&t),
+            remote: None,
+        };
+        let p = plan(&spec, &seen).unwrap().unwrap();
+        assert_eq!(p.work.build, None);
+        assert!(p.work.switch);
+        assert_eq!(
+            p.details,
+            vec![
+                format!("release {newer} → {id}"),
+                format!("{id} is on the host already: switch only")
+            ]
+        );
+        let (script, stdin) = apply_fragment(0, &spec, &p.work).unwrap();
+        assert!(stdin.is_empty());
+        assert!(!script.contains("cp -a"), "{script}");
+    }
+
+    #[test]
+    fn rollback_goes_to_the_previous_release_by_history() {
+        let ids = ["111111111111", "222222222222", "333333333333"];
+        let mut spec = sync_spec(&[("a", b"whatever")]);
+        spec.pin = Some(Pin::Previous);
+        let h = history(&ids);
+        let t = live(&[]);
+        let seen = Seen {
+            dest: &dir(),
+            current: &link(ids[2]),
+            history: &h,
+            tree: Some(&t),
+            remote: None,
+        };
+        let p = plan(&spec, &seen).unwrap().unwrap();
+        assert_eq!(p.work.id, ids[1]);
+        assert_eq!(p.work.log, None, "a rollback keeps the deploy history");
+        assert!(
+            p.work.prune.is_empty(),
+            "the release rolled back from is kept"
+        );
+        assert_eq!(p.details, vec![format!("rollback {} → {}", ids[2], ids[1])]);
+        // Twice: one more step back.
+        let seen_b = Seen {
+            current: &link(ids[1]),
+            ..seen
+        };
+        assert_eq!(plan(&spec, &seen_b).unwrap().unwrap().work.id, ids[0]);
+        let seen_a = Seen {
+            current: &link(ids[0]),
+            ..seen
+        };
+        let e = plan(&spec, &seen_a).unwrap_err();
+        assert!(e.0.contains("no release before 111111111111"), "{e}");
+        // To a given id; an unknown one is an error listing what exists.
+        spec.pin = Some(Pin::Id(ids[0].into()));
+        assert_eq!(plan(&spec, &seen).unwrap().unwrap().work.id, ids[0]);
+        spec.pin = Some(Pin::Id("abcabcabcabc".into()));
+        let e = plan(&spec, &seen).unwrap_err();
+        assert!(
+            e.0.contains("release abcabcabcabc is not on this host"),
+            "{e}"
+        );
+        assert!(e.0.contains(ids[1]), "{e}");
+    }
+
+    #[test]
+    fn git_releases_use_the_commit() {
+        let spec = git_spec("main");
+        let h = History::default();
+        let r = Remote::Found {
+            commit: C1.into(),
+            reference: "refs/heads/main".into(),
+        };
+        let seen = Seen {
+            dest: &PathState::missing(),
+            current: &PathState::missing(),
+            history: &h,
+            tree: None,
+            remote: Some(&r),
+        };
+        let p = plan(&spec, &seen).unwrap().unwrap();
+        assert_eq!(p.work.id, &C1[..12]);
+        assert_eq!(
+            p.details,
+            vec![
+                format!("release {}", &C1[..12]),
+                "commit aaaaaaa (main)".into()
+            ]
+        );
+        let (script, stdin) = apply_fragment(2, &spec, &p.work).unwrap();
+        assert!(stdin.is_empty());
+        assert!(
+            script.contains("fetch -q --no-tags --depth 1 -- /srv/repo.git refs/heads/main"),
+            "{script}"
+        );
+        assert!(
+            script.contains(&format!(
+                "archive --format=tar -o /srv/hello/releases/.tmp-{}.tar {C1}",
+                &C1[..12]
+            )),
+            "{script}"
+        );
+        // Moving the version: a new release.
+        let h = history(&[&C1[..12]]);
+        let r2 = Remote::Found {
+            commit: C2.into(),
+            reference: "refs/tags/v2".into(),
+        };
+        let seen = Seen {
+            dest: &dir(),
+            current: &link(&C1[..12]),
+            history: &h,
+            tree: None,
+            remote: Some(&r2),
+        };
+        let p = plan(&git_spec("v2"), &seen).unwrap().unwrap();
+        assert_eq!(
+            p.details[0],
+            format!("release {} → {}", &C1[..12], &C2[..12])
+        );
+        let e = plan(
+            &git_spec("nope"),
+            &Seen {
+                remote: Some(&Remote::NotFound),
+                ..seen
+            },
+        )
+        .unwrap_err();
+        assert!(e.0.contains("version `nope` not found"), "{e}");
+    }
+
+    #[test]
+    fn what_stands_in_the_way_is_an_error() {
+        let spec = sync_spec(&[("a", b"1")]);
+        let h = History::default();
+        let file = PathState {
+            kind: PathKind::File {
+                size: 1,
+                sha256: None,
+            },
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+        };
+        let seen = Seen {
+            dest: &dir(),
+            current: &dir(),
+            history: &h,
+            tree: None,
+            remote: None,
+        };
+        assert!(plan(&spec, &seen)
+            .unwrap_err()
+            .0
+            .contains("is not a symbolic link"));
+        let seen = Seen {
+            dest: &file,
+            current: &PathState::missing(),
+            ..seen
+        };
+        assert!(plan(&spec, &seen).is_err());
+    }
+
+    #[test]
+    fn logs_and_ids() {
+        let l = parse_log("111111111111 2024-01-01T00:00:00Z sync app\ngarbage\n\n222222222222\n");
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1], ("222222222222".into(), String::new()));
+        assert_eq!(
+            current_id(&link("111111111111")).as_deref(),
+            Some("111111111111")
+        );
+        let odd = PathState {
+            kind: PathKind::Link {
+                target: "/elsewhere/x".into(),
+            },
+            ..link("x")
+        };
+        assert_eq!(current_id(&odd), None);
+        let f = probe_fragment(&["/srv/it's".into()]);
+        assert!(f.starts_with("set -- '/srv/it'\\''s'\n"), "{f}");
+        assert!(f.contains("\"$d\"/releases/*"), "{f}");
+    }
+}

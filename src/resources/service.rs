@@ -1,0 +1,632 @@
+//! `service:` — a systemd service: an optional unit file (`unit:` template, written to
+//! `/etc/systemd/system/NAME`), whether it is enabled, and whether it runs.
+//!
+//! Planning is a pure function of the spec, the unit file's state and `systemctl show`
+//! (LoadState, ActiveState, SubState, UnitFileState, NeedDaemonReload):
+//!
+//! | want \ have | active | inactive / failed / auto-restart |
+//! |---|---|---|
+//! | `state: running` | – (unit file changed: restart) | start |
+//! | `state: stopped` | stop | – |
+//! | no `state` | – (unit file changed: restart if running) | – |
+//!
+//! plus `enabled: true|false` (enable/disable), and one `daemon-reload` per host when a unit
+//! file changed or systemd says one is needed. Restarts and reloads caused by other resources
+//! (`restart_on`, `reload_on`) are added for the whole host by `engine::restarts`.
+
+use std::collections::BTreeMap;
+
+use super::{
+    file, Action, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
+};
+
+/// Where unit files from `unit:` templates go.
+pub const UNIT_DIR: &str = "/etc/systemd/system";
+
+/// The unit file of unit `name` (a full unit name).
+pub fn unit_path(name: &str) -> String {
+    format!("{UNIT_DIR}/{name}")
+}
+
+const UNIT_TYPES: &[&str] = &[
+    "service",
+    "socket",
+    "timer",
+    "target",
+    "path",
+    "mount",
+    "automount",
+    "swap",
+    "slice",
+];
+
+/// The full unit name: `app-worker` → `app-worker.service`; checked (letters, digits,
+/// `:_.@-\`, a known type suffix).
+pub fn unit_name(raw: &str) -> Result<String, String> {
+    let has_type = raw
+        .rsplit_once('.')
+        .is_some_and(|(_, t)| UNIT_TYPES.contains(&t));
+    let name = if has_type {
+        raw.to_string()
+    } else {
+        format!("{raw}.service")
+    };
+    let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or("");
+    if stem.is_empty()
+        || name.len() > 255
+        || stem.starts_with('-')
+        || !stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":_.@-\\".contains(&b))
+    {
+        return Err(format!(
+            "service name `{raw}`: use letters, digits and `:_.@-\\` (a unit name)"
+        ));
+    }
+    Ok(name)
+}
+
+/// `state: running | stopped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceState {
+    Running,
+    Stopped,
+}
+
+impl ServiceState {
+    pub fn parse(s: &str) -> Option<ServiceState> {
+        match s {
+            "running" | "started" => Some(ServiceState::Running),
+            "stopped" => Some(ServiceState::Stopped),
+            _ => None,
+        }
+    }
+}
+
+/// `service:` — fully rendered for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Full unit name (`app-worker.service`).
+    pub name: String,
+    /// The unit file's content (`unit:` template); `None`: the unit file is not managed.
+    pub unit: Option<Content>,
+    /// `None`: left alone.
+    pub enabled: Option<bool>,
+    /// `None`: left alone (restarts then only happen when it runs).
+    pub state: Option<ServiceState>,
+    pub restart_on: Vec<String>,
+    pub reload_on: Vec<String>,
+}
+
+/// What `systemctl show` says about a unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitState {
+    pub load_state: String,
+    pub active_state: String,
+    pub sub_state: String,
+    pub unit_file_state: String,
+    pub need_daemon_reload: bool,
+}
+
+impl UnitState {
+    /// Running, or on its way up (a crash loop's `auto-restart` does not count).
+    pub fn is_running(&self) -> bool {
+        match self.active_state.as_str() {
+            "active" | "reloading" => true,
+            "activating" => self.sub_state != "auto-restart",
+            _ => false,
+        }
+    }
+
+    /// Anything stopping would act on.
+    pub fn is_up(&self) -> bool {
+        matches!(
+            self.active_state.as_str(),
+            "active" | "reloading" | "activating"
+        )
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        matches!(
+            self.unit_file_state.as_str(),
+            "enabled" | "enabled-runtime" | "linked" | "linked-runtime" | "alias"
+        )
+    }
+}
+
+/// The `systemctl show` properties the probe asks for.
+pub const SHOW_PROPERTIES: &str = "LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload";
+
+/// Parses `systemctl show -p … UNIT…` output for `names` (blocks of `Key=Value` lines, one
+/// per unit in order, separated by blank lines).
+pub fn parse_show(text: &str, names: &[String]) -> Result<BTreeMap<String, UnitState>, String> {
+    let blocks: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .collect();
+    if blocks.len() != names.len() {
+        return Err(format!(
+            "systemctl show: {} blocks for {} units",
+            blocks.len(),
+            names.len()
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (name, block) in names.iter().zip(blocks) {
+        let mut u = UnitState::default();
+        for line in block.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                return Err(format!("systemctl show: unexpected line `{line}`"));
+            };
+            match k {
+                "LoadState" => u.load_state = v.to_string(),
+                "ActiveState" => u.active_state = v.to_string(),
+                "SubState" => u.sub_state = v.to_string(),
+                "UnitFileState" => u.unit_file_state = v.to_string(),
+                "NeedDaemonReload" => u.need_daemon_reload = v == "yes",
+                _ => {}
+            }
+        }
+        out.insert(name.clone(), u);
+    }
+    Ok(out)
+}
+
+/// The start/stop part of a service's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SvcAction {
+    None,
+    Start,
+    Stop,
+    Restart,
+    /// Restart only if running (`state` unmanaged).
+    TryRestart,
+    /// Reload where the unit supports it, else restart (`reload-or-restart`).
+    Reload,
+    /// Same, only if running.
+    TryReload,
+}
+
+impl SvcAction {
+    /// The `systemctl` verb.
+    pub fn verb(self) -> Option<&'static str> {
+        match self {
+            SvcAction::None => None,
+            SvcAction::Start => Some("start"),
+            SvcAction::Stop => Some("stop"),
+            SvcAction::Restart => Some("restart"),
+            SvcAction::TryRestart => Some("try-restart"),
+            SvcAction::Reload => Some("reload-or-restart"),
+            SvcAction::TryReload => Some("try-reload-or-restart"),
+        }
+    }
+
+    /// The unit must be running afterwards.
+    pub fn must_run(self) -> bool {
+        matches!(
+            self,
+            SvcAction::Start | SvcAction::Restart | SvcAction::Reload
+        )
+    }
+}
+
+/// What happens to a service after the host's files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceOp {
+    /// A unit file changed, or systemd asks for a reload: one `daemon-reload` for the host.
+    pub daemon_reload: bool,
+    pub enable: Option<bool>,
+    pub action: SvcAction,
+}
+
+/// A service's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePlan {
+    pub change: Option<Change>,
+    pub op: ServiceOp,
+    /// The unit file is written this run.
+    pub unit_changed: bool,
+}
+
+fn error(spec: &ServiceSpec, message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: Kind::Service,
+        key: spec.name.clone(),
+        message: message.into(),
+    }
+}
+
+/// The unit file as a file resource (when managed).
+pub fn unit_file(spec: &ServiceSpec) -> Option<FileSpec> {
+    spec.unit.as_ref().map(|c| FileSpec {
+        path: unit_path(&spec.name),
+        presence: Presence::Present,
+        content: Some(c.clone()),
+        attrs: super::Attrs {
+            owner: None,
+            group: None,
+            mode: Some(0o644),
+        },
+    })
+}
+
+/// Plans one service. `unit_files_changing`: another resource of the host writes under a
+/// systemd unit folder this run, so a unit not found yet may appear after `daemon-reload`.
+pub fn plan(
+    spec: &ServiceSpec,
+    observed: &Observed,
+    unit_files_changing: bool,
+) -> Result<ServicePlan, PlanError> {
+    if !observed.systemd {
+        return Err(error(
+            spec,
+            "systemd is not running on this host (no /run/systemd/system): `service:` needs systemd as init",
+        ));
+    }
+    let Some(us) = observed.units.get(&spec.name) else {
+        return Err(error(spec, "not probed (internal error)"));
+    };
+    let unit_change = match unit_file(spec) {
+        Some(f) => {
+            let p = unit_path(&spec.name);
+            file::plan(&f, &observed.path(&p))
+                .map_err(|e| error(spec, format!("{p}: {}", e.message)))?
+        }
+        None => None,
+    };
+    let unit_changed = unit_change.is_some();
+    let unit_created = unit_changed
+        && matches!(
+            observed.path(&unit_path(&spec.name)).kind,
+            PathKind::Missing
+        );
+    if us.load_state == "masked" {
+        return Err(error(
+            spec,
+            "the unit is masked (systemctl unmask it first)",
+        ));
+    }
+    let unknown = us.load_state == "not-found" || us.load_state.is_empty();
+    if unknown && !unit_changed && !unit_files_changing {
+        return Err(error(
+            spec,
+            "no such unit on this host (LoadState not-found): give it a `unit:` template, or install it first",
+        ));
+    }
+    let mut details = Vec::new();
+    let daemon_reload = unit_changed || us.need_daemon_reload;
+    if us.need_daemon_reload && !unit_changed {
+        details.push("daemon-reload: unit file changed on disk".to_string());
+    }
+    let shown_file_state = if us.unit_file_state.is_empty() {
+        "not-found"
+    } else {
+        us.unit_file_state.as_str()
+    };
+    let mut enable = None;
+    match spec.enabled {
+        Some(true) if !us.is_enabled() => {
+            let cannot = matches!(
+                us.unit_file_state.as_str(),
+                "static" | "indirect" | "generated" | "transient"
+            );
+            if cannot && !unit_changed {
+                return Err(error(
+                    spec,
+                    format!(
+                        "cannot be enabled: its unit file state is `{}` (no [Install] section)",
+                        us.unit_file_state
+                    ),
+                ));
+            }
+            enable = Some(true);
+            details.push(format!("{shown_file_state} → enabled"));
+        }
+        Some(false) if us.is_enabled() => {
+            enable = Some(false);
+            details.push(format!("{shown_file_state} → disabled"));
+        }
+        _ => {}
+    }
+    let shown = if unknown {
+        "ABSENT".to_string()
+    } else if us.active_state == "activating" && us.sub_state == "auto-restart" {
+        "AUTO-RESTART".to_string()
+    } else {
+        us.active_state.to_uppercase()
+    };
+    let action = match spec.state {
+        Some(ServiceState::Running) if !us.is_running() || unknown => {
+            details.push(format!("{shown} → RUNNING"));
+            SvcAction::Start
+        }
+        Some(ServiceState::Running) if unit_changed || us.need_daemon_reload => {
+            details.push("restart: unit file changed".into());
+            SvcAction::Restart
+        }
+        Some(ServiceState::Stopped) if us.is_up() && !unknown => {
+            details.push(format!("{shown} → STOPPED"));
+            SvcAction::Stop
+        }
+        None if (unit_changed || us.need_daemon_reload) && us.is_running() && !unknown => {
+            details.push("restart: unit file changed".into());
+            SvcAction::TryRestart
+        }
+        _ => SvcAction::None,
+    };
+    let op = ServiceOp {
+        daemon_reload,
+        enable,
+        action,
+    };
+    if !unit_changed && details.is_empty() {
+        return Ok(ServicePlan {
+            change: None,
+            op,
+            unit_changed,
+        });
+    }
+    Ok(ServicePlan {
+        change: Some(Change {
+            kind: Kind::Service,
+            key: spec.name.clone(),
+            action: if unit_created {
+                Action::Create
+            } else {
+                Action::Update
+            },
+            details,
+            content: unit_change.and_then(|c| c.content),
+            sensitive: false,
+            index: 0,
+        }),
+        op,
+        unit_changed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{sha256_hex, PathState};
+
+    #[test]
+    fn unit_names() {
+        assert_eq!(unit_name("app-worker").unwrap(), "app-worker.service");
+        assert_eq!(unit_name("app.worker").unwrap(), "app.worker.service");
+        assert_eq!(unit_name("backup.timer").unwrap(), "backup.timer");
+        assert_eq!(
+            unit_name("getty@tty1.service").unwrap(),
+            "getty@tty1.service"
+        );
+        assert!(unit_name("a b").is_err());
+        assert!(unit_name("../x").is_err());
+        assert!(unit_name("-x").is_err());
+        assert!(unit_name(".service").is_err());
+        assert!(unit_name("x;rm").is_err());
+    }
+
+    #[test]
+    fn show_output_is_split_per_unit() {
+        let text = "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nNeedDaemonReload=no\n";
+        let names = vec!["a.service".to_string(), "b.service".to_string()];
+        let m = parse_show(text, &names).unwrap();
+        assert!(m["a.service"].is_running() && m["a.service"].is_enabled());
+        assert_eq!(m["b.service"].load_state, "not-found");
+        assert!(!m["b.service"].is_running());
+        assert!(parse_show(text, &names[..1]).is_err());
+        assert!(parse_show("garbage\n", &names[..1]).is_err());
+        assert_eq!(parse_show("", &[]).unwrap().len(), 0);
+    }
+
+    const UNIT: &[u8] =
+        b"[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n";
+
+    fn spec(unit: bool, enabled: Option<bool>, state: Option<ServiceState>) -> ServiceSpec {
+        ServiceSpec {
+            name: "w.service".into(),
+            unit: unit.then(|| Content {
+                bytes: UNIT.to_vec(),
+                source: "template".into(),
+            }),
+            enabled,
+            state,
+            restart_on: vec![],
+            reload_on: vec![],
+        }
+    }
+
+    fn unit(load: &str, active: &str, sub: &str, file_state: &str) -> UnitState {
+        UnitState {
+            load_state: load.into(),
+            active_state: active.into(),
+            sub_state: sub.into(),
+            unit_file_state: file_state.into(),
+            need_daemon_reload: false,
+        }
+    }
+
+    fn observed(file: Option<&[u8]>, u: UnitState) -> Observed {
+        let mut o = Observed {
+            systemd: true,
+            ..Default::default()
+        };
+        o.units.insert("w.service".into(), u);
+        if let Some(b) = file {
+            o.paths.insert(
+                unit_path("w.service"),
+                PathState {
+                    kind: PathKind::File {
+                        size: b.len() as u64,
+                        sha256: Some(sha256_hex(b)),
+                    },
+                    mode: 0o644,
+                    owner: "root".into(),
+                    group: "root".into(),
+                },
+            );
+        }
+        o
+    }
+
+    fn op(daemon_reload: bool, enable: Option<bool>, action: SvcAction) -> ServiceOp {
+        ServiceOp {
+            daemon_reload,
+            enable,
+            action,
+        }
+    }
+
+    #[test]
+    fn every_transition() {
+        use ServiceState::*;
+        let running = || unit("loaded", "active", "running", "enabled");
+        let dead = || unit("loaded", "inactive", "dead", "disabled");
+        let failed = || unit("loaded", "failed", "failed", "enabled");
+        let looping = || unit("loaded", "activating", "auto-restart", "enabled");
+        let missing = || unit("not-found", "inactive", "dead", "");
+        type Case = (
+            ServiceSpec,
+            Observed,
+            Option<(Action, Vec<&'static str>)>,
+            ServiceOp,
+        );
+        let cases: Vec<Case> = vec![
+            // new unit from a template: created, reloaded, enabled, started
+            (
+                spec(true, Some(true), Some(Running)),
+                observed(None, missing()),
+                Some((
+                    Action::Create,
+                    vec!["not-found → enabled", "ABSENT → RUNNING"],
+                )),
+                op(true, Some(true), SvcAction::Start),
+            ),
+            // converged
+            (
+                spec(true, Some(true), Some(Running)),
+                observed(Some(UNIT), running()),
+                None,
+                op(false, None, SvcAction::None),
+            ),
+            // unit changed while running: restart
+            (
+                spec(true, None, Some(Running)),
+                observed(Some(b"old"), running()),
+                Some((Action::Update, vec!["restart: unit file changed"])),
+                op(true, None, SvcAction::Restart),
+            ),
+            // unit changed, state unmanaged: restart only if running
+            (
+                spec(true, None, None),
+                observed(Some(b"old"), running()),
+                Some((Action::Update, vec!["restart: unit file changed"])),
+                op(true, None, SvcAction::TryRestart),
+            ),
+            (
+                spec(true, None, None),
+                observed(Some(b"old"), dead()),
+                Some((Action::Update, vec![])),
+                op(true, None, SvcAction::None),
+            ),
+            // stopped → running, failed → running, crash loop → running
+            (
+                spec(false, None, Some(Running)),
+                observed(None, dead()),
+                Some((Action::Update, vec!["INACTIVE → RUNNING"])),
+                op(false, None, SvcAction::Start),
+            ),
+            (
+                spec(false, None, Some(Running)),
+                observed(None, failed()),
+                Some((Action::Update, vec!["FAILED → RUNNING"])),
+                op(false, None, SvcAction::Start),
+            ),
+            (
+                spec(false, None, Some(Running)),
+                observed(None, looping()),
+                Some((Action::Update, vec!["AUTO-RESTART → RUNNING"])),
+                op(false, None, SvcAction::Start),
+            ),
+            // running → stopped and disabled
+            (
+                spec(false, Some(false), Some(Stopped)),
+                observed(None, running()),
+                Some((
+                    Action::Update,
+                    vec!["enabled → disabled", "ACTIVE → STOPPED"],
+                )),
+                op(false, Some(false), SvcAction::Stop),
+            ),
+            (
+                spec(false, Some(false), Some(Stopped)),
+                observed(None, dead()),
+                None,
+                op(false, None, SvcAction::None),
+            ),
+            // a unit file edited on disk behind systemd's back
+            (
+                spec(true, None, Some(Running)),
+                observed(
+                    Some(UNIT),
+                    UnitState {
+                        need_daemon_reload: true,
+                        ..running()
+                    },
+                ),
+                Some((
+                    Action::Update,
+                    vec![
+                        "daemon-reload: unit file changed on disk",
+                        "restart: unit file changed",
+                    ],
+                )),
+                op(true, None, SvcAction::Restart),
+            ),
+        ];
+        for (i, (s, o, expected, want_op)) in cases.into_iter().enumerate() {
+            let p = plan(&s, &o, false).unwrap_or_else(|e| panic!("case {i}: {e}"));
+            assert_eq!(p.op, want_op, "case {i}");
+            match expected {
+                None => assert_eq!(p.change, None, "case {i}"),
+                Some((action, details)) => {
+                    let c = p.change.unwrap_or_else(|| panic!("case {i}: no change"));
+                    assert_eq!(c.action, action, "case {i}");
+                    assert_eq!(c.details, details, "case {i}");
+                    assert_eq!(c.content.is_some(), p.unit_changed, "case {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let s = spec(false, Some(true), Some(ServiceState::Running));
+        let no_systemd = Observed::default();
+        assert!(plan(&s, &no_systemd, false)
+            .unwrap_err()
+            .message
+            .contains("systemd is not running"));
+        let missing = observed(None, unit("not-found", "inactive", "dead", ""));
+        assert!(plan(&s, &missing, false)
+            .unwrap_err()
+            .message
+            .contains("no such unit"));
+        // ... unless another resource installs a unit file this run.
+        assert_eq!(
+            plan(&s, &missing, true).unwrap().op.action,
+            SvcAction::Start
+        );
+        let fixed = observed(None, unit("loaded", "active", "running", "static"));
+        assert!(plan(&s, &fixed, false)
+            .unwrap_err()
+            .message
+            .contains("cannot be enabled"));
+        let masked = observed(None, unit("masked", "inactive", "dead", "masked"));
+        assert!(plan(&s, &masked, false)
+            .unwrap_err()
+            .message
+            .contains("masked"));
+    }
+}

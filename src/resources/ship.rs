@@ -1,0 +1,803 @@
+//! Shared pieces of the kinds that ship code and set hosts up: `git:`, `sync:`, `release:`,
+//! `package:`, `user:`, `group:`, `command:`.
+//!
+//! Each kind has a spec, an observed state, a pure `plan` giving [`Planned`] work, a probe
+//! fragment (text added to the host's ONE probe script) and an apply fragment (text added to the
+//! host's ONE apply script). This module holds what they share: the probe records they add and
+//! their parser ([`absorb`]), what the probe must ask ([`ShipProbe`]), what it found
+//! ([`ShipObserved`]).
+//!
+//! # Probe records (NUL-terminated fields, see `probe`)
+//!
+//! ```text
+//! gitco \0 DEST \0 STATE \0 HEAD \0 ORIGIN \0     a checkout: STATE missing|repo|empty|notrepo|notdir
+//! gitls \0 REPO \0 VERSION \0 STATUS \0 TEXT \0   `git ls-remote` exit status and output
+//! tree \0 ROOT \0 STATE \0                        a tree to hash: STATE dir|missing|notdir
+//! tent \0 ROOT \0 TYPE \0 REL \0 MODE \0 OWNER \0 GROUP \0   one entry of it (find -printf)
+//! tsums \0 ROOT \0 TEXT \0                        `sha256sum` of its regular files
+//! relh \0 DEST \0 TEXT \0                         a release folder's history (revisions.log)
+//! relent \0 DEST \0 NAME \0                       an entry of DEST/releases
+//! pkgq \0 TEXT \0 pkgpol \0 TEXT \0               `dpkg-query -W`, `apt-cache policy`
+//! pkgnone \0                                      no dpkg on the host
+//! pwent \0 TEXT \0                                `getent passwd USER...`
+//! grent \0 TEXT \0                                `getent group`
+//! unless \0 ID \0 STATUS \0                       exit status of a command's `unless` check
+//! ```
+
+use std::collections::BTreeMap;
+
+use super::command::{self, Checks, Guard};
+use super::git::{self, Checkout, GitOp, Remote};
+use super::group::{self, GroupEntry, GroupOp};
+use super::package::{self, PackageDb, PackageOp};
+use super::release::{self, History, Pin, ReleaseSource, ReleaseWork, Seen};
+use super::sync::{self, RemoteTree, SyncWork};
+use super::user::{self, Passwd, UserOp};
+use super::{Action, Change, Desired, Observed, PlanError, Presence, Resource};
+use crate::transport::shell_quote;
+
+/// A plan refused for a resource: the host's state forbids it, or something it needs is
+/// missing (an unknown git version, a package apt does not know).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// A planned change of one of these kinds: what the report shows and the work apply does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned<W> {
+    pub action: Action,
+    /// Human summaries (`abc1234 → def5678`, `+ app/new.py`).
+    pub details: Vec<String>,
+    pub work: W,
+}
+
+/// `set -- 'a' 'b' …` (or `set --` for none), every word quoted.
+pub fn set_args<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    let mut s = String::from("set --");
+    for p in items {
+        s.push(' ');
+        s.push_str(&shell_quote(p));
+    }
+    s
+}
+
+/// Folder and name of an absolute path (`/a/b` → `/a`, `b`; `/b` → `/`, `b`).
+pub fn split_path(path: &str) -> (String, String) {
+    let p = path.trim_end_matches('/');
+    match p.rfind('/') {
+        Some(0) => ("/".into(), p[1..].into()),
+        Some(i) => (p[..i].into(), p[i + 1..].into()),
+        None => (".".into(), p.into()),
+    }
+}
+
+/// `PARENT/.NAME.play-WHAT.` for temporary siblings of `path` (same filesystem, so a rename
+/// moves them into place atomically).
+pub fn sibling_prefix(path: &str, what: &str) -> String {
+    let (dir, name) = split_path(path);
+    let mut cut = name.len().min(200);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dir = if dir.ends_with('/') {
+        dir
+    } else {
+        format!("{dir}/")
+    };
+    format!("{dir}.{}.play-{what}.", &name[..cut])
+}
+
+/// Short form of a commit for messages.
+pub fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
+/// One line of `sha256sum` output: (name, lowercase hex). Handles the `\`-escaped form that
+/// coreutils uses for names with `\` or a newline.
+pub fn parse_sum_line(line: &[u8]) -> Result<(String, String), String> {
+    let bad = || format!("bad sha256sum line `{}`", String::from_utf8_lossy(line));
+    let (escaped, rest) = match line.strip_prefix(b"\\") {
+        Some(r) => (true, r),
+        None => (false, line),
+    };
+    if rest.len() < 66 {
+        return Err(bad());
+    }
+    let (hex, after) = rest.split_at(64);
+    if !hex.iter().all(|b| b.is_ascii_hexdigit())
+        || after[0] != b' '
+        || !matches!(after[1], b' ' | b'*')
+    {
+        return Err(bad());
+    }
+    let raw = &after[2..];
+    let name = if escaped {
+        let mut out = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'\\' {
+                match raw.get(i + 1) {
+                    Some(b'\\') => out.push(b'\\'),
+                    Some(b'n') => out.push(b'\n'),
+                    Some(b'r') => out.push(b'\r'),
+                    _ => return Err(bad()),
+                }
+                i += 2;
+            } else {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+        out
+    } else {
+        raw.to_vec()
+    };
+    Ok((
+        String::from_utf8_lossy(&name).into_owned(),
+        String::from_utf8_lossy(hex).to_ascii_lowercase(),
+    ))
+}
+
+/// What the probe must report for these kinds on one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShipProbe {
+    /// Checkouts (`git:` destinations).
+    pub checkouts: Vec<String>,
+    /// `(repo, version)` pairs to resolve with `git ls-remote`.
+    pub remotes: Vec<(String, String)>,
+    /// Trees to list and hash: (root, exclude patterns).
+    pub trees: Vec<(String, Vec<String>)>,
+    /// Release folders (history and entries).
+    pub releases: Vec<String>,
+    /// Package names.
+    pub packages: Vec<String>,
+    /// User names (`getent passwd`).
+    pub users: Vec<String>,
+    /// Read the group database (`getent group`).
+    pub groups: bool,
+    /// `unless` checks of commands.
+    pub guards: Vec<Guard>,
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
+    if !v.contains(&item) {
+        v.push(item);
+    }
+}
+
+impl ShipProbe {
+    pub fn add_checkout(&mut self, dest: &str) {
+        push_unique(&mut self.checkouts, dest.to_string());
+    }
+    pub fn add_remote(&mut self, repo: &str, version: &str) {
+        push_unique(&mut self.remotes, (repo.to_string(), version.to_string()));
+    }
+    pub fn add_tree(&mut self, root: &str, exclude: &[String]) {
+        push_unique(&mut self.trees, (root.to_string(), exclude.to_vec()));
+    }
+    pub fn add_release(&mut self, dest: &str) {
+        push_unique(&mut self.releases, dest.to_string());
+    }
+    pub fn add_package(&mut self, name: &str) {
+        push_unique(&mut self.packages, name.to_string());
+    }
+    pub fn add_user(&mut self, name: &str) {
+        push_unique(&mut self.users, name.to_string());
+        self.groups = true;
+    }
+    pub fn add_guard(&mut self, g: Guard) {
+        push_unique(&mut self.guards, g);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == ShipProbe::default()
+    }
+
+    /// What `self` asks for that `have` did not (for a second probe round trip).
+    pub fn minus(&self, have: &ShipProbe) -> ShipProbe {
+        let diff = |a: &[String], b: &[String]| -> Vec<String> {
+            a.iter().filter(|x| !b.contains(x)).cloned().collect()
+        };
+        ShipProbe {
+            checkouts: diff(&self.checkouts, &have.checkouts),
+            remotes: self
+                .remotes
+                .iter()
+                .filter(|x| !have.remotes.contains(x))
+                .cloned()
+                .collect(),
+            trees: self
+                .trees
+                .iter()
+                .filter(|x| !have.trees.contains(x))
+                .cloned()
+                .collect(),
+            releases: diff(&self.releases, &have.releases),
+            packages: if diff(&self.packages, &have.packages).is_empty() {
+                Vec::new()
+            } else {
+                // One dpkg-query answers for all: ask again for every package.
+                self.packages.clone()
+            },
+            users: if diff(&self.users, &have.users).is_empty() {
+                Vec::new()
+            } else {
+                self.users.clone()
+            },
+            groups: self.groups && !have.groups,
+            guards: self
+                .guards
+                .iter()
+                .filter(|g| !have.guards.contains(g))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The probe fragment: text to append to the probe script (before its end record).
+    pub fn fragment(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&git::probe_checkouts(&self.checkouts));
+        s.push_str(&git::probe_remotes(&self.remotes));
+        for (root, exclude) in &self.trees {
+            s.push_str(&sync::probe_tree(root, exclude));
+        }
+        s.push_str(&release::probe_fragment(&self.releases));
+        s.push_str(&package::probe_fragment(&self.packages));
+        if !self.users.is_empty() {
+            s.push_str(&format!(
+                "{}\nprintf 'pwent\\0'\ngetent passwd -- \"$@\"\nprintf '\\0'\n",
+                set_args(&self.users)
+            ));
+        }
+        if self.groups {
+            s.push_str("printf 'grent\\0'\ngetent group\nprintf '\\0'\n");
+        }
+        for g in &self.guards {
+            s.push_str(&command::probe_guard(g));
+        }
+        s
+    }
+}
+
+/// What the probe found for these kinds on one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShipObserved {
+    /// By destination.
+    pub checkouts: BTreeMap<String, Checkout>,
+    /// By (repo, version).
+    pub remotes: BTreeMap<(String, String), Remote>,
+    /// By root.
+    pub trees: BTreeMap<String, RemoteTree>,
+    /// By release folder.
+    pub releases: BTreeMap<String, History>,
+    /// `None` when not asked.
+    pub packages: Option<PackageDb>,
+    /// `None` when not asked; by name (users that do not exist are absent).
+    pub users: Option<BTreeMap<String, Passwd>>,
+    pub groups: Option<BTreeMap<String, GroupEntry>>,
+    /// `unless` exit statuses by guard id (`None`: its `chdir` does not exist).
+    pub guards: BTreeMap<String, Option<i32>>,
+}
+
+impl ShipObserved {
+    /// Adds a later probe's findings.
+    pub fn merge(&mut self, more: ShipObserved) {
+        self.checkouts.extend(more.checkouts);
+        self.remotes.extend(more.remotes);
+        self.trees.extend(more.trees);
+        self.releases.extend(more.releases);
+        if more.packages.is_some() {
+            self.packages = more.packages;
+        }
+        if more.users.is_some() {
+            self.users = more.users;
+        }
+        if more.groups.is_some() {
+            self.groups = more.groups;
+        }
+        self.guards.extend(more.guards);
+    }
+}
+
+/// What a resource of these kinds asks of the probe.
+pub fn add_probe(d: &Desired, p: &mut ShipProbe) {
+    match d {
+        Desired::Git(s) => {
+            p.add_checkout(&s.dest);
+            if s.presence == Presence::Present {
+                p.add_remote(&s.repo, &s.version);
+            }
+        }
+        Desired::Sync(s) => p.add_tree(&s.dest, &s.exclude),
+        Desired::Release(s) => {
+            p.add_release(&s.dest);
+            if s.pin.is_none() {
+                if let Some((root, exclude)) = s.probe_tree() {
+                    p.add_tree(&root, &exclude);
+                }
+                if let ReleaseSource::Git { repo, version, .. } = &s.source {
+                    p.add_remote(repo, version);
+                }
+            }
+        }
+        Desired::Package(s) => p.add_package(&s.name),
+        Desired::User(s) => p.add_user(&s.name),
+        Desired::Group(_) => p.groups = true,
+        Desired::Command(s) => {
+            if let Some(g) = s.guard() {
+                p.add_guard(g);
+            }
+        }
+        Desired::File(_)
+        | Desired::Directory(_)
+        | Desired::Link(_)
+        | Desired::Program(_)
+        | Desired::Service(_) => {}
+    }
+}
+
+/// The work apply does for a planned change of these kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    Git(GitOp),
+    Sync(SyncWork),
+    Release(ReleaseWork),
+    Package(PackageOp),
+    User(UserOp),
+    Group(GroupOp),
+    Command,
+}
+
+fn not_probed(what: &str) -> Refused {
+    Refused(format!("{what} was not probed (internal error)"))
+}
+
+/// Plans one resource of these kinds (`None` for the other kinds): its change and the work
+/// apply does. `changed`: keys of the host's resources changing in this run (for commands'
+/// `on_change`). A pure function of the resource and what the probe saw.
+pub fn plan(
+    index: usize,
+    r: &Resource,
+    observed: &Observed,
+    changed: &[&str],
+) -> Result<Option<(Change, Work)>, PlanError> {
+    let o = &observed.ship;
+    let planned: Result<Option<(Action, Vec<String>, Work)>, Refused> = (|| {
+        Ok(match &r.desired {
+            Desired::Git(s) => {
+                let co = o
+                    .checkouts
+                    .get(&s.dest)
+                    .ok_or_else(|| not_probed("the checkout"))?;
+                let remote = o.remotes.get(&(s.repo.clone(), s.version.clone()));
+                git::plan(s, &observed.path(&s.dest), co, remote)?
+                    .map(|p| (p.action, p.details, Work::Git(p.work)))
+            }
+            Desired::Sync(s) => {
+                let tree = o
+                    .trees
+                    .get(&s.dest)
+                    .ok_or_else(|| not_probed("the folder"))?;
+                sync::plan(s, tree)?.map(|p| (p.action, p.details, Work::Sync(p.work)))
+            }
+            Desired::Release(s) => {
+                let history = o.releases.get(&s.dest).cloned().unwrap_or_default();
+                let tree = match (s.probe_tree(), &s.pin) {
+                    (Some((root, _)), None) => Some(
+                        o.trees
+                            .get(&root)
+                            .ok_or_else(|| not_probed("the live release"))?,
+                    ),
+                    _ => None,
+                };
+                let remote = match &s.source {
+                    ReleaseSource::Git { repo, version, .. } => {
+                        o.remotes.get(&(repo.clone(), version.clone()))
+                    }
+                    ReleaseSource::Sync { .. } => None,
+                };
+                let (dest, current) = (observed.path(&s.dest), observed.path(&s.current()));
+                let seen = Seen {
+                    dest: &dest,
+                    current: &current,
+                    history: &history,
+                    tree,
+                    remote,
+                };
+                release::plan(s, &seen)?.map(|p| (p.action, p.details, Work::Release(p.work)))
+            }
+            Desired::Package(s) => {
+                let db = o.packages.as_ref().ok_or_else(|| not_probed("dpkg"))?;
+                package::plan(s, db)?.map(|p| (p.action, p.details, Work::Package(p.work)))
+            }
+            Desired::User(s) => {
+                let users = o
+                    .users
+                    .as_ref()
+                    .ok_or_else(|| not_probed("getent passwd"))?;
+                let groups = o
+                    .groups
+                    .as_ref()
+                    .ok_or_else(|| not_probed("getent group"))?;
+                user::plan(s, users.get(&s.name), groups)?
+                    .map(|p| (p.action, p.details, Work::User(p.work)))
+            }
+            Desired::Group(s) => {
+                let groups = o
+                    .groups
+                    .as_ref()
+                    .ok_or_else(|| not_probed("getent group"))?;
+                group::plan(s, groups.get(&s.name))?
+                    .map(|p| (p.action, p.details, Work::Group(p.work)))
+            }
+            Desired::Command(s) => {
+                let creates = s.creates.as_ref().map(|c| observed.path(c));
+                let checks = Checks {
+                    creates: creates.as_ref(),
+                    unless: s.guard().and_then(|g| o.guards.get(&g.id).copied()),
+                };
+                command::plan(s, &checks, changed)?.map(|p| (p.action, p.details, Work::Command))
+            }
+            Desired::File(_)
+            | Desired::Directory(_)
+            | Desired::Link(_)
+            | Desired::Program(_)
+            | Desired::Service(_) => None,
+        })
+    })();
+    let planned = planned.map_err(|e| PlanError {
+        kind: r.desired.kind(),
+        key: r.desired.key().to_string(),
+        message: e.0,
+    })?;
+    Ok(planned.map(|(action, details, work)| {
+        (
+            Change {
+                kind: r.desired.kind(),
+                key: r.desired.key().to_string(),
+                action,
+                details,
+                content: None,
+                sensitive: r.sensitive,
+                index,
+            },
+            work,
+        )
+    }))
+}
+
+/// After planning, a rollback's `previous` is the release the plan chose: the check after
+/// apply must see that one as desired (else it would go back one more).
+pub fn settle_pins(resources: &mut [Resource], work: &BTreeMap<usize, Work>) {
+    for (i, w) in work {
+        if let (Some(r), Work::Release(w)) = (resources.get_mut(*i), w) {
+            if let Desired::Release(s) = &mut r.desired {
+                if s.pin.is_some() {
+                    s.pin = Some(Pin::Id(w.id.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// True when a string a resource of these kinds would pass to the host has a NUL byte.
+pub fn has_nul(d: &Desired) -> bool {
+    let any = |v: &[Option<&str>]| v.iter().flatten().any(|s| s.contains('\0'));
+    match d {
+        Desired::Git(s) => any(&[
+            Some(&s.dest),
+            Some(&s.repo),
+            Some(&s.version),
+            s.owner.as_deref(),
+            s.group.as_deref(),
+        ]),
+        Desired::Sync(s) => {
+            any(&[
+                Some(&s.dest),
+                s.layout.owner.as_deref(),
+                s.layout.group.as_deref(),
+            ]) || s
+                .tree
+                .files
+                .keys()
+                .chain(s.tree.dirs.iter())
+                .any(|p| p.contains('\0'))
+        }
+        Desired::Release(s) => {
+            any(&[
+                Some(&s.dest),
+                s.layout.owner.as_deref(),
+                s.layout.group.as_deref(),
+            ]) || match &s.source {
+                ReleaseSource::Git { repo, version, .. } => any(&[Some(repo), Some(version)]),
+                ReleaseSource::Sync { tree, .. } => tree
+                    .files
+                    .keys()
+                    .chain(tree.dirs.iter())
+                    .any(|p| p.contains('\0')),
+            }
+        }
+        Desired::Package(s) => s.name.contains('\0'),
+        Desired::User(s) => {
+            any(&[
+                Some(&s.name),
+                s.group.as_deref(),
+                s.shell.as_deref(),
+                s.home.as_deref(),
+            ]) || s.groups.iter().flatten().any(|g| g.contains('\0'))
+        }
+        Desired::Group(s) => s.name.contains('\0'),
+        Desired::Command(s) => any(&[
+            Some(&s.command),
+            s.creates.as_deref(),
+            s.unless.as_deref(),
+            s.chdir.as_deref(),
+            s.user.as_deref(),
+        ]),
+        _ => false,
+    }
+}
+
+/// The apply script text (and stdin) of one change of these kinds other than packages (see
+/// [`package::apply_fragment`], batched by the caller). `Err`: why it cannot be applied.
+pub fn apply_fragment(
+    change: &Change,
+    r: &Resource,
+    work: Option<&Work>,
+) -> Result<(String, Vec<u8>), String> {
+    let i = change.index;
+    let missing = || {
+        format!(
+            "internal error: no planned work for {} {}",
+            change.kind, change.key
+        )
+    };
+    match (&r.desired, work) {
+        (Desired::Git(s), Some(Work::Git(op))) => Ok((git::apply_fragment(i, s, op), Vec::new())),
+        (Desired::Sync(s), Some(Work::Sync(w))) => {
+            sync::apply_fragment(i, s, w).map_err(|e| e.to_string())
+        }
+        (Desired::Release(s), Some(Work::Release(w))) => {
+            release::apply_fragment(i, s, w).map_err(|e| e.to_string())
+        }
+        (Desired::User(s), Some(Work::User(op))) => {
+            Ok((user::apply_fragment(i, &s.name, op), Vec::new()))
+        }
+        (Desired::Group(s), Some(Work::Group(op))) => {
+            Ok((group::apply_fragment(i, &s.name, op), Vec::new()))
+        }
+        (Desired::Command(s), _) => Ok((command::apply_fragment(i, s), Vec::new())),
+        _ => Err(missing()),
+    }
+}
+
+/// How many fields follow a record tag of these kinds; `None`: not one of theirs.
+pub fn record_fields(tag: &[u8]) -> Option<usize> {
+    Some(match tag {
+        b"gitco" | b"gitls" => 4,
+        b"tree" | b"tsums" | b"relh" | b"relent" | b"unless" => 2,
+        b"tent" => 6,
+        b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
+        b"pkgnone" => 0,
+        _ => return None,
+    })
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Adds one record (its tag and [`record_fields`] fields) to `obs`. Never panics.
+pub fn absorb(obs: &mut ShipObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), String> {
+    if record_fields(tag) != Some(f.len()) {
+        return Err(format!(
+            "record `{}` with {} fields",
+            String::from_utf8_lossy(&tag[..tag.len().min(40)]),
+            f.len()
+        ));
+    }
+    match tag {
+        b"gitco" => {
+            let c = git::parse_checkout(&text(f[1]), &text(f[2]), &text(f[3]))?;
+            obs.checkouts.insert(text(f[0]), c);
+        }
+        b"gitls" => {
+            let status: i32 = text(f[2])
+                .parse()
+                .map_err(|_| format!("bad ls-remote status `{}`", text(f[2])))?;
+            let r = git::parse_ls_remote(&text(f[1]), status, &text(f[3]));
+            obs.remotes.insert((text(f[0]), text(f[1])), r);
+        }
+        b"tree" => {
+            let root = text(f[0]);
+            let state = text(f[1]);
+            let t = obs.trees.entry(root).or_default();
+            t.state = sync::TreeState::parse(&state)
+                .ok_or_else(|| format!("bad tree state `{state}`"))?;
+        }
+        b"tent" => {
+            let root = text(f[0]);
+            let t = obs.trees.entry(root).or_default();
+            t.add_entry(
+                &text(f[1]),
+                &text(f[2]),
+                &text(f[3]),
+                &text(f[4]),
+                &text(f[5]),
+            )?;
+        }
+        b"tsums" => {
+            let root = text(f[0]);
+            let t = obs.trees.entry(root.clone()).or_default();
+            for line in f[1].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let (name, hex) = parse_sum_line(line)?;
+                t.add_sum(&root, &name, hex);
+            }
+        }
+        b"relh" => {
+            let h = obs.releases.entry(text(f[0])).or_default();
+            h.log = release::parse_log(&text(f[1]));
+        }
+        b"relent" => {
+            let h = obs.releases.entry(text(f[0])).or_default();
+            h.entries.push(text(f[1]));
+        }
+        b"pkgq" => {
+            let db = obs.packages.get_or_insert_with(PackageDb::default);
+            db.dpkg = true;
+            package::parse_dpkg_query(&text(f[0]), &mut db.installed)?;
+        }
+        b"pkgpol" => {
+            let db = obs.packages.get_or_insert_with(PackageDb::default);
+            db.candidates = package::parse_policy(&text(f[0]));
+        }
+        b"pkgnone" => {
+            obs.packages = Some(PackageDb::default());
+        }
+        b"pwent" => obs.users = Some(user::parse_passwd(&text(f[0]))?),
+        b"grent" => obs.groups = Some(group::parse_group(&text(f[0]))?),
+        b"unless" => {
+            let status = match text(f[1]).as_str() {
+                "nodir" => None,
+                s => Some(
+                    s.parse::<i32>()
+                        .map_err(|_| format!("bad unless status `{s}`"))?,
+                ),
+            };
+            obs.guards.insert(text(f[0]), status);
+        }
+        _ => return Err("unknown record".into()),
+    }
+    Ok(())
+}
+
+/// Splits a probe output's records of these kinds (after a `play-probe`/`v1` header, up to
+/// `end`): for tests and tools that run only these fragments.
+pub fn parse_records(stdout: &[u8]) -> Result<ShipObserved, String> {
+    let pieces: Vec<&[u8]> = stdout.split(|b| *b == 0).collect();
+    // The last piece follows the last NUL: it is not a field.
+    let n = pieces.len().saturating_sub(1);
+    let mut i = 0;
+    let mut obs = ShipObserved::default();
+    while i < n {
+        let tag = pieces[i];
+        if tag == b"end" {
+            return Ok(obs);
+        }
+        let k = record_fields(tag).ok_or_else(|| {
+            format!(
+                "unknown record `{}`",
+                String::from_utf8_lossy(&tag[..tag.len().min(40)])
+            )
+        })?;
+        if i + 1 + k > n {
+            return Err("output ends early".into());
+        }
+        absorb(&mut obs, tag, &pieces[i + 1..i + 1 + k])?;
+        i += 1 + k;
+    }
+    Err("output ends early (no end record)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split() {
+        assert_eq!(split_path("/srv/app"), ("/srv".into(), "app".into()));
+        assert_eq!(split_path("/app/"), ("/".into(), "app".into()));
+        assert_eq!(sibling_prefix("/srv/app", "sync"), "/srv/.app.play-sync.");
+        assert_eq!(sibling_prefix("/x", "git"), "/.x.play-git.");
+    }
+
+    #[test]
+    fn sum_lines() {
+        let h = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            parse_sum_line(format!("{h}  /a b").as_bytes()).unwrap(),
+            ("/a b".to_string(), h.clone())
+        );
+        assert_eq!(
+            parse_sum_line(format!("\\{h}  /a\\\\b\\nc").as_bytes()).unwrap(),
+            ("/a\\b\nc".to_string(), h.clone())
+        );
+        assert!(parse_sum_line(format!("\\{h}  /a\\x").as_bytes()).is_err());
+        assert!(parse_sum_line(b"short").is_err());
+    }
+
+    #[test]
+    fn records_are_counted_and_checked() {
+        let mut o = ShipObserved::default();
+        assert!(absorb(&mut o, b"gitco", &[b"/d", b"repo"]).is_err());
+        assert!(absorb(&mut o, b"unknown", &[]).is_err());
+        absorb(&mut o, b"unless", &[b"g1", b"1"]).unwrap();
+        absorb(&mut o, b"unless", &[b"g2", b"nodir"]).unwrap();
+        assert!(absorb(&mut o, b"unless", &[b"g3", b"x"]).is_err());
+        assert_eq!(o.guards["g1"], Some(1));
+        assert_eq!(o.guards["g2"], None);
+    }
+
+    #[test]
+    fn parse_records_never_panics() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pool: &[&[u8]] = &[
+            b"\0",
+            b"gitco",
+            b"gitls",
+            b"tree",
+            b"tent",
+            b"tsums",
+            b"relh",
+            b"relent",
+            b"pkgq",
+            b"pkgpol",
+            b"pkgnone",
+            b"pwent",
+            b"grent",
+            b"unless",
+            b"end",
+            b"dir",
+            b"f",
+            b"1",
+            b"a:x:1:1::/:/bin/sh\n",
+            b"\\",
+            b"  ",
+            b"755",
+        ];
+        for _ in 0..3000 {
+            let mut buf = Vec::new();
+            for _ in 0..(next() % 24) {
+                buf.extend_from_slice(pool[(next() as usize) % pool.len()]);
+                if next() % 2 == 0 {
+                    buf.push(0);
+                }
+            }
+            let _ = parse_records(&buf);
+        }
+    }
+
+    #[test]
+    fn minus_asks_again_only_for_what_is_new() {
+        let mut a = ShipProbe::default();
+        a.add_package("curl");
+        a.add_user("app");
+        a.add_checkout("/srv/src");
+        let mut b = a.clone();
+        b.add_package("git");
+        b.add_checkout("/srv/other");
+        let m = b.minus(&a);
+        assert_eq!(m.packages, vec!["curl".to_string(), "git".into()]);
+        assert_eq!(m.checkouts, vec!["/srv/other".to_string()]);
+        assert!(m.users.is_empty());
+        assert!(!m.groups);
+        assert!(a.minus(&a).is_empty());
+    }
+}

@@ -1,0 +1,443 @@
+//! Shipping code, against real labs: the repo's own example deploy (release, config, user,
+//! supervisor program) with a change, pruning and a rollback; git checkouts moving with their
+//! version; packages from a local apt repository on the host; users and groups; guarded
+//! commands.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::apt;
+use support::lab::Lab;
+use support::project::Project;
+
+fn sh(lab: &Lab, host: &str, cmd: &str) -> String {
+    let out = lab.exec(host, cmd);
+    assert!(
+        out.status.success(),
+        "{host}: `{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `GET path` on `addr:port` (HTTP/1.0): the body, retried for up to 15 s while the app starts.
+fn http_get(addr: &str, port: u16, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match TcpStream::connect((addr, port)) {
+            Ok(mut s) => {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+                if s.write_all(req.as_bytes()).is_ok() {
+                    let mut buf = Vec::new();
+                    if s.read_to_end(&mut buf).is_ok() {
+                        let text = String::from_utf8_lossy(&buf).into_owned();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200")
+                            {
+                                return body.to_string();
+                            }
+                        }
+                        last = text;
+                    }
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("GET http://{addr}:{port}{path}: no answer in 15 s (last: {last})");
+}
+
+/// The `release` field of the app's JSON answer.
+fn served_release(addr: &str) -> String {
+    let body = http_get(addr, 8000, "/");
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+    v["release"].as_str().unwrap_or_default().to_string()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let dst = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).expect("copy");
+        }
+    }
+}
+
+/// The repo's example (playbooks/web.yml, roles/) in a project over the lab, with the vars of
+/// inventory/lab.yml and inventory/group_vars/web.yml.
+fn example(lab: &Lab) -> Project {
+    let p = Project::new(lab)
+        .group("web", &(0..lab.hosts.len()).collect::<Vec<_>>())
+        .var("app_env", "staging")
+        .var("has_systemd", "false")
+        .var("app_name", "hello")
+        .var("app_port", "8000")
+        .var("app_workers", "2");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_tree(&repo.join("playbooks"), &p.path("playbooks"));
+    copy_tree(&repo.join("roles"), &p.path("roles"));
+    p
+}
+
+fn live_release(lab: &Lab, host: &str) -> String {
+    let target = sh(lab, host, "readlink /srv/hello/current");
+    target
+        .trim()
+        .strip_prefix("/srv/hello/releases/")
+        .unwrap_or_else(|| panic!("{host}: current → {target}"))
+        .to_string()
+}
+
+fn app_pid(lab: &Lab, host: &str) -> String {
+    let out = sh(lab, host, "supervisorctl status app");
+    assert!(out.contains("RUNNING"), "{host}: {out}");
+    out.split("pid ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("{host}: no pid in {out}"))
+        .to_string()
+}
+
+#[test]
+fn example_deploy_change_prune_and_rollback() {
+    let lab = Lab::start("ship-example", 3);
+    let p = example(&lab);
+
+    // --- from scratch: diff shows the plan, apply converges, the app answers everywhere
+    p.play(&["diff", "playbooks/web.yml"])
+        .code(0)
+        .shows("+ create release /srv/hello")
+        .shows("+ create user app")
+        .shows("+ create program app");
+    let run = p.play(&["apply", "playbooks/web.yml"]).code(0);
+    let mut first = String::new();
+    for h in &lab.hosts {
+        assert_eq!(run.recap(&h.name).2, 0, "{}", run.stdout);
+        let id = live_release(&lab, &h.name);
+        assert_eq!(
+            served_release(&h.addr),
+            id,
+            "{}: the app runs the live release",
+            h.name
+        );
+        assert_eq!(http_get(&h.addr, 8000, "/health"), "ok\n");
+        assert_eq!(
+            sh(
+                &lab,
+                &h.name,
+                "stat -c '%U %G %a' /srv/hello/current/ /var/log/hello /etc/hello/app.ini"
+            ),
+            "app app 755\napp app 750\nroot app 640\n"
+        );
+        assert_eq!(
+            sh(&lab, &h.name, "getent passwd app | cut -d: -f6,7"),
+            "/srv/hello:/usr/sbin/nologin\n"
+        );
+        assert_eq!(
+            sh(&lab, &h.name, "ps -o user= -p \"$(supervisorctl pid app)\"").trim(),
+            "app"
+        );
+        if first.is_empty() {
+            first = id;
+        } else {
+            assert_eq!(
+                id, first,
+                "the same code has the same release id on every host"
+            );
+        }
+    }
+
+    // --- again: 0 changes
+    let run = p.play(&["apply", "playbooks/web.yml"]).code(0);
+    for h in &lab.hosts {
+        assert_eq!(
+            run.recap(&h.name).1,
+            0,
+            "{}: second apply changed something:\n{}",
+            h.name,
+            run.stdout
+        );
+    }
+
+    // --- one file of the app changes: diff lists exactly it; apply makes a new release,
+    // switches current and restarts app everywhere
+    let pids: Vec<String> = lab.hosts.iter().map(|h| app_pid(&lab, &h.name)).collect();
+    let hello = p.path("roles/app/files/app/hello.py");
+    let mut text = std::fs::read_to_string(&hello).expect("hello.py");
+    text.push_str("\n# change 1\n");
+    std::fs::write(&hello, &text).expect("write");
+    let diff = p
+        .play(&["diff", "--exit-code", "playbooks/web.yml"])
+        .code(2)
+        .shows("~ update release /srv/hello")
+        .shows("~ hello.py")
+        .shows("restart");
+    assert_eq!(
+        diff.stdout.matches("~ hello.py").count(),
+        3,
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        !diff.stdout.contains("VERSION"),
+        "only the changed file is listed:\n{}",
+        diff.stdout
+    );
+    p.play(&["apply", "playbooks/web.yml"]).code(0);
+    for (h, old_pid) in lab.hosts.iter().zip(&pids) {
+        let second = live_release(&lab, &h.name);
+        assert_ne!(second, first);
+        assert_eq!(
+            served_release(&h.addr),
+            second,
+            "{}: restarted on the new release",
+            h.name
+        );
+        assert_ne!(
+            &app_pid(&lab, &h.name),
+            old_pid,
+            "{}: app restarted",
+            h.name
+        );
+    }
+
+    // --- more releases than `keep: 3`: the oldest goes
+    for n in 2..=3 {
+        text.push_str(&format!("# change {n}\n"));
+        std::fs::write(&hello, &text).expect("write");
+        p.play(&["apply", "playbooks/web.yml"]).code(0);
+    }
+    let third = live_release(&lab, "h1");
+    for h in &lab.hosts {
+        let listed = sh(&lab, &h.name, "ls /srv/hello/releases");
+        assert_eq!(listed.lines().count(), 3, "{}: {listed}", h.name);
+        assert!(
+            !listed.contains(&first),
+            "{}: the oldest release is pruned: {listed}",
+            h.name
+        );
+    }
+
+    // --- going back one release is one command, and restarts the app
+    let before = third.clone();
+    let pid = app_pid(&lab, "h2");
+    let run = p
+        .play(&["rollback", "playbooks/web.yml"])
+        .code(0)
+        .shows("rollback");
+    let previous = live_release(&lab, "h1");
+    assert_ne!(previous, before, "{}", run.stdout);
+    for h in &lab.hosts {
+        assert_eq!(live_release(&lab, &h.name), previous);
+        assert_eq!(served_release(&h.addr), previous);
+    }
+    assert_ne!(app_pid(&lab, "h2"), pid, "rollback restarts app");
+    // --- the next apply deploys the source again (a switch, nothing rebuilt)
+    p.play(&["apply", "playbooks/web.yml"])
+        .code(0)
+        .shows("is on the host already");
+    assert_eq!(live_release(&lab, "h3"), before);
+}
+
+#[test]
+fn git_checkouts_follow_their_version() {
+    let lab = Lab::start("ship-git", 1);
+    // A bare repository on the host at two commits: main (v2) and tag v1.
+    sh(
+        &lab,
+        "h1",
+        "set -e; export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.invalid
+         git init -q --bare -b main /srv/repo.git
+         git init -q -b main /tmp/w && cd /tmp/w
+         echo v1 > app.txt && git add . && git commit -qm one && git tag v1
+         echo v2 > app.txt && git commit -qam two
+         git push -q /srv/repo.git main --tags",
+    );
+    let p = Project::new(&lab).var("ver", "v1").file(
+        "site.yml",
+        r#"- hosts: lab
+  state:
+    - git: /srv/src
+      repo: /srv/repo.git
+      version: "{{ ver }}"
+    - command: "echo moved >> /srv/moves.log"
+      on_change: [/srv/src]
+    - program: watcher
+      command: /bin/sleep 100000
+      restart_on: [/srv/src]
+"#,
+    );
+    p.play(&["apply", "site.yml"])
+        .code(0)
+        .shows("+ create git /srv/src");
+    assert_eq!(sh(&lab, "h1", "cat /srv/src/app.txt"), "v1\n");
+    assert_eq!(sh(&lab, "h1", "cat /srv/moves.log"), "moved\n");
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        sh(&lab, "h1", "cat /srv/moves.log"),
+        "moved\n",
+        "no change: the command does not run"
+    );
+    let pid = sh(&lab, "h1", "supervisorctl pid watcher");
+
+    // Moving the version moves the checkout, runs the on_change command, restarts the program.
+    let p = p.var("ver", "main");
+    p.play(&["diff", "site.yml"]).code(0).shows("→");
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(sh(&lab, "h1", "cat /srv/src/app.txt"), "v2\n");
+    assert_eq!(sh(&lab, "h1", "cat /srv/moves.log"), "moved\nmoved\n");
+    assert_ne!(
+        sh(&lab, "h1", "supervisorctl pid watcher"),
+        pid,
+        "restarted"
+    );
+
+    // An unknown version is a clear error, and changes nothing.
+    let p = p.var("ver", "no-such-branch");
+    p.play(&["apply", "site.yml"])
+        .code(1)
+        .shows("version `no-such-branch` not found in /srv/repo.git");
+    assert_eq!(sh(&lab, "h1", "cat /srv/src/app.txt"), "v2\n");
+}
+
+#[test]
+fn packages_users_groups_and_guards() {
+    let lab = Lab::start("ship-host", 1);
+    apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
+
+    // --- packages from the host's local repository: installed once, then no change
+    let pkg = |state: &str| {
+        format!("- hosts: lab\n  state:\n    - package: [hello-play]\n      state: {state}\n      update_cache: true\n")
+    };
+    let p = Project::new(&lab).file("pkg.yml", &pkg("present"));
+    p.play(&["apply", "pkg.yml"])
+        .code(0)
+        .shows("+ create package hello-play");
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "1.0".into()))
+    );
+    let run = p.play(&["apply", "pkg.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    // latest follows the candidate of the host's apt lists (refreshed here as the host's own
+    // daily apt timer would: `update_cache` refreshes them only before an install)
+    apt::publish(&lab, "h1", &[("hello-play", "1.1")]);
+    p.play(&["diff", "--exit-code", "pkg.yml"]).code(0);
+    sh(&lab, "h1", "apt-get update -q >/dev/null 2>&1");
+    let p = p.file("pkg.yml", &pkg("latest"));
+    p.play(&["apply", "pkg.yml"]).code(0).shows("1.0 → 1.1");
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play").map(|i| i.1),
+        Some("1.1".into())
+    );
+    // absent removes it
+    let p = p.file("pkg.yml", &pkg("absent"));
+    p.play(&["apply", "pkg.yml"])
+        .code(0)
+        .shows("- delete package hello-play");
+    assert!(apt::installed(&lab, "h1", "hello-play").is_none_or(|(s, _)| !s.starts_with("ii")));
+    // an unknown package is a clear error
+    let p = p.file(
+        "bad.yml",
+        "- hosts: lab\n  state:\n    - package: no-such-package\n",
+    );
+    p.play(&["apply", "bad.yml"])
+        .code(1)
+        .shows("no installable version of `no-such-package`");
+
+    // --- users and groups: created once; a changed shell is updated
+    let users = |shell: &str| {
+        format!(
+            "- hosts: lab\n  state:\n    - group: svc\n      system: true\n    - user: svc\n      group: svc\n      system: true\n      shell: {shell}\n      home: /srv/svc\n"
+        )
+    };
+    let p = p.file("users.yml", &users("/bin/sh"));
+    p.play(&["apply", "users.yml"])
+        .code(0)
+        .shows("+ create group svc")
+        .shows("+ create user svc");
+    assert_eq!(
+        sh(&lab, "h1", "getent passwd svc | cut -d: -f6,7"),
+        "/srv/svc:/bin/sh\n"
+    );
+    let run = p.play(&["apply", "users.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    let p = p.file("users.yml", &users("/usr/sbin/nologin"));
+    p.play(&["apply", "users.yml"])
+        .code(0)
+        .shows("shell /bin/sh → /usr/sbin/nologin");
+    assert_eq!(
+        sh(&lab, "h1", "getent passwd svc | cut -d: -f7"),
+        "/usr/sbin/nologin\n"
+    );
+
+    // --- guards, each proven to run and not to run
+    let p = p.file(
+        "guards.yml",
+        r#"- hosts: lab
+  state:
+    - command: "echo ran >> /srv/creates.log; touch /srv/made"
+      creates: /srv/made
+    - command: "echo ran >> /srv/unless.log"
+      unless: test -f /srv/skip
+    - file: /srv/watched
+      content: "{{ watched }}\n"
+    - command: "echo ran >> /srv/on_change.log"
+      on_change: [/srv/watched]
+    - command: "echo ran >> /srv/as_user.log; id -un >> /srv/as_user.log"
+      chdir: /srv
+      user: svc
+      creates: /srv/as_user.log
+"#,
+    );
+    sh(&lab, "h1", "chmod 0777 /srv");
+    let p = p.var("watched", "one");
+    p.play(&["apply", "guards.yml"]).code(0);
+    let logs = "cat /srv/creates.log /srv/unless.log /srv/on_change.log /srv/as_user.log";
+    assert_eq!(sh(&lab, "h1", logs), "ran\nran\nran\nran\nsvc\n");
+    // Second run: creates exists, unless still fails (runs again), on_change sees no change.
+    p.play(&["diff", "guards.yml"])
+        .code(0)
+        .shows("unless `test -f /srv/skip` exited 1")
+        .hides("on_change.log");
+    p.play(&["apply", "guards.yml"]).code(0);
+    assert_eq!(sh(&lab, "h1", "wc -l < /srv/creates.log").trim(), "1");
+    assert_eq!(sh(&lab, "h1", "wc -l < /srv/unless.log").trim(), "2");
+    assert_eq!(sh(&lab, "h1", "wc -l < /srv/on_change.log").trim(), "1");
+    // unless passes: no run; the watched file changes: on_change runs.
+    sh(&lab, "h1", "touch /srv/skip");
+    let p = p.var("watched", "two");
+    p.play(&["apply", "guards.yml"]).code(0);
+    assert_eq!(sh(&lab, "h1", "wc -l < /srv/unless.log").trim(), "2");
+    assert_eq!(sh(&lab, "h1", "wc -l < /srv/on_change.log").trim(), "2");
+    let run = p.play(&["apply", "guards.yml"]).code(0);
+    assert_eq!(
+        run.recap("h1").1,
+        0,
+        "all guarded, nothing to do:\n{}",
+        run.stdout
+    );
+
+    // An unguarded command is a change on every run, and diff says so plainly.
+    let p = p.file(
+        "always.yml",
+        "- hosts: lab\n  state:\n    - command: \"true\"\n",
+    );
+    for _ in 0..2 {
+        p.play(&["diff", "--exit-code", "always.yml"])
+            .code(2)
+            .shows("runs on every apply: it has no guard");
+    }
+}
