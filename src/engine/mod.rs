@@ -71,6 +71,8 @@ pub enum HostStatus {
     Unreachable(String),
     /// Something failed after connecting.
     Failed(String),
+    /// Not touched: an earlier `serial` batch failed beyond `max_fail_percentage`.
+    NotRun(String),
 }
 
 /// One host's result.
@@ -198,30 +200,75 @@ pub fn run(
         .iter()
         .map(|h| connection_for(h, &opts.overrides))
         .collect::<Result<Vec<_>, _>>()?;
-    let reports: Vec<HostReport> = crate::ops::run::pool(opts.forks).install(|| {
-        hosts
-            .par_iter()
-            .zip(conns.par_iter())
-            .map(|(h, c)| {
-                let t0 = Instant::now();
-                let mut report = HostReport::new(&h.name);
-                match transport::connect(c) {
-                    Err(e) => report.status = HostStatus::Unreachable(e.to_string()),
-                    Ok(mut t) => {
-                        if let Err(status) =
-                            host_pipeline(&resolver, h, t.as_mut(), opts, &mut report)
-                        {
-                            report.status = status;
+    // Rolling batches: the first play with `serial` sets them (all plays of a host run together).
+    let serial = pb
+        .plays
+        .iter()
+        .find(|p| !p.serial.is_empty())
+        .map(|p| p.serial.clone())
+        .unwrap_or_default();
+    let max_fail = pb.plays.iter().find_map(|p| p.max_fail_percentage);
+    let pool = crate::ops::run::pool(opts.forks);
+    let mut reports: Vec<HostReport> = Vec::with_capacity(hosts.len());
+    let mut stopped: Option<String> = None;
+    for (b, range) in crate::playbook::batches(hosts.len(), &serial)
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(why) = &stopped {
+            for h in &hosts[range] {
+                let mut r = HostReport::new(&h.name);
+                r.status = HostStatus::NotRun(why.clone());
+                reports.push(r);
+            }
+            continue;
+        }
+        let batch: Vec<HostReport> = pool.install(|| {
+            hosts[range.clone()]
+                .par_iter()
+                .zip(conns[range.clone()].par_iter())
+                .map(|(h, c)| {
+                    let t0 = Instant::now();
+                    let mut report = HostReport::new(&h.name);
+                    match transport::connect(c) {
+                        Err(e) => report.status = HostStatus::Unreachable(e.to_string()),
+                        Ok(mut t) => {
+                            if let Err(status) =
+                                host_pipeline(&resolver, h, t.as_mut(), opts, &mut report)
+                            {
+                                report.status = status;
+                            }
+                            t.close();
                         }
-                        t.close();
                     }
-                }
-                report.seconds = t0.elapsed().as_secs_f64();
-                progress(&report);
-                report
-            })
-            .collect()
-    });
+                    report.seconds = t0.elapsed().as_secs_f64();
+                    progress(&report);
+                    report
+                })
+                .collect()
+        });
+        let bad = batch
+            .iter()
+            .filter(|r| r.failed() || r.unreachable())
+            .count();
+        let share = 100.0 * bad as f64 / batch.len().max(1) as f64;
+        let stop = match max_fail {
+            Some(p) => share > p,
+            // As Ansible: without max_fail_percentage, a batch where every host failed stops the run.
+            None => !serial.is_empty() && bad == batch.len() && bad > 0,
+        };
+        if stop {
+            stopped = Some(format!(
+                "not touched: batch {} failed on {bad} of {} hosts ({share:.0}%{})",
+                b + 1,
+                batch.len(),
+                max_fail
+                    .map(|p| format!(" > max_fail_percentage {p}"))
+                    .unwrap_or_default()
+            ));
+        }
+        reports.extend(batch);
+    }
     Ok(RunReport {
         mode: opts.mode,
         hosts: reports,

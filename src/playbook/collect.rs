@@ -261,9 +261,18 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
                 roles.push(role);
             }
         }
+        let (serial, max_fail_percentage) = match rp.batching() {
+            Ok(b) => b,
+            Err(message) => {
+                problems.push(invalid(pos("serial"), message));
+                (Vec::new(), None)
+            }
+        };
         plays.push(Play {
             name: rp.name.unwrap_or_else(|| rp.hosts.clone()),
             hosts: rp.hosts,
+            serial,
+            max_fail_percentage,
             vars: rp.vars.map(|v| v.0).unwrap_or_default(),
             vars_files,
             roles,

@@ -395,11 +395,83 @@ pub struct Role {
     pub state: Vec<Entry>,
 }
 
+/// One `serial:` batch size: a host count or a share of the play's hosts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BatchSize {
+    Count(usize),
+    Percent(f64),
+}
+
+/// Parses `serial: 2 | "25%" | [1, 5, "50%"]`.
+pub fn parse_serial(v: &Value) -> Result<Vec<BatchSize>, String> {
+    fn one(v: &Value) -> Result<BatchSize, String> {
+        let bad = || {
+            format!(
+                "serial: expected a host count or a percentage like \"25%\", found {}",
+                yaml::to_string(v).trim()
+            )
+        };
+        match v {
+            Value::Number(n) => match n.as_u64() {
+                Some(c) if c > 0 => Ok(BatchSize::Count(c as usize)),
+                _ => Err(bad()),
+            },
+            Value::String(s) => {
+                let t = s.trim();
+                if let Some(p) = t.strip_suffix('%') {
+                    match p.trim().parse::<f64>() {
+                        Ok(x) if x > 0.0 && x <= 100.0 => Ok(BatchSize::Percent(x)),
+                        _ => Err(bad()),
+                    }
+                } else {
+                    match t.parse::<usize>() {
+                        Ok(c) if c > 0 => Ok(BatchSize::Count(c)),
+                        _ => Err(bad()),
+                    }
+                }
+            }
+            _ => Err(bad()),
+        }
+    }
+    match v {
+        Value::Sequence(items) if !items.is_empty() => items.iter().map(one).collect(),
+        Value::Sequence(_) => Err("serial: an empty list".into()),
+        other => Ok(vec![one(other)?]),
+    }
+}
+
+/// Splits `n` hosts into batches following `serial` (the last size repeats).
+#[allow(clippy::single_range_in_vec_init)] // one batch of all hosts is meant
+pub fn batches(n: usize, serial: &[BatchSize]) -> Vec<std::ops::Range<usize>> {
+    if serial.is_empty() || n == 0 {
+        return vec![0..n];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while start < n {
+        let size = match serial[i.min(serial.len() - 1)] {
+            BatchSize::Count(c) => c,
+            BatchSize::Percent(p) => ((n as f64) * p / 100.0).floor().max(1.0) as usize,
+        }
+        .max(1);
+        let end = (start + size).min(n);
+        out.push(start..end);
+        start = end;
+        i += 1;
+    }
+    out
+}
+
 /// One play.
 #[derive(Debug, Clone)]
 pub struct Play {
     pub name: String,
     pub hosts: String,
+    /// `serial:` batch sizes in order (the last repeats); empty = all hosts at once.
+    pub serial: Vec<BatchSize>,
+    /// `max_fail_percentage:` stop after a batch whose failed share exceeds this.
+    pub max_fail_percentage: Option<f64>,
     pub vars: Vec<(String, Value)>,
     /// Files of vars, in order, already read (path, vars).
     pub vars_files: Vec<(PathBuf, Vec<(String, Value)>)>,
@@ -419,9 +491,13 @@ pub struct Playbook {
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawPlay {
+pub(crate) struct RawPlay {
     name: Option<String>,
     hosts: String,
+    #[serde(default)]
+    serial: Option<Value>,
+    #[serde(default)]
+    max_fail_percentage: Option<f64>,
     #[serde(default)]
     vars: Option<crate::inventory::OrderedVars>,
     #[serde(default)]
@@ -430,6 +506,24 @@ struct RawPlay {
     roles: Vec<String>,
     #[serde(default)]
     state: Vec<RawResource>,
+}
+
+impl RawPlay {
+    /// `serial` and `max_fail_percentage`, checked.
+    pub(crate) fn batching(&self) -> Result<(Vec<BatchSize>, Option<f64>), String> {
+        let serial = match &self.serial {
+            None => Vec::new(),
+            Some(v) => parse_serial(v)?,
+        };
+        if let Some(p) = self.max_fail_percentage {
+            if !(0.0..=100.0).contains(&p) {
+                return Err(format!(
+                    "max_fail_percentage must be between 0 and 100, found {p}"
+                ));
+            }
+        }
+        Ok((serial, self.max_fail_percentage))
+    }
 }
 
 fn display(p: &Path) -> String {
@@ -608,10 +702,17 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         for (j, r) in rp.roles.iter().enumerate() {
             roles.push(load_role(r, &dir, &pos(&format!("roles.{j}")))?);
         }
+        let (serial, max_fail_percentage) =
+            rp.batching().map_err(|message| PlaybookError::Invalid {
+                origin: pos("serial"),
+                message,
+            })?;
         let state = entries(path, &text, rp.state, &format!("{i}.state"), None)?;
         plays.push(Play {
             name: rp.name.unwrap_or_else(|| rp.hosts.clone()),
             hosts: rp.hosts,
+            serial,
+            max_fail_percentage,
             vars: rp.vars.map(|v| v.0).unwrap_or_default(),
             vars_files,
             roles,
@@ -624,4 +725,56 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         dir,
         plays,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn serial_forms_and_batches() {
+        let v = |y: &str| -> Value { serde_yaml::from_str(y).unwrap() };
+        assert_eq!(parse_serial(&v("2")), Ok(vec![BatchSize::Count(2)]));
+        assert_eq!(
+            parse_serial(&v("'25%'")),
+            Ok(vec![BatchSize::Percent(25.0)])
+        );
+        assert_eq!(
+            parse_serial(&v("[1, 5, '50%']")),
+            Ok(vec![
+                BatchSize::Count(1),
+                BatchSize::Count(5),
+                BatchSize::Percent(50.0)
+            ])
+        );
+        assert!(parse_serial(&v("0")).is_err());
+        assert!(parse_serial(&v("'150%'")).is_err());
+        assert!(parse_serial(&v("[]")).is_err());
+        assert!(parse_serial(&v("abc")).is_err());
+
+        assert_eq!(batches(6, &[BatchSize::Count(2)]), vec![0..2, 2..4, 4..6]);
+        assert_eq!(batches(5, &[BatchSize::Count(2)]), vec![0..2, 2..4, 4..5]);
+        assert_eq!(
+            batches(10, &[BatchSize::Percent(25.0)]),
+            vec![0..2, 2..4, 4..6, 6..8, 8..10]
+        );
+        assert_eq!(
+            batches(
+                10,
+                &[
+                    BatchSize::Count(1),
+                    BatchSize::Count(3),
+                    BatchSize::Percent(50.0)
+                ]
+            ),
+            vec![0..1, 1..4, 4..9, 9..10]
+        );
+        assert_eq!(batches(3, &[]), vec![0..3]);
+        assert_eq!(
+            batches(3, &[BatchSize::Percent(1.0)]),
+            vec![0..1, 1..2, 2..3],
+            "at least one host per batch"
+        );
+    }
 }

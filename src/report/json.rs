@@ -164,11 +164,12 @@ pub fn counted(h: &HostReport, mode: Mode) -> impl Iterator<Item = &Change> {
         .filter(move |c| mode == Mode::Diff || h.applied.contains(&c.index))
 }
 
-/// `ok`, `changed`, `failed` or `unreachable`.
+/// `ok`, `changed`, `failed`, `unreachable` or `not_run` (an earlier batch stopped the run).
 pub fn status_name(h: &HostReport, mode: Mode) -> &'static str {
     match &h.status {
         HostStatus::Failed(_) => "failed",
         HostStatus::Unreachable(_) => "unreachable",
+        HostStatus::NotRun(_) => "not_run",
         HostStatus::Ok if counted(h, mode).next().is_some() => "changed",
         HostStatus::Ok => "ok",
     }
@@ -178,7 +179,7 @@ pub fn status_name(h: &HostReport, mode: Mode) -> &'static str {
 pub fn error_of(h: &HostReport) -> Option<&str> {
     match &h.status {
         HostStatus::Ok => None,
-        HostStatus::Failed(m) | HostStatus::Unreachable(m) => Some(m),
+        HostStatus::Failed(m) | HostStatus::Unreachable(m) | HostStatus::NotRun(m) => Some(m),
     }
 }
 

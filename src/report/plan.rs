@@ -162,6 +162,9 @@ fn host_text(h: &HostReport, mode: Mode, verbose: bool) -> String {
         HostStatus::Unreachable(m) => {
             let _ = writeln!(out, "  {} {}", "UNREACHABLE:".red().bold(), indent(m));
         }
+        HostStatus::NotRun(m) => {
+            let _ = writeln!(out, "  {} {}", "NOT RUN:".yellow().bold(), indent(m));
+        }
     }
     out
 }

@@ -114,6 +114,7 @@ impl Redactor {
                 HostStatus::Ok => HostStatus::Ok,
                 HostStatus::Failed(m) => HostStatus::Failed(self.string(m)),
                 HostStatus::Unreachable(m) => HostStatus::Unreachable(self.string(m)),
+                HostStatus::NotRun(m) => HostStatus::NotRun(self.string(m)),
             };
             h.changes = h.changes.iter().map(|c| self.change(c)).collect();
             h.notes = h.notes.iter().map(|n| self.string(n)).collect();
