@@ -162,3 +162,97 @@ fn host_killed_mid_apply() {
     );
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 }
+
+/// Starts `play apply` in the background and waits until h1 is writing its temp file.
+#[allow(clippy::zombie_processes)] // the caller waits for the child it gets back
+fn apply_until_h1_writes(lab: &Lab, p: &Project) -> std::process::Child {
+    let inv = p.inventory();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_play"))
+        .args([
+            "apply", "site.yml", "--forks", "1", "--color", "never", "-i",
+        ])
+        .arg(&inv)
+        .env("PLAY_LOOPBACK_ONLY", "1")
+        .current_dir(p.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let out = lab.exec("h1", "ls -A /srv/big");
+        if String::from_utf8_lossy(&out.stdout).contains("play-tmp") {
+            return child;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("h1 never started writing");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn sigint(child: &std::process::Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+}
+
+#[test]
+fn ctrl_c_finishes_in_flight_and_starts_nothing() {
+    let lab = Lab::start("faults-sigint", 3);
+    let size: usize = 192 << 20;
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - directory: /srv/big\n    - file: /srv/big/blob\n      src: blob\n",
+    );
+    let blob: Vec<u8> = (0..size as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    p.write("files/blob", &blob);
+    drop(blob);
+    for h in ["h1", "h2", "h3"] {
+        sh(&lab, h, "mkdir -p /srv/big && echo old > /srv/big/blob");
+    }
+
+    // One Ctrl-C: h1 (in flight, forks 1) finishes; h2 and h3 are not touched; exit 130.
+    let child = apply_until_h1_writes(&lab, &p);
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sh(&lab, "h1", "wc -c < /srv/big/blob").trim(),
+        size.to_string(),
+        "in-flight write finished"
+    );
+    for h in ["h2", "h3"] {
+        assert_eq!(sh(&lab, h, "cat /srv/big/blob"), "old\n", "{h} not touched");
+    }
+    assert!(stdout.contains("NOT RUN: interrupted"), "{stdout}");
+
+    // Two Ctrl-C: abort at once; whatever h2 holds is whole (old or new), never partial.
+    for h in ["h1", "h2", "h3"] {
+        sh(&lab, h, "echo old > /srv/big/blob");
+    }
+    let child = apply_until_h1_writes(&lab, &p);
+    sigint(&child);
+    std::thread::sleep(Duration::from_millis(50));
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let h1 = sh(&lab, "h1", "wc -c < /srv/big/blob");
+    assert!(
+        h1.trim() == "4" || h1.trim() == size.to_string(),
+        "h1 blob is whole: {h1}"
+    );
+    // The next run converges every host.
+    p.play(&["apply", "site.yml"]).code(0);
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+}

@@ -13,9 +13,9 @@ pub struct ApplyArgs {
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<i32> {
     let report = super::converge::run(&args.common, Mode::Apply)?;
-    Ok(if report.all_ok() {
+    Ok(super::converge::exit_code(if report.all_ok() {
         crate::exit::SUCCESS
     } else {
         crate::exit::FAILURE
-    })
+    }))
 }

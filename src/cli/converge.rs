@@ -77,6 +77,7 @@ pub fn render(report: &RunReport, args: &ConvergeArgs, format: ReportFormat) -> 
 /// Runs the playbook in `mode` and prints the reports (every output redacted).
 pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
     args.color.apply();
+    on_ctrl_c();
     let extra = inventory::parse_extra_vars(&args.inv.extra_vars)?;
     let inv = args.inv.load()?;
     let opts = RunOptions {
@@ -107,4 +108,27 @@ pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
         }
     }
     Ok(report)
+}
+
+/// First Ctrl-C: finish what is in flight, start nothing new (exit 130). Second: abort at once.
+fn on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if crate::engine::interrupted() {
+            eprintln!("\ninterrupted again: aborting now");
+            std::process::exit(crate::exit::INTERRUPTED);
+        }
+        eprintln!(
+            "\ninterrupted: finishing hosts already applying, starting none (Ctrl-C again aborts)"
+        );
+        crate::engine::interrupt();
+    });
+}
+
+/// The exit code of a finished run: 130 after Ctrl-C, else `code`.
+pub fn exit_code(code: i32) -> i32 {
+    if crate::engine::interrupted() {
+        crate::exit::INTERRUPTED
+    } else {
+        code
+    }
 }

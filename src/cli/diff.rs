@@ -16,11 +16,11 @@ pub struct DiffArgs {
 
 pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     let report = super::converge::run(&args.common, Mode::Diff)?;
-    Ok(if !report.all_ok() {
+    Ok(super::converge::exit_code(if !report.all_ok() {
         crate::exit::FAILURE
     } else if args.exit_code && report.pending_changes() > 0 {
         crate::exit::CHANGES_PENDING
     } else {
         crate::exit::SUCCESS
-    })
+    }))
 }

@@ -36,9 +36,9 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<i32> {
         .push(format!("{RELEASE_PIN_VAR}={pin}"));
     let mode = if args.diff { Mode::Diff } else { Mode::Apply };
     let report = super::converge::run(&args.common, mode)?;
-    Ok(if report.all_ok() {
+    Ok(super::converge::exit_code(if report.all_ok() {
         crate::exit::SUCCESS
     } else {
         crate::exit::FAILURE
-    })
+    }))
 }

@@ -184,6 +184,20 @@ pub fn validate(resolver: &Resolver, hosts: &[&Host]) -> Result<(), RunError> {
     }
 }
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks the engine to stop: hosts not started yet are not touched, hosts that have not begun
+/// applying skip it, and applies in flight finish (each file is atomic; restarts they owe are
+/// recorded on the host first).
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// True once [`interrupt`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Runs the playbook on its hosts. `progress` is called once per finished host.
 pub fn run(
     pb: &Playbook,
@@ -230,6 +244,13 @@ pub fn run(
                 .map(|(h, c)| {
                     let t0 = Instant::now();
                     let mut report = HostReport::new(&h.name);
+                    if interrupted() {
+                        report.status = HostStatus::NotRun(
+                            "interrupted (Ctrl-C) before this host started".into(),
+                        );
+                        progress(&report);
+                        return report;
+                    }
                     match transport::connect(c) {
                         Err(e) => report.status = HostStatus::Unreachable(e.to_string()),
                         Ok(mut t) => {
@@ -694,6 +715,11 @@ fn host_pipeline(
     r.changes = changes;
     if opts.mode == Mode::Diff || r.changes.is_empty() {
         return Ok(());
+    }
+    if interrupted() {
+        return Err(HostStatus::NotRun(
+            "interrupted (Ctrl-C) before applying: nothing was changed on this host".into(),
+        ));
     }
     // 5. The owed-restarts record, then files in declared order, in one round trip.
     let old_owed = observed.owed.clone().unwrap_or_default();
