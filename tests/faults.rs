@@ -100,11 +100,7 @@ fn host_killed_mid_apply() {
         "site.yml",
         "- hosts: lab\n  state:\n    - directory: /srv/big\n    - file: /srv/big/blob\n      src: blob\n",
     );
-    let blob: Vec<u8> = (0..(256u32 << 20))
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    p.write("files/blob", &blob);
-    drop(blob);
+    p.blob("files/blob", 256 << 20);
     let inv = p.inventory();
     let child = Command::new(env!("CARGO_BIN_EXE_play"))
         .args(["apply", "site.yml", "--color", "never", "-i"])
@@ -207,11 +203,7 @@ fn ctrl_c_finishes_in_flight_and_starts_nothing() {
         "site.yml",
         "- hosts: lab\n  state:\n    - directory: /srv/big\n    - file: /srv/big/blob\n      src: blob\n",
     );
-    let blob: Vec<u8> = (0..size as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    p.write("files/blob", &blob);
-    drop(blob);
+    p.blob("files/blob", size);
     for h in ["h1", "h2", "h3"] {
         sh(&lab, h, "mkdir -p /srv/big && echo old > /srv/big/blob");
     }

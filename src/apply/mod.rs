@@ -84,7 +84,7 @@ fn split(path: &str) -> (String, String) {
 }
 
 /// `DIR/.NAME.play-tmp.` (NAME cut so the temp name stays under NAME_MAX).
-fn temp_prefix(path: &str) -> String {
+pub fn temp_prefix(path: &str) -> String {
     let (dir, name) = split(path);
     let mut cut = name.len().min(200);
     while !name.is_char_boundary(cut) {

@@ -52,6 +52,10 @@ pub struct ConvergeArgs {
     /// JUnit: a host with changes (pending for diff, applied for apply) is a failure.
     #[arg(long)]
     pub changes_fail: bool,
+    /// apply: how long to wait for a host locked by another `play apply` (seconds; 0 fails
+    /// at once, naming the lock's owner).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub lock_timeout: u64,
 }
 
 /// The report in `format` (no colors), from a redacted report.
@@ -86,6 +90,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
         forks: args.conn.forks,
         overrides: args.conn.overrides(),
         want_diffs: true,
+        lock_timeout: args.lock_timeout,
     };
     // The report comes back redacted (see ops::converge).
     let report = crate::ops::converge::converge(&args.playbook, &inv, &extra, &opts)?;

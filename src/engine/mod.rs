@@ -9,6 +9,7 @@
 //! daemon-reload, enable/disable, start/stop, restarts and reloads: [`processes::services`]),
 //! then the owed restarts that succeeded are cleared, then the host is probed again.
 
+pub mod lock;
 pub mod processes;
 pub mod restarts;
 
@@ -49,6 +50,8 @@ pub struct RunOptions {
     pub overrides: ConnectionOverrides,
     /// Fetch old contents of changed text files to show unified diffs.
     pub want_diffs: bool,
+    /// Apply: seconds to wait for a host's lock held by another apply (see [`lock`]).
+    pub lock_timeout: u64,
 }
 
 /// Why a run could not start (nothing was contacted).
@@ -429,6 +432,15 @@ fn merge_observed(into: &mut Observed, more: Observed) {
     if more.owed.is_some() {
         into.owed = more.owed;
     }
+    if more.lock != into.lock {
+        // The lock changed between the two probes: another apply ran meanwhile.
+        into.lock = Some("(changed between probes)".into());
+    }
+    for t in more.temps {
+        if !into.temps.contains(&t) {
+            into.temps.push(t);
+        }
+    }
 }
 
 /// Probes what `w` asks for (plus facts) in one round trip, then supervisord's processes (one
@@ -670,6 +682,16 @@ fn fetch_old(
     Ok(())
 }
 
+/// Indexes of the changes an apply script confirmed (its owed-restarts record step aside).
+fn confirmed(outcome: &apply::ApplyOutcome) -> Vec<usize> {
+    outcome
+        .done
+        .iter()
+        .copied()
+        .filter(|i| *i != apply::RECORD_STEP)
+        .collect()
+}
+
 /// The owed-restart identity of a program or service resource.
 fn process_id(d: &Desired) -> Option<restarts::ProcessId> {
     match d {
@@ -706,14 +728,22 @@ fn host_pipeline(
         merge_observed(&mut observed, more);
     }
     // 4. Plan.
-    let plan = plan_host(&resources, &observed)?;
+    let mut plan = plan_host(&resources, &observed)?;
     let mut changes = plan.changes.clone();
     r.unchanged = plan.unchanged;
     if opts.want_diffs && !changes.is_empty() {
         fetch_old(t, r, &mut changes, &observed)?;
     }
     r.changes = changes;
-    if opts.mode == Mode::Diff || r.changes.is_empty() {
+    let temps = lock::leftover_temps(
+        &observed.temps,
+        first
+            .paths
+            .iter()
+            .chain(wanted.paths.iter())
+            .map(|(p, _)| p.as_str()),
+    );
+    if opts.mode == Mode::Diff || (r.changes.is_empty() && temps.is_empty()) {
         return Ok(());
     }
     if interrupted() {
@@ -721,7 +751,31 @@ fn host_pipeline(
             "interrupted (Ctrl-C) before applying: nothing was changed on this host".into(),
         ));
     }
-    // 5. The owed-restarts record, then files in declared order, in one round trip.
+    // 5. The host's apply lock (held until this function returns). If another apply may have
+    // run since the probe, probe and plan again under the lock.
+    let held = lock::acquire(
+        t,
+        &lock::Owner::current(),
+        opts.lock_timeout,
+        &temps,
+        &mut r.notes,
+    )?;
+    if !held.unchanged_since(observed.lock.as_deref()) {
+        r.notes
+            .push("another apply ran since the probe: probed again under the lock".into());
+        observed = probe(t, r, &wanted, &mut backend)?;
+        plan = plan_host(&resources, &observed)?;
+        let mut changes = plan.changes.clone();
+        r.unchanged = plan.unchanged;
+        if opts.want_diffs && !changes.is_empty() {
+            fetch_old(t, r, &mut changes, &observed)?;
+        }
+        r.changes = changes;
+    }
+    if r.changes.is_empty() {
+        return Ok(());
+    }
+    // 6. The owed-restarts record, then files in declared order, in one round trip.
     let old_owed = observed.owed.clone().unwrap_or_default();
     let steps: Vec<(&Change, &Resource)> = r
         .changes
@@ -738,14 +792,25 @@ fn host_pipeline(
     });
     if !steps.is_empty() || record.is_some() {
         let (script, stdin) = apply::script_full(record.as_deref(), &steps, &plan.work);
-        let out = exec(t, r, &script, &stdin)?;
+        let script = format!("{}{script}", lock::register_inflight());
+        r.round_trips += 1;
+        let out = match t.exec(&script, &stdin) {
+            Ok(out) => out,
+            Err(TransportError::Lost { source, stdout }) => {
+                // Say which steps the host confirmed before the session broke.
+                r.applied = confirmed(&apply::parse(&stdout, &[], -1));
+                return Err(HostStatus::Unreachable(format!(
+                    "{source}\nthe session broke during apply: {} of {} change(s) confirmed \
+                     applied; the others did not land or were not confirmed (every file is \
+                     whole old or whole new; the next run converges)",
+                    r.applied.len(),
+                    steps.len()
+                )));
+            }
+            Err(e) => return Err(transport_status(e)),
+        };
         let outcome = apply::parse(&out.stdout, &out.stderr, out.status);
-        r.applied = outcome
-            .done
-            .iter()
-            .copied()
-            .filter(|i| *i != apply::RECORD_STEP)
-            .collect();
+        r.applied = confirmed(&outcome);
         if let Some((idx, msg)) = outcome.failed {
             let what = if idx == apply::RECORD_STEP {
                 format!("recording owed restarts in {}", resources::OWED_STATE_FILE)
@@ -760,7 +825,7 @@ fn host_pipeline(
         }
     }
     let on_host = plan.record.clone().unwrap_or_else(|| old_owed.clone());
-    // 6. Processes: supervisord, then systemd.
+    // 7. Processes: supervisord, then systemd.
     let mut failures: Vec<String> = Vec::new();
     let mut done: BTreeSet<restarts::ProcessId> = BTreeSet::new();
     if !plan.programs.is_empty() {
@@ -810,7 +875,7 @@ fn host_pipeline(
     }
     r.applied.sort_unstable();
     r.applied.dedup();
-    // 7. Clear the owed restarts that were done.
+    // 8. Clear the owed restarts that were done.
     let left = restarts::merge(&old_owed, &plan.restarts, &done);
     if left != on_host {
         let bytes = if left.is_empty() {
@@ -831,7 +896,7 @@ fn host_pipeline(
     if !failures.is_empty() {
         return Err(HostStatus::Failed(failures.join("\n")));
     }
-    // 8. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
+    // 9. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
     // now the one it chose; commands are not re-checked (they ran, or were not due).
     let mut resources = resources;
     ship::settle_pins(&mut resources, &plan.work);

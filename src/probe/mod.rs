@@ -236,9 +236,20 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
             "if [ -f {f} ]; then\n  printf 'owed\\0'\n  while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done < {f}\n  printf '\\0'\nfi\n"
         ));
     }
+    s.push_str(PROBE_SCRIPT_LOCK);
     s.push_str("printf 'end\\0'\n");
     s
 }
+
+/// The first line of the apply lock file, found as `engine::lock`'s script finds it.
+const PROBE_SCRIPT_LOCK: &str = r#"d=/var/lib/play
+[ -d $d ] && [ -w $d ] || d=${HOME:-/root}/.play
+if [ -f "$d/lock" ] && [ -r "$d/lock" ]; then
+  l=
+  IFS= read -r l < "$d/lock"
+  printf 'lock\0%s\0' "$l"
+fi
+"#;
 
 /// Facts (builtins only, `uname` as a fallback) and the `play_denied` helper.
 const PROBE_SCRIPT_HEAD: &str = r#"LC_ALL=C; export LC_ALL
@@ -297,6 +308,9 @@ play_denied() {
 const PROBE_SCRIPT_PATHS: &str = r#"for p do
   shift
   if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; else play_denied "$p"; fi
+  for t in "${p%/*}/.${p##*/}.play-tmp."*; do
+    if [ -e "$t" ] || [ -L "$t" ]; then printf 'tmp\0%s\0' "$t"; fi
+  done
 done
 if [ $# -gt 0 ]; then
   find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0' ||
@@ -616,6 +630,13 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                 obs.systemd = true;
             }
             b"nosystemd" => obs.systemd = false,
+            b"lock" => obs.lock = Some(f.text()?),
+            b"tmp" => {
+                let t = f.text()?;
+                if obs.temps.len() < 10_000 {
+                    obs.temps.push(t);
+                }
+            }
             b"owed" => {
                 let text = f.field()?;
                 obs.owed = Some(decode_owed(text).map_err(|e| {

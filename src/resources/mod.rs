@@ -340,6 +340,12 @@ pub struct Observed {
     pub owed: Option<Vec<OwedRestart>>,
     /// Checkouts, trees, releases, packages, users, groups and command checks.
     pub ship: ship::ShipObserved,
+    /// The first line of the host's apply lock file (`None`: no lock file), see
+    /// `engine::lock`. Untrusted: only compared with what the lock command reports.
+    pub lock: Option<String>,
+    /// Leftover temp files (`.NAME.play-tmp.*`) beside probed paths, as the host reported them
+    /// (untrusted: checked against the declared paths before anything is removed).
+    pub temps: Vec<String>,
 }
 
 /// What is restarted or reloaded.

@@ -9,6 +9,16 @@ use std::process::{Command, Stdio};
 
 use super::{sudo_wants_password, ConnectOptions, ExecOutput, Transport, TransportError};
 
+/// `sh -c COMMAND`, or `sudo -n -- sh -c COMMAND`.
+fn shell(command: &str, sudo: bool) -> Command {
+    let mut c = Command::new(if sudo { "sudo" } else { "sh" });
+    if sudo {
+        c.args(["-n", "--", "sh"]);
+    }
+    c.args(["-c", command]);
+    c
+}
+
 /// Runs commands here, with `std::process`.
 #[derive(Debug)]
 pub struct LocalTransport {
@@ -37,6 +47,26 @@ impl LocalTransport {
         self.become_root && unsafe { libc::geteuid() } != 0
     }
 
+    /// `command` started with piped stdin, stdout and stderr; and whether through sudo.
+    fn start(&self, command: &str) -> Result<(std::process::Child, bool), TransportError> {
+        if self.closed {
+            return Err(self.io("session is closed".into()));
+        }
+        let sudo = self.use_sudo();
+        let child = shell(command, sudo)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                self.io(format!(
+                    "cannot run `{}`: {e}",
+                    if sudo { "sudo" } else { "sh" }
+                ))
+            })?;
+        Ok((child, sudo))
+    }
+
     fn io(&self, reason: String) -> TransportError {
         TransportError::Io {
             host: self.name.clone(),
@@ -51,30 +81,7 @@ impl Transport for LocalTransport {
     }
 
     fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
-        if self.closed {
-            return Err(self.io("session is closed".into()));
-        }
-        let sudo = self.use_sudo();
-        let mut cmd = if sudo {
-            let mut c = Command::new("sudo");
-            c.args(["-n", "--", "sh", "-c", command]);
-            c
-        } else {
-            let mut c = Command::new("sh");
-            c.args(["-c", command]);
-            c
-        };
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                self.io(format!(
-                    "cannot run `{}`: {e}",
-                    if sudo { "sudo" } else { "sh" }
-                ))
-            })?;
+        let (mut child, sudo) = self.start(command)?;
         let input = child.stdin.take();
         let output = std::thread::scope(|s| {
             if let Some(mut pipe) = input {
@@ -104,6 +111,17 @@ impl Transport for LocalTransport {
         self.closed = true;
     }
 
+    fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
+        let (mut child, _) = self.start(command)?;
+        let stdout = child.stdout.take().map(std::io::BufReader::new);
+        Ok(Box::new(LocalSpawned {
+            host: self.name.clone(),
+            stdin: child.stdin.take(),
+            stdout,
+            child,
+        }))
+    }
+
     fn unix_http(&mut self, socket: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
         use std::io::Read;
         if self.closed {
@@ -119,6 +137,73 @@ impl Transport for LocalTransport {
             .read_to_end(&mut answer)
             .map_err(err)?;
         Ok(answer)
+    }
+}
+
+/// A command left running here ([`Transport::spawn`]). Dropping it closes its stdin and
+/// waits for it.
+struct LocalSpawned {
+    host: String,
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: Option<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl super::Spawned for LocalSpawned {
+    fn read_line(&mut self) -> Result<Option<String>, TransportError> {
+        use std::io::BufRead;
+        let Some(out) = self.stdout.as_mut() else {
+            return Ok(None);
+        };
+        let mut line = Vec::new();
+        let n = out
+            .read_until(b'\n', &mut line)
+            .map_err(|e| TransportError::Io {
+                host: self.host.clone(),
+                reason: format!("reading a background command: {e}"),
+            })?;
+        if n == 0 {
+            self.stdout = None;
+            return Ok(None);
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        let host = self.host.clone();
+        let pipe = self.stdin.as_mut().ok_or_else(|| TransportError::Io {
+            host: host.clone(),
+            reason: "background command: stdin already closed".into(),
+        })?;
+        pipe.write_all(bytes).map_err(|e| TransportError::Io {
+            host,
+            reason: format!("writing to a background command: {e}"),
+        })
+    }
+
+    fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        if self.stdout.is_none() {
+            if let Some(mut err) = self.child.stderr.take() {
+                let _ = err.read_to_string(&mut text);
+            }
+        }
+        text
+    }
+
+    fn finish(&mut self) {
+        self.stdin = None;
+    }
+}
+
+impl Drop for LocalSpawned {
+    fn drop(&mut self) {
+        self.stdin = None;
+        let _ = self.child.wait();
     }
 }
 

@@ -60,11 +60,21 @@ pub enum TransportError {
     },
     #[error("{host}: {reason}")]
     Io { host: String, reason: String },
+    /// The session broke while a command ran (host died, connection cut, host frozen);
+    /// `stdout` holds what the command printed before (it may be cut mid-record).
+    #[error("{source}")]
+    Lost {
+        source: Box<TransportError>,
+        stdout: Vec<u8>,
+    },
 }
 
 impl TransportError {
     /// True when the host could not be reached or logged into (reported as "unreachable").
     pub fn is_unreachable(&self) -> bool {
+        if let TransportError::Lost { source, .. } = self {
+            return source.is_unreachable();
+        }
         matches!(
             self,
             TransportError::Connect { .. }
@@ -141,6 +151,18 @@ pub trait Transport: Send {
         })
     }
 
+    /// Starts `command` (like [`Transport::exec`]: `sh -c`, with sudo under `become`) and leaves
+    /// it running on its own channel, to be talked to line by line, while other commands run.
+    /// It lives until [`Spawned::finish`] closes its stdin or the session ends (the host then
+    /// sees EOF on its stdin) — what holds the per-host apply lock.
+    fn spawn(&mut self, command: &str) -> Result<Box<dyn Spawned>, TransportError> {
+        let _ = command;
+        Err(TransportError::Io {
+            host: self.host().to_string(),
+            reason: "background commands: not supported by this transport".into(),
+        })
+    }
+
     /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
     fn upload(&mut self, path: &str, bytes: &[u8]) -> Result<(), TransportError> {
         let q = shell_quote(path);
@@ -158,6 +180,19 @@ pub trait Transport: Send {
             })
         }
     }
+}
+
+/// A command left running on a host by [`Transport::spawn`].
+pub trait Spawned: Send {
+    /// The next line it printed on stdout (without the newline); `None` once its stdout ended.
+    /// Silence is bounded like [`Transport::exec`]'s: keepalives, then a timeout.
+    fn read_line(&mut self) -> Result<Option<String>, TransportError>;
+    /// Writes `bytes` to its stdin.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), TransportError>;
+    /// What it printed on stderr so far (complete once `read_line` gave `None`).
+    fn stderr(&mut self) -> String;
+    /// Closes its stdin (the command sees EOF); does not wait for it to end.
+    fn finish(&mut self);
 }
 
 /// Largest answer [`Transport::unix_http`] reads.

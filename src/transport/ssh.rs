@@ -260,9 +260,18 @@ impl SshTransport {
         ch.exec(line)
             .map_err(|e| self.ssh_err("starting the command", &e))?;
         sess.set_blocking(false);
-        let pumped = self.pump(sess, &mut ch, stdin);
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let pumped = self.pump(sess, &mut ch, stdin, &mut stdout, &mut stderr);
         sess.set_blocking(true);
-        let (stdout, stderr) = pumped?;
+        if let Err(e) = pumped {
+            // Keep what the command said before the session broke: an apply's records of
+            // the steps that landed.
+            return Err(TransportError::Lost {
+                source: Box::new(e),
+                stdout,
+            });
+        }
         // EOF came from the host: exit-status precedes it; closing waits for the host's close.
         ch.close()
             .and_then(|_| ch.wait_close())
@@ -286,9 +295,9 @@ impl SshTransport {
         sess: &Session,
         ch: &mut Channel,
         stdin: &[u8],
-    ) -> Result<(Vec<u8>, Vec<u8>), TransportError> {
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
+        stdout: &mut Vec<u8>,
+        stderr: &mut Vec<u8>,
+    ) -> Result<(), TransportError> {
         let mut buf = vec![0u8; 64 * 1024];
         let mut pos = 0usize;
         let mut stdin_done = false;
@@ -322,11 +331,11 @@ impl SshTransport {
                     }
                 }
             }
-            progress |= self.drain(&mut ch.stream(0), &mut stdout, &mut buf, "stdout")?;
-            progress |= self.drain(&mut ch.stderr(), &mut stderr, &mut buf, "stderr")?;
+            progress |= self.drain(&mut ch.stream(0), stdout, &mut buf, "stdout")?;
+            progress |= self.drain(&mut ch.stderr(), stderr, &mut buf, "stderr")?;
             // eof() is true only once the host sent EOF and no data is left queued.
             if ch.eof() {
-                return Ok((stdout, stderr));
+                return Ok(());
             }
             if progress {
                 last_alive = Instant::now();
@@ -365,57 +374,174 @@ impl SshTransport {
         buf: &mut [u8],
         name: &str,
     ) -> Result<bool, TransportError> {
-        let mut got = false;
-        loop {
-            match stream.read(buf) {
-                Ok(0) => return Ok(got),
-                Ok(n) => {
-                    into.extend_from_slice(&buf[..n]);
-                    got = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(got),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.io_err(&format!("reading the command's {name}"), &e)),
-            }
-        }
+        drain_stream(stream, into, buf)
+            .map_err(|e| self.io_err(&format!("reading the command's {name}"), &e))
     }
 
     /// Waits (at most 100 ms) for the socket in the direction libssh2 is blocked on.
     /// True when the host sent something (the socket is readable, or hung up).
     fn wait_socket(&self, sess: &Session) -> Result<bool, TransportError> {
-        let dirs = sess.block_directions();
-        let mut events: libc::c_short = 0;
-        if matches!(
-            dirs,
-            ssh2::BlockDirections::Inbound | ssh2::BlockDirections::Both
-        ) {
-            events |= libc::POLLIN;
-        }
-        if matches!(
-            dirs,
-            ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
-        ) {
-            events |= libc::POLLOUT;
-        }
-        if events == 0 {
-            events = libc::POLLIN;
-        }
-        let mut pfd = libc::pollfd {
-            fd: self.fd,
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; the fd belongs to the session's socket, open while
-        // `sess` lives (we hold a reference to it).
-        let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(false);
+        poll_socket(sess, self.fd).map_err(|e| self.io_err("waiting for the host", &e))
+    }
+}
+
+/// Reads what is there from one stream (non-blocking session); true if anything was read.
+fn drain_stream(stream: &mut impl Read, into: &mut Vec<u8>, buf: &mut [u8]) -> io::Result<bool> {
+    let mut got = false;
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => {
+                into.extend_from_slice(&buf[..n]);
+                got = true;
             }
-            return Err(self.io_err("waiting for the host", &e));
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(got),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        Ok(rc > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+    }
+}
+
+/// Waits (at most 100 ms) on the session's socket `fd` in the direction libssh2 is blocked on.
+/// True when the host sent something (the socket is readable, or hung up).
+fn poll_socket(sess: &Session, fd: RawFd) -> io::Result<bool> {
+    let dirs = sess.block_directions();
+    let mut events: libc::c_short = 0;
+    if matches!(
+        dirs,
+        ssh2::BlockDirections::Inbound | ssh2::BlockDirections::Both
+    ) {
+        events |= libc::POLLIN;
+    }
+    if matches!(
+        dirs,
+        ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+    ) {
+        events |= libc::POLLOUT;
+    }
+    if events == 0 {
+        events = libc::POLLIN;
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; the fd belongs to the session's socket, open while the
+    // caller holds the session.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 100) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(rc > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+}
+
+/// A command left running on its own channel ([`Transport::spawn`]).
+struct SshSpawned {
+    host: String,
+    timeout: Duration,
+    sess: Session,
+    fd: RawFd,
+    ch: Channel,
+    out: Vec<u8>,
+    err: Vec<u8>,
+    ended: bool,
+}
+
+impl SshSpawned {
+    fn io(&self, what: &str, e: impl std::fmt::Display) -> TransportError {
+        TransportError::Io {
+            host: self.host.clone(),
+            reason: format!("{what}: {e}"),
+        }
+    }
+
+    /// Reads what is there (non-blocking); true if anything came.
+    fn pull(&mut self) -> Result<bool, TransportError> {
+        let mut buf = vec![0u8; 4096];
+        self.sess.set_blocking(false);
+        let got = drain_stream(&mut self.ch.stream(0), &mut self.out, &mut buf).and_then(|a| {
+            drain_stream(&mut self.ch.stderr(), &mut self.err, &mut buf).map(|b| a || b)
+        });
+        let eof = self.ch.eof();
+        self.sess.set_blocking(true);
+        let got = got.map_err(|e| self.io("reading a background command", e))?;
+        if eof {
+            self.ended = true;
+        }
+        Ok(got)
+    }
+}
+
+impl super::Spawned for SshSpawned {
+    fn read_line(&mut self) -> Result<Option<String>, TransportError> {
+        let mut last_alive = Instant::now();
+        let alive_after = keepalive_after(self.timeout);
+        loop {
+            if let Some(i) = self.out.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.out.drain(..=i).collect();
+                return Ok(Some(
+                    String::from_utf8_lossy(&line[..line.len() - 1]).into_owned(),
+                ));
+            }
+            if self.ended {
+                if self.out.is_empty() {
+                    return Ok(None);
+                }
+                let rest = std::mem::take(&mut self.out);
+                return Ok(Some(String::from_utf8_lossy(&rest).into_owned()));
+            }
+            if self.pull()? {
+                last_alive = Instant::now();
+                continue;
+            }
+            if poll_socket(&self.sess, self.fd).map_err(|e| self.io("waiting for the host", e))? {
+                last_alive = Instant::now();
+            }
+            let Some(alive_after) = alive_after else {
+                continue;
+            };
+            let idle = last_alive.elapsed();
+            if idle >= alive_after {
+                self.sess.set_blocking(false);
+                let sent = self.sess.keepalive_send();
+                self.sess.set_blocking(true);
+                match sent {
+                    Ok(_) => {}
+                    Err(e) if is_would_block(&e) => {}
+                    Err(e) => return Err(self.io("sending a keepalive", e.message())),
+                }
+            }
+            if idle >= alive_after * 3 {
+                return Err(TransportError::Timeout {
+                    host: self.host.clone(),
+                    what: "background command (no answer from the host)".into(),
+                    secs: secs(idle),
+                });
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        self.sess.set_blocking(true);
+        self.ch
+            .write_all(bytes)
+            .and_then(|_| self.ch.flush())
+            .map_err(|e| self.io("writing to a background command", e))
+    }
+
+    fn stderr(&mut self) -> String {
+        let _ = self.pull();
+        String::from_utf8_lossy(&self.err).into_owned()
+    }
+
+    fn finish(&mut self) {
+        self.sess.set_blocking(true);
+        let _ = self.ch.send_eof();
     }
 }
 
@@ -434,6 +560,27 @@ impl Transport for SshTransport {
             });
         }
         Ok(out)
+    }
+
+    fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
+        let line = wrap_command(command, self.use_sudo());
+        let sess = self.session()?.clone();
+        sess.set_blocking(true);
+        let mut ch = sess
+            .channel_session()
+            .map_err(|e| self.ssh_err("opening a channel (session lost?)", &e))?;
+        ch.exec(&line)
+            .map_err(|e| self.ssh_err("starting the command", &e))?;
+        Ok(Box::new(SshSpawned {
+            host: self.opts.name.clone(),
+            timeout: self.opts.timeout,
+            sess,
+            fd: self.fd,
+            ch,
+            out: Vec::new(),
+            err: Vec::new(),
+            ended: false,
+        }))
     }
 
     fn unix_http(&mut self, socket: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {

@@ -175,6 +175,17 @@ impl Lab {
         self.exec_argv(host, &["sh", "-c", cmd])
     }
 
+    /// [`Lab::exec`] that must succeed; its stdout.
+    pub fn sh(&self, host: &str, cmd: &str) -> String {
+        let out = self.exec(host, cmd);
+        assert!(
+            out.status.success(),
+            "{host}: `{cmd}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs a command (no shell) as root inside `host`, through `play lab exec`.
     pub fn exec_argv(&self, host: &str, argv: &[&str]) -> Output {
         self.play()

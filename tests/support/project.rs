@@ -43,6 +43,28 @@ impl Project {
         }
     }
 
+    /// Writes `size` bytes of incompressible-ish data to `rel` (a big file to interrupt).
+    pub fn blob(&self, rel: &str, size: usize) {
+        let bytes: Vec<u8> = (0..size as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        self.write(rel, &bytes);
+    }
+
+    /// `play ARGS` started in the background (stdout and stderr piped), to interrupt.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_play"))
+            .args(args)
+            .args(["--color", "never", "-i"])
+            .arg(self.inventory())
+            .env("PLAY_LOOPBACK_ONLY", "1")
+            .current_dir(self.root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn play")
+    }
+
     /// Adds a group holding the lab hosts at these indexes.
     pub fn group(mut self, name: &str, hosts: &[usize]) -> Self {
         self.groups.push((name.to_string(), hosts.to_vec()));
