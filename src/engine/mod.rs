@@ -7,8 +7,10 @@
 //! conf and unit file in declared order (one script), then supervisord (one re-read and update
 //! for all programs, starts and stops: [`processes::supervisor`]), then systemd (one script:
 //! daemon-reload, enable/disable, start/stop, restarts and reloads: [`processes::services`]),
-//! then the owed restarts that succeeded are cleared, then the host is probed again.
+//! then the owed restarts that succeeded are cleared, then the host is probed again. In apply
+//! mode, a host that ended well then passes its plays' `wait_for` health gates ([`gate`]).
 
+pub mod gate;
 pub mod lock;
 pub mod processes;
 pub mod restarts;
@@ -178,6 +180,7 @@ pub fn validate(resolver: &Resolver, hosts: &[&Host]) -> Result<(), RunError> {
             resolver
                 .resources(h, &stub)
                 .and_then(|_| resolver.probe_targets(h))
+                .and_then(|_| gate::gates(resolver, h, &stub))
                 .err()
         })
         .collect();
@@ -262,6 +265,7 @@ pub fn run(
                             {
                                 report.status = status;
                             }
+                            gate::after_pipeline(&resolver, h, t.as_mut(), opts, &mut report);
                             t.close();
                         }
                     }

@@ -5,8 +5,9 @@
 //! with its roles and vars files (YAML syntax, every key, resource shapes), and, for every host
 //! a play targets, every resource rendered as `play apply` would: every templated string and
 //! template, `src:` files found, paths valid, no duplicates, `restart_on`/`reload_on`
-//! references. Facts are the documented placeholders ([`crate::resolve::stub_facts`]) unless
-//! recorded facts are given (`--facts-from`, written by `play facts --save`).
+//! references, and each play's `wait_for` (its URL or command rendered, the URL parsed). Facts
+//! are the documented placeholders ([`crate::resolve::stub_facts`]) unless recorded facts are
+//! given (`--facts-from`, written by `play facts --save`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -234,7 +235,9 @@ fn check_playbook(
         .par_iter()
         .map(|h| {
             let recorded = facts.hosts.get(&h.name);
-            let (resources, errors) = resolver.resources_all(h, recorded.unwrap_or(&stub));
+            let facts = recorded.unwrap_or(&stub);
+            let (resources, mut errors) = resolver.resources_all(h, facts);
+            errors.extend(engine::gate::gates_all(&resolver, h, facts).1);
             Rendered {
                 problems: errors.iter().map(from_resolve).collect(),
                 resources: resources.len(),

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::{
-    display, entry, load_role, read, read_vars_file, role_search_path, Entry, Play, Playbook,
-    PlaybookError, RawPlay, RawResource, Role,
+    display, entry, key_position, load_role, play_wait_for, read, read_vars_file, role_search_path,
+    Entry, Play, Playbook, PlaybookError, RawPlay, RawResource, Role,
 };
 use crate::resources::Origin;
 use crate::yaml::{self, Value, YamlError};
@@ -30,22 +30,6 @@ fn origin_at(file: &Path, positions: &Positions, path: &str) -> Origin {
         file: display(file),
         line,
         column,
-    }
-}
-
-/// Where `key` itself stands when its value starts at `value_pos` (positions are of values):
-/// the last `key:` on that line before the value, else the value.
-fn key_position(text: &str, key: &str, value_pos: (usize, usize)) -> (usize, usize) {
-    let (line, column) = value_pos;
-    let Some(l) = text.lines().nth(line.saturating_sub(1)) else {
-        return value_pos;
-    };
-    let before: String = l.chars().take(column.saturating_sub(1)).collect();
-    match before.rfind(key) {
-        Some(byte) if before[byte + key.len()..].trim_start().starts_with(':') => {
-            (line, before[..byte].chars().count() + 1)
-        }
-        _ => value_pos,
     }
 }
 
@@ -268,11 +252,17 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
                 (Vec::new(), None)
             }
         };
+        let wait_for = play_wait_for(path, &text, &positions, &prefix, rp.wait_for.as_ref())
+            .unwrap_or_else(|e| {
+                problems.push(e);
+                None
+            });
         plays.push(Play {
             name: rp.name.unwrap_or_else(|| rp.hosts.clone()),
             hosts: rp.hosts,
             serial,
             max_fail_percentage,
+            wait_for,
             vars: rp.vars.map(|v| v.0).unwrap_or_default(),
             vars_files,
             roles,

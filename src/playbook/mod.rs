@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 mod collect;
 
@@ -463,6 +464,233 @@ pub fn batches(n: usize, serial: &[BatchSize]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// `wait_for:` of a play: a health check run on each of its hosts once the host converged
+/// (apply only), retried until it passes or `timeout` ends (see `engine::gate`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitFor {
+    pub check: WaitCheck,
+    /// How long the check may take to pass (default 30 s).
+    pub timeout: Duration,
+    /// Pause between tries (default 1 s).
+    pub interval: Duration,
+    /// Where the `http:`/`command:` value stands (errors of its template).
+    pub origin: Origin,
+}
+
+/// What a `wait_for:` checks; the text is a template, rendered per host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitCheck {
+    /// `http: URL`: an `http://` URL answering 2xx.
+    Http(String),
+    /// `command: CMD`: a shell command exiting 0.
+    Command(String),
+}
+
+impl WaitCheck {
+    /// The key it was given by (`http`, `command`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            WaitCheck::Http(_) => "http",
+            WaitCheck::Command(_) => "command",
+        }
+    }
+
+    /// The template as written.
+    pub fn template(&self) -> &str {
+        match self {
+            WaitCheck::Http(t) | WaitCheck::Command(t) => t,
+        }
+    }
+}
+
+/// The keys of a `wait_for:` mapping.
+pub const WAIT_FOR_KEYS: &[&str] = &["http", "command", "timeout", "interval"];
+
+/// A bad `wait_for:`: the key it is about (`None`: the mapping itself) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("wait_for: {message}")]
+pub struct WaitForError {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// Checks the scheme of a `wait_for` URL: only `http://` (https is not spoken).
+pub fn check_http_scheme(url: &str) -> Result<(), String> {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return Err(format!(
+            "`{url}`: https is not supported (the check speaks plain HTTP from the host); use an \
+             http:// URL, or a `command:` such as `curl -fsS {url}`"
+        ));
+    }
+    if !lower.starts_with("http://") {
+        return Err(format!("expected an http:// URL, found `{url}`"));
+    }
+    Ok(())
+}
+
+/// Parses `wait_for: {http: URL | command: CMD, timeout: SECS, interval: SECS}`. Its `origin`
+/// is left for the caller to set.
+pub fn parse_wait_for(v: &Value) -> Result<WaitFor, WaitForError> {
+    let err = |key: Option<&str>, message: String| WaitForError {
+        key: key.map(str::to_string),
+        message,
+    };
+    let Value::Mapping(m) = v else {
+        return Err(err(
+            None,
+            format!(
+                "expected a mapping like {{http: URL, timeout: 30}} or {{command: CMD}}, found {}",
+                yaml::to_string(v).trim()
+            ),
+        ));
+    };
+    let mut check = None;
+    let mut timeout = Duration::from_secs(30);
+    let mut interval = Duration::from_secs(1);
+    for (k, value) in m {
+        let key = match k {
+            Value::String(k) => k.as_str(),
+            other => {
+                return Err(err(
+                    None,
+                    format!("unexpected key {}", yaml::to_string(other).trim()),
+                ))
+            }
+        };
+        match key {
+            "http" | "command" => {
+                let text = match value {
+                    Value::String(s) if !s.trim().is_empty() => s.clone(),
+                    other => {
+                        return Err(err(
+                            Some(key),
+                            format!(
+                                "`{key}` must be a non-empty string, found {}",
+                                yaml::to_string(other).trim()
+                            ),
+                        ))
+                    }
+                };
+                if check.is_some() {
+                    return Err(err(
+                        None,
+                        "takes one of `http` and `command`, not both".into(),
+                    ));
+                }
+                check = Some(if key == "http" {
+                    // A URL starting with a template is checked once rendered.
+                    if !text.trim_start().starts_with("{{") && !text.trim_start().starts_with("{%")
+                    {
+                        check_http_scheme(&text)
+                            .map_err(|m| err(Some(key), format!("http: {m}")))?;
+                    }
+                    WaitCheck::Http(text)
+                } else {
+                    WaitCheck::Command(text)
+                });
+            }
+            "timeout" => timeout = seconds(key, value).map_err(|m| err(Some(key), m))?,
+            "interval" => interval = seconds(key, value).map_err(|m| err(Some(key), m))?,
+            other => {
+                let hint = match yaml::suggest(other, WAIT_FOR_KEYS) {
+                    Some(s) => format!(", did you mean `{s}`?"),
+                    None => format!(", expected one of: {}", WAIT_FOR_KEYS.join(", ")),
+                };
+                return Err(err(Some(other), format!("unknown key `{other}`{hint}")));
+            }
+        }
+    }
+    let check = check.ok_or_else(|| {
+        err(
+            None,
+            "needs `http: URL` or `command: CMD` (what to check)".into(),
+        )
+    })?;
+    Ok(WaitFor {
+        check,
+        timeout,
+        interval,
+        origin: Origin::default(),
+    })
+}
+
+/// A number of seconds above 0 (`30`, `2.5`, `"30"`).
+fn seconds(key: &str, v: &Value) -> Result<Duration, String> {
+    let x = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    x.filter(|x| x.is_finite() && *x > 0.0)
+        .and_then(|x| Duration::try_from_secs_f64(x).ok())
+        .ok_or_else(|| {
+            format!(
+                "`{key}` must be a number of seconds above 0, found {}",
+                yaml::to_string(v).trim()
+            )
+        })
+}
+
+/// Where `key` itself stands when its value starts at `value_pos` (positions are of values):
+/// the last `key:` on that line before the value, else the value.
+fn key_position(text: &str, key: &str, value_pos: (usize, usize)) -> (usize, usize) {
+    let (line, column) = value_pos;
+    let Some(l) = text.lines().nth(line.saturating_sub(1)) else {
+        return value_pos;
+    };
+    let before: String = l.chars().take(column.saturating_sub(1)).collect();
+    match before.rfind(key) {
+        Some(byte) if before[byte + key.len()..].trim_start().starts_with(':') => {
+            (line, before[..byte].chars().count() + 1)
+        }
+        _ => value_pos,
+    }
+}
+
+/// The `wait_for` of the play at node path `play` (`"0"`) of `file`, checked; errors placed at
+/// the key they are about (an unknown key at the key itself).
+fn play_wait_for(
+    file: &Path,
+    text: &str,
+    positions: &HashMap<String, (usize, usize)>,
+    play: &str,
+    v: Option<&Value>,
+) -> Result<Option<WaitFor>, PlaybookError> {
+    let Some(v) = v else { return Ok(None) };
+    let at = |path: String| {
+        let (line, column) = positions.get(&path).copied().unwrap_or((0, 0));
+        Origin {
+            file: display(file),
+            line,
+            column,
+        }
+    };
+    match parse_wait_for(v) {
+        Ok(mut w) => {
+            w.origin = at(format!("{play}.wait_for.{}", w.check.key()));
+            Ok(Some(w))
+        }
+        Err(e) => {
+            let whole = format!("{play}.wait_for");
+            let mut origin = at(e
+                .key
+                .as_ref()
+                .map_or(whole.clone(), |k| format!("{whole}.{k}")));
+            if let Some(k) = e.key.as_deref().filter(|k| !WAIT_FOR_KEYS.contains(k)) {
+                (origin.line, origin.column) = key_position(text, k, (origin.line, origin.column));
+            }
+            if origin.line == 0 {
+                origin = at(whole);
+            }
+            Err(PlaybookError::Invalid {
+                origin,
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
 /// One play.
 #[derive(Debug, Clone)]
 pub struct Play {
@@ -472,6 +700,8 @@ pub struct Play {
     pub serial: Vec<BatchSize>,
     /// `max_fail_percentage:` stop after a batch whose failed share exceeds this.
     pub max_fail_percentage: Option<f64>,
+    /// `wait_for:` the health gate run on each host after it converged (apply only).
+    pub wait_for: Option<WaitFor>,
     pub vars: Vec<(String, Value)>,
     /// Files of vars, in order, already read (path, vars).
     pub vars_files: Vec<(PathBuf, Vec<(String, Value)>)>,
@@ -498,6 +728,8 @@ pub(crate) struct RawPlay {
     serial: Option<Value>,
     #[serde(default)]
     max_fail_percentage: Option<f64>,
+    #[serde(default)]
+    wait_for: Option<Value>,
     #[serde(default)]
     vars: Option<crate::inventory::OrderedVars>,
     #[serde(default)]
@@ -707,12 +939,20 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
                 origin: pos("serial"),
                 message,
             })?;
+        let wait_for = play_wait_for(
+            path,
+            &text,
+            &positions,
+            &i.to_string(),
+            rp.wait_for.as_ref(),
+        )?;
         let state = entries(path, &text, rp.state, &format!("{i}.state"), None)?;
         plays.push(Play {
             name: rp.name.unwrap_or_else(|| rp.hosts.clone()),
             hosts: rp.hosts,
             serial,
             max_fail_percentage,
+            wait_for,
             vars: rp.vars.map(|v| v.0).unwrap_or_default(),
             vars_files,
             roles,
@@ -776,5 +1016,119 @@ mod batch_tests {
             vec![0..1, 1..2, 2..3],
             "at least one host per batch"
         );
+    }
+}
+
+#[cfg(test)]
+mod wait_for_tests {
+    use super::*;
+
+    fn v(y: &str) -> Value {
+        serde_yaml::from_str(y).expect("yaml")
+    }
+
+    #[test]
+    fn forms_and_defaults() {
+        let w = parse_wait_for(&v("{http: 'http://{{ bind }}:8000/health'}")).expect("http");
+        assert_eq!(
+            w.check,
+            WaitCheck::Http("http://{{ bind }}:8000/health".into())
+        );
+        assert_eq!(w.timeout, Duration::from_secs(30));
+        assert_eq!(w.interval, Duration::from_secs(1));
+        let w = parse_wait_for(&v(
+            "{command: 'test -e /run/ok', timeout: 5, interval: 0.5}",
+        ))
+        .expect("command");
+        assert_eq!(w.check, WaitCheck::Command("test -e /run/ok".into()));
+        assert_eq!(w.check.key(), "command");
+        assert_eq!(w.timeout, Duration::from_secs(5));
+        assert_eq!(w.interval, Duration::from_millis(500));
+        let w = parse_wait_for(&v("{http: 'http://10.0.0.1/', timeout: '12'}")).expect("quoted");
+        assert_eq!(w.timeout, Duration::from_secs(12));
+        // A URL that starts with a template is checked once rendered.
+        assert!(parse_wait_for(&v("{http: '{{ health_url }}'}")).is_ok());
+    }
+
+    #[test]
+    fn errors_name_their_key() {
+        let e = |y: &str| parse_wait_for(&v(y)).expect_err(y);
+        let both = e("{http: 'http://a/', command: 'true'}");
+        assert_eq!(both.key, None);
+        assert!(both.to_string().contains("not both"), "{both}");
+        let neither = e("{timeout: 3}");
+        assert_eq!(neither.key, None);
+        assert!(neither.message.contains("needs `http: URL`"), "{neither}");
+        let https = e("{http: 'https://a/health'}");
+        assert_eq!(https.key.as_deref(), Some("http"));
+        assert!(https.message.contains("https is not supported"), "{https}");
+        let ftp = e("{http: 'ftp://a/'}");
+        assert!(ftp.message.contains("expected an http:// URL"), "{ftp}");
+        let unknown = e("{htp: 'http://a/'}");
+        assert_eq!(unknown.key.as_deref(), Some("htp"));
+        assert_eq!(
+            unknown.to_string(),
+            "wait_for: unknown key `htp`, did you mean `http`?"
+        );
+        for bad in ["0", "-1", "abc", "[1]", ".nan", "1e300"] {
+            let t = e(&format!("{{command: 'true', timeout: {bad}}}"));
+            assert_eq!(t.key.as_deref(), Some("timeout"), "{bad}");
+            assert!(t.message.contains("number of seconds above 0"), "{t}");
+        }
+        assert_eq!(
+            e("{command: 'true', interval: 0}").key.as_deref(),
+            Some("interval")
+        );
+        assert_eq!(e("{command: ''}").key.as_deref(), Some("command"));
+        assert_eq!(e("{command: [a]}").key.as_deref(), Some("command"));
+        assert_eq!(e("http://a/").key, None, "not a mapping");
+    }
+
+    #[test]
+    fn loaded_and_located() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("site.yml");
+        let load_err = |text: &str| {
+            std::fs::write(&p, text).expect("write");
+            let e = load(&p).expect_err(text).to_string();
+            let (_, all) = load_all(&p);
+            let all: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+            assert_eq!(all, std::slice::from_ref(&e), "load and load_all agree");
+            e.rsplit_once("site.yml:")
+                .map(|(_, r)| r.to_string())
+                .unwrap_or(e)
+        };
+        std::fs::write(
+            &p,
+            "- hosts: web\n  wait_for:\n    http: http://{{ bind }}:8000/health\n    timeout: 5\n",
+        )
+        .expect("write");
+        let pb = load(&p).expect("load");
+        let w = pb.plays[0].wait_for.as_ref().expect("wait_for");
+        assert_eq!(w.timeout, Duration::from_secs(5));
+        assert_eq!((w.origin.line, w.origin.column), (3, 11));
+        assert!(pb.plays[0].wait_for.is_some());
+        let (all, problems) = load_all(&p);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(all.expect("loaded").plays[0].wait_for.as_ref(), Some(w));
+
+        assert_eq!(
+            load_err("- hosts: web\n  wait_for: {htp: 'http://a/'}\n"),
+            "2:14: wait_for: unknown key `htp`, did you mean `http`?"
+        );
+        assert_eq!(
+            load_err("- hosts: web\n  wait_for:\n    command: 'true'\n    timeout: soon\n"),
+            "4:14: wait_for: `timeout` must be a number of seconds above 0, found soon"
+        );
+        assert!(
+            load_err("- hosts: web\n  wait_for:\n    http: https://a/\n")
+                .starts_with("3:11: wait_for: http: `https://a/`: https is not supported")
+        );
+        assert!(
+            load_err("- hosts: web\n  wait_for:\n    http: http://a/\n    command: 'true'\n")
+                .starts_with("3:5: wait_for: takes one of `http` and `command`, not both")
+        );
+        assert!(load_err("- hosts: web\n  wait_for: {timeout: 3}\n")
+            .starts_with("2:14: wait_for: needs `http: URL` or `command: CMD`"));
     }
 }

@@ -17,7 +17,7 @@ use minijinja::value::Value as MValue;
 use minijinja::Environment;
 
 use crate::inventory::{Host, Inventory, Vars};
-use crate::playbook::{Entry, Play, Playbook};
+use crate::playbook::{Entry, Play, Playbook, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::service::{self, ServiceSpec, ServiceState};
 use crate::resources::{
@@ -514,6 +514,38 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The `wait_for` of every play targeting `host` that has one, in play order, with its
+    /// `http`/`command` template rendered for the host (the play's vars, strict undefined).
+    /// One result per play, so that one bad template hides none of the others.
+    #[allow(clippy::type_complexity)]
+    pub fn wait_for(
+        &self,
+        host: &Host,
+        facts: &Facts,
+    ) -> Vec<Result<(&'a WaitFor, String), ResolveError>> {
+        let plays = match self.plays_for(host) {
+            Ok(p) => p,
+            Err(e) => return vec![Err(e)],
+        };
+        plays
+            .into_iter()
+            .filter_map(|play| play.wait_for.as_ref().map(|w| (play, w)))
+            .map(|(play, w)| {
+                let r = Renderer {
+                    env: &self.env,
+                    scope: Scope::new(self.vars_for(play, host, Some(facts)), BTreeMap::new()),
+                };
+                r.string(&w.origin.to_string(), w.check.template())
+                    .map(|text| (w, text))
+                    .map_err(|e| ResolveError {
+                        origin: w.origin.clone(),
+                        message: format!("wait_for: {}: {}", w.check.key(), e.message),
+                        host: host.name.clone(),
+                    })
+            })
+            .collect()
     }
 
     /// The host's desired resources, fully rendered with `facts`, in apply order. The first

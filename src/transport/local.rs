@@ -138,6 +138,57 @@ impl Transport for LocalTransport {
             .map_err(err)?;
         Ok(answer)
     }
+
+    fn tcp_http(
+        &mut self,
+        host: &str,
+        port: u16,
+        request: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        use std::io::{ErrorKind, Read};
+        if self.closed {
+            return Err(self.io("session is closed".into()));
+        }
+        let addrs = super::resolve_allowed(host, port, super::ssh::loopback_only())
+            .map_err(|reason| self.io(reason))?;
+        let what = format!("{host}:{port}");
+        let err = |e: std::io::Error, doing: &str| match e.kind() {
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportError::Timeout {
+                host: self.name.clone(),
+                what: format!("{doing} {what}"),
+                secs: timeout.as_secs_f64().ceil() as u64,
+            },
+            ErrorKind::ConnectionRefused => self.io("connection refused".into()),
+            _ => self.io(format!("{doing} {what}: {e}")),
+        };
+        let mut last = None;
+        let mut stream = None;
+        for a in &addrs {
+            match std::net::TcpStream::connect_timeout(a, timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let mut s = match (stream, last) {
+            (Some(s), _) => s,
+            (None, Some(e)) => return Err(err(e, "connecting to")),
+            (None, None) => return Err(self.io(format!("{what}: no address to try"))),
+        };
+        s.set_read_timeout(Some(timeout))
+            .and_then(|()| s.set_write_timeout(Some(timeout)))
+            .map_err(|e| err(e, "connecting to"))?;
+        s.write_all(request)
+            .map_err(|e| err(e, "sending the request to"))?;
+        let mut answer = Vec::new();
+        s.take(super::MAX_TCP_HTTP_ANSWER as u64)
+            .read_to_end(&mut answer)
+            .map_err(|e| err(e, "waiting for the answer of"))?;
+        Ok(answer)
+    }
 }
 
 /// A command left running here ([`Transport::spawn`]). Dropping it closes its stdin and
@@ -239,6 +290,38 @@ mod tests {
         let data = vec![b'x'; 1_000_000];
         assert_eq!(t.exec("exit 3", &data).expect("exec").status, 3);
         assert_eq!(t.exec("kill -9 $$", b"").expect("exec").status, -1);
+    }
+
+    #[test]
+    fn tcp_http_talks_to_a_local_server_and_says_refused() {
+        use std::io::Read;
+        use std::time::Duration;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().expect("accept");
+            let mut req = [0u8; 256];
+            let n = c.read(&mut req).expect("read");
+            c.write_all(b"HTTP/1.0 204 No Content\r\n\r\n")
+                .expect("write");
+            String::from_utf8_lossy(&req[..n]).into_owned()
+        });
+        let mut t = LocalTransport::named("here", false);
+        let answer = t
+            .tcp_http(
+                "127.0.0.1",
+                port,
+                b"GET / HTTP/1.0\r\n\r\n",
+                Duration::from_secs(5),
+            )
+            .expect("answer");
+        assert_eq!(answer, b"HTTP/1.0 204 No Content\r\n\r\n");
+        assert!(server.join().expect("server").starts_with("GET / HTTP/1.0"));
+        // Nothing listens there any more.
+        let e = t
+            .tcp_http("127.0.0.1", port, b"x", Duration::from_secs(5))
+            .expect_err("refused");
+        assert_eq!(e.to_string(), "here: connection refused");
     }
 
     #[test]

@@ -163,6 +163,25 @@ pub trait Transport: Send {
         })
     }
 
+    /// Sends `request` (a whole HTTP/1.0 request) over a TCP connection to `host:port` made
+    /// FROM the host (SSH: a direct-tcpip channel, no process on the host), and returns
+    /// everything the server answered until it closed the connection (at most
+    /// [`MAX_TCP_HTTP_ANSWER`] bytes). `timeout` bounds the connection and each wait for data.
+    /// With `PLAY_LOOPBACK_ONLY=1`, `host` must resolve (here) to a loopback address.
+    fn tcp_http(
+        &mut self,
+        host: &str,
+        port: u16,
+        request: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        let _ = (request, timeout);
+        Err(TransportError::Io {
+            host: self.host().to_string(),
+            reason: format!("TCP to {host}:{port}: not supported by this transport"),
+        })
+    }
+
     /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
     fn upload(&mut self, path: &str, bytes: &[u8]) -> Result<(), TransportError> {
         let q = shell_quote(path);
@@ -197,6 +216,31 @@ pub trait Spawned: Send {
 
 /// Largest answer [`Transport::unix_http`] reads.
 pub const MAX_UNIX_HTTP_ANSWER: usize = 16 << 20;
+
+/// Largest answer [`Transport::tcp_http`] reads.
+pub const MAX_TCP_HTTP_ANSWER: usize = 1 << 20;
+
+/// `host:port` resolved on this machine (`[v6]` brackets allowed); with `loopback_only`, only
+/// its loopback addresses, and an error when it has none.
+pub(crate) fn resolve_allowed(
+    host: &str,
+    port: u16,
+    loopback_only: bool,
+) -> Result<Vec<std::net::SocketAddr>, String> {
+    use std::net::ToSocketAddrs;
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(host);
+    let addrs: Vec<std::net::SocketAddr> = (bare, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{bare}`: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("`{bare}` resolves to no address"));
+    }
+    ssh::keep_allowed(addrs, loopback_only)
+}
 
 /// Quotes `s` for a POSIX shell: `'...'` with embedded quotes escaped.
 pub fn shell_quote(s: &str) -> String {
@@ -256,6 +300,20 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("$(touch /tmp/x)"), "'$(touch /tmp/x)'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn tcp_targets_are_resolved_and_kept_on_loopback_when_asked() {
+        let got = resolve_allowed("127.0.0.13", 8000, true).expect("loopback");
+        assert_eq!(got, ["127.0.0.13:8000".parse().expect("addr")]);
+        let got = resolve_allowed("[::1]", 80, true).expect("v6 loopback");
+        assert_eq!(got, ["[::1]:80".parse().expect("addr")]);
+        let e = resolve_allowed("192.0.2.7", 80, true).expect_err("refused");
+        assert!(
+            e.contains("PLAY_LOOPBACK_ONLY=1") && e.contains("192.0.2.7"),
+            "{e}"
+        );
+        assert!(resolve_allowed("192.0.2.7", 80, false).is_ok());
     }
 
     #[test]

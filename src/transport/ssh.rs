@@ -44,6 +44,7 @@ const CIPHER_PREF: &[&str] = &[
 /// libssh2's error codes that matter here.
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 const LIBSSH2_ERROR_EAGAIN: i32 = -37;
+const LIBSSH2_ERROR_CHANNEL_FAILURE: i32 = -21;
 /// Bytes of stdin handed to libssh2 per write call.
 const STDIN_CHUNK: usize = 256 * 1024;
 
@@ -84,6 +85,11 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 /// libssh2 wants; the command fails after three times as long without a sign of life.
 fn keepalive_after(timeout: Duration) -> Option<Duration> {
     (!timeout.is_zero()).then(|| Duration::from_secs(secs(timeout).max(2)))
+}
+
+/// libssh2's blocking timeout for `d` (0: none).
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 fn secs(d: Duration) -> u64 {
@@ -141,8 +147,7 @@ impl SshTransport {
         };
 
         let mut sess = Session::new().map_err(|e| connect_err(format!("libssh2: {e}")))?;
-        let timeout_ms = u32::try_from(opts.timeout.as_millis()).unwrap_or(u32::MAX);
-        sess.set_timeout(timeout_ms);
+        sess.set_timeout(millis(opts.timeout));
         sess.set_tcp_stream(tcp);
 
         // known_hosts is read once up front: its key types for this host steer the host key
@@ -378,6 +383,60 @@ impl SshTransport {
             .map_err(|e| self.io_err(&format!("reading the command's {name}"), &e))
     }
 
+    /// One HTTP/1.0 exchange on a direct-tcpip channel to `target:port` (session blocking, its
+    /// timeout set to `timeout`).
+    fn tcp_exchange(
+        &self,
+        sess: &Session,
+        target: &str,
+        port: u16,
+        request: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        let what = format!("{target}:{port}");
+        let io = |e: &io::Error, doing: &str| {
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) {
+                TransportError::Timeout {
+                    host: self.opts.name.clone(),
+                    what: format!("{doing} {what}"),
+                    secs: secs(timeout),
+                }
+            } else {
+                self.io_err(&format!("{doing} {what}"), e)
+            }
+        };
+        let mut ch = sess
+            .channel_direct_tcpip(target, port, None)
+            .map_err(|e| match e.code() {
+                // sshd could not connect: refused, unreachable, unknown name...
+                ErrorCode::Session(LIBSSH2_ERROR_CHANNEL_FAILURE) => TransportError::Io {
+                    host: self.opts.name.clone(),
+                    reason: format!(
+                        "cannot connect to {what} from the host ({})",
+                        e.message()
+                            .trim_start_matches("Channel open failure")
+                            .trim()
+                            .trim_start_matches('(')
+                            .trim_end_matches(')')
+                    ),
+                },
+                _ => self.ssh_err(&format!("connecting to {what} from the host"), &e),
+            })?;
+        ch.write_all(request)
+            .map_err(|e| io(&e, "sending the request to"))?;
+        let mut answer = Vec::new();
+        // An HTTP/1.0 server answers and closes: read until EOF.
+        (&mut ch)
+            .take(super::MAX_TCP_HTTP_ANSWER as u64)
+            .read_to_end(&mut answer)
+            .map_err(|e| io(&e, "waiting for the answer of"))?;
+        let _ = ch.close();
+        Ok(answer)
+    }
+
     /// Waits (at most 100 ms) for the socket in the direction libssh2 is blocked on.
     /// True when the host sent something (the socket is readable, or hung up).
     fn wait_socket(&self, sess: &Session) -> Result<bool, TransportError> {
@@ -598,6 +657,36 @@ impl Transport for SshTransport {
         Ok(answer)
     }
 
+    fn tcp_http(
+        &mut self,
+        host: &str,
+        port: u16,
+        request: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        // Under PLAY_LOOPBACK_ONLY the host is asked for the loopback address resolved here;
+        // otherwise it resolves the name itself (as Ansible's wait_for would).
+        let target = if loopback_only() {
+            let addrs =
+                super::resolve_allowed(host, port, true).map_err(|reason| TransportError::Io {
+                    host: self.opts.name.clone(),
+                    reason,
+                })?;
+            addrs
+                .first()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|| host.to_string())
+        } else {
+            host.to_string()
+        };
+        let sess = self.session()?;
+        sess.set_blocking(true);
+        sess.set_timeout(millis(timeout));
+        let res = self.tcp_exchange(sess, &target, port, request, timeout);
+        sess.set_timeout(millis(self.opts.timeout));
+        res
+    }
+
     fn close(&mut self) {
         if let Some(sess) = self.sess.take() {
             sess.set_blocking(true);
@@ -613,7 +702,10 @@ impl Drop for SshTransport {
 }
 
 /// With `loopback_only`, drops non-loopback addresses; an error when none is left.
-fn keep_allowed(addrs: Vec<SocketAddr>, loopback_only: bool) -> Result<Vec<SocketAddr>, String> {
+pub(crate) fn keep_allowed(
+    addrs: Vec<SocketAddr>,
+    loopback_only: bool,
+) -> Result<Vec<SocketAddr>, String> {
     if !loopback_only {
         return Ok(addrs);
     }
