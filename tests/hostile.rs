@@ -132,4 +132,29 @@ fn a_frozen_host_times_out_alone() {
         "a long quiet command is not a hang:\n{}",
         run.stdout
     );
+    // A live host whose probe hangs (its sha256sum stuck, as on a hung disk): sshd answers the
+    // keepalives, but the probe is bounded by 3 × --timeout; that host fails alone.
+    let _ = lab.exec(
+        "h2",
+        "echo old > /etc/probe-me && mv /usr/bin/sha256sum /usr/bin/sha256sum.real && \
+         printf '#!/bin/sh\\nexec sleep 1000\\n' > /usr/bin/sha256sum && chmod 755 /usr/bin/sha256sum",
+    );
+    let run = p
+        .play(&["apply", "site.yml", "--timeout", "2"])
+        .code(1)
+        .shows("the probe did not finish within");
+    assert_eq!(run.recap("h2").2, 1, "h2 failed:\n{}", run.stdout);
+    for h in ["h1", "h3"] {
+        assert_eq!(
+            run.recap(h).2 + run.recap(h).3,
+            0,
+            "{h} fine:\n{}",
+            run.stdout
+        );
+    }
+    let _ = lab.exec(
+        "h2",
+        "mv /usr/bin/sha256sum.real /usr/bin/sha256sum; pkill -x sleep",
+    );
+    p.play(&["apply", "site.yml", "--timeout", "2"]).code(0);
 }

@@ -308,7 +308,9 @@ pub fn run(
 /// host frozen): the host is unreachable. Only sudo refusing is a failure of the host itself.
 fn transport_status(e: TransportError) -> HostStatus {
     match e {
-        TransportError::SudoPassword { .. } => HostStatus::Failed(e.to_string()),
+        TransportError::SudoPassword { .. } | TransportError::Deadline { .. } => {
+            HostStatus::Failed(e.to_string())
+        }
         _ => HostStatus::Unreachable(e.to_string()),
     }
 }
@@ -465,7 +467,24 @@ fn probe(
             .collect(),
     };
     let (cmd, stdin) = probe::command_with(&req, &w.extra);
-    let out = exec(t, r, &cmd, &stdin)?;
+    // A probe must not hang the run: bounded by 3 × --timeout, plus what its slow parts
+    // may take (each `unless` check has its own limit; remotes and trees take longer).
+    let ship = &w.extra.ship;
+    let allowance = std::time::Duration::from_secs(
+        u64::from(resources::command::UNLESS_TIMEOUT_SECS) * ship.guards.len() as u64
+            + 120 * ship.remotes.len() as u64
+            + 60 * (ship.trees.len() + ship.checkouts.len()) as u64,
+    );
+    r.round_trips += 1;
+    let out = t
+        .exec_bounded(&cmd, &stdin, allowance)
+        .map_err(|e| match e {
+            TransportError::Deadline { host, secs, .. } => HostStatus::Failed(format!(
+                "{host}: the probe did not finish within {secs}s (the host answers, a command \
+                 on it hangs: a hung disk or mount?); raise --timeout if it is only slow"
+            )),
+            e => transport_status(e),
+        })?;
     if !out.success() && out.stdout.is_empty() {
         return Err(HostStatus::Failed(format!(
             "probe failed (exit {}): {}",

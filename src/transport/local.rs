@@ -5,7 +5,9 @@
 //! cannot deadlock.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::{sudo_wants_password, ConnectOptions, ExecOutput, Transport, TransportError};
 
@@ -25,12 +27,17 @@ pub struct LocalTransport {
     name: String,
     become_root: bool,
     closed: bool,
+    /// The session timeout (bounds [`Transport::exec_bounded`]).
+    timeout: std::time::Duration,
 }
 
 impl LocalTransport {
     /// A local "session" for the host in `opts` (only its name and `become_root` are used).
     pub fn new(opts: &ConnectOptions) -> LocalTransport {
-        LocalTransport::named(&opts.name, opts.become_root)
+        LocalTransport {
+            timeout: opts.timeout,
+            ..LocalTransport::named(&opts.name, opts.become_root)
+        }
     }
 
     /// A local "session" named `name`.
@@ -39,6 +46,7 @@ impl LocalTransport {
             name: name.to_string(),
             become_root,
             closed: false,
+            timeout: std::time::Duration::from_secs(10),
         }
     }
 
@@ -54,6 +62,8 @@ impl LocalTransport {
         }
         let sudo = self.use_sudo();
         let child = shell(command, sudo)
+            // Its own process group: a deadline kills the command and everything it started.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -65,6 +75,62 @@ impl LocalTransport {
                 ))
             })?;
         Ok((child, sudo))
+    }
+
+    /// `exec`; with `limit`, the command's process group is killed once it ran that long.
+    fn exec_limited(
+        &mut self,
+        command: &str,
+        stdin: &[u8],
+        limit: Option<Duration>,
+    ) -> Result<ExecOutput, TransportError> {
+        let started = Instant::now();
+        let (mut child, sudo) = self.start(command)?;
+        let input = child.stdin.take();
+        let pid = child.id() as libc::pid_t;
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let killed = std::sync::atomic::AtomicBool::new(false);
+        let output = std::thread::scope(|s| {
+            if let Some(mut pipe) = input {
+                s.spawn(move || {
+                    // A command that does not read its stdin closes the pipe: not an error.
+                    let _ = pipe.write_all(stdin);
+                });
+            }
+            if let Some(limit) = limit {
+                let killed = &killed;
+                s.spawn(move || {
+                    if wait.recv_timeout(limit).is_err() {
+                        killed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        // SAFETY: kill(2) on the process group of our own child.
+                        unsafe { libc::kill(-pid, libc::SIGKILL) };
+                    }
+                });
+            }
+            let out = child.wait_with_output();
+            let _ = done.send(());
+            out
+        })
+        .map_err(|e| self.io(format!("waiting for the command failed: {e}")))?;
+        if killed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(TransportError::Deadline {
+                host: self.name.clone(),
+                what: "command".into(),
+                secs: started.elapsed().as_secs(),
+            });
+        }
+        let out = ExecOutput {
+            stdout: output.stdout,
+            stderr: output.stderr,
+            status: output.status.code().unwrap_or(-1),
+        };
+        if sudo && sudo_wants_password(&out) {
+            return Err(TransportError::SudoPassword {
+                host: self.name.clone(),
+                user: std::env::var("USER").unwrap_or_else(|_| "(this user)".into()),
+            });
+        }
+        Ok(out)
     }
 
     fn io(&self, reason: String) -> TransportError {
@@ -81,30 +147,16 @@ impl Transport for LocalTransport {
     }
 
     fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
-        let (mut child, sudo) = self.start(command)?;
-        let input = child.stdin.take();
-        let output = std::thread::scope(|s| {
-            if let Some(mut pipe) = input {
-                s.spawn(move || {
-                    // A command that does not read its stdin closes the pipe: not an error.
-                    let _ = pipe.write_all(stdin);
-                });
-            }
-            child.wait_with_output()
-        })
-        .map_err(|e| self.io(format!("waiting for the command failed: {e}")))?;
-        let out = ExecOutput {
-            stdout: output.stdout,
-            stderr: output.stderr,
-            status: output.status.code().unwrap_or(-1),
-        };
-        if sudo && sudo_wants_password(&out) {
-            return Err(TransportError::SudoPassword {
-                host: self.name.clone(),
-                user: std::env::var("USER").unwrap_or_else(|_| "(this user)".into()),
-            });
-        }
-        Ok(out)
+        self.exec_limited(command, stdin, None)
+    }
+
+    fn exec_bounded(
+        &mut self,
+        command: &str,
+        stdin: &[u8],
+        allowance: Duration,
+    ) -> Result<ExecOutput, TransportError> {
+        self.exec_limited(command, stdin, Some(self.timeout * 3 + allowance))
     }
 
     fn close(&mut self) {
@@ -322,6 +374,27 @@ mod tests {
             .tcp_http("127.0.0.1", port, b"x", Duration::from_secs(5))
             .expect_err("refused");
         assert_eq!(e.to_string(), "here: connection refused");
+    }
+
+    #[test]
+    fn a_bounded_command_that_hangs_is_killed_with_its_children() {
+        let mut t = LocalTransport::named("here", false);
+        t.timeout = Duration::from_millis(100);
+        let start = Instant::now();
+        // The pipeline's `sleep` keeps stdout open: only killing the group ends the wait.
+        let err = t
+            .exec_bounded("sleep 30 | cat", b"", Duration::from_millis(50))
+            .expect_err("deadline");
+        assert!(
+            matches!(&err, TransportError::Deadline { host, .. } if host == "here"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("did not finish within"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(20), "not waited for");
+        let ok = t
+            .exec_bounded("echo fine", b"", Duration::ZERO)
+            .expect("quick command");
+        assert_eq!(ok.stdout, b"fine\n");
     }
 
     #[test]

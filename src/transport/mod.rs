@@ -52,6 +52,14 @@ pub enum TransportError {
     },
     #[error("{host}: sudo needs a password (become requires passwordless sudo for `{user}`)")]
     SudoPassword { host: String, user: String },
+    /// A command did not end within its bound ([`Transport::exec_bounded`]): the host
+    /// answers, but the command hangs (a hung disk or mount, a stuck tool).
+    #[error("{host}: {what} did not finish within {secs}s (bounded by --timeout)")]
+    Deadline {
+        host: String,
+        what: String,
+        secs: u64,
+    },
     #[error("{host}: {what} timed out after {secs}s")]
     Timeout {
         host: String,
@@ -135,6 +143,16 @@ pub trait Transport: Send {
 
     /// Runs `command` through `sh -c` (as root with sudo when `become` is set), feeding `stdin`.
     fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
+
+    /// [`Transport::exec`] bounded in total time: fails with [`TransportError::Deadline`] when
+    /// the command has not ended within `3 × the session timeout + allowance` (the command is
+    /// left behind; the caller gives up on the host). For probes, which must not hang a run.
+    fn exec_bounded(
+        &mut self,
+        command: &str,
+        stdin: &[u8],
+        allowance: Duration,
+    ) -> Result<ExecOutput, TransportError>;
 
     /// Closes the session. Further calls fail.
     fn close(&mut self);

@@ -255,8 +255,31 @@ impl SshTransport {
         }
     }
 
+    /// `exec`, failing with [`TransportError::Deadline`] once `deadline` passed.
+    fn exec_until(
+        &mut self,
+        command: &str,
+        stdin: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<ExecOutput, TransportError> {
+        let sudo = self.use_sudo();
+        let out = self.run_channel(&wrap_command(command, sudo), stdin, deadline)?;
+        if sudo && sudo_wants_password(&out) {
+            return Err(TransportError::SudoPassword {
+                host: self.opts.name.clone(),
+                user: self.opts.user.clone(),
+            });
+        }
+        Ok(out)
+    }
+
     /// Runs `line` on a new channel: blocking open and exec, non-blocking I/O, blocking close.
-    fn run_channel(&self, line: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
+    fn run_channel(
+        &self,
+        line: &str,
+        stdin: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<ExecOutput, TransportError> {
         let sess = self.session()?;
         sess.set_blocking(true);
         let mut ch = sess
@@ -267,8 +290,11 @@ impl SshTransport {
         sess.set_blocking(false);
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
-        let pumped = self.pump(sess, &mut ch, stdin, &mut stdout, &mut stderr);
+        let pumped = self.pump(sess, &mut ch, stdin, &mut stdout, &mut stderr, deadline);
         sess.set_blocking(true);
+        if let Err(e @ TransportError::Deadline { .. }) = pumped {
+            return Err(e);
+        }
         if let Err(e) = pumped {
             // Keep what the command said before the session broke: an apply's records of
             // the steps that landed.
@@ -302,7 +328,9 @@ impl SshTransport {
         stdin: &[u8],
         stdout: &mut Vec<u8>,
         stderr: &mut Vec<u8>,
+        deadline: Option<Instant>,
     ) -> Result<(), TransportError> {
+        let started = Instant::now();
         let mut buf = vec![0u8; 64 * 1024];
         let mut pos = 0usize;
         let mut stdin_done = false;
@@ -341,6 +369,13 @@ impl SshTransport {
             // eof() is true only once the host sent EOF and no data is left queued.
             if ch.eof() {
                 return Ok(());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(TransportError::Deadline {
+                    host: self.opts.name.clone(),
+                    what: "command".into(),
+                    secs: secs(started.elapsed()),
+                });
             }
             if progress {
                 last_alive = Instant::now();
@@ -610,15 +645,17 @@ impl Transport for SshTransport {
     }
 
     fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
-        let sudo = self.use_sudo();
-        let out = self.run_channel(&wrap_command(command, sudo), stdin)?;
-        if sudo && sudo_wants_password(&out) {
-            return Err(TransportError::SudoPassword {
-                host: self.opts.name.clone(),
-                user: self.opts.user.clone(),
-            });
-        }
-        Ok(out)
+        self.exec_until(command, stdin, None)
+    }
+
+    fn exec_bounded(
+        &mut self,
+        command: &str,
+        stdin: &[u8],
+        allowance: Duration,
+    ) -> Result<ExecOutput, TransportError> {
+        let limit = self.opts.timeout * 3 + allowance;
+        self.exec_until(command, stdin, Some(Instant::now() + limit))
     }
 
     fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
