@@ -423,7 +423,11 @@ def ssh_floor(lab):
 def tool_command(tool, n, play, play_book):
     base_env = dict(os.environ)
     if tool == "play":
-        return [play, "apply", "-i", str(LAB / "inventory.yml"), "--forks", str(n), str(play_book)], BENCH, base_env
+        # --timeout 60: with forks = hosts, 200 handshakes at once on 2 cores (lab sshds on the same
+        # cores) take longer than the default 10 s connect timeout; Ansible and pyinfra are given
+        # no tighter limit than that either.
+        return [play, "apply", "-i", str(LAB / "inventory.yml"), "--forks", str(n), "--timeout", "60",
+                str(play_book)], BENCH, base_env
     if tool == "ansible":
         env = dict(base_env)
         env.update({

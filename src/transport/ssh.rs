@@ -949,6 +949,14 @@ fn authenticate(sess: &Session, opts: &ConnectOptions) -> Result<(), TransportEr
         match sess.userauth_pubkey_file(user, None, &path, None) {
             Ok(()) if sess.authenticated() => return Ok(()),
             Ok(()) => tried.push(format!("{} (not accepted)", path.display())),
+            // The host did not answer in time: a slow host, not a refused key.
+            Err(e) if is_timeout(&e) => {
+                return Err(TransportError::Timeout {
+                    host: opts.name.clone(),
+                    what: format!("key authentication as `{user}`"),
+                    secs: secs(opts.timeout),
+                })
+            }
             Err(e) => tried.push(format!("{} ({})", path.display(), describe_key_error(&e))),
         }
     }
