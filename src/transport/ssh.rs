@@ -296,8 +296,12 @@ impl SshTransport {
             return Err(e);
         }
         if let Err(e) = pumped {
-            // Keep what the command said before the session broke: an apply's records of
-            // the steps that landed.
+            // Keep what the command said before the session broke (an apply's records of the
+            // steps that landed): best effort, take what libssh2 already received.
+            sess.set_blocking(false);
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = drain_stream(&mut ch.stream(0), &mut stdout, &mut buf);
+            sess.set_blocking(true);
             return Err(TransportError::Lost {
                 source: Box::new(e),
                 stdout,
