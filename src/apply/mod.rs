@@ -75,27 +75,12 @@ printf 'play-apply\0v1\0'
 
 /// Folder and name of an absolute path (`/a/b` → `/a`, `b`; `/b` → `/`, `b`).
 fn split(path: &str) -> (String, String) {
-    let p = path.trim_end_matches('/');
-    match p.rfind('/') {
-        Some(0) => ("/".into(), p[1..].into()),
-        Some(i) => (p[..i].into(), p[i + 1..].into()),
-        None => (".".into(), p.into()),
-    }
+    crate::resources::ship::split_path(path)
 }
 
 /// `DIR/.NAME.play-tmp.` (NAME cut so the temp name stays under NAME_MAX).
 pub fn temp_prefix(path: &str) -> String {
-    let (dir, name) = split(path);
-    let mut cut = name.len().min(200);
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let dir = if dir.ends_with('/') {
-        dir
-    } else {
-        format!("{dir}/")
-    };
-    format!("{dir}.{}.play-tmp.", &name[..cut])
+    crate::resources::ship::sibling_prefix(path, "tmp")
 }
 
 /// Mode with five octal digits: GNU chmod keeps a directory's set-ID bits for shorter modes.

@@ -472,54 +472,9 @@ fn count_cpu_list(s: &str) -> Option<u64> {
     (n > 0).then_some(n)
 }
 
-/// One line of `sha256sum` output: (name, hex). Handles the `\`-escaped form.
+/// One line of `sha256sum` output: (name, hex) (see [`ship::parse_sum_line`]).
 fn parse_sum_line(line: &[u8]) -> Result<(String, String), ProbeError> {
-    let bad = || {
-        malformed(format!(
-            "bad sha256sum line `{}`",
-            String::from_utf8_lossy(line)
-        ))
-    };
-    let (escaped, rest) = match line.strip_prefix(b"\\") {
-        Some(r) => (true, r),
-        None => (false, line),
-    };
-    if rest.len() < 66 {
-        return Err(bad());
-    }
-    let (hex, after) = rest.split_at(64);
-    if !hex.iter().all(|b| b.is_ascii_hexdigit())
-        || after[0] != b' '
-        || !matches!(after[1], b' ' | b'*')
-    {
-        return Err(bad());
-    }
-    let raw = &after[2..];
-    let name = if escaped {
-        let mut out = Vec::with_capacity(raw.len());
-        let mut i = 0;
-        while i < raw.len() {
-            if raw[i] == b'\\' {
-                match raw.get(i + 1) {
-                    Some(b'\\') => out.push(b'\\'),
-                    Some(b'n') => out.push(b'\n'),
-                    Some(b'r') => out.push(b'\r'),
-                    _ => return Err(bad()),
-                }
-                i += 2;
-            } else {
-                out.push(raw[i]);
-                i += 1;
-            }
-        }
-        out
-    } else {
-        raw.to_vec()
-    };
-    Ok((
-        String::from_utf8_lossy(&name).into_owned(),
-        String::from_utf8_lossy(hex).to_ascii_lowercase(),
-    ))
+    ship::parse_sum_line(line).map_err(malformed)
 }
 
 /// Parses the probe's stdout. Never panics, whatever the bytes.
