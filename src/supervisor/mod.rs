@@ -431,58 +431,43 @@ impl<'t> Client<'t> {
     }
 
     /// Asks every process of these groups to stop; does not wait (poll [`Self::processes`]).
-    /// With supervisorctl it waits.
+    /// With supervisorctl it waits. Not-running processes are not an error (with
+    /// supervisorctl they make it exit non-zero): the caller checks states.
     pub fn stop(&mut self, groups: &[String]) -> Result<(), SupervisorError> {
-        if groups.is_empty() {
-            return Ok(());
-        }
-        match self.backend {
-            Backend::XmlRpc { .. } => {
-                let specs = Self::group_specs(groups);
-                let calls: Vec<(&str, Vec<Value>)> = specs
-                    .iter()
-                    .map(|s| {
-                        (
-                            "supervisor.stopProcess",
-                            vec![Value::from(s.as_str()), false.into()],
-                        )
-                    })
-                    .collect();
-                self.rpc_many("stopProcess", &calls, &[BAD_NAME, NOT_RUNNING])
-            }
-            Backend::Ctl { .. } => {
-                let mut args = vec!["stop".to_string()];
-                args.extend(Self::group_specs(groups));
-                // Not-running processes make it exit non-zero: the caller checks states.
-                self.ctl(&args).map(|_| ())
-            }
-        }
+        self.processes_op("stop", groups, &[BAD_NAME, NOT_RUNNING])
     }
 
     /// Asks every process of these groups to start; does not wait (poll [`Self::processes`]).
-    /// With supervisorctl it waits.
+    /// With supervisorctl it waits. Spawn errors show up as BACKOFF/FATAL states: the caller
+    /// checks states.
     pub fn start(&mut self, groups: &[String]) -> Result<(), SupervisorError> {
+        self.processes_op("start", groups, &[ALREADY_STARTED, 50])
+    }
+
+    /// `supervisor.{verb}Process` (not waiting) for `GROUP:*` of each group in one request,
+    /// faults in `tolerated` ignored; or `supervisorctl VERB GROUP:*…`.
+    fn processes_op(
+        &mut self,
+        verb: &str,
+        groups: &[String],
+        tolerated: &[i64],
+    ) -> Result<(), SupervisorError> {
         if groups.is_empty() {
             return Ok(());
         }
+        let specs = Self::group_specs(groups);
         match self.backend {
             Backend::XmlRpc { .. } => {
-                let specs = Self::group_specs(groups);
+                let method = format!("supervisor.{verb}Process");
                 let calls: Vec<(&str, Vec<Value>)> = specs
                     .iter()
-                    .map(|s| {
-                        (
-                            "supervisor.startProcess",
-                            vec![Value::from(s.as_str()), false.into()],
-                        )
-                    })
+                    .map(|s| (method.as_str(), vec![Value::from(s.as_str()), false.into()]))
                     .collect();
-                // Spawn errors show up as BACKOFF/FATAL states: the caller checks states.
-                self.rpc_many("startProcess", &calls, &[ALREADY_STARTED, 50])
+                self.rpc_many(&format!("{verb}Process"), &calls, tolerated)
             }
             Backend::Ctl { .. } => {
-                let mut args = vec!["start".to_string()];
-                args.extend(Self::group_specs(groups));
+                let mut args = vec![verb.to_string()];
+                args.extend(specs);
                 self.ctl(&args).map(|_| ())
             }
         }
