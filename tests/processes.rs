@@ -319,7 +319,8 @@ const OWED: &str = r#"
       command: /bin/sleep 100000
       options: {startsecs: 0}
       restart_on: [/etc/app.ini]
-    - file: /nonexistent/folder/later.txt
+    - file: /etc/later.txt
+      owner: no-such-user-play
       content: "a later step that fails\n"
       when: "fail_later | default(false)"
 "#;
@@ -341,7 +342,7 @@ fn an_owed_restart_survives_a_failed_run() {
     let p = p.var("v", "2").host_var(0, "fail_later", "true");
     p.play(&["apply", "site.yml"])
         .code(1)
-        .shows("file /nonexistent/folder/later.txt");
+        .shows("file /etc/later.txt");
     assert_eq!(pid("h1"), p1, "h1 did not get to its restart");
     assert_ne!(pid("h2"), p2, "h2 restarted");
     assert_eq!(sh(&lab, "h1", "cat /etc/app.ini"), "v = 2\n");
@@ -437,7 +438,8 @@ const SERVICES: &str = r#"
       unit: app-broken.service.j2
       state: running
       when: "broken | default(false)"
-    - file: /nonexistent/folder/later.txt
+    - file: /etc/later.txt
+      owner: no-such-user-play
       content: "a later step that fails\n"
       when: "fail_later | default(false)"
 "#;

@@ -119,6 +119,7 @@ fn dir(path: &str, presence: Presence, attrs: Attrs, force: bool) -> Resource {
         presence,
         attrs,
         force,
+        parent_of: None,
     }))
 }
 

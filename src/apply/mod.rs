@@ -36,7 +36,8 @@ use crate::resources::package::{self, PackageOp};
 use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::ship::{self, Work};
 use crate::resources::{
-    mode_str, program, service, Action, Attrs, Change, Desired, Kind, Resource, OWED_STATE_FILE,
+    mode_str, program, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource,
+    OWED_STATE_FILE,
 };
 use crate::transport::shell_quote;
 
@@ -62,14 +63,79 @@ const HEADER: &str = "play-apply";
 const SCRIPT_HEAD: &str = r#"LC_ALL=C; export LC_ALL
 umask 077
 t=
+play_uid=$(id -u)
+play_cwd=$PWD
 trap 'if [ -n "$t" ]; then rm -f -- "$t"; fi' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
-play_ok() { t=; printf 'ok\0%s\0' "$1"; }
+play_ok() { t=; cd -- "$play_cwd" 2>/dev/null || cd /; printf 'ok\0%s\0' "$1"; }
 play_fail() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; printf 'fail\0%s\0' "$1"; exit 1; }
 play_desync() { printf '%s\n' 'content stream out of step (stdin truncated?)' >&2; play_fail "$1"; }
+play_enter() {
+  if ! cd -P -- "$1" 2>/dev/null; then
+    if [ -d "$1" ]; then w='Permission denied'; elif [ -e "$1" ]; then w='Not a directory'; else w='No such file or directory'; fi
+    printf '%s: cannot enter the folder (%s)\n' "$1" "$w" >&2
+    return 1
+  fi
+  [ "$(pwd -P)" = "$1" ] && return 0
+  r=${1#/} c=
+  while [ -n "$r" ]; do
+    c=$c/${r%%/*}
+    case $r in */*) r=${r#*/} ;; *) r= ;; esac
+    if [ -L "$c" ]; then
+      u=$(stat -c %u -- "$c") || return 1
+      if [ "$u" != 0 ] && [ "$u" != "$play_uid" ]; then
+        printf '%s: a symbolic link owned by uid %s is on the way to %s; play does not follow it\n' "$c" "$u" "$1" >&2
+        return 1
+      fi
+    fi
+  done
+}
+play_pd() {
+  pd=.
+  [ "$play_uid" = 0 ] || return 0
+  set -- "$(stat -c %d .)" "$(stat -c %m .)"
+  mkdir -p -m 0700 /var/lib/play/tmp 2>/dev/null
+  if [ "$(stat -c %d /var/lib/play/tmp 2>/dev/null)" = "$1" ]; then
+    pd=/var/lib/play/tmp
+  else
+    pd=${2%/}/.play-tmp
+    mkdir -m 0700 -- "$pd" 2>/dev/null
+  fi
+  if [ -L "$pd" ] || [ "$(stat -c '%u %a %d' -- "$pd" 2>/dev/null)" != "0 700 $1" ]; then
+    printf '%s: not a private folder of root (uid 0, mode 0700) on the filesystem of %s; play puts no temp file there\n' "$pd" "$PWD" >&2
+    return 1
+  fi
+}
+play_tmp() {
+  play_pd || return 1
+  if [ "$pd" = . ]; then t=$(mktemp -- "$1") || return 1; else t=$(mktemp -- "$pd/play.XXXXXX") || return 1; fi
+}
+play_state() {
+  if [ -L "$1" ]; then c=link
+  elif [ -f "$1" ]; then c=$(sha256sum < "$1") || return 1; c=${c%% *}
+  elif [ -e "$1" ]; then c=other
+  else c=missing; fi
+}
+play_expect() {
+  play_state "$1" || return 1
+  [ "$c" = "$3" ] && return 0
+  [ "$c" = "$2" ] && return 0
+  if [ "$2" = - ] && [ "$c" != link ] && [ "$c" != other ]; then return 0; fi
+  case $c in
+    link) c='a symbolic link' ;; other) c='not a regular file' ;; missing) c=missing ;; *) c='other content' ;;
+  esac
+  printf '%s: changed since the plan (now %s); not overwritten\n' "$PWD/$1" "$c" >&2
+  return 1
+}
+play_locked_dir() {
+  m=$(stat -c '%u %a' .) || return 1
+  u=${m%% *} m=0${m#* }
+  [ "$u" = 0 ] || [ "$u" = "$play_uid" ] || return 1
+  [ $(( m & 022 )) = 0 ]
+}
 printf 'play-apply\0v1\0'
 "#;
 
@@ -98,6 +164,27 @@ fn chown_spec(a: &Attrs) -> Option<String> {
     }
 }
 
+/// The bytes a step writes, and whether they travel on stdin (a file declared without content
+/// is created empty and reads nothing).
+struct Content<'a> {
+    bytes: &'a [u8],
+    streamed: bool,
+}
+
+/// What the file a step replaces must still be for the step to go on: the sha256 the probe
+/// saw, `missing`, or `-` (not known before an earlier step of this run, or not readable).
+fn expectation(change: &Change) -> String {
+    if change.after.is_some() {
+        return "-".into();
+    }
+    match (&change.content, change.action) {
+        (Some(cc), _) if cc.old_size.is_none() => "missing".into(),
+        (Some(cc), _) => cc.old_sha256.clone().unwrap_or_else(|| "-".into()),
+        (None, Action::Create) => "missing".into(),
+        (None, _) => "-".into(),
+    }
+}
+
 /// Builds the script body for one host; accumulates stdin.
 struct Builder {
     script: String,
@@ -115,21 +202,34 @@ impl Builder {
         self.line(&format!("{cmd} || play_fail {i}"));
     }
 
-    fn write_file(
-        &mut self,
-        i: usize,
-        path: &str,
-        attrs: &Attrs,
-        content: Option<&[u8]>,
-        update: bool,
-    ) {
-        let target = shell_quote(path);
-        let template = shell_quote(&format!("{}XXXXXX", temp_prefix(path)));
-        self.run(i, &format!("t=$(mktemp -- {template})"));
-        if let Some(bytes) = content {
-            if !bytes.is_empty() {
-                self.run(i, &format!("head -c {} > \"$t\"", bytes.len()));
-            }
+    /// Enters `dir` (the shell's working folder then pins it: later steps act on names inside
+    /// it, so a link swapped into the path afterwards is never followed). Fails the step when
+    /// the folder is missing or a link owned by another user is on the way.
+    fn enter(&mut self, i: usize, dir: &str) {
+        self.run(i, &format!("play_enter {}", shell_quote(dir)));
+    }
+
+    /// Writes a file: temp file in the private folder of the target's filesystem (root-owned,
+    /// 0700; the target's folder for a login without root), content from stdin, attributes set
+    /// on the temp file, fsync, the check that the target is still what the plan saw
+    /// (`expect`: a sha256, `missing`, or `-` when only known after an earlier step), then a
+    /// rename into place inside the pinned folder.
+    fn write_file(&mut self, i: usize, path: &str, attrs: &Attrs, content: &Content, expect: &str) {
+        let (dir, name) = split(path);
+        let n = shell_quote(&name);
+        self.enter(i, &dir);
+        self.run(
+            i,
+            &format!(
+                "play_tmp {}",
+                shell_quote(&format!("{}XXXXXX", temp_prefix(path)))
+            ),
+        );
+        let bytes = content.bytes;
+        if !bytes.is_empty() {
+            self.run(i, &format!("head -c {} > \"$t\"", bytes.len()));
+        }
+        if content.streamed {
             let marker = format!("play-end {i}");
             self.line(&format!(
                 "IFS= read -r m || play_desync {i}\n[ \"$m\" = {} ] || play_desync {i}",
@@ -139,47 +239,143 @@ impl Builder {
             self.stdin.extend_from_slice(marker.as_bytes());
             self.stdin.push(b'\n');
         }
-        if update && (attrs.owner.is_none() || attrs.group.is_none()) {
-            self.run(i, &format!("chown --reference={target} -- \"$t\""));
+        // Unmanaged attributes follow the file being replaced (when there is one).
+        let keep = |managed: bool| !managed;
+        if keep(attrs.owner.is_some()) || keep(attrs.group.is_some()) {
+            self.line(&format!(
+                "if [ -f {n} ] && ! [ -L {n} ]; then chown --reference={n} -- \"$t\" || play_fail {i}; fi"
+            ));
         }
         if let Some(spec) = chown_spec(attrs) {
             self.run(i, &format!("chown -- {} \"$t\"", shell_quote(&spec)));
         }
         match attrs.mode {
             Some(m) => self.run(i, &format!("chmod -- {} \"$t\"", mode5(m))),
-            None if update => self.run(i, &format!("chmod --reference={target} -- \"$t\"")),
-            None => self.run(i, "chmod -- 00644 \"$t\""),
+            None => self.line(&format!(
+                "if [ -f {n} ] && ! [ -L {n} ]; then chmod --reference={n} -- \"$t\" || play_fail {i}; else chmod -- 00644 \"$t\" || play_fail {i}; fi"
+            )),
         }
-        if content.is_some_and(|b| !b.is_empty()) {
+        if !bytes.is_empty() {
             self.run(i, "sync -- \"$t\"");
         }
-        self.run(i, &format!("mv -f -T -- \"$t\" {target}"));
+        self.run(
+            i,
+            &format!(
+                "play_expect {n} {} {}",
+                shell_quote(expect),
+                shell_quote(&sha256_hex(bytes))
+            ),
+        );
+        self.run(i, &format!("mv -f -T -- \"$t\" {n}"));
     }
 
-    /// Owner/group/mode in place. `file`: restore set-ID bits that chown clears.
-    fn attrs(&mut self, i: usize, path: &str, attrs: &Attrs, file: bool) {
-        let target = shell_quote(path);
-        let chown = chown_spec(attrs);
-        let keep_mode = file && chown.is_some() && attrs.mode.is_none();
-        if keep_mode {
-            self.run(i, &format!("m=$(stat -c %a -- {target})"));
+    /// Owner/group/mode of an existing file. In a folder only root (or the login user) can
+    /// change, in place (no one else can swap the name); elsewhere the file is copied into the
+    /// private folder without following links (`cp -P`), the copy gets the attributes, and it
+    /// replaces the file by rename — nothing is ever done through a name another user controls.
+    /// Set-ID bits that `chown` clears are restored when the mode is unmanaged.
+    fn file_attrs(&mut self, i: usize, path: &str, attrs: &Attrs, expect: &str) {
+        let (dir, name) = split(path);
+        let n = shell_quote(&name);
+        self.enter(i, &dir);
+        let chown = chown_spec(attrs).map(|s| shell_quote(&s));
+        let set = |b: &mut Self, f: &str| {
+            if chown.is_some() && attrs.mode.is_none() {
+                b.run(i, &format!("m=$(stat -c %a -- {f})"));
+            }
+            if let Some(spec) = &chown {
+                b.run(i, &format!("chown -h -- {spec} {f}"));
+            }
+            match attrs.mode {
+                Some(m) => b.run(i, &format!("chmod -- {} {f}", mode5(m))),
+                None if chown.is_some() => b.run(i, &format!("chmod -- \"$m\" {f}")),
+                None => {}
+            }
+        };
+        self.line("if play_locked_dir; then");
+        self.run(
+            i,
+            &format!("play_expect {n} {q} {q}", q = shell_quote(expect)),
+        );
+        self.line(&format!(
+            "if [ -L {n} ] || ! [ -f {n} ]; then printf '%s\\n' 'not a regular file any more' >&2; play_fail {i}; fi"
+        ));
+        set(self, &n);
+        self.line("else");
+        self.run(
+            i,
+            &format!(
+                "play_tmp {}",
+                shell_quote(&format!("{}XXXXXX", temp_prefix(path)))
+            ),
+        );
+        self.run(
+            i,
+            &format!("cp -P --preserve=mode,ownership,timestamps -- {n} \"$t\""),
+        );
+        self.line(&format!(
+            "if [ -L \"$t\" ] || ! [ -f \"$t\" ]; then printf '%s\\n' 'not a regular file any more' >&2; play_fail {i}; fi"
+        ));
+        set(self, "\"$t\"");
+        self.run(i, "sync -- \"$t\"");
+        self.run(
+            i,
+            &format!("play_expect {n} {q} {q}", q = shell_quote(expect)),
+        );
+        self.run(i, &format!("mv -f -T -- \"$t\" {n}"));
+        self.line("fi");
+    }
+
+    /// A folder: created when missing (`mkdir -m`, so it is never briefly wider than its
+    /// mode), then entered (pinned) and given its managed owner and mode through `.`.
+    fn directory(&mut self, i: usize, path: &str, attrs: &Attrs) {
+        let (dir, name) = split(path);
+        let n = shell_quote(&name);
+        self.enter(i, &dir);
+        let mode = attrs.mode.unwrap_or(0o755);
+        self.line(&format!(
+            "if ! [ -d {n} ] || [ -L {n} ]; then mkdir -m {} -- {n} || play_fail {i}; fi",
+            mode5(mode)
+        ));
+        if chown_spec(attrs).is_some() || attrs.mode.is_some() {
+            self.directory_attrs(i, path, attrs);
         }
-        if let Some(spec) = chown {
-            self.run(i, &format!("chown -- {} {target}", shell_quote(&spec)));
+    }
+
+    /// Owner/mode of an existing folder, through `.` once entered.
+    fn directory_attrs(&mut self, i: usize, path: &str, attrs: &Attrs) {
+        self.enter(i, path);
+        if let Some(spec) = chown_spec(attrs) {
+            self.run(i, &format!("chown -- {} .", shell_quote(&spec)));
         }
         if let Some(m) = attrs.mode {
-            self.run(i, &format!("chmod -- {} {target}", mode5(m)));
-        } else if keep_mode {
-            self.run(i, &format!("chmod -- \"$m\" {target}"));
+            self.run(i, &format!("chmod -- {} .", mode5(m)));
         }
+    }
+
+    /// Removes `path` (`cmd`: `rm -f`, `rmdir`, `rm -rf`) from inside its pinned folder; a
+    /// missing folder means it is gone already.
+    fn remove(&mut self, i: usize, path: &str, cmd: &str) {
+        let (dir, name) = split(path);
+        let d = shell_quote(&dir);
+        self.line(&format!(
+            "if [ -d {d} ]; then play_enter {d} || play_fail {i}; {cmd} -- {} || play_fail {i}; fi",
+            shell_quote(&name)
+        ));
     }
 
     fn link(&mut self, i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) {
-        let link = shell_quote(path);
-        // ln -s never follows nor clobbers an existing name, so a predictable name is safe.
-        let tmp = format!("{}$$", shell_quote(&temp_prefix(path)));
-        self.run(i, &format!("ln -s -- {} {tmp}", shell_quote(target)));
-        self.line(&format!("t={tmp}"));
+        let (dir, name) = split(path);
+        let n = shell_quote(&name);
+        self.enter(i, &dir);
+        // The new link is made in the private folder (or, for a login without root, beside
+        // the target under a name only this script uses), then renamed over the name.
+        self.run(i, "play_pd");
+        self.line(&format!(
+            "if [ \"$pd\" = . ]; then t={}$$; else t=\"$pd/link.$$\"; fi",
+            shell_quote(&temp_prefix(path))
+        ));
+        self.run(i, &format!("ln -s -- {} \"$t\"", shell_quote(target)));
         if let Some(spec) = chown_spec(&Attrs {
             mode: None,
             ..attrs.clone()
@@ -188,52 +384,46 @@ impl Builder {
         }
         if force {
             self.line(&format!(
-                "if [ -d {link} ] && ! [ -L {link} ]; then rmdir -- {link} || play_fail {i}; fi"
+                "if [ -d {n} ] && ! [ -L {n} ]; then rmdir -- {n} || play_fail {i}; fi"
             ));
         }
-        self.run(i, &format!("mv -f -T -- \"$t\" {link}"));
+        self.run(i, &format!("mv -f -T -- \"$t\" {n}"));
     }
 
     fn step(&mut self, change: &Change, res: &Resource) {
         let i = change.index;
         self.line(&format!("# {} {} {}", change.action.verb(), change.kind, i));
         self.line(&format!("printf '\\0play-step\\0%s\\0' {i} >&2"));
+        let expect = expectation(change);
+        let empty = Content {
+            bytes: &[],
+            streamed: false,
+        };
+        let content = change
+            .content
+            .as_ref()
+            .map(|c| Content {
+                bytes: &c.new,
+                streamed: true,
+            })
+            .unwrap_or(empty);
         match (&res.desired, change.action) {
             (Desired::File(s), Action::Create) => {
-                let content = change.content.as_ref().map(|c| c.new.as_slice());
-                self.write_file(i, &s.path, &s.attrs, content, false);
+                self.write_file(i, &s.path, &s.attrs, &content, &expect)
             }
             (Desired::File(s), Action::Update) if change.content.is_some() => {
-                let content = change.content.as_ref().map(|c| c.new.as_slice());
-                self.write_file(i, &s.path, &s.attrs, content, true);
+                self.write_file(i, &s.path, &s.attrs, &content, &expect)
             }
             (Desired::File(s), Action::Update | Action::Attrs) => {
-                self.attrs(i, &s.path, &s.attrs, true)
+                self.file_attrs(i, &s.path, &s.attrs, &expect)
             }
-            (Desired::File(s), Action::Delete) => {
-                self.run(i, &format!("rm -f -- {}", shell_quote(&s.path)))
-            }
-            (Desired::Directory(s), Action::Create) => {
-                let p = shell_quote(&s.path);
-                self.run(i, &format!("mkdir -- {p}"));
-                if let Some(spec) = chown_spec(&s.attrs) {
-                    self.run(i, &format!("chown -- {} {p}", shell_quote(&spec)));
-                }
-                self.run(
-                    i,
-                    &format!("chmod -- {} {p}", mode5(s.attrs.mode.unwrap_or(0o755))),
-                );
-            }
+            (Desired::File(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
+            (Desired::Directory(s), Action::Create) => self.directory(i, &s.path, &s.attrs),
             (Desired::Directory(s), Action::Update | Action::Attrs) => {
-                self.attrs(i, &s.path, &s.attrs, false)
+                self.directory_attrs(i, &s.path, &s.attrs)
             }
             (Desired::Directory(s), Action::Delete) => {
-                let p = shell_quote(&s.path);
-                if s.force {
-                    self.run(i, &format!("rm -rf -- {p}"));
-                } else {
-                    self.run(i, &format!("rmdir -- {p}"));
-                }
+                self.remove(i, &s.path, if s.force { "rm -rf" } else { "rmdir" })
             }
             (Desired::Link(s), Action::Create | Action::Update) => {
                 self.link(i, &s.path, &s.target, &s.attrs, s.force)
@@ -243,33 +433,27 @@ impl Builder {
                     mode: None,
                     ..s.attrs.clone()
                 }) {
+                    let (dir, name) = split(&s.path);
+                    self.enter(i, &dir);
                     self.run(
                         i,
-                        &format!(
-                            "chown -h -- {} {}",
-                            shell_quote(&spec),
-                            shell_quote(&s.path)
-                        ),
+                        &format!("chown -h -- {} {}", shell_quote(&spec), shell_quote(&name)),
                     );
                 }
             }
-            (Desired::Link(s), Action::Delete) => {
-                self.run(i, &format!("rm -f -- {}", shell_quote(&s.path)))
+            (Desired::Link(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
+            (Desired::Program(s), Action::Delete) => {
+                self.remove(i, &program::conf_path(&s.name), "rm -f")
             }
-            (Desired::Program(s), Action::Delete) => self.run(
-                i,
-                &format!("rm -f -- {}", shell_quote(&program::conf_path(&s.name))),
-            ),
             (Desired::Program(s), _) => {
-                if let Some(cc) = &change.content {
-                    let attrs = Attrs::default();
+                if change.content.is_some() {
                     let path = program::conf_path(&s.name);
-                    self.write_file(i, &path, &attrs, Some(&cc.new), cc.old_size.is_some());
+                    self.write_file(i, &path, &Attrs::default(), &content, &expect);
                 }
             }
             (Desired::Service(s), _) => {
-                if let (Some(cc), Some(f)) = (&change.content, service::unit_file(s)) {
-                    self.write_file(i, &f.path, &f.attrs, Some(&cc.new), cc.old_size.is_some());
+                if let (Some(_), Some(f)) = (&change.content, service::unit_file(s)) {
+                    self.write_file(i, &f.path, &f.attrs, &content, &expect);
                 }
             }
             // The kinds of `resources::ship` are written by their own fragments.
@@ -302,7 +486,11 @@ impl Builder {
                 group: None,
                 mode: Some(0o600),
             };
-            self.write_file(i, OWED_STATE_FILE, &attrs, Some(bytes), false);
+            let content = Content {
+                bytes,
+                streamed: true,
+            };
+            self.write_file(i, OWED_STATE_FILE, &attrs, &content, "-");
         }
         self.line(&format!("play_ok {i}"));
     }
@@ -725,6 +913,7 @@ mod tests {
             }),
             sensitive: false,
             index,
+            after: None,
         }
     }
 
@@ -774,6 +963,7 @@ mod tests {
             presence: Presence::Present,
             attrs: Attrs::default(),
             force: false,
+            parent_of: None,
         }));
         let c1 = change(Kind::File, "/a", Action::Create, 0, Some(b"one"));
         let cd = change(Kind::Directory, "/d", Action::Create, 1, None);
@@ -781,11 +971,12 @@ mod tests {
         let (s, stdin) = script(&[(&c1, &r1), (&cd, &d), (&c2, &r2)]);
         assert_eq!(stdin, b"oneplay-end 0\n\0twoplay-end 2\n");
         assert!(
-            s.contains("mv -f -T -- \"$t\" '/b'\\''$(x)' || play_fail 2"),
+            s.contains("play_enter / || play_fail 2")
+                && s.contains("mv -f -T -- \"$t\" 'b'\\''$(x)' || play_fail 2"),
             "{s}"
         );
-        assert!(s.contains("chown --reference='/b'\\''$(x)'"), "{s}");
-        assert!(s.contains("mkdir -- /d || play_fail 1"), "{s}");
+        assert!(s.contains("chown --reference='b'\\''$(x)'"), "{s}");
+        assert!(s.contains("mkdir -m 00755 -- d || play_fail 1"), "{s}");
         assert!(s.ends_with("printf 'end\\0'\n"));
     }
 
@@ -988,7 +1179,8 @@ mod tests {
         assert!(record < file, "{s}");
         assert!(s.contains("mkdir -p -m 0700 -- /var/lib/play"), "{s}");
         assert!(
-            s.contains("mv -f -T -- \"$t\" /var/lib/play/restarts.json"),
+            s.contains("play_enter /var/lib/play ||")
+                && s.contains("mv -f -T -- \"$t\" restarts.json"),
             "{s}"
         );
         assert!(stdin.starts_with(b"{}\n"));
@@ -1048,18 +1240,16 @@ mod tests {
         c3.content = None;
         let (s, stdin) = script(&[(&c1, &prog), (&c2, &svc), (&c3, &prog)]);
         assert!(
-            s.contains("mv -f -T -- \"$t\" /etc/supervisor/conf.d/web.conf || play_fail 0"),
+            s.contains("play_enter /etc/supervisor/conf.d || play_fail 0")
+                && s.contains("mv -f -T -- \"$t\" web.conf || play_fail 0"),
             "{s}"
         );
         assert!(s.contains("chmod -- 00644 \"$t\" || play_fail 1"), "{s}");
         assert!(
-            s.contains("mv -f -T -- \"$t\" /etc/systemd/system/w.service || play_fail 1"),
+            s.contains("mv -f -T -- \"$t\" w.service || play_fail 1"),
             "{s}"
         );
-        assert!(
-            s.contains("rm -f -- /etc/supervisor/conf.d/web.conf || play_fail 2"),
-            "{s}"
-        );
+        assert!(s.contains("rm -f -- web.conf || play_fail 2"), "{s}");
         assert_eq!(stdin, b"[program:web]\nplay-end 0\n[Service]\nplay-end 1\n");
         // A state-only change of a program writes nothing.
         let mut c4 = change(Kind::Program, "web", Action::Update, 3, None);

@@ -30,6 +30,7 @@ use crate::resolve::{stub_facts, ResolveError, Resolver};
 use crate::resources::program::{self, ProgramOp};
 use crate::resources::service::{self, ServiceOp, SvcAction};
 use crate::resources::ship::{self, Work};
+use crate::resources::tree;
 use crate::resources::{
     self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
 };
@@ -642,7 +643,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             p.work.insert(i, w);
         }
     }
-    p.changes.sort_by_key(|c| c.index);
+    tree::mark_after(resources, &mut p.changes);
     p.restarts = restarts::plan(
         resources,
         &mut p.changes,
@@ -655,7 +656,14 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         .any(|r| matches!(r.desired, Desired::Service(_)));
     p.daemon_reload = p.services.values().any(|o| o.daemon_reload)
         || (unit_files_changing && has_services && observed.systemd);
-    p.unchanged = resources.len().saturating_sub(p.changes.len());
+    // Parents no one declared count only when they change.
+    let implied = resources.iter().filter(|r| tree::is_implied(r)).count();
+    let implied_changes = p
+        .changes
+        .iter()
+        .filter(|c| tree::is_implied(&resources[c.index]))
+        .count();
+    p.unchanged = (resources.len() - implied).saturating_sub(p.changes.len() - implied_changes);
     let old = observed.owed.clone().unwrap_or_default();
     let record = restarts::merge(&old, &p.restarts, &BTreeSet::new());
     if record != old {
@@ -739,10 +747,22 @@ fn host_pipeline(
     for res in &targets.rendered {
         first.add_ship(&res.desired);
     }
+    // The folders above every path: missing parents are planned from this same probe.
+    let written = targets
+        .paths
+        .iter()
+        .filter(|(k, _)| k.is_path())
+        .map(|(_, p)| p.as_str())
+        .chain(tree::written_paths(&targets.rendered));
+    for p in tree::parent_paths(written) {
+        if !first.paths.iter().any(|(q, _)| *q == p) {
+            first.paths.push((p, false));
+        }
+    }
     let mut observed = probe(t, r, &first, &mut backend)?;
     r.facts = Some(observed.facts.clone());
     // 2. Render with the real facts.
-    let resources = resolver.resources(host, &observed.facts).map_err(fail)?;
+    let resources = tree::with_parents(resolver.resources(host, &observed.facts).map_err(fail)?);
     // 3. What needs a second look: fact-dependent resources.
     let wanted = Wants::for_resources(&resources);
     let missing = wanted.minus(&first);

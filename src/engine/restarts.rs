@@ -57,6 +57,7 @@ fn change_for<'c>(changes: &'c mut Vec<Change>, index: usize, r: &Resource) -> &
         content: None,
         sensitive: r.sensitive,
         index,
+        after: None,
     });
     let last = changes.len() - 1;
     &mut changes[last]
@@ -324,6 +325,7 @@ mod tests {
             content: None,
             sensitive: false,
             index,
+            after: None,
         }
     }
 

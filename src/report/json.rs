@@ -83,6 +83,10 @@ pub struct JsonChange {
     pub applied: Option<bool>,
     /// Human summaries: `mode 0600 → 0644`, `target /a → /b`.
     pub details: Vec<String>,
+    /// The earlier change of this run whose outcome this one depends on (`git /srv/app`):
+    /// what it does is known only when it runs. Absent or null otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_after: Option<String>,
     /// Content withheld (`sensitive: true`, or it holds a secret).
     pub sensitive: bool,
     /// The change restarts or reloads a program or service (see `details`).
@@ -238,6 +242,7 @@ fn change(c: &Change, h: &HostReport, mode: Mode) -> JsonChange {
             Mode::Apply => Some(h.applied.contains(&c.index)),
         },
         details: c.details.clone(),
+        known_after: c.after.clone(),
         sensitive: c.sensitive,
         restart: restarts(c),
         before,

@@ -44,6 +44,9 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
     if !inline.is_empty() {
         let _ = write!(out, " ({})", inline.join(", "));
     }
+    if let Some(after) = &c.after {
+        let _ = write!(out, " (known after {after})");
+    }
     if applied == Some(false) {
         let _ = write!(out, " {}", "[not applied]".red());
     }

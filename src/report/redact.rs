@@ -143,6 +143,7 @@ mod tests {
             }),
             sensitive: false,
             index: 0,
+            after: None,
         }
     }
 

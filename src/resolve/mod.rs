@@ -1020,6 +1020,7 @@ impl<'a> Resolver<'a> {
                 presence,
                 attrs,
                 force,
+                parent_of: None,
             }),
             Kind::Link => Desired::Link(LinkSpec {
                 path,

@@ -183,13 +183,19 @@ pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
         .as_ref()
         .map(|d| format!("cd {} && ", shell_quote(d)))
         .unwrap_or_default();
-    let mut s = format!(
-        "# command {i}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n({cd}umask 022 && exec {run}) </dev/null 1>&2\nst=$?\nif [ \"$st\" -ne 0 ]; then printf 'command exited with status %s\\n' \"$st\" >&2; play_fail {i}; fi\n"
-    );
-    if let Some(c) = &spec.creates {
-        let q = shell_quote(c);
+    let mut s = format!("# command {i}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n");
+    // `creates` is looked at again when the step runs: an earlier step of this run may have
+    // made it (a checkout holding it), and then the command does not run.
+    let created = spec.creates.as_ref().map(|c| shell_quote(c));
+    if let Some(q) = &created {
+        s.push_str(&format!("if [ -e {q} ] || [ -L {q} ]; then :; else\n"));
+    }
+    s.push_str(&format!(
+        "({cd}umask 022 && exec {run}) </dev/null 1>&2\nst=$?\nif [ \"$st\" -ne 0 ]; then printf 'command exited with status %s\\n' \"$st\" >&2; play_fail {i}; fi\n"
+    ));
+    if let (Some(q), Some(c)) = (&created, &spec.creates) {
         s.push_str(&format!(
-            "if ! [ -e {q} ] && ! [ -L {q} ]; then printf '%s\\n' {} >&2; play_fail {i}; fi\n",
+            "if ! [ -e {q} ] && ! [ -L {q} ]; then printf '%s\\n' {} >&2; play_fail {i}; fi\nfi\n",
             shell_quote(&format!("the command succeeded but did not create {c}"))
         ));
     }

@@ -29,6 +29,7 @@ fn change(spec: &DirectorySpec, action: Action, details: Vec<String>) -> Change 
         content: None,
         sensitive: false,
         index: 0,
+        after: None,
     }
 }
 
@@ -44,6 +45,9 @@ fn not_a_directory(spec: &DirectorySpec, have: &PathKind) -> PlanError {
 
 /// Plans one directory. `Change::index` and `Change::sensitive` are filled by the caller.
 pub fn plan(spec: &DirectorySpec, have: &PathState) -> Result<Option<Change>, PlanError> {
+    if let Some(child) = &spec.parent_of {
+        return plan_parent(spec, child, have);
+    }
     match (spec.presence, &have.kind) {
         (Presence::Present, PathKind::Missing) => {
             Ok(Some(change(spec, Action::Create, Vec::new())))
@@ -73,6 +77,44 @@ pub fn plan(spec: &DirectorySpec, have: &PathState) -> Result<Option<Change>, Pl
     }
 }
 
+/// A parent folder no one declared: created (root-owned 0755) when missing, otherwise left as
+/// it is. A symbolic link on the way is followed only when root owns it (as `/var/run`): a link
+/// another user owns could be pointed anywhere between the plan and the apply.
+fn plan_parent(
+    spec: &DirectorySpec,
+    child: &str,
+    have: &PathState,
+) -> Result<Option<Change>, PlanError> {
+    match &have.kind {
+        PathKind::Missing => Ok(Some(change(
+            spec,
+            Action::Create,
+            vec![format!("parent of {child}")],
+        ))),
+        PathKind::Directory { .. } => Ok(None),
+        PathKind::Link { .. } if have.owner == "root" => Ok(None),
+        PathKind::Link { target } => Err(error(
+            spec,
+            format!(
+                "is a symbolic link (→ {target}) owned by {} on the way to {child}; play does \
+                 not follow links another user controls (declare the real folder instead)",
+                have.owner
+            ),
+        )),
+        kind => Err(error(
+            spec,
+            format!(
+                "{} stands where the folder of {child} must be",
+                match kind {
+                    PathKind::File { .. } => "a file".to_string(),
+                    PathKind::Other(what) => format!("a {what}"),
+                    _ => "something else".to_string(),
+                }
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +126,7 @@ mod tests {
             presence,
             attrs,
             force,
+            parent_of: None,
         }
     }
 

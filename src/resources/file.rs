@@ -35,6 +35,7 @@ fn change(
         content,
         sensitive: false,
         index: 0,
+        after: None,
     }
 }
 

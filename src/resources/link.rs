@@ -30,6 +30,7 @@ fn change(spec: &LinkSpec, action: Action, details: Vec<String>) -> Change {
         content: None,
         sensitive: false,
         index: 0,
+        after: None,
     }
 }
 

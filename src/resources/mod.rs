@@ -18,6 +18,7 @@ pub mod release;
 pub mod service;
 pub mod ship;
 pub mod sync;
+pub mod tree;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -100,6 +101,9 @@ pub struct DirectorySpec {
     pub attrs: Attrs,
     /// With `Absent`: remove even when not empty.
     pub force: bool,
+    /// Not declared: a missing parent of this path, added by [`tree::with_parents`] (created
+    /// when missing, left alone when present).
+    pub parent_of: Option<String>,
 }
 
 /// `link:` — a symbolic link.
@@ -474,6 +478,10 @@ pub struct Change {
     pub sensitive: bool,
     /// Index of the resource in the host's resource list.
     pub index: usize,
+    /// Known only after an earlier step of this run (`git /srv/app`): that step changes the
+    /// tree this resource lies in, so the step re-examines the path when it runs (Terraform's
+    /// "known after apply").
+    pub after: Option<String>,
 }
 
 /// A plan cannot be made for a resource (the host's state forbids it without `force`).

@@ -334,6 +334,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         content: cc.and_then(|c| c.content),
         sensitive: false,
         index: 0,
+        after: None,
     };
     if spec.state == ProgramState::Absent {
         if matches!(conf_state.kind, PathKind::Missing) && state.is_none() {

@@ -380,6 +380,7 @@ pub fn plan(
             content: unit_change.and_then(|c| c.content),
             sensitive: false,
             index: 0,
+            after: None,
         }),
         op,
         unit_changed,

@@ -461,6 +461,7 @@ pub fn plan(
                 content: None,
                 sensitive: r.sensitive,
                 index,
+                after: None,
             },
             work,
         )

@@ -1,0 +1,339 @@
+//! The tree the resources of one host form: missing parent folders that no one declared
+//! ([`with_parents`]), and changes whose outcome is known only after an earlier step of the same
+//! run changes the tree they lie in ([`mark_after`]).
+//!
+//! Both are pure functions of the rendered resources (and, for [`mark_after`], of the changes
+//! planned for them): the engine and the tests call the same code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Attrs, Change, Desired, DirectorySpec, Kind, Presence, Resource};
+
+/// The folders above `path`, top first, `/` and `path` itself excluded
+/// (`/a/b/c` → `/a`, `/a/b`). Repeated and trailing slashes do not count.
+pub fn ancestors(path: &str) -> Vec<String> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for p in parts.iter().take(parts.len().saturating_sub(1)) {
+        cur.push('/');
+        cur.push_str(p);
+        out.push(cur.clone());
+    }
+    out
+}
+
+/// `path` with repeated and trailing slashes removed (`/tmp//x/` → `/tmp/x`).
+pub fn normalize(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if path.starts_with('/') {
+        format!("/{}", parts.join("/"))
+    } else {
+        parts.join("/")
+    }
+}
+
+/// True when `path` lies strictly below `root`.
+pub fn is_under(path: &str, root: &str) -> bool {
+    let (p, r) = (normalize(path), normalize(root));
+    r != p && (r == "/" || p.starts_with(&format!("{r}/")))
+}
+
+/// The path a present resource writes, whose parents must exist before its step.
+fn written(d: &Desired) -> Option<&str> {
+    match d {
+        Desired::File(s) if s.presence == Presence::Present => Some(&s.path),
+        Desired::Directory(s) if s.presence == Presence::Present => Some(&s.path),
+        Desired::Link(s) if s.presence == Presence::Present => Some(&s.path),
+        Desired::Git(s) if s.presence == Presence::Present => Some(&s.dest),
+        Desired::Sync(s) => Some(&s.dest),
+        Desired::Release(s) => Some(&s.dest),
+        _ => None,
+    }
+}
+
+/// The root of a tree that a step of this kind fills with content play does not list
+/// (a checkout, a synced tree, releases).
+fn tree_root(d: &Desired) -> Option<&str> {
+    match d {
+        Desired::Git(s) => Some(&s.dest),
+        Desired::Sync(s) => Some(&s.dest),
+        Desired::Release(s) => Some(&s.dest),
+        _ => None,
+    }
+}
+
+/// Every folder above the paths the resources write: what the probe must also look at so
+/// that [`with_parents`] can be planned from the same one round trip.
+pub fn parent_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    for p in paths {
+        seen.extend(ancestors(p));
+    }
+    seen.into_iter().collect()
+}
+
+/// The paths of `resources` whose parents [`with_parents`] may add.
+pub fn written_paths(resources: &[Resource]) -> Vec<&str> {
+    resources
+        .iter()
+        .filter_map(|r| written(&r.desired))
+        .collect()
+}
+
+/// The resources in the order their steps run, with a `directory:` for every missing-able
+/// parent no one declared (created root-owned 0755 when missing, left alone when present;
+/// shown in plans as `parent of …`). A declared `directory:` that is the parent of an earlier
+/// resource moves up to just before it. The root of a checkout, synced tree or release folder
+/// is made by its own step, never as a parent.
+pub fn with_parents(resources: Vec<Resource>) -> Vec<Resource> {
+    let declared: BTreeMap<String, usize> = resources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match &r.desired {
+            Desired::Directory(s) if s.presence == Presence::Present && s.parent_of.is_none() => {
+                Some((normalize(&s.path), i))
+            }
+            _ => None,
+        })
+        .collect();
+    let trees: BTreeSet<String> = resources
+        .iter()
+        .filter_map(|r| tree_root(&r.desired).map(normalize))
+        .collect();
+    let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
+    let mut out: Vec<Resource> = Vec::with_capacity(slots.len());
+    let mut made: BTreeSet<String> = BTreeSet::new();
+    for i in 0..slots.len() {
+        emit(i, &mut slots, &declared, &trees, &mut made, &mut out);
+    }
+    out
+}
+
+fn emit(
+    i: usize,
+    slots: &mut [Option<Resource>],
+    declared: &BTreeMap<String, usize>,
+    trees: &BTreeSet<String>,
+    made: &mut BTreeSet<String>,
+    out: &mut Vec<Resource>,
+) {
+    let Some(r) = slots[i].take() else { return };
+    if let Some(path) = written(&r.desired) {
+        for a in ancestors(path) {
+            if made.contains(&a) || trees.contains(&a) {
+                continue;
+            }
+            if let Some(&j) = declared.get(&a) {
+                emit(j, slots, declared, trees, made, out);
+                continue;
+            }
+            made.insert(a.clone());
+            out.push(Resource {
+                desired: Desired::Directory(DirectorySpec {
+                    path: a,
+                    presence: Presence::Present,
+                    attrs: Attrs::default(),
+                    force: false,
+                    parent_of: Some(path.to_string()),
+                }),
+                origin: r.origin.clone(),
+                sensitive: false,
+            });
+        }
+    }
+    if let Desired::Directory(s) = &r.desired {
+        if s.presence == Presence::Present {
+            made.insert(normalize(&s.path));
+        }
+    }
+    out.push(r);
+}
+
+/// True for a parent folder [`with_parents`] added (not declared by anyone).
+pub fn is_implied(r: &Resource) -> bool {
+    matches!(&r.desired, Desired::Directory(s) if s.parent_of.is_some())
+}
+
+/// Marks the changes whose path lies in a tree that an earlier change of this run alters (a
+/// checkout, synced tree or release being changed, or the `creates` of a command that runs):
+/// the probe saw that tree before the step that changes it, so what these changes do is known
+/// only when they run. Their steps re-examine the path then (every path step converges from
+/// what it meets) and the verify step checks the result.
+pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
+    changes.sort_by_key(|c| c.index);
+    let mut roots: Vec<(String, String)> = Vec::new();
+    for c in changes.iter_mut() {
+        let Some(res) = resources.get(c.index) else {
+            continue;
+        };
+        let own = match &res.desired {
+            Desired::Command(s) => s.creates.as_deref(),
+            d if c.kind.is_path() => written(d).or(Some(c.key.as_str())),
+            _ => None,
+        };
+        if let Some(p) = own {
+            let deeper = |(root, _): &&(String, String)| {
+                is_under(p, root) || (c.kind == Kind::Command && normalize(p) == *root)
+            };
+            if let Some((_, label)) = roots.iter().find(deeper) {
+                c.after = Some(label.clone());
+            }
+        }
+        let root = match &res.desired {
+            Desired::Command(s) => s.creates.as_deref().map(normalize),
+            d => tree_root(d).map(normalize),
+        };
+        if let Some(root) = root {
+            roots.push((root, format!("{} {}", c.kind, c.key)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{Action, FileSpec, Origin};
+
+    fn res(d: Desired) -> Resource {
+        Resource {
+            desired: d,
+            origin: Origin::default(),
+            sensitive: false,
+        }
+    }
+
+    fn file(p: &str) -> Resource {
+        res(Desired::File(FileSpec {
+            path: p.into(),
+            presence: Presence::Present,
+            content: None,
+            attrs: Attrs::default(),
+        }))
+    }
+
+    fn dir(p: &str, mode: Option<u32>) -> Resource {
+        res(Desired::Directory(DirectorySpec {
+            path: p.into(),
+            presence: Presence::Present,
+            attrs: Attrs {
+                mode,
+                ..Attrs::default()
+            },
+            force: false,
+            parent_of: None,
+        }))
+    }
+
+    fn keys(rs: &[Resource]) -> Vec<String> {
+        rs.iter()
+            .map(|r| {
+                let tag = if is_implied(r) { " (parent)" } else { "" };
+                format!("{} {}{tag}", r.desired.kind(), r.desired.key())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ancestors_and_normal_forms() {
+        assert_eq!(ancestors("/a/b/c"), vec!["/a", "/a/b"]);
+        assert_eq!(ancestors("/a//b/"), vec!["/a"]);
+        assert!(ancestors("/a").is_empty());
+        assert_eq!(normalize("/tmp//x/"), "/tmp/x");
+        assert_eq!(normalize("/"), "/");
+        assert!(is_under("/srv/app/static", "/srv/app"));
+        assert!(is_under("/srv/app//x", "/srv/app/"));
+        assert!(!is_under("/srv/app", "/srv/app"));
+        assert!(!is_under("/srv/apple", "/srv/app"));
+        assert!(is_under("/x", "/"));
+    }
+
+    #[test]
+    fn undeclared_parents_are_added_once_before_their_first_child() {
+        let rs = with_parents(vec![file("/etc/app/logo.bin"), file("/etc/app/other")]);
+        assert_eq!(
+            keys(&rs),
+            vec![
+                "directory /etc (parent)",
+                "directory /etc/app (parent)",
+                "file /etc/app/logo.bin",
+                "file /etc/app/other",
+            ]
+        );
+        match &rs[1].desired {
+            Desired::Directory(s) => {
+                assert_eq!(s.parent_of.as_deref(), Some("/etc/app/logo.bin"));
+                assert_eq!(s.attrs, Attrs::default());
+            }
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn a_declared_parent_moves_up_instead_of_being_implied() {
+        let rs = with_parents(vec![file("/opt/deep/x"), dir("/opt/deep", Some(0o750))]);
+        assert_eq!(
+            keys(&rs),
+            vec![
+                "directory /opt (parent)",
+                "directory /opt/deep",
+                "file /opt/deep/x"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tree_root_is_never_implied_but_folders_inside_it_are() {
+        let git = res(Desired::Git(crate::resources::git::GitSpec {
+            dest: "/srv/app".into(),
+            presence: Presence::Present,
+            repo: "/repo".into(),
+            version: "main".into(),
+            depth: None,
+            owner: None,
+            group: None,
+            force: false,
+        }));
+        let rs = with_parents(vec![git, dir("/srv/app/static/images", None)]);
+        assert_eq!(
+            keys(&rs),
+            vec![
+                "directory /srv (parent)",
+                "git /srv/app",
+                "directory /srv/app/static (parent)",
+                "directory /srv/app/static/images",
+            ]
+        );
+        // The checkout changes: everything inside it is known after it.
+        let mut changes: Vec<Change> = rs
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, r)| Change {
+                kind: r.desired.kind(),
+                key: r.desired.key().to_string(),
+                action: Action::Create,
+                details: Vec::new(),
+                content: None,
+                sensitive: false,
+                index: i,
+                after: None,
+            })
+            .collect();
+        mark_after(&rs, &mut changes);
+        let after: Vec<Option<&str>> = changes.iter().map(|c| c.after.as_deref()).collect();
+        assert_eq!(
+            after,
+            vec![None, Some("git /srv/app"), Some("git /srv/app")]
+        );
+    }
+
+    #[test]
+    fn absent_resources_need_no_parents() {
+        let mut f = file("/gone/x");
+        if let Desired::File(s) = &mut f.desired {
+            s.presence = Presence::Absent;
+        }
+        assert_eq!(keys(&with_parents(vec![f])), vec!["file /gone/x"]);
+    }
+}

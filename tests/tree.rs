@@ -1,0 +1,161 @@
+//! Resources that depend on each other inside one run, against a real lab host: parents no
+//! one declared, folders inside a checkout the same run clones, a link whose target the run
+//! makes, a command whose `creates` the checkout brings; and the privilege boundaries of the
+//! file steps (links swapped in by the folder's owner during a real apply, an operator's edit
+//! between the probe and the apply).
+
+mod support;
+
+use support::lab::Lab;
+use support::project::Project;
+
+const SITE: &str = r#"- hosts: lab
+  state:
+    - file: /etc/app/logo.bin
+      content: "logo\n"
+    - file: /opt/deep/a/b/c.txt
+      content: "deep\n"
+      mode: "0640"
+    - git: /srv/app
+      repo: /srv/repo.git
+      version: main
+    - directory: /srv/app/static/images
+      mode: "0750"
+    - directory: /srv/app/media/uploads
+    - link: /srv/static
+      target: /srv/app/static
+    - command: "false"
+      creates: /srv/app/static/style.css
+    - command: "touch /srv/app/media/.ready"
+      creates: /srv/app/media/.ready
+"#;
+
+#[test]
+fn dependent_resources_converge_in_one_apply() {
+    let lab = Lab::start("tree-deps", 1);
+    lab.sh("h1",
+        "set -e; export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.invalid
+         git init -q --bare -b main /srv/repo.git
+         git init -q -b main /tmp/w && cd /tmp/w
+         mkdir static && echo 'body{}' > static/style.css && echo app > app.py
+         git add . && git commit -qm one && git push -q /srv/repo.git main",
+    );
+    let p = Project::new(&lab).file("site.yml", SITE);
+
+    // The plan lists the parents as their own lines and says what is known only later.
+    let diff = p.play(&["diff", "site.yml", "--exit-code"]).code(2);
+    let diff = diff
+        .shows("+ create directory /etc/app (parent of /etc/app/logo.bin)")
+        .shows("+ create directory /opt/deep (parent of /opt/deep/a/b/c.txt)")
+        .shows("+ create directory /opt/deep/a/b (parent of /opt/deep/a/b/c.txt)")
+        .shows("+ create directory /srv/app/static/images (known after git /srv/app)")
+        .shows("(parent of /srv/app/media/uploads) (known after git /srv/app)")
+        .hides("create directory /srv/app (parent");
+    // `false` would fail the run: the checkout brings what it `creates`, so it must not run.
+    assert!(
+        diff.stdout.contains("command false") && diff.stdout.contains("known after git /srv/app"),
+        "{}",
+        diff.stdout
+    );
+
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /etc/app/logo.bin"), "logo\n");
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "stat -c '%U %a' /etc/app /opt/deep/a /opt/deep/a/b/c.txt"
+        ),
+        "root 755\nroot 755\nroot 640\n"
+    );
+    assert_eq!(lab.sh("h1", "stat -c '%a' /srv/app/static/images"), "750\n");
+    assert_eq!(lab.sh("h1", "cat /srv/static/style.css"), "body{}\n");
+    lab.sh(
+        "h1",
+        "test -d /srv/app/media/uploads && test -e /srv/app/media/.ready",
+    );
+
+    // Converged: nothing left to do, and the no-op stays one round trip.
+    p.play(&["diff", "site.yml", "--exit-code"]).code(0);
+    let again = p.play(&["apply", "site.yml", "-v"]).code(0);
+    assert_eq!(again.recap("h1").1, 0, "{}", again.stdout);
+}
+
+#[test]
+fn file_steps_hold_the_privilege_boundary() {
+    let lab = Lab::start("tree-privs", 1);
+    // A folder the deploy user owns, with a root file in it, and victims outside it.
+    lab.sh(
+        "h1",
+        "set -e; mkdir -p /srv/drop && chown deploy: /srv/drop
+         printf 'root data\\n' > /srv/drop/f.conf && chmod 600 /srv/drop/f.conf
+         printf 'secret\\n' > /etc/victim && chmod 600 /etc/victim
+         printf 'secret2\\n' > /etc/victim2 && chmod 600 /etc/victim2
+         ln -s /etc /srv/linked && chown -h deploy: /srv/linked
+         printf 'old\\n' > /etc/edited.conf",
+    );
+    // 1. attrs-only change; after the probe, the folder's owner swaps the file for a link to
+    //    /etc/victim (a command as deploy, run between the probe and the file's step).
+    // 2. a new file into the deploy folder while deploy renames links over any temp name.
+    let p = Project::new(&lab).file(
+        "site.yml",
+        r#"- hosts: lab
+  state:
+    - command: "ln -s /etc/victim /srv/drop/.swap && mv -T /srv/drop/.swap /srv/drop/f.conf"
+      user: deploy
+    - file: /srv/drop/f.conf
+      mode: "0644"
+      owner: deploy
+"#,
+    );
+    p.play(&["apply", "site.yml"])
+        .code(1)
+        .shows("not a regular file any more");
+    assert_eq!(
+        lab.sh("h1", "stat -c '%U %a' /etc/victim"),
+        "root 600\n",
+        "the attrs change must not go through the link"
+    );
+
+    // A racing owner: every name that appears in the folder is replaced by a link to victim2.
+    let racer = "su -s /bin/sh deploy -c 'i=0; while [ $i -lt 3000 ]; do for f in /srv/drop/.*; do case $f in */.|*/..) ;; *) [ -L \"$f\" ] || ln -sfn /etc/victim2 \"$f.x\" && mv -Tf \"$f.x\" \"$f\" 2>/dev/null;; esac; done; i=$((i+1)); done' >/dev/null 2>&1 &";
+    lab.sh("h1", racer);
+    let p = Project::new(&lab).file(
+        "site.yml",
+        r#"- hosts: lab
+  state:
+    - file: /srv/drop/new.conf
+      content: "new\n"
+      owner: deploy
+      mode: "0644"
+"#,
+    );
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "stat -c '%U %a' /etc/victim2"), "root 600\n");
+    assert_eq!(lab.sh("h1", "cat /etc/victim2"), "secret2\n");
+    let _ = lab.exec("h1", "pkill -u deploy -f 'while'; true");
+
+    // 3. a parent folder that is a link another user owns is refused by the plan.
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - file: /srv/linked/planted\n      content: \"x\\n\"\n",
+    );
+    p.play(&["diff", "site.yml"])
+        .code(1)
+        .shows("owned by deploy on the way to /srv/linked/planted");
+    lab.sh("h1", "test ! -e /etc/planted");
+
+    // 4. an operator's edit between the probe and the apply is not overwritten.
+    let p = Project::new(&lab).file(
+        "site.yml",
+        r#"- hosts: lab
+  state:
+    - command: "echo operator > /etc/edited.conf"
+    - file: /etc/edited.conf
+      content: "managed\n"
+"#,
+    );
+    p.play(&["apply", "site.yml"])
+        .code(1)
+        .shows("changed since the plan");
+    assert_eq!(lab.sh("h1", "cat /etc/edited.conf"), "operator\n");
+}
