@@ -256,3 +256,46 @@ fn check_with_recorded_facts() {
         "{partial:#}"
     );
 }
+
+#[test]
+fn check_finds_paths_with_two_owners() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(d, "playbooks/files/site/index.html", "hi\n");
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web
+  state:
+    - file: /tmp/x
+      content: a
+    - sync: /srv/www
+      src: site
+      delete: true
+    - file: /srv/www/extra.txt
+      content: b
+    - release: /srv/app
+      from: {sync: site}
+    - directory: /srv/app/current/uploads
+- hosts: web
+  state:
+    - file: /tmp//x/
+      content: b
+",
+    );
+    let run = play_in(d, &["check"]).code(1);
+    let out = &run.stdout;
+    for e in [
+        // the same path spelled otherwise, in another play
+        "playbooks/site.yml:15:7: duplicate resource `/tmp/x`",
+        "(first declared at playbooks/site.yml:3:7) [host: web1, web2, web3]",
+        // a file inside a sync that deletes
+        "playbooks/site.yml:8:7: file /srv/www/extra.txt lies inside a tree another resource owns: sync /srv/www with delete: true",
+        "(declared at playbooks/site.yml:5:7)",
+        // a folder inside a release's current/
+        "playbooks/site.yml:12:7: directory /srv/app/current/uploads lies inside a tree another resource owns: release /srv/app replaces /srv/app/current on every switch",
+    ] {
+        assert!(out.contains(e), "expected {e:?} in:\n{out}");
+    }
+}

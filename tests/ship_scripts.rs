@@ -135,14 +135,16 @@ fn sync_probe(cwd: &Path, spec: &SyncSpec) -> sync::RemoteTree {
 /// Plans and applies a sync; returns the plan's details (empty when nothing changed).
 fn converge_sync(cwd: &Path, spec: &SyncSpec) -> Vec<String> {
     let remote = sync_probe(cwd, spec);
-    let Some(p) = sync::plan(spec, &remote).expect("plannable") else {
+    let Some(p) =
+        sync::plan(spec, &play::resources::PathState::missing(), &remote).expect("plannable")
+    else {
         return Vec::new();
     };
     let (frag, stdin) = sync::apply_fragment(7, spec, &p.work).expect("archive");
     applied_ok(cwd, &frag, &stdin, 7);
     let again = sync_probe(cwd, spec);
     assert_eq!(
-        sync::plan(spec, &again).expect("plannable"),
+        sync::plan(spec, &play::resources::PathState::missing(), &again).expect("plannable"),
         None,
         "converged"
     );

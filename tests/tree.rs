@@ -144,6 +144,30 @@ fn file_steps_hold_the_privilege_boundary() {
         .shows("owned by deploy on the way to /srv/linked/planted");
     lab.sh("h1", "test ! -e /etc/planted");
 
+    // 5. a sync destination that is a link (to a folder outside the tree), with delete: the
+    //    plan refuses, nothing outside is deleted; a link with force over a non-empty folder
+    //    is refused by the plan, not half-done by the apply.
+    lab.sh(
+        "h1",
+        "mkdir -p /etc/outside /srv/full && echo keep > /etc/outside/keep.txt && ln -s /etc/outside /srv/synced && touch /srv/full/x",
+    );
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - sync: /srv/synced\n      src: site\n      delete: true\n    - link: /srv/full\n      target: /tmp\n      force: true\n",
+    );
+    p.write("files/site/index.html", b"hi\n");
+    p.play(&["apply", "site.yml"])
+        .code(1)
+        .shows("is a symbolic link (→ /etc/outside); a sync does not write or delete through it");
+    assert_eq!(lab.sh("h1", "cat /etc/outside/keep.txt"), "keep\n");
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - link: /srv/full\n      target: /tmp\n      force: true\n",
+    );
+    p.play(&["diff", "site.yml"])
+        .code(1)
+        .shows("a non-empty directory stands there");
+
     // 4. an operator's edit between the probe and the apply is not overwritten.
     let p = Project::new(&lab).file(
         "site.yml",

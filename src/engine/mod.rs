@@ -347,8 +347,9 @@ impl Wants {
                     w.paths.push((service::unit_path(key), false));
                     w.extra.units.push(key.to_string());
                 }
-                Kind::Directory => w.paths.push((key.to_string(), true)),
-                Kind::File | Kind::Link => w.paths.push((key.to_string(), false)),
+                // A link with `force` may replace an empty folder: the plan must know.
+                Kind::Directory | Kind::Link => w.paths.push((key.to_string(), true)),
+                Kind::File => w.paths.push((key.to_string(), false)),
                 // Known from the rendered resource only: see `add_ship`.
                 Kind::Git
                 | Kind::Sync

@@ -678,42 +678,15 @@ printf 'end\0'
     s
 }
 
-/// Decodes standard base64, ignoring whitespace. `None` on invalid input.
+/// Decodes standard base64 (`base64` crate), ignoring whitespace. `None` on invalid input.
 pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a') as u32 + 26,
-            b'0'..=b'9' => (c - b'0') as u32 + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    }
+    use base64::Engine;
     let clean: Vec<u8> = text
         .iter()
         .copied()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    if !clean.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    let chunks = clean.len() / 4;
-    for (i, chunk) in clean.chunks(4).enumerate() {
-        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
-        if pad > 2 || (pad > 0 && i + 1 != chunks) {
-            return None;
-        }
-        let mut n: u32 = 0;
-        for &c in &chunk[..4 - pad] {
-            n = (n << 6) | val(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
+    base64::engine::general_purpose::STANDARD.decode(clean).ok()
 }
 
 /// Parses the fetch script's stdout: path → old bytes (files that could not be read are left out).

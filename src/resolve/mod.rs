@@ -20,6 +20,7 @@ use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::service::{self, ServiceSpec, ServiceState};
+use crate::resources::tree;
 use crate::resources::{
     parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, LinkSpec, Origin,
     Presence, Resource,
@@ -568,6 +569,9 @@ impl<'a> Resolver<'a> {
             Ok(p) => p,
             Err(e) => return (out, vec![e]),
         };
+        // Paths and process names have one owner per host, across plays; commands may repeat in
+        // other plays.
+        let mut owners: HashMap<String, Origin> = HashMap::new();
         for play in plays {
             let vars = self.vars_for(play, host, Some(facts));
             let mut seen: HashMap<String, Origin> = HashMap::new();
@@ -595,7 +599,7 @@ impl<'a> Resolver<'a> {
                     // Paths share one namespace (a program's conf and a service's unit file are
                     // paths too); program and service names have their own.
                     let mut names = vec![match res.desired.kind() {
-                        k if k.is_path() => res.desired.key().to_string(),
+                        k if k.is_path() => tree::normalize(res.desired.key()),
                         k => format!("{k} {}", res.desired.key()),
                     }];
                     match &res.desired {
@@ -605,21 +609,32 @@ impl<'a> Resolver<'a> {
                         }
                         _ => {}
                     }
+                    let per_host = res.desired.kind() != Kind::Command;
                     for key in &names {
-                        if let Some(first) = seen.get(key) {
+                        let first = if per_host {
+                            owners.get(key)
+                        } else {
+                            seen.get(key)
+                        };
+                        if let Some(first) = first {
                             problems.push(ResolveError {
-                            origin: res.origin.clone(),
-                            message: format!(
-                                "duplicate resource `{key}` in play `{}` for host {} (first declared at {first})",
-                                play.name, host.name
+                                origin: res.origin.clone(),
+                                message: format!(
+                                "duplicate resource `{key}` in play `{}`: one owner per path and \
+                                 name on a host (first declared at {first})",
+                                play.name
                             ),
-                            host: host.name.clone(),
-                        });
+                                host: host.name.clone(),
+                            });
                             continue 'resources;
                         }
                     }
                     for key in names {
-                        seen.insert(key, res.origin.clone());
+                        if per_host {
+                            owners.insert(key, res.origin.clone());
+                        } else {
+                            seen.insert(key, res.origin.clone());
+                        }
                     }
                     play_resources.push((entry, res));
                 }
@@ -631,6 +646,15 @@ impl<'a> Resolver<'a> {
             }
             out.extend(play_resources.into_iter().map(|(_, r)| r));
         }
+        problems.extend(
+            tree::overlaps(&out)
+                .into_iter()
+                .map(|(origin, message)| ResolveError {
+                    origin,
+                    message,
+                    host: host.name.clone(),
+                }),
+        );
         (out, problems)
     }
 

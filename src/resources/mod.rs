@@ -247,9 +247,7 @@ impl Desired {
             Desired::Service(s) => vec![service::unit_path(&s.name)],
             Desired::Release(s) => s.probe_paths(),
             Desired::Command(s) => s.creates.iter().cloned().collect(),
-            Desired::Sync(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
-                Vec::new()
-            }
+            Desired::Package(_) | Desired::User(_) | Desired::Group(_) => Vec::new(),
             d => vec![d.key().to_string()],
         }
     }

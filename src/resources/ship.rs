@@ -379,7 +379,8 @@ pub fn plan(
                     .trees
                     .get(&s.dest)
                     .ok_or_else(|| not_probed("the folder"))?;
-                sync::plan(s, tree)?.map(|p| (p.action, p.details, Work::Sync(p.work)))
+                sync::plan(s, &observed.path(&s.dest), tree)?
+                    .map(|p| (p.action, p.details, Work::Sync(p.work)))
             }
             Desired::Release(s) => {
                 let history = o.releases.get(&s.dest).cloned().unwrap_or_default();

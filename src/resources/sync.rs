@@ -31,7 +31,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::archive::{self, ArchiveError, Member};
 use super::git::chown_spec;
 use super::ship::{sibling_prefix, split_path, Planned, Refused};
-use super::{mode_str, sha256_hex, Action};
+use super::{mode_str, sha256_hex, Action, PathKind, PathState};
 use crate::transport::shell_quote;
 
 /// Mode of every synced folder.
@@ -605,7 +605,17 @@ fn ancestors(p: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Plans one sync.
-pub fn plan(spec: &SyncSpec, remote: &RemoteTree) -> Result<Option<Planned<SyncWork>>, Refused> {
+pub fn plan(
+    spec: &SyncSpec,
+    dest: &PathState,
+    remote: &RemoteTree,
+) -> Result<Option<Planned<SyncWork>>, Refused> {
+    if let PathKind::Link { target } = &dest.kind {
+        return Err(Refused(format!(
+            "is a symbolic link (→ {target}); a sync does not write or delete through it \
+             (sync to the real folder)"
+        )));
+    }
     if remote.state == TreeState::NotDir {
         return Err(Refused("something else than a folder stands there".into()));
     }
@@ -755,6 +765,14 @@ pub fn apply_fragment(
         "# sync {}\nprintf '\\0play-step\\0%s\\0' {i} >&2\numask 022\n",
         spec.dest
     );
+    // Never write or delete through a link put in place of the folder since the probe.
+    s.push_str(&format!(
+        "if [ -L {dest} ]; then printf '%s\\n' {} >&2; play_fail {i}; fi\n",
+        shell_quote(&format!(
+            "{} is a symbolic link; a sync does not write or delete through it",
+            spec.dest
+        ))
+    ));
     let mut stdin = Vec::new();
     let undo = format!("{{ rm -rf -- \"$s\"; play_fail {i}; }}");
     let sends = !w.upload.is_empty() || !w.new_dirs.is_empty() || w.create_root;
@@ -1023,7 +1041,7 @@ mod tests {
             delete: false,
             exclude: vec![],
         };
-        let p = plan(&spec, &r).unwrap().unwrap();
+        let p = plan(&spec, &PathState::missing(), &r).unwrap().unwrap();
         assert_eq!(p.action, Action::Attrs);
         assert_eq!(
             p.details[1],
@@ -1051,7 +1069,9 @@ mod tests {
             delete: true,
             exclude: vec![],
         };
-        let p = plan(&spec, &RemoteTree::default()).unwrap().unwrap();
+        let p = plan(&spec, &PathState::missing(), &RemoteTree::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(p.action, Action::Create);
         assert_eq!(p.details[0], "2 files from files/s");
         let (script, stdin) = apply_fragment(0, &spec, &p.work).unwrap();
@@ -1069,7 +1089,18 @@ mod tests {
             state: TreeState::NotDir,
             ..Default::default()
         };
-        assert!(plan(&spec, &nd).is_err());
+        assert!(plan(&spec, &PathState::missing(), &nd).is_err());
+        // A link in place of the folder: never written or deleted through.
+        let link = PathState {
+            kind: PathKind::Link {
+                target: "/etc".into(),
+            },
+            ..PathState::missing()
+        };
+        let e = plan(&spec, &link, &RemoteTree::default()).unwrap_err();
+        assert!(e.0.contains("symbolic link (→ /etc)"), "{}", e.0);
+        let (script, _) = apply_fragment(0, &spec, &SyncWork::default()).unwrap();
+        assert!(script.contains("if [ -L "), "{script}");
     }
 
     #[test]
@@ -1083,7 +1114,7 @@ mod tests {
             exclude: vec![],
         };
         let r = remote(&[("a", 'f', b"old")]);
-        let p = plan(&spec, &r).unwrap().unwrap();
+        let p = plan(&spec, &PathState::missing(), &r).unwrap().unwrap();
         let (script, _) = apply_fragment(5, &spec, &p.work).unwrap();
         assert!(script.contains("mv -T -- \"$s\"/n /srv/s/n"), "{script}");
         assert!(script.contains("mv -f -T -- \"$s\"/a /srv/s/a"), "{script}");

@@ -190,6 +190,60 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
     }
 }
 
+/// Paths that two resources of one host would both own, so that the host could never
+/// converge: a resource inside a `sync: … delete: true` tree (the sync deletes what its source
+/// does not have), or inside a release's `current/` or `releases/` (each switch replaces them).
+/// Each is (where the inner resource is declared, the message naming the other).
+pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
+    let mut owners: Vec<(String, String, &Resource)> = Vec::new();
+    for r in resources {
+        match &r.desired {
+            Desired::Sync(s) if s.delete => owners.push((
+                normalize(&s.dest),
+                format!(
+                    "sync {} with delete: true deletes what its source does not have",
+                    s.dest
+                ),
+                r,
+            )),
+            Desired::Release(s) => {
+                for inner in [s.current(), s.releases()] {
+                    owners.push((
+                        normalize(&inner),
+                        format!("release {} replaces {inner} on every switch", s.dest),
+                        r,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for r in resources {
+        let d = &r.desired;
+        if !d.kind().is_path() {
+            continue;
+        }
+        for (root, why, owner) in &owners {
+            if std::ptr::eq(*owner, r) || !is_under(d.key(), root) {
+                continue;
+            }
+            out.push((
+                r.origin.clone(),
+                format!(
+                    "{} {} lies inside a tree another resource owns: {why} (declared at {}); \
+                     the host would never converge — declare it outside that tree, or in the \
+                     tree's source",
+                    d.kind(),
+                    d.key(),
+                    owner.origin
+                ),
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

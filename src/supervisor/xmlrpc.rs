@@ -123,7 +123,11 @@ fn encode_value(v: &Value, out: &mut String) {
             let _ = write!(out, "<double>{d}</double>");
         }
         Value::Base64(b) => {
-            let _ = write!(out, "<base64>{}</base64>", base64_encode(b));
+            let _ = write!(
+                out,
+                "<base64>{}</base64>",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)
+            );
         }
         Value::Nil => out.push_str("<nil/>"),
         Value::Array(items) => {
@@ -144,25 +148,6 @@ fn encode_value(v: &Value, out: &mut String) {
         }
     }
     out.push_str("</value>");
-}
-
-fn base64_encode(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in b.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &x)| n | (u32::from(x) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The XML body of a method call.
