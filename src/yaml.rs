@@ -57,7 +57,101 @@ impl YamlError {
 
 /// Parses `text` (the content of `file`) into `T`.
 pub fn from_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, YamlError> {
-    serde_yaml::from_str(text).map_err(|e| convert(file, e))
+    serde_yaml::from_str(text).map_err(|e| {
+        let mut err = convert(file, e);
+        if err.message == REPETITION_LIMIT {
+            // serde_yaml gives no position for this one: find the alias that blows up.
+            let bomb = alias_bomb(text);
+            err.position = bomb.map(|b| b.position);
+            err.message = match bomb {
+                Some(b) => format!(
+                    "too many alias expansions (YAML alias bomb?): this alias expands to {} \
+                     nodes",
+                    if b.nodes == u64::MAX {
+                        "more than 18446744073709551615".to_string()
+                    } else {
+                        b.nodes.to_string()
+                    }
+                ),
+                None => "too many alias expansions (YAML alias bomb?)".to_string(),
+            };
+        }
+        err
+    })
+}
+
+/// serde_yaml's message when aliases expand to too many nodes (a "billion laughs" document).
+const REPETITION_LIMIT: &str = "repetition limit exceeded";
+
+/// The alias of a document that expands to the most nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AliasBomb {
+    /// 1-based line and column of the alias.
+    pub position: (usize, usize),
+    /// Nodes the alias stands for once expanded (saturating).
+    pub nodes: u64,
+}
+
+/// The alias of `text` that expands to the most nodes (aliases inside anchored nodes counted
+/// expanded), from the parser's events: nothing is expanded. None without aliases.
+pub fn alias_bomb(text: &str) -> Option<AliasBomb> {
+    use std::collections::HashMap;
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::Marker;
+
+    #[derive(Default)]
+    struct Recv {
+        /// Expanded size of each anchor, by anchor id.
+        sizes: HashMap<usize, u64>,
+        /// Open collections: (anchor id, nodes so far).
+        open: Vec<(usize, u64)>,
+        worst: Option<AliasBomb>,
+    }
+    impl Recv {
+        fn add(&mut self, nodes: u64) {
+            if let Some(top) = self.open.last_mut() {
+                top.1 = top.1.saturating_add(nodes);
+            }
+        }
+    }
+    impl MarkedEventReceiver for Recv {
+        fn on_event(&mut self, ev: Event, mark: Marker) {
+            match ev {
+                Event::Scalar(_, _, anchor, _) => {
+                    if anchor > 0 {
+                        self.sizes.insert(anchor, 1);
+                    }
+                    self.add(1);
+                }
+                Event::Alias(anchor) => {
+                    let nodes = self.sizes.get(&anchor).copied().unwrap_or(1);
+                    if self.worst.is_none_or(|w| nodes > w.nodes) {
+                        self.worst = Some(AliasBomb {
+                            position: (mark.line().max(1), mark.col() + 1),
+                            nodes,
+                        });
+                    }
+                    self.add(nodes);
+                }
+                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                    self.open.push((anchor, 1));
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    if let Some((anchor, nodes)) = self.open.pop() {
+                        if anchor > 0 {
+                            self.sizes.insert(anchor, nodes);
+                        }
+                        self.add(nodes);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut r = Recv::default();
+    // A syntax error ends the scan: what was read so far still counts.
+    let _ = Parser::new_from_str(text).load(&mut r, true);
+    r.worst
 }
 
 /// Reads and parses a YAML file.
@@ -285,6 +379,44 @@ mod tests {
         );
         assert_eq!(p["0.state.1.target"], (5, 26));
         assert_eq!(p["1.name"], (6, 9));
+    }
+
+    const LAUGHS: &str =
+        "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+";
+
+    #[test]
+    fn an_alias_bomb_is_located_and_named() {
+        let err = from_str::<Value>(Path::new("bomb.yml"), LAUGHS).unwrap_err();
+        assert_eq!(err.position, Some((9, 8)), "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "bomb.yml:9:8: too many alias expansions (YAML alias bomb?): this alias expands to"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn alias_sizes_count_nested_expansions() {
+        let b = alias_bomb("a: &a [1, 2]\nb: &b [*a, *a]\nc: *b\n").expect("aliases");
+        // b = [a(3 nodes), a(3 nodes)] = 7 nodes with its own sequence.
+        assert_eq!(
+            b,
+            AliasBomb {
+                position: (3, 4),
+                nodes: 7
+            }
+        );
+        assert_eq!(alias_bomb("a: 1\nb: [2]\n"), None);
     }
 
     #[test]

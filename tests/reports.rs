@@ -597,3 +597,94 @@ fn ci_examples_run_against_a_lab() {
         .code(1)
         .shows("playbooks/site.yml:5:7: unknown key `templat`, did you mean `template`?");
 }
+
+fn sha12(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))[..12].to_string()
+}
+
+/// Issue 13: a 100 MB single-line file printed 125 MB of report. Every format prints a bounded
+/// amount per change: a summary (sizes, sha256) for huge content of long lines, a diff capped
+/// in lines and bytes otherwise.
+#[test]
+fn huge_contents_print_bounded_reports_on_a_lab() {
+    let lab = Lab::start("tmpl-reports-huge", 1);
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab
+  state:
+    - file: /etc/huge/one-line
+      src: one-line
+    - file: /etc/huge/many-lines
+      src: many-lines
+",
+    );
+    sh(
+        &lab,
+        "h1",
+        "mkdir -p /etc/huge && echo small > /etc/huge/one-line",
+    );
+    let one_line = vec![b'x'; 100_000_000];
+    p.write("files/one-line", &one_line);
+    let many: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+    p.write("files/many-lines", many.as_bytes());
+    let summary = format!(
+        "(binary or large content: 6 → 100000000 bytes, sha256 {} → {})",
+        sha12(b"small\n"),
+        sha12(&one_line)
+    );
+    let bounded = |run: &Run| {
+        assert!(
+            run.stdout.len() + run.stderr.len() < 100_000,
+            "play {:?}: {} + {} bytes of report",
+            run.args,
+            run.stdout.len(),
+            run.stderr.len()
+        );
+    };
+
+    let run = p
+        .play(&["diff", "site.yml"])
+        .code(0)
+        .shows("~ update file /etc/huge/one-line")
+        .shows(&summary)
+        .shows("+ create file /etc/huge/many-lines")
+        .shows("+line 0\n")
+        .shows(" more lines, ")
+        .hides("+line 99999");
+    bounded(&run);
+
+    let run = p
+        .play(&["diff", "site.yml", "--format", "markdown"])
+        .code(0)
+        .shows(&summary)
+        .shows(" more lines, ");
+    bounded(&run);
+    let run = p.play(&["diff", "site.yml", "--format", "junit"]).code(0);
+    bounded(&run);
+    parse_junit(&run.stdout).assert_counts_match(&run.stdout);
+
+    let run = p.play(&["diff", "site.yml", "--format", "json"]).code(0);
+    bounded(&run);
+    let report = json(&run.stdout);
+    assert_schema_valid(&report);
+    let h1 = host(&report, "h1");
+    let one = change(h1, "/etc/huge/one-line");
+    assert_eq!(one["diff"], serde_json::Value::Null, "{one:#}");
+    assert_eq!(one["after"]["size"], 100_000_000, "{one:#}");
+    let diff = change(h1, "/etc/huge/many-lines")["diff"]
+        .as_str()
+        .expect("a capped diff")
+        .to_string();
+    assert!(
+        diff.starts_with("--- /dev/null\n+++ /etc/huge/many-lines\n"),
+        "{diff}"
+    );
+    assert!(diff.lines().count() <= 301, "{diff}");
+    assert!(
+        diff.lines()
+            .last()
+            .is_some_and(|l| l.contains(" more lines, ")),
+        "{diff}"
+    );
+}

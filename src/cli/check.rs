@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::common::{ColorChoice, InventoryOpts};
+use super::common::{ColorChoice, InventoryOpts, TemplateOpts};
 use crate::ops::check::{check, text, CheckOptions};
 use crate::report::redact::Redactor;
 
@@ -15,6 +15,8 @@ pub struct CheckArgs {
     pub playbooks: Vec<PathBuf>,
     #[command(flatten)]
     pub inv: InventoryOpts,
+    #[command(flatten)]
+    pub templates: TemplateOpts,
     /// Render with facts recorded by `play facts --save FILE` (default: placeholder facts).
     #[arg(long, value_name = "FILE")]
     pub facts_from: Option<PathBuf>,
@@ -33,6 +35,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         extra_vars: args.inv.extra_vars,
         facts_from: args.facts_from,
         limit: args.limit,
+        template_limits: args.templates.limits(),
     })?;
     let out = Redactor::current().string(&text(&report));
     let mut stdout = std::io::stdout().lock();

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::inventory::{self, ConnectionOverrides, Inventory};
+use crate::resolve::template::{parse_size, Limits};
 use crate::transport::HostKeyPolicy;
 
 /// Where the inventory is and the extra vars on top of it.
@@ -23,6 +24,24 @@ impl InventoryOpts {
     pub fn load(&self) -> Result<Inventory, inventory::InventoryError> {
         let extra = inventory::parse_extra_vars(&self.extra_vars)?;
         inventory::load(&self.inventory, &extra)
+    }
+}
+
+/// Bounds of template rendering (check, diff, apply, rollback).
+#[derive(Debug, Clone, Args)]
+pub struct TemplateOpts {
+    /// Most bytes one template rendering may write (64MiB, 1GiB, 500MB or bytes); its fuel
+    /// (instructions) grows with it. Default 64 MiB.
+    #[arg(long = "max-template-size", value_name = "SIZE", value_parser = parse_size)]
+    pub max_template_size: Option<u64>,
+}
+
+impl TemplateOpts {
+    pub fn limits(&self) -> Limits {
+        let default = Limits::default();
+        Limits {
+            max_output: self.max_template_size.unwrap_or(default.max_output),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::common::{ColorChoice, ConnectOpts, InventoryOpts};
+use super::common::{ColorChoice, ConnectOpts, InventoryOpts, TemplateOpts};
 use crate::engine::{Mode, RunOptions, RunReport};
 use crate::inventory;
 use crate::report::junit::JunitOptions;
@@ -34,6 +34,8 @@ pub struct ConvergeArgs {
     pub inv: InventoryOpts,
     #[command(flatten)]
     pub conn: ConnectOpts,
+    #[command(flatten)]
+    pub templates: TemplateOpts,
     /// Only hosts matching this pattern.
     #[arg(short = 'l', long)]
     pub limit: Option<String>,
@@ -91,6 +93,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
         overrides: args.conn.overrides(),
         want_diffs: true,
         lock_timeout: args.lock_timeout,
+        template_limits: args.templates.limits(),
     };
     // The report comes back redacted (see ops::converge).
     let report = crate::ops::converge::converge(&args.playbook, &inv, &extra, &opts)?;

@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub want_diffs: bool,
     /// Apply: seconds to wait for a host's lock held by another apply (see [`lock`]).
     pub lock_timeout: u64,
+    /// Bounds of every template rendering.
+    pub template_limits: crate::resolve::template::Limits,
 }
 
 /// Why a run could not start (nothing was contacted).
@@ -214,7 +216,7 @@ pub fn run(
     progress: &(dyn Fn(&HostReport) + Sync),
 ) -> Result<RunReport, RunError> {
     let start = Instant::now();
-    let resolver = Resolver::new(pb, inv, extra_vars);
+    let resolver = Resolver::new(pb, inv, extra_vars).with_limits(opts.template_limits);
     let hosts = target_hosts(pb, inv, opts.limit.as_deref())?;
     validate(&resolver, &hosts)?;
     let conns = hosts

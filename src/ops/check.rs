@@ -32,6 +32,8 @@ pub struct CheckOptions {
     /// Facts recorded by `play facts --save`; hosts not in the file get the placeholders.
     pub facts_from: Option<PathBuf>,
     pub limit: Option<String>,
+    /// Bounds of every template rendering.
+    pub template_limits: crate::resolve::template::Limits,
 }
 
 /// One problem, located. `line`/`column` are 1-based, 0 when unknown.
@@ -205,7 +207,7 @@ fn check_playbook(
     inv: Option<&Inventory>,
     extra: &Vars,
     facts: &FactsFile,
-    limit: Option<&str>,
+    opts: &CheckOptions,
     report: &mut CheckReport,
     hosts_seen: &mut std::collections::BTreeSet<String>,
 ) -> Vec<Problem> {
@@ -214,7 +216,7 @@ fn check_playbook(
     let (Some(pb), Some(inv)) = (pb, inv) else {
         return problems;
     };
-    let hosts = match engine::target_hosts(&pb, inv, limit) {
+    let hosts = match engine::target_hosts(&pb, inv, opts.limit.as_deref()) {
         Ok(h) => h,
         Err(e) => {
             // With plays left out for problems, no host may be left: not a problem of its own.
@@ -229,7 +231,7 @@ fn check_playbook(
             return problems;
         }
     };
-    let resolver = Resolver::new(&pb, inv, extra);
+    let resolver = Resolver::new(&pb, inv, extra).with_limits(opts.template_limits);
     let stub = stub_facts();
     let rendered: Vec<Rendered> = hosts
         .par_iter()
@@ -298,7 +300,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
             inv.as_ref(),
             &extra,
             &facts,
-            opts.limit.as_deref(),
+            opts,
             &mut report,
             &mut hosts_seen,
         ));

@@ -8,8 +8,8 @@
 //! and JUnit printers.
 
 use serde::{Deserialize, Serialize};
-use similar::TextDiff;
 
+use super::shown::{content_shown, Shown};
 use crate::engine::{HostReport, HostStatus, Mode, RunReport};
 use crate::resources::{Action, Change};
 
@@ -187,34 +187,14 @@ pub fn error_of(h: &HostReport) -> Option<&str> {
     }
 }
 
-fn as_text(b: &[u8]) -> Option<&str> {
-    std::str::from_utf8(b).ok().filter(|t| !t.contains('\0'))
-}
-
-/// The unified diff of a text file's content change (no colors), `None` when there is none to
-/// show (not a content change, sensitive, binary, or the old content was not fetched).
+/// The unified diff of a text file's content change (no colors), capped per change (see
+/// [`super::shown`]); `None` when there is none to show (not a content change, sensitive,
+/// binary, the old content was not fetched, or large content of very long lines).
 pub fn unified_diff(c: &Change) -> Option<String> {
-    if c.sensitive {
-        return None;
+    match content_shown(c, &c.key)? {
+        Shown::Diff(d) => Some(d),
+        Shown::Summary(_) => None,
     }
-    let cc = c.content.as_ref()?;
-    let new = as_text(&cc.new)?;
-    let old = match (&cc.old, cc.old_size) {
-        (Some(o), _) => as_text(o)?,
-        (None, None) => "",
-        (None, Some(_)) => return None,
-    };
-    let from = if cc.old_size.is_some() {
-        c.key.as_str()
-    } else {
-        "/dev/null"
-    };
-    let text = TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(from, &c.key)
-        .to_string();
-    Some(text)
 }
 
 fn change(c: &Change, h: &HostReport, mode: Mode) -> JsonChange {

@@ -6,7 +6,8 @@
 
 use std::fmt::Write;
 
-use super::json::{action_name, error_of, status_name, unified_diff, Counts};
+use super::json::{action_name, error_of, status_name, Counts};
+use super::shown::{content_shown, Shown};
 use crate::engine::{HostReport, Mode, RunReport};
 use crate::resources::Change;
 
@@ -105,10 +106,16 @@ fn host_details(out: &mut String, h: &HostReport, mode: Mode) {
     }
     for c in &h.changes {
         let _ = writeln!(out, "{}", change_line(c, h, mode));
-        if let Some(d) = unified_diff(c) {
-            out.push('\n');
-            code_block(out, "diff", &d);
-            out.push('\n');
+        match content_shown(c, &c.key) {
+            Some(Shown::Diff(d)) => {
+                out.push('\n');
+                code_block(out, "diff", &d);
+                out.push('\n');
+            }
+            Some(Shown::Summary(s)) => {
+                let _ = writeln!(out, "  {s}");
+            }
+            None => {}
         }
     }
     let _ = writeln!(out, "\n</details>\n");

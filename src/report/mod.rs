@@ -10,3 +10,4 @@ pub mod markdown;
 pub mod plan;
 pub mod redact;
 pub mod run;
+pub mod shown;

@@ -2,13 +2,13 @@
 //!
 //! Programs and services show their state change and restarts as details
 //! (`~ update program web (STOPPED → RUNNING, restart: /etc/app/app.ini changed)`) and the
-//! unified diff of their conf or unit file.
+//! unified diff of their conf or unit file. Diffs are capped per change (see [`super::shown`]).
 
 use std::fmt::Write;
 
 use owo_colors::OwoColorize;
-use similar::TextDiff;
 
+use super::shown::{content_shown, Shown};
 use crate::engine::{HostReport, HostStatus, Mode, RunReport};
 use crate::resources::{Action, Change, Kind};
 
@@ -60,73 +60,31 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
         };
         let _ = writeln!(out, "{line}");
     }
-    if let Some(cc) = &c.content {
-        if c.sensitive {
-            let _ = writeln!(out, "      (sensitive content changed)");
-        } else {
-            let new_text = std::str::from_utf8(&cc.new)
-                .ok()
-                .filter(|t| !t.contains('\0'));
-            let old_text = match (&cc.old, cc.old_size) {
-                (Some(o), _) => std::str::from_utf8(o)
-                    .ok()
-                    .filter(|t| !t.contains('\0'))
-                    .map(Some),
-                (None, None) => Some(None), // new file
-                (None, Some(_)) => None,    // old bytes not fetched (binary or large)
-            };
-            match (old_text, new_text) {
-                (Some(old), Some(new)) => {
-                    let old = old.unwrap_or("");
-                    let path = c.kind.content_path(&c.key);
-                    let diff = TextDiff::from_lines(old, new);
-                    let text = diff
-                        .unified_diff()
-                        .context_radius(3)
-                        .header(
-                            if cc.old_size.is_some() {
-                                &path
-                            } else {
-                                "/dev/null"
-                            },
-                            &path,
-                        )
-                        .to_string();
-                    for l in text.lines() {
-                        let l = format!("      {l}");
-                        let l = if l.trim_start().starts_with("+++")
-                            || l.trim_start().starts_with("---")
-                        {
-                            l.bold().to_string()
-                        } else if l.trim_start().starts_with('+') {
-                            l.green().to_string()
-                        } else if l.trim_start().starts_with('-') {
-                            l.red().to_string()
-                        } else if l.trim_start().starts_with("@@") {
-                            l.cyan().to_string()
-                        } else {
-                            l
-                        };
-                        let _ = writeln!(out, "{l}");
-                    }
-                }
-                _ => {
-                    let _ = writeln!(
-                        out,
-                        "      (binary or large content: {} → {} bytes, sha256 {} → {})",
-                        cc.old_size
-                            .map(|s| s.to_string())
-                            .unwrap_or_else(|| "none".into()),
-                        cc.new.len(),
-                        cc.old_sha256
-                            .as_deref()
-                            .map(|s| &s[..s.len().min(12)])
-                            .unwrap_or("none"),
-                        &cc.new_sha256[..cc.new_sha256.len().min(12)],
-                    );
-                }
+    if c.sensitive && c.content.is_some() {
+        let _ = writeln!(out, "      (sensitive content changed)");
+    }
+    match content_shown(c, &c.kind.content_path(&c.key)) {
+        Some(Shown::Diff(text)) => {
+            for l in text.lines() {
+                let l = format!("      {l}");
+                let l = if l.trim_start().starts_with("+++") || l.trim_start().starts_with("---") {
+                    l.bold().to_string()
+                } else if l.trim_start().starts_with('+') {
+                    l.green().to_string()
+                } else if l.trim_start().starts_with('-') {
+                    l.red().to_string()
+                } else if l.trim_start().starts_with("@@") {
+                    l.cyan().to_string()
+                } else {
+                    l
+                };
+                let _ = writeln!(out, "{l}");
             }
         }
+        Some(Shown::Summary(s)) => {
+            let _ = writeln!(out, "      {s}");
+        }
+        None => {}
     }
     out
 }

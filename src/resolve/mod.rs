@@ -4,6 +4,7 @@
 //! [`crate::inventory`]) < play `vars` < `vars_files` (in order) < extra vars (`-e`).
 //! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
 
+pub mod limits;
 mod ship;
 pub mod template;
 
@@ -72,6 +73,8 @@ pub struct Resolver<'a> {
     pub inventory: &'a Inventory,
     pub extra_vars: &'a Vars,
     env: Arc<Environment<'static>>,
+    /// Bounds of every rendering (output cap, fuel).
+    limits: template::Limits,
     groups: MValue,
     /// `sync:` and `release:` sources, read once per run.
     trees: TreeCache,
@@ -95,16 +98,25 @@ fn truthy(v: &MValue) -> bool {
 
 impl<'a> Resolver<'a> {
     pub fn new(playbook: &'a Playbook, inventory: &'a Inventory, extra_vars: &'a Vars) -> Self {
-        let env = Arc::new(template::environment(template_dirs(playbook)));
+        let limits = template::Limits::default();
+        let env = Arc::new(template::environment(template_dirs(playbook), limits));
         let groups = MValue::from_serialize(inventory.groups_map());
         Resolver {
             playbook,
             inventory,
             extra_vars,
             env,
+            limits,
             groups,
             trees: TreeCache::default(),
         }
+    }
+
+    /// The same resolver with other bounds on every template rendering.
+    pub fn with_limits(mut self, limits: template::Limits) -> Self {
+        self.env = Arc::new(template::environment(template_dirs(self.playbook), limits));
+        self.limits = limits;
+        self
     }
 
     /// Plays that target `host`, in order.
@@ -147,7 +159,7 @@ impl<'a> Resolver<'a> {
         if let Some(f) = facts {
             fixed.insert("facts".into(), MValue::from_serialize(f));
         }
-        LazyVars::new(self.env.clone(), raw, fixed)
+        LazyVars::new(self.env.clone(), raw, fixed, self.limits)
     }
 
     /// Every (entry, loop item) of the play's roles then its own state, with `when` applied;

@@ -10,12 +10,16 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value as MValue};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 
+pub use super::limits::{format_size, guard_filters, parse_size, CappedWriter, Limits, SizeError};
 use crate::yaml::Value as YValue;
 
-/// A template engine configured the way playbooks need it.
-pub fn environment(template_dirs: Vec<std::path::PathBuf>) -> Environment<'static> {
+/// A template engine configured the way playbooks need it, every rendering bounded by `limits`
+/// (its fuel here; its output cap by [`render_named`]).
+pub fn environment(template_dirs: Vec<std::path::PathBuf>, limits: Limits) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(limits.fuel()));
+    guard_filters(&mut env, limits);
     env.set_keep_trailing_newline(true);
     // `{% include %}` / `{% import %}` inside templates find files in the same folders.
     env.set_loader(move |name| {
@@ -52,6 +56,8 @@ pub struct LazyVars {
     stack: Mutex<Vec<String>>,
     /// The first error met while resolving a var (reported instead of "undefined").
     error: Mutex<Option<String>>,
+    /// Bounds of every rendering done with these vars.
+    limits: Limits,
 }
 
 impl std::fmt::Debug for LazyVars {
@@ -69,6 +75,7 @@ impl LazyVars {
         env: Arc<Environment<'static>>,
         raw: BTreeMap<String, YValue>,
         fixed: BTreeMap<String, MValue>,
+        limits: Limits,
     ) -> Arc<Self> {
         Arc::new(LazyVars {
             env,
@@ -77,6 +84,7 @@ impl LazyVars {
             cache: Mutex::new(HashMap::new()),
             stack: Mutex::new(Vec::new()),
             error: Mutex::new(None),
+            limits,
         })
     }
 
@@ -268,6 +276,11 @@ fn explain(
                 ),
             }
         }
+        ErrorKind::OutOfFuel => format!(
+            "template ran out of fuel: more than {} instructions in one rendering (a runaway \
+             loop?); --max-template-size raises it with the output cap",
+            vars.limits.fuel()
+        ),
         _ => err
             .detail()
             .map(str::to_string)
@@ -294,10 +307,33 @@ pub fn render_named(
     let tmpl = env
         .template_from_named_str(name, source)
         .map_err(|e| explain(&e, Vec::new(), has, vars))?;
-    tmpl.render(ctx).map_err(|e| {
-        let undeclared = tmpl.undeclared_variables(false).into_iter().collect();
-        explain(&e, undeclared, has, vars)
+    // Through a capped writer: memory never grows past the cap, however much the template
+    // would write (issue 13: a 10 GB rendering aborted the process).
+    let mut out = CappedWriter::new(vars.limits.max_output);
+    match tmpl.render_captured_to(ctx, &mut out) {
+        Ok(_) => {}
+        Err(e) if out.exceeded() => return Err(too_large(vars.limits, e.line())),
+        Err(e) => {
+            let undeclared = tmpl.undeclared_variables(false).into_iter().collect();
+            return Err(explain(&e, undeclared, has, vars));
+        }
+    }
+    String::from_utf8(out.into_inner()).map_err(|e| RenderError {
+        line: None,
+        message: format!("template output is not UTF-8: {e}"),
     })
+}
+
+/// The error of a rendering whose output passed `limits.max_output`.
+fn too_large(limits: Limits, line: Option<usize>) -> RenderError {
+    RenderError {
+        line,
+        message: format!(
+            "template output exceeds {} (the cap per rendering; raise it with \
+             --max-template-size)",
+            format_size(limits.max_output)
+        ),
+    }
 }
 
 /// Evaluates an expression to a value.
@@ -319,6 +355,13 @@ pub fn eval_expr(
         let undeclared: Vec<String> = e.undeclared_variables(false).into_iter().collect();
         let err = minijinja::Error::new(ErrorKind::UndefinedError, "undefined");
         return Err(explain(&err, undeclared, has, vars));
+    }
+    // A value is not written through the capped writer: check its size once made (minijinja
+    // itself caps a repeated string at 100 MB).
+    if v.as_str()
+        .is_some_and(|s| s.len() as u64 > vars.limits.max_output)
+    {
+        return Err(too_large(vars.limits, None));
     }
     Ok(v)
 }
@@ -377,5 +420,117 @@ impl Renderer<'_> {
             &|n| scope.has(n),
             &self.scope.vars,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(limits: Limits, source: &str) -> Result<String, RenderError> {
+        let env = Arc::new(environment(Vec::new(), limits));
+        let vars = LazyVars::new(env.clone(), BTreeMap::new(), BTreeMap::new(), limits);
+        let ctx = MValue::from_dyn_object(Scope::new(vars.clone(), BTreeMap::new()));
+        render_named(&env, "t.j2", source, &ctx, &|_| false, &vars)
+    }
+
+    const TEN_GB: &str = "{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx\
+                          {% endfor %}{% endfor %}";
+
+    #[test]
+    fn a_ten_gigabyte_template_stops_at_the_cap() {
+        let small = Limits {
+            max_output: 1 << 20,
+        };
+        let e = render(small, TEN_GB).expect_err("capped");
+        assert!(
+            e.message.starts_with("template output exceeds 1 MiB")
+                && e.message.contains("--max-template-size"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn output_up_to_the_cap_renders_whole() {
+        let limits = Limits { max_output: 1000 };
+        let out = render(limits, "{% for i in range(100) %}0123456789{% endfor %}").expect("fits");
+        assert_eq!(out.len(), 1000);
+        assert!(render(limits, "{% for i in range(100) %}0123456789{% endfor %}!").is_err());
+    }
+
+    #[test]
+    fn a_loop_captured_in_a_variable_runs_out_of_fuel() {
+        let source = format!("{{% set x %}}{TEN_GB}{{% endset %}}{{{{ x|length }}}}");
+        let e = render(Limits::default(), &source).expect_err("out of fuel");
+        assert!(
+            e.message.starts_with("template ran out of fuel: more than"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_sole_expression_larger_than_the_cap_is_refused() {
+        let limits = Limits { max_output: 1000 };
+        let env = Arc::new(environment(Vec::new(), limits));
+        let vars = LazyVars::new(env.clone(), BTreeMap::new(), BTreeMap::new(), limits);
+        let ctx = MValue::from_dyn_object(Scope::new(vars.clone(), BTreeMap::new()));
+        let e = eval_expr(&env, "'x' * 1001", &ctx, &|_| false, &vars).expect_err("too large");
+        assert!(
+            e.message.starts_with("template output exceeds 1000 bytes"),
+            "{}",
+            e.message
+        );
+        let ok = eval_expr(&env, "'x' * 1000", &ctx, &|_| false, &vars).expect("fits");
+        assert_eq!(ok.as_str().map(str::len), Some(1000));
+    }
+
+    #[test]
+    fn amplifying_filters_are_refused_before_they_allocate() {
+        for (filter, source) in [
+            (
+                "replace",
+                "{{ ('x' * 100000) | replace('x', 'y' * 100000) }}",
+            ),
+            ("join", "{{ (['x' * 10000000] * 1000) | join }}"),
+            ("indent", "{{ ('x\\n' * 1000000) | indent(1000) }}"),
+            ("format", "{{ '%3000000000s' | format('x') }}"),
+        ] {
+            let e = render(Limits::default(), source).expect_err(filter);
+            assert!(
+                e.message
+                    .starts_with(&format!("`{filter}` would make a value larger than 64 MiB")),
+                "{filter}: {}",
+                e.message
+            );
+        }
+        let e = render(
+            Limits::default(),
+            "{{ (range(100000) * 100000) | list | length }}",
+        )
+        .expect_err("list");
+        assert!(
+            e.message
+                .starts_with("`list` on a sequence of more than 4194304 items"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn guarded_filters_render_as_minijinja_does() {
+        let source = "{{ {'b': 2, 'a': 1} | dictsort(by='value') }} {{ [1, 2] | tojson(indent=2) }} \
+                      {{ 'a\\nb' | indent(2, first=true) }} {{ [{'x': 1}, {'x': 2}] | map(attribute='x') | join(', ') }} \
+                      {{ [{'a': 1}, {'a': 2}] | selectattr('a', 'eq', 1) | list }} {{ 'hello' | replace('l', 'L') }} \
+                      {{ '%s-%d' | format('a', 3) }} {{ [3, 1, 2] | sort | reverse | list }} {{ [1, 1, 2] | unique | list }} \
+                      {{ range(5) | sum }} {{ [1, 2] | last }} {{ [1, 5] | max }} {{ 'a\\nb' | lines }} {{ [1, 2, 3] | batch(2) | list }} \
+                      {{ [1, 2, 3] | slice(2) | list }} {{ [1, 2] | string }} {{ {'k': 1} | items | list }} {{ [1, 2] | pprint }} \
+                      {{ [{'g': 1}] | groupby('g') }} {{ [1, 2] | select('odd') | list }} {{ [1, 2] | reject('odd') | list }} \
+                      {{ [{'a': 1}] | rejectattr('a') | list }} {{ [3, 1] | min }}";
+        let plain = Environment::new()
+            .render_str(source, ())
+            .expect("plain minijinja");
+        assert_eq!(render(Limits::default(), source).expect("guarded"), plain);
     }
 }

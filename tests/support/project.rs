@@ -168,7 +168,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(args: &[&str], out: Output) -> Run {
+    /// The outcome of `play ARGS` that ended with `out`.
+    pub fn from(args: &[&str], out: Output) -> Run {
         Run {
             args: args.iter().map(|s| s.to_string()).collect(),
             status: out.status.code(),
