@@ -5,7 +5,7 @@
 //!   repo: /srv/repos/app.git # URL or path, as the HOST reaches it (git runs on the host)
 //!   version: main            # branch, tag or full commit; default HEAD
 //!   depth: 1                 # shallow fetch
-//!   owner: app               # chown -R after a change
+//!   owner: app               # the checkout is app's, and git runs as app
 //!   force: true              # discard local changes to tracked files when moving
 //! ```
 //!
@@ -17,6 +17,9 @@
 //! Apply: a new checkout is made in a temporary sibling folder (`git init`, `fetch`, `checkout
 //! --detach`) and renamed into place; an existing one fetches and checks out the commit
 //! (detached HEAD, so `play` never moves a branch).
+//!
+//! Privileges: see [`GIT_FN`] — git never runs with `safe.directory='*'`, never with hooks or
+//! `core.fsmonitor`, and never as root in a tree another user owns.
 
 use super::ship::{set_args, short, sibling_prefix, split_path, Planned, Refused};
 use super::{Action, PathState, Presence};

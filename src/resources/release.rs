@@ -17,7 +17,8 @@
 //!
 //! A new release is built in `DEST/releases/.tmp-<id>` — from `sync`, a copy of the live release
 //! plus the files that differ (one tar stream; the plan lists exactly those files); from `git`,
-//! `git archive` of the commit out of a bare cache `DEST/repo` — then renamed to
+//! `git archive` of the commit out of a bare cache (root's, outside DEST: see
+//! [`ReleaseSpec::cache`]) — then renamed to
 //! `releases/<id>`; then `current` is replaced by a new link (`ln -s` + rename: never missing,
 //! never half-switched); then `DEST/revisions.log` (one line per deploy: id, UTC time, source)
 //! is rewritten atomically; then releases beyond `keep` are deleted, oldest first by that log.
