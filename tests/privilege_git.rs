@@ -221,3 +221,45 @@ fn a_release_cache_planted_by_the_owner_never_runs_as_root() {
     );
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 }
+
+#[test]
+fn a_login_without_root_checks_out_as_itself_and_cannot_switch_user() {
+    let lab = Lab::start("gitlock-nonroot", 1);
+    repo(&lab);
+    // A root apply makes `app` (and the host's apply lock).
+    Project::new(&lab)
+        .file("root.yml", "- hosts: lab\n  state:\n    - user: app\n")
+        .play(&["apply", "root.yml"])
+        .code(0);
+    // deploy (no become): its own checkout, from root's local repository (trusted by its path).
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - git: /home/deploy/src\n      repo: /srv/repo.git\n      version: main\n",
+    );
+    p.play(&["apply", "site.yml", "-u", "deploy"]).code(0);
+    assert_eq!(
+        sh(
+            &lab,
+            "h1",
+            "stat -c %U /home/deploy/src/.git/HEAD; cat /home/deploy/src/app.txt"
+        ),
+        "deploy\nv1\n"
+    );
+    push(&lab, "v2");
+    p.play(&["apply", "site.yml", "-u", "deploy"]).code(0);
+    assert_eq!(sh(&lab, "h1", "cat /home/deploy/src/app.txt"), "v2\n");
+    p.play(&["diff", "--exit-code", "site.yml", "-u", "deploy"])
+        .code(0);
+    // A checkout for app, by deploy without root: refused, nothing left behind.
+    let p = Project::new(&lab).file(
+        "app.yml",
+        "- hosts: lab\n  state:\n    - git: /home/deploy/for-app\n      repo: /srv/repo.git\n      owner: app\n",
+    );
+    p.play(&["apply", "app.yml", "-u", "deploy"])
+        .code(1)
+        .shows("cannot run git as app: this script runs as deploy, not root (become)");
+    assert_eq!(
+        sh(&lab, "h1", "ls -A /home/deploy | grep -c for-app || true").trim(),
+        "0"
+    );
+}

@@ -260,7 +260,8 @@ done
 }
 
 /// The probe fragment resolving every (repo, version) on the host (`gitls` records), as the
-/// user the probe runs as. Full commit ids need no lookup and are skipped.
+/// user the probe runs as (a local repository root owns is trusted by its path, see
+/// [`upload_pack_lines`]). Full commit ids need no lookup and are skipped.
 pub fn probe_remotes(remotes: &[(String, String)]) -> String {
     let mut s = String::new();
     for (repo, version) in remotes {
@@ -272,8 +273,9 @@ pub fn probe_remotes(remotes: &[(String, String)]) -> String {
         }
         let (r, v) = (shell_quote(repo), shell_quote(version));
         let peeled = shell_quote(&format!("{version}^{{}}"));
+        s.push_str(&upload_pack_lines(repo));
         s.push_str(&format!(
-            "o=$({GIT} ls-remote -- {r} {v} {peeled} 2>&1 </dev/null)\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$?\" \"$o\"\n"
+            "o=$({GIT} ls-remote ${{pu:+\"$pu\"}} -- {r} {v} {peeled} 2>&1 </dev/null)\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$?\" \"$o\"\n"
         ));
     }
     s
@@ -455,6 +457,13 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
     if !matches!(op, GitOp::Chown | GitOp::Delete) {
         s.push_str(GIT_FN);
         s.push_str(&upload_pack_lines(&spec.repo));
+        if spec.owner.is_some() {
+            // Can git run as the owner here at all? Said before anything is touched.
+            s.push_str(&format!(
+                "{git} --version >/dev/null || play_fail {i}
+"
+            ));
+        }
     }
     match op {
         GitOp::Clone { reference, commit } => {
@@ -789,7 +798,7 @@ mod tests {
             ("/r".into(), C1.into()),
         ]);
         assert!(
-            p.contains("ls-remote -- '/srv/it'\\''s.git' main 'main^{}'"),
+            p.contains("ls-remote ${pu:+\"$pu\"} -- '/srv/it'\\''s.git' main 'main^{}'"),
             "{p}"
         );
         assert_eq!(
