@@ -460,8 +460,7 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
         if spec.owner.is_some() {
             // Can git run as the owner here at all? Said before anything is touched.
             s.push_str(&format!(
-                "{git} --version >/dev/null || play_fail {i}
-"
+                "{git} --version </dev/null >/dev/null || play_fail {i}\n"
             ));
         }
     }
