@@ -311,14 +311,24 @@ fn root_and_a_login_without_root_take_the_same_lock() {
         .file("site.yml", SLOW)
         .file("deploy.yml", &slow_deploy());
 
-    // deploy first, on a host no root apply has locked yet: no lock of its own, a clear error.
-    p.play(&["apply", "deploy.yml", "-u", "deploy", "-e", "v=0"])
-        .code(1)
-        .shows("no shared apply lock on this host: /var/lib/play/lock is missing")
-        .shows("install -m 0666 /dev/null /var/lib/play/lock");
-    lab.sh("h1", "test ! -e /home/deploy/locked-b");
+    // deploy first, on a host no root apply has locked yet (no lock; then a lock as older
+    // versions made it, 0600 in a 0700 folder): no lock of its own, a clear error.
+    for before in [
+        "true",
+        "mkdir -m 0700 /var/lib/play && install -m 0600 /dev/null /var/lib/play/lock",
+    ] {
+        lab.sh("h1", before);
+        p.play(&["apply", "deploy.yml", "-u", "deploy", "-e", "v=0"])
+            .code(1)
+            .shows(
+                "no shared apply lock on this host: /var/lib/play/lock is missing or out of reach",
+            )
+            .shows("install -m 0666 /dev/null /var/lib/play/lock");
+        lab.sh("h1", "test ! -e /home/deploy/locked-b");
+    }
 
-    // A root apply makes the lock: root's, 0666, in a folder others reach but cannot change.
+    // A root apply makes the lock (or fixes an older one): root's, 0666, in a folder others
+    // reach but cannot change.
     p.play(&["apply", "site.yml", "-e", "v=0"]).code(0);
     assert_eq!(
         lab.sh(

@@ -302,7 +302,7 @@ if [ "$(id -u)" = 0 ]; then
     {{ : >> "$x" && chmod 0666 -- "$x"; }} 2>/dev/null || play_err "cannot open the lock file $x"
   done
 else
-  {{ [ -f "$f" ] && ! [ -L "$f" ]; }} || play_err "no shared apply lock on this host: $f is missing (an apply as root makes it; or run once as root: install -d -m 0711 $d && install -m 0666 /dev/null $f $r)"
+  {{ [ -f "$f" ] && ! [ -L "$f" ]; }} || play_err "no shared apply lock on this host: $f is missing or out of reach (an apply as root makes it; or run once as root: install -d -m 0711 $d && install -m 0666 /dev/null $f $r)"
   play_rootowned "$d" && play_rootowned "$f" || play_err "refusing the lock file $f: it or its folder is not root's, or others may write the folder"
 fi
 command exec 9>>"$f" || play_err "cannot open the lock file $f"
