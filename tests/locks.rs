@@ -1,14 +1,15 @@
 //! The per-host apply lock and interrupted sessions, on a real lab: two applies at once, a
-//! controller killed mid-apply, a stale lock, a connection cut mid-write, leftover temp files.
-//! Each test checks the hosts afterwards.
+//! controller killed mid-apply, a stale lock, a connection cut mid-write, leftover temp files,
+//! a second controller in another PID namespace, root and a login without root at once. Each
+//! test checks the hosts afterwards.
 
 mod support;
 
-use std::process::Child;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use support::lab::Lab;
-use support::project::Project;
+use support::lab::{play_bin, Lab};
+use support::project::{Project, Run};
 
 /// Waits until `cmd` on `host` prints something containing `want`.
 fn wait_until(lab: &Lab, host: &str, cmd: &str, want: &str) {
@@ -26,16 +27,35 @@ fn wait_until(lab: &Lab, host: &str, cmd: &str, want: &str) {
     }
 }
 
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 fn finish(child: Child) -> (Option<i32>, String) {
     let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code(),
-        format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code(), text(&out))
+}
+
+/// `play ARGS --lock-timeout 0` fails at once, naming the holder's controller pid.
+fn refused_by(p: &Project, args: &[&str], holder: u32) {
+    let mut all = args.to_vec();
+    all.extend(["--lock-timeout", "0"]);
+    p.play(&all)
+        .code(1)
+        .shows("locked by another `play apply`")
+        .shows(&format!("(pid {holder}), since "))
+        .shows("gave up after 0s (--lock-timeout)");
+}
+
+/// `play ARGS --lock-timeout 60 -v` waits for the holder, then succeeds.
+fn waits(p: &Project, args: &[&str]) -> Run {
+    let mut all = args.to_vec();
+    all.extend(["--lock-timeout", "60", "-v"]);
+    p.play(&all).code(0).shows("waiting up to 60s")
 }
 
 const SLOW: &str = r#"
@@ -56,30 +76,14 @@ fn concurrent_applies_wait_for_the_host_lock() {
     let a = p.spawn(&["apply", "site.yml", "-e", "v=1"]);
     let a_pid = a.id();
     wait_until(&lab, "h1", "cat /etc/locked-a 2>/dev/null", "1");
-    p.play(&["apply", "site.yml", "-e", "v=2", "--lock-timeout", "0"])
-        .code(1)
-        .shows("locked by another `play apply`")
-        .shows(&format!("(pid {a_pid}), since "))
-        .shows("gave up after 0s (--lock-timeout)");
+    refused_by(&p, &["apply", "site.yml", "-e", "v=2"], a_pid);
     assert_eq!(
         lab.sh("h1", "cat /etc/locked-a"),
         "1\n",
         "B changed nothing"
     );
     // B waits for A, then probes again under the lock and converges.
-    let b = p
-        .play(&[
-            "apply",
-            "site.yml",
-            "-e",
-            "v=2",
-            "--lock-timeout",
-            "60",
-            "-v",
-        ])
-        .code(0)
-        .shows("waiting up to 60s")
-        .shows("probed again under the lock");
+    let b = waits(&p, &["apply", "site.yml", "-e", "v=2"]).shows("probed again under the lock");
     let (code, out) = finish(a);
     assert_eq!(code, Some(0), "A converged:\n{out}");
     drop(b);
@@ -111,12 +115,23 @@ fn a_stale_lock_is_broken_and_a_live_one_named() {
         .expect("hostname")
         .trim()
         .to_string();
+    // Where this controller runs: a holder is judged stale only in this boot and PID namespace.
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .expect("boot id")
+        .trim()
+        .to_string();
+    let ns = std::fs::read_link("/proc/self/ns/pid").expect("pid namespace");
+    let ns = ns.to_string_lossy();
+    let pidns = ns
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .to_string();
     let plant = |by: &str| {
         lab.sh(
             "h1",
             &format!(
                 "mkdir -p /var/lib/play && setsid sh -c 'exec 9>>/var/lib/play/lock; flock 9; \
-                 printf \"gen=5 state=held rpid=%s by={by} pid=4194000 start=1 since=1795000000\\n\" $$ \
+                 printf \"gen=5 state=held rpid=%s by={by} pid=4194000 start=1 since=1795000000 boot={boot} pidns={pidns}\\n\" $$ \
                  > /var/lib/play/lock; exec sleep 1000' </dev/null >/dev/null 2>&1 &"
             ),
         );
@@ -223,4 +238,150 @@ fn connection_cut_mid_apply_leaves_whole_files_and_the_next_run_cleans_up() {
         size.to_string()
     );
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+}
+
+// --- Privilege and namespace boundaries (issue 13): a second controller in another PID
+// namespace must not judge a live holder stale (it broke the lock and killed the first
+// apply's script), and root and a login without root (`deploy`, no become) take one lock.
+
+/// deploy's playbook: [`SLOW`] in its home (no become).
+fn slow_deploy() -> String {
+    SLOW.replace("/etc/locked-a", "/home/deploy/locked-b")
+        .replace("/etc/slow-", "/home/deploy/slow-")
+}
+
+#[test]
+fn a_controller_in_another_pid_namespace_waits_for_a_live_holder() {
+    let lab = Lab::start("gitlock-pidns", 1);
+    let p = Project::new(&lab).file("site.yml", SLOW);
+    // A applies (and sleeps in its command), holding the lock.
+    let a = p.spawn(&["apply", "site.yml", "-e", "v=1"]);
+    let a_pid = a.id();
+    wait_until(&lab, "h1", "cat /etc/locked-a 2>/dev/null", "1");
+    // B: same user@hostname, but its own PID namespace (as in a CI container), where A's pid
+    // does not exist.
+    let b = |timeout: &str| {
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "--"])
+            .arg(play_bin())
+            .args(["apply", "-i"])
+            .arg(p.inventory())
+            .args([
+                "--color",
+                "never",
+                "site.yml",
+                "-e",
+                "v=2",
+                "--lock-timeout",
+            ])
+            .arg(timeout)
+            .env("PLAY_LOOPBACK_ONLY", "1")
+            .current_dir(p.root())
+            .output()
+            .expect("run play under unshare")
+    };
+    let out = b("0");
+    let says = text(&out);
+    assert_eq!(out.status.code(), Some(1), "B is refused:\n{says}");
+    assert!(
+        says.contains("locked by another `play apply`")
+            && says.contains(&format!("(pid {a_pid}), since ")),
+        "B names A:\n{says}"
+    );
+    assert!(!says.contains("broke a stale apply lock"), "{says}");
+    assert_eq!(
+        lab.sh("h1", "cat /etc/locked-a"),
+        "1\n",
+        "B changed nothing"
+    );
+    // B again, waiting: it gets the lock once A is done, and A was not disturbed.
+    let out = b("60");
+    let (code, a_says) = finish(a);
+    assert_eq!(code, Some(0), "A completed:\n{a_says}");
+    assert_eq!(out.status.code(), Some(0), "B waited:\n{}", text(&out));
+    lab.sh("h1", "test -e /etc/slow-1 && test -e /etc/slow-2");
+    assert_eq!(lab.sh("h1", "cat /etc/locked-a"), "2\n");
+}
+
+#[test]
+fn root_and_a_login_without_root_take_the_same_lock() {
+    let lab = Lab::start("gitlock-mixed", 1);
+    // Whatever the machine's own root shows through, the host starts without any lock.
+    lab.sh("h1", "rm -rf /var/lib/play /home/deploy/.play");
+    let p = Project::new(&lab)
+        .file("site.yml", SLOW)
+        .file("deploy.yml", &slow_deploy());
+
+    // deploy first, on a host no root apply has locked yet (no lock; then a lock as older
+    // versions made it, 0600 in a 0700 folder): no lock of its own, a clear error.
+    for before in [
+        "true",
+        "mkdir -m 0700 /var/lib/play && install -m 0600 /dev/null /var/lib/play/lock",
+    ] {
+        lab.sh("h1", before);
+        p.play(&["apply", "deploy.yml", "-u", "deploy", "-e", "v=0"])
+            .code(1)
+            .shows(
+                "no shared apply lock on this host: /var/lib/play/lock is missing or out of reach",
+            )
+            .shows("install -m 0666 /dev/null /var/lib/play/lock");
+        lab.sh("h1", "test ! -e /home/deploy/locked-b");
+    }
+
+    // A root apply makes the lock (or fixes an older one): root's, 0666, in a folder others
+    // reach but cannot change.
+    p.play(&["apply", "site.yml", "-e", "v=0"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "stat -c '%a %U' /var/lib/play /var/lib/play/lock /var/lib/play/lock.run"
+        ),
+        "711 root\n666 root\n666 root\n"
+    );
+    for attack in [
+        "rm -f /var/lib/play/lock",
+        "mv /var/lib/play/lock /var/lib/play/x",
+        "ln -sf /etc/shadow /var/lib/play/lock.run",
+    ] {
+        let out = lab.exec("h1", &format!("runuser -u deploy -- {attack}"));
+        assert!(!out.status.success(), "deploy could `{attack}`");
+    }
+    lab.sh(
+        "h1",
+        "for f in /var/lib/play/lock /var/lib/play/lock.run; do test -f $f && ! test -L $f || exit 1; done",
+    );
+    assert_eq!(
+        lab.sh("h1", "stat -c %U /var/lib/play/lock /var/lib/play/lock.run"),
+        "root\nroot\n",
+        "the lock files are still root's"
+    );
+
+    // Root holds the lock: deploy (no become) is refused, naming root's run.
+    let a = p.spawn(&["apply", "site.yml", "-e", "v=1"]);
+    let a_pid = a.id();
+    wait_until(&lab, "h1", "cat /etc/locked-a 2>/dev/null", "1");
+    refused_by(
+        &p,
+        &["apply", "deploy.yml", "-u", "deploy", "-e", "v=1"],
+        a_pid,
+    );
+    lab.sh("h1", "test ! -e /home/deploy/locked-b");
+    let (code, out) = finish(a);
+    assert_eq!(code, Some(0), "root's apply completed:\n{out}");
+
+    // deploy holds the lock: root is refused, naming deploy's run.
+    let b = p.spawn(&["apply", "deploy.yml", "-u", "deploy", "-e", "v=2"]);
+    let b_pid = b.id();
+    wait_until(&lab, "h1", "cat /home/deploy/locked-b 2>/dev/null", "2");
+    refused_by(&p, &["apply", "site.yml", "-e", "v=2"], b_pid);
+    assert_eq!(
+        lab.sh("h1", "cat /etc/locked-a"),
+        "1\n",
+        "root changed nothing"
+    );
+    // Root waits for deploy, then applies.
+    waits(&p, &["apply", "site.yml", "-e", "v=2"]);
+    let (code, out) = finish(b);
+    assert_eq!(code, Some(0), "deploy's apply completed:\n{out}");
+    lab.sh("h1", "test -e /home/deploy/slow-2 && test -e /etc/slow-2");
 }

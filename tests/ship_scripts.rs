@@ -353,6 +353,7 @@ fn sync_releases_switch_keep_and_roll_back() {
         layout: Layout::default(),
         keep,
         pin,
+        cache_root: d.path().join("cache").display().to_string(),
     };
 
     let (details, id1) = converge_release(d.path(), &spec(2, None));
@@ -621,6 +622,7 @@ fn git_releases_archive_the_commit() {
         layout: Layout::default(),
         keep: 5,
         pin: None,
+        cache_root: d.path().join("cache").display().to_string(),
     };
     let (details, id) = converge_release(d.path(), &spec("v1"));
     assert_eq!(id, c1[..12]);
@@ -639,6 +641,20 @@ fn git_releases_archive_the_commit() {
         c1
     );
     assert!(!dest.join("current/.git").exists());
+    // Run as root, the cache is in the root-only cache folder, not under DEST.
+    assert!(!dest.join("repo").exists(), "no cache under DEST");
+    let cache = spec("v1").cache();
+    assert!(
+        Path::new(&cache).join("HEAD").exists(),
+        "the cache is {cache}"
+    );
+    assert!(!Path::new(&cache).join("play-archive.tar").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(d.path().join("cache"))
+        .expect("cache folder")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "the cache folder is root-only");
     assert!(converge_release(d.path(), &spec("v1")).0.is_empty());
     let (details, id2) = converge_release(d.path(), &spec("main"));
     assert_eq!(id2, c2[..12]);

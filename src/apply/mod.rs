@@ -97,7 +97,8 @@ play_pd() {
   pd=.
   [ "$play_uid" = 0 ] || return 0
   set -- "$(stat -c %d .)" "$(stat -c %m .)"
-  mkdir -p -m 0700 /var/lib/play/tmp 2>/dev/null
+  [ -d /var/lib/play ] || (umask 022; mkdir -p /var/lib/play)
+  mkdir -m 0700 /var/lib/play/tmp 2>/dev/null
   if [ "$(stat -c %d /var/lib/play/tmp 2>/dev/null)" = "$1" ]; then
     pd=/var/lib/play/tmp
   else

@@ -1,21 +1,44 @@
 //! The per-host apply lock: two `play apply` never change one host at the same time.
 //!
 //! **How.** Before changing anything, apply starts a small shell on its own channel of the
-//! host's session ([`Transport::spawn`]). It opens `/var/lib/play/lock` (or `~/.play/lock`
-//! when that folder is not writable), takes an exclusive `flock(1)` on it, writes who holds it
-//! on its first line (`gen=N state=held rpid=… by=USER@HOST pid=PID start=TICKS since=EPOCH`),
-//! says `locked`, and waits for EOF on its stdin. The lock is the open file: it is released
-//! when that shell ends — when apply is done, but also when the controller dies, the
-//! connection is cut or the host reboots. A lock can therefore only outlive its owner while
-//! the host has not noticed yet that the connection is gone.
+//! host's session ([`Transport::spawn`]). It opens `/var/lib/play/lock`, takes an exclusive
+//! `flock(1)` on it, writes who holds it on its first line (`gen=N state=held rpid=…
+//! by=USER@HOST pid=PID start=TICKS since=EPOCH boot=BOOT-ID pidns=INODE`), says `locked`, and
+//! waits for EOF on its stdin. The lock is the open file: it is released when that shell ends —
+//! when apply is done, but also when the controller dies, the connection is cut or the host
+//! reboots. A lock can therefore only outlive its owner while the host has not noticed yet that
+//! the connection is gone.
+//!
+//! **One lock per host, whatever the login user.** Root, a login with `become` and a login
+//! without it (`deploy`) all lock the same file. It lives in a folder only root may write
+//! (`/var/lib/play`, made `go+x,go-w`: others reach the file, cannot list, delete, rename or
+//! replace it), and is a plain file made by root with mode 0666 (any login opens it to `flock`
+//! and to write its line), with `lock.run` beside it. Not a world-writable folder such as
+//! `/run/lock` or `/tmp`: there any user can create the name first (own it, make it a link or
+//! a fifo, delete and recreate it under a running holder, which gives two holders), and
+//! `/run` is emptied at boot, so that race comes back after every reboot. An apply as root
+//! makes the folder and files (and fixes their modes when an older version made them 0700/0600);
+//! a login without root finds them, checks that root owns them and that no one else may write
+//! the folder, and otherwise fails naming the one-line fix — it never falls back to a lock of
+//! its own (that let root and `deploy` apply to one host at once).
+//!
+//! What the file's openness allows, and does not: any local user may hold the lock (applies
+//! wait and then fail naming the holder line) or write a made-up line into it. A made-up line
+//! can at most make a breaking apply stop processes that hold the lock file open on fd 9 (lock
+//! shells and apply scripts, see [`register_inflight`]): the kills are checked against
+//! `/proc/PID/fd/9`, never a bare pid from the file.
 //!
 //! **Waiting.** When the lock is held, the holder's line is shown and apply waits up to
 //! `--lock-timeout` seconds (0: fail at once, like Terraform's default), then fails the host
 //! naming the owner, its pid and since when it holds the lock.
 //!
-//! **Stale locks.** A holder whose controller is this machine and whose process is gone (or is
-//! another process reusing its pid: the start time differs) is stale: its shell on the host is
-//! killed and the lock taken, said in the host's notes.
+//! **Stale locks.** A holder is stale only when provably gone: its controller is this machine
+//! (host name), in this boot (`/proc/sys/kernel/random/boot_id`) and this PID namespace
+//! (`/proc/self/ns/pid`), and its process is gone (or is another process reusing its pid: the
+//! start time differs). Then its shell on the host is killed and the lock taken, said in the
+//! host's notes. Anything else — another machine, a container or a second controller in
+//! another PID namespace (where the holder's pid means nothing), a cloned VM (another boot), a
+//! line of an older version without boot id or namespace — is waited for and named.
 //!
 //! **No extra round trip for no-op runs.** The probe reads the lock file's first line. A run
 //! with nothing to change does not lock. A run with changes locks, and probes again only if the
@@ -41,6 +64,39 @@ pub struct Owner {
     pub start: u64,
     /// When the lock was taken (seconds since the epoch).
     pub since: u64,
+    /// The controller's boot (`/proc/sys/kernel/random/boot_id`); `None`: unknown (lines of
+    /// older versions), then the holder is never judged stale.
+    pub boot: Option<String>,
+    /// The controller's PID namespace (the inode number of `/proc/self/ns/pid`); `None`:
+    /// unknown, never judged stale.
+    pub pidns: Option<String>,
+}
+
+/// Where a process runs, as far as its pid means anything: the boot and the PID namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Place {
+    pub boot: Option<String>,
+    pub pidns: Option<String>,
+}
+
+impl Place {
+    /// This process's boot id and PID namespace (`None` where they cannot be read).
+    pub fn here() -> Place {
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|b| word(b.trim()))
+            .filter(|b| b != "?");
+        let pidns = std::fs::read_link("/proc/self/ns/pid")
+            .ok()
+            .and_then(|l| parse_ns(&l.to_string_lossy()));
+        Place { boot, pidns }
+    }
+}
+
+/// The inode number of a namespace link's text (`pid:[4026531836]`).
+pub fn parse_ns(link: &str) -> Option<String> {
+    let inner = link.split_once('[')?.1.strip_suffix(']')?;
+    (!inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit())).then(|| inner.to_string())
 }
 
 impl Owner {
@@ -51,6 +107,7 @@ impl Owner {
             // SAFETY: getuid has no preconditions and cannot fail.
             .unwrap_or_else(|_| format!("uid{}", unsafe { libc::getuid() }));
         let pid = std::process::id();
+        let place = Place::here();
         Owner {
             by: format!("{}@{}", word(&user), word(&hostname())),
             pid,
@@ -59,15 +116,24 @@ impl Owner {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            boot: place.boot,
+            pidns: place.pidns,
         }
     }
 
-    /// `by=… pid=… start=… since=…` (no spaces inside values).
+    /// `by=… pid=… start=… since=… [boot=…] [pidns=…]` (no spaces inside values).
     pub fn line(&self) -> String {
-        format!(
+        let mut l = format!(
             "by={} pid={} start={} since={}",
             self.by, self.pid, self.start, self.since
-        )
+        );
+        if let Some(b) = &self.boot {
+            l.push_str(&format!(" boot={}", word(b)));
+        }
+        if let Some(n) = &self.pidns {
+            l.push_str(&format!(" pidns={}", word(n)));
+        }
+        l
     }
 }
 
@@ -123,11 +189,13 @@ pub struct LockLine {
     pub owner: Option<Owner>,
 }
 
-/// Parses `gen=N state=held|free rpid=P by=U@H pid=P start=T since=S`; unknown or missing
-/// parts are left empty (the line comes from the host: never trusted to be well formed).
+/// Parses `gen=N state=held|free rpid=P by=U@H pid=P start=T since=S boot=B pidns=N`;
+/// unknown or missing parts are left empty (the line comes from the host: never trusted to be
+/// well formed; lines of older versions have no `boot`/`pidns`).
 pub fn parse_line(line: &str) -> LockLine {
     let mut out = LockLine::default();
     let (mut by, mut pid, mut start, mut since) = (None, None, None, None);
+    let (mut boot, mut pidns) = (None, None);
     for kv in line.split_whitespace() {
         let Some((k, v)) = kv.split_once('=') else {
             continue;
@@ -139,6 +207,8 @@ pub fn parse_line(line: &str) -> LockLine {
             "pid" => pid = v.parse().ok(),
             "start" => start = v.parse().ok(),
             "since" => since = v.parse().ok(),
+            "boot" if !v.is_empty() => boot = Some(v.to_string()),
+            "pidns" if !v.is_empty() => pidns = Some(v.to_string()),
             _ => {}
         }
     }
@@ -148,6 +218,8 @@ pub fn parse_line(line: &str) -> LockLine {
             pid,
             start: start.unwrap_or(0),
             since: since.unwrap_or(0),
+            boot,
+            pidns,
         });
     }
     out
@@ -160,16 +232,24 @@ pub fn describe(owner: &Owner, now: u64) -> String {
     format!("{} (pid {}), since {when} ({ago} ago)", owner.by, owner.pid)
 }
 
-/// Why a held lock is stale, if it is: its owner ran on this machine (`here`, `user@host`
-/// host part compared) and that process is gone or is another one (`start_of` gives a local
-/// pid's start time).
+/// Why a held lock is stale, if it is. Only when its owner is provably gone: it ran on this
+/// machine (`here`, the `user@host` host part compared), in this boot and this PID namespace
+/// (`place`: a pid means nothing elsewhere — another container, a cloned VM, a second
+/// controller under `unshare --pid`), and that process is gone or is another one (`start_of`
+/// gives a local pid's start time). A line without boot id or PID namespace (an older
+/// version's) is never stale.
 pub fn stale_reason(
     owner: &Owner,
     here: &str,
+    place: &Place,
     start_of: impl Fn(u32) -> Option<u64>,
 ) -> Option<String> {
     let host = owner.by.rsplit_once('@').map(|(_, h)| h)?;
     if host != here {
+        return None;
+    }
+    let same = |theirs: &Option<String>, ours: &Option<String>| matches!((theirs, ours), (Some(a), Some(b)) if a == b);
+    if !same(&owner.boot, &place.boot) || !same(&owner.pidns, &place.pidns) {
         return None;
     }
     match start_of(owner.pid) {
@@ -203,12 +283,33 @@ pub fn script(dir: &str, timeout: u64, owner: &Owner, temps: &[String]) -> Strin
         r#"set -f
 umask 077
 d={dir}
-mkdir -p "$d" 2>/dev/null
-[ -d "$d" ] && [ -w "$d" ] || {{ d=${{HOME:-/root}}/.play; mkdir -p "$d" 2>/dev/null; }}
 f=$d/lock
-if ! ( : >> "$f" ) 2>/dev/null; then printf 'error cannot open the lock file %s\n' "$f"; exit 1; fi
-command -v flock >/dev/null 2>&1 || {{ printf 'error flock(1) is missing on the host (util-linux)\n'; exit 1; }}
-exec 9>>"$f"
+r=$d/lock.run
+play_err() {{ printf 'error %s\n' "$1"; exit 1; }}
+play_rootowned() {{
+  set -- "$1" $(stat -c '%u %a' -- "$1" 2>/dev/null)
+  [ "${{2:-}}" = 0 ] || return 1
+  [ -d "$1" ] || return 0
+  [ $(( 0${{3:-7}} & 022 )) = 0 ]
+}}
+command -v flock >/dev/null 2>&1 || play_err 'flock(1) is missing on the host (util-linux)'
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p -- "$d" 2>/dev/null
+  {{ [ -d "$d" ] && ! [ -L "$d" ]; }} || play_err "$d is not a folder"
+  chmod go+x,go-w -- "$d" 2>/dev/null && play_rootowned "$d" || play_err "$d is not root's (refusing a lock another user could replace)"
+  for x in "$f" "$r"; do
+    if [ -L "$x" ] || {{ [ -e "$x" ] && ! [ -f "$x" ]; }}; then play_err "$x is not a plain file"; fi
+    {{ : >> "$x" && chmod 0666 -- "$x"; }} 2>/dev/null || play_err "cannot open the lock file $x"
+  done
+else
+  {{ [ -f "$f" ] && ! [ -L "$f" ]; }} || play_err "no shared apply lock on this host: $f is missing or out of reach (an apply as root makes it; or run once as root: install -d -m 0711 $d && install -m 0666 /dev/null $f $r)"
+  play_rootowned "$d" && play_rootowned "$f" || play_err "refusing the lock file $f: it or its folder is not root's, or others may write the folder"
+fi
+command exec 9>>"$f" || play_err "cannot open the lock file $f"
+fr=$(readlink -f -- "$f" 2>/dev/null) || fr=$f
+play_owns() {{
+  [ "$(readlink "/proc/$1/fd/9" 2>/dev/null)" = "$fr" ]
+}}
 play_alive() {{
   [ -r "/proc/$1/stat" ] || return 1
   st=
@@ -220,12 +321,12 @@ play_alive() {{
 }}
 play_inflight() {{
   ip=
-  [ -f "$d/lock.run" ] || return 1
-  r=
-  IFS= read -r r < "$d/lock.run"
-  set -- $r
+  [ -f "$r" ] || return 1
+  rl=
+  IFS= read -r rl < "$r"
+  set -- $rl
   case ${{1:-}} in ''|*[!0-9]*) return 1 ;; esac
-  play_alive "$1" "${{2:-}}" && ip=$1
+  play_alive "$1" "${{2:-}}" && play_owns "$1" && ip=$1
 }}
 if ! flock -n 9; then
   l=
@@ -238,7 +339,7 @@ if ! flock -n 9; then
     play_inflight && kill "$ip" 2>/dev/null
     for kv in $l; do
       case $kv in
-        rpid=*) p=${{kv#rpid=}}; case $p in ''|*[!0-9]*) ;; *) kill "$p" 2>/dev/null ;; esac ;;
+        rpid=*) p=${{kv#rpid=}}; case $p in ''|*[!0-9]*) ;; *) play_owns "$p" && kill "$p" 2>/dev/null ;; esac ;;
       esac
     done
   fi
@@ -265,8 +366,11 @@ printf 'gen=%s state=free %s\n' "$g" {owner} > "$f"
 }
 
 /// A prefix for the apply script: records its shell's pid and start time in `lock.run`
-/// beside the lock, so that a lock whose controller died is released only once that script
-/// ended, and a stale lock broken by another run also stops it.
+/// beside the lock, and keeps the lock file open on fd 9 (not locked: the lock is the lock
+/// shell's), so that a lock whose controller died is released only once that script ended,
+/// and a stale lock broken by another run also stops it. The lock shell acts only on a pid
+/// that has the lock file open on fd 9: `lock.run` is writable by every login, and a pid
+/// written there by someone else is never waited for nor killed.
 pub fn register_inflight() -> String {
     register_inflight_in(LOCK_DIR)
 }
@@ -277,13 +381,14 @@ pub fn register_inflight_in(dir: &str) -> String {
     format!(
         r#"play_register() {{
   d={dir}
-  [ -d "$d" ] && [ -w "$d" ] || d=${{HOME:-/root}}/.play
+  [ -f "$d/lock" ] && [ -r "$d/lock" ] && ! [ -L "$d/lock" ] || return 0
   st=
   IFS= read -r st < /proc/$$/stat || return 0
   st=${{st##*) }}
   set -f
   set -- $st
   set +f
+  command exec 9<"$d/lock" || return 0
   printf '%s %s\n' "$$" "${{20:-0}}" > "$d/lock.run" || :
 }}
 play_register 2>/dev/null
@@ -349,8 +454,8 @@ impl Drop for HostLock {
 /// What happened while taking a lock, for the host's notes.
 pub type Notes = Vec<String>;
 
-/// Where the lock file lives on a host (`~/.play` when this is not writable). The probe
-/// (`probe::script_with`) reads it from the same places.
+/// Where the lock file lives on a host, for every login user (see the module doc). The probe
+/// (`probe::script_with`) reads it there.
 pub const LOCK_DIR: &str = "/var/lib/play";
 
 /// Takes the host's lock (see the module doc), removing `temps` once held.
@@ -376,6 +481,7 @@ pub fn acquire_in(
     let lost = |e: TransportError| HostStatus::Unreachable(e.to_string());
     let mut child = t.spawn(&script(dir, timeout, owner, temps)).map_err(lost)?;
     let here = hostname();
+    let place = Place::here();
     let now = || {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -416,7 +522,7 @@ pub fn acquire_in(
             "busy" => {
                 let stale = parse_line(rest)
                     .owner
-                    .and_then(|o| stale_reason(&o, &here, process_start));
+                    .and_then(|o| stale_reason(&o, &here, &place, process_start));
                 let answer = match &stale {
                     Some(why) => {
                         notes.push(format!("broke a stale apply lock: {why}"));
@@ -459,6 +565,15 @@ mod tests {
             pid: 4242,
             start: 777,
             since: 1_795_000_000,
+            boot: Some("b00t".into()),
+            pidns: Some("4026531836".into()),
+        }
+    }
+
+    fn place() -> Place {
+        Place {
+            boot: Some("b00t".into()),
+            pidns: Some("4026531836".into()),
         }
     }
 
@@ -500,25 +615,61 @@ mod tests {
     #[test]
     fn only_a_dead_local_owner_is_stale() {
         let o = owner();
+        let here = place();
         // Another machine: never judged.
-        assert_eq!(stale_reason(&o, "elsewhere", |_| None), None);
+        assert_eq!(stale_reason(&o, "elsewhere", &here, |_| None), None);
         // Here and alive with the same start time: not stale.
-        assert_eq!(stale_reason(&o, "runner-1", |_| Some(777)), None);
+        assert_eq!(stale_reason(&o, "runner-1", &here, |_| Some(777)), None);
         // Here and gone.
-        let why = stale_reason(&o, "runner-1", |_| None).unwrap_or_default();
+        let why = stale_reason(&o, "runner-1", &here, |_| None).unwrap_or_default();
         assert!(
             why.contains("no longer running") && why.contains("4242"),
             "{why}"
         );
         // Here, pid reused by another process.
-        let why = stale_reason(&o, "runner-1", |_| Some(1)).unwrap_or_default();
+        let why = stale_reason(&o, "runner-1", &here, |_| Some(1)).unwrap_or_default();
         assert!(why.contains("another process"), "{why}");
         // No `@host`: cannot tell.
         let anon = Owner {
             by: "nobody".into(),
             ..owner()
         };
-        assert_eq!(stale_reason(&anon, "runner-1", |_| None), None);
+        assert_eq!(stale_reason(&anon, "runner-1", &here, |_| None), None);
+    }
+
+    #[test]
+    fn a_pid_of_another_namespace_or_boot_is_never_judged() {
+        let o = owner();
+        let gone = |_| None;
+        // Same user@host, but another PID namespace (a container, `unshare --pid`): the pid
+        // means nothing here.
+        let other_ns = Place {
+            pidns: Some("4026532999".into()),
+            ..place()
+        };
+        assert_eq!(stale_reason(&o, "runner-1", &other_ns, gone), None);
+        // Another boot (a cloned VM, a reboot of the controller).
+        let other_boot = Place {
+            boot: Some("other".into()),
+            ..place()
+        };
+        assert_eq!(stale_reason(&o, "runner-1", &other_boot, gone), None);
+        // This controller cannot tell where it runs: never stale.
+        assert_eq!(stale_reason(&o, "runner-1", &Place::default(), gone), None);
+        // A line of an older version (no boot id, no namespace): parsed, never stale.
+        let old = parse_line("gen=3 state=held rpid=9 by=ci@runner-1 pid=4242 start=777 since=1");
+        let old = old.owner.expect("an owner");
+        assert_eq!(
+            (old.pid, old.boot.clone(), old.pidns.clone()),
+            (4242, None, None)
+        );
+        assert_eq!(stale_reason(&old, "runner-1", &place(), gone), None);
+        // What this process sees of itself.
+        let me = Place::here();
+        assert!(me.boot.is_some() && me.pidns.is_some(), "{me:?}");
+        assert_eq!(parse_ns("pid:[4026531836]").as_deref(), Some("4026531836"));
+        assert_eq!(parse_ns("pid:[]"), None);
+        assert_eq!(parse_ns("garbage"), None);
     }
 
     #[test]
@@ -568,7 +719,12 @@ mod tests {
         );
         assert!(s.contains("w=3\n"), "{s}");
         assert!(s.contains("w=5\n"), "a break waits at least 5s: {s}");
-        assert!(s.contains("'by=ci@runner-1 pid=4242 start=777 since=1795000000'"));
+        assert!(s.contains(
+            "'by=ci@runner-1 pid=4242 start=777 since=1795000000 boot=b00t pidns=4026531836'"
+        ));
+        // One lock for every login: no per-user fallback; kills only of lock openers.
+        assert!(!s.contains("HOME") && !s.contains("~"), "{s}");
+        assert!(s.contains("play_owns \"$p\" && kill"), "{s}");
     }
 
     #[test]
@@ -681,5 +837,31 @@ mod tests {
             !std::path::Path::new(&leftover).exists(),
             "leftover removed"
         );
+        drop(taken);
+        // `lock.run` (and the line) are writable by every login: a pid written there by someone
+        // else, of a process that does not hold the lock file open, is never killed when a
+        // stale lock is broken.
+        let mut bystander = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("a bystander process");
+        let pid = bystander.id();
+        let start = process_start(pid).expect("its start time");
+        let stale = acquire_in(&mut t1, &d, &ghost, 0, &[], &mut notes).expect("lock");
+        std::mem::forget(stale);
+        std::fs::write(format!("{d}/lock.run"), format!("{pid} {start}\n")).expect("forge");
+        let mut notes = Vec::new();
+        let taken = acquire_in(&mut t2, &d, &me, 0, &[], &mut notes).expect("stale lock broken");
+        assert!(
+            notes.iter().any(|n| n.contains("broke a stale apply lock")),
+            "{notes:?}"
+        );
+        assert!(
+            bystander.try_wait().ok().flatten().is_none(),
+            "the bystander named in lock.run was killed"
+        );
+        let _ = bystander.kill();
+        let _ = bystander.wait();
+        drop(taken);
     }
 }

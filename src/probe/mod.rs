@@ -243,7 +243,6 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
 
 /// The first line of the apply lock file, found as `engine::lock`'s script finds it.
 const PROBE_SCRIPT_LOCK: &str = r#"d=/var/lib/play
-[ -d $d ] && [ -w $d ] || d=${HOME:-/root}/.play
 if [ -f "$d/lock" ] && [ -r "$d/lock" ]; then
   l=
   IFS= read -r l < "$d/lock"

@@ -347,6 +347,7 @@ impl Resolver<'_> {
                     },
                     keep,
                     pin,
+                    cache_root: crate::resources::release::CACHE_ROOT.into(),
                 })
             }
             Kind::User => {

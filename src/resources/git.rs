@@ -5,7 +5,7 @@
 //!   repo: /srv/repos/app.git # URL or path, as the HOST reaches it (git runs on the host)
 //!   version: main            # branch, tag or full commit; default HEAD
 //!   depth: 1                 # shallow fetch
-//!   owner: app               # chown -R after a change
+//!   owner: app               # the checkout is app's, and git runs as app
 //!   force: true              # discard local changes to tracked files when moving
 //! ```
 //!
@@ -17,6 +17,9 @@
 //! Apply: a new checkout is made in a temporary sibling folder (`git init`, `fetch`, `checkout
 //! --detach`) and renamed into place; an existing one fetches and checks out the commit
 //! (detached HEAD, so `play` never moves a branch).
+//!
+//! Privileges: see [`GIT_FN`] — git never runs with `safe.directory='*'`, never with hooks or
+//! `core.fsmonitor`, and never as root in a tree another user owns.
 
 use super::ship::{set_args, short, sibling_prefix, split_path, Planned, Refused};
 use super::{Action, PathState, Presence};
@@ -36,9 +39,74 @@ pub struct GitSpec {
     pub force: bool,
 }
 
-/// Every git command `play` runs on a host: no prompt, no pager, repositories of any owner
-/// (the checkout is chowned to `owner:`, then operated on by root).
-pub const GIT: &str = "GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git -c safe.directory='*' -c advice.detachedHead=false";
+/// The shell function every git command `play` runs on a host goes through:
+/// `play_git USER ARGS...`. Hooks and `core.fsmonitor` are off (`-c core.hooksPath=/dev/null
+/// -c core.fsmonitor=false`), there is no prompt and no pager, and git's own ownership guard
+/// (`safe.directory`) stays on: git never works as root in a tree another user owns. When
+/// `USER` is set and is not who runs the script, git runs as `USER` (root only: `runuser`, else
+/// `setpriv`, else `su`) with a clean environment (that user's `HOME`, a plain `PATH`), so that
+/// whatever the user planted in its checkout (hooks, `core.fsmonitor`, `core.sshCommand`,
+/// `url.*.insteadOf`) runs at most as that user. `SUDO_UID` is blanked for git as root, so that
+/// git does not trust the sudo caller's trees either.
+pub const GIT_FN: &str = r#"play_git() {
+  pg_u=$1
+  shift
+  if [ -n "$pg_u" ] && [ "$pg_u" != "$(id -un 2>/dev/null)" ] && [ "$pg_u" != "$(id -u)" ]; then
+    pg_e=$(getent passwd "$pg_u") || { printf 'play: cannot run git as %s: no such user on this host\n' "$pg_u" >&2; return 1; }
+    IFS=: read -r pg_n pg_x pg_uid pg_gid pg_x pg_h pg_x <<PLAYGIT
+$pg_e
+PLAYGIT
+    if [ "$pg_uid" != "$(id -u)" ]; then
+      if [ "$(id -u)" != 0 ]; then
+        printf 'play: cannot run git as %s: this script runs as %s, not root (become)\n' "$pg_n" "$(id -un 2>/dev/null)" >&2
+        return 1
+      fi
+      set -- env -i HOME="$pg_h" USER="$pg_n" LOGNAME="$pg_n" PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c advice.detachedHead=false "$@"
+      if command -v runuser >/dev/null 2>&1; then
+        (cd / && exec runuser -u "$pg_n" -- "$@")
+      elif command -v setpriv >/dev/null 2>&1; then
+        (cd / && exec setpriv --reuid="$pg_uid" --regid="$pg_gid" --init-groups -- "$@")
+      elif command -v su >/dev/null 2>&1; then
+        (cd / && exec su -s /bin/sh -c 'exec "$0" "$@"' "$pg_n" -- "$@")
+      else
+        printf 'play: cannot run git as %s: the host has none of runuser, setpriv, su\n' "$pg_n" >&2
+        return 1
+      fi
+      return
+    fi
+  fi
+  SUDO_UID= GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c advice.detachedHead=false "$@"
+}
+"#;
+
+/// `play_git` as the running user (`''`): the prefix of a git command line.
+pub const GIT: &str = "play_git ''";
+
+/// The local path of a repository given as a path or a `file://` URL.
+pub fn local_repo(repo: &str) -> Option<&str> {
+    if repo.starts_with('/') {
+        Some(repo)
+    } else {
+        repo.strip_prefix("file://").filter(|p| p.starts_with('/'))
+    }
+}
+
+/// Shell lines setting `pu` to an `--upload-pack` option that trusts a local repository
+/// (`safe.directory`) when root owns it, else to nothing: git as a checkout's owner reads a
+/// root-owned repository (root controls it), never another user's. Use as `${pu:+"$pu"}`.
+pub fn upload_pack_lines(repo: &str) -> String {
+    match local_repo(repo) {
+        Some(path) => {
+            let p = shell_quote(path);
+            let up = shell_quote(&format!(
+                "--upload-pack=git -c safe.directory={} upload-pack",
+                shell_quote(path)
+            ));
+            format!("pu=\nif [ \"$(stat -c %u -- {p} 2>/dev/null)\" = 0 ]; then pu={up}; fi\n")
+        }
+        None => "pu=\n".to_string(),
+    }
+}
 
 /// A full commit id (SHA-1 or SHA-256), lowercase.
 pub fn is_commit_id(v: &str) -> bool {
@@ -159,19 +227,21 @@ pub fn parse_ls_remote(version: &str, status: i32, text: &str) -> Remote {
     Remote::NotFound
 }
 
-/// The probe fragment reporting every checkout (`gitco` records).
+/// The probe fragment reporting every checkout (`gitco` records). git reads a checkout as the
+/// user who owns its folder (see [`GIT_FN`]): never as root in another user's tree.
 pub fn probe_checkouts(dests: &[String]) -> String {
     if dests.is_empty() {
         return String::new();
     }
     format!(
         r#"{}
-for d do
+{GIT_FN}for d do
   h= o=
   if [ -e "$d/.git" ]; then
     st=repo
-    h=$({GIT} -C "$d" rev-parse -q --verify HEAD 2>/dev/null) || h=
-    o=$({GIT} -C "$d" config --get remote.origin.url 2>/dev/null) || o=
+    u=$(stat -c %u -- "$d" 2>/dev/null) || u=
+    h=$(play_git "$u" -C "$d" rev-parse -q --verify HEAD 2>/dev/null </dev/null) || h=
+    o=$(play_git "$u" -C "$d" config --get remote.origin.url 2>/dev/null </dev/null) || o=
   elif [ -d "$d" ] && ! [ -L "$d" ]; then
     st=empty
     for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do
@@ -189,18 +259,23 @@ done
     )
 }
 
-/// The probe fragment resolving every (repo, version) on the host (`gitls` records). Full
-/// commit ids need no lookup and are skipped.
+/// The probe fragment resolving every (repo, version) on the host (`gitls` records), as the
+/// user the probe runs as (a local repository root owns is trusted by its path, see
+/// [`upload_pack_lines`]). Full commit ids need no lookup and are skipped.
 pub fn probe_remotes(remotes: &[(String, String)]) -> String {
     let mut s = String::new();
     for (repo, version) in remotes {
         if is_commit_id(version) {
             continue;
         }
+        if s.is_empty() {
+            s.push_str(GIT_FN);
+        }
         let (r, v) = (shell_quote(repo), shell_quote(version));
         let peeled = shell_quote(&format!("{version}^{{}}"));
+        s.push_str(&upload_pack_lines(repo));
         s.push_str(&format!(
-            "o=$({GIT} ls-remote -- {r} {v} {peeled} 2>&1 </dev/null)\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$?\" \"$o\"\n"
+            "o=$({GIT} ls-remote ${{pu:+\"$pu\"}} -- {r} {v} {peeled} 2>&1 </dev/null)\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$?\" \"$o\"\n"
         ));
     }
     s
@@ -240,6 +315,8 @@ pub enum GitOp {
         set_url: bool,
         reference: String,
         commit: String,
+        /// The checkout is not the owner's yet: `chown -R` before git runs as the owner.
+        chown_first: bool,
     },
     /// Only owner/group.
     Chown,
@@ -320,6 +397,7 @@ pub fn plan(
                         set_url,
                         reference,
                         commit,
+                        chown_first: owner_differs,
                     },
                 }))
             } else if owner_differs {
@@ -347,6 +425,12 @@ pub fn chown_spec(owner: &Option<String>, group: &Option<String>) -> Option<Stri
 
 /// The apply step of one checkout (inside the apply script: `play_ok`, `play_fail`). Git's
 /// output goes to stderr (shown when the step fails).
+///
+/// Every git command runs through `play_git` (see [`GIT_FN`]) as `owner:` when it is set: a
+/// new checkout is made in a temporary sibling folder given to the owner first, an existing
+/// one that is not the owner's yet is given to it (`chown -R`, as root, before any git runs
+/// in it). Without `owner:`, git runs as the user the script runs as, in a tree that user
+/// owns (git's own guard refuses any other).
 pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
     let i = index;
     let dest = shell_quote(&spec.dest);
@@ -356,10 +440,30 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
         .map(|d| format!(" --depth {d}"))
         .unwrap_or_default();
     let chown = chown_spec(&spec.owner, &spec.group).map(|c| shell_quote(&c));
+    let git = format!(
+        "play_git {}",
+        shell_quote(spec.owner.as_deref().unwrap_or(""))
+    );
+    // After git ran as the owner, its files are the owner's: only a group is left to set.
+    let chown_after = if spec.owner.is_some() && spec.group.is_none() {
+        None
+    } else {
+        chown.clone()
+    };
     let mut s = format!(
         "# git {}\nprintf '\\0play-step\\0%s\\0' {i} >&2\numask 022\n",
         spec.dest
     );
+    if !matches!(op, GitOp::Chown | GitOp::Delete) {
+        s.push_str(GIT_FN);
+        s.push_str(&upload_pack_lines(&spec.repo));
+        if spec.owner.is_some() {
+            // Can git run as the owner here at all? Said before anything is touched.
+            s.push_str(&format!(
+                "{git} --version </dev/null >/dev/null || play_fail {i}\n"
+            ));
+        }
+    }
     match op {
         GitOp::Clone { reference, commit } => {
             let (parent, _) = split_path(&spec.dest);
@@ -374,22 +478,25 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
                 "if [ -d {dest} ] && ! [ -L {dest} ]; then rmdir -- {dest} || play_fail {i}; fi\n"
             ));
             s.push_str(&format!("s=$(mktemp -d -- {tmpl}) || play_fail {i}\n"));
+            s.push_str(&format!("chmod 0755 \"$s\" || {undo}\n"));
+            if let Some(o) = &spec.owner {
+                s.push_str(&format!("chown -- {} \"$s\" || {undo}\n", shell_quote(o)));
+            }
             s.push_str(&format!(
-                "{GIT} init -q -- \"$s\" </dev/null 1>&2 || {undo}\n"
+                "{git} init -q -- \"$s\" </dev/null 1>&2 || {undo}\n"
             ));
             s.push_str(&format!(
-                "{GIT} -C \"$s\" remote add origin {repo} </dev/null 1>&2 || {undo}\n"
+                "{git} -C \"$s\" remote add origin {repo} </dev/null 1>&2 || {undo}\n"
             ));
             s.push_str(&format!(
-                "{GIT} -C \"$s\" fetch -q --no-tags{depth} origin {} </dev/null 1>&2 || {undo}\n",
+                "{git} -C \"$s\" fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} origin {} </dev/null 1>&2 || {undo}\n",
                 shell_quote(reference)
             ));
             s.push_str(&format!(
-                "{GIT} -C \"$s\" checkout -q --detach {} </dev/null 1>&2 || {undo}\n",
+                "{git} -C \"$s\" checkout -q --detach {} </dev/null 1>&2 || {undo}\n",
                 shell_quote(commit)
             ));
-            s.push_str(&format!("chmod 0755 \"$s\" || {undo}\n"));
-            if let Some(c) = &chown {
+            if let Some(c) = &chown_after {
                 s.push_str(&format!("chown -R -- {c} \"$s\" || {undo}\n"));
             }
             s.push_str(&format!("mv -T -- \"$s\" {dest} || {undo}\ns=\n"));
@@ -398,22 +505,26 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
             set_url,
             reference,
             commit,
+            chown_first,
         } => {
+            if let (true, Some(c)) = (*chown_first && spec.owner.is_some(), &chown) {
+                s.push_str(&format!("chown -R -- {c} {dest} || play_fail {i}\n"));
+            }
             if *set_url {
                 s.push_str(&format!(
-                    "{GIT} -C {dest} remote set-url origin {repo} </dev/null 1>&2 2>/dev/null || {GIT} -C {dest} remote add origin {repo} </dev/null 1>&2 || play_fail {i}\n"
+                    "{git} -C {dest} remote set-url origin {repo} </dev/null 1>&2 2>/dev/null || {git} -C {dest} remote add origin {repo} </dev/null 1>&2 || play_fail {i}\n"
                 ));
             }
             s.push_str(&format!(
-                "{GIT} -C {dest} fetch -q --no-tags{depth} origin {} </dev/null 1>&2 || play_fail {i}\n",
+                "{git} -C {dest} fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} origin {} </dev/null 1>&2 || play_fail {i}\n",
                 shell_quote(reference)
             ));
             let force = if spec.force { " --force" } else { "" };
             s.push_str(&format!(
-                "{GIT} -C {dest} checkout -q{force} --detach {} </dev/null 1>&2 || play_fail {i}\n",
+                "{git} -C {dest} checkout -q{force} --detach {} </dev/null 1>&2 || play_fail {i}\n",
                 shell_quote(commit)
             ));
-            if let Some(c) = &chown {
+            if let Some(c) = &chown_after {
                 s.push_str(&format!("chown -R -- {c} {dest} || play_fail {i}\n"));
             }
         }
@@ -634,17 +745,59 @@ mod tests {
         );
         assert!(f.contains("remote add origin '/srv/it'\\''s.git'"), "{f}");
         assert!(
-            f.contains("fetch -q --no-tags --depth 1 origin refs/heads/main"),
+            f.contains("fetch ${pu:+\"$pu\"} -q --no-tags --depth 1 origin refs/heads/main"),
             "{f}"
         );
         assert!(f.contains("mv -T -- \"$s\" /srv/src"), "{f}");
         assert!(f.ends_with("play_ok 3\n"));
+        // git's guard stays on, hooks and fsmonitor off; a local root-owned repository is
+        // trusted by its path only.
+        assert!(!f.contains("safe.directory='*'"), "{f}");
+        assert!(f.contains("-c core.hooksPath=/dev/null -c core.fsmonitor=false"));
+        let up = shell_quote(&format!(
+            "--upload-pack=git -c safe.directory={} upload-pack",
+            shell_quote("/srv/it's.git")
+        ));
+        assert!(f.contains(&format!("then pu={up}; fi")), "{f}");
+        assert!(!f.contains("chown"), "no owner: nothing chowned: {f}");
+        assert_eq!(local_repo("file:///srv/a.git"), Some("/srv/a.git"));
+        assert_eq!(local_repo("https://example.invalid/a.git"), None);
+        // With an owner: the temp folder is the owner's before git runs in it, as the owner.
+        s.owner = Some("app".into());
+        let f = apply_fragment(
+            3,
+            &s,
+            &GitOp::Clone {
+                reference: "refs/heads/main".into(),
+                commit: C1.into(),
+            },
+        );
+        let chown = f.find("chown -- app \"$s\"").expect("chowned first");
+        let init = f.find("play_git app init -q").expect("git init as app");
+        assert!(chown < init, "{f}");
+        assert!(!f.contains("chown -R"), "git made the owner's files: {f}");
+        // An existing checkout that is not the owner's yet is given to it before git runs.
+        let f = apply_fragment(
+            3,
+            &s,
+            &GitOp::Update {
+                set_url: false,
+                reference: "refs/heads/main".into(),
+                commit: C1.into(),
+                chown_first: true,
+            },
+        );
+        let chown = f.find("chown -R -- app /srv/src").expect("chowned first");
+        let fetch = f
+            .find("play_git app -C /srv/src fetch")
+            .expect("fetch as app");
+        assert!(chown < fetch, "{f}");
         let p = probe_remotes(&[
             ("/srv/it's.git".into(), "main".into()),
             ("/r".into(), C1.into()),
         ]);
         assert!(
-            p.contains("ls-remote -- '/srv/it'\\''s.git' main 'main^{}'"),
+            p.contains("ls-remote ${pu:+\"$pu\"} -- '/srv/it'\\''s.git' main 'main^{}'"),
             "{p}"
         );
         assert_eq!(

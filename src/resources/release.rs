@@ -17,7 +17,8 @@
 //!
 //! A new release is built in `DEST/releases/.tmp-<id>` — from `sync`, a copy of the live release
 //! plus the files that differ (one tar stream; the plan lists exactly those files); from `git`,
-//! `git archive` of the commit out of a bare cache `DEST/repo` — then renamed to
+//! `git archive` of the commit out of a bare cache (root's, outside DEST: see
+//! [`ReleaseSpec::cache`]) — then renamed to
 //! `releases/<id>`; then `current` is replaced by a new link (`ln -s` + rename: never missing,
 //! never half-switched); then `DEST/revisions.log` (one line per deploy: id, UTC time, source)
 //! is rewritten atomically; then releases beyond `keep` are deleted, oldest first by that log.
@@ -31,14 +32,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::archive::ArchiveError;
-use super::git::{self, Remote, GIT};
+use super::git::{self, Remote, GIT, GIT_FN};
 use super::ship::{set_args, short, Planned, Refused};
 use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
-use super::{mode_str, Action, PathKind, PathState};
+use super::{mode_str, sha256_hex, Action, PathKind, PathState};
 use crate::transport::shell_quote;
 
 /// Releases kept by default.
 pub const DEFAULT_KEEP: usize = 5;
+
+/// Where a root apply keeps the bare caches of `from: {git}` releases (mode 0700).
+pub const CACHE_ROOT: &str = "/var/lib/play/cache";
 
 /// The history file of a release folder.
 pub const LOG: &str = "revisions.log";
@@ -77,6 +81,9 @@ pub struct ReleaseSpec {
     /// Releases kept (at least 1).
     pub keep: usize,
     pub pin: Option<Pin>,
+    /// Where a root apply keeps `from: {git}` caches: a root-only folder ([`CACHE_ROOT`];
+    /// tests use another).
+    pub cache_root: String,
 }
 
 impl ReleaseSpec {
@@ -92,7 +99,20 @@ impl ReleaseSpec {
     pub fn log_path(&self) -> String {
         format!("{}/{LOG}", self.dest.trim_end_matches('/'))
     }
+    /// The bare cache of a `from: {git}` release when the apply runs as root: in
+    /// [`ReleaseSpec::cache_root`], never under DEST (the owner controls DEST and could put
+    /// a repository of its own there, whose config would run as root).
     pub fn cache(&self) -> String {
+        let digest = sha256_hex(self.dest.trim_end_matches('/').as_bytes());
+        format!(
+            "{}/{}.git",
+            self.cache_root.trim_end_matches('/'),
+            &digest[..16]
+        )
+    }
+    /// The cache when the apply does not run as root (then no other user is at stake: the
+    /// running user owns DEST).
+    pub fn user_cache(&self) -> String {
         format!("{}/repo", self.dest.trim_end_matches('/'))
     }
     /// Paths the core probe must stat: DEST and its `current` link.
@@ -473,23 +493,30 @@ pub fn apply_fragment(
                 );
             }
             (Build::Git { commit, reference }, ReleaseSource::Git { repo, depth, .. }) => {
-                let cache = q(&spec.cache());
+                // The cache: root-only when root runs this (see `ReleaseSpec::cache`).
+                let root = q(spec.cache_root.trim_end_matches('/'));
                 let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
+                s.push_str(GIT_FN);
+                s.push_str(&git::upload_pack_lines(repo));
                 s.push_str(&format!(
-                    "[ -d {cache} ] || {GIT} init -q --bare -- {cache} </dev/null 1>&2 || play_fail {i}\n"
+                    "if [ \"$(id -u)\" = 0 ]; then\n  c={}\n  (umask 077 && mkdir -p -- {root}) && chmod 0700 {root} || play_fail {i}\nelse\n  c={}\nfi\n",
+                    q(&spec.cache()),
+                    q(&spec.user_cache())
                 ));
                 s.push_str(&format!(
-                    "{GIT} -C {cache} fetch -q --no-tags{depth} -- {} {} </dev/null 1>&2 || play_fail {i}\n",
+                    "[ -d \"$c\" ] || {GIT} init -q --bare -- \"$c\" </dev/null 1>&2 || play_fail {i}\n"
+                ));
+                s.push_str(&format!(
+                    "{GIT} -C \"$c\" fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} -- {} {} </dev/null 1>&2 || play_fail {i}\n",
                     q(repo),
                     q(reference)
                 ));
                 s.push_str(&format!("mkdir -- {n} || {undo}\n"));
-                let tarball = q(&format!("{}/.tmp-{}.tar", spec.releases(), w.id));
                 s.push_str(&format!(
-                    "{GIT} -C {cache} archive --format=tar -o {tarball} {} </dev/null 1>&2 || {undo}\n",
+                    "{GIT} -C \"$c\" archive --format=tar -o \"$c/play-archive.tar\" {} </dev/null 1>&2 || {undo}\n",
                     q(commit)
                 ));
-                s.push_str(&format!("tar -x -m --no-same-owner -f {tarball} -C {n} 1>&2 || {undo}\nrm -f -- {tarball}\n"));
+                s.push_str(&format!("tar -x -m --no-same-owner -f \"$c/play-archive.tar\" -C {n} 1>&2 || {{ rm -f -- \"$c/play-archive.tar\"; rm -rf -- {n}; play_fail {i}; }}\nrm -f -- \"$c/play-archive.tar\"\n"));
                 s.push_str(&format!(
                     "printf '%s\\n' {} > {n}/REVISION || {undo}\n",
                     q(commit)
@@ -603,6 +630,7 @@ mod tests {
             layout: Layout::default(),
             keep: 3,
             pin: None,
+            cache_root: CACHE_ROOT.into(),
         }
     }
 
@@ -617,6 +645,7 @@ mod tests {
             layout: Layout::default(),
             keep: 3,
             pin: None,
+            cache_root: CACHE_ROOT.into(),
         }
     }
 
@@ -931,16 +960,30 @@ mod tests {
         let (script, stdin) = apply_fragment(2, &spec, &p.work).unwrap();
         assert!(stdin.is_empty());
         assert!(
-            script.contains("fetch -q --no-tags --depth 1 -- /srv/repo.git refs/heads/main"),
+            script.contains("-q --no-tags --depth 1 -- /srv/repo.git refs/heads/main"),
+            "{script}"
+        );
+        // The cache is root-only, outside DEST (the owner's), when root runs the script.
+        let cache = spec.cache();
+        assert!(cache.starts_with("/var/lib/play/cache/"), "{cache}");
+        assert!(
+            cache.ends_with(".git") && !cache.contains("/srv/hello"),
+            "{cache}"
+        );
+        assert!(
+            script.contains(&format!("  c={cache}\n"))
+                && script.contains("chmod 0700 /var/lib/play/cache"),
             "{script}"
         );
         assert!(
             script.contains(&format!(
-                "archive --format=tar -o /srv/hello/releases/.tmp-{}.tar {C1}",
-                &C1[..12]
+                "archive --format=tar -o \"$c/play-archive.tar\" {C1}"
             )),
             "{script}"
         );
+        // Hooks and fsmonitor off, git's ownership guard on.
+        assert!(script.contains("-c core.hooksPath=/dev/null -c core.fsmonitor=false"));
+        assert!(!script.contains("safe.directory='*'"), "{script}");
         // Moving the version: a new release.
         let h = history(&[&C1[..12]]);
         let r2 = Remote::Found {
