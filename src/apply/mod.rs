@@ -36,7 +36,8 @@ use crate::resources::package::{self, PackageOp};
 use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::ship::{self, Work};
 use crate::resources::{
-    mode_str, program, service, Action, Attrs, Change, Desired, Kind, Resource, OWED_STATE_FILE,
+    is_attr_detail, mode_str, service, Action, Attrs, Change, Desired, Kind, Resource,
+    OWED_STATE_FILE,
 };
 use crate::transport::shell_quote;
 
@@ -256,22 +257,23 @@ impl Builder {
             (Desired::Link(s), Action::Delete) => {
                 self.run(i, &format!("rm -f -- {}", shell_quote(&s.path)))
             }
-            (Desired::Program(s), Action::Delete) => self.run(
-                i,
-                &format!("rm -f -- {}", shell_quote(&program::conf_path(&s.name))),
-            ),
-            (Desired::Program(s), _) => {
-                if let Some(cc) = &change.content {
-                    let attrs = Attrs::default();
-                    let path = program::conf_path(&s.name);
-                    self.write_file(i, &path, &attrs, Some(&cc.new), cc.old_size.is_some());
-                }
+            (Desired::Program(s), Action::Delete) => {
+                self.run(i, &format!("rm -f -- {}", shell_quote(&s.conf_path)))
             }
-            (Desired::Service(s), _) => {
-                if let (Some(cc), Some(f)) = (&change.content, service::unit_file(s)) {
-                    self.write_file(i, &f.path, &f.attrs, Some(&cc.new), cc.old_size.is_some());
+            (Desired::Program(s), _) => match &change.content {
+                Some(cc) => {
+                    let update = cc.old_size.is_some();
+                    self.write_file(i, &s.conf_path, &s.attrs, Some(&cc.new), update)
                 }
-            }
+                None => self.attrs(i, &s.conf_path, &s.attrs, true),
+            },
+            (Desired::Service(s), _) => match (&change.content, service::unit_file(s)) {
+                (Some(cc), Some(f)) => {
+                    self.write_file(i, &f.path, &f.attrs, Some(&cc.new), cc.old_size.is_some())
+                }
+                (None, Some(f)) => self.attrs(i, &f.path, &f.attrs, true),
+                _ => {}
+            },
             // The kinds of `resources::ship` are written by their own fragments.
             _ => self.fail_step(i, "internal error: no step for this kind"),
         }
@@ -310,11 +312,15 @@ impl Builder {
 
 /// True when applying `change` touches a file (the others are process work only).
 pub fn writes_files(change: &Change) -> bool {
+    let attrs = change.action == Action::Attrs || change.details.iter().any(|d| is_attr_detail(d));
     match change.kind {
         crate::resources::Kind::Program => {
-            change.content.is_some() || change.action == Action::Delete
+            change.content.is_some() || change.action == Action::Delete || attrs
         }
-        crate::resources::Kind::Service => change.content.is_some(),
+        // A service's removal is done with its stop and disable (`services_script`).
+        crate::resources::Kind::Service => {
+            change.content.is_some() || (attrs && change.action != Action::Delete)
+        }
         _ => true,
     }
 }
@@ -480,9 +486,30 @@ pub fn services_script(ops: &[(&str, ServiceOp)], daemon_reload: bool) -> String
             .map(|(n, _)| shell_quote(n))
             .collect()
     };
-    if daemon_reload {
+    // `state: absent` first: stopped, disabled, unit file removed, before the one reload.
+    let removed = units(&|o| o.remove);
+    if !removed.is_empty() {
+        let stop = units(&|o| o.remove && o.action == SvcAction::Stop);
+        let disable = units(&|o| o.remove && o.enable == Some(false));
+        for (verb, u) in [("stop", stop), ("disable", disable)] {
+            if !u.is_empty() {
+                s.push_str(&format!(
+                    "play_run {verb} systemctl {verb} -- {}\n",
+                    u.join(" ")
+                ));
+            }
+        }
+        let files: Vec<String> = ops
+            .iter()
+            .filter(|(_, o)| o.remove)
+            .map(|(n, _)| shell_quote(&service::unit_path(n)))
+            .collect();
+        s.push_str(&format!("play_run remove rm -f -- {}\n", files.join(" ")));
+    }
+    if daemon_reload || !removed.is_empty() {
         s.push_str("play_run daemon-reload systemctl daemon-reload\n");
     }
+    let units = |f: &dyn Fn(&ServiceOp) -> bool| units(&|o| !o.remove && f(o));
     for (verb, want) in [("enable", true), ("disable", false)] {
         let u = units(&|o| o.enable == Some(want));
         if !u.is_empty() {
@@ -901,6 +928,7 @@ mod tests {
             daemon_reload: false,
             enable,
             action,
+            remove: false,
         }
     }
 
@@ -1018,6 +1046,8 @@ mod tests {
                 source: "program keys".into(),
             },
             restart_on: vec![],
+            conf_path: crate::resources::program::conf_path("web"),
+            attrs: Attrs::default(),
         }));
         let svc = res(Desired::Service(ServiceSpec {
             name: "w.service".into(),
@@ -1029,6 +1059,10 @@ mod tests {
             state: None,
             restart_on: vec![],
             reload_on: vec![],
+            attrs: Attrs {
+                mode: Some(0o644),
+                ..Attrs::default()
+            },
         }));
         let c1 = change(
             Kind::Program,

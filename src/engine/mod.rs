@@ -338,9 +338,10 @@ impl Wants {
         let mut w = Wants::default();
         for (kind, key) in items {
             match kind {
+                // Its conf path depends on the host's supervisord.conf: the probe finds it.
                 Kind::Program => {
-                    w.paths.push((program::conf_path(key), false));
                     w.extra.supervisor = true;
+                    w.extra.programs.push(key.to_string());
                 }
                 Kind::Service => {
                     w.paths.push((service::unit_path(key), false));
@@ -402,6 +403,13 @@ impl Wants {
                 .collect(),
             extra: ProcessProbe {
                 supervisor: self.extra.supervisor && !have.extra.supervisor,
+                programs: self
+                    .extra
+                    .programs
+                    .iter()
+                    .filter(|p| !have.extra.programs.contains(p))
+                    .cloned()
+                    .collect(),
                 units: self
                     .extra
                     .units
@@ -426,6 +434,7 @@ fn merge_observed(into: &mut Observed, more: Observed) {
     if more.supervisor_conf.is_some() {
         into.supervisor_conf = more.supervisor_conf;
         into.supervisor_socket = more.supervisor_socket;
+        into.supervisor_include = more.supervisor_include;
     }
     if more.processes.is_some() {
         into.processes = more.processes;
@@ -612,7 +621,10 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             Desired::Service(s) => {
                 let sp =
                     service::plan(s, observed, unit_files_changing).map_err(|e| fail(e, res))?;
-                if sp.op.daemon_reload || sp.op.enable.is_some() || sp.op.action != SvcAction::None
+                if sp.op.daemon_reload
+                    || sp.op.enable.is_some()
+                    || sp.op.action != SvcAction::None
+                    || sp.op.remove
                 {
                     p.services.insert(i, sp.op);
                 }
@@ -668,12 +680,38 @@ fn is_text(b: &[u8]) -> bool {
     !b.contains(&0) && std::str::from_utf8(b).is_ok()
 }
 
+/// Sets where each program's conf file goes on this host (its supervisord.conf's
+/// `[include]`, see [`program::conf_path_on`]); a host where that cannot be known fails.
+fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), HostStatus> {
+    for res in resources.iter_mut() {
+        if let Desired::Program(s) = &mut res.desired {
+            s.conf_path = program::conf_path_on(&s.name, observed).map_err(|e| {
+                HostStatus::Failed(format!(
+                    "program {}: {e} (declared at {})",
+                    s.name, res.origin
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The file whose content `c` shows: a program's located conf file, a service's unit file,
+/// else its key.
+fn content_path(c: &Change, resources: &[Resource]) -> String {
+    match resources.get(c.index).map(|r| &r.desired) {
+        Some(Desired::Program(s)) if c.kind == Kind::Program => s.conf_path.clone(),
+        _ => c.kind.content_path(&c.key),
+    }
+}
+
 /// Fetches old contents of changed text files (one round trip) so diffs can be shown.
 fn fetch_old(
     t: &mut dyn Transport,
     r: &mut HostReport,
     changes: &mut [Change],
     observed: &Observed,
+    resources: &[Resource],
 ) -> Result<(), HostStatus> {
     const MAX: u64 = 1 << 20;
     let wanted: Vec<String> = changes
@@ -681,7 +719,7 @@ fn fetch_old(
         .filter(|c| !c.sensitive)
         .filter_map(|c| {
             let cc = c.content.as_ref()?;
-            let path = c.kind.content_path(&c.key);
+            let path = content_path(c, resources);
             let have = observed.paths.get(&path)?;
             match have.kind {
                 PathKind::File { size, .. } if size <= MAX && is_text(&cc.new) => Some(path),
@@ -697,7 +735,7 @@ fn fetch_old(
     let mut got = probe::parse_fetch(&out.stdout)
         .map_err(|e| HostStatus::Failed(format!("fetching old contents: {e}")))?;
     for c in changes.iter_mut() {
-        let path = c.kind.content_path(&c.key);
+        let path = content_path(c, resources);
         if let (Some(cc), Some(old)) = (c.content.as_mut(), got.remove(&path)) {
             cc.old = Some(old);
         }
@@ -751,11 +789,13 @@ fn host_pipeline(
         merge_observed(&mut observed, more);
     }
     // 4. Plan.
+    let mut resources = resources;
+    locate_confs(&mut resources, &observed)?;
     let mut plan = plan_host(&resources, &observed)?;
     let mut changes = plan.changes.clone();
     r.unchanged = plan.unchanged;
     if opts.want_diffs && !changes.is_empty() {
-        fetch_old(t, r, &mut changes, &observed)?;
+        fetch_old(t, r, &mut changes, &observed, &resources)?;
     }
     r.changes = changes;
     let temps = lock::leftover_temps(
@@ -764,7 +804,11 @@ fn host_pipeline(
             .paths
             .iter()
             .chain(wanted.paths.iter())
-            .map(|(p, _)| p.as_str()),
+            .map(|(p, _)| p.as_str())
+            .chain(resources.iter().filter_map(|r| match &r.desired {
+                Desired::Program(s) => Some(s.conf_path.as_str()),
+                _ => None,
+            })),
     );
     if opts.mode == Mode::Diff || (r.changes.is_empty() && temps.is_empty()) {
         return Ok(());
@@ -787,11 +831,12 @@ fn host_pipeline(
         r.notes
             .push("another apply ran since the probe: probed again under the lock".into());
         observed = probe(t, r, &wanted, &mut backend)?;
+        locate_confs(&mut resources, &observed)?;
         plan = plan_host(&resources, &observed)?;
         let mut changes = plan.changes.clone();
         r.unchanged = plan.unchanged;
         if opts.want_diffs && !changes.is_empty() {
-            fetch_old(t, r, &mut changes, &observed)?;
+            fetch_old(t, r, &mut changes, &observed, &resources)?;
         }
         r.changes = changes;
     }
@@ -921,7 +966,6 @@ fn host_pipeline(
     }
     // 9. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
     // now the one it chose; commands are not re-checked (they ran, or were not due).
-    let mut resources = resources;
     ship::settle_pins(&mut resources, &plan.work);
     let after = probe(t, r, &Wants::for_resources(&resources), &mut backend)?;
     let left: Vec<Change> = plan_host(&resources, &after)?

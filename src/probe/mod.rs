@@ -27,6 +27,9 @@
 //!                                              newline (coreutils format, every version)
 //! supervisor \0 CONF \0                        supervisord's config file (when asked and found)
 //! supconf \0 LINE \0                           a line of its `[unix_http_server]` section
+//! supinc \0 VALUE \0                           its `[include] files=` value (continuation lines
+//!                                              joined); the programs' conf candidates under it
+//!                                              are stat'ed with the other paths
 //! units \0 N \0 NAME… \0 TEXT \0                `systemctl show` of N units, in order
 //! nosystemd \0                                 systemd does not run (no /run/systemd/system)
 //! owed \0 TEXT \0                              the owed-restarts state file (when it exists)
@@ -76,6 +79,9 @@ impl ProbeRequest {
 pub struct ProcessProbe {
     /// Find supervisord's config and its `[unix_http_server]` section.
     pub supervisor: bool,
+    /// Programs whose conf file to stat where that config's `[include] files=` puts it
+    /// (the config is then looked for too).
+    pub programs: Vec<String>,
     /// Units to `systemctl show` (full names).
     pub units: Vec<String>,
     /// Read the owed-restarts state file.
@@ -91,7 +97,10 @@ impl ProcessProbe {
         let mut p = ProcessProbe::default();
         for r in resources {
             match &r.desired {
-                Desired::Program(_) => p.supervisor = true,
+                Desired::Program(s) => {
+                    p.supervisor = true;
+                    p.programs.push(s.name.clone());
+                }
                 Desired::Service(s) => p.units.push(s.name.clone()),
                 d => ship::add_probe(d, &mut p.ship),
             }
@@ -101,7 +110,11 @@ impl ProcessProbe {
     }
 
     pub fn is_empty(&self) -> bool {
-        !self.supervisor && self.units.is_empty() && !self.owed && self.ship.is_empty()
+        !self.supervisor
+            && self.programs.is_empty()
+            && self.units.is_empty()
+            && !self.owed
+            && self.ship.is_empty()
     }
 }
 
@@ -202,6 +215,18 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     let paths = split_paths(&req.paths, &mut s);
     s.push_str(&set_args(paths.iter().copied()));
     s.push('\n');
+    if extra.supervisor || !extra.programs.is_empty() {
+        // Before the stats: it adds the programs' conf paths to them.
+        let names: Vec<String> = extra
+            .programs
+            .iter()
+            .filter(|n| crate::resources::program::check_name(n).is_ok())
+            .cloned()
+            .collect();
+        // Checked names: letters, digits, `_-.`: nothing to quote inside '…'.
+        s.push_str(&format!("play_progs='{}'\n", names.join(" ")));
+        s.push_str(PROBE_SCRIPT_SUPERVISOR);
+    }
     s.push_str(PROBE_SCRIPT_PATHS);
     let dirs: Vec<&String> = {
         let mut seen = std::collections::BTreeSet::new();
@@ -213,9 +238,6 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     s.push_str(&set_args(dirs.iter().copied()));
     s.push('\n');
     s.push_str(PROBE_SCRIPT_EMPTINESS);
-    if extra.supervisor {
-        s.push_str(PROBE_SCRIPT_SUPERVISOR);
-    }
     let units: Vec<&String> = extra
         .units
         .iter()
@@ -337,17 +359,45 @@ const PROBE_SCRIPT_EMPTINESS: &str = r#"for d do
 done
 "#;
 
-/// supervisord's config file and the lines of its `[unix_http_server]` section (builtins only).
-const PROBE_SCRIPT_SUPERVISOR: &str = r#"for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf; do
+/// supervisord's config file, the lines of its `[unix_http_server]` section and the value of
+/// its `[include] files=` (builtins only); then, for each pattern `DIR/*EXT` of that value
+/// (relative to the config's folder, `%(here)s` once), `DIR/NAME.EXT` of each program in
+/// `$play_progs` joins the paths to stat (the positional parameters): the conf file is
+/// wherever [`crate::resources::program::include_dir`] picks, so it is among them.
+const PROBE_SCRIPT_SUPERVISOR: &str = r#"for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf /usr/local/etc/supervisord.conf; do
   if [ -f "$c" ] && [ -r "$c" ]; then
     printf 'supervisor\0%s\0' "$c"
     sec=
+    inc=
+    ink=
+    hasinc=
     while IFS= read -r l || [ -n "$l" ]; do
       case $l in
-        \[*) sec=$l ;;
-        *) [ "$sec" = '[unix_http_server]' ] && printf 'supconf\0%s\0' "$l" ;;
+        \[*) sec=$l; ink= ;;
+        [[:space:]]*) [ -n "$ink" ] && inc="$inc $l" ;;
+        *)
+          ink=
+          [ "$sec" = '[unix_http_server]' ] && printf 'supconf\0%s\0' "$l"
+          if [ "$sec" = '[include]' ]; then
+            k=${l%%=*}
+            while :; do case $k in *[[:space:]]) k=${k%?} ;; *) break ;; esac; done
+            if [ "$k" = files ] && [ "$k" != "$l" ]; then inc=${l#*=}; ink=1; hasinc=1; fi
+          fi ;;
       esac
     done < "$c"
+    if [ -n "$hasinc" ]; then
+      printf 'supinc\0%s\0' "$inc"
+      set -f
+      for w in $inc; do
+        case $w in *'%(here)s'*) w=${w%%'%(here)s'*}${c%/*}${w#*'%(here)s'} ;; esac
+        case $w in /*) ;; *) w=${c%/*}/$w ;; esac
+        b=${w##*/}
+        case $b in
+          \**) for n in $play_progs; do set -- "$@" "${w%/*}/$n${b#?}"; done ;;
+        esac
+      done
+      set +f
+    fi
     break
   fi
 done
@@ -561,6 +611,7 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                 }
             }
             b"supervisor" => obs.supervisor_conf = Some(f.text()?),
+            b"supinc" => obs.supervisor_include = Some(f.text()?),
             b"supconf" => {
                 let line = f.text()?;
                 if let (Some(conf), Some((k, v))) = (&obs.supervisor_conf, line.split_once('=')) {
@@ -1107,12 +1158,91 @@ mod tests {
         assert!(parse(b"play-probe\0v1\0units\x002\0a.service\0end\0").is_err());
     }
 
+    /// The supervisor fragment, run by this machine's sh against configs in a temp folder:
+    /// the `[include]` value it reports and the conf files it stats agree with
+    /// `program::conf_path_on` (Debian, RHEL-relative, `%(here)s`, continuation lines,
+    /// comments, several patterns, none).
+    #[test]
+    fn the_supervisor_fragment_finds_conf_files_where_include_says() {
+        use crate::resources::program::conf_path_on;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().to_str().expect("utf-8 temp path").to_string();
+        let conf = format!("{d}/supervisord.conf");
+        let cases: &[(&str, Option<&str>)] = &[
+            // (the [include] section, the conf file it implies for `web`)
+            (
+                "[include]\nfiles = /etc/nowhere/*.conf\n",
+                Some("/etc/nowhere/web.conf"),
+            ),
+            (
+                "[include]\nfiles=supervisord.d/*.ini\n",
+                Some("D/supervisord.d/web.ini"),
+            ),
+            (
+                "[include]\nfiles = %(here)s/conf.d/*.conf ; a comment\n",
+                Some("D/conf.d/web.conf"),
+            ),
+            (
+                "[include]\nfiles = one.conf\n    more/*.ini\n\n[other]\nfiles = no/*.x\n",
+                Some("D/more/web.ini"),
+            ),
+            ("[supervisord]\nlogfile=/tmp/x\n", None),
+        ];
+        for (section, want) in cases {
+            std::fs::write(
+                &conf,
+                format!("[unix_http_server]\nfile=/tmp/s.sock\n{section}"),
+            )
+            .expect("write conf");
+            let want = want.map(|w| w.replace("D/", &format!("{d}/")));
+            if let Some(w) = &want {
+                if w.starts_with(&d) {
+                    let parent = w.rsplit_once('/').map(|(p, _)| p).unwrap_or("/");
+                    std::fs::create_dir_all(parent).expect("mkdir");
+                    std::fs::write(w, "[program:web]\n").expect("write program conf");
+                }
+            }
+            let extra = ProcessProbe {
+                supervisor: true,
+                programs: vec!["web".into()],
+                ..Default::default()
+            };
+            let s = script_with(&ProbeRequest::default(), &extra).replace(
+                "for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf /usr/local/etc/supervisord.conf; do",
+                &format!("for c in {}; do", shell_quote(&conf)),
+            );
+            let out = std::process::Command::new("sh")
+                .args(["-c", &s])
+                .output()
+                .expect("run sh");
+            let o = parse(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+            assert_eq!(o.supervisor_conf.as_deref(), Some(conf.as_str()));
+            let got = conf_path_on("web", &o);
+            match &want {
+                Some(w) => {
+                    assert_eq!(got.as_deref(), Ok(w.as_str()), "{section}");
+                    if w.starts_with(&d) {
+                        // Stat'ed in the same round trip: the plan sees the existing file.
+                        assert!(
+                            matches!(o.path(w).kind, PathKind::File { .. }),
+                            "{section}: {:?}",
+                            o.paths
+                        );
+                    }
+                }
+                None => assert!(got.is_err(), "{section}: {got:?}"),
+            }
+        }
+    }
+
     #[test]
     fn the_process_probe_runs_here() {
         // The real script, run by this machine's sh against its own supervisord.conf, units that
         // cannot exist, and an owed-restarts file that does not exist.
         let extra = ProcessProbe {
             supervisor: true,
+            programs: vec!["web".into(), "bad name".into()],
             units: vec!["play-no-such-unit.service".into(), "bad name".into()],
             owed: true,
             ship: ShipProbe::default(),

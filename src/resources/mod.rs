@@ -186,7 +186,7 @@ impl Kind {
     /// a program's conf file, a service's unit file.
     pub fn content_path(self, key: &str) -> String {
         match self {
-            Kind::Program => program::conf_path(key),
+            Kind::Program => program::conf_path(key), // Debian's; the change's own is exact
             Kind::Service => service::unit_path(key),
             _ => key.to_string(),
         }
@@ -239,7 +239,8 @@ impl Desired {
     /// Paths the probe must report on.
     pub fn probe_paths(&self) -> Vec<String> {
         match self {
-            Desired::Program(s) => vec![program::conf_path(&s.name)],
+            // Where its supervisord.conf's `[include]` says: found by the probe itself.
+            Desired::Program(_) => Vec::new(),
             Desired::Service(s) => vec![service::unit_path(&s.name)],
             Desired::Release(s) => s.probe_paths(),
             Desired::Command(s) => s.creates.iter().cloned().collect(),
@@ -330,6 +331,8 @@ pub struct Observed {
     pub supervisor_conf: Option<String>,
     /// supervisord's unix socket (`[unix_http_server] file=` of that config).
     pub supervisor_socket: Option<String>,
+    /// The value of that config's `[include] files=` (`None`: no such key).
+    pub supervisor_include: Option<String>,
     /// Every process supervisord runs; `None` when not asked (no `program:` on the host).
     pub processes: Option<Vec<crate::supervisor::ProcessStatus>>,
     /// systemd runs on the host (known when units were asked about).
@@ -502,6 +505,14 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
         ));
     }
     u32::from_str_radix(digits, 8).map_err(|e| format!("invalid mode `{s}`: {e}"))
+}
+
+/// True for the lines of [`attr_details`] (`owner …`, `group …`, `mode …`).
+pub fn is_attr_detail(d: &str) -> bool {
+    ["owner ", "group ", "mode "]
+        .iter()
+        .any(|p| d.starts_with(p))
+        && d.contains(" → ")
 }
 
 /// Attribute differences between desired and observed (only the managed ones).
