@@ -408,10 +408,11 @@ pub fn script_full(
         }
     }
     b.line("printf 'end\\0'");
-    crate::probe::via_stdin(&b.script, &b.stdin)
+    // The transport sends the script on stdin too, ahead of the contents.
+    (b.script, b.stdin)
 }
 
-/// True when a string the script would carry has a NUL (it cannot pass through `sh -c`).
+/// True when a string the script would carry has a NUL (a shell script cannot carry it).
 fn has_nul(d: &Desired) -> bool {
     let attrs = |a: &Attrs| {
         a.owner.as_deref().is_some_and(|o| o.contains('\0'))

@@ -243,9 +243,8 @@ pub fn services(
         return Ok(res);
     }
     let script = apply::services_script(&busy, daemon_reload);
-    let (cmd, stdin) = crate::probe::via_stdin(&script, b"");
     res.calls += 1;
-    let out = t.exec(&cmd, &stdin)?;
+    let out = t.exec(&script, b"")?;
     let o = apply::parse_services(&out.stdout, &out.stderr, out.status);
     let mut bad: BTreeSet<String> = BTreeSet::new();
     for (verb, text) in &o.failed_calls {

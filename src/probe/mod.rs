@@ -169,38 +169,20 @@ fn split_paths<'a>(paths: &'a [String], script: &mut String) -> Vec<&'a String> 
     ok
 }
 
-/// Longest script passed as the `sh -c` argument itself. Linux caps one argument at 128 KiB
-/// (`MAX_ARG_STRLEN`), and the script is quoted once more (`sh -c '…'`, `'` → `'\''`) and
-/// possibly wrapped in `sudo -n -- sh -c`, so keep a margin.
-pub const MAX_INLINE_SCRIPT: usize = 96 * 1024;
-
-/// `(command, stdin)` to run `script` with `stdin`: the script itself when it is short enough
-/// for `sh -c`, else a bootstrap `eval "$(head -c N)"` that reads the script from the front of
-/// stdin (GNU `head -c` never reads past N bytes) and leaves the rest of stdin to the script.
-pub fn via_stdin(script: &str, stdin: &[u8]) -> (String, Vec<u8>) {
-    if shell_quote(script).len() <= MAX_INLINE_SCRIPT {
-        return (script.to_string(), stdin.to_vec());
-    }
-    let mut input = Vec::with_capacity(script.len() + stdin.len());
-    input.extend_from_slice(script.as_bytes());
-    input.extend_from_slice(stdin);
-    (format!("eval \"$(head -c {})\"", script.len()), input)
-}
-
-/// The probe as `(command, stdin)` for `Transport::exec`: [`script`] through [`via_stdin`], so
-/// that any number of paths works.
+/// The probe as `(command, stdin)` for `Transport::exec` (which sends the command itself on
+/// stdin too, so any number of paths works: see [`crate::transport::BOOTSTRAP`]).
 pub fn command(req: &ProbeRequest) -> (String, Vec<u8>) {
-    via_stdin(&script(req), b"")
+    (script(req), Vec::new())
 }
 
 /// [`command`] that also reports what `extra` asks for.
 pub fn command_with(req: &ProbeRequest, extra: &ProcessProbe) -> (String, Vec<u8>) {
-    via_stdin(&script_with(req, extra), b"")
+    (script_with(req, extra), Vec::new())
 }
 
 /// The fetch as `(command, stdin)` for `Transport::exec` (see [`command`]).
 pub fn fetch_command(paths: &[String]) -> (String, Vec<u8>) {
-    via_stdin(&fetch_script(paths), b"")
+    (fetch_script(paths), Vec::new())
 }
 
 /// The probe script for `req` (POSIX sh; GNU find and coreutils on the host).
@@ -1108,20 +1090,6 @@ mod tests {
         assert!(parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\0ok\0").is_err());
         assert!(parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\0what\0end\0").is_err());
         assert!(parse_fetch(b"play-probe\0v1\0end\0").is_err());
-    }
-
-    #[test]
-    fn long_scripts_go_through_stdin() {
-        let short = via_stdin("echo hi", b"data");
-        assert_eq!(short, ("echo hi".to_string(), b"data".to_vec()));
-        let long = "x".repeat(MAX_INLINE_SCRIPT + 1);
-        let (cmd, stdin) = via_stdin(&long, b"data");
-        assert_eq!(cmd, format!("eval \"$(head -c {})\"", long.len()));
-        assert_eq!(stdin.len(), long.len() + 4);
-        assert!(stdin.ends_with(b"xdata"));
-        // Quoting counts: a script of quotes grows fourfold inside `sh -c '…'`.
-        let quotes = "'".repeat(MAX_INLINE_SCRIPT / 2);
-        assert!(via_stdin(&quotes, b"").0.starts_with("eval"));
     }
 
     #[test]
