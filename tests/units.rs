@@ -397,3 +397,97 @@ fn program_conf_goes_where_supervisord_includes() {
         .code(1)
         .shows("has no `[include] files=`");
 }
+
+const ARGV_SECRET: &str = "sk-live-units-5b7e21";
+const UNLESS_SECRET: &str = "sk-unless-units-77c3";
+const RUN_SECRET: &str = "sk-run-units-0d9a";
+
+const COMMANDS: &str = r#"
+- hosts: lab
+  state:
+    - command: "T=sk-live-units-5b7e21; sleep 2; printf '%s' \"$T\" > /tmp/as-root"
+      unless: "K=sk-unless-units-77c3; sleep 2; test -n \"$K\" && test -e /tmp/as-root"
+    - command: "T=sk-live-units-5b7e21; sleep 2; printf '%s' \"$T\" > /tmp/as-deploy"
+      user: deploy
+      creates: /tmp/as-deploy
+"#;
+
+/// Runs `during` while polling `ps -eo args` on `host`; returns every listing seen.
+fn ps_during(lab: &Lab, host: &str, during: impl FnOnce()) -> Vec<String> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let poller = s.spawn(|| {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                seen.push(lab.sh(host, "ps -eo args"));
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            seen
+        });
+        during();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        poller.join().expect("poller")
+    })
+}
+
+fn assert_hidden(seen: &[String], secrets: &[&str], proof: &str) {
+    assert!(
+        seen.iter().any(|l| l.contains(proof)),
+        "the polling never overlapped the command (no `{proof}` in {} listings)",
+        seen.len()
+    );
+    for listing in seen {
+        for s in secrets {
+            assert!(!listing.contains(s), "`{s}` in a host argv:\n{listing}");
+        }
+        assert!(
+            !listing.contains("play-probe") && !listing.contains("play-apply"),
+            "a script in a host argv:\n{listing}"
+        );
+    }
+}
+
+/// No script, command, check or value is in any host process's argv while play works:
+/// `ps` on the host, polled during a probe whose `unless` check sleeps, during an apply whose
+/// commands (as root and as another user) sleep, and during `play run`.
+#[test]
+fn no_script_or_value_is_in_any_host_argv() {
+    let lab = Lab::start("units-argv", 1);
+    let p = Project::new(&lab).file("site.yml", COMMANDS);
+    // Control: the polling does see a value passed the old way (`sh -c SCRIPT`).
+    let seen = ps_during(&lab, "h1", || {
+        lab.sh("h1", "sh -c 'C=sk-control-units; sleep 1; : $C'");
+    });
+    assert!(
+        seen.iter().any(|l| l.contains("sk-control-units")),
+        "the poller misses argv values"
+    );
+    let seen = ps_during(&lab, "h1", || {
+        p.play(&["diff", "site.yml"]).code(0);
+    });
+    assert_hidden(&seen, &[UNLESS_SECRET, ARGV_SECRET], "sleep 2");
+    let seen = ps_during(&lab, "h1", || {
+        p.play(&["apply", "site.yml"]).code(0);
+    });
+    assert_hidden(&seen, &[UNLESS_SECRET, ARGV_SECRET], "sleep 2");
+    // The commands did run, with their values.
+    assert_eq!(lab.sh("h1", "cat /tmp/as-root"), ARGV_SECRET);
+    assert_eq!(lab.sh("h1", "cat /tmp/as-deploy"), ARGV_SECRET);
+    assert_eq!(
+        stat(&lab, "h1", "/tmp/as-deploy").split(' ').nth(1),
+        Some("deploy:deploy")
+    );
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+    // `play run`: the ad-hoc command travels on stdin too.
+    let seen = ps_during(&lab, "h1", || {
+        p.play(&[
+            "run",
+            "lab",
+            "--",
+            &format!("R={RUN_SECRET}; sleep 2; echo ${{#R}}"),
+        ])
+        .code(0)
+        .shows(&RUN_SECRET.len().to_string());
+    });
+    assert_hidden(&seen, &[RUN_SECRET], "sleep 2");
+}
