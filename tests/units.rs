@@ -357,7 +357,8 @@ fn program_conf_goes_where_supervisord_includes() {
     );
     p.play(&["diff", "site.yml"])
         .code(0)
-        .shows("+ create program web");
+        .shows("+ create program web")
+        .shows("+++ /etc/supervisord.d/web.ini");
     p.play(&["apply", "site.yml"]).code(0);
     assert_eq!(
         stat(&lab, "h1", "/etc/supervisord.d/web.ini"),
@@ -387,12 +388,37 @@ fn program_conf_goes_where_supervisord_includes() {
     );
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 
+    // A file resource at the conf's path, and a missing include folder: clear errors.
+    let twice = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - file: /etc/supervisord.d/web.ini\n    - program: web\n      command: /bin/sleep 100000\n",
+    );
+    twice
+        .play(&["diff", "site.yml"])
+        .code(1)
+        .shows("program web: its conf file /etc/supervisord.d/web.ini is also declared at");
+    lab.sh("h1", "rmdir /etc/supervisord.d");
+    let p = p.var("st", "running");
+    p.play(&["diff", "site.yml"]).code(1).shows(
+        "the folder /etc/supervisord.d that supervisord includes conf files from does not exist",
+    );
+    // ... unless the run makes it.
+    let made = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - directory: /etc/supervisord.d\n    - program: web\n      command: /bin/sleep 100000\n      options: {startsecs: 0}\n",
+    );
+    made.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        stat(&lab, "h1", "/etc/supervisord.d/web.ini"),
+        "644 root:root"
+    );
+    made.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
     // No [include] at all: a clear error, before anything is written.
     lab.sh(
         "h1",
         "sed -i 's#^files = .*##' /etc/supervisor/supervisord.conf",
     );
-    let p = p.var("st", "running");
     p.play(&["diff", "site.yml"])
         .code(1)
         .shows("has no `[include] files=`");

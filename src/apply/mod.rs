@@ -745,6 +745,7 @@ mod tests {
             action,
             details: vec![],
             content: content.map(|b| ContentChange {
+                path: key.into(),
                 old: None,
                 old_sha256: None,
                 old_size: None,

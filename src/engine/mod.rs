@@ -681,28 +681,55 @@ fn is_text(b: &[u8]) -> bool {
 }
 
 /// Sets where each program's conf file goes on this host (its supervisord.conf's
-/// `[include]`, see [`program::conf_path_on`]); a host where that cannot be known fails.
+/// `[include]`, see [`program::conf_path_on`]). The host fails when that cannot be known, when
+/// the folder does not exist (and no `directory:` of the run makes it), or when another
+/// resource declares that path.
 fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), HostStatus> {
+    let declared: Vec<(Kind, String, resources::Origin)> = resources
+        .iter()
+        .filter(|r| r.desired.kind().is_path())
+        .map(|r| {
+            (
+                r.desired.kind(),
+                r.desired.key().to_string(),
+                r.origin.clone(),
+            )
+        })
+        .collect();
     for res in resources.iter_mut() {
-        if let Desired::Program(s) = &mut res.desired {
-            s.conf_path = program::conf_path_on(&s.name, observed).map_err(|e| {
-                HostStatus::Failed(format!(
-                    "program {}: {e} (declared at {})",
-                    s.name, res.origin
-                ))
-            })?;
+        let Desired::Program(s) = &mut res.desired else {
+            continue;
+        };
+        let fail = |e: String| {
+            HostStatus::Failed(format!(
+                "program {}: {e} (declared at {})",
+                s.name, res.origin
+            ))
+        };
+        let path = program::conf_path_on(&s.name, observed).map_err(fail)?;
+        if let Some((_, _, at)) = declared.iter().find(|(_, k, _)| *k == path) {
+            return Err(fail(format!(
+                "its conf file {path} is also declared at {at}"
+            )));
         }
+        let dir = ship::split_path(&path).0;
+        let dir_made = declared
+            .iter()
+            .any(|(k, p, _)| *k == Kind::Directory && *p == dir);
+        if observed.supervisor_conf.is_some()
+            && s.state != program::ProgramState::Absent
+            && matches!(observed.path(&path).kind, PathKind::Missing)
+            && !matches!(observed.path(&dir).kind, PathKind::Directory { .. })
+            && !dir_made
+        {
+            return Err(fail(format!(
+                "the folder {dir} that supervisord includes conf files from does not exist \
+                 (declare it with `directory: {dir}`)"
+            )));
+        }
+        s.conf_path = path;
     }
     Ok(())
-}
-
-/// The file whose content `c` shows: a program's located conf file, a service's unit file,
-/// else its key.
-fn content_path(c: &Change, resources: &[Resource]) -> String {
-    match resources.get(c.index).map(|r| &r.desired) {
-        Some(Desired::Program(s)) if c.kind == Kind::Program => s.conf_path.clone(),
-        _ => c.kind.content_path(&c.key),
-    }
 }
 
 /// Fetches old contents of changed text files (one round trip) so diffs can be shown.
@@ -711,7 +738,6 @@ fn fetch_old(
     r: &mut HostReport,
     changes: &mut [Change],
     observed: &Observed,
-    resources: &[Resource],
 ) -> Result<(), HostStatus> {
     const MAX: u64 = 1 << 20;
     let wanted: Vec<String> = changes
@@ -719,7 +745,7 @@ fn fetch_old(
         .filter(|c| !c.sensitive)
         .filter_map(|c| {
             let cc = c.content.as_ref()?;
-            let path = content_path(c, resources);
+            let path = cc.path.clone();
             let have = observed.paths.get(&path)?;
             match have.kind {
                 PathKind::File { size, .. } if size <= MAX && is_text(&cc.new) => Some(path),
@@ -734,9 +760,8 @@ fn fetch_old(
     let out = exec(t, r, &cmd, &stdin)?;
     let mut got = probe::parse_fetch(&out.stdout)
         .map_err(|e| HostStatus::Failed(format!("fetching old contents: {e}")))?;
-    for c in changes.iter_mut() {
-        let path = content_path(c, resources);
-        if let (Some(cc), Some(old)) = (c.content.as_mut(), got.remove(&path)) {
+    for cc in changes.iter_mut().filter_map(|c| c.content.as_mut()) {
+        if let Some(old) = got.remove(&cc.path) {
             cc.old = Some(old);
         }
     }
@@ -795,7 +820,7 @@ fn host_pipeline(
     let mut changes = plan.changes.clone();
     r.unchanged = plan.unchanged;
     if opts.want_diffs && !changes.is_empty() {
-        fetch_old(t, r, &mut changes, &observed, &resources)?;
+        fetch_old(t, r, &mut changes, &observed)?;
     }
     r.changes = changes;
     let temps = lock::leftover_temps(
@@ -836,7 +861,7 @@ fn host_pipeline(
         let mut changes = plan.changes.clone();
         r.unchanged = plan.unchanged;
         if opts.want_diffs && !changes.is_empty() {
-            fetch_old(t, r, &mut changes, &observed, &resources)?;
+            fetch_old(t, r, &mut changes, &observed)?;
         }
         r.changes = changes;
     }

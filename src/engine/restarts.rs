@@ -630,6 +630,7 @@ mod tests {
         let mut conf = file_change(1, "web");
         conf.kind = Kind::Program;
         conf.content = Some(crate::resources::ContentChange {
+            path: "/etc/supervisor/conf.d/web.conf".into(),
             old: None,
             old_sha256: None,
             old_size: Some(1),

@@ -344,8 +344,8 @@ done
 /// supervisord's config file, the lines of its `[unix_http_server]` section and the value of
 /// its `[include] files=` (builtins only); then, for each pattern `DIR/*EXT` of that value
 /// (relative to the config's folder, `%(here)s` once), `DIR/NAME.EXT` of each program in
-/// `$play_progs` joins the paths to stat (the positional parameters): the conf file is
-/// wherever [`crate::resources::program::include_dir`] picks, so it is among them.
+/// `$play_progs` joins the paths to stat (the positional parameters), and DIR itself: the conf
+/// file is wherever [`crate::resources::program::include_dir`] picks, so it is among them.
 const PROBE_SCRIPT_SUPERVISOR: &str = r#"for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf /usr/local/etc/supervisord.conf; do
   if [ -f "$c" ] && [ -r "$c" ]; then
     printf 'supervisor\0%s\0' "$c"
@@ -375,7 +375,9 @@ const PROBE_SCRIPT_SUPERVISOR: &str = r#"for c in /etc/supervisor/supervisord.co
         case $w in /*) ;; *) w=${c%/*}/$w ;; esac
         b=${w##*/}
         case $b in
-          \**) for n in $play_progs; do set -- "$@" "${w%/*}/$n${b#?}"; done ;;
+          \**)
+            set -- "$@" "${w%/*}"
+            for n in $play_progs; do set -- "$@" "${w%/*}/$n${b#?}"; done ;;
         esac
       done
       set +f

@@ -75,7 +75,7 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
             match (old_text, new_text) {
                 (Some(old), Some(new)) => {
                     let old = old.unwrap_or("");
-                    let path = c.kind.content_path(&c.key);
+                    let path = cc.path.clone();
                     let diff = TextDiff::from_lines(old, new);
                     let text = diff
                         .unified_diff()

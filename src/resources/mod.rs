@@ -181,16 +181,6 @@ impl Kind {
     pub fn watchable(self) -> bool {
         !matches!(self, Kind::Program | Kind::Service)
     }
-
-    /// The file whose content a change of this kind and key shows in diffs: the path itself,
-    /// a program's conf file, a service's unit file.
-    pub fn content_path(self, key: &str) -> String {
-        match self {
-            Kind::Program => program::conf_path(key), // Debian's; the change's own is exact
-            Kind::Service => service::unit_path(key),
-            _ => key.to_string(),
-        }
-    }
 }
 
 impl fmt::Display for Kind {
@@ -456,6 +446,9 @@ impl Action {
 /// Old and new content of a file, for diffs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentChange {
+    /// The file: the resource's path, a program's conf file where its host's supervisord
+    /// includes it, a service's unit file.
+    pub path: String,
     /// `None` when the file does not exist yet or its old bytes were not fetched.
     pub old: Option<Vec<u8>>,
     pub old_sha256: Option<String>,
