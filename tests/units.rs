@@ -173,6 +173,12 @@ fn conf_mode_keys_are_validated_offline() {
         "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1, ssh_port: 1}\n",
     )
     .expect("inventory");
+    std::fs::create_dir(dir.path().join("templates")).expect("templates");
+    std::fs::write(
+        dir.path().join("templates/w.service.j2"),
+        "[Service]\nExecStart=/bin/true\n",
+    )
+    .expect("template");
     let check = |state: &str| {
         std::fs::write(
             dir.path().join("site.yml"),
@@ -200,7 +206,7 @@ fn conf_mode_keys_are_validated_offline() {
             ),
         )
     };
-    let (code, text) = check("    - program: web\n      command: sleep 1\n      mode: \"0640\"\n      owner: root\n      group: adm\n    - service: w\n      mode: \"0600\"\n      state: absent\n");
+    let (code, text) = check("    - program: web\n      command: sleep 1\n      mode: \"0640\"\n      owner: root\n      group: adm\n    - service: w\n      unit: w.service.j2\n      mode: \"0600\"\n");
     assert_eq!(code, Some(0), "{text}");
     for (state, expected) in [
         (
@@ -210,6 +216,10 @@ fn conf_mode_keys_are_validated_offline() {
         (
             "    - service: w\n      mode: rw\n",
             "site.yml:4:13: invalid mode `rw`",
+        ),
+        (
+            "    - service: w\n      mode: \"0600\"\n",
+            "site.yml:4:13: `mode` is the mode of the unit file `unit:` writes: give `unit:` too",
         ),
         (
             "    - service: w\n      modes: \"0600\"\n",

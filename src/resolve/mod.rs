@@ -857,6 +857,21 @@ impl<'a> Resolver<'a> {
                         })
                     }
                 };
+                if unit.is_none() {
+                    // Without `unit:`, play writes no unit file: its attributes are not ours.
+                    for (key, given) in [
+                        ("mode", raw.mode.is_some()),
+                        ("owner", raw.owner.is_some()),
+                        ("group", raw.group.is_some()),
+                    ] {
+                        if given {
+                            return Err(fail(
+                                key,
+                                format!("`{key}` is the mode of the unit file `unit:` writes: give `unit:` too"),
+                            ));
+                        }
+                    }
+                }
                 let attrs = with_mode(unit.as_ref().map(|c| c.bytes.as_slice()).unwrap_or(b""));
                 Desired::Service(ServiceSpec {
                     name,

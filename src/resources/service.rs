@@ -13,8 +13,9 @@
 //! plus `enabled: true|false` (enable/disable), and one `daemon-reload` per host when a unit
 //! file changed or systemd says one is needed. `state: absent`: stopped, disabled, and the
 //! unit file at `/etc/systemd/system/NAME` (the one play writes) removed, then one
-//! `daemon-reload`; a unit that is inactive, not enabled and has no such file is left alone. Restarts and reloads caused by other resources
-//! (`restart_on`, `reload_on`) are added for the whole host by `engine::restarts`.
+//! `daemon-reload`; a unit that is inactive, not enabled and has no such file is left alone.
+//! Restarts and reloads caused by other resources (`restart_on`, `reload_on`) are added for
+//! the whole host by `engine::restarts`.
 
 use std::collections::BTreeMap;
 
