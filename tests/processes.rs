@@ -632,8 +632,8 @@ fn program_and_service_input_errors_are_located() {
     let head = "- hosts: all\n  state:\n";
     let cases: &[(&str, &str)] = &[
         (
-            "    - program: web\n      command: sleep 1\n      mode: \"0644\"\n",
-            "site.yml:3:7: key `mode` does not apply to a program",
+            "    - program: web\n      command: sleep 1\n      force: true\n",
+            "site.yml:3:7: key `force` does not apply to a program",
         ),
         (
             "    - program: web\n      directory: /srv\n",
@@ -677,7 +677,7 @@ fn program_and_service_input_errors_are_located() {
         ),
         (
             "    - service: w\n      state: restarted\n",
-            "a service's state is `running` or `stopped`, not `restarted`",
+            "a service's state is `running`, `stopped` or `absent`, not `restarted`",
         ),
         (
             "    - program: web\n      command: sleep 1\n      restart_onn: [/x]\n",

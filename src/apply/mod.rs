@@ -36,7 +36,7 @@ use crate::resources::package::{self, PackageOp};
 use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::ship::{self, Work};
 use crate::resources::{
-    mode_str, program, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource,
+    is_attr_detail, mode_str, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource,
     OWED_STATE_FILE,
 };
 use crate::transport::shell_quote;
@@ -443,20 +443,16 @@ impl Builder {
                 }
             }
             (Desired::Link(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
-            (Desired::Program(s), Action::Delete) => {
-                self.remove(i, &program::conf_path(&s.name), "rm -f")
-            }
-            (Desired::Program(s), _) => {
-                if change.content.is_some() {
-                    let path = program::conf_path(&s.name);
-                    self.write_file(i, &path, &Attrs::default(), &content, &expect);
-                }
-            }
-            (Desired::Service(s), _) => {
-                if let (Some(_), Some(f)) = (&change.content, service::unit_file(s)) {
-                    self.write_file(i, &f.path, &f.attrs, &content, &expect);
-                }
-            }
+            (Desired::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
+            (Desired::Program(s), _) => match &change.content {
+                Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
+                None => self.file_attrs(i, &s.conf_path, &s.attrs, &expect),
+            },
+            (Desired::Service(s), _) => match (&change.content, service::unit_file(s)) {
+                (Some(_), Some(f)) => self.write_file(i, &f.path, &f.attrs, &content, &expect),
+                (None, Some(f)) => self.file_attrs(i, &f.path, &f.attrs, &expect),
+                _ => {}
+            },
             // The kinds of `resources::ship` are written by their own fragments.
             _ => self.fail_step(i, "internal error: no step for this kind"),
         }
@@ -499,11 +495,15 @@ impl Builder {
 
 /// True when applying `change` touches a file (the others are process work only).
 pub fn writes_files(change: &Change) -> bool {
+    let attrs = change.action == Action::Attrs || change.details.iter().any(|d| is_attr_detail(d));
     match change.kind {
         crate::resources::Kind::Program => {
-            change.content.is_some() || change.action == Action::Delete
+            change.content.is_some() || change.action == Action::Delete || attrs
         }
-        crate::resources::Kind::Service => change.content.is_some(),
+        // A service's removal is done with its stop and disable (`services_script`).
+        crate::resources::Kind::Service => {
+            change.content.is_some() || (attrs && change.action != Action::Delete)
+        }
         _ => true,
     }
 }
@@ -591,10 +591,11 @@ pub fn script_full(
         }
     }
     b.line("printf 'end\\0'");
-    crate::probe::via_stdin(&b.script, &b.stdin)
+    // The transport sends the script on stdin too, ahead of the contents.
+    (b.script, b.stdin)
 }
 
-/// True when a string the script would carry has a NUL (it cannot pass through `sh -c`).
+/// True when a string the script would carry has a NUL (a shell script cannot carry it).
 fn has_nul(d: &Desired) -> bool {
     let attrs = |a: &Attrs| {
         a.owner.as_deref().is_some_and(|o| o.contains('\0'))
@@ -669,9 +670,30 @@ pub fn services_script(ops: &[(&str, ServiceOp)], daemon_reload: bool) -> String
             .map(|(n, _)| shell_quote(n))
             .collect()
     };
-    if daemon_reload {
+    // `state: absent` first: stopped, disabled, unit file removed, before the one reload.
+    let removed = units(&|o| o.remove);
+    if !removed.is_empty() {
+        let stop = units(&|o| o.remove && o.action == SvcAction::Stop);
+        let disable = units(&|o| o.remove && o.enable == Some(false));
+        for (verb, u) in [("stop", stop), ("disable", disable)] {
+            if !u.is_empty() {
+                s.push_str(&format!(
+                    "play_run {verb} systemctl {verb} -- {}\n",
+                    u.join(" ")
+                ));
+            }
+        }
+        let files: Vec<String> = ops
+            .iter()
+            .filter(|(_, o)| o.remove)
+            .map(|(n, _)| shell_quote(&service::unit_path(n)))
+            .collect();
+        s.push_str(&format!("play_run remove rm -f -- {}\n", files.join(" ")));
+    }
+    if daemon_reload || !removed.is_empty() {
         s.push_str("play_run daemon-reload systemctl daemon-reload\n");
     }
+    let units = |f: &dyn Fn(&ServiceOp) -> bool| units(&|o| !o.remove && f(o));
     for (verb, want) in [("enable", true), ("disable", false)] {
         let u = units(&|o| o.enable == Some(want));
         if !u.is_empty() {
@@ -906,6 +928,7 @@ mod tests {
             action,
             details: vec![],
             content: content.map(|b| ContentChange {
+                path: key.into(),
                 old: None,
                 old_sha256: None,
                 old_size: None,
@@ -1093,6 +1116,7 @@ mod tests {
             daemon_reload: false,
             enable,
             action,
+            remove: false,
         }
     }
 
@@ -1211,6 +1235,8 @@ mod tests {
                 source: "program keys".into(),
             },
             restart_on: vec![],
+            conf_path: crate::resources::program::conf_path("web"),
+            attrs: Attrs::default(),
         }));
         let svc = res(Desired::Service(ServiceSpec {
             name: "w.service".into(),
@@ -1222,6 +1248,10 @@ mod tests {
             state: None,
             restart_on: vec![],
             reload_on: vec![],
+            attrs: Attrs {
+                mode: Some(0o644),
+                ..Attrs::default()
+            },
         }));
         let c1 = change(
             Kind::Program,

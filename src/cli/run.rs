@@ -11,7 +11,7 @@ use crate::ops::run::{run as run_op, RunRequest};
 pub struct RunArgs {
     /// Host pattern: group, host, glob, a:b, a:&b, a:!b.
     pub pattern: String,
-    /// The command (run by `sh -c` on each host).
+    /// The command (run by `sh` on each host, sent on stdin: in no argv there).
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
     #[command(flatten)]

@@ -5,7 +5,7 @@
 //!
 //! - `http: URL`: `GET` over a TCP connection made from the host ([`Transport::tcp_http`]: an
 //!   SSH direct-tcpip channel, no process runs on the host), HTTP/1.0; a 2xx status passes.
-//! - `command: CMD`: run on the host with `sh -c` (and `timeout`, where the host has it, so
+//! - `command: CMD`: run on the host by `sh` from a here-document (and `timeout`, where the host has it, so
 //!   that one try cannot outlive the gate); exit 0 passes.
 //!
 //! The pure parts (URL, status line, retry decision, messages) are apart from the loop
@@ -18,7 +18,7 @@ use crate::inventory::Host;
 use crate::playbook::{check_http_scheme, WaitCheck};
 use crate::resolve::{stub_facts, ResolveError, Resolver};
 use crate::resources::Facts;
-use crate::transport::{shell_quote, ExecOutput, Transport, TransportError};
+use crate::transport::{heredoc, ExecOutput, Transport, TransportError};
 
 /// Where an `http:` check connects, and the path it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,14 +201,15 @@ impl Gate {
     }
 }
 
-/// The command line of one `command:` try: stdin from /dev/null, and stopped by `timeout`
-/// after `budget` where the host has it.
+/// The script of one `command:` try: stdin from /dev/null, and stopped by `timeout` after
+/// `budget` where the host has it. The command reaches its shell in a here-document, in no
+/// process's argv.
 pub fn command_script(cmd: &str, budget: Duration) -> String {
-    let q = shell_quote(cmd);
     let secs = budget.as_secs_f64().ceil().max(1.0) as u64;
     format!(
-        "if command -v timeout >/dev/null 2>&1; then exec timeout -k 2 {secs} sh -c {q} </dev/null; \
-         else exec sh -c {q} </dev/null; fi"
+        "if command -v timeout >/dev/null 2>&1; then\nexec {}fi\nexec {}",
+        heredoc(&format!("timeout -k 2 {secs} sh"), cmd),
+        heredoc("sh", cmd)
     )
 }
 
@@ -518,9 +519,19 @@ mod tests {
         );
         let script = command_script("test -e '/run/ok'", Duration::from_millis(1500));
         assert!(
-            script.contains("timeout -k 2 2 sh -c 'test -e '\\''/run/ok'\\'''"),
+            script.contains(
+                "exec timeout -k 2 2 sh <<'PLAY_EOF'\neval 'test -e '\\''/run/ok'\\''' </dev/null\nPLAY_EOF\n"
+            ),
             "{script}"
         );
+        // Run for real: the exit status is the command's.
+        for (cmd, want) in [("exit 3", 3), ("true", 0)] {
+            let st = std::process::Command::new("sh")
+                .args(["-c", &command_script(cmd, Duration::from_secs(5))])
+                .status()
+                .expect("run sh");
+            assert_eq!(st.code(), Some(want), "{cmd}");
+        }
     }
 
     #[test]

@@ -341,9 +341,10 @@ impl Wants {
         let mut w = Wants::default();
         for (kind, key) in items {
             match kind {
+                // Its conf path depends on the host's supervisord.conf: the probe finds it.
                 Kind::Program => {
-                    w.paths.push((program::conf_path(key), false));
                     w.extra.supervisor = true;
+                    w.extra.programs.push(key.to_string());
                 }
                 Kind::Service => {
                     w.paths.push((service::unit_path(key), false));
@@ -406,6 +407,13 @@ impl Wants {
                 .collect(),
             extra: ProcessProbe {
                 supervisor: self.extra.supervisor && !have.extra.supervisor,
+                programs: self
+                    .extra
+                    .programs
+                    .iter()
+                    .filter(|p| !have.extra.programs.contains(p))
+                    .cloned()
+                    .collect(),
                 units: self
                     .extra
                     .units
@@ -430,6 +438,7 @@ fn merge_observed(into: &mut Observed, more: Observed) {
     if more.supervisor_conf.is_some() {
         into.supervisor_conf = more.supervisor_conf;
         into.supervisor_socket = more.supervisor_socket;
+        into.supervisor_include = more.supervisor_include;
     }
     if more.processes.is_some() {
         into.processes = more.processes;
@@ -616,7 +625,10 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             Desired::Service(s) => {
                 let sp =
                     service::plan(s, observed, unit_files_changing).map_err(|e| fail(e, res))?;
-                if sp.op.daemon_reload || sp.op.enable.is_some() || sp.op.action != SvcAction::None
+                if sp.op.daemon_reload
+                    || sp.op.enable.is_some()
+                    || sp.op.action != SvcAction::None
+                    || sp.op.remove
                 {
                     p.services.insert(i, sp.op);
                 }
@@ -679,6 +691,58 @@ fn is_text(b: &[u8]) -> bool {
     !b.contains(&0) && std::str::from_utf8(b).is_ok()
 }
 
+/// Sets where each program's conf file goes on this host (its supervisord.conf's
+/// `[include]`, see [`program::conf_path_on`]). The host fails when that cannot be known, when
+/// the folder does not exist (and no `directory:` of the run makes it), or when another
+/// resource declares that path.
+fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), HostStatus> {
+    let declared: Vec<(Kind, String, resources::Origin)> = resources
+        .iter()
+        .filter(|r| r.desired.kind().is_path())
+        .map(|r| {
+            (
+                r.desired.kind(),
+                r.desired.key().to_string(),
+                r.origin.clone(),
+            )
+        })
+        .collect();
+    for res in resources.iter_mut() {
+        let Desired::Program(s) = &mut res.desired else {
+            continue;
+        };
+        let fail = |e: String| {
+            HostStatus::Failed(format!(
+                "program {}: {e} (declared at {})",
+                s.name, res.origin
+            ))
+        };
+        let path = program::conf_path_on(&s.name, observed).map_err(fail)?;
+        if let Some((_, _, at)) = declared.iter().find(|(_, k, _)| *k == path) {
+            return Err(fail(format!(
+                "its conf file {path} is also declared at {at}"
+            )));
+        }
+        let dir = ship::split_path(&path).0;
+        let dir_made = declared
+            .iter()
+            .any(|(k, p, _)| *k == Kind::Directory && *p == dir);
+        if observed.supervisor_conf.is_some()
+            && s.state != program::ProgramState::Absent
+            && matches!(observed.path(&path).kind, PathKind::Missing)
+            && !matches!(observed.path(&dir).kind, PathKind::Directory { .. })
+            && !dir_made
+        {
+            return Err(fail(format!(
+                "the folder {dir} that supervisord includes conf files from does not exist \
+                 (declare it with `directory: {dir}`)"
+            )));
+        }
+        s.conf_path = path;
+    }
+    Ok(())
+}
+
 /// Fetches old contents of changed text files (one round trip) so diffs can be shown.
 fn fetch_old(
     t: &mut dyn Transport,
@@ -692,7 +756,7 @@ fn fetch_old(
         .filter(|c| !c.sensitive)
         .filter_map(|c| {
             let cc = c.content.as_ref()?;
-            let path = c.kind.content_path(&c.key);
+            let path = cc.path.clone();
             let have = observed.paths.get(&path)?;
             match have.kind {
                 PathKind::File { size, .. } if size <= MAX && is_text(&cc.new) => Some(path),
@@ -707,9 +771,8 @@ fn fetch_old(
     let out = exec(t, r, &cmd, &stdin)?;
     let mut got = probe::parse_fetch(&out.stdout)
         .map_err(|e| HostStatus::Failed(format!("fetching old contents: {e}")))?;
-    for c in changes.iter_mut() {
-        let path = c.kind.content_path(&c.key);
-        if let (Some(cc), Some(old)) = (c.content.as_mut(), got.remove(&path)) {
+    for cc in changes.iter_mut().filter_map(|c| c.content.as_mut()) {
+        if let Some(old) = got.remove(&cc.path) {
             cc.old = Some(old);
         }
     }
@@ -774,6 +837,8 @@ fn host_pipeline(
         merge_observed(&mut observed, more);
     }
     // 4. Plan.
+    let mut resources = resources;
+    locate_confs(&mut resources, &observed)?;
     let mut plan = plan_host(&resources, &observed)?;
     let mut changes = plan.changes.clone();
     r.unchanged = plan.unchanged;
@@ -787,7 +852,11 @@ fn host_pipeline(
             .paths
             .iter()
             .chain(wanted.paths.iter())
-            .map(|(p, _)| p.as_str()),
+            .map(|(p, _)| p.as_str())
+            .chain(resources.iter().filter_map(|r| match &r.desired {
+                Desired::Program(s) => Some(s.conf_path.as_str()),
+                _ => None,
+            })),
     );
     if opts.mode == Mode::Diff || (r.changes.is_empty() && temps.is_empty()) {
         return Ok(());
@@ -810,6 +879,7 @@ fn host_pipeline(
         r.notes
             .push("another apply ran since the probe: probed again under the lock".into());
         observed = probe(t, r, &wanted, &mut backend)?;
+        locate_confs(&mut resources, &observed)?;
         plan = plan_host(&resources, &observed)?;
         let mut changes = plan.changes.clone();
         r.unchanged = plan.unchanged;
@@ -944,7 +1014,6 @@ fn host_pipeline(
     }
     // 9. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
     // now the one it chose; commands are not re-checked (they ran, or were not due).
-    let mut resources = resources;
     ship::settle_pins(&mut resources, &plan.work);
     let after = probe(t, r, &Wants::for_resources(&resources), &mut backend)?;
     let left: Vec<Change> = plan_host(&resources, &after)?

@@ -227,7 +227,7 @@ pub fn services(
         // Units with nothing to do are done; the others once their work succeeded.
         ok: ops
             .iter()
-            .filter(|(_, o)| o.enable.is_none() && o.action == SvcAction::None)
+            .filter(|(_, o)| o.enable.is_none() && o.action == SvcAction::None && !o.remove)
             .map(|(n, _)| n.clone())
             .collect(),
         ..Default::default()
@@ -235,7 +235,7 @@ pub fn services(
     let busy: Vec<(&str, ServiceOp)> = ops
         .iter()
         .filter(|(_, o)| {
-            o.enable.is_some() || o.action != crate::resources::service::SvcAction::None
+            o.enable.is_some() || o.action != crate::resources::service::SvcAction::None || o.remove
         })
         .map(|(n, o)| (n.as_str(), *o))
         .collect();
@@ -243,9 +243,8 @@ pub fn services(
         return Ok(res);
     }
     let script = apply::services_script(&busy, daemon_reload);
-    let (cmd, stdin) = crate::probe::via_stdin(&script, b"");
     res.calls += 1;
-    let out = t.exec(&cmd, &stdin)?;
+    let out = t.exec(&script, b"")?;
     let o = apply::parse_services(&out.stdout, &out.stderr, out.status);
     let mut bad: BTreeSet<String> = BTreeSet::new();
     for (verb, text) in &o.failed_calls {
@@ -255,6 +254,7 @@ pub fn services(
                 (verb == "enable" && op.enable == Some(true))
                     || (verb == "disable" && op.enable == Some(false))
                     || op.action.verb() == Some(verb.as_str())
+                    || (verb == "remove" && op.remove)
                     || verb == "daemon-reload"
             })
             .map(|(n, _)| *n)

@@ -148,7 +148,10 @@ pub fn plan(
             }
             Desired::Service(spec) => {
                 out.managed.insert((OwedKind::Service, spec.name.clone()));
-                if spec.state == Some(ServiceState::Stopped) {
+                if matches!(
+                    spec.state,
+                    Some(ServiceState::Stopped | ServiceState::Absent)
+                ) {
                     continue;
                 }
                 let running = observed
@@ -199,6 +202,7 @@ pub fn plan(
                     daemon_reload: false,
                     enable: None,
                     action: SvcAction::None,
+                    remove: false,
                 });
                 // A start (it is not running) or a restart for its unit file covers it all.
                 if op.action != SvcAction::None || !running {
@@ -297,6 +301,8 @@ mod tests {
                 source: String::new(),
             },
             restart_on: restart_on.iter().map(|s| s.to_string()).collect(),
+            conf_path: crate::resources::program::conf_path(name),
+            attrs: Default::default(),
         }))
     }
 
@@ -313,6 +319,7 @@ mod tests {
             state,
             restart_on: restart_on.iter().map(|s| s.to_string()).collect(),
             reload_on: reload_on.iter().map(|s| s.to_string()).collect(),
+            attrs: Default::default(),
         }))
     }
 
@@ -625,6 +632,7 @@ mod tests {
         let mut conf = file_change(1, "web");
         conf.kind = Kind::Program;
         conf.content = Some(crate::resources::ContentChange {
+            path: "/etc/supervisor/conf.d/web.conf".into(),
             old: None,
             old_sha256: None,
             old_size: Some(1),
@@ -651,6 +659,7 @@ mod tests {
                 daemon_reload: true,
                 enable: None,
                 action: SvcAction::Restart,
+                remove: false,
             },
         )]);
         let o = observed(&["web"], &[("api.service", "active")]);

@@ -27,6 +27,9 @@
 //!                                              newline (coreutils format, every version)
 //! supervisor \0 CONF \0                        supervisord's config file (when asked and found)
 //! supconf \0 LINE \0                           a line of its `[unix_http_server]` section
+//! supinc \0 VALUE \0                           its `[include] files=` value (continuation lines
+//!                                              joined); the programs' conf candidates under it
+//!                                              are stat'ed with the other paths
 //! units \0 N \0 NAME… \0 TEXT \0                `systemctl show` of N units, in order
 //! nosystemd \0                                 systemd does not run (no /run/systemd/system)
 //! owed \0 TEXT \0                              the owed-restarts state file (when it exists)
@@ -76,6 +79,9 @@ impl ProbeRequest {
 pub struct ProcessProbe {
     /// Find supervisord's config and its `[unix_http_server]` section.
     pub supervisor: bool,
+    /// Programs whose conf file to stat where that config's `[include] files=` puts it
+    /// (the config is then looked for too).
+    pub programs: Vec<String>,
     /// Units to `systemctl show` (full names).
     pub units: Vec<String>,
     /// Read the owed-restarts state file.
@@ -91,7 +97,10 @@ impl ProcessProbe {
         let mut p = ProcessProbe::default();
         for r in resources {
             match &r.desired {
-                Desired::Program(_) => p.supervisor = true,
+                Desired::Program(s) => {
+                    p.supervisor = true;
+                    p.programs.push(s.name.clone());
+                }
                 Desired::Service(s) => p.units.push(s.name.clone()),
                 d => ship::add_probe(d, &mut p.ship),
             }
@@ -101,7 +110,11 @@ impl ProcessProbe {
     }
 
     pub fn is_empty(&self) -> bool {
-        !self.supervisor && self.units.is_empty() && !self.owed && self.ship.is_empty()
+        !self.supervisor
+            && self.programs.is_empty()
+            && self.units.is_empty()
+            && !self.owed
+            && self.ship.is_empty()
     }
 }
 
@@ -156,38 +169,20 @@ fn split_paths<'a>(paths: &'a [String], script: &mut String) -> Vec<&'a String> 
     ok
 }
 
-/// Longest script passed as the `sh -c` argument itself. Linux caps one argument at 128 KiB
-/// (`MAX_ARG_STRLEN`), and the script is quoted once more (`sh -c '…'`, `'` → `'\''`) and
-/// possibly wrapped in `sudo -n -- sh -c`, so keep a margin.
-pub const MAX_INLINE_SCRIPT: usize = 96 * 1024;
-
-/// `(command, stdin)` to run `script` with `stdin`: the script itself when it is short enough
-/// for `sh -c`, else a bootstrap `eval "$(head -c N)"` that reads the script from the front of
-/// stdin (GNU `head -c` never reads past N bytes) and leaves the rest of stdin to the script.
-pub fn via_stdin(script: &str, stdin: &[u8]) -> (String, Vec<u8>) {
-    if shell_quote(script).len() <= MAX_INLINE_SCRIPT {
-        return (script.to_string(), stdin.to_vec());
-    }
-    let mut input = Vec::with_capacity(script.len() + stdin.len());
-    input.extend_from_slice(script.as_bytes());
-    input.extend_from_slice(stdin);
-    (format!("eval \"$(head -c {})\"", script.len()), input)
-}
-
-/// The probe as `(command, stdin)` for `Transport::exec`: [`script`] through [`via_stdin`], so
-/// that any number of paths works.
+/// The probe as `(command, stdin)` for `Transport::exec` (which sends the command itself on
+/// stdin too, so any number of paths works: see [`crate::transport::BOOTSTRAP`]).
 pub fn command(req: &ProbeRequest) -> (String, Vec<u8>) {
-    via_stdin(&script(req), b"")
+    (script(req), Vec::new())
 }
 
 /// [`command`] that also reports what `extra` asks for.
 pub fn command_with(req: &ProbeRequest, extra: &ProcessProbe) -> (String, Vec<u8>) {
-    via_stdin(&script_with(req, extra), b"")
+    (script_with(req, extra), Vec::new())
 }
 
 /// The fetch as `(command, stdin)` for `Transport::exec` (see [`command`]).
 pub fn fetch_command(paths: &[String]) -> (String, Vec<u8>) {
-    via_stdin(&fetch_script(paths), b"")
+    (fetch_script(paths), Vec::new())
 }
 
 /// The probe script for `req` (POSIX sh; GNU find and coreutils on the host).
@@ -202,6 +197,18 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     let paths = split_paths(&req.paths, &mut s);
     s.push_str(&set_args(paths.iter().copied()));
     s.push('\n');
+    if extra.supervisor || !extra.programs.is_empty() {
+        // Before the stats: it adds the programs' conf paths to them.
+        let names: Vec<String> = extra
+            .programs
+            .iter()
+            .filter(|n| crate::resources::program::check_name(n).is_ok())
+            .cloned()
+            .collect();
+        // Checked names: letters, digits, `_-.`: nothing to quote inside '…'.
+        s.push_str(&format!("play_progs='{}'\n", names.join(" ")));
+        s.push_str(PROBE_SCRIPT_SUPERVISOR);
+    }
     s.push_str(PROBE_SCRIPT_PATHS);
     let dirs: Vec<&String> = {
         let mut seen = std::collections::BTreeSet::new();
@@ -213,9 +220,6 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     s.push_str(&set_args(dirs.iter().copied()));
     s.push('\n');
     s.push_str(PROBE_SCRIPT_EMPTINESS);
-    if extra.supervisor {
-        s.push_str(PROBE_SCRIPT_SUPERVISOR);
-    }
     let units: Vec<&String> = extra
         .units
         .iter()
@@ -336,17 +340,47 @@ const PROBE_SCRIPT_EMPTINESS: &str = r#"for d do
 done
 "#;
 
-/// supervisord's config file and the lines of its `[unix_http_server]` section (builtins only).
-const PROBE_SCRIPT_SUPERVISOR: &str = r#"for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf; do
+/// supervisord's config file, the lines of its `[unix_http_server]` section and the value of
+/// its `[include] files=` (builtins only); then, for each pattern `DIR/*EXT` of that value
+/// (relative to the config's folder, `%(here)s` once), `DIR/NAME.EXT` of each program in
+/// `$play_progs` joins the paths to stat (the positional parameters), and DIR itself: the conf
+/// file is wherever [`crate::resources::program::include_dir`] picks, so it is among them.
+const PROBE_SCRIPT_SUPERVISOR: &str = r#"for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf /usr/local/etc/supervisord.conf; do
   if [ -f "$c" ] && [ -r "$c" ]; then
     printf 'supervisor\0%s\0' "$c"
     sec=
+    inc=
+    ink=
+    hasinc=
     while IFS= read -r l || [ -n "$l" ]; do
       case $l in
-        \[*) sec=$l ;;
-        *) [ "$sec" = '[unix_http_server]' ] && printf 'supconf\0%s\0' "$l" ;;
+        \[*) sec=$l; ink= ;;
+        [[:space:]]*) [ -n "$ink" ] && inc="$inc $l" ;;
+        *)
+          ink=
+          [ "$sec" = '[unix_http_server]' ] && printf 'supconf\0%s\0' "$l"
+          if [ "$sec" = '[include]' ]; then
+            k=${l%%=*}
+            while :; do case $k in *[[:space:]]) k=${k%?} ;; *) break ;; esac; done
+            if [ "$k" = files ] && [ "$k" != "$l" ]; then inc=${l#*=}; ink=1; hasinc=1; fi
+          fi ;;
       esac
     done < "$c"
+    if [ -n "$hasinc" ]; then
+      printf 'supinc\0%s\0' "$inc"
+      set -f
+      for w in $inc; do
+        case $w in *'%(here)s'*) w=${w%%'%(here)s'*}${c%/*}${w#*'%(here)s'} ;; esac
+        case $w in /*) ;; *) w=${c%/*}/$w ;; esac
+        b=${w##*/}
+        case $b in
+          \**)
+            set -- "$@" "${w%/*}"
+            for n in $play_progs; do set -- "$@" "${w%/*}/$n${b#?}"; done ;;
+        esac
+      done
+      set +f
+    fi
     break
   fi
 done
@@ -560,6 +594,7 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                 }
             }
             b"supervisor" => obs.supervisor_conf = Some(f.text()?),
+            b"supinc" => obs.supervisor_include = Some(f.text()?),
             b"supconf" => {
                 let line = f.text()?;
                 if let (Some(conf), Some((k, v))) = (&obs.supervisor_conf, line.split_once('=')) {
@@ -1032,20 +1067,6 @@ mod tests {
     }
 
     #[test]
-    fn long_scripts_go_through_stdin() {
-        let short = via_stdin("echo hi", b"data");
-        assert_eq!(short, ("echo hi".to_string(), b"data".to_vec()));
-        let long = "x".repeat(MAX_INLINE_SCRIPT + 1);
-        let (cmd, stdin) = via_stdin(&long, b"data");
-        assert_eq!(cmd, format!("eval \"$(head -c {})\"", long.len()));
-        assert_eq!(stdin.len(), long.len() + 4);
-        assert!(stdin.ends_with(b"xdata"));
-        // Quoting counts: a script of quotes grows fourfold inside `sh -c '…'`.
-        let quotes = "'".repeat(MAX_INLINE_SCRIPT / 2);
-        assert!(via_stdin(&quotes, b"").0.starts_with("eval"));
-    }
-
-    #[test]
     fn process_records_are_parsed() {
         let show = "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nNeedDaemonReload=no\n";
         let owed = "{\"version\":1,\"owed\":[{\"kind\":\"program\",\"name\":\"web\",\"action\":\"restart\",\"reasons\":[\"/etc/a changed\"]}]}\n";
@@ -1079,12 +1100,91 @@ mod tests {
         assert!(parse(b"play-probe\0v1\0units\x002\0a.service\0end\0").is_err());
     }
 
+    /// The supervisor fragment, run by this machine's sh against configs in a temp folder:
+    /// the `[include]` value it reports and the conf files it stats agree with
+    /// `program::conf_path_on` (Debian, RHEL-relative, `%(here)s`, continuation lines,
+    /// comments, several patterns, none).
+    #[test]
+    fn the_supervisor_fragment_finds_conf_files_where_include_says() {
+        use crate::resources::program::conf_path_on;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().to_str().expect("utf-8 temp path").to_string();
+        let conf = format!("{d}/supervisord.conf");
+        let cases: &[(&str, Option<&str>)] = &[
+            // (the [include] section, the conf file it implies for `web`)
+            (
+                "[include]\nfiles = /etc/nowhere/*.conf\n",
+                Some("/etc/nowhere/web.conf"),
+            ),
+            (
+                "[include]\nfiles=supervisord.d/*.ini\n",
+                Some("D/supervisord.d/web.ini"),
+            ),
+            (
+                "[include]\nfiles = %(here)s/conf.d/*.conf ; a comment\n",
+                Some("D/conf.d/web.conf"),
+            ),
+            (
+                "[include]\nfiles = one.conf\n    more/*.ini\n\n[other]\nfiles = no/*.x\n",
+                Some("D/more/web.ini"),
+            ),
+            ("[supervisord]\nlogfile=/tmp/x\n", None),
+        ];
+        for (section, want) in cases {
+            std::fs::write(
+                &conf,
+                format!("[unix_http_server]\nfile=/tmp/s.sock\n{section}"),
+            )
+            .expect("write conf");
+            let want = want.map(|w| w.replace("D/", &format!("{d}/")));
+            if let Some(w) = &want {
+                if w.starts_with(&d) {
+                    let parent = w.rsplit_once('/').map(|(p, _)| p).unwrap_or("/");
+                    std::fs::create_dir_all(parent).expect("mkdir");
+                    std::fs::write(w, "[program:web]\n").expect("write program conf");
+                }
+            }
+            let extra = ProcessProbe {
+                supervisor: true,
+                programs: vec!["web".into()],
+                ..Default::default()
+            };
+            let s = script_with(&ProbeRequest::default(), &extra).replace(
+                "for c in /etc/supervisor/supervisord.conf /etc/supervisord.conf /usr/local/etc/supervisord.conf; do",
+                &format!("for c in {}; do", shell_quote(&conf)),
+            );
+            let out = std::process::Command::new("sh")
+                .args(["-c", &s])
+                .output()
+                .expect("run sh");
+            let o = parse(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+            assert_eq!(o.supervisor_conf.as_deref(), Some(conf.as_str()));
+            let got = conf_path_on("web", &o);
+            match &want {
+                Some(w) => {
+                    assert_eq!(got.as_deref(), Ok(w.as_str()), "{section}");
+                    if w.starts_with(&d) {
+                        // Stat'ed in the same round trip: the plan sees the existing file.
+                        assert!(
+                            matches!(o.path(w).kind, PathKind::File { .. }),
+                            "{section}: {:?}",
+                            o.paths
+                        );
+                    }
+                }
+                None => assert!(got.is_err(), "{section}: {got:?}"),
+            }
+        }
+    }
+
     #[test]
     fn the_process_probe_runs_here() {
         // The real script, run by this machine's sh against its own supervisord.conf, units that
         // cannot exist, and an owed-restarts file that does not exist.
         let extra = ProcessProbe {
             supervisor: true,
+            programs: vec!["web".into(), "bad name".into()],
             units: vec!["play-no-such-unit.service".into(), "bad name".into()],
             owed: true,
             ship: ShipProbe::default(),

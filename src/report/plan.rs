@@ -63,7 +63,11 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
     if c.sensitive && c.content.is_some() {
         let _ = writeln!(out, "      (sensitive content changed)");
     }
-    match content_shown(c, &c.kind.content_path(&c.key)) {
+    let path = c
+        .content
+        .as_ref()
+        .map_or_else(|| c.key.clone(), |cc| cc.path.clone());
+    match content_shown(c, &path) {
         Some(Shown::Diff(text)) => {
             for l in text.lines() {
                 let l = format!("      {l}");

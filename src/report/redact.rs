@@ -135,6 +135,7 @@ mod tests {
             action: Action::Update,
             details: vec!["owner root → s3cret-owner".into()],
             content: Some(ContentChange {
+                path: "/etc/app/db.ini".into(),
                 old: old.map(|o| o.as_bytes().to_vec()),
                 old_sha256: Some("aa".into()),
                 old_size: old.map(|o| o.len() as u64),

@@ -186,6 +186,7 @@ mod tests {
     fn change(old: Option<&[u8]>, new: &[u8]) -> Change {
         Change {
             content: Some(ContentChange {
+                path: "/etc/x".into(),
                 old: old.map(<[u8]>::to_vec),
                 old_sha256: old.map(|_| "a".repeat(64)),
                 old_size: old.map(|o| o.len() as u64),

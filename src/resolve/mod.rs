@@ -677,12 +677,21 @@ impl<'a> Resolver<'a> {
         kind: Kind,
         name: String,
         state: Option<String>,
+        mut attrs: Attrs,
         entry: &Entry,
         r: &Renderer,
         host: &Host,
         role_dir: &Option<PathBuf>,
     ) -> Result<Resource, ResolveError> {
         let raw = &entry.raw;
+        // The conf or unit file's mode, unless given: 0600 when it holds a secret (a vaulted
+        // value, or the resource is `sensitive`), else 0644.
+        let sensitive = raw.sensitive.unwrap_or(false);
+        let mut with_mode = |bytes: &[u8]| -> Attrs {
+            let secret = sensitive || crate::vault::holds_secret(bytes);
+            attrs.mode.get_or_insert(program::default_mode(secret));
+            attrs.clone()
+        };
         let fail = |key: &str, message: String| ResolveError {
             origin: entry.origin_of(key),
             message,
@@ -820,7 +829,9 @@ impl<'a> Resolver<'a> {
                         fail(key, format!("program {name}: {m}"))
                     })?
                 };
+                let attrs = with_mode(text.as_bytes());
                 Desired::Program(ProgramSpec {
+                    conf_path: program::conf_path(&name),
                     name,
                     state,
                     conf: Content {
@@ -828,6 +839,7 @@ impl<'a> Resolver<'a> {
                         source: "program keys".into(),
                     },
                     restart_on: list("restart_on", &raw.restart_on)?,
+                    attrs,
                 })
             }
             _ => {
@@ -836,7 +848,9 @@ impl<'a> Resolver<'a> {
                     Some(st) => Some(ServiceState::parse(st).ok_or_else(|| {
                         fail(
                             "state",
-                            format!("a service's state is `running` or `stopped`, not `{st}`"),
+                            format!(
+                                "a service's state is `running`, `stopped` or `absent`, not `{st}`"
+                            ),
                         )
                     })?),
                 };
@@ -879,6 +893,22 @@ impl<'a> Resolver<'a> {
                         })
                     }
                 };
+                if unit.is_none() {
+                    // Without `unit:`, play writes no unit file: its attributes are not ours.
+                    for (key, given) in [
+                        ("mode", raw.mode.is_some()),
+                        ("owner", raw.owner.is_some()),
+                        ("group", raw.group.is_some()),
+                    ] {
+                        if given {
+                            return Err(fail(
+                                key,
+                                format!("`{key}` is the mode of the unit file `unit:` writes: give `unit:` too"),
+                            ));
+                        }
+                    }
+                }
+                let attrs = with_mode(unit.as_ref().map(|c| c.bytes.as_slice()).unwrap_or(b""));
                 Desired::Service(ServiceSpec {
                     name,
                     unit,
@@ -886,6 +916,7 @@ impl<'a> Resolver<'a> {
                     state,
                     restart_on: list("restart_on", &raw.restart_on)?,
                     reload_on: list("reload_on", &raw.reload_on)?,
+                    attrs,
                 })
             }
         };
@@ -946,6 +977,7 @@ impl<'a> Resolver<'a> {
                 kind,
                 path,
                 state,
+                attrs,
                 entry,
                 r,
                 host,

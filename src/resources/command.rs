@@ -1,5 +1,6 @@
-//! `command:` — a shell command, run by `sh -c` on the host, in declared order, when its guards
-//! allow.
+//! `command:` — a shell command, run on the host by a shell that reads it from a here-document
+//! (never in any process's argv: `ps` shows `sh`, or `su -s /bin/sh USER`), in declared order,
+//! when its guards allow.
 //!
 //! ```yaml
 //! - command: python3 -m venv /srv/hello/venv
@@ -22,7 +23,7 @@
 
 use super::ship::{Planned, Refused};
 use super::{sha256_hex, Action, PathKind, PathState};
-use crate::transport::shell_quote;
+use crate::transport::{heredoc, shell_quote};
 
 /// How long an `unless` check may run in the probe.
 pub const UNLESS_TIMEOUT_SECS: u32 = 300;
@@ -78,28 +79,35 @@ impl Guard {
     }
 }
 
-/// `sh -c CMD`, or as `user` with `su` (its HOME, USER and SHELL set).
-fn run_as(cmd: &str, user: Option<&str>) -> String {
+/// What runs the command: `sh`, or as `user` with `su` (its HOME, USER and SHELL set); the
+/// command itself goes to it in a here-document ([`heredoc`]), out of every argv.
+fn runner(user: Option<&str>) -> String {
     match user {
-        None => format!("sh -c {}", shell_quote(cmd)),
-        Some(u) => format!("su -s /bin/sh -c {} {}", shell_quote(cmd), shell_quote(u)),
+        None => "sh".to_string(),
+        Some(u) => format!("su -s /bin/sh {}", shell_quote(u)),
     }
 }
 
 /// The probe fragment running one `unless` check (`unless` record: exit status, or `nodir`
 /// when its `chdir` does not exist yet).
 pub fn probe_guard(g: &Guard) -> String {
-    let run = run_as(&g.check, g.user.as_deref());
+    let run = heredoc(
+        &format!(
+            "timeout {UNLESS_TIMEOUT_SECS} {}",
+            runner(g.user.as_deref())
+        ),
+        &g.check,
+    );
     let id = shell_quote(&g.id);
     match &g.chdir {
         Some(d) => {
             let d = shell_quote(d);
             format!(
-                "if [ -d {d} ]; then\n  (cd {d} && umask 022 && exec timeout {UNLESS_TIMEOUT_SECS} {run}) </dev/null >/dev/null 2>&1\n  printf 'unless\\0%s\\0%s\\0' {id} \"$?\"\nelse\n  printf 'unless\\0%s\\0nodir\\0' {id}\nfi\n"
+                "if [ -d {d} ]; then\n(cd {d} && umask 022 && exec {run}) >/dev/null 2>&1\n  printf 'unless\\0%s\\0%s\\0' {id} \"$?\"\nelse\n  printf 'unless\\0%s\\0nodir\\0' {id}\nfi\n"
             )
         }
         None => format!(
-            "(umask 022 && exec timeout {UNLESS_TIMEOUT_SECS} {run}) </dev/null >/dev/null 2>&1\nprintf 'unless\\0%s\\0%s\\0' {id} \"$?\"\n"
+            "(umask 022 && exec {run}) >/dev/null 2>&1\nprintf 'unless\\0%s\\0%s\\0' {id} \"$?\"\n"
         ),
     }
 }
@@ -177,7 +185,7 @@ pub fn plan(
 /// The apply step of one command (inside the apply script: `play_ok`, `play_fail`).
 pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
     let i = index;
-    let run = run_as(&spec.command, spec.user.as_deref());
+    let run = heredoc(&runner(spec.user.as_deref()), &spec.command);
     let cd = spec
         .chdir
         .as_ref()
@@ -370,7 +378,7 @@ mod tests {
         s.creates = Some("/srv/my app/out".into());
         let f = apply_fragment(4, &s);
         assert!(
-            f.contains("(cd '/srv/my app' && umask 022 && exec su -s /bin/sh -c 'echo '\\''hi'\\'' > out; exit 0' app) </dev/null 1>&2"),
+            f.contains("(cd '/srv/my app' && umask 022 && exec su -s /bin/sh app <<'PLAY_EOF'\neval 'echo '\\''hi'\\'' > out; exit 0' </dev/null\nPLAY_EOF\n) </dev/null 1>&2"),
             "{f}"
         );
         assert!(f.contains("play_fail 4"), "{f}");
@@ -379,7 +387,10 @@ mod tests {
         assert_eq!(g, Guard::new("test -d x", Some("/srv"), None));
         assert_ne!(g.id, Guard::new("test -d x", None, None).id);
         let p = probe_guard(&g);
-        assert!(p.contains("exec timeout 300 sh -c 'test -d x'"), "{p}");
+        assert!(
+            p.contains("exec timeout 300 sh <<'PLAY_EOF'\neval 'test -d x' </dev/null\nPLAY_EOF\n"),
+            "{p}"
+        );
         assert!(
             p.contains(&format!("printf 'unless\\0%s\\0nodir\\0' {}", g.id)),
             "{p}"

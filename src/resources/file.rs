@@ -61,6 +61,7 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
     match &have.kind {
         PathKind::Missing => {
             let content = spec.content.as_ref().map(|c| ContentChange {
+                path: spec.path.clone(),
                 old: None,
                 old_sha256: None,
                 old_size: None,
@@ -75,6 +76,7 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
                 let new_sha256 = c.sha256();
                 if sha256.as_deref() != Some(new_sha256.as_str()) {
                     let content = ContentChange {
+                        path: spec.path.clone(),
                         old: None,
                         old_sha256: sha256.clone(),
                         old_size: Some(*size),

@@ -185,16 +185,6 @@ impl Kind {
     pub fn watchable(self) -> bool {
         !matches!(self, Kind::Program | Kind::Service)
     }
-
-    /// The file whose content a change of this kind and key shows in diffs: the path itself,
-    /// a program's conf file, a service's unit file.
-    pub fn content_path(self, key: &str) -> String {
-        match self {
-            Kind::Program => program::conf_path(key),
-            Kind::Service => service::unit_path(key),
-            _ => key.to_string(),
-        }
-    }
 }
 
 impl fmt::Display for Kind {
@@ -243,7 +233,8 @@ impl Desired {
     /// Paths the probe must report on.
     pub fn probe_paths(&self) -> Vec<String> {
         match self {
-            Desired::Program(s) => vec![program::conf_path(&s.name)],
+            // Where its supervisord.conf's `[include]` says: found by the probe itself.
+            Desired::Program(_) => Vec::new(),
             Desired::Service(s) => vec![service::unit_path(&s.name)],
             Desired::Release(s) => s.probe_paths(),
             Desired::Command(s) => s.creates.iter().cloned().collect(),
@@ -332,6 +323,8 @@ pub struct Observed {
     pub supervisor_conf: Option<String>,
     /// supervisord's unix socket (`[unix_http_server] file=` of that config).
     pub supervisor_socket: Option<String>,
+    /// The value of that config's `[include] files=` (`None`: no such key).
+    pub supervisor_include: Option<String>,
     /// Every process supervisord runs; `None` when not asked (no `program:` on the host).
     pub processes: Option<Vec<crate::supervisor::ProcessStatus>>,
     /// systemd runs on the host (known when units were asked about).
@@ -455,6 +448,9 @@ impl Action {
 /// Old and new content of a file, for diffs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentChange {
+    /// The file: the resource's path, a program's conf file where its host's supervisord
+    /// includes it, a service's unit file.
+    pub path: String,
     /// `None` when the file does not exist yet or its old bytes were not fetched.
     pub old: Option<Vec<u8>>,
     pub old_sha256: Option<String>,
@@ -508,6 +504,14 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
         ));
     }
     u32::from_str_radix(digits, 8).map_err(|e| format!("invalid mode `{s}`: {e}"))
+}
+
+/// True for the lines of [`attr_details`] (`owner …`, `group …`, `mode …`).
+pub fn is_attr_detail(d: &str) -> bool {
+    ["owner ", "group ", "mode "]
+        .iter()
+        .any(|p| d.starts_with(p))
+        && d.contains(" → ")
 }
 
 /// Attribute differences between desired and observed (only the managed ones).

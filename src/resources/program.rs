@@ -16,16 +16,92 @@
 use std::fmt::Write;
 
 use super::{
-    file, Action, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
+    file, Action, Attrs, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
 };
 use crate::supervisor::{group_state, ProcState};
 
-/// Where program conf files go (Debian's supervisor includes `conf.d/*.conf`).
+/// Where program conf files go on Debian (its supervisor includes `conf.d/*.conf`): the path
+/// a program's conf is known by before the host is probed (duplicate checks).
 pub const CONF_DIR: &str = "/etc/supervisor/conf.d";
 
-/// The conf file of program `name`.
+/// The conf file of program `name` on Debian (see [`CONF_DIR`]); on a host, the conf goes
+/// where its supervisord.conf's `[include] files=` says ([`conf_path_on`]).
 pub fn conf_path(name: &str) -> String {
     format!("{CONF_DIR}/{name}.conf")
+}
+
+/// One pattern of `[include] files=`, made absolute: `%(here)s` (once) and relative
+/// patterns are taken from the folder of `conf` (supervisord.conf), as supervisord does.
+/// `None` when play cannot place a file under it: its last part must be `*EXT` (EXT without
+/// glob characters) and its folder a plain path.
+///
+/// The probe's shell fragment ([`crate::probe`]) makes the same candidates, to stat them.
+pub fn include_target(pattern: &str, conf: &str) -> Option<(String, String)> {
+    let here = conf.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
+    let here = if here.is_empty() { "/" } else { here };
+    if pattern.matches("%(here)s").count() > 1 || pattern.contains('\0') {
+        return None;
+    }
+    let p = pattern.replacen("%(here)s", here, 1);
+    let p = if p.starts_with('/') {
+        p
+    } else {
+        format!("{here}/{p}")
+    };
+    let (dir, base) = p.rsplit_once('/')?;
+    let ext = base.strip_prefix('*')?;
+    let globby = |t: &str| t.contains(['*', '?', '[', ']', '%']);
+    if dir.is_empty() || globby(dir) || globby(ext) || ext.contains('/') {
+        return None;
+    }
+    Some((dir.to_string(), ext.to_string()))
+}
+
+/// The patterns of a `files=` value (whitespace-separated; an inline ` ;` or ` #` comment
+/// ends it, as supervisor's config parser reads it).
+pub fn include_patterns(value: &str) -> Vec<&str> {
+    let mut end = value.len();
+    let b = value.as_bytes();
+    for i in 1..b.len() {
+        if matches!(b[i], b';' | b'#') && b[i - 1].is_ascii_whitespace() {
+            end = i;
+            break;
+        }
+    }
+    value[..end].split_whitespace().collect()
+}
+
+/// The folder and file extension new conf files go to: the first pattern of `files=`
+/// (`include`; `None`: supervisord.conf has no `[include] files=`) play can place a file
+/// under. Errors say why none fits.
+pub fn include_dir(include: Option<&str>, conf: &str) -> Result<(String, String), String> {
+    let Some(value) = include else {
+        return Err(format!(
+            "{conf} has no `[include] files=`: supervisord reads no program conf files on this \
+             host (add e.g. `[include]` / `files = /etc/supervisor/conf.d/*.conf` to it)"
+        ));
+    };
+    let patterns = include_patterns(value);
+    patterns
+        .iter()
+        .find_map(|p| include_target(p, conf))
+        .ok_or_else(|| {
+            format!(
+                "{conf}: no `[include] files=` pattern play can add a file to (`{}`): \
+                 it needs one like `DIR/*.conf`",
+                patterns.join(" ")
+            )
+        })
+}
+
+/// The conf file of program `name` on a host: `DIR/NAME.EXT` from its supervisord.conf's
+/// `[include]` ([`include_dir`]). Without supervisord (no conf found), Debian's path.
+pub fn conf_path_on(name: &str, observed: &Observed) -> Result<String, String> {
+    let Some(conf) = &observed.supervisor_conf else {
+        return Ok(conf_path(name));
+    };
+    let (dir, ext) = include_dir(observed.supervisor_include.as_deref(), conf)?;
+    Ok(format!("{dir}/{name}{ext}"))
 }
 
 /// `state: running | stopped | absent`.
@@ -56,8 +132,24 @@ pub struct ProgramSpec {
     pub state: ProgramState,
     /// The conf file's content ([`render_conf`]); unused with `Absent`.
     pub conf: Content,
+    /// Where the conf file goes: Debian's [`conf_path`] until the host is probed, then
+    /// [`conf_path_on`] that host (set by the engine before planning).
+    pub conf_path: String,
     /// Keys of resources of the same play whose change restarts the program.
     pub restart_on: Vec<String>,
+    /// Owner, group and mode of the conf file (the mode is always managed: `mode:`, else
+    /// [`default_mode`]).
+    pub attrs: Attrs,
+}
+
+/// The conf (or unit) file's mode when the playbook gives none: 0600 when it holds a secret
+/// (a vaulted value, or the resource is `sensitive`), else 0644.
+pub fn default_mode(secret: bool) -> u32 {
+    if secret {
+        0o600
+    } else {
+        0o644
+    }
 }
 
 /// A program's keys, checked, as they go into its conf file.
@@ -296,13 +388,13 @@ fn error(spec: &ProgramSpec, message: impl Into<String>) -> PlanError {
 /// The conf file as a file resource.
 pub fn conf_file(spec: &ProgramSpec) -> FileSpec {
     FileSpec {
-        path: conf_path(&spec.name),
+        path: spec.conf_path.clone(),
         presence: match spec.state {
             ProgramState::Absent => Presence::Absent,
             _ => Presence::Present,
         },
         content: Some(spec.conf.clone()),
-        attrs: Default::default(),
+        attrs: spec.attrs.clone(),
     }
 }
 
@@ -312,7 +404,8 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
     if observed.supervisor_conf.is_none() {
         return Err(error(
             spec,
-            "supervisord is not installed on this host (no /etc/supervisor/supervisord.conf)",
+            "supervisord is not installed on this host (no /etc/supervisor/supervisord.conf, \
+             /etc/supervisord.conf or /usr/local/etc/supervisord.conf)",
         ));
     }
     let Some(procs) = &observed.processes else {
@@ -321,9 +414,9 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
             "supervisord's processes are unknown (not probed)",
         ));
     };
-    let conf_state = observed.path(&conf_path(&spec.name));
+    let conf_state = observed.path(&spec.conf_path);
     let conf_change = file::plan(&conf_file(spec), &conf_state)
-        .map_err(|e| error(spec, format!("{}: {}", conf_path(&spec.name), e.message)))?;
+        .map_err(|e| error(spec, format!("{}: {}", spec.conf_path, e.message)))?;
     let state = group_state(procs, &spec.name);
     let shown = state.map(ProcState::as_str).unwrap_or("ABSENT");
     let change = |action: Action, details: Vec<String>, cc: Option<Change>| Change {
@@ -360,8 +453,15 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
             state.is_some_and(|s| !s.is_up() && s != ProcState::Stopping),
         ),
     };
-    let conf_changed = conf_change.is_some();
-    if !conf_changed && state_ok {
+    // The conf's content is written (created or updated), or only its owner/group/mode change
+    // (no reread, no restart).
+    let conf_changed = conf_change
+        .as_ref()
+        .is_some_and(|c| c.action != Action::Attrs);
+    let attrs_only = conf_change
+        .as_ref()
+        .is_some_and(|c| c.action == Action::Attrs);
+    if !conf_changed && !attrs_only && state_ok {
         return Ok(ProgramPlan {
             change: None,
             op: ProgramOp::None,
@@ -371,14 +471,24 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
     if !state_ok {
         details.push(format!("{shown} → {want}"));
     }
+    if let Some(c) = &conf_change {
+        details.extend(c.details.iter().cloned());
+    }
     let reread = conf_changed || !loaded;
     if conf_changed && loaded && spec.state == ProgramState::Running && state_ok {
         details.push("restart: conf changed".into());
     }
     let action = match (&conf_change, conf_state.kind) {
         (Some(_), PathKind::Missing) => Action::Create,
+        _ if attrs_only && state_ok => Action::Attrs,
         _ => Action::Update,
     };
+    if attrs_only && state_ok {
+        return Ok(ProgramPlan {
+            change: Some(change(action, details, None)),
+            op: ProgramOp::None,
+        });
+    }
     let op = match spec.state {
         ProgramState::Running => ProgramOp::Run {
             reread,
@@ -524,6 +634,8 @@ mod tests {
                 source: "program keys".into(),
             },
             restart_on: vec![],
+            conf_path: conf_path("web"),
+            attrs: Attrs::default(),
         }
     }
 
@@ -742,6 +854,100 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_mode_change_alone_is_an_attrs_change_without_restart() {
+        let mut s = spec(ProgramState::Running);
+        s.attrs.mode = Some(0o600);
+        let p = plan(&s, &observed(Some(SAME), &[ProcState::Running])).unwrap();
+        let c = p.change.expect("a change");
+        assert_eq!(c.action, Action::Attrs);
+        assert_eq!(c.details, vec!["mode 0644 → 0600".to_string()]);
+        assert_eq!(c.content, None);
+        assert_eq!(p.op, ProgramOp::None);
+        // With a state change too: an update that also sets the mode.
+        let p = plan(&s, &observed(Some(SAME), &[ProcState::Stopped])).unwrap();
+        let c = p.change.expect("a change");
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.details, vec!["STOPPED → RUNNING", "mode 0644 → 0600"]);
+        assert_eq!(p.op, run(false));
+        assert_eq!(default_mode(true), 0o600);
+        assert_eq!(default_mode(false), 0o644);
+    }
+
+    fn include(value: Option<&str>, conf: &str) -> Result<(String, String), String> {
+        include_dir(value, conf)
+    }
+
+    #[test]
+    fn include_folders_of_every_layout() {
+        let pair = |d: &str, e: &str| Ok((d.to_string(), e.to_string()));
+        // Debian
+        assert_eq!(
+            include(
+                Some(" /etc/supervisor/conf.d/*.conf"),
+                "/etc/supervisor/supervisord.conf"
+            ),
+            pair("/etc/supervisor/conf.d", ".conf")
+        );
+        // RHEL: relative to the conf's folder
+        assert_eq!(
+            include(Some("supervisord.d/*.ini"), "/etc/supervisord.conf"),
+            pair("/etc/supervisord.d", ".ini")
+        );
+        // pip-installed, %(here)s
+        assert_eq!(
+            include(
+                Some("%(here)s/conf.d/*.conf"),
+                "/usr/local/etc/supervisord.conf"
+            ),
+            pair("/usr/local/etc/conf.d", ".conf")
+        );
+        // several patterns: the first usable one; a comment ends the value
+        assert_eq!(
+            include(
+                Some("/etc/app/app.conf /srv/*/sup.conf  conf.d/*.ini /etc/other/*.conf ; note"),
+                "/etc/supervisord.conf"
+            ),
+            pair("/etc/conf.d", ".ini")
+        );
+        assert_eq!(
+            include_patterns("a/*.conf b/*.ini # c d"),
+            vec!["a/*.conf", "b/*.ini"]
+        );
+        // any name: no extension
+        assert_eq!(
+            include(Some("/etc/progs/*"), "/etc/supervisord.conf"),
+            pair("/etc/progs", "")
+        );
+        // none play can use, or no [include] at all: clear errors
+        let e = include(
+            Some("/etc/one.conf /srv/*/x.conf /x/*.c?nf"),
+            "/etc/supervisord.conf",
+        )
+        .unwrap_err();
+        assert!(e.contains("no `[include] files=` pattern"), "{e}");
+        assert!(e.contains("/etc/one.conf"), "{e}");
+        let e = include(None, "/etc/supervisord.conf").unwrap_err();
+        assert!(e.contains("has no `[include] files=`"), "{e}");
+        assert_eq!(
+            include_target("%(here)s/%(here)s/*.conf", "/etc/s.conf"),
+            None
+        );
+        // the conf path on a host
+        let mut o = observed(None, &[]);
+        o.supervisor_conf = Some("/etc/supervisord.conf".into());
+        o.supervisor_include = Some("supervisord.d/*.ini".into());
+        assert_eq!(
+            conf_path_on("web", &o).as_deref(),
+            Ok("/etc/supervisord.d/web.ini")
+        );
+        o.supervisor_conf = None;
+        assert_eq!(
+            conf_path_on("web", &o).as_deref(),
+            Ok("/etc/supervisor/conf.d/web.conf")
+        );
     }
 
     #[test]

@@ -11,13 +11,16 @@
 //! | no `state` | – (unit file changed: restart if running) | – |
 //!
 //! plus `enabled: true|false` (enable/disable), and one `daemon-reload` per host when a unit
-//! file changed or systemd says one is needed. Restarts and reloads caused by other resources
-//! (`restart_on`, `reload_on`) are added for the whole host by `engine::restarts`.
+//! file changed or systemd says one is needed. `state: absent`: stopped, disabled, and the
+//! unit file at `/etc/systemd/system/NAME` (the one play writes) removed, then one
+//! `daemon-reload`; a unit that is inactive, not enabled and has no such file is left alone.
+//! Restarts and reloads caused by other resources (`restart_on`, `reload_on`) are added for
+//! the whole host by `engine::restarts`.
 
 use std::collections::BTreeMap;
 
 use super::{
-    file, Action, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
+    file, Action, Attrs, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
 };
 
 /// Where unit files from `unit:` templates go.
@@ -66,11 +69,13 @@ pub fn unit_name(raw: &str) -> Result<String, String> {
     Ok(name)
 }
 
-/// `state: running | stopped`.
+/// `state: running | stopped | absent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceState {
     Running,
     Stopped,
+    /// Stopped, disabled, its unit file removed.
+    Absent,
 }
 
 impl ServiceState {
@@ -78,6 +83,7 @@ impl ServiceState {
         match s {
             "running" | "started" => Some(ServiceState::Running),
             "stopped" => Some(ServiceState::Stopped),
+            "absent" => Some(ServiceState::Absent),
             _ => None,
         }
     }
@@ -96,6 +102,9 @@ pub struct ServiceSpec {
     pub state: Option<ServiceState>,
     pub restart_on: Vec<String>,
     pub reload_on: Vec<String>,
+    /// Owner, group and mode of the unit file (the mode is always managed: `mode:`, else
+    /// 0644, or 0600 when the unit holds a secret).
+    pub attrs: Attrs,
 }
 
 /// What `systemctl show` says about a unit.
@@ -218,6 +227,8 @@ pub struct ServiceOp {
     pub daemon_reload: bool,
     pub enable: Option<bool>,
     pub action: SvcAction,
+    /// `state: absent`: remove the unit file (after stop and disable), then daemon-reload.
+    pub remove: bool,
 }
 
 /// A service's plan.
@@ -243,12 +254,48 @@ pub fn unit_file(spec: &ServiceSpec) -> Option<FileSpec> {
         path: unit_path(&spec.name),
         presence: Presence::Present,
         content: Some(c.clone()),
-        attrs: super::Attrs {
-            owner: None,
-            group: None,
-            mode: Some(0o644),
-        },
+        attrs: spec.attrs.clone(),
     })
+}
+
+/// Plans `state: absent`: stop, disable, remove the unit file, whatever of it is needed.
+fn plan_absent(spec: &ServiceSpec, us: &UnitState, observed: &Observed) -> ServicePlan {
+    let path = unit_path(&spec.name);
+    let has_file = !matches!(observed.path(&path).kind, PathKind::Missing);
+    let known = !(us.load_state == "not-found" || us.load_state.is_empty());
+    let up = known && us.is_up();
+    let enabled = known && us.is_enabled();
+    let mut details = Vec::new();
+    if enabled {
+        details.push(format!("{} → disabled", us.unit_file_state));
+    }
+    if up {
+        details.push(format!("{} → ABSENT", us.active_state.to_uppercase()));
+    }
+    if has_file {
+        details.push(format!("remove {path}"));
+    }
+    let op = ServiceOp {
+        daemon_reload: false,
+        enable: enabled.then_some(false),
+        action: if up { SvcAction::Stop } else { SvcAction::None },
+        remove: has_file,
+    };
+    let change = (!details.is_empty()).then(|| Change {
+        kind: Kind::Service,
+        key: spec.name.clone(),
+        action: Action::Delete,
+        details,
+        content: None,
+        sensitive: false,
+        index: 0,
+        after: None,
+    });
+    ServicePlan {
+        change,
+        op,
+        unit_changed: false,
+    }
 }
 
 /// Plans one service. `unit_files_changing`: another resource of the host writes under a
@@ -267,6 +314,15 @@ pub fn plan(
     let Some(us) = observed.units.get(&spec.name) else {
         return Err(error(spec, "not probed (internal error)"));
     };
+    if spec.state == Some(ServiceState::Absent) {
+        if us.load_state == "masked" {
+            return Err(error(
+                spec,
+                "the unit is masked (systemctl unmask it first)",
+            ));
+        }
+        return Ok(plan_absent(spec, us, observed));
+    }
     let unit_change = match unit_file(spec) {
         Some(f) => {
             let p = unit_path(&spec.name);
@@ -275,7 +331,15 @@ pub fn plan(
         }
         None => None,
     };
-    let unit_changed = unit_change.is_some();
+    // The unit's content is written, or only its owner/group/mode change (no reload, no
+    // restart).
+    let unit_changed = unit_change
+        .as_ref()
+        .is_some_and(|c| c.action != Action::Attrs);
+    let attr_details: Vec<String> = match &unit_change {
+        Some(c) if c.action == Action::Attrs => c.details.clone(),
+        _ => Vec::new(),
+    };
     let unit_created = unit_changed
         && matches!(
             observed.path(&unit_path(&spec.name)).kind,
@@ -359,7 +423,10 @@ pub fn plan(
         daemon_reload,
         enable,
         action,
+        remove: false,
     };
+    let attrs_only = !attr_details.is_empty() && details.is_empty();
+    details.extend(attr_details);
     if !unit_changed && details.is_empty() {
         return Ok(ServicePlan {
             change: None,
@@ -373,6 +440,8 @@ pub fn plan(
             key: spec.name.clone(),
             action: if unit_created {
                 Action::Create
+            } else if attrs_only {
+                Action::Attrs
             } else {
                 Action::Update
             },
@@ -435,6 +504,10 @@ mod tests {
             state,
             restart_on: vec![],
             reload_on: vec![],
+            attrs: Attrs {
+                mode: Some(0o644),
+                ..Attrs::default()
+            },
         }
     }
 
@@ -476,6 +549,7 @@ mod tests {
             daemon_reload,
             enable,
             action,
+            remove: false,
         }
     }
 
@@ -599,6 +673,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn absent_stops_disables_and_removes_what_is_there() {
+        let gone = |u: UnitState, file: bool| {
+            plan(
+                &spec(false, None, Some(ServiceState::Absent)),
+                &observed(file.then_some(UNIT), u),
+                false,
+            )
+            .unwrap()
+        };
+        let p = gone(unit("loaded", "active", "running", "enabled"), true);
+        let c = p.change.expect("a change");
+        assert_eq!(c.action, Action::Delete);
+        assert_eq!(
+            c.details,
+            vec![
+                "enabled → disabled",
+                "ACTIVE → ABSENT",
+                "remove /etc/systemd/system/w.service"
+            ]
+        );
+        assert_eq!(
+            p.op,
+            ServiceOp {
+                daemon_reload: false,
+                enable: Some(false),
+                action: SvcAction::Stop,
+                remove: true,
+            }
+        );
+        // Already gone: no change, nothing to do.
+        let p = gone(unit("not-found", "inactive", "dead", ""), false);
+        assert_eq!(p.change, None);
+        assert_eq!(p.op, op(false, None, SvcAction::None));
+        // A unit from a package (no file of play's): stopped and disabled only.
+        let p = gone(unit("loaded", "inactive", "dead", "enabled"), false);
+        assert_eq!(p.op, op(false, Some(false), SvcAction::None));
+        let p = gone(unit("loaded", "inactive", "dead", "disabled"), false);
+        assert_eq!(p.change, None);
+        assert_eq!(ServiceState::parse("absent"), Some(ServiceState::Absent));
+    }
+
+    #[test]
+    fn a_unit_file_mode_change_alone_is_an_attrs_change() {
+        let mut s = spec(true, None, Some(ServiceState::Running));
+        s.attrs.mode = Some(0o600);
+        let p = plan(
+            &s,
+            &observed(Some(UNIT), unit("loaded", "active", "running", "enabled")),
+            false,
+        )
+        .unwrap();
+        let c = p.change.expect("a change");
+        assert_eq!(c.action, Action::Attrs);
+        assert_eq!(c.details, vec!["mode 0644 → 0600".to_string()]);
+        assert_eq!(p.op, op(false, None, SvcAction::None));
+        assert!(!p.unit_changed);
     }
 
     #[test]

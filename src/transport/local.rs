@@ -1,23 +1,26 @@
 //! Local transport: runs commands on this machine.
 //!
-//! Same contract as SSH: `sh -c COMMAND`, or `sudo -n -- sh -c COMMAND` when `become` is set
-//! and this process is not root. Stdin is fed from a thread so that large inputs and outputs
-//! cannot deadlock.
+//! Same contract as SSH: the constant `sh -c BOOTSTRAP` (or `sudo -n -- sh -c BOOTSTRAP` when
+//! `become` is set and this process is not root), the command first on its stdin
+//! ([`super::frame`]). Stdin is fed from a thread so that large inputs and outputs cannot
+//! deadlock.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{sudo_wants_password, ConnectOptions, ExecOutput, Transport, TransportError};
+use super::{
+    frame, sudo_wants_password, ConnectOptions, ExecOutput, Transport, TransportError, BOOTSTRAP,
+};
 
-/// `sh -c COMMAND`, or `sudo -n -- sh -c COMMAND`.
-fn shell(command: &str, sudo: bool) -> Command {
+/// `sh -c BOOTSTRAP`, or `sudo -n -- sh -c BOOTSTRAP` (the command follows on stdin).
+fn shell(sudo: bool) -> Command {
     let mut c = Command::new(if sudo { "sudo" } else { "sh" });
     if sudo {
         c.args(["-n", "--", "sh"]);
     }
-    c.args(["-c", command]);
+    c.args(["-c", BOOTSTRAP]);
     c
 }
 
@@ -56,12 +59,12 @@ impl LocalTransport {
     }
 
     /// `command` started with piped stdin, stdout and stderr; and whether through sudo.
-    fn start(&self, command: &str) -> Result<(std::process::Child, bool), TransportError> {
+    fn start(&self) -> Result<(std::process::Child, bool), TransportError> {
         if self.closed {
             return Err(self.io("session is closed".into()));
         }
         let sudo = self.use_sudo();
-        let child = shell(command, sudo)
+        let child = shell(sudo)
             // Its own process group: a deadline kills the command and everything it started.
             .process_group(0)
             .stdin(Stdio::piped())
@@ -85,8 +88,9 @@ impl LocalTransport {
         limit: Option<Duration>,
     ) -> Result<ExecOutput, TransportError> {
         let started = Instant::now();
-        let (mut child, sudo) = self.start(command)?;
+        let (mut child, sudo) = self.start()?;
         let input = child.stdin.take();
+        let stdin = frame(command, stdin);
         let pid = child.id() as libc::pid_t;
         let (done, wait) = std::sync::mpsc::channel::<()>();
         let killed = std::sync::atomic::AtomicBool::new(false);
@@ -94,7 +98,7 @@ impl LocalTransport {
             if let Some(mut pipe) = input {
                 s.spawn(move || {
                     // A command that does not read its stdin closes the pipe: not an error.
-                    let _ = pipe.write_all(stdin);
+                    let _ = pipe.write_all(&stdin);
                 });
             }
             if let Some(limit) = limit {
@@ -164,11 +168,17 @@ impl Transport for LocalTransport {
     }
 
     fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
-        let (mut child, _) = self.start(command)?;
+        let (mut child, _) = self.start()?;
+        let mut stdin = child.stdin.take();
+        if let Some(pipe) = stdin.as_mut() {
+            // The command itself goes first on stdin; what `send` writes follows it.
+            pipe.write_all(&frame(command, b""))
+                .map_err(|e| self.io(format!("sending the command: {e}")))?;
+        }
         let stdout = child.stdout.take().map(std::io::BufReader::new);
         Ok(Box::new(LocalSpawned {
             host: self.name.clone(),
-            stdin: child.stdin.take(),
+            stdin,
             stdout,
             child,
         }))

@@ -141,7 +141,8 @@ pub trait Transport: Send {
     /// Inventory name of the host.
     fn host(&self) -> &str;
 
-    /// Runs `command` through `sh -c` (as root with sudo when `become` is set), feeding `stdin`.
+    /// Runs `command` by `sh` (as root with sudo when `become` is set), feeding `stdin`: the
+    /// command travels on stdin ahead of `stdin` ([`frame`]), under the constant [`exec_line`].
     fn exec(&mut self, command: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError>;
 
     /// [`Transport::exec`] bounded in total time: fails with [`TransportError::Deadline`] when
@@ -169,7 +170,7 @@ pub trait Transport: Send {
         })
     }
 
-    /// Starts `command` (like [`Transport::exec`]: `sh -c`, with sudo under `become`) and leaves
+    /// Starts `command` (like [`Transport::exec`]: on stdin, with sudo under `become`) and leaves
     /// it running on its own channel, to be talked to line by line, while other commands run.
     /// It lives until [`Spawned::finish`] closes its stdin or the session ends (the host then
     /// sees EOF on its stdin) — what holds the per-host apply lock.
@@ -283,15 +284,50 @@ pub fn connect(opts: &ConnectOptions) -> Result<Box<dyn Transport>, TransportErr
     Ok(Box::new(ssh::SshTransport::connect(opts)?))
 }
 
-/// The command line actually run for `command`: `sh -c 'command'`, or
-/// `sudo -n -- sh -c 'command'` when `become_root` (and the user is not root already).
-pub fn wrap_command(command: &str, use_sudo: bool) -> String {
-    let q = shell_quote(command);
+/// The program every command runs as on the host, whatever the command: it reads the
+/// command's length from the first line of stdin, then exactly that many bytes (GNU `head -c`
+/// never reads past them) and `eval`s them; the rest of stdin is the command's own. So no
+/// script, command or value is ever in a host process's argv (`ps` shows only this line); see
+/// [`frame`].
+pub const BOOTSTRAP: &str = r#"IFS= read -r n || exit 97; eval "$(head -c "$n")""#;
+
+/// The command line actually run for every command: `sh -c BOOTSTRAP`, or
+/// `sudo -n -- sh -c BOOTSTRAP` when `become_root` (and the user is not root already). The
+/// same for every command: what runs travels on stdin ([`frame`]).
+pub fn exec_line(use_sudo: bool) -> String {
+    let q = shell_quote(BOOTSTRAP);
     if use_sudo {
         format!("sudo -n -- sh -c {q}")
     } else {
         format!("sh -c {q}")
     }
+}
+
+/// The stdin of [`BOOTSTRAP`] running `command` with `stdin`: the command's length on a line,
+/// the command, then its own stdin.
+pub fn frame(command: &str, stdin: &[u8]) -> Vec<u8> {
+    let head = format!("{}\n", command.len());
+    let mut v = Vec::with_capacity(head.len() + command.len() + stdin.len());
+    v.extend_from_slice(head.as_bytes());
+    v.extend_from_slice(command.as_bytes());
+    v.extend_from_slice(stdin);
+    v
+}
+
+/// Shell text running `cmd` by `runner` (`sh`, `su -s /bin/sh USER`, `timeout 5 sh`…) that
+/// reads it from a here-document: `RUNNER <<'PLAY_EOF'`, `eval 'CMD' </dev/null`, `PLAY_EOF`,
+/// each on its line (a delimiter that no line of the body equals). So `cmd` is in no process's
+/// argv, and its own stdin is /dev/null. Ends with a newline: what follows goes on the next
+/// line (e.g. `) >&2`).
+pub fn heredoc(runner: &str, cmd: &str) -> String {
+    let body = format!("eval {} </dev/null", shell_quote(cmd));
+    let mut delim = String::from("PLAY_EOF");
+    let mut n = 0u32;
+    while body.lines().any(|l| l == delim) {
+        n += 1;
+        delim = format!("PLAY_EOF_{n}");
+    }
+    format!("{runner} <<'{delim}'\n{body}\n{delim}\n")
 }
 
 /// True when a command run through `sudo -n` failed because sudo wanted a password (or a
@@ -334,10 +370,61 @@ mod tests {
         assert!(resolve_allowed("192.0.2.7", 80, false).is_ok());
     }
 
+    /// Runs `command` with `stdin` as a transport does: the constant exec line, the command
+    /// framed on stdin.
+    fn bootstrap(command: &str, stdin: &[u8]) -> std::process::Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", BOOTSTRAP])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let mut input = child.stdin.take().expect("stdin");
+        let data = frame(command, stdin);
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(&data);
+        });
+        let out = child.wait_with_output().expect("wait");
+        writer.join().expect("writer");
+        out
+    }
+
     #[test]
-    fn commands_are_wrapped_in_sh_and_sudo() {
-        assert_eq!(wrap_command("echo hi", false), "sh -c 'echo hi'");
-        assert_eq!(wrap_command("id -u", true), "sudo -n -- sh -c 'id -u'");
+    fn every_command_runs_from_stdin_under_one_constant_line() {
+        assert_eq!(
+            exec_line(false),
+            format!("sh -c {}", shell_quote(BOOTSTRAP))
+        );
+        assert_eq!(
+            exec_line(true),
+            format!("sudo -n -- sh -c {}", shell_quote(BOOTSTRAP))
+        );
+        assert_eq!(frame("echo hi", b"data"), b"7\necho hidata".to_vec());
+        // The command gets exactly the rest of stdin, with multi-line scripts, quotes, a
+        // here-document and an exit status.
+        let script = "x=$(head -c 3)\nprintf '%s|' \"$x\"\ncat <<'E'\nq'\"$x\nE\ncat\nexit 7\n";
+        let out = bootstrap(script, b"abcREST\n");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "abc|q'\"$x\nREST\n");
+        assert_eq!(out.status.code(), Some(7));
+        // A long script (beyond one argument's 128 KiB) works the same.
+        let long = format!("{}echo end\n", ": padding\n".repeat(20_000));
+        assert!(long.len() > 128 * 1024);
+        assert_eq!(bootstrap(&long, b"").stdout, b"end\n");
+    }
+
+    #[test]
+    fn heredoc_commands_run_with_their_own_quotes_and_no_stdin() {
+        let cmd = "echo \"it's\" $((1+2)); cat\ncat <<'X'\nPLAY_EOF\nX\necho done";
+        let text = heredoc("sh", cmd);
+        assert!(text.starts_with("sh <<'PLAY_EOF_1'\n"), "{text}");
+        let run = format!("{text}echo after\n");
+        let out = bootstrap(&run, b"stdin of the outer script\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "it's 3\nPLAY_EOF\ndone\nafter\n"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use ssh2::{Channel, ErrorCode, MethodType, Session};
 
 use super::known_hosts::{self, Appended, HostKey, Verdict};
 use super::{
-    shell_quote, sudo_wants_password, wrap_command, ConnectOptions, ExecOutput, HostKeyPolicy,
+    exec_line, frame, shell_quote, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
     Transport, TransportError,
 };
 
@@ -263,7 +263,8 @@ impl SshTransport {
         deadline: Option<Instant>,
     ) -> Result<ExecOutput, TransportError> {
         let sudo = self.use_sudo();
-        let out = self.run_channel(&wrap_command(command, sudo), stdin, deadline)?;
+        // The exec line is the same for every command: the command travels on stdin.
+        let out = self.run_channel(&exec_line(sudo), &frame(command, stdin), deadline)?;
         if sudo && sudo_wants_password(&out) {
             return Err(TransportError::SudoPassword {
                 host: self.opts.name.clone(),
@@ -663,7 +664,7 @@ impl Transport for SshTransport {
     }
 
     fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
-        let line = wrap_command(command, self.use_sudo());
+        let line = exec_line(self.use_sudo());
         let sess = self.session()?.clone();
         sess.set_blocking(true);
         let mut ch = sess
@@ -671,6 +672,9 @@ impl Transport for SshTransport {
             .map_err(|e| self.ssh_err("opening a channel (session lost?)", &e))?;
         ch.exec(&line)
             .map_err(|e| self.ssh_err("starting the command", &e))?;
+        // The command itself goes first on stdin; what `send` writes follows it.
+        ch.write_all(&frame(command, b""))
+            .map_err(|e| self.io_err("sending the command", &e))?;
         Ok(Box::new(SshSpawned {
             host: self.opts.name.clone(),
             timeout: self.opts.timeout,

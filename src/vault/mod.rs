@@ -331,6 +331,17 @@ pub fn register_strings(values: impl IntoIterator<Item = String>) {
     all.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
 }
 
+/// True when `bytes` hold a secret registered so far (a value read from a vault file).
+pub fn holds_secret(bytes: &[u8]) -> bool {
+    let Ok(all) = SECRETS.read() else {
+        return false;
+    };
+    all.iter().any(|s| {
+        let n = s.as_bytes();
+        !n.is_empty() && bytes.windows(n.len()).any(|w| w == n)
+    })
+}
+
 /// Every secret registered so far, longest first.
 pub fn secrets() -> Vec<String> {
     SECRETS.read().map(|s| s.clone()).unwrap_or_default()
