@@ -96,6 +96,23 @@ impl Project {
         std::fs::write(p, bytes).expect("write");
     }
 
+    /// Copies the files below `from` into the project (folders created), as they are.
+    pub fn copy_tree(&self, from: &Path) {
+        fn walk(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).expect("mkdir");
+            for e in std::fs::read_dir(from).expect("read_dir") {
+                let e = e.expect("entry");
+                let dst = to.join(e.file_name());
+                if e.file_type().expect("type").is_dir() {
+                    walk(&e.path(), &dst);
+                } else {
+                    std::fs::copy(e.path(), &dst).expect("copy");
+                }
+            }
+        }
+        walk(from, self.dir.path());
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
