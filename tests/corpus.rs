@@ -40,7 +40,10 @@ fn beehve_django_role_converges_in_one_apply() {
         .var("email_host_port", "587")
         .var("aws_access_key", "AWSKEY")
         .var("aws_secret_key", "AWSSECRET");
-    p.copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/beehve"));
+    p.copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/beehve"),
+        "",
+    );
 
     p.play(&["check", "playbooks/webapp.yml"]).code(0);
     p.play(&["diff", "playbooks/webapp.yml"])

@@ -62,19 +62,6 @@ fn served_release(addr: &str) -> String {
     v["release"].as_str().unwrap_or_default().to_string()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let dst = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).expect("copy");
-        }
-    }
-}
-
 /// The repo's example (playbooks/web.yml, roles/) in a project over the lab, with the vars of
 /// inventory/lab.yml and inventory/group_vars/web.yml.
 fn example(lab: &Lab) -> Project {
@@ -86,8 +73,8 @@ fn example(lab: &Lab) -> Project {
         .var("app_port", "8000")
         .var("app_workers", "2");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    copy_tree(&repo.join("playbooks"), &p.path("playbooks"));
-    copy_tree(&repo.join("roles"), &p.path("roles"));
+    p.copy_tree(&repo.join("playbooks"), "playbooks");
+    p.copy_tree(&repo.join("roles"), "roles");
     p
 }
 

@@ -96,8 +96,9 @@ impl Project {
         std::fs::write(p, bytes).expect("write");
     }
 
-    /// Copies the files below `from` into the project (folders created), as they are.
-    pub fn copy_tree(&self, from: &Path) {
+    /// Copies the files below `from` into the project's folder `rel` (`""`: its root),
+    /// folders created, as they are.
+    pub fn copy_tree(&self, from: &Path, rel: &str) {
         fn walk(from: &Path, to: &Path) {
             std::fs::create_dir_all(to).expect("mkdir");
             for e in std::fs::read_dir(from).expect("read_dir") {
@@ -110,7 +111,7 @@ impl Project {
                 }
             }
         }
-        walk(from, self.dir.path());
+        walk(from, &self.dir.path().join(rel));
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
