@@ -222,7 +222,8 @@ fn connection_cut_mid_apply_leaves_whole_files_and_the_next_run_cleans_up() {
     // declared file, and a look-alike that is not ours.
     lab.sh(
         "h1",
-        "echo half > /srv/cut/.z.play-tmp.Qx81Zt && echo keep > /srv/cut/.z.play-tmp.not-ours",
+        "echo half > /srv/cut/.z.play-tmp.Qx81Zt && echo keep > /srv/cut/.z.play-tmp.not-ours \
+         && echo half > /var/lib/play/tmp/play.Zt81Qx",
     );
     p.play(&["diff", "site.yml"]).code(0);
     lab.sh("h1", "test -e /srv/cut/.z.play-tmp.Qx81Zt");
@@ -230,8 +231,8 @@ fn connection_cut_mid_apply_leaves_whole_files_and_the_next_run_cleans_up() {
         "removed 1 leftover temp file(s) of an interrupted run: /srv/cut/.z.play-tmp.Qx81Zt",
     );
     assert_eq!(
-        lab.sh("h1", "LC_ALL=C ls -A /srv/cut"),
-        ".z.play-tmp.not-ours\na\nblob\nz\n"
+        lab.sh("h1", "LC_ALL=C ls -A /srv/cut /var/lib/play/tmp"),
+        "/srv/cut:\n.z.play-tmp.not-ours\na\nblob\nz\n\n/var/lib/play/tmp:\n"
     );
     assert_eq!(
         lab.sh("h1", "wc -c < /srv/cut/blob").trim(),
@@ -384,4 +385,23 @@ fn root_and_a_login_without_root_take_the_same_lock() {
     let (code, out) = finish(b);
     assert_eq!(code, Some(0), "deploy's apply completed:\n{out}");
     lab.sh("h1", "test -e /home/deploy/slow-2 && test -e /etc/slow-2");
+}
+
+#[test]
+fn a_session_cut_during_the_supervisor_step_is_a_lost_connection() {
+    let lab = Lab::start("faults-cut-super", 1);
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - program: slow\n      command: /bin/sleep 100000\n      options: {startsecs: 20}\n",
+    );
+    let child = p.spawn(&["apply", "site.yml"]);
+    // The conf is written by the apply script; then play polls supervisord while `slow` starts.
+    wait_until(&lab, "h1", "supervisorctl status slow 2>&1", "STARTING");
+    lab.sh("h1", "pkill -9 -f '^sshd: [a-z]+(@| \\[priv\\])'");
+    let (code, out) = finish(child);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("connection lost while talking to supervisord") && out.contains("UNREACHABLE"),
+        "{out}"
+    );
 }

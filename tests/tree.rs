@@ -176,10 +176,15 @@ fn file_steps_hold_the_privilege_boundary() {
     - command: "echo operator > /etc/edited.conf"
     - file: /etc/edited.conf
       content: "managed\n"
+    - file: /etc/after-edit.conf
+      content: "later\n"
 "#,
     );
     p.play(&["apply", "site.yml"])
         .code(1)
-        .shows("changed since the plan");
+        .shows("file /etc/edited.conf: /etc/edited.conf: changed since the plan (now other content); not overwritten")
+        .shows("update file /etc/edited.conf [not applied]");
     assert_eq!(lab.sh("h1", "cat /etc/edited.conf"), "operator\n");
+    // The rest of the host's steps went on.
+    assert_eq!(lab.sh("h1", "cat /etc/after-edit.conf"), "later\n");
 }

@@ -49,6 +49,9 @@ pub struct ApplyOutcome {
     /// The step that failed (its `Change::index`, or [`UNKNOWN_STEP`] when the script died
     /// without saying which) and why (its stderr).
     pub failed: Option<(usize, String)>,
+    /// Steps skipped because their target changed since the plan (index, why); the script
+    /// went on with the others.
+    pub stale: Vec<(usize, String)>,
 }
 
 /// `ApplyOutcome::failed` index when the script died before or between steps, with no step
@@ -70,7 +73,12 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
-play_ok() { t=; cd -- "$play_cwd" 2>/dev/null || cd /; printf 'ok\0%s\0' "$1"; }
+play_skip=
+play_ok() {
+  t=; cd -- "$play_cwd" 2>/dev/null || cd /
+  if [ "$play_skip" = "$1" ]; then play_skip=; else printf 'ok\0%s\0' "$1"; fi
+}
+play_stale() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; play_skip=$1; printf 'stale\0%s\0' "$1"; }
 play_fail() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; printf 'fail\0%s\0' "$1"; exit 1; }
 play_desync() { printf '%s\n' 'content stream out of step (stdin truncated?)' >&2; play_fail "$1"; }
 play_enter() {
@@ -164,6 +172,10 @@ fn chown_spec(a: &Attrs) -> Option<String> {
         (None, None) => None,
     }
 }
+
+/// Removes what a killed apply script left in root's private temp folder (only under the
+/// host's apply lock: no other apply runs then). Folders at mount roots are left alone.
+pub const CLEAN_PRIVATE_TEMPS: &str = "if [ \"$(id -u)\" = 0 ] && [ -d /var/lib/play/tmp ] && ! [ -L /var/lib/play/tmp ]; then rm -f -- /var/lib/play/tmp/play.* /var/lib/play/tmp/link.* 2>/dev/null; fi\n";
 
 /// The bytes a step writes, and whether they travel on stdin (a file declared without content
 /// is created empty and reads nothing).
@@ -259,15 +271,12 @@ impl Builder {
         if !bytes.is_empty() {
             self.run(i, "sync -- \"$t\"");
         }
-        self.run(
-            i,
-            &format!(
-                "play_expect {n} {} {}",
-                shell_quote(expect),
-                shell_quote(&sha256_hex(bytes))
-            ),
-        );
-        self.run(i, &format!("mv -f -T -- \"$t\" {n}"));
+        // Changed since the plan: this step is skipped (reported stale), the others go on.
+        self.line(&format!(
+            "if play_expect {n} {} {}; then mv -f -T -- \"$t\" {n} || play_fail {i}; else play_stale {i}; fi",
+            shell_quote(expect),
+            shell_quote(&sha256_hex(bytes))
+        ));
     }
 
     /// Owner/group/mode of an existing file. In a folder only root (or the login user) can
@@ -834,6 +843,7 @@ pub fn parse(stdout: &[u8], stderr: &[u8], status: i32) -> ApplyOutcome {
     let header_ok = fields.next() == Some(HEADER.as_bytes()) && fields.next() == Some(b"v1");
     let mut ended = false;
     let mut failed_at: Option<usize> = None;
+    let mut stale: Vec<usize> = Vec::new();
     if header_ok {
         let index =
             |f: Option<&[u8]>| -> Option<usize> { std::str::from_utf8(f?).ok()?.parse().ok() };
@@ -841,6 +851,10 @@ pub fn parse(stdout: &[u8], stderr: &[u8], status: i32) -> ApplyOutcome {
             match tag {
                 b"ok" => match index(fields.next()) {
                     Some(i) => out.done.push(i),
+                    None => break,
+                },
+                b"stale" => match index(fields.next()) {
+                    Some(i) => stale.push(i),
                     None => break,
                 },
                 b"fail" => {
@@ -864,17 +878,22 @@ pub fn parse(stdout: &[u8], stderr: &[u8], status: i32) -> ApplyOutcome {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    if let Some(i) = failed_at {
-        let msg: Vec<&str> = sections
+    let section = |i: usize| -> String {
+        sections
             .iter()
             .filter(|(s, _)| *s == Some(i))
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
-            .collect();
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    out.stale = stale.into_iter().map(|i| (i, section(i))).collect();
+    if let Some(i) = failed_at {
+        let msg = section(i);
         let msg = if msg.is_empty() {
             format!("failed (exit status {status})")
         } else {
-            msg.join("\n")
+            msg
         };
         out.failed = Some((i, msg));
     } else if !(ended && status == 0) {

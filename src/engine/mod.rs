@@ -34,7 +34,7 @@ use crate::resources::tree;
 use crate::resources::{
     self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
 };
-use crate::supervisor::{Backend, Client};
+use crate::supervisor::{Backend, Client, SupervisorError};
 use crate::transport::{self, Transport, TransportError};
 
 /// Diff only shows; apply converges.
@@ -891,6 +891,7 @@ fn host_pipeline(
     if r.changes.is_empty() {
         return Ok(());
     }
+    let mut failures: Vec<String> = Vec::new();
     // 6. The owed-restarts record, then files in declared order, in one round trip.
     let old_owed = observed.owed.clone().unwrap_or_default();
     let steps: Vec<(&Change, &Resource)> = r
@@ -908,7 +909,13 @@ fn host_pipeline(
     });
     if !steps.is_empty() || record.is_some() {
         let (script, stdin) = apply::script_full(record.as_deref(), &steps, &plan.work);
-        let script = format!("{}{script}", lock::register_inflight());
+        // Under the lock no other apply runs on this host: temp files left in root's private
+        // folder by a killed script go.
+        let script = format!(
+            "{}{}{script}",
+            lock::register_inflight(),
+            apply::CLEAN_PRIVATE_TEMPS
+        );
         r.round_trips += 1;
         let out = match t.exec(&script, &stdin) {
             Ok(out) => out,
@@ -927,8 +934,8 @@ fn host_pipeline(
         };
         let outcome = apply::parse(&out.stdout, &out.stderr, out.status);
         r.applied = confirmed(&outcome);
-        if let Some((idx, msg)) = outcome.failed {
-            let what = if idx == apply::RECORD_STEP {
+        let what = |idx: usize| {
+            if idx == apply::RECORD_STEP {
                 format!("recording owed restarts in {}", resources::OWED_STATE_FILE)
             } else {
                 r.changes
@@ -936,13 +943,26 @@ fn host_pipeline(
                     .find(|c| c.index == idx)
                     .map(|c| format!("{} {}", c.kind, c.key))
                     .unwrap_or_else(|| "apply".into())
-            };
-            return Err(HostStatus::Failed(format!("{what}: {}", msg.trim())));
+            }
+        };
+        if let Some((idx, msg)) = &outcome.failed {
+            return Err(HostStatus::Failed(format!(
+                "{}: {}",
+                what(*idx),
+                msg.trim()
+            )));
         }
+        // Steps whose target changed since the plan were skipped; the host fails once the
+        // rest is done.
+        failures.extend(
+            outcome
+                .stale
+                .iter()
+                .map(|(idx, msg)| format!("{}: {}", what(*idx), msg.trim())),
+        );
     }
     let on_host = plan.record.clone().unwrap_or_else(|| old_owed.clone());
     // 7. Processes: supervisord, then systemd.
-    let mut failures: Vec<String> = Vec::new();
     let mut done: BTreeSet<restarts::ProcessId> = BTreeSet::new();
     if !plan.programs.is_empty() {
         let ops: BTreeMap<String, ProgramOp> = plan
@@ -964,6 +984,12 @@ fn host_pipeline(
                     Ok(o) => {
                         done.extend(o.ok.into_iter().map(|n| (OwedKind::Program, n)));
                         failures.extend(o.failed);
+                    }
+                    Err(SupervisorError::Transport(e @ TransportError::Lost { .. })) => {
+                        return Err(HostStatus::Unreachable(format!(
+                            "{e}\nthe session broke during the supervisor step: the files were \
+                             applied; restarts still owed are recorded on the host"
+                        )));
                     }
                     Err(e) => failures.push(e.to_string()),
                 }

@@ -228,6 +228,17 @@ impl SshTransport {
         })
     }
 
+    /// True while the SSH session still answers (a keepalive request goes through).
+    fn session_alive(&self) -> bool {
+        match self.sess.as_ref() {
+            None => false,
+            Some(sess) => {
+                let alive = sess.keepalive_send().is_ok();
+                alive && sess.channel_session().is_ok()
+            }
+        }
+    }
+
     fn use_sudo(&self) -> bool {
         self.opts.become_root && self.opts.user != "root"
     }
@@ -688,18 +699,35 @@ impl Transport for SshTransport {
     }
 
     fn unix_http(&mut self, socket: &str, request: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let mut ch = self.open_streamlocal(socket)?;
         let what = format!("unix socket {socket}");
-        ch.write_all(request)
-            .map_err(|e| self.io_err(&format!("writing to {what}"), &e))?;
-        let mut answer = Vec::new();
-        // The server answers an HTTP/1.0 request and closes: read until EOF.
-        (&mut ch)
-            .take(super::MAX_UNIX_HTTP_ANSWER as u64)
-            .read_to_end(&mut answer)
-            .map_err(|e| self.io_err(&format!("reading from {what}"), &e))?;
-        let _ = ch.close();
-        Ok(answer)
+        let result = self.open_streamlocal(socket).and_then(|mut ch| {
+            ch.write_all(request)
+                .map_err(|e| self.io_err(&format!("writing to {what}"), &e))?;
+            let mut answer = Vec::new();
+            // The server answers an HTTP/1.0 request and closes: read until EOF.
+            (&mut ch)
+                .take(super::MAX_UNIX_HTTP_ANSWER as u64)
+                .read_to_end(&mut answer)
+                .map_err(|e| self.io_err(&format!("reading from {what}"), &e))?;
+            let _ = ch.close();
+            Ok(answer)
+        });
+        // A failed or empty exchange on a session that no longer answers is the connection
+        // lost (host down, session cut), not a fault of supervisord's socket.
+        match result {
+            Ok(answer) if !answer.is_empty() => Ok(answer),
+            other if !self.session_alive() => Err(TransportError::Lost {
+                source: Box::new(TransportError::Io {
+                    host: self.opts.name.clone(),
+                    reason: format!(
+                        "connection lost while talking to supervisord ({what}){}",
+                        other.err().map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
+                }),
+                stdout: Vec::new(),
+            }),
+            other => other,
+        }
     }
 
     fn tcp_http(
