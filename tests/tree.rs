@@ -168,6 +168,27 @@ fn file_steps_hold_the_privilege_boundary() {
         .code(1)
         .shows("a non-empty directory stands there");
 
+    // 6. a release owned by deploy: deploy swaps `releases/` for a link to /etc; the next
+    //    release is refused, /etc keeps its owner.
+    let release = |v: &str| {
+        let p = Project::new(&lab).file(
+            "site.yml",
+            "- hosts: lab\n  state:\n    - release: /srv/rel\n      from: {sync: app}\n      owner: deploy\n",
+        );
+        p.write("files/app/app.py", format!("v = {v}\n").as_bytes());
+        p
+    };
+    release("1").play(&["apply", "site.yml"]).code(0);
+    lab.sh(
+        "h1",
+        "su -s /bin/sh deploy -c 'mv /srv/rel/releases /srv/rel/old && ln -s /etc /srv/rel/releases'",
+    );
+    release("2")
+        .play(&["apply", "site.yml"])
+        .code(1)
+        .shows("/srv/rel/releases: a symbolic link; play does not follow it");
+    assert_eq!(lab.sh("h1", "stat -c %U /etc"), "root\n");
+
     // 4. an operator's edit between the probe and the apply is not overwritten.
     let p = Project::new(&lab).file(
         "site.yml",

@@ -175,7 +175,7 @@ fn chown_spec(a: &Attrs) -> Option<String> {
 
 /// Removes what a killed apply script left in root's private temp folder (only under the
 /// host's apply lock: no other apply runs then). Folders at mount roots are left alone.
-pub const CLEAN_PRIVATE_TEMPS: &str = "if [ \"$(id -u)\" = 0 ] && [ -d /var/lib/play/tmp ] && ! [ -L /var/lib/play/tmp ]; then rm -f -- /var/lib/play/tmp/play.* /var/lib/play/tmp/link.* 2>/dev/null; fi\n";
+pub const CLEAN_PRIVATE_TEMPS: &str = "if [ \"$(id -u)\" = 0 ] && [ -d /var/lib/play/tmp ] && ! [ -L /var/lib/play/tmp ]; then rm -rf -- /var/lib/play/tmp/play.* /var/lib/play/tmp/link.* 2>/dev/null; fi\n";
 
 /// The bytes a step writes, and whether they travel on stdin (a file declared without content
 /// is created empty and reads nothing).

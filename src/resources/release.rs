@@ -15,7 +15,8 @@
 //! contents, modes, owner) or of its commit (`from: {git}`), so the same code has the same id on
 //! every host, and an unchanged source is no change.
 //!
-//! A new release is built in `DEST/releases/.tmp-<id>` — from `sync`, a copy of the live release
+//! A new release is built in root's private folder on the same filesystem (`play_pd`; a login
+//! without root: `DEST/releases/.tmp-XXXXXX`) — from `sync`, a copy of the live release
 //! plus the files that differ (one tar stream; the plan lists exactly those files); from `git`,
 //! `git archive` of the commit out of a bare cache (root's, outside DEST: see
 //! [`ReleaseSpec::cache`]) — then renamed to
@@ -459,36 +460,73 @@ pub fn apply_fragment(
     );
     let mut stdin = Vec::new();
     let chown = git::chown_spec(&spec.layout.owner, &spec.layout.group).map(|c| q(&c));
-    s.push_str(&format!("mkdir -p -- {rels} || play_fail {i}\n"));
-    if let Some(c) = &chown {
-        if w.chown_dest || w.build.is_some() {
-            s.push_str(&format!("chown -- {c} {dest} {rels} || play_fail {i}\n"));
-        }
+    // DEST and its `releases/` may belong to the owner: every step works from inside the pinned
+    // folder (`play_enter`), on names, never through a path the owner could swap for a link;
+    // a new release is built in root's private folder and renamed into place.
+    s.push_str(&format!(
+        "mkdir -p -- {dest} || play_fail {i}
+play_enter {dest} || play_fail {i}
+"
+    ));
+    s.push_str(&format!(
+        "if [ -L releases ]; then printf '%s\\n' {} >&2; play_fail {i}; fi
+[ -d releases ] || mkdir -- releases || play_fail {i}
+",
+        q(&format!(
+            "{}: a symbolic link; play does not follow it",
+            spec.releases()
+        ))
+    ));
+    let own_dest = chown.as_ref().filter(|_| w.chown_dest || w.build.is_some());
+    if let Some(c) = own_dest {
+        s.push_str(&format!(
+            "chown -- {c} . || play_fail {i}
+"
+        ));
     }
-    // Leftovers of an interrupted run.
-    s.push_str(&format!("rm -rf -- {}/.tmp-*\n", rels));
+    s.push_str(&format!(
+        "play_enter {rels} || play_fail {i}
+"
+    ));
+    if let Some(c) = own_dest {
+        s.push_str(&format!(
+            "chown -- {c} . || play_fail {i}
+"
+        ));
+    }
+    // Leftovers of an interrupted run (of a login without root; root builds elsewhere).
+    s.push_str(
+        "rm -rf -- .tmp-*
+",
+    );
     if let Some(build) = &w.build {
-        let n = q(&format!("{}/.tmp-{}", spec.releases(), w.id));
-        let undo = format!("{{ rm -rf -- {n}; play_fail {i}; }}");
+        let n = "\"$n\"";
+        let undo = format!("{{ rm -rf -- \"$b\"; play_fail {i}; }}");
+        s.push_str(&format!(
+            "play_pd || play_fail {i}
+if [ \"$pd\" = . ]; then b=$(mktemp -d -- .tmp-XXXXXX); else b=$(mktemp -d -- \"$pd/play.XXXXXX\"); fi || play_fail {i}
+n=\"$b/r\"
+"
+        ));
         match (build, &spec.source) {
             (Build::Sync { base, work }, ReleaseSource::Sync { tree, .. }) => {
                 match base {
                     Some(b) => s.push_str(&format!(
                         "cp -a --reflink=auto -- {} {n} 1>&2 || {undo}\n",
-                        q(&spec.release_dir(b))
+                        q(b)
                     )),
                     None => s.push_str(&format!("mkdir -- {n} || {undo}\n")),
                 }
                 s.push_str(
-                    &sync::removal_lines(i, &n, work).replace(&format!("play_fail {i}"), &undo),
+                    &sync::removal_lines(i, n, work).replace(&format!("play_fail {i}"), &undo),
                 );
                 if !work.upload.is_empty() || !work.new_dirs.is_empty() {
                     let tar = sync::archive(tree, &spec.layout, work)?;
-                    s.push_str(&sync::extract_lines(i, &n, tar.len(), &undo));
+                    s.push_str(&sync::extract_lines(i, n, tar.len(), &undo));
                     stdin = sync::stdin_with_marker(i, &tar);
                 }
                 s.push_str(
-                    &sync::attr_lines(i, &n, &Layout::default(), work)
+                    &sync::attr_lines(i, n, &Layout::default(), work)
                         .replace(&format!("play_fail {i}"), &undo),
                 );
             }
@@ -499,15 +537,15 @@ pub fn apply_fragment(
                 s.push_str(GIT_FN);
                 s.push_str(&git::upload_pack_lines(repo));
                 s.push_str(&format!(
-                    "if [ \"$(id -u)\" = 0 ]; then\n  c={}\n  (umask 077 && mkdir -p -- {root}) && chmod 0700 {root} || play_fail {i}\nelse\n  c={}\nfi\n",
+                    "if [ \"$(id -u)\" = 0 ]; then\n  c={}\n  (umask 077 && mkdir -p -- {root}) && chmod 0700 {root} || {undo}\nelse\n  c={}\nfi\n",
                     q(&spec.cache()),
                     q(&spec.user_cache())
                 ));
                 s.push_str(&format!(
-                    "[ -d \"$c\" ] || {GIT} init -q --bare -- \"$c\" </dev/null 1>&2 || play_fail {i}\n"
+                    "[ -d \"$c\" ] || {GIT} init -q --bare -- \"$c\" </dev/null 1>&2 || {undo}\n"
                 ));
                 s.push_str(&format!(
-                    "{GIT} -C \"$c\" fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} -- {} {} </dev/null 1>&2 || play_fail {i}\n",
+                    "{GIT} -C \"$c\" fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} -- {} {} </dev/null 1>&2 || {undo}\n",
                     q(repo),
                     q(reference)
                 ));
@@ -516,7 +554,7 @@ pub fn apply_fragment(
                     "{GIT} -C \"$c\" archive --format=tar -o \"$c/play-archive.tar\" {} </dev/null 1>&2 || {undo}\n",
                     q(commit)
                 ));
-                s.push_str(&format!("tar -x -m --no-same-owner -f \"$c/play-archive.tar\" -C {n} 1>&2 || {{ rm -f -- \"$c/play-archive.tar\"; rm -rf -- {n}; play_fail {i}; }}\nrm -f -- \"$c/play-archive.tar\"\n"));
+                s.push_str(&format!("tar -x -m --no-same-owner -f \"$c/play-archive.tar\" -C {n} 1>&2 || {{ rm -f -- \"$c/play-archive.tar\"; rm -rf -- \"$b\"; play_fail {i}; }}\nrm -f -- \"$c/play-archive.tar\"\n"));
                 s.push_str(&format!(
                     "printf '%s\\n' {} > {n}/REVISION || {undo}\n",
                     q(commit)
@@ -537,31 +575,31 @@ pub fn apply_fragment(
         }
         s.push_str(&format!("sync -f -- {n} || {undo}\n"));
         s.push_str(&format!(
-            "mv -T -- {n} {} || {undo}\n",
-            q(&spec.release_dir(&w.id))
+            "mv -T -- {n} {} || {undo}\nrmdir -- \"$b\"\n",
+            q(&w.id)
         ));
     }
+    if w.switch || w.log.is_some() {
+        s.push_str(&format!("play_enter {dest} || play_fail {i}\n"));
+    }
     if w.switch {
-        let tmp = q(&format!(
-            "{}/.current.play-tmp.",
-            spec.dest.trim_end_matches('/')
+        s.push_str(&format!(
+            "play_pd || play_fail {i}\nif [ \"$pd\" = . ]; then t=.current.play-tmp.$$; else t=\"$pd/link.$$\"; fi\n"
         ));
         s.push_str(&format!(
-            "ln -s -- {} {tmp}$$ || play_fail {i}\n",
+            "ln -s -- {} \"$t\" || play_fail {i}\n",
             q(&spec.release_dir(&w.id))
         ));
         if let Some(c) = &chown {
-            s.push_str(&format!("chown -h -- {c} {tmp}$$ || play_fail {i}\n"));
+            s.push_str(&format!("chown -h -- {c} \"$t\" || play_fail {i}\n"));
         }
         s.push_str(&format!(
-            "mv -f -T -- {tmp}$$ {} || play_fail {i}\n",
-            q(&spec.current())
+            "mv -f -T -- \"$t\" current || play_fail {i}\nt=\n"
         ));
     }
     if let Some(log) = &w.log {
-        let logp = q(&spec.log_path());
         s.push_str(&format!(
-            "t=$(mktemp -- {}) || play_fail {i}\n",
+            "play_tmp {} || play_fail {i}\n",
             q(&format!(
                 "{}/.{LOG}.play-tmp.XXXXXX",
                 spec.dest.trim_end_matches('/')
@@ -584,11 +622,13 @@ pub fn apply_fragment(
         }
         s.push_str(&format!("}} > \"$t\" || play_fail {i}\n"));
         s.push_str(&format!(
-            "chmod 0644 \"$t\" && mv -f -T -- \"$t\" {logp} || play_fail {i}\nt=\n"
+            "chmod 0644 \"$t\" && mv -f -T -- \"$t\" {} || play_fail {i}\nt=\n",
+            q(LOG)
         ));
     }
     if !w.prune.is_empty() {
         let dirs: Vec<String> = w.prune.iter().map(|p| q(&spec.release_dir(p))).collect();
+        // `rm -rf` never follows a link; the folders are named from the pinned DEST.
         s.push_str(&format!("rm -rf -- {} || play_fail {i}\n", dirs.join(" ")));
     }
     s.push_str(&format!("umask 077\nplay_ok {i}\n"));
@@ -731,20 +771,17 @@ mod tests {
         };
         assert_eq!(work.upload.len(), 2);
         let (script, stdin) = apply_fragment(1, &spec, &p.work).unwrap();
+        // Built in a private folder, renamed into the pinned releases folder.
         assert!(
-            script.contains(&format!("mkdir -- /srv/hello/releases/.tmp-{id}")),
+            script.contains("play_enter /srv/hello/releases"),
             "{script}"
         );
+        assert!(script.contains("mkdir -- \"$n\""), "{script}");
         assert!(
-            script.contains(&format!(
-                "mv -T -- /srv/hello/releases/.tmp-{id} /srv/hello/releases/{id}"
-            )),
+            script.contains(&format!("mv -T -- \"$n\" {id} ||")),
             "{script}"
         );
-        assert!(
-            script.contains("mv -f -T -- /srv/hello/.current.play-tmp.$$ /srv/hello/current"),
-            "{script}"
-        );
+        assert!(script.contains("mv -f -T -- \"$t\" current"), "{script}");
         assert!(script.contains("date -u"), "{script}");
         assert!(stdin.ends_with(b"play-end 1\n"));
     }
@@ -792,7 +829,10 @@ mod tests {
             ]
         );
         let (script, stdin) = apply_fragment(0, &spec, &p.work).unwrap();
-        assert!(script.contains(&format!("cp -a --reflink=auto -- /srv/hello/releases/{old_id} /srv/hello/releases/.tmp-{id}")), "{script}");
+        assert!(
+            script.contains(&format!("cp -a --reflink=auto -- {old_id} \"$n\"")),
+            "{script}"
+        );
         // Only the changed file travels.
         let text = String::from_utf8_lossy(&stdin);
         assert!(
