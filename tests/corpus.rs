@@ -74,4 +74,8 @@ fn beehve_django_role_converges_in_one_apply() {
         .contains("server_name  www.wheresyourtrash.com;"));
     p.play(&["diff", "--exit-code", "playbooks/webapp.yml"])
         .code(0);
+    // The no-op costs one round trip: the parents were probed with everything else.
+    p.play(&["apply", "-v", "playbooks/webapp.yml"])
+        .code(0)
+        .shows("1 round trip(s) to the host");
 }

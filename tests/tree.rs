@@ -76,7 +76,10 @@ fn dependent_resources_converge_in_one_apply() {
 
     // Converged: nothing left to do, and the no-op stays one round trip.
     p.play(&["diff", "site.yml", "--exit-code"]).code(0);
-    let again = p.play(&["apply", "site.yml", "-v"]).code(0);
+    let again = p
+        .play(&["apply", "site.yml", "-v"])
+        .code(0)
+        .shows("1 round trip(s) to the host");
     assert_eq!(again.recap("h1").1, 0, "{}", again.stdout);
 }
 
