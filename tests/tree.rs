@@ -81,6 +81,26 @@ fn dependent_resources_converge_in_one_apply() {
         .code(0)
         .shows("1 round trip(s) to the host");
     assert_eq!(again.recap("h1").1, 0, "{}", again.stdout);
+
+    // An owner the host lacks and the run does not create: a plan error, before any step.
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - file: /etc/first.conf\n      content: \"1\\n\"\n    - file: /etc/ghost.conf\n      content: \"x\\n\"\n      owner: ghost\n      group: spooks\n",
+    );
+    p.play(&["apply", "site.yml"]).code(1).shows(
+        "file /etc/ghost.conf: needs user `ghost`, group `spooks`: not on the host, and no `user:`/`group:` of this run creates it (declared at site.yml:5:7)",
+    );
+    lab.sh("h1", "test ! -e /etc/first.conf");
+    // Created by the run: fine.
+    let p = p.file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - group: spooks\n    - user: ghost\n    - file: /etc/ghost.conf\n      content: \"x\\n\"\n      owner: ghost\n      group: spooks\n",
+    );
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", "stat -c '%U %G' /etc/ghost.conf"),
+        "ghost spooks\n"
+    );
 }
 
 #[test]

@@ -30,10 +30,10 @@ use crate::resolve::{stub_facts, ResolveError, Resolver};
 use crate::resources::program::{self, ProgramOp};
 use crate::resources::service::{self, ServiceOp, SvcAction};
 use crate::resources::ship::{self, Work};
-use crate::resources::tree;
 use crate::resources::{
     self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
 };
+use crate::resources::{accounts, tree};
 use crate::supervisor::{Backend, Client, SupervisorError};
 use crate::transport::{self, Transport, TransportError};
 
@@ -779,6 +779,39 @@ fn fetch_old(
     Ok(())
 }
 
+/// Fails the host when a change names a user or group that the host lacks and the run does
+/// not create (a plan error, before anything is applied). One round trip, only when a change
+/// names an account no probed path is owned by.
+fn check_accounts(
+    t: &mut dyn Transport,
+    r: &mut HostReport,
+    resources: &[Resource],
+    observed: &Observed,
+) -> Result<(), HostStatus> {
+    let unknown = accounts::unknown(resources, &r.changes, observed);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let out = exec(t, r, &accounts::script(&unknown), b"")?;
+    let missing = accounts::parse(&out.stdout).ok_or_else(|| {
+        HostStatus::Failed(format!(
+            "checking users and groups: unexpected output (exit {}): {}",
+            out.status,
+            out.stderr_str().trim()
+        ))
+    })?;
+    let problems: Vec<String> = r
+        .changes
+        .iter()
+        .filter_map(|c| accounts::problem(resources.get(c.index)?, &missing))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(HostStatus::Failed(problems.join("\n")))
+    }
+}
+
 /// Indexes of the changes an apply script confirmed (its owed-restarts record step aside).
 fn confirmed(outcome: &apply::ApplyOutcome) -> Vec<usize> {
     outcome
@@ -846,6 +879,7 @@ fn host_pipeline(
         fetch_old(t, r, &mut changes, &observed)?;
     }
     r.changes = changes;
+    check_accounts(t, r, &resources, &observed)?;
     let temps = lock::leftover_temps(
         &observed.temps,
         first

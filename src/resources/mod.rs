@@ -5,6 +5,7 @@
 //! The shared vocabulary lives here: [`Resource`] (desired, after templating), [`Observed`]
 //! (what the probe found), [`Change`] (what apply will do).
 
+pub mod accounts;
 pub mod archive;
 pub mod command;
 pub mod directory;

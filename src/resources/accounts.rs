@@ -1,0 +1,279 @@
+//! The accounts (users and groups) resources name — `owner:`, `group:`, a command's `user:` —
+//! and the check that each exists on the host or is created by a `user:`/`group:` of the run,
+//! made before anything is applied (an apply would otherwise fail half-way at `chown`).
+//!
+//! Pure parts here ([`wanted`], [`unknown`], [`parse`]); the engine runs [`script`] only when a
+//! change names an account that neither the run declares nor any probed path is owned by, so a
+//! no-op costs no round trip.
+
+use std::collections::BTreeSet;
+
+use super::{Change, Desired, Observed, Presence, Resource};
+use crate::transport::shell_quote;
+
+/// A user or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Account {
+    User,
+    Group,
+}
+
+impl Account {
+    fn word(self) -> &'static str {
+        match self {
+            Account::User => "user",
+            Account::Group => "group",
+        }
+    }
+}
+
+/// The accounts a resource needs to exist when its step runs.
+pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
+    fn pair<'a>(o: &'a Option<String>, g: &'a Option<String>) -> Vec<(Account, &'a str)> {
+        o.iter()
+            .map(|o| (Account::User, o.as_str()))
+            .chain(g.iter().map(|g| (Account::Group, g.as_str())))
+            .collect()
+    }
+    match d {
+        Desired::File(s) => pair(&s.attrs.owner, &s.attrs.group),
+        Desired::Directory(s) => pair(&s.attrs.owner, &s.attrs.group),
+        Desired::Link(s) => pair(&s.attrs.owner, &s.attrs.group),
+        Desired::Git(s) => pair(&s.owner, &s.group),
+        Desired::Sync(s) => pair(&s.layout.owner, &s.layout.group),
+        Desired::Release(s) => pair(&s.layout.owner, &s.layout.group),
+        Desired::Command(s) => pair(&s.user, &None),
+        Desired::Program(s) => pair(&s.attrs.owner, &s.attrs.group),
+        Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
+            Vec::new()
+        }
+    }
+}
+
+/// What the run itself creates: present `user:` (and their primary groups named like them)
+/// and `group:` resources.
+fn declared(resources: &[Resource]) -> BTreeSet<(Account, String)> {
+    let mut out = BTreeSet::new();
+    for r in resources {
+        match &r.desired {
+            Desired::User(u) if u.presence == Presence::Present => {
+                out.insert((Account::User, u.name.clone()));
+                // useradd makes a group of the same name unless told another one.
+                out.insert((Account::Group, u.group.clone().unwrap_or(u.name.clone())));
+            }
+            Desired::Group(g) if g.presence == Presence::Present => {
+                out.insert((Account::Group, g.name.clone()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The accounts the changes need that the host may lack: not declared by the run, not the
+/// owner or group of any probed path, not numeric ids.
+pub fn unknown(
+    resources: &[Resource],
+    changes: &[Change],
+    observed: &Observed,
+) -> Vec<(Account, String)> {
+    let declared = declared(resources);
+    let seen: BTreeSet<(Account, &str)> = observed
+        .paths
+        .values()
+        .flat_map(|p| {
+            [
+                (Account::User, p.owner.as_str()),
+                (Account::Group, p.group.as_str()),
+            ]
+        })
+        .collect();
+    let mut out: BTreeSet<(Account, String)> = BTreeSet::new();
+    for c in changes {
+        let Some(r) = resources.get(c.index) else {
+            continue;
+        };
+        for (kind, name) in needed(&r.desired) {
+            let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
+            if numeric
+                || name == "root"
+                || seen.contains(&(kind, name))
+                || declared.contains(&(kind, name.to_string()))
+            {
+                continue;
+            }
+            out.insert((kind, name.to_string()));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// A script printing `missing\0user|group\0NAME\0` for each account the host lacks.
+pub fn script(accounts: &[(Account, String)]) -> String {
+    let mut s = String::from("LC_ALL=C; export LC_ALL\nprintf 'play-accounts\\0'\n");
+    for (kind, name) in accounts {
+        let db = match kind {
+            Account::User => "passwd",
+            Account::Group => "group",
+        };
+        s.push_str(&format!(
+            "getent {db} {n} >/dev/null 2>&1 || printf 'missing\\0%s\\0%s\\0' {} {n}\n",
+            kind.word(),
+            n = shell_quote(name)
+        ));
+    }
+    s.push_str("printf 'end\\0'\n");
+    s
+}
+
+/// The missing accounts from [`script`]'s output; `None` when the output is not whole.
+pub fn parse(stdout: &[u8]) -> Option<Vec<(Account, String)>> {
+    let mut f = stdout.split(|b| *b == 0);
+    if f.next()? != b"play-accounts" {
+        return None;
+    }
+    let mut out = Vec::new();
+    loop {
+        match f.next()? {
+            b"end" => return Some(out),
+            b"missing" => {
+                let kind = match f.next()? {
+                    b"user" => Account::User,
+                    b"group" => Account::Group,
+                    _ => return None,
+                };
+                out.push((kind, String::from_utf8_lossy(f.next()?).into_owned()));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The message for a resource needing missing accounts, or `None` when it needs none of them.
+pub fn problem(r: &Resource, missing: &[(Account, String)]) -> Option<String> {
+    let names: Vec<String> = needed(&r.desired)
+        .into_iter()
+        .filter(|(k, n)| missing.iter().any(|(mk, mn)| mk == k && mn == n))
+        .map(|(k, n)| format!("{} `{n}`", k.word()))
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "{} {}: needs {}: not on the host, and no `user:`/`group:` of this run creates \
+             it (declared at {})",
+            r.desired.kind(),
+            r.desired.key(),
+            names.join(", "),
+            r.origin
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{Action, Attrs, FileSpec, Kind, Origin, PathKind, PathState};
+
+    fn file(path: &str, owner: Option<&str>, group: Option<&str>) -> Resource {
+        Resource {
+            desired: Desired::File(FileSpec {
+                path: path.into(),
+                presence: Presence::Present,
+                content: None,
+                attrs: Attrs {
+                    owner: owner.map(Into::into),
+                    group: group.map(Into::into),
+                    mode: None,
+                },
+            }),
+            origin: Origin {
+                file: "site.yml".into(),
+                line: 3,
+                column: 7,
+            },
+            sensitive: false,
+        }
+    }
+
+    fn user(name: &str) -> Resource {
+        Resource {
+            desired: Desired::User(crate::resources::user::UserSpec {
+                name: name.into(),
+                presence: Presence::Present,
+                ..Default::default()
+            }),
+            origin: Origin::default(),
+            sensitive: false,
+        }
+    }
+
+    fn change(index: usize, r: &Resource) -> Change {
+        Change {
+            kind: Kind::File,
+            key: r.desired.key().into(),
+            action: Action::Create,
+            details: Vec::new(),
+            content: None,
+            sensitive: false,
+            index,
+            after: None,
+        }
+    }
+
+    #[test]
+    fn only_accounts_nobody_vouches_for_are_asked_about() {
+        let rs = vec![
+            file("/a", Some("app"), Some("app")),
+            file("/b", Some("www-data"), Some("adm")),
+            file("/c", Some("ghost"), Some("1000")),
+            user("app"),
+        ];
+        let changes: Vec<Change> = (0..3).map(|i| change(i, &rs[i])).collect();
+        let mut observed = Observed::default();
+        observed.paths.insert(
+            "/b".into(),
+            PathState {
+                kind: PathKind::Missing,
+                mode: 0,
+                owner: "www-data".into(),
+                group: "adm".into(),
+            },
+        );
+        assert_eq!(
+            unknown(&rs, &changes, &observed),
+            vec![(Account::User, "ghost".to_string())]
+        );
+        // Unchanged resources are not asked about.
+        assert!(unknown(&rs, &changes[..2], &observed).is_empty());
+    }
+
+    #[test]
+    fn the_script_runs_and_its_output_parses() {
+        let wanted = vec![
+            (Account::User, "root".to_string()),
+            (Account::User, "no-such-user-play".to_string()),
+            (Account::Group, "no such group'$(x)".to_string()),
+        ];
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script(&wanted))
+            .output()
+            .expect("sh");
+        assert_eq!(
+            parse(&out.stdout),
+            Some(vec![
+                (Account::User, "no-such-user-play".to_string()),
+                (Account::Group, "no such group'$(x)".to_string()),
+            ])
+        );
+        assert_eq!(parse(b"play-accounts\0missing\0user"), None);
+        assert_eq!(parse(b"garbage"), None);
+        let r = file("/c", Some("no-such-user-play"), None);
+        assert_eq!(
+            problem(&r, &parse(&out.stdout).unwrap_or_default()).as_deref(),
+            Some(
+                "file /c: needs user `no-such-user-play`: not on the host, and no \
+                 `user:`/`group:` of this run creates it (declared at site.yml:3:7)"
+            )
+        );
+    }
+}
