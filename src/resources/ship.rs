@@ -151,6 +151,9 @@ pub struct ShipProbe {
     pub releases: Vec<String>,
     /// Package names.
     pub packages: Vec<String>,
+    /// Those whose apt candidate is needed even when installed (`state: latest`); for the
+    /// others the probe asks apt (`apt-cache policy`, slow) only when they are not installed.
+    pub packages_latest: Vec<String>,
     /// User names (`getent passwd`).
     pub users: Vec<String>,
     /// Read the group database (`getent group`).
@@ -178,8 +181,11 @@ impl ShipProbe {
     pub fn add_release(&mut self, dest: &str) {
         push_unique(&mut self.releases, dest.to_string());
     }
-    pub fn add_package(&mut self, name: &str) {
+    pub fn add_package(&mut self, name: &str, latest: bool) {
         push_unique(&mut self.packages, name.to_string());
+        if latest {
+            push_unique(&mut self.packages_latest, name.to_string());
+        }
     }
     pub fn add_user(&mut self, name: &str) {
         push_unique(&mut self.users, name.to_string());
@@ -219,6 +225,11 @@ impl ShipProbe {
                 // One dpkg-query answers for all: ask again for every package.
                 self.packages.clone()
             },
+            packages_latest: if diff(&self.packages, &have.packages).is_empty() {
+                Vec::new()
+            } else {
+                self.packages_latest.clone()
+            },
             users: if diff(&self.users, &have.users).is_empty() {
                 Vec::new()
             } else {
@@ -243,7 +254,10 @@ impl ShipProbe {
             s.push_str(&sync::probe_tree(root, exclude));
         }
         s.push_str(&release::probe_fragment(&self.releases));
-        s.push_str(&package::probe_fragment(&self.packages));
+        s.push_str(&package::probe_fragment(
+            &self.packages,
+            &self.packages_latest,
+        ));
         if !self.users.is_empty() {
             s.push_str(&format!(
                 "{}\nprintf 'pwent\\0'\ngetent passwd -- \"$@\"\nprintf '\\0'\n",
@@ -321,7 +335,7 @@ pub fn add_probe(d: &Desired, p: &mut ShipProbe) {
                 }
             }
         }
-        Desired::Package(s) => p.add_package(&s.name),
+        Desired::Package(s) => p.add_package(&s.name, s.state == package::PackageState::Latest),
         Desired::User(s) => p.add_user(&s.name),
         Desired::Group(_) => p.groups = true,
         Desired::Command(s) => {
@@ -789,11 +803,11 @@ mod tests {
     #[test]
     fn minus_asks_again_only_for_what_is_new() {
         let mut a = ShipProbe::default();
-        a.add_package("curl");
+        a.add_package("curl", false);
         a.add_user("app");
         a.add_checkout("/srv/src");
         let mut b = a.clone();
-        b.add_package("git");
+        b.add_package("git", true);
         b.add_checkout("/srv/other");
         let m = b.minus(&a);
         assert_eq!(m.packages, vec!["curl".to_string(), "git".into()]);
