@@ -212,6 +212,26 @@ fn file_steps_hold_the_privilege_boundary() {
         .shows("/srv/rel/releases: a symbolic link; play does not follow it");
     assert_eq!(lab.sh("h1", "stat -c %U /etc"), "root\n");
 
+    // 7. a synced tree owned by deploy: after the probe, deploy swaps a folder of it for a
+    //    link to /etc; the sync writes as deploy, so nothing lands in /etc.
+    let site = |css: &str, swap: bool| {
+        let cmd = if swap {
+            "    - command: \"mv /srv/site/static /srv/site/static.old && ln -s /etc /srv/site/static\"\n      user: deploy\n"
+        } else {
+            ""
+        };
+        let p = Project::new(&lab).file(
+            "site.yml",
+            &format!("- hosts: lab\n  state:\n{cmd}    - sync: /srv/site\n      src: site\n      owner: deploy\n      delete: true\n"),
+        );
+        p.write("files/site/static/app.css", css.as_bytes());
+        p
+    };
+    site("a{}\n", false).play(&["apply", "site.yml"]).code(0);
+    site("b{}\n", true).play(&["apply", "site.yml"]).code(1);
+    lab.sh("h1", "test ! -e /etc/app.css");
+    assert_eq!(lab.sh("h1", "stat -c %U /etc"), "root\n");
+
     // 4. an operator's edit between the probe and the apply is not overwritten.
     let p = Project::new(&lab).file(
         "site.yml",

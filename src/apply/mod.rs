@@ -139,6 +139,15 @@ play_expect() {
   printf '%s: changed since the plan (now %s); not overwritten\n' "$PWD/$1" "$c" >&2
   return 1
 }
+play_as() {
+  pa_u=$1
+  shift
+  if [ -z "$pa_u" ] || [ "$play_uid" != 0 ] || [ "$pa_u" = "$(id -un)" ]; then "$@"; return; fi
+  if command -v runuser >/dev/null 2>&1; then runuser -u "$pa_u" -- "$@"
+  elif command -v su >/dev/null 2>&1; then su -s /bin/sh -c 'exec "$0" "$@"' "$pa_u" -- "$@"
+  else printf 'cannot run as %s: the host has neither runuser nor su\n' "$pa_u" >&2; return 1
+  fi
+}
 play_locked_dir() {
   m=$(stat -c '%u %a' .) || return 1
   u=${m%% *} m=0${m#* }

@@ -518,15 +518,15 @@ n=\"$b/r\"
                     None => s.push_str(&format!("mkdir -- {n} || {undo}\n")),
                 }
                 s.push_str(
-                    &sync::removal_lines(i, n, work).replace(&format!("play_fail {i}"), &undo),
+                    &sync::removal_lines(i, n, work, "").replace(&format!("play_fail {i}"), &undo),
                 );
                 if !work.upload.is_empty() || !work.new_dirs.is_empty() {
                     let tar = sync::archive(tree, &spec.layout, work)?;
-                    s.push_str(&sync::extract_lines(i, n, tar.len(), &undo));
+                    s.push_str(&sync::extract_lines(i, n, tar.len(), &undo, ""));
                     stdin = sync::stdin_with_marker(i, &tar);
                 }
                 s.push_str(
-                    &sync::attr_lines(i, n, &Layout::default(), work)
+                    &sync::attr_lines(i, n, &Layout::default(), work, "")
                         .replace(&format!("play_fail {i}"), &undo),
                 );
             }

@@ -673,10 +673,10 @@ fn under_any(p: &str, dirs: &BTreeSet<&str>) -> bool {
 
 /// Script lines extracting the archive (`len` bytes of stdin, then the step's marker line)
 /// into the folder `dir` (a shell word, e.g. `"$s"`).
-pub fn extract_lines(index: usize, dir: &str, len: usize, undo: &str) -> String {
+pub fn extract_lines(index: usize, dir: &str, len: usize, undo: &str, run: &str) -> String {
     let i = index;
     format!(
-        "head -c {len} | tar -x -m -p --no-same-owner -f - -C {dir} 1>&2 || {undo}\nIFS= read -r m || play_desync {i}\n[ \"$m\" = {} ] || play_desync {i}\n",
+        "head -c {len} | {run}tar -x -m -p --no-same-owner -f - -C {dir} 1>&2 || {undo}\nIFS= read -r m || play_desync {i}\n[ \"$m\" = {} ] || play_desync {i}\n",
         shell_quote(&format!("play-end {i}"))
     )
 }
@@ -690,7 +690,7 @@ pub fn stdin_with_marker(index: usize, archive: &[u8]) -> Vec<u8> {
 
 /// Script lines removing what the work removes or replaces under the folder `dir` (a shell
 /// word): top folders with `rm -rf`, files with one `rm -f`.
-pub fn removal_lines(index: usize, dir: &str, w: &SyncWork) -> String {
+pub fn removal_lines(index: usize, dir: &str, w: &SyncWork, run: &str) -> String {
     let i = index;
     let mut s = String::new();
     let gone: BTreeSet<&str> = w
@@ -709,7 +709,10 @@ pub fn removal_lines(index: usize, dir: &str, w: &SyncWork) -> String {
     };
     let dirs = rel_words(&mut top.iter().copied());
     if !dirs.is_empty() {
-        s.push_str(&format!("rm -rf -- {} || play_fail {i}\n", dirs.join(" ")));
+        s.push_str(&format!(
+            "{run}rm -rf -- {} || play_fail {i}\n",
+            dirs.join(" ")
+        ));
     }
     let files = rel_words(
         &mut w
@@ -719,19 +722,22 @@ pub fn removal_lines(index: usize, dir: &str, w: &SyncWork) -> String {
             .filter(|p| !under_any(p, &gone) && !gone.contains(p)),
     );
     if !files.is_empty() {
-        s.push_str(&format!("rm -f -- {} || play_fail {i}\n", files.join(" ")));
+        s.push_str(&format!(
+            "{run}rm -f -- {} || play_fail {i}\n",
+            files.join(" ")
+        ));
     }
     s
 }
 
 /// Script lines fixing modes and owners of entries that keep their content.
-pub fn attr_lines(index: usize, dir: &str, layout: &Layout, w: &SyncWork) -> String {
+pub fn attr_lines(index: usize, dir: &str, layout: &Layout, w: &SyncWork, run: &str) -> String {
     let i = index;
     let mut s = String::new();
     for (p, m) in &w.chmod {
         let p = p.trim_end_matches('/');
         s.push_str(&format!(
-            "chmod -- 0{} {dir}/{} || play_fail {i}\n",
+            "{run}chmod -- 0{} {dir}/{} || play_fail {i}\n",
             mode_str(*m),
             shell_quote(p)
         ));
@@ -743,7 +749,7 @@ pub fn attr_lines(index: usize, dir: &str, layout: &Layout, w: &SyncWork) -> Str
             .map(|p| format!("{dir}/{}", shell_quote(p.trim_end_matches('/'))))
             .collect();
         s.push_str(&format!(
-            "chown -h -- {} {} || play_fail {i}\n",
+            "{run}chown -h -- {} {} || play_fail {i}\n",
             shell_quote(&c),
             words.join(" ")
         ));
@@ -774,7 +780,19 @@ pub fn apply_fragment(
         ))
     ));
     let mut stdin = Vec::new();
-    let undo = format!("{{ rm -rf -- \"$s\"; play_fail {i}; }}");
+    // An existing tree of another owner is worked on as that owner (staged inside it): a link
+    // the owner puts anywhere in it can then lead root nowhere. A new tree is made by the login
+    // user beside it, given to the owner, and renamed into place.
+    let run = match (&spec.layout.owner, w.create_root) {
+        (Some(o), false) => format!("play_as {} ", shell_quote(o)),
+        _ => String::new(),
+    };
+    let staging = if run.is_empty() {
+        prefix.clone()
+    } else {
+        format!("{}/.play-sync.", spec.dest.trim_end_matches('/'))
+    };
+    let undo = format!("{{ {run}rm -rf -- \"$s\"; play_fail {i}; }}");
     let sends = !w.upload.is_empty() || !w.new_dirs.is_empty() || w.create_root;
     if sends {
         let tar = archive(&spec.tree, &spec.layout, w)?;
@@ -786,45 +804,45 @@ pub fn apply_fragment(
             ));
         }
         // Leftovers of an interrupted run.
-        s.push_str(&format!("rm -rf -- {}*\n", shell_quote(&prefix)));
+        s.push_str(&format!("{run}rm -rf -- {}*\n", shell_quote(&staging)));
         s.push_str(&format!(
-            "s=$(mktemp -d -- {}) || play_fail {i}\n",
-            shell_quote(&format!("{prefix}XXXXXX"))
+            "s=$({run}mktemp -d -- {}) || play_fail {i}\n",
+            shell_quote(&format!("{staging}XXXXXX"))
         ));
-        s.push_str(&extract_lines(i, "\"$s\"", tar.len(), &undo));
+        s.push_str(&extract_lines(i, "\"$s\"", tar.len(), &undo, &run));
         stdin = stdin_with_marker(i, &tar);
         if let Some(c) = spec.layout.chown() {
             s.push_str(&format!(
-                "chown -R -- {} \"$s\" || {undo}\n",
+                "{run}chown -R -- {} \"$s\" || {undo}\n",
                 shell_quote(&c)
             ));
         }
-        s.push_str(&format!("sync -f -- \"$s\" || {undo}\n"));
+        s.push_str(&format!("{run}sync -f -- \"$s\" || {undo}\n"));
         if w.create_root {
             s.push_str(&format!("chmod 0{} \"$s\" || {undo}\n", mode_str(DIR_MODE)));
             s.push_str(&format!("mv -T -- \"$s\" {dest} || {undo}\ns=\n"));
         } else {
-            s.push_str(&removal_lines(i, &dest, w).replace(&format!("play_fail {i}"), &undo));
+            s.push_str(&removal_lines(i, &dest, w, &run).replace(&format!("play_fail {i}"), &undo));
             let new: BTreeSet<&str> = w.new_dirs.iter().map(String::as_str).collect();
             for d in new.iter().filter(|d| !under_any(d, &new)) {
                 s.push_str(&format!(
-                    "mv -T -- \"$s\"/{q} {dest}/{q} || {undo}\n",
+                    "{run}mv -T -- \"$s\"/{q} {dest}/{q} || {undo}\n",
                     q = shell_quote(d)
                 ));
             }
             for p in w.upload.iter().filter(|p| !under_any(p, &new)) {
                 s.push_str(&format!(
-                    "mv -f -T -- \"$s\"/{q} {dest}/{q} || {undo}\n",
+                    "{run}mv -f -T -- \"$s\"/{q} {dest}/{q} || {undo}\n",
                     q = shell_quote(p)
                 ));
             }
-            s.push_str("rm -rf -- \"$s\"\ns=\n");
+            s.push_str(&format!("{run}rm -rf -- \"$s\"\ns=\n"));
         }
     } else {
-        s.push_str(&removal_lines(i, &dest, w));
+        s.push_str(&removal_lines(i, &dest, w, &run));
     }
     if !w.create_root {
-        s.push_str(&attr_lines(i, &dest, &spec.layout, w));
+        s.push_str(&attr_lines(i, &dest, &spec.layout, w, &run));
     }
     s.push_str(&format!("umask 077\nplay_ok {i}\n"));
     Ok((s, stdin))
@@ -1019,7 +1037,7 @@ mod tests {
         );
         let without_delete = diff(&t, &Layout::default(), false, &r);
         assert!(without_delete.remove_files.is_empty() && without_delete.remove_dirs.is_empty());
-        let rm = removal_lines(1, "/d", &w);
+        let rm = removal_lines(1, "/d", &w, "");
         assert!(rm.contains("rm -rf -- /d/old /d/x || play_fail 1"), "{rm}");
         assert!(rm.contains("rm -f -- /d/gone.txt || play_fail 1"), "{rm}");
     }
