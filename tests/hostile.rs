@@ -139,11 +139,21 @@ fn a_frozen_host_times_out_alone() {
         "echo old > /etc/probe-me && mv /usr/bin/sha256sum /usr/bin/sha256sum.real && \
          printf '#!/bin/sh\\nexec sleep 1000\\n' > /usr/bin/sha256sum && chmod 755 /usr/bin/sha256sum",
     );
-    let run = p
-        .play(&["apply", "site.yml", "--timeout", "2"])
-        .code(1)
-        .shows("the probe did not finish within");
-    assert_eq!(run.recap("h2").2, 1, "h2 failed:\n{}", run.stdout);
+    let run = p.play(&["apply", "site.yml", "--timeout", "2"]).code(1);
+    // Bounded either way: the probe's own deadline (3 × --timeout), or, on a loaded machine,
+    // the session's silence timeout when the host's keepalive answers come late.
+    assert!(
+        run.stdout.contains("the probe did not finish within")
+            || run.stdout.contains("(no answer from the host) timed out"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.recap("h2").2 + run.recap("h2").3,
+        1,
+        "h2 failed alone:\n{}",
+        run.stdout
+    );
     for h in ["h1", "h3"] {
         assert_eq!(
             run.recap(h).2 + run.recap(h).3,
