@@ -454,7 +454,16 @@ impl Builder {
                 _ => {}
             },
             // The kinds of `resources::ship` are written by their own fragments.
-            _ => self.fail_step(i, "internal error: no step for this kind"),
+            (
+                Desired::Git(_)
+                | Desired::Sync(_)
+                | Desired::Release(_)
+                | Desired::Package(_)
+                | Desired::User(_)
+                | Desired::Group(_)
+                | Desired::Command(_),
+                _,
+            ) => self.fail_step(i, "internal error: no step for this kind"),
         }
         self.line(&format!("play_ok {i}"));
     }
@@ -497,14 +506,19 @@ impl Builder {
 pub fn writes_files(change: &Change) -> bool {
     let attrs = change.action == Action::Attrs || change.details.iter().any(|d| is_attr_detail(d));
     match change.kind {
-        crate::resources::Kind::Program => {
-            change.content.is_some() || change.action == Action::Delete || attrs
-        }
+        Kind::Program => change.content.is_some() || change.action == Action::Delete || attrs,
         // A service's removal is done with its stop and disable (`services_script`).
-        crate::resources::Kind::Service => {
-            change.content.is_some() || (attrs && change.action != Action::Delete)
-        }
-        _ => true,
+        Kind::Service => change.content.is_some() || (attrs && change.action != Action::Delete),
+        Kind::File
+        | Kind::Directory
+        | Kind::Link
+        | Kind::Git
+        | Kind::Sync
+        | Kind::Release
+        | Kind::Package
+        | Kind::User
+        | Kind::Group
+        | Kind::Command => true,
     }
 }
 
@@ -548,7 +562,7 @@ pub fn script_full(
                 res.desired.kind(),
                 res.desired.key()
             ))
-        } else if has_nul(&res.desired) || ship::has_nul(&res.desired) {
+        } else if res.desired.has_nul() {
             Some(format!(
                 "{} {}: a NUL byte in a path, target, owner or group",
                 change.kind, change.key
@@ -581,7 +595,10 @@ pub fn script_full(
             (None, Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service) => {
                 b.step(change, res)
             }
-            (None, _) => match ship::apply_fragment(change, res, work.get(&change.index)) {
+            (
+                None,
+                Kind::Git | Kind::Sync | Kind::Release | Kind::User | Kind::Group | Kind::Command,
+            ) => match ship::apply_fragment(change, res, work.get(&change.index)) {
                 Ok((text, stdin)) => {
                     b.script.push_str(&text);
                     b.stdin.extend_from_slice(&stdin);
@@ -593,23 +610,6 @@ pub fn script_full(
     b.line("printf 'end\\0'");
     // The transport sends the script on stdin too, ahead of the contents.
     (b.script, b.stdin)
-}
-
-/// True when a string the script would carry has a NUL (a shell script cannot carry it).
-fn has_nul(d: &Desired) -> bool {
-    let attrs = |a: &Attrs| {
-        a.owner.as_deref().is_some_and(|o| o.contains('\0'))
-            || a.group.as_deref().is_some_and(|g| g.contains('\0'))
-    };
-    match d {
-        Desired::File(s) => s.path.contains('\0') || attrs(&s.attrs),
-        Desired::Directory(s) => s.path.contains('\0') || attrs(&s.attrs),
-        Desired::Link(s) => s.path.contains('\0') || s.target.contains('\0') || attrs(&s.attrs),
-        Desired::Program(s) => s.name.contains('\0'),
-        Desired::Service(s) => s.name.contains('\0'),
-        // The kinds of `resources::ship`: see `ship::has_nul`.
-        _ => false,
-    }
 }
 
 const SERVICES_HEAD: &str = r#"LC_ALL=C; export LC_ALL

@@ -412,7 +412,12 @@ impl Resolver<'_> {
                     user,
                 })
             }
-            other => {
+            other @ (Kind::File
+            | Kind::Directory
+            | Kind::Link
+            | Kind::Program
+            | Kind::Service
+            | Kind::Package) => {
                 return Err(k.fail(
                     other.as_str(),
                     format!("internal error: {other} is not rendered here"),

@@ -211,6 +211,17 @@ pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
     s
 }
 
+/// The registry line of `command:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Command,
+    name: "command",
+    keys: &["creates", "unless", "on_change", "chdir", "user"],
+    is_path: false,
+    watchable: true,
+    docs_section: "`command: CMD` — a command, with guards",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

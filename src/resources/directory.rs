@@ -115,6 +115,17 @@ fn plan_parent(
     }
 }
 
+/// The registry line of `directory:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Directory,
+    name: "directory",
+    keys: &["owner", "group", "mode", "force"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`directory: PATH`",
+    plug: super::registry::Plug::Path,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,6 +106,19 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
     }
 }
 
+/// The registry line of `file:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::File,
+    name: "file",
+    keys: &[
+        "content", "src", "template", "owner", "group", "mode", "force",
+    ],
+    is_path: true,
+    watchable: true,
+    docs_section: "`file: PATH`",
+    plug: super::registry::Plug::Path,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -539,6 +539,17 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
     s
 }
 
+/// The registry line of `git:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Git,
+    name: "git",
+    keys: &["repo", "version", "depth", "owner", "group", "force"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`git: DEST` — a checkout",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,6 +127,17 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
     )
 }
 
+/// The registry line of `group:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Group,
+    name: "group",
+    keys: &["gid", "system"],
+    is_path: false,
+    watchable: true,
+    docs_section: "`user: NAME` and `group: NAME` — local accounts",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,6 +107,17 @@ fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, Pla
     }
 }
 
+/// The registry line of `link:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Link,
+    name: "link",
+    keys: &["target", "owner", "group", "mode", "force"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`link: PATH`",
+    plug: super::registry::Plug::Path,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod group;
 pub mod link;
 pub mod package;
 pub mod program;
+pub mod registry;
 pub mod release;
 pub mod service;
 pub mod ship;
@@ -155,35 +156,25 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its registry line ([`registry::def`]).
+    pub const fn def(self) -> &'static registry::KindDef {
+        registry::def(self)
+    }
+
+    /// As written in playbooks.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::File => "file",
-            Kind::Directory => "directory",
-            Kind::Link => "link",
-            Kind::Program => "program",
-            Kind::Service => "service",
-            Kind::Git => "git",
-            Kind::Sync => "sync",
-            Kind::Release => "release",
-            Kind::Package => "package",
-            Kind::User => "user",
-            Kind::Group => "group",
-            Kind::Command => "command",
-        }
+        self.def().name
     }
 
     /// Kinds whose key is a path on the host (the others are names, or a command line).
     pub fn is_path(self) -> bool {
-        matches!(
-            self,
-            Kind::File | Kind::Directory | Kind::Link | Kind::Git | Kind::Sync | Kind::Release
-        )
+        self.def().is_path
     }
 
     /// Kinds whose change `restart_on`, `reload_on` and `on_change` may name (all but the
     /// processes themselves).
     pub fn watchable(self) -> bool {
-        !matches!(self, Kind::Program | Kind::Service)
+        self.def().watchable
     }
 }
 
@@ -239,7 +230,11 @@ impl Desired {
             Desired::Release(s) => s.probe_paths(),
             Desired::Command(s) => s.creates.iter().cloned().collect(),
             Desired::Package(_) | Desired::User(_) | Desired::Group(_) => Vec::new(),
-            d => vec![d.key().to_string()],
+            Desired::File(_)
+            | Desired::Directory(_)
+            | Desired::Link(_)
+            | Desired::Git(_)
+            | Desired::Sync(_) => vec![self.key().to_string()],
         }
     }
 
@@ -250,7 +245,81 @@ impl Desired {
             Desired::Program(s) => (&s.restart_on, &[]),
             Desired::Service(s) => (&s.restart_on, &s.reload_on),
             Desired::Command(s) => (&s.on_change, &[]),
-            _ => (&[], &[]),
+            Desired::File(_)
+            | Desired::Directory(_)
+            | Desired::Link(_)
+            | Desired::Git(_)
+            | Desired::Sync(_)
+            | Desired::Release(_)
+            | Desired::Package(_)
+            | Desired::User(_)
+            | Desired::Group(_) => (&[], &[]),
+        }
+    }
+
+    /// True when a string the resource would pass to the host (a path, a target, an owner,
+    /// a name, a command, a file name of a tree) has a NUL byte: a shell script cannot carry
+    /// it. `play check` reports it (resolve), apply refuses the step.
+    pub fn has_nul(&self) -> bool {
+        fn any(v: &[Option<&str>]) -> bool {
+            v.iter().flatten().any(|s| s.contains('\0'))
+        }
+        let attrs = |a: &Attrs| any(&[a.owner.as_deref(), a.group.as_deref()]);
+        let tree = |t: &sync::LocalTree| {
+            t.files
+                .keys()
+                .chain(t.dirs.iter())
+                .any(|p| p.contains('\0'))
+        };
+        match self {
+            Desired::File(s) => s.path.contains('\0') || attrs(&s.attrs),
+            Desired::Directory(s) => s.path.contains('\0') || attrs(&s.attrs),
+            Desired::Link(s) => any(&[Some(&s.path), Some(&s.target)]) || attrs(&s.attrs),
+            Desired::Program(s) => s.name.contains('\0'),
+            Desired::Service(s) => s.name.contains('\0'),
+            Desired::Git(s) => any(&[
+                Some(&s.dest),
+                Some(&s.repo),
+                Some(&s.version),
+                s.owner.as_deref(),
+                s.group.as_deref(),
+            ]),
+            Desired::Sync(s) => {
+                any(&[
+                    Some(&s.dest),
+                    s.layout.owner.as_deref(),
+                    s.layout.group.as_deref(),
+                ]) || tree(&s.tree)
+            }
+            Desired::Release(s) => {
+                any(&[
+                    Some(&s.dest),
+                    s.layout.owner.as_deref(),
+                    s.layout.group.as_deref(),
+                ]) || match &s.source {
+                    release::ReleaseSource::Git { repo, version, .. } => {
+                        any(&[Some(repo), Some(version)])
+                    }
+                    release::ReleaseSource::Sync { tree: t, .. } => tree(t),
+                }
+            }
+            Desired::Package(s) => s.name.contains('\0'),
+            Desired::User(s) => {
+                any(&[
+                    Some(&s.name),
+                    s.group.as_deref(),
+                    s.shell.as_deref(),
+                    s.home.as_deref(),
+                ]) || s.groups.iter().flatten().any(|g| g.contains('\0'))
+            }
+            Desired::Group(s) => s.name.contains('\0'),
+            Desired::Command(s) => any(&[
+                Some(&s.command),
+                s.creates.as_deref(),
+                s.unless.as_deref(),
+                s.chdir.as_deref(),
+                s.user.as_deref(),
+            ]),
         }
     }
 }
@@ -545,7 +614,13 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         Desired::Link(s) => link::plan(s, &observed.path(&s.path))?,
         Desired::Program(s) => program::plan(s, observed)?.change,
         Desired::Service(s) => service::plan(s, observed, false)?.change,
-        _ => ship::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        Desired::Git(_)
+        | Desired::Sync(_)
+        | Desired::Release(_)
+        | Desired::Package(_)
+        | Desired::User(_)
+        | Desired::Group(_)
+        | Desired::Command(_) => ship::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

@@ -502,6 +502,33 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
     })
 }
 
+/// The registry line of `program:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Program,
+    name: "program",
+    keys: &[
+        "command",
+        "directory",
+        "user",
+        "environment",
+        "numprocs",
+        "autostart",
+        "autorestart",
+        "stopsignal",
+        "stdout_logfile",
+        "stderr_logfile",
+        "options",
+        "restart_on",
+        "owner",
+        "group",
+        "mode",
+    ],
+    is_path: false,
+    watchable: false,
+    docs_section: "`program: NAME` — a supervisor program",
+    plug: super::registry::Plug::Process,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -595,6 +595,17 @@ pub fn apply_fragment(
     Ok((s, stdin))
 }
 
+/// The registry line of `release:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Release,
+    name: "release",
+    keys: &["from", "keep", "owner", "group", "mode"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`release: DEST` — the code, as capistrano-style releases",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

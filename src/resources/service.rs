@@ -456,6 +456,25 @@ pub fn plan(
     })
 }
 
+/// The registry line of `service:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Service,
+    name: "service",
+    keys: &[
+        "unit",
+        "enabled",
+        "restart_on",
+        "reload_on",
+        "owner",
+        "group",
+        "mode",
+    ],
+    is_path: false,
+    watchable: false,
+    docs_section: "`service: NAME` — a systemd service",
+    plug: super::registry::Plug::Process,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -483,64 +483,6 @@ pub fn settle_pins(resources: &mut [Resource], work: &BTreeMap<usize, Work>) {
     }
 }
 
-/// True when a string a resource of these kinds would pass to the host has a NUL byte.
-pub fn has_nul(d: &Desired) -> bool {
-    let any = |v: &[Option<&str>]| v.iter().flatten().any(|s| s.contains('\0'));
-    match d {
-        Desired::Git(s) => any(&[
-            Some(&s.dest),
-            Some(&s.repo),
-            Some(&s.version),
-            s.owner.as_deref(),
-            s.group.as_deref(),
-        ]),
-        Desired::Sync(s) => {
-            any(&[
-                Some(&s.dest),
-                s.layout.owner.as_deref(),
-                s.layout.group.as_deref(),
-            ]) || s
-                .tree
-                .files
-                .keys()
-                .chain(s.tree.dirs.iter())
-                .any(|p| p.contains('\0'))
-        }
-        Desired::Release(s) => {
-            any(&[
-                Some(&s.dest),
-                s.layout.owner.as_deref(),
-                s.layout.group.as_deref(),
-            ]) || match &s.source {
-                ReleaseSource::Git { repo, version, .. } => any(&[Some(repo), Some(version)]),
-                ReleaseSource::Sync { tree, .. } => tree
-                    .files
-                    .keys()
-                    .chain(tree.dirs.iter())
-                    .any(|p| p.contains('\0')),
-            }
-        }
-        Desired::Package(s) => s.name.contains('\0'),
-        Desired::User(s) => {
-            any(&[
-                Some(&s.name),
-                s.group.as_deref(),
-                s.shell.as_deref(),
-                s.home.as_deref(),
-            ]) || s.groups.iter().flatten().any(|g| g.contains('\0'))
-        }
-        Desired::Group(s) => s.name.contains('\0'),
-        Desired::Command(s) => any(&[
-            Some(&s.command),
-            s.creates.as_deref(),
-            s.unless.as_deref(),
-            s.chdir.as_deref(),
-            s.user.as_deref(),
-        ]),
-        _ => false,
-    }
-}
-
 /// The apply script text (and stdin) of one change of these kinds other than packages (see
 /// [`package::apply_fragment`], batched by the caller). `Err`: why it cannot be applied.
 pub fn apply_fragment(
@@ -555,22 +497,36 @@ pub fn apply_fragment(
             change.kind, change.key
         )
     };
-    match (&r.desired, work) {
-        (Desired::Git(s), Some(Work::Git(op))) => Ok((git::apply_fragment(i, s, op), Vec::new())),
-        (Desired::Sync(s), Some(Work::Sync(w))) => {
-            sync::apply_fragment(i, s, w).map_err(|e| e.to_string())
-        }
-        (Desired::Release(s), Some(Work::Release(w))) => {
-            release::apply_fragment(i, s, w).map_err(|e| e.to_string())
-        }
-        (Desired::User(s), Some(Work::User(op))) => {
-            Ok((user::apply_fragment(i, &s.name, op), Vec::new()))
-        }
-        (Desired::Group(s), Some(Work::Group(op))) => {
-            Ok((group::apply_fragment(i, &s.name, op), Vec::new()))
-        }
-        (Desired::Command(s), _) => Ok((command::apply_fragment(i, s), Vec::new())),
-        _ => Err(missing()),
+    match &r.desired {
+        Desired::Git(s) => match work {
+            Some(Work::Git(op)) => Ok((git::apply_fragment(i, s, op), Vec::new())),
+            _ => Err(missing()),
+        },
+        Desired::Sync(s) => match work {
+            Some(Work::Sync(w)) => sync::apply_fragment(i, s, w).map_err(|e| e.to_string()),
+            _ => Err(missing()),
+        },
+        Desired::Release(s) => match work {
+            Some(Work::Release(w)) => release::apply_fragment(i, s, w).map_err(|e| e.to_string()),
+            _ => Err(missing()),
+        },
+        Desired::User(s) => match work {
+            Some(Work::User(op)) => Ok((user::apply_fragment(i, &s.name, op), Vec::new())),
+            _ => Err(missing()),
+        },
+        Desired::Group(s) => match work {
+            Some(Work::Group(op)) => Ok((group::apply_fragment(i, &s.name, op), Vec::new())),
+            _ => Err(missing()),
+        },
+        Desired::Command(s) => Ok((command::apply_fragment(i, s), Vec::new())),
+        // Packages are batched by the caller (`package::apply_fragment`); the other kinds are
+        // steps of `apply::Builder`.
+        Desired::Package(_)
+        | Desired::File(_)
+        | Desired::Directory(_)
+        | Desired::Link(_)
+        | Desired::Program(_)
+        | Desired::Service(_) => Err(missing()),
     }
 }
 

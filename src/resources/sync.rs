@@ -830,6 +830,17 @@ pub fn apply_fragment(
     Ok((s, stdin))
 }
 
+/// The registry line of `sync:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Sync,
+    name: "sync",
+    keys: &["src", "owner", "group", "mode", "delete", "exclude"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`sync: DEST` — a folder of the controller",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

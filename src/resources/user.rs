@@ -261,6 +261,26 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
     )
 }
 
+/// The registry line of `user:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::User,
+    name: "user",
+    keys: &[
+        "uid",
+        "group",
+        "groups",
+        "append",
+        "shell",
+        "home",
+        "system",
+        "create_home",
+    ],
+    is_path: false,
+    watchable: true,
+    docs_section: "`user: NAME` and `group: NAME` — local accounts",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
