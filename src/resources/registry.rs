@@ -103,4 +103,53 @@ mod tests {
         }
         assert_eq!(by_name("cron"), None);
     }
+
+    /// The text of the `### TITLE` section of a Markdown document (up to the next heading of
+    /// level 2 or 3).
+    fn section<'a>(doc: &'a str, title: &str) -> Option<&'a str> {
+        let start = doc.find(&format!("\n### {title}\n"))? + 1;
+        let body = &doc[start..];
+        let body = &body[body.find('\n')? + 1..];
+        let end = ["\n### ", "\n## "]
+            .iter()
+            .filter_map(|h| body.find(h))
+            .min()
+            .unwrap_or(body.len());
+        Some(&body[..end])
+    }
+
+    /// Every key of the registry is documented in docs/playbooks.md, as `` `key` ``, in its
+    /// kind's section or in a section of keys that several kinds share.
+    #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../../docs/playbooks.md");
+        let every = section(doc, "Keys of every resource").unwrap_or_default();
+        let paths = section(doc, "Keys of files, folders and links").unwrap_or_default();
+        let mut missing = Vec::new();
+        for key in COMMON_KEYS {
+            if !every.contains(&format!("`{key}`")) {
+                missing.push(format!("common key `{key}` (Keys of every resource)"));
+            }
+        }
+        for k in ALL {
+            let d = def(k);
+            let Some(own) = section(doc, d.docs_section) else {
+                missing.push(format!("{}: no section `### {}`", d.name, d.docs_section));
+                continue;
+            };
+            for key in d.keys {
+                let quoted = format!("`{key}`");
+                let shared = [Kind::File, Kind::Directory, Kind::Link].contains(&k)
+                    && paths.contains(&quoted);
+                if !own.contains(&quoted) && !shared && !every.contains(&quoted) {
+                    missing.push(format!("{}: key `{key}` ({})", d.name, d.docs_section));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/playbooks.md lacks:\n{}",
+            missing.join("\n")
+        );
+    }
 }
