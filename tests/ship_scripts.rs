@@ -132,7 +132,8 @@ fn sync_probe(cwd: &Path, spec: &SyncSpec) -> sync::RemoteTree {
         .expect("tree record")
 }
 
-/// Plans and applies a sync; returns the plan's details (empty when nothing changed).
+/// Plans and applies a sync; returns the plan's details then its file lines (empty when
+/// nothing changed).
 fn converge_sync(cwd: &Path, spec: &SyncSpec) -> Vec<String> {
     let remote = sync_probe(cwd, spec);
     let Some(p) =
@@ -148,7 +149,7 @@ fn converge_sync(cwd: &Path, spec: &SyncSpec) -> Vec<String> {
         None,
         "converged"
     );
-    p.details
+    [p.details, p.work.file_list().lines()].concat()
 }
 
 const NAMES: &[&str] = &[
@@ -314,7 +315,7 @@ fn converge_release(cwd: &Path, spec: &ReleaseSpec) -> (Vec<String>, String) {
         Some(p) => {
             let (frag, stdin) = release::apply_fragment(3, spec, &p.work).expect("archive");
             applied_ok(cwd, &frag, &stdin, 3);
-            p.details
+            [p.details, p.work.files.lines()].concat()
         }
     };
     let live = fs::read_link(Path::new(&spec.current())).expect("current is a link");

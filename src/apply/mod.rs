@@ -36,8 +36,7 @@ use crate::resources::package::{self, PackageOp};
 use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::ship::{self, Work};
 use crate::resources::{
-    is_attr_detail, mode_str, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource,
-    OWED_STATE_FILE,
+    mode_str, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource, OWED_STATE_FILE,
 };
 use crate::transport::shell_quote;
 
@@ -504,7 +503,7 @@ impl Builder {
 
 /// True when applying `change` touches a file (the others are process work only).
 pub fn writes_files(change: &Change) -> bool {
-    let attrs = change.action == Action::Attrs || change.details.iter().any(|d| is_attr_detail(d));
+    let attrs = change.action == Action::Attrs || change.attrs;
     match change.kind {
         Kind::Program => change.content.is_some() || change.action == Action::Delete || attrs,
         // A service's removal is done with its stop and disable (`services_script`).
@@ -938,6 +937,8 @@ mod tests {
             sensitive: false,
             index,
             after: None,
+            files: Default::default(),
+            attrs: false,
         }
     }
 

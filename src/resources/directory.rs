@@ -30,6 +30,9 @@ fn change(spec: &DirectorySpec, action: Action, details: Vec<String>) -> Change 
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
+        // Only an `Attrs` change has attribute details (a parent's are its own lines).
+        attrs: action == Action::Attrs,
     }
 }
 

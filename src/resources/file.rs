@@ -31,11 +31,14 @@ fn change(
         kind: Kind::File,
         key: spec.path.clone(),
         action,
+        // A file's details are its attribute changes (`attr_details`) only.
+        attrs: !details.is_empty(),
         details,
         content,
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
     }
 }
 

@@ -541,10 +541,73 @@ pub struct Change {
     pub sensitive: bool,
     /// Index of the resource in the host's resource list.
     pub index: usize,
+    /// Files of a sync or release that change (listed one per line under the change; not in
+    /// `details`).
+    pub files: FileList,
+    /// The owner, group or mode of the resource's file (a program's conf, a service's unit
+    /// file) changes; `details` says how.
+    pub attrs: bool,
     /// Known only after an earlier step of this run (`git /srv/app`): that step changes the
     /// tree this resource lies in, so the step re-examines the path when it runs (Terraform's
     /// "known after apply").
     pub after: Option<String>,
+}
+
+impl Change {
+    /// `details` followed by the lines of `files`: the text the JSON, Markdown and JUnit reports
+    /// carry (as before `files` was typed).
+    pub fn all_details(&self) -> Vec<String> {
+        let mut d = self.details.clone();
+        d.extend(self.files.lines());
+        d
+    }
+}
+
+/// How a listed file changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    Added,
+    Changed,
+    Removed,
+}
+
+impl Sign {
+    /// `+`, `~`, `-`.
+    pub fn char(self) -> char {
+        match self {
+            Sign::Added => '+',
+            Sign::Changed => '~',
+            Sign::Removed => '-',
+        }
+    }
+}
+
+/// The files a sync or release changes, as the report lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileList {
+    /// At most [`sync::MAX_LISTED`], sorted by path: (sign, `PATH` or `PATH (why)`).
+    pub files: Vec<(Sign, String)>,
+    /// How many more change and are not listed.
+    pub more: usize,
+}
+
+impl FileList {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.more == 0
+    }
+
+    /// `+ PATH`, …, then `… and N more`.
+    pub fn lines(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .files
+            .iter()
+            .map(|(sign, text)| format!("{} {text}", sign.char()))
+            .collect();
+        if self.more > 0 {
+            v.push(format!("… and {} more", self.more));
+        }
+        v
+    }
 }
 
 /// A plan cannot be made for a resource (the host's state forbids it without `force`).
@@ -573,14 +636,6 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
         ));
     }
     u32::from_str_radix(digits, 8).map_err(|e| format!("invalid mode `{s}`: {e}"))
-}
-
-/// True for the lines of [`attr_details`] (`owner …`, `group …`, `mode …`).
-pub fn is_attr_detail(d: &str) -> bool {
-    ["owner ", "group ", "mode "]
-        .iter()
-        .any(|p| d.starts_with(p))
-        && d.contains(" → ")
 }
 
 /// Attribute differences between desired and observed (only the managed ones).

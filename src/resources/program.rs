@@ -424,10 +424,13 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         key: spec.name.clone(),
         action,
         details,
+        // The conf file's owner, group or mode change (its details are among `details`).
+        attrs: cc.as_ref().is_some_and(|c| c.attrs),
         content: cc.and_then(|c| c.content),
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
     };
     if spec.state == ProgramState::Absent {
         if matches!(conf_state.kind, PathKind::Missing) && state.is_none() {

@@ -453,6 +453,13 @@ pub fn plan(
         message: e.0,
     })?;
     Ok(planned.map(|(action, details, work)| {
+        let files = match &work {
+            Work::Sync(w) => w.file_list(),
+            Work::Release(w) => w.files.clone(),
+            Work::Git(_) | Work::Package(_) | Work::User(_) | Work::Group(_) | Work::Command => {
+                Default::default()
+            }
+        };
         (
             Change {
                 kind: r.desired.kind(),
@@ -463,6 +470,8 @@ pub fn plan(
                 sensitive: r.sensitive,
                 index,
                 after: None,
+                files,
+                attrs: false,
             },
             work,
         )

@@ -372,6 +372,8 @@ mod tests {
                 sensitive: false,
                 index: i,
                 after: None,
+                files: Default::default(),
+                attrs: false,
             })
             .collect();
         mark_after(&rs, &mut changes);
