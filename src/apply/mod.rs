@@ -32,9 +32,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::resources::deploy::{self, Work};
 use crate::resources::package::{self, PackageOp};
 use crate::resources::service::{ServiceOp, SvcAction};
-use crate::resources::ship::{self, Work};
 use crate::resources::{
     mode_str, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource, OWED_STATE_FILE,
 };
@@ -141,12 +141,12 @@ printf 'play-apply\0v1\0'
 
 /// Folder and name of an absolute path (`/a/b` → `/a`, `b`; `/b` → `/`, `b`).
 fn split(path: &str) -> (String, String) {
-    crate::resources::ship::split_path(path)
+    crate::resources::deploy::split_path(path)
 }
 
 /// `DIR/.NAME.play-tmp.` (NAME cut so the temp name stays under NAME_MAX).
 pub fn temp_prefix(path: &str) -> String {
-    crate::resources::ship::sibling_prefix(path, "tmp")
+    crate::resources::deploy::sibling_prefix(path, "tmp")
 }
 
 /// Mode with five octal digits: GNU chmod keeps a directory's set-ID bits for shorter modes.
@@ -452,7 +452,7 @@ impl Builder {
                 (None, Some(f)) => self.file_attrs(i, &f.path, &f.attrs, &expect),
                 _ => {}
             },
-            // The kinds of `resources::ship` are written by their own fragments.
+            // The kinds of `resources::deploy` are written by their own fragments.
             (
                 Desired::Git(_)
                 | Desired::Sync(_)
@@ -536,7 +536,7 @@ pub fn script_with_record(
     script_full(record, steps, &BTreeMap::new())
 }
 
-/// [`script_with_record`] with the planned work of the kinds of [`ship`] (by change index):
+/// [`script_with_record`] with the planned work of the kinds of [`deploy`] (by change index):
 /// their steps come from their own fragments; every package change of the host is one step,
 /// at the place of the first (one `apt-get` for all).
 pub fn script_full(
@@ -597,7 +597,7 @@ pub fn script_full(
             (
                 None,
                 Kind::Git | Kind::Sync | Kind::Release | Kind::User | Kind::Group | Kind::Command,
-            ) => match ship::apply_fragment(change, res, work.get(&change.index)) {
+            ) => match deploy::apply_fragment(change, res, work.get(&change.index)) {
                 Ok((text, stdin)) => {
                     b.script.push_str(&text);
                     b.stdin.extend_from_slice(&stdin);

@@ -27,9 +27,9 @@ use crate::inventory::{
 use crate::playbook::Playbook;
 use crate::probe::{self, Wants};
 use crate::resolve::{stub_facts, ResolveError, Resolver};
+use crate::resources::deploy::{self, Work};
 use crate::resources::program::{self, ProgramOp};
 use crate::resources::service::{self, ServiceOp, SvcAction};
-use crate::resources::ship::{self, Work};
 use crate::resources::tree;
 use crate::resources::{
     self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
@@ -343,7 +343,7 @@ fn merge_observed(into: &mut Observed, more: Observed) {
         into.systemd = more.systemd;
         into.units.extend(more.units);
     }
-    into.ship.merge(more.ship);
+    into.deploy.merge(more.deploy);
     if more.owed.is_some() {
         into.owed = more.owed;
     }
@@ -369,11 +369,11 @@ fn probe(
     let (cmd, stdin) = w.command();
     // A probe must not hang the run: bounded by 3 × --timeout, plus what its slow parts
     // may take (each `unless` check has its own limit; remotes and trees take longer).
-    let ship = &w.extra.ship;
+    let deploy = &w.extra.deploy;
     let allowance = std::time::Duration::from_secs(
-        u64::from(resources::command::UNLESS_TIMEOUT_SECS) * ship.guards.len() as u64
-            + 120 * ship.remotes.len() as u64
-            + 60 * (ship.trees.len() + ship.checkouts.len()) as u64,
+        u64::from(resources::command::UNLESS_TIMEOUT_SECS) * deploy.guards.len() as u64
+            + 120 * deploy.remotes.len() as u64
+            + 60 * (deploy.trees.len() + deploy.checkouts.len()) as u64,
     );
     r.round_trips += 1;
     let out = t
@@ -461,7 +461,7 @@ struct HostPlan {
     daemon_reload: bool,
     /// The owed-restarts list to record before applying, when it differs from the host's.
     record: Option<Vec<resources::OwedRestart>>,
-    /// The work of the changes of the kinds of `resources::ship`, by resource index.
+    /// The work of the changes of the kinds of `resources::deploy`, by resource index.
     work: BTreeMap<usize, Work>,
 }
 
@@ -489,7 +489,9 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             // Processes below; commands once the others' changes are known.
             Kind::Program | Kind::Service | Kind::Command => {}
             _ => {
-                if let Some((c, w)) = ship::plan(i, res, observed, &[]).map_err(|e| fail(e, res))? {
+                if let Some((c, w)) =
+                    deploy::plan(i, res, observed, &[]).map_err(|e| fail(e, res))?
+                {
                     p.changes.push(c);
                     p.work.insert(i, w);
                 }
@@ -540,7 +542,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             .filter(|c| c.kind.watchable())
             .map(|c| c.key.as_str())
             .collect();
-        if let Some((c, w)) = ship::plan(i, res, observed, &changed).map_err(|e| fail(e, res))? {
+        if let Some((c, w)) = deploy::plan(i, res, observed, &changed).map_err(|e| fail(e, res))? {
             p.changes.push(c);
             p.work.insert(i, w);
         }
@@ -610,7 +612,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
                 "its conf file {path} is also declared at {at}"
             )));
         }
-        let dir = ship::split_path(&path).0;
+        let dir = deploy::split_path(&path).0;
         let dir_made = declared
             .iter()
             .any(|(k, p, _)| *k == Kind::Directory && *p == dir);
@@ -898,7 +900,7 @@ fn host_pipeline(
     }
     // 9. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
     // now the one it chose; commands are not re-checked (they ran, or were not due).
-    ship::settle_pins(&mut resources, &plan.work);
+    deploy::settle_pins(&mut resources, &plan.work);
     let after = probe(t, r, &Wants::for_resources(&resources), &mut backend)?;
     let left: Vec<Change> = plan_host(&resources, &after)?
         .changes

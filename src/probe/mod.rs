@@ -41,8 +41,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::resources::deploy::{self, DeployProbe};
 use crate::resources::registry::Plug;
-use crate::resources::ship::{self, ShipProbe};
 use crate::resources::{
     decode_owed, service, tree, Desired, Kind, Observed, PathKind, PathState, Resource,
     OWED_STATE_FILE,
@@ -71,8 +71,8 @@ pub struct ProcessProbe {
     /// Read the owed-restarts state file.
     pub owed: bool,
     /// Checkouts, trees, releases, packages, users, groups, command checks (see
-    /// [`crate::resources::ship`]): their fragment goes into the same script.
-    pub ship: ShipProbe,
+    /// [`crate::resources::deploy`]): their fragment goes into the same script.
+    pub deploy: DeployProbe,
 }
 
 impl ProcessProbe {
@@ -81,13 +81,13 @@ impl ProcessProbe {
             && self.programs.is_empty()
             && self.units.is_empty()
             && !self.owed
-            && self.ship.is_empty()
+            && self.deploy.is_empty()
     }
 }
 
 /// What one probe asks for: paths (each with whether its emptiness matters: deleting a folder,
 /// replacing one with a link) and what programs, services and the kinds of
-/// [`crate::resources::ship`] need. The ONE way to compute a probe: the engine (its first
+/// [`crate::resources::deploy`] need. The ONE way to compute a probe: the engine (its first
 /// probe before facts, the second for what rendering with facts added, the verify probe) and
 /// the tests use it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,7 +141,7 @@ impl Wants {
         self.extra.owed = self.extra.supervisor || !self.extra.units.is_empty();
     }
 
-    /// What a rendered resource of the kinds of `resources::ship` needs: its paths and its
+    /// What a rendered resource of the kinds of `resources::deploy` needs: its paths and its
     /// part of the probe script (the other kinds need only their kind and key).
     pub fn add_rendered(&mut self, d: &Desired) {
         if d.kind().def().plug != Plug::Deploy {
@@ -150,7 +150,7 @@ impl Wants {
         for p in d.probe_paths() {
             self.add_path(p, false);
         }
-        ship::add_probe(d, &mut self.extra.ship);
+        deploy::add_probe(d, &mut self.extra.deploy);
     }
 
     /// The folders above `written` paths (missing parents are planned from the same probe:
@@ -193,7 +193,7 @@ impl Wants {
                 programs: not_in(&self.extra.programs, &have.extra.programs),
                 units: not_in(&self.extra.units, &have.extra.units),
                 owed: self.extra.owed && !have.extra.owed,
-                ship: self.extra.ship.minus(&have.extra.ship),
+                deploy: self.extra.deploy.minus(&have.extra.deploy),
             },
         }
     }
@@ -347,7 +347,7 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
             service::SHOW_PROPERTIES
         ));
     }
-    s.push_str(&extra.ship.fragment());
+    s.push_str(&extra.deploy.fragment());
     if extra.owed {
         let f = shell_quote(OWED_STATE_FILE);
         s.push_str(&format!(
@@ -619,9 +619,9 @@ fn count_cpu_list(s: &str) -> Option<u64> {
     (n > 0).then_some(n)
 }
 
-/// One line of `sha256sum` output: (name, hex) (see [`ship::parse_sum_line`]).
+/// One line of `sha256sum` output: (name, hex) (see [`deploy::parse_sum_line`]).
 fn parse_sum_line(line: &[u8]) -> Result<(String, String), ProbeError> {
-    ship::parse_sum_line(line).map_err(malformed)
+    deploy::parse_sum_line(line).map_err(malformed)
 }
 
 /// Parses the probe's stdout. Never panics, whatever the bytes.
@@ -748,13 +748,13 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     ))
                 })?);
             }
-            other => match ship::record_fields(other) {
+            other => match deploy::record_fields(other) {
                 Some(n) => {
                     let mut fields = Vec::with_capacity(n);
                     for _ in 0..n {
                         fields.push(f.field()?);
                     }
-                    ship::absorb(&mut obs.ship, other, &fields).map_err(malformed)?;
+                    deploy::absorb(&mut obs.deploy, other, &fields).map_err(malformed)?;
                 }
                 None => {
                     return Err(malformed(format!(
@@ -902,7 +902,7 @@ mod tests {
         assert!(first.extra.supervisor && first.extra.owed);
         assert_eq!(first.extra.units, ["web.service"]);
         assert!(
-            first.extra.ship.is_empty(),
+            first.extra.deploy.is_empty(),
             "git is known only once rendered"
         );
         assert_eq!(first.request().emptiness, ["/srv/l"]);
@@ -925,10 +925,10 @@ mod tests {
         second.add_rendered(&git.desired);
         let more = second.minus(&first);
         assert_eq!(more.paths, [("/srv/src".to_string(), false)]);
-        assert_eq!(more.extra.ship.checkouts, ["/srv/src"]);
+        assert_eq!(more.extra.deploy.checkouts, ["/srv/src"]);
         assert!(!more.extra.supervisor && !more.extra.owed && more.extra.units.is_empty());
         assert!(second.minus(&second).is_empty());
-        assert_eq!(Wants::for_resources(&[git]).extra.ship, more.extra.ship);
+        assert_eq!(Wants::for_resources(&[git]).extra.deploy, more.extra.deploy);
     }
 
     fn sample() -> Vec<u8> {
@@ -1358,7 +1358,7 @@ mod tests {
             programs: vec!["web".into(), "bad name".into()],
             units: vec!["play-no-such-unit.service".into(), "bad name".into()],
             owed: true,
-            ship: ShipProbe::default(),
+            deploy: DeployProbe::default(),
         };
         let s = script_with(&ProbeRequest::default(), &extra);
         assert!(

@@ -4,11 +4,11 @@
 //! [`crate::inventory`]) < play `vars` < `vars_files` (in order) < extra vars (`-e`).
 //! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
 
+mod deploy;
 pub mod limits;
-mod ship;
 pub mod template;
 
-pub use ship::RELEASE_PIN_VAR;
+pub use deploy::RELEASE_PIN_VAR;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ pub struct Targets {
     pub paths: Vec<(Kind, String)>,
     /// Resources that need facts to know their key (a second probe round trip may follow).
     pub deferred: usize,
-    /// Resources of the kinds of `resources::ship` fully rendered without facts: what the
+    /// Resources of the kinds of `resources::deploy` fully rendered without facts: what the
     /// probe must ask for them (checkouts, trees, packages...) is known before the first probe.
     pub rendered: Vec<Resource>,
 }
@@ -301,11 +301,11 @@ impl<'a> Resolver<'a> {
                     };
                     match self.keys(entry, &r, host) {
                         Ok(keys) => {
-                            let ship_kind = keys
+                            let deploy_kind = keys
                                 .first()
                                 .is_some_and(|(k, _)| k.def().plug == Plug::Deploy);
                             t.paths.extend(keys);
-                            if ship_kind {
+                            if deploy_kind {
                                 match self.resources_of(entry, &r, host) {
                                     Ok(rs) => t.rendered.extend(rs),
                                     Err(_) => t.deferred += 1,
@@ -962,7 +962,7 @@ impl<'a> Resolver<'a> {
         };
         let state = s("state", &raw.state)?;
         match kind.def().plug {
-            Plug::Deploy => return self.ship_resource(kind, path, attrs, state, entry, r, host),
+            Plug::Deploy => return self.deploy_resource(kind, path, attrs, state, entry, r, host),
             Plug::Process => {
                 return self.process(
                     kind,
@@ -1109,7 +1109,7 @@ impl<'a> Resolver<'a> {
 }
 
 /// Program and service resources are built by `Resolver::process`, the kinds of
-/// `resources::ship` by `Resolver::ship_resource`.
+/// `resources::deploy` by `Resolver::deploy_resource`.
 fn unreachable_kind(
     fail: &dyn Fn(&str, String) -> ResolveError,
     kind: Kind,

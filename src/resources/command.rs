@@ -21,7 +21,7 @@
 //! its umask is 022. A non-zero exit fails the host's apply there. With `creates`, the path must
 //! exist afterwards.
 
-use super::ship::{Planned, Refused};
+use super::deploy::{Planned, Refused};
 use super::{sha256_hex, Action, PathKind, PathState};
 use crate::transport::{heredoc, shell_quote};
 

@@ -21,7 +21,7 @@
 //! Privileges: see [`GIT_FN`] — git never runs with `safe.directory='*'`, never with hooks or
 //! `core.fsmonitor`, and never as root in a tree another user owns.
 
-use super::ship::{set_args, short, sibling_prefix, split_path, Planned, Refused};
+use super::deploy::{set_args, short, sibling_prefix, split_path, Planned, Refused};
 use super::{Action, PathState, Presence};
 use crate::transport::shell_quote;
 

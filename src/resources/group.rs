@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ship::{Planned, Refused};
+use super::deploy::{Planned, Refused};
 use super::{Action, Presence};
 use crate::transport::shell_quote;
 

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod command;
+pub mod deploy;
 pub mod directory;
 pub mod file;
 pub mod git;
@@ -17,7 +18,6 @@ pub mod program;
 pub mod registry;
 pub mod release;
 pub mod service;
-pub mod ship;
 pub mod sync;
 pub mod tree;
 pub mod user;
@@ -403,7 +403,7 @@ pub struct Observed {
     /// Restarts owed by earlier runs (the host's state file); `None` when not read.
     pub owed: Option<Vec<OwedRestart>>,
     /// Checkouts, trees, releases, packages, users, groups and command checks.
-    pub ship: ship::ShipObserved,
+    pub deploy: deploy::DeployObserved,
     /// The first line of the host's apply lock file (`None`: no lock file), see
     /// `engine::lock`. Untrusted: only compared with what the lock command reports.
     pub lock: Option<String>,
@@ -675,7 +675,7 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         | Desired::Package(_)
         | Desired::User(_)
         | Desired::Group(_)
-        | Desired::Command(_) => ship::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        | Desired::Command(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ship::{set_args, Planned, Refused};
+use super::deploy::{set_args, Planned, Refused};
 use super::Action;
 use crate::transport::shell_quote;
 

@@ -5,7 +5,7 @@
 //! and of whether `restart_on`, `reload_on` and `on_change` may watch it.
 //!
 //! What is not here yet (see docs/adding-a-kind.md): probing, planning and applying still
-//! dispatch per kind in `resources::mod`, `resources::ship`, `probe` and `apply`; those
+//! dispatch per kind in `resources::mod`, `resources::deploy`, `probe` and `apply`; those
 //! matches are exhaustive over [`Kind`] / [`Desired`](super::Desired), so a new kind fails to
 //! compile until each names it.
 
@@ -38,7 +38,7 @@ pub enum Plug {
     Path,
     /// A supervisor program or a systemd unit: a conf file plus process state, restarts.
     Process,
-    /// Its own probe records, typed planned work and apply fragment (`resources::ship`).
+    /// Its own probe records, typed planned work and apply fragment (`resources::deploy`).
     Deploy,
 }
 

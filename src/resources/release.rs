@@ -32,8 +32,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::archive::ArchiveError;
+use super::deploy::{set_args, short, Planned, Refused};
 use super::git::{self, Remote, GIT, GIT_FN};
-use super::ship::{set_args, short, Planned, Refused};
 use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
 use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState};
 use crate::transport::shell_quote;

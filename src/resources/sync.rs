@@ -29,8 +29,8 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::archive::{self, ArchiveError, Member};
+use super::deploy::{sibling_prefix, split_path, Planned, Refused};
 use super::git::chown_spec;
-use super::ship::{sibling_prefix, split_path, Planned, Refused};
 use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
 use crate::transport::shell_quote;
 

@@ -16,8 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::deploy::{Planned, Refused};
 use super::group::GroupEntry;
-use super::ship::{Planned, Refused};
 use super::{Action, Presence};
 use crate::transport::shell_quote;
 

@@ -1,11 +1,11 @@
-//! Shared pieces of the kinds that ship code and set hosts up: `git:`, `sync:`, `release:`,
+//! Shared pieces of the kinds that deploy code and set hosts up: `git:`, `sync:`, `release:`,
 //! `package:`, `user:`, `group:`, `command:`.
 //!
 //! Each kind has a spec, an observed state, a pure `plan` giving [`Planned`] work, a probe
 //! fragment (text added to the host's ONE probe script) and an apply fragment (text added to the
 //! host's ONE apply script). This module holds what they share: the probe records they add and
-//! their parser ([`absorb`]), what the probe must ask ([`ShipProbe`]), what it found
-//! ([`ShipObserved`]).
+//! their parser ([`absorb`]), what the probe must ask ([`DeployProbe`]), what it found
+//! ([`DeployObserved`]).
 //!
 //! # Probe records (NUL-terminated fields, see `probe`)
 //!
@@ -140,7 +140,7 @@ pub fn parse_sum_line(line: &[u8]) -> Result<(String, String), String> {
 
 /// What the probe must report for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShipProbe {
+pub struct DeployProbe {
     /// Checkouts (`git:` destinations).
     pub checkouts: Vec<String>,
     /// `(repo, version)` pairs to resolve with `git ls-remote`.
@@ -165,7 +165,7 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
     }
 }
 
-impl ShipProbe {
+impl DeployProbe {
     pub fn add_checkout(&mut self, dest: &str) {
         push_unique(&mut self.checkouts, dest.to_string());
     }
@@ -190,15 +190,15 @@ impl ShipProbe {
     }
 
     pub fn is_empty(&self) -> bool {
-        *self == ShipProbe::default()
+        *self == DeployProbe::default()
     }
 
     /// What `self` asks for that `have` did not (for a second probe round trip).
-    pub fn minus(&self, have: &ShipProbe) -> ShipProbe {
+    pub fn minus(&self, have: &DeployProbe) -> DeployProbe {
         let diff = |a: &[String], b: &[String]| -> Vec<String> {
             a.iter().filter(|x| !b.contains(x)).cloned().collect()
         };
-        ShipProbe {
+        DeployProbe {
             checkouts: diff(&self.checkouts, &have.checkouts),
             remotes: self
                 .remotes
@@ -262,7 +262,7 @@ impl ShipProbe {
 
 /// What the probe found for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShipObserved {
+pub struct DeployObserved {
     /// By destination.
     pub checkouts: BTreeMap<String, Checkout>,
     /// By (repo, version).
@@ -280,9 +280,9 @@ pub struct ShipObserved {
     pub guards: BTreeMap<String, Option<i32>>,
 }
 
-impl ShipObserved {
+impl DeployObserved {
     /// Adds a later probe's findings.
-    pub fn merge(&mut self, more: ShipObserved) {
+    pub fn merge(&mut self, more: DeployObserved) {
         self.checkouts.extend(more.checkouts);
         self.remotes.extend(more.remotes);
         self.trees.extend(more.trees);
@@ -301,7 +301,7 @@ impl ShipObserved {
 }
 
 /// What a resource of these kinds asks of the probe.
-pub fn add_probe(d: &Desired, p: &mut ShipProbe) {
+pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
     match d {
         Desired::Git(s) => {
             p.add_checkout(&s.dest);
@@ -362,7 +362,7 @@ pub fn plan(
     observed: &Observed,
     changed: &[&str],
 ) -> Result<Option<(Change, Work)>, PlanError> {
-    let o = &observed.ship;
+    let o = &observed.deploy;
     let planned: Result<Option<(Action, Vec<String>, Work)>, Refused> = (|| {
         Ok(match &r.desired {
             Desired::Git(s) => {
@@ -556,7 +556,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Adds one record (its tag and [`record_fields`] fields) to `obs`. Never panics.
-pub fn absorb(obs: &mut ShipObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), String> {
+pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), String> {
     if record_fields(tag) != Some(f.len()) {
         return Err(format!(
             "record `{}` with {} fields",
@@ -641,12 +641,12 @@ pub fn absorb(obs: &mut ShipObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), Str
 
 /// Splits a probe output's records of these kinds (after a `play-probe`/`v1` header, up to
 /// `end`): for tests and tools that run only these fragments.
-pub fn parse_records(stdout: &[u8]) -> Result<ShipObserved, String> {
+pub fn parse_records(stdout: &[u8]) -> Result<DeployObserved, String> {
     let pieces: Vec<&[u8]> = stdout.split(|b| *b == 0).collect();
     // The last piece follows the last NUL: it is not a field.
     let n = pieces.len().saturating_sub(1);
     let mut i = 0;
-    let mut obs = ShipObserved::default();
+    let mut obs = DeployObserved::default();
     while i < n {
         let tag = pieces[i];
         if tag == b"end" {
@@ -696,7 +696,7 @@ mod tests {
 
     #[test]
     fn records_are_counted_and_checked() {
-        let mut o = ShipObserved::default();
+        let mut o = DeployObserved::default();
         assert!(absorb(&mut o, b"gitco", &[b"/d", b"repo"]).is_err());
         assert!(absorb(&mut o, b"unknown", &[]).is_err());
         absorb(&mut o, b"unless", &[b"g1", b"1"]).unwrap();
@@ -753,7 +753,7 @@ mod tests {
 
     #[test]
     fn minus_asks_again_only_for_what_is_new() {
-        let mut a = ShipProbe::default();
+        let mut a = DeployProbe::default();
         a.add_package("curl");
         a.add_user("app");
         a.add_checkout("/srv/src");
