@@ -104,6 +104,27 @@ mod tests {
         assert_eq!(by_name("cron"), None);
     }
 
+    /// The keys a playbook entry may have (the fields of `playbook::RawResource`, which the
+    /// "unknown key … did you mean" errors come from) are exactly the registry's: kind names,
+    /// their keys and the common keys.
+    #[test]
+    fn playbook_fields_are_the_registry_keys() {
+        let err = serde_yaml::from_str::<crate::playbook::RawResource>("zz_not_a_key: 1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let listed = err.split_once("expected one of").map_or("", |(_, l)| l);
+        let fields: std::collections::BTreeSet<&str> =
+            listed.split('`').skip(1).step_by(2).collect();
+        assert!(fields.len() > 20, "no field list in: {err}");
+        let mut registry: std::collections::BTreeSet<&str> = COMMON_KEYS.iter().copied().collect();
+        for k in ALL {
+            registry.insert(def(k).name);
+            registry.extend(def(k).keys.iter().copied());
+        }
+        assert_eq!(fields, registry);
+    }
+
     /// The text of the `### TITLE` section of a Markdown document (up to the next heading of
     /// level 2 or 3).
     fn section<'a>(doc: &'a str, title: &str) -> Option<&'a str> {
