@@ -36,6 +36,6 @@ step "again: nothing left to do"
 $play apply playbooks/web.yml -i $inv
 echo
 echo "The app runs on http://127.0.0.11:8000/ (and .12, .13). Change roles/app/files/app/hello.py,"
-echo "then '$play diff playbooks/web.yml -i $inv' lists the file, '$play apply …' ships a new release,"
+echo "then '$play diff playbooks/web.yml -i $inv' lists the file, '$play apply …' deploys a new release,"
 echo "and '$play rollback playbooks/web.yml -i $inv' goes back one release."
 echo "The lab is still running: '$play lab status' shows it, '$play lab down' stops it."

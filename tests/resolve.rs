@@ -258,3 +258,22 @@ fn undefined_in_a_template_names_template_and_line() {
     assert!(msg.contains("t.j2:3:"), "{msg}");
     assert!(msg.contains("undefined variable `missing_var`"), "{msg}");
 }
+
+/// A NUL byte that apply could not carry (a link target, a command, an owner) is a located
+/// `play check` problem, found offline, not a failed step at apply.
+#[test]
+fn nul_bytes_are_check_problems() {
+    let (_d, inv, pb) = setup(
+        "- hosts: web\n  state:\n    - link: /srv/l\n      target: \"/srv/a\\0b\"\n    - command: \"echo a\\0b\"\n    - directory: /srv/ok\n      owner: \"r\\0t\"\n    - file: /srv/fine\n",
+    );
+    let extra = Vars::new();
+    let r = Resolver::new(&pb, &inv, &extra);
+    let (rs, problems) = r.resources_all(inv.host("w1").unwrap(), &stub_facts());
+    let keys: Vec<&str> = rs.iter().map(|r| r.desired.key()).collect();
+    assert_eq!(keys, ["/srv/fine"]);
+    let msgs: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    assert!(msgs[0].contains("site.yml:3:") && msgs[0].contains("link /srv/l: a NUL byte"));
+    assert!(msgs[1].contains("site.yml:5:") && msgs[1].contains("command echo a\\0b"));
+    assert!(msgs[2].contains("site.yml:6:") && msgs[2].contains("directory /srv/ok"));
+}

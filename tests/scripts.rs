@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use play::apply::{self, ApplyOutcome};
-use play::probe::{self, ProbeError, ProbeRequest};
+use play::probe::{self, ProbeError, ProbeRequest, Wants};
 use play::resources::{
     self, Action, Attrs, Change, Content, Desired, DirectorySpec, FileSpec, LinkSpec, Observed,
     Origin, PathKind, Presence, Resource,
@@ -155,7 +155,7 @@ fn probe_in(cwd: &Path, rs: &[Resource]) -> Observed {
 }
 
 fn probe_with(shell: &[&str], cwd: &Path, rs: &[Resource]) -> Observed {
-    let (command, stdin) = probe::command(&ProbeRequest::for_resources(rs));
+    let (command, stdin) = Wants::for_resources(rs).command();
     let out = run_in(shell, cwd, &command, &stdin);
     assert_eq!(
         out.status,
@@ -883,8 +883,7 @@ fn scripts_longer_than_one_argument_go_through_stdin() {
             false,
         ));
     }
-    let req = ProbeRequest::for_resources(&rs);
-    assert!(probe::script(&req).len() > 130 * 1024);
+    assert!(Wants::for_resources(&rs).script().len() > 130 * 1024);
     let changes = converge(d, &rs);
     assert_eq!(changes.len(), 600);
     let steps: Vec<(&Change, &Resource)> = changes.iter().map(|c| (c, &rs[c.index])).collect();

@@ -32,12 +32,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::resources::deploy::{self, Work};
 use crate::resources::package::{self, PackageOp};
 use crate::resources::service::{ServiceOp, SvcAction};
-use crate::resources::ship::{self, Work};
 use crate::resources::{
-    is_attr_detail, mode_str, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource,
-    OWED_STATE_FILE,
+    mode_str, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource, OWED_STATE_FILE,
 };
 use crate::transport::shell_quote;
 
@@ -159,12 +158,12 @@ printf 'play-apply\0v1\0'
 
 /// Folder and name of an absolute path (`/a/b` → `/a`, `b`; `/b` → `/`, `b`).
 fn split(path: &str) -> (String, String) {
-    crate::resources::ship::split_path(path)
+    crate::resources::deploy::split_path(path)
 }
 
 /// `DIR/.NAME.play-tmp.` (NAME cut so the temp name stays under NAME_MAX).
 pub fn temp_prefix(path: &str) -> String {
-    crate::resources::ship::sibling_prefix(path, "tmp")
+    crate::resources::deploy::sibling_prefix(path, "tmp")
 }
 
 /// Mode with five octal digits: GNU chmod keeps a directory's set-ID bits for shorter modes.
@@ -471,8 +470,17 @@ impl Builder {
                 (None, Some(f)) => self.file_attrs(i, &f.path, &f.attrs, &expect),
                 _ => {}
             },
-            // The kinds of `resources::ship` are written by their own fragments.
-            _ => self.fail_step(i, "internal error: no step for this kind"),
+            // The kinds of `resources::deploy` are written by their own fragments.
+            (
+                Desired::Git(_)
+                | Desired::Sync(_)
+                | Desired::Release(_)
+                | Desired::Package(_)
+                | Desired::User(_)
+                | Desired::Group(_)
+                | Desired::Command(_),
+                _,
+            ) => self.fail_step(i, "internal error: no step for this kind"),
         }
         self.line(&format!("play_ok {i}"));
     }
@@ -513,16 +521,21 @@ impl Builder {
 
 /// True when applying `change` touches a file (the others are process work only).
 pub fn writes_files(change: &Change) -> bool {
-    let attrs = change.action == Action::Attrs || change.details.iter().any(|d| is_attr_detail(d));
+    let attrs = change.action == Action::Attrs || change.attrs;
     match change.kind {
-        crate::resources::Kind::Program => {
-            change.content.is_some() || change.action == Action::Delete || attrs
-        }
+        Kind::Program => change.content.is_some() || change.action == Action::Delete || attrs,
         // A service's removal is done with its stop and disable (`services_script`).
-        crate::resources::Kind::Service => {
-            change.content.is_some() || (attrs && change.action != Action::Delete)
-        }
-        _ => true,
+        Kind::Service => change.content.is_some() || (attrs && change.action != Action::Delete),
+        Kind::File
+        | Kind::Directory
+        | Kind::Link
+        | Kind::Git
+        | Kind::Sync
+        | Kind::Release
+        | Kind::Package
+        | Kind::User
+        | Kind::Group
+        | Kind::Command => true,
     }
 }
 
@@ -541,7 +554,7 @@ pub fn script_with_record(
     script_full(record, steps, &BTreeMap::new())
 }
 
-/// [`script_with_record`] with the planned work of the kinds of [`ship`] (by change index):
+/// [`script_with_record`] with the planned work of the kinds of [`deploy`] (by change index):
 /// their steps come from their own fragments; every package change of the host is one step,
 /// at the place of the first (one `apt-get` for all).
 pub fn script_full(
@@ -566,7 +579,7 @@ pub fn script_full(
                 res.desired.kind(),
                 res.desired.key()
             ))
-        } else if has_nul(&res.desired) || ship::has_nul(&res.desired) {
+        } else if res.desired.has_nul() {
             Some(format!(
                 "{} {}: a NUL byte in a path, target, owner or group",
                 change.kind, change.key
@@ -599,7 +612,10 @@ pub fn script_full(
             (None, Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service) => {
                 b.step(change, res)
             }
-            (None, _) => match ship::apply_fragment(change, res, work.get(&change.index)) {
+            (
+                None,
+                Kind::Git | Kind::Sync | Kind::Release | Kind::User | Kind::Group | Kind::Command,
+            ) => match deploy::apply_fragment(change, res, work.get(&change.index)) {
                 Ok((text, stdin)) => {
                     b.script.push_str(&text);
                     b.stdin.extend_from_slice(&stdin);
@@ -611,23 +627,6 @@ pub fn script_full(
     b.line("printf 'end\\0'");
     // The transport sends the script on stdin too, ahead of the contents.
     (b.script, b.stdin)
-}
-
-/// True when a string the script would carry has a NUL (a shell script cannot carry it).
-fn has_nul(d: &Desired) -> bool {
-    let attrs = |a: &Attrs| {
-        a.owner.as_deref().is_some_and(|o| o.contains('\0'))
-            || a.group.as_deref().is_some_and(|g| g.contains('\0'))
-    };
-    match d {
-        Desired::File(s) => s.path.contains('\0') || attrs(&s.attrs),
-        Desired::Directory(s) => s.path.contains('\0') || attrs(&s.attrs),
-        Desired::Link(s) => s.path.contains('\0') || s.target.contains('\0') || attrs(&s.attrs),
-        Desired::Program(s) => s.name.contains('\0'),
-        Desired::Service(s) => s.name.contains('\0'),
-        // The kinds of `resources::ship`: see `ship::has_nul`.
-        _ => false,
-    }
 }
 
 const SERVICES_HEAD: &str = r#"LC_ALL=C; export LC_ALL
@@ -966,6 +965,8 @@ mod tests {
             sensitive: false,
             index,
             after: None,
+            files: Default::default(),
+            attrs: false,
         }
     }
 

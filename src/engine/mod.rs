@@ -25,11 +25,11 @@ use crate::inventory::{
     connection_for, ConnectionOverrides, Host, Inventory, InventoryError, Vars,
 };
 use crate::playbook::Playbook;
-use crate::probe::{self, ProbeRequest, ProcessProbe};
+use crate::probe::{self, Wants};
 use crate::resolve::{stub_facts, ResolveError, Resolver};
+use crate::resources::deploy::{self, Work};
 use crate::resources::program::{self, ProgramOp};
 use crate::resources::service::{self, ServiceOp, SvcAction};
-use crate::resources::ship::{self, Work};
 use crate::resources::{
     self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
 };
@@ -328,110 +328,6 @@ fn exec(
     t.exec(script, stdin).map_err(transport_status)
 }
 
-/// What a probe asks for: paths (with their emptiness) and process state.
-#[derive(Debug, Clone, Default)]
-struct Wants {
-    paths: Vec<(String, bool)>,
-    extra: ProcessProbe,
-}
-
-impl Wants {
-    /// For resources named by (kind, key).
-    fn of<'a>(items: impl IntoIterator<Item = (Kind, &'a str)>) -> Wants {
-        let mut w = Wants::default();
-        for (kind, key) in items {
-            match kind {
-                // Its conf path depends on the host's supervisord.conf: the probe finds it.
-                Kind::Program => {
-                    w.extra.supervisor = true;
-                    w.extra.programs.push(key.to_string());
-                }
-                Kind::Service => {
-                    w.paths.push((service::unit_path(key), false));
-                    w.extra.units.push(key.to_string());
-                }
-                // A link with `force` may replace an empty folder: the plan must know.
-                Kind::Directory | Kind::Link => w.paths.push((key.to_string(), true)),
-                Kind::File => w.paths.push((key.to_string(), false)),
-                // Known from the rendered resource only: see `add_ship`.
-                Kind::Git
-                | Kind::Sync
-                | Kind::Release
-                | Kind::Package
-                | Kind::User
-                | Kind::Group
-                | Kind::Command => {}
-            }
-        }
-        w.extra.owed = w.extra.supervisor || !w.extra.units.is_empty();
-        w
-    }
-
-    /// What a rendered resource of the kinds of `resources::ship` needs: its paths and its
-    /// part of the probe script.
-    fn add_ship(&mut self, d: &Desired) {
-        if matches!(
-            d.kind(),
-            Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service
-        ) {
-            return;
-        }
-        for p in d.probe_paths() {
-            if !self.paths.iter().any(|(q, _)| q == &p) {
-                self.paths.push((p, false));
-            }
-        }
-        ship::add_probe(d, &mut self.extra.ship);
-    }
-
-    fn for_resources(resources: &[Resource]) -> Wants {
-        let mut w = Wants::of(
-            resources
-                .iter()
-                .map(|r| (r.desired.kind(), r.desired.key())),
-        );
-        for r in resources {
-            w.add_ship(&r.desired);
-        }
-        w
-    }
-
-    /// What `self` asks for that `have` did not.
-    fn minus(&self, have: &Wants) -> Wants {
-        Wants {
-            paths: self
-                .paths
-                .iter()
-                .filter(|(p, _)| !have.paths.iter().any(|(q, _)| q == p))
-                .cloned()
-                .collect(),
-            extra: ProcessProbe {
-                supervisor: self.extra.supervisor && !have.extra.supervisor,
-                programs: self
-                    .extra
-                    .programs
-                    .iter()
-                    .filter(|p| !have.extra.programs.contains(p))
-                    .cloned()
-                    .collect(),
-                units: self
-                    .extra
-                    .units
-                    .iter()
-                    .filter(|u| !have.extra.units.contains(u))
-                    .cloned()
-                    .collect(),
-                owed: self.extra.owed && !have.extra.owed,
-                ship: self.extra.ship.minus(&have.extra.ship),
-            },
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.extra.is_empty()
-    }
-}
-
 /// Adds a later probe's findings to `into`.
 fn merge_observed(into: &mut Observed, more: Observed) {
     into.paths.extend(more.paths);
@@ -447,7 +343,7 @@ fn merge_observed(into: &mut Observed, more: Observed) {
         into.systemd = more.systemd;
         into.units.extend(more.units);
     }
-    into.ship.merge(more.ship);
+    into.deploy.merge(more.deploy);
     if more.owed.is_some() {
         into.owed = more.owed;
     }
@@ -470,23 +366,14 @@ fn probe(
     w: &Wants,
     backend: &mut Option<Backend>,
 ) -> Result<Observed, HostStatus> {
-    let req = ProbeRequest {
-        paths: w.paths.iter().map(|(p, _)| p.clone()).collect(),
-        emptiness: w
-            .paths
-            .iter()
-            .filter(|(_, e)| *e)
-            .map(|(p, _)| p.clone())
-            .collect(),
-    };
-    let (cmd, stdin) = probe::command_with(&req, &w.extra);
+    let (cmd, stdin) = w.command();
     // A probe must not hang the run: bounded by 3 × --timeout, plus what its slow parts
     // may take (each `unless` check has its own limit; remotes and trees take longer).
-    let ship = &w.extra.ship;
+    let deploy = &w.extra.deploy;
     let allowance = std::time::Duration::from_secs(
-        u64::from(resources::command::UNLESS_TIMEOUT_SECS) * ship.guards.len() as u64
-            + 120 * ship.remotes.len() as u64
-            + 60 * (ship.trees.len() + ship.checkouts.len()) as u64,
+        u64::from(resources::command::UNLESS_TIMEOUT_SECS) * deploy.guards.len() as u64
+            + 120 * deploy.remotes.len() as u64
+            + 60 * (deploy.trees.len() + deploy.checkouts.len()) as u64,
     );
     r.round_trips += 1;
     let out = t
@@ -574,7 +461,7 @@ struct HostPlan {
     daemon_reload: bool,
     /// The owed-restarts list to record before applying, when it differs from the host's.
     record: Option<Vec<resources::OwedRestart>>,
-    /// The work of the changes of the kinds of `resources::ship`, by resource index.
+    /// The work of the changes of the kinds of `resources::deploy`, by resource index.
     work: BTreeMap<usize, Work>,
 }
 
@@ -602,7 +489,9 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             // Processes below; commands once the others' changes are known.
             Kind::Program | Kind::Service | Kind::Command => {}
             _ => {
-                if let Some((c, w)) = ship::plan(i, res, observed, &[]).map_err(|e| fail(e, res))? {
+                if let Some((c, w)) =
+                    deploy::plan(i, res, observed, &[]).map_err(|e| fail(e, res))?
+                {
                     p.changes.push(c);
                     p.work.insert(i, w);
                 }
@@ -653,7 +542,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             .filter(|c| c.kind.watchable())
             .map(|c| c.key.as_str())
             .collect();
-        if let Some((c, w)) = ship::plan(i, res, observed, &changed).map_err(|e| fail(e, res))? {
+        if let Some((c, w)) = deploy::plan(i, res, observed, &changed).map_err(|e| fail(e, res))? {
             p.changes.push(c);
             p.work.insert(i, w);
         }
@@ -723,7 +612,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
                 "its conf file {path} is also declared at {at}"
             )));
         }
-        let dir = ship::split_path(&path).0;
+        let dir = deploy::split_path(&path).0;
         let dir_made = declared
             .iter()
             .any(|(k, p, _)| *k == Kind::Directory && *p == dir);
@@ -844,20 +733,17 @@ fn host_pipeline(
     let targets = resolver.probe_targets(host).map_err(fail)?;
     let mut first = Wants::of(targets.paths.iter().map(|(k, p)| (*k, p.as_str())));
     for res in &targets.rendered {
-        first.add_ship(&res.desired);
+        first.add_rendered(&res.desired);
     }
     // The folders above every path: missing parents are planned from this same probe.
-    let written = targets
-        .paths
-        .iter()
-        .filter(|(k, _)| k.is_path())
-        .map(|(_, p)| p.as_str())
-        .chain(tree::written_paths(&targets.rendered));
-    for p in tree::parent_paths(written) {
-        if !first.paths.iter().any(|(q, _)| *q == p) {
-            first.paths.push((p, false));
-        }
-    }
+    first.add_parents(
+        targets
+            .paths
+            .iter()
+            .filter(|(k, _)| k.is_path())
+            .map(|(_, p)| p.as_str())
+            .chain(tree::written_paths(&targets.rendered)),
+    );
     let mut observed = probe(t, r, &first, &mut backend)?;
     r.facts = Some(observed.facts.clone());
     // 2. Render with the real facts.
@@ -1074,7 +960,7 @@ fn host_pipeline(
     }
     // 9. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
     // now the one it chose; commands are not re-checked (they ran, or were not due).
-    ship::settle_pins(&mut resources, &plan.work);
+    deploy::settle_pins(&mut resources, &plan.work);
     let after = probe(t, r, &Wants::for_resources(&resources), &mut backend)?;
     let left: Vec<Change> = plan_host(&resources, &after)?
         .changes

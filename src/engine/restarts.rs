@@ -58,6 +58,8 @@ fn change_for<'c>(changes: &'c mut Vec<Change>, index: usize, r: &Resource) -> &
         sensitive: r.sensitive,
         index,
         after: None,
+        files: Default::default(),
+        attrs: false,
     });
     let last = changes.len() - 1;
     &mut changes[last]
@@ -333,6 +335,8 @@ mod tests {
             sensitive: false,
             index,
             after: None,
+            files: Default::default(),
+            attrs: false,
         }
     }
 

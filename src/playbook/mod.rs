@@ -20,7 +20,7 @@ mod collect;
 
 pub use collect::load_all;
 
-use crate::resources::Origin;
+use crate::resources::{registry, Kind, Origin};
 use crate::yaml::{self, Value, YamlError};
 
 /// Why a playbook could not be loaded.
@@ -113,133 +113,56 @@ pub struct RawResource {
     pub when: Option<Value>,
 }
 
-/// The resource kinds and the keys each accepts (besides `state`, `loop`, `loop_var`,
-/// `when`, `sensitive`).
-const KINDS: &[(&str, &[&str])] = &[
-    (
-        "file",
-        &[
-            "content", "src", "template", "owner", "group", "mode", "force",
-        ],
-    ),
-    ("directory", &["owner", "group", "mode", "force"]),
-    ("link", &["target", "owner", "group", "mode", "force"]),
-    (
-        "program",
-        &[
-            "command",
-            "directory",
-            "user",
-            "environment",
-            "numprocs",
-            "autostart",
-            "autorestart",
-            "stopsignal",
-            "stdout_logfile",
-            "stderr_logfile",
-            "options",
-            "restart_on",
-            "owner",
-            "group",
-            "mode",
-        ],
-    ),
-    (
-        "service",
-        &[
-            "unit",
-            "enabled",
-            "restart_on",
-            "reload_on",
-            "owner",
-            "group",
-            "mode",
-        ],
-    ),
-    (
-        "git",
-        &["repo", "version", "depth", "owner", "group", "force"],
-    ),
-    (
-        "sync",
-        &["src", "owner", "group", "mode", "delete", "exclude"],
-    ),
-    ("release", &["from", "keep", "owner", "group", "mode"]),
-    ("package", &["update_cache"]),
-    (
-        "command",
-        &["creates", "unless", "on_change", "chdir", "user"],
-    ),
-    (
-        "user",
-        &[
-            "uid",
-            "group",
-            "groups",
-            "append",
-            "shell",
-            "home",
-            "system",
-            "create_home",
-        ],
-    ),
-    ("group", &["gid", "system"]),
-];
-
 impl RawResource {
     /// (kind, key expression) of the entry. A `package:` list has no single key expression:
     /// its expression is `""` (see `resolve`).
-    pub fn kind(&self) -> Option<(&'static str, &str)> {
+    pub fn kind(&self) -> Option<(Kind, &str)> {
         let kind = self.kind_name()?;
         let key = match kind {
-            "program" => self.program.as_deref(),
-            "service" => self.service.as_deref(),
-            "file" => self.file.as_deref(),
-            "directory" => self.directory.as_deref(),
-            "link" => self.link.as_deref(),
-            "git" => self.git.as_deref(),
-            "sync" => self.sync.as_deref(),
-            "release" => self.release.as_deref(),
-            "package" => Some(""),
-            "command" => self.command.as_deref(),
-            "user" => self.user.as_deref(),
-            _ => self.group.as_deref(),
+            Kind::Program => self.program.as_deref(),
+            Kind::Service => self.service.as_deref(),
+            Kind::File => self.file.as_deref(),
+            Kind::Directory => self.directory.as_deref(),
+            Kind::Link => self.link.as_deref(),
+            Kind::Git => self.git.as_deref(),
+            Kind::Sync => self.sync.as_deref(),
+            Kind::Release => self.release.as_deref(),
+            Kind::Package => Some(""),
+            Kind::Command => self.command.as_deref(),
+            Kind::User => self.user.as_deref(),
+            Kind::Group => self.group.as_deref(),
         };
         key.map(|k| (kind, k))
     }
 
     /// The kinds the entry's keys name, by precedence: `directory:`, `command:`, `user:` and
     /// `group:` name a kind only where no kind they are a key of is named.
-    fn kinds(&self) -> Vec<&'static str> {
+    fn kinds(&self) -> Vec<Kind> {
         let prog = self.program.is_some();
-        let mut v: Vec<&'static str> = [
-            ("program", prog),
-            ("service", self.service.is_some()),
-            ("file", self.file.is_some()),
-            ("directory", self.directory.is_some() && !prog),
-            ("link", self.link.is_some()),
-            ("git", self.git.is_some()),
-            ("sync", self.sync.is_some()),
-            ("release", self.release.is_some()),
-            ("package", self.package.is_some()),
-            ("command", self.command.is_some() && !prog),
-            (
-                "user",
-                self.user.is_some() && !prog && self.command.is_none(),
-            ),
-        ]
-        .into_iter()
-        .filter(|(_, on)| *on)
-        .map(|(k, _)| k)
-        .collect();
+        let named = |k: Kind| match k {
+            Kind::Program => prog,
+            Kind::Service => self.service.is_some(),
+            Kind::File => self.file.is_some(),
+            Kind::Directory => self.directory.is_some() && !prog,
+            Kind::Link => self.link.is_some(),
+            Kind::Git => self.git.is_some(),
+            Kind::Sync => self.sync.is_some(),
+            Kind::Release => self.release.is_some(),
+            Kind::Package => self.package.is_some(),
+            Kind::Command => self.command.is_some() && !prog,
+            Kind::User => self.user.is_some() && !prog && self.command.is_none(),
+            // Decided below: `group:` is also a key of several kinds.
+            Kind::Group => false,
+        };
+        let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
         if v.is_empty() && self.group.is_some() {
-            v.push("group");
+            v.push(Kind::Group);
         }
         v
     }
 
     /// The kind of the entry when it names exactly one.
-    pub fn kind_name(&self) -> Option<&'static str> {
+    pub fn kind_name(&self) -> Option<Kind> {
         match self.kinds().as_slice() {
             [k] => Some(*k),
             _ => None,
@@ -297,7 +220,7 @@ impl RawResource {
             .into_iter()
             .filter(|(_, on)| *on)
             // The key naming the kind is not one of its keys.
-            .filter(|(k, _)| Some(*k) != kind)
+            .filter(|(k, _)| Some(*k) != kind.map(Kind::as_str))
             .map(|(k, _)| k)
             .collect();
         // Beside `program:`, `directory:` is a key of the program.
@@ -315,9 +238,9 @@ impl RawResource {
             [] => {
                 return Err(format!(
                     "a resource needs one of the keys {}",
-                    KINDS
+                    registry::ALL
                         .iter()
-                        .map(|(k, _)| format!("`{k}`"))
+                        .map(|k| format!("`{k}`"))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ))
@@ -332,17 +255,13 @@ impl RawResource {
                 ))
             }
         };
-        let allowed = KINDS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, a)| *a)
-            .unwrap_or(&[]);
+        let allowed = kind.def().keys;
         for key in self.specific_keys() {
             if !allowed.contains(&key) {
                 return Err(format!("key `{key}` does not apply to a {kind}"));
             }
         }
-        if kind == "file" {
+        if kind == Kind::File {
             let sources = [&self.content, &self.src, &self.template]
                 .iter()
                 .filter(|s| s.is_some())
@@ -351,20 +270,23 @@ impl RawResource {
                 return Err("a file takes one of `content`, `src`, `template`, not several".into());
             }
         }
-        if kind == "link" && self.target.is_none() && self.state.as_deref() != Some("absent") {
+        if kind == Kind::Link && self.target.is_none() && self.state.as_deref() != Some("absent") {
             return Err("a link needs `target`".into());
         }
-        if kind == "program" && self.command.is_none() && self.state.as_deref() != Some("absent") {
+        if kind == Kind::Program
+            && self.command.is_none()
+            && self.state.as_deref() != Some("absent")
+        {
             return Err("a program needs `command`".into());
         }
         let absent = self.state.as_deref() == Some("absent");
-        if kind == "git" && self.repo.is_none() && !absent {
+        if kind == Kind::Git && self.repo.is_none() && !absent {
             return Err("a git checkout needs `repo`".into());
         }
-        if kind == "sync" && self.src.is_none() {
+        if kind == Kind::Sync && self.src.is_none() {
             return Err("a sync needs `src` (a folder of files/)".into());
         }
-        if kind == "release" && self.from.is_none() {
+        if kind == Kind::Release && self.from.is_none() {
             return Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into());
         }
         if self.loop_var.is_some() && self.loop_.is_none() {

@@ -41,9 +41,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::resources::ship::{self, ShipProbe};
+use crate::resources::deploy::{self, DeployProbe};
+use crate::resources::registry::Plug;
 use crate::resources::{
-    decode_owed, service, Desired, Observed, PathKind, PathState, Resource, OWED_STATE_FILE,
+    decode_owed, service, tree, Desired, Kind, Observed, PathKind, PathState, Resource,
+    OWED_STATE_FILE,
 };
 use crate::transport::shell_quote;
 
@@ -54,24 +56,6 @@ pub struct ProbeRequest {
     pub paths: Vec<String>,
     /// Directories whose emptiness matters (deleting a folder, replacing one with a link).
     pub emptiness: Vec<String>,
-}
-
-impl ProbeRequest {
-    /// Everything the given resources need: their paths, and the emptiness of directories and
-    /// of what stands where a link goes.
-    pub fn for_resources(resources: &[Resource]) -> Self {
-        let mut req = ProbeRequest::default();
-        for r in resources {
-            req.paths
-                .extend(r.desired.probe_paths().iter().map(|p| p.to_string()));
-            match &r.desired {
-                Desired::Directory(s) => req.emptiness.push(s.path.clone()),
-                Desired::Link(s) => req.emptiness.push(s.path.clone()),
-                _ => {}
-            }
-        }
-        req
-    }
 }
 
 /// What the probe reports besides paths, for programs and services.
@@ -87,34 +71,164 @@ pub struct ProcessProbe {
     /// Read the owed-restarts state file.
     pub owed: bool,
     /// Checkouts, trees, releases, packages, users, groups, command checks (see
-    /// [`crate::resources::ship`]): their fragment goes into the same script.
-    pub ship: ShipProbe,
+    /// [`crate::resources::deploy`]): their fragment goes into the same script.
+    pub deploy: DeployProbe,
 }
 
 impl ProcessProbe {
-    /// What the given resources need.
-    pub fn for_resources(resources: &[Resource]) -> Self {
-        let mut p = ProcessProbe::default();
-        for r in resources {
-            match &r.desired {
-                Desired::Program(s) => {
-                    p.supervisor = true;
-                    p.programs.push(s.name.clone());
-                }
-                Desired::Service(s) => p.units.push(s.name.clone()),
-                d => ship::add_probe(d, &mut p.ship),
-            }
-        }
-        p.owed = p.supervisor || !p.units.is_empty();
-        p
-    }
-
     pub fn is_empty(&self) -> bool {
         !self.supervisor
             && self.programs.is_empty()
             && self.units.is_empty()
             && !self.owed
-            && self.ship.is_empty()
+            && self.deploy.is_empty()
+    }
+}
+
+/// What one probe asks for: paths (each with whether its emptiness matters: deleting a folder,
+/// replacing one with a link) and what programs, services and the kinds of
+/// [`crate::resources::deploy`] need. The ONE way to compute a probe: the engine (its first
+/// probe before facts, the second for what rendering with facts added, the verify probe) and
+/// the tests use it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wants {
+    pub paths: Vec<(String, bool)>,
+    pub extra: ProcessProbe,
+}
+
+impl Wants {
+    /// For resources named by (kind, key) before they are rendered (the engine's first probe:
+    /// keys known without facts).
+    pub fn of<'a>(items: impl IntoIterator<Item = (Kind, &'a str)>) -> Wants {
+        let mut w = Wants::default();
+        for (kind, key) in items {
+            w.add_key(kind, key);
+        }
+        w
+    }
+
+    fn add_path(&mut self, path: String, emptiness: bool) {
+        match self.paths.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, e)) => *e |= emptiness,
+            None => self.paths.push((path, emptiness)),
+        }
+    }
+
+    /// What a resource needs that its kind and key tell.
+    fn add_key(&mut self, kind: Kind, key: &str) {
+        match kind {
+            // Its conf path depends on the host's supervisord.conf: the probe finds it.
+            Kind::Program => {
+                self.extra.supervisor = true;
+                push_unique(&mut self.extra.programs, key);
+            }
+            Kind::Service => {
+                self.add_path(service::unit_path(key), false);
+                push_unique(&mut self.extra.units, key);
+            }
+            // A link with `force` may replace an empty folder: the plan must know.
+            Kind::Directory | Kind::Link => self.add_path(key.to_string(), true),
+            Kind::File => self.add_path(key.to_string(), false),
+            // Known from the rendered resource only: see `add_rendered`.
+            Kind::Git
+            | Kind::Sync
+            | Kind::Release
+            | Kind::Package
+            | Kind::User
+            | Kind::Group
+            | Kind::Command => {}
+        }
+        self.extra.owed = self.extra.supervisor || !self.extra.units.is_empty();
+    }
+
+    /// What a rendered resource of the kinds of `resources::deploy` needs: its paths and its
+    /// part of the probe script (the other kinds need only their kind and key).
+    pub fn add_rendered(&mut self, d: &Desired) {
+        if d.kind().def().plug != Plug::Deploy {
+            return;
+        }
+        for p in d.probe_paths() {
+            self.add_path(p, false);
+        }
+        deploy::add_probe(d, &mut self.extra.deploy);
+    }
+
+    /// The folders above `written` paths (missing parents are planned from the same probe:
+    /// the no-op stays one round trip).
+    pub fn add_parents<'a>(&mut self, written: impl IntoIterator<Item = &'a str>) {
+        for p in tree::parent_paths(written) {
+            if !self.paths.iter().any(|(q, _)| *q == p) {
+                self.paths.push((p, false));
+            }
+        }
+    }
+
+    /// Everything rendered resources need.
+    pub fn for_resources(resources: &[Resource]) -> Wants {
+        let mut w = Wants::of(
+            resources
+                .iter()
+                .map(|r| (r.desired.kind(), r.desired.key())),
+        );
+        for r in resources {
+            w.add_rendered(&r.desired);
+        }
+        w
+    }
+
+    /// What `self` asks for that `have` did not.
+    pub fn minus(&self, have: &Wants) -> Wants {
+        let not_in = |a: &[String], b: &[String]| -> Vec<String> {
+            a.iter().filter(|x| !b.contains(x)).cloned().collect()
+        };
+        Wants {
+            paths: self
+                .paths
+                .iter()
+                .filter(|(p, _)| !have.paths.iter().any(|(q, _)| q == p))
+                .cloned()
+                .collect(),
+            extra: ProcessProbe {
+                supervisor: self.extra.supervisor && !have.extra.supervisor,
+                programs: not_in(&self.extra.programs, &have.extra.programs),
+                units: not_in(&self.extra.units, &have.extra.units),
+                owed: self.extra.owed && !have.extra.owed,
+                deploy: self.extra.deploy.minus(&have.extra.deploy),
+            },
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.extra.is_empty()
+    }
+
+    /// The paths part of the request.
+    pub fn request(&self) -> ProbeRequest {
+        ProbeRequest {
+            paths: self.paths.iter().map(|(p, _)| p.clone()).collect(),
+            emptiness: self
+                .paths
+                .iter()
+                .filter(|(_, e)| *e)
+                .map(|(p, _)| p.clone())
+                .collect(),
+        }
+    }
+
+    /// The probe script.
+    pub fn script(&self) -> String {
+        script_with(&self.request(), &self.extra)
+    }
+
+    /// The probe as `(command, stdin)` for `Transport::exec`.
+    pub fn command(&self) -> (String, Vec<u8>) {
+        command_with(&self.request(), &self.extra)
+    }
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
     }
 }
 
@@ -233,7 +347,7 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
             service::SHOW_PROPERTIES
         ));
     }
-    s.push_str(&extra.ship.fragment());
+    s.push_str(&extra.deploy.fragment());
     if extra.owed {
         let f = shell_quote(OWED_STATE_FILE);
         s.push_str(&format!(
@@ -505,9 +619,9 @@ fn count_cpu_list(s: &str) -> Option<u64> {
     (n > 0).then_some(n)
 }
 
-/// One line of `sha256sum` output: (name, hex) (see [`ship::parse_sum_line`]).
+/// One line of `sha256sum` output: (name, hex) (see [`deploy::parse_sum_line`]).
 fn parse_sum_line(line: &[u8]) -> Result<(String, String), ProbeError> {
-    ship::parse_sum_line(line).map_err(malformed)
+    deploy::parse_sum_line(line).map_err(malformed)
 }
 
 /// Parses the probe's stdout. Never panics, whatever the bytes.
@@ -634,13 +748,13 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     ))
                 })?);
             }
-            other => match ship::record_fields(other) {
+            other => match deploy::record_fields(other) {
                 Some(n) => {
                     let mut fields = Vec::with_capacity(n);
                     for _ in 0..n {
                         fields.push(f.field()?);
                     }
-                    ship::absorb(&mut obs.ship, other, &fields).map_err(malformed)?;
+                    deploy::absorb(&mut obs.deploy, other, &fields).map_err(malformed)?;
                 }
                 None => {
                     return Err(malformed(format!(
@@ -759,6 +873,63 @@ pub fn parse_fetch(stdout: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ProbeErro
 mod tests {
     use super::*;
     use crate::resources::Facts;
+
+    /// The engine's first probe (keys before facts, then parents) and its second (what the
+    /// rendered resources add) come from the same `Wants`; what the first asked is not asked
+    /// again.
+    #[test]
+    fn wants_first_and_second_probe() {
+        let mut first = Wants::of([
+            (Kind::File, "/etc/app/a.conf"),
+            (Kind::Link, "/srv/l"),
+            (Kind::Service, "web.service"),
+            (Kind::Program, "app"),
+            (Kind::Git, "/srv/src"),
+        ]);
+        first.add_parents(["/etc/app/a.conf", "/srv/l"]);
+        let paths: Vec<(&str, bool)> = first.paths.iter().map(|(p, e)| (p.as_str(), *e)).collect();
+        assert_eq!(
+            paths,
+            [
+                ("/etc/app/a.conf", false),
+                ("/srv/l", true),
+                ("/etc/systemd/system/web.service", false),
+                ("/etc", false),
+                ("/etc/app", false),
+                ("/srv", false),
+            ]
+        );
+        assert!(first.extra.supervisor && first.extra.owed);
+        assert_eq!(first.extra.units, ["web.service"]);
+        assert!(
+            first.extra.deploy.is_empty(),
+            "git is known only once rendered"
+        );
+        assert_eq!(first.request().emptiness, ["/srv/l"]);
+
+        let git = Resource {
+            desired: Desired::Git(crate::resources::git::GitSpec {
+                dest: "/srv/src".into(),
+                presence: crate::resources::Presence::Present,
+                repo: "https://example.com/r.git".into(),
+                version: "main".into(),
+                depth: None,
+                owner: None,
+                group: None,
+                force: false,
+            }),
+            origin: Default::default(),
+            sensitive: false,
+        };
+        let mut second = first.clone();
+        second.add_rendered(&git.desired);
+        let more = second.minus(&first);
+        assert_eq!(more.paths, [("/srv/src".to_string(), false)]);
+        assert_eq!(more.extra.deploy.checkouts, ["/srv/src"]);
+        assert!(!more.extra.supervisor && !more.extra.owed && more.extra.units.is_empty());
+        assert!(second.minus(&second).is_empty());
+        assert_eq!(Wants::for_resources(&[git]).extra.deploy, more.extra.deploy);
+    }
 
     fn sample() -> Vec<u8> {
         let mut v = Vec::new();
@@ -1187,7 +1358,7 @@ mod tests {
             programs: vec!["web".into(), "bad name".into()],
             units: vec!["play-no-such-unit.service".into(), "bad name".into()],
             owed: true,
-            ship: ShipProbe::default(),
+            deploy: DeployProbe::default(),
         };
         let s = script_with(&ProbeRequest::default(), &extra);
         assert!(

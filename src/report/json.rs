@@ -221,7 +221,7 @@ fn change(c: &Change, h: &HostReport, mode: Mode) -> JsonChange {
             Mode::Diff => None,
             Mode::Apply => Some(h.applied.contains(&c.index)),
         },
-        details: c.details.clone(),
+        details: c.all_details(),
         known_after: c.after.clone(),
         sensitive: c.sensitive,
         restart: restarts(c),

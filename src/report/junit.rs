@@ -63,8 +63,9 @@ fn change_text(c: &Change, h: &HostReport, mode: Mode) -> String {
         c.kind,
         c.key
     );
-    if !c.details.is_empty() {
-        s.push_str(&format!(" ({})", c.details.join(", ")));
+    let details = c.all_details();
+    if !details.is_empty() {
+        s.push_str(&format!(" ({})", details.join(", ")));
     }
     if mode == Mode::Apply && !h.applied.contains(&c.index) {
         s.push_str(" [not applied]");

@@ -76,8 +76,9 @@ fn change_line(c: &Change, h: &HostReport, mode: Mode) -> String {
         c.kind,
         c.key.replace('`', "'")
     );
-    if !c.details.is_empty() {
-        let _ = write!(line, " ({})", cell(&c.details.join(", ")));
+    let details = c.all_details();
+    if !details.is_empty() {
+        let _ = write!(line, " ({})", cell(&details.join(", ")));
     }
     if mode == Mode::Apply && !h.applied.contains(&c.index) {
         line.push_str(" — **not applied**");

@@ -10,7 +10,7 @@ use owo_colors::OwoColorize;
 
 use super::shown::{content_shown, Shown};
 use crate::engine::{HostReport, HostStatus, Mode, RunReport};
-use crate::resources::{Action, Change, Kind};
+use crate::resources::{Action, Change, Sign};
 
 /// Text for one change: `+ create file /etc/motd`, details, and the unified diff.
 pub fn change_text(c: &Change, applied: Option<bool>) -> String {
@@ -28,21 +28,8 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
         _ => line.yellow().to_string(),
     };
     let _ = write!(out, "{line}");
-    // Files of a sync or release are listed one per line below the change.
-    let listed = |d: &String| {
-        matches!(c.kind, Kind::Sync | Kind::Release)
-            && ["+ ", "~ ", "- ", "… and "]
-                .iter()
-                .any(|p| d.starts_with(p))
-    };
-    let inline: Vec<&str> = c
-        .details
-        .iter()
-        .filter(|d| !listed(d))
-        .map(String::as_str)
-        .collect();
-    if !inline.is_empty() {
-        let _ = write!(out, " ({})", inline.join(", "));
+    if !c.details.is_empty() {
+        let _ = write!(out, " ({})", c.details.join(", "));
     }
     if let Some(after) = &c.after {
         let _ = write!(out, " (known after {after})");
@@ -51,14 +38,22 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
         let _ = write!(out, " {}", "[not applied]".red());
     }
     out.push('\n');
-    for d in c.details.iter().filter(|d| listed(d)) {
-        let line = format!("      {d}");
-        let line = match d.as_bytes().first() {
-            Some(b'+') => line.green().to_string(),
-            Some(b'-') => line.red().to_string(),
-            _ => line.yellow().to_string(),
+    // Files of a sync or release are listed one per line below the change.
+    for (sign, text) in &c.files.files {
+        let line = format!("      {} {text}", sign.char());
+        let line = match sign {
+            Sign::Added => line.green().to_string(),
+            Sign::Removed => line.red().to_string(),
+            Sign::Changed => line.yellow().to_string(),
         };
         let _ = writeln!(out, "{line}");
+    }
+    if c.files.more > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            format!("      … and {} more", c.files.more).yellow()
+        );
     }
     if c.sensitive && c.content.is_some() {
         let _ = writeln!(out, "      (sensitive content changed)");
@@ -212,4 +207,57 @@ pub fn recap(report: &RunReport) -> String {
         report.seconds
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{FileList, Kind};
+
+    /// The files of a sync are listed one per line from `Change::files`, never parsed from
+    /// `details`: a detail that looks like a file line stays inline.
+    #[test]
+    fn sync_files_come_from_the_typed_list() {
+        let c = Change {
+            kind: Kind::Sync,
+            key: "/srv/s".into(),
+            action: Action::Update,
+            details: vec![
+                "1 added, 1 changed, 0 removed".into(),
+                "+ not a file".into(),
+            ],
+            files: FileList {
+                files: vec![(Sign::Added, "a.py".into()), (Sign::Changed, "b.py".into())],
+                more: 3,
+            },
+            attrs: false,
+            content: None,
+            sensitive: false,
+            index: 0,
+            after: None,
+        };
+        let text = change_text(&c, None);
+        let plain = String::from_utf8(strip(text.as_bytes())).unwrap_or_default();
+        assert_eq!(
+            plain,
+            "  ~ update sync /srv/s (1 added, 1 changed, 0 removed, + not a file)\n      + a.py\n      ~ b.py\n      … and 3 more\n"
+        );
+    }
+
+    /// Drops ANSI color sequences.
+    fn strip(b: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == 0x1b {
+                while i < b.len() && b[i] != b'm' {
+                    i += 1;
+                }
+            } else {
+                out.push(b[i]);
+            }
+            i += 1;
+        }
+        out
+    }
 }

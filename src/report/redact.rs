@@ -102,6 +102,9 @@ impl Redactor {
         }
         c.key = self.string(&c.key);
         c.details = c.details.iter().map(|d| self.string(d)).collect();
+        for (_, f) in &mut c.files.files {
+            *f = self.string(f);
+        }
         c
     }
 
@@ -145,6 +148,8 @@ mod tests {
             sensitive: false,
             index: 0,
             after: None,
+            files: Default::default(),
+            attrs: false,
         }
     }
 

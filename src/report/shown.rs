@@ -200,6 +200,8 @@ mod tests {
             sensitive: false,
             index: 0,
             after: None,
+            files: Default::default(),
+            attrs: false,
         }
     }
 

@@ -4,11 +4,11 @@
 //! [`crate::inventory`]) < play `vars` < `vars_files` (in order) < extra vars (`-e`).
 //! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
 
+mod deploy;
 pub mod limits;
-mod ship;
 pub mod template;
 
-pub use ship::RELEASE_PIN_VAR;
+pub use deploy::RELEASE_PIN_VAR;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,7 @@ use minijinja::Environment;
 use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
+use crate::resources::registry::Plug;
 use crate::resources::service::{self, ServiceSpec, ServiceState};
 use crate::resources::tree;
 use crate::resources::{
@@ -58,7 +59,7 @@ pub struct Targets {
     pub paths: Vec<(Kind, String)>,
     /// Resources that need facts to know their key (a second probe round trip may follow).
     pub deferred: usize,
-    /// Resources of the kinds of `resources::ship` fully rendered without facts: what the
+    /// Resources of the kinds of `resources::deploy` fully rendered without facts: what the
     /// probe must ask for them (checkouts, trees, packages...) is known before the first probe.
     pub rendered: Vec<Resource>,
 }
@@ -300,18 +301,11 @@ impl<'a> Resolver<'a> {
                     };
                     match self.keys(entry, &r, host) {
                         Ok(keys) => {
-                            let ship_kind = keys.first().is_some_and(|(k, _)| {
-                                !matches!(
-                                    k,
-                                    Kind::File
-                                        | Kind::Directory
-                                        | Kind::Link
-                                        | Kind::Program
-                                        | Kind::Service
-                                )
-                            });
+                            let deploy_kind = keys
+                                .first()
+                                .is_some_and(|(k, _)| k.def().plug == Plug::Deploy);
                             t.paths.extend(keys);
-                            if ship_kind {
+                            if deploy_kind {
                                 match self.resources_of(entry, &r, host) {
                                     Ok(rs) => t.rendered.extend(rs),
                                     Err(_) => t.deferred += 1,
@@ -333,7 +327,7 @@ impl<'a> Resolver<'a> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<(Kind, String)>, ResolveError> {
-        if entry.raw.kind_name() == Some("package") {
+        if entry.raw.kind_name() == Some(Kind::Package) {
             return Ok(self
                 .package_names(entry, r, host)?
                 .into_iter()
@@ -350,7 +344,7 @@ impl<'a> Resolver<'a> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<Resource>, ResolveError> {
-        if entry.raw.kind_name() == Some("package") {
+        if entry.raw.kind_name() == Some(Kind::Package) {
             return self.packages(entry, r, host);
         }
         Ok(vec![self.resource(entry, r, host)?])
@@ -367,20 +361,6 @@ impl<'a> Resolver<'a> {
             message: "resource without a kind".into(),
             host: host.name.clone(),
         })?;
-        let kind = match kind {
-            "file" => Kind::File,
-            "directory" => Kind::Directory,
-            "program" => Kind::Program,
-            "service" => Kind::Service,
-            "git" => Kind::Git,
-            "sync" => Kind::Sync,
-            "release" => Kind::Release,
-            "package" => Kind::Package,
-            "command" => Kind::Command,
-            "user" => Kind::User,
-            "group" => Kind::Group,
-            _ => Kind::Link,
-        };
         let key = r
             .string(&entry.origin_of(kind.as_str()).to_string(), raw_key)
             .map_err(|e| ResolveError {
@@ -402,7 +382,9 @@ impl<'a> Resolver<'a> {
                     Ok(key)
                 }
             }
-            _ => check_path(&key).map(|_| key),
+            Kind::File | Kind::Directory | Kind::Link | Kind::Git | Kind::Sync | Kind::Release => {
+                check_path(&key).map(|_| key)
+            }
         };
         let key = checked.map_err(|m| ResolveError {
             origin: entry.origin_of(kind.as_str()),
@@ -608,6 +590,19 @@ impl<'a> Resolver<'a> {
                     }
                 };
                 'resources: for res in rendered {
+                    if res.desired.has_nul() {
+                        problems.push(ResolveError {
+                            origin: res.origin.clone(),
+                            message: format!(
+                                "{} {}: a NUL byte in a path, target, name, owner, group or \
+                                 command (a shell script cannot carry it)",
+                                res.desired.kind(),
+                                res.desired.key().replace('\0', "\\0")
+                            ),
+                            host: host.name.clone(),
+                        });
+                        continue 'resources;
+                    }
                     // Paths share one namespace (a program's conf and a service's unit file are
                     // paths too); program and service names have their own.
                     let mut names = vec![match res.desired.kind() {
@@ -966,23 +961,21 @@ impl<'a> Resolver<'a> {
             mode,
         };
         let state = s("state", &raw.state)?;
-        if !matches!(
-            kind,
-            Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service
-        ) {
-            return self.ship_resource(kind, path, attrs, state, entry, r, host);
-        }
-        if matches!(kind, Kind::Program | Kind::Service) {
-            return self.process(
-                kind,
-                path,
-                state,
-                attrs,
-                entry,
-                r,
-                host,
-                &role_dir_of(self.playbook, entry),
-            );
+        match kind.def().plug {
+            Plug::Deploy => return self.deploy_resource(kind, path, attrs, state, entry, r, host),
+            Plug::Process => {
+                return self.process(
+                    kind,
+                    path,
+                    state,
+                    attrs,
+                    entry,
+                    r,
+                    host,
+                    &role_dir_of(self.playbook, entry),
+                )
+            }
+            Plug::Path => {}
         }
         let presence = match state.as_deref() {
             None | Some("present") => Presence::Present,
@@ -1097,7 +1090,15 @@ impl<'a> Resolver<'a> {
                 attrs,
                 force,
             }),
-            _ => unreachable_kind(&fail, kind)?,
+            Kind::Program
+            | Kind::Service
+            | Kind::Git
+            | Kind::Sync
+            | Kind::Release
+            | Kind::Package
+            | Kind::User
+            | Kind::Group
+            | Kind::Command => unreachable_kind(&fail, kind)?,
         };
         Ok(Resource {
             desired,
@@ -1107,7 +1108,8 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// Program and service resources are built by `Resolver::process`.
+/// Program and service resources are built by `Resolver::process`, the kinds of
+/// `resources::deploy` by `Resolver::deploy_resource`.
 fn unreachable_kind(
     fail: &dyn Fn(&str, String) -> ResolveError,
     kind: Kind,

@@ -215,6 +215,8 @@ mod tests {
             content: None,
             sensitive: false,
             index,
+            files: Default::default(),
+            attrs: false,
             after: None,
         }
     }

@@ -21,7 +21,7 @@
 //! its umask is 022. A non-zero exit fails the host's apply there. With `creates`, the path must
 //! exist afterwards.
 
-use super::ship::{Planned, Refused};
+use super::deploy::{Planned, Refused};
 use super::{sha256_hex, Action, PathKind, PathState};
 use crate::transport::{heredoc, shell_quote};
 
@@ -210,6 +210,17 @@ pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
     s.push_str(&format!("play_ok {i}\n"));
     s
 }
+
+/// The registry line of `command:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Command,
+    name: "command",
+    keys: &["creates", "unless", "on_change", "chdir", "user"],
+    is_path: false,
+    watchable: true,
+    docs_section: "`command: CMD` — a command, with guards",
+    plug: super::registry::Plug::Deploy,
+};
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,9 @@ fn change(spec: &DirectorySpec, action: Action, details: Vec<String>) -> Change 
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
+        // Only an `Attrs` change has attribute details (a parent's are its own lines).
+        attrs: action == Action::Attrs,
     }
 }
 
@@ -114,6 +117,17 @@ fn plan_parent(
         )),
     }
 }
+
+/// The registry line of `directory:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Directory,
+    name: "directory",
+    keys: &["owner", "group", "mode", "force"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`directory: PATH`",
+    plug: super::registry::Plug::Path,
+};
 
 #[cfg(test)]
 mod tests {

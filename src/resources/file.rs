@@ -31,11 +31,14 @@ fn change(
         kind: Kind::File,
         key: spec.path.clone(),
         action,
+        // A file's details are its attribute changes (`attr_details`) only.
+        attrs: !details.is_empty(),
         details,
         content,
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
     }
 }
 
@@ -105,6 +108,19 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
         )),
     }
 }
+
+/// The registry line of `file:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::File,
+    name: "file",
+    keys: &[
+        "content", "src", "template", "owner", "group", "mode", "force",
+    ],
+    is_path: true,
+    watchable: true,
+    docs_section: "`file: PATH`",
+    plug: super::registry::Plug::Path,
+};
 
 #[cfg(test)]
 mod tests {

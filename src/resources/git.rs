@@ -21,7 +21,7 @@
 //! Privileges: see [`GIT_FN`] — git never runs with `safe.directory='*'`, never with hooks or
 //! `core.fsmonitor`, and never as root in a tree another user owns.
 
-use super::ship::{set_args, short, sibling_prefix, split_path, Planned, Refused};
+use super::deploy::{set_args, short, sibling_prefix, split_path, Planned, Refused};
 use super::{Action, PathState, Presence};
 use crate::transport::shell_quote;
 
@@ -538,6 +538,17 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
     s.push_str(&format!("umask 077\nplay_ok {i}\n"));
     s
 }
+
+/// The registry line of `git:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Git,
+    name: "git",
+    keys: &["repo", "version", "depth", "owner", "group", "force"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`git: DEST` — a checkout",
+    plug: super::registry::Plug::Deploy,
+};
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ship::{Planned, Refused};
+use super::deploy::{Planned, Refused};
 use super::{Action, Presence};
 use crate::transport::shell_quote;
 
@@ -126,6 +126,17 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
         words.join(" ")
     )
 }
+
+/// The registry line of `group:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Group,
+    name: "group",
+    keys: &["gid", "system"],
+    is_path: false,
+    watchable: true,
+    docs_section: "`user: NAME` and `group: NAME` — local accounts",
+    plug: super::registry::Plug::Deploy,
+};
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,8 @@ fn change(spec: &LinkSpec, action: Action, details: Vec<String>) -> Change {
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
+        attrs: action == Action::Attrs,
     }
 }
 
@@ -71,8 +73,12 @@ fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, Pla
         }
         PathKind::Link { target } => {
             let mut details = vec![format!("target {target} → {new}")];
-            details.extend(link_attr_details(spec, have));
-            Ok(Some(change(spec, Action::Update, details)))
+            let attrs = link_attr_details(spec, have);
+            let also = !attrs.is_empty();
+            details.extend(attrs);
+            let mut c = change(spec, Action::Update, details);
+            c.attrs = also;
+            Ok(Some(c))
         }
         PathKind::File { .. } if spec.force => Ok(Some(change(
             spec,
@@ -106,6 +112,17 @@ fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, Pla
         )),
     }
 }
+
+/// The registry line of `link:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Link,
+    name: "link",
+    keys: &["target", "owner", "group", "mode", "force"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`link: PATH`",
+    plug: super::registry::Plug::Path,
+};
 
 #[cfg(test)]
 mod tests {

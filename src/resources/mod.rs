@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod archive;
 pub mod command;
+pub mod deploy;
 pub mod directory;
 pub mod file;
 pub mod git;
@@ -15,9 +16,9 @@ pub mod group;
 pub mod link;
 pub mod package;
 pub mod program;
+pub mod registry;
 pub mod release;
 pub mod service;
-pub mod ship;
 pub mod sync;
 pub mod tree;
 pub mod user;
@@ -156,35 +157,25 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its registry line ([`registry::def`]).
+    pub const fn def(self) -> &'static registry::KindDef {
+        registry::def(self)
+    }
+
+    /// As written in playbooks.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::File => "file",
-            Kind::Directory => "directory",
-            Kind::Link => "link",
-            Kind::Program => "program",
-            Kind::Service => "service",
-            Kind::Git => "git",
-            Kind::Sync => "sync",
-            Kind::Release => "release",
-            Kind::Package => "package",
-            Kind::User => "user",
-            Kind::Group => "group",
-            Kind::Command => "command",
-        }
+        self.def().name
     }
 
     /// Kinds whose key is a path on the host (the others are names, or a command line).
     pub fn is_path(self) -> bool {
-        matches!(
-            self,
-            Kind::File | Kind::Directory | Kind::Link | Kind::Git | Kind::Sync | Kind::Release
-        )
+        self.def().is_path
     }
 
     /// Kinds whose change `restart_on`, `reload_on` and `on_change` may name (all but the
     /// processes themselves).
     pub fn watchable(self) -> bool {
-        !matches!(self, Kind::Program | Kind::Service)
+        self.def().watchable
     }
 }
 
@@ -240,7 +231,11 @@ impl Desired {
             Desired::Release(s) => s.probe_paths(),
             Desired::Command(s) => s.creates.iter().cloned().collect(),
             Desired::Package(_) | Desired::User(_) | Desired::Group(_) => Vec::new(),
-            d => vec![d.key().to_string()],
+            Desired::File(_)
+            | Desired::Directory(_)
+            | Desired::Link(_)
+            | Desired::Git(_)
+            | Desired::Sync(_) => vec![self.key().to_string()],
         }
     }
 
@@ -251,7 +246,81 @@ impl Desired {
             Desired::Program(s) => (&s.restart_on, &[]),
             Desired::Service(s) => (&s.restart_on, &s.reload_on),
             Desired::Command(s) => (&s.on_change, &[]),
-            _ => (&[], &[]),
+            Desired::File(_)
+            | Desired::Directory(_)
+            | Desired::Link(_)
+            | Desired::Git(_)
+            | Desired::Sync(_)
+            | Desired::Release(_)
+            | Desired::Package(_)
+            | Desired::User(_)
+            | Desired::Group(_) => (&[], &[]),
+        }
+    }
+
+    /// True when a string the resource would pass to the host (a path, a target, an owner,
+    /// a name, a command, a file name of a tree) has a NUL byte: a shell script cannot carry
+    /// it. `play check` reports it (resolve), apply refuses the step.
+    pub fn has_nul(&self) -> bool {
+        fn any(v: &[Option<&str>]) -> bool {
+            v.iter().flatten().any(|s| s.contains('\0'))
+        }
+        let attrs = |a: &Attrs| any(&[a.owner.as_deref(), a.group.as_deref()]);
+        let tree = |t: &sync::LocalTree| {
+            t.files
+                .keys()
+                .chain(t.dirs.iter())
+                .any(|p| p.contains('\0'))
+        };
+        match self {
+            Desired::File(s) => s.path.contains('\0') || attrs(&s.attrs),
+            Desired::Directory(s) => s.path.contains('\0') || attrs(&s.attrs),
+            Desired::Link(s) => any(&[Some(&s.path), Some(&s.target)]) || attrs(&s.attrs),
+            Desired::Program(s) => s.name.contains('\0'),
+            Desired::Service(s) => s.name.contains('\0'),
+            Desired::Git(s) => any(&[
+                Some(&s.dest),
+                Some(&s.repo),
+                Some(&s.version),
+                s.owner.as_deref(),
+                s.group.as_deref(),
+            ]),
+            Desired::Sync(s) => {
+                any(&[
+                    Some(&s.dest),
+                    s.layout.owner.as_deref(),
+                    s.layout.group.as_deref(),
+                ]) || tree(&s.tree)
+            }
+            Desired::Release(s) => {
+                any(&[
+                    Some(&s.dest),
+                    s.layout.owner.as_deref(),
+                    s.layout.group.as_deref(),
+                ]) || match &s.source {
+                    release::ReleaseSource::Git { repo, version, .. } => {
+                        any(&[Some(repo), Some(version)])
+                    }
+                    release::ReleaseSource::Sync { tree: t, .. } => tree(t),
+                }
+            }
+            Desired::Package(s) => s.name.contains('\0'),
+            Desired::User(s) => {
+                any(&[
+                    Some(&s.name),
+                    s.group.as_deref(),
+                    s.shell.as_deref(),
+                    s.home.as_deref(),
+                ]) || s.groups.iter().flatten().any(|g| g.contains('\0'))
+            }
+            Desired::Group(s) => s.name.contains('\0'),
+            Desired::Command(s) => any(&[
+                Some(&s.command),
+                s.creates.as_deref(),
+                s.unless.as_deref(),
+                s.chdir.as_deref(),
+                s.user.as_deref(),
+            ]),
         }
     }
 }
@@ -335,7 +404,7 @@ pub struct Observed {
     /// Restarts owed by earlier runs (the host's state file); `None` when not read.
     pub owed: Option<Vec<OwedRestart>>,
     /// Checkouts, trees, releases, packages, users, groups and command checks.
-    pub ship: ship::ShipObserved,
+    pub deploy: deploy::DeployObserved,
     /// The first line of the host's apply lock file (`None`: no lock file), see
     /// `engine::lock`. Untrusted: only compared with what the lock command reports.
     pub lock: Option<String>,
@@ -473,10 +542,73 @@ pub struct Change {
     pub sensitive: bool,
     /// Index of the resource in the host's resource list.
     pub index: usize,
+    /// Files of a sync or release that change (listed one per line under the change; not in
+    /// `details`).
+    pub files: FileList,
+    /// The owner, group or mode of the resource's file (a program's conf, a service's unit
+    /// file) changes; `details` says how.
+    pub attrs: bool,
     /// Known only after an earlier step of this run (`git /srv/app`): that step changes the
     /// tree this resource lies in, so the step re-examines the path when it runs (Terraform's
     /// "known after apply").
     pub after: Option<String>,
+}
+
+impl Change {
+    /// `details` followed by the lines of `files`: the text the JSON, Markdown and JUnit reports
+    /// carry (as before `files` was typed).
+    pub fn all_details(&self) -> Vec<String> {
+        let mut d = self.details.clone();
+        d.extend(self.files.lines());
+        d
+    }
+}
+
+/// How a listed file changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    Added,
+    Changed,
+    Removed,
+}
+
+impl Sign {
+    /// `+`, `~`, `-`.
+    pub fn char(self) -> char {
+        match self {
+            Sign::Added => '+',
+            Sign::Changed => '~',
+            Sign::Removed => '-',
+        }
+    }
+}
+
+/// The files a sync or release changes, as the report lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileList {
+    /// At most [`sync::MAX_LISTED`], sorted by path: (sign, `PATH` or `PATH (why)`).
+    pub files: Vec<(Sign, String)>,
+    /// How many more change and are not listed.
+    pub more: usize,
+}
+
+impl FileList {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.more == 0
+    }
+
+    /// `+ PATH`, …, then `… and N more`.
+    pub fn lines(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .files
+            .iter()
+            .map(|(sign, text)| format!("{} {text}", sign.char()))
+            .collect();
+        if self.more > 0 {
+            v.push(format!("… and {} more", self.more));
+        }
+        v
+    }
 }
 
 /// A plan cannot be made for a resource (the host's state forbids it without `force`).
@@ -505,14 +637,6 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
         ));
     }
     u32::from_str_radix(digits, 8).map_err(|e| format!("invalid mode `{s}`: {e}"))
-}
-
-/// True for the lines of [`attr_details`] (`owner …`, `group …`, `mode …`).
-pub fn is_attr_detail(d: &str) -> bool {
-    ["owner ", "group ", "mode "]
-        .iter()
-        .any(|p| d.starts_with(p))
-        && d.contains(" → ")
 }
 
 /// Attribute differences between desired and observed (only the managed ones).
@@ -546,7 +670,13 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         Desired::Link(s) => link::plan(s, &observed.path(&s.path))?,
         Desired::Program(s) => program::plan(s, observed)?.change,
         Desired::Service(s) => service::plan(s, observed, false)?.change,
-        _ => ship::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        Desired::Git(_)
+        | Desired::Sync(_)
+        | Desired::Release(_)
+        | Desired::Package(_)
+        | Desired::User(_)
+        | Desired::Group(_)
+        | Desired::Command(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

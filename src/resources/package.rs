@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ship::{set_args, Planned, Refused};
+use super::deploy::{set_args, Planned, Refused};
 use super::Action;
 use crate::transport::shell_quote;
 
@@ -381,6 +381,17 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
     }
     s
 }
+
+/// The registry line of `package:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Package,
+    name: "package",
+    keys: &["update_cache"],
+    is_path: false,
+    watchable: true,
+    docs_section: "`package: NAME` or `package: [NAMES]` — Debian/Ubuntu packages",
+    plug: super::registry::Plug::Deploy,
+};
 
 #[cfg(test)]
 mod tests {

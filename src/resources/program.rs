@@ -424,10 +424,13 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         key: spec.name.clone(),
         action,
         details,
+        // The conf file's owner, group or mode change (its details are among `details`).
+        attrs: cc.as_ref().is_some_and(|c| c.attrs),
         content: cc.and_then(|c| c.content),
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
     };
     if spec.state == ProgramState::Absent {
         if matches!(conf_state.kind, PathKind::Missing) && state.is_none() {
@@ -501,6 +504,33 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         op,
     })
 }
+
+/// The registry line of `program:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Program,
+    name: "program",
+    keys: &[
+        "command",
+        "directory",
+        "user",
+        "environment",
+        "numprocs",
+        "autostart",
+        "autorestart",
+        "stopsignal",
+        "stdout_logfile",
+        "stderr_logfile",
+        "options",
+        "restart_on",
+        "owner",
+        "group",
+        "mode",
+    ],
+    is_path: false,
+    watchable: false,
+    docs_section: "`program: NAME` — a supervisor program",
+    plug: super::registry::Plug::Process,
+};
 
 #[cfg(test)]
 mod tests {

@@ -33,10 +33,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::archive::ArchiveError;
+use super::deploy::{set_args, short, Planned, Refused};
 use super::git::{self, Remote, GIT, GIT_FN};
-use super::ship::{set_args, short, Planned, Refused};
 use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
-use super::{mode_str, sha256_hex, Action, PathKind, PathState};
+use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState};
 use crate::transport::shell_quote;
 
 /// Releases kept by default.
@@ -225,6 +225,8 @@ pub struct ReleaseWork {
     pub prune: Vec<String>,
     /// chown DEST itself.
     pub chown_dest: bool,
+    /// The files the new release changes against the live one, for the report.
+    pub files: FileList,
 }
 
 /// Observations a release's plan needs.
@@ -411,6 +413,17 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
         }
         details.append(&mut lines);
     }
+    // The files listed are those the new release changes against the live one.
+    let files = match (&build, switch) {
+        (
+            Some(Build::Sync {
+                base: Some(_),
+                work,
+            }),
+            true,
+        ) => work.file_list(),
+        _ => FileList::default(),
+    };
     if !prune.is_empty() {
         details.push(format!("remove old releases {}", prune.join(", ")));
     }
@@ -439,6 +452,7 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
             log_note: source_note(&spec.source),
             prune,
             chown_dest,
+            files,
         },
     }))
 }
@@ -635,6 +649,17 @@ n=\"$b/r\"
     Ok((s, stdin))
 }
 
+/// The registry line of `release:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Release,
+    name: "release",
+    keys: &["from", "keep", "owner", "group", "mode"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`release: DEST` — the code, as capistrano-style releases",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -825,8 +850,11 @@ mod tests {
             vec![
                 format!("release {old_id} → {id}"),
                 "0 added, 1 changed, 0 removed".to_string(),
-                "~ hello.py".to_string()
             ]
+        );
+        assert_eq!(
+            p.work.files.files,
+            [(crate::resources::Sign::Changed, "hello.py".to_string())]
         );
         let (script, stdin) = apply_fragment(0, &spec, &p.work).unwrap();
         assert!(

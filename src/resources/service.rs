@@ -290,6 +290,8 @@ fn plan_absent(spec: &ServiceSpec, us: &UnitState, observed: &Observed) -> Servi
         sensitive: false,
         index: 0,
         after: None,
+        files: Default::default(),
+        attrs: false,
     });
     ServicePlan {
         change,
@@ -425,7 +427,8 @@ pub fn plan(
         action,
         remove: false,
     };
-    let attrs_only = !attr_details.is_empty() && details.is_empty();
+    let attrs = !attr_details.is_empty();
+    let attrs_only = attrs && details.is_empty();
     details.extend(attr_details);
     if !unit_changed && details.is_empty() {
         return Ok(ServicePlan {
@@ -450,11 +453,32 @@ pub fn plan(
             sensitive: false,
             index: 0,
             after: None,
+            files: Default::default(),
+            attrs,
         }),
         op,
         unit_changed,
     })
 }
+
+/// The registry line of `service:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Service,
+    name: "service",
+    keys: &[
+        "unit",
+        "enabled",
+        "restart_on",
+        "reload_on",
+        "owner",
+        "group",
+        "mode",
+    ],
+    is_path: false,
+    watchable: false,
+    docs_section: "`service: NAME` — a systemd service",
+    plug: super::registry::Plug::Process,
+};
 
 #[cfg(test)]
 mod tests {

@@ -29,9 +29,9 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::archive::{self, ArchiveError, Member};
+use super::deploy::{sibling_prefix, split_path, Planned, Refused};
 use super::git::chown_spec;
-use super::ship::{sibling_prefix, split_path, Planned, Refused};
-use super::{mode_str, sha256_hex, Action, PathKind, PathState};
+use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
 use crate::transport::shell_quote;
 
 /// Mode of every synced folder.
@@ -449,8 +449,8 @@ pub struct SyncWork {
     pub chmod: Vec<(String, u32)>,
     /// Existing entries with the wrong owner or group.
     pub chown: Vec<String>,
-    /// Lines for the report: `+ a.py`, `~ b.py`, `- c.py`, `~ d.py (mode 0644 → 0755)`.
-    pub lines: Vec<String>,
+    /// Files for the report: `+ a.py`, `~ b.py`, `- c.py`, `~ d.py (mode 0644 → 0755)`.
+    pub lines: Vec<(Sign, String)>,
     /// Counts: added, changed, removed.
     pub counts: (usize, usize, usize),
 }
@@ -467,15 +467,18 @@ impl SyncWork {
             && self.chown.is_empty()
     }
 
-    /// The report's details: a count line, then the files (at most [`MAX_LISTED`]).
+    /// The report's details: a count line (the files are in [`Self::file_list`]).
     pub fn details(&self) -> Vec<String> {
         let (a, c, r) = self.counts;
-        let mut d = vec![format!("{a} added, {c} changed, {r} removed")];
-        d.extend(self.lines.iter().take(MAX_LISTED).cloned());
-        if self.lines.len() > MAX_LISTED {
-            d.push(format!("… and {} more", self.lines.len() - MAX_LISTED));
+        vec![format!("{a} added, {c} changed, {r} removed")]
+    }
+
+    /// The files for the report (at most [`MAX_LISTED`], the rest counted).
+    pub fn file_list(&self) -> FileList {
+        FileList {
+            files: self.lines.iter().take(MAX_LISTED).cloned().collect(),
+            more: self.lines.len().saturating_sub(MAX_LISTED),
         }
-        d
     }
 }
 
@@ -508,7 +511,8 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
             ));
         }
         if !what.is_empty() {
-            w.lines.push(format!("~ {path} ({})", what.join(", ")));
+            w.lines
+                .push((Sign::Changed, format!("{path} ({})", what.join(", "))));
             w.counts.1 += 1;
         }
     };
@@ -521,7 +525,8 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
             Some(_) => {
                 w.replace.push(d.clone());
                 w.new_dirs.push(d.clone());
-                w.lines.push(format!("~ {d}/ (replaces a file)"));
+                w.lines
+                    .push((Sign::Changed, format!("{d}/ (replaces a file)")));
                 w.counts.1 += 1;
             }
         }
@@ -531,13 +536,13 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
         match remote.entries.get(p) {
             None => {
                 w.upload.push(p.clone());
-                w.lines.push(format!("+ {p}"));
+                w.lines.push((Sign::Added, p.clone()));
                 w.counts.0 += 1;
             }
             Some(e) if e.kind == 'f' => {
                 if e.sha256.as_deref() != Some(f.sha256.as_str()) {
                     w.upload.push(p.clone());
-                    w.lines.push(format!("~ {p}"));
+                    w.lines.push((Sign::Changed, p.clone()));
                     w.counts.1 += 1;
                 } else {
                     attrs(p, e, mode, &mut w);
@@ -546,9 +551,9 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
             Some(_) => {
                 w.replace.push(p.clone());
                 w.upload.push(p.clone());
-                w.lines.push(format!(
-                    "~ {p} (replaces a {})",
-                    kind_name(remote.entries[p].kind)
+                w.lines.push((
+                    Sign::Changed,
+                    format!("{p} (replaces a {})", kind_name(remote.entries[p].kind)),
                 ));
                 w.counts.1 += 1;
             }
@@ -571,10 +576,10 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
                     continue;
                 }
                 w.remove_dirs.push(p.clone());
-                w.lines.push(format!("- {p}/"));
+                w.lines.push((Sign::Removed, format!("{p}/")));
             } else {
                 w.remove_files.push(p.clone());
-                w.lines.push(format!("- {p}"));
+                w.lines.push((Sign::Removed, p.clone()));
             }
             w.counts.2 += 1;
         }
@@ -586,7 +591,7 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
                 .then(b.cmp(a))
         });
     }
-    w.lines.sort_by(|a, b| a[2..].cmp(&b[2..]));
+    w.lines.sort_by(|a, b| a.1.cmp(&b.1));
     w
 }
 
@@ -848,6 +853,17 @@ pub fn apply_fragment(
     Ok((s, stdin))
 }
 
+/// The registry line of `sync:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Sync,
+    name: "sync",
+    keys: &["src", "owner", "group", "mode", "delete", "exclude"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`sync: DEST` — a folder of the controller",
+    plug: super::registry::Plug::Deploy,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -977,7 +993,7 @@ mod tests {
             ("app/VERSION", 'f', b"1"),
         ]);
         let w = diff(&t, &Layout::default(), true, &r);
-        assert_eq!(w.lines, vec!["~ app/hello.py".to_string()]);
+        assert_eq!(w.file_list().lines(), vec!["~ app/hello.py".to_string()]);
         assert_eq!(w.upload, vec!["app/hello.py".to_string()]);
         assert_eq!(w.counts, (0, 1, 0));
         assert_eq!(w.details()[0], "0 added, 1 changed, 0 removed");
@@ -1025,7 +1041,7 @@ mod tests {
             vec!["x/inner".to_string(), "old/f".into(), "gone.txt".into()]
         );
         assert_eq!(
-            w.lines,
+            w.file_list().lines(),
             vec![
                 "+ a/new.py",
                 "- gone.txt",
@@ -1062,8 +1078,8 @@ mod tests {
         let p = plan(&spec, &PathState::missing(), &r).unwrap().unwrap();
         assert_eq!(p.action, Action::Attrs);
         assert_eq!(
-            p.details[1],
-            "~ a (mode 0600 → 0644, owner root:root → app:root)"
+            p.work.file_list().lines(),
+            ["~ a (mode 0600 → 0644, owner root:root → app:root)"]
         );
         let (script, stdin) = apply_fragment(2, &spec, &p.work).unwrap();
         assert!(stdin.is_empty());

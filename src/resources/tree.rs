@@ -48,7 +48,14 @@ fn written(d: &Desired) -> Option<&str> {
         Desired::Git(s) if s.presence == Presence::Present => Some(&s.dest),
         Desired::Sync(s) => Some(&s.dest),
         Desired::Release(s) => Some(&s.dest),
-        _ => None,
+        Desired::File(_) | Desired::Directory(_) | Desired::Link(_) | Desired::Git(_) => None,
+        // Names, or a command (its `creates` is not written by play): no parents.
+        Desired::Program(_)
+        | Desired::Service(_)
+        | Desired::Package(_)
+        | Desired::User(_)
+        | Desired::Group(_)
+        | Desired::Command(_) => None,
     }
 }
 
@@ -59,7 +66,15 @@ fn tree_root(d: &Desired) -> Option<&str> {
         Desired::Git(s) => Some(&s.dest),
         Desired::Sync(s) => Some(&s.dest),
         Desired::Release(s) => Some(&s.dest),
-        _ => None,
+        Desired::File(_)
+        | Desired::Directory(_)
+        | Desired::Link(_)
+        | Desired::Program(_)
+        | Desired::Service(_)
+        | Desired::Package(_)
+        | Desired::User(_)
+        | Desired::Group(_)
+        | Desired::Command(_) => None,
     }
 }
 
@@ -372,6 +387,8 @@ mod tests {
                 sensitive: false,
                 index: i,
                 after: None,
+                files: Default::default(),
+                attrs: false,
             })
             .collect();
         mark_after(&rs, &mut changes);

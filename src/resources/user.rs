@@ -16,8 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::deploy::{Planned, Refused};
 use super::group::GroupEntry;
-use super::ship::{Planned, Refused};
 use super::{Action, Presence};
 use crate::transport::shell_quote;
 
@@ -260,6 +260,26 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
         "# user {name}\nprintf '\\0play-step\\0%s\\0' {index} >&2\n{line} </dev/null 1>&2 || play_fail {index}\nplay_ok {index}\n"
     )
 }
+
+/// The registry line of `user:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::User,
+    name: "user",
+    keys: &[
+        "uid",
+        "group",
+        "groups",
+        "append",
+        "shell",
+        "home",
+        "system",
+        "create_home",
+    ],
+    is_path: false,
+    watchable: true,
+    docs_section: "`user: NAME` and `group: NAME` — local accounts",
+    plug: super::registry::Plug::Deploy,
+};
 
 #[cfg(test)]
 mod tests {

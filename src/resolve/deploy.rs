@@ -1,4 +1,4 @@
-//! Rendering the kinds of [`crate::resources::ship`]: `git:`, `sync:`, `release:`,
+//! Rendering the kinds of [`crate::resources::deploy`]: `git:`, `sync:`, `release:`,
 //! `package:`, `user:`, `group:`, `command:` (see docs/playbooks.md for their keys).
 
 use std::path::{Path, PathBuf};
@@ -251,7 +251,7 @@ impl Resolver<'_> {
     /// A `git:`, `sync:`, `release:`, `user:`, `group:` or `command:` resource; `key` is
     /// rendered and checked, `attrs` and `state` too.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn ship_resource(
+    pub(super) fn deploy_resource(
         &self,
         kind: Kind,
         key: String,
@@ -412,7 +412,12 @@ impl Resolver<'_> {
                     user,
                 })
             }
-            other => {
+            other @ (Kind::File
+            | Kind::Directory
+            | Kind::Link
+            | Kind::Program
+            | Kind::Service
+            | Kind::Package) => {
                 return Err(k.fail(
                     other.as_str(),
                     format!("internal error: {other} is not rendered here"),

@@ -1,11 +1,11 @@
-//! Shared pieces of the kinds that ship code and set hosts up: `git:`, `sync:`, `release:`,
+//! Shared pieces of the kinds that deploy code and set hosts up: `git:`, `sync:`, `release:`,
 //! `package:`, `user:`, `group:`, `command:`.
 //!
 //! Each kind has a spec, an observed state, a pure `plan` giving [`Planned`] work, a probe
 //! fragment (text added to the host's ONE probe script) and an apply fragment (text added to the
 //! host's ONE apply script). This module holds what they share: the probe records they add and
-//! their parser ([`absorb`]), what the probe must ask ([`ShipProbe`]), what it found
-//! ([`ShipObserved`]).
+//! their parser ([`absorb`]), what the probe must ask ([`DeployProbe`]), what it found
+//! ([`DeployObserved`]).
 //!
 //! # Probe records (NUL-terminated fields, see `probe`)
 //!
@@ -140,7 +140,7 @@ pub fn parse_sum_line(line: &[u8]) -> Result<(String, String), String> {
 
 /// What the probe must report for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShipProbe {
+pub struct DeployProbe {
     /// Checkouts (`git:` destinations).
     pub checkouts: Vec<String>,
     /// `(repo, version)` pairs to resolve with `git ls-remote`.
@@ -168,7 +168,7 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
     }
 }
 
-impl ShipProbe {
+impl DeployProbe {
     pub fn add_checkout(&mut self, dest: &str) {
         push_unique(&mut self.checkouts, dest.to_string());
     }
@@ -196,15 +196,15 @@ impl ShipProbe {
     }
 
     pub fn is_empty(&self) -> bool {
-        *self == ShipProbe::default()
+        *self == DeployProbe::default()
     }
 
     /// What `self` asks for that `have` did not (for a second probe round trip).
-    pub fn minus(&self, have: &ShipProbe) -> ShipProbe {
+    pub fn minus(&self, have: &DeployProbe) -> DeployProbe {
         let diff = |a: &[String], b: &[String]| -> Vec<String> {
             a.iter().filter(|x| !b.contains(x)).cloned().collect()
         };
-        ShipProbe {
+        DeployProbe {
             checkouts: diff(&self.checkouts, &have.checkouts),
             remotes: self
                 .remotes
@@ -276,7 +276,7 @@ impl ShipProbe {
 
 /// What the probe found for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShipObserved {
+pub struct DeployObserved {
     /// By destination.
     pub checkouts: BTreeMap<String, Checkout>,
     /// By (repo, version).
@@ -294,9 +294,9 @@ pub struct ShipObserved {
     pub guards: BTreeMap<String, Option<i32>>,
 }
 
-impl ShipObserved {
+impl DeployObserved {
     /// Adds a later probe's findings.
-    pub fn merge(&mut self, more: ShipObserved) {
+    pub fn merge(&mut self, more: DeployObserved) {
         self.checkouts.extend(more.checkouts);
         self.remotes.extend(more.remotes);
         self.trees.extend(more.trees);
@@ -315,7 +315,7 @@ impl ShipObserved {
 }
 
 /// What a resource of these kinds asks of the probe.
-pub fn add_probe(d: &Desired, p: &mut ShipProbe) {
+pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
     match d {
         Desired::Git(s) => {
             p.add_checkout(&s.dest);
@@ -376,7 +376,7 @@ pub fn plan(
     observed: &Observed,
     changed: &[&str],
 ) -> Result<Option<(Change, Work)>, PlanError> {
-    let o = &observed.ship;
+    let o = &observed.deploy;
     let planned: Result<Option<(Action, Vec<String>, Work)>, Refused> = (|| {
         Ok(match &r.desired {
             Desired::Git(s) => {
@@ -467,6 +467,13 @@ pub fn plan(
         message: e.0,
     })?;
     Ok(planned.map(|(action, details, work)| {
+        let files = match &work {
+            Work::Sync(w) => w.file_list(),
+            Work::Release(w) => w.files.clone(),
+            Work::Git(_) | Work::Package(_) | Work::User(_) | Work::Group(_) | Work::Command => {
+                Default::default()
+            }
+        };
         (
             Change {
                 kind: r.desired.kind(),
@@ -477,6 +484,8 @@ pub fn plan(
                 sensitive: r.sensitive,
                 index,
                 after: None,
+                files,
+                attrs: false,
             },
             work,
         )
@@ -497,64 +506,6 @@ pub fn settle_pins(resources: &mut [Resource], work: &BTreeMap<usize, Work>) {
     }
 }
 
-/// True when a string a resource of these kinds would pass to the host has a NUL byte.
-pub fn has_nul(d: &Desired) -> bool {
-    let any = |v: &[Option<&str>]| v.iter().flatten().any(|s| s.contains('\0'));
-    match d {
-        Desired::Git(s) => any(&[
-            Some(&s.dest),
-            Some(&s.repo),
-            Some(&s.version),
-            s.owner.as_deref(),
-            s.group.as_deref(),
-        ]),
-        Desired::Sync(s) => {
-            any(&[
-                Some(&s.dest),
-                s.layout.owner.as_deref(),
-                s.layout.group.as_deref(),
-            ]) || s
-                .tree
-                .files
-                .keys()
-                .chain(s.tree.dirs.iter())
-                .any(|p| p.contains('\0'))
-        }
-        Desired::Release(s) => {
-            any(&[
-                Some(&s.dest),
-                s.layout.owner.as_deref(),
-                s.layout.group.as_deref(),
-            ]) || match &s.source {
-                ReleaseSource::Git { repo, version, .. } => any(&[Some(repo), Some(version)]),
-                ReleaseSource::Sync { tree, .. } => tree
-                    .files
-                    .keys()
-                    .chain(tree.dirs.iter())
-                    .any(|p| p.contains('\0')),
-            }
-        }
-        Desired::Package(s) => s.name.contains('\0'),
-        Desired::User(s) => {
-            any(&[
-                Some(&s.name),
-                s.group.as_deref(),
-                s.shell.as_deref(),
-                s.home.as_deref(),
-            ]) || s.groups.iter().flatten().any(|g| g.contains('\0'))
-        }
-        Desired::Group(s) => s.name.contains('\0'),
-        Desired::Command(s) => any(&[
-            Some(&s.command),
-            s.creates.as_deref(),
-            s.unless.as_deref(),
-            s.chdir.as_deref(),
-            s.user.as_deref(),
-        ]),
-        _ => false,
-    }
-}
-
 /// The apply script text (and stdin) of one change of these kinds other than packages (see
 /// [`package::apply_fragment`], batched by the caller). `Err`: why it cannot be applied.
 pub fn apply_fragment(
@@ -569,22 +520,36 @@ pub fn apply_fragment(
             change.kind, change.key
         )
     };
-    match (&r.desired, work) {
-        (Desired::Git(s), Some(Work::Git(op))) => Ok((git::apply_fragment(i, s, op), Vec::new())),
-        (Desired::Sync(s), Some(Work::Sync(w))) => {
-            sync::apply_fragment(i, s, w).map_err(|e| e.to_string())
-        }
-        (Desired::Release(s), Some(Work::Release(w))) => {
-            release::apply_fragment(i, s, w).map_err(|e| e.to_string())
-        }
-        (Desired::User(s), Some(Work::User(op))) => {
-            Ok((user::apply_fragment(i, &s.name, op), Vec::new()))
-        }
-        (Desired::Group(s), Some(Work::Group(op))) => {
-            Ok((group::apply_fragment(i, &s.name, op), Vec::new()))
-        }
-        (Desired::Command(s), _) => Ok((command::apply_fragment(i, s), Vec::new())),
-        _ => Err(missing()),
+    match &r.desired {
+        Desired::Git(s) => match work {
+            Some(Work::Git(op)) => Ok((git::apply_fragment(i, s, op), Vec::new())),
+            _ => Err(missing()),
+        },
+        Desired::Sync(s) => match work {
+            Some(Work::Sync(w)) => sync::apply_fragment(i, s, w).map_err(|e| e.to_string()),
+            _ => Err(missing()),
+        },
+        Desired::Release(s) => match work {
+            Some(Work::Release(w)) => release::apply_fragment(i, s, w).map_err(|e| e.to_string()),
+            _ => Err(missing()),
+        },
+        Desired::User(s) => match work {
+            Some(Work::User(op)) => Ok((user::apply_fragment(i, &s.name, op), Vec::new())),
+            _ => Err(missing()),
+        },
+        Desired::Group(s) => match work {
+            Some(Work::Group(op)) => Ok((group::apply_fragment(i, &s.name, op), Vec::new())),
+            _ => Err(missing()),
+        },
+        Desired::Command(s) => Ok((command::apply_fragment(i, s), Vec::new())),
+        // Packages are batched by the caller (`package::apply_fragment`); the other kinds are
+        // steps of `apply::Builder`.
+        Desired::Package(_)
+        | Desired::File(_)
+        | Desired::Directory(_)
+        | Desired::Link(_)
+        | Desired::Program(_)
+        | Desired::Service(_) => Err(missing()),
     }
 }
 
@@ -605,7 +570,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Adds one record (its tag and [`record_fields`] fields) to `obs`. Never panics.
-pub fn absorb(obs: &mut ShipObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), String> {
+pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), String> {
     if record_fields(tag) != Some(f.len()) {
         return Err(format!(
             "record `{}` with {} fields",
@@ -690,12 +655,12 @@ pub fn absorb(obs: &mut ShipObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), Str
 
 /// Splits a probe output's records of these kinds (after a `play-probe`/`v1` header, up to
 /// `end`): for tests and tools that run only these fragments.
-pub fn parse_records(stdout: &[u8]) -> Result<ShipObserved, String> {
+pub fn parse_records(stdout: &[u8]) -> Result<DeployObserved, String> {
     let pieces: Vec<&[u8]> = stdout.split(|b| *b == 0).collect();
     // The last piece follows the last NUL: it is not a field.
     let n = pieces.len().saturating_sub(1);
     let mut i = 0;
-    let mut obs = ShipObserved::default();
+    let mut obs = DeployObserved::default();
     while i < n {
         let tag = pieces[i];
         if tag == b"end" {
@@ -745,7 +710,7 @@ mod tests {
 
     #[test]
     fn records_are_counted_and_checked() {
-        let mut o = ShipObserved::default();
+        let mut o = DeployObserved::default();
         assert!(absorb(&mut o, b"gitco", &[b"/d", b"repo"]).is_err());
         assert!(absorb(&mut o, b"unknown", &[]).is_err());
         absorb(&mut o, b"unless", &[b"g1", b"1"]).unwrap();
@@ -802,7 +767,7 @@ mod tests {
 
     #[test]
     fn minus_asks_again_only_for_what_is_new() {
-        let mut a = ShipProbe::default();
+        let mut a = DeployProbe::default();
         a.add_package("curl", false);
         a.add_user("app");
         a.add_checkout("/srv/src");

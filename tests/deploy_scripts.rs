@@ -3,7 +3,7 @@
 //! tar and git. probe → plan → apply → probe → plan must come back empty.
 //!
 //! Packages, users and groups change the machine itself: they are tested on a lab
-//! (`tests/ship.rs`).
+//! (`tests/deploy.rs`).
 
 use std::fs;
 use std::path::Path;
@@ -13,9 +13,9 @@ use std::sync::Arc;
 use play::apply;
 use play::probe::{self, ProbeRequest};
 use play::resources::command::{self, Checks, CommandSpec, Guard};
+use play::resources::deploy::{self, DeployObserved, DeployProbe};
 use play::resources::git::{self, GitSpec};
 use play::resources::release::{self, Pin, ReleaseSource, ReleaseSpec, Seen};
-use play::resources::ship::{self, ShipObserved, ShipProbe};
 use play::resources::sync::{self, Excludes, Layout, LocalTree, SyncSpec};
 use play::resources::{Action, Observed, PathKind, PathState, Presence};
 
@@ -50,7 +50,7 @@ fn run(cwd: &Path, script: &str, stdin: &[u8]) -> Out {
 }
 
 /// The fragments' records, as the host's probe would print them.
-fn ship_probe(cwd: &Path, p: &ShipProbe) -> ShipObserved {
+fn deploy_probe(cwd: &Path, p: &DeployProbe) -> DeployObserved {
     let script = format!("LC_ALL=C; export LC_ALL\n{}printf 'end\\0'\n", p.fragment());
     let out = run(cwd, &script, b"");
     assert_eq!(
@@ -59,7 +59,7 @@ fn ship_probe(cwd: &Path, p: &ShipProbe) -> ShipObserved {
         "probe: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    ship::parse_records(&out.stdout).expect("records parse")
+    deploy::parse_records(&out.stdout).expect("records parse")
 }
 
 /// The core probe's view of some paths (stat, link targets).
@@ -124,15 +124,16 @@ fn sync_spec(dest: &Path, src: &Path, exclude: &[&str], delete: bool) -> SyncSpe
 }
 
 fn sync_probe(cwd: &Path, spec: &SyncSpec) -> sync::RemoteTree {
-    let mut p = ShipProbe::default();
+    let mut p = DeployProbe::default();
     p.add_tree(&spec.dest, &spec.exclude);
-    ship_probe(cwd, &p)
+    deploy_probe(cwd, &p)
         .trees
         .remove(&spec.dest)
         .expect("tree record")
 }
 
-/// Plans and applies a sync; returns the plan's details (empty when nothing changed).
+/// Plans and applies a sync; returns the plan's details then its file lines (empty when
+/// nothing changed).
 fn converge_sync(cwd: &Path, spec: &SyncSpec) -> Vec<String> {
     let remote = sync_probe(cwd, spec);
     let Some(p) =
@@ -148,7 +149,7 @@ fn converge_sync(cwd: &Path, spec: &SyncSpec) -> Vec<String> {
         None,
         "converged"
     );
-    p.details
+    [p.details, p.work.file_list().lines()].concat()
 }
 
 const NAMES: &[&str] = &[
@@ -276,9 +277,9 @@ fn sync_converges_sends_only_what_differs_and_deletes() {
     assert_eq!(details[1], "~ bin/run (mode 0700 → 0755)");
 }
 
-fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, ShipObserved) {
+fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, DeployObserved) {
     let core = core_probe(cwd, &spec.probe_paths());
-    let mut p = ShipProbe::default();
+    let mut p = DeployProbe::default();
     p.add_release(&spec.dest);
     if let Some((root, ex)) = spec.probe_tree() {
         p.add_tree(&root, &ex);
@@ -286,20 +287,21 @@ fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, ShipObserved) {
     if let ReleaseSource::Git { repo, version, .. } = &spec.source {
         p.add_remote(repo, version);
     }
-    (core, ship_probe(cwd, &p))
+    (core, deploy_probe(cwd, &p))
 }
 
 /// Plans and applies a release; returns the plan's details and the live release id.
 fn converge_release(cwd: &Path, spec: &ReleaseSpec) -> (Vec<String>, String) {
-    let (core, ship) = release_seen(cwd, spec);
-    let history = ship.releases.get(&spec.dest).cloned().unwrap_or_default();
+    let (core, deploy) = release_seen(cwd, spec);
+    let history = deploy.releases.get(&spec.dest).cloned().unwrap_or_default();
     let tree = spec
         .probe_tree()
-        .and_then(|(r, _)| ship.trees.get(&r).cloned());
+        .and_then(|(r, _)| deploy.trees.get(&r).cloned());
     let remote = match &spec.source {
-        ReleaseSource::Git { repo, version, .. } => {
-            ship.remotes.get(&(repo.clone(), version.clone())).cloned()
-        }
+        ReleaseSource::Git { repo, version, .. } => deploy
+            .remotes
+            .get(&(repo.clone(), version.clone()))
+            .cloned(),
         _ => None,
     };
     let seen = Seen {
@@ -314,7 +316,7 @@ fn converge_release(cwd: &Path, spec: &ReleaseSpec) -> (Vec<String>, String) {
         Some(p) => {
             let (frag, stdin) = release::apply_fragment(3, spec, &p.work).expect("archive");
             applied_ok(cwd, &frag, &stdin, 3);
-            p.details
+            [p.details, p.work.files.lines()].concat()
         }
     };
     let live = fs::read_link(Path::new(&spec.current())).expect("current is a link");
@@ -443,8 +445,8 @@ fn sync_releases_switch_keep_and_roll_back() {
     );
     assert!(dest.join("releases").join(&id3).is_dir());
     // Nothing before id2 is left (id1 was pruned): a clear error.
-    let (core, ship) = release_seen(d.path(), &spec(2, Some(Pin::Previous)));
-    let h = ship.releases[&dest.display().to_string()].clone();
+    let (core, deploy) = release_seen(d.path(), &spec(2, Some(Pin::Previous)));
+    let h = deploy.releases[&dest.display().to_string()].clone();
     let s = spec(2, Some(Pin::Previous));
     let e = release::plan(
         &s,
@@ -525,12 +527,18 @@ fn repo(d: &Path) -> (String, String, String) {
 
 fn converge_git(cwd: &Path, spec: &GitSpec) -> Result<Vec<String>, String> {
     let core = core_probe(cwd, std::slice::from_ref(&spec.dest));
-    let mut p = ShipProbe::default();
+    let mut p = DeployProbe::default();
     p.add_checkout(&spec.dest);
     p.add_remote(&spec.repo, &spec.version);
-    let ship = ship_probe(cwd, &p);
-    let checkout = ship.checkouts.get(&spec.dest).cloned().unwrap_or_default();
-    let remote = ship.remotes.get(&(spec.repo.clone(), spec.version.clone()));
+    let deploy = deploy_probe(cwd, &p);
+    let checkout = deploy
+        .checkouts
+        .get(&spec.dest)
+        .cloned()
+        .unwrap_or_default();
+    let remote = deploy
+        .remotes
+        .get(&(spec.repo.clone(), spec.version.clone()));
     match git::plan(spec, &core.path(&spec.dest), &checkout, remote).map_err(|e| e.0)? {
         None => Ok(Vec::new()),
         Some(plan) => {
@@ -677,8 +685,8 @@ fn command_guards_run_for_real() {
         ..Default::default()
     };
     let guard = cmd.guard().expect("unless");
-    let check = |p: &ShipProbe| ship_probe(d.path(), p);
-    let mut p = ShipProbe::default();
+    let check = |p: &DeployProbe| deploy_probe(d.path(), p);
+    let mut p = DeployProbe::default();
     p.add_guard(guard.clone());
     assert_eq!(
         check(&p).guards[&guard.id],
@@ -689,7 +697,7 @@ fn command_guards_run_for_real() {
     assert_eq!(check(&p).guards[&guard.id], Some(0));
     // A missing chdir is reported, not run.
     let nowhere = Guard::new("true", Some("/nonexistent/dir"), None);
-    let mut p2 = ShipProbe::default();
+    let mut p2 = DeployProbe::default();
     p2.add_guard(nowhere.clone());
     assert_eq!(check(&p2).guards[&nowhere.id], None);
 

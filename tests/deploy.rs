@@ -1,4 +1,4 @@
-//! Shipping code, against real labs: the repo's own example deploy (release, config, user,
+//! Deploying code, against real labs: the repo's own example deploy (release, config, user,
 //! supervisor program) with a change, pruning and a rollback; git checkouts moving with their
 //! version; packages from a local apt repository on the host; users and groups; guarded
 //! commands.
@@ -99,7 +99,7 @@ fn app_pid(lab: &Lab, host: &str) -> String {
 
 #[test]
 fn example_deploy_change_prune_and_rollback() {
-    let lab = Lab::start("ship-example", 3);
+    let lab = Lab::start("deploy-example", 3);
     let p = example(&lab);
 
     // --- from scratch: diff shows the plan, apply converges, the app answers everywhere
@@ -240,7 +240,7 @@ fn example_deploy_change_prune_and_rollback() {
 
 #[test]
 fn git_checkouts_follow_their_version() {
-    let lab = Lab::start("ship-git", 1);
+    let lab = Lab::start("deploy-git", 1);
     // A bare repository on the host at two commits: main (v2) and tag v1.
     sh(
         &lab,
@@ -301,7 +301,7 @@ fn git_checkouts_follow_their_version() {
 
 #[test]
 fn packages_users_groups_and_guards() {
-    let lab = Lab::start("ship-host", 1);
+    let lab = Lab::start("deploy-host", 1);
     apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
 
     // --- packages from the host's local repository: installed once, then no change

@@ -1,0 +1,176 @@
+//! The registry of resource kinds: one line per kind, each line a [`KindDef`] defined in the
+//! kind's own file. It is the single source of a kind's name, of the keys a playbook entry of
+//! that kind accepts (the "unknown key" / "does not apply" errors of `playbook` read them, and
+//! a test checks each is documented in docs/playbooks.md), of whether its key is a host path,
+//! and of whether `restart_on`, `reload_on` and `on_change` may watch it.
+//!
+//! What is not here yet (see docs/adding-a-kind.md): probing, planning and applying still
+//! dispatch per kind in `resources::mod`, `resources::deploy`, `probe` and `apply`; those
+//! matches are exhaustive over [`Kind`] / [`Desired`](super::Desired), so a new kind fails to
+//! compile until each names it.
+
+use super::Kind;
+
+/// What the registry knows of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindDef {
+    pub kind: Kind,
+    /// As written in playbooks (`file:`).
+    pub name: &'static str,
+    /// The keys an entry of this kind accepts besides its own name and the keys every
+    /// resource has ([`COMMON_KEYS`]).
+    pub keys: &'static [&'static str],
+    /// Its key is a path on the host (the others are names, or a command line).
+    pub is_path: bool,
+    /// `restart_on`, `reload_on` and `on_change` may name it (all but the processes).
+    pub watchable: bool,
+    /// The title of its section in docs/playbooks.md.
+    pub docs_section: &'static str,
+    /// Which of today's three plug-in paths it takes.
+    pub plug: Plug,
+}
+
+/// The three plug-in paths a kind takes today (one contract for all is not reached yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plug {
+    /// A path of the host, planned from its stat and written by `apply::Builder`'s steps
+    /// (`file`, `directory`, `link`).
+    Path,
+    /// A supervisor program or a systemd unit: a conf file plus process state, restarts.
+    Process,
+    /// Its own probe records, typed planned work and apply fragment (`resources::deploy`).
+    Deploy,
+}
+
+/// Keys of every resource (docs/playbooks.md, "Keys of every resource").
+pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive"];
+
+/// Every kind, in the order playbook errors list them.
+pub const ALL: [Kind; 12] = [
+    Kind::File,
+    Kind::Directory,
+    Kind::Link,
+    Kind::Program,
+    Kind::Service,
+    Kind::Git,
+    Kind::Sync,
+    Kind::Release,
+    Kind::Package,
+    Kind::Command,
+    Kind::User,
+    Kind::Group,
+];
+
+/// The registry line of `kind` (exhaustive: a new kind does not compile without its line).
+pub const fn def(kind: Kind) -> &'static KindDef {
+    use super::*;
+    match kind {
+        Kind::File => &file::DEF,
+        Kind::Directory => &directory::DEF,
+        Kind::Link => &link::DEF,
+        Kind::Program => &program::DEF,
+        Kind::Service => &service::DEF,
+        Kind::Git => &git::DEF,
+        Kind::Sync => &sync::DEF,
+        Kind::Release => &release::DEF,
+        Kind::Package => &package::DEF,
+        Kind::Command => &command::DEF,
+        Kind::User => &user::DEF,
+        Kind::Group => &group::DEF,
+    }
+}
+
+/// The kind a playbook names `name`.
+pub fn by_name(name: &str) -> Option<Kind> {
+    ALL.into_iter().find(|k| def(*k).name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_consistent_line() {
+        for (i, k) in ALL.iter().enumerate() {
+            let d = def(*k);
+            assert_eq!(d.kind, *k, "{} names another kind", d.name);
+            assert_eq!(by_name(d.name), Some(*k));
+            assert!(!ALL[..i].contains(k), "{} listed twice", d.name);
+            assert!(!d.docs_section.is_empty());
+            for key in d.keys {
+                assert!(!COMMON_KEYS.contains(key), "{}: {key} is common", d.name);
+            }
+        }
+        assert_eq!(by_name("cron"), None);
+    }
+
+    /// The keys a playbook entry may have (the fields of `playbook::RawResource`, which the
+    /// "unknown key … did you mean" errors come from) are exactly the registry's: kind names,
+    /// their keys and the common keys.
+    #[test]
+    fn playbook_fields_are_the_registry_keys() {
+        let err = serde_yaml::from_str::<crate::playbook::RawResource>("zz_not_a_key: 1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let listed = err.split_once("expected one of").map_or("", |(_, l)| l);
+        let fields: std::collections::BTreeSet<&str> =
+            listed.split('`').skip(1).step_by(2).collect();
+        assert!(fields.len() > 20, "no field list in: {err}");
+        let mut registry: std::collections::BTreeSet<&str> = COMMON_KEYS.iter().copied().collect();
+        for k in ALL {
+            registry.insert(def(k).name);
+            registry.extend(def(k).keys.iter().copied());
+        }
+        assert_eq!(fields, registry);
+    }
+
+    /// The text of the `### TITLE` section of a Markdown document (up to the next heading of
+    /// level 2 or 3).
+    fn section<'a>(doc: &'a str, title: &str) -> Option<&'a str> {
+        let start = doc.find(&format!("\n### {title}\n"))? + 1;
+        let body = &doc[start..];
+        let body = &body[body.find('\n')? + 1..];
+        let end = ["\n### ", "\n## "]
+            .iter()
+            .filter_map(|h| body.find(h))
+            .min()
+            .unwrap_or(body.len());
+        Some(&body[..end])
+    }
+
+    /// Every key of the registry is documented in docs/playbooks.md, as `` `key` ``, in its
+    /// kind's section or in a section of keys that several kinds share.
+    #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../../docs/playbooks.md");
+        let every = section(doc, "Keys of every resource").unwrap_or_default();
+        let paths = section(doc, "Keys of files, folders and links").unwrap_or_default();
+        let mut missing = Vec::new();
+        for key in COMMON_KEYS {
+            if !every.contains(&format!("`{key}`")) {
+                missing.push(format!("common key `{key}` (Keys of every resource)"));
+            }
+        }
+        for k in ALL {
+            let d = def(k);
+            let Some(own) = section(doc, d.docs_section) else {
+                missing.push(format!("{}: no section `### {}`", d.name, d.docs_section));
+                continue;
+            };
+            for key in d.keys {
+                let quoted = format!("`{key}`");
+                let shared = [Kind::File, Kind::Directory, Kind::Link].contains(&k)
+                    && paths.contains(&quoted);
+                if !own.contains(&quoted) && !shared && !every.contains(&quoted) {
+                    missing.push(format!("{}: key `{key}` ({})", d.name, d.docs_section));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/playbooks.md lacks:\n{}",
+            missing.join("\n")
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! Tests per kind as data: every `tests/kinds/<kind>/<case>.yaml` is one case, run offline.
+//!
+//! A case gives a resource entry as written in a playbook (`resource`), what the host's probe
+//! printed (`probe`: its records between the `play-probe v1` header and the `end` trailer, one
+//! list of fields per record, the fields joined by NUL as on the wire; `processes`:
+//! supervisord's answer, for programs), and what must come of it: the planned change of that
+//! resource (`plan`: action, details, file lines, known_after; `action: none` for no change),
+//! the other changes (`others`, e.g. parent folders, as `+ create directory /x`) and lines the
+//! apply script must contain (`script`), or a plan error (`error`). In expected details,
+//! `{project}` stands for the project's (temporary) folder. `KINDS_SHOW_SCRIPT=1` prints the
+//! steps of a failing case's script.
+//!
+//! The entry is rendered by a real `Resolver` (a playbook and an inventory written to a temp
+//! folder, no host), the probe text is parsed by `probe::parse`, the plan is made by the
+//! per-kind plan functions in the order the engine's `plan_host` calls them (that function is
+//! private to the engine: see `plan`), and the script is built by `apply::script_full`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use play::apply;
+use play::inventory::{self, Vars};
+use play::playbook;
+use play::probe;
+use play::resolve::Resolver;
+use play::resources::deploy::{self, Work};
+use play::resources::{self, program, service, tree, Change, Desired, Kind, Observed, Resource};
+use play::supervisor::{ProcState, ProcessStatus};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    /// What the case shows.
+    about: String,
+    /// One resource entry, as in a playbook's `state:` list.
+    resource: serde_yaml::Value,
+    /// Files of the project (`files/…`, `templates/…`), by path under the playbook's folder.
+    #[serde(default)]
+    project: BTreeMap<String, String>,
+    /// Probe records, each a list of fields (header, facts and `end` are added).
+    #[serde(default)]
+    probe: Vec<Vec<String>>,
+    /// supervisord's processes: name → state (`RUNNING`, `STOPPED`…).
+    #[serde(default)]
+    processes: Option<BTreeMap<String, String>>,
+    /// The declared resource's planned change.
+    plan: Option<Expected>,
+    /// Every other change, as `SIGN VERB KIND KEY`.
+    #[serde(default)]
+    others: Vec<String>,
+    /// Lines the apply script must contain.
+    #[serde(default)]
+    script: Vec<String>,
+    /// A plan error: text it must contain (instead of `plan`).
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    action: String,
+    #[serde(default)]
+    details: Vec<String>,
+    /// The file lines of a sync or release (`+ a.py`).
+    #[serde(default)]
+    files: Vec<String>,
+    known_after: Option<String>,
+}
+
+const INVENTORY: &str = "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n";
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+/// The probe's stdout for `records`.
+fn probe_output(records: &[Vec<String>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut push = |fields: &[&str]| {
+        for f in fields {
+            out.extend_from_slice(f.as_bytes());
+            out.push(0);
+        }
+    };
+    push(&["play-probe", "v1"]);
+    push(&["fact", "hostname", "h1"]);
+    push(&["fact", "os_id", "debian"]);
+    push(&["fact", "os_version", "12"]);
+    push(&["fact", "arch", "x86_64"]);
+    for r in records {
+        push(&r.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    push(&["end"]);
+    out
+}
+
+/// Renders the case's entry for host `h1` with the facts of `observed`, as the engine does
+/// (then adds the parents no one declared).
+fn render(dir: &Path, case: &Case, observed: &Observed) -> Result<Vec<Resource>, String> {
+    let entry = serde_yaml::to_string(&vec![case.resource.clone()]).map_err(|e| e.to_string())?;
+    let indented: String = entry.lines().map(|l| format!("    {l}\n")).collect();
+    write(dir, "hosts.yml", INVENTORY);
+    write(
+        dir,
+        "site.yml",
+        &format!("- hosts: all\n  state:\n{indented}"),
+    );
+    for (rel, text) in &case.project {
+        write(dir, rel, text);
+    }
+    let inv = inventory::load(&dir.join("hosts.yml"), &Vars::new()).map_err(|e| e.to_string())?;
+    let pb = playbook::load(&dir.join("site.yml")).map_err(|e| e.to_string())?;
+    let extra = Vars::new();
+    let r = Resolver::new(&pb, &inv, &extra);
+    let host = inv.host("h1").ok_or("no host h1")?;
+    let rs = r
+        .resources(host, &observed.facts)
+        .map_err(|e| e.to_string())?;
+    Ok(tree::with_parents(rs))
+}
+
+/// Plans like the engine's `plan_host`: paths and the deploy kinds, then programs and
+/// services, then commands (which see the changes planned so far), then "known after".
+/// Restarts are not planned here.
+fn plan(
+    resources: &mut [Resource],
+    observed: &Observed,
+) -> Result<(Vec<Change>, BTreeMap<usize, Work>), String> {
+    for r in resources.iter_mut() {
+        if let Desired::Program(s) = &mut r.desired {
+            s.conf_path = program::conf_path_on(&s.name, observed)?;
+        }
+    }
+    let mut changes = Vec::new();
+    let mut work = BTreeMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        match r.desired.kind() {
+            Kind::File | Kind::Directory | Kind::Link => {
+                changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
+            }
+            Kind::Program | Kind::Service | Kind::Command => {}
+            Kind::Git | Kind::Sync | Kind::Release | Kind::Package | Kind::User | Kind::Group => {
+                if let Some((c, w)) =
+                    deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
+                {
+                    changes.push(c);
+                    work.insert(i, w);
+                }
+            }
+        }
+    }
+    for (i, r) in resources.iter().enumerate() {
+        let change = match &r.desired {
+            Desired::Program(s) => {
+                program::plan(s, observed)
+                    .map_err(|e| e.to_string())?
+                    .change
+            }
+            Desired::Service(s) => {
+                service::plan(s, observed, false)
+                    .map_err(|e| e.to_string())?
+                    .change
+            }
+            _ => continue,
+        };
+        if let Some(mut c) = change {
+            c.index = i;
+            changes.push(c);
+        }
+    }
+    for (i, r) in resources.iter().enumerate() {
+        if r.desired.kind() != Kind::Command {
+            continue;
+        }
+        let changed: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.kind.watchable())
+            .map(|c| c.key.as_str())
+            .collect();
+        if let Some((c, w)) = deploy::plan(i, r, observed, &changed).map_err(|e| e.to_string())? {
+            changes.push(c);
+            work.insert(i, w);
+        }
+    }
+    tree::mark_after(resources, &mut changes);
+    Ok((changes, work))
+}
+
+fn line(c: &Change) -> String {
+    format!(
+        "{} {} {} {}",
+        c.action.sign(),
+        c.action.verb(),
+        c.kind,
+        c.key
+    )
+}
+
+/// Runs one case; `Err` says what differs.
+fn run_case(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let case: Case = serde_yaml::from_str(&text).map_err(|e| format!("bad case: {e}"))?;
+    if case.about.trim().is_empty() {
+        return Err("`about` is empty".into());
+    }
+    if case.plan.is_some() == case.error.is_some() {
+        return Err("give exactly one of `plan` and `error`".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut observed =
+        probe::parse(&probe_output(&case.probe)).map_err(|e| format!("probe output: {e}"))?;
+    if let Some(procs) = &case.processes {
+        observed.processes = Some(
+            procs
+                .iter()
+                .map(|(name, state)| ProcessStatus {
+                    group: name.clone(),
+                    name: name.clone(),
+                    state: ProcState::parse(state),
+                    pid: 0,
+                    start: 0,
+                    description: String::new(),
+                })
+                .collect(),
+        );
+    }
+    let mut resources = render(dir.path(), &case, &observed)?;
+    let declared = resources
+        .iter()
+        .position(|r| !tree::is_implied(r))
+        .ok_or("the entry rendered no resource")?;
+    let (changes, work) = match (plan(&mut resources, &observed), &case.error) {
+        (Err(e), Some(want)) if e.contains(want.as_str()) => return Ok(()),
+        (Err(e), _) => return Err(format!("plan error: {e}")),
+        (Ok((changes, _)), Some(want)) => {
+            let lines: Vec<String> = changes.iter().map(line).collect();
+            return Err(format!("expected error `{want}`, planned {lines:?}"));
+        }
+        (Ok(p), None) => p,
+    };
+    let want = case.plan.as_ref().ok_or("no `plan`")?;
+    // `{project}` in expected details: the project's folder (a temp folder).
+    let project = dir.path().display().to_string();
+    let want_details: Vec<String> = want
+        .details
+        .iter()
+        .map(|d| d.replace("{project}", &project))
+        .collect();
+    let mine = changes.iter().find(|c| c.index == declared);
+    let got_action = mine.map_or("none".to_string(), |c| {
+        serde_json::to_value(c.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    });
+    let mut problems = Vec::new();
+    if got_action != want.action {
+        problems.push(format!("action: {got_action}, expected {}", want.action));
+    }
+    if let Some(c) = mine {
+        if c.details != want_details {
+            problems.push(format!(
+                "details: {:?}, expected {want_details:?}",
+                c.details
+            ));
+        }
+        if c.files.lines() != want.files {
+            problems.push(format!(
+                "files: {:?}, expected {:?}",
+                c.files.lines(),
+                want.files
+            ));
+        }
+        if c.after != want.known_after {
+            problems.push(format!(
+                "known_after: {:?}, expected {:?}",
+                c.after, want.known_after
+            ));
+        }
+    }
+    let others: Vec<String> = changes
+        .iter()
+        .filter(|c| c.index != declared)
+        .map(line)
+        .collect();
+    if others != case.others {
+        problems.push(format!(
+            "other changes: {others:?}, expected {:?}",
+            case.others
+        ));
+    }
+    let steps: Vec<(&Change, &Resource)> =
+        changes.iter().map(|c| (c, &resources[c.index])).collect();
+    let (script, _stdin) = apply::script_full(None, &steps, &work);
+    for l in &case.script {
+        if !script.contains(l.as_str()) {
+            problems.push(format!("script lacks `{l}`"));
+        }
+    }
+    if !problems.is_empty() && std::env::var_os("KINDS_SHOW_SCRIPT").is_some() {
+        // The steps only (not the script's shared head).
+        let steps = script
+            .split_once("printf 'play-apply\\0v1\\0'\n")
+            .map_or(script.as_str(), |(_, b)| b);
+        problems.push(format!("script steps:\n{steps}"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n  "))
+    }
+}
+
+/// Every case of every kind; at least two per kind listed in `COVERED`.
+#[test]
+fn kinds_cases() {
+    const COVERED: &[&str] = &[
+        "file",
+        "directory",
+        "link",
+        "program",
+        "command",
+        "git",
+        "sync",
+        "package",
+        "user",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
+    let mut failures = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kinds: Vec<_> = std::fs::read_dir(&root)
+        .expect("tests/kinds")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    kinds.sort();
+    for kind_dir in kinds {
+        let kind = kind_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            play::resources::registry::by_name(&kind).is_some(),
+            "tests/kinds/{kind}: not a kind"
+        );
+        let mut cases: Vec<_> = std::fs::read_dir(&kind_dir)
+            .expect("kind folder")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        cases.sort();
+        for case in cases {
+            *counts.entry(kind.clone()).or_default() += 1;
+            if let Err(e) = run_case(&case) {
+                failures.push(format!("{}:\n  {e}", case.display()));
+            }
+        }
+    }
+    for k in COVERED {
+        let n = counts.get(*k).copied().unwrap_or(0);
+        if n < 2 {
+            failures.push(format!("tests/kinds/{k}: {n} case(s), at least 2 wanted"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
