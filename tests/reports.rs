@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use quick_xml::events::Event;
+use support::check::{host, json};
 use support::lab::Lab;
 use support::project::{Project, Run};
 
@@ -25,36 +26,9 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
-}
-
 /// Validates a report against docs/report.schema.json (itself checked against its meta-schema).
 fn assert_schema_valid(report: &serde_json::Value) {
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
-    let schema = json(&read(&schema_path));
-    if let Err(e) = jsonschema::meta::validate(&schema) {
-        panic!("docs/report.schema.json is not a valid JSON Schema: {e}");
-    }
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(report)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "report does not match docs/report.schema.json:\n{}\n{report:#}",
-        errors.join("\n")
-    );
-}
-
-fn host<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .find(|h| h["host"] == name)
-        .unwrap_or_else(|| panic!("no host {name} in {report:#}"))
+    support::check::assert_schema_valid("report.schema.json", report);
 }
 
 fn change<'a>(h: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
