@@ -469,7 +469,11 @@ fn ci_commands(doc: &str) -> Vec<String> {
         from_gitlab, from_jenkins,
         "docs/ci.md: the GitLab job and the Jenkinsfile must run the same commands"
     );
-    assert_eq!(from_gitlab.len(), 3, "check, diff, apply: {from_gitlab:?}");
+    assert_eq!(
+        from_gitlab.len(),
+        4,
+        "check, diff, apply, drift: {from_gitlab:?}"
+    );
     from_gitlab
 }
 
@@ -546,8 +550,12 @@ fn ci_examples_run_against_a_lab() {
     assert!(plan.contains("+env = staging"), "{plan}");
     assert!(!plan.contains("ci-secret-9f2e71"), "{plan}");
     assert!(plan.contains("(sensitive content changed)"), "{plan}");
-    // Merged: apply, with its JUnit report.
-    run_ci_line(&p, bin.path(), &commands[2], &pass).code(0);
+    let plan_file = read(&p.path("plan.json"));
+    assert!(!plan_file.contains("ci-secret-9f2e71"), "{plan_file}");
+    // Merged: the reviewed plan applied, with its JUnit report.
+    run_ci_line(&p, bin.path(), &commands[2], &pass)
+        .code(0)
+        .shows("applying plan plan-");
     let xml = read(&p.path("apply.xml"));
     let j = parse_junit(&xml);
     j.assert_counts_match(&xml);
@@ -562,6 +570,12 @@ fn ci_examples_run_against_a_lab() {
     run_ci_line(&p, bin.path(), &commands[1], &pass).code(0);
     let plan = read(&p.path("plan.md"));
     assert!(plan.contains("No changes"), "{plan}");
+    // The scheduled drift check: none, then a file changed by hand fails the job.
+    run_ci_line(&p, bin.path(), &commands[3], &pass).code(0);
+    sh(&lab, "h2", "echo drifted > /etc/ci/app.ini");
+    run_ci_line(&p, bin.path(), &commands[3], &pass).code(2);
+    let drift = parse_junit(&read(&p.path("drift.xml")));
+    assert_eq!((drift.cases.len(), drift.failures()), (2, 1));
     // A broken change fails the check job, with the place of each problem.
     let p = p.file(
         "playbooks/site.yml",

@@ -339,6 +339,7 @@ pub fn compare(saved: &[ChangePrint], fresh: &[ChangePrint]) -> Vec<String> {
                 for (k, v) in &s.depends {
                     match f.depends.get(k) {
                         Some(w) if w == v => {}
+                        Some(_) if s.sensitive => why.push(format!("{k}: changed (sensitive)")),
                         Some(w) => why.push(format!("{k}: {v} → {w}")),
                         None => why.push(format!("{k}: no longer observed")),
                     }
@@ -545,6 +546,20 @@ mod tests {
             "s2",
         );
         assert_ne!(marked[0].content, again[0].content);
+        // A moved sensitive file is named, its digests are not shown.
+        let moved = normalize(
+            &prints(
+                std::slice::from_ref(&res),
+                &[change("/etc/app.conf", b"sensitive-value-42", true)],
+                &observed_with("/etc/app.conf", file_state("0ther", 0o600)),
+            ),
+            &red,
+            "s1",
+        );
+        assert_eq!(
+            compare(&marked, &moved),
+            vec!["file /etc/app.conf: path /etc/app.conf: changed (sensitive)".to_string()]
+        );
         assert_eq!(
             marked[0].content.as_ref().map(|c| &c.digest),
             Some(&salted_digest("s1", &sha256_hex(b"sensitive-value-42")))

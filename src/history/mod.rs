@@ -173,11 +173,20 @@ pub fn record(report: &RunReport, ctx: &RunContext<'_>, project: &Path) -> RunRe
     }
 }
 
-/// `USER@HOSTNAME`.
+/// `USER@HOSTNAME`: `$USER` (or `$LOGNAME`), else the name of the process's uid in
+/// `/etc/passwd`, else `uid N`.
 pub fn who() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid {}", own_uid()));
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            let uid = own_uid();
+            std::fs::read_to_string("/etc/passwd")
+                .ok()
+                .and_then(|text| user_of(&text, uid))
+                .unwrap_or_else(|| format!("uid {uid}"))
+        });
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
@@ -186,6 +195,16 @@ pub fn who() -> String {
     } else {
         format!("{user}@{host}")
     }
+}
+
+/// The name of `uid` in passwd text.
+fn user_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
 }
 
 fn own_uid() -> u32 {
@@ -339,6 +358,14 @@ mod tests {
             seconds: 1.0,
             plan_id: None,
         }
+    }
+
+    #[test]
+    fn who_names_the_uid_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\ndeploy:x:1000:1000::/home/deploy:/bin/sh\n";
+        assert_eq!(user_of(passwd, 1000).as_deref(), Some("deploy"));
+        assert_eq!(user_of(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_of(passwd, 7), None);
     }
 
     #[test]
