@@ -151,12 +151,12 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
             };
             out.insert(format!("unit {key}"), v);
         }
-        Desired::Git(_) => {
+        Desired::Git(g) => {
             if let Some(c) = ship.checkouts.get(key) {
                 out.insert(format!("checkout {key}"), format!("{c:?}"));
             }
-            for ((repo, version), r) in &ship.remotes {
-                out.insert(format!("remote {repo} {version}"), digest_of(r));
+            if let Some(r) = ship.remotes.get(&(g.repo.clone(), g.version.clone())) {
+                out.insert(format!("remote {} {}", g.repo, g.version), digest_of(r));
             }
         }
         Desired::Sync(_) => {
@@ -390,7 +390,12 @@ mod tests {
     }
 
     fn file_resource(path: &str) -> Resource {
-        let yaml = format!("- hosts: all\n  state:\n    - file: {path}\n      content: hi\n");
+        resource(&format!("file: {path}\n      content: hi"))
+    }
+
+    /// The one resource of a playbook whose state is `- ENTRY`.
+    fn resource(entry: &str) -> Resource {
+        let yaml = format!("- hosts: all\n  state:\n    - {entry}\n");
         let dir = tempfile::tempdir().expect("tempdir");
         let pb = dir.path().join("site.yml");
         std::fs::write(&pb, yaml).expect("write");
@@ -456,6 +461,87 @@ mod tests {
                 group: "app".into()
             }),
             "link -> /a mode=0777 owner=app group=app"
+        );
+    }
+
+    fn change_of(res: &Resource) -> Change {
+        Change {
+            kind: res.desired.kind(),
+            key: res.desired.key().to_string(),
+            action: Action::Create,
+            details: vec![],
+            content: None,
+            sensitive: false,
+            index: 0,
+            after: None,
+        }
+    }
+
+    #[test]
+    fn packages_users_and_units_are_fingerprinted_by_their_state() {
+        use crate::resources::package::{Installed, PackageDb};
+        let pkg = resource("package: nginx");
+        let mut o = Observed::default();
+        assert_eq!(
+            depends(&pkg, &change_of(&pkg), &o)
+                .get("package nginx")
+                .map(String::as_str),
+            Some("unknown")
+        );
+        let mut db = PackageDb {
+            dpkg: true,
+            ..Default::default()
+        };
+        db.installed.insert(
+            "nginx".into(),
+            Installed {
+                arch: "amd64".into(),
+                status: "ii ".into(),
+                version: "1.22.1-9".into(),
+            },
+        );
+        o.ship.packages = Some(db);
+        assert_eq!(
+            depends(&pkg, &change_of(&pkg), &o)
+                .get("package nginx")
+                .map(String::as_str),
+            Some("ii 1.22.1-9 amd64")
+        );
+        let user = resource("user: app");
+        o.ship.users = Some(Default::default());
+        assert_eq!(
+            depends(&user, &change_of(&user), &o)
+                .get("user app")
+                .map(String::as_str),
+            Some("absent")
+        );
+        let unit = resource("service: web");
+        let d = depends(&unit, &change_of(&unit), &o);
+        assert_eq!(
+            d.get("unit web.service").map(String::as_str),
+            Some("unknown")
+        );
+        // Its unit file is a path it depends on.
+        assert_eq!(
+            d.get("path /etc/systemd/system/web.service")
+                .map(String::as_str),
+            Some("missing")
+        );
+        o.units.insert(
+            "web.service".into(),
+            crate::resources::service::UnitState {
+                load_state: "loaded".into(),
+                active_state: "active".into(),
+                sub_state: "running".into(),
+                unit_file_state: "enabled".into(),
+                need_daemon_reload: false,
+            },
+        );
+        assert_eq!(
+            depends(&unit, &change_of(&unit), &o)
+                .get("unit web.service")
+                .map(String::as_str),
+            Some("load=loaded active=active sub=running file=enabled reload-needed=false")
         );
     }
 
