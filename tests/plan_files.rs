@@ -144,6 +144,34 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
     assert_eq!(host(&report, "h1")["status"], "changed");
     assert_eq!(host(&report, "h3")["status"], "changed");
     assert_eq!(host(&report, "h2")["status"], "failed");
+    // Exactly the plan's changes, all applied.
+    for h in ["h1", "h3"] {
+        let applied: Vec<(&str, &str, bool)> = host(&report, h)["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| {
+                (
+                    c["kind"].as_str().expect("kind"),
+                    c["key"].as_str().expect("key"),
+                    c["applied"] == true,
+                )
+            })
+            .collect();
+        let planned: Vec<(&str, &str, bool)> = host(&plan, h)["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| {
+                (
+                    c["kind"].as_str().expect("kind"),
+                    c["key"].as_str().expect("key"),
+                    true,
+                )
+            })
+            .collect();
+        assert_eq!(applied, planned, "{h}");
+    }
     assert!(host(&report, "h2")["error"]
         .as_str()
         .expect("error")

@@ -60,6 +60,8 @@ fn walk(p: &Path, out: &mut BTreeSet<PathBuf>) -> Result<(), SourcesError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
+    // Not sources: version control, and play's own run history.
+    entries.retain(|e| e.file_name().is_none_or(|n| n != ".git" && n != ".play"));
     for e in entries {
         walk(&e, out)?;
     }
@@ -128,6 +130,8 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("sub")).expect("mkdir");
         std::fs::write(&a, "x").expect("write");
         std::fs::write(&b, "y").expect("write");
+        std::fs::create_dir_all(dir.path().join(".play/runs")).expect("mkdir");
+        std::fs::write(dir.path().join(".play/runs/r.json"), "{}").expect("write");
         let mut set = BTreeSet::new();
         walk(dir.path(), &mut set).expect("walk");
         assert_eq!(set.len(), 2);
