@@ -207,7 +207,11 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
     assert!(md.stderr.contains("no longer needed"), "{}", md.stderr);
 
     // --- a new plan, then the sources change: refused before any host is contacted
-    play(&p, &["diff", "site.yml", "--out", "plan2.json"]).code(0);
+    play(
+        &p,
+        &["diff", "site.yml", "--out", "plan2.json", "--exit-code"],
+    )
+    .code(2);
     let plan2 = json(&std::fs::read_to_string(p.path("plan2.json")).expect("plan2"));
     assert_schema_valid("plan.schema.json", &plan2);
     assert_eq!(
@@ -264,6 +268,16 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
         lines[4]
     );
     let first_apply = lines[1].split_whitespace().next().expect("id");
+    let second_diff = lines[3].split_whitespace().next().expect("id");
+    let rec = json(
+        &play_plain(&p, &["show", second_diff, "--format", "json"])
+            .code(0)
+            .stdout,
+    );
+    assert_eq!(
+        (&rec["command"], &rec["exit_code"]),
+        (&"diff".into(), &2.into())
+    );
     let shown = play_plain(&p, &["show", first_apply]).code(0);
     assert!(
         shown

@@ -30,9 +30,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<i32> {
         ..Extras::default()
     };
     let report = super::converge::run(&args.common, Mode::Apply, &extras)?;
-    Ok(super::converge::exit_code(if report.all_ok() {
-        crate::exit::SUCCESS
-    } else {
-        crate::exit::FAILURE
-    }))
+    Ok(super::converge::exit_code(super::converge::outcome(
+        &report, false,
+    )))
 }

@@ -79,6 +79,8 @@ pub struct Extras {
     pub plan: Option<PathBuf>,
     /// `apply --allow-source-change`.
     pub allow_source_change: bool,
+    /// `diff --exit-code`: pending changes exit 2.
+    pub pending_exit_code: bool,
 }
 
 /// The report in `format` (no colors), from a redacted report.
@@ -230,11 +232,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
     }
     // The run record: every apply and rollback, and diff when it wrote a plan.
     if mode == Mode::Apply || written.is_some() {
-        let code = if report.all_ok() {
-            crate::exit::SUCCESS
-        } else {
-            crate::exit::FAILURE
-        };
+        let code = outcome(&report, extras.pending_exit_code);
         let ctx = RunContext {
             command: extras.command,
             started,
@@ -276,6 +274,18 @@ fn on_ctrl_c() {
         );
         crate::engine::interrupt();
     });
+}
+
+/// The exit code of a finished run before Ctrl-C is considered: 1 unless every host ended
+/// well; for a diff with `pending_exit_code`, 2 when changes are pending; else 0.
+pub fn outcome(report: &RunReport, pending_exit_code: bool) -> i32 {
+    if !report.all_ok() {
+        crate::exit::FAILURE
+    } else if report.mode == Mode::Diff && pending_exit_code && report.pending_changes() > 0 {
+        crate::exit::CHANGES_PENDING
+    } else {
+        crate::exit::SUCCESS
+    }
 }
 
 /// The exit code of a finished run: 130 after Ctrl-C, else `code`.

@@ -24,14 +24,12 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     let extras = Extras {
         command: "diff",
         out: args.out,
+        pending_exit_code: args.exit_code,
         ..Extras::default()
     };
     let report = super::converge::run(&args.common, Mode::Diff, &extras)?;
-    Ok(super::converge::exit_code(if !report.all_ok() {
-        crate::exit::FAILURE
-    } else if args.exit_code && report.pending_changes() > 0 {
-        crate::exit::CHANGES_PENDING
-    } else {
-        crate::exit::SUCCESS
-    }))
+    Ok(super::converge::exit_code(super::converge::outcome(
+        &report,
+        args.exit_code,
+    )))
 }

@@ -40,9 +40,7 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<i32> {
         ..Default::default()
     };
     let report = super::converge::run(&args.common, mode, &extras)?;
-    Ok(super::converge::exit_code(if report.all_ok() {
-        crate::exit::SUCCESS
-    } else {
-        crate::exit::FAILURE
-    }))
+    Ok(super::converge::exit_code(super::converge::outcome(
+        &report, false,
+    )))
 }

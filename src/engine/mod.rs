@@ -105,7 +105,8 @@ pub struct HostReport {
     /// Remarks for `-v` output (e.g. supervisord reached through supervisorctl).
     pub notes: Vec<String>,
     /// The changes planned before applying, each with what it depends on in the observed
-    /// state (for plan files: [`planfile`]). Raw: redact before writing.
+    /// state (for plan files: [`planfile`]); made by diff and by apply from a plan. Raw:
+    /// redact before writing.
     pub prints: Vec<planfile::RawPrint>,
 }
 
@@ -895,8 +896,10 @@ fn host_pipeline(
         fetch_old(t, r, &mut changes, &observed)?;
     }
     r.changes = changes;
-    r.prints = planfile::prints(&resources, &plan.changes, &observed);
-    check_expected(host, opts, r)?;
+    if opts.mode == Mode::Diff || opts.expected.is_some() {
+        r.prints = planfile::prints(&resources, &plan.changes, &observed);
+        check_expected(host, opts, r)?;
+    }
     let temps = lock::leftover_temps(
         &observed.temps,
         first
@@ -938,8 +941,10 @@ fn host_pipeline(
             fetch_old(t, r, &mut changes, &observed)?;
         }
         r.changes = changes;
-        r.prints = planfile::prints(&resources, &plan.changes, &observed);
-        check_expected(host, opts, r)?;
+        if opts.expected.is_some() {
+            r.prints = planfile::prints(&resources, &plan.changes, &observed);
+            check_expected(host, opts, r)?;
+        }
     }
     if r.changes.is_empty() {
         return Ok(());
