@@ -80,6 +80,13 @@ pub enum PlanFileError {
     Version { path: PathBuf, found: u32 },
     #[error(transparent)]
     Sources(#[from] sources::SourcesError),
+    #[error("{path}: host {host}, {kind} {key}: the content does not match its digest (the plan file was edited)")]
+    Tampered {
+        path: PathBuf,
+        host: String,
+        kind: String,
+        key: String,
+    },
 }
 
 impl PlanFile {
@@ -169,10 +176,41 @@ impl PlanFile {
                 found: head.format_version,
             });
         }
-        serde_json::from_str(text).map_err(|source| PlanFileError::Parse {
+        let plan: PlanFile = serde_json::from_str(text).map_err(|source| PlanFileError::Parse {
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+        plan.check_contents(path)?;
+        Ok(plan)
+    }
+
+    /// Every clear content matches its digest: what reviewers read is what the digest (the
+    /// thing compared at apply) stands for.
+    fn check_contents(&self, path: &Path) -> Result<(), PlanFileError> {
+        use base64::Engine as _;
+        for h in &self.hosts {
+            for c in &h.changes {
+                let Some(cc) = &c.content else { continue };
+                let bytes = match (&cc.text, &cc.base64) {
+                    (Some(t), None) => Some(t.as_bytes().to_vec()),
+                    (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).ok(),
+                    (None, None) if cc.digest.starts_with("salted-sha256:") => continue,
+                    _ => None,
+                };
+                let ok = bytes.is_some_and(|b| {
+                    cc.digest == format!("sha256:{}", crate::engine::planfile::sha256_hex(&b))
+                });
+                if !ok {
+                    return Err(PlanFileError::Tampered {
+                        path: path.to_path_buf(),
+                        host: h.host.clone(),
+                        kind: c.kind.clone(),
+                        key: c.key.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -306,7 +344,10 @@ mod tests {
                         sensitive: false,
                         content: Some(PlannedContent {
                             path: "/etc/motd".into(),
-                            digest: "sha256:12".into(),
+                            digest: format!(
+                                "sha256:{}",
+                                crate::engine::planfile::sha256_hex(b"hello\n")
+                            ),
                             text: Some("hello\n".into()),
                             base64: None,
                         }),
@@ -359,6 +400,27 @@ mod tests {
         assert!(matches!(
             PlanFile::parse(p, "not json"),
             Err(PlanFileError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn an_edited_content_is_refused() {
+        let p = Path::new("x.plan");
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).expect("json");
+        v["hosts"][0]["changes"][0]["content"]["text"] = serde_json::json!("evil\n");
+        assert!(matches!(
+            PlanFile::parse(p, &v.to_string()),
+            Err(PlanFileError::Tampered { ref key, .. }) if key == "/etc/motd"
+        ));
+        // Neither text nor base64, and not a sensitive digest: refused too.
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).expect("json");
+        v["hosts"][0]["changes"][0]["content"]
+            .as_object_mut()
+            .expect("content")
+            .remove("text");
+        assert!(matches!(
+            PlanFile::parse(p, &v.to_string()),
+            Err(PlanFileError::Tampered { .. })
         ));
     }
 
