@@ -267,6 +267,8 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
         "{}",
         lines[4]
     );
+    let tail = play_plain(&p, &["log", "-n", "2"]).code(0);
+    assert_eq!(tail.stdout.lines().collect::<Vec<_>>(), lines[3..]);
     let first_apply = lines[1].split_whitespace().next().expect("id");
     let second_diff = lines[3].split_whitespace().next().expect("id");
     let rec = json(

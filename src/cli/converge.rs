@@ -32,8 +32,8 @@ pub enum ReportFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ConvergeArgs {
-    /// The playbook (a YAML list of plays). `apply --plan`: optional (the plan's), or the
-    /// plan's.
+    /// The playbook (a YAML list of plays). With `apply --plan` it may be left out (the
+    /// plan's is used); given, it must be the plan's.
     pub playbook: Option<PathBuf>,
     #[command(flatten)]
     pub inv: InventoryOpts,
