@@ -248,10 +248,10 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
     assert_eq!(lab.sh("h2", "cat /etc/plan/motd"), "hello from play\n");
     play(&p, &["diff", "site.yml", "--exit-code"]).code(0);
 
-    // --- the run history: diff --out, apply, apply, diff --out, apply
+    // --- the run history: diff --out, apply, apply, diff --out, apply refused (sources), apply
     let log = play_plain(&p, &["log"]).code(0);
     let lines: Vec<&str> = log.stdout.lines().collect();
-    assert_eq!(lines.len(), 5, "{}", log.stdout);
+    assert_eq!(lines.len(), 6, "{}", log.stdout);
     assert!(
         lines[0].contains(" diff ") && lines[0].contains(&plan_id),
         "{}",
@@ -262,13 +262,19 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
         "{}",
         lines[1]
     );
+    assert!(lines[4].contains("FAILED 0 host(s)"), "{}", lines[4]);
+    let refused = lines[4].split_whitespace().next().expect("id");
+    play_plain(&p, &["show", refused])
+        .code(0)
+        .shows("stopped before contacting any host")
+        .shows("sources changed");
     assert!(
-        lines[4].contains(" apply ") && lines[4].contains(" ok "),
+        lines[5].contains(" apply ") && lines[5].contains(" ok "),
         "{}",
-        lines[4]
+        lines[5]
     );
     let tail = play_plain(&p, &["log", "-n", "2"]).code(0);
-    assert_eq!(tail.stdout.lines().collect::<Vec<_>>(), lines[3..]);
+    assert_eq!(tail.stdout.lines().collect::<Vec<_>>(), lines[4..]);
     let first_apply = lines[1].split_whitespace().next().expect("id");
     let second_diff = lines[3].split_whitespace().next().expect("id");
     let rec = json(

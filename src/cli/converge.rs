@@ -169,7 +169,26 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
         allow_change: extras.allow_source_change,
     });
     // The report comes back redacted (see ops::converge).
-    let converged = crate::ops::converge::converge(&playbook, &inv, &extra, &opts, &salt, check)?;
+    let converged =
+        match crate::ops::converge::converge(&playbook, &inv, &extra, &opts, &salt, check) {
+            Ok(c) => c,
+            Err(e) => {
+                // Stopped before any host was contacted (a broken playbook, changed sources).
+                if mode == Mode::Apply || extras.out.is_some() {
+                    let ctx = RunContext {
+                        command: extras.command,
+                        started,
+                        playbook: &playbook_str,
+                        inventory: &args.inv.inventory.display().to_string(),
+                        plan_id: plan.as_ref().map(|(_, p)| p.id.clone()),
+                        plan_file: extras.plan.as_ref().map(|f| f.display().to_string()),
+                        exit_code: crate::exit::FAILURE,
+                    };
+                    append_record(args, &history::stopped(&ctx, &e.to_string(), mode));
+                }
+                return Err(e.into());
+            }
+        };
     let report = converged.report;
     let redactor = Redactor::current();
     let mut human = redactor.string(&crate::report::plan::text(&report, args.verbose));
@@ -248,18 +267,21 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
                 .or_else(|| extras.plan.as_ref().map(|f| f.display().to_string())),
             exit_code: exit_code(code),
         };
-        let project = Path::new(".");
-        let rec = history::record(&report, &ctx, project);
-        let dir = args
-            .record
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(history::DEFAULT_DIR));
-        match history::append(&dir, &rec) {
-            Ok(_) => {}
-            Err(e) => eprintln!("warning: {e}"),
-        }
+        append_record(args, &history::record(&report, &ctx));
     }
     Ok(report)
+}
+
+/// Appends a run record to the history (`--record DIR` or `.play/runs`); a warning when it
+/// cannot be written (the run's outcome stands).
+fn append_record(args: &ConvergeArgs, rec: &history::RunRecord) {
+    let dir = args
+        .record
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(history::DEFAULT_DIR));
+    if let Err(e) = history::append(&dir, rec) {
+        eprintln!("warning: {e}");
+    }
 }
 
 /// First Ctrl-C: finish what is in flight, start nothing new (exit 130). Second: abort at once.

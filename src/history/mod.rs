@@ -50,6 +50,9 @@ pub struct RunRecord {
     pub success: bool,
     pub exit_code: i32,
     pub seconds: f64,
+    /// Why the run stopped before contacting any host (a broken playbook, changed sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub hosts: Vec<HostRecord>,
 }
 
@@ -124,8 +127,23 @@ fn status_name(h: &HostReport) -> &'static str {
     }
 }
 
-/// The record of a run, from its report (redacted again here, strings and all).
-pub fn record(report: &RunReport, ctx: &RunContext<'_>, project: &Path) -> RunRecord {
+/// The record of a run that stopped before contacting any host.
+pub fn stopped(ctx: &RunContext<'_>, error: &str, mode: Mode) -> RunRecord {
+    let report = RunReport {
+        mode,
+        hosts: Vec::new(),
+        seconds: 0.0,
+        plan_id: None,
+    };
+    let mut rec = record(&report, ctx);
+    rec.success = false;
+    rec.error = Some(Redactor::current().string(error));
+    rec
+}
+
+/// The record of a run, from its report (redacted again here, strings and all); the git
+/// commit is the working folder's (the project's).
+pub fn record(report: &RunReport, ctx: &RunContext<'_>) -> RunRecord {
     let red = Redactor::current();
     let report = red.report(report);
     let hosts = report
@@ -161,7 +179,7 @@ pub fn record(report: &RunReport, ctx: &RunContext<'_>, project: &Path) -> RunRe
         command: ctx.command.to_string(),
         started: ctx.started.clone(),
         who: who(),
-        git_commit: git_commit(project),
+        git_commit: git_commit(Path::new(".")),
         playbook: red.string(ctx.playbook),
         inventory: red.string(ctx.inventory),
         plan_id: ctx.plan_id.clone(),
@@ -169,6 +187,7 @@ pub fn record(report: &RunReport, ctx: &RunContext<'_>, project: &Path) -> RunRe
         success: report.all_ok(),
         exit_code: ctx.exit_code,
         seconds: report.seconds,
+        error: None,
         hosts,
     }
 }
@@ -381,7 +400,7 @@ mod tests {
             plan_file: None,
             exit_code: 1,
         };
-        let rec = record(&report(), &ctx, dir.path());
+        let rec = record(&report(), &ctx);
         let path = append(&dir.path().join("runs"), &rec).expect("append");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(!text.contains("vault-s3cret"), "{text}");

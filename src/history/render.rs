@@ -83,6 +83,9 @@ pub fn text(r: &RunRecord) -> String {
     for (k, v) in header(r) {
         let _ = writeln!(s, "  {k:<18} {v}");
     }
+    if let Some(e) = &r.error {
+        let _ = writeln!(s, "\nstopped before contacting any host: {e}");
+    }
     for h in &r.hosts {
         let _ = writeln!(
             s,
@@ -126,6 +129,9 @@ pub fn markdown(r: &RunRecord) -> String {
     let mut s = format!("## play run `{}`\n\n| | |\n|---|---|\n", r.id);
     for (k, v) in header(r) {
         let _ = writeln!(s, "| {k} | {} |", md_cell(&v));
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(s, "\nstopped before contacting any host:\n```\n{e}\n```");
     }
     s.push_str("\n| host | status | changes | unchanged | seconds |\n|---|---|---:|---:|---:|\n");
     for h in &r.hosts {
