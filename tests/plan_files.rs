@@ -233,6 +233,21 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
     play(&p, &["apply", "--plan", "plan2.json", "other.yml"])
         .code(1)
         .shows("was made for playbook site.yml");
+    // --allow-source-change does not allow other changes: a content rendered otherwise now
+    // refuses the host that would get it.
+    std::fs::write(
+        p.path("site.yml"),
+        SITE.replace("hello from play", "hello, changed after review"),
+    )
+    .expect("edit site.yml");
+    play(
+        &p,
+        &["apply", "--plan", "plan2.json", "--allow-source-change"],
+    )
+    .code(1)
+    .shows("file /etc/plan/motd: the rendered content differs from the plan's");
+    assert_eq!(lab.sh("h2", "cat /etc/plan/motd"), "edited by hand\n");
+    std::fs::write(p.path("site.yml"), format!("# reviewed\n{SITE}")).expect("edit site.yml");
     // --allow-source-change: every host's fresh plan still is the saved one.
     play(
         &p,
@@ -249,9 +264,10 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
     play(&p, &["diff", "site.yml", "--exit-code"]).code(0);
 
     // --- the run history: diff --out, apply, apply, diff --out, apply refused (sources), apply
+    // refused (content), apply
     let log = play_plain(&p, &["log"]).code(0);
     let lines: Vec<&str> = log.stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "{}", log.stdout);
+    assert_eq!(lines.len(), 7, "{}", log.stdout);
     assert!(
         lines[0].contains(" diff ") && lines[0].contains(&plan_id),
         "{}",
@@ -268,13 +284,14 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
         .code(0)
         .shows("stopped before contacting any host")
         .shows("sources changed");
+    assert!(lines[5].contains("FAILED 3 host(s)"), "{}", lines[5]);
     assert!(
-        lines[5].contains(" apply ") && lines[5].contains(" ok "),
+        lines[6].contains(" apply ") && lines[6].contains(" ok "),
         "{}",
-        lines[5]
+        lines[6]
     );
     let tail = play_plain(&p, &["log", "-n", "2"]).code(0);
-    assert_eq!(tail.stdout.lines().collect::<Vec<_>>(), lines[4..]);
+    assert_eq!(tail.stdout.lines().collect::<Vec<_>>(), lines[5..]);
     let first_apply = lines[1].split_whitespace().next().expect("id");
     let second_diff = lines[3].split_whitespace().next().expect("id");
     let rec = json(
