@@ -192,9 +192,30 @@ pub fn record(report: &RunReport, ctx: &RunContext<'_>) -> RunRecord {
     }
 }
 
+/// Who ran it: `USER@HOSTNAME`, and in CI the person behind the job (see [`ci_user`]).
+pub fn who() -> String {
+    let local = local_user();
+    match ci_user(|k| std::env::var(k).ok()) {
+        Some(person) => format!("{person} via {local}"),
+        None => local,
+    }
+}
+
+/// The person who started a CI job: GitLab's `GITLAB_USER_LOGIN`, GitHub's `GITHUB_ACTOR`,
+/// Jenkins' `BUILD_USER_ID` (build-user-vars plugin), as `NAME (VARIABLE)`.
+pub fn ci_user(env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["GITLAB_USER_LOGIN", "GITHUB_ACTOR", "BUILD_USER_ID"]
+        .iter()
+        .find_map(|k| {
+            env(k)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| format!("{} ({k})", v.trim()))
+        })
+}
+
 /// `USER@HOSTNAME`: `$USER` (or `$LOGNAME`), else the name of the process's uid in
 /// `/etc/passwd`, else `uid N`.
-pub fn who() -> String {
+fn local_user() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .ok()
@@ -377,6 +398,27 @@ mod tests {
             seconds: 1.0,
             plan_id: None,
         }
+    }
+
+    #[test]
+    fn who_names_the_ci_user_behind_a_job() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            ci_user(env(&[("GITLAB_USER_LOGIN", "alice")])).as_deref(),
+            Some("alice (GITLAB_USER_LOGIN)")
+        );
+        assert_eq!(
+            ci_user(env(&[("GITLAB_USER_LOGIN", " "), ("BUILD_USER_ID", "bob")])).as_deref(),
+            Some("bob (BUILD_USER_ID)")
+        );
+        assert_eq!(ci_user(env(&[])), None);
     }
 
     #[test]
