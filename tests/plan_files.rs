@@ -45,6 +45,17 @@ fn play_plain(p: &Project, args: &[&str]) -> Run {
     Run::from(args, out)
 }
 
+/// `play show RUN --format json`, parsed, checked against docs/run.schema.json.
+fn show_json(p: &Project, run: &str) -> serde_json::Value {
+    let rec = json(
+        &play_plain(p, &["show", run, "--format", "json"])
+            .code(0)
+            .stdout,
+    );
+    assert_schema_valid("run.schema.json", &rec);
+    rec
+}
+
 /// (kind, key) of each change of a host of a report or plan.
 fn changes_of(doc: &serde_json::Value, name: &str) -> Vec<(String, String)> {
     host(doc, name)["changes"]
@@ -284,6 +295,10 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
         .code(0)
         .shows("stopped before contacting any host")
         .shows("sources changed");
+    let stopped = show_json(&p, refused);
+    assert!(stopped["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("site.yml: changed")));
     assert!(lines[5].contains("FAILED 3 host(s)"), "{}", lines[5]);
     assert!(
         lines[6].contains(" apply ") && lines[6].contains(" ok "),
@@ -294,11 +309,7 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
     assert_eq!(tail.stdout.lines().collect::<Vec<_>>(), lines[5..]);
     let first_apply = lines[1].split_whitespace().next().expect("id");
     let second_diff = lines[3].split_whitespace().next().expect("id");
-    let rec = json(
-        &play_plain(&p, &["show", second_diff, "--format", "json"])
-            .code(0)
-            .stdout,
-    );
+    let rec = show_json(&p, second_diff);
     assert_eq!(
         (&rec["command"], &rec["exit_code"]),
         (&"diff".into(), &2.into())
@@ -317,11 +328,7 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
         "{}",
         shown.stdout
     );
-    let rec = json(
-        &play_plain(&p, &["show", first_apply, "--format", "json"])
-            .code(0)
-            .stdout,
-    );
+    let rec = show_json(&p, first_apply);
     assert_eq!(rec["command"], "apply");
     assert_eq!(rec["plan_id"], plan_id.as_str());
     assert_eq!(rec["exit_code"], 1);
