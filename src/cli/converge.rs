@@ -198,22 +198,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
     // diff --out: the plan file.
     let mut written: Option<(String, PathBuf)> = None;
     if let (Some(out), Some(sources)) = (&extras.out, converged.sources) {
-        let hosts = report
-            .hosts
-            .iter()
-            .map(|h| {
-                let r = match converged.prints.get(&h.host) {
-                    Some(c) if h.status == crate::engine::HostStatus::Ok => Ok(c.clone()),
-                    _ => Err(match &h.status {
-                        crate::engine::HostStatus::Failed(m) => format!("failed: {m}"),
-                        crate::engine::HostStatus::Unreachable(m) => format!("unreachable: {m}"),
-                        crate::engine::HostStatus::NotRun(m) => format!("not run: {m}"),
-                        crate::engine::HostStatus::Ok => "not planned".to_string(),
-                    }),
-                };
-                (h.host.clone(), r)
-            })
-            .collect();
+        let hosts = crate::plan_file::hosts_of(&report, &converged.prints);
         let new = NewPlan {
             playbook: &playbook_str,
             inventory: &args.inv.inventory.display().to_string(),

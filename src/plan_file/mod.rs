@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::planfile::{ChangePrint, Expected, HostExpectation};
+use crate::engine::{HostStatus, RunReport};
 
 /// Version of the plan file format. A reader refuses other versions.
 pub const FORMAT_VERSION: u32 = 1;
@@ -287,6 +288,28 @@ impl NewPlan<'_> {
                 .collect(),
         }
     }
+}
+
+/// The hosts of a `diff` run as a plan holds them, in order: a planned host's changes (its
+/// prints), or why the host has no plan.
+pub fn hosts_of(
+    report: &RunReport,
+    prints: &BTreeMap<String, Vec<ChangePrint>>,
+) -> Vec<(String, Result<Vec<ChangePrint>, String>)> {
+    report
+        .hosts
+        .iter()
+        .map(|h| {
+            let r = match (&h.status, prints.get(&h.host)) {
+                (HostStatus::Ok, Some(c)) => Ok(c.clone()),
+                (HostStatus::Ok, None) => Err("not planned".to_string()),
+                (HostStatus::Failed(m), _) => Err(format!("failed: {m}")),
+                (HostStatus::Unreachable(m), _) => Err(format!("unreachable: {m}")),
+                (HostStatus::NotRun(m), _) => Err(format!("not run: {m}")),
+            };
+            (h.host.clone(), r)
+        })
+        .collect()
 }
 
 /// The sources' differences, for the refusal message.
