@@ -231,6 +231,20 @@ fn example_deploy_change_prune_and_rollback() {
         assert_eq!(served_release(&h.addr), previous);
     }
     assert_ne!(app_pid(&lab, "h2"), pid, "rollback restarts app");
+    // --- the run history holds it (docs/plan-file.md#run-history)
+    let mut runs: Vec<std::path::PathBuf> = std::fs::read_dir(p.path(".play/runs"))
+        .expect("run history")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    runs.sort();
+    let last: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(runs.last().expect("a run record")).expect("read"),
+    )
+    .expect("a JSON record");
+    assert_eq!(
+        (&last["command"], &last["success"]),
+        (&"rollback".into(), &true.into())
+    );
     // --- the next apply deploys the source again (a switch, nothing rebuilt)
     p.play(&["apply", "playbooks/web.yml"])
         .code(0)
@@ -240,7 +254,7 @@ fn example_deploy_change_prune_and_rollback() {
 
 #[test]
 fn git_checkouts_follow_their_version() {
-    let lab = Lab::start("deploy-git", 1);
+    let lab = Lab::start("deploy-gitco", 1);
     // A bare repository on the host at two commits: main (v2) and tag v1.
     sh(
         &lab,

@@ -289,3 +289,42 @@ fn refuses_addresses_outside_loopback() {
         );
     }
 }
+
+/// Every lab name used by the tests gets its own address block: two labs on the same block
+/// fail with "address already in use" when their tests run at once (flaky, load-dependent).
+#[test]
+fn lab_names_of_the_tests_have_distinct_address_blocks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut seen: std::collections::BTreeMap<std::net::Ipv4Addr, String> = Default::default();
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("tests folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read test file");
+        for piece in text.split("Lab::start").skip(1) {
+            // `("name"` or `_systemd("name"`
+            let Some(name) = piece
+                .split_once('"')
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(name, _)| name)
+            else {
+                continue;
+            };
+            count += 1;
+            let base = Lab::base_for(name);
+            if let Some(other) = seen.insert(base, name.to_string()) {
+                assert_eq!(
+                    other, name,
+                    "labs `{other}` and `{name}` share the address block {base}: rename one"
+                );
+            }
+        }
+    }
+    assert!(
+        count > 30,
+        "found only {count} lab names in {}",
+        dir.display()
+    );
+}

@@ -389,7 +389,7 @@ fn root_and_a_login_without_root_take_the_same_lock() {
 
 #[test]
 fn a_session_cut_during_the_supervisor_step_is_a_lost_connection() {
-    let lab = Lab::start("faults-cut-super", 1);
+    let lab = Lab::start("faults-super-cut", 1);
     let p = Project::new(&lab).file(
         "site.yml",
         "- hosts: lab\n  state:\n    - program: slow\n      command: /bin/sleep 100000\n      options: {startsecs: 20}\n",

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use quick_xml::events::Event;
+use support::check::{host, json};
 use support::lab::Lab;
 use support::project::{Project, Run};
 
@@ -25,36 +26,9 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
-}
-
 /// Validates a report against docs/report.schema.json (itself checked against its meta-schema).
 fn assert_schema_valid(report: &serde_json::Value) {
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
-    let schema = json(&read(&schema_path));
-    if let Err(e) = jsonschema::meta::validate(&schema) {
-        panic!("docs/report.schema.json is not a valid JSON Schema: {e}");
-    }
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(report)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "report does not match docs/report.schema.json:\n{}\n{report:#}",
-        errors.join("\n")
-    );
-}
-
-fn host<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .find(|h| h["host"] == name)
-        .unwrap_or_else(|| panic!("no host {name} in {report:#}"))
+    support::check::assert_schema_valid("report.schema.json", report);
 }
 
 fn change<'a>(h: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
@@ -495,7 +469,11 @@ fn ci_commands(doc: &str) -> Vec<String> {
         from_gitlab, from_jenkins,
         "docs/ci.md: the GitLab job and the Jenkinsfile must run the same commands"
     );
-    assert_eq!(from_gitlab.len(), 3, "check, diff, apply: {from_gitlab:?}");
+    assert_eq!(
+        from_gitlab.len(),
+        4,
+        "check, diff, apply, drift: {from_gitlab:?}"
+    );
     from_gitlab
 }
 
@@ -572,8 +550,12 @@ fn ci_examples_run_against_a_lab() {
     assert!(plan.contains("+env = staging"), "{plan}");
     assert!(!plan.contains("ci-secret-9f2e71"), "{plan}");
     assert!(plan.contains("(sensitive content changed)"), "{plan}");
-    // Merged: apply, with its JUnit report.
-    run_ci_line(&p, bin.path(), &commands[2], &pass).code(0);
+    let plan_file = read(&p.path("plan.json"));
+    assert!(!plan_file.contains("ci-secret-9f2e71"), "{plan_file}");
+    // Merged: the reviewed plan applied, with its JUnit report.
+    run_ci_line(&p, bin.path(), &commands[2], &pass)
+        .code(0)
+        .shows("applying plan plan-");
     let xml = read(&p.path("apply.xml"));
     let j = parse_junit(&xml);
     j.assert_counts_match(&xml);
@@ -588,6 +570,12 @@ fn ci_examples_run_against_a_lab() {
     run_ci_line(&p, bin.path(), &commands[1], &pass).code(0);
     let plan = read(&p.path("plan.md"));
     assert!(plan.contains("No changes"), "{plan}");
+    // The scheduled drift check: none, then a file changed by hand fails the job.
+    run_ci_line(&p, bin.path(), &commands[3], &pass).code(0);
+    sh(&lab, "h2", "echo drifted > /etc/ci/app.ini");
+    run_ci_line(&p, bin.path(), &commands[3], &pass).code(2);
+    let drift = parse_junit(&read(&p.path("drift.xml")));
+    assert_eq!((drift.cases.len(), drift.failures()), (2, 1));
     // A broken change fails the check job, with the place of each problem.
     let p = p.file(
         "playbooks/site.yml",
@@ -608,7 +596,7 @@ fn sha12(bytes: &[u8]) -> String {
 /// in lines and bytes otherwise.
 #[test]
 fn huge_contents_print_bounded_reports_on_a_lab() {
-    let lab = Lab::start("tmpl-reports-huge", 1);
+    let lab = Lab::start("reports-huge", 1);
     let p = Project::new(&lab).file(
         "site.yml",
         "- hosts: lab

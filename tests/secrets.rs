@@ -7,6 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use support::check::files_under;
 use support::lab::Lab;
 use support::project::{Project, Run};
 
@@ -122,24 +123,6 @@ fn sh(lab: &Lab, host: &str, cmd: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Every file under `dir` (recursively), as text.
-fn files_under(dir: &Path, out: &mut Vec<(String, String)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            out.push((
-                p.display().to_string(),
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ));
-        }
-    }
 }
 
 #[test]

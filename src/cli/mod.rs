@@ -8,8 +8,10 @@ pub mod diff;
 pub mod facts;
 pub mod inventory;
 pub mod lab;
+pub mod log;
 pub mod rollback;
 pub mod run;
+pub mod show;
 pub mod vault;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +44,10 @@ pub enum Command {
     Facts(facts::FactsArgs),
     /// Encrypt, decrypt or edit a vault file (`*.vault.yml`).
     Vault(vault::VaultArgs),
+    /// List the recorded runs (apply, rollback, diff --out), oldest first.
+    Log(log::LogArgs),
+    /// Print one recorded run (an id, a unique part of one, or `last`).
+    Show(show::ShowArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -58,6 +64,8 @@ pub fn main() -> anyhow::Result<i32> {
         Command::Check(args) => check::run(args),
         Command::Facts(args) => facts::run(args),
         Command::Vault(args) => vault::run(args),
+        Command::Log(args) => log::run(args),
+        Command::Show(args) => show::run(args),
     };
     result.map_err(|e| {
         let red = crate::report::redact::Redactor::current();

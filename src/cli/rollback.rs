@@ -35,10 +35,12 @@ pub fn run(mut args: RollbackArgs) -> anyhow::Result<i32> {
         .extra_vars
         .push(format!("{RELEASE_PIN_VAR}={pin}"));
     let mode = if args.diff { Mode::Diff } else { Mode::Apply };
-    let report = super::converge::run(&args.common, mode)?;
-    Ok(super::converge::exit_code(if report.all_ok() {
-        crate::exit::SUCCESS
-    } else {
-        crate::exit::FAILURE
-    }))
+    let extras = super::converge::Extras {
+        command: "rollback",
+        ..Default::default()
+    };
+    let report = super::converge::run(&args.common, mode, &extras)?;
+    Ok(super::converge::exit_code(super::converge::outcome(
+        &report, false,
+    )))
 }

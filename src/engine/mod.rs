@@ -12,6 +12,7 @@
 
 pub mod gate;
 pub mod lock;
+pub mod planfile;
 pub mod processes;
 pub mod restarts;
 
@@ -57,6 +58,9 @@ pub struct RunOptions {
     pub lock_timeout: u64,
     /// Bounds of every template rendering.
     pub template_limits: crate::resolve::template::Limits,
+    /// Apply from a saved plan (`play apply --plan`): a host whose fresh plan is not exactly
+    /// the saved one is refused as stale, nothing applied on it (see [`planfile`]).
+    pub expected: Option<std::sync::Arc<planfile::Expected>>,
 }
 
 /// Why a run could not start (nothing was contacted).
@@ -100,6 +104,10 @@ pub struct HostReport {
     pub seconds: f64,
     /// Remarks for `-v` output (e.g. supervisord reached through supervisorctl).
     pub notes: Vec<String>,
+    /// The changes planned before applying, each with what it depends on in the observed
+    /// state (for plan files: [`planfile`]); made by diff and by apply from a plan. Raw:
+    /// redact before writing.
+    pub prints: Vec<planfile::RawPrint>,
 }
 
 impl HostReport {
@@ -114,6 +122,7 @@ impl HostReport {
             round_trips: 0,
             seconds: 0.0,
             notes: Vec::new(),
+            prints: Vec::new(),
         }
     }
     pub fn failed(&self) -> bool {
@@ -130,6 +139,8 @@ pub struct RunReport {
     pub mode: Mode,
     pub hosts: Vec<HostReport>,
     pub seconds: f64,
+    /// The saved plan this run applied (`play apply --plan`).
+    pub plan_id: Option<String>,
 }
 
 impl RunReport {
@@ -304,6 +315,7 @@ pub fn run(
         mode: opts.mode,
         hosts: reports,
         seconds: start.elapsed().as_secs_f64(),
+        plan_id: opts.expected.as_ref().map(|e| e.plan_id.clone()),
     })
 }
 
@@ -720,6 +732,44 @@ fn process_id(d: &Desired) -> Option<restarts::ProcessId> {
     }
 }
 
+/// `apply --plan`: refuses the host (nothing applied) unless its fresh plan, with what each
+/// change depends on, is exactly the saved one.
+fn check_expected(host: &Host, opts: &RunOptions, r: &HostReport) -> Result<(), HostStatus> {
+    let Some(expected) = &opts.expected else {
+        return Ok(());
+    };
+    if opts.mode != Mode::Apply {
+        return Ok(());
+    }
+    let red = crate::report::redact::Redactor::current();
+    let saved = match expected.hosts.get(&host.name) {
+        Some(planfile::HostExpectation::Changes(c)) => c,
+        Some(planfile::HostExpectation::NotPlanned(why)) => {
+            return Err(HostStatus::Failed(format!(
+                "refused: plan {} has no changes for this host ({why}); nothing was changed",
+                expected.plan_id
+            )))
+        }
+        None => {
+            return Err(HostStatus::Failed(format!(
+                "refused: host not in plan {}; nothing was changed",
+                expected.plan_id
+            )))
+        }
+    };
+    let fresh = planfile::normalize(&r.prints, &red, &expected.salt);
+    let why = planfile::compare(saved, &fresh);
+    if why.is_empty() {
+        return Ok(());
+    }
+    Err(HostStatus::Failed(format!(
+        "stale: the host changed since plan {} was made; refused, nothing was changed. \
+         Resources that differ:\n  {}",
+        expected.plan_id,
+        why.join("\n  ")
+    )))
+}
+
 fn host_pipeline(
     resolver: &Resolver,
     host: &Host,
@@ -766,6 +816,10 @@ fn host_pipeline(
     }
     r.changes = changes;
     check_accounts(t, r, &resources, &observed)?;
+    if opts.mode == Mode::Diff || opts.expected.is_some() {
+        r.prints = planfile::prints(&resources, &plan.changes, &observed);
+        check_expected(host, opts, r)?;
+    }
     let temps = lock::leftover_temps(
         &observed.temps,
         first
@@ -807,6 +861,10 @@ fn host_pipeline(
             fetch_old(t, r, &mut changes, &observed)?;
         }
         r.changes = changes;
+        if opts.expected.is_some() {
+            r.prints = planfile::prints(&resources, &plan.changes, &observed);
+            check_expected(host, opts, r)?;
+        }
     }
     if r.changes.is_empty() {
         return Ok(());

@@ -30,6 +30,9 @@ pub struct JsonReport {
     /// True when every host ended `ok` or `changed`.
     pub success: bool,
     pub seconds: f64,
+    /// `play apply --plan`: the id of the saved plan applied (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_from_plan: Option<String>,
     pub totals: Totals,
     pub hosts: Vec<JsonHost>,
 }
@@ -280,6 +283,7 @@ pub fn build(report: &RunReport, playbook: &str) -> JsonReport {
         playbook: playbook.to_string(),
         success: report.all_ok(),
         seconds: report.seconds,
+        applied_from_plan: report.plan_id.clone(),
         totals,
         hosts,
     }

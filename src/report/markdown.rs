@@ -131,6 +131,9 @@ pub fn render(report: &RunReport, playbook: &str) -> String {
         Mode::Apply => "apply",
     };
     let _ = writeln!(out, "### play {verb}: `{}`\n", playbook.replace('`', "'"));
+    if let Some(id) = &report.plan_id {
+        let _ = writeln!(out, "applied from plan `{}`\n", id.replace('`', "'"));
+    }
     let _ = writeln!(
         out,
         "| host | status | created | updated | deleted | restarts |"

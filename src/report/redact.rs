@@ -8,7 +8,8 @@
 //!   `sensitive: true`;
 //! - the old and new bytes of every sensitive change are dropped;
 //! - every other string (paths, details, error messages, notes) has each secret replaced by
-//!   [`MASK`].
+//!   [`MASK`];
+//! - the raw change prints (for plan files) are dropped.
 //!
 //! Printers also pass their final text through [`Redactor::text`], as a last line of defense.
 
@@ -121,6 +122,8 @@ impl Redactor {
             };
             h.changes = h.changes.iter().map(|c| self.change(c)).collect();
             h.notes = h.notes.iter().map(|n| self.string(n)).collect();
+            // Raw (contents in clear): plan files take them through `planfile::normalize`.
+            h.prints.clear();
         }
         r
     }

@@ -155,6 +155,12 @@ impl Project {
 
     /// Runs `play ARGS... -i INVENTORY` in the project folder.
     pub fn play(&self, args: &[&str]) -> Run {
+        self.play_env(args, &[])
+    }
+
+    /// Runs `play ARGS... -i INVENTORY` in the project folder with these environment variables
+    /// (e.g. `PLAY_VAULT_PASSWORD_FILE`).
+    pub fn play_env(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
         let inv = self.inventory();
         // Options go right after the subcommand, before any `-- COMMAND`.
         let (sub, rest) = args.split_first().expect("a subcommand");
@@ -166,6 +172,7 @@ impl Project {
             .arg("never")
             .args(rest)
             .env("PLAY_LOOPBACK_ONLY", "1")
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .output()
             .expect("run play");
