@@ -21,6 +21,8 @@ fn ssh_exec_round_trips() {
         become_root: false,
         timeout: Duration::from_secs(10),
         use_agent: false,
+        jump: None,
+        keepalive: None,
     };
     let mut t = transport::connect(&o).expect("connect");
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();

@@ -57,12 +57,17 @@ pub struct ConnectOpts {
     /// known_hosts file (overrides ssh_known_hosts).
     #[arg(long = "known-hosts")]
     pub known_hosts: Option<PathBuf>,
-    /// What to do with host keys not in known_hosts.
-    #[arg(long = "host-key-policy", value_enum, default_value = "strict")]
-    pub host_key_policy: HostKeyPolicy,
-    /// Seconds before connecting or a blocked read/write on a host fails it.
-    #[arg(long = "timeout", default_value_t = 10)]
-    pub timeout: u64,
+    /// What to do with host keys not in known_hosts (default: the ssh config's
+    /// StrictHostKeyChecking, else strict).
+    #[arg(long = "host-key-policy", value_enum)]
+    pub host_key_policy: Option<HostKeyPolicy>,
+    /// Seconds before connecting or a blocked read/write on a host fails it (default: the ssh
+    /// config's ConnectTimeout, else 10).
+    #[arg(long = "timeout")]
+    pub timeout: Option<u64>,
+    /// OpenSSH client config file instead of `ssh_config` / ~/.ssh/config (`none`: no file).
+    #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
     /// Run as root with sudo on hosts whose login user is not root.
     #[arg(short = 'b', long = "become")]
     pub become_root: bool,
@@ -78,7 +83,8 @@ impl ConnectOpts {
             private_key: self.private_key.clone(),
             known_hosts: self.known_hosts.clone(),
             host_key_policy: self.host_key_policy,
-            timeout: Some(Duration::from_secs(self.timeout.max(1))),
+            timeout: self.timeout.map(|t| Duration::from_secs(t.max(1))),
+            ssh_config: self.ssh_config.clone(),
             become_root: self.become_root,
         }
     }

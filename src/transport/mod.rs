@@ -5,9 +5,11 @@
 //! so that they work the same with `become` (sudo) and on every implementation.
 //! Implementations: [`ssh::SshTransport`] (ssh2) and [`local::LocalTransport`] (this machine).
 
+pub mod jump;
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;
+pub mod ssh_config;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,6 +70,14 @@ pub enum TransportError {
     },
     #[error("{host}: {reason}")]
     Io { host: String, reason: String },
+    /// The jump host (`ProxyJump`) in front of the host could not be reached or logged into;
+    /// `reason` is the jump host's own error (every target behind it gets the same one).
+    #[error("{host}: jump host `{jump}` failed: {reason}")]
+    Jump {
+        host: String,
+        jump: String,
+        reason: String,
+    },
     /// The session broke while a command ran (host died, connection cut, host frozen);
     /// `stdout` holds what the command printed before (it may be cut mid-record).
     #[error("{source}")]
@@ -89,6 +99,7 @@ impl TransportError {
                 | TransportError::HostKey { .. }
                 | TransportError::Auth { .. }
                 | TransportError::Timeout { .. }
+                | TransportError::Jump { .. }
         )
     }
 }
@@ -123,6 +134,10 @@ pub struct ConnectOptions {
     pub timeout: Duration,
     /// Use ssh-agent if `SSH_AUTH_SOCK` is set.
     pub use_agent: bool,
+    /// Reach the host through this jump host (`ProxyJump`; the jump host may have its own).
+    pub jump: Option<Box<ConnectOptions>>,
+    /// `ServerAliveInterval`: a keepalive after this much silence (default: the timeout).
+    pub keepalive: Option<Duration>,
 }
 
 impl ConnectOptions {

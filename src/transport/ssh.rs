@@ -23,11 +23,13 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ssh2::{Channel, ErrorCode, MethodType, Session};
 
+use super::jump::Lease;
 use super::known_hosts::{self, Appended, HostKey, Verdict};
 use super::{
     exec_line, frame, shell_quote, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
@@ -55,6 +57,8 @@ pub struct SshTransport {
     sess: Option<Session>,
     /// The socket under the session (owned by the session), for poll(2).
     fd: RawFd,
+    /// The jump host session this one runs over (kept open while this one is).
+    _via: Option<Lease>,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -81,10 +85,15 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-/// After how much silence a keepalive is sent (`None`: never, timeout 0). At least 2 s, as
-/// libssh2 wants; the command fails after three times as long without a sign of life.
-fn keepalive_after(timeout: Duration) -> Option<Duration> {
-    (!timeout.is_zero()).then(|| Duration::from_secs(secs(timeout).max(2)))
+/// After how much silence a keepalive is sent (`None`: never, timeout 0): `ServerAliveInterval`
+/// or the timeout, at least 2 s, as libssh2 wants; the command fails after three times as long
+/// without a sign of life.
+fn keepalive_after(opts: &ConnectOptions) -> Option<Duration> {
+    silence_bound(opts.keepalive.unwrap_or(opts.timeout))
+}
+
+fn silence_bound(every: Duration) -> Option<Duration> {
+    (!every.is_zero()).then(|| Duration::from_secs(secs(every).max(2)))
 }
 
 /// libssh2's blocking timeout for `d` (0: none).
@@ -135,75 +144,14 @@ fn home() -> Option<PathBuf> {
 }
 
 impl SshTransport {
-    /// Connects, checks the host key and logs in.
+    /// Connects (through the jump hosts if any), checks the host key and logs in.
     pub fn connect(opts: &ConnectOptions) -> Result<SshTransport, TransportError> {
-        let tcp = tcp_connect(opts)?;
-        let fd = tcp.as_raw_fd();
-        let host = &opts.name;
-        let connect_err = |reason: String| TransportError::Connect {
-            host: host.clone(),
-            addr: opts.display_addr(),
-            reason,
-        };
-
-        let mut sess = Session::new().map_err(|e| connect_err(format!("libssh2: {e}")))?;
-        sess.set_timeout(millis(opts.timeout));
-        sess.set_tcp_stream(tcp);
-
-        // known_hosts is read once up front: its key types for this host steer the host key
-        // algorithm choice, and the check after the handshake uses the same text.
-        let names = known_hosts::lookup_names(&opts.name, &opts.address, opts.port);
-        let kh_text =
-            known_hosts::read(&opts.known_hosts).map_err(|e| TransportError::HostKey {
-                host: host.clone(),
-                reason: e.to_string(),
-            })?;
-        let known_types = match &kh_text {
-            Some(t) => known_hosts::known_key_types(t, &names).unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let mut hostkey_pref: Vec<&str> = Vec::new();
-        let mut known_sorted: Vec<&String> = known_types.iter().collect();
-        // ed25519 first among the known types too.
-        known_sorted.sort_by_key(|t| t.as_str() != "ssh-ed25519");
-        for t in known_sorted {
-            hostkey_pref.extend(algs_for_key_type(t));
-        }
-        hostkey_pref.push("ssh-ed25519");
-        for (kind, pref) in [
-            (MethodType::Kex, KEX_PREF.to_vec()),
-            (MethodType::CryptCs, CIPHER_PREF.to_vec()),
-            (MethodType::CryptSc, CIPHER_PREF.to_vec()),
-            (MethodType::HostKey, hostkey_pref),
-        ] {
-            if let Some(list) = preference(&sess, kind, &pref) {
-                // A list libssh2 rejects leaves its defaults: still a working session.
-                let _ = sess.method_pref(kind, &list);
-            }
-        }
-
-        sess.handshake().map_err(|e| {
-            if is_timeout(&e) {
-                TransportError::Timeout {
-                    host: host.clone(),
-                    what: format!("SSH handshake with {}", opts.display_addr()),
-                    secs: secs(opts.timeout),
-                }
-            } else {
-                connect_err(format!("SSH handshake failed: {}", e.message()))
-            }
-        })?;
-
-        check_host_key(&sess, opts, &names, kh_text.as_deref())?;
-        authenticate(&sess, opts)?;
-        if let Some(every) = keepalive_after(opts.timeout) {
-            // libssh2 sends one at most this often, and only when we call keepalive_send.
-            sess.set_keepalive(true, every.as_secs().min(u64::from(u32::MAX)) as u32);
-        }
+        let login = login(opts)?;
         Ok(SshTransport {
             opts: opts.clone(),
-            sess: Some(sess),
-            fd,
+            sess: Some(login.sess),
+            fd: login.fd,
+            _via: login.via,
         })
     }
 
@@ -340,7 +288,7 @@ impl SshTransport {
         let mut pos = 0usize;
         let mut stdin_done = false;
         let mut last_alive = Instant::now();
-        let alive_after = keepalive_after(self.opts.timeout);
+        let alive_after = keepalive_after(&self.opts);
         loop {
             let mut progress = false;
             if !stdin_done {
@@ -542,7 +490,8 @@ fn poll_socket(sess: &Session, fd: RawFd) -> io::Result<bool> {
 /// A command left running on its own channel ([`Transport::spawn`]).
 struct SshSpawned {
     host: String,
-    timeout: Duration,
+    /// Silence after which a keepalive is sent (ServerAliveInterval, else the timeout).
+    keepalive: Duration,
     sess: Session,
     fd: RawFd,
     ch: Channel,
@@ -579,7 +528,7 @@ impl SshSpawned {
 impl super::Spawned for SshSpawned {
     fn read_line(&mut self) -> Result<Option<String>, TransportError> {
         let mut last_alive = Instant::now();
-        let alive_after = keepalive_after(self.timeout);
+        let alive_after = silence_bound(self.keepalive);
         loop {
             if let Some(i) = self.out.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.out.drain(..=i).collect();
@@ -677,7 +626,7 @@ impl Transport for SshTransport {
             .map_err(|e| self.io_err("sending the command", &e))?;
         Ok(Box::new(SshSpawned {
             host: self.opts.name.clone(),
-            timeout: self.opts.timeout,
+            keepalive: self.opts.keepalive.unwrap_or(self.opts.timeout),
             sess,
             fd: self.fd,
             ch,
@@ -744,6 +693,125 @@ impl Drop for SshTransport {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// A logged-in session, the socket under it, and the jump host lease it runs over.
+pub(crate) struct Login {
+    pub sess: Session,
+    pub fd: RawFd,
+    pub via: Option<Lease>,
+}
+
+/// What a session runs over: a TCP connection, or a bridge to a jump host's channel.
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl AsRawFd for Conn {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// The stream to the host: TCP, or a channel opened from its jump host.
+fn open_stream(opts: &ConnectOptions) -> Result<(Conn, Option<Lease>), TransportError> {
+    let Some(hop) = &opts.jump else {
+        return Ok((Conn::Tcp(tcp_connect(opts)?), None));
+    };
+    let lease = super::jump::lease(hop, &opts.name)?;
+    // Under PLAY_LOOPBACK_ONLY the jump host is asked for the loopback address resolved here.
+    let target = if loopback_only() {
+        super::resolve_allowed(&opts.address, opts.port, true)
+            .map_err(|reason| TransportError::Connect {
+                host: opts.name.clone(),
+                addr: opts.display_addr(),
+                reason,
+            })?
+            .first()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| opts.address.clone())
+    } else {
+        opts.address.clone()
+    };
+    let stream = lease
+        .open(&target, opts.port, opts.timeout)
+        .map_err(|reason| TransportError::Connect {
+            host: opts.name.clone(),
+            addr: opts.display_addr(),
+            reason: format!("through jump host `{}`: {reason}", lease.name()),
+        })?;
+    Ok((Conn::Unix(stream), Some(lease)))
+}
+
+/// Connects (through the jump hosts if any), checks the host key and logs in.
+pub(crate) fn login(opts: &ConnectOptions) -> Result<Login, TransportError> {
+    let (stream, via) = open_stream(opts)?;
+    let fd = stream.as_raw_fd();
+    let host = &opts.name;
+    let connect_err = |reason: String| TransportError::Connect {
+        host: host.clone(),
+        addr: opts.display_addr(),
+        reason,
+    };
+
+    let mut sess = Session::new().map_err(|e| connect_err(format!("libssh2: {e}")))?;
+    sess.set_timeout(millis(opts.timeout));
+    sess.set_tcp_stream(stream);
+
+    // known_hosts is read once up front: its key types for this host steer the host key
+    // algorithm choice, and the check after the handshake uses the same text.
+    let names = known_hosts::lookup_names(&opts.name, &opts.address, opts.port);
+    let kh_text = known_hosts::read(&opts.known_hosts).map_err(|e| TransportError::HostKey {
+        host: host.clone(),
+        reason: e.to_string(),
+    })?;
+    let known_types = match &kh_text {
+        Some(t) => known_hosts::known_key_types(t, &names).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut hostkey_pref: Vec<&str> = Vec::new();
+    let mut known_sorted: Vec<&String> = known_types.iter().collect();
+    // ed25519 first among the known types too.
+    known_sorted.sort_by_key(|t| t.as_str() != "ssh-ed25519");
+    for t in known_sorted {
+        hostkey_pref.extend(algs_for_key_type(t));
+    }
+    hostkey_pref.push("ssh-ed25519");
+    for (kind, pref) in [
+        (MethodType::Kex, KEX_PREF.to_vec()),
+        (MethodType::CryptCs, CIPHER_PREF.to_vec()),
+        (MethodType::CryptSc, CIPHER_PREF.to_vec()),
+        (MethodType::HostKey, hostkey_pref),
+    ] {
+        if let Some(list) = preference(&sess, kind, &pref) {
+            // A list libssh2 rejects leaves its defaults: still a working session.
+            let _ = sess.method_pref(kind, &list);
+        }
+    }
+
+    sess.handshake().map_err(|e| {
+        if is_timeout(&e) {
+            TransportError::Timeout {
+                host: host.clone(),
+                what: format!("SSH handshake with {}", opts.display_addr()),
+                secs: secs(opts.timeout),
+            }
+        } else {
+            connect_err(format!("SSH handshake failed: {}", e.message()))
+        }
+    })?;
+
+    check_host_key(&sess, opts, &names, kh_text.as_deref())?;
+    authenticate(&sess, opts)?;
+    if let Some(every) = keepalive_after(opts) {
+        // libssh2 sends one at most this often, and only when we call keepalive_send.
+        sess.set_keepalive(true, every.as_secs().min(u64::from(u32::MAX)) as u32);
+    }
+    Ok(Login { sess, fd, via })
 }
 
 /// With `loopback_only`, drops non-loopback addresses; an error when none is left.
