@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::lab::Lab;
-use support::project::Run;
+use support::project::{Project, Run};
 
 fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
     let p = dir.join(rel);
@@ -148,6 +148,152 @@ fn hosts_behind_a_bastion_and_a_chain_converge() {
             "no {msg:?} in:\n{}\n{}",
             run.stdout,
             run.stderr
+        );
+    }
+}
+
+const SUDO_PASSWORD: &str = "Fleet-sudo-S3cret";
+
+#[test]
+fn sudo_with_a_password_from_a_vault_file() {
+    let lab = Lab::start("fleet-sudo", 2);
+    // A login whose sudo wants its password (no NOPASSWD), key login like the others.
+    for h in ["h1", "h2"] {
+        lab.sh(
+            h,
+            &format!(
+                "useradd -m -s /bin/sh ops && echo 'ops:{SUDO_PASSWORD}' | chpasswd && \
+                 echo 'ops ALL=(ALL:ALL) ALL' > /etc/sudoers.d/ops && chmod 440 /etc/sudoers.d/ops && \
+                 mkdir -p /home/ops/.ssh && cp /root/.ssh/authorized_keys /home/ops/.ssh/ && \
+                 chown -R ops: /home/ops/.ssh && chmod 700 /home/ops/.ssh && \
+                 chmod 600 /home/ops/.ssh/authorized_keys"
+            ),
+        );
+    }
+    let p = Project::new(&lab)
+        .host_var(0, "ssh_user", "ops")
+        .host_var(1, "ssh_user", "ops")
+        .var("become", "true")
+        .file("pass", "vault passphrase for the fleet test\n")
+        .file(
+            "site.yml",
+            "- hosts: lab\n  state:\n    - file: /root/fleet-sudo\n      content: \"written as root\\n\"\n      mode: \"0600\"\n    \
+             - command: ps -eo args > /root/ps-during-apply.txt\n      creates: /root/ps-during-apply.txt\n",
+        );
+
+    // Without a password: one clear error per host, nothing done.
+    let run = p.play_vault(&["apply", "site.yml"]).code(1);
+    for h in ["h1", "h2"] {
+        assert_eq!(run.recap(h).2, 1, "{}", run.stdout);
+        assert_eq!(
+            run.stdout
+                .matches(&format!("{h}: sudo needs a password for `ops`"))
+                .count(),
+            1,
+            "{}",
+            run.stdout
+        );
+    }
+
+    // The password from a vault file: applies as root.
+    p.write(
+        "group_vars/all/become.vault.yml",
+        format!("become_password: {SUDO_PASSWORD}\n").as_bytes(),
+    );
+    p.vault_encrypt("group_vars/all/become.vault.yml");
+    let run = p
+        .play_vault(&[
+            "apply",
+            "site.yml",
+            "-v",
+            "--format",
+            "json",
+            "--output",
+            "report.json",
+        ])
+        .code(0);
+    let report = std::fs::read_to_string(p.path("report.json")).expect("report");
+    for h in ["h1", "h2"] {
+        assert_eq!(lab.sh(h, "stat -c '%U %a' /root/fleet-sudo"), "root 600\n");
+        // The ps taken during the apply shows play's sudo, never the password.
+        let ps = lab.sh(h, "cat /root/ps-during-apply.txt");
+        assert!(ps.contains("sudo -S -p"), "{ps}");
+        assert!(!ps.contains(SUDO_PASSWORD), "{ps}");
+        // No file on the host holds it (sudo reads it from stdin; nothing is written).
+        let found = lab.exec(
+            h,
+            &format!(
+                "grep -rlsF -- '{SUDO_PASSWORD}' /root /home /tmp /var/tmp /run /var/log /etc /var/lib/play"
+            ),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&found.stdout),
+            "",
+            "{h}: files holding the password"
+        );
+    }
+    for text in [&run.stdout, &run.stderr, &report] {
+        assert!(!text.contains(SUDO_PASSWORD), "password in output:\n{text}");
+    }
+    assert!(
+        std::fs::read(p.path("group_vars/all/become.vault.yml"))
+            .map(|b| !String::from_utf8_lossy(&b).contains(SUDO_PASSWORD))
+            .unwrap_or(false),
+        "the vault file is encrypted"
+    );
+
+    // A login with passwordless sudo and a password set: sudo does not read it, the shell
+    // skips it, the command runs as root.
+    let run = p
+        .play_vault(&["run", "lab", "-b", "-u", "deploy", "--", "id -u"])
+        .code(0);
+    let blocks: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(blocks, ["  0", "  0"], "{}", run.stdout);
+
+    // --ask-become-pass: asked once on the terminal (a pty from script(1)), for every host; it
+    // wins over the (wrong) var.
+    let cmd = format!(
+        "{} run -i {} --color never -K -e become_password=Not-the-password lab -- id -u",
+        env!("CARGO_BIN_EXE_play"),
+        p.inventory().display()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(sleep 3; printf '%s\\n' '{SUDO_PASSWORD}') | script -qec \"$0\" /dev/null"
+        ))
+        .arg(&cmd)
+        .env("PLAY_LOOPBACK_ONLY", "1")
+        .env("PLAY_VAULT_PASSWORD_FILE", p.path("pass"))
+        .current_dir(p.root())
+        .output()
+        .expect("script");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(text.matches("BECOME password:").count(), 1, "{text}");
+    assert!(text.contains("2 hosts: 2 ok"), "{text}");
+
+    // A wrong password: one clear error per host, the wrong password not shown either.
+    let run = p
+        .play_vault(&[
+            "apply",
+            "site.yml",
+            "-v",
+            "-e",
+            "become_password=Not-the-password",
+        ])
+        .code(1)
+        .hides("Not-the-password");
+    for h in ["h1", "h2"] {
+        assert_eq!(run.recap(h).2, 1, "{}", run.stdout);
+        assert_eq!(
+            run.stdout
+                .matches(&format!(
+                    "{h}: sudo refused the become password for `ops` (wrong password)"
+                ))
+                .count(),
+            1,
+            "{}",
+            run.stdout
         );
     }
 }

@@ -23,6 +23,7 @@ fn ssh_exec_round_trips() {
         use_agent: false,
         jump: None,
         keepalive: None,
+        become_password: None,
     };
     let mut t = transport::connect(&o).expect("connect");
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();

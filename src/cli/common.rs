@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::inventory::{self, ConnectionOverrides, Inventory};
 use crate::resolve::template::{parse_size, Limits};
-use crate::transport::HostKeyPolicy;
+use crate::transport::{HostKeyPolicy, Secret};
 
 /// Where the inventory is and the extra vars on top of it.
 #[derive(Debug, Clone, Args)]
@@ -71,23 +71,45 @@ pub struct ConnectOpts {
     /// Run as root with sudo on hosts whose login user is not root.
     #[arg(short = 'b', long = "become")]
     pub become_root: bool,
+    /// Ask once for the sudo password of the login user (instead of `become_password`).
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
     /// Hosts worked on at once.
     #[arg(short = 'f', long = "forks", default_value_t = 50)]
     pub forks: usize,
 }
 
 impl ConnectOpts {
-    pub fn overrides(&self) -> ConnectionOverrides {
-        ConnectionOverrides {
+    /// The command-line connection settings (asking the become password, once, if told to).
+    pub fn overrides(&self) -> anyhow::Result<ConnectionOverrides> {
+        let become_password = if self.ask_become_pass {
+            Some(ask_become_password()?)
+        } else {
+            None
+        };
+        Ok(ConnectionOverrides {
             user: self.user.clone(),
             private_key: self.private_key.clone(),
             known_hosts: self.known_hosts.clone(),
             host_key_policy: self.host_key_policy,
             timeout: self.timeout.map(|t| Duration::from_secs(t.max(1))),
             ssh_config: self.ssh_config.clone(),
+            become_password,
             become_root: self.become_root,
-        }
+        })
     }
+}
+
+/// The sudo password, asked on the terminal the first time (later calls get the same one).
+fn ask_become_password() -> anyhow::Result<Secret> {
+    static ASKED: std::sync::OnceLock<Secret> = std::sync::OnceLock::new();
+    if let Some(p) = ASKED.get() {
+        return Ok(p.clone());
+    }
+    let p = rpassword::prompt_password("BECOME password: ")
+        .map_err(|e| anyhow::anyhow!("--ask-become-pass: cannot read the password: {e}"))?;
+    crate::vault::register_strings([p.clone()]);
+    Ok(ASKED.get_or_init(|| Secret::new(p)).clone())
 }
 
 /// `--color auto|always|never`.

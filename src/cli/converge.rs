@@ -90,7 +90,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
         mode,
         limit: args.limit.clone(),
         forks: args.conn.forks,
-        overrides: args.conn.overrides(),
+        overrides: args.conn.overrides()?,
         want_diffs: true,
         lock_timeout: args.lock_timeout,
         template_limits: args.templates.limits(),

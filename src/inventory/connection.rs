@@ -8,6 +8,7 @@
 //! | `ssh_private_key` | `ansible_ssh_private_key_file` | agent, then ~/.ssh/id_ed25519, id_rsa |
 //! | `ssh_known_hosts` | – | ~/.ssh/known_hosts |
 //! | `become` | `ansible_become` | false |
+//! | `become_password` | `ansible_become_password`, `ansible_become_pass` | none (passwordless sudo) |
 //!
 //! | `ssh_config` | – | ~/.ssh/config (when it exists) |
 //!
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use super::{Host, InventoryError};
 use crate::transport::ssh_config::{self, Context, HostConfig, SshConfig, Tokens};
-use crate::transport::{ConnectOptions, HostKeyPolicy};
+use crate::transport::{ConnectOptions, HostKeyPolicy, Secret};
 use crate::yaml::Value;
 
 /// Most hops of a `ProxyJump` chain (counting jump hosts' own `ProxyJump`s).
@@ -43,6 +44,8 @@ pub struct ConnectionOverrides {
     pub ssh_config: Option<PathBuf>,
     /// `--become`: run as root with sudo.
     pub become_root: bool,
+    /// `--ask-become-pass`: the sudo password asked once (wins over `become_password`).
+    pub become_password: Option<Secret>,
 }
 
 fn var<'a>(host: &'a Host, names: &[&str]) -> Option<&'a Value> {
@@ -183,6 +186,27 @@ pub fn connection_for(
             Some(v) => as_bool(host, "become", v)?,
             None => false,
         };
+    let become_password = match (
+        &o.become_password,
+        var(
+            host,
+            &[
+                "become_password",
+                "ansible_become_password",
+                "ansible_become_pass",
+            ],
+        ),
+    ) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(v)) => Some(Secret::new(as_string(host, "become_password", v)?)),
+        (None, None) => None,
+    };
+    if let Some(p) = &become_password {
+        crate::transport::password_is_sendable(p.expose())
+            .map_err(|why| err(format!("`become_password` {why}")))?;
+        // Kept out of every output, wherever it came from.
+        crate::vault::register_strings([p.expose().to_string()]);
+    }
     let mut opts = ConnectOptions {
         name: host.name.clone(),
         address,
@@ -202,6 +226,7 @@ pub fn connection_for(
         use_agent: hc.identities_only != Some(true),
         jump: None,
         keepalive: hc.server_alive_interval.filter(|t| !t.is_zero()),
+        become_password,
     };
     if let Some(raw) = &hc.proxy_jump {
         let hops = ssh_config::parse_jumps(raw).map_err(|m| err(format!("ProxyJump {m}")))?;
@@ -279,6 +304,7 @@ fn jump_chain(
         use_agent: target.use_agent && hc.identities_only != Some(true),
         jump: None,
         keepalive: hc.server_alive_interval.filter(|t| !t.is_zero()),
+        become_password: None,
     };
     // `ProxyJump a,b`: b is reached through a (b's own ProxyJump is not used, as `ssh -J a b`);
     // a single hop uses its own ProxyJump from the config.

@@ -32,7 +32,8 @@ use ssh2::{Channel, ErrorCode, MethodType, Session};
 use super::jump::Lease;
 use super::known_hosts::{self, Appended, HostKey, Verdict};
 use super::{
-    exec_line, frame, shell_quote, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
+    exec_line, exec_line_with_password, frame, frame_with_password, shell_quote,
+    sudo_rejected_password, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
     Transport, TransportError,
 };
 
@@ -212,14 +213,34 @@ impl SshTransport {
     ) -> Result<ExecOutput, TransportError> {
         let sudo = self.use_sudo();
         // The exec line is the same for every command: the command travels on stdin.
-        let out = self.run_channel(&exec_line(sudo), &frame(command, stdin), deadline)?;
-        if sudo && sudo_wants_password(&out) {
-            return Err(TransportError::SudoPassword {
-                host: self.opts.name.clone(),
-                user: self.opts.user.clone(),
-            });
+        let (line, input) = self.framed(command, stdin);
+        let out = self.run_channel(&line, &input, deadline)?;
+        drop(input);
+        if sudo {
+            let given = self.opts.become_password.is_some();
+            // "sudo: 3 incorrect password attempts" also mentions a password: check it first.
+            let wrong = given && sudo_rejected_password(&out);
+            if wrong || (!given && sudo_wants_password(&out)) {
+                return Err(TransportError::SudoPassword {
+                    host: self.opts.name.clone(),
+                    user: self.opts.user.clone(),
+                    wrong,
+                });
+            }
         }
         Ok(out)
+    }
+
+    /// The exec line and the stdin that run `command` with `stdin` (behind the become password
+    /// when sudo needs one).
+    fn framed(&self, command: &str, stdin: &[u8]) -> (String, Vec<u8>) {
+        match (&self.opts.become_password, self.use_sudo()) {
+            (Some(pw), true) => (
+                exec_line_with_password(),
+                frame_with_password(pw, command, stdin),
+            ),
+            (_, sudo) => (exec_line(sudo), frame(command, stdin)),
+        }
     }
 
     /// Runs `line` on a new channel: blocking open and exec, non-blocking I/O, blocking close.
@@ -613,7 +634,7 @@ impl Transport for SshTransport {
     }
 
     fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
-        let line = exec_line(self.use_sudo());
+        let (line, first) = self.framed(command, b"");
         let sess = self.session()?.clone();
         sess.set_blocking(true);
         let mut ch = sess
@@ -622,7 +643,7 @@ impl Transport for SshTransport {
         ch.exec(&line)
             .map_err(|e| self.ssh_err("starting the command", &e))?;
         // The command itself goes first on stdin; what `send` writes follows it.
-        ch.write_all(&frame(command, b""))
+        ch.write_all(&first)
             .map_err(|e| self.io_err("sending the command", &e))?;
         Ok(Box::new(SshSpawned {
             host: self.opts.name.clone(),

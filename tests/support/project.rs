@@ -137,6 +137,16 @@ impl Project {
 
     /// Runs `play ARGS... -i INVENTORY` in the project folder.
     pub fn play(&self, args: &[&str]) -> Run {
+        self.play_env(args, &[])
+    }
+
+    /// [`Project::play`] with the project's vault passphrase file (`pass`).
+    pub fn play_vault(&self, args: &[&str]) -> Run {
+        let pass = self.path("pass");
+        self.play_env(args, &[("PLAY_VAULT_PASSWORD_FILE", pass.as_os_str())])
+    }
+
+    fn play_env(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
         let inv = self.inventory();
         // Options go right after the subcommand, before any `-- COMMAND`.
         let (sub, rest) = args.split_first().expect("a subcommand");
@@ -148,6 +158,7 @@ impl Project {
             .arg("never")
             .args(rest)
             .env("PLAY_LOOPBACK_ONLY", "1")
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .output()
             .expect("run play");
@@ -156,6 +167,21 @@ impl Project {
 
     pub fn root(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// `play vault encrypt REL` with the project's passphrase file `pass` (must succeed).
+    pub fn vault_encrypt(&self, rel: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_play"))
+            .args(["vault", "encrypt", rel])
+            .env("PLAY_VAULT_PASSWORD_FILE", self.path("pass"))
+            .current_dir(self.root())
+            .output()
+            .expect("run play vault");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
