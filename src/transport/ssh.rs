@@ -3,6 +3,8 @@
 //! One session per host for the whole run; each [`Transport::exec`] opens a channel on it.
 //!
 //! - **Connect**: the address is resolved and tried in turn with `opts.timeout`; TCP_NODELAY.
+//!   With a jump host (`opts.jump`, ProxyJump), the session runs instead over a channel the
+//!   jump host opens to the address ([`super::jump`]).
 //!   With `PLAY_LOOPBACK_ONLY=1` in the environment (the test suites set it) only loopback
 //!   addresses (127.0.0.0/8, ::1) are accepted.
 //! - **Algorithms**: curve25519-sha256 key exchange first, then the others libssh2 has;
