@@ -86,6 +86,12 @@ Host web3
   HostName="10.9.9.3"
   Port 2203
 
+Host !web1
+  Port 1
+
+Host Web1
+  User upper
+
 Host bastion
   HostName 127.0.0.50
   User jumper
@@ -141,10 +147,15 @@ Host *
         "scoped",
         "other",
         "a.example.test",
+        "Web1",
+        "WEB1",
     ] {
         let ours = cfg.resolve(host, &ctx);
         let g = ssh_g(&main, host);
-        let want_host = ours.hostname.clone().unwrap_or_else(|| host.to_string());
+        let want_host = ours
+            .hostname
+            .clone()
+            .unwrap_or_else(|| host.to_ascii_lowercase());
         assert_eq!(
             one(&g, "hostname"),
             Some(want_host.as_str()),
@@ -180,7 +191,7 @@ Host *
         );
         compared += 1;
     }
-    assert_eq!(compared, 12);
+    assert_eq!(compared, 14);
     // The cases the file exercises, checked in words too.
     let web1 = cfg.resolve("web1", &ctx);
     assert_eq!(web1.hostname.as_deref(), Some("web1.example.test"));
@@ -198,6 +209,12 @@ Host *
     assert_eq!(cfg.resolve("scoped", &ctx).user.as_deref(), Some("scoped"));
     assert_eq!(cfg.resolve("scoped", &ctx).port, Some(4444));
     assert_eq!(cfg.resolve("web1", &ctx).user.as_deref(), Some("deploy"));
+    assert_eq!(cfg.resolve("Web1", &ctx).user.as_deref(), Some("upper"));
+    assert_eq!(
+        cfg.resolve("web1", &ctx).port,
+        Some(2222),
+        "a lone !pattern never matches"
+    );
     assert_eq!(
         cfg.resolve("web1", &ctx).strict_host_key_checking,
         Some(HostKeyPolicy::AcceptNew)

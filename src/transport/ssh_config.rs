@@ -125,9 +125,8 @@ impl SshConfig {
     /// The settings for `host` (the name given to ssh), first value winning.
     pub fn resolve(&self, host: &str, ctx: &Context) -> HostConfig {
         let mut out = HostConfig::default();
-        let host = host.to_ascii_lowercase();
         let mut active = true;
-        walk(&self.root, &host, ctx, &mut out, &mut active, false);
+        walk(&self.root, host, ctx, &mut out, &mut active, false);
         out
     }
 }
@@ -162,15 +161,16 @@ fn walk(
     }
 }
 
-/// `Host` line: some positive pattern matches and no negated one does.
+/// `Host` line: some positive pattern matches and no negated one does. Case-sensitive, on the
+/// name as given (OpenSSH 9: `Host Web1` matches `Web1`, not `web1`).
 fn host_matches(host: &str, patterns: &[String]) -> bool {
     let mut hit = false;
     for p in patterns {
         if let Some(neg) = p.strip_prefix('!') {
-            if glob(&neg.to_ascii_lowercase(), host) {
+            if glob(neg, host) {
                 return false;
             }
-        } else if glob(&p.to_ascii_lowercase(), host) {
+        } else if glob(p, host) {
             hit = true;
         }
     }
@@ -206,11 +206,7 @@ fn criterion_matches(c: &Criterion, host: &str, ctx: &Context, so_far: &HostConf
     match c {
         Criterion::All => true,
         Criterion::Host { negate, list } => {
-            let h = so_far
-                .hostname
-                .as_deref()
-                .map(|h| expand_hostname(h, host))
-                .unwrap_or_else(|| host.to_string());
+            let h = so_far.hostname.clone().unwrap_or_else(|| host.to_string());
             list_matches(&h, list, true) != *negate
         }
         Criterion::User { negate, list } => {
