@@ -41,6 +41,19 @@ fn logins(lab: &Lab, host: &str) -> usize {
         .count()
 }
 
+/// `TYPE KEY` of lab host `host` in a known_hosts text (`hI,ADDR TYPE KEY`).
+fn key_of(known_hosts: &str, host: &str) -> String {
+    known_hosts
+        .lines()
+        .find(|l| l.starts_with(&format!("{host},")))
+        .and_then(|l| l.split_once(' '))
+        .map(|(_, k)| k.to_string())
+        .unwrap_or_else(|| panic!("no key of {host} in {known_hosts}"))
+}
+
+/// A name in the bastion's /etc/hosts only.
+const ONLY_ON_BASTION: &str = "web2.only-on-the-bastion";
+
 #[test]
 fn hosts_behind_a_bastion_and_a_chain_converge() {
     let lab = Lab::start("fleet-jump", 3);
@@ -58,7 +71,7 @@ fn hosts_behind_a_bastion_and_a_chain_converge() {
         "ssh_config",
         &format!(
             "Host bastion\n  HostName {h1}\nHost hop2\n  HostName {h2}\n\
-             Host web2\n  HostName {h2}\n  ProxyJump bastion\n\
+             Host web2\n  HostName {ONLY_ON_BASTION}\n  ProxyJump bastion\n\
              Host web3\n  HostName {h3}\n  ProxyJump bastion,hop2\n\
              Host *\n  User root\n  IdentityFile {key}\n  IdentitiesOnly yes\n  \
              UserKnownHostsFile {kh}\n  StrictHostKeyChecking yes\n",
@@ -82,6 +95,20 @@ fn hosts_behind_a_bastion_and_a_chain_converge() {
         "- hosts: all\n  state:\n    - file: /etc/fleet-marker\n      content: \"{{ inventory_hostname }} via the bastion\\n\"\n",
     );
 
+    // web2's HostName resolves on the bastion alone (its /etc/hosts; not the controller's).
+    lab.sh(
+        "h1",
+        &format!("echo '{h2} {ONLY_ON_BASTION}' >> /etc/hosts"),
+    );
+    assert!(!std::fs::read_to_string("/etc/hosts")
+        .unwrap_or_default()
+        .contains(ONLY_ON_BASTION));
+
+    // Its host key is known under that name (as `ssh-keyscan` through the bastion would add).
+    let known = std::fs::read_to_string(&kh).expect("known_hosts");
+    let h2_key = key_of(&known, "h2");
+    std::fs::write(&kh, format!("{known}{ONLY_ON_BASTION} {h2_key}\n")).expect("known_hosts");
+
     let before = logins(&lab, "h1");
     let run = play(dir, &inv, &["apply", "site.yml"]).code(0);
     assert_eq!(run.recap("web2").1, 1, "{}", run.stdout);
@@ -94,8 +121,10 @@ fn hosts_behind_a_bastion_and_a_chain_converge() {
         lab.sh("h3", "cat /etc/fleet-marker"),
         "web3 via the bastion\n"
     );
-    // Both targets shared one bastion session: one login on h1 for the whole run.
-    assert_eq!(logins(&lab, "h1") - before, 1, "logins on the bastion");
+    // Both targets shared one bastion session: one login on h1 for the whole run, plus the
+    // one that resolves web2's name there (PLAY_LOOPBACK_ONLY checks it is loopback); without
+    // sharing it would be three.
+    assert_eq!(logins(&lab, "h1") - before, 2, "logins on the bastion");
 
     // A second run changes nothing.
     let run = play(dir, &inv, &["apply", "site.yml"]).code(0);
@@ -125,12 +154,7 @@ fn hosts_behind_a_bastion_and_a_chain_converge() {
 
     // A changed bastion key fails every host behind it, with one message naming the bastion.
     let text = std::fs::read_to_string(&kh).expect("known_hosts");
-    let h3_key: String = text
-        .lines()
-        .find(|l| l.starts_with("h3,"))
-        .and_then(|l| l.split_once(' '))
-        .map(|(_, k)| k.to_string())
-        .expect("h3 key");
+    let h3_key = key_of(&text, "h3");
     let forged: String = text
         .lines()
         .map(|l| match l.split_once(' ') {

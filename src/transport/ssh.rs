@@ -746,17 +746,22 @@ fn open_stream(opts: &ConnectOptions) -> Result<(Conn, Option<Lease>), Transport
         return Ok((Conn::Tcp(tcp_connect(opts)?), None));
     };
     let lease = super::jump::lease(hop, &opts.name)?;
-    // Under PLAY_LOOPBACK_ONLY the jump host is asked for the loopback address resolved here.
+    // Under PLAY_LOOPBACK_ONLY the jump host is asked for a loopback address: an address
+    // literal checked here, a name resolved by the jump host itself (it is who connects; the
+    // name may resolve there alone) and checked.
     let target = if loopback_only() {
-        super::resolve_allowed(&opts.address, opts.port, true)
-            .map_err(|reason| TransportError::Connect {
-                host: opts.name.clone(),
-                addr: opts.display_addr(),
-                reason,
-            })?
-            .first()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| opts.address.clone())
+        let bare = opts.address.trim_start_matches('[').trim_end_matches(']');
+        let checked = match bare.parse::<IpAddr>() {
+            Ok(ip) => {
+                keep_allowed(vec![SocketAddr::new(ip, opts.port)], true).map(|_| bare.to_string())
+            }
+            Err(_) => resolve_on(hop, bare),
+        };
+        checked.map_err(|reason| TransportError::Connect {
+            host: opts.name.clone(),
+            addr: opts.display_addr(),
+            reason,
+        })?
     } else {
         opts.address.clone()
     };
@@ -768,6 +773,32 @@ fn open_stream(opts: &ConnectOptions) -> Result<(Conn, Option<Lease>), Transport
             reason: format!("through jump host `{}`: {reason}", lease.name()),
         })?;
     Ok((Conn::Unix(stream), Some(lease)))
+}
+
+/// `name` resolved on the jump host `hop` (`getent hosts`, one extra login): its first loopback
+/// address; an error when it has none (PLAY_LOOPBACK_ONLY).
+fn resolve_on(hop: &ConnectOptions, name: &str) -> Result<String, String> {
+    let mut t = SshTransport::connect(hop).map_err(|e| e.to_string())?;
+    let out = t.exec(&format!("getent hosts {}", shell_quote(name)), b"");
+    t.close();
+    let out = out.map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!(
+            "`{name}` does not resolve on jump host `{}`",
+            hop.name
+        ));
+    }
+    let addrs: Vec<SocketAddr> = out
+        .stdout_str()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 0))
+        .collect();
+    let ok = keep_allowed(addrs, true)
+        .map_err(|e| format!("`{name}` on jump host `{}`: {e}", hop.name))?;
+    ok.first()
+        .map(|a| a.ip().to_string())
+        .ok_or_else(|| format!("`{name}` does not resolve on jump host `{}`", hop.name))
 }
 
 /// Connects (through the jump hosts if any), checks the host key and logs in.
