@@ -321,3 +321,35 @@ fn sudo_with_a_password_from_a_vault_file() {
         );
     }
 }
+
+#[test]
+fn one_bastion_session_carries_at_most_64_targets() {
+    use play::transport::{self, jump::CHANNELS_PER_JUMP, ConnectOptions};
+    let lab = Lab::start("fleet-bound", 2);
+    let hop = ConnectOptions {
+        timeout: std::time::Duration::from_secs(30),
+        ..lab.connect_options("h1")
+    };
+    let target = ConnectOptions {
+        name: "h2".into(),
+        address: lab.host("h2").addr.clone(),
+        jump: Some(Box::new(hop.clone())),
+        ..hop.clone()
+    };
+    let before = logins(&lab, "h1");
+    // 65 sessions to h2 through h1, all open at once: the 65th needs a second bastion session.
+    let mut open = Vec::new();
+    for i in 0..=CHANNELS_PER_JUMP {
+        let mut t = transport::connect(&target).unwrap_or_else(|e| panic!("session {i}: {e}"));
+        assert_eq!(t.exec("hostname", b"").expect("exec").stdout_str(), "h2\n");
+        open.push(t);
+    }
+    assert_eq!(
+        logins(&lab, "h1") - before,
+        2,
+        "bastion sessions for 65 targets"
+    );
+    for mut t in open {
+        t.close();
+    }
+}
