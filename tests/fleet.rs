@@ -353,3 +353,50 @@ fn one_bastion_session_carries_at_most_64_targets() {
         t.close();
     }
 }
+
+#[test]
+fn apply_local_converges_the_machine_it_runs_on() {
+    let lab = Lab::start("fleet-local", 2);
+    // The project on h1 itself; play runs there (the binary is visible through the host's
+    // overlay of /), with no SSH at all.
+    lab.sh(
+        "h1",
+        "mkdir -p /root/proj && cd /root/proj && \
+         printf 'all:\\n  hosts:\\n    h1: {ssh_host: 127.0.0.1, ssh_port: 1}\\n    h2: {}\\n' > hosts.yml && \
+         printf -- '- hosts: all\\n  state:\\n    - file: /etc/local-marker\\n      content: \"{{ inventory_hostname }} converged itself\\\\n\"\\n' > site.yml",
+    );
+    let apply = format!(
+        "cd /root/proj && PLAY_LOOPBACK_ONLY=1 {} apply --color never --local -i hosts.yml site.yml",
+        env!("CARGO_BIN_EXE_play")
+    );
+    for changed in [1, 0] {
+        let out = lab.exec("h1", &apply);
+        let run = Run::from(&["apply", "--local"], out).code(0);
+        assert_eq!(run.recap("h1").1, changed, "{}", run.stdout);
+        assert!(
+            !run.stdout.contains("h2"),
+            "only this machine:\n{}",
+            run.stdout
+        );
+    }
+    assert_eq!(
+        lab.sh("h1", "cat /etc/local-marker"),
+        "h1 converged itself\n"
+    );
+    assert_eq!(
+        lab.exec("h2", "test -e /etc/local-marker").status.code(),
+        Some(1)
+    );
+    // A machine the inventory does not name: a clear error, nothing done.
+    let out = lab.exec(
+        "h2",
+        &format!(
+            "mkdir -p /root/p && cd /root/p && printf 'all:\\n  hosts:\\n    other: {{}}\\n' > hosts.yml && \
+             printf -- '- hosts: all\\n  state: []\\n' > site.yml && PLAY_LOOPBACK_ONLY=1 {} apply --color never --local -i hosts.yml site.yml",
+            env!("CARGO_BIN_EXE_play")
+        ),
+    );
+    Run::from(&["apply", "--local"], out)
+        .code(1)
+        .shows("--local: no inventory host is named like this machine (`h2`)");
+}

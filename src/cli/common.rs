@@ -77,6 +77,10 @@ pub struct ConnectOpts {
     /// Hosts worked on at once.
     #[arg(short = 'f', long = "forks", default_value_t = 50)]
     pub forks: usize,
+    /// Converge this machine, without SSH (as `ssh_host: local`); without --limit, apply and
+    /// diff take the inventory host named like this machine (hostname, full or short).
+    #[arg(long = "local")]
+    pub local: bool,
 }
 
 impl ConnectOpts {
@@ -95,8 +99,31 @@ impl ConnectOpts {
             timeout: self.timeout.map(|t| Duration::from_secs(t.max(1))),
             ssh_config: self.ssh_config.clone(),
             become_password,
+            local: self.local,
             become_root: self.become_root,
         })
+    }
+}
+
+impl ConnectOpts {
+    /// The `--limit` to use: `limit` as given; with `--local` and no `--limit`, the inventory
+    /// host named like this machine.
+    pub fn limit(&self, inv: &Inventory, limit: Option<String>) -> anyhow::Result<Option<String>> {
+        if !self.local || limit.is_some() {
+            return Ok(limit);
+        }
+        let full = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .map_err(|e| anyhow::anyhow!("--local: cannot read this machine's hostname: {e}"))?;
+        let short = full.split('.').next().unwrap_or(&full).to_string();
+        for name in [&full, &short] {
+            if inv.host(name).is_some() {
+                return Ok(Some(name.clone()));
+            }
+        }
+        anyhow::bail!(
+            "--local: no inventory host is named like this machine (`{full}`); choose it with --limit"
+        )
     }
 }
 

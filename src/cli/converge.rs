@@ -88,7 +88,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode) -> anyhow::Result<RunReport> {
     let inv = args.inv.load()?;
     let opts = RunOptions {
         mode,
-        limit: args.limit.clone(),
+        limit: args.conn.limit(&inv, args.limit.clone())?,
         forks: args.conn.forks,
         overrides: args.conn.overrides()?,
         want_diffs: true,

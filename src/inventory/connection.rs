@@ -46,6 +46,8 @@ pub struct ConnectionOverrides {
     pub become_root: bool,
     /// `--ask-become-pass`: the sudo password asked once (wins over `become_password`).
     pub become_password: Option<Secret>,
+    /// `--local`: every host is this machine (no SSH, no ssh config).
+    pub local: bool,
 }
 
 fn var<'a>(host: &'a Host, names: &[&str]) -> Option<&'a Value> {
@@ -126,10 +128,15 @@ pub fn connection_for(
     o: &ConnectionOverrides,
 ) -> Result<ConnectOptions, InventoryError> {
     let ctx = Context::from_env();
-    let cfg = ssh_config_for(host, o, &ctx)?;
     let lookup = match var(host, &["ssh_host", "ansible_host"]) {
-        Some(v) => as_string(host, "ssh_host", v)?,
-        None => host.name.clone(),
+        Some(v) if !o.local => as_string(host, "ssh_host", v)?,
+        _ if o.local => "local".to_string(),
+        _ => host.name.clone(),
+    };
+    let cfg = if lookup == "local" {
+        None
+    } else {
+        ssh_config_for(host, o, &ctx)?
     };
     let hc = cfg
         .as_ref()
