@@ -400,3 +400,46 @@ fn apply_local_converges_the_machine_it_runs_on() {
         .code(1)
         .shows("--local: no inventory host is named like this machine (`h2`)");
 }
+
+#[test]
+fn pull_converges_a_host_from_git_and_again_only_on_change() {
+    let lab = Lab::start("fleet-pull", 1);
+    let commit = |content: &str| {
+        lab.sh(
+            "h1",
+            &format!(
+                "mkdir -p /srv/site/inventory && cd /srv/site && \
+                 ( test -d .git || git init -q ) && \
+                 printf 'all:\\n  hosts:\\n    h1: {{}}\\n' > inventory/hosts.yml && \
+                 printf -- '- hosts: all\\n  state:\\n    - file: /etc/pulled\\n      content: \"{content}\\\\n\"\\n' > site.yml && \
+                 git add -A && git -c user.email=t@example.test -c user.name=t commit -qm '{content}'"
+            ),
+        );
+    };
+    let pull = format!(
+        "PLAY_LOOPBACK_ONLY=1 {} pull /srv/site --playbook site.yml",
+        env!("CARGO_BIN_EXE_play")
+    );
+    commit("version one");
+    for (changed, news) in [(1, "(new)"), (0, "(unchanged since the last apply)")] {
+        let run = Run::from(&["pull"], lab.exec("h1", &pull))
+            .code(0)
+            .shows(news);
+        assert_eq!(run.recap("h1").1, changed, "{}", run.stdout);
+    }
+    assert_eq!(lab.sh("h1", "cat /etc/pulled"), "version one\n");
+    // The JSON report of the last run is kept.
+    let report = lab.sh("h1", "cat /var/lib/play/pull/site-*.report.json");
+    let v: serde_json::Value = serde_json::from_str(&report).expect("JSON report");
+    assert!(v.get("hosts").is_some(), "{report}");
+    // A new commit is applied; so is drift with the same commit.
+    commit("version two");
+    Run::from(&["pull"], lab.exec("h1", &pull))
+        .code(0)
+        .shows("(new)");
+    assert_eq!(lab.sh("h1", "cat /etc/pulled"), "version two\n");
+    lab.sh("h1", "echo drift > /etc/pulled");
+    let run = Run::from(&["pull"], lab.exec("h1", &pull)).code(0);
+    assert_eq!(run.recap("h1").1, 1, "{}", run.stdout);
+    assert_eq!(lab.sh("h1", "cat /etc/pulled"), "version two\n");
+}

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod facts;
 pub mod inventory;
 pub mod lab;
+pub mod pull;
 pub mod rollback;
 pub mod run;
 pub mod vault;
@@ -42,6 +43,8 @@ pub enum Command {
     Facts(facts::FactsArgs),
     /// Encrypt, decrypt or edit a vault file (`*.vault.yml`).
     Vault(vault::VaultArgs),
+    /// Pull mode: converge this machine from a git repository (`apply --local` on a checkout).
+    Pull(pull::PullArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -58,6 +61,7 @@ pub fn main() -> anyhow::Result<i32> {
         Command::Check(args) => check::run(args),
         Command::Facts(args) => facts::run(args),
         Command::Vault(args) => vault::run(args),
+        Command::Pull(args) => pull::run(args),
     };
     result.map_err(|e| {
         let red = crate::report::redact::Redactor::current();
