@@ -314,3 +314,74 @@ fn proxy_jump_loops_are_refused() {
     let e = connection_for(inv.host("a").expect("a"), &o).expect_err("loop");
     assert!(e.to_string().contains("more than 8 jump hosts"), "{e}");
 }
+
+#[test]
+fn jump_hosts_resolve_as_ssh_does_and_inventory_jumps_win() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let cfg = write(
+        d.path(),
+        "ssh_config",
+        "Host app\n  HostName 127.0.0.70\n  ProxyJump first,ops@second:2022\n\
+         Host first\n  HostName 127.0.0.71\n  User jumper\n  Port 2201\n\
+         Host second\n  HostName 127.0.0.72\n  User ignored\n  ProxyJump ignored-in-a-chain\n\
+         Host gate\n  HostName 127.0.0.73\n",
+    );
+    let inv_path = write(
+        d.path(),
+        "hosts.yml",
+        &format!(
+            "all:\n  vars:\n    ssh_config: {}\n  hosts:\n    app: {{}}\n    \
+             byvar: {{ssh_host: app, ssh_proxy_jump: gate}}\n    \
+             byargs: {{ssh_host: app, ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o ProxyJump=u@gate:23'}}\n    \
+             byj: {{ssh_host: app, ansible_ssh_common_args: '-J gate'}}\n    \
+             cmd: {{ansible_ssh_common_args: '-o ProxyCommand=\"ssh -W %h:%p gate\"'}}\n",
+            cfg.display()
+        ),
+    );
+    let inv = inventory::load(&inv_path, &Vars::new()).expect("inventory");
+    let o = ConnectionOverrides::default();
+    let c = connection_for(inv.host("app").expect("app"), &o).expect("app");
+    // `ProxyJump first,ops@second:2022`: second, reached through first.
+    let second = c.jump.as_deref().expect("second");
+    let first = second.jump.as_deref().expect("first");
+    assert!(first.jump.is_none());
+    // Each hop as `ssh -G` resolves it (its own Host block; user@ and :port of the spec win).
+    for (hop, name, spec_user, spec_port) in [
+        (first, "first", None, None),
+        (second, "second", Some("ops"), Some(2022)),
+    ] {
+        let g = ssh_g(&cfg, name);
+        assert_eq!(Some(hop.address.as_str()), one(&g, "hostname"), "{name}");
+        let user = spec_user
+            .map(str::to_string)
+            .or(one(&g, "user").map(str::to_string));
+        assert_eq!(Some(hop.user.clone()), user, "{name}");
+        let port = spec_port.or(one(&g, "port").and_then(|p| p.parse().ok()));
+        assert_eq!(Some(hop.port), port, "{name}");
+        assert_eq!(hop.name, name);
+    }
+    assert_eq!((first.user.as_str(), first.port), ("jumper", 2201));
+    // Inventory jumps win over the config's.
+    for (h, user, port) in [
+        ("byvar", None, 22),
+        ("byargs", Some("u"), 23),
+        ("byj", None, 22),
+    ] {
+        let c = connection_for(inv.host(h).expect(h), &o).expect(h);
+        let j = c.jump.as_deref().expect("jump");
+        assert_eq!(
+            (j.name.as_str(), j.address.as_str(), j.port),
+            ("gate", "127.0.0.73", port),
+            "{h}"
+        );
+        if let Some(u) = user {
+            assert_eq!(j.user, u, "{h}");
+        }
+        assert!(j.jump.is_none(), "{h}");
+    }
+    let e = connection_for(inv.host("cmd").expect("cmd"), &o).expect_err("ProxyCommand");
+    assert!(
+        e.to_string().contains("ProxyCommand is not supported"),
+        "{e}"
+    );
+}

@@ -11,6 +11,7 @@
 //! | `become_password` | `ansible_become_password`, `ansible_become_pass` | none (passwordless sudo) |
 //!
 //! | `ssh_config` | – | ~/.ssh/config (when it exists) |
+//! | `ssh_proxy_jump` | `-J`/`-o ProxyJump=` in `ansible_ssh_common_args` | the config's `ProxyJump` |
 //!
 //! Command-line overrides (`-u`, `--private-key`, `--known-hosts`, `-F`) win over vars, and vars
 //! win over the OpenSSH client config (Ansible's order): the config is looked up under
@@ -235,11 +236,64 @@ pub fn connection_for(
         keepalive: hc.server_alive_interval.filter(|t| !t.is_zero()),
         become_password,
     };
-    if let Some(raw) = &hc.proxy_jump {
+    let jump_var = match var(host, &["ssh_proxy_jump"]) {
+        Some(v) => Some(as_string(host, "ssh_proxy_jump", v)?),
+        None => match var(host, &["ansible_ssh_common_args", "ansible_ssh_extra_args"]) {
+            Some(v) => proxy_jump_in_args(&as_string(host, "ansible_ssh_common_args", v)?)
+                .map_err(|m| err(format!("`ansible_ssh_common_args`: {m}")))?,
+            None => None,
+        },
+    };
+    if o.local {
+        // --local: no SSH, no jump.
+    } else if let Some(raw) = jump_var.as_ref().or(hc.proxy_jump.as_ref()) {
         let hops = ssh_config::parse_jumps(raw).map_err(|m| err(format!("ProxyJump {m}")))?;
         opts.jump = jump_chain(cfg.as_ref(), &hops, &opts, &ctx, 0).map_err(err)?;
     }
     Ok(opts)
+}
+
+/// The ProxyJump in Ansible's `ansible_ssh_common_args`: `-J HOPS`, `-JHOPS`,
+/// `-o ProxyJump=HOPS` or `-o ProxyJump HOPS`; a ProxyCommand there is an error (it would be
+/// ignored, and the host reached directly).
+fn proxy_jump_in_args(args: &str) -> Result<Option<String>, String> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let mut found = None;
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].trim_matches(['\'', '"']);
+        let next = words.get(i + 1).map(|n| n.trim_matches(['\'', '"']));
+        let (value, used) = if w == "-J" {
+            (next, 2)
+        } else if let Some(v) = w.strip_prefix("-J") {
+            (Some(v), 1)
+        } else if w == "-o" {
+            match next {
+                Some(o) => {
+                    let (k, v) = match o.split_once('=') {
+                        Some((k, v)) => (k, Some(v)),
+                        None => (o, words.get(i + 2).map(|n| n.trim_matches(['\'', '"']))),
+                    };
+                    if k.eq_ignore_ascii_case("proxycommand") {
+                        return Err("ProxyCommand is not supported (play does not start ssh); use ProxyJump".into());
+                    }
+                    if k.eq_ignore_ascii_case("proxyjump") {
+                        (v, if o.contains('=') { 2 } else { 3 })
+                    } else {
+                        (None, 2)
+                    }
+                }
+                None => (None, 1),
+            }
+        } else {
+            (None, 1)
+        };
+        if let Some(v) = value {
+            found.get_or_insert_with(|| v.to_string());
+        }
+        i += used;
+    }
+    Ok(found)
 }
 
 /// Config `IdentityFile`s, expanded.
