@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use play::inventory::{self, connection_for, ConnectionOverrides, Vars};
-use play::transport::ssh_config::{Context, SshConfig};
+use play::transport::ssh_config::{Context, SshConfig, Tokens};
 use play::transport::HostKeyPolicy;
 
 fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
@@ -81,6 +81,10 @@ Host web? !web3
     User deploy
     IdentityFile ~/.ssh/web_%r
     IdentityFile=/keys/second
+    StrictHostKeyChecking yes
+    ConnectTimeout 7
+    IdentitiesOnly yes
+    UserKnownHostsFile /kh/%h-%r-%p /second
 
 Host web3
   HostName="10.9.9.3"
@@ -189,6 +193,38 @@ Host *
             Some(alive.as_str()),
             "{host}"
         );
+        let strict = one(&g, "stricthostkeychecking").unwrap_or_default();
+        let want: &[&str] = match ours.strict_host_key_checking {
+            Some(HostKeyPolicy::Strict) => &["true", "ask"],
+            Some(HostKeyPolicy::AcceptNew) => &["accept-new", "false"],
+            None => &["ask"],
+        };
+        assert!(
+            want.contains(&strict),
+            "{host}: stricthostkeychecking {strict}"
+        );
+        let timeout = ours
+            .connect_timeout
+            .map(|t| t.as_secs().to_string())
+            .unwrap_or_else(|| "none".into());
+        assert_eq!(one(&g, "connecttimeout"), Some(timeout.as_str()), "{host}");
+        let only = if ours.identities_only == Some(true) {
+            "yes"
+        } else {
+            "no"
+        };
+        assert_eq!(one(&g, "identitiesonly"), Some(only), "{host}");
+        if let Some(raw) = &ours.user_known_hosts {
+            let tokens = Tokens {
+                hostname: &want_host,
+                original: host,
+                user: &want_user,
+                port: ours.port.unwrap_or(22),
+            };
+            let path = ours.expand(raw, &tokens, &ctx).expect("expand");
+            let first = one(&g, "userknownhostsfile").and_then(|v| v.split(' ').next());
+            assert_eq!(first, path.to_str(), "{host}: userknownhostsfile");
+        }
         compared += 1;
     }
     assert_eq!(compared, 14);
@@ -217,6 +253,10 @@ Host *
     );
     assert_eq!(
         cfg.resolve("web1", &ctx).strict_host_key_checking,
+        Some(HostKeyPolicy::Strict)
+    );
+    assert_eq!(
+        cfg.resolve("other", &ctx).strict_host_key_checking,
         Some(HostKeyPolicy::AcceptNew)
     );
 }
