@@ -9,7 +9,6 @@
 //! | `ssh_known_hosts` | – | ~/.ssh/known_hosts |
 //! | `become` | `ansible_become` | false |
 //! | `become_password` | `ansible_become_password`, `ansible_become_pass` | none (passwordless sudo) |
-//!
 //! | `ssh_config` | – | ~/.ssh/config (when it exists) |
 //! | `ssh_proxy_jump` | `-J`/`-o ProxyJump=` in `ansible_ssh_common_args` | the config's `ProxyJump` |
 //!

@@ -4,6 +4,8 @@
 //! status. Uploads are built on exec (`cat` into a temp file in the target's folder, fsync, rename),
 //! so that they work the same with `become` (sudo) and on every implementation.
 //! Implementations: [`ssh::SshTransport`] (ssh2) and [`local::LocalTransport`] (this machine).
+//! [`ssh_config`] reads the OpenSSH client config; [`jump`] reaches hosts through jump hosts
+//! (ProxyJump) in process.
 
 pub mod jump;
 pub mod known_hosts;
