@@ -2,26 +2,13 @@
 
 mod support;
 
-use std::time::Duration;
-
-use play::transport::{self, ConnectOptions, HostKeyPolicy};
+use play::transport::{self, ConnectOptions};
 use support::lab::Lab;
 
 #[test]
 fn ssh_exec_round_trips() {
     let lab = Lab::start("transport-ssh", 1);
-    let o = ConnectOptions {
-        name: "h1".into(),
-        address: lab.hosts[0].addr.clone(),
-        port: 22,
-        user: "root".into(),
-        private_keys: vec![lab.key.clone()],
-        known_hosts: lab.known_hosts.clone(),
-        host_key_policy: HostKeyPolicy::Strict,
-        become_root: false,
-        timeout: Duration::from_secs(10),
-        use_agent: false,
-    };
+    let o = lab.connect_options("h1");
     let mut t = transport::connect(&o).expect("connect");
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
     let out = t.exec("cat; echo oops >&2; exit 7", &data).expect("exec");

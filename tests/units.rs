@@ -42,17 +42,7 @@ fn play(p: &Project, args: &[&str]) -> Run {
 }
 
 fn encrypt(p: &Project, rel: &str) {
-    let out = Command::new(support::lab::play_bin())
-        .args(["vault", "encrypt", rel])
-        .env("PLAY_VAULT_PASSWORD_FILE", p.path("pass"))
-        .current_dir(p.root())
-        .output()
-        .expect("run play vault");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.vault_encrypt(rel);
     let text = std::fs::read_to_string(p.path(rel)).expect("read vault file");
     assert!(!text.contains(TOKEN), "encrypted");
 }

@@ -148,12 +148,14 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
     let inv = args.inv.load()?;
     let opts = RunOptions {
         mode,
-        limit: args
-            .limit
-            .clone()
-            .or_else(|| plan.as_ref().and_then(|(_, p)| p.limit.clone())),
+        limit: args.conn.limit(
+            &inv,
+            args.limit
+                .clone()
+                .or_else(|| plan.as_ref().and_then(|(_, p)| p.limit.clone())),
+        )?,
         forks: args.conn.forks,
-        overrides: args.conn.overrides(),
+        overrides: args.conn.overrides()?,
         want_diffs: true,
         lock_timeout: args.lock_timeout,
         template_limits: args.templates.limits(),

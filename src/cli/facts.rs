@@ -32,7 +32,7 @@ pub fn run(args: FactsArgs) -> anyhow::Result<i32> {
         &FactsRequest {
             pattern: args.pattern.clone(),
             forks: args.conn.forks,
-            overrides: args.conn.overrides(),
+            overrides: args.conn.overrides()?,
         },
     )?;
     let file = to_file(&results);

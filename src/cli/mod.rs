@@ -9,6 +9,7 @@ pub mod facts;
 pub mod inventory;
 pub mod lab;
 pub mod log;
+pub mod pull;
 pub mod rollback;
 pub mod run;
 pub mod show;
@@ -48,6 +49,8 @@ pub enum Command {
     Log(log::LogArgs),
     /// Print one recorded run (an id, a unique part of one, or `last`).
     Show(show::ShowArgs),
+    /// Pull mode: converge this machine from a git repository (`apply --local` on a checkout).
+    Pull(pull::PullArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -66,6 +69,7 @@ pub fn main() -> anyhow::Result<i32> {
         Command::Vault(args) => vault::run(args),
         Command::Log(args) => log::run(args),
         Command::Show(args) => show::run(args),
+        Command::Pull(args) => pull::run(args),
     };
     result.map_err(|e| {
         let red = crate::report::redact::Redactor::current();

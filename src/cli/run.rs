@@ -29,7 +29,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         pattern: args.pattern.clone(),
         command: args.command.join(" "),
         forks: args.conn.forks,
-        overrides: args.conn.overrides(),
+        overrides: args.conn.overrides()?,
     };
     let results = run_op(&inv, &req)?;
     let mut out = anstream::stdout();

@@ -132,6 +132,7 @@ impl LocalTransport {
             return Err(TransportError::SudoPassword {
                 host: self.name.clone(),
                 user: std::env::var("USER").unwrap_or_else(|_| "(this user)".into()),
+                wrong: false,
             });
         }
         Ok(out)

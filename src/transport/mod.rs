@@ -4,10 +4,14 @@
 //! status. Uploads are built on exec (`cat` into a temp file in the target's folder, fsync, rename),
 //! so that they work the same with `become` (sudo) and on every implementation.
 //! Implementations: [`ssh::SshTransport`] (ssh2) and [`local::LocalTransport`] (this machine).
+//! [`ssh_config`] reads the OpenSSH client config; [`jump`] reaches hosts through jump hosts
+//! (ProxyJump) in process.
 
+pub mod jump;
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;
+pub mod ssh_config;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,8 +54,13 @@ pub enum TransportError {
         user: String,
         reason: String,
     },
-    #[error("{host}: sudo needs a password (become requires passwordless sudo for `{user}`)")]
-    SudoPassword { host: String, user: String },
+    /// sudo wanted a password and none was given (`wrong: false`), or refused the one given.
+    #[error("{host}: {}", sudo_problem(.user, *.wrong))]
+    SudoPassword {
+        host: String,
+        user: String,
+        wrong: bool,
+    },
     /// A command did not end within its bound ([`Transport::exec_bounded`]): the host
     /// answers, but the command hangs (a hung disk or mount, a stuck tool).
     #[error("{host}: {what} did not finish within {secs}s (bounded by --timeout)")]
@@ -68,6 +77,14 @@ pub enum TransportError {
     },
     #[error("{host}: {reason}")]
     Io { host: String, reason: String },
+    /// The jump host (`ProxyJump`) in front of the host could not be reached or logged into;
+    /// `reason` is the jump host's own error (every target behind it gets the same one).
+    #[error("{host}: jump host `{jump}` failed: {reason}")]
+    Jump {
+        host: String,
+        jump: String,
+        reason: String,
+    },
     /// The session broke while a command ran (host died, connection cut, host frozen);
     /// `stdout` holds what the command printed before (it may be cut mid-record).
     #[error("{source}")]
@@ -75,6 +92,37 @@ pub enum TransportError {
         source: Box<TransportError>,
         stdout: Vec<u8>,
     },
+}
+
+fn sudo_problem(user: &str, wrong: bool) -> String {
+    if wrong {
+        format!("sudo refused the become password for `{user}` (wrong password)")
+    } else {
+        format!(
+            "sudo needs a password for `{user}`: set `become_password` (e.g. in a *.vault.yml \
+             file) or use --ask-become-pass"
+        )
+    }
+}
+
+/// A secret string (a become password): never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+    /// The clear text: only for sending it where it is needed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 impl TransportError {
@@ -89,6 +137,7 @@ impl TransportError {
                 | TransportError::HostKey { .. }
                 | TransportError::Auth { .. }
                 | TransportError::Timeout { .. }
+                | TransportError::Jump { .. }
         )
     }
 }
@@ -123,6 +172,13 @@ pub struct ConnectOptions {
     pub timeout: Duration,
     /// Use ssh-agent if `SSH_AUTH_SOCK` is set.
     pub use_agent: bool,
+    /// Reach the host through this jump host (`ProxyJump`; the jump host may have its own).
+    pub jump: Option<Box<ConnectOptions>>,
+    /// `ServerAliveInterval`: a keepalive after this much silence (default: the timeout).
+    pub keepalive: Option<Duration>,
+    /// The login user's sudo password (`become_password`, `--ask-become-pass`): sent on
+    /// sudo's stdin only ([`exec_line_with_password`]).
+    pub become_password: Option<Secret>,
 }
 
 impl ConnectOptions {
@@ -303,6 +359,58 @@ pub fn exec_line(use_sudo: bool) -> String {
     }
 }
 
+/// The line after the become password on stdin ([`frame_with_password`]).
+const PASSWORD_END: &str = "PLAY_FRAME_AFTER_PASSWORD";
+
+/// [`exec_line`] for a login whose sudo wants a password: `sudo -S -p ''` reads the password
+/// as the first line of stdin (one byte at a time: nothing past it), then the shell skips every
+/// line up to the [`PASSWORD_END`] marker (the password line itself, when sudo did not ask for
+/// it) and runs [`BOOTSTRAP`]. So the password is on stdin only: in no argv, environment or
+/// file. Constant, like [`exec_line`].
+pub fn exec_line_with_password() -> String {
+    format!(
+        "sudo -S -p '' -- sh -c {}",
+        shell_quote(&password_bootstrap())
+    )
+}
+
+/// What sudo runs in [`exec_line_with_password`]: skip to the marker line, then [`BOOTSTRAP`].
+fn password_bootstrap() -> String {
+    format!(r#"while IFS= read -r l; do [ "$l" = {PASSWORD_END} ] && break; done; {BOOTSTRAP}"#)
+}
+
+/// The stdin of [`exec_line_with_password`]: the password on a line, the marker line, then
+/// [`frame`]. A password holding a newline or the marker is refused earlier
+/// ([`password_is_sendable`]).
+pub fn frame_with_password(password: &Secret, command: &str, stdin: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(password.0.len() + 64 + command.len() + stdin.len());
+    v.extend_from_slice(password.0.as_bytes());
+    v.push(b'\n');
+    v.extend_from_slice(PASSWORD_END.as_bytes());
+    v.push(b'\n');
+    v.extend_from_slice(&frame(command, stdin));
+    v
+}
+
+/// Why `password` cannot be sent to sudo on a line, if it cannot.
+pub fn password_is_sendable(password: &str) -> Result<(), &'static str> {
+    if password.contains(['\n', '\r', '\0']) {
+        Err("holds a line break or NUL (sudo reads one line)")
+    } else if password == PASSWORD_END {
+        Err("is play's own marker line")
+    } else {
+        Ok(())
+    }
+}
+
+/// True when `sudo -S` rejected the password it was given.
+pub fn sudo_rejected_password(out: &ExecOutput) -> bool {
+    out.status == 1 && {
+        let err = out.stderr_str();
+        err.contains("incorrect password attempt") || err.contains("Sorry, try again")
+    }
+}
+
 /// The stdin of [`BOOTSTRAP`] running `command` with `stdin`: the command's length on a line,
 /// the command, then its own stdin.
 pub fn frame(command: &str, stdin: &[u8]) -> Vec<u8> {
@@ -373,16 +481,20 @@ mod tests {
     /// Runs `command` with `stdin` as a transport does: the constant exec line, the command
     /// framed on stdin.
     fn bootstrap(command: &str, stdin: &[u8]) -> std::process::Output {
+        run_framed(BOOTSTRAP, frame(command, stdin))
+    }
+
+    /// `sh -c SCRIPT` fed `data`.
+    fn run_framed(script: &str, data: Vec<u8>) -> std::process::Output {
         use std::io::Write;
         let mut child = std::process::Command::new("sh")
-            .args(["-c", BOOTSTRAP])
+            .args(["-c", script])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn sh");
         let mut input = child.stdin.take().expect("stdin");
-        let data = frame(command, stdin);
         let writer = std::thread::spawn(move || {
             let _ = input.write_all(&data);
         });
@@ -412,6 +524,30 @@ mod tests {
         let long = format!("{}echo end\n", ": padding\n".repeat(20_000));
         assert!(long.len() > 128 * 1024);
         assert_eq!(bootstrap(&long, b"").stdout, b"end\n");
+    }
+
+    #[test]
+    fn the_become_password_is_skipped_whether_sudo_read_it_or_not() {
+        let pw = Secret::new("pa ss\\word'$x".into());
+        assert!(!exec_line_with_password().contains(pw.expose()));
+        assert!(exec_line_with_password().starts_with("sudo -S -p '' -- sh -c "));
+        let data = frame_with_password(&pw, "cat; exit 3", b"rest\n");
+        // sudo asked (it read the first line): the shell gets the marker first.
+        let nl = data.iter().position(|b| *b == b'\n').expect("line");
+        let out = run_framed(&password_bootstrap(), data[nl + 1..].to_vec());
+        assert_eq!(
+            (out.stdout.as_slice(), out.status.code()),
+            (&b"rest\n"[..], Some(3))
+        );
+        // sudo did not ask (NOPASSWD, cached): the shell skips the password line itself.
+        let out = run_framed(&password_bootstrap(), data);
+        assert_eq!(
+            (out.stdout.as_slice(), out.status.code()),
+            (&b"rest\n"[..], Some(3))
+        );
+        assert!(password_is_sendable("a\nb").is_err());
+        assert!(password_is_sendable(PASSWORD_END).is_err());
+        assert_eq!(format!("{pw:?}"), "Secret([redacted])");
     }
 
     #[test]

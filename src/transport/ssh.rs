@@ -3,6 +3,8 @@
 //! One session per host for the whole run; each [`Transport::exec`] opens a channel on it.
 //!
 //! - **Connect**: the address is resolved and tried in turn with `opts.timeout`; TCP_NODELAY.
+//!   With a jump host (`opts.jump`, ProxyJump), the session runs instead over a channel the
+//!   jump host opens to the address ([`super::jump`]).
 //!   With `PLAY_LOOPBACK_ONLY=1` in the environment (the test suites set it) only loopback
 //!   addresses (127.0.0.0/8, ::1) are accepted.
 //! - **Algorithms**: curve25519-sha256 key exchange first, then the others libssh2 has;
@@ -23,14 +25,17 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ssh2::{Channel, ErrorCode, MethodType, Session};
 
+use super::jump::Lease;
 use super::known_hosts::{self, Appended, HostKey, Verdict};
 use super::{
-    exec_line, frame, shell_quote, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
+    exec_line, exec_line_with_password, frame, frame_with_password, shell_quote,
+    sudo_rejected_password, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
     Transport, TransportError,
 };
 
@@ -55,6 +60,8 @@ pub struct SshTransport {
     sess: Option<Session>,
     /// The socket under the session (owned by the session), for poll(2).
     fd: RawFd,
+    /// The jump host session this one runs over (kept open while this one is).
+    _via: Option<Lease>,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -81,10 +88,15 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-/// After how much silence a keepalive is sent (`None`: never, timeout 0). At least 2 s, as
-/// libssh2 wants; the command fails after three times as long without a sign of life.
-fn keepalive_after(timeout: Duration) -> Option<Duration> {
-    (!timeout.is_zero()).then(|| Duration::from_secs(secs(timeout).max(2)))
+/// After how much silence a keepalive is sent (`None`: never, timeout 0): `ServerAliveInterval`
+/// or the timeout, at least 2 s, as libssh2 wants; the command fails after three times as long
+/// without a sign of life.
+fn keepalive_after(opts: &ConnectOptions) -> Option<Duration> {
+    silence_bound(opts.keepalive.unwrap_or(opts.timeout))
+}
+
+fn silence_bound(every: Duration) -> Option<Duration> {
+    (!every.is_zero()).then(|| Duration::from_secs(secs(every).max(2)))
 }
 
 /// libssh2's blocking timeout for `d` (0: none).
@@ -135,75 +147,14 @@ fn home() -> Option<PathBuf> {
 }
 
 impl SshTransport {
-    /// Connects, checks the host key and logs in.
+    /// Connects (through the jump hosts if any), checks the host key and logs in.
     pub fn connect(opts: &ConnectOptions) -> Result<SshTransport, TransportError> {
-        let tcp = tcp_connect(opts)?;
-        let fd = tcp.as_raw_fd();
-        let host = &opts.name;
-        let connect_err = |reason: String| TransportError::Connect {
-            host: host.clone(),
-            addr: opts.display_addr(),
-            reason,
-        };
-
-        let mut sess = Session::new().map_err(|e| connect_err(format!("libssh2: {e}")))?;
-        sess.set_timeout(millis(opts.timeout));
-        sess.set_tcp_stream(tcp);
-
-        // known_hosts is read once up front: its key types for this host steer the host key
-        // algorithm choice, and the check after the handshake uses the same text.
-        let names = known_hosts::lookup_names(&opts.name, &opts.address, opts.port);
-        let kh_text =
-            known_hosts::read(&opts.known_hosts).map_err(|e| TransportError::HostKey {
-                host: host.clone(),
-                reason: e.to_string(),
-            })?;
-        let known_types = match &kh_text {
-            Some(t) => known_hosts::known_key_types(t, &names).unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let mut hostkey_pref: Vec<&str> = Vec::new();
-        let mut known_sorted: Vec<&String> = known_types.iter().collect();
-        // ed25519 first among the known types too.
-        known_sorted.sort_by_key(|t| t.as_str() != "ssh-ed25519");
-        for t in known_sorted {
-            hostkey_pref.extend(algs_for_key_type(t));
-        }
-        hostkey_pref.push("ssh-ed25519");
-        for (kind, pref) in [
-            (MethodType::Kex, KEX_PREF.to_vec()),
-            (MethodType::CryptCs, CIPHER_PREF.to_vec()),
-            (MethodType::CryptSc, CIPHER_PREF.to_vec()),
-            (MethodType::HostKey, hostkey_pref),
-        ] {
-            if let Some(list) = preference(&sess, kind, &pref) {
-                // A list libssh2 rejects leaves its defaults: still a working session.
-                let _ = sess.method_pref(kind, &list);
-            }
-        }
-
-        sess.handshake().map_err(|e| {
-            if is_timeout(&e) {
-                TransportError::Timeout {
-                    host: host.clone(),
-                    what: format!("SSH handshake with {}", opts.display_addr()),
-                    secs: secs(opts.timeout),
-                }
-            } else {
-                connect_err(format!("SSH handshake failed: {}", e.message()))
-            }
-        })?;
-
-        check_host_key(&sess, opts, &names, kh_text.as_deref())?;
-        authenticate(&sess, opts)?;
-        if let Some(every) = keepalive_after(opts.timeout) {
-            // libssh2 sends one at most this often, and only when we call keepalive_send.
-            sess.set_keepalive(true, every.as_secs().min(u64::from(u32::MAX)) as u32);
-        }
+        let login = login(opts)?;
         Ok(SshTransport {
             opts: opts.clone(),
-            sess: Some(sess),
-            fd,
+            sess: Some(login.sess),
+            fd: login.fd,
+            _via: login.via,
         })
     }
 
@@ -275,14 +226,34 @@ impl SshTransport {
     ) -> Result<ExecOutput, TransportError> {
         let sudo = self.use_sudo();
         // The exec line is the same for every command: the command travels on stdin.
-        let out = self.run_channel(&exec_line(sudo), &frame(command, stdin), deadline)?;
-        if sudo && sudo_wants_password(&out) {
-            return Err(TransportError::SudoPassword {
-                host: self.opts.name.clone(),
-                user: self.opts.user.clone(),
-            });
+        let (line, input) = self.framed(command, stdin);
+        let out = self.run_channel(&line, &input, deadline)?;
+        drop(input);
+        if sudo {
+            let given = self.opts.become_password.is_some();
+            // "sudo: 3 incorrect password attempts" also mentions a password: check it first.
+            let wrong = given && sudo_rejected_password(&out);
+            if wrong || (!given && sudo_wants_password(&out)) {
+                return Err(TransportError::SudoPassword {
+                    host: self.opts.name.clone(),
+                    user: self.opts.user.clone(),
+                    wrong,
+                });
+            }
         }
         Ok(out)
+    }
+
+    /// The exec line and the stdin that run `command` with `stdin` (behind the become password
+    /// when sudo needs one).
+    fn framed(&self, command: &str, stdin: &[u8]) -> (String, Vec<u8>) {
+        match (&self.opts.become_password, self.use_sudo()) {
+            (Some(pw), true) => (
+                exec_line_with_password(),
+                frame_with_password(pw, command, stdin),
+            ),
+            (_, sudo) => (exec_line(sudo), frame(command, stdin)),
+        }
     }
 
     /// Runs `line` on a new channel: blocking open and exec, non-blocking I/O, blocking close.
@@ -351,7 +322,7 @@ impl SshTransport {
         let mut pos = 0usize;
         let mut stdin_done = false;
         let mut last_alive = Instant::now();
-        let alive_after = keepalive_after(self.opts.timeout);
+        let alive_after = keepalive_after(&self.opts);
         loop {
             let mut progress = false;
             if !stdin_done {
@@ -553,7 +524,8 @@ fn poll_socket(sess: &Session, fd: RawFd) -> io::Result<bool> {
 /// A command left running on its own channel ([`Transport::spawn`]).
 struct SshSpawned {
     host: String,
-    timeout: Duration,
+    /// Silence after which a keepalive is sent (ServerAliveInterval, else the timeout).
+    keepalive: Duration,
     sess: Session,
     fd: RawFd,
     ch: Channel,
@@ -590,7 +562,7 @@ impl SshSpawned {
 impl super::Spawned for SshSpawned {
     fn read_line(&mut self) -> Result<Option<String>, TransportError> {
         let mut last_alive = Instant::now();
-        let alive_after = keepalive_after(self.timeout);
+        let alive_after = silence_bound(self.keepalive);
         loop {
             if let Some(i) = self.out.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.out.drain(..=i).collect();
@@ -675,7 +647,7 @@ impl Transport for SshTransport {
     }
 
     fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
-        let line = exec_line(self.use_sudo());
+        let (line, first) = self.framed(command, b"");
         let sess = self.session()?.clone();
         sess.set_blocking(true);
         let mut ch = sess
@@ -684,11 +656,11 @@ impl Transport for SshTransport {
         ch.exec(&line)
             .map_err(|e| self.ssh_err("starting the command", &e))?;
         // The command itself goes first on stdin; what `send` writes follows it.
-        ch.write_all(&frame(command, b""))
+        ch.write_all(&first)
             .map_err(|e| self.io_err("sending the command", &e))?;
         Ok(Box::new(SshSpawned {
             host: self.opts.name.clone(),
-            timeout: self.opts.timeout,
+            keepalive: self.opts.keepalive.unwrap_or(self.opts.timeout),
             sess,
             fd: self.fd,
             ch,
@@ -772,6 +744,156 @@ impl Drop for SshTransport {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// A logged-in session, the socket under it, and the jump host lease it runs over.
+pub(crate) struct Login {
+    pub sess: Session,
+    pub fd: RawFd,
+    pub via: Option<Lease>,
+}
+
+/// What a session runs over: a TCP connection, or a bridge to a jump host's channel.
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl AsRawFd for Conn {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// The stream to the host: TCP, or a channel opened from its jump host.
+fn open_stream(opts: &ConnectOptions) -> Result<(Conn, Option<Lease>), TransportError> {
+    let Some(hop) = &opts.jump else {
+        return Ok((Conn::Tcp(tcp_connect(opts)?), None));
+    };
+    let lease = super::jump::lease(hop, &opts.name)?;
+    // Under PLAY_LOOPBACK_ONLY the jump host is asked for a loopback address: an address
+    // literal checked here, a name resolved by the jump host itself (it is who connects; the
+    // name may resolve there alone) and checked.
+    let target = if loopback_only() {
+        let bare = opts.address.trim_start_matches('[').trim_end_matches(']');
+        let checked = match bare.parse::<IpAddr>() {
+            Ok(ip) => {
+                keep_allowed(vec![SocketAddr::new(ip, opts.port)], true).map(|_| bare.to_string())
+            }
+            Err(_) => resolve_on(hop, bare),
+        };
+        checked.map_err(|reason| TransportError::Connect {
+            host: opts.name.clone(),
+            addr: opts.display_addr(),
+            reason,
+        })?
+    } else {
+        opts.address.clone()
+    };
+    let stream = lease
+        .open(&target, opts.port, opts.timeout)
+        .map_err(|reason| TransportError::Connect {
+            host: opts.name.clone(),
+            addr: opts.display_addr(),
+            reason: format!("through jump host `{}`: {reason}", lease.name()),
+        })?;
+    Ok((Conn::Unix(stream), Some(lease)))
+}
+
+/// `name` resolved on the jump host `hop` (`getent hosts`, one extra login): its first loopback
+/// address; an error when it has none (PLAY_LOOPBACK_ONLY).
+fn resolve_on(hop: &ConnectOptions, name: &str) -> Result<String, String> {
+    let mut t = SshTransport::connect(hop).map_err(|e| e.to_string())?;
+    let out = t.exec(&format!("getent hosts {}", shell_quote(name)), b"");
+    t.close();
+    let out = out.map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!(
+            "`{name}` does not resolve on jump host `{}`",
+            hop.name
+        ));
+    }
+    let addrs: Vec<SocketAddr> = out
+        .stdout_str()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 0))
+        .collect();
+    let ok = keep_allowed(addrs, true)
+        .map_err(|e| format!("`{name}` on jump host `{}`: {e}", hop.name))?;
+    ok.first()
+        .map(|a| a.ip().to_string())
+        .ok_or_else(|| format!("`{name}` does not resolve on jump host `{}`", hop.name))
+}
+
+/// Connects (through the jump hosts if any), checks the host key and logs in.
+pub(crate) fn login(opts: &ConnectOptions) -> Result<Login, TransportError> {
+    let (stream, via) = open_stream(opts)?;
+    let fd = stream.as_raw_fd();
+    let host = &opts.name;
+    let connect_err = |reason: String| TransportError::Connect {
+        host: host.clone(),
+        addr: opts.display_addr(),
+        reason,
+    };
+
+    let mut sess = Session::new().map_err(|e| connect_err(format!("libssh2: {e}")))?;
+    sess.set_timeout(millis(opts.timeout));
+    sess.set_tcp_stream(stream);
+
+    // known_hosts is read once up front: its key types for this host steer the host key
+    // algorithm choice, and the check after the handshake uses the same text.
+    let names = known_hosts::lookup_names(&opts.name, &opts.address, opts.port);
+    let kh_text = known_hosts::read(&opts.known_hosts).map_err(|e| TransportError::HostKey {
+        host: host.clone(),
+        reason: e.to_string(),
+    })?;
+    let known_types = match &kh_text {
+        Some(t) => known_hosts::known_key_types(t, &names).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut hostkey_pref: Vec<&str> = Vec::new();
+    let mut known_sorted: Vec<&String> = known_types.iter().collect();
+    // ed25519 first among the known types too.
+    known_sorted.sort_by_key(|t| t.as_str() != "ssh-ed25519");
+    for t in known_sorted {
+        hostkey_pref.extend(algs_for_key_type(t));
+    }
+    hostkey_pref.push("ssh-ed25519");
+    for (kind, pref) in [
+        (MethodType::Kex, KEX_PREF.to_vec()),
+        (MethodType::CryptCs, CIPHER_PREF.to_vec()),
+        (MethodType::CryptSc, CIPHER_PREF.to_vec()),
+        (MethodType::HostKey, hostkey_pref),
+    ] {
+        if let Some(list) = preference(&sess, kind, &pref) {
+            // A list libssh2 rejects leaves its defaults: still a working session.
+            let _ = sess.method_pref(kind, &list);
+        }
+    }
+
+    sess.handshake().map_err(|e| {
+        if is_timeout(&e) {
+            TransportError::Timeout {
+                host: host.clone(),
+                what: format!("SSH handshake with {}", opts.display_addr()),
+                secs: secs(opts.timeout),
+            }
+        } else {
+            connect_err(format!("SSH handshake failed: {}", e.message()))
+        }
+    })?;
+
+    check_host_key(&sess, opts, &names, kh_text.as_deref())?;
+    authenticate(&sess, opts)?;
+    if let Some(every) = keepalive_after(opts) {
+        // libssh2 sends one at most this often, and only when we call keepalive_send.
+        sess.set_keepalive(true, every.as_secs().min(u64::from(u32::MAX)) as u32);
+    }
+    Ok(Login { sess, fd, via })
 }
 
 /// With `loopback_only`, drops non-loopback addresses; an error when none is left.

@@ -235,6 +235,26 @@ impl Lab {
             .expect("run ssh")
     }
 
+    /// Library connection options for `host` as root with the lab's key and known_hosts
+    /// (strict host keys, no agent, 10 s timeout, direct).
+    pub fn connect_options(&self, host: &str) -> play::transport::ConnectOptions {
+        play::transport::ConnectOptions {
+            name: host.to_string(),
+            address: self.host(host).addr.clone(),
+            port: 22,
+            user: "root".into(),
+            private_keys: vec![self.key.clone()],
+            known_hosts: self.known_hosts.clone(),
+            host_key_policy: play::transport::HostKeyPolicy::Strict,
+            become_root: false,
+            timeout: std::time::Duration::from_secs(10),
+            use_agent: false,
+            jump: None,
+            keepalive: None,
+            become_password: None,
+        }
+    }
+
     /// The parsed `state.json` (for tests of the lab itself).
     pub fn state(&self) -> serde_json::Value {
         let path = self.dir.join("state.json");

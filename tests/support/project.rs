@@ -158,6 +158,12 @@ impl Project {
         self.play_env(args, &[])
     }
 
+    /// [`Project::play`] with the project's vault passphrase file (`pass`).
+    pub fn play_vault(&self, args: &[&str]) -> Run {
+        let pass = self.path("pass");
+        self.play_env(args, &[("PLAY_VAULT_PASSWORD_FILE", pass.as_path())])
+    }
+
     /// Runs `play ARGS... -i INVENTORY` in the project folder with these environment variables
     /// (e.g. `PLAY_VAULT_PASSWORD_FILE`).
     pub fn play_env(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
@@ -181,6 +187,21 @@ impl Project {
 
     pub fn root(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// `play vault encrypt REL` with the project's passphrase file `pass` (must succeed).
+    pub fn vault_encrypt(&self, rel: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_play"))
+            .args(["vault", "encrypt", rel])
+            .env("PLAY_VAULT_PASSWORD_FILE", self.path("pass"))
+            .current_dir(self.root())
+            .output()
+            .expect("run play vault");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
