@@ -14,6 +14,7 @@ pub mod apply;
 pub mod cli;
 pub mod engine;
 pub mod exit;
+pub mod import;
 pub mod inventory;
 pub mod lab;
 pub mod ops;

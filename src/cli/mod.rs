@@ -6,6 +6,7 @@ pub mod common;
 pub mod converge;
 pub mod diff;
 pub mod facts;
+pub mod import;
 pub mod inventory;
 pub mod lab;
 pub mod rollback;
@@ -42,6 +43,8 @@ pub enum Command {
     Facts(facts::FactsArgs),
     /// Encrypt, decrypt or edit a vault file (`*.vault.yml`).
     Vault(vault::VaultArgs),
+    /// Import a project of another tool: `play import ansible SRC --out DIR`.
+    Import(import::ImportArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -58,6 +61,7 @@ pub fn main() -> anyhow::Result<i32> {
         Command::Check(args) => check::run(args),
         Command::Facts(args) => facts::run(args),
         Command::Vault(args) => vault::run(args),
+        Command::Import(args) => import::run(args),
     };
     result.map_err(|e| {
         let red = crate::report::redact::Redactor::current();

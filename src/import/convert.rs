@@ -1,0 +1,733 @@
+//! Tasks → resources in containers (a role's `state.yml`, a play's `state:`), with guards from
+//! registered results, handlers turned into `restart_on`/`reload_on`/`on_change`, and
+//! duplicates merged. Every source entry gets a [`Record`] of what it became.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::modules::{self, map_task, Ctx, Mapped, Res};
+use super::project::{Entry, Inlined, Reader};
+use super::task::Task;
+use super::template::{self, Notes};
+use super::when::{translate, Cond, Reg};
+use crate::yaml::Value;
+
+/// One resource written to a container.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub res: Res,
+    /// The record (source entry) it came from.
+    pub source: usize,
+    pub loop_: Option<Value>,
+    pub loop_var: Option<String>,
+    pub when: Vec<String>,
+    /// Handler names it notifies, not resolved yet.
+    pub notify: Vec<String>,
+    /// Merged into another item: not written.
+    pub removed: bool,
+    /// Line in the written file (set by the writer).
+    pub line: usize,
+    pub title: String,
+}
+
+impl Item {
+    fn dedupe_key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}",
+            self.res.kind(),
+            self.res.key(),
+            self.loop_,
+            self.when
+        )
+    }
+}
+
+/// A role's state file or a play's state.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    /// Output file, relative to the output folder.
+    pub file: PathBuf,
+    pub items: Vec<Item>,
+    /// Vars it adds (role defaults; a play's vars).
+    pub vars: Vec<(String, Value)>,
+    /// Folders whose `templates/` and `files/` it needs, and the prefix they go under.
+    pub assets: Vec<(PathBuf, Option<String>)>,
+    pub handlers: Vec<Entry>,
+    pub is_role: bool,
+    pub template_notes: Notes,
+}
+
+/// What a source entry became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Resources: (container, item) pairs.
+    Items(Vec<(usize, usize)>),
+    /// Vars of the container.
+    Vars(usize),
+    /// A guard of other resources (`stat`, a read-only check).
+    Absorbed(String),
+    /// An include whose tasks are carried over.
+    Followed(String),
+    LeftOut(String),
+}
+
+/// One source task or handler.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub file: PathBuf,
+    pub line: usize,
+    pub title: String,
+    pub module: String,
+    pub handler: bool,
+    pub outcome: Outcome,
+    pub notes: Vec<String>,
+}
+
+impl Record {
+    pub fn carried(&self) -> bool {
+        !matches!(self.outcome, Outcome::LeftOut(_))
+    }
+}
+
+/// The conversion state of a whole project.
+#[derive(Debug, Default)]
+pub struct Conversion {
+    pub containers: Vec<Container>,
+    pub records: Vec<Record>,
+    pub ctx: Ctx,
+}
+
+/// Rewrites every string of a value (templates Ansible → minijinja).
+pub fn rewrite_value(v: &Value, notes: &mut Notes) -> Value {
+    match v {
+        Value::String(s) => Value::String(template::rewrite(s, notes)),
+        Value::Sequence(items) => {
+            Value::Sequence(items.iter().map(|i| rewrite_value(i, notes)).collect())
+        }
+        Value::Mapping(m) => {
+            let mut out = crate::yaml::Mapping::new();
+            for (k, v) in m {
+                out.insert(k.clone(), rewrite_value(v, notes));
+            }
+            Value::Mapping(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn rewrite_task(t: &mut Task, notes: &mut Notes) {
+    for (_, v) in t.args.iter_mut() {
+        *v = rewrite_value(v, notes);
+    }
+    if let Some(f) = &t.free {
+        t.free = Some(template::rewrite(f, notes));
+    }
+    t.when = t
+        .when
+        .iter()
+        .map(|w| template::rewrite_code(w, notes))
+        .collect();
+    if let Some(l) = &t.loop_ {
+        t.loop_ = Some(rewrite_value(l, notes));
+    }
+    if let Some(u) = &t.become_user {
+        t.become_user = Some(template::rewrite(u, notes));
+    }
+    // `with_dict`: item.key / item.value → item[0] / item[1] (dictsort pairs)
+    if t.loop_
+        .as_ref()
+        .and_then(|l| l.as_str())
+        .is_some_and(|s| s.contains("| dictsort"))
+    {
+        let var = t.loop_var.clone().unwrap_or_else(|| "item".into());
+        let fix = |s: &str| {
+            s.replace(&format!("{var}.key"), &format!("{var}[0]"))
+                .replace(&format!("{var}.value"), &format!("{var}[1]"))
+        };
+        for (_, v) in t.args.iter_mut() {
+            if let Value::String(s) = v {
+                *s = fix(s);
+            }
+        }
+        t.free = t.free.as_deref().map(fix);
+        t.when = t.when.iter().map(|w| fix(w)).collect();
+    }
+}
+
+impl Conversion {
+    pub fn new_container(&mut self, file: PathBuf, is_role: bool) -> usize {
+        self.containers.push(Container {
+            file,
+            is_role,
+            ..Container::default()
+        });
+        self.containers.len() - 1
+    }
+
+    fn record(
+        &mut self,
+        file: &Path,
+        line: usize,
+        title: String,
+        module: &str,
+        handler: bool,
+        outcome: Outcome,
+    ) -> usize {
+        self.records.push(Record {
+            file: file.to_path_buf(),
+            line,
+            title,
+            module: module.to_string(),
+            handler,
+            outcome,
+            notes: Vec::new(),
+        });
+        self.records.len() - 1
+    }
+
+    /// Records an include (followed or not) or an entry that is not a task.
+    fn note(&mut self, n: super::project::Note, handler: bool) {
+        let outcome = match n.left_out {
+            None => Outcome::Followed(n.text),
+            Some(why) => Outcome::LeftOut(why),
+        };
+        self.record(&n.file, n.line, n.title, &n.module, handler, outcome);
+    }
+
+    /// Converts a flattened task list into container `c`'s resources.
+    pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
+        let mut regs: HashMap<String, Reg> = HashMap::new();
+        let mut reg_record: HashMap<String, usize> = HashMap::new();
+        for e in entries {
+            let mut t = match e {
+                Entry::Note(n) => {
+                    self.note(n, false);
+                    continue;
+                }
+                Entry::Task(t) => *t,
+            };
+            let title = t.title();
+            if let Some(l) = &t.unsupported_loop {
+                let r = self.record(
+                    &t.file,
+                    t.line,
+                    title,
+                    &t.module,
+                    false,
+                    Outcome::LeftOut(format!("loop form `{l}` has no play equivalent")),
+                );
+                self.records[r]
+                    .notes
+                    .extend(t.dropped.iter().map(|d| format!("`{d}` not carried")));
+                if let Some(reg) = &t.register {
+                    regs.insert(reg.clone(), Reg::Other);
+                }
+                continue;
+            }
+            let mut notes = Notes::default();
+            rewrite_task(&mut t, &mut notes);
+            self.containers[c].template_notes.extend(notes);
+            // Guards and vars that are not resources.
+            if t.module == "stat" {
+                if let (Some(reg), Some(path)) = (&t.register, t.arg_str(&["path", "name", "dest"]))
+                {
+                    regs.insert(reg.clone(), Reg::Stat(path));
+                    let r = self.record(
+                        &t.file,
+                        t.line,
+                        title,
+                        &t.module,
+                        false,
+                        Outcome::LeftOut("`stat` whose result no task uses as a guard".into()),
+                    );
+                    reg_record.insert(reg.clone(), r);
+                    continue;
+                }
+            }
+            if t.never_changes
+                && t.register.is_some()
+                && matches!(t.module.as_str(), "command" | "shell")
+            {
+                if let (Some(reg), Some(cmd)) =
+                    (&t.register, t.free.clone().or_else(|| t.arg_str(&["cmd"])))
+                {
+                    regs.insert(
+                        reg.clone(),
+                        Reg::Check {
+                            cmd,
+                            chdir: t.arg_str(&["chdir"]),
+                        },
+                    );
+                    let r = self.record(&t.file, t.line, title, &t.module, false, Outcome::LeftOut("a read-only check (`changed_when: false`) whose result no task uses as a guard".into()));
+                    reg_record.insert(reg.clone(), r);
+                    continue;
+                }
+            }
+            if t.module == "include_vars" {
+                let f = t
+                    .free
+                    .clone()
+                    .or_else(|| t.arg_str(&["file", "_raw_params"]));
+                let out = match f {
+                    Some(f) if !f.contains("{{") => {
+                        let here = reader.root.join(&t.file);
+                        let dir = here.parent().unwrap_or(reader.root);
+                        let candidates = [
+                            dir.join(&f),
+                            dir.join("..").join("vars").join(&f),
+                            reader.playbook_dir.join(&f),
+                        ];
+                        match candidates.iter().find(|p| p.is_file()) {
+                            Some(p) => match reader.vars_file(p, inl) {
+                                Ok(v) => {
+                                    let mut notes = Notes::default();
+                                    let v: Vec<(String, Value)> = v
+                                        .into_iter()
+                                        .map(|(k, v)| (k, rewrite_value(&v, &mut notes)))
+                                        .collect();
+                                    self.containers[c].vars.extend(v);
+                                    Outcome::Vars(c)
+                                }
+                                Err(e) => Outcome::LeftOut(format!("vars file unreadable: {e}")),
+                            },
+                            None => Outcome::LeftOut(format!("vars file `{f}` not found")),
+                        }
+                    }
+                    Some(f) => {
+                        Outcome::LeftOut(format!("include_vars of `{f}`: chosen at run time"))
+                    }
+                    None => Outcome::LeftOut("include_vars without a file".into()),
+                };
+                self.record(&t.file, t.line, title, &t.module, false, out);
+                continue;
+            }
+            // when → kept conditions and guards
+            let mut keep = Vec::new();
+            let mut guards = Vec::new();
+            let mut cond_notes = Vec::new();
+            for w in &t.when {
+                match translate(w, &regs) {
+                    Cond::Keep(k) => keep.push(k),
+                    Cond::Drop(why) => cond_notes.push(why),
+                    g => {
+                        // the registering stat/check is now a guard
+                        for (name, r) in &reg_record {
+                            if super::when::translate(
+                                w,
+                                &HashMap::from([(name.clone(), regs[name].clone())]),
+                            ) != Cond::Keep(w.trim().to_string())
+                            {
+                                self.records[*r].outcome = Outcome::Absorbed(format!(
+                                    "a guard of `{}` ({})",
+                                    title,
+                                    t.location()
+                                ));
+                            }
+                        }
+                        guards.push((w.clone(), g))
+                    }
+                }
+            }
+            let mapped = map_task(&t, &self.ctx);
+            let rec = self.record(
+                &t.file,
+                t.line,
+                title.clone(),
+                &t.module,
+                false,
+                Outcome::LeftOut(String::new()),
+            );
+            self.records[rec].notes.extend(cond_notes);
+            self.records[rec].notes.extend(
+                t.dropped
+                    .iter()
+                    .filter(|d| d.as_str() != "vars")
+                    .map(|d| format!("`{d}` not carried")),
+            );
+            if t.dropped.iter().any(|d| d == "vars") {
+                self.records[rec]
+                    .notes
+                    .push("task `vars:` not carried (put them in the role's defaults)".into());
+            }
+            match mapped {
+                Mapped::LeftOut(why) => {
+                    self.records[rec].outcome = Outcome::LeftOut(why);
+                    if let Some(reg) = &t.register {
+                        regs.insert(reg.clone(), Reg::Other);
+                    }
+                }
+                Mapped::Vars(v) => {
+                    let mut notes = Notes::default();
+                    let v: Vec<(String, Value)> = v
+                        .into_iter()
+                        .map(|(k, v)| (k, rewrite_value(&v, &mut notes)))
+                        .collect();
+                    self.containers[c].vars.extend(v);
+                    self.records[rec].outcome = Outcome::Vars(c);
+                }
+                Mapped::Resources(rs) => {
+                    let mut placed = Vec::new();
+                    let mut first_keys = None;
+                    for mut r in rs {
+                        let kind = r.kind().to_string();
+                        if let Some(u) = &t.become_user {
+                            match kind.as_str() {
+                                "command" => r.set("user", u.clone()),
+                                "file" | "directory" | "link" | "sync"
+                                    if r.get("owner").is_none() =>
+                                {
+                                    r.set("owner", u.clone())
+                                }
+                                _ => {}
+                            }
+                        }
+                        for (w, g) in &guards {
+                            match (kind.as_str(), g) {
+                                ("command", Cond::Creates(p)) if r.get("creates").is_none() => r.set("creates", p.clone()),
+                                ("command", Cond::Creates(p)) => add_unless(&mut r, &format!("test -e {}", modules::sh_quote(p))),
+                                ("command", Cond::Unless(u)) => add_unless(&mut r, u),
+                                ("command", Cond::OnChange(keys)) => keys.iter().for_each(|k| r.watch("on_change", k)),
+                                ("service", Cond::OnChange(keys)) => keys.iter().for_each(|k| r.watch("restart_on", k)),
+                                _ => r.notes.push(format!(
+                                    "`when: {}` dropped (a registered result; a {kind} has no such guard)",
+                                    w.trim()
+                                )),
+                            }
+                        }
+                        let mut loop_ = t.loop_.clone();
+                        // `package: "{{ item }}"` over a literal list: the list itself.
+                        if kind == "package" {
+                            if let (Some(Value::Sequence(list)), Value::String(k)) =
+                                (&loop_, &r.fields[0].1)
+                            {
+                                if k.replace(' ', "") == "{{item}}"
+                                    && list
+                                        .iter()
+                                        .all(|v| v.as_str().is_some_and(|s| !s.contains("{{")))
+                                {
+                                    r.fields[0].1 = Value::Sequence(list.clone());
+                                    loop_ = None;
+                                }
+                            }
+                        }
+                        if first_keys.is_none() {
+                            first_keys = Some(if loop_.is_some() {
+                                Vec::new()
+                            } else {
+                                r.watch_keys()
+                            });
+                        }
+                        let item = Item {
+                            res: r,
+                            source: rec,
+                            loop_,
+                            loop_var: t.loop_var.clone(),
+                            when: keep.clone(),
+                            notify: t.notify.clone(),
+                            removed: false,
+                            line: 0,
+                            title: title.clone(),
+                        };
+                        self.containers[c].items.push(item);
+                        placed.push((c, self.containers[c].items.len() - 1));
+                    }
+                    if let Some(reg) = &t.register {
+                        regs.insert(reg.clone(), Reg::Resource(first_keys.unwrap_or_default()));
+                    }
+                    self.records[rec].outcome = Outcome::Items(placed);
+                }
+            }
+        }
+    }
+
+    /// Handlers of container `hc` (its `handlers`), notified by the items listed: each becomes
+    /// `restart_on`/`reload_on` of a service, or an `on_change` command. Notifications resolved
+    /// here are removed from the items.
+    pub fn handlers(&mut self, hc: usize, notifiers: &[(usize, usize)], services_in: &[usize]) {
+        let handlers = std::mem::take(&mut self.containers[hc].handlers);
+        for e in handlers {
+            let t = match e {
+                Entry::Note(n) => {
+                    self.note(n, true);
+                    continue;
+                }
+                Entry::Task(t) => *t,
+            };
+            let mut t = t;
+            let mut notes = Notes::default();
+            rewrite_task(&mut t, &mut notes);
+            self.containers[hc].template_notes.extend(notes);
+            let mut names: Vec<String> = t.name.iter().cloned().collect();
+            names.extend(t.listen.iter().cloned());
+            let title = t.title();
+            let rec = self.record(
+                &t.file,
+                t.line,
+                title.clone(),
+                &t.module,
+                true,
+                Outcome::LeftOut(String::new()),
+            );
+            // The keys this handler watches.
+            let mut keys: Vec<String> = Vec::new();
+            let mut looped = Vec::new();
+            let mut any = false;
+            for &(c, i) in notifiers {
+                let item = &mut self.containers[c].items[i];
+                if item.removed || !item.notify.iter().any(|n| names.contains(n)) {
+                    continue;
+                }
+                item.notify.retain(|n| !names.contains(n));
+                any = true;
+                if item.loop_.is_some() {
+                    looped.push(item.title.clone());
+                    continue;
+                }
+                if matches!(item.res.kind(), "service" | "program") {
+                    looped.push(format!(
+                        "{} (a {}: cannot be watched)",
+                        item.title,
+                        item.res.kind()
+                    ));
+                    continue;
+                }
+                for k in item.res.watch_keys() {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
+            if !looped.is_empty() {
+                self.records[rec].notes.push(format!(
+                    "not watched (a loop gives one key per item; list them in `restart_on` by hand): {}",
+                    looped.join("; ")
+                ));
+            }
+            if !any {
+                self.records[rec].outcome = Outcome::LeftOut("never notified".into());
+                continue;
+            }
+            if keys.is_empty() {
+                self.records[rec].outcome =
+                    Outcome::LeftOut("its notifiers cannot be watched".into());
+                continue;
+            }
+            let state = t.arg_str(&["state"]);
+            let is_service = matches!(
+                t.module.as_str(),
+                "service" | "systemd" | "systemd_service" | "sysvinit"
+            );
+            if is_service
+                && matches!(
+                    state.as_deref(),
+                    Some("restarted") | Some("reloaded") | None
+                )
+            {
+                let Some(name) = t.arg_str(&["name", "unit", "service"]) else {
+                    self.records[rec].outcome =
+                        Outcome::LeftOut("service handler without `name`".into());
+                    continue;
+                };
+                let field = if state.as_deref() == Some("reloaded") {
+                    "reload_on"
+                } else {
+                    "restart_on"
+                };
+                let found = std::iter::once(hc)
+                    .chain(services_in.iter().copied())
+                    .find_map(|c| {
+                        self.containers[c]
+                            .items
+                            .iter()
+                            .position(|it| {
+                                !it.removed
+                                    && it.res.kind() == "service"
+                                    && it.res.key() == name
+                                    && it.loop_.is_none()
+                            })
+                            .map(|i| (c, i))
+                    });
+                let (c, i) = match found {
+                    Some(p) => p,
+                    None => {
+                        let mut r = Res {
+                            fields: vec![("service".into(), Value::String(name.clone()))],
+                            native: true,
+                            comments: Vec::new(),
+                            notes: Vec::new(),
+                        };
+                        r.comments.push(format!("handler `{title}`"));
+                        self.containers[hc].items.push(Item {
+                            res: r,
+                            source: rec,
+                            loop_: None,
+                            loop_var: None,
+                            when: t.when.clone(),
+                            notify: Vec::new(),
+                            removed: false,
+                            line: 0,
+                            title: title.clone(),
+                        });
+                        (hc, self.containers[hc].items.len() - 1)
+                    }
+                };
+                for k in &keys {
+                    self.containers[c].items[i].res.watch(field, k);
+                }
+                self.records[rec].outcome = Outcome::Items(vec![(c, i)]);
+                continue;
+            }
+            match map_task(&t, &self.ctx) {
+                Mapped::Resources(rs) => {
+                    let mut placed = Vec::new();
+                    for mut r in rs {
+                        if r.kind() == "command" {
+                            for k in &keys {
+                                r.watch("on_change", k);
+                            }
+                            if let Some(u) = &t.become_user {
+                                r.set("user", u.clone());
+                            }
+                        } else {
+                            r.notes.push("a handler that is not a restart or a command: applied on every run, not only when notified".into());
+                        }
+                        r.comments.push(format!("handler `{title}`"));
+                        self.containers[hc].items.push(Item {
+                            res: r,
+                            source: rec,
+                            loop_: t.loop_.clone(),
+                            loop_var: t.loop_var.clone(),
+                            when: t.when.clone(),
+                            notify: Vec::new(),
+                            removed: false,
+                            line: 0,
+                            title: title.clone(),
+                        });
+                        placed.push((hc, self.containers[hc].items.len() - 1));
+                    }
+                    self.records[rec].outcome = Outcome::Items(placed);
+                }
+                Mapped::LeftOut(why) => self.records[rec].outcome = Outcome::LeftOut(why),
+                Mapped::Vars(_) => {
+                    self.records[rec].outcome = Outcome::LeftOut("set_fact as a handler".into())
+                }
+            }
+        }
+    }
+
+    /// Merges items of container `c` with the same kind, key, loop and `when`. A command keeps
+    /// the later place (what it watches is declared before it), anything else the first.
+    pub fn dedupe(&mut self, c: usize) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            if self.containers[c].items[i].removed {
+                continue;
+            }
+            let key = self.containers[c].items[i].dedupe_key();
+            let Some(&j) = seen.get(&key) else {
+                seen.insert(key, i);
+                continue;
+            };
+            let is_command = self.containers[c].items[i].res.kind() == "command";
+            let (keep, drop) = if is_command { (i, j) } else { (j, i) };
+            let dropped = self.containers[c].items[drop].clone();
+            let kept = &mut self.containers[c].items[keep];
+            let cron = kept.res.comments.iter().any(|c| c.contains("cron"));
+            for (k, v) in dropped.res.fields.iter().skip(1) {
+                match (k.as_str(), kept.res.get(k).cloned(), v) {
+                    ("restart_on" | "reload_on" | "on_change", _, Value::Sequence(list)) => {
+                        for x in list.iter().filter_map(|x| x.as_str()) {
+                            kept.res.watch(k, x);
+                        }
+                    }
+                    ("content", Some(Value::String(a)), Value::String(b)) if cron && &a != b => {
+                        let (first, second) = if keep == j {
+                            (a.clone(), b.clone())
+                        } else {
+                            (b.clone(), a.clone())
+                        };
+                        kept.res.set("content", format!("{first}{second}"));
+                    }
+                    _ if keep == j => kept.res.set(k, v.clone()),
+                    _ => {
+                        if kept.res.get(k).is_none() {
+                            kept.res.set(k, v.clone());
+                        }
+                    }
+                }
+            }
+            for n in dropped.notify {
+                if !kept.notify.contains(&n) {
+                    kept.notify.push(n);
+                }
+            }
+            kept.res.notes.extend(dropped.res.notes.iter().cloned());
+            let kept_title = kept.title.clone();
+            self.containers[c].items[drop].removed = true;
+            // records pointing at the dropped item now point at the kept one
+            for r in &mut self.records {
+                if let Outcome::Items(list) = &mut r.outcome {
+                    for p in list.iter_mut() {
+                        if *p == (c, drop) {
+                            *p = (c, keep);
+                            r.notes.push(format!(
+                                "merged with `{kept_title}` (same {} declared twice)",
+                                dropped.res.kind()
+                            ));
+                        }
+                    }
+                }
+            }
+            seen.insert(key, keep);
+        }
+    }
+
+    /// Items of `later` that repeat an item of an earlier container of the same play are
+    /// removed (the play would declare the key twice).
+    pub fn dedupe_across(&mut self, earlier: &[usize], later: usize) {
+        let mut keys: BTreeSet<String> = BTreeSet::new();
+        for &c in earlier {
+            for it in self.containers[c].items.iter().filter(|i| !i.removed) {
+                keys.insert(format!("{}\u{0}{}", it.res.kind(), it.res.key()));
+            }
+        }
+        let n = self.containers[later].items.len();
+        for i in 0..n {
+            let it = &self.containers[later].items[i];
+            if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+                continue;
+            }
+            if keys.contains(&format!("{}\u{0}{}", it.res.kind(), it.res.key())) {
+                let desc = format!("{} {}", it.res.kind(), it.res.key());
+                self.containers[later].items[i].removed = true;
+                for r in &mut self.records {
+                    if let Outcome::Items(list) = &r.outcome {
+                        if list.contains(&(later, i)) {
+                            let rest: Vec<(usize, usize)> =
+                                list.iter().copied().filter(|p| *p != (later, i)).collect();
+                            r.notes.push(format!(
+                                "`{desc}` is already declared by a role of the play"
+                            ));
+                            r.outcome = if rest.is_empty() {
+                                Outcome::Absorbed(format!(
+                                    "already declared by a role of the play: {desc}"
+                                ))
+                            } else {
+                                Outcome::Items(rest)
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn add_unless(r: &mut Res, u: &str) {
+    let new = match r.get("unless").and_then(|v| v.as_str()) {
+        Some(old) => format!("{{ {old}; }} || {{ {u}; }}"),
+        None => u.to_string(),
+    };
+    r.set("unless", new);
+}

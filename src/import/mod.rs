@@ -1,0 +1,1057 @@
+//! `play import ansible SRC --out DIR`: an Ansible project (playbooks, roles, inventory,
+//! group_vars/host_vars) written as a play project, with IMPORT.md accounting for every task.
+//!
+//! One module per concern: [`project`] reads the Ansible layout and flattens task lists,
+//! [`task`] normalizes one task, [`inventory`] reads INI/YAML inventories, [`modules`] maps
+//! modules to play kinds, [`when`] turns conditions on registered results into guards,
+//! [`template`] rewrites Jinja where minijinja differs, [`convert`] builds the resources,
+//! [`write`] and [`report`] write the YAML and IMPORT.md.
+
+pub mod convert;
+pub mod inventory;
+pub mod modules;
+pub mod node;
+pub mod project;
+pub mod report;
+pub mod task;
+pub mod template;
+pub mod when;
+pub mod write;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use convert::{Conversion, Outcome};
+use node::Node;
+use project::{Entry, Inlined, Reader};
+use template::Notes;
+
+use crate::yaml::Value;
+
+/// Why an import could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Yaml {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{}: not a folder", .0.display())]
+    NotADir(PathBuf),
+    #[error("{}: no playbook found (a YAML list of plays with `hosts:`) and the folder is not a role", .0.display())]
+    NoPlaybooks(PathBuf),
+    #[error("{}: the output folder is not empty (--force writes into it)", .0.display())]
+    OutNotEmpty(PathBuf),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> ImportError + '_ {
+    move |e| ImportError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// What to import.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub src: PathBuf,
+    pub out: PathBuf,
+    /// Write into a folder that is not empty.
+    pub force: bool,
+    /// The inventory to import (default: ansible.cfg's, else the first found).
+    pub inventory: Option<PathBuf>,
+}
+
+/// The figures of an import.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub source: PathBuf,
+    pub out: PathBuf,
+    /// Source task entries (includes counted, handlers not).
+    pub tasks: usize,
+    pub carried: usize,
+    pub left_out: usize,
+    pub handlers: usize,
+    pub resources: usize,
+    pub native: usize,
+    pub commands: usize,
+    /// Playbooks written, relative to the output folder.
+    pub playbooks: Vec<PathBuf>,
+    pub vault_files: Vec<PathBuf>,
+    /// The inventory imported (relative to the source), if any.
+    pub inventory: Option<PathBuf>,
+}
+
+/// A play as written.
+struct PlayOut {
+    name: Option<String>,
+    hosts: String,
+    vars_files: Vec<String>,
+    roles: Vec<String>,
+    container: usize,
+    serial: Option<Value>,
+    max_fail: Option<Value>,
+}
+
+struct PlaybookOut {
+    file: PathBuf,
+    source: PathBuf,
+    plays: Vec<PlayOut>,
+}
+
+/// Paths declared as folders by `file: state=directory` anywhere in the project, and the
+/// folders of every `files/` (for `copy: src=DIR`).
+fn prescan(root: &Path) -> modules::Ctx {
+    let mut ctx = modules::Ctx::default();
+    fn walk(n: &Node, ctx: &mut modules::Ctx) {
+        match &n.kind {
+            node::NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    if task::short(k) == "file" {
+                        let (args, _) = match &v.kind {
+                            node::NodeKind::Map(m) => (
+                                m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect(),
+                                None,
+                            ),
+                            _ => task::key_values(&v.as_string().unwrap_or_default()),
+                        };
+                        let get = |name: &str| {
+                            args.iter()
+                                .find(|(k, _)| k == name)
+                                .and_then(|(_, v)| v.as_str().map(str::to_string))
+                        };
+                        if get("state").as_deref() == Some("directory") {
+                            if let Some(p) =
+                                get("path").or_else(|| get("dest")).or_else(|| get("name"))
+                            {
+                                let mut notes = Notes::default();
+                                let p = template::rewrite(&p, &mut notes);
+                                ctx.dirs.insert(p.trim_end_matches('/').to_string());
+                            }
+                        }
+                    }
+                    walk(v, ctx);
+                }
+            }
+            node::NodeKind::Seq(items) => items.iter().for_each(|i| walk(i, ctx)),
+            _ => {}
+        }
+    }
+    for f in project::files_under(root) {
+        let name = f.to_string_lossy();
+        let rel = f
+            .strip_prefix(root)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .to_string();
+        if rel.contains("/files/") || rel.starts_with("files/") {
+            // folders of files/: `copy: src=NAME` of a folder
+            let after = rel.split("files/").nth(1).unwrap_or("");
+            let parts: Vec<&str> = after.split('/').collect();
+            for i in 1..parts.len() {
+                ctx.src_dirs.insert(parts[..i].join("/"));
+            }
+            continue;
+        }
+        if !(name.ends_with(".yml") || name.ends_with(".yaml")) || rel.contains("templates/") {
+            continue;
+        }
+        if let Ok(n) = node::read(&f) {
+            walk(&n, &mut ctx);
+        }
+    }
+    ctx
+}
+
+/// Copies `src` to `dst` recursively; text files under a `templates/` copy are rewritten.
+fn copy_tree(
+    src: &Path,
+    dst: &Path,
+    rewrite: bool,
+    notes: &mut Notes,
+    skipped: &mut Vec<String>,
+) -> Result<(), ImportError> {
+    for f in project::files_under(src) {
+        let rel = f.strip_prefix(src).unwrap_or(&f);
+        let to = dst.join(rel);
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).map_err(io(p))?;
+        }
+        let Ok(bytes) = std::fs::read(&f) else {
+            skipped.push(format!(
+                "`{}` could not be read (a broken link?): not copied",
+                f.display()
+            ));
+            continue;
+        };
+        let out = match (rewrite, String::from_utf8(bytes.clone())) {
+            (true, Ok(text)) => template::rewrite(&text, notes).into_bytes(),
+            _ => bytes,
+        };
+        std::fs::write(&to, out).map_err(io(&to))?;
+    }
+    Ok(())
+}
+
+fn value_str(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Sequence(items) => Some(
+            items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(":"),
+        ),
+        _ => None,
+    }
+}
+
+/// Connection vars Ansible spells differently (or has and play does not).
+fn translate_host_vars(vars: &mut Vec<(String, Value)>, notes: &mut Vec<String>, host: &str) {
+    let mut out = Vec::new();
+    for (k, v) in vars.drain(..) {
+        match k.as_str() {
+            "ansible_ssh_host" => out.push(("ssh_host".into(), v)),
+            "ansible_ssh_port" => out.push(("ssh_port".into(), v)),
+            "ansible_ssh_user" => out.push(("ssh_user".into(), v)),
+            "ansible_connection" if v.as_str() == Some("local") => {
+                notes.push(format!(
+                    "`{host}`: `ansible_connection=local` became `ssh_host: 127.0.0.1` (play always connects over SSH)"
+                ));
+                out.push(("ssh_host".into(), Value::String("127.0.0.1".into())));
+            }
+            _ => out.push((k, v)),
+        }
+    }
+    *vars = out;
+}
+
+/// Writes a vars file of `src` (group_vars/host_vars) as YAML into `dst`; vault files listed.
+fn convert_vars_file(
+    src: &Path,
+    dst: &Path,
+    root: &Path,
+    vaults: &mut Vec<PathBuf>,
+    notes: &mut Notes,
+) -> Result<(), ImportError> {
+    let text = std::fs::read_to_string(src).map_err(io(src))?;
+    let rel = src.strip_prefix(root).unwrap_or(src).to_path_buf();
+    if project::is_vault(&text) {
+        vaults.push(rel);
+        return Ok(());
+    }
+    let n = node::parse(&rel, &text)?;
+    let vars: Vec<(String, Value)> = n
+        .entries()
+        .iter()
+        .map(|(k, v)| (k.clone(), convert::rewrite_value(&v.to_value(), notes)))
+        .collect();
+    if let Some(p) = dst.parent() {
+        std::fs::create_dir_all(p).map_err(io(p))?;
+    }
+    let body = if vars.is_empty() {
+        "{}\n".to_string()
+    } else {
+        write::vars_block(&vars, 0).join("\n") + "\n"
+    };
+    std::fs::write(dst, format!("# imported from {}\n{body}", rel.display())).map_err(io(dst))
+}
+
+fn yaml_stem(name: &str) -> String {
+    name.strip_suffix(".yml")
+        .or_else(|| name.strip_suffix(".yaml"))
+        .or_else(|| name.strip_suffix(".json"))
+        .unwrap_or(name)
+        .to_string()
+}
+
+/// Copies `group_vars/` and `host_vars/` of `dir` into the output inventory.
+fn vars_dirs(
+    dir: &Path,
+    out_inv: &Path,
+    root: &Path,
+    vaults: &mut Vec<PathBuf>,
+    notes: &mut Notes,
+    seen: &mut BTreeSet<PathBuf>,
+) -> Result<(), ImportError> {
+    for kind in ["group_vars", "host_vars"] {
+        let d = dir.join(kind);
+        let Ok(canon) = d.canonicalize() else {
+            continue;
+        };
+        if !seen.insert(canon) {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for e in entries {
+            let name = e
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if e.is_dir() {
+                for f in project::files_under(&e) {
+                    let fname = f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    let to = out_inv
+                        .join(kind)
+                        .join(&name)
+                        .join(format!("{}.yml", yaml_stem(&fname)));
+                    convert_vars_file(&f, &to, root, vaults, notes)?;
+                }
+            } else {
+                let to = out_inv.join(kind).join(format!("{}.yml", yaml_stem(&name)));
+                convert_vars_file(&e, &to, root, vaults, notes)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Imports the Ansible project `opts.src` into `opts.out`.
+pub fn import(opts: &Options) -> Result<Summary, ImportError> {
+    let root = &opts.src;
+    if !root.is_dir() {
+        return Err(ImportError::NotADir(root.clone()));
+    }
+    if opts.out.exists() {
+        let nonempty = std::fs::read_dir(&opts.out)
+            .map_err(io(&opts.out))?
+            .next()
+            .is_some();
+        if nonempty && !opts.force {
+            return Err(ImportError::OutNotEmpty(opts.out.clone()));
+        }
+    }
+    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    let layout = project::discover(root);
+    if layout.playbooks.is_empty() && !layout.root_is_role {
+        return Err(ImportError::NoPlaybooks(root.clone()));
+    }
+    let mut conv = Conversion {
+        ctx: prescan(root),
+        ..Conversion::default()
+    };
+    let mut notes: Vec<String> = Vec::new();
+    let mut vaults: Vec<PathBuf> = Vec::new();
+    // role folder → (container, output name, plays using it)
+    let mut roles: BTreeMap<PathBuf, (usize, String)> = BTreeMap::new();
+    let mut role_use: HashMap<String, usize> = HashMap::new();
+    let mut inline_roles: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut playbooks: Vec<PlaybookOut> = Vec::new();
+    let mut out_names: BTreeSet<String> = BTreeSet::new();
+    let mut any_become = false;
+    let mut play_hosts: Vec<String> = Vec::new();
+    let mut asset_notes: Vec<String> = Vec::new();
+
+    let mut playbook_files = layout.playbooks.clone();
+    let synthesized = playbook_files.is_empty();
+    if synthesized {
+        notes.push(
+            "the source is a role without a playbook: `playbooks/site.yml` applies it to `all`"
+                .into(),
+        );
+    }
+    if synthesized {
+        playbook_files.push(root.join("site.yml"));
+    }
+    for pb in &playbook_files {
+        let rel_pb = pb.strip_prefix(root).unwrap_or(pb).to_path_buf();
+        let n = if synthesized {
+            let text = format!(
+                "- hosts: all\n  roles: [\"{}\"]\n",
+                project::role_name(root, root)
+            );
+            node::parse(&rel_pb, &text)?
+        } else {
+            node::read(pb).map_err(|e| match e {
+                ImportError::Yaml {
+                    line,
+                    column,
+                    message,
+                    ..
+                } => ImportError::Yaml {
+                    file: rel_pb.clone(),
+                    line,
+                    column,
+                    message,
+                },
+                other => other,
+            })?
+        };
+        let stem = yaml_stem(
+            &pb.file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        );
+        let mut name = stem.clone();
+        if out_names.contains(&name) {
+            let parent = rel_pb
+                .parent()
+                .map(|p| p.to_string_lossy().replace('/', "_"))
+                .unwrap_or_default();
+            name = format!("{parent}_{stem}");
+        }
+        out_names.insert(name.clone());
+        let out_file = PathBuf::from("playbooks").join(format!("{name}.yml"));
+        let pb_dir = pb.parent().unwrap_or(root).to_path_buf();
+        let reader = Reader {
+            root,
+            root_is_role: layout.root_is_role,
+            playbook_dir: pb_dir.clone(),
+        };
+        let mut plays = Vec::new();
+        for play in n.items() {
+            if let Some(target) = play
+                .get("import_playbook")
+                .or_else(|| play.get("ansible.builtin.import_playbook"))
+                .or_else(|| play.get("include"))
+            {
+                notes.push(format!(
+                    "`{}:{}` imports playbook `{}`: it is imported as a playbook of its own",
+                    rel_pb.display(),
+                    play.line,
+                    target.as_string().unwrap_or_default()
+                ));
+                continue;
+            }
+            let Some(hosts) = play
+                .get("hosts")
+                .map(Node::to_value)
+                .as_ref()
+                .and_then(value_str)
+            else {
+                notes.push(format!(
+                    "`{}:{}`: a play without `hosts:` is skipped",
+                    rel_pb.display(),
+                    play.line
+                ));
+                continue;
+            };
+            play_hosts.push(hosts.clone());
+            let pc = conv.new_container(out_file.clone(), false);
+            let mut tnotes = Notes::default();
+            let mut inl = Inlined::default();
+            let at = format!("{}:{}", rel_pb.display(), play.line);
+            if play.get("become").and_then(Node::as_bool) == Some(true)
+                || play.get("sudo").and_then(Node::as_bool) == Some(true)
+            {
+                any_become = true;
+            }
+            for (k, why) in [
+                ("remote_user", "set `ssh_user` in the inventory"),
+                ("user", "set `ssh_user` in the inventory"),
+                (
+                    "gather_facts",
+                    "play always gathers its few facts in its probe",
+                ),
+                ("environment", "play has no play-level environment"),
+                (
+                    "vars_prompt",
+                    "play prompts for nothing: pass them with `-e`",
+                ),
+                ("strategy", "play converges hosts in parallel"),
+                ("tags", "play has no tags yet"),
+                ("connection", "play connects over SSH"),
+            ] {
+                if play.get(k).is_some() {
+                    notes.push(format!("`{at}`: play key `{k}` not carried ({why})"));
+                }
+            }
+            if let Some(v) = play.get("vars") {
+                for (k, val) in v.entries() {
+                    let val = convert::rewrite_value(&val.to_value(), &mut tnotes);
+                    conv.containers[pc].vars.push((k.clone(), val));
+                }
+            }
+            let mut vars_files = Vec::new();
+            if let Some(vf) = play.get("vars_files") {
+                for f in vf.items() {
+                    let Some(f) = f.as_string() else { continue };
+                    if f.contains("{{") {
+                        notes.push(format!(
+                            "`{at}`: vars file `{f}` is chosen at run time: not imported"
+                        ));
+                        continue;
+                    }
+                    let src = pb_dir.join(&f);
+                    if !src.is_file() {
+                        notes.push(format!("`{at}`: vars file `{f}` not found: not imported"));
+                        continue;
+                    }
+                    let base = yaml_stem(
+                        &src.file_name()
+                            .map(|n| n.to_string_lossy().to_string())
+                            .unwrap_or_default(),
+                    );
+                    let to_rel = format!("vars/{base}.yml");
+                    let before = vaults.len();
+                    convert_vars_file(
+                        &src,
+                        &opts.out.join("playbooks").join(&to_rel),
+                        root,
+                        &mut vaults,
+                        &mut tnotes,
+                    )?;
+                    if vaults.len() == before {
+                        vars_files.push(to_rel);
+                    }
+                }
+            }
+            // roles
+            let mut role_names: Vec<String> = Vec::new();
+            let mut role_containers: Vec<usize> = Vec::new();
+            let role_entries: Vec<Node> = play
+                .get("roles")
+                .map(|r| r.items().to_vec())
+                .unwrap_or_default();
+            let mut queue: Vec<(String, Option<Node>)> = Vec::new();
+            for r in &role_entries {
+                match r.as_string() {
+                    Some(name) => queue.push((name, None)),
+                    None => {
+                        let name = r
+                            .get("role")
+                            .or_else(|| r.get("name"))
+                            .and_then(Node::as_string)
+                            .unwrap_or_default();
+                        queue.push((name, Some(r.clone())));
+                    }
+                }
+            }
+            for (rname, entry) in queue {
+                if let Some(e) = &entry {
+                    for (k, v) in e.entries() {
+                        match k.as_str() {
+                            "role" | "name" | "tags" | "become" => {}
+                            "vars" => {
+                                for (vk, vv) in v.entries() {
+                                    conv.containers[pc].vars.push((vk.clone(), convert::rewrite_value(&vv.to_value(), &mut tnotes)));
+                                }
+                            }
+                            "when" => notes.push(format!("`{at}`: `when` on role `{rname}` not carried (the role's resources apply to every host of the play)")),
+                            _ => conv.containers[pc].vars.push((k.clone(), convert::rewrite_value(&v.to_value(), &mut tnotes))),
+                        }
+                    }
+                }
+                let Some(rd) = reader.find_role(&rname) else {
+                    notes.push(format!(
+                        "`{at}`: role `{rname}` is not in the project (from Galaxy?): not imported"
+                    ));
+                    continue;
+                };
+                let mut chain = Vec::new();
+                collect_role(&reader, &rd.dir, &mut chain, 0);
+                for dir in chain {
+                    let (c, name) = match roles.get(&dir) {
+                        Some(x) => x.clone(),
+                        None => {
+                            let name = project::role_name(root, &dir);
+                            let c = conv.new_container(
+                                PathBuf::from("roles").join(&name).join("state.yml"),
+                                true,
+                            );
+                            roles.insert(dir.clone(), (c, name.clone()));
+                            let mut rinl = Inlined::default();
+                            let vars = reader.role_vars(&dir, &mut rinl)?;
+                            let mut rn = Notes::default();
+                            conv.containers[c].vars = vars
+                                .iter()
+                                .map(|(k, v)| (k.clone(), convert::rewrite_value(v, &mut rn)))
+                                .collect();
+                            let (tasks, handlers) =
+                                reader.role_tasks(&dir, "main", None, &[], &mut rinl, 0)?;
+                            conv.containers[c].assets.push((dir.clone(), None));
+                            conv.containers[c].handlers = handlers;
+                            conv.tasks(c, tasks, &reader, &mut rinl);
+                            let mut iv = Vec::new();
+                            for (k, v) in std::mem::take(&mut rinl.vars) {
+                                iv.push((k, convert::rewrite_value(&v, &mut rn)));
+                            }
+                            // defaults of included roles come first (lowest)
+                            iv.append(&mut conv.containers[c].vars);
+                            conv.containers[c].vars = iv;
+                            conv.containers[c].handlers.append(&mut rinl.handlers);
+                            for (d, p) in rinl.assets {
+                                conv.containers[c].assets.push((d, Some(p)));
+                            }
+                            inline_roles.extend(rinl.roles);
+                            vaults.extend(rinl.vault_files);
+                            conv.containers[c].template_notes.extend(rn);
+                            let notifiers: Vec<(usize, usize)> =
+                                (0..conv.containers[c].items.len())
+                                    .map(|i| (c, i))
+                                    .collect();
+                            conv.handlers(c, &notifiers, &[]);
+                            conv.dedupe(c);
+                            (c, name)
+                        }
+                    };
+                    if !role_names.contains(&name) {
+                        *role_use.entry(name.clone()).or_default() += 1;
+                        role_names.push(name);
+                        role_containers.push(c);
+                    }
+                }
+            }
+            // the play's own tasks
+            let mut entries: Vec<Entry> = Vec::new();
+            let at_play = project::At {
+                relf: &rel_pb,
+                file: pb,
+                base: &pb_dir,
+                when: Vec::new(),
+                become_user: None,
+                prefix: None,
+                depth: 0,
+            };
+            for key in ["pre_tasks", "tasks", "post_tasks"] {
+                if let Some(list) = play.get(key) {
+                    if key == "pre_tasks" && !role_names.is_empty() && !list.items().is_empty() {
+                        notes.push(format!("`{at}`: `pre_tasks` now come after the roles (play applies roles first)"));
+                    }
+                    reader.task_list(list.items(), &at_play, &mut inl, &mut entries)?;
+                }
+            }
+            let mut handlers: Vec<Entry> = Vec::new();
+            if let Some(h) = play.get("handlers") {
+                reader.task_list(h.items(), &at_play, &mut inl, &mut handlers)?;
+            }
+            conv.containers[pc].assets.push((pb_dir.clone(), None));
+            conv.containers[pc].handlers = handlers;
+            conv.tasks(pc, entries, &reader, &mut inl);
+            conv.containers[pc].handlers.append(&mut inl.handlers);
+            for (k, v) in std::mem::take(&mut inl.vars) {
+                let v = convert::rewrite_value(&v, &mut tnotes);
+                conv.containers[pc].vars.insert(0, (k, v));
+            }
+            for (d, p) in std::mem::take(&mut inl.assets) {
+                conv.containers[pc].assets.push((d, Some(p)));
+            }
+            inline_roles.extend(std::mem::take(&mut inl.roles));
+            vaults.append(&mut inl.vault_files);
+            conv.containers[pc].template_notes.extend(tnotes);
+            let mut notifiers: Vec<(usize, usize)> = Vec::new();
+            for &c in role_containers.iter().chain(std::iter::once(&pc)) {
+                for (i, it) in conv.containers[c].items.iter().enumerate() {
+                    if !it.notify.is_empty() {
+                        notifiers.push((c, i));
+                    }
+                }
+            }
+            conv.handlers(pc, &notifiers, &role_containers);
+            for &(c, i) in &notifiers {
+                let it = &conv.containers[c].items[i];
+                if c == pc && !it.notify.is_empty() {
+                    let src = it.source;
+                    let pending = it.notify.join("`, `");
+                    conv.records[src].notes.push(format!(
+                        "notify `{pending}`: no handler of that name in the play"
+                    ));
+                }
+            }
+            conv.dedupe(pc);
+            conv.dedupe_across(&role_containers, pc);
+            plays.push(PlayOut {
+                name: play.get("name").and_then(Node::as_string),
+                hosts,
+                vars_files,
+                roles: role_names,
+                container: pc,
+                serial: play.get("serial").map(Node::to_value),
+                max_fail: play.get("max_fail_percentage").map(Node::to_value),
+            });
+        }
+        playbooks.push(PlaybookOut {
+            file: out_file,
+            source: rel_pb,
+            plays,
+        });
+    }
+    // notifications no handler answered
+    for c in 0..conv.containers.len() {
+        for i in 0..conv.containers[c].items.len() {
+            let it = &conv.containers[c].items[i];
+            if conv.containers[c].is_role && !it.notify.is_empty() && !it.removed {
+                let src = it.source;
+                let msg = format!(
+                    "notify `{}`: no handler of that name in the role or its plays",
+                    it.notify.join("`, `")
+                );
+                if !conv.records[src].notes.contains(&msg) {
+                    conv.records[src].notes.push(msg);
+                }
+            }
+        }
+    }
+    for (name, n) in &role_use {
+        if *n > 1 {
+            notes.push(format!("role `{name}` is used by {n} plays: restarts attached to its services by one play's handlers apply in every play"));
+        }
+    }
+
+    // write roles and plays
+    for c in 0..conv.containers.len() {
+        let file = conv.containers[c].file.clone();
+        let base = opts.out.join(file.parent().unwrap_or(Path::new("")));
+        std::fs::create_dir_all(&base).map_err(io(&base))?;
+        let assets = conv.containers[c].assets.clone();
+        let mut tn = Notes::default();
+        for (dir, prefix) in assets {
+            for (sub, rewrite) in [("templates", true), ("files", false)] {
+                let s = dir.join(sub);
+                if s.is_dir() {
+                    let mut d = base.join(sub);
+                    if let Some(p) = &prefix {
+                        d = d.join(p);
+                    }
+                    copy_tree(&s, &d, rewrite, &mut tn, &mut asset_notes)?;
+                }
+            }
+        }
+        conv.containers[c].template_notes.extend(tn);
+        if conv.containers[c].is_role {
+            let mut lines = vec![format!(
+                "# imported by `play import ansible` (see IMPORT.md)"
+            )];
+            for i in 0..conv.containers[c].items.len() {
+                if conv.containers[c].items[i].removed {
+                    continue;
+                }
+                let (ls, dash) = write::item_lines(&conv.containers[c].items[i], 0);
+                conv.containers[c].items[i].line = lines.len() + dash + 1;
+                lines.extend(ls);
+            }
+            if conv.containers[c].items.iter().all(|i| i.removed) {
+                lines.push("[]".into());
+            }
+            let path = opts.out.join(&file);
+            std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
+            let vars = dedupe_vars(&conv.containers[c].vars);
+            if !vars.is_empty() {
+                let d = base.join("defaults.yml");
+                let mut text = String::from("# role defaults and vars, imported (see IMPORT.md)\n");
+                text.push_str(&write::vars_block(&vars, 0).join("\n"));
+                text.push('\n');
+                std::fs::write(&d, text).map_err(io(&d))?;
+            }
+        }
+    }
+    let mut written = Vec::new();
+    for pb in &playbooks {
+        let mut lines = vec![format!(
+            "# imported from {} by `play import ansible` (see IMPORT.md)",
+            pb.source.display()
+        )];
+        for p in &pb.plays {
+            let c = p.container;
+            let first = match &p.name {
+                Some(n) => format!("- name: {}", write::scalar(n)),
+                None => format!("- hosts: {}", write::scalar(&p.hosts)),
+            };
+            lines.push(first);
+            if p.name.is_some() {
+                lines.push(format!("  hosts: {}", write::scalar(&p.hosts)));
+            }
+            if let Some(s) = &p.serial {
+                lines.push(format!("  serial: {}", write::inline(s)));
+            }
+            if let Some(m) = &p.max_fail {
+                lines.push(format!("  max_fail_percentage: {}", write::inline(m)));
+            }
+            let vars = dedupe_vars(&conv.containers[c].vars);
+            if !vars.is_empty() {
+                lines.push("  vars:".into());
+                lines.extend(write::vars_block(&vars, 4));
+            }
+            if !p.vars_files.is_empty() {
+                lines.push(format!("  vars_files: {}", flow_list(&p.vars_files)));
+            }
+            if !p.roles.is_empty() {
+                lines.push(format!("  roles: {}", flow_list(&p.roles)));
+            }
+            let live: Vec<usize> = (0..conv.containers[c].items.len())
+                .filter(|&i| !conv.containers[c].items[i].removed)
+                .collect();
+            if live.is_empty() {
+                lines.push("  state: []".into());
+            } else {
+                lines.push("  state:".into());
+                for i in live {
+                    let (ls, dash) = write::item_lines(&conv.containers[c].items[i], 4);
+                    conv.containers[c].items[i].line = lines.len() + dash + 1;
+                    lines.extend(ls);
+                }
+            }
+        }
+        if pb.plays.is_empty() {
+            lines.push("[]".into());
+        }
+        let path = opts.out.join(&pb.file);
+        std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
+        written.push(pb.file.clone());
+    }
+    let _ = inline_roles;
+
+    // inventory
+    let out_inv = opts.out.join("inventory");
+    std::fs::create_dir_all(&out_inv).map_err(io(&out_inv))?;
+    let mut inv_notes = Notes::default();
+    let chosen: Vec<PathBuf> = match (&opts.inventory, &layout.cfg_inventory) {
+        (Some(i), _) => {
+            let p = if i.is_absolute() {
+                i.clone()
+            } else {
+                root.join(i)
+            };
+            if p.is_dir() {
+                project::files_under(&p)
+            } else {
+                vec![p]
+            }
+        }
+        (None, Some(p)) if p.is_dir() => project::files_under(p),
+        (None, Some(p)) if p.is_file() => vec![p.clone()],
+        _ => {
+            let mut cands = layout.inventories.clone();
+            // prefer an inventory without vault files beside it
+            cands.sort_by_key(|p| {
+                let dir = p.parent().unwrap_or(root);
+                let has_vault = project::files_under(dir).iter().any(|f| {
+                    std::fs::read_to_string(f)
+                        .map(|t| project::is_vault(&t))
+                        .unwrap_or(false)
+                });
+                (has_vault, p.components().count(), p.clone())
+            });
+            cands.into_iter().take(1).collect()
+        }
+    };
+    let mut inv = inventory::Inventory::default();
+    let mut inv_used = None;
+    for f in &chosen {
+        let i = inventory::read(f).map_err(|e| match e {
+            ImportError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            } => ImportError::Syntax {
+                file: f.strip_prefix(root).unwrap_or(f).to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            other => other,
+        })?;
+        for name in i.order.clone() {
+            let g = i.groups[&name].clone();
+            if !inv.groups.contains_key(&name) {
+                inv.order.push(name.clone());
+            }
+            let e = inv.groups.entry(name).or_default();
+            e.hosts.extend(g.hosts);
+            e.vars.extend(g.vars);
+            for c in g.children {
+                if !e.children.contains(&c) {
+                    e.children.push(c);
+                }
+            }
+        }
+        inv_used = Some(f.strip_prefix(root).unwrap_or(f).to_path_buf());
+    }
+    let others: Vec<String> = layout
+        .inventories
+        .iter()
+        .filter(|p| !chosen.contains(p))
+        .map(|p| format!("`{}`", p.strip_prefix(root).unwrap_or(p).display()))
+        .collect();
+    if !others.is_empty() {
+        notes.push(format!(
+            "other inventories not imported: {} (`--inventory PATH` picks one)",
+            others.join(", ")
+        ));
+    }
+    if inv.hosts().is_empty() {
+        notes.push("no inventory with hosts: `inventory/hosts.yml` has one stub host `localhost` (127.0.0.1) in every group the plays name".into());
+        let mut groups: BTreeSet<String> = BTreeSet::new();
+        for h in &play_hosts {
+            for part in h.split([':', ',']) {
+                let g = part.trim().trim_start_matches(['&', '!']);
+                if !g.is_empty()
+                    && g != "all"
+                    && !g.contains('*')
+                    && !g.contains("{{")
+                    && !g.starts_with('~')
+                {
+                    groups.insert(g.to_string());
+                }
+            }
+        }
+        let stub = vec![("ssh_host".to_string(), Value::String("127.0.0.1".into()))];
+        if groups.is_empty() {
+            groups.insert("ungrouped".into());
+        }
+        for g in groups {
+            inv.order.push(g.clone());
+            inv.groups.insert(
+                g,
+                inventory::Group {
+                    hosts: vec![("localhost".into(), stub.clone())],
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    let mut host_notes = Vec::new();
+    for g in inv.groups.values_mut() {
+        for (h, vars) in g.hosts.iter_mut() {
+            translate_host_vars(vars, &mut host_notes, h);
+        }
+    }
+    host_notes.sort();
+    host_notes.dedup();
+    notes.extend(host_notes);
+    if any_become {
+        let all = inv.groups.entry("all".into()).or_default();
+        if !all
+            .vars
+            .iter()
+            .any(|(k, _)| k == "become" || k == "ansible_become")
+        {
+            all.vars.push(("become".into(), Value::Bool(true)));
+            notes.push(
+                "plays use `become: yes`: `inventory/hosts.yml` sets `become: true` for all hosts"
+                    .into(),
+            );
+        }
+        if !inv.order.contains(&"all".to_string()) {
+            inv.order.insert(0, "all".into());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut var_dirs: Vec<PathBuf> = chosen
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .collect();
+    for f in &chosen {
+        // an inventory folder's group_vars sit beside the folder (hosts/ → ./group_vars)
+        if let Some(p) = f.parent().and_then(Path::parent) {
+            if layout.cfg_inventory.as_ref().is_some_and(|c| c.is_dir()) {
+                var_dirs.push(p.to_path_buf());
+            }
+        }
+    }
+    for pb in &playbook_files {
+        if let Some(d) = pb.parent() {
+            var_dirs.push(d.to_path_buf());
+        }
+    }
+    var_dirs.push(root.clone());
+    for d in var_dirs {
+        vars_dirs(&d, &out_inv, root, &mut vaults, &mut inv_notes, &mut seen)?;
+    }
+    let inv_text = format!(
+        "# imported by `play import ansible`{}\n{}",
+        inv_used
+            .as_ref()
+            .map(|p| format!(" from {}", p.display()))
+            .unwrap_or_default(),
+        crate::yaml::to_string(&inventory::to_yaml(&inv))
+    );
+    let inv_file = out_inv.join("hosts.yml");
+    std::fs::write(&inv_file, inv_text).map_err(io(&inv_file))?;
+    if !inv_notes.unsupported.is_empty() || !inv_notes.rewritten.is_empty() {
+        let c = conv.new_container(PathBuf::from("inventory"), false);
+        conv.containers[c].template_notes = inv_notes;
+    }
+
+    // figures
+    vaults.sort();
+    vaults.dedup();
+    let tasks: Vec<&convert::Record> = conv.records.iter().filter(|r| !r.handler).collect();
+    let carried = tasks.iter().filter(|r| r.carried()).count();
+    let mut resources = 0;
+    let mut native = 0;
+    for c in &conv.containers {
+        for it in c.items.iter().filter(|i| !i.removed) {
+            resources += 1;
+            if it.res.native {
+                native += 1;
+            }
+        }
+    }
+    let summary = Summary {
+        source: root.clone(),
+        out: opts.out.clone(),
+        tasks: tasks.len(),
+        carried,
+        left_out: tasks.len() - carried,
+        handlers: conv.records.iter().filter(|r| r.handler).count(),
+        resources,
+        native,
+        commands: resources - native,
+        playbooks: written,
+        vault_files: vaults,
+        inventory: inv_used,
+    };
+    notes.extend(asset_notes);
+    let md = report::markdown(&conv, &summary, &notes);
+    let md_file = opts.out.join("IMPORT.md");
+    std::fs::write(&md_file, md).map_err(io(&md_file))?;
+    let _ = Outcome::LeftOut(String::new());
+    Ok(summary)
+}
+
+/// `[a, b]` with each item quoted as needed.
+fn flow_list(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|i| write::scalar(i)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Later vars override earlier ones of the same name (one entry each, in first-seen order).
+fn dedupe_vars(vars: &[(String, Value)]) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = Vec::new();
+    for (k, v) in vars {
+        match out.iter_mut().find(|(ok, _)| ok == k) {
+            Some((_, ov)) => *ov = v.clone(),
+            None => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+/// A role with its `meta/main.yml` dependencies first (depth first, each once).
+fn collect_role(reader: &Reader, dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    if depth > 8 || out.iter().any(|d| d == dir) {
+        return;
+    }
+    let deps = reader.role_deps(dir);
+    for d in deps {
+        if let Some(rd) = reader.find_role(&d) {
+            if rd.dir != dir {
+                collect_role(reader, &rd.dir, out, depth + 1);
+            }
+        }
+    }
+    if !out.iter().any(|d| d == dir) {
+        out.push(dir.to_path_buf());
+    }
+}
