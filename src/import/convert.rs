@@ -305,7 +305,12 @@ impl Conversion {
             let mut keep = Vec::new();
             let mut guards = Vec::new();
             let mut cond_notes = Vec::new();
-            for w in &t.when {
+            let parts: Vec<String> = t
+                .when
+                .iter()
+                .flat_map(|w| super::when::split_and(w))
+                .collect();
+            for w in &parts {
                 match translate(w, &regs) {
                     Cond::Keep(k) => keep.push(k),
                     Cond::Drop(why) => cond_notes.push(why),
@@ -550,13 +555,12 @@ impl Conversion {
                 let (c, i) = match found {
                     Some(p) => p,
                     None => {
-                        let mut r = Res {
+                        let r = Res {
                             fields: vec![("service".into(), Value::String(name.clone()))],
                             native: true,
                             comments: Vec::new(),
                             notes: Vec::new(),
                         };
-                        r.comments.push(format!("handler `{title}`"));
                         self.containers[hc].items.push(Item {
                             res: r,
                             source: rec,
@@ -566,7 +570,7 @@ impl Conversion {
                             notify: Vec::new(),
                             removed: false,
                             line: 0,
-                            title: title.clone(),
+                            title: format!("handler: {title}"),
                         });
                         (hc, self.containers[hc].items.len() - 1)
                     }
@@ -591,7 +595,6 @@ impl Conversion {
                         } else {
                             r.notes.push("a handler that is not a restart or a command: applied on every run, not only when notified".into());
                         }
-                        r.comments.push(format!("handler `{title}`"));
                         self.containers[hc].items.push(Item {
                             res: r,
                             source: rec,
@@ -601,7 +604,7 @@ impl Conversion {
                             notify: Vec::new(),
                             removed: false,
                             line: 0,
-                            title: title.clone(),
+                            title: format!("handler: {title}"),
                         });
                         placed.push((hc, self.containers[hc].items.len() - 1));
                     }
@@ -680,6 +683,199 @@ impl Conversion {
                 }
             }
             seen.insert(key, keep);
+        }
+    }
+
+    /// `apt-get update` commands written for `apt: update_cache=yes` or `apt_repository` are
+    /// `update_cache: true` of the packages after them in the same container, when there are.
+    pub fn fold_apt_update(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed
+                || it.res.key() != "apt-get update"
+                || it.res.get("unless").is_some()
+                || !it.res.comments.iter().any(|m| m.contains("update_cache"))
+            {
+                continue;
+            }
+            let later: Vec<usize> = (i + 1..n)
+                .filter(|&j| {
+                    let o = &self.containers[c].items[j];
+                    !o.removed && o.res.kind() == "package"
+                })
+                .collect();
+            let Some(&first) = later.first() else {
+                continue;
+            };
+            for &j in &later {
+                self.containers[c].items[j].res.set("update_cache", true);
+            }
+            self.containers[c].items[i].removed = true;
+            let first_title = self.containers[c].items[first].title.clone();
+            for r in &mut self.records {
+                if let Outcome::Items(list) = &r.outcome {
+                    if list.contains(&(c, i)) {
+                        let rest: Vec<(usize, usize)> =
+                            list.iter().copied().filter(|p| *p != (c, i)).collect();
+                        let why = format!(
+                            "`update_cache: true` of the packages after it (from `{first_title}` on): play runs `apt-get update` before installing"
+                        );
+                        r.outcome = if rest.is_empty() {
+                            Outcome::Absorbed(why)
+                        } else {
+                            r.notes.push(why);
+                            Outcome::Items(rest)
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Points the records of item `from` at `to` (or marks them absorbed with `why`).
+    fn redirect(&mut self, c: usize, from: usize, to: Option<usize>, why: &str) {
+        for r in &mut self.records {
+            if let Outcome::Items(list) = &r.outcome {
+                if !list.contains(&(c, from)) {
+                    continue;
+                }
+                let mut rest: Vec<(usize, usize)> =
+                    list.iter().copied().filter(|p| *p != (c, from)).collect();
+                if let Some(t) = to {
+                    if !rest.contains(&(c, t)) {
+                        rest.push((c, t));
+                    }
+                }
+                r.notes.push(why.to_string());
+                r.outcome = if rest.is_empty() {
+                    Outcome::Absorbed(why.to_string())
+                } else {
+                    Outcome::Items(rest)
+                };
+            }
+        }
+    }
+
+    /// A unit file written from a template (`/etc/systemd/system/NAME`, `/lib/...`) for a
+    /// service of the same container becomes the service's `unit:`; then `systemctl
+    /// daemon-reload` commands are play's own job (it reloads when a unit it writes changes).
+    pub fn fold_units(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        let mut folded = Vec::new();
+        for s in 0..n {
+            let it = &self.containers[c].items[s];
+            if it.removed
+                || it.res.kind() != "service"
+                || it.loop_.is_some()
+                || it.res.get("unit").is_some()
+            {
+                continue;
+            }
+            let name = it.res.key();
+            let suffixes = [
+                ".service", ".timer", ".socket", ".target", ".mount", ".path",
+            ];
+            let unit = if suffixes.iter().any(|x| name.ends_with(x)) {
+                name.clone()
+            } else {
+                format!("{name}.service")
+            };
+            let paths: Vec<String> = [
+                "/etc/systemd/system",
+                "/lib/systemd/system",
+                "/usr/lib/systemd/system",
+            ]
+            .iter()
+            .map(|d| format!("{d}/{unit}"))
+            .collect();
+            let Some(f) = (0..n).find(|&f| {
+                let o = &self.containers[c].items[f];
+                !o.removed
+                    && o.res.kind() == "file"
+                    && o.res.get("template").is_some()
+                    && o.loop_.is_none()
+                    && o.when == self.containers[c].items[s].when
+                    && paths.contains(&o.res.key())
+            }) else {
+                continue;
+            };
+            let path = self.containers[c].items[f].res.key();
+            // commands other than daemon-reload watching the unit file keep it a file
+            let watched_by_other = self.containers[c].items.iter().any(|o| {
+                !o.removed
+                    && o.res.kind() == "command"
+                    && !o.res.key().contains("daemon-reload")
+                    && o.res
+                        .get("on_change")
+                        .and_then(|v| v.as_sequence())
+                        .is_some_and(|l| l.iter().any(|k| k.as_str() == Some(&path)))
+            });
+            if watched_by_other {
+                continue;
+            }
+            let file = self.containers[c].items[f].res.clone();
+            let svc = &mut self.containers[c].items[s].res;
+            if let Some(t) = file.get("template") {
+                svc.set("unit", t.clone());
+            }
+            for k in ["mode", "owner", "group"] {
+                if let Some(v) = file.get(k) {
+                    svc.set(k, v.clone());
+                }
+            }
+            if !path.starts_with("/etc/systemd/system/") {
+                svc.notes.push(format!(
+                    "the unit is written to /etc/systemd/system (was {path})"
+                ));
+            }
+            self.containers[c].items[f].removed = true;
+            for o in self.containers[c].items.iter_mut() {
+                for field in ["restart_on", "reload_on"] {
+                    if let Some(Value::Sequence(list)) = o.res.get(field).cloned() {
+                        let kept: Vec<Value> = list
+                            .into_iter()
+                            .filter(|k| k.as_str() != Some(&path))
+                            .collect();
+                        if kept.is_empty() {
+                            o.res.fields.retain(|(k, _)| k != field);
+                        } else {
+                            o.res.set(field, Value::Sequence(kept));
+                        }
+                    }
+                }
+            }
+            self.redirect(
+                c,
+                f,
+                Some(s),
+                &format!("the unit file is `unit:` of service `{name}`"),
+            );
+            folded.push(path);
+        }
+        if folded.is_empty() {
+            return;
+        }
+        let unit_files_left = self.containers[c].items.iter().any(|o| {
+            !o.removed && o.res.kind() == "file" && o.res.key().contains("/systemd/system/")
+        });
+        if unit_files_left {
+            return;
+        }
+        for i in 0..n {
+            let o = &self.containers[c].items[i];
+            if !o.removed
+                && o.res.kind() == "command"
+                && o.res.key().trim() == "systemctl daemon-reload"
+            {
+                self.containers[c].items[i].removed = true;
+                self.redirect(
+                    c,
+                    i,
+                    None,
+                    "play runs `systemctl daemon-reload` itself when a unit it writes changes",
+                );
+            }
         }
     }
 

@@ -341,7 +341,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
         }
     }
     std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
-    let layout = project::discover(root);
+    let layout = project::discover(root)?;
     if layout.playbooks.is_empty() && !layout.root_is_role {
         return Err(ImportError::NoPlaybooks(root.clone()));
     }
@@ -361,6 +361,11 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     let mut play_hosts: Vec<String> = Vec::new();
     let mut asset_notes: Vec<String> = Vec::new();
 
+    let uses_playbook_dir = project::files_under(root).iter().any(|f| {
+        std::fs::read_to_string(f)
+            .map(|t| t.contains("playbook_dir"))
+            .unwrap_or(false)
+    });
     let mut playbook_files = layout.playbooks.clone();
     let synthesized = playbook_files.is_empty();
     if synthesized {
@@ -474,6 +479,13 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                 if play.get(k).is_some() {
                     notes.push(format!("`{at}`: play key `{k}` not carried ({why})"));
                 }
+            }
+            if uses_playbook_dir {
+                let dir = pb_dir.canonicalize().unwrap_or_else(|_| pb_dir.clone());
+                conv.containers[pc].vars.push((
+                    "playbook_dir".into(),
+                    Value::String(dir.display().to_string()),
+                ));
             }
             if let Some(v) = play.get("vars") {
                 for (k, val) in v.entries() {
@@ -601,6 +613,8 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                                     .collect();
                             conv.handlers(c, &notifiers, &[]);
                             conv.dedupe(c);
+                            conv.fold_apt_update(c);
+                            conv.fold_units(c);
                             (c, name)
                         }
                     };
@@ -668,6 +682,8 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                 }
             }
             conv.dedupe(pc);
+            conv.fold_apt_update(pc);
+            conv.fold_units(pc);
             conv.dedupe_across(&role_containers, pc);
             plays.push(PlayOut {
                 name: play.get("name").and_then(Node::as_string),
@@ -802,7 +818,11 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
             }
         }
         if pb.plays.is_empty() {
-            lines.push("[]".into());
+            notes.push(format!(
+                "`{}` has no play of its own (only imports): not written; apply the playbooks it imports in their order",
+                pb.source.display()
+            ));
+            continue;
         }
         let path = opts.out.join(&pb.file);
         std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;

@@ -561,9 +561,17 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                     cmd = format!("{exe} -c {}", sh_quote(&cmd));
                 }
             }
+            if let Some(r) = shell_idiom(&cmd, t) {
+                return Resources(vec![r]);
+            }
             let mut r = Res::new("command", cmd);
             if let Some(c) = t.arg_str(&["creates"]) {
-                r.set("creates", c);
+                if c.starts_with('/') || c.starts_with("{{") {
+                    r.set("creates", c);
+                } else {
+                    // `~/x` or a relative path: the shell resolves it
+                    r.set("unless", format!("test -e {c}"));
+                }
             }
             if let Some(rm) = t.arg_str(&["removes"]) {
                 r.set("unless", format!("test ! -e {}", sh_quote(&rm)));
@@ -822,6 +830,40 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         )),
         other => LeftOut(format!("no play kind for module `{other}`")),
     }
+}
+
+/// A shell command that states what it makes: `touch P`, `mkdir -p P`, `ln -s[f] T P`
+/// (one path, no operators) is that path's resource.
+pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
+    if cmd.contains(['|', ';', '&', '>', '<', '`', '$', '*']) && !cmd.contains("{{") {
+        return None;
+    }
+    if cmd.contains("{%") || t.arg(&["chdir"]).is_some() || t.arg(&["removes"]).is_some() {
+        return None;
+    }
+    let words = super::task::words(cmd);
+    let w: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
+    let abs = |p: &str| p.starts_with('/') || p.starts_with("{{");
+    let mut r = match w.as_slice() {
+        ["touch", p] if abs(p) => Res::new("file", *p),
+        ["mkdir", "-p", p] | ["mkdir", p] if abs(p) => {
+            Res::new("directory", p.trim_end_matches('/'))
+        }
+        ["ln", "-s", target, p] | ["ln", "-sf", target, p] | ["ln", "-fs", target, p]
+            if abs(p) && !p.ends_with('/') =>
+        {
+            let mut r = Res::new("link", *p);
+            r.set("target", *target);
+            if w[1] != "-s" {
+                r.set("force", true);
+            }
+            r
+        }
+        _ => return None,
+    };
+    r.comments
+        .push(format!("play import: `{cmd}` → {}", r.kind()));
+    Some(r)
 }
 
 fn map_pip(t: &Task) -> Mapped {
@@ -1142,6 +1184,11 @@ mod tests {
             ("supervisorctl", "name=app state=restarted", "command=supervisorctl restart app [command]"),
             ("shell", "touch /x creates=/x chdir=/tmp", "command=touch /x creates=/x chdir=/tmp [command]"),
             ("command", "rm -rf /tmp/x removes=/tmp/x", "command=rm -rf /tmp/x unless=test ! -e /tmp/x [command]"),
+            ("shell", "touch {{ d }}/x creates={{ d }}/x", "file='{{ d }}/x'"),
+            ("command", "mkdir -p /srv/a/", "directory=/srv/a"),
+            ("command", "ln -sf /srv/r/1 /srv/current", "link=/srv/current target=/srv/r/1 force=true"),
+            ("shell", "touch /x && echo done", "command=touch /x && echo done [command]"),
+            ("shell", "ls ~/.rvm creates=~/.rvm/bin/rvm", "command=ls ~/.rvm unless=test -e ~/.rvm/bin/rvm [command]"),
             ("pip", "name=flask virtualenv=/srv/venv", "command='{ test -x /srv/venv/bin/pip || virtualenv /srv/venv; } && /srv/venv/bin/pip install flask' unless=/srv/venv/bin/pip show flask >/dev/null 2>&1 [command]"),
             ("cron", "name=backup minute=0 hour=3 job=/usr/local/bin/backup", "file=/etc/cron.d/backup content=|\n  # backup\n  0 3 * * * root /usr/local/bin/backup mode='0644'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),

@@ -87,8 +87,9 @@ pub fn is_vault(text: &str) -> bool {
     text.trim_start().starts_with("$ANSIBLE_VAULT")
 }
 
-/// Finds playbooks and inventories under `root`.
-pub fn discover(root: &Path) -> Layout {
+/// Finds playbooks and inventories under `root`. A YAML file where a playbook may stand that
+/// does not parse is an error (it may be the playbook).
+pub fn discover(root: &Path) -> Result<Layout, ImportError> {
     let mut layout = Layout {
         root: root.to_path_buf(),
         root_is_role: ["tasks/main.yml", "tasks/main.yaml"]
@@ -153,13 +154,25 @@ pub fn discover(root: &Path) -> Layout {
         if layout.root_is_role && dirs.is_empty() {
             continue;
         }
-        if let Ok(n) = node::read(&f) {
-            if is_playbook(&n) {
-                layout.playbooks.push(f);
-            }
+        let n = node::read(&f).map_err(|e| match e {
+            ImportError::Yaml {
+                line,
+                column,
+                message,
+                ..
+            } => ImportError::Yaml {
+                file: rel.to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            other => other,
+        })?;
+        if is_playbook(&n) {
+            layout.playbooks.push(f);
         }
     }
-    layout
+    Ok(layout)
 }
 
 /// A source entry that is not a plain task: an include followed or not, a block's rescue...

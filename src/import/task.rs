@@ -337,7 +337,8 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
                     t.dropped.push("vars".into());
                 }
             }
-            k if k.starts_with("with_") || k == "until" => {
+            "until" => t.dropped.push("until (retries)".into()),
+            k if k.starts_with("with_") => {
                 t.unsupported_loop = Some(k.to_string());
             }
             k if KEYWORDS.contains(&k) => t.dropped.push(k.to_string()),

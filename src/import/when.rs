@@ -56,6 +56,55 @@ fn mentions(c: &str, name: &str) -> bool {
     false
 }
 
+/// Splits `a and b and c` at the top level (outside brackets and quotes) into its parts;
+/// a condition with a top-level `or` stays whole.
+pub fn split_and(cond: &str) -> Vec<String> {
+    let c = cond.trim();
+    let c = c
+        .strip_prefix("{{")
+        .and_then(|x| x.strip_suffix("}}"))
+        .unwrap_or(c)
+        .trim();
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    let bytes: Vec<(usize, char)> = c.char_indices().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        let (at, ch) = bytes[i];
+        match quote {
+            Some(q) if ch == q => quote = None,
+            Some(_) => {}
+            None => match ch {
+                '\'' | '"' => quote = Some(ch),
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                ' ' if depth == 0 => {
+                    let rest = &c[at..];
+                    if rest.starts_with(" or ") {
+                        return vec![c.to_string()];
+                    }
+                    if rest.starts_with(" and ") {
+                        parts.push(c[start..at].trim().to_string());
+                        start = at + 5;
+                        i = bytes
+                            .iter()
+                            .position(|(p, _)| *p >= start)
+                            .unwrap_or(bytes.len());
+                        continue;
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    parts.push(c[start..].trim().to_string());
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
 /// Translates one condition given what earlier tasks registered.
 pub fn translate(cond: &str, regs: &HashMap<String, Reg>) -> Cond {
     let c = norm(cond);
@@ -195,6 +244,17 @@ mod tests {
         m.insert("looped".into(), Reg::Resource(vec![]));
         m.insert("probe".into(), Reg::Other);
         m
+    }
+
+    #[test]
+    fn and_is_split_at_the_top_level_only() {
+        assert_eq!(
+            split_and("a and not b.stat.exists"),
+            ["a", "not b.stat.exists"]
+        );
+        assert_eq!(split_and("{{ a and (b and c) }}"), ["a", "(b and c)"]);
+        assert_eq!(split_and("a or b and c"), ["a or b and c"]);
+        assert_eq!(split_and("x == 'a and b'"), ["x == 'a and b'"]);
     }
 
     #[test]
