@@ -388,7 +388,16 @@ impl Conversion {
                         }
                         for (w, g) in &guards {
                             match (kind.as_str(), g) {
-                                ("command", Cond::Creates(p)) if r.get("creates").is_none() => r.set("creates", p.clone()),
+                                ("command", Cond::Creates(p))
+                                    if r.get("creates").is_none()
+                                        && (p.starts_with('/') || p.starts_with("{{")) =>
+                                {
+                                    r.set("creates", p.clone())
+                                }
+                                ("command", Cond::Creates(p)) if !p.starts_with('/') && !p.starts_with("{{") => {
+                                    // `~/x`: the shell resolves it
+                                    add_unless(&mut r, &format!("test -e {p}"))
+                                }
                                 ("command", Cond::Creates(p)) => add_unless(&mut r, &format!("test -e {}", modules::sh_quote(p))),
                                 ("command", Cond::Unless(u)) => add_unless(&mut r, u),
                                 ("command", Cond::OnChange(keys)) => keys.iter().for_each(|k| r.watch("on_change", k)),
@@ -875,6 +884,89 @@ impl Conversion {
                     None,
                     "play runs `systemctl daemon-reload` itself when a unit it writes changes",
                 );
+            }
+        }
+    }
+
+    /// A resource declared by two roles that always run together (every play using the later
+    /// role has the earlier one before it) is kept once, in the earlier role, with the later
+    /// one's keys merged in when every play using the earlier role also uses the later one.
+    /// `plays`: the role containers of each play, in order.
+    pub fn dedupe_roles(&mut self, plays: &[Vec<usize>]) {
+        let users =
+            |r: usize| -> Vec<&Vec<usize>> { plays.iter().filter(|p| p.contains(&r)).collect() };
+        let roles: BTreeSet<usize> = plays.iter().flatten().copied().collect();
+        for &later in &roles {
+            for i in 0..self.containers[later].items.len() {
+                let it = &self.containers[later].items[i];
+                if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+                    continue;
+                }
+                let key = (it.res.kind().to_string(), it.res.key(), it.when.clone());
+                // the earlier role declaring it, the same in every play using `later`
+                let mut earlier: Option<(usize, usize)> = None;
+                let mut ok = !users(later).is_empty();
+                for p in users(later) {
+                    let pos = p.iter().position(|&c| c == later).unwrap_or(0);
+                    let found = p[..pos].iter().find_map(|&c| {
+                        self.containers[c]
+                            .items
+                            .iter()
+                            .position(|o| {
+                                !o.removed
+                                    && o.loop_.is_none()
+                                    && (o.res.kind().to_string(), o.res.key(), o.when.clone())
+                                        == key
+                            })
+                            .map(|j| (c, j))
+                    });
+                    match (found, earlier) {
+                        (Some(f), None) => earlier = Some(f),
+                        (Some(f), Some(e)) if f == e => {}
+                        _ => ok = false,
+                    }
+                }
+                let (Some((ec, ej)), true) = (earlier, ok) else {
+                    continue;
+                };
+                let extra: Vec<(String, Value)> = self.containers[later].items[i]
+                    .res
+                    .fields
+                    .iter()
+                    .skip(1)
+                    .filter(|(k, v)| self.containers[ec].items[ej].res.get(k) != Some(v))
+                    .cloned()
+                    .collect();
+                if !extra.is_empty() {
+                    let always_together = users(ec).iter().all(|p| p.contains(&later));
+                    if !always_together {
+                        continue;
+                    }
+                    let target = &mut self.containers[ec].items[ej].res;
+                    for (k, v) in extra {
+                        match (k.as_str(), v) {
+                            ("restart_on" | "reload_on" | "on_change", Value::Sequence(list)) => {
+                                for x in list.iter().filter_map(|x| x.as_str()) {
+                                    target.watch(&k, x);
+                                }
+                            }
+                            (_, v) => target.set(&k, v),
+                        }
+                    }
+                }
+                self.containers[later].items[i].removed = true;
+                let desc = format!("{} {}", key.0, key.1);
+                let file = self.containers[ec].file.display().to_string();
+                for r in &mut self.records {
+                    if let Outcome::Items(list) = &mut r.outcome {
+                        for p in list.iter_mut() {
+                            if *p == (later, i) {
+                                *p = (ec, ej);
+                                r.notes.push(format!("`{desc}` is declared by `{file}` too, which every play runs before: kept there"));
+                            }
+                        }
+                    }
+                }
             }
         }
     }

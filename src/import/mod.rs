@@ -356,6 +356,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     let mut role_use: HashMap<String, usize> = HashMap::new();
     let mut inline_roles: BTreeSet<PathBuf> = BTreeSet::new();
     let mut playbooks: Vec<PlaybookOut> = Vec::new();
+    let mut play_roles: Vec<Vec<usize>> = Vec::new();
     let mut out_names: BTreeSet<String> = BTreeSet::new();
     let mut any_become = false;
     let mut play_hosts: Vec<String> = Vec::new();
@@ -671,6 +672,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                 }
             }
             conv.handlers(pc, &notifiers, &role_containers);
+            play_roles.push(role_containers.clone());
             for &(c, i) in &notifiers {
                 let it = &conv.containers[c].items[i];
                 if c == pc && !it.notify.is_empty() {
@@ -701,6 +703,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
             plays,
         });
     }
+    conv.dedupe_roles(&play_roles);
     // notifications no handler answered
     for c in 0..conv.containers.len() {
         for i in 0..conv.containers[c].items.len() {

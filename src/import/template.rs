@@ -17,7 +17,11 @@ pub const FACTS: &[(&str, &str)] = &[
     ("ansible_processor_nproc", "facts.cpus"),
     ("ansible_memtotal_mb", "facts.memory_mb"),
     ("ansible_architecture", "facts.arch"),
-    ("ansible_distribution", "facts.os_id"),
+    ("ansible_distribution", "(facts.os_id | capitalize)"),
+    (
+        "ansible_os_family",
+        "({\"debian\": \"Debian\", \"ubuntu\": \"Debian\", \"rhel\": \"RedHat\", \"centos\": \"RedHat\", \"fedora\": \"RedHat\", \"rocky\": \"RedHat\", \"almalinux\": \"RedHat\", \"alpine\": \"Alpine\", \"arch\": \"Archlinux\"}[facts.os_id] | default(\"Linux\"))",
+    ),
     ("ansible_distribution_version", "facts.os_version"),
     ("ansible_distribution_major_version", "facts.os_version"),
 ];
