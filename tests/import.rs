@@ -243,3 +243,30 @@ fn errors_are_located_and_output_is_not_clobbered() {
         r.stderr
     );
 }
+
+#[test]
+fn an_ansible_role_without_state_yml_is_a_problem_not_silence() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("roles/web/tasks")).unwrap();
+    std::fs::create_dir_all(root.join("playbooks")).unwrap();
+    std::fs::write(root.join("roles/web/tasks/main.yml"), "- apt: name=nginx\n").unwrap();
+    std::fs::write(
+        root.join("playbooks/site.yml"),
+        "- hosts: all\n  roles: [web]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("inv.yml"),
+        "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
+    )
+    .unwrap();
+    let r = play(root, &["check", "-i", "inv.yml", "--color", "never"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("playbooks/site.yml:2:11: role `web` has Ansible's layout")
+            && all.contains("and no state.yml: run `play import ansible`"),
+        "{all}"
+    );
+}

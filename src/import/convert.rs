@@ -408,6 +408,9 @@ impl Conversion {
                                 )),
                             }
                         }
+                        if t.no_log && kind != "package" {
+                            r.set("sensitive", true);
+                        }
                         let mut loop_ = t.loop_.clone();
                         // `package: "{{ item }}"` over a literal list: the list itself.
                         if kind == "package" {

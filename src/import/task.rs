@@ -99,6 +99,8 @@ pub struct Task {
     pub become_user: Option<String>,
     /// `changed_when: false` (a read-only check).
     pub never_changes: bool,
+    /// `no_log: true`: the resource is `sensitive`.
+    pub no_log: bool,
     /// Keywords present that play has no equivalent for (reported, not carried).
     pub dropped: Vec<String>,
     /// Templates and files of an included role live under this folder of the container's
@@ -319,6 +321,7 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
                 }
             }
             "register" => t.register = v.as_string(),
+            "no_log" => t.no_log = v.as_bool() == Some(true),
             "become_user" | "sudo_user" => t.become_user = v.as_string(),
             "changed_when" => {
                 if v.as_bool() == Some(false) {
