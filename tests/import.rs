@@ -130,6 +130,16 @@ fn sample_project_imports_and_checks_clean() {
         "{inv}"
     );
     assert!(out.join("inventory/group_vars/all.yml").is_file());
+    // vault files are listed, neither decrypted nor written
+    assert!(out.join("inventory/host_vars/web1/vars.yml").is_file());
+    assert!(!out.join("inventory/host_vars/web1/vault.yml").exists());
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains(
+            "## Ansible vault files (listed, not decrypted)\n\n- `host_vars/web1/vault.yml`"
+        ),
+        "{md}"
+    );
 }
 
 #[test]

@@ -1006,6 +1006,15 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
         conv.containers[c].template_notes = inv_notes;
     }
 
+    // every vault file of the project, imported or not
+    for f in project::files_under(root) {
+        let head = std::fs::read(&f)
+            .map(|b| b.iter().take(64).copied().collect::<Vec<u8>>())
+            .unwrap_or_default();
+        if project::is_vault(&String::from_utf8_lossy(&head)) {
+            vaults.push(f.strip_prefix(root).unwrap_or(&f).to_path_buf());
+        }
+    }
     // figures
     vaults.sort();
     vaults.dedup();

@@ -312,6 +312,11 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 return LeftOut("file without `path`".into());
             };
             let state = t.arg_str(&["state"]);
+            if let Some(st) = state.as_deref().filter(|s| s.contains("{{")) {
+                return LeftOut(format!(
+                    "file `state: {st}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"
+                ));
+            }
             let recurse = t.arg_bool(&["recurse"]) == Some(true);
             let mut r = match state.as_deref() {
                 Some("directory") => Res::new("directory", path.trim_end_matches('/')),
@@ -556,6 +561,11 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 return LeftOut(format!("{m} without a command line"));
             };
             cmd = cmd.trim_end().to_string();
+            if m == "command" && cmd.contains('\n') {
+                // `command` runs no shell: its line breaks are word breaks (sh would run each
+                // line as a command of its own)
+                cmd = cmd.split_whitespace().collect::<Vec<_>>().join(" ");
+            }
             if let Some(exe) = t.arg_str(&["executable"]) {
                 if m == "shell" {
                     cmd = format!("{exe} -c {}", sh_quote(&cmd));
@@ -1185,6 +1195,7 @@ mod tests {
             ("shell", "touch /x creates=/x chdir=/tmp", "command=touch /x creates=/x chdir=/tmp [command]"),
             ("command", "rm -rf /tmp/x removes=/tmp/x", "command=rm -rf /tmp/x unless=test ! -e /tmp/x [command]"),
             ("shell", "touch {{ d }}/x creates={{ d }}/x", "file='{{ d }}/x'"),
+            ("file", "path=/x state={{ 'link' if a else 'absent' }}", "left out: file `state: {{ 'link' if a else 'absent' }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
             ("command", "mkdir -p /srv/a/", "directory=/srv/a"),
             ("command", "ln -sf /srv/r/1 /srv/current", "link=/srv/current target=/srv/r/1 force=true"),
             ("shell", "touch /x && echo done", "command=touch /x && echo done [command]"),
@@ -1209,6 +1220,22 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn command_line_breaks_are_word_breaks_but_shell_keeps_them() {
+        let mut t = task("command", "");
+        t.free = Some("openssl req\n  -new\n  -x509\n".into());
+        assert_eq!(
+            shape(&map_task(&t, &Ctx::default())),
+            "command=openssl req -new -x509 [command]"
+        );
+        t.module = "shell".into();
+        t.free = Some("cd /x\nmake\n".into());
+        assert_eq!(
+            shape(&map_task(&t, &Ctx::default())),
+            "command=|-\n  cd /x\n  make [command]"
+        );
     }
 
     #[test]
