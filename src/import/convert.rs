@@ -462,30 +462,37 @@ impl Conversion {
     /// here are removed from the items.
     pub fn handlers(&mut self, hc: usize, notifiers: &[(usize, usize)], services_in: &[usize]) {
         let handlers = std::mem::take(&mut self.containers[hc].handlers);
+        // First the keys each handler watches (its notifiers'), then handlers notifying
+        // handlers pass theirs on, then each handler becomes what it is.
+        struct H {
+            t: Task,
+            rec: usize,
+            names: Vec<String>,
+            keys: Vec<String>,
+            any: bool,
+        }
+        let mut hs: Vec<H> = Vec::new();
         for e in handlers {
-            let t = match e {
+            let mut t = match e {
                 Entry::Note(n) => {
                     self.note(n, true);
                     continue;
                 }
                 Entry::Task(t) => *t,
             };
-            let mut t = t;
             let mut notes = Notes::default();
             rewrite_task(&mut t, &mut notes);
             self.containers[hc].template_notes.extend(notes);
             let mut names: Vec<String> = t.name.iter().cloned().collect();
             names.extend(t.listen.iter().cloned());
-            let title = t.title();
             let rec = self.record(
                 &t.file,
                 t.line,
-                title.clone(),
+                t.title(),
                 &t.module,
                 true,
                 Outcome::LeftOut(String::new()),
             );
-            // The keys this handler watches.
             let mut keys: Vec<String> = Vec::new();
             let mut looped = Vec::new();
             let mut any = false;
@@ -520,8 +527,60 @@ impl Conversion {
                     looped.join("; ")
                 ));
             }
+            hs.push(H {
+                t,
+                rec,
+                names,
+                keys,
+                any,
+            });
+        }
+        // handler → handler notifications, to a fixed point
+        for _ in 0..hs.len() {
+            let mut changed = false;
+            for a in 0..hs.len() {
+                if !hs[a].any || hs[a].t.notify.is_empty() {
+                    continue;
+                }
+                for b in 0..hs.len() {
+                    if a == b || !hs[b].names.iter().any(|n| hs[a].t.notify.contains(n)) {
+                        continue;
+                    }
+                    let from = hs[a].keys.clone();
+                    let title = hs[a].t.title();
+                    let hb = &mut hs[b];
+                    if !hb.any {
+                        hb.any = true;
+                        changed = true;
+                        self.records[hb.rec]
+                            .notes
+                            .push(format!("notified by handler `{title}`"));
+                    }
+                    for k in from {
+                        if !hb.keys.contains(&k) {
+                            hb.keys.push(k);
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for H {
+            t, rec, keys, any, ..
+        } in hs
+        {
+            let title = t.title();
             if !any {
                 self.records[rec].outcome = Outcome::LeftOut("never notified".into());
+                continue;
+            }
+            if t.module == "debug" && !t.notify.is_empty() {
+                self.records[rec].outcome = Outcome::Absorbed(
+                    "passes its notifications on to the handlers it notifies".into(),
+                );
                 continue;
             }
             if keys.is_empty() {
@@ -597,6 +656,23 @@ impl Conversion {
                 Mapped::Resources(rs) => {
                     let mut placed = Vec::new();
                     for mut r in rs {
+                        let absent = r.get("state").and_then(|v| v.as_str()) == Some("absent");
+                        if absent && matches!(r.kind(), "file" | "directory" | "link") {
+                            // removing on notification only: a command, not a declared absence
+                            let path = modules::sh_quote(&r.key());
+                            let mut c = Res {
+                                fields: vec![(
+                                    "command".into(),
+                                    Value::String(format!("rm -rf {path}")),
+                                )],
+                                native: false,
+                                comments: vec![modules::not_native(
+                                    "a notified `file: state=absent`",
+                                )],
+                                notes: Vec::new(),
+                            };
+                            std::mem::swap(&mut r, &mut c);
+                        }
                         if r.kind() == "command" {
                             for k in &keys {
                                 r.watch("on_change", k);
@@ -604,8 +680,14 @@ impl Conversion {
                             if let Some(u) = &t.become_user {
                                 r.set("user", u.clone());
                             }
+                        } else if r.kind() != "service" {
+                            self.records[rec].outcome = Outcome::LeftOut(format!(
+                                "a handler declaring a {} (play applies what it declares on every run, not when notified)",
+                                r.kind()
+                            ));
+                            continue;
                         } else {
-                            r.notes.push("a handler that is not a restart or a command: applied on every run, not only when notified".into());
+                            r.notes.push("a handler that starts a service: declared, so applied on every run".into());
                         }
                         self.containers[hc].items.push(Item {
                             res: r,
@@ -620,7 +702,9 @@ impl Conversion {
                         });
                         placed.push((hc, self.containers[hc].items.len() - 1));
                     }
-                    self.records[rec].outcome = Outcome::Items(placed);
+                    if !placed.is_empty() {
+                        self.records[rec].outcome = Outcome::Items(placed);
+                    }
                 }
                 Mapped::LeftOut(why) => self.records[rec].outcome = Outcome::LeftOut(why),
                 Mapped::Vars(_) => {
@@ -968,6 +1052,159 @@ impl Conversion {
                                 r.notes.push(format!("`{desc}` is declared by `{file}` too, which every play runs before: kept there"));
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The source file of a template name used in container `c`.
+    fn template_source(&self, c: usize, name: &str) -> Option<PathBuf> {
+        self.containers[c].assets.iter().find_map(|(dir, prefix)| {
+            let rest = match prefix {
+                Some(p) => name.strip_prefix(&format!("{p}/"))?,
+                None => name,
+            };
+            let f = dir.join("templates").join(rest);
+            f.is_file().then_some(f)
+        })
+    }
+
+    /// A supervisor program conf written from a simple template becomes a `program:`; then the
+    /// `supervisorctl update`/`reread` commands watching only such confs go (play updates
+    /// supervisord itself), and `supervisorctl restart NAME` commands become the program's
+    /// `restart_on`.
+    pub fn fold_programs(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        let mut folded: Vec<String> = Vec::new();
+        for f in 0..n {
+            let it = &self.containers[c].items[f];
+            if it.removed || it.res.kind() != "file" || it.loop_.is_some() {
+                continue;
+            }
+            let Some(tpl) = it
+                .res
+                .get("template")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if tpl.contains("{{") {
+                continue;
+            }
+            let Some(src) = self.template_source(c, &tpl) else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(&src) else {
+                continue;
+            };
+            let mut notes = Notes::default();
+            let text = template::rewrite(&text, &mut notes);
+            let Some((name, fields)) = super::supervisor::parse(&text) else {
+                continue;
+            };
+            let path = it.res.key();
+            let mut r = Res {
+                fields: vec![("program".into(), Value::String(name.clone()))],
+                native: true,
+                comments: vec![format!(
+                    "play import: the supervisor conf {path} (template {tpl}) as a program"
+                )],
+                notes: Vec::new(),
+            };
+            r.fields.extend(fields);
+            for k in ["mode", "owner", "group"] {
+                if let Some(v) = it.res.get(k) {
+                    r.set(k, v.clone());
+                }
+            }
+            if !path.contains("/supervisor") {
+                r.notes.push(format!(
+                    "the conf goes where supervisord's [include] says, not necessarily {path}"
+                ));
+            }
+            self.containers[c].items[f].res = r;
+            folded.push(path);
+        }
+        if folded.is_empty() {
+            return;
+        }
+        let programs: Vec<(usize, String)> = (0..n)
+            .filter(|&i| {
+                !self.containers[c].items[i].removed
+                    && self.containers[c].items[i].res.kind() == "program"
+            })
+            .map(|i| (i, self.containers[c].items[i].res.key()))
+            .collect();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.res.kind() != "command" {
+                continue;
+            }
+            let cmd = it.res.key();
+            let Some(rest) = cmd.trim().strip_prefix("supervisorctl ") else {
+                continue;
+            };
+            let Some(Value::Sequence(watch)) = it.res.get("on_change").cloned() else {
+                continue;
+            };
+            let keys: Vec<String> = watch
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let others: Vec<String> = keys
+                .iter()
+                .filter(|k| !folded.contains(k))
+                .cloned()
+                .collect();
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let is_update = words
+                .iter()
+                .all(|w| matches!(*w, "update" | "reread" | "all" | "&&" | "supervisorctl"));
+            if is_update && others.is_empty() {
+                self.containers[c].items[i].removed = true;
+                self.redirect(
+                    c,
+                    i,
+                    None,
+                    "play updates supervisord itself when a program's conf changes",
+                );
+                continue;
+            }
+            if let ["restart", target] = words.as_slice() {
+                let target = target
+                    .trim_end_matches(":*")
+                    .split(':')
+                    .next()
+                    .unwrap_or(target);
+                if let Some((p, _)) = programs.iter().find(|(_, name)| name == target) {
+                    let p = *p;
+                    for k in &others {
+                        self.containers[c].items[p].res.watch("restart_on", k);
+                    }
+                    self.containers[c].items[i].removed = true;
+                    self.redirect(
+                        c,
+                        i,
+                        Some(p),
+                        &format!("`restart_on` of program `{target}`"),
+                    );
+                }
+            }
+        }
+        // watch lists naming a conf that is now a program's
+        for o in self.containers[c].items.iter_mut().filter(|o| !o.removed) {
+            for field in ["restart_on", "reload_on", "on_change"] {
+                if let Some(Value::Sequence(list)) = o.res.get(field).cloned() {
+                    let kept: Vec<Value> = list
+                        .into_iter()
+                        .filter(|k| !k.as_str().is_some_and(|k| folded.iter().any(|f| f == k)))
+                        .collect();
+                    if kept.is_empty() {
+                        o.res.fields.retain(|(k, _)| k != field);
+                    } else {
+                        o.res.set(field, Value::Sequence(kept));
                     }
                 }
             }

@@ -13,6 +13,7 @@ pub mod modules;
 pub mod node;
 pub mod project;
 pub mod report;
+pub mod supervisor;
 pub mod task;
 pub mod template;
 pub mod when;
@@ -616,6 +617,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                             conv.dedupe(c);
                             conv.fold_apt_update(c);
                             conv.fold_units(c);
+                            conv.fold_programs(c);
                             (c, name)
                         }
                     };
@@ -686,6 +688,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
             conv.dedupe(pc);
             conv.fold_apt_update(pc);
             conv.fold_units(pc);
+            conv.fold_programs(pc);
             conv.dedupe_across(&role_containers, pc);
             plays.push(PlayOut {
                 name: play.get("name").and_then(Node::as_string),
