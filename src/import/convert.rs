@@ -198,6 +198,7 @@ impl Conversion {
     pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
         let mut regs: HashMap<String, Reg> = HashMap::new();
         let mut reg_record: HashMap<String, usize> = HashMap::new();
+        let read_outputs = stdout_readers(&entries);
         for e in entries {
             let mut t = match e {
                 Entry::Note(n) => {
@@ -244,7 +245,11 @@ impl Conversion {
                     continue;
                 }
             }
-            if t.never_changes
+            let output_read = t
+                .register
+                .as_ref()
+                .is_some_and(|r| read_outputs.contains(r));
+            if (t.never_changes || output_read)
                 && t.register.is_some()
                 && matches!(t.module.as_str(), "command" | "shell")
             {
@@ -258,7 +263,19 @@ impl Conversion {
                             chdir: t.arg_str(&["chdir"]),
                         },
                     );
-                    let r = self.record(&t.file, t.line, title, &t.module, false, Outcome::LeftOut("a read-only check (`changed_when: false`) whose result no task uses as a guard".into()));
+                    let why = if output_read {
+                        format!("a command whose output later tasks read (`{reg}.stdout`): play has no registered results (set the value as a var, or compute it in a template)")
+                    } else {
+                        "a read-only check (`changed_when: false`) whose result no task uses as a guard".to_string()
+                    };
+                    let r = self.record(
+                        &t.file,
+                        t.line,
+                        title,
+                        &t.module,
+                        false,
+                        Outcome::LeftOut(why),
+                    );
                     reg_record.insert(reg.clone(), r);
                     continue;
                 }
@@ -1250,6 +1267,41 @@ impl Conversion {
             }
         }
     }
+}
+
+/// Names whose `.stdout` (or `.stdout_lines`) some task of the list reads.
+fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
+    let mut text = String::new();
+    for e in entries {
+        if let Entry::Task(t) = e {
+            for (_, v) in &t.args {
+                text.push_str(&crate::yaml::to_string(v));
+            }
+            text.push_str(t.free.as_deref().unwrap_or(""));
+            text.push_str(&t.when.join(" "));
+            if let Some(l) = &t.loop_ {
+                text.push_str(&crate::yaml::to_string(l));
+            }
+            text.push(' ');
+        }
+    }
+    let mut out = BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(".stdout") {
+        let name: String = rest[..i]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !name.is_empty() {
+            out.insert(name);
+        }
+        rest = &rest[i + ".stdout".len()..];
+    }
+    out
 }
 
 fn add_unless(r: &mut Res, u: &str) {
