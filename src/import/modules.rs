@@ -177,15 +177,19 @@ pub fn mode(v: &Value) -> Option<String> {
     }
 }
 
-/// Quotes a word for `sh` (single quotes) unless it is safe as it is.
+/// Quotes a word for `sh` (single quotes) unless it is safe as it is. A templated word is
+/// quoted too (its value may hold spaces), with double quotes when the template itself has
+/// single quotes.
 pub fn sh_quote(s: &str) -> String {
     if !s.is_empty()
+        && !s.contains("{{")
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%{}| ".contains(c))
-        && (!s.contains(' ')
-            || (s.starts_with("{{") && s.ends_with("}}") && s.matches("{{").count() == 1))
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c))
     {
         return s.to_string();
+    }
+    if s.contains("{{") && s.contains('\'') && !s.contains('"') {
+        return format!("\"{}\"", s.replace('$', "\\$").replace('`', "\\`"));
     }
     format!("'{}'", s.replace('\'', "'\\''"))
 }
