@@ -22,7 +22,7 @@ pub mod write;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use convert::{Conversion, Outcome};
+use convert::Conversion;
 use node::Node;
 use project::{Entry, Inlined, Reader};
 use template::Notes;
@@ -355,7 +355,6 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     // role folder → (container, output name, plays using it)
     let mut roles: BTreeMap<PathBuf, (usize, String)> = BTreeMap::new();
     let mut role_use: HashMap<String, usize> = HashMap::new();
-    let mut inline_roles: BTreeSet<PathBuf> = BTreeSet::new();
     let mut playbooks: Vec<PlaybookOut> = Vec::new();
     let mut play_roles: Vec<Vec<usize>> = Vec::new();
     let mut out_names: BTreeSet<String> = BTreeSet::new();
@@ -606,7 +605,6 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                             for (d, p) in rinl.assets {
                                 conv.containers[c].assets.push((d, Some(p)));
                             }
-                            inline_roles.extend(rinl.roles);
                             vaults.extend(rinl.vault_files);
                             conv.containers[c].template_notes.extend(rn);
                             let notifiers: Vec<(usize, usize)> =
@@ -662,7 +660,6 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
             for (d, p) in std::mem::take(&mut inl.assets) {
                 conv.containers[pc].assets.push((d, Some(p)));
             }
-            inline_roles.extend(std::mem::take(&mut inl.roles));
             vaults.append(&mut inl.vault_files);
             conv.containers[pc].template_notes.extend(tnotes);
             let mut notifiers: Vec<(usize, usize)> = Vec::new();
@@ -834,7 +831,6 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
         std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
         written.push(pb.file.clone());
     }
-    let _ = inline_roles;
 
     // inventory
     let out_inv = opts.out.join("inventory");
@@ -1051,7 +1047,6 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     let md = report::markdown(&conv, &summary, &notes);
     let md_file = opts.out.join("IMPORT.md");
     std::fs::write(&md_file, md).map_err(io(&md_file))?;
-    let _ = Outcome::LeftOut(String::new());
     Ok(summary)
 }
 

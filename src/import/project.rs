@@ -208,8 +208,6 @@ pub struct Inlined {
     pub handlers: Vec<Entry>,
     pub vars: Vec<(String, Value)>,
     pub vault_files: Vec<PathBuf>,
-    /// Roles included inline: they are not written as roles of their own.
-    pub roles: Vec<PathBuf>,
 }
 
 /// Where a task list is read: its file (relative and real), the folder includes are looked
@@ -588,7 +586,6 @@ impl Reader<'_> {
                     ));
                     if !inl.assets.iter().any(|(d, _)| d == &role.dir) {
                         inl.assets.push((role.dir.clone(), pre.clone()));
-                        inl.roles.push(role.dir.clone());
                         let vars = self.role_vars(&role.dir, inl)?;
                         inl.vars.extend(vars);
                     }
