@@ -451,6 +451,13 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                 ));
                 continue;
             };
+            if hosts.contains("{{") {
+                notes.push(format!(
+                    "`{}:{}`: `hosts: {hosts}` is a template; play does not template host patterns, so write the pattern out",
+                    rel_pb.display(),
+                    play.line
+                ));
+            }
             play_hosts.push(hosts.clone());
             let pc = conv.new_container(out_file.clone(), false);
             let mut tnotes = Notes::default();
@@ -989,6 +996,21 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     var_dirs.push(root.clone());
     for d in var_dirs {
         vars_dirs(&d, &out_inv, root, &mut vaults, &mut inv_notes, &mut seen)?;
+    }
+    // host_vars of hosts the inventory does not have
+    if let Ok(rd) = std::fs::read_dir(out_inv.join("host_vars")) {
+        let known = inv.hosts();
+        let mut stray: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| yaml_stem(&e.file_name().to_string_lossy()))
+            .filter(|h| !known.contains(h))
+            .collect();
+        stray.sort();
+        for h in stray {
+            notes.push(format!(
+                "`host_vars/{h}`: no host `{h}` in the imported inventory, so its vars apply to no host"
+            ));
+        }
     }
     let inv_text = format!(
         "# imported by `play import ansible`{}\n{}",
