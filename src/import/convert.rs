@@ -185,6 +185,35 @@ impl Conversion {
         self.records.len() - 1
     }
 
+    /// Records every task of a list that is not read at all (blocks flattened), left out.
+    pub fn left_out_entry(&mut self, file: &Path, n: &super::node::Node, handler: bool, why: &str) {
+        for key in ["block", "rescue", "always"] {
+            if let Some(b) = n.get(key) {
+                for t in b.items() {
+                    self.left_out_entry(file, t, handler, why);
+                }
+            }
+        }
+        if ["block", "rescue", "always"]
+            .iter()
+            .any(|k| n.get(k).is_some())
+        {
+            return;
+        }
+        let (title, module) = match super::task::from_node(n, file) {
+            Ok(t) => (t.title(), t.module),
+            Err(_) => (String::new(), "?".into()),
+        };
+        self.record(
+            file,
+            n.line,
+            title,
+            &module,
+            handler,
+            Outcome::LeftOut(why.to_string()),
+        );
+    }
+
     /// Records an include (followed or not) or an entry that is not a task.
     fn note(&mut self, n: super::project::Note, handler: bool) {
         let outcome = match n.left_out {

@@ -583,47 +583,9 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
                     let (c, name) = match roles.get(&dir) {
                         Some(x) => x.clone(),
                         None => {
-                            let name = project::role_name(root, &dir);
-                            let c = conv.new_container(
-                                PathBuf::from("roles").join(&name).join("state.yml"),
-                                true,
-                            );
-                            roles.insert(dir.clone(), (c, name.clone()));
-                            let mut rinl = Inlined::default();
-                            let vars = reader.role_vars(&dir, &mut rinl)?;
-                            let mut rn = Notes::default();
-                            conv.containers[c].vars = vars
-                                .iter()
-                                .map(|(k, v)| (k.clone(), convert::rewrite_value(v, &mut rn)))
-                                .collect();
-                            let (tasks, handlers) =
-                                reader.role_tasks(&dir, "main", None, &[], &mut rinl, 0)?;
-                            conv.containers[c].assets.push((dir.clone(), None));
-                            conv.containers[c].handlers = handlers;
-                            conv.tasks(c, tasks, &reader, &mut rinl);
-                            let mut iv = Vec::new();
-                            for (k, v) in std::mem::take(&mut rinl.vars) {
-                                iv.push((k, convert::rewrite_value(&v, &mut rn)));
-                            }
-                            // defaults of included roles come first (lowest)
-                            iv.append(&mut conv.containers[c].vars);
-                            conv.containers[c].vars = iv;
-                            conv.containers[c].handlers.append(&mut rinl.handlers);
-                            for (d, p) in rinl.assets {
-                                conv.containers[c].assets.push((d, Some(p)));
-                            }
-                            vaults.extend(rinl.vault_files);
-                            conv.containers[c].template_notes.extend(rn);
-                            let notifiers: Vec<(usize, usize)> =
-                                (0..conv.containers[c].items.len())
-                                    .map(|i| (c, i))
-                                    .collect();
-                            conv.handlers(c, &notifiers, &[]);
-                            conv.dedupe(c);
-                            conv.fold_apt_update(c);
-                            conv.fold_units(c);
-                            conv.fold_programs(c);
-                            (c, name)
+                            let x = convert_role(&mut conv, &reader, &dir, &mut vaults)?;
+                            roles.insert(dir.clone(), x.clone());
+                            x
                         }
                     };
                     if !role_names.contains(&name) {
@@ -709,6 +671,50 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
             source: rel_pb,
             plays,
         });
+    }
+    // roles no play uses (written, so that nothing is lost), then task files nothing reads
+    let included: BTreeSet<PathBuf> = conv
+        .containers
+        .iter()
+        .flat_map(|c| c.assets.iter().map(|(d, _)| d.clone()))
+        .collect();
+    let reader = Reader {
+        root,
+        root_is_role: layout.root_is_role,
+        playbook_dir: root.clone(),
+    };
+    for dir in project::role_dirs(root) {
+        if roles.contains_key(&dir) || included.contains(&dir) {
+            continue;
+        }
+        let (_, name) = convert_role(&mut conv, &reader, &dir, &mut vaults)?;
+        notes.push(format!(
+            "role `{name}` is used by no playbook: imported as `roles/{name}/` all the same"
+        ));
+    }
+    let read: BTreeSet<PathBuf> = conv.records.iter().map(|r| r.file.clone()).collect();
+    for f in project::files_under(root) {
+        let rel = f.strip_prefix(root).unwrap_or(&f).to_path_buf();
+        let in_tasks = rel.parent().is_some_and(|p| {
+            p.ends_with("tasks")
+                || p.ends_with("handlers")
+                || p.ends_with("hooks")
+                || p.ends_with("deploy-hooks")
+        });
+        let yaml = rel.extension().is_some_and(|e| e == "yml" || e == "yaml");
+        if !in_tasks || !yaml || read.contains(&rel) {
+            continue;
+        }
+        let Ok(n) = node::read(&f) else { continue };
+        let handler = rel.parent().is_some_and(|p| p.ends_with("handlers"));
+        for t in n.items() {
+            conv.left_out_entry(
+                &rel,
+                t,
+                handler,
+                "in a task file that no play, role or include reads",
+            );
+        }
     }
     conv.dedupe_roles(&play_roles);
     // notifications no handler answered
@@ -1076,6 +1082,50 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
 fn flow_list(items: &[String]) -> String {
     let parts: Vec<String> = items.iter().map(|i| write::scalar(i)).collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// Converts the role in `dir` into a new container; returns it with the role's output name.
+fn convert_role(
+    conv: &mut Conversion,
+    reader: &Reader,
+    dir: &Path,
+    vaults: &mut Vec<PathBuf>,
+) -> Result<(usize, String), ImportError> {
+    let name = project::role_name(reader.root, dir);
+    let c = conv.new_container(PathBuf::from("roles").join(&name).join("state.yml"), true);
+    let mut rinl = Inlined::default();
+    let vars = reader.role_vars(dir, &mut rinl)?;
+    let mut rn = Notes::default();
+    conv.containers[c].vars = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), convert::rewrite_value(v, &mut rn)))
+        .collect();
+    let (tasks, handlers) = reader.role_tasks(dir, "main", None, &[], &mut rinl, 0)?;
+    conv.containers[c].assets.push((dir.to_path_buf(), None));
+    conv.containers[c].handlers = handlers;
+    conv.tasks(c, tasks, reader, &mut rinl);
+    let mut iv = Vec::new();
+    for (k, v) in std::mem::take(&mut rinl.vars) {
+        iv.push((k, convert::rewrite_value(&v, &mut rn)));
+    }
+    // defaults of included roles come first (lowest)
+    iv.append(&mut conv.containers[c].vars);
+    conv.containers[c].vars = iv;
+    conv.containers[c].handlers.append(&mut rinl.handlers);
+    for (d, p) in rinl.assets {
+        conv.containers[c].assets.push((d, Some(p)));
+    }
+    vaults.extend(rinl.vault_files);
+    conv.containers[c].template_notes.extend(rn);
+    let notifiers: Vec<(usize, usize)> = (0..conv.containers[c].items.len())
+        .map(|i| (c, i))
+        .collect();
+    conv.handlers(c, &notifiers, &[]);
+    conv.dedupe(c);
+    conv.fold_apt_update(c);
+    conv.fold_units(c);
+    conv.fold_programs(c);
+    Ok((c, name))
 }
 
 /// Later vars override earlier ones of the same name (one entry each, in first-seen order).

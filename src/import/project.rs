@@ -70,6 +70,28 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Every role folder of the project: a folder with `tasks/main.yml` (not the root itself, not
+/// inside another role's `templates/` or `files/`).
+pub fn role_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in files_under(root) {
+        let rel = f.strip_prefix(root).unwrap_or(&f);
+        let s = rel.to_string_lossy();
+        if !(s.ends_with("tasks/main.yml") || s.ends_with("tasks/main.yaml")) {
+            continue;
+        }
+        if s.contains("templates/") || s.contains("files/") || s.contains("molecule/") {
+            continue;
+        }
+        if let Some(dir) = f.parent().and_then(Path::parent) {
+            if dir != root && !out.iter().any(|d: &PathBuf| d == dir) {
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
+}
+
 /// Is this node a playbook (a list of plays)?
 pub fn is_playbook(n: &Node) -> bool {
     let items = n.items();
