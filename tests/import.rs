@@ -79,7 +79,7 @@ fn sample_project_imports_and_checks_clean() {
         check.stdout, check.stderr
     );
     assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
-    assert!(summary.contains("tasks: 18"), "{summary}");
+    assert!(summary.contains("tasks: 21"), "{summary}");
 
     let role = read(&out.join("roles/app/state.yml"));
     // notify + handler → restart_on of the service, whose unit file became `unit:`
@@ -168,7 +168,7 @@ fn import_md_accounts_for_every_task() {
     assert!(missing.is_empty(), "not in IMPORT.md: {missing:?}\n{md}");
     assert!(md.contains("| `site.yml:23` | Show the version | `debug` | **left out**: `debug`: play prints no messages |"), "{md}");
     assert!(
-        md.contains("| source tasks (includes counted, handlers not) | 18 |"),
+        md.contains("| source tasks (includes counted, handlers not) | 21 |"),
         "{md}"
     );
     // each resource's place in the output is right
