@@ -1035,6 +1035,10 @@ impl Conversion {
                 if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
                     continue;
                 }
+                if it.res.kind() == "package" {
+                    self.dedupe_package_names(plays, later, i);
+                    continue;
+                }
                 let key = (it.res.kind().to_string(), it.res.key(), it.when.clone());
                 // the earlier role declaring it, the same in every play using `later`
                 let mut earlier: Option<(usize, usize)> = None;
@@ -1254,6 +1258,61 @@ impl Conversion {
                     }
                 }
             }
+        }
+    }
+
+    /// Names of package item `i` of role `later` that an earlier role of every play using it
+    /// declares too (without `when`, or the same): dropped from this item (the item itself
+    /// when none is left).
+    fn dedupe_package_names(&mut self, plays: &[Vec<usize>], later: usize, i: usize) {
+        let it = &self.containers[later].items[i];
+        let users: Vec<&Vec<usize>> = plays.iter().filter(|p| p.contains(&later)).collect();
+        if users.is_empty() || it.res.get("state").is_some() {
+            return;
+        }
+        let when = it.when.clone();
+        let names = it.res.watch_keys();
+        let declared_before = |name: &str, p: &Vec<usize>| {
+            let pos = p.iter().position(|&c| c == later).unwrap_or(0);
+            p[..pos].iter().any(|&c| {
+                self.containers[c].items.iter().any(|o| {
+                    !o.removed
+                        && o.loop_.is_none()
+                        && o.res.kind() == "package"
+                        && o.res.get("state").is_none()
+                        && (o.when.is_empty() || o.when == when)
+                        && o.res.watch_keys().iter().any(|k| k == name)
+                })
+            })
+        };
+        let dup: Vec<String> = names
+            .iter()
+            .filter(|n| users.iter().all(|p| declared_before(n, p)))
+            .cloned()
+            .collect();
+        if dup.is_empty() {
+            return;
+        }
+        let kept: Vec<Value> = names
+            .iter()
+            .filter(|n| !dup.contains(n))
+            .map(|n| Value::String(n.clone()))
+            .collect();
+        let note = format!(
+            "package(s) {} declared by a role every play runs before: kept there",
+            dup.join(", ")
+        );
+        if kept.is_empty() {
+            self.containers[later].items[i].removed = true;
+            self.redirect(later, i, None, &note);
+        } else {
+            let item = &mut self.containers[later].items[i];
+            item.res.fields[0].1 = if kept.len() == 1 {
+                kept[0].clone()
+            } else {
+                Value::Sequence(kept)
+            };
+            item.res.notes.push(note);
         }
     }
 

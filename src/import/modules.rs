@@ -470,6 +470,12 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 }
                 return LeftOut("apt without `name`".into());
             }
+            if list.iter().any(|n| n == "*") {
+                return Resources(vec![Res::command(
+                    "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade".into(),
+                    "apt name=*",
+                )]);
+            }
             let key = if list.len() == 1 {
                 Value::String(list[0].clone())
             } else {
@@ -1193,6 +1199,7 @@ mod tests {
             ("apt", "name=nginx state=latest update_cache=yes", "package=nginx state=latest update_cache=true"),
             ("apt", "name=a,b", "package=- a\n- b"),
             ("apt", "update_cache=yes", "command=apt-get update [command]"),
+            ("apt", "name=* state=latest", "command=apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade [command]"),
             ("service", "name=nginx state=started enabled=yes", "service=nginx state=running enabled=true"),
             ("systemd", "daemon_reload=yes", "left out: a bare `daemon_reload`: play runs `systemctl daemon-reload` itself when a unit file it writes changes"),
             ("supervisorctl", "name=app state=restarted", "command=supervisorctl restart app [command]"),
