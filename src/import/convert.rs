@@ -228,6 +228,7 @@ impl Conversion {
         let mut regs: HashMap<String, Reg> = HashMap::new();
         let mut reg_record: HashMap<String, usize> = HashMap::new();
         let read_outputs = stdout_readers(&entries);
+        let mut debian_note: Option<String> = None;
         for e in entries {
             let mut t = match e {
                 Entry::Note(n) => {
@@ -237,6 +238,9 @@ impl Conversion {
                 Entry::Task(t) => *t,
             };
             let title = t.title();
+            if t.module == "include_vars" && !t.first_found.is_empty() {
+                t.unsupported_loop = None;
+            }
             if let Some(l) = &t.unsupported_loop {
                 let r = self.record(
                     &t.file,
@@ -314,6 +318,28 @@ impl Conversion {
                     .free
                     .clone()
                     .or_else(|| t.arg_str(&["file", "_raw_params"]));
+                // `{{ item }}` over `with_first_found`, or a name chosen by OS: the Debian one
+                let candidates: Vec<String> = match &f {
+                    Some(f) if f.replace(' ', "") == "{{item}}" => t.first_found.clone(),
+                    Some(f) => vec![f.clone()],
+                    None => Vec::new(),
+                };
+                let vdir = reader.root.join(&t.file);
+                let vdir = vdir.parent().unwrap_or(reader.root).to_path_buf();
+                let chosen = candidates
+                    .iter()
+                    .filter(|c| c.contains("{{"))
+                    .filter_map(|c| super::project::debian_variant(c))
+                    .find(|c| vdir.join(c).is_file() || vdir.join("../vars").join(c).is_file());
+                let f = match chosen {
+                    Some(c) => {
+                        debian_note = Some(format!(
+                            "the Debian variant `{c}` (play manages Debian and Ubuntu hosts)"
+                        ));
+                        Some(c)
+                    }
+                    None => f,
+                };
                 let out = match f {
                     Some(f) if !f.contains("{{") => {
                         let here = reader.root.join(&t.file);
@@ -344,7 +370,8 @@ impl Conversion {
                     }
                     None => Outcome::LeftOut("include_vars without a file".into()),
                 };
-                self.record(&t.file, t.line, title, &t.module, false, out);
+                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                self.records[r].notes.extend(debian_note.take());
                 continue;
             }
             // when → kept conditions and guards

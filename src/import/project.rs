@@ -92,6 +92,29 @@ pub fn role_dirs(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A file name chosen by OS (`{{ ansible_os_family }}.yml`, `{{ ansible_distribution }}.yml`)
+/// for a Debian host: play manages Debian and Ubuntu. None when anything else is templated.
+pub fn debian_variant(name: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = name;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find("}}")? + i;
+        let inner = rest[i + 2..end].trim();
+        match inner {
+            "ansible_os_family"
+            | "ansible_distribution"
+            | "ansible_facts.os_family"
+            | "ansible_facts['os_family']"
+            | "ansible_facts.distribution" => out.push_str("Debian"),
+            _ => return None,
+        }
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Is this node a playbook (a list of plays)?
 pub fn is_playbook(n: &Node) -> bool {
     let items = n.items();
@@ -518,6 +541,15 @@ impl Reader<'_> {
                         continue;
                     };
                     let target = target.split_whitespace().next().unwrap_or("").to_string();
+                    let variant = debian_variant(&target).filter(|v| {
+                        target.contains("{{")
+                            && (file.parent().unwrap_or(base).join(v).is_file()
+                                || base.join(v).is_file())
+                    });
+                    let (target, variant_of) = match variant {
+                        Some(v) => (v, Some(target)),
+                        None => (target, None),
+                    };
                     if target.contains("{{") {
                         out.push(note(
                             &t.module,
@@ -553,7 +585,13 @@ impl Reader<'_> {
                         &t.module,
                         title,
                         None,
-                        format!("followed: {}", rel(self.root, &path).display()),
+                        format!(
+                            "followed: {}{}",
+                            rel(self.root, &path).display(),
+                            variant_of
+                                .map(|o| format!(" (the Debian variant of `{o}`: play manages Debian and Ubuntu hosts)"))
+                                .unwrap_or_default()
+                        ),
                     ));
                     let sub = self.task_file_with(
                         &path,
@@ -663,5 +701,28 @@ pub fn conds(n: &Node) -> Vec<String> {
             _ => w.as_string().into_iter().collect(),
         },
         None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_chosen_names_take_the_debian_variant() {
+        assert_eq!(
+            debian_variant("{{ ansible_os_family }}.yml").as_deref(),
+            Some("Debian.yml")
+        );
+        assert_eq!(
+            debian_variant("setup-{{ansible_distribution}}.yml").as_deref(),
+            Some("setup-Debian.yml")
+        );
+        assert_eq!(debian_variant("plain.yml").as_deref(), Some("plain.yml"));
+        assert_eq!(
+            debian_variant("{{ ansible_distribution_major_version }}.yml"),
+            None
+        );
+        assert_eq!(debian_variant("{{ item }}"), None);
     }
 }

@@ -99,6 +99,8 @@ pub struct Task {
     pub become_user: Option<String>,
     /// `changed_when: false` (a read-only check).
     pub never_changes: bool,
+    /// `with_first_found` candidates (strings only).
+    pub first_found: Vec<String>,
     /// `no_log: true`: the resource is `sensitive`.
     pub no_log: bool,
     /// Keywords present that play has no equivalent for (reported, not carried).
@@ -341,6 +343,13 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
                 }
             }
             "until" => t.dropped.push("until (retries)".into()),
+            "with_first_found" => {
+                t.first_found = v.items().iter().filter_map(Node::as_string).collect();
+                if let Some(files) = v.get("files") {
+                    t.first_found = files.items().iter().filter_map(Node::as_string).collect();
+                }
+                t.unsupported_loop = Some(k.clone());
+            }
             k if k.starts_with("with_") => {
                 t.unsupported_loop = Some(k.to_string());
             }
