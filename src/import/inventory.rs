@@ -4,8 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
 use super::node::{self, plain_scalar};
-use super::ImportError;
+use super::project::{self, Layout};
+use super::template::Notes;
+use super::{convert_vars_file, io, yaml_stem, ImportError};
 use crate::yaml::{Mapping, Value};
 
 /// A group: its hosts (with their vars), its vars and its child groups, in file order.
@@ -361,6 +366,292 @@ pub fn to_yaml(inv: &Inventory) -> Value {
     let mut root = Mapping::new();
     root.insert("all".into(), Value::Mapping(all));
     Value::Mapping(root)
+}
+
+/// What [`import`] needs.
+pub struct Import<'a> {
+    pub out: &'a Path,
+    pub root: &'a Path,
+    /// `--inventory`, relative to the root.
+    pub choice: Option<&'a Path>,
+    pub layout: &'a Layout,
+    /// The plays' host patterns (a stub inventory gets their groups).
+    pub play_hosts: &'a [String],
+    /// A play uses `become: yes`.
+    pub any_become: bool,
+    pub playbook_files: &'a [PathBuf],
+}
+
+/// What importing the inventory found.
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// The inventory file imported (relative to the root).
+    pub used: Option<PathBuf>,
+    pub notes: Vec<String>,
+    pub template_notes: Notes,
+}
+
+/// Chooses the inventory (`--inventory`, ansible.cfg's, else the first without vault files
+/// beside it), writes it as `inventory/hosts.yml` (a stub when it has no host) with the
+/// `group_vars/` and `host_vars/` beside it and beside the playbooks.
+pub fn import(o: &Import, vaults: &mut Vec<PathBuf>) -> Result<Imported, ImportError> {
+    let mut notes: Vec<String> = Vec::new();
+    let out_inv = o.out.join("inventory");
+    std::fs::create_dir_all(&out_inv).map_err(io(&out_inv))?;
+    let mut inv_notes = Notes::default();
+    let chosen: Vec<PathBuf> = match (o.choice, &o.layout.cfg_inventory) {
+        (Some(i), _) => {
+            let p = if i.is_absolute() {
+                i.to_path_buf()
+            } else {
+                o.root.join(i)
+            };
+            if p.is_dir() {
+                project::files_under(&p)
+            } else {
+                vec![p]
+            }
+        }
+        (None, Some(p)) if p.is_dir() => project::files_under(p),
+        (None, Some(p)) if p.is_file() => vec![p.clone()],
+        _ => {
+            let mut cands = o.layout.inventories.clone();
+            // prefer an inventory without vault files beside it
+            cands.sort_by_key(|p| {
+                let dir = p.parent().unwrap_or(o.root);
+                let has_vault = project::files_under(dir).iter().any(|f| {
+                    std::fs::read_to_string(f)
+                        .map(|t| project::is_vault(&t))
+                        .unwrap_or(false)
+                });
+                (has_vault, p.components().count(), p.clone())
+            });
+            cands.into_iter().take(1).collect()
+        }
+    };
+    let mut inv = Inventory::default();
+    let mut inv_used = None;
+    for f in &chosen {
+        let i = read(f).map_err(|e| match e {
+            ImportError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            } => ImportError::Syntax {
+                file: f.strip_prefix(o.root).unwrap_or(f).to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            other => other,
+        })?;
+        for name in i.order.clone() {
+            let g = i.groups[&name].clone();
+            if !inv.groups.contains_key(&name) {
+                inv.order.push(name.clone());
+            }
+            let e = inv.groups.entry(name).or_default();
+            e.hosts.extend(g.hosts);
+            e.vars.extend(g.vars);
+            for c in g.children {
+                if !e.children.contains(&c) {
+                    e.children.push(c);
+                }
+            }
+        }
+        inv_used = Some(f.strip_prefix(o.root).unwrap_or(f).to_path_buf());
+    }
+    let others: Vec<String> = o
+        .layout
+        .inventories
+        .iter()
+        .filter(|p| !chosen.contains(p))
+        .map(|p| format!("`{}`", p.strip_prefix(o.root).unwrap_or(p).display()))
+        .collect();
+    if !others.is_empty() {
+        notes.push(format!(
+            "other inventories not imported: {} (`--inventory PATH` picks one)",
+            others.join(", ")
+        ));
+    }
+    if inv.hosts().is_empty() {
+        notes.push("no inventory with hosts: `inventory/hosts.yml` has one stub host `localhost` (127.0.0.1) in every group the plays name".into());
+        let mut groups: BTreeSet<String> = BTreeSet::new();
+        for h in o.play_hosts {
+            for part in h.split([':', ',']) {
+                let g = part.trim().trim_start_matches(['&', '!']);
+                if !g.is_empty()
+                    && g != "all"
+                    && !g.contains('*')
+                    && !g.contains("{{")
+                    && !g.starts_with('~')
+                {
+                    groups.insert(g.to_string());
+                }
+            }
+        }
+        let stub = vec![("ssh_host".to_string(), Value::String("127.0.0.1".into()))];
+        if groups.is_empty() {
+            groups.insert("ungrouped".into());
+        }
+        for g in groups {
+            inv.order.push(g.clone());
+            inv.groups.insert(
+                g,
+                Group {
+                    hosts: vec![("localhost".into(), stub.clone())],
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    let mut host_notes = Vec::new();
+    for g in inv.groups.values_mut() {
+        for (h, vars) in g.hosts.iter_mut() {
+            translate_host_vars(vars, &mut host_notes, h);
+        }
+    }
+    host_notes.sort();
+    host_notes.dedup();
+    notes.extend(host_notes);
+    if o.any_become {
+        let all = inv.groups.entry("all".into()).or_default();
+        if !all
+            .vars
+            .iter()
+            .any(|(k, _)| k == "become" || k == "ansible_become")
+        {
+            all.vars.push(("become".into(), Value::Bool(true)));
+            notes.push(
+                "plays use `become: yes`: `inventory/hosts.yml` sets `become: true` for all hosts"
+                    .into(),
+            );
+        }
+        if !inv.order.contains(&"all".to_string()) {
+            inv.order.insert(0, "all".into());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut var_dirs: Vec<PathBuf> = chosen
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .collect();
+    for f in &chosen {
+        // an inventory folder's group_vars sit beside the folder (hosts/ → ./group_vars)
+        if let Some(p) = f.parent().and_then(Path::parent) {
+            if o.layout.cfg_inventory.as_ref().is_some_and(|c| c.is_dir()) {
+                var_dirs.push(p.to_path_buf());
+            }
+        }
+    }
+    for pb in o.playbook_files {
+        if let Some(d) = pb.parent() {
+            var_dirs.push(d.to_path_buf());
+        }
+    }
+    var_dirs.push(o.root.to_path_buf());
+    for d in var_dirs {
+        vars_dirs(&d, &out_inv, o.root, vaults, &mut inv_notes, &mut seen)?;
+    }
+    // host_vars of hosts the inventory does not have
+    if let Ok(rd) = std::fs::read_dir(out_inv.join("host_vars")) {
+        let known = inv.hosts();
+        let mut stray: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| yaml_stem(&e.file_name().to_string_lossy()))
+            .filter(|h| !known.contains(h))
+            .collect();
+        stray.sort();
+        for h in stray {
+            notes.push(format!(
+                "`host_vars/{h}`: no host `{h}` in the imported inventory, so its vars apply to no host"
+            ));
+        }
+    }
+    let inv_text = format!(
+        "# imported by `play import ansible`{}\n{}",
+        inv_used
+            .as_ref()
+            .map(|p| format!(" from {}", p.display()))
+            .unwrap_or_default(),
+        crate::yaml::to_string(&to_yaml(&inv))
+    );
+    let inv_file = out_inv.join("hosts.yml");
+    std::fs::write(&inv_file, inv_text).map_err(io(&inv_file))?;
+    Ok(Imported {
+        used: inv_used,
+        notes,
+        template_notes: inv_notes,
+    })
+}
+
+/// Connection vars Ansible spells differently (or has and play does not).
+fn translate_host_vars(vars: &mut Vec<(String, Value)>, notes: &mut Vec<String>, host: &str) {
+    let mut out = Vec::new();
+    for (k, v) in vars.drain(..) {
+        match k.as_str() {
+            "ansible_ssh_host" => out.push(("ssh_host".into(), v)),
+            "ansible_ssh_port" => out.push(("ssh_port".into(), v)),
+            "ansible_ssh_user" => out.push(("ssh_user".into(), v)),
+            "ansible_connection" if v.as_str() == Some("local") => {
+                notes.push(format!(
+                    "`{host}`: `ansible_connection=local` became `ssh_host: 127.0.0.1` (play always connects over SSH)"
+                ));
+                out.push(("ssh_host".into(), Value::String("127.0.0.1".into())));
+            }
+            _ => out.push((k, v)),
+        }
+    }
+    *vars = out;
+}
+
+/// Copies `group_vars/` and `host_vars/` of `dir` into the output inventory.
+fn vars_dirs(
+    dir: &Path,
+    out_inv: &Path,
+    root: &Path,
+    vaults: &mut Vec<PathBuf>,
+    notes: &mut Notes,
+    seen: &mut BTreeSet<PathBuf>,
+) -> Result<(), ImportError> {
+    for kind in ["group_vars", "host_vars"] {
+        let d = dir.join(kind);
+        let Ok(canon) = d.canonicalize() else {
+            continue;
+        };
+        if !seen.insert(canon) {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for e in entries {
+            let name = e
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if e.is_dir() {
+                for f in project::files_under(&e) {
+                    let fname = f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    let to = out_inv
+                        .join(kind)
+                        .join(&name)
+                        .join(format!("{}.yml", yaml_stem(&fname)));
+                    convert_vars_file(&f, &to, root, vaults, notes)?;
+                }
+            } else {
+                let to = out_inv.join(kind).join(format!("{}.yml", yaml_stem(&name)));
+                convert_vars_file(&e, &to, root, vaults, notes)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
