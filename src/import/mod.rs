@@ -95,20 +95,21 @@ pub struct Summary {
 }
 
 /// A play as written.
-struct PlayOut {
-    name: Option<String>,
-    hosts: String,
-    vars_files: Vec<String>,
-    roles: Vec<String>,
-    container: usize,
-    serial: Option<Value>,
-    max_fail: Option<Value>,
+pub(crate) struct PlayOut {
+    pub name: Option<String>,
+    pub hosts: String,
+    pub vars_files: Vec<String>,
+    pub roles: Vec<String>,
+    pub container: usize,
+    pub serial: Option<Value>,
+    pub max_fail: Option<Value>,
 }
 
-struct PlaybookOut {
-    file: PathBuf,
-    source: PathBuf,
-    plays: Vec<PlayOut>,
+/// A playbook as written: its output file, its source and its plays.
+pub(crate) struct PlaybookOut {
+    pub file: PathBuf,
+    pub source: PathBuf,
+    pub plays: Vec<PlayOut>,
 }
 
 /// Paths declared as folders by `file: state=directory` anywhere in the project, and the
@@ -176,7 +177,7 @@ fn prescan(root: &Path) -> modules::Ctx {
 }
 
 /// Copies `src` to `dst` recursively; text files under a `templates/` copy are rewritten.
-fn copy_tree(
+pub(crate) fn copy_tree(
     src: &Path,
     dst: &Path,
     rewrite: bool,
@@ -672,110 +673,13 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     }
 
     // write roles and plays
-    for c in 0..conv.containers.len() {
-        let file = conv.containers[c].file.clone();
-        let base = opts.out.join(file.parent().unwrap_or(Path::new("")));
-        std::fs::create_dir_all(&base).map_err(io(&base))?;
-        let assets = conv.containers[c].assets.clone();
-        let mut tn = Notes::default();
-        for (dir, prefix) in assets {
-            for (sub, rewrite) in [("templates", true), ("files", false)] {
-                let s = dir.join(sub);
-                if s.is_dir() {
-                    let mut d = base.join(sub);
-                    if let Some(p) = &prefix {
-                        d = d.join(p);
-                    }
-                    copy_tree(&s, &d, rewrite, &mut tn, &mut asset_notes)?;
-                }
-            }
-        }
-        conv.containers[c].template_notes.extend(tn);
-        if conv.containers[c].is_role {
-            let mut lines = vec![format!(
-                "# imported by `play import ansible` (see IMPORT.md)"
-            )];
-            for i in 0..conv.containers[c].items.len() {
-                if conv.containers[c].items[i].removed {
-                    continue;
-                }
-                let (ls, dash) = write::item_lines(&conv.containers[c].items[i], 0);
-                conv.containers[c].items[i].line = lines.len() + dash + 1;
-                lines.extend(ls);
-            }
-            if conv.containers[c].items.iter().all(|i| i.removed) {
-                lines.push("[]".into());
-            }
-            let path = opts.out.join(&file);
-            std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
-            let vars = dedupe_vars(&conv.containers[c].vars);
-            if !vars.is_empty() {
-                let d = base.join("defaults.yml");
-                let mut text = String::from("# role defaults and vars, imported (see IMPORT.md)\n");
-                text.push_str(&write::vars_block(&vars, 0).join("\n"));
-                text.push('\n');
-                std::fs::write(&d, text).map_err(io(&d))?;
-            }
-        }
-    }
-    let mut written = Vec::new();
-    for pb in &playbooks {
-        let mut lines = vec![format!(
-            "# imported from {} by `play import ansible` (see IMPORT.md)",
-            pb.source.display()
-        )];
-        for p in &pb.plays {
-            let c = p.container;
-            let first = match &p.name {
-                Some(n) => format!("- name: {}", write::scalar(n)),
-                None => format!("- hosts: {}", write::scalar(&p.hosts)),
-            };
-            lines.push(first);
-            if p.name.is_some() {
-                lines.push(format!("  hosts: {}", write::scalar(&p.hosts)));
-            }
-            if let Some(s) = &p.serial {
-                lines.push(format!("  serial: {}", write::inline(s)));
-            }
-            if let Some(m) = &p.max_fail {
-                lines.push(format!("  max_fail_percentage: {}", write::inline(m)));
-            }
-            let vars = dedupe_vars(&conv.containers[c].vars);
-            if !vars.is_empty() {
-                lines.push("  vars:".into());
-                lines.extend(write::vars_block(&vars, 4));
-            }
-            if !p.vars_files.is_empty() {
-                lines.push(format!("  vars_files: {}", flow_list(&p.vars_files)));
-            }
-            if !p.roles.is_empty() {
-                lines.push(format!("  roles: {}", flow_list(&p.roles)));
-            }
-            let live: Vec<usize> = (0..conv.containers[c].items.len())
-                .filter(|&i| !conv.containers[c].items[i].removed)
-                .collect();
-            if live.is_empty() {
-                lines.push("  state: []".into());
-            } else {
-                lines.push("  state:".into());
-                for i in live {
-                    let (ls, dash) = write::item_lines(&conv.containers[c].items[i], 4);
-                    conv.containers[c].items[i].line = lines.len() + dash + 1;
-                    lines.extend(ls);
-                }
-            }
-        }
-        if pb.plays.is_empty() {
-            notes.push(format!(
-                "`{}` has no play of its own (only imports): not written; apply the playbooks it imports in their order",
-                pb.source.display()
-            ));
-            continue;
-        }
-        let path = opts.out.join(&pb.file);
-        std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
-        written.push(pb.file.clone());
-    }
+    let written = write::project(
+        &mut conv,
+        &playbooks,
+        &opts.out,
+        &mut notes,
+        &mut asset_notes,
+    )?;
 
     // inventory
     let inv = inventory::import(
@@ -844,7 +748,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
 }
 
 /// `[a, b]` with each item quoted as needed.
-fn flow_list(items: &[String]) -> String {
+pub(crate) fn flow_list(items: &[String]) -> String {
     let parts: Vec<String> = items.iter().map(|i| write::scalar(i)).collect();
     format!("[{}]", parts.join(", "))
 }
@@ -894,7 +798,7 @@ fn convert_role(
 }
 
 /// Later vars override earlier ones of the same name (one entry each, in first-seen order).
-fn dedupe_vars(vars: &[(String, Value)]) -> Vec<(String, Value)> {
+pub(crate) fn dedupe_vars(vars: &[(String, Value)]) -> Vec<(String, Value)> {
     let mut out: Vec<(String, Value)> = Vec::new();
     for (k, v) in vars {
         match out.iter_mut().find(|(ok, _)| ok == k) {

@@ -1,7 +1,11 @@
 //! YAML text of the output, written by hand so that every resource carries its comments and
 //! its line is known (IMPORT.md points at it).
 
-use super::convert::Item;
+use std::path::{Path, PathBuf};
+
+use super::convert::{Conversion, Item};
+use super::template::Notes;
+use super::{copy_tree, dedupe_vars, flow_list, io, ImportError, PlaybookOut};
 use crate::yaml::Value;
 
 /// A string as a YAML scalar: plain when unambiguous, else double-quoted (JSON escapes).
@@ -141,6 +145,123 @@ pub fn vars_block(vars: &[(String, Value)], indent: usize) -> Vec<String> {
         .filter(|l| *l != "---")
         .map(|l| format!("{pad}{l}"))
         .collect()
+}
+
+/// Writes every role (`state.yml`, `defaults.yml`, templates and files) and every playbook
+/// under `out`, noting each resource's line; returns the playbooks written.
+pub(crate) fn project(
+    conv: &mut Conversion,
+    playbooks: &[PlaybookOut],
+    out: &Path,
+    notes: &mut Vec<String>,
+    asset_notes: &mut Vec<String>,
+) -> Result<Vec<PathBuf>, ImportError> {
+    let mut written = Vec::new();
+    for c in 0..conv.containers.len() {
+        let file = conv.containers[c].file.clone();
+        let base = out.join(file.parent().unwrap_or(Path::new("")));
+        std::fs::create_dir_all(&base).map_err(io(&base))?;
+        let assets = conv.containers[c].assets.clone();
+        let mut tn = Notes::default();
+        for (dir, prefix) in assets {
+            for (sub, rewrite) in [("templates", true), ("files", false)] {
+                let s = dir.join(sub);
+                if s.is_dir() {
+                    let mut d = base.join(sub);
+                    if let Some(p) = &prefix {
+                        d = d.join(p);
+                    }
+                    copy_tree(&s, &d, rewrite, &mut tn, asset_notes)?;
+                }
+            }
+        }
+        conv.containers[c].template_notes.extend(tn);
+        if conv.containers[c].is_role {
+            let mut lines = vec![format!(
+                "# imported by `play import ansible` (see IMPORT.md)"
+            )];
+            for i in 0..conv.containers[c].items.len() {
+                if conv.containers[c].items[i].removed {
+                    continue;
+                }
+                let (ls, dash) = item_lines(&conv.containers[c].items[i], 0);
+                conv.containers[c].items[i].line = lines.len() + dash + 1;
+                lines.extend(ls);
+            }
+            if conv.containers[c].items.iter().all(|i| i.removed) {
+                lines.push("[]".into());
+            }
+            let path = out.join(&file);
+            std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
+            let vars = dedupe_vars(&conv.containers[c].vars);
+            if !vars.is_empty() {
+                let d = base.join("defaults.yml");
+                let mut text = String::from("# role defaults and vars, imported (see IMPORT.md)\n");
+                text.push_str(&vars_block(&vars, 0).join("\n"));
+                text.push('\n');
+                std::fs::write(&d, text).map_err(io(&d))?;
+            }
+        }
+    }
+    for pb in playbooks {
+        let mut lines = vec![format!(
+            "# imported from {} by `play import ansible` (see IMPORT.md)",
+            pb.source.display()
+        )];
+        for p in &pb.plays {
+            let c = p.container;
+            let first = match &p.name {
+                Some(n) => format!("- name: {}", scalar(n)),
+                None => format!("- hosts: {}", scalar(&p.hosts)),
+            };
+            lines.push(first);
+            if p.name.is_some() {
+                lines.push(format!("  hosts: {}", scalar(&p.hosts)));
+            }
+            if let Some(s) = &p.serial {
+                lines.push(format!("  serial: {}", inline(s)));
+            }
+            if let Some(m) = &p.max_fail {
+                lines.push(format!("  max_fail_percentage: {}", inline(m)));
+            }
+            let vars = dedupe_vars(&conv.containers[c].vars);
+            if !vars.is_empty() {
+                lines.push("  vars:".into());
+                lines.extend(vars_block(&vars, 4));
+            }
+            if !p.vars_files.is_empty() {
+                lines.push(format!("  vars_files: {}", flow_list(&p.vars_files)));
+            }
+            if !p.roles.is_empty() {
+                lines.push(format!("  roles: {}", flow_list(&p.roles)));
+            }
+            let live: Vec<usize> = (0..conv.containers[c].items.len())
+                .filter(|&i| !conv.containers[c].items[i].removed)
+                .collect();
+            if live.is_empty() {
+                lines.push("  state: []".into());
+            } else {
+                lines.push("  state:".into());
+                for i in live {
+                    let (ls, dash) = item_lines(&conv.containers[c].items[i], 4);
+                    conv.containers[c].items[i].line = lines.len() + dash + 1;
+                    lines.extend(ls);
+                }
+            }
+        }
+        if pb.plays.is_empty() {
+            notes.push(format!(
+                "`{}` has no play of its own (only imports): not written; apply the playbooks it imports in their order",
+                pb.source.display()
+            ));
+            continue;
+        }
+        let path = out.join(&pb.file);
+        std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
+        written.push(pb.file.clone());
+    }
+
+    Ok(written)
 }
 
 #[cfg(test)]
