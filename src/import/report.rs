@@ -102,8 +102,11 @@ pub fn markdown(conv: &Conversion, s: &Summary, extra: &[String]) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "`command:` resources the importer wrote for a module play has no kind for carry the \
-         comment `# play import: <module> not native yet (issue 14)`.\n"
+        "A task is carried over when it became resources, vars, a guard of other resources \
+         (`stat`, a read-only check) or an include that was followed. `command:` resources the \
+         importer wrote for a module play has no kind for carry the comment `# play import: \
+         <module> not native yet (issue 14)` (pip: `# play import: pip → command (no venv kind \
+         yet)`); the others are the source's own `command:`/`shell:` tasks.\n"
     );
     if !s.vault_files.is_empty() {
         let _ = writeln!(o, "## Ansible vault files (listed, not decrypted)\n");
