@@ -279,31 +279,34 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     if layout.playbooks.is_empty() && !layout.root_is_role {
         return Err(ImportError::NoPlaybooks(root.clone()));
     }
-    let mut conv = Conversion {
-        ctx: prescan(root),
-        ..Conversion::default()
-    };
-    let mut notes: Vec<String> = Vec::new();
-    let mut vaults: Vec<PathBuf> = Vec::new();
-    // role folder → (container, output name, plays using it)
-    let mut roles: BTreeMap<PathBuf, (usize, String)> = BTreeMap::new();
-    let mut role_use: HashMap<String, usize> = HashMap::new();
-    let mut playbooks: Vec<PlaybookOut> = Vec::new();
-    let mut play_roles: Vec<Vec<usize>> = Vec::new();
-    let mut out_names: BTreeSet<String> = BTreeSet::new();
-    let mut any_become = false;
-    let mut play_hosts: Vec<String> = Vec::new();
-    let mut asset_notes: Vec<String> = Vec::new();
-
     let uses_playbook_dir = project::files_under(root).iter().any(|f| {
         std::fs::read_to_string(f)
             .map(|t| t.contains("playbook_dir"))
             .unwrap_or(false)
     });
+    let mut session = Session {
+        root,
+        out: &opts.out,
+        uses_playbook_dir,
+        conv: Conversion {
+            ctx: prescan(root),
+            ..Conversion::default()
+        },
+        notes: Vec::new(),
+        vaults: Vec::new(),
+        roles: BTreeMap::new(),
+        role_use: HashMap::new(),
+        play_roles: Vec::new(),
+        any_become: false,
+        play_hosts: Vec::new(),
+    };
+    let mut playbooks: Vec<PlaybookOut> = Vec::new();
+    let mut out_names: BTreeSet<String> = BTreeSet::new();
+    let mut asset_notes: Vec<String> = Vec::new();
     let mut playbook_files = layout.playbooks.clone();
     let synthesized = playbook_files.is_empty();
     if synthesized {
-        notes.push(
+        session.notes.push(
             "the source is a role without a playbook: `playbooks/site.yml` applies it to `all`"
                 .into(),
         );
@@ -358,246 +361,9 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
         };
         let mut plays = Vec::new();
         for play in n.items() {
-            if let Some(target) = play
-                .get("import_playbook")
-                .or_else(|| play.get("ansible.builtin.import_playbook"))
-                .or_else(|| play.get("include"))
-            {
-                notes.push(format!(
-                    "`{}:{}` imports playbook `{}`: it is imported as a playbook of its own",
-                    rel_pb.display(),
-                    play.line,
-                    target.as_string().unwrap_or_default()
-                ));
-                continue;
+            if let Some(p) = session.play(play, &reader, &rel_pb, pb, &pb_dir, &out_file)? {
+                plays.push(p);
             }
-            let Some(hosts) = play
-                .get("hosts")
-                .map(Node::to_value)
-                .as_ref()
-                .and_then(value_str)
-            else {
-                notes.push(format!(
-                    "`{}:{}`: a play without `hosts:` is skipped",
-                    rel_pb.display(),
-                    play.line
-                ));
-                continue;
-            };
-            if hosts.contains("{{") {
-                notes.push(format!(
-                    "`{}:{}`: `hosts: {hosts}` is a template; play does not template host patterns, so write the pattern out",
-                    rel_pb.display(),
-                    play.line
-                ));
-            }
-            play_hosts.push(hosts.clone());
-            let pc = conv.new_container(out_file.clone(), false);
-            let mut tnotes = Notes::default();
-            let mut inl = Inlined::default();
-            let at = format!("{}:{}", rel_pb.display(), play.line);
-            if play.get("become").and_then(Node::as_bool) == Some(true)
-                || play.get("sudo").and_then(Node::as_bool) == Some(true)
-            {
-                any_become = true;
-            }
-            for (k, why) in [
-                ("remote_user", "set `ssh_user` in the inventory"),
-                ("user", "set `ssh_user` in the inventory"),
-                (
-                    "gather_facts",
-                    "play always gathers its few facts in its probe",
-                ),
-                ("environment", "play has no play-level environment"),
-                (
-                    "vars_prompt",
-                    "play prompts for nothing: pass them with `-e`",
-                ),
-                ("strategy", "play converges hosts in parallel"),
-                ("tags", "play has no tags yet"),
-                ("connection", "play connects over SSH"),
-            ] {
-                if play.get(k).is_some() {
-                    notes.push(format!("`{at}`: play key `{k}` not carried ({why})"));
-                }
-            }
-            if uses_playbook_dir {
-                let dir = pb_dir.canonicalize().unwrap_or_else(|_| pb_dir.clone());
-                conv.containers[pc].vars.push((
-                    "playbook_dir".into(),
-                    Value::String(dir.display().to_string()),
-                ));
-            }
-            if let Some(v) = play.get("vars") {
-                for (k, val) in v.entries() {
-                    let val = convert::rewrite_value(&val.to_value(), &mut tnotes);
-                    conv.containers[pc].vars.push((k.clone(), val));
-                }
-            }
-            let mut vars_files = Vec::new();
-            if let Some(vf) = play.get("vars_files") {
-                for f in vf.items() {
-                    let Some(f) = f.as_string() else { continue };
-                    if f.contains("{{") {
-                        notes.push(format!(
-                            "`{at}`: vars file `{f}` is chosen at run time: not imported"
-                        ));
-                        continue;
-                    }
-                    let src = pb_dir.join(&f);
-                    if !src.is_file() {
-                        notes.push(format!("`{at}`: vars file `{f}` not found: not imported"));
-                        continue;
-                    }
-                    let base = yaml_stem(
-                        &src.file_name()
-                            .map(|n| n.to_string_lossy().to_string())
-                            .unwrap_or_default(),
-                    );
-                    let to_rel = format!("vars/{base}.yml");
-                    let before = vaults.len();
-                    convert_vars_file(
-                        &src,
-                        &opts.out.join("playbooks").join(&to_rel),
-                        root,
-                        &mut vaults,
-                        &mut tnotes,
-                    )?;
-                    if vaults.len() == before {
-                        vars_files.push(to_rel);
-                    }
-                }
-            }
-            // roles
-            let mut role_names: Vec<String> = Vec::new();
-            let mut role_containers: Vec<usize> = Vec::new();
-            let role_entries: Vec<Node> = play
-                .get("roles")
-                .map(|r| r.items().to_vec())
-                .unwrap_or_default();
-            let mut queue: Vec<(String, Option<Node>)> = Vec::new();
-            for r in &role_entries {
-                match r.as_string() {
-                    Some(name) => queue.push((name, None)),
-                    None => {
-                        let name = r
-                            .get("role")
-                            .or_else(|| r.get("name"))
-                            .and_then(Node::as_string)
-                            .unwrap_or_default();
-                        queue.push((name, Some(r.clone())));
-                    }
-                }
-            }
-            for (rname, entry) in queue {
-                if let Some(e) = &entry {
-                    for (k, v) in e.entries() {
-                        match k.as_str() {
-                            "role" | "name" | "tags" | "become" => {}
-                            "vars" => {
-                                for (vk, vv) in v.entries() {
-                                    conv.containers[pc].vars.push((vk.clone(), convert::rewrite_value(&vv.to_value(), &mut tnotes)));
-                                }
-                            }
-                            "when" => notes.push(format!("`{at}`: `when` on role `{rname}` not carried (the role's resources apply to every host of the play)")),
-                            _ => conv.containers[pc].vars.push((k.clone(), convert::rewrite_value(&v.to_value(), &mut tnotes))),
-                        }
-                    }
-                }
-                let Some(rd) = reader.find_role(&rname) else {
-                    notes.push(format!(
-                        "`{at}`: role `{rname}` is not in the project (from Galaxy?): not imported"
-                    ));
-                    continue;
-                };
-                let mut chain = Vec::new();
-                collect_role(&reader, &rd.dir, &mut chain, 0);
-                for dir in chain {
-                    let (c, name) = match roles.get(&dir) {
-                        Some(x) => x.clone(),
-                        None => {
-                            let x = convert_role(&mut conv, &reader, &dir, &mut vaults)?;
-                            roles.insert(dir.clone(), x.clone());
-                            x
-                        }
-                    };
-                    if !role_names.contains(&name) {
-                        *role_use.entry(name.clone()).or_default() += 1;
-                        role_names.push(name);
-                        role_containers.push(c);
-                    }
-                }
-            }
-            // the play's own tasks
-            let mut entries: Vec<Entry> = Vec::new();
-            let at_play = project::At {
-                relf: &rel_pb,
-                file: pb,
-                base: &pb_dir,
-                when: Vec::new(),
-                become_user: None,
-                prefix: None,
-                depth: 0,
-            };
-            for key in ["pre_tasks", "tasks", "post_tasks"] {
-                if let Some(list) = play.get(key) {
-                    if key == "pre_tasks" && !role_names.is_empty() && !list.items().is_empty() {
-                        notes.push(format!("`{at}`: `pre_tasks` now come after the roles (play applies roles first)"));
-                    }
-                    reader.task_list(list.items(), &at_play, &mut inl, &mut entries)?;
-                }
-            }
-            let mut handlers: Vec<Entry> = Vec::new();
-            if let Some(h) = play.get("handlers") {
-                reader.task_list(h.items(), &at_play, &mut inl, &mut handlers)?;
-            }
-            conv.containers[pc].assets.push((pb_dir.clone(), None));
-            conv.containers[pc].handlers = handlers;
-            conv.tasks(pc, entries, &reader, &mut inl);
-            conv.containers[pc].handlers.append(&mut inl.handlers);
-            for (k, v) in std::mem::take(&mut inl.vars) {
-                let v = convert::rewrite_value(&v, &mut tnotes);
-                conv.containers[pc].vars.insert(0, (k, v));
-            }
-            for (d, p) in std::mem::take(&mut inl.assets) {
-                conv.containers[pc].assets.push((d, Some(p)));
-            }
-            vaults.append(&mut inl.vault_files);
-            conv.containers[pc].template_notes.extend(tnotes);
-            let mut notifiers: Vec<(usize, usize)> = Vec::new();
-            for &c in role_containers.iter().chain(std::iter::once(&pc)) {
-                for (i, it) in conv.containers[c].items.iter().enumerate() {
-                    if !it.notify.is_empty() {
-                        notifiers.push((c, i));
-                    }
-                }
-            }
-            conv.handlers(pc, &notifiers, &role_containers);
-            play_roles.push(role_containers.clone());
-            for &(c, i) in &notifiers {
-                let it = &conv.containers[c].items[i];
-                if c == pc && !it.notify.is_empty() {
-                    let src = it.source;
-                    let pending = it.notify.join("`, `");
-                    conv.records[src].notes.push(format!(
-                        "notify `{pending}`: no handler of that name in the play"
-                    ));
-                }
-            }
-            conv.dedupe(pc);
-            conv.fold_apt_update(pc);
-            conv.fold_units(pc);
-            conv.fold_programs(pc);
-            conv.dedupe_across(&role_containers, pc);
-            plays.push(PlayOut {
-                name: play.get("name").and_then(Node::as_string),
-                hosts,
-                vars_files,
-                roles: role_names,
-                container: pc,
-                serial: play.get("serial").map(Node::to_value),
-                max_fail: play.get("max_fail_percentage").map(Node::to_value),
-            });
         }
         playbooks.push(PlaybookOut {
             file: out_file,
@@ -605,6 +371,17 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
             plays,
         });
     }
+    let Session {
+        mut conv,
+        mut notes,
+        mut vaults,
+        roles,
+        role_use,
+        play_roles,
+        any_become,
+        play_hosts,
+        ..
+    } = session;
     // roles no play uses (written, so that nothing is lost), then task files nothing reads
     let included: BTreeSet<PathBuf> = conv
         .containers
@@ -751,6 +528,288 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
 pub(crate) fn flow_list(items: &[String]) -> String {
     let parts: Vec<String> = items.iter().map(|i| write::scalar(i)).collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// The state of an import while plays are converted.
+pub(crate) struct Session<'a> {
+    pub root: &'a Path,
+    pub out: &'a Path,
+    pub uses_playbook_dir: bool,
+    pub conv: Conversion,
+    pub notes: Vec<String>,
+    pub vaults: Vec<PathBuf>,
+    /// Role folder → (container, output name).
+    pub roles: BTreeMap<PathBuf, (usize, String)>,
+    /// Output role name → plays using it.
+    pub role_use: HashMap<String, usize>,
+    /// The role containers of each play, in order.
+    pub play_roles: Vec<Vec<usize>>,
+    pub any_become: bool,
+    pub play_hosts: Vec<String>,
+}
+
+impl Session<'_> {
+    /// Converts one play of playbook `pb` (its roles, tasks and handlers); None for an
+    /// `import_playbook` entry or a play without `hosts:` (noted).
+    pub(crate) fn play(
+        &mut self,
+        play: &Node,
+        reader: &Reader,
+        rel_pb: &Path,
+        pb: &Path,
+        pb_dir: &Path,
+        out_file: &Path,
+    ) -> Result<Option<PlayOut>, ImportError> {
+        let root = self.root;
+        if let Some(target) = play
+            .get("import_playbook")
+            .or_else(|| play.get("ansible.builtin.import_playbook"))
+            .or_else(|| play.get("include"))
+        {
+            self.notes.push(format!(
+                "`{}:{}` imports playbook `{}`: it is imported as a playbook of its own",
+                rel_pb.display(),
+                play.line,
+                target.as_string().unwrap_or_default()
+            ));
+            return Ok(None);
+        }
+        let Some(hosts) = play
+            .get("hosts")
+            .map(Node::to_value)
+            .as_ref()
+            .and_then(value_str)
+        else {
+            self.notes.push(format!(
+                "`{}:{}`: a play without `hosts:` is skipped",
+                rel_pb.display(),
+                play.line
+            ));
+            return Ok(None);
+        };
+        if hosts.contains("{{") {
+            self.notes.push(format!(
+                "`{}:{}`: `hosts: {hosts}` is a template; play does not template host patterns, so write the pattern out",
+                rel_pb.display(),
+                play.line
+            ));
+        }
+        self.play_hosts.push(hosts.clone());
+        let pc = self.conv.new_container(out_file.to_path_buf(), false);
+        let mut tnotes = Notes::default();
+        let mut inl = Inlined::default();
+        let at = format!("{}:{}", rel_pb.display(), play.line);
+        if play.get("become").and_then(Node::as_bool) == Some(true)
+            || play.get("sudo").and_then(Node::as_bool) == Some(true)
+        {
+            self.any_become = true;
+        }
+        for (k, why) in [
+            ("remote_user", "set `ssh_user` in the inventory"),
+            ("user", "set `ssh_user` in the inventory"),
+            (
+                "gather_facts",
+                "play always gathers its few facts in its probe",
+            ),
+            ("environment", "play has no play-level environment"),
+            (
+                "vars_prompt",
+                "play prompts for nothing: pass them with `-e`",
+            ),
+            ("strategy", "play converges hosts in parallel"),
+            ("tags", "play has no tags yet"),
+            ("connection", "play connects over SSH"),
+        ] {
+            if play.get(k).is_some() {
+                self.notes
+                    .push(format!("`{at}`: play key `{k}` not carried ({why})"));
+            }
+        }
+        if self.uses_playbook_dir {
+            let dir = pb_dir
+                .canonicalize()
+                .unwrap_or_else(|_| pb_dir.to_path_buf());
+            self.conv.containers[pc].vars.push((
+                "playbook_dir".into(),
+                Value::String(dir.display().to_string()),
+            ));
+        }
+        if let Some(v) = play.get("vars") {
+            for (k, val) in v.entries() {
+                let val = convert::rewrite_value(&val.to_value(), &mut tnotes);
+                self.conv.containers[pc].vars.push((k.clone(), val));
+            }
+        }
+        let mut vars_files = Vec::new();
+        if let Some(vf) = play.get("vars_files") {
+            for f in vf.items() {
+                let Some(f) = f.as_string() else { continue };
+                if f.contains("{{") {
+                    self.notes.push(format!(
+                        "`{at}`: vars file `{f}` is chosen at run time: not imported"
+                    ));
+                    continue;
+                }
+                let src = pb_dir.join(&f);
+                if !src.is_file() {
+                    self.notes
+                        .push(format!("`{at}`: vars file `{f}` not found: not imported"));
+                    continue;
+                }
+                let base = yaml_stem(
+                    &src.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default(),
+                );
+                let to_rel = format!("vars/{base}.yml");
+                let before = self.vaults.len();
+                convert_vars_file(
+                    &src,
+                    &self.out.join("playbooks").join(&to_rel),
+                    root,
+                    &mut self.vaults,
+                    &mut tnotes,
+                )?;
+                if self.vaults.len() == before {
+                    vars_files.push(to_rel);
+                }
+            }
+        }
+        // roles
+        let mut role_names: Vec<String> = Vec::new();
+        let mut role_containers: Vec<usize> = Vec::new();
+        let role_entries: Vec<Node> = play
+            .get("roles")
+            .map(|r| r.items().to_vec())
+            .unwrap_or_default();
+        let mut queue: Vec<(String, Option<Node>)> = Vec::new();
+        for r in &role_entries {
+            match r.as_string() {
+                Some(name) => queue.push((name, None)),
+                None => {
+                    let name = r
+                        .get("role")
+                        .or_else(|| r.get("name"))
+                        .and_then(Node::as_string)
+                        .unwrap_or_default();
+                    queue.push((name, Some(r.clone())));
+                }
+            }
+        }
+        for (rname, entry) in queue {
+            if let Some(e) = &entry {
+                for (k, v) in e.entries() {
+                    match k.as_str() {
+                        "role" | "name" | "tags" | "become" => {}
+                        "vars" => {
+                            for (vk, vv) in v.entries() {
+                                self.conv.containers[pc].vars.push((vk.clone(), convert::rewrite_value(&vv.to_value(), &mut tnotes)));
+                            }
+                        }
+                        "when" => self.notes.push(format!("`{at}`: `when` on role `{rname}` not carried (the role's resources apply to every host of the play)")),
+                        _ => self.conv.containers[pc].vars.push((k.clone(), convert::rewrite_value(&v.to_value(), &mut tnotes))),
+                    }
+                }
+            }
+            let Some(rd) = reader.find_role(&rname) else {
+                self.notes.push(format!(
+                    "`{at}`: role `{rname}` is not in the project (from Galaxy?): not imported"
+                ));
+                continue;
+            };
+            let mut chain = Vec::new();
+            collect_role(reader, &rd.dir, &mut chain, 0);
+            for dir in chain {
+                let (c, name) = match self.roles.get(&dir) {
+                    Some(x) => x.clone(),
+                    None => {
+                        let x = convert_role(&mut self.conv, reader, &dir, &mut self.vaults)?;
+                        self.roles.insert(dir.clone(), x.clone());
+                        x
+                    }
+                };
+                if !role_names.contains(&name) {
+                    *self.role_use.entry(name.clone()).or_default() += 1;
+                    role_names.push(name);
+                    role_containers.push(c);
+                }
+            }
+        }
+        // the play's own tasks
+        let mut entries: Vec<Entry> = Vec::new();
+        let at_play = project::At {
+            relf: rel_pb,
+            file: pb,
+            base: pb_dir,
+            when: Vec::new(),
+            become_user: None,
+            prefix: None,
+            depth: 0,
+        };
+        for key in ["pre_tasks", "tasks", "post_tasks"] {
+            if let Some(list) = play.get(key) {
+                if key == "pre_tasks" && !role_names.is_empty() && !list.items().is_empty() {
+                    self.notes.push(format!(
+                        "`{at}`: `pre_tasks` now come after the roles (play applies roles first)"
+                    ));
+                }
+                reader.task_list(list.items(), &at_play, &mut inl, &mut entries)?;
+            }
+        }
+        let mut handlers: Vec<Entry> = Vec::new();
+        if let Some(h) = play.get("handlers") {
+            reader.task_list(h.items(), &at_play, &mut inl, &mut handlers)?;
+        }
+        self.conv.containers[pc]
+            .assets
+            .push((pb_dir.to_path_buf(), None));
+        self.conv.containers[pc].handlers = handlers;
+        self.conv.tasks(pc, entries, reader, &mut inl);
+        self.conv.containers[pc].handlers.append(&mut inl.handlers);
+        for (k, v) in std::mem::take(&mut inl.vars) {
+            let v = convert::rewrite_value(&v, &mut tnotes);
+            self.conv.containers[pc].vars.insert(0, (k, v));
+        }
+        for (d, p) in std::mem::take(&mut inl.assets) {
+            self.conv.containers[pc].assets.push((d, Some(p)));
+        }
+        self.vaults.append(&mut inl.vault_files);
+        self.conv.containers[pc].template_notes.extend(tnotes);
+        let mut notifiers: Vec<(usize, usize)> = Vec::new();
+        for &c in role_containers.iter().chain(std::iter::once(&pc)) {
+            for (i, it) in self.conv.containers[c].items.iter().enumerate() {
+                if !it.notify.is_empty() {
+                    notifiers.push((c, i));
+                }
+            }
+        }
+        self.conv.handlers(pc, &notifiers, &role_containers);
+        self.play_roles.push(role_containers.clone());
+        for &(c, i) in &notifiers {
+            let it = &self.conv.containers[c].items[i];
+            if c == pc && !it.notify.is_empty() {
+                let src = it.source;
+                let pending = it.notify.join("`, `");
+                self.conv.records[src].notes.push(format!(
+                    "notify `{pending}`: no handler of that name in the play"
+                ));
+            }
+        }
+        self.conv.dedupe(pc);
+        self.conv.fold_apt_update(pc);
+        self.conv.fold_units(pc);
+        self.conv.fold_programs(pc);
+        self.conv.dedupe_across(&role_containers, pc);
+        Ok(Some(PlayOut {
+            name: play.get("name").and_then(Node::as_string),
+            hosts,
+            vars_files,
+            roles: role_names,
+            container: pc,
+            serial: play.get("serial").map(Node::to_value),
+            max_fail: play.get("max_fail_percentage").map(Node::to_value),
+        }))
+    }
 }
 
 /// Converts the role in `dir` into a new container; returns it with the role's output name.
