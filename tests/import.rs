@@ -280,3 +280,31 @@ fn an_ansible_role_without_state_yml_is_a_problem_not_silence() {
         "{all}"
     );
 }
+
+#[test]
+fn the_same_source_gives_the_same_project() {
+    let (a, _) = import(&fixture("w3c-prbuildbot/ansible"));
+    let (b, _) = import(&fixture("w3c-prbuildbot/ansible"));
+    let files = |root: &Path| {
+        let mut v = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    v.push((
+                        p.strip_prefix(root).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let (fa, fb) = (files(&a.path().join("out")), files(&b.path().join("out")));
+    assert!(fa.len() > 10, "{} files", fa.len());
+    assert!(fa == fb, "two imports differ");
+}

@@ -2,7 +2,7 @@
 //! registered results, handlers turned into `restart_on`/`reload_on`/`on_change`, and
 //! duplicates merged. Every source entry gets a [`Record`] of what it became.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::modules::{self, map_task, Ctx, Mapped, Res};
@@ -95,6 +95,8 @@ pub struct Conversion {
     pub containers: Vec<Container>,
     pub records: Vec<Record>,
     pub ctx: Ctx,
+    /// Role containers whose services got `restart_on`/`reload_on` from a play's handler.
+    pub watched_by_plays: BTreeSet<usize>,
 }
 
 /// Rewrites every string of a value (templates Ansible → minijinja).
@@ -225,8 +227,8 @@ impl Conversion {
 
     /// Converts a flattened task list into container `c`'s resources.
     pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
-        let mut regs: HashMap<String, Reg> = HashMap::new();
-        let mut reg_record: HashMap<String, usize> = HashMap::new();
+        let mut regs: BTreeMap<String, Reg> = BTreeMap::new();
+        let mut reg_record: BTreeMap<String, usize> = BTreeMap::new();
         let read_outputs = stdout_readers(&entries);
         let mut debian_note: Option<String> = None;
         for e in entries {
@@ -392,7 +394,7 @@ impl Conversion {
                         for (name, r) in &reg_record {
                             if super::when::translate(
                                 w,
-                                &HashMap::from([(name.clone(), regs[name].clone())]),
+                                &BTreeMap::from([(name.clone(), regs[name].clone())]),
                             ) != Cond::Keep(w.trim().to_string())
                             {
                                 self.records[*r].outcome = Outcome::Absorbed(format!(
@@ -697,7 +699,12 @@ impl Conversion {
                             .map(|i| (c, i))
                     });
                 let (c, i) = match found {
-                    Some(p) => p,
+                    Some(p) => {
+                        if p.0 != hc {
+                            self.watched_by_plays.insert(p.0);
+                        }
+                        p
+                    }
                     None => {
                         let r = Res {
                             fields: vec![("service".into(), Value::String(name.clone()))],

@@ -19,7 +19,7 @@ pub mod template;
 pub mod when;
 pub mod write;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use convert::Conversion;
@@ -295,7 +295,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
         notes: Vec::new(),
         vaults: Vec::new(),
         roles: BTreeMap::new(),
-        role_use: HashMap::new(),
+        role_use: BTreeMap::new(),
         play_roles: Vec::new(),
         any_become: false,
         play_hosts: Vec::new(),
@@ -443,9 +443,10 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
             }
         }
     }
-    for (name, n) in &role_use {
-        if *n > 1 {
-            notes.push(format!("role `{name}` is used by {n} plays: restarts attached to its services by one play's handlers apply in every play"));
+    for (c, name) in roles.values() {
+        let n = role_use.get(name).copied().unwrap_or(0);
+        if n > 1 && conv.watched_by_plays.contains(c) {
+            notes.push(format!("role `{name}` is used by {n} plays: the `restart_on`/`reload_on` a play's handlers added to its services hold in every play that uses it"));
         }
     }
 
@@ -541,7 +542,7 @@ pub(crate) struct Session<'a> {
     /// Role folder → (container, output name).
     pub roles: BTreeMap<PathBuf, (usize, String)>,
     /// Output role name → plays using it.
-    pub role_use: HashMap<String, usize>,
+    pub role_use: BTreeMap<String, usize>,
     /// The role containers of each play, in order.
     pub play_roles: Vec<Vec<usize>>,
     pub any_become: bool,

@@ -1,7 +1,7 @@
 //! `when:` conditions on registered results (`stat` + `register` + `when`, a read-only check's
 //! `rc`, `is changed`) turned into play's guards: `creates`, `unless`, `on_change`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::modules::sh_quote;
 
@@ -106,7 +106,7 @@ pub fn split_and(cond: &str) -> Vec<String> {
 }
 
 /// Translates one condition given what earlier tasks registered.
-pub fn translate(cond: &str, regs: &HashMap<String, Reg>) -> Cond {
+pub fn translate(cond: &str, regs: &BTreeMap<String, Reg>) -> Cond {
     let c = norm(cond);
     let Some((name, reg)) = regs.iter().find(|(n, _)| mentions(&c, n)) else {
         return Cond::Keep(cond.trim().to_string());
@@ -230,8 +230,8 @@ pub fn translate(cond: &str, regs: &HashMap<String, Reg>) -> Cond {
 mod tests {
     use super::*;
 
-    fn regs() -> HashMap<String, Reg> {
-        let mut m = HashMap::new();
+    fn regs() -> BTreeMap<String, Reg> {
+        let mut m = BTreeMap::new();
         m.insert("venv".into(), Reg::Stat("/srv/venv/bin/python".into()));
         m.insert(
             "nginx_ok".into(),
