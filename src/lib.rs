@@ -15,6 +15,7 @@ pub mod cli;
 pub mod engine;
 pub mod exit;
 pub mod history;
+pub mod import;
 pub mod inventory;
 pub mod lab;
 pub mod ops;

@@ -6,6 +6,7 @@ pub mod common;
 pub mod converge;
 pub mod diff;
 pub mod facts;
+pub mod import;
 pub mod inventory;
 pub mod lab;
 pub mod log;
@@ -51,6 +52,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Pull mode: converge this machine from a git repository (`apply --local` on a checkout).
     Pull(pull::PullArgs),
+    /// Import a project of another tool: `play import ansible SRC --out DIR`.
+    Import(import::ImportArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process exit code.
@@ -70,6 +73,7 @@ pub fn main() -> anyhow::Result<i32> {
         Command::Log(args) => log::run(args),
         Command::Show(args) => show::run(args),
         Command::Pull(args) => pull::run(args),
+        Command::Import(args) => import::run(args),
     };
     result.map_err(|e| {
         let red = crate::report::redact::Redactor::current();

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod converge;
 pub mod facts;
+pub mod import;
 pub mod inventory;
 pub mod run;
 pub mod vault;

@@ -158,6 +158,8 @@ fn role_all(
                 state = entries_all(&f, &text, &positions, items, "", Some(name), problems);
             }
         }
+    } else if let Some(e) = super::ansible_layout(name, &dir, origin) {
+        problems.push(e);
     }
     Some(Role {
         name: name.to_string(),

@@ -776,6 +776,23 @@ pub fn role_search_path(playbook_dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A role folder without `state.yml` that has Ansible's `tasks/main.yml`: an error saying what
+/// to do (it would otherwise check as a role with no resources).
+pub(crate) fn ansible_layout(name: &str, dir: &Path, origin: &Origin) -> Option<PlaybookError> {
+    let t = ["tasks/main.yml", "tasks/main.yaml"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|f| f.is_file())?;
+    Some(PlaybookError::Invalid {
+        origin: origin.clone(),
+        message: format!(
+            "role `{name}` has Ansible's layout ({}) and no state.yml: run `play import ansible` \
+             on the Ansible project to convert it",
+            display(&t)
+        ),
+    })
+}
+
 fn load_role(name: &str, playbook_dir: &Path, origin: &Origin) -> Result<Role, PlaybookError> {
     let search = role_search_path(playbook_dir);
     let dir = search
@@ -814,7 +831,10 @@ fn load_role(name: &str, playbook_dir: &Path, origin: &Origin) -> Result<Role, P
             let raw: Option<Vec<RawResource>> = yaml::from_str(&f, &text)?;
             entries(&f, &text, raw.unwrap_or_default(), "", Some(name))?
         }
-        None => Vec::new(),
+        None => match ansible_layout(name, &dir, origin) {
+            Some(e) => return Err(e),
+            None => Vec::new(),
+        },
     };
     Ok(Role {
         name: name.to_string(),

@@ -1,0 +1,1435 @@
+//! Tasks → resources in containers (a role's `state.yml`, a play's `state:`), with guards from
+//! registered results, handlers turned into `restart_on`/`reload_on`/`on_change`, and
+//! duplicates merged. Every source entry gets a [`Record`] of what it became.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::modules::{self, map_task, Ctx, Mapped, Res};
+use super::project::{Entry, Inlined, Reader};
+use super::task::Task;
+use super::template::{self, Notes};
+use super::when::{translate, Cond, Reg};
+use crate::yaml::Value;
+
+/// One resource written to a container.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub res: Res,
+    /// The record (source entry) it came from.
+    pub source: usize,
+    pub loop_: Option<Value>,
+    pub loop_var: Option<String>,
+    pub when: Vec<String>,
+    /// Handler names it notifies, not resolved yet.
+    pub notify: Vec<String>,
+    /// Merged into another item: not written.
+    pub removed: bool,
+    /// Line in the written file (set by the writer).
+    pub line: usize,
+    pub title: String,
+}
+
+impl Item {
+    fn dedupe_key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}",
+            self.res.kind(),
+            self.res.key(),
+            self.loop_,
+            self.when
+        )
+    }
+}
+
+/// A role's state file or a play's state.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    /// Output file, relative to the output folder.
+    pub file: PathBuf,
+    pub items: Vec<Item>,
+    /// Vars it adds (role defaults; a play's vars).
+    pub vars: Vec<(String, Value)>,
+    /// Folders whose `templates/` and `files/` it needs, and the prefix they go under.
+    pub assets: Vec<(PathBuf, Option<String>)>,
+    pub handlers: Vec<Entry>,
+    pub is_role: bool,
+    pub template_notes: Notes,
+}
+
+/// What a source entry became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Resources: (container, item) pairs.
+    Items(Vec<(usize, usize)>),
+    /// Vars of the container.
+    Vars(usize),
+    /// A guard of other resources (`stat`, a read-only check).
+    Absorbed(String),
+    /// An include whose tasks are carried over.
+    Followed(String),
+    LeftOut(String),
+}
+
+/// One source task or handler.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub file: PathBuf,
+    pub line: usize,
+    pub title: String,
+    pub module: String,
+    pub handler: bool,
+    pub outcome: Outcome,
+    pub notes: Vec<String>,
+}
+
+impl Record {
+    pub fn carried(&self) -> bool {
+        !matches!(self.outcome, Outcome::LeftOut(_))
+    }
+}
+
+/// The conversion state of a whole project.
+#[derive(Debug, Default)]
+pub struct Conversion {
+    pub containers: Vec<Container>,
+    pub records: Vec<Record>,
+    pub ctx: Ctx,
+    /// Role containers whose services got `restart_on`/`reload_on` from a play's handler.
+    pub watched_by_plays: BTreeSet<usize>,
+}
+
+/// Rewrites every string of a value (templates Ansible → minijinja).
+pub fn rewrite_value(v: &Value, notes: &mut Notes) -> Value {
+    match v {
+        Value::String(s) => Value::String(template::rewrite(s, notes)),
+        Value::Sequence(items) => {
+            Value::Sequence(items.iter().map(|i| rewrite_value(i, notes)).collect())
+        }
+        Value::Mapping(m) => {
+            let mut out = crate::yaml::Mapping::new();
+            for (k, v) in m {
+                out.insert(k.clone(), rewrite_value(v, notes));
+            }
+            Value::Mapping(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn rewrite_task(t: &mut Task, notes: &mut Notes) {
+    for (_, v) in t.args.iter_mut() {
+        *v = rewrite_value(v, notes);
+    }
+    if let Some(f) = &t.free {
+        t.free = Some(template::rewrite(f, notes));
+    }
+    t.when = t
+        .when
+        .iter()
+        .map(|w| template::rewrite_code(w, notes))
+        .collect();
+    if let Some(l) = &t.loop_ {
+        t.loop_ = Some(rewrite_value(l, notes));
+    }
+    if let Some(u) = &t.become_user {
+        t.become_user = Some(template::rewrite(u, notes));
+    }
+    // `with_dict`: item.key / item.value → item[0] / item[1] (dictsort pairs)
+    if t.loop_
+        .as_ref()
+        .and_then(|l| l.as_str())
+        .is_some_and(|s| s.contains("| dictsort"))
+    {
+        let var = t.loop_var.clone().unwrap_or_else(|| "item".into());
+        let fix = |s: &str| {
+            s.replace(&format!("{var}.key"), &format!("{var}[0]"))
+                .replace(&format!("{var}.value"), &format!("{var}[1]"))
+        };
+        for (_, v) in t.args.iter_mut() {
+            if let Value::String(s) = v {
+                *s = fix(s);
+            }
+        }
+        t.free = t.free.as_deref().map(fix);
+        t.when = t.when.iter().map(|w| fix(w)).collect();
+    }
+}
+
+impl Conversion {
+    pub fn new_container(&mut self, file: PathBuf, is_role: bool) -> usize {
+        self.containers.push(Container {
+            file,
+            is_role,
+            ..Container::default()
+        });
+        self.containers.len() - 1
+    }
+
+    fn record(
+        &mut self,
+        file: &Path,
+        line: usize,
+        title: String,
+        module: &str,
+        handler: bool,
+        outcome: Outcome,
+    ) -> usize {
+        self.records.push(Record {
+            file: file.to_path_buf(),
+            line,
+            title,
+            module: module.to_string(),
+            handler,
+            outcome,
+            notes: Vec::new(),
+        });
+        self.records.len() - 1
+    }
+
+    /// Records every task of a list that is not read at all (blocks flattened), left out.
+    pub fn left_out_entry(&mut self, file: &Path, n: &super::node::Node, handler: bool, why: &str) {
+        for key in ["block", "rescue", "always"] {
+            if let Some(b) = n.get(key) {
+                for t in b.items() {
+                    self.left_out_entry(file, t, handler, why);
+                }
+            }
+        }
+        if ["block", "rescue", "always"]
+            .iter()
+            .any(|k| n.get(k).is_some())
+        {
+            return;
+        }
+        let (title, module) = match super::task::from_node(n, file) {
+            Ok(t) => (t.title(), t.module),
+            Err(_) => (String::new(), "?".into()),
+        };
+        self.record(
+            file,
+            n.line,
+            title,
+            &module,
+            handler,
+            Outcome::LeftOut(why.to_string()),
+        );
+    }
+
+    /// Records an include (followed or not) or an entry that is not a task.
+    fn note(&mut self, n: super::project::Note, handler: bool) {
+        let outcome = match n.left_out {
+            None => Outcome::Followed(n.text),
+            Some(why) => Outcome::LeftOut(why),
+        };
+        self.record(&n.file, n.line, n.title, &n.module, handler, outcome);
+    }
+
+    /// Converts a flattened task list into container `c`'s resources.
+    pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
+        let mut regs: BTreeMap<String, Reg> = BTreeMap::new();
+        let mut reg_record: BTreeMap<String, usize> = BTreeMap::new();
+        let read_outputs = stdout_readers(&entries);
+        let mut debian_note: Option<String> = None;
+        for e in entries {
+            let mut t = match e {
+                Entry::Note(n) => {
+                    self.note(n, false);
+                    continue;
+                }
+                Entry::Task(t) => *t,
+            };
+            let title = t.title();
+            if t.module == "include_vars" && !t.first_found.is_empty() {
+                t.unsupported_loop = None;
+            }
+            if let Some(l) = &t.unsupported_loop {
+                let r = self.record(
+                    &t.file,
+                    t.line,
+                    title,
+                    &t.module,
+                    false,
+                    Outcome::LeftOut(format!("loop form `{l}` has no play equivalent")),
+                );
+                self.records[r]
+                    .notes
+                    .extend(t.dropped.iter().map(|d| format!("`{d}` not carried")));
+                if let Some(reg) = &t.register {
+                    regs.insert(reg.clone(), Reg::Other);
+                }
+                continue;
+            }
+            let mut notes = Notes::default();
+            rewrite_task(&mut t, &mut notes);
+            self.containers[c].template_notes.extend(notes);
+            // Guards and vars that are not resources.
+            if t.module == "stat" {
+                if let (Some(reg), Some(path)) = (&t.register, t.arg_str(&["path", "name", "dest"]))
+                {
+                    regs.insert(reg.clone(), Reg::Stat(path));
+                    let r = self.record(
+                        &t.file,
+                        t.line,
+                        title,
+                        &t.module,
+                        false,
+                        Outcome::LeftOut("`stat` whose result no task uses as a guard".into()),
+                    );
+                    reg_record.insert(reg.clone(), r);
+                    continue;
+                }
+            }
+            let output_read = t
+                .register
+                .as_ref()
+                .is_some_and(|r| read_outputs.contains(r));
+            if (t.never_changes || output_read)
+                && t.register.is_some()
+                && matches!(t.module.as_str(), "command" | "shell")
+            {
+                if let (Some(reg), Some(cmd)) =
+                    (&t.register, t.free.clone().or_else(|| t.arg_str(&["cmd"])))
+                {
+                    regs.insert(
+                        reg.clone(),
+                        Reg::Check {
+                            cmd,
+                            chdir: t.arg_str(&["chdir"]),
+                        },
+                    );
+                    let why = if output_read {
+                        format!("a command whose output later tasks read (`{reg}.stdout`): play has no registered results (set the value as a var, or compute it in a template)")
+                    } else {
+                        "a read-only check (`changed_when: false`) whose result no task uses as a guard".to_string()
+                    };
+                    let r = self.record(
+                        &t.file,
+                        t.line,
+                        title,
+                        &t.module,
+                        false,
+                        Outcome::LeftOut(why),
+                    );
+                    reg_record.insert(reg.clone(), r);
+                    continue;
+                }
+            }
+            if t.module == "include_vars" {
+                let f = t
+                    .free
+                    .clone()
+                    .or_else(|| t.arg_str(&["file", "_raw_params"]));
+                // `{{ item }}` over `with_first_found`, or a name chosen by OS: the Debian one
+                let candidates: Vec<String> = match &f {
+                    Some(f) if f.replace(' ', "") == "{{item}}" => t.first_found.clone(),
+                    Some(f) => vec![f.clone()],
+                    None => Vec::new(),
+                };
+                let vdir = reader.root.join(&t.file);
+                let vdir = vdir.parent().unwrap_or(reader.root).to_path_buf();
+                let chosen = candidates
+                    .iter()
+                    .filter(|c| c.contains("{{"))
+                    .filter_map(|c| super::project::debian_variant(c))
+                    .find(|c| vdir.join(c).is_file() || vdir.join("../vars").join(c).is_file());
+                let f = match chosen {
+                    Some(c) => {
+                        debian_note = Some(format!(
+                            "the Debian variant `{c}` (play manages Debian and Ubuntu hosts)"
+                        ));
+                        Some(c)
+                    }
+                    None => f,
+                };
+                let out = match f {
+                    Some(f) if !f.contains("{{") => {
+                        let here = reader.root.join(&t.file);
+                        let dir = here.parent().unwrap_or(reader.root);
+                        let candidates = [
+                            dir.join(&f),
+                            dir.join("..").join("vars").join(&f),
+                            reader.playbook_dir.join(&f),
+                        ];
+                        match candidates.iter().find(|p| p.is_file()) {
+                            Some(p) => match reader.vars_file(p, inl) {
+                                Ok(v) => {
+                                    let mut notes = Notes::default();
+                                    let v: Vec<(String, Value)> = v
+                                        .into_iter()
+                                        .map(|(k, v)| (k, rewrite_value(&v, &mut notes)))
+                                        .collect();
+                                    self.containers[c].vars.extend(v);
+                                    Outcome::Vars(c)
+                                }
+                                Err(e) => Outcome::LeftOut(format!("vars file unreadable: {e}")),
+                            },
+                            None => Outcome::LeftOut(format!("vars file `{f}` not found")),
+                        }
+                    }
+                    Some(f) => {
+                        Outcome::LeftOut(format!("include_vars of `{f}`: chosen at run time"))
+                    }
+                    None => Outcome::LeftOut("include_vars without a file".into()),
+                };
+                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                self.records[r].notes.extend(debian_note.take());
+                continue;
+            }
+            // when → kept conditions and guards
+            let mut keep = Vec::new();
+            let mut guards = Vec::new();
+            let mut cond_notes = Vec::new();
+            let parts: Vec<String> = t
+                .when
+                .iter()
+                .flat_map(|w| super::when::split_and(w))
+                .collect();
+            for w in &parts {
+                match translate(w, &regs) {
+                    Cond::Keep(k) => keep.push(k),
+                    Cond::Drop(why) => cond_notes.push(why),
+                    g => {
+                        // the registering stat/check is now a guard
+                        for (name, r) in &reg_record {
+                            if super::when::translate(
+                                w,
+                                &BTreeMap::from([(name.clone(), regs[name].clone())]),
+                            ) != Cond::Keep(w.trim().to_string())
+                            {
+                                self.records[*r].outcome = Outcome::Absorbed(format!(
+                                    "a guard of `{}` ({})",
+                                    title,
+                                    t.location()
+                                ));
+                            }
+                        }
+                        guards.push((w.clone(), g))
+                    }
+                }
+            }
+            let mapped = map_task(&t, &self.ctx);
+            let rec = self.record(
+                &t.file,
+                t.line,
+                title.clone(),
+                &t.module,
+                false,
+                Outcome::LeftOut(String::new()),
+            );
+            self.records[rec].notes.extend(cond_notes);
+            self.records[rec].notes.extend(
+                t.dropped
+                    .iter()
+                    .filter(|d| d.as_str() != "vars")
+                    .map(|d| format!("`{d}` not carried")),
+            );
+            if t.dropped.iter().any(|d| d == "vars") {
+                self.records[rec]
+                    .notes
+                    .push("task `vars:` not carried (put them in the role's defaults)".into());
+            }
+            match mapped {
+                Mapped::LeftOut(why) => {
+                    self.records[rec].outcome = Outcome::LeftOut(why);
+                    if let Some(reg) = &t.register {
+                        regs.insert(reg.clone(), Reg::Other);
+                    }
+                }
+                Mapped::Vars(v) => {
+                    let mut notes = Notes::default();
+                    let v: Vec<(String, Value)> = v
+                        .into_iter()
+                        .map(|(k, v)| (k, rewrite_value(&v, &mut notes)))
+                        .collect();
+                    self.containers[c].vars.extend(v);
+                    self.records[rec].outcome = Outcome::Vars(c);
+                }
+                Mapped::Resources(rs) => {
+                    let mut placed = Vec::new();
+                    let mut first_keys = None;
+                    for mut r in rs {
+                        let kind = r.kind().to_string();
+                        if let Some(u) = &t.become_user {
+                            match kind.as_str() {
+                                "command" => r.set("user", u.clone()),
+                                "file" | "directory" | "link" | "sync"
+                                    if r.get("owner").is_none() =>
+                                {
+                                    r.set("owner", u.clone())
+                                }
+                                _ => {}
+                            }
+                        }
+                        for (w, g) in &guards {
+                            match (kind.as_str(), g) {
+                                ("command", Cond::Creates(p))
+                                    if r.get("creates").is_none()
+                                        && (p.starts_with('/') || p.starts_with("{{")) =>
+                                {
+                                    r.set("creates", p.clone())
+                                }
+                                ("command", Cond::Creates(p)) if !p.starts_with('/') && !p.starts_with("{{") => {
+                                    // `~/x`: the shell resolves it
+                                    add_unless(&mut r, &format!("test -e {p}"))
+                                }
+                                ("command", Cond::Creates(p)) => add_unless(&mut r, &format!("test -e {}", modules::sh_quote(p))),
+                                ("command", Cond::Unless(u)) => add_unless(&mut r, u),
+                                ("command", Cond::OnChange(keys)) => keys.iter().for_each(|k| r.watch("on_change", k)),
+                                ("service", Cond::OnChange(keys)) => keys.iter().for_each(|k| r.watch("restart_on", k)),
+                                _ => r.notes.push(format!(
+                                    "`when: {}` dropped (a registered result; a {kind} has no such guard)",
+                                    w.trim()
+                                )),
+                            }
+                        }
+                        if t.no_log && kind != "package" {
+                            r.set("sensitive", true);
+                        }
+                        let mut loop_ = t.loop_.clone();
+                        // `package: "{{ item }}"` over a literal list: the list itself.
+                        if kind == "package" {
+                            if let (Some(Value::Sequence(list)), Value::String(k)) =
+                                (&loop_, &r.fields[0].1)
+                            {
+                                if k.replace(' ', "") == "{{item}}"
+                                    && list
+                                        .iter()
+                                        .all(|v| v.as_str().is_some_and(|s| !s.contains("{{")))
+                                {
+                                    r.fields[0].1 = Value::Sequence(list.clone());
+                                    loop_ = None;
+                                }
+                            }
+                        }
+                        if first_keys.is_none() {
+                            first_keys = Some(if loop_.is_some() {
+                                Vec::new()
+                            } else {
+                                r.watch_keys()
+                            });
+                        }
+                        let item = Item {
+                            res: r,
+                            source: rec,
+                            loop_,
+                            loop_var: t.loop_var.clone(),
+                            when: keep.clone(),
+                            notify: t.notify.clone(),
+                            removed: false,
+                            line: 0,
+                            title: title.clone(),
+                        };
+                        self.containers[c].items.push(item);
+                        placed.push((c, self.containers[c].items.len() - 1));
+                    }
+                    if let Some(reg) = &t.register {
+                        regs.insert(reg.clone(), Reg::Resource(first_keys.unwrap_or_default()));
+                    }
+                    self.records[rec].outcome = Outcome::Items(placed);
+                }
+            }
+        }
+    }
+
+    /// Handlers of container `hc` (its `handlers`), notified by the items listed: each becomes
+    /// `restart_on`/`reload_on` of a service, or an `on_change` command. Notifications resolved
+    /// here are removed from the items.
+    pub fn handlers(&mut self, hc: usize, notifiers: &[(usize, usize)], services_in: &[usize]) {
+        let handlers = std::mem::take(&mut self.containers[hc].handlers);
+        // First the keys each handler watches (its notifiers'), then handlers notifying
+        // handlers pass theirs on, then each handler becomes what it is.
+        struct H {
+            t: Task,
+            rec: usize,
+            names: Vec<String>,
+            keys: Vec<String>,
+            any: bool,
+        }
+        let mut hs: Vec<H> = Vec::new();
+        for e in handlers {
+            let mut t = match e {
+                Entry::Note(n) => {
+                    self.note(n, true);
+                    continue;
+                }
+                Entry::Task(t) => *t,
+            };
+            let mut notes = Notes::default();
+            rewrite_task(&mut t, &mut notes);
+            self.containers[hc].template_notes.extend(notes);
+            let mut names: Vec<String> = t.name.iter().cloned().collect();
+            names.extend(t.listen.iter().cloned());
+            let rec = self.record(
+                &t.file,
+                t.line,
+                t.title(),
+                &t.module,
+                true,
+                Outcome::LeftOut(String::new()),
+            );
+            let mut keys: Vec<String> = Vec::new();
+            let mut looped = Vec::new();
+            let mut any = false;
+            for &(c, i) in notifiers {
+                let item = &mut self.containers[c].items[i];
+                if item.removed || !item.notify.iter().any(|n| names.contains(n)) {
+                    continue;
+                }
+                item.notify.retain(|n| !names.contains(n));
+                any = true;
+                if item.loop_.is_some() {
+                    looped.push(item.title.clone());
+                    continue;
+                }
+                if matches!(item.res.kind(), "service" | "program") {
+                    looped.push(format!(
+                        "{} (a {}: cannot be watched)",
+                        item.title,
+                        item.res.kind()
+                    ));
+                    continue;
+                }
+                for k in item.res.watch_keys() {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
+            if !looped.is_empty() {
+                self.records[rec].notes.push(format!(
+                    "not watched (a loop gives one key per item; list them in `restart_on` by hand): {}",
+                    looped.join("; ")
+                ));
+            }
+            hs.push(H {
+                t,
+                rec,
+                names,
+                keys,
+                any,
+            });
+        }
+        // handler → handler notifications, to a fixed point
+        for _ in 0..hs.len() {
+            let mut changed = false;
+            for a in 0..hs.len() {
+                if !hs[a].any || hs[a].t.notify.is_empty() {
+                    continue;
+                }
+                for b in 0..hs.len() {
+                    if a == b || !hs[b].names.iter().any(|n| hs[a].t.notify.contains(n)) {
+                        continue;
+                    }
+                    let from = hs[a].keys.clone();
+                    let title = hs[a].t.title();
+                    let hb = &mut hs[b];
+                    if !hb.any {
+                        hb.any = true;
+                        changed = true;
+                        self.records[hb.rec]
+                            .notes
+                            .push(format!("notified by handler `{title}`"));
+                    }
+                    for k in from {
+                        if !hb.keys.contains(&k) {
+                            hb.keys.push(k);
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for H {
+            t, rec, keys, any, ..
+        } in hs
+        {
+            let title = t.title();
+            if !any {
+                self.records[rec].outcome = Outcome::LeftOut("never notified".into());
+                continue;
+            }
+            if t.module == "debug" && !t.notify.is_empty() {
+                self.records[rec].outcome = Outcome::Absorbed(
+                    "passes its notifications on to the handlers it notifies".into(),
+                );
+                continue;
+            }
+            if keys.is_empty() {
+                self.records[rec].outcome =
+                    Outcome::LeftOut("its notifiers cannot be watched".into());
+                continue;
+            }
+            let state = t.arg_str(&["state"]);
+            let is_service = matches!(
+                t.module.as_str(),
+                "service" | "systemd" | "systemd_service" | "sysvinit"
+            );
+            if is_service
+                && matches!(
+                    state.as_deref(),
+                    Some("restarted") | Some("reloaded") | None
+                )
+            {
+                let Some(name) = t.arg_str(&["name", "unit", "service"]) else {
+                    self.records[rec].outcome =
+                        Outcome::LeftOut("service handler without `name`".into());
+                    continue;
+                };
+                let field = if state.as_deref() == Some("reloaded") {
+                    "reload_on"
+                } else {
+                    "restart_on"
+                };
+                let found = std::iter::once(hc)
+                    .chain(services_in.iter().copied())
+                    .find_map(|c| {
+                        self.containers[c]
+                            .items
+                            .iter()
+                            .position(|it| {
+                                !it.removed
+                                    && it.res.kind() == "service"
+                                    && it.res.key() == name
+                                    && it.loop_.is_none()
+                            })
+                            .map(|i| (c, i))
+                    });
+                let (c, i) = match found {
+                    Some(p) => {
+                        if p.0 != hc {
+                            self.watched_by_plays.insert(p.0);
+                        }
+                        p
+                    }
+                    None => {
+                        let r = Res {
+                            fields: vec![("service".into(), Value::String(name.clone()))],
+                            native: true,
+                            comments: Vec::new(),
+                            notes: Vec::new(),
+                        };
+                        self.containers[hc].items.push(Item {
+                            res: r,
+                            source: rec,
+                            loop_: None,
+                            loop_var: None,
+                            when: t.when.clone(),
+                            notify: Vec::new(),
+                            removed: false,
+                            line: 0,
+                            title: format!("handler: {title}"),
+                        });
+                        (hc, self.containers[hc].items.len() - 1)
+                    }
+                };
+                for k in &keys {
+                    self.containers[c].items[i].res.watch(field, k);
+                }
+                self.records[rec].outcome = Outcome::Items(vec![(c, i)]);
+                continue;
+            }
+            match map_task(&t, &self.ctx) {
+                Mapped::Resources(rs) => {
+                    let mut placed = Vec::new();
+                    for mut r in rs {
+                        let absent = r.get("state").and_then(|v| v.as_str()) == Some("absent");
+                        if absent && matches!(r.kind(), "file" | "directory" | "link") {
+                            // removing on notification only: a command, not a declared absence
+                            let path = modules::sh_quote(&r.key());
+                            let mut c = Res {
+                                fields: vec![(
+                                    "command".into(),
+                                    Value::String(format!("rm -rf {path}")),
+                                )],
+                                native: false,
+                                comments: vec![modules::not_native(
+                                    "a notified `file: state=absent`",
+                                )],
+                                notes: Vec::new(),
+                            };
+                            std::mem::swap(&mut r, &mut c);
+                        }
+                        if r.kind() == "command" {
+                            for k in &keys {
+                                r.watch("on_change", k);
+                            }
+                            if let Some(u) = &t.become_user {
+                                r.set("user", u.clone());
+                            }
+                        } else if r.kind() != "service" {
+                            self.records[rec].outcome = Outcome::LeftOut(format!(
+                                "a handler declaring a {} (play applies what it declares on every run, not when notified)",
+                                r.kind()
+                            ));
+                            continue;
+                        } else {
+                            r.notes.push("a handler that starts a service: declared, so applied on every run".into());
+                        }
+                        self.containers[hc].items.push(Item {
+                            res: r,
+                            source: rec,
+                            loop_: t.loop_.clone(),
+                            loop_var: t.loop_var.clone(),
+                            when: t.when.clone(),
+                            notify: Vec::new(),
+                            removed: false,
+                            line: 0,
+                            title: format!("handler: {title}"),
+                        });
+                        placed.push((hc, self.containers[hc].items.len() - 1));
+                    }
+                    if !placed.is_empty() {
+                        self.records[rec].outcome = Outcome::Items(placed);
+                    }
+                }
+                Mapped::LeftOut(why) => self.records[rec].outcome = Outcome::LeftOut(why),
+                Mapped::Vars(_) => {
+                    self.records[rec].outcome = Outcome::LeftOut("set_fact as a handler".into())
+                }
+            }
+        }
+    }
+
+    /// Merges items of container `c` with the same kind, key, loop and `when`. A command keeps
+    /// the later place (what it watches is declared before it), anything else the first.
+    pub fn dedupe(&mut self, c: usize) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            if self.containers[c].items[i].removed {
+                continue;
+            }
+            let key = self.containers[c].items[i].dedupe_key();
+            let Some(&j) = seen.get(&key) else {
+                seen.insert(key, i);
+                continue;
+            };
+            let is_command = self.containers[c].items[i].res.kind() == "command";
+            let (keep, drop) = if is_command { (i, j) } else { (j, i) };
+            let dropped = self.containers[c].items[drop].clone();
+            let kept = &mut self.containers[c].items[keep];
+            let cron = kept.res.comments.iter().any(|c| c.contains("cron"));
+            for (k, v) in dropped.res.fields.iter().skip(1) {
+                match (k.as_str(), kept.res.get(k).cloned(), v) {
+                    ("restart_on" | "reload_on" | "on_change", _, Value::Sequence(list)) => {
+                        for x in list.iter().filter_map(|x| x.as_str()) {
+                            kept.res.watch(k, x);
+                        }
+                    }
+                    ("content", Some(Value::String(a)), Value::String(b)) if cron && &a != b => {
+                        let (first, second) = if keep == j {
+                            (a.clone(), b.clone())
+                        } else {
+                            (b.clone(), a.clone())
+                        };
+                        kept.res.set("content", format!("{first}{second}"));
+                    }
+                    _ if keep == j => kept.res.set(k, v.clone()),
+                    _ => {
+                        if kept.res.get(k).is_none() {
+                            kept.res.set(k, v.clone());
+                        }
+                    }
+                }
+            }
+            for n in dropped.notify {
+                if !kept.notify.contains(&n) {
+                    kept.notify.push(n);
+                }
+            }
+            kept.res.notes.extend(dropped.res.notes.iter().cloned());
+            let kept_title = kept.title.clone();
+            self.containers[c].items[drop].removed = true;
+            // records pointing at the dropped item now point at the kept one
+            for r in &mut self.records {
+                if let Outcome::Items(list) = &mut r.outcome {
+                    for p in list.iter_mut() {
+                        if *p == (c, drop) {
+                            *p = (c, keep);
+                            r.notes.push(format!(
+                                "merged with `{kept_title}` (same {} declared twice)",
+                                dropped.res.kind()
+                            ));
+                        }
+                    }
+                }
+            }
+            seen.insert(key, keep);
+        }
+    }
+
+    /// `apt-get update` commands written for `apt: update_cache=yes` or `apt_repository` are
+    /// `update_cache: true` of the packages after them in the same container, when there are.
+    pub fn fold_apt_update(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed
+                || it.res.key() != "apt-get update"
+                || it.res.get("unless").is_some()
+                || !it.res.comments.iter().any(|m| m.contains("update_cache"))
+            {
+                continue;
+            }
+            let later: Vec<usize> = (i + 1..n)
+                .filter(|&j| {
+                    let o = &self.containers[c].items[j];
+                    !o.removed && o.res.kind() == "package"
+                })
+                .collect();
+            let Some(&first) = later.first() else {
+                continue;
+            };
+            for &j in &later {
+                self.containers[c].items[j].res.set("update_cache", true);
+            }
+            self.containers[c].items[i].removed = true;
+            let first_title = self.containers[c].items[first].title.clone();
+            for r in &mut self.records {
+                if let Outcome::Items(list) = &r.outcome {
+                    if list.contains(&(c, i)) {
+                        let rest: Vec<(usize, usize)> =
+                            list.iter().copied().filter(|p| *p != (c, i)).collect();
+                        let why = format!(
+                            "`update_cache: true` of the packages after it (from `{first_title}` on): play runs `apt-get update` before installing"
+                        );
+                        r.outcome = if rest.is_empty() {
+                            Outcome::Absorbed(why)
+                        } else {
+                            r.notes.push(why);
+                            Outcome::Items(rest)
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Points the records of item `from` at `to` (or marks them absorbed with `why`).
+    fn redirect(&mut self, c: usize, from: usize, to: Option<usize>, why: &str) {
+        for r in &mut self.records {
+            if let Outcome::Items(list) = &r.outcome {
+                if !list.contains(&(c, from)) {
+                    continue;
+                }
+                let mut rest: Vec<(usize, usize)> =
+                    list.iter().copied().filter(|p| *p != (c, from)).collect();
+                if let Some(t) = to {
+                    if !rest.contains(&(c, t)) {
+                        rest.push((c, t));
+                    }
+                }
+                r.notes.push(why.to_string());
+                r.outcome = if rest.is_empty() {
+                    Outcome::Absorbed(why.to_string())
+                } else {
+                    Outcome::Items(rest)
+                };
+            }
+        }
+    }
+
+    /// A unit file written from a template (`/etc/systemd/system/NAME`, `/lib/...`) for a
+    /// service of the same container becomes the service's `unit:`; then `systemctl
+    /// daemon-reload` commands are play's own job (it reloads when a unit it writes changes).
+    pub fn fold_units(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        let mut folded = Vec::new();
+        for s in 0..n {
+            let it = &self.containers[c].items[s];
+            if it.removed
+                || it.res.kind() != "service"
+                || it.loop_.is_some()
+                || it.res.get("unit").is_some()
+            {
+                continue;
+            }
+            let name = it.res.key();
+            let suffixes = [
+                ".service", ".timer", ".socket", ".target", ".mount", ".path",
+            ];
+            let unit = if suffixes.iter().any(|x| name.ends_with(x)) {
+                name.clone()
+            } else {
+                format!("{name}.service")
+            };
+            let paths: Vec<String> = [
+                "/etc/systemd/system",
+                "/lib/systemd/system",
+                "/usr/lib/systemd/system",
+            ]
+            .iter()
+            .map(|d| format!("{d}/{unit}"))
+            .collect();
+            let Some(f) = (0..n).find(|&f| {
+                let o = &self.containers[c].items[f];
+                !o.removed
+                    && o.res.kind() == "file"
+                    && o.res.get("template").is_some()
+                    && o.loop_.is_none()
+                    && o.when == self.containers[c].items[s].when
+                    && paths.contains(&o.res.key())
+            }) else {
+                continue;
+            };
+            let path = self.containers[c].items[f].res.key();
+            // commands other than daemon-reload watching the unit file keep it a file
+            let watched_by_other = self.containers[c].items.iter().any(|o| {
+                !o.removed
+                    && o.res.kind() == "command"
+                    && !o.res.key().contains("daemon-reload")
+                    && o.res
+                        .get("on_change")
+                        .and_then(|v| v.as_sequence())
+                        .is_some_and(|l| l.iter().any(|k| k.as_str() == Some(&path)))
+            });
+            if watched_by_other {
+                continue;
+            }
+            let file = self.containers[c].items[f].res.clone();
+            let svc = &mut self.containers[c].items[s].res;
+            if let Some(t) = file.get("template") {
+                svc.set("unit", t.clone());
+            }
+            for k in ["mode", "owner", "group"] {
+                if let Some(v) = file.get(k) {
+                    svc.set(k, v.clone());
+                }
+            }
+            if !path.starts_with("/etc/systemd/system/") {
+                svc.notes.push(format!(
+                    "the unit is written to /etc/systemd/system (was {path})"
+                ));
+            }
+            self.containers[c].items[f].removed = true;
+            for o in self.containers[c].items.iter_mut() {
+                for field in ["restart_on", "reload_on"] {
+                    if let Some(Value::Sequence(list)) = o.res.get(field).cloned() {
+                        let kept: Vec<Value> = list
+                            .into_iter()
+                            .filter(|k| k.as_str() != Some(&path))
+                            .collect();
+                        if kept.is_empty() {
+                            o.res.fields.retain(|(k, _)| k != field);
+                        } else {
+                            o.res.set(field, Value::Sequence(kept));
+                        }
+                    }
+                }
+            }
+            self.redirect(
+                c,
+                f,
+                Some(s),
+                &format!("the unit file is `unit:` of service `{name}`"),
+            );
+            folded.push(path);
+        }
+        if folded.is_empty() {
+            return;
+        }
+        let unit_files_left = self.containers[c].items.iter().any(|o| {
+            !o.removed && o.res.kind() == "file" && o.res.key().contains("/systemd/system/")
+        });
+        if unit_files_left {
+            return;
+        }
+        for i in 0..n {
+            let o = &self.containers[c].items[i];
+            if !o.removed
+                && o.res.kind() == "command"
+                && o.res.key().trim() == "systemctl daemon-reload"
+            {
+                self.containers[c].items[i].removed = true;
+                self.redirect(
+                    c,
+                    i,
+                    None,
+                    "play runs `systemctl daemon-reload` itself when a unit it writes changes",
+                );
+            }
+        }
+    }
+
+    /// A resource declared by two roles that always run together (every play using the later
+    /// role has the earlier one before it) is kept once, in the earlier role, with the later
+    /// one's keys merged in when every play using the earlier role also uses the later one.
+    /// `plays`: the role containers of each play, in order.
+    pub fn dedupe_roles(&mut self, plays: &[Vec<usize>]) {
+        let users =
+            |r: usize| -> Vec<&Vec<usize>> { plays.iter().filter(|p| p.contains(&r)).collect() };
+        let roles: BTreeSet<usize> = plays.iter().flatten().copied().collect();
+        for &later in &roles {
+            for i in 0..self.containers[later].items.len() {
+                let it = &self.containers[later].items[i];
+                if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+                    continue;
+                }
+                if it.res.kind() == "package" {
+                    self.dedupe_package_names(plays, later, i);
+                    continue;
+                }
+                let key = (it.res.kind().to_string(), it.res.key(), it.when.clone());
+                // the earlier role declaring it, the same in every play using `later`
+                let mut earlier: Option<(usize, usize)> = None;
+                let mut ok = !users(later).is_empty();
+                for p in users(later) {
+                    let pos = p.iter().position(|&c| c == later).unwrap_or(0);
+                    let found = p[..pos].iter().find_map(|&c| {
+                        self.containers[c]
+                            .items
+                            .iter()
+                            .position(|o| {
+                                !o.removed
+                                    && o.loop_.is_none()
+                                    && (o.res.kind().to_string(), o.res.key(), o.when.clone())
+                                        == key
+                            })
+                            .map(|j| (c, j))
+                    });
+                    match (found, earlier) {
+                        (Some(f), None) => earlier = Some(f),
+                        (Some(f), Some(e)) if f == e => {}
+                        _ => ok = false,
+                    }
+                }
+                let (Some((ec, ej)), true) = (earlier, ok) else {
+                    continue;
+                };
+                let extra: Vec<(String, Value)> = self.containers[later].items[i]
+                    .res
+                    .fields
+                    .iter()
+                    .skip(1)
+                    .filter(|(k, v)| self.containers[ec].items[ej].res.get(k) != Some(v))
+                    .cloned()
+                    .collect();
+                if !extra.is_empty() {
+                    let always_together = users(ec).iter().all(|p| p.contains(&later));
+                    if !always_together {
+                        continue;
+                    }
+                    let target = &mut self.containers[ec].items[ej].res;
+                    for (k, v) in extra {
+                        match (k.as_str(), v) {
+                            ("restart_on" | "reload_on" | "on_change", Value::Sequence(list)) => {
+                                for x in list.iter().filter_map(|x| x.as_str()) {
+                                    target.watch(&k, x);
+                                }
+                            }
+                            (_, v) => target.set(&k, v),
+                        }
+                    }
+                }
+                self.containers[later].items[i].removed = true;
+                let desc = format!("{} {}", key.0, key.1);
+                let file = self.containers[ec].file.display().to_string();
+                for r in &mut self.records {
+                    if let Outcome::Items(list) = &mut r.outcome {
+                        for p in list.iter_mut() {
+                            if *p == (later, i) {
+                                *p = (ec, ej);
+                                r.notes.push(format!("`{desc}` is declared by `{file}` too, which every play runs before: kept there"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The source file of a template name used in container `c`.
+    fn template_source(&self, c: usize, name: &str) -> Option<PathBuf> {
+        self.containers[c].assets.iter().find_map(|(dir, prefix)| {
+            let rest = match prefix {
+                Some(p) => name.strip_prefix(&format!("{p}/"))?,
+                None => name,
+            };
+            let f = dir.join("templates").join(rest);
+            f.is_file().then_some(f)
+        })
+    }
+
+    /// A supervisor program conf written from a simple template becomes a `program:`; then the
+    /// `supervisorctl update`/`reread` commands watching only such confs go (play updates
+    /// supervisord itself), and `supervisorctl restart NAME` commands become the program's
+    /// `restart_on`.
+    pub fn fold_programs(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        let mut folded: Vec<String> = Vec::new();
+        for f in 0..n {
+            let it = &self.containers[c].items[f];
+            if it.removed || it.res.kind() != "file" || it.loop_.is_some() {
+                continue;
+            }
+            let Some(tpl) = it
+                .res
+                .get("template")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if tpl.contains("{{") {
+                continue;
+            }
+            let Some(src) = self.template_source(c, &tpl) else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(&src) else {
+                continue;
+            };
+            let mut notes = Notes::default();
+            let text = template::rewrite(&text, &mut notes);
+            let Some((name, fields)) = super::supervisor::parse(&text) else {
+                continue;
+            };
+            let path = it.res.key();
+            let mut r = Res {
+                fields: vec![("program".into(), Value::String(name.clone()))],
+                native: true,
+                comments: vec![format!(
+                    "play import: the supervisor conf {path} (template {tpl}) as a program"
+                )],
+                notes: Vec::new(),
+            };
+            r.fields.extend(fields);
+            for k in ["mode", "owner", "group"] {
+                if let Some(v) = it.res.get(k) {
+                    r.set(k, v.clone());
+                }
+            }
+            if !path.contains("/supervisor") {
+                r.notes.push(format!(
+                    "the conf goes where supervisord's [include] says, not necessarily {path}"
+                ));
+            }
+            self.containers[c].items[f].res = r;
+            folded.push(path);
+        }
+        if folded.is_empty() {
+            return;
+        }
+        let programs: Vec<(usize, String)> = (0..n)
+            .filter(|&i| {
+                !self.containers[c].items[i].removed
+                    && self.containers[c].items[i].res.kind() == "program"
+            })
+            .map(|i| (i, self.containers[c].items[i].res.key()))
+            .collect();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.res.kind() != "command" {
+                continue;
+            }
+            let cmd = it.res.key();
+            let Some(rest) = cmd.trim().strip_prefix("supervisorctl ") else {
+                continue;
+            };
+            let Some(Value::Sequence(watch)) = it.res.get("on_change").cloned() else {
+                continue;
+            };
+            let keys: Vec<String> = watch
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let others: Vec<String> = keys
+                .iter()
+                .filter(|k| !folded.contains(k))
+                .cloned()
+                .collect();
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let is_update = words
+                .iter()
+                .all(|w| matches!(*w, "update" | "reread" | "all" | "&&" | "supervisorctl"));
+            if is_update && others.is_empty() {
+                self.containers[c].items[i].removed = true;
+                self.redirect(
+                    c,
+                    i,
+                    None,
+                    "play updates supervisord itself when a program's conf changes",
+                );
+                continue;
+            }
+            if let ["restart", target] = words.as_slice() {
+                let target = target
+                    .trim_end_matches(":*")
+                    .split(':')
+                    .next()
+                    .unwrap_or(target);
+                if let Some((p, _)) = programs.iter().find(|(_, name)| name == target) {
+                    let p = *p;
+                    for k in &others {
+                        self.containers[c].items[p].res.watch("restart_on", k);
+                    }
+                    self.containers[c].items[i].removed = true;
+                    self.redirect(
+                        c,
+                        i,
+                        Some(p),
+                        &format!("`restart_on` of program `{target}`"),
+                    );
+                }
+            }
+        }
+        // watch lists naming a conf that is now a program's
+        for o in self.containers[c].items.iter_mut().filter(|o| !o.removed) {
+            for field in ["restart_on", "reload_on", "on_change"] {
+                if let Some(Value::Sequence(list)) = o.res.get(field).cloned() {
+                    let kept: Vec<Value> = list
+                        .into_iter()
+                        .filter(|k| !k.as_str().is_some_and(|k| folded.iter().any(|f| f == k)))
+                        .collect();
+                    if kept.is_empty() {
+                        o.res.fields.retain(|(k, _)| k != field);
+                    } else {
+                        o.res.set(field, Value::Sequence(kept));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Names of package item `i` of role `later` that an earlier role of every play using it
+    /// declares too (without `when`, or the same): dropped from this item (the item itself
+    /// when none is left).
+    fn dedupe_package_names(&mut self, plays: &[Vec<usize>], later: usize, i: usize) {
+        let it = &self.containers[later].items[i];
+        let users: Vec<&Vec<usize>> = plays.iter().filter(|p| p.contains(&later)).collect();
+        if users.is_empty() || it.res.get("state").is_some() {
+            return;
+        }
+        let when = it.when.clone();
+        let names = it.res.watch_keys();
+        let declared_before = |name: &str, p: &Vec<usize>| {
+            let pos = p.iter().position(|&c| c == later).unwrap_or(0);
+            p[..pos].iter().any(|&c| {
+                self.containers[c].items.iter().any(|o| {
+                    !o.removed
+                        && o.loop_.is_none()
+                        && o.res.kind() == "package"
+                        && o.res.get("state").is_none()
+                        && (o.when.is_empty() || o.when == when)
+                        && o.res.watch_keys().iter().any(|k| k == name)
+                })
+            })
+        };
+        let dup: Vec<String> = names
+            .iter()
+            .filter(|n| users.iter().all(|p| declared_before(n, p)))
+            .cloned()
+            .collect();
+        if dup.is_empty() {
+            return;
+        }
+        let kept: Vec<Value> = names
+            .iter()
+            .filter(|n| !dup.contains(n))
+            .map(|n| Value::String(n.clone()))
+            .collect();
+        let note = format!(
+            "package(s) {} declared by a role every play runs before: kept there",
+            dup.join(", ")
+        );
+        if kept.is_empty() {
+            self.containers[later].items[i].removed = true;
+            self.redirect(later, i, None, &note);
+        } else {
+            let item = &mut self.containers[later].items[i];
+            item.res.fields[0].1 = if kept.len() == 1 {
+                kept[0].clone()
+            } else {
+                Value::Sequence(kept)
+            };
+            item.res.notes.push(note);
+        }
+    }
+
+    /// Items of `later` that repeat an item of an earlier container of the same play are
+    /// removed (the play would declare the key twice).
+    pub fn dedupe_across(&mut self, earlier: &[usize], later: usize) {
+        let mut keys: BTreeSet<String> = BTreeSet::new();
+        for &c in earlier {
+            for it in self.containers[c].items.iter().filter(|i| !i.removed) {
+                keys.insert(format!("{}\u{0}{}", it.res.kind(), it.res.key()));
+            }
+        }
+        let n = self.containers[later].items.len();
+        for i in 0..n {
+            let it = &self.containers[later].items[i];
+            if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+                continue;
+            }
+            if keys.contains(&format!("{}\u{0}{}", it.res.kind(), it.res.key())) {
+                let desc = format!("{} {}", it.res.kind(), it.res.key());
+                self.containers[later].items[i].removed = true;
+                for r in &mut self.records {
+                    if let Outcome::Items(list) = &r.outcome {
+                        if list.contains(&(later, i)) {
+                            let rest: Vec<(usize, usize)> =
+                                list.iter().copied().filter(|p| *p != (later, i)).collect();
+                            r.notes.push(format!(
+                                "`{desc}` is already declared by a role of the play"
+                            ));
+                            r.outcome = if rest.is_empty() {
+                                Outcome::Absorbed(format!(
+                                    "already declared by a role of the play: {desc}"
+                                ))
+                            } else {
+                                Outcome::Items(rest)
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Names whose `.stdout` (or `.stdout_lines`) some task of the list reads.
+fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
+    let mut text = String::new();
+    for e in entries {
+        if let Entry::Task(t) = e {
+            for (_, v) in &t.args {
+                text.push_str(&crate::yaml::to_string(v));
+            }
+            text.push_str(t.free.as_deref().unwrap_or(""));
+            text.push_str(&t.when.join(" "));
+            if let Some(l) = &t.loop_ {
+                text.push_str(&crate::yaml::to_string(l));
+            }
+            text.push(' ');
+        }
+    }
+    let mut out = BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(".stdout") {
+        let name: String = rest[..i]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !name.is_empty() {
+            out.insert(name);
+        }
+        rest = &rest[i + ".stdout".len()..];
+    }
+    out
+}
+
+fn add_unless(r: &mut Res, u: &str) {
+    let new = match r.get("unless").and_then(|v| v.as_str()) {
+        Some(old) => format!("{{ {old}; }} || {{ {u}; }}"),
+        None => u.to_string(),
+    };
+    r.set("unless", new);
+}

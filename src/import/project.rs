@@ -1,0 +1,728 @@
+//! Reading an Ansible project: which files are playbooks and inventories, where roles are,
+//! and task lists flattened (blocks, static `include_tasks`/`import_tasks`/`include_role`/
+//! `import_role`), each task keeping its file and line.
+
+use std::path::{Path, PathBuf};
+
+use super::node::{self, Node, NodeKind};
+use super::task::{self, Task};
+use super::ImportError;
+use crate::yaml::Value;
+
+/// Folders that never hold playbooks.
+const NOT_PLAYBOOK_DIRS: &[&str] = &[
+    "roles",
+    "group_vars",
+    "host_vars",
+    "tasks",
+    "handlers",
+    "defaults",
+    "vars",
+    "meta",
+    "templates",
+    "files",
+    "galaxy",
+    "vendor",
+    "library",
+    "plugins",
+    "filter_plugins",
+    ".git",
+    "node_modules",
+    "deploy-hooks",
+    "hooks",
+    "lib",
+];
+
+/// A project's entry points.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub root: PathBuf,
+    pub playbooks: Vec<PathBuf>,
+    pub inventories: Vec<PathBuf>,
+    /// The root folder is itself a role (`tasks/main.yml` at the top).
+    pub root_is_role: bool,
+    /// `inventory =` of ansible.cfg, when it names one.
+    pub cfg_inventory: Option<PathBuf>,
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    if depth > 12 {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out, depth + 1);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Every file under `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    walk(dir, &mut v, 0);
+    v
+}
+
+/// Every role folder of the project: a folder with `tasks/main.yml` (not the root itself, not
+/// inside another role's `templates/` or `files/`).
+pub fn role_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in files_under(root) {
+        let rel = f.strip_prefix(root).unwrap_or(&f);
+        let s = rel.to_string_lossy();
+        if !(s.ends_with("tasks/main.yml") || s.ends_with("tasks/main.yaml")) {
+            continue;
+        }
+        if s.contains("templates/") || s.contains("files/") || s.contains("molecule/") {
+            continue;
+        }
+        if let Some(dir) = f.parent().and_then(Path::parent) {
+            if dir != root && !out.iter().any(|d: &PathBuf| d == dir) {
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+/// A file name chosen by OS (`{{ ansible_os_family }}.yml`, `{{ ansible_distribution }}.yml`)
+/// for a Debian host: play manages Debian and Ubuntu. None when anything else is templated.
+pub fn debian_variant(name: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = name;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find("}}")? + i;
+        let inner = rest[i + 2..end].trim();
+        match inner {
+            "ansible_os_family"
+            | "ansible_distribution"
+            | "ansible_facts.os_family"
+            | "ansible_facts['os_family']"
+            | "ansible_facts.distribution" => out.push_str("Debian"),
+            _ => return None,
+        }
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Is this node a playbook (a list of plays)?
+pub fn is_playbook(n: &Node) -> bool {
+    let items = n.items();
+    !items.is_empty()
+        && items.iter().all(|i| matches!(i.kind, NodeKind::Map(_)))
+        && items.iter().any(|i| {
+            i.get("hosts").is_some()
+                || i.get("import_playbook").is_some()
+                || i.get("ansible.builtin.import_playbook").is_some()
+        })
+}
+
+/// Is `text` an Ansible vault file?
+pub fn is_vault(text: &str) -> bool {
+    text.trim_start().starts_with("$ANSIBLE_VAULT")
+}
+
+/// Finds playbooks and inventories under `root`. A YAML file where a playbook may stand that
+/// does not parse is an error (it may be the playbook).
+pub fn discover(root: &Path) -> Result<Layout, ImportError> {
+    let mut layout = Layout {
+        root: root.to_path_buf(),
+        root_is_role: ["tasks/main.yml", "tasks/main.yaml"]
+            .iter()
+            .any(|f| root.join(f).is_file()),
+        ..Layout::default()
+    };
+    for f in files_under(root) {
+        let rel = f.strip_prefix(root).unwrap_or(&f);
+        let comps: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().to_string())
+            .collect();
+        let dirs = &comps[..comps.len().saturating_sub(1)];
+        let name = comps.last().cloned().unwrap_or_default();
+        if name == "ansible.cfg" {
+            if let Ok(text) = std::fs::read_to_string(&f) {
+                for line in text.lines() {
+                    let l = line.trim();
+                    if let Some(v) = l
+                        .strip_prefix("inventory")
+                        .map(str::trim_start)
+                        .and_then(|r| r.strip_prefix('='))
+                    {
+                        let p = f.parent().unwrap_or(root).join(v.trim());
+                        layout.cfg_inventory = Some(p);
+                    }
+                }
+            }
+            continue;
+        }
+        let in_role_like = dirs.iter().any(|d| {
+            matches!(
+                d.as_str(),
+                "roles"
+                    | "templates"
+                    | "files"
+                    | "galaxy"
+                    | "tasks"
+                    | "handlers"
+                    | "defaults"
+                    | "vars"
+                    | "meta"
+                    | "group_vars"
+                    | "host_vars"
+            )
+        });
+        let inventory_name = name == "hosts"
+            || name == "inventory"
+            || ((name.starts_with("hosts.") || name.starts_with("inventory."))
+                && !name.ends_with(".j2")
+                && !name.ends_with(".conf"))
+            || dirs.last().is_some_and(|d| d == "hosts");
+        if inventory_name && !in_role_like {
+            layout.inventories.push(f.clone());
+            continue;
+        }
+        let yaml = name.ends_with(".yml") || name.ends_with(".yaml");
+        if !yaml || dirs.iter().any(|d| NOT_PLAYBOOK_DIRS.contains(&d.as_str())) {
+            continue;
+        }
+        if layout.root_is_role && dirs.is_empty() {
+            continue;
+        }
+        let n = node::read(&f).map_err(|e| match e {
+            ImportError::Yaml {
+                line,
+                column,
+                message,
+                ..
+            } => ImportError::Yaml {
+                file: rel.to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            other => other,
+        })?;
+        if is_playbook(&n) {
+            layout.playbooks.push(f);
+        }
+    }
+    Ok(layout)
+}
+
+/// A source entry that is not a plain task: an include followed or not, a block's rescue...
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub file: PathBuf,
+    pub line: usize,
+    pub module: String,
+    pub title: String,
+    /// Why it was not carried over; `None`: followed (its tasks are carried).
+    pub left_out: Option<String>,
+    pub text: String,
+}
+
+/// One entry of a flattened task list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Task(Box<Task>),
+    Note(Note),
+}
+
+/// A role found on disk.
+#[derive(Debug, Clone)]
+pub struct RoleDir {
+    pub dir: PathBuf,
+}
+
+/// What reading a task list found besides tasks: roles included inline (their folder and the
+/// prefix their templates and files get), their handlers and vars.
+#[derive(Debug, Default)]
+pub struct Inlined {
+    pub assets: Vec<(PathBuf, String)>,
+    pub handlers: Vec<Entry>,
+    pub vars: Vec<(String, Value)>,
+    pub vault_files: Vec<PathBuf>,
+}
+
+/// Where a task list is read: its file (relative and real), the folder includes are looked
+/// up in, and what enclosing blocks and includes pass down.
+#[derive(Debug, Clone)]
+pub struct At<'p> {
+    pub relf: &'p Path,
+    pub file: &'p Path,
+    pub base: &'p Path,
+    pub when: Vec<String>,
+    pub become_user: Option<String>,
+    pub prefix: Option<String>,
+    pub depth: usize,
+}
+
+impl At<'_> {
+    fn nested(&self, when: Vec<String>, become_user: Option<String>) -> Self {
+        At {
+            when,
+            become_user,
+            depth: self.depth + 1,
+            ..self.clone()
+        }
+    }
+}
+
+/// Reads task lists relative to a project.
+pub struct Reader<'a> {
+    pub root: &'a Path,
+    pub root_is_role: bool,
+    /// Folder of the playbook being read (roles are looked up from it).
+    pub playbook_dir: PathBuf,
+}
+
+fn rel(root: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The output name of a role folder: its path under `roles/` with `/` as `_`.
+pub fn role_name(root: &Path, dir: &Path) -> String {
+    let r = rel(root, dir);
+    let s = r.to_string_lossy();
+    let s = s.strip_prefix("roles/").unwrap_or(&s).to_string();
+    let s = if s.is_empty() || s.starts_with("..") {
+        dir.canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_string()))
+            .unwrap_or_else(|| "role".into())
+    } else {
+        s
+    };
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches(['.', '_'])
+        .to_string()
+}
+
+fn first_file(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+impl Reader<'_> {
+    /// Finds a role folder by the name a playbook or task uses.
+    pub fn find_role(&self, name: &str) -> Option<RoleDir> {
+        let mut candidates = vec![
+            self.playbook_dir.join("roles").join(name),
+            self.root.join("roles").join(name),
+            self.playbook_dir.join(name),
+            self.root.join(name),
+        ];
+        if let Some(parent) = self.playbook_dir.parent() {
+            candidates.push(parent.join("roles").join(name));
+        }
+        for c in candidates {
+            if c.join("tasks").is_dir() || c.join("handlers").is_dir() || c.join("meta").is_dir() {
+                return Some(RoleDir { dir: c });
+            }
+        }
+        if self.root_is_role {
+            return Some(RoleDir {
+                dir: self.root.to_path_buf(),
+            });
+        }
+        None
+    }
+
+    /// Reads a vars file (YAML mapping); vault files are reported, not read.
+    pub fn vars_file(
+        &self,
+        file: &Path,
+        inl: &mut Inlined,
+    ) -> Result<Vec<(String, Value)>, ImportError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ImportError::Io {
+            path: file.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if is_vault(&text) {
+            inl.vault_files.push(rel(self.root, file));
+            return Ok(Vec::new());
+        }
+        let n = node::parse(&rel(self.root, file), &text)?;
+        Ok(n.entries()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_value()))
+            .collect())
+    }
+
+    /// A role's defaults then vars (`defaults/main.yml`, `vars/main.yml`, or folders of them).
+    pub fn role_vars(
+        &self,
+        dir: &Path,
+        inl: &mut Inlined,
+    ) -> Result<Vec<(String, Value)>, ImportError> {
+        let mut out = Vec::new();
+        for sub in ["defaults", "vars"] {
+            let d = dir.join(sub);
+            if let Some(f) = first_file(&d, &["main.yml", "main.yaml", "main"]) {
+                out.extend(self.vars_file(&f, inl)?);
+            } else if d.join("main").is_dir() {
+                for f in files_under(&d.join("main")) {
+                    out.extend(self.vars_file(&f, inl)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A role's `meta/main.yml` dependencies (names).
+    pub fn role_deps(&self, dir: &Path) -> Vec<String> {
+        let Some(f) = first_file(&dir.join("meta"), &["main.yml", "main.yaml"]) else {
+            return Vec::new();
+        };
+        let Ok(n) = node::read(&f) else {
+            return Vec::new();
+        };
+        n.get("dependencies")
+            .map(|d| {
+                d.items()
+                    .iter()
+                    .filter_map(|i| {
+                        i.as_string().or_else(|| {
+                            i.get("role")
+                                .or_else(|| i.get("name"))
+                                .and_then(Node::as_string)
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A role's tasks (`tasks/<from>.yml`) flattened, its handlers, with `prefix` for its assets.
+    pub fn role_tasks(
+        &self,
+        dir: &Path,
+        from: &str,
+        prefix: Option<&str>,
+        when: &[String],
+        inl: &mut Inlined,
+        depth: usize,
+    ) -> Result<(Vec<Entry>, Vec<Entry>), ImportError> {
+        let tasks_dir = dir.join("tasks");
+        let mut tasks = Vec::new();
+        if let Some(f) = first_file(
+            &tasks_dir,
+            &[&format!("{from}.yml"), &format!("{from}.yaml"), from],
+        ) {
+            tasks = self.task_file(&f, &tasks_dir, when, prefix, inl, depth)?;
+        }
+        let mut handlers = Vec::new();
+        let hdir = dir.join("handlers");
+        if let Some(f) = first_file(&hdir, &["main.yml", "main.yaml"]) {
+            handlers = self.task_file(&f, &hdir, &[], prefix, inl, depth)?;
+        }
+        Ok((tasks, handlers))
+    }
+
+    /// Reads a task file.
+    pub fn task_file(
+        &self,
+        file: &Path,
+        base: &Path,
+        when: &[String],
+        prefix: Option<&str>,
+        inl: &mut Inlined,
+        depth: usize,
+    ) -> Result<Vec<Entry>, ImportError> {
+        self.task_file_with(file, base, when, None, prefix, inl, depth)
+    }
+
+    /// Flattens a list of task nodes into `out`.
+    pub fn task_list(
+        &self,
+        items: &[Node],
+        at: &At,
+        inl: &mut Inlined,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), ImportError> {
+        let (relf, file, base, when, depth) = (at.relf, at.file, at.base, &at.when, at.depth);
+        let prefix = at.prefix.as_deref();
+        let become_user = at.become_user.as_deref();
+        if depth > 16 {
+            return Err(ImportError::Syntax {
+                file: relf.to_path_buf(),
+                line: items.first().map(|n| n.line).unwrap_or(1),
+                column: 1,
+                message: "includes nested more than 16 deep (a cycle?)".into(),
+            });
+        }
+        for n in items {
+            let note = |module: &str, title: String, left_out: Option<String>, text: String| {
+                Entry::Note(Note {
+                    file: relf.to_path_buf(),
+                    line: n.line,
+                    module: module.to_string(),
+                    title,
+                    left_out,
+                    text,
+                })
+            };
+            if let Some(block) = n.get("block") {
+                let mut w = when.to_vec();
+                w.extend(conds(n));
+                let bu = n.get("become_user").and_then(Node::as_string);
+                let bu = bu.as_deref().or(become_user);
+                let inner = at.nested(w, bu.map(str::to_string));
+                self.task_list(block.items(), &inner, inl, out)?;
+                if let Some(rescue) = n.get("rescue") {
+                    for r in rescue.items() {
+                        let t = task::from_node(r, relf).ok();
+                        out.push(Entry::Note(Note {
+                            file: relf.to_path_buf(),
+                            line: r.line,
+                            module: t.as_ref().map(|t| t.module.clone()).unwrap_or_default(),
+                            title: t.map(|t| t.title()).unwrap_or_default(),
+                            left_out: Some("a `rescue:` task (play stops the host at a failed step; it has no rescue)".into()),
+                            text: String::new(),
+                        }));
+                    }
+                }
+                if let Some(always) = n.get("always") {
+                    self.task_list(always.items(), &inner, inl, out)?;
+                }
+                continue;
+            }
+            let mut t = match task::from_node(n, relf) {
+                Ok(t) => t,
+                Err(why) => {
+                    out.push(note("?", String::new(), Some(why), String::new()));
+                    continue;
+                }
+            };
+            if t.become_user.is_none() {
+                t.become_user = become_user.map(str::to_string);
+            }
+            if t.become_user.as_deref() == Some("root") {
+                t.become_user = None;
+            }
+            t.asset_prefix = prefix.map(str::to_string);
+            let mut w = when.to_vec();
+            w.append(&mut t.when);
+            t.when = w;
+            match t.module.as_str() {
+                "include_tasks" | "import_tasks" | "include" => {
+                    let target = t
+                        .free
+                        .clone()
+                        .or_else(|| t.arg_str(&["file", "_raw_params"]));
+                    let title = t.title();
+                    let Some(target) = target else {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            Some("include without a file".into()),
+                            String::new(),
+                        ));
+                        continue;
+                    };
+                    let target = target.split_whitespace().next().unwrap_or("").to_string();
+                    let variant = debian_variant(&target).filter(|v| {
+                        target.contains("{{")
+                            && (file.parent().unwrap_or(base).join(v).is_file()
+                                || base.join(v).is_file())
+                    });
+                    let (target, variant_of) = match variant {
+                        Some(v) => (v, Some(target)),
+                        None => (target, None),
+                    };
+                    if target.contains("{{") {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            Some(format!(
+                                "dynamic include `{target}` (its file is chosen at run time)"
+                            )),
+                            target,
+                        ));
+                        continue;
+                    }
+                    if t.loop_.is_some() || t.unsupported_loop.is_some() {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            Some(format!("include of `{target}` in a loop")),
+                            target,
+                        ));
+                        continue;
+                    }
+                    let here = file.parent().unwrap_or(base).join(&target);
+                    let path = [here, base.join(&target)].into_iter().find(|p| p.is_file());
+                    let Some(path) = path else {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            Some(format!("`{target}` not found")),
+                            target,
+                        ));
+                        continue;
+                    };
+                    out.push(note(
+                        &t.module,
+                        title,
+                        None,
+                        format!(
+                            "followed: {}{}",
+                            rel(self.root, &path).display(),
+                            variant_of
+                                .map(|o| format!(" (the Debian variant of `{o}`: play manages Debian and Ubuntu hosts)"))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                    let sub = self.task_file_with(
+                        &path,
+                        base,
+                        &t.when,
+                        t.become_user.as_deref(),
+                        prefix,
+                        inl,
+                        depth + 1,
+                    )?;
+                    out.extend(sub);
+                }
+                "include_role" | "import_role" => {
+                    let title = t.title();
+                    let Some(name) = t.arg_str(&["name", "role"]) else {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            Some("include_role without `name`".into()),
+                            String::new(),
+                        ));
+                        continue;
+                    };
+                    if name.contains("{{") || t.loop_.is_some() {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            Some(format!("dynamic or looped include of role `{name}`")),
+                            name,
+                        ));
+                        continue;
+                    }
+                    let Some(role) = self.find_role(&name) else {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            Some(format!(
+                                "role `{name}` not found in the project (from Galaxy?)"
+                            )),
+                            name,
+                        ));
+                        continue;
+                    };
+                    let pre = role_name(self.root, &role.dir);
+                    out.push(note(
+                        &t.module,
+                        title,
+                        None,
+                        format!(
+                            "followed: role {pre} (inline; its templates and files under `{pre}/`)"
+                        ),
+                    ));
+                    if !inl.assets.iter().any(|(d, _)| d == &role.dir) {
+                        inl.assets.push((role.dir.clone(), pre.clone()));
+                        let vars = self.role_vars(&role.dir, inl)?;
+                        inl.vars.extend(vars);
+                    }
+                    let from = t.arg_str(&["tasks_from"]).unwrap_or_else(|| "main".into());
+                    let (tasks, handlers) =
+                        self.role_tasks(&role.dir, &from, Some(&pre), &t.when, inl, depth + 1)?;
+                    out.extend(tasks);
+                    inl.handlers.extend(handlers);
+                }
+                _ => out.push(Entry::Task(Box::new(t))),
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn task_file_with(
+        &self,
+        file: &Path,
+        base: &Path,
+        when: &[String],
+        become_user: Option<&str>,
+        prefix: Option<&str>,
+        inl: &mut Inlined,
+        depth: usize,
+    ) -> Result<Vec<Entry>, ImportError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ImportError::Io {
+            path: file.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let relf = rel(self.root, file);
+        let n = node::parse(&relf, &text)?;
+        let mut out = Vec::new();
+        let at = At {
+            relf: &relf,
+            file,
+            base,
+            when: when.to_vec(),
+            become_user: become_user.map(str::to_string),
+            prefix: prefix.map(str::to_string),
+            depth,
+        };
+        self.task_list(n.items(), &at, inl, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A node's `when` conditions.
+pub fn conds(n: &Node) -> Vec<String> {
+    match n.get("when") {
+        Some(w) => match &w.kind {
+            NodeKind::Seq(items) => items.iter().filter_map(Node::as_string).collect(),
+            _ => w.as_string().into_iter().collect(),
+        },
+        None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_chosen_names_take_the_debian_variant() {
+        assert_eq!(
+            debian_variant("{{ ansible_os_family }}.yml").as_deref(),
+            Some("Debian.yml")
+        );
+        assert_eq!(
+            debian_variant("setup-{{ansible_distribution}}.yml").as_deref(),
+            Some("setup-Debian.yml")
+        );
+        assert_eq!(debian_variant("plain.yml").as_deref(), Some("plain.yml"));
+        assert_eq!(
+            debian_variant("{{ ansible_distribution_major_version }}.yml"),
+            None
+        );
+        assert_eq!(debian_variant("{{ item }}"), None);
+    }
+}

@@ -1,0 +1,335 @@
+//! Jinja as Ansible writes it, rewritten where minijinja (play's template engine) differs:
+//! `ansible_managed`, fact names (`ansible_hostname` → `facts.hostname`), `| bool`,
+//! `| to_json`, `.items()`/`.iteritems()`. What is left that play cannot render is reported.
+
+use std::collections::BTreeSet;
+
+/// The text play writes for `{{ ansible_managed }}`.
+pub const MANAGED: &str = "Managed by play (imported from Ansible)";
+
+/// Ansible fact names play gathers, with their play form.
+pub const FACTS: &[(&str, &str)] = &[
+    ("ansible_hostname", "facts.hostname"),
+    ("ansible_nodename", "facts.hostname"),
+    ("ansible_fqdn", "facts.hostname"),
+    ("ansible_processor_vcpus", "facts.cpus"),
+    ("ansible_processor_cores", "facts.cpus"),
+    ("ansible_processor_nproc", "facts.cpus"),
+    ("ansible_memtotal_mb", "facts.memory_mb"),
+    ("ansible_architecture", "facts.arch"),
+    ("ansible_distribution", "(facts.os_id | capitalize)"),
+    (
+        "ansible_os_family",
+        "({\"debian\": \"Debian\", \"ubuntu\": \"Debian\", \"rhel\": \"RedHat\", \"centos\": \"RedHat\", \"fedora\": \"RedHat\", \"rocky\": \"RedHat\", \"almalinux\": \"RedHat\", \"alpine\": \"Alpine\", \"arch\": \"Archlinux\"}[facts.os_id] | default(\"Linux\"))",
+    ),
+    ("ansible_distribution_version", "facts.os_version"),
+    ("ansible_distribution_major_version", "facts.os_version"),
+];
+
+/// What a rewrite changed and what it left that play cannot render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notes {
+    /// Rewrites made, e.g. "`ansible_hostname` → `facts.hostname`".
+    pub rewritten: BTreeSet<String>,
+    /// Ansible names or idioms left as they are, e.g. "`ansible_default_ipv4` (fact play does not gather)".
+    pub unsupported: BTreeSet<String>,
+}
+
+impl Notes {
+    pub fn extend(&mut self, other: Notes) {
+        self.rewritten.extend(other.rewritten);
+        self.unsupported.extend(other.unsupported);
+    }
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Replaces `from` where it stands as a whole identifier (not after `.`).
+fn replace_word(code: &str, from: &str, to: &str) -> (String, bool) {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    let mut changed = false;
+    let mut prev: Option<char> = None;
+    while let Some(i) = rest.find(from) {
+        let before = rest[..i].chars().last().or(prev);
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(|c| is_ident(c) || c == '.') || after.is_some_and(is_ident) {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+            changed = true;
+        }
+        prev = from.chars().last();
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    (out, changed)
+}
+
+/// Replaces the filter `| name` (not followed by `(`, not a longer name) by `| to`.
+fn replace_filter(code: &str, name: &str, to: &str) -> (String, bool) {
+    let mut out = String::with_capacity(code.len());
+    let mut changed = false;
+    let mut i = 0;
+    let bytes = code.as_bytes();
+    while i < code.len() {
+        if bytes[i] == b'|' {
+            let mut j = i + 1;
+            while j < code.len() && bytes[j] == b' ' {
+                j += 1;
+            }
+            if code[j..].starts_with(name) {
+                let after = code[j + name.len()..].chars().next();
+                if !after.is_some_and(is_ident) {
+                    out.push_str(to);
+                    i = j + name.len();
+                    changed = true;
+                    continue;
+                }
+            }
+        }
+        let c = code[i..].chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    (out, changed)
+}
+
+/// Rewrites one piece of Jinja code (the inside of `{{ }}`/`{% %}`, or a bare `when`).
+pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
+    let mut s = code.to_string();
+    for (from, to) in FACTS {
+        let name = from.trim_start_matches("ansible_");
+        for form in [
+            format!("ansible_facts.{name}"),
+            format!("ansible_facts['{name}']"),
+            format!("ansible_facts[\"{name}\"]"),
+        ] {
+            if s.contains(&form) {
+                s = s.replace(&form, to);
+                notes.rewritten.insert(format!("`{form}` → `{to}`"));
+            }
+        }
+        let (r, changed) = replace_word(&s, from, to);
+        if changed {
+            notes.rewritten.insert(format!("`{from}` → `{to}`"));
+            s = r;
+        }
+    }
+    let (r, changed) = replace_filter(
+        &s,
+        "bool",
+        "| string | lower in [\"true\", \"yes\", \"on\", \"1\"]",
+    );
+    if changed {
+        notes
+            .rewritten
+            .insert("`| bool` → `| string | lower in [\"true\", \"yes\", \"on\", \"1\"]`".into());
+        s = r;
+    }
+    for (name, to) in [
+        ("to_nice_json", "| tojson(indent=2)"),
+        ("to_json", "| tojson"),
+    ] {
+        let (r, changed) = replace_filter(&s, name, to);
+        if changed {
+            notes.rewritten.insert(format!("`| {name}` → `{to}`"));
+            s = r;
+        }
+    }
+    for m in [".iteritems()", ".items()"] {
+        if s.contains(m) {
+            s = s.replace(m, " | items");
+            notes.rewritten.insert(format!("`{m}` → `| items`"));
+        }
+    }
+    // What is left of Ansible that play has no equivalent for.
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("ansible_") {
+        let before = s.len() - rest.len() + i;
+        let ok_start = s[..before]
+            .chars()
+            .last()
+            .is_none_or(|c| !is_ident(c) && c != '.');
+        let name: String = rest[i..].chars().take_while(|c| is_ident(*c)).collect();
+        if ok_start && name != "ansible_managed" {
+            notes.unsupported.insert(format!(
+                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.arch`, `facts.cpus`, `facts.memory_mb`)"
+            ));
+        }
+        rest = &rest[i + name.len().max(1)..];
+    }
+    for (word, why) in [
+        ("hostvars", "another host's vars: play has no `hostvars`"),
+        (
+            "playbook_dir",
+            "the playbook's folder on the controller: play has no `playbook_dir`",
+        ),
+        ("role_path", "the role's folder: play has no `role_path`"),
+        (
+            "inventory_dir",
+            "the inventory's folder: play has no `inventory_dir`",
+        ),
+        (
+            "lookup(",
+            "Ansible lookups are not available in play templates",
+        ),
+        (
+            "query(",
+            "Ansible lookups are not available in play templates",
+        ),
+        ("omit", "`omit`: leave the key out instead"),
+    ] {
+        let found = if word.ends_with('(') {
+            s.contains(word)
+        } else {
+            replace_word(&s, word, "\u{0}").1
+        };
+        if found {
+            notes
+                .unsupported
+                .insert(format!("`{}` ({why})", word.trim_end_matches('(')));
+        }
+    }
+    s
+}
+
+/// Rewrites a template or a templated string: each `{{ }}` and `{% %}` block, and
+/// `ansible_managed` (with `| comment`) becomes play's fixed text.
+pub fn rewrite(text: &str, notes: &mut Notes) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = ["{{", "{%", "{#"]
+            .iter()
+            .filter_map(|o| rest.find(o).map(|i| (i, *o)))
+            .min();
+        let Some((i, open)) = next else {
+            out.push_str(rest);
+            break;
+        };
+        let close = match open {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
+        };
+        out.push_str(&rest[..i]);
+        let body_start = i + 2;
+        let Some(len) = rest[body_start..].find(close) else {
+            out.push_str(&rest[i..]);
+            break;
+        };
+        let inner = &rest[body_start..body_start + len];
+        if open == "{#" {
+            out.push_str(&rest[i..body_start + len + 2]);
+        } else if open == "{%" && inner.trim().trim_matches('-').trim() == "raw" {
+            // `{% raw %}…{% endraw %}` is copied as it is.
+            let end = rest[body_start..]
+                .find("endraw")
+                .and_then(|e| {
+                    rest[body_start + e..]
+                        .find("%}")
+                        .map(|c| body_start + e + c + 2)
+                })
+                .unwrap_or(rest.len());
+            out.push_str(&rest[i..end]);
+            rest = &rest[end..];
+            continue;
+        } else {
+            let trimmed: String = inner.split_whitespace().collect::<Vec<_>>().join(" ");
+            let trimmed = trimmed.trim_matches('-').trim();
+            if open == "{{" && trimmed == "ansible_managed" {
+                out.push_str(MANAGED);
+                notes
+                    .rewritten
+                    .insert(format!("`ansible_managed` → `{MANAGED}`"));
+            } else if open == "{{"
+                && trimmed.starts_with("ansible_managed")
+                && trimmed.contains("comment")
+            {
+                out.push_str("# ");
+                out.push_str(MANAGED);
+                notes
+                    .rewritten
+                    .insert(format!("`ansible_managed | comment` → `# {MANAGED}`"));
+            } else {
+                out.push_str(open);
+                out.push_str(&rewrite_code(inner, notes));
+                out.push_str(close);
+            }
+        }
+        rest = &rest[body_start + len + 2..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_what_minijinja_lacks() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "{{ ansible_managed }}\n",
+                "Managed by play (imported from Ansible)\n",
+            ),
+            (
+                "{{ ansible_managed | comment }}",
+                "# Managed by play (imported from Ansible)",
+            ),
+            (
+                "workers {{ ansible_processor_vcpus * 2 }};",
+                "workers {{ facts.cpus * 2 }};",
+            ),
+            ("{{ ansible_facts['hostname'] }}", "{{ facts.hostname }}"),
+            (
+                "{% if debug | bool %}x{% endif %}",
+                "{% if debug | string | lower in [\"true\", \"yes\", \"on\", \"1\"] %}x{% endif %}",
+            ),
+            ("{{ d | to_json }}", "{{ d | tojson }}"),
+            (
+                "{% for k, v in env.items() %}",
+                "{% for k, v in env | items %}",
+            ),
+            (
+                "{% raw %}{{ ansible_hostname }}{% endraw %}",
+                "{% raw %}{{ ansible_hostname }}{% endraw %}",
+            ),
+            (
+                "{# ansible_hostname #} plain ansible_hostname",
+                "{# ansible_hostname #} plain ansible_hostname",
+            ),
+            ("{{ my_ansible_hostname }}", "{{ my_ansible_hostname }}"),
+            ("{{ x | boolean }}", "{{ x | boolean }}"),
+        ];
+        for (input, want) in cases {
+            let mut notes = Notes::default();
+            assert_eq!(&rewrite(input, &mut notes), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn reports_what_it_cannot_rewrite() {
+        let mut notes = Notes::default();
+        rewrite(
+            "{{ ansible_default_ipv4.address }} {{ lookup('env', 'HOME') }}",
+            &mut notes,
+        );
+        let all: Vec<&String> = notes.unsupported.iter().collect();
+        assert!(
+            all.iter().any(|n| n.starts_with("`ansible_default_ipv4`")),
+            "{all:?}"
+        );
+        assert!(all.iter().any(|n| n.starts_with("`lookup`")), "{all:?}");
+        let mut notes = Notes::default();
+        assert_eq!(
+            rewrite_code("x is defined and y | bool", &mut notes),
+            "x is defined and y | string | lower in [\"true\", \"yes\", \"on\", \"1\"]"
+        );
+        assert!(notes.unsupported.is_empty());
+    }
+}

@@ -1,0 +1,291 @@
+//! YAML text of the output, written by hand so that every resource carries its comments and
+//! its line is known (IMPORT.md points at it).
+
+use std::path::{Path, PathBuf};
+
+use super::convert::{Conversion, Item};
+use super::template::Notes;
+use super::{copy_tree, dedupe_vars, flow_list, io, ImportError, PlaybookOut};
+use crate::yaml::Value;
+
+/// A string as a YAML scalar: plain when unambiguous, else double-quoted (JSON escapes).
+pub fn scalar(s: &str) -> String {
+    let safe_chars = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./=+~@:-$() ,".contains(c));
+    let first_ok = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '.');
+    let reread: Option<Value> = crate::yaml::from_str(std::path::Path::new("-"), s).ok();
+    let ambiguous = !matches!(super::node::plain_scalar(s), Value::String(_))
+        || reread.as_ref().and_then(|v| v.as_str()) != Some(s)
+        || s.contains(": ")
+        || s.ends_with(':')
+        || s.ends_with(' ')
+        || s.contains(" #")
+        || s.contains(", ")
+        || s.contains(',');
+    if !s.is_empty() && safe_chars && first_ok && !ambiguous {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| format!("\"{}\"", s.escape_default()))
+    }
+}
+
+/// A value on one line (flow style).
+pub fn inline(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => scalar(s),
+        Value::Sequence(items) => format!(
+            "[{}]",
+            items.iter().map(inline).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Mapping(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", inline(k), inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Tagged(t) => inline(&t.value),
+    }
+}
+
+/// `key: value` lines at `indent` (a multi-line string as a literal block).
+fn field(out: &mut Vec<String>, indent: &str, key: &str, v: &Value) {
+    if let Value::String(s) = v {
+        if s.contains('\n')
+            && !s.starts_with(' ')
+            && !s.starts_with('\n')
+            && !s.contains('\r')
+            && !s.contains('\t')
+        {
+            let trailing = s.len() - s.trim_end_matches('\n').len();
+            let chomp = match trailing {
+                0 => "-",
+                1 => "",
+                _ => "+",
+            };
+            out.push(format!("{indent}{key}: |{chomp}"));
+            let body = s.trim_end_matches('\n');
+            for l in body.split('\n') {
+                if l.is_empty() {
+                    out.push(String::new());
+                } else {
+                    out.push(format!("{indent}  {l}"));
+                }
+            }
+            for _ in 1..trailing {
+                out.push(String::new());
+            }
+            return;
+        }
+    }
+    out.push(format!("{indent}{key}: {}", inline(v)));
+}
+
+/// The lines of one resource, the first being its `- kind: key` line after its comments.
+/// Returns (lines, index of the `-` line).
+pub fn item_lines(item: &Item, indent: usize) -> (Vec<String>, usize) {
+    let pad = " ".repeat(indent);
+    let mut out = Vec::new();
+    out.push(format!("{pad}# {}", item.title.replace('\n', " ")));
+    for c in &item.res.comments {
+        out.push(format!("{pad}# {c}"));
+    }
+    let dash = out.len();
+    let mut fields = Vec::new();
+    let inner = format!("{pad}  ");
+    for (k, v) in &item.res.fields {
+        field(&mut fields, &inner, k, v);
+    }
+    if let Some(l) = &item.loop_ {
+        field(&mut fields, &inner, "loop", l);
+    }
+    if let Some(lv) = &item.loop_var {
+        if item.loop_.is_some() {
+            field(&mut fields, &inner, "loop_var", &Value::String(lv.clone()));
+        }
+    }
+    match item.when.len() {
+        0 => {}
+        1 => field(
+            &mut fields,
+            &inner,
+            "when",
+            &Value::String(item.when[0].clone()),
+        ),
+        _ => field(
+            &mut fields,
+            &inner,
+            "when",
+            &Value::Sequence(item.when.iter().cloned().map(Value::String).collect()),
+        ),
+    }
+    if let Some(first) = fields.first_mut() {
+        *first = format!("{pad}- {}", first.trim_start());
+    }
+    out.extend(fields);
+    (out, dash)
+}
+
+/// A mapping of vars as block YAML, indented.
+pub fn vars_block(vars: &[(String, Value)], indent: usize) -> Vec<String> {
+    let mut m = crate::yaml::Mapping::new();
+    for (k, v) in vars {
+        m.insert(Value::String(k.clone()), v.clone());
+    }
+    let text = crate::yaml::to_string(&Value::Mapping(m));
+    let pad = " ".repeat(indent);
+    text.lines()
+        .filter(|l| *l != "---")
+        .map(|l| format!("{pad}{l}"))
+        .collect()
+}
+
+/// Writes every role (`state.yml`, `defaults.yml`, templates and files) and every playbook
+/// under `out`, noting each resource's line; returns the playbooks written.
+pub(crate) fn project(
+    conv: &mut Conversion,
+    playbooks: &[PlaybookOut],
+    out: &Path,
+    notes: &mut Vec<String>,
+    asset_notes: &mut Vec<String>,
+) -> Result<Vec<PathBuf>, ImportError> {
+    let mut written = Vec::new();
+    for c in 0..conv.containers.len() {
+        let file = conv.containers[c].file.clone();
+        let base = out.join(file.parent().unwrap_or(Path::new("")));
+        std::fs::create_dir_all(&base).map_err(io(&base))?;
+        let assets = conv.containers[c].assets.clone();
+        let mut tn = Notes::default();
+        for (dir, prefix) in assets {
+            for (sub, rewrite) in [("templates", true), ("files", false)] {
+                let s = dir.join(sub);
+                if s.is_dir() {
+                    let mut d = base.join(sub);
+                    if let Some(p) = &prefix {
+                        d = d.join(p);
+                    }
+                    copy_tree(&s, &d, rewrite, &mut tn, asset_notes)?;
+                }
+            }
+        }
+        conv.containers[c].template_notes.extend(tn);
+        if conv.containers[c].is_role {
+            let mut lines = vec![format!(
+                "# imported by `play import ansible` (see IMPORT.md)"
+            )];
+            for i in 0..conv.containers[c].items.len() {
+                if conv.containers[c].items[i].removed {
+                    continue;
+                }
+                let (ls, dash) = item_lines(&conv.containers[c].items[i], 0);
+                conv.containers[c].items[i].line = lines.len() + dash + 1;
+                lines.extend(ls);
+            }
+            if conv.containers[c].items.iter().all(|i| i.removed) {
+                lines.push("[]".into());
+            }
+            let path = out.join(&file);
+            std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
+            let vars = dedupe_vars(&conv.containers[c].vars);
+            if !vars.is_empty() {
+                let d = base.join("defaults.yml");
+                let mut text = String::from("# role defaults and vars, imported (see IMPORT.md)\n");
+                text.push_str(&vars_block(&vars, 0).join("\n"));
+                text.push('\n');
+                std::fs::write(&d, text).map_err(io(&d))?;
+            }
+        }
+    }
+    for pb in playbooks {
+        let mut lines = vec![format!(
+            "# imported from {} by `play import ansible` (see IMPORT.md)",
+            pb.source.display()
+        )];
+        for p in &pb.plays {
+            let c = p.container;
+            let first = match &p.name {
+                Some(n) => format!("- name: {}", scalar(n)),
+                None => format!("- hosts: {}", scalar(&p.hosts)),
+            };
+            lines.push(first);
+            if p.name.is_some() {
+                lines.push(format!("  hosts: {}", scalar(&p.hosts)));
+            }
+            if let Some(s) = &p.serial {
+                lines.push(format!("  serial: {}", inline(s)));
+            }
+            if let Some(m) = &p.max_fail {
+                lines.push(format!("  max_fail_percentage: {}", inline(m)));
+            }
+            let vars = dedupe_vars(&conv.containers[c].vars);
+            if !vars.is_empty() {
+                lines.push("  vars:".into());
+                lines.extend(vars_block(&vars, 4));
+            }
+            if !p.vars_files.is_empty() {
+                lines.push(format!("  vars_files: {}", flow_list(&p.vars_files)));
+            }
+            if !p.roles.is_empty() {
+                lines.push(format!("  roles: {}", flow_list(&p.roles)));
+            }
+            let live: Vec<usize> = (0..conv.containers[c].items.len())
+                .filter(|&i| !conv.containers[c].items[i].removed)
+                .collect();
+            if live.is_empty() {
+                lines.push("  state: []".into());
+            } else {
+                lines.push("  state:".into());
+                for i in live {
+                    let (ls, dash) = item_lines(&conv.containers[c].items[i], 4);
+                    conv.containers[c].items[i].line = lines.len() + dash + 1;
+                    lines.extend(ls);
+                }
+            }
+        }
+        if pb.plays.is_empty() {
+            notes.push(format!(
+                "`{}` has no play of its own (only imports): not written; apply the playbooks it imports in their order",
+                pb.source.display()
+            ));
+            continue;
+        }
+        let path = out.join(&pb.file);
+        std::fs::write(&path, lines.join("\n") + "\n").map_err(io(&path))?;
+        written.push(pb.file.clone());
+    }
+
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_quote_what_yaml_would_misread() {
+        assert_eq!(scalar("/etc/app.ini"), "/etc/app.ini");
+        assert_eq!(scalar("yes"), "\"yes\"");
+        assert_eq!(scalar("123"), "\"123\"");
+        assert_eq!(scalar("1.10"), "\"1.10\"");
+        assert_eq!(scalar("{{ x }}"), "\"{{ x }}\"");
+        assert_eq!(scalar("a: b"), "\"a: b\"");
+        assert_eq!(scalar(""), "\"\"");
+        assert_eq!(scalar("- x"), "\"- x\"");
+        let v: Value = crate::yaml::from_str(
+            std::path::Path::new("t"),
+            &format!("k: {}", scalar("say \"hi\" # now")),
+        )
+        .unwrap();
+        assert_eq!(
+            v.get("k").and_then(|v| v.as_str()),
+            Some("say \"hi\" # now")
+        );
+    }
+}

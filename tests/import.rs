@@ -1,0 +1,310 @@
+//! `play import ansible`: the real binary on a fixture project that mimics the corpus idioms
+//! (role with handlers, notify, template, with_items, become_user, stat+register+when), and on
+//! a real public deployment (w3c/prbuildbot, BSD-3-Clause, copied with its license).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn play(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(support::lab::play_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run play");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/ansible")
+        .join(name)
+}
+
+/// Imports `src` into a fresh folder; returns it with the import's stdout.
+fn import(src: &Path) -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    let r = play(
+        tmp.path(),
+        &[
+            "import",
+            "ansible",
+            src.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "import failed: {}{}", r.stdout, r.stderr);
+    (tmp, r.stdout)
+}
+
+/// The number after `label` in the summary (`tasks: 18 — carried over 17 (94%)` ...).
+fn figure(text: &str, label: &str) -> usize {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no `{label}` in {text}"));
+    text[at + label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in {text}"))
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn sample_project_imports_and_checks_clean() {
+    let (tmp, summary) = import(&fixture("sample"));
+    let out = tmp.path().join("out");
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(
+        check.code, 0,
+        "play check: {}{}",
+        check.stdout, check.stderr
+    );
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    assert!(summary.contains("tasks: 21"), "{summary}");
+
+    let role = read(&out.join("roles/app/state.yml"));
+    // notify + handler → restart_on of the service, whose unit file became `unit:`
+    assert!(role.contains("- service: app\n  state: running\n  enabled: true\n  restart_on: [\"{{ app_root }}/src\", /etc/app/app.ini]\n  unit: app.service.j2"), "{role}");
+    // stat + register + when → creates; become_user → user
+    assert!(role.contains("- command: \"python3 -m venv {{ app_root }}/venv\"\n  user: \"{{ app_user }}\"\n  creates: \"{{ app_root }}/venv/bin/python\""), "{role}");
+    // register + `is changed` → on_change
+    assert!(
+        role.contains("on_change: [\"{{ app_root }}/venv/bin/python manage.py migrate\"]"),
+        "{role}"
+    );
+    // with_items → loop; become_user on git → owner
+    assert!(role.contains("loop: [releases, shared]"), "{role}");
+    assert!(role.contains("owner: \"{{ app_user }}\"\n"), "{role}");
+    assert!(
+        role.contains("# play import: pip → command (no venv kind yet)"),
+        "{role}"
+    );
+    let playbook = read(&out.join("playbooks/site.yml"));
+    assert!(
+        playbook.contains("- service: nginx\n      reload_on: [/etc/nginx/sites-enabled/app.conf]"),
+        "{playbook}"
+    );
+    // `| bool` rewritten; YAML 1.1 `no` is a boolean
+    assert!(playbook.contains("app_debug: false"), "{playbook}");
+    assert!(
+        playbook.contains("when: \"app_debug | string | lower in"),
+        "{playbook}"
+    );
+    // templates rewritten
+    let tpl = read(&out.join("roles/app/templates/app.ini.j2"));
+    assert!(
+        tpl.contains("# Managed by play (imported from Ansible)"),
+        "{tpl}"
+    );
+    assert!(
+        tpl.contains("{{ facts.cpus * 2 }}") && tpl.contains("{{ facts.hostname }}"),
+        "{tpl}"
+    );
+    // the INI inventory with group vars, group_vars/ and become
+    let inv = read(&out.join("inventory/hosts.yml"));
+    assert!(
+        inv.contains("web1:") && inv.contains("ansible_host: 127.0.0.1"),
+        "{inv}"
+    );
+    assert!(
+        inv.contains("become: true") && inv.contains("app_env: staging"),
+        "{inv}"
+    );
+    assert!(out.join("inventory/group_vars/all.yml").is_file());
+    // vault files are listed, neither decrypted nor written
+    assert!(out.join("inventory/host_vars/web1/vars.yml").is_file());
+    assert!(!out.join("inventory/host_vars/web1/vault.yml").exists());
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains(
+            "## Ansible vault files (listed, not decrypted)\n\n- `host_vars/web1/vault.yml`"
+        ),
+        "{md}"
+    );
+}
+
+#[test]
+fn import_md_accounts_for_every_task() {
+    let (tmp, _) = import(&fixture("sample"));
+    let md = read(&tmp.path().join("out/IMPORT.md"));
+    let src = fixture("sample");
+    let mut missing = Vec::new();
+    for file in [
+        "site.yml",
+        "roles/app/tasks/main.yml",
+        "roles/app/tasks/config.yml",
+        "roles/app/handlers/main.yml",
+    ] {
+        for (i, line) in read(&src.join(file)).lines().enumerate() {
+            let t = line.trim_start();
+            let top_task = line.starts_with("- ") || line.starts_with("    - name:");
+            if top_task && !t.starts_with("- name: web tier") && !t.starts_with("- python3") {
+                let loc = format!("`{file}:{}`", i + 1);
+                if !md.contains(&loc) {
+                    missing.push(loc);
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in IMPORT.md: {missing:?}\n{md}");
+    assert!(md.contains("| `site.yml:23` | Show the version | `debug` | **left out**: `debug`: play prints no messages |"), "{md}");
+    assert!(
+        md.contains("| source tasks (includes counted, handlers not) | 21 |"),
+        "{md}"
+    );
+    // each resource's place in the output is right
+    let role = read(&tmp.path().join("out/roles/app/state.yml"));
+    let at = md
+        .find("| `roles/app/tasks/config.yml:2` | App config | `template` | `roles/app/state.yml:")
+        .expect("row");
+    let line: usize = md[at..]
+        .split("state.yml:")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .and_then(|n| n.parse().ok())
+        .expect("line");
+    assert_eq!(role.lines().nth(line - 1), Some("- file: /etc/app/app.ini"));
+}
+
+#[test]
+fn corpus_prbuildbot_meets_the_goals_it_can() {
+    let (tmp, summary) = import(&fixture("w3c-prbuildbot/ansible"));
+    let out = tmp.path().join("out");
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    let tasks = figure(&summary, "tasks:");
+    let carried = figure(&summary, "carried over");
+    let resources = figure(&summary, "resources:");
+    let native = figure(&summary, "native");
+    let last = check.stdout.lines().last().unwrap_or_default();
+    let problems = figure(last, "");
+    assert_eq!((tasks, carried), (23, 22), "{summary}");
+    assert!(
+        carried * 100 >= tasks * 70,
+        "carried over {carried}/{tasks}"
+    );
+    assert!(
+        problems * 10 <= resources,
+        "{problems} problems for {resources} resources:\n{}",
+        check.stdout
+    );
+    // The 80% native goal is not met here: 5 of the 22 tasks carried over are pip and
+    // easy_install, which stay commands until play has a venv kind. Guard against regressions.
+    assert!(
+        native * 100 >= resources * 60,
+        "native {native}/{resources}"
+    );
+    assert!(read(&out.join("roles/uwsgi/state.yml")).contains("unit: emperor.uwsgi.service"));
+}
+
+#[test]
+fn errors_are_located_and_output_is_not_clobbered() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("site.yml"),
+        "- hosts: all\n  tasks:\n    - name: x\n      copy: {src: a, dest: /b\n",
+    )
+    .unwrap();
+    let r = play(tmp.path(), &["import", "ansible", "src", "--out", "out"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("site.yml:5:1:"), "{}", r.stderr);
+
+    std::fs::write(src.join("site.yml"), "- hosts: all\n  tasks: []\n").unwrap();
+    std::fs::create_dir_all(tmp.path().join("busy")).unwrap();
+    std::fs::write(tmp.path().join("busy/keep.txt"), "mine").unwrap();
+    let r = play(tmp.path(), &["import", "ansible", "src", "--out", "busy"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("busy: the output folder is not empty (--force writes into it)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(read(&tmp.path().join("busy/keep.txt")), "mine");
+
+    let r = play(
+        tmp.path(),
+        &["import", "ansible", "src/site.yml", "--out", "o2"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("src/site.yml: not a folder"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_ansible_role_without_state_yml_is_a_problem_not_silence() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("roles/web/tasks")).unwrap();
+    std::fs::create_dir_all(root.join("playbooks")).unwrap();
+    std::fs::write(root.join("roles/web/tasks/main.yml"), "- apt: name=nginx\n").unwrap();
+    std::fs::write(
+        root.join("playbooks/site.yml"),
+        "- hosts: all\n  roles: [web]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("inv.yml"),
+        "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
+    )
+    .unwrap();
+    let r = play(root, &["check", "-i", "inv.yml", "--color", "never"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("playbooks/site.yml:2:11: role `web` has Ansible's layout")
+            && all.contains("and no state.yml: run `play import ansible`"),
+        "{all}"
+    );
+}
+
+#[test]
+fn the_same_source_gives_the_same_project() {
+    let (a, _) = import(&fixture("w3c-prbuildbot/ansible"));
+    let (b, _) = import(&fixture("w3c-prbuildbot/ansible"));
+    let files = |root: &Path| {
+        let mut v = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    v.push((
+                        p.strip_prefix(root).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let (fa, fb) = (files(&a.path().join("out")), files(&b.path().join("out")));
+    assert!(fa.len() > 10, "{} files", fa.len());
+    assert!(fa == fb, "two imports differ");
+}
