@@ -211,6 +211,15 @@ pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
     s
 }
 
+/// [`super::registry::KindDef::check_key`]: any command line but an empty one.
+fn check_key(key: &str) -> Result<String, String> {
+    if key.trim().is_empty() {
+        Err("command: an empty command".to_string())
+    } else {
+        Ok(key.to_string())
+    }
+}
+
 /// The registry line of `command:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Command,
@@ -220,6 +229,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`command: CMD` — a command, with guards",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key,
 };
 
 #[cfg(test)]

@@ -127,6 +127,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`directory: PATH`",
     plug: super::registry::Plug::Path,
+    first_probe: super::registry::FirstProbe::Path { emptiness: true },
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

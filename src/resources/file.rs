@@ -120,6 +120,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`file: PATH`",
     plug: super::registry::Plug::Path,
+    first_probe: super::registry::FirstProbe::Path { emptiness: false },
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

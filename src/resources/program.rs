@@ -505,6 +505,11 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
     })
 }
 
+/// [`super::registry::KindDef::check_key`]: a program name ([`check_name`]).
+fn check_key(key: &str) -> Result<String, String> {
+    check_name(key).map(|_| key.to_string())
+}
+
 /// The registry line of `program:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Program,
@@ -530,6 +535,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: false,
     docs_section: "`program: NAME` — a supervisor program",
     plug: super::registry::Plug::Process,
+    first_probe: super::registry::FirstProbe::Program,
+    check_key,
 };
 
 #[cfg(test)]

@@ -478,6 +478,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: false,
     docs_section: "`service: NAME` — a systemd service",
     plug: super::registry::Plug::Process,
+    first_probe: super::registry::FirstProbe::Unit,
+    check_key: unit_name,
 };
 
 #[cfg(test)]

@@ -33,6 +33,25 @@ pub fn normalize(path: &str) -> String {
     }
 }
 
+/// A managed path must be absolute, normalized and free of `..`.
+pub fn check_path(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err(format!("path `{p}` must be absolute"));
+    }
+    if p.split('/').any(|c| c == ".." || c == ".") {
+        return Err(format!(
+            "path `{p}` must not contain `.` or `..` components"
+        ));
+    }
+    if p.contains('\0') {
+        return Err("path contains a NUL byte".into());
+    }
+    if p == "/" {
+        return Err("path `/` cannot be managed".into());
+    }
+    Ok(())
+}
+
 /// True when `path` lies strictly below `root`.
 pub fn is_under(path: &str, root: &str) -> bool {
     let (p, r) = (normalize(path), normalize(root));

@@ -261,6 +261,11 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
     )
 }
 
+/// [`super::registry::KindDef::check_key`]: a user name ([`check_name`]).
+fn check_key(key: &str) -> Result<String, String> {
+    check_name("user", key).map(|_| key.to_string())
+}
+
 /// The registry line of `user:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::User,
@@ -279,6 +284,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`user: NAME` and `group: NAME` — local accounts",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key,
 };
 
 #[cfg(test)]
