@@ -220,6 +220,28 @@ fn check_key(key: &str) -> Result<String, String> {
     }
 }
 
+impl super::Spec for CommandSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.command
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        self.creates.iter().cloned().collect()
+    }
+    fn watches(&self) -> (&[String], &[String]) {
+        (&self.on_change, &[])
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.command),
+            self.creates.as_deref(),
+            self.unless.as_deref(),
+            self.chdir.as_deref(),
+            self.user.as_deref(),
+        ])
+    }
+}
+
 /// The registry line of `command:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Command,

@@ -118,6 +118,19 @@ fn plan_parent(
     }
 }
 
+impl super::Spec for DirectorySpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.path
+    }
+    fn has_nul(&self) -> bool {
+        self.path.contains('\0') || self.attrs.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.path.as_str())
+    }
+}
+
 /// The registry line of `directory:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Directory,

@@ -113,6 +113,19 @@ fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, Pla
     }
 }
 
+impl super::Spec for LinkSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.path
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[Some(&self.path), Some(&self.target)]) || self.attrs.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.path.as_str())
+    }
+}
+
 /// The registry line of `link:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Link,

@@ -351,6 +351,16 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
     s
 }
 
+impl super::Spec for PackageSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+    }
+}
+
 /// [`super::registry::KindDef::check_key`]: the package name, without its `=VERSION`.
 fn check_key(key: &str) -> Result<String, String> {
     parse_name(key).map(|(name, _)| name)

@@ -505,6 +505,20 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
     })
 }
 
+impl super::Spec for ProgramSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    // Its conf file is where its supervisord.conf's `[include]` says: found by the probe.
+    fn watches(&self) -> (&[String], &[String]) {
+        (&self.restart_on, &[])
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+    }
+}
+
 /// [`super::registry::KindDef::check_key`]: a program name ([`check_name`]).
 fn check_key(key: &str) -> Result<String, String> {
     check_name(key).map(|_| key.to_string())

@@ -609,6 +609,34 @@ pub fn apply_fragment(
     Ok((s, stdin))
 }
 
+impl super::Spec for ReleaseSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.dest
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        ReleaseSpec::probe_paths(self)
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.dest),
+            self.layout.owner.as_deref(),
+            self.layout.group.as_deref(),
+        ]) || match &self.source {
+            ReleaseSource::Git { repo, version, .. } => {
+                super::any_nul(&[Some(repo), Some(version)])
+            }
+            ReleaseSource::Sync { tree, .. } => tree.has_nul(),
+        }
+    }
+    fn written(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+    fn tree_root(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+}
+
 /// The registry line of `release:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Release,

@@ -461,6 +461,22 @@ pub fn plan(
     })
 }
 
+impl super::Spec for ServiceSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        vec![unit_path(&self.name)]
+    }
+    fn watches(&self) -> (&[String], &[String]) {
+        (&self.restart_on, &self.reload_on)
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+    }
+}
+
 /// The registry line of `service:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Service,

@@ -835,6 +835,36 @@ pub fn apply_fragment(
     Ok((s, stdin))
 }
 
+impl super::Spec for SyncSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.dest
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.dest),
+            self.layout.owner.as_deref(),
+            self.layout.group.as_deref(),
+        ]) || self.tree.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+    fn tree_root(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+}
+
+impl LocalTree {
+    /// A file or folder name has a NUL byte.
+    pub fn has_nul(&self) -> bool {
+        self.files
+            .keys()
+            .chain(self.dirs.iter())
+            .any(|p| p.contains('\0'))
+    }
+}
+
 /// The registry line of `sync:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Sync,
