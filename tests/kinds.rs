@@ -334,6 +334,9 @@ fn kinds_cases() {
         "sync",
         "package",
         "user",
+        "group",
+        "service",
+        "release",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
     let mut failures = Vec::new();
