@@ -257,7 +257,36 @@ macro_rules! each_spec {
     };
 }
 
+/// The specs of the kinds whose steps `apply::Builder` writes itself (plug-in paths `Path` and
+/// `Process`); the deploy kinds write their own fragments.
+#[derive(Debug, Clone, Copy)]
+pub enum BuilderSpec<'a> {
+    File(&'a FileSpec),
+    Directory(&'a DirectorySpec),
+    Link(&'a LinkSpec),
+    Program(&'a ProgramSpec),
+    Service(&'a ServiceSpec),
+}
+
 impl Desired {
+    /// See [`BuilderSpec`]; `None` for the deploy kinds.
+    pub fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
+        match self {
+            Desired::File(s) => Some(BuilderSpec::File(s)),
+            Desired::Directory(s) => Some(BuilderSpec::Directory(s)),
+            Desired::Link(s) => Some(BuilderSpec::Link(s)),
+            Desired::Program(s) => Some(BuilderSpec::Program(s)),
+            Desired::Service(s) => Some(BuilderSpec::Service(s)),
+            Desired::Git(_)
+            | Desired::Sync(_)
+            | Desired::Release(_)
+            | Desired::Package(_)
+            | Desired::User(_)
+            | Desired::Group(_)
+            | Desired::Command(_) => None,
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         each_spec!(self, s => s.def().kind)
     }
