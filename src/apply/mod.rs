@@ -926,6 +926,7 @@ mod tests {
             index,
             after: None,
             files: Default::default(),
+            restarts: Vec::new(),
             attrs: false,
         }
     }

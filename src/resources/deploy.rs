@@ -471,6 +471,7 @@ pub fn plan(
                 index,
                 after: None,
                 files,
+                restarts: Vec::new(),
                 attrs: false,
             },
             work,

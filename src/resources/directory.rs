@@ -31,6 +31,7 @@ fn change(spec: &DirectorySpec, action: Action, details: Vec<String>) -> Change 
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
         // Only an `Attrs` change has attribute details (a parent's are its own lines).
         attrs: action == Action::Attrs,
     }

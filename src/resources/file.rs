@@ -39,6 +39,7 @@ fn change(
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
     }
 }
 

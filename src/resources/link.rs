@@ -32,6 +32,7 @@ fn change(spec: &LinkSpec, action: Action, details: Vec<String>) -> Change {
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
         attrs: action == Action::Attrs,
     }
 }

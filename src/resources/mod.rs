@@ -545,6 +545,9 @@ pub struct Change {
     /// The owner, group or mode of the resource's file (a program's conf, a service's unit
     /// file) changes; `details` says how.
     pub attrs: bool,
+    /// The restarts and reloads of this program or service, for people (`restart: /etc/app.ini
+    /// changed`, `reload owed by an earlier run: …`); not in `details`.
+    pub restarts: Vec<String>,
     /// Known only after an earlier step of this run (`git /srv/app`): that step changes the
     /// tree this resource lies in, so the step re-examines the path when it runs (Terraform's
     /// "known after apply").
@@ -552,10 +555,11 @@ pub struct Change {
 }
 
 impl Change {
-    /// `details` followed by the lines of `files`: the text the JSON, Markdown and JUnit reports
-    /// carry (as before `files` was typed).
+    /// `details`, then `restarts`, then the lines of `files`: the text the JSON, Markdown and
+    /// JUnit reports carry (as before `restarts` and `files` were typed).
     pub fn all_details(&self) -> Vec<String> {
         let mut d = self.details.clone();
+        d.extend(self.restarts.iter().cloned());
         d.extend(self.files.lines());
         d
     }

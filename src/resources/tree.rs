@@ -368,6 +368,7 @@ mod tests {
                 index: i,
                 after: None,
                 files: Default::default(),
+                restarts: Vec::new(),
                 attrs: false,
             })
             .collect();
