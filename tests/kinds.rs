@@ -4,7 +4,8 @@
 //! printed (`probe`: its records between the `play-probe v1` header and the `end` trailer, one
 //! list of fields per record, the fields joined by NUL as on the wire; `processes`:
 //! supervisord's answer, for programs), and what must come of it: the planned change of that
-//! resource (`plan`: action, details, file lines, known_after; `action: none` for no change),
+//! resource (`plan`: action, details, file lines, known_after; `action: none` for no change;
+//! `before`: entries declared ahead of it, which it may depend on),
 //! the other changes (`others`, e.g. parent folders, as `+ create directory /x`) and lines the
 //! apply script must contain (`script`), or a plan error (`error`). In expected details,
 //! `{project}` stands for the project's (temporary) folder. `KINDS_SHOW_SCRIPT=1` prints the
@@ -35,6 +36,9 @@ struct Case {
     about: String,
     /// One resource entry, as in a playbook's `state:` list.
     resource: serde_yaml::Value,
+    /// Entries declared before it in the same play (what it may depend on).
+    #[serde(default)]
+    before: Vec<serde_yaml::Value>,
     /// Files of the project (`files/…`, `templates/…`), by path under the playbook's folder.
     #[serde(default)]
     project: BTreeMap<String, String>,
@@ -100,7 +104,9 @@ fn probe_output(records: &[Vec<String>]) -> Vec<u8> {
 /// Renders the case's entry for host `h1` with the facts of `observed`, as the engine does
 /// (then adds the parents no one declared).
 fn render(dir: &Path, case: &Case, observed: &Observed) -> Result<Vec<Resource>, String> {
-    let entry = serde_yaml::to_string(&vec![case.resource.clone()]).map_err(|e| e.to_string())?;
+    let mut entries = case.before.clone();
+    entries.push(case.resource.clone());
+    let entry = serde_yaml::to_string(&entries).map_err(|e| e.to_string())?;
     let indented: String = entry.lines().map(|l| format!("    {l}\n")).collect();
     write(dir, "hosts.yml", INVENTORY);
     write(
@@ -228,9 +234,10 @@ fn run_case(path: &Path) -> Result<(), String> {
         );
     }
     let mut resources = render(dir.path(), &case, &observed)?;
+    // The case's resource: the last declared one (parents no one declared come first).
     let declared = resources
         .iter()
-        .position(|r| !tree::is_implied(r))
+        .rposition(|r| !tree::is_implied(r))
         .ok_or("the entry rendered no resource")?;
     let (changes, work) = match (plan(&mut resources, &observed), &case.error) {
         (Err(e), Some(want)) if e.contains(want.as_str()) => return Ok(()),
@@ -327,6 +334,9 @@ fn kinds_cases() {
         "sync",
         "package",
         "user",
+        "group",
+        "service",
+        "release",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
     let mut failures = Vec::new();

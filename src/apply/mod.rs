@@ -34,9 +34,11 @@ use std::collections::BTreeMap;
 
 use crate::resources::deploy::{self, Work};
 use crate::resources::package::{self, PackageOp};
+use crate::resources::registry::{FirstProbe, Plug};
 use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::{
-    mode_str, service, sha256_hex, Action, Attrs, Change, Desired, Kind, Resource, OWED_STATE_FILE,
+    mode_str, service, sha256_hex, Action, Attrs, BuilderSpec, Change, Desired, Kind, Resource,
+    OWED_STATE_FILE,
 };
 use crate::transport::shell_quote;
 
@@ -425,28 +427,33 @@ impl Builder {
                 streamed: true,
             })
             .unwrap_or(empty);
-        match (&res.desired, change.action) {
-            (Desired::File(s), Action::Create) => {
+        let Some(spec) = res.desired.builder_spec() else {
+            // The deploy kinds are written by their own fragments.
+            self.fail_step(i, "internal error: no step for this kind");
+            return;
+        };
+        match (spec, change.action) {
+            (BuilderSpec::File(s), Action::Create) => {
                 self.write_file(i, &s.path, &s.attrs, &content, &expect)
             }
-            (Desired::File(s), Action::Update) if change.content.is_some() => {
+            (BuilderSpec::File(s), Action::Update) if change.content.is_some() => {
                 self.write_file(i, &s.path, &s.attrs, &content, &expect)
             }
-            (Desired::File(s), Action::Update | Action::Attrs) => {
+            (BuilderSpec::File(s), Action::Update | Action::Attrs) => {
                 self.file_attrs(i, &s.path, &s.attrs, &expect)
             }
-            (Desired::File(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
-            (Desired::Directory(s), Action::Create) => self.directory(i, &s.path, &s.attrs),
-            (Desired::Directory(s), Action::Update | Action::Attrs) => {
+            (BuilderSpec::File(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
+            (BuilderSpec::Directory(s), Action::Create) => self.directory(i, &s.path, &s.attrs),
+            (BuilderSpec::Directory(s), Action::Update | Action::Attrs) => {
                 self.directory_attrs(i, &s.path, &s.attrs)
             }
-            (Desired::Directory(s), Action::Delete) => {
+            (BuilderSpec::Directory(s), Action::Delete) => {
                 self.remove(i, &s.path, if s.force { "rm -rf" } else { "rmdir" })
             }
-            (Desired::Link(s), Action::Create | Action::Update) => {
+            (BuilderSpec::Link(s), Action::Create | Action::Update) => {
                 self.link(i, &s.path, &s.target, &s.attrs, s.force)
             }
-            (Desired::Link(s), Action::Attrs) => {
+            (BuilderSpec::Link(s), Action::Attrs) => {
                 if let Some(spec) = chown_spec(&Attrs {
                     mode: None,
                     ..s.attrs.clone()
@@ -459,28 +466,17 @@ impl Builder {
                     );
                 }
             }
-            (Desired::Link(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
-            (Desired::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
-            (Desired::Program(s), _) => match &change.content {
+            (BuilderSpec::Link(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
+            (BuilderSpec::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
+            (BuilderSpec::Program(s), _) => match &change.content {
                 Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
                 None => self.file_attrs(i, &s.conf_path, &s.attrs, &expect),
             },
-            (Desired::Service(s), _) => match (&change.content, service::unit_file(s)) {
+            (BuilderSpec::Service(s), _) => match (&change.content, service::unit_file(s)) {
                 (Some(_), Some(f)) => self.write_file(i, &f.path, &f.attrs, &content, &expect),
                 (None, Some(f)) => self.file_attrs(i, &f.path, &f.attrs, &expect),
                 _ => {}
             },
-            // The kinds of `resources::deploy` are written by their own fragments.
-            (
-                Desired::Git(_)
-                | Desired::Sync(_)
-                | Desired::Release(_)
-                | Desired::Package(_)
-                | Desired::User(_)
-                | Desired::Group(_)
-                | Desired::Command(_),
-                _,
-            ) => self.fail_step(i, "internal error: no step for this kind"),
         }
         self.line(&format!("play_ok {i}"));
     }
@@ -522,20 +518,12 @@ impl Builder {
 /// True when applying `change` touches a file (the others are process work only).
 pub fn writes_files(change: &Change) -> bool {
     let attrs = change.action == Action::Attrs || change.attrs;
-    match change.kind {
-        Kind::Program => change.content.is_some() || change.action == Action::Delete || attrs,
+    // The process kinds, told apart by their registry line; the others always touch files.
+    match change.kind.def().first_probe {
+        FirstProbe::Program => change.content.is_some() || change.action == Action::Delete || attrs,
         // A service's removal is done with its stop and disable (`services_script`).
-        Kind::Service => change.content.is_some() || (attrs && change.action != Action::Delete),
-        Kind::File
-        | Kind::Directory
-        | Kind::Link
-        | Kind::Git
-        | Kind::Sync
-        | Kind::Release
-        | Kind::Package
-        | Kind::User
-        | Kind::Group
-        | Kind::Command => true,
+        FirstProbe::Unit => change.content.is_some() || (attrs && change.action != Action::Delete),
+        FirstProbe::Path { .. } | FirstProbe::Rendered => true,
     }
 }
 
@@ -609,18 +597,18 @@ pub fn script_full(
                 b.script
                     .push_str(&package::apply_fragment(&batch, update_cache));
             }
-            (None, Kind::File | Kind::Directory | Kind::Link | Kind::Program | Kind::Service) => {
-                b.step(change, res)
-            }
-            (
-                None,
-                Kind::Git | Kind::Sync | Kind::Release | Kind::User | Kind::Group | Kind::Command,
-            ) => match deploy::apply_fragment(change, res, work.get(&change.index)) {
-                Ok((text, stdin)) => {
-                    b.script.push_str(&text);
-                    b.stdin.extend_from_slice(&stdin);
+            // The others by their registry line's plug-in path.
+            (None, kind) => match kind.def().plug {
+                Plug::Path | Plug::Process => b.step(change, res),
+                Plug::Deploy => {
+                    match deploy::apply_fragment(change, res, work.get(&change.index)) {
+                        Ok((text, stdin)) => {
+                            b.script.push_str(&text);
+                            b.stdin.extend_from_slice(&stdin);
+                        }
+                        Err(message) => b.fail_step(change.index, &message),
+                    }
                 }
-                Err(message) => b.fail_step(change.index, &message),
             },
         }
     }
@@ -966,6 +954,7 @@ mod tests {
             index,
             after: None,
             files: Default::default(),
+            restarts: Vec::new(),
             attrs: false,
         }
     }

@@ -59,6 +59,7 @@ fn change_for<'c>(changes: &'c mut Vec<Change>, index: usize, r: &Resource) -> &
         index,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
         attrs: false,
     });
     let last = changes.len() - 1;
@@ -138,11 +139,11 @@ pub fn plan(
                 };
                 let c = change_for(changes, i, r);
                 if !now.is_empty() {
-                    c.details
+                    c.restarts
                         .push(format!("restart: {} changed", reasons_text(&now)));
                 }
                 if !earlier.is_empty() {
-                    c.details.push(format!(
+                    c.restarts.push(format!(
                         "restart owed by an earlier run: {}",
                         earlier.join("; ")
                     ));
@@ -231,11 +232,11 @@ pub fn plan(
                     (OwedAction::Reload, false) => SvcAction::TryReload,
                 };
                 if !now.is_empty() {
-                    c.details
+                    c.restarts
                         .push(format!("{verb}: {} changed", reasons_text(now)));
                 }
                 if !earlier.is_empty() {
-                    c.details.push(format!(
+                    c.restarts.push(format!(
                         "{verb} owed by an earlier run: {}",
                         earlier.join("; ")
                     ));
@@ -336,6 +337,7 @@ mod tests {
             index,
             after: None,
             files: Default::default(),
+            restarts: Vec::new(),
             attrs: false,
         }
     }
@@ -435,11 +437,11 @@ mod tests {
         let web = changes.iter().find(|c| c.index == 3).unwrap();
         assert_eq!(web.kind, Kind::Program);
         assert_eq!(
-            web.details,
+            web.restarts,
             vec!["restart: /etc/app/app.ini, /srv/app/current changed"]
         );
         let nginx = changes.iter().find(|c| c.index == 6).unwrap();
-        assert_eq!(nginx.details, vec!["reload: /srv/app/current changed"]);
+        assert_eq!(nginx.restarts, vec!["reload: /srv/app/current changed"]);
         assert_eq!(
             changes.iter().map(|c| c.index).collect::<Vec<_>>(),
             vec![0, 1, 3, 5, 6]
@@ -534,11 +536,11 @@ mod tests {
             "state unmanaged: only if running"
         );
         assert_eq!(
-            changes[0].details,
+            changes[0].restarts,
             vec!["restart owed by an earlier run: /etc/app/app.ini changed"]
         );
         assert_eq!(
-            changes[1].details,
+            changes[1].restarts,
             vec!["reload owed by an earlier run: /etc/app/app.ini changed"]
         );
         // Entries of programs this host's plays do not manage survive; done ones go.
@@ -643,12 +645,12 @@ mod tests {
             new: b"x".to_vec(),
             new_sha256: String::new(),
         });
-        conf.details = vec!["restart: conf changed".into()];
+        conf.restarts = vec!["restart: conf changed".into()];
         let mut unit = conf.clone();
         unit.kind = Kind::Service;
         unit.key = "api.service".into();
         unit.index = 2;
-        unit.details = vec!["restart: unit file changed".into()];
+        unit.restarts = vec!["restart: unit file changed".into()];
         let mut changes = vec![file_change(0, "/etc/app/app.ini"), conf, unit];
         let mut programs = BTreeMap::from([(
             1,
@@ -677,7 +679,7 @@ mod tests {
         );
         assert_eq!(services[&2].action, SvcAction::Restart);
         assert_eq!(
-            changes[2].details,
+            changes[2].restarts,
             vec!["restart: unit file changed"],
             "the unit's own restart covers restart_on"
         );

@@ -42,7 +42,7 @@
 use std::collections::BTreeMap;
 
 use crate::resources::deploy::{self, DeployProbe};
-use crate::resources::registry::Plug;
+use crate::resources::registry::{FirstProbe, Plug};
 use crate::resources::{
     decode_owed, service, tree, Desired, Kind, Observed, PathKind, PathState, Resource,
     OWED_STATE_FILE,
@@ -114,29 +114,20 @@ impl Wants {
         }
     }
 
-    /// What a resource needs that its kind and key tell.
+    /// What a resource needs that its kind and key tell (its registry line says).
     fn add_key(&mut self, kind: Kind, key: &str) {
-        match kind {
+        match kind.def().first_probe {
+            FirstProbe::Path { emptiness } => self.add_path(key.to_string(), emptiness),
             // Its conf path depends on the host's supervisord.conf: the probe finds it.
-            Kind::Program => {
+            FirstProbe::Program => {
                 self.extra.supervisor = true;
                 push_unique(&mut self.extra.programs, key);
             }
-            Kind::Service => {
+            FirstProbe::Unit => {
                 self.add_path(service::unit_path(key), false);
                 push_unique(&mut self.extra.units, key);
             }
-            // A link with `force` may replace an empty folder: the plan must know.
-            Kind::Directory | Kind::Link => self.add_path(key.to_string(), true),
-            Kind::File => self.add_path(key.to_string(), false),
-            // Known from the rendered resource only: see `add_rendered`.
-            Kind::Git
-            | Kind::Sync
-            | Kind::Release
-            | Kind::Package
-            | Kind::User
-            | Kind::Group
-            | Kind::Command => {}
+            FirstProbe::Rendered => {}
         }
         self.extra.owed = self.extra.supervisor || !self.extra.units.is_empty();
     }

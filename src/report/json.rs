@@ -135,7 +135,7 @@ impl Counts {
         for ch in counted(h, mode) {
             if restarts(ch) {
                 c.restarts += 1;
-                if ch.content.is_none() && ch.details.iter().all(|d| is_restart_detail(d)) {
+                if ch.content.is_none() && ch.details.is_empty() && ch.files.is_empty() {
                     continue;
                 }
             }
@@ -153,15 +153,9 @@ impl Counts {
     }
 }
 
-/// A detail saying a program or service restarts or reloads (`restart: /etc/app.ini changed`,
-/// `reload owed by an earlier run: ...`).
-pub fn is_restart_detail(d: &str) -> bool {
-    d.starts_with("restart") || d.starts_with("reload")
-}
-
 /// True when the change restarts or reloads something.
 pub fn restarts(c: &Change) -> bool {
-    c.details.iter().any(|d| is_restart_detail(d))
+    !c.restarts.is_empty()
 }
 
 /// Changes that count: all for diff, applied ones for apply.
@@ -297,4 +291,51 @@ pub fn render(report: &RunReport, playbook: &str) -> String {
     });
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::HostStatus;
+    use crate::resources::{Action, Kind};
+
+    fn program(index: usize, details: &[&str], restarts: &[&str]) -> Change {
+        Change {
+            kind: Kind::Program,
+            key: format!("p{index}"),
+            action: Action::Update,
+            details: details.iter().map(|d| d.to_string()).collect(),
+            content: None,
+            sensitive: false,
+            index,
+            after: None,
+            files: Default::default(),
+            restarts: restarts.iter().map(|d| d.to_string()).collect(),
+            attrs: false,
+        }
+    }
+
+    /// A change that only restarts counts as a restart; one that also changes state counts
+    /// twice; a detail that merely reads like a restart is not one (typed, not parsed).
+    #[test]
+    fn restarts_are_counted_from_the_typed_list() {
+        let h = HostReport {
+            host: "h1".into(),
+            status: HostStatus::Ok,
+            changes: vec![
+                program(0, &[], &["restart: /etc/a changed"]),
+                program(1, &["STOPPED → RUNNING"], &["restart: conf changed"]),
+                program(2, &["restarts: 3 (a detail, not a restart)"], &[]),
+            ],
+            applied: Vec::new(),
+            unchanged: 0,
+            facts: None,
+            round_trips: 1,
+            seconds: 0.0,
+            notes: Vec::new(),
+        };
+        let c = Counts::of(&h, Mode::Diff);
+        assert_eq!((c.restarts, c.updated, c.created, c.deleted), (2, 2, 0, 0));
+        assert!(!restarts(&h.changes[2]));
+    }
 }

@@ -28,8 +28,14 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
         _ => line.yellow().to_string(),
     };
     let _ = write!(out, "{line}");
-    if !c.details.is_empty() {
-        let _ = write!(out, " ({})", c.details.join(", "));
+    let inline: Vec<&str> = c
+        .details
+        .iter()
+        .chain(&c.restarts)
+        .map(String::as_str)
+        .collect();
+    if !inline.is_empty() {
+        let _ = write!(out, " ({})", inline.join(", "));
     }
     if let Some(after) = &c.after {
         let _ = write!(out, " (known after {after})");
@@ -230,6 +236,7 @@ mod tests {
                 files: vec![(Sign::Added, "a.py".into()), (Sign::Changed, "b.py".into())],
                 more: 3,
             },
+            restarts: Vec::new(),
             attrs: false,
             content: None,
             sensitive: false,

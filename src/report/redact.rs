@@ -103,6 +103,7 @@ impl Redactor {
         }
         c.key = self.string(&c.key);
         c.details = c.details.iter().map(|d| self.string(d)).collect();
+        c.restarts = c.restarts.iter().map(|d| self.string(d)).collect();
         for (_, f) in &mut c.files.files {
             *f = self.string(f);
         }
@@ -152,6 +153,7 @@ mod tests {
             index: 0,
             after: None,
             files: Default::default(),
+            restarts: Vec::new(),
             attrs: false,
         }
     }

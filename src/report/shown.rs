@@ -201,6 +201,7 @@ mod tests {
             index: 0,
             after: None,
             files: Default::default(),
+            restarts: Vec::new(),
             attrs: false,
         }
     }

@@ -23,6 +23,7 @@ use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::registry::Plug;
 use crate::resources::service::{self, ServiceSpec, ServiceState};
 use crate::resources::tree;
+pub use crate::resources::tree::check_path;
 use crate::resources::{
     parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, LinkSpec, Origin,
     Presence, Resource,
@@ -368,24 +369,7 @@ impl<'a> Resolver<'a> {
                 message: format!("{kind}: {}", e.message),
                 host: host.name.clone(),
             })?;
-        let checked = match kind {
-            Kind::Program => program::check_name(&key).map(|_| key),
-            Kind::Service => service::unit_name(&key),
-            Kind::User | Kind::Group => {
-                crate::resources::user::check_name(kind.as_str(), &key).map(|_| key)
-            }
-            Kind::Package => crate::resources::package::parse_name(&key).map(|(n, _)| n),
-            Kind::Command => {
-                if key.trim().is_empty() {
-                    Err("command: an empty command".to_string())
-                } else {
-                    Ok(key)
-                }
-            }
-            Kind::File | Kind::Directory | Kind::Link | Kind::Git | Kind::Sync | Kind::Release => {
-                check_path(&key).map(|_| key)
-            }
-        };
+        let checked = (kind.def().check_key)(&key);
         let key = checked.map_err(|m| ResolveError {
             origin: entry.origin_of(kind.as_str()),
             message: m,
@@ -1183,23 +1167,4 @@ fn missing_msg(
         "{what} `{name}` not found (looked in {})",
         looked.join(", ")
     )
-}
-
-/// A managed path must be absolute, normalized and free of `..`.
-pub fn check_path(p: &str) -> Result<(), String> {
-    if !p.starts_with('/') {
-        return Err(format!("path `{p}` must be absolute"));
-    }
-    if p.split('/').any(|c| c == ".." || c == ".") {
-        return Err(format!(
-            "path `{p}` must not contain `.` or `..` components"
-        ));
-    }
-    if p.contains('\0') {
-        return Err("path contains a NUL byte".into());
-    }
-    if p == "/" {
-        return Err("path `/` cannot be managed".into());
-    }
-    Ok(())
 }

@@ -211,6 +211,37 @@ pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
     s
 }
 
+/// [`super::registry::KindDef::check_key`]: any command line but an empty one.
+fn check_key(key: &str) -> Result<String, String> {
+    if key.trim().is_empty() {
+        Err("command: an empty command".to_string())
+    } else {
+        Ok(key.to_string())
+    }
+}
+
+impl super::Spec for CommandSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.command
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        self.creates.iter().cloned().collect()
+    }
+    fn watches(&self) -> (&[String], &[String]) {
+        (&self.on_change, &[])
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.command),
+            self.creates.as_deref(),
+            self.unless.as_deref(),
+            self.chdir.as_deref(),
+            self.user.as_deref(),
+        ])
+    }
+}
+
 /// The registry line of `command:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Command,
@@ -220,6 +251,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`command: CMD` — a command, with guards",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key,
 };
 
 #[cfg(test)]

@@ -485,6 +485,7 @@ pub fn plan(
                 index,
                 after: None,
                 files,
+                restarts: Vec::new(),
                 attrs: false,
             },
             work,

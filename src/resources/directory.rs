@@ -31,6 +31,7 @@ fn change(spec: &DirectorySpec, action: Action, details: Vec<String>) -> Change 
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
         // Only an `Attrs` change has attribute details (a parent's are its own lines).
         attrs: action == Action::Attrs,
     }
@@ -118,6 +119,19 @@ fn plan_parent(
     }
 }
 
+impl super::Spec for DirectorySpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.path
+    }
+    fn has_nul(&self) -> bool {
+        self.path.contains('\0') || self.attrs.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.path.as_str())
+    }
+}
+
 /// The registry line of `directory:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Directory,
@@ -127,6 +141,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`directory: PATH`",
     plug: super::registry::Plug::Path,
+    first_probe: super::registry::FirstProbe::Path { emptiness: true },
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

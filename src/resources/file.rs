@@ -39,6 +39,7 @@ fn change(
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
     }
 }
 
@@ -109,6 +110,19 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
     }
 }
 
+impl super::Spec for FileSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.path
+    }
+    fn has_nul(&self) -> bool {
+        self.path.contains('\0') || self.attrs.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.path.as_str())
+    }
+}
+
 /// The registry line of `file:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::File,
@@ -120,6 +134,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`file: PATH`",
     plug: super::registry::Plug::Path,
+    first_probe: super::registry::FirstProbe::Path { emptiness: false },
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

@@ -539,6 +539,28 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
     s
 }
 
+impl super::Spec for GitSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.dest
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.dest),
+            Some(&self.repo),
+            Some(&self.version),
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        ])
+    }
+    fn written(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.dest.as_str())
+    }
+    fn tree_root(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+}
+
 /// The registry line of `git:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Git,
@@ -548,6 +570,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`git: DEST` — a checkout",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

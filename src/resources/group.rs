@@ -127,6 +127,21 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
     )
 }
 
+impl super::Spec for GroupSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+    }
+}
+
+/// [`super::registry::KindDef::check_key`]: a group name (`user::check_name`).
+fn check_key(key: &str) -> Result<String, String> {
+    super::user::check_name("group", key).map(|_| key.to_string())
+}
+
 /// The registry line of `group:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Group,
@@ -136,6 +151,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`user: NAME` and `group: NAME` — local accounts",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key,
 };
 
 #[cfg(test)]

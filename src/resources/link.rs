@@ -32,6 +32,7 @@ fn change(spec: &LinkSpec, action: Action, details: Vec<String>) -> Change {
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
         attrs: action == Action::Attrs,
     }
 }
@@ -113,6 +114,19 @@ fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, Pla
     }
 }
 
+impl super::Spec for LinkSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.path
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[Some(&self.path), Some(&self.target)]) || self.attrs.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.path.as_str())
+    }
+}
+
 /// The registry line of `link:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Link,
@@ -122,6 +136,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`link: PATH`",
     plug: super::registry::Plug::Path,
+    first_probe: super::registry::FirstProbe::Path { emptiness: true },
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

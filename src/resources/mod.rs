@@ -185,143 +185,141 @@ impl fmt::Display for Kind {
     }
 }
 
-impl Desired {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Desired::File(_) => Kind::File,
-            Desired::Directory(_) => Kind::Directory,
-            Desired::Link(_) => Kind::Link,
-            Desired::Program(_) => Kind::Program,
-            Desired::Service(_) => Kind::Service,
-            Desired::Git(_) => Kind::Git,
-            Desired::Sync(_) => Kind::Sync,
-            Desired::Release(_) => Kind::Release,
-            Desired::Package(_) => Kind::Package,
-            Desired::User(_) => Kind::User,
-            Desired::Group(_) => Kind::Group,
-            Desired::Command(_) => Kind::Command,
-        }
+/// What every kind's spec answers, implemented in the kind's own file: the start of one
+/// contract for all kinds (probing, planning and applying still dispatch per kind: see
+/// docs/adding-a-kind.md).
+pub trait Spec {
+    /// Its registry line (the kind file's `DEF`).
+    const DEF: &'static registry::KindDef;
+    fn def(&self) -> &'static registry::KindDef {
+        Self::DEF
     }
-
     /// The resource's key: what `restart_on` and duplicate checks refer to (a path for files,
     /// the name of a program, the unit name of a service).
-    pub fn key(&self) -> &str {
-        match self {
-            Desired::File(s) => &s.path,
-            Desired::Directory(s) => &s.path,
-            Desired::Link(s) => &s.path,
-            Desired::Program(s) => &s.name,
-            Desired::Service(s) => &s.name,
-            Desired::Git(s) => &s.dest,
-            Desired::Sync(s) => &s.dest,
-            Desired::Release(s) => &s.dest,
-            Desired::Package(s) => &s.name,
-            Desired::User(s) => &s.name,
-            Desired::Group(s) => &s.name,
-            Desired::Command(s) => &s.command,
+    fn key(&self) -> &str;
+    /// Paths the probe must report on (by default: its key, when that is a path).
+    fn probe_paths(&self) -> Vec<String> {
+        if self.def().is_path {
+            vec![self.key().to_string()]
+        } else {
+            Vec::new()
         }
     }
-
-    /// Paths the probe must report on.
-    pub fn probe_paths(&self) -> Vec<String> {
-        match self {
-            // Where its supervisord.conf's `[include]` says: found by the probe itself.
-            Desired::Program(_) => Vec::new(),
-            Desired::Service(s) => vec![service::unit_path(&s.name)],
-            Desired::Release(s) => s.probe_paths(),
-            Desired::Command(s) => s.creates.iter().cloned().collect(),
-            Desired::Package(_) | Desired::User(_) | Desired::Group(_) => Vec::new(),
-            Desired::File(_)
-            | Desired::Directory(_)
-            | Desired::Link(_)
-            | Desired::Git(_)
-            | Desired::Sync(_) => vec![self.key().to_string()],
-        }
-    }
-
     /// Keys of resources whose change restarts (`restart_on`) or reloads (`reload_on`) this
     /// one; for a command, those it runs on (`on_change`).
-    pub fn watches(&self) -> (&[String], &[String]) {
+    fn watches(&self) -> (&[String], &[String]) {
+        (&[], &[])
+    }
+    /// True when a string the resource would pass to the host (a path, a target, an owner,
+    /// a name, a command, a file name of a tree) has a NUL byte: a shell script cannot carry
+    /// it.
+    fn has_nul(&self) -> bool;
+    /// The path a present resource writes, whose parents must exist before its step.
+    fn written(&self) -> Option<&str> {
+        None
+    }
+    /// The root of a tree its step fills with content play does not list (a checkout, a
+    /// synced tree, releases): resources below it are known only after that step.
+    fn tree_root(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// True when one of `v` has a NUL byte.
+pub fn any_nul(v: &[Option<&str>]) -> bool {
+    v.iter().flatten().any(|s| s.contains('\0'))
+}
+
+impl Attrs {
+    /// The owner or group has a NUL byte.
+    pub fn has_nul(&self) -> bool {
+        any_nul(&[self.owner.as_deref(), self.group.as_deref()])
+    }
+}
+
+/// `$body` with `$s` bound to the spec of `$d`, whatever its kind: the one match over every
+/// kind that `Desired`'s methods share.
+macro_rules! each_spec {
+    ($d:expr, $s:ident => $body:expr) => {
+        match $d {
+            Desired::File($s) => $body,
+            Desired::Directory($s) => $body,
+            Desired::Link($s) => $body,
+            Desired::Program($s) => $body,
+            Desired::Service($s) => $body,
+            Desired::Git($s) => $body,
+            Desired::Sync($s) => $body,
+            Desired::Release($s) => $body,
+            Desired::Package($s) => $body,
+            Desired::User($s) => $body,
+            Desired::Group($s) => $body,
+            Desired::Command($s) => $body,
+        }
+    };
+}
+
+/// The specs of the kinds whose steps `apply::Builder` writes itself (plug-in paths `Path` and
+/// `Process`); the deploy kinds write their own fragments.
+#[derive(Debug, Clone, Copy)]
+pub enum BuilderSpec<'a> {
+    File(&'a FileSpec),
+    Directory(&'a DirectorySpec),
+    Link(&'a LinkSpec),
+    Program(&'a ProgramSpec),
+    Service(&'a ServiceSpec),
+}
+
+impl Desired {
+    /// See [`BuilderSpec`]; `None` for the deploy kinds.
+    pub fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
         match self {
-            Desired::Program(s) => (&s.restart_on, &[]),
-            Desired::Service(s) => (&s.restart_on, &s.reload_on),
-            Desired::Command(s) => (&s.on_change, &[]),
-            Desired::File(_)
-            | Desired::Directory(_)
-            | Desired::Link(_)
-            | Desired::Git(_)
+            Desired::File(s) => Some(BuilderSpec::File(s)),
+            Desired::Directory(s) => Some(BuilderSpec::Directory(s)),
+            Desired::Link(s) => Some(BuilderSpec::Link(s)),
+            Desired::Program(s) => Some(BuilderSpec::Program(s)),
+            Desired::Service(s) => Some(BuilderSpec::Service(s)),
+            Desired::Git(_)
             | Desired::Sync(_)
             | Desired::Release(_)
             | Desired::Package(_)
             | Desired::User(_)
-            | Desired::Group(_) => (&[], &[]),
+            | Desired::Group(_)
+            | Desired::Command(_) => None,
         }
     }
 
-    /// True when a string the resource would pass to the host (a path, a target, an owner,
-    /// a name, a command, a file name of a tree) has a NUL byte: a shell script cannot carry
-    /// it. `play check` reports it (resolve), apply refuses the step.
+    pub fn kind(&self) -> Kind {
+        each_spec!(self, s => s.def().kind)
+    }
+
+    /// See [`Spec::key`].
+    pub fn key(&self) -> &str {
+        each_spec!(self, s => s.key())
+    }
+
+    /// See [`Spec::probe_paths`].
+    pub fn probe_paths(&self) -> Vec<String> {
+        each_spec!(self, s => s.probe_paths())
+    }
+
+    /// See [`Spec::watches`].
+    pub fn watches(&self) -> (&[String], &[String]) {
+        each_spec!(self, s => s.watches())
+    }
+
+    /// See [`Spec::has_nul`]. `play check` reports it (resolve), apply refuses the step.
     pub fn has_nul(&self) -> bool {
-        fn any(v: &[Option<&str>]) -> bool {
-            v.iter().flatten().any(|s| s.contains('\0'))
-        }
-        let attrs = |a: &Attrs| any(&[a.owner.as_deref(), a.group.as_deref()]);
-        let tree = |t: &sync::LocalTree| {
-            t.files
-                .keys()
-                .chain(t.dirs.iter())
-                .any(|p| p.contains('\0'))
-        };
-        match self {
-            Desired::File(s) => s.path.contains('\0') || attrs(&s.attrs),
-            Desired::Directory(s) => s.path.contains('\0') || attrs(&s.attrs),
-            Desired::Link(s) => any(&[Some(&s.path), Some(&s.target)]) || attrs(&s.attrs),
-            Desired::Program(s) => s.name.contains('\0'),
-            Desired::Service(s) => s.name.contains('\0'),
-            Desired::Git(s) => any(&[
-                Some(&s.dest),
-                Some(&s.repo),
-                Some(&s.version),
-                s.owner.as_deref(),
-                s.group.as_deref(),
-            ]),
-            Desired::Sync(s) => {
-                any(&[
-                    Some(&s.dest),
-                    s.layout.owner.as_deref(),
-                    s.layout.group.as_deref(),
-                ]) || tree(&s.tree)
-            }
-            Desired::Release(s) => {
-                any(&[
-                    Some(&s.dest),
-                    s.layout.owner.as_deref(),
-                    s.layout.group.as_deref(),
-                ]) || match &s.source {
-                    release::ReleaseSource::Git { repo, version, .. } => {
-                        any(&[Some(repo), Some(version)])
-                    }
-                    release::ReleaseSource::Sync { tree: t, .. } => tree(t),
-                }
-            }
-            Desired::Package(s) => s.name.contains('\0'),
-            Desired::User(s) => {
-                any(&[
-                    Some(&s.name),
-                    s.group.as_deref(),
-                    s.shell.as_deref(),
-                    s.home.as_deref(),
-                ]) || s.groups.iter().flatten().any(|g| g.contains('\0'))
-            }
-            Desired::Group(s) => s.name.contains('\0'),
-            Desired::Command(s) => any(&[
-                Some(&s.command),
-                s.creates.as_deref(),
-                s.unless.as_deref(),
-                s.chdir.as_deref(),
-                s.user.as_deref(),
-            ]),
-        }
+        each_spec!(self, s => s.has_nul())
+    }
+
+    /// See [`Spec::written`].
+    pub fn written(&self) -> Option<&str> {
+        each_spec!(self, s => s.written())
+    }
+
+    /// See [`Spec::tree_root`].
+    pub fn tree_root(&self) -> Option<&str> {
+        each_spec!(self, s => s.tree_root())
     }
 }
 
@@ -548,6 +546,9 @@ pub struct Change {
     /// The owner, group or mode of the resource's file (a program's conf, a service's unit
     /// file) changes; `details` says how.
     pub attrs: bool,
+    /// The restarts and reloads of this program or service, for people (`restart: /etc/app.ini
+    /// changed`, `reload owed by an earlier run: …`); not in `details`.
+    pub restarts: Vec<String>,
     /// Known only after an earlier step of this run (`git /srv/app`): that step changes the
     /// tree this resource lies in, so the step re-examines the path when it runs (Terraform's
     /// "known after apply").
@@ -555,10 +556,11 @@ pub struct Change {
 }
 
 impl Change {
-    /// `details` followed by the lines of `files`: the text the JSON, Markdown and JUnit reports
-    /// carry (as before `files` was typed).
+    /// `details`, then `restarts`, then the lines of `files`: the text the JSON, Markdown and
+    /// JUnit reports carry (as before `restarts` and `files` were typed).
     pub fn all_details(&self) -> Vec<String> {
         let mut d = self.details.clone();
+        d.extend(self.restarts.iter().cloned());
         d.extend(self.files.lines());
         d
     }

@@ -382,6 +382,21 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
     s
 }
 
+impl super::Spec for PackageSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+    }
+}
+
+/// [`super::registry::KindDef::check_key`]: the package name, without its `=VERSION`.
+fn check_key(key: &str) -> Result<String, String> {
+    parse_name(key).map(|(name, _)| name)
+}
+
 /// The registry line of `package:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Package,
@@ -391,6 +406,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`package: NAME` or `package: [NAMES]` — Debian/Ubuntu packages",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key,
 };
 
 #[cfg(test)]

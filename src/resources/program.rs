@@ -431,6 +431,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
     };
     if spec.state == ProgramState::Absent {
         if matches!(conf_state.kind, PathKind::Missing) && state.is_none() {
@@ -478,8 +479,9 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         details.extend(c.details.iter().cloned());
     }
     let reread = conf_changed || !loaded;
+    let mut restarts = Vec::new();
     if conf_changed && loaded && spec.state == ProgramState::Running && state_ok {
-        details.push("restart: conf changed".into());
+        restarts.push("restart: conf changed".to_string());
     }
     let action = match (&conf_change, conf_state.kind) {
         (Some(_), PathKind::Missing) => Action::Create,
@@ -499,10 +501,31 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         },
         _ => ProgramOp::Stop { reread },
     };
+    let mut c = change(action, details, conf_change);
+    c.restarts = restarts;
     Ok(ProgramPlan {
-        change: Some(change(action, details, conf_change)),
+        change: Some(c),
         op,
     })
+}
+
+impl super::Spec for ProgramSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    // Its conf file is where its supervisord.conf's `[include]` says: found by the probe.
+    fn watches(&self) -> (&[String], &[String]) {
+        (&self.restart_on, &[])
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+    }
+}
+
+/// [`super::registry::KindDef::check_key`]: a program name ([`check_name`]).
+fn check_key(key: &str) -> Result<String, String> {
+    check_name(key).map(|_| key.to_string())
 }
 
 /// The registry line of `program:` (see [`super::registry`]).
@@ -530,6 +553,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: false,
     docs_section: "`program: NAME` — a supervisor program",
     plug: super::registry::Plug::Process,
+    first_probe: super::registry::FirstProbe::Program,
+    check_key,
 };
 
 #[cfg(test)]
@@ -869,7 +894,7 @@ mod tests {
                     let c = p.change.unwrap_or_else(|| panic!("{what}: no change"));
                     assert_eq!(c.action, *action, "{what}");
                     assert_eq!(
-                        c.details,
+                        c.all_details(),
                         details.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                         "{what}"
                     );

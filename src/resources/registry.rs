@@ -1,18 +1,20 @@
 //! The registry of resource kinds: one line per kind, each line a [`KindDef`] defined in the
 //! kind's own file. It is the single source of a kind's name, of the keys a playbook entry of
-//! that kind accepts (the "unknown key" / "does not apply" errors of `playbook` read them, and
-//! a test checks each is documented in docs/playbooks.md), of whether its key is a host path,
-//! and of whether `restart_on`, `reload_on` and `on_change` may watch it.
+//! that kind accepts (the "does not apply" errors of `playbook` read them; tests check they are
+//! the fields of `playbook::RawResource` and that each is documented in docs/playbooks.md), of
+//! whether its key is a host path and how a key is checked (resolve), of whether
+//! `restart_on`, `reload_on` and `on_change` may watch it, and of what the first probe asks
+//! for it (`probe::Wants`).
 //!
-//! What is not here yet (see docs/adding-a-kind.md): probing, planning and applying still
-//! dispatch per kind in `resources::mod`, `resources::deploy`, `probe` and `apply`; those
-//! matches are exhaustive over [`Kind`] / [`Desired`](super::Desired), so a new kind fails to
-//! compile until each names it.
+//! What is not here yet (see docs/adding-a-kind.md): rendering, planning and applying still
+//! dispatch per kind in `playbook`, `resolve`, `resources::mod`, `resources::deploy`,
+//! `resources::tree` and `apply`; those matches are exhaustive over [`Kind`] /
+//! [`Desired`](super::Desired), so a new kind fails to compile until each names it.
 
 use super::Kind;
 
 /// What the registry knows of one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct KindDef {
     pub kind: Kind,
     /// As written in playbooks (`file:`).
@@ -28,6 +30,31 @@ pub struct KindDef {
     pub docs_section: &'static str,
     /// Which of today's three plug-in paths it takes.
     pub plug: Plug,
+    /// What the host's first probe (before facts, before rendering) asks for it.
+    pub first_probe: FirstProbe,
+    /// Checks its rendered key, giving the key the resource has (a service's unit name gets
+    /// its `.service`, a package loses its `=VERSION`); `Err`: the message, located by resolve.
+    pub check_key: fn(&str) -> Result<String, String>,
+}
+
+/// [`KindDef::check_key`] of the kinds whose key is a path on the host.
+pub fn path_key(key: &str) -> Result<String, String> {
+    super::tree::check_path(key).map(|_| key.to_string())
+}
+
+/// What the first probe asks for a resource known by its kind and key only (see
+/// `probe::Wants::of`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstProbe {
+    /// Nothing: what it needs is known once it is rendered (`probe::Wants::add_rendered`).
+    Rendered,
+    /// The state of its key, a path; `emptiness`: whether that folder is empty matters (a
+    /// folder deleted, or replaced by a link).
+    Path { emptiness: bool },
+    /// supervisord's config, and the conf file where its `[include]` puts the program's.
+    Program,
+    /// The unit file, and `systemctl show` of the unit.
+    Unit,
 }
 
 /// The three plug-in paths a kind takes today (one contract for all is not reached yet).
@@ -97,6 +124,20 @@ mod tests {
             assert_eq!(by_name(d.name), Some(*k));
             assert!(!ALL[..i].contains(k), "{} listed twice", d.name);
             assert!(!d.docs_section.is_empty());
+            let first = match d.first_probe {
+                FirstProbe::Path { .. } => Plug::Path,
+                FirstProbe::Program | FirstProbe::Unit => Plug::Process,
+                FirstProbe::Rendered => Plug::Deploy,
+            };
+            assert_eq!(
+                first, d.plug,
+                "{}: first probe and plug-in path disagree",
+                d.name
+            );
+            if d.is_path {
+                assert!((d.check_key)("/x").is_ok(), "{}: path key", d.name);
+                assert!((d.check_key)("x").is_err(), "{}: path key", d.name);
+            }
             for key in d.keys {
                 assert!(!COMMON_KEYS.contains(key), "{}: {key} is common", d.name);
             }

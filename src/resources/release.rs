@@ -649,6 +649,34 @@ n=\"$b/r\"
     Ok((s, stdin))
 }
 
+impl super::Spec for ReleaseSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.dest
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        ReleaseSpec::probe_paths(self)
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.dest),
+            self.layout.owner.as_deref(),
+            self.layout.group.as_deref(),
+        ]) || match &self.source {
+            ReleaseSource::Git { repo, version, .. } => {
+                super::any_nul(&[Some(repo), Some(version)])
+            }
+            ReleaseSource::Sync { tree, .. } => tree.has_nul(),
+        }
+    }
+    fn written(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+    fn tree_root(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+}
+
 /// The registry line of `release:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Release,
@@ -658,6 +686,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`release: DEST` — the code, as capistrano-style releases",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

@@ -291,6 +291,7 @@ fn plan_absent(spec: &ServiceSpec, us: &UnitState, observed: &Observed) -> Servi
         index: 0,
         after: None,
         files: Default::default(),
+        restarts: Vec::new(),
         attrs: false,
     });
     ServicePlan {
@@ -402,13 +403,14 @@ pub fn plan(
     } else {
         us.active_state.to_uppercase()
     };
+    let mut restarts = Vec::new();
     let action = match spec.state {
         Some(ServiceState::Running) if !us.is_running() || unknown => {
             details.push(format!("{shown} → RUNNING"));
             SvcAction::Start
         }
         Some(ServiceState::Running) if unit_changed || us.need_daemon_reload => {
-            details.push("restart: unit file changed".into());
+            restarts.push("restart: unit file changed".to_string());
             SvcAction::Restart
         }
         Some(ServiceState::Stopped) if us.is_up() && !unknown => {
@@ -416,7 +418,7 @@ pub fn plan(
             SvcAction::Stop
         }
         None if (unit_changed || us.need_daemon_reload) && us.is_running() && !unknown => {
-            details.push("restart: unit file changed".into());
+            restarts.push("restart: unit file changed".to_string());
             SvcAction::TryRestart
         }
         _ => SvcAction::None,
@@ -428,9 +430,9 @@ pub fn plan(
         remove: false,
     };
     let attrs = !attr_details.is_empty();
-    let attrs_only = attrs && details.is_empty();
+    let attrs_only = attrs && details.is_empty() && restarts.is_empty();
     details.extend(attr_details);
-    if !unit_changed && details.is_empty() {
+    if !unit_changed && details.is_empty() && restarts.is_empty() {
         return Ok(ServicePlan {
             change: None,
             op,
@@ -454,11 +456,28 @@ pub fn plan(
             index: 0,
             after: None,
             files: Default::default(),
+            restarts,
             attrs,
         }),
         op,
         unit_changed,
     })
+}
+
+impl super::Spec for ServiceSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        vec![unit_path(&self.name)]
+    }
+    fn watches(&self) -> (&[String], &[String]) {
+        (&self.restart_on, &self.reload_on)
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+    }
 }
 
 /// The registry line of `service:` (see [`super::registry`]).
@@ -478,6 +497,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: false,
     docs_section: "`service: NAME` — a systemd service",
     plug: super::registry::Plug::Process,
+    first_probe: super::registry::FirstProbe::Unit,
+    check_key: unit_name,
 };
 
 #[cfg(test)]
@@ -692,7 +713,7 @@ mod tests {
                 Some((action, details)) => {
                     let c = p.change.unwrap_or_else(|| panic!("case {i}: no change"));
                     assert_eq!(c.action, action, "case {i}");
-                    assert_eq!(c.details, details, "case {i}");
+                    assert_eq!(c.all_details(), details, "case {i}");
                     assert_eq!(c.content.is_some(), p.unit_changed, "case {i}");
                 }
             }

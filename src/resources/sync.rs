@@ -853,6 +853,36 @@ pub fn apply_fragment(
     Ok((s, stdin))
 }
 
+impl super::Spec for SyncSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.dest
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.dest),
+            self.layout.owner.as_deref(),
+            self.layout.group.as_deref(),
+        ]) || self.tree.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+    fn tree_root(&self) -> Option<&str> {
+        Some(&self.dest)
+    }
+}
+
+impl LocalTree {
+    /// A file or folder name has a NUL byte.
+    pub fn has_nul(&self) -> bool {
+        self.files
+            .keys()
+            .chain(self.dirs.iter())
+            .any(|p| p.contains('\0'))
+    }
+}
+
 /// The registry line of `sync:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Sync,
@@ -862,6 +892,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`sync: DEST` — a folder of the controller",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key: super::registry::path_key,
 };
 
 #[cfg(test)]

@@ -33,49 +33,29 @@ pub fn normalize(path: &str) -> String {
     }
 }
 
+/// A managed path must be absolute, normalized and free of `..`.
+pub fn check_path(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err(format!("path `{p}` must be absolute"));
+    }
+    if p.split('/').any(|c| c == ".." || c == ".") {
+        return Err(format!(
+            "path `{p}` must not contain `.` or `..` components"
+        ));
+    }
+    if p.contains('\0') {
+        return Err("path contains a NUL byte".into());
+    }
+    if p == "/" {
+        return Err("path `/` cannot be managed".into());
+    }
+    Ok(())
+}
+
 /// True when `path` lies strictly below `root`.
 pub fn is_under(path: &str, root: &str) -> bool {
     let (p, r) = (normalize(path), normalize(root));
     r != p && (r == "/" || p.starts_with(&format!("{r}/")))
-}
-
-/// The path a present resource writes, whose parents must exist before its step.
-fn written(d: &Desired) -> Option<&str> {
-    match d {
-        Desired::File(s) if s.presence == Presence::Present => Some(&s.path),
-        Desired::Directory(s) if s.presence == Presence::Present => Some(&s.path),
-        Desired::Link(s) if s.presence == Presence::Present => Some(&s.path),
-        Desired::Git(s) if s.presence == Presence::Present => Some(&s.dest),
-        Desired::Sync(s) => Some(&s.dest),
-        Desired::Release(s) => Some(&s.dest),
-        Desired::File(_) | Desired::Directory(_) | Desired::Link(_) | Desired::Git(_) => None,
-        // Names, or a command (its `creates` is not written by play): no parents.
-        Desired::Program(_)
-        | Desired::Service(_)
-        | Desired::Package(_)
-        | Desired::User(_)
-        | Desired::Group(_)
-        | Desired::Command(_) => None,
-    }
-}
-
-/// The root of a tree that a step of this kind fills with content play does not list
-/// (a checkout, a synced tree, releases).
-fn tree_root(d: &Desired) -> Option<&str> {
-    match d {
-        Desired::Git(s) => Some(&s.dest),
-        Desired::Sync(s) => Some(&s.dest),
-        Desired::Release(s) => Some(&s.dest),
-        Desired::File(_)
-        | Desired::Directory(_)
-        | Desired::Link(_)
-        | Desired::Program(_)
-        | Desired::Service(_)
-        | Desired::Package(_)
-        | Desired::User(_)
-        | Desired::Group(_)
-        | Desired::Command(_) => None,
-    }
 }
 
 /// Every folder above the paths the resources write: what the probe must also look at so
@@ -92,7 +72,7 @@ pub fn parent_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<String>
 pub fn written_paths(resources: &[Resource]) -> Vec<&str> {
     resources
         .iter()
-        .filter_map(|r| written(&r.desired))
+        .filter_map(|r| r.desired.written())
         .collect()
 }
 
@@ -114,7 +94,7 @@ pub fn with_parents(resources: Vec<Resource>) -> Vec<Resource> {
         .collect();
     let trees: BTreeSet<String> = resources
         .iter()
-        .filter_map(|r| tree_root(&r.desired).map(normalize))
+        .filter_map(|r| r.desired.tree_root().map(normalize))
         .collect();
     let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
     let mut out: Vec<Resource> = Vec::with_capacity(slots.len());
@@ -134,7 +114,7 @@ fn emit(
     out: &mut Vec<Resource>,
 ) {
     let Some(r) = slots[i].take() else { return };
-    if let Some(path) = written(&r.desired) {
+    if let Some(path) = r.desired.written() {
         for a in ancestors(path) {
             if made.contains(&a) || trees.contains(&a) {
                 continue;
@@ -184,7 +164,7 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
         };
         let own = match &res.desired {
             Desired::Command(s) => s.creates.as_deref(),
-            d if c.kind.is_path() => written(d).or(Some(c.key.as_str())),
+            d if c.kind.is_path() => d.written().or(Some(c.key.as_str())),
             _ => None,
         };
         if let Some(p) = own {
@@ -197,7 +177,7 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
         }
         let root = match &res.desired {
             Desired::Command(s) => s.creates.as_deref().map(normalize),
-            d => tree_root(d).map(normalize),
+            d => d.tree_root().map(normalize),
         };
         if let Some(root) = root {
             roots.push((root, format!("{} {}", c.kind, c.key)));
@@ -388,6 +368,7 @@ mod tests {
                 index: i,
                 after: None,
                 files: Default::default(),
+                restarts: Vec::new(),
                 attrs: false,
             })
             .collect();

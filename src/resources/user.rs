@@ -261,6 +261,26 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
     )
 }
 
+impl super::Spec for UserSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.name),
+            self.group.as_deref(),
+            self.shell.as_deref(),
+            self.home.as_deref(),
+        ]) || self.groups.iter().flatten().any(|g| g.contains('\0'))
+    }
+}
+
+/// [`super::registry::KindDef::check_key`]: a user name ([`check_name`]).
+fn check_key(key: &str) -> Result<String, String> {
+    check_name("user", key).map(|_| key.to_string())
+}
+
 /// The registry line of `user:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::User,
@@ -279,6 +299,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: true,
     docs_section: "`user: NAME` and `group: NAME` — local accounts",
     plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key,
 };
 
 #[cfg(test)]
