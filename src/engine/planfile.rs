@@ -431,6 +431,7 @@ mod tests {
             after: None,
             files: Default::default(),
             attrs: false,
+            restarts: Default::default(),
         }
     }
 
@@ -478,6 +479,7 @@ mod tests {
             after: None,
             files: Default::default(),
             attrs: false,
+            restarts: Default::default(),
         }
     }
 

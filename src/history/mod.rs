@@ -384,6 +384,7 @@ mod tests {
                 after: None,
                 files: Default::default(),
                 attrs: false,
+                restarts: Default::default(),
             }],
             applied: vec![0],
             unchanged: 2,

@@ -333,6 +333,7 @@ mod tests {
             round_trips: 1,
             seconds: 0.0,
             notes: Vec::new(),
+            prints: Vec::new(),
         };
         let c = Counts::of(&h, Mode::Diff);
         assert_eq!((c.restarts, c.updated, c.created, c.deleted), (2, 2, 0, 0));

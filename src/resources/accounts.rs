@@ -217,6 +217,7 @@ mod tests {
             index,
             files: Default::default(),
             attrs: false,
+            restarts: Default::default(),
             after: None,
         }
     }
