@@ -30,7 +30,13 @@ pub struct LineSpec {
 
 /// Checks a `regexp` (the `regex` crate's syntax).
 pub fn check_regexp(re: &str) -> Result<Regex, String> {
-    Regex::new(re).map_err(|e| format!("regexp `{re}` does not compile: {e}"))
+    Regex::new(re).map_err(|e| {
+        // The regex crate's message draws the pattern over several lines: its last says why.
+        let text = e.to_string();
+        let why = text.lines().last().unwrap_or_default().trim();
+        let why = why.strip_prefix("error: ").unwrap_or(why);
+        format!("regexp `{re}` does not compile: {why}")
+    })
 }
 
 /// Checks a line's `text`: one line.
