@@ -7,19 +7,9 @@ mod support;
 use support::lab::Lab;
 use support::project::Project;
 
-fn sh(lab: &Lab, host: &str, cmd: &str) -> String {
-    let out = lab.exec(host, cmd);
-    assert!(
-        out.status.success(),
-        "{host}: `{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The pid supervisord gives program `name`.
 fn pid(lab: &Lab, name: &str) -> String {
-    let out = sh(lab, "h1", &format!("supervisorctl status {name}"));
+    let out = lab.sh("h1", &format!("supervisorctl status {name}"));
     assert!(out.contains("RUNNING"), "{out}");
     out.split("pid ")
         .nth(1)
@@ -57,9 +47,7 @@ const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost6\n";
 #[test]
 fn lines_blocks_and_cron_files_on_a_host() {
     let lab = Lab::start("edits-lab", 1);
-    sh(
-        &lab,
-        "h1",
+    lab.sh("h1",
         &format!("mkdir -p /srv/edits && printf '{SSHD}' > /srv/edits/sshd_config && printf '{HOSTS}' > /srv/edits/hosts && chmod 0600 /srv/edits/sshd_config && mkdir -p /etc/cron.d"),
     );
     let p = Project::new(&lab)
@@ -77,21 +65,21 @@ fn lines_blocks_and_cron_files_on_a_host() {
         .shows("+ create cron edits-cleanup");
     p.play(&["apply", "site.yml"]).code(0);
     assert_eq!(
-        sh(&lab, "h1", "cat /srv/edits/sshd_config"),
+        lab.sh("h1", "cat /srv/edits/sshd_config"),
         "Port 22\nPasswordAuthentication no\nUsePAM yes\nPermitRootLogin no\n"
     );
     // The file keeps its mode.
-    assert_eq!(sh(&lab, "h1", "stat -c %a /srv/edits/sshd_config"), "600\n");
+    assert_eq!(lab.sh("h1", "stat -c %a /srv/edits/sshd_config"), "600\n");
     assert_eq!(
-        sh(&lab, "h1", "cat /srv/edits/hosts"),
+        lab.sh("h1", "cat /srv/edits/hosts"),
         "127.0.0.1 localhost\n::1 localhost6\n# BEGIN play: db\n10.0.0.5 db\n# END play: db\n"
     );
     assert_eq!(
-        sh(&lab, "h1", "cat /etc/cron.d/edits-cleanup"),
+        lab.sh("h1", "cat /etc/cron.d/edits-cleanup"),
         "# cron edits-cleanup — managed by play, edits are overwritten\nPATH=/usr/bin:/bin\n0 3 * * * nobody /usr/bin/find /tmp -name 'edits-*' -mtime +7 -delete\n"
     );
     assert_eq!(
-        sh(&lab, "h1", "stat -c '%a %U %G' /etc/cron.d/edits-cleanup"),
+        lab.sh("h1", "stat -c '%a %U %G' /etc/cron.d/edits-cleanup"),
         "644 root root\n"
     );
     // --- converged: nothing left to do
@@ -106,18 +94,20 @@ fn lines_blocks_and_cron_files_on_a_host() {
         .shows("~ update block /srv/edits/hosts")
         .hides("line /srv/edits/sshd_config");
     assert_ne!(pid(&lab, "edits_watcher"), before, "the watcher restarted");
-    assert!(sh(&lab, "h1", "cat /srv/edits/hosts").contains("\n10.0.0.6 db\n# END play: db\n"));
+    assert!(lab
+        .sh("h1", "cat /srv/edits/hosts")
+        .contains("\n10.0.0.6 db\n# END play: db\n"));
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 
     // --- validate refuses a bad line: the step fails, the file is untouched
-    let good = sh(&lab, "h1", "cat /srv/edits/sshd_config");
+    let good = lab.sh("h1", "cat /srv/edits/sshd_config");
     let p = p.var("password_auth", "maybe");
     p.play(&["apply", "site.yml"])
         .code(1)
         .shows("validate failed");
-    assert_eq!(sh(&lab, "h1", "cat /srv/edits/sshd_config"), good);
+    assert_eq!(lab.sh("h1", "cat /srv/edits/sshd_config"), good);
     assert_eq!(
-        sh(&lab, "h1", "ls -A /var/lib/play/tmp | wc -l").trim(),
+        lab.sh("h1", "ls -A /var/lib/play/tmp | wc -l").trim(),
         "0",
         "no temp file left"
     );
@@ -139,13 +129,12 @@ fn lines_blocks_and_cron_files_on_a_host() {
     );
     p.play(&["apply", "gone.yml"]).code(0);
     assert_eq!(
-        sh(&lab, "h1", "cat /srv/edits/sshd_config"),
+        lab.sh("h1", "cat /srv/edits/sshd_config"),
         "Port 22\nPasswordAuthentication no\nUsePAM yes\n"
     );
-    assert_eq!(sh(&lab, "h1", "cat /srv/edits/hosts"), HOSTS);
+    assert_eq!(lab.sh("h1", "cat /srv/edits/hosts"), HOSTS);
     assert_eq!(
-        sh(
-            &lab,
+        lab.sh(
             "h1",
             "test -e /etc/cron.d/edits-cleanup && echo there || echo gone"
         ),
