@@ -1,6 +1,6 @@
 //! `line:`, `block:` and `cron:` on a real lab host: applied, checked on the host, a second
 //! `diff --exit-code` clean, a change restarting the program that watches the file, and
-//! `validate` refusing a bad line (the file untouched).
+//! `validate` refusing a bad line (the file untouched), on `line:` and on `file:`.
 
 mod support;
 
@@ -111,6 +111,18 @@ fn lines_blocks_and_cron_files_on_a_host() {
         "0",
         "no temp file left"
     );
+
+    // --- `validate` on `file:`: a refused content leaves the file as it was
+    let conf = |text: &str| {
+        format!("- hosts: lab\n  state:\n    - file: /srv/edits/app.conf\n      content: \"{text}\\n\"\n      validate: grep -qx 'ok.*' %s\n")
+    };
+    let p = p.file("conf.yml", &conf("ok 1"));
+    p.play(&["apply", "conf.yml"]).code(0);
+    let p = p.file("conf.yml", &conf("broken"));
+    p.play(&["apply", "conf.yml"])
+        .code(1)
+        .shows("validate failed: grep -qx 'ok.*' %s");
+    assert_eq!(lab.sh("h1", "cat /srv/edits/app.conf"), "ok 1\n");
 
     // --- absent: the line and the block go, the cron file is removed
     let p = p.file(

@@ -455,10 +455,12 @@ impl Builder {
         };
         match (spec, change.action) {
             (BuilderSpec::File(s), Action::Create) => {
-                self.write_file(i, &s.path, &s.attrs, &content, &expect)
+                let v = s.validate.as_deref();
+                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
             }
             (BuilderSpec::File(s), Action::Update) if change.content.is_some() => {
-                self.write_file(i, &s.path, &s.attrs, &content, &expect)
+                let v = s.validate.as_deref();
+                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
             }
             (BuilderSpec::File(s), Action::Update | Action::Attrs) => {
                 self.file_attrs(i, &s.path, &s.attrs, &expect)
@@ -1049,6 +1051,7 @@ mod tests {
                     source: "content".into(),
                 }),
                 attrs: Attrs::default(),
+                validate: None,
             }))
         };
         let (r1, r2) = (f("/a", b"one"), f("/b'$(x)", b"\0two"));
@@ -1264,6 +1267,7 @@ mod tests {
                 source: "content".into(),
             }),
             attrs: Attrs::default(),
+            validate: None,
         }));
         let c = change(Kind::File, "/a", Action::Create, 0, Some(b"x"));
         let (s, stdin) = script_with_record(Some(b"{}\n"), &[(&c, &r)]);

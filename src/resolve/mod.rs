@@ -1065,11 +1065,16 @@ impl<'a> Resolver<'a> {
                 } else {
                     None
                 };
+                let validate = s("validate", &raw.validate)?;
+                if let Some(v) = &validate {
+                    crate::resources::edit::check_validate(v).map_err(|m| fail("validate", m))?;
+                }
                 Desired::File(FileSpec {
                     path,
                     presence,
                     content,
                     attrs,
+                    validate,
                 })
             }
             Kind::Directory => Desired::Directory(DirectorySpec {

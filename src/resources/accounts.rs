@@ -186,6 +186,7 @@ mod tests {
                     group: group.map(Into::into),
                     mode: None,
                 },
+                validate: None,
             }),
             origin: Origin {
                 file: "site.yml".into(),

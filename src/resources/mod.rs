@@ -98,6 +98,8 @@ pub struct FileSpec {
     /// `None` with `Present`: the file must exist, content unmanaged (created empty).
     pub content: Option<Content>,
     pub attrs: Attrs,
+    /// A command run on new content (`%s`: its temp file) before it replaces the file.
+    pub validate: Option<String>,
 }
 
 /// `directory:` — a folder.
