@@ -1,5 +1,5 @@
 //! Shared pieces of the kinds that deploy code and set hosts up: `git:`, `sync:`, `release:`,
-//! `package:`, `user:`, `group:`, `command:`.
+//! `package:`, `user:`, `group:`, `command:`, and the file edits `line:`, `block:`, `cron:`.
 //!
 //! Each kind has a spec, an observed state, a pure `plan` giving [`Planned`] work, a probe
 //! fragment (text added to the host's ONE probe script) and an apply fragment (text added to the
@@ -22,6 +22,7 @@
 //! pwent \0 TEXT \0                                `getent passwd USER...`
 //! grent \0 TEXT \0                                `getent group`
 //! unless \0 ID \0 STATUS \0                       exit status of a command's `unless` check
+//! edf \0 PATH \0 BASE64 \0 STATE \0                 a file `line:`, `block:`, `cron:` edit (`edit`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -788,6 +789,9 @@ mod tests {
             b"pwent",
             b"grent",
             b"unless",
+            b"edf",
+            b"file",
+            b"YQo=",
             b"end",
             b"dir",
             b"f",
