@@ -38,19 +38,23 @@ pub fn check_marker(marker: &str) -> Result<(), String> {
 }
 
 /// The file's new content: the block (markers included) replaces the lines from the first
-/// BEGIN marker to the next END marker, or is appended; absent removes them.
+/// BEGIN marker followed by an END marker (no other BEGIN between) to that END, or is
+/// appended; absent removes them.
 pub fn edit_block(old: &str, marker: &str, text: &str, presence: Presence) -> String {
     let begin = marker.replace("{mark}", "BEGIN");
     let end = marker.replace("{mark}", "END");
     let lines = edit::lines(old);
-    let found = lines
-        .iter()
-        .position(|l| edit::bare(l) == begin)
-        .and_then(|b| {
-            lines[b..]
-                .iter()
-                .position(|l| edit::bare(l) == end)
-                .map(|e| (b, b + e))
+    // The first BEGIN whose next marker line is an END (a BEGIN left without its END is
+    // not a block).
+    let found = (0..lines.len())
+        .filter(|&b| edit::bare(lines[b]) == begin)
+        .find_map(|b| {
+            let rest = &lines[b + 1..];
+            let next = rest.iter().position(|l| {
+                let l = edit::bare(l);
+                l == begin || l == end
+            })?;
+            (edit::bare(rest[next]) == end).then_some((b, b + 1 + next))
         });
     let mut body: Vec<&str> = vec![begin.as_str()];
     body.extend(text.lines());
@@ -136,7 +140,13 @@ mod tests {
         assert_eq!(edit_block("a\n", M, "", Presence::Absent), "a\n");
         // A BEGIN without its END is not a block: a new one is appended.
         let half = "# BEGIN play: db\nx\n";
-        assert!(edit_block(half, M, "y", Presence::Present).ends_with("# END play: db\n"));
+        let new = edit_block(half, M, "y", Presence::Present);
+        assert_eq!(
+            new,
+            "# BEGIN play: db\nx\n# BEGIN play: db\ny\n# END play: db\n"
+        );
+        // …and then stays as it is.
+        assert_eq!(edit_block(&new, M, "y", Presence::Present), new);
     }
 
     #[test]
