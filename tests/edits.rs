@@ -23,7 +23,7 @@ const SITE: &str = r##"- hosts: lab
     - line: /srv/edits/sshd_config
       regexp: '^#?PasswordAuthentication\s'
       text: "PasswordAuthentication {{ password_auth }}"
-      validate: "grep -qx 'PasswordAuthentication [ny][eo]s*' %s"
+      validate: "grep -qx 'PasswordAuthentication [ny][eo]s*' %s  # the value is yes or no"
     - line: /srv/edits/sshd_config
       regexp: '^#?PermitRootLogin\s'
       text: PermitRootLogin no

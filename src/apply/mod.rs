@@ -296,8 +296,9 @@ impl Builder {
             self.run(i, "sync -- \"$t\"");
         }
         if let Some(v) = validate {
+            // On lines of its own: a `#` comment in the command ends with its line.
             self.line(&format!(
-                "if ! ( {} ) </dev/null 1>&2; then printf '%s\\n' {} >&2; play_fail {i}; fi",
+                "if ! (\n{}\n) </dev/null 1>&2; then printf '%s\\n' {} >&2; play_fail {i}; fi",
                 v.replace("%s", "\"$t\""),
                 shell_quote(&format!("validate failed: {v}"))
             ));
