@@ -299,3 +299,85 @@ fn check_finds_paths_with_two_owners() {
         assert!(out.contains(e), "expected {e:?} in:\n{out}");
     }
 }
+
+/// `line:`, `block:` and `cron:`: bad input is found offline, each problem at its key; several
+/// edits of one file are fine, a `file:` of that path is a second owner.
+#[test]
+fn check_finds_bad_edits_and_cron_jobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web1
+  state:
+    - line: etc/ssh/sshd_config
+      text: PasswordAuthentication no
+    - line: /etc/ssh/sshd_config
+      regexp: '^(PermitRootLogin'
+      text: PermitRootLogin no
+    - line: /etc/ssh/sshd_config
+      text: PermitRootLogin no
+      validate: /usr/sbin/sshd -t
+    - block: /etc/hosts
+      text: \"10.0.0.5 db\\n\"
+      marker: '# play db'
+    - cron: cleanup.daily
+      schedule: '@daily'
+      command: /bin/true
+    - cron: rotate
+      schedule: '0 3 * *'
+      command: /bin/true
+    - cron: purge
+      schedule: '61 3 * * *'
+      command: /bin/true
+- hosts: web2
+  state:
+    - line: /etc/ssh/sshd_config
+      regexp: '^#?PasswordAuthentication\\s'
+      text: PasswordAuthentication no
+      validate: /usr/sbin/sshd -t -f %s
+    - block: /etc/ssh/sshd_config
+      text: \"Match User backup\\n  ForceCommand /bin/false\\n\"
+    - cron: cleanup
+      schedule: '0 3 * * mon-fri'
+      user: www-data
+      command: /usr/bin/find /tmp -mtime +7 -delete
+      environment: {PATH: /usr/bin:/bin}
+    - restart_on_target_is_cron: ignored
+",
+    );
+    // The last entry is an unknown key, a problem of its own.
+    let run = play_in(d, &["check"]).code(1);
+    let out = &run.stdout;
+    for e in [
+        "playbooks/site.yml:3:13: path `etc/ssh/sshd_config` must be absolute",
+        "playbooks/site.yml:6:15: regexp `^(PermitRootLogin` does not compile: unclosed group [host: web1]",
+        "playbooks/site.yml:10:17: validate `/usr/sbin/sshd -t` has no `%s`",
+        "playbooks/site.yml:13:15: marker `# play db` has no `{mark}`",
+        "playbooks/site.yml:14:13: cron name `cleanup.daily` has a dot",
+        "playbooks/site.yml:18:17: schedule `0 3 * *`: five fields",
+        "playbooks/site.yml:21:17: schedule `61 3 * * *`: bad minute `61`",
+        "unknown key `restart_on_target_is_cron`",
+    ] {
+        assert!(out.contains(e), "expected {e:?} in:\n{out}");
+    }
+    assert!(out.contains("8 problem(s)"), "{out}");
+    assert_eq!(out.lines().count(), 9, "one line per problem:\n{out}");
+    // web2's entries are all fine: fixing web1's play leaves no problem.
+    let site = std::fs::read_to_string(d.join("playbooks/site.yml")).expect("read");
+    let web2 = &site[site.find("- hosts: web2").expect("web2")..];
+    let web2 = web2.replace("    - restart_on_target_is_cron: ignored\n", "");
+    write(d, "playbooks/site.yml", &web2);
+    play_in(d, &["check"]).code(0).shows("0 problem(s)");
+    // A `file:` of an edited path is a second owner.
+    write(
+        d,
+        "playbooks/site.yml",
+        &format!("{web2}    - file: /etc/ssh/sshd_config\n      content: x\n"),
+    );
+    play_in(d, &["check"])
+        .code(1)
+        .shows("duplicate resource `/etc/ssh/sshd_config`");
+}

@@ -148,7 +148,15 @@ fn plan(
                 changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
             }
             Kind::Program | Kind::Service | Kind::Command => {}
-            Kind::Git | Kind::Sync | Kind::Release | Kind::Package | Kind::User | Kind::Group => {
+            Kind::Git
+            | Kind::Sync
+            | Kind::Release
+            | Kind::Package
+            | Kind::User
+            | Kind::Group
+            | Kind::Line
+            | Kind::Block
+            | Kind::Cron => {
                 if let Some((c, w)) =
                     deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
                 {
@@ -335,6 +343,9 @@ fn kinds_cases() {
         "package",
         "user",
         "group",
+        "line",
+        "block",
+        "cron",
         "service",
         "release",
     ];

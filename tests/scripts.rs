@@ -102,6 +102,7 @@ fn file(path: &str, content: Option<&[u8]>, attrs: Attrs) -> Resource {
             source: "content".into(),
         }),
         attrs,
+        validate: None,
     }))
 }
 
@@ -111,6 +112,7 @@ fn absent_file(path: &str) -> Resource {
         presence: Presence::Absent,
         content: None,
         attrs: Attrs::default(),
+        validate: None,
     }))
 }
 

@@ -238,6 +238,20 @@ impl Builder {
     /// (`expect`: a sha256, `missing`, or `-` when only known after an earlier step), then a
     /// rename into place inside the pinned folder.
     fn write_file(&mut self, i: usize, path: &str, attrs: &Attrs, content: &Content, expect: &str) {
+        self.write_checked(i, path, attrs, content, expect, None)
+    }
+
+    /// [`Builder::write_file`], running `validate` (`%s`: the temp file) on the new content
+    /// before it replaces the file: when it fails, the step fails and the file is untouched.
+    fn write_checked(
+        &mut self,
+        i: usize,
+        path: &str,
+        attrs: &Attrs,
+        content: &Content,
+        expect: &str,
+        validate: Option<&str>,
+    ) {
         let (dir, name) = split(path);
         let n = shell_quote(&name);
         self.enter(i, &dir);
@@ -280,6 +294,14 @@ impl Builder {
         }
         if !bytes.is_empty() {
             self.run(i, "sync -- \"$t\"");
+        }
+        if let Some(v) = validate {
+            // On lines of its own: a `#` comment in the command ends with its line.
+            self.line(&format!(
+                "if ! (\n{}\n) </dev/null 1>&2; then printf '%s\\n' {} >&2; play_fail {i}; fi",
+                v.replace("%s", "\"$t\""),
+                shell_quote(&format!("validate failed: {v}"))
+            ));
         }
         // Changed since the plan: this step is skipped (reported stale), the others go on.
         self.line(&format!(
@@ -434,10 +456,12 @@ impl Builder {
         };
         match (spec, change.action) {
             (BuilderSpec::File(s), Action::Create) => {
-                self.write_file(i, &s.path, &s.attrs, &content, &expect)
+                let v = s.validate.as_deref();
+                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
             }
             (BuilderSpec::File(s), Action::Update) if change.content.is_some() => {
-                self.write_file(i, &s.path, &s.attrs, &content, &expect)
+                let v = s.validate.as_deref();
+                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
             }
             (BuilderSpec::File(s), Action::Update | Action::Attrs) => {
                 self.file_attrs(i, &s.path, &s.attrs, &expect)
@@ -513,6 +537,37 @@ impl Builder {
         }
         self.line(&format!("play_ok {i}"));
     }
+}
+
+/// The step of a file edited by `line:`, `block:` or `cron:` (`resources::edit`), and its
+/// stdin: `new` written like a `file:` (after `validate`, when given), or the file removed
+/// (`None`). `expect`: the sha256 the probe saw, or `missing`.
+pub fn edit_step(
+    i: usize,
+    path: &str,
+    attrs: &Attrs,
+    new: Option<&[u8]>,
+    expect: &str,
+    validate: Option<&str>,
+) -> (String, Vec<u8>) {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    b.line(&format!("# edit {i}"));
+    b.line(&format!("printf '\\0play-step\\0%s\\0' {i} >&2"));
+    match new {
+        Some(bytes) => {
+            let content = Content {
+                bytes,
+                streamed: true,
+            };
+            b.write_checked(i, path, attrs, &content, expect, validate);
+        }
+        None => b.remove(i, path, "rm -f"),
+    }
+    b.line(&format!("play_ok {i}"));
+    (b.script, b.stdin)
 }
 
 /// True when applying `change` touches a file (the others are process work only).
@@ -997,6 +1052,7 @@ mod tests {
                     source: "content".into(),
                 }),
                 attrs: Attrs::default(),
+                validate: None,
             }))
         };
         let (r1, r2) = (f("/a", b"one"), f("/b'$(x)", b"\0two"));
@@ -1212,6 +1268,7 @@ mod tests {
                 source: "content".into(),
             }),
             attrs: Attrs::default(),
+            validate: None,
         }));
         let c = change(Kind::File, "/a", Action::Create, 0, Some(b"x"));
         let (s, stdin) = script_with_record(Some(b"{}\n"), &[(&c, &r)]);

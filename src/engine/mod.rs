@@ -491,6 +491,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         HostStatus::Failed(format!("{e} (declared at {})", res.origin))
     };
     let mut p = HostPlan::default();
+    let mut edited: Option<Observed> = None;
     for (i, res) in resources.iter().enumerate() {
         match res.desired.kind() {
             Kind::File | Kind::Directory | Kind::Link => {
@@ -501,9 +502,22 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             // Processes below; commands once the others' changes are known.
             Kind::Program | Kind::Service | Kind::Command => {}
             _ => {
-                if let Some((c, w)) =
-                    deploy::plan(i, res, observed, &[]).map_err(|e| fail(e, res))?
-                {
+                // `line:` and `block:` edits of one file chain: each plans from the content
+                // the earlier ones leave.
+                let seen = edited.as_ref().unwrap_or(observed);
+                if let Some((c, w)) = deploy::plan(i, res, seen, &[]).map_err(|e| fail(e, res))? {
+                    if let deploy::Work::Edit(resources::edit::EditWork {
+                        path,
+                        new: Some(new),
+                        ..
+                    }) = &w
+                    {
+                        edited
+                            .get_or_insert_with(|| observed.clone())
+                            .deploy
+                            .files
+                            .insert(path.clone(), resources::edit::FileSeen::File(new.clone()));
+                    }
                     p.changes.push(c);
                     p.work.insert(i, w);
                 }

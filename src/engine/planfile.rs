@@ -207,6 +207,15 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
             }
         }
         Desired::File(_) | Desired::Directory(_) | Desired::Link(_) => {}
+        Desired::Line(_) | Desired::Block(_) | Desired::Cron(_) => {
+            for (p, seen) in &deploy.files {
+                let v = match seen {
+                    crate::resources::edit::FileSeen::File(b) => crate::resources::sha256_hex(b),
+                    other => format!("{other:?}"),
+                };
+                out.insert(format!("file {p}"), v);
+            }
+        }
     }
     out
 }

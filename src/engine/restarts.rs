@@ -292,6 +292,7 @@ mod tests {
             presence: Presence::Present,
             content: None,
             attrs: Default::default(),
+            validate: None,
         }))
     }
 

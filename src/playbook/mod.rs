@@ -52,6 +52,15 @@ pub struct RawResource {
     pub release: Option<String>,
     /// A name or a list of names.
     pub package: Option<Value>,
+    // line, block, cron
+    pub line: Option<String>,
+    pub block: Option<String>,
+    pub cron: Option<String>,
+    pub regexp: Option<String>,
+    pub text: Option<String>,
+    pub validate: Option<String>,
+    pub marker: Option<String>,
+    pub schedule: Option<String>,
     // git
     pub repo: Option<String>,
     pub version: Option<String>,
@@ -131,6 +140,9 @@ impl RawResource {
             Kind::Command => self.command.as_deref(),
             Kind::User => self.user.as_deref(),
             Kind::Group => self.group.as_deref(),
+            Kind::Line => self.line.as_deref(),
+            Kind::Block => self.block.as_deref(),
+            Kind::Cron => self.cron.as_deref(),
         };
         key.map(|k| (kind, k))
     }
@@ -149,10 +161,15 @@ impl RawResource {
             Kind::Sync => self.sync.is_some(),
             Kind::Release => self.release.is_some(),
             Kind::Package => self.package.is_some(),
-            Kind::Command => self.command.is_some() && !prog,
-            Kind::User => self.user.is_some() && !prog && self.command.is_none(),
+            Kind::Command => self.command.is_some() && !prog && self.cron.is_none(),
+            Kind::User => {
+                self.user.is_some() && !prog && self.command.is_none() && self.cron.is_none()
+            }
             // Decided below: `group:` is also a key of several kinds.
             Kind::Group => false,
+            Kind::Line => self.line.is_some(),
+            Kind::Block => self.block.is_some(),
+            Kind::Cron => self.cron.is_some(),
         };
         let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
         if v.is_empty() && self.group.is_some() {
@@ -214,6 +231,11 @@ impl RawResource {
             ("unless", self.unless.is_some()),
             ("on_change", self.on_change.is_some()),
             ("chdir", self.chdir.is_some()),
+            ("regexp", self.regexp.is_some()),
+            ("text", self.text.is_some()),
+            ("validate", self.validate.is_some()),
+            ("marker", self.marker.is_some()),
+            ("schedule", self.schedule.is_some()),
         ];
         let kind = self.kind_name();
         let mut v: Vec<&'static str> = present

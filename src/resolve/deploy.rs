@@ -17,6 +17,7 @@ use crate::resources::package::{self, PackageSpec, PackageState};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
 use crate::resources::user::{self, UserSpec};
+use crate::resources::{block, cron, edit, line};
 use crate::resources::{Attrs, Desired, Kind, Presence, Resource};
 use crate::yaml::Value as YValue;
 
@@ -117,6 +118,33 @@ impl Keys<'_> {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+
+    /// A mapping of strings (`environment`), rendered, in the playbook's order.
+    fn mapping(
+        &self,
+        key: &str,
+        v: &Option<YValue>,
+    ) -> Result<Vec<(String, String)>, ResolveError> {
+        let Some(v) = v else { return Ok(Vec::new()) };
+        let YValue::Mapping(m) = v else {
+            return Err(self.fail(key, format!("{key} must be a mapping")));
+        };
+        let mut out = Vec::new();
+        for (name, v) in m {
+            let name = match name {
+                YValue::String(n) => n.clone(),
+                other => crate::yaml::to_string(other).trim().to_string(),
+            };
+            let text = scalar_text(&self.value(key, v)?).ok_or_else(|| {
+                self.fail(
+                    key,
+                    format!("{key}: `{name}` must be a string, number or boolean"),
+                )
+            })?;
+            out.push((name, text));
+        }
+        Ok(out)
     }
 
     fn presence(&self, state: &Option<String>) -> Result<Presence, ResolveError> {
@@ -410,6 +438,77 @@ impl Resolver<'_> {
                     on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
                     chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
                     user,
+                })
+            }
+            Kind::Line => {
+                let regexp = k.string("regexp", &raw.regexp)?;
+                if let Some(re) = &regexp {
+                    line::check_regexp(re).map_err(|m| k.fail("regexp", m))?;
+                }
+                let presence = k.presence(&state)?;
+                let text = k.string("text", &raw.text)?;
+                if presence == Presence::Present && text.is_none() {
+                    return Err(k.fail("line", "a line needs `text`".into()));
+                }
+                if presence == Presence::Absent && text.is_none() && regexp.is_none() {
+                    return Err(k.fail("line", "an absent line needs `regexp` or `text`".into()));
+                }
+                let text = text.unwrap_or_default();
+                line::check_text(&text).map_err(|m| k.fail("text", m))?;
+                let validate = k.string("validate", &raw.validate)?;
+                if let Some(v) = &validate {
+                    edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
+                }
+                Desired::Line(line::LineSpec {
+                    path: key,
+                    presence,
+                    regexp,
+                    text,
+                    validate,
+                })
+            }
+            Kind::Block => {
+                let presence = k.presence(&state)?;
+                let text = k.string("text", &raw.text)?;
+                if presence == Presence::Present && text.is_none() {
+                    return Err(k.fail("block", "a block needs `text`".into()));
+                }
+                let marker = k
+                    .string("marker", &raw.marker)?
+                    .unwrap_or_else(|| block::DEFAULT_MARKER.to_string());
+                block::check_marker(&marker).map_err(|m| k.fail("marker", m))?;
+                Desired::Block(block::BlockSpec {
+                    path: key,
+                    presence,
+                    text: text.unwrap_or_default(),
+                    marker,
+                })
+            }
+            Kind::Cron => {
+                let presence = k.presence(&state)?;
+                let schedule = k.string("schedule", &raw.schedule)?.unwrap_or_default();
+                let command = k.string("command", &raw.command)?.unwrap_or_default();
+                if presence == Presence::Present {
+                    cron::check_schedule(&schedule).map_err(|m| k.fail("schedule", m))?;
+                    if command.trim().is_empty() || command.contains('\n') {
+                        return Err(
+                            k.fail("command", "a cron job needs `command`, one line".into())
+                        );
+                    }
+                }
+                let user = k
+                    .string("user", &raw.user)?
+                    .unwrap_or_else(|| "root".into());
+                user::check_name("user", &user).map_err(|m| k.fail("user", m))?;
+                let environment = k.mapping("environment", &raw.environment)?;
+                cron::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
+                Desired::Cron(cron::CronSpec {
+                    name: key,
+                    presence,
+                    schedule,
+                    user,
+                    command,
+                    environment,
                 })
             }
             other @ (Kind::File

@@ -550,6 +550,8 @@ impl<'a> Resolver<'a> {
         // Paths and process names have one owner per host, across plays; commands may repeat in
         // other plays.
         let mut owners: HashMap<String, Origin> = HashMap::new();
+        // Paths owned by `line:` and `block:`, which may share them.
+        let mut edits: std::collections::HashSet<String> = Default::default();
         for play in plays {
             let vars = self.vars_for(play, host, Some(facts));
             let mut seen: HashMap<String, Origin> = HashMap::new();
@@ -598,7 +600,14 @@ impl<'a> Resolver<'a> {
                         Desired::Service(s) if s.unit.is_some() => {
                             names.push(service::unit_path(&s.name))
                         }
+                        Desired::Cron(s) => names.push(s.path()),
                         _ => {}
+                    }
+                    // Several `line:` and `block:` may edit one file (no other kind may own it).
+                    let edit = matches!(res.desired, Desired::Line(_) | Desired::Block(_));
+                    if edit && names.iter().all(|k| edits.contains(k)) {
+                        play_resources.push((entry, res));
+                        continue 'resources;
                     }
                     let per_host = res.desired.kind() != Kind::Command;
                     for key in &names {
@@ -621,6 +630,9 @@ impl<'a> Resolver<'a> {
                         }
                     }
                     for key in names {
+                        if edit {
+                            edits.insert(key.clone());
+                        }
                         if per_host {
                             owners.insert(key, res.origin.clone());
                         } else {
@@ -1053,11 +1065,16 @@ impl<'a> Resolver<'a> {
                 } else {
                     None
                 };
+                let validate = s("validate", &raw.validate)?;
+                if let Some(v) = &validate {
+                    crate::resources::edit::check_validate(v).map_err(|m| fail("validate", m))?;
+                }
                 Desired::File(FileSpec {
                     path,
                     presence,
                     content,
                     attrs,
+                    validate,
                 })
             }
             Kind::Directory => Desired::Directory(DirectorySpec {
@@ -1082,7 +1099,10 @@ impl<'a> Resolver<'a> {
             | Kind::Package
             | Kind::User
             | Kind::Group
-            | Kind::Command => unreachable_kind(&fail, kind)?,
+            | Kind::Command
+            | Kind::Line
+            | Kind::Block
+            | Kind::Cron => unreachable_kind(&fail, kind)?,
         };
         Ok(Resource {
             desired,

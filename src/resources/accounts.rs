@@ -43,6 +43,8 @@ pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
         Desired::Sync(s) => pair(&s.layout.owner, &s.layout.group),
         Desired::Release(s) => pair(&s.layout.owner, &s.layout.group),
         Desired::Command(s) => pair(&s.user, &None),
+        Desired::Line(_) | Desired::Block(_) => Vec::new(),
+        Desired::Cron(s) => vec![(Account::User, s.user.as_str())],
         Desired::Program(s) => pair(&s.attrs.owner, &s.attrs.group),
         Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
             Vec::new()
@@ -184,6 +186,7 @@ mod tests {
                     group: group.map(Into::into),
                     mode: None,
                 },
+                validate: None,
             }),
             origin: Origin {
                 file: "site.yml".into(),

@@ -1,5 +1,5 @@
 //! Shared pieces of the kinds that deploy code and set hosts up: `git:`, `sync:`, `release:`,
-//! `package:`, `user:`, `group:`, `command:`.
+//! `package:`, `user:`, `group:`, `command:`, and the file edits `line:`, `block:`, `cron:`.
 //!
 //! Each kind has a spec, an observed state, a pure `plan` giving [`Planned`] work, a probe
 //! fragment (text added to the host's ONE probe script) and an apply fragment (text added to the
@@ -22,17 +22,20 @@
 //! pwent \0 TEXT \0                                `getent passwd USER...`
 //! grent \0 TEXT \0                                `getent group`
 //! unless \0 ID \0 STATUS \0                       exit status of a command's `unless` check
+//! edf \0 PATH \0 BASE64 \0 STATE \0                 a file `line:`, `block:`, `cron:` edit (`edit`)
 //! ```
 
 use std::collections::BTreeMap;
 
 use super::command::{self, Checks, Guard};
+use super::edit::{EditWork, FileSeen};
 use super::git::{self, Checkout, GitOp, Remote};
 use super::group::{self, GroupEntry, GroupOp};
 use super::package::{self, PackageDb, PackageOp};
 use super::release::{self, History, Pin, ReleaseSource, ReleaseWork, Seen};
 use super::sync::{self, RemoteTree, SyncWork};
 use super::user::{self, Passwd, UserOp};
+use super::{block, cron, edit, line};
 use super::{Action, Change, Desired, Observed, PlanError, Presence, Resource};
 use crate::transport::shell_quote;
 
@@ -160,6 +163,8 @@ pub struct DeployProbe {
     pub groups: bool,
     /// `unless` checks of commands.
     pub guards: Vec<Guard>,
+    /// Text files read whole (`line:`, `block:`, `cron:`).
+    pub files: Vec<String>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
@@ -190,6 +195,9 @@ impl DeployProbe {
     pub fn add_user(&mut self, name: &str) {
         push_unique(&mut self.users, name.to_string());
         self.groups = true;
+    }
+    pub fn add_file(&mut self, path: &str) {
+        push_unique(&mut self.files, path.to_string());
     }
     pub fn add_guard(&mut self, g: Guard) {
         push_unique(&mut self.guards, g);
@@ -242,6 +250,7 @@ impl DeployProbe {
                 .filter(|g| !have.guards.contains(g))
                 .cloned()
                 .collect(),
+            files: diff(&self.files, &have.files),
         }
     }
 
@@ -270,6 +279,7 @@ impl DeployProbe {
         for g in &self.guards {
             s.push_str(&command::probe_guard(g));
         }
+        s.push_str(&edit::probe_fragment(&self.files));
         s
     }
 }
@@ -292,6 +302,8 @@ pub struct DeployObserved {
     pub groups: Option<BTreeMap<String, GroupEntry>>,
     /// `unless` exit statuses by guard id (`None`: its `chdir` does not exist).
     pub guards: BTreeMap<String, Option<i32>>,
+    /// Text files read whole, by path.
+    pub files: BTreeMap<String, FileSeen>,
 }
 
 impl DeployObserved {
@@ -311,6 +323,7 @@ impl DeployObserved {
             self.groups = more.groups;
         }
         self.guards.extend(more.guards);
+        self.files.extend(more.files);
     }
 }
 
@@ -343,6 +356,9 @@ pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
                 p.add_guard(g);
             }
         }
+        Desired::Line(s) => p.add_file(&s.path),
+        Desired::Block(s) => p.add_file(&s.path),
+        Desired::Cron(s) => p.add_file(&s.path()),
         Desired::File(_)
         | Desired::Directory(_)
         | Desired::Link(_)
@@ -361,6 +377,12 @@ pub enum Work {
     User(UserOp),
     Group(GroupOp),
     Command,
+    Edit(EditWork),
+}
+
+/// What the probe read at `path` (`line:`, `block:`, `cron:`).
+fn seen_file<'a>(o: &'a DeployObserved, path: &str) -> Result<&'a FileSeen, Refused> {
+    o.files.get(path).ok_or_else(|| not_probed("the file"))
 }
 
 fn not_probed(what: &str) -> Refused {
@@ -454,6 +476,12 @@ pub fn plan(
                 };
                 command::plan(s, &checks, changed)?.map(|p| (p.action, p.details, Work::Command))
             }
+            Desired::Line(s) => line::plan(s, seen_file(o, &s.path)?)?
+                .map(|p| (p.action, p.details, Work::Edit(p.work))),
+            Desired::Block(s) => block::plan(s, seen_file(o, &s.path)?)?
+                .map(|p| (p.action, p.details, Work::Edit(p.work))),
+            Desired::Cron(s) => cron::plan(s, seen_file(o, &s.path())?)?
+                .map(|p| (p.action, p.details, Work::Edit(p.work))),
             Desired::File(_)
             | Desired::Directory(_)
             | Desired::Link(_)
@@ -470,9 +498,16 @@ pub fn plan(
         let files = match &work {
             Work::Sync(w) => w.file_list(),
             Work::Release(w) => w.files.clone(),
-            Work::Git(_) | Work::Package(_) | Work::User(_) | Work::Group(_) | Work::Command => {
-                Default::default()
-            }
+            Work::Git(_)
+            | Work::Package(_)
+            | Work::User(_)
+            | Work::Group(_)
+            | Work::Command
+            | Work::Edit(_) => Default::default(),
+        };
+        let content = match &work {
+            Work::Edit(w) => w.content.clone(),
+            _ => None,
         };
         (
             Change {
@@ -480,7 +515,7 @@ pub fn plan(
                 key: r.desired.key().to_string(),
                 action,
                 details,
-                content: None,
+                content,
                 sensitive: r.sensitive,
                 index,
                 after: None,
@@ -543,6 +578,10 @@ pub fn apply_fragment(
             _ => Err(missing()),
         },
         Desired::Command(s) => Ok((command::apply_fragment(i, s), Vec::new())),
+        Desired::Line(_) | Desired::Block(_) | Desired::Cron(_) => match work {
+            Some(Work::Edit(w)) => Ok(edit::apply_fragment(i, w)),
+            _ => Err(missing()),
+        },
         // Packages are batched by the caller (`package::apply_fragment`); the other kinds are
         // steps of `apply::Builder`.
         Desired::Package(_)
@@ -562,6 +601,7 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         b"tent" => 6,
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
         b"pkgnone" => 0,
+        b"edf" => 3,
         _ => return None,
     })
 }
@@ -648,6 +688,10 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
                 ),
             };
             obs.guards.insert(text(f[0]), status);
+        }
+        b"edf" => {
+            obs.files
+                .insert(text(f[0]), edit::parse_record(f[1], f[2])?);
         }
         _ => return Err("unknown record".into()),
     }
@@ -745,6 +789,9 @@ mod tests {
             b"pwent",
             b"grent",
             b"unless",
+            b"edf",
+            b"file",
+            b"YQo=",
             b"end",
             b"dir",
             b"f",

@@ -116,7 +116,9 @@ impl super::Spec for FileSpec {
         &self.path
     }
     fn has_nul(&self) -> bool {
-        self.path.contains('\0') || self.attrs.has_nul()
+        self.path.contains('\0')
+            || self.attrs.has_nul()
+            || self.validate.as_deref().is_some_and(|v| v.contains('\0'))
     }
     fn written(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.path.as_str())
@@ -128,7 +130,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::File,
     name: "file",
     keys: &[
-        "content", "src", "template", "owner", "group", "mode", "force",
+        "content", "src", "template", "owner", "group", "mode", "force", "validate",
     ],
     is_path: true,
     watchable: true,
@@ -152,6 +154,7 @@ mod tests {
                 source: "content".into(),
             }),
             attrs,
+            validate: None,
         }
     }
 

@@ -22,6 +22,11 @@ pub mod service;
 pub mod sync;
 pub mod tree;
 pub mod user;
+// line, block, cron (and what they share)
+pub mod block;
+pub mod cron;
+pub mod edit;
+pub mod line;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -93,6 +98,8 @@ pub struct FileSpec {
     /// `None` with `Present`: the file must exist, content unmanaged (created empty).
     pub content: Option<Content>,
     pub attrs: Attrs,
+    /// A command run on new content (`%s`: its temp file) before it replaces the file.
+    pub validate: Option<String>,
 }
 
 /// `directory:` — a folder.
@@ -137,6 +144,9 @@ pub enum Desired {
     User(user::UserSpec),
     Group(group::GroupSpec),
     Command(command::CommandSpec),
+    Line(line::LineSpec),
+    Block(block::BlockSpec),
+    Cron(cron::CronSpec),
 }
 
 /// Kind of a resource, as written in playbooks.
@@ -154,6 +164,9 @@ pub enum Kind {
     User,
     Group,
     Command,
+    Line,
+    Block,
+    Cron,
 }
 
 impl Kind {
@@ -254,6 +267,9 @@ macro_rules! each_spec {
             Desired::User($s) => $body,
             Desired::Group($s) => $body,
             Desired::Command($s) => $body,
+            Desired::Line($s) => $body,
+            Desired::Block($s) => $body,
+            Desired::Cron($s) => $body,
         }
     };
 }
@@ -284,7 +300,10 @@ impl Desired {
             | Desired::Package(_)
             | Desired::User(_)
             | Desired::Group(_)
-            | Desired::Command(_) => None,
+            | Desired::Command(_)
+            | Desired::Line(_)
+            | Desired::Block(_)
+            | Desired::Cron(_) => None,
         }
     }
 
@@ -678,7 +697,10 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         | Desired::Package(_)
         | Desired::User(_)
         | Desired::Group(_)
-        | Desired::Command(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        | Desired::Command(_)
+        | Desired::Line(_)
+        | Desired::Block(_)
+        | Desired::Cron(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

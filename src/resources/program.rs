@@ -395,6 +395,7 @@ pub fn conf_file(spec: &ProgramSpec) -> FileSpec {
         },
         content: Some(spec.conf.clone()),
         attrs: spec.attrs.clone(),
+        validate: None,
     }
 }
 

@@ -73,7 +73,7 @@ pub enum Plug {
 pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive"];
 
 /// Every kind, in the order playbook errors list them.
-pub const ALL: [Kind; 12] = [
+pub const ALL: [Kind; 15] = [
     Kind::File,
     Kind::Directory,
     Kind::Link,
@@ -86,6 +86,9 @@ pub const ALL: [Kind; 12] = [
     Kind::Command,
     Kind::User,
     Kind::Group,
+    Kind::Line,
+    Kind::Block,
+    Kind::Cron,
 ];
 
 /// The registry line of `kind` (exhaustive: a new kind does not compile without its line).
@@ -104,6 +107,9 @@ pub const fn def(kind: Kind) -> &'static KindDef {
         Kind::Command => &command::DEF,
         Kind::User => &user::DEF,
         Kind::Group => &group::DEF,
+        Kind::Line => &line::DEF,
+        Kind::Block => &block::DEF,
+        Kind::Cron => &cron::DEF,
     }
 }
 
@@ -142,7 +148,6 @@ mod tests {
                 assert!(!COMMON_KEYS.contains(key), "{}: {key} is common", d.name);
             }
         }
-        assert_eq!(by_name("cron"), None);
     }
 
     /// The keys a playbook entry may have (the fields of `playbook::RawResource`, which the

@@ -255,6 +255,7 @@ pub fn unit_file(spec: &ServiceSpec) -> Option<FileSpec> {
         presence: Presence::Present,
         content: Some(c.clone()),
         attrs: spec.attrs.clone(),
+        validate: None,
     })
 }
 

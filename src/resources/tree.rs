@@ -258,6 +258,7 @@ mod tests {
             presence: Presence::Present,
             content: None,
             attrs: Attrs::default(),
+            validate: None,
         }))
     }
 

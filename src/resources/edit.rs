@@ -1,0 +1,249 @@
+//! What `line:`, `block:` and `cron:` share: a text file of the host read by the probe (one
+//! `base64` per file, in the host's one probe round trip), its new content computed in Rust
+//! from the old (a pure plan, so `play diff` shows the exact unified diff), and a step written
+//! by `apply`'s safe file primitives (temp file in root's private folder, the "changed since
+//! the plan" check, rename inside the pinned folder; see [`crate::apply::edit_step`]).
+//!
+//! Probe record: `edf \0 PATH \0 BASE64-TEXT \0 STATE \0`, STATE `file` (the text is the
+//! content), `missing`, `link`, `other` (not a regular file) or `bad` (unreadable).
+
+use super::deploy::{set_args, Planned, Refused};
+use super::{sha256_hex, Action, Attrs, ContentChange};
+
+/// What the probe saw at an edited path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSeen {
+    Missing,
+    File(Vec<u8>),
+    /// A symbolic link, a folder, a device…: not edited.
+    Other(String),
+}
+
+/// The probe fragment reading `paths` (`edf` records).
+pub fn probe_fragment(paths: &[String]) -> String {
+    if paths.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{}\nfor p do\n  printf 'edf\\0%s\\0' \"$p\"\n  if [ -L \"$p\" ]; then printf '\\0link\\0'\n  elif [ -f \"$p\" ]; then if base64 -- \"$p\" 2>/dev/null; then printf '\\0file\\0'; else printf '\\0bad\\0'; fi\n  elif [ -e \"$p\" ]; then printf '\\0other\\0'\n  else printf '\\0missing\\0'; fi\ndone\n",
+        set_args(paths)
+    )
+}
+
+/// Parses the fields of one `edf` record (PATH, BASE64-TEXT, STATE).
+pub fn parse_record(data: &[u8], state: &[u8]) -> Result<FileSeen, String> {
+    Ok(match state {
+        b"file" => FileSeen::File(
+            crate::probe::base64_decode(data)
+                .ok_or_else(|| "bad base64 in edf record".to_string())?,
+        ),
+        b"missing" => FileSeen::Missing,
+        b"link" => FileSeen::Other("a symbolic link".into()),
+        b"other" => FileSeen::Other("not a regular file".into()),
+        b"bad" => FileSeen::Other("an unreadable file".into()),
+        s => return Err(format!("bad edf state `{}`", String::from_utf8_lossy(s))),
+    })
+}
+
+/// The work apply does for an edited file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditWork {
+    pub path: String,
+    /// `None`: remove the file (`cron:` absent).
+    pub new: Option<Vec<u8>>,
+    /// What the file must still be: its sha256 as probed, or `missing`.
+    pub expect: String,
+    pub attrs: Attrs,
+    /// A command run on the new content (`%s`: the temp file) before it replaces the file.
+    pub validate: Option<String>,
+    /// The diff of the change.
+    pub content: Option<ContentChange>,
+}
+
+/// Plans writing `new` at `path` (seen as `seen`): `None` when the file already has it.
+pub fn plan_write(
+    path: &str,
+    seen: &FileSeen,
+    new: Vec<u8>,
+    attrs: &Attrs,
+    validate: Option<&str>,
+) -> Result<Option<Planned<EditWork>>, Refused> {
+    let (action, old) = match seen {
+        FileSeen::Missing => (Action::Create, None),
+        FileSeen::File(old) if *old == new => return Ok(None),
+        FileSeen::File(old) => (Action::Update, Some(old)),
+        FileSeen::Other(what) => {
+            return Err(Refused(format!(
+                "{path} is {what}; play edits regular files only"
+            )))
+        }
+    };
+    let content = ContentChange {
+        path: path.to_string(),
+        old: old.cloned(),
+        old_sha256: old.map(|o| sha256_hex(o)),
+        old_size: old.map(|o| o.len() as u64),
+        new_sha256: sha256_hex(&new),
+        new: new.clone(),
+    };
+    Ok(Some(Planned {
+        action,
+        details: Vec::new(),
+        work: EditWork {
+            path: path.to_string(),
+            expect: content
+                .old_sha256
+                .clone()
+                .unwrap_or_else(|| "missing".into()),
+            new: Some(new),
+            attrs: attrs.clone(),
+            validate: validate.map(str::to_string),
+            content: Some(content),
+        },
+    }))
+}
+
+/// Plans removing the file at `path`.
+pub fn plan_remove(path: &str, seen: &FileSeen) -> Result<Option<Planned<EditWork>>, Refused> {
+    match seen {
+        FileSeen::Missing => Ok(None),
+        FileSeen::File(old) => Ok(Some(Planned {
+            action: Action::Delete,
+            details: Vec::new(),
+            work: EditWork {
+                path: path.to_string(),
+                new: None,
+                expect: sha256_hex(old),
+                attrs: Attrs::default(),
+                validate: None,
+                content: None,
+            },
+        })),
+        FileSeen::Other(what) => Err(Refused(format!(
+            "{path} is {what}; play removes regular files only"
+        ))),
+    }
+}
+
+/// The text an edit starts from: the file's (UTF-8), empty for a missing file (`None`: a
+/// missing file without the edit is already right). Other types are refused by
+/// [`plan_write`].
+pub fn old_text(
+    path: &str,
+    seen: &FileSeen,
+    presence: super::Presence,
+) -> Result<Option<String>, Refused> {
+    match seen {
+        FileSeen::Missing if presence == super::Presence::Absent => Ok(None),
+        FileSeen::File(b) => String::from_utf8(b.clone())
+            .map(Some)
+            .map_err(|_| Refused(format!("{path} is not UTF-8 text"))),
+        FileSeen::Missing | FileSeen::Other(_) => Ok(Some(String::new())),
+    }
+}
+
+/// The lines of `text`, each with its newline (the last one may have none).
+pub fn lines(text: &str) -> Vec<&str> {
+    text.split_inclusive('\n').collect()
+}
+
+/// `lines` joined, with `add` (lines without newlines) appended on lines of their own.
+pub fn join_append(lines: &[&str], add: &[&str]) -> String {
+    let mut out: String = lines.concat();
+    if !add.is_empty() && !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for a in add {
+        out.push_str(a);
+        out.push('\n');
+    }
+    out
+}
+
+/// A line without its newline (and `\r`).
+pub fn bare(line: &str) -> &str {
+    let l = line.strip_suffix('\n').unwrap_or(line);
+    l.strip_suffix('\r').unwrap_or(l)
+}
+
+/// Checks a `validate` command: it must name the new content as `%s`.
+pub fn check_validate(cmd: &str) -> Result<(), String> {
+    if cmd.trim().is_empty() {
+        return Err("validate: an empty command".into());
+    }
+    if !cmd.contains("%s") {
+        return Err(format!(
+            "validate `{cmd}` has no `%s` (where the new content's temp file goes)"
+        ));
+    }
+    Ok(())
+}
+
+/// The apply step of an edit (see [`crate::apply::edit_step`]).
+pub fn apply_fragment(index: usize, w: &EditWork) -> (String, Vec<u8>) {
+    crate::apply::edit_step(
+        index,
+        &w.path,
+        &w.attrs,
+        w.new.as_deref(),
+        &w.expect,
+        w.validate.as_deref(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_parse() {
+        assert_eq!(
+            parse_record(b"YQo=", b"file").unwrap(),
+            FileSeen::File(b"a\n".to_vec())
+        );
+        assert_eq!(parse_record(b"", b"missing").unwrap(), FileSeen::Missing);
+        assert!(matches!(
+            parse_record(b"", b"link").unwrap(),
+            FileSeen::Other(_)
+        ));
+        assert!(parse_record(b"", b"what").is_err());
+        assert!(parse_record(b"!!", b"file").is_err());
+    }
+
+    #[test]
+    fn same_content_is_no_change() {
+        let a = Attrs::default();
+        let seen = FileSeen::File(b"x\n".to_vec());
+        assert_eq!(
+            plan_write("/f", &seen, b"x\n".to_vec(), &a, None).unwrap(),
+            None
+        );
+        let p = plan_write("/f", &seen, b"y\n".to_vec(), &a, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.work.expect, sha256_hex(b"x\n"));
+        let p = plan_write("/f", &FileSeen::Missing, b"y\n".to_vec(), &a, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.action, p.work.expect.as_str()),
+            (Action::Create, "missing")
+        );
+        assert!(plan_write("/f", &FileSeen::Other("a link".into()), vec![], &a, None).is_err());
+    }
+
+    #[test]
+    fn validate_needs_its_placeholder() {
+        assert!(check_validate("/usr/sbin/sshd -t -f %s").is_ok());
+        assert!(check_validate("visudo -c").is_err());
+        assert!(check_validate(" ").is_err());
+    }
+
+    #[test]
+    fn appending_adds_a_missing_newline() {
+        assert_eq!(join_append(&["a"], &["b"]), "a\nb\n");
+        assert_eq!(join_append(&[], &["b"]), "b\n");
+        assert_eq!(join_append(&["a\n"], &[]), "a\n");
+    }
+}

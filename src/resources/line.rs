@@ -1,0 +1,185 @@
+//! `line:` — one line of a text file, found by `regexp` (the last match is replaced, as
+//! Ansible's `lineinfile`) or appended; `state: absent` removes the matching lines.
+//!
+//! ```yaml
+//! - line: /etc/ssh/sshd_config
+//!   regexp: '^#?PasswordAuthentication\s'
+//!   text: PasswordAuthentication no
+//!   validate: /usr/sbin/sshd -t -f %s
+//! ```
+//!
+//! The new content is computed here from the probed content ([`edit_line`]); see
+//! [`super::edit`] for the probe record and the apply step.
+
+use regex::Regex;
+
+use super::deploy::{Planned, Refused};
+use super::edit::{self, EditWork, FileSeen};
+use super::{Attrs, Presence};
+
+/// One line, rendered for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineSpec {
+    pub path: String,
+    pub presence: Presence,
+    /// Checked by resolve ([`check_regexp`]).
+    pub regexp: Option<String>,
+    pub text: String,
+    pub validate: Option<String>,
+}
+
+/// Checks a `regexp` (the `regex` crate's syntax).
+pub fn check_regexp(re: &str) -> Result<Regex, String> {
+    Regex::new(re).map_err(|e| {
+        // The regex crate's message draws the pattern over several lines: its last says why.
+        let text = e.to_string();
+        let why = text.lines().last().unwrap_or_default().trim();
+        let why = why.strip_prefix("error: ").unwrap_or(why);
+        format!("regexp `{re}` does not compile: {why}")
+    })
+}
+
+/// Checks a line's `text`: one line.
+pub fn check_text(text: &str) -> Result<(), String> {
+    if text.contains('\n') || text.contains('\r') {
+        return Err("text: one line, without a newline".into());
+    }
+    Ok(())
+}
+
+/// The file's new content. Present: the last line matching `re` becomes `text` (the other
+/// matches stay); without a match, a line equal to `text` leaves the file alone, else `text`
+/// is appended. Absent: every line matching `re` (without `re`: equal to `text`) is removed.
+pub fn edit_line(old: &str, re: Option<&Regex>, text: &str, presence: Presence) -> String {
+    let lines = edit::lines(old);
+    let hit = |l: &str| match re {
+        Some(re) => re.is_match(edit::bare(l)),
+        None => edit::bare(l) == text,
+    };
+    match presence {
+        Presence::Absent => lines.into_iter().filter(|l| !hit(l)).collect(),
+        Presence::Present => {
+            if let Some(i) = re.and_then(|_| lines.iter().rposition(|l| hit(l))) {
+                let mut out = String::new();
+                for (j, l) in lines.iter().enumerate() {
+                    if j == i {
+                        out.push_str(text);
+                        out.push('\n');
+                    } else {
+                        out.push_str(l);
+                    }
+                }
+                out
+            } else if lines.iter().any(|l| edit::bare(l) == text) {
+                old.to_string()
+            } else {
+                edit::join_append(&lines, &[text])
+            }
+        }
+    }
+}
+
+/// Plans one line: the file with the line, or without it.
+pub fn plan(spec: &LineSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>>, Refused> {
+    let re = match &spec.regexp {
+        Some(r) => Some(check_regexp(r).map_err(Refused)?),
+        None => None,
+    };
+    let Some(old) = edit::old_text(&spec.path, seen, spec.presence)? else {
+        return Ok(None);
+    };
+    let new = edit_line(&old, re.as_ref(), &spec.text, spec.presence);
+    edit::plan_write(
+        &spec.path,
+        seen,
+        new.into_bytes(),
+        &Attrs::default(),
+        spec.validate.as_deref(),
+    )
+}
+
+impl super::Spec for LineSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.path
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[Some(&self.path), Some(&self.text), self.validate.as_deref()])
+    }
+}
+
+/// The registry line of `line:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Line,
+    name: "line",
+    keys: &["regexp", "text", "validate"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`line: PATH` — one line of a file",
+    plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key: super::registry::path_key,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn re(s: &str) -> Regex {
+        check_regexp(s).unwrap()
+    }
+
+    const SSHD: &str = "Port 22\n#PasswordAuthentication yes\nUsePAM yes\n";
+
+    #[test]
+    fn the_last_match_is_replaced() {
+        let r = re(r"^#?PasswordAuthentication\s");
+        let t = "PasswordAuthentication no";
+        let new = edit_line(SSHD, Some(&r), t, Presence::Present);
+        assert_eq!(new, "Port 22\nPasswordAuthentication no\nUsePAM yes\n");
+        // Already right: the same text, no change.
+        assert_eq!(edit_line(&new, Some(&r), t, Presence::Present), new);
+        let two = "A 1\nB\nA 2\n";
+        assert_eq!(
+            edit_line(two, Some(&re("^A ")), "A 3", Presence::Present),
+            "A 1\nB\nA 3\n"
+        );
+    }
+
+    #[test]
+    fn without_a_match_the_line_is_appended_once() {
+        let r = re("^MaxAuthTries ");
+        let new = edit_line("Port 22", Some(&r), "MaxAuthTries 3", Presence::Present);
+        assert_eq!(new, "Port 22\nMaxAuthTries 3\n");
+        assert_eq!(edit_line("", None, "x", Presence::Present), "x\n");
+        assert_eq!(edit_line("x\n", None, "x", Presence::Present), "x\n");
+    }
+
+    #[test]
+    fn absent_removes_every_match() {
+        let r = re("^#?PasswordAuthentication");
+        let old = "PasswordAuthentication yes\nPort 22\n#PasswordAuthentication no\n";
+        assert_eq!(edit_line(old, Some(&r), "", Presence::Absent), "Port 22\n");
+        assert_eq!(edit_line("a\nb\na\n", None, "a", Presence::Absent), "b\n");
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert!(check_regexp("(unclosed").is_err());
+        assert!(check_text("a\nb").is_err());
+        let spec = LineSpec {
+            path: "/f".into(),
+            presence: Presence::Present,
+            regexp: None,
+            text: "x".into(),
+            validate: None,
+        };
+        let p = plan(&spec, &FileSeen::File(b"\xff\n".to_vec()));
+        assert!(p.is_err());
+        let p = plan(&spec, &FileSeen::File(b"x\n".to_vec())).unwrap();
+        assert_eq!(p, None);
+    }
+}

@@ -1,0 +1,156 @@
+//! `line:`, `block:` and `cron:` on a real lab host: applied, checked on the host, a second
+//! `diff --exit-code` clean, a change restarting the program that watches the file, and
+//! `validate` refusing a bad line (the file untouched), on `line:` and on `file:`.
+
+mod support;
+
+use support::lab::Lab;
+use support::project::Project;
+
+/// The pid supervisord gives program `name`.
+fn pid(lab: &Lab, name: &str) -> String {
+    let out = lab.sh("h1", &format!("supervisorctl status {name}"));
+    assert!(out.contains("RUNNING"), "{out}");
+    out.split("pid ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("no pid in {out}"))
+        .to_string()
+}
+
+const SITE: &str = r##"- hosts: lab
+  state:
+    - line: /srv/edits/sshd_config
+      regexp: '^#?PasswordAuthentication\s'
+      text: "PasswordAuthentication {{ password_auth }}"
+      validate: "grep -qx 'PasswordAuthentication [ny][eo]s*' %s  # the value is yes or no"
+    - line: /srv/edits/sshd_config
+      regexp: '^#?PermitRootLogin\s'
+      text: PermitRootLogin no
+    - block: /srv/edits/hosts
+      text: "{{ db_hosts }}"
+      marker: "# {mark} play: db"
+    - cron: edits-cleanup
+      schedule: "0 3 * * *"
+      user: nobody
+      command: /usr/bin/find /tmp -name 'edits-*' -mtime +7 -delete
+      environment: {PATH: /usr/bin:/bin}
+    - program: edits_watcher
+      command: /bin/sleep 100000
+      options: {startsecs: 1}
+      restart_on: [/srv/edits/sshd_config, /srv/edits/hosts]
+"##;
+
+const SSHD: &str = "Port 22\n#PasswordAuthentication yes\nUsePAM yes\n";
+const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost6\n";
+
+#[test]
+fn lines_blocks_and_cron_files_on_a_host() {
+    let lab = Lab::start("edits-lab", 1);
+    lab.sh("h1",
+        &format!("mkdir -p /srv/edits && printf '{SSHD}' > /srv/edits/sshd_config && printf '{HOSTS}' > /srv/edits/hosts && chmod 0600 /srv/edits/sshd_config && mkdir -p /etc/cron.d"),
+    );
+    let p = Project::new(&lab)
+        .file("site.yml", SITE)
+        .var("password_auth", "no")
+        .var("db_hosts", "\"10.0.0.5 db\\n\"");
+
+    // --- the diff shows the exact edits
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("-#PasswordAuthentication yes")
+        .shows("+PasswordAuthentication no")
+        .shows("+PermitRootLogin no")
+        .shows("+# BEGIN play: db")
+        .shows("+ create cron edits-cleanup");
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", "cat /srv/edits/sshd_config"),
+        "Port 22\nPasswordAuthentication no\nUsePAM yes\nPermitRootLogin no\n"
+    );
+    // The file keeps its mode.
+    assert_eq!(lab.sh("h1", "stat -c %a /srv/edits/sshd_config"), "600\n");
+    assert_eq!(
+        lab.sh("h1", "cat /srv/edits/hosts"),
+        "127.0.0.1 localhost\n::1 localhost6\n# BEGIN play: db\n10.0.0.5 db\n# END play: db\n"
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /etc/cron.d/edits-cleanup"),
+        "# cron edits-cleanup — managed by play, edits are overwritten\nPATH=/usr/bin:/bin\n0 3 * * * nobody /usr/bin/find /tmp -name 'edits-*' -mtime +7 -delete\n"
+    );
+    assert_eq!(
+        lab.sh("h1", "stat -c '%a %U %G' /etc/cron.d/edits-cleanup"),
+        "644 root root\n"
+    );
+    // --- converged: nothing left to do
+    let run = p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // --- a changed block restarts the program that watches the file, and only that changes
+    let before = pid(&lab, "edits_watcher");
+    let p = p.var("db_hosts", "\"10.0.0.6 db\\n\"");
+    p.play(&["apply", "site.yml"])
+        .code(0)
+        .shows("~ update block /srv/edits/hosts")
+        .hides("line /srv/edits/sshd_config");
+    assert_ne!(pid(&lab, "edits_watcher"), before, "the watcher restarted");
+    assert!(lab
+        .sh("h1", "cat /srv/edits/hosts")
+        .contains("\n10.0.0.6 db\n# END play: db\n"));
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // --- validate refuses a bad line: the step fails, the file is untouched
+    let good = lab.sh("h1", "cat /srv/edits/sshd_config");
+    let p = p.var("password_auth", "maybe");
+    p.play(&["apply", "site.yml"])
+        .code(1)
+        .shows("validate failed");
+    assert_eq!(lab.sh("h1", "cat /srv/edits/sshd_config"), good);
+    assert_eq!(
+        lab.sh("h1", "ls -A /var/lib/play/tmp | wc -l").trim(),
+        "0",
+        "no temp file left"
+    );
+
+    // --- `validate` on `file:`: a refused content leaves the file as it was
+    let conf = |text: &str| {
+        format!("- hosts: lab\n  state:\n    - file: /srv/edits/app.conf\n      content: \"{text}\\n\"\n      validate: grep -qx 'ok.*' %s\n")
+    };
+    let p = p.file("conf.yml", &conf("ok 1"));
+    p.play(&["apply", "conf.yml"]).code(0);
+    let p = p.file("conf.yml", &conf("broken"));
+    p.play(&["apply", "conf.yml"])
+        .code(1)
+        .shows("validate failed: grep -qx 'ok.*' %s");
+    assert_eq!(lab.sh("h1", "cat /srv/edits/app.conf"), "ok 1\n");
+
+    // --- absent: the line and the block go, the cron file is removed
+    let p = p.file(
+        "gone.yml",
+        r##"- hosts: lab
+  state:
+    - line: /srv/edits/sshd_config
+      regexp: '^PermitRootLogin\s'
+      state: absent
+    - block: /srv/edits/hosts
+      marker: "# {mark} play: db"
+      state: absent
+    - cron: edits-cleanup
+      state: absent
+"##,
+    );
+    p.play(&["apply", "gone.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", "cat /srv/edits/sshd_config"),
+        "Port 22\nPasswordAuthentication no\nUsePAM yes\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /srv/edits/hosts"), HOSTS);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "test -e /etc/cron.d/edits-cleanup && echo there || echo gone"
+        ),
+        "gone\n"
+    );
+    p.play(&["diff", "--exit-code", "gone.yml"]).code(0);
+}
