@@ -88,7 +88,7 @@ play_enter() {
     printf '%s: cannot enter the folder (%s)\n' "$1" "$w" >&2
     return 1
   fi
-  [ "$(pwd -P)" = "$1" ] && return 0
+  [ "$PWD" = "$1" ] && return 0
   r=${1#/} c=
   while [ -n "$r" ]; do
     c=$c/${r%%/*}
@@ -105,10 +105,16 @@ play_enter() {
 play_pd() {
   pd=.
   [ "$play_uid" = 0 ] || return 0
-  set -- "$(stat -c %d .)" "$(stat -c %m .)"
-  [ -d /var/lib/play ] || (umask 022; mkdir -p /var/lib/play)
-  mkdir -m 0700 /var/lib/play/tmp 2>/dev/null
-  if [ "$(stat -c %d /var/lib/play/tmp 2>/dev/null)" = "$1" ]; then
+  if [ "$PWD" = "${play_pd_for-}" ]; then pd=$play_pd_last; return 0; fi
+  play_pd_s=$(stat -c '%d %m' .) && [ -n "$play_pd_s" ] || return 1
+  set -- "${play_pd_s%% *}" "${play_pd_s#* }"
+  if [ "$1" = "${play_pd_dev:-none}" ]; then pd=$play_pd_last; play_pd_for=$PWD; return 0; fi
+  if [ -z "${play_pd_vdev-}" ]; then
+    [ -d /var/lib/play ] || (umask 022; mkdir -p /var/lib/play)
+    mkdir -m 0700 /var/lib/play/tmp 2>/dev/null
+    play_pd_vdev=$(stat -c %d /var/lib/play/tmp 2>/dev/null) || play_pd_vdev=none
+  fi
+  if [ "$play_pd_vdev" = "$1" ]; then
     pd=/var/lib/play/tmp
   else
     pd=${2%/}/.play-tmp
@@ -118,6 +124,7 @@ play_pd() {
     printf '%s: not a private folder of root (uid 0, mode 0700) on the filesystem of %s; play puts no temp file there\n' "$pd" "$PWD" >&2
     return 1
   fi
+  play_pd_for=$PWD play_pd_dev=$1 play_pd_last=$pd
 }
 play_tmp() {
   play_pd || return 1
