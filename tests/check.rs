@@ -299,3 +299,33 @@ fn check_finds_paths_with_two_owners() {
         assert!(out.contains(e), "expected {e:?} in:\n{out}");
     }
 }
+
+/// `download:` (fetch kinds): a relative path, a bad sha256, a url play cannot fetch, an
+/// unknown `from`, each located.
+#[test]
+fn check_locates_bad_downloads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inventory/hosts.yml",
+        "all:\n  vars: {ssh_port: 1}\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
+    );
+    let good = "ab".repeat(32);
+    write(
+        d,
+        "site.yml",
+        &format!(
+            "- hosts: all\n  state:\n    - download: relative/tool\n      url: http://x/t\n      sha256: {good}\n    - download: /opt/a\n      url: http://x/a\n      sha256: abc123\n    - download: /opt/b\n      url: ftp://x/b\n      sha256: {good}\n    - download: /opt/c\n      url: http://x/c\n      sha256: {good}\n      from: elsewhere\n"
+        ),
+    );
+    let run = play_in(d, &["check", "site.yml"]).code(1);
+    run.shows("site.yml:3")
+        .shows("must be absolute")
+        .shows("site.yml:8")
+        .shows("sha256 `abc123`: 64 hexadecimal digits")
+        .shows("site.yml:10")
+        .shows("only http://, https:// and file:// URLs")
+        .shows("site.yml:15")
+        .shows("not `elsewhere`");
+}

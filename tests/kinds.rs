@@ -148,7 +148,9 @@ fn plan(
                 changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
             }
             Kind::Program | Kind::Service | Kind::Command => {}
-            Kind::Git | Kind::Sync | Kind::Release | Kind::Package | Kind::User | Kind::Group => {
+            Kind::Git | Kind::Sync | Kind::Release | Kind::Package | Kind::User | Kind::Group
+            // fetch kinds
+            | Kind::Download => {
                 if let Some((c, w)) =
                     deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
                 {
@@ -326,6 +328,8 @@ fn run_case(path: &Path) -> Result<(), String> {
 fn kinds_cases() {
     const COVERED: &[&str] = &[
         "file",
+        // fetch kinds
+        "download",
         "directory",
         "link",
         "program",

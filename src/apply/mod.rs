@@ -262,6 +262,21 @@ impl Builder {
             self.stdin.extend_from_slice(marker.as_bytes());
             self.stdin.push(b'\n');
         }
+        self.place_temp(i, &n, attrs, !bytes.is_empty(), expect, &sha256_hex(bytes));
+    }
+
+    /// The end of a file's write, once `"$t"` holds its content: attributes (unmanaged ones
+    /// follow the file being replaced), fsync when `sync`, the check that the target is still
+    /// what the plan saw (`expect`, or already `sha`), and the rename into place.
+    fn place_temp(
+        &mut self,
+        i: usize,
+        n: &str,
+        attrs: &Attrs,
+        sync: bool,
+        expect: &str,
+        sha: &str,
+    ) {
         // Unmanaged attributes follow the file being replaced (when there is one).
         let keep = |managed: bool| !managed;
         if keep(attrs.owner.is_some()) || keep(attrs.group.is_some()) {
@@ -278,14 +293,14 @@ impl Builder {
                 "if [ -f {n} ] && ! [ -L {n} ]; then chmod --reference={n} -- \"$t\" || play_fail {i}; else chmod -- 00644 \"$t\" || play_fail {i}; fi"
             )),
         }
-        if !bytes.is_empty() {
+        if sync {
             self.run(i, "sync -- \"$t\"");
         }
         // Changed since the plan: this step is skipped (reported stale), the others go on.
         self.line(&format!(
             "if play_expect {n} {} {}; then mv -f -T -- \"$t\" {n} || play_fail {i}; else play_stale {i}; fi",
             shell_quote(expect),
-            shell_quote(&sha256_hex(bytes))
+            shell_quote(sha)
         ));
     }
 
@@ -513,6 +528,57 @@ impl Builder {
         }
         self.line(&format!("play_ok {i}"));
     }
+}
+
+/// Step lines of a file filled on the host (`download:`): in the target's pinned folder, a
+/// private temp file `"$t"` that `fill` (shell text, failing the step itself) fills and checks,
+/// then [`Builder::place_temp`]'s attributes, fsync, `expect` check and rename. Without the
+/// step's marker and `play_ok`.
+pub fn fetched_file(
+    i: usize,
+    path: &str,
+    attrs: &Attrs,
+    fill: &str,
+    expect: &str,
+    sha: &str,
+) -> String {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    let (dir, name) = split(path);
+    b.enter(i, &dir);
+    b.run(
+        i,
+        &format!(
+            "play_tmp {}",
+            shell_quote(&format!("{}XXXXXX", temp_prefix(path)))
+        ),
+    );
+    b.line(fill);
+    b.place_temp(i, &shell_quote(&name), attrs, true, expect, sha);
+    b.script
+}
+
+/// Step lines setting owner/group/mode of an existing file that must still have the sha256
+/// `expect` ([`Builder::file_attrs`]).
+pub fn attrs_only(i: usize, path: &str, attrs: &Attrs, expect: &str) -> String {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    b.file_attrs(i, path, attrs, expect);
+    b.script
+}
+
+/// Step lines removing `path` with `cmd` ([`Builder::remove`]).
+pub fn removal(i: usize, path: &str, cmd: &str) -> String {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    b.remove(i, path, cmd);
+    b.script
 }
 
 /// True when applying `change` touches a file (the others are process work only).

@@ -207,6 +207,8 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
             }
         }
         Desired::File(_) | Desired::Directory(_) | Desired::Link(_) => {}
+        // fetch kinds: their paths are printed above
+        Desired::Download(_) => {}
     }
     out
 }

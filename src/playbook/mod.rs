@@ -52,6 +52,8 @@ pub struct RawResource {
     pub release: Option<String>,
     /// A name or a list of names.
     pub package: Option<Value>,
+    // fetch kinds
+    pub download: Option<String>,
     // git
     pub repo: Option<String>,
     pub version: Option<String>,
@@ -111,6 +113,9 @@ pub struct RawResource {
     pub loop_: Option<Value>,
     pub loop_var: Option<String>,
     pub when: Option<Value>,
+    // fetch kinds: download
+    pub url: Option<String>,
+    pub sha256: Option<String>,
 }
 
 impl RawResource {
@@ -131,6 +136,8 @@ impl RawResource {
             Kind::Command => self.command.as_deref(),
             Kind::User => self.user.as_deref(),
             Kind::Group => self.group.as_deref(),
+            // fetch kinds
+            Kind::Download => self.download.as_deref(),
         };
         key.map(|k| (kind, k))
     }
@@ -153,6 +160,8 @@ impl RawResource {
             Kind::User => self.user.is_some() && !prog && self.command.is_none(),
             // Decided below: `group:` is also a key of several kinds.
             Kind::Group => false,
+            // fetch kinds
+            Kind::Download => self.download.is_some(),
         };
         let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
         if v.is_empty() && self.group.is_some() {
@@ -214,6 +223,9 @@ impl RawResource {
             ("unless", self.unless.is_some()),
             ("on_change", self.on_change.is_some()),
             ("chdir", self.chdir.is_some()),
+            // fetch kinds: download
+            ("url", self.url.is_some()),
+            ("sha256", self.sha256.is_some()),
         ];
         let kind = self.kind_name();
         let mut v: Vec<&'static str> = present

@@ -11,6 +11,7 @@ use super::{check_path, missing_msg, role_dir_of, scalar_text, truth, ResolveErr
 use crate::inventory::Host;
 use crate::playbook::Entry;
 use crate::resources::command::CommandSpec;
+use crate::resources::download::{self, DownloadSpec, FetchFrom};
 use crate::resources::git::{self, GitSpec};
 use crate::resources::group::GroupSpec;
 use crate::resources::package::{self, PackageSpec, PackageState};
@@ -410,6 +411,39 @@ impl Resolver<'_> {
                     on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
                     chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
                     user,
+                })
+            }
+            // fetch kinds
+            Kind::Download => {
+                let presence = k.presence(&state)?;
+                let url = k.string("url", &raw.url)?.unwrap_or_default();
+                let sha256 = k.string("sha256", &raw.sha256)?.unwrap_or_default();
+                let sha256 = if presence == Presence::Present {
+                    download::check_url(&url).map_err(|m| k.fail("url", m))?;
+                    download::check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?
+                } else {
+                    sha256
+                };
+                let from = match &raw.from {
+                    None => None,
+                    Some(v) => Some(scalar_text(&k.value("from", v)?).unwrap_or_default()),
+                };
+                let from = match from.as_deref() {
+                    None | Some("host") => FetchFrom::Host,
+                    Some(other) => {
+                        return Err(k.fail(
+                            "from",
+                            format!("from: `host` (the host fetches the url), not `{other}`"),
+                        ))
+                    }
+                };
+                Desired::Download(DownloadSpec {
+                    path: key,
+                    presence,
+                    url,
+                    sha256,
+                    from,
+                    attrs,
                 })
             }
             other @ (Kind::File

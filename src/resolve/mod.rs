@@ -1082,7 +1082,9 @@ impl<'a> Resolver<'a> {
             | Kind::Package
             | Kind::User
             | Kind::Group
-            | Kind::Command => unreachable_kind(&fail, kind)?,
+            | Kind::Command
+            // fetch kinds
+            | Kind::Download => unreachable_kind(&fail, kind)?,
         };
         Ok(Resource {
             desired,

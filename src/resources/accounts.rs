@@ -44,6 +44,8 @@ pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
         Desired::Release(s) => pair(&s.layout.owner, &s.layout.group),
         Desired::Command(s) => pair(&s.user, &None),
         Desired::Program(s) => pair(&s.attrs.owner, &s.attrs.group),
+        // fetch kinds
+        Desired::Download(s) => pair(&s.attrs.owner, &s.attrs.group),
         Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
             Vec::new()
         }

@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 
 use super::command::{self, Checks, Guard};
+use super::download::{self, DownloadOp};
 use super::git::{self, Checkout, GitOp, Remote};
 use super::group::{self, GroupEntry, GroupOp};
 use super::package::{self, PackageDb, PackageOp};
@@ -348,6 +349,8 @@ pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
         | Desired::Link(_)
         | Desired::Program(_)
         | Desired::Service(_) => {}
+        // fetch kinds: the core probe stats and sums a download's path
+        Desired::Download(_) => {}
     }
 }
 
@@ -361,6 +364,8 @@ pub enum Work {
     User(UserOp),
     Group(GroupOp),
     Command,
+    // fetch kinds
+    Download(DownloadOp),
 }
 
 fn not_probed(what: &str) -> Refused {
@@ -454,6 +459,9 @@ pub fn plan(
                 };
                 command::plan(s, &checks, changed)?.map(|p| (p.action, p.details, Work::Command))
             }
+            // fetch kinds
+            Desired::Download(s) => download::plan(s, &observed.path(&s.path))?
+                .map(|p| (p.action, p.details, Work::Download(p.work))),
             Desired::File(_)
             | Desired::Directory(_)
             | Desired::Link(_)
@@ -473,6 +481,8 @@ pub fn plan(
             Work::Git(_) | Work::Package(_) | Work::User(_) | Work::Group(_) | Work::Command => {
                 Default::default()
             }
+            // fetch kinds
+            Work::Download(_) => Default::default(),
         };
         (
             Change {
@@ -543,6 +553,11 @@ pub fn apply_fragment(
             _ => Err(missing()),
         },
         Desired::Command(s) => Ok((command::apply_fragment(i, s), Vec::new())),
+        // fetch kinds
+        Desired::Download(s) => match work {
+            Some(Work::Download(op)) => Ok((download::apply_fragment(i, s, op), Vec::new())),
+            _ => Err(missing()),
+        },
         // Packages are batched by the caller (`package::apply_fragment`); the other kinds are
         // steps of `apply::Builder`.
         Desired::Package(_)

@@ -22,6 +22,8 @@ pub mod service;
 pub mod sync;
 pub mod tree;
 pub mod user;
+// fetch kinds
+pub mod download;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -137,6 +139,8 @@ pub enum Desired {
     User(user::UserSpec),
     Group(group::GroupSpec),
     Command(command::CommandSpec),
+    // fetch kinds
+    Download(download::DownloadSpec),
 }
 
 /// Kind of a resource, as written in playbooks.
@@ -154,6 +158,8 @@ pub enum Kind {
     User,
     Group,
     Command,
+    // fetch kinds
+    Download,
 }
 
 impl Kind {
@@ -254,6 +260,8 @@ macro_rules! each_spec {
             Desired::User($s) => $body,
             Desired::Group($s) => $body,
             Desired::Command($s) => $body,
+            // fetch kinds
+            Desired::Download($s) => $body,
         }
     };
 }
@@ -284,7 +292,9 @@ impl Desired {
             | Desired::Package(_)
             | Desired::User(_)
             | Desired::Group(_)
-            | Desired::Command(_) => None,
+            | Desired::Command(_)
+            // fetch kinds
+            | Desired::Download(_) => None,
         }
     }
 
@@ -678,7 +688,9 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         | Desired::Package(_)
         | Desired::User(_)
         | Desired::Group(_)
-        | Desired::Command(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        | Desired::Command(_)
+        // fetch kinds
+        | Desired::Download(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

@@ -73,7 +73,7 @@ pub enum Plug {
 pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive"];
 
 /// Every kind, in the order playbook errors list them.
-pub const ALL: [Kind; 12] = [
+pub const ALL: [Kind; 13] = [
     Kind::File,
     Kind::Directory,
     Kind::Link,
@@ -86,6 +86,8 @@ pub const ALL: [Kind; 12] = [
     Kind::Command,
     Kind::User,
     Kind::Group,
+    // fetch kinds
+    Kind::Download,
 ];
 
 /// The registry line of `kind` (exhaustive: a new kind does not compile without its line).
@@ -104,6 +106,8 @@ pub const fn def(kind: Kind) -> &'static KindDef {
         Kind::Command => &command::DEF,
         Kind::User => &user::DEF,
         Kind::Group => &group::DEF,
+        // fetch kinds
+        Kind::Download => &download::DEF,
     }
 }
 

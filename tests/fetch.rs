@@ -1,0 +1,116 @@
+//! The fetch kinds on real lab hosts, without network: `download:` from an HTTP server on
+//! loopback (a thread of the test) and from `file:` URLs (bad input: tests/check.rs).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use sha2::{Digest, Sha256};
+use support::lab::Lab;
+use support::project::Project;
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A tiny HTTP/1.0 server on `addr` (port chosen by the system) serving `body` for every
+/// GET, on a thread that lives as long as the test; its `http://ADDR:PORT`.
+fn serve(addr: std::net::Ipv4Addr, body: &'static [u8]) -> String {
+    let listener = TcpListener::bind((addr, 0)).expect("bind a loopback port");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            // The request line and headers, up to the empty line.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let mut s = &stream;
+            let head = format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    format!("http://{addr}:{port}")
+}
+
+const BODY: &[u8] = b"tool v1\n";
+
+fn download_yml(url: &str, sum: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n    - directory: /srv/dl\n    - download: /srv/dl/tool\n      url: {url}\n      sha256: \"{sum}\"\n      mode: \"0750\"\n    - command: \"echo ran >> /srv/dl.log\"\n      on_change: [/srv/dl/tool]\n"
+    )
+}
+
+#[test]
+fn download_from_http_and_file_urls() {
+    let lab = Lab::start("fetch-dl", 1);
+    let base = serve(Lab::base_for("fetch-dl"), BODY);
+    let url = format!("{base}/tool");
+    let p = Project::new(&lab).file("dl.yml", &download_yml(&url, &sha(BODY)));
+
+    // Fetched once, with its mode; the watching command runs; then no change at all.
+    p.play(&["apply", "dl.yml"])
+        .code(0)
+        .shows("+ create download /srv/dl/tool");
+    assert_eq!(lab.sh("h1", "cat /srv/dl/tool"), "tool v1\n");
+    assert_eq!(lab.sh("h1", "stat -c %a /srv/dl/tool"), "750\n");
+    assert_eq!(lab.sh("h1", "cat /srv/dl.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "dl.yml"]).code(0);
+    let run = p.play(&["apply", "dl.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    assert_eq!(lab.sh("h1", "cat /srv/dl.log"), "ran\n");
+
+    // A file changed on the host is fetched again.
+    lab.sh("h1", "printf 'local\\n' > /srv/dl/tool");
+    p.play(&["diff", "--exit-code", "dl.yml"])
+        .code(2)
+        .shows("sha256");
+    p.play(&["apply", "dl.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/dl/tool"), "tool v1\n");
+
+    // A wrong checksum fails the host and leaves the file as it was, without temp files.
+    lab.sh("h1", "printf 'local\\n' > /srv/dl/tool");
+    let p = p.file("dl.yml", &download_yml(&url, &sha(b"another body")));
+    p.play(&["apply", "dl.yml"])
+        .code(1)
+        .shows(&format!("not {}", sha(b"another body")));
+    assert_eq!(lab.sh("h1", "cat /srv/dl/tool"), "local\n");
+    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "tool\n");
+
+    // A file: URL (the host reads it itself).
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/mirror && printf 'mirrored\\n' > /srv/mirror/m.txt",
+    );
+    let p = p.file(
+        "file.yml",
+        &format!(
+            "- hosts: lab\n  state:\n    - download: /srv/dl/m.txt\n      url: file:///srv/mirror/m.txt\n      sha256: {}\n",
+            sha(b"mirrored\n")
+        ),
+    );
+    p.play(&["apply", "file.yml"])
+        .code(0)
+        .shows("+ create download /srv/dl/m.txt");
+    assert_eq!(lab.sh("h1", "cat /srv/dl/m.txt"), "mirrored\n");
+    p.play(&["diff", "--exit-code", "file.yml"]).code(0);
+
+    // state: absent removes it.
+    let p = p.file(
+        "gone.yml",
+        "- hosts: lab\n  state:\n    - download: /srv/dl/m.txt\n      state: absent\n",
+    );
+    p.play(&["apply", "gone.yml"])
+        .code(0)
+        .shows("- delete download /srv/dl/m.txt");
+    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "tool\n");
+}
