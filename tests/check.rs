@@ -329,3 +329,31 @@ fn check_locates_bad_downloads() {
         .shows("site.yml:15")
         .shows("not `elsewhere`");
 }
+
+/// `apt_source:` (fetch kinds): a name apt would ignore, a URI it cannot fetch, components on
+/// a flat repository, a missing key file, each located.
+#[test]
+fn check_locates_bad_apt_sources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inventory/hosts.yml",
+        "all:\n  vars: {ssh_port: 1}\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
+    );
+    write(
+        d,
+        "site.yml",
+        "- hosts: all\n  state:\n    - apt_source: bad name\n      uris: http://x\n      suites: [a]\n      components: [main]\n    - apt_source: b\n      uris: [ftp://x]\n      suites: [a]\n      components: [main]\n    - apt_source: c\n      uris: file:/srv/repo\n      suites: [./]\n      components: [main]\n    - apt_source: d\n      uris: file:/srv/repo\n      suites: [./]\n      key: nope.asc\n",
+    );
+    play_in(d, &["check", "site.yml"])
+        .code(1)
+        .shows("site.yml:3")
+        .shows("apt_source name `bad name`")
+        .shows("site.yml:8")
+        .shows("`ftp://x` is not an http://, https:// or file: URI")
+        .shows("site.yml:14")
+        .shows("a flat repository (a suite ending in `/`) has none")
+        .shows("site.yml:18")
+        .shows("nope.asc");
+}

@@ -114,3 +114,88 @@ fn download_from_http_and_file_urls() {
         .shows("- delete download /srv/dl/m.txt");
     assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "tool\n");
 }
+
+/// An armored OpenPGP public key made by gpg on the controller (a throwaway home).
+fn armored_key() -> Vec<u8> {
+    let home = tempfile::tempdir().expect("tempdir");
+    let gpg = |args: &[&str]| {
+        let out = std::process::Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--quiet"])
+            .args(args)
+            .output()
+            .expect("run gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "play tests <tests@example.invalid>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    gpg(&["--armor", "--export", "tests@example.invalid"])
+}
+
+fn sources_yml(extra: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n    - apt_source: local\n      uris: file:/srv/repo\n      suites: [\"./\"]\n      trusted: true\n{extra}    - package: hello-play\n      update_cache: true\n    - command: \"echo ran >> /srv/sources.log\"\n      on_change: [local]\n"
+    )
+}
+
+#[test]
+fn apt_source_serves_a_package() {
+    let lab = Lab::start("fetch-apt", 1);
+    support::apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
+    // The repository stays; the source is play's to write.
+    lab.sh("h1", "rm -f /etc/apt/sources.list.d/play-test.list");
+    let key = armored_key();
+    let p = Project::new(&lab).file("src.yml", &sources_yml("      key: local.asc\n"));
+    p.write("files/local.asc", &key);
+
+    p.play(&["apply", "src.yml"])
+        .code(0)
+        .shows("+ create apt_source local")
+        .shows("+ create package hello-play");
+    assert_eq!(
+        support::apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "1.0".into()))
+    );
+    let text = lab.sh("h1", "cat /etc/apt/sources.list.d/local.sources");
+    assert!(
+        text.contains("URIs: file:/srv/repo\nSuites: ./\nSigned-By: /etc/apt/keyrings/local.asc\nTrusted: yes\n"),
+        "{text}"
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /etc/apt/keyrings/local.asc").as_bytes(),
+        &key[..]
+    );
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "stat -c '%a %U' /etc/apt/sources.list.d/local.sources /etc/apt/keyrings/local.asc"
+        ),
+        "644 root\n644 root\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /srv/sources.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "src.yml"]).code(0);
+    let run = p.play(&["apply", "src.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // The key dropped: removed, the file rewritten, the watcher runs again.
+    let p = p.file("src.yml", &sources_yml(""));
+    p.play(&["apply", "src.yml"])
+        .code(0)
+        .shows("- /etc/apt/keyrings/local.asc");
+    assert_eq!(lab.sh("h1", "ls -A /etc/apt/keyrings"), "");
+    assert_eq!(lab.sh("h1", "cat /srv/sources.log"), "ran\nran\n");
+    p.play(&["diff", "--exit-code", "src.yml"]).code(0);
+}

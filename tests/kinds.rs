@@ -150,7 +150,8 @@ fn plan(
             Kind::Program | Kind::Service | Kind::Command => {}
             Kind::Git | Kind::Sync | Kind::Release | Kind::Package | Kind::User | Kind::Group
             // fetch kinds
-            | Kind::Download => {
+            | Kind::Download
+            | Kind::AptSource => {
                 if let Some((c, w)) =
                     deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
                 {
@@ -330,6 +331,7 @@ fn kinds_cases() {
         "file",
         // fetch kinds
         "download",
+        "apt_source",
         "directory",
         "link",
         "program",

@@ -32,6 +32,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::resources::apt_source;
 use crate::resources::deploy::{self, Work};
 use crate::resources::package::{self, PackageOp};
 use crate::resources::registry::{FirstProbe, Plug};
@@ -560,6 +561,32 @@ pub fn fetched_file(
     b.script
 }
 
+/// Step lines writing `bytes` to `path` (root-owned, `mode`) and their stdin
+/// ([`Builder::write_file`]: the content travels on stdin, `expect` as there).
+pub fn streamed_file(
+    i: usize,
+    path: &str,
+    bytes: &[u8],
+    mode: u32,
+    expect: &str,
+) -> (String, Vec<u8>) {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    let attrs = Attrs {
+        owner: Some("root".into()),
+        group: Some("root".into()),
+        mode: Some(mode),
+    };
+    let content = Content {
+        bytes,
+        streamed: true,
+    };
+    b.write_file(i, path, &attrs, &content, expect);
+    (b.script, b.stdin)
+}
+
 /// Step lines setting owner/group/mode of an existing file that must still have the sha256
 /// `expect` ([`Builder::file_attrs`]).
 pub fn attrs_only(i: usize, path: &str, attrs: &Attrs, expect: &str) -> String {
@@ -617,6 +644,13 @@ pub fn script_full(
     work: &BTreeMap<usize, Work>,
 ) -> (String, Vec<u8>) {
     let mut packages_done = false;
+    // fetch kinds: one `apt-get update` per host, ending its last `apt_source:` step
+    let last_source = steps
+        .iter()
+        .rev()
+        .find(|(c, _)| c.kind == Kind::AptSource)
+        .map(|(c, _)| c.index);
+    let mut sources_updated = false;
     let mut b = Builder {
         script: String::from(SCRIPT_HEAD),
         stdin: Vec::new(),
@@ -660,9 +694,24 @@ pub fn script_full(
                         b.fail_step(c.index, "internal error: no planned work for this package");
                     }
                 }
+                let update_cache = update_cache && !sources_updated;
                 b.script
                     .push_str(&package::apply_fragment(&batch, update_cache));
             }
+            // fetch kinds
+            (None, Kind::AptSource) => match (work.get(&change.index), &res.desired) {
+                (Some(Work::AptSource(w)), Desired::AptSource(s)) => {
+                    let last = last_source == Some(change.index);
+                    let (text, stdin) = apt_source::apply_fragment(change.index, s, w, last);
+                    sources_updated |= last;
+                    b.script.push_str(&text);
+                    b.stdin.extend_from_slice(&stdin);
+                }
+                _ => b.fail_step(
+                    change.index,
+                    "internal error: no planned work for this source",
+                ),
+            },
             // The others by their registry line's plug-in path.
             (None, kind) => match kind.def().plug {
                 Plug::Path | Plug::Process => b.step(change, res),

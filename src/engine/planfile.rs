@@ -208,7 +208,7 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
         }
         Desired::File(_) | Desired::Directory(_) | Desired::Link(_) => {}
         // fetch kinds: their paths are printed above
-        Desired::Download(_) => {}
+        Desired::Download(_) | Desired::AptSource(_) => {}
     }
     out
 }

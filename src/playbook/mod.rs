@@ -54,6 +54,7 @@ pub struct RawResource {
     pub package: Option<Value>,
     // fetch kinds
     pub download: Option<String>,
+    pub apt_source: Option<String>,
     // git
     pub repo: Option<String>,
     pub version: Option<String>,
@@ -116,6 +117,12 @@ pub struct RawResource {
     // fetch kinds: download
     pub url: Option<String>,
     pub sha256: Option<String>,
+    // fetch kinds: apt_source
+    pub uris: Option<Value>,
+    pub suites: Option<Value>,
+    pub components: Option<Value>,
+    pub key: Option<String>,
+    pub trusted: Option<Value>,
 }
 
 impl RawResource {
@@ -138,6 +145,7 @@ impl RawResource {
             Kind::Group => self.group.as_deref(),
             // fetch kinds
             Kind::Download => self.download.as_deref(),
+            Kind::AptSource => self.apt_source.as_deref(),
         };
         key.map(|k| (kind, k))
     }
@@ -162,6 +170,7 @@ impl RawResource {
             Kind::Group => false,
             // fetch kinds
             Kind::Download => self.download.is_some(),
+            Kind::AptSource => self.apt_source.is_some(),
         };
         let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
         if v.is_empty() && self.group.is_some() {
@@ -226,6 +235,12 @@ impl RawResource {
             // fetch kinds: download
             ("url", self.url.is_some()),
             ("sha256", self.sha256.is_some()),
+            // fetch kinds: apt_source
+            ("uris", self.uris.is_some()),
+            ("suites", self.suites.is_some()),
+            ("components", self.components.is_some()),
+            ("key", self.key.is_some()),
+            ("trusted", self.trusted.is_some()),
         ];
         let kind = self.kind_name();
         let mut v: Vec<&'static str> = present

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use minijinja::value::{Value as MValue, ValueKind};
 
 use super::template::Renderer;
-use super::{check_path, missing_msg, role_dir_of, scalar_text, truth, ResolveError, Resolver};
+use super::{
+    check_path, find, missing_msg, role_dir_of, scalar_text, truth, ResolveError, Resolver,
+};
 use crate::inventory::Host;
 use crate::playbook::Entry;
+use crate::resources::apt_source::{self, AptSourceSpec};
 use crate::resources::command::CommandSpec;
 use crate::resources::download::{self, DownloadSpec, FetchFrom};
 use crate::resources::git::{self, GitSpec};
@@ -444,6 +447,38 @@ impl Resolver<'_> {
                     sha256,
                     from,
                     attrs,
+                })
+            }
+            Kind::AptSource => {
+                let presence = k.presence(&state)?;
+                let uris = k.list("uris", &raw.uris)?.unwrap_or_default();
+                let suites = k.list("suites", &raw.suites)?.unwrap_or_default();
+                let components = k.list("components", &raw.components)?.unwrap_or_default();
+                if presence == Presence::Present {
+                    apt_source::check_lists(&uris, &suites, &components)
+                        .map_err(|(key, m)| k.fail(key, m))?;
+                }
+                let key_bytes = match k.string("key", &raw.key)? {
+                    None => None,
+                    Some(name) => {
+                        let role_dir = role_dir_of(self.playbook, entry);
+                        let pb = &self.playbook.dir;
+                        let p = find(&role_dir, pb, "files", &name).ok_or_else(|| {
+                            k.fail("key", missing_msg("file", "files", &name, &role_dir, pb))
+                        })?;
+                        let bytes = std::fs::read(&p)
+                            .map_err(|e| k.fail("key", format!("key: {}: {e}", p.display())))?;
+                        Some(bytes)
+                    }
+                };
+                Desired::AptSource(AptSourceSpec {
+                    name: key,
+                    presence,
+                    uris,
+                    suites,
+                    components,
+                    key: key_bytes,
+                    trusted: k.boolean("trusted", &raw.trusted)?.unwrap_or(false),
                 })
             }
             other @ (Kind::File

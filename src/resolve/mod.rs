@@ -1084,7 +1084,8 @@ impl<'a> Resolver<'a> {
             | Kind::Group
             | Kind::Command
             // fetch kinds
-            | Kind::Download => unreachable_kind(&fail, kind)?,
+            | Kind::Download
+            | Kind::AptSource => unreachable_kind(&fail, kind)?,
         };
         Ok(Resource {
             desired,

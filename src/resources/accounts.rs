@@ -46,6 +46,7 @@ pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
         Desired::Program(s) => pair(&s.attrs.owner, &s.attrs.group),
         // fetch kinds
         Desired::Download(s) => pair(&s.attrs.owner, &s.attrs.group),
+        Desired::AptSource(_) => Vec::new(),
         Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
             Vec::new()
         }

@@ -26,6 +26,7 @@
 
 use std::collections::BTreeMap;
 
+use super::apt_source::{self, AptSourceWork};
 use super::command::{self, Checks, Guard};
 use super::download::{self, DownloadOp};
 use super::git::{self, Checkout, GitOp, Remote};
@@ -350,7 +351,7 @@ pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
         | Desired::Program(_)
         | Desired::Service(_) => {}
         // fetch kinds: the core probe stats and sums a download's path
-        Desired::Download(_) => {}
+        Desired::Download(_) | Desired::AptSource(_) => {}
     }
 }
 
@@ -366,6 +367,7 @@ pub enum Work {
     Command,
     // fetch kinds
     Download(DownloadOp),
+    AptSource(AptSourceWork),
 }
 
 fn not_probed(what: &str) -> Refused {
@@ -462,6 +464,14 @@ pub fn plan(
             // fetch kinds
             Desired::Download(s) => download::plan(s, &observed.path(&s.path))?
                 .map(|p| (p.action, p.details, Work::Download(p.work))),
+            Desired::AptSource(s) => {
+                let (src, key) = (
+                    observed.path(&s.sources_path()),
+                    observed.path(&s.key_path()),
+                );
+                apt_source::plan(s, &src, &key)?
+                    .map(|p| (p.action, p.details, Work::AptSource(p.work)))
+            }
             Desired::File(_)
             | Desired::Directory(_)
             | Desired::Link(_)
@@ -482,7 +492,7 @@ pub fn plan(
                 Default::default()
             }
             // fetch kinds
-            Work::Download(_) => Default::default(),
+            Work::Download(_) | Work::AptSource(_) => Default::default(),
         };
         (
             Change {
@@ -556,6 +566,11 @@ pub fn apply_fragment(
         // fetch kinds
         Desired::Download(s) => match work {
             Some(Work::Download(op)) => Ok((download::apply_fragment(i, s, op), Vec::new())),
+            _ => Err(missing()),
+        },
+        // Batched by the caller: the host's last source change runs `apt-get update`.
+        Desired::AptSource(s) => match work {
+            Some(Work::AptSource(w)) => Ok(apt_source::apply_fragment(i, s, w, true)),
             _ => Err(missing()),
         },
         // Packages are batched by the caller (`package::apply_fragment`); the other kinds are

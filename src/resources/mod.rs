@@ -23,6 +23,7 @@ pub mod sync;
 pub mod tree;
 pub mod user;
 // fetch kinds
+pub mod apt_source;
 pub mod download;
 
 use std::collections::BTreeMap;
@@ -141,6 +142,7 @@ pub enum Desired {
     Command(command::CommandSpec),
     // fetch kinds
     Download(download::DownloadSpec),
+    AptSource(apt_source::AptSourceSpec),
 }
 
 /// Kind of a resource, as written in playbooks.
@@ -160,6 +162,7 @@ pub enum Kind {
     Command,
     // fetch kinds
     Download,
+    AptSource,
 }
 
 impl Kind {
@@ -262,6 +265,7 @@ macro_rules! each_spec {
             Desired::Command($s) => $body,
             // fetch kinds
             Desired::Download($s) => $body,
+            Desired::AptSource($s) => $body,
         }
     };
 }
@@ -294,7 +298,8 @@ impl Desired {
             | Desired::Group(_)
             | Desired::Command(_)
             // fetch kinds
-            | Desired::Download(_) => None,
+            | Desired::Download(_)
+            | Desired::AptSource(_) => None,
         }
     }
 
@@ -690,7 +695,8 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         | Desired::Group(_)
         | Desired::Command(_)
         // fetch kinds
-        | Desired::Download(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        | Desired::Download(_)
+        | Desired::AptSource(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

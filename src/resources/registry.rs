@@ -73,7 +73,7 @@ pub enum Plug {
 pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive"];
 
 /// Every kind, in the order playbook errors list them.
-pub const ALL: [Kind; 13] = [
+pub const ALL: [Kind; 14] = [
     Kind::File,
     Kind::Directory,
     Kind::Link,
@@ -88,6 +88,7 @@ pub const ALL: [Kind; 13] = [
     Kind::Group,
     // fetch kinds
     Kind::Download,
+    Kind::AptSource,
 ];
 
 /// The registry line of `kind` (exhaustive: a new kind does not compile without its line).
@@ -108,6 +109,7 @@ pub const fn def(kind: Kind) -> &'static KindDef {
         Kind::Group => &group::DEF,
         // fetch kinds
         Kind::Download => &download::DEF,
+        Kind::AptSource => &apt_source::DEF,
     }
 }
 
