@@ -199,3 +199,22 @@ fn apt_source_serves_a_package() {
     assert_eq!(lab.sh("h1", "cat /srv/sources.log"), "ran\nran\n");
     p.play(&["diff", "--exit-code", "src.yml"]).code(0);
 }
+
+#[test]
+fn os_codename_is_a_fact() {
+    let lab = Lab::start("fetch-fact", 1);
+    let want = lab.sh(
+        "h1",
+        ". /etc/os-release; printf '%s\\n' \"$VERSION_CODENAME\"",
+    );
+    let p = Project::new(&lab).file(
+        "c.yml",
+        "- hosts: lab\n  state:\n    - file: /srv/codename\n      content: \"{{ facts.os_codename }}\\n\"\n",
+    );
+    p.play(&["apply", "c.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/codename"), want);
+    assert!(
+        !want.trim().is_empty(),
+        "this host's os-release has no VERSION_CODENAME"
+    );
+}

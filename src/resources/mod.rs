@@ -391,6 +391,9 @@ pub struct Facts {
     pub hostname: String,
     pub os_id: String,
     pub os_version: String,
+    /// `VERSION_CODENAME` of os-release (`bookworm`); empty when the host has none.
+    #[serde(default)]
+    pub os_codename: String,
     pub arch: String,
     pub cpus: u64,
     pub memory_mb: u64,
