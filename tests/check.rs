@@ -300,10 +300,9 @@ fn check_finds_paths_with_two_owners() {
     }
 }
 
-/// `download:` (fetch kinds): a relative path, a bad sha256, a url play cannot fetch, an
-/// unknown `from`, each located.
-#[test]
-fn check_locates_bad_downloads() {
+/// `play check site.yml` of a project of one host whose playbook is `site` (the fetch kinds'
+/// bad input).
+fn check_one_host(site: &str) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     write(
@@ -311,16 +310,20 @@ fn check_locates_bad_downloads() {
         "inventory/hosts.yml",
         "all:\n  vars: {ssh_port: 1}\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
     );
+    write(d, "site.yml", site);
+    play_in(d, &["check", "site.yml"])
+}
+
+/// `download:` (fetch kinds): a relative path, a bad sha256, a url play cannot fetch, an
+/// unknown `from`, each located.
+#[test]
+fn check_locates_bad_downloads() {
     let good = "ab".repeat(32);
-    write(
-        d,
-        "site.yml",
-        &format!(
+    check_one_host(&format!(
             "- hosts: all\n  state:\n    - download: relative/tool\n      url: http://x/t\n      sha256: {good}\n    - download: /opt/a\n      url: http://x/a\n      sha256: abc123\n    - download: /opt/b\n      url: ftp://x/b\n      sha256: {good}\n    - download: /opt/c\n      url: http://x/c\n      sha256: {good}\n      from: elsewhere\n"
-        ),
-    );
-    let run = play_in(d, &["check", "site.yml"]).code(1);
-    run.shows("site.yml:3")
+        ))
+        .code(1)
+        .shows("site.yml:3")
         .shows("must be absolute")
         .shows("site.yml:8")
         .shows("sha256 `abc123`: 64 hexadecimal digits")
@@ -334,19 +337,7 @@ fn check_locates_bad_downloads() {
 /// a flat repository, a missing key file, each located.
 #[test]
 fn check_locates_bad_apt_sources() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    write(
-        d,
-        "inventory/hosts.yml",
-        "all:\n  vars: {ssh_port: 1}\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
-    );
-    write(
-        d,
-        "site.yml",
-        "- hosts: all\n  state:\n    - apt_source: bad name\n      uris: http://x\n      suites: [a]\n      components: [main]\n    - apt_source: b\n      uris: [ftp://x]\n      suites: [a]\n      components: [main]\n    - apt_source: c\n      uris: file:/srv/repo\n      suites: [./]\n      components: [main]\n    - apt_source: d\n      uris: file:/srv/repo\n      suites: [./]\n      key: nope.asc\n",
-    );
-    play_in(d, &["check", "site.yml"])
+    check_one_host("- hosts: all\n  state:\n    - apt_source: bad name\n      uris: http://x\n      suites: [a]\n      components: [main]\n    - apt_source: b\n      uris: [ftp://x]\n      suites: [a]\n      components: [main]\n    - apt_source: c\n      uris: file:/srv/repo\n      suites: [./]\n      components: [main]\n    - apt_source: d\n      uris: file:/srv/repo\n      suites: [./]\n      key: nope.asc\n")
         .code(1)
         .shows("site.yml:3")
         .shows("apt_source name `bad name`")
@@ -356,4 +347,18 @@ fn check_locates_bad_apt_sources() {
         .shows("a flat repository (a suite ending in `/`) has none")
         .shows("site.yml:18")
         .shows("nope.asc");
+}
+
+/// `venv:` (fetch kinds): a relative path, a specifier play cannot compare, a relative
+/// requirements file, each located.
+#[test]
+fn check_locates_bad_venvs() {
+    check_one_host("- hosts: all\n  state:\n    - venv: srv/venv\n    - venv: /srv/a\n      packages: [\"flask>=3\"]\n    - venv: /srv/b\n      requirements: req.txt\n")
+        .code(1)
+        .shows("site.yml:3")
+        .shows("must be absolute")
+        .shows("site.yml:5")
+        .shows("`flask>=3`: NAME or NAME==VERSION")
+        .shows("site.yml:7")
+        .shows("requirements: path `req.txt` must be absolute");
 }

@@ -218,3 +218,115 @@ fn os_codename_is_a_fact() {
         "this host's os-release has no VERSION_CODENAME"
     );
 }
+
+/// Builds pure-Python wheels `(name, version)` by hand (zip files with METADATA, WHEEL and
+/// RECORD; each package's `VERSION` is its version) into `/srv/wheels` of `host`.
+fn build_wheels(lab: &Lab, host: &str, wheels: &[(&str, &str)]) {
+    let list: Vec<String> = wheels
+        .iter()
+        .map(|(n, v)| format!("(\"{n}\", \"{v}\")"))
+        .collect();
+    let script = format!(
+        r#"mkdir -p /srv/wheels && python3 - <<'PLAYWHEELS'
+import base64, hashlib, zipfile
+for name, ver in [{}]:
+    dist = f"{{name}}-{{ver}}.dist-info"
+    files = {{
+        f"{{name}}/__init__.py": f"VERSION = '{{ver}}'\n",
+        f"{{dist}}/METADATA": f"Metadata-Version: 2.1\nName: {{name}}\nVersion: {{ver}}\n",
+        f"{{dist}}/WHEEL": "Wheel-Version: 1.0\nGenerator: play-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }}
+    record = []
+    for p, c in files.items():
+        d = base64.urlsafe_b64encode(hashlib.sha256(c.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{{p}},sha256={{d}},{{len(c.encode())}}")
+    record.append(f"{{dist}}/RECORD,,")
+    files[f"{{dist}}/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(f"/srv/wheels/{{name}}-{{ver}}-py3-none-any.whl", "w") as z:
+        for p, c in files.items():
+            z.writestr(p, c)
+PLAYWHEELS
+"#,
+        list.join(", ")
+    );
+    lab.sh(host, &script);
+}
+
+fn venv_yml(packages: &str, extra: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n    - venv: /srv/venv\n      packages: {packages}\n      pip_args: [--no-index, --find-links, /srv/wheels]\n      user: deploy\n{extra}    - command: \"echo ran >> /srv/venv.log\"\n      on_change: [/srv/venv]\n"
+    )
+}
+
+#[test]
+fn venv_from_a_local_wheel_folder() {
+    let lab = Lab::start("fetch-venv", 1);
+    build_wheels(
+        &lab,
+        "h1",
+        &[
+            ("playtool", "1.0"),
+            ("playtool", "1.1"),
+            ("play_lib", "2.0"),
+        ],
+    );
+    let version = |m: &str| {
+        lab.sh(
+            "h1",
+            &format!("/srv/venv/bin/python -c 'import {m}; print({m}.VERSION)'"),
+        )
+    };
+    let p = Project::new(&lab).file("v.yml", &venv_yml("[\"playtool==1.0\", play-lib]", ""));
+    p.play(&["apply", "v.yml"])
+        .code(0)
+        .shows("+ create venv /srv/venv");
+    assert_eq!(version("playtool"), "1.0\n");
+    assert_eq!(version("play_lib"), "2.0\n");
+    assert_eq!(
+        lab.sh("h1", "stat -c %U /srv/venv /srv/venv/bin/python"),
+        "deploy\ndeploy\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /srv/venv.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+    let run = p.play(&["apply", "v.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // A moved pin: only that package, and the watcher runs.
+    let p = p.file("v.yml", &venv_yml("[\"playtool==1.1\", play-lib]", ""));
+    p.play(&["apply", "v.yml"])
+        .code(0)
+        .shows("playtool 1.0 → playtool==1.1");
+    assert_eq!(version("playtool"), "1.1\n");
+    assert_eq!(lab.sh("h1", "cat /srv/venv.log"), "ran\nran\n");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+
+    // A requirements file: installed, its sha256 recorded; an edit installs again.
+    lab.sh("h1", "printf 'playtool==1.0\\n' > /srv/req.txt");
+    let p = p.file(
+        "v.yml",
+        &venv_yml("[play-lib]", "      requirements: /srv/req.txt\n"),
+    );
+    p.play(&["apply", "v.yml"]).code(0).shows("-r /srv/req.txt");
+    assert_eq!(version("playtool"), "1.0\n");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+    lab.sh("h1", "printf 'playtool==1.1\\n' > /srv/req.txt");
+    p.play(&["diff", "--exit-code", "v.yml"])
+        .code(2)
+        .shows("-r /srv/req.txt");
+    p.play(&["apply", "v.yml"]).code(0);
+    assert_eq!(version("playtool"), "1.1\n");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+
+    // state: absent removes it.
+    let p = p.file(
+        "gone.yml",
+        "- hosts: lab\n  state:\n    - venv: /srv/venv\n      state: absent\n",
+    );
+    p.play(&["apply", "gone.yml"])
+        .code(0)
+        .shows("- delete venv /srv/venv");
+    assert_eq!(
+        lab.sh("h1", "ls /srv/venv 2>/dev/null || echo gone"),
+        "gone\n"
+    );
+}

@@ -151,7 +151,8 @@ fn plan(
             Kind::Git | Kind::Sync | Kind::Release | Kind::Package | Kind::User | Kind::Group
             // fetch kinds
             | Kind::Download
-            | Kind::AptSource => {
+            | Kind::AptSource
+            | Kind::Venv => {
                 if let Some((c, w)) =
                     deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
                 {
@@ -332,6 +333,7 @@ fn kinds_cases() {
         // fetch kinds
         "download",
         "apt_source",
+        "venv",
         "directory",
         "link",
         "program",

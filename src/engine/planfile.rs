@@ -209,6 +209,11 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
         Desired::File(_) | Desired::Directory(_) | Desired::Link(_) => {}
         // fetch kinds: their paths are printed above
         Desired::Download(_) | Desired::AptSource(_) => {}
+        Desired::Venv(_) => {
+            if let Some(v) = deploy.venvs.get(key) {
+                out.insert(format!("venv {key}"), format!("{v:?}"));
+            }
+        }
     }
     out
 }

@@ -55,6 +55,7 @@ pub struct RawResource {
     // fetch kinds
     pub download: Option<String>,
     pub apt_source: Option<String>,
+    pub venv: Option<String>,
     // git
     pub repo: Option<String>,
     pub version: Option<String>,
@@ -123,6 +124,11 @@ pub struct RawResource {
     pub components: Option<Value>,
     pub key: Option<String>,
     pub trusted: Option<Value>,
+    // fetch kinds: venv
+    pub python: Option<String>,
+    pub packages: Option<Value>,
+    pub requirements: Option<String>,
+    pub pip_args: Option<Value>,
 }
 
 impl RawResource {
@@ -146,6 +152,7 @@ impl RawResource {
             // fetch kinds
             Kind::Download => self.download.as_deref(),
             Kind::AptSource => self.apt_source.as_deref(),
+            Kind::Venv => self.venv.as_deref(),
         };
         key.map(|k| (kind, k))
     }
@@ -165,12 +172,15 @@ impl RawResource {
             Kind::Release => self.release.is_some(),
             Kind::Package => self.package.is_some(),
             Kind::Command => self.command.is_some() && !prog,
-            Kind::User => self.user.is_some() && !prog && self.command.is_none(),
+            Kind::User => {
+                self.user.is_some() && !prog && self.command.is_none() && self.venv.is_none()
+            }
             // Decided below: `group:` is also a key of several kinds.
             Kind::Group => false,
             // fetch kinds
             Kind::Download => self.download.is_some(),
             Kind::AptSource => self.apt_source.is_some(),
+            Kind::Venv => self.venv.is_some(),
         };
         let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
         if v.is_empty() && self.group.is_some() {
@@ -241,6 +251,11 @@ impl RawResource {
             ("components", self.components.is_some()),
             ("key", self.key.is_some()),
             ("trusted", self.trusted.is_some()),
+            // fetch kinds: venv
+            ("python", self.python.is_some()),
+            ("packages", self.packages.is_some()),
+            ("requirements", self.requirements.is_some()),
+            ("pip_args", self.pip_args.is_some()),
         ];
         let kind = self.kind_name();
         let mut v: Vec<&'static str> = present

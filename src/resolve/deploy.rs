@@ -21,6 +21,7 @@ use crate::resources::package::{self, PackageSpec, PackageState};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
 use crate::resources::user::{self, UserSpec};
+use crate::resources::venv::{self, VenvSpec};
 use crate::resources::{Attrs, Desired, Kind, Presence, Resource};
 use crate::yaml::Value as YValue;
 
@@ -479,6 +480,34 @@ impl Resolver<'_> {
                     components,
                     key: key_bytes,
                     trusted: k.boolean("trusted", &raw.trusted)?.unwrap_or(false),
+                })
+            }
+            Kind::Venv => {
+                let user = k.string("user", &raw.user)?;
+                if let Some(u) = &user {
+                    user::check_name("user", u).map_err(|m| k.fail("user", m))?;
+                }
+                let python = k
+                    .string("python", &raw.python)?
+                    .unwrap_or_else(|| "python3".into());
+                if python.trim().is_empty() {
+                    return Err(k.fail("python", "python: an empty interpreter".into()));
+                }
+                let packages = k
+                    .list("packages", &raw.packages)?
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| venv::parse_requirement(p).map_err(|m| k.fail("packages", m)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Desired::Venv(VenvSpec {
+                    path: key,
+                    presence: k.presence(&state)?,
+                    python,
+                    packages,
+                    requirements: k
+                        .path("requirements", k.string("requirements", &raw.requirements)?)?,
+                    pip_args: k.list("pip_args", &raw.pip_args)?.unwrap_or_default(),
+                    user,
                 })
             }
             other @ (Kind::File

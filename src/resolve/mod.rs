@@ -1086,7 +1086,8 @@ impl<'a> Resolver<'a> {
             | Kind::Command
             // fetch kinds
             | Kind::Download
-            | Kind::AptSource => unreachable_kind(&fail, kind)?,
+            | Kind::AptSource
+            | Kind::Venv => unreachable_kind(&fail, kind)?,
         };
         Ok(Resource {
             desired,

@@ -47,6 +47,7 @@ pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
         // fetch kinds
         Desired::Download(s) => pair(&s.attrs.owner, &s.attrs.group),
         Desired::AptSource(_) => Vec::new(),
+        Desired::Venv(s) => pair(&s.user, &None),
         Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
             Vec::new()
         }

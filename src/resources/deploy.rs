@@ -35,6 +35,7 @@ use super::package::{self, PackageDb, PackageOp};
 use super::release::{self, History, Pin, ReleaseSource, ReleaseWork, Seen};
 use super::sync::{self, RemoteTree, SyncWork};
 use super::user::{self, Passwd, UserOp};
+use super::venv::{self, VenvOp, VenvSeen, VenvSpec};
 use super::{Action, Change, Desired, Observed, PlanError, Presence, Resource};
 use crate::transport::shell_quote;
 
@@ -162,6 +163,8 @@ pub struct DeployProbe {
     pub groups: bool,
     /// `unless` checks of commands.
     pub guards: Vec<Guard>,
+    /// fetch kinds: virtualenvs.
+    pub venvs: Vec<VenvSpec>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
@@ -195,6 +198,9 @@ impl DeployProbe {
     }
     pub fn add_guard(&mut self, g: Guard) {
         push_unique(&mut self.guards, g);
+    }
+    pub fn add_venv(&mut self, v: &VenvSpec) {
+        push_unique(&mut self.venvs, v.clone());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -244,6 +250,12 @@ impl DeployProbe {
                 .filter(|g| !have.guards.contains(g))
                 .cloned()
                 .collect(),
+            venvs: self
+                .venvs
+                .iter()
+                .filter(|v| !have.venvs.contains(v))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -272,6 +284,9 @@ impl DeployProbe {
         for g in &self.guards {
             s.push_str(&command::probe_guard(g));
         }
+        for v in &self.venvs {
+            s.push_str(&venv::probe_fragment(v));
+        }
         s
     }
 }
@@ -294,6 +309,8 @@ pub struct DeployObserved {
     pub groups: Option<BTreeMap<String, GroupEntry>>,
     /// `unless` exit statuses by guard id (`None`: its `chdir` does not exist).
     pub guards: BTreeMap<String, Option<i32>>,
+    /// fetch kinds: virtualenvs by path.
+    pub venvs: BTreeMap<String, VenvSeen>,
 }
 
 impl DeployObserved {
@@ -313,6 +330,7 @@ impl DeployObserved {
             self.groups = more.groups;
         }
         self.guards.extend(more.guards);
+        self.venvs.extend(more.venvs);
     }
 }
 
@@ -352,6 +370,7 @@ pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
         | Desired::Service(_) => {}
         // fetch kinds: the core probe stats and sums a download's path
         Desired::Download(_) | Desired::AptSource(_) => {}
+        Desired::Venv(s) => p.add_venv(s),
     }
 }
 
@@ -368,6 +387,7 @@ pub enum Work {
     // fetch kinds
     Download(DownloadOp),
     AptSource(AptSourceWork),
+    Venv(VenvOp),
 }
 
 fn not_probed(what: &str) -> Refused {
@@ -472,6 +492,10 @@ pub fn plan(
                 apt_source::plan(s, &src, &key)?
                     .map(|p| (p.action, p.details, Work::AptSource(p.work)))
             }
+            Desired::Venv(s) => {
+                let seen = o.venvs.get(&s.path).ok_or_else(|| not_probed("the venv"))?;
+                venv::plan(s, seen)?.map(|p| (p.action, p.details, Work::Venv(p.work)))
+            }
             Desired::File(_)
             | Desired::Directory(_)
             | Desired::Link(_)
@@ -492,7 +516,7 @@ pub fn plan(
                 Default::default()
             }
             // fetch kinds
-            Work::Download(_) | Work::AptSource(_) => Default::default(),
+            Work::Download(_) | Work::AptSource(_) | Work::Venv(_) => Default::default(),
         };
         (
             Change {
@@ -573,6 +597,10 @@ pub fn apply_fragment(
             Some(Work::AptSource(w)) => Ok(apt_source::apply_fragment(i, s, w, true)),
             _ => Err(missing()),
         },
+        Desired::Venv(s) => match work {
+            Some(Work::Venv(op)) => Ok((venv::apply_fragment(i, s, op), Vec::new())),
+            _ => Err(missing()),
+        },
         // Packages are batched by the caller (`package::apply_fragment`); the other kinds are
         // steps of `apply::Builder`.
         Desired::Package(_)
@@ -592,6 +620,7 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         b"tent" => 6,
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
         b"pkgnone" => 0,
+        b"venv" => 6,
         _ => return None,
     })
 }
@@ -678,6 +707,12 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
                 ),
             };
             obs.guards.insert(text(f[0]), status);
+        }
+        b"venv" => {
+            let (p, [cfg, host, dists, state, req]) =
+                (text(f[0]), [1, 2, 3, 4, 5].map(|k| text(f[k])));
+            obs.venvs
+                .insert(p, venv::parse_seen(&cfg, &host, &dists, &state, &req));
         }
         _ => return Err("unknown record".into()),
     }

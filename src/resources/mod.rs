@@ -25,6 +25,7 @@ pub mod user;
 // fetch kinds
 pub mod apt_source;
 pub mod download;
+pub mod venv;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -143,6 +144,7 @@ pub enum Desired {
     // fetch kinds
     Download(download::DownloadSpec),
     AptSource(apt_source::AptSourceSpec),
+    Venv(venv::VenvSpec),
 }
 
 /// Kind of a resource, as written in playbooks.
@@ -163,6 +165,7 @@ pub enum Kind {
     // fetch kinds
     Download,
     AptSource,
+    Venv,
 }
 
 impl Kind {
@@ -266,6 +269,7 @@ macro_rules! each_spec {
             // fetch kinds
             Desired::Download($s) => $body,
             Desired::AptSource($s) => $body,
+            Desired::Venv($s) => $body,
         }
     };
 }
@@ -299,7 +303,8 @@ impl Desired {
             | Desired::Command(_)
             // fetch kinds
             | Desired::Download(_)
-            | Desired::AptSource(_) => None,
+            | Desired::AptSource(_)
+            | Desired::Venv(_) => None,
         }
     }
 
@@ -699,7 +704,8 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         | Desired::Command(_)
         // fetch kinds
         | Desired::Download(_)
-        | Desired::AptSource(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        | Desired::AptSource(_)
+        | Desired::Venv(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

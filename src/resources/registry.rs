@@ -73,7 +73,7 @@ pub enum Plug {
 pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive"];
 
 /// Every kind, in the order playbook errors list them.
-pub const ALL: [Kind; 14] = [
+pub const ALL: [Kind; 15] = [
     Kind::File,
     Kind::Directory,
     Kind::Link,
@@ -89,6 +89,7 @@ pub const ALL: [Kind; 14] = [
     // fetch kinds
     Kind::Download,
     Kind::AptSource,
+    Kind::Venv,
 ];
 
 /// The registry line of `kind` (exhaustive: a new kind does not compile without its line).
@@ -110,6 +111,7 @@ pub const fn def(kind: Kind) -> &'static KindDef {
         // fetch kinds
         Kind::Download => &download::DEF,
         Kind::AptSource => &apt_source::DEF,
+        Kind::Venv => &venv::DEF,
     }
 }
 
