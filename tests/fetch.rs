@@ -1,5 +1,7 @@
 //! The fetch kinds on real lab hosts, without network: `download:` from an HTTP server on
-//! loopback (a thread of the test) and from `file:` URLs (bad input: tests/check.rs).
+//! loopback (a thread of the test), by the host or the controller, and from `file:` URLs;
+//! `apt_source:` with a local flat repository; `venv:` from hand-built wheels;
+//! `facts.os_codename` (bad input: tests/check.rs).
 
 mod support;
 
@@ -104,6 +106,26 @@ fn download_from_http_and_file_urls() {
     assert_eq!(lab.sh("h1", "cat /srv/dl/m.txt"), "mirrored\n");
     p.play(&["diff", "--exit-code", "file.yml"]).code(0);
 
+    // from: controller: the test's server is reached by the controller only; the bytes travel
+    // with the apply script. A wrong checksum fails before anything is sent.
+    let ctl = |sum: &str| {
+        format!(
+            "- hosts: lab\n  state:\n    - download: /srv/dl/ctl\n      url: {url}\n      sha256: {sum}\n      from: controller\n      owner: deploy\n"
+        )
+    };
+    let p = p.file("ctl.yml", &ctl(&sha(b"another body")));
+    p.play(&["apply", "ctl.yml"])
+        .code(1)
+        .shows("fetched on the controller");
+    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "m.txt\ntool\n");
+    let p = p.file("ctl.yml", &ctl(&sha(BODY)));
+    p.play(&["apply", "ctl.yml"])
+        .code(0)
+        .shows("+ create download /srv/dl/ctl");
+    assert_eq!(lab.sh("h1", "cat /srv/dl/ctl"), "tool v1\n");
+    assert_eq!(lab.sh("h1", "stat -c %U /srv/dl/ctl"), "deploy\n");
+    p.play(&["diff", "--exit-code", "ctl.yml"]).code(0);
+
     // state: absent removes it.
     let p = p.file(
         "gone.yml",
@@ -112,7 +134,7 @@ fn download_from_http_and_file_urls() {
     p.play(&["apply", "gone.yml"])
         .code(0)
         .shows("- delete download /srv/dl/m.txt");
-    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "tool\n");
+    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "ctl\ntool\n");
 }
 
 /// An armored OpenPGP public key made by gpg on the controller (a throwaway home).

@@ -561,29 +561,24 @@ pub fn fetched_file(
     b.script
 }
 
-/// Step lines writing `bytes` to `path` (root-owned, `mode`) and their stdin
+/// Step lines writing `bytes` to `path` with `attrs` and their stdin
 /// ([`Builder::write_file`]: the content travels on stdin, `expect` as there).
 pub fn streamed_file(
     i: usize,
     path: &str,
+    attrs: &Attrs,
     bytes: &[u8],
-    mode: u32,
     expect: &str,
 ) -> (String, Vec<u8>) {
     let mut b = Builder {
         script: String::new(),
         stdin: Vec::new(),
     };
-    let attrs = Attrs {
-        owner: Some("root".into()),
-        group: Some("root".into()),
-        mode: Some(mode),
-    };
     let content = Content {
         bytes,
         streamed: true,
     };
-    b.write_file(i, path, &attrs, &content, expect);
+    b.write_file(i, path, attrs, &content, expect);
     (b.script, b.stdin)
 }
 

@@ -434,10 +434,13 @@ impl Resolver<'_> {
                 };
                 let from = match from.as_deref() {
                     None | Some("host") => FetchFrom::Host,
+                    Some("controller") => FetchFrom::Controller,
                     Some(other) => {
                         return Err(k.fail(
                             "from",
-                            format!("from: `host` (the host fetches the url), not `{other}`"),
+                            format!(
+                                "from: `host` or `controller` (who fetches the url), not `{other}`"
+                            ),
                         ))
                     }
                 };

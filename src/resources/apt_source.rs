@@ -262,7 +262,12 @@ pub fn apply_fragment(
                     "[ -d {d} ] || (umask 022; mkdir -p -- {d}) || play_fail {i}\n"
                 ));
             }
-            let (t, input) = crate::apply::streamed_file(i, path, bytes, 0o644, expect);
+            let attrs = super::Attrs {
+                owner: Some("root".into()),
+                group: Some("root".into()),
+                mode: Some(0o644),
+            };
+            let (t, input) = crate::apply::streamed_file(i, path, &attrs, bytes, expect);
             s.push_str(&t);
             stdin.extend_from_slice(&input);
         }

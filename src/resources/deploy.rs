@@ -589,7 +589,10 @@ pub fn apply_fragment(
         Desired::Command(s) => Ok((command::apply_fragment(i, s), Vec::new())),
         // fetch kinds
         Desired::Download(s) => match work {
-            Some(Work::Download(op)) => Ok((download::apply_fragment(i, s, op), Vec::new())),
+            Some(Work::Download(op)) => match s.from {
+                download::FetchFrom::Host => Ok((download::apply_fragment(i, s, op), Vec::new())),
+                download::FetchFrom::Controller => download::controller_fragment(i, s, op),
+            },
             _ => Err(missing()),
         },
         // Batched by the caller: the host's last source change runs `apt-get update`.

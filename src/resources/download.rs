@@ -5,7 +5,8 @@
 //! - download: /opt/tools/tool.tar.xz
 //!   url: https://example.org/tool.tar.xz
 //!   sha256: "…"          # required: 64 hex digits
-//!   from: host           # the host fetches (curl, or wget for http/https)
+//!   from: host           # the host fetches (curl, or wget for http/https); `controller`:
+//!                        # play fetches, checks and sends the bytes (hosts without network)
 //!   owner: root
 //!   mode: "0644"
 //! ```
@@ -25,6 +26,52 @@ pub enum FetchFrom {
     /// The host, with curl (or wget).
     #[default]
     Host,
+    /// The controller (curl for http/https, a read for `file://`), once per run and URL; the
+    /// bytes are checked there and sent with the apply script (hosts without network).
+    Controller,
+}
+
+/// The bytes of `url` fetched on the controller and checked against `sha256` (cached for the
+/// run: every host of a run gets the same bytes from one fetch). `Err`: why not.
+pub fn fetch_on_controller(url: &str, sha256: &str) -> Result<Vec<u8>, String> {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    /// Fetched bytes by (url, sha256).
+    type Fetched = BTreeMap<(String, String), Vec<u8>>;
+    static CACHE: OnceLock<Mutex<Fetched>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (url.to_string(), sha256.to_string());
+    if let Some(b) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(b);
+    }
+    let bytes = match url.strip_prefix("file://") {
+        Some(path) => std::fs::read(path).map_err(|e| format!("{url}: {e} (on the controller)"))?,
+        None => {
+            let out = std::process::Command::new("curl")
+                .args(["-fsS", "-L", "--proto", "=http,https", "--"])
+                .arg(url)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| format!("{url}: cannot run curl on the controller: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{url}: curl on the controller failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            out.stdout
+        }
+    };
+    let got = super::sha256_hex(&bytes);
+    if got != sha256 {
+        return Err(format!(
+            "{url}: sha256 {got}, not {sha256} (fetched on the controller): the file is left untouched"
+        ));
+    }
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, bytes.clone());
+    }
+    Ok(bytes)
 }
 
 /// One download, rendered for one host.
@@ -152,6 +199,27 @@ fn fetch_command(url: &str) -> String {
     )
 }
 
+/// The apply step of one download fetched on the controller, and its stdin (`Err`: the fetch
+/// or the checksum failed; nothing is sent).
+pub fn controller_fragment(
+    index: usize,
+    spec: &DownloadSpec,
+    op: &DownloadOp,
+) -> Result<(String, Vec<u8>), String> {
+    let DownloadOp::Fetch { expect } = op else {
+        return Ok((apply_fragment(index, spec, op), Vec::new()));
+    };
+    let bytes = fetch_on_controller(&spec.url, &spec.sha256)?;
+    let (body, stdin) = crate::apply::streamed_file(index, &spec.path, &spec.attrs, &bytes, expect);
+    Ok((
+        format!(
+            "# download {}\nprintf '\\0play-step\\0%s\\0' {index} >&2\n{body}play_ok {index}\n",
+            spec.path
+        ),
+        stdin,
+    ))
+}
+
 /// The apply step of one download (inside the apply script: `play_ok`, `play_fail`).
 pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> String {
     let i = index;
@@ -276,6 +344,29 @@ mod tests {
             ..file("x")
         };
         assert!(plan(&spec(), &dir).is_err());
+    }
+
+    #[test]
+    fn the_controller_checks_before_it_sends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("t.bin");
+        std::fs::write(&f, b"abc").expect("write");
+        let mut s = spec();
+        s.from = FetchFrom::Controller;
+        s.url = format!("file://{}", f.display());
+        s.sha256 = super::super::sha256_hex(b"abc");
+        let op = DownloadOp::Fetch {
+            expect: "missing".into(),
+        };
+        let (text, stdin) = controller_fragment(1, &s, &op).expect("fetched");
+        assert!(stdin.starts_with(b"abc"), "{stdin:?}");
+        assert!(!text.contains("curl"), "{text}");
+        assert!(text.ends_with("play_ok 1\n"), "{text}");
+        s.sha256 = "00".repeat(32);
+        let e = controller_fragment(1, &s, &op).unwrap_err();
+        assert!(e.contains("left untouched"), "{e}");
+        s.url = format!("file://{}/none", dir.path().display());
+        assert!(controller_fragment(1, &s, &op).is_err());
     }
 
     #[test]
