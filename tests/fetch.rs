@@ -276,7 +276,7 @@ PLAYWHEELS
 
 fn venv_yml(packages: &str, extra: &str) -> String {
     format!(
-        "- hosts: lab\n  state:\n    - venv: /srv/venv\n      packages: {packages}\n      pip_args: [--no-index, --find-links, /srv/wheels]\n      user: deploy\n{extra}    - command: \"echo ran >> /srv/venv.log\"\n      on_change: [/srv/venv]\n"
+        "- hosts: lab\n  state:\n    - venv: /srv/venv\n      packages: {packages}\n      pip_args: [--no-index, --find-links, /srv/wheels]\n      user: deploy\n{extra}    - command: \"echo ran >> /srv/venv.log\"\n      on_change: [/srv/venv]\n    - program: venvuser\n      command: /srv/venv/bin/python -c \"import time; time.sleep(100000)\"\n      restart_on: [/srv/venv]\n    - program: bystander\n      command: /bin/sleep 100000\n"
     )
 }
 
@@ -313,13 +313,21 @@ fn venv_from_a_local_wheel_folder() {
     let run = p.play(&["apply", "v.yml"]).code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 
-    // A moved pin: only that package, and the watcher runs.
+    // A moved pin: only that package; the watchers run and restart, nothing else does.
+    let pid = |name: &str| lab.sh("h1", &format!("supervisorctl pid {name}"));
+    let (user_pid, other_pid) = (pid("venvuser"), pid("bystander"));
     let p = p.file("v.yml", &venv_yml("[\"playtool==1.1\", play-lib]", ""));
     p.play(&["apply", "v.yml"])
         .code(0)
         .shows("playtool 1.0 → playtool==1.1");
     assert_eq!(version("playtool"), "1.1\n");
     assert_eq!(lab.sh("h1", "cat /srv/venv.log"), "ran\nran\n");
+    assert_ne!(
+        pid("venvuser"),
+        user_pid,
+        "the program watching the venv restarts"
+    );
+    assert_eq!(pid("bystander"), other_pid, "the other program does not");
     p.play(&["diff", "--exit-code", "v.yml"]).code(0);
 
     // A requirements file: installed, its sha256 recorded; an edit installs again.
