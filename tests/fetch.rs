@@ -214,6 +214,9 @@ fn apt_source_serves_a_package() {
 
     // The key dropped: removed, the file rewritten, the watcher runs again.
     let p = p.file("src.yml", &sources_yml(""));
+    p.play(&["diff", "--exit-code", "src.yml"])
+        .code(2)
+        .shows("-Signed-By: /etc/apt/keyrings/local.asc");
     p.play(&["apply", "src.yml"])
         .code(0)
         .shows("- /etc/apt/keyrings/local.asc");

@@ -238,6 +238,31 @@ pub fn plan(
     }))
 }
 
+/// The sources file's content change when `work` writes it (what `play diff` shows).
+pub fn content(
+    spec: &AptSourceSpec,
+    work: &AptSourceWork,
+    observed: &super::Observed,
+) -> Option<super::ContentChange> {
+    if !matches!(work.sources, Some(FileOp::Write { .. })) {
+        return None;
+    }
+    let path = spec.sources_path();
+    let (old_size, old_sha256) = match observed.path(&path).kind {
+        PathKind::File { size, sha256 } => (Some(size), sha256),
+        _ => (None, None),
+    };
+    let new = spec.text().into_bytes();
+    Some(super::ContentChange {
+        path,
+        old: None,
+        old_sha256,
+        old_size,
+        new_sha256: sha256_hex(&new),
+        new,
+    })
+}
+
 /// The apply step of one source (inside the apply script) and its stdin; `update`: run
 /// `apt-get update` at its end (the host's last source change).
 pub fn apply_fragment(

@@ -518,13 +518,18 @@ pub fn plan(
             // fetch kinds
             Work::Download(_) | Work::AptSource(_) | Work::Venv(_) => Default::default(),
         };
+        // fetch kinds: a source's text, for the diff (the engine fetches the old text)
+        let content = match (&r.desired, &work) {
+            (Desired::AptSource(s), Work::AptSource(w)) => apt_source::content(s, w, observed),
+            _ => None,
+        };
         (
             Change {
                 kind: r.desired.kind(),
                 key: r.desired.key().to_string(),
                 action,
                 details,
-                content: None,
+                content,
                 sensitive: r.sensitive,
                 index,
                 after: None,
