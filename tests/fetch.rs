@@ -350,6 +350,19 @@ fn venv_from_a_local_wheel_folder() {
     assert_eq!(version("playtool"), "1.1\n");
     p.play(&["diff", "--exit-code", "v.yml"]).code(0);
 
+    // The requirements file written earlier in the same run: installed from in that run.
+    let written = |pin: &str| {
+        format!(
+            "- hosts: lab\n  state:\n    - file: /srv/req.txt\n      content: \"playtool=={pin}\\n\"\n    - venv: /srv/venv\n      requirements: /srv/req.txt\n      pip_args: [--no-index, --find-links, /srv/wheels]\n"
+        )
+    };
+    let p = p.file("w.yml", &written("1.0"));
+    p.play(&["apply", "w.yml"])
+        .code(0)
+        .shows("(known after /srv/req.txt)");
+    assert_eq!(version("playtool"), "1.0\n");
+    p.play(&["diff", "--exit-code", "w.yml"]).code(0);
+
     // state: absent removes it.
     let p = p.file(
         "gone.yml",

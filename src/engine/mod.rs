@@ -501,8 +501,11 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             // Processes below; commands once the others' changes are known.
             Kind::Program | Kind::Service | Kind::Command => {}
             _ => {
+                // fetch kinds: a venv's requirements file in a tree changed before it
+                let before: Vec<String> = p.changes.iter().map(|c| c.key.clone()).collect();
+                let before: Vec<&str> = before.iter().map(String::as_str).collect();
                 if let Some((c, w)) =
-                    deploy::plan(i, res, observed, &[]).map_err(|e| fail(e, res))?
+                    deploy::plan(i, res, observed, &before).map_err(|e| fail(e, res))?
                 {
                     p.changes.push(c);
                     p.work.insert(i, w);

@@ -494,7 +494,7 @@ pub fn plan(
             }
             Desired::Venv(s) => {
                 let seen = o.venvs.get(&s.path).ok_or_else(|| not_probed("the venv"))?;
-                venv::plan(s, seen)?.map(|p| (p.action, p.details, Work::Venv(p.work)))
+                venv::plan(s, seen, changed)?.map(|p| (p.action, p.details, Work::Venv(p.work)))
             }
             Desired::File(_)
             | Desired::Directory(_)

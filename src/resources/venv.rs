@@ -216,8 +216,13 @@ fn satisfied(r: &Requirement, dists: &BTreeMap<String, String>) -> bool {
     }
 }
 
-/// Plans one venv.
-pub fn plan(spec: &VenvSpec, seen: &VenvSeen) -> Result<Option<Planned<VenvOp>>, Refused> {
+/// Plans one venv. `changed`: keys of the host's resources changing before it in this run (a
+/// requirements file at or under one of them is installed from again: known only after it).
+pub fn plan(
+    spec: &VenvSpec,
+    seen: &VenvSeen,
+    changed: &[&str],
+) -> Result<Option<Planned<VenvOp>>, Refused> {
     let exists = seen.version.is_some();
     if spec.presence == Presence::Absent {
         return Ok(exists.then_some(Planned {
@@ -258,14 +263,23 @@ pub fn plan(spec: &VenvSpec, seen: &VenvSeen) -> Result<Option<Planned<VenvOp>>,
     let requirements = match &spec.requirements {
         None => false,
         Some(r) => {
-            let changed = create || seen.req_sum.is_none() || seen.req_sum != seen.recorded;
-            if changed {
-                details.push(match &seen.req_sum {
-                    None => format!("-r {r} (not on the host yet)"),
-                    Some(_) => format!("-r {r}"),
+            let moved = changed.iter().find(|k| {
+                k.starts_with('/')
+                    && (super::tree::is_under(r, k)
+                        || super::tree::normalize(r) == super::tree::normalize(k))
+            });
+            let install = create
+                || moved.is_some()
+                || seen.req_sum.is_none()
+                || seen.req_sum != seen.recorded;
+            if install {
+                details.push(match (&seen.req_sum, moved) {
+                    (_, Some(k)) if !create => format!("-r {r} (known after {k})"),
+                    (None, _) => format!("-r {r} (not on the host yet)"),
+                    _ => format!("-r {r}"),
                 });
             }
-            changed
+            install
         }
     };
     if !create && packages.is_empty() && !requirements {
@@ -432,9 +446,9 @@ mod tests {
     fn satisfied_packages_are_no_change() {
         let s = spec();
         let ok = seen("flask-3.0.3.dist-info\ngunicorn-22.0.0.dist-info\npip-23.0.1.dist-info\n");
-        assert_eq!(plan(&s, &ok).unwrap(), None);
+        assert_eq!(plan(&s, &ok, &[]).unwrap(), None);
         let old = seen("flask-3.0.2.dist-info\ngunicorn-22.0.0.dist-info\n");
-        let p = plan(&s, &old).unwrap().unwrap();
+        let p = plan(&s, &old, &[]).unwrap().unwrap();
         assert_eq!(p.details, vec!["Flask 3.0.2 → Flask==3.0.3".to_string()]);
         assert_eq!(
             p.work,
@@ -451,7 +465,7 @@ mod tests {
     fn missing_venv_and_new_interpreter() {
         let s = spec();
         let none = parse_seen("-", "Python 3.11.2", "", "", "");
-        let p = plan(&s, &none).unwrap().unwrap();
+        let p = plan(&s, &none, &[]).unwrap().unwrap();
         assert_eq!(p.action, Action::Create);
         let other = parse_seen(
             "3.9.2",
@@ -460,7 +474,7 @@ mod tests {
             "",
             "",
         );
-        let p = plan(&s, &other).unwrap().unwrap();
+        let p = plan(&s, &other, &[]).unwrap().unwrap();
         assert!(matches!(
             p.work,
             VenvOp::Install {
@@ -484,7 +498,7 @@ mod tests {
             &format!("requirements_sha256 {h}\n"),
             &h,
         );
-        assert_eq!(plan(&s, &same).unwrap(), None);
+        assert_eq!(plan(&s, &same, &[]).unwrap(), None);
         let changed = parse_seen(
             "3.11.2",
             "Python 3.11.2",
@@ -492,7 +506,7 @@ mod tests {
             &format!("requirements_sha256 {h}\n"),
             &"cd".repeat(32),
         );
-        let p = plan(&s, &changed).unwrap().unwrap();
+        let p = plan(&s, &changed, &[]).unwrap().unwrap();
         assert_eq!(p.details, vec!["-r /srv/app/req.txt".to_string()]);
         let f = apply_fragment(1, &s, &p.work);
         assert!(f.contains("-r /srv/app/req.txt"), "{f}");
@@ -501,11 +515,35 @@ mod tests {
     }
 
     #[test]
+    fn a_requirements_file_in_a_changed_tree_is_installed_again() {
+        let mut s = spec();
+        s.packages.clear();
+        s.requirements = Some("/srv/app/current/requirements.txt".into());
+        let h = "ab".repeat(32);
+        let same = parse_seen(
+            "3.11.2",
+            "Python 3.11.2",
+            "",
+            &format!("requirements_sha256 {h}\n"),
+            &h,
+        );
+        assert_eq!(plan(&s, &same, &["/srv/other", "nginx"]).unwrap(), None);
+        let p = plan(&s, &same, &["/srv/app"]).unwrap().unwrap();
+        assert_eq!(
+            p.details,
+            vec!["-r /srv/app/current/requirements.txt (known after /srv/app)".to_string()]
+        );
+    }
+
+    #[test]
     fn absent_removes_it() {
         let mut s = spec();
         s.presence = Presence::Absent;
-        assert_eq!(plan(&s, &parse_seen("-", "", "", "", "")).unwrap(), None);
-        let p = plan(&s, &seen("")).unwrap().unwrap();
+        assert_eq!(
+            plan(&s, &parse_seen("-", "", "", "", ""), &[]).unwrap(),
+            None
+        );
+        let p = plan(&s, &seen(""), &[]).unwrap().unwrap();
         assert_eq!(p.work, VenvOp::Delete);
         assert!(apply_fragment(0, &s, &p.work).contains("rm -rf -- venv"));
     }
