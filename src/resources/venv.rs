@@ -485,27 +485,28 @@ mod tests {
         ));
     }
 
+    /// A venv whose requirements file has the sha256 `h` recorded at the last install, and now.
+    fn recorded(h: &str) -> VenvSeen {
+        parse_seen(
+            "3.11.2",
+            "Python 3.11.2",
+            "",
+            &format!("requirements_sha256 {h}\n"),
+            h,
+        )
+    }
+
     #[test]
     fn requirements_hash_is_compared_with_the_recorded_one() {
         let mut s = spec();
         s.packages.clear();
         s.requirements = Some("/srv/app/req.txt".into());
-        let h = "ab".repeat(32);
-        let same = parse_seen(
-            "3.11.2",
-            "Python 3.11.2",
-            "",
-            &format!("requirements_sha256 {h}\n"),
-            &h,
-        );
+        let same = recorded(&"ab".repeat(32));
         assert_eq!(plan(&s, &same, &[]).unwrap(), None);
-        let changed = parse_seen(
-            "3.11.2",
-            "Python 3.11.2",
-            "",
-            &format!("requirements_sha256 {h}\n"),
-            &"cd".repeat(32),
-        );
+        let changed = VenvSeen {
+            req_sum: Some("cd".repeat(32)),
+            ..same
+        };
         let p = plan(&s, &changed, &[]).unwrap().unwrap();
         assert_eq!(p.details, vec!["-r /srv/app/req.txt".to_string()]);
         let f = apply_fragment(1, &s, &p.work);
@@ -519,14 +520,7 @@ mod tests {
         let mut s = spec();
         s.packages.clear();
         s.requirements = Some("/srv/app/current/requirements.txt".into());
-        let h = "ab".repeat(32);
-        let same = parse_seen(
-            "3.11.2",
-            "Python 3.11.2",
-            "",
-            &format!("requirements_sha256 {h}\n"),
-            &h,
-        );
+        let same = recorded(&"ab".repeat(32));
         assert_eq!(plan(&s, &same, &["/srv/other", "nginx"]).unwrap(), None);
         let p = plan(&s, &same, &["/srv/app"]).unwrap().unwrap();
         assert_eq!(
