@@ -381,3 +381,66 @@ fn check_finds_bad_edits_and_cron_jobs() {
         .code(1)
         .shows("duplicate resource `/etc/ssh/sshd_config`");
 }
+
+/// `play check site.yml` of a project of one host whose playbook is `site` (the fetch kinds'
+/// bad input).
+fn check_one_host(site: &str) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inventory/hosts.yml",
+        "all:\n  vars: {ssh_port: 1}\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
+    );
+    write(d, "site.yml", site);
+    play_in(d, &["check", "site.yml"])
+}
+
+/// `download:` (fetch kinds): a relative path, a bad sha256, a url play cannot fetch, an
+/// unknown `from`, each located.
+#[test]
+fn check_locates_bad_downloads() {
+    let good = "ab".repeat(32);
+    check_one_host(&format!(
+            "- hosts: all\n  state:\n    - download: relative/tool\n      url: http://x/t\n      sha256: {good}\n    - download: /opt/a\n      url: http://x/a\n      sha256: abc123\n    - download: /opt/b\n      url: ftp://x/b\n      sha256: {good}\n    - download: /opt/c\n      url: http://x/c\n      sha256: {good}\n      from: elsewhere\n"
+        ))
+        .code(1)
+        .shows("site.yml:3")
+        .shows("must be absolute")
+        .shows("site.yml:8")
+        .shows("sha256 `abc123`: 64 hexadecimal digits")
+        .shows("site.yml:10")
+        .shows("only http://, https:// and file:// URLs")
+        .shows("site.yml:15")
+        .shows("not `elsewhere`");
+}
+
+/// `apt_source:` (fetch kinds): a name apt would ignore, a URI it cannot fetch, components on
+/// a flat repository, a missing key file, each located.
+#[test]
+fn check_locates_bad_apt_sources() {
+    check_one_host("- hosts: all\n  state:\n    - apt_source: bad name\n      uris: http://x\n      suites: [a]\n      components: [main]\n    - apt_source: b\n      uris: [ftp://x]\n      suites: [a]\n      components: [main]\n    - apt_source: c\n      uris: file:/srv/repo\n      suites: [./]\n      components: [main]\n    - apt_source: d\n      uris: file:/srv/repo\n      suites: [./]\n      key: nope.asc\n")
+        .code(1)
+        .shows("site.yml:3")
+        .shows("apt_source name `bad name`")
+        .shows("site.yml:8")
+        .shows("`ftp://x` is not an http://, https:// or file: URI")
+        .shows("site.yml:14")
+        .shows("a flat repository (a suite ending in `/`) has none")
+        .shows("site.yml:18")
+        .shows("nope.asc");
+}
+
+/// `venv:` (fetch kinds): a relative path, a specifier play cannot compare, a relative
+/// requirements file, each located.
+#[test]
+fn check_locates_bad_venvs() {
+    check_one_host("- hosts: all\n  state:\n    - venv: srv/venv\n    - venv: /srv/a\n      packages: [\"flask>=3\"]\n    - venv: /srv/b\n      requirements: req.txt\n")
+        .code(1)
+        .shows("site.yml:3")
+        .shows("must be absolute")
+        .shows("site.yml:5")
+        .shows("`flask>=3`: NAME or NAME==VERSION")
+        .shows("site.yml:7")
+        .shows("requirements: path `req.txt` must be absolute");
+}

@@ -156,7 +156,11 @@ fn plan(
             | Kind::Group
             | Kind::Line
             | Kind::Block
-            | Kind::Cron => {
+            | Kind::Cron
+            // fetch kinds
+            | Kind::Download
+            | Kind::AptSource
+            | Kind::Venv => {
                 if let Some((c, w)) =
                     deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
                 {
@@ -334,6 +338,10 @@ fn run_case(path: &Path) -> Result<(), String> {
 fn kinds_cases() {
     const COVERED: &[&str] = &[
         "file",
+        // fetch kinds
+        "download",
+        "apt_source",
+        "venv",
         "directory",
         "link",
         "program",

@@ -32,6 +32,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::resources::apt_source;
 use crate::resources::deploy::{self, Work};
 use crate::resources::package::{self, PackageOp};
 use crate::resources::registry::{FirstProbe, Plug};
@@ -283,6 +284,22 @@ impl Builder {
             self.stdin.extend_from_slice(marker.as_bytes());
             self.stdin.push(b'\n');
         }
+        let sha = sha256_hex(bytes);
+        self.place_temp(i, &n, attrs, !bytes.is_empty(), (expect, &sha), validate);
+    }
+
+    /// The end of a file's write, once `"$t"` holds its content: attributes (unmanaged ones
+    /// follow the file being replaced), fsync when `sync`, the check that the target is still
+    /// what the plan saw (`expect`, or already `sha`), and the rename into place.
+    fn place_temp(
+        &mut self,
+        i: usize,
+        n: &str,
+        attrs: &Attrs,
+        sync: bool,
+        (expect, sha): (&str, &str),
+        validate: Option<&str>,
+    ) {
         // Unmanaged attributes follow the file being replaced (when there is one).
         let keep = |managed: bool| !managed;
         if keep(attrs.owner.is_some()) || keep(attrs.group.is_some()) {
@@ -299,7 +316,7 @@ impl Builder {
                 "if [ -f {n} ] && ! [ -L {n} ]; then chmod --reference={n} -- \"$t\" || play_fail {i}; else chmod -- 00644 \"$t\" || play_fail {i}; fi"
             )),
         }
-        if !bytes.is_empty() {
+        if sync {
             self.run(i, "sync -- \"$t\"");
         }
         if let Some(v) = validate {
@@ -314,7 +331,7 @@ impl Builder {
         self.line(&format!(
             "if play_expect {n} {} {}; then mv -f -T -- \"$t\" {n} || play_fail {i}; else play_stale {i}; fi",
             shell_quote(expect),
-            shell_quote(&sha256_hex(bytes))
+            shell_quote(sha)
         ));
     }
 
@@ -546,6 +563,78 @@ impl Builder {
     }
 }
 
+/// Step lines of a file filled on the host (`download:`): in the target's pinned folder, a
+/// private temp file `"$t"` that `fill` (shell text, failing the step itself) fills and checks,
+/// then [`Builder::place_temp`]'s attributes, fsync, `expect` check and rename. Without the
+/// step's marker and `play_ok`.
+pub fn fetched_file(
+    i: usize,
+    path: &str,
+    attrs: &Attrs,
+    fill: &str,
+    expect: &str,
+    sha: &str,
+) -> String {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    let (dir, name) = split(path);
+    b.enter(i, &dir);
+    b.run(
+        i,
+        &format!(
+            "play_tmp {}",
+            shell_quote(&format!("{}XXXXXX", temp_prefix(path)))
+        ),
+    );
+    b.line(fill);
+    b.place_temp(i, &shell_quote(&name), attrs, true, (expect, sha), None);
+    b.script
+}
+
+/// Step lines writing `bytes` to `path` with `attrs` and their stdin
+/// ([`Builder::write_file`]: the content travels on stdin, `expect` as there).
+pub fn streamed_file(
+    i: usize,
+    path: &str,
+    attrs: &Attrs,
+    bytes: &[u8],
+    expect: &str,
+) -> (String, Vec<u8>) {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    let content = Content {
+        bytes,
+        streamed: true,
+    };
+    b.write_file(i, path, attrs, &content, expect);
+    (b.script, b.stdin)
+}
+
+/// Step lines setting owner/group/mode of an existing file that must still have the sha256
+/// `expect` ([`Builder::file_attrs`]).
+pub fn attrs_only(i: usize, path: &str, attrs: &Attrs, expect: &str) -> String {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    b.file_attrs(i, path, attrs, expect);
+    b.script
+}
+
+/// Step lines removing `path` with `cmd` ([`Builder::remove`]).
+pub fn removal(i: usize, path: &str, cmd: &str) -> String {
+    let mut b = Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    };
+    b.remove(i, path, cmd);
+    b.script
+}
+
 /// The step of a file edited by `line:`, `block:` or `cron:` (`resources::edit`), and its
 /// stdin: `new` written like a `file:` (after `validate`, when given), or the file removed
 /// (`None`). `expect`: the sha256 the probe saw, or `missing`.
@@ -613,6 +702,13 @@ pub fn script_full(
     work: &BTreeMap<usize, Work>,
 ) -> (String, Vec<u8>) {
     let mut packages_done = false;
+    // fetch kinds: one `apt-get update` per host, ending its last `apt_source:` step
+    let last_source = steps
+        .iter()
+        .rev()
+        .find(|(c, _)| c.kind == Kind::AptSource)
+        .map(|(c, _)| c.index);
+    let mut sources_updated = false;
     let mut b = Builder {
         script: String::from(SCRIPT_HEAD),
         stdin: Vec::new(),
@@ -656,9 +752,24 @@ pub fn script_full(
                         b.fail_step(c.index, "internal error: no planned work for this package");
                     }
                 }
+                let update_cache = update_cache && !sources_updated;
                 b.script
                     .push_str(&package::apply_fragment(&batch, update_cache));
             }
+            // fetch kinds
+            (None, Kind::AptSource) => match (work.get(&change.index), &res.desired) {
+                (Some(Work::AptSource(w)), Desired::AptSource(s)) => {
+                    let last = last_source == Some(change.index);
+                    let (text, stdin) = apt_source::apply_fragment(change.index, s, w, last);
+                    sources_updated |= last;
+                    b.script.push_str(&text);
+                    b.stdin.extend_from_slice(&stdin);
+                }
+                _ => b.fail_step(
+                    change.index,
+                    "internal error: no planned work for this source",
+                ),
+            },
             // The others by their registry line's plug-in path.
             (None, kind) => match kind.def().plug {
                 Plug::Path | Plug::Process => b.step(change, res),

@@ -505,7 +505,12 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
                 // `line:` and `block:` edits of one file chain: each plans from the content
                 // the earlier ones leave.
                 let seen = edited.as_ref().unwrap_or(observed);
-                if let Some((c, w)) = deploy::plan(i, res, seen, &[]).map_err(|e| fail(e, res))? {
+                // fetch kinds: a venv's requirements file in a tree changed before it
+                let before: Vec<String> = p.changes.iter().map(|c| c.key.clone()).collect();
+                let before: Vec<&str> = before.iter().map(String::as_str).collect();
+                if let Some((c, w)) =
+                    deploy::plan(i, res, seen, &before).map_err(|e| fail(e, res))?
+                {
                     if let deploy::Work::Edit(resources::edit::EditWork {
                         path,
                         new: Some(new),

@@ -216,6 +216,13 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
                 out.insert(format!("file {p}"), v);
             }
         }
+        // fetch kinds: their paths are printed above
+        Desired::Download(_) | Desired::AptSource(_) => {}
+        Desired::Venv(_) => {
+            if let Some(v) = deploy.venvs.get(key) {
+                out.insert(format!("venv {key}"), format!("{v:?}"));
+            }
+        }
     }
     out
 }

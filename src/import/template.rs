@@ -24,6 +24,7 @@ pub const FACTS: &[(&str, &str)] = &[
     ),
     ("ansible_distribution_version", "facts.os_version"),
     ("ansible_distribution_major_version", "facts.os_version"),
+    ("ansible_distribution_release", "facts.os_codename"),
 ];
 
 /// What a rewrite changed and what it left that play cannot render.
@@ -157,7 +158,7 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
         let name: String = rest[i..].chars().take_while(|c| is_ident(*c)).collect();
         if ok_start && name != "ansible_managed" {
             notes.unsupported.insert(format!(
-                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.arch`, `facts.cpus`, `facts.memory_mb`)"
+                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.os_codename`, `facts.arch`, `facts.cpus`, `facts.memory_mb`)"
             ));
         }
         rest = &rest[i + name.len().max(1)..];

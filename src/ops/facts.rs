@@ -168,6 +168,7 @@ mod tests {
                     hostname: "web1".into(),
                     os_id: "debian".into(),
                     os_version: "12".into(),
+                    os_codename: "bookworm".into(),
                     arch: "aarch64".into(),
                     cpus: 8,
                     memory_mb: 16000,

@@ -61,6 +61,10 @@ pub struct RawResource {
     pub validate: Option<String>,
     pub marker: Option<String>,
     pub schedule: Option<String>,
+    // fetch kinds
+    pub download: Option<String>,
+    pub apt_source: Option<String>,
+    pub venv: Option<String>,
     // git
     pub repo: Option<String>,
     pub version: Option<String>,
@@ -120,6 +124,20 @@ pub struct RawResource {
     pub loop_: Option<Value>,
     pub loop_var: Option<String>,
     pub when: Option<Value>,
+    // fetch kinds: download
+    pub url: Option<String>,
+    pub sha256: Option<String>,
+    // fetch kinds: apt_source
+    pub uris: Option<Value>,
+    pub suites: Option<Value>,
+    pub components: Option<Value>,
+    pub key: Option<String>,
+    pub trusted: Option<Value>,
+    // fetch kinds: venv
+    pub python: Option<String>,
+    pub packages: Option<Value>,
+    pub requirements: Option<String>,
+    pub pip_args: Option<Value>,
 }
 
 impl RawResource {
@@ -143,6 +161,10 @@ impl RawResource {
             Kind::Line => self.line.as_deref(),
             Kind::Block => self.block.as_deref(),
             Kind::Cron => self.cron.as_deref(),
+            // fetch kinds
+            Kind::Download => self.download.as_deref(),
+            Kind::AptSource => self.apt_source.as_deref(),
+            Kind::Venv => self.venv.as_deref(),
         };
         key.map(|k| (kind, k))
     }
@@ -163,13 +185,21 @@ impl RawResource {
             Kind::Package => self.package.is_some(),
             Kind::Command => self.command.is_some() && !prog && self.cron.is_none(),
             Kind::User => {
-                self.user.is_some() && !prog && self.command.is_none() && self.cron.is_none()
+                self.user.is_some()
+                    && !prog
+                    && self.command.is_none()
+                    && self.cron.is_none()
+                    && self.venv.is_none()
             }
             // Decided below: `group:` is also a key of several kinds.
             Kind::Group => false,
             Kind::Line => self.line.is_some(),
             Kind::Block => self.block.is_some(),
             Kind::Cron => self.cron.is_some(),
+            // fetch kinds
+            Kind::Download => self.download.is_some(),
+            Kind::AptSource => self.apt_source.is_some(),
+            Kind::Venv => self.venv.is_some(),
         };
         let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
         if v.is_empty() && self.group.is_some() {
@@ -236,6 +266,20 @@ impl RawResource {
             ("validate", self.validate.is_some()),
             ("marker", self.marker.is_some()),
             ("schedule", self.schedule.is_some()),
+            // fetch kinds: download
+            ("url", self.url.is_some()),
+            ("sha256", self.sha256.is_some()),
+            // fetch kinds: apt_source
+            ("uris", self.uris.is_some()),
+            ("suites", self.suites.is_some()),
+            ("components", self.components.is_some()),
+            ("key", self.key.is_some()),
+            ("trusted", self.trusted.is_some()),
+            // fetch kinds: venv
+            ("python", self.python.is_some()),
+            ("packages", self.packages.is_some()),
+            ("requirements", self.requirements.is_some()),
+            ("pip_args", self.pip_args.is_some()),
         ];
         let kind = self.kind_name();
         let mut v: Vec<&'static str> = present

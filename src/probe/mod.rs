@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! play-probe \0 v1 \0                          header
-//! fact \0 KEY \0 VALUE \0                      hostname, arch, os_id, os_version (raw os-release
+//! fact \0 KEY \0 VALUE \0                      hostname, arch, os_id, os_version, os_codename (raw os-release
 //!                                              value, quotes included), cpus_online (e.g. `0-3,6`)
 //!                                              or cpus (a count), mem_kb
 //! stat \0 PATH \0 TYPE \0 SIZE \0 MODE \0 OWNER \0 GROUP \0 LINK-TARGET \0
@@ -377,6 +377,7 @@ if [ -r $f ]; then
     case $l in
       ID=*) printf 'fact\0os_id\0%s\0' "${l#ID=}" ;;
       VERSION_ID=*) printf 'fact\0os_version\0%s\0' "${l#VERSION_ID=}" ;;
+      VERSION_CODENAME=*) printf 'fact\0os_codename\0%s\0' "${l#VERSION_CODENAME=}" ;;
     esac
   done < $f
 fi
@@ -637,6 +638,7 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     "arch" => obs.facts.arch = value.trim().to_string(),
                     "os_id" => obs.facts.os_id = unquote(&value),
                     "os_version" => obs.facts.os_version = unquote(&value),
+                    "os_codename" => obs.facts.os_codename = unquote(&value),
                     "cpus_online" => cpus_online = count_cpu_list(&value),
                     "cpus" => cpus_count = value.trim().parse::<u64>().ok(),
                     "mem_kb" => {
@@ -935,6 +937,7 @@ mod tests {
         rec(&[b"fact", b"arch", b"x86_64"]);
         rec(&[b"fact", b"os_id", b"debian"]);
         rec(&[b"fact", b"os_version", b"\"12\""]);
+        rec(&[b"fact", b"os_codename", b"bookworm"]);
         rec(&[b"fact", b"cpus_online", b"0-3,6"]);
         rec(&[b"fact", b"mem_kb", b"2048000"]);
         rec(&[b"fact", b"future", b"ignored"]);
@@ -992,6 +995,7 @@ mod tests {
                 hostname: "web1".into(),
                 os_id: "debian".into(),
                 os_version: "12".into(),
+                os_codename: "bookworm".into(),
                 arch: "x86_64".into(),
                 cpus: 5,
                 memory_mb: 2000,

@@ -7,16 +7,21 @@ use std::sync::Arc;
 use minijinja::value::{Value as MValue, ValueKind};
 
 use super::template::Renderer;
-use super::{check_path, missing_msg, role_dir_of, scalar_text, truth, ResolveError, Resolver};
+use super::{
+    check_path, find, missing_msg, role_dir_of, scalar_text, truth, ResolveError, Resolver,
+};
 use crate::inventory::Host;
 use crate::playbook::Entry;
+use crate::resources::apt_source::{self, AptSourceSpec};
 use crate::resources::command::CommandSpec;
+use crate::resources::download::{self, DownloadSpec, FetchFrom};
 use crate::resources::git::{self, GitSpec};
 use crate::resources::group::GroupSpec;
 use crate::resources::package::{self, PackageSpec, PackageState};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
 use crate::resources::user::{self, UserSpec};
+use crate::resources::venv::{self, VenvSpec};
 use crate::resources::{block, cron, edit, line};
 use crate::resources::{Attrs, Desired, Kind, Presence, Resource};
 use crate::yaml::Value as YValue;
@@ -509,6 +514,102 @@ impl Resolver<'_> {
                     user,
                     command,
                     environment,
+                })
+            }
+            // fetch kinds
+            Kind::Download => {
+                let presence = k.presence(&state)?;
+                let url = k.string("url", &raw.url)?.unwrap_or_default();
+                let sha256 = k.string("sha256", &raw.sha256)?.unwrap_or_default();
+                let sha256 = if presence == Presence::Present {
+                    download::check_url(&url).map_err(|m| k.fail("url", m))?;
+                    download::check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?
+                } else {
+                    sha256
+                };
+                let from = match &raw.from {
+                    None => None,
+                    Some(v) => Some(scalar_text(&k.value("from", v)?).unwrap_or_default()),
+                };
+                let from = match from.as_deref() {
+                    None | Some("host") => FetchFrom::Host,
+                    Some("controller") => FetchFrom::Controller,
+                    Some(other) => {
+                        return Err(k.fail(
+                            "from",
+                            format!(
+                                "from: `host` or `controller` (who fetches the url), not `{other}`"
+                            ),
+                        ))
+                    }
+                };
+                Desired::Download(DownloadSpec {
+                    path: key,
+                    presence,
+                    url,
+                    sha256,
+                    from,
+                    attrs,
+                })
+            }
+            Kind::AptSource => {
+                let presence = k.presence(&state)?;
+                let uris = k.list("uris", &raw.uris)?.unwrap_or_default();
+                let suites = k.list("suites", &raw.suites)?.unwrap_or_default();
+                let components = k.list("components", &raw.components)?.unwrap_or_default();
+                if presence == Presence::Present {
+                    apt_source::check_lists(&uris, &suites, &components)
+                        .map_err(|(key, m)| k.fail(key, m))?;
+                }
+                let key_bytes = match k.string("key", &raw.key)? {
+                    None => None,
+                    Some(name) => {
+                        let role_dir = role_dir_of(self.playbook, entry);
+                        let pb = &self.playbook.dir;
+                        let p = find(&role_dir, pb, "files", &name).ok_or_else(|| {
+                            k.fail("key", missing_msg("file", "files", &name, &role_dir, pb))
+                        })?;
+                        let bytes = std::fs::read(&p)
+                            .map_err(|e| k.fail("key", format!("key: {}: {e}", p.display())))?;
+                        Some(bytes)
+                    }
+                };
+                Desired::AptSource(AptSourceSpec {
+                    name: key,
+                    presence,
+                    uris,
+                    suites,
+                    components,
+                    key: key_bytes,
+                    trusted: k.boolean("trusted", &raw.trusted)?.unwrap_or(false),
+                })
+            }
+            Kind::Venv => {
+                let user = k.string("user", &raw.user)?;
+                if let Some(u) = &user {
+                    user::check_name("user", u).map_err(|m| k.fail("user", m))?;
+                }
+                let python = k
+                    .string("python", &raw.python)?
+                    .unwrap_or_else(|| "python3".into());
+                if python.trim().is_empty() {
+                    return Err(k.fail("python", "python: an empty interpreter".into()));
+                }
+                let packages = k
+                    .list("packages", &raw.packages)?
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| venv::parse_requirement(p).map_err(|m| k.fail("packages", m)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Desired::Venv(VenvSpec {
+                    path: key,
+                    presence: k.presence(&state)?,
+                    python,
+                    packages,
+                    requirements: k
+                        .path("requirements", k.string("requirements", &raw.requirements)?)?,
+                    pip_args: k.list("pip_args", &raw.pip_args)?.unwrap_or_default(),
+                    user,
                 })
             }
             other @ (Kind::File

@@ -47,6 +47,7 @@ pub fn stub_facts() -> Facts {
         hostname: "stub-hostname".into(),
         os_id: "debian".into(),
         os_version: "12".into(),
+        os_codename: "bookworm".into(),
         arch: "x86_64".into(),
         cpus: 2,
         memory_mb: 2048,
@@ -1102,7 +1103,11 @@ impl<'a> Resolver<'a> {
             | Kind::Command
             | Kind::Line
             | Kind::Block
-            | Kind::Cron => unreachable_kind(&fail, kind)?,
+            | Kind::Cron
+            // fetch kinds
+            | Kind::Download
+            | Kind::AptSource
+            | Kind::Venv => unreachable_kind(&fail, kind)?,
         };
         Ok(Resource {
             desired,

@@ -46,6 +46,10 @@ pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
         Desired::Line(_) | Desired::Block(_) => Vec::new(),
         Desired::Cron(s) => vec![(Account::User, s.user.as_str())],
         Desired::Program(s) => pair(&s.attrs.owner, &s.attrs.group),
+        // fetch kinds
+        Desired::Download(s) => pair(&s.attrs.owner, &s.attrs.group),
+        Desired::AptSource(_) => Vec::new(),
+        Desired::Venv(s) => pair(&s.user, &None),
         Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
             Vec::new()
         }

@@ -27,7 +27,9 @@
 
 use std::collections::BTreeMap;
 
+use super::apt_source::{self, AptSourceWork};
 use super::command::{self, Checks, Guard};
+use super::download::{self, DownloadOp};
 use super::edit::{EditWork, FileSeen};
 use super::git::{self, Checkout, GitOp, Remote};
 use super::group::{self, GroupEntry, GroupOp};
@@ -35,6 +37,7 @@ use super::package::{self, PackageDb, PackageOp};
 use super::release::{self, History, Pin, ReleaseSource, ReleaseWork, Seen};
 use super::sync::{self, RemoteTree, SyncWork};
 use super::user::{self, Passwd, UserOp};
+use super::venv::{self, VenvOp, VenvSeen, VenvSpec};
 use super::{block, cron, edit, line};
 use super::{Action, Change, Desired, Observed, PlanError, Presence, Resource};
 use crate::transport::shell_quote;
@@ -165,6 +168,8 @@ pub struct DeployProbe {
     pub guards: Vec<Guard>,
     /// Text files read whole (`line:`, `block:`, `cron:`).
     pub files: Vec<String>,
+    /// fetch kinds: virtualenvs.
+    pub venvs: Vec<VenvSpec>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
@@ -201,6 +206,9 @@ impl DeployProbe {
     }
     pub fn add_guard(&mut self, g: Guard) {
         push_unique(&mut self.guards, g);
+    }
+    pub fn add_venv(&mut self, v: &VenvSpec) {
+        push_unique(&mut self.venvs, v.clone());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -251,6 +259,12 @@ impl DeployProbe {
                 .cloned()
                 .collect(),
             files: diff(&self.files, &have.files),
+            venvs: self
+                .venvs
+                .iter()
+                .filter(|v| !have.venvs.contains(v))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -280,6 +294,9 @@ impl DeployProbe {
             s.push_str(&command::probe_guard(g));
         }
         s.push_str(&edit::probe_fragment(&self.files));
+        for v in &self.venvs {
+            s.push_str(&venv::probe_fragment(v));
+        }
         s
     }
 }
@@ -304,6 +321,8 @@ pub struct DeployObserved {
     pub guards: BTreeMap<String, Option<i32>>,
     /// Text files read whole, by path.
     pub files: BTreeMap<String, FileSeen>,
+    /// fetch kinds: virtualenvs by path.
+    pub venvs: BTreeMap<String, VenvSeen>,
 }
 
 impl DeployObserved {
@@ -324,6 +343,7 @@ impl DeployObserved {
         }
         self.guards.extend(more.guards);
         self.files.extend(more.files);
+        self.venvs.extend(more.venvs);
     }
 }
 
@@ -364,6 +384,9 @@ pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
         | Desired::Link(_)
         | Desired::Program(_)
         | Desired::Service(_) => {}
+        // fetch kinds: the core probe stats and sums a download's path
+        Desired::Download(_) | Desired::AptSource(_) => {}
+        Desired::Venv(s) => p.add_venv(s),
     }
 }
 
@@ -378,6 +401,10 @@ pub enum Work {
     Group(GroupOp),
     Command,
     Edit(EditWork),
+    // fetch kinds
+    Download(DownloadOp),
+    AptSource(AptSourceWork),
+    Venv(VenvOp),
 }
 
 /// What the probe read at `path` (`line:`, `block:`, `cron:`).
@@ -482,6 +509,21 @@ pub fn plan(
                 .map(|p| (p.action, p.details, Work::Edit(p.work))),
             Desired::Cron(s) => cron::plan(s, seen_file(o, &s.path())?)?
                 .map(|p| (p.action, p.details, Work::Edit(p.work))),
+            // fetch kinds
+            Desired::Download(s) => download::plan(s, &observed.path(&s.path))?
+                .map(|p| (p.action, p.details, Work::Download(p.work))),
+            Desired::AptSource(s) => {
+                let (src, key) = (
+                    observed.path(&s.sources_path()),
+                    observed.path(&s.key_path()),
+                );
+                apt_source::plan(s, &src, &key)?
+                    .map(|p| (p.action, p.details, Work::AptSource(p.work)))
+            }
+            Desired::Venv(s) => {
+                let seen = o.venvs.get(&s.path).ok_or_else(|| not_probed("the venv"))?;
+                venv::plan(s, seen, changed)?.map(|p| (p.action, p.details, Work::Venv(p.work)))
+            }
             Desired::File(_)
             | Desired::Directory(_)
             | Desired::Link(_)
@@ -504,9 +546,13 @@ pub fn plan(
             | Work::Group(_)
             | Work::Command
             | Work::Edit(_) => Default::default(),
+            // fetch kinds
+            Work::Download(_) | Work::AptSource(_) | Work::Venv(_) => Default::default(),
         };
-        let content = match &work {
-            Work::Edit(w) => w.content.clone(),
+        // fetch kinds: a source's text, for the diff (the engine fetches the old text)
+        let content = match (&r.desired, &work) {
+            (_, Work::Edit(w)) => w.content.clone(),
+            (Desired::AptSource(s), Work::AptSource(w)) => apt_source::content(s, w, observed),
             _ => None,
         };
         (
@@ -582,6 +628,23 @@ pub fn apply_fragment(
             Some(Work::Edit(w)) => Ok(edit::apply_fragment(i, w)),
             _ => Err(missing()),
         },
+        // fetch kinds
+        Desired::Download(s) => match work {
+            Some(Work::Download(op)) => match s.from {
+                download::FetchFrom::Host => Ok((download::apply_fragment(i, s, op), Vec::new())),
+                download::FetchFrom::Controller => download::controller_fragment(i, s, op),
+            },
+            _ => Err(missing()),
+        },
+        // Batched by the caller: the host's last source change runs `apt-get update`.
+        Desired::AptSource(s) => match work {
+            Some(Work::AptSource(w)) => Ok(apt_source::apply_fragment(i, s, w, true)),
+            _ => Err(missing()),
+        },
+        Desired::Venv(s) => match work {
+            Some(Work::Venv(op)) => Ok((venv::apply_fragment(i, s, op), Vec::new())),
+            _ => Err(missing()),
+        },
         // Packages are batched by the caller (`package::apply_fragment`); the other kinds are
         // steps of `apply::Builder`.
         Desired::Package(_)
@@ -602,6 +665,7 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
         b"pkgnone" => 0,
         b"edf" => 3,
+        b"venv" => 6,
         _ => return None,
     })
 }
@@ -692,6 +756,12 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
         b"edf" => {
             obs.files
                 .insert(text(f[0]), edit::parse_record(f[1], f[2])?);
+        }
+        b"venv" => {
+            let (p, [cfg, host, dists, state, req]) =
+                (text(f[0]), [1, 2, 3, 4, 5].map(|k| text(f[k])));
+            obs.venvs
+                .insert(p, venv::parse_seen(&cfg, &host, &dists, &state, &req));
         }
         _ => return Err("unknown record".into()),
     }

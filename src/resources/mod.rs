@@ -27,6 +27,10 @@ pub mod block;
 pub mod cron;
 pub mod edit;
 pub mod line;
+// fetch kinds
+pub mod apt_source;
+pub mod download;
+pub mod venv;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -147,6 +151,10 @@ pub enum Desired {
     Line(line::LineSpec),
     Block(block::BlockSpec),
     Cron(cron::CronSpec),
+    // fetch kinds
+    Download(download::DownloadSpec),
+    AptSource(apt_source::AptSourceSpec),
+    Venv(venv::VenvSpec),
 }
 
 /// Kind of a resource, as written in playbooks.
@@ -167,6 +175,10 @@ pub enum Kind {
     Line,
     Block,
     Cron,
+    // fetch kinds
+    Download,
+    AptSource,
+    Venv,
 }
 
 impl Kind {
@@ -270,6 +282,10 @@ macro_rules! each_spec {
             Desired::Line($s) => $body,
             Desired::Block($s) => $body,
             Desired::Cron($s) => $body,
+            // fetch kinds
+            Desired::Download($s) => $body,
+            Desired::AptSource($s) => $body,
+            Desired::Venv($s) => $body,
         }
     };
 }
@@ -303,7 +319,11 @@ impl Desired {
             | Desired::Command(_)
             | Desired::Line(_)
             | Desired::Block(_)
-            | Desired::Cron(_) => None,
+            | Desired::Cron(_)
+            // fetch kinds
+            | Desired::Download(_)
+            | Desired::AptSource(_)
+            | Desired::Venv(_) => None,
         }
     }
 
@@ -395,6 +415,9 @@ pub struct Facts {
     pub hostname: String,
     pub os_id: String,
     pub os_version: String,
+    /// `VERSION_CODENAME` of os-release (`bookworm`); empty when the host has none.
+    #[serde(default)]
+    pub os_codename: String,
     pub arch: String,
     pub cpus: u64,
     pub memory_mb: u64,
@@ -700,7 +723,11 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         | Desired::Command(_)
         | Desired::Line(_)
         | Desired::Block(_)
-        | Desired::Cron(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        | Desired::Cron(_)
+        // fetch kinds
+        | Desired::Download(_)
+        | Desired::AptSource(_)
+        | Desired::Venv(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

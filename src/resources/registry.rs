@@ -73,7 +73,7 @@ pub enum Plug {
 pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive"];
 
 /// Every kind, in the order playbook errors list them.
-pub const ALL: [Kind; 15] = [
+pub const ALL: [Kind; 18] = [
     Kind::File,
     Kind::Directory,
     Kind::Link,
@@ -89,6 +89,10 @@ pub const ALL: [Kind; 15] = [
     Kind::Line,
     Kind::Block,
     Kind::Cron,
+    // fetch kinds
+    Kind::Download,
+    Kind::AptSource,
+    Kind::Venv,
 ];
 
 /// The registry line of `kind` (exhaustive: a new kind does not compile without its line).
@@ -110,6 +114,10 @@ pub const fn def(kind: Kind) -> &'static KindDef {
         Kind::Line => &line::DEF,
         Kind::Block => &block::DEF,
         Kind::Cron => &cron::DEF,
+        // fetch kinds
+        Kind::Download => &download::DEF,
+        Kind::AptSource => &apt_source::DEF,
+        Kind::Venv => &venv::DEF,
     }
 }
 

@@ -1,0 +1,463 @@
+//! `apt_source:` — an apt repository as a deb822 file `/etc/apt/sources.list.d/NAME.sources`,
+//! with its signing key at `/etc/apt/keyrings/NAME.asc` (Ansible's `apt_repository`, `apt_key`
+//! and `deb822_repository`).
+//!
+//! ```yaml
+//! - apt_source: nodesource
+//!   uris: https://deb.nodesource.com/node_20.x   # or a list; file: URIs work
+//!   suites: ["{{ facts.os_codename }}"]           # a flat repository: ["./"]
+//!   components: [main]                            # none for a flat repository
+//!   key: nodesource.asc                           # a file of files/ (role, then playbook)
+//!   trusted: false
+//! ```
+//!
+//! Probe: the core probe's stat and `sha256sum` of both paths (no record of its own). Plan: the
+//! rendered file and the key compared by sha256. Apply: both written through
+//! `apply::streamed_file` (temp file, fsync, check, rename); `apt-get update` runs once per
+//! host, after the host's last source step, when any source or key changed
+//! (`apply::script_full`), and then a `package:` with `update_cache` does not run it again.
+
+use super::deploy::{short, Planned, Refused};
+use super::sha256_hex;
+use super::{Action, PathKind, PathState, Presence};
+
+/// Where the sources files go.
+pub const SOURCES_DIR: &str = "/etc/apt/sources.list.d";
+/// Where the keys go.
+pub const KEYRINGS_DIR: &str = "/etc/apt/keyrings";
+
+/// One apt source, rendered for one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AptSourceSpec {
+    pub name: String,
+    pub presence: Presence,
+    pub uris: Vec<String>,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+    /// The key's bytes (read from `files/` by resolve).
+    pub key: Option<Vec<u8>>,
+    pub trusted: bool,
+}
+
+impl AptSourceSpec {
+    pub fn sources_path(&self) -> String {
+        format!("{SOURCES_DIR}/{}.sources", self.name)
+    }
+    pub fn key_path(&self) -> String {
+        format!("{KEYRINGS_DIR}/{}.asc", self.name)
+    }
+
+    /// The deb822 text of the sources file.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "# play: apt_source {}\nTypes: deb\nURIs: {}\nSuites: {}\n",
+            self.name,
+            self.uris.join(" "),
+            self.suites.join(" ")
+        );
+        if !self.components.is_empty() {
+            s.push_str(&format!("Components: {}\n", self.components.join(" ")));
+        }
+        if self.key.is_some() {
+            s.push_str(&format!("Signed-By: {}\n", self.key_path()));
+        }
+        if self.trusted {
+            s.push_str("Trusted: yes\n");
+        }
+        s
+    }
+}
+
+/// A sources name apt reads (`run-parts` style: letters, digits, `_`, `-`, `.`).
+fn check_key(key: &str) -> Result<String, String> {
+    let ok = !key.is_empty()
+        && key.len() <= 100
+        && !key.starts_with('.')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(key.to_string())
+    } else {
+        Err(format!(
+            "apt_source name `{key}`: letters, digits, `_`, `-` and `.` (apt ignores other files of sources.list.d)"
+        ))
+    }
+}
+
+/// Checks the lists of a present source: `Err((key, message))`.
+pub fn check_lists(
+    uris: &[String],
+    suites: &[String],
+    components: &[String],
+) -> Result<(), (&'static str, String)> {
+    if uris.is_empty() {
+        return Err(("uris", "uris: at least one URI".into()));
+    }
+    for u in uris {
+        let scheme_ok = ["http://", "https://", "file:/"]
+            .iter()
+            .any(|p| u.starts_with(p) && u.len() > p.len());
+        if !scheme_ok || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err((
+                "uris",
+                format!("uris: `{u}` is not an http://, https:// or file: URI"),
+            ));
+        }
+    }
+    if suites.is_empty() {
+        return Err(("suites", "suites: at least one suite".into()));
+    }
+    for (key, list) in [("suites", suites), ("components", components)] {
+        if let Some(bad) = list
+            .iter()
+            .find(|w| w.is_empty() || w.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err((key, format!("{key}: `{bad}` is not one word")));
+        }
+    }
+    let flat = suites.iter().any(|s| s.ends_with('/'));
+    if flat && !components.is_empty() {
+        return Err((
+            "components",
+            "components: a flat repository (a suite ending in `/`) has none".into(),
+        ));
+    }
+    if !flat && components.is_empty() {
+        return Err((
+            "components",
+            "components: at least one (or a flat suite such as `./`)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What apply does to one file of a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOp {
+    /// Write it; what it must still be (the sha256 the probe saw, or `missing`).
+    Write {
+        expect: String,
+    },
+    Delete,
+}
+
+/// What apply does to a source: the sources file, then the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptSourceWork {
+    pub sources: Option<FileOp>,
+    pub key: Option<FileOp>,
+}
+
+/// `(exists, sha256)` of a path the probe saw; a folder or link there is refused.
+fn seen(path: &str, have: &PathState) -> Result<Option<Option<String>>, Refused> {
+    match &have.kind {
+        PathKind::Missing => Ok(None),
+        PathKind::File { sha256, .. } => Ok(Some(sha256.clone())),
+        _ => Err(Refused(format!(
+            "{path} is not a regular file; not replaced"
+        ))),
+    }
+}
+
+/// The op bringing a file from `have` to `want` (`None`: absent).
+fn file_op(
+    path: &str,
+    want: Option<&[u8]>,
+    have: &PathState,
+    details: &mut Vec<String>,
+) -> Result<Option<FileOp>, Refused> {
+    let old = seen(path, have)?;
+    Ok(match (want, old) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            details.push(format!("- {path}"));
+            Some(FileOp::Delete)
+        }
+        (Some(bytes), old) => {
+            let new = sha256_hex(bytes);
+            match old {
+                Some(Some(sum)) if sum == new => None,
+                None => {
+                    details.push(format!("+ {path}"));
+                    Some(FileOp::Write {
+                        expect: "missing".into(),
+                    })
+                }
+                Some(sum) => {
+                    details.push(format!(
+                        "{path}: sha256 {} → {}",
+                        sum.as_deref().map(short).unwrap_or("unreadable"),
+                        short(&new)
+                    ));
+                    Some(FileOp::Write {
+                        expect: sum.unwrap_or_else(|| "-".into()),
+                    })
+                }
+            }
+        }
+    })
+}
+
+/// Plans one source from the state of its two paths.
+pub fn plan(
+    spec: &AptSourceSpec,
+    sources: &PathState,
+    key: &PathState,
+) -> Result<Option<Planned<AptSourceWork>>, Refused> {
+    let present = spec.presence == Presence::Present;
+    let text = spec.text();
+    let mut details = Vec::new();
+    let work = AptSourceWork {
+        sources: file_op(
+            &spec.sources_path(),
+            present.then_some(text.as_bytes()),
+            sources,
+            &mut details,
+        )?,
+        key: file_op(
+            &spec.key_path(),
+            spec.key.as_deref().filter(|_| present),
+            key,
+            &mut details,
+        )?,
+    };
+    if work.sources.is_none() && work.key.is_none() {
+        return Ok(None);
+    }
+    let existed = !matches!(sources.kind, PathKind::Missing);
+    let action = match (present, existed) {
+        (false, _) => Action::Delete,
+        (true, false) => Action::Create,
+        (true, true) => Action::Update,
+    };
+    Ok(Some(Planned {
+        action,
+        details,
+        work,
+    }))
+}
+
+/// The sources file's content change when `work` writes it (what `play diff` shows).
+pub fn content(
+    spec: &AptSourceSpec,
+    work: &AptSourceWork,
+    observed: &super::Observed,
+) -> Option<super::ContentChange> {
+    if !matches!(work.sources, Some(FileOp::Write { .. })) {
+        return None;
+    }
+    let path = spec.sources_path();
+    let (old_size, old_sha256) = match observed.path(&path).kind {
+        PathKind::File { size, sha256 } => (Some(size), sha256),
+        _ => (None, None),
+    };
+    let new = spec.text().into_bytes();
+    Some(super::ContentChange {
+        path,
+        old: None,
+        old_sha256,
+        old_size,
+        new_sha256: sha256_hex(&new),
+        new,
+    })
+}
+
+/// The apply step of one source (inside the apply script) and its stdin; `update`: run
+/// `apt-get update` at its end (the host's last source change).
+pub fn apply_fragment(
+    index: usize,
+    spec: &AptSourceSpec,
+    work: &AptSourceWork,
+    update: bool,
+) -> (String, Vec<u8>) {
+    let i = index;
+    let mut s = format!(
+        "# apt_source {}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n",
+        spec.name
+    );
+    let mut stdin = Vec::new();
+    let text = spec.text();
+    let mut file = |path: &str, bytes: &[u8], op: &Option<FileOp>, dir: Option<&str>| match op {
+        None => {}
+        Some(FileOp::Delete) => s.push_str(&crate::apply::removal(i, path, "rm -f")),
+        Some(FileOp::Write { expect }) => {
+            if let Some(d) = dir {
+                s.push_str(&format!(
+                    "[ -d {d} ] || (umask 022; mkdir -p -- {d}) || play_fail {i}\n"
+                ));
+            }
+            let attrs = super::Attrs {
+                owner: Some("root".into()),
+                group: Some("root".into()),
+                mode: Some(0o644),
+            };
+            let (t, input) = crate::apply::streamed_file(i, path, &attrs, bytes, expect);
+            s.push_str(&t);
+            stdin.extend_from_slice(&input);
+        }
+    };
+    file(&spec.sources_path(), text.as_bytes(), &work.sources, None);
+    file(
+        &spec.key_path(),
+        spec.key.as_deref().unwrap_or_default(),
+        &work.key,
+        Some(KEYRINGS_DIR),
+    );
+    if update {
+        s.push_str(&format!(
+            "{} update </dev/null 1>&2 || play_fail {i}\n",
+            super::package::APT
+        ));
+    }
+    s.push_str(&format!("play_ok {i}\n"));
+    (s, stdin)
+}
+
+impl super::Spec for AptSourceSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        vec![self.sources_path(), self.key_path()]
+    }
+    fn has_nul(&self) -> bool {
+        self.name.contains('\0')
+            || [&self.uris, &self.suites, &self.components]
+                .iter()
+                .any(|l| l.iter().any(|x| x.contains('\0')))
+    }
+}
+
+/// The registry line of `apt_source:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::AptSource,
+    name: "apt_source",
+    keys: &["uris", "suites", "components", "key", "trusted"],
+    is_path: false,
+    watchable: true,
+    docs_section: "`apt_source: NAME` — an apt repository and its key",
+    plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> AptSourceSpec {
+        AptSourceSpec {
+            name: "local".into(),
+            uris: vec!["file:/srv/repo".into()],
+            suites: vec!["./".into()],
+            key: Some(b"KEY\n".to_vec()),
+            ..Default::default()
+        }
+    }
+
+    fn file(bytes: &[u8]) -> PathState {
+        PathState {
+            kind: PathKind::File {
+                size: bytes.len() as u64,
+                sha256: Some(sha256_hex(bytes)),
+            },
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    #[test]
+    fn deb822_text() {
+        let mut s = spec();
+        s.trusted = true;
+        assert_eq!(
+            s.text(),
+            "# play: apt_source local\nTypes: deb\nURIs: file:/srv/repo\nSuites: ./\nSigned-By: /etc/apt/keyrings/local.asc\nTrusted: yes\n"
+        );
+    }
+
+    #[test]
+    fn names_and_lists_are_checked() {
+        assert!(check_key("nodesource").is_ok());
+        assert!(check_key("a b").is_err());
+        assert!(check_key("../x").is_err());
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_lists(&v(&["https://x/y"]), &v(&["bookworm"]), &v(&["main"])).is_ok());
+        assert!(check_lists(&v(&["file:/srv/repo"]), &v(&["./"]), &[]).is_ok());
+        assert_eq!(check_lists(&[], &v(&["./"]), &[]).unwrap_err().0, "uris");
+        assert_eq!(
+            check_lists(&v(&["ftp://x"]), &v(&["./"]), &[])
+                .unwrap_err()
+                .0,
+            "uris"
+        );
+        assert_eq!(
+            check_lists(&v(&["http://x"]), &v(&["./"]), &v(&["main"]))
+                .unwrap_err()
+                .0,
+            "components"
+        );
+        assert_eq!(
+            check_lists(&v(&["http://x"]), &v(&["bookworm"]), &[])
+                .unwrap_err()
+                .0,
+            "components"
+        );
+    }
+
+    #[test]
+    fn same_files_are_no_change_and_a_new_key_is_written() {
+        let s = spec();
+        let src = file(s.text().as_bytes());
+        assert_eq!(plan(&s, &src, &file(b"KEY\n")).unwrap(), None);
+        let p = plan(&s, &src, &file(b"OLD\n")).unwrap().unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.work.sources, None);
+        assert_eq!(
+            p.work.key,
+            Some(FileOp::Write {
+                expect: sha256_hex(b"OLD\n")
+            })
+        );
+        let p = plan(&s, &PathState::missing(), &PathState::missing())
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(p.details.len(), 2);
+    }
+
+    #[test]
+    fn absent_deletes_both() {
+        let mut s = spec();
+        s.presence = Presence::Absent;
+        let p = plan(&s, &file(b"x"), &file(b"KEY\n")).unwrap().unwrap();
+        assert_eq!(p.action, Action::Delete);
+        assert_eq!(p.work.sources, Some(FileOp::Delete));
+        assert_eq!(p.work.key, Some(FileOp::Delete));
+        assert_eq!(
+            plan(&s, &PathState::missing(), &PathState::missing()).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn the_update_ends_the_last_step() {
+        let s = spec();
+        let w = AptSourceWork {
+            sources: Some(FileOp::Write {
+                expect: "missing".into(),
+            }),
+            key: None,
+        };
+        let (text, stdin) = apply_fragment(4, &s, &w, true);
+        assert!(stdin.starts_with(s.text().as_bytes()));
+        let write = text.find("mv -f -T").unwrap_or(usize::MAX);
+        let update = text.find(" update </dev/null").unwrap_or(0);
+        assert!(write < update, "{text}");
+        let (text, _) = apply_fragment(4, &s, &w, false);
+        assert!(!text.contains(" update "), "{text}");
+    }
+}

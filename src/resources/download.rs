@@ -1,0 +1,388 @@
+//! `download:` — a file fetched from a URL and checked against its sha256 (Ansible's
+//! `get_url` with a checksum).
+//!
+//! ```yaml
+//! - download: /opt/tools/tool.tar.xz
+//!   url: https://example.org/tool.tar.xz
+//!   sha256: "…"          # required: 64 hex digits
+//!   from: host           # the host fetches (curl, or wget for http/https); `controller`:
+//!                        # play fetches, checks and sends the bytes (hosts without network)
+//!   owner: root
+//!   mode: "0644"
+//! ```
+//!
+//! Probe: the core probe's stat and `sha256sum` of the path (no record of its own). Plan: no
+//! change when the file has the sha256 (owner/group/mode then only as attributes). Apply: the
+//! host fetches into a private temp file (`apply::fetched_file`), checks the sha256 — a wrong
+//! checksum fails the step and leaves the file untouched — then renames it into place.
+
+use super::deploy::{Planned, Refused};
+use super::{attr_details, Action, Attrs, PathKind, PathState, Presence};
+use crate::transport::shell_quote;
+
+/// Who fetches the URL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FetchFrom {
+    /// The host, with curl (or wget).
+    #[default]
+    Host,
+    /// The controller (curl for http/https, a read for `file://`), once per run and URL; the
+    /// bytes are checked there and sent with the apply script (hosts without network).
+    Controller,
+}
+
+/// The bytes of `url` fetched on the controller and checked against `sha256` (cached for the
+/// run: every host of a run gets the same bytes from one fetch). `Err`: why not.
+pub fn fetch_on_controller(url: &str, sha256: &str) -> Result<Vec<u8>, String> {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    /// Fetched bytes by (url, sha256).
+    type Fetched = BTreeMap<(String, String), Vec<u8>>;
+    static CACHE: OnceLock<Mutex<Fetched>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (url.to_string(), sha256.to_string());
+    if let Some(b) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(b);
+    }
+    let bytes = match url.strip_prefix("file://") {
+        Some(path) => std::fs::read(path).map_err(|e| format!("{url}: {e} (on the controller)"))?,
+        None => {
+            let out = std::process::Command::new("curl")
+                .args(["-fsS", "-L", "--proto", "=http,https", "--"])
+                .arg(url)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| format!("{url}: cannot run curl on the controller: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{url}: curl on the controller failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            out.stdout
+        }
+    };
+    let got = super::sha256_hex(&bytes);
+    if got != sha256 {
+        return Err(format!(
+            "{url}: sha256 {got}, not {sha256} (fetched on the controller): the file is left untouched"
+        ));
+    }
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, bytes.clone());
+    }
+    Ok(bytes)
+}
+
+/// One download, rendered for one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownloadSpec {
+    pub path: String,
+    pub presence: Presence,
+    pub url: String,
+    /// Lowercase hex.
+    pub sha256: String,
+    pub from: FetchFrom,
+    pub attrs: Attrs,
+}
+
+/// A URL play can fetch: `http://`, `https://` or `file://` (with something after it, no
+/// whitespace or control characters).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let rest = ["http://", "https://", "file://"]
+        .iter()
+        .find_map(|s| url.strip_prefix(s));
+    match rest {
+        None => Err(format!(
+            "url `{url}`: only http://, https:// and file:// URLs are fetched"
+        )),
+        Some("") => Err(format!("url `{url}`: nothing after the scheme")),
+        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => Err(format!(
+            "url `{url}`: whitespace or control characters (percent-encode them)"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A sha256 as 64 hex digits, returned lowercase.
+pub fn check_sha256(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(format!("sha256 `{s}`: 64 hexadecimal digits"))
+    }
+}
+
+/// What apply does to a download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownloadOp {
+    /// Fetch, check, rename into place; `expect`: what the file must still be (the sha256 the
+    /// probe saw, or `missing`).
+    Fetch {
+        expect: String,
+    },
+    /// Only owner/group/mode.
+    Attrs,
+    Delete,
+}
+
+/// Plans one download from the state of its path.
+pub fn plan(spec: &DownloadSpec, have: &PathState) -> Result<Option<Planned<DownloadOp>>, Refused> {
+    let old = match &have.kind {
+        PathKind::Missing => None,
+        PathKind::File { sha256, .. } => Some(sha256.clone()),
+        PathKind::Directory { .. } => {
+            return Err(Refused(format!("{} is a folder; not replaced", spec.path)))
+        }
+        PathKind::Link { .. } => {
+            return Err(Refused(format!(
+                "{} is a symbolic link; not replaced",
+                spec.path
+            )))
+        }
+        PathKind::Other(t) => return Err(Refused(format!("{} is a {t}; not replaced", spec.path))),
+    };
+    if spec.presence == Presence::Absent {
+        return Ok(old.map(|_| Planned {
+            action: Action::Delete,
+            details: Vec::new(),
+            work: DownloadOp::Delete,
+        }));
+    }
+    match old {
+        None => Ok(Some(Planned {
+            action: Action::Create,
+            details: vec![format!("from {}", spec.url)],
+            work: DownloadOp::Fetch {
+                expect: "missing".into(),
+            },
+        })),
+        Some(Some(sum)) if sum == spec.sha256 => {
+            let details = attr_details(&spec.attrs, have);
+            Ok((!details.is_empty()).then_some(Planned {
+                action: Action::Attrs,
+                details,
+                work: DownloadOp::Attrs,
+            }))
+        }
+        Some(sum) => Ok(Some(Planned {
+            action: Action::Update,
+            details: vec![format!(
+                "sha256 {} → {}",
+                sum.as_deref()
+                    .map(super::deploy::short)
+                    .unwrap_or("unreadable"),
+                super::deploy::short(&spec.sha256)
+            )],
+            work: DownloadOp::Fetch {
+                expect: sum.unwrap_or_else(|| "-".into()),
+            },
+        })),
+    }
+}
+
+/// The shell text that fills `"$t"` from the URL on the host: curl, else wget (not for
+/// `file:` URLs).
+fn fetch_command(url: &str) -> String {
+    let u = shell_quote(url);
+    let wget = if url.starts_with("file://") {
+        String::new()
+    } else {
+        format!(
+            "elif command -v wget >/dev/null 2>&1; then wget -q -O \"$t\" {u} </dev/null 1>&2\n"
+        )
+    };
+    format!(
+        "if command -v curl >/dev/null 2>&1; then curl -fsS -L --proto '=http,https,file' -o \"$t\" {u} </dev/null 1>&2\n\
+         {wget}else printf 'neither curl nor wget on the host\\n' >&2; false; fi"
+    )
+}
+
+/// The apply step of one download fetched on the controller, and its stdin (`Err`: the fetch
+/// or the checksum failed; nothing is sent).
+pub fn controller_fragment(
+    index: usize,
+    spec: &DownloadSpec,
+    op: &DownloadOp,
+) -> Result<(String, Vec<u8>), String> {
+    let DownloadOp::Fetch { expect } = op else {
+        return Ok((apply_fragment(index, spec, op), Vec::new()));
+    };
+    let bytes = fetch_on_controller(&spec.url, &spec.sha256)?;
+    let (body, stdin) = crate::apply::streamed_file(index, &spec.path, &spec.attrs, &bytes, expect);
+    Ok((
+        format!(
+            "# download {}\nprintf '\\0play-step\\0%s\\0' {index} >&2\n{body}play_ok {index}\n",
+            spec.path
+        ),
+        stdin,
+    ))
+}
+
+/// The apply step of one download (inside the apply script: `play_ok`, `play_fail`).
+pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> String {
+    let i = index;
+    let head = format!(
+        "# download {}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n",
+        spec.path
+    );
+    let body = match op {
+        DownloadOp::Fetch { expect } => {
+            let check = format!(
+                "s=$(sha256sum < \"$t\") || play_fail {i}\ns=${{s%% *}}\nif [ \"$s\" != {want} ]; then printf '%s: sha256 %s, not %s: %s left untouched\\n' {url} \"$s\" {want} {path} >&2; play_fail {i}; fi",
+                want = shell_quote(&spec.sha256),
+                url = shell_quote(&spec.url),
+                path = shell_quote(&spec.path),
+            );
+            crate::apply::fetched_file(
+                i,
+                &spec.path,
+                &spec.attrs,
+                &format!("{} || play_fail {i}\n{check}", fetch_command(&spec.url)),
+                expect,
+                &spec.sha256,
+            )
+        }
+        DownloadOp::Attrs => crate::apply::attrs_only(i, &spec.path, &spec.attrs, &spec.sha256),
+        DownloadOp::Delete => crate::apply::removal(i, &spec.path, "rm -f"),
+    };
+    format!("{head}{body}play_ok {i}\n")
+}
+
+impl super::Spec for DownloadSpec {
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.path
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[Some(&self.path), Some(&self.url)]) || self.attrs.has_nul()
+    }
+    fn written(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.path.as_str())
+    }
+}
+
+/// The registry line of `download:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Download,
+    name: "download",
+    keys: &["url", "sha256", "from", "owner", "group", "mode"],
+    is_path: true,
+    watchable: true,
+    docs_section: "`download: PATH` — a file from a URL, checked",
+    plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key: super::registry::path_key,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> DownloadSpec {
+        DownloadSpec {
+            path: "/opt/t.tar".into(),
+            url: "http://127.0.0.1:8/t.tar".into(),
+            sha256: "ab".repeat(32),
+            ..Default::default()
+        }
+    }
+
+    fn file(sum: &str) -> PathState {
+        PathState {
+            kind: PathKind::File {
+                size: 3,
+                sha256: Some(sum.into()),
+            },
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    #[test]
+    fn urls_and_sums_are_checked() {
+        assert!(check_url("https://x/y").is_ok());
+        assert!(check_url("file:///srv/x").is_ok());
+        assert!(check_url("ftp://x/y").is_err());
+        assert!(check_url("http://").is_err());
+        assert!(check_url("http://x/a b").is_err());
+        assert_eq!(check_sha256(&"AB".repeat(32)), Ok("ab".repeat(32)));
+        assert!(check_sha256("abc").is_err());
+        assert!(check_sha256(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn the_right_sum_is_no_change_and_another_is_fetched() {
+        let s = spec();
+        assert_eq!(plan(&s, &file(&"ab".repeat(32))).unwrap(), None);
+        let p = plan(&s, &file(&"cd".repeat(32))).unwrap().unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(
+            p.work,
+            DownloadOp::Fetch {
+                expect: "cd".repeat(32)
+            }
+        );
+        let p = plan(&s, &PathState::missing()).unwrap().unwrap();
+        assert_eq!(p.action, Action::Create);
+    }
+
+    #[test]
+    fn attributes_alone_and_absence() {
+        let mut s = spec();
+        s.attrs.mode = Some(0o600);
+        let p = plan(&s, &file(&"ab".repeat(32))).unwrap().unwrap();
+        assert_eq!((p.action, p.work), (Action::Attrs, DownloadOp::Attrs));
+        s.presence = Presence::Absent;
+        assert_eq!(plan(&s, &PathState::missing()).unwrap(), None);
+        let p = plan(&s, &file("x")).unwrap().unwrap();
+        assert_eq!(p.work, DownloadOp::Delete);
+        let dir = PathState {
+            kind: PathKind::Directory { empty: None },
+            ..file("x")
+        };
+        assert!(plan(&spec(), &dir).is_err());
+    }
+
+    #[test]
+    fn the_controller_checks_before_it_sends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("t.bin");
+        std::fs::write(&f, b"abc").expect("write");
+        let mut s = spec();
+        s.from = FetchFrom::Controller;
+        s.url = format!("file://{}", f.display());
+        s.sha256 = super::super::sha256_hex(b"abc");
+        let op = DownloadOp::Fetch {
+            expect: "missing".into(),
+        };
+        let (text, stdin) = controller_fragment(1, &s, &op).expect("fetched");
+        assert!(stdin.starts_with(b"abc"), "{stdin:?}");
+        assert!(!text.contains("curl"), "{text}");
+        assert!(text.ends_with("play_ok 1\n"), "{text}");
+        s.sha256 = "00".repeat(32);
+        let e = controller_fragment(1, &s, &op).unwrap_err();
+        assert!(e.contains("left untouched"), "{e}");
+        s.url = format!("file://{}/none", dir.path().display());
+        assert!(controller_fragment(1, &s, &op).is_err());
+    }
+
+    #[test]
+    fn the_sum_is_checked_before_the_rename() {
+        let s = spec();
+        let f = apply_fragment(
+            3,
+            &s,
+            &DownloadOp::Fetch {
+                expect: "missing".into(),
+            },
+        );
+        let check = f.find("sha256sum < \"$t\"").unwrap_or(usize::MAX);
+        let mv = f.find("mv -f -T").unwrap_or(0);
+        assert!(check < mv, "{f}");
+        assert!(f.contains("curl -fsS -L"), "{f}");
+        assert!(f.ends_with("play_ok 3\n"), "{f}");
+    }
+}

@@ -1,0 +1,378 @@
+//! The fetch kinds on real lab hosts, without network: `download:` from an HTTP server on
+//! loopback (a thread of the test), by the host or the controller, and from `file:` URLs;
+//! `apt_source:` with a local flat repository; `venv:` from hand-built wheels;
+//! `facts.os_codename` (bad input: tests/check.rs).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use sha2::{Digest, Sha256};
+use support::lab::Lab;
+use support::project::Project;
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A tiny HTTP/1.0 server on `addr` (port chosen by the system) serving `body` for every
+/// GET, on a thread that lives as long as the test; its `http://ADDR:PORT`.
+fn serve(addr: std::net::Ipv4Addr, body: &'static [u8]) -> String {
+    let listener = TcpListener::bind((addr, 0)).expect("bind a loopback port");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            // The request line and headers, up to the empty line.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let mut s = &stream;
+            let head = format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    format!("http://{addr}:{port}")
+}
+
+const BODY: &[u8] = b"tool v1\n";
+
+fn download_yml(url: &str, sum: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n    - directory: /srv/dl\n    - download: /srv/dl/tool\n      url: {url}\n      sha256: \"{sum}\"\n      mode: \"0750\"\n    - command: \"echo ran >> /srv/dl.log\"\n      on_change: [/srv/dl/tool]\n"
+    )
+}
+
+#[test]
+fn download_from_http_and_file_urls() {
+    let lab = Lab::start("fetch-dl", 1);
+    let base = serve(Lab::base_for("fetch-dl"), BODY);
+    let url = format!("{base}/tool");
+    let p = Project::new(&lab).file("dl.yml", &download_yml(&url, &sha(BODY)));
+
+    // Fetched once, with its mode; the watching command runs; then no change at all.
+    p.play(&["apply", "dl.yml"])
+        .code(0)
+        .shows("+ create download /srv/dl/tool");
+    assert_eq!(lab.sh("h1", "cat /srv/dl/tool"), "tool v1\n");
+    assert_eq!(lab.sh("h1", "stat -c %a /srv/dl/tool"), "750\n");
+    assert_eq!(lab.sh("h1", "cat /srv/dl.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "dl.yml"]).code(0);
+    let run = p.play(&["apply", "dl.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    assert_eq!(lab.sh("h1", "cat /srv/dl.log"), "ran\n");
+
+    // A file changed on the host is fetched again.
+    lab.sh("h1", "printf 'local\\n' > /srv/dl/tool");
+    p.play(&["diff", "--exit-code", "dl.yml"])
+        .code(2)
+        .shows("sha256");
+    p.play(&["apply", "dl.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/dl/tool"), "tool v1\n");
+
+    // A wrong checksum fails the host and leaves the file as it was, without temp files.
+    lab.sh("h1", "printf 'local\\n' > /srv/dl/tool");
+    let p = p.file("dl.yml", &download_yml(&url, &sha(b"another body")));
+    p.play(&["apply", "dl.yml"])
+        .code(1)
+        .shows(&format!("not {}", sha(b"another body")));
+    assert_eq!(lab.sh("h1", "cat /srv/dl/tool"), "local\n");
+    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "tool\n");
+
+    // A file: URL (the host reads it itself).
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/mirror && printf 'mirrored\\n' > /srv/mirror/m.txt",
+    );
+    let p = p.file(
+        "file.yml",
+        &format!(
+            "- hosts: lab\n  state:\n    - download: /srv/dl/m.txt\n      url: file:///srv/mirror/m.txt\n      sha256: {}\n",
+            sha(b"mirrored\n")
+        ),
+    );
+    p.play(&["apply", "file.yml"])
+        .code(0)
+        .shows("+ create download /srv/dl/m.txt");
+    assert_eq!(lab.sh("h1", "cat /srv/dl/m.txt"), "mirrored\n");
+    p.play(&["diff", "--exit-code", "file.yml"]).code(0);
+
+    // from: controller: the test's server is reached by the controller only; the bytes travel
+    // with the apply script. A wrong checksum fails before anything is sent.
+    let ctl = |sum: &str| {
+        format!(
+            "- hosts: lab\n  state:\n    - download: /srv/dl/ctl\n      url: {url}\n      sha256: {sum}\n      from: controller\n      owner: deploy\n"
+        )
+    };
+    let p = p.file("ctl.yml", &ctl(&sha(b"another body")));
+    p.play(&["apply", "ctl.yml"])
+        .code(1)
+        .shows("fetched on the controller");
+    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "m.txt\ntool\n");
+    let p = p.file("ctl.yml", &ctl(&sha(BODY)));
+    p.play(&["apply", "ctl.yml"])
+        .code(0)
+        .shows("+ create download /srv/dl/ctl");
+    assert_eq!(lab.sh("h1", "cat /srv/dl/ctl"), "tool v1\n");
+    assert_eq!(lab.sh("h1", "stat -c %U /srv/dl/ctl"), "deploy\n");
+    p.play(&["diff", "--exit-code", "ctl.yml"]).code(0);
+
+    // state: absent removes it.
+    let p = p.file(
+        "gone.yml",
+        "- hosts: lab\n  state:\n    - download: /srv/dl/m.txt\n      state: absent\n",
+    );
+    p.play(&["apply", "gone.yml"])
+        .code(0)
+        .shows("- delete download /srv/dl/m.txt");
+    assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "ctl\ntool\n");
+}
+
+/// An armored OpenPGP public key made by gpg on the controller (a throwaway home).
+fn armored_key() -> Vec<u8> {
+    let home = tempfile::tempdir().expect("tempdir");
+    let gpg = |args: &[&str]| {
+        let out = std::process::Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--quiet"])
+            .args(args)
+            .output()
+            .expect("run gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "play tests <tests@example.invalid>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    gpg(&["--armor", "--export", "tests@example.invalid"])
+}
+
+fn sources_yml(extra: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n    - apt_source: local\n      uris: file:/srv/repo\n      suites: [\"./\"]\n      trusted: true\n{extra}    - package: hello-play\n      update_cache: true\n    - command: \"echo ran >> /srv/sources.log\"\n      on_change: [local]\n"
+    )
+}
+
+#[test]
+fn apt_source_serves_a_package() {
+    let lab = Lab::start("fetch-apt", 1);
+    support::apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
+    // The repository stays; the source is play's to write.
+    lab.sh("h1", "rm -f /etc/apt/sources.list.d/play-test.list");
+    let key = armored_key();
+    let p = Project::new(&lab).file("src.yml", &sources_yml("      key: local.asc\n"));
+    p.write("files/local.asc", &key);
+
+    p.play(&["apply", "src.yml"])
+        .code(0)
+        .shows("+ create apt_source local")
+        .shows("+ create package hello-play");
+    assert_eq!(
+        support::apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "1.0".into()))
+    );
+    let text = lab.sh("h1", "cat /etc/apt/sources.list.d/local.sources");
+    assert!(
+        text.contains("URIs: file:/srv/repo\nSuites: ./\nSigned-By: /etc/apt/keyrings/local.asc\nTrusted: yes\n"),
+        "{text}"
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /etc/apt/keyrings/local.asc").as_bytes(),
+        &key[..]
+    );
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "stat -c '%a %U' /etc/apt/sources.list.d/local.sources /etc/apt/keyrings/local.asc"
+        ),
+        "644 root\n644 root\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /srv/sources.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "src.yml"]).code(0);
+    let run = p.play(&["apply", "src.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // The key dropped: removed, the file rewritten, the watcher runs again.
+    let p = p.file("src.yml", &sources_yml(""));
+    p.play(&["diff", "--exit-code", "src.yml"])
+        .code(2)
+        .shows("-Signed-By: /etc/apt/keyrings/local.asc");
+    p.play(&["apply", "src.yml"])
+        .code(0)
+        .shows("- /etc/apt/keyrings/local.asc");
+    assert_eq!(lab.sh("h1", "ls -A /etc/apt/keyrings"), "");
+    assert_eq!(lab.sh("h1", "cat /srv/sources.log"), "ran\nran\n");
+    p.play(&["diff", "--exit-code", "src.yml"]).code(0);
+}
+
+#[test]
+fn os_codename_is_a_fact() {
+    let lab = Lab::start("fetch-fact", 1);
+    let want = lab.sh(
+        "h1",
+        ". /etc/os-release; printf '%s\\n' \"$VERSION_CODENAME\"",
+    );
+    let p = Project::new(&lab).file(
+        "c.yml",
+        "- hosts: lab\n  state:\n    - file: /srv/codename\n      content: \"{{ facts.os_codename }}\\n\"\n",
+    );
+    p.play(&["apply", "c.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/codename"), want);
+    assert!(
+        !want.trim().is_empty(),
+        "this host's os-release has no VERSION_CODENAME"
+    );
+}
+
+/// Builds pure-Python wheels `(name, version)` by hand (zip files with METADATA, WHEEL and
+/// RECORD; each package's `VERSION` is its version) into `/srv/wheels` of `host`.
+fn build_wheels(lab: &Lab, host: &str, wheels: &[(&str, &str)]) {
+    let list: Vec<String> = wheels
+        .iter()
+        .map(|(n, v)| format!("(\"{n}\", \"{v}\")"))
+        .collect();
+    let script = format!(
+        r#"mkdir -p /srv/wheels && python3 - <<'PLAYWHEELS'
+import base64, hashlib, zipfile
+for name, ver in [{}]:
+    dist = f"{{name}}-{{ver}}.dist-info"
+    files = {{
+        f"{{name}}/__init__.py": f"VERSION = '{{ver}}'\n",
+        f"{{dist}}/METADATA": f"Metadata-Version: 2.1\nName: {{name}}\nVersion: {{ver}}\n",
+        f"{{dist}}/WHEEL": "Wheel-Version: 1.0\nGenerator: play-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }}
+    record = []
+    for p, c in files.items():
+        d = base64.urlsafe_b64encode(hashlib.sha256(c.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{{p}},sha256={{d}},{{len(c.encode())}}")
+    record.append(f"{{dist}}/RECORD,,")
+    files[f"{{dist}}/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(f"/srv/wheels/{{name}}-{{ver}}-py3-none-any.whl", "w") as z:
+        for p, c in files.items():
+            z.writestr(p, c)
+PLAYWHEELS
+"#,
+        list.join(", ")
+    );
+    lab.sh(host, &script);
+}
+
+fn venv_yml(packages: &str, extra: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n    - venv: /srv/venv\n      packages: {packages}\n      pip_args: [--no-index, --find-links, /srv/wheels]\n      user: deploy\n{extra}    - command: \"echo ran >> /srv/venv.log\"\n      on_change: [/srv/venv]\n    - program: venvuser\n      command: /srv/venv/bin/python -c \"import time; time.sleep(100000)\"\n      restart_on: [/srv/venv]\n    - program: bystander\n      command: /bin/sleep 100000\n"
+    )
+}
+
+#[test]
+fn venv_from_a_local_wheel_folder() {
+    let lab = Lab::start("fetch-venv", 1);
+    build_wheels(
+        &lab,
+        "h1",
+        &[
+            ("playtool", "1.0"),
+            ("playtool", "1.1"),
+            ("play_lib", "2.0"),
+        ],
+    );
+    let version = |m: &str| {
+        lab.sh(
+            "h1",
+            &format!("/srv/venv/bin/python -c 'import {m}; print({m}.VERSION)'"),
+        )
+    };
+    let p = Project::new(&lab).file("v.yml", &venv_yml("[\"playtool==1.0\", play-lib]", ""));
+    p.play(&["apply", "v.yml"])
+        .code(0)
+        .shows("+ create venv /srv/venv");
+    assert_eq!(version("playtool"), "1.0\n");
+    assert_eq!(version("play_lib"), "2.0\n");
+    assert_eq!(
+        lab.sh("h1", "stat -c %U /srv/venv /srv/venv/bin/python"),
+        "deploy\ndeploy\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /srv/venv.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+    let run = p.play(&["apply", "v.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // A moved pin: only that package; the watchers run and restart, nothing else does.
+    let pid = |name: &str| lab.sh("h1", &format!("supervisorctl pid {name}"));
+    let (user_pid, other_pid) = (pid("venvuser"), pid("bystander"));
+    let p = p.file("v.yml", &venv_yml("[\"playtool==1.1\", play-lib]", ""));
+    p.play(&["apply", "v.yml"])
+        .code(0)
+        .shows("playtool 1.0 → playtool==1.1");
+    assert_eq!(version("playtool"), "1.1\n");
+    assert_eq!(lab.sh("h1", "cat /srv/venv.log"), "ran\nran\n");
+    assert_ne!(
+        pid("venvuser"),
+        user_pid,
+        "the program watching the venv restarts"
+    );
+    assert_eq!(pid("bystander"), other_pid, "the other program does not");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+
+    // A requirements file: installed, its sha256 recorded; an edit installs again.
+    lab.sh("h1", "printf 'playtool==1.0\\n' > /srv/req.txt");
+    let p = p.file(
+        "v.yml",
+        &venv_yml("[play-lib]", "      requirements: /srv/req.txt\n"),
+    );
+    p.play(&["apply", "v.yml"]).code(0).shows("-r /srv/req.txt");
+    assert_eq!(version("playtool"), "1.0\n");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+    lab.sh("h1", "printf 'playtool==1.1\\n' > /srv/req.txt");
+    p.play(&["diff", "--exit-code", "v.yml"])
+        .code(2)
+        .shows("-r /srv/req.txt");
+    p.play(&["apply", "v.yml"]).code(0);
+    assert_eq!(version("playtool"), "1.1\n");
+    p.play(&["diff", "--exit-code", "v.yml"]).code(0);
+
+    // The requirements file written earlier in the same run: installed from in that run.
+    let written = |pin: &str| {
+        format!(
+            "- hosts: lab\n  state:\n    - file: /srv/req.txt\n      content: \"playtool=={pin}\\n\"\n    - venv: /srv/venv\n      requirements: /srv/req.txt\n      pip_args: [--no-index, --find-links, /srv/wheels]\n"
+        )
+    };
+    let p = p.file("w.yml", &written("1.0"));
+    p.play(&["apply", "w.yml"])
+        .code(0)
+        .shows("(known after /srv/req.txt)");
+    assert_eq!(version("playtool"), "1.0\n");
+    p.play(&["diff", "--exit-code", "w.yml"]).code(0);
+
+    // state: absent removes it.
+    let p = p.file(
+        "gone.yml",
+        "- hosts: lab\n  state:\n    - venv: /srv/venv\n      state: absent\n",
+    );
+    p.play(&["apply", "gone.yml"])
+        .code(0)
+        .shows("- delete venv /srv/venv");
+    assert_eq!(
+        lab.sh("h1", "ls /srv/venv 2>/dev/null || echo gone"),
+        "gone\n"
+    );
+}
