@@ -3,27 +3,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::lab::Lab;
-use support::project::{Project, Run};
-
-/// Runs `play ARGS...` in `dir` (no lab: `play check` contacts no host).
-fn play_in(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(support::lab::play_bin())
-        .args(args)
-        .env("PLAY_LOOPBACK_ONLY", "1")
-        .env_remove("PLAY_VAULT_PASSWORD_FILE")
-        .current_dir(dir)
-        .output()
-        .expect("run play");
-    Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        status: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+// `play_in(dir, args)`: `play ARGS` in `dir` with no lab (`play check` contacts no host).
+use support::project::{play_offline as play_in, Project};
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);

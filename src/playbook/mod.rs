@@ -111,6 +111,8 @@ pub struct RawResource {
     pub loop_: Option<Value>,
     pub loop_var: Option<String>,
     pub when: Option<Value>,
+    /// What the entry is for, in words (shown in reports; Ansible's task `name:`).
+    pub name: Option<String>,
 }
 
 impl RawResource {

@@ -1,0 +1,82 @@
+//! Ansible habits answered (issue 15): `name:` on resources and plays, YAML 1.1 booleans
+//! everywhere. Offline: `play check` against hosts on loopback addresses where nothing listens.
+
+mod support;
+
+use std::path::Path;
+
+use support::project::{play_offline, write_under as write, Run};
+
+/// Three hosts on a port where nothing listens (a check that connected would fail).
+const INVENTORY: &str = "all:
+  vars:
+    ssh_port: 1
+  hosts:
+    h1: {ssh_host: 127.0.0.1, enable_debug: no}
+    h2: {ssh_host: 127.0.0.1, enable_debug: \"no\"}
+    h3: {ssh_host: 127.0.0.1, enable_debug: Yes}
+";
+
+/// `0 problem(s); … N resource(s)` of a successful check.
+fn resources_checked(run: &Run) -> usize {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("0 problem(s)"))
+        .unwrap_or_else(|| panic!("no summary in:\n{}\n{}", run.stdout, run.stderr));
+    line.split(" resource(s)")
+        .next()
+        .and_then(|r| r.rsplit(", ").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resource count in {line:?}"))
+}
+
+fn boolean_project(d: &Path) {
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(d, "inventory/group_vars/all.yml", "from_group: off\n");
+    write(d, "playbooks/vars/flags.yml", "from_file: on\n");
+    let mut state = String::from(
+        "    - name: debug config\n      file: /etc/debug.conf\n      content: x\n      when: enable_debug\n",
+    );
+    for var in ["from_group", "from_file", "from_play", "from_cli"] {
+        state += &format!("    - file: /etc/{var}.conf\n      content: x\n      when: {var}\n");
+    }
+    state +=
+        "    - file: /etc/always.conf\n      content: x\n      sensitive: yes\n      when: yes\n";
+    write(
+        d,
+        "playbooks/site.yml",
+        &format!(
+            "- name: flags as Ansible writes them\n  hosts: all\n  vars:\n    from_play: NO\n  \
+             vars_files: [vars/flags.yml]\n  state:\n{state}"
+        ),
+    );
+}
+
+/// `enable_debug: no` is false (h1), `\"no\"` quoted stays a string and is true (h2), `Yes` is
+/// true (h3); `off`/`on`/`NO` in group_vars, a vars file and play vars; `-e from_cli=false`.
+#[test]
+fn yaml11_booleans_are_booleans_in_vars_when_keys_and_extra_vars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    boolean_project(d);
+    // debug: h2, h3; file: all three; always: all three; group, play, cli: none.
+    let off = play_offline(d, &["check", "playbooks/site.yml", "-e", "from_cli=false"]).code(0);
+    assert_eq!(resources_checked(&off), 2 + 3 + 3);
+    let on = play_offline(d, &["check", "playbooks/site.yml", "-e", "from_cli=yes"]).code(0);
+    assert_eq!(resources_checked(&on), 2 + 3 + 3 + 3);
+    // `-e enable_debug=off` wins over the inventory for every host.
+    let quiet = play_offline(
+        d,
+        &[
+            "check",
+            "playbooks/site.yml",
+            "-e",
+            "from_cli=no",
+            "-e",
+            "enable_debug=off",
+        ],
+    )
+    .code(0);
+    assert_eq!(resources_checked(&quiet), 3 + 3);
+}
