@@ -80,3 +80,62 @@ fn yaml11_booleans_are_booleans_in_vars_when_keys_and_extra_vars() {
     .code(0);
     assert_eq!(resources_checked(&quiet), 3 + 3);
 }
+
+/// `name:` on a play and a resource is accepted; the resource's name ends its line of the text
+/// report and is `name` in the JSON report (valid against docs/report.schema.json). `play diff
+/// --local` probes this machine and touches nothing.
+#[test]
+fn a_resource_name_is_shown_in_the_text_and_json_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inventory/hosts.yml",
+        "all:\n  hosts:\n    me: {ssh_host: 127.0.0.1}\n",
+    );
+    let target = d.join("out/motd");
+    write(
+        d,
+        "site.yml",
+        &format!(
+            "- name: the local machine\n  hosts: all\n  state:\n    - name: write the motd\n      \
+             file: {}\n      content: hi\n    - file: {}.plain\n      content: hi\n",
+            target.display(),
+            target.display()
+        ),
+    );
+    let text = play_offline(
+        d,
+        &[
+            "diff", "site.yml", "--local", "-l", "me", "--color", "never",
+        ],
+    )
+    .code(0)
+    .shows(&format!(
+        "+ create file {}  # write the motd\n",
+        target.display()
+    ));
+    assert!(!text.stdout.contains(".plain  #"), "{}", text.stdout);
+    let json = play_offline(
+        d,
+        &[
+            "diff", "site.yml", "--local", "-l", "me", "--format", "json",
+        ],
+    )
+    .code(0);
+    let doc = support::check::json(&json.stdout);
+    support::check::assert_schema_valid("report.schema.json", &doc);
+    let changes = support::check::host(&doc, "me")["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&serde_json::Value> = changes.iter().map(|c| &c["name"]).collect();
+    // The missing folder `out` planned above the named file does not take its name.
+    let none = serde_json::Value::Null;
+    assert_eq!(
+        names,
+        [&none, &serde_json::json!("write the motd"), &none],
+        "{doc:#}"
+    );
+    assert!(!target.exists(), "diff wrote {}", target.display());
+}
