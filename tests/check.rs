@@ -72,7 +72,7 @@ fn check_finds_every_problem_in_one_run() {
         // the undefined var, in one host's template only
         "playbooks/templates/app.ini.j2:3:0: undefined variable `app_port` (template of file /etc/app/app.ini, declared at playbooks/site.yml:7:7) [host: web2]",
         // the missing src file, for every host
-        "playbooks/site.yml:10:12: file `logo.png` not found (looked in playbooks/files) [host: web1, web2, web3]",
+        "playbooks/site.yml:10:12: file `logo.png` not found (looked in playbooks/files) [3 hosts: web1, web2, web3]",
         // the dangling restart_on, at the reference itself
         "playbooks/site.yml:13:20: restart_on: no resource of play `web` has the key `/etc/app/nope.ini`",
     ];
@@ -197,7 +197,7 @@ fn check_with_recorded_facts() {
     p.play(&["check"])
         .code(1)
         .shows("undefined value")
-        .shows("[host: h1, h2]");
+        .shows("[2 hosts: h1, h2]");
     // Recorded facts: `play facts --save`, then `check --facts-from`.
     let run = p
         .play(&["facts", "lab", "--save", "facts.json"])
@@ -272,7 +272,7 @@ fn check_finds_paths_with_two_owners() {
     for e in [
         // the same path spelled otherwise, in another play
         "playbooks/site.yml:15:7: duplicate resource `/tmp/x`",
-        "(first declared at playbooks/site.yml:3:7) [host: web1, web2, web3]",
+        "(first declared at playbooks/site.yml:3:7) [3 hosts: web1, web2, web3]",
         // a file inside a sync that deletes
         "playbooks/site.yml:8:7: file /srv/www/extra.txt lies inside a tree another resource owns: sync /srv/www with delete: true",
         "(declared at playbooks/site.yml:5:7)",

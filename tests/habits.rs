@@ -139,3 +139,89 @@ fn a_resource_name_is_shown_in_the_text_and_json_reports() {
     );
     assert!(!target.exists(), "diff wrote {}", target.display());
 }
+
+/// One `play check` answers every Ansible habit of a file: each unknown key (not only the first
+/// of a mapping) with the keys valid there and play's form of the keyword, Ansible's
+/// `template: {src, dest}`, unknown play keys, and every bad `restart_on`/`on_change` key.
+#[test]
+fn check_answers_every_ansible_keyword_of_a_file_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: all
+  become: yes
+  handlers: []
+  state:
+    - name: app config
+      file: /etc/app.ini
+      content: x
+      notify: restart app
+      tags: [config]
+    - template: {src: motd.j2, dest: /etc/motd}
+    - command: /usr/bin/migrate
+      with_items: [a, b]
+      register: out
+      changed_when: false
+      become_user: app
+    - program: app
+      command: /usr/bin/app
+      restart_on: [/etc/nope.ini, /etc/app.ini, /etc/other.ini]
+    - command: /usr/bin/reindex
+      on_change: [/etc/gone.ini]
+",
+    );
+    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(1);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    for expected in [
+        "site.yml:2:3: unknown key `become`",
+        "inventory's: `become: true`",
+        "site.yml:3:3: unknown key `handlers`",
+        "site.yml:8:7: unknown key `notify`",
+        "`restart_on: [KEY]`",
+        "site.yml:9:7: unknown key `tags`",
+        "keys of a file: file, content, src, template",
+        "`file: DEST` with `template: SRC`",
+        "site.yml:12:7: unknown key `with_items`",
+        "`loop:`",
+        "site.yml:13:7: unknown key `register`",
+        "site.yml:14:7: unknown key `changed_when`",
+        "site.yml:15:7: unknown key `become_user`",
+        "`user: NAME`",
+        "restart_on: no resource of play `all` has the key `/etc/nope.ini`",
+        "restart_on: no resource of play `all` has the key `/etc/other.ini`",
+        "on_change: no resource of play `all` has the key `/etc/gone.ini`",
+    ] {
+        assert!(out.contains(expected), "expected {expected:?} in:\n{out}");
+    }
+    // Only the keys of a file are listed for a file, not those of every kind.
+    let notify = out
+        .lines()
+        .find(|l| l.contains("unknown key `notify`"))
+        .unwrap_or_default();
+    assert!(!notify.contains("autorestart"), "{notify}");
+}
+
+/// A problem every host has is said once, with the host count.
+#[test]
+fn a_problem_of_every_host_is_said_once_with_the_host_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: all\n  state:\n    - file: /etc/x\n      content: \"{{ nope }}\"\n",
+    );
+    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(1);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .chain(run.stderr.lines())
+        .filter(|l| l.contains("undefined variable `nope`"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}{}", run.stdout, run.stderr);
+    assert!(lines[0].ends_with(" [3 hosts: h1, h2, h3]"), "{}", lines[0]);
+}

@@ -54,13 +54,15 @@ impl fmt::Display for Problem {
             "{}:{}:{}: {}",
             self.file, self.line, self.column, self.message
         )?;
+        // A problem common to several hosts is said once, with their count.
         const SHOWN: usize = 5;
         match self.hosts.len() {
             0 => Ok(()),
-            n if n <= SHOWN => write!(f, " [host: {}]", self.hosts.join(", ")),
+            1 => write!(f, " [host: {}]", self.hosts.join(", ")),
+            n if n <= SHOWN => write!(f, " [{n} hosts: {}]", self.hosts.join(", ")),
             n => write!(
                 f,
-                " [host: {} and {} more]",
+                " [{n} hosts: {} and {} more]",
                 self.hosts[..SHOWN].join(", "),
                 n - SHOWN
             ),
@@ -358,7 +360,7 @@ mod tests {
             [
                 "a.yml:1:3: z",
                 "a.yml:9:3: y [host: h1]",
-                "b.yml:2:3: x [host: h1, h2]"
+                "b.yml:2:3: x [2 hosts: h1, h2]"
             ]
         );
     }

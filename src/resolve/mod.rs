@@ -423,14 +423,16 @@ impl<'a> Resolver<'a> {
 
     /// `restart_on` / `reload_on` / `on_change` must name resources of the same play (not
     /// programs or services); a command's `on_change` must name resources declared before it.
-    /// `play_resources`: the play's resources for the host, with their entries.
+    /// `play_resources`: the play's resources for the host, with their entries. Every bad key
+    /// of every watch list is a problem of its own.
     fn check_watches(
         &self,
         play: &Play,
         host: &Host,
         vars: &Arc<LazyVars>,
         play_resources: &[(&Entry, &Resource)],
-    ) -> Result<(), ResolveError> {
+    ) -> Vec<ResolveError> {
+        let mut problems = Vec::new();
         let present: BTreeMap<&str, Kind> = play_resources
             .iter()
             .map(|(_, r)| (r.desired.key(), r.desired.kind()))
@@ -463,16 +465,17 @@ impl<'a> Resolver<'a> {
                                 .iter()
                                 .any(|(_, r)| r.desired.key() == key.as_str());
                             if is_command && later {
-                                return Err(err(format!(
+                                problems.push(err(format!(
                                     "{field}: `{key}` is declared after this command; commands run in declared order, so move the command below it"
                                 )));
                             }
                             continue;
                         }
                         Some(k) => {
-                            return Err(err(format!(
+                            problems.push(err(format!(
                                 "{field}: `{key}` is a {k}; programs and services cannot be watched"
-                            )))
+                            )));
+                            continue;
                         }
                         None => {}
                     }
@@ -485,14 +488,14 @@ impl<'a> Resolver<'a> {
                     let hint = crate::yaml::suggest(key, &candidates)
                         .map(|s| format!(" (did you mean `{s}`?)"))
                         .unwrap_or_default();
-                    return Err(err(format!(
+                    problems.push(err(format!(
                         "{field}: no resource of play `{}` has the key `{key}`{hint}",
                         play.name
                     )));
                 }
             }
         }
-        Ok(())
+        problems
     }
 
     /// The `wait_for` of every play targeting `host` that has one, in play order, with its
@@ -632,9 +635,7 @@ impl<'a> Resolver<'a> {
             }
             let pairs: Vec<(&Entry, &Resource)> =
                 play_resources.iter().map(|(e, r)| (*e, r)).collect();
-            if let Err(e) = self.check_watches(play, host, &vars, &pairs) {
-                problems.push(e);
-            }
+            problems.extend(self.check_watches(play, host, &vars, &pairs));
             out.extend(play_resources.into_iter().map(|(_, r)| r));
         }
         problems.extend(
