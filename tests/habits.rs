@@ -225,3 +225,34 @@ fn a_problem_of_every_host_is_said_once_with_the_host_count() {
     assert_eq!(lines.len(), 1, "{}{}", run.stdout, run.stderr);
     assert!(lines[0].ends_with(" [3 hosts: h1, h2, h3]"), "{}", lines[0]);
 }
+
+/// Ansible's filters, `.items()` and the `env`/`file` lookups render in `play check` (the file
+/// lookup relative to the playbook's folder).
+#[test]
+fn ansible_filters_methods_and_lookups_render() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(d, "playbooks/files/key.pub", "ssh-ed25519 AAAA me\n");
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: all
+  vars:
+    conf: /etc/app/app.ini
+    ports: {http: 80, https: 443}
+    extra: {https: 8443}
+  state:
+    - file: \"{{ conf | dirname }}/{{ conf | basename | regex_replace('\\\\.ini$', '.conf') }}\"
+      content: |
+        {% for k, v in (ports | combine(extra)).items() %}{{ k }}={{ v }}
+        {% endfor %}debug={{ enable_debug | bool | ternary('on', 'off') }}
+        home={{ lookup('env', 'HOME') | quote }}
+        key={{ lookup('file', 'files/key.pub') | b64encode }}
+        json={{ ports | dict2items | to_json }}
+",
+    );
+    play_offline(d, &["check", "playbooks/site.yml"])
+        .code(0)
+        .shows("0 problem(s)");
+}

@@ -4,6 +4,7 @@
 //! [`crate::inventory`]) < play `vars` < `vars_files` (in order) < extra vars (`-e`).
 //! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
 
+pub mod ansible;
 mod deploy;
 pub mod limits;
 pub mod template;
@@ -94,6 +95,13 @@ fn template_dirs(pb: &Playbook) -> Vec<PathBuf> {
     dirs
 }
 
+/// The template engine of a playbook, with Ansible's filters, methods and lookups.
+fn environment(pb: &Playbook, limits: template::Limits) -> Environment<'static> {
+    let mut env = template::environment(template_dirs(pb), limits);
+    ansible::register(&mut env, &pb.dir);
+    env
+}
+
 fn truthy(v: &MValue) -> bool {
     v.is_true()
 }
@@ -101,7 +109,7 @@ fn truthy(v: &MValue) -> bool {
 impl<'a> Resolver<'a> {
     pub fn new(playbook: &'a Playbook, inventory: &'a Inventory, extra_vars: &'a Vars) -> Self {
         let limits = template::Limits::default();
-        let env = Arc::new(template::environment(template_dirs(playbook), limits));
+        let env = Arc::new(environment(playbook, limits));
         let groups = MValue::from_serialize(inventory.groups_map());
         Resolver {
             playbook,
@@ -116,7 +124,7 @@ impl<'a> Resolver<'a> {
 
     /// The same resolver with other bounds on every template rendering.
     pub fn with_limits(mut self, limits: template::Limits) -> Self {
-        self.env = Arc::new(template::environment(template_dirs(self.playbook), limits));
+        self.env = Arc::new(environment(self.playbook, limits));
         self.limits = limits;
         self
     }
