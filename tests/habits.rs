@@ -17,6 +17,20 @@ const INVENTORY: &str = "all:
     h3: {ssh_host: 127.0.0.1, enable_debug: Yes}
 ";
 
+/// `play check playbooks/site.yml` of `playbook` over [`INVENTORY`] (and `files`), which must
+/// exit `code`: its stdout then stderr.
+fn check_playbook(playbook: &str, files: &[(&str, &str)], code: i32) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(d, "playbooks/site.yml", playbook);
+    for (rel, text) in files {
+        write(d, rel, text);
+    }
+    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(code);
+    format!("{}{}", run.stdout, run.stderr)
+}
+
 /// `0 problem(s); … N resource(s)` of a successful check.
 fn resources_checked(run: &Run) -> usize {
     let line = run
@@ -145,12 +159,7 @@ fn a_resource_name_is_shown_in_the_text_and_json_reports() {
 /// `template: {src, dest}`, unknown play keys, and every bad `restart_on`/`on_change` key.
 #[test]
 fn check_answers_every_ansible_keyword_of_a_file_at_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    write(d, "inventory/hosts.yml", INVENTORY);
-    write(
-        d,
-        "playbooks/site.yml",
+    let out = check_playbook(
         "- hosts: all
   become: yes
   handlers: []
@@ -172,9 +181,9 @@ fn check_answers_every_ansible_keyword_of_a_file_at_once() {
     - command: /usr/bin/reindex
       on_change: [/etc/gone.ini]
 ",
+        &[],
+        1,
     );
-    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(1);
-    let out = format!("{}{}", run.stdout, run.stderr);
     for expected in [
         "site.yml:2:3: unknown key `become`",
         "inventory's: `become: true`",
@@ -207,22 +216,16 @@ fn check_answers_every_ansible_keyword_of_a_file_at_once() {
 /// A problem every host has is said once, with the host count.
 #[test]
 fn a_problem_of_every_host_is_said_once_with_the_host_count() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    write(d, "inventory/hosts.yml", INVENTORY);
-    write(
-        d,
-        "playbooks/site.yml",
+    let out = check_playbook(
         "- hosts: all\n  state:\n    - file: /etc/x\n      content: \"{{ nope }}\"\n",
+        &[],
+        1,
     );
-    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(1);
-    let lines: Vec<&str> = run
-        .stdout
+    let lines: Vec<&str> = out
         .lines()
-        .chain(run.stderr.lines())
         .filter(|l| l.contains("undefined variable `nope`"))
         .collect();
-    assert_eq!(lines.len(), 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(lines.len(), 1, "{out}");
     assert!(lines[0].ends_with(" [3 hosts: h1, h2, h3]"), "{}", lines[0]);
 }
 
@@ -230,13 +233,7 @@ fn a_problem_of_every_host_is_said_once_with_the_host_count() {
 /// lookup relative to the playbook's folder).
 #[test]
 fn ansible_filters_methods_and_lookups_render() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    write(d, "inventory/hosts.yml", INVENTORY);
-    write(d, "playbooks/files/key.pub", "ssh-ed25519 AAAA me\n");
-    write(
-        d,
-        "playbooks/site.yml",
+    let out = check_playbook(
         "- hosts: all
   vars:
     conf: /etc/app/app.ini
@@ -251,8 +248,52 @@ fn ansible_filters_methods_and_lookups_render() {
         key={{ lookup('file', 'files/key.pub') | b64encode }}
         json={{ ports | dict2items | to_json }}
 ",
+        &[("playbooks/files/key.pub", "ssh-ed25519 AAAA me\n")],
+        0,
     );
-    play_offline(d, &["check", "playbooks/site.yml"])
-        .code(0)
-        .shows("0 problem(s)");
+    assert!(out.contains("0 problem(s)"), "{out}");
+}
+
+/// Ansible's fact names render (`ansible_processor_vcpus * 2`); one play does not gather is
+/// answered with the facts it has.
+#[test]
+fn ansible_fact_names_render_and_unknown_ones_name_play_facts() {
+    let out = check_playbook(
+        "- hosts: all
+  state:
+    - file: /etc/workers
+      content: \"{{ ansible_processor_vcpus * 2 }} {{ ansible_os_family }} {{ ansible_facts.hostname }}\"
+    - file: /etc/ip
+      content: \"{{ ansible_default_ipv4.address }}\"
+",
+        &[],
+        1,
+    );
+    assert!(out.contains("1 problem(s)"), "{out}");
+    assert!(
+        out.contains("site.yml:6:16: content: undefined variable `ansible_default_ipv4`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("facts.cpus") && out.contains("ansible_processor_vcpus"),
+        "{out}"
+    );
+}
+
+/// The legacy `ansible_ssh_host`/`ansible_ssh_port`/`ansible_ssh_user` are connection vars.
+#[test]
+fn legacy_ansible_ssh_connection_vars_are_aliases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "hosts.yml",
+        "all:\n  hosts:\n    old: {ansible_ssh_host: 127.0.0.9, ansible_ssh_port: 2200, ansible_ssh_user: deploy}\n",
+    );
+    let inv = play::inventory::load(dir.path(), &play::inventory::Vars::new()).expect("inventory");
+    let host = inv.host("old").expect("host");
+    let c = play::inventory::connection_for(host, &Default::default()).expect("connection");
+    assert_eq!(
+        (c.address.as_str(), c.port, c.user.as_str()),
+        ("127.0.0.9", 2200, "deploy")
+    );
 }

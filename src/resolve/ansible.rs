@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+
+use crate::resources::Facts;
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
 
@@ -60,6 +62,79 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     });
+}
+
+/// Ansible's names of the facts play gathers, each with its value from `f` (`ansible_facts`
+/// holds them without the prefix).
+pub fn fact_aliases(f: &Facts) -> Vec<(&'static str, Value)> {
+    let capitalized = |s: &str| {
+        let mut c = s.chars();
+        c.next()
+            .map(|first| first.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
+    };
+    let family = match f.os_id.as_str() {
+        "debian" | "ubuntu" | "linuxmint" | "raspbian" => "Debian".to_string(),
+        "rhel" | "centos" | "fedora" | "rocky" | "almalinux" => "RedHat".to_string(),
+        other => capitalized(other),
+    };
+    let major = f
+        .os_version
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let pairs: Vec<(&'static str, Value)> = vec![
+        ("hostname", Value::from(f.hostname.as_str())),
+        ("nodename", Value::from(f.hostname.as_str())),
+        ("fqdn", Value::from(f.hostname.as_str())),
+        ("processor_vcpus", Value::from(f.cpus)),
+        ("processor_cores", Value::from(f.cpus)),
+        ("processor_nproc", Value::from(f.cpus)),
+        ("memtotal_mb", Value::from(f.memory_mb)),
+        ("architecture", Value::from(f.arch.as_str())),
+        ("distribution", Value::from(capitalized(&f.os_id))),
+        ("os_family", Value::from(family)),
+        ("distribution_version", Value::from(f.os_version.as_str())),
+        ("distribution_major_version", Value::from(major)),
+    ];
+    let facts = Value::from_iter(pairs.iter().map(|(k, v)| (*k, v.clone())));
+    let mut out: Vec<(&'static str, Value)> = FACT_NAMES
+        .iter()
+        .zip(pairs)
+        .map(|(name, (_, v))| (*name, v))
+        .collect();
+    out.push(("ansible_facts", facts));
+    out
+}
+
+/// The names [`fact_aliases`] defines, in its order (with their play form).
+const FACT_NAMES: [&str; 12] = [
+    "ansible_hostname",
+    "ansible_nodename",
+    "ansible_fqdn",
+    "ansible_processor_vcpus",
+    "ansible_processor_cores",
+    "ansible_processor_nproc",
+    "ansible_memtotal_mb",
+    "ansible_architecture",
+    "ansible_distribution",
+    "ansible_os_family",
+    "ansible_distribution_version",
+    "ansible_distribution_major_version",
+];
+
+/// A hint for an undefined Ansible variable (`ansible_default_ipv4`...): the facts play has.
+pub fn undefined_hint(name: &str) -> Option<String> {
+    if !name.starts_with("ansible_") {
+        return None;
+    }
+    Some(format!(
+        "`{name}` is an Ansible fact or connection var play does not have: play's facts are \
+         facts.hostname, facts.os_id, facts.os_version, facts.arch, facts.cpus, facts.memory_mb \
+         (also named {}); connection vars are the inventory's (ssh_host, ssh_port, ssh_user)",
+        FACT_NAMES.join(", ")
+    ))
 }
 
 fn basename(path: String) -> String {
@@ -252,6 +327,31 @@ mod tests {
 
     fn ok(template: &str) -> String {
         render(template, Value::from(())).unwrap_or_else(|e| panic!("{template}: {e}"))
+    }
+
+    #[test]
+    fn ansible_fact_names_are_play_facts() {
+        let f = Facts {
+            hostname: "web1".into(),
+            os_id: "ubuntu".into(),
+            os_version: "24.04".into(),
+            arch: "x86_64".into(),
+            cpus: 4,
+            memory_mb: 2048,
+        };
+        let ctx = Value::from_iter(fact_aliases(&f));
+        let out = render(
+            "{{ ansible_processor_vcpus * 2 }} {{ ansible_distribution }} {{ ansible_os_family }} \
+             {{ ansible_distribution_major_version }} {{ ansible_facts.memtotal_mb }} {{ ansible_hostname }}",
+            ctx,
+        );
+        assert_eq!(out.as_deref(), Ok("8 Ubuntu Debian 24 2048 web1"));
+        let hint = undefined_hint("ansible_default_ipv4").unwrap_or_default();
+        assert!(
+            hint.contains("facts.cpus") && hint.contains("ansible_processor_vcpus"),
+            "{hint}"
+        );
+        assert_eq!(undefined_hint("app_port"), None);
     }
 
     #[test]

@@ -168,6 +168,12 @@ impl<'a> Resolver<'a> {
         fixed.insert("group_names".into(), MValue::from_serialize(&host.groups));
         if let Some(f) = facts {
             fixed.insert("facts".into(), MValue::from_serialize(f));
+            // Ansible's names of the same facts, unless the inventory or playbook sets them.
+            for (name, v) in ansible::fact_aliases(f) {
+                if !raw.contains_key(name) {
+                    fixed.insert(name.into(), v);
+                }
+            }
         }
         LazyVars::new(self.env.clone(), raw, fixed, self.limits)
     }

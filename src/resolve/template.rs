@@ -260,6 +260,11 @@ fn explain(
             message: inner,
         };
     }
+    let ansible_names: Vec<String> = undeclared
+        .iter()
+        .filter(|n| n.starts_with("ansible_") && !has(n))
+        .cloned()
+        .collect();
     let mut message = match err.kind() {
         ErrorKind::UndefinedError => {
             let mut missing: Vec<String> = undeclared.into_iter().filter(|n| !has(n)).collect();
@@ -288,6 +293,12 @@ fn explain(
     };
     if let Some(src) = std::error::Error::source(err) {
         message.push_str(&format!(" ({src})"));
+    }
+    if let Some(hint) = ansible_names
+        .iter()
+        .find_map(|n| super::ansible::undefined_hint(n))
+    {
+        message.push_str(&format!(" ({hint})"));
     }
     RenderError {
         line: err.line(),
