@@ -297,3 +297,20 @@ fn legacy_ansible_ssh_connection_vars_are_aliases() {
         ("127.0.0.9", 2200, "deploy")
     );
 }
+
+/// A template error names the column of the failing expression, not column 0.
+#[test]
+fn template_errors_name_their_column() {
+    let out = check_playbook(
+        "- hosts: all\n  state:\n    - file: /etc/app.ini\n      template: app.ini.j2\n",
+        &[(
+            "playbooks/templates/app.ini.j2",
+            "[app]\nport = {{ app_port }}\n",
+        )],
+        1,
+    );
+    assert!(
+        out.contains("playbooks/templates/app.ini.j2:2:11: undefined variable `app_port`"),
+        "{out}"
+    );
+}

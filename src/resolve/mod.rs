@@ -873,7 +873,7 @@ impl<'a> Resolver<'a> {
                             origin: Origin {
                                 file: tname.clone(),
                                 line: e.line.unwrap_or(0),
-                                column: 0,
+                                column: e.column.unwrap_or(0),
                             },
                             message: format!(
                                 "{} (unit template of service {name}, declared at {})",
@@ -1053,7 +1053,7 @@ impl<'a> Resolver<'a> {
                         origin: Origin {
                             file: name.clone(),
                             line: e.line.unwrap_or(0),
-                            column: 0,
+                            column: e.column.unwrap_or(0),
                         },
                         message: format!(
                             "{} (template of {kind} {path}, declared at {})",
