@@ -314,3 +314,22 @@ fn template_errors_name_their_column() {
         "{out}"
     );
 }
+
+/// A play whose `hosts:` matches no host is a located problem naming the pattern, with the
+/// nearest group name; the other plays are still checked.
+#[test]
+fn a_play_pattern_matching_no_host_is_a_problem_with_a_suggestion() {
+    let inventory = "all:\n  vars: {ssh_port: 1}\n  children:\n    web:\n      hosts: {w1: {ssh_host: 127.0.0.1}}\n";
+    let out = check_playbook(
+        "- hosts: web\n  state: []\n- name: the web tier\n  hosts: wbe\n  state: []\n",
+        &[("inventory/hosts.yml", inventory)],
+        1,
+    );
+    assert!(
+        out.contains(
+            "site.yml:3:3: play `the web tier`: hosts pattern `wbe` matches no host of the inventory"
+        ) && out.contains("(did you mean `web`?)"),
+        "{out}"
+    );
+    assert!(out.contains("1 problem(s)"), "{out}");
+}

@@ -129,6 +129,42 @@ fn from_playbook(e: &PlaybookError) -> Problem {
     }
 }
 
+/// A play whose `hosts:` pattern matches no host of the inventory (before `--limit`): a
+/// problem at the play naming the pattern, with the nearest group or host name.
+fn unmatched_pattern(play: &playbook::Play, inv: &Inventory) -> Option<Problem> {
+    if !inv.select_lenient(&play.hosts).ok()?.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = (inv.groups.keys().map(String::as_str))
+        .chain(inv.hosts.iter().map(|h| h.name.as_str()))
+        .collect();
+    // The words of the pattern (`web:&prod`, `!db1`, `web*`) that name nothing.
+    let hint = (play.hosts.split([':', ',']))
+        .map(|w| w.trim().trim_start_matches(['&', '!']))
+        .filter(|w| !w.is_empty() && !w.contains(['*', '?', '[', '~']) && !names.contains(w))
+        .find_map(|w| crate::yaml::suggest(w, &names).map(|s| format!(" (did you mean `{s}`?)")))
+        .unwrap_or_else(|| {
+            let groups: Vec<&str> = inv
+                .groups
+                .keys()
+                .map(String::as_str)
+                .filter(|g| *g != "ungrouped")
+                .collect();
+            format!(" (the inventory's groups: {})", groups.join(", "))
+        });
+    Some(problem(
+        &play.origin.file,
+        Some((play.origin.line, play.origin.column)),
+        &format!(
+            "play `{}`: hosts pattern `{}` matches no host of the inventory {}{hint}",
+            play.name,
+            play.hosts,
+            inv.source.display()
+        ),
+        None,
+    ))
+}
+
 fn from_resolve(e: &ResolveError) -> Problem {
     problem(
         &e.origin.file,
@@ -218,6 +254,7 @@ fn check_playbook(
     let (Some(pb), Some(inv)) = (pb, inv) else {
         return problems;
     };
+    problems.extend(pb.plays.iter().filter_map(|p| unmatched_pattern(p, inv)));
     let hosts = match engine::target_hosts(&pb, inv, opts.limit.as_deref()) {
         Ok(h) => h,
         Err(e) => {
