@@ -333,3 +333,43 @@ fn a_play_pattern_matching_no_host_is_a_problem_with_a_suggestion() {
     );
     assert!(out.contains("1 problem(s)"), "{out}");
 }
+
+/// `play check --show` prints each host's rendered resources (after vars, loops and `when`):
+/// `enable_debug: no` leaves h1 without the debug file, the quoted `"no"` of h2 does not.
+#[test]
+fn check_show_prints_each_hosts_rendered_resources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    boolean_project(d);
+    let run = play_offline(
+        d,
+        &[
+            "check",
+            "playbooks/site.yml",
+            "--show",
+            "-e",
+            "from_cli=no",
+            "-l",
+            "h1:h2",
+        ],
+    )
+    .code(0);
+    let block = |host: &str| {
+        let start = run
+            .stdout
+            .find(&format!("{host} (playbooks/site.yml):\n"))
+            .unwrap_or_else(|| panic!("no block for {host} in:\n{}", run.stdout));
+        let rest = &run.stdout[start..];
+        let end = rest[1..].find("\nh").map_or(rest.len(), |i| i + 1);
+        rest[..end].to_string()
+    };
+    let (h1, h2) = (block("h1"), block("h2"));
+    assert!(!h1.contains("file /etc/debug.conf"), "{h1}");
+    assert!(
+        h2.contains("  file /etc/debug.conf  # playbooks/site.yml:"),
+        "{h2}"
+    );
+    assert!(h2.contains("    | x\n"), "{h2}");
+    assert!(h1.contains("  file /etc/from_file.conf  #"), "{h1}");
+    assert!(h1.contains("(sensitive content)"), "{h1}");
+}

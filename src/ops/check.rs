@@ -34,6 +34,8 @@ pub struct CheckOptions {
     pub limit: Option<String>,
     /// Bounds of every template rendering.
     pub template_limits: crate::resolve::template::Limits,
+    /// Keep each host's rendered resources for printing ([`CheckReport::shown`]).
+    pub show: bool,
 }
 
 /// One problem, located. `line`/`column` are 1-based, 0 when unknown.
@@ -82,6 +84,8 @@ pub struct CheckReport {
     /// Hosts rendered with recorded facts (the others with placeholders).
     pub recorded_facts: usize,
     pub seconds: f64,
+    /// With `show`: each host's rendered resources, one text block a host and playbook.
+    pub shown: Vec<String>,
 }
 
 impl CheckReport {
@@ -238,6 +242,32 @@ fn merge(problems: Vec<Problem>) -> Vec<Problem> {
 struct Rendered {
     problems: Vec<Problem>,
     resources: usize,
+    /// With `show`: the host's resources as text.
+    shown: Option<String>,
+}
+
+/// A host's rendered resources as text (`play check --show`): kind, key and where each was
+/// declared, a file's text content below it (sensitive content withheld).
+fn show_host(host: &str, playbook: &Path, resources: &[crate::resources::Resource]) -> String {
+    use crate::resources::Desired;
+    let mut out = format!("{host} ({}):\n", playbook.display());
+    for r in resources {
+        let d = &r.desired;
+        out += &format!("  {} {}  # {}\n", d.kind(), d.key(), r.origin);
+        if let Desired::File(f) = d {
+            match f.content.as_ref().map(|c| std::str::from_utf8(&c.bytes)) {
+                Some(_) if r.sensitive => out += "    | (sensitive content)\n",
+                Some(Ok(text)) => {
+                    for line in text.lines() {
+                        out += &format!("    | {line}\n");
+                    }
+                }
+                Some(Err(_)) => out += "    | (binary content)\n",
+                None => {}
+            }
+        }
+    }
+    out
 }
 
 fn check_playbook(
@@ -282,6 +312,7 @@ fn check_playbook(
             Rendered {
                 problems: errors.iter().map(from_resolve).collect(),
                 resources: resources.len(),
+                shown: opts.show.then(|| show_host(&h.name, path, &resources)),
             }
         })
         .collect();
@@ -294,6 +325,7 @@ fn check_playbook(
     for r in rendered {
         report.resources += r.resources;
         problems.extend(r.problems);
+        report.shown.extend(r.shown);
     }
     problems
 }
@@ -352,6 +384,9 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
 /// The text report: one line per problem, then a summary line.
 pub fn text(report: &CheckReport) -> String {
     let mut out = String::new();
+    for block in &report.shown {
+        out.push_str(block);
+    }
     for p in &report.problems {
         out.push_str(&p.to_string());
         out.push('\n');
