@@ -373,3 +373,33 @@ fn check_show_prints_each_hosts_rendered_resources() {
     assert!(h1.contains("  file /etc/from_file.conf  #"), "{h1}");
     assert!(h1.contains("(sensitive content)"), "{h1}");
 }
+
+/// `owner: "{{ x | default(omit) }}"`: the key as if not given where `x` is undefined.
+#[test]
+fn omit_leaves_a_key_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: all\n  state:\n    - file: /etc/x\n      content: a\n      owner: \"{{ app_owner | default(omit) }}\"\n      mode: \"{{ app_mode | default(omit) }}\"\n",
+    );
+    let args = ["check", "playbooks/site.yml", "--show", "-l", "h1"];
+    let bare = play_offline(d, &args).code(0);
+    assert!(
+        !bare.stdout.contains("owner") && !bare.stdout.contains("mode"),
+        "{}",
+        bare.stdout
+    );
+    let set = play_offline(
+        d,
+        &[&args[..], &["-e", "app_owner=app", "-e", "app_mode=0600"]].concat(),
+    )
+    .code(0);
+    assert!(
+        set.stdout.contains("    owner app, mode 0600\n"),
+        "{}",
+        set.stdout
+    );
+}

@@ -15,9 +15,14 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
-/// Adds the filters, methods and lookups to `env`; `playbook_dir` is where `lookup('file')`
-/// paths start.
+/// The value of Ansible's `omit`: a resource key (owner, group, mode and the other text keys)
+/// that renders to it is taken as not given (`owner: "{{ app_owner | default(omit) }}"`).
+pub const OMIT: &str = "__omit_place_holder__";
+
+/// Adds the filters, methods, lookups and `omit` to `env`; `playbook_dir` is where
+/// `lookup('file')` paths start.
 pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
+    env.add_global("omit", Value::from(OMIT));
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
     env.add_filter("ternary", ternary);

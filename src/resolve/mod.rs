@@ -696,7 +696,8 @@ impl<'a> Resolver<'a> {
                 None => Ok(None),
                 Some(t) => r
                     .string(&entry.origin_of(key).to_string(), t)
-                    .map(Some)
+                    // `{{ x | default(omit) }}`: the key as if not given.
+                    .map(|t| (t != ansible::OMIT).then_some(t))
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
@@ -934,7 +935,8 @@ impl<'a> Resolver<'a> {
                 None => Ok(None),
                 Some(t) => r
                     .string(&entry.origin_of(key).to_string(), t)
-                    .map(Some)
+                    // `{{ x | default(omit) }}`: the key as if not given.
+                    .map(|t| (t != ansible::OMIT).then_some(t))
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
@@ -943,10 +945,10 @@ impl<'a> Resolver<'a> {
             Some(YValue::Number(n)) => {
                 Some(parse_mode(&n.to_string()).map_err(|m| fail("mode", m))?)
             }
-            Some(YValue::String(m)) => {
-                let m = s("mode", &Some(m.clone()))?.unwrap_or_default();
-                Some(parse_mode(&m).map_err(|m| fail("mode", m))?)
-            }
+            Some(YValue::String(m)) => match s("mode", &Some(m.clone()))? {
+                Some(m) => Some(parse_mode(&m).map_err(|m| fail("mode", m))?),
+                None => None,
+            },
             Some(_) => {
                 return Err(fail(
                     "mode",
