@@ -69,14 +69,7 @@ pub fn converge(
     salt: &str,
     check: Option<SourcesCheck<'_>>,
 ) -> Result<Converged, ConvergeError> {
-    // On a problem, the one `play check` would name first (with its hints).
-    let pb = playbook::load(playbook).map_err(|e| {
-        playbook::load_all(playbook)
-            .1
-            .into_iter()
-            .next()
-            .unwrap_or(e)
-    })?;
+    let pb = playbook::load(playbook)?;
     let sources = match check {
         None => None,
         Some(c) => {
