@@ -374,7 +374,8 @@ fn check_show_prints_each_hosts_rendered_resources() {
     assert!(h1.contains("(sensitive content)"), "{h1}");
 }
 
-/// `owner: "{{ x | default(omit) }}"`: the key as if not given where `x` is undefined.
+/// `owner: "{{ x | default(omit) }}"`: the key as if not given where `x` is undefined (a
+/// command's `creates:` too, which would otherwise have to be an absolute path).
 #[test]
 fn omit_leaves_a_key_out() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -383,7 +384,8 @@ fn omit_leaves_a_key_out() {
     write(
         d,
         "playbooks/site.yml",
-        "- hosts: all\n  state:\n    - file: /etc/x\n      content: a\n      owner: \"{{ app_owner | default(omit) }}\"\n      mode: \"{{ app_mode | default(omit) }}\"\n",
+        "- hosts: all\n  state:\n    - file: /etc/x\n      content: a\n      owner: \"{{ app_owner | default(omit) }}\"\n      mode: \"{{ app_mode | default(omit) }}\"\n    \
+         - command: /bin/true\n      creates: \"{{ marker | default(omit) }}\"\n",
     );
     let args = ["check", "playbooks/site.yml", "--show", "-l", "h1"];
     let bare = play_offline(d, &args).code(0);
