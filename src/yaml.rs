@@ -55,10 +55,17 @@ impl YamlError {
     }
 }
 
-/// Parses `text` (the content of `file`) into `T`.
+/// Parses `text` (the content of `file`) into `T`. Plain scalars spelled as YAML 1.1
+/// booleans (`yes`, `no`, `on`, `off`, `true`, `false`, any case) are booleans, as Ansible reads
+/// them; quoted ones stay strings, and so do mapping keys.
 pub fn from_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, YamlError> {
+    let (text, shifts) = yaml11_booleans(text);
+    let text = text.as_ref();
     serde_yaml::from_str(text).map_err(|e| {
         let mut err = convert(file, e);
+        if let Some((line, column)) = err.position {
+            err.position = Some((line, unshift(&shifts, line, column)));
+        }
         if err.message == REPETITION_LIMIT {
             // serde_yaml gives no position for this one: find the alias that blows up.
             let bomb = alias_bomb(text);
@@ -78,6 +85,143 @@ pub fn from_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, YamlE
         }
         err
     })
+}
+
+/// The boolean a YAML 1.1 (Ansible) boolean word stands for: `yes`/`on`/`true` and
+/// `no`/`off`/`false`, in any case.
+pub fn yaml11_bool(word: &str) -> Option<bool> {
+    if ["yes", "on", "true"]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(word))
+    {
+        Some(true)
+    } else if ["no", "off", "false"]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(word))
+    {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A YAML 1.1 boolean rewritten as `true`/`false`: where it stands in the rewritten text (line,
+/// 1-based column just after it) and how many characters longer it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shift {
+    line: usize,
+    end_column: usize,
+    delta: isize,
+}
+
+/// A column of the rewritten text as a column of the source.
+fn unshift(shifts: &[Shift], line: usize, column: usize) -> usize {
+    let delta: isize = shifts
+        .iter()
+        .filter(|s| s.line == line && s.end_column <= column)
+        .map(|s| s.delta)
+        .sum();
+    column.saturating_add_signed(-delta).max(1)
+}
+
+/// `text` with every plain, untagged scalar in value position that is a YAML 1.1 boolean
+/// spelled other than `true`/`false` rewritten as `true`/`false` (serde_yaml reads YAML 1.2,
+/// where `yes` is a string), and where the rewrites moved columns.
+fn yaml11_booleans(text: &str) -> (std::borrow::Cow<'_, str>, Vec<Shift>) {
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+    #[derive(Default)]
+    struct Recv {
+        /// Open collections: `Some(next is a key)` for mappings, `None` for sequences.
+        stack: Vec<Option<bool>>,
+        /// (char index, char length, line, column, value) of the scalars to rewrite.
+        found: Vec<(usize, usize, usize, usize, bool)>,
+    }
+    impl Recv {
+        /// A node starts: whether it is a mapping key.
+        fn is_key(&mut self) -> bool {
+            match self.stack.last_mut() {
+                Some(Some(key_next)) => {
+                    let was = *key_next;
+                    *key_next = !was;
+                    was
+                }
+                _ => false,
+            }
+        }
+    }
+    impl MarkedEventReceiver for Recv {
+        fn on_event(&mut self, ev: Event, mark: Marker) {
+            match ev {
+                Event::Scalar(value, style, _, tag) => {
+                    let key = self.is_key();
+                    if key || style != TScalarStyle::Plain || tag.is_some() {
+                        return;
+                    }
+                    if value == "true" || value == "false" {
+                        return;
+                    }
+                    if let Some(b) = yaml11_bool(&value) {
+                        let len = value.chars().count();
+                        self.found
+                            .push((mark.index(), len, mark.line().max(1), mark.col() + 1, b));
+                    }
+                }
+                Event::Alias(_) => {
+                    self.is_key();
+                }
+                Event::SequenceStart(..) => {
+                    self.is_key();
+                    self.stack.push(None);
+                }
+                Event::MappingStart(..) => {
+                    self.is_key();
+                    self.stack.push(Some(true));
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    self.stack.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut r = Recv::default();
+    // A syntax error is reported by the typed parse; what was read so far is rewritten.
+    let _ = Parser::new_from_str(text).load(&mut r, true);
+    if r.found.is_empty() {
+        return (std::borrow::Cow::Borrowed(text), Vec::new());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 4 * r.found.len());
+    let mut shifts = Vec::new();
+    let mut next = 0;
+    // Columns already moved on the current line by earlier rewrites.
+    let (mut line_moved, mut moved) = (0usize, 0isize);
+    for (index, len, line, column, b) in r.found {
+        let Some(source) = chars.get(index..index + len) else {
+            continue;
+        };
+        // Only where the parser's mark is the word itself (it always is for a plain scalar).
+        if index < next || yaml11_bool(&source.iter().collect::<String>()) != Some(b) {
+            continue;
+        }
+        out.extend(&chars[next..index]);
+        let word = if b { "true" } else { "false" };
+        if line_moved != line {
+            (line_moved, moved) = (line, 0);
+        }
+        shifts.push(Shift {
+            line,
+            end_column: column.saturating_add_signed(moved) + word.len(),
+            delta: word.len() as isize - len as isize,
+        });
+        moved += word.len() as isize - len as isize;
+        out.push_str(word);
+        next = index + len;
+    }
+    out.extend(&chars[next.min(chars.len())..]);
+    (std::borrow::Cow::Owned(out), shifts)
 }
 
 /// serde_yaml's message when aliases expand to too many nodes (a "billion laughs" document).
@@ -327,6 +471,44 @@ pub fn node_positions(text: &str) -> std::collections::HashMap<String, (usize, u
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn yaml11_booleans_are_booleans_quoted_strings_and_keys_stay() {
+        let v: Value = from_str(
+            Path::new("t.yml"),
+            "a: yes\nb: No\nc: 'no'\nd: \"off\"\ne: [on, OFF, True, fAlse]\nyes: 1\nf: !!str yes\n\
+             g: yesterday\n",
+        )
+        .unwrap();
+        let get = |k: &str| v.get(k).cloned();
+        assert_eq!(get("a"), Some(Value::Bool(true)));
+        assert_eq!(get("b"), Some(Value::Bool(false)));
+        assert_eq!(get("c"), Some(Value::String("no".into())));
+        assert_eq!(get("d"), Some(Value::String("off".into())));
+        let e: Vec<Value> = [true, false, true, false].map(Value::Bool).to_vec();
+        assert_eq!(get("e"), Some(Value::Sequence(e)));
+        assert_eq!(get("yes"), Some(Value::Number(1.into())));
+        assert_eq!(get("f"), Some(Value::String("yes".into())));
+        assert_eq!(get("g"), Some(Value::String("yesterday".into())));
+    }
+
+    #[test]
+    fn errors_after_a_rewritten_boolean_keep_their_source_column() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            a: bool,
+            b: u32,
+        }
+        // `no` becomes `false` (3 characters longer) before the bad value on the same line.
+        let err = from_str::<T>(Path::new("t.yml"), "{a: no, b: x}\n").unwrap_err();
+        let plain = from_str::<T>(Path::new("t.yml"), "{a: false, b: x}\n").unwrap_err();
+        let (line, column) = err.position.expect("a position");
+        assert_eq!(line, 1);
+        assert_eq!(column + 3, plain.position.expect("a position").1);
+        assert_eq!(yaml11_bool("ON"), Some(true));
+        assert_eq!(yaml11_bool("n"), None);
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -3,27 +3,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::lab::Lab;
-use support::project::{Project, Run};
-
-/// Runs `play ARGS...` in `dir` (no lab: `play check` contacts no host).
-fn play_in(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(support::lab::play_bin())
-        .args(args)
-        .env("PLAY_LOOPBACK_ONLY", "1")
-        .env_remove("PLAY_VAULT_PASSWORD_FILE")
-        .current_dir(dir)
-        .output()
-        .expect("run play");
-    Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        status: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+// `play_in(dir, args)`: `play ARGS` in `dir` with no lab (`play check` contacts no host).
+use support::project::{play_offline as play_in, Project, Run};
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);
@@ -87,9 +70,9 @@ fn check_finds_every_problem_in_one_run() {
         // the unknown key, with a suggestion
         "playbooks/site.yml:6:7: unknown key `ownr`, did you mean `owner`?",
         // the undefined var, in one host's template only
-        "playbooks/templates/app.ini.j2:3:0: undefined variable `app_port` (template of file /etc/app/app.ini, declared at playbooks/site.yml:7:7) [host: web2]",
+        "playbooks/templates/app.ini.j2:3:11: undefined variable `app_port` (template of file /etc/app/app.ini, declared at playbooks/site.yml:7:7) [host: web2]",
         // the missing src file, for every host
-        "playbooks/site.yml:10:12: file `logo.png` not found (looked in playbooks/files) [host: web1, web2, web3]",
+        "playbooks/site.yml:10:12: file `logo.png` not found (looked in playbooks/files) [3 hosts: web1, web2, web3]",
         // the dangling restart_on, at the reference itself
         "playbooks/site.yml:13:20: restart_on: no resource of play `web` has the key `/etc/app/nope.ini`",
     ];
@@ -214,7 +197,7 @@ fn check_with_recorded_facts() {
     p.play(&["check"])
         .code(1)
         .shows("undefined value")
-        .shows("[host: h1, h2]");
+        .shows("[2 hosts: h1, h2]");
     // Recorded facts: `play facts --save`, then `check --facts-from`.
     let run = p
         .play(&["facts", "lab", "--save", "facts.json"])
@@ -289,7 +272,7 @@ fn check_finds_paths_with_two_owners() {
     for e in [
         // the same path spelled otherwise, in another play
         "playbooks/site.yml:15:7: duplicate resource `/tmp/x`",
-        "(first declared at playbooks/site.yml:3:7) [host: web1, web2, web3]",
+        "(first declared at playbooks/site.yml:3:7) [3 hosts: web1, web2, web3]",
         // a file inside a sync that deletes
         "playbooks/site.yml:8:7: file /srv/www/extra.txt lies inside a tree another resource owns: sync /srv/www with delete: true",
         "(declared at playbooks/site.yml:5:7)",
@@ -363,8 +346,9 @@ fn check_finds_bad_edits_and_cron_jobs() {
     ] {
         assert!(out.contains(e), "expected {e:?} in:\n{out}");
     }
-    assert!(out.contains("8 problem(s)"), "{out}");
-    assert_eq!(out.lines().count(), 9, "one line per problem:\n{out}");
+    // The entry without a kind: its unknown key, and the kind it lacks.
+    assert!(out.contains("9 problem(s)"), "{out}");
+    assert_eq!(out.lines().count(), 10, "one line per problem:\n{out}");
     // web2's entries are all fine: fixing web1's play leaves no problem.
     let site = std::fs::read_to_string(d.join("playbooks/site.yml")).expect("read");
     let web2 = &site[site.find("- hosts: web2").expect("web2")..];

@@ -52,7 +52,7 @@ fn lines_blocks_and_cron_files_on_a_host() {
     );
     let p = Project::new(&lab)
         .file("site.yml", SITE)
-        .var("password_auth", "no")
+        .var("password_auth", "\"no\"") // quoted: an unquoted `no` is a boolean (YAML 1.1, as Ansible)
         .var("db_hosts", "\"10.0.0.5 db\\n\"");
 
     // --- the diff shows the exact edits

@@ -25,6 +25,9 @@ pub struct CheckArgs {
     pub limit: Option<String>,
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// Print each host's rendered resources (after vars, loops and `when`).
+    #[arg(long)]
+    pub show: bool,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
@@ -36,6 +39,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         facts_from: args.facts_from,
         limit: args.limit,
         template_limits: args.templates.limits(),
+        show: args.show,
     })?;
     let out = Redactor::current().string(&text(&report));
     let mut stdout = std::io::stdout().lock();

@@ -586,7 +586,7 @@ mod tests {
         assert!(
             shown[0].contains("site.yml:3:11: wait_for: http: ")
                 && shown[0].contains("ssh_hst")
-                && shown[0].ends_with("[host: h1, h2]"),
+                && shown[0].ends_with("[2 hosts: h1, h2]"),
             "{shown:#?}"
         );
         assert!(

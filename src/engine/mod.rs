@@ -108,10 +108,12 @@ pub struct HostReport {
     /// state (for plan files: [`planfile`]); made by diff and by apply from a plan. Raw:
     /// redact before writing.
     pub prints: Vec<planfile::RawPrint>,
+    /// The `name:` of each resource that has one, by resource index (Change::index).
+    pub names: std::collections::BTreeMap<usize, String>,
 }
 
 impl HostReport {
-    fn new(host: &str) -> Self {
+    pub(crate) fn new(host: &str) -> Self {
         HostReport {
             host: host.to_string(),
             status: HostStatus::Ok,
@@ -123,6 +125,7 @@ impl HostReport {
             seconds: 0.0,
             notes: Vec::new(),
             prints: Vec::new(),
+            names: Default::default(),
         }
     }
     pub fn failed(&self) -> bool {
@@ -615,6 +618,23 @@ fn is_text(b: &[u8]) -> bool {
 /// `[include]`, see [`program::conf_path_on`]). The host fails when that cannot be known, when
 /// the folder does not exist (and no `directory:` of the run makes it), or when another
 /// resource declares that path.
+/// The `name:` of each resource declared with one, by index; a folder planned as a missing
+/// parent has none (it carries the origin of the resource below it).
+fn resource_names(pb: &Playbook, resources: &[Resource]) -> BTreeMap<usize, String> {
+    let named: BTreeMap<String, &str> = pb
+        .plays
+        .iter()
+        .flat_map(|p| p.state.iter().chain(p.roles.iter().flat_map(|r| &r.state)))
+        .filter_map(|e| Some((e.origin.to_string(), e.raw.name.as_deref()?)))
+        .collect();
+    resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !matches!(&r.desired, Desired::Directory(d) if d.parent_of.is_some()))
+        .filter_map(|(i, r)| Some((i, named.get(&r.origin.to_string())?.to_string())))
+        .collect()
+}
+
 fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), HostStatus> {
     let declared: Vec<(Kind, String, resources::Origin)> = resources
         .iter()
@@ -826,6 +846,7 @@ fn host_pipeline(
     }
     // 4. Plan.
     let mut resources = resources;
+    r.names = resource_names(resolver.playbook, &resources);
     locate_confs(&mut resources, &observed)?;
     let mut plan = plan_host(&resources, &observed)?;
     let mut changes = plan.changes.clone();

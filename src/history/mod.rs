@@ -393,6 +393,7 @@ mod tests {
             seconds: 0.5,
             notes: vec![],
             prints: vec![],
+            names: Default::default(),
         };
         h.notes.push("note".into());
         RunReport {

@@ -2,9 +2,9 @@
 //!
 //! | var | Ansible alias | default |
 //! |---|---|---|
-//! | `ssh_host` | `ansible_host` | the inventory name |
-//! | `ssh_port` | `ansible_port` | 22 |
-//! | `ssh_user` | `ansible_user` | `$USER` |
+//! | `ssh_host` | `ansible_host`, `ansible_ssh_host` | the inventory name |
+//! | `ssh_port` | `ansible_port`, `ansible_ssh_port` | 22 |
+//! | `ssh_user` | `ansible_user`, `ansible_ssh_user` | `$USER` |
 //! | `ssh_private_key` | `ansible_ssh_private_key_file` | agent, then ~/.ssh/id_ed25519, id_rsa |
 //! | `ssh_known_hosts` | – | ~/.ssh/known_hosts |
 //! | `become` | `ansible_become` | false |
@@ -128,7 +128,7 @@ pub fn connection_for(
     o: &ConnectionOverrides,
 ) -> Result<ConnectOptions, InventoryError> {
     let ctx = Context::from_env();
-    let lookup = match var(host, &["ssh_host", "ansible_host"]) {
+    let lookup = match var(host, &["ssh_host", "ansible_host", "ansible_ssh_host"]) {
         Some(v) if !o.local => as_string(host, "ssh_host", v)?,
         _ if o.local => "local".to_string(),
         _ => host.name.clone(),
@@ -146,7 +146,7 @@ pub fn connection_for(
         host: host.name.clone(),
         message,
     };
-    let port = match var(host, &["ssh_port", "ansible_port"]) {
+    let port = match var(host, &["ssh_port", "ansible_port", "ansible_ssh_port"]) {
         Some(v) => {
             let s = as_string(host, "ssh_port", v)?;
             s.parse::<u16>().map_err(|_| InventoryError::Connection {
@@ -156,7 +156,10 @@ pub fn connection_for(
         }
         None => hc.port.unwrap_or(22),
     };
-    let user = match (&o.user, var(host, &["ssh_user", "ansible_user"])) {
+    let user = match (
+        &o.user,
+        var(host, &["ssh_user", "ansible_user", "ansible_ssh_user"]),
+    ) {
         (Some(u), _) => u.clone(),
         (None, Some(v)) => as_string(host, "ssh_user", v)?,
         (None, None) => hc.user.clone().unwrap_or_else(|| ctx.local_user.clone()),

@@ -367,7 +367,7 @@ fn resolve_vars(inv: &mut Inventory, base: &Path, extra: &Vars) -> Result<(), In
     Ok(())
 }
 
-/// Parses `-e` arguments: `key=value` (value as a string), `@file.yml`, or an inline YAML/JSON
+/// Parses `-e` arguments: `key=value` (value as a string, or a boolean when spelled as one), `@file.yml`, or an inline YAML/JSON
 /// mapping (`{"a": 1}`). Later arguments win.
 pub fn parse_extra_vars(args: &[String]) -> Result<Vars, InventoryError> {
     let mut vars = Vars::new();
@@ -399,7 +399,12 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars, InventoryError> {
                         message: "empty variable name".into(),
                     });
                 }
-                vars.insert(k.to_string(), Value::String(v.to_string()));
+                // `flag=false`, `debug=yes`: a boolean, as in a vars file.
+                let v = match yaml::yaml11_bool(v) {
+                    Some(b) => Value::Bool(b),
+                    None => Value::String(v.to_string()),
+                };
+                vars.insert(k.to_string(), v);
                 any = true;
             }
             if !any {

@@ -34,6 +34,8 @@ pub struct CheckOptions {
     pub limit: Option<String>,
     /// Bounds of every template rendering.
     pub template_limits: crate::resolve::template::Limits,
+    /// Keep each host's rendered resources for printing ([`CheckReport::shown`]).
+    pub show: bool,
 }
 
 /// One problem, located. `line`/`column` are 1-based, 0 when unknown.
@@ -54,13 +56,15 @@ impl fmt::Display for Problem {
             "{}:{}:{}: {}",
             self.file, self.line, self.column, self.message
         )?;
+        // A problem common to several hosts is said once, with their count.
         const SHOWN: usize = 5;
         match self.hosts.len() {
             0 => Ok(()),
-            n if n <= SHOWN => write!(f, " [host: {}]", self.hosts.join(", ")),
+            1 => write!(f, " [host: {}]", self.hosts.join(", ")),
+            n if n <= SHOWN => write!(f, " [{n} hosts: {}]", self.hosts.join(", ")),
             n => write!(
                 f,
-                " [host: {} and {} more]",
+                " [{n} hosts: {} and {} more]",
                 self.hosts[..SHOWN].join(", "),
                 n - SHOWN
             ),
@@ -80,6 +84,8 @@ pub struct CheckReport {
     /// Hosts rendered with recorded facts (the others with placeholders).
     pub recorded_facts: usize,
     pub seconds: f64,
+    /// With `show`: each host's rendered resources, one text block a host and playbook.
+    pub shown: Vec<String>,
 }
 
 impl CheckReport {
@@ -125,6 +131,42 @@ fn from_playbook(e: &PlaybookError) -> Problem {
             None,
         ),
     }
+}
+
+/// A play whose `hosts:` pattern matches no host of the inventory (before `--limit`): a
+/// problem at the play naming the pattern, with the nearest group or host name.
+fn unmatched_pattern(play: &playbook::Play, inv: &Inventory) -> Option<Problem> {
+    if !inv.select_lenient(&play.hosts).ok()?.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = (inv.groups.keys().map(String::as_str))
+        .chain(inv.hosts.iter().map(|h| h.name.as_str()))
+        .collect();
+    // The words of the pattern (`web:&prod`, `!db1`, `web*`) that name nothing.
+    let hint = (play.hosts.split([':', ',']))
+        .map(|w| w.trim().trim_start_matches(['&', '!']))
+        .filter(|w| !w.is_empty() && !w.contains(['*', '?', '[', '~']) && !names.contains(w))
+        .find_map(|w| crate::yaml::suggest(w, &names).map(|s| format!(" (did you mean `{s}`?)")))
+        .unwrap_or_else(|| {
+            let groups: Vec<&str> = inv
+                .groups
+                .keys()
+                .map(String::as_str)
+                .filter(|g| *g != "ungrouped")
+                .collect();
+            format!(" (the inventory's groups: {})", groups.join(", "))
+        });
+    Some(problem(
+        &play.origin.file,
+        Some((play.origin.line, play.origin.column)),
+        &format!(
+            "play `{}`: hosts pattern `{}` matches no host of the inventory {}{hint}",
+            play.name,
+            play.hosts,
+            inv.source.display()
+        ),
+        None,
+    ))
 }
 
 fn from_resolve(e: &ResolveError) -> Problem {
@@ -200,6 +242,44 @@ fn merge(problems: Vec<Problem>) -> Vec<Problem> {
 struct Rendered {
     problems: Vec<Problem>,
     resources: usize,
+    /// With `show`: the host's resources as text.
+    shown: Option<String>,
+}
+
+/// A host's rendered resources as text (`play check --show`): kind, key and where each was
+/// declared, a file's text content below it (sensitive content withheld).
+fn show_host(host: &str, playbook: &Path, resources: &[crate::resources::Resource]) -> String {
+    use crate::resources::Desired;
+    let mut out = format!("{host} ({}):\n", playbook.display());
+    for r in resources {
+        let d = &r.desired;
+        out += &format!("  {} {}  # {}\n", d.kind(), d.key(), r.origin);
+        if let Desired::File(f) = d {
+            let a = &f.attrs;
+            let attrs: Vec<String> = [
+                a.owner.as_ref().map(|o| format!("owner {o}")),
+                a.group.as_ref().map(|g| format!("group {g}")),
+                a.mode.map(|m| format!("mode {m:04o}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !attrs.is_empty() {
+                out += &format!("    {}\n", attrs.join(", "));
+            }
+            match f.content.as_ref().map(|c| std::str::from_utf8(&c.bytes)) {
+                Some(_) if r.sensitive => out += "    | (sensitive content)\n",
+                Some(Ok(text)) => {
+                    for line in text.lines() {
+                        out += &format!("    | {line}\n");
+                    }
+                }
+                Some(Err(_)) => out += "    | (binary content)\n",
+                None => {}
+            }
+        }
+    }
+    out
 }
 
 fn check_playbook(
@@ -216,6 +296,7 @@ fn check_playbook(
     let (Some(pb), Some(inv)) = (pb, inv) else {
         return problems;
     };
+    problems.extend(pb.plays.iter().filter_map(|p| unmatched_pattern(p, inv)));
     let hosts = match engine::target_hosts(&pb, inv, opts.limit.as_deref()) {
         Ok(h) => h,
         Err(e) => {
@@ -243,6 +324,7 @@ fn check_playbook(
             Rendered {
                 problems: errors.iter().map(from_resolve).collect(),
                 resources: resources.len(),
+                shown: opts.show.then(|| show_host(&h.name, path, &resources)),
             }
         })
         .collect();
@@ -255,6 +337,7 @@ fn check_playbook(
     for r in rendered {
         report.resources += r.resources;
         problems.extend(r.problems);
+        report.shown.extend(r.shown);
     }
     problems
 }
@@ -313,6 +396,9 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
 /// The text report: one line per problem, then a summary line.
 pub fn text(report: &CheckReport) -> String {
     let mut out = String::new();
+    for block in &report.shown {
+        out.push_str(block);
+    }
     for p in &report.problems {
         out.push_str(&p.to_string());
         out.push('\n');
@@ -358,7 +444,7 @@ mod tests {
             [
                 "a.yml:1:3: z",
                 "a.yml:9:3: y [host: h1]",
-                "b.yml:2:3: x [host: h1, h2]"
+                "b.yml:2:3: x [2 hosts: h1, h2]"
             ]
         );
     }

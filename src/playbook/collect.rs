@@ -72,17 +72,42 @@ fn entries_all(
     problems: &mut Vec<PlaybookError>,
 ) -> Vec<Entry> {
     let mut out = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, mut item) in items.into_iter().enumerate() {
         let path = join(prefix, &i.to_string());
+        // Every unknown key is a problem of its own; the rest of the entry is still checked.
+        let unknown = match &mut item {
+            Value::Mapping(m) => super::habits::take_unknown_resource_keys(m),
+            _ => Vec::new(),
+        };
+        for (key, message) in &unknown {
+            problems.push(at_key(file, text, positions, &path, key, message));
+        }
         match yaml::from_value::<RawResource>(file, item) {
             Err(e) => problems.push(located(file, text, positions, &path, e)),
             Ok(raw) => match entry(file, positions, raw, &path, role) {
-                Ok(e) => out.push(e),
+                Ok(e) if unknown.is_empty() => out.push(e),
+                Ok(_) => {}
                 Err(e) => problems.push(e),
             },
         }
     }
     out
+}
+
+/// A problem of `key` of the node at `path`, placed at the key itself.
+fn at_key(
+    file: &Path,
+    text: &str,
+    positions: &Positions,
+    path: &str,
+    key: &str,
+    message: &str,
+) -> PlaybookError {
+    let at = match positions.get(&join(path, key)) {
+        Some(value_pos) => Some(key_position(text, key, *value_pos)),
+        None => positions.get(path).copied(),
+    };
+    YamlError::new(file, at, message).into()
 }
 
 /// The items of a resource list value (`null` is empty).
@@ -207,6 +232,14 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
             Value::Mapping(m) => m.remove("state"),
             _ => None,
         };
+        // Every unknown key of the play is a problem of its own.
+        let mut unknown = false;
+        if let Value::Mapping(m) = &mut item {
+            for (key, message) in super::habits::take_unknown_play_keys(m) {
+                problems.push(at_key(path, &text, &positions, &prefix, &key, &message));
+                unknown = true;
+            }
+        }
         let state_items = state_value
             .map(|v| list_items(path, &positions, &join(&prefix, "state"), v, &mut problems))
             .unwrap_or_default();
@@ -221,6 +254,8 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
         );
         let rp: RawPlay = match yaml::from_value(path, item) {
             Ok(rp) => rp,
+            // `hsts:` already said, `hosts` is missing.
+            Err(e) if unknown && e.message.starts_with("missing field") => continue,
             Err(e) => {
                 problems.push(located(path, &text, &positions, &prefix, e));
                 continue;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod collect;
+pub mod habits;
 
 pub use collect::load_all;
 
@@ -138,6 +139,8 @@ pub struct RawResource {
     pub packages: Option<Value>,
     pub requirements: Option<String>,
     pub pip_args: Option<Value>,
+    /// What the entry is for, in words (shown in reports; Ansible's task `name:`).
+    pub name: Option<String>,
 }
 
 impl RawResource {
@@ -322,10 +325,12 @@ impl RawResource {
             }
         };
         let allowed = kind.def().keys;
-        for key in self.specific_keys() {
-            if !allowed.contains(&key) {
-                return Err(format!("key `{key}` does not apply to a {kind}"));
-            }
+        let foreign: Vec<String> = (self.specific_keys().into_iter())
+            .filter(|key| !allowed.contains(key))
+            .map(|key| format!("`{key}`"))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(habits::foreign_keys(kind, &foreign));
         }
         if kind == Kind::File {
             let sources = [&self.content, &self.src, &self.template]

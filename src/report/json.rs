@@ -90,6 +90,9 @@ pub struct JsonChange {
     /// what it does is known only when it runs. Absent or null otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_after: Option<String>,
+    /// The resource's `name:` in the playbook. Absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Content withheld (`sensitive: true`, or it holds a secret).
     pub sensitive: bool,
     /// The change restarts or reloads a program or service (see `details`).
@@ -220,6 +223,7 @@ fn change(c: &Change, h: &HostReport, mode: Mode) -> JsonChange {
         },
         details: c.all_details(),
         known_after: c.after.clone(),
+        name: h.names.get(&c.index).cloned(),
         sensitive: c.sensitive,
         restart: restarts(c),
         before,
@@ -334,9 +338,30 @@ mod tests {
             seconds: 0.0,
             notes: Vec::new(),
             prints: Vec::new(),
+            names: Default::default(),
         };
         let c = Counts::of(&h, Mode::Diff);
         assert_eq!((c.restarts, c.updated, c.created, c.deleted), (2, 2, 0, 0));
         assert!(!restarts(&h.changes[2]));
+    }
+
+    /// A resource's `name:` is the change's `name` field; a change without one has none.
+    #[test]
+    fn a_named_resource_carries_its_name() {
+        let mut h = HostReport::new("h1");
+        h.changes = vec![
+            program(0, &[], &[]),
+            program(1, &["STOPPED → RUNNING"], &[]),
+        ];
+        h.names.insert(1, "start the app".into());
+        let unnamed = change(&h.changes[0], &h, Mode::Diff);
+        let named = change(&h.changes[1], &h, Mode::Diff);
+        assert_eq!(unnamed.name, None);
+        assert_eq!(named.name.as_deref(), Some("start the app"));
+        let text = serde_json::to_string(&unnamed).unwrap_or_default();
+        assert!(
+            text.starts_with('{') && !text.contains("\"name\""),
+            "{text}"
+        );
     }
 }

@@ -12,8 +12,9 @@ use super::shown::{content_shown, Shown};
 use crate::engine::{HostReport, HostStatus, Mode, RunReport};
 use crate::resources::{Action, Change, Sign};
 
-/// Text for one change: `+ create file /etc/motd`, details, and the unified diff.
-pub fn change_text(c: &Change, applied: Option<bool>) -> String {
+/// Text for one change: `+ create file /etc/motd`, details, the resource's `name:` after
+/// `# `, and the unified diff.
+pub fn change_text(c: &Change, applied: Option<bool>, name: Option<&str>) -> String {
     let mut out = String::new();
     let line = format!(
         "  {} {} {} {}",
@@ -42,6 +43,9 @@ pub fn change_text(c: &Change, applied: Option<bool>) -> String {
     }
     if applied == Some(false) {
         let _ = write!(out, " {}", "[not applied]".red());
+    }
+    if let Some(name) = name {
+        let _ = write!(out, "  {}", format!("# {name}").dimmed());
     }
     out.push('\n');
     // Files of a sync or release are listed one per line below the change.
@@ -105,7 +109,11 @@ fn host_text(h: &HostReport, mode: Mode, verbose: bool) -> String {
             Mode::Diff => None,
             Mode::Apply => Some(h.applied.contains(&c.index)),
         };
-        out.push_str(&change_text(c, applied));
+        out.push_str(&change_text(
+            c,
+            applied,
+            h.names.get(&c.index).map(String::as_str),
+        ));
     }
     if verbose && h.changes.is_empty() && h.status == HostStatus::Ok {
         let _ = writeln!(out, "  {} resources in their desired state", h.unchanged);
@@ -243,11 +251,20 @@ mod tests {
             index: 0,
             after: None,
         };
-        let text = change_text(&c, None);
+        let text = change_text(&c, None, None);
         let plain = String::from_utf8(strip(text.as_bytes())).unwrap_or_default();
         assert_eq!(
             plain,
             "  ~ update sync /srv/s (1 added, 1 changed, 0 removed, + not a file)\n      + a.py\n      ~ b.py\n      … and 3 more\n"
+        );
+        // A resource's `name:` ends its line.
+        let named = change_text(&c, None, Some("ship the code"));
+        let plain = String::from_utf8(strip(named.as_bytes())).unwrap_or_default();
+        assert!(
+            plain.starts_with(
+                "  ~ update sync /srv/s (1 added, 1 changed, 0 removed, + not a file)  # ship the code\n"
+            ),
+            "{plain}"
         );
     }
 

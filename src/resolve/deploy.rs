@@ -64,7 +64,8 @@ impl Keys<'_> {
             Some(t) => self
                 .r
                 .string(&self.entry.origin_of(key).to_string(), t)
-                .map(Some)
+                // `{{ x | default(omit) }}`: the key as if not given.
+                .map(|t| (t != super::ansible::OMIT).then_some(t))
                 .map_err(|e| self.fail(key, format!("{key}: {}", e.message))),
         }
     }

@@ -4,6 +4,7 @@
 //! [`crate::inventory`]) < play `vars` < `vars_files` (in order) < extra vars (`-e`).
 //! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
 
+pub mod ansible;
 mod deploy;
 pub mod limits;
 pub mod template;
@@ -95,6 +96,13 @@ fn template_dirs(pb: &Playbook) -> Vec<PathBuf> {
     dirs
 }
 
+/// The template engine of a playbook, with Ansible's filters, methods and lookups.
+fn environment(pb: &Playbook, limits: template::Limits) -> Environment<'static> {
+    let mut env = template::environment(template_dirs(pb), limits);
+    ansible::register(&mut env, &pb.dir);
+    env
+}
+
 fn truthy(v: &MValue) -> bool {
     v.is_true()
 }
@@ -102,7 +110,7 @@ fn truthy(v: &MValue) -> bool {
 impl<'a> Resolver<'a> {
     pub fn new(playbook: &'a Playbook, inventory: &'a Inventory, extra_vars: &'a Vars) -> Self {
         let limits = template::Limits::default();
-        let env = Arc::new(template::environment(template_dirs(playbook), limits));
+        let env = Arc::new(environment(playbook, limits));
         let groups = MValue::from_serialize(inventory.groups_map());
         Resolver {
             playbook,
@@ -117,7 +125,7 @@ impl<'a> Resolver<'a> {
 
     /// The same resolver with other bounds on every template rendering.
     pub fn with_limits(mut self, limits: template::Limits) -> Self {
-        self.env = Arc::new(template::environment(template_dirs(self.playbook), limits));
+        self.env = Arc::new(environment(self.playbook, limits));
         self.limits = limits;
         self
     }
@@ -161,6 +169,12 @@ impl<'a> Resolver<'a> {
         fixed.insert("group_names".into(), MValue::from_serialize(&host.groups));
         if let Some(f) = facts {
             fixed.insert("facts".into(), MValue::from_serialize(f));
+            // Ansible's names of the same facts, unless the inventory or playbook sets them.
+            for (name, v) in ansible::fact_aliases(f) {
+                if !raw.contains_key(name) {
+                    fixed.insert(name.into(), v);
+                }
+            }
         }
         LazyVars::new(self.env.clone(), raw, fixed, self.limits)
     }
@@ -424,14 +438,16 @@ impl<'a> Resolver<'a> {
 
     /// `restart_on` / `reload_on` / `on_change` must name resources of the same play (not
     /// programs or services); a command's `on_change` must name resources declared before it.
-    /// `play_resources`: the play's resources for the host, with their entries.
+    /// `play_resources`: the play's resources for the host, with their entries. Every bad key
+    /// of every watch list is a problem of its own.
     fn check_watches(
         &self,
         play: &Play,
         host: &Host,
         vars: &Arc<LazyVars>,
         play_resources: &[(&Entry, &Resource)],
-    ) -> Result<(), ResolveError> {
+    ) -> Vec<ResolveError> {
+        let mut problems = Vec::new();
         let present: BTreeMap<&str, Kind> = play_resources
             .iter()
             .map(|(_, r)| (r.desired.key(), r.desired.kind()))
@@ -464,16 +480,17 @@ impl<'a> Resolver<'a> {
                                 .iter()
                                 .any(|(_, r)| r.desired.key() == key.as_str());
                             if is_command && later {
-                                return Err(err(format!(
+                                problems.push(err(format!(
                                     "{field}: `{key}` is declared after this command; commands run in declared order, so move the command below it"
                                 )));
                             }
                             continue;
                         }
                         Some(k) => {
-                            return Err(err(format!(
+                            problems.push(err(format!(
                                 "{field}: `{key}` is a {k}; programs and services cannot be watched"
-                            )))
+                            )));
+                            continue;
                         }
                         None => {}
                     }
@@ -486,14 +503,14 @@ impl<'a> Resolver<'a> {
                     let hint = crate::yaml::suggest(key, &candidates)
                         .map(|s| format!(" (did you mean `{s}`?)"))
                         .unwrap_or_default();
-                    return Err(err(format!(
+                    problems.push(err(format!(
                         "{field}: no resource of play `{}` has the key `{key}`{hint}",
                         play.name
                     )));
                 }
             }
         }
-        Ok(())
+        problems
     }
 
     /// The `wait_for` of every play targeting `host` that has one, in play order, with its
@@ -645,9 +662,7 @@ impl<'a> Resolver<'a> {
             }
             let pairs: Vec<(&Entry, &Resource)> =
                 play_resources.iter().map(|(e, r)| (*e, r)).collect();
-            if let Err(e) = self.check_watches(play, host, &vars, &pairs) {
-                problems.push(e);
-            }
+            problems.extend(self.check_watches(play, host, &vars, &pairs));
             out.extend(play_resources.into_iter().map(|(_, r)| r));
         }
         problems.extend(
@@ -694,7 +709,8 @@ impl<'a> Resolver<'a> {
                 None => Ok(None),
                 Some(t) => r
                     .string(&entry.origin_of(key).to_string(), t)
-                    .map(Some)
+                    // `{{ x | default(omit) }}`: the key as if not given.
+                    .map(|t| (t != ansible::OMIT).then_some(t))
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
@@ -871,7 +887,7 @@ impl<'a> Resolver<'a> {
                             origin: Origin {
                                 file: tname.clone(),
                                 line: e.line.unwrap_or(0),
-                                column: 0,
+                                column: e.column.unwrap_or(0),
                             },
                             message: format!(
                                 "{} (unit template of service {name}, declared at {})",
@@ -932,7 +948,8 @@ impl<'a> Resolver<'a> {
                 None => Ok(None),
                 Some(t) => r
                     .string(&entry.origin_of(key).to_string(), t)
-                    .map(Some)
+                    // `{{ x | default(omit) }}`: the key as if not given.
+                    .map(|t| (t != ansible::OMIT).then_some(t))
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
@@ -941,10 +958,10 @@ impl<'a> Resolver<'a> {
             Some(YValue::Number(n)) => {
                 Some(parse_mode(&n.to_string()).map_err(|m| fail("mode", m))?)
             }
-            Some(YValue::String(m)) => {
-                let m = s("mode", &Some(m.clone()))?.unwrap_or_default();
-                Some(parse_mode(&m).map_err(|m| fail("mode", m))?)
-            }
+            Some(YValue::String(m)) => match s("mode", &Some(m.clone()))? {
+                Some(m) => Some(parse_mode(&m).map_err(|m| fail("mode", m))?),
+                None => None,
+            },
             Some(_) => {
                 return Err(fail(
                     "mode",
@@ -1051,7 +1068,7 @@ impl<'a> Resolver<'a> {
                         origin: Origin {
                             file: name.clone(),
                             line: e.line.unwrap_or(0),
-                            column: 0,
+                            column: e.column.unwrap_or(0),
                         },
                         message: format!(
                             "{} (template of {kind} {path}, declared at {})",

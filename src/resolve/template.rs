@@ -44,6 +44,8 @@ pub fn environment(template_dirs: Vec<std::path::PathBuf>, limits: Limits) -> En
 pub struct RenderError {
     /// Line inside the template or string (1-based), when known.
     pub line: Option<usize>,
+    /// Column of that line (1-based, in characters), when known.
+    pub column: Option<usize>,
     pub message: String,
 }
 
@@ -257,9 +259,15 @@ fn explain(
     if let Some(inner) = vars.take_error() {
         return RenderError {
             line: err.line(),
+            column: None,
             message: inner,
         };
     }
+    let ansible_names: Vec<String> = undeclared
+        .iter()
+        .filter(|n| n.starts_with("ansible_") && !has(n))
+        .cloned()
+        .collect();
     let mut message = match err.kind() {
         ErrorKind::UndefinedError => {
             let mut missing: Vec<String> = undeclared.into_iter().filter(|n| !has(n)).collect();
@@ -289,8 +297,15 @@ fn explain(
     if let Some(src) = std::error::Error::source(err) {
         message.push_str(&format!(" ({src})"));
     }
+    if let Some(hint) = ansible_names
+        .iter()
+        .find_map(|n| super::ansible::undefined_hint(n))
+    {
+        message.push_str(&format!(" ({hint})"));
+    }
     RenderError {
         line: err.line(),
+        column: None,
         message,
     }
 }
@@ -306,7 +321,7 @@ pub fn render_named(
 ) -> Result<String, RenderError> {
     let tmpl = env
         .template_from_named_str(name, source)
-        .map_err(|e| explain(&e, Vec::new(), has, vars))?;
+        .map_err(|e| at_column(explain(&e, Vec::new(), has, vars), source, &e))?;
     // Through a capped writer: memory never grows past the cap, however much the template
     // would write (issue 13: a 10 GB rendering aborted the process).
     let mut out = CappedWriter::new(vars.limits.max_output);
@@ -315,19 +330,39 @@ pub fn render_named(
         Err(e) if out.exceeded() => return Err(too_large(vars.limits, e.line())),
         Err(e) => {
             let undeclared = tmpl.undeclared_variables(false).into_iter().collect();
-            return Err(explain(&e, undeclared, has, vars));
+            return Err(at_column(explain(&e, undeclared, has, vars), source, &e));
         }
     }
     String::from_utf8(out.into_inner()).map_err(|e| RenderError {
         line: None,
+        column: None,
         message: format!("template output is not UTF-8: {e}"),
     })
+}
+
+/// `r` with the column of `err` in `source` (from the span minijinja gives: where the failing
+/// expression starts), when it is on `r`'s line.
+fn at_column(mut r: RenderError, source: &str, err: &minijinja::Error) -> RenderError {
+    let Some(start) = err.range().map(|range| range.start) else {
+        return r;
+    };
+    let Some(before) = source.get(..start) else {
+        return r;
+    };
+    let line = before.matches('\n').count() + 1;
+    if r.line.is_none_or(|l| l == line) {
+        r.line = Some(line);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        r.column = Some(before[line_start..].chars().count() + 1);
+    }
+    r
 }
 
 /// The error of a rendering whose output passed `limits.max_output`.
 fn too_large(limits: Limits, line: Option<usize>) -> RenderError {
     RenderError {
         line,
+        column: None,
         message: format!(
             "template output exceeds {} (the cap per rendering; raise it with \
              --max-template-size)",

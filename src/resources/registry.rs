@@ -70,7 +70,7 @@ pub enum Plug {
 }
 
 /// Keys of every resource (docs/playbooks.md, "Keys of every resource").
-pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive"];
+pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive", "name"];
 
 /// Every kind, in the order playbook errors list them.
 pub const ALL: [Kind; 18] = [

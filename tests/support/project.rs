@@ -213,6 +213,25 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// Writes `text` to `dir/rel`, making its folders.
+pub fn write_under(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+/// Runs `play ARGS...` in `dir` with no lab (check, diff against unreachable hosts).
+pub fn play_offline(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(super::lab::play_bin())
+        .args(args)
+        .env("PLAY_LOOPBACK_ONLY", "1")
+        .env_remove("PLAY_VAULT_PASSWORD_FILE")
+        .current_dir(dir)
+        .output()
+        .expect("run play");
+    Run::from(args, out)
+}
+
 impl Run {
     /// The outcome of `play ARGS` that ended with `out`.
     pub fn from(args: &[&str], out: Output) -> Run {
