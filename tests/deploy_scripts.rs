@@ -766,4 +766,22 @@ fn command_guards_run_for_real() {
             .trim(),
         "0022"
     );
+    // `environment:` reaches the command (quoted values stay whole), and never its argv.
+    let env = CommandSpec {
+        command: format!(
+            "printf '%s|%s' \"$APP_MODE\" \"$GREETING\" > '{}'",
+            d.path().join("env").display()
+        ),
+        environment: vec![
+            ("APP_MODE".into(), "prod".into()),
+            ("GREETING".into(), "it's $HOME; `x`".into()),
+        ],
+        ..Default::default()
+    };
+    let frag = command::apply_fragment(4, &env);
+    applied_ok(d.path(), &frag, b"", 4);
+    assert_eq!(
+        fs::read_to_string(d.path().join("env")).expect("env"),
+        "prod|it's $HOME; `x`"
+    );
 }

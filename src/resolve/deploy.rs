@@ -444,6 +444,11 @@ impl Resolver<'_> {
                     on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
                     chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
                     user,
+                    environment: {
+                        let env = k.mapping("environment", &raw.environment)?;
+                        cron::check_environment(&env).map_err(|m| k.fail("environment", m))?;
+                        env
+                    },
                 })
             }
             Kind::Line => {

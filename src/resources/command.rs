@@ -41,6 +41,9 @@ pub struct CommandSpec {
     pub on_change: Vec<String>,
     pub chdir: Option<String>,
     pub user: Option<String>,
+    /// Variables exported to the command (`environment:`): they travel in the script on stdin,
+    /// never in an argv or the host's process environment of play's own shell.
+    pub environment: Vec<(String, String)>,
 }
 
 impl CommandSpec {
@@ -185,7 +188,13 @@ pub fn plan(
 /// The apply step of one command (inside the apply script: `play_ok`, `play_fail`).
 pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
     let i = index;
-    let run = heredoc(&runner(spec.user.as_deref()), &spec.command);
+    let body: String = spec
+        .environment
+        .iter()
+        .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
+        .chain(std::iter::once(spec.command.clone()))
+        .collect();
+    let run = heredoc(&runner(spec.user.as_deref()), &body);
     let cd = spec
         .chdir
         .as_ref()
@@ -238,7 +247,10 @@ impl super::Spec for CommandSpec {
             self.unless.as_deref(),
             self.chdir.as_deref(),
             self.user.as_deref(),
-        ])
+        ]) || self
+            .environment
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
     }
 }
 
@@ -246,7 +258,14 @@ impl super::Spec for CommandSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Command,
     name: "command",
-    keys: &["creates", "unless", "on_change", "chdir", "user"],
+    keys: &[
+        "creates",
+        "unless",
+        "on_change",
+        "chdir",
+        "user",
+        "environment",
+    ],
     is_path: false,
     watchable: true,
     docs_section: "`command: CMD` — a command, with guards",
