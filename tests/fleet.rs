@@ -356,6 +356,7 @@ fn one_bastion_session_carries_at_most_64_targets() {
 
 #[test]
 fn apply_local_converges_the_machine_it_runs_on() {
+    let play = support::lab::play_bin_for_hosts();
     let lab = Lab::start("fleet-local", 2);
     // The project on h1 itself; play runs there (the binary is visible through the host's
     // overlay of /), with no SSH at all.
@@ -367,7 +368,7 @@ fn apply_local_converges_the_machine_it_runs_on() {
     );
     let apply = format!(
         "cd /root/proj && PLAY_LOOPBACK_ONLY=1 {} apply --color never --local -i hosts.yml site.yml",
-        env!("CARGO_BIN_EXE_play")
+        play.display()
     );
     for changed in [1, 0] {
         let out = lab.exec("h1", &apply);
@@ -393,7 +394,7 @@ fn apply_local_converges_the_machine_it_runs_on() {
         &format!(
             "mkdir -p /root/p && cd /root/p && printf 'all:\\n  hosts:\\n    other: {{}}\\n' > hosts.yml && \
              printf -- '- hosts: all\\n  state: []\\n' > site.yml && PLAY_LOOPBACK_ONLY=1 {} apply --color never --local -i hosts.yml site.yml",
-            env!("CARGO_BIN_EXE_play")
+            play.display()
         ),
     );
     Run::from(&["apply", "--local"], out)
@@ -403,6 +404,7 @@ fn apply_local_converges_the_machine_it_runs_on() {
 
 #[test]
 fn pull_converges_a_host_from_git_and_again_only_on_change() {
+    let play = support::lab::play_bin_for_hosts();
     let lab = Lab::start("fleet-pull", 1);
     let commit = |content: &str| {
         lab.sh(
@@ -418,7 +420,7 @@ fn pull_converges_a_host_from_git_and_again_only_on_change() {
     };
     let pull = format!(
         "PLAY_LOOPBACK_ONLY=1 {} pull /srv/site --playbook site.yml",
-        env!("CARGO_BIN_EXE_play")
+        play.display()
     );
     commit("version one");
     for (changed, news) in [(1, "(new)"), (0, "(unchanged since the last apply)")] {

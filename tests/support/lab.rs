@@ -29,6 +29,22 @@ pub fn play_bin() -> &'static str {
     env!("CARGO_BIN_EXE_play")
 }
 
+/// A copy of the built `play` binary that lab hosts can run (for tests that run `play` inside a
+/// host): a host sees the machine's `/` through its overlay, but not `/tmp` (its own tmpfs) nor
+/// `/root` (hidden), where a checkout may live. Call it before the lab starts (the overlay's
+/// lower layer must not change under running hosts). The copy is per test process.
+pub fn play_bin_for_hosts() -> PathBuf {
+    let dir = Path::new("/var/tmp/play-test-bin");
+    std::fs::create_dir_all(dir).expect("mkdir /var/tmp/play-test-bin");
+    let dst = dir.join(format!("play-{}", std::process::id()));
+    if !dst.exists() {
+        let tmp = dir.join(format!(".play-{}.tmp", std::process::id()));
+        std::fs::copy(play_bin(), &tmp).expect("copy play");
+        std::fs::rename(&tmp, &dst).expect("rename play");
+    }
+    dst
+}
+
 /// One host of a lab.
 #[derive(Debug, Clone)]
 pub struct LabHost {
