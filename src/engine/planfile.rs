@@ -186,19 +186,11 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
             out.insert(format!("package {key}"), v);
         }
         Desired::User(_) => {
-            let v = match deploy.users.as_ref().map(|u| u.get(key)) {
-                Some(Some(p)) => format!("{p:?}"),
-                Some(None) => "absent".into(),
-                None => "unknown".into(),
-            };
+            let v = account_print(deploy.users.as_ref().map(|u| u.get(key)));
             out.insert(format!("user {key}"), v);
         }
         Desired::Group(_) => {
-            let v = match deploy.groups.as_ref().map(|g| g.get(key)) {
-                Some(Some(g)) => format!("{g:?}"),
-                Some(None) => "absent".into(),
-                None => "unknown".into(),
-            };
+            let v = account_print(deploy.groups.as_ref().map(|g| g.get(key)));
             out.insert(format!("group {key}"), v);
         }
         Desired::Command(_) => {
@@ -380,6 +372,16 @@ pub fn compare(saved: &[ChangePrint], fresh: &[ChangePrint]) -> Vec<String> {
         }
     }
     out
+}
+
+/// A user's or group's entry as the probe saw it: `None` when the database was not read,
+/// `Some(None)` when the account is absent.
+fn account_print<T: std::fmt::Debug>(seen: Option<Option<&T>>) -> String {
+    match seen {
+        Some(Some(entry)) => format!("{entry:?}"),
+        Some(None) => "absent".into(),
+        None => "unknown".into(),
+    }
 }
 
 #[cfg(test)]

@@ -708,26 +708,14 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
 /// services this is their own change only (conf or unit file, state); restarts caused by other
 /// resources are planned for the whole host (`engine::restarts`).
 pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
-    let mut change = match &r.desired {
-        Desired::File(s) => file::plan(s, &observed.path(&s.path))?,
-        Desired::Directory(s) => directory::plan(s, &observed.path(&s.path))?,
-        Desired::Link(s) => link::plan(s, &observed.path(&s.path))?,
-        Desired::Program(s) => program::plan(s, observed)?.change,
-        Desired::Service(s) => service::plan(s, observed, false)?.change,
-        Desired::Git(_)
-        | Desired::Sync(_)
-        | Desired::Release(_)
-        | Desired::Package(_)
-        | Desired::User(_)
-        | Desired::Group(_)
-        | Desired::Command(_)
-        | Desired::Line(_)
-        | Desired::Block(_)
-        | Desired::Cron(_)
-        // fetch kinds
-        | Desired::Download(_)
-        | Desired::AptSource(_)
-        | Desired::Venv(_) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+    // The path and process kinds plan from the core probe; the deploy kinds from their records.
+    let mut change = match r.desired.builder_spec() {
+        Some(BuilderSpec::File(s)) => file::plan(s, &observed.path(&s.path))?,
+        Some(BuilderSpec::Directory(s)) => directory::plan(s, &observed.path(&s.path))?,
+        Some(BuilderSpec::Link(s)) => link::plan(s, &observed.path(&s.path))?,
+        Some(BuilderSpec::Program(s)) => program::plan(s, observed)?.change,
+        Some(BuilderSpec::Service(s)) => service::plan(s, observed, false)?.change,
+        None => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;
