@@ -27,33 +27,17 @@ impl Account {
     }
 }
 
-/// The accounts a resource needs to exist when its step runs.
+/// The accounts a resource needs to exist when its step runs (see [`Spec::accounts`]).
 pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
-    fn pair<'a>(o: &'a Option<String>, g: &'a Option<String>) -> Vec<(Account, &'a str)> {
-        o.iter()
-            .map(|o| (Account::User, o.as_str()))
-            .chain(g.iter().map(|g| (Account::Group, g.as_str())))
-            .collect()
-    }
-    match d {
-        Desired::File(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::Directory(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::Link(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::Git(s) => pair(&s.owner, &s.group),
-        Desired::Sync(s) => pair(&s.layout.owner, &s.layout.group),
-        Desired::Release(s) => pair(&s.layout.owner, &s.layout.group),
-        Desired::Command(s) => pair(&s.user, &None),
-        Desired::Line(_) | Desired::Block(_) => Vec::new(),
-        Desired::Cron(s) => vec![(Account::User, s.user.as_str())],
-        Desired::Program(s) => pair(&s.attrs.owner, &s.attrs.group),
-        // fetch kinds
-        Desired::Download(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::AptSource(_) => Vec::new(),
-        Desired::Venv(s) => pair(&s.user, &None),
-        Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
-            Vec::new()
-        }
-    }
+    d.accounts()
+}
+
+/// `owner:` as a user and `group:` as a group, those given.
+pub fn pair<'a>(o: &'a Option<String>, g: &'a Option<String>) -> Vec<(Account, &'a str)> {
+    o.iter()
+        .map(|o| (Account::User, o.as_str()))
+        .chain(g.iter().map(|g| (Account::Group, g.as_str())))
+        .collect()
 }
 
 /// What the run itself creates: present `user:` (and their primary groups named like them)

@@ -85,6 +85,9 @@ pub fn plan(spec: &BlockSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork
 }
 
 impl super::Spec for BlockSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        edit::depends(observed, out)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path

@@ -230,6 +230,17 @@ fn check_key(key: &str) -> Result<String, String> {
 }
 
 impl super::Spec for CommandSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        if !observed.deploy.guards.is_empty() {
+            out.insert(
+                "unless checks".into(),
+                super::digest_of(&observed.deploy.guards),
+            );
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.user, &None)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.command

@@ -186,6 +186,12 @@ pub fn plan(spec: &CronSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
 }
 
 impl super::Spec for CronSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        edit::depends(observed, out)
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        vec![(super::accounts::Account::User, self.user.as_str())]
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name

@@ -120,6 +120,9 @@ fn plan_parent(
 }
 
 impl super::Spec for DirectorySpec {
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path

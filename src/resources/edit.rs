@@ -191,6 +191,18 @@ pub fn apply_fragment(index: usize, w: &EditWork) -> (String, Vec<u8>) {
     )
 }
 
+/// A plan file's fingerprint of an edit: every file the probe read whole (see
+/// [`Spec::depends`](super::Spec::depends)).
+pub fn depends(observed: &super::Observed, out: &mut super::Prints) {
+    for (p, seen) in &observed.deploy.files {
+        let v = match seen {
+            FileSeen::File(b) => super::sha256_hex(b),
+            other => format!("{other:?}"),
+        };
+        out.insert(format!("file {p}"), v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,6 +111,9 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
 }
 
 impl super::Spec for FileSpec {
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path

@@ -540,6 +540,24 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
 }
 
 impl super::Spec for GitSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let (key, deploy) = (self.key(), &observed.deploy);
+        if let Some(c) = deploy.checkouts.get(key) {
+            out.insert(format!("checkout {key}"), format!("{c:?}"));
+        }
+        if let Some(r) = deploy
+            .remotes
+            .get(&(self.repo.clone(), self.version.clone()))
+        {
+            out.insert(
+                format!("remote {} {}", self.repo, self.version),
+                super::digest_of(r),
+            );
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.owner, &self.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.dest

@@ -128,6 +128,11 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
 }
 
 impl super::Spec for GroupSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = super::account_print(observed.deploy.groups.as_ref().map(|g| g.get(key)));
+        out.insert(format!("group {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name

@@ -248,6 +248,37 @@ pub trait Spec {
     fn tree_root(&self) -> Option<&str> {
         None
     }
+    /// The accounts (users, groups) that must exist when its step runs (`owner:`, `group:`,
+    /// the user a command or a cron job runs as), checked before apply (`accounts`).
+    fn accounts(&self) -> Vec<(accounts::Account, &str)> {
+        Vec::new()
+    }
+    /// Paths beside [`Spec::probe_paths`] whose state a plan file's fingerprint holds (a
+    /// program's conf file).
+    fn print_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What else its plan depends on in `observed` (its checkout, tree, package, unit…), as
+    /// entries of a plan file's fingerprint (`engine::planfile`).
+    fn depends(&self, _observed: &Observed, _out: &mut Prints) {}
+}
+
+/// Entries of a plan file's fingerprint: what a change depends on, by name.
+pub type Prints = BTreeMap<String, String>;
+
+/// A short digest of a structured observation (its debug form), `sha256:HEX` (16 digits).
+pub fn digest_of(v: &impl fmt::Debug) -> String {
+    let full = sha256_hex(format!("{v:?}").as_bytes());
+    format!("sha256:{}", &full[..16])
+}
+
+/// A user or group as the probe saw it: its entry, `absent`, or `unknown` (not probed).
+pub fn account_print<T: fmt::Debug>(seen: Option<Option<&T>>) -> String {
+    match seen {
+        Some(Some(entry)) => format!("{entry:?}"),
+        Some(None) => "absent".into(),
+        None => "unknown".into(),
+    }
 }
 
 /// True when one of `v` has a NUL byte.
@@ -359,6 +390,21 @@ impl Desired {
     /// See [`Spec::tree_root`].
     pub fn tree_root(&self) -> Option<&str> {
         each_spec!(self, s => s.tree_root())
+    }
+
+    /// See [`Spec::print_paths`].
+    pub fn print_paths(&self) -> Vec<String> {
+        each_spec!(self, s => s.print_paths())
+    }
+
+    /// See [`Spec::depends`].
+    pub fn depends(&self, observed: &Observed, out: &mut Prints) {
+        each_spec!(self, s => s.depends(observed, out))
+    }
+
+    /// See [`Spec::accounts`].
+    pub fn accounts(&self) -> Vec<(accounts::Account, &str)> {
+        each_spec!(self, s => s.accounts())
     }
 }
 

@@ -386,6 +386,17 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
 }
 
 impl super::Spec for PackageSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = match &observed.deploy.packages {
+            Some(db) => match db.installed.get(key) {
+                Some(i) => format!("{} {} {}", i.status.trim(), i.version, i.arch),
+                None => "not installed".into(),
+            },
+            None => "unknown".into(),
+        };
+        out.insert(format!("package {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name

@@ -650,6 +650,21 @@ n=\"$b/r\"
 }
 
 impl super::Spec for ReleaseSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let (key, deploy) = (self.key(), &observed.deploy);
+        if let Some(h) = deploy.releases.get(key) {
+            out.insert(format!("release {key}"), super::digest_of(h));
+        }
+        for (root, t) in &deploy.trees {
+            out.insert(format!("tree {root}"), super::digest_of(t));
+        }
+        for ((repo, version), r) in &deploy.remotes {
+            out.insert(format!("remote {repo} {version}"), super::digest_of(r));
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.layout.owner, &self.layout.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.dest

@@ -466,6 +466,17 @@ pub fn plan(
 }
 
 impl super::Spec for ServiceSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = match observed.units.get(key) {
+            Some(u) => format!(
+                "load={} active={} sub={} file={} reload-needed={}",
+                u.load_state, u.active_state, u.sub_state, u.unit_file_state, u.need_daemon_reload
+            ),
+            None => "unknown".into(),
+        };
+        out.insert(format!("unit {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name

@@ -854,6 +854,15 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for SyncSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        if let Some(t) = observed.deploy.trees.get(key) {
+            out.insert(format!("tree {key}"), super::digest_of(t));
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.layout.owner, &self.layout.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.dest

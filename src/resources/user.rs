@@ -262,6 +262,11 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
 }
 
 impl super::Spec for UserSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = super::account_print(observed.deploy.users.as_ref().map(|u| u.get(key)));
+        out.insert(format!("user {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name

@@ -376,6 +376,15 @@ pub fn apply_fragment(index: usize, spec: &VenvSpec, op: &VenvOp) -> String {
 }
 
 impl super::Spec for VenvSpec {
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        if let Some(v) = observed.deploy.venvs.get(key) {
+            out.insert(format!("venv {key}"), format!("{v:?}"));
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.user, &None)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
