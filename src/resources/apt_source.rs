@@ -315,6 +315,39 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for AptSourceSpec {
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let (src, key) = (
+            observed.path(&self.sources_path()),
+            observed.path(&self.key_path()),
+        );
+        Ok(plan(self, &src, &key)?.map(|p| p.map(super::Work::AptSource)))
+    }
+    fn content(
+        &self,
+        work: &super::Work,
+        observed: &super::Observed,
+    ) -> Option<super::ContentChange> {
+        match work {
+            super::Work::AptSource(w) => content(self, w, observed),
+            _ => None,
+        }
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        // Batched by the caller: the host's last source change runs `apt-get update`.
+        match work {
+            Some(super::Work::AptSource(w)) => Some(Ok(apply_fragment(index, self, w, true))),
+            _ => None,
+        }
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name

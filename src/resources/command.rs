@@ -230,6 +230,33 @@ fn check_key(key: &str) -> Result<String, String> {
 }
 
 impl super::Spec for CommandSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        if let Some(g) = self.guard() {
+            p.add_guard(g);
+        }
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let creates = self.creates.as_ref().map(|c| observed.path(c));
+        let checks = Checks {
+            creates: creates.as_ref(),
+            unless: self
+                .guard()
+                .and_then(|g| observed.deploy.guards.get(&g.id).copied()),
+        };
+        Ok(plan(self, &checks, changed)?.map(|p| p.map(|()| super::Work::Command)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        let _ = work;
+        Some(Ok((apply_fragment(index, self), Vec::new())))
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         if !observed.deploy.guards.is_empty() {
             out.insert(

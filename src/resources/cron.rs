@@ -186,6 +186,25 @@ pub fn plan(spec: &CronSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
 }
 
 impl super::Spec for CronSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_file(&self.path());
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let seen = super::deploy::seen_file(&observed.deploy, &self.path())?;
+        Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        edit::apply_work(index, work)
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         edit::depends(observed, out)
     }

@@ -251,6 +251,27 @@ pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> Str
 }
 
 impl super::Spec for DownloadSpec {
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        Ok(plan(self, &observed.path(&self.path))?.map(|p| p.map(super::Work::Download)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        let Some(super::Work::Download(op)) = work else {
+            return None;
+        };
+        Some(match self.from {
+            FetchFrom::Host => Ok((apply_fragment(index, self, op), Vec::new())),
+            FetchFrom::Controller => controller_fragment(index, self, op),
+        })
+    }
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         super::accounts::pair(&self.attrs.owner, &self.attrs.group)
     }

@@ -540,6 +540,34 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
 }
 
 impl super::Spec for GitSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_checkout(&self.dest);
+        if self.presence == super::Presence::Present {
+            p.add_remote(&self.repo, &self.version);
+        }
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let o = &observed.deploy;
+        let co = (o.checkouts.get(&self.dest))
+            .ok_or_else(|| super::deploy::not_probed("the checkout"))?;
+        let remote = o.remotes.get(&(self.repo.clone(), self.version.clone()));
+        Ok(plan(self, &observed.path(&self.dest), co, remote)?.map(|p| p.map(super::Work::Git)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Git(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),
+            _ => None,
+        }
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let (key, deploy) = (self.key(), &observed.deploy);
         if let Some(c) = deploy.checkouts.get(key) {

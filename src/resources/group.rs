@@ -128,6 +128,31 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
 }
 
 impl super::Spec for GroupSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.groups = true;
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let groups = (observed.deploy.groups.as_ref())
+            .ok_or_else(|| super::deploy::not_probed("getent group"))?;
+        Ok(plan(self, groups.get(&self.name))?.map(|p| p.map(super::Work::Group)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Group(op)) => {
+                Some(Ok((apply_fragment(index, &self.name, op), Vec::new())))
+            }
+            _ => None,
+        }
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
         let v = super::account_print(observed.deploy.groups.as_ref().map(|g| g.get(key)));

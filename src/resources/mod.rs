@@ -157,6 +157,42 @@ pub enum Desired {
     Venv(venv::VenvSpec),
 }
 
+/// The work apply does for a planned change of a kind of `resources::deploy` (the list of
+/// those kinds, beside [`Desired`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    Git(git::GitOp),
+    Sync(sync::SyncWork),
+    Release(release::ReleaseWork),
+    Package(package::PackageOp),
+    User(user::UserOp),
+    Group(group::GroupOp),
+    Command,
+    Edit(edit::EditWork),
+    // fetch kinds
+    Download(download::DownloadOp),
+    AptSource(apt_source::AptSourceWork),
+    Venv(venv::VenvOp),
+}
+
+impl Work {
+    /// The files of a sync or release that change, as the report lists them.
+    pub fn file_list(&self) -> FileList {
+        match self {
+            Work::Sync(w) => w.file_list(),
+            Work::Release(w) => w.files.clone(),
+            Work::Git(_)
+            | Work::Package(_)
+            | Work::User(_)
+            | Work::Group(_)
+            | Work::Command
+            | Work::Edit(_) => Default::default(),
+            // fetch kinds
+            Work::Download(_) | Work::AptSource(_) | Work::Venv(_) => Default::default(),
+        }
+    }
+}
+
 /// Kind of a resource, as written in playbooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -261,6 +297,35 @@ pub trait Spec {
     /// What else its plan depends on in `observed` (its checkout, tree, package, unit…), as
     /// entries of a plan file's fingerprint (`engine::planfile`).
     fn depends(&self, _observed: &Observed, _out: &mut Prints) {}
+    /// What it asks of the probe beyond its paths: the records of its own (a checkout, a
+    /// package, a file read whole), see [`deploy::DeployProbe`].
+    fn add_probe(&self, _p: &mut deploy::DeployProbe) {}
+    /// The kinds of `resources::deploy`: its planned change and work, a pure function of what
+    /// the probe saw; `changed`: keys of the host's resources changing in this run (for
+    /// `on_change`). The path and process kinds plan elsewhere (`None`).
+    fn plan_work(
+        &self,
+        _observed: &Observed,
+        _changed: &[&str],
+    ) -> Result<Option<deploy::Planned<Work>>, deploy::Refused> {
+        Ok(None)
+    }
+    /// The content change a report shows for its planned `work` (an edit's file, a source).
+    fn content(&self, work: &Work, _observed: &Observed) -> Option<ContentChange> {
+        match work {
+            Work::Edit(w) => w.content.clone(),
+            _ => None,
+        }
+    }
+    /// Its apply fragment (script text and stdin) for its planned `work`; `None`: not a kind
+    /// with a fragment of its own, or no work of its kind (an internal error).
+    fn apply_fragment(
+        &self,
+        _index: usize,
+        _work: Option<&Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        None
+    }
 }
 
 /// Entries of a plan file's fingerprint: what a change depends on, by name.
@@ -400,6 +465,34 @@ impl Desired {
     /// See [`Spec::depends`].
     pub fn depends(&self, observed: &Observed, out: &mut Prints) {
         each_spec!(self, s => s.depends(observed, out))
+    }
+
+    /// See [`Spec::add_probe`].
+    pub fn add_probe(&self, p: &mut deploy::DeployProbe) {
+        each_spec!(self, s => s.add_probe(p))
+    }
+
+    /// See [`Spec::plan_work`].
+    pub fn plan_work(
+        &self,
+        observed: &Observed,
+        changed: &[&str],
+    ) -> Result<Option<deploy::Planned<Work>>, deploy::Refused> {
+        each_spec!(self, s => s.plan_work(observed, changed))
+    }
+
+    /// See [`Spec::content`].
+    pub fn content(&self, work: &Work, observed: &Observed) -> Option<ContentChange> {
+        each_spec!(self, s => s.content(work, observed))
+    }
+
+    /// See [`Spec::apply_fragment`].
+    pub fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        each_spec!(self, s => s.apply_fragment(index, work))
     }
 
     /// See [`Spec::accounts`].

@@ -386,6 +386,19 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
 }
 
 impl super::Spec for PackageSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_package(&self.name, self.state == PackageState::Latest);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let db =
+            (observed.deploy.packages.as_ref()).ok_or_else(|| super::deploy::not_probed("dpkg"))?;
+        Ok(plan(self, db)?.map(|p| p.map(super::Work::Package)))
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
         let v = match &observed.deploy.packages {

@@ -650,6 +650,61 @@ n=\"$b/r\"
 }
 
 impl super::Spec for ReleaseSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_release(&self.dest);
+        if self.pin.is_none() {
+            if let Some((root, exclude)) = self.probe_tree() {
+                p.add_tree(&root, &exclude);
+            }
+            if let ReleaseSource::Git { repo, version, .. } = &self.source {
+                p.add_remote(repo, version);
+            }
+        }
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let o = &observed.deploy;
+        let history = o.releases.get(&self.dest).cloned().unwrap_or_default();
+        let tree = match (self.probe_tree(), &self.pin) {
+            (Some((root, _)), None) => Some(
+                o.trees
+                    .get(&root)
+                    .ok_or_else(|| super::deploy::not_probed("the live release"))?,
+            ),
+            _ => None,
+        };
+        let remote = match &self.source {
+            ReleaseSource::Git { repo, version, .. } => {
+                o.remotes.get(&(repo.clone(), version.clone()))
+            }
+            ReleaseSource::Sync { .. } => None,
+        };
+        let (dest, current) = (observed.path(&self.dest), observed.path(&self.current()));
+        let seen = Seen {
+            dest: &dest,
+            current: &current,
+            history: &history,
+            tree,
+            remote,
+        };
+        Ok(plan(self, &seen)?.map(|p| p.map(super::Work::Release)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Release(w)) => {
+                Some(apply_fragment(index, self, w).map_err(|e| e.to_string()))
+            }
+            _ => None,
+        }
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let (key, deploy) = (self.key(), &observed.deploy);
         if let Some(h) = deploy.releases.get(key) {

@@ -854,6 +854,31 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for SyncSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_tree(&self.dest, &self.exclude);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let tree = (observed.deploy.trees.get(&self.dest))
+            .ok_or_else(|| super::deploy::not_probed("the folder"))?;
+        Ok(plan(self, &observed.path(&self.dest), tree)?.map(|p| p.map(super::Work::Sync)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Sync(w)) => {
+                Some(apply_fragment(index, self, w).map_err(|e| e.to_string()))
+            }
+            _ => None,
+        }
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
         if let Some(t) = observed.deploy.trees.get(key) {

@@ -262,6 +262,33 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
 }
 
 impl super::Spec for UserSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_user(&self.name);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let _ = changed;
+        let o = &observed.deploy;
+        let users = (o.users.as_ref()).ok_or_else(|| super::deploy::not_probed("getent passwd"))?;
+        let groups =
+            (o.groups.as_ref()).ok_or_else(|| super::deploy::not_probed("getent group"))?;
+        Ok(plan(self, users.get(&self.name), groups)?.map(|p| p.map(super::Work::User)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::User(op)) => {
+                Some(Ok((apply_fragment(index, &self.name, op), Vec::new())))
+            }
+            _ => None,
+        }
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
         let v = super::account_print(observed.deploy.users.as_ref().map(|u| u.get(key)));

@@ -376,6 +376,28 @@ pub fn apply_fragment(index: usize, spec: &VenvSpec, op: &VenvOp) -> String {
 }
 
 impl super::Spec for VenvSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_venv(self);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let seen = (observed.deploy.venvs.get(&self.path))
+            .ok_or_else(|| super::deploy::not_probed("the venv"))?;
+        Ok(plan(self, seen, changed)?.map(|p| p.map(super::Work::Venv)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Venv(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),
+            _ => None,
+        }
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
         if let Some(v) = observed.deploy.venvs.get(key) {
