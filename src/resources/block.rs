@@ -10,6 +10,7 @@
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::{Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 
 /// The marker when none is given.
 pub const DEFAULT_MARKER: &str = "# {mark} PLAY MANAGED BLOCK";
@@ -130,7 +131,30 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
 };
+
+/// The spec of a `block:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let text = k.string("text", &raw.text)?;
+    if presence == Presence::Present && text.is_none() {
+        return Err(k.fail("block", "a block needs `text`".into()));
+    }
+    let marker = k
+        .string("marker", &raw.marker)?
+        .unwrap_or_else(|| DEFAULT_MARKER.to_string());
+    check_marker(&marker).map_err(|m| k.fail("marker", m))?;
+    Ok(super::Desired::Block(BlockSpec {
+        path: key,
+        presence,
+        text: text.unwrap_or_default(),
+        marker,
+    }))
+}
 
 #[cfg(test)]
 mod tests {

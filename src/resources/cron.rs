@@ -12,6 +12,7 @@
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::{Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 
 /// One cron file, rendered for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,24 +136,6 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks an environment variable name and value (one line each).
-pub fn check_environment(env: &[(String, String)]) -> Result<(), String> {
-    for (k, v) in env {
-        let ok = k
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(format!("environment: `{k}` is not a variable name"));
-        }
-        if v.contains('\n') || v.contains('\r') {
-            return Err(format!("environment: `{k}` has a newline"));
-        }
-    }
-    Ok(())
-}
-
 /// The cron file's text.
 pub fn render(spec: &CronSpec) -> String {
     let mut out = format!(
@@ -239,7 +222,38 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: check_name,
+    render: super::registry::Render::Fn(from_entry),
 };
+
+/// The spec of a `cron:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let schedule = k.string("schedule", &raw.schedule)?.unwrap_or_default();
+    let command = k.string("command", &raw.command)?.unwrap_or_default();
+    if presence == Presence::Present {
+        check_schedule(&schedule).map_err(|m| k.fail("schedule", m))?;
+        if command.trim().is_empty() || command.contains('\n') {
+            return Err(k.fail("command", "a cron job needs `command`, one line".into()));
+        }
+    }
+    let user = k
+        .string("user", &raw.user)?
+        .unwrap_or_else(|| "root".into());
+    super::user::check_name("user", &user).map_err(|m| k.fail("user", m))?;
+    let environment = k.mapping("environment", &raw.environment)?;
+    super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
+    Ok(super::Desired::Cron(CronSpec {
+        name: key,
+        presence,
+        schedule,
+        user,
+        command,
+        environment,
+    }))
+}
 
 #[cfg(test)]
 mod tests {
@@ -314,6 +328,6 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((p.action, p.work.new), (super::super::Action::Delete, None));
-        assert!(check_environment(&[("A B".into(), "x".into())]).is_err());
+        assert!(crate::resources::check_environment(&[("A B".into(), "x".into())]).is_err());
     }
 }

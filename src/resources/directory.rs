@@ -146,6 +146,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Path,
     first_probe: super::registry::FirstProbe::Path { emptiness: true },
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::directory),
 };
 
 #[cfg(test)]

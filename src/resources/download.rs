@@ -18,6 +18,7 @@
 
 use super::deploy::{Planned, Refused};
 use super::{attr_details, Action, Attrs, PathKind, PathState, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// Who fetches the URL.
@@ -298,7 +299,46 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
 };
+
+/// The spec of a `download:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let url = k.string("url", &raw.url)?.unwrap_or_default();
+    let sha256 = k.string("sha256", &raw.sha256)?.unwrap_or_default();
+    let sha256 = if presence == Presence::Present {
+        check_url(&url).map_err(|m| k.fail("url", m))?;
+        check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?
+    } else {
+        sha256
+    };
+    let from = match &raw.from {
+        None => None,
+        Some(v) => Some(k.scalar("from", v)?),
+    };
+    let from = match from.as_deref() {
+        None | Some("host") => FetchFrom::Host,
+        Some("controller") => FetchFrom::Controller,
+        Some(other) => {
+            return Err(k.fail(
+                "from",
+                format!("from: `host` or `controller` (who fetches the url), not `{other}`"),
+            ))
+        }
+    };
+    Ok(super::Desired::Download(DownloadSpec {
+        path: key,
+        presence,
+        url,
+        sha256,
+        from,
+        attrs,
+    }))
+}
 
 #[cfg(test)]
 mod tests {

@@ -141,6 +141,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Path,
     first_probe: super::registry::FirstProbe::Path { emptiness: false },
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::file),
 };
 
 #[cfg(test)]

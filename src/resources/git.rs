@@ -618,6 +618,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::deploy::git),
 };
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use regex::Regex;
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::{Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 
 /// One line, rendered for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +145,40 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
 };
+
+/// The spec of a `line:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let regexp = k.string("regexp", &raw.regexp)?;
+    if let Some(re) = &regexp {
+        check_regexp(re).map_err(|m| k.fail("regexp", m))?;
+    }
+    let presence = k.presence(&state)?;
+    let text = k.string("text", &raw.text)?;
+    if presence == Presence::Present && text.is_none() {
+        return Err(k.fail("line", "a line needs `text`".into()));
+    }
+    if presence == Presence::Absent && text.is_none() && regexp.is_none() {
+        return Err(k.fail("line", "an absent line needs `regexp` or `text`".into()));
+    }
+    let text = text.unwrap_or_default();
+    check_text(&text).map_err(|m| k.fail("text", m))?;
+    let validate = k.string("validate", &raw.validate)?;
+    if let Some(v) = &validate {
+        edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
+    }
+    Ok(super::Desired::Line(LineSpec {
+        path: key,
+        presence,
+        regexp,
+        text,
+        validate,
+    }))
+}
 
 #[cfg(test)]
 mod tests {

@@ -803,6 +803,25 @@ pub struct PlanError {
     pub message: String,
 }
 
+/// Checks `environment:` variable names and values (one line each): a command's, a cron
+/// job's.
+pub fn check_environment(env: &[(String, String)]) -> Result<(), String> {
+    for (k, v) in env {
+        let ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(format!("environment: `{k}` is not a variable name"));
+        }
+        if v.contains('\n') || v.contains('\r') {
+            return Err(format!("environment: `{k}` has a newline"));
+        }
+    }
+    Ok(())
+}
+
 /// Formats permission bits as `0644`.
 pub fn mode_str(mode: u32) -> String {
     format!("{:04o}", mode & 0o7777)

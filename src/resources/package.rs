@@ -435,6 +435,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
+    render: super::registry::Render::PerName,
 };
 
 #[cfg(test)]

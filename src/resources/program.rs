@@ -580,6 +580,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Process,
     first_probe: super::registry::FirstProbe::Program,
     check_key,
+    render: super::registry::Render::Process,
 };
 
 #[cfg(test)]

@@ -35,7 +35,29 @@ pub struct KindDef {
     /// Checks its rendered key, giving the key the resource has (a service's unit name gets
     /// its `.service`, a package loses its `=VERSION`); `Err`: the message, located by resolve.
     pub check_key: fn(&str) -> Result<String, String>,
+    /// How resolve builds its spec from a playbook entry.
+    pub render: Render,
 }
+
+/// [`KindDef::render`]: how resolve builds a kind's spec from a playbook entry, once its key
+/// is rendered and checked.
+#[derive(Debug, Clone, Copy)]
+pub enum Render {
+    /// A function of the entry's keys, its errors located at them (in the kind's file; the
+    /// kinds not moved there yet have theirs in `resolve`).
+    Fn(RenderFn),
+    /// A supervisor program or a systemd service (`resolve`'s `process`: conf files and
+    /// includes found in the role).
+    Process,
+    /// One resource per name the entry lists (`package:`).
+    PerName,
+}
+
+/// See [`Render::Fn`].
+pub type RenderFn = fn(
+    &crate::resolve::Keys<'_>,
+    crate::resolve::Base,
+) -> Result<super::Desired, crate::resolve::ResolveError>;
 
 /// [`KindDef::check_key`] of the kinds whose key is a path on the host.
 pub fn path_key(key: &str) -> Result<String, String> {

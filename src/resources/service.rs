@@ -511,6 +511,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Process,
     first_probe: super::registry::FirstProbe::Unit,
     check_key: unit_name,
+    render: super::registry::Render::Process,
 };
 
 #[cfg(test)]

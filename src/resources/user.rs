@@ -333,6 +333,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
+    render: super::registry::Render::Fn(crate::resolve::deploy::user),
 };
 
 #[cfg(test)]

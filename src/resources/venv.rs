@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 use super::deploy::{set_args, Planned, Refused};
 use super::{Action, Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// The state file inside the venv.
@@ -438,7 +439,40 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
 };
+
+/// The spec of a `venv:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let user = k.string("user", &raw.user)?;
+    if let Some(u) = &user {
+        super::user::check_name("user", u).map_err(|m| k.fail("user", m))?;
+    }
+    let python = k
+        .string("python", &raw.python)?
+        .unwrap_or_else(|| "python3".into());
+    if python.trim().is_empty() {
+        return Err(k.fail("python", "python: an empty interpreter".into()));
+    }
+    let packages = k
+        .list("packages", &raw.packages)?
+        .unwrap_or_default()
+        .iter()
+        .map(|p| parse_requirement(p).map_err(|m| k.fail("packages", m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(super::Desired::Venv(VenvSpec {
+        path: key,
+        presence: k.presence(&state)?,
+        python,
+        packages,
+        requirements: k.path("requirements", k.string("requirements", &raw.requirements)?)?,
+        pip_args: k.list("pip_args", &raw.pip_args)?.unwrap_or_default(),
+        user,
+    }))
+}
 
 #[cfg(test)]
 mod tests {
