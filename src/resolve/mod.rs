@@ -22,7 +22,7 @@ use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::registry::{Plug, Render};
-use crate::resources::service::{self, ServiceSpec, ServiceState};
+use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
 use crate::resources::{
@@ -613,21 +613,14 @@ impl<'a> Resolver<'a> {
                         k if k.is_path() => tree::normalize(res.desired.key()),
                         k => format!("{k} {}", res.desired.key()),
                     }];
-                    match &res.desired {
-                        Desired::Program(s) => names.push(program::conf_path(&s.name)),
-                        Desired::Service(s) if s.unit.is_some() => {
-                            names.push(service::unit_path(&s.name))
-                        }
-                        Desired::Cron(s) => names.push(s.path()),
-                        _ => {}
-                    }
+                    names.extend(res.desired.owned_paths());
                     // Several `line:` and `block:` may edit one file (no other kind may own it).
-                    let edit = matches!(res.desired, Desired::Line(_) | Desired::Block(_));
+                    let edit = res.desired.shares_file();
                     if edit && names.iter().all(|k| edits.contains(k)) {
                         play_resources.push((entry, res));
                         continue 'resources;
                     }
-                    let per_host = res.desired.kind() != Kind::Command;
+                    let per_host = res.desired.owned_per_host();
                     for key in &names {
                         let first = if per_host {
                             owners.get(key)

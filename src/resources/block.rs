@@ -86,6 +86,9 @@ pub fn plan(spec: &BlockSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork
 }
 
 impl super::Spec for BlockSpec {
+    fn shares_file(&self) -> bool {
+        true
+    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_file(&self.path);
     }

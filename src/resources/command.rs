@@ -230,6 +230,9 @@ fn check_key(key: &str) -> Result<String, String> {
 }
 
 impl super::Spec for CommandSpec {
+    fn owned_per_host(&self) -> bool {
+        false
+    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         if let Some(g) = self.guard() {
             p.add_guard(g);

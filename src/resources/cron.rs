@@ -169,6 +169,9 @@ pub fn plan(spec: &CronSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
 }
 
 impl super::Spec for CronSpec {
+    fn owned_paths(&self) -> Vec<String> {
+        vec![self.path()]
+    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_file(&self.path());
     }

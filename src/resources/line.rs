@@ -100,6 +100,9 @@ pub fn plan(spec: &LineSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
 }
 
 impl super::Spec for LineSpec {
+    fn shares_file(&self) -> bool {
+        true
+    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_file(&self.path);
     }

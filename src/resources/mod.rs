@@ -284,6 +284,21 @@ pub trait Spec {
     fn tree_root(&self) -> Option<&str> {
         None
     }
+    /// Paths it writes besides its key (a program's conf file, a service's unit file, a cron
+    /// job's file): like its key, each has one owner on a host (`play check`).
+    fn owned_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Several resources that say so may edit one file (`line:`, `block:`); no other may own
+    /// it.
+    fn shares_file(&self) -> bool {
+        false
+    }
+    /// Its key has one owner on a host (false: only within one play, as a command line that
+    /// two plays may both run).
+    fn owned_per_host(&self) -> bool {
+        true
+    }
     /// The accounts (users, groups) that must exist when its step runs (`owner:`, `group:`,
     /// the user a command or a cron job runs as), checked before apply (`accounts`).
     fn accounts(&self) -> Vec<(accounts::Account, &str)> {
@@ -493,6 +508,21 @@ impl Desired {
         work: Option<&Work>,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         each_spec!(self, s => s.apply_fragment(index, work))
+    }
+
+    /// See [`Spec::owned_paths`].
+    pub fn owned_paths(&self) -> Vec<String> {
+        each_spec!(self, s => s.owned_paths())
+    }
+
+    /// See [`Spec::shares_file`].
+    pub fn shares_file(&self) -> bool {
+        each_spec!(self, s => s.shares_file())
+    }
+
+    /// See [`Spec::owned_per_host`].
+    pub fn owned_per_host(&self) -> bool {
+        each_spec!(self, s => s.owned_per_host())
     }
 
     /// See [`Spec::accounts`].

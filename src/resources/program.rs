@@ -511,6 +511,9 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
 }
 
 impl super::Spec for ProgramSpec {
+    fn owned_paths(&self) -> Vec<String> {
+        vec![conf_path(&self.name)]
+    }
     fn print_paths(&self) -> Vec<String> {
         vec![self.conf_path.clone()]
     }

@@ -94,6 +94,10 @@ pub enum Plug {
 /// Keys of every resource (docs/playbooks.md, "Keys of every resource").
 pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive", "name"];
 
+/// Kind names that are also keys of most kinds (`group:`): such a name names its kind only in
+/// an entry that names no other (`playbook`).
+pub const KEY_FIRST: &[&str] = &["group"];
+
 /// Every kind, in the order playbook errors list them.
 pub const ALL: [Kind; 18] = [
     Kind::File,

@@ -466,6 +466,12 @@ pub fn plan(
 }
 
 impl super::Spec for ServiceSpec {
+    fn owned_paths(&self) -> Vec<String> {
+        match self.unit {
+            Some(_) => vec![unit_path(&self.name)],
+            None => Vec::new(),
+        }
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
         let v = match observed.units.get(key) {
