@@ -376,6 +376,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
     render: super::registry::Render::Fn(from_entry),
+    records: &[],
 };
 
 /// The spec of a `apt_source:` entry, its errors located at their keys (the registry line's

@@ -226,6 +226,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: check_name,
     render: super::registry::Render::Fn(from_entry),
+    records: &[],
 };
 
 /// The spec of a `cron:` entry, its errors located at their keys (the registry line's

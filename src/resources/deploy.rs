@@ -36,7 +36,6 @@ use super::package::{self, PackageDb};
 use super::release::{self, History, Pin};
 use super::sync::{self, RemoteTree};
 use super::user::{self, Passwd};
-use super::venv::{self, VenvSeen, VenvSpec};
 use super::{Action, Change, Desired, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
@@ -177,8 +176,8 @@ pub struct DeployProbe {
     pub guards: Vec<Guard>,
     /// Text files read whole (`line:`, `block:`, `cron:`).
     pub files: Vec<String>,
-    /// fetch kinds: virtualenvs.
-    pub venvs: Vec<VenvSpec>,
+    /// Probe fragments of kinds that own their records (`registry::KindDef::records`).
+    pub fragments: Vec<String>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
@@ -216,8 +215,9 @@ impl DeployProbe {
     pub fn add_guard(&mut self, g: Guard) {
         push_unique(&mut self.guards, g);
     }
-    pub fn add_venv(&mut self, v: &VenvSpec) {
-        push_unique(&mut self.venvs, v.clone());
+    /// A fragment writing records its kind owns (see [`DeployObserved::record`]).
+    pub fn add_fragment(&mut self, fragment: String) {
+        push_unique(&mut self.fragments, fragment);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -268,12 +268,7 @@ impl DeployProbe {
                 .cloned()
                 .collect(),
             files: diff(&self.files, &have.files),
-            venvs: self
-                .venvs
-                .iter()
-                .filter(|v| !have.venvs.contains(v))
-                .cloned()
-                .collect(),
+            fragments: diff(&self.fragments, &have.fragments),
         }
     }
 
@@ -303,8 +298,8 @@ impl DeployProbe {
             s.push_str(&command::probe_guard(g));
         }
         s.push_str(&edit::probe_fragment(&self.files));
-        for v in &self.venvs {
-            s.push_str(&venv::probe_fragment(v));
+        for f in &self.fragments {
+            s.push_str(f);
         }
         s
     }
@@ -330,11 +325,17 @@ pub struct DeployObserved {
     pub guards: BTreeMap<String, Option<i32>>,
     /// Text files read whole, by path.
     pub files: BTreeMap<String, FileSeen>,
-    /// fetch kinds: virtualenvs by path.
-    pub venvs: BTreeMap<String, VenvSeen>,
+    /// The records kinds own (`registry::KindDef::records`): by tag and key, the fields
+    /// after the key.
+    pub records: BTreeMap<(String, String), Vec<String>>,
 }
 
 impl DeployObserved {
+    /// The fields (after the key) of the record `tag` a kind owns, for `key`.
+    pub fn record(&self, tag: &str, key: &str) -> Option<&[String]> {
+        (self.records.get(&(tag.to_string(), key.to_string()))).map(Vec::as_slice)
+    }
+
     /// Adds a later probe's findings.
     pub fn merge(&mut self, more: DeployObserved) {
         self.checkouts.extend(more.checkouts);
@@ -352,7 +353,7 @@ impl DeployObserved {
         }
         self.guards.extend(more.guards);
         self.files.extend(more.files);
-        self.venvs.extend(more.venvs);
+        self.records.extend(more.records);
     }
 }
 
@@ -460,8 +461,7 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
         b"pkgnone" => 0,
         b"edf" => 3,
-        b"venv" => 6,
-        _ => return None,
+        other => return super::registry::record_fields(other),
     })
 }
 
@@ -552,13 +552,12 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
             obs.files
                 .insert(text(f[0]), edit::parse_record(f[1], f[2])?);
         }
-        b"venv" => {
-            let (p, [cfg, host, dists, state, req]) =
-                (text(f[0]), [1, 2, 3, 4, 5].map(|k| text(f[k])));
-            obs.venvs
-                .insert(p, venv::parse_seen(&cfg, &host, &dists, &state, &req));
+        // A record a kind owns: kept for the kind to parse.
+        other => {
+            let tag = String::from_utf8_lossy(other).into_owned();
+            let rest = f[1..].iter().map(|b| text(b)).collect();
+            obs.records.insert((tag, text(f[0])), rest);
         }
-        _ => return Err("unknown record".into()),
     }
     Ok(())
 }

@@ -436,6 +436,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
     render: super::registry::Render::PerName,
+    records: &[],
 };
 
 #[cfg(test)]

@@ -37,6 +37,26 @@ pub struct KindDef {
     pub check_key: fn(&str) -> Result<String, String>,
     /// How resolve builds its spec from a playbook entry.
     pub render: Render,
+    /// The probe records its probe fragment writes (`Spec::add_probe`) that no other kind
+    /// reads: the probe keeps their fields (`deploy::DeployObserved::record`), the kind parses
+    /// them when it plans.
+    pub records: &'static [Record],
+}
+
+/// A probe record a kind owns: `TAG \0 KEY \0` and `fields - 1` more NUL-terminated fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Record {
+    pub tag: &'static str,
+    /// How many fields follow the tag, the key included.
+    pub fields: usize,
+}
+
+/// How many fields follow `tag` when a kind's line owns that record.
+pub fn record_fields(tag: &[u8]) -> Option<usize> {
+    ALL.iter()
+        .flat_map(|k| def(*k).records)
+        .find(|r| r.tag.as_bytes() == tag)
+        .map(|r| r.fields)
 }
 
 /// [`KindDef::render`]: how resolve builds a kind's spec from a playbook entry, once its key

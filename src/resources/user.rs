@@ -334,6 +334,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
     render: super::registry::Render::Fn(crate::resolve::deploy::user),
+    records: &[],
 };
 
 #[cfg(test)]

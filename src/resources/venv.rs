@@ -156,6 +156,16 @@ pub fn parse_seen(cfg: &str, host: &str, dists: &str, state: &str, req: &str) ->
     }
 }
 
+impl VenvSpec {
+    /// What the probe saw of it (its `venv` record), when asked.
+    fn seen(&self, observed: &super::Observed) -> Option<VenvSeen> {
+        match observed.deploy.record("venv", &self.path)? {
+            [cfg, host, dists, state, req] => Some(parse_seen(cfg, host, dists, state, req)),
+            _ => None,
+        }
+    }
+}
+
 /// Probe fragment of one venv (see the module's record).
 pub fn probe_fragment(spec: &VenvSpec) -> String {
     let p = &spec.path;
@@ -378,16 +388,17 @@ pub fn apply_fragment(index: usize, spec: &VenvSpec, op: &VenvOp) -> String {
 
 impl super::Spec for VenvSpec {
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-        p.add_venv(self);
+        p.add_fragment(probe_fragment(self));
     }
     fn plan_work(
         &self,
         observed: &super::Observed,
         changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let seen = (observed.deploy.venvs.get(&self.path))
+        let seen = self
+            .seen(observed)
             .ok_or_else(|| super::deploy::not_probed("the venv"))?;
-        Ok(plan(self, seen, changed)?.map(|p| p.map(super::Work::Venv)))
+        Ok(plan(self, &seen, changed)?.map(|p| p.map(super::Work::Venv)))
     }
     fn apply_fragment(
         &self,
@@ -401,7 +412,7 @@ impl super::Spec for VenvSpec {
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
-        if let Some(v) = observed.deploy.venvs.get(key) {
+        if let Some(v) = self.seen(observed) {
             out.insert(format!("venv {key}"), format!("{v:?}"));
         }
     }
@@ -440,6 +451,10 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(from_entry),
+    records: &[super::registry::Record {
+        tag: "venv",
+        fields: 6,
+    }],
 };
 
 /// The spec of a `venv:` entry, its errors located at their keys (the registry line's
