@@ -316,6 +316,9 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for AptSourceSpec {
+    fn updates_apt_cache(&self) -> bool {
+        true
+    }
     fn plan_work(
         &self,
         observed: &super::Observed,
@@ -342,10 +345,11 @@ impl super::Spec for AptSourceSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        // Batched by the caller: the host's last source change runs `apt-get update`.
+        // The host's last source change runs `apt-get update`.
         match work {
-            Some(super::Work::AptSource(w)) => Some(Ok(apply_fragment(index, self, w, true))),
+            Some(super::Work::AptSource(w)) => Some(Ok(apply_fragment(index, self, w, last))),
             _ => None,
         }
     }

@@ -105,6 +105,7 @@ impl super::Spec for BlockSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         edit::apply_work(index, work)
     }

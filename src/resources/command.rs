@@ -256,6 +256,7 @@ impl super::Spec for CommandSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         let _ = work;
         Some(Ok((apply_fragment(index, self), Vec::new())))

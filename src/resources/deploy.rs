@@ -437,6 +437,7 @@ pub fn apply_fragment(
     change: &Change,
     r: &Resource,
     work: Option<&Work>,
+    last: bool,
 ) -> Result<(String, Vec<u8>), String> {
     let i = change.index;
     let missing = || {
@@ -448,7 +449,7 @@ pub fn apply_fragment(
     // Packages are batched by the caller (`package::apply_fragment`); the path and process
     // kinds are steps of `apply::Builder`: no fragment of their own.
     r.desired
-        .apply_fragment(i, work)
+        .apply_fragment(i, work, last)
         .unwrap_or_else(|| Err(missing()))
 }
 

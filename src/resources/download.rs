@@ -264,6 +264,7 @@ impl super::Spec for DownloadSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         let Some(super::Work::Download(op)) = work else {
             return None;

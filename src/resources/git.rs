@@ -562,6 +562,7 @@ impl super::Spec for GitSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         match work {
             Some(super::Work::Git(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),

@@ -145,6 +145,7 @@ impl super::Spec for GroupSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         match work {
             Some(super::Work::Group(op)) => {

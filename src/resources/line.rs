@@ -119,6 +119,7 @@ impl super::Spec for LineSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         edit::apply_work(index, work)
     }

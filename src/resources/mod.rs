@@ -332,14 +332,22 @@ pub trait Spec {
             _ => None,
         }
     }
-    /// Its apply fragment (script text and stdin) for its planned `work`; `None`: not a kind
-    /// with a fragment of its own, or no work of its kind (an internal error).
+    /// Its apply fragment (script text and stdin) for its planned `work`; `last`: it is the
+    /// host's last step of a kind that says [`Spec::updates_apt_cache`] (that step runs
+    /// `apt-get update` once for all). `None`: not a kind with a fragment of its own, or no
+    /// work of its kind (an internal error).
     fn apply_fragment(
         &self,
         _index: usize,
         _work: Option<&Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         None
+    }
+    /// Its step changes what apt knows (a source): the host's last such step runs
+    /// `apt-get update`, and packages then need no update of their own.
+    fn updates_apt_cache(&self) -> bool {
+        false
     }
 }
 
@@ -506,8 +514,14 @@ impl Desired {
         &self,
         index: usize,
         work: Option<&Work>,
+        last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        each_spec!(self, s => s.apply_fragment(index, work))
+        each_spec!(self, s => s.apply_fragment(index, work, last))
+    }
+
+    /// See [`Spec::updates_apt_cache`].
+    pub fn updates_apt_cache(&self) -> bool {
+        each_spec!(self, s => s.updates_apt_cache())
     }
 
     /// See [`Spec::owned_paths`].

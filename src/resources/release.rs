@@ -697,6 +697,7 @@ impl super::Spec for ReleaseSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         match work {
             Some(super::Work::Release(w)) => {

@@ -871,6 +871,7 @@ impl super::Spec for SyncSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         match work {
             Some(super::Work::Sync(w)) => {

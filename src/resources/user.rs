@@ -281,6 +281,7 @@ impl super::Spec for UserSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         match work {
             Some(super::Work::User(op)) => {

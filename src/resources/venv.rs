@@ -404,6 +404,7 @@ impl super::Spec for VenvSpec {
         &self,
         index: usize,
         work: Option<&super::Work>,
+        _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         match work {
             Some(super::Work::Venv(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),
