@@ -1045,12 +1045,8 @@ pub fn file(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
             source: "content".into(),
         })
     } else if let Some(src) = s("src", &raw.src)? {
-        let p = find(&role_dir, &pb_dir, "files", &src).ok_or_else(|| {
-            fail(
-                "src",
-                missing_msg("file", "files", &src, &role_dir, &pb_dir),
-            )
-        })?;
+        let p = find(&role_dir, pb_dir, "files", &src)
+            .ok_or_else(|| fail("src", missing_msg("file", "files", &src, &role_dir, pb_dir)))?;
         let bytes = std::fs::read(&p)
             .map_err(|e| fail("src", format!("cannot read {}: {e}", p.display())))?;
         Some(Content {
@@ -1058,10 +1054,10 @@ pub fn file(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
             source: format!("src: {}", p.display()),
         })
     } else if let Some(t) = s("template", &raw.template)? {
-        let p = find(&role_dir, &pb_dir, "templates", &t).ok_or_else(|| {
+        let p = find(&role_dir, pb_dir, "templates", &t).ok_or_else(|| {
             fail(
                 "template",
-                missing_msg("template", "templates", &t, &role_dir, &pb_dir),
+                missing_msg("template", "templates", &t, &role_dir, pb_dir),
             )
         })?;
         let source = std::fs::read_to_string(&p)
