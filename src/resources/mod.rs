@@ -246,9 +246,9 @@ impl fmt::Display for Kind {
     }
 }
 
-/// What every kind's spec answers, implemented in the kind's own file: the start of one
-/// contract for all kinds (probing, planning and applying still dispatch per kind: see
-/// docs/adding-a-kind.md).
+/// What every kind's spec answers, implemented in the kind's own file: with its registry line,
+/// the contract every kind implements (see docs/adding-a-kind.md). `Desired`'s methods of the
+/// same names dispatch to it through one macro.
 pub trait Spec {
     /// Its registry line (the kind file's `DEF`).
     const DEF: &'static registry::KindDef;

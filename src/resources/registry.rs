@@ -3,13 +3,11 @@
 //! that kind accepts (the "does not apply" errors of `playbook` read them; tests check they are
 //! the fields of `playbook::RawResource` and that each is documented in docs/playbooks.md), of
 //! whether its key is a host path and how a key is checked (resolve), of whether
-//! `restart_on`, `reload_on` and `on_change` may watch it, and of what the first probe asks
-//! for it (`probe::Wants`).
-//!
-//! What is not here yet (see docs/adding-a-kind.md): rendering, planning and applying still
-//! dispatch per kind in `playbook`, `resolve`, `resources::mod`, `resources::deploy`,
-//! `resources::tree` and `apply`; those matches are exhaustive over [`Kind`] /
-//! [`Desired`](super::Desired), so a new kind fails to compile until each names it.
+//! `restart_on`, `reload_on` and `on_change` may watch it, of what the first probe asks for it
+//! (`probe::Wants`), of how resolve builds its spec from an entry ([`Render`]), and of the
+//! probe records it owns ([`Record`]). With [`super::Spec`] it is the contract a kind implements: the rest of the
+//! program reaches a kind through them (docs/adding-a-kind.md says which kinds are not moved
+//! behind it yet; `tests/kinds.rs` counts the files that name each kind).
 
 use super::Kind;
 
