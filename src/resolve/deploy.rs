@@ -18,7 +18,7 @@ use crate::resources::group::GroupSpec;
 use crate::resources::package::{self, PackageSpec, PackageState};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
-use crate::resources::user::{self, UserSpec};
+use crate::resources::user::UserSpec;
 use crate::resources::{Attrs, Desired, Presence, Resource};
 use crate::yaml::Value as YValue;
 
@@ -488,13 +488,13 @@ pub fn release(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
 pub fn user(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
     let Base { key, attrs, state } = b;
     let raw = k.raw();
-    user::check_name("user", &key).map_err(|m| k.fail("user", m))?;
+    crate::resources::accounts::check_name("user", &key).map_err(|m| k.fail("user", m))?;
     if let Some(g) = &attrs.group {
-        user::check_name("group", g).map_err(|m| k.fail("group", m))?;
+        crate::resources::accounts::check_name("group", g).map_err(|m| k.fail("group", m))?;
     }
     let groups = k.list("groups", &raw.groups)?;
     for g in groups.iter().flatten() {
-        user::check_name("group", g).map_err(|m| k.fail("groups", m))?;
+        crate::resources::accounts::check_name("group", g).map_err(|m| k.fail("groups", m))?;
     }
     let shell = k.string("shell", &raw.shell)?;
     if let Some(s) = &shell {
@@ -524,7 +524,7 @@ pub fn user(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
 pub fn group(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
     let Base { key, state, .. } = b;
     let raw = k.raw();
-    user::check_name("group", &key).map_err(|m| k.fail("group", m))?;
+    crate::resources::accounts::check_name("group", &key).map_err(|m| k.fail("group", m))?;
     Ok(Desired::Group(GroupSpec {
         name: key,
         presence: k.presence(&state)?,
@@ -540,7 +540,7 @@ pub fn command(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
     k.no_state("command", &state)?;
     let user = k.string("user", &raw.user)?;
     if let Some(u) = &user {
-        user::check_name("user", u).map_err(|m| k.fail("user", m))?;
+        crate::resources::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
     }
     let unless = k.string("unless", &raw.unless)?;
     if unless.as_deref().is_some_and(|u| u.trim().is_empty()) {

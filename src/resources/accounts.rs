@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Change, Desired, Observed, Presence, Resource};
+use super::{Change, Desired, Observed, Resource};
 use crate::transport::shell_quote;
 
 /// A user or a group.
@@ -40,24 +40,33 @@ pub fn pair<'a>(o: &'a Option<String>, g: &'a Option<String>) -> Vec<(Account, &
         .collect()
 }
 
-/// What the run itself creates: present `user:` (and their primary groups named like them)
-/// and `group:` resources.
-fn declared(resources: &[Resource]) -> BTreeSet<(Account, String)> {
-    let mut out = BTreeSet::new();
-    for r in resources {
-        match &r.desired {
-            Desired::User(u) if u.presence == Presence::Present => {
-                out.insert((Account::User, u.name.clone()));
-                // useradd makes a group of the same name unless told another one.
-                out.insert((Account::Group, u.group.clone().unwrap_or(u.name.clone())));
-            }
-            Desired::Group(g) if g.presence == Presence::Present => {
-                out.insert((Account::Group, g.name.clone()));
-            }
-            _ => {}
-        }
+/// A user or group name as `useradd`/`groupadd` take it (Debian's default NAME_REGEX, minus
+/// the trailing `$` of machine accounts): `[a-z_][a-z0-9_-]*`, at most 32 characters.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} name `{name}`: lowercase letters, digits, `_` and `-` (first a letter or `_`), at most 32"
+        ))
     }
-    out
+}
+
+/// What the run itself creates (see [`Spec::declares`](super::Spec::declares)).
+fn declared(resources: &[Resource]) -> BTreeSet<(Account, String)> {
+    resources
+        .iter()
+        .flat_map(|r| r.desired.declares())
+        .collect()
 }
 
 /// The accounts the changes need that the host may lack: not declared by the run, not the
@@ -161,7 +170,7 @@ pub fn problem(r: &Resource, missing: &[(Account, String)]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, Attrs, FileSpec, Kind, Origin, PathKind, PathState};
+    use crate::resources::{Action, Attrs, FileSpec, Kind, Origin, PathKind, PathState, Presence};
 
     fn file(path: &str, owner: Option<&str>, group: Option<&str>) -> Resource {
         Resource {

@@ -247,7 +247,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let user = k
         .string("user", &raw.user)?
         .unwrap_or_else(|| "root".into());
-    super::user::check_name("user", &user).map_err(|m| k.fail("user", m))?;
+    super::accounts::check_name("user", &user).map_err(|m| k.fail("user", m))?;
     let environment = k.mapping("environment", &raw.environment)?;
     super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
     Ok(super::Desired::Cron(CronSpec {

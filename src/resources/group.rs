@@ -128,6 +128,12 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
 }
 
 impl super::Spec for GroupSpec {
+    fn declares(&self) -> Vec<(super::accounts::Account, String)> {
+        match self.presence {
+            Presence::Present => vec![(super::accounts::Account::Group, self.name.clone())],
+            Presence::Absent => Vec::new(),
+        }
+    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.groups = true;
     }
@@ -168,9 +174,9 @@ impl super::Spec for GroupSpec {
     }
 }
 
-/// [`super::registry::KindDef::check_key`]: a group name (`user::check_name`).
+/// [`super::registry::KindDef::check_key`]: a group name (`accounts::check_name`).
 fn check_key(key: &str) -> Result<String, String> {
-    super::user::check_name("group", key).map(|_| key.to_string())
+    super::accounts::check_name("group", key).map(|_| key.to_string())
 }
 
 /// The registry line of `group:` (see [`super::registry`]).

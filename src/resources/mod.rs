@@ -299,6 +299,11 @@ pub trait Spec {
     fn owned_per_host(&self) -> bool {
         true
     }
+    /// The accounts (users, groups) a present resource of it creates (a user, its primary
+    /// group, a group): the accounts check counts them as existing.
+    fn declares(&self) -> Vec<(accounts::Account, String)> {
+        Vec::new()
+    }
     /// The accounts (users, groups) that must exist when its step runs (`owner:`, `group:`,
     /// the user a command or a cron job runs as), checked before apply (`accounts`).
     fn accounts(&self) -> Vec<(accounts::Account, &str)> {
@@ -537,6 +542,11 @@ impl Desired {
     /// See [`Spec::owned_per_host`].
     pub fn owned_per_host(&self) -> bool {
         each_spec!(self, s => s.owned_per_host())
+    }
+
+    /// See [`Spec::declares`].
+    pub fn declares(&self) -> Vec<(accounts::Account, String)> {
+        each_spec!(self, s => s.declares())
     }
 
     /// See [`Spec::accounts`].

@@ -40,27 +40,6 @@ pub struct UserSpec {
     pub create_home: Option<bool>,
 }
 
-/// A user or group name as `useradd`/`groupadd` take it (Debian's default NAME_REGEX, minus
-/// the trailing `$` of machine accounts): `[a-z_][a-z0-9_-]*`, at most 32 characters.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} name `{name}`: lowercase letters, digits, `_` and `-` (first a letter or `_`), at most 32"
-        ))
-    }
-}
-
 /// A `getent passwd` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passwd {
@@ -262,6 +241,20 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
 }
 
 impl super::Spec for UserSpec {
+    fn declares(&self) -> Vec<(super::accounts::Account, String)> {
+        use super::accounts::Account;
+        match self.presence {
+            // useradd makes a group of the same name unless told another one.
+            Presence::Present => vec![
+                (Account::User, self.name.clone()),
+                (
+                    Account::Group,
+                    self.group.clone().unwrap_or(self.name.clone()),
+                ),
+            ],
+            Presence::Absent => Vec::new(),
+        }
+    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_user(&self.name);
     }
@@ -309,9 +302,9 @@ impl super::Spec for UserSpec {
     }
 }
 
-/// [`super::registry::KindDef::check_key`]: a user name ([`check_name`]).
+/// [`super::registry::KindDef::check_key`]: a user name (`accounts::check_name`).
 fn check_key(key: &str) -> Result<String, String> {
-    check_name("user", key).map(|_| key.to_string())
+    super::accounts::check_name("user", key).map(|_| key.to_string())
 }
 
 /// The registry line of `user:` (see [`super::registry`]).
@@ -361,10 +354,13 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(check_name("user", "app").is_ok());
-        assert!(check_name("user", "_svc-1").is_ok());
+        assert!(crate::resources::accounts::check_name("user", "app").is_ok());
+        assert!(crate::resources::accounts::check_name("user", "_svc-1").is_ok());
         for bad in ["", "App", "-rf", "1x", "a b", "a:b", &"x".repeat(33)] {
-            assert!(check_name("user", bad).is_err(), "{bad}");
+            assert!(
+                crate::resources::accounts::check_name("user", bad).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -465,7 +465,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let raw = k.raw();
     let user = k.string("user", &raw.user)?;
     if let Some(u) = &user {
-        super::user::check_name("user", u).map_err(|m| k.fail("user", m))?;
+        super::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
     }
     let python = k
         .string("python", &raw.python)?
