@@ -14,11 +14,9 @@ use crate::inventory::Host;
 use crate::playbook::Entry;
 use crate::resources::command::CommandSpec;
 use crate::resources::git::{self, GitSpec};
-use crate::resources::group::GroupSpec;
 use crate::resources::package::{self, PackageSpec, PackageState};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
-use crate::resources::user::UserSpec;
 use crate::resources::{Attrs, Desired, Presence, Resource};
 use crate::yaml::Value as YValue;
 
@@ -481,55 +479,6 @@ pub fn release(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         keep,
         pin,
         cache_root: crate::resources::release::CACHE_ROOT.into(),
-    }))
-}
-
-/// `user:` from its entry (its registry line's `render`).
-pub fn user(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, attrs, state } = b;
-    let raw = k.raw();
-    crate::resources::accounts::check_name("user", &key).map_err(|m| k.fail("user", m))?;
-    if let Some(g) = &attrs.group {
-        crate::resources::accounts::check_name("group", g).map_err(|m| k.fail("group", m))?;
-    }
-    let groups = k.list("groups", &raw.groups)?;
-    for g in groups.iter().flatten() {
-        crate::resources::accounts::check_name("group", g).map_err(|m| k.fail("groups", m))?;
-    }
-    let shell = k.string("shell", &raw.shell)?;
-    if let Some(s) = &shell {
-        if !s.starts_with('/') || s.contains([':', '\n']) {
-            return Err(k.fail("shell", format!("shell `{s}` must be an absolute path")));
-        }
-    }
-    let home = k.path("home", k.string("home", &raw.home)?)?;
-    if home.as_deref().is_some_and(|h| h.contains(':')) {
-        return Err(k.fail("home", "home must not contain `:`".into()));
-    }
-    Ok(Desired::User(UserSpec {
-        name: key,
-        presence: k.presence(&state)?,
-        uid: k.id("uid", &raw.uid)?,
-        group: attrs.group,
-        groups,
-        append: k.boolean("append", &raw.append)?.unwrap_or(false),
-        shell,
-        home,
-        system: k.boolean("system", &raw.system)?.unwrap_or(false),
-        create_home: k.boolean("create_home", &raw.create_home)?,
-    }))
-}
-
-/// `group:` from its entry (its registry line's `render`).
-pub fn group(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, state, .. } = b;
-    let raw = k.raw();
-    crate::resources::accounts::check_name("group", &key).map_err(|m| k.fail("group", m))?;
-    Ok(Desired::Group(GroupSpec {
-        name: key,
-        presence: k.presence(&state)?,
-        gid: k.id("gid", &raw.gid)?,
-        system: k.boolean("system", &raw.system)?.unwrap_or(false),
     }))
 }
 

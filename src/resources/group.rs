@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use super::deploy::{Planned, Refused};
 use super::{Action, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// One group, rendered for one host.
@@ -190,9 +191,23 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
-    render: super::registry::Render::Fn(crate::resolve::deploy::group),
+    render: super::registry::Render::Fn(from_entry),
     records: &[],
 };
+
+/// The spec of a `group:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    super::accounts::check_name("group", &key).map_err(|m| k.fail("group", m))?;
+    Ok(super::Desired::Group(GroupSpec {
+        name: key,
+        presence: k.presence(&state)?,
+        gid: k.id("gid", &raw.gid)?,
+        system: k.boolean("system", &raw.system)?.unwrap_or(false),
+    }))
+}
 
 #[cfg(test)]
 mod tests {

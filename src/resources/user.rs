@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::deploy::{Planned, Refused};
 use super::group::GroupEntry;
 use super::{Action, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// One user, rendered for one host.
@@ -327,9 +328,46 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
-    render: super::registry::Render::Fn(crate::resolve::deploy::user),
+    render: super::registry::Render::Fn(from_entry),
     records: &[],
 };
+
+/// The spec of a `user:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    super::accounts::check_name("user", &key).map_err(|m| k.fail("user", m))?;
+    if let Some(g) = &attrs.group {
+        super::accounts::check_name("group", g).map_err(|m| k.fail("group", m))?;
+    }
+    let groups = k.list("groups", &raw.groups)?;
+    for g in groups.iter().flatten() {
+        super::accounts::check_name("group", g).map_err(|m| k.fail("groups", m))?;
+    }
+    let shell = k.string("shell", &raw.shell)?;
+    if let Some(s) = &shell {
+        if !s.starts_with('/') || s.contains([':', '\n']) {
+            return Err(k.fail("shell", format!("shell `{s}` must be an absolute path")));
+        }
+    }
+    let home = k.path("home", k.string("home", &raw.home)?)?;
+    if home.as_deref().is_some_and(|h| h.contains(':')) {
+        return Err(k.fail("home", "home must not contain `:`".into()));
+    }
+    Ok(super::Desired::User(UserSpec {
+        name: key,
+        presence: k.presence(&state)?,
+        uid: k.id("uid", &raw.uid)?,
+        group: attrs.group,
+        groups,
+        append: k.boolean("append", &raw.append)?.unwrap_or(false),
+        shell,
+        home,
+        system: k.boolean("system", &raw.system)?.unwrap_or(false),
+        create_home: k.boolean("create_home", &raw.create_home)?,
+    }))
+}
 
 #[cfg(test)]
 mod tests {
