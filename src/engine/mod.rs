@@ -61,6 +61,8 @@ pub struct RunOptions {
     /// Apply from a saved plan (`play apply --plan`): a host whose fresh plan is not exactly
     /// the saved one is refused as stale, nothing applied on it (see [`planfile`]).
     pub expected: Option<std::sync::Arc<planfile::Expected>>,
+    /// `--tags` / `--skip-tags`: only the resources selected are planned and applied.
+    pub tags: crate::playbook::TagSelection,
 }
 
 /// Why a run could not start (nothing was contacted).
@@ -230,7 +232,9 @@ pub fn run(
     progress: &(dyn Fn(&HostReport) + Sync),
 ) -> Result<RunReport, RunError> {
     let start = Instant::now();
-    let resolver = Resolver::new(pb, inv, extra_vars).with_limits(opts.template_limits);
+    let resolver = Resolver::new(pb, inv, extra_vars)
+        .with_limits(opts.template_limits)
+        .with_tags(opts.tags.clone());
     let hosts = target_hosts(pb, inv, opts.limit.as_deref())?;
     validate(&resolver, &hosts)?;
     let conns = hosts
