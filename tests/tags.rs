@@ -429,7 +429,8 @@ fn tags_and_includes_on_a_lab_with_restarts_and_a_plan() {
     let p = Project::new(&lab)
         .file(
             "site.yml",
-            "- hosts: lab
+            "- name: tagged site
+  hosts: lab
   roles:
     - {role: app, tags: [app]}
   state:
@@ -500,7 +501,7 @@ fn tags_and_includes_on_a_lab_with_restarts_and_a_plan() {
     // A plan records its tag selection and is applied with it.
     p.play(&["diff", "site.yml", "--tags", "debug", "--out", "plan.json"])
         .code(0)
-        .shows("+ create file /etc/tagged/debug")
+        .shows("  play: tagged site\n  + create file /etc/tagged/debug")
         .hides("tagged-motd");
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p.path("plan.json")).expect("plan"))

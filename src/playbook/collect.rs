@@ -597,6 +597,7 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
                 None
             });
         plays.push(Play {
+            named: rp.name.is_some(),
             name: rp.name.unwrap_or_else(|| rp.hosts.clone()),
             hosts: rp.hosts,
             serial,

@@ -726,7 +726,10 @@ fn play_wait_for(
 /// One play.
 #[derive(Debug, Clone)]
 pub struct Play {
+    /// Its `name:`, else its `hosts` pattern.
     pub name: String,
+    /// Whether `name:` was given (reports show the names given).
+    pub named: bool,
     pub hosts: String,
     /// `serial:` batch sizes in order (the last repeats); empty = all hosts at once.
     pub serial: Vec<BatchSize>,
