@@ -81,7 +81,14 @@ fn project(d: &Path) {
     write(
         d,
         "roles/app/tasks/debug.yml",
-        "- file: /etc/app/trace.ini\n  content: \"level={{ level }}\\n\"\n  when: inventory_hostname != 'h3'\n",
+        "- file: /etc/app/trace.ini\n  content: \"level={{ level }}\\n\"\n  when: inventory_hostname != 'h3'\n- include: partials/more.yml\n",
+    );
+    // Inside a role, an include's path is relative to the role's folder, wherever the
+    // including file is.
+    write(
+        d,
+        "roles/app/partials/more.yml",
+        "- file: /etc/app/more.ini\n  content: more\n",
     );
 }
 
@@ -161,7 +168,8 @@ fn includes_are_read_in_place_with_their_when_and_vars() {
     // The include's `when` (debug) holds on h2 only; the nested include's vars win over the
     // outer include's, which win over the play's and the role defaults.
     assert!(
-        keys(h2).contains(&"file /etc/app/trace.ini"),
+        keys(h2).contains(&"file /etc/app/trace.ini")
+            && keys(h2).contains(&"file /etc/app/more.ini"),
         "{}",
         run.stdout
     );
@@ -325,6 +333,15 @@ fn an_unknown_tag_and_bad_tags_are_check_problems() {
         run.stdout.contains("the tag `zzz` (tags: "),
         "{}",
         run.stdout
+    );
+    // diff and apply only warn (as Ansible, nothing is selected), before contacting hosts.
+    let run = play_offline(d, &["diff", "playbooks/site.yml", "--tags", "confg"]).code(1);
+    assert!(
+        run.stderr.contains(
+            "warning: no resource, include, role or play has the tag `confg`, did you mean `config`?"
+        ),
+        "{}",
+        run.stderr
     );
     // Special tags are never unknown.
     show(
