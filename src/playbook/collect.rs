@@ -628,14 +628,16 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
 mod tests {
     use super::*;
 
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
     #[test]
     fn every_problem_of_a_playbook_and_its_roles() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let w = |rel: &str, text: &str| {
-            let p = dir.path().join(rel);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write(dir.path(), rel, text);
         w(
             "site.yml",
             "- hosts: all\n  roles: [good, broken, missing]\n  vars_files: [nope.yml]\n  state:\n    - file: /a\n      ownr: root\n    - file: /b\n      content: x\n    - directory: /c\n      target: /d\n- hsts: x\n",
@@ -667,6 +669,52 @@ mod tests {
         let roles: Vec<&str> = pb.plays[0].roles.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(roles, ["good", "broken"]);
         assert_eq!(pb.plays[0].roles[0].state.len(), 1);
+    }
+
+    /// Included entries take the include's place, each with its includes (outermost first)
+    /// and its inherited tags; the included files are listed once.
+    #[test]
+    fn includes_are_read_in_place_with_what_they_carry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let w = |rel: &str, text: &str| write(dir.path(), rel, text);
+        w(
+            "site.yml",
+            "- hosts: all\n  tags: p\n  roles: [{role: r, tags: [role]}]\n  state:\n    - file: /a\n    - include: inc/one.yml\n      vars: {x: 1}\n      tags: [one]\n      when: y\n    - file: /z\n",
+        );
+        w(
+            "inc/one.yml",
+            "- file: /b\n  tags: own\n- include: two.yml\n  vars: {x: 2}\n",
+        );
+        w("inc/two.yml", "- file: /c\n");
+        w("roles/r/state.yml", "- include: more.yml\n");
+        w("roles/r/more.yml", "- file: /r\n");
+        let (pb, problems) = load_all(&dir.path().join("site.yml"));
+        assert!(problems.is_empty(), "{problems:?}");
+        let pb = pb.expect("loaded");
+        let play = &pb.plays[0];
+        let keys: Vec<&str> = play
+            .state
+            .iter()
+            .filter_map(|e| e.raw.file.as_deref())
+            .collect();
+        assert_eq!(keys, ["/a", "/b", "/c", "/z"]);
+        let tags = |e: &Entry| e.tags.iter().cloned().collect::<Vec<String>>();
+        assert_eq!(tags(&play.state[0]), ["p"]);
+        assert_eq!(tags(&play.state[1]), ["one", "own", "p"]);
+        assert_eq!(tags(&play.state[2]), ["one", "p"]);
+        assert_eq!(tags(&play.roles[0].state[0]), ["p", "role"]);
+        let c = &play.state[2];
+        assert_eq!(c.includes.len(), 2);
+        assert_eq!(c.includes[0].vars[0].0, "x");
+        assert!(c.includes[0].when.is_some() && c.includes[1].when.is_none());
+        assert!(c.origin.file.ends_with("inc/two.yml"), "{}", c.origin);
+        assert!(c.includes[1].origin.file.ends_with("inc/one.yml"));
+        assert_eq!(
+            (c.includes[1].origin.line, c.includes[1].origin.column),
+            (3, 3)
+        );
+        assert_eq!(pb.included.len(), 3, "{:?}", pb.included);
+        assert_eq!(pb.tags().len(), 4);
     }
 
     #[test]

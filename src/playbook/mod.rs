@@ -35,7 +35,7 @@ pub enum PlaybookError {
     #[error("{origin}: {message}")]
     Invalid { origin: Origin, message: String },
     /// Several problems (every one of a file is said in one run).
-    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    #[error("{} problems:\n{}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Many(Vec<PlaybookError>),
 }
 
