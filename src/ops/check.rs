@@ -54,11 +54,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
+        // Without a position (a command-line option, a whole file): no `:0:0`.
+        match self.line {
+            0 => write!(f, "{}: {}", self.file, self.message)?,
+            line => write!(f, "{}:{line}:{}: {}", self.file, self.column, self.message)?,
+        }
         // A problem common to several hosts is said once, with their count.
         const SHOWN: usize = 5;
         match self.hosts.len() {
@@ -479,11 +479,13 @@ mod tests {
             p("a.yml", 9, "y", "h1"),
             p("b.yml", 2, "x", "h2"),
             p("a.yml", 1, "z", ""),
+            problem("--tags", None, "w", None),
         ]);
         let shown: Vec<String> = merged.iter().map(|m| m.to_string()).collect();
         assert_eq!(
             shown,
             [
+                "--tags: w",
                 "a.yml:1:3: z",
                 "a.yml:9:3: y [host: h1]",
                 "b.yml:2:3: x [2 hosts: h1, h2]"
