@@ -110,7 +110,15 @@ pub enum Plug {
 }
 
 /// Keys of every resource (docs/playbooks.md, "Keys of every resource").
-pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive", "name"];
+pub const COMMON_KEYS: &[&str] = &[
+    "state",
+    "loop",
+    "loop_var",
+    "when",
+    "sensitive",
+    "name",
+    "tags",
+];
 
 /// Kind names that are also keys of most kinds (`group:`): such a name names its kind only in
 /// an entry that names no other (`playbook`).
