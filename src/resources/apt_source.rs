@@ -322,9 +322,8 @@ impl super::Spec for AptSourceSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let (src, key) = (
             observed.path(&self.sources_path()),
             observed.path(&self.key_path()),

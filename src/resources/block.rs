@@ -95,9 +95,8 @@ impl super::Spec for BlockSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let seen = super::deploy::seen_file(&observed.deploy, &self.path)?;
         Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
     }

@@ -255,10 +255,9 @@ impl super::Spec for CommandSpec {
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        _work: Option<&super::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        let _ = work;
         Some(Ok((apply_fragment(index, self), Vec::new())))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {

@@ -255,9 +255,8 @@ impl super::Spec for DownloadSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         Ok(plan(self, &observed.path(&self.path))?.map(|p| p.map(super::Work::Download)))
     }
     fn apply_fragment(

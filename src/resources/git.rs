@@ -549,9 +549,8 @@ impl super::Spec for GitSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let o = &observed.deploy;
         let co = (o.checkouts.get(&self.dest))
             .ok_or_else(|| super::deploy::not_probed("the checkout"))?;

@@ -141,9 +141,8 @@ impl super::Spec for GroupSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let groups = (observed.deploy.groups.as_ref())
             .ok_or_else(|| super::deploy::not_probed("getent group"))?;
         Ok(plan(self, groups.get(&self.name))?.map(|p| p.map(super::Work::Group)))

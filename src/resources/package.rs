@@ -392,9 +392,8 @@ impl super::Spec for PackageSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let db =
             (observed.deploy.packages.as_ref()).ok_or_else(|| super::deploy::not_probed("dpkg"))?;
         Ok(plan(self, db)?.map(|p| p.map(super::Work::Package)))

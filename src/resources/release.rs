@@ -664,9 +664,8 @@ impl super::Spec for ReleaseSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let o = &observed.deploy;
         let history = o.releases.get(&self.dest).cloned().unwrap_or_default();
         let tree = match (self.probe_tree(), &self.pin) {

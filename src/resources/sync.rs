@@ -860,9 +860,8 @@ impl super::Spec for SyncSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let tree = (observed.deploy.trees.get(&self.dest))
             .ok_or_else(|| super::deploy::not_probed("the folder"))?;
         Ok(plan(self, &observed.path(&self.dest), tree)?.map(|p| p.map(super::Work::Sync)))

@@ -262,9 +262,8 @@ impl super::Spec for UserSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        changed: &[&str],
+        _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let _ = changed;
         let o = &observed.deploy;
         let users = (o.users.as_ref()).ok_or_else(|| super::deploy::not_probed("getent passwd"))?;
         let groups =
