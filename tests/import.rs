@@ -94,8 +94,25 @@ fn sample_project_imports_and_checks_clean() {
     // with_items → loop; become_user on git → owner
     assert!(role.contains("loop: [releases, shared]"), "{role}");
     assert!(role.contains("owner: \"{{ app_user }}\"\n"), "{role}");
+    // pip into a virtualenv → venv, run as the become_user
     assert!(
-        role.contains("# play import: pip → command (no venv kind yet)"),
+        role.contains("- venv: \"{{ app_root }}/venv\"\n  requirements: \"{{ app_root }}/src/requirements.txt\"\n  user: \"{{ app_user }}\"\n"),
+        "{role}"
+    );
+    // task environment → the command's
+    assert!(
+        role.contains("  environment: {PIP_NO_CACHE_DIR: \"1\"}\n"),
+        "{role}"
+    );
+    // cron → cron (a name without spaces, the user), lineinfile → line with its validate
+    assert!(
+        role.contains(
+            "- cron: app_cleanup\n  schedule: \"0 3 * * *\"\n  user: \"{{ app_user }}\"\n"
+        ),
+        "{role}"
+    );
+    assert!(
+        role.contains("- line: /etc/sudoers.d/app\n  text: \"{{ app_user }} ALL=(root) NOPASSWD: /bin/systemctl restart app\"\n  validate: \"visudo -cf %s\"\n"),
         "{role}"
     );
     let playbook = read(&out.join("playbooks/site.yml"));

@@ -135,6 +135,9 @@ fn rewrite_task(t: &mut Task, notes: &mut Notes) {
     if let Some(u) = &t.become_user {
         t.become_user = Some(template::rewrite(u, notes));
     }
+    if let Some(e) = &t.environment {
+        t.environment = Some(rewrite_value(e, notes));
+    }
     // `with_dict`: item.key / item.value → item[0] / item[1] (dictsort pairs)
     if t.loop_
         .as_ref()
@@ -452,7 +455,9 @@ impl Conversion {
                         let kind = r.kind().to_string();
                         if let Some(u) = &t.become_user {
                             match kind.as_str() {
-                                "command" => r.set("user", u.clone()),
+                                "command" | "venv" if r.get("user").is_none() => {
+                                    r.set("user", u.clone())
+                                }
                                 "file" | "directory" | "link" | "sync"
                                     if r.get("owner").is_none() =>
                                 {
@@ -483,6 +488,7 @@ impl Conversion {
                                 )),
                             }
                         }
+                        carry_environment(&t, &mut r);
                         if t.no_log && kind != "package" {
                             r.set("sensitive", true);
                         }
@@ -760,6 +766,7 @@ impl Conversion {
                             if let Some(u) = &t.become_user {
                                 r.set("user", u.clone());
                             }
+                            carry_environment(&t, &mut r);
                         } else if r.kind() != "service" {
                             self.records[rec].outcome = Outcome::LeftOut(format!(
                                 "a handler declaring a {} (play applies what it declares on every run, not when notified)",
@@ -862,12 +869,113 @@ impl Conversion {
         }
     }
 
+    /// A `venv:` whose `packages` or `requirements` come from a var of the container whose
+    /// value `venv:` cannot take (`django~=5.2`, `pkg @ URL`, a path with `..`): the pip
+    /// command instead (it creates the venv when missing), so `play check` stays clean.
+    pub fn fold_venv_vars(&mut self, c: usize) {
+        let vars = self.containers[c].vars.clone();
+        let value = |text: &str| -> Option<String> {
+            let name = text.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+            if !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            {
+                return None;
+            }
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.as_str().map(str::to_string))
+        };
+        for i in 0..self.containers[c].items.len() {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.res.kind() != "venv" {
+                continue;
+            }
+            let packages: Vec<String> = match it.res.get("packages") {
+                Some(Value::Sequence(l)) => l
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let bad_package = packages.iter().find_map(|p| {
+                let v = value(p)?;
+                (!v.contains("{{") && crate::resources::venv::parse_requirement(&v).is_err())
+                    .then_some(v)
+            });
+            let bad_reqs = it
+                .res
+                .get("requirements")
+                .and_then(|v| v.as_str())
+                .filter(|r| r.contains("/../") || r.contains("}}../") || r.contains("/./"))
+                .map(str::to_string);
+            let why = match (bad_package, bad_reqs) {
+                (Some(v), _) => format!("its package `{v}` (a var) is not NAME or NAME==VERSION"),
+                (None, Some(r)) => format!("its requirements path `{r}` has `..`"),
+                (None, None) => continue,
+            };
+            let venv = it.res.key();
+            let python = it
+                .res
+                .get("python")
+                .and_then(|v| v.as_str())
+                .unwrap_or("python3")
+                .to_string();
+            let pip = format!("{}/bin/pip", venv.trim_end_matches('/'));
+            let mut cmd = format!(
+                "{{ test -x {pip} || {python} -m venv {}; }} && {pip} install",
+                modules::sh_quote(&venv)
+            );
+            if let Some(Value::Sequence(args)) = it.res.get("pip_args") {
+                for a in args.iter().filter_map(|a| a.as_str()) {
+                    cmd.push(' ');
+                    cmd.push_str(a);
+                }
+            }
+            for p in &packages {
+                cmd.push(' ');
+                cmd.push_str(&modules::sh_quote(p));
+            }
+            if let Some(r) = it.res.get("requirements").and_then(|v| v.as_str()) {
+                cmd.push_str(&format!(" -r {}", modules::sh_quote(r)));
+            }
+            let mut res = Res {
+                fields: vec![("command".into(), Value::String(cmd))],
+                native: false,
+                comments: vec![format!(
+                    "play import: pip → command (`venv:` cannot take {why})"
+                )],
+                notes: it.res.notes.clone(),
+            };
+            if let Some(u) = it.res.get("user") {
+                res.set("user", u.clone());
+            }
+            for (k, v) in &it.res.fields {
+                if matches!(k.as_str(), "sensitive" | "name") {
+                    res.set(k, v.clone());
+                }
+            }
+            self.containers[c].items[i].res = res;
+        }
+    }
+
     /// `apt-get update` commands written for `apt: update_cache=yes` or `apt_repository` are
     /// `update_cache: true` of the packages after them in the same container, when there are.
     pub fn fold_apt_update(&mut self, c: usize) {
         let n = self.containers[c].items.len();
         for i in 0..n {
             let it = &self.containers[c].items[i];
+            if !it.removed && it.res.kind() == "apt_source" && it.res.get("state").is_none() {
+                // a package of a new source is known after the source's `apt-get update`
+                for j in i + 1..n {
+                    let o = &mut self.containers[c].items[j];
+                    if !o.removed && o.res.kind() == "package" && o.res.get("state").is_none() {
+                        o.res.set("update_cache", true);
+                    }
+                }
+                continue;
+            }
             if it.removed
                 || it.res.key() != "apt-get update"
                 || it.res.get("unless").is_some()
@@ -1432,4 +1540,48 @@ fn add_unless(r: &mut Res, u: &str) {
         None => u.to_string(),
     };
     r.set("unless", new);
+}
+
+/// Debian's PATH for root logins, standing for `ansible_env.PATH`.
+const DEBIAN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A task's literal `environment:` mapping: a command's `environment:`; noted elsewhere.
+fn carry_environment(t: &Task, r: &mut Res) {
+    let Some(env) = &t.environment else { return };
+    if r.kind() == "command" {
+        if r.get("environment").is_some() {
+            return;
+        }
+        let Value::Mapping(m) = env else { return };
+        let mut out = crate::yaml::Mapping::new();
+        for (k, v) in m {
+            let Some(text) = v.as_str() else { continue };
+            // the remote login's PATH: Debian's default (play exports values as written)
+            let text = text
+                .replace("{{ ansible_env.PATH }}", DEBIAN_PATH)
+                .replace("{{ansible_env.PATH}}", DEBIAN_PATH);
+            if text.contains("ansible_env") {
+                r.notes.push(format!(
+                    "environment `{}` not carried: it reads the host's `ansible_env` (play exports values as written)",
+                    k.as_str().unwrap_or_default()
+                ));
+                continue;
+            }
+            if text.contains(DEBIAN_PATH) && !v.as_str().is_some_and(|o| o.contains(DEBIAN_PATH)) {
+                r.notes.push(format!(
+                    "`ansible_env.PATH` in environment `{}` written as Debian's default PATH",
+                    k.as_str().unwrap_or_default()
+                ));
+            }
+            out.insert(k.clone(), Value::String(text));
+        }
+        if !out.is_empty() {
+            r.set("environment", Value::Mapping(out));
+        }
+    } else {
+        r.notes.push(format!(
+            "task `environment:` not carried (a {} has none; only commands take it)",
+            r.kind()
+        ));
+    }
 }
