@@ -867,28 +867,94 @@ impl Conversion {
             }
             seen.insert(key, keep);
         }
+        self.drop_bare_repeats(c);
     }
 
-    /// A `venv:` whose `packages` or `requirements` come from a var of the container whose
+    /// A resource that says nothing but its kind and key (what its task set is not carried,
+    /// e.g. a `user:` whose `password` play does not manage), declared unconditionally before
+    /// with the same loop: it adds nothing, and two would be a duplicate for `play check`.
+    fn drop_bare_repeats(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.res.kind() == "command" || it.res.fields.len() != 1 {
+                continue;
+            }
+            let earlier = (0..i).find(|&j| {
+                let o = &self.containers[c].items[j];
+                !o.removed
+                    && o.when.is_empty()
+                    && o.res.kind() == it.res.kind()
+                    && o.res.key() == it.res.key()
+                    && o.loop_ == it.loop_
+                    && o.res.get("state").is_none()
+            });
+            let Some(j) = earlier else { continue };
+            let title = self.containers[c].items[j].title.clone();
+            let kind = self.containers[c].items[i].res.kind().to_string();
+            self.containers[c].items[i].removed = true;
+            for r in &mut self.records {
+                if let Outcome::Items(list) = &mut r.outcome {
+                    if list.contains(&(c, i)) {
+                        list.retain(|p| *p != (c, i));
+                        if !list.contains(&(c, j)) {
+                            list.push((c, j));
+                        }
+                        r.notes.push(format!(
+                            "nothing of it is carried but the {kind} `{title}` declares already: merged with it"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A command whose `creates` is a var holding `~/…` (play wants an absolute path): an
+    /// `unless: test -e …` instead. A `venv:` whose `packages` or `requirements` come from a var of the container whose
     /// value `venv:` cannot take (`django~=5.2`, `pkg @ URL`, a path with `..`): the pip
     /// command instead (it creates the venv when missing), so `play check` stays clean.
-    pub fn fold_venv_vars(&mut self, c: usize) {
+    pub fn fold_var_values(&mut self, c: usize) {
         let vars = self.containers[c].vars.clone();
+        // a var's value, its leading `{{ name }}` replaced by that var's (a few levels)
         let value = |text: &str| -> Option<String> {
-            let name = text.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
-            if !name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-            {
+            let lookup = |name: &str| {
+                vars.iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| v.as_str().map(str::to_string))
+            };
+            let simple = |t: &str| -> Option<(String, usize)> {
+                let rest = t.strip_prefix("{{")?;
+                let end = rest.find("}}")?;
+                let name = rest[..end].trim();
+                name.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                    .then(|| (name.to_string(), end + 4))
+            };
+            let (name, len) = simple(text.trim())?;
+            if len != text.trim().len() {
                 return None;
             }
-            vars.iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .and_then(|(_, v)| v.as_str().map(str::to_string))
+            let mut v = lookup(&name)?;
+            for _ in 0..5 {
+                let Some((inner, l)) = simple(&v) else { break };
+                let Some(x) = lookup(&inner) else { break };
+                v = format!("{x}{}", &v[l..]);
+            }
+            Some(v)
         };
         for i in 0..self.containers[c].items.len() {
             let it = &self.containers[c].items[i];
+            // `creates: "{{ x }}"` with x a `~/` or relative path: the shell resolves it
+            if let Some(cr) = it.res.get("creates").and_then(|v| v.as_str()) {
+                if value(cr).is_some_and(|v| !v.starts_with('/') && !v.starts_with("{{")) {
+                    let cr = cr.to_string();
+                    let r = &mut self.containers[c].items[i].res;
+                    r.fields.retain(|(k, _)| k != "creates");
+                    add_unless(r, &format!("test -e {cr}"));
+                    continue;
+                }
+            }
             if it.removed || it.res.kind() != "venv" {
                 continue;
             }

@@ -938,6 +938,44 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
             }
             r
         }
+        ["systemctl", "start", unit] | ["service", unit, "start"] if !unit.starts_with('-') => {
+            let mut r = Res::new("service", *unit);
+            r.set("state", "running");
+            r
+        }
+        ["systemctl", "enable", unit] if !unit.starts_with('-') => {
+            let mut r = Res::new("service", *unit);
+            r.set("enabled", true);
+            r
+        }
+        ["git", "clone", repo, dest] if abs(dest) && !repo.starts_with('-') => {
+            let mut r = Res::new("git", dest.trim_end_matches('/'));
+            r.set("repo", *repo);
+            if let Some(u) = &t.become_user {
+                r.set("owner", u.clone());
+            }
+            r
+        }
+        ["apt-get", "install", rest @ ..] | ["apt", "install", rest @ ..]
+            if rest.iter().any(|w| !w.starts_with('-'))
+                && rest.iter().all(|w| {
+                    !w.starts_with('-')
+                        || matches!(*w, "-y" | "-q" | "-qq" | "--yes" | "--assume-yes")
+                }) =>
+        {
+            let names: Vec<Value> = rest
+                .iter()
+                .filter(|w| !w.starts_with('-'))
+                .map(|w| Value::String(w.to_string()))
+                .collect();
+            let mut r = Res::new("package", "");
+            r.fields[0].1 = if names.len() == 1 {
+                names[0].clone()
+            } else {
+                Value::Sequence(names)
+            };
+            r
+        }
         _ => return None,
     };
     r.comments
@@ -1692,6 +1730,11 @@ mod tests {
             ("command", "mkdir -p /srv/a/", "directory=/srv/a"),
             ("command", "ln -sf /srv/r/1 /srv/current", "link=/srv/current target=/srv/r/1 force=true"),
             ("shell", "touch /x && echo done", "command=touch /x && echo done [command]"),
+            ("command", "systemctl start postgresql", "service=postgresql state=running"),
+            ("command", "git clone https://github.com/errbit/errbit.git {{ errbit_dir }}", "git='{{ errbit_dir }}' repo=https://github.com/errbit/errbit.git"),
+            ("command", "apt-get install aptitude -y", "package=aptitude"),
+            ("command", "apt-get install -y --no-install-recommends a", "command=apt-get install -y --no-install-recommends a [command]"),
+            ("command", "git clone --mirror https://x/y.git /srv/repo", "command=git clone --mirror https://x/y.git /srv/repo [command]"),
             ("shell", "ls ~/.rvm creates=~/.rvm/bin/rvm", "command=ls ~/.rvm unless=test -e ~/.rvm/bin/rvm [command]"),
 
 
