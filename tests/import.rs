@@ -325,3 +325,85 @@ fn the_same_source_gives_the_same_project() {
     assert!(fa.len() > 10, "{} files", fa.len());
     assert!(fa == fb, "two imports differ");
 }
+
+/// The modules play now has kinds for (issue 14's) are imported as those kinds, and `play
+/// check` accepts what the importer writes: line, block, cron, download, apt_source, venv (two
+/// pip tasks on one virtualenv become one venv with both packages, at the later place).
+#[test]
+fn modules_with_native_kinds_import_as_them_and_check_clean() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("hosts"), "[web]\nweb1 ansible_host=127.0.0.1\n").unwrap();
+    std::fs::write(
+        src.join("site.yml"),
+        r#"- hosts: web
+  vars:
+    venv: /srv/app/venv
+  tasks:
+    - name: Tools
+      pip: name=wheel virtualenv={{ venv }}
+    - name: Requirements file
+      copy: content="flask==3.0.3" dest=/srv/app/requirements.txt
+    - name: App requirements
+      pip:
+        name: gunicorn
+        version: "22.0.0"
+        requirements: /srv/app/requirements.txt
+        virtualenv: "{{ venv }}"
+      become_user: app
+      environment:
+        PIP_NO_CACHE_DIR: "1"
+    - name: No password logins
+      lineinfile:
+        path: /etc/ssh/sshd_config
+        regexp: '^#?PasswordAuthentication\s'
+        line: PasswordAuthentication no
+        validate: /usr/sbin/sshd -t -f %s
+    - name: Hosts of the cluster
+      blockinfile:
+        path: /etc/hosts
+        block: |
+          10.0.0.5 db
+    - name: Nightly backup
+      cron: name="db backup.daily" hour=3 minute=0 user=postgres job=/usr/local/bin/backup
+    - name: Tool
+      get_url:
+        url: https://example.org/tool.tar.xz
+        dest: /opt/tool.tar.xz
+        checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    - name: Nginx repository
+      apt_repository:
+        repo: deb https://nginx.org/packages/debian bookworm nginx
+        filename: nginx
+    - name: Nginx
+      apt: name=nginx
+"#,
+    )
+    .unwrap();
+    let (tmp2, summary) = import(&src);
+    let out = tmp2.path().join("out");
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    let pb = read(&out.join("playbooks/site.yml"));
+    for want in [
+        "- venv: \"{{ venv }}\"\n      packages: [gunicorn==22.0.0, wheel]\n      requirements: /srv/app/requirements.txt\n      user: app\n",
+        "- line: /etc/ssh/sshd_config\n      regexp: \"^#?PasswordAuthentication\\\\s\"\n      text: PasswordAuthentication no\n      validate: \"/usr/sbin/sshd -t -f %s\"\n",
+        "- block: /etc/hosts\n      marker: \"# {mark} ANSIBLE MANAGED BLOCK\"\n",
+        "- cron: db_backup_daily\n      schedule: \"0 3 * * *\"\n      user: postgres\n      command: /usr/local/bin/backup\n",
+        "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n",
+        "- apt_source: nginx\n      uris: https://nginx.org/packages/debian\n      suites: [bookworm]\n      components: [nginx]\n",
+        "- package: nginx\n      update_cache: true\n",
+    ] {
+        assert!(pb.contains(want), "no {want:?} in\n{pb}");
+    }
+    // the venv is declared after the requirements file it reads
+    assert!(
+        pb.find("- file: /srv/app/requirements.txt") < pb.find("- venv:"),
+        "{pb}"
+    );
+    // every resource is native
+    assert!(summary.contains("command 0"), "{summary}");
+    drop(tmp);
+}

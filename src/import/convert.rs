@@ -815,14 +815,53 @@ impl Conversion {
                 seen.insert(key, i);
                 continue;
             };
-            let is_command = self.containers[c].items[i].res.kind() == "command";
-            let (keep, drop) = if is_command { (i, j) } else { (j, i) };
+            // a venv's second requirements file: pip run on it, the venv kept once
+            let reqs = |x: usize| {
+                self.containers[c].items[x]
+                    .res
+                    .get("requirements")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            if self.containers[c].items[i].res.kind() == "venv" {
+                if let (Some(a), Some(b)) = (reqs(j), reqs(i)) {
+                    if a != b {
+                        let it = &mut self.containers[c].items[i];
+                        let pip = format!("{}/bin/pip", it.res.key().trim_end_matches('/'));
+                        let mut r = Res {
+                            fields: vec![(
+                                "command".into(),
+                                Value::String(format!("{pip} install -r {}", modules::sh_quote(&b))),
+                            )],
+                            native: false,
+                            comments: vec![
+                                "play import: pip → command (a second requirements file of a venv declared before)".into(),
+                            ],
+                            notes: it.res.notes.clone(),
+                        };
+                        if let Some(u) = it.res.get("user") {
+                            r.set("user", u.clone());
+                        }
+                        it.res = r;
+                        continue;
+                    }
+                }
+            }
+            // a command or venv keeps the later place (what it reads is declared before it)
+            let later = matches!(self.containers[c].items[i].res.kind(), "command" | "venv");
+            let (keep, drop) = if later { (i, j) } else { (j, i) };
             let dropped = self.containers[c].items[drop].clone();
             let kept = &mut self.containers[c].items[keep];
             let cron = kept.res.comments.iter().any(|c| c.contains("cron"));
             for (k, v) in dropped.res.fields.iter().skip(1) {
                 match (k.as_str(), kept.res.get(k).cloned(), v) {
                     ("restart_on" | "reload_on" | "on_change", _, Value::Sequence(list)) => {
+                        for x in list.iter().filter_map(|x| x.as_str()) {
+                            kept.res.watch(k, x);
+                        }
+                    }
+                    // a venv's packages and pip arguments add up
+                    ("packages" | "pip_args", Some(Value::Sequence(_)), Value::Sequence(list)) => {
                         for x in list.iter().filter_map(|x| x.as_str()) {
                             kept.res.watch(k, x);
                         }
