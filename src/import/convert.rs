@@ -1690,3 +1690,63 @@ fn carry_environment(t: &Task, r: &mut Res) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Task {
+        let mut m = crate::yaml::Mapping::new();
+        for (k, v) in pairs {
+            m.insert(Value::String(k.to_string()), Value::String(v.to_string()));
+        }
+        Task {
+            environment: Some(Value::Mapping(m)),
+            ..Task::default()
+        }
+    }
+
+    fn cmd() -> Res {
+        Res {
+            fields: vec![("command".into(), Value::String("make".into()))],
+            native: false,
+            comments: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_task_environment_is_the_commands_with_ansible_env_path_as_debians() {
+        let mut r = cmd();
+        carry_environment(
+            &env(&[
+                ("PATH", "/opt/node/bin:{{ ansible_env.PATH }}"),
+                ("HOME2", "{{ ansible_env.HOME }}"),
+                ("A", "1"),
+            ]),
+            &mut r,
+        );
+        let got = crate::yaml::to_string(r.get("environment").expect("environment"));
+        assert_eq!(
+            got.trim(),
+            "PATH: /opt/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nA: '1'"
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("environment `HOME2` not carried")),
+            "{:?}",
+            r.notes
+        );
+        // other kinds have none: noted
+        let mut f = cmd();
+        f.fields[0] = ("file".into(), Value::String("/x".into()));
+        carry_environment(&env(&[("A", "1")]), &mut f);
+        assert!(f.get("environment").is_none());
+        assert!(
+            f.notes[0].contains("task `environment:` not carried"),
+            "{:?}",
+            f.notes
+        );
+    }
+}

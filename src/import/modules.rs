@@ -1307,7 +1307,7 @@ fn insert_position(t: &Task, r: &mut Res, what: &str) {
     for k in ["insertafter", "insertbefore"] {
         if let Some(v) = t.arg_str(&[k]).filter(|v| v != "EOF") {
             r.comments.push(format!(
-                "play import: `{k}: {v}` not carried (a new {what} is appended at the end)"
+                "play import: `{k}: {v}` not carried: a new {what} is appended at the end of the file (check that place suits it, e.g. the INI section it lands in)"
             ));
             r.notes
                 .push(format!("`{k}` not carried: a new {what} is appended"));
@@ -1814,6 +1814,44 @@ mod tests {
         assert_eq!(
             shape(&map_task(&t, &Ctx::default())),
             "command=|-\n  cd /x\n  make [command]"
+        );
+    }
+
+    #[test]
+    fn what_line_and_block_cannot_say_is_a_comment_on_them() {
+        let comments =
+            |module: &str, args: &str| match map_task(&task(module, args), &Ctx::default()) {
+                Mapped::Resources(rs) => rs[0].comments.join("\n"),
+                other => panic!("{other:?}"),
+            };
+        let c = comments("lineinfile", "path=/etc/a line=x insertafter=^y");
+        assert!(
+            c.contains("`insertafter: ^y` not carried: a new line is appended"),
+            "{c}"
+        );
+        assert_eq!(
+            comments("lineinfile", "path=/etc/a line=x insertafter=EOF"),
+            ""
+        );
+        let c = comments(
+            "blockinfile",
+            "path=/etc/a block=x insertbefore=^z marker_begin=START marker_end=STOP",
+        );
+        assert!(
+            c.contains("`insertbefore: ^z` not carried: a new block is appended"),
+            "{c}"
+        );
+        assert!(
+            c.contains("marker_begin/marker_end `START`/`STOP` not carried"),
+            "{c}"
+        );
+        let c = comments(
+            "lineinfile",
+            "path=/etc/a regexp=^(x)= line=\\1=2 backrefs=yes",
+        );
+        assert!(
+            c.contains("lineinfile → command (`line:` cannot take `backrefs`)"),
+            "{c}"
         );
     }
 
