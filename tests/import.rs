@@ -407,3 +407,61 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
     assert!(summary.contains("command 0"), "{summary}");
     drop(tmp);
 }
+
+/// trellis' deploy hooks: a `stat` looped over a list var of task files, then an include of
+/// `{{ X.item }}` looped over its results: the listed files that exist are followed.
+#[test]
+fn hook_files_included_through_a_looped_stat_are_followed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let w = |p: &str, text: &str| {
+        let path = src.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    w("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n");
+    w("deploy.yml", "- hosts: web\n  roles: [deploy]\n");
+    w(
+        "roles/deploy/defaults/main.yml",
+        "deploy_before:\n  - \"{{ playbook_dir }}/hooks/before.yml\"\n  - \"{{ playbook_dir }}/hooks/missing.yml\"\n",
+    );
+    w(
+        "roles/deploy/tasks/main.yml",
+        r#"- name: Check if deploy_before scripts exist
+  stat:
+    path: "{{ item }}"
+  delegate_to: localhost
+  register: deploy_before_paths
+  loop: "{{ deploy_before | default([]) }}"
+
+- include_tasks: "{{ include_path.item }}"
+  loop: "{{ deploy_before_paths.results }}"
+  loop_control:
+    loop_var: include_path
+  when: include_path.stat.exists
+"#,
+    );
+    w(
+        "hooks/before.yml",
+        "- name: Release marker\n  copy: content=ok dest=/srv/app/RELEASE\n",
+    );
+    let (tmp2, _) = import(&src);
+    let out = tmp2.path().join("out");
+    let role = read(&out.join("roles/deploy/state.yml"));
+    assert!(
+        role.contains("# Release marker\n- file: /srv/app/RELEASE\n  content: ok\n"),
+        "{role}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("followed: each existing file of `deploy_before`: hooks/before.yml |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `hooks/before.yml:1` | Release marker | `copy` | `roles/deploy/state.yml:"),
+        "{md}"
+    );
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    drop(tmp);
+}

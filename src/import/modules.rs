@@ -873,6 +873,10 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             if t.arg_bool(&["no_dev"]) != Some(false) && cmd == "install" {
                 line.push_str(" --no-dev");
             }
+            if let Some(a) = t.arg_str(&["arguments"]) {
+                line.push(' ');
+                line.push_str(&a);
+            }
             let mut r = Res::command(line, "composer");
             if let Some(d) = t.arg_str(&["working_dir"]) {
                 r.set("chdir", d);
@@ -1785,6 +1789,7 @@ mod tests {
             ("replace", "path=/etc/a regexp='^#(x)=' replace='\\1=1'", "command=perl -0777 -pi -e 's/^#(x)=/\\1=1/mg' /etc/a unless=perl -0777 -ne 'exit 1 if /^#(x)=/m' /etc/a [command]"),
             // validate on a file
             ("template", "src=sudoers.j2 dest=/etc/sudoers.d/app validate='visudo -cf %s'", "file=/etc/sudoers.d/app template=sudoers.j2 validate=visudo -cf %s"),
+            ("composer", "command=config arguments='--auth http-basic.x u p' working_dir=/srv/app", "command=composer config --no-interaction --auth http-basic.x u p chdir=/srv/app [command]"),
             ("postgresql_db", "name=app", "left out: no play kind for module `postgresql_db`"),
             ("debug", "msg=hi", "left out: `debug`: play prints no messages"),
             ("set_fact", "a=1 b=x", "vars 2"),
