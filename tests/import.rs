@@ -443,7 +443,21 @@ fn hook_files_included_through_a_looped_stat_are_followed() {
     );
     w(
         "hooks/before.yml",
-        "- name: Release marker\n  copy: content=ok dest=/srv/app/RELEASE\n",
+        "- name: Release marker\n  copy: content=ok dest=/srv/app/RELEASE\n  notify: reload app\n\
+         - include_tasks: \"{{ playbook_dir }}/roles/deploy/tasks/extra.yml\"\n",
+    );
+    // a handler's include is looked up in the role's tasks/ too
+    w(
+        "roles/deploy/handlers/main.yml",
+        "- import_tasks: reload.yml\n",
+    );
+    w(
+        "roles/deploy/tasks/reload.yml",
+        "- name: reload app\n  command: systemctl reload app\n",
+    );
+    w(
+        "roles/deploy/tasks/extra.yml",
+        "- name: Extra\n  file: path=/srv/app/shared state=directory\n",
     );
     let (tmp2, _) = import(&src);
     let out = tmp2.path().join("out");
@@ -460,6 +474,20 @@ fn hook_files_included_through_a_looped_stat_are_followed() {
     assert!(
         md.contains("| `hooks/before.yml:1` | Release marker | `copy` | `roles/deploy/state.yml:"),
         "{md}"
+    );
+    // `{{ playbook_dir }}` in an include, and a handler's include of a file of tasks/
+    assert!(
+        md.contains("followed: roles/deploy/tasks/extra.yml |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("followed: roles/deploy/tasks/reload.yml |"),
+        "{md}"
+    );
+    assert!(role.contains("- directory: /srv/app/shared\n"), "{role}");
+    assert!(
+        role.contains("- command: systemctl reload app\n  on_change: [/srv/app/RELEASE]\n"),
+        "{role}"
     );
     let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);

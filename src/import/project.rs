@@ -590,6 +590,11 @@ impl Reader<'_> {
                         ));
                         continue;
                     };
+                    // `{{ playbook_dir }}/roles/...`: the playbook's folder is known
+                    let dir = self.playbook_dir.display().to_string();
+                    let target = target
+                        .replace("{{ playbook_dir }}", &dir)
+                        .replace("{{playbook_dir}}", &dir);
                     let target = target.split_whitespace().next().unwrap_or("").to_string();
                     let variant = debian_variant(&target).filter(|v| {
                         target.contains("{{")
@@ -620,8 +625,18 @@ impl Reader<'_> {
                         ));
                         continue;
                     }
+                    // beside the file, in its base folder, then (a handler's or a role's
+                    // `tasks/x.yml`) from the role's folder and its `tasks/`
                     let here = file.parent().unwrap_or(base).join(&target);
-                    let path = [here, base.join(&target)].into_iter().find(|p| p.is_file());
+                    let role = base.parent().unwrap_or(base);
+                    let path = [
+                        here,
+                        base.join(&target),
+                        role.join(&target),
+                        role.join("tasks").join(&target),
+                    ]
+                    .into_iter()
+                    .find(|p| p.is_file());
                     let Some(path) = path else {
                         out.push(note(
                             &t.module,
