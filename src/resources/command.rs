@@ -314,6 +314,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
     render: super::registry::Render::Fn(crate::resolve::deploy::command),
+    check_value: super::registry::any_value,
     records: &[],
 };
 

@@ -226,6 +226,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: check_name,
     render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
     records: &[],
 };
 

@@ -147,6 +147,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Path { emptiness: true },
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(crate::resolve::directory),
+    check_value: super::registry::any_value,
     records: &[],
 };
 

@@ -300,6 +300,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
     records: &[],
 };
 

@@ -149,8 +149,17 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(from_entry),
+    check_value,
     records: &[],
 };
+
+/// [`super::registry::KindDef::check_value`]: `regexp` is a regular expression.
+fn check_value(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "regexp" => check_regexp(value).map(|_| ()),
+        _ => Ok(()),
+    }
+}
 
 /// The spec of a `line:` entry, its errors located at their keys (the registry line's
 /// `render`).

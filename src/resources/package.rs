@@ -435,6 +435,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
     render: super::registry::Render::PerName,
+    check_value: super::registry::any_value,
     records: &[],
 };
 

@@ -584,6 +584,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Program,
     check_key,
     render: super::registry::Render::Process,
+    check_value: super::registry::any_value,
     records: &[],
 };
 

@@ -35,6 +35,9 @@ pub struct KindDef {
     pub check_key: fn(&str) -> Result<String, String>,
     /// How resolve builds its spec from a playbook entry.
     pub render: Render,
+    /// Checks the literal value of one of its keys (one item of a list key), as resolve does
+    /// once rendered (the importer asks it of what it writes); `Err`: why not.
+    pub check_value: fn(key: &str, value: &str) -> Result<(), String>,
     /// The probe records its probe fragment writes (`Spec::add_probe`) that no other kind
     /// reads: the probe keeps their fields (`deploy::DeployObserved::record`), the kind parses
     /// them when it plans.
@@ -55,6 +58,20 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         .flat_map(|k| def(*k).records)
         .find(|r| r.tag.as_bytes() == tag)
         .map(|r| r.fields)
+}
+
+/// [`KindDef::check_value`] of the kinds whose values resolve checks only in context.
+pub fn any_value(_key: &str, _value: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// Checks `value` of key `key` of the kind named `kind` (see [`KindDef::check_value`]); an
+/// unknown kind has no checks.
+pub fn check_value(kind: &str, key: &str, value: &str) -> Result<(), String> {
+    match by_name(kind) {
+        Some(k) => (def(k).check_value)(key, value),
+        None => Ok(()),
+    }
 }
 
 /// [`KindDef::render`]: how resolve builds a kind's spec from a playbook entry, once its key
@@ -208,6 +225,19 @@ mod tests {
                 assert!(!COMMON_KEYS.contains(key), "{}: {key} is common", d.name);
             }
         }
+    }
+
+    #[test]
+    fn values_are_checked_by_their_kind() {
+        assert!(check_value("line", "regexp", "^a.*$").is_ok());
+        assert!(check_value("line", "regexp", "(unclosed").is_err());
+        assert!(check_value("venv", "packages", "flask==3.0").is_ok());
+        assert!(check_value("venv", "packages", "not a requirement!").is_err());
+        assert!(
+            check_value("file", "regexp", "(unclosed").is_ok(),
+            "not a key of file"
+        );
+        assert!(check_value("no_such_kind", "x", "y").is_ok());
     }
 
     /// The keys a playbook entry may have (the fields of `playbook::RawResource`, which the

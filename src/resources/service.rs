@@ -518,6 +518,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Unit,
     check_key: unit_name,
     render: super::registry::Render::Process,
+    check_value: super::registry::any_value,
     records: &[],
 };
 

@@ -452,11 +452,20 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(from_entry),
+    check_value,
     records: &[super::registry::Record {
         tag: "venv",
         fields: 6,
     }],
 };
+
+/// [`super::registry::KindDef::check_value`]: each of `packages` is a requirement.
+fn check_value(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "packages" => parse_requirement(value).map(|_| ()),
+        _ => Ok(()),
+    }
+}
 
 /// The spec of a `venv:` entry, its errors located at their keys (the registry line's
 /// `render`).
