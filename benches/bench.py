@@ -635,6 +635,12 @@ def targets(results, floors, fixed_forks=50):
         rss = max([r["first"]["maxrss_mb"]] + [x["maxrss_mb"] for x in r["noop"]])
         lines.append(f"- issue 16, {n} hosts: controller max RSS {rss:.1f} MB = {rss / n:.2f} MB per host "
                      f"(target ≤ 0.5: {'holds' if rss / n <= 0.5 else 'MISSED'})")
+    rss = sorted((r["n"], max([r["first"]["maxrss_mb"]] + [x["maxrss_mb"] for x in r["noop"]]))
+                 for r in results if r["tool"] == "play" and "noop" in r)
+    if len(rss) >= 2:
+        (n0, m0), (nl, ml) = rss[0], rss[-1]
+        lines.append(f"- issue 16, controller memory per added host: {(ml - m0) / (nl - n0):.2f} MB "
+                     f"({m0:.1f} MB at {n0} hosts, {ml:.1f} MB at {nl}; the rest is fixed)")
     firsts = sorted((r["n"], r["first"]["wall"]) for r in results if r["tool"] == "play" and "first" in r)
     if len(firsts) >= 2:
         n0, w0 = firsts[0]
@@ -699,7 +705,7 @@ def report(results, floors, args, has_programs, mach, elapsed):
 
     tab = table(results, floors, args.fixed_forks)
     tgt = targets(results, floors, args.fixed_forks)
-    mode = "quick (--quick)" if args.quick else "full"
+    mode = "scale (--scale: play alone)" if args.scale else "quick (--quick)" if args.quick else "full"
     text = [
         "# Benchmark results",
         "",

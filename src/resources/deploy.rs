@@ -184,14 +184,17 @@ impl DeployProbe {
         push_unique(&mut self.checkouts, dest.to_string());
     }
     pub fn add_remote(&mut self, repo: &str, version: &str, ssh: &git::GitSsh) {
-        // One lookup per (repo, version): the first entry's ssh settings make it.
-        if !self
+        // One lookup per (repo, version), with the first ssh settings given for it.
+        match self
             .remotes
-            .iter()
-            .any(|(r, v, _)| r == repo && v == version)
+            .iter_mut()
+            .find(|(r, v, _)| r == repo && v == version)
         {
-            self.remotes
-                .push((repo.to_string(), version.to_string(), ssh.clone()));
+            Some((_, _, have)) if have.is_empty() => *have = ssh.clone(),
+            Some(_) => {}
+            None => self
+                .remotes
+                .push((repo.to_string(), version.to_string(), ssh.clone())),
         }
     }
     pub fn add_tree(&mut self, root: &str, exclude: &[String]) {
@@ -811,6 +814,26 @@ pub fn parse_records(stdout: &[u8]) -> Result<DeployObserved, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_lookup_per_remote_with_the_ssh_settings_given_for_it() {
+        let kh = git::GitSsh {
+            key: None,
+            known_hosts: Some("h ssh-ed25519 AAAA".into()),
+        };
+        let mut p = DeployProbe::default();
+        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "main", &kh);
+        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "v2", &git::GitSsh::default());
+        assert_eq!(
+            p.remotes,
+            vec![
+                ("git@h:a.git".to_string(), "main".to_string(), kh),
+                ("git@h:a.git".into(), "v2".into(), git::GitSsh::default()),
+            ]
+        );
+    }
 
     #[test]
     fn paths_split() {
