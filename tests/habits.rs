@@ -447,3 +447,52 @@ fn extra_vars_from_a_vault_file() {
         assert!(said.contains(name), "{name}: {said}");
     }
 }
+
+/// `hosts: "web:&{{ env }}"` (roots-trellis) is templated as Ansible templates it: with `-e`,
+/// the play's vars and vars files; an undefined var is a problem at the play naming it.
+#[test]
+fn a_templated_hosts_pattern_is_rendered_with_extra_and_play_vars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inventory/hosts.yml",
+        "all:\n  vars: {ssh_port: 1}\n  hosts:\n    w1: {ssh_host: 127.0.0.1}\n    \
+         w2: {ssh_host: 127.0.0.1}\n  children:\n    web: {hosts: {w1: , w2: }}\n    \
+         development: {hosts: {w1: }}\n    production: {hosts: {w2: }}\n",
+    );
+    write(
+        d,
+        "playbooks/site.yml",
+        "- name: deploy\n  hosts: \"web:&{{ env }}\"\n  state:\n    - file: /etc/app/a\n      content: a\n    \
+         - file: /etc/app/b\n      content: b\n- hosts: \"{{ target }}\"\n  vars: {target: production}\n  \
+         state:\n    - file: /etc/app/c\n      content: c\n",
+    );
+    let dev = play_offline(d, &["check", "playbooks/site.yml", "-e", "env=development"]).code(0);
+    assert_eq!(resources_checked(&dev), 2 + 1, "{}", dev.stdout);
+    assert!(dev.stdout.contains("2 host(s)"), "{}", dev.stdout);
+    // `-e` wins over the play's vars, as in Ansible.
+    let prod = play_offline(
+        d,
+        &[
+            "check",
+            "playbooks/site.yml",
+            "-e",
+            "env=production",
+            "-e",
+            "target=development",
+        ],
+    )
+    .code(0);
+    assert_eq!(resources_checked(&prod), 2 + 1, "{}", prod.stdout);
+    let none = play_offline(d, &["check", "playbooks/site.yml"]);
+    assert_ne!(none.status, Some(0));
+    assert!(
+        none.stdout.contains(
+            "playbooks/site.yml:1:3: hosts pattern `web:&{{ env }}`: undefined variable `env`"
+        ),
+        "{}\n{}",
+        none.stdout,
+        none.stderr
+    );
+}
