@@ -21,6 +21,8 @@ pub struct Item {
     pub loop_: Option<Value>,
     pub loop_var: Option<String>,
     pub when: Vec<String>,
+    /// `tags:` of the task (with its blocks' and includes').
+    pub tags: Vec<String>,
     /// Handler names it notifies, not resolved yet.
     pub notify: Vec<String>,
     /// Merged into another item: not written.
@@ -33,11 +35,12 @@ pub struct Item {
 impl Item {
     fn dedupe_key(&self) -> String {
         format!(
-            "{}\u{0}{}\u{0}{:?}\u{0}{:?}",
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
             self.res.kind(),
             self.res.key(),
             self.loop_,
-            self.when
+            self.when,
+            self.tags
         )
     }
 }
@@ -521,6 +524,7 @@ impl Conversion {
                             loop_,
                             loop_var: t.loop_var.clone(),
                             when: keep.clone(),
+                            tags: t.tags.clone(),
                             notify: t.notify.clone(),
                             removed: false,
                             line: 0,
@@ -724,6 +728,7 @@ impl Conversion {
                             loop_: None,
                             loop_var: None,
                             when: t.when.clone(),
+                            tags: Vec::new(),
                             notify: Vec::new(),
                             removed: false,
                             line: 0,
@@ -782,6 +787,7 @@ impl Conversion {
                             loop_: t.loop_.clone(),
                             loop_var: t.loop_var.clone(),
                             when: t.when.clone(),
+                            tags: Vec::new(),
                             notify: Vec::new(),
                             removed: false,
                             line: 0,
