@@ -518,7 +518,8 @@ fn tags_are_carried_and_select_with_tags() {
             "roles/app/tasks/main.yml",
             "- name: conf\n  copy: content=x dest=/etc/app.conf\n  tags: conf\n\
          - block:\n    - name: data\n      file: path=/srv/data state=directory\n  tags: [data]\n\
-         - import_tasks: debug.yml\n  tags: [debug]\n",
+         - import_tasks: debug.yml\n  tags: [debug]\n\
+         - name: data again\n  file: path=/srv/data state=directory\n  tags: [more]\n",
         ),
         (
             "roles/app/tasks/debug.yml",
@@ -535,7 +536,7 @@ fn tags_are_carried_and_select_with_tags() {
         "{role}"
     );
     assert!(
-        role.contains("- directory: /srv/data\n  tags: [data]\n"),
+        role.contains("- directory: /srv/data\n  tags: [data, more]\n"),
         "{role}"
     );
     assert!(
@@ -564,5 +565,7 @@ fn tags_are_carried_and_select_with_tags() {
     assert_eq!(count(&[]), 5);
     assert_eq!(count(&["--tags", "app"]), 3);
     assert_eq!(count(&["--tags", "debug,motd"]), 2);
+    // two tasks declaring one folder: one resource, selected by the tags of either
+    assert_eq!(count(&["--tags", "more"]), 1);
     assert_eq!(count(&["--tags", "site", "--skip-tags", "conf"]), 4);
 }

@@ -33,14 +33,22 @@ pub struct Item {
 }
 
 impl Item {
+    /// Takes `other`'s tags too (two tasks declaring one resource: selected by either's).
+    fn add_tags(&mut self, other: &[String]) {
+        for t in other {
+            if !self.tags.contains(t) {
+                self.tags.push(t.clone());
+            }
+        }
+    }
+
     fn dedupe_key(&self) -> String {
         format!(
-            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}",
             self.res.kind(),
             self.res.key(),
             self.loop_,
-            self.when,
-            self.tags
+            self.when
         )
     }
 }
@@ -894,6 +902,7 @@ impl Conversion {
                 }
             }
             kept.res.notes.extend(dropped.res.notes.iter().cloned());
+            kept.add_tags(&dropped.tags);
             let kept_title = kept.title.clone();
             self.containers[c].items[drop].removed = true;
             // records pointing at the dropped item now point at the kept one
@@ -937,6 +946,8 @@ impl Conversion {
             let Some(j) = earlier else { continue };
             let title = self.containers[c].items[j].title.clone();
             let kind = self.containers[c].items[i].res.kind().to_string();
+            let tags = self.containers[c].items[i].tags.clone();
+            self.containers[c].items[j].add_tags(&tags);
             self.containers[c].items[i].removed = true;
             for r in &mut self.records {
                 if let Outcome::Items(list) = &mut r.outcome {
