@@ -332,9 +332,14 @@ fn check_playbook(
     if let Some(pb) = &pb {
         seen.tags.extend(pb.tags());
     }
-    let (Some(pb), Some(inv)) = (pb, inv) else {
+    let (Some(mut pb), Some(inv)) = (pb, inv) else {
         return problems;
     };
+    problems.extend(
+        crate::resolve::template_patterns(&mut pb, extra)
+            .iter()
+            .map(from_resolve),
+    );
     problems.extend(pb.plays.iter().filter_map(|p| unmatched_pattern(p, inv)));
     let hosts = match engine::target_hosts(&pb, inv, opts.limit.as_deref()) {
         Ok(h) => h,
