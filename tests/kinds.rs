@@ -402,7 +402,16 @@ fn kinds_cases() {
 /// The kinds that plug in through the contract alone (issue 12): named in no source file but
 /// their own besides the registry (`resources/registry.rs`) and the list of kinds beside
 /// `Desired` (`resources/mod.rs`).
-const THROUGH_THE_CONTRACT: &[&str] = &["line", "block", "cron", "download", "apt_source", "venv"];
+const THROUGH_THE_CONTRACT: &[&str] = &[
+    "line",
+    "block",
+    "cron",
+    "download",
+    "apt_source",
+    "venv",
+    "user",
+    "group",
+];
 
 /// Rust source without comments and `#[cfg(test)]` modules.
 fn code_of(text: &str) -> String {

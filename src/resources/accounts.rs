@@ -2,11 +2,14 @@
 //! and the check that each exists on the host or is created by a `user:`/`group:` of the run,
 //! made before anything is applied (an apply would otherwise fail half-way at `chown`).
 //!
+//! The host's account databases (`getent passwd`, `getent group`), parsed once for
+//! `user:`, `group:` and this check, are here too ([`parse_passwd`], [`parse_group`]).
+//!
 //! Pure parts here ([`wanted`], [`unknown`], [`parse`]); the engine runs [`script`] only when a
 //! change names an account that neither the run declares nor any probed path is owned by, so a
 //! no-op costs no round trip.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Change, Desired, Observed, Resource};
 use crate::transport::shell_quote;
@@ -25,6 +28,92 @@ impl Account {
             Account::Group => "group",
         }
     }
+}
+
+// The host's account databases, as the probe reads them once per host for every `user:`,
+// `group:` and the accounts check (`getent passwd USER…`, `getent group`: records `pwent`,
+// `grent` of `resources::deploy`).
+
+/// The lines of `getent DATABASE` output, each with its `fields` fields.
+fn getent_lines<'a>(
+    text: &'a str,
+    database: &str,
+    fields: usize,
+) -> Result<Vec<(&'a str, Vec<&'a str>)>, String> {
+    (text.lines().filter(|l| !l.is_empty()))
+        .map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() == fields {
+                Ok((line, f))
+            } else {
+                Err(format!("bad {database} line `{line}`"))
+            }
+        })
+        .collect()
+}
+
+/// A `getent passwd` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passwd {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+}
+
+/// Parses `getent passwd` output: name → entry.
+pub fn parse_passwd(text: &str) -> Result<BTreeMap<String, Passwd>, String> {
+    let mut out = BTreeMap::new();
+    for (line, f) in getent_lines(text, "passwd", 7)? {
+        let num = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| format!("bad number `{s}` in passwd line `{line}`"))
+        };
+        out.insert(
+            f[0].to_string(),
+            Passwd {
+                name: f[0].to_string(),
+                uid: num(f[2])?,
+                gid: num(f[3])?,
+                home: f[5].to_string(),
+                shell: f[6].to_string(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// A `getent group` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: u32,
+    /// Supplementary members.
+    pub members: Vec<String>,
+}
+
+/// Parses `getent group` output: name → entry.
+pub fn parse_group(text: &str) -> Result<BTreeMap<String, GroupEntry>, String> {
+    let mut out = BTreeMap::new();
+    for (line, f) in getent_lines(text, "group", 4)? {
+        let gid = f[2]
+            .parse::<u32>()
+            .map_err(|_| format!("bad gid in group line `{line}`"))?;
+        out.insert(
+            f[0].to_string(),
+            GroupEntry {
+                name: f[0].to_string(),
+                gid,
+                members: f[3]
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// The accounts a resource needs to exist when its step runs (see [`Spec::accounts`]).
@@ -170,7 +259,20 @@ pub fn problem(r: &Resource, missing: &[(Account, String)]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::resources::{Action, Attrs, FileSpec, Kind, Origin, PathKind, PathState, Presence};
+
+    #[test]
+    fn group_lines_parse() {
+        let g = parse_group("adm:x:4:syslog,deploy\nempty:x:10:\n").unwrap();
+        assert_eq!(
+            g["adm"].members,
+            vec!["syslog".to_string(), "deploy".into()]
+        );
+        assert!(g["empty"].members.is_empty());
+        assert!(parse_group("adm:x:4\n").is_err());
+        assert!(parse_group("adm:x:four:\n").is_err());
+    }
 
     fn file(path: &str, owner: Option<&str>, group: Option<&str>) -> Resource {
         Resource {

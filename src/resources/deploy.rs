@@ -27,15 +27,14 @@
 
 use std::collections::BTreeMap;
 
+use super::accounts::{self, GroupEntry, Passwd};
 use super::command::{self, Guard};
 use super::edit;
 use super::edit::FileSeen;
 use super::git::{self, Checkout, Remote};
-use super::group::{self, GroupEntry};
 use super::package::{self, PackageDb};
 use super::release::{self, History, Pin};
 use super::sync::{self, RemoteTree};
-use super::user::{self, Passwd};
 use super::{Action, Change, Desired, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
@@ -549,8 +548,8 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
         b"pkgnone" => {
             obs.packages = Some(PackageDb::default());
         }
-        b"pwent" => obs.users = Some(user::parse_passwd(&text(f[0]))?),
-        b"grent" => obs.groups = Some(group::parse_group(&text(f[0]))?),
+        b"pwent" => obs.users = Some(accounts::parse_passwd(&text(f[0]))?),
+        b"grent" => obs.groups = Some(accounts::parse_group(&text(f[0]))?),
         b"unless" => {
             let status = match text(f[1]).as_str() {
                 "nodir" => None,

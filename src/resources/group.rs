@@ -11,8 +11,7 @@
 //! `user:` and the others, `group:` is their group attribute. Apply: `groupadd` / `groupmod` /
 //! `groupdel`.
 
-use std::collections::BTreeMap;
-
+use super::accounts::GroupEntry;
 use super::deploy::{Planned, Refused};
 use super::{Action, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
@@ -25,42 +24,6 @@ pub struct GroupSpec {
     pub presence: Presence,
     pub gid: Option<u32>,
     pub system: bool,
-}
-
-/// A `getent group` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupEntry {
-    pub name: String,
-    pub gid: u32,
-    /// Supplementary members.
-    pub members: Vec<String>,
-}
-
-/// Parses `getent group` output: name → entry.
-pub fn parse_group(text: &str) -> Result<BTreeMap<String, GroupEntry>, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() != 4 {
-            return Err(format!("bad group line `{line}`"));
-        }
-        let gid = f[2]
-            .parse::<u32>()
-            .map_err(|_| format!("bad gid in group line `{line}`"))?;
-        out.insert(
-            f[0].to_string(),
-            GroupEntry {
-                name: f[0].to_string(),
-                gid,
-                members: f[3]
-                    .split(',')
-                    .filter(|m| !m.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            },
-        );
-    }
-    Ok(out)
 }
 
 /// What apply does to a group.
@@ -219,18 +182,6 @@ mod tests {
             gid,
             members: vec![],
         }
-    }
-
-    #[test]
-    fn group_lines_parse() {
-        let g = parse_group("adm:x:4:syslog,deploy\nempty:x:10:\n").unwrap();
-        assert_eq!(
-            g["adm"].members,
-            vec!["syslog".to_string(), "deploy".into()]
-        );
-        assert!(g["empty"].members.is_empty());
-        assert!(parse_group("adm:x:4\n").is_err());
-        assert!(parse_group("adm:x:four:\n").is_err());
     }
 
     #[test]

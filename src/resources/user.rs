@@ -16,8 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::accounts::{GroupEntry, Passwd};
 use super::deploy::{Planned, Refused};
-use super::group::GroupEntry;
 use super::{Action, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -39,42 +39,6 @@ pub struct UserSpec {
     pub system: bool,
     /// Create the home folder when creating the user (default: not for system users).
     pub create_home: Option<bool>,
-}
-
-/// A `getent passwd` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Passwd {
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub home: String,
-    pub shell: String,
-}
-
-/// Parses `getent passwd` output: name → entry.
-pub fn parse_passwd(text: &str) -> Result<BTreeMap<String, Passwd>, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() != 7 {
-            return Err(format!("bad passwd line `{line}`"));
-        }
-        let num = |s: &str| {
-            s.parse::<u32>()
-                .map_err(|_| format!("bad number `{s}` in passwd line `{line}`"))
-        };
-        out.insert(
-            f[0].to_string(),
-            Passwd {
-                name: f[0].to_string(),
-                uid: num(f[2])?,
-                gid: num(f[3])?,
-                home: f[5].to_string(),
-                shell: f[6].to_string(),
-            },
-        );
-    }
-    Ok(out)
 }
 
 /// What apply does to a user.
@@ -372,7 +336,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::group::parse_group;
+    use crate::resources::accounts::{parse_group, parse_passwd};
 
     const PASSWD: &str =
         "app:x:999:999::/srv/app:/bin/sh\ndeploy:x:1000:1000:Deploy,,,:/home/deploy:/bin/bash\n";
