@@ -2,8 +2,8 @@
 //! and the check that each exists on the host or is created by a `user:`/`group:` of the run,
 //! made before anything is applied (an apply would otherwise fail half-way at `chown`).
 //!
-//! The host's account databases (`getent passwd`, `getent group`), parsed once for
-//! `user:`, `group:` and this check, are here too ([`parse_passwd`], [`parse_group`]).
+//! The host's account databases (`getent passwd`, `getent group`), read once per host for
+//! every `user:` and `group:`, are parsed here too ([`parse_passwd`], [`parse_group`]).
 //!
 //! Pure parts here ([`wanted`], [`unknown`], [`parse`]); the engine runs [`script`] only when a
 //! change names an account that neither the run declares nor any probed path is owned by, so a
@@ -30,9 +30,9 @@ impl Account {
     }
 }
 
-// The host's account databases, as the probe reads them once per host for every `user:`,
-// `group:` and the accounts check (`getent passwd USER…`, `getent group`: records `pwent`,
-// `grent` of `resources::deploy`).
+// The host's account databases, as the probe reads them once per host for every `user:` and
+// `group:` (`getent passwd USER…`, `getent group`: records `pwent`, `grent` of
+// `resources::deploy`).
 
 /// The lines of `getent DATABASE` output, each with its `fields` fields.
 fn getent_lines<'a>(
