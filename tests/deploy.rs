@@ -88,13 +88,7 @@ fn live_release(lab: &Lab, host: &str) -> String {
 }
 
 fn app_pid(lab: &Lab, host: &str) -> String {
-    let out = sh(lab, host, "supervisorctl status app");
-    assert!(out.contains("RUNNING"), "{host}: {out}");
-    out.split("pid ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .unwrap_or_else(|| panic!("{host}: no pid in {out}"))
-        .to_string()
+    lab.pid(host, "app")
 }
 
 #[test]

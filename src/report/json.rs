@@ -326,6 +326,7 @@ mod tests {
         let h = HostReport {
             host: "h1".into(),
             status: HostStatus::Ok,
+            checks: Vec::new(),
             changes: vec![
                 program(0, &[], &["restart: /etc/a changed"]),
                 program(1, &["STOPPED → RUNNING"], &["restart: conf changed"]),

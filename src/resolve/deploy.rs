@@ -382,6 +382,22 @@ impl Resolver<'_> {
                     keep,
                     pin,
                     cache_root: crate::resources::release::CACHE_ROOT.into(),
+                    steps: {
+                        let shared = k.list("shared", &raw.shared)?.unwrap_or_default();
+                        release::check_shared_list(&shared).map_err(|m| k.fail("shared", m))?;
+                        let build = k.list("build", &raw.build)?.unwrap_or_default();
+                        if build.iter().any(|c| c.trim().is_empty()) {
+                            return Err(k.fail("build", "build: an empty command".into()));
+                        }
+                        let environment = k.mapping("environment", &raw.environment)?;
+                        cron::check_environment(&environment)
+                            .map_err(|m| k.fail("environment", m))?;
+                        release::Steps {
+                            shared,
+                            build,
+                            environment,
+                        }
+                    },
                 })
             }
             Kind::User => {
@@ -444,6 +460,7 @@ impl Resolver<'_> {
                     on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
                     chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
                     user,
+                    check: !k.boolean("changed", &raw.changed)?.unwrap_or(true),
                     environment: {
                         let env = k.mapping("environment", &raw.environment)?;
                         cron::check_environment(&env).map_err(|m| k.fail("environment", m))?;
