@@ -164,6 +164,14 @@ fn a_release_links_shared_paths_and_builds_before_the_switch() {
     // fails with the build's output.
     let before = lab.pid("h1", "relapp");
     let p = project("print('v2')\n", "staging", "echo the-build-output; exit 3");
+    // The diff lists the source files that change against the live release; the shared links
+    // are not listed as removed (what the build made is: the new release is built afresh).
+    p.play(&["diff", "site.yml"])
+        .code(0)
+        .shows("~ hello.py")
+        .shows("- VERSION")
+        .hides("- data")
+        .hides("- config");
     let run = p.play(&["apply", "site.yml"]).code(1);
     assert!(run.stdout.contains("the-build-output"), "{}", run.stdout);
     assert!(

@@ -36,7 +36,7 @@ use super::archive::ArchiveError;
 use super::deploy::{set_args, short, Planned, Refused};
 use super::git::{self, Remote, GIT, GIT_FN};
 use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
-use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState};
+use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
 use crate::transport::{heredoc, shell_quote};
 
 /// Releases kept by default.
@@ -190,13 +190,9 @@ impl ReleaseSpec {
     pub fn probe_paths(&self) -> Vec<String> {
         vec![self.dest.clone(), self.current()]
     }
-    /// The tree the probe must hash (`from: {sync}` only): the live release. With `shared` or
-    /// `build`, a new release is made from the source alone (what a build left in the live
-    /// release never leaks into the next), so the live one is not looked at.
+    /// The tree the probe must hash (`from: {sync}` only): the live release (with `shared` or
+    /// `build`, only to list the files that change: see [`wanted`]).
     pub fn probe_tree(&self) -> Option<(String, Vec<String>)> {
-        if !self.steps.is_empty() {
-            return None;
-        }
         match &self.source {
             ReleaseSource::Sync { exclude, .. } => Some((self.current(), exclude.clone())),
             ReleaseSource::Git { .. } => None,
@@ -324,15 +320,65 @@ fn source_note(s: &ReleaseSource) -> String {
 }
 
 /// The id the source (and `shared`/`build`) gives, and how to build it.
+/// With `shared` or `build`, a new release is made from the source alone, and the files listed
+/// (the last value) are those of the source that differ from the live release, the shared
+/// links left out.
 fn wanted(
     spec: &ReleaseSpec,
     seen: &Seen,
     current: Option<&str>,
-) -> Result<(String, Build, Vec<String>), Refused> {
+) -> Result<(String, Build, Vec<String>, Option<FileList>), Refused> {
     let (id, build, lines) = from_source(spec, seen, current)?;
     if spec.steps.is_empty() {
-        return Ok((id, build, lines));
+        return Ok((id, build, lines, None));
     }
+    let (build, lines, shown) = match (build, &spec.source) {
+        (
+            Build::Sync {
+                base: Some(_),
+                work,
+            },
+            ReleaseSource::Sync { tree, .. },
+        ) => {
+            // A shared link, what lies below it, and (removed) the folders made for it.
+            let shared = |sign: Sign, path: &str| {
+                let dir = path.trim_end_matches('/');
+                spec.steps.shared.iter().any(|x| {
+                    path == x
+                        || path.starts_with(&format!("{x}/"))
+                        || path.starts_with(&format!("{x} "))
+                        || (sign == Sign::Removed && x.starts_with(&format!("{dir}/")))
+                })
+            };
+            let listed: Vec<(Sign, String)> = work
+                .lines
+                .iter()
+                .filter(|(sign, p)| !shared(*sign, p))
+                .cloned()
+                .collect();
+            let count = |sign: Sign| listed.iter().filter(|(s, _)| *s == sign).count();
+            let lines = vec![format!(
+                "{} added, {} changed, {} removed",
+                count(Sign::Added),
+                count(Sign::Changed),
+                count(Sign::Removed)
+            )];
+            let shown = FileList {
+                files: listed.iter().take(sync::MAX_LISTED).cloned().collect(),
+                more: listed.len().saturating_sub(sync::MAX_LISTED),
+            };
+            let fresh = sync::diff(tree, &spec.layout, true, &RemoteTree::default());
+            (
+                Build::Sync {
+                    base: None,
+                    work: fresh,
+                },
+                lines,
+                Some(shown),
+            )
+        }
+        (build, _) => (build, lines, None),
+    };
     if let ReleaseSource::Sync { tree, src, .. } = &spec.source {
         for x in &spec.steps.shared {
             let inside = format!("{x}/");
@@ -345,7 +391,7 @@ fn wanted(
         }
     }
     let id = sha256_hex(format!("{id}\0{}", spec.steps.digest()).as_bytes())[..12].to_string();
-    Ok((id, build, lines))
+    Ok((id, build, lines, shown))
 }
 
 /// The id the source alone gives, and how to build it.
@@ -405,9 +451,11 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
     };
     let h = seen.history;
     let log_ids: Vec<&str> = h.log.iter().map(|(i, _)| i.as_str()).collect();
+    let mut shown = None;
     let (id, build, mut lines, log) = match &spec.pin {
         None => {
-            let (id, build, lines) = wanted(spec, seen, current.as_deref())?;
+            let (id, build, lines, listed) = wanted(spec, seen, current.as_deref())?;
+            shown = listed;
             let mut log: Vec<(String, String)> =
                 h.log.iter().filter(|(i, _)| i != &id).cloned().collect();
             log.push((id.clone(), String::new()));
@@ -517,13 +565,15 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
         }
     }
     // The files listed are those the new release changes against the live one.
-    let files = match (&build, switch) {
+    let files = match (&build, switch, shown) {
+        (Some(_), true, Some(listed)) => listed,
         (
             Some(Build::Sync {
                 base: Some(_),
                 work,
             }),
             true,
+            _,
         ) => work.file_list(),
         _ => FileList::default(),
     };
