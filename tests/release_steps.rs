@@ -138,6 +138,28 @@ fn a_release_links_shared_paths_and_builds_before_the_switch() {
     let run = p.play(&["diff", "--exit-code", "site.yml"]).code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 
+    // A build cut short (its marker `releases/.building-ID` left behind): the release does not
+    // count, the next apply removes it and builds it again.
+    let id = dir.rsplit('/').next().unwrap_or_default().to_string();
+    lab.sh(
+        "h1",
+        &format!("mkdir /srv/relapp/releases/.building-{id} && rm /srv/relapp/current/VERSION"),
+    );
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows(&format!(
+            "release {id} was left unfinished by an interrupted run: built again"
+        ));
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /srv/relapp/current/VERSION; ls -A /srv/relapp/releases"
+        ),
+        format!("prod relapp {dir}\n{id}\n")
+    );
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
     // A changed build step is a new release.
     let before = lab.pid("h1", "relapp");
     let p = project("print('v1')\n", "staging", "true");

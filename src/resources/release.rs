@@ -563,6 +563,13 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
         if build.is_some() {
             details.extend(steps_details(spec));
         }
+    } else if build.is_some() {
+        // The live release is not on the host as a finished release: its build was cut short
+        // (`releases/.building-ID` stands). It is built again where it was.
+        details.push(format!(
+            "release {id} was left unfinished by an interrupted run: built again"
+        ));
+        details.extend(steps_details(spec));
     }
     // The files listed are those the new release changes against the live one.
     let files = match (&build, switch, shown) {
