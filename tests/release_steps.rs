@@ -44,6 +44,19 @@ fn a_check_runs_on_every_apply_and_is_never_a_change() {
     // Converged: the check is no change, so diff --exit-code is 0 ...
     let run = p.play(&["diff", "--exit-code", "site.yml"]).code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    // ... and the JSON report lists it apart from the changes.
+    let run = p
+        .play(&["diff", "--exit-code", "--format", "json", "site.yml"])
+        .code(0);
+    let doc = support::check::json(&run.stdout);
+    support::check::assert_schema_valid("report.schema.json", &doc);
+    let h = support::check::host(&doc, "h1");
+    assert_eq!(h["changes"], serde_json::json!([]), "{doc:#}");
+    assert_eq!(
+        h["checks"][0]["details"],
+        serde_json::json!(["runs on every apply, never a change"]),
+        "{doc:#}"
+    );
     // ... and apply runs it again, changes nothing, restarts nothing.
     let before = lab.pid("h1", "checks_watcher");
     let run = p.play(&["apply", "site.yml"]).code(0);
