@@ -1076,6 +1076,10 @@ fn host_pipeline(
     if !failures.is_empty() {
         return Err(HostStatus::Failed(failures.join("\n")));
     }
+    if r.changes.is_empty() {
+        // Only checks ran: nothing to verify.
+        return Ok(());
+    }
     // 9. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
     // now the one it chose; commands are not re-checked (they ran, or were not due).
     deploy::settle_pins(&mut resources, &plan.work);
