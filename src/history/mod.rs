@@ -395,6 +395,7 @@ mod tests {
             notes: vec![],
             prints: vec![],
             names: Default::default(),
+            plays: Default::default(),
         };
         h.notes.push("note".into());
         RunReport {
