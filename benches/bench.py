@@ -754,7 +754,7 @@ def deploy_report(results, floors, args, mach, elapsed):
         DEPLOY_SECTION[0],
         "## Deploy case: packages, a venv and a release (play alone)",
         "",
-        "`benches/run.sh --case deploy --quick` (`bench.py --case deploy`): `benches/play/deploy.yml` on fresh "
+        "`benches/run.sh --case deploy --sizes 10` (`bench.py --case deploy`): `benches/play/deploy.yml` on fresh "
         "lab hosts — 5 installed packages, a user, a folder, a wheel folder (`sync:`), a `venv:` with one pinned "
         "package from it, a `release:` with `shared: [data]` and a byte-compiling `build:`, a program watching the "
         "release and the venv. The no-op is what a deploy that changes nothing costs per host: one probe round "
