@@ -1,5 +1,7 @@
 //! Bounds of one template rendering (issue 13): an output cap, enforced by a writer that refuses
-//! to grow past it, and minijinja fuel (instructions), so that a runaway template fails with a
+//! to grow past it, minijinja fuel (instructions), and a budget of the values it makes (opened
+//! by `template::render_named`/`eval_expr`, charged by the patched minijinja of
+//! vendor/minijinja and by the guarded filters here), so that a runaway template fails with a
 //! located error instead of exhausting memory or time.
 
 use std::fmt::Write as _;
@@ -88,9 +90,14 @@ pub fn guard_filters(env: &mut Environment<'static>, limits: Limits) {
                 if size > limits.max_output {
                     return Err(value_too_large(name, limits));
                 }
+                // Cumulative over the rendering: many results kept alive add up.
+                if minijinja::budget::remaining().is_some_and(|left| size > left) {
+                    minijinja::budget::charge(size)?;
+                }
             }
             let out = builtin.call(state, &args)?;
             check_args(name, std::slice::from_ref(&out), limits)?;
+            minijinja::budget::charge(made_bytes(&out))?;
             Ok(out)
         });
     }
@@ -189,6 +196,18 @@ fn display_len(v: &Value, budget: u64) -> u64 {
     let mut c = Count(0, budget);
     let _ = write!(c, "{v}");
     c.0
+}
+
+/// What a filter's result holds, charged to the rendering's budget: a string's bytes, a
+/// sequence's slots (its items are shared, not copied).
+fn made_bytes(v: &Value) -> u64 {
+    if let Some(s) = v.as_str() {
+        s.len() as u64
+    } else {
+        v.len().map_or(0, |n| {
+            (n as u64).saturating_mul(std::mem::size_of::<Value>() as u64)
+        })
+    }
 }
 
 /// Refuses a string longer than the output cap or a sequence longer than `max_items`.

@@ -220,6 +220,8 @@ mod utils;
 mod vendor;
 mod vm;
 
+// PLAY PATCH: the byte budget of a rendering (budget.rs, PLAY-PATCH.md).
+pub mod budget;
 pub mod filters;
 pub mod functions;
 pub mod syntax;

@@ -1,6 +1,7 @@
 use std::ptr::addr_of_mut;
 use std::{fmt, io};
 
+use crate::budget::BudgetString;
 use crate::error::{Error, ErrorKind};
 use crate::utils::AutoEscape;
 use crate::value::Value;
@@ -22,7 +23,8 @@ pub enum CaptureMode {
 pub struct Output<'a> {
     w: *mut (dyn fmt::Write + 'a),
     target: *mut (dyn fmt::Write + 'a),
-    capture_stack: Vec<Option<String>>,
+    // PLAY PATCH: captures charge the byte budget (upstream: `Option<String>`).
+    capture_stack: Vec<Option<BudgetString>>,
 }
 
 impl<'a> Output<'a> {
@@ -50,7 +52,7 @@ impl<'a> Output<'a> {
     /// Begins capturing into a string or discard.
     pub(crate) fn begin_capture(&mut self, mode: CaptureMode) {
         self.capture_stack.push(match mode {
-            CaptureMode::Capture => Some(String::new()),
+            CaptureMode::Capture => Some(BudgetString::default()),
             CaptureMode::Discard => None,
         });
         self.retarget();
@@ -58,7 +60,7 @@ impl<'a> Output<'a> {
 
     /// Ends capturing and returns the captured string as value.
     pub(crate) fn end_capture(&mut self, auto_escape: AutoEscape) -> Value {
-        let rv = if let Some(captured) = self.capture_stack.pop().unwrap() {
+        let rv = if let Some(BudgetString(captured)) = self.capture_stack.pop().unwrap() {
             if !matches!(auto_escape, AutoEscape::None) {
                 Value::from_safe_string(captured)
             } else {
@@ -157,8 +159,15 @@ impl<W> WriteWrapper<W> {
         self.err
             .take()
             .map(|io_err| {
-                Error::new(ErrorKind::WriteFailure, "I/O error during rendering")
-                    .with_source(io_err)
+                let mut err = Error::new(ErrorKind::WriteFailure, "I/O error during rendering")
+                    .with_source(io_err);
+                // PLAY PATCH: keep where the failed write was (PLAY-PATCH.md).
+                if let (Some(name), Some(span)) = (original.name(), original.span()) {
+                    err.set_filename_and_span(name, span);
+                } else if let (Some(name), Some(line)) = (original.name(), original.line()) {
+                    err.set_filename_and_line(name, line);
+                }
+                err
             })
             .unwrap_or(original)
     }

@@ -298,6 +298,10 @@ pub trait Object: fmt::Debug + Send + Sync {
             ObjectRepr::Map => {
                 let mut dbg = f.debug_map();
                 for (key, value) in self.try_iter_pairs().into_iter().flatten() {
+                    // PLAY PATCH: stop walking once the byte budget refused the text.
+                    if crate::budget::exceeded() {
+                        return Err(fmt::Error);
+                    }
                     dbg.entry(&key, &value);
                 }
                 dbg.finish()
@@ -308,6 +312,10 @@ pub trait Object: fmt::Debug + Send + Sync {
             ObjectRepr::Seq | ObjectRepr::Iterable if self.enumerator_len().is_some() => {
                 let mut dbg = f.debug_list();
                 for value in self.try_iter().into_iter().flatten() {
+                    // PLAY PATCH: stop walking once the byte budget refused the text.
+                    if crate::budget::exceeded() {
+                        return Err(fmt::Error);
+                    }
                     dbg.entry(&value);
                 }
                 dbg.finish()

@@ -278,6 +278,8 @@ fn seq_concat_len(lhs: &Value, rhs: &Value) -> Option<usize> {
 }
 
 fn materialize_seq_concat(lhs: &Value, rhs: &Value, len: usize) -> Result<Value, Error> {
+    // PLAY PATCH: charge the budget before allocating (PLAY-PATCH.md).
+    ok!(crate::budget::charge_items::<Value>(len));
     let mut rv = Vec::with_capacity(len);
     rv.extend(ok!(lhs.try_iter()));
     rv.extend(ok!(rhs.try_iter()));
@@ -303,6 +305,8 @@ pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
             }
         }
 
+        // PLAY PATCH: a lazy concatenation is small, but a loop can chain millions.
+        ok!(crate::budget::charge_items::<Value>(4));
         return Ok(Value::from_object(MergeSeq::new_iterable(values)));
     }
     match coerce(lhs, rhs, true) {
@@ -311,7 +315,11 @@ pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
             .ok_or_else(|| failed_op("+", lhs, rhs))
             .map(int_as_value),
         Some(CoerceResult::F64(a, b)) => Ok((a + b).into()),
-        Some(CoerceResult::Str(a, b)) => Ok(Value::from([a, b].concat())),
+        Some(CoerceResult::Str(a, b)) => {
+            // PLAY PATCH: charge the budget before allocating (PLAY-PATCH.md).
+            ok!(crate::budget::charge((a.len() as u64).saturating_add(b.len() as u64)));
+            Ok(Value::from([a, b].concat()))
+        }
         _ => Err(impossible_op("+", lhs, rhs)),
     }
 }
@@ -337,6 +345,8 @@ pub fn mul(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
                 "repeated string is too large",
             ));
         }
+        // PLAY PATCH: charge the budget before allocating (PLAY-PATCH.md).
+        ok!(crate::budget::charge((s.len() * n) as u64));
         return Ok(Value::from(s.repeat(n)));
     } else if let Some((seq, n)) = lhs
         .as_object()
@@ -460,8 +470,16 @@ pub fn neg(val: &Value) -> Result<Value, Error> {
 }
 
 /// Attempts a string concatenation.
-pub fn string_concat(left: Value, right: &Value) -> Value {
-    Value::from(format!("{left}{right}"))
+///
+/// PLAY PATCH: returns a `Result` (upstream: `Value`): the text is written through the
+/// rendering's byte budget, which stops it (even the text of a huge lazy sequence) before
+/// memory runs out (PLAY-PATCH.md).
+pub fn string_concat(left: Value, right: &Value) -> Result<Value, Error> {
+    if let (Some(a), Some(b)) = (left.as_str(), right.as_str()) {
+        ok!(crate::budget::charge((a.len() as u64).saturating_add(b.len() as u64)));
+        return Ok(Value::from([a, b].concat()));
+    }
+    crate::budget::to_string(&format_args!("{left}{right}")).map(Value::from)
 }
 
 /// Implements a containment operation on values.
@@ -708,11 +726,11 @@ mod tests {
     #[test]
     fn test_concat() {
         assert_eq!(
-            string_concat(Value::from("foo"), &Value::from(42)),
+            string_concat(Value::from("foo"), &Value::from(42)).unwrap(),
             Value::from("foo42")
         );
         assert_eq!(
-            string_concat(Value::from(23), &Value::from(42)),
+            string_concat(Value::from(23), &Value::from(42)).unwrap(),
             Value::from("2342")
         );
     }

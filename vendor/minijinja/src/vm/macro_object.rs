@@ -117,7 +117,8 @@ impl Object for Macro {
         }
 
         let vm = Vm::new(state.env());
-        let mut rv = String::new();
+        // PLAY PATCH: a macro's output charges the byte budget (PLAY-PATCH.md).
+        let mut rv = crate::budget::BudgetString::default();
 
         // This requires some explanation here.  Because we get the state as
         // &State and not &mut State we are required to create a new state in
@@ -136,9 +137,9 @@ impl Object for Macro {
         ));
 
         Ok(if !matches!(state.auto_escape(), AutoEscape::None) {
-            Value::from_safe_string(rv)
+            Value::from_safe_string(rv.0)
         } else {
-            Value::from(rv)
+            Value::from(rv.0)
         })
     }
 

@@ -328,9 +328,9 @@ impl<'env> Vm<'env> {
                     stack.push(b);
                 }
                 Instruction::EmitRaw(val) => {
-                    // this only produces a format error, no need to attach
-                    // location information.
-                    ok!(out.write_str(val).map_err(Error::from));
+                    // PLAY PATCH: located (upstream: `ok!`), as a write may now fail
+                    // on the byte budget or the embedder's output cap (PLAY-PATCH.md).
+                    ctx_ok!(out.write_str(val).map_err(Error::from));
                 }
                 Instruction::Emit => {
                     let value = stack.pop();
@@ -468,7 +468,8 @@ impl<'env> Vm<'env> {
                     b = stack.pop();
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
-                    stack.push(ops::string_concat(b, &a));
+                    // PLAY PATCH: string_concat returns a Result (PLAY-PATCH.md).
+                    stack.push(ctx_ok!(ops::string_concat(b, &a)));
                 }
                 Instruction::In => {
                     a = stack.pop();
