@@ -212,7 +212,7 @@ const AMPLIFIERS: [(&str, &str); 11] = [
     ("set block", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set x %}{{ ns.s }}{{ ns.s }}{% endset %}{% set ns.s = x %}{% endfor %}{{ ns.s|length }}\n"),
     ("caller", "{% macro w() %}{{ caller() }}{{ caller() }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s %}{% call w() %}{{ ns.s }}{% endcall %}{% endset %}{% endfor %}{{ ns.s|length }}\n"),
     ("recursive macro", "{% macro r(s, n) %}{% if n == 0 %}{{ s }}{% else %}{{ r(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ r('x', 40)|length }}\n"),
-    ("replace results kept", "{% set big = 'a' * 5000000 %}{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [big|replace('a', 'b')] %}{% endfor %}{{ ns.l|length }}\n"),
+    ("replace results kept", "{% set big = 'a' * 30000000 %}{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [big|replace('b', 'c')] %}{% endfor %}{{ ns.l|length }}\n"),
     ("~ results kept", "{% set big = 'a' * 30000000 %}{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [big ~ loop.index] %}{% endfor %}{{ ns.l|length }}\n"),
     ("lazy sequence as text", "{% set l = [1] * 2000000000 %}{{ (l ~ '')|length }}\n"),
     ("lazy sequence doubling", "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ (ns.l ~ '')|length }}\n"),
