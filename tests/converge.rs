@@ -263,7 +263,7 @@ fn core_story_on_five_hosts() {
         (
             "playbooks/site.yml",
             "- hosts: web\n  state:\n    - file: /etc/x\n      ownr: root\n",
-            "site.yml:4:7: [0].state[0]: unknown key `ownr`, did you mean `owner`?",
+            "site.yml:4:7: unknown key `ownr`, did you mean `owner`?",
         ),
         (
             "playbooks/site.yml",

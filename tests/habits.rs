@@ -190,7 +190,6 @@ fn check_answers_every_ansible_keyword_of_a_file_at_once() {
         "site.yml:3:3: unknown key `handlers`",
         "site.yml:8:7: unknown key `notify`",
         "`restart_on: [KEY]`",
-        "site.yml:9:7: unknown key `tags`",
         "keys of a file: file, content, src, template",
         "`file: DEST` with `template: SRC`",
         "site.yml:12:7: unknown key `with_items`",

@@ -183,7 +183,7 @@ fn input_errors_are_located() {
     let cases: &[(&str, &str)] = &[
         (
             "- hosts: web\n  state:\n    - file: /etc/x\n      ownr: root\n",
-            "site.yml:4:7: [0].state[0]: unknown key `ownr`, did you mean `owner`?",
+            "site.yml:4:7: unknown key `ownr`, did you mean `owner`?",
         ),
         (
             "- hosts: web\n  state:\n    - file: /etc/x\n      content: \"{{ nope }}\"\n",

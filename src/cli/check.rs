@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::common::{ColorChoice, InventoryOpts, TemplateOpts};
+use super::common::{ColorChoice, InventoryOpts, TagOpts, TemplateOpts};
 use crate::ops::check::{check, text, CheckOptions};
 use crate::report::redact::Redactor;
 
@@ -17,6 +17,8 @@ pub struct CheckArgs {
     pub inv: InventoryOpts,
     #[command(flatten)]
     pub templates: TemplateOpts,
+    #[command(flatten)]
+    pub tags: TagOpts,
     /// Render with facts recorded by `play facts --save FILE` (default: placeholder facts).
     #[arg(long, value_name = "FILE")]
     pub facts_from: Option<PathBuf>,
@@ -40,6 +42,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         limit: args.limit,
         template_limits: args.templates.limits(),
         show: args.show,
+        tags: args.tags.selection(),
     })?;
     let out = Redactor::current().string(&text(&report));
     let mut stdout = std::io::stdout().lock();

@@ -45,6 +45,24 @@ impl TemplateOpts {
     }
 }
 
+/// `--tags` and `--skip-tags` (check, diff, apply).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TagOpts {
+    /// Only resources with one of these tags (inherited from their include, role and play;
+    /// `always` runs anyway, `never` only when asked). Repeat or separate with commas.
+    #[arg(long, value_name = "TAGS")]
+    pub tags: Vec<String>,
+    /// Leave out resources with one of these tags.
+    #[arg(long, value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
+}
+
+impl TagOpts {
+    pub fn selection(&self) -> crate::playbook::TagSelection {
+        crate::playbook::TagSelection::new(&self.tags, &self.skip_tags)
+    }
+}
+
 /// How to connect to hosts.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectOpts {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use super::common::{ColorChoice, ConnectOpts, InventoryOpts, TemplateOpts};
+use super::common::{ColorChoice, ConnectOpts, InventoryOpts, TagOpts, TemplateOpts};
 use crate::engine::{Mode, RunOptions, RunReport};
 use crate::history::{self, RunContext};
 use crate::inventory;
@@ -41,6 +41,8 @@ pub struct ConvergeArgs {
     pub conn: ConnectOpts,
     #[command(flatten)]
     pub templates: TemplateOpts,
+    #[command(flatten)]
+    pub tags: TagOpts,
     /// Only hosts matching this pattern.
     #[arg(short = 'l', long)]
     pub limit: Option<String>,
@@ -132,6 +134,31 @@ fn playbook_of(args: &ConvergeArgs, plan: Option<&(PathBuf, PlanFile)>) -> anyho
     }
 }
 
+/// The tag selection: the one given, or a plan's (both: they must be the same, so that a plan
+/// applies exactly what was reviewed).
+fn tags_of(
+    args: &ConvergeArgs,
+    plan: Option<&(PathBuf, PlanFile)>,
+) -> anyhow::Result<crate::playbook::TagSelection> {
+    let given = args.tags.selection();
+    match plan {
+        None => Ok(given),
+        Some((_, p)) if given.is_default() || given == p.tags => Ok(p.tags.clone()),
+        Some((file, p)) => {
+            let said = |s: &crate::playbook::TagSelection| match s.describe() {
+                d if d.is_empty() => "no tag selection".to_string(),
+                d => d,
+            };
+            anyhow::bail!(
+                "{} was made with {}, not {} (leave --tags/--skip-tags out to use the plan's)",
+                file.display(),
+                said(&p.tags),
+                said(&given)
+            )
+        }
+    }
+}
+
 /// Runs the playbook in `mode` and prints the reports (every output redacted); writes the
 /// plan (`diff --out`) and the run record.
 pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<RunReport> {
@@ -144,6 +171,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
     };
     let playbook = playbook_of(args, plan.as_ref())?;
     let playbook_str = playbook.display().to_string();
+    let tags = tags_of(args, plan.as_ref())?;
     let extra = inventory::parse_extra_vars(&args.inv.extra_vars)?;
     let inv = args.inv.load()?;
     let opts = RunOptions {
@@ -160,6 +188,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
         lock_timeout: args.lock_timeout,
         template_limits: args.templates.limits(),
         expected: plan.as_ref().map(|(_, p)| Arc::new(p.expected())),
+        tags: tags.clone(),
     };
     let salt = match &plan {
         Some((_, p)) => p.salt.clone(),
@@ -205,6 +234,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
             playbook: &playbook_str,
             inventory: &args.inv.inventory.display().to_string(),
             limit: args.limit.as_deref(),
+            tags: tags.clone(),
             salt,
             sources,
             hosts,

@@ -61,6 +61,8 @@ pub struct RunOptions {
     /// Apply from a saved plan (`play apply --plan`): a host whose fresh plan is not exactly
     /// the saved one is refused as stale, nothing applied on it (see [`planfile`]).
     pub expected: Option<std::sync::Arc<planfile::Expected>>,
+    /// `--tags` / `--skip-tags`: only the resources selected are planned and applied.
+    pub tags: crate::playbook::TagSelection,
 }
 
 /// Why a run could not start (nothing was contacted).
@@ -110,6 +112,8 @@ pub struct HostReport {
     pub prints: Vec<planfile::RawPrint>,
     /// The `name:` of each resource that has one, by resource index (Change::index).
     pub names: std::collections::BTreeMap<usize, String>,
+    /// The `name:` of the play of each resource whose play has one, by resource index.
+    pub plays: std::collections::BTreeMap<usize, String>,
 }
 
 impl HostReport {
@@ -126,6 +130,7 @@ impl HostReport {
             notes: Vec::new(),
             prints: Vec::new(),
             names: Default::default(),
+            plays: Default::default(),
         }
     }
     pub fn failed(&self) -> bool {
@@ -230,7 +235,9 @@ pub fn run(
     progress: &(dyn Fn(&HostReport) + Sync),
 ) -> Result<RunReport, RunError> {
     let start = Instant::now();
-    let resolver = Resolver::new(pb, inv, extra_vars).with_limits(opts.template_limits);
+    let resolver = Resolver::new(pb, inv, extra_vars)
+        .with_limits(opts.template_limits)
+        .with_tags(opts.tags.clone());
     let hosts = target_hosts(pb, inv, opts.limit.as_deref())?;
     validate(&resolver, &hosts)?;
     let conns = hosts
@@ -635,6 +642,20 @@ fn resource_names(pb: &Playbook, resources: &[Resource]) -> BTreeMap<usize, Stri
         .collect()
 }
 
+/// The `name:` of the play of each resource whose play has one, by index (a folder planned as
+/// a missing parent too: it carries the origin of the resource below it).
+fn resource_plays(pb: &Playbook, resources: &[Resource]) -> BTreeMap<usize, String> {
+    let named: BTreeMap<String, &str> = (pb.plays.iter().filter(|p| p.named))
+        .flat_map(|p| {
+            (p.state.iter().chain(p.roles.iter().flat_map(|r| &r.state)))
+                .map(move |e| (e.origin.to_string(), p.name.as_str()))
+        })
+        .collect();
+    (resources.iter().enumerate())
+        .filter_map(|(i, r)| Some((i, named.get(&r.origin.to_string())?.to_string())))
+        .collect()
+}
+
 fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), HostStatus> {
     let declared: Vec<(Kind, String, resources::Origin)> = resources
         .iter()
@@ -847,6 +868,7 @@ fn host_pipeline(
     // 4. Plan.
     let mut resources = resources;
     r.names = resource_names(resolver.playbook, &resources);
+    r.plays = resource_plays(resolver.playbook, &resources);
     locate_confs(&mut resources, &observed)?;
     let mut plan = plan_host(&resources, &observed)?;
     let mut changes = plan.changes.clone();

@@ -394,6 +394,7 @@ mod tests {
             notes: vec![],
             prints: vec![],
             names: Default::default(),
+            plays: Default::default(),
         };
         h.notes.push("note".into());
         RunReport {

@@ -36,6 +36,9 @@ pub struct CheckOptions {
     pub template_limits: crate::resolve::template::Limits,
     /// Keep each host's rendered resources for printing ([`CheckReport::shown`]).
     pub show: bool,
+    /// `--tags` / `--skip-tags`: only the selected resources are rendered and counted; a tag
+    /// no checked playbook has is a problem.
+    pub tags: playbook::TagSelection,
 }
 
 /// One problem, located. `line`/`column` are 1-based, 0 when unknown.
@@ -51,11 +54,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
+        // Without a position (a command-line option, a whole file): no `:0:0`.
+        match self.line {
+            0 => write!(f, "{}: {}", self.file, self.message)?,
+            line => write!(f, "{}:{line}:{}: {}", self.file, self.column, self.message)?,
+        }
         // A problem common to several hosts is said once, with their count.
         const SHOWN: usize = 5;
         match self.hosts.len() {
@@ -121,16 +124,42 @@ fn from_yaml(e: &crate::yaml::YamlError) -> Problem {
     problem(&e.file.display().to_string(), e.position, &e.message, None)
 }
 
-fn from_playbook(e: &PlaybookError) -> Problem {
+fn from_playbook(e: &PlaybookError) -> Vec<Problem> {
     match e {
-        PlaybookError::Yaml(y) => from_yaml(y),
-        PlaybookError::Invalid { origin, message } => problem(
+        PlaybookError::Yaml(y) => vec![from_yaml(y)],
+        PlaybookError::Invalid { origin, message } => vec![problem(
             &origin.file,
             Some((origin.line, origin.column)),
             message,
             None,
-        ),
+        )],
+        PlaybookError::Many(all) => all.iter().flat_map(from_playbook).collect(),
     }
+}
+
+/// Tags of `--tags`/`--skip-tags` that no checked playbook has: a problem each (Ansible says
+/// nothing, and a typo then selects nothing).
+fn unknown_tags(
+    sel: &playbook::TagSelection,
+    known: &std::collections::BTreeSet<String>,
+) -> Vec<Problem> {
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
+    sel.unknown(known)
+        .into_iter()
+        .map(|t| {
+            let hint = match crate::yaml::suggest(t, &names) {
+                Some(s) => format!(", did you mean `{s}`?"),
+                None if names.is_empty() => " (no resource has a tag)".to_string(),
+                None => format!(" (tags: {})", names.join(", ")),
+            };
+            problem(
+                "--tags",
+                None,
+                &format!("no resource, include, role or play has the tag `{t}`{hint}"),
+                None,
+            )
+        })
+        .collect()
 }
 
 /// A play whose `hosts:` pattern matches no host of the inventory (before `--limit`): a
@@ -282,6 +311,13 @@ fn show_host(host: &str, playbook: &Path, resources: &[crate::resources::Resourc
     out
 }
 
+/// What the checked playbooks have shown so far: hosts (counted once) and tags.
+#[derive(Debug, Default)]
+struct Seen {
+    hosts: std::collections::BTreeSet<String>,
+    tags: std::collections::BTreeSet<String>,
+}
+
 fn check_playbook(
     path: &Path,
     inv: Option<&Inventory>,
@@ -289,10 +325,13 @@ fn check_playbook(
     facts: &FactsFile,
     opts: &CheckOptions,
     report: &mut CheckReport,
-    hosts_seen: &mut std::collections::BTreeSet<String>,
+    seen: &mut Seen,
 ) -> Vec<Problem> {
     let (pb, load_problems) = playbook::load_all(path);
-    let mut problems: Vec<Problem> = load_problems.iter().map(from_playbook).collect();
+    let mut problems: Vec<Problem> = load_problems.iter().flat_map(from_playbook).collect();
+    if let Some(pb) = &pb {
+        seen.tags.extend(pb.tags());
+    }
     let (Some(pb), Some(inv)) = (pb, inv) else {
         return problems;
     };
@@ -312,7 +351,9 @@ fn check_playbook(
             return problems;
         }
     };
-    let resolver = Resolver::new(&pb, inv, extra).with_limits(opts.template_limits);
+    let resolver = Resolver::new(&pb, inv, extra)
+        .with_limits(opts.template_limits)
+        .with_tags(opts.tags.clone());
     let stub = stub_facts();
     let rendered: Vec<Rendered> = hosts
         .par_iter()
@@ -329,7 +370,7 @@ fn check_playbook(
         })
         .collect();
     for h in &hosts {
-        if hosts_seen.insert(h.name.clone()) {
+        if seen.hosts.insert(h.name.clone()) {
             report.hosts += 1;
             report.recorded_facts += usize::from(facts.hosts.contains_key(&h.name));
         }
@@ -375,7 +416,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
             None
         }
     };
-    let mut hosts_seen = std::collections::BTreeSet::new();
+    let mut seen = Seen::default();
     for pb in &playbooks {
         report.playbooks += 1;
         problems.extend(check_playbook(
@@ -385,9 +426,10 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
             &facts,
             opts,
             &mut report,
-            &mut hosts_seen,
+            &mut seen,
         ));
     }
+    problems.extend(unknown_tags(&opts.tags, &seen.tags));
     report.problems = merge(problems);
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
@@ -437,11 +479,13 @@ mod tests {
             p("a.yml", 9, "y", "h1"),
             p("b.yml", 2, "x", "h2"),
             p("a.yml", 1, "z", ""),
+            problem("--tags", None, "w", None),
         ]);
         let shown: Vec<String> = merged.iter().map(|m| m.to_string()).collect();
         assert_eq!(
             shown,
             [
+                "--tags: w",
                 "a.yml:1:3: z",
                 "a.yml:9:3: y [host: h1]",
                 "b.yml:2:3: x [2 hosts: h1, h2]"

@@ -70,6 +70,15 @@ pub fn converge(
     check: Option<SourcesCheck<'_>>,
 ) -> Result<Converged, ConvergeError> {
     let pb = playbook::load(playbook)?;
+    let known = pb.tags();
+    for t in opts.tags.unknown(&known) {
+        // As Ansible: a tag nothing has selects nothing; said, since it is most often a typo.
+        let names: Vec<&str> = known.iter().map(String::as_str).collect();
+        let hint = crate::yaml::suggest(t, &names)
+            .map(|s| format!(", did you mean `{s}`?"))
+            .unwrap_or_default();
+        eprintln!("warning: no resource, include, role or play has the tag `{t}`{hint}");
+    }
     let sources = match check {
         None => None,
         Some(c) => {

@@ -38,6 +38,12 @@ pub struct PlanFile {
     /// `--limit`, when one was given.
     #[serde(default)]
     pub limit: Option<String>,
+    /// `--tags` / `--skip-tags`, when given: `apply --plan` runs with the same selection.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::playbook::TagSelection::is_default"
+    )]
+    pub tags: crate::playbook::TagSelection,
     /// Salt of the digests of sensitive contents (random, per plan).
     pub salt: String,
     /// The project's sources when the plan was made.
@@ -252,6 +258,7 @@ pub struct NewPlan<'a> {
     pub playbook: &'a str,
     pub inventory: &'a str,
     pub limit: Option<&'a str>,
+    pub tags: crate::playbook::TagSelection,
     pub salt: String,
     pub sources: sources::Sources,
     /// Hosts in order: Ok(changes) or Err(why it has no plan).
@@ -268,6 +275,7 @@ impl NewPlan<'_> {
             playbook: self.playbook.to_string(),
             inventory: self.inventory.to_string(),
             limit: self.limit.map(str::to_string),
+            tags: self.tags,
             salt: self.salt,
             sources: self.sources,
             hosts: self
@@ -348,6 +356,7 @@ mod tests {
             playbook: "site.yml",
             inventory: "inventory/",
             limit: Some("web"),
+            tags: crate::playbook::TagSelection::new(&["web".into()], &[]),
             salt: random_hex(16),
             sources: sources::Sources {
                 digest: "sha256:00".into(),

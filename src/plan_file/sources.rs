@@ -83,6 +83,9 @@ pub fn collect(pb: &Playbook, inventory: &Path) -> Result<Sources, SourcesError>
             walk(&r.dir, &mut set)?;
         }
     }
+    for f in &pb.included {
+        walk(f, &mut set)?;
+    }
     of_files(set)
 }
 

@@ -1,20 +1,29 @@
-//! Loading that reports every problem instead of the first (`play check`).
+//! Loading that reports every problem instead of the first.
 //!
 //! A YAML syntax error stops only its own file; an unknown key or a bad value stops only its
-//! own resource (each resource is read on its own); a missing role or vars file stops only that
-//! role or file. What loaded is returned with the problems, so that resolving can go on with it.
+//! own resource (each resource is read on its own); a missing role, vars file or included file
+//! stops only that role or file. What loaded is returned with the problems, so that resolving
+//! can go on with it. `include:` entries are read here: the entries of the included file take
+//! their place, each knowing the includes it was read through.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{
-    display, entry, key_position, load_role, play_wait_for, read, read_vars_file, role_search_path,
-    Entry, Play, Playbook, PlaybookError, RawPlay, RawResource, Role,
+    display, entry, key_position, play_wait_for, read, read_vars_file, role_search_path,
+    tags::parse_tags, Entry, Include, Play, Playbook, PlaybookError, RawPlay, RawResource, Role,
 };
 use crate::resources::Origin;
-use crate::yaml::{self, Value, YamlError};
+use crate::yaml::{self, Mapping, Value, YamlError};
 
 type Positions = HashMap<String, (usize, usize)>;
+
+/// The keys of an `include:` entry.
+pub const INCLUDE_KEYS: &[&str] = &["include", "when", "vars", "tags", "name"];
+
+/// The keys of a role given as a mapping in a play's `roles:`.
+pub const ROLE_KEYS: &[&str] = &["role", "tags"];
 
 fn join(prefix: &str, key: &str) -> String {
     match (prefix.is_empty(), key.is_empty()) {
@@ -61,37 +70,259 @@ fn invalid(origin: Origin, message: impl Into<String>) -> PlaybookError {
     }
 }
 
-/// Entries of a list of resources read one by one; problems collected.
+/// One file being read: its text and the positions of its nodes.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+    positions: &'a Positions,
+}
+
+impl Source<'_> {
+    fn at(&self, path: &str) -> Origin {
+        origin_at(self.file, self.positions, path)
+    }
+
+    /// A problem of `key` of the node at `path`, placed at the key itself.
+    fn at_key(&self, path: &str, key: &str, message: &str) -> PlaybookError {
+        at_key(self.file, self.text, self.positions, path, key, message)
+    }
+}
+
+/// Where entries are read: their role, and the includes they are read through.
+#[derive(Debug, Clone, Default)]
+struct Ctx<'a> {
+    role: Option<&'a str>,
+    /// Inside a role, `include:` paths are relative to the role's folder.
+    role_dir: Option<&'a Path>,
+    /// The files being read, outermost first (canonical path, as shown): cycles are refused.
+    chain: Vec<(PathBuf, String)>,
+    includes: Vec<Arc<Include>>,
+    /// Tags of the includes read through.
+    tags: BTreeSet<String>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of the top file `file` of a play's state or a role's.
+    fn top(file: &Path, role: Option<(&'a str, &'a Path)>) -> Self {
+        Ctx {
+            role: role.map(|(n, _)| n),
+            role_dir: role.map(|(_, d)| d),
+            chain: vec![(canonical(file), display(file))],
+            ..Ctx::default()
+        }
+    }
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// What reading found besides entries.
+#[derive(Debug, Default)]
+struct Found {
+    problems: Vec<PlaybookError>,
+    /// Every file read through `include:` (sources of a plan).
+    included: Vec<PathBuf>,
+}
+
+/// Entries of a list of resources read one by one; problems collected. `include:` entries are
+/// replaced by the entries of the file they include.
 fn entries_all(
-    file: &Path,
-    text: &str,
-    positions: &Positions,
+    src: &Source<'_>,
     items: Vec<Value>,
     prefix: &str,
-    role: Option<&str>,
-    problems: &mut Vec<PlaybookError>,
+    ctx: &Ctx<'_>,
+    found: &mut Found,
 ) -> Vec<Entry> {
     let mut out = Vec::new();
     for (i, mut item) in items.into_iter().enumerate() {
         let path = join(prefix, &i.to_string());
+        if let Value::Mapping(m) = &item {
+            if m.contains_key("include") {
+                out.extend(include(src, m, &path, ctx, found));
+                continue;
+            }
+        }
         // Every unknown key is a problem of its own; the rest of the entry is still checked.
         let unknown = match &mut item {
             Value::Mapping(m) => super::habits::take_unknown_resource_keys(m),
             _ => Vec::new(),
         };
         for (key, message) in &unknown {
-            problems.push(at_key(file, text, positions, &path, key, message));
+            found.problems.push(src.at_key(&path, key, message));
         }
-        match yaml::from_value::<RawResource>(file, item) {
-            Err(e) => problems.push(located(file, text, positions, &path, e)),
-            Ok(raw) => match entry(file, positions, raw, &path, role) {
-                Ok(e) if unknown.is_empty() => out.push(e),
+        match yaml::from_value::<RawResource>(src.file, item) {
+            Err(e) => found
+                .problems
+                .push(located(src.file, src.text, src.positions, &path, e)),
+            Ok(raw) => match entry(src.file, src.positions, raw, &path, ctx.role) {
+                Ok(mut e) if unknown.is_empty() => {
+                    e.includes = ctx.includes.clone();
+                    e.tags.extend(ctx.tags.iter().cloned());
+                    out.push(e);
+                }
                 Ok(_) => {}
-                Err(e) => problems.push(e),
+                Err(e) => found.problems.push(e),
             },
         }
     }
     out
+}
+
+/// The entries of an `include:` entry at `path`: those of the file it names, read with its
+/// `when`, `vars` and `tags`.
+fn include(
+    src: &Source<'_>,
+    m: &Mapping,
+    path: &str,
+    ctx: &Ctx<'_>,
+    found: &mut Found,
+) -> Vec<Entry> {
+    let hint = |key: &str| match key {
+        "loop" | "with_items" => Some("an include is read once; loop inside the file"),
+        _ => None,
+    };
+    unknown_keys(src, path, m, (INCLUDE_KEYS, "an include"), hint, found);
+    let at = |key: &str| src.at(&join(path, key));
+    let name = match m.get("include") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        other => {
+            found.problems.push(invalid(
+                at("include"),
+                format!(
+                    "include: expected the path of a state file, found {}",
+                    yaml::to_string(other.unwrap_or(&Value::Null)).trim()
+                ),
+            ));
+            return Vec::new();
+        }
+    };
+    if name.contains("{{") || name.contains("{%") {
+        found.problems.push(invalid(
+            at("include"),
+            format!("include: `{name}` is a template; included files are read before any var is known, name the file as it is"),
+        ));
+        return Vec::new();
+    }
+    let base = match ctx.role_dir {
+        Some(d) => d.to_path_buf(),
+        None => match src.file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+    };
+    let file = base.join(&name);
+    if !file.is_file() {
+        let relative = if ctx.role_dir.is_some() {
+            "the role's folder"
+        } else {
+            "the including file"
+        };
+        found.problems.push(invalid(
+            at("include"),
+            format!(
+                "included file `{name}` not found (looked for {}, relative to {relative})",
+                display(&file)
+            ),
+        ));
+        return Vec::new();
+    }
+    let real = canonical(&file);
+    if let Some(first) = ctx.chain.iter().position(|(p, _)| *p == real) {
+        let mut names: Vec<&str> = ctx.chain[first..].iter().map(|(_, s)| s.as_str()).collect();
+        let shown = display(&file);
+        names.push(&shown);
+        found.problems.push(invalid(
+            at("include"),
+            format!("include cycle: {}", names.join(" → ")),
+        ));
+        return Vec::new();
+    }
+    let when = m.get("when").map(|w| (w.clone(), at("when")));
+    let vars = match m.get("vars") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => match yaml::from_value::<crate::inventory::OrderedVars>(src.file, v.clone()) {
+            Ok(v) => v.0,
+            Err(e) => {
+                found
+                    .problems
+                    .push(invalid(at("vars"), format!("include: vars: {}", e.message)));
+                Vec::new()
+            }
+        },
+    };
+    let tags = tags_at(m.get("tags"), || at("tags"), found).unwrap_or_default();
+    found.included.push(file.clone());
+    let parsed = read(&file).and_then(|t| {
+        yaml::from_str::<Value>(&file, &t)
+            .map(|v| (t, v))
+            .map_err(PlaybookError::from)
+    });
+    let (text, value) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            found.problems.push(e);
+            return Vec::new();
+        }
+    };
+    let positions = yaml::node_positions(&text);
+    let inner = Source {
+        file: &file,
+        text: &text,
+        positions: &positions,
+    };
+    let mut sub = ctx.clone();
+    sub.chain.push((real, display(&file)));
+    sub.includes.push(Arc::new(Include {
+        file: file.clone(),
+        origin: src.at(path),
+        when,
+        vars,
+    }));
+    sub.tags.extend(tags);
+    let items = list_items(&inner, "", value, &mut found.problems);
+    entries_all(&inner, items, "", &sub, found)
+}
+
+/// The keys of mapping `m` at `path` that are not `valid.0`: a problem each, at the key,
+/// listing the keys of `valid.1` with `hint`'s word for some. Whether there were any.
+fn unknown_keys(
+    src: &Source<'_>,
+    path: &str,
+    m: &Mapping,
+    valid: (&[&str], &str),
+    hint: impl Fn(&str) -> Option<&'static str>,
+    found: &mut Found,
+) -> bool {
+    let mut any = false;
+    for k in m.keys() {
+        let key = match k {
+            Value::String(s) => s.as_str(),
+            _ => "?",
+        };
+        if !valid.0.contains(&key) {
+            let msg = super::habits::message(key, hint(key), valid.0, valid.1);
+            found.problems.push(src.at_key(path, key, &msg));
+            any = true;
+        }
+    }
+    any
+}
+
+/// The tags of a `tags:` value (none: empty); `None` when it is bad (a problem at `origin`).
+fn tags_at(
+    v: Option<&Value>,
+    origin: impl FnOnce() -> Origin,
+    found: &mut Found,
+) -> Option<BTreeSet<String>> {
+    match v.map(parse_tags) {
+        None => Some(BTreeSet::new()),
+        Some(Ok(t)) => Some(t),
+        Some(Err(message)) => {
+            found.problems.push(invalid(origin(), message));
+            None
+        }
+    }
 }
 
 /// A problem of `key` of the node at `path`, placed at the key itself.
@@ -112,8 +343,7 @@ fn at_key(
 
 /// The items of a resource list value (`null` is empty).
 fn list_items(
-    file: &Path,
-    positions: &Positions,
+    src: &Source<'_>,
     path: &str,
     v: Value,
     problems: &mut Vec<PlaybookError>,
@@ -122,33 +352,33 @@ fn list_items(
         Value::Sequence(items) => items,
         Value::Null => Vec::new(),
         _ => {
-            problems.push(invalid(
-                origin_at(file, positions, path),
-                "expected a list of resources",
-            ));
+            problems.push(invalid(src.at(path), "expected a list of resources"));
             Vec::new()
         }
     }
 }
 
-/// A role with every problem of its files.
+/// A role with every problem of its files; `tags` are given to each of its entries.
 fn role_all(
     name: &str,
     playbook_dir: &Path,
     origin: &Origin,
-    problems: &mut Vec<PlaybookError>,
+    tags: &BTreeSet<String>,
+    found: &mut Found,
 ) -> Option<Role> {
-    // Fast path: a role without problems loads as usual.
-    let first = match load_role(name, playbook_dir, origin) {
-        Ok(r) => return Some(r),
-        Err(e) => e,
-    };
-    let Some(dir) = role_search_path(playbook_dir)
-        .iter()
-        .map(|d| d.join(name))
-        .find(|d| d.is_dir())
-    else {
-        problems.push(first);
+    let search = role_search_path(playbook_dir);
+    let Some(dir) = search.iter().map(|d| d.join(name)).find(|d| d.is_dir()) else {
+        found.problems.push(invalid(
+            origin.clone(),
+            format!(
+                "role `{name}` not found (looked in {})",
+                search
+                    .iter()
+                    .map(|d| display(d))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
         return None;
     };
     let mut defaults = Vec::new();
@@ -161,7 +391,7 @@ fn role_all(
             yaml::from_str::<crate::inventory::OrderedVars>(&f, &t).map_err(PlaybookError::from)
         }) {
             Ok(v) => defaults = v.0,
-            Err(e) => problems.push(e),
+            Err(e) => found.problems.push(e),
         }
     }
     let mut state = Vec::new();
@@ -176,15 +406,24 @@ fn role_all(
                 .map_err(PlaybookError::from)
         });
         match parsed {
-            Err(e) => problems.push(e),
+            Err(e) => found.problems.push(e),
             Ok((text, v)) => {
                 let positions = yaml::node_positions(&text);
-                let items = list_items(&f, &positions, "", v, problems);
-                state = entries_all(&f, &text, &positions, items, "", Some(name), problems);
+                let src = Source {
+                    file: &f,
+                    text: &text,
+                    positions: &positions,
+                };
+                let items = list_items(&src, "", v, &mut found.problems);
+                let ctx = Ctx::top(&f, Some((name, &dir)));
+                state = entries_all(&src, items, "", &ctx, found);
             }
         }
     } else if let Some(e) = super::ansible_layout(name, &dir, origin) {
-        problems.push(e);
+        found.problems.push(e);
+    }
+    for e in &mut state {
+        e.tags.extend(tags.iter().cloned());
     }
     Some(Role {
         name: name.to_string(),
@@ -194,11 +433,67 @@ fn role_all(
     })
 }
 
+/// The roles of a play's `roles:`: names, or `{role: NAME, tags: [...]}`.
+fn play_roles(
+    src: &Source<'_>,
+    play: &str,
+    refs: &[Value],
+    dir: &Path,
+    found: &mut Found,
+) -> Vec<Role> {
+    let mut roles = Vec::new();
+    for (j, r) in refs.iter().enumerate() {
+        let path = format!("{play}.roles.{j}");
+        let origin = src.at(&path);
+        let (name, tags) = match r {
+            Value::String(name) => (name.clone(), BTreeSet::new()),
+            Value::Mapping(m) => {
+                let hint = |key: &str| match key {
+                    "vars" | "when" => Some(
+                        "a role's vars are its defaults.yml and the play's vars; an `include:` \
+                         in its state takes `when:` and `vars:`",
+                    ),
+                    _ => None,
+                };
+                let bad = unknown_keys(src, &path, m, (ROLE_KEYS, "a role"), hint, found);
+                let name = match m.get("role") {
+                    Some(Value::String(n)) => n.clone(),
+                    _ => {
+                        found.problems.push(invalid(
+                            origin,
+                            "a role is its name, or a mapping `{role: NAME, tags: [...]}`",
+                        ));
+                        continue;
+                    }
+                };
+                match tags_at(m.get("tags"), || src.at(&join(&path, "tags")), found) {
+                    Some(tags) if !bad => (name, tags),
+                    _ => continue,
+                }
+            }
+            other => {
+                found.problems.push(invalid(
+                    origin,
+                    format!(
+                        "a role is its name, or a mapping `{{role: NAME, tags: [...]}}`, found {}",
+                        yaml::to_string(other).trim()
+                    ),
+                ));
+                continue;
+            }
+        };
+        if let Some(role) = role_all(&name, dir, &origin, &tags, found) {
+            roles.push(role);
+        }
+    }
+    roles
+}
+
 /// Loads a playbook with its roles and vars files, collecting every problem. The playbook is
 /// `None` only when its own file cannot be read or parsed; otherwise it holds what loaded
 /// (plays with a bad header are left out, resources with problems too).
 pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
-    let mut problems = Vec::new();
+    let mut found = Found::default();
     let text = match read(path) {
         Ok(t) => t,
         Err(e) => return (None, vec![e]),
@@ -208,6 +503,11 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
         Err(e) => return (None, vec![e.into()]),
     };
     let positions = yaml::node_positions(&text);
+    let src = Source {
+        file: path,
+        text: &text,
+        positions: &positions,
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
@@ -216,17 +516,16 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
         Value::Sequence(items) => items,
         Value::Null => Vec::new(),
         _ => {
-            problems.push(invalid(
-                origin_at(path, &positions, ""),
-                "a playbook is a list of plays",
-            ));
-            return (None, problems);
+            found
+                .problems
+                .push(invalid(src.at(""), "a playbook is a list of plays"));
+            return (None, found.problems);
         }
     };
     let mut plays = Vec::new();
     for (i, mut item) in items.into_iter().enumerate() {
         let prefix = i.to_string();
-        let pos = |k: &str| origin_at(path, &positions, &join(&prefix, k));
+        let pos = |k: &str| src.at(&join(&prefix, k));
         // The state is read resource by resource, apart from the play's other keys.
         let state_value = match &mut item {
             Value::Mapping(m) => m.remove("state"),
@@ -236,28 +535,28 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
         let mut unknown = false;
         if let Value::Mapping(m) = &mut item {
             for (key, message) in super::habits::take_unknown_play_keys(m) {
-                problems.push(at_key(path, &text, &positions, &prefix, &key, &message));
+                found.problems.push(src.at_key(&prefix, &key, &message));
                 unknown = true;
             }
         }
         let state_items = state_value
-            .map(|v| list_items(path, &positions, &join(&prefix, "state"), v, &mut problems))
+            .map(|v| list_items(&src, &join(&prefix, "state"), v, &mut found.problems))
             .unwrap_or_default();
-        let state = entries_all(
-            path,
-            &text,
-            &positions,
+        let mut state = entries_all(
+            &src,
             state_items,
             &join(&prefix, "state"),
-            None,
-            &mut problems,
+            &Ctx::top(path, None),
+            &mut found,
         );
         let rp: RawPlay = match yaml::from_value(path, item) {
             Ok(rp) => rp,
             // `hsts:` already said, `hosts` is missing.
             Err(e) if unknown && e.message.starts_with("missing field") => continue,
             Err(e) => {
-                problems.push(located(path, &text, &positions, &prefix, e));
+                found
+                    .problems
+                    .push(located(path, &text, &positions, &prefix, e));
                 continue;
             }
         };
@@ -265,7 +564,7 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
         for (j, f) in rp.vars_files.iter().enumerate() {
             let fp = dir.join(f);
             if !fp.is_file() {
-                problems.push(invalid(
+                found.problems.push(invalid(
                     pos(&format!("vars_files.{j}")),
                     format!("vars file `{f}` not found (looked for {})", display(&fp)),
                 ));
@@ -273,28 +572,32 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
             }
             match read_vars_file(&fp) {
                 Ok(v) => vars_files.push((fp, v)),
-                Err(e) => problems.push(e),
+                Err(e) => found.problems.push(e),
             }
         }
-        let mut roles = Vec::new();
-        for (j, r) in rp.roles.iter().enumerate() {
-            if let Some(role) = role_all(r, &dir, &pos(&format!("roles.{j}")), &mut problems) {
-                roles.push(role);
-            }
+        let mut roles = play_roles(&src, &prefix, &rp.roles, &dir, &mut found);
+        let play_tags = tags_at(rp.tags.as_ref(), || pos("tags"), &mut found).unwrap_or_default();
+        for e in roles
+            .iter_mut()
+            .flat_map(|r| r.state.iter_mut())
+            .chain(state.iter_mut())
+        {
+            e.tags.extend(play_tags.iter().cloned());
         }
         let (serial, max_fail_percentage) = match rp.batching() {
             Ok(b) => b,
             Err(message) => {
-                problems.push(invalid(pos("serial"), message));
+                found.problems.push(invalid(pos("serial"), message));
                 (Vec::new(), None)
             }
         };
         let wait_for = play_wait_for(path, &text, &positions, &prefix, rp.wait_for.as_ref())
             .unwrap_or_else(|e| {
-                problems.push(e);
+                found.problems.push(e);
                 None
             });
         plays.push(Play {
+            named: rp.name.is_some(),
             name: rp.name.unwrap_or_else(|| rp.hosts.clone()),
             hosts: rp.hosts,
             serial,
@@ -307,13 +610,17 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
             origin: pos(""),
         });
     }
+    let mut included = found.included;
+    included.sort();
+    included.dedup();
     (
         Some(Playbook {
             path: path.to_path_buf(),
             dir,
             plays,
+            included,
         }),
-        problems,
+        found.problems,
     )
 }
 
@@ -321,14 +628,16 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
 mod tests {
     use super::*;
 
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
     #[test]
     fn every_problem_of_a_playbook_and_its_roles() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let w = |rel: &str, text: &str| {
-            let p = dir.path().join(rel);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write(dir.path(), rel, text);
         w(
             "site.yml",
             "- hosts: all\n  roles: [good, broken, missing]\n  vars_files: [nope.yml]\n  state:\n    - file: /a\n      ownr: root\n    - file: /b\n      content: x\n    - directory: /c\n      target: /d\n- hsts: x\n",
@@ -360,6 +669,52 @@ mod tests {
         let roles: Vec<&str> = pb.plays[0].roles.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(roles, ["good", "broken"]);
         assert_eq!(pb.plays[0].roles[0].state.len(), 1);
+    }
+
+    /// Included entries take the include's place, each with its includes (outermost first)
+    /// and its inherited tags; the included files are listed once.
+    #[test]
+    fn includes_are_read_in_place_with_what_they_carry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let w = |rel: &str, text: &str| write(dir.path(), rel, text);
+        w(
+            "site.yml",
+            "- hosts: all\n  tags: p\n  roles: [{role: r, tags: [role]}]\n  state:\n    - file: /a\n    - include: inc/one.yml\n      vars: {x: 1}\n      tags: [one]\n      when: y\n    - file: /z\n",
+        );
+        w(
+            "inc/one.yml",
+            "- file: /b\n  tags: own\n- include: two.yml\n  vars: {x: 2}\n",
+        );
+        w("inc/two.yml", "- file: /c\n");
+        w("roles/r/state.yml", "- include: more.yml\n");
+        w("roles/r/more.yml", "- file: /r\n");
+        let (pb, problems) = load_all(&dir.path().join("site.yml"));
+        assert!(problems.is_empty(), "{problems:?}");
+        let pb = pb.expect("loaded");
+        let play = &pb.plays[0];
+        let keys: Vec<&str> = play
+            .state
+            .iter()
+            .filter_map(|e| e.raw.file.as_deref())
+            .collect();
+        assert_eq!(keys, ["/a", "/b", "/c", "/z"]);
+        let tags = |e: &Entry| e.tags.iter().cloned().collect::<Vec<String>>();
+        assert_eq!(tags(&play.state[0]), ["p"]);
+        assert_eq!(tags(&play.state[1]), ["one", "own", "p"]);
+        assert_eq!(tags(&play.state[2]), ["one", "p"]);
+        assert_eq!(tags(&play.roles[0].state[0]), ["p", "role"]);
+        let c = &play.state[2];
+        assert_eq!(c.includes.len(), 2);
+        assert_eq!(c.includes[0].vars[0].0, "x");
+        assert!(c.includes[0].when.is_some() && c.includes[1].when.is_none());
+        assert!(c.origin.file.ends_with("inc/two.yml"), "{}", c.origin);
+        assert!(c.includes[1].origin.file.ends_with("inc/one.yml"));
+        assert_eq!(
+            (c.includes[1].origin.line, c.includes[1].origin.column),
+            (3, 3)
+        );
+        assert_eq!(pb.included.len(), 3, "{:?}", pb.included);
+        assert_eq!(pb.tags().len(), 4);
     }
 
     #[test]

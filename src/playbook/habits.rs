@@ -16,6 +16,7 @@ pub const PLAY_KEYS: &[&str] = &[
     "vars",
     "vars_files",
     "roles",
+    "tags",
     "state",
 ];
 
@@ -59,7 +60,11 @@ fn ansible_resource_hint(key: &str) -> Option<&'static str> {
             "a command runs as another user with `user: NAME`; files, folders and checkouts take \
              `owner: NAME`"
         }
-        "tags" => "play has no tags: put resources to run apart in their own role or playbook",
+        "include_tasks" | "import_tasks" => {
+            "Ansible's `include_tasks`/`import_tasks` is `include: FILE` here (with `when:`, \
+             `vars:` and `tags:`)"
+        }
+        "include_role" | "import_role" => "roles are listed in the play's `roles:`",
         "register" => {
             "play has no registered results: a command is guarded with `creates:` or `unless:`, \
              and reacts to a change with `on_change: [KEY]`"
@@ -95,14 +100,14 @@ fn ansible_play_hint(key: &str) -> Option<&'static str> {
         }
         "remote_user" => "the login user is the inventory's `ssh_user` (or `-u`)",
         "gather_facts" => "facts are gathered in every host's one probe (`facts.*`)",
-        "tags" => "play has no tags: put plays to run apart in their own playbook",
+        "import_playbook" | "include" => "a playbook is run on its own: `play apply OTHER.yml`",
         _ => return None,
     })
 }
 
 /// The message of an unknown `key` among `valid` keys: a typo suggestion, the Ansible hint,
 /// and the keys valid there.
-fn message(key: &str, hint: Option<&str>, valid: &[&str], where_: &str) -> String {
+pub(crate) fn message(key: &str, hint: Option<&str>, valid: &[&str], where_: &str) -> String {
     let mut m = format!("unknown key `{key}`");
     if let Some(s) = yaml::suggest(key, valid) {
         m += &format!(", did you mean `{s}`?");
@@ -208,13 +213,19 @@ mod tests {
     #[test]
     fn every_unknown_key_is_answered_with_the_kinds_keys_and_ansible_hints() {
         let mut m = mapping(
-            "{file: /a, content: x, notify: r, tags: [t], with_items: [1], become_user: u, ownr: x}",
+            "{file: /a, content: x, notify: r, import_tasks: t.yml, with_items: [1], become_user: u, ownr: x}",
         );
         let found = take_unknown_resource_keys(&mut m);
         let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
-            ["notify", "tags", "with_items", "become_user", "ownr"]
+            [
+                "notify",
+                "import_tasks",
+                "with_items",
+                "become_user",
+                "ownr"
+            ]
         );
         let all: Vec<&str> = found.iter().map(|(_, m)| m.as_str()).collect();
         assert!(

@@ -12,14 +12,17 @@
 //! ```
 //! See `docs/playbooks.md` for every key. Nothing is templated here: that is `resolve`'s job.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 mod collect;
 pub mod habits;
+pub mod tags;
 
 pub use collect::load_all;
+pub use tags::{parse_tags, TagSelection};
 
 use crate::resources::{registry, Kind, Origin};
 use crate::yaml::{self, Value, YamlError};
@@ -31,6 +34,9 @@ pub enum PlaybookError {
     Yaml(#[from] YamlError),
     #[error("{origin}: {message}")]
     Invalid { origin: Origin, message: String },
+    /// Several problems (every one of a file is said in one run).
+    #[error("{} problems:\n{}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<PlaybookError>),
 }
 
 /// The keys a resource entry may have. Which kind it is comes from the key naming it
@@ -141,6 +147,8 @@ pub struct RawResource {
     pub pip_args: Option<Value>,
     /// What the entry is for, in words (shown in reports; Ansible's task `name:`).
     pub name: Option<String>,
+    /// Tags selecting the entry with `--tags`/`--skip-tags` (a name, `a, b` or a list).
+    pub tags: Option<Value>,
 }
 
 impl RawResource {
@@ -377,6 +385,23 @@ pub struct Entry {
     /// Positions of the entry's keys (`mode`, `when`, ...) and of their items
     /// (`restart_on.0`), for errors found later.
     pub key_positions: HashMap<String, (usize, usize)>,
+    /// The `include:`s the entry was read through, outermost first (their `when` and `vars`).
+    pub includes: Vec<Arc<Include>>,
+    /// Its tags: its own, its includes', its role's and its play's.
+    pub tags: BTreeSet<String>,
+}
+
+/// An `include:` of a state file, as the entries read through it see it.
+#[derive(Debug, Clone)]
+pub struct Include {
+    /// The included file.
+    pub file: PathBuf,
+    /// Where the `include:` stands.
+    pub origin: Origin,
+    /// `when:` applying to every included entry, with where it stands.
+    pub when: Option<(Value, Origin)>,
+    /// `vars:` of the included entries (above play vars and vars files, below `-e`).
+    pub vars: Vec<(String, Value)>,
 }
 
 impl Entry {
@@ -701,7 +726,10 @@ fn play_wait_for(
 /// One play.
 #[derive(Debug, Clone)]
 pub struct Play {
+    /// Its `name:`, else its `hosts` pattern.
     pub name: String,
+    /// Whether `name:` was given (reports show the names given).
+    pub named: bool,
     pub hosts: String,
     /// `serial:` batch sizes in order (the last repeats); empty = all hosts at once.
     pub serial: Vec<BatchSize>,
@@ -724,6 +752,18 @@ pub struct Playbook {
     /// Folder of the playbook (templates/ and files/ are looked up there).
     pub dir: PathBuf,
     pub plays: Vec<Play>,
+    /// Every file read through `include:` (sources of a plan).
+    pub included: Vec<PathBuf>,
+}
+
+impl Playbook {
+    /// Every tag of its resources (inherited ones included).
+    pub fn tags(&self) -> BTreeSet<String> {
+        (self.plays.iter())
+            .flat_map(|p| p.roles.iter().flat_map(|r| &r.state).chain(&p.state))
+            .flat_map(|e| e.tags.iter().cloned())
+            .collect()
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -741,10 +781,14 @@ pub(crate) struct RawPlay {
     vars: Option<crate::inventory::OrderedVars>,
     #[serde(default)]
     vars_files: Vec<String>,
+    /// Role names, or `{role: NAME, tags: [...]}`.
     #[serde(default)]
-    roles: Vec<String>,
+    roles: Vec<Value>,
     #[serde(default)]
-    state: Vec<RawResource>,
+    tags: Option<Value>,
+    /// Read resource by resource before the rest of the play (see `load_all`): never here.
+    #[serde(default, rename = "state")]
+    _state: Option<serde::de::IgnoredAny>,
 }
 
 impl RawPlay {
@@ -767,26 +811,6 @@ impl RawPlay {
 
 fn display(p: &Path) -> String {
     p.display().to_string()
-}
-
-fn entries(
-    file: &Path,
-    text: &str,
-    raw: Vec<RawResource>,
-    prefix: &str,
-    role: Option<&str>,
-) -> Result<Vec<Entry>, PlaybookError> {
-    let positions = yaml::node_positions(text);
-    let mut out = Vec::new();
-    for (i, r) in raw.into_iter().enumerate() {
-        let path = if prefix.is_empty() {
-            i.to_string()
-        } else {
-            format!("{prefix}.{i}")
-        };
-        out.push(entry(file, &positions, r, &path, role)?);
-    }
-    Ok(out)
 }
 
 /// One resource entry at `path` (its node path in the file: `0.state.3`), checked.
@@ -816,11 +840,27 @@ fn entry(
         origin: origin.clone(),
         message,
     })?;
+    let tags = match &r.tags {
+        None => BTreeSet::new(),
+        Some(v) => parse_tags(v).map_err(|message| {
+            let (line, column) = key_positions.get("tags").copied().unwrap_or((line, column));
+            PlaybookError::Invalid {
+                origin: Origin {
+                    file: display(file),
+                    line,
+                    column,
+                },
+                message,
+            }
+        })?,
+    };
     Ok(Entry {
         raw: r,
         origin,
         role: role.map(str::to_string),
         key_positions,
+        includes: Vec::new(),
+        tags,
     })
 }
 
@@ -864,134 +904,16 @@ pub(crate) fn ansible_layout(name: &str, dir: &Path, origin: &Origin) -> Option<
     })
 }
 
-fn load_role(name: &str, playbook_dir: &Path, origin: &Origin) -> Result<Role, PlaybookError> {
-    let search = role_search_path(playbook_dir);
-    let dir = search
-        .iter()
-        .map(|d| d.join(name))
-        .find(|d| d.is_dir())
-        .ok_or_else(|| PlaybookError::Invalid {
-            origin: origin.clone(),
-            message: format!(
-                "role `{name}` not found (looked in {})",
-                search
-                    .iter()
-                    .map(|d| display(d))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })?;
-    let defaults_file = ["defaults.yml", "defaults.yaml"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|f| f.is_file());
-    let defaults = match defaults_file {
-        Some(f) => {
-            let v: crate::inventory::OrderedVars = yaml::from_str(&f, &read(&f)?)?;
-            v.0
-        }
-        None => Vec::new(),
-    };
-    let state_file = ["state.yml", "state.yaml"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|f| f.is_file());
-    let state = match state_file {
-        Some(f) => {
-            let text = read(&f)?;
-            let raw: Option<Vec<RawResource>> = yaml::from_str(&f, &text)?;
-            entries(&f, &text, raw.unwrap_or_default(), "", Some(name))?
-        }
-        None => match ansible_layout(name, &dir, origin) {
-            Some(e) => return Err(e),
-            None => Vec::new(),
-        },
-    };
-    Ok(Role {
-        name: name.to_string(),
-        dir,
-        defaults,
-        state,
-    })
-}
-
-/// Loads a playbook with its roles and vars files.
+/// Loads a playbook with its roles, includes and vars files: every problem of its files is
+/// said (one problem as itself, several as [`PlaybookError::Many`]).
 pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
-    let text = read(path)?;
-    let raw: Vec<RawPlay> = yaml::from_str(path, &text)?;
-    let positions = yaml::node_positions(&text);
-    let dir = path
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let mut plays = Vec::new();
-    for (i, rp) in raw.into_iter().enumerate() {
-        let pos = |k: &str| {
-            let (line, column) = positions
-                .get(&format!("{i}{}{k}", if k.is_empty() { "" } else { "." }))
-                .copied()
-                .unwrap_or((0, 0));
-            Origin {
-                file: display(path),
-                line,
-                column,
-            }
-        };
-        let origin = pos("");
-        let mut vars_files = Vec::new();
-        for (j, f) in rp.vars_files.iter().enumerate() {
-            let fp = dir.join(f);
-            if !fp.is_file() {
-                return Err(PlaybookError::Invalid {
-                    origin: pos(&format!("vars_files.{j}")),
-                    message: format!("vars file `{f}` not found (looked for {})", display(&fp)),
-                });
-            }
-            let v = read_vars_file(&fp)?;
-            vars_files.push((fp, v));
-        }
-        let mut roles = Vec::new();
-        for (j, r) in rp.roles.iter().enumerate() {
-            roles.push(load_role(r, &dir, &pos(&format!("roles.{j}")))?);
-        }
-        let (serial, max_fail_percentage) =
-            rp.batching().map_err(|message| PlaybookError::Invalid {
-                origin: pos("serial"),
-                message,
-            })?;
-        let wait_for = play_wait_for(
-            path,
-            &text,
-            &positions,
-            &i.to_string(),
-            rp.wait_for.as_ref(),
-        )?;
-        let state = entries(path, &text, rp.state, &format!("{i}.state"), None)?;
-        plays.push(Play {
-            name: rp.name.unwrap_or_else(|| rp.hosts.clone()),
-            hosts: rp.hosts,
-            serial,
-            max_fail_percentage,
-            wait_for,
-            vars: rp.vars.map(|v| v.0).unwrap_or_default(),
-            vars_files,
-            roles,
-            state,
-            origin,
-        });
+    let (pb, mut problems) = load_all(path);
+    match (pb, problems.len()) {
+        (Some(pb), 0) => Ok(pb),
+        (_, 1) => Err(problems.remove(0)),
+        (None, 0) => Err(YamlError::new(path, None, "cannot load").into()),
+        _ => Err(PlaybookError::Many(problems)),
     }
-    Ok(Playbook {
-        path: path.to_path_buf(),
-        dir,
-        plays,
-    })
 }
 
 #[cfg(test)]

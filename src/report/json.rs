@@ -93,6 +93,9 @@ pub struct JsonChange {
     /// The resource's `name:` in the playbook. Absent when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The `name:` of the resource's play. Absent when the play has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play: Option<String>,
     /// Content withheld (`sensitive: true`, or it holds a secret).
     pub sensitive: bool,
     /// The change restarts or reloads a program or service (see `details`).
@@ -224,6 +227,7 @@ fn change(c: &Change, h: &HostReport, mode: Mode) -> JsonChange {
         details: c.all_details(),
         known_after: c.after.clone(),
         name: h.names.get(&c.index).cloned(),
+        play: h.plays.get(&c.index).cloned(),
         sensitive: c.sensitive,
         restart: restarts(c),
         before,
@@ -339,6 +343,7 @@ mod tests {
             notes: Vec::new(),
             prints: Vec::new(),
             names: Default::default(),
+            plays: Default::default(),
         };
         let c = Counts::of(&h, Mode::Diff);
         assert_eq!((c.restarts, c.updated, c.created, c.deleted), (2, 2, 0, 0));
@@ -363,5 +368,56 @@ mod tests {
             text.starts_with('{') && !text.contains("\"name\""),
             "{text}"
         );
+    }
+
+    /// Names of resources and of plays in every format: the play's as a heading where the
+    /// play changes, the resource's on its line.
+    #[test]
+    fn names_of_plays_and_resources_are_in_every_format() {
+        let mut h = HostReport::new("h1");
+        h.changes = vec![
+            program(0, &[], &[]),
+            program(1, &[], &[]),
+            program(2, &[], &[]),
+        ];
+        h.names.insert(1, "start the app".into());
+        h.plays.insert(0, "web tier".into());
+        h.plays.insert(1, "web tier".into());
+        h.plays.insert(2, "workers".into());
+        let report = RunReport {
+            mode: Mode::Diff,
+            hosts: vec![h],
+            seconds: 0.0,
+            plan_id: None,
+        };
+        let json = build(&report, "site.yml");
+        let doc = serde_json::to_value(&json).unwrap_or_default();
+        let changes = &doc["hosts"][0]["changes"];
+        assert_eq!(changes[1]["name"], "start the app");
+        assert_eq!(changes[1]["play"], "web tier");
+        assert_eq!(changes[2]["play"], "workers");
+
+        let text = crate::report::plan::text(&report, false);
+        let text = String::from_utf8(strip_ansi_escapes(&text)).unwrap_or_default();
+        assert!(
+            text.contains("h1:\n  play: web tier\n  ~ update program p0\n  ~ update program p1  # start the app\n  play: workers\n  ~ update program p2\n"),
+            "{text}"
+        );
+        let md = crate::report::markdown::render(&report, "site.yml");
+        assert!(
+            md.contains("**play: web tier**\n\n- `~` update program `p0`"),
+            "{md}"
+        );
+        assert!(md.contains("`p1` — *start the app*"), "{md}");
+        assert_eq!(md.matches("**play: ").count(), 2, "{md}");
+        let xml = crate::report::junit::render(&report, "site.yml", Default::default());
+        assert!(
+            xml.contains("play: web tier\n~ update program p0\n~ update program p1  # start the app\nplay: workers\n"),
+            "{xml}"
+        );
+    }
+
+    fn strip_ansi_escapes(s: &str) -> Vec<u8> {
+        anstream::adapter::strip_str(s).to_string().into_bytes()
     }
 }

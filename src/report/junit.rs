@@ -70,6 +70,9 @@ fn change_text(c: &Change, h: &HostReport, mode: Mode) -> String {
     if mode == Mode::Apply && !h.applied.contains(&c.index) {
         s.push_str(" [not applied]");
     }
+    if let Some(name) = h.names.get(&c.index) {
+        s.push_str(&format!("  # {name}"));
+    }
     s.push('\n');
     if c.sensitive && c.content.is_some() {
         s.push_str("    (sensitive content changed)\n");
@@ -91,7 +94,13 @@ fn cases(report: &RunReport, opts: JunitOptions) -> Vec<Case> {
     };
     let mut out = Vec::new();
     for h in &report.hosts {
-        let changes: String = h.changes.iter().map(|c| change_text(c, h, mode)).collect();
+        let mut play = None;
+        let changes: String = (h.changes.iter())
+            .map(|c| match super::play_heading(h, c, &mut play) {
+                Some(p) => format!("play: {p}\n{}", change_text(c, h, mode)),
+                None => change_text(c, h, mode),
+            })
+            .collect();
         let n_counted = counted(h, mode).count();
         let failure = match (error_of(h), status_name(h, mode)) {
             (Some(e), status) => Some(Failure {

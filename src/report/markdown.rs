@@ -86,6 +86,9 @@ fn change_line(c: &Change, h: &HostReport, mode: Mode) -> String {
     if c.sensitive && c.content.is_some() {
         line.push_str(" — (sensitive content changed)");
     }
+    if let Some(name) = h.names.get(&c.index) {
+        let _ = write!(line, " — *{}*", cell(name));
+    }
     line
 }
 
@@ -105,7 +108,11 @@ fn host_details(out: &mut String, h: &HostReport, mode: Mode) {
         code_block(out, "text", e);
         out.push('\n');
     }
+    let mut play = None;
     for c in &h.changes {
+        if let Some(p) = super::play_heading(h, c, &mut play) {
+            let _ = writeln!(out, "**play: {}**\n", cell(p));
+        }
         let _ = writeln!(out, "{}", change_line(c, h, mode));
         match content_shown(c, &c.key) {
             Some(Shown::Diff(d)) => {

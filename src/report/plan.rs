@@ -104,7 +104,11 @@ fn host_text(h: &HostReport, mode: Mode, verbose: bool) -> String {
         return out;
     }
     let _ = writeln!(out, "{}", format!("{}:", h.host).bold());
+    let mut play = None;
     for c in &h.changes {
+        if let Some(p) = super::play_heading(h, c, &mut play) {
+            let _ = writeln!(out, "  {}", format!("play: {p}").bold());
+        }
         let applied = match mode {
             Mode::Diff => None,
             Mode::Apply => Some(h.applied.contains(&c.index)),

@@ -19,7 +19,7 @@ use minijinja::value::Value as MValue;
 use minijinja::Environment;
 
 use crate::inventory::{Host, Inventory, Vars};
-use crate::playbook::{Entry, Play, Playbook, WaitFor};
+use crate::playbook::{Entry, Play, Playbook, TagSelection, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::registry::Plug;
 use crate::resources::service::{self, ServiceSpec, ServiceState};
@@ -82,6 +82,8 @@ pub struct Resolver<'a> {
     groups: MValue,
     /// `sync:` and `release:` sources, read once per run.
     trees: TreeCache,
+    /// `--tags` / `--skip-tags`: entries not selected are left out.
+    tags: TagSelection,
 }
 
 fn template_dirs(pb: &Playbook) -> Vec<PathBuf> {
@@ -120,7 +122,27 @@ impl<'a> Resolver<'a> {
             limits,
             groups,
             trees: TreeCache::default(),
+            tags: TagSelection::default(),
         }
+    }
+
+    /// The same resolver keeping only the entries `tags` selects.
+    pub fn with_tags(mut self, tags: TagSelection) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The vars an entry sees: the play's, with its includes' `vars` over them (below `-e`).
+    fn entry_vars(&self, entry: &Entry, vars: &Arc<LazyVars>) -> Arc<LazyVars> {
+        if entry.includes.iter().all(|i| i.vars.is_empty()) {
+            return vars.clone();
+        }
+        let more: Vec<(String, YValue)> = entry
+            .includes
+            .iter()
+            .flat_map(|i| i.vars.iter().cloned())
+            .collect();
+        vars.layered(&more, |k| self.extra_vars.contains_key(k))
     }
 
     /// The same resolver with other bounds on every template rendering.
@@ -208,6 +230,10 @@ impl<'a> Resolver<'a> {
             message: format!("{what}: {}", e.message),
             host: host.name.clone(),
         };
+        if !self.tags.selects(&entry.tags) {
+            return Ok(Vec::new());
+        }
+        let vars = &self.entry_vars(entry, vars);
         let base = Renderer {
             env: &self.env,
             scope: Scope::new(vars.clone(), BTreeMap::new()),
@@ -245,11 +271,35 @@ impl<'a> Resolver<'a> {
         Ok(out)
     }
 
+    /// The `when` of the entry's includes, then its own: all must hold.
     fn when(&self, entry: &Entry, r: &Renderer, host: &Host) -> Result<bool, ResolveError> {
-        let conds: Vec<&YValue> = match &entry.raw.when {
-            None => return Ok(true),
-            Some(YValue::Sequence(items)) => items.iter().collect(),
-            Some(v) => vec![v],
+        let own = entry
+            .raw
+            .when
+            .as_ref()
+            .map(|w| (w, entry.origin_of("when")));
+        let all = (entry.includes.iter())
+            .filter_map(|i| i.when.as_ref().map(|(w, o)| (w, o.clone())))
+            .chain(own);
+        for (when, origin) in all {
+            if !self.holds(when, &origin, r, host)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether a `when:` value holds: an expression, true/false, or a list of them (all).
+    fn holds(
+        &self,
+        when: &YValue,
+        origin: &Origin,
+        r: &Renderer,
+        host: &Host,
+    ) -> Result<bool, ResolveError> {
+        let conds: Vec<&YValue> = match when {
+            YValue::Sequence(items) => items.iter().collect(),
+            v => vec![v],
         };
         for c in conds {
             let ok = match c {
@@ -261,14 +311,14 @@ impl<'a> Resolver<'a> {
                         .and_then(|x| x.strip_suffix("}}"))
                         .unwrap_or(s);
                     truthy(&r.expr(expr).map_err(|e| ResolveError {
-                        origin: entry.origin_of("when"),
+                        origin: origin.clone(),
                         message: format!("when: {}", e.message),
                         host: host.name.clone(),
                     })?)
                 }
                 other => {
                     return Err(ResolveError {
-                        origin: entry.origin_of("when"),
+                        origin: origin.clone(),
                         message: format!(
                             "when: expected an expression or true/false, found {}",
                             crate::yaml::to_string(other).trim()
@@ -403,6 +453,7 @@ impl<'a> Resolver<'a> {
             .flat_map(|r| r.state.iter())
             .chain(play.state.iter())
         {
+            let vars = &self.entry_vars(entry, vars);
             let base = Renderer {
                 env: &self.env,
                 scope: Scope::new(vars.clone(), BTreeMap::new()),

@@ -90,6 +90,18 @@ impl LazyVars {
         })
     }
 
+    /// These vars with `more` set over them (later ones win), except names `keep` says stay
+    /// as they are (`-e`). Values are rendered afresh.
+    pub fn layered(&self, more: &[(String, YValue)], keep: impl Fn(&str) -> bool) -> Arc<Self> {
+        let mut raw = self.raw.clone();
+        for (k, v) in more {
+            if !keep(k) {
+                raw.insert(k.clone(), v.clone());
+            }
+        }
+        LazyVars::new(self.env.clone(), raw, self.fixed.clone(), self.limits)
+    }
+
     fn has(&self, name: &str) -> bool {
         self.fixed.contains_key(name) || self.raw.contains_key(name)
     }

@@ -70,7 +70,15 @@ pub enum Plug {
 }
 
 /// Keys of every resource (docs/playbooks.md, "Keys of every resource").
-pub const COMMON_KEYS: &[&str] = &["state", "loop", "loop_var", "when", "sensitive", "name"];
+pub const COMMON_KEYS: &[&str] = &[
+    "state",
+    "loop",
+    "loop_var",
+    "when",
+    "sensitive",
+    "name",
+    "tags",
+];
 
 /// Every kind, in the order playbook errors list them.
 pub const ALL: [Kind; 18] = [
