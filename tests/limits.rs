@@ -67,7 +67,7 @@ fn project(template: &str) -> tempfile::TempDir {
 /// The located error of the 10 GB template: the template file, then the resource's place.
 fn assert_capped(run: Run) -> Run {
     run.code(1)
-        .shows("playbooks/templates/big.j2")
+        .shows("playbooks/templates/big.j2:1: template output exceeds")
         .shows(
             "template output exceeds 64 MiB (the cap per rendering; raise it with \
              --max-template-size) (template of file /etc/app/big.conf, declared at \
