@@ -205,7 +205,7 @@ fn yaml_alias_bombs_are_located_in_inventory_playbook_and_vars_files() {
 /// Templates that would make values far past 4 GiB without writing much: each amplifier the
 /// values budget of a rendering covers (`~`, `+`, macros, `{% set %}` blocks, `caller()`,
 /// recursion, many guarded-filter results or concatenations kept alive, lazy sequences).
-const AMPLIFIERS: [(&str, &str); 11] = [
+const AMPLIFIERS: [(&str, &str); 12] = [
     ("~ doubling", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}\n"),
     ("+ doubling", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}\n"),
     ("macro", "{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = d(ns.s) %}{% endfor %}{{ ns.s|length }}\n"),
@@ -216,6 +216,7 @@ const AMPLIFIERS: [(&str, &str); 11] = [
     ("~ results kept", "{% set big = 'a' * 30000000 %}{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [big ~ loop.index] %}{% endfor %}{{ ns.l|length }}\n"),
     ("lazy sequence as text", "{% set l = [1] * 2000000000 %}{{ (l ~ '')|length }}\n"),
     ("lazy sequence doubling", "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ (ns.l ~ '')|length }}\n"),
+    ("|string of lists of lists", "{{ ([[1] * 4000000] * 4000000)|string|length }}\n"),
     ("captured raw text", "{% set x %}{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx{% endfor %}{% endfor %}{% endset %}{{ x|length }}\n"),
 ];
 

@@ -333,10 +333,14 @@ pub fn render_named(
 ) -> Result<String, RenderError> {
     // The values this rendering makes (`~`, `+`, captured blocks, guarded filters) share one
     // byte budget, checked before each allocation (vendor/minijinja/PLAY-PATCH.md).
+    // Compiling folds constants (`'x' * 9 ~ 'y'`) under a budget of its own: a fold refused
+    // there is left to the rendering, which charges it again.
+    let tmpl = {
+        let _compiling = minijinja::budget::enter(vars.limits.max_output);
+        env.template_from_named_str(name, source)
+    }
+    .map_err(|e| at_column(explain(&e, Vec::new(), has, vars), source, &e))?;
     let _budget = minijinja::budget::enter(vars.limits.max_output);
-    let tmpl = env
-        .template_from_named_str(name, source)
-        .map_err(|e| at_column(explain(&e, Vec::new(), has, vars), source, &e))?;
     // Through a capped writer: memory never grows past the cap, however much the template
     // would write (issue 13: a 10 GB rendering aborted the process).
     let mut out = CappedWriter::new(vars.limits.max_output);
@@ -414,10 +418,12 @@ pub fn eval_expr(
     has: &dyn Fn(&str) -> bool,
     vars: &LazyVars,
 ) -> Result<MValue, RenderError> {
+    let e = {
+        let _compiling = minijinja::budget::enter(vars.limits.max_output);
+        env.compile_expression(expr)
+    }
+    .map_err(|e| explain(&e, Vec::new(), has, vars))?;
     let _budget = minijinja::budget::enter(vars.limits.max_output);
-    let e = env
-        .compile_expression(expr)
-        .map_err(|e| explain(&e, Vec::new(), has, vars))?;
     let v = e.eval(ctx).map_err(|err| {
         if minijinja::budget::exceeded() {
             let mut r = values_too_large(vars.limits);
@@ -617,6 +623,25 @@ mod tests {
             e.message
         );
         assert_eq!(render(Limits::default(), kept).expect("fits 64 MiB"), "100");
+        // The text of a list of lists of millions: `string`, `tojson`, `pprint` stop too.
+        for filter in ["string", "tojson", "pprint"] {
+            let source = format!("{{{{ ([[1] * 60000] * 60000)|{filter}|length }}}}");
+            let e = render(limits, &source).expect_err(filter);
+            assert!(
+                e.message.starts_with("template values exceed 1 MiB"),
+                "{filter}: {}",
+                e.message
+            );
+        }
+        // A constant too large to fold while compiling, never evaluated: renders.
+        assert_eq!(
+            render(
+                limits,
+                "{{ 1 if true else ('x' * 900000 ~ 'y' * 900000) }}{{ [1, 2] }}"
+            )
+            .expect("never made"),
+            "1[1, 2]"
+        );
         // A budget per rendering: the next one starts afresh.
         assert_eq!(
             render(limits, "{{ ('x' * 400000 ~ 'y')|length }}").expect("first"),

@@ -94,6 +94,22 @@ impl fmt::Write for BudgetString {
     }
 }
 
+/// A byte buffer that charges the budget for every byte written to it, before growing.
+#[derive(Debug, Default)]
+pub(crate) struct BudgetBytes(pub(crate) Vec<u8>);
+
+impl std::io::Write for BudgetBytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        charge(buf.len() as u64).map_err(std::io::Error::other)?;
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `value` as text, charged to the budget as it is written: the text of a huge lazy sequence
 /// stops at the budget instead of filling memory.
 pub fn to_string(value: &dyn fmt::Display) -> Result<String, Error> {

@@ -976,7 +976,8 @@ mod builtins {
         Ok(if value.kind() == ValueKind::String {
             value.clone()
         } else {
-            value.to_string().into()
+            // PLAY PATCH: formatted through the byte budget (PLAY-PATCH.md).
+            ok!(crate::budget::to_string(value)).into()
         })
     }
 
@@ -1147,16 +1148,18 @@ mod builtins {
             },
         };
         ok!(args.assert_all_used());
+        // PLAY PATCH: serialized through the byte budget (PLAY-PATCH.md).
+        let mut out = crate::budget::BudgetBytes::default();
         if let Some(indent) = indent {
-            let mut out = Vec::<u8>::new();
+            ok!(crate::budget::charge(indent as u64));
             let indentation = " ".repeat(indent);
             let formatter = serde_json::ser::PrettyFormatter::with_indent(indentation.as_bytes());
             let mut s = serde_json::Serializer::with_formatter(&mut out, formatter);
             serde::Serialize::serialize(&value, &mut s)
-                .map(|_| unsafe { String::from_utf8_unchecked(out) })
         } else {
-            serde_json::to_string(&value)
+            serde_json::to_writer(&mut out, &value)
         }
+        .map(|_| unsafe { String::from_utf8_unchecked(out.0) })
         .map_err(|err| {
             Error::new(ErrorKind::InvalidOperation, "cannot serialize to JSON").with_source(err)
         })
@@ -1814,8 +1817,11 @@ mod builtins {
     ///
     /// This is useful for debugging as it better shows what's inside an object.
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn pprint(value: &Value) -> String {
-        format!("{value:#?}")
+    ///
+    /// PLAY PATCH: returns a `Result` (upstream: `String`), formatted through the byte
+    /// budget (PLAY-PATCH.md).
+    pub fn pprint(value: &Value) -> Result<String, Error> {
+        crate::budget::to_string(&format_args!("{value:#?}"))
     }
 
     /// Apply the given values to a [printf-style] format string.
