@@ -426,7 +426,9 @@ def tool_command(tool, n, play, play_book):
         # --timeout 60: with forks = hosts, 200 handshakes at once on 2 cores (lab sshds on the same
         # cores) take longer than the default 10 s connect timeout; Ansible and pyinfra are given
         # no tighter limit than that either.
-        return [play, "apply", "-i", str(LAB / "inventory.yml"), "--forks", str(n), "--timeout", "60",
+        # Above 200 hosts the logins queue longer still: 0.3 s of budget per host (150 s at 500).
+        timeout = max(60, int(0.3 * n))
+        return [play, "apply", "-i", str(LAB / "inventory.yml"), "--forks", str(n), "--timeout", str(timeout),
                 str(play_book)], BENCH, base_env
     if tool == "ansible":
         env = dict(base_env)
@@ -589,7 +591,7 @@ def table(results, floors, args_fixed_forks=50):
 
 
 def targets(results, floors, fixed_forks=50):
-    """Issue 7's targets, measured."""
+    """Issue 7's and issue 16's targets, measured."""
     lines = []
     for n in sorted({r["n"] for r in results}):
         by = {r["tool"]: r for r in results if r["n"] == n and "noop" in r}
@@ -620,6 +622,32 @@ def targets(results, floors, fixed_forks=50):
             rn = median(q["noop"], "wall") / pn
             lines.append(f"- {n} hosts vs {peer}: first apply {rf:.1f}× faster (target ≥ {tf}×: {mark(rf >= tf)}), "
                          f"no-op {rn:.1f}× faster (target ≥ {tn}×: {mark(rn >= tn)})")
+    # Issue 16 (scale): no-op no slower than N parallel `ssh true`, ≤ 0.5 MB of controller memory
+    # per host, first apply linear in hosts.
+    for r in sorted((r for r in results if r["tool"] == "play" and "noop" in r), key=lambda r: r["n"]):
+        n = r["n"]
+        fl = floors.get(n)
+        pn = median(r["noop"], "wall")
+        if fl:
+            fw = statistics.median([f["wall"] for f in fl])
+            lines.append(f"- issue 16, {n} hosts: play no-op {pn:.2f} s vs {n} parallel `ssh true` {fw:.2f} s "
+                         f"(target ≤ 1×: {'holds' if pn <= fw else 'MISSED'}, {pn / fw:.2f}×)")
+        rss = max([r["first"]["maxrss_mb"]] + [x["maxrss_mb"] for x in r["noop"]])
+        lines.append(f"- issue 16, {n} hosts: controller max RSS {rss:.1f} MB = {rss / n:.2f} MB per host "
+                     f"(target ≤ 0.5: {'holds' if rss / n <= 0.5 else 'MISSED'})")
+    rss = sorted((r["n"], max([r["first"]["maxrss_mb"]] + [x["maxrss_mb"] for x in r["noop"]]))
+                 for r in results if r["tool"] == "play" and "noop" in r)
+    if len(rss) >= 2:
+        (n0, m0), (nl, ml) = rss[0], rss[-1]
+        lines.append(f"- issue 16, controller memory per added host: {(ml - m0) / (nl - n0):.2f} MB "
+                     f"({m0:.1f} MB at {n0} hosts, {ml:.1f} MB at {nl}; the rest is fixed)")
+    firsts = sorted((r["n"], r["first"]["wall"]) for r in results if r["tool"] == "play" and "first" in r)
+    if len(firsts) >= 2:
+        n0, w0 = firsts[0]
+        per = ", ".join(f"{w:.1f} s at {n} ({1000 * w / n:.0f} ms/host)" for n, w in firsts)
+        nl, wl = firsts[-1]
+        lines.append(f"- issue 16, first apply vs hosts: {per}; {wl / w0:.1f}× the time for {nl / n0:.1f}× the "
+                     f"hosts (linear: ≤ {nl / n0:.1f}× +15%: {'holds' if wl / w0 <= 1.15 * nl / n0 else 'MISSED'})")
     plays = sorted((r["n"], median(r["noop"], "wall")) for r in results if r["tool"] == "play" and "noop" in r)
     if len(plays) >= 2:
         per = ", ".join(f"{1000 * w / n:.1f} ms at {n}" for n, w in plays)
@@ -677,7 +705,7 @@ def report(results, floors, args, has_programs, mach, elapsed):
 
     tab = table(results, floors, args.fixed_forks)
     tgt = targets(results, floors, args.fixed_forks)
-    mode = "quick (--quick)" if args.quick else "full"
+    mode = "scale (--scale: play alone)" if args.scale else "quick (--quick)" if args.quick else "full"
     text = [
         "# Benchmark results",
         "",
@@ -713,6 +741,9 @@ def report(results, floors, args, has_programs, mach, elapsed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 hosts, 3 no-op runs (a few minutes)")
+    ap.add_argument("--scale", action="store_true",
+                    help="issue 16's scale run: play alone at 100, 250, 500 hosts (or --sizes), 3 no-op runs, "
+                         "3 floors; writes RESULTS-scale.md unless --results")
     ap.add_argument("--sizes", help="host counts, comma-separated (default 10,50 for all + 200 for play)")
     ap.add_argument("--play-only-sizes", help="sizes run for play alone (default 200)")
     ap.add_argument("--tools", default=",".join(TOOLS))
@@ -735,7 +766,15 @@ def main():
 
     if ipaddress.ip_address(args.base) not in ipaddress.ip_network("127.0.0.0/8"):
         raise SystemExit("bench: --base must be in 127.0.0.0/8")
-    if args.quick:
+    if args.scale:
+        sizes = [int(x) for x in (args.sizes or "100,250,500").split(",") if x]
+        play_only = []
+        args.tools = "play"
+        args.reps = args.reps or 3
+        args.floor_reps = min(args.floor_reps, 3)
+        if args.results == str(BENCH / "RESULTS.md"):
+            args.results = str(BENCH / "RESULTS-scale.md")
+    elif args.quick:
         sizes, play_only = [10], []
         args.reps = args.reps or 3
         args.floor_reps = min(args.floor_reps, 3)
@@ -745,10 +784,21 @@ def main():
         args.reps = args.reps or 5
     tools = [t for t in args.tools.split(",") if t]
     args.play_desc = args.play_desc or args.play
-    for n in sizes + play_only:
-        last = int(args.base.split(".")[3]) + n
-        if last > 254:
-            raise SystemExit(f"bench: base {args.base} leaves no room for {n} hosts (last octet {last} > 254)")
+    # Room for the largest lab: `play lab up` spills past .254 into the next /24 blocks (from
+    # .11), checked again by it; every address the lab writes is checked to be loopback.
+    last = max(sizes + play_only)
+    o = [int(x) for x in args.base.split(".")]
+    blocks = 0 if o[3] + last <= 254 else 1 + (last - (254 - o[3]) - 1) // 244
+    if o[3] >= 254 or o[2] + blocks > 255:
+        raise SystemExit(f"bench: base {args.base} leaves no room for {last} hosts")
+    # N parallel ssh (the floor) and a play with --forks N hold N sockets and pipes at once.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < 4 * last + 64:
+        raise SystemExit(f"bench: {last} hosts need about {4 * last + 64} open files; the hard limit is {hard} "
+                         "(raise it: ulimit -Hn)")
 
     has_programs = {"yes": True, "no": False}.get(args.play_programs) if args.play_programs != "auto" \
         else play_has_programs(args.play)

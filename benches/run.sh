@@ -4,6 +4,7 @@
 #   benches/run.sh            full: 10 and 50 hosts for all three, 200 for play alone (long: Ansible
 #                             needs minutes per run); no-op runs: median of 5
 #   benches/run.sh --quick    10 hosts, 3 no-op runs (a few minutes)
+#   benches/run.sh --scale    issue 16: play alone at 100, 250, 500 hosts vs N parallel `ssh true`
 #   benches/run.sh --help     every option (sizes, tools, repetitions, time budget, lab base address)
 #   BENCH_FROM=HEAD benches/run.sh ...   bench a commit instead of the work tree
 #   PLAY_BIN=path benches/run.sh ...     bench a built play binary
@@ -52,6 +53,12 @@ else
     PLAY_BIN=$repo/target/release/play
     desc="release build of the work tree at ${head:0:10}+changes"
 fi
+
+# play alone (--scale, --tools play) needs no peers: no venv.
+case " $* " in
+    *" --scale "*|*" --tools play "*|*" --tools=play "*)
+        exec python3 "$here/bench.py" --play "$PLAY_BIN" --play-desc "$desc" "$@" ;;
+esac
 
 venv=$here/.venv
 stamp=$venv/.requirements

@@ -142,7 +142,7 @@ fn foreign_keys_and_shapes_are_located_errors() {
         ),
         (
             "- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app, version: main}\n",
-            "`version` and `depth` go with `git`",
+            "`version`, `depth`, `key` and `known_hosts` go with `git`",
         ),
         (
             "- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app}\n      keep: 0\n",
@@ -259,7 +259,8 @@ fn releases_read_their_source_and_the_rollback_pin() {
         ReleaseSource::Git {
             repo: "/srv/r.git".into(),
             version: "v2".into(),
-            depth: Some(1)
+            depth: Some(1),
+            ssh: Default::default(),
         }
     );
 }
@@ -280,4 +281,75 @@ fn the_first_probe_knows_what_these_kinds_need() {
     assert_eq!(t.rendered.len(), 1);
     assert!(matches!(t.rendered[0].desired, Desired::Git(_)));
     assert_eq!(t.deferred, 1);
+}
+
+const DEPLOY_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n";
+const KNOWN: &str = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFQlEMqVS4dB2GwSgQqBkCGd+wi6DTCtLSyHe0Cwku1y";
+
+/// `key:` (a vaulted file of `files/`) and `known_hosts:` (a file, or inline) of `git:` and
+/// `release: from: {git}`, decrypted and checked offline, with located errors.
+#[test]
+fn deploy_keys_are_read_decrypted_and_checked() {
+    play::vault::set_passphrase(play::vault::secret_string("pw-deploy"));
+    let sealed = play::vault::encrypt(
+        DEPLOY_KEY.as_bytes(),
+        &play::vault::secret_string("pw-deploy"),
+    )
+    .expect("encrypt");
+    let pb = format!(
+        r#"- hosts: all
+  state:
+    - git: /srv/src
+      repo: git@git.example.com:a.git
+      key: deploy.vault
+      known_hosts: kh
+    - release: /srv/app
+      from: {{git: "git@git.example.com:a.git", key: deploy.vault, known_hosts: "{KNOWN}"}}
+"#
+    );
+    let s = setup(&pb);
+    write(s._dir.path(), "pb/files/deploy.vault", &sealed);
+    write(s._dir.path(), "pb/files/kh", &format!("# ours\n{KNOWN}\n"));
+    let d = resolve(&s, &Vars::new()).expect("resolves");
+    let Desired::Git(g) = &d[0] else { panic!() };
+    let key = g.ssh.key.as_ref().expect("key");
+    assert!(key.source.ends_with("pb/files/deploy.vault"), "{key:?}");
+    assert_eq!(key.lines().count(), 3);
+    assert!(
+        play::vault::holds_secret(
+            b"x b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW y"
+        ),
+        "its lines are redacted from every output"
+    );
+    assert_eq!(
+        g.ssh.known_hosts.as_deref(),
+        Some(&*format!("# ours\n{KNOWN}\n"))
+    );
+    let Desired::Release(r) = &d[1] else { panic!() };
+    let ReleaseSource::Git { ssh, .. } = &r.source else {
+        panic!()
+    };
+    assert_eq!(ssh.key, g.ssh.key);
+    assert_eq!(ssh.known_hosts.as_deref(), Some(KNOWN));
+
+    let git = |more: &str| {
+        format!("- hosts: all\n  state:\n    - git: /srv/src\n      repo: git@h:a.git\n{more}")
+    };
+    let e = err(&git("      key: nope.key\n"));
+    assert!(
+        e.contains("site.yml:5:") && e.contains("key: file `nope.key` not found"),
+        "{e}"
+    );
+    let s = setup(&git("      key: pub\n"));
+    write(s._dir.path(), "pb/files/pub", "ssh-ed25519 AAAA x\n");
+    let e = resolve(&s, &Vars::new()).expect_err("public half");
+    assert!(e.contains("is not a private key"), "{e}");
+    let e = err(&git("      known_hosts: \"h ssh-ed25519 !!\"\n"));
+    assert!(
+        e.contains("site.yml:5:") && e.contains("known_hosts: line 1: the key is not base64"),
+        "{e}"
+    );
+    let e =
+        err("- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app, key: k}\n");
+    assert!(e.contains("go with `git`"), "{e}");
 }

@@ -284,8 +284,11 @@ fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, DeployObserved) {
     if let Some((root, ex)) = spec.probe_tree() {
         p.add_tree(&root, &ex);
     }
-    if let ReleaseSource::Git { repo, version, .. } = &spec.source {
-        p.add_remote(repo, version);
+    if let ReleaseSource::Git {
+        repo, version, ssh, ..
+    } = &spec.source
+    {
+        p.add_remote(repo, version, ssh);
     }
     (core, deploy_probe(cwd, &p))
 }
@@ -529,7 +532,7 @@ fn converge_git(cwd: &Path, spec: &GitSpec) -> Result<Vec<String>, String> {
     let core = core_probe(cwd, std::slice::from_ref(&spec.dest));
     let mut p = DeployProbe::default();
     p.add_checkout(&spec.dest);
-    p.add_remote(&spec.repo, &spec.version);
+    p.add_remote(&spec.repo, &spec.version, &spec.ssh);
     let deploy = deploy_probe(cwd, &p);
     let checkout = deploy
         .checkouts
@@ -562,6 +565,7 @@ fn git_checkouts_move_with_the_version() {
         owner: None,
         group: None,
         force: false,
+        ssh: Default::default(),
     };
     let details = converge_git(d.path(), &spec("main")).expect("plan");
     assert_eq!(details, vec![format!("clone {bare} @ {} (main)", &c2[..7])]);
@@ -626,6 +630,7 @@ fn git_releases_archive_the_commit() {
             repo: bare.clone(),
             version: version.into(),
             depth: Some(1),
+            ssh: Default::default(),
         },
         layout: Layout::default(),
         keep: 5,

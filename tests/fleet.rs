@@ -445,3 +445,149 @@ fn pull_converges_a_host_from_git_and_again_only_on_change() {
     assert_eq!(run.recap("h1").1, 1, "{}", run.stdout);
     assert_eq!(lab.sh("h1", "cat /etc/pulled"), "version two\n");
 }
+
+/// `git:` and `release: from: {git}` fetch over ssh with a deploy key (`key:`, vaulted) and
+/// `known_hosts:`: h1 serves a bare repository to a `git` user that only the deploy key opens,
+/// h2 clones it. The key lives on h2 only during each fetch, and its text is in no output.
+#[test]
+fn git_clones_over_ssh_with_a_deploy_key() {
+    let lab = Lab::start("keys-deploy", 2);
+    let p = Project::new(&lab).file("pass", "vault passphrase for the deploy key test\n");
+    let key = p.path("files/deploy_key");
+    std::fs::create_dir_all(key.parent().expect("parent")).expect("mkdir");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "deploy", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    let private = std::fs::read_to_string(&key).expect("key");
+    let public = std::fs::read_to_string(p.path("files/deploy_key.pub")).expect("pub");
+    std::fs::remove_file(p.path("files/deploy_key.pub")).expect("rm pub");
+    // A line of the key's body: looked for in every output and file.
+    let body = private.lines().nth(2).expect("key body").to_string();
+    p.vault_encrypt("files/deploy_key");
+    assert!(!std::fs::read_to_string(&key)
+        .expect("sealed")
+        .contains(&body));
+
+    lab.sh(
+        "h1",
+        &format!(
+            "useradd -m -s /usr/bin/git-shell git && usermod -p '*' git && \
+             mkdir -p /home/git/.ssh && printf '%s' '{public}' > /home/git/.ssh/authorized_keys && \
+             chmod 700 /home/git/.ssh && chmod 600 /home/git/.ssh/authorized_keys && \
+             git init -q --bare -b main /home/git/app.git && w=$(mktemp -d) && \
+             git -C $w init -q -b main && printf 'v1\\n' > $w/README && git -C $w add README && \
+             git -C $w -c user.name=t -c user.email=t@t commit -qm one && \
+             git -C $w push -q /home/git/app.git main && chown -R git: /home/git"
+        ),
+    );
+    lab.sh("h2", "useradd -m -s /bin/sh app");
+    let ip = lab.host("h1").addr.clone();
+    let kh = std::fs::read_to_string(&lab.known_hosts).expect("known_hosts");
+    let (h1_key, h2_key) = (key_of(&kh, "h1"), key_of(&kh, "h2"));
+    let site = |host_key: &str| {
+        format!(
+            "- hosts: h2\n  state:\n    - git: /srv/src\n      repo: git@{ip}:app.git\n      owner: app\n      \
+             key: deploy_key\n      known_hosts: \"{ip} {host_key}\"\n    \
+             - release: /srv/rel\n      from: {{git: \"git@{ip}:app.git\", version: main, key: deploy_key, known_hosts: kh}}\n"
+        )
+    };
+    p.write("site.yml", site(&h1_key).as_bytes());
+    p.write("files/kh", format!("{ip} {h1_key}\n").as_bytes());
+
+    // Offline: the key decrypts, known_hosts parses.
+    p.play_vault(&["check", "site.yml"]).code(0).hides(&body);
+
+    let no_key_left = |when: &str| {
+        assert_eq!(
+            lab.sh(
+                "h2",
+                "ls -A /var/lib/play/keys 2>/dev/null; ls -d /tmp/play-key.* 2>/dev/null; true"
+            ),
+            "",
+            "{when}: a key folder left on h2"
+        );
+        let found = lab.exec(
+            "h2",
+            &format!(
+                "grep -rlsF -- '{body}' /root /home /tmp /var/tmp /run /var/log /etc /var/lib/play /srv"
+            ),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&found.stdout),
+            "",
+            "{when}: files on h2 holding the key"
+        );
+    };
+
+    // -v text on stdout, the JSON report in a file: neither shows the key.
+    let run = p
+        .play_vault(&["apply", "site.yml", "-v"])
+        .code(0)
+        .hides(&body);
+    p.play_vault(&["diff", "site.yml", "--format", "json", "--output", "r.json"])
+        .code(0)
+        .hides(&body);
+    let report = std::fs::read_to_string(p.path("r.json")).expect("report");
+    assert!(!report.contains(&body), "key in the report");
+    assert_eq!(
+        lab.sh("h2", "cat /srv/src/README"),
+        "v1\n",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(lab.sh("h2", "stat -c %U /srv/src/.git/HEAD"), "app\n");
+    assert_eq!(lab.sh("h2", "cat /srv/rel/current/README"), "v1\n");
+    assert!(
+        std::fs::read_to_string(lab.dir.join("hosts/h1/console.log"))
+            .unwrap_or_default()
+            .contains("Accepted publickey for git"),
+        "h1's sshd let the deploy key in"
+    );
+    no_key_left("after the apply");
+
+    // Nothing left to do; the plan file holds no key either.
+    p.play_vault(&[
+        "diff",
+        "site.yml",
+        "--exit-code",
+        "-v",
+        "--out",
+        "plan.json",
+    ])
+    .code(0)
+    .hides(&body);
+    let plan = std::fs::read_to_string(p.path("plan.json")).expect("plan");
+    assert!(!plan.contains(&body), "key in the plan file");
+
+    // A new commit is fetched into the existing checkout, with the key again.
+    lab.sh(
+        "h1",
+        "chown -R root: /home/git/app.git && w=$(mktemp -d) && git clone -q /home/git/app.git $w/c && printf 'v2\\n' > $w/c/README && \
+         git -C $w/c -c user.name=t -c user.email=t@t commit -qam two && \
+         git -C $w/c push -q origin main && chown -R git: /home/git/app.git",
+    );
+    p.play_vault(&["apply", "site.yml", "-v"])
+        .code(0)
+        .hides(&body);
+    assert_eq!(lab.sh("h2", "cat /srv/src/README"), "v2\n");
+    assert_eq!(lab.sh("h2", "cat /srv/rel/current/README"), "v2\n");
+    no_key_left("after the update");
+
+    // Another host key than the server's: the plan fails clearly, nothing is left behind.
+    p.write("bad.yml", site(&h2_key).as_bytes());
+    let run = p
+        .play_vault(&["diff", "bad.yml", "-v"])
+        .code(1)
+        .hides(&body);
+    assert!(
+        run.stdout.contains(
+            "Host key verification failed: the git server's host key is not in the known_hosts play was given"
+        ),
+        "{}",
+        run.stdout
+    );
+    no_key_left("after the refused host key");
+}

@@ -94,8 +94,25 @@ fn sample_project_imports_and_checks_clean() {
     // with_items → loop; become_user on git → owner
     assert!(role.contains("loop: [releases, shared]"), "{role}");
     assert!(role.contains("owner: \"{{ app_user }}\"\n"), "{role}");
+    // pip into a virtualenv → venv, run as the become_user
     assert!(
-        role.contains("# play import: pip → command (no venv kind yet)"),
+        role.contains("- venv: \"{{ app_root }}/venv\"\n  requirements: \"{{ app_root }}/src/requirements.txt\"\n  user: \"{{ app_user }}\"\n"),
+        "{role}"
+    );
+    // task environment → the command's
+    assert!(
+        role.contains("  environment: {PIP_NO_CACHE_DIR: \"1\"}\n"),
+        "{role}"
+    );
+    // cron → cron (a name without spaces, the user), lineinfile → line with its validate
+    assert!(
+        role.contains(
+            "- cron: app_cleanup\n  schedule: \"0 3 * * *\"\n  user: \"{{ app_user }}\"\n"
+        ),
+        "{role}"
+    );
+    assert!(
+        role.contains("- line: /etc/sudoers.d/app\n  text: \"{{ app_user }} ALL=(root) NOPASSWD: /bin/systemctl restart app\"\n  validate: \"visudo -cf %s\"\n"),
         "{role}"
     );
     let playbook = read(&out.join("playbooks/site.yml"));
@@ -307,4 +324,172 @@ fn the_same_source_gives_the_same_project() {
     let (fa, fb) = (files(&a.path().join("out")), files(&b.path().join("out")));
     assert!(fa.len() > 10, "{} files", fa.len());
     assert!(fa == fb, "two imports differ");
+}
+
+/// The modules play now has kinds for (issue 14's) are imported as those kinds, and `play
+/// check` accepts what the importer writes: line, block, cron, download, apt_source, venv (two
+/// pip tasks on one virtualenv become one venv with both packages, at the later place).
+#[test]
+fn modules_with_native_kinds_import_as_them_and_check_clean() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("hosts"), "[web]\nweb1 ansible_host=127.0.0.1\n").unwrap();
+    std::fs::write(
+        src.join("site.yml"),
+        r#"- hosts: web
+  vars:
+    venv: /srv/app/venv
+  tasks:
+    - name: Tools
+      pip: name=wheel virtualenv={{ venv }}
+    - name: Requirements file
+      copy: content="flask==3.0.3" dest=/srv/app/requirements.txt
+    - name: App requirements
+      pip:
+        name: gunicorn
+        version: "22.0.0"
+        requirements: /srv/app/requirements.txt
+        virtualenv: "{{ venv }}"
+      become_user: app
+      environment:
+        PIP_NO_CACHE_DIR: "1"
+    - name: No password logins
+      lineinfile:
+        path: /etc/ssh/sshd_config
+        regexp: '^#?PasswordAuthentication\s'
+        line: PasswordAuthentication no
+        validate: /usr/sbin/sshd -t -f %s
+    - name: Hosts of the cluster
+      blockinfile:
+        path: /etc/hosts
+        block: |
+          10.0.0.5 db
+    - name: Nightly backup
+      cron: name="db backup.daily" hour=3 minute=0 user=postgres job=/usr/local/bin/backup
+    - name: Tool
+      get_url:
+        url: https://example.org/tool.tar.xz
+        dest: /opt/tool.tar.xz
+        checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    - name: Nginx repository
+      apt_repository:
+        repo: deb https://nginx.org/packages/debian bookworm nginx
+        filename: nginx
+    - name: Nginx
+      apt: name=nginx
+"#,
+    )
+    .unwrap();
+    let (tmp2, summary) = import(&src);
+    let out = tmp2.path().join("out");
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    let pb = read(&out.join("playbooks/site.yml"));
+    for want in [
+        "- venv: \"{{ venv }}\"\n      packages: [gunicorn==22.0.0, wheel]\n      requirements: /srv/app/requirements.txt\n      user: app\n",
+        "- line: /etc/ssh/sshd_config\n      regexp: \"^#?PasswordAuthentication\\\\s\"\n      text: PasswordAuthentication no\n      validate: \"/usr/sbin/sshd -t -f %s\"\n",
+        "- block: /etc/hosts\n      marker: \"# {mark} ANSIBLE MANAGED BLOCK\"\n",
+        "- cron: db_backup_daily\n      schedule: \"0 3 * * *\"\n      user: postgres\n      command: /usr/local/bin/backup\n",
+        "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n",
+        "- apt_source: nginx\n      uris: https://nginx.org/packages/debian\n      suites: [bookworm]\n      components: [nginx]\n",
+        "- package: nginx\n      update_cache: true\n",
+    ] {
+        assert!(pb.contains(want), "no {want:?} in\n{pb}");
+    }
+    // the venv is declared after the requirements file it reads
+    assert!(
+        pb.find("- file: /srv/app/requirements.txt") < pb.find("- venv:"),
+        "{pb}"
+    );
+    // every resource is native
+    assert!(summary.contains("command 0"), "{summary}");
+    drop(tmp);
+}
+
+/// trellis' deploy hooks: a `stat` looped over a list var of task files, then an include of
+/// `{{ X.item }}` looped over its results: the listed files that exist are followed.
+#[test]
+fn hook_files_included_through_a_looped_stat_are_followed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let w = |p: &str, text: &str| {
+        let path = src.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    w("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n");
+    w("deploy.yml", "- hosts: web\n  roles: [deploy]\n");
+    w(
+        "roles/deploy/defaults/main.yml",
+        "deploy_before:\n  - \"{{ playbook_dir }}/hooks/before.yml\"\n  - \"{{ playbook_dir }}/hooks/missing.yml\"\n",
+    );
+    w(
+        "roles/deploy/tasks/main.yml",
+        r#"- name: Check if deploy_before scripts exist
+  stat:
+    path: "{{ item }}"
+  delegate_to: localhost
+  register: deploy_before_paths
+  loop: "{{ deploy_before | default([]) }}"
+
+- include_tasks: "{{ include_path.item }}"
+  loop: "{{ deploy_before_paths.results }}"
+  loop_control:
+    loop_var: include_path
+  when: include_path.stat.exists
+"#,
+    );
+    w(
+        "hooks/before.yml",
+        "- name: Release marker\n  copy: content=ok dest=/srv/app/RELEASE\n  notify: reload app\n\
+         - include_tasks: \"{{ playbook_dir }}/roles/deploy/tasks/extra.yml\"\n",
+    );
+    // a handler's include is looked up in the role's tasks/ too
+    w(
+        "roles/deploy/handlers/main.yml",
+        "- import_tasks: reload.yml\n",
+    );
+    w(
+        "roles/deploy/tasks/reload.yml",
+        "- name: reload app\n  command: systemctl reload app\n",
+    );
+    w(
+        "roles/deploy/tasks/extra.yml",
+        "- name: Extra\n  file: path=/srv/app/shared state=directory\n",
+    );
+    let (tmp2, _) = import(&src);
+    let out = tmp2.path().join("out");
+    let role = read(&out.join("roles/deploy/state.yml"));
+    assert!(
+        role.contains("# Release marker\n- file: /srv/app/RELEASE\n  content: ok\n"),
+        "{role}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("followed: each existing file of `deploy_before`: hooks/before.yml |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `hooks/before.yml:1` | Release marker | `copy` | `roles/deploy/state.yml:"),
+        "{md}"
+    );
+    // `{{ playbook_dir }}` in an include, and a handler's include of a file of tasks/
+    assert!(
+        md.contains("followed: roles/deploy/tasks/extra.yml |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("followed: roles/deploy/tasks/reload.yml |"),
+        "{md}"
+    );
+    assert!(role.contains("- directory: /srv/app/shared\n"), "{role}");
+    assert!(
+        role.contains("- command: systemctl reload app\n  on_change: [/srv/app/RELEASE]\n"),
+        "{role}"
+    );
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    drop(tmp);
 }

@@ -275,7 +275,7 @@ fn lab_names_of_this_file_get_distinct_addresses() {
 #[test]
 fn refuses_addresses_outside_loopback() {
     let play = support::lab::play_bin();
-    for (base, n) in [("10.0.0.10", "1"), ("127.0.0.250", "5"), ("nope", "1")] {
+    for (base, n) in [("10.0.0.10", "1"), ("127.255.255.250", "5"), ("nope", "1")] {
         let out = std::process::Command::new(play)
             .args(["lab", "up", n, "--base", base, "--dir"])
             .arg(Lab::dir_for("lab-refuse"))

@@ -70,7 +70,8 @@ umask 077
 t=
 play_uid=$(id -u)
 play_cwd=$PWD
-trap 'if [ -n "$t" ]; then rm -f -- "$t"; fi' EXIT
+gk=
+trap 'if [ -n "$t" ]; then rm -f -- "$t"; fi; if [ -n "$gk" ]; then rm -rf -- "$gk"; fi' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 141' PIPE

@@ -60,6 +60,7 @@ pub enum Command {
 /// Error messages are redacted: no secret value (see [`crate::vault`]) reaches the terminal.
 pub fn main() -> anyhow::Result<i32> {
     let cli = Cli::parse();
+    crate::transport::raise_open_files_limit();
     let result = match cli.command {
         Command::Lab(args) => lab::run(args),
         Command::Inventory(args) => inventory::run(args),

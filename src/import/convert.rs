@@ -135,6 +135,9 @@ fn rewrite_task(t: &mut Task, notes: &mut Notes) {
     if let Some(u) = &t.become_user {
         t.become_user = Some(template::rewrite(u, notes));
     }
+    if let Some(e) = &t.environment {
+        t.environment = Some(rewrite_value(e, notes));
+    }
     // `with_dict`: item.key / item.value → item[0] / item[1] (dictsort pairs)
     if t.loop_
         .as_ref()
@@ -452,7 +455,9 @@ impl Conversion {
                         let kind = r.kind().to_string();
                         if let Some(u) = &t.become_user {
                             match kind.as_str() {
-                                "command" => r.set("user", u.clone()),
+                                "command" | "venv" if r.get("user").is_none() => {
+                                    r.set("user", u.clone())
+                                }
                                 "file" | "directory" | "link" | "sync"
                                     if r.get("owner").is_none() =>
                                 {
@@ -483,6 +488,7 @@ impl Conversion {
                                 )),
                             }
                         }
+                        carry_environment(&t, &mut r);
                         if t.no_log && kind != "package" {
                             r.set("sensitive", true);
                         }
@@ -760,6 +766,7 @@ impl Conversion {
                             if let Some(u) = &t.become_user {
                                 r.set("user", u.clone());
                             }
+                            carry_environment(&t, &mut r);
                         } else if r.kind() != "service" {
                             self.records[rec].outcome = Outcome::LeftOut(format!(
                                 "a handler declaring a {} (play applies what it declares on every run, not when notified)",
@@ -808,14 +815,53 @@ impl Conversion {
                 seen.insert(key, i);
                 continue;
             };
-            let is_command = self.containers[c].items[i].res.kind() == "command";
-            let (keep, drop) = if is_command { (i, j) } else { (j, i) };
+            // a venv's second requirements file: pip run on it, the venv kept once
+            let reqs = |x: usize| {
+                self.containers[c].items[x]
+                    .res
+                    .get("requirements")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            if self.containers[c].items[i].res.kind() == "venv" {
+                if let (Some(a), Some(b)) = (reqs(j), reqs(i)) {
+                    if a != b {
+                        let it = &mut self.containers[c].items[i];
+                        let pip = format!("{}/bin/pip", it.res.key().trim_end_matches('/'));
+                        let mut r = Res {
+                            fields: vec![(
+                                "command".into(),
+                                Value::String(format!("{pip} install -r {}", modules::sh_quote(&b))),
+                            )],
+                            native: false,
+                            comments: vec![
+                                "play import: pip → command (a second requirements file of a venv declared before)".into(),
+                            ],
+                            notes: it.res.notes.clone(),
+                        };
+                        if let Some(u) = it.res.get("user") {
+                            r.set("user", u.clone());
+                        }
+                        it.res = r;
+                        continue;
+                    }
+                }
+            }
+            // a command or venv keeps the later place (what it reads is declared before it)
+            let later = matches!(self.containers[c].items[i].res.kind(), "command" | "venv");
+            let (keep, drop) = if later { (i, j) } else { (j, i) };
             let dropped = self.containers[c].items[drop].clone();
             let kept = &mut self.containers[c].items[keep];
             let cron = kept.res.comments.iter().any(|c| c.contains("cron"));
             for (k, v) in dropped.res.fields.iter().skip(1) {
                 match (k.as_str(), kept.res.get(k).cloned(), v) {
                     ("restart_on" | "reload_on" | "on_change", _, Value::Sequence(list)) => {
+                        for x in list.iter().filter_map(|x| x.as_str()) {
+                            kept.res.watch(k, x);
+                        }
+                    }
+                    // a venv's packages and pip arguments add up
+                    ("packages" | "pip_args", Some(Value::Sequence(_)), Value::Sequence(list)) => {
                         for x in list.iter().filter_map(|x| x.as_str()) {
                             kept.res.watch(k, x);
                         }
@@ -860,6 +906,163 @@ impl Conversion {
             }
             seen.insert(key, keep);
         }
+        self.drop_bare_repeats(c);
+    }
+
+    /// A resource that says nothing but its kind and key (what its task set is not carried,
+    /// e.g. a `user:` whose `password` play does not manage), declared unconditionally before
+    /// with the same loop: it adds nothing, and two would be a duplicate for `play check`.
+    fn drop_bare_repeats(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.res.kind() == "command" || it.res.fields.len() != 1 {
+                continue;
+            }
+            let earlier = (0..i).find(|&j| {
+                let o = &self.containers[c].items[j];
+                !o.removed
+                    && o.when.is_empty()
+                    && o.res.kind() == it.res.kind()
+                    && o.res.key() == it.res.key()
+                    && o.loop_ == it.loop_
+                    && o.res.get("state").is_none()
+            });
+            let Some(j) = earlier else { continue };
+            let title = self.containers[c].items[j].title.clone();
+            let kind = self.containers[c].items[i].res.kind().to_string();
+            self.containers[c].items[i].removed = true;
+            for r in &mut self.records {
+                if let Outcome::Items(list) = &mut r.outcome {
+                    if list.contains(&(c, i)) {
+                        list.retain(|p| *p != (c, i));
+                        if !list.contains(&(c, j)) {
+                            list.push((c, j));
+                        }
+                        r.notes.push(format!(
+                            "nothing of it is carried but the {kind} `{title}` declares already: merged with it"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A command whose `creates` is a var holding `~/…` (play wants an absolute path): an
+    /// `unless: test -e …` instead. A `venv:` whose `packages` or `requirements` come from a var of the container whose
+    /// value `venv:` cannot take (`django~=5.2`, `pkg @ URL`, a path with `..`): the pip
+    /// command instead (it creates the venv when missing), so `play check` stays clean.
+    pub fn fold_var_values(&mut self, c: usize) {
+        let vars = self.containers[c].vars.clone();
+        // a var's value, its leading `{{ name }}` replaced by that var's (a few levels)
+        let value = |text: &str| -> Option<String> {
+            let lookup = |name: &str| {
+                vars.iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| v.as_str().map(str::to_string))
+            };
+            let simple = |t: &str| -> Option<(String, usize)> {
+                let rest = t.strip_prefix("{{")?;
+                let end = rest.find("}}")?;
+                let name = rest[..end].trim();
+                name.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                    .then(|| (name.to_string(), end + 4))
+            };
+            let (name, len) = simple(text.trim())?;
+            if len != text.trim().len() {
+                return None;
+            }
+            let mut v = lookup(&name)?;
+            for _ in 0..5 {
+                let Some((inner, l)) = simple(&v) else { break };
+                let Some(x) = lookup(&inner) else { break };
+                v = format!("{x}{}", &v[l..]);
+            }
+            Some(v)
+        };
+        for i in 0..self.containers[c].items.len() {
+            let it = &self.containers[c].items[i];
+            // `creates: "{{ x }}"` with x a `~/` or relative path: the shell resolves it
+            if let Some(cr) = it.res.get("creates").and_then(|v| v.as_str()) {
+                if value(cr).is_some_and(|v| !v.starts_with('/') && !v.starts_with("{{")) {
+                    let cr = cr.to_string();
+                    let r = &mut self.containers[c].items[i].res;
+                    r.fields.retain(|(k, _)| k != "creates");
+                    add_unless(r, &format!("test -e {cr}"));
+                    continue;
+                }
+            }
+            if it.removed || it.res.kind() != "venv" {
+                continue;
+            }
+            let packages: Vec<String> = match it.res.get("packages") {
+                Some(Value::Sequence(l)) => l
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let bad_package = packages.iter().find_map(|p| {
+                let v = value(p)?;
+                (!v.contains("{{") && crate::resources::venv::parse_requirement(&v).is_err())
+                    .then_some(v)
+            });
+            let bad_reqs = it
+                .res
+                .get("requirements")
+                .and_then(|v| v.as_str())
+                .filter(|r| r.contains("/../") || r.contains("}}../") || r.contains("/./"))
+                .map(str::to_string);
+            let why = match (bad_package, bad_reqs) {
+                (Some(v), _) => format!("its package `{v}` (a var) is not NAME or NAME==VERSION"),
+                (None, Some(r)) => format!("its requirements path `{r}` has `..`"),
+                (None, None) => continue,
+            };
+            let venv = it.res.key();
+            let python = it
+                .res
+                .get("python")
+                .and_then(|v| v.as_str())
+                .unwrap_or("python3")
+                .to_string();
+            let pip = format!("{}/bin/pip", venv.trim_end_matches('/'));
+            let mut cmd = format!(
+                "{{ test -x {pip} || {python} -m venv {}; }} && {pip} install",
+                modules::sh_quote(&venv)
+            );
+            if let Some(Value::Sequence(args)) = it.res.get("pip_args") {
+                for a in args.iter().filter_map(|a| a.as_str()) {
+                    cmd.push(' ');
+                    cmd.push_str(a);
+                }
+            }
+            for p in &packages {
+                cmd.push(' ');
+                cmd.push_str(&modules::sh_quote(p));
+            }
+            if let Some(r) = it.res.get("requirements").and_then(|v| v.as_str()) {
+                cmd.push_str(&format!(" -r {}", modules::sh_quote(r)));
+            }
+            let mut res = Res {
+                fields: vec![("command".into(), Value::String(cmd))],
+                native: false,
+                comments: vec![format!(
+                    "play import: pip → command (`venv:` cannot take {why})"
+                )],
+                notes: it.res.notes.clone(),
+            };
+            if let Some(u) = it.res.get("user") {
+                res.set("user", u.clone());
+            }
+            for (k, v) in &it.res.fields {
+                if matches!(k.as_str(), "sensitive" | "name") {
+                    res.set(k, v.clone());
+                }
+            }
+            self.containers[c].items[i].res = res;
+        }
     }
 
     /// `apt-get update` commands written for `apt: update_cache=yes` or `apt_repository` are
@@ -868,6 +1071,16 @@ impl Conversion {
         let n = self.containers[c].items.len();
         for i in 0..n {
             let it = &self.containers[c].items[i];
+            if !it.removed && it.res.kind() == "apt_source" && it.res.get("state").is_none() {
+                // a package of a new source is known after the source's `apt-get update`
+                for j in i + 1..n {
+                    let o = &mut self.containers[c].items[j];
+                    if !o.removed && o.res.kind() == "package" && o.res.get("state").is_none() {
+                        o.res.set("update_cache", true);
+                    }
+                }
+                continue;
+            }
             if it.removed
                 || it.res.key() != "apt-get update"
                 || it.res.get("unless").is_some()
@@ -1432,4 +1645,108 @@ fn add_unless(r: &mut Res, u: &str) {
         None => u.to_string(),
     };
     r.set("unless", new);
+}
+
+/// Debian's PATH for root logins, standing for `ansible_env.PATH`.
+const DEBIAN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A task's literal `environment:` mapping: a command's `environment:`; noted elsewhere.
+fn carry_environment(t: &Task, r: &mut Res) {
+    let Some(env) = &t.environment else { return };
+    if r.kind() == "command" {
+        if r.get("environment").is_some() {
+            return;
+        }
+        let Value::Mapping(m) = env else { return };
+        let mut out = crate::yaml::Mapping::new();
+        for (k, v) in m {
+            let Some(text) = v.as_str() else { continue };
+            // the remote login's PATH: Debian's default (play exports values as written)
+            let text = text
+                .replace("{{ ansible_env.PATH }}", DEBIAN_PATH)
+                .replace("{{ansible_env.PATH}}", DEBIAN_PATH);
+            if text.contains("ansible_env") {
+                r.notes.push(format!(
+                    "environment `{}` not carried: it reads the host's `ansible_env` (play exports values as written)",
+                    k.as_str().unwrap_or_default()
+                ));
+                continue;
+            }
+            if text.contains(DEBIAN_PATH) && !v.as_str().is_some_and(|o| o.contains(DEBIAN_PATH)) {
+                r.notes.push(format!(
+                    "`ansible_env.PATH` in environment `{}` written as Debian's default PATH",
+                    k.as_str().unwrap_or_default()
+                ));
+            }
+            out.insert(k.clone(), Value::String(text));
+        }
+        if !out.is_empty() {
+            r.set("environment", Value::Mapping(out));
+        }
+    } else {
+        r.notes.push(format!(
+            "task `environment:` not carried (a {} has none; only commands take it)",
+            r.kind()
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Task {
+        let mut m = crate::yaml::Mapping::new();
+        for (k, v) in pairs {
+            m.insert(Value::String(k.to_string()), Value::String(v.to_string()));
+        }
+        Task {
+            environment: Some(Value::Mapping(m)),
+            ..Task::default()
+        }
+    }
+
+    fn cmd() -> Res {
+        Res {
+            fields: vec![("command".into(), Value::String("make".into()))],
+            native: false,
+            comments: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_task_environment_is_the_commands_with_ansible_env_path_as_debians() {
+        let mut r = cmd();
+        carry_environment(
+            &env(&[
+                ("PATH", "/opt/node/bin:{{ ansible_env.PATH }}"),
+                ("HOME2", "{{ ansible_env.HOME }}"),
+                ("A", "1"),
+            ]),
+            &mut r,
+        );
+        let got = crate::yaml::to_string(r.get("environment").expect("environment"));
+        assert_eq!(
+            got.trim(),
+            "PATH: /opt/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nA: '1'"
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("environment `HOME2` not carried")),
+            "{:?}",
+            r.notes
+        );
+        // other kinds have none: noted
+        let mut f = cmd();
+        f.fields[0] = ("file".into(), Value::String("/x".into()));
+        carry_environment(&env(&[("A", "1")]), &mut f);
+        assert!(f.get("environment").is_none());
+        assert!(
+            f.notes[0].contains("task `environment:` not carried"),
+            "{:?}",
+            f.notes
+        );
+    }
 }

@@ -798,6 +798,7 @@ impl Session<'_> {
         }
         self.conv.dedupe(pc);
         self.conv.fold_apt_update(pc);
+        self.conv.fold_var_values(pc);
         self.conv.fold_units(pc);
         self.conv.fold_programs(pc);
         self.conv.dedupe_across(&role_containers, pc);
@@ -852,6 +853,7 @@ fn convert_role(
     conv.handlers(c, &notifiers, &[]);
     conv.dedupe(c);
     conv.fold_apt_update(c);
+    conv.fold_var_values(c);
     conv.fold_units(c);
     conv.fold_programs(c);
     Ok((c, name))

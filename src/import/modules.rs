@@ -211,6 +211,18 @@ fn owner_group_mode(t: &Task, r: &mut Res) {
     }
 }
 
+/// `validate: CMD %s` → the kind's `validate` (play requires `%s` in it, as Ansible does).
+fn validate(t: &Task, r: &mut Res) {
+    if let Some(v) = t.arg_str(&["validate"]) {
+        if v.contains("%s") {
+            r.set("validate", v);
+        } else {
+            r.notes
+                .push(format!("`validate: {v}` not carried (it has no `%s`)"));
+        }
+    }
+}
+
 fn ignored(t: &Task, r: &mut Res, keys: &[&str]) {
     for k in keys {
         if t.arg(&[k]).is_some() {
@@ -257,7 +269,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             };
             r.set("template", src);
             owner_group_mode(t, &mut r);
-            ignored(t, &mut r, &["validate", "backup", "force", "lstrip_blocks", "trim_blocks"]);
+            validate(t, &mut r);
+            ignored(t, &mut r, &["backup", "force", "lstrip_blocks", "trim_blocks"]);
             Resources(vec![r])
         }
         "copy" => {
@@ -281,7 +294,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 };
                 r.set("content", text);
                 owner_group_mode(t, &mut r);
-                ignored(t, &mut r, &["validate", "backup", "force"]);
+                validate(t, &mut r);
+                ignored(t, &mut r, &["backup", "force"]);
                 return Resources(vec![r]);
             }
             let Some(src) = t.arg_str(&["src"]) else {
@@ -308,7 +322,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             let mut r = Res::new("file", destination(ctx, &dest, Some(&src)));
             r.set("src", prefixed);
             owner_group_mode(t, &mut r);
-            ignored(t, &mut r, &["validate", "backup", "force"]);
+            validate(t, &mut r);
+            ignored(t, &mut r, &["backup", "force"]);
             Resources(vec![r])
         }
         "file" => {
@@ -602,7 +617,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             ignored(t, &mut r, &["stdin", "warn"]);
             Resources(vec![r])
         }
-        "pip" | "easy_install" => map_pip(t),
+        "pip" => map_venv(t).unwrap_or_else(|| map_pip(t)),
+        "easy_install" => map_pip(t),
         "lineinfile" => map_lineinfile(t),
         "cron" => map_cron(t),
         "get_url" => {
@@ -614,6 +630,19 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             } else {
                 dest
             };
+            let sha = t.arg_str(&["checksum"]).and_then(|c| {
+                c.strip_prefix("sha256:")
+                    .filter(|h| !h.contains("://"))
+                    .map(str::to_string)
+            });
+            if let Some(sha) = sha {
+                let mut r = Res::new("download", file);
+                r.set("url", url);
+                r.set("sha256", sha);
+                owner_group_mode(t, &mut r);
+                ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
+                return Resources(vec![r]);
+            }
             let mut cmd = format!("curl -fsSL -o {} {}", sh_quote(&file), sh_quote(&url));
             if let Some(m) = t.arg(&["mode"]).and_then(mode) {
                 cmd.push_str(&format!(" && chmod {m} {}", sh_quote(&file)));
@@ -626,9 +655,16 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             if t.arg_bool(&["force"]) != Some(true) {
                 r.set("creates", file);
             }
-            if t.arg(&["checksum"]).is_some() {
-                r.notes.push("`checksum` not verified".into());
+            match t.arg_str(&["checksum"]) {
+                Some(c) => r.notes.push(format!(
+                    "`checksum: {c}` not verified (`download:` takes a literal `sha256:` checksum)"
+                )),
+                None => r.notes.push(
+                    "no `checksum`: a command fetching once (`creates`); a `download:` needs the file's sha256"
+                        .into(),
+                ),
             }
+            r.comments[0] = "play import: get_url without a sha256 checksum → command (`download:` needs one)".into();
             Resources(vec![r])
         }
         "unarchive" => {
@@ -721,6 +757,29 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 return Resources(vec![r]);
             }
             let name = t.arg_str(&["filename"]).unwrap_or_else(|| repo_filename(&repo));
+            if let Some((uri, suite, components)) = deb_line(&repo) {
+                let mut r = Res::new("apt_source", sanitize(&name, "_-."));
+                if absent {
+                    r.set("state", "absent");
+                } else {
+                    r.set("uris", uri);
+                    r.set("suites", Value::Sequence(vec![Value::String(suite)]));
+                    if !components.is_empty() {
+                        r.set(
+                            "components",
+                            Value::Sequence(components.into_iter().map(Value::String).collect()),
+                        );
+                    }
+                }
+                r.notes.push(format!(
+                    "written as /etc/apt/sources.list.d/{}.sources (deb822; remove Ansible's `.list` of the same repository once)",
+                    sanitize(&name, "_-.")
+                ));
+                if t.arg_bool(&["update_cache"]) == Some(false) {
+                    r.notes.push("`update_cache: no` not carried: play updates the lists when a source changes".into());
+                }
+                return Resources(vec![r]);
+            }
             let path = format!("/etc/apt/sources.list.d/{name}.list");
             let mut f = Res::new("file", path.clone());
             if absent {
@@ -814,6 +873,10 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             if t.arg_bool(&["no_dev"]) != Some(false) && cmd == "install" {
                 line.push_str(" --no-dev");
             }
+            if let Some(a) = t.arg_str(&["arguments"]) {
+                line.push(' ');
+                line.push_str(&a);
+            }
             let mut r = Res::command(line, "composer");
             if let Some(d) = t.arg_str(&["working_dir"]) {
                 r.set("chdir", d);
@@ -845,9 +908,9 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         }
         "add_host" | "group_by" => LeftOut(format!("`{m}`: play's inventory is static")),
         "uri" => LeftOut("`uri`: play makes no HTTP requests from tasks (a play's `wait_for: {http}` checks health)".into()),
-        "blockinfile" | "replace" => LeftOut(format!(
-            "`{m}` not native yet (issue 14): manage the whole file with `file:` + `template:`"
-        )),
+        "blockinfile" => map_blockinfile(t),
+        "replace" => map_replace(t),
+        "deb822_repository" => map_deb822(t),
         other => LeftOut(format!("no play kind for module `{other}`")),
     }
 }
@@ -879,11 +942,140 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
             }
             r
         }
+        ["systemctl", "start", unit] | ["service", unit, "start"] if !unit.starts_with('-') => {
+            let mut r = Res::new("service", *unit);
+            r.set("state", "running");
+            r
+        }
+        ["systemctl", "enable", unit] if !unit.starts_with('-') => {
+            let mut r = Res::new("service", *unit);
+            r.set("enabled", true);
+            r
+        }
+        ["git", "clone", repo, dest] if abs(dest) && !repo.starts_with('-') => {
+            let mut r = Res::new("git", dest.trim_end_matches('/'));
+            r.set("repo", *repo);
+            if let Some(u) = &t.become_user {
+                r.set("owner", u.clone());
+            }
+            r
+        }
+        ["apt-get", "install", rest @ ..] | ["apt", "install", rest @ ..]
+            if rest.iter().any(|w| !w.starts_with('-'))
+                && rest.iter().all(|w| {
+                    !w.starts_with('-')
+                        || matches!(*w, "-y" | "-q" | "-qq" | "--yes" | "--assume-yes")
+                }) =>
+        {
+            let names: Vec<Value> = rest
+                .iter()
+                .filter(|w| !w.starts_with('-'))
+                .map(|w| Value::String(w.to_string()))
+                .collect();
+            let mut r = Res::new("package", "");
+            r.fields[0].1 = if names.len() == 1 {
+                names[0].clone()
+            } else {
+                Value::Sequence(names)
+            };
+            r
+        }
         _ => return None,
     };
     r.comments
         .push(format!("play import: `{cmd}` → {}", r.kind()));
     Some(r)
+}
+
+/// pip into a virtualenv → `venv: PATH`. None (the command mapping instead) without a
+/// `virtualenv`, for an uninstall, or for a name `packages:` cannot take (`NAME>=1`, a URL).
+fn map_venv(t: &Task) -> Option<Mapped> {
+    let venv = t.arg_str(&["virtualenv"])?;
+    let state = t.arg_str(&["state"]);
+    if matches!(state.as_deref(), Some("absent") | Some("forcereinstall")) {
+        return None;
+    }
+    let names: Vec<String> = t.arg(&["name"]).map(names).unwrap_or_default();
+    let version = t.arg_str(&["version"]);
+    let packages: Vec<String> = names
+        .iter()
+        .map(|n| match (&version, names.len()) {
+            (Some(v), 1) => format!("{n}=={v}"),
+            _ => n.clone(),
+        })
+        .collect();
+    if packages
+        .iter()
+        .any(|p| !p.contains("{{") && crate::resources::venv::parse_requirement(p).is_err())
+    {
+        return None;
+    }
+    let mut reqs = t.arg_str(&["requirements"]);
+    if let Some(rq) = &reqs {
+        if !rq.starts_with('/') && !rq.starts_with("{{") {
+            // relative to `chdir` (Ansible's), else not knowable offline
+            let chdir = t.arg_str(&["chdir"])?;
+            reqs = Some(format!("{}/{rq}", chdir.trim_end_matches('/')));
+        }
+    }
+    let mut r = Res::new("venv", venv.trim_end_matches('/'));
+    let python = match t.arg_str(&["virtualenv_command"]) {
+        Some(c) if c.contains(" -m venv") => c.split_whitespace().next().map(str::to_string),
+        Some(c) => {
+            r.notes.push(format!(
+                "`virtualenv_command: {c}` not carried: play creates the venv with `PYTHON -m venv`"
+            ));
+            t.arg_str(&["virtualenv_python"])
+        }
+        None => t.arg_str(&["virtualenv_python"]),
+    };
+    if let Some(p) = python.filter(|p| p != "python3") {
+        r.set("python", p);
+    }
+    if !packages.is_empty() {
+        r.set(
+            "packages",
+            Value::Sequence(packages.into_iter().map(Value::String).collect()),
+        );
+    }
+    if let Some(rq) = reqs {
+        r.set("requirements", rq);
+    }
+    if let Some(extra) = t.arg_str(&["extra_args"]) {
+        let args: Vec<Value> = if extra.contains("{{") {
+            vec![Value::String(extra.clone())]
+        } else {
+            extra
+                .split_whitespace()
+                .filter(|a| !matches!(*a, "-U" | "--upgrade"))
+                .map(|a| Value::String(a.to_string()))
+                .collect()
+        };
+        if extra
+            .split_whitespace()
+            .any(|a| matches!(a, "-U" | "--upgrade"))
+        {
+            r.notes.push(
+                "`--upgrade` not carried: play installs what is missing (pin versions to move)"
+                    .into(),
+            );
+        }
+        if !args.is_empty() {
+            r.set("pip_args", Value::Sequence(args));
+        }
+    }
+    if state.as_deref() == Some("latest") {
+        r.notes.push(
+            "`state: latest` not carried: play installs what is missing, never upgrades (pin versions to move)"
+                .into(),
+        );
+    }
+    if t.arg_bool(&["virtualenv_site_packages"]) == Some(true) {
+        r.notes
+            .push("`virtualenv_site_packages` not carried (play's venv is isolated)".into());
+    }
+    ignored(t, &mut r, &["editable", "umask", "executable"]);
+    Some(Mapped::Resources(vec![r]))
 }
 
 fn map_pip(t: &Task) -> Mapped {
@@ -977,7 +1169,10 @@ fn map_pip(t: &Task) -> Mapped {
         unless = Some(format!("test -x {}/bin/pip", v.trim_end_matches('/')));
     }
     let mut r = Res::command(cmd, t.module.as_str());
-    r.comments[0] = format!("play import: {} → command (no venv kind yet)", t.module);
+    r.comments[0] = format!(
+        "play import: {} → command (not a virtualenv `venv:` can declare)",
+        t.module
+    );
     if let Some(u) = unless {
         r.set("unless", u);
     }
@@ -987,7 +1182,77 @@ fn map_pip(t: &Task) -> Mapped {
     Mapped::Resources(vec![r])
 }
 
+/// lineinfile → `line:`; a command (the former mapping) where `line:` cannot say it: `backrefs`,
+/// a line with a line break, a regexp the `regex` crate refuses (look-around, backreferences).
 fn map_lineinfile(t: &Task) -> Mapped {
+    let Some(path) = t.arg_str(&["path", "dest", "name", "destfile"]) else {
+        return Mapped::LeftOut("lineinfile without `path`".into());
+    };
+    let line = t.arg_str(&["line"]);
+    let regexp = t.arg_str(&["regexp", "regex"]).or_else(|| {
+        t.arg_str(&["search_string"])
+            .map(|s| format!("^.*{}.*$", regex::escape(&s)))
+    });
+    let absent = t.arg_str(&["state"]).as_deref() == Some("absent");
+    let why_not = if t.arg_bool(&["backrefs"]) == Some(true) {
+        Some("`backrefs`".to_string())
+    } else if line.as_deref().is_some_and(|l| l.contains('\n')) {
+        Some("a line with a line break".to_string())
+    } else {
+        regexp
+            .as_deref()
+            .filter(|re| !re.contains("{{"))
+            .and_then(|re| crate::resources::line::check_regexp(re).err())
+            .map(|e| format!("its regexp ({e})"))
+    };
+    if let Some(why) = why_not {
+        let mapped = map_lineinfile_command(t);
+        return match mapped {
+            Mapped::Resources(mut rs) => {
+                rs[0].comments[0] =
+                    format!("play import: lineinfile → command (`line:` cannot take {why})");
+                Mapped::Resources(rs)
+            }
+            other => other,
+        };
+    }
+    let mut r = Res::new("line", path);
+    match (absent, &line, &regexp) {
+        (true, _, Some(re)) => {
+            r.set("regexp", re.clone());
+            r.set("state", "absent");
+        }
+        (true, Some(l), None) => {
+            r.set("text", l.clone());
+            r.set("state", "absent");
+        }
+        (false, Some(l), re) => {
+            if let Some(re) = re {
+                r.set("regexp", re.clone());
+            }
+            r.set("text", l.clone());
+        }
+        _ => return Mapped::LeftOut("lineinfile without `line` or `regexp`".into()),
+    }
+    validate(t, &mut r);
+    insert_position(t, &mut r, "line");
+    if t.arg_bool(&["create"]) == Some(false) {
+        r.notes
+            .push("`create: no` not carried: a missing file is created with the line".into());
+    }
+    for k in ["owner", "group", "mode"] {
+        if t.arg(&[k]).is_some() {
+            r.notes.push(format!(
+                "`{k}` not carried: a `line:` keeps the file's (declare the file's attributes elsewhere)"
+            ));
+        }
+    }
+    ignored(t, &mut r, &["backup", "firstmatch", "unsafe_writes"]);
+    Mapped::Resources(vec![r])
+}
+
+/// lineinfile as a guarded command (awk), for what `line:` cannot say.
+fn map_lineinfile_command(t: &Task) -> Mapped {
     let Some(path) = t.arg_str(&["path", "dest", "name", "destfile"]) else {
         return Mapped::LeftOut("lineinfile without `path`".into());
     };
@@ -1041,6 +1306,115 @@ fn map_lineinfile(t: &Task) -> Mapped {
     Mapped::Resources(vec![r])
 }
 
+/// `insertafter`/`insertbefore` (other than `EOF`): a comment on the resource, as play appends.
+fn insert_position(t: &Task, r: &mut Res, what: &str) {
+    for k in ["insertafter", "insertbefore"] {
+        if let Some(v) = t.arg_str(&[k]).filter(|v| v != "EOF") {
+            r.comments.push(format!(
+                "play import: `{k}: {v}` not carried: a new {what} is appended at the end of the file (check that place suits it, e.g. the INI section it lands in)"
+            ));
+            r.notes
+                .push(format!("`{k}` not carried: a new {what} is appended"));
+        }
+    }
+}
+
+/// Ansible's default marker: kept, so the block Ansible wrote on a host is the one replaced.
+pub const ANSIBLE_MARKER: &str = "# {mark} ANSIBLE MANAGED BLOCK";
+
+/// blockinfile → `block:`, Ansible's marker (and `marker_begin`/`marker_end` when they are
+/// play's BEGIN/END) carried.
+fn map_blockinfile(t: &Task) -> Mapped {
+    let Some(path) = t.arg_str(&["path", "dest", "name", "destfile"]) else {
+        return Mapped::LeftOut("blockinfile without `path`".into());
+    };
+    let mut r = Res::new("block", path);
+    let marker = t
+        .arg_str(&["marker"])
+        .unwrap_or_else(|| ANSIBLE_MARKER.to_string());
+    if !marker.contains("{mark}") {
+        return Mapped::LeftOut(format!(
+            "blockinfile `marker: {marker}` without `{{mark}}`: play's markers need it"
+        ));
+    }
+    r.set("marker", marker);
+    let begin = t
+        .arg_str(&["marker_begin"])
+        .unwrap_or_else(|| "BEGIN".into());
+    let end = t.arg_str(&["marker_end"]).unwrap_or_else(|| "END".into());
+    if (begin.as_str(), end.as_str()) != ("BEGIN", "END") {
+        r.comments.push(format!(
+            "play import: marker_begin/marker_end `{begin}`/`{end}` not carried: play's markers say BEGIN/END (remove the old block from the file once)"
+        ));
+        r.notes.push(format!(
+            "`marker_begin`/`marker_end` `{begin}`/`{end}` not carried: play's markers say BEGIN/END"
+        ));
+    }
+    let text = t.arg_str(&["block", "content"]).unwrap_or_default();
+    if t.arg_str(&["state"]).as_deref() == Some("absent") || text.is_empty() {
+        // an empty block removes it, as in Ansible
+        r.set("state", "absent");
+    } else {
+        r.set("text", text);
+    }
+    insert_position(t, &mut r, "block");
+    for k in ["owner", "group", "mode", "validate"] {
+        if t.arg(&[k]).is_some() {
+            r.notes
+                .push(format!("`{k}` not carried: a `block:` has none"));
+        }
+    }
+    ignored(
+        t,
+        &mut r,
+        &[
+            "backup",
+            "create",
+            "unsafe_writes",
+            "append_newline",
+            "prepend_newline",
+        ],
+    );
+    Mapped::Resources(vec![r])
+}
+
+/// replace → a command (no native kind): perl's regexes are Python's in what projects use
+/// (`\s`, `(?m)`, groups `\1`), guarded by the same pattern.
+fn map_replace(t: &Task) -> Mapped {
+    let (Some(path), Some(re)) = (
+        t.arg_str(&["path", "dest", "name", "destfile"]),
+        t.arg_str(&["regexp"]),
+    ) else {
+        return Mapped::LeftOut("replace without `path` and `regexp`".into());
+    };
+    if t.arg(&["after"]).is_some() || t.arg(&["before"]).is_some() {
+        return Mapped::LeftOut(
+            "replace with `after`/`before`: manage the file with `file:` + `template:` or `line:`"
+                .into(),
+        );
+    }
+    let with = t.arg_str(&["replace"]).unwrap_or_default();
+    // perl: `\1` works in the replacement; `/` and `@`/`$` must be escaped
+    let esc = |x: &str| x.replace('/', "\\/");
+    let repl = esc(&with).replace('$', "\\$").replace('@', "\\@");
+    let p = sh_quote(&path);
+    let mut r = Res::command(
+        format!(
+            "perl -0777 -pi -e {} {p}",
+            sh_quote(&format!("s/{}/{repl}/mg", esc(&re)))
+        ),
+        "replace",
+    );
+    r.set(
+        "unless",
+        format!(
+            "perl -0777 -ne {} {p}",
+            sh_quote(&format!("exit 1 if /{}/m", esc(&re)))
+        ),
+    );
+    Mapped::Resources(vec![r])
+}
+
 /// `name` with every character that is not alphanumeric or in `keep` as `_`, runs of `_`
 /// collapsed, none at the ends.
 fn sanitize(name: &str, keep: &str) -> String {
@@ -1060,68 +1434,218 @@ fn sanitize(name: &str, keep: &str) -> String {
     s.trim_matches('_').to_string()
 }
 
-/// `/etc/cron.d` file name for a cron job name (letters, digits, `_`, `-`).
-pub fn cron_file_name(name: &str) -> String {
-    if name.contains("{{") {
-        return name.replace(' ', "_");
+/// A cron name play accepts (letters, digits, `_`, `-`) from Ansible's `cron_file` or job
+/// `name`: literal parts sanitized, each `{{ expr }}` given `| replace` filters for dots and
+/// spaces (a domain as `item.key` is common).
+pub fn cron_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut rest = name;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}").map(|c| open + c) else {
+            break;
+        };
+        out.push_str(&sanitize_part(&rest[..open]));
+        let expr = rest[open + 2..close].trim();
+        out.push_str(&format!(
+            "{{{{ ({expr}) | string | replace('.', '_') | replace(' ', '_') }}}}"
+        ));
+        rest = &rest[close + 2..];
     }
-    sanitize(name, "_-")
+    out.push_str(&sanitize_part(rest));
+    out.trim_matches('_').to_string()
 }
 
+/// [`sanitize`] keeping a separator at the ends (a part between templates).
+fn sanitize_part(s: &str) -> String {
+    let t = sanitize(s, "_-");
+    let lead = if s.starts_with(|c: char| !c.is_ascii_alphanumeric() && c != '-') && !t.is_empty() {
+        "_"
+    } else {
+        ""
+    };
+    let trail =
+        if s.ends_with(|c: char| !c.is_ascii_alphanumeric() && c != '-') && !s.trim().is_empty() {
+            "_"
+        } else {
+            ""
+        };
+    if t.is_empty() {
+        return if s.is_empty() {
+            String::new()
+        } else {
+            "_".into()
+        };
+    }
+    format!("{lead}{t}{trail}")
+}
+
+/// cron → `cron: NAME` (`/etc/cron.d/NAME`): schedule from the five fields or `special_time`,
+/// `user` (else `become_user`, else root), `job` → `command`.
 fn map_cron(t: &Task) -> Mapped {
+    if t.arg_bool(&["env"]) == Some(true) {
+        return Mapped::LeftOut(
+            "cron `env=yes` (a variable of the crontab): write it in the `environment:` of the `cron:` jobs that need it".into(),
+        );
+    }
     let name = t.arg_str(&["name"]).or_else(|| t.name.clone());
-    let file = t
+    let from = t
         .arg_str(&["cron_file"])
-        .map(|f| {
-            if f.starts_with('/') {
-                f
-            } else {
-                format!("/etc/cron.d/{f}")
-            }
-        })
-        .or_else(|| {
-            name.as_ref()
-                .map(|n| format!("/etc/cron.d/{}", cron_file_name(n)))
-        });
-    let Some(file) = file.filter(|f| !f.ends_with('/')) else {
+        .map(|f| basename(&f).to_string())
+        .or_else(|| name.clone());
+    let Some(key) = from.map(|n| cron_name(&n)).filter(|k| !k.is_empty()) else {
         return Mapped::LeftOut("cron without `name` or `cron_file`".into());
     };
-    let mut r = Res::new("file", file);
+    let mut r = Res::new("cron", key);
+    let state = t.arg_str(&["state"]);
+    if let Some(st) = state.as_deref().filter(|s| s.contains("{{")) {
+        return Mapped::LeftOut(format!(
+            "cron `state: {st}` is chosen at run time (write the `cron:` with a `when`)"
+        ));
+    }
+    if state.as_deref() == Some("absent") {
+        r.set("state", "absent");
+        return Mapped::Resources(vec![r]);
+    }
+    let schedule = match t.arg_str(&["special_time"]) {
+        Some(sp) => format!("@{sp}"),
+        None => {
+            let f = |k: &str| t.arg_str(&[k]).unwrap_or_else(|| "*".into());
+            format!(
+                "{} {} {} {} {}",
+                f("minute"),
+                f("hour"),
+                f("day"),
+                f("month"),
+                f("weekday")
+            )
+        }
+    };
+    r.set("schedule", schedule);
+    if let Some(u) = t.arg_str(&["user"]).or_else(|| t.become_user.clone()) {
+        if u != "root" {
+            r.set("user", u);
+        }
+    }
+    let Some(job) = t.arg_str(&["job", "value"]) else {
+        return Mapped::LeftOut("cron without `job`".into());
+    };
+    r.set("command", job);
+    if t.arg_bool(&["disabled"]) == Some(true) {
+        r.set("state", "absent");
+        r.notes
+            .push("`disabled: yes` → `state: absent` (play writes no commented-out jobs)".into());
+    }
+    if t.arg(&["cron_file"]).is_none() {
+        r.notes.push(
+            "written to /etc/cron.d (Ansible's job was in the user's crontab: remove it there once)"
+                .into(),
+        );
+    }
+    Mapped::Resources(vec![r])
+}
+
+/// `deb URI SUITE [COMPONENT...]` (no `[options]`: a `signed-by` path or an `arch` stays in a
+/// `.list` file) → its URI, suite and components; None for other lines (a variable, deb-src).
+pub fn deb_line(repo: &str) -> Option<(String, String, Vec<String>)> {
+    let words: Vec<String> = super::task::words(repo)
+        .into_iter()
+        .map(|(w, _)| w)
+        .collect();
+    let (first, rest) = words.split_first()?;
+    if first != "deb" || rest.len() < 2 || rest[0].starts_with('[') {
+        return None;
+    }
+    let uri = &rest[0];
+    if !["http://", "https://", "file:/"]
+        .iter()
+        .any(|p| uri.starts_with(p))
+    {
+        return None;
+    }
+    let suite = rest[1].clone();
+    let components: Vec<String> = rest[2..].to_vec();
+    if components.is_empty() != suite.ends_with('/') {
+        return None;
+    }
+    Some((uri.clone(), suite, components))
+}
+
+/// deb822_repository → `apt_source:`; a `signed_by` URL fetched by a command into
+/// /etc/apt/trusted.gpg.d first (play's `key:` takes a file of files/).
+fn map_deb822(t: &Task) -> Mapped {
+    let Some(name) = t.arg_str(&["name"]) else {
+        return Mapped::LeftOut("deb822_repository without `name`".into());
+    };
+    let list = |k: &str| -> Option<Value> {
+        let v = names(t.arg(&[k])?);
+        let v: Vec<Value> = v
+            .iter()
+            .flat_map(|s| {
+                if s.contains("{{") {
+                    vec![s.clone()]
+                } else {
+                    s.split_whitespace().map(str::to_string).collect()
+                }
+            })
+            .map(Value::String)
+            .collect();
+        (!v.is_empty()).then_some(Value::Sequence(v))
+    };
+    if t.arg_str(&["types"])
+        .is_some_and(|ty| ty.contains("deb-src"))
+    {
+        return Mapped::LeftOut(
+            "deb822_repository with `deb-src`: play's `apt_source:` writes `Types: deb`".into(),
+        );
+    }
+    let key = sanitize(&name, "_-.");
+    let mut r = Res::new("apt_source", key.clone());
     if t.arg_str(&["state"]).as_deref() == Some("absent") {
         r.set("state", "absent");
         return Mapped::Resources(vec![r]);
     }
-    let user = t.arg_str(&["user"]).unwrap_or_else(|| "root".into());
-    let job = t.arg_str(&["job", "value"]).unwrap_or_default();
-    let mut text = String::new();
-    if let Some(n) = &name {
-        text.push_str(&format!("# {n}\n"));
+    for k in ["uris", "suites", "components"] {
+        if let Some(v) = list(k) {
+            r.set(k, v);
+        }
     }
-    let line = if t.arg_bool(&["env"]) == Some(true) {
-        format!("{}={job}", name.clone().unwrap_or_default())
-    } else if let Some(sp) = t.arg_str(&["special_time"]) {
-        format!("@{sp} {user} {job}")
-    } else {
-        let f = |k: &str| t.arg_str(&[k]).unwrap_or_else(|| "*".into());
-        format!(
-            "{} {} {} {} {} {user} {job}",
-            f("minute"),
-            f("hour"),
-            f("day"),
-            f("month"),
-            f("weekday")
-        )
-    };
-    if t.arg_bool(&["disabled"]) == Some(true) {
-        text.push('#');
+    if t.arg_bool(&["trusted"]) == Some(true) {
+        r.set("trusted", true);
     }
-    text.push_str(&line);
-    text.push('\n');
-    r.set("content", text);
-    r.set("mode", "0644");
-    r.comments
-        .push("play import: cron → a file of /etc/cron.d (same schedule, user field)".into());
-    Mapped::Resources(vec![r])
+    let mut out = Vec::new();
+    if let Some(sb) = t.arg_str(&["signed_by"]) {
+        if sb.contains("://") {
+            let dest = format!("/etc/apt/trusted.gpg.d/{key}.asc");
+            let mut k = Res::command(
+                format!("curl -fsSL -o {} {}", sh_quote(&dest), sh_quote(&sb)),
+                "deb822_repository signed_by URL",
+            );
+            k.set("creates", dest);
+            k.comments.push(
+                "the key is trusted for every source (play's `key:` takes a file of files/: put the key there to sign this source only)".into(),
+            );
+            out.push(k);
+        } else {
+            r.notes.push(
+                "`signed_by` not carried: put the key in files/ and name it as `key:`".into(),
+            );
+        }
+    }
+    ignored(
+        t,
+        &mut r,
+        &[
+            "architectures",
+            "enabled",
+            "mode",
+            "pdiffs",
+            "allow_downgrade_to_insecure",
+            "languages",
+            "targets",
+        ],
+    );
+    out.push(r);
+    Mapped::Resources(out)
 }
 
 /// A sources.list.d file name from a repo line, as Ansible derives it (approximately).
@@ -1210,13 +1734,62 @@ mod tests {
             ("command", "mkdir -p /srv/a/", "directory=/srv/a"),
             ("command", "ln -sf /srv/r/1 /srv/current", "link=/srv/current target=/srv/r/1 force=true"),
             ("shell", "touch /x && echo done", "command=touch /x && echo done [command]"),
+            ("command", "systemctl start postgresql", "service=postgresql state=running"),
+            ("command", "git clone https://github.com/errbit/errbit.git {{ errbit_dir }}", "git='{{ errbit_dir }}' repo=https://github.com/errbit/errbit.git"),
+            ("command", "apt-get install aptitude -y", "package=aptitude"),
+            ("command", "apt-get install -y --no-install-recommends a", "command=apt-get install -y --no-install-recommends a [command]"),
+            ("command", "git clone --mirror https://x/y.git /srv/repo", "command=git clone --mirror https://x/y.git /srv/repo [command]"),
             ("shell", "ls ~/.rvm creates=~/.rvm/bin/rvm", "command=ls ~/.rvm unless=test -e ~/.rvm/bin/rvm [command]"),
-            ("pip", "name=flask virtualenv=/srv/venv", "command='{ test -x /srv/venv/bin/pip || virtualenv /srv/venv; } && /srv/venv/bin/pip install flask' unless=/srv/venv/bin/pip show flask >/dev/null 2>&1 [command]"),
-            ("cron", "name=backup minute=0 hour=3 job=/usr/local/bin/backup", "file=/etc/cron.d/backup content=|\n  # backup\n  0 3 * * * root /usr/local/bin/backup mode='0644'"),
+
+
+
+
+
+
+            // pip into a virtualenv → venv (versions, requirements, extra_args, the interpreter)
+            ("pip", "name=flask virtualenv=/srv/venv", "venv=/srv/venv packages=- flask"),
+            ("pip", "name=flask version=3.0.3 virtualenv=/srv/venv/ virtualenv_python=python3.11", "venv=/srv/venv python=python3.11 packages=- flask==3.0.3"),
+            ("pip", "name=a==1,b virtualenv=/v virtualenv_command='/usr/bin/python3 -m venv' extra_args='--no-index --upgrade'", "venv=/v python=/usr/bin/python3 packages=- a==1\n- b pip_args=- --no-index"),
+            ("pip", "requirements=requirements.txt chdir=/srv/app virtualenv=/srv/app/venv", "venv=/srv/app/venv requirements=/srv/app/requirements.txt"),
+            ("pip", "requirements='{{ root }}/req.txt' virtualenv='{{ root }}/venv' state=latest", "venv='{{ root }}/venv' requirements='{{ root }}/req.txt'"),
+            // what venv cannot say stays a command: no virtualenv, a specifier, an uninstall
+            ("pip", "name=flask", "command=pip3 install flask unless=pip3 show flask >/dev/null 2>&1 [command]"),
+            ("pip", "name=flask>=3 virtualenv=/v", "command='{ test -x /v/bin/pip || virtualenv /v; } && /v/bin/pip install ''flask>=3''' unless=/v/bin/pip show 'flask>=3' >/dev/null 2>&1 [command]"),
+            ("pip", "name=flask state=absent virtualenv=/v", "command='{ test -x /v/bin/pip || virtualenv /v; } && /v/bin/pip uninstall -y flask' [command]"),
+            // cron → cron: the name without dots or spaces, the schedule, user (or become_user), job
+            ("cron", "name=backup minute=0 hour=3 job=/usr/local/bin/backup", "cron=backup schedule=0 3 * * * command=/usr/local/bin/backup"),
+            ("cron", "name='Backup DB to S3.' hour=3 user=postgres job='db_dump.sh > /dev/null'", "cron=Backup_DB_to_S3 schedule='* 3 * * *' user=postgres command=db_dump.sh > /dev/null"),
+            ("cron", "name=x cron_file=/etc/cron.d/le-renew special_time=weekly job=renew", "cron=le-renew schedule='@weekly' command=renew"),
+            ("cron", "name='{{ item.key }} WordPress cron' minute=*/15 job=wp", "cron='{{ (item.key) | string | replace(''.'', ''_'') | replace('' '', ''_'') }}_WordPress_cron' schedule='*/15 * * * *' command=wp"),
+            ("cron", "name=old state=absent", "cron=old state=absent"),
+            ("cron", "name=PATH env=yes job=/bin", "left out: cron `env=yes` (a variable of the crontab): write it in the `environment:` of the `cron:` jobs that need it"),
+            // get_url → download with a sha256, else a command fetching once
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
-            ("apt_repository", "repo='deb http://nginx.org/packages/debian bookworm nginx'", "file=/etc/apt/sources.list.d/nginx_org_packages_debian.list content=|\n  deb http://nginx.org/packages/debian bookworm nginx | command=apt-get update on_change=- /etc/apt/sources.list.d/nginx_org_packages_debian.list [command]"),
-            ("lineinfile", "path=/etc/a line=x=1", "command=printf '%s\\n' x=1 >> /etc/a unless=grep -qxF -- x=1 /etc/a [command]"),
-            ("blockinfile", "path=/etc/a block=x", "left out: `blockinfile` not native yet (issue 14): manage the whole file with `file:` + `template:`"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=md5:abc", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
+            // apt_repository → apt_source (a deb line), a .list file (a variable, options), ppa → command
+            ("apt_repository", "repo='deb http://nginx.org/packages/debian bookworm nginx'", "apt_source=nginx_org_packages_debian uris=http://nginx.org/packages/debian suites=- bookworm components=- nginx"),
+            ("apt_repository", "repo='deb https://apt.grafana.com {{ ansible_distribution_release }} main contrib' filename=grafana", "apt_source=grafana uris=https://apt.grafana.com suites=- '{{ ansible_distribution_release }}' components=- main\n- contrib"),
+            ("apt_repository", "repo='deb https://x/ stable main' state=absent filename=x", "apt_source=x state=absent"),
+            ("apt_repository", "repo='deb [signed-by=/k.gpg] https://x/ stable main' filename=x", "file=/etc/apt/sources.list.d/x.list content=|\n  deb [signed-by=/k.gpg] https://x/ stable main | command=apt-get update on_change=- /etc/apt/sources.list.d/x.list [command]"),
+            ("apt_repository", "repo=ppa:certbot/certbot", "command=add-apt-repository -y ppa:certbot/certbot unless=ls /etc/apt/sources.list.d/ | grep -q certbot-certbot [command]"),
+            ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "command=curl -fsSL -o /etc/apt/trusted.gpg.d/pgdg.asc https://x/ACCC4CF8.asc creates=/etc/apt/trusted.gpg.d/pgdg.asc [command] | apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main"),
+            ("apt_key", "url=https://x/key.asc id=ABCD1234", "command=curl -fsSL https://x/key.asc | apt-key add - unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi ABCD1234 [command]"),
+            // lineinfile → line (regexp, text, absent, validate); backrefs and look-around stay commands
+            ("lineinfile", "path=/etc/a line=x=1", "line=/etc/a text=x=1"),
+            ("lineinfile", "path=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' line='PasswordAuthentication no' validate='sshd -t -f %s'", "line=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' text=PasswordAuthentication no validate=sshd -t -f %s"),
+            ("lineinfile", "path=/etc/a regexp=^x= state=absent", "line=/etc/a regexp=^x= state=absent"),
+            ("lineinfile", "path=/etc/a line=x insertafter=^y", "line=/etc/a text=x"),
+            ("lineinfile", "path=/etc/a regexp='^(x)=' line='\\1=2' backrefs=yes", "command=awk -v re='^(x)=' -v line='\\1=2' '!d && $0 ~ re { print line; d = 1; next } { print } END { if (!d) print line }' /etc/a > /etc/a.play-tmp && cat /etc/a.play-tmp > /etc/a && rm -f /etc/a.play-tmp unless=grep -qxF -- '\\1=2' /etc/a [command]"),
+            ("lineinfile", "path=/etc/a regexp='^(?!#)x' line=y", "command=awk -v re='^(?!#)x' -v line=y '!d && $0 ~ re { print line; d = 1; next } { print } END { if (!d) print line }' /etc/a > /etc/a.play-tmp && cat /etc/a.play-tmp > /etc/a && rm -f /etc/a.play-tmp unless=grep -qxF -- y /etc/a [command]"),
+            // blockinfile → block with Ansible's marker; an empty block removes it
+            ("blockinfile", "path=/etc/a block=x", "block=/etc/a marker='# {mark} ANSIBLE MANAGED BLOCK' text=x"),
+            ("blockinfile", "path=/etc/a block=x marker='<!-- {mark} app -->' marker_begin=START marker_end=STOP", "block=/etc/a marker=<!-- {mark} app --> text=x"),
+            ("blockinfile", "path=/etc/a block=''", "block=/etc/a marker='# {mark} ANSIBLE MANAGED BLOCK' state=absent"),
+            ("replace", "path=/etc/a regexp='^#(x)=' replace='\\1=1'", "command=perl -0777 -pi -e 's/^#(x)=/\\1=1/mg' /etc/a unless=perl -0777 -ne 'exit 1 if /^#(x)=/m' /etc/a [command]"),
+            // validate on a file
+            ("template", "src=sudoers.j2 dest=/etc/sudoers.d/app validate='visudo -cf %s'", "file=/etc/sudoers.d/app template=sudoers.j2 validate=visudo -cf %s"),
+            ("composer", "command=config arguments='--auth http-basic.x u p' working_dir=/srv/app", "command=composer config --no-interaction --auth http-basic.x u p chdir=/srv/app [command]"),
             ("postgresql_db", "name=app", "left out: no play kind for module `postgresql_db`"),
             ("debug", "msg=hi", "left out: `debug`: play prints no messages"),
             ("set_fact", "a=1 b=x", "vars 2"),
@@ -1246,6 +1819,44 @@ mod tests {
         assert_eq!(
             shape(&map_task(&t, &Ctx::default())),
             "command=|-\n  cd /x\n  make [command]"
+        );
+    }
+
+    #[test]
+    fn what_line_and_block_cannot_say_is_a_comment_on_them() {
+        let comments =
+            |module: &str, args: &str| match map_task(&task(module, args), &Ctx::default()) {
+                Mapped::Resources(rs) => rs[0].comments.join("\n"),
+                other => panic!("{other:?}"),
+            };
+        let c = comments("lineinfile", "path=/etc/a line=x insertafter=^y");
+        assert!(
+            c.contains("`insertafter: ^y` not carried: a new line is appended"),
+            "{c}"
+        );
+        assert_eq!(
+            comments("lineinfile", "path=/etc/a line=x insertafter=EOF"),
+            ""
+        );
+        let c = comments(
+            "blockinfile",
+            "path=/etc/a block=x insertbefore=^z marker_begin=START marker_end=STOP",
+        );
+        assert!(
+            c.contains("`insertbefore: ^z` not carried: a new block is appended"),
+            "{c}"
+        );
+        assert!(
+            c.contains("marker_begin/marker_end `START`/`STOP` not carried"),
+            "{c}"
+        );
+        let c = comments(
+            "lineinfile",
+            "path=/etc/a regexp=^(x)= line=\\1=2 backrefs=yes",
+        );
+        assert!(
+            c.contains("lineinfile → command (`line:` cannot take `backrefs`)"),
+            "{c}"
         );
     }
 

@@ -2,6 +2,7 @@
 //! and task lists flattened (blocks, static `include_tasks`/`import_tasks`/`include_role`/
 //! `import_role`), each task keeping its file and line.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::node::{self, Node, NodeKind};
@@ -471,6 +472,9 @@ impl Reader<'_> {
                 message: "includes nested more than 16 deep (a cycle?)".into(),
             });
         }
+        // trellis-style hooks: a `stat` looped over a list var of task files, then an include
+        // of `{{ X.item }}` looped over its results: the files that exist are followed
+        let hooks = hook_includes(items, relf);
         for n in items {
             let note = |module: &str, title: String, left_out: Option<String>, text: String| {
                 Entry::Note(Note {
@@ -524,6 +528,52 @@ impl Reader<'_> {
             let mut w = when.to_vec();
             w.append(&mut t.when);
             t.when = w;
+            if let Some(var) = t
+                .register
+                .as_ref()
+                .filter(|r| t.module == "stat" && hooks.contains_key(*r))
+                .and_then(|_| stat_loop_var(&t))
+            {
+                let files = self.hook_files(base, &var);
+                out.push(note(
+                    &t.module,
+                    t.title(),
+                    None,
+                    format!(
+                        "followed: the task files of `{var}` that exist ({}), included below",
+                        files
+                            .iter()
+                            .map(|f| format!("`{}`", rel(self.root, f).display()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+                continue;
+            }
+            if let Some((reg, x)) = hook_include(&t).filter(|(r, _)| hooks.contains_key(r)) {
+                let var = hooks[&reg].clone();
+                let files = self.hook_files(base, &var);
+                let title = t.title();
+                // `X.stat.exists`: the files followed are those that exist
+                t.when.retain(|w| !w.contains(&format!("{x}.stat")));
+                out.push(note(
+                    &t.module,
+                    title,
+                    None,
+                    format!(
+                        "followed: each existing file of `{var}`: {}",
+                        files
+                            .iter()
+                            .map(|f| rel(self.root, f).display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+                for f in files {
+                    out.extend(self.follow(&f, base, &t, prefix, inl, depth)?);
+                }
+                continue;
+            }
             match t.module.as_str() {
                 "include_tasks" | "import_tasks" | "include" => {
                     let target = t
@@ -540,6 +590,11 @@ impl Reader<'_> {
                         ));
                         continue;
                     };
+                    // `{{ playbook_dir }}/roles/...`: the playbook's folder is known
+                    let dir = self.playbook_dir.display().to_string();
+                    let target = target
+                        .replace("{{ playbook_dir }}", &dir)
+                        .replace("{{playbook_dir}}", &dir);
                     let target = target.split_whitespace().next().unwrap_or("").to_string();
                     let variant = debian_variant(&target).filter(|v| {
                         target.contains("{{")
@@ -570,8 +625,18 @@ impl Reader<'_> {
                         ));
                         continue;
                     }
+                    // beside the file, in its base folder, then (a handler's or a role's
+                    // `tasks/x.yml`) from the role's folder and its `tasks/`
                     let here = file.parent().unwrap_or(base).join(&target);
-                    let path = [here, base.join(&target)].into_iter().find(|p| p.is_file());
+                    let role = base.parent().unwrap_or(base);
+                    let path = [
+                        here,
+                        base.join(&target),
+                        role.join(&target),
+                        role.join("tasks").join(&target),
+                    ]
+                    .into_iter()
+                    .find(|p| p.is_file());
                     let Some(path) = path else {
                         out.push(note(
                             &t.module,
@@ -593,16 +658,7 @@ impl Reader<'_> {
                                 .unwrap_or_default()
                         ),
                     ));
-                    let sub = self.task_file_with(
-                        &path,
-                        base,
-                        &t.when,
-                        t.become_user.as_deref(),
-                        prefix,
-                        inl,
-                        depth + 1,
-                    )?;
-                    out.extend(sub);
+                    out.extend(self.follow(&path, base, &t, prefix, inl, depth)?);
                 }
                 "include_role" | "import_role" => {
                     let title = t.title();
@@ -661,6 +717,52 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// The task files a hook list var of the role names (its `defaults/main.yml`; base is the
+    /// role's `tasks/`), `{{ playbook_dir }}` being the playbook's folder; those that exist.
+    fn hook_files(&self, base: &Path, var: &str) -> Vec<PathBuf> {
+        let Some(role) = base.parent() else {
+            return Vec::new();
+        };
+        let Some(defaults) = first_file(&role.join("defaults"), &["main.yml", "main.yaml"]) else {
+            return Vec::new();
+        };
+        let Ok(n) = node::read(&defaults) else {
+            return Vec::new();
+        };
+        let dir = self.playbook_dir.display().to_string();
+        n.get(var)
+            .map(|v| {
+                v.items()
+                    .iter()
+                    .filter_map(Node::as_string)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| {
+                f.replace("{{ playbook_dir }}", &dir)
+                    .replace("{{playbook_dir}}", &dir)
+            })
+            .filter(|f| !f.contains("{{"))
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+            .collect()
+    }
+
+    /// The tasks of an included file, under the include's `when` and `become_user`.
+    fn follow(
+        &self,
+        path: &Path,
+        base: &Path,
+        t: &Task,
+        prefix: Option<&str>,
+        inl: &mut Inlined,
+        depth: usize,
+    ) -> Result<Vec<Entry>, ImportError> {
+        let bu = t.become_user.as_deref();
+        self.task_file_with(path, base, &t.when, bu, prefix, inl, depth + 1)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn task_file_with(
         &self,
@@ -691,6 +793,63 @@ impl Reader<'_> {
         self.task_list(n.items(), &at, inl, &mut out)?;
         Ok(out)
     }
+}
+
+/// `include_tasks: "{{ X.item }}"` looped over `"{{ R.results }}"` (loop var X): (R, X).
+fn hook_include(t: &Task) -> Option<(String, String)> {
+    if !matches!(
+        t.module.as_str(),
+        "include_tasks" | "import_tasks" | "include"
+    ) {
+        return None;
+    }
+    let target = t
+        .free
+        .clone()
+        .or_else(|| t.arg_str(&["file", "_raw_params"]))?;
+    let x = t.loop_var.clone().unwrap_or_else(|| "item".into());
+    let inner = |s: &str| -> Option<String> {
+        let s = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+        Some(s.trim().to_string())
+    };
+    if inner(&target)? != format!("{x}.item") {
+        return None;
+    }
+    let lp = inner(t.loop_.as_ref()?.as_str()?)?;
+    let reg = lp.strip_suffix(".results")?;
+    Some((reg.to_string(), x))
+}
+
+/// A `stat`'s loop over a list var: `"{{ V | default([]) }}"` or `"{{ V }}"` → V.
+fn stat_loop_var(t: &Task) -> Option<String> {
+    let lp = t.loop_.as_ref()?.as_str()?.trim();
+    let e = lp.strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let v = e.split('|').next()?.trim();
+    v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then(|| v.to_string())
+}
+
+/// The registers of `stat`s whose results a hook include loops over, with the list var each
+/// stat loops over.
+fn hook_includes(items: &[Node], relf: &Path) -> BTreeMap<String, String> {
+    let tasks: Vec<Task> = items
+        .iter()
+        .filter_map(|n| task::from_node(n, relf).ok())
+        .collect();
+    let mut out = BTreeMap::new();
+    for t in &tasks {
+        let Some((reg, _)) = hook_include(t) else {
+            continue;
+        };
+        let stat = tasks
+            .iter()
+            .find(|s| s.module == "stat" && s.register.as_deref() == Some(reg.as_str()));
+        if let Some(var) = stat.and_then(stat_loop_var) {
+            out.insert(reg, var);
+        }
+    }
+    out
 }
 
 /// A node's `when` conditions.

@@ -105,8 +105,7 @@ pub fn markdown(conv: &Conversion, s: &Summary, extra: &[String]) -> String {
         "A task is carried over when it became resources, vars, a guard of other resources \
          (`stat`, a read-only check) or an include that was followed. `command:` resources the \
          importer wrote for a module play has no kind for carry the comment `# play import: \
-         <module> not native yet (issue 14)` (pip: `# play import: pip → command (no venv kind \
-         yet)`); the others are the source's own `command:`/`shell:` tasks.\n"
+         <module> not native yet (issue 14)` or `# play import: <module> → command (…)`; the others are the source's own `command:`/`shell:` tasks.\n"
     );
     if !s.vault_files.is_empty() {
         let _ = writeln!(o, "## Ansible vault files (listed, not decrypted)\n");

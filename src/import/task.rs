@@ -97,6 +97,8 @@ pub struct Task {
     pub listen: Vec<String>,
     pub register: Option<String>,
     pub become_user: Option<String>,
+    /// Task `environment:` given as a literal mapping (a command's `environment:`).
+    pub environment: Option<Value>,
     /// `changed_when: false` (a read-only check).
     pub never_changes: bool,
     /// `with_first_found` candidates (strings only).
@@ -325,6 +327,17 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
             "register" => t.register = v.as_string(),
             "no_log" => t.no_log = v.as_bool() == Some(true),
             "become_user" | "sudo_user" => t.become_user = v.as_string(),
+            "environment" if !v.entries().is_empty() => {
+                // values as text (`PORT: 8000` is exported as `8000`)
+                let mut m = crate::yaml::Mapping::new();
+                for (ek, ev) in v.entries() {
+                    let text = ev.as_string().unwrap_or_else(|| {
+                        crate::yaml::to_string(&ev.to_value()).trim().to_string()
+                    });
+                    m.insert(Value::String(ek.clone()), Value::String(text));
+                }
+                t.environment = Some(Value::Mapping(m));
+            }
             "changed_when" => {
                 if v.as_bool() == Some(false) {
                     t.never_changes = true;

@@ -36,7 +36,39 @@ fn norm(s: &str) -> String {
         .and_then(|x| x.strip_suffix("}}"))
         .unwrap_or(s);
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    s.replace(" | ", "|").replace("| ", "|").replace(" |", "|")
+    let s = s.replace(" | ", "|").replace("| ", "|").replace(" |", "|");
+    // the importer's rewrite of `| bool` (template.rs), read back as `| bool`
+    let s = s.replace(
+        "|string|lower in [\"true\", \"yes\", \"on\", \"1\"]",
+        "|bool",
+    );
+    // `(x)` → `x`, `not (x)` → `not x`
+    let s = unparen(&s);
+    match s.strip_prefix("not ") {
+        Some(rest) => format!("not {}", unparen(rest)),
+        None => s,
+    }
+}
+
+/// `(x)` → `x` when the parentheses enclose the whole text (repeatedly).
+fn unparen(s: &str) -> String {
+    let mut s = s.trim();
+    while let Some(inner) = s.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+        let mut depth = 0i32;
+        let balanced = inner.chars().all(|ch| {
+            match ch {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            depth >= 0
+        });
+        if !balanced || depth != 0 {
+            break;
+        }
+        s = inner.trim();
+    }
+    s.to_string()
 }
 
 fn mentions(c: &str, name: &str) -> bool {
@@ -122,6 +154,12 @@ pub fn translate(cond: &str, regs: &BTreeMap<String, Reg>) -> Cond {
     match reg {
         Reg::Stat(path) => {
             let p = sh_quote(path);
+            if is(&["'stat' in R", "\"stat\" in R", "R.stat is defined"]) {
+                return Cond::Drop(format!(
+                    "`when: {}` dropped (true once the `stat` ran)",
+                    cond.trim()
+                ));
+            }
             if is(&[
                 "R.stat.exists",
                 "R.stat.exists == true",
@@ -286,6 +324,23 @@ mod tests {
                 Cond::OnChange(vec!["/etc/app.ini".into()]),
             ),
             ("conf|changed", Cond::OnChange(vec!["/etc/app.ini".into()])),
+            // parenthesized, `| bool`, and the `'stat' in R` test around them
+            (
+                "(not (venv.stat.exists | bool))",
+                Cond::Creates("/srv/venv/bin/python".into()),
+            ),
+            (
+                "(not (venv.stat.exists | string | lower in [\"true\", \"yes\", \"on\", \"1\"]))",
+                Cond::Creates("/srv/venv/bin/python".into()),
+            ),
+            (
+                "(venv.stat.exists | bool)",
+                Cond::Unless("test ! -e /srv/venv/bin/python".into()),
+            ),
+            (
+                "('stat' in venv)",
+                Cond::Drop("`when: ('stat' in venv)` dropped (true once the `stat` ran)".into()),
+            ),
             ("app_env == 'prod'", Cond::Keep("app_env == 'prod'".into())),
             (
                 "conference is defined",

@@ -180,6 +180,9 @@ fn status_of(rec: &HostRecord, probe: Duration) -> HostStatus {
     }
 }
 
+/// Hosts started at once by [`up`].
+const START_WORKERS: usize = 64;
+
 /// Starts N hosts (keeping healthy ones, adding missing ones, stopping extra or broken ones) and
 /// writes inventory, known_hosts and the client key. Waits until every sshd answers.
 pub fn up(dir: &Path, opts: &UpOptions) -> Result<UpReport, LabError> {
@@ -257,39 +260,44 @@ pub fn up(dir: &Path, opts: &UpOptions) -> Result<UpReport, LabError> {
     };
     save(&kept)?;
     let deadline = Instant::now() + opts.timeout;
-    let results: Vec<(String, Ipv4Addr, Result<HostRecord, host::StartError>)> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = specs
-                .iter()
-                .map(|spec| {
-                    let dir = &dir;
-                    let records = &records;
-                    let save = &save;
-                    s.spawn(move || {
-                        let on_spawned = |rec: &HostRecord| {
-                            if let Ok(mut r) = records.lock() {
-                                r.push(rec.clone());
-                                let _ = save(&r);
-                            }
-                        };
-                        host::start(dir, spec, deadline, &on_spawned)
-                    })
+    // At most START_WORKERS hosts start at once (hundreds of simultaneous starts on a small
+    // machine only slow each other down); each worker takes the next host to start.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<HostRecord, host::StartError>>>> =
+        specs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..specs.len().min(START_WORKERS) {
+            let (dir, records, save, next, slots, specs) =
+                (&dir, &records, &save, &next, &slots, &specs);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(spec) = specs.get(i) else { break };
+                let on_spawned = |rec: &HostRecord| {
+                    if let Ok(mut r) = records.lock() {
+                        r.push(rec.clone());
+                        let _ = save(&r);
+                    }
+                };
+                let r = host::start(dir, spec, deadline, &on_spawned);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    let results: Vec<(String, Ipv4Addr, Result<HostRecord, host::StartError>)> = specs
+        .iter()
+        .zip(slots)
+        .map(|(spec, slot)| {
+            let r = slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(host::StartError {
+                    reason: "start thread panicked".into(),
+                    record: None,
                 })
-                .collect();
-            handles
-                .into_iter()
-                .zip(&specs)
-                .map(|(h, spec)| {
-                    let r = h.join().unwrap_or_else(|_| {
-                        Err(host::StartError {
-                            reason: "start thread panicked".into(),
-                            record: None,
-                        })
-                    });
-                    (spec.name.clone(), spec.addr, r)
-                })
-                .collect()
-        });
+            });
+            (spec.name.clone(), spec.addr, r)
+        })
+        .collect();
 
     let mut live: Vec<HostRecord> = kept.clone();
     let mut started = Vec::new();

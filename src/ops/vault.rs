@@ -13,13 +13,16 @@ fn read(path: &Path) -> Result<Vec<u8>, VaultError> {
     std::fs::read(path).map_err(|e| err(path, VaultProblem::Io(format!("cannot read: {e}"))))
 }
 
-/// Encrypts a plain YAML vars file in place. The text must be a mapping of vars.
+/// Encrypts a file in place: a `*.vault.yml` vars file (its text must be a mapping of vars),
+/// or any other secret file play reads whole (a `git:` deploy `key:`).
 pub fn encrypt(path: &Path) -> Result<(), VaultError> {
     let plain = read(path)?;
     if vault::is_encrypted(&plain) {
         return Err(err(path, VaultProblem::AlreadyEncrypted));
     }
-    vault::parse_vars(path, &plain)?;
+    if vault::is_vault_file(path) {
+        vault::parse_vars(path, &plain)?;
+    }
     let pass = vault::passphrase(true).map_err(|p| err(path, p))?;
     let cipher = vault::encrypt(&plain, &pass).map_err(|p| err(path, p))?;
     vault::write_atomic(path, cipher.as_bytes())

@@ -138,8 +138,11 @@ pub struct RawResource {
     pub uris: Option<Value>,
     pub suites: Option<Value>,
     pub components: Option<Value>,
+    /// apt_source: the signing key; git: the deploy key (a controller file).
     pub key: Option<String>,
     pub trusted: Option<Value>,
+    // git
+    pub known_hosts: Option<String>,
     // fetch kinds: venv
     pub python: Option<String>,
     pub packages: Option<Value>,
@@ -286,6 +289,7 @@ impl RawResource {
             ("components", self.components.is_some()),
             ("key", self.key.is_some()),
             ("trusted", self.trusted.is_some()),
+            ("known_hosts", self.known_hosts.is_some()),
             // fetch kinds: venv
             ("python", self.python.is_some()),
             ("packages", self.packages.is_some()),

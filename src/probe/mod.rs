@@ -910,6 +910,7 @@ mod tests {
                 owner: None,
                 group: None,
                 force: false,
+                ssh: Default::default(),
             }),
             origin: Default::default(),
             sensitive: false,

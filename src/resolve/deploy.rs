@@ -312,7 +312,13 @@ impl Resolver<'_> {
                     Some(0) => return Err(k.fail("depth", "depth must be at least 1".into())),
                     d => d,
                 };
+                let ssh = self.git_ssh(
+                    &k,
+                    ("key", k.string("key", &raw.key)?),
+                    ("known_hosts", k.string("known_hosts", &raw.known_hosts)?),
+                )?;
                 Desired::Git(GitSpec {
+                    ssh,
                     dest: key,
                     presence,
                     repo,
@@ -638,6 +644,71 @@ impl Resolver<'_> {
     }
 
     /// `from: {sync: FOLDER, exclude: [...]}` or `from: {git: REPO, version: V, depth: N}`.
+    /// The `key:` and `known_hosts:` of a git fetch (each with the key its errors point at):
+    /// the key a controller file (found like other file sources: the role's `files/`, the
+    /// playbook's, or an absolute path), decrypted when it is an age file (`play vault
+    /// encrypt`), its lines registered as secrets; known_hosts inline text (a value with a
+    /// space or a line break) or such a file. Both checked here, so `play check` sees them.
+    fn git_ssh(
+        &self,
+        k: &Keys,
+        (key_at, key): (&str, Option<String>),
+        (kh_at, known_hosts): (&str, Option<String>),
+    ) -> Result<git::GitSsh, ResolveError> {
+        let role_dir = role_dir_of(self.playbook, k.entry);
+        let read = |at: &str, what: &str, name: &str| -> Result<(PathBuf, Vec<u8>), ResolveError> {
+            let path = find(&role_dir, &self.playbook.dir, "files", name).ok_or_else(|| {
+                k.fail(
+                    at,
+                    format!(
+                        "{what}: {}",
+                        missing_msg("file", "files", name, &role_dir, &self.playbook.dir)
+                    ),
+                )
+            })?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| k.fail(at, format!("{what}: cannot read {}: {e}", path.display())))?;
+            let bytes = if crate::vault::is_encrypted(&bytes) {
+                crate::vault::decrypt_file(&path).map_err(|e| k.fail(at, format!("{what}: {e}")))?
+            } else {
+                bytes
+            };
+            Ok((path, bytes))
+        };
+        let key = match key {
+            None => None,
+            Some(name) => {
+                let (path, bytes) = read(key_at, "key", &name)?;
+                let shown = path.display().to_string();
+                let key = git::DeployKey::new(&shown, &bytes)
+                    .map_err(|m| k.fail(key_at, format!("key: {shown} {m}")))?;
+                crate::vault::register_strings(key.lines().map(str::to_string));
+                Some(key)
+            }
+        };
+        let known_hosts = match known_hosts {
+            None => None,
+            Some(t) if t.contains(char::is_whitespace) => {
+                git::check_known_hosts(&t)
+                    .map_err(|m| k.fail(kh_at, format!("known_hosts: {m}")))?;
+                Some(t)
+            }
+            Some(name) => {
+                let (path, bytes) = read(kh_at, "known_hosts", &name)?;
+                let t = String::from_utf8(bytes).map_err(|_| {
+                    k.fail(
+                        kh_at,
+                        format!("known_hosts: {} is not text", path.display()),
+                    )
+                })?;
+                git::check_known_hosts(&t)
+                    .map_err(|m| k.fail(kh_at, format!("known_hosts: {} {m}", path.display())))?;
+                Some(t)
+            }
+        };
+        Ok(git::GitSsh { key, known_hosts })
+    }
+
     fn release_source(&self, k: &Keys) -> Result<ReleaseSource, ResolveError> {
         let bad = || {
             k.fail(
@@ -655,12 +726,12 @@ impl Resolver<'_> {
                 .map(|(_, v)| v.clone())
         };
         for (key, _) in m {
-            let known = matches!(key, YValue::String(s) if ["sync", "exclude", "git", "version", "depth"].contains(&s.as_str()));
+            let known = matches!(key, YValue::String(s) if ["sync", "exclude", "git", "version", "depth", "key", "known_hosts"].contains(&s.as_str()));
             if !known {
                 return Err(k.fail(
                     "from",
                     format!(
-                        "from: unknown key `{}` (sync, exclude, git, version, depth)",
+                        "from: unknown key `{}` (sync, exclude, git, version, depth, key, known_hosts)",
                         crate::yaml::to_string(key).trim()
                     ),
                 ));
@@ -676,8 +747,14 @@ impl Resolver<'_> {
         };
         match (text("sync")?, text("git")?) {
             (Some(src), None) => {
-                if get("version").is_some() || get("depth").is_some() {
-                    return Err(k.fail("from", "from: `version` and `depth` go with `git`".into()));
+                if ["version", "depth", "key", "known_hosts"]
+                    .iter()
+                    .any(|n| get(n).is_some())
+                {
+                    return Err(k.fail(
+                        "from",
+                        "from: `version`, `depth`, `key` and `known_hosts` go with `git`".into(),
+                    ));
                 }
                 let exclude = k.list("from", &get("exclude"))?.unwrap_or_default();
                 let (src, tree) = self.source(k, "from", &src, &exclude)?;
@@ -694,10 +771,13 @@ impl Resolver<'_> {
                     Some(0) => return Err(k.fail("from", "from: depth must be at least 1".into())),
                     d => d,
                 };
+                let ssh =
+                    self.git_ssh(k, ("from", text("key")?), ("from", text("known_hosts")?))?;
                 Ok(ReleaseSource::Git {
                     repo,
                     version,
                     depth,
+                    ssh,
                 })
             }
             _ => Err(bad()),

@@ -149,8 +149,9 @@ pub fn parse_sum_line(line: &[u8]) -> Result<(String, String), String> {
 pub struct DeployProbe {
     /// Checkouts (`git:` destinations).
     pub checkouts: Vec<String>,
-    /// `(repo, version)` pairs to resolve with `git ls-remote`.
-    pub remotes: Vec<(String, String)>,
+    /// `(repo, version, ssh)` to resolve with `git ls-remote` (with that deploy key and
+    /// known_hosts, when given).
+    pub remotes: Vec<(String, String, git::GitSsh)>,
     /// Trees to list and hash: (root, exclude patterns).
     pub trees: Vec<(String, Vec<String>)>,
     /// Release folders (history and entries).
@@ -182,8 +183,19 @@ impl DeployProbe {
     pub fn add_checkout(&mut self, dest: &str) {
         push_unique(&mut self.checkouts, dest.to_string());
     }
-    pub fn add_remote(&mut self, repo: &str, version: &str) {
-        push_unique(&mut self.remotes, (repo.to_string(), version.to_string()));
+    pub fn add_remote(&mut self, repo: &str, version: &str, ssh: &git::GitSsh) {
+        // One lookup per (repo, version), with the first ssh settings given for it.
+        match self
+            .remotes
+            .iter_mut()
+            .find(|(r, v, _)| r == repo && v == version)
+        {
+            Some((_, _, have)) if have.is_empty() => *have = ssh.clone(),
+            Some(_) => {}
+            None => self
+                .remotes
+                .push((repo.to_string(), version.to_string(), ssh.clone())),
+        }
     }
     pub fn add_tree(&mut self, root: &str, exclude: &[String]) {
         push_unique(&mut self.trees, (root.to_string(), exclude.to_vec()));
@@ -353,7 +365,7 @@ pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
         Desired::Git(s) => {
             p.add_checkout(&s.dest);
             if s.presence == Presence::Present {
-                p.add_remote(&s.repo, &s.version);
+                p.add_remote(&s.repo, &s.version, &s.ssh);
             }
         }
         Desired::Sync(s) => p.add_tree(&s.dest, &s.exclude),
@@ -363,8 +375,11 @@ pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
                 if let Some((root, exclude)) = s.probe_tree() {
                     p.add_tree(&root, &exclude);
                 }
-                if let ReleaseSource::Git { repo, version, .. } = &s.source {
-                    p.add_remote(repo, version);
+                if let ReleaseSource::Git {
+                    repo, version, ssh, ..
+                } = &s.source
+                {
+                    p.add_remote(repo, version, ssh);
                 }
             }
         }
@@ -799,6 +814,26 @@ pub fn parse_records(stdout: &[u8]) -> Result<DeployObserved, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_lookup_per_remote_with_the_ssh_settings_given_for_it() {
+        let kh = git::GitSsh {
+            key: None,
+            known_hosts: Some("h ssh-ed25519 AAAA".into()),
+        };
+        let mut p = DeployProbe::default();
+        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "main", &kh);
+        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "v2", &git::GitSsh::default());
+        assert_eq!(
+            p.remotes,
+            vec![
+                ("git@h:a.git".to_string(), "main".to_string(), kh),
+                ("git@h:a.git".into(), "v2".into(), git::GitSsh::default()),
+            ]
+        );
+    }
 
     #[test]
     fn paths_split() {

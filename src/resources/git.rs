@@ -37,7 +37,190 @@ pub struct GitSpec {
     pub owner: Option<String>,
     pub group: Option<String>,
     pub force: bool,
+    /// `key:` and `known_hosts:` of the fetch.
+    pub ssh: GitSsh,
 }
+
+/// The ssh settings of one fetch (`key:`, `known_hosts:`): written on the host only for that
+/// fetch, in a private folder of the user git runs as ([`GIT_KEY_FN`]), removed after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GitSsh {
+    /// The deploy key (`key:`).
+    pub key: Option<DeployKey>,
+    /// known_hosts text (`known_hosts:`): the only keys the git server may have.
+    pub known_hosts: Option<String>,
+}
+
+/// A deploy key's private half, read (and decrypted) on the controller. Its text is never
+/// shown: `Debug` prints where it came from only.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeployKey {
+    /// The controller file it was read from (for messages).
+    pub source: String,
+    text: String,
+}
+
+impl std::fmt::Debug for DeployKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeployKey({})", self.source)
+    }
+}
+
+/// The line ending the here-documents that carry a fetch's ssh files into the script.
+const SSH_FILE_END: &str = "PLAY_SSH_FILE_END";
+
+impl DeployKey {
+    /// A private key's text (an OpenSSH or PEM private key, checked). The message never
+    /// quotes the text.
+    pub fn new(source: &str, bytes: &[u8]) -> Result<DeployKey, String> {
+        let text = std::str::from_utf8(bytes)
+            .ok()
+            .filter(|t| !t.contains('\0') && !t.lines().any(|l| l.trim() == SSH_FILE_END))
+            .filter(|t| {
+                let t = t.trim();
+                t.starts_with("-----BEGIN ")
+                    && t.lines().next().is_some_and(|l| l.ends_with("PRIVATE KEY-----"))
+                    && t.ends_with("PRIVATE KEY-----")
+            })
+            .ok_or_else(|| {
+                "is not a private key (expected `-----BEGIN OPENSSH PRIVATE KEY-----` or a PEM private key)".to_string()
+            })?;
+        let mut text = text.trim().to_string();
+        text.push('\n');
+        Ok(DeployKey {
+            source: source.to_string(),
+            text,
+        })
+    }
+
+    /// The lines of the key (registered as secrets, so that no output shows them).
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.text.lines().map(str::trim).filter(|l| !l.is_empty())
+    }
+}
+
+/// Checks known_hosts text: every line that is not blank or a comment is `[@marker] HOSTS
+/// TYPE BASE64-KEY`. `Err`: the first bad line's number and what is wrong.
+pub fn check_known_hosts(text: &str) -> Result<(), String> {
+    use base64::Engine;
+    if text.contains('\0') {
+        return Err("holds a NUL byte".into());
+    }
+    let entries = crate::transport::known_hosts::parse(text);
+    let mut any = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |what: &str| Err(format!("line {}: {what}", i + 1));
+        let Some(e) = entries.iter().find(|e| e.line == i + 1) else {
+            return bad("expected `HOSTS KEY-TYPE BASE64-KEY`");
+        };
+        if let Some(m) = &e.marker {
+            if m != "@cert-authority" && m != "@revoked" {
+                return bad(&format!("unknown marker `{m}`"));
+            }
+        }
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode(&e.key_base64)
+            .map_err(|_| format!("line {}: the key is not base64", i + 1))?;
+        if crate::transport::known_hosts::HostKey::from_blob(&blob)
+            .is_none_or(|k| k.key_type != e.key_type)
+        {
+            return bad(&format!("not a `{}` key", e.key_type));
+        }
+        any = true;
+    }
+    if !any {
+        return Err("has no host key".into());
+    }
+    Ok(())
+}
+
+impl GitSsh {
+    pub fn is_empty(&self) -> bool {
+        self.key.is_none() && self.known_hosts.is_none()
+    }
+
+    /// Shell lines making `$gk`, the private folder of this fetch's ssh files, owned by
+    /// `user` (who git runs as; `''`: the script's user), and setting `play_gssh`, the ssh
+    /// command `play_git` gives git. `fail`: what runs when that fails. Nothing when there is
+    /// nothing to write. The files' text travels in here-documents (script text on stdin: in no
+    /// argv). [`GitSsh::end`] removes them; so does the script's exit (trap).
+    pub fn begin(&self, user: &str, fail: &str) -> String {
+        if self.is_empty() {
+            return String::new();
+        }
+        let mut s = format!("play_gk || {fail}\n");
+        let mut ssh = String::from("ssh -o BatchMode=yes");
+        if let Some(k) = &self.key {
+            s.push_str(&format!(
+                "(umask 077 && cat > \"$gk/id\") <<'{SSH_FILE_END}' || {fail}\n{}{SSH_FILE_END}\n",
+                k.text
+            ));
+            ssh.push_str(" -i $gk/id -o IdentitiesOnly=yes -o IdentityAgent=none");
+        }
+        if let Some(kh) = &self.known_hosts {
+            let mut kh = kh.clone();
+            if !kh.ends_with('\n') {
+                kh.push('\n');
+            }
+            s.push_str(&format!(
+                "(umask 077 && cat > \"$gk/known_hosts\") <<'{SSH_FILE_END}' || {fail}\n{kh}{SSH_FILE_END}\n"
+            ));
+            ssh.push_str(
+                " -o UserKnownHostsFile=$gk/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes",
+            );
+        }
+        s.push_str(&format!(
+            "play_gk_own {} || {fail}\nplay_gssh=\"{ssh}\"\n",
+            shell_quote(user)
+        ));
+        s
+    }
+
+    /// Shell lines removing what [`GitSsh::begin`] wrote.
+    pub fn end(&self) -> &'static str {
+        if self.is_empty() {
+            ""
+        } else {
+            "play_gk_rm\n"
+        }
+    }
+}
+
+/// The shell functions of a fetch's ssh files ([`GitSsh::begin`]): `play_gk` makes `$gk`, a
+/// new folder only its maker can enter: as root under `/var/lib/play/keys` (root's, mode
+/// 0711: users reach their own folder by its random name, list nothing, rename nothing), else
+/// under `/tmp` (`mktemp -d`, mode 0700). `play_gk_own USER` gives the folder and its files to
+/// the user git runs as (root only; made by root a moment before in a folder nobody else can
+/// write: no link to follow). `play_gk_rm` removes it. The EXIT trap removes it too (a failed
+/// step exits the script).
+pub const GIT_KEY_FN: &str = r#"play_gk() {
+  play_gk_rm
+  if [ "$(id -u)" = 0 ]; then
+    [ -d /var/lib/play ] || (umask 022 && mkdir -p /var/lib/play) || return 1
+    (umask 022 && mkdir /var/lib/play/keys 2>/dev/null)
+    if [ -L /var/lib/play/keys ] || [ "$(stat -c %u -- /var/lib/play/keys 2>/dev/null)" != 0 ]; then
+      printf '%s
+' '/var/lib/play/keys: not a folder of root; play puts no key there' >&2
+      return 1
+    fi
+    chmod 0711 /var/lib/play/keys || return 1
+    gk=$(umask 077 && mktemp -d /var/lib/play/keys/fetch.XXXXXXXX) || return 1
+  else
+    gk=$(umask 077 && mktemp -d /tmp/play-key.XXXXXXXX) || return 1
+  fi
+}
+play_gk_own() {
+  if [ -n "$1" ] && [ "$(id -u)" = 0 ]; then chown -R -- "$1" "$gk" || return 1; fi
+}
+play_gk_rm() {
+  if [ -n "${gk-}" ]; then rm -rf -- "$gk"; fi
+  gk= play_gssh=
+}
+"#;
 
 /// The shell function every git command `play` runs on a host goes through:
 /// `play_git USER ARGS...`. Hooks and `core.fsmonitor` are off (`-c core.hooksPath=/dev/null
@@ -61,7 +244,7 @@ PLAYGIT
         printf 'play: cannot run git as %s: this script runs as %s, not root (become)\n' "$pg_n" "$(id -un 2>/dev/null)" >&2
         return 1
       fi
-      set -- env -i HOME="$pg_h" USER="$pg_n" LOGNAME="$pg_n" PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c advice.detachedHead=false "$@"
+      set -- env -i HOME="$pg_h" USER="$pg_n" LOGNAME="$pg_n" PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND="${play_gssh:-ssh -o BatchMode=yes}" git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c advice.detachedHead=false "$@"
       if command -v runuser >/dev/null 2>&1; then
         (cd / && exec runuser -u "$pg_n" -- "$@")
       elif command -v setpriv >/dev/null 2>&1; then
@@ -75,7 +258,7 @@ PLAYGIT
       return
     fi
   fi
-  SUDO_UID= GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND='ssh -o BatchMode=yes' git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c advice.detachedHead=false "$@"
+  SUDO_UID= GIT_TERMINAL_PROMPT=0 GIT_SSH_COMMAND="${play_gssh:-ssh -o BatchMode=yes}" git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c advice.detachedHead=false "$@"
 }
 "#;
 
@@ -194,6 +377,11 @@ pub enum Remote {
 /// then a tag (peeled to its commit), then an exact ref name.
 pub fn parse_ls_remote(version: &str, status: i32, text: &str) -> Remote {
     if status != 0 {
+        if text.contains("Host key verification failed") {
+            return Remote::Failed(
+                "Host key verification failed: the git server's host key is not in the known_hosts play was given (changed, or another server)".into(),
+            );
+        }
         let msg = text.trim();
         return Remote::Failed(if msg.is_empty() {
             format!("git ls-remote exited {status}")
@@ -261,22 +449,38 @@ done
 
 /// The probe fragment resolving every (repo, version) on the host (`gitls` records), as the
 /// user the probe runs as (a local repository root owns is trusted by its path, see
-/// [`upload_pack_lines`]). Full commit ids need no lookup and are skipped.
-pub fn probe_remotes(remotes: &[(String, String)]) -> String {
+/// [`upload_pack_lines`]), with that fetch's deploy key and known_hosts when given (see
+/// [`GitSsh::begin`]: written for the one `ls-remote`, removed after it, and on exit). Full
+/// commit ids need no lookup and are skipped.
+pub fn probe_remotes(remotes: &[(String, String, GitSsh)]) -> String {
     let mut s = String::new();
-    for (repo, version) in remotes {
+    let mut keys = false;
+    for (repo, version, ssh) in remotes {
         if is_commit_id(version) {
             continue;
         }
         if s.is_empty() {
             s.push_str(GIT_FN);
         }
+        if !ssh.is_empty() && !keys {
+            keys = true;
+            s.push_str(GIT_KEY_FN);
+            s.push_str("trap play_gk_rm EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n");
+        }
         let (r, v) = (shell_quote(repo), shell_quote(version));
         let peeled = shell_quote(&format!("{version}^{{}}"));
         s.push_str(&upload_pack_lines(repo));
-        s.push_str(&format!(
-            "o=$({GIT} ls-remote ${{pu:+\"$pu\"}} -- {r} {v} {peeled} 2>&1 </dev/null)\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$?\" \"$o\"\n"
-        ));
+        let begin = ssh.begin("", "return 1");
+        let ls = format!("{GIT} ls-remote ${{pu:+\"$pu\"}} -- {r} {v} {peeled} 2>&1 </dev/null");
+        if begin.is_empty() {
+            s.push_str(&format!(
+                "o=$({ls})\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$?\" \"$o\"\n"
+            ));
+        } else {
+            s.push_str(&format!(
+                "play_gk_begin() {{\n{begin}}}\nif play_gk_begin; then o=$({ls}); st=$?; else o='play: cannot write the ssh files of this fetch'; st=1; fi\nplay_gk_rm\nprintf 'gitls\\0%s\\0%s\\0%s\\0%s\\0' {r} {v} \"$st\" \"$o\"\n"
+            ));
+        }
     }
     s
 }
@@ -440,10 +644,8 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
         .map(|d| format!(" --depth {d}"))
         .unwrap_or_default();
     let chown = chown_spec(&spec.owner, &spec.group).map(|c| shell_quote(&c));
-    let git = format!(
-        "play_git {}",
-        shell_quote(spec.owner.as_deref().unwrap_or(""))
-    );
+    let owner = spec.owner.as_deref().unwrap_or("");
+    let git = format!("play_git {}", shell_quote(owner));
     // After git ran as the owner, its files are the owner's: only a group is left to set.
     let chown_after = if spec.owner.is_some() && spec.group.is_none() {
         None
@@ -456,6 +658,9 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
     );
     if !matches!(op, GitOp::Chown | GitOp::Delete) {
         s.push_str(GIT_FN);
+        if !spec.ssh.is_empty() {
+            s.push_str(GIT_KEY_FN);
+        }
         s.push_str(&upload_pack_lines(&spec.repo));
         if spec.owner.is_some() {
             // Can git run as the owner here at all? Said before anything is touched.
@@ -488,10 +693,12 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
             s.push_str(&format!(
                 "{git} -C \"$s\" remote add origin {repo} </dev/null 1>&2 || {undo}\n"
             ));
+            s.push_str(&spec.ssh.begin(owner, &undo));
             s.push_str(&format!(
                 "{git} -C \"$s\" fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} origin {} </dev/null 1>&2 || {undo}\n",
                 shell_quote(reference)
             ));
+            s.push_str(spec.ssh.end());
             s.push_str(&format!(
                 "{git} -C \"$s\" checkout -q --detach {} </dev/null 1>&2 || {undo}\n",
                 shell_quote(commit)
@@ -515,10 +722,12 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
                     "{git} -C {dest} remote set-url origin {repo} </dev/null 1>&2 2>/dev/null || {git} -C {dest} remote add origin {repo} </dev/null 1>&2 || play_fail {i}\n"
                 ));
             }
+            s.push_str(&spec.ssh.begin(owner, &format!("play_fail {i}")));
             s.push_str(&format!(
                 "{git} -C {dest} fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} origin {} </dev/null 1>&2 || play_fail {i}\n",
                 shell_quote(reference)
             ));
+            s.push_str(spec.ssh.end());
             let force = if spec.force { " --force" } else { "" };
             s.push_str(&format!(
                 "{git} -C {dest} checkout -q{force} --detach {} </dev/null 1>&2 || play_fail {i}\n",
@@ -565,7 +774,16 @@ impl super::Spec for GitSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Git,
     name: "git",
-    keys: &["repo", "version", "depth", "owner", "group", "force"],
+    keys: &[
+        "repo",
+        "version",
+        "depth",
+        "owner",
+        "group",
+        "force",
+        "key",
+        "known_hosts",
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`git: DEST` — a checkout",
@@ -592,6 +810,7 @@ mod tests {
             owner: None,
             group: None,
             force: false,
+            ssh: GitSsh::default(),
         }
     }
 
@@ -828,8 +1047,8 @@ mod tests {
             .expect("fetch as app");
         assert!(chown < fetch, "{f}");
         let p = probe_remotes(&[
-            ("/srv/it's.git".into(), "main".into()),
-            ("/r".into(), C1.into()),
+            ("/srv/it's.git".into(), "main".into(), GitSsh::default()),
+            ("/r".into(), C1.into(), GitSsh::default()),
         ]);
         assert!(
             p.contains("ls-remote ${pu:+\"$pu\"} -- '/srv/it'\\''s.git' main 'main^{}'"),
@@ -841,5 +1060,148 @@ mod tests {
             "commit ids are not looked up"
         );
         assert!(probe_checkouts(&["/a b".into()]).starts_with("set -- '/a b'\n"));
+    }
+
+    const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBUJRDKlUuHQdhsEoEKgZAhnfsIug0wrS0sh3tAsJLtcgAAAJAtdcwFLXXM\n-----END OPENSSH PRIVATE KEY-----\n";
+    const KH: &str = "git.example.com,127.0.0.5 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFQlEMqVS4dB2GwSgQqBkCGd+wi6DTCtLSyHe0Cwku1y\n";
+
+    fn keyed() -> GitSsh {
+        GitSsh {
+            key: Some(DeployKey::new("files/k.vault", KEY.as_bytes()).unwrap()),
+            known_hosts: Some(KH.into()),
+        }
+    }
+
+    #[test]
+    fn deploy_keys_and_known_hosts_are_checked_and_never_shown() {
+        let k = DeployKey::new("files/k.vault", KEY.as_bytes()).unwrap();
+        assert_eq!(format!("{k:?}"), "DeployKey(files/k.vault)");
+        let spec_debug = format!("{:?}", keyed());
+        assert!(!spec_debug.contains("b3BlbnNz"), "{spec_debug}");
+        assert_eq!(k.lines().count(), 4);
+        for bad in [
+            &b"ssh-ed25519 AAAA public half\n"[..],
+            b"\xff\xfe",
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nPLAY_SSH_FILE_END\n-----END OPENSSH PRIVATE KEY-----\n",
+            b"",
+        ] {
+            let e = DeployKey::new("k", bad).unwrap_err();
+            assert!(e.contains("is not a private key"), "{e}");
+        }
+        assert_eq!(check_known_hosts(KH), Ok(()));
+        assert_eq!(
+            check_known_hosts(&format!(
+                "# comment\n\n@cert-authority *.example.com {}",
+                &KH[26..]
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            check_known_hosts("host ssh-ed25519\n"),
+            Err("line 1: expected `HOSTS KEY-TYPE BASE64-KEY`".into())
+        );
+        assert_eq!(
+            check_known_hosts(&format!("{KH}h ssh-ed25519 !!!\n")),
+            Err("line 2: the key is not base64".into())
+        );
+        assert_eq!(
+            check_known_hosts(&KH.replace("ssh-ed25519", "ssh-rsa")),
+            Err("line 1: not a `ssh-rsa` key".into())
+        );
+        assert_eq!(check_known_hosts("# none\n"), Err("has no host key".into()));
+        assert_eq!(
+            check_known_hosts(&format!("@bogus {KH}")),
+            Err("line 1: unknown marker `@bogus`".into())
+        );
+    }
+
+    /// The key's text is only inside a here-document (on stdin), written before the fetch in
+    /// a private folder given to the user git runs as, and removed right after it.
+    fn key_only_in_heredoc(f: &str) {
+        let body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+        let open = f
+            .find("(umask 077 && cat > \"$gk/id\") <<'PLAY_SSH_FILE_END'")
+            .expect("key file written");
+        let at = f.find(body).expect("key in the script");
+        let close = open + f[open..].find("\nPLAY_SSH_FILE_END\n").expect("closed");
+        assert!(open < at && at < close, "{f}");
+        assert_eq!(f.matches(body).count(), 1, "{f}");
+    }
+
+    #[test]
+    fn a_deploy_key_lives_for_its_fetch_only() {
+        let mut s = spec("main");
+        s.repo = "git@git.example.com:team/app.git".into();
+        s.owner = Some("app".into());
+        s.ssh = keyed();
+        let f = apply_fragment(
+            3,
+            &s,
+            &GitOp::Clone {
+                reference: "refs/heads/main".into(),
+                commit: C1.into(),
+            },
+        );
+        key_only_in_heredoc(&f);
+        assert!(f.contains(GIT_KEY_FN), "{f}");
+        let begin = f.find("play_gk ||").expect("private folder");
+        let own = f.find("play_gk_own app ||").expect("given to the owner");
+        let fetch = f
+            .find("play_git app -C \"$s\" fetch")
+            .expect("fetch as app");
+        let rm = fetch + f[fetch..].find("\nplay_gk_rm\n").expect("removed after");
+        let checkout = f.find("checkout -q --detach").expect("checkout");
+        assert!(
+            begin < own && own < fetch && fetch < rm && rm < checkout,
+            "{f}"
+        );
+        assert!(f.contains("play_gssh=\"ssh -o BatchMode=yes -i $gk/id -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=$gk/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes\""), "{f}");
+        assert!(f.contains(&format!("<<'PLAY_SSH_FILE_END' || {{ rm -rf -- \"$s\"; play_fail 3; }}\n{KH}PLAY_SSH_FILE_END\n")), "{f}");
+        // git gets it by GIT_SSH_COMMAND, the user's core.sshCommand cannot replace it.
+        assert!(GIT_FN.contains("GIT_SSH_COMMAND=\"${play_gssh:-ssh -o BatchMode=yes}\""));
+        let update = |s: &GitSpec| {
+            let op = GitOp::Update {
+                set_url: false,
+                reference: "refs/heads/main".into(),
+                commit: C1.into(),
+                chown_first: false,
+            };
+            apply_fragment(3, s, &op)
+        };
+        // Without key nor known_hosts: nothing of it.
+        s.ssh = GitSsh::default();
+        assert!(!update(&s).contains("play_gk"));
+        // known_hosts alone: strict checking, no key.
+        s.ssh.known_hosts = Some(KH.into());
+        let f = update(&s);
+        assert!(
+            f.contains("play_gssh=\"ssh -o BatchMode=yes -o UserKnownHostsFile=$gk/known_hosts"),
+            "{f}"
+        );
+        assert!(!f.contains("$gk/id"), "{f}");
+        assert!(f.contains("|| play_fail 3\n"), "{f}");
+    }
+
+    #[test]
+    fn the_probe_looks_versions_up_with_the_key() {
+        let p = probe_remotes(&[
+            ("git@h:a.git".into(), "main".into(), keyed()),
+            ("/plain.git".into(), "main".into(), GitSsh::default()),
+        ]);
+        key_only_in_heredoc(&p);
+        assert_eq!(p.matches("trap play_gk_rm EXIT").count(), 1, "{p}");
+        let ls = p
+            .find("if play_gk_begin; then o=$(play_git '' ls-remote")
+            .expect("keyed lookup");
+        let rm = p[ls..].find("play_gk_rm\n").expect("removed after") + ls;
+        let rec = p[ls..].find("printf 'gitls").expect("record") + ls;
+        assert!(rm < rec, "{p}");
+        assert!(p.contains("play_gk_own '' || return 1"), "{p}");
+        // A failed folder is a failed lookup of that remote, not a write elsewhere.
+        assert!(p.contains("else o='play: cannot write the ssh files of this fetch'; st=1; fi"));
+        assert_eq!(
+            parse_ls_remote("main", 128, "@@@@\nWARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!\nHost key verification failed.\nfatal: Could not read from remote repository.\n"),
+            Remote::Failed("Host key verification failed: the git server's host key is not in the known_hosts play was given (changed, or another server)".into())
+        );
     }
 }

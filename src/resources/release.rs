@@ -61,6 +61,8 @@ pub enum ReleaseSource {
         repo: String,
         version: String,
         depth: Option<u32>,
+        /// `key:` and `known_hosts:` of the fetch.
+        ssh: git::GitSsh,
     },
 }
 
@@ -544,11 +546,19 @@ n=\"$b/r\"
                         .replace(&format!("play_fail {i}"), &undo),
                 );
             }
-            (Build::Git { commit, reference }, ReleaseSource::Git { repo, depth, .. }) => {
+            (
+                Build::Git { commit, reference },
+                ReleaseSource::Git {
+                    repo, depth, ssh, ..
+                },
+            ) => {
                 // The cache: root-only when root runs this (see `ReleaseSpec::cache`).
                 let root = q(spec.cache_root.trim_end_matches('/'));
                 let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
                 s.push_str(GIT_FN);
+                if !ssh.is_empty() {
+                    s.push_str(git::GIT_KEY_FN);
+                }
                 s.push_str(&git::upload_pack_lines(repo));
                 s.push_str(&format!(
                     "if [ \"$(id -u)\" = 0 ]; then\n  c={}\n  (umask 077 && mkdir -p -- {root}) && chmod 0700 {root} || {undo}\nelse\n  c={}\nfi\n",
@@ -558,11 +568,13 @@ n=\"$b/r\"
                 s.push_str(&format!(
                     "[ -d \"$c\" ] || {GIT} init -q --bare -- \"$c\" </dev/null 1>&2 || {undo}\n"
                 ));
+                s.push_str(&ssh.begin("", &undo));
                 s.push_str(&format!(
                     "{GIT} -C \"$c\" fetch ${{pu:+\"$pu\"}} -q --no-tags{depth} -- {} {} </dev/null 1>&2 || {undo}\n",
                     q(repo),
                     q(reference)
                 ));
+                s.push_str(ssh.end());
                 s.push_str(&format!("mkdir -- {n} || {undo}\n"));
                 s.push_str(&format!(
                     "{GIT} -C \"$c\" archive --format=tar -o \"$c/play-archive.tar\" {} </dev/null 1>&2 || {undo}\n",
@@ -736,6 +748,7 @@ mod tests {
                 repo: "/srv/repo.git".into(),
                 version: version.into(),
                 depth: Some(1),
+                ssh: git::GitSsh::default(),
             },
             layout: Layout::default(),
             keep: 3,

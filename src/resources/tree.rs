@@ -343,6 +343,7 @@ mod tests {
             owner: None,
             group: None,
             force: false,
+            ssh: Default::default(),
         }));
         let rs = with_parents(vec![git, dir("/srv/app/static/images", None)]);
         assert_eq!(
