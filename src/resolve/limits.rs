@@ -425,6 +425,35 @@ mod tests {
         assert_eq!(format_size(3 << 10), "3 KiB");
     }
 
+    /// The budget API of the vendored minijinja (its own tests do not run in play's build).
+    #[test]
+    fn the_budget_stops_at_its_size_and_scopes_nest() {
+        use minijinja::budget;
+        assert_eq!(budget::remaining(), None);
+        budget::charge(u64::MAX).expect("no budget open: free");
+        let outer = budget::enter(10);
+        budget::charge(6).expect("within");
+        assert!(budget::charge(5).is_err());
+        assert!(budget::exceeded());
+        assert_eq!(
+            budget::remaining(),
+            Some(4),
+            "a refused charge takes nothing"
+        );
+        {
+            let _inner = budget::enter(100);
+            assert!(!budget::exceeded());
+            budget::charge(50).expect("the inner budget");
+            assert!(budget::to_string(&"x".repeat(51)).is_err());
+        }
+        assert_eq!(budget::remaining(), Some(4));
+        assert_eq!(budget::to_string(&"abc").expect("fits"), "abc");
+        assert!(budget::to_string(&"ab").is_err());
+        drop(outer);
+        assert_eq!(budget::remaining(), None);
+        assert!(!budget::exceeded());
+    }
+
     #[test]
     fn fuel_grows_with_the_cap() {
         assert_eq!(
