@@ -32,7 +32,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::resources::apt_source;
 use crate::resources::deploy::{self, Work};
 use crate::resources::package::{self, PackageOp};
 use crate::resources::registry::{FirstProbe, Plug};
@@ -703,11 +702,11 @@ pub fn script_full(
     work: &BTreeMap<usize, Work>,
 ) -> (String, Vec<u8>) {
     let mut packages_done = false;
-    // fetch kinds: one `apt-get update` per host, ending its last `apt_source:` step
+    // One `apt-get update` per host, ending its last step that changes apt's sources.
     let last_source = steps
         .iter()
         .rev()
-        .find(|(c, _)| c.kind == Kind::AptSource)
+        .find(|(_, r)| r.desired.updates_apt_cache())
         .map(|(c, _)| c.index);
     let mut sources_updated = false;
     let mut b = Builder {
@@ -757,26 +756,14 @@ pub fn script_full(
                 b.script
                     .push_str(&package::apply_fragment(&batch, update_cache));
             }
-            // fetch kinds
-            (None, Kind::AptSource) => match (work.get(&change.index), &res.desired) {
-                (Some(Work::AptSource(w)), Desired::AptSource(s)) => {
-                    let last = last_source == Some(change.index);
-                    let (text, stdin) = apt_source::apply_fragment(change.index, s, w, last);
-                    sources_updated |= last;
-                    b.script.push_str(&text);
-                    b.stdin.extend_from_slice(&stdin);
-                }
-                _ => b.fail_step(
-                    change.index,
-                    "internal error: no planned work for this source",
-                ),
-            },
             // The others by their registry line's plug-in path.
             (None, kind) => match kind.def().plug {
                 Plug::Path | Plug::Process => b.step(change, res),
                 Plug::Deploy => {
-                    match deploy::apply_fragment(change, res, work.get(&change.index)) {
+                    let last = last_source == Some(change.index);
+                    match deploy::apply_fragment(change, res, work.get(&change.index), last) {
                         Ok((text, stdin)) => {
+                            sources_updated |= last;
                             b.script.push_str(&text);
                             b.stdin.extend_from_slice(&stdin);
                         }

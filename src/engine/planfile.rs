@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::report::redact::Redactor;
-use crate::resources::{Change, Desired, Observed, PathKind, PathState, Resource};
+use crate::resources::{Change, Observed, PathKind, PathState, Resource};
 
 /// One planned change, as a plan file holds it and as `apply --plan` compares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,12 +96,6 @@ pub fn path_print(p: &PathState) -> String {
     }
 }
 
-/// A short digest of a structured observation (its debug form), `sha256:HEX` (16 digits).
-fn digest_of(v: &impl std::fmt::Debug) -> String {
-    let full = sha256_hex(format!("{v:?}").as_bytes());
-    format!("sha256:{}", &full[..16])
-}
-
 /// What a change of `res` depends on in `observed`: every path it reads or writes, and the
 /// state of its checkout, tree, release history, package, user, group or processes.
 pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap<String, String> {
@@ -116,106 +110,10 @@ pub fn depends(res: &Resource, change: &Change, observed: &Observed) -> BTreeMap
     if let Some(cc) = &change.content {
         path(&cc.path, &mut out);
     }
-    let key = d.key();
-    let deploy = &observed.deploy;
-    match d {
-        Desired::Program(s) => {
-            path(&s.conf_path, &mut out);
-            let procs: Vec<String> = observed
-                .processes
-                .iter()
-                .flatten()
-                .filter(|p| p.group == s.name)
-                .map(|p| format!("{}={:?}", p.name, p.state))
-                .collect();
-            out.insert(
-                format!("program {key}"),
-                if procs.is_empty() {
-                    "not loaded".into()
-                } else {
-                    procs.join(" ")
-                },
-            );
-        }
-        Desired::Service(_) => {
-            let v = match observed.units.get(key) {
-                Some(u) => format!(
-                    "load={} active={} sub={} file={} reload-needed={}",
-                    u.load_state,
-                    u.active_state,
-                    u.sub_state,
-                    u.unit_file_state,
-                    u.need_daemon_reload
-                ),
-                None => "unknown".into(),
-            };
-            out.insert(format!("unit {key}"), v);
-        }
-        Desired::Git(g) => {
-            if let Some(c) = deploy.checkouts.get(key) {
-                out.insert(format!("checkout {key}"), format!("{c:?}"));
-            }
-            if let Some(r) = deploy.remotes.get(&(g.repo.clone(), g.version.clone())) {
-                out.insert(format!("remote {} {}", g.repo, g.version), digest_of(r));
-            }
-        }
-        Desired::Sync(_) => {
-            if let Some(t) = deploy.trees.get(key) {
-                out.insert(format!("tree {key}"), digest_of(t));
-            }
-        }
-        Desired::Release(_) => {
-            if let Some(h) = deploy.releases.get(key) {
-                out.insert(format!("release {key}"), digest_of(h));
-            }
-            for (root, t) in &deploy.trees {
-                out.insert(format!("tree {root}"), digest_of(t));
-            }
-            for ((repo, version), r) in &deploy.remotes {
-                out.insert(format!("remote {repo} {version}"), digest_of(r));
-            }
-        }
-        Desired::Package(_) => {
-            let v = match &deploy.packages {
-                Some(db) => match db.installed.get(key) {
-                    Some(i) => format!("{} {} {}", i.status.trim(), i.version, i.arch),
-                    None => "not installed".into(),
-                },
-                None => "unknown".into(),
-            };
-            out.insert(format!("package {key}"), v);
-        }
-        Desired::User(_) => {
-            let v = account_print(deploy.users.as_ref().map(|u| u.get(key)));
-            out.insert(format!("user {key}"), v);
-        }
-        Desired::Group(_) => {
-            let v = account_print(deploy.groups.as_ref().map(|g| g.get(key)));
-            out.insert(format!("group {key}"), v);
-        }
-        Desired::Command(_) => {
-            if !deploy.guards.is_empty() {
-                out.insert("unless checks".into(), digest_of(&deploy.guards));
-            }
-        }
-        Desired::File(_) | Desired::Directory(_) | Desired::Link(_) => {}
-        Desired::Line(_) | Desired::Block(_) | Desired::Cron(_) => {
-            for (p, seen) in &deploy.files {
-                let v = match seen {
-                    crate::resources::edit::FileSeen::File(b) => crate::resources::sha256_hex(b),
-                    other => format!("{other:?}"),
-                };
-                out.insert(format!("file {p}"), v);
-            }
-        }
-        // fetch kinds: their paths are printed above
-        Desired::Download(_) | Desired::AptSource(_) => {}
-        Desired::Venv(_) => {
-            if let Some(v) = deploy.venvs.get(key) {
-                out.insert(format!("venv {key}"), format!("{v:?}"));
-            }
-        }
+    for p in d.print_paths() {
+        path(&p, &mut out);
     }
+    d.depends(observed, &mut out);
     out
 }
 
@@ -372,16 +270,6 @@ pub fn compare(saved: &[ChangePrint], fresh: &[ChangePrint]) -> Vec<String> {
         }
     }
     out
-}
-
-/// A user's or group's entry as the probe saw it: `None` when the database was not read,
-/// `Some(None)` when the account is absent.
-fn account_print<T: std::fmt::Debug>(seen: Option<Option<&T>>) -> String {
-    match seen {
-        Some(Some(entry)) => format!("{entry:?}"),
-        Some(None) => "absent".into(),
-        None => "unknown".into(),
-    }
 }
 
 #[cfg(test)]

@@ -1006,8 +1006,9 @@ impl Conversion {
             };
             let bad_package = packages.iter().find_map(|p| {
                 let v = value(p)?;
-                (!v.contains("{{") && crate::resources::venv::parse_requirement(&v).is_err())
-                    .then_some(v)
+                (!v.contains("{{")
+                    && crate::resources::registry::check_value("venv", "packages", &v).is_err())
+                .then_some(v)
             });
             let bad_reqs = it
                 .res

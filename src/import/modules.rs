@@ -1004,10 +1004,9 @@ fn map_venv(t: &Task) -> Option<Mapped> {
             _ => n.clone(),
         })
         .collect();
-    if packages
-        .iter()
-        .any(|p| !p.contains("{{") && crate::resources::venv::parse_requirement(p).is_err())
-    {
+    if packages.iter().any(|p| {
+        !p.contains("{{") && crate::resources::registry::check_value("venv", "packages", p).is_err()
+    }) {
         return None;
     }
     let mut reqs = t.arg_str(&["requirements"]);
@@ -1202,7 +1201,7 @@ fn map_lineinfile(t: &Task) -> Mapped {
         regexp
             .as_deref()
             .filter(|re| !re.contains("{{"))
-            .and_then(|re| crate::resources::line::check_regexp(re).err())
+            .and_then(|re| crate::resources::registry::check_value("line", "regexp", re).err())
             .map(|e| format!("its regexp ({e})"))
     };
     if let Some(why) = why_not {

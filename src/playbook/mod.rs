@@ -154,70 +154,71 @@ pub struct RawResource {
     pub tags: Option<Value>,
 }
 
+/// The value of a kind's key in an entry (see `RawResource::kind_field`).
+enum KindField<'a> {
+    Text(&'a str),
+    /// Not one string (`package:` may be a list).
+    Other,
+}
+
 impl RawResource {
+    /// The value of the key named `name` when it is a kind's name and the entry has it: text,
+    /// or (`package:`, a name or a list) a YAML value. The one place the entry's kind keys are
+    /// looked up (by the registry's names).
+    fn kind_field(&self, name: &str) -> Option<KindField<'_>> {
+        fn text(v: &Option<String>) -> Option<KindField<'_>> {
+            v.as_deref().map(KindField::Text)
+        }
+        match name {
+            "file" => text(&self.file),
+            "directory" => text(&self.directory),
+            "link" => text(&self.link),
+            "program" => text(&self.program),
+            "service" => text(&self.service),
+            "git" => text(&self.git),
+            "sync" => text(&self.sync),
+            "release" => text(&self.release),
+            "package" => self.package.as_ref().map(|_| KindField::Other),
+            "command" => text(&self.command),
+            "user" => text(&self.user),
+            "group" => text(&self.group),
+            "line" => text(&self.line),
+            "block" => text(&self.block),
+            "cron" => text(&self.cron),
+            "download" => text(&self.download),
+            "apt_source" => text(&self.apt_source),
+            "venv" => text(&self.venv),
+            _ => None,
+        }
+    }
+
     /// (kind, key expression) of the entry. A `package:` list has no single key expression:
     /// its expression is `""` (see `resolve`).
     pub fn kind(&self) -> Option<(Kind, &str)> {
         let kind = self.kind_name()?;
-        let key = match kind {
-            Kind::Program => self.program.as_deref(),
-            Kind::Service => self.service.as_deref(),
-            Kind::File => self.file.as_deref(),
-            Kind::Directory => self.directory.as_deref(),
-            Kind::Link => self.link.as_deref(),
-            Kind::Git => self.git.as_deref(),
-            Kind::Sync => self.sync.as_deref(),
-            Kind::Release => self.release.as_deref(),
-            Kind::Package => Some(""),
-            Kind::Command => self.command.as_deref(),
-            Kind::User => self.user.as_deref(),
-            Kind::Group => self.group.as_deref(),
-            Kind::Line => self.line.as_deref(),
-            Kind::Block => self.block.as_deref(),
-            Kind::Cron => self.cron.as_deref(),
-            // fetch kinds
-            Kind::Download => self.download.as_deref(),
-            Kind::AptSource => self.apt_source.as_deref(),
-            Kind::Venv => self.venv.as_deref(),
-        };
-        key.map(|k| (kind, k))
+        match self.kind_field(kind.as_str())? {
+            KindField::Text(key) => Some((kind, key)),
+            KindField::Other => Some((kind, "")),
+        }
     }
 
-    /// The kinds the entry's keys name, by precedence: `directory:`, `command:`, `user:` and
-    /// `group:` name a kind only where no kind they are a key of is named.
+    /// The kinds the entry's keys name, in the registry's order. A kind's name that is also a
+    /// key of another kind the entry names is that kind's key (`directory:`, `command:` and
+    /// `user:` beside `program:`, `user:` beside `command:`); a name of
+    /// [`registry::KEY_FIRST`] (`group:`, a key of most kinds) names a kind only where no other
+    /// is named.
     fn kinds(&self) -> Vec<Kind> {
-        let prog = self.program.is_some();
-        let named = |k: Kind| match k {
-            Kind::Program => prog,
-            Kind::Service => self.service.is_some(),
-            Kind::File => self.file.is_some(),
-            Kind::Directory => self.directory.is_some() && !prog,
-            Kind::Link => self.link.is_some(),
-            Kind::Git => self.git.is_some(),
-            Kind::Sync => self.sync.is_some(),
-            Kind::Release => self.release.is_some(),
-            Kind::Package => self.package.is_some(),
-            Kind::Command => self.command.is_some() && !prog && self.cron.is_none(),
-            Kind::User => {
-                self.user.is_some()
-                    && !prog
-                    && self.command.is_none()
-                    && self.cron.is_none()
-                    && self.venv.is_none()
-            }
-            // Decided below: `group:` is also a key of several kinds.
-            Kind::Group => false,
-            Kind::Line => self.line.is_some(),
-            Kind::Block => self.block.is_some(),
-            Kind::Cron => self.cron.is_some(),
-            // fetch kinds
-            Kind::Download => self.download.is_some(),
-            Kind::AptSource => self.apt_source.is_some(),
-            Kind::Venv => self.venv.is_some(),
-        };
-        let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
-        if v.is_empty() && self.group.is_some() {
-            v.push(Kind::Group);
+        let given: Vec<Kind> = (registry::ALL.into_iter())
+            .filter(|k| self.kind_field(k.as_str()).is_some())
+            .collect();
+        let key_of_another =
+            |k: Kind| (given.iter()).any(|o| *o != k && o.def().keys.contains(&k.as_str()));
+        let key_first = |k: Kind| registry::KEY_FIRST.contains(&k.as_str());
+        let mut v: Vec<Kind> = (given.iter().copied())
+            .filter(|k| !key_first(*k) && !key_of_another(*k))
+            .collect();
+        if v.is_empty() {
+            v.extend(given.iter().copied().filter(|k| key_first(*k)));
         }
         v
     }
@@ -1083,5 +1084,64 @@ mod wait_for_tests {
         );
         assert!(load_err("- hosts: web\n  wait_for: {timeout: 3}\n")
             .starts_with("2:14: wait_for: needs `http: URL` or `command: CMD`"));
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    /// The kind precedence as it was written by hand before it came from the registry's keys.
+    fn by_hand(r: &RawResource) -> Vec<Kind> {
+        let prog = r.program.is_some();
+        let named = |k: Kind| match k.as_str() {
+            "program" => prog,
+            "directory" => r.directory.is_some() && !prog,
+            "command" => r.command.is_some() && !prog && r.cron.is_none(),
+            "user" => {
+                r.user.is_some()
+                    && !prog
+                    && r.command.is_none()
+                    && r.cron.is_none()
+                    && r.venv.is_none()
+            }
+            "group" => false,
+            "file" => r.file.is_some(),
+            "package" => r.package.is_some(),
+            "cron" => r.cron.is_some(),
+            "venv" => r.venv.is_some(),
+            _ => false,
+        };
+        let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
+        if v.is_empty() && r.group.is_some() {
+            v.push(Kind::Group);
+        }
+        v
+    }
+
+    /// Every combination of the kind names that are also keys of other kinds, with and without
+    /// kinds that have them as keys: the registry-driven precedence is the hand-written one.
+    #[test]
+    fn kinds_follow_the_registry_keys_as_before() {
+        let names = [
+            "program",
+            "directory",
+            "command",
+            "user",
+            "group",
+            "cron",
+            "venv",
+            "file",
+            "package",
+        ];
+        for mask in 0u32..(1 << names.len()) {
+            let yaml: String = (names.iter().enumerate())
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, n)| format!("{n}: x\n"))
+                .collect();
+            let raw: RawResource = serde_yaml::from_str(if yaml.is_empty() { "{}" } else { &yaml })
+                .expect("a resource");
+            assert_eq!(raw.kinds(), by_hand(&raw), "for:\n{yaml}");
+        }
     }
 }

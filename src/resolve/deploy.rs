@@ -12,18 +12,12 @@ use super::{
 };
 use crate::inventory::Host;
 use crate::playbook::Entry;
-use crate::resources::apt_source::{self, AptSourceSpec};
 use crate::resources::command::CommandSpec;
-use crate::resources::download::{self, DownloadSpec, FetchFrom};
 use crate::resources::git::{self, GitSpec};
-use crate::resources::group::GroupSpec;
 use crate::resources::package::{self, PackageSpec, PackageState};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
-use crate::resources::user::{self, UserSpec};
-use crate::resources::venv::{self, VenvSpec};
-use crate::resources::{block, cron, edit, line};
-use crate::resources::{Attrs, Desired, Kind, Presence, Resource};
+use crate::resources::{Attrs, Desired, Presence, Resource};
 use crate::yaml::Value as YValue;
 
 /// The extra var that pins every `release:` of a run (`play rollback`): `previous` or an id.
@@ -42,15 +36,45 @@ fn find_dir(role_dir: &Option<PathBuf>, pb_dir: &Path, name: &str) -> Option<Pat
         .find(|p| p.is_dir())
 }
 
-/// Renders the pieces of one entry, with errors located at their keys.
-struct Keys<'x> {
-    entry: &'x Entry,
-    r: &'x Renderer<'x>,
-    host: &'x Host,
+/// Renders the pieces of one entry, with errors located at their keys: what a kind's render
+/// function (`registry::Render`) builds its spec with.
+pub struct Keys<'x> {
+    pub(super) entry: &'x Entry,
+    pub(super) r: &'x Renderer<'x>,
+    pub(super) host: &'x Host,
+    pub(super) resolver: &'x Resolver<'x>,
+}
+
+/// What every kind's render function gets besides the entry: its rendered and checked key,
+/// its `owner`, `group` and `mode`, and its rendered `state`.
+pub struct Base {
+    pub key: String,
+    pub attrs: Attrs,
+    pub state: Option<String>,
 }
 
 impl Keys<'_> {
-    fn fail(&self, key: &str, message: String) -> ResolveError {
+    /// The entry as the playbook has it (nothing rendered).
+    pub fn raw(&self) -> &crate::playbook::RawResource {
+        &self.entry.raw
+    }
+
+    /// The bytes of file `name` of the role's or playbook's `files/` (or an absolute path),
+    /// named by `key`.
+    pub fn read_file(&self, key: &str, name: &str) -> Result<Vec<u8>, ResolveError> {
+        let role_dir = role_dir_of(self.resolver.playbook, self.entry);
+        let pb = &self.resolver.playbook.dir;
+        let p = find(&role_dir, pb, "files", name)
+            .ok_or_else(|| self.fail(key, missing_msg("file", "files", name, &role_dir, pb)))?;
+        std::fs::read(&p).map_err(|e| self.fail(key, format!("{key}: {}: {e}", p.display())))
+    }
+
+    /// A scalar value of `key` as text (empty when it renders to none).
+    pub fn scalar(&self, key: &str, v: &YValue) -> Result<String, ResolveError> {
+        Ok(scalar_text(&self.value(key, v)?).unwrap_or_default())
+    }
+
+    pub fn fail(&self, key: &str, message: String) -> ResolveError {
         ResolveError {
             origin: self.entry.origin_of(key),
             message,
@@ -58,7 +82,7 @@ impl Keys<'_> {
         }
     }
 
-    fn string(&self, key: &str, v: &Option<String>) -> Result<Option<String>, ResolveError> {
+    pub fn string(&self, key: &str, v: &Option<String>) -> Result<Option<String>, ResolveError> {
         match v {
             None => Ok(None),
             Some(t) => self
@@ -70,13 +94,13 @@ impl Keys<'_> {
         }
     }
 
-    fn value(&self, key: &str, v: &YValue) -> Result<MValue, ResolveError> {
+    pub fn value(&self, key: &str, v: &YValue) -> Result<MValue, ResolveError> {
         self.r
             .value(v)
             .map_err(|e| self.fail(key, format!("{key}: {}", e.message)))
     }
 
-    fn boolean(&self, key: &str, v: &Option<YValue>) -> Result<Option<bool>, ResolveError> {
+    pub fn boolean(&self, key: &str, v: &Option<YValue>) -> Result<Option<bool>, ResolveError> {
         match v {
             None => Ok(None),
             Some(v) => truth(&self.value(key, v)?)
@@ -85,7 +109,7 @@ impl Keys<'_> {
         }
     }
 
-    fn number(&self, key: &str, v: &Option<YValue>) -> Result<Option<u64>, ResolveError> {
+    pub fn number(&self, key: &str, v: &Option<YValue>) -> Result<Option<u64>, ResolveError> {
         match v {
             None => Ok(None),
             Some(v) => scalar_text(&self.value(key, v)?)
@@ -95,7 +119,7 @@ impl Keys<'_> {
         }
     }
 
-    fn id(&self, key: &str, v: &Option<YValue>) -> Result<Option<u32>, ResolveError> {
+    pub fn id(&self, key: &str, v: &Option<YValue>) -> Result<Option<u32>, ResolveError> {
         match self.number(key, v)? {
             None => Ok(None),
             Some(n) => u32::try_from(n)
@@ -105,7 +129,7 @@ impl Keys<'_> {
     }
 
     /// A list of strings (or one string), rendered.
-    fn list(&self, key: &str, v: &Option<YValue>) -> Result<Option<Vec<String>>, ResolveError> {
+    pub fn list(&self, key: &str, v: &Option<YValue>) -> Result<Option<Vec<String>>, ResolveError> {
         let Some(v) = v else { return Ok(None) };
         let rendered = self.value(key, v)?;
         let items: Vec<MValue> = match rendered.kind() {
@@ -127,7 +151,7 @@ impl Keys<'_> {
     }
 
     /// A mapping of strings (`environment`), rendered, in the playbook's order.
-    fn mapping(
+    pub fn mapping(
         &self,
         key: &str,
         v: &Option<YValue>,
@@ -153,7 +177,7 @@ impl Keys<'_> {
         Ok(out)
     }
 
-    fn presence(&self, state: &Option<String>) -> Result<Presence, ResolveError> {
+    pub fn presence(&self, state: &Option<String>) -> Result<Presence, ResolveError> {
         match state.as_deref() {
             None | Some("present") => Ok(Presence::Present),
             Some("absent") => Ok(Presence::Absent),
@@ -164,14 +188,14 @@ impl Keys<'_> {
         }
     }
 
-    fn no_state(&self, kind: &str, state: &Option<String>) -> Result<(), ResolveError> {
+    pub fn no_state(&self, kind: &str, state: &Option<String>) -> Result<(), ResolveError> {
         match state {
             None => Ok(()),
             Some(_) => Err(self.fail("state", format!("a {kind} has no `state`"))),
         }
     }
 
-    fn path(&self, key: &str, v: Option<String>) -> Result<Option<String>, ResolveError> {
+    pub fn path(&self, key: &str, v: Option<String>) -> Result<Option<String>, ResolveError> {
         match v {
             None => Ok(None),
             Some(p) => check_path(&p)
@@ -227,7 +251,12 @@ impl Resolver<'_> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<(String, Option<String>)>, ResolveError> {
-        let k = Keys { entry, r, host };
+        let k = Keys {
+            entry,
+            r,
+            host,
+            resolver: self,
+        };
         let names = k.list("package", &entry.raw.package)?.unwrap_or_default();
         if names.is_empty() {
             return Err(k.fail("package", "package: no package named".into()));
@@ -245,7 +274,12 @@ impl Resolver<'_> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<Resource>, ResolveError> {
-        let k = Keys { entry, r, host };
+        let k = Keys {
+            entry,
+            r,
+            host,
+            resolver: self,
+        };
         let raw = &entry.raw;
         let state = match k.string("state", &raw.state)?.as_deref() {
             None => PackageState::Present,
@@ -280,367 +314,6 @@ impl Resolver<'_> {
                 })
             })
             .collect()
-    }
-
-    /// A `git:`, `sync:`, `release:`, `user:`, `group:` or `command:` resource; `key` is
-    /// rendered and checked, `attrs` and `state` too.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn deploy_resource(
-        &self,
-        kind: Kind,
-        key: String,
-        attrs: Attrs,
-        state: Option<String>,
-        entry: &Entry,
-        r: &Renderer,
-        host: &Host,
-    ) -> Result<Resource, ResolveError> {
-        let k = Keys { entry, r, host };
-        let raw = &entry.raw;
-        let desired = match kind {
-            Kind::Git => {
-                let presence = k.presence(&state)?;
-                let repo = k.string("repo", &raw.repo)?.unwrap_or_default();
-                if presence == Presence::Present {
-                    git::check_repo(&repo).map_err(|m| k.fail("repo", m))?;
-                }
-                let version = k
-                    .string("version", &raw.version)?
-                    .unwrap_or_else(|| "HEAD".into());
-                git::check_version(&version).map_err(|m| k.fail("version", m))?;
-                let depth = match k.id("depth", &raw.depth)? {
-                    Some(0) => return Err(k.fail("depth", "depth must be at least 1".into())),
-                    d => d,
-                };
-                let ssh = self.git_ssh(
-                    &k,
-                    ("key", k.string("key", &raw.key)?),
-                    ("known_hosts", k.string("known_hosts", &raw.known_hosts)?),
-                )?;
-                Desired::Git(GitSpec {
-                    ssh,
-                    dest: key,
-                    presence,
-                    repo,
-                    version,
-                    depth,
-                    owner: attrs.owner,
-                    group: attrs.group,
-                    force: k.boolean("force", &raw.force)?.unwrap_or(false),
-                })
-            }
-            Kind::Sync => {
-                k.no_state("sync", &state)?;
-                let src = k.string("src", &raw.src)?.unwrap_or_default();
-                let exclude = k.list("exclude", &raw.exclude)?.unwrap_or_default();
-                let (src, tree) = self.source(&k, "src", &src, &exclude)?;
-                Desired::Sync(SyncSpec {
-                    dest: key,
-                    src,
-                    tree,
-                    layout: Layout {
-                        owner: attrs.owner,
-                        group: attrs.group,
-                        mode: attrs.mode,
-                    },
-                    delete: k.boolean("delete", &raw.delete)?.unwrap_or(false),
-                    exclude,
-                })
-            }
-            Kind::Release => {
-                k.no_state("release", &state)?;
-                let source = self.release_source(&k)?;
-                let keep = match k.number("keep", &raw.keep)? {
-                    None => release::DEFAULT_KEEP,
-                    Some(0) => return Err(k.fail("keep", "keep must be at least 1".into())),
-                    Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-                };
-                let pin = match self.extra_vars.get(RELEASE_PIN_VAR) {
-                    None => None,
-                    Some(v) => {
-                        let text = match v {
-                            YValue::String(s) => s.trim().to_string(),
-                            other => crate::yaml::to_string(other).trim().to_string(),
-                        };
-                        match text.as_str() {
-                            "" => None,
-                            "previous" => Some(Pin::Previous),
-                            id if release::is_id(id) => Some(Pin::Id(id.to_string())),
-                            other => {
-                                return Err(k.fail(
-                                    "release",
-                                    format!(
-                                        "-e {RELEASE_PIN_VAR}={other}: expected `previous` or a release id (12 hex digits)"
-                                    ),
-                                ))
-                            }
-                        }
-                    }
-                };
-                Desired::Release(ReleaseSpec {
-                    dest: key,
-                    source,
-                    layout: Layout {
-                        owner: attrs.owner,
-                        group: attrs.group,
-                        mode: attrs.mode,
-                    },
-                    keep,
-                    pin,
-                    cache_root: crate::resources::release::CACHE_ROOT.into(),
-                })
-            }
-            Kind::User => {
-                user::check_name("user", &key).map_err(|m| k.fail("user", m))?;
-                if let Some(g) = &attrs.group {
-                    user::check_name("group", g).map_err(|m| k.fail("group", m))?;
-                }
-                let groups = k.list("groups", &raw.groups)?;
-                for g in groups.iter().flatten() {
-                    user::check_name("group", g).map_err(|m| k.fail("groups", m))?;
-                }
-                let shell = k.string("shell", &raw.shell)?;
-                if let Some(s) = &shell {
-                    if !s.starts_with('/') || s.contains([':', '\n']) {
-                        return Err(
-                            k.fail("shell", format!("shell `{s}` must be an absolute path"))
-                        );
-                    }
-                }
-                let home = k.path("home", k.string("home", &raw.home)?)?;
-                if home.as_deref().is_some_and(|h| h.contains(':')) {
-                    return Err(k.fail("home", "home must not contain `:`".into()));
-                }
-                Desired::User(UserSpec {
-                    name: key,
-                    presence: k.presence(&state)?,
-                    uid: k.id("uid", &raw.uid)?,
-                    group: attrs.group,
-                    groups,
-                    append: k.boolean("append", &raw.append)?.unwrap_or(false),
-                    shell,
-                    home,
-                    system: k.boolean("system", &raw.system)?.unwrap_or(false),
-                    create_home: k.boolean("create_home", &raw.create_home)?,
-                })
-            }
-            Kind::Group => {
-                user::check_name("group", &key).map_err(|m| k.fail("group", m))?;
-                Desired::Group(GroupSpec {
-                    name: key,
-                    presence: k.presence(&state)?,
-                    gid: k.id("gid", &raw.gid)?,
-                    system: k.boolean("system", &raw.system)?.unwrap_or(false),
-                })
-            }
-            Kind::Command => {
-                k.no_state("command", &state)?;
-                let user = k.string("user", &raw.user)?;
-                if let Some(u) = &user {
-                    user::check_name("user", u).map_err(|m| k.fail("user", m))?;
-                }
-                let unless = k.string("unless", &raw.unless)?;
-                if unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
-                    return Err(k.fail("unless", "unless: an empty command".into()));
-                }
-                Desired::Command(CommandSpec {
-                    command: key,
-                    creates: k.path("creates", k.string("creates", &raw.creates)?)?,
-                    unless,
-                    on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
-                    chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
-                    user,
-                    environment: {
-                        let env = k.mapping("environment", &raw.environment)?;
-                        cron::check_environment(&env).map_err(|m| k.fail("environment", m))?;
-                        env
-                    },
-                })
-            }
-            Kind::Line => {
-                let regexp = k.string("regexp", &raw.regexp)?;
-                if let Some(re) = &regexp {
-                    line::check_regexp(re).map_err(|m| k.fail("regexp", m))?;
-                }
-                let presence = k.presence(&state)?;
-                let text = k.string("text", &raw.text)?;
-                if presence == Presence::Present && text.is_none() {
-                    return Err(k.fail("line", "a line needs `text`".into()));
-                }
-                if presence == Presence::Absent && text.is_none() && regexp.is_none() {
-                    return Err(k.fail("line", "an absent line needs `regexp` or `text`".into()));
-                }
-                let text = text.unwrap_or_default();
-                line::check_text(&text).map_err(|m| k.fail("text", m))?;
-                let validate = k.string("validate", &raw.validate)?;
-                if let Some(v) = &validate {
-                    edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
-                }
-                Desired::Line(line::LineSpec {
-                    path: key,
-                    presence,
-                    regexp,
-                    text,
-                    validate,
-                })
-            }
-            Kind::Block => {
-                let presence = k.presence(&state)?;
-                let text = k.string("text", &raw.text)?;
-                if presence == Presence::Present && text.is_none() {
-                    return Err(k.fail("block", "a block needs `text`".into()));
-                }
-                let marker = k
-                    .string("marker", &raw.marker)?
-                    .unwrap_or_else(|| block::DEFAULT_MARKER.to_string());
-                block::check_marker(&marker).map_err(|m| k.fail("marker", m))?;
-                Desired::Block(block::BlockSpec {
-                    path: key,
-                    presence,
-                    text: text.unwrap_or_default(),
-                    marker,
-                })
-            }
-            Kind::Cron => {
-                let presence = k.presence(&state)?;
-                let schedule = k.string("schedule", &raw.schedule)?.unwrap_or_default();
-                let command = k.string("command", &raw.command)?.unwrap_or_default();
-                if presence == Presence::Present {
-                    cron::check_schedule(&schedule).map_err(|m| k.fail("schedule", m))?;
-                    if command.trim().is_empty() || command.contains('\n') {
-                        return Err(
-                            k.fail("command", "a cron job needs `command`, one line".into())
-                        );
-                    }
-                }
-                let user = k
-                    .string("user", &raw.user)?
-                    .unwrap_or_else(|| "root".into());
-                user::check_name("user", &user).map_err(|m| k.fail("user", m))?;
-                let environment = k.mapping("environment", &raw.environment)?;
-                cron::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
-                Desired::Cron(cron::CronSpec {
-                    name: key,
-                    presence,
-                    schedule,
-                    user,
-                    command,
-                    environment,
-                })
-            }
-            // fetch kinds
-            Kind::Download => {
-                let presence = k.presence(&state)?;
-                let url = k.string("url", &raw.url)?.unwrap_or_default();
-                let sha256 = k.string("sha256", &raw.sha256)?.unwrap_or_default();
-                let sha256 = if presence == Presence::Present {
-                    download::check_url(&url).map_err(|m| k.fail("url", m))?;
-                    download::check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?
-                } else {
-                    sha256
-                };
-                let from = match &raw.from {
-                    None => None,
-                    Some(v) => Some(scalar_text(&k.value("from", v)?).unwrap_or_default()),
-                };
-                let from = match from.as_deref() {
-                    None | Some("host") => FetchFrom::Host,
-                    Some("controller") => FetchFrom::Controller,
-                    Some(other) => {
-                        return Err(k.fail(
-                            "from",
-                            format!(
-                                "from: `host` or `controller` (who fetches the url), not `{other}`"
-                            ),
-                        ))
-                    }
-                };
-                Desired::Download(DownloadSpec {
-                    path: key,
-                    presence,
-                    url,
-                    sha256,
-                    from,
-                    attrs,
-                })
-            }
-            Kind::AptSource => {
-                let presence = k.presence(&state)?;
-                let uris = k.list("uris", &raw.uris)?.unwrap_or_default();
-                let suites = k.list("suites", &raw.suites)?.unwrap_or_default();
-                let components = k.list("components", &raw.components)?.unwrap_or_default();
-                if presence == Presence::Present {
-                    apt_source::check_lists(&uris, &suites, &components)
-                        .map_err(|(key, m)| k.fail(key, m))?;
-                }
-                let key_bytes = match k.string("key", &raw.key)? {
-                    None => None,
-                    Some(name) => {
-                        let role_dir = role_dir_of(self.playbook, entry);
-                        let pb = &self.playbook.dir;
-                        let p = find(&role_dir, pb, "files", &name).ok_or_else(|| {
-                            k.fail("key", missing_msg("file", "files", &name, &role_dir, pb))
-                        })?;
-                        let bytes = std::fs::read(&p)
-                            .map_err(|e| k.fail("key", format!("key: {}: {e}", p.display())))?;
-                        Some(bytes)
-                    }
-                };
-                Desired::AptSource(AptSourceSpec {
-                    name: key,
-                    presence,
-                    uris,
-                    suites,
-                    components,
-                    key: key_bytes,
-                    trusted: k.boolean("trusted", &raw.trusted)?.unwrap_or(false),
-                })
-            }
-            Kind::Venv => {
-                let user = k.string("user", &raw.user)?;
-                if let Some(u) = &user {
-                    user::check_name("user", u).map_err(|m| k.fail("user", m))?;
-                }
-                let python = k
-                    .string("python", &raw.python)?
-                    .unwrap_or_else(|| "python3".into());
-                if python.trim().is_empty() {
-                    return Err(k.fail("python", "python: an empty interpreter".into()));
-                }
-                let packages = k
-                    .list("packages", &raw.packages)?
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|p| venv::parse_requirement(p).map_err(|m| k.fail("packages", m)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Desired::Venv(VenvSpec {
-                    path: key,
-                    presence: k.presence(&state)?,
-                    python,
-                    packages,
-                    requirements: k
-                        .path("requirements", k.string("requirements", &raw.requirements)?)?,
-                    pip_args: k.list("pip_args", &raw.pip_args)?.unwrap_or_default(),
-                    user,
-                })
-            }
-            other @ (Kind::File
-            | Kind::Directory
-            | Kind::Link
-            | Kind::Program
-            | Kind::Service
-            | Kind::Package) => {
-                return Err(k.fail(
-                    other.as_str(),
-                    format!("internal error: {other} is not rendered here"),
-                ))
-            }
-        };
-        Ok(Resource {
-            desired,
-            origin: entry.origin.clone(),
-            sensitive: raw.sensitive.unwrap_or(false),
-        })
     }
 
     /// `from: {sync: FOLDER, exclude: [...]}` or `from: {git: REPO, version: V, depth: N}`.
@@ -783,4 +456,136 @@ impl Resolver<'_> {
             _ => Err(bad()),
         }
     }
+}
+
+/// `git:` from its entry (its registry line's `render`).
+pub fn git(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let repo = k.string("repo", &raw.repo)?.unwrap_or_default();
+    if presence == Presence::Present {
+        git::check_repo(&repo).map_err(|m| k.fail("repo", m))?;
+    }
+    let version = k
+        .string("version", &raw.version)?
+        .unwrap_or_else(|| "HEAD".into());
+    git::check_version(&version).map_err(|m| k.fail("version", m))?;
+    let depth = match k.id("depth", &raw.depth)? {
+        Some(0) => return Err(k.fail("depth", "depth must be at least 1".into())),
+        d => d,
+    };
+    let ssh = k.resolver.git_ssh(
+        k,
+        ("key", k.string("key", &raw.key)?),
+        ("known_hosts", k.string("known_hosts", &raw.known_hosts)?),
+    )?;
+    Ok(Desired::Git(GitSpec {
+        ssh,
+        dest: key,
+        presence,
+        repo,
+        version,
+        depth,
+        owner: attrs.owner,
+        group: attrs.group,
+        force: k.boolean("force", &raw.force)?.unwrap_or(false),
+    }))
+}
+
+/// `sync:` from its entry (its registry line's `render`).
+pub fn sync(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    k.no_state("sync", &state)?;
+    let src = k.string("src", &raw.src)?.unwrap_or_default();
+    let exclude = k.list("exclude", &raw.exclude)?.unwrap_or_default();
+    let (src, tree) = k.resolver.source(k, "src", &src, &exclude)?;
+    Ok(Desired::Sync(SyncSpec {
+        dest: key,
+        src,
+        tree,
+        layout: Layout {
+            owner: attrs.owner,
+            group: attrs.group,
+            mode: attrs.mode,
+        },
+        delete: k.boolean("delete", &raw.delete)?.unwrap_or(false),
+        exclude,
+    }))
+}
+
+/// `release:` from its entry (its registry line's `render`).
+pub fn release(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    k.no_state("release", &state)?;
+    let source = k.resolver.release_source(k)?;
+    let keep = match k.number("keep", &raw.keep)? {
+        None => release::DEFAULT_KEEP,
+        Some(0) => return Err(k.fail("keep", "keep must be at least 1".into())),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let pin = match k.resolver.extra_vars.get(RELEASE_PIN_VAR) {
+        None => None,
+        Some(v) => {
+            let text = match v {
+                YValue::String(s) => s.trim().to_string(),
+                other => crate::yaml::to_string(other).trim().to_string(),
+            };
+            match text.as_str() {
+                "" => None,
+                "previous" => Some(Pin::Previous),
+                id if release::is_id(id) => Some(Pin::Id(id.to_string())),
+                other => {
+                    return Err(k.fail(
+                        "release",
+                        format!(
+                            "-e {RELEASE_PIN_VAR}={other}: expected `previous` or a release id (12 hex digits)"
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(Desired::Release(ReleaseSpec {
+        dest: key,
+        source,
+        layout: Layout {
+            owner: attrs.owner,
+            group: attrs.group,
+            mode: attrs.mode,
+        },
+        keep,
+        pin,
+        cache_root: crate::resources::release::CACHE_ROOT.into(),
+    }))
+}
+
+/// `command:` from its entry (its registry line's `render`).
+pub fn command(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    k.no_state("command", &state)?;
+    let user = k.string("user", &raw.user)?;
+    if let Some(u) = &user {
+        crate::resources::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
+    }
+    let unless = k.string("unless", &raw.unless)?;
+    if unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(k.fail("unless", "unless: an empty command".into()));
+    }
+    Ok(Desired::Command(CommandSpec {
+        command: key,
+        creates: k.path("creates", k.string("creates", &raw.creates)?)?,
+        unless,
+        on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
+        chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
+        user,
+        environment: {
+            let env = k.mapping("environment", &raw.environment)?;
+            crate::resources::check_environment(&env).map_err(|m| k.fail("environment", m))?;
+            env
+        },
+    }))
 }

@@ -5,11 +5,11 @@
 //! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
 
 pub mod ansible;
-mod deploy;
+pub mod deploy;
 pub mod limits;
 pub mod template;
 
-pub use deploy::RELEASE_PIN_VAR;
+pub use deploy::{Base, Keys, RELEASE_PIN_VAR};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,13 +21,13 @@ use minijinja::Environment;
 use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, TagSelection, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
-use crate::resources::registry::Plug;
-use crate::resources::service::{self, ServiceSpec, ServiceState};
+use crate::resources::registry::{Plug, Render};
+use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
 use crate::resources::{
     parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, LinkSpec, Origin,
-    Presence, Resource,
+    Resource,
 };
 use crate::yaml::Value as YValue;
 use template::{LazyVars, RenderError, Renderer, Scope};
@@ -664,21 +664,14 @@ impl<'a> Resolver<'a> {
                         k if k.is_path() => tree::normalize(res.desired.key()),
                         k => format!("{k} {}", res.desired.key()),
                     }];
-                    match &res.desired {
-                        Desired::Program(s) => names.push(program::conf_path(&s.name)),
-                        Desired::Service(s) if s.unit.is_some() => {
-                            names.push(service::unit_path(&s.name))
-                        }
-                        Desired::Cron(s) => names.push(s.path()),
-                        _ => {}
-                    }
+                    names.extend(res.desired.owned_paths());
                     // Several `line:` and `block:` may edit one file (no other kind may own it).
-                    let edit = matches!(res.desired, Desired::Line(_) | Desired::Block(_));
+                    let edit = res.desired.shares_file();
                     if edit && names.iter().all(|k| edits.contains(k)) {
                         play_resources.push((entry, res));
                         continue 'resources;
                     }
-                    let per_host = res.desired.kind() != Kind::Command;
+                    let per_host = res.desired.owned_per_host();
                     for key in &names {
                         let first = if per_host {
                             owners.get(key)
@@ -1026,9 +1019,9 @@ impl<'a> Resolver<'a> {
             mode,
         };
         let state = s("state", &raw.state)?;
-        match kind.def().plug {
-            Plug::Deploy => return self.deploy_resource(kind, path, attrs, state, entry, r, host),
-            Plug::Process => {
+        let render = match kind.def().render {
+            Render::Fn(f) => f,
+            Render::Process => {
                 return self.process(
                     kind,
                     path,
@@ -1040,161 +1033,141 @@ impl<'a> Resolver<'a> {
                     &role_dir_of(self.playbook, entry),
                 )
             }
-            Plug::Path => {}
-        }
-        let presence = match state.as_deref() {
-            None | Some("present") => Presence::Present,
-            Some("absent") => Presence::Absent,
-            Some(other) => {
+            Render::PerName => {
                 return Err(fail(
-                    "state",
-                    format!("state must be `present` or `absent`, found `{other}`"),
+                    kind.as_str(),
+                    format!("internal error: {kind} resolved as one resource"),
                 ))
             }
         };
-        let force = match &raw.force {
-            None => false,
-            Some(YValue::Bool(b)) => *b,
-            Some(YValue::String(t)) => match s("force", &Some(t.clone()))?.as_deref() {
-                Some("true") | Some("True") | Some("yes") => true,
-                Some("false") | Some("False") | Some("no") | Some("") => false,
-                Some(o) => {
-                    return Err(fail(
-                        "force",
-                        format!("force must be true or false, found `{o}`"),
-                    ))
-                }
-                None => false,
-            },
-            Some(_) => return Err(fail("force", "force must be true or false".into())),
+        let k = Keys {
+            entry,
+            r,
+            host,
+            resolver: self,
         };
-        let role_dir = entry.role.as_ref().and_then(|name| {
-            self.playbook
-                .plays
-                .iter()
-                .flat_map(|p| p.roles.iter())
-                .find(|ro| &ro.name == name)
-                .map(|ro| ro.dir.clone())
-        });
-        let desired = match kind {
-            Kind::File => {
-                let content = if let Some(c) = s("content", &raw.content)? {
-                    Some(Content {
-                        bytes: c.into_bytes(),
-                        source: "content".into(),
-                    })
-                } else if let Some(src) = s("src", &raw.src)? {
-                    let p =
-                        find(&role_dir, &self.playbook.dir, "files", &src).ok_or_else(|| {
-                            fail(
-                                "src",
-                                missing_msg("file", "files", &src, &role_dir, &self.playbook.dir),
-                            )
-                        })?;
-                    let bytes = std::fs::read(&p)
-                        .map_err(|e| fail("src", format!("cannot read {}: {e}", p.display())))?;
-                    Some(Content {
-                        bytes,
-                        source: format!("src: {}", p.display()),
-                    })
-                } else if let Some(t) = s("template", &raw.template)? {
-                    let p =
-                        find(&role_dir, &self.playbook.dir, "templates", &t).ok_or_else(|| {
-                            fail(
-                                "template",
-                                missing_msg(
-                                    "template",
-                                    "templates",
-                                    &t,
-                                    &role_dir,
-                                    &self.playbook.dir,
-                                ),
-                            )
-                        })?;
-                    let source = std::fs::read_to_string(&p).map_err(|e| {
-                        fail("template", format!("cannot read {}: {e}", p.display()))
-                    })?;
-                    let name = p.display().to_string();
-                    let text = r.string(&name, &source).map_err(|e| ResolveError {
-                        origin: Origin {
-                            file: name.clone(),
-                            line: e.line.unwrap_or(0),
-                            column: e.column.unwrap_or(0),
-                        },
-                        message: format!(
-                            "{} (template of {kind} {path}, declared at {})",
-                            e.message, entry.origin
-                        ),
-                        host: host.name.clone(),
-                    })?;
-                    Some(Content {
-                        bytes: text.into_bytes(),
-                        source: format!("template: {}", p.display()),
-                    })
-                } else {
-                    None
-                };
-                let validate = s("validate", &raw.validate)?;
-                if let Some(v) = &validate {
-                    crate::resources::edit::check_validate(v).map_err(|m| fail("validate", m))?;
-                }
-                Desired::File(FileSpec {
-                    path,
-                    presence,
-                    content,
-                    attrs,
-                    validate,
-                })
-            }
-            Kind::Directory => Desired::Directory(DirectorySpec {
-                path,
-                presence,
-                attrs,
-                force,
-                parent_of: None,
-            }),
-            Kind::Link => Desired::Link(LinkSpec {
-                path,
-                presence,
-                target: s("target", &raw.target)?.unwrap_or_default(),
-                attrs,
-                force,
-            }),
-            Kind::Program
-            | Kind::Service
-            | Kind::Git
-            | Kind::Sync
-            | Kind::Release
-            | Kind::Package
-            | Kind::User
-            | Kind::Group
-            | Kind::Command
-            | Kind::Line
-            | Kind::Block
-            | Kind::Cron
-            // fetch kinds
-            | Kind::Download
-            | Kind::AptSource
-            | Kind::Venv => unreachable_kind(&fail, kind)?,
+        let base = Base {
+            key: path,
+            attrs,
+            state,
         };
         Ok(Resource {
-            desired,
+            desired: render(&k, base)?,
             origin: entry.origin.clone(),
             sensitive: raw.sensitive.unwrap_or(false),
         })
     }
 }
 
-/// Program and service resources are built by `Resolver::process`, the kinds of
-/// `resources::deploy` by `Resolver::deploy_resource`.
-fn unreachable_kind(
-    fail: &dyn Fn(&str, String) -> ResolveError,
-    kind: Kind,
-) -> Result<Desired, ResolveError> {
-    Err(fail(
-        kind.as_str(),
-        format!("internal error: {kind} resolved as a path resource"),
-    ))
+/// `force:` of a path kind (`true`, `false`, or a template giving `true`/`yes`/`false`/`no`).
+fn path_force(k: &Keys) -> Result<bool, ResolveError> {
+    Ok(match &k.raw().force {
+        None => false,
+        Some(YValue::Bool(b)) => *b,
+        Some(YValue::String(t)) => match k.string("force", &Some(t.clone()))?.as_deref() {
+            Some("true") | Some("True") | Some("yes") => true,
+            Some("false") | Some("False") | Some("no") | Some("") => false,
+            Some(o) => {
+                return Err(k.fail("force", format!("force must be true or false, found `{o}`")))
+            }
+            None => false,
+        },
+        Some(_) => return Err(k.fail("force", "force must be true or false".into())),
+    })
+}
+
+/// `file:` from its entry (its registry line's `render`).
+pub fn file(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
+    let Base {
+        key: path,
+        attrs,
+        state,
+    } = b;
+    let presence = k.presence(&state)?;
+    path_force(k)?;
+    let (raw, r, entry, host, kind) = (k.raw(), k.r, k.entry, k.host, Kind::File);
+    let role_dir = role_dir_of(k.resolver.playbook, entry);
+    let pb_dir = &k.resolver.playbook.dir;
+    let fail = |key: &str, m: String| k.fail(key, m);
+    let s = |key: &str, v: &Option<String>| k.string(key, v);
+    let content = if let Some(c) = s("content", &raw.content)? {
+        Some(Content {
+            bytes: c.into_bytes(),
+            source: "content".into(),
+        })
+    } else if let Some(src) = s("src", &raw.src)? {
+        let p = find(&role_dir, pb_dir, "files", &src)
+            .ok_or_else(|| fail("src", missing_msg("file", "files", &src, &role_dir, pb_dir)))?;
+        let bytes = std::fs::read(&p)
+            .map_err(|e| fail("src", format!("cannot read {}: {e}", p.display())))?;
+        Some(Content {
+            bytes,
+            source: format!("src: {}", p.display()),
+        })
+    } else if let Some(t) = s("template", &raw.template)? {
+        let p = find(&role_dir, pb_dir, "templates", &t).ok_or_else(|| {
+            fail(
+                "template",
+                missing_msg("template", "templates", &t, &role_dir, pb_dir),
+            )
+        })?;
+        let source = std::fs::read_to_string(&p)
+            .map_err(|e| fail("template", format!("cannot read {}: {e}", p.display())))?;
+        let name = p.display().to_string();
+        let text = r.string(&name, &source).map_err(|e| ResolveError {
+            origin: Origin {
+                file: name.clone(),
+                line: e.line.unwrap_or(0),
+                column: e.column.unwrap_or(0),
+            },
+            message: format!(
+                "{} (template of {kind} {path}, declared at {})",
+                e.message, entry.origin
+            ),
+            host: host.name.clone(),
+        })?;
+        Some(Content {
+            bytes: text.into_bytes(),
+            source: format!("template: {}", p.display()),
+        })
+    } else {
+        None
+    };
+    let validate = s("validate", &raw.validate)?;
+    if let Some(v) = &validate {
+        crate::resources::edit::check_validate(v).map_err(|m| fail("validate", m))?;
+    }
+    Ok(Desired::File(FileSpec {
+        path,
+        presence,
+        content,
+        attrs,
+        validate,
+    }))
+}
+
+/// `directory:` from its entry (its registry line's `render`).
+pub fn directory(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
+    Ok(Desired::Directory(DirectorySpec {
+        path: b.key,
+        presence: k.presence(&b.state)?,
+        attrs: b.attrs,
+        force: path_force(k)?,
+        parent_of: None,
+    }))
+}
+
+/// `link:` from its entry (its registry line's `render`).
+pub fn link(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
+    let presence = k.presence(&b.state)?;
+    let force = path_force(k)?;
+    Ok(Desired::Link(LinkSpec {
+        path: b.key,
+        presence,
+        target: k.string("target", &k.raw().target)?.unwrap_or_default(),
+        attrs: b.attrs,
+        force,
+    }))
 }
 
 /// The folder of the role an entry belongs to.

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Change, Desired, Observed, Presence, Resource};
+use super::{Change, Desired, Observed, Resource};
 use crate::transport::shell_quote;
 
 /// A user or a group.
@@ -27,53 +27,46 @@ impl Account {
     }
 }
 
-/// The accounts a resource needs to exist when its step runs.
+/// The accounts a resource needs to exist when its step runs (see [`Spec::accounts`]).
 pub fn needed(d: &Desired) -> Vec<(Account, &str)> {
-    fn pair<'a>(o: &'a Option<String>, g: &'a Option<String>) -> Vec<(Account, &'a str)> {
-        o.iter()
-            .map(|o| (Account::User, o.as_str()))
-            .chain(g.iter().map(|g| (Account::Group, g.as_str())))
-            .collect()
-    }
-    match d {
-        Desired::File(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::Directory(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::Link(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::Git(s) => pair(&s.owner, &s.group),
-        Desired::Sync(s) => pair(&s.layout.owner, &s.layout.group),
-        Desired::Release(s) => pair(&s.layout.owner, &s.layout.group),
-        Desired::Command(s) => pair(&s.user, &None),
-        Desired::Line(_) | Desired::Block(_) => Vec::new(),
-        Desired::Cron(s) => vec![(Account::User, s.user.as_str())],
-        Desired::Program(s) => pair(&s.attrs.owner, &s.attrs.group),
-        // fetch kinds
-        Desired::Download(s) => pair(&s.attrs.owner, &s.attrs.group),
-        Desired::AptSource(_) => Vec::new(),
-        Desired::Venv(s) => pair(&s.user, &None),
-        Desired::Service(_) | Desired::Package(_) | Desired::User(_) | Desired::Group(_) => {
-            Vec::new()
-        }
+    d.accounts()
+}
+
+/// `owner:` as a user and `group:` as a group, those given.
+pub fn pair<'a>(o: &'a Option<String>, g: &'a Option<String>) -> Vec<(Account, &'a str)> {
+    o.iter()
+        .map(|o| (Account::User, o.as_str()))
+        .chain(g.iter().map(|g| (Account::Group, g.as_str())))
+        .collect()
+}
+
+/// A user or group name as `useradd`/`groupadd` take it (Debian's default NAME_REGEX, minus
+/// the trailing `$` of machine accounts): `[a-z_][a-z0-9_-]*`, at most 32 characters.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} name `{name}`: lowercase letters, digits, `_` and `-` (first a letter or `_`), at most 32"
+        ))
     }
 }
 
-/// What the run itself creates: present `user:` (and their primary groups named like them)
-/// and `group:` resources.
+/// What the run itself creates (see [`Spec::declares`](super::Spec::declares)).
 fn declared(resources: &[Resource]) -> BTreeSet<(Account, String)> {
-    let mut out = BTreeSet::new();
-    for r in resources {
-        match &r.desired {
-            Desired::User(u) if u.presence == Presence::Present => {
-                out.insert((Account::User, u.name.clone()));
-                // useradd makes a group of the same name unless told another one.
-                out.insert((Account::Group, u.group.clone().unwrap_or(u.name.clone())));
-            }
-            Desired::Group(g) if g.presence == Presence::Present => {
-                out.insert((Account::Group, g.name.clone()));
-            }
-            _ => {}
-        }
-    }
-    out
+    resources
+        .iter()
+        .flat_map(|r| r.desired.declares())
+        .collect()
 }
 
 /// The accounts the changes need that the host may lack: not declared by the run, not the
@@ -177,7 +170,7 @@ pub fn problem(r: &Resource, missing: &[(Account, String)]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, Attrs, FileSpec, Kind, Origin, PathKind, PathState};
+    use crate::resources::{Action, Attrs, FileSpec, Kind, Origin, PathKind, PathState, Presence};
 
     fn file(path: &str, owner: Option<&str>, group: Option<&str>) -> Resource {
         Resource {

@@ -20,6 +20,7 @@
 use super::deploy::{short, Planned, Refused};
 use super::sha256_hex;
 use super::{Action, PathKind, PathState, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 
 /// Where the sources files go.
 pub const SOURCES_DIR: &str = "/etc/apt/sources.list.d";
@@ -315,6 +316,42 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for AptSourceSpec {
+    fn updates_apt_cache(&self) -> bool {
+        true
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let (src, key) = (
+            observed.path(&self.sources_path()),
+            observed.path(&self.key_path()),
+        );
+        Ok(plan(self, &src, &key)?.map(|p| p.map(super::Work::AptSource)))
+    }
+    fn content(
+        &self,
+        work: &super::Work,
+        observed: &super::Observed,
+    ) -> Option<super::ContentChange> {
+        match work {
+            super::Work::AptSource(w) => content(self, w, observed),
+            _ => None,
+        }
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        // The host's last source change runs `apt-get update`.
+        match work {
+            Some(super::Work::AptSource(w)) => Some(Ok(apply_fragment(index, self, w, last))),
+            _ => None,
+        }
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
@@ -341,7 +378,37 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
+    render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
+    records: &[],
 };
+
+/// The spec of a `apt_source:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let uris = k.list("uris", &raw.uris)?.unwrap_or_default();
+    let suites = k.list("suites", &raw.suites)?.unwrap_or_default();
+    let components = k.list("components", &raw.components)?.unwrap_or_default();
+    if presence == Presence::Present {
+        check_lists(&uris, &suites, &components).map_err(|(key, m)| k.fail(key, m))?;
+    }
+    let key_bytes = match k.string("key", &raw.key)? {
+        None => None,
+        Some(name) => Some(k.read_file("key", &name)?),
+    };
+    Ok(super::Desired::AptSource(AptSourceSpec {
+        name: key,
+        presence,
+        uris,
+        suites,
+        components,
+        key: key_bytes,
+        trusted: k.boolean("trusted", &raw.trusted)?.unwrap_or(false),
+    }))
+}
 
 #[cfg(test)]
 mod tests {

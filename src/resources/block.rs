@@ -10,6 +10,7 @@
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::{Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 
 /// The marker when none is given.
 pub const DEFAULT_MARKER: &str = "# {mark} PLAY MANAGED BLOCK";
@@ -85,6 +86,31 @@ pub fn plan(spec: &BlockSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork
 }
 
 impl super::Spec for BlockSpec {
+    fn shares_file(&self) -> bool {
+        true
+    }
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_file(&self.path);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let seen = super::deploy::seen_file(&observed.deploy, &self.path)?;
+        Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        edit::apply_work(index, work)
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        edit::depends(observed, out)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
@@ -108,7 +134,32 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
+    records: &[],
 };
+
+/// The spec of a `block:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let text = k.string("text", &raw.text)?;
+    if presence == Presence::Present && text.is_none() {
+        return Err(k.fail("block", "a block needs `text`".into()));
+    }
+    let marker = k
+        .string("marker", &raw.marker)?
+        .unwrap_or_else(|| DEFAULT_MARKER.to_string());
+    check_marker(&marker).map_err(|m| k.fail("marker", m))?;
+    Ok(super::Desired::Block(BlockSpec {
+        path: key,
+        presence,
+        text: text.unwrap_or_default(),
+        marker,
+    }))
+}
 
 #[cfg(test)]
 mod tests {

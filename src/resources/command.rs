@@ -230,6 +230,47 @@ fn check_key(key: &str) -> Result<String, String> {
 }
 
 impl super::Spec for CommandSpec {
+    fn owned_per_host(&self) -> bool {
+        false
+    }
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        if let Some(g) = self.guard() {
+            p.add_guard(g);
+        }
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let creates = self.creates.as_ref().map(|c| observed.path(c));
+        let checks = Checks {
+            creates: creates.as_ref(),
+            unless: self
+                .guard()
+                .and_then(|g| observed.deploy.guards.get(&g.id).copied()),
+        };
+        Ok(plan(self, &checks, changed)?.map(|p| p.map(|()| super::Work::Command)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        _work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        Some(Ok((apply_fragment(index, self), Vec::new())))
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        if !observed.deploy.guards.is_empty() {
+            out.insert(
+                "unless checks".into(),
+                super::digest_of(&observed.deploy.guards),
+            );
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.user, &None)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.command
@@ -272,6 +313,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
+    render: super::registry::Render::Fn(crate::resolve::deploy::command),
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::{Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 
 /// One cron file, rendered for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,24 +136,6 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks an environment variable name and value (one line each).
-pub fn check_environment(env: &[(String, String)]) -> Result<(), String> {
-    for (k, v) in env {
-        let ok = k
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(format!("environment: `{k}` is not a variable name"));
-        }
-        if v.contains('\n') || v.contains('\r') {
-            return Err(format!("environment: `{k}` has a newline"));
-        }
-    }
-    Ok(())
-}
-
 /// The cron file's text.
 pub fn render(spec: &CronSpec) -> String {
     let mut out = format!(
@@ -186,6 +169,34 @@ pub fn plan(spec: &CronSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
 }
 
 impl super::Spec for CronSpec {
+    fn owned_paths(&self) -> Vec<String> {
+        vec![self.path()]
+    }
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_file(&self.path());
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let seen = super::deploy::seen_file(&observed.deploy, &self.path())?;
+        Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        edit::apply_work(index, work)
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        edit::depends(observed, out)
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        vec![(super::accounts::Account::User, self.user.as_str())]
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
@@ -214,7 +225,40 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: check_name,
+    render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
+    records: &[],
 };
+
+/// The spec of a `cron:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let schedule = k.string("schedule", &raw.schedule)?.unwrap_or_default();
+    let command = k.string("command", &raw.command)?.unwrap_or_default();
+    if presence == Presence::Present {
+        check_schedule(&schedule).map_err(|m| k.fail("schedule", m))?;
+        if command.trim().is_empty() || command.contains('\n') {
+            return Err(k.fail("command", "a cron job needs `command`, one line".into()));
+        }
+    }
+    let user = k
+        .string("user", &raw.user)?
+        .unwrap_or_else(|| "root".into());
+    super::accounts::check_name("user", &user).map_err(|m| k.fail("user", m))?;
+    let environment = k.mapping("environment", &raw.environment)?;
+    super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
+    Ok(super::Desired::Cron(CronSpec {
+        name: key,
+        presence,
+        schedule,
+        user,
+        command,
+        environment,
+    }))
+}
 
 #[cfg(test)]
 mod tests {
@@ -289,6 +333,6 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((p.action, p.work.new), (super::super::Action::Delete, None));
-        assert!(check_environment(&[("A B".into(), "x".into())]).is_err());
+        assert!(crate::resources::check_environment(&[("A B".into(), "x".into())]).is_err());
     }
 }

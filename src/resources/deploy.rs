@@ -27,19 +27,16 @@
 
 use std::collections::BTreeMap;
 
-use super::apt_source::{self, AptSourceWork};
-use super::command::{self, Checks, Guard};
-use super::download::{self, DownloadOp};
-use super::edit::{EditWork, FileSeen};
-use super::git::{self, Checkout, GitOp, Remote};
-use super::group::{self, GroupEntry, GroupOp};
-use super::package::{self, PackageDb, PackageOp};
-use super::release::{self, History, Pin, ReleaseSource, ReleaseWork, Seen};
-use super::sync::{self, RemoteTree, SyncWork};
-use super::user::{self, Passwd, UserOp};
-use super::venv::{self, VenvOp, VenvSeen, VenvSpec};
-use super::{block, cron, edit, line};
-use super::{Action, Change, Desired, Observed, PlanError, Presence, Resource};
+use super::command::{self, Guard};
+use super::edit;
+use super::edit::FileSeen;
+use super::git::{self, Checkout, Remote};
+use super::group::{self, GroupEntry};
+use super::package::{self, PackageDb};
+use super::release::{self, History, Pin};
+use super::sync::{self, RemoteTree};
+use super::user::{self, Passwd};
+use super::{Action, Change, Desired, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
 /// A plan refused for a resource: the host's state forbids it, or something it needs is
@@ -55,6 +52,17 @@ pub struct Planned<W> {
     /// Human summaries (`abc1234 → def5678`, `+ app/new.py`).
     pub details: Vec<String>,
     pub work: W,
+}
+
+impl<W> Planned<W> {
+    /// The same change with its work wrapped (`Work::Git`).
+    pub fn map<V>(self, f: impl FnOnce(W) -> V) -> Planned<V> {
+        Planned {
+            action: self.action,
+            details: self.details,
+            work: f(self.work),
+        }
+    }
 }
 
 /// `set -- 'a' 'b' …` (or `set --` for none), every word quoted.
@@ -169,8 +177,8 @@ pub struct DeployProbe {
     pub guards: Vec<Guard>,
     /// Text files read whole (`line:`, `block:`, `cron:`).
     pub files: Vec<String>,
-    /// fetch kinds: virtualenvs.
-    pub venvs: Vec<VenvSpec>,
+    /// Probe fragments of kinds that own their records (`registry::KindDef::records`).
+    pub fragments: Vec<String>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
@@ -219,8 +227,9 @@ impl DeployProbe {
     pub fn add_guard(&mut self, g: Guard) {
         push_unique(&mut self.guards, g);
     }
-    pub fn add_venv(&mut self, v: &VenvSpec) {
-        push_unique(&mut self.venvs, v.clone());
+    /// A fragment writing records its kind owns (see [`DeployObserved::record`]).
+    pub fn add_fragment(&mut self, fragment: String) {
+        push_unique(&mut self.fragments, fragment);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -271,12 +280,7 @@ impl DeployProbe {
                 .cloned()
                 .collect(),
             files: diff(&self.files, &have.files),
-            venvs: self
-                .venvs
-                .iter()
-                .filter(|v| !have.venvs.contains(v))
-                .cloned()
-                .collect(),
+            fragments: diff(&self.fragments, &have.fragments),
         }
     }
 
@@ -306,8 +310,8 @@ impl DeployProbe {
             s.push_str(&command::probe_guard(g));
         }
         s.push_str(&edit::probe_fragment(&self.files));
-        for v in &self.venvs {
-            s.push_str(&venv::probe_fragment(v));
+        for f in &self.fragments {
+            s.push_str(f);
         }
         s
     }
@@ -333,11 +337,17 @@ pub struct DeployObserved {
     pub guards: BTreeMap<String, Option<i32>>,
     /// Text files read whole, by path.
     pub files: BTreeMap<String, FileSeen>,
-    /// fetch kinds: virtualenvs by path.
-    pub venvs: BTreeMap<String, VenvSeen>,
+    /// The records kinds own (`registry::KindDef::records`): by tag and key, the fields
+    /// after the key.
+    pub records: BTreeMap<(String, String), Vec<String>>,
 }
 
 impl DeployObserved {
+    /// The fields (after the key) of the record `tag` a kind owns, for `key`.
+    pub fn record(&self, tag: &str, key: &str) -> Option<&[String]> {
+        (self.records.get(&(tag.to_string(), key.to_string()))).map(Vec::as_slice)
+    }
+
     /// Adds a later probe's findings.
     pub fn merge(&mut self, more: DeployObserved) {
         self.checkouts.extend(more.checkouts);
@@ -355,79 +365,24 @@ impl DeployObserved {
         }
         self.guards.extend(more.guards);
         self.files.extend(more.files);
-        self.venvs.extend(more.venvs);
+        self.records.extend(more.records);
     }
 }
 
-/// What a resource of these kinds asks of the probe.
+/// What a resource asks of the probe beyond its paths (see
+/// [`Spec::add_probe`](super::Spec::add_probe)).
 pub fn add_probe(d: &Desired, p: &mut DeployProbe) {
-    match d {
-        Desired::Git(s) => {
-            p.add_checkout(&s.dest);
-            if s.presence == Presence::Present {
-                p.add_remote(&s.repo, &s.version, &s.ssh);
-            }
-        }
-        Desired::Sync(s) => p.add_tree(&s.dest, &s.exclude),
-        Desired::Release(s) => {
-            p.add_release(&s.dest);
-            if s.pin.is_none() {
-                if let Some((root, exclude)) = s.probe_tree() {
-                    p.add_tree(&root, &exclude);
-                }
-                if let ReleaseSource::Git {
-                    repo, version, ssh, ..
-                } = &s.source
-                {
-                    p.add_remote(repo, version, ssh);
-                }
-            }
-        }
-        Desired::Package(s) => p.add_package(&s.name, s.state == package::PackageState::Latest),
-        Desired::User(s) => p.add_user(&s.name),
-        Desired::Group(_) => p.groups = true,
-        Desired::Command(s) => {
-            if let Some(g) = s.guard() {
-                p.add_guard(g);
-            }
-        }
-        Desired::Line(s) => p.add_file(&s.path),
-        Desired::Block(s) => p.add_file(&s.path),
-        Desired::Cron(s) => p.add_file(&s.path()),
-        Desired::File(_)
-        | Desired::Directory(_)
-        | Desired::Link(_)
-        | Desired::Program(_)
-        | Desired::Service(_) => {}
-        // fetch kinds: the core probe stats and sums a download's path
-        Desired::Download(_) | Desired::AptSource(_) => {}
-        Desired::Venv(s) => p.add_venv(s),
-    }
+    d.add_probe(p)
 }
 
-/// The work apply does for a planned change of these kinds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Work {
-    Git(GitOp),
-    Sync(SyncWork),
-    Release(ReleaseWork),
-    Package(PackageOp),
-    User(UserOp),
-    Group(GroupOp),
-    Command,
-    Edit(EditWork),
-    // fetch kinds
-    Download(DownloadOp),
-    AptSource(AptSourceWork),
-    Venv(VenvOp),
-}
+pub use super::Work;
 
 /// What the probe read at `path` (`line:`, `block:`, `cron:`).
-fn seen_file<'a>(o: &'a DeployObserved, path: &str) -> Result<&'a FileSeen, Refused> {
+pub fn seen_file<'a>(o: &'a DeployObserved, path: &str) -> Result<&'a FileSeen, Refused> {
     o.files.get(path).ok_or_else(|| not_probed("the file"))
 }
 
-fn not_probed(what: &str) -> Refused {
+pub fn not_probed(what: &str) -> Refused {
     Refused(format!("{what} was not probed (internal error)"))
 }
 
@@ -440,153 +395,38 @@ pub fn plan(
     observed: &Observed,
     changed: &[&str],
 ) -> Result<Option<(Change, Work)>, PlanError> {
-    let o = &observed.deploy;
-    let planned: Result<Option<(Action, Vec<String>, Work)>, Refused> = (|| {
-        Ok(match &r.desired {
-            Desired::Git(s) => {
-                let co = o
-                    .checkouts
-                    .get(&s.dest)
-                    .ok_or_else(|| not_probed("the checkout"))?;
-                let remote = o.remotes.get(&(s.repo.clone(), s.version.clone()));
-                git::plan(s, &observed.path(&s.dest), co, remote)?
-                    .map(|p| (p.action, p.details, Work::Git(p.work)))
-            }
-            Desired::Sync(s) => {
-                let tree = o
-                    .trees
-                    .get(&s.dest)
-                    .ok_or_else(|| not_probed("the folder"))?;
-                sync::plan(s, &observed.path(&s.dest), tree)?
-                    .map(|p| (p.action, p.details, Work::Sync(p.work)))
-            }
-            Desired::Release(s) => {
-                let history = o.releases.get(&s.dest).cloned().unwrap_or_default();
-                let tree = match (s.probe_tree(), &s.pin) {
-                    (Some((root, _)), None) => Some(
-                        o.trees
-                            .get(&root)
-                            .ok_or_else(|| not_probed("the live release"))?,
-                    ),
-                    _ => None,
-                };
-                let remote = match &s.source {
-                    ReleaseSource::Git { repo, version, .. } => {
-                        o.remotes.get(&(repo.clone(), version.clone()))
-                    }
-                    ReleaseSource::Sync { .. } => None,
-                };
-                let (dest, current) = (observed.path(&s.dest), observed.path(&s.current()));
-                let seen = Seen {
-                    dest: &dest,
-                    current: &current,
-                    history: &history,
-                    tree,
-                    remote,
-                };
-                release::plan(s, &seen)?.map(|p| (p.action, p.details, Work::Release(p.work)))
-            }
-            Desired::Package(s) => {
-                let db = o.packages.as_ref().ok_or_else(|| not_probed("dpkg"))?;
-                package::plan(s, db)?.map(|p| (p.action, p.details, Work::Package(p.work)))
-            }
-            Desired::User(s) => {
-                let users = o
-                    .users
-                    .as_ref()
-                    .ok_or_else(|| not_probed("getent passwd"))?;
-                let groups = o
-                    .groups
-                    .as_ref()
-                    .ok_or_else(|| not_probed("getent group"))?;
-                user::plan(s, users.get(&s.name), groups)?
-                    .map(|p| (p.action, p.details, Work::User(p.work)))
-            }
-            Desired::Group(s) => {
-                let groups = o
-                    .groups
-                    .as_ref()
-                    .ok_or_else(|| not_probed("getent group"))?;
-                group::plan(s, groups.get(&s.name))?
-                    .map(|p| (p.action, p.details, Work::Group(p.work)))
-            }
-            Desired::Command(s) => {
-                let creates = s.creates.as_ref().map(|c| observed.path(c));
-                let checks = Checks {
-                    creates: creates.as_ref(),
-                    unless: s.guard().and_then(|g| o.guards.get(&g.id).copied()),
-                };
-                command::plan(s, &checks, changed)?.map(|p| (p.action, p.details, Work::Command))
-            }
-            Desired::Line(s) => line::plan(s, seen_file(o, &s.path)?)?
-                .map(|p| (p.action, p.details, Work::Edit(p.work))),
-            Desired::Block(s) => block::plan(s, seen_file(o, &s.path)?)?
-                .map(|p| (p.action, p.details, Work::Edit(p.work))),
-            Desired::Cron(s) => cron::plan(s, seen_file(o, &s.path())?)?
-                .map(|p| (p.action, p.details, Work::Edit(p.work))),
-            // fetch kinds
-            Desired::Download(s) => download::plan(s, &observed.path(&s.path))?
-                .map(|p| (p.action, p.details, Work::Download(p.work))),
-            Desired::AptSource(s) => {
-                let (src, key) = (
-                    observed.path(&s.sources_path()),
-                    observed.path(&s.key_path()),
-                );
-                apt_source::plan(s, &src, &key)?
-                    .map(|p| (p.action, p.details, Work::AptSource(p.work)))
-            }
-            Desired::Venv(s) => {
-                let seen = o.venvs.get(&s.path).ok_or_else(|| not_probed("the venv"))?;
-                venv::plan(s, seen, changed)?.map(|p| (p.action, p.details, Work::Venv(p.work)))
-            }
-            Desired::File(_)
-            | Desired::Directory(_)
-            | Desired::Link(_)
-            | Desired::Program(_)
-            | Desired::Service(_) => None,
-        })
-    })();
+    let planned = r.desired.plan_work(observed, changed);
     let planned = planned.map_err(|e| PlanError {
         kind: r.desired.kind(),
         key: r.desired.key().to_string(),
         message: e.0,
     })?;
-    Ok(planned.map(|(action, details, work)| {
-        let files = match &work {
-            Work::Sync(w) => w.file_list(),
-            Work::Release(w) => w.files.clone(),
-            Work::Git(_)
-            | Work::Package(_)
-            | Work::User(_)
-            | Work::Group(_)
-            | Work::Command
-            | Work::Edit(_) => Default::default(),
-            // fetch kinds
-            Work::Download(_) | Work::AptSource(_) | Work::Venv(_) => Default::default(),
-        };
-        // fetch kinds: a source's text, for the diff (the engine fetches the old text)
-        let content = match (&r.desired, &work) {
-            (_, Work::Edit(w)) => w.content.clone(),
-            (Desired::AptSource(s), Work::AptSource(w)) => apt_source::content(s, w, observed),
-            _ => None,
-        };
-        (
-            Change {
-                kind: r.desired.kind(),
-                key: r.desired.key().to_string(),
-                action,
-                details,
-                content,
-                sensitive: r.sensitive,
-                index,
-                after: None,
-                files,
-                restarts: Vec::new(),
-                attrs: false,
-            },
-            work,
-        )
-    }))
+    Ok(planned.map(
+        |Planned {
+             action,
+             details,
+             work,
+         }| {
+            let files = work.file_list();
+            let content = r.desired.content(&work, observed);
+            (
+                Change {
+                    kind: r.desired.kind(),
+                    key: r.desired.key().to_string(),
+                    action,
+                    details,
+                    content,
+                    sensitive: r.sensitive,
+                    index,
+                    after: None,
+                    files,
+                    restarts: Vec::new(),
+                    attrs: false,
+                },
+                work,
+            )
+        },
+    ))
 }
 
 /// After planning, a rollback's `previous` is the release the plan chose: the check after
@@ -609,6 +449,7 @@ pub fn apply_fragment(
     change: &Change,
     r: &Resource,
     work: Option<&Work>,
+    last: bool,
 ) -> Result<(String, Vec<u8>), String> {
     let i = change.index;
     let missing = || {
@@ -617,58 +458,11 @@ pub fn apply_fragment(
             change.kind, change.key
         )
     };
-    match &r.desired {
-        Desired::Git(s) => match work {
-            Some(Work::Git(op)) => Ok((git::apply_fragment(i, s, op), Vec::new())),
-            _ => Err(missing()),
-        },
-        Desired::Sync(s) => match work {
-            Some(Work::Sync(w)) => sync::apply_fragment(i, s, w).map_err(|e| e.to_string()),
-            _ => Err(missing()),
-        },
-        Desired::Release(s) => match work {
-            Some(Work::Release(w)) => release::apply_fragment(i, s, w).map_err(|e| e.to_string()),
-            _ => Err(missing()),
-        },
-        Desired::User(s) => match work {
-            Some(Work::User(op)) => Ok((user::apply_fragment(i, &s.name, op), Vec::new())),
-            _ => Err(missing()),
-        },
-        Desired::Group(s) => match work {
-            Some(Work::Group(op)) => Ok((group::apply_fragment(i, &s.name, op), Vec::new())),
-            _ => Err(missing()),
-        },
-        Desired::Command(s) => Ok((command::apply_fragment(i, s), Vec::new())),
-        Desired::Line(_) | Desired::Block(_) | Desired::Cron(_) => match work {
-            Some(Work::Edit(w)) => Ok(edit::apply_fragment(i, w)),
-            _ => Err(missing()),
-        },
-        // fetch kinds
-        Desired::Download(s) => match work {
-            Some(Work::Download(op)) => match s.from {
-                download::FetchFrom::Host => Ok((download::apply_fragment(i, s, op), Vec::new())),
-                download::FetchFrom::Controller => download::controller_fragment(i, s, op),
-            },
-            _ => Err(missing()),
-        },
-        // Batched by the caller: the host's last source change runs `apt-get update`.
-        Desired::AptSource(s) => match work {
-            Some(Work::AptSource(w)) => Ok(apt_source::apply_fragment(i, s, w, true)),
-            _ => Err(missing()),
-        },
-        Desired::Venv(s) => match work {
-            Some(Work::Venv(op)) => Ok((venv::apply_fragment(i, s, op), Vec::new())),
-            _ => Err(missing()),
-        },
-        // Packages are batched by the caller (`package::apply_fragment`); the other kinds are
-        // steps of `apply::Builder`.
-        Desired::Package(_)
-        | Desired::File(_)
-        | Desired::Directory(_)
-        | Desired::Link(_)
-        | Desired::Program(_)
-        | Desired::Service(_) => Err(missing()),
-    }
+    // Packages are batched by the caller (`package::apply_fragment`); the path and process
+    // kinds are steps of `apply::Builder`: no fragment of their own.
+    r.desired
+        .apply_fragment(i, work, last)
+        .unwrap_or_else(|| Err(missing()))
 }
 
 /// How many fields follow a record tag of these kinds; `None`: not one of theirs.
@@ -680,8 +474,7 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
         b"pkgnone" => 0,
         b"edf" => 3,
-        b"venv" => 6,
-        _ => return None,
+        other => return super::registry::record_fields(other),
     })
 }
 
@@ -772,13 +565,12 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
             obs.files
                 .insert(text(f[0]), edit::parse_record(f[1], f[2])?);
         }
-        b"venv" => {
-            let (p, [cfg, host, dists, state, req]) =
-                (text(f[0]), [1, 2, 3, 4, 5].map(|k| text(f[k])));
-            obs.venvs
-                .insert(p, venv::parse_seen(&cfg, &host, &dists, &state, &req));
+        // A record a kind owns: kept for the kind to parse.
+        other => {
+            let tag = String::from_utf8_lossy(other).into_owned();
+            let rest = f[1..].iter().map(|b| text(b)).collect();
+            obs.records.insert((tag, text(f[0])), rest);
         }
-        _ => return Err("unknown record".into()),
     }
     Ok(())
 }

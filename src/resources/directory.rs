@@ -120,6 +120,9 @@ fn plan_parent(
 }
 
 impl super::Spec for DirectorySpec {
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
@@ -143,6 +146,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Path,
     first_probe: super::registry::FirstProbe::Path { emptiness: true },
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::directory),
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

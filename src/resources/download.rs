@@ -18,6 +18,7 @@
 
 use super::deploy::{Planned, Refused};
 use super::{attr_details, Action, Attrs, PathKind, PathState, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// Who fetches the URL.
@@ -251,6 +252,30 @@ pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> Str
 }
 
 impl super::Spec for DownloadSpec {
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        Ok(plan(self, &observed.path(&self.path))?.map(|p| p.map(super::Work::Download)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        let Some(super::Work::Download(op)) = work else {
+            return None;
+        };
+        Some(match self.from {
+            FetchFrom::Host => Ok((apply_fragment(index, self, op), Vec::new())),
+            FetchFrom::Controller => controller_fragment(index, self, op),
+        })
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
@@ -274,7 +299,48 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
+    records: &[],
 };
+
+/// The spec of a `download:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    let presence = k.presence(&state)?;
+    let url = k.string("url", &raw.url)?.unwrap_or_default();
+    let sha256 = k.string("sha256", &raw.sha256)?.unwrap_or_default();
+    let sha256 = if presence == Presence::Present {
+        check_url(&url).map_err(|m| k.fail("url", m))?;
+        check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?
+    } else {
+        sha256
+    };
+    let from = match &raw.from {
+        None => None,
+        Some(v) => Some(k.scalar("from", v)?),
+    };
+    let from = match from.as_deref() {
+        None | Some("host") => FetchFrom::Host,
+        Some("controller") => FetchFrom::Controller,
+        Some(other) => {
+            return Err(k.fail(
+                "from",
+                format!("from: `host` or `controller` (who fetches the url), not `{other}`"),
+            ))
+        }
+    };
+    Ok(super::Desired::Download(DownloadSpec {
+        path: key,
+        presence,
+        url,
+        sha256,
+        from,
+        attrs,
+    }))
+}
 
 #[cfg(test)]
 mod tests {

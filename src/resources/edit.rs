@@ -191,6 +191,29 @@ pub fn apply_fragment(index: usize, w: &EditWork) -> (String, Vec<u8>) {
     )
 }
 
+/// The apply fragment of an edit's planned work (`None`: not an edit's).
+pub fn apply_work(
+    index: usize,
+    work: Option<&super::Work>,
+) -> Option<Result<(String, Vec<u8>), String>> {
+    match work {
+        Some(super::Work::Edit(w)) => Some(Ok(apply_fragment(index, w))),
+        _ => None,
+    }
+}
+
+/// A plan file's fingerprint of an edit: every file the probe read whole (see
+/// [`Spec::depends`](super::Spec::depends)).
+pub fn depends(observed: &super::Observed, out: &mut super::Prints) {
+    for (p, seen) in &observed.deploy.files {
+        let v = match seen {
+            FileSeen::File(b) => super::sha256_hex(b),
+            other => format!("{other:?}"),
+        };
+        out.insert(format!("file {p}"), v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

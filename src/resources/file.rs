@@ -111,6 +111,9 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
 }
 
 impl super::Spec for FileSpec {
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
@@ -138,6 +141,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Path,
     first_probe: super::registry::FirstProbe::Path { emptiness: false },
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::file),
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

@@ -749,6 +749,52 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
 }
 
 impl super::Spec for GitSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_checkout(&self.dest);
+        if self.presence == super::Presence::Present {
+            p.add_remote(&self.repo, &self.version, &self.ssh);
+        }
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let o = &observed.deploy;
+        let co = (o.checkouts.get(&self.dest))
+            .ok_or_else(|| super::deploy::not_probed("the checkout"))?;
+        let remote = o.remotes.get(&(self.repo.clone(), self.version.clone()));
+        Ok(plan(self, &observed.path(&self.dest), co, remote)?.map(|p| p.map(super::Work::Git)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Git(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),
+            _ => None,
+        }
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let (key, deploy) = (self.key(), &observed.deploy);
+        if let Some(c) = deploy.checkouts.get(key) {
+            out.insert(format!("checkout {key}"), format!("{c:?}"));
+        }
+        if let Some(r) = deploy
+            .remotes
+            .get(&(self.repo.clone(), self.version.clone()))
+        {
+            out.insert(
+                format!("remote {} {}", self.repo, self.version),
+                super::digest_of(r),
+            );
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.owner, &self.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.dest
@@ -790,6 +836,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::deploy::git),
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

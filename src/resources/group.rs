@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use super::deploy::{Planned, Refused};
 use super::{Action, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// One group, rendered for one host.
@@ -128,6 +129,42 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
 }
 
 impl super::Spec for GroupSpec {
+    fn declares(&self) -> Vec<(super::accounts::Account, String)> {
+        match self.presence {
+            Presence::Present => vec![(super::accounts::Account::Group, self.name.clone())],
+            Presence::Absent => Vec::new(),
+        }
+    }
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.groups = true;
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let groups = (observed.deploy.groups.as_ref())
+            .ok_or_else(|| super::deploy::not_probed("getent group"))?;
+        Ok(plan(self, groups.get(&self.name))?.map(|p| p.map(super::Work::Group)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Group(op)) => {
+                Some(Ok((apply_fragment(index, &self.name, op), Vec::new())))
+            }
+            _ => None,
+        }
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = super::account_print(observed.deploy.groups.as_ref().map(|g| g.get(key)));
+        out.insert(format!("group {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
@@ -137,9 +174,9 @@ impl super::Spec for GroupSpec {
     }
 }
 
-/// [`super::registry::KindDef::check_key`]: a group name (`user::check_name`).
+/// [`super::registry::KindDef::check_key`]: a group name (`accounts::check_name`).
 fn check_key(key: &str) -> Result<String, String> {
-    super::user::check_name("group", key).map(|_| key.to_string())
+    super::accounts::check_name("group", key).map(|_| key.to_string())
 }
 
 /// The registry line of `group:` (see [`super::registry`]).
@@ -153,7 +190,24 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
+    render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
+    records: &[],
 };
+
+/// The spec of a `group:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    super::accounts::check_name("group", &key).map_err(|m| k.fail("group", m))?;
+    Ok(super::Desired::Group(GroupSpec {
+        name: key,
+        presence: k.presence(&state)?,
+        gid: k.id("gid", &raw.gid)?,
+        system: k.boolean("system", &raw.system)?.unwrap_or(false),
+    }))
+}
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ use regex::Regex;
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::{Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 
 /// One line, rendered for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +100,31 @@ pub fn plan(spec: &LineSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
 }
 
 impl super::Spec for LineSpec {
+    fn shares_file(&self) -> bool {
+        true
+    }
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_file(&self.path);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let seen = super::deploy::seen_file(&observed.deploy, &self.path)?;
+        Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        edit::apply_work(index, work)
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        edit::depends(observed, out)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
@@ -122,7 +148,50 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
+    check_value,
+    records: &[],
 };
+
+/// [`super::registry::KindDef::check_value`]: `regexp` is a regular expression.
+fn check_value(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "regexp" => check_regexp(value).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// The spec of a `line:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let regexp = k.string("regexp", &raw.regexp)?;
+    if let Some(re) = &regexp {
+        check_regexp(re).map_err(|m| k.fail("regexp", m))?;
+    }
+    let presence = k.presence(&state)?;
+    let text = k.string("text", &raw.text)?;
+    if presence == Presence::Present && text.is_none() {
+        return Err(k.fail("line", "a line needs `text`".into()));
+    }
+    if presence == Presence::Absent && text.is_none() && regexp.is_none() {
+        return Err(k.fail("line", "an absent line needs `regexp` or `text`".into()));
+    }
+    let text = text.unwrap_or_default();
+    check_text(&text).map_err(|m| k.fail("text", m))?;
+    let validate = k.string("validate", &raw.validate)?;
+    if let Some(v) = &validate {
+        edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
+    }
+    Ok(super::Desired::Line(LineSpec {
+        path: key,
+        presence,
+        regexp,
+        text,
+        validate,
+    }))
+}
 
 #[cfg(test)]
 mod tests {

@@ -160,6 +160,42 @@ pub enum Desired {
     Venv(venv::VenvSpec),
 }
 
+/// The work apply does for a planned change of a kind of `resources::deploy` (the list of
+/// those kinds, beside [`Desired`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    Git(git::GitOp),
+    Sync(sync::SyncWork),
+    Release(release::ReleaseWork),
+    Package(package::PackageOp),
+    User(user::UserOp),
+    Group(group::GroupOp),
+    Command,
+    Edit(edit::EditWork),
+    // fetch kinds
+    Download(download::DownloadOp),
+    AptSource(apt_source::AptSourceWork),
+    Venv(venv::VenvOp),
+}
+
+impl Work {
+    /// The files of a sync or release that change, as the report lists them.
+    pub fn file_list(&self) -> FileList {
+        match self {
+            Work::Sync(w) => w.file_list(),
+            Work::Release(w) => w.files.clone(),
+            Work::Git(_)
+            | Work::Package(_)
+            | Work::User(_)
+            | Work::Group(_)
+            | Work::Command
+            | Work::Edit(_) => Default::default(),
+            // fetch kinds
+            Work::Download(_) | Work::AptSource(_) | Work::Venv(_) => Default::default(),
+        }
+    }
+}
+
 /// Kind of a resource, as written in playbooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -213,9 +249,9 @@ impl fmt::Display for Kind {
     }
 }
 
-/// What every kind's spec answers, implemented in the kind's own file: the start of one
-/// contract for all kinds (probing, planning and applying still dispatch per kind: see
-/// docs/adding-a-kind.md).
+/// What every kind's spec answers, implemented in the kind's own file: with its registry line,
+/// the contract every kind implements (see docs/adding-a-kind.md). `Desired`'s methods of the
+/// same names dispatch to it through one macro.
 pub trait Spec {
     /// Its registry line (the kind file's `DEF`).
     const DEF: &'static registry::KindDef;
@@ -250,6 +286,94 @@ pub trait Spec {
     /// synced tree, releases): resources below it are known only after that step.
     fn tree_root(&self) -> Option<&str> {
         None
+    }
+    /// Paths it writes besides its key (a program's conf file, a service's unit file, a cron
+    /// job's file): like its key, each has one owner on a host (`play check`).
+    fn owned_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Several resources that say so may edit one file (`line:`, `block:`); no other may own
+    /// it.
+    fn shares_file(&self) -> bool {
+        false
+    }
+    /// Its key has one owner on a host (false: only within one play, as a command line that
+    /// two plays may both run).
+    fn owned_per_host(&self) -> bool {
+        true
+    }
+    /// The accounts (users, groups) a present resource of it creates (a user, its primary
+    /// group, a group): the accounts check counts them as existing.
+    fn declares(&self) -> Vec<(accounts::Account, String)> {
+        Vec::new()
+    }
+    /// The accounts (users, groups) that must exist when its step runs (`owner:`, `group:`,
+    /// the user a command or a cron job runs as), checked before apply (`accounts`).
+    fn accounts(&self) -> Vec<(accounts::Account, &str)> {
+        Vec::new()
+    }
+    /// Paths beside [`Spec::probe_paths`] whose state a plan file's fingerprint holds (a
+    /// program's conf file).
+    fn print_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What else its plan depends on in `observed` (its checkout, tree, package, unit…), as
+    /// entries of a plan file's fingerprint (`engine::planfile`).
+    fn depends(&self, _observed: &Observed, _out: &mut Prints) {}
+    /// What it asks of the probe beyond its paths: the records of its own (a checkout, a
+    /// package, a file read whole), see [`deploy::DeployProbe`].
+    fn add_probe(&self, _p: &mut deploy::DeployProbe) {}
+    /// The kinds of `resources::deploy`: its planned change and work, a pure function of what
+    /// the probe saw; `changed`: keys of the host's resources changing in this run (for
+    /// `on_change`). The path and process kinds plan elsewhere (`None`).
+    fn plan_work(
+        &self,
+        _observed: &Observed,
+        _changed: &[&str],
+    ) -> Result<Option<deploy::Planned<Work>>, deploy::Refused> {
+        Ok(None)
+    }
+    /// The content change a report shows for its planned `work` (an edit's file, a source).
+    fn content(&self, work: &Work, _observed: &Observed) -> Option<ContentChange> {
+        match work {
+            Work::Edit(w) => w.content.clone(),
+            _ => None,
+        }
+    }
+    /// Its apply fragment (script text and stdin) for its planned `work`; `last`: it is the
+    /// host's last step of a kind that says [`Spec::updates_apt_cache`] (that step runs
+    /// `apt-get update` once for all). `None`: not a kind with a fragment of its own, or no
+    /// work of its kind (an internal error).
+    fn apply_fragment(
+        &self,
+        _index: usize,
+        _work: Option<&Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        None
+    }
+    /// Its step changes what apt knows (a source): the host's last such step runs
+    /// `apt-get update`, and packages then need no update of their own.
+    fn updates_apt_cache(&self) -> bool {
+        false
+    }
+}
+
+/// Entries of a plan file's fingerprint: what a change depends on, by name.
+pub type Prints = BTreeMap<String, String>;
+
+/// A short digest of a structured observation (its debug form), `sha256:HEX` (16 digits).
+pub fn digest_of(v: &impl fmt::Debug) -> String {
+    let full = sha256_hex(format!("{v:?}").as_bytes());
+    format!("sha256:{}", &full[..16])
+}
+
+/// A user or group as the probe saw it: its entry, `absent`, or `unknown` (not probed).
+pub fn account_print<T: fmt::Debug>(seen: Option<Option<&T>>) -> String {
+    match seen {
+        Some(Some(entry)) => format!("{entry:?}"),
+        Some(None) => "absent".into(),
+        None => "unknown".into(),
     }
 }
 
@@ -362,6 +486,75 @@ impl Desired {
     /// See [`Spec::tree_root`].
     pub fn tree_root(&self) -> Option<&str> {
         each_spec!(self, s => s.tree_root())
+    }
+
+    /// See [`Spec::print_paths`].
+    pub fn print_paths(&self) -> Vec<String> {
+        each_spec!(self, s => s.print_paths())
+    }
+
+    /// See [`Spec::depends`].
+    pub fn depends(&self, observed: &Observed, out: &mut Prints) {
+        each_spec!(self, s => s.depends(observed, out))
+    }
+
+    /// See [`Spec::add_probe`].
+    pub fn add_probe(&self, p: &mut deploy::DeployProbe) {
+        each_spec!(self, s => s.add_probe(p))
+    }
+
+    /// See [`Spec::plan_work`].
+    pub fn plan_work(
+        &self,
+        observed: &Observed,
+        changed: &[&str],
+    ) -> Result<Option<deploy::Planned<Work>>, deploy::Refused> {
+        each_spec!(self, s => s.plan_work(observed, changed))
+    }
+
+    /// See [`Spec::content`].
+    pub fn content(&self, work: &Work, observed: &Observed) -> Option<ContentChange> {
+        each_spec!(self, s => s.content(work, observed))
+    }
+
+    /// See [`Spec::apply_fragment`].
+    pub fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&Work>,
+        last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        each_spec!(self, s => s.apply_fragment(index, work, last))
+    }
+
+    /// See [`Spec::updates_apt_cache`].
+    pub fn updates_apt_cache(&self) -> bool {
+        each_spec!(self, s => s.updates_apt_cache())
+    }
+
+    /// See [`Spec::owned_paths`].
+    pub fn owned_paths(&self) -> Vec<String> {
+        each_spec!(self, s => s.owned_paths())
+    }
+
+    /// See [`Spec::shares_file`].
+    pub fn shares_file(&self) -> bool {
+        each_spec!(self, s => s.shares_file())
+    }
+
+    /// See [`Spec::owned_per_host`].
+    pub fn owned_per_host(&self) -> bool {
+        each_spec!(self, s => s.owned_per_host())
+    }
+
+    /// See [`Spec::declares`].
+    pub fn declares(&self) -> Vec<(accounts::Account, String)> {
+        each_spec!(self, s => s.declares())
+    }
+
+    /// See [`Spec::accounts`].
+    pub fn accounts(&self) -> Vec<(accounts::Account, &str)> {
+        each_spec!(self, s => s.accounts())
     }
 }
 
@@ -665,6 +858,25 @@ pub struct PlanError {
     pub kind: Kind,
     pub key: String,
     pub message: String,
+}
+
+/// Checks `environment:` variable names and values (one line each): a command's, a cron
+/// job's.
+pub fn check_environment(env: &[(String, String)]) -> Result<(), String> {
+    for (k, v) in env {
+        let ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(format!("environment: `{k}` is not a variable name"));
+        }
+        if v.contains('\n') || v.contains('\r') {
+            return Err(format!("environment: `{k}` has a newline"));
+        }
+    }
+    Ok(())
 }
 
 /// Formats permission bits as `0644`.

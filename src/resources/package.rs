@@ -386,6 +386,29 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
 }
 
 impl super::Spec for PackageSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_package(&self.name, self.state == PackageState::Latest);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let db =
+            (observed.deploy.packages.as_ref()).ok_or_else(|| super::deploy::not_probed("dpkg"))?;
+        Ok(plan(self, db)?.map(|p| p.map(super::Work::Package)))
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = match &observed.deploy.packages {
+            Some(db) => match db.installed.get(key) {
+                Some(i) => format!("{} {} {}", i.status.trim(), i.version, i.arch),
+                None => "not installed".into(),
+            },
+            None => "unknown".into(),
+        };
+        out.insert(format!("package {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
@@ -411,6 +434,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
+    render: super::registry::Render::PerName,
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

@@ -511,6 +511,33 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
 }
 
 impl super::Spec for ProgramSpec {
+    fn owned_paths(&self) -> Vec<String> {
+        vec![conf_path(&self.name)]
+    }
+    fn print_paths(&self) -> Vec<String> {
+        vec![self.conf_path.clone()]
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let procs: Vec<String> = observed
+            .processes
+            .iter()
+            .flatten()
+            .filter(|p| p.group == self.name)
+            .map(|p| format!("{}={:?}", p.name, p.state))
+            .collect();
+        out.insert(
+            format!("program {key}"),
+            if procs.is_empty() {
+                "not loaded".into()
+            } else {
+                procs.join(" ")
+            },
+        );
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
@@ -556,6 +583,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Process,
     first_probe: super::registry::FirstProbe::Program,
     check_key,
+    render: super::registry::Render::Process,
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

@@ -3,13 +3,11 @@
 //! that kind accepts (the "does not apply" errors of `playbook` read them; tests check they are
 //! the fields of `playbook::RawResource` and that each is documented in docs/playbooks.md), of
 //! whether its key is a host path and how a key is checked (resolve), of whether
-//! `restart_on`, `reload_on` and `on_change` may watch it, and of what the first probe asks
-//! for it (`probe::Wants`).
-//!
-//! What is not here yet (see docs/adding-a-kind.md): rendering, planning and applying still
-//! dispatch per kind in `playbook`, `resolve`, `resources::mod`, `resources::deploy`,
-//! `resources::tree` and `apply`; those matches are exhaustive over [`Kind`] /
-//! [`Desired`](super::Desired), so a new kind fails to compile until each names it.
+//! `restart_on`, `reload_on` and `on_change` may watch it, of what the first probe asks for it
+//! (`probe::Wants`), of how resolve builds its spec from an entry ([`Render`]), and of the
+//! probe records it owns ([`Record`]). With [`super::Spec`] it is the contract a kind implements: the rest of the
+//! program reaches a kind through them (docs/adding-a-kind.md says which kinds are not moved
+//! behind it yet; `tests/kinds.rs` counts the files that name each kind).
 
 use super::Kind;
 
@@ -35,7 +33,66 @@ pub struct KindDef {
     /// Checks its rendered key, giving the key the resource has (a service's unit name gets
     /// its `.service`, a package loses its `=VERSION`); `Err`: the message, located by resolve.
     pub check_key: fn(&str) -> Result<String, String>,
+    /// How resolve builds its spec from a playbook entry.
+    pub render: Render,
+    /// Checks the literal value of one of its keys (one item of a list key), as resolve does
+    /// once rendered (the importer asks it of what it writes); `Err`: why not.
+    pub check_value: fn(key: &str, value: &str) -> Result<(), String>,
+    /// The probe records its probe fragment writes (`Spec::add_probe`) that no other kind
+    /// reads: the probe keeps their fields (`deploy::DeployObserved::record`), the kind parses
+    /// them when it plans.
+    pub records: &'static [Record],
 }
+
+/// A probe record a kind owns: `TAG \0 KEY \0` and `fields - 1` more NUL-terminated fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Record {
+    pub tag: &'static str,
+    /// How many fields follow the tag, the key included.
+    pub fields: usize,
+}
+
+/// How many fields follow `tag` when a kind's line owns that record.
+pub fn record_fields(tag: &[u8]) -> Option<usize> {
+    ALL.iter()
+        .flat_map(|k| def(*k).records)
+        .find(|r| r.tag.as_bytes() == tag)
+        .map(|r| r.fields)
+}
+
+/// [`KindDef::check_value`] of the kinds whose values resolve checks only in context.
+pub fn any_value(_key: &str, _value: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// Checks `value` of key `key` of the kind named `kind` (see [`KindDef::check_value`]); an
+/// unknown kind has no checks.
+pub fn check_value(kind: &str, key: &str, value: &str) -> Result<(), String> {
+    match by_name(kind) {
+        Some(k) => (def(k).check_value)(key, value),
+        None => Ok(()),
+    }
+}
+
+/// [`KindDef::render`]: how resolve builds a kind's spec from a playbook entry, once its key
+/// is rendered and checked.
+#[derive(Debug, Clone, Copy)]
+pub enum Render {
+    /// A function of the entry's keys, its errors located at them (in the kind's file; the
+    /// kinds not moved there yet have theirs in `resolve`).
+    Fn(RenderFn),
+    /// A supervisor program or a systemd service (`resolve`'s `process`: conf files and
+    /// includes found in the role).
+    Process,
+    /// One resource per name the entry lists (`package:`).
+    PerName,
+}
+
+/// See [`Render::Fn`].
+pub type RenderFn = fn(
+    &crate::resolve::Keys<'_>,
+    crate::resolve::Base,
+) -> Result<super::Desired, crate::resolve::ResolveError>;
 
 /// [`KindDef::check_key`] of the kinds whose key is a path on the host.
 pub fn path_key(key: &str) -> Result<String, String> {
@@ -79,6 +136,10 @@ pub const COMMON_KEYS: &[&str] = &[
     "name",
     "tags",
 ];
+
+/// Kind names that are also keys of most kinds (`group:`): such a name names its kind only in
+/// an entry that names no other (`playbook`).
+pub const KEY_FIRST: &[&str] = &["group"];
 
 /// Every kind, in the order playbook errors list them.
 pub const ALL: [Kind; 18] = [
@@ -164,6 +225,19 @@ mod tests {
                 assert!(!COMMON_KEYS.contains(key), "{}: {key} is common", d.name);
             }
         }
+    }
+
+    #[test]
+    fn values_are_checked_by_their_kind() {
+        assert!(check_value("line", "regexp", "^a.*$").is_ok());
+        assert!(check_value("line", "regexp", "(unclosed").is_err());
+        assert!(check_value("venv", "packages", "flask==3.0").is_ok());
+        assert!(check_value("venv", "packages", "not a requirement!").is_err());
+        assert!(
+            check_value("file", "regexp", "(unclosed").is_ok(),
+            "not a key of file"
+        );
+        assert!(check_value("no_such_kind", "x", "y").is_ok());
     }
 
     /// The keys a playbook entry may have (the fields of `playbook::RawResource`, which the

@@ -662,6 +662,79 @@ n=\"$b/r\"
 }
 
 impl super::Spec for ReleaseSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_release(&self.dest);
+        if self.pin.is_none() {
+            if let Some((root, exclude)) = self.probe_tree() {
+                p.add_tree(&root, &exclude);
+            }
+            if let ReleaseSource::Git {
+                repo, version, ssh, ..
+            } = &self.source
+            {
+                p.add_remote(repo, version, ssh);
+            }
+        }
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let o = &observed.deploy;
+        let history = o.releases.get(&self.dest).cloned().unwrap_or_default();
+        let tree = match (self.probe_tree(), &self.pin) {
+            (Some((root, _)), None) => Some(
+                o.trees
+                    .get(&root)
+                    .ok_or_else(|| super::deploy::not_probed("the live release"))?,
+            ),
+            _ => None,
+        };
+        let remote = match &self.source {
+            ReleaseSource::Git { repo, version, .. } => {
+                o.remotes.get(&(repo.clone(), version.clone()))
+            }
+            ReleaseSource::Sync { .. } => None,
+        };
+        let (dest, current) = (observed.path(&self.dest), observed.path(&self.current()));
+        let seen = Seen {
+            dest: &dest,
+            current: &current,
+            history: &history,
+            tree,
+            remote,
+        };
+        Ok(plan(self, &seen)?.map(|p| p.map(super::Work::Release)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Release(w)) => {
+                Some(apply_fragment(index, self, w).map_err(|e| e.to_string()))
+            }
+            _ => None,
+        }
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let (key, deploy) = (self.key(), &observed.deploy);
+        if let Some(h) = deploy.releases.get(key) {
+            out.insert(format!("release {key}"), super::digest_of(h));
+        }
+        for (root, t) in &deploy.trees {
+            out.insert(format!("tree {root}"), super::digest_of(t));
+        }
+        for ((repo, version), r) in &deploy.remotes {
+            out.insert(format!("remote {repo} {version}"), super::digest_of(r));
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.layout.owner, &self.layout.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.dest
@@ -700,6 +773,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::deploy::release),
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

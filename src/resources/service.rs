@@ -466,6 +466,23 @@ pub fn plan(
 }
 
 impl super::Spec for ServiceSpec {
+    fn owned_paths(&self) -> Vec<String> {
+        match self.unit {
+            Some(_) => vec![unit_path(&self.name)],
+            None => Vec::new(),
+        }
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = match observed.units.get(key) {
+            Some(u) => format!(
+                "load={} active={} sub={} file={} reload-needed={}",
+                u.load_state, u.active_state, u.sub_state, u.unit_file_state, u.need_daemon_reload
+            ),
+            None => "unknown".into(),
+        };
+        out.insert(format!("unit {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
@@ -500,6 +517,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Process,
     first_probe: super::registry::FirstProbe::Unit,
     check_key: unit_name,
+    render: super::registry::Render::Process,
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

@@ -854,6 +854,40 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for SyncSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_tree(&self.dest, &self.exclude);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let tree = (observed.deploy.trees.get(&self.dest))
+            .ok_or_else(|| super::deploy::not_probed("the folder"))?;
+        Ok(plan(self, &observed.path(&self.dest), tree)?.map(|p| p.map(super::Work::Sync)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Sync(w)) => {
+                Some(apply_fragment(index, self, w).map_err(|e| e.to_string()))
+            }
+            _ => None,
+        }
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        if let Some(t) = observed.deploy.trees.get(key) {
+            out.insert(format!("tree {key}"), super::digest_of(t));
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.layout.owner, &self.layout.group)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.dest
@@ -894,6 +928,9 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(crate::resolve::deploy::sync),
+    check_value: super::registry::any_value,
+    records: &[],
 };
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::deploy::{Planned, Refused};
 use super::group::GroupEntry;
 use super::{Action, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// One user, rendered for one host.
@@ -38,27 +39,6 @@ pub struct UserSpec {
     pub system: bool,
     /// Create the home folder when creating the user (default: not for system users).
     pub create_home: Option<bool>,
-}
-
-/// A user or group name as `useradd`/`groupadd` take it (Debian's default NAME_REGEX, minus
-/// the trailing `$` of machine accounts): `[a-z_][a-z0-9_-]*`, at most 32 characters.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} name `{name}`: lowercase letters, digits, `_` and `-` (first a letter or `_`), at most 32"
-        ))
-    }
 }
 
 /// A `getent passwd` line.
@@ -262,6 +242,52 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
 }
 
 impl super::Spec for UserSpec {
+    fn declares(&self) -> Vec<(super::accounts::Account, String)> {
+        use super::accounts::Account;
+        match self.presence {
+            // useradd makes a group of the same name unless told another one.
+            Presence::Present => vec![
+                (Account::User, self.name.clone()),
+                (
+                    Account::Group,
+                    self.group.clone().unwrap_or(self.name.clone()),
+                ),
+            ],
+            Presence::Absent => Vec::new(),
+        }
+    }
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_user(&self.name);
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let o = &observed.deploy;
+        let users = (o.users.as_ref()).ok_or_else(|| super::deploy::not_probed("getent passwd"))?;
+        let groups =
+            (o.groups.as_ref()).ok_or_else(|| super::deploy::not_probed("getent group"))?;
+        Ok(plan(self, users.get(&self.name), groups)?.map(|p| p.map(super::Work::User)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::User(op)) => {
+                Some(Ok((apply_fragment(index, &self.name, op), Vec::new())))
+            }
+            _ => None,
+        }
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        let v = super::account_print(observed.deploy.users.as_ref().map(|u| u.get(key)));
+        out.insert(format!("user {key}"), v);
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
@@ -276,9 +302,9 @@ impl super::Spec for UserSpec {
     }
 }
 
-/// [`super::registry::KindDef::check_key`]: a user name ([`check_name`]).
+/// [`super::registry::KindDef::check_key`]: a user name (`accounts::check_name`).
 fn check_key(key: &str) -> Result<String, String> {
-    check_name("user", key).map(|_| key.to_string())
+    super::accounts::check_name("user", key).map(|_| key.to_string())
 }
 
 /// The registry line of `user:` (see [`super::registry`]).
@@ -301,7 +327,47 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
+    render: super::registry::Render::Fn(from_entry),
+    check_value: super::registry::any_value,
+    records: &[],
 };
+
+/// The spec of a `user:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    super::accounts::check_name("user", &key).map_err(|m| k.fail("user", m))?;
+    if let Some(g) = &attrs.group {
+        super::accounts::check_name("group", g).map_err(|m| k.fail("group", m))?;
+    }
+    let groups = k.list("groups", &raw.groups)?;
+    for g in groups.iter().flatten() {
+        super::accounts::check_name("group", g).map_err(|m| k.fail("groups", m))?;
+    }
+    let shell = k.string("shell", &raw.shell)?;
+    if let Some(s) = &shell {
+        if !s.starts_with('/') || s.contains([':', '\n']) {
+            return Err(k.fail("shell", format!("shell `{s}` must be an absolute path")));
+        }
+    }
+    let home = k.path("home", k.string("home", &raw.home)?)?;
+    if home.as_deref().is_some_and(|h| h.contains(':')) {
+        return Err(k.fail("home", "home must not contain `:`".into()));
+    }
+    Ok(super::Desired::User(UserSpec {
+        name: key,
+        presence: k.presence(&state)?,
+        uid: k.id("uid", &raw.uid)?,
+        group: attrs.group,
+        groups,
+        append: k.boolean("append", &raw.append)?.unwrap_or(false),
+        shell,
+        home,
+        system: k.boolean("system", &raw.system)?.unwrap_or(false),
+        create_home: k.boolean("create_home", &raw.create_home)?,
+    }))
+}
 
 #[cfg(test)]
 mod tests {
@@ -326,10 +392,13 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(check_name("user", "app").is_ok());
-        assert!(check_name("user", "_svc-1").is_ok());
+        assert!(crate::resources::accounts::check_name("user", "app").is_ok());
+        assert!(crate::resources::accounts::check_name("user", "_svc-1").is_ok());
         for bad in ["", "App", "-rf", "1x", "a b", "a:b", &"x".repeat(33)] {
-            assert!(check_name("user", bad).is_err(), "{bad}");
+            assert!(
+                crate::resources::accounts::check_name("user", bad).is_err(),
+                "{bad}"
+            );
         }
     }
 

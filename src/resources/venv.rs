@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 use super::deploy::{set_args, Planned, Refused};
 use super::{Action, Attrs, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// The state file inside the venv.
@@ -152,6 +153,16 @@ pub fn parse_seen(cfg: &str, host: &str, dists: &str, state: &str, req: &str) ->
         dists,
         recorded,
         req_sum,
+    }
+}
+
+impl VenvSpec {
+    /// What the probe saw of it (its `venv` record), when asked.
+    fn seen(&self, observed: &super::Observed) -> Option<VenvSeen> {
+        match observed.deploy.record("venv", &self.path)? {
+            [cfg, host, dists, state, req] => Some(parse_seen(cfg, host, dists, state, req)),
+            _ => None,
+        }
     }
 }
 
@@ -376,6 +387,39 @@ pub fn apply_fragment(index: usize, spec: &VenvSpec, op: &VenvOp) -> String {
 }
 
 impl super::Spec for VenvSpec {
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_fragment(probe_fragment(self));
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        let seen = self
+            .seen(observed)
+            .ok_or_else(|| super::deploy::not_probed("the venv"))?;
+        Ok(plan(self, &seen, changed)?.map(|p| p.map(super::Work::Venv)))
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&super::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        match work {
+            Some(super::Work::Venv(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),
+            _ => None,
+        }
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        let key = self.key();
+        if let Some(v) = self.seen(observed) {
+            out.insert(format!("venv {key}"), format!("{v:?}"));
+        }
+    }
+    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+        super::accounts::pair(&self.user, &None)
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
@@ -407,7 +451,53 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
+    render: super::registry::Render::Fn(from_entry),
+    check_value,
+    records: &[super::registry::Record {
+        tag: "venv",
+        fields: 6,
+    }],
 };
+
+/// [`super::registry::KindDef::check_value`]: each of `packages` is a requirement.
+fn check_value(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "packages" => parse_requirement(value).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// The spec of a `venv:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    let user = k.string("user", &raw.user)?;
+    if let Some(u) = &user {
+        super::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
+    }
+    let python = k
+        .string("python", &raw.python)?
+        .unwrap_or_else(|| "python3".into());
+    if python.trim().is_empty() {
+        return Err(k.fail("python", "python: an empty interpreter".into()));
+    }
+    let packages = k
+        .list("packages", &raw.packages)?
+        .unwrap_or_default()
+        .iter()
+        .map(|p| parse_requirement(p).map_err(|m| k.fail("packages", m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(super::Desired::Venv(VenvSpec {
+        path: key,
+        presence: k.presence(&state)?,
+        python,
+        packages,
+        requirements: k.path("requirements", k.string("requirements", &raw.requirements)?)?,
+        pip_args: k.list("pip_args", &raw.pip_args)?.unwrap_or_default(),
+        user,
+    }))
+}
 
 #[cfg(test)]
 mod tests {
