@@ -405,3 +405,95 @@ fn omit_leaves_a_key_out() {
         set.stdout
     );
 }
+
+/// `play ARGS` in `dir` with the vault passphrase file `pass`.
+fn play_with_pass(dir: &Path, pass: &Path, args: &[&str]) -> Run {
+    let out = std::process::Command::new(support::lab::play_bin())
+        .args(args)
+        .env("PLAY_LOOPBACK_ONLY", "1")
+        .env("PLAY_VAULT_PASSWORD_FILE", pass)
+        .current_dir(dir)
+        .output()
+        .expect("run play");
+    Run::from(args, out)
+}
+
+/// Ansible's `-e @secrets.yml`: an extra-vars file that is a vault file (named `*.vault.yml`,
+/// or any file `play vault encrypt` encrypted) is decrypted in memory, as group_vars and vars
+/// files are; without the passphrase it is an error naming the file.
+#[test]
+fn extra_vars_from_a_vault_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: all\n  state:\n    - file: /etc/app/secret\n      content: \"{{ db_password }}\"\n      \
+         when: api_on\n",
+    );
+    write(d, "pass", "correct horse\n");
+    let pass = d.join("pass");
+    for name in ["secrets.vault.yml", "secrets.yml"] {
+        write(d, name, "db_password: Zq7-secret\napi_on: yes\n");
+        play_with_pass(d, &pass, &["vault", "encrypt", name]).code(0);
+        let cipher = std::fs::read_to_string(d.join(name)).expect("read");
+        assert!(!cipher.contains("Zq7-secret"), "{cipher}");
+        let at = format!("@{name}");
+        let ok = play_with_pass(d, &pass, &["check", "playbooks/site.yml", "-e", &at]).code(0);
+        assert_eq!(resources_checked(&ok), 3, "{name}");
+        let no_pass = play_offline(d, &["check", "playbooks/site.yml", "-e", &at]);
+        assert_ne!(no_pass.status, Some(0), "{name}");
+        let said = format!("{}{}", no_pass.stdout, no_pass.stderr);
+        assert!(said.contains(name), "{name}: {said}");
+    }
+}
+
+/// `hosts: "web:&{{ env }}"` (roots-trellis) is templated as Ansible templates it: with `-e`,
+/// the play's vars and vars files; an undefined var is a problem at the play naming it.
+#[test]
+fn a_templated_hosts_pattern_is_rendered_with_extra_and_play_vars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "inventory/hosts.yml",
+        "all:\n  vars: {ssh_port: 1}\n  hosts:\n    w1: {ssh_host: 127.0.0.1}\n    \
+         w2: {ssh_host: 127.0.0.1}\n  children:\n    web: {hosts: {w1: , w2: }}\n    \
+         development: {hosts: {w1: }}\n    production: {hosts: {w2: }}\n",
+    );
+    write(
+        d,
+        "playbooks/site.yml",
+        "- name: deploy\n  hosts: \"web:&{{ env }}\"\n  state:\n    - file: /etc/app/a\n      content: a\n    \
+         - file: /etc/app/b\n      content: b\n- hosts: \"{{ target }}\"\n  vars: {target: production}\n  \
+         state:\n    - file: /etc/app/c\n      content: c\n",
+    );
+    let dev = play_offline(d, &["check", "playbooks/site.yml", "-e", "env=development"]).code(0);
+    assert_eq!(resources_checked(&dev), 2 + 1, "{}", dev.stdout);
+    assert!(dev.stdout.contains("2 host(s)"), "{}", dev.stdout);
+    // `-e` wins over the play's vars, as in Ansible.
+    let prod = play_offline(
+        d,
+        &[
+            "check",
+            "playbooks/site.yml",
+            "-e",
+            "env=production",
+            "-e",
+            "target=development",
+        ],
+    )
+    .code(0);
+    assert_eq!(resources_checked(&prod), 2 + 1, "{}", prod.stdout);
+    let none = play_offline(d, &["check", "playbooks/site.yml"]);
+    assert_ne!(none.status, Some(0));
+    assert!(
+        none.stdout.contains(
+            "playbooks/site.yml:1:3: hosts pattern `web:&{{ env }}`: undefined variable `env`"
+        ),
+        "{}\n{}",
+        none.stdout,
+        none.stderr
+    );
+}

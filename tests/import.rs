@@ -64,6 +64,22 @@ fn figure(text: &str, label: &str) -> usize {
         .unwrap_or_else(|| panic!("no number after `{label}` in {text}"))
 }
 
+/// Writes `files` (path, text) as an Ansible project and imports it: the temp folder (keep it
+/// alive) and the output folder.
+fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    for (p, text) in files {
+        let path = src.join(p);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let (out_tmp, _) = import(&src);
+    drop(tmp);
+    let out = out_tmp.path().join("out");
+    (out_tmp, out)
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -412,22 +428,16 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
 /// `{{ X.item }}` looped over its results: the listed files that exist are followed.
 #[test]
 fn hook_files_included_through_a_looped_stat_are_followed() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let src = tmp.path().join("src");
-    let w = |p: &str, text: &str| {
-        let path = src.join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    w("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n");
-    w("deploy.yml", "- hosts: web\n  roles: [deploy]\n");
-    w(
-        "roles/deploy/defaults/main.yml",
-        "deploy_before:\n  - \"{{ playbook_dir }}/hooks/before.yml\"\n  - \"{{ playbook_dir }}/hooks/missing.yml\"\n",
-    );
-    w(
-        "roles/deploy/tasks/main.yml",
-        r#"- name: Check if deploy_before scripts exist
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("deploy.yml", "- hosts: web\n  roles: [deploy]\n"),
+        (
+            "roles/deploy/defaults/main.yml",
+            "deploy_before:\n  - \"{{ playbook_dir }}/hooks/before.yml\"\n  - \"{{ playbook_dir }}/hooks/missing.yml\"\n",
+        ),
+        (
+            "roles/deploy/tasks/main.yml",
+            r#"- name: Check if deploy_before scripts exist
   stat:
     path: "{{ item }}"
   delegate_to: localhost
@@ -440,27 +450,26 @@ fn hook_files_included_through_a_looped_stat_are_followed() {
     loop_var: include_path
   when: include_path.stat.exists
 "#,
-    );
-    w(
-        "hooks/before.yml",
-        "- name: Release marker\n  copy: content=ok dest=/srv/app/RELEASE\n  notify: reload app\n\
+        ),
+        (
+            "hooks/before.yml",
+            "- name: Release marker\n  copy: content=ok dest=/srv/app/RELEASE\n  notify: reload app\n\
          - include_tasks: \"{{ playbook_dir }}/roles/deploy/tasks/extra.yml\"\n",
-    );
-    // a handler's include is looked up in the role's tasks/ too
-    w(
-        "roles/deploy/handlers/main.yml",
-        "- import_tasks: reload.yml\n",
-    );
-    w(
-        "roles/deploy/tasks/reload.yml",
-        "- name: reload app\n  command: systemctl reload app\n",
-    );
-    w(
-        "roles/deploy/tasks/extra.yml",
-        "- name: Extra\n  file: path=/srv/app/shared state=directory\n",
-    );
-    let (tmp2, _) = import(&src);
-    let out = tmp2.path().join("out");
+        ),
+        // a handler's include is looked up in the role's tasks/ too
+        (
+            "roles/deploy/handlers/main.yml",
+            "- import_tasks: reload.yml\n",
+        ),
+        (
+            "roles/deploy/tasks/reload.yml",
+            "- name: reload app\n  command: systemctl reload app\n",
+        ),
+        (
+            "roles/deploy/tasks/extra.yml",
+            "- name: Extra\n  file: path=/srv/app/shared state=directory\n",
+        ),
+    ]);
     let role = read(&out.join("roles/deploy/state.yml"));
     assert!(
         role.contains("# Release marker\n- file: /srv/app/RELEASE\n  content: ok\n"),
@@ -491,5 +500,72 @@ fn hook_files_included_through_a_looped_stat_are_followed() {
     );
     let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    drop(tmp);
+}
+
+/// Ansible `tags:` of a task, a block, an include, a role entry and a play are carried onto
+/// the resources, roles and plays, so `play check --tags` selects what `ansible-playbook
+/// --tags` would.
+#[test]
+fn tags_are_carried_and_select_with_tags() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            "- hosts: web\n  tags: site\n  roles:\n    - {role: app, tags: [app]}\n    - base\n  \
+         tasks:\n    - name: motd\n      copy: content=hi dest=/etc/motd\n      tags: [motd]\n",
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            "- name: conf\n  copy: content=x dest=/etc/app.conf\n  tags: conf\n\
+         - block:\n    - name: data\n      file: path=/srv/data state=directory\n  tags: [data]\n\
+         - import_tasks: debug.yml\n  tags: [debug]\n\
+         - name: data again\n  file: path=/srv/data state=directory\n  tags: [more]\n",
+        ),
+        (
+            "roles/app/tasks/debug.yml",
+            "- name: debug conf\n  copy: content=d dest=/etc/app.debug\n",
+        ),
+        (
+            "roles/base/tasks/main.yml",
+            "- name: base\n  file: path=/srv/base state=directory\n",
+        ),
+    ]);
+    let role = read(&out.join("roles/app/state.yml"));
+    assert!(
+        role.contains("- file: /etc/app.conf\n  content: x\n  tags: [conf]\n"),
+        "{role}"
+    );
+    assert!(
+        role.contains("- directory: /srv/data\n  tags: [data, more]\n"),
+        "{role}"
+    );
+    assert!(
+        role.contains("- file: /etc/app.debug\n  content: d\n  tags: [debug]\n"),
+        "{role}"
+    );
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(site.contains("  tags: [site]\n"), "{site}");
+    assert!(
+        site.contains("  roles:\n    - {role: app, tags: [app]}\n    - base\n"),
+        "{site}"
+    );
+    assert!(site.contains("  tags: [motd]\n"), "{site}");
+    let count = |args: &[&str]| {
+        let mut all = vec!["check", "-i", "inventory", "--color", "never"];
+        all.extend_from_slice(args);
+        let r = play(&out, &all);
+        assert_eq!(r.code, 0, "{all:?}: {}{}", r.stdout, r.stderr);
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("0 problem(s)"))
+            .expect("summary");
+        figure(line, "host(s),")
+    };
+    assert_eq!(count(&[]), 5);
+    assert_eq!(count(&["--tags", "app"]), 3);
+    assert_eq!(count(&["--tags", "debug,motd"]), 2);
+    // two tasks declaring one folder: one resource, selected by the tags of either
+    assert_eq!(count(&["--tags", "more"]), 1);
+    assert_eq!(count(&["--tags", "site", "--skip-tags", "conf"]), 4);
 }

@@ -841,6 +841,8 @@ fn permission_denied_is_reported_by_the_probe() {
 #[test]
 fn probing_many_paths_stays_cheap() {
     // 2000 paths in one script: one find, one sha256sum (the script must not fork per path).
+    // Counted, not timed: every program the probe could start per path is wrapped by a
+    // script that records its start, first on PATH.
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let mut rs = Vec::new();
@@ -851,12 +853,72 @@ fn probing_many_paths_stays_cheap() {
         }
         rs.push(file(&p, Some(format!("{i}").as_bytes()), Attrs::default()));
     }
-    let t0 = std::time::Instant::now();
-    let o = probe_in(d, &rs);
-    let secs = t0.elapsed().as_secs_f64();
+    let wrap = tempfile::tempdir().unwrap();
+    let log = wrap.path().join("started");
+    let mut wrapped = 0;
+    for prog in [
+        "stat",
+        "sha256sum",
+        "readlink",
+        "find",
+        "ls",
+        "cat",
+        "head",
+        "od",
+        "base64",
+        "wc",
+        "test",
+        "printf",
+        "xargs",
+        "sh",
+        "dash",
+        "bash",
+        "awk",
+        "sed",
+        "tr",
+        "cut",
+    ] {
+        let real = Command::new("sh")
+            .args(["-c", &format!("command -v {prog}")])
+            .output()
+            .expect("sh");
+        let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+        if !real.starts_with('/') {
+            continue; // a shell builtin or not installed
+        }
+        let w = wrap.path().join(prog);
+        fs::write(
+            &w,
+            format!(
+                "#!/bin/sh\necho {prog} >> '{}'\nexec {real} \"$@\"\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&w, fs::Permissions::from_mode(0o755)).unwrap();
+        wrapped += 1;
+    }
+    assert!(wrapped >= 5, "too few programs found to wrap");
+    let path = format!(
+        "{}:{}",
+        wrap.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (command, stdin) = Wants::for_resources(&rs).command();
+    let script = format!("PATH='{path}'; export PATH\n{command}");
+    let out = run_in(SH, d, &script, &stdin);
+    assert_eq!(out.status, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let o = probe::parse(&out.stdout).expect("probe output parses");
     assert_eq!(o.paths.len(), 1000);
     assert_eq!(plan(&rs, &o).len(), 1000);
-    assert!(secs < 5.0, "probe took {secs}s");
+    let started = fs::read_to_string(&log).unwrap_or_default();
+    let n = started.lines().count();
+    assert!(n >= 1, "the wrappers saw no program start: PATH not used?");
+    assert!(
+        n <= 20,
+        "the probe of 2000 paths started {n} programs (one per path?): {}",
+        started.lines().take(20).collect::<Vec<_>>().join(" ")
+    );
 }
 
 #[test]

@@ -21,6 +21,8 @@ pub struct Item {
     pub loop_: Option<Value>,
     pub loop_var: Option<String>,
     pub when: Vec<String>,
+    /// `tags:` of the task (with its blocks' and includes').
+    pub tags: Vec<String>,
     /// Handler names it notifies, not resolved yet.
     pub notify: Vec<String>,
     /// Merged into another item: not written.
@@ -31,6 +33,15 @@ pub struct Item {
 }
 
 impl Item {
+    /// Takes `other`'s tags too (two tasks declaring one resource: selected by either's).
+    fn add_tags(&mut self, other: &[String]) {
+        for t in other {
+            if !self.tags.contains(t) {
+                self.tags.push(t.clone());
+            }
+        }
+    }
+
     fn dedupe_key(&self) -> String {
         format!(
             "{}\u{0}{}\u{0}{:?}\u{0}{:?}",
@@ -521,6 +532,7 @@ impl Conversion {
                             loop_,
                             loop_var: t.loop_var.clone(),
                             when: keep.clone(),
+                            tags: t.tags.clone(),
                             notify: t.notify.clone(),
                             removed: false,
                             line: 0,
@@ -724,6 +736,7 @@ impl Conversion {
                             loop_: None,
                             loop_var: None,
                             when: t.when.clone(),
+                            tags: Vec::new(),
                             notify: Vec::new(),
                             removed: false,
                             line: 0,
@@ -782,6 +795,7 @@ impl Conversion {
                             loop_: t.loop_.clone(),
                             loop_var: t.loop_var.clone(),
                             when: t.when.clone(),
+                            tags: Vec::new(),
                             notify: Vec::new(),
                             removed: false,
                             line: 0,
@@ -888,6 +902,7 @@ impl Conversion {
                 }
             }
             kept.res.notes.extend(dropped.res.notes.iter().cloned());
+            kept.add_tags(&dropped.tags);
             let kept_title = kept.title.clone();
             self.containers[c].items[drop].removed = true;
             // records pointing at the dropped item now point at the kept one
@@ -931,6 +946,8 @@ impl Conversion {
             let Some(j) = earlier else { continue };
             let title = self.containers[c].items[j].title.clone();
             let kind = self.containers[c].items[i].res.kind().to_string();
+            let tags = self.containers[c].items[i].tags.clone();
+            self.containers[c].items[j].add_tags(&tags);
             self.containers[c].items[i].removed = true;
             for r in &mut self.records {
                 if let Outcome::Items(list) = &mut r.outcome {

@@ -100,6 +100,10 @@ pub(crate) struct PlayOut {
     pub hosts: String,
     pub vars_files: Vec<String>,
     pub roles: Vec<String>,
+    /// `tags:` of each role of `roles` (a dependency gets those of the role needing it).
+    pub role_tags: Vec<Vec<String>>,
+    /// The play's `tags:`.
+    pub tags: Vec<String>,
     pub container: usize,
     pub serial: Option<Value>,
     pub max_fail: Option<Value>,
@@ -588,13 +592,6 @@ impl Session<'_> {
             ));
             return Ok(None);
         };
-        if hosts.contains("{{") {
-            self.notes.push(format!(
-                "`{}:{}`: `hosts: {hosts}` is a template; play does not template host patterns, so write the pattern out",
-                rel_pb.display(),
-                play.line
-            ));
-        }
         self.play_hosts.push(hosts.clone());
         let pc = self.conv.new_container(out_file.to_path_buf(), false);
         let mut tnotes = Notes::default();
@@ -618,7 +615,6 @@ impl Session<'_> {
                 "play prompts for nothing: pass them with `-e`",
             ),
             ("strategy", "play converges hosts in parallel"),
-            ("tags", "play has no tags yet"),
             ("connection", "play connects over SSH"),
         ] {
             if play.get(k).is_some() {
@@ -678,6 +674,7 @@ impl Session<'_> {
         }
         // roles
         let mut role_names: Vec<String> = Vec::new();
+        let mut role_tags: Vec<Vec<String>> = Vec::new();
         let mut role_containers: Vec<usize> = Vec::new();
         let role_entries: Vec<Node> = play
             .get("roles")
@@ -718,6 +715,10 @@ impl Session<'_> {
                 ));
                 continue;
             };
+            let tags = (entry.as_ref())
+                .and_then(|e| e.get("tags"))
+                .map(task::tag_list)
+                .unwrap_or_default();
             let mut chain = Vec::new();
             collect_role(reader, &rd.dir, &mut chain, 0);
             for dir in chain {
@@ -732,6 +733,7 @@ impl Session<'_> {
                 if !role_names.contains(&name) {
                     *self.role_use.entry(name.clone()).or_default() += 1;
                     role_names.push(name);
+                    role_tags.push(tags.clone());
                     role_containers.push(c);
                 }
             }
@@ -807,6 +809,8 @@ impl Session<'_> {
             hosts,
             vars_files,
             roles: role_names,
+            role_tags,
+            tags: play.get("tags").map(task::tag_list).unwrap_or_default(),
             container: pc,
             serial: play.get("serial").map(Node::to_value),
             max_fail: play.get("max_fail_percentage").map(Node::to_value),

@@ -492,7 +492,9 @@ impl Reader<'_> {
                 let bu = n.get("become_user").and_then(Node::as_string);
                 let bu = bu.as_deref().or(become_user);
                 let inner = at.nested(w, bu.map(str::to_string));
-                self.task_list(block.items(), &inner, inl, out)?;
+                let tags = n.get("tags").map(task::tag_list).unwrap_or_default();
+                let mut inside = Vec::new();
+                self.task_list(block.items(), &inner, inl, &mut inside)?;
                 if let Some(rescue) = n.get("rescue") {
                     for r in rescue.items() {
                         let t = task::from_node(r, relf).ok();
@@ -507,8 +509,10 @@ impl Reader<'_> {
                     }
                 }
                 if let Some(always) = n.get("always") {
-                    self.task_list(always.items(), &inner, inl, out)?;
+                    self.task_list(always.items(), &inner, inl, &mut inside)?;
                 }
+                task::inherit_tags(&mut inside, &tags);
+                out.append(&mut inside);
                 continue;
             }
             let mut t = match task::from_node(n, relf) {
@@ -570,7 +574,9 @@ impl Reader<'_> {
                     ),
                 ));
                 for f in files {
-                    out.extend(self.follow(&f, base, &t, prefix, inl, depth)?);
+                    let mut inside = self.follow(&f, base, &t, prefix, inl, depth)?;
+                    task::inherit_tags(&mut inside, &t.tags);
+                    out.append(&mut inside);
                 }
                 continue;
             }
@@ -658,7 +664,9 @@ impl Reader<'_> {
                                 .unwrap_or_default()
                         ),
                     ));
-                    out.extend(self.follow(&path, base, &t, prefix, inl, depth)?);
+                    let mut inside = self.follow(&path, base, &t, prefix, inl, depth)?;
+                    task::inherit_tags(&mut inside, &t.tags);
+                    out.append(&mut inside);
                 }
                 "include_role" | "import_role" => {
                     let title = t.title();
@@ -706,8 +714,9 @@ impl Reader<'_> {
                         inl.vars.extend(vars);
                     }
                     let from = t.arg_str(&["tasks_from"]).unwrap_or_else(|| "main".into());
-                    let (tasks, handlers) =
+                    let (mut tasks, handlers) =
                         self.role_tasks(&role.dir, &from, Some(&pre), &t.when, inl, depth + 1)?;
+                    task::inherit_tags(&mut tasks, &t.tags);
                     out.extend(tasks);
                     inl.handlers.extend(handlers);
                 }
@@ -883,5 +892,63 @@ mod tests {
             None
         );
         assert_eq!(debian_variant("{{ item }}"), None);
+    }
+
+    /// Tags of a task, of its blocks and of the includes it came through, outer ones first;
+    /// `"a, b"` is two tags; the include's `when` is carried too.
+    #[test]
+    fn tags_of_blocks_and_includes_are_inherited() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let tasks = tmp.path().join("roles/app/tasks");
+        std::fs::create_dir_all(&tasks).expect("mkdir");
+        std::fs::write(
+            tasks.join("main.yml"),
+            r#"- name: one
+  file: path=/a state=directory
+  tags: [own]
+- block:
+    - name: two
+      file: path=/b state=directory
+      tags: conf
+  tags: "deploy, conf"
+- include_tasks: extra.yml
+  when: x
+  tags: [extra]
+- name: plain
+  file: path=/d state=directory
+"#,
+        )
+        .expect("write");
+        std::fs::write(
+            tasks.join("extra.yml"),
+            "- name: three\n  file: path=/c state=directory\n  tags: [inner, extra]\n",
+        )
+        .expect("write");
+        let reader = Reader {
+            root: tmp.path(),
+            root_is_role: false,
+            playbook_dir: tmp.path().to_path_buf(),
+        };
+        let mut inl = Inlined::default();
+        let entries = reader
+            .task_file(&tasks.join("main.yml"), &tasks, &[], None, &mut inl, 0)
+            .expect("read");
+        let got: Vec<(String, Vec<String>, Vec<String>)> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Task(t) => Some((t.title(), t.tags.clone(), t.when.clone())),
+                Entry::Note(_) => None,
+            })
+            .collect();
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            got,
+            [
+                ("one".to_string(), v(&["own"]), v(&[])),
+                ("two".to_string(), v(&["deploy", "conf"]), v(&[])),
+                ("three".to_string(), v(&["extra", "inner"]), v(&["x"])),
+                ("plain".to_string(), v(&[]), v(&[])),
+            ]
+        );
     }
 }

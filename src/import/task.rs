@@ -105,6 +105,8 @@ pub struct Task {
     pub first_found: Vec<String>,
     /// `no_log: true`: the resource is `sensitive`.
     pub no_log: bool,
+    /// `tags:`, its own then (after the flattening) those of its blocks and includes.
+    pub tags: Vec<String>,
     /// Keywords present that play has no equivalent for (reported, not carried).
     pub dropped: Vec<String>,
     /// Templates and files of an included role live under this folder of the container's
@@ -255,6 +257,37 @@ fn typed(v: &str) -> Value {
 }
 
 /// Reads one task mapping. `Err` holds a reason when the entry is not a task at all.
+/// Ansible's `tags:` (a list, a tag, or `"a, b"`) as a list.
+pub fn tag_list(n: &Node) -> Vec<String> {
+    let words: Vec<String> = match &n.kind {
+        super::node::NodeKind::Seq(items) => items.iter().filter_map(Node::as_string).collect(),
+        _ => n.as_string().into_iter().collect(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for w in words.iter().flat_map(|w| w.split(',')) {
+        let w = w.trim();
+        if !w.is_empty() && !out.iter().any(|o| o == w) {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+/// Gives `tags` (of an enclosing block, include or role) to every task of `entries`, before
+/// their own.
+pub fn inherit_tags(entries: &mut [super::project::Entry], tags: &[String]) {
+    if tags.is_empty() {
+        return;
+    }
+    for e in entries {
+        if let super::project::Entry::Task(t) = e {
+            let mut all = tags.to_vec();
+            all.extend(t.tags.iter().filter(|x| !tags.contains(x)).cloned());
+            t.tags = all;
+        }
+    }
+}
+
 pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
     let mut t = Task {
         file: file.to_path_buf(),
@@ -350,7 +383,8 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
                     t.args.push((ak.clone(), av.to_value()));
                 }
             }
-            "become" | "become_method" | "tags" | "check_mode" | "diff" | "vars" => {
+            "tags" => t.tags = tag_list(v),
+            "become" | "become_method" | "check_mode" | "diff" | "vars" => {
                 if k == "vars" {
                     t.dropped.push("vars".into());
                 }

@@ -126,6 +126,10 @@ pub fn item_lines(item: &Item, indent: usize) -> (Vec<String>, usize) {
             &Value::Sequence(item.when.iter().cloned().map(Value::String).collect()),
         ),
     }
+    if !item.tags.is_empty() {
+        let tags = item.tags.iter().cloned().map(Value::String).collect();
+        field(&mut fields, &inner, "tags", &Value::Sequence(tags));
+    }
     if let Some(first) = fields.first_mut() {
         *first = format!("{pad}- {}", first.trim_start());
     }
@@ -232,8 +236,23 @@ pub(crate) fn project(
             if !p.vars_files.is_empty() {
                 lines.push(format!("  vars_files: {}", flow_list(&p.vars_files)));
             }
-            if !p.roles.is_empty() {
-                lines.push(format!("  roles: {}", flow_list(&p.roles)));
+            if !p.tags.is_empty() {
+                lines.push(format!("  tags: {}", flow_list(&p.tags)));
+            }
+            if p.role_tags.iter().all(Vec::is_empty) {
+                if !p.roles.is_empty() {
+                    lines.push(format!("  roles: {}", flow_list(&p.roles)));
+                }
+            } else {
+                lines.push("  roles:".into());
+                for (r, tags) in p.roles.iter().zip(&p.role_tags) {
+                    lines.push(match tags.is_empty() {
+                        true => format!("    - {}", scalar(r)),
+                        false => {
+                            format!("    - {{role: {}, tags: {}}}", scalar(r), flow_list(tags))
+                        }
+                    });
+                }
             }
             let live: Vec<usize> = (0..conv.containers[c].items.len())
                 .filter(|&i| !conv.containers[c].items[i].removed)

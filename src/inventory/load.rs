@@ -373,7 +373,15 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars, InventoryError> {
     let mut vars = Vars::new();
     for arg in args {
         if let Some(path) = arg.strip_prefix('@') {
-            let map: OrderedMap<Value> = yaml::from_file(Path::new(path))?;
+            let path = Path::new(path);
+            // A vault file (`*.vault.yml`, or any file that is encrypted, as Ansible's
+            // `-e @secrets.yml` of a vaulted file): decrypted in memory, its values secrets.
+            let encrypted = std::fs::read(path).is_ok_and(|b| crate::vault::is_encrypted(&b));
+            if crate::vault::is_vault_file(path) || encrypted {
+                vars.extend(crate::vault::load_vars(path).map_err(YamlError::from)?);
+                continue;
+            }
+            let map: OrderedMap<Value> = yaml::from_file(path)?;
             vars.extend(map.0);
         } else if arg.trim_start().starts_with('{') {
             let map: OrderedMap<Value> =

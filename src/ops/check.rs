@@ -54,10 +54,12 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Without a position (a command-line option, a whole file): no `:0:0`.
-        match self.line {
-            0 => write!(f, "{}: {}", self.file, self.message)?,
-            line => write!(f, "{}:{line}:{}: {}", self.file, self.column, self.message)?,
+        // Without a position (a command-line option, a whole file): no `:0:0`; a line without
+        // a column (a template's text that failed to write): no `:0`.
+        match (self.line, self.column) {
+            (0, _) => write!(f, "{}: {}", self.file, self.message)?,
+            (line, 0) => write!(f, "{}:{line}: {}", self.file, self.message)?,
+            (line, column) => write!(f, "{}:{line}:{column}: {}", self.file, self.message)?,
         }
         // A problem common to several hosts is said once, with their count.
         const SHOWN: usize = 5;
@@ -332,9 +334,14 @@ fn check_playbook(
     if let Some(pb) = &pb {
         seen.tags.extend(pb.tags());
     }
-    let (Some(pb), Some(inv)) = (pb, inv) else {
+    let (Some(mut pb), Some(inv)) = (pb, inv) else {
         return problems;
     };
+    problems.extend(
+        crate::resolve::template_patterns(&mut pb, extra)
+            .iter()
+            .map(from_resolve),
+    );
     problems.extend(pb.plays.iter().filter_map(|p| unmatched_pattern(p, inv)));
     let hosts = match engine::target_hosts(&pb, inv, opts.limit.as_deref()) {
         Ok(h) => h,

@@ -69,7 +69,13 @@ pub fn converge(
     salt: &str,
     check: Option<SourcesCheck<'_>>,
 ) -> Result<Converged, ConvergeError> {
-    let pb = playbook::load(playbook)?;
+    let mut pb = playbook::load(playbook)?;
+    if let Some(e) = crate::resolve::template_patterns(&mut pb, extra_vars)
+        .into_iter()
+        .next()
+    {
+        return Err(RunError::from(e).into());
+    }
     let known = pb.tags();
     for t in opts.tags.unknown(&known) {
         // As Ansible: a tag nothing has selects nothing; said, since it is most often a typo.

@@ -105,6 +105,50 @@ fn environment(pb: &Playbook, limits: template::Limits) -> Environment<'static> 
     env
 }
 
+/// Renders the plays' `hosts:` patterns that are templates (`web:&{{ env }}`, as Ansible does)
+/// with the play's vars, its vars files and the extra vars (no host is known yet, so no host
+/// vars or facts). A play whose pattern does not render is removed from the playbook and its
+/// error returned, located at the play.
+pub fn template_patterns(pb: &mut Playbook, extra_vars: &Vars) -> Vec<ResolveError> {
+    let limits = template::Limits::default();
+    let env = Arc::new(environment(pb, limits));
+    let mut errors = Vec::new();
+    pb.plays.retain_mut(|play| {
+        if !(play.hosts.contains("{{") || play.hosts.contains("{%")) {
+            return true;
+        }
+        let mut raw: BTreeMap<String, YValue> = play.vars.iter().cloned().collect();
+        for (_, vf) in &play.vars_files {
+            raw.extend(vf.iter().cloned());
+        }
+        raw.extend(extra_vars.clone());
+        let vars = LazyVars::new(env.clone(), raw, BTreeMap::new(), limits);
+        let renderer = Renderer {
+            env: &env,
+            scope: Scope::new(vars, BTreeMap::new()),
+        };
+        match renderer.string("hosts", &play.hosts) {
+            Ok(pattern) => {
+                play.hosts = pattern.trim().to_string();
+                true
+            }
+            Err(e) => {
+                errors.push(ResolveError {
+                    origin: play.origin.clone(),
+                    message: format!(
+                        "hosts pattern `{}`: {} (a pattern sees the play's vars, its vars files \
+                         and -e; not host vars)",
+                        play.hosts, e.message
+                    ),
+                    host: String::new(),
+                });
+                false
+            }
+        }
+    });
+    errors
+}
+
 fn truthy(v: &MValue) -> bool {
     v.is_true()
 }
