@@ -437,11 +437,11 @@ impl<'a> Resolver<'a> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<(Kind, String)>, ResolveError> {
-        if entry.raw.kind_name() == Some(Kind::Package) {
+        if let Some(kind) = per_name(entry) {
             return Ok(self
                 .package_names(entry, r, host)?
                 .into_iter()
-                .map(|(name, _)| (Kind::Package, name))
+                .map(|(name, _)| (kind, name))
                 .collect());
         }
         Ok(vec![self.key(entry, r, host)?])
@@ -454,7 +454,7 @@ impl<'a> Resolver<'a> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<Resource>, ResolveError> {
-        if entry.raw.kind_name() == Some(Kind::Package) {
+        if per_name(entry).is_some() {
             return self.packages(entry, r, host);
         }
         Ok(vec![self.resource(entry, r, host)?])
@@ -1212,6 +1212,12 @@ pub fn link(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         attrs: b.attrs,
         force,
     }))
+}
+
+/// The kind of an entry that is one resource per name it lists (its registry line's
+/// [`Render::PerName`]: `package:`).
+fn per_name(entry: &Entry) -> Option<Kind> {
+    (entry.raw.kind_name()).filter(|k| matches!(k.def().render, Render::PerName))
 }
 
 /// The folder of the role an entry belongs to.

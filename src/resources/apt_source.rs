@@ -308,7 +308,7 @@ pub fn apply_fragment(
     if update {
         s.push_str(&format!(
             "{} update </dev/null 1>&2 || play_fail {i}\n",
-            super::package::APT
+            super::deploy::APT
         ));
     }
     s.push_str(&format!("play_ok {i}\n"));

@@ -64,6 +64,9 @@ impl<W> Planned<W> {
     }
 }
 
+/// `apt-get` as apply runs it (`package:`'s installs and removals, `apt_source:`'s update).
+pub const APT: &str = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+
 /// `set -- 'a' 'b' …` (or `set --` for none), every word quoted.
 pub fn set_args<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     let mut s = String::from("set --");

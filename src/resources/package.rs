@@ -328,9 +328,6 @@ pub fn plan(spec: &PackageSpec, db: &PackageDb) -> Result<Option<Planned<Package
     }
 }
 
-/// `apt-get` as apply runs it (also `apt_source:`'s update).
-pub const APT: &str = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
-
 /// The apply step for all of a host's package changes: `(index, op)` in declared order, the
 /// step's marker carrying the first index; every index is reported `ok` when apt succeeded.
 /// Runs inside the apply script (its `play_ok`, `play_fail`); apt's output goes to stderr.
@@ -339,7 +336,7 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
         return String::new();
     };
     let mut s = format!("# packages\nprintf '\\0play-step\\0%s\\0' {first} >&2\n");
-    let apt = APT;
+    let apt = super::deploy::APT;
     let installs: Vec<&String> = ops
         .iter()
         .filter_map(|(_, o)| match o {
