@@ -14,10 +14,9 @@ use crate::inventory::Host;
 use crate::playbook::Entry;
 use crate::resources::command::CommandSpec;
 use crate::resources::git::{self, GitSpec};
-use crate::resources::package::{self, PackageSpec, PackageState};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
-use crate::resources::{Attrs, Desired, Presence, Resource};
+use crate::resources::{Attrs, Desired, Presence};
 use crate::yaml::Value as YValue;
 
 /// The extra var that pins every `release:` of a run (`play rollback`): `previous` or an id.
@@ -242,78 +241,6 @@ impl Resolver<'_> {
             .tree(&dir, exclude)
             .map_err(|m| k.fail(key, format!("{key}: {m}")))?;
         Ok((dir.display().to_string(), tree))
-    }
-
-    /// The names of a `package:` entry (a name, a list, or a template giving either).
-    pub(super) fn package_names(
-        &self,
-        entry: &Entry,
-        r: &Renderer,
-        host: &Host,
-    ) -> Result<Vec<(String, Option<String>)>, ResolveError> {
-        let k = Keys {
-            entry,
-            r,
-            host,
-            resolver: self,
-        };
-        let names = k.list("package", &entry.raw.package)?.unwrap_or_default();
-        if names.is_empty() {
-            return Err(k.fail("package", "package: no package named".into()));
-        }
-        names
-            .iter()
-            .map(|n| package::parse_name(n).map_err(|m| k.fail("package", m)))
-            .collect()
-    }
-
-    /// The resources of a `package:` entry: one per name.
-    pub(super) fn packages(
-        &self,
-        entry: &Entry,
-        r: &Renderer,
-        host: &Host,
-    ) -> Result<Vec<Resource>, ResolveError> {
-        let k = Keys {
-            entry,
-            r,
-            host,
-            resolver: self,
-        };
-        let raw = &entry.raw;
-        let state = match k.string("state", &raw.state)?.as_deref() {
-            None => PackageState::Present,
-            Some(s) => PackageState::parse(s).ok_or_else(|| {
-                k.fail(
-                    "state",
-                    format!("a package's state is `present`, `absent` or `latest`, not `{s}`"),
-                )
-            })?,
-        };
-        let update_cache = k
-            .boolean("update_cache", &raw.update_cache)?
-            .unwrap_or(false);
-        self.package_names(entry, r, host)?
-            .into_iter()
-            .map(|(name, version)| {
-                if version.is_some() && state != PackageState::Present {
-                    return Err(k.fail(
-                        "package",
-                        format!("package `{name}`: a pinned version needs `state: present`"),
-                    ));
-                }
-                Ok(Resource {
-                    desired: Desired::Package(PackageSpec {
-                        name,
-                        version,
-                        state,
-                        update_cache,
-                    }),
-                    origin: entry.origin.clone(),
-                    sensitive: raw.sensitive.unwrap_or(false),
-                })
-            })
-            .collect()
     }
 
     /// `from: {sync: FOLDER, exclude: [...]}` or `from: {git: REPO, version: V, depth: N}`.

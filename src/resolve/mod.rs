@@ -21,7 +21,7 @@ use minijinja::Environment;
 use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, TagSelection, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
-use crate::resources::registry::{Plug, Render};
+use crate::resources::registry::{PerNameFn, PerNameKeys, Plug, Render};
 use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
@@ -437,12 +437,14 @@ impl<'a> Resolver<'a> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<(Kind, String)>, ResolveError> {
-        if let Some(kind) = per_name(entry) {
-            return Ok(self
-                .package_names(entry, r, host)?
-                .into_iter()
-                .map(|(name, _)| (kind, name))
-                .collect());
+        if let Some((kind, keys, _)) = per_name(entry) {
+            let k = Keys {
+                entry,
+                r,
+                host,
+                resolver: self,
+            };
+            return Ok(keys(&k)?.into_iter().map(|name| (kind, name)).collect());
         }
         Ok(vec![self.key(entry, r, host)?])
     }
@@ -454,8 +456,21 @@ impl<'a> Resolver<'a> {
         r: &Renderer,
         host: &Host,
     ) -> Result<Vec<Resource>, ResolveError> {
-        if per_name(entry).is_some() {
-            return self.packages(entry, r, host);
+        if let Some((_, _, render)) = per_name(entry) {
+            let k = Keys {
+                entry,
+                r,
+                host,
+                resolver: self,
+            };
+            let sensitive = entry.raw.sensitive.unwrap_or(false);
+            return Ok((render(&k)?.into_iter())
+                .map(|desired| Resource {
+                    desired,
+                    origin: entry.origin.clone(),
+                    sensitive,
+                })
+                .collect());
         }
         Ok(vec![self.resource(entry, r, host)?])
     }
@@ -1077,7 +1092,7 @@ impl<'a> Resolver<'a> {
                     &role_dir_of(self.playbook, entry),
                 )
             }
-            Render::PerName => {
+            Render::PerName { .. } => {
                 return Err(fail(
                     kind.as_str(),
                     format!("internal error: {kind} resolved as one resource"),
@@ -1216,8 +1231,12 @@ pub fn link(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
 
 /// The kind of an entry that is one resource per name it lists (its registry line's
 /// [`Render::PerName`]: `package:`).
-fn per_name(entry: &Entry) -> Option<Kind> {
-    (entry.raw.kind_name()).filter(|k| matches!(k.def().render, Render::PerName))
+fn per_name(entry: &Entry) -> Option<(Kind, PerNameKeys, PerNameFn)> {
+    let kind = entry.raw.kind_name()?;
+    match kind.def().render {
+        Render::PerName { keys, render } => Some((kind, keys, render)),
+        Render::Fn(_) | Render::Process => None,
+    }
 }
 
 /// The folder of the role an entry belongs to.

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use super::deploy::{set_args, Planned, Refused};
 use super::Action;
+use crate::resolve::{Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// `state:` of a package.
@@ -382,6 +383,59 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
     s
 }
 
+/// The names of a `package:` entry (a name, a list, or a template giving either), each with
+/// its pinned version.
+fn names(k: &Keys) -> Result<Vec<(String, Option<String>)>, ResolveError> {
+    let names = k.list("package", &k.raw().package)?.unwrap_or_default();
+    if names.is_empty() {
+        return Err(k.fail("package", "package: no package named".into()));
+    }
+    names
+        .iter()
+        .map(|n| parse_name(n).map_err(|m| k.fail("package", m)))
+        .collect()
+}
+
+/// The keys of a `package:` entry: one per name (the registry line's `render`).
+pub fn keys_of(k: &Keys) -> Result<Vec<String>, ResolveError> {
+    Ok(names(k)?.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The specs of a `package:` entry: one per name, its errors located at their keys (the
+/// registry line's `render`).
+pub fn from_entry(k: &Keys) -> Result<Vec<super::Desired>, ResolveError> {
+    let raw = k.raw();
+    let state = match k.string("state", &raw.state)?.as_deref() {
+        None => PackageState::Present,
+        Some(s) => PackageState::parse(s).ok_or_else(|| {
+            k.fail(
+                "state",
+                format!("a package's state is `present`, `absent` or `latest`, not `{s}`"),
+            )
+        })?,
+    };
+    let update_cache = k
+        .boolean("update_cache", &raw.update_cache)?
+        .unwrap_or(false);
+    names(k)?
+        .into_iter()
+        .map(|(name, version)| {
+            if version.is_some() && state != PackageState::Present {
+                return Err(k.fail(
+                    "package",
+                    format!("package `{name}`: a pinned version needs `state: present`"),
+                ));
+            }
+            Ok(super::Desired::Package(PackageSpec {
+                name,
+                version,
+                state,
+                update_cache,
+            }))
+        })
+        .collect()
+}
+
 impl super::Spec for PackageSpec {
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_package(&self.name, self.state == PackageState::Latest);
@@ -431,7 +485,10 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
-    render: super::registry::Render::PerName,
+    render: super::registry::Render::PerName {
+        keys: keys_of,
+        render: from_entry,
+    },
     check_value: super::registry::any_value,
     records: &[],
 };

@@ -84,8 +84,12 @@ pub enum Render {
     /// A supervisor program or a systemd service (`resolve`'s `process`: conf files and
     /// includes found in the role).
     Process,
-    /// One resource per name the entry lists (`package:`).
-    PerName,
+    /// One resource per name the entry lists (`package:`): `keys`, the names (each the key of
+    /// one resource); `render`, their specs, errors located at their keys.
+    PerName {
+        keys: PerNameKeys,
+        render: PerNameFn,
+    },
 }
 
 /// See [`Render::Fn`].
@@ -93,6 +97,14 @@ pub type RenderFn = fn(
     &crate::resolve::Keys<'_>,
     crate::resolve::Base,
 ) -> Result<super::Desired, crate::resolve::ResolveError>;
+
+/// See [`Render::PerName`].
+pub type PerNameKeys =
+    fn(&crate::resolve::Keys<'_>) -> Result<Vec<String>, crate::resolve::ResolveError>;
+
+/// See [`Render::PerName`].
+pub type PerNameFn =
+    fn(&crate::resolve::Keys<'_>) -> Result<Vec<super::Desired>, crate::resolve::ResolveError>;
 
 /// [`KindDef::check_key`] of the kinds whose key is a path on the host.
 pub fn path_key(key: &str) -> Result<String, String> {
