@@ -39,6 +39,10 @@ WORK = BENCH / ".work"
 VENV = BENCH / ".venv"
 TOOLS = ("play", "ansible", "pyinfra")
 PROGRAMS = ("bench-web", "bench-worker")
+# The deploy case (--case deploy, play alone): packages, a venv, a release; its one program.
+DEPLOY_PROGRAMS = ("benchapp",)
+DEPLOY_SECTION = ("<!-- deploy case: written by bench.py --case deploy -->",
+                  "<!-- end of the deploy case -->")
 # Resources of the scenario per host: 3 dirs + 20 confs + site + link + 2 programs (+ 2 restarts).
 PYINFRA_OPS = 3 + 20 + 1 + 1 + 2 * 2
 
@@ -369,7 +373,7 @@ for c in /etc/supervisor/conf.d/bench-web.conf /etc/supervisor/conf.d/bench-work
 done
 i=0
 while :; do
-  s=$(supervisorctl status bench-web bench-worker 2>&1)
+  s=$(supervisorctl status @PROGRAMS@ 2>&1)
   case "$s" in *STARTING*|*BACKOFF*) [ $i -lt 40 ] || break; i=$((i+1)); sleep 0.25 ;; *) break ;; esac
 done
 echo "$s" | sed 's/^/P /'
@@ -381,7 +385,8 @@ def host_states(lab):
 
     def one(h):
         name, addr = h
-        r = subprocess.run(lab.ssh_cmd(addr, "sh", "-s"), input=STATE_SCRIPT, capture_output=True,
+        script = STATE_SCRIPT.replace("@PROGRAMS@", " ".join(PROGRAMS))
+        r = subprocess.run(lab.ssh_cmd(addr, "sh", "-s"), input=script, capture_output=True,
                            text=True, timeout=120)
         files = [ln for ln in r.stdout.splitlines() if ln[:2] in ("F ", "H ", "L ", "C ")]
         progs = {}
@@ -738,7 +743,75 @@ def report(results, floors, args, has_programs, mach, elapsed):
     return out
 
 
+def deploy_project():
+    """benches/.work/deploy/: the deploy case's playbook with files/ from the example app (its
+    code and its wheel folder). Returns the playbook's path."""
+    d = WORK / "deploy"
+    shutil.rmtree(d, ignore_errors=True)
+    (d / "files").mkdir(parents=True)
+    shutil.copy(BENCH / "play" / "deploy.yml", d / "deploy.yml")
+    for sub in ("app", "wheels"):
+        shutil.copytree(REPO / "roles" / "app" / "files" / sub, d / "files" / sub)
+    return d / "deploy.yml"
+
+
+def deploy_report(results, floors, args, mach, elapsed):
+    """The deploy case's section of RESULTS.md (replaced in place, the rest kept); returns it."""
+    rows = ["| hosts | first apply wall | first CPU | no-op wall (median) | no-op CPU | no-op wall per host | "
+            "no-op CPU per host | max RSS | floor (`ssh true` ×N) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    checks = []
+    for r in results:
+        n = r["n"]
+        fl = floors.get(n, [])
+        fw = statistics.median([f["wall"] for f in fl]) if fl else None
+        if "noop" not in r:
+            rows.append(f"| {n} | failed: {r.get('error', '?')} |  |  |  |  |  |  |  |")
+            continue
+        nw, nc = median(r["noop"], "wall"), median(r["noop"], "cpu")
+        rss = max([r["first"]["maxrss_mb"]] + [x["maxrss_mb"] for x in r["noop"]])
+        rows.append(f"| {n} | {fmt(r['first']['wall'], ' s')} | {fmt(r['first']['cpu'], ' s')} | "
+                    f"{fmt(nw, ' s')} (n={len(r['noop'])}) | {fmt(nc, ' s')} | {fmt(1000 * nw / n, ' ms', 1)} | "
+                    f"{fmt(1000 * nc / n, ' ms', 1)} | {fmt(rss, ' MB', 1)} | {fmt(fw, ' s')} |")
+        running = sum(1 for _, (_, pr) in r["states"].items()
+                      if all(pr.get(p, ("?",))[0] == "RUNNING" for p in PROGRAMS))
+        restarted = len(r.get("restarted_by_noop", []))
+        checks.append(f"{n} hosts: `benchapp` RUNNING on {running}/{n} hosts after the first apply; "
+                      f"restarted by the no-op runs on {restarted}; the no-op runs said \"{r.get('noop_summary', '')}\"")
+    section = [
+        DEPLOY_SECTION[0],
+        "## Deploy case: packages, a venv and a release (play alone)",
+        "",
+        "`benches/run.sh --case deploy --sizes 10` (`bench.py --case deploy`): `benches/play/deploy.yml` on fresh "
+        "lab hosts — 5 installed packages, a user, a folder, a wheel folder (`sync:`), a `venv:` with one pinned "
+        "package from it, a `release:` with `shared: [data]` and a byte-compiling `build:`, a program watching the "
+        "release and the venv. The no-op is what a deploy that changes nothing costs per host: one probe round "
+        "trip (dpkg-query for the packages, the venv's pyvenv.cfg and dist-info names, the release's history), "
+        "no pip, no apt-cache, no build.",
+        "",
+        f"- machine: {mach['nproc']} CPUs ({mach['model']}), {mach['memory']}, Linux {mach['kernel']}; "
+        f"date: {mach['date']}; load average at start {mach['load']} (shared, noisy cores)",
+        f"- play: {args.play_desc}; no-op runs: {args.reps} (median); bench took {elapsed / 60:.1f} min",
+        "",
+        *rows,
+        "",
+        *[f"- {c}" for c in checks],
+        DEPLOY_SECTION[1],
+    ]
+    text = "\n".join(section)
+    path = Path(args.results)
+    old = path.read_text() if path.exists() else ""
+    start, end = old.find(DEPLOY_SECTION[0]), old.find(DEPLOY_SECTION[1])
+    if start >= 0 and end > start:
+        new = old[:start] + text + old[end + len(DEPLOY_SECTION[1]):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    path.write_text(new)
+    return text
+
+
 def main():
+    global PROGRAMS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 hosts, 3 no-op runs (a few minutes)")
     ap.add_argument("--scale", action="store_true",
@@ -762,7 +835,16 @@ def main():
                     help="use play's program: resource (site.yml) or conf files only (site-noprogram.yml)")
     ap.add_argument("--play-desc", help="how the play binary was built (for RESULTS.md)")
     ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
+    ap.add_argument("--case", choices=("files", "deploy"), default="files",
+                    help="files: the three-tool scenario (default); deploy: play alone on "
+                         "benches/play/deploy.yml (packages, a venv, a release), written to its own "
+                         "section of RESULTS.md")
     args = ap.parse_args()
+    if args.case == "deploy":
+        PROGRAMS = DEPLOY_PROGRAMS
+        args.tools = "play"
+        if args.play_only_sizes is None:
+            args.play_only_sizes = ""
 
     if ipaddress.ip_address(args.base) not in ipaddress.ip_network("127.0.0.0/8"):
         raise SystemExit("bench: --base must be in 127.0.0.0/8")
@@ -803,7 +885,10 @@ def main():
     has_programs = {"yes": True, "no": False}.get(args.play_programs) if args.play_programs != "auto" \
         else play_has_programs(args.play)
     play_book = BENCH / "play" / ("site.yml" if has_programs else "site-noprogram.yml")
-    if not has_programs:
+    if args.case == "deploy":
+        WORK.mkdir(exist_ok=True)
+        play_book = deploy_project()
+    elif not has_programs:
         log("bench: NOTE play has no `program:` resource yet: play's side writes the two programs' conf files "
             "only (no restart step) — benches/play/site-noprogram.yml")
 
@@ -829,12 +914,16 @@ def main():
                 for f in fl:
                     floors.setdefault(n, []).extend(f)
                 results.append(r)
-                report(results, floors, args, has_programs, mach, time.perf_counter() - t_start)
+                if args.case == "files":
+                    report(results, floors, args, has_programs, mach, time.perf_counter() - t_start)
     finally:
         lab.down()
         cg.close()
 
-    out = report(results, floors, args, has_programs, mach, time.perf_counter() - t_start)
+    if args.case == "deploy":
+        out = deploy_report(results, floors, args, mach, time.perf_counter() - t_start)
+    else:
+        out = report(results, floors, args, has_programs, mach, time.perf_counter() - t_start)
     print(out)
     return 0 if all("noop" in r for r in results) else 1
 

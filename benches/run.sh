@@ -6,6 +6,7 @@
 #   benches/run.sh --quick    10 hosts, 3 no-op runs (a few minutes)
 #   benches/run.sh --scale    issue 16: play alone at 100, 250, 500 hosts vs N parallel `ssh true`
 #   benches/run.sh --help     every option (sizes, tools, repetitions, time budget, lab base address)
+#   benches/run.sh --case deploy --sizes 10   play alone: packages, a venv, a release (issue 14)
 #   BENCH_FROM=HEAD benches/run.sh ...   bench a commit instead of the work tree
 #   PLAY_BIN=path benches/run.sh ...     bench a built play binary
 #

@@ -54,12 +54,18 @@ fn http_get(addr: &str, port: u16, path: &str) -> String {
     panic!("GET http://{addr}:{port}{path}: no answer in 15 s (last: {last})");
 }
 
+/// The app's JSON answer to `GET /`.
+fn served(addr: &str) -> serde_json::Value {
+    let body = http_get(addr, 8000, "/");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"))
+}
+
 /// The `release` field of the app's JSON answer.
 fn served_release(addr: &str) -> String {
-    let body = http_get(addr, 8000, "/");
-    let v: serde_json::Value =
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
-    v["release"].as_str().unwrap_or_default().to_string()
+    served(addr)["release"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The repo's example (playbooks/web.yml, roles/) in a project over the lab, with the vars of
@@ -88,13 +94,7 @@ fn live_release(lab: &Lab, host: &str) -> String {
 }
 
 fn app_pid(lab: &Lab, host: &str) -> String {
-    let out = sh(lab, host, "supervisorctl status app");
-    assert!(out.contains("RUNNING"), "{host}: {out}");
-    out.split("pid ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .unwrap_or_else(|| panic!("{host}: no pid in {out}"))
-        .to_string()
+    lab.pid(host, "app")
 }
 
 #[test]
@@ -120,6 +120,21 @@ fn example_deploy_change_prune_and_rollback() {
             h.name
         );
         assert_eq!(http_get(&h.addr, 8000, "/health"), "ok\n");
+        // The venv's package (from the shipped wheels), the build's byte code, the shared data.
+        let answer = served(&h.addr);
+        assert_eq!(
+            (&answer["greeting"], &answer["greeting_version"]),
+            (&"hello".into(), &"1.0".into()),
+            "{answer}"
+        );
+        assert_eq!(
+            sh(
+                &lab,
+                &h.name,
+                "readlink /srv/hello/current/data; stat -c '%U %F' /srv/hello/shared/data /srv/hello/current/__pycache__"
+            ),
+            "/srv/hello/shared/data\napp directory\napp directory\n"
+        );
         assert_eq!(
             sh(
                 &lab,
@@ -182,6 +197,7 @@ fn example_deploy_change_prune_and_rollback() {
         "only the changed file is listed:\n{}",
         diff.stdout
     );
+    let hits = served(&lab.hosts[0].addr)["hits"].as_u64().expect("hits");
     p.play(&["apply", "playbooks/web.yml"]).code(0);
     for (h, old_pid) in lab.hosts.iter().zip(&pids) {
         let second = live_release(&lab, &h.name);
@@ -199,6 +215,13 @@ fn example_deploy_change_prune_and_rollback() {
             h.name
         );
     }
+
+    // The visit counter lives in the shared folder: the new release counts on.
+    assert_eq!(
+        served(&lab.hosts[0].addr)["hits"].as_u64(),
+        Some(hits + 2),
+        "one visit above, this one"
+    );
 
     // --- more releases than `keep: 3`: the oldest goes
     for n in 2..=3 {
@@ -250,6 +273,51 @@ fn example_deploy_change_prune_and_rollback() {
         .code(0)
         .shows("is on the host already");
     assert_eq!(live_release(&lab, "h3"), before);
+
+    // --- the venv's pinned package changes: the venv is the one change, and the program
+    // that watches it restarts; the release and everything else stay
+    let pids: Vec<String> = lab.hosts.iter().map(|h| app_pid(&lab, &h.name)).collect();
+    let run = p
+        .play(&[
+            "apply",
+            "playbooks/web.yml",
+            "-e",
+            "app_greeting_version=1.1",
+        ])
+        .code(0)
+        .shows("~ update venv /opt/hello/venv")
+        .shows("~ update program app");
+    let changed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| ["  + ", "  ~ ", "  - "].iter().any(|s| l.starts_with(s)))
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|l| l.contains("venv /opt/hello/venv") || l.contains("program app")),
+        "{}",
+        run.stdout
+    );
+    for (h, old_pid) in lab.hosts.iter().zip(&pids) {
+        assert_eq!(run.recap(&h.name).1, 2, "{}", run.stdout);
+        assert_eq!(live_release(&lab, &h.name), before, "{}", h.name);
+        assert_ne!(
+            &app_pid(&lab, &h.name),
+            old_pid,
+            "{}: app restarted",
+            h.name
+        );
+        assert_eq!(served(&h.addr)["greeting_version"], "1.1");
+    }
+    p.play(&[
+        "diff",
+        "--exit-code",
+        "playbooks/web.yml",
+        "-e",
+        "app_greeting_version=1.1",
+    ])
+    .code(0);
 }
 
 #[test]

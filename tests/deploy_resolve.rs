@@ -149,6 +149,30 @@ fn foreign_keys_and_shapes_are_located_errors() {
             "keep must be at least 1",
         ),
         (
+            "- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app}\n      shared: [../etc]\n",
+            "site.yml:5:15: shared: `../etc` must be a plain relative path",
+        ),
+        (
+            "- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app}\n      shared: [/srv/data]\n",
+            "shared: `/srv/data` must be relative to the release",
+        ),
+        (
+            "- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app}\n      shared: [data, data/uploads]\n",
+            "shared: `data/uploads` and `data` overlap",
+        ),
+        (
+            "- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app}\n      build: [\"  \"]\n",
+            "site.yml:5:14: build: an empty command",
+        ),
+        (
+            "- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app}\n      environment: {1X: a}\n",
+            "environment: `1X` is not a variable name",
+        ),
+        (
+            "- hosts: all\n  state:\n    - command: nginx -t\n      changed: maybe\n",
+            "site.yml:4:16: changed must be true or false",
+        ),
+        (
             "- hosts: all\n  state:\n    - command: make\n      creates: relative/path\n",
             "creates: path `relative/path` must be absolute",
         ),

@@ -359,6 +359,7 @@ fn sync_releases_switch_keep_and_roll_back() {
         keep,
         pin,
         cache_root: d.path().join("cache").display().to_string(),
+        steps: Default::default(),
     };
 
     let (details, id1) = converge_release(d.path(), &spec(2, None));
@@ -636,6 +637,7 @@ fn git_releases_archive_the_commit() {
         keep: 5,
         pin: None,
         cache_root: d.path().join("cache").display().to_string(),
+        steps: Default::default(),
     };
     let (details, id) = converge_release(d.path(), &spec("v1"));
     assert_eq!(id, c1[..12]);

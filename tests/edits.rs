@@ -7,17 +7,6 @@ mod support;
 use support::lab::Lab;
 use support::project::Project;
 
-/// The pid supervisord gives program `name`.
-fn pid(lab: &Lab, name: &str) -> String {
-    let out = lab.sh("h1", &format!("supervisorctl status {name}"));
-    assert!(out.contains("RUNNING"), "{out}");
-    out.split("pid ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .unwrap_or_else(|| panic!("no pid in {out}"))
-        .to_string()
-}
-
 const SITE: &str = r##"- hosts: lab
   state:
     - line: /srv/edits/sshd_config
@@ -87,13 +76,17 @@ fn lines_blocks_and_cron_files_on_a_host() {
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 
     // --- a changed block restarts the program that watches the file, and only that changes
-    let before = pid(&lab, "edits_watcher");
+    let before = lab.pid("h1", "edits_watcher");
     let p = p.var("db_hosts", "\"10.0.0.6 db\\n\"");
     p.play(&["apply", "site.yml"])
         .code(0)
         .shows("~ update block /srv/edits/hosts")
         .hides("line /srv/edits/sshd_config");
-    assert_ne!(pid(&lab, "edits_watcher"), before, "the watcher restarted");
+    assert_ne!(
+        lab.pid("h1", "edits_watcher"),
+        before,
+        "the watcher restarted"
+    );
     assert!(lab
         .sh("h1", "cat /srv/edits/hosts")
         .contains("\n10.0.0.6 db\n# END play: db\n"));

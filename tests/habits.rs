@@ -196,6 +196,7 @@ fn check_answers_every_ansible_keyword_of_a_file_at_once() {
         "`loop:`",
         "site.yml:13:7: unknown key `register`",
         "site.yml:14:7: unknown key `changed_when`",
+        "`changed: false` (runs on every apply, never a change)",
         "site.yml:15:7: unknown key `become_user`",
         "`user: NAME`",
         "restart_on: no resource of play `all` has the key `/etc/nope.ini`",

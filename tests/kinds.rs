@@ -70,6 +70,10 @@ struct Expected {
     #[serde(default)]
     files: Vec<String>,
     known_after: Option<String>,
+    /// A check (`command:` with `changed: false`): planned apart from the changes, never
+    /// counted.
+    #[serde(default)]
+    check: bool,
 }
 
 const INVENTORY: &str = "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n";
@@ -130,17 +134,17 @@ fn render(dir: &Path, case: &Case, observed: &Observed) -> Result<Vec<Resource>,
 
 /// Plans like the engine's `plan_host`: paths and the deploy kinds, then programs and
 /// services, then commands (which see the changes planned so far), then "known after".
-/// Restarts are not planned here.
-fn plan(
-    resources: &mut [Resource],
-    observed: &Observed,
-) -> Result<(Vec<Change>, BTreeMap<usize, Work>), String> {
+/// Restarts are not planned here. Checks (`changed: false`) come apart, as in the engine.
+type Planned = (Vec<Change>, Vec<Change>, BTreeMap<usize, Work>);
+
+fn plan(resources: &mut [Resource], observed: &Observed) -> Result<Planned, String> {
     for r in resources.iter_mut() {
         if let Desired::Program(s) = &mut r.desired {
             s.conf_path = program::conf_path_on(&s.name, observed)?;
         }
     }
     let mut changes = Vec::new();
+    let mut checks = Vec::new();
     let mut work = BTreeMap::new();
     for (i, r) in resources.iter().enumerate() {
         match r.desired.kind() {
@@ -199,12 +203,16 @@ fn plan(
             .map(|c| c.key.as_str())
             .collect();
         if let Some((c, w)) = deploy::plan(i, r, observed, &changed).map_err(|e| e.to_string())? {
-            changes.push(c);
+            if matches!(&r.desired, Desired::Command(s) if s.check) {
+                checks.push(c);
+            } else {
+                changes.push(c);
+            }
             work.insert(i, w);
         }
     }
     tree::mark_after(resources, &mut changes);
-    Ok((changes, work))
+    Ok((changes, checks, work))
 }
 
 fn line(c: &Change) -> String {
@@ -251,10 +259,10 @@ fn run_case(path: &Path) -> Result<(), String> {
         .iter()
         .rposition(|r| !tree::is_implied(r))
         .ok_or("the entry rendered no resource")?;
-    let (changes, work) = match (plan(&mut resources, &observed), &case.error) {
+    let (changes, checks, work) = match (plan(&mut resources, &observed), &case.error) {
         (Err(e), Some(want)) if e.contains(want.as_str()) => return Ok(()),
         (Err(e), _) => return Err(format!("plan error: {e}")),
-        (Ok((changes, _)), Some(want)) => {
+        (Ok((changes, _, _)), Some(want)) => {
             let lines: Vec<String> = changes.iter().map(line).collect();
             return Err(format!("expected error `{want}`, planned {lines:?}"));
         }
@@ -268,7 +276,8 @@ fn run_case(path: &Path) -> Result<(), String> {
         .iter()
         .map(|d| d.replace("{project}", &project))
         .collect();
-    let mine = changes.iter().find(|c| c.index == declared);
+    let mine = changes.iter().chain(&checks).find(|c| c.index == declared);
+    let is_check = checks.iter().any(|c| c.index == declared);
     let got_action = mine.map_or("none".to_string(), |c| {
         serde_json::to_value(c.action)
             .ok()
@@ -278,6 +287,9 @@ fn run_case(path: &Path) -> Result<(), String> {
     let mut problems = Vec::new();
     if got_action != want.action {
         problems.push(format!("action: {got_action}, expected {}", want.action));
+    }
+    if mine.is_some() && is_check != want.check {
+        problems.push(format!("check: {is_check}, expected {}", want.check));
     }
     if let Some(c) = mine {
         if c.details != want_details {
@@ -311,8 +323,12 @@ fn run_case(path: &Path) -> Result<(), String> {
             case.others
         ));
     }
-    let steps: Vec<(&Change, &Resource)> =
-        changes.iter().map(|c| (c, &resources[c.index])).collect();
+    let mut steps: Vec<(&Change, &Resource)> = changes
+        .iter()
+        .chain(&checks)
+        .map(|c| (c, &resources[c.index]))
+        .collect();
+    steps.sort_by_key(|(c, _)| c.index);
     let (script, _stdin) = apply::script_full(None, &steps, &work);
     for l in &case.script {
         if !script.contains(l.as_str()) {

@@ -67,7 +67,7 @@ fn project(template: &str) -> tempfile::TempDir {
 /// The located error of the 10 GB template: the template file, then the resource's place.
 fn assert_capped(run: Run) -> Run {
     run.code(1)
-        .shows("playbooks/templates/big.j2")
+        .shows("playbooks/templates/big.j2:1: template output exceeds")
         .shows(
             "template output exceeds 64 MiB (the cap per rendering; raise it with \
              --max-template-size) (template of file /etc/app/big.conf, declared at \
@@ -200,4 +200,62 @@ fn yaml_alias_bombs_are_located_in_inventory_playbook_and_vars_files() {
             .code(1)
             .shows(&format!("playbooks/site.yml:11:12: {BOMB}"));
     }
+}
+
+/// Templates that would make values far past 4 GiB without writing much: each amplifier the
+/// values budget of a rendering covers (`~`, `+`, macros, `{% set %}` blocks, `caller()`,
+/// recursion, many guarded-filter results or concatenations kept alive, lazy sequences).
+const AMPLIFIERS: [(&str, &str); 12] = [
+    ("~ doubling", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}\n"),
+    ("+ doubling", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}\n"),
+    ("macro", "{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = d(ns.s) %}{% endfor %}{{ ns.s|length }}\n"),
+    ("set block", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set x %}{{ ns.s }}{{ ns.s }}{% endset %}{% set ns.s = x %}{% endfor %}{{ ns.s|length }}\n"),
+    ("caller", "{% macro w() %}{{ caller() }}{{ caller() }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s %}{% call w() %}{{ ns.s }}{% endcall %}{% endset %}{% endfor %}{{ ns.s|length }}\n"),
+    ("recursive macro", "{% macro r(s, n) %}{% if n == 0 %}{{ s }}{% else %}{{ r(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ r('x', 40)|length }}\n"),
+    ("replace results kept", "{% set big = 'a' * 30000000 %}{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [big|replace('b', 'c')] %}{% endfor %}{{ ns.l|length }}\n"),
+    ("~ results kept", "{% set big = 'a' * 30000000 %}{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + [big ~ loop.index] %}{% endfor %}{{ ns.l|length }}\n"),
+    ("lazy sequence as text", "{% set l = [1] * 2000000000 %}{{ (l ~ '')|length }}\n"),
+    ("lazy sequence doubling", "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ (ns.l ~ '')|length }}\n"),
+    ("|string of lists of lists", "{{ ([[1] * 4000000] * 4000000)|string|length }}\n"),
+    ("captured raw text", "{% set x %}{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx{% endfor %}{% endfor %}{% endset %}{{ x|length }}\n"),
+];
+
+#[test]
+fn every_amplifier_fails_check_located_under_a_4gb_limit() {
+    for (what, template) in AMPLIFIERS {
+        let dir = project(template);
+        let run = play_limited(dir.path(), &["check", "--color", "never"]);
+        assert!(
+            format!("{}{}", run.stdout, run.stderr).contains("playbooks/templates/big.j2:1:"),
+            "{what}: not located\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        run.code(1)
+            .shows(
+                "template values exceed 64 MiB in total (strings, lists and captured blocks made \
+                 by one rendering; the cap per rendering, raise it with --max-template-size) \
+                 (template of file /etc/app/big.conf, declared at playbooks/site.yml:4:7)",
+            )
+            .hides("memory allocation");
+    }
+}
+
+#[test]
+fn max_template_size_raises_the_values_budget_too() {
+    // Doubling to 64 MiB makes 128 MiB of strings on the way: over the default, under 256 MiB.
+    let dir = project(
+        "{% set ns = namespace(s='x') %}{% for i in range(26) %}{% set ns.s = ns.s ~ ns.s %}\
+         {% endfor %}{{ ns.s|length }}\n",
+    );
+    let d = dir.path();
+    play_limited(d, &["check", "--color", "never"])
+        .code(1)
+        .shows("template values exceed 64 MiB in total");
+    play_limited(
+        d,
+        &["check", "--color", "never", "--max-template-size", "256MiB"],
+    )
+    .code(0)
+    .shows("0 problem(s)");
 }

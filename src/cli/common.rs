@@ -30,8 +30,8 @@ impl InventoryOpts {
 /// Bounds of template rendering (check, diff, apply, rollback).
 #[derive(Debug, Clone, Args)]
 pub struct TemplateOpts {
-    /// Most bytes one template rendering may write (64MiB, 1GiB, 500MB or bytes); its fuel
-    /// (instructions) grows with it. Default 64 MiB.
+    /// Most bytes one template rendering may write, and may make in values (64MiB, 1GiB, 500MB
+    /// or bytes); its fuel (instructions) grows with it. Default 64 MiB.
     #[arg(long = "max-template-size", value_name = "SIZE", value_parser = parse_size)]
     pub max_template_size: Option<u64>,
 }

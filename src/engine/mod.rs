@@ -96,6 +96,9 @@ pub struct HostReport {
     pub status: HostStatus,
     /// Changes planned (diff) or attempted (apply), in order.
     pub changes: Vec<Change>,
+    /// Checks (`command:` with `changed: false`) due on apply: listed (diff) or run (apply),
+    /// never counted as changes.
+    pub checks: Vec<Change>,
     /// Indexes (Change::index) of changes that were applied.
     pub applied: Vec<usize>,
     /// Resources already in their desired state.
@@ -122,6 +125,7 @@ impl HostReport {
             host: host.to_string(),
             status: HostStatus::Ok,
             changes: Vec::new(),
+            checks: Vec::new(),
             applied: Vec::new(),
             unchanged: 0,
             facts: None,
@@ -485,6 +489,8 @@ struct HostPlan {
     record: Option<Vec<resources::OwedRestart>>,
     /// The work of the changes of the kinds of `resources::deploy`, by resource index.
     work: BTreeMap<usize, Work>,
+    /// Checks (`command:` with `changed: false`): run on apply, never changes.
+    checks: Vec<Change>,
 }
 
 /// Folders systemd loads unit files from: a file written there calls for a daemon-reload.
@@ -584,7 +590,11 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             .map(|c| c.key.as_str())
             .collect();
         if let Some((c, w)) = deploy::plan(i, res, observed, &changed).map_err(|e| fail(e, res))? {
-            p.changes.push(c);
+            if matches!(&res.desired, Desired::Command(s) if s.check) {
+                p.checks.push(c);
+            } else {
+                p.changes.push(c);
+            }
             p.work.insert(i, w);
         }
     }
@@ -877,6 +887,7 @@ fn host_pipeline(
         fetch_old(t, r, &mut changes, &observed)?;
     }
     r.changes = changes;
+    r.checks = plan.checks.clone();
     check_accounts(t, r, &resources, &observed)?;
     if opts.mode == Mode::Diff || opts.expected.is_some() {
         r.prints = planfile::prints(&resources, &plan.changes, &observed);
@@ -894,7 +905,8 @@ fn host_pipeline(
                 _ => None,
             })),
     );
-    if opts.mode == Mode::Diff || (r.changes.is_empty() && temps.is_empty()) {
+    if opts.mode == Mode::Diff || (r.changes.is_empty() && r.checks.is_empty() && temps.is_empty())
+    {
         return Ok(());
     }
     if interrupted() {
@@ -923,23 +935,28 @@ fn host_pipeline(
             fetch_old(t, r, &mut changes, &observed)?;
         }
         r.changes = changes;
+        r.checks = plan.checks.clone();
         if opts.expected.is_some() {
             r.prints = planfile::prints(&resources, &plan.changes, &observed);
             check_expected(host, opts, r)?;
         }
     }
-    if r.changes.is_empty() {
+    if r.changes.is_empty() && r.checks.is_empty() {
         return Ok(());
     }
     let mut failures: Vec<String> = Vec::new();
     // 6. The owed-restarts record, then files in declared order, in one round trip.
     let old_owed = observed.owed.clone().unwrap_or_default();
-    let steps: Vec<(&Change, &Resource)> = r
+    // Checks run among the changes, in declared order.
+    let mut steps: Vec<(&Change, &Resource)> = r
         .changes
         .iter()
         .filter(|c| apply::writes_files(c))
+        .chain(&r.checks)
         .map(|c| (c, &resources[c.index]))
         .collect();
+    steps.sort_by_key(|(c, _)| c.index);
+    let check_steps: BTreeSet<usize> = r.checks.iter().map(|c| c.index).collect();
     let record = plan.record.as_ref().map(|o| {
         if o.is_empty() {
             Vec::new()
@@ -962,24 +979,27 @@ fn host_pipeline(
             Err(TransportError::Lost { source, stdout }) => {
                 // Say which steps the host confirmed before the session broke.
                 r.applied = confirmed(&apply::parse(&stdout, &[], -1));
+                r.applied.retain(|i| !check_steps.contains(i));
                 return Err(HostStatus::Unreachable(format!(
                     "{source}\nthe session broke during apply: {} of {} change(s) confirmed \
                      applied; the others did not land or were not confirmed (every file is \
                      whole old or whole new; the next run converges)",
                     r.applied.len(),
-                    steps.len()
+                    steps.len() - check_steps.len()
                 )));
             }
             Err(e) => return Err(transport_status(e)),
         };
         let outcome = apply::parse(&out.stdout, &out.stderr, out.status);
         r.applied = confirmed(&outcome);
+        r.applied.retain(|i| !check_steps.contains(i));
         let what = |idx: usize| {
             if idx == apply::RECORD_STEP {
                 format!("recording owed restarts in {}", resources::OWED_STATE_FILE)
             } else {
                 r.changes
                     .iter()
+                    .chain(&r.checks)
                     .find(|c| c.index == idx)
                     .map(|c| format!("{} {}", c.kind, c.key))
                     .unwrap_or_else(|| "apply".into())
@@ -1077,6 +1097,10 @@ fn host_pipeline(
     }
     if !failures.is_empty() {
         return Err(HostStatus::Failed(failures.join("\n")));
+    }
+    if r.changes.is_empty() {
+        // Only checks ran: nothing to verify.
+        return Ok(());
     }
     // 9. Verify: re-probe and re-plan; the report must be the truth. A rollback's release is
     // now the one it chose; commands are not re-checked (they ran, or were not due).

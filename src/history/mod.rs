@@ -366,6 +366,7 @@ mod tests {
         let mut h = HostReport {
             host: "web1".into(),
             status: HostStatus::Failed("cannot open vault-s3cret".into()),
+            checks: Vec::new(),
             changes: vec![Change {
                 kind: Kind::File,
                 key: "/etc/app/vault-s3cret.ini".into(),

@@ -54,10 +54,12 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Without a position (a command-line option, a whole file): no `:0:0`.
-        match self.line {
-            0 => write!(f, "{}: {}", self.file, self.message)?,
-            line => write!(f, "{}:{line}:{}: {}", self.file, self.column, self.message)?,
+        // Without a position (a command-line option, a whole file): no `:0:0`; a line without
+        // a column (a template's text that failed to write): no `:0`.
+        match (self.line, self.column) {
+            (0, _) => write!(f, "{}: {}", self.file, self.message)?,
+            (line, 0) => write!(f, "{}:{line}: {}", self.file, self.message)?,
+            (line, column) => write!(f, "{}:{line}:{column}: {}", self.file, self.message)?,
         }
         // A problem common to several hosts is said once, with their count.
         const SHOWN: usize = 5;

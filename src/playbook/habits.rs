@@ -69,9 +69,14 @@ fn ansible_resource_hint(key: &str) -> Option<&'static str> {
             "play has no registered results: a command is guarded with `creates:` or `unless:`, \
              and reacts to a change with `on_change: [KEY]`"
         }
-        "changed_when" | "failed_when" => {
+        "changed_when" => {
             "a command counts as a change when it runs: guard it with `creates:` or `unless:` \
-             so that it runs only when needed"
+             so that it runs only when needed, or make a read-only check of it with \
+             `changed: false` (runs on every apply, never a change)"
+        }
+        "failed_when" => {
+            "a command fails the host when it exits non-zero: put the condition in the command \
+             (`grep -q … || exit 1`)"
         }
         "no_log" => "Ansible's `no_log: true` is `sensitive: true` here",
         "dest" | "path" => {

@@ -81,6 +81,9 @@ pub struct RawResource {
     pub exclude: Option<Value>,
     pub from: Option<Value>,
     pub keep: Option<Value>,
+    /// release: paths linked from DEST/shared; commands run before the switch.
+    pub shared: Option<Value>,
+    pub build: Option<Value>,
     // package
     pub update_cache: Option<Value>,
     // user and group
@@ -97,6 +100,8 @@ pub struct RawResource {
     pub unless: Option<String>,
     pub on_change: Option<Value>,
     pub chdir: Option<String>,
+    /// `changed: false`: a check (runs on every apply, never a change).
+    pub changed: Option<Value>,
     // file
     pub content: Option<String>,
     pub src: Option<String>,
@@ -263,6 +268,8 @@ impl RawResource {
             ("exclude", self.exclude.is_some()),
             ("from", self.from.is_some()),
             ("keep", self.keep.is_some()),
+            ("shared", self.shared.is_some()),
+            ("build", self.build.is_some()),
             ("update_cache", self.update_cache.is_some()),
             ("uid", self.uid.is_some()),
             ("gid", self.gid.is_some()),
@@ -276,6 +283,7 @@ impl RawResource {
             ("unless", self.unless.is_some()),
             ("on_change", self.on_change.is_some()),
             ("chdir", self.chdir.is_some()),
+            ("changed", self.changed.is_some()),
             ("regexp", self.regexp.is_some()),
             ("text", self.text.is_some()),
             ("validate", self.validate.is_some()),

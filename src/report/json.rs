@@ -71,6 +71,22 @@ pub struct JsonHost {
     pub deleted: usize,
     pub restarts: usize,
     pub changes: Vec<JsonChange>,
+    /// Checks (`command:` with `changed: false`): listed (diff) or run (apply), never changes
+    /// and never counted. Absent when the host has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<JsonCheck>,
+}
+
+/// One check of a host (`command:` with `changed: false`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonCheck {
+    pub kind: String,
+    /// The command line.
+    pub key: String,
+    /// Why it runs (`runs on every apply, never a change`, or its guard).
+    pub details: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// One change of a host.
@@ -271,6 +287,16 @@ pub fn build(report: &RunReport, playbook: &str) -> JsonReport {
                 deleted: counts.deleted,
                 restarts: counts.restarts,
                 changes: h.changes.iter().map(|c| change(c, h, mode)).collect(),
+                checks: h
+                    .checks
+                    .iter()
+                    .map(|c| JsonCheck {
+                        kind: c.kind.to_string(),
+                        key: c.key.clone(),
+                        details: c.details.clone(),
+                        name: h.names.get(&c.index).cloned(),
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -330,6 +356,7 @@ mod tests {
         let h = HostReport {
             host: "h1".into(),
             status: HostStatus::Ok,
+            checks: Vec::new(),
             changes: vec![
                 program(0, &[], &["restart: /etc/a changed"]),
                 program(1, &["STOPPED → RUNNING"], &["restart: conf changed"]),

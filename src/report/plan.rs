@@ -119,6 +119,18 @@ fn host_text(h: &HostReport, mode: Mode, verbose: bool) -> String {
             h.names.get(&c.index).map(String::as_str),
         ));
     }
+    // Checks (`command:` with `changed: false`): listed, never counted.
+    for c in &h.checks {
+        let line = format!("  = check {} {}", c.kind, c.key);
+        let _ = write!(out, "{}", line.cyan());
+        if !c.details.is_empty() {
+            let _ = write!(out, " ({})", c.details.join(", "));
+        }
+        if let Some(name) = h.names.get(&c.index) {
+            let _ = write!(out, "  {}", format!("# {name}").dimmed());
+        }
+        out.push('\n');
+    }
     if verbose && h.changes.is_empty() && h.status == HostStatus::Ok {
         let _ = writeln!(out, "  {} resources in their desired state", h.unchanged);
     }

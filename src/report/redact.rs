@@ -122,6 +122,7 @@ impl Redactor {
                 HostStatus::NotRun(m) => HostStatus::NotRun(self.string(m)),
             };
             h.changes = h.changes.iter().map(|c| self.change(c)).collect();
+            h.checks = h.checks.iter().map(|c| self.change(c)).collect();
             h.notes = h.notes.iter().map(|n| self.string(n)).collect();
             // Raw (contents in clear): plan files take them through `planfile::normalize`.
             h.prints.clear();

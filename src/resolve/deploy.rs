@@ -559,6 +559,22 @@ pub fn release(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         keep,
         pin,
         cache_root: crate::resources::release::CACHE_ROOT.into(),
+        steps: {
+            let shared = k.list("shared", &raw.shared)?.unwrap_or_default();
+            release::check_shared_list(&shared).map_err(|m| k.fail("shared", m))?;
+            let build = k.list("build", &raw.build)?.unwrap_or_default();
+            if build.iter().any(|c| c.trim().is_empty()) {
+                return Err(k.fail("build", "build: an empty command".into()));
+            }
+            let environment = k.mapping("environment", &raw.environment)?;
+            crate::resources::check_environment(&environment)
+                .map_err(|m| k.fail("environment", m))?;
+            release::Steps {
+                shared,
+                build,
+                environment,
+            }
+        },
     }))
 }
 
@@ -582,6 +598,7 @@ pub fn command(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
         chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
         user,
+        check: !k.boolean("changed", &raw.changed)?.unwrap_or(true),
         environment: {
             let env = k.mapping("environment", &raw.environment)?;
             crate::resources::check_environment(&env).map_err(|m| k.fail("environment", m))?;

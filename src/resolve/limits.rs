@@ -1,5 +1,7 @@
 //! Bounds of one template rendering (issue 13): an output cap, enforced by a writer that refuses
-//! to grow past it, and minijinja fuel (instructions), so that a runaway template fails with a
+//! to grow past it, minijinja fuel (instructions), and a budget of the values it makes (opened
+//! by `template::render_named`/`eval_expr`, charged by the patched minijinja of
+//! vendor/minijinja and by the guarded filters here), so that a runaway template fails with a
 //! located error instead of exhausting memory or time.
 
 use std::fmt::Write as _;
@@ -88,9 +90,14 @@ pub fn guard_filters(env: &mut Environment<'static>, limits: Limits) {
                 if size > limits.max_output {
                     return Err(value_too_large(name, limits));
                 }
+                // Cumulative over the rendering: many results kept alive add up.
+                if minijinja::budget::remaining().is_some_and(|left| size > left) {
+                    minijinja::budget::charge(size)?;
+                }
             }
             let out = builtin.call(state, &args)?;
             check_args(name, std::slice::from_ref(&out), limits)?;
+            minijinja::budget::charge(made_bytes(&out))?;
             Ok(out)
         });
     }
@@ -189,6 +196,18 @@ fn display_len(v: &Value, budget: u64) -> u64 {
     let mut c = Count(0, budget);
     let _ = write!(c, "{v}");
     c.0
+}
+
+/// What a filter's result holds, charged to the rendering's budget: a string's bytes, a
+/// sequence's slots (its items are shared, not copied).
+fn made_bytes(v: &Value) -> u64 {
+    if let Some(s) = v.as_str() {
+        s.len() as u64
+    } else {
+        v.len().map_or(0, |n| {
+            (n as u64).saturating_mul(std::mem::size_of::<Value>() as u64)
+        })
+    }
 }
 
 /// Refuses a string longer than the output cap or a sequence longer than `max_items`.
@@ -404,6 +423,35 @@ mod tests {
         assert_eq!(format_size(1 << 30), "1 GiB");
         assert_eq!(format_size(1536), "1536 bytes");
         assert_eq!(format_size(3 << 10), "3 KiB");
+    }
+
+    /// The budget API of the vendored minijinja (its own tests do not run in play's build).
+    #[test]
+    fn the_budget_stops_at_its_size_and_scopes_nest() {
+        use minijinja::budget;
+        assert_eq!(budget::remaining(), None);
+        budget::charge(u64::MAX).expect("no budget open: free");
+        let outer = budget::enter(10);
+        budget::charge(6).expect("within");
+        assert!(budget::charge(5).is_err());
+        assert!(budget::exceeded());
+        assert_eq!(
+            budget::remaining(),
+            Some(4),
+            "a refused charge takes nothing"
+        );
+        {
+            let _inner = budget::enter(100);
+            assert!(!budget::exceeded());
+            budget::charge(50).expect("the inner budget");
+            assert!(budget::to_string(&"x".repeat(51)).is_err());
+        }
+        assert_eq!(budget::remaining(), Some(4));
+        assert_eq!(budget::to_string(&"abc").expect("fits"), "abc");
+        assert!(budget::to_string(&"ab").is_err());
+        drop(outer);
+        assert_eq!(budget::remaining(), None);
+        assert!(!budget::exceeded());
     }
 
     #[test]

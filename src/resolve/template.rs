@@ -331,15 +331,29 @@ pub fn render_named(
     has: &dyn Fn(&str) -> bool,
     vars: &LazyVars,
 ) -> Result<String, RenderError> {
-    let tmpl = env
-        .template_from_named_str(name, source)
-        .map_err(|e| at_column(explain(&e, Vec::new(), has, vars), source, &e))?;
+    // The values this rendering makes (`~`, `+`, captured blocks, guarded filters) share one
+    // byte budget, checked before each allocation (vendor/minijinja/PLAY-PATCH.md).
+    // Compiling folds constants (`'x' * 9 ~ 'y'`) under a budget of its own: a fold refused
+    // there is left to the rendering, which charges it again.
+    let tmpl = {
+        let _compiling = minijinja::budget::enter(vars.limits.max_output);
+        env.template_from_named_str(name, source)
+    }
+    .map_err(|e| at_column(explain(&e, Vec::new(), has, vars), source, &e))?;
+    let _budget = minijinja::budget::enter(vars.limits.max_output);
     // Through a capped writer: memory never grows past the cap, however much the template
     // would write (issue 13: a 10 GB rendering aborted the process).
     let mut out = CappedWriter::new(vars.limits.max_output);
     match tmpl.render_captured_to(ctx, &mut out) {
         Ok(_) => {}
-        Err(e) if out.exceeded() => return Err(too_large(vars.limits, e.line())),
+        Err(e) if out.exceeded() => {
+            return Err(at_column(too_large(vars.limits, e.line()), source, &e))
+        }
+        Err(e) if minijinja::budget::exceeded() => {
+            let mut r = values_too_large(vars.limits);
+            r.line = e.line();
+            return Err(at_column(r, source, &e));
+        }
         Err(e) => {
             let undeclared = tmpl.undeclared_variables(false).into_iter().collect();
             return Err(at_column(explain(&e, undeclared, has, vars), source, &e));
@@ -383,6 +397,19 @@ fn too_large(limits: Limits, line: Option<usize>) -> RenderError {
     }
 }
 
+/// The error of a rendering whose values passed the budget of `limits` (located by the caller).
+fn values_too_large(limits: Limits) -> RenderError {
+    RenderError {
+        line: None,
+        column: None,
+        message: format!(
+            "template values exceed {} in total (strings, lists and captured blocks made by \
+             one rendering; the cap per rendering, raise it with --max-template-size)",
+            format_size(limits.max_output)
+        ),
+    }
+}
+
 /// Evaluates an expression to a value.
 pub fn eval_expr(
     env: &Environment<'static>,
@@ -391,10 +418,18 @@ pub fn eval_expr(
     has: &dyn Fn(&str) -> bool,
     vars: &LazyVars,
 ) -> Result<MValue, RenderError> {
-    let e = env
-        .compile_expression(expr)
-        .map_err(|e| explain(&e, Vec::new(), has, vars))?;
+    let e = {
+        let _compiling = minijinja::budget::enter(vars.limits.max_output);
+        env.compile_expression(expr)
+    }
+    .map_err(|e| explain(&e, Vec::new(), has, vars))?;
+    let _budget = minijinja::budget::enter(vars.limits.max_output);
     let v = e.eval(ctx).map_err(|err| {
+        if minijinja::budget::exceeded() {
+            let mut r = values_too_large(vars.limits);
+            r.line = err.line();
+            return r;
+        }
         let undeclared = e.undeclared_variables(false).into_iter().collect();
         explain(&err, undeclared, has, vars)
     })?;
@@ -507,9 +542,19 @@ mod tests {
     }
 
     #[test]
-    fn a_loop_captured_in_a_variable_runs_out_of_fuel() {
+    fn a_loop_captured_in_a_variable_stops_at_the_budget_and_an_empty_one_runs_out_of_fuel() {
         let source = format!("{{% set x %}}{TEN_GB}{{% endset %}}{{{{ x|length }}}}");
-        let e = render(Limits::default(), &source).expect_err("out of fuel");
+        let e = render(Limits::default(), &source).expect_err("over the budget");
+        assert!(
+            e.message
+                .starts_with("template values exceed 64 MiB in total"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line, Some(1));
+        let idle =
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        let e = render(Limits::default(), idle).expect_err("out of fuel");
         assert!(
             e.message.starts_with("template ran out of fuel: more than"),
             "{}",
@@ -525,12 +570,117 @@ mod tests {
         let ctx = MValue::from_dyn_object(Scope::new(vars.clone(), BTreeMap::new()));
         let e = eval_expr(&env, "'x' * 1001", &ctx, &|_| false, &vars).expect_err("too large");
         assert!(
-            e.message.starts_with("template output exceeds 1000 bytes"),
+            e.message.starts_with("template values exceed 1000 bytes"),
+            "{}",
+            e.message
+        );
+        let e = eval_expr(&env, "'x' * 600 ~ 'y' * 600", &ctx, &|_| false, &vars)
+            .expect_err("cumulative");
+        assert!(
+            e.message.starts_with("template values exceed 1000 bytes"),
             "{}",
             e.message
         );
         let ok = eval_expr(&env, "'x' * 1000", &ctx, &|_| false, &vars).expect("fits");
         assert_eq!(ok.as_str().map(str::len), Some(1000));
+    }
+
+    /// Templates that double a string 40 times (a TiB), each through another amplifier.
+    const DOUBLINGS: [(&str, &str); 7] = [
+        ("~", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}"),
+        ("+", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}"),
+        ("macro", "{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = d(ns.s) %}{% endfor %}{{ ns.s|length }}"),
+        ("set block", "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set x %}{{ ns.s }}{{ ns.s }}{% endset %}{% set ns.s = x %}{% endfor %}{{ ns.s|length }}"),
+        ("caller", "{% macro w() %}{{ caller() }}{{ caller() }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s %}{% call w() %}{{ ns.s }}{% endcall %}{% endset %}{% endfor %}{{ ns.s|length }}"),
+        ("recursion", "{% macro r(s, n) %}{% if n == 0 %}{{ s }}{% else %}{{ r(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ r('x', 40)|length }}"),
+        ("lazy list", "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ (ns.l ~ '')|length }}"),
+    ];
+
+    #[test]
+    fn values_made_by_every_amplifier_share_one_budget_per_rendering() {
+        let limits = Limits {
+            max_output: 1 << 20,
+        };
+        for (what, source) in DOUBLINGS {
+            let e = render(limits, source).expect_err(what);
+            assert!(
+                e.message
+                    .starts_with("template values exceed 1 MiB in total")
+                    && e.message.contains("--max-template-size"),
+                "{what}: {}",
+                e.message
+            );
+            assert_eq!(e.line, Some(1), "{what}");
+        }
+        // Many results of a guarded filter, each under the cap, kept alive together.
+        let kept =
+            "{% set big = 'a' * 100000 %}{% set ns = namespace(l=[]) %}{% for i in range(100) %}\
+                    {% set ns.l = ns.l + [big|replace('a', 'b')] %}{% endfor %}{{ ns.l|length }}";
+        let e = render(limits, kept).expect_err("cumulative");
+        assert!(
+            e.message.starts_with("template values exceed 1 MiB"),
+            "{}",
+            e.message
+        );
+        assert_eq!(render(Limits::default(), kept).expect("fits 64 MiB"), "100");
+        // The text of a list of lists of millions: `string`, `tojson`, `pprint` stop too.
+        for filter in ["string", "tojson", "pprint"] {
+            let source = format!("{{{{ ([[1] * 60000] * 60000)|{filter}|length }}}}");
+            let e = render(limits, &source).expect_err(filter);
+            assert!(
+                e.message.starts_with("template values exceed 1 MiB"),
+                "{filter}: {}",
+                e.message
+            );
+        }
+        // A constant too large to fold while compiling, never evaluated: renders.
+        assert_eq!(
+            render(
+                limits,
+                "{{ 1 if true else ('x' * 900000 ~ 'y' * 900000) }}{{ [1, 2] }}"
+            )
+            .expect("never made"),
+            "1[1, 2]"
+        );
+        // A budget per rendering: the next one starts afresh.
+        assert_eq!(
+            render(limits, "{{ ('x' * 400000 ~ 'y')|length }}").expect("first"),
+            "400001"
+        );
+        assert_eq!(
+            render(limits, "{{ ('x' * 400000 ~ 'y')|length }}").expect("second"),
+            "400001"
+        );
+    }
+
+    #[test]
+    fn macros_captures_and_concatenations_render_as_minijinja_does_within_the_budget() {
+        let source = "{% macro li(x) %}<li>{{ x }}</li>{% endmacro %}\
+                      {% macro ul() %}<ul>{{ caller() }}</ul>{% endmacro %}\
+                      {% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n }}*{{ fact(n - 1) }}{% endif %}{% endmacro %}\
+                      {% set block %}{% for i in range(3) %}{{ li(i) }}{% endfor %}{% endset %}\
+                      {% call ul() %}{{ block }}{% endcall %} {{ fact(5) }} {{ 'a' ~ 1 ~ [2] ~ none }} \
+                      {{ 'b' + 'c' }} {{ [1, 2] + [3] }} {{ ([1] * 3) ~ '' }} {{ 'ab' * 3 }} \
+                      {% set ns = namespace(l=[]) %}{% for i in range(100) %}{% set ns.l = ns.l + [i ~ ''] %}{% endfor %}\
+                      {{ ns.l|length }} {{ ns.l|last }} {{ {'k': [1, 2]} ~ '' }}";
+        let plain = Environment::new()
+            .render_str(source, ())
+            .expect("plain minijinja");
+        assert!(
+            plain.contains("<ul><li>0</li><li>1</li><li>2</li></ul> 5*4*3*2*1"),
+            "{plain}"
+        );
+        assert_eq!(render(Limits::default(), source).expect("budgeted"), plain);
+        assert_eq!(
+            render(
+                Limits {
+                    max_output: 64 << 10
+                },
+                source
+            )
+            .expect("small budget"),
+            plain
+        );
     }
 
     #[test]

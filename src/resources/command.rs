@@ -41,6 +41,10 @@ pub struct CommandSpec {
     pub on_change: Vec<String>,
     pub chdir: Option<String>,
     pub user: Option<String>,
+    /// `changed: false`: a check. It runs whenever its guards allow (with none, on every
+    /// apply), is never a change (not counted, never watched, no restart) and fails the host
+    /// when it exits non-zero; `play diff` lists it without running it.
+    pub check: bool,
     /// Variables exported to the command (`environment:`): they travel in the script on stdin,
     /// never in an argv or the host's process environment of play's own shell.
     pub environment: Vec<(String, String)>,
@@ -115,6 +119,9 @@ pub fn probe_guard(g: &Guard) -> String {
     }
 }
 
+/// What the plan says of an unguarded check (`changed: false`).
+pub const CHECK_EVERY_APPLY: &str = "runs on every apply, never a change";
+
 /// What the plan of a command saw.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Checks<'a> {
@@ -130,6 +137,13 @@ pub fn plan(
     checks: &Checks,
     changed: &[&str],
 ) -> Result<Option<Planned<()>>, Refused> {
+    if spec.unguarded() && spec.check {
+        return Ok(Some(Planned {
+            action: Action::Update,
+            details: vec![CHECK_EVERY_APPLY.into()],
+            work: (),
+        }));
+    }
     if spec.unguarded() {
         return Ok(Some(Planned {
             action: Action::Update,
@@ -306,6 +320,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         "chdir",
         "user",
         "environment",
+        "changed",
     ],
     is_path: false,
     watchable: true,
@@ -350,6 +365,17 @@ mod tests {
             "{:?}",
             p.details
         );
+    }
+
+    #[test]
+    fn a_check_says_it_is_no_change() {
+        let mut s = spec();
+        s.check = true;
+        let p = plan(&s, &Checks::default(), &[]).unwrap().unwrap();
+        assert_eq!(p.details, vec![CHECK_EVERY_APPLY.to_string()]);
+        // Guards still decide whether it runs.
+        s.on_change = vec!["/srv/src".into()];
+        assert_eq!(plan(&s, &Checks::default(), &[]).unwrap(), None);
     }
 
     #[test]

@@ -47,8 +47,11 @@ pub struct Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
+        if self.line > 0 && self.column > 0 {
             write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        } else if self.line > 0 {
+            // A line without a column (e.g. a template's text failing to write).
+            write!(f, "{}:{}", self.file, self.line)
         } else {
             write!(f, "{}", self.file)
         }
@@ -938,6 +941,21 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn origins_show_what_is_known_of_the_position() {
+        let at = |line, column| {
+            super::Origin {
+                file: "t.j2".into(),
+                line,
+                column,
+            }
+            .to_string()
+        };
+        assert_eq!(at(3, 7), "t.j2:3:7");
+        assert_eq!(at(3, 0), "t.j2:3");
+        assert_eq!(at(0, 0), "t.j2");
+    }
+
     use super::*;
 
     #[test]

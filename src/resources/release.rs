@@ -36,8 +36,8 @@ use super::archive::ArchiveError;
 use super::deploy::{set_args, short, Planned, Refused};
 use super::git::{self, Remote, GIT, GIT_FN};
 use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
-use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState};
-use crate::transport::shell_quote;
+use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
+use crate::transport::{heredoc, shell_quote};
 
 /// Releases kept by default.
 pub const DEFAULT_KEEP: usize = 5;
@@ -87,6 +87,76 @@ pub struct ReleaseSpec {
     /// Where a root apply keeps `from: {git}` caches: a root-only folder ([`CACHE_ROOT`];
     /// tests use another).
     pub cache_root: String,
+    /// `shared:` and `build:`: what is done to a new release before `current` switches.
+    pub steps: Steps,
+}
+
+/// `shared:`, `build:` and `environment:` of a release.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Steps {
+    /// Paths relative to a release (`data`, `.env`, `config/db.yml`): `DEST/shared/X` is linked
+    /// into every new release as `X`; a missing `DEST/shared/X` is made an empty folder.
+    pub shared: Vec<String>,
+    /// Commands run in the new release (its folder as working folder), as the release's owner,
+    /// in order, before `current` switches.
+    pub build: Vec<String>,
+    /// Variables exported to the build commands.
+    pub environment: Vec<(String, String)>,
+}
+
+impl Steps {
+    pub fn is_empty(&self) -> bool {
+        self.shared.is_empty() && self.build.is_empty()
+    }
+    /// What goes into the release id besides the source: a changed build step or shared path
+    /// makes a new release.
+    fn digest(&self) -> String {
+        let mut text = String::new();
+        for x in &self.shared {
+            text.push_str(&format!("shared\0{x}\0"));
+        }
+        for (k, v) in &self.environment {
+            text.push_str(&format!("env\0{k}\0{v}\0"));
+        }
+        for c in &self.build {
+            text.push_str(&format!("build\0{c}\0"));
+        }
+        sha256_hex(text.as_bytes())
+    }
+}
+
+/// Checks one `shared:` entry: a relative path inside the release, without `.` or `..`.
+pub fn check_shared(path: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("shared: `{path}` {why}"));
+    if path.is_empty() {
+        return bad("is empty");
+    }
+    if path.starts_with('/') {
+        return bad("must be relative to the release (`data`, `config/db.yml`)");
+    }
+    if path.contains(['\n', '\r', '\0']) {
+        return bad("has a newline or a NUL byte");
+    }
+    if path
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return bad("must be a plain relative path (no empty part, `.` or `..`)");
+    }
+    Ok(())
+}
+
+/// Checks the `shared:` list: each entry valid, none inside another.
+pub fn check_shared_list(list: &[String]) -> Result<(), String> {
+    for (i, a) in list.iter().enumerate() {
+        check_shared(a)?;
+        for b in &list[..i] {
+            if a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/")) {
+                return Err(format!("shared: `{a}` and `{b}` overlap"));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ReleaseSpec {
@@ -122,7 +192,8 @@ impl ReleaseSpec {
     pub fn probe_paths(&self) -> Vec<String> {
         vec![self.dest.clone(), self.current()]
     }
-    /// The tree the probe must hash (`from: {sync}` only): the live release.
+    /// The tree the probe must hash (`from: {sync}` only): the live release (with `shared` or
+    /// `build`, only to list the files that change: see [`wanted`]).
     pub fn probe_tree(&self) -> Option<(String, Vec<String>)> {
         match &self.source {
             ReleaseSource::Sync { exclude, .. } => Some((self.current(), exclude.clone())),
@@ -177,7 +248,7 @@ for d do
     printf '\0'
   fi
   for e in "$d"/releases/*; do
-    if [ -d "$e" ] && ! [ -L "$e" ]; then printf 'relent\0%s\0%s\0' "$d" "${{e##*/}}"; fi
+    if [ -d "$e" ] && ! [ -L "$e" ] && ! [ -e "$d/releases/.building-${{e##*/}}" ]; then printf 'relent\0%s\0%s\0' "$d" "${{e##*/}}"; fi
   done
 done
 "#,
@@ -250,8 +321,83 @@ fn source_note(s: &ReleaseSource) -> String {
     }
 }
 
-/// The id the source gives, and how to build it.
+/// The id the source (and `shared`/`build`) gives, and how to build it.
+/// With `shared` or `build`, a new release is made from the source alone, and the files listed
+/// (the last value) are those of the source that differ from the live release, the shared
+/// links left out.
 fn wanted(
+    spec: &ReleaseSpec,
+    seen: &Seen,
+    current: Option<&str>,
+) -> Result<(String, Build, Vec<String>, Option<FileList>), Refused> {
+    let (id, build, lines) = from_source(spec, seen, current)?;
+    if spec.steps.is_empty() {
+        return Ok((id, build, lines, None));
+    }
+    let (build, lines, shown) = match (build, &spec.source) {
+        (
+            Build::Sync {
+                base: Some(_),
+                work,
+            },
+            ReleaseSource::Sync { tree, .. },
+        ) => {
+            // A shared link, what lies below it, and (removed) the folders made for it.
+            let shared = |sign: Sign, path: &str| {
+                let dir = path.trim_end_matches('/');
+                spec.steps.shared.iter().any(|x| {
+                    path == x
+                        || path.starts_with(&format!("{x}/"))
+                        || path.starts_with(&format!("{x} "))
+                        || (sign == Sign::Removed && x.starts_with(&format!("{dir}/")))
+                })
+            };
+            let listed: Vec<(Sign, String)> = work
+                .lines
+                .iter()
+                .filter(|(sign, p)| !shared(*sign, p))
+                .cloned()
+                .collect();
+            let count = |sign: Sign| listed.iter().filter(|(s, _)| *s == sign).count();
+            let lines = vec![format!(
+                "{} added, {} changed, {} removed",
+                count(Sign::Added),
+                count(Sign::Changed),
+                count(Sign::Removed)
+            )];
+            let shown = FileList {
+                files: listed.iter().take(sync::MAX_LISTED).cloned().collect(),
+                more: listed.len().saturating_sub(sync::MAX_LISTED),
+            };
+            let fresh = sync::diff(tree, &spec.layout, true, &RemoteTree::default());
+            (
+                Build::Sync {
+                    base: None,
+                    work: fresh,
+                },
+                lines,
+                Some(shown),
+            )
+        }
+        (build, _) => (build, lines, None),
+    };
+    if let ReleaseSource::Sync { tree, src, .. } = &spec.source {
+        for x in &spec.steps.shared {
+            let inside = format!("{x}/");
+            if tree.files.contains_key(x) || tree.files.keys().any(|f| f.starts_with(&inside)) {
+                return Err(Refused(format!(
+                    "shared `{x}` is also in the release source ({src}/{x}): remove it from the source (shared files live in {}/shared) or from `shared`",
+                    spec.dest.trim_end_matches('/')
+                )));
+            }
+        }
+    }
+    let id = sha256_hex(format!("{id}\0{}", spec.steps.digest()).as_bytes())[..12].to_string();
+    Ok((id, build, lines, shown))
+}
+
+/// The id the source alone gives, and how to build it.
+fn from_source(
     spec: &ReleaseSpec,
     seen: &Seen,
     current: Option<&str>,
@@ -307,9 +453,11 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
     };
     let h = seen.history;
     let log_ids: Vec<&str> = h.log.iter().map(|(i, _)| i.as_str()).collect();
+    let mut shown = None;
     let (id, build, mut lines, log) = match &spec.pin {
         None => {
-            let (id, build, lines) = wanted(spec, seen, current.as_deref())?;
+            let (id, build, lines, listed) = wanted(spec, seen, current.as_deref())?;
+            shown = listed;
             let mut log: Vec<(String, String)> =
                 h.log.iter().filter(|(i, _)| i != &id).cloned().collect();
             log.push((id.clone(), String::new()));
@@ -414,15 +562,27 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
             lines.clear();
         }
         details.append(&mut lines);
+        if build.is_some() {
+            details.extend(steps_details(spec));
+        }
+    } else if build.is_some() {
+        // The live release is not on the host as a finished release: its build was cut short
+        // (`releases/.building-ID` stands). It is built again where it was.
+        details.push(format!(
+            "release {id} was left unfinished by an interrupted run: built again"
+        ));
+        details.extend(steps_details(spec));
     }
     // The files listed are those the new release changes against the live one.
-    let files = match (&build, switch) {
+    let files = match (&build, switch, shown) {
+        (Some(_), true, Some(listed)) => listed,
         (
             Some(Build::Sync {
                 base: Some(_),
                 work,
             }),
             true,
+            _,
         ) => work.file_list(),
         _ => FileList::default(),
     };
@@ -457,6 +617,86 @@ pub fn plan(spec: &ReleaseSpec, seen: &Seen) -> Result<Option<Planned<ReleaseWor
             files,
         },
     }))
+}
+
+/// What the plan says of the shared links and build steps of a new release.
+fn steps_details(spec: &ReleaseSpec) -> Vec<String> {
+    let st = &spec.steps;
+    let mut d = Vec::new();
+    if !st.shared.is_empty() {
+        d.push(format!(
+            "link shared {} (from {}/shared)",
+            st.shared.join(", "),
+            spec.dest.trim_end_matches('/')
+        ));
+    }
+    if !st.build.is_empty() {
+        let who = spec
+            .layout
+            .owner
+            .as_deref()
+            .unwrap_or("the owner of the release");
+        let cmds: Vec<String> = st.build.iter().map(|c| format!("`{c}`")).collect();
+        d.push(format!("build as {who}: {}", cmds.join(", ")));
+    }
+    d
+}
+
+/// The build commands as the body of a here-document: HOME, USER and LOGNAME of the user it
+/// runs as, the environment, then each command in order; the first to fail stops the build,
+/// saying which.
+fn build_body(st: &Steps) -> String {
+    let mut b = String::from(
+        "USER=$(id -un) && LOGNAME=$USER && HOME=$(getent passwd \"$USER\" | cut -d: -f6) && export USER LOGNAME HOME\n",
+    );
+    for (k, v) in &st.environment {
+        b.push_str(&format!("export {k}={}\n", shell_quote(v)));
+    }
+    for c in &st.build {
+        let q = shell_quote(c);
+        b.push_str(&format!(
+            "printf '+ %s\\n' {q} >&2\n(eval {q}) </dev/null 1>&2 || {{ printf 'build step failed (exit status %s): %s\\n' \"$?\" {q} >&2; exit 1; }}\n"
+        ));
+    }
+    b
+}
+
+/// The lines linking the shared paths into the new release `n` (in root's private folder,
+/// or a `.tmp-` folder of a login without root): no part of the way may be a link, and a path
+/// already in the source is an error.
+fn shared_lines(spec: &ReleaseSpec, n: &str, undo: &str) -> String {
+    let q = |p: &str| shell_quote(p);
+    let dest = spec.dest.trim_end_matches('/');
+    let mut s = String::new();
+    for x in &spec.steps.shared {
+        let parts: Vec<&str> = x.split('/').collect();
+        for k in 1..parts.len() {
+            let anc = parts[..k].join("/");
+            s.push_str(&format!(
+                "if [ -L {n}/{a} ]; then printf '%s\\n' {m} >&2; {undo}; fi\n",
+                a = q(&anc),
+                m = q(&format!(
+                    "shared {x}: {anc} of the release source is a symbolic link"
+                ))
+            ));
+        }
+        s.push_str(&format!(
+            "if [ -e {n}/{p} ] || [ -L {n}/{p} ]; then printf '%s\\n' {m} >&2; {undo}; fi\n",
+            p = q(x),
+            m = q(&format!(
+                "shared {x}: the release source has {x} too; remove it from the source (shared files live in {dest}/shared) or from `shared`"
+            ))
+        ));
+        if let Some((parent, _)) = x.rsplit_once('/') {
+            s.push_str(&format!("mkdir -p -- {n}/{} || {undo}\n", q(parent)));
+        }
+        s.push_str(&format!(
+            "ln -s -- {} {n}/{} || {undo}\n",
+            q(&format!("{dest}/shared/{x}")),
+            q(x)
+        ));
+    }
+    s
 }
 
 /// The apply step of one release folder (inside the apply script: `play_ok`, `play_fail`,
@@ -500,6 +740,27 @@ play_enter {dest} || play_fail {i}
 "
         ));
     }
+    if w.build.is_some() && !spec.steps.shared.is_empty() {
+        // DEST/shared as root (not a link), its entries as DEST's owner: root makes nothing
+        // inside a tree another user controls.
+        s.push_str(&format!(
+            "if [ -L shared ]; then printf '%s\\n' {} >&2; play_fail {i}; fi\n[ -d shared ] || mkdir -- shared || play_fail {i}\n",
+            q(&format!(
+                "{}/shared: a symbolic link; play does not follow it",
+                spec.dest.trim_end_matches('/')
+            ))
+        ));
+        if let Some(c) = &chown {
+            s.push_str(&format!("chown -h -- {c} shared || play_fail {i}\n"));
+        }
+        s.push_str(&format!("u=$(stat -c %U .) || play_fail {i}\n"));
+        for x in &spec.steps.shared {
+            let p = q(&format!("shared/{x}"));
+            s.push_str(&format!(
+                "if ! [ -e {p} ] && ! [ -L {p} ]; then (umask 022; play_as \"$u\" mkdir -p -- {p}) </dev/null 1>&2 || play_fail {i}; fi\n"
+            ));
+        }
+    }
     s.push_str(&format!(
         "play_enter {rels} || play_fail {i}
 "
@@ -510,9 +771,14 @@ play_enter {dest} || play_fail {i}
 "
         ));
     }
-    // Leftovers of an interrupted run (of a login without root; root builds elsewhere).
+    // Leftovers of an interrupted run (of a login without root, root builds elsewhere; a
+    // build that was cut short).
     s.push_str(
         "rm -rf -- .tmp-*
+for m in .building-*; do
+  case ${m#.building-} in *[!0-9a-f]*|'') continue ;; esac
+  rm -rf -- \"${m#.building-}\" \"$m\"
+done
 ",
     );
     if let Some(build) = &w.build {
@@ -592,6 +858,7 @@ n=\"$b/r\"
                 ));
             }
         }
+        s.push_str(&shared_lines(spec, n, &undo));
         s.push_str(&format!(
             "chmod 0{} {n} || {undo}\n",
             mode_str(sync::DIR_MODE)
@@ -600,10 +867,34 @@ n=\"$b/r\"
             s.push_str(&format!("chown -R -- {c} {n} || {undo}\n"));
         }
         s.push_str(&format!("sync -f -- {n} || {undo}\n"));
-        s.push_str(&format!(
-            "mv -T -- {n} {} || {undo}\nrmdir -- \"$b\"\n",
-            q(&w.id)
-        ));
+        if spec.steps.build.is_empty() {
+            s.push_str(&format!(
+                "mv -T -- {n} {} || {undo}\nrmdir -- \"$b\"\n",
+                q(&w.id)
+            ));
+        } else {
+            // Built in place (`releases/ID`, its final path: what the build writes may name
+            // it) by the release's owner, never root in a tree that user owns. While the
+            // folder `releases/.building-ID` stands, the probe does not count the release
+            // and the next run removes it; a failed build is removed at once, and `current`
+            // is not touched.
+            let id = q(&w.id);
+            let mark = q(&format!(".building-{}", w.id));
+            let gone = format!("{{ play_enter {rels} && rm -rf -- {id} {mark}; play_fail {i}; }}");
+            s.push_str(&format!(
+                "mkdir -- {mark} || {undo}\nmv -T -- {n} {id} || {{ rmdir -- {mark}; {undo}; }}\nrmdir -- \"$b\"\nplay_enter {} || {gone}\nu=$(stat -c %U .) || {gone}\n",
+                q(&spec.release_dir(&w.id))
+            ));
+            let run = heredoc("play_as \"$u\" sh", &build_body(&spec.steps));
+            s.push_str(&format!(
+                "(umask 022 && {run}) </dev/null 1>&2\nst=$?\nplay_enter {rels} || play_fail {i}\nif [ \"$st\" -ne 0 ]; then rm -rf -- {id} {mark}; printf '%s\\n' {} >&2; play_fail {i}; fi\n",
+                q(&format!(
+                    "the build of release {} failed: it was removed; the live release is untouched",
+                    w.id
+                ))
+            ));
+            s.push_str(&format!("rm -rf -- {mark} || play_fail {i}\n"));
+        }
     }
     if w.switch || w.log.is_some() {
         s.push_str(&format!("play_enter {dest} || play_fail {i}\n"));
@@ -747,12 +1038,23 @@ impl super::Spec for ReleaseSpec {
             Some(&self.dest),
             self.layout.owner.as_deref(),
             self.layout.group.as_deref(),
-        ]) || match &self.source {
-            ReleaseSource::Git { repo, version, .. } => {
-                super::any_nul(&[Some(repo), Some(version)])
+        ]) || self
+            .steps
+            .shared
+            .iter()
+            .chain(&self.steps.build)
+            .any(|x| x.contains('\0'))
+            || self
+                .steps
+                .environment
+                .iter()
+                .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+            || match &self.source {
+                ReleaseSource::Git { repo, version, .. } => {
+                    super::any_nul(&[Some(repo), Some(version)])
+                }
+                ReleaseSource::Sync { tree, .. } => tree.has_nul(),
             }
-            ReleaseSource::Sync { tree, .. } => tree.has_nul(),
-        }
     }
     fn written(&self) -> Option<&str> {
         Some(&self.dest)
@@ -766,7 +1068,16 @@ impl super::Spec for ReleaseSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Release,
     name: "release",
-    keys: &["from", "keep", "owner", "group", "mode"],
+    keys: &[
+        "from",
+        "keep",
+        "owner",
+        "group",
+        "mode",
+        "shared",
+        "build",
+        "environment",
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`release: DEST` — the code, as capistrano-style releases",
@@ -814,6 +1125,7 @@ mod tests {
             keep: 3,
             pin: None,
             cache_root: CACHE_ROOT.into(),
+            steps: Steps::default(),
         }
     }
 
@@ -830,6 +1142,7 @@ mod tests {
             keep: 3,
             pin: None,
             cache_root: CACHE_ROOT.into(),
+            steps: Steps::default(),
         }
     }
 

@@ -202,6 +202,17 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The pid supervisord gives program `name` on `host` (which must be RUNNING).
+    pub fn pid(&self, host: &str, name: &str) -> String {
+        let out = self.sh(host, &format!("supervisorctl status {name}"));
+        assert!(out.contains("RUNNING"), "{host}: {out}");
+        out.split("pid ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or_else(|| panic!("{host}: no pid in {out}"))
+            .to_string()
+    }
+
     /// Runs a command (no shell) as root inside `host`, through `play lab exec`.
     pub fn exec_argv(&self, host: &str, argv: &[&str]) -> Output {
         self.play()

@@ -1,9 +1,12 @@
 """hello: the example web app that `playbooks/web.yml` deploys (standard library only).
 
 Reads its settings from the ini file given as the first argument (default /etc/hello/app.ini):
-[app] bind, port, name, env. Answers GET / with JSON (app, env, host, release, version) and
-GET /health with "ok". `release` is the id of the release folder it runs from
-(/srv/hello/releases/<id>, see `release:` in docs/playbooks.md); `version` is the VERSION file.
+[app] bind, port, name, env. Answers GET / with JSON (app, env, host, release, version,
+greeting, greeting_version, hits) and GET /health with "ok". `release` is the id of the release
+folder it runs from (/srv/hello/releases/<id>, see `release:` in docs/playbooks.md); `version`
+is the VERSION file; `greeting` comes from the package `hellogreet`, installed in the venv it
+runs with (`venv:`); `hits` counts GET / in data/hits, data/ being the release's shared folder
+(/srv/hello/shared/data: the count survives new releases).
 """
 import configparser
 import http.server
@@ -11,8 +14,14 @@ import json
 import os
 import socket
 import sys
+import threading
+
+import hellogreet
 
 HERE = os.path.dirname(os.path.realpath(__file__))
+# Not realpath'd: data/ is a link to the shared folder.
+HITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "hits")
+LOCK = threading.Lock()
 
 
 def load(path):
@@ -30,6 +39,22 @@ def version():
         return "unknown"
 
 
+def hit():
+    """Counts one visit in the shared data folder; the new count."""
+    with LOCK:
+        try:
+            with open(HITS) as f:
+                n = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            n = 0
+        n += 1
+        tmp = HITS + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(f"{n}\n")
+        os.replace(tmp, HITS)
+        return n
+
+
 def release():
     """The release id: the name of the folder under releases/ this file runs from."""
     parent, name = os.path.split(HERE)
@@ -45,6 +70,8 @@ def main():
         "host": socket.gethostname(),
         "release": release(),
         "version": version(),
+        "greeting": hellogreet.GREETING,
+        "greeting_version": hellogreet.__version__,
     }
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -52,7 +79,8 @@ def main():
             if self.path == "/health":
                 data, ctype = b"ok\n", "text/plain"
             else:
-                data, ctype = (json.dumps(body) + "\n").encode(), "application/json"
+                answer = dict(body, hits=hit())
+                data, ctype = (json.dumps(answer) + "\n").encode(), "application/json"
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
