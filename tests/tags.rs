@@ -737,7 +737,7 @@ fn tags_and_includes_on_a_lab_with_restarts_and_a_plan() {
 /// host; a second apply changes nothing.
 #[test]
 fn role_params_and_include_loops_on_a_lab() {
-    let lab = Lab::start("roles-params", 1);
+    let lab = Lab::start("roles-entry-params", 1);
     let p = Project::new(&lab)
         .host_var(0, "debug", "no")
         .file(
@@ -779,7 +779,7 @@ fn role_params_and_include_loops_on_a_lab() {
 /// `check`; without `env` both refuse, naming the pattern.
 #[test]
 fn a_templated_hosts_pattern_drives_diff_and_apply_on_a_lab() {
-    let lab = Lab::start("roles-hosts-pattern", 2);
+    let lab = Lab::start("roles-templated-hosts", 2);
     let p = Project::new(&lab)
         .group("web", &[0, 1])
         .group("development", &[0])
