@@ -136,6 +136,14 @@ fn contains_all(out: &str, expected: &[&str]) {
     }
 }
 
+/// `play check playbooks/site.yml` in `d` fails saying every one of `expected`; what it said.
+fn check_says(d: &Path, expected: &[&str]) -> String {
+    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(1);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    contains_all(&out, expected);
+    out
+}
+
 fn keys(list: &[String]) -> Vec<&str> {
     list.iter()
         .map(|r| r.split(" | ").next().unwrap_or(r))
@@ -217,7 +225,7 @@ fn include_problems_are_located_cycles_named_and_paths_owned_once() {
     - include: a.yml
     - include: nope.yml
     - include: bad.yml
-      loop: [1]
+      loop_control: {loop_var: x}
     - file: /etc/shared.conf
       content: play
 ",
@@ -234,15 +242,13 @@ fn include_problems_are_located_cycles_named_and_paths_owned_once() {
         "playbooks/bad.yml",
         "- file: /etc/shared.conf\n  content: included\n- file: /etc/x\n  ownr: root\n",
     );
-    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(1);
-    let out = format!("{}{}", run.stdout, run.stderr);
-    contains_all(
-        &out,
+    let out = check_says(
+        d,
         &[
             "playbooks/b.yml:3:12: include cycle: playbooks/a.yml → playbooks/b.yml → playbooks/a.yml",
             "playbooks/site.yml:4:16: included file `nope.yml` not found",
-            "playbooks/site.yml:6:7: unknown key `loop`",
-            "an include is read once",
+            "playbooks/site.yml:6:7: unknown key `loop_control`",
+            "`loop_control.loop_var` is `loop_var:` here",
             "playbooks/bad.yml:4:3: unknown key `ownr`, did you mean `owner`?",
             "duplicate resource `/etc/shared.conf` in play `all`",
             "(first declared at playbooks/bad.yml:1:3)",
@@ -361,7 +367,7 @@ fn an_unknown_tag_and_bad_tags_are_check_problems() {
         "- hosts: all
   tags: {a: 1}
   roles:
-    - {role: app, tags: [app], when: x}
+    - {role: app, tags: [app], whn: x}
     - [app]
   state:
     - file: /etc/x
@@ -369,16 +375,205 @@ fn an_unknown_tag_and_bad_tags_are_check_problems() {
       tags: \"{{ t }}\"
 ",
     );
-    let run = play_offline(d, &["check", "playbooks/site.yml"]).code(1);
-    let out = format!("{}{}", run.stdout, run.stderr);
-    contains_all(
-        &out,
+    check_says(
+        d,
         &[
             "site.yml:2:10: tags: expected a tag, `a, b` or a list of tags",
-            "site.yml:4:32: unknown key `when`",
-            "keys of a role: role, tags",
+            "site.yml:4:32: unknown key `whn`, did you mean `when`?",
+            "keys of a role: role, tags, when, vars, name",
             "site.yml:5:7: a role is its name, or a mapping `{role: NAME, tags: [...]}`",
             "site.yml:9:13: tags: `{{ t }}` is a template",
+        ],
+    );
+}
+
+/// A role entry's `when:` applies to each of its resources (with their own), its `vars:` are
+/// Ansible's role params (above the role's defaults and the play's vars, below `-e`); a role
+/// listed twice with other params gives its resources twice; `name:` is accepted.
+#[test]
+fn role_entries_take_when_vars_and_name() {
+    let dir = with_playbook(
+        "- hosts: all
+  vars: {port: 80, level: info}
+  roles:
+    - role: app
+      name: the app, on debug hosts
+      when: debug
+      vars: {port: 7000, site: shop}
+    - {role: app, vars: {site: blog}}
+",
+    );
+    let d = dir.path();
+    write(d, "roles/app/defaults.yml", "port: 1\nsite: none\n");
+    write(
+        d,
+        "roles/app/state.yml",
+        "- file: \"/etc/{{ site }}.conf\"
+  content: \"port={{ port }} level={{ level }}\\n\"
+- file: \"/etc/{{ site }}.h1\"
+  content: h1
+  when: inventory_hostname == 'h1'
+",
+    );
+    let run = play_offline(d, &["check", "playbooks/site.yml", "--show"]).code(0);
+    let all = shown(&run);
+    // h1: debug is false, the first entry's resources are left out, the second's own `when`
+    // holds; h2: the first entry's `when` holds, each resource's own `when` too.
+    assert_eq!(
+        all["h1"],
+        [
+            "file /etc/blog.conf | port=80 level=info",
+            "file /etc/blog.h1 | h1"
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        all["h2"],
+        [
+            "file /etc/shop.conf | port=7000 level=info",
+            "file /etc/blog.conf | port=80 level=info"
+        ],
+        "{}",
+        run.stdout
+    );
+    let run = play_offline(
+        d,
+        &[
+            "check",
+            "playbooks/site.yml",
+            "--show",
+            "-e",
+            "port=9",
+            "-e",
+            "debug=true",
+        ],
+    )
+    .code(0);
+    assert!(
+        shown(&run)["h1"].contains(&"file /etc/shop.conf | port=9 level=info".to_string()),
+        "-e is above role params: {}",
+        run.stdout
+    );
+
+    // Bad role entries: located, with hints, every one said.
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: all
+  roles:
+    - {role: app, loop: [a, b], vars: [x]}
+    - role: app
+      become: yes
+",
+    );
+    check_says(
+        d,
+        &[
+            "site.yml:3:19: unknown key `loop` (a role is not looped: list it once per item with \
+             its `vars:`, or `include:` a file of its state with `loop:`)",
+            "site.yml:3:39: role: vars: invalid type: sequence, expected a mapping",
+            "site.yml:5:7: unknown key `become` (privilege is the inventory's: `become: true`",
+        ],
+    );
+}
+
+/// `include:` with `loop:` (and `loop_var:`, as a resource takes them): the included entries
+/// are taken once per item, the item in its var; the loop may be templated, the include's
+/// `when` is evaluated per item, a loop of an included resource sees the include's item.
+/// Two items declaring one path are a duplicate; bad loops are located.
+#[test]
+fn includes_loop_over_items() {
+    let dir = with_playbook(
+        "- hosts: all
+  vars: {apps: [shop, blog]}
+  state:
+    - include: app.yml
+      loop: \"{{ apps }}\"
+      loop_var: app
+      vars: {port: 80}
+      when: app != 'blog' or debug
+    - include: one.yml
+      loop: [x, y]
+",
+    );
+    let d = dir.path();
+    write(
+        d,
+        "playbooks/app.yml",
+        "- directory: \"/srv/{{ app }}\"
+- file: \"/srv/{{ app }}/{{ item }}.conf\"
+  content: \"{{ app }} {{ item }} {{ port }}\\n\"
+  loop: \"{{ [app ~ '-a', app ~ '-b'] }}\"
+",
+    );
+    write(
+        d,
+        "playbooks/one.yml",
+        "- file: \"/etc/{{ item }}\"\n  content: \"{{ item }}\"\n",
+    );
+    let run = play_offline(d, &["check", "playbooks/site.yml", "--show"]).code(0);
+    let all = shown(&run);
+    assert_eq!(
+        all["h1"],
+        [
+            "directory /srv/shop",
+            "file /srv/shop/shop-a.conf | shop shop-a 80",
+            "file /srv/shop/shop-b.conf | shop shop-b 80",
+            "file /etc/x | x",
+            "file /etc/y | y"
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(all["h2"].len(), 3 + 3 + 2, "{}", run.stdout);
+    assert!(
+        all["h2"].contains(&"file /srv/blog/blog-b.conf | blog blog-b 80".to_string()),
+        "{}",
+        run.stdout
+    );
+    // Included resources are located in their file.
+    assert!(
+        run.stdout.contains("file /etc/y  # playbooks/one.yml:1:3"),
+        "{}",
+        run.stdout
+    );
+
+    // One path declared by two items: a duplicate; a loop that is not a list, at the loop.
+    let resolve_bad = "- hosts: all
+  state:
+    - include: same.yml
+      loop: [1, 2]
+    - include: one.yml
+      loop: 3
+";
+    write(d, "playbooks/site.yml", resolve_bad);
+    write(
+        d,
+        "playbooks/same.yml",
+        "- file: /etc/same\n  content: \"{{ item }}\"\n",
+    );
+    check_says(
+        d,
+        &[
+            "duplicate resource `/etc/same`",
+            "(first declared at playbooks/same.yml:1:3)",
+            "site.yml:6:13: loop: expected a list, found number",
+        ],
+    );
+    // Bad `loop_var`s are problems of the loading, at the key.
+    let load_bad = "    - include: one.yml
+      loop_var: x
+    - include: one.yml
+      loop: [a]
+      loop_var: \"a b\"
+";
+    write(d, "playbooks/site.yml", &format!("{resolve_bad}{load_bad}"));
+    check_says(
+        d,
+        &[
+            "site.yml:8:17: `loop_var` without `loop`",
+            "site.yml:11:17: loop_var: expected a variable name, found a b",
         ],
     );
 }
@@ -434,6 +629,12 @@ fn programs(lab: &Lab, host: &str) -> BTreeMap<String, (String, u32)> {
             (w[0].to_string(), (w[1].to_string(), pid))
         })
         .collect()
+}
+
+/// `play ARGS` succeeds with `changed` changes on h1.
+fn assert_changes(p: &Project, args: &[&str], changed: usize) {
+    let run = p.play(args).code(0);
+    assert_eq!(run.recap("h1").1, changed, "{args:?}: {}", run.stdout);
 }
 
 fn cat(lab: &Lab, path: &str) -> String {
@@ -528,7 +729,86 @@ fn tags_and_includes_on_a_lab_with_restarts_and_a_plan() {
     p.play(&["apply", "--plan", "plan.json", "--tags", "motd"])
         .code(1)
         .shows("was made with --tags debug, not --tags motd");
-    let run = p.play(&["apply", "--plan", "plan.json"]).code(0);
-    assert_eq!(run.recap("h1").1, 1, "{}", run.stdout);
+    assert_changes(&p, &["apply", "--plan", "plan.json"], 1);
     assert_eq!(cat(&lab, "/etc/tagged/debug"), "debug\n");
+}
+
+/// Role entries with `when:` and `vars:` and an `include:` with `loop:`, applied on a lab
+/// host; a second apply changes nothing.
+#[test]
+fn role_params_and_include_loops_on_a_lab() {
+    let lab = Lab::start("roles-entry-params", 1);
+    let p = Project::new(&lab)
+        .host_var(0, "debug", "no")
+        .file(
+            "site.yml",
+            "- hosts: lab
+  vars: {port: 80}
+  roles:
+    - {role: app, vars: {site: shop, port: 8001}}
+    - {role: app, vars: {site: blog}, when: debug}
+    - {role: app, vars: {site: wiki}, when: not debug}
+  state:
+    - include: conf.yml
+      loop: [a, b]
+      loop_var: part
+",
+        )
+        .file("roles/app/defaults.yml", "port: 1\nsite: none\n")
+        .file(
+            "roles/app/state.yml",
+            "- file: \"/etc/rp-{{ site }}.conf\"\n  content: \"port={{ port }}\\n\"\n",
+        )
+        .file(
+            "conf.yml",
+            "- file: \"/etc/rp-part-{{ part }}\"\n  content: \"{{ part }}\\n\"\n",
+        );
+    assert_changes(&p, &["apply", "site.yml"], 4);
+    assert_eq!(cat(&lab, "/etc/rp-shop.conf"), "port=8001\n");
+    assert_eq!(cat(&lab, "/etc/rp-wiki.conf"), "port=80\n");
+    assert_eq!(cat(&lab, "/etc/rp-blog.conf"), "ABSENT\n");
+    assert_eq!(cat(&lab, "/etc/rp-part-a"), "a\n");
+    assert_eq!(cat(&lab, "/etc/rp-part-b"), "b\n");
+    assert_changes(&p, &["apply", "site.yml"], 0);
+    // -e is above role params.
+    assert_changes(&p, &["apply", "site.yml", "-e", "port=9"], 2);
+    assert_eq!(cat(&lab, "/etc/rp-shop.conf"), "port=9\n");
+}
+
+/// `hosts: "web:&{{ env }}"` with `-e env=…` selects its hosts for `diff` and `apply` as for
+/// `check`; without `env` both refuse, naming the pattern.
+#[test]
+fn a_templated_hosts_pattern_drives_diff_and_apply_on_a_lab() {
+    let lab = Lab::start("roles-templated-hosts", 2);
+    let p = Project::new(&lab)
+        .group("web", &[0, 1])
+        .group("development", &[0])
+        .group("production", &[1])
+        .file(
+            "site.yml",
+            "- hosts: \"web:&{{ env }}\"
+  state:
+    - file: /etc/rp-env
+      content: \"{{ env }}\\n\"
+",
+        );
+    p.play(&["diff", "site.yml", "-e", "env=production"])
+        .code(0)
+        .shows("h2:\n  + create file /etc/rp-env")
+        .shows("      +production\n")
+        .hides("h1");
+    let run = p
+        .play(&["apply", "site.yml", "-e", "env=development"])
+        .code(0);
+    assert_eq!(run.recap("h1").1, 1, "{}", run.stdout);
+    assert_eq!(lab.sh("h1", "cat /etc/rp-env"), "development\n");
+    assert_eq!(
+        lab.sh("h2", "cat /etc/rp-env 2>/dev/null || echo ABSENT"),
+        "ABSENT\n"
+    );
+    for sub in ["diff", "apply"] {
+        p.play(&[sub, "site.yml"])
+            .code(1)
+            .shows("site.yml:1:3: hosts pattern `web:&{{ env }}`: undefined variable `env`");
+    }
 }

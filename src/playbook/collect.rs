@@ -20,10 +20,12 @@ use crate::yaml::{self, Mapping, Value, YamlError};
 type Positions = HashMap<String, (usize, usize)>;
 
 /// The keys of an `include:` entry.
-pub const INCLUDE_KEYS: &[&str] = &["include", "when", "vars", "tags", "name"];
+pub const INCLUDE_KEYS: &[&str] = &[
+    "include", "when", "vars", "tags", "name", "loop", "loop_var",
+];
 
 /// The keys of a role given as a mapping in a play's `roles:`.
-pub const ROLE_KEYS: &[&str] = &["role", "tags"];
+pub const ROLE_KEYS: &[&str] = &["role", "tags", "when", "vars", "name"];
 
 fn join(prefix: &str, key: &str) -> String {
     match (prefix.is_empty(), key.is_empty()) {
@@ -179,7 +181,8 @@ fn include(
     found: &mut Found,
 ) -> Vec<Entry> {
     let hint = |key: &str| match key {
-        "loop" | "with_items" => Some("an include is read once; loop inside the file"),
+        "with_items" | "with_list" => Some("Ansible's `with_items` is `loop:` here"),
+        "loop_control" => Some("`loop_control.loop_var` is `loop_var:` here"),
         _ => None,
     };
     unknown_keys(src, path, m, (INCLUDE_KEYS, "an include"), hint, found);
@@ -239,17 +242,9 @@ fn include(
         return Vec::new();
     }
     let when = m.get("when").map(|w| (w.clone(), at("when")));
-    let vars = match m.get("vars") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(v) => match yaml::from_value::<crate::inventory::OrderedVars>(src.file, v.clone()) {
-            Ok(v) => v.0,
-            Err(e) => {
-                found
-                    .problems
-                    .push(invalid(at("vars"), format!("include: vars: {}", e.message)));
-                Vec::new()
-            }
-        },
+    let vars = vars_at(src, m.get("vars"), at("vars"), "include", found);
+    let Some((loop_, loop_var)) = loop_at(m, &at, found) else {
+        return Vec::new();
     };
     let tags = tags_at(m.get("tags"), || at("tags"), found).unwrap_or_default();
     found.included.push(file.clone());
@@ -278,10 +273,73 @@ fn include(
         origin: src.at(path),
         when,
         vars,
+        loop_,
+        loop_var,
     }));
     sub.tags.extend(tags);
     let items = list_items(&inner, "", value, &mut found.problems);
     entries_all(&inner, items, "", &sub, found)
+}
+
+/// The `vars:` of an include or a role entry (`what`), a problem at `origin` when bad.
+fn vars_at(
+    src: &Source<'_>,
+    v: Option<&Value>,
+    origin: Origin,
+    what: &str,
+    found: &mut Found,
+) -> Vec<(String, Value)> {
+    match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => match yaml::from_value::<crate::inventory::OrderedVars>(src.file, v.clone()) {
+            Ok(v) => v.0,
+            Err(e) => {
+                found
+                    .problems
+                    .push(invalid(origin, format!("{what}: vars: {}", e.message)));
+                Vec::new()
+            }
+        },
+    }
+}
+
+/// The `loop:` (with its origin) and `loop_var` of an include, as a resource takes them;
+/// `None` when they are bad (a problem said).
+#[allow(clippy::type_complexity)]
+fn loop_at(
+    m: &Mapping,
+    at: &dyn Fn(&str) -> Origin,
+    found: &mut Found,
+) -> Option<(Option<(Value, Origin)>, String)> {
+    let loop_ = m.get("loop").map(|l| (l.clone(), at("loop")));
+    let loop_var = match m.get("loop_var") {
+        None => "item".to_string(),
+        Some(Value::String(v)) if is_identifier(v) => v.clone(),
+        Some(other) => {
+            found.problems.push(invalid(
+                at("loop_var"),
+                format!(
+                    "loop_var: expected a variable name, found {}",
+                    yaml::to_string(other).trim()
+                ),
+            ));
+            return None;
+        }
+    };
+    if loop_.is_none() && m.contains_key("loop_var") {
+        found
+            .problems
+            .push(invalid(at("loop_var"), "`loop_var` without `loop`"));
+        return None;
+    }
+    Some((loop_, loop_var))
+}
+
+/// A name a template can use as a variable.
+fn is_identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
 /// The keys of mapping `m` at `path` that are not `valid.0`: a problem each, at the key,
@@ -358,12 +416,23 @@ fn list_items(
     }
 }
 
-/// A role with every problem of its files; `tags` are given to each of its entries.
+/// What a play's `roles:` entry gives every resource of its role.
+#[derive(Debug, Default)]
+struct RoleParams {
+    tags: BTreeSet<String>,
+    /// `when:` with where it stands.
+    when: Option<(Value, Origin)>,
+    /// `vars:` (Ansible's role params).
+    vars: Vec<(String, Value)>,
+}
+
+/// A role with every problem of its files; `params` are given to each of its entries (its
+/// `when` and `vars` as those of an include the entries were read through, outermost).
 fn role_all(
     name: &str,
     playbook_dir: &Path,
     origin: &Origin,
-    tags: &BTreeSet<String>,
+    params: RoleParams,
     found: &mut Found,
 ) -> Option<Role> {
     let search = role_search_path(playbook_dir);
@@ -395,13 +464,14 @@ fn role_all(
         }
     }
     let mut state = Vec::new();
-    if let Some(f) = ["state.yml", "state.yaml"]
+    let state_file = ["state.yml", "state.yaml"]
         .iter()
         .map(|f| dir.join(f))
-        .find(|f| f.is_file())
-    {
-        let parsed = read(&f).and_then(|t| {
-            yaml::from_str::<Value>(&f, &t)
+        .find(|f| f.is_file());
+    if let Some(f) = &state_file {
+        let f = f.as_path();
+        let parsed = read(f).and_then(|t| {
+            yaml::from_str::<Value>(f, &t)
                 .map(|v| (t, v))
                 .map_err(PlaybookError::from)
         });
@@ -410,20 +480,33 @@ fn role_all(
             Ok((text, v)) => {
                 let positions = yaml::node_positions(&text);
                 let src = Source {
-                    file: &f,
+                    file: f,
                     text: &text,
                     positions: &positions,
                 };
                 let items = list_items(&src, "", v, &mut found.problems);
-                let ctx = Ctx::top(&f, Some((name, &dir)));
+                let ctx = Ctx::top(f, Some((name, &dir)));
                 state = entries_all(&src, items, "", &ctx, found);
             }
         }
     } else if let Some(e) = super::ansible_layout(name, &dir, origin) {
         found.problems.push(e);
     }
+    let as_include = (params.when.is_some() || !params.vars.is_empty()).then(|| {
+        Arc::new(Include {
+            file: state_file.clone().unwrap_or_else(|| dir.clone()),
+            origin: origin.clone(),
+            when: params.when,
+            vars: params.vars,
+            loop_: None,
+            loop_var: "item".into(),
+        })
+    });
     for e in &mut state {
-        e.tags.extend(tags.iter().cloned());
+        e.tags.extend(params.tags.iter().cloned());
+        if let Some(i) = &as_include {
+            e.includes.insert(0, i.clone());
+        }
     }
     Some(Role {
         name: name.to_string(),
@@ -445,13 +528,17 @@ fn play_roles(
     for (j, r) in refs.iter().enumerate() {
         let path = format!("{play}.roles.{j}");
         let origin = src.at(&path);
-        let (name, tags) = match r {
-            Value::String(name) => (name.clone(), BTreeSet::new()),
+        let (name, params) = match r {
+            Value::String(name) => (name.clone(), RoleParams::default()),
             Value::Mapping(m) => {
                 let hint = |key: &str| match key {
-                    "vars" | "when" => Some(
-                        "a role's vars are its defaults.yml and the play's vars; an `include:` \
-                         in its state takes `when:` and `vars:`",
+                    "loop" | "with_items" => Some(
+                        "a role is not looped: list it once per item with its `vars:`, or \
+                         `include:` a file of its state with `loop:`",
+                    ),
+                    "become" | "become_user" => Some(
+                        "privilege is the inventory's: `become: true` on the host or group; a \
+                         command runs as another user with `user: NAME`",
                     ),
                     _ => None,
                 };
@@ -466,8 +553,11 @@ fn play_roles(
                         continue;
                     }
                 };
-                match tags_at(m.get("tags"), || src.at(&join(&path, "tags")), found) {
-                    Some(tags) if !bad => (name, tags),
+                let at = |key: &str| src.at(&join(&path, key));
+                let vars = vars_at(src, m.get("vars"), at("vars"), "role", found);
+                let when = m.get("when").map(|w| (w.clone(), at("when")));
+                match tags_at(m.get("tags"), || at("tags"), found) {
+                    Some(tags) if !bad => (name, RoleParams { tags, when, vars }),
                     _ => continue,
                 }
             }
@@ -482,7 +572,7 @@ fn play_roles(
                 continue;
             }
         };
-        if let Some(role) = role_all(&name, dir, &origin, &tags, found) {
+        if let Some(role) = role_all(&name, dir, &origin, params, found) {
             roles.push(role);
         }
     }
@@ -634,6 +724,18 @@ mod tests {
         std::fs::write(p, text).expect("write");
     }
 
+    /// Writes `files` (path, text) into a new folder and loads its `site.yml`, which must
+    /// have no problem.
+    fn loaded(files: &[(&str, &str)]) -> Playbook {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (rel, text) in files {
+            write(dir.path(), rel, text);
+        }
+        let (pb, problems) = load_all(&dir.path().join("site.yml"));
+        assert!(problems.is_empty(), "{problems:?}");
+        pb.expect("loaded")
+    }
+
     #[test]
     fn every_problem_of_a_playbook_and_its_roles() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -675,22 +777,19 @@ mod tests {
     /// and its inherited tags; the included files are listed once.
     #[test]
     fn includes_are_read_in_place_with_what_they_carry() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let w = |rel: &str, text: &str| write(dir.path(), rel, text);
-        w(
-            "site.yml",
-            "- hosts: all\n  tags: p\n  roles: [{role: r, tags: [role]}]\n  state:\n    - file: /a\n    - include: inc/one.yml\n      vars: {x: 1}\n      tags: [one]\n      when: y\n    - file: /z\n",
-        );
-        w(
-            "inc/one.yml",
-            "- file: /b\n  tags: own\n- include: two.yml\n  vars: {x: 2}\n",
-        );
-        w("inc/two.yml", "- file: /c\n");
-        w("roles/r/state.yml", "- include: more.yml\n");
-        w("roles/r/more.yml", "- file: /r\n");
-        let (pb, problems) = load_all(&dir.path().join("site.yml"));
-        assert!(problems.is_empty(), "{problems:?}");
-        let pb = pb.expect("loaded");
+        let pb = loaded(&[
+            (
+                "site.yml",
+                "- hosts: all\n  tags: p\n  roles: [{role: r, tags: [role]}]\n  state:\n    - file: /a\n    - include: inc/one.yml\n      vars: {x: 1}\n      tags: [one]\n      when: y\n    - file: /z\n",
+            ),
+            (
+                "inc/one.yml",
+                "- file: /b\n  tags: own\n- include: two.yml\n  vars: {x: 2}\n",
+            ),
+            ("inc/two.yml", "- file: /c\n"),
+            ("roles/r/state.yml", "- include: more.yml\n"),
+            ("roles/r/more.yml", "- file: /r\n"),
+        ]);
         let play = &pb.plays[0];
         let keys: Vec<&str> = play
             .state
@@ -715,6 +814,38 @@ mod tests {
         );
         assert_eq!(pb.included.len(), 3, "{:?}", pb.included);
         assert_eq!(pb.tags().len(), 4);
+    }
+
+    /// A role entry's `when` and `vars` are those of an outermost include of each of its
+    /// entries; an include's `loop` and `loop_var` are kept for resolving.
+    #[test]
+    fn role_params_and_include_loops_are_carried() {
+        let pb = loaded(&[
+            (
+                "site.yml",
+                "- hosts: all\n  roles:\n    - {role: r, when: a, vars: {x: 1}, name: R}\n    - r\n",
+            ),
+            (
+                "roles/r/state.yml",
+                "- include: more.yml\n  loop: [1, 2]\n  loop_var: n\n  when: b\n",
+            ),
+            ("roles/r/more.yml", "- file: /r\n"),
+        ]);
+        let play = &pb.plays[0];
+        let e = &play.roles[0].state[0];
+        assert_eq!(e.includes.len(), 2);
+        let (role, inc) = (&e.includes[0], &e.includes[1]);
+        assert_eq!(role.vars[0].0, "x");
+        assert_eq!(role.when.as_ref().map(|w| w.0.clone()), Some("a".into()));
+        assert_eq!((role.origin.line, role.origin.column), (3, 8));
+        assert!(role.loop_.is_none());
+        assert_eq!(inc.loop_var, "n");
+        assert_eq!(
+            inc.loop_.as_ref().map(|l| (l.1.line, l.1.column)),
+            Some((2, 9))
+        );
+        // Listed without params: its entries read only through their own include.
+        assert_eq!(play.roles[1].state[0].includes.len(), 1);
     }
 
     #[test]

@@ -415,6 +415,10 @@ pub struct Include {
     pub when: Option<(Value, Origin)>,
     /// `vars:` of the included entries (above play vars and vars files, below `-e`).
     pub vars: Vec<(String, Value)>,
+    /// `loop:` (with where it stands) and its `loop_var` (`item` by default): the included
+    /// entries are taken once per item, the item in that var.
+    pub loop_: Option<(Value, Origin)>,
+    pub loop_var: String,
 }
 
 impl Entry {

@@ -278,31 +278,18 @@ impl<'a> Resolver<'a> {
             return Ok(Vec::new());
         }
         let vars = &self.entry_vars(entry, vars);
-        let base = Renderer {
-            env: &self.env,
-            scope: Scope::new(vars.clone(), BTreeMap::new()),
-        };
-        let items: Vec<Option<MValue>> = match &entry.raw.loop_ {
-            None => vec![None],
-            Some(l) => {
-                let v = base
-                    .value(l)
-                    .map_err(|e| err(entry.origin_of("loop"), e, "loop"))?;
-                let iter = v.try_iter().map_err(|_| ResolveError {
-                    origin: entry.origin_of("loop"),
-                    message: format!("loop: expected a list, found {}", v.kind()),
-                    host: host.name.clone(),
-                })?;
-                iter.map(Some).collect()
-            }
-        };
-        let loop_var = entry.raw.loop_var.clone().unwrap_or_else(|| "item".into());
         let mut out = Vec::new();
-        for item in items {
-            let mut extra = BTreeMap::new();
-            if let Some(i) = item {
-                extra.insert(loop_var.clone(), i);
-            }
+        for extra in self
+            .loop_items(entry, vars)
+            .map_err(|(origin, e)| match e {
+                Ok(e) => err(origin, e, "loop"),
+                Err(message) => ResolveError {
+                    origin,
+                    message,
+                    host: host.name.clone(),
+                },
+            })?
+        {
             let scope = Scope::new(vars.clone(), extra);
             let r = Renderer {
                 env: &self.env,
@@ -313,6 +300,50 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// The loop vars of each time the entry is taken: one per item of its includes' `loop`s
+    /// (outermost first) and of its own, each loop rendered with the items of the outer ones.
+    /// A bad loop is an error at it: a render error, or a message (not a list).
+    #[allow(clippy::type_complexity)]
+    fn loop_items(
+        &self,
+        entry: &Entry,
+        vars: &Arc<LazyVars>,
+    ) -> Result<Vec<BTreeMap<String, MValue>>, (Origin, Result<RenderError, String>)> {
+        let own = (entry.raw.loop_.as_ref()).map(|l| {
+            let var = entry.raw.loop_var.clone();
+            (
+                l,
+                entry.origin_of("loop"),
+                var.unwrap_or_else(|| "item".into()),
+            )
+        });
+        let loops = (entry.includes.iter())
+            .filter_map(|i| (i.loop_.as_ref()).map(|(l, o)| (l, o.clone(), i.loop_var.clone())))
+            .chain(own);
+        let mut all = vec![BTreeMap::new()];
+        for (l, origin, var) in loops {
+            let mut next = Vec::new();
+            for extra in all {
+                let r = Renderer {
+                    env: &self.env,
+                    scope: Scope::new(vars.clone(), extra.clone()),
+                };
+                let v = r.value(l).map_err(|e| (origin.clone(), Ok(e)))?;
+                let iter = v.try_iter().map_err(|_| {
+                    let m = format!("loop: expected a list, found {}", v.kind());
+                    (origin.clone(), Err(m))
+                })?;
+                for item in iter {
+                    let mut e = extra.clone();
+                    e.insert(var.clone(), item);
+                    next.push(e);
+                }
+            }
+            all = next;
+        }
+        Ok(all)
     }
 
     /// The `when` of the entry's includes, then its own: all must hold.
@@ -513,27 +544,10 @@ impl<'a> Resolver<'a> {
             .chain(play.state.iter())
         {
             let vars = &self.entry_vars(entry, vars);
-            let base = Renderer {
-                env: &self.env,
-                scope: Scope::new(vars.clone(), BTreeMap::new()),
+            let Ok(items) = self.loop_items(entry, vars) else {
+                continue;
             };
-            let items: Vec<Option<MValue>> = match &entry.raw.loop_ {
-                None => vec![None],
-                Some(l) => match base
-                    .value(l)
-                    .ok()
-                    .and_then(|v| v.try_iter().ok().map(|i| i.collect::<Vec<_>>()))
-                {
-                    Some(items) => items.into_iter().map(Some).collect(),
-                    None => continue,
-                },
-            };
-            let loop_var = entry.raw.loop_var.clone().unwrap_or_else(|| "item".into());
-            for item in items {
-                let mut extra = BTreeMap::new();
-                if let Some(i) = item {
-                    extra.insert(loop_var.clone(), i);
-                }
+            for extra in items {
                 let r = Renderer {
                     env: &self.env,
                     scope: Scope::new(vars.clone(), extra),
