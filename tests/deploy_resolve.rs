@@ -377,3 +377,29 @@ fn deploy_keys_are_read_decrypted_and_checked() {
         err("- hosts: all\n  state:\n    - release: /srv/app\n      from: {sync: app, key: k}\n");
     assert!(e.contains("go with `git`"), "{e}");
 }
+
+/// `user:` on `git:` (Ansible's `become_user`) is the user git runs as: the checkout's owner.
+#[test]
+fn git_user_is_the_checkouts_owner() {
+    let git = |more: &str| {
+        format!("- hosts: all\n  state:\n    - git: /srv/src\n      repo: /r.git\n{more}")
+    };
+    for (more, owner) in [
+        ("      user: app\n", Some("app")),
+        ("      owner: app\n      user: app\n", Some("app")),
+        ("", None),
+    ] {
+        let d = ok(&git(more));
+        match &d[..] {
+            [Desired::Git(g)] => assert_eq!(g.owner.as_deref(), owner, "{more}"),
+            other => panic!("{more}: {other:?}"),
+        }
+    }
+    let e = err(&git("      owner: app\n      user: web\n"));
+    assert!(
+        e.contains("site.yml:6:13") && e.contains("`user: web` and `owner: app` differ"),
+        "{e}"
+    );
+    let e = err(&git("      user: \"bad name\"\n"));
+    assert!(e.contains("site.yml:5:13"), "{e}");
+}

@@ -402,6 +402,22 @@ pub fn git(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         Some(0) => return Err(k.fail("depth", "depth must be at least 1".into())),
         d => d,
     };
+    // `user:` (Ansible's `become_user` on a git task) is the user git runs as: the checkout's
+    // owner, as `owner:` says; both given must agree.
+    let owner = match (attrs.owner, k.string("user", &raw.user)?) {
+        (Some(o), Some(u)) if o != u => return Err(k.fail(
+            "user",
+            format!(
+                "`user: {u}` and `owner: {o}` differ: git runs as the checkout's owner, give one"
+            ),
+        )),
+        (Some(o), _) => Some(o),
+        (None, Some(u)) => {
+            crate::resources::accounts::check_name("user", &u).map_err(|m| k.fail("user", m))?;
+            Some(u)
+        }
+        (None, None) => None,
+    };
     let ssh = k.resolver.git_ssh(
         k,
         ("key", k.string("key", &raw.key)?),
@@ -414,7 +430,7 @@ pub fn git(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         repo,
         version,
         depth,
-        owner: attrs.owner,
+        owner,
         group: attrs.group,
         force: k.boolean("force", &raw.force)?.unwrap_or(false),
     }))

@@ -826,6 +826,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         "depth",
         "owner",
         "group",
+        "user",
         "force",
         "key",
         "known_hosts",
