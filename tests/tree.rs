@@ -232,6 +232,22 @@ fn file_steps_hold_the_privilege_boundary() {
     lab.sh("h1", "test ! -e /etc/app.css");
     assert_eq!(lab.sh("h1", "stat -c %U /etc"), "root\n");
 
+    // 8. the same tree synced WITHOUT owner: root would write there; deploy could put a link
+    //    under it at any time, so the step refuses the tree (and writes nothing).
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - sync: /srv/site\n      src: site\n      delete: true\n",
+    );
+    p.write("files/site/static/app.css", b"c{}\n");
+    p.write("files/site/new.txt", b"new\n");
+    p.play(&["apply", "site.yml"])
+        .code(1)
+        .shows("another user than root can write in this folder");
+    lab.sh(
+        "h1",
+        "test ! -e /srv/site/new.txt && test ! -e /etc/new.txt",
+    );
+
     // 4. an operator's edit between the probe and the apply is not overwritten.
     let p = Project::new(&lab).file(
         "site.yml",

@@ -405,12 +405,11 @@ pub fn git(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
     // `user:` (Ansible's `become_user` on a git task) is the user git runs as: the checkout's
     // owner, as `owner:` says; both given must agree.
     let owner = match (attrs.owner, k.string("user", &raw.user)?) {
-        (Some(o), Some(u)) if o != u => return Err(k.fail(
-            "user",
-            format!(
-                "`user: {u}` and `owner: {o}` differ: git runs as the checkout's owner, give one"
-            ),
-        )),
+        (Some(o), Some(u)) if o != u => {
+            let m =
+                format!("`user: {u}` and `owner: {o}` differ: git runs as the checkout's owner");
+            return Err(k.fail("user", m));
+        }
         (Some(o), _) => Some(o),
         (None, Some(u)) => {
             crate::resources::accounts::check_name("user", &u).map_err(|m| k.fail("user", m))?;

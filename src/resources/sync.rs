@@ -784,6 +784,18 @@ pub fn apply_fragment(
             spec.dest
         ))
     ));
+    // Without `owner:`, root writes: refuse a tree where another user could put a link under
+    // root's feet (a folder of another owner, or writable by a group or everyone).
+    if spec.layout.owner.is_none() && !w.create_root {
+        s.push_str(&format!(
+            "if [ \"$(id -u)\" = 0 ] && [ -d {dest} ]; then\n  o=$(find {dest} -type d \\( ! -user 0 -o -perm -0002 -o \\( -perm -0020 ! -group 0 \\) \\) -print -quit 2>/dev/null)\n  if [ -n \"$o\" ]; then printf '%s: %s\\n' \"$o\" {} >&2; play_fail {i}; fi\nfi\n",
+            shell_quote(
+                "another user than root can write in this folder; a sync without `owner:` writes \
+                 as root and does not write into a tree another user controls (give the sync \
+                 `owner:` that user: it then runs as that user)"
+            )
+        ));
+    }
     let mut stdin = Vec::new();
     // An existing tree of another owner is worked on as that owner (staged inside it): a link
     // the owner puts anywhere in it can then lead root nowhere. A new tree is made by the login
