@@ -85,33 +85,18 @@ pub fn plan(spec: &BlockSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork
     edit::plan_write(&spec.path, seen, new.into_bytes(), &Attrs::default(), None)
 }
 
+impl BlockSpec {
+    /// The file this edit changes.
+    fn edited(&self) -> String {
+        self.path.clone()
+    }
+}
+
 impl super::Spec for BlockSpec {
     fn shares_file(&self) -> bool {
         true
     }
-    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-        p.add_file(&self.path);
-    }
-    fn plan_work(
-        &self,
-        observed: &super::Observed,
-        _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let seen = super::deploy::seen_file(&observed.deploy, &self.path)?;
-        Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
-    }
-    fn apply_fragment(
-        &self,
-        index: usize,
-        work: Option<&super::Work>,
-        _last: bool,
-    ) -> Option<Result<(String, Vec<u8>), String>> {
-        edit::apply_work(index, work)
-    }
-    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
-        edit::depends(observed, out)
-    }
-    const DEF: &'static super::registry::KindDef = &DEF;
+    edit::edit_spec_methods!();
     fn key(&self) -> &str {
         &self.path
     }

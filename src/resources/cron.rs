@@ -168,36 +168,21 @@ pub fn plan(spec: &CronSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
     }
 }
 
+impl CronSpec {
+    /// The file this edit changes.
+    fn edited(&self) -> String {
+        self.path()
+    }
+}
+
 impl super::Spec for CronSpec {
     fn owned_paths(&self) -> Vec<String> {
         vec![self.path()]
     }
-    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-        p.add_file(&self.path());
-    }
-    fn plan_work(
-        &self,
-        observed: &super::Observed,
-        _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let seen = super::deploy::seen_file(&observed.deploy, &self.path())?;
-        Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
-    }
-    fn apply_fragment(
-        &self,
-        index: usize,
-        work: Option<&super::Work>,
-        _last: bool,
-    ) -> Option<Result<(String, Vec<u8>), String>> {
-        edit::apply_work(index, work)
-    }
-    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
-        edit::depends(observed, out)
-    }
+    edit::edit_spec_methods!();
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         vec![(super::accounts::Account::User, self.user.as_str())]
     }
-    const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.name
     }

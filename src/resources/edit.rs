@@ -214,6 +214,38 @@ pub fn depends(observed: &super::Observed, out: &mut super::Prints) {
     }
 }
 
+/// The [`super::Spec`] methods every one-file edit kind (`line`, `block`, `cron`) shares: the
+/// edited file (the kind's `edited()`) probed and planned by the kind's `plan(spec, seen)`,
+/// applied by [`apply_work`], its registry line `DEF`.
+macro_rules! edit_spec_methods {
+    () => {
+        fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+            p.add_file(&self.edited());
+        }
+        fn plan_work(
+            &self,
+            observed: &super::Observed,
+            _changed: &[&str],
+        ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+            let seen = super::deploy::seen_file(&observed.deploy, &self.edited())?;
+            Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
+        }
+        fn apply_fragment(
+            &self,
+            index: usize,
+            work: Option<&super::Work>,
+            _last: bool,
+        ) -> Option<Result<(String, Vec<u8>), String>> {
+            super::edit::apply_work(index, work)
+        }
+        fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+            super::edit::depends(observed, out)
+        }
+        const DEF: &'static super::registry::KindDef = &DEF;
+    };
+}
+pub(crate) use edit_spec_methods;
+
 #[cfg(test)]
 mod tests {
     use super::*;
