@@ -93,6 +93,18 @@ fn exercise(d: &Path) {
     }
 }
 
+/// Found by `arbitrary_template_expressions_never_panic`: `}}` closing nothing in a standalone
+/// expression (a `when:`) panicked inside minijinja's lexer ("empty lexer stack").
+#[test]
+fn an_expression_closing_a_variable_it_never_opened_is_an_error() {
+    let expr = "['']}}'";
+    let pb = format!(
+        "- hosts: web\n  state:\n    - file: /etc/x\n      content: \"{{{{ {expr} }}}}\"\n      when: \"{expr}\"\n"
+    );
+    let d = project(&pb, ROLE, INVENTORY);
+    exercise(d.path());
+}
+
 proptest! {
     #![proptest_config(cfg())]
 

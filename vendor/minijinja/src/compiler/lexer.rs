@@ -360,7 +360,9 @@ impl<'s> Tokenizer<'s> {
                     self.tokenize_block_or_var(BlockSentinel::LineStatement)
                 }
                 Some(LexerState::Variable) => self.tokenize_block_or_var(BlockSentinel::Variable),
-                None => panic!("empty lexer stack"),
+                // PLAY PATCH: a `}}` or `%}` closing nothing in a standalone expression
+                // (`[""]}}'`) emptied the stack; upstream panicked here on user input.
+                None => return Err(self.syntax_error("unexpected end of variable or block")),
             };
             match ok!(outcome) {
                 ControlFlow::Break(rv) => return Ok(Some(rv)),
