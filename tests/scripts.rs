@@ -1055,6 +1055,35 @@ fn links_on_the_way_are_followed_only_when_no_other_user_can_swap_them() {
             assert_eq!(i, 0);
             assert!(msg.contains(&why), "{shell:?} {path}: {msg}");
         }
+        // A login without root walks too, also through a folder it may enter but not read.
+        fs::create_dir_all(p("home/app/noread/in")).unwrap();
+        give_to_nobody(&p("home/app/noread/in"));
+        fs::set_permissions(p("home/app/noread"), fs::Permissions::from_mode(0o311)).unwrap();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        let nobody: Vec<&str> = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]
+        .iter()
+        .chain(shell)
+        .copied()
+        .collect();
+        let rs = vec![file(
+            &p("srv/lnk/noread/in/n.txt"),
+            Some(b"x\n"),
+            Attrs::default(),
+        )];
+        let changes = plan(&rs, &probe_with(&nobody, d, &rs));
+        let (o, out) = apply_with(&nobody, d, &rs, &changes);
+        assert_eq!(
+            o.failed,
+            None,
+            "{shell:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(fs::read(p("home/app/noread/in/n.txt")).unwrap(), b"x\n");
         assert!(
             fs::read_dir(p("victim")).unwrap().next().is_none(),
             "{shell:?}: nothing may land in victim"

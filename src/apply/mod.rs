@@ -139,14 +139,22 @@ play_walk() {
       continue
     fi
     pe_y=; [ -k . ] && pe_y=1
-    exec 8< . || return 1
-    if cd -P -- "./$pe_c" 2>/dev/null && [ .. -ef /proc/self/fd/8 ]; then
-      if [ -n "$pe_y" ]; then pe_s=$(stat -c %d:%i -- . "../$pe_c" 2>/dev/null) || pe_s=; else pe_s=ok; fi
-    else
-      pe_s=
+    if { command exec 8< .; } 2>/dev/null; then pe_b=; else pe_b=$(stat -c %d:%i .) || return 1; fi
+    pe_s=
+    if cd -P -- "./$pe_c" 2>/dev/null; then
+      if [ -n "$pe_b" ]; then
+        pe_s=$(stat -c %d:%i -- .. . "../$pe_c" 2>/dev/null) || pe_s=
+        if [ "${pe_s%%"$play_nl"*}" = "$pe_b" ]; then pe_s=${pe_s#*"$play_nl"}; else pe_s=; fi
+      elif [ .. -ef /proc/self/fd/8 ]; then
+        if [ -n "$pe_y" ]; then pe_s=$(stat -c %d:%i -- . "../$pe_c" 2>/dev/null) || pe_s=; else pe_s=ok; fi
+      fi
     fi
-    case $pe_s in ok|?*"$play_nl"?*) ;; *) pe_s= ;; esac
-    if [ -z "$pe_s" ] || { [ "$pe_s" != ok ] && [ "${pe_s%%"$play_nl"*}" != "${pe_s#*"$play_nl"}" ]; }; then
+    case $pe_s in
+      ok) ;;
+      ?*"$play_nl"?*) [ "${pe_s%%"$play_nl"*}" = "${pe_s#*"$play_nl"}" ] || pe_s= ;;
+      *) pe_s= ;;
+    esac
+    if [ -z "$pe_s" ]; then
       printf '%s: %s changed while play entered it; not followed\n' "$pe_d" "$pe_l" >&2
       return 1
     fi
@@ -293,8 +301,8 @@ impl Builder {
     /// the login user) and no one else can write that folder (or it is sticky), so nobody can
     /// swap it between its check and `readlink`; any other name is entered with `cd -P ./NAME`
     /// and must have the folder it came from as `..` (held open on fd 8, compared with
-    /// `test -ef`; in a sticky folder also `NAME` itself, by inode): a name flipped to a link
-    /// while play entered it fails the step.
+    /// `test -ef`; by `stat` when the login cannot open the folder; in a sticky folder also
+    /// `NAME` itself, by inode): a name flipped to a link while play entered it fails the step.
     fn enter(&mut self, i: usize, dir: &str) {
         self.run(i, &format!("play_enter {}", shell_quote(dir)));
     }
