@@ -430,12 +430,14 @@ impl Builder {
         ));
     }
 
-    fn link(&mut self, i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) {
+    /// A symbolic link at `path` to `target`, with the managed owner and group: made in the
+    /// private folder (or, for a login without root, beside the path under a name only this
+    /// script uses), then renamed over the name in its pinned folder; `force`: an empty folder
+    /// standing there is removed first.
+    fn symlink(&mut self, i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) {
         let (dir, name) = split(path);
         let n = shell_quote(&name);
         self.enter(i, &dir);
-        // The new link is made in the private folder (or, for a login without root, beside
-        // the target under a name only this script uses), then renamed over the name.
         self.run(i, "play_pd");
         self.line(&format!(
             "if [ \"$pd\" = . ]; then t={}$$; else t=\"$pd/link.$$\"; fi",
@@ -456,6 +458,22 @@ impl Builder {
         self.run(i, &format!("mv -f -T -- \"$t\" {n}"));
     }
 
+    /// The managed owner and group of the link at `path` (`chown -h`, in its pinned folder; a
+    /// link has no mode of its own).
+    fn link_owner(&mut self, i: usize, path: &str, attrs: &Attrs) {
+        if let Some(spec) = chown_spec(&Attrs {
+            mode: None,
+            ..attrs.clone()
+        }) {
+            let (dir, name) = split(path);
+            self.enter(i, &dir);
+            self.run(
+                i,
+                &format!("chown -h -- {} {}", shell_quote(&spec), shell_quote(&name)),
+            );
+        }
+    }
+
     fn step(&mut self, change: &Change, res: &Resource) {
         let i = change.index;
         self.line(&format!("# {} {} {}", change.action.verb(), change.kind, i));
@@ -473,6 +491,12 @@ impl Builder {
                 streamed: true,
             })
             .unwrap_or(empty);
+        if let Some((text, stdin)) = res.desired.change_step(change, &expect) {
+            self.script.push_str(&text);
+            self.stdin.extend_from_slice(&stdin);
+            self.line(&format!("play_ok {i}"));
+            return;
+        }
         let Some(spec) = res.desired.builder_spec() else {
             // The deploy kinds are written by their own fragments.
             self.fail_step(i, "internal error: no step for this kind");
@@ -498,23 +522,6 @@ impl Builder {
             (BuilderSpec::Directory(s), Action::Delete) => {
                 self.remove(i, &s.path, if s.force { "rm -rf" } else { "rmdir" })
             }
-            (BuilderSpec::Link(s), Action::Create | Action::Update) => {
-                self.link(i, &s.path, &s.target, &s.attrs, s.force)
-            }
-            (BuilderSpec::Link(s), Action::Attrs) => {
-                if let Some(spec) = chown_spec(&Attrs {
-                    mode: None,
-                    ..s.attrs.clone()
-                }) {
-                    let (dir, name) = split(&s.path);
-                    self.enter(i, &dir);
-                    self.run(
-                        i,
-                        &format!("chown -h -- {} {}", shell_quote(&spec), shell_quote(&name)),
-                    );
-                }
-            }
-            (BuilderSpec::Link(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
             (BuilderSpec::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
             (BuilderSpec::Program(s), _) => match &change.content {
                 Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
@@ -622,6 +629,28 @@ pub fn attrs_only(i: usize, path: &str, attrs: &Attrs, expect: &str) -> String {
         stdin: Vec::new(),
     };
     b.file_attrs(i, path, attrs, expect);
+    b.script
+}
+
+/// A fresh builder for step lines (no script head).
+fn lines() -> Builder {
+    Builder {
+        script: String::new(),
+        stdin: Vec::new(),
+    }
+}
+
+/// Step lines making `path` a symbolic link to `target` ([`Builder::symlink`]).
+pub fn symlink(i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) -> String {
+    let mut b = lines();
+    b.symlink(i, path, target, attrs, force);
+    b.script
+}
+
+/// Step lines giving the link at `path` its managed owner and group ([`Builder::link_owner`]).
+pub fn link_owner(i: usize, path: &str, attrs: &Attrs) -> String {
+    let mut b = lines();
+    b.link_owner(i, path, attrs);
     b.script
 }
 

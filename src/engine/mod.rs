@@ -510,7 +510,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
     let mut edited: Option<Observed> = None;
     for (i, res) in resources.iter().enumerate() {
         match res.desired.kind() {
-            Kind::File | Kind::Directory | Kind::Link => {
+            kind if kind.def().plug == resources::registry::Plug::Path => {
                 if let Some(c) = resources::plan(i, res, observed).map_err(|e| fail(e, res))? {
                     p.changes.push(c);
                 }

@@ -353,6 +353,7 @@ impl RawResource {
         if !foreign.is_empty() {
             return Err(habits::foreign_keys(kind, &foreign));
         }
+        (kind.def().check_entry)(self)?;
         if kind == Kind::File {
             let sources = [&self.content, &self.src, &self.template]
                 .iter()
@@ -361,9 +362,6 @@ impl RawResource {
             if sources > 1 {
                 return Err("a file takes one of `content`, `src`, `template`, not several".into());
             }
-        }
-        if kind == Kind::Link && self.target.is_none() && self.state.as_deref() != Some("absent") {
-            return Err("a link needs `target`".into());
         }
         if kind == Kind::Program
             && self.command.is_none()

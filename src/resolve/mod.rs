@@ -26,8 +26,7 @@ use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
 use crate::resources::{
-    parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, LinkSpec, Origin,
-    Resource,
+    parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, Origin, Resource,
 };
 use crate::yaml::Value as YValue;
 use template::{LazyVars, RenderError, Renderer, Scope};
@@ -1133,7 +1132,7 @@ impl<'a> Resolver<'a> {
 }
 
 /// `force:` of a path kind (`true`, `false`, or a template giving `true`/`yes`/`false`/`no`).
-fn path_force(k: &Keys) -> Result<bool, ResolveError> {
+pub fn path_force(k: &Keys) -> Result<bool, ResolveError> {
     Ok(match &k.raw().force {
         None => false,
         Some(YValue::Bool(b)) => *b,
@@ -1227,19 +1226,6 @@ pub fn directory(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         attrs: b.attrs,
         force: path_force(k)?,
         parent_of: None,
-    }))
-}
-
-/// `link:` from its entry (its registry line's `render`).
-pub fn link(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let presence = k.presence(&b.state)?;
-    let force = path_force(k)?;
-    Ok(Desired::Link(LinkSpec {
-        path: b.key,
-        presence,
-        target: k.string("target", &k.raw().target)?.unwrap_or_default(),
-        attrs: b.attrs,
-        force,
     }))
 }
 

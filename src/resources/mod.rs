@@ -352,6 +352,20 @@ pub trait Spec {
     ) -> Option<Result<(String, Vec<u8>), String>> {
         None
     }
+    /// Its change, for a kind planned from the probe's state of its path (plug-in path
+    /// `Path`): a pure function of what the probe saw (`Change::index` and `sensitive` are
+    /// filled by the caller). `None`: a kind planned otherwise.
+    fn plan_path(&self, _observed: &Observed) -> Option<Result<Option<Change>, PlanError>> {
+        None
+    }
+    /// Its step of the apply script for its planned `change`, written with the builder's
+    /// primitives (`apply::symlink`, `apply::removal`, …): the lines between the step's marker
+    /// and its `play_ok`, and their stdin; `expect`: what the file it replaces must still be
+    /// (a sha256, `missing`, or `-`). `None`: a kind whose step `apply::Builder` writes itself
+    /// or that has a fragment of its own ([`Spec::apply_fragment`]).
+    fn change_step(&self, _change: &Change, _expect: &str) -> Option<(String, Vec<u8>)> {
+        None
+    }
     /// Its step changes what apt knows (a source): the host's last such step runs
     /// `apt-get update`, and packages then need no update of their own.
     fn updates_apt_cache(&self) -> bool {
@@ -423,7 +437,6 @@ macro_rules! each_spec {
 pub enum BuilderSpec<'a> {
     File(&'a FileSpec),
     Directory(&'a DirectorySpec),
-    Link(&'a LinkSpec),
     Program(&'a ProgramSpec),
     Service(&'a ServiceSpec),
 }
@@ -434,10 +447,10 @@ impl Desired {
         match self {
             Desired::File(s) => Some(BuilderSpec::File(s)),
             Desired::Directory(s) => Some(BuilderSpec::Directory(s)),
-            Desired::Link(s) => Some(BuilderSpec::Link(s)),
             Desired::Program(s) => Some(BuilderSpec::Program(s)),
             Desired::Service(s) => Some(BuilderSpec::Service(s)),
-            Desired::Git(_)
+            Desired::Link(_)
+            | Desired::Git(_)
             | Desired::Sync(_)
             | Desired::Release(_)
             | Desired::Package(_)
@@ -525,6 +538,16 @@ impl Desired {
         last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         each_spec!(self, s => s.apply_fragment(index, work, last))
+    }
+
+    /// See [`Spec::plan_path`].
+    pub fn plan_path(&self, observed: &Observed) -> Option<Result<Option<Change>, PlanError>> {
+        each_spec!(self, s => s.plan_path(observed))
+    }
+
+    /// See [`Spec::change_step`].
+    pub fn change_step(&self, change: &Change, expect: &str) -> Option<(String, Vec<u8>)> {
+        each_spec!(self, s => s.change_step(change, expect))
     }
 
     /// See [`Spec::updates_apt_cache`].
@@ -924,13 +947,14 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
 /// resources are planned for the whole host (`engine::restarts`).
 pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
     // The path and process kinds plan from the core probe; the deploy kinds from their records.
-    let mut change = match r.desired.builder_spec() {
-        Some(BuilderSpec::File(s)) => file::plan(s, &observed.path(&s.path))?,
-        Some(BuilderSpec::Directory(s)) => directory::plan(s, &observed.path(&s.path))?,
-        Some(BuilderSpec::Link(s)) => link::plan(s, &observed.path(&s.path))?,
-        Some(BuilderSpec::Program(s)) => program::plan(s, observed)?.change,
-        Some(BuilderSpec::Service(s)) => service::plan(s, observed, false)?.change,
-        None => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+    let by_path = r.desired.plan_path(observed);
+    let mut change = match (by_path, r.desired.builder_spec()) {
+        (Some(planned), _) => planned?,
+        (None, Some(BuilderSpec::File(s))) => file::plan(s, &observed.path(&s.path))?,
+        (None, Some(BuilderSpec::Directory(s))) => directory::plan(s, &observed.path(&s.path))?,
+        (None, Some(BuilderSpec::Program(s))) => program::plan(s, observed)?.change,
+        (None, Some(BuilderSpec::Service(s))) => service::plan(s, observed, false)?.change,
+        (None, None) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;
