@@ -428,6 +428,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "user",
     "group",
     "link",
+    "directory",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

@@ -515,13 +515,6 @@ impl Builder {
                 self.file_attrs(i, &s.path, &s.attrs, &expect)
             }
             (BuilderSpec::File(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
-            (BuilderSpec::Directory(s), Action::Create) => self.directory(i, &s.path, &s.attrs),
-            (BuilderSpec::Directory(s), Action::Update | Action::Attrs) => {
-                self.directory_attrs(i, &s.path, &s.attrs)
-            }
-            (BuilderSpec::Directory(s), Action::Delete) => {
-                self.remove(i, &s.path, if s.force { "rm -rf" } else { "rmdir" })
-            }
             (BuilderSpec::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
             (BuilderSpec::Program(s), _) => match &change.content {
                 Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
@@ -638,6 +631,22 @@ fn lines() -> Builder {
         script: String::new(),
         stdin: Vec::new(),
     }
+}
+
+/// Step lines making the folder `path` when missing, with its managed owner and mode
+/// ([`Builder::directory`]).
+pub fn folder(i: usize, path: &str, attrs: &Attrs) -> String {
+    let mut b = lines();
+    b.directory(i, path, attrs);
+    b.script
+}
+
+/// Step lines setting the managed owner and mode of the folder `path`
+/// ([`Builder::directory_attrs`]).
+pub fn folder_attrs(i: usize, path: &str, attrs: &Attrs) -> String {
+    let mut b = lines();
+    b.directory_attrs(i, path, attrs);
+    b.script
 }
 
 /// Step lines making `path` a symbolic link to `target` ([`Builder::symlink`]).

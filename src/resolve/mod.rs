@@ -26,7 +26,7 @@ use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
 use crate::resources::{
-    parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, Origin, Resource,
+    parse_mode, Attrs, Content, Desired, Facts, FileSpec, Kind, Origin, Resource,
 };
 use crate::yaml::Value as YValue;
 use template::{LazyVars, RenderError, Renderer, Scope};
@@ -1215,17 +1215,6 @@ pub fn file(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         content,
         attrs,
         validate,
-    }))
-}
-
-/// `directory:` from its entry (its registry line's `render`).
-pub fn directory(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    Ok(Desired::Directory(DirectorySpec {
-        path: b.key,
-        presence: k.presence(&b.state)?,
-        attrs: b.attrs,
-        force: path_force(k)?,
-        parent_of: None,
     }))
 }
 

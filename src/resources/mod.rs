@@ -282,6 +282,16 @@ pub trait Spec {
     fn written(&self) -> Option<&str> {
         None
     }
+    /// The folder a present resource of it makes (a `directory:`): what lies below needs no
+    /// missing parent of its own ([`tree::with_parents`]).
+    fn made_folder(&self) -> Option<&str> {
+        None
+    }
+    /// The path it was added as the missing parent of ([`tree::with_parents`]): no one
+    /// declared it.
+    fn parent_of(&self) -> Option<&str> {
+        None
+    }
     /// The root of a tree its step fills with content play does not list (a checkout, a
     /// synced tree, releases): resources below it are known only after that step.
     fn tree_root(&self) -> Option<&str> {
@@ -436,7 +446,6 @@ macro_rules! each_spec {
 #[derive(Debug, Clone, Copy)]
 pub enum BuilderSpec<'a> {
     File(&'a FileSpec),
-    Directory(&'a DirectorySpec),
     Program(&'a ProgramSpec),
     Service(&'a ServiceSpec),
 }
@@ -446,10 +455,10 @@ impl Desired {
     pub fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
         match self {
             Desired::File(s) => Some(BuilderSpec::File(s)),
-            Desired::Directory(s) => Some(BuilderSpec::Directory(s)),
             Desired::Program(s) => Some(BuilderSpec::Program(s)),
             Desired::Service(s) => Some(BuilderSpec::Service(s)),
-            Desired::Link(_)
+            Desired::Directory(_)
+            | Desired::Link(_)
             | Desired::Git(_)
             | Desired::Sync(_)
             | Desired::Release(_)
@@ -494,6 +503,28 @@ impl Desired {
     /// See [`Spec::written`].
     pub fn written(&self) -> Option<&str> {
         each_spec!(self, s => s.written())
+    }
+
+    /// See [`Spec::made_folder`].
+    pub fn made_folder(&self) -> Option<&str> {
+        each_spec!(self, s => s.made_folder())
+    }
+
+    /// See [`Spec::parent_of`].
+    pub fn parent_of(&self) -> Option<&str> {
+        each_spec!(self, s => s.parent_of())
+    }
+
+    /// A folder `path` no one declared, the missing parent of `of` ([`tree::with_parents`]):
+    /// created root-owned 0755 when missing, left alone when present.
+    pub fn missing_parent(path: String, of: &str) -> Desired {
+        Desired::Directory(DirectorySpec {
+            path,
+            presence: Presence::Present,
+            attrs: Attrs::default(),
+            force: false,
+            parent_of: Some(of.to_string()),
+        })
     }
 
     /// See [`Spec::tree_root`].
@@ -951,7 +982,6 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
     let mut change = match (by_path, r.desired.builder_spec()) {
         (Some(planned), _) => planned?,
         (None, Some(BuilderSpec::File(s))) => file::plan(s, &observed.path(&s.path))?,
-        (None, Some(BuilderSpec::Directory(s))) => directory::plan(s, &observed.path(&s.path))?,
         (None, Some(BuilderSpec::Program(s))) => program::plan(s, observed)?.change,
         (None, Some(BuilderSpec::Service(s))) => service::plan(s, observed, false)?.change,
         (None, None) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
