@@ -429,6 +429,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "group",
     "link",
     "directory",
+    "file",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

@@ -503,26 +503,16 @@ impl Builder {
             return;
         };
         match (spec, change.action) {
-            (BuilderSpec::File(s), Action::Create) => {
-                let v = s.validate.as_deref();
-                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
-            }
-            (BuilderSpec::File(s), Action::Update) if change.content.is_some() => {
-                let v = s.validate.as_deref();
-                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
-            }
-            (BuilderSpec::File(s), Action::Update | Action::Attrs) => {
-                self.file_attrs(i, &s.path, &s.attrs, &expect)
-            }
-            (BuilderSpec::File(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
             (BuilderSpec::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
             (BuilderSpec::Program(s), _) => match &change.content {
                 Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
                 None => self.file_attrs(i, &s.conf_path, &s.attrs, &expect),
             },
             (BuilderSpec::Service(s), _) => match (&change.content, service::unit_file(s)) {
-                (Some(_), Some(f)) => self.write_file(i, &f.path, &f.attrs, &content, &expect),
-                (None, Some(f)) => self.file_attrs(i, &f.path, &f.attrs, &expect),
+                (Some(_), Some((path, attrs))) => {
+                    self.write_file(i, &path, attrs, &content, &expect)
+                }
+                (None, Some((path, attrs))) => self.file_attrs(i, &path, attrs, &expect),
                 _ => {}
             },
         }
@@ -633,6 +623,26 @@ fn lines() -> Builder {
     }
 }
 
+/// Step lines writing a whole file ([`Builder::write_checked`]) and their stdin: `new`
+/// travels on stdin (`None`: the file is created empty), `validate` (`%s`: the temp file)
+/// checks it before it replaces the file, `expect` as there.
+pub fn whole_file(
+    i: usize,
+    path: &str,
+    attrs: &Attrs,
+    new: Option<&[u8]>,
+    expect: &str,
+    validate: Option<&str>,
+) -> (String, Vec<u8>) {
+    let mut b = lines();
+    let content = Content {
+        bytes: new.unwrap_or_default(),
+        streamed: new.is_some(),
+    };
+    b.write_checked(i, path, attrs, &content, expect, validate);
+    (b.script, b.stdin)
+}
+
 /// Step lines making the folder `path` when missing, with its managed owner and mode
 /// ([`Builder::directory`]).
 pub fn folder(i: usize, path: &str, attrs: &Attrs) -> String {
@@ -665,43 +675,9 @@ pub fn link_owner(i: usize, path: &str, attrs: &Attrs) -> String {
 
 /// Step lines removing `path` with `cmd` ([`Builder::remove`]).
 pub fn removal(i: usize, path: &str, cmd: &str) -> String {
-    let mut b = Builder {
-        script: String::new(),
-        stdin: Vec::new(),
-    };
+    let mut b = lines();
     b.remove(i, path, cmd);
     b.script
-}
-
-/// The step of a file edited by `line:`, `block:` or `cron:` (`resources::edit`), and its
-/// stdin: `new` written like a `file:` (after `validate`, when given), or the file removed
-/// (`None`). `expect`: the sha256 the probe saw, or `missing`.
-pub fn edit_step(
-    i: usize,
-    path: &str,
-    attrs: &Attrs,
-    new: Option<&[u8]>,
-    expect: &str,
-    validate: Option<&str>,
-) -> (String, Vec<u8>) {
-    let mut b = Builder {
-        script: String::new(),
-        stdin: Vec::new(),
-    };
-    b.line(&format!("# edit {i}"));
-    b.line(&format!("printf '\\0play-step\\0%s\\0' {i} >&2"));
-    match new {
-        Some(bytes) => {
-            let content = Content {
-                bytes,
-                streamed: true,
-            };
-            b.write_checked(i, path, attrs, &content, expect, validate);
-        }
-        None => b.remove(i, path, "rm -f"),
-    }
-    b.line(&format!("play_ok {i}"));
-    (b.script, b.stdin)
 }
 
 /// True when applying `change` touches a file (the others are process work only).

@@ -292,6 +292,11 @@ pub trait Spec {
     fn parent_of(&self) -> Option<&str> {
         None
     }
+    /// What `play check --show` prints below its line (a file's attributes and text
+    /// content; `sensitive`: its content withheld).
+    fn shown(&self, _sensitive: bool) -> Vec<String> {
+        Vec::new()
+    }
     /// The root of a tree its step fills with content play does not list (a checkout, a
     /// synced tree, releases): resources below it are known only after that step.
     fn tree_root(&self) -> Option<&str> {
@@ -445,7 +450,6 @@ macro_rules! each_spec {
 /// `Process`); the deploy kinds write their own fragments.
 #[derive(Debug, Clone, Copy)]
 pub enum BuilderSpec<'a> {
-    File(&'a FileSpec),
     Program(&'a ProgramSpec),
     Service(&'a ServiceSpec),
 }
@@ -454,10 +458,10 @@ impl Desired {
     /// See [`BuilderSpec`]; `None` for the deploy kinds.
     pub fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
         match self {
-            Desired::File(s) => Some(BuilderSpec::File(s)),
             Desired::Program(s) => Some(BuilderSpec::Program(s)),
             Desired::Service(s) => Some(BuilderSpec::Service(s)),
-            Desired::Directory(_)
+            Desired::File(_)
+            | Desired::Directory(_)
             | Desired::Link(_)
             | Desired::Git(_)
             | Desired::Sync(_)
@@ -503,6 +507,11 @@ impl Desired {
     /// See [`Spec::written`].
     pub fn written(&self) -> Option<&str> {
         each_spec!(self, s => s.written())
+    }
+
+    /// See [`Spec::shown`].
+    pub fn shown(&self, sensitive: bool) -> Vec<String> {
+        each_spec!(self, s => s.shown(sensitive))
     }
 
     /// See [`Spec::made_folder`].
@@ -973,6 +982,25 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
     d
 }
 
+/// Plans a whole file play writes with known `content` at `path` (a program's conf file, a
+/// service's unit file) as a `file:` of those attributes is planned.
+pub fn plan_whole_file(
+    path: &str,
+    presence: Presence,
+    content: &Content,
+    attrs: &Attrs,
+    have: &PathState,
+) -> Result<Option<Change>, PlanError> {
+    let spec = FileSpec {
+        path: path.to_string(),
+        presence,
+        content: Some(content.clone()),
+        attrs: attrs.clone(),
+        validate: None,
+    };
+    file::plan(&spec, have)
+}
+
 /// Plans one resource: a pure function of desired and observed state. For programs and
 /// services this is their own change only (conf or unit file, state); restarts caused by other
 /// resources are planned for the whole host (`engine::restarts`).
@@ -981,7 +1009,6 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
     let by_path = r.desired.plan_path(observed);
     let mut change = match (by_path, r.desired.builder_spec()) {
         (Some(planned), _) => planned?,
-        (None, Some(BuilderSpec::File(s))) => file::plan(s, &observed.path(&s.path))?,
         (None, Some(BuilderSpec::Program(s))) => program::plan(s, observed)?.change,
         (None, Some(BuilderSpec::Service(s))) => service::plan(s, observed, false)?.change,
         (None, None) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
