@@ -51,16 +51,17 @@ fn import(src: &Path) -> (tempfile::TempDir, String) {
     (tmp, r.stdout)
 }
 
-/// The number after `label` in the summary (`tasks: 18 — carried over 17 (94%)` ...).
+/// The number after `label` in the summary (`tasks: 18 — carried over 17 (94%)` ...): the first
+/// place `label` is followed by a number (a path in the text may hold the label too).
 fn figure(text: &str, label: &str) -> usize {
-    let at = text
-        .find(label)
-        .unwrap_or_else(|| panic!("no `{label}` in {text}"));
-    text[at + label.len()..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
+    text.match_indices(label)
+        .find_map(|(at, _)| {
+            text[at + label.len()..]
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
         .unwrap_or_else(|| panic!("no number after `{label}` in {text}"))
 }
 

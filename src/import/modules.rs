@@ -332,9 +332,12 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             };
             let state = t.arg_str(&["state"]);
             if let Some(st) = state.as_deref().filter(|s| s.contains("{{")) {
-                return LeftOut(format!(
-                    "file `state: {st}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"
-                ));
+                return match map_file_templated_state(t, ctx, &path, st) {
+                    Some(r) => Resources(vec![r]),
+                    None => LeftOut(format!(
+                        "file `state: {st}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"
+                    )),
+                };
             }
             let recurse = t.arg_bool(&["recurse"]) == Some(true);
             let mut r = match state.as_deref() {
@@ -913,6 +916,102 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         "deb822_repository" => map_deb822(t),
         other => LeftOut(format!("no play kind for module `{other}`")),
     }
+}
+
+/// The quoted words (`'link'`, `"absent"`) of a templated value, each with its byte range
+/// (quotes included); None when a quote is not closed.
+fn quoted_words(tpl: &str) -> Option<Vec<(std::ops::Range<usize>, String)>> {
+    let mut out = Vec::new();
+    let mut chars = tpl.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' || c == '"' {
+            let (end, _) = chars.by_ref().find(|&(_, d)| d == c)?;
+            out.push((i..end + 1, tpl[i + 1..end].to_string()));
+        }
+    }
+    Some(out)
+}
+
+/// A templated `state:` whose only literals are Ansible states of one play kind
+/// (`{{ enabled | ternary('link', 'absent') }}`), rewritten with play's states: each literal
+/// replaced by `map(literal)`. None when a literal is outside `map`'s domain or there is none.
+fn templated_state(tpl: &str, map: impl Fn(&str) -> Option<&'static str>) -> Option<String> {
+    let words = quoted_words(tpl)?;
+    if words.is_empty() || words.iter().any(|(_, w)| map(w).is_none()) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut at = 0;
+    for (range, w) in &words {
+        let q = &tpl[range.start..range.start + 1];
+        out.push_str(&tpl[at..range.start]);
+        out.push_str(&format!("{q}{}{q}", map(w)?));
+        at = range.end;
+    }
+    out.push_str(&tpl[at..]);
+    Some(out)
+}
+
+/// `file` with a templated `state` choosing between one kind's presence and `absent` (`link`
+/// or `absent`; `directory` or `absent`; `file`/`touch` or `absent`): that kind, its `state`
+/// the same choice in play's words (`present`/`absent`).
+fn map_file_templated_state(t: &Task, ctx: &Ctx, path: &str, st: &str) -> Option<Res> {
+    let words: Vec<String> = quoted_words(st)?.into_iter().map(|(_, w)| w).collect();
+    let present: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| *w != "absent")
+        .collect();
+    let kind = match present.first().copied() {
+        Some("link") | Some("hard") => "link",
+        Some("directory") => "directory",
+        Some("file") | Some("touch") => "file",
+        None if ctx.is_dir(path) => "directory",
+        None => "file",
+        Some(_) => return None,
+    };
+    let presents: &[&str] = match kind {
+        "link" => &["link", "hard"],
+        "directory" => &["directory"],
+        _ => &["file", "touch"],
+    };
+    let state = templated_state(st, |w| {
+        if w == "absent" {
+            Some("absent")
+        } else if presents.contains(&w) {
+            Some("present")
+        } else {
+            None
+        }
+    })?;
+    let mut r = Res::new(kind, path.trim_end_matches('/'));
+    if kind == "link" {
+        r.set("target", t.arg_str(&["src"])?);
+        if present.contains(&"hard") {
+            r.notes.push("a hard link became a symbolic link".into());
+        }
+        if t.arg_bool(&["force"]) == Some(true) {
+            r.set("force", true);
+        }
+    }
+    if kind == "directory" && words.iter().any(|w| w == "absent") {
+        // Ansible removes a folder with its content
+        r.set("force", true);
+    }
+    if present.iter().all(|w| *w == "file") && !present.is_empty() {
+        r.notes.push(
+            "`state: file` (the file must exist) → a present file: play creates it empty when missing"
+                .into(),
+        );
+    }
+    if !words.iter().all(|w| presents.contains(&w.as_str())) {
+        r.set("state", state);
+    }
+    owner_group_mode(t, &mut r);
+    r.comments.push(format!(
+        "play import: file `state: {st}` → {kind} with `state` present or absent"
+    ));
+    Some(r)
 }
 
 /// A shell command that states what it makes: `touch P`, `mkdir -p P`, `ln -s[f] T P`
@@ -1496,11 +1595,22 @@ fn map_cron(t: &Task) -> Mapped {
     };
     let mut r = Res::new("cron", key);
     let state = t.arg_str(&["state"]);
-    if let Some(st) = state.as_deref().filter(|s| s.contains("{{")) {
-        return Mapped::LeftOut(format!(
-            "cron `state: {st}` is chosen at run time (write the `cron:` with a `when`)"
-        ));
-    }
+    // play's cron states are Ansible's: a choice between them is carried as it is
+    let templated = match state.as_deref().filter(|s| s.contains("{{")) {
+        Some(st) => match templated_state(st, |w| match w {
+            "present" => Some("present"),
+            "absent" => Some("absent"),
+            _ => None,
+        }) {
+            Some(st) => Some(st),
+            None => {
+                return Mapped::LeftOut(format!(
+                    "cron `state: {st}` is chosen at run time (write the `cron:` with a `when`)"
+                ))
+            }
+        },
+        None => None,
+    };
     if state.as_deref() == Some("absent") {
         r.set("state", "absent");
         return Mapped::Resources(vec![r]);
@@ -1529,6 +1639,9 @@ fn map_cron(t: &Task) -> Mapped {
         return Mapped::LeftOut("cron without `job`".into());
     };
     r.set("command", job);
+    if let Some(st) = templated {
+        r.set("state", st);
+    }
     if t.arg_bool(&["disabled"]) == Some(true) {
         r.set("state", "absent");
         r.notes
@@ -1729,7 +1842,14 @@ mod tests {
             ("shell", "touch /x creates=/x chdir=/tmp", "command=touch /x creates=/x chdir=/tmp [command]"),
             ("command", "rm -rf /tmp/x removes=/tmp/x", "command=rm -rf /tmp/x unless=test ! -e /tmp/x [command]"),
             ("shell", "touch {{ d }}/x creates={{ d }}/x", "file='{{ d }}/x'"),
-            ("file", "path=/x state={{ 'link' if a else 'absent' }}", "left out: file `state: {{ 'link' if a else 'absent' }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
+            // a templated state choosing one kind's presence or absent → that kind, play's states
+            ("file", "path=/x src=/y state=\"{{ 'link' if a else 'absent' }}\"", "link=/x target=/y state='{{ ''present'' if a else ''absent'' }}'"),
+            ("file", "src=/etc/n/a.conf dest=/etc/n/e/a.conf state='{{ on|ternary(\"link\", \"absent\") }}'", "link=/etc/n/e/a.conf target=/etc/n/a.conf state='{{ on|ternary(\"present\", \"absent\") }}'"),
+            ("file", "path=/srv/c state=\"{{ c | ternary('directory', 'absent') }}\" owner=app", "directory=/srv/c force=true state='{{ c | ternary(''present'', ''absent'') }}' owner=app"),
+            ("file", "path=/k mode=0600 state=\"{{ 'file' if e else 'touch' }}\"", "file=/k mode='0600'"),
+            ("file", "path=/x state=\"{{ 'link' if a else 'absent' }}\"", "left out: file `state: {{ 'link' if a else 'absent' }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
+            ("file", "path=/x state=\"{{ 'link' if a else 'directory' }}\"", "left out: file `state: {{ 'link' if a else 'directory' }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
+            ("file", "path=/x state=\"{{ s }}\"", "left out: file `state: {{ s }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
             ("command", "mkdir -p /srv/a/", "directory=/srv/a"),
             ("command", "ln -sf /srv/r/1 /srv/current", "link=/srv/current target=/srv/r/1 force=true"),
             ("shell", "touch /x && echo done", "command=touch /x && echo done [command]"),
@@ -1761,6 +1881,9 @@ mod tests {
             ("cron", "name=x cron_file=/etc/cron.d/le-renew special_time=weekly job=renew", "cron=le-renew schedule='@weekly' command=renew"),
             ("cron", "name='{{ item.key }} WordPress cron' minute=*/15 job=wp", "cron='{{ (item.key) | string | replace(''.'', ''_'') | replace('' '', ''_'') }}_WordPress_cron' schedule='*/15 * * * *' command=wp"),
             ("cron", "name=old state=absent", "cron=old state=absent"),
+            // a templated choice of play's own states is carried as it is; another stays out
+            ("cron", "name=wp minute=*/15 job=wp cron_file=wp state=\"{{ on | ternary('present', 'absent') }}\"", "cron=wp schedule='*/15 * * * *' command=wp state='{{ on | ternary(''present'', ''absent'') }}'"),
+            ("cron", "name=wp job=wp state=\"{{ s }}\"", "left out: cron `state: {{ s }}` is chosen at run time (write the `cron:` with a `when`)"),
             ("cron", "name=PATH env=yes job=/bin", "left out: cron `env=yes` (a variable of the crontab): write it in the `environment:` of the `cron:` jobs that need it"),
             // get_url → download with a sha256, else a command fetching once
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
