@@ -633,14 +633,22 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             } else {
                 dest
             };
-            let sha = t.arg_str(&["checksum"]).and_then(|c| {
+            let checksum = t.arg_str(&["checksum"]);
+            let sha = checksum.as_deref().and_then(|c| {
                 c.strip_prefix("sha256:")
                     .filter(|h| !h.contains("://"))
                     .map(str::to_string)
+                    .or_else(|| checksum_var(c))
             });
             if let Some(sha) = sha {
                 let mut r = Res::new("download", file);
                 r.set("url", url);
+                if sha.contains("{{") {
+                    r.notes.push(format!(
+                        "`checksum: {}` must hold `sha256:HEX` (`play check` says so otherwise)",
+                        checksum.unwrap_or_default()
+                    ));
+                }
                 r.set("sha256", sha);
                 owner_group_mode(t, &mut r);
                 ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
@@ -916,6 +924,20 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         "deb822_repository" => map_deb822(t),
         other => LeftOut(format!("no play kind for module `{other}`")),
     }
+}
+
+/// `checksum: "{{ NAME }}"` (one var, as roles keep the checksum in their defaults:
+/// `sha256:HEX`) → the sha256 part of its value, as a template.
+fn checksum_var(c: &str) -> Option<String> {
+    let name = c.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
+    {
+        return None;
+    }
+    Some(format!("{{{{ {name} | regex_replace('^sha256:', '') }}}}"))
 }
 
 /// The quoted words (`'link'`, `"absent"`) of a templated value, each with its byte range
@@ -1888,6 +1910,9 @@ mod tests {
             // get_url → download with a sha256, else a command fetching once
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
+            // a checksum from a var (a role default `sha256:HEX`): its sha256 part
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum='{{ a_checksum }}' mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ a_checksum | regex_replace(''^sha256:'', '''') }}' mode='0644'"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha256:' + s) }}\"", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=md5:abc", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
             // apt_repository → apt_source (a deb line), a .list file (a variable, options), ppa → command
             ("apt_repository", "repo='deb http://nginx.org/packages/debian bookworm nginx'", "apt_source=nginx_org_packages_debian uris=http://nginx.org/packages/debian suites=- bookworm components=- nginx"),
