@@ -486,6 +486,24 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                     }
                     return Resources(vec![r]);
                 }
+                let cleanup: Vec<&str> = [("autoremove", "autoremove"), ("autoclean", "autoclean")]
+                    .iter()
+                    .filter(|(k, _)| t.arg_bool(&[k]) == Some(true))
+                    .map(|(_, verb)| *verb)
+                    .collect();
+                if !cleanup.is_empty() {
+                    let cmd = cleanup
+                        .iter()
+                        .map(|v| format!("DEBIAN_FRONTEND=noninteractive apt-get -y {v}"))
+                        .collect::<Vec<_>>()
+                        .join(" && ");
+                    let mut r = Res::command(cmd, &format!("apt {}", cleanup.join("/")));
+                    if cleanup == ["autoremove"] {
+                        // a dry run lists `Remv` lines for what is to go
+                        r.set("unless", "! apt-get -s autoremove | grep -q '^Remv '");
+                    }
+                    return Resources(vec![r]);
+                }
                 return LeftOut("apt without `name`".into());
             }
             if list.iter().any(|n| n == "*") {
@@ -919,11 +937,137 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         }
         "add_host" | "group_by" => LeftOut(format!("`{m}`: play's inventory is static")),
         "uri" => LeftOut("`uri`: play makes no HTTP requests from tasks (a play's `wait_for: {http}` checks health)".into()),
+        "hostname" => map_hostname(t),
+        "locale_gen" => map_locale_gen(t),
+        "alternatives" => map_alternatives(t),
+        "debconf" => map_debconf(t),
         "blockinfile" => map_blockinfile(t),
         "replace" => map_replace(t),
         "deb822_repository" => map_deb822(t),
         other => LeftOut(format!("no play kind for module `{other}`")),
     }
+}
+
+/// hostname → the static name in `/etc/hostname` (a `file:`) and the running one set by a
+/// command while it differs (what the module does on Debian and Ubuntu).
+fn map_hostname(t: &Task) -> Mapped {
+    let Some(name) = t.arg_str(&["name"]) else {
+        return Mapped::LeftOut("hostname without `name`".into());
+    };
+    let mut f = Res::new("file", "/etc/hostname");
+    f.set("content", format!("{name}\n"));
+    let q = sh_quote(&name);
+    let mut c = Res::command(format!("hostname {q}"), "hostname (the running name)");
+    c.set("unless", format!("test \"$(hostname)\" = {q}"));
+    ignored(t, &mut f, &["use"]);
+    Mapped::Resources(vec![f, c])
+}
+
+/// locale_gen → the locale's line of `/etc/locale.gen` uncommented (a `line:`) and `locale-gen`
+/// run while `locale -a` lacks it. Only `NAME.UTF-8` locales (the charset is then known).
+fn map_locale_gen(t: &Task) -> Mapped {
+    let Some(name) = t.arg_str(&["name"]) else {
+        return Mapped::LeftOut("locale_gen without `name`".into());
+    };
+    let Some(lang) = name.strip_suffix(".UTF-8").filter(|l| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_@".contains(c))
+    }) else {
+        return Mapped::LeftOut(format!(
+            "locale_gen `{name}`: only `NAME.UTF-8` locales are mapped (their charset is known)"
+        ));
+    };
+    let entry = format!("{name} UTF-8");
+    let mut l = Res::new("line", "/etc/locale.gen");
+    l.set("regexp", format!("^#?\\s*{lang}\\.UTF-8 UTF-8\\s*$"));
+    if t.arg_str(&["state"]).as_deref() == Some("absent") {
+        l.set("state", "absent");
+        return Mapped::Resources(vec![l]);
+    }
+    l.set("text", entry);
+    let mut c = Res::command(
+        format!("locale-gen {}", sh_quote(&name)),
+        "locale_gen (the generation)",
+    );
+    c.set(
+        "unless",
+        format!(
+            "locale -a | grep -qixF {}",
+            sh_quote(&format!("{lang}.utf8"))
+        ),
+    );
+    Mapped::Resources(vec![l, c])
+}
+
+/// alternatives → `update-alternatives --set` (after `--install` when `link` is given),
+/// guarded by the selected value.
+fn map_alternatives(t: &Task) -> Mapped {
+    let (Some(name), Some(path)) = (t.arg_str(&["name"]), t.arg_str(&["path"])) else {
+        return Mapped::LeftOut("alternatives without `name` and `path`".into());
+    };
+    if !matches!(t.arg_str(&["state"]).as_deref(), None | Some("selected")) {
+        return Mapped::LeftOut("alternatives with a `state` other than `selected`".into());
+    }
+    let (n, p) = (sh_quote(&name), sh_quote(&path));
+    let mut cmd = String::new();
+    if let Some(link) = t.arg_str(&["link"]) {
+        let prio = t.arg_str(&["priority"]).unwrap_or_else(|| "50".into());
+        cmd.push_str(&format!(
+            "update-alternatives --install {} {n} {p} {} && ",
+            sh_quote(&link),
+            sh_quote(&prio)
+        ));
+    }
+    cmd.push_str(&format!("update-alternatives --set {n} {p}"));
+    let mut r = Res::command(cmd, "alternatives");
+    r.set(
+        "unless",
+        format!(
+            "update-alternatives --query {n} 2>/dev/null | grep -qxF {}",
+            sh_quote(&format!("Value: {path}"))
+        ),
+    );
+    Mapped::Resources(vec![r])
+}
+
+/// debconf → `debconf-set-selections`, guarded by `debconf-show` (which hides passwords: those
+/// are set on every apply).
+fn map_debconf(t: &Task) -> Mapped {
+    let (Some(pkg), Some(question), Some(vtype)) = (
+        t.arg_str(&["name"]),
+        t.arg_str(&["question"]),
+        t.arg_str(&["vtype"]),
+    ) else {
+        return Mapped::LeftOut("debconf without `name`, `question` and `vtype` (a read)".into());
+    };
+    let Some(mut value) = t.arg_str(&["value"]) else {
+        return Mapped::LeftOut("debconf without `value`".into());
+    };
+    if vtype == "boolean" {
+        if let Some(b) = super::node::yaml11_bool(&value) {
+            value = b.to_string();
+        }
+    }
+    let line = format!("{pkg} {question} {vtype} {value}");
+    let mut r = Res::command(
+        format!("echo {} | debconf-set-selections", sh_quote(&line)),
+        "debconf",
+    );
+    if vtype != "password" {
+        r.set(
+            "unless",
+            format!(
+                "debconf-show {} | sed 's/^[* ] //' | grep -qxF {}",
+                sh_quote(&pkg),
+                sh_quote(&format!("{question}: {value}"))
+            ),
+        );
+    } else {
+        r.set("sensitive", true);
+    }
+    ignored(t, &mut r, &["unseen"]);
+    Mapped::Resources(vec![r])
 }
 
 /// `checksum: "{{ NAME }}"` (one var, as roles keep the checksum in their defaults:
@@ -1939,6 +2083,17 @@ mod tests {
             ("composer", "command=config arguments='--auth http-basic.x u p' working_dir=/srv/app", "command=composer config --no-interaction --auth http-basic.x u p chdir=/srv/app [command]"),
             ("postgresql_db", "name=app", "left out: no play kind for module `postgresql_db`"),
             ("debug", "msg=hi", "left out: `debug`: play prints no messages"),
+            // apt clean-ups, hostname, locale_gen, alternatives, debconf
+            ("apt", "autoremove=yes", "command=DEBIAN_FRONTEND=noninteractive apt-get -y autoremove unless='! apt-get -s autoremove | grep -q ''^Remv ''' [command]"),
+            ("apt", "autoremove=yes autoclean=yes", "command=DEBIAN_FRONTEND=noninteractive apt-get -y autoremove && DEBIAN_FRONTEND=noninteractive apt-get -y autoclean [command]"),
+            ("hostname", "name={{ machine_name }}", "file=/etc/hostname content=|\n  {{ machine_name }} | command=hostname '{{ machine_name }}' unless=test \"$(hostname)\" = '{{ machine_name }}' [command]"),
+            ("locale_gen", "name=en_US.UTF-8", "line=/etc/locale.gen regexp=^#?\\s*en_US\\.UTF-8 UTF-8\\s*$ text=en_US.UTF-8 UTF-8 | command=locale-gen en_US.UTF-8 unless=locale -a | grep -qixF en_US.utf8 [command]"),
+            ("locale_gen", "name=fr_FR.UTF-8 state=absent", "line=/etc/locale.gen regexp=^#?\\s*fr_FR\\.UTF-8 UTF-8\\s*$ state=absent"),
+            ("locale_gen", "name=fr_FR", "left out: locale_gen `fr_FR`: only `NAME.UTF-8` locales are mapped (their charset is known)"),
+            ("alternatives", "name=php path=/usr/bin/php8.3", "command=update-alternatives --set php /usr/bin/php8.3 unless='update-alternatives --query php 2>/dev/null | grep -qxF ''Value: /usr/bin/php8.3''' [command]"),
+            ("alternatives", "name=editor path=/usr/bin/vim link=/usr/bin/editor priority=90", "command=update-alternatives --install /usr/bin/editor editor /usr/bin/vim 90 && update-alternatives --set editor /usr/bin/vim unless='update-alternatives --query editor 2>/dev/null | grep -qxF ''Value: /usr/bin/vim''' [command]"),
+            ("debconf", "name=ferm question=ferm/enable vtype=boolean value=yes", "command=echo 'ferm ferm/enable boolean true' | debconf-set-selections unless='debconf-show ferm | sed ''s/^[* ] //'' | grep -qxF ''ferm/enable: true''' [command]"),
+            ("debconf", "name=ferm question=ferm/enable", "left out: debconf without `name`, `question` and `vtype` (a read)"),
             ("set_fact", "a=1 b=x", "vars 2"),
         ];
         let mut wrong = Vec::new();
