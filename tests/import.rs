@@ -101,8 +101,8 @@ fn sample_project_imports_and_checks_clean() {
     let role = read(&out.join("roles/app/state.yml"));
     // notify + handler → restart_on of the service, whose unit file became `unit:`
     assert!(role.contains("- service: app\n  state: running\n  enabled: true\n  restart_on: [\"{{ app_root }}/src\", /etc/app/app.ini]\n  unit: app.service.j2"), "{role}");
-    // stat + register + when → creates; become_user → user
-    assert!(role.contains("- command: \"python3 -m venv {{ app_root }}/venv\"\n  user: \"{{ app_user }}\"\n  creates: \"{{ app_root }}/venv/bin/python\""), "{role}");
+    // stat + register + when → creates; become_user → user (a command: `--upgrade-deps` is no `venv:` key)
+    assert!(role.contains("- command: \"python3 -m venv --upgrade-deps {{ app_root }}/venv\"\n  user: \"{{ app_user }}\"\n  creates: \"{{ app_root }}/venv/bin/python\""), "{role}");
     // register + `is changed` → on_change
     assert!(
         role.contains("on_change: [\"{{ app_root }}/venv/bin/python manage.py migrate\"]"),

@@ -1190,19 +1190,45 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         return None;
     }
     let words = super::task::words(cmd);
-    let w: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
+    let mut w: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
+    // a glob is many paths (outside templates: `{{ x * 2 }}` is no glob)
+    if w.iter().any(|w| {
+        let mut plain = String::new();
+        let mut rest = *w;
+        while let Some(open) = rest.find("{{") {
+            plain.push_str(&rest[..open]);
+            rest = rest[open..]
+                .find("}}")
+                .map_or("", |c| &rest[open + c + 2..]);
+        }
+        plain.push_str(rest);
+        plain.contains(['*', '?', '['])
+    }) {
+        return None;
+    }
+    // play's package steps run apt-get noninteractive themselves
+    if w.first() == Some(&"DEBIAN_FRONTEND=noninteractive") {
+        w.remove(0);
+    }
     let abs = |p: &str| p.starts_with('/') || p.starts_with("{{");
     let mut r = match w.as_slice() {
         ["touch", p] if abs(p) => Res::new("file", *p),
         ["mkdir", "-p", p] | ["mkdir", p] if abs(p) => {
             Res::new("directory", p.trim_end_matches('/'))
         }
-        ["ln", "-s", target, p] | ["ln", "-sf", target, p] | ["ln", "-fs", target, p]
-            if abs(p) && !p.ends_with('/') =>
+        // -s with -f (replace what stands there) and -n (a link to a folder is replaced, not
+        // entered): what `link:` does
+        ["ln", flags, target, p]
+            if abs(p)
+                && !p.ends_with('/')
+                && flags.len() > 1
+                && flags.starts_with('-')
+                && flags.contains('s')
+                && flags[1..].chars().all(|c| "sfn".contains(c)) =>
         {
             let mut r = Res::new("link", *p);
             r.set("target", *target);
-            if w[1] != "-s" {
+            if flags.contains('f') {
                 r.set("force", true);
             }
             r
@@ -1215,6 +1241,31 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         ["systemctl", "enable", unit] if !unit.starts_with('-') => {
             let mut r = Res::new("service", *unit);
             r.set("enabled", true);
+            r
+        }
+        ["systemctl", "enable", "--now", unit] | ["systemctl", "enable", unit, "--now"]
+            if !unit.starts_with('-') =>
+        {
+            let mut r = Res::new("service", *unit);
+            r.set("state", "running");
+            r.set("enabled", true);
+            r
+        }
+        [py, "-m", "venv" | "virtualenv", dir] if abs(dir) && is_python(py) => {
+            venv_res(dir, Some(py), t)
+        }
+        ["virtualenv", dir] if abs(dir) => venv_res(dir, None, t),
+        ["virtualenv", "-p" | "--python", py, dir] if abs(dir) && is_python(py) => {
+            venv_res(dir, Some(py), t)
+        }
+        [pip, "install", rest @ ..] if pip.ends_with("/bin/pip") || pip.ends_with("/bin/pip3") => {
+            pip_into_venv(pip, rest, t)?
+        }
+        ["useradd", rest @ ..] => useradd(rest)?,
+        ["groupadd", rest @ ..] => groupadd(rest)?,
+        ["rm", "-f", p] if abs(p) && !p.ends_with('/') => {
+            let mut r = Res::new("file", *p);
+            r.set("state", "absent");
             r
         }
         ["git", "clone", repo, dest] if abs(dest) && !repo.starts_with('-') => {
@@ -1250,6 +1301,137 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
     r.comments
         .push(format!("play import: `{cmd}` → {}", r.kind()));
     Some(r)
+}
+
+/// `python3`, `python3.11`, `/usr/bin/python3` (an interpreter, not an option).
+fn is_python(w: &str) -> bool {
+    basename(w).starts_with("python") && !w.starts_with('-')
+}
+
+/// `venv: DIR` (python: PY unless python3), `become_user` → `user`.
+fn venv_res(dir: &str, python: Option<&str>, t: &Task) -> Res {
+    let mut r = Res::new("venv", dir.trim_end_matches('/'));
+    if let Some(p) = python.filter(|p| *p != "python3") {
+        r.set("python", p);
+    }
+    if let Some(u) = &t.become_user {
+        r.set("user", u.clone());
+    }
+    r
+}
+
+/// `VENV/bin/pip install [-r FILE] [NAME[==V]]...` → `venv: VENV` with its `requirements` and
+/// `packages`; None for other options, a relative requirements file, or a name `packages:`
+/// cannot take.
+fn pip_into_venv(pip: &str, rest: &[&str], t: &Task) -> Option<Res> {
+    let dir = pip
+        .strip_suffix("/bin/pip")
+        .or_else(|| pip.strip_suffix("/bin/pip3"))
+        .filter(|d| d.starts_with('/') || d.starts_with("{{"))?;
+    let mut reqs = None;
+    let mut packages = Vec::new();
+    let mut upgrade = false;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "-r" | "--requirement" => {
+                let f = it.next()?;
+                if !(f.starts_with('/') || f.starts_with("{{")) || reqs.is_some() {
+                    return None;
+                }
+                reqs = Some(f.to_string());
+            }
+            "-q" | "--quiet" => {}
+            "-U" | "--upgrade" => upgrade = true,
+            n if !n.starts_with('-')
+                && (n.contains("{{")
+                    || crate::resources::registry::check_value("venv", "packages", n).is_ok()) =>
+            {
+                packages.push(Value::String(n.to_string()))
+            }
+            _ => return None,
+        }
+    }
+    if reqs.is_none() && packages.is_empty() {
+        return None;
+    }
+    let mut r = venv_res(dir, None, t);
+    if !packages.is_empty() {
+        r.set("packages", Value::Sequence(packages));
+    }
+    if let Some(f) = reqs {
+        r.set("requirements", f);
+    }
+    if upgrade {
+        r.notes.push(
+            "`--upgrade` not carried: play installs what is missing (pin versions to move)".into(),
+        );
+    }
+    r.notes
+        .push("play creates the virtualenv when it is missing (`python3 -m venv`)".into());
+    Some(r)
+}
+
+/// `COMMAND [OPTION [VALUE]]... NAME` (useradd, groupadd) → a `kind: NAME` resource, each
+/// option given to `opt` (with the words after it); None for an option `opt` does not take.
+fn account_command(
+    kind: &str,
+    args: &[&str],
+    opt: impl Fn(&mut Res, &str, &mut std::slice::Iter<&str>) -> Option<()>,
+) -> Option<Res> {
+    let (name, opts) = args.split_last()?;
+    if name.starts_with('-') {
+        return None;
+    }
+    let mut r = Res::new(kind, *name);
+    let mut it = opts.iter();
+    while let Some(o) = it.next() {
+        opt(&mut r, o, &mut it)?;
+    }
+    Some(r)
+}
+
+/// `useradd [-m|-M] [-r] [-s SHELL] [-d HOME] [-g GROUP] [-G A,B] [-u UID] NAME` → `user:`.
+fn useradd(args: &[&str]) -> Option<Res> {
+    account_command("user", args, |r, o, it| {
+        match o {
+            "-m" | "--create-home" => r.set("create_home", true),
+            "-M" | "--no-create-home" => r.set("create_home", false),
+            "-r" | "--system" => r.set("system", true),
+            "-s" | "--shell" => r.set("shell", *it.next()?),
+            "-d" | "--home-dir" => r.set("home", *it.next()?),
+            "-g" | "--gid" => r.set("group", *it.next()?),
+            "-G" | "--groups" => {
+                let list = names(&Value::String(it.next()?.to_string()));
+                r.set(
+                    "groups",
+                    Value::Sequence(list.into_iter().map(Value::String).collect()),
+                )
+            }
+            "-u" | "--uid" => r.set("uid", number(it.next()?)),
+            _ => return None,
+        }
+        Some(())
+    })
+}
+
+/// A number as a YAML number (a uid, a gid), else as written.
+fn number(w: &str) -> Value {
+    w.parse::<u64>()
+        .map(|n| Value::Number(n.into()))
+        .unwrap_or_else(|_| Value::String(w.to_string()))
+}
+
+/// `groupadd [-r] [-g GID] NAME` → `group:`.
+fn groupadd(args: &[&str]) -> Option<Res> {
+    account_command("group", args, |r, o, it| {
+        match o {
+            "-r" | "--system" => r.set("system", true),
+            "-g" | "--gid" => r.set("gid", number(it.next()?)),
+            _ => return None,
+        }
+        Some(())
+    })
 }
 
 /// pip into a virtualenv → `venv: PATH`. None (the command mapping instead) without a
@@ -1952,7 +2134,13 @@ mod tests {
     use crate::import::task::key_values;
 
     fn task(module: &str, args: &str) -> Task {
-        let (args, free) = key_values(args);
+        // as the reader splits them: a command's free form keeps its `k=v` words
+        let (args, free) = if matches!(module, "command" | "shell") {
+            let (cmd, opts) = crate::import::task::command_free_form(args);
+            (opts, (!cmd.is_empty()).then_some(cmd))
+        } else {
+            key_values(args)
+        };
         Task {
             module: module.into(),
             args,
@@ -2024,6 +2212,29 @@ mod tests {
             ("command", "apt-get install aptitude -y", "package=aptitude"),
             ("command", "apt-get install -y --no-install-recommends a", "command=apt-get install -y --no-install-recommends a [command]"),
             ("command", "git clone --mirror https://x/y.git /srv/repo", "command=git clone --mirror https://x/y.git /srv/repo [command]"),
+            // more commands that state what they make
+            ("command", "ln -sfn /srv/r/2 /srv/current", "link=/srv/current target=/srv/r/2 force=true"),
+            ("command", "ln -ns /srv/r/2 /srv/current", "link=/srv/current target=/srv/r/2"),
+            ("command", "ln -sv /srv/r/2 /srv/current", "command=ln -sv /srv/r/2 /srv/current [command]"),
+            ("command", "systemctl enable --now redis-server", "service=redis-server state=running enabled=true"),
+            ("command", "python3 -m venv /srv/app/venv creates=/srv/app/venv/bin/python", "venv=/srv/app/venv"),
+            ("command", "/usr/bin/python3.11 -m venv {{ root }}/venv", "venv='{{ root }}/venv' python=/usr/bin/python3.11"),
+            ("command", "virtualenv -p python3 /srv/venv", "venv=/srv/venv"),
+            ("command", "python3 -m venv --system-site-packages /srv/venv", "command=python3 -m venv --system-site-packages /srv/venv [command]"),
+            ("command", "/srv/venv/bin/pip install -r /srv/app/requirements.txt", "venv=/srv/venv requirements=/srv/app/requirements.txt"),
+            ("command", "{{ venv }}/bin/pip3 install -U gunicorn flask==3.0.3", "venv='{{ venv }}' packages=- gunicorn\n- flask==3.0.3"),
+            ("command", "/srv/venv/bin/pip install -r requirements.txt", "command=/srv/venv/bin/pip install -r requirements.txt [command]"),
+            ("command", "/srv/venv/bin/pip install 'flask>=3'", "command=/srv/venv/bin/pip install 'flask>=3' [command]"),
+            ("command", "pip3 install flask", "command=pip3 install flask [command]"),
+            ("command", "useradd -m -s /bin/bash -G adm,sudo deploy", "user=deploy create_home=true shell=/bin/bash groups=- adm\n- sudo"),
+            ("command", "useradd --system app", "user=app system=true"),
+            ("command", "useradd -p x app", "command=useradd -p x app [command]"),
+            ("command", "groupadd -r -g 990 app", "group=app system=true gid=990"),
+            ("command", "rm -f /etc/nginx/sites-enabled/default", "file=/etc/nginx/sites-enabled/default state=absent"),
+            ("command", "rm -f {{ d }}/*.pyc", "command=rm -f {{ d }}/*.pyc [command]"),
+            ("command", "rm -rf /srv/old", "command=rm -rf /srv/old [command]"),
+            ("shell", "DEBIAN_FRONTEND=noninteractive apt-get install -y nginx", "package=nginx"),
+            ("shell", "LANG=C apt-get install -y postgresql", "command=LANG=C apt-get install -y postgresql [command]"),
             ("shell", "ls ~/.rvm creates=~/.rvm/bin/rvm", "command=ls ~/.rvm unless=test -e ~/.rvm/bin/rvm [command]"),
 
 
