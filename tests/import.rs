@@ -570,3 +570,80 @@ fn tags_are_carried_and_select_with_tags() {
     assert_eq!(count(&["--tags", "more"]), 1);
     assert_eq!(count(&["--tags", "site", "--skip-tags", "conf"]), 4);
 }
+
+/// Forms the importer now makes native (issue 15): a templated `state` choosing a kind or
+/// absent, a checksum kept in a var, `hostname`, `locale_gen`, commands that state what they
+/// make, and a guarded `apt update_cache` folded into the packages after it (unless one of
+/// them is `latest`): all check clean.
+#[test]
+fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
+    let (tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  vars:
+    site_enabled: true
+    cron_on: false
+    tool_checksum: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+  tasks:
+    - name: Fresh lists
+      apt: update_cache=yes cache_valid_time=3600
+    - name: Nginx
+      apt: name=nginx
+    - name: Site enabled or not
+      file:
+        src: /etc/nginx/sites-available/app.conf
+        dest: /etc/nginx/sites-enabled/app.conf
+        state: "{{ site_enabled | ternary('link', 'absent') }}"
+    - name: Cleanup job
+      cron:
+        name: cleanup
+        cron_file: cleanup
+        hour: "3"
+        job: /usr/local/bin/cleanup
+        state: "{{ cron_on | ternary('present', 'absent') }}"
+    - name: Tool
+      get_url:
+        url: https://example.org/tool.tar.xz
+        dest: /opt/tool.tar.xz
+        checksum: "{{ tool_checksum }}"
+    - name: Host name
+      hostname: name=web1
+    - name: Locale
+      locale_gen: name=en_US.UTF-8
+    - name: The virtualenv
+      command: python3 -m venv /srv/app/venv creates=/srv/app/venv/bin/python
+    - name: Current release
+      command: ln -sfn /srv/app/releases/1 /srv/app/current
+- hosts: web
+  tasks:
+    - name: Fresh lists for an upgrade
+      apt: update_cache=yes cache_valid_time=3600
+    - name: Latest openssl
+      apt: name=openssl state=latest
+"#,
+        ),
+    ]);
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    let pb = read(&out.join("playbooks/site.yml"));
+    for want in [
+        "- package: nginx\n      update_cache: true\n",
+        "- link: /etc/nginx/sites-enabled/app.conf\n      target: /etc/nginx/sites-available/app.conf\n      state: \"{{ site_enabled | ternary('present', 'absent') }}\"\n",
+        "- cron: cleanup\n      schedule: \"* 3 * * *\"\n      command: /usr/local/bin/cleanup\n      state: \"{{ cron_on | ternary('present', 'absent') }}\"\n",
+        "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n      sha256: \"{{ tool_checksum | regex_replace('^sha256:', '') }}\"\n",
+        "- file: /etc/hostname\n      content: |\n        web1\n",
+        "- line: /etc/locale.gen\n",
+        "- venv: /srv/app/venv\n",
+        "- link: /srv/app/current\n      target: /srv/app/releases/1\n      force: true\n",
+    ] {
+        assert!(pb.contains(want), "no {want:?} in\n{pb}");
+    }
+    // the guarded update before a `latest` package stays: it refreshes stale lists
+    let second = &pb[pb.rfind("- hosts: web").expect("second play")..];
+    assert!(second.contains("- command: apt-get update\n"), "{second}");
+    assert_eq!(pb.matches("- command: apt-get update").count(), 1, "{pb}");
+    drop(tmp);
+}

@@ -1101,11 +1101,11 @@ impl Conversion {
             }
             if it.removed
                 || it.res.key() != "apt-get update"
-                || it.res.get("unless").is_some()
                 || !it.res.comments.iter().any(|m| m.contains("update_cache"))
             {
                 continue;
             }
+            let guarded = it.res.get("unless").is_some();
             let later: Vec<usize> = (i + 1..n)
                 .filter(|&j| {
                     let o = &self.containers[c].items[j];
@@ -1115,6 +1115,19 @@ impl Conversion {
             let Some(&first) = later.first() else {
                 continue;
             };
+            // `cache_valid_time` (the `unless`) refreshes stale lists even when nothing is to
+            // install: what a `state: latest` package after it needs to see new versions
+            if guarded
+                && later.iter().any(|&j| {
+                    self.containers[c].items[j]
+                        .res
+                        .get("state")
+                        .and_then(|v| v.as_str())
+                        == Some("latest")
+                })
+            {
+                continue;
+            }
             for &j in &later {
                 self.containers[c].items[j].res.set("update_cache", true);
             }
