@@ -81,6 +81,19 @@ fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     (out_tmp, out)
 }
 
+/// Runs `play check` on an imported project (it must be clean) and returns its
+/// `playbooks/site.yml`, which must contain each of `wants`.
+fn checked_site(out: &Path, wants: &[&str]) -> String {
+    let check = play(out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    let pb = read(&out.join("playbooks/site.yml"));
+    for want in wants {
+        assert!(pb.contains(want), "no {want:?} in\n{pb}");
+    }
+    pb
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -400,11 +413,9 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
     .unwrap();
     let (tmp2, summary) = import(&src);
     let out = tmp2.path().join("out");
-    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
-    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
-    let pb = read(&out.join("playbooks/site.yml"));
-    for want in [
+    let pb = checked_site(
+        &out,
+        &[
         "- venv: \"{{ venv }}\"\n      packages: [gunicorn==22.0.0, wheel]\n      requirements: /srv/app/requirements.txt\n      user: app\n",
         "- line: /etc/ssh/sshd_config\n      regexp: \"^#?PasswordAuthentication\\\\s\"\n      text: PasswordAuthentication no\n      validate: \"/usr/sbin/sshd -t -f %s\"\n",
         "- block: /etc/hosts\n      marker: \"# {mark} ANSIBLE MANAGED BLOCK\"\n",
@@ -412,9 +423,8 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
         "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n",
         "- apt_source: nginx\n      uris: https://nginx.org/packages/debian\n      suites: [bookworm]\n      components: [nginx]\n",
         "- package: nginx\n      update_cache: true\n",
-    ] {
-        assert!(pb.contains(want), "no {want:?} in\n{pb}");
-    }
+        ],
+    );
     // the venv is declared after the requirements file it reads
     assert!(
         pb.find("- file: /srv/app/requirements.txt") < pb.find("- venv:"),
@@ -625,11 +635,9 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
 "#,
         ),
     ]);
-    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
-    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
-    let pb = read(&out.join("playbooks/site.yml"));
-    for want in [
+    let pb = checked_site(
+        &out,
+        &[
         "- package: nginx\n      update_cache: true\n",
         "- link: /etc/nginx/sites-enabled/app.conf\n      target: /etc/nginx/sites-available/app.conf\n      state: \"{{ site_enabled | ternary('present', 'absent') }}\"\n",
         "- cron: cleanup\n      schedule: \"* 3 * * *\"\n      command: /usr/local/bin/cleanup\n      state: \"{{ cron_on | ternary('present', 'absent') }}\"\n",
@@ -638,9 +646,8 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
         "- line: /etc/locale.gen\n",
         "- venv: /srv/app/venv\n",
         "- link: /srv/app/current\n      target: /srv/app/releases/1\n      force: true\n",
-    ] {
-        assert!(pb.contains(want), "no {want:?} in\n{pb}");
-    }
+        ],
+    );
     // the guarded update before a `latest` package stays: it refreshes stale lists
     let second = &pb[pb.rfind("- hosts: web").expect("second play")..];
     assert!(second.contains("- command: apt-get update\n"), "{second}");

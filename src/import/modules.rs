@@ -2120,7 +2120,14 @@ pub fn repo_filename(repo: &str) -> String {
         .collect();
     let url = words.first().copied().unwrap_or("repo");
     let url = url.split("://").last().unwrap_or(url);
-    sanitize(url, "-")
+    match sanitize(url, "-") {
+        // a var (`{{ mongodb_apt_repo }}`): its name
+        name if name.is_empty() => match sanitize(repo, "_-") {
+            name if name.is_empty() => "repo".into(),
+            name => name,
+        },
+        name => name,
+    }
 }
 
 /// Looks up a mapping key.
@@ -2274,6 +2281,7 @@ mod tests {
             ("apt_repository", "repo='deb https://apt.grafana.com {{ ansible_distribution_release }} main contrib' filename=grafana", "apt_source=grafana uris=https://apt.grafana.com suites=- '{{ ansible_distribution_release }}' components=- main\n- contrib"),
             ("apt_repository", "repo='deb https://x/ stable main' state=absent filename=x", "apt_source=x state=absent"),
             ("apt_repository", "repo='deb [signed-by=/k.gpg] https://x/ stable main' filename=x", "file=/etc/apt/sources.list.d/x.list content=|\n  deb [signed-by=/k.gpg] https://x/ stable main | command=apt-get update on_change=- /etc/apt/sources.list.d/x.list [command]"),
+            ("apt_repository", "repo='{{ mongodb_apt_repo }}'", "file=/etc/apt/sources.list.d/mongodb_apt_repo.list content=|\n  {{ mongodb_apt_repo }} | command=apt-get update on_change=- /etc/apt/sources.list.d/mongodb_apt_repo.list [command]"),
             ("apt_repository", "repo=ppa:certbot/certbot", "command=add-apt-repository -y ppa:certbot/certbot unless=ls /etc/apt/sources.list.d/ | grep -q certbot-certbot [command]"),
             ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "command=curl -fsSL -o /etc/apt/trusted.gpg.d/pgdg.asc https://x/ACCC4CF8.asc creates=/etc/apt/trusted.gpg.d/pgdg.asc [command] | apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main"),
             ("apt_key", "url=https://x/key.asc id=ABCD1234", "command=curl -fsSL https://x/key.asc | apt-key add - unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi ABCD1234 [command]"),
