@@ -590,8 +590,21 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
     let (tmp, out) = import_files(&[
         ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
         (
+            "roles/worker/templates/worker.conf.j2",
+            "[program:worker]\ncommand=/usr/bin/sleep 1000\nautorestart=true\n",
+        ),
+        (
+            "roles/worker/tasks/main.yml",
+            r#"- name: Worker conf
+  template: src=worker.conf.j2 dest=/etc/supervisor/conf.d/worker.conf
+- name: Run the worker
+  supervisorctl: name=worker state=present
+"#,
+        ),
+        (
             "site.yml",
             r#"- hosts: web
+  roles: [worker]
   vars:
     site_enabled: true
     cron_on: false
@@ -647,6 +660,15 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
         "- venv: /srv/app/venv\n",
         "- link: /srv/app/current\n      target: /srv/app/releases/1\n      force: true\n",
         ],
+    );
+    // the supervisorctl task of a program conf that became a `program:` is that program
+    let role = read(&out.join("roles/worker/state.yml"));
+    assert!(role.contains("- program: worker\n"), "{role}");
+    assert!(!role.contains("supervisorctl"), "{role}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("program `worker` (play loads and starts it)"),
+        "{md}"
     );
     // the guarded update before a `latest` package stays: it refreshes stale lists
     let second = &pb[pb.rfind("- hosts: web").expect("second play")..];

@@ -1521,6 +1521,38 @@ impl Conversion {
                 }
             }
         }
+        // a `supervisorctl` task loading or starting a program that is now a `program:` (whose
+        // default state is running: play loads and starts it)
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed
+                || it.res.kind() != "command"
+                || it.res.get("on_change").is_some()
+                || !it.res.comments.iter().any(|m| m.contains("supervisorctl"))
+            {
+                continue;
+            }
+            let cmd = it.res.key();
+            let name = cmd
+                .strip_prefix("supervisorctl reread && supervisorctl update ")
+                .or_else(|| cmd.strip_prefix("supervisorctl start "))
+                .map(|n| n.trim().trim_matches('\''));
+            let Some((p, name)) = name.and_then(|n| {
+                programs
+                    .iter()
+                    .find(|(_, name)| name == n)
+                    .map(|(p, name)| (*p, name.clone()))
+            }) else {
+                continue;
+            };
+            self.containers[c].items[i].removed = true;
+            self.redirect(
+                c,
+                i,
+                Some(p),
+                &format!("program `{name}` (play loads and starts it)"),
+            );
+        }
         // watch lists naming a conf that is now a program's
         for o in self.containers[c].items.iter_mut().filter(|o| !o.removed) {
             for field in ["restart_on", "reload_on", "on_change"] {
