@@ -957,7 +957,9 @@ fn map_hostname(t: &Task) -> Mapped {
     let mut f = Res::new("file", "/etc/hostname");
     f.set("content", format!("{name}\n"));
     let q = sh_quote(&name);
-    let mut c = Res::command(format!("hostname {q}"), "hostname (the running name)");
+    let mut c = Res::command(format!("hostname {q}"), "hostname");
+    c.comments[0] =
+        "play import: hostname → the file above, and this command for the running name".into();
     c.set("unless", format!("test \"$(hostname)\" = {q}"));
     ignored(t, &mut f, &["use"]);
     Mapped::Resources(vec![f, c])
@@ -986,10 +988,9 @@ fn map_locale_gen(t: &Task) -> Mapped {
         return Mapped::Resources(vec![l]);
     }
     l.set("text", entry);
-    let mut c = Res::command(
-        format!("locale-gen {}", sh_quote(&name)),
-        "locale_gen (the generation)",
-    );
+    let mut c = Res::command(format!("locale-gen {}", sh_quote(&name)), "locale_gen");
+    c.comments[0] =
+        "play import: locale_gen → the line above, and this command generating the locale".into();
     c.set(
         "unless",
         format!(
