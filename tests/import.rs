@@ -607,6 +607,7 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
   roles: [worker]
   vars:
     site_enabled: true
+    admins: [alice]
     cron_on: false
     tool_checksum: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
   tasks:
@@ -639,6 +640,21 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
       command: python3 -m venv /srv/app/venv creates=/srv/app/venv/bin/python
     - name: Current release
       command: ln -sfn /srv/app/releases/1 /srv/app/current
+    - name: Keys files
+      stat: path=/home/{{ item }}/.ssh/authorized_keys
+      register: keys
+      loop: "{{ admins }}"
+    - name: Keys files exist
+      file:
+        path: "/home/{{ item.item }}/.ssh/authorized_keys"
+        state: "{{ 'file' if item.stat.exists else 'touch' }}"
+        owner: "{{ item.item }}"
+      loop: "{{ keys.results }}"
+    - name: A key each
+      lineinfile:
+        path: "/home/{{ item }}/.ssh/authorized_keys"
+        line: "ssh-ed25519 AAAAC3Nza {{ item }}"
+      loop: "{{ admins }}"
 - hosts: web
   tasks:
     - name: Fresh lists for an upgrade
@@ -661,15 +677,25 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
         "- link: /srv/app/current\n      target: /srv/app/releases/1\n      force: true\n",
         ],
     );
+    // a file made sure of over a looped stat's results, then edited: the edit, over the list
+    assert!(
+        pb.contains("- line: \"/home/{{ item }}/.ssh/authorized_keys\"\n"),
+        "{pb}"
+    );
+    assert!(!pb.contains("- file: \"/home/"), "{pb}");
+    assert!(!pb.contains(".results"), "{pb}");
     // the supervisorctl task of a program conf that became a `program:` is that program
     let role = read(&out.join("roles/worker/state.yml"));
     assert!(role.contains("- program: worker\n"), "{role}");
     assert!(!role.contains("supervisorctl"), "{role}");
     let md = read(&out.join("IMPORT.md"));
-    assert!(
-        md.contains("program `worker` (play loads and starts it)"),
-        "{md}"
-    );
+    for want in [
+        "program `worker` (play loads and starts it)",
+        "its loop is the loop of `Keys files exist`",
+        "the `line:` of the same path creates the file (one kind owns a path in play); its `owner` not carried",
+    ] {
+        assert!(md.contains(want), "no {want:?} in\n{md}");
+    }
     // the guarded update before a `latest` package stays: it refreshes stale lists
     let second = &pb[pb.rfind("- hosts: web").expect("second play")..];
     assert!(second.contains("- command: apt-get update\n"), "{second}");
