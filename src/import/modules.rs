@@ -455,12 +455,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             let list = t.arg(&["name", "pkg", "package"]).map(names).unwrap_or_default();
             let state = t.arg_str(&["state"]);
             if list.is_empty() {
-                if t.arg(&["deb"]).is_some() {
-                    let deb = t.arg_str(&["deb"]).unwrap_or_default();
-                    return Resources(vec![Res::command(
-                        format!("apt-get install -y {}", sh_quote(&deb)),
-                        "apt deb",
-                    )]);
+                if let Some(deb) = t.arg_str(&["deb"]) {
+                    return Resources(vec![map_deb(&deb)]);
                 }
                 if let Some(up) = t.arg_str(&["upgrade"]).filter(|u| u != "false" && u != "no") {
                     let verb = if up == "dist" || up == "full" { "dist-upgrade" } else { "upgrade" };
@@ -946,6 +942,38 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         "deb822_repository" => map_deb822(t),
         other => LeftOut(format!("no play kind for module `{other}`")),
     }
+}
+
+/// `apt: deb=FILE|URL` → `apt-get install` of the file (a URL fetched first, as Ansible does),
+/// unless the package it holds is installed at its version.
+fn map_deb(deb: &str) -> Res {
+    let q = sh_quote(deb);
+    let (fetch, file, done) = if deb.contains("://") {
+        (
+            format!("d=$(mktemp -d) && {{ curl -fsSL -o \"$d/p.deb\" {q} && "),
+            "\"$d/p.deb\"".to_string(),
+            "; s=$?; rm -rf \"$d\"; [ $s -eq 0 ]; }",
+        )
+    } else {
+        (String::new(), q.clone(), "")
+    };
+    let mut r = Res::command(
+        format!("{fetch}DEBIAN_FRONTEND=noninteractive apt-get install -y {file}{done}"),
+        "apt deb",
+    );
+    if !deb.contains("://") {
+        r.set(
+            "unless",
+            format!(
+                "v=$(dpkg-deb -f {q} Version) && test -n \"$v\" && test \"$(dpkg-query -W -f '${{Version}}' \"$(dpkg-deb -f {q} Package)\" 2>/dev/null)\" = \"$v\""
+            ),
+        );
+    } else {
+        r.notes.push(
+            "a `deb` URL: fetched and installed on every apply (guard it with `creates:` or `unless:` naming the package)".into(),
+        );
+    }
+    r
 }
 
 /// hostname → the static name in `/etc/hostname` (a `file:`) and the running one set by a
@@ -2197,6 +2225,8 @@ mod tests {
             ("apt", "name=nginx state=latest update_cache=yes", "package=nginx state=latest update_cache=true"),
             ("apt", "name=a,b", "package=- a\n- b"),
             ("apt", "update_cache=yes", "command=apt-get update [command]"),
+            ("apt", "deb=/tmp/app_1.0_all.deb", "command=DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/app_1.0_all.deb unless=v=$(dpkg-deb -f /tmp/app_1.0_all.deb Version) && test -n \"$v\" && test \"$(dpkg-query -W -f '${Version}' \"$(dpkg-deb -f /tmp/app_1.0_all.deb Package)\" 2>/dev/null)\" = \"$v\" [command]"),
+            ("apt", "deb=https://x/app.deb", "command=d=$(mktemp -d) && { curl -fsSL -o \"$d/p.deb\" https://x/app.deb && DEBIAN_FRONTEND=noninteractive apt-get install -y \"$d/p.deb\"; s=$?; rm -rf \"$d\"; [ $s -eq 0 ]; } [command]"),
             ("apt", "name=* state=latest", "command=apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade [command]"),
             ("service", "name=nginx state=started enabled=yes", "service=nginx state=running enabled=true"),
             ("systemd", "daemon_reload=yes", "left out: a bare `daemon_reload`: play runs `systemctl daemon-reload` itself when a unit file it writes changes"),
