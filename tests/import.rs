@@ -1,11 +1,15 @@
 //! `play import ansible`: the real binary on a fixture project that mimics the corpus idioms
 //! (role with handlers, notify, template, with_items, become_user, stat+register+when), and on
-//! a real public deployment (w3c/prbuildbot, BSD-3-Clause, copied with its license).
+//! a real public deployment (w3c/prbuildbot, BSD-3-Clause, copied with its license); and an
+//! imported project applied to a lab host (the guards the importer writes hold).
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::lab::Lab;
+use support::project::Project;
 
 struct Run {
     code: i32,
@@ -701,4 +705,74 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
     assert!(second.contains("- command: apt-get update\n"), "{second}");
     assert_eq!(pb.matches("- command: apt-get update").count(), 1, "{pb}");
     drop(tmp);
+}
+
+/// The guards the importer writes hold on a real host: an imported project (hostname,
+/// locale_gen, debconf, alternatives, a `deb` file, a checksum in a var, a templated link
+/// state, commands that state what they make) applied to a lab host does what Ansible's tasks
+/// do, and a second `diff --exit-code` finds nothing to do.
+#[test]
+fn imported_forms_converge_on_a_host() {
+    let lab = Lab::start("native-import", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/native/pkg/DEBIAN && printf 'Package: play-native-test\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@t>\\nDescription: t\\n' > /srv/native/pkg/DEBIAN/control && dpkg-deb -b /srv/native/pkg /srv/native/t.deb >/dev/null && printf data > /srv/native/tool.bin",
+    );
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  vars:
+    tool_sum: "sha256:3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+    tool_linked: true
+  tasks:
+    - hostname: name=native-h1
+    - locale_gen: name=en_US.UTF-8
+    - debconf: name=tzdata question=tzdata/Areas vtype=select value=Europe
+    - alternatives: name=editor path=/bin/ed
+    - apt: deb=/srv/native/t.deb
+    - get_url:
+        url: file:///srv/native/tool.bin
+        dest: /srv/native/tool.copy
+        checksum: "{{ tool_sum }}"
+    - file:
+        src: /srv/native/tool.copy
+        dest: /srv/native/tool
+        state: "{{ tool_linked | ternary('link', 'absent') }}"
+    - command: ln -sfn /srv/native/tool.bin /srv/native/tool.orig
+    - command: useradd -m -s /bin/sh natuser
+"#,
+    )]);
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    let site = read(&p.path("playbooks/site.yml"));
+    assert_eq!(site.matches("- command:").count(), 5, "{site}");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    for (cmd, want) in [
+        ("hostname; cat /etc/hostname", "native-h1\nnative-h1\n"),
+        ("locale -a | grep -ix en_US.utf8", "en_US.utf8\n"),
+        (
+            "debconf-show tzdata | grep -F 'tzdata/Areas:'",
+            "* tzdata/Areas: Europe\n",
+        ),
+        (
+            "update-alternatives --query editor | grep '^Value:'",
+            "Value: /bin/ed\n",
+        ),
+        ("dpkg-query -W play-native-test", "play-native-test\t1.0\n"),
+        (
+            "cat /srv/native/tool.copy; readlink /srv/native/tool /srv/native/tool.orig",
+            "data/srv/native/tool.copy\n/srv/native/tool.bin\n",
+        ),
+        (
+            "getent passwd natuser | cut -d: -f6,7",
+            "/home/natuser:/bin/sh\n",
+        ),
+    ] {
+        assert_eq!(lab.sh("h1", cmd), want, "{cmd}");
+    }
+    // every guard holds now: nothing to do
+    let run = p
+        .play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 }
