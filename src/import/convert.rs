@@ -977,6 +977,11 @@ impl Conversion {
                     attrs.join(", ")
                 ));
             }
+            if self.containers[c].items[j].when != self.containers[c].items[i].when {
+                why.push_str(&format!(
+                    "; where its own `when` held and the `{kind}:`'s did not, no file is made now"
+                ));
+            }
             let tags = self.containers[c].items[i].tags.clone();
             self.containers[c].items[j].add_tags(&tags);
             self.containers[c].items[i].removed = true;
