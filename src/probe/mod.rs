@@ -819,7 +819,7 @@ pub fn fetch_script(paths: &[String]) -> String {
         r#"exec 3>&1
 for p do
   printf 'file\0%s\0' "$p"
-  if w=$( (play_read "$p") 2>&1 >&3 ); then printf '\0ok\0'; else printf '\0bad\0%s\0' "${w:-$p: not read}"; fi
+  if w=$(play_read "$p" 2>&1 >&3); then printf '\0ok\0'; else printf '\0bad\0%s\0' "${w:-$p: not read}"; fi
 done
 printf 'end\0'
 "#,
