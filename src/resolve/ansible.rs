@@ -51,6 +51,7 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
     env.add_filter("intersect", |a: Value, b: Value| {
         set_op(&a, &b, SetOp::Intersect)
     });
+    env.add_filter("sum", sum);
     env.add_function("dict", dict);
     // play renders what apply does, whether it then applies it or not: never Ansible's --check.
     env.add_global("ansible_check_mode", Value::from(false));
@@ -211,6 +212,65 @@ fn set_op(a: &Value, b: &Value, op: SetOp) -> Result<Value, Error> {
         }
     }
     Ok(Value::from(out))
+}
+
+/// Jinja's `xs | sum(attribute='a.b', start=0)`: numbers added, or lists concatenated
+/// (`users | sum(attribute='groups', start=[])`); minijinja's `sum` has neither argument.
+fn sum(values: Value, attribute: Option<String>, kw: Kwargs) -> Result<Value, Error> {
+    let attribute = match attribute {
+        Some(a) => Some(a),
+        None => kw.get::<Option<String>>("attribute")?,
+    };
+    let start: Option<Value> = kw.get("start")?;
+    kw.assert_all_used()?;
+    let mut list: Option<Vec<Value>> = None;
+    let mut number = start.clone().unwrap_or(Value::from(0));
+    if start.as_ref().is_some_and(is_list) {
+        list = Some(
+            start
+                .iter()
+                .flat_map(|s| s.try_iter().into_iter().flatten())
+                .collect(),
+        );
+    }
+    for item in values.try_iter()? {
+        let mut v = item;
+        for part in attribute.iter().flat_map(|a| a.split('.')) {
+            v = match part.parse::<usize>() {
+                Ok(i) if v.kind() == minijinja::value::ValueKind::Seq => v.get_item_by_index(i)?,
+                _ => v.get_attr(part)?,
+            };
+        }
+        match &mut list {
+            Some(acc) => {
+                if !is_list(&v) {
+                    return Err(invalid(format!("sum: cannot add {} to a list", v.kind())));
+                }
+                for x in v.try_iter()? {
+                    charge_slot()?;
+                    acc.push(x);
+                }
+            }
+            None => {
+                let n = (number.as_i64(), v.as_i64());
+                number = match n {
+                    (Some(a), Some(b)) => {
+                        Value::from(a.checked_add(b).ok_or_else(|| invalid("sum: overflow"))?)
+                    }
+                    _ => match (f64::try_from(number.clone()), f64::try_from(v.clone())) {
+                        (Ok(a), Ok(b)) => Value::from(a + b),
+                        _ => {
+                            return Err(invalid(format!(
+                                "sum: cannot add {} to a number (start=[] to add lists)",
+                                v.kind()
+                            )))
+                        }
+                    },
+                };
+            }
+        }
+    }
+    Ok(list.map(Value::from).unwrap_or(number))
 }
 
 /// `dict(a=1)` as minijinja's, and Python's `dict(pairs)` (`dict(keys | zip(values))`) and

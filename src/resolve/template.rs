@@ -281,7 +281,11 @@ fn convert(
         YValue::Mapping(m) => {
             let mut out = BTreeMap::new();
             for (k, v) in m {
+                // Keys are templates too, as in Ansible (`"php{{ php_version }}-fpm": true`).
                 let key = match k {
+                    YValue::String(s) if is_templated(s) => {
+                        render_named(env, "<key>", s, ctx, &|n| vars.has(n), vars)?
+                    }
                     YValue::String(s) => s.clone(),
                     other => crate::yaml::to_string(other).trim().to_string(),
                 };
@@ -576,6 +580,18 @@ mod tests {
         let site = |key: &str, ssl: bool| {
             MValue::from_serialize(serde_json::json!({"key": key, "value": {"ssl": ssl}}))
         };
+        let keyed = YValue::Mapping(
+            [(
+                YValue::String("{{ base }}/k".into()),
+                YValue::String("{{ base }}/v".into()),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        assert_eq!(
+            outside.value(&keyed).expect("mapping").to_string(),
+            r#"{"/srv/k": "/srv/v"}"#
+        );
         for (item, want) in [
             (site("a", true), true),
             (site("b", true), false),
