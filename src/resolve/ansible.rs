@@ -303,6 +303,27 @@ fn dict(args: minijinja::value::Rest<Value>, kw: Kwargs) -> Result<Value, Error>
     Ok(Value::from_iter(out))
 }
 
+/// Does play's template engine have the filter `name` (minijinja's, play's guarded ones and
+/// the Ansible ones above)? Asked by the importer, to list the filters it cannot carry.
+pub fn has_filter(name: &str) -> bool {
+    use std::sync::OnceLock;
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let limits = super::template::Limits::default();
+        let mut env = super::template::environment(Vec::new(), limits);
+        register(&mut env, Path::new("."));
+        env
+    });
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return false;
+    }
+    // An unknown filter is known only when applied: apply it to nothing.
+    match env.render_str(&format!("{{{{ none | {name} }}}}"), ()) {
+        Err(e) => e.kind() != ErrorKind::UnknownFilter,
+        Ok(_) => true,
+    }
+}
+
 /// Ansible's names of the facts play gathers, each with its value from `f` (`ansible_facts`
 /// holds them without the prefix).
 pub fn fact_aliases(f: &Facts) -> Vec<(&'static str, Value)> {

@@ -345,6 +345,13 @@ fn explain(
     if let Some(src) = std::error::Error::source(err) {
         message.push_str(&format!(" ({src})"));
     }
+    if err.kind() == ErrorKind::UnknownFilter {
+        message.push_str(
+            " (not a filter of Jinja, Ansible or play: a filter plugin of the source project \
+             (Ansible's `filter_plugins`) has no play form; compute the value in a var or a \
+             template with the filters play has)",
+        );
+    }
     if let Some(hint) = ansible_names
         .iter()
         .find_map(|n| super::ansible::undefined_hint(n))
@@ -604,6 +611,16 @@ mod tests {
             assert_eq!(r.expr("uses_le").expect("per item").is_true(), want);
             assert_eq!(r.string("t", "{{ base }}/x").expect("base"), "/srv/x");
         }
+    }
+
+    #[test]
+    fn an_unknown_filter_says_it_may_be_a_plugin_of_the_source_project() {
+        let e = render(Limits::default(), "{{ {} | select_sites('a') }}").expect_err("unknown");
+        assert!(
+            e.message.starts_with("filter select_sites is unknown (not a filter of Jinja, Ansible or play: a filter plugin"),
+            "{}",
+            e.message
+        );
     }
 
     const TEN_GB: &str = "{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx\
