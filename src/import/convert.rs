@@ -700,8 +700,11 @@ impl Conversion {
                 } else {
                     "restart_on"
                 };
+                // A looped handler (`rocketchat@{{ item }}` over a list) is a looped service
+                // of its own.
                 let found = std::iter::once(hc)
                     .chain(services_in.iter().copied())
+                    .filter(|_| t.loop_.is_none())
                     .find_map(|c| {
                         self.containers[c]
                             .items
@@ -731,8 +734,8 @@ impl Conversion {
                         self.containers[hc].items.push(Item {
                             res: r,
                             source: rec,
-                            loop_: None,
-                            loop_var: None,
+                            loop_: t.loop_.clone(),
+                            loop_var: t.loop_var.clone(),
                             when: t.when.clone(),
                             tags: Vec::new(),
                             notify: Vec::new(),
