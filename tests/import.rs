@@ -573,7 +573,8 @@ fn tags_are_carried_and_select_with_tags() {
 /// What real projects (Rocket.Chat, trellis) do that the import used to lose, giving `play
 /// check` problems: a looped service handler (its `item` was undefined), a play on `{{ host_name
 /// | default('chat_servers') }}` with no inventory (the stub had no such group), and
-/// `include_vars: "{{ lookup('first_found', params) }}"` (its vars were left out).
+/// `include_vars: "{{ lookup('first_found', params) }}"` and of `{{ ansible_os_family }}.yml`
+/// (their vars were left out).
 #[test]
 fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
     let (_tmp, out) = import_files(&[
@@ -586,26 +587,29 @@ fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
             "chat_instances: [a, b]\nchat_packages: \"{{ chat_default_packages | combine(chat_extra) }}\"\n",
         ),
         (
-            "roles/chat/vars/fallback.yml",
+            "roles/chat/vars/version/fallback.yml",
             "chat_default_packages: {\"chat{{ chat_version }}-server\": true}\nchat_extra: {}\nchat_version: 2\n",
         ),
         (
             "roles/chat/tasks/main.yml",
-            r#"- name: Version vars
+            r#"- name: OS vars
+  include_vars: "{{ ansible_os_family }}.yml"
+- name: Version vars
   include_vars: "{{ lookup('first_found', params) }}"
   vars:
     params:
       files: ["{{ chat_version }}.yml", fallback.yml]
-      paths: ["{{ playbook_dir }}/roles/chat/vars"]
+      paths: ["{{ playbook_dir }}/roles/chat/vars/version"]
 - name: Packages
   apt:
     name: "{{ item.key }}"
   loop: "{{ chat_packages | dict2items }}"
 - name: Unit
-  copy: content=x dest=/etc/systemd/system/chat@.service
+  copy: content=x dest={{ chat_unit_dir }}/chat@.service
   notify: Restart instances
 "#,
         ),
+        ("roles/chat/vars/Debian.yml", "chat_unit_dir: /etc/systemd/system\n"),
         (
             "roles/chat/handlers/main.yml",
             "- name: Restart instances\n  service:\n    name: \"chat@{{ item }}\"\n    state: restarted\n  with_list: \"{{ chat_instances }}\"\n",
@@ -613,7 +617,7 @@ fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
     ]);
     let role = read(&out.join("roles/chat/state.yml"));
     assert!(
-        role.contains("- service: \"chat@{{ item }}\"\n  restart_on: [/etc/systemd/system/chat@.service]\n  loop: \"{{ chat_instances }}\"\n"),
+        role.contains("- service: \"chat@{{ item }}\"\n  restart_on: [\"{{ chat_unit_dir }}/chat@.service\"]\n  loop: \"{{ chat_instances }}\"\n"),
         "{role}"
     );
     let inv = read(&out.join("inventory/hosts.yml"));

@@ -284,6 +284,15 @@ impl Conversion {
                 }
                 continue;
             }
+            // The file of an include_vars as written (`{{ ansible_os_family }}.yml`), before
+            // its facts are rewritten to play's.
+            let vars_file = (t.module == "include_vars")
+                .then(|| {
+                    t.free
+                        .clone()
+                        .or_else(|| t.arg_str(&["file", "_raw_params"]))
+                })
+                .flatten();
             let mut notes = Notes::default();
             rewrite_task(&mut t, &mut notes);
             self.containers[c].template_notes.extend(notes);
@@ -340,10 +349,7 @@ impl Conversion {
                 }
             }
             if t.module == "include_vars" {
-                let f = t
-                    .free
-                    .clone()
-                    .or_else(|| t.arg_str(&["file", "_raw_params"]));
+                let f = vars_file;
                 let here = reader.root.join(&t.file);
                 let dir = here.parent().unwrap_or(reader.root).to_path_buf();
                 let mut dirs = vec![dir.clone(), dir.join("..").join("vars")];
