@@ -427,6 +427,9 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "venv",
     "user",
     "group",
+    "link",
+    "directory",
+    "file",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

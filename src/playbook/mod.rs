@@ -353,18 +353,7 @@ impl RawResource {
         if !foreign.is_empty() {
             return Err(habits::foreign_keys(kind, &foreign));
         }
-        if kind == Kind::File {
-            let sources = [&self.content, &self.src, &self.template]
-                .iter()
-                .filter(|s| s.is_some())
-                .count();
-            if sources > 1 {
-                return Err("a file takes one of `content`, `src`, `template`, not several".into());
-            }
-        }
-        if kind == Kind::Link && self.target.is_none() && self.state.as_deref() != Some("absent") {
-            return Err("a link needs `target`".into());
-        }
+        (kind.def().check_entry)(self)?;
         if kind == Kind::Program
             && self.command.is_none()
             && self.state.as_deref() != Some("absent")
