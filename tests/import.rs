@@ -597,6 +597,11 @@ fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
             "site.yml",
             "- hosts: \"{{ host_name | default('chat_servers') }}\"\n  roles: [chat]\n",
         ),
+        // only checks: nothing to carry, so no play on Ansible's implicit localhost
+        (
+            "variable-check.yml",
+            "- hosts: localhost\n  tasks:\n    - fail: msg=no env\n      when: env is not defined\n",
+        ),
         (
             "roles/chat/defaults/main.yml",
             "chat_instances: [a, b]\nchat_packages: \"{{ chat_default_packages | combine(chat_extra) }}\"\n",
@@ -640,6 +645,11 @@ fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
     let md = read(&out.join("IMPORT.md"));
     assert!(
         md.contains("| Version vars | `include_vars` | vars of `roles/chat/defaults.yml` |"),
+        "{md}"
+    );
+    assert!(!out.join("playbooks/variable-check.yml").exists());
+    assert!(
+        md.contains("play `localhost` of `variable-check.yml`: none of its tasks is carried"),
         "{md}"
     );
     let check = play(
