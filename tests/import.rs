@@ -589,7 +589,7 @@ fn tags_are_carried_and_select_with_tags() {
 /// check` problems: a looped service handler (its `item` was undefined), a play on `{{ host_name
 /// | default('chat_servers') }}` with no inventory (the stub had no such group), and
 /// `include_vars: "{{ lookup('first_found', params) }}"` and of `{{ ansible_os_family }}.yml`
-/// (their vars were left out).
+/// (their vars were left out), and a `set_fact` under `when: X is not defined` (a default).
 #[test]
 fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
     let (_tmp, out) = import_files(&[
@@ -614,6 +614,10 @@ fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
             "roles/chat/tasks/main.yml",
             r#"- name: OS vars
   include_vars: "{{ ansible_os_family }}.yml"
+- name: Define chat_user.
+  set_fact:
+    chat_user: "{{ __chat_user }}"
+  when: chat_user is not defined
 - name: Version vars
   include_vars: "{{ lookup('first_found', params) }}"
   vars:
@@ -625,11 +629,14 @@ fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
     name: "{{ item.key }}"
   loop: "{{ chat_packages | dict2items }}"
 - name: Unit
-  copy: content=x dest={{ chat_unit_dir }}/chat@.service
+  copy: content=x dest={{ chat_unit_dir }}/chat@.service owner={{ chat_user }}
   notify: Restart instances
 "#,
         ),
-        ("roles/chat/vars/Debian.yml", "chat_unit_dir: /etc/systemd/system\n"),
+        (
+            "roles/chat/vars/Debian.yml",
+            "chat_unit_dir: /etc/systemd/system\n__chat_user: chat\n",
+        ),
         (
             "roles/chat/handlers/main.yml",
             "- name: Restart instances\n  service:\n    name: \"chat@{{ item }}\"\n    state: restarted\n  with_list: \"{{ chat_instances }}\"\n",

@@ -353,6 +353,23 @@ impl Conversion {
                     continue;
                 }
             }
+            // `set_fact: {X: V}` with `when: X is not defined`: a default of X (Ansible sets it
+            // only when nothing did), kept unless the role or play already sets X.
+            if t.module == "set_fact" && t.loop_.is_none() {
+                if let Some(v) = defaulting_set_fact(&t) {
+                    let have: BTreeSet<String> = (self.containers[c].vars.iter())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    let v: Vec<(String, Value)> =
+                        v.into_iter().filter(|(k, _)| !have.contains(k)).collect();
+                    self.add_vars(c, v);
+                    let r = self.record(&t.file, t.line, title, &t.module, false, Outcome::Vars(c));
+                    self.records[r]
+                        .notes
+                        .push("under `when: X is not defined`: a default of X".into());
+                    continue;
+                }
+            }
             if t.module == "include_vars" {
                 let f = vars_file;
                 let here = reader.root.join(&t.file);
@@ -1824,6 +1841,27 @@ fn carry_environment(t: &Task, r: &mut Res) {
             r.kind()
         ));
     }
+}
+
+/// The vars of a `set_fact` whose every `when` is `X is not defined` (or `X is undefined`) for
+/// a var X it sets: defaults, as Ansible only sets them when nothing else did.
+fn defaulting_set_fact(t: &Task) -> Option<Vec<(String, Value)>> {
+    let vars: Vec<(String, Value)> = (t.args.iter())
+        .filter(|(k, _)| k != "cacheable")
+        .cloned()
+        .collect();
+    if t.when.is_empty() || vars.is_empty() {
+        return None;
+    }
+    let all_defaults = t.when.iter().all(|w| {
+        let w = w.trim();
+        let name = w
+            .strip_suffix("is not defined")
+            .or_else(|| w.strip_suffix("is undefined"))
+            .map(str::trim);
+        name.is_some_and(|n| vars.iter().any(|(k, _)| k == n))
+    });
+    all_defaults.then_some(vars)
 }
 
 /// The `files` and `paths` of `lookup('first_found', NAME)` when `f` is that one expression and
