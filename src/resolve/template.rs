@@ -318,9 +318,20 @@ fn explain(
         .collect();
     let mut message = match err.kind() {
         ErrorKind::UndefinedError => {
-            let mut missing: Vec<String> = undeclared.into_iter().filter(|n| !has(n)).collect();
+            let (mut missing, mut present): (Vec<String>, Vec<String>) =
+                undeclared.into_iter().partition(|n| !has(n));
             missing.sort();
+            present.sort();
             match missing.as_slice() {
+                // Every name is defined: an attribute or key one of them lacks.
+                [] if !present.is_empty() => format!(
+                    "undefined value: an attribute or key that {} does not have",
+                    present
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
                 [] => "undefined value".to_string(),
                 [one] => format!("undefined variable `{one}`"),
                 many => format!(
@@ -611,6 +622,29 @@ mod tests {
             assert_eq!(r.expr("uses_le").expect("per item").is_true(), want);
             assert_eq!(r.string("t", "{{ base }}/x").expect("base"), "/srv/x");
         }
+    }
+
+    #[test]
+    fn an_undefined_attribute_names_the_vars_it_was_read_from() {
+        let limits = Limits::default();
+        let env = Arc::new(environment(Vec::new(), limits));
+        let raw: BTreeMap<String, YValue> = [(
+            "project".to_string(),
+            crate::yaml::from_str(std::path::Path::new("v"), "{repo: x}").expect("yaml"),
+        )]
+        .into();
+        let vars = LazyVars::new(env.clone(), raw, BTreeMap::new(), limits);
+        let r = Renderer {
+            env: &env,
+            scope: Scope::new(vars, BTreeMap::new()),
+        };
+        let e = r
+            .expr("'ufw' in project.packages")
+            .expect_err("no such key");
+        assert_eq!(
+            e.message,
+            "undefined value: an attribute or key that `project` does not have"
+        );
     }
 
     #[test]
