@@ -267,12 +267,20 @@ impl<'a> Resolver<'a> {
         vars: &Arc<LazyVars>,
     ) -> Vec<(&'p Entry, Arc<LazyVars>)> {
         let mut out = Vec::new();
+        // Each default name: the last role setting it, and its value there.
+        let mut last: HashMap<&str, (usize, &YValue)> = HashMap::new();
         for (i, r) in play.roles.iter().enumerate() {
-            // Its defaults that a role listed after it sets too (else the play's vars are its).
+            for (k, v) in &r.defaults {
+                last.insert(k.as_str(), (i, v));
+            }
+        }
+        for (i, r) in play.roles.iter().enumerate() {
+            // Its defaults that a role listed after it sets to another value (else the play's
+            // vars are its own).
             let shadowed: Vec<(String, YValue)> = (r.defaults.iter())
                 .filter(|(k, v)| {
-                    (play.roles[i + 1..].iter())
-                        .any(|later| later.defaults.iter().any(|(lk, lv)| lk == k && lv != v))
+                    last.get(k.as_str())
+                        .is_some_and(|(j, lv)| *j > i && *lv != v)
                 })
                 .cloned()
                 .collect();
