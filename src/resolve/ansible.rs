@@ -736,6 +736,28 @@ mod tests {
     }
 
     #[test]
+    fn python_methods_that_amplify_are_charged_before_they_allocate() {
+        let limits = crate::resolve::template::Limits::default();
+        let mut env = crate::resolve::template::environment(Vec::new(), limits);
+        register(&mut env, Path::new("."));
+        for source in [
+            "{{ ('x' * 100000).replace('x', 'y' * 100000) }}",
+            "{{ ('y' * 10000000).join(['a'] * 100000) }}",
+        ] {
+            let _budget = minijinja::budget::enter(limits.max_output);
+            let err = env.render_str(source, ()).expect_err(source);
+            assert!(minijinja::budget::exceeded(), "{source}: {err}");
+        }
+        let _budget = minijinja::budget::enter(limits.max_output);
+        assert_eq!(
+            env.render_str("{{ '-'.join(['a', 'b']) }}", ())
+                .as_deref()
+                .ok(),
+            Some("a-b")
+        );
+    }
+
+    #[test]
     fn file_lookup_with_errors_ignore_home_and_several_terms() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("a.pub"), "A\n").expect("write");
