@@ -110,7 +110,8 @@ impl Index {
             for f in yaml_files(&d.join("vars")) {
                 ix.add(keys(&f), &Place::File(f.display().to_string()));
             }
-            for roles in [d.join("roles"), d.join("..").join("roles")] {
+            let up = d.parent().map(|p| p.join("roles"));
+            for roles in std::iter::once(d.join("roles")).chain(up) {
                 for f in yaml_files(&roles) {
                     if f.file_name().is_some_and(|n| n == "defaults.yml") {
                         let role = owner(&roles, &f);
@@ -314,6 +315,7 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("roles/other/defaults.yml (role `other`"), "{m}");
+        assert!(!m.contains(".."), "{m}");
         let m = ix.explain("undefined variables `secret`, `token`", inv.as_ref());
         assert!(
             m.contains("`secret`, `token` are set nowhere in the project"),
