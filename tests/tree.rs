@@ -302,19 +302,25 @@ fn entering_a_folder_holds_against_its_racing_owner() {
     ));
     assert_eq!(kept(), before);
 
-    // The race: deploy swaps x and x.l for two minutes at most (stopped below).
+    // The race: deploy swaps x and x.l for two minutes at most (stopped below), in bursts
+    // of up to 30 ms with pauses as long between them: a probe that meets a burst says the
+    // folder changed while it was probed, one in a pause lets the steps meet the next one.
     lab.sh(
         "h1",
         "su -s /bin/sh deploy -c 'cd /home/deploy/dir && exec timeout 120 python3 -c \"
-import ctypes
+import ctypes, random, time
 libc = ctypes.CDLL(None)
 while True:
-    libc.renameat2(-100, b\\\"x\\\", -100, b\\\"x.l\\\", 2)
+    end = time.monotonic() + random.uniform(0, 0.03)
+    while time.monotonic() < end:
+        libc.renameat2(-100, b\\\"x\\\", -100, b\\\"x.l\\\", 2)
+    time.sleep(random.uniform(0, 0.03))
 \"' >/dev/null 2>&1 &",
     );
     // Each apply: written (exit 0, or 1 when the probe after it met the race), or refused by its step (a link of deploy's seen, or the
     // folder changed while play entered it), or stopped before any step by what the race did
-    // to the probe (deploy's link refused by the plan, `find` failing on a vanishing name) or
+    // to the probe (deploy's link refused by the plan, `find` failing on a vanishing name, a
+    // name on the way changed while it was probed) or
     // to the files (changed since the plan).
     let step_refused = [
         "changed while play entered it; not followed".to_string(),
@@ -327,6 +333,7 @@ while True:
         "owned by deploy on the way to /srv/lnk/x",
         "probe output: find failed",
         ": changed since the plan (now ",
+        ": changed while it was probed (",
     ];
     let (mut applied, mut refused) = (0, 0);
     for round in 0..100 {
@@ -370,6 +377,46 @@ while True:
     );
 }
 
+/// On h1: `deploy` owns `/home/deploy/app` with `conf` and `dir/conf` (`app conf`), and links
+/// `conf.l` to root's `/etc/kept/secret` and `dir.l` to root's `/etc/kept/dir` (`/etc/kept`
+/// 0700; both root files 0600, made by `make` on stdout); then, for five minutes at most,
+/// deploy exchanges `conf` with `conf.l` and `dir` with `dir.l` (`renameat2`) in a tight loop.
+fn flip_app_files_with_root_ones(lab: &Lab, make: &str) {
+    lab.sh(
+        "h1",
+        &format!("set -e; mkdir -p /home/deploy/app/dir /etc/kept/dir && chmod 700 /etc/kept
+         {make} > /etc/kept/secret && cp /etc/kept/secret /etc/kept/dir/conf
+         chmod 600 /etc/kept/secret /etc/kept/dir/conf
+         printf 'app conf\\n' > /home/deploy/app/conf && printf 'app conf\\n' > /home/deploy/app/dir/conf
+         chown -R deploy: /home/deploy/app
+         su -s /bin/sh deploy -c 'ln -s /etc/kept/secret /home/deploy/app/conf.l && ln -s /etc/kept/dir /home/deploy/app/dir.l'"),
+    );
+    lab.sh(
+        "h1",
+        "su -s /bin/sh deploy -c 'cd /home/deploy/app && exec timeout 300 python3 -c \"
+import ctypes
+libc = ctypes.CDLL(None)
+while True:
+    for n in (b\\\"conf\\\", b\\\"dir\\\"):
+        libc.renameat2(-100, n, -100, n + b\\\".l\\\", 2)
+\"' >/dev/null 2>&1 &",
+    );
+}
+
+/// None of `leaked` is in any file of the project (reports, plans, run records).
+fn assert_in_no_record(p: &Project, leaked: &[&str]) {
+    let found = std::process::Command::new("grep")
+        .args(["-rlE", &leaked.join("|"), "."])
+        .current_dir(p.root())
+        .output();
+    let found = found.expect("grep runs").stdout;
+    assert_eq!(
+        String::from_utf8_lossy(&found),
+        "",
+        "in the project's records"
+    );
+}
+
 /// Issue 13, the diff's fetch of old contents: deploy, owning `/home/deploy/app`, flips its
 /// `conf` between a real file and a link to a root-only file, and its folder `dir` between a
 /// real folder and a link to a root-only folder, while root runs `play diff` (text and JSON)
@@ -379,24 +426,7 @@ while True:
 #[test]
 fn the_diff_never_shows_a_file_its_racing_owner_links_in() {
     let lab = Lab::start("enter-fetch-race", 1);
-    lab.sh(
-        "h1",
-        "set -e; mkdir -p /home/deploy/app/dir /etc/kept/dir && chmod 700 /etc/kept
-         printf 'root data\\n' > /etc/kept/secret && printf 'root data\\n' > /etc/kept/dir/conf
-         printf 'app conf\\n' > /home/deploy/app/conf && printf 'app conf\\n' > /home/deploy/app/dir/conf
-         chown -R deploy: /home/deploy/app
-         su -s /bin/sh deploy -c 'ln -s /etc/kept/secret /home/deploy/app/conf.l && ln -s /etc/kept/dir /home/deploy/app/dir.l'",
-    );
-    lab.sh(
-        "h1",
-        "su -s /bin/sh deploy -c 'cd /home/deploy/app && exec timeout 180 python3 -c \"
-import ctypes
-libc = ctypes.CDLL(None)
-while True:
-    for n in (b\\\"conf\\\", b\\\"dir\\\"):
-        libc.renameat2(-100, n, -100, n + b\\\".l\\\", 2)
-\"' >/dev/null 2>&1 &",
-    );
+    flip_app_files_with_root_ones(&lab, "printf 'root data\\n'");
     let p = Project::new(&lab);
     let secret = ["root data", "cm9vdCBkYXRh"]; // and its base64
     let (mut shown, mut said) = (0, 0);
@@ -434,15 +464,64 @@ while True:
     let _ = lab.exec("h1", "pkill -u deploy -f renameat2; true");
     eprintln!("shown {shown}, said {said}");
     // Nor in the run records the applies left.
-    let grep = ["grep", "-rlE", &secret.join("|"), "."];
-    let mut records = std::process::Command::new(grep[0]);
-    let found = records.args(&grep[1..]).current_dir(p.root()).output();
-    let found = found.unwrap().stdout;
-    assert_eq!(
-        String::from_utf8_lossy(&found),
-        "",
-        "in the project's records"
-    );
+    assert_in_no_record(&p, &secret);
     // The race reached the fetch: deploy's content was diffed, and a swapped one was refused.
     assert!(shown >= 1 && said >= 1, "shown {shown}, said {said}");
+}
+
+/// The probe's stats and sums (issue 13): `deploy` flipping its `conf` with a link to a
+/// root-only file, and its folder `dir` with a link to a root-only folder (`renameat2`
+/// exchange, tight loop), while root runs `play diff` (JSON report, plan file) again and
+/// again: the root-only file's sha256 and size never appear in any output, report, plan file
+/// or run record; the probe says the path changed while it was probed instead.
+#[test]
+fn the_probe_never_reports_a_file_its_racing_owner_links_in() {
+    let lab = Lab::start("enter-probe-race", 1);
+    flip_app_files_with_root_ones(&lab, "head -c 77777 /dev/urandom");
+    let sum = lab.sh("h1", "sha256sum /etc/kept/secret");
+    let sum = sum
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(sum.len(), 64, "{sum}");
+    let p = Project::new(&lab);
+    let leaked = [sum.as_str(), "77777"];
+    let (mut changed, mut planned) = (0, 0);
+    for round in 0..100 {
+        p.write(
+            "site.yml",
+            format!(
+                "- hosts: lab\n  state:\n    - file: /home/deploy/app/conf\n      content: \"new {round}\\n\"\n    - file: /home/deploy/app/dir/conf\n      content: \"new {round}\\n\"\n"
+            )
+            .as_bytes(),
+        );
+        let (run, file) = if round % 2 == 0 {
+            let run = p.play(&["diff", "site.yml", "--format", "json", "--output", "r.json"]);
+            (run, "r.json")
+        } else {
+            (
+                p.play(&["diff", "site.yml", "--out", "plan.json"]),
+                "plan.json",
+            )
+        };
+        let mut out = format!("{}{}", run.stdout, run.stderr);
+        out.push_str(&std::fs::read_to_string(p.path(file)).unwrap_or_default());
+        let _ = std::fs::remove_file(p.path(file));
+        assert!(
+            matches!(run.status, Some(0..=2)),
+            "round {round}: unexpected outcome: {out}"
+        );
+        assert!(
+            !leaked.iter().any(|s| out.contains(s)),
+            "round {round}: the root-only file's sha256 or size is shown: {out}"
+        );
+        changed += usize::from(out.contains("changed while it was probed"));
+        planned += usize::from(run.status == Some(2));
+    }
+    let _ = lab.exec("h1", "pkill -u deploy -f renameat2; true");
+    eprintln!("changed {changed}, planned {planned}");
+    assert_in_no_record(&p, &leaked);
+    // The race reached the probe.
+    assert!(changed >= 1, "changed {changed}, planned {planned}");
 }

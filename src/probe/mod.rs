@@ -3,7 +3,8 @@
 //! round trip.
 //!
 //! Forks on the host cost (see `fast-probes.md`), so the probe runs at most: one `find` for all
-//! paths, one `sha256sum` for all regular files, and `uname` only on kernels without
+//! paths, one `sha256sum` for all regular files, one `find` again for the identities (what
+//! changed while probed is not reported), and `uname` only on kernels without
 //! `/proc/sys/kernel/arch`. Everything else uses shell builtins (`read`, `[`, globbing, `printf`).
 //!
 //! # Wire format (probe)
@@ -19,6 +20,12 @@
 //! stat \0 PATH \0 TYPE \0 SIZE \0 MODE \0 OWNER \0 GROUP \0 LINK-TARGET \0
 //!                                              one per existing path (GNU find -printf
 //!                                              `%p %y %s %m %u %g %l`; TYPE is f d l s p c b D)
+//! anc \0 PATH \0 1|0 \0                        a folder above a requested path (1: requested too)
+//! id \0 PATH \0 T DEV INO CTIME UID GID MODE \0  after each `stat`: its identity (`%y %D %i %C@
+//!                                              %U %G %m`), for the folders above too
+//! reid \0 PATH \0 T DEV INO CTIME UID GID MODE \0 the same, by a second find after the sums
+//!                                              (in reverse order): a path that, or whose folder
+//!                                              on the way, differs is not reported
 //! err \0 PATH \0 MESSAGE \0                    a path that could not be examined
 //! fail \0 MESSAGE \0                           the probe itself failed (e.g. `find` did)
 //! empty \0 PATH \0 1|0 \0                      emptiness of a requested directory
@@ -274,6 +281,19 @@ fn split_paths<'a>(paths: &'a [String], script: &mut String) -> Vec<&'a String> 
     ok
 }
 
+/// The folders above `paths` (`/` included), each once, shallowest first: a folder is stat'ed
+/// before anything under it, and (the second find going backwards) after it.
+fn ancestors_of(paths: &[&String]) -> Vec<String> {
+    let mut all = std::collections::BTreeSet::new();
+    for p in paths {
+        all.insert((0, "/".to_string()));
+        for a in tree::ancestors(p) {
+            all.insert((a.matches('/').count(), a));
+        }
+    }
+    all.into_iter().map(|(_, a)| a).collect()
+}
+
 /// The probe as `(command, stdin)` for `Transport::exec` (which sends the command itself on
 /// stdin too, so any number of paths works: see [`crate::transport::BOOTSTRAP`]).
 pub fn command(req: &ProbeRequest) -> (String, Vec<u8>) {
@@ -313,6 +333,19 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
         // Checked names: letters, digits, `_-.`: nothing to quote inside '…'.
         s.push_str(&format!("play_progs='{}'\n", names.join(" ")));
         s.push_str(PROBE_SCRIPT_SUPERVISOR);
+    }
+    s.push_str(PROBE_SCRIPT_EXISTING);
+    let ancestors = ancestors_of(&paths);
+    s.push_str(&set_args(ancestors.iter()));
+    s.push_str(" \"$@\"\n");
+    if !ancestors.is_empty() {
+        // Each folder above a requested path, and whether it was requested itself.
+        s.push_str("printf 'anc\\0%s\\0%s\\0'");
+        for a in &ancestors {
+            let asked = if paths.contains(&a) { "1" } else { "0" };
+            s.push_str(&format!(" {} {asked}", shell_quote(a)));
+        }
+        s.push('\n');
     }
     s.push_str(PROBE_SCRIPT_PATHS);
     let dirs: Vec<&String> = {
@@ -413,25 +446,40 @@ play_denied() {
 }
 "#;
 
-/// Stats (one find) and sums (one sha256sum) of the positional parameters.
-const PROBE_SCRIPT_PATHS: &str = r#"for p do
+/// The requested paths that exist (or are links), and the temp files next to them.
+const PROBE_SCRIPT_EXISTING: &str = r#"for p do
   shift
   if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; else play_denied "$p"; fi
   for t in "${p%/*}/.${p##*/}.play-tmp."*; do
     if [ -e "$t" ] || [ -L "$t" ]; then printf 'tmp\0%s\0' "$t"; fi
   done
 done
+"#;
+
+/// Stats (one find) and sums (one sha256sum) of the positional parameters (the folders above
+/// the requested paths, shallowest first, then the requested paths), then the identity of
+/// each again (one find, in reverse order): what was renamed or replaced while it was probed
+/// is found by [`parse`] (see [`changed_while_probed`]).
+const PROBE_SCRIPT_PATHS: &str = r#"for p do
+  shift
+  if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; fi
+done
 if [ $# -gt 0 ]; then
-  find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0' ||
+  find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0id\0%p\0%y %D %i %C@ %U %G %m\0' ||
     printf 'fail\0%s\0' "find failed (exit status $?; the probe needs GNU find)"
 fi
+play_s=
+play_r=
+play_i=0
 for p do
-  shift
-  if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then set -- "$@" "$p"; fi
+  play_i=$((play_i + 1))
+  play_r="\"\${$play_i}\" $play_r"
+  if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then play_s="$play_s \"\${$play_i}\""; fi
 done
 printf 'sums\0'
-[ $# -gt 0 ] && sha256sum -- "$@"
+[ -n "$play_s" ] && eval "sha256sum -- $play_s"
 printf '\0'
+[ $# -gt 0 ] && eval "find $play_r -maxdepth 0 -printf 'reid\0%p\0%y %D %i %C@ %U %G %m\0'" 2>/dev/null
 "#;
 
 /// Emptiness of the positional parameters (globbing, no fork).
@@ -616,6 +664,113 @@ fn parse_sum_line(line: &[u8]) -> Result<(String, String), ProbeError> {
     deploy::parse_sum_line(line).map_err(malformed)
 }
 
+/// Why a path is not reported when it, or a folder on its way, was renamed or replaced while
+/// the probe looked at it: what was seen may be another file's (a link swapped in).
+pub const CHANGED_WHILE_PROBED: &str = "changed while it was probed (it or a folder on its way \
+was renamed or replaced: a user who can write there may have swapped in a link), so nothing \
+of it is used; run again";
+
+/// What the probe's two finds say of one path: `%y %D %i %C@ %U %G %m`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    kind: String,
+    dev: u64,
+    ino: u64,
+    ctime: String,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+}
+
+impl Identity {
+    fn parse(text: &str) -> Option<Identity> {
+        let w: Vec<&str> = text.split(' ').collect();
+        let [kind, dev, ino, ctime, uid, gid, mode] = w[..] else {
+            return None;
+        };
+        Some(Identity {
+            kind: kind.to_string(),
+            dev: dev.parse().ok()?,
+            ino: ino.parse().ok()?,
+            ctime: ctime.to_string(),
+            uid: uid.parse().ok()?,
+            gid: gid.parse().ok()?,
+            mode: u32::from_str_radix(mode, 8).ok()?,
+        })
+    }
+
+    /// Whether a user other than root may add, rename or remove names in this folder.
+    fn others_can_write(&self) -> bool {
+        self.uid != 0 || (self.mode & 0o020 != 0 && self.gid != 0) || self.mode & 0o002 != 0
+    }
+}
+
+/// The identities the first find (`before`) and the second (`after`, once the files are
+/// hashed) printed, and the folders stat'ed only as ancestors.
+#[derive(Debug, Default)]
+struct Identities {
+    before: BTreeMap<String, Vec<Identity>>,
+    after: BTreeMap<String, Vec<Identity>>,
+    /// Folder → whether it was requested itself (not only as a folder on the way).
+    ancestors: BTreeMap<String, bool>,
+}
+
+impl Identities {
+    /// Whether `path` is the same before and after: same type, device and inode in every
+    /// record of both finds, and the same ctime too where another user than root can write
+    /// its folder (a rename of it, there, sets its ctime: Linux gives it a new value after
+    /// any stat). `None` when the first find did not see it and it is not a folder the
+    /// script listed (then nothing was reported through it).
+    fn held(&self, path: &str) -> Option<bool> {
+        let Some(before) = self.before.get(path) else {
+            // A listed folder on the way not seen: gone (or swapped) at the wrong time.
+            return self.ancestors.contains_key(path).then_some(false);
+        };
+        let Some(after) = self.after.get(path) else {
+            return Some(false);
+        };
+        let parent = crate::resources::tree::ancestors(path)
+            .pop()
+            .unwrap_or_else(|| "/".to_string());
+        let ctime = path != "/"
+            && self
+                .before
+                .get(&parent)
+                .and_then(|v| v.first())
+                .is_none_or(Identity::others_can_write);
+        let first = &before[0];
+        Some(before.iter().chain(after).all(|i| {
+            i.kind == first.kind
+                && i.dev == first.dev
+                && i.ino == first.ino
+                && (!ctime || i == first)
+        }))
+    }
+}
+
+/// The reported paths (of `paths`) that, or a folder above which, was renamed, replaced or
+/// removed between the probe's first find and its second (the sums are taken between them):
+/// a folder on the way swapped for a link and back makes the first find, or `sha256sum`,
+/// read another file than the one named. Every folder above a path is stat'ed before it by
+/// the first find and after it by the second, shallowest first going down, deepest first going
+/// up: when each held, every name on the way meant the same file all along.
+fn changed_while_probed<'a>(
+    ids: &Identities,
+    paths: impl Iterator<Item = &'a String>,
+) -> Vec<String> {
+    paths
+        .filter(|p| {
+            let mut up = crate::resources::tree::ancestors(p);
+            if p.as_str() != "/" {
+                up.insert(0, "/".to_string());
+            }
+            ids.before.contains_key(p.as_str())
+                && (ids.held(p) == Some(false) || up.iter().any(|a| ids.held(a) == Some(false)))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Parses the probe's stdout. Never panics, whatever the bytes.
 pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
     let mut f = Fields::new(stdout, PROBE_HEADER)?;
@@ -626,6 +781,7 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
     let mut failures: Vec<String> = Vec::new();
     let mut cpus_online = None;
     let mut cpus_count = None;
+    let mut ids = Identities::default();
     loop {
         let tag = f.field()?;
         match tag {
@@ -681,6 +837,22 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                 let path = f.text()?;
                 let message = f.text()?;
                 errors.push((path, message));
+            }
+            b"id" | b"reid" => {
+                let path = f.text()?;
+                let id = Identity::parse(&f.text()?)
+                    .ok_or_else(|| malformed(format!("bad identity for {path}")))?;
+                let at = if tag == b"id" {
+                    &mut ids.before
+                } else {
+                    &mut ids.after
+                };
+                at.entry(path).or_default().push(id);
+            }
+            b"anc" => {
+                let path = f.text()?;
+                let asked = f.field()? == b"1";
+                ids.ancestors.insert(path, asked);
             }
             b"fail" => failures.push(f.text()?),
             b"empty" => {
@@ -761,6 +933,14 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
     f.finish()?;
     if let Some(message) = failures.into_iter().next() {
         return Err(ProbeError::Host(message));
+    }
+    for (a, asked) in &ids.ancestors {
+        if !asked && ids.before.get(a).map_or(0, Vec::len) == 1 {
+            obs.paths.remove(a);
+        }
+    }
+    for path in changed_while_probed(&ids, obs.paths.keys()) {
+        errors.push((path, CHANGED_WHILE_PROBED.to_string()));
     }
     if let Some((path, message)) = errors.into_iter().next() {
         return Err(ProbeError::Path { path, message });
@@ -1220,6 +1400,116 @@ mod tests {
         let o = parse(out.as_bytes()).unwrap();
         assert_eq!(o.path("/d").kind, PathKind::Directory { empty: None });
         assert_eq!(o.paths.len(), 1);
+    }
+
+    /// A probe output with the two finds' identity records (`id` before the sums, `reid`
+    /// after) for `/`, the folder `/srv/app` (owned by `app_uid`) and its file `f`.
+    fn raced(app_uid: u32, before: [&str; 3], after: [&str; 3]) -> Vec<u8> {
+        let h = "ab".repeat(32);
+        let names = ["/", "/srv/app", "/srv/app/f"];
+        let owner = |i: usize| if i == 1 { app_uid } else { 0 };
+        let mut out =
+            String::from("play-probe\0v1\0anc\0/\0\x30\0anc\0/srv\0\x30\0anc\0/srv/app\0\x31\0");
+        out.push_str("stat\0/srv\0d\x004096\x00755\0root\0root\0\0id\0/srv\0d 1 2 5.0 0 0 755\0");
+        for (i, n) in names.iter().enumerate() {
+            let (kind, size) = if i == 2 { ("f", 9) } else { ("d", 4096) };
+            out.push_str(&format!(
+                "stat\0{n}\0{kind}\0{size}\0755\0root\0root\0\0id\0{n}\0{kind} 1 {} {} 0 755\0",
+                before[i],
+                owner(i)
+            ));
+        }
+        out.push_str(&format!("sums\0{h}  /srv/app/f\n\0"));
+        for (i, n) in names.iter().enumerate().rev() {
+            let kind = if i == 2 { "f" } else { "d" };
+            out.push_str(&format!(
+                "reid\0{n}\0{kind} 1 {} {} 0 755\0",
+                after[i],
+                owner(i)
+            ));
+        }
+        out.push_str("reid\0/srv\0d 1 2 5.0 0 0 755\0end\0");
+        out.into_bytes()
+    }
+
+    /// Issue 13: a path whose folder on the way, or itself, was renamed or replaced between
+    /// the probe's two finds is not reported (an error naming it, nothing of its stat or sum);
+    /// ctimes count only where another user than root can write the folder holding the name.
+    #[test]
+    fn a_path_changed_while_probed_is_not_reported() {
+        let same = ["10 1.5", "20 2.5", "30 3.5"];
+        let o = parse(&raced(1000, same, same)).expect("nothing changed");
+        let PathKind::File { sha256, .. } = &o.path("/srv/app/f").kind else {
+            panic!("a file")
+        };
+        assert!(sha256.is_some());
+        assert!(o.paths.contains_key("/srv/app") && !o.paths.contains_key("/srv"));
+        let changed = |before, after, uid| match parse(&raced(uid, before, after)) {
+            Err(ProbeError::Path { path, message }) => {
+                assert_eq!(message, CHANGED_WHILE_PROBED);
+                Some(path)
+            }
+            Ok(_) => None,
+            Err(e) => panic!("{e}"),
+        };
+        let f = Some("/srv/app/f".to_string());
+        // The file replaced (another inode), or renamed and back (its ctime, in app's folder).
+        assert_eq!(changed(same, ["10 1.5", "20 2.5", "31 3.5"], 0), f);
+        assert_eq!(changed(same, ["10 1.5", "20 2.5", "30 3.6"], 1000), f);
+        // The folder swapped for a link and back, in a folder root alone writes: its inode
+        // would differ; its ctime alone does not count there (root renames it, nobody else).
+        assert_eq!(changed(same, ["10 1.5", "20 2.6", "30 3.5"], 0), None);
+        // (`/srv/app` is itself requested: its own change is reported first.)
+        let app = Some("/srv/app".to_string());
+        assert_eq!(changed(same, ["10 1.5", "21 2.5", "30 3.5"], 0), app);
+        // `/srv` (root's) holds `app`: a ctime change of `app` is app's own business, and
+        // app's folder holds `f`: there its ctime counts.
+        assert_eq!(changed(same, ["10 1.5", "20 2.6", "30 3.5"], 1000), None);
+        assert_eq!(changed(same, ["10 1.5", "20 2.5", "30 3.5x"], 1000), f);
+        // `/` changed: everything under it did.
+        assert_eq!(changed(same, ["11 1.5", "20 2.5", "30 3.5"], 0), app);
+        // Gone from the second find: changed.
+        let mut out = raced(0, same, same);
+        let cut = b"reid\0/srv/app/f\0f 1 30 3.5 0 0 755\0";
+        let at = out
+            .windows(cut.len())
+            .position(|w| w == cut)
+            .expect("record");
+        out.drain(at..at + cut.len());
+        assert!(matches!(parse(&out), Err(ProbeError::Path { path, .. }) if path == "/srv/app/f"));
+        // A listed folder on the way the first find did not see: changed.
+        let out = String::from_utf8(raced(0, same, same)).unwrap();
+        let out = out.replace(
+            "stat\0/srv\0d\x004096\x00755\0root\0root\0\0id\0/srv\0d 1 2 5.0 0 0 755\0",
+            "",
+        );
+        assert!(matches!(
+            parse(out.as_bytes()),
+            Err(ProbeError::Path { .. })
+        ));
+        // Bad identity text is malformed, not a panic.
+        let out = String::from_utf8(raced(0, same, same))
+            .unwrap()
+            .replace("f 1 30 3.5 0 0 755", "f x");
+        assert!(matches!(
+            parse(out.as_bytes()),
+            Err(ProbeError::Malformed(_))
+        ));
+    }
+
+    /// The folders the two finds bracket: each once, `/` first, shallowest first.
+    #[test]
+    fn ancestors_are_listed_shallowest_first() {
+        let p = [
+            "/srv/app/b/f".to_string(),
+            "/etc/x".to_string(),
+            "/srv/a".to_string(),
+        ];
+        let refs: Vec<&String> = p.iter().collect();
+        assert_eq!(
+            ancestors_of(&refs),
+            ["/", "/etc", "/srv", "/srv/app", "/srv/app/b"]
+        );
     }
 
     #[test]
