@@ -33,7 +33,6 @@
 use std::collections::BTreeMap;
 
 use crate::resources::deploy::{self, Work};
-use crate::resources::package::{self, PackageOp};
 use crate::resources::registry::{FirstProbe, Plug};
 use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::{
@@ -694,14 +693,15 @@ pub fn script_with_record(
 }
 
 /// [`script_with_record`] with the planned work of the kinds of [`deploy`] (by change index):
-/// their steps come from their own fragments; every package change of the host is one step,
-/// at the place of the first (one `apt-get` for all).
+/// their steps come from their own fragments; the changes of a batched kind
+/// (`Spec::batched`) are one step, at the place of the first (one `apt-get` for every
+/// package).
 pub fn script_full(
     record: Option<&[u8]>,
     steps: &[(&Change, &Resource)],
     work: &BTreeMap<usize, Work>,
 ) -> (String, Vec<u8>) {
-    let mut packages_done = false;
+    let mut batches_done: Vec<Kind> = Vec::new();
     // One `apt-get update` per host, ending its last step that changes apt's sources.
     let last_source = steps
         .iter()
@@ -735,26 +735,22 @@ pub fn script_full(
         };
         match (problem, change.kind) {
             (Some(message), _) => b.fail_step(change.index, &message),
-            (None, Kind::Package) => {
-                if packages_done {
+            (None, kind) if res.desired.batched() => {
+                if batches_done.contains(&kind) {
                     continue;
                 }
-                packages_done = true;
-                let mut batch: Vec<(usize, &PackageOp)> = Vec::new();
-                let mut update_cache = false;
-                for (c, r) in steps.iter().filter(|(c, _)| c.kind == Kind::Package) {
-                    if let (Some(Work::Package(op)), Desired::Package(p)) =
-                        (work.get(&c.index), &r.desired)
-                    {
-                        batch.push((c.index, op));
-                        update_cache |= p.update_cache;
-                    } else {
-                        b.fail_step(c.index, "internal error: no planned work for this package");
+                batches_done.push(kind);
+                let members: Vec<(usize, &Desired, Option<&Work>)> = (steps.iter())
+                    .filter(|(c, _)| c.kind == kind)
+                    .map(|(c, r)| (c.index, &r.desired, work.get(&c.index)))
+                    .collect();
+                match res.desired.apply_batch(&members, sources_updated) {
+                    Ok((text, stdin)) => {
+                        b.script.push_str(&text);
+                        b.stdin.extend_from_slice(&stdin);
                     }
+                    Err((i, message)) => b.fail_step(i, &message),
                 }
-                let update_cache = update_cache && !sources_updated;
-                b.script
-                    .push_str(&package::apply_fragment(&batch, update_cache));
             }
             // The others by their registry line's plug-in path.
             (None, kind) => match kind.def().plug {

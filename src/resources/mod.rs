@@ -357,6 +357,23 @@ pub trait Spec {
     fn updates_apt_cache(&self) -> bool {
         false
     }
+    /// All of the host's changes of its kind are one step, at the place of the first (one
+    /// `apt-get` for every package), written by [`Spec::apply_batch`].
+    fn batched(&self) -> bool {
+        false
+    }
+    /// The one step of a batched kind, called on the first of `members` (index, spec,
+    /// planned work of each of the host's changes of its kind, in order); `apt_updated`: an
+    /// earlier step ran `apt-get update`. `Err`: the index of the change that cannot be
+    /// applied, and why.
+    fn apply_batch(
+        &self,
+        members: &[(usize, &Desired, Option<&Work>)],
+        _apt_updated: bool,
+    ) -> Result<(String, Vec<u8>), (usize, String)> {
+        let first = members.first().map_or(0, |m| m.0);
+        Err((first, "internal error: not a batched kind".into()))
+    }
 }
 
 /// Entries of a plan file's fingerprint: what a change depends on, by name.
@@ -530,6 +547,20 @@ impl Desired {
     /// See [`Spec::updates_apt_cache`].
     pub fn updates_apt_cache(&self) -> bool {
         each_spec!(self, s => s.updates_apt_cache())
+    }
+
+    /// See [`Spec::batched`].
+    pub fn batched(&self) -> bool {
+        each_spec!(self, s => s.batched())
+    }
+
+    /// See [`Spec::apply_batch`].
+    pub fn apply_batch(
+        &self,
+        members: &[(usize, &Desired, Option<&Work>)],
+        apt_updated: bool,
+    ) -> Result<(String, Vec<u8>), (usize, String)> {
+        each_spec!(self, s => s.apply_batch(members, apt_updated))
     }
 
     /// See [`Spec::owned_paths`].
