@@ -428,6 +428,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "user",
     "group",
     "package",
+    "service",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

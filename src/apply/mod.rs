@@ -34,11 +34,11 @@ use std::collections::BTreeMap;
 
 use crate::resources::deploy::{self, Work};
 use crate::resources::registry::{FirstProbe, Plug};
-use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::{
-    mode_str, service, sha256_hex, Action, Attrs, BuilderSpec, Change, Desired, Kind, Resource,
+    mode_str, sha256_hex, Action, Attrs, BuilderSpec, Change, Desired, Kind, Resource,
     OWED_STATE_FILE,
 };
+use crate::systemd::{self, ServiceOp, SvcAction};
 use crate::transport::shell_quote;
 
 /// What an apply run did.
@@ -519,11 +519,18 @@ impl Builder {
                 Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
                 None => self.file_attrs(i, &s.conf_path, &s.attrs, &expect),
             },
-            (BuilderSpec::Service(s), _) => match (&change.content, service::unit_file(s)) {
-                (Some(_), Some(f)) => self.write_file(i, &f.path, &f.attrs, &content, &expect),
-                (None, Some(f)) => self.file_attrs(i, &f.path, &f.attrs, &expect),
-                _ => {}
+            (
+                BuilderSpec::ProcessFile {
+                    file: Some(f),
+                    remove: true,
+                },
+                Action::Delete,
+            ) => self.remove(i, &f.path, "rm -f"),
+            (BuilderSpec::ProcessFile { file: Some(f), .. }, _) => match &change.content {
+                Some(_) => self.write_file(i, &f.path, &f.attrs, &content, &expect),
+                None => self.file_attrs(i, &f.path, &f.attrs, &expect),
             },
+            (BuilderSpec::ProcessFile { file: None, .. }, _) => {}
         }
         self.line(&format!("play_ok {i}"));
     }
@@ -848,7 +855,7 @@ pub fn services_script(ops: &[(&str, ServiceOp)], daemon_reload: bool) -> String
         let files: Vec<String> = ops
             .iter()
             .filter(|(_, o)| o.remove)
-            .map(|(n, _)| shell_quote(&service::unit_path(n)))
+            .map(|(n, _)| shell_quote(&systemd::unit_path(n)))
             .collect();
         s.push_str(&format!("play_run remove rm -f -- {}\n", files.join(" ")));
     }

@@ -30,12 +30,13 @@ use crate::probe::{self, Wants};
 use crate::resolve::{stub_facts, ResolveError, Resolver};
 use crate::resources::deploy::{self, Work};
 use crate::resources::program::{self, ProgramOp};
-use crate::resources::service::{self, ServiceOp, SvcAction};
 use crate::resources::{
-    self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
+    self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, ProcessOp,
+    Resource,
 };
 use crate::resources::{accounts, tree};
 use crate::supervisor::{Backend, Client, SupervisorError};
+use crate::systemd::{ServiceOp, SvcAction};
 use crate::transport::{self, Transport, TransportError};
 
 /// Diff only shows; apply converges.
@@ -516,7 +517,8 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
                 }
             }
             // Processes below; commands once the others' changes are known.
-            Kind::Program | Kind::Service | Kind::Command => {}
+            Kind::Command => {}
+            _ if res.desired.process().is_some() => {}
             _ => {
                 // `line:` and `block:` edits of one file chain: each plans from the content
                 // the earlier ones leave.
@@ -550,29 +552,27 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         .iter()
         .any(|c| UNIT_DIRS.iter().any(|d| c.key.starts_with(d)));
     for (i, res) in resources.iter().enumerate() {
-        let change = match &res.desired {
-            Desired::Program(s) => {
-                let pp = program::plan(s, observed).map_err(|e| fail(e, res))?;
-                if pp.op != ProgramOp::None {
-                    p.programs.insert(i, pp.op);
-                }
-                pp.change
-            }
-            Desired::Service(s) => {
-                let sp =
-                    service::plan(s, observed, unit_files_changing).map_err(|e| fail(e, res))?;
-                if sp.op.daemon_reload
-                    || sp.op.enable.is_some()
-                    || sp.op.action != SvcAction::None
-                    || sp.op.remove
-                {
-                    p.services.insert(i, sp.op);
-                }
-                sp.change
-            }
-            _ => continue,
+        let Some(planned) = res.desired.plan_process(observed, unit_files_changing) else {
+            continue;
         };
-        if let Some(mut c) = change {
+        let planned = planned.map_err(|e| fail(e, res))?;
+        match planned.op {
+            ProcessOp::Supervisor(op) => {
+                if op != ProgramOp::None {
+                    p.programs.insert(i, op);
+                }
+            }
+            ProcessOp::Systemd(op) => {
+                if op.daemon_reload
+                    || op.enable.is_some()
+                    || op.action != SvcAction::None
+                    || op.remove
+                {
+                    p.services.insert(i, op);
+                }
+            }
+        }
+        if let Some(mut c) = planned.change {
             c.index = i;
             c.sensitive = res.sensitive;
             p.changes.push(c);
@@ -606,9 +606,11 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         &mut p.services,
         observed,
     );
-    let has_services = resources
-        .iter()
-        .any(|r| matches!(r.desired, Desired::Service(_)));
+    let has_services = (resources.iter()).any(|r| {
+        r.desired
+            .process()
+            .is_some_and(|p| p.owed == OwedKind::Service)
+    });
     p.daemon_reload = p.services.values().any(|o| o.daemon_reload)
         || (unit_files_changing && has_services && observed.systemd);
     // Parents no one declared count only when they change.
@@ -795,11 +797,7 @@ fn confirmed(outcome: &apply::ApplyOutcome) -> Vec<usize> {
 
 /// The owed-restart identity of a program or service resource.
 fn process_id(d: &Desired) -> Option<restarts::ProcessId> {
-    match d {
-        Desired::Program(s) => Some((OwedKind::Program, s.name.clone())),
-        Desired::Service(s) => Some((OwedKind::Service, s.name.clone())),
-        _ => None,
-    }
+    d.process().map(|p| (p.owed, p.name.to_string()))
 }
 
 /// `apply --plan`: refuses the host (nothing applied) unless its fresh plan, with what each

@@ -12,11 +12,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::resources::program::{ProgramOp, ProgramState};
-use crate::resources::service::{ServiceOp, ServiceState, SvcAction};
 use crate::resources::{
-    Action, Change, Desired, Observed, OwedAction, OwedKind, OwedRestart, Resource,
+    Action, Change, Desired, Observed, OwedAction, OwedKind, OwedRestart, ProcessState, Resource,
 };
 use crate::supervisor::group_state;
+use crate::systemd::{ServiceOp, SvcAction};
 
 /// A program or service of the host, as owed-restart entries name it.
 pub type ProcessId = (OwedKind, String);
@@ -149,17 +149,21 @@ pub fn plan(
                     ));
                 }
             }
-            Desired::Service(spec) => {
-                out.managed.insert((OwedKind::Service, spec.name.clone()));
+            _ => {
+                let Some(spec) = r.desired.process().filter(|p| p.owed == OwedKind::Service) else {
+                    continue;
+                };
+                out.managed
+                    .insert((OwedKind::Service, spec.name.to_string()));
                 if matches!(
                     spec.state,
-                    Some(ServiceState::Stopped | ServiceState::Absent)
+                    Some(ProcessState::Stopped | ProcessState::Absent)
                 ) {
                     continue;
                 }
                 let running = observed
                     .units
-                    .get(&spec.name)
+                    .get(spec.name)
                     .is_some_and(|u| u.is_running());
                 if spec.state.is_none() && !running {
                     continue;
@@ -177,8 +181,8 @@ pub fn plan(
                     .cloned()
                     .collect();
                 let unit_changed = changes.iter().any(|c| c.index == i && c.content.is_some());
-                let earlier_restart = owed_for(OwedKind::Service, &spec.name, OwedAction::Restart);
-                let earlier_reload = owed_for(OwedKind::Service, &spec.name, OwedAction::Reload);
+                let earlier_restart = owed_for(OwedKind::Service, spec.name, OwedAction::Restart);
+                let earlier_reload = owed_for(OwedKind::Service, spec.name, OwedAction::Reload);
                 let mut restart: Vec<String> =
                     restart_now.iter().map(|k| format!("{k} changed")).collect();
                 if unit_changed {
@@ -197,7 +201,7 @@ pub fn plan(
                 };
                 out.promised.push(OwedRestart {
                     kind: OwedKind::Service,
-                    name: spec.name.clone(),
+                    name: spec.name.to_string(),
                     action,
                     reasons,
                 });
@@ -211,7 +215,7 @@ pub fn plan(
                 if op.action != SvcAction::None || !running {
                     continue;
                 }
-                let managed = spec.state == Some(ServiceState::Running);
+                let managed = spec.state == Some(ProcessState::Running);
                 let c = change_for(changes, i, r);
                 let earlier = match action {
                     OwedAction::Restart => &earlier_restart,
@@ -242,7 +246,6 @@ pub fn plan(
                     ));
                 }
             }
-            _ => {}
         }
     }
     changes.sort_by_key(|c| c.index);
@@ -274,7 +277,7 @@ pub fn merge(
 mod tests {
     use super::*;
     use crate::resources::program::ProgramSpec;
-    use crate::resources::service::{ServiceSpec, UnitState};
+    use crate::resources::service::{ServiceSpec, ServiceState, UnitState};
     use crate::resources::{Content, FileSpec, Kind, Origin, Presence};
     use crate::supervisor::{ProcState, ProcessStatus};
 

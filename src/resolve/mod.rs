@@ -22,7 +22,6 @@ use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, TagSelection, WaitFor};
 use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::registry::{PerNameFn, PerNameKeys, Plug, Render};
-use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
 use crate::resources::{
@@ -794,26 +793,25 @@ impl<'a> Resolver<'a> {
         (out, problems)
     }
 
-    /// A `program:` or `service:` resource.
-    #[allow(clippy::too_many_arguments)]
+    /// A `program:` resource.
     fn process(
         &self,
-        kind: Kind,
         name: String,
         state: Option<String>,
         mut attrs: Attrs,
         entry: &Entry,
         r: &Renderer,
         host: &Host,
-        role_dir: &Option<PathBuf>,
     ) -> Result<Resource, ResolveError> {
         let raw = &entry.raw;
-        // The conf or unit file's mode, unless given: 0600 when it holds a secret (a vaulted
+        // The conf file's mode, unless given: 0600 when it holds a secret (a vaulted
         // value, or the resource is `sensitive`), else 0644.
         let sensitive = raw.sensitive.unwrap_or(false);
         let mut with_mode = |bytes: &[u8]| -> Attrs {
             let secret = sensitive || crate::vault::holds_secret(bytes);
-            attrs.mode.get_or_insert(program::default_mode(secret));
+            attrs
+                .mode
+                .get_or_insert(crate::resources::default_file_mode(secret));
             attrs.clone()
         };
         let fail = |key: &str, message: String| ResolveError {
@@ -843,28 +841,13 @@ impl<'a> Resolver<'a> {
                     .ok_or_else(|| fail(key, format!("{key} must be true or false"))),
             }
         };
-        let list = |key: &str, v: &Option<YValue>| -> Result<Vec<String>, ResolveError> {
-            let Some(v) = v else { return Ok(Vec::new()) };
-            let rendered = value(key, v)?;
-            let items: Vec<MValue> = match rendered.kind() {
-                minijinja::value::ValueKind::Seq => rendered
-                    .try_iter()
-                    .map(|i| i.collect())
-                    .map_err(|_| fail(key, format!("{key} must be a list of keys")))?,
-                _ => vec![rendered],
-            };
-            items
-                .iter()
-                .map(|i| {
-                    scalar_text(i).ok_or_else(|| {
-                        fail(
-                            key,
-                            format!("{key} must be a list of keys (paths of resources)"),
-                        )
-                    })
-                })
-                .collect()
+        let k = Keys {
+            entry,
+            r,
+            host,
+            resolver: self,
         };
+        let list = |key: &str, v: &Option<YValue>| k.watch_list(key, v);
         let mapping =
             |key: &str, v: &Option<YValue>| -> Result<Vec<(String, String)>, ResolveError> {
                 let Some(v) = v else { return Ok(Vec::new()) };
@@ -887,8 +870,8 @@ impl<'a> Resolver<'a> {
                 }
                 Ok(out)
             };
-        let desired = match kind {
-            Kind::Program => {
+        let desired = {
+            {
                 let state = match state.as_deref() {
                     None => ProgramState::Running,
                     Some(st) => ProgramState::parse(st).ok_or_else(|| {
@@ -967,83 +950,6 @@ impl<'a> Resolver<'a> {
                     attrs,
                 })
             }
-            _ => {
-                let state = match state.as_deref() {
-                    None => None,
-                    Some(st) => Some(ServiceState::parse(st).ok_or_else(|| {
-                        fail(
-                            "state",
-                            format!(
-                                "a service's state is `running`, `stopped` or `absent`, not `{st}`"
-                            ),
-                        )
-                    })?),
-                };
-                let unit = match s("unit", &raw.unit)? {
-                    None => None,
-                    Some(t) => {
-                        let p = find(role_dir, &self.playbook.dir, "templates", &t).ok_or_else(
-                            || {
-                                fail(
-                                    "unit",
-                                    missing_msg(
-                                        "template",
-                                        "templates",
-                                        &t,
-                                        role_dir,
-                                        &self.playbook.dir,
-                                    ),
-                                )
-                            },
-                        )?;
-                        let source = std::fs::read_to_string(&p).map_err(|e| {
-                            fail("unit", format!("cannot read {}: {e}", p.display()))
-                        })?;
-                        let tname = p.display().to_string();
-                        let text = r.string(&tname, &source).map_err(|e| ResolveError {
-                            origin: Origin {
-                                file: tname.clone(),
-                                line: e.line.unwrap_or(0),
-                                column: e.column.unwrap_or(0),
-                            },
-                            message: format!(
-                                "{} (unit template of service {name}, declared at {})",
-                                e.message, entry.origin
-                            ),
-                            host: host.name.clone(),
-                        })?;
-                        Some(Content {
-                            bytes: text.into_bytes(),
-                            source: format!("template: {}", p.display()),
-                        })
-                    }
-                };
-                if unit.is_none() {
-                    // Without `unit:`, play writes no unit file: its attributes are not ours.
-                    for (key, given) in [
-                        ("mode", raw.mode.is_some()),
-                        ("owner", raw.owner.is_some()),
-                        ("group", raw.group.is_some()),
-                    ] {
-                        if given {
-                            return Err(fail(
-                                key,
-                                format!("`{key}` is the mode of the unit file `unit:` writes: give `unit:` too"),
-                            ));
-                        }
-                    }
-                }
-                let attrs = with_mode(unit.as_ref().map(|c| c.bytes.as_slice()).unwrap_or(b""));
-                Desired::Service(ServiceSpec {
-                    name,
-                    unit,
-                    enabled: boolean("enabled", &raw.enabled)?,
-                    state,
-                    restart_on: list("restart_on", &raw.restart_on)?,
-                    reload_on: list("reload_on", &raw.reload_on)?,
-                    attrs,
-                })
-            }
         };
         Ok(Resource {
             desired,
@@ -1094,18 +1000,7 @@ impl<'a> Resolver<'a> {
         let state = s("state", &raw.state)?;
         let render = match kind.def().render {
             Render::Fn(f) => f,
-            Render::Process => {
-                return self.process(
-                    kind,
-                    path,
-                    state,
-                    attrs,
-                    entry,
-                    r,
-                    host,
-                    &role_dir_of(self.playbook, entry),
-                )
-            }
+            Render::Process => return self.process(path, state, attrs, entry, r, host),
             Render::PerName { .. } => {
                 return Err(fail(
                     kind.as_str(),
@@ -1254,6 +1149,73 @@ fn per_name(entry: &Entry) -> Option<(Kind, PerNameKeys, PerNameFn)> {
 }
 
 /// The folder of the role an entry belongs to.
+impl Keys<'_> {
+    /// A list of keys of resources (`restart_on`, `reload_on`), rendered; one key alone is
+    /// a list of one.
+    pub fn watch_list(&self, key: &str, v: &Option<YValue>) -> Result<Vec<String>, ResolveError> {
+        let Some(v) = v else { return Ok(Vec::new()) };
+        let rendered = self.value(key, v)?;
+        let items: Vec<MValue> = match rendered.kind() {
+            minijinja::value::ValueKind::Seq => rendered
+                .try_iter()
+                .map(|i| i.collect())
+                .map_err(|_| self.fail(key, format!("{key} must be a list of keys")))?,
+            _ => vec![rendered],
+        };
+        items
+            .iter()
+            .map(|i| {
+                scalar_text(i).ok_or_else(|| {
+                    self.fail(
+                        key,
+                        format!("{key} must be a list of keys (paths of resources)"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The template `name` (of the role's or playbook's `templates/`) named by `key`,
+    /// rendered; its errors located in the template, saying `what` it is (`unit template of
+    /// service web`).
+    pub fn render_template(
+        &self,
+        key: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Content, ResolveError> {
+        let role_dir = role_dir_of(self.resolver.playbook, self.entry);
+        let pb_dir = &self.resolver.playbook.dir;
+        let p = find(&role_dir, pb_dir, "templates", name).ok_or_else(|| {
+            self.fail(
+                key,
+                missing_msg("template", "templates", name, &role_dir, pb_dir),
+            )
+        })?;
+        let source = std::fs::read_to_string(&p)
+            .map_err(|e| self.fail(key, format!("cannot read {}: {e}", p.display())))?;
+        let tname = p.display().to_string();
+        let text = self.r.string(&tname, &source).map_err(|e| ResolveError {
+            origin: Origin {
+                file: tname.clone(),
+                line: e.line.unwrap_or(0),
+                column: e.column.unwrap_or(0),
+            },
+            message: format!("{} ({what}, declared at {})", e.message, self.entry.origin),
+            host: self.host.name.clone(),
+        })?;
+        Ok(Content {
+            bytes: text.into_bytes(),
+            source: format!("template: {}", p.display()),
+        })
+    }
+
+    /// The `sensitive:` of the entry (as written).
+    pub fn sensitive(&self) -> bool {
+        self.entry.raw.sensitive.unwrap_or(false)
+    }
+}
+
 fn role_dir_of(pb: &Playbook, entry: &Entry) -> Option<PathBuf> {
     entry.role.as_ref().and_then(|name| {
         pb.plays

@@ -81,6 +81,16 @@ impl Content {
     }
 }
 
+/// The mode of a conf or unit file when the playbook gives none: 0600 when it holds a secret
+/// (a vaulted value, or the resource is `sensitive`), else 0644.
+pub fn default_file_mode(secret: bool) -> u32 {
+    if secret {
+        0o600
+    } else {
+        0o644
+    }
+}
+
 /// Lowercase hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -357,6 +367,22 @@ pub trait Spec {
     fn updates_apt_cache(&self) -> bool {
         false
     }
+    /// A kind that runs processes: what the engine's restarts and process phases know of it
+    /// (its backend and name, its wanted state, what it restarts and reloads on).
+    fn process(&self) -> Option<Process<'_>> {
+        None
+    }
+    /// A kind that runs processes: its own change (its conf or unit file, its state) and the
+    /// work its backend does after the host's files are written. `unit_files_changing`:
+    /// another resource of the host writes under a systemd unit folder this run. Restarts
+    /// caused by other resources are planned by the engine (`engine::restarts`).
+    fn plan_process(
+        &self,
+        _observed: &Observed,
+        _unit_files_changing: bool,
+    ) -> Option<Result<ProcessPlan, PlanError>> {
+        None
+    }
     /// All of the host's changes of its kind are one step, at the place of the first (one
     /// `apt-get` for every package), written by [`Spec::apply_batch`].
     fn batched(&self) -> bool {
@@ -374,6 +400,40 @@ pub trait Spec {
         let first = members.first().map_or(0, |m| m.0);
         Err((first, "internal error: not a batched kind".into()))
     }
+}
+
+/// What the engine knows of a resource of a kind that runs processes ([`Spec::process`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Process<'a> {
+    /// Its backend (supervisord or systemd), as owed restarts name it.
+    pub owed: OwedKind,
+    pub name: &'a str,
+    /// `None`: not managed (left as it is; restarted only when running).
+    pub state: Option<ProcessState>,
+    pub restart_on: &'a [String],
+    pub reload_on: &'a [String],
+}
+
+/// The state a process must end in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessState {
+    Running,
+    Stopped,
+    Absent,
+}
+
+/// The work a backend does for a process resource after the host's files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessOp {
+    Supervisor(program::ProgramOp),
+    Systemd(crate::systemd::ServiceOp),
+}
+
+/// A process resource's plan ([`Spec::plan_process`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessPlan {
+    pub change: Option<Change>,
+    pub op: ProcessOp,
 }
 
 /// Entries of a plan file's fingerprint: what a change depends on, by name.
@@ -436,13 +496,19 @@ macro_rules! each_spec {
 
 /// The specs of the kinds whose steps `apply::Builder` writes itself (plug-in paths `Path` and
 /// `Process`); the deploy kinds write their own fragments.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum BuilderSpec<'a> {
     File(&'a FileSpec),
     Directory(&'a DirectorySpec),
     Link(&'a LinkSpec),
     Program(&'a ProgramSpec),
-    Service(&'a ServiceSpec),
+    /// The file a process kind writes (a unit file): written when its content changes, else
+    /// its attributes set; `None`: it writes none. With `Delete` it is removed when `remove`
+    /// (else by the kind's process work).
+    ProcessFile {
+        file: Option<FileSpec>,
+        remove: bool,
+    },
 }
 
 impl Desired {
@@ -453,7 +519,10 @@ impl Desired {
             Desired::Directory(s) => Some(BuilderSpec::Directory(s)),
             Desired::Link(s) => Some(BuilderSpec::Link(s)),
             Desired::Program(s) => Some(BuilderSpec::Program(s)),
-            Desired::Service(s) => Some(BuilderSpec::Service(s)),
+            Desired::Service(s) => Some(BuilderSpec::ProcessFile {
+                file: service::unit_file(s),
+                remove: false,
+            }),
             Desired::Git(_)
             | Desired::Sync(_)
             | Desired::Release(_)
@@ -547,6 +616,20 @@ impl Desired {
     /// See [`Spec::updates_apt_cache`].
     pub fn updates_apt_cache(&self) -> bool {
         each_spec!(self, s => s.updates_apt_cache())
+    }
+
+    /// See [`Spec::process`].
+    pub fn process(&self) -> Option<Process<'_>> {
+        each_spec!(self, s => s.process())
+    }
+
+    /// See [`Spec::plan_process`].
+    pub fn plan_process(
+        &self,
+        observed: &Observed,
+        unit_files_changing: bool,
+    ) -> Option<Result<ProcessPlan, PlanError>> {
+        each_spec!(self, s => s.plan_process(observed, unit_files_changing))
     }
 
     /// See [`Spec::batched`].
@@ -955,12 +1038,20 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
 /// resources are planned for the whole host (`engine::restarts`).
 pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
     // The path and process kinds plan from the core probe; the deploy kinds from their records.
+    if let Some(p) = r.desired.plan_process(observed, false) {
+        let mut change = p?.change;
+        if let Some(c) = change.as_mut() {
+            c.index = index;
+            c.sensitive = r.sensitive;
+        }
+        return Ok(change);
+    }
     let mut change = match r.desired.builder_spec() {
         Some(BuilderSpec::File(s)) => file::plan(s, &observed.path(&s.path))?,
         Some(BuilderSpec::Directory(s)) => directory::plan(s, &observed.path(&s.path))?,
         Some(BuilderSpec::Link(s)) => link::plan(s, &observed.path(&s.path))?,
         Some(BuilderSpec::Program(s)) => program::plan(s, observed)?.change,
-        Some(BuilderSpec::Service(s)) => service::plan(s, observed, false)?.change,
+        Some(BuilderSpec::ProcessFile { .. }) => None,
         None => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {

@@ -138,18 +138,8 @@ pub struct ProgramSpec {
     /// Keys of resources of the same play whose change restarts the program.
     pub restart_on: Vec<String>,
     /// Owner, group and mode of the conf file (the mode is always managed: `mode:`, else
-    /// [`default_mode`]).
+    /// [`super::default_file_mode`]).
     pub attrs: Attrs,
-}
-
-/// The conf (or unit) file's mode when the playbook gives none: 0600 when it holds a secret
-/// (a vaulted value, or the resource is `sensitive`), else 0644.
-pub fn default_mode(secret: bool) -> u32 {
-    if secret {
-        0o600
-    } else {
-        0o644
-    }
 }
 
 /// A program's keys, checked, as they go into its conf file.
@@ -511,6 +501,29 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
 }
 
 impl super::Spec for ProgramSpec {
+    fn process(&self) -> Option<super::Process<'_>> {
+        Some(super::Process {
+            owed: super::OwedKind::Program,
+            name: &self.name,
+            state: Some(match self.state {
+                ProgramState::Running => super::ProcessState::Running,
+                ProgramState::Stopped => super::ProcessState::Stopped,
+                ProgramState::Absent => super::ProcessState::Absent,
+            }),
+            restart_on: &self.restart_on,
+            reload_on: &[],
+        })
+    }
+    fn plan_process(
+        &self,
+        observed: &Observed,
+        _unit_files_changing: bool,
+    ) -> Option<Result<super::ProcessPlan, PlanError>> {
+        Some(plan(self, observed).map(|p| super::ProcessPlan {
+            change: p.change,
+            op: super::ProcessOp::Supervisor(p.op),
+        }))
+    }
     fn owned_paths(&self) -> Vec<String> {
         vec![conf_path(&self.name)]
     }
@@ -958,8 +971,8 @@ mod tests {
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.details, vec!["STOPPED → RUNNING", "mode 0644 → 0600"]);
         assert_eq!(p.op, run(false));
-        assert_eq!(default_mode(true), 0o600);
-        assert_eq!(default_mode(false), 0o644);
+        assert_eq!(crate::resources::default_file_mode(true), 0o600);
+        assert_eq!(crate::resources::default_file_mode(false), 0o644);
     }
 
     fn include(value: Option<&str>, conf: &str) -> Result<(String, String), String> {
