@@ -429,6 +429,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "group",
     "package",
     "service",
+    "program",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

@@ -514,11 +514,6 @@ impl Builder {
                 }
             }
             (BuilderSpec::Link(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
-            (BuilderSpec::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
-            (BuilderSpec::Program(s), _) => match &change.content {
-                Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
-                None => self.file_attrs(i, &s.conf_path, &s.attrs, &expect),
-            },
             (
                 BuilderSpec::ProcessFile {
                     file: Some(f),

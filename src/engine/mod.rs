@@ -29,13 +29,12 @@ use crate::playbook::Playbook;
 use crate::probe::{self, Wants};
 use crate::resolve::{stub_facts, ResolveError, Resolver};
 use crate::resources::deploy::{self, Work};
-use crate::resources::program::{self, ProgramOp};
 use crate::resources::{
     self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, ProcessOp,
     Resource,
 };
 use crate::resources::{accounts, tree};
-use crate::supervisor::{Backend, Client, SupervisorError};
+use crate::supervisor::{Backend, Client, ProgramOp, SupervisorError};
 use crate::systemd::{ServiceOp, SvcAction};
 use crate::transport::{self, Transport, TransportError};
 
@@ -634,7 +633,7 @@ fn is_text(b: &[u8]) -> bool {
 }
 
 /// Sets where each program's conf file goes on this host (its supervisord.conf's
-/// `[include]`, see [`program::conf_path_on`]). The host fails when that cannot be known, when
+/// `[include]`, see `Spec::place_file`). The host fails when that cannot be known, when
 /// the folder does not exist (and no `directory:` of the run makes it), or when another
 /// resource declares that path.
 /// The `name:` of each resource declared with one, by index; a folder planned as a missing
@@ -681,16 +680,18 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
         })
         .collect();
     for res in resources.iter_mut() {
-        let Desired::Program(s) = &mut res.desired else {
+        let Some(placed) = res.desired.place_file(observed) else {
             continue;
         };
         let fail = |e: String| {
             HostStatus::Failed(format!(
-                "program {}: {e} (declared at {})",
-                s.name, res.origin
+                "{} {}: {e} (declared at {})",
+                res.desired.kind(),
+                res.desired.key(),
+                res.origin
             ))
         };
-        let path = program::conf_path_on(&s.name, observed).map_err(fail)?;
+        let (path, needs_folder) = placed.map_err(fail)?;
         if let Some((_, _, at)) = declared.iter().find(|(_, k, _)| *k == path) {
             return Err(fail(format!(
                 "its conf file {path} is also declared at {at}"
@@ -700,8 +701,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
         let dir_made = declared
             .iter()
             .any(|(k, p, _)| *k == Kind::Directory && *p == dir);
-        if observed.supervisor_conf.is_some()
-            && s.state != program::ProgramState::Absent
+        if needs_folder
             && matches!(observed.path(&path).kind, PathKind::Missing)
             && !matches!(observed.path(&dir).kind, PathKind::Directory { .. })
             && !dir_made
@@ -711,7 +711,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
                  (declare it with `directory: {dir}`)"
             )));
         }
-        s.conf_path = path;
+        res.desired.set_file_place(path);
     }
     Ok(())
 }
@@ -898,10 +898,7 @@ fn host_pipeline(
             .iter()
             .chain(wanted.paths.iter())
             .map(|(p, _)| p.as_str())
-            .chain(resources.iter().filter_map(|r| match &r.desired {
-                Desired::Program(s) => Some(s.conf_path.as_str()),
-                _ => None,
-            })),
+            .chain(resources.iter().filter_map(|r| r.desired.placed_file())),
     );
     if opts.mode == Mode::Diff || (r.changes.is_empty() && r.checks.is_empty() && temps.is_empty())
     {

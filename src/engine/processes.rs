@@ -18,8 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::apply;
-use crate::resources::program::ProgramOp;
-use crate::supervisor::{last_lines, Client, ProcState, ProcessStatus, SupervisorError};
+use crate::supervisor::{last_lines, Client, ProcState, ProcessStatus, ProgramOp, SupervisorError};
 use crate::systemd::{ServiceOp, SvcAction};
 use crate::transport::Transport;
 

@@ -353,6 +353,7 @@ impl RawResource {
         if !foreign.is_empty() {
             return Err(habits::foreign_keys(kind, &foreign));
         }
+        (kind.def().check_entry)(self)?;
         if kind == Kind::File {
             let sources = [&self.content, &self.src, &self.template]
                 .iter()
@@ -364,12 +365,6 @@ impl RawResource {
         }
         if kind == Kind::Link && self.target.is_none() && self.state.as_deref() != Some("absent") {
             return Err("a link needs `target`".into());
-        }
-        if kind == Kind::Program
-            && self.command.is_none()
-            && self.state.as_deref() != Some("absent")
-        {
-            return Err("a program needs `command`".into());
         }
         let absent = self.state.as_deref() == Some("absent");
         if kind == Kind::Git && self.repo.is_none() && !absent {

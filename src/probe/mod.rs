@@ -307,7 +307,7 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
         let names: Vec<String> = extra
             .programs
             .iter()
-            .filter(|n| crate::resources::program::check_name(n).is_ok())
+            .filter(|n| crate::supervisor::check_program_name(n).is_ok())
             .cloned()
             .collect();
         // Checked names: letters, digits, `_-.`: nothing to quote inside '…'.

@@ -20,7 +20,6 @@ use minijinja::Environment;
 
 use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, TagSelection, WaitFor};
-use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::registry::{PerNameFn, PerNameKeys, Plug, Render};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
@@ -793,171 +792,6 @@ impl<'a> Resolver<'a> {
         (out, problems)
     }
 
-    /// A `program:` resource.
-    fn process(
-        &self,
-        name: String,
-        state: Option<String>,
-        mut attrs: Attrs,
-        entry: &Entry,
-        r: &Renderer,
-        host: &Host,
-    ) -> Result<Resource, ResolveError> {
-        let raw = &entry.raw;
-        // The conf file's mode, unless given: 0600 when it holds a secret (a vaulted
-        // value, or the resource is `sensitive`), else 0644.
-        let sensitive = raw.sensitive.unwrap_or(false);
-        let mut with_mode = |bytes: &[u8]| -> Attrs {
-            let secret = sensitive || crate::vault::holds_secret(bytes);
-            attrs
-                .mode
-                .get_or_insert(crate::resources::default_file_mode(secret));
-            attrs.clone()
-        };
-        let fail = |key: &str, message: String| ResolveError {
-            origin: entry.origin_of(key),
-            message,
-            host: host.name.clone(),
-        };
-        let s = |key: &str, v: &Option<String>| -> Result<Option<String>, ResolveError> {
-            match v {
-                None => Ok(None),
-                Some(t) => r
-                    .string(&entry.origin_of(key).to_string(), t)
-                    // `{{ x | default(omit) }}`: the key as if not given.
-                    .map(|t| (t != ansible::OMIT).then_some(t))
-                    .map_err(|e| fail(key, format!("{key}: {}", e.message))),
-            }
-        };
-        let value = |key: &str, v: &YValue| -> Result<MValue, ResolveError> {
-            r.value(v)
-                .map_err(|e| fail(key, format!("{key}: {}", e.message)))
-        };
-        let boolean = |key: &str, v: &Option<YValue>| -> Result<Option<bool>, ResolveError> {
-            match v {
-                None => Ok(None),
-                Some(v) => truth(&value(key, v)?)
-                    .map(Some)
-                    .ok_or_else(|| fail(key, format!("{key} must be true or false"))),
-            }
-        };
-        let k = Keys {
-            entry,
-            r,
-            host,
-            resolver: self,
-        };
-        let list = |key: &str, v: &Option<YValue>| k.watch_list(key, v);
-        let mapping =
-            |key: &str, v: &Option<YValue>| -> Result<Vec<(String, String)>, ResolveError> {
-                let Some(v) = v else { return Ok(Vec::new()) };
-                let YValue::Mapping(m) = v else {
-                    return Err(fail(key, format!("{key} must be a mapping")));
-                };
-                let mut out = Vec::new();
-                for (k, v) in m {
-                    let k = match k {
-                        YValue::String(k) => k.clone(),
-                        other => crate::yaml::to_string(other).trim().to_string(),
-                    };
-                    let text = scalar_text(&value(key, v)?).ok_or_else(|| {
-                        fail(
-                            key,
-                            format!("{key}: `{k}` must be a string, number or boolean"),
-                        )
-                    })?;
-                    out.push((k, text));
-                }
-                Ok(out)
-            };
-        let desired = {
-            {
-                let state = match state.as_deref() {
-                    None => ProgramState::Running,
-                    Some(st) => ProgramState::parse(st).ok_or_else(|| {
-                        fail(
-                            "state",
-                            format!(
-                                "a program's state is `running`, `stopped` or `absent`, not `{st}`"
-                            ),
-                        )
-                    })?,
-                };
-                let numprocs = match &raw.numprocs {
-                    None => None,
-                    Some(v) => Some(
-                        scalar_text(&value("numprocs", v)?)
-                            .and_then(|t| t.trim().parse::<u32>().ok())
-                            .ok_or_else(|| {
-                                fail("numprocs", "numprocs must be a whole number".into())
-                            })?,
-                    ),
-                };
-                let autorestart = match &raw.autorestart {
-                    None => None,
-                    Some(v) => {
-                        let m = value("autorestart", v)?;
-                        Some(match truth(&m) {
-                            Some(b) => b.to_string(),
-                            None => scalar_text(&m).unwrap_or_default(),
-                        })
-                    }
-                };
-                let conf = ProgramConf {
-                    command: s("command", &raw.command)?.unwrap_or_default(),
-                    directory: s("directory", &raw.directory)?,
-                    user: s("user", &raw.user)?,
-                    environment: mapping("environment", &raw.environment)?,
-                    numprocs,
-                    // By default a program starts with supervisord when it is meant to run.
-                    autostart: boolean("autostart", &raw.autostart)?
-                        .unwrap_or(state == ProgramState::Running),
-                    autorestart,
-                    stopsignal: s("stopsignal", &raw.stopsignal)?,
-                    stdout_logfile: s("stdout_logfile", &raw.stdout_logfile)?,
-                    stderr_logfile: s("stderr_logfile", &raw.stderr_logfile)?,
-                    options: mapping("options", &raw.options)?,
-                };
-                let text = if state == ProgramState::Absent {
-                    String::new()
-                } else {
-                    program::render_conf(&name, &conf).map_err(|m| {
-                        // Point at the key the message is about: `options: …` and `environment: …`
-                        // first, else the first key it names.
-                        let key = ["options", "environment"]
-                            .into_iter()
-                            .find(|k| m.starts_with(&format!("{k}:")))
-                            .or_else(|| {
-                                program::OWN_KEYS
-                                    .iter()
-                                    .find(|k| m.contains(&format!("`{k}`")))
-                                    .copied()
-                            })
-                            .unwrap_or("program");
-                        fail(key, format!("program {name}: {m}"))
-                    })?
-                };
-                let attrs = with_mode(text.as_bytes());
-                Desired::Program(ProgramSpec {
-                    conf_path: program::conf_path(&name),
-                    name,
-                    state,
-                    conf: Content {
-                        bytes: text.into_bytes(),
-                        source: "program keys".into(),
-                    },
-                    restart_on: list("restart_on", &raw.restart_on)?,
-                    attrs,
-                })
-            }
-        };
-        Ok(Resource {
-            desired,
-            origin: entry.origin.clone(),
-            sensitive: raw.sensitive.unwrap_or(false),
-        })
-    }
-
     fn resource(&self, entry: &Entry, r: &Renderer, host: &Host) -> Result<Resource, ResolveError> {
         let raw = &entry.raw;
         let (kind, path) = self.key(entry, r, host)?;
@@ -1000,7 +834,6 @@ impl<'a> Resolver<'a> {
         let state = s("state", &raw.state)?;
         let render = match kind.def().render {
             Render::Fn(f) => f,
-            Render::Process => return self.process(path, state, attrs, entry, r, host),
             Render::PerName { .. } => {
                 return Err(fail(
                     kind.as_str(),
@@ -1144,7 +977,7 @@ fn per_name(entry: &Entry) -> Option<(Kind, PerNameKeys, PerNameFn)> {
     let kind = entry.raw.kind_name()?;
     match kind.def().render {
         Render::PerName { keys, render } => Some((kind, keys, render)),
-        Render::Fn(_) | Render::Process => None,
+        Render::Fn(_) => None,
     }
 }
 
@@ -1208,6 +1041,21 @@ impl Keys<'_> {
             bytes: text.into_bytes(),
             source: format!("template: {}", p.display()),
         })
+    }
+
+    /// A value that is a boolean (as `true`/`false`) or else a scalar's text
+    /// (`autorestart: unexpected`).
+    pub fn bool_or_text(
+        &self,
+        key: &str,
+        v: &Option<YValue>,
+    ) -> Result<Option<String>, ResolveError> {
+        let Some(v) = v else { return Ok(None) };
+        let m = self.value(key, v)?;
+        Ok(Some(match truth(&m) {
+            Some(b) => b.to_string(),
+            None => scalar_text(&m).unwrap_or_default(),
+        }))
     }
 
     /// The `sensitive:` of the entry (as written).

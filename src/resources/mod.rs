@@ -383,6 +383,19 @@ pub trait Spec {
     ) -> Option<Result<ProcessPlan, PlanError>> {
         None
     }
+    /// A file whose place is known only once the host is probed (a program's conf, where
+    /// supervisord.conf's `[include]` puts it): its path on this host, and whether its
+    /// folder must already exist there (or be made by a `directory:` of the run); `Err`:
+    /// why it cannot be placed. `None`: it has no such file.
+    fn place_file(&self, _observed: &Observed) -> Option<Result<(String, bool), String>> {
+        None
+    }
+    /// Sets the path [`Spec::place_file`] found.
+    fn set_file_place(&mut self, _path: String) {}
+    /// The path of its placed file ([`Spec::place_file`]).
+    fn placed_file(&self) -> Option<&str> {
+        None
+    }
     /// All of the host's changes of its kind are one step, at the place of the first (one
     /// `apt-get` for every package), written by [`Spec::apply_batch`].
     fn batched(&self) -> bool {
@@ -501,8 +514,7 @@ pub enum BuilderSpec<'a> {
     File(&'a FileSpec),
     Directory(&'a DirectorySpec),
     Link(&'a LinkSpec),
-    Program(&'a ProgramSpec),
-    /// The file a process kind writes (a unit file): written when its content changes, else
+    /// The file a process kind writes (a conf or unit file): written when its content changes, else
     /// its attributes set; `None`: it writes none. With `Delete` it is removed when `remove`
     /// (else by the kind's process work).
     ProcessFile {
@@ -518,7 +530,10 @@ impl Desired {
             Desired::File(s) => Some(BuilderSpec::File(s)),
             Desired::Directory(s) => Some(BuilderSpec::Directory(s)),
             Desired::Link(s) => Some(BuilderSpec::Link(s)),
-            Desired::Program(s) => Some(BuilderSpec::Program(s)),
+            Desired::Program(s) => Some(BuilderSpec::ProcessFile {
+                file: Some(program::conf_file(s)),
+                remove: true,
+            }),
             Desired::Service(s) => Some(BuilderSpec::ProcessFile {
                 file: service::unit_file(s),
                 remove: false,
@@ -630,6 +645,21 @@ impl Desired {
         unit_files_changing: bool,
     ) -> Option<Result<ProcessPlan, PlanError>> {
         each_spec!(self, s => s.plan_process(observed, unit_files_changing))
+    }
+
+    /// See [`Spec::place_file`].
+    pub fn place_file(&self, observed: &Observed) -> Option<Result<(String, bool), String>> {
+        each_spec!(self, s => s.place_file(observed))
+    }
+
+    /// See [`Spec::set_file_place`].
+    pub fn set_file_place(&mut self, path: String) {
+        each_spec!(self, s => s.set_file_place(path))
+    }
+
+    /// See [`Spec::placed_file`].
+    pub fn placed_file(&self) -> Option<&str> {
+        each_spec!(self, s => s.placed_file())
     }
 
     /// See [`Spec::batched`].
@@ -1050,7 +1080,6 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         Some(BuilderSpec::File(s)) => file::plan(s, &observed.path(&s.path))?,
         Some(BuilderSpec::Directory(s)) => directory::plan(s, &observed.path(&s.path))?,
         Some(BuilderSpec::Link(s)) => link::plan(s, &observed.path(&s.path))?,
-        Some(BuilderSpec::Program(s)) => program::plan(s, observed)?.change,
         Some(BuilderSpec::ProcessFile { .. }) => None,
         None => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };

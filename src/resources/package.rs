@@ -584,6 +584,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
             per_host: true,
         },
     ],
+    check_entry: super::registry::any_entry,
 };
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ pub struct KindDef {
     /// reads: the probe keeps their fields (`deploy::DeployObserved::record`), the kind parses
     /// them when it plans.
     pub records: &'static [Record],
+    /// Checks the shape of an entry of this kind beyond its keys (a key it needs, keys that
+    /// exclude each other), as the playbook is loaded; `Err`: the message, located at the
+    /// entry by `playbook`.
+    pub check_entry: fn(&crate::playbook::RawResource) -> Result<(), String>,
 }
 
 /// A probe record a kind owns: `TAG \0 KEY \0` and `fields - 1` more NUL-terminated fields;
@@ -74,6 +78,11 @@ pub fn any_value(_key: &str, _value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// [`KindDef::check_entry`] of the kinds whose entries need no check beyond their keys.
+pub fn any_entry(_entry: &crate::playbook::RawResource) -> Result<(), String> {
+    Ok(())
+}
+
 /// Checks `value` of key `key` of the kind named `kind` (see [`KindDef::check_value`]); an
 /// unknown kind has no checks.
 pub fn check_value(kind: &str, key: &str, value: &str) -> Result<(), String> {
@@ -90,9 +99,6 @@ pub enum Render {
     /// A function of the entry's keys, its errors located at them (in the kind's file; the
     /// kinds not moved there yet have theirs in `resolve`).
     Fn(RenderFn),
-    /// A supervisor program or a systemd service (`resolve`'s `process`: conf files and
-    /// includes found in the role).
-    Process,
     /// One resource per name the entry lists (`package:`): `keys`, the names (each the key of
     /// one resource); `render`, their specs, errors located at their keys.
     PerName {

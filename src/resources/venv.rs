@@ -458,6 +458,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         fields: 6,
         per_host: false,
     }],
+    check_entry: super::registry::any_entry,
 };
 
 /// [`super::registry::KindDef::check_value`]: each of `packages` is a requirement.
