@@ -430,6 +430,9 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "package",
     "service",
     "program",
+    "link",
+    "directory",
+    "file",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

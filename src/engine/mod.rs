@@ -510,7 +510,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
     let mut edited: Option<Observed> = None;
     for (i, res) in resources.iter().enumerate() {
         match res.desired.kind() {
-            Kind::File | Kind::Directory | Kind::Link => {
+            kind if kind.def().plug == resources::registry::Plug::Path => {
                 if let Some(c) = resources::plan(i, res, observed).map_err(|e| fail(e, res))? {
                     p.changes.push(c);
                 }
@@ -648,7 +648,7 @@ fn resource_names(pb: &Playbook, resources: &[Resource]) -> BTreeMap<usize, Stri
     resources
         .iter()
         .enumerate()
-        .filter(|(_, r)| !matches!(&r.desired, Desired::Directory(d) if d.parent_of.is_some()))
+        .filter(|(_, r)| !tree::is_implied(r))
         .filter_map(|(i, r)| Some((i, named.get(&r.origin.to_string())?.to_string())))
         .collect()
 }
@@ -679,6 +679,10 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
             )
         })
         .collect();
+    // Folders that a present `directory:` of the run makes.
+    let folders: Vec<String> = (resources.iter())
+        .filter_map(|r| r.desired.made_folder().map(str::to_string))
+        .collect();
     for res in resources.iter_mut() {
         let Some(placed) = res.desired.place_file(observed) else {
             continue;
@@ -698,9 +702,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
             )));
         }
         let dir = deploy::split_path(&path).0;
-        let dir_made = declared
-            .iter()
-            .any(|(k, p, _)| *k == Kind::Directory && *p == dir);
+        let dir_made = folders.contains(&dir);
         if needs_folder
             && matches!(observed.path(&path).kind, PathKind::Missing)
             && !matches!(observed.path(&dir).kind, PathKind::Directory { .. })

@@ -21,9 +21,7 @@ pub use crate::systemd::{
     parse_show, unit_name, unit_path, ServiceOp, SvcAction, UnitState, SHOW_PROPERTIES, UNIT_DIR,
 };
 
-use super::{
-    file, Action, Attrs, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
-};
+use super::{Action, Attrs, Change, Content, Kind, Observed, PathKind, PlanError, Presence};
 
 /// `state: running | stopped | absent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,15 +78,11 @@ fn error(spec: &ServiceSpec, message: impl Into<String>) -> PlanError {
     }
 }
 
-/// The unit file as a file resource (when managed).
-pub fn unit_file(spec: &ServiceSpec) -> Option<FileSpec> {
-    spec.unit.as_ref().map(|c| FileSpec {
-        path: unit_path(&spec.name),
-        presence: Presence::Present,
-        content: Some(c.clone()),
-        attrs: spec.attrs.clone(),
-        validate: None,
-    })
+/// The unit file play writes (when managed): its path and attributes.
+pub fn unit_file(spec: &ServiceSpec) -> Option<(String, &Attrs)> {
+    spec.unit
+        .as_ref()
+        .map(|_| (unit_path(&spec.name), &spec.attrs))
 }
 
 /// Plans `state: absent`: stop, disable, remove the unit file, whatever of it is needed.
@@ -159,10 +153,11 @@ pub fn plan(
         }
         return Ok(plan_absent(spec, us, observed));
     }
-    let unit_change = match unit_file(spec) {
-        Some(f) => {
+    let unit_change = match &spec.unit {
+        Some(c) => {
             let p = unit_path(&spec.name);
-            file::plan(&f, &observed.path(&p))
+            let have = observed.path(&p);
+            super::plan_whole_file(&p, Presence::Present, c, &spec.attrs, &have)
                 .map_err(|e| error(spec, format!("{p}: {}", e.message)))?
         }
         None => None,
