@@ -801,6 +801,38 @@ mod tests {
         assert_eq!(PackageDb::of(&Default::default()), None);
     }
 
+    /// The host's one package step: every member's work, `update_cache` of any of them unless
+    /// an earlier step updated apt's lists; a member without work fails the step at its index.
+    #[test]
+    fn one_step_for_the_batch() {
+        use super::super::{Desired, Spec, Work};
+        let mut a = spec("curl", PackageState::Present);
+        a.update_cache = true;
+        let (a, b) = (
+            Desired::Package(a),
+            Desired::Package(spec("git", PackageState::Present)),
+        );
+        let (wa, wb) = (
+            Work::Package(PackageOp::Install("curl".into())),
+            Work::Package(PackageOp::Install("git".into())),
+        );
+        let first = spec("curl", PackageState::Present);
+        assert!(first.batched());
+        let members = [(2, &a, Some(&wa)), (5, &b, Some(&wb))];
+        let (text, stdin) = first.apply_batch(&members, false).unwrap();
+        assert!(stdin.is_empty());
+        assert!(text.contains(" update "), "{text}");
+        assert!(text.contains("install -- curl git <"), "{text}");
+        assert!(text.contains("play_ok 2\n") && text.contains("play_ok 5\n"));
+        let (text, _) = first.apply_batch(&members, true).unwrap();
+        assert!(
+            !text.contains(" update "),
+            "apt's lists were updated: {text}"
+        );
+        let missing = [(2, &a, Some(&wa)), (5, &b, None)];
+        assert_eq!(first.apply_batch(&missing, false).unwrap_err().0, 5);
+    }
+
     #[test]
     fn probe_fragment_quotes_names() {
         let s = probe_fragment(&["curl".into(), "g++".into()], &[]);

@@ -439,35 +439,6 @@ mod tests {
     use super::*;
     use crate::resources::{sha256_hex, PathState};
 
-    #[test]
-    fn unit_names() {
-        assert_eq!(unit_name("app-worker").unwrap(), "app-worker.service");
-        assert_eq!(unit_name("app.worker").unwrap(), "app.worker.service");
-        assert_eq!(unit_name("backup.timer").unwrap(), "backup.timer");
-        assert_eq!(
-            unit_name("getty@tty1.service").unwrap(),
-            "getty@tty1.service"
-        );
-        assert!(unit_name("a b").is_err());
-        assert!(unit_name("../x").is_err());
-        assert!(unit_name("-x").is_err());
-        assert!(unit_name(".service").is_err());
-        assert!(unit_name("x;rm").is_err());
-    }
-
-    #[test]
-    fn show_output_is_split_per_unit() {
-        let text = "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nNeedDaemonReload=no\n";
-        let names = vec!["a.service".to_string(), "b.service".to_string()];
-        let m = parse_show(text, &names).unwrap();
-        assert!(m["a.service"].is_running() && m["a.service"].is_enabled());
-        assert_eq!(m["b.service"].load_state, "not-found");
-        assert!(!m["b.service"].is_running());
-        assert!(parse_show(text, &names[..1]).is_err());
-        assert!(parse_show("garbage\n", &names[..1]).is_err());
-        assert_eq!(parse_show("", &[]).unwrap().len(), 0);
-    }
-
     const UNIT: &[u8] =
         b"[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n";
 
