@@ -354,12 +354,6 @@ impl RawResource {
             return Err(habits::foreign_keys(kind, &foreign));
         }
         (kind.def().check_entry)(self)?;
-        if kind == Kind::Program
-            && self.command.is_none()
-            && self.state.as_deref() != Some("absent")
-        {
-            return Err("a program needs `command`".into());
-        }
         let absent = self.state.as_deref() == Some("absent");
         if kind == Kind::Git && self.repo.is_none() && !absent {
             return Err("a git checkout needs `repo`".into());

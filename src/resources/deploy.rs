@@ -17,13 +17,14 @@
 //! tsums \0 ROOT \0 TEXT \0                        `sha256sum` of its regular files
 //! relh \0 DEST \0 TEXT \0                         a release folder's history (revisions.log)
 //! relent \0 DEST \0 NAME \0                       an entry of DEST/releases
-//! pkgq \0 TEXT \0 pkgpol \0 TEXT \0               `dpkg-query -W`, `apt-cache policy`
-//! pkgnone \0                                      no dpkg on the host
 //! pwent \0 TEXT \0                                `getent passwd USER...`
 //! grent \0 TEXT \0                                `getent group`
 //! unless \0 ID \0 STATUS \0                       exit status of a command's `unless` check
 //! edf \0 PATH \0 BASE64 \0 STATE \0                 a file `line:`, `block:`, `cron:` edit (`edit`)
 //! ```
+//!
+//! Besides these, the records a kind's registry line owns (`registry::Record`), kept by
+//! [`absorb`] for the kind to parse: by key, or once per host for a batched probe.
 
 use std::collections::BTreeMap;
 
@@ -32,10 +33,9 @@ use super::command::{self, Guard};
 use super::edit;
 use super::edit::FileSeen;
 use super::git::{self, Checkout, Remote};
-use super::package::{self, PackageDb};
 use super::release::{self, History, Pin};
 use super::sync::{self, RemoteTree};
-use super::{Action, Change, Desired, Observed, PlanError, Resource};
+use super::{Action, Change, Desired, Kind, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
 /// A plan refused for a resource: the host's state forbids it, or something it needs is
@@ -166,11 +166,9 @@ pub struct DeployProbe {
     pub trees: Vec<(String, Vec<String>)>,
     /// Release folders (history and entries).
     pub releases: Vec<String>,
-    /// Package names.
-    pub packages: Vec<String>,
-    /// Those whose apt candidate is needed even when installed (`state: latest`); for the
-    /// others the probe asks apt (`apt-cache policy`, slow) only when they are not installed.
-    pub packages_latest: Vec<String>,
+    /// Batched probes, by kind: one fragment answering for all of the host's resources of
+    /// that kind (see [`DeployProbe::add_batched`]).
+    pub batches: BTreeMap<Kind, Batch>,
     /// User names (`getent passwd`).
     pub users: Vec<String>,
     /// Read the group database (`getent group`).
@@ -182,6 +180,24 @@ pub struct DeployProbe {
     /// Probe fragments of kinds that own their records (`registry::KindDef::records`).
     pub fragments: Vec<String>,
 }
+
+/// A kind's batched probe on one host: its items (what each resource asks, in the kind's
+/// words) and the function writing the one fragment for all of them, whose records are the
+/// kind's `per_host` records (`registry::Record`).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub items: Vec<String>,
+    pub fragment: fn(&[String]) -> String,
+}
+
+impl PartialEq for Batch {
+    /// By items: a kind has one fragment function.
+    fn eq(&self, other: &Batch) -> bool {
+        self.items == other.items
+    }
+}
+
+impl Eq for Batch {}
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
     if !v.contains(&item) {
@@ -213,11 +229,14 @@ impl DeployProbe {
     pub fn add_release(&mut self, dest: &str) {
         push_unique(&mut self.releases, dest.to_string());
     }
-    pub fn add_package(&mut self, name: &str, latest: bool) {
-        push_unique(&mut self.packages, name.to_string());
-        if latest {
-            push_unique(&mut self.packages_latest, name.to_string());
-        }
+    /// Adds `item` to `kind`'s batched probe, whose one fragment `fragment` writes for all
+    /// its items (one `dpkg-query` for every package of the host).
+    pub fn add_batched(&mut self, kind: Kind, item: String, fragment: fn(&[String]) -> String) {
+        let b = self.batches.entry(kind).or_insert_with(|| Batch {
+            items: Vec::new(),
+            fragment,
+        });
+        push_unique(&mut b.items, item);
     }
     pub fn add_user(&mut self, name: &str) {
         push_unique(&mut self.users, name.to_string());
@@ -258,17 +277,15 @@ impl DeployProbe {
                 .cloned()
                 .collect(),
             releases: diff(&self.releases, &have.releases),
-            packages: if diff(&self.packages, &have.packages).is_empty() {
-                Vec::new()
-            } else {
-                // One dpkg-query answers for all: ask again for every package.
-                self.packages.clone()
-            },
-            packages_latest: if diff(&self.packages, &have.packages).is_empty() {
-                Vec::new()
-            } else {
-                self.packages_latest.clone()
-            },
+            // One fragment answers for all of a batch: asked again for every item when one is
+            // new.
+            batches: (self.batches.iter())
+                .filter(|(k, b)| {
+                    let had = have.batches.get(*k).map_or(&[][..], |h| &h.items[..]);
+                    !diff(&b.items, had).is_empty()
+                })
+                .map(|(k, b)| (*k, b.clone()))
+                .collect(),
             users: if diff(&self.users, &have.users).is_empty() {
                 Vec::new()
             } else {
@@ -295,10 +312,9 @@ impl DeployProbe {
             s.push_str(&sync::probe_tree(root, exclude));
         }
         s.push_str(&release::probe_fragment(&self.releases));
-        s.push_str(&package::probe_fragment(
-            &self.packages,
-            &self.packages_latest,
-        ));
+        for b in self.batches.values() {
+            s.push_str(&(b.fragment)(&b.items));
+        }
         if !self.users.is_empty() {
             s.push_str(&format!(
                 "{}\nprintf 'pwent\\0'\ngetent passwd -- \"$@\"\nprintf '\\0'\n",
@@ -330,8 +346,6 @@ pub struct DeployObserved {
     pub trees: BTreeMap<String, RemoteTree>,
     /// By release folder.
     pub releases: BTreeMap<String, History>,
-    /// `None` when not asked.
-    pub packages: Option<PackageDb>,
     /// `None` when not asked; by name (users that do not exist are absent).
     pub users: Option<BTreeMap<String, Passwd>>,
     pub groups: Option<BTreeMap<String, GroupEntry>>,
@@ -342,6 +356,8 @@ pub struct DeployObserved {
     /// The records kinds own (`registry::KindDef::records`): by tag and key, the fields
     /// after the key.
     pub records: BTreeMap<(String, String), Vec<String>>,
+    /// The `per_host` records kinds own (a batched probe's answer): by tag, their fields.
+    pub host_records: BTreeMap<String, Vec<String>>,
 }
 
 impl DeployObserved {
@@ -350,15 +366,27 @@ impl DeployObserved {
         (self.records.get(&(tag.to_string(), key.to_string()))).map(Vec::as_slice)
     }
 
+    /// The fields of the `per_host` record `tag` a kind owns (see `registry::Record`).
+    pub fn host_record(&self, tag: &str) -> Option<&[String]> {
+        self.host_records.get(tag).map(Vec::as_slice)
+    }
+
     /// Adds a later probe's findings.
     pub fn merge(&mut self, more: DeployObserved) {
         self.checkouts.extend(more.checkouts);
         self.remotes.extend(more.remotes);
         self.trees.extend(more.trees);
         self.releases.extend(more.releases);
-        if more.packages.is_some() {
-            self.packages = more.packages;
+        // A kind's batched probe answered again: its earlier records go.
+        for tag in more.host_records.keys() {
+            if let Some((kind, _)) = super::registry::record_of(tag.as_bytes()) {
+                let theirs = |t: &String| {
+                    super::registry::record_of(t.as_bytes()).is_some_and(|(k, _)| k == kind)
+                };
+                self.host_records.retain(|t, _| !theirs(t));
+            }
         }
+        self.host_records.extend(more.host_records);
         if more.users.is_some() {
             self.users = more.users;
         }
@@ -445,8 +473,8 @@ pub fn settle_pins(resources: &mut [Resource], work: &BTreeMap<usize, Work>) {
     }
 }
 
-/// The apply script text (and stdin) of one change of these kinds other than packages (see
-/// [`package::apply_fragment`], batched by the caller). `Err`: why it cannot be applied.
+/// The apply script text (and stdin) of one change of these kinds other than the batched ones
+/// ([`super::Spec::apply_batch`], called by the caller). `Err`: why it cannot be applied.
 pub fn apply_fragment(
     change: &Change,
     r: &Resource,
@@ -460,7 +488,7 @@ pub fn apply_fragment(
             change.kind, change.key
         )
     };
-    // Packages are batched by the caller (`package::apply_fragment`); the path and process
+    // Batched kinds are written by the caller (`Spec::apply_batch`); the path and process
     // kinds are steps of `apply::Builder`: no fragment of their own.
     r.desired
         .apply_fragment(i, work, last)
@@ -473,8 +501,7 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         b"gitco" | b"gitls" => 4,
         b"tree" | b"tsums" | b"relh" | b"relent" | b"unless" => 2,
         b"tent" => 6,
-        b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
-        b"pkgnone" => 0,
+        b"pwent" | b"grent" => 1,
         b"edf" => 3,
         other => return super::registry::record_fields(other),
     })
@@ -539,18 +566,6 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
             let h = obs.releases.entry(text(f[0])).or_default();
             h.entries.push(text(f[1]));
         }
-        b"pkgq" => {
-            let db = obs.packages.get_or_insert_with(PackageDb::default);
-            db.dpkg = true;
-            package::parse_dpkg_query(&text(f[0]), &mut db.installed)?;
-        }
-        b"pkgpol" => {
-            let db = obs.packages.get_or_insert_with(PackageDb::default);
-            db.candidates = package::parse_policy(&text(f[0]));
-        }
-        b"pkgnone" => {
-            obs.packages = Some(PackageDb::default());
-        }
         b"pwent" => obs.users = Some(accounts::parse_passwd(&text(f[0]))?),
         b"grent" => obs.groups = Some(accounts::parse_group(&text(f[0]))?),
         b"unless" => {
@@ -570,8 +585,16 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
         // A record a kind owns: kept for the kind to parse.
         other => {
             let tag = String::from_utf8_lossy(other).into_owned();
-            let rest = f[1..].iter().map(|b| text(b)).collect();
-            obs.records.insert((tag, text(f[0])), rest);
+            match super::registry::record_of(other) {
+                Some((_, r)) if r.per_host => {
+                    obs.host_records
+                        .insert(tag, f.iter().map(|b| text(b)).collect());
+                }
+                _ => {
+                    let rest = f[1..].iter().map(|b| text(b)).collect();
+                    obs.records.insert((tag, text(f[0])), rest);
+                }
+            }
         }
     }
     Ok(())
@@ -715,14 +738,24 @@ mod tests {
     #[test]
     fn minus_asks_again_only_for_what_is_new() {
         let mut a = DeployProbe::default();
-        a.add_package("curl", false);
+        fn frag(_: &[String]) -> String {
+            String::new()
+        }
+        a.add_batched(Kind::Package, "curl".into(), frag);
         a.add_user("app");
         a.add_checkout("/srv/src");
         let mut b = a.clone();
-        b.add_package("git", true);
+        b.add_batched(Kind::Package, "git".into(), frag);
         b.add_checkout("/srv/other");
         let m = b.minus(&a);
-        assert_eq!(m.packages, vec!["curl".to_string(), "git".into()]);
+        assert_eq!(
+            m.batches[&Kind::Package].items,
+            vec!["curl".to_string(), "git".into()],
+            "one fragment answers for all: asked again for every item"
+        );
+        let mut c = a.clone();
+        c.add_batched(Kind::Command, "x".into(), frag);
+        assert!(!c.minus(&a).batches.contains_key(&Kind::Package));
         assert_eq!(m.checkouts, vec!["/srv/other".to_string()]);
         assert!(m.users.is_empty());
         assert!(!m.groups);
