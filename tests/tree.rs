@@ -302,19 +302,19 @@ fn entering_a_folder_holds_against_its_racing_owner() {
     ));
     assert_eq!(kept(), before);
 
-    // The race: deploy swaps x and x.l for two minutes at most (stopped below), in bursts
-    // of up to 30 ms with pauses as long between them: a probe that meets a burst says the
-    // folder changed while it was probed, one in a pause lets the steps meet the next one.
+    // The race: deploy swaps x and x.l for five minutes at most (stopped below), in bursts
+    // of up to 30 ms with pauses of up to 60 ms between them: a probe that meets a burst says
+    // the folder changed while it was probed, one in a pause lets the steps meet the next one.
     lab.sh(
         "h1",
-        "su -s /bin/sh deploy -c 'cd /home/deploy/dir && exec timeout 120 python3 -c \"
+        "su -s /bin/sh deploy -c 'cd /home/deploy/dir && exec timeout 300 python3 -c \"
 import ctypes, random, time
 libc = ctypes.CDLL(None)
 while True:
     end = time.monotonic() + random.uniform(0, 0.03)
     while time.monotonic() < end:
         libc.renameat2(-100, b\\\"x\\\", -100, b\\\"x.l\\\", 2)
-    time.sleep(random.uniform(0, 0.03))
+    time.sleep(random.uniform(0, 0.06))
 \"' >/dev/null 2>&1 &",
     );
     // Each apply: written (exit 0, or 1 when the probe after it met the race), or refused by its step (a link of deploy's seen, or the
@@ -336,7 +336,7 @@ while True:
         ": changed while it was probed (",
     ];
     let (mut applied, mut refused) = (0, 0);
-    for round in 0..100 {
+    for round in 0..300 {
         let p = Project::new(&lab).file(
             "site.yml",
             &format!(
@@ -380,8 +380,9 @@ while True:
 /// On h1: `deploy` owns `/home/deploy/app` with `conf` and `dir/conf` (`app conf`), and links
 /// `conf.l` to root's `/etc/kept/secret` and `dir.l` to root's `/etc/kept/dir` (`/etc/kept`
 /// 0700; both root files 0600, made by `make` on stdout); then, for five minutes at most,
-/// deploy exchanges `conf` with `conf.l` and `dir` with `dir.l` (`renameat2`) in a tight loop.
-fn flip_app_files_with_root_ones(lab: &Lab, make: &str) {
+/// deploy exchanges `conf` with `conf.l` and `dir` with `dir.l` (`renameat2`) in a tight loop,
+/// in bursts of up to 30 ms with pauses of up to `pause` seconds between them (0: none).
+fn flip_app_files_with_root_ones(lab: &Lab, make: &str, pause: f64) {
     lab.sh(
         "h1",
         &format!("set -e; mkdir -p /home/deploy/app/dir /etc/kept/dir && chmod 700 /etc/kept
@@ -393,13 +394,18 @@ fn flip_app_files_with_root_ones(lab: &Lab, make: &str) {
     );
     lab.sh(
         "h1",
-        "su -s /bin/sh deploy -c 'cd /home/deploy/app && exec timeout 300 python3 -c \"
-import ctypes
+        &format!(
+            "su -s /bin/sh deploy -c 'cd /home/deploy/app && exec timeout 300 python3 -c \"
+import ctypes, random, time
 libc = ctypes.CDLL(None)
 while True:
-    for n in (b\\\"conf\\\", b\\\"dir\\\"):
-        libc.renameat2(-100, n, -100, n + b\\\".l\\\", 2)
-\"' >/dev/null 2>&1 &",
+    end = time.monotonic() + random.uniform(0, 0.03)
+    while time.monotonic() < end:
+        for n in (b\\\"conf\\\", b\\\"dir\\\"):
+            libc.renameat2(-100, n, -100, n + b\\\".l\\\", 2)
+    time.sleep(random.uniform(0, {pause}))
+\"' >/dev/null 2>&1 &"
+        ),
     );
 }
 
@@ -426,7 +432,9 @@ fn assert_in_no_record(p: &Project, leaked: &[&str]) {
 #[test]
 fn the_diff_never_shows_a_file_its_racing_owner_links_in() {
     let lab = Lab::start("enter-fetch-race", 1);
-    flip_app_files_with_root_ones(&lab, "printf 'root data\\n'");
+    // Pauses: a probe that meets a burst fails (the path changed while it was probed), so
+    // the fetch is reached only after a probe in a pause.
+    flip_app_files_with_root_ones(&lab, "printf 'root data\\n'", 0.06);
     let p = Project::new(&lab);
     let secret = ["root data", "cm9vdCBkYXRh"]; // and its base64
     let (mut shown, mut said) = (0, 0);
@@ -477,7 +485,7 @@ fn the_diff_never_shows_a_file_its_racing_owner_links_in() {
 #[test]
 fn the_probe_never_reports_a_file_its_racing_owner_links_in() {
     let lab = Lab::start("enter-probe-race", 1);
-    flip_app_files_with_root_ones(&lab, "head -c 77777 /dev/urandom");
+    flip_app_files_with_root_ones(&lab, "head -c 77777 /dev/urandom", 0.0);
     let sum = lab.sh("h1", "sha256sum /etc/kept/secret");
     let sum = sum
         .split_whitespace()
