@@ -693,20 +693,21 @@ fn command_guards_run_for_real() {
     };
     let guard = cmd.guard().expect("unless");
     let check = |p: &DeployProbe| deploy_probe(d.path(), p);
+    let seen = |p: &DeployProbe, id: &str| command::guard_result(&check(p), id).expect("status");
     let mut p = DeployProbe::default();
-    p.add_guard(guard.clone());
+    play::resources::Desired::Command(cmd.clone()).add_probe(&mut p);
     assert_eq!(
-        check(&p).guards[&guard.id],
-        Some(1),
+        seen(&p, &guard.id),
+        Some(Some(1)),
         "flag missing: the check fails"
     );
     fs::write(d.path().join("flag"), b"").expect("flag");
-    assert_eq!(check(&p).guards[&guard.id], Some(0));
+    assert_eq!(seen(&p, &guard.id), Some(Some(0)));
     // A missing chdir is reported, not run.
     let nowhere = Guard::new("true", Some("/nonexistent/dir"), None);
     let mut p2 = DeployProbe::default();
-    p2.add_guard(nowhere.clone());
-    assert_eq!(check(&p2).guards[&nowhere.id], None);
+    p2.add_fragment(command::probe_guard(&nowhere));
+    assert_eq!(seen(&p2, &nowhere.id), Some(None));
 
     // The command runs, creates its path; its output does not disturb the script's records.
     let missing = PathState::missing();

@@ -427,6 +427,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "venv",
     "user",
     "group",
+    "command",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

@@ -12,7 +12,6 @@ use super::{
 };
 use crate::inventory::Host;
 use crate::playbook::Entry;
-use crate::resources::command::CommandSpec;
 use crate::resources::git::{self, GitSpec};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
@@ -516,35 +515,6 @@ pub fn release(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
                 build,
                 environment,
             }
-        },
-    }))
-}
-
-/// `command:` from its entry (its registry line's `render`).
-pub fn command(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, state, .. } = b;
-    let raw = k.raw();
-    k.no_state("command", &state)?;
-    let user = k.string("user", &raw.user)?;
-    if let Some(u) = &user {
-        crate::resources::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
-    }
-    let unless = k.string("unless", &raw.unless)?;
-    if unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
-        return Err(k.fail("unless", "unless: an empty command".into()));
-    }
-    Ok(Desired::Command(CommandSpec {
-        command: key,
-        creates: k.path("creates", k.string("creates", &raw.creates)?)?,
-        unless,
-        on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
-        chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
-        user,
-        check: !k.boolean("changed", &raw.changed)?.unwrap_or(true),
-        environment: {
-            let env = k.mapping("environment", &raw.environment)?;
-            crate::resources::check_environment(&env).map_err(|m| k.fail("environment", m))?;
-            env
         },
     }))
 }

@@ -579,7 +579,7 @@ impl<'a> Resolver<'a> {
         let mut all: Option<BTreeSet<String>> = None;
         for (pos, (entry, res)) in play_resources.iter().enumerate() {
             let (restart, reload) = res.desired.watches();
-            let is_command = res.desired.kind() == Kind::Command;
+            let is_command = res.desired.runs_on_change();
             let first = if is_command {
                 ("on_change", restart, &entry.raw.on_change)
             } else {

@@ -21,14 +21,12 @@
 //! pkgnone \0                                      no dpkg on the host
 //! pwent \0 TEXT \0                                `getent passwd USER...`
 //! grent \0 TEXT \0                                `getent group`
-//! unless \0 ID \0 STATUS \0                       exit status of a command's `unless` check
 //! edf \0 PATH \0 BASE64 \0 STATE \0                 a file `line:`, `block:`, `cron:` edit (`edit`)
 //! ```
 
 use std::collections::BTreeMap;
 
 use super::accounts::{self, GroupEntry, Passwd};
-use super::command::{self, Guard};
 use super::edit;
 use super::edit::FileSeen;
 use super::git::{self, Checkout, Remote};
@@ -175,12 +173,11 @@ pub struct DeployProbe {
     pub users: Vec<String>,
     /// Read the group database (`getent group`).
     pub groups: bool,
-    /// `unless` checks of commands.
-    pub guards: Vec<Guard>,
     /// Text files read whole (`line:`, `block:`, `cron:`).
     pub files: Vec<String>,
-    /// Probe fragments of kinds that own their records (`registry::KindDef::records`).
-    pub fragments: Vec<String>,
+    /// Probe fragments of kinds that own their records (`registry::KindDef::records`), each
+    /// with the seconds it may take beyond the probe's usual bound (a check it runs).
+    pub fragments: Vec<(String, u64)>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
@@ -226,12 +223,18 @@ impl DeployProbe {
     pub fn add_file(&mut self, path: &str) {
         push_unique(&mut self.files, path.to_string());
     }
-    pub fn add_guard(&mut self, g: Guard) {
-        push_unique(&mut self.guards, g);
-    }
     /// A fragment writing records its kind owns (see [`DeployObserved::record`]).
     pub fn add_fragment(&mut self, fragment: String) {
-        push_unique(&mut self.fragments, fragment);
+        self.add_slow_fragment(fragment, 0);
+    }
+    /// [`DeployProbe::add_fragment`] for a fragment that may run for up to `secs` seconds
+    /// (a command it runs, bounded by `timeout`): the probe waits that much longer.
+    pub fn add_slow_fragment(&mut self, fragment: String, secs: u64) {
+        push_unique(&mut self.fragments, (fragment, secs));
+    }
+    /// The seconds the fragments may take beyond the probe's usual bound.
+    pub fn fragment_secs(&self) -> u64 {
+        self.fragments.iter().map(|(_, secs)| secs).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -275,14 +278,11 @@ impl DeployProbe {
                 self.users.clone()
             },
             groups: self.groups && !have.groups,
-            guards: self
-                .guards
-                .iter()
-                .filter(|g| !have.guards.contains(g))
+            files: diff(&self.files, &have.files),
+            fragments: (self.fragments.iter())
+                .filter(|f| !have.fragments.contains(f))
                 .cloned()
                 .collect(),
-            files: diff(&self.files, &have.files),
-            fragments: diff(&self.fragments, &have.fragments),
         }
     }
 
@@ -308,11 +308,8 @@ impl DeployProbe {
         if self.groups {
             s.push_str("printf 'grent\\0'\ngetent group\nprintf '\\0'\n");
         }
-        for g in &self.guards {
-            s.push_str(&command::probe_guard(g));
-        }
         s.push_str(&edit::probe_fragment(&self.files));
-        for f in &self.fragments {
+        for (f, _) in &self.fragments {
             s.push_str(f);
         }
         s
@@ -335,8 +332,6 @@ pub struct DeployObserved {
     /// `None` when not asked; by name (users that do not exist are absent).
     pub users: Option<BTreeMap<String, Passwd>>,
     pub groups: Option<BTreeMap<String, GroupEntry>>,
-    /// `unless` exit statuses by guard id (`None`: its `chdir` does not exist).
-    pub guards: BTreeMap<String, Option<i32>>,
     /// Text files read whole, by path.
     pub files: BTreeMap<String, FileSeen>,
     /// The records kinds own (`registry::KindDef::records`): by tag and key, the fields
@@ -365,7 +360,6 @@ impl DeployObserved {
         if more.groups.is_some() {
             self.groups = more.groups;
         }
-        self.guards.extend(more.guards);
         self.files.extend(more.files);
         self.records.extend(more.records);
     }
@@ -471,7 +465,7 @@ pub fn apply_fragment(
 pub fn record_fields(tag: &[u8]) -> Option<usize> {
     Some(match tag {
         b"gitco" | b"gitls" => 4,
-        b"tree" | b"tsums" | b"relh" | b"relent" | b"unless" => 2,
+        b"tree" | b"tsums" | b"relh" | b"relent" => 2,
         b"tent" => 6,
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
         b"pkgnone" => 0,
@@ -553,16 +547,6 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
         }
         b"pwent" => obs.users = Some(accounts::parse_passwd(&text(f[0]))?),
         b"grent" => obs.groups = Some(accounts::parse_group(&text(f[0]))?),
-        b"unless" => {
-            let status = match text(f[1]).as_str() {
-                "nodir" => None,
-                s => Some(
-                    s.parse::<i32>()
-                        .map_err(|_| format!("bad unless status `{s}`"))?,
-                ),
-            };
-            obs.guards.insert(text(f[0]), status);
-        }
         b"edf" => {
             obs.files
                 .insert(text(f[0]), edit::parse_record(f[1], f[2])?);
@@ -657,11 +641,9 @@ mod tests {
         let mut o = DeployObserved::default();
         assert!(absorb(&mut o, b"gitco", &[b"/d", b"repo"]).is_err());
         assert!(absorb(&mut o, b"unknown", &[]).is_err());
-        absorb(&mut o, b"unless", &[b"g1", b"1"]).unwrap();
-        absorb(&mut o, b"unless", &[b"g2", b"nodir"]).unwrap();
-        assert!(absorb(&mut o, b"unless", &[b"g3", b"x"]).is_err());
-        assert_eq!(o.guards["g1"], Some(1));
-        assert_eq!(o.guards["g2"], None);
+        absorb(&mut o, b"relent", &[b"/srv/app", b"a1"]).unwrap();
+        assert!(absorb(&mut o, b"relent", &[b"/srv/app"]).is_err());
+        assert_eq!(o.releases["/srv/app"].entries, vec!["a1".to_string()]);
     }
 
     #[test]

@@ -287,6 +287,28 @@ pub trait Spec {
     fn tree_root(&self) -> Option<&str> {
         None
     }
+    /// A path whose existence decides whether its step runs, and which that step makes (a
+    /// command's `creates`): resources below it are known only after that step, and its own
+    /// outcome only after an earlier step changing that path or a tree holding it.
+    fn creates(&self) -> Option<&str> {
+        None
+    }
+    /// Its watch list is `on_change`: it runs, in declared order, when a resource declared
+    /// before it changes in this run, so it is planned once the host's other changes are
+    /// known (a command).
+    fn runs_on_change(&self) -> bool {
+        false
+    }
+    /// Its planned change is a check, reported apart from the changes (a command with
+    /// `changed: false`).
+    fn is_check(&self) -> bool {
+        false
+    }
+    /// The verify step after apply expects its change gone (false: it ran or was not due,
+    /// and is not planned again, as a command).
+    fn verified_after_apply(&self) -> bool {
+        true
+    }
     /// Paths it writes besides its key (a program's conf file, a service's unit file, a cron
     /// job's file): like its key, each has one owner on a host (`play check`).
     fn owned_paths(&self) -> Vec<String> {
@@ -486,6 +508,26 @@ impl Desired {
     /// See [`Spec::tree_root`].
     pub fn tree_root(&self) -> Option<&str> {
         each_spec!(self, s => s.tree_root())
+    }
+
+    /// See [`Spec::creates`].
+    pub fn creates(&self) -> Option<&str> {
+        each_spec!(self, s => s.creates())
+    }
+
+    /// See [`Spec::runs_on_change`].
+    pub fn runs_on_change(&self) -> bool {
+        each_spec!(self, s => s.runs_on_change())
+    }
+
+    /// See [`Spec::is_check`].
+    pub fn is_check(&self) -> bool {
+        each_spec!(self, s => s.is_check())
+    }
+
+    /// See [`Spec::verified_after_apply`].
+    pub fn verified_after_apply(&self) -> bool {
+        each_spec!(self, s => s.verified_after_apply())
     }
 
     /// See [`Spec::print_paths`].
