@@ -16,7 +16,8 @@ use play::resources::command::{self, Checks, CommandSpec, Guard};
 use play::resources::deploy::{self, DeployObserved, DeployProbe};
 use play::resources::git::{self, GitSpec};
 use play::resources::release::{self, Pin, ReleaseSource, ReleaseSpec, Seen};
-use play::resources::sync::{self, Excludes, Layout, LocalTree, SyncSpec};
+use play::resources::source::files::{Excludes, Layout, LocalTree, RemoteTree};
+use play::resources::sync::{self, SyncSpec};
 use play::resources::{Action, Observed, PathKind, PathState, Presence};
 
 struct Out {
@@ -123,7 +124,7 @@ fn sync_spec(dest: &Path, src: &Path, exclude: &[&str], delete: bool) -> SyncSpe
     }
 }
 
-fn sync_probe(cwd: &Path, spec: &SyncSpec) -> sync::RemoteTree {
+fn sync_probe(cwd: &Path, spec: &SyncSpec) -> RemoteTree {
     let mut p = DeployProbe::default();
     p.add_tree(&spec.dest, &spec.exclude);
     deploy_probe(cwd, &p)

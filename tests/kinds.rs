@@ -428,6 +428,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "user",
     "group",
     "command",
+    "sync",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

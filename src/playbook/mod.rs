@@ -353,6 +353,7 @@ impl RawResource {
         if !foreign.is_empty() {
             return Err(habits::foreign_keys(kind, &foreign));
         }
+        (kind.def().check_entry)(self)?;
         if kind == Kind::File {
             let sources = [&self.content, &self.src, &self.template]
                 .iter()
@@ -374,9 +375,6 @@ impl RawResource {
         let absent = self.state.as_deref() == Some("absent");
         if kind == Kind::Git && self.repo.is_none() && !absent {
             return Err("a git checkout needs `repo`".into());
-        }
-        if kind == Kind::Sync && self.src.is_none() {
-            return Err("a sync needs `src` (a folder of files/)".into());
         }
         if kind == Kind::Release && self.from.is_none() {
             return Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into());

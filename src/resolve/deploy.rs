@@ -14,7 +14,7 @@ use crate::inventory::Host;
 use crate::playbook::Entry;
 use crate::resources::git::{self, GitSpec};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
-use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
+use crate::resources::source::files::{Excludes, Layout, LocalTree};
 use crate::resources::{Attrs, Desired, Presence};
 use crate::yaml::Value as YValue;
 
@@ -191,6 +191,17 @@ impl Keys<'_> {
             None => Ok(()),
             Some(_) => Err(self.fail("state", format!("a {kind} has no `state`"))),
         }
+    }
+
+    /// The source folder `src` (of `files/`, or an absolute path) named by `key`, shown as
+    /// its path, with its tree (read once per run, with `exclude` applied).
+    pub fn source_tree(
+        &self,
+        key: &str,
+        src: &str,
+        exclude: &[String],
+    ) -> Result<(String, Arc<LocalTree>), ResolveError> {
+        self.resolver.source(self, key, src, exclude)
     }
 
     pub fn path(&self, key: &str, v: Option<String>) -> Result<Option<String>, ResolveError> {
@@ -431,28 +442,6 @@ pub fn git(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
         owner,
         group: attrs.group,
         force: k.boolean("force", &raw.force)?.unwrap_or(false),
-    }))
-}
-
-/// `sync:` from its entry (its registry line's `render`).
-pub fn sync(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, attrs, state } = b;
-    let raw = k.raw();
-    k.no_state("sync", &state)?;
-    let src = k.string("src", &raw.src)?.unwrap_or_default();
-    let exclude = k.list("exclude", &raw.exclude)?.unwrap_or_default();
-    let (src, tree) = k.resolver.source(k, "src", &src, &exclude)?;
-    Ok(Desired::Sync(SyncSpec {
-        dest: key,
-        src,
-        tree,
-        layout: Layout {
-            owner: attrs.owner,
-            group: attrs.group,
-            mode: attrs.mode,
-        },
-        delete: k.boolean("delete", &raw.delete)?.unwrap_or(false),
-        exclude,
     }))
 }
 

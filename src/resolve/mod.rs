@@ -68,8 +68,9 @@ pub struct Targets {
 }
 
 /// Source trees read during a run, by (folder, exclude patterns).
-type TreeCache =
-    std::sync::Mutex<HashMap<(PathBuf, Vec<String>), Arc<crate::resources::sync::LocalTree>>>;
+type TreeCache = std::sync::Mutex<
+    HashMap<(PathBuf, Vec<String>), Arc<crate::resources::source::files::LocalTree>>,
+>;
 
 /// The shared, per-run part of resolution: the template engine.
 pub struct Resolver<'a> {

@@ -374,6 +374,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         tag: GUARD_RECORD,
         fields: 2,
     }],
+    check_entry: super::registry::any_entry,
 };
 
 /// `command:` from its entry (its registry line's `render`).

@@ -32,7 +32,7 @@ use super::edit::FileSeen;
 use super::git::{self, Checkout, Remote};
 use super::package::{self, PackageDb};
 use super::release::{self, History, Pin};
-use super::sync::{self, RemoteTree};
+use super::source::files::{self, RemoteTree};
 use super::{Action, Change, Desired, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
@@ -292,7 +292,7 @@ impl DeployProbe {
         s.push_str(&git::probe_checkouts(&self.checkouts));
         s.push_str(&git::probe_remotes(&self.remotes));
         for (root, exclude) in &self.trees {
-            s.push_str(&sync::probe_tree(root, exclude));
+            s.push_str(&files::probe_tree(root, exclude));
         }
         s.push_str(&release::probe_fragment(&self.releases));
         s.push_str(&package::probe_fragment(
@@ -503,7 +503,7 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
             let root = text(f[0]);
             let state = text(f[1]);
             let t = obs.trees.entry(root).or_default();
-            t.state = sync::TreeState::parse(&state)
+            t.state = files::TreeState::parse(&state)
                 .ok_or_else(|| format!("bad tree state `{state}`"))?;
         }
         b"tent" => {

@@ -149,6 +149,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     render: super::registry::Render::Fn(crate::resolve::directory),
     check_value: super::registry::any_value,
     records: &[],
+    check_entry: super::registry::any_entry,
 };
 
 #[cfg(test)]

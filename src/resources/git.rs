@@ -22,6 +22,7 @@
 //! `core.fsmonitor`, and never as root in a tree another user owns.
 
 use super::deploy::{set_args, short, sibling_prefix, split_path, Planned, Refused};
+use super::source::chown_spec;
 use super::{Action, PathState, Presence};
 use crate::transport::shell_quote;
 
@@ -617,16 +618,6 @@ pub fn plan(
     }
 }
 
-/// `chown -R` operand of owner/group, if any.
-pub fn chown_spec(owner: &Option<String>, group: &Option<String>) -> Option<String> {
-    match (owner, group) {
-        (Some(o), Some(g)) => Some(format!("{o}:{g}")),
-        (Some(o), None) => Some(o.clone()),
-        (None, Some(g)) => Some(format!(":{g}")),
-        (None, None) => None,
-    }
-}
-
 /// The apply step of one checkout (inside the apply script: `play_ok`, `play_fail`). Git's
 /// output goes to stderr (shown when the step fails).
 ///
@@ -840,6 +831,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     render: super::registry::Render::Fn(crate::resolve::deploy::git),
     check_value: super::registry::any_value,
     records: &[],
+    check_entry: super::registry::any_entry,
 };
 
 #[cfg(test)]

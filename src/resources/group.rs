@@ -156,6 +156,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
     records: &[],
+    check_entry: super::registry::any_entry,
 };
 
 /// The spec of a `group:` entry, its errors located at their keys (the registry line's

@@ -136,6 +136,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     render: super::registry::Render::Fn(from_entry),
     check_value,
     records: &[],
+    check_entry: super::registry::any_entry,
 };
 
 /// [`super::registry::KindDef::check_value`]: `regexp` is a regular expression.

@@ -19,6 +19,7 @@ pub mod program;
 pub mod registry;
 pub mod release;
 pub mod service;
+pub mod source;
 pub mod sync;
 pub mod tree;
 pub mod user;
@@ -165,7 +166,7 @@ pub enum Desired {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Work {
     Git(git::GitOp),
-    Sync(sync::SyncWork),
+    Sync(source::files::SyncWork),
     Release(release::ReleaseWork),
     Package(package::PackageOp),
     User(user::UserOp),
@@ -292,6 +293,11 @@ pub trait Spec {
     /// outcome only after an earlier step changing that path or a tree holding it.
     fn creates(&self) -> Option<&str> {
         None
+    }
+    /// Trees it owns whole, each with why (a synced tree it deletes in, a release's
+    /// `current/`): a resource of a path inside one would never converge (`play check`).
+    fn owned_trees(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
     /// Its watch list is `on_change`: it runs, in declared order, when a resource declared
     /// before it changes in this run, so it is planned once the host's other changes are
@@ -513,6 +519,11 @@ impl Desired {
     /// See [`Spec::creates`].
     pub fn creates(&self) -> Option<&str> {
         each_spec!(self, s => s.creates())
+    }
+
+    /// See [`Spec::owned_trees`].
+    pub fn owned_trees(&self) -> Vec<(String, String)> {
+        each_spec!(self, s => s.owned_trees())
     }
 
     /// See [`Spec::runs_on_change`].
@@ -868,7 +879,7 @@ impl Sign {
 /// The files a sync or release changes, as the report lists them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileList {
-    /// At most [`sync::MAX_LISTED`], sorted by path: (sign, `PATH` or `PATH (why)`).
+    /// At most [`source::files::MAX_LISTED`], sorted by path: (sign, `PATH` or `PATH (why)`).
     pub files: Vec<(Sign, String)>,
     /// How many more change and are not listed.
     pub more: usize,

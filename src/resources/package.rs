@@ -491,6 +491,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     },
     check_value: super::registry::any_value,
     records: &[],
+    check_entry: super::registry::any_entry,
 };
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ pub struct KindDef {
     /// reads: the probe keeps their fields (`deploy::DeployObserved::record`), the kind parses
     /// them when it plans.
     pub records: &'static [Record],
+    /// Checks the shape of an entry of this kind beyond its keys (a key it needs, keys that
+    /// exclude each other), as the playbook is loaded; `Err`: the message, located at the
+    /// entry by `playbook`.
+    pub check_entry: fn(&crate::playbook::RawResource) -> Result<(), String>,
 }
 
 /// A probe record a kind owns: `TAG \0 KEY \0` and `fields - 1` more NUL-terminated fields.
@@ -62,6 +66,11 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
 
 /// [`KindDef::check_value`] of the kinds whose values resolve checks only in context.
 pub fn any_value(_key: &str, _value: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// [`KindDef::check_entry`] of the kinds whose entries need no check beyond their keys.
+pub fn any_entry(_entry: &crate::playbook::RawResource) -> Result<(), String> {
     Ok(())
 }
 

@@ -35,7 +35,8 @@ use std::sync::Arc;
 use super::archive::ArchiveError;
 use super::deploy::{set_args, short, Planned, Refused};
 use super::git::{self, Remote, GIT, GIT_FN};
-use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
+use super::source::chown_spec;
+use super::source::files::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
 use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
 use crate::transport::{heredoc, shell_quote};
 
@@ -366,10 +367,10 @@ fn wanted(
                 count(Sign::Removed)
             )];
             let shown = FileList {
-                files: listed.iter().take(sync::MAX_LISTED).cloned().collect(),
-                more: listed.len().saturating_sub(sync::MAX_LISTED),
+                files: listed.iter().take(files::MAX_LISTED).cloned().collect(),
+                more: listed.len().saturating_sub(files::MAX_LISTED),
             };
-            let fresh = sync::diff(tree, &spec.layout, true, &RemoteTree::default());
+            let fresh = files::diff(tree, &spec.layout, true, &RemoteTree::default());
             (
                 Build::Sync {
                     base: None,
@@ -411,7 +412,7 @@ fn from_source(
             });
             let base = live.and(current.map(str::to_string));
             let empty = RemoteTree::default();
-            let work = sync::diff(tree, &spec.layout, true, live.unwrap_or(&empty));
+            let work = files::diff(tree, &spec.layout, true, live.unwrap_or(&empty));
             let lines = if base.is_some() {
                 work.details()
             } else {
@@ -715,7 +716,7 @@ pub fn apply_fragment(
         spec.dest
     );
     let mut stdin = Vec::new();
-    let chown = git::chown_spec(&spec.layout.owner, &spec.layout.group).map(|c| q(&c));
+    let chown = chown_spec(&spec.layout.owner, &spec.layout.group).map(|c| q(&c));
     // DEST and its `releases/` may belong to the owner: every step works from inside the pinned
     // folder (`play_enter`), on names, never through a path the owner could swap for a link;
     // a new release is built in root's private folder and renamed into place.
@@ -800,15 +801,15 @@ n=\"$b/r\"
                     None => s.push_str(&format!("mkdir -- {n} || {undo}\n")),
                 }
                 s.push_str(
-                    &sync::removal_lines(i, n, work, "").replace(&format!("play_fail {i}"), &undo),
+                    &files::removal_lines(i, n, work, "").replace(&format!("play_fail {i}"), &undo),
                 );
                 if !work.upload.is_empty() || !work.new_dirs.is_empty() {
-                    let tar = sync::archive(tree, &spec.layout, work)?;
-                    s.push_str(&sync::extract_lines(i, n, tar.len(), &undo, ""));
-                    stdin = sync::stdin_with_marker(i, &tar);
+                    let tar = files::archive(tree, &spec.layout, work)?;
+                    s.push_str(&files::extract_lines(i, n, tar.len(), &undo, ""));
+                    stdin = files::stdin_with_marker(i, &tar);
                 }
                 s.push_str(
-                    &sync::attr_lines(i, n, &Layout::default(), work, "")
+                    &files::attr_lines(i, n, &Layout::default(), work, "")
                         .replace(&format!("play_fail {i}"), &undo),
                 );
             }
@@ -861,7 +862,7 @@ n=\"$b/r\"
         s.push_str(&shared_lines(spec, n, &undo));
         s.push_str(&format!(
             "chmod 0{} {n} || {undo}\n",
-            mode_str(sync::DIR_MODE)
+            mode_str(files::DIR_MODE)
         ));
         if let Some(c) = &chown {
             s.push_str(&format!("chown -R -- {c} {n} || {undo}\n"));
@@ -1059,6 +1060,15 @@ impl super::Spec for ReleaseSpec {
     fn written(&self) -> Option<&str> {
         Some(&self.dest)
     }
+    fn owned_trees(&self) -> Vec<(String, String)> {
+        [self.current(), self.releases()]
+            .into_iter()
+            .map(|inner| {
+                let why = format!("release {} replaces {inner} on every switch", self.dest);
+                (inner, why)
+            })
+            .collect()
+    }
     fn tree_root(&self) -> Option<&str> {
         Some(&self.dest)
     }
@@ -1087,13 +1097,14 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     render: super::registry::Render::Fn(crate::resolve::deploy::release),
     check_value: super::registry::any_value,
     records: &[],
+    check_entry: super::registry::any_entry,
 };
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::resources::sha256_hex;
-    use crate::resources::sync::{LocalFile, RemoteEntry};
+    use crate::resources::source::files::{LocalFile, RemoteEntry};
 
     const C1: &str = "aaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     const C2: &str = "ccccccccccccdddddddddddddddddddddddddddd";

@@ -190,25 +190,8 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
 pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
     let mut owners: Vec<(String, String, &Resource)> = Vec::new();
     for r in resources {
-        match &r.desired {
-            Desired::Sync(s) if s.delete => owners.push((
-                normalize(&s.dest),
-                format!(
-                    "sync {} with delete: true deletes what its source does not have",
-                    s.dest
-                ),
-                r,
-            )),
-            Desired::Release(s) => {
-                for inner in [s.current(), s.releases()] {
-                    owners.push((
-                        normalize(&inner),
-                        format!("release {} replaces {inner} on every switch", s.dest),
-                        r,
-                    ));
-                }
-            }
-            _ => {}
+        for (root, why) in r.desired.owned_trees() {
+            owners.push((normalize(&root), why, r));
         }
     }
     let mut out = Vec::new();

@@ -457,6 +457,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         tag: "venv",
         fields: 6,
     }],
+    check_entry: super::registry::any_entry,
 };
 
 /// [`super::registry::KindDef::check_value`]: each of `packages` is a requirement.
