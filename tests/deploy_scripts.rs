@@ -533,14 +533,9 @@ fn repo(d: &Path) -> (String, String, String) {
 fn converge_git(cwd: &Path, spec: &GitSpec) -> Result<Vec<String>, String> {
     let core = core_probe(cwd, std::slice::from_ref(&spec.dest));
     let mut p = DeployProbe::default();
-    p.add_checkout(&spec.dest);
-    p.add_remote(&spec.repo, &spec.version, &spec.ssh);
+    play::resources::Desired::Git(spec.clone()).add_probe(&mut p);
     let deploy = deploy_probe(cwd, &p);
-    let checkout = deploy
-        .checkouts
-        .get(&spec.dest)
-        .cloned()
-        .unwrap_or_default();
+    let checkout = git::seen_checkout(&deploy, &spec.dest).map_err(|e| e.0)?;
     let remote = deploy
         .remotes
         .get(&(spec.repo.clone(), spec.version.clone()));

@@ -429,6 +429,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "group",
     "command",
     "sync",
+    "git",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

@@ -397,9 +397,7 @@ fn probe(
     // may take (each `unless` check has its own limit; remotes and trees take longer).
     let deploy = &w.extra.deploy;
     let allowance = std::time::Duration::from_secs(
-        deploy.fragment_secs()
-            + 120 * deploy.remotes.len() as u64
-            + 60 * (deploy.trees.len() + deploy.checkouts.len()) as u64,
+        deploy.fragment_secs() + 120 * deploy.remotes.len() as u64 + 60 * deploy.trees.len() as u64,
     );
     r.round_trips += 1;
     let out = t

@@ -372,10 +372,6 @@ impl RawResource {
         {
             return Err("a program needs `command`".into());
         }
-        let absent = self.state.as_deref() == Some("absent");
-        if kind == Kind::Git && self.repo.is_none() && !absent {
-            return Err("a git checkout needs `repo`".into());
-        }
         if kind == Kind::Release && self.from.is_none() {
             return Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into());
         }

@@ -12,9 +12,9 @@ use super::{
 };
 use crate::inventory::Host;
 use crate::playbook::Entry;
-use crate::resources::git::{self, GitSpec};
 use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
 use crate::resources::source::files::{Excludes, Layout, LocalTree};
+use crate::resources::source::repo::{self, GitSsh};
 use crate::resources::{Attrs, Desired, Presence};
 use crate::yaml::Value as YValue;
 
@@ -204,6 +204,16 @@ impl Keys<'_> {
         self.resolver.source(self, key, src, exclude)
     }
 
+    /// The `key:` and `known_hosts:` of a git fetch, each with the key its errors point at
+    /// (see `Resolver::git_ssh`).
+    pub fn git_ssh(
+        &self,
+        key: (&str, Option<String>),
+        known_hosts: (&str, Option<String>),
+    ) -> Result<GitSsh, ResolveError> {
+        self.resolver.git_ssh(self, key, known_hosts)
+    }
+
     pub fn path(&self, key: &str, v: Option<String>) -> Result<Option<String>, ResolveError> {
         match v {
             None => Ok(None),
@@ -264,7 +274,7 @@ impl Resolver<'_> {
         k: &Keys,
         (key_at, key): (&str, Option<String>),
         (kh_at, known_hosts): (&str, Option<String>),
-    ) -> Result<git::GitSsh, ResolveError> {
+    ) -> Result<GitSsh, ResolveError> {
         let role_dir = role_dir_of(self.playbook, k.entry);
         let read = |at: &str, what: &str, name: &str| -> Result<(PathBuf, Vec<u8>), ResolveError> {
             let path = find(&role_dir, &self.playbook.dir, "files", name).ok_or_else(|| {
@@ -290,7 +300,7 @@ impl Resolver<'_> {
             Some(name) => {
                 let (path, bytes) = read(key_at, "key", &name)?;
                 let shown = path.display().to_string();
-                let key = git::DeployKey::new(&shown, &bytes)
+                let key = repo::DeployKey::new(&shown, &bytes)
                     .map_err(|m| k.fail(key_at, format!("key: {shown} {m}")))?;
                 crate::vault::register_strings(key.lines().map(str::to_string));
                 Some(key)
@@ -299,7 +309,7 @@ impl Resolver<'_> {
         let known_hosts = match known_hosts {
             None => None,
             Some(t) if t.contains(char::is_whitespace) => {
-                git::check_known_hosts(&t)
+                repo::check_known_hosts(&t)
                     .map_err(|m| k.fail(kh_at, format!("known_hosts: {m}")))?;
                 Some(t)
             }
@@ -311,12 +321,12 @@ impl Resolver<'_> {
                         format!("known_hosts: {} is not text", path.display()),
                     )
                 })?;
-                git::check_known_hosts(&t)
+                repo::check_known_hosts(&t)
                     .map_err(|m| k.fail(kh_at, format!("known_hosts: {} {m}", path.display())))?;
                 Some(t)
             }
         };
-        Ok(git::GitSsh { key, known_hosts })
+        Ok(GitSsh { key, known_hosts })
     }
 
     fn release_source(&self, k: &Keys) -> Result<ReleaseSource, ResolveError> {
@@ -374,9 +384,9 @@ impl Resolver<'_> {
                 if get("exclude").is_some() {
                     return Err(k.fail("from", "from: `exclude` goes with `sync`".into()));
                 }
-                git::check_repo(&repo).map_err(|m| k.fail("from", format!("from: {m}")))?;
+                repo::check_repo(&repo).map_err(|m| k.fail("from", format!("from: {m}")))?;
                 let version = text("version")?.unwrap_or_else(|| "HEAD".into());
-                git::check_version(&version).map_err(|m| k.fail("from", format!("from: {m}")))?;
+                repo::check_version(&version).map_err(|m| k.fail("from", format!("from: {m}")))?;
                 let depth = match k.id("from", &get("depth"))? {
                     Some(0) => return Err(k.fail("from", "from: depth must be at least 1".into())),
                     d => d,
@@ -393,56 +403,6 @@ impl Resolver<'_> {
             _ => Err(bad()),
         }
     }
-}
-
-/// `git:` from its entry (its registry line's `render`).
-pub fn git(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, attrs, state } = b;
-    let raw = k.raw();
-    let presence = k.presence(&state)?;
-    let repo = k.string("repo", &raw.repo)?.unwrap_or_default();
-    if presence == Presence::Present {
-        git::check_repo(&repo).map_err(|m| k.fail("repo", m))?;
-    }
-    let version = k
-        .string("version", &raw.version)?
-        .unwrap_or_else(|| "HEAD".into());
-    git::check_version(&version).map_err(|m| k.fail("version", m))?;
-    let depth = match k.id("depth", &raw.depth)? {
-        Some(0) => return Err(k.fail("depth", "depth must be at least 1".into())),
-        d => d,
-    };
-    // `user:` (Ansible's `become_user` on a git task) is the user git runs as: the checkout's
-    // owner, as `owner:` says; both given must agree.
-    let owner = match (attrs.owner, k.string("user", &raw.user)?) {
-        (Some(o), Some(u)) if o != u => {
-            let m =
-                format!("`user: {u}` and `owner: {o}` differ: git runs as the checkout's owner");
-            return Err(k.fail("user", m));
-        }
-        (Some(o), _) => Some(o),
-        (None, Some(u)) => {
-            crate::resources::accounts::check_name("user", &u).map_err(|m| k.fail("user", m))?;
-            Some(u)
-        }
-        (None, None) => None,
-    };
-    let ssh = k.resolver.git_ssh(
-        k,
-        ("key", k.string("key", &raw.key)?),
-        ("known_hosts", k.string("known_hosts", &raw.known_hosts)?),
-    )?;
-    Ok(Desired::Git(GitSpec {
-        ssh,
-        dest: key,
-        presence,
-        repo,
-        version,
-        depth,
-        owner,
-        group: attrs.group,
-        force: k.boolean("force", &raw.force)?.unwrap_or(false),
-    }))
 }
 
 /// `release:` from its entry (its registry line's `render`).

@@ -10,7 +10,6 @@
 //! # Probe records (NUL-terminated fields, see `probe`)
 //!
 //! ```text
-//! gitco \0 DEST \0 STATE \0 HEAD \0 ORIGIN \0     a checkout: STATE missing|repo|empty|notrepo|notdir
 //! gitls \0 REPO \0 VERSION \0 STATUS \0 TEXT \0   `git ls-remote` exit status and output
 //! tree \0 ROOT \0 STATE \0                        a tree to hash: STATE dir|missing|notdir
 //! tent \0 ROOT \0 TYPE \0 REL \0 MODE \0 OWNER \0 GROUP \0   one entry of it (find -printf)
@@ -29,10 +28,10 @@ use std::collections::BTreeMap;
 use super::accounts::{self, GroupEntry, Passwd};
 use super::edit;
 use super::edit::FileSeen;
-use super::git::{self, Checkout, Remote};
 use super::package::{self, PackageDb};
 use super::release::{self, History, Pin};
 use super::source::files::{self, RemoteTree};
+use super::source::repo::{self, GitSsh, Remote};
 use super::{Action, Change, Desired, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
@@ -155,11 +154,9 @@ pub fn parse_sum_line(line: &[u8]) -> Result<(String, String), String> {
 /// What the probe must report for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeployProbe {
-    /// Checkouts (`git:` destinations).
-    pub checkouts: Vec<String>,
     /// `(repo, version, ssh)` to resolve with `git ls-remote` (with that deploy key and
     /// known_hosts, when given).
-    pub remotes: Vec<(String, String, git::GitSsh)>,
+    pub remotes: Vec<(String, String, GitSsh)>,
     /// Trees to list and hash: (root, exclude patterns).
     pub trees: Vec<(String, Vec<String>)>,
     /// Release folders (history and entries).
@@ -187,10 +184,7 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
 }
 
 impl DeployProbe {
-    pub fn add_checkout(&mut self, dest: &str) {
-        push_unique(&mut self.checkouts, dest.to_string());
-    }
-    pub fn add_remote(&mut self, repo: &str, version: &str, ssh: &git::GitSsh) {
+    pub fn add_remote(&mut self, repo: &str, version: &str, ssh: &GitSsh) {
         // One lookup per (repo, version), with the first ssh settings given for it.
         match self
             .remotes
@@ -247,7 +241,6 @@ impl DeployProbe {
             a.iter().filter(|x| !b.contains(x)).cloned().collect()
         };
         DeployProbe {
-            checkouts: diff(&self.checkouts, &have.checkouts),
             remotes: self
                 .remotes
                 .iter()
@@ -289,8 +282,7 @@ impl DeployProbe {
     /// The probe fragment: text to append to the probe script (before its end record).
     pub fn fragment(&self) -> String {
         let mut s = String::new();
-        s.push_str(&git::probe_checkouts(&self.checkouts));
-        s.push_str(&git::probe_remotes(&self.remotes));
+        s.push_str(&repo::probe_remotes(&self.remotes));
         for (root, exclude) in &self.trees {
             s.push_str(&files::probe_tree(root, exclude));
         }
@@ -319,8 +311,6 @@ impl DeployProbe {
 /// What the probe found for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeployObserved {
-    /// By destination.
-    pub checkouts: BTreeMap<String, Checkout>,
     /// By (repo, version).
     pub remotes: BTreeMap<(String, String), Remote>,
     /// By root.
@@ -347,7 +337,6 @@ impl DeployObserved {
 
     /// Adds a later probe's findings.
     pub fn merge(&mut self, more: DeployObserved) {
-        self.checkouts.extend(more.checkouts);
         self.remotes.extend(more.remotes);
         self.trees.extend(more.trees);
         self.releases.extend(more.releases);
@@ -464,7 +453,7 @@ pub fn apply_fragment(
 /// How many fields follow a record tag of these kinds; `None`: not one of theirs.
 pub fn record_fields(tag: &[u8]) -> Option<usize> {
     Some(match tag {
-        b"gitco" | b"gitls" => 4,
+        b"gitls" => 4,
         b"tree" | b"tsums" | b"relh" | b"relent" => 2,
         b"tent" => 6,
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
@@ -488,15 +477,11 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
         ));
     }
     match tag {
-        b"gitco" => {
-            let c = git::parse_checkout(&text(f[1]), &text(f[2]), &text(f[3]))?;
-            obs.checkouts.insert(text(f[0]), c);
-        }
         b"gitls" => {
             let status: i32 = text(f[2])
                 .parse()
                 .map_err(|_| format!("bad ls-remote status `{}`", text(f[2])))?;
-            let r = git::parse_ls_remote(&text(f[1]), status, &text(f[3]));
+            let r = repo::parse_ls_remote(&text(f[1]), status, &text(f[3]));
             obs.remotes.insert((text(f[0]), text(f[1])), r);
         }
         b"tree" => {
@@ -595,20 +580,20 @@ mod tests {
 
     #[test]
     fn one_lookup_per_remote_with_the_ssh_settings_given_for_it() {
-        let kh = git::GitSsh {
+        let kh = GitSsh {
             key: None,
             known_hosts: Some("h ssh-ed25519 AAAA".into()),
         };
         let mut p = DeployProbe::default();
-        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "main", &GitSsh::default());
         p.add_remote("git@h:a.git", "main", &kh);
-        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
-        p.add_remote("git@h:a.git", "v2", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "main", &GitSsh::default());
+        p.add_remote("git@h:a.git", "v2", &GitSsh::default());
         assert_eq!(
             p.remotes,
             vec![
                 ("git@h:a.git".to_string(), "main".to_string(), kh),
-                ("git@h:a.git".into(), "v2".into(), git::GitSsh::default()),
+                ("git@h:a.git".into(), "v2".into(), GitSsh::default()),
             ]
         );
     }
@@ -639,7 +624,7 @@ mod tests {
     #[test]
     fn records_are_counted_and_checked() {
         let mut o = DeployObserved::default();
-        assert!(absorb(&mut o, b"gitco", &[b"/d", b"repo"]).is_err());
+        assert!(absorb(&mut o, b"gitls", &[b"/d", b"repo"]).is_err());
         assert!(absorb(&mut o, b"unknown", &[]).is_err());
         absorb(&mut o, b"relent", &[b"/srv/app", b"a1"]).unwrap();
         assert!(absorb(&mut o, b"relent", &[b"/srv/app"]).is_err());
@@ -699,13 +684,13 @@ mod tests {
         let mut a = DeployProbe::default();
         a.add_package("curl", false);
         a.add_user("app");
-        a.add_checkout("/srv/src");
+        a.add_tree("/srv/src", &[]);
         let mut b = a.clone();
         b.add_package("git", true);
-        b.add_checkout("/srv/other");
+        b.add_tree("/srv/other", &[]);
         let m = b.minus(&a);
         assert_eq!(m.packages, vec!["curl".to_string(), "git".into()]);
-        assert_eq!(m.checkouts, vec!["/srv/other".to_string()]);
+        assert_eq!(m.trees, vec![("/srv/other".to_string(), Vec::new())]);
         assert!(m.users.is_empty());
         assert!(!m.groups);
         assert!(a.minus(&a).is_empty());

@@ -34,9 +34,9 @@ use std::sync::Arc;
 
 use super::archive::ArchiveError;
 use super::deploy::{set_args, short, Planned, Refused};
-use super::git::{self, Remote, GIT, GIT_FN};
 use super::source::chown_spec;
 use super::source::files::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
+use super::source::repo::{self, Remote, GIT, GIT_FN};
 use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
 use crate::transport::{heredoc, shell_quote};
 
@@ -63,7 +63,7 @@ pub enum ReleaseSource {
         version: String,
         depth: Option<u32>,
         /// `key:` and `known_hosts:` of the fetch.
-        ssh: git::GitSsh,
+        ssh: repo::GitSsh,
     },
 }
 
@@ -421,7 +421,7 @@ fn from_source(
             Ok((id, Build::Sync { base, work }, lines))
         }
         ReleaseSource::Git { repo, version, .. } => {
-            let (commit, reference) = git::wanted(repo, version, seen.remote)?;
+            let (commit, reference) = repo::wanted(repo, version, seen.remote)?;
             let id = commit[..12].to_string();
             let at = if reference == commit {
                 short(&commit).to_string()
@@ -824,9 +824,9 @@ n=\"$b/r\"
                 let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
                 s.push_str(GIT_FN);
                 if !ssh.is_empty() {
-                    s.push_str(git::GIT_KEY_FN);
+                    s.push_str(repo::GIT_KEY_FN);
                 }
-                s.push_str(&git::upload_pack_lines(repo));
+                s.push_str(&repo::upload_pack_lines(repo));
                 s.push_str(&format!(
                     "if [ \"$(id -u)\" = 0 ]; then\n  c={}\n  (umask 077 && mkdir -p -- {root}) && chmod 0700 {root} || {undo}\nelse\n  c={}\nfi\n",
                     q(&spec.cache()),
@@ -1147,7 +1147,7 @@ mod tests {
                 repo: "/srv/repo.git".into(),
                 version: version.into(),
                 depth: Some(1),
-                ssh: git::GitSsh::default(),
+                ssh: repo::GitSsh::default(),
             },
             layout: Layout::default(),
             keep: 3,

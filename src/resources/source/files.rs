@@ -10,7 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::super::archive::{self, ArchiveError, Member};
 use super::super::{mode_str, sha256_hex, FileList, Sign};
-use super::chown_spec;
+use super::{chown_spec, owner_change};
 use crate::transport::shell_quote;
 
 /// Mode of every synced folder.
@@ -466,17 +466,9 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
             w.chmod.push((path.to_string(), mode));
             what.push(format!("mode {} → {}", mode_str(e.mode), mode_str(mode)));
         }
-        let owner_bad = layout.owner.as_ref().is_some_and(|o| o != &e.owner);
-        let group_bad = layout.group.as_ref().is_some_and(|g| g != &e.group);
-        if owner_bad || group_bad {
+        if let Some(change) = owner_change(&layout.owner, &layout.group, (&e.owner, &e.group)) {
             w.chown.push(path.to_string());
-            what.push(format!(
-                "owner {}:{} → {}:{}",
-                e.owner,
-                e.group,
-                layout.owner.as_deref().unwrap_or(&e.owner),
-                layout.group.as_deref().unwrap_or(&e.group)
-            ));
+            what.push(change);
         }
         if !what.is_empty() {
             w.lines
