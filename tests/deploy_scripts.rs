@@ -281,7 +281,7 @@ fn sync_converges_sends_only_what_differs_and_deletes() {
 fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, DeployObserved) {
     let core = core_probe(cwd, &spec.probe_paths());
     let mut p = DeployProbe::default();
-    p.add_release(&spec.dest);
+    p.add_fragment(release::probe_fragment(std::slice::from_ref(&spec.dest)));
     if let Some((root, ex)) = spec.probe_tree() {
         p.add_tree(&root, &ex);
     }
@@ -297,7 +297,7 @@ fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, DeployObserved) {
 /// Plans and applies a release; returns the plan's details and the live release id.
 fn converge_release(cwd: &Path, spec: &ReleaseSpec) -> (Vec<String>, String) {
     let (core, deploy) = release_seen(cwd, spec);
-    let history = deploy.releases.get(&spec.dest).cloned().unwrap_or_default();
+    let history = release::seen_history(&deploy, &spec.dest);
     let tree = spec
         .probe_tree()
         .and_then(|(r, _)| deploy.trees.get(&r).cloned());
@@ -451,7 +451,7 @@ fn sync_releases_switch_keep_and_roll_back() {
     assert!(dest.join("releases").join(&id3).is_dir());
     // Nothing before id2 is left (id1 was pruned): a clear error.
     let (core, deploy) = release_seen(d.path(), &spec(2, Some(Pin::Previous)));
-    let h = deploy.releases[&dest.display().to_string()].clone();
+    let h = release::seen_history(&deploy, &dest.display().to_string());
     let s = spec(2, Some(Pin::Previous));
     let e = release::plan(
         &s,

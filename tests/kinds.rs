@@ -430,6 +430,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "command",
     "sync",
     "git",
+    "release",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

@@ -372,9 +372,6 @@ impl RawResource {
         {
             return Err("a program needs `command`".into());
         }
-        if kind == Kind::Release && self.from.is_none() {
-            return Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into());
-        }
         if self.loop_var.is_some() && self.loop_.is_none() {
             return Err("`loop_var` without `loop`".into());
         }

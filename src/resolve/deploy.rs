@@ -12,10 +12,9 @@ use super::{
 };
 use crate::inventory::Host;
 use crate::playbook::Entry;
-use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
-use crate::resources::source::files::{Excludes, Layout, LocalTree};
+use crate::resources::source::files::{Excludes, LocalTree};
 use crate::resources::source::repo::{self, GitSsh};
-use crate::resources::{Attrs, Desired, Presence};
+use crate::resources::{Attrs, Presence};
 use crate::yaml::Value as YValue;
 
 /// The extra var that pins every `release:` of a run (`play rollback`): `previous` or an id.
@@ -214,6 +213,16 @@ impl Keys<'_> {
         self.resolver.git_ssh(self, key, known_hosts)
     }
 
+    /// A scalar value of `key` as text (`None` when it renders to none, or is not a scalar).
+    pub fn scalar_of(&self, key: &str, v: &YValue) -> Result<Option<String>, ResolveError> {
+        Ok(scalar_text(&self.value(key, v)?))
+    }
+
+    /// The `-e` value of `name`, if given.
+    pub fn extra_var(&self, name: &str) -> Option<&YValue> {
+        self.resolver.extra_vars.get(name)
+    }
+
     pub fn path(&self, key: &str, v: Option<String>) -> Result<Option<String>, ResolveError> {
         match v {
             None => Ok(None),
@@ -263,7 +272,6 @@ impl Resolver<'_> {
         Ok((dir.display().to_string(), tree))
     }
 
-    /// `from: {sync: FOLDER, exclude: [...]}` or `from: {git: REPO, version: V, depth: N}`.
     /// The `key:` and `known_hosts:` of a git fetch (each with the key its errors point at):
     /// the key a controller file (found like other file sources: the role's `files/`, the
     /// playbook's, or an absolute path), decrypted when it is an age file (`play vault
@@ -328,142 +336,4 @@ impl Resolver<'_> {
         };
         Ok(GitSsh { key, known_hosts })
     }
-
-    fn release_source(&self, k: &Keys) -> Result<ReleaseSource, ResolveError> {
-        let bad = || {
-            k.fail(
-                "from",
-                "from: expected `{sync: FOLDER, exclude: [...]}` or `{git: REPO, version: V, depth: N}`"
-                    .into(),
-            )
-        };
-        let Some(YValue::Mapping(m)) = &k.entry.raw.from else {
-            return Err(bad());
-        };
-        let get = |name: &str| {
-            m.iter()
-                .find(|(key, _)| matches!(key, YValue::String(s) if s == name))
-                .map(|(_, v)| v.clone())
-        };
-        for (key, _) in m {
-            let known = matches!(key, YValue::String(s) if ["sync", "exclude", "git", "version", "depth", "key", "known_hosts"].contains(&s.as_str()));
-            if !known {
-                return Err(k.fail(
-                    "from",
-                    format!(
-                        "from: unknown key `{}` (sync, exclude, git, version, depth, key, known_hosts)",
-                        crate::yaml::to_string(key).trim()
-                    ),
-                ));
-            }
-        }
-        let text = |name: &str| -> Result<Option<String>, ResolveError> {
-            match get(name) {
-                None => Ok(None),
-                Some(v) => scalar_text(&k.value("from", &v)?)
-                    .map(Some)
-                    .ok_or_else(|| k.fail("from", format!("from: `{name}` must be a string"))),
-            }
-        };
-        match (text("sync")?, text("git")?) {
-            (Some(src), None) => {
-                if ["version", "depth", "key", "known_hosts"]
-                    .iter()
-                    .any(|n| get(n).is_some())
-                {
-                    return Err(k.fail(
-                        "from",
-                        "from: `version`, `depth`, `key` and `known_hosts` go with `git`".into(),
-                    ));
-                }
-                let exclude = k.list("from", &get("exclude"))?.unwrap_or_default();
-                let (src, tree) = self.source(k, "from", &src, &exclude)?;
-                Ok(ReleaseSource::Sync { src, tree, exclude })
-            }
-            (None, Some(repo)) => {
-                if get("exclude").is_some() {
-                    return Err(k.fail("from", "from: `exclude` goes with `sync`".into()));
-                }
-                repo::check_repo(&repo).map_err(|m| k.fail("from", format!("from: {m}")))?;
-                let version = text("version")?.unwrap_or_else(|| "HEAD".into());
-                repo::check_version(&version).map_err(|m| k.fail("from", format!("from: {m}")))?;
-                let depth = match k.id("from", &get("depth"))? {
-                    Some(0) => return Err(k.fail("from", "from: depth must be at least 1".into())),
-                    d => d,
-                };
-                let ssh =
-                    self.git_ssh(k, ("from", text("key")?), ("from", text("known_hosts")?))?;
-                Ok(ReleaseSource::Git {
-                    repo,
-                    version,
-                    depth,
-                    ssh,
-                })
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-/// `release:` from its entry (its registry line's `render`).
-pub fn release(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, attrs, state } = b;
-    let raw = k.raw();
-    k.no_state("release", &state)?;
-    let source = k.resolver.release_source(k)?;
-    let keep = match k.number("keep", &raw.keep)? {
-        None => release::DEFAULT_KEEP,
-        Some(0) => return Err(k.fail("keep", "keep must be at least 1".into())),
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-    };
-    let pin = match k.resolver.extra_vars.get(RELEASE_PIN_VAR) {
-        None => None,
-        Some(v) => {
-            let text = match v {
-                YValue::String(s) => s.trim().to_string(),
-                other => crate::yaml::to_string(other).trim().to_string(),
-            };
-            match text.as_str() {
-                "" => None,
-                "previous" => Some(Pin::Previous),
-                id if release::is_id(id) => Some(Pin::Id(id.to_string())),
-                other => {
-                    return Err(k.fail(
-                        "release",
-                        format!(
-                            "-e {RELEASE_PIN_VAR}={other}: expected `previous` or a release id (12 hex digits)"
-                        ),
-                    ))
-                }
-            }
-        }
-    };
-    Ok(Desired::Release(ReleaseSpec {
-        dest: key,
-        source,
-        layout: Layout {
-            owner: attrs.owner,
-            group: attrs.group,
-            mode: attrs.mode,
-        },
-        keep,
-        pin,
-        cache_root: crate::resources::release::CACHE_ROOT.into(),
-        steps: {
-            let shared = k.list("shared", &raw.shared)?.unwrap_or_default();
-            release::check_shared_list(&shared).map_err(|m| k.fail("shared", m))?;
-            let build = k.list("build", &raw.build)?.unwrap_or_default();
-            if build.iter().any(|c| c.trim().is_empty()) {
-                return Err(k.fail("build", "build: an empty command".into()));
-            }
-            let environment = k.mapping("environment", &raw.environment)?;
-            crate::resources::check_environment(&environment)
-                .map_err(|m| k.fail("environment", m))?;
-            release::Steps {
-                shared,
-                build,
-                environment,
-            }
-        },
-    }))
 }

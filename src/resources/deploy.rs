@@ -14,8 +14,6 @@
 //! tree \0 ROOT \0 STATE \0                        a tree to hash: STATE dir|missing|notdir
 //! tent \0 ROOT \0 TYPE \0 REL \0 MODE \0 OWNER \0 GROUP \0   one entry of it (find -printf)
 //! tsums \0 ROOT \0 TEXT \0                        `sha256sum` of its regular files
-//! relh \0 DEST \0 TEXT \0                         a release folder's history (revisions.log)
-//! relent \0 DEST \0 NAME \0                       an entry of DEST/releases
 //! pkgq \0 TEXT \0 pkgpol \0 TEXT \0               `dpkg-query -W`, `apt-cache policy`
 //! pkgnone \0                                      no dpkg on the host
 //! pwent \0 TEXT \0                                `getent passwd USER...`
@@ -29,7 +27,6 @@ use super::accounts::{self, GroupEntry, Passwd};
 use super::edit;
 use super::edit::FileSeen;
 use super::package::{self, PackageDb};
-use super::release::{self, History, Pin};
 use super::source::files::{self, RemoteTree};
 use super::source::repo::{self, GitSsh, Remote};
 use super::{Action, Change, Desired, Observed, PlanError, Resource};
@@ -159,8 +156,6 @@ pub struct DeployProbe {
     pub remotes: Vec<(String, String, GitSsh)>,
     /// Trees to list and hash: (root, exclude patterns).
     pub trees: Vec<(String, Vec<String>)>,
-    /// Release folders (history and entries).
-    pub releases: Vec<String>,
     /// Package names.
     pub packages: Vec<String>,
     /// Those whose apt candidate is needed even when installed (`state: latest`); for the
@@ -200,9 +195,6 @@ impl DeployProbe {
     }
     pub fn add_tree(&mut self, root: &str, exclude: &[String]) {
         push_unique(&mut self.trees, (root.to_string(), exclude.to_vec()));
-    }
-    pub fn add_release(&mut self, dest: &str) {
-        push_unique(&mut self.releases, dest.to_string());
     }
     pub fn add_package(&mut self, name: &str, latest: bool) {
         push_unique(&mut self.packages, name.to_string());
@@ -253,7 +245,6 @@ impl DeployProbe {
                 .filter(|x| !have.trees.contains(x))
                 .cloned()
                 .collect(),
-            releases: diff(&self.releases, &have.releases),
             packages: if diff(&self.packages, &have.packages).is_empty() {
                 Vec::new()
             } else {
@@ -286,7 +277,6 @@ impl DeployProbe {
         for (root, exclude) in &self.trees {
             s.push_str(&files::probe_tree(root, exclude));
         }
-        s.push_str(&release::probe_fragment(&self.releases));
         s.push_str(&package::probe_fragment(
             &self.packages,
             &self.packages_latest,
@@ -315,8 +305,6 @@ pub struct DeployObserved {
     pub remotes: BTreeMap<(String, String), Remote>,
     /// By root.
     pub trees: BTreeMap<String, RemoteTree>,
-    /// By release folder.
-    pub releases: BTreeMap<String, History>,
     /// `None` when not asked.
     pub packages: Option<PackageDb>,
     /// `None` when not asked; by name (users that do not exist are absent).
@@ -339,7 +327,6 @@ impl DeployObserved {
     pub fn merge(&mut self, more: DeployObserved) {
         self.remotes.extend(more.remotes);
         self.trees.extend(more.trees);
-        self.releases.extend(more.releases);
         if more.packages.is_some() {
             self.packages = more.packages;
         }
@@ -414,16 +401,13 @@ pub fn plan(
     ))
 }
 
-/// After planning, a rollback's `previous` is the release the plan chose: the check after
-/// apply must see that one as desired (else it would go back one more).
+/// After planning, what the plan chose for each resource becomes what it wants
+/// ([`super::Spec::settle`]: a rollback's `previous` is the release the plan chose): the check
+/// after apply must see that as desired (else it would go back one more).
 pub fn settle_pins(resources: &mut [Resource], work: &BTreeMap<usize, Work>) {
     for (i, w) in work {
-        if let (Some(r), Work::Release(w)) = (resources.get_mut(*i), w) {
-            if let Desired::Release(s) = &mut r.desired {
-                if s.pin.is_some() {
-                    s.pin = Some(Pin::Id(w.id.clone()));
-                }
-            }
+        if let Some(r) = resources.get_mut(*i) {
+            r.desired.settle(w);
         }
     }
 }
@@ -454,7 +438,7 @@ pub fn apply_fragment(
 pub fn record_fields(tag: &[u8]) -> Option<usize> {
     Some(match tag {
         b"gitls" => 4,
-        b"tree" | b"tsums" | b"relh" | b"relent" => 2,
+        b"tree" | b"tsums" => 2,
         b"tent" => 6,
         b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
         b"pkgnone" => 0,
@@ -509,14 +493,6 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
                 let (name, hex) = parse_sum_line(line)?;
                 t.add_sum(&root, &name, hex);
             }
-        }
-        b"relh" => {
-            let h = obs.releases.entry(text(f[0])).or_default();
-            h.log = release::parse_log(&text(f[1]));
-        }
-        b"relent" => {
-            let h = obs.releases.entry(text(f[0])).or_default();
-            h.entries.push(text(f[1]));
         }
         b"pkgq" => {
             let db = obs.packages.get_or_insert_with(PackageDb::default);
@@ -626,9 +602,10 @@ mod tests {
         let mut o = DeployObserved::default();
         assert!(absorb(&mut o, b"gitls", &[b"/d", b"repo"]).is_err());
         assert!(absorb(&mut o, b"unknown", &[]).is_err());
-        absorb(&mut o, b"relent", &[b"/srv/app", b"a1"]).unwrap();
-        assert!(absorb(&mut o, b"relent", &[b"/srv/app"]).is_err());
-        assert_eq!(o.releases["/srv/app"].entries, vec!["a1".to_string()]);
+        absorb(&mut o, b"tree", &[b"/srv/app", b"dir"]).unwrap();
+        assert!(absorb(&mut o, b"tree", &[b"/srv/app"]).is_err());
+        assert!(absorb(&mut o, b"tree", &[b"/srv/x", b"bad"]).is_err());
+        assert_eq!(o.trees["/srv/app"].state, files::TreeState::Dir);
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub struct LinkSpec {
 }
 
 pub use program::{ProgramSpec, ProgramState};
+/// A release id (`play rollback --to ID`): the name of a folder of a release's `releases/`.
+pub use release::is_id as is_release_id;
 pub use service::{ServiceSpec, ServiceState, UnitState};
 
 /// The desired state of one resource, fully rendered for one host.
@@ -299,6 +301,10 @@ pub trait Spec {
     fn owned_trees(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// After planning, what the plan chose for it becomes what it wants (a rollback's
+    /// `previous`: the release the plan chose), so that the verify step after apply sees that
+    /// as desired.
+    fn settle(&mut self, _work: &Work) {}
     /// Its watch list is `on_change`: it runs, in declared order, when a resource declared
     /// before it changes in this run, so it is planned once the host's other changes are
     /// known (a command).
@@ -524,6 +530,11 @@ impl Desired {
     /// See [`Spec::owned_trees`].
     pub fn owned_trees(&self) -> Vec<(String, String)> {
         each_spec!(self, s => s.owned_trees())
+    }
+
+    /// See [`Spec::settle`].
+    pub fn settle(&mut self, work: &Work) {
+        each_spec!(self, s => s.settle(work))
     }
 
     /// See [`Spec::runs_on_change`].

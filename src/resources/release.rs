@@ -38,7 +38,9 @@ use super::source::chown_spec;
 use super::source::files::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
 use super::source::repo::{self, Remote, GIT, GIT_FN};
 use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
+use crate::resolve::{Base, Keys, ResolveError, RELEASE_PIN_VAR};
 use crate::transport::{heredoc, shell_quote};
+use crate::yaml::Value as YValue;
 
 /// Releases kept by default.
 pub const DEFAULT_KEEP: usize = 5;
@@ -235,7 +237,29 @@ pub fn parse_log(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The probe fragment for release folders (`relh`, `relent` records; builtins only).
+/// The probe record of a release folder's history: `relh \0 DEST \0 TEXT \0`, its
+/// `revisions.log` (none when it has no log).
+const LOG_RECORD: &str = "relh";
+
+/// The probe record of a release folder's releases: `relent \0 DEST \0 NAMES \0`, the
+/// names in `DEST/releases`, each followed by `/` (a name never holds one).
+const ENTRIES_RECORD: &str = "relent";
+
+/// The history of the release folder `dest` as the probe saw it (empty when it saw none).
+pub fn seen_history(o: &super::deploy::DeployObserved, dest: &str) -> History {
+    let field = |tag| o.record(tag, dest).and_then(|f| f.first());
+    History {
+        log: field(LOG_RECORD).map(|t| parse_log(t)).unwrap_or_default(),
+        entries: (field(ENTRIES_RECORD).into_iter())
+            .flat_map(|names| names.split('/'))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
+/// The probe fragment for release folders ([`LOG_RECORD`], [`ENTRIES_RECORD`]; builtins
+/// only).
 pub fn probe_fragment(dests: &[String]) -> String {
     if dests.is_empty() {
         return String::new();
@@ -248,9 +272,11 @@ for d do
     while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$d/{LOG}"
     printf '\0'
   fi
+  n=
   for e in "$d"/releases/*; do
-    if [ -d "$e" ] && ! [ -L "$e" ] && ! [ -e "$d/releases/.building-${{e##*/}}" ]; then printf 'relent\0%s\0%s\0' "$d" "${{e##*/}}"; fi
+    if [ -d "$e" ] && ! [ -L "$e" ] && ! [ -e "$d/releases/.building-${{e##*/}}" ]; then n="$n${{e##*/}}/"; fi
   done
+  printf 'relent\0%s\0%s\0' "$d" "$n"
 done
 "#,
         set_args(dests)
@@ -955,7 +981,7 @@ n=\"$b/r\"
 
 impl super::Spec for ReleaseSpec {
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-        p.add_release(&self.dest);
+        p.add_fragment(probe_fragment(std::slice::from_ref(&self.dest)));
         if self.pin.is_none() {
             if let Some((root, exclude)) = self.probe_tree() {
                 p.add_tree(&root, &exclude);
@@ -974,7 +1000,7 @@ impl super::Spec for ReleaseSpec {
         _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
         let o = &observed.deploy;
-        let history = o.releases.get(&self.dest).cloned().unwrap_or_default();
+        let history = seen_history(o, &self.dest);
         let tree = match (self.probe_tree(), &self.pin) {
             (Some((root, _)), None) => Some(
                 o.trees
@@ -1014,8 +1040,9 @@ impl super::Spec for ReleaseSpec {
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let (key, deploy) = (self.key(), &observed.deploy);
-        if let Some(h) = deploy.releases.get(key) {
-            out.insert(format!("release {key}"), super::digest_of(h));
+        if deploy.record(ENTRIES_RECORD, key).is_some() {
+            let h = seen_history(deploy, key);
+            out.insert(format!("release {key}"), super::digest_of(&h));
         }
         for (root, t) in &deploy.trees {
             out.insert(format!("tree {root}"), super::digest_of(t));
@@ -1072,6 +1099,11 @@ impl super::Spec for ReleaseSpec {
     fn tree_root(&self) -> Option<&str> {
         Some(&self.dest)
     }
+    fn settle(&mut self, work: &super::Work) {
+        if let (Some(_), super::Work::Release(w)) = (&self.pin, work) {
+            self.pin = Some(Pin::Id(w.id.clone()));
+        }
+    }
 }
 
 /// The registry line of `release:` (see [`super::registry`]).
@@ -1094,11 +1126,166 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
-    render: super::registry::Render::Fn(crate::resolve::deploy::release),
+    render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
-    records: &[],
-    check_entry: super::registry::any_entry,
+    records: &[
+        super::registry::Record {
+            tag: LOG_RECORD,
+            fields: 2,
+        },
+        super::registry::Record {
+            tag: ENTRIES_RECORD,
+            fields: 2,
+        },
+    ],
+    check_entry,
 };
+
+/// [`super::registry::KindDef::check_entry`]: a release needs `from`.
+fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
+    match entry.from {
+        None => Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into()),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `release:` from its entry (its registry line's `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    k.no_state("release", &state)?;
+    let source = source_of(k)?;
+    let keep = match k.number("keep", &raw.keep)? {
+        None => DEFAULT_KEEP,
+        Some(0) => return Err(k.fail("keep", "keep must be at least 1".into())),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let pin = match k.extra_var(RELEASE_PIN_VAR) {
+        None => None,
+        Some(v) => {
+            let text = match v {
+                YValue::String(s) => s.trim().to_string(),
+                other => crate::yaml::to_string(other).trim().to_string(),
+            };
+            match text.as_str() {
+                "" => None,
+                "previous" => Some(Pin::Previous),
+                id if is_id(id) => Some(Pin::Id(id.to_string())),
+                other => {
+                    return Err(k.fail(
+                        "release",
+                        format!(
+                            "-e {RELEASE_PIN_VAR}={other}: expected `previous` or a release id (12 hex digits)"
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(super::Desired::Release(ReleaseSpec {
+        dest: key,
+        source,
+        layout: Layout {
+            owner: attrs.owner,
+            group: attrs.group,
+            mode: attrs.mode,
+        },
+        keep,
+        pin,
+        cache_root: CACHE_ROOT.into(),
+        steps: {
+            let shared = k.list("shared", &raw.shared)?.unwrap_or_default();
+            check_shared_list(&shared).map_err(|m| k.fail("shared", m))?;
+            let build = k.list("build", &raw.build)?.unwrap_or_default();
+            if build.iter().any(|c| c.trim().is_empty()) {
+                return Err(k.fail("build", "build: an empty command".into()));
+            }
+            let environment = k.mapping("environment", &raw.environment)?;
+            super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
+            Steps {
+                shared,
+                build,
+                environment,
+            }
+        },
+    }))
+}
+
+/// `from: {sync: FOLDER, exclude: [...]}` or `from: {git: REPO, version: V, depth: N, key: K,
+/// known_hosts: H}`.
+fn source_of(k: &Keys) -> Result<ReleaseSource, ResolveError> {
+    let bad = || {
+        k.fail(
+            "from",
+            "from: expected `{sync: FOLDER, exclude: [...]}` or `{git: REPO, version: V, depth: N}`"
+                .into(),
+        )
+    };
+    let Some(YValue::Mapping(m)) = &k.raw().from else {
+        return Err(bad());
+    };
+    let get = |name: &str| {
+        m.iter()
+            .find(|(key, _)| matches!(key, YValue::String(s) if s == name))
+            .map(|(_, v)| v.clone())
+    };
+    for (key, _) in m {
+        let known = matches!(key, YValue::String(s) if ["sync", "exclude", "git", "version", "depth", "key", "known_hosts"].contains(&s.as_str()));
+        if !known {
+            return Err(k.fail(
+                "from",
+                format!(
+                    "from: unknown key `{}` (sync, exclude, git, version, depth, key, known_hosts)",
+                    crate::yaml::to_string(key).trim()
+                ),
+            ));
+        }
+    }
+    let text = |name: &str| -> Result<Option<String>, ResolveError> {
+        match get(name) {
+            None => Ok(None),
+            Some(v) => (k.scalar_of("from", &v)?)
+                .map(Some)
+                .ok_or_else(|| k.fail("from", format!("from: `{name}` must be a string"))),
+        }
+    };
+    match (text("sync")?, text("git")?) {
+        (Some(src), None) => {
+            if ["version", "depth", "key", "known_hosts"]
+                .iter()
+                .any(|n| get(n).is_some())
+            {
+                return Err(k.fail(
+                    "from",
+                    "from: `version`, `depth`, `key` and `known_hosts` go with `git`".into(),
+                ));
+            }
+            let exclude = k.list("from", &get("exclude"))?.unwrap_or_default();
+            let (src, tree) = k.source_tree("from", &src, &exclude)?;
+            Ok(ReleaseSource::Sync { src, tree, exclude })
+        }
+        (None, Some(repo)) => {
+            if get("exclude").is_some() {
+                return Err(k.fail("from", "from: `exclude` goes with `sync`".into()));
+            }
+            repo::check_repo(&repo).map_err(|m| k.fail("from", format!("from: {m}")))?;
+            let version = text("version")?.unwrap_or_else(|| "HEAD".into());
+            repo::check_version(&version).map_err(|m| k.fail("from", format!("from: {m}")))?;
+            let depth = match k.id("from", &get("depth"))? {
+                Some(0) => return Err(k.fail("from", "from: depth must be at least 1".into())),
+                d => d,
+            };
+            let ssh = k.git_ssh(("from", text("key")?), ("from", text("known_hosts")?))?;
+            Ok(ReleaseSource::Git {
+                repo,
+                version,
+                depth,
+                ssh,
+            })
+        }
+        _ => Err(bad()),
+    }
+}
 
 #[cfg(test)]
 mod tests {
