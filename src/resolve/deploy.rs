@@ -1,5 +1,7 @@
-//! Rendering the kinds of [`crate::resources::deploy`]: `git:`, `sync:`, `release:`,
-//! `package:`, `user:`, `group:`, `command:` (see docs/playbooks.md for their keys).
+//! What the kinds' render functions (`registry::Render`, in each kind's file) build their specs
+//! with: [`Keys`], the entry's keys rendered with errors located at them, and the sources they
+//! read on the controller (a `files/` folder as a tree, a git fetch's deploy key and
+//! known_hosts).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -410,6 +410,22 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn unless_results_are_read_from_their_records() {
+        use crate::resources::deploy::absorb;
+        let mut o = DeployObserved::default();
+        absorb(&mut o, b"unless", &[b"g1", b"3"]).unwrap();
+        absorb(&mut o, b"unless", &[b"g2", b"nodir"]).unwrap();
+        absorb(&mut o, b"unless", &[b"g3", b"x"]).unwrap();
+        assert!(absorb(&mut o, b"unless", &[b"g4"]).is_err(), "two fields");
+        assert_eq!(guard_result(&o, "g1"), Ok(Some(Some(3))));
+        assert_eq!(guard_result(&o, "g2"), Ok(Some(None)));
+        assert!(guard_result(&o, "g3").is_err());
+        assert_eq!(guard_result(&o, "g5"), Ok(None));
+        let all = guard_results(&o);
+        assert_eq!(all.len(), 2, "{all:?}");
+    }
+
     fn spec() -> CommandSpec {
         CommandSpec {
             command: "make install".into(),

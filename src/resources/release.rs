@@ -1293,6 +1293,40 @@ mod tests {
     use crate::resources::sha256_hex;
     use crate::resources::source::files::{LocalFile, RemoteEntry};
 
+    #[test]
+    fn the_history_is_read_from_the_release_records() {
+        use crate::resources::deploy::{absorb, DeployObserved};
+        let mut o = DeployObserved::default();
+        absorb(
+            &mut o,
+            b"relent",
+            &[b"/srv/app", b"0123456789ab/ba9876543210/"],
+        )
+        .unwrap();
+        absorb(
+            &mut o,
+            b"relh",
+            &[
+                b"/srv/app",
+                b"0123456789ab deployed
+not an id
+",
+            ],
+        )
+        .unwrap();
+        absorb(&mut o, b"relent", &[b"/srv/empty", b""]).unwrap();
+        let h = seen_history(&o, "/srv/app");
+        assert_eq!(h.entries, ["0123456789ab", "ba9876543210"]);
+        assert_eq!(
+            h.log,
+            [("0123456789ab".to_string(), "deployed".to_string())]
+        );
+        assert_eq!(seen_history(&o, "/srv/empty"), History::default());
+        assert_eq!(seen_history(&o, "/srv/unseen"), History::default());
+        let f = probe_fragment(&["/srv/app".into()]);
+        assert!(f.contains(r#"printf 'relent\0%s\0%s\0' "$d" "$n""#), "{f}");
+    }
+
     const C1: &str = "aaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     const C2: &str = "ccccccccccccdddddddddddddddddddddddddddd";
 
