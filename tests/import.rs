@@ -1,11 +1,15 @@
 //! `play import ansible`: the real binary on a fixture project that mimics the corpus idioms
 //! (role with handlers, notify, template, with_items, become_user, stat+register+when), and on
-//! a real public deployment (w3c/prbuildbot, BSD-3-Clause, copied with its license).
+//! a real public deployment (w3c/prbuildbot, BSD-3-Clause, copied with its license); and an
+//! imported project applied to a lab host (the guards the importer writes hold).
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::lab::Lab;
+use support::project::Project;
 
 struct Run {
     code: i32,
@@ -51,16 +55,17 @@ fn import(src: &Path) -> (tempfile::TempDir, String) {
     (tmp, r.stdout)
 }
 
-/// The number after `label` in the summary (`tasks: 18 — carried over 17 (94%)` ...).
+/// The number after `label` in the summary (`tasks: 18 — carried over 17 (94%)` ...): the first
+/// place `label` is followed by a number (a path in the text may hold the label too).
 fn figure(text: &str, label: &str) -> usize {
-    let at = text
-        .find(label)
-        .unwrap_or_else(|| panic!("no `{label}` in {text}"));
-    text[at + label.len()..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
+    text.match_indices(label)
+        .find_map(|(at, _)| {
+            text[at + label.len()..]
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
         .unwrap_or_else(|| panic!("no number after `{label}` in {text}"))
 }
 
@@ -78,6 +83,19 @@ fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     drop(tmp);
     let out = out_tmp.path().join("out");
     (out_tmp, out)
+}
+
+/// Runs `play check` on an imported project (it must be clean) and returns its
+/// `playbooks/site.yml`, which must contain each of `wants`.
+fn checked_site(out: &Path, wants: &[&str]) -> String {
+    let check = play(out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    let pb = read(&out.join("playbooks/site.yml"));
+    for want in wants {
+        assert!(pb.contains(want), "no {want:?} in\n{pb}");
+    }
+    pb
 }
 
 fn read(p: &Path) -> String {
@@ -100,8 +118,8 @@ fn sample_project_imports_and_checks_clean() {
     let role = read(&out.join("roles/app/state.yml"));
     // notify + handler → restart_on of the service, whose unit file became `unit:`
     assert!(role.contains("- service: app\n  state: running\n  enabled: true\n  restart_on: [\"{{ app_root }}/src\", /etc/app/app.ini]\n  unit: app.service.j2"), "{role}");
-    // stat + register + when → creates; become_user → user
-    assert!(role.contains("- command: \"python3 -m venv {{ app_root }}/venv\"\n  user: \"{{ app_user }}\"\n  creates: \"{{ app_root }}/venv/bin/python\""), "{role}");
+    // stat + register + when → creates; become_user → user (a command: `--upgrade-deps` is no `venv:` key)
+    assert!(role.contains("- command: \"python3 -m venv --upgrade-deps {{ app_root }}/venv\"\n  user: \"{{ app_user }}\"\n  creates: \"{{ app_root }}/venv/bin/python\""), "{role}");
     // register + `is changed` → on_change
     assert!(
         role.contains("on_change: [\"{{ app_root }}/venv/bin/python manage.py migrate\"]"),
@@ -399,11 +417,9 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
     .unwrap();
     let (tmp2, summary) = import(&src);
     let out = tmp2.path().join("out");
-    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
-    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
-    let pb = read(&out.join("playbooks/site.yml"));
-    for want in [
+    let pb = checked_site(
+        &out,
+        &[
         "- venv: \"{{ venv }}\"\n      packages: [gunicorn==22.0.0, wheel]\n      requirements: /srv/app/requirements.txt\n      user: app\n",
         "- line: /etc/ssh/sshd_config\n      regexp: \"^#?PasswordAuthentication\\\\s\"\n      text: PasswordAuthentication no\n      validate: \"/usr/sbin/sshd -t -f %s\"\n",
         "- block: /etc/hosts\n      marker: \"# {mark} ANSIBLE MANAGED BLOCK\"\n",
@@ -411,9 +427,8 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
         "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n",
         "- apt_source: nginx\n      uris: https://nginx.org/packages/debian\n      suites: [bookworm]\n      components: [nginx]\n",
         "- package: nginx\n      update_cache: true\n",
-    ] {
-        assert!(pb.contains(want), "no {want:?} in\n{pb}");
-    }
+        ],
+    );
     // the venv is declared after the requirements file it reads
     assert!(
         pb.find("- file: /srv/app/requirements.txt") < pb.find("- venv:"),
@@ -568,4 +583,196 @@ fn tags_are_carried_and_select_with_tags() {
     // two tasks declaring one folder: one resource, selected by the tags of either
     assert_eq!(count(&["--tags", "more"]), 1);
     assert_eq!(count(&["--tags", "site", "--skip-tags", "conf"]), 4);
+}
+
+/// Forms the importer now makes native (issue 15): a templated `state` choosing a kind or
+/// absent, a checksum kept in a var, `hostname`, `locale_gen`, commands that state what they
+/// make, and a guarded `apt update_cache` folded into the packages after it (unless one of
+/// them is `latest`): all check clean.
+#[test]
+fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
+    let (tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "roles/worker/templates/worker.conf.j2",
+            "[program:worker]\ncommand=/usr/bin/sleep 1000\nautorestart=true\n",
+        ),
+        (
+            "roles/worker/tasks/main.yml",
+            r#"- name: Worker conf
+  template: src=worker.conf.j2 dest=/etc/supervisor/conf.d/worker.conf
+- name: Run the worker
+  supervisorctl: name=worker state=present
+"#,
+        ),
+        (
+            "site.yml",
+            r#"- hosts: web
+  roles: [worker]
+  vars:
+    site_enabled: true
+    admins: [alice]
+    cron_on: false
+    tool_checksum: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+  tasks:
+    - name: Fresh lists
+      apt: update_cache=yes cache_valid_time=3600
+    - name: Nginx
+      apt: name=nginx
+    - name: Site enabled or not
+      file:
+        src: /etc/nginx/sites-available/app.conf
+        dest: /etc/nginx/sites-enabled/app.conf
+        state: "{{ site_enabled | ternary('link', 'absent') }}"
+    - name: Cleanup job
+      cron:
+        name: cleanup
+        cron_file: cleanup
+        hour: "3"
+        job: /usr/local/bin/cleanup
+        state: "{{ cron_on | ternary('present', 'absent') }}"
+    - name: Tool
+      get_url:
+        url: https://example.org/tool.tar.xz
+        dest: /opt/tool.tar.xz
+        checksum: "{{ tool_checksum }}"
+    - name: Host name
+      hostname: name=web1
+    - name: Locale
+      locale_gen: name=en_US.UTF-8
+    - name: The virtualenv
+      command: python3 -m venv /srv/app/venv creates=/srv/app/venv/bin/python
+    - name: Current release
+      command: ln -sfn /srv/app/releases/1 /srv/app/current
+    - name: Keys files
+      stat: path=/home/{{ item }}/.ssh/authorized_keys
+      register: keys
+      loop: "{{ admins }}"
+    - name: Keys files exist
+      file:
+        path: "/home/{{ item.item }}/.ssh/authorized_keys"
+        state: "{{ 'file' if item.stat.exists else 'touch' }}"
+        owner: "{{ item.item }}"
+      loop: "{{ keys.results }}"
+    - name: A key each
+      lineinfile:
+        path: "/home/{{ item }}/.ssh/authorized_keys"
+        line: "ssh-ed25519 AAAAC3Nza {{ item }}"
+      loop: "{{ admins }}"
+- hosts: web
+  tasks:
+    - name: Fresh lists for an upgrade
+      apt: update_cache=yes cache_valid_time=3600
+    - name: Latest openssl
+      apt: name=openssl state=latest
+"#,
+        ),
+    ]);
+    let pb = checked_site(
+        &out,
+        &[
+        "- package: nginx\n      update_cache: true\n",
+        "- link: /etc/nginx/sites-enabled/app.conf\n      target: /etc/nginx/sites-available/app.conf\n      state: \"{{ site_enabled | ternary('present', 'absent') }}\"\n",
+        "- cron: cleanup\n      schedule: \"* 3 * * *\"\n      command: /usr/local/bin/cleanup\n      state: \"{{ cron_on | ternary('present', 'absent') }}\"\n",
+        "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n      sha256: \"{{ tool_checksum | regex_replace('^sha256:', '') }}\"\n",
+        "- file: /etc/hostname\n      content: |\n        web1\n",
+        "- line: /etc/locale.gen\n",
+        "- venv: /srv/app/venv\n",
+        "- link: /srv/app/current\n      target: /srv/app/releases/1\n      force: true\n",
+        ],
+    );
+    // a file made sure of over a looped stat's results, then edited: the edit, over the list
+    assert!(
+        pb.contains("- line: \"/home/{{ item }}/.ssh/authorized_keys\"\n"),
+        "{pb}"
+    );
+    assert!(!pb.contains("- file: \"/home/"), "{pb}");
+    assert!(!pb.contains(".results"), "{pb}");
+    // the supervisorctl task of a program conf that became a `program:` is that program
+    let role = read(&out.join("roles/worker/state.yml"));
+    assert!(role.contains("- program: worker\n"), "{role}");
+    assert!(!role.contains("supervisorctl"), "{role}");
+    let md = read(&out.join("IMPORT.md"));
+    for want in [
+        "program `worker` (play loads and starts it)",
+        "its loop is the loop of `Keys files exist`",
+        "the `line:` of the same path creates the file (one kind owns a path in play); its `owner` not carried",
+    ] {
+        assert!(md.contains(want), "no {want:?} in\n{md}");
+    }
+    // the guarded update before a `latest` package stays: it refreshes stale lists
+    let second = &pb[pb.rfind("- hosts: web").expect("second play")..];
+    assert!(second.contains("- command: apt-get update\n"), "{second}");
+    assert_eq!(pb.matches("- command: apt-get update").count(), 1, "{pb}");
+    drop(tmp);
+}
+
+/// The guards the importer writes hold on a real host: an imported project (hostname,
+/// locale_gen, debconf, alternatives, a `deb` file, a checksum in a var, a templated link
+/// state, commands that state what they make) applied to a lab host does what Ansible's tasks
+/// do, and a second `diff --exit-code` finds nothing to do.
+#[test]
+fn imported_forms_converge_on_a_host() {
+    let lab = Lab::start("native-import", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/native/pkg/DEBIAN && printf 'Package: play-native-test\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@t>\\nDescription: t\\n' > /srv/native/pkg/DEBIAN/control && dpkg-deb -b /srv/native/pkg /srv/native/t.deb >/dev/null && printf data > /srv/native/tool.bin",
+    );
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  vars:
+    tool_sum: "sha256:3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+    tool_linked: true
+  tasks:
+    - hostname: name=native-h1
+    - locale_gen: name=en_US.UTF-8
+    - debconf: name=tzdata question=tzdata/Areas vtype=select value=Europe
+    - alternatives: name=editor path=/bin/ed
+    - apt: deb=/srv/native/t.deb
+    - get_url:
+        url: file:///srv/native/tool.bin
+        dest: /srv/native/tool.copy
+        checksum: "{{ tool_sum }}"
+    - file:
+        src: /srv/native/tool.copy
+        dest: /srv/native/tool
+        state: "{{ tool_linked | ternary('link', 'absent') }}"
+    - command: ln -sfn /srv/native/tool.bin /srv/native/tool.orig
+    - command: useradd -m -s /bin/sh natuser
+"#,
+    )]);
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    let site = read(&p.path("playbooks/site.yml"));
+    assert_eq!(site.matches("- command:").count(), 5, "{site}");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    for (cmd, want) in [
+        ("hostname; cat /etc/hostname", "native-h1\nnative-h1\n"),
+        ("locale -a | grep -ix en_US.utf8", "en_US.utf8\n"),
+        (
+            "debconf-show tzdata | grep -F 'tzdata/Areas:'",
+            "* tzdata/Areas: Europe\n",
+        ),
+        (
+            "update-alternatives --query editor | grep '^Value:'",
+            "Value: /bin/ed\n",
+        ),
+        ("dpkg-query -W play-native-test", "play-native-test\t1.0\n"),
+        (
+            "cat /srv/native/tool.copy; readlink /srv/native/tool /srv/native/tool.orig",
+            "data/srv/native/tool.copy\n/srv/native/tool.bin\n",
+        ),
+        (
+            "getent passwd natuser | cut -d: -f6,7",
+            "/home/natuser:/bin/sh\n",
+        ),
+    ] {
+        assert_eq!(lab.sh("h1", cmd), want, "{cmd}");
+    }
+    // every guard holds now: nothing to do
+    let run = p
+        .play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 }

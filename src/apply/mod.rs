@@ -430,12 +430,14 @@ impl Builder {
         ));
     }
 
-    fn link(&mut self, i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) {
+    /// A symbolic link at `path` to `target`, with the managed owner and group: made in the
+    /// private folder (or, for a login without root, beside the path under a name only this
+    /// script uses), then renamed over the name in its pinned folder; `force`: an empty folder
+    /// standing there is removed first.
+    fn symlink(&mut self, i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) {
         let (dir, name) = split(path);
         let n = shell_quote(&name);
         self.enter(i, &dir);
-        // The new link is made in the private folder (or, for a login without root, beside
-        // the target under a name only this script uses), then renamed over the name.
         self.run(i, "play_pd");
         self.line(&format!(
             "if [ \"$pd\" = . ]; then t={}$$; else t=\"$pd/link.$$\"; fi",
@@ -456,6 +458,22 @@ impl Builder {
         self.run(i, &format!("mv -f -T -- \"$t\" {n}"));
     }
 
+    /// The managed owner and group of the link at `path` (`chown -h`, in its pinned folder; a
+    /// link has no mode of its own).
+    fn link_owner(&mut self, i: usize, path: &str, attrs: &Attrs) {
+        if let Some(spec) = chown_spec(&Attrs {
+            mode: None,
+            ..attrs.clone()
+        }) {
+            let (dir, name) = split(path);
+            self.enter(i, &dir);
+            self.run(
+                i,
+                &format!("chown -h -- {} {}", shell_quote(&spec), shell_quote(&name)),
+            );
+        }
+    }
+
     fn step(&mut self, change: &Change, res: &Resource) {
         let i = change.index;
         self.line(&format!("# {} {} {}", change.action.verb(), change.kind, i));
@@ -473,56 +491,28 @@ impl Builder {
                 streamed: true,
             })
             .unwrap_or(empty);
+        if let Some((text, stdin)) = res.desired.change_step(change, &expect) {
+            self.script.push_str(&text);
+            self.stdin.extend_from_slice(&stdin);
+            self.line(&format!("play_ok {i}"));
+            return;
+        }
         let Some(spec) = res.desired.builder_spec() else {
             // The deploy kinds are written by their own fragments.
             self.fail_step(i, "internal error: no step for this kind");
             return;
         };
         match (spec, change.action) {
-            (BuilderSpec::File(s), Action::Create) => {
-                let v = s.validate.as_deref();
-                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
-            }
-            (BuilderSpec::File(s), Action::Update) if change.content.is_some() => {
-                let v = s.validate.as_deref();
-                self.write_checked(i, &s.path, &s.attrs, &content, &expect, v)
-            }
-            (BuilderSpec::File(s), Action::Update | Action::Attrs) => {
-                self.file_attrs(i, &s.path, &s.attrs, &expect)
-            }
-            (BuilderSpec::File(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
-            (BuilderSpec::Directory(s), Action::Create) => self.directory(i, &s.path, &s.attrs),
-            (BuilderSpec::Directory(s), Action::Update | Action::Attrs) => {
-                self.directory_attrs(i, &s.path, &s.attrs)
-            }
-            (BuilderSpec::Directory(s), Action::Delete) => {
-                self.remove(i, &s.path, if s.force { "rm -rf" } else { "rmdir" })
-            }
-            (BuilderSpec::Link(s), Action::Create | Action::Update) => {
-                self.link(i, &s.path, &s.target, &s.attrs, s.force)
-            }
-            (BuilderSpec::Link(s), Action::Attrs) => {
-                if let Some(spec) = chown_spec(&Attrs {
-                    mode: None,
-                    ..s.attrs.clone()
-                }) {
-                    let (dir, name) = split(&s.path);
-                    self.enter(i, &dir);
-                    self.run(
-                        i,
-                        &format!("chown -h -- {} {}", shell_quote(&spec), shell_quote(&name)),
-                    );
-                }
-            }
-            (BuilderSpec::Link(s), Action::Delete) => self.remove(i, &s.path, "rm -f"),
             (BuilderSpec::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
             (BuilderSpec::Program(s), _) => match &change.content {
                 Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
                 None => self.file_attrs(i, &s.conf_path, &s.attrs, &expect),
             },
             (BuilderSpec::Service(s), _) => match (&change.content, service::unit_file(s)) {
-                (Some(_), Some(f)) => self.write_file(i, &f.path, &f.attrs, &content, &expect),
-                (None, Some(f)) => self.file_attrs(i, &f.path, &f.attrs, &expect),
+                (Some(_), Some((path, attrs))) => {
+                    self.write_file(i, &path, attrs, &content, &expect)
+                }
+                (None, Some((path, attrs))) => self.file_attrs(i, &path, attrs, &expect),
                 _ => {}
             },
         }
@@ -625,20 +615,18 @@ pub fn attrs_only(i: usize, path: &str, attrs: &Attrs, expect: &str) -> String {
     b.script
 }
 
-/// Step lines removing `path` with `cmd` ([`Builder::remove`]).
-pub fn removal(i: usize, path: &str, cmd: &str) -> String {
-    let mut b = Builder {
+/// A fresh builder for step lines (no script head).
+fn lines() -> Builder {
+    Builder {
         script: String::new(),
         stdin: Vec::new(),
-    };
-    b.remove(i, path, cmd);
-    b.script
+    }
 }
 
-/// The step of a file edited by `line:`, `block:` or `cron:` (`resources::edit`), and its
-/// stdin: `new` written like a `file:` (after `validate`, when given), or the file removed
-/// (`None`). `expect`: the sha256 the probe saw, or `missing`.
-pub fn edit_step(
+/// Step lines writing a whole file ([`Builder::write_checked`]) and their stdin: `new`
+/// travels on stdin (`None`: the file is created empty), `validate` (`%s`: the temp file)
+/// checks it before it replaces the file, `expect` as there.
+pub fn whole_file(
     i: usize,
     path: &str,
     attrs: &Attrs,
@@ -646,24 +634,50 @@ pub fn edit_step(
     expect: &str,
     validate: Option<&str>,
 ) -> (String, Vec<u8>) {
-    let mut b = Builder {
-        script: String::new(),
-        stdin: Vec::new(),
+    let mut b = lines();
+    let content = Content {
+        bytes: new.unwrap_or_default(),
+        streamed: new.is_some(),
     };
-    b.line(&format!("# edit {i}"));
-    b.line(&format!("printf '\\0play-step\\0%s\\0' {i} >&2"));
-    match new {
-        Some(bytes) => {
-            let content = Content {
-                bytes,
-                streamed: true,
-            };
-            b.write_checked(i, path, attrs, &content, expect, validate);
-        }
-        None => b.remove(i, path, "rm -f"),
-    }
-    b.line(&format!("play_ok {i}"));
+    b.write_checked(i, path, attrs, &content, expect, validate);
     (b.script, b.stdin)
+}
+
+/// Step lines making the folder `path` when missing, with its managed owner and mode
+/// ([`Builder::directory`]).
+pub fn folder(i: usize, path: &str, attrs: &Attrs) -> String {
+    let mut b = lines();
+    b.directory(i, path, attrs);
+    b.script
+}
+
+/// Step lines setting the managed owner and mode of the folder `path`
+/// ([`Builder::directory_attrs`]).
+pub fn folder_attrs(i: usize, path: &str, attrs: &Attrs) -> String {
+    let mut b = lines();
+    b.directory_attrs(i, path, attrs);
+    b.script
+}
+
+/// Step lines making `path` a symbolic link to `target` ([`Builder::symlink`]).
+pub fn symlink(i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) -> String {
+    let mut b = lines();
+    b.symlink(i, path, target, attrs, force);
+    b.script
+}
+
+/// Step lines giving the link at `path` its managed owner and group ([`Builder::link_owner`]).
+pub fn link_owner(i: usize, path: &str, attrs: &Attrs) -> String {
+    let mut b = lines();
+    b.link_owner(i, path, attrs);
+    b.script
+}
+
+/// Step lines removing `path` with `cmd` ([`Builder::remove`]).
+pub fn removal(i: usize, path: &str, cmd: &str) -> String {
+    let mut b = lines();
+    b.remove(i, path, cmd);
+    b.script
 }
 
 /// True when applying `change` touches a file (the others are process work only).

@@ -511,7 +511,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             continue; // once the others' changes are known
         }
         match res.desired.kind() {
-            Kind::File | Kind::Directory | Kind::Link => {
+            kind if kind.def().plug == resources::registry::Plug::Path => {
                 if let Some(c) = resources::plan(i, res, observed).map_err(|e| fail(e, res))? {
                     p.changes.push(c);
                 }
@@ -648,7 +648,7 @@ fn resource_names(pb: &Playbook, resources: &[Resource]) -> BTreeMap<usize, Stri
     resources
         .iter()
         .enumerate()
-        .filter(|(_, r)| !matches!(&r.desired, Desired::Directory(d) if d.parent_of.is_some()))
+        .filter(|(_, r)| !tree::is_implied(r))
         .filter_map(|(i, r)| Some((i, named.get(&r.origin.to_string())?.to_string())))
         .collect()
 }
@@ -679,6 +679,10 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
             )
         })
         .collect();
+    // Folders that a present `directory:` of the run makes.
+    let folders: Vec<String> = (resources.iter())
+        .filter_map(|r| r.desired.made_folder().map(str::to_string))
+        .collect();
     for res in resources.iter_mut() {
         let Desired::Program(s) = &mut res.desired else {
             continue;
@@ -696,9 +700,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
             )));
         }
         let dir = deploy::split_path(&path).0;
-        let dir_made = declared
-            .iter()
-            .any(|(k, p, _)| *k == Kind::Directory && *p == dir);
+        let dir_made = folders.contains(&dir);
         if observed.supervisor_conf.is_some()
             && s.state != program::ProgramState::Absent
             && matches!(observed.path(&path).kind, PathKind::Missing)

@@ -243,6 +243,8 @@ impl Conversion {
     pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
         let mut regs: BTreeMap<String, Reg> = BTreeMap::new();
         let mut reg_record: BTreeMap<String, usize> = BTreeMap::new();
+        // `stat`s with a loop (and no loop var of their own): their loop, by register
+        let mut stat_loops: BTreeMap<String, Value> = BTreeMap::new();
         let read_outputs = stdout_readers(&entries);
         let mut debian_note: Option<String> = None;
         for e in entries {
@@ -282,6 +284,9 @@ impl Conversion {
                 if let (Some(reg), Some(path)) = (&t.register, t.arg_str(&["path", "name", "dest"]))
                 {
                     regs.insert(reg.clone(), Reg::Stat(path));
+                    if let (Some(l), None) = (&t.loop_, &t.loop_var) {
+                        stat_loops.insert(reg.clone(), l.clone());
+                    }
                     let r = self.record(
                         &t.file,
                         t.line,
@@ -389,6 +394,15 @@ impl Conversion {
                 let r = self.record(&t.file, t.line, title, &t.module, false, out);
                 self.records[r].notes.extend(debian_note.take());
                 continue;
+            }
+            if let Some((reg, t2)) = loop_of_stat(&t, &stat_loops, &self.ctx) {
+                t = t2;
+                if let Some(&r) = reg_record.get(&reg) {
+                    self.records[r].outcome = Outcome::Absorbed(format!(
+                        "its loop is the loop of `{title}` ({}), which looped over its results",
+                        t.location()
+                    ));
+                }
             }
             // when → kept conditions and guards
             let mut keep = Vec::new();
@@ -922,6 +936,57 @@ impl Conversion {
             seen.insert(key, keep);
         }
         self.drop_bare_repeats(c);
+        self.fold_files_into_edits(c);
+    }
+
+    /// A `file:` without content (Ansible's `state: touch`/`file`, making sure it exists) before
+    /// a `line:` or `block:` of the same path and loop: play lets one kind own a path, and the
+    /// edit creates the file when missing, so the file goes (its attributes noted).
+    fn fold_files_into_edits(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed
+                || it.res.kind() != "file"
+                || ["content", "src", "template", "state"]
+                    .iter()
+                    .any(|k| it.res.get(k).is_some())
+            {
+                continue;
+            }
+            let edit = (i + 1..n).find(|&j| {
+                let o = &self.containers[c].items[j];
+                !o.removed
+                    && matches!(o.res.kind(), "line" | "block")
+                    && o.res.key() == it.res.key()
+                    && o.loop_ == it.loop_
+            });
+            let Some(j) = edit else { continue };
+            let attrs: Vec<String> = ["owner", "group", "mode"]
+                .iter()
+                .filter(|k| it.res.get(k).is_some())
+                .map(|k| format!("`{k}`"))
+                .collect();
+            let kind = self.containers[c].items[j].res.kind().to_string();
+            let mut why = format!(
+                "the `{kind}:` of the same path creates the file (one kind owns a path in play)"
+            );
+            if !attrs.is_empty() {
+                why.push_str(&format!(
+                    "; its {} not carried: a `{kind}:` keeps the file's (0644 when it creates it)",
+                    attrs.join(", ")
+                ));
+            }
+            if self.containers[c].items[j].when != self.containers[c].items[i].when {
+                why.push_str(&format!(
+                    "; where its own `when` held and the `{kind}:`'s did not, no file is made now"
+                ));
+            }
+            let tags = self.containers[c].items[i].tags.clone();
+            self.containers[c].items[j].add_tags(&tags);
+            self.containers[c].items[i].removed = true;
+            self.redirect(c, i, Some(j), &why);
+        }
     }
 
     /// A resource that says nothing but its kind and key (what its task set is not carried,
@@ -1101,11 +1166,11 @@ impl Conversion {
             }
             if it.removed
                 || it.res.key() != "apt-get update"
-                || it.res.get("unless").is_some()
                 || !it.res.comments.iter().any(|m| m.contains("update_cache"))
             {
                 continue;
             }
+            let guarded = it.res.get("unless").is_some();
             let later: Vec<usize> = (i + 1..n)
                 .filter(|&j| {
                     let o = &self.containers[c].items[j];
@@ -1115,6 +1180,19 @@ impl Conversion {
             let Some(&first) = later.first() else {
                 continue;
             };
+            // `cache_valid_time` (the `unless`) refreshes stale lists even when nothing is to
+            // install: what a `state: latest` package after it needs to see new versions
+            if guarded
+                && later.iter().any(|&j| {
+                    self.containers[c].items[j]
+                        .res
+                        .get("state")
+                        .and_then(|v| v.as_str())
+                        == Some("latest")
+                })
+            {
+                continue;
+            }
             for &j in &later {
                 self.containers[c].items[j].res.set("update_cache", true);
             }
@@ -1508,6 +1586,38 @@ impl Conversion {
                 }
             }
         }
+        // a `supervisorctl` task loading or starting a program that is now a `program:` (whose
+        // default state is running: play loads and starts it)
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed
+                || it.res.kind() != "command"
+                || it.res.get("on_change").is_some()
+                || !it.res.comments.iter().any(|m| m.contains("supervisorctl"))
+            {
+                continue;
+            }
+            let cmd = it.res.key();
+            let name = cmd
+                .strip_prefix("supervisorctl reread && supervisorctl update ")
+                .or_else(|| cmd.strip_prefix("supervisorctl start "))
+                .map(|n| n.trim().trim_matches('\''));
+            let Some((p, name)) = name.and_then(|n| {
+                programs
+                    .iter()
+                    .find(|(_, name)| name == n)
+                    .map(|(p, name)| (*p, name.clone()))
+            }) else {
+                continue;
+            };
+            self.containers[c].items[i].removed = true;
+            self.redirect(
+                c,
+                i,
+                Some(p),
+                &format!("program `{name}` (play loads and starts it)"),
+            );
+        }
         // watch lists naming a conf that is now a program's
         for o in self.containers[c].items.iter_mut().filter(|o| !o.removed) {
             for field in ["restart_on", "reload_on", "on_change"] {
@@ -1706,6 +1816,51 @@ fn carry_environment(t: &Task, r: &mut Res) {
             "task `environment:` not carried (a {} has none; only commands take it)",
             r.kind()
         ));
+    }
+}
+
+/// A task looping over `{{ R.results }}`, R a looped `stat` whose result the task's resource
+/// does not read (a templated `state` choosing between two forms of one resource, say): the
+/// task with the stat's loop, `item.item` read as `item`, and R. None when anything of the
+/// result (`item.stat`, ...) is left in the task or in the resources it maps to.
+fn loop_of_stat(
+    t: &Task,
+    stat_loops: &BTreeMap<String, Value>,
+    ctx: &Ctx,
+) -> Option<(String, Task)> {
+    if t.loop_var.is_some() {
+        return None;
+    }
+    let l = t.loop_.as_ref()?.as_str()?.replace(' ', "");
+    let reg = l.strip_prefix("{{")?.strip_suffix(".results}}")?;
+    let stat_loop = stat_loops.get(reg)?;
+    let fix = |s: &str| s.replace("item.item", "item");
+    let mut t2 = t.clone();
+    t2.loop_ = Some(stat_loop.clone());
+    for (_, v) in t2.args.iter_mut() {
+        if let Value::String(s) = v {
+            *s = fix(s);
+        }
+    }
+    t2.free = t2.free.as_deref().map(fix);
+    t2.when = t2.when.iter().map(|w| fix(w)).collect();
+    t2.become_user = t2.become_user.as_deref().map(fix);
+    let result = regex::Regex::new(r"\bitem\.(stat|failed|skipped|changed|rc|stdout|stderr)\b")
+        .expect("a valid regex");
+    let reads_result = |s: &str| result.is_match(s);
+    if t2.when.iter().any(|w| reads_result(w)) {
+        return None;
+    }
+    match map_task(&t2, ctx) {
+        Mapped::Resources(rs)
+            if rs
+                .iter()
+                .flat_map(|r| &r.fields)
+                .all(|(_, v)| !reads_result(&crate::yaml::to_string(v))) =>
+        {
+            Some((reg.to_string(), t2))
+        }
+        _ => None,
     }
 }
 

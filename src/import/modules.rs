@@ -332,9 +332,12 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             };
             let state = t.arg_str(&["state"]);
             if let Some(st) = state.as_deref().filter(|s| s.contains("{{")) {
-                return LeftOut(format!(
-                    "file `state: {st}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"
-                ));
+                return match map_file_templated_state(t, ctx, &path, st) {
+                    Some(r) => Resources(vec![r]),
+                    None => LeftOut(format!(
+                        "file `state: {st}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"
+                    )),
+                };
             }
             let recurse = t.arg_bool(&["recurse"]) == Some(true);
             let mut r = match state.as_deref() {
@@ -452,12 +455,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             let list = t.arg(&["name", "pkg", "package"]).map(names).unwrap_or_default();
             let state = t.arg_str(&["state"]);
             if list.is_empty() {
-                if t.arg(&["deb"]).is_some() {
-                    let deb = t.arg_str(&["deb"]).unwrap_or_default();
-                    return Resources(vec![Res::command(
-                        format!("apt-get install -y {}", sh_quote(&deb)),
-                        "apt deb",
-                    )]);
+                if let Some(deb) = t.arg_str(&["deb"]) {
+                    return Resources(vec![map_deb(&deb)]);
                 }
                 if let Some(up) = t.arg_str(&["upgrade"]).filter(|u| u != "false" && u != "no") {
                     let verb = if up == "dist" || up == "full" { "dist-upgrade" } else { "upgrade" };
@@ -480,6 +479,24 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                                 secs.div_ceil(60)
                             ),
                         );
+                    }
+                    return Resources(vec![r]);
+                }
+                let cleanup: Vec<&str> = [("autoremove", "autoremove"), ("autoclean", "autoclean")]
+                    .iter()
+                    .filter(|(k, _)| t.arg_bool(&[k]) == Some(true))
+                    .map(|(_, verb)| *verb)
+                    .collect();
+                if !cleanup.is_empty() {
+                    let cmd = cleanup
+                        .iter()
+                        .map(|v| format!("DEBIAN_FRONTEND=noninteractive apt-get -y {v}"))
+                        .collect::<Vec<_>>()
+                        .join(" && ");
+                    let mut r = Res::command(cmd, &format!("apt {}", cleanup.join("/")));
+                    if cleanup == ["autoremove"] {
+                        // a dry run lists `Remv` lines for what is to go
+                        r.set("unless", "! apt-get -s autoremove | grep -q '^Remv '");
                     }
                     return Resources(vec![r]);
                 }
@@ -630,14 +647,22 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             } else {
                 dest
             };
-            let sha = t.arg_str(&["checksum"]).and_then(|c| {
+            let checksum = t.arg_str(&["checksum"]);
+            let sha = checksum.as_deref().and_then(|c| {
                 c.strip_prefix("sha256:")
                     .filter(|h| !h.contains("://"))
                     .map(str::to_string)
+                    .or_else(|| checksum_var(c))
             });
             if let Some(sha) = sha {
                 let mut r = Res::new("download", file);
                 r.set("url", url);
+                if sha.contains("{{") {
+                    r.notes.push(format!(
+                        "`checksum: {}` must hold `sha256:HEX` (`play check` says so otherwise)",
+                        checksum.unwrap_or_default()
+                    ));
+                }
                 r.set("sha256", sha);
                 owner_group_mode(t, &mut r);
                 ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
@@ -908,11 +933,280 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         }
         "add_host" | "group_by" => LeftOut(format!("`{m}`: play's inventory is static")),
         "uri" => LeftOut("`uri`: play makes no HTTP requests from tasks (a play's `wait_for: {http}` checks health)".into()),
+        "hostname" => map_hostname(t),
+        "locale_gen" => map_locale_gen(t),
+        "alternatives" => map_alternatives(t),
+        "debconf" => map_debconf(t),
         "blockinfile" => map_blockinfile(t),
         "replace" => map_replace(t),
         "deb822_repository" => map_deb822(t),
         other => LeftOut(format!("no play kind for module `{other}`")),
     }
+}
+
+/// `apt: deb=FILE|URL` → `apt-get install` of the file (a URL fetched first, as Ansible does),
+/// unless the package it holds is installed at its version.
+fn map_deb(deb: &str) -> Res {
+    let q = sh_quote(deb);
+    let (fetch, file, done) = if deb.contains("://") {
+        (
+            format!("d=$(mktemp -d) && {{ curl -fsSL -o \"$d/p.deb\" {q} && "),
+            "\"$d/p.deb\"".to_string(),
+            "; s=$?; rm -rf \"$d\"; [ $s -eq 0 ]; }",
+        )
+    } else {
+        (String::new(), q.clone(), "")
+    };
+    let mut r = Res::command(
+        format!("{fetch}DEBIAN_FRONTEND=noninteractive apt-get install -y {file}{done}"),
+        "apt deb",
+    );
+    if !deb.contains("://") {
+        r.set(
+            "unless",
+            format!(
+                "v=$(dpkg-deb -f {q} Version) && test -n \"$v\" && test \"$(dpkg-query -W -f '${{Version}}' \"$(dpkg-deb -f {q} Package)\" 2>/dev/null)\" = \"$v\""
+            ),
+        );
+    } else {
+        r.notes.push(
+            "a `deb` URL: fetched and installed on every apply (guard it with `creates:` or `unless:` naming the package)".into(),
+        );
+    }
+    r
+}
+
+/// hostname → the static name in `/etc/hostname` (a `file:`) and the running one set by a
+/// command while it differs (what the module does on Debian and Ubuntu).
+fn map_hostname(t: &Task) -> Mapped {
+    let Some(name) = t.arg_str(&["name"]) else {
+        return Mapped::LeftOut("hostname without `name`".into());
+    };
+    let mut f = Res::new("file", "/etc/hostname");
+    f.set("content", format!("{name}\n"));
+    let q = sh_quote(&name);
+    let mut c = Res::command(format!("hostname {q}"), "hostname");
+    c.comments[0] =
+        "play import: hostname → the file above, and this command for the running name".into();
+    c.set("unless", format!("test \"$(hostname)\" = {q}"));
+    ignored(t, &mut f, &["use"]);
+    Mapped::Resources(vec![f, c])
+}
+
+/// locale_gen → the locale's line of `/etc/locale.gen` uncommented (a `line:`) and `locale-gen`
+/// run while `locale -a` lacks it. Only `NAME.UTF-8` locales (the charset is then known).
+fn map_locale_gen(t: &Task) -> Mapped {
+    let Some(name) = t.arg_str(&["name"]) else {
+        return Mapped::LeftOut("locale_gen without `name`".into());
+    };
+    let Some(lang) = name.strip_suffix(".UTF-8").filter(|l| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_@".contains(c))
+    }) else {
+        return Mapped::LeftOut(format!(
+            "locale_gen `{name}`: only `NAME.UTF-8` locales are mapped (their charset is known)"
+        ));
+    };
+    let entry = format!("{name} UTF-8");
+    let mut l = Res::new("line", "/etc/locale.gen");
+    l.set("regexp", format!("^#?\\s*{lang}\\.UTF-8 UTF-8\\s*$"));
+    if t.arg_str(&["state"]).as_deref() == Some("absent") {
+        l.set("state", "absent");
+        return Mapped::Resources(vec![l]);
+    }
+    l.set("text", entry);
+    let mut c = Res::command(format!("locale-gen {}", sh_quote(&name)), "locale_gen");
+    c.comments[0] =
+        "play import: locale_gen → the line above, and this command generating the locale".into();
+    c.set(
+        "unless",
+        format!(
+            "locale -a | grep -qixF {}",
+            sh_quote(&format!("{lang}.utf8"))
+        ),
+    );
+    Mapped::Resources(vec![l, c])
+}
+
+/// alternatives → `update-alternatives --set` (after `--install` when `link` is given),
+/// guarded by the selected value.
+fn map_alternatives(t: &Task) -> Mapped {
+    let (Some(name), Some(path)) = (t.arg_str(&["name"]), t.arg_str(&["path"])) else {
+        return Mapped::LeftOut("alternatives without `name` and `path`".into());
+    };
+    if !matches!(t.arg_str(&["state"]).as_deref(), None | Some("selected")) {
+        return Mapped::LeftOut("alternatives with a `state` other than `selected`".into());
+    }
+    let (n, p) = (sh_quote(&name), sh_quote(&path));
+    let mut cmd = String::new();
+    if let Some(link) = t.arg_str(&["link"]) {
+        let prio = t.arg_str(&["priority"]).unwrap_or_else(|| "50".into());
+        cmd.push_str(&format!(
+            "update-alternatives --install {} {n} {p} {} && ",
+            sh_quote(&link),
+            sh_quote(&prio)
+        ));
+    }
+    cmd.push_str(&format!("update-alternatives --set {n} {p}"));
+    let mut r = Res::command(cmd, "alternatives");
+    r.set(
+        "unless",
+        format!(
+            "update-alternatives --query {n} 2>/dev/null | grep -qxF {}",
+            sh_quote(&format!("Value: {path}"))
+        ),
+    );
+    Mapped::Resources(vec![r])
+}
+
+/// debconf → `debconf-set-selections`, guarded by `debconf-show` (which hides passwords: those
+/// are set on every apply).
+fn map_debconf(t: &Task) -> Mapped {
+    let (Some(pkg), Some(question), Some(vtype)) = (
+        t.arg_str(&["name"]),
+        t.arg_str(&["question"]),
+        t.arg_str(&["vtype"]),
+    ) else {
+        return Mapped::LeftOut("debconf without `name`, `question` and `vtype` (a read)".into());
+    };
+    let Some(mut value) = t.arg_str(&["value"]) else {
+        return Mapped::LeftOut("debconf without `value`".into());
+    };
+    if vtype == "boolean" {
+        if let Some(b) = super::node::yaml11_bool(&value) {
+            value = b.to_string();
+        }
+    }
+    let line = format!("{pkg} {question} {vtype} {value}");
+    let mut r = Res::command(
+        format!("echo {} | debconf-set-selections", sh_quote(&line)),
+        "debconf",
+    );
+    if vtype != "password" {
+        r.set(
+            "unless",
+            format!(
+                "debconf-show {} | sed 's/^[* ] //' | grep -qxF {}",
+                sh_quote(&pkg),
+                sh_quote(&format!("{question}: {value}"))
+            ),
+        );
+    } else {
+        r.set("sensitive", true);
+    }
+    ignored(t, &mut r, &["unseen"]);
+    Mapped::Resources(vec![r])
+}
+
+/// `checksum: "{{ NAME }}"` (one var, as roles keep the checksum in their defaults:
+/// `sha256:HEX`) → the sha256 part of its value, as a template.
+fn checksum_var(c: &str) -> Option<String> {
+    let name = c.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
+    {
+        return None;
+    }
+    Some(format!("{{{{ {name} | regex_replace('^sha256:', '') }}}}"))
+}
+
+/// The quoted words (`'link'`, `"absent"`) of a templated value, each with its byte range
+/// (quotes included); None when a quote is not closed.
+fn quoted_words(tpl: &str) -> Option<Vec<(std::ops::Range<usize>, String)>> {
+    let mut out = Vec::new();
+    let mut chars = tpl.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' || c == '"' {
+            let (end, _) = chars.by_ref().find(|&(_, d)| d == c)?;
+            out.push((i..end + 1, tpl[i + 1..end].to_string()));
+        }
+    }
+    Some(out)
+}
+
+/// A templated `state:` whose only literals are Ansible states of one play kind
+/// (`{{ enabled | ternary('link', 'absent') }}`), rewritten with play's states: each literal
+/// replaced by `map(literal)`. None when a literal is outside `map`'s domain or there is none.
+fn templated_state(tpl: &str, map: impl Fn(&str) -> Option<&'static str>) -> Option<String> {
+    let words = quoted_words(tpl)?;
+    if words.is_empty() || words.iter().any(|(_, w)| map(w).is_none()) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut at = 0;
+    for (range, w) in &words {
+        let q = &tpl[range.start..range.start + 1];
+        out.push_str(&tpl[at..range.start]);
+        out.push_str(&format!("{q}{}{q}", map(w)?));
+        at = range.end;
+    }
+    out.push_str(&tpl[at..]);
+    Some(out)
+}
+
+/// `file` with a templated `state` choosing between one kind's presence and `absent` (`link`
+/// or `absent`; `directory` or `absent`; `file`/`touch` or `absent`): that kind, its `state`
+/// the same choice in play's words (`present`/`absent`).
+fn map_file_templated_state(t: &Task, ctx: &Ctx, path: &str, st: &str) -> Option<Res> {
+    let words: Vec<String> = quoted_words(st)?.into_iter().map(|(_, w)| w).collect();
+    let present: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| *w != "absent")
+        .collect();
+    let kind = match present.first().copied() {
+        Some("link") | Some("hard") => "link",
+        Some("directory") => "directory",
+        Some("file") | Some("touch") => "file",
+        None if ctx.is_dir(path) => "directory",
+        None => "file",
+        Some(_) => return None,
+    };
+    let presents: &[&str] = match kind {
+        "link" => &["link", "hard"],
+        "directory" => &["directory"],
+        _ => &["file", "touch"],
+    };
+    let state = templated_state(st, |w| {
+        if w == "absent" {
+            Some("absent")
+        } else if presents.contains(&w) {
+            Some("present")
+        } else {
+            None
+        }
+    })?;
+    let mut r = Res::new(kind, path.trim_end_matches('/'));
+    if kind == "link" {
+        r.set("target", t.arg_str(&["src"])?);
+        if present.contains(&"hard") {
+            r.notes.push("a hard link became a symbolic link".into());
+        }
+        if t.arg_bool(&["force"]) == Some(true) {
+            r.set("force", true);
+        }
+    }
+    if kind == "directory" && words.iter().any(|w| w == "absent") {
+        // Ansible removes a folder with its content
+        r.set("force", true);
+    }
+    if present.iter().all(|w| *w == "file") && !present.is_empty() {
+        r.notes.push(
+            "`state: file` (the file must exist) → a present file: play creates it empty when missing"
+                .into(),
+        );
+    }
+    if !words.iter().all(|w| presents.contains(&w.as_str())) {
+        r.set("state", state);
+    }
+    owner_group_mode(t, &mut r);
+    r.comments.push(format!(
+        "play import: file `state: {st}` → {kind} with `state` present or absent"
+    ));
+    Some(r)
 }
 
 /// A shell command that states what it makes: `touch P`, `mkdir -p P`, `ln -s[f] T P`
@@ -925,19 +1219,45 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         return None;
     }
     let words = super::task::words(cmd);
-    let w: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
+    let mut w: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
+    // a glob is many paths (outside templates: `{{ x * 2 }}` is no glob)
+    if w.iter().any(|w| {
+        let mut plain = String::new();
+        let mut rest = *w;
+        while let Some(open) = rest.find("{{") {
+            plain.push_str(&rest[..open]);
+            rest = rest[open..]
+                .find("}}")
+                .map_or("", |c| &rest[open + c + 2..]);
+        }
+        plain.push_str(rest);
+        plain.contains(['*', '?', '['])
+    }) {
+        return None;
+    }
+    // play's package steps run apt-get noninteractive themselves
+    if w.first() == Some(&"DEBIAN_FRONTEND=noninteractive") {
+        w.remove(0);
+    }
     let abs = |p: &str| p.starts_with('/') || p.starts_with("{{");
     let mut r = match w.as_slice() {
         ["touch", p] if abs(p) => Res::new("file", *p),
         ["mkdir", "-p", p] | ["mkdir", p] if abs(p) => {
             Res::new("directory", p.trim_end_matches('/'))
         }
-        ["ln", "-s", target, p] | ["ln", "-sf", target, p] | ["ln", "-fs", target, p]
-            if abs(p) && !p.ends_with('/') =>
+        // -s with -f (replace what stands there) and -n (a link to a folder is replaced, not
+        // entered): what `link:` does
+        ["ln", flags, target, p]
+            if abs(p)
+                && !p.ends_with('/')
+                && flags.len() > 1
+                && flags.starts_with('-')
+                && flags.contains('s')
+                && flags[1..].chars().all(|c| "sfn".contains(c)) =>
         {
             let mut r = Res::new("link", *p);
             r.set("target", *target);
-            if w[1] != "-s" {
+            if flags.contains('f') {
                 r.set("force", true);
             }
             r
@@ -950,6 +1270,31 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         ["systemctl", "enable", unit] if !unit.starts_with('-') => {
             let mut r = Res::new("service", *unit);
             r.set("enabled", true);
+            r
+        }
+        ["systemctl", "enable", "--now", unit] | ["systemctl", "enable", unit, "--now"]
+            if !unit.starts_with('-') =>
+        {
+            let mut r = Res::new("service", *unit);
+            r.set("state", "running");
+            r.set("enabled", true);
+            r
+        }
+        [py, "-m", "venv" | "virtualenv", dir] if abs(dir) && is_python(py) => {
+            venv_res(dir, Some(py), t)
+        }
+        ["virtualenv", dir] if abs(dir) => venv_res(dir, None, t),
+        ["virtualenv", "-p" | "--python", py, dir] if abs(dir) && is_python(py) => {
+            venv_res(dir, Some(py), t)
+        }
+        [pip, "install", rest @ ..] if pip.ends_with("/bin/pip") || pip.ends_with("/bin/pip3") => {
+            pip_into_venv(pip, rest, t)?
+        }
+        ["useradd", rest @ ..] => useradd(rest)?,
+        ["groupadd", rest @ ..] => groupadd(rest)?,
+        ["rm", "-f", p] if abs(p) && !p.ends_with('/') => {
+            let mut r = Res::new("file", *p);
+            r.set("state", "absent");
             r
         }
         ["git", "clone", repo, dest] if abs(dest) && !repo.starts_with('-') => {
@@ -985,6 +1330,137 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
     r.comments
         .push(format!("play import: `{cmd}` → {}", r.kind()));
     Some(r)
+}
+
+/// `python3`, `python3.11`, `/usr/bin/python3` (an interpreter, not an option).
+fn is_python(w: &str) -> bool {
+    basename(w).starts_with("python") && !w.starts_with('-')
+}
+
+/// `venv: DIR` (python: PY unless python3), `become_user` → `user`.
+fn venv_res(dir: &str, python: Option<&str>, t: &Task) -> Res {
+    let mut r = Res::new("venv", dir.trim_end_matches('/'));
+    if let Some(p) = python.filter(|p| *p != "python3") {
+        r.set("python", p);
+    }
+    if let Some(u) = &t.become_user {
+        r.set("user", u.clone());
+    }
+    r
+}
+
+/// `VENV/bin/pip install [-r FILE] [NAME[==V]]...` → `venv: VENV` with its `requirements` and
+/// `packages`; None for other options, a relative requirements file, or a name `packages:`
+/// cannot take.
+fn pip_into_venv(pip: &str, rest: &[&str], t: &Task) -> Option<Res> {
+    let dir = pip
+        .strip_suffix("/bin/pip")
+        .or_else(|| pip.strip_suffix("/bin/pip3"))
+        .filter(|d| d.starts_with('/') || d.starts_with("{{"))?;
+    let mut reqs = None;
+    let mut packages = Vec::new();
+    let mut upgrade = false;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "-r" | "--requirement" => {
+                let f = it.next()?;
+                if !(f.starts_with('/') || f.starts_with("{{")) || reqs.is_some() {
+                    return None;
+                }
+                reqs = Some(f.to_string());
+            }
+            "-q" | "--quiet" => {}
+            "-U" | "--upgrade" => upgrade = true,
+            n if !n.starts_with('-')
+                && (n.contains("{{")
+                    || crate::resources::registry::check_value("venv", "packages", n).is_ok()) =>
+            {
+                packages.push(Value::String(n.to_string()))
+            }
+            _ => return None,
+        }
+    }
+    if reqs.is_none() && packages.is_empty() {
+        return None;
+    }
+    let mut r = venv_res(dir, None, t);
+    if !packages.is_empty() {
+        r.set("packages", Value::Sequence(packages));
+    }
+    if let Some(f) = reqs {
+        r.set("requirements", f);
+    }
+    if upgrade {
+        r.notes.push(
+            "`--upgrade` not carried: play installs what is missing (pin versions to move)".into(),
+        );
+    }
+    r.notes
+        .push("play creates the virtualenv when it is missing (`python3 -m venv`)".into());
+    Some(r)
+}
+
+/// `COMMAND [OPTION [VALUE]]... NAME` (useradd, groupadd) → a `kind: NAME` resource, each
+/// option given to `opt` (with the words after it); None for an option `opt` does not take.
+fn account_command(
+    kind: &str,
+    args: &[&str],
+    opt: impl Fn(&mut Res, &str, &mut std::slice::Iter<&str>) -> Option<()>,
+) -> Option<Res> {
+    let (name, opts) = args.split_last()?;
+    if name.starts_with('-') {
+        return None;
+    }
+    let mut r = Res::new(kind, *name);
+    let mut it = opts.iter();
+    while let Some(o) = it.next() {
+        opt(&mut r, o, &mut it)?;
+    }
+    Some(r)
+}
+
+/// `useradd [-m|-M] [-r] [-s SHELL] [-d HOME] [-g GROUP] [-G A,B] [-u UID] NAME` → `user:`.
+fn useradd(args: &[&str]) -> Option<Res> {
+    account_command("user", args, |r, o, it| {
+        match o {
+            "-m" | "--create-home" => r.set("create_home", true),
+            "-M" | "--no-create-home" => r.set("create_home", false),
+            "-r" | "--system" => r.set("system", true),
+            "-s" | "--shell" => r.set("shell", *it.next()?),
+            "-d" | "--home-dir" => r.set("home", *it.next()?),
+            "-g" | "--gid" => r.set("group", *it.next()?),
+            "-G" | "--groups" => {
+                let list = names(&Value::String(it.next()?.to_string()));
+                r.set(
+                    "groups",
+                    Value::Sequence(list.into_iter().map(Value::String).collect()),
+                )
+            }
+            "-u" | "--uid" => r.set("uid", number(it.next()?)),
+            _ => return None,
+        }
+        Some(())
+    })
+}
+
+/// A number as a YAML number (a uid, a gid), else as written.
+fn number(w: &str) -> Value {
+    w.parse::<u64>()
+        .map(|n| Value::Number(n.into()))
+        .unwrap_or_else(|_| Value::String(w.to_string()))
+}
+
+/// `groupadd [-r] [-g GID] NAME` → `group:`.
+fn groupadd(args: &[&str]) -> Option<Res> {
+    account_command("group", args, |r, o, it| {
+        match o {
+            "-r" | "--system" => r.set("system", true),
+            "-g" | "--gid" => r.set("gid", number(it.next()?)),
+            _ => return None,
+        }
+        Some(())
+    })
 }
 
 /// pip into a virtualenv → `venv: PATH`. None (the command mapping instead) without a
@@ -1496,11 +1972,22 @@ fn map_cron(t: &Task) -> Mapped {
     };
     let mut r = Res::new("cron", key);
     let state = t.arg_str(&["state"]);
-    if let Some(st) = state.as_deref().filter(|s| s.contains("{{")) {
-        return Mapped::LeftOut(format!(
-            "cron `state: {st}` is chosen at run time (write the `cron:` with a `when`)"
-        ));
-    }
+    // play's cron states are Ansible's: a choice between them is carried as it is
+    let templated = match state.as_deref().filter(|s| s.contains("{{")) {
+        Some(st) => match templated_state(st, |w| match w {
+            "present" => Some("present"),
+            "absent" => Some("absent"),
+            _ => None,
+        }) {
+            Some(st) => Some(st),
+            None => {
+                return Mapped::LeftOut(format!(
+                    "cron `state: {st}` is chosen at run time (write the `cron:` with a `when`)"
+                ))
+            }
+        },
+        None => None,
+    };
     if state.as_deref() == Some("absent") {
         r.set("state", "absent");
         return Mapped::Resources(vec![r]);
@@ -1529,6 +2016,9 @@ fn map_cron(t: &Task) -> Mapped {
         return Mapped::LeftOut("cron without `job`".into());
     };
     r.set("command", job);
+    if let Some(st) = templated {
+        r.set("state", st);
+    }
     if t.arg_bool(&["disabled"]) == Some(true) {
         r.set("state", "absent");
         r.notes
@@ -1659,7 +2149,14 @@ pub fn repo_filename(repo: &str) -> String {
         .collect();
     let url = words.first().copied().unwrap_or("repo");
     let url = url.split("://").last().unwrap_or(url);
-    sanitize(url, "-")
+    match sanitize(url, "-") {
+        // a var (`{{ mongodb_apt_repo }}`): its name
+        name if name.is_empty() => match sanitize(repo, "_-") {
+            name if name.is_empty() => "repo".into(),
+            name => name,
+        },
+        name => name,
+    }
 }
 
 /// Looks up a mapping key.
@@ -1673,7 +2170,13 @@ mod tests {
     use crate::import::task::key_values;
 
     fn task(module: &str, args: &str) -> Task {
-        let (args, free) = key_values(args);
+        // as the reader splits them: a command's free form keeps its `k=v` words
+        let (args, free) = if matches!(module, "command" | "shell") {
+            let (cmd, opts) = crate::import::task::command_free_form(args);
+            (opts, (!cmd.is_empty()).then_some(cmd))
+        } else {
+            key_values(args)
+        };
         Task {
             module: module.into(),
             args,
@@ -1722,6 +2225,8 @@ mod tests {
             ("apt", "name=nginx state=latest update_cache=yes", "package=nginx state=latest update_cache=true"),
             ("apt", "name=a,b", "package=- a\n- b"),
             ("apt", "update_cache=yes", "command=apt-get update [command]"),
+            ("apt", "deb=/tmp/app_1.0_all.deb", "command=DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/app_1.0_all.deb unless=v=$(dpkg-deb -f /tmp/app_1.0_all.deb Version) && test -n \"$v\" && test \"$(dpkg-query -W -f '${Version}' \"$(dpkg-deb -f /tmp/app_1.0_all.deb Package)\" 2>/dev/null)\" = \"$v\" [command]"),
+            ("apt", "deb=https://x/app.deb", "command=d=$(mktemp -d) && { curl -fsSL -o \"$d/p.deb\" https://x/app.deb && DEBIAN_FRONTEND=noninteractive apt-get install -y \"$d/p.deb\"; s=$?; rm -rf \"$d\"; [ $s -eq 0 ]; } [command]"),
             ("apt", "name=* state=latest", "command=apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade [command]"),
             ("service", "name=nginx state=started enabled=yes", "service=nginx state=running enabled=true"),
             ("systemd", "daemon_reload=yes", "left out: a bare `daemon_reload`: play runs `systemctl daemon-reload` itself when a unit file it writes changes"),
@@ -1729,7 +2234,14 @@ mod tests {
             ("shell", "touch /x creates=/x chdir=/tmp", "command=touch /x creates=/x chdir=/tmp [command]"),
             ("command", "rm -rf /tmp/x removes=/tmp/x", "command=rm -rf /tmp/x unless=test ! -e /tmp/x [command]"),
             ("shell", "touch {{ d }}/x creates={{ d }}/x", "file='{{ d }}/x'"),
-            ("file", "path=/x state={{ 'link' if a else 'absent' }}", "left out: file `state: {{ 'link' if a else 'absent' }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
+            // a templated state choosing one kind's presence or absent → that kind, play's states
+            ("file", "path=/x src=/y state=\"{{ 'link' if a else 'absent' }}\"", "link=/x target=/y state='{{ ''present'' if a else ''absent'' }}'"),
+            ("file", "src=/etc/n/a.conf dest=/etc/n/e/a.conf state='{{ on|ternary(\"link\", \"absent\") }}'", "link=/etc/n/e/a.conf target=/etc/n/a.conf state='{{ on|ternary(\"present\", \"absent\") }}'"),
+            ("file", "path=/srv/c state=\"{{ c | ternary('directory', 'absent') }}\" owner=app", "directory=/srv/c force=true state='{{ c | ternary(''present'', ''absent'') }}' owner=app"),
+            ("file", "path=/k mode=0600 state=\"{{ 'file' if e else 'touch' }}\"", "file=/k mode='0600'"),
+            ("file", "path=/x state=\"{{ 'link' if a else 'absent' }}\"", "left out: file `state: {{ 'link' if a else 'absent' }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
+            ("file", "path=/x state=\"{{ 'link' if a else 'directory' }}\"", "left out: file `state: {{ 'link' if a else 'directory' }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
+            ("file", "path=/x state=\"{{ s }}\"", "left out: file `state: {{ s }}` is chosen at run time (play's kind is fixed: write one resource per case, each with its `when`)"),
             ("command", "mkdir -p /srv/a/", "directory=/srv/a"),
             ("command", "ln -sf /srv/r/1 /srv/current", "link=/srv/current target=/srv/r/1 force=true"),
             ("shell", "touch /x && echo done", "command=touch /x && echo done [command]"),
@@ -1738,6 +2250,29 @@ mod tests {
             ("command", "apt-get install aptitude -y", "package=aptitude"),
             ("command", "apt-get install -y --no-install-recommends a", "command=apt-get install -y --no-install-recommends a [command]"),
             ("command", "git clone --mirror https://x/y.git /srv/repo", "command=git clone --mirror https://x/y.git /srv/repo [command]"),
+            // more commands that state what they make
+            ("command", "ln -sfn /srv/r/2 /srv/current", "link=/srv/current target=/srv/r/2 force=true"),
+            ("command", "ln -ns /srv/r/2 /srv/current", "link=/srv/current target=/srv/r/2"),
+            ("command", "ln -sv /srv/r/2 /srv/current", "command=ln -sv /srv/r/2 /srv/current [command]"),
+            ("command", "systemctl enable --now redis-server", "service=redis-server state=running enabled=true"),
+            ("command", "python3 -m venv /srv/app/venv creates=/srv/app/venv/bin/python", "venv=/srv/app/venv"),
+            ("command", "/usr/bin/python3.11 -m venv {{ root }}/venv", "venv='{{ root }}/venv' python=/usr/bin/python3.11"),
+            ("command", "virtualenv -p python3 /srv/venv", "venv=/srv/venv"),
+            ("command", "python3 -m venv --system-site-packages /srv/venv", "command=python3 -m venv --system-site-packages /srv/venv [command]"),
+            ("command", "/srv/venv/bin/pip install -r /srv/app/requirements.txt", "venv=/srv/venv requirements=/srv/app/requirements.txt"),
+            ("command", "{{ venv }}/bin/pip3 install -U gunicorn flask==3.0.3", "venv='{{ venv }}' packages=- gunicorn\n- flask==3.0.3"),
+            ("command", "/srv/venv/bin/pip install -r requirements.txt", "command=/srv/venv/bin/pip install -r requirements.txt [command]"),
+            ("command", "/srv/venv/bin/pip install 'flask>=3'", "command=/srv/venv/bin/pip install 'flask>=3' [command]"),
+            ("command", "pip3 install flask", "command=pip3 install flask [command]"),
+            ("command", "useradd -m -s /bin/bash -G adm,sudo deploy", "user=deploy create_home=true shell=/bin/bash groups=- adm\n- sudo"),
+            ("command", "useradd --system app", "user=app system=true"),
+            ("command", "useradd -p x app", "command=useradd -p x app [command]"),
+            ("command", "groupadd -r -g 990 app", "group=app system=true gid=990"),
+            ("command", "rm -f /etc/nginx/sites-enabled/default", "file=/etc/nginx/sites-enabled/default state=absent"),
+            ("command", "rm -f {{ d }}/*.pyc", "command=rm -f {{ d }}/*.pyc [command]"),
+            ("command", "rm -rf /srv/old", "command=rm -rf /srv/old [command]"),
+            ("shell", "DEBIAN_FRONTEND=noninteractive apt-get install -y nginx", "package=nginx"),
+            ("shell", "LANG=C apt-get install -y postgresql", "command=LANG=C apt-get install -y postgresql [command]"),
             ("shell", "ls ~/.rvm creates=~/.rvm/bin/rvm", "command=ls ~/.rvm unless=test -e ~/.rvm/bin/rvm [command]"),
 
 
@@ -1761,16 +2296,23 @@ mod tests {
             ("cron", "name=x cron_file=/etc/cron.d/le-renew special_time=weekly job=renew", "cron=le-renew schedule='@weekly' command=renew"),
             ("cron", "name='{{ item.key }} WordPress cron' minute=*/15 job=wp", "cron='{{ (item.key) | string | replace(''.'', ''_'') | replace('' '', ''_'') }}_WordPress_cron' schedule='*/15 * * * *' command=wp"),
             ("cron", "name=old state=absent", "cron=old state=absent"),
+            // a templated choice of play's own states is carried as it is; another stays out
+            ("cron", "name=wp minute=*/15 job=wp cron_file=wp state=\"{{ on | ternary('present', 'absent') }}\"", "cron=wp schedule='*/15 * * * *' command=wp state='{{ on | ternary(''present'', ''absent'') }}'"),
+            ("cron", "name=wp job=wp state=\"{{ s }}\"", "left out: cron `state: {{ s }}` is chosen at run time (write the `cron:` with a `when`)"),
             ("cron", "name=PATH env=yes job=/bin", "left out: cron `env=yes` (a variable of the crontab): write it in the `environment:` of the `cron:` jobs that need it"),
             // get_url → download with a sha256, else a command fetching once
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
+            // a checksum from a var (a role default `sha256:HEX`): its sha256 part
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum='{{ a_checksum }}' mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ a_checksum | regex_replace(''^sha256:'', '''') }}' mode='0644'"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha256:' + s) }}\"", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=md5:abc", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
             // apt_repository → apt_source (a deb line), a .list file (a variable, options), ppa → command
             ("apt_repository", "repo='deb http://nginx.org/packages/debian bookworm nginx'", "apt_source=nginx_org_packages_debian uris=http://nginx.org/packages/debian suites=- bookworm components=- nginx"),
             ("apt_repository", "repo='deb https://apt.grafana.com {{ ansible_distribution_release }} main contrib' filename=grafana", "apt_source=grafana uris=https://apt.grafana.com suites=- '{{ ansible_distribution_release }}' components=- main\n- contrib"),
             ("apt_repository", "repo='deb https://x/ stable main' state=absent filename=x", "apt_source=x state=absent"),
             ("apt_repository", "repo='deb [signed-by=/k.gpg] https://x/ stable main' filename=x", "file=/etc/apt/sources.list.d/x.list content=|\n  deb [signed-by=/k.gpg] https://x/ stable main | command=apt-get update on_change=- /etc/apt/sources.list.d/x.list [command]"),
+            ("apt_repository", "repo='{{ mongodb_apt_repo }}'", "file=/etc/apt/sources.list.d/mongodb_apt_repo.list content=|\n  {{ mongodb_apt_repo }} | command=apt-get update on_change=- /etc/apt/sources.list.d/mongodb_apt_repo.list [command]"),
             ("apt_repository", "repo=ppa:certbot/certbot", "command=add-apt-repository -y ppa:certbot/certbot unless=ls /etc/apt/sources.list.d/ | grep -q certbot-certbot [command]"),
             ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "command=curl -fsSL -o /etc/apt/trusted.gpg.d/pgdg.asc https://x/ACCC4CF8.asc creates=/etc/apt/trusted.gpg.d/pgdg.asc [command] | apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main"),
             ("apt_key", "url=https://x/key.asc id=ABCD1234", "command=curl -fsSL https://x/key.asc | apt-key add - unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi ABCD1234 [command]"),
@@ -1791,6 +2333,17 @@ mod tests {
             ("composer", "command=config arguments='--auth http-basic.x u p' working_dir=/srv/app", "command=composer config --no-interaction --auth http-basic.x u p chdir=/srv/app [command]"),
             ("postgresql_db", "name=app", "left out: no play kind for module `postgresql_db`"),
             ("debug", "msg=hi", "left out: `debug`: play prints no messages"),
+            // apt clean-ups, hostname, locale_gen, alternatives, debconf
+            ("apt", "autoremove=yes", "command=DEBIAN_FRONTEND=noninteractive apt-get -y autoremove unless='! apt-get -s autoremove | grep -q ''^Remv ''' [command]"),
+            ("apt", "autoremove=yes autoclean=yes", "command=DEBIAN_FRONTEND=noninteractive apt-get -y autoremove && DEBIAN_FRONTEND=noninteractive apt-get -y autoclean [command]"),
+            ("hostname", "name={{ machine_name }}", "file=/etc/hostname content=|\n  {{ machine_name }} | command=hostname '{{ machine_name }}' unless=test \"$(hostname)\" = '{{ machine_name }}' [command]"),
+            ("locale_gen", "name=en_US.UTF-8", "line=/etc/locale.gen regexp=^#?\\s*en_US\\.UTF-8 UTF-8\\s*$ text=en_US.UTF-8 UTF-8 | command=locale-gen en_US.UTF-8 unless=locale -a | grep -qixF en_US.utf8 [command]"),
+            ("locale_gen", "name=fr_FR.UTF-8 state=absent", "line=/etc/locale.gen regexp=^#?\\s*fr_FR\\.UTF-8 UTF-8\\s*$ state=absent"),
+            ("locale_gen", "name=fr_FR", "left out: locale_gen `fr_FR`: only `NAME.UTF-8` locales are mapped (their charset is known)"),
+            ("alternatives", "name=php path=/usr/bin/php8.3", "command=update-alternatives --set php /usr/bin/php8.3 unless='update-alternatives --query php 2>/dev/null | grep -qxF ''Value: /usr/bin/php8.3''' [command]"),
+            ("alternatives", "name=editor path=/usr/bin/vim link=/usr/bin/editor priority=90", "command=update-alternatives --install /usr/bin/editor editor /usr/bin/vim 90 && update-alternatives --set editor /usr/bin/vim unless='update-alternatives --query editor 2>/dev/null | grep -qxF ''Value: /usr/bin/vim''' [command]"),
+            ("debconf", "name=ferm question=ferm/enable vtype=boolean value=yes", "command=echo 'ferm ferm/enable boolean true' | debconf-set-selections unless='debconf-show ferm | sed ''s/^[* ] //'' | grep -qxF ''ferm/enable: true''' [command]"),
+            ("debconf", "name=ferm question=ferm/enable", "left out: debconf without `name`, `question` and `vtype` (a read)"),
             ("set_fact", "a=1 b=x", "vars 2"),
         ];
         let mut wrong = Vec::new();

@@ -280,34 +280,12 @@ struct Rendered {
 /// A host's rendered resources as text (`play check --show`): kind, key and where each was
 /// declared, a file's text content below it (sensitive content withheld).
 fn show_host(host: &str, playbook: &Path, resources: &[crate::resources::Resource]) -> String {
-    use crate::resources::Desired;
     let mut out = format!("{host} ({}):\n", playbook.display());
     for r in resources {
         let d = &r.desired;
         out += &format!("  {} {}  # {}\n", d.kind(), d.key(), r.origin);
-        if let Desired::File(f) = d {
-            let a = &f.attrs;
-            let attrs: Vec<String> = [
-                a.owner.as_ref().map(|o| format!("owner {o}")),
-                a.group.as_ref().map(|g| format!("group {g}")),
-                a.mode.map(|m| format!("mode {m:04o}")),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            if !attrs.is_empty() {
-                out += &format!("    {}\n", attrs.join(", "));
-            }
-            match f.content.as_ref().map(|c| std::str::from_utf8(&c.bytes)) {
-                Some(_) if r.sensitive => out += "    | (sensitive content)\n",
-                Some(Ok(text)) => {
-                    for line in text.lines() {
-                        out += &format!("    | {line}\n");
-                    }
-                }
-                Some(Err(_)) => out += "    | (binary content)\n",
-                None => {}
-            }
+        for line in d.shown(r.sensitive) {
+            out += &format!("    {line}\n");
         }
     }
     out

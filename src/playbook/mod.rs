@@ -354,18 +354,6 @@ impl RawResource {
             return Err(habits::foreign_keys(kind, &foreign));
         }
         (kind.def().check_entry)(self)?;
-        if kind == Kind::File {
-            let sources = [&self.content, &self.src, &self.template]
-                .iter()
-                .filter(|s| s.is_some())
-                .count();
-            if sources > 1 {
-                return Err("a file takes one of `content`, `src`, `template`, not several".into());
-            }
-        }
-        if kind == Kind::Link && self.target.is_none() && self.state.as_deref() != Some("absent") {
-            return Err("a link needs `target`".into());
-        }
         if kind == Kind::Program
             && self.command.is_none()
             && self.state.as_deref() != Some("absent")

@@ -25,10 +25,7 @@ use crate::resources::registry::{PerNameFn, PerNameKeys, Plug, Render};
 use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
-use crate::resources::{
-    parse_mode, Attrs, Content, Desired, DirectorySpec, Facts, FileSpec, Kind, LinkSpec, Origin,
-    Resource,
-};
+use crate::resources::{parse_mode, Attrs, Content, Desired, Facts, Kind, Origin, Resource};
 use crate::yaml::Value as YValue;
 use template::{LazyVars, RenderError, Renderer, Scope};
 
@@ -1000,19 +997,8 @@ impl<'a> Resolver<'a> {
                         let source = std::fs::read_to_string(&p).map_err(|e| {
                             fail("unit", format!("cannot read {}: {e}", p.display()))
                         })?;
-                        let tname = p.display().to_string();
-                        let text = r.string(&tname, &source).map_err(|e| ResolveError {
-                            origin: Origin {
-                                file: tname.clone(),
-                                line: e.line.unwrap_or(0),
-                                column: e.column.unwrap_or(0),
-                            },
-                            message: format!(
-                                "{} (unit template of service {name}, declared at {})",
-                                e.message, entry.origin
-                            ),
-                            host: host.name.clone(),
-                        })?;
+                        let of = format!("unit template of service {name}");
+                        let text = render_template(r, &p, &source, &of, entry, host)?;
                         Some(Content {
                             bytes: text.into_bytes(),
                             source: format!("template: {}", p.display()),
@@ -1134,7 +1120,7 @@ impl<'a> Resolver<'a> {
 }
 
 /// `force:` of a path kind (`true`, `false`, or a template giving `true`/`yes`/`false`/`no`).
-fn path_force(k: &Keys) -> Result<bool, ResolveError> {
+pub fn path_force(k: &Keys) -> Result<bool, ResolveError> {
     Ok(match &k.raw().force {
         None => false,
         Some(YValue::Bool(b)) => *b,
@@ -1150,98 +1136,71 @@ fn path_force(k: &Keys) -> Result<bool, ResolveError> {
     })
 }
 
-/// `file:` from its entry (its registry line's `render`).
-pub fn file(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base {
-        key: path,
-        attrs,
-        state,
-    } = b;
-    let presence = k.presence(&state)?;
-    path_force(k)?;
-    let (raw, r, entry, host, kind) = (k.raw(), k.r, k.entry, k.host, Kind::File);
-    let role_dir = role_dir_of(k.resolver.playbook, entry);
-    let pb_dir = &k.resolver.playbook.dir;
-    let fail = |key: &str, m: String| k.fail(key, m);
-    let s = |key: &str, v: &Option<String>| k.string(key, v);
-    let content = if let Some(c) = s("content", &raw.content)? {
-        Some(Content {
-            bytes: c.into_bytes(),
-            source: "content".into(),
+/// The text of template `p` (its `source`), rendered; an error is located in the template
+/// and says what it is the template of (`of`) and where that was declared.
+fn render_template(
+    r: &Renderer,
+    p: &Path,
+    source: &str,
+    of: &str,
+    entry: &Entry,
+    host: &Host,
+) -> Result<String, ResolveError> {
+    let name = p.display().to_string();
+    r.string(&name, source).map_err(|e| ResolveError {
+        origin: Origin {
+            file: name.clone(),
+            line: e.line.unwrap_or(0),
+            column: e.column.unwrap_or(0),
+        },
+        message: format!("{} ({of}, declared at {})", e.message, entry.origin),
+        host: host.name.clone(),
+    })
+}
+
+impl Keys<'_> {
+    /// The content an entry's `content`, `src` (a file of `files/`) or `template` (of
+    /// `templates/`, rendered) gives, if any; `of`: what the entry is, for a template's errors
+    /// (`file /etc/app.ini`).
+    pub fn content(&self, of: &str) -> Result<Option<Content>, ResolveError> {
+        let (raw, r, entry, host) = (self.raw(), self.r, self.entry, self.host);
+        let role_dir = role_dir_of(self.resolver.playbook, entry);
+        let pb_dir = &self.resolver.playbook.dir;
+        let fail = |key: &str, m: String| self.fail(key, m);
+        let s = |key: &str, v: &Option<String>| self.string(key, v);
+        Ok(if let Some(c) = s("content", &raw.content)? {
+            Some(Content {
+                bytes: c.into_bytes(),
+                source: "content".into(),
+            })
+        } else if let Some(src) = s("src", &raw.src)? {
+            let p = find(&role_dir, pb_dir, "files", &src).ok_or_else(|| {
+                fail("src", missing_msg("file", "files", &src, &role_dir, pb_dir))
+            })?;
+            let bytes = std::fs::read(&p)
+                .map_err(|e| fail("src", format!("cannot read {}: {e}", p.display())))?;
+            Some(Content {
+                bytes,
+                source: format!("src: {}", p.display()),
+            })
+        } else if let Some(t) = s("template", &raw.template)? {
+            let p = find(&role_dir, pb_dir, "templates", &t).ok_or_else(|| {
+                fail(
+                    "template",
+                    missing_msg("template", "templates", &t, &role_dir, pb_dir),
+                )
+            })?;
+            let source = std::fs::read_to_string(&p)
+                .map_err(|e| fail("template", format!("cannot read {}: {e}", p.display())))?;
+            let text = render_template(r, &p, &source, &format!("template of {of}"), entry, host)?;
+            Some(Content {
+                bytes: text.into_bytes(),
+                source: format!("template: {}", p.display()),
+            })
+        } else {
+            None
         })
-    } else if let Some(src) = s("src", &raw.src)? {
-        let p = find(&role_dir, pb_dir, "files", &src)
-            .ok_or_else(|| fail("src", missing_msg("file", "files", &src, &role_dir, pb_dir)))?;
-        let bytes = std::fs::read(&p)
-            .map_err(|e| fail("src", format!("cannot read {}: {e}", p.display())))?;
-        Some(Content {
-            bytes,
-            source: format!("src: {}", p.display()),
-        })
-    } else if let Some(t) = s("template", &raw.template)? {
-        let p = find(&role_dir, pb_dir, "templates", &t).ok_or_else(|| {
-            fail(
-                "template",
-                missing_msg("template", "templates", &t, &role_dir, pb_dir),
-            )
-        })?;
-        let source = std::fs::read_to_string(&p)
-            .map_err(|e| fail("template", format!("cannot read {}: {e}", p.display())))?;
-        let name = p.display().to_string();
-        let text = r.string(&name, &source).map_err(|e| ResolveError {
-            origin: Origin {
-                file: name.clone(),
-                line: e.line.unwrap_or(0),
-                column: e.column.unwrap_or(0),
-            },
-            message: format!(
-                "{} (template of {kind} {path}, declared at {})",
-                e.message, entry.origin
-            ),
-            host: host.name.clone(),
-        })?;
-        Some(Content {
-            bytes: text.into_bytes(),
-            source: format!("template: {}", p.display()),
-        })
-    } else {
-        None
-    };
-    let validate = s("validate", &raw.validate)?;
-    if let Some(v) = &validate {
-        crate::resources::edit::check_validate(v).map_err(|m| fail("validate", m))?;
     }
-    Ok(Desired::File(FileSpec {
-        path,
-        presence,
-        content,
-        attrs,
-        validate,
-    }))
-}
-
-/// `directory:` from its entry (its registry line's `render`).
-pub fn directory(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    Ok(Desired::Directory(DirectorySpec {
-        path: b.key,
-        presence: k.presence(&b.state)?,
-        attrs: b.attrs,
-        force: path_force(k)?,
-        parent_of: None,
-    }))
-}
-
-/// `link:` from its entry (its registry line's `render`).
-pub fn link(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let presence = k.presence(&b.state)?;
-    let force = path_force(k)?;
-    Ok(Desired::Link(LinkSpec {
-        path: b.key,
-        presence,
-        target: k.string("target", &k.raw().target)?.unwrap_or_default(),
-        attrs: b.attrs,
-        force,
-    }))
 }
 
 /// The kind of an entry that is one resource per name it lists (its registry line's

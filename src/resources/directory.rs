@@ -133,6 +133,43 @@ impl super::Spec for DirectorySpec {
     fn written(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.path.as_str())
     }
+    fn made_folder(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.path.as_str())
+    }
+    fn parent_of(&self) -> Option<&str> {
+        self.parent_of.as_deref()
+    }
+    fn plan_path(&self, observed: &super::Observed) -> Option<Result<Option<Change>, PlanError>> {
+        Some(plan(self, &observed.path(&self.path)))
+    }
+    fn change_step(&self, change: &Change, _expect: &str) -> Option<(String, Vec<u8>)> {
+        let i = change.index;
+        let lines = match change.action {
+            Action::Create => crate::apply::folder(i, &self.path, &self.attrs),
+            Action::Update | Action::Attrs => {
+                crate::apply::folder_attrs(i, &self.path, &self.attrs)
+            }
+            Action::Delete => {
+                let cmd = if self.force { "rm -rf" } else { "rmdir" };
+                crate::apply::removal(i, &self.path, cmd)
+            }
+        };
+        Some((lines, Vec::new()))
+    }
+}
+
+/// The spec of a `directory:` entry (its registry line's `render`).
+pub fn from_entry(
+    k: &crate::resolve::Keys,
+    b: crate::resolve::Base,
+) -> Result<super::Desired, crate::resolve::ResolveError> {
+    Ok(super::Desired::Directory(DirectorySpec {
+        path: b.key,
+        presence: k.presence(&b.state)?,
+        attrs: b.attrs,
+        force: crate::resolve::path_force(k)?,
+        parent_of: None,
+    }))
 }
 
 /// The registry line of `directory:` (see [`super::registry`]).
@@ -146,7 +183,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Path,
     first_probe: super::registry::FirstProbe::Path { emptiness: true },
     check_key: super::registry::path_key,
-    render: super::registry::Render::Fn(crate::resolve::directory),
+    render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
     records: &[],
     check_entry: super::registry::any_entry,

@@ -2,7 +2,7 @@
 //! `base64` per file, in the host's one probe round trip), its new content computed in Rust
 //! from the old (a pure plan, so `play diff` shows the exact unified diff), and a step written
 //! by `apply`'s safe file primitives (temp file in root's private folder, the "changed since
-//! the plan" check, rename inside the pinned folder; see [`crate::apply::edit_step`]).
+//! the plan" check, rename inside the pinned folder; see [`crate::apply::whole_file`]).
 //!
 //! Probe record: `edf \0 PATH \0 BASE64-TEXT \0 STATE \0`, STATE `file` (the text is the
 //! content), `missing`, `link`, `other` (not a regular file) or `bad` (unreadable).
@@ -179,16 +179,18 @@ pub fn check_validate(cmd: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The apply step of an edit (see [`crate::apply::edit_step`]).
-pub fn apply_fragment(index: usize, w: &EditWork) -> (String, Vec<u8>) {
-    crate::apply::edit_step(
-        index,
-        &w.path,
-        &w.attrs,
-        w.new.as_deref(),
-        &w.expect,
-        w.validate.as_deref(),
-    )
+/// The apply step of an edit: the new text written like a `file:` (after `validate`, when
+/// given), or the file removed (no new text); `expect`: the sha256 the probe saw, or `missing`.
+pub fn apply_fragment(i: usize, w: &EditWork) -> (String, Vec<u8>) {
+    let (body, stdin) = match w.new.as_deref() {
+        Some(new) => {
+            let validate = w.validate.as_deref();
+            crate::apply::whole_file(i, &w.path, &w.attrs, Some(new), &w.expect, validate)
+        }
+        None => (crate::apply::removal(i, &w.path, "rm -f"), Vec::new()),
+    };
+    let head = format!("# edit {i}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n");
+    (format!("{head}{body}play_ok {i}\n"), stdin)
 }
 
 /// The apply fragment of an edit's planned work (`None`: not an edit's).

@@ -126,6 +126,82 @@ impl super::Spec for FileSpec {
     fn written(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.path.as_str())
     }
+    fn plan_path(&self, observed: &super::Observed) -> Option<Result<Option<Change>, PlanError>> {
+        Some(plan(self, &observed.path(&self.path)))
+    }
+    fn change_step(&self, change: &Change, expect: &str) -> Option<(String, Vec<u8>)> {
+        let i = change.index;
+        let new = change.content.as_ref().map(|c| c.new.as_slice());
+        let validate = self.validate.as_deref();
+        Some(match change.action {
+            Action::Create => {
+                crate::apply::whole_file(i, &self.path, &self.attrs, new, expect, validate)
+            }
+            Action::Update if new.is_some() => {
+                crate::apply::whole_file(i, &self.path, &self.attrs, new, expect, validate)
+            }
+            Action::Update | Action::Attrs => (
+                crate::apply::attrs_only(i, &self.path, &self.attrs, expect),
+                Vec::new(),
+            ),
+            Action::Delete => (crate::apply::removal(i, &self.path, "rm -f"), Vec::new()),
+        })
+    }
+    fn shown(&self, sensitive: bool) -> Vec<String> {
+        let a = &self.attrs;
+        let attrs: Vec<String> = [
+            a.owner.as_ref().map(|o| format!("owner {o}")),
+            a.group.as_ref().map(|g| format!("group {g}")),
+            a.mode.map(|m| format!("mode {m:04o}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut out = Vec::new();
+        if !attrs.is_empty() {
+            out.push(attrs.join(", "));
+        }
+        match self.content.as_ref().map(|c| std::str::from_utf8(&c.bytes)) {
+            Some(_) if sensitive => out.push("| (sensitive content)".into()),
+            Some(Ok(text)) => out.extend(text.lines().map(|l| format!("| {l}"))),
+            Some(Err(_)) => out.push("| (binary content)".into()),
+            None => {}
+        }
+        out
+    }
+}
+
+/// The spec of a `file:` entry (its registry line's `render`).
+pub fn from_entry(
+    k: &crate::resolve::Keys,
+    b: crate::resolve::Base,
+) -> Result<super::Desired, crate::resolve::ResolveError> {
+    let presence = k.presence(&b.state)?;
+    crate::resolve::path_force(k)?;
+    let content = k.content(&format!("file {}", b.key))?;
+    let validate = k.string("validate", &k.raw().validate)?;
+    if let Some(v) = &validate {
+        super::edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
+    }
+    Ok(super::Desired::File(FileSpec {
+        path: b.key,
+        presence,
+        content,
+        attrs: b.attrs,
+        validate,
+    }))
+}
+
+/// A file takes one source of content (its registry line's `check_entry`).
+fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
+    let sources = [&entry.content, &entry.src, &entry.template]
+        .iter()
+        .filter(|s| s.is_some())
+        .count();
+    if sources > 1 {
+        return Err("a file takes one of `content`, `src`, `template`, not several".into());
+    }
+    Ok(())
 }
 
 /// The registry line of `file:` (see [`super::registry`]).
@@ -141,10 +217,10 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Path,
     first_probe: super::registry::FirstProbe::Path { emptiness: false },
     check_key: super::registry::path_key,
-    render: super::registry::Render::Fn(crate::resolve::file),
+    render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
     records: &[],
-    check_entry: super::registry::any_entry,
+    check_entry,
 };
 
 #[cfg(test)]
@@ -368,5 +444,39 @@ mod tests {
             .unwrap_err()
             .message
             .contains("is a directory"));
+    }
+
+    /// The playbook refuses a file with two sources of content, through the registry line.
+    #[test]
+    fn a_file_takes_one_source() {
+        let entry = |yaml: &str| -> crate::playbook::RawResource {
+            serde_yaml::from_str(yaml).expect("an entry")
+        };
+        let err = entry("file: /f\ncontent: a\nsrc: b").check().unwrap_err();
+        assert_eq!(
+            err,
+            "a file takes one of `content`, `src`, `template`, not several"
+        );
+        assert_eq!(entry("file: /f\ntemplate: t.j2").check(), Ok(()));
+        assert_eq!(entry("file: /f").check(), Ok(()));
+    }
+
+    /// `play check --show` lists a file's attributes and text, and withholds sensitive text.
+    #[test]
+    fn a_file_shows_its_attributes_and_text() {
+        use crate::resources::Spec;
+        let attrs = Attrs {
+            owner: Some("app".into()),
+            group: None,
+            mode: Some(0o640),
+        };
+        let s = spec(Presence::Present, Some(b"a\nb\n"), attrs);
+        assert_eq!(s.shown(false), ["owner app, mode 0640", "| a", "| b"]);
+        assert_eq!(
+            s.shown(true),
+            ["owner app, mode 0640", "| (sensitive content)"]
+        );
+        let binary = spec(Presence::Present, Some(b"\xff"), Attrs::default());
+        assert_eq!(binary.shown(false), ["| (binary content)"]);
     }
 }

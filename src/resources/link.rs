@@ -128,6 +128,44 @@ impl super::Spec for LinkSpec {
     fn written(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.path.as_str())
     }
+    fn plan_path(&self, observed: &super::Observed) -> Option<Result<Option<Change>, PlanError>> {
+        Some(plan(self, &observed.path(&self.path)))
+    }
+    fn change_step(&self, change: &Change, _expect: &str) -> Option<(String, Vec<u8>)> {
+        let i = change.index;
+        let lines = match change.action {
+            Action::Create | Action::Update => {
+                crate::apply::symlink(i, &self.path, &self.target, &self.attrs, self.force)
+            }
+            Action::Attrs => crate::apply::link_owner(i, &self.path, &self.attrs),
+            Action::Delete => crate::apply::removal(i, &self.path, "rm -f"),
+        };
+        Some((lines, Vec::new()))
+    }
+}
+
+/// The spec of a `link:` entry (its registry line's `render`).
+pub fn from_entry(
+    k: &crate::resolve::Keys,
+    b: crate::resolve::Base,
+) -> Result<super::Desired, crate::resolve::ResolveError> {
+    let presence = k.presence(&b.state)?;
+    let force = crate::resolve::path_force(k)?;
+    Ok(super::Desired::Link(LinkSpec {
+        path: b.key,
+        presence,
+        target: k.string("target", &k.raw().target)?.unwrap_or_default(),
+        attrs: b.attrs,
+        force,
+    }))
+}
+
+/// A present link needs `target` (its registry line's `check_entry`).
+fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
+    if entry.target.is_none() && entry.state.as_deref() != Some("absent") {
+        return Err("a link needs `target`".into());
+    }
+    Ok(())
 }
 
 /// The registry line of `link:` (see [`super::registry`]).
@@ -141,10 +179,10 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Path,
     first_probe: super::registry::FirstProbe::Path { emptiness: true },
     check_key: super::registry::path_key,
-    render: super::registry::Render::Fn(crate::resolve::link),
+    render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
     records: &[],
-    check_entry: super::registry::any_entry,
+    check_entry,
 };
 
 #[cfg(test)]
@@ -319,5 +357,17 @@ mod tests {
             let e = plan(&spec(Presence::Absent, true), &at(kind)).unwrap_err();
             assert!(e.message.contains("not a link"), "{e}");
         }
+    }
+
+    /// The playbook refuses a present link without `target`, through the registry line.
+    #[test]
+    fn a_present_link_needs_a_target() {
+        let entry = |yaml: &str| -> crate::playbook::RawResource {
+            serde_yaml::from_str(yaml).expect("an entry")
+        };
+        let err = entry("link: /l").check().unwrap_err();
+        assert_eq!(err, "a link needs `target`");
+        assert_eq!(entry("link: /l\ntarget: /t").check(), Ok(()));
+        assert_eq!(entry("link: /l\nstate: absent").check(), Ok(()));
     }
 }

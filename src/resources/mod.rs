@@ -285,6 +285,21 @@ pub trait Spec {
     fn written(&self) -> Option<&str> {
         None
     }
+    /// The folder a present resource of it makes (a `directory:`): what lies below needs no
+    /// missing parent of its own ([`tree::with_parents`]).
+    fn made_folder(&self) -> Option<&str> {
+        None
+    }
+    /// The path it was added as the missing parent of ([`tree::with_parents`]): no one
+    /// declared it.
+    fn parent_of(&self) -> Option<&str> {
+        None
+    }
+    /// What `play check --show` prints below its line (a file's attributes and text
+    /// content; `sensitive`: its content withheld).
+    fn shown(&self, _sensitive: bool) -> Vec<String> {
+        Vec::new()
+    }
     /// The root of a tree its step fills with content play does not list (a checkout, a
     /// synced tree, releases): resources below it are known only after that step.
     fn tree_root(&self) -> Option<&str> {
@@ -386,6 +401,20 @@ pub trait Spec {
     ) -> Option<Result<(String, Vec<u8>), String>> {
         None
     }
+    /// Its change, for a kind planned from the probe's state of its path (plug-in path
+    /// `Path`): a pure function of what the probe saw (`Change::index` and `sensitive` are
+    /// filled by the caller). `None`: a kind planned otherwise.
+    fn plan_path(&self, _observed: &Observed) -> Option<Result<Option<Change>, PlanError>> {
+        None
+    }
+    /// Its step of the apply script for its planned `change`, written with the builder's
+    /// primitives (`apply::symlink`, `apply::removal`, …): the lines between the step's marker
+    /// and its `play_ok`, and their stdin; `expect`: what the file it replaces must still be
+    /// (a sha256, `missing`, or `-`). `None`: a kind whose step `apply::Builder` writes itself
+    /// or that has a fragment of its own ([`Spec::apply_fragment`]).
+    fn change_step(&self, _change: &Change, _expect: &str) -> Option<(String, Vec<u8>)> {
+        None
+    }
     /// Its step changes what apt knows (a source): the host's last such step runs
     /// `apt-get update`, and packages then need no update of their own.
     fn updates_apt_cache(&self) -> bool {
@@ -455,9 +484,6 @@ macro_rules! each_spec {
 /// `Process`); the deploy kinds write their own fragments.
 #[derive(Debug, Clone, Copy)]
 pub enum BuilderSpec<'a> {
-    File(&'a FileSpec),
-    Directory(&'a DirectorySpec),
-    Link(&'a LinkSpec),
     Program(&'a ProgramSpec),
     Service(&'a ServiceSpec),
 }
@@ -466,12 +492,12 @@ impl Desired {
     /// See [`BuilderSpec`]; `None` for the deploy kinds.
     pub fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
         match self {
-            Desired::File(s) => Some(BuilderSpec::File(s)),
-            Desired::Directory(s) => Some(BuilderSpec::Directory(s)),
-            Desired::Link(s) => Some(BuilderSpec::Link(s)),
             Desired::Program(s) => Some(BuilderSpec::Program(s)),
             Desired::Service(s) => Some(BuilderSpec::Service(s)),
-            Desired::Git(_)
+            Desired::File(_)
+            | Desired::Directory(_)
+            | Desired::Link(_)
+            | Desired::Git(_)
             | Desired::Sync(_)
             | Desired::Release(_)
             | Desired::Package(_)
@@ -515,6 +541,33 @@ impl Desired {
     /// See [`Spec::written`].
     pub fn written(&self) -> Option<&str> {
         each_spec!(self, s => s.written())
+    }
+
+    /// See [`Spec::shown`].
+    pub fn shown(&self, sensitive: bool) -> Vec<String> {
+        each_spec!(self, s => s.shown(sensitive))
+    }
+
+    /// See [`Spec::made_folder`].
+    pub fn made_folder(&self) -> Option<&str> {
+        each_spec!(self, s => s.made_folder())
+    }
+
+    /// See [`Spec::parent_of`].
+    pub fn parent_of(&self) -> Option<&str> {
+        each_spec!(self, s => s.parent_of())
+    }
+
+    /// A folder `path` no one declared, the missing parent of `of` ([`tree::with_parents`]):
+    /// created root-owned 0755 when missing, left alone when present.
+    pub fn missing_parent(path: String, of: &str) -> Desired {
+        Desired::Directory(DirectorySpec {
+            path,
+            presence: Presence::Present,
+            attrs: Attrs::default(),
+            force: false,
+            parent_of: Some(of.to_string()),
+        })
     }
 
     /// See [`Spec::tree_root`].
@@ -589,6 +642,16 @@ impl Desired {
         last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         each_spec!(self, s => s.apply_fragment(index, work, last))
+    }
+
+    /// See [`Spec::plan_path`].
+    pub fn plan_path(&self, observed: &Observed) -> Option<Result<Option<Change>, PlanError>> {
+        each_spec!(self, s => s.plan_path(observed))
+    }
+
+    /// See [`Spec::change_step`].
+    pub fn change_step(&self, change: &Change, expect: &str) -> Option<(String, Vec<u8>)> {
+        each_spec!(self, s => s.change_step(change, expect))
     }
 
     /// See [`Spec::updates_apt_cache`].
@@ -983,18 +1046,36 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
     d
 }
 
+/// Plans a whole file play writes with known `content` at `path` (a program's conf file, a
+/// service's unit file) as a `file:` of those attributes is planned.
+pub fn plan_whole_file(
+    path: &str,
+    presence: Presence,
+    content: &Content,
+    attrs: &Attrs,
+    have: &PathState,
+) -> Result<Option<Change>, PlanError> {
+    let spec = FileSpec {
+        path: path.to_string(),
+        presence,
+        content: Some(content.clone()),
+        attrs: attrs.clone(),
+        validate: None,
+    };
+    file::plan(&spec, have)
+}
+
 /// Plans one resource: a pure function of desired and observed state. For programs and
 /// services this is their own change only (conf or unit file, state); restarts caused by other
 /// resources are planned for the whole host (`engine::restarts`).
 pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
     // The path and process kinds plan from the core probe; the deploy kinds from their records.
-    let mut change = match r.desired.builder_spec() {
-        Some(BuilderSpec::File(s)) => file::plan(s, &observed.path(&s.path))?,
-        Some(BuilderSpec::Directory(s)) => directory::plan(s, &observed.path(&s.path))?,
-        Some(BuilderSpec::Link(s)) => link::plan(s, &observed.path(&s.path))?,
-        Some(BuilderSpec::Program(s)) => program::plan(s, observed)?.change,
-        Some(BuilderSpec::Service(s)) => service::plan(s, observed, false)?.change,
-        None => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+    let by_path = r.desired.plan_path(observed);
+    let mut change = match (by_path, r.desired.builder_spec()) {
+        (Some(planned), _) => planned?,
+        (None, Some(BuilderSpec::Program(s))) => program::plan(s, observed)?.change,
+        (None, Some(BuilderSpec::Service(s))) => service::plan(s, observed, false)?.change,
+        (None, None) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

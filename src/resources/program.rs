@@ -15,9 +15,7 @@
 
 use std::fmt::Write;
 
-use super::{
-    file, Action, Attrs, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
-};
+use super::{Action, Attrs, Change, Content, Kind, Observed, PathKind, PlanError, Presence};
 use crate::supervisor::{group_state, ProcState};
 
 /// Where program conf files go on Debian (its supervisor includes `conf.d/*.conf`): the path
@@ -385,18 +383,13 @@ fn error(spec: &ProgramSpec, message: impl Into<String>) -> PlanError {
     }
 }
 
-/// The conf file as a file resource.
-pub fn conf_file(spec: &ProgramSpec) -> FileSpec {
-    FileSpec {
-        path: spec.conf_path.clone(),
-        presence: match spec.state {
-            ProgramState::Absent => Presence::Absent,
-            _ => Presence::Present,
-        },
-        content: Some(spec.conf.clone()),
-        attrs: spec.attrs.clone(),
-        validate: None,
-    }
+/// The conf file, planned as a file play writes.
+fn plan_conf(spec: &ProgramSpec, have: &super::PathState) -> Result<Option<Change>, PlanError> {
+    let presence = match spec.state {
+        ProgramState::Absent => Presence::Absent,
+        _ => Presence::Present,
+    };
+    super::plan_whole_file(&spec.conf_path, presence, &spec.conf, &spec.attrs, have)
 }
 
 /// Plans one program. `observed.processes` must be known (`None` is an error: supervisord
@@ -416,7 +409,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         ));
     };
     let conf_state = observed.path(&spec.conf_path);
-    let conf_change = file::plan(&conf_file(spec), &conf_state)
+    let conf_change = plan_conf(spec, &conf_state)
         .map_err(|e| error(spec, format!("{}: {}", spec.conf_path, e.message)))?;
     let state = group_state(procs, &spec.name);
     let shown = state.map(ProcState::as_str).unwrap_or("ABSENT");

@@ -138,8 +138,8 @@ pub enum FirstProbe {
 /// The three plug-in paths a kind takes today (one contract for all is not reached yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plug {
-    /// A path of the host, planned from its stat and written by `apply::Builder`'s steps
-    /// (`file`, `directory`, `link`).
+    /// A path of the host, planned from its stat (`Spec::plan_path`), its step written with
+    /// `apply::Builder`'s primitives (`Spec::change_step`): `file`, `directory`, `link`.
     Path,
     /// A supervisor program or a systemd unit: a conf file plus process state, restarts.
     Process,

@@ -19,9 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    file, Action, Attrs, Change, Content, FileSpec, Kind, Observed, PathKind, PlanError, Presence,
-};
+use super::{Action, Attrs, Change, Content, Kind, Observed, PathKind, PlanError, Presence};
 
 /// Where unit files from `unit:` templates go.
 pub const UNIT_DIR: &str = "/etc/systemd/system";
@@ -248,15 +246,11 @@ fn error(spec: &ServiceSpec, message: impl Into<String>) -> PlanError {
     }
 }
 
-/// The unit file as a file resource (when managed).
-pub fn unit_file(spec: &ServiceSpec) -> Option<FileSpec> {
-    spec.unit.as_ref().map(|c| FileSpec {
-        path: unit_path(&spec.name),
-        presence: Presence::Present,
-        content: Some(c.clone()),
-        attrs: spec.attrs.clone(),
-        validate: None,
-    })
+/// The unit file play writes (when managed): its path and attributes.
+pub fn unit_file(spec: &ServiceSpec) -> Option<(String, &Attrs)> {
+    spec.unit
+        .as_ref()
+        .map(|_| (unit_path(&spec.name), &spec.attrs))
 }
 
 /// Plans `state: absent`: stop, disable, remove the unit file, whatever of it is needed.
@@ -327,10 +321,11 @@ pub fn plan(
         }
         return Ok(plan_absent(spec, us, observed));
     }
-    let unit_change = match unit_file(spec) {
-        Some(f) => {
+    let unit_change = match &spec.unit {
+        Some(c) => {
             let p = unit_path(&spec.name);
-            file::plan(&f, &observed.path(&p))
+            let have = observed.path(&p);
+            super::plan_whole_file(&p, Presence::Present, c, &spec.attrs, &have)
                 .map_err(|e| error(spec, format!("{p}: {}", e.message)))?
         }
         None => None,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Attrs, Change, Desired, DirectorySpec, Presence, Resource};
+use super::{Change, Desired, Resource};
 
 /// The folders above `path`, top first, `/` and `path` itself excluded
 /// (`/a/b/c` → `/a`, `/a/b`). Repeated and trailing slashes do not count.
@@ -85,12 +85,8 @@ pub fn with_parents(resources: Vec<Resource>) -> Vec<Resource> {
     let declared: BTreeMap<String, usize> = resources
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| match &r.desired {
-            Desired::Directory(s) if s.presence == Presence::Present && s.parent_of.is_none() => {
-                Some((normalize(&s.path), i))
-            }
-            _ => None,
-        })
+        .filter(|(_, r)| !is_implied(r))
+        .filter_map(|(i, r)| Some((normalize(r.desired.made_folder()?), i)))
         .collect();
     let trees: BTreeSet<String> = resources
         .iter()
@@ -125,29 +121,21 @@ fn emit(
             }
             made.insert(a.clone());
             out.push(Resource {
-                desired: Desired::Directory(DirectorySpec {
-                    path: a,
-                    presence: Presence::Present,
-                    attrs: Attrs::default(),
-                    force: false,
-                    parent_of: Some(path.to_string()),
-                }),
+                desired: Desired::missing_parent(a, path),
                 origin: r.origin.clone(),
                 sensitive: false,
             });
         }
     }
-    if let Desired::Directory(s) = &r.desired {
-        if s.presence == Presence::Present {
-            made.insert(normalize(&s.path));
-        }
+    if let Some(folder) = r.desired.made_folder() {
+        made.insert(normalize(folder));
     }
     out.push(r);
 }
 
 /// True for a parent folder [`with_parents`] added (not declared by anyone).
 pub fn is_implied(r: &Resource) -> bool {
-    matches!(&r.desired, Desired::Directory(s) if s.parent_of.is_some())
+    r.desired.parent_of().is_some()
 }
 
 /// Marks the changes whose path lies in a tree that an earlier change of this run alters (a
@@ -223,7 +211,7 @@ pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, FileSpec, Origin};
+    use crate::resources::{Action, Attrs, DirectorySpec, FileSpec, Origin, Presence};
 
     fn res(d: Desired) -> Resource {
         Resource {
