@@ -69,8 +69,8 @@ fn check_finds_every_problem_in_one_run() {
         "roles/broken/state.yml:3:1: ",
         // the unknown key, with a suggestion
         "playbooks/site.yml:6:7: unknown key `ownr`, did you mean `owner`?",
-        // the undefined var, in one host's template only
-        "playbooks/templates/app.ini.j2:3:11: undefined variable `app_port` (template of file /etc/app/app.ini, declared at playbooks/site.yml:7:7) [host: web2]",
+        // the undefined var, in one host's template only, saying which hosts set it
+        "playbooks/templates/app.ini.j2:3:11: undefined variable `app_port` (template of file /etc/app/app.ini, declared at playbooks/site.yml:7:7) (`app_port` is set only in inventory/ (for hosts `web1`, `web3` only)) [host: web2]",
         // the missing src file, for every host
         "playbooks/site.yml:10:12: file `logo.png` not found (looked in playbooks/files) [3 hosts: web1, web2, web3]",
         // the dangling restart_on, at the reference itself

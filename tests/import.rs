@@ -585,6 +585,97 @@ fn tags_are_carried_and_select_with_tags() {
     assert_eq!(count(&["--tags", "site", "--skip-tags", "conf"]), 4);
 }
 
+/// What real projects (Rocket.Chat, trellis) do that the import used to lose, giving `play
+/// check` problems: a looped service handler (its `item` was undefined), a play on `{{ host_name
+/// | default('chat_servers') }}` with no inventory (the stub had no such group), and
+/// `include_vars: "{{ lookup('first_found', params) }}"` and of `{{ ansible_os_family }}.yml`
+/// (their vars were left out), and a `set_fact` under `when: X is not defined` (a default).
+#[test]
+fn looped_handlers_defaulted_host_patterns_and_first_found_vars_check_clean() {
+    let (_tmp, out) = import_files(&[
+        (
+            "site.yml",
+            "- hosts: \"{{ host_name | default('chat_servers') }}\"\n  roles: [chat]\n",
+        ),
+        // only checks: nothing to carry, so no play on Ansible's implicit localhost
+        (
+            "variable-check.yml",
+            "- hosts: localhost\n  tasks:\n    - fail: msg=no env\n      when: env is not defined\n",
+        ),
+        (
+            "roles/chat/defaults/main.yml",
+            "chat_instances: [a, b]\nchat_packages: \"{{ chat_default_packages | combine(chat_extra) }}\"\n",
+        ),
+        (
+            "roles/chat/vars/version/fallback.yml",
+            "chat_default_packages: {\"chat{{ chat_version }}-server\": true}\nchat_extra: {}\nchat_version: 2\n",
+        ),
+        (
+            "roles/chat/tasks/main.yml",
+            r#"- name: OS vars
+  include_vars: "{{ ansible_os_family }}.yml"
+- name: Define chat_user.
+  set_fact:
+    chat_user: "{{ __chat_user }}"
+  when: chat_user is not defined
+- name: Version vars
+  include_vars: "{{ lookup('first_found', params) }}"
+  vars:
+    params:
+      files: ["{{ chat_version }}.yml", fallback.yml]
+      paths: ["{{ playbook_dir }}/roles/chat/vars/version"]
+- name: Packages
+  apt:
+    name: "{{ item.key }}"
+  loop: "{{ chat_packages | dict2items }}"
+- name: Unit
+  copy: content=x dest={{ chat_unit_dir }}/chat@.service owner={{ chat_user }}
+  notify: Restart instances
+"#,
+        ),
+        (
+            "roles/chat/vars/Debian.yml",
+            "chat_unit_dir: /etc/systemd/system\n__chat_user: chat\n",
+        ),
+        (
+            "roles/chat/handlers/main.yml",
+            "- name: Restart instances\n  service:\n    name: \"chat@{{ item }}\"\n    state: restarted\n  with_list: \"{{ chat_instances }}\"\n",
+        ),
+    ]);
+    let role = read(&out.join("roles/chat/state.yml"));
+    assert!(
+        role.contains("- service: \"chat@{{ item }}\"\n  restart_on: [\"{{ chat_unit_dir }}/chat@.service\"]\n  loop: \"{{ chat_instances }}\"\n"),
+        "{role}"
+    );
+    let inv = read(&out.join("inventory/hosts.yml"));
+    assert!(inv.contains("chat_servers:"), "{inv}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("| Version vars | `include_vars` | vars of `roles/chat/defaults.yml` |"),
+        "{md}"
+    );
+    assert!(!out.join("playbooks/variable-check.yml").exists());
+    assert!(
+        md.contains("play `localhost` of `variable-check.yml`: none of its tasks is carried"),
+        "{md}"
+    );
+    let check = play(
+        &out,
+        &["check", "-i", "inventory", "--color", "never", "--show"],
+    );
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains("package chat2-server"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("service chat@b.service"),
+        "{}",
+        check.stdout
+    );
+}
+
 /// Forms the importer now makes native (issue 15): a templated `state` choosing a kind or
 /// absent, a checksum kept in a var, `hostname`, `locale_gen`, commands that state what they
 /// make, and a guarded `apt update_cache` folded into the packages after it (unless one of

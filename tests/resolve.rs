@@ -277,3 +277,43 @@ fn nul_bytes_are_check_problems() {
     assert!(msgs[1].contains("site.yml:5:") && msgs[1].contains("command echo a\\0b"));
     assert!(msgs[2].contains("site.yml:6:") && msgs[2].contains("directory /srv/ok"));
 }
+
+#[test]
+fn a_role_sees_its_own_defaults_over_those_of_other_roles() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "hosts.yml", INV);
+    // Both roles default `port`; each role's resources see its own (as in Ansible), the play's
+    // own state the last role's, and an inventory or play var wins over both.
+    write(
+        d.path(),
+        "roles/cache/defaults.yml",
+        "port: 11211\nname: cache\n",
+    );
+    write(
+        d.path(),
+        "roles/cache/state.yml",
+        "- directory: \"/srv/{{ name }}-{{ port }}\"\n- directory: \"/base/{{ base }}\"\n",
+    );
+    write(
+        d.path(),
+        "roles/site/defaults.yml",
+        "port: \"{{ item }}\"\nbase: role-base\n",
+    );
+    write(
+        d.path(),
+        "roles/site/state.yml",
+        "- directory: \"/srv/site-{{ port }}\"\n  loop: [80]\n",
+    );
+    write(d.path(), "pb/site.yml", "- hosts: web\n  roles: [cache, site]\n  state:\n    - directory: \"/srv/play-{{ port | default('x') }}\"\n      loop: [443]\n");
+    let inv = inventory::load(&d.path().join("hosts.yml"), &Vars::new()).unwrap();
+    let pb = playbook::load(&d.path().join("pb/site.yml")).unwrap();
+    assert_eq!(
+        paths(&inv, &pb, "w1", &stub_facts()),
+        [
+            "/srv/cache-11211",
+            "/base//srv",
+            "/srv/site-80",
+            "/srv/play-443"
+        ]
+    );
+}

@@ -268,3 +268,104 @@ fn file_steps_hold_the_privilege_boundary() {
     // The rest of the host's steps went on.
     assert_eq!(lab.sh("h1", "cat /etc/after-edit.conf"), "later\n");
 }
+
+/// Issue 13's link race in entering a folder, as the folder's owner during real applies:
+/// `/srv/lnk` is root's link to `/home/deploy/dir`, which deploy owns. deploy swaps `x` in it
+/// with a link to a folder of root's (`renameat2(RENAME_EXCHANGE)` in a tight loop) while root
+/// applies files under `/srv/lnk/x` again and again: each apply writes them into the real
+/// folder or fails (the plan refusing deploy's link, or the step saying the folder changed
+/// while play entered it), and root's folder is never written. Without a race, a link root
+/// owns in deploy's folder is refused too: deploy could swap it.
+#[test]
+fn entering_a_folder_holds_against_its_racing_owner() {
+    let lab = Lab::start("enter-owner-race", 1);
+    lab.sh(
+        "h1",
+        "set -e; mkdir -p /home/deploy/dir/x /srv /etc/kept && chown deploy: /home/deploy/dir /home/deploy/dir/x
+         ln -s /home/deploy/dir /srv/lnk
+         printf 'root data\\n' > /etc/kept/f1 && chmod 600 /etc/kept/f1
+         ln -s /etc/kept /home/deploy/dir/rootlnk
+         su -s /bin/sh deploy -c 'ln -s /etc/kept /home/deploy/dir/x.l'",
+    );
+    let kept = || lab.sh("h1", "cd /etc/kept && stat -c '%n %U %a %s' -- * && cat f1");
+    let before = kept();
+    let uid = lab.sh("h1", "id -u deploy");
+
+    // A link of root's in deploy's folder: refused by the step, nothing written through it.
+    let p = Project::new(&lab).file(
+        "site.yml",
+        "- hosts: lab\n  state:\n    - file: /srv/lnk/rootlnk/planted\n      content: \"x\\n\"\n",
+    );
+    p.play(&["apply", "site.yml"]).code(1).shows(&format!(
+        "/home/deploy/dir/rootlnk: a symbolic link in a folder another user can change (owner uid {}, mode 755) is on the way to /srv/lnk/rootlnk; play does not follow it",
+        uid.trim()
+    ));
+    assert_eq!(kept(), before);
+
+    // The race: deploy swaps x and x.l for two minutes at most (stopped below).
+    lab.sh(
+        "h1",
+        "su -s /bin/sh deploy -c 'cd /home/deploy/dir && exec timeout 120 python3 -c \"
+import ctypes
+libc = ctypes.CDLL(None)
+while True:
+    libc.renameat2(-100, b\\\"x\\\", -100, b\\\"x.l\\\", 2)
+\"' >/dev/null 2>&1 &",
+    );
+    // Each apply: written (exit 0, or 1 when the probe after it met the race), or refused by its step (a link of deploy's seen, or the
+    // folder changed while play entered it), or stopped before any step by what the race did
+    // to the probe (deploy's link refused by the plan, `find` failing on a vanishing name) or
+    // to the files (changed since the plan).
+    let step_refused = [
+        "changed while play entered it; not followed".to_string(),
+        format!(
+            "a symbolic link owned by uid {} is on the way to /srv/lnk/x",
+            uid.trim()
+        ),
+    ];
+    let stopped = [
+        "owned by deploy on the way to /srv/lnk/x",
+        "probe output: find failed",
+        ": changed since the plan (now ",
+    ];
+    let (mut applied, mut refused) = (0, 0);
+    for round in 0..100 {
+        let p = Project::new(&lab).file(
+            "site.yml",
+            &format!(
+                "- hosts: lab\n  state:\n    - file: /srv/lnk/x/f{}\n      content: \"{round}\\n\"\n      mode: \"0644\"\n",
+                round % 2
+            ),
+        );
+        let run = p.play(&["apply", "site.yml"]);
+        let out = format!("{}{}", run.stdout, run.stderr);
+        match run.status {
+            // Written; the probe after the apply may then read deploy's link instead.
+            Some(0) => applied += 1,
+            Some(1) if out.contains("did not converge after apply") => applied += 1,
+            Some(1) if step_refused.iter().any(|m| out.contains(m.as_str())) => refused += 1,
+            Some(1) if stopped.iter().any(|m| out.contains(m)) => {}
+            _ => panic!("round {round}: unexpected outcome: {out}"),
+        }
+        assert_eq!(
+            kept(),
+            before,
+            "round {round}: written through the link: {out}"
+        );
+        if applied >= 2 && refused >= 3 && round >= 20 {
+            break;
+        }
+    }
+    let _ = lab.exec("h1", "pkill -u deploy -f renameat2; true");
+    eprintln!("applied {applied}, refused {refused}");
+    assert_eq!(kept(), before);
+    lab.sh(
+        "h1",
+        "test ! -e /etc/kept/f2 && test ! -e /etc/f1 && test ! -e /etc/f2",
+    );
+    // Steps ran during the race: some applies wrote, some steps were refused.
+    assert!(
+        applied >= 1 && refused >= 1,
+        "applied {applied}, refused {refused}"
+    );
+}

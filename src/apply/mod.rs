@@ -83,24 +83,82 @@ play_ok() {
 play_stale() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; play_skip=$1; printf 'stale\0%s\0' "$1"; }
 play_fail() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; printf 'fail\0%s\0' "$1"; exit 1; }
 play_desync() { printf '%s\n' 'content stream out of step (stdin truncated?)' >&2; play_fail "$1"; }
+play_nl='
+'
 play_enter() {
   if ! cd -P -- "$1" 2>/dev/null; then
     if [ -d "$1" ]; then w='Permission denied'; elif [ -e "$1" ]; then w='Not a directory'; else w='No such file or directory'; fi
     printf '%s: cannot enter the folder (%s)\n' "$1" "$w" >&2
     return 1
   fi
+  cd -P /proc/self/cwd 2>/dev/null
   [ "$PWD" = "$1" ] && return 0
-  r=${1#/} c=
-  while [ -n "$r" ]; do
-    c=$c/${r%%/*}
-    case $r in */*) r=${r#*/} ;; *) r= ;; esac
-    if [ -L "$c" ]; then
-      u=$(stat -c %u -- "$c") || return 1
-      if [ "$u" != 0 ] && [ "$u" != "$play_uid" ]; then
-        printf '%s: a symbolic link owned by uid %s is on the way to %s; play does not follow it\n' "$c" "$u" "$1" >&2
+  play_walk "$1"
+  set -- $?
+  exec 8<&-
+  return "$1"
+}
+play_walk() {
+  pe_d=$1 pe_r=$1 pe_w=/ pe_k=0
+  if ! [ -d /proc/self/fd ]; then
+    printf '%s: a symbolic link is on the way and /proc is not mounted; play does not follow links it cannot check\n' "$1" >&2
+    return 1
+  fi
+  cd / || return 1
+  while :; do
+    case $pe_r in /*) pe_r=${pe_r#/}; continue ;; esac
+    [ -n "$pe_r" ] || { cd -P /proc/self/cwd; return 0; }
+    pe_c=${pe_r%%/*}
+    case $pe_r in */*) pe_r=${pe_r#*/} ;; *) pe_r= ;; esac
+    case $pe_c in
+      .) continue ;;
+      ..) cd -P ./.. || return 1; pe_w=${pe_w%/*}; pe_w=${pe_w:-/}; continue ;;
+    esac
+    pe_l=${pe_w%/}/$pe_c
+    if [ -L "$pe_c" ]; then
+      pe_k=$((pe_k + 1))
+      if [ "$pe_k" -gt 40 ]; then
+        printf '%s: more than 40 symbolic links on the way; play does not follow them\n' "$pe_d" >&2
         return 1
       fi
+      pe_s=$(stat -c '%u %a' -- . "$pe_c") || return 1
+      pe_u=${pe_s#*"$play_nl"} pe_s=${pe_s%%"$play_nl"*}
+      pe_u=${pe_u%% *} pe_o=${pe_s%% *} pe_m=${pe_s#* }
+      if [ "$pe_u" != 0 ] && [ "$pe_u" != "$play_uid" ]; then
+        printf '%s: a symbolic link owned by uid %s is on the way to %s; play does not follow it\n' "$pe_l" "$pe_u" "$pe_d" >&2
+        return 1
+      fi
+      if { [ "$pe_o" != 0 ] && [ "$pe_o" != "$play_uid" ]; } || { [ $(( 0$pe_m & 022 )) != 0 ] && [ $(( 0$pe_m & 01000 )) = 0 ]; }; then
+        printf '%s: a symbolic link in a folder another user can change (owner uid %s, mode %s) is on the way to %s; play does not follow it\n' "$pe_l" "$pe_o" "$pe_m" "$pe_d" >&2
+        return 1
+      fi
+      pe_t=$(readlink -- "$pe_c" && echo .) || return 1
+      pe_t=${pe_t%.} && pe_t=${pe_t%"$play_nl"}
+      case $pe_t in /*) cd / || return 1; pe_w=/ ;; esac
+      pe_r=$pe_t${pe_r:+/$pe_r}
+      continue
     fi
+    pe_y=; [ -k . ] && pe_y=1
+    if { command exec 8< .; } 2>/dev/null; then pe_b=; else pe_b=$(stat -c %d:%i .) || return 1; fi
+    pe_s=
+    if cd -P -- "./$pe_c" 2>/dev/null; then
+      if [ -n "$pe_b" ]; then
+        pe_s=$(stat -c %d:%i -- .. . "../$pe_c" 2>/dev/null) || pe_s=
+        if [ "${pe_s%%"$play_nl"*}" = "$pe_b" ]; then pe_s=${pe_s#*"$play_nl"}; else pe_s=; fi
+      elif [ .. -ef /proc/self/fd/8 ]; then
+        if [ -n "$pe_y" ]; then pe_s=$(stat -c %d:%i -- . "../$pe_c" 2>/dev/null) || pe_s=; else pe_s=ok; fi
+      fi
+    fi
+    case $pe_s in
+      ok) ;;
+      ?*"$play_nl"?*) [ "${pe_s%%"$play_nl"*}" = "${pe_s#*"$play_nl"}" ] || pe_s= ;;
+      *) pe_s= ;;
+    esac
+    if [ -z "$pe_s" ]; then
+      printf '%s: %s changed while play entered it; not followed\n' "$pe_d" "$pe_l" >&2
+      return 1
+    fi
+    pe_w=$pe_l
   done
 }
 play_pd() {
@@ -235,7 +293,16 @@ impl Builder {
 
     /// Enters `dir` (the shell's working folder then pins it: later steps act on names inside
     /// it, so a link swapped into the path afterwards is never followed). Fails the step when
-    /// the folder is missing or a link owned by another user is on the way.
+    /// the folder is missing, or a link on the way could be swapped by another user.
+    ///
+    /// `play_enter`: `cd -P`, then the kernel's path of where it landed (`/proc/self/cwd`, no
+    /// fork): equal to `dir`, no link was on the way. Otherwise `play_walk` goes again from `/`
+    /// one name at a time: a link is followed only when it and its folder belong to root (or
+    /// the login user) and no one else can write that folder (or it is sticky), so nobody can
+    /// swap it between its check and `readlink`; any other name is entered with `cd -P ./NAME`
+    /// and must have the folder it came from as `..` (held open on fd 8, compared with
+    /// `test -ef`; by `stat` when the login cannot open the folder; in a sticky folder also
+    /// `NAME` itself, by inode): a name flipped to a link while play entered it fails the step.
     fn enter(&mut self, i: usize, dir: &str) {
         self.run(i, &format!("play_enter {}", shell_quote(dir)));
     }

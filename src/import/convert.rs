@@ -239,6 +239,16 @@ impl Conversion {
         self.record(&n.file, n.line, n.title, &n.module, handler, outcome);
     }
 
+    /// Adds vars to container `c`, their templates rewritten.
+    fn add_vars(&mut self, c: usize, v: Vec<(String, Value)>) {
+        let mut notes = Notes::default();
+        let v: Vec<(String, Value)> = v
+            .into_iter()
+            .map(|(k, v)| (k, rewrite_value(&v, &mut notes)))
+            .collect();
+        self.containers[c].vars.extend(v);
+    }
+
     /// Converts a flattened task list into container `c`'s resources.
     pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
         let mut regs: BTreeMap<String, Reg> = BTreeMap::new();
@@ -276,6 +286,15 @@ impl Conversion {
                 }
                 continue;
             }
+            // The file of an include_vars as written (`{{ ansible_os_family }}.yml`), before
+            // its facts are rewritten to play's.
+            let vars_file = (t.module == "include_vars")
+                .then(|| {
+                    t.free
+                        .clone()
+                        .or_else(|| t.arg_str(&["file", "_raw_params"]))
+                })
+                .flatten();
             let mut notes = Notes::default();
             rewrite_task(&mut t, &mut notes);
             self.containers[c].template_notes.extend(notes);
@@ -334,62 +353,69 @@ impl Conversion {
                     continue;
                 }
             }
+            // `set_fact: {X: V}` with `when: X is not defined`: a default of X (Ansible sets it
+            // only when nothing did), kept unless the role or play already sets X.
+            if t.module == "set_fact" && t.loop_.is_none() {
+                if let Some(v) = defaulting_set_fact(&t) {
+                    let have: BTreeSet<String> = (self.containers[c].vars.iter())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    let v: Vec<(String, Value)> =
+                        v.into_iter().filter(|(k, _)| !have.contains(k)).collect();
+                    self.add_vars(c, v);
+                    let r = self.record(&t.file, t.line, title, &t.module, false, Outcome::Vars(c));
+                    self.records[r]
+                        .notes
+                        .push("under `when: X is not defined`: a default of X".into());
+                    continue;
+                }
+            }
             if t.module == "include_vars" {
-                let f = t
-                    .free
-                    .clone()
-                    .or_else(|| t.arg_str(&["file", "_raw_params"]));
-                // `{{ item }}` over `with_first_found`, or a name chosen by OS: the Debian one
+                let f = vars_file;
+                let here = reader.root.join(&t.file);
+                let dir = here.parent().unwrap_or(reader.root).to_path_buf();
+                let mut dirs = vec![dir.clone(), dir.join("..").join("vars")];
+                let mut only_paths = false;
+                // `{{ item }}` over `with_first_found`, or `lookup('first_found', params)` with
+                // the params in the task's `vars`; else the one file named.
                 let candidates: Vec<String> = match &f {
                     Some(f) if f.replace(' ', "") == "{{item}}" => t.first_found.clone(),
-                    Some(f) => vec![f.clone()],
+                    Some(f) => match first_found_lookup(f, &t.first_found_params) {
+                        Some((files, paths)) => {
+                            let pb = reader.playbook_dir.to_string_lossy().into_owned();
+                            // Given `paths`, first_found looks only there.
+                            if !paths.is_empty() {
+                                dirs.clear();
+                                only_paths = true;
+                            }
+                            // Relative paths start at the role's folder.
+                            dirs.extend(paths.iter().map(|p| {
+                                dir.join("..").join(
+                                    p.replace("{{ playbook_dir }}", &pb)
+                                        .replace("{{playbook_dir}}", &pb),
+                                )
+                            }));
+                            files
+                        }
+                        None => vec![f.clone()],
+                    },
                     None => Vec::new(),
                 };
-                let vdir = reader.root.join(&t.file);
-                let vdir = vdir.parent().unwrap_or(reader.root).to_path_buf();
-                let chosen = candidates
-                    .iter()
-                    .filter(|c| c.contains("{{"))
-                    .filter_map(|c| super::project::debian_variant(c))
-                    .find(|c| vdir.join(c).is_file() || vdir.join("../vars").join(c).is_file());
-                let f = match chosen {
-                    Some(c) => {
-                        debian_note = Some(format!(
-                            "the Debian variant `{c}` (play manages Debian and Ubuntu hosts)"
-                        ));
-                        Some(c)
-                    }
-                    None => f,
-                };
-                let out = match f {
-                    Some(f) if !f.contains("{{") => {
-                        let here = reader.root.join(&t.file);
-                        let dir = here.parent().unwrap_or(reader.root);
-                        let candidates = [
-                            dir.join(&f),
-                            dir.join("..").join("vars").join(&f),
-                            reader.playbook_dir.join(&f),
-                        ];
-                        match candidates.iter().find(|p| p.is_file()) {
-                            Some(p) => match reader.vars_file(p, inl) {
-                                Ok(v) => {
-                                    let mut notes = Notes::default();
-                                    let v: Vec<(String, Value)> = v
-                                        .into_iter()
-                                        .map(|(k, v)| (k, rewrite_value(&v, &mut notes)))
-                                        .collect();
-                                    self.containers[c].vars.extend(v);
-                                    Outcome::Vars(c)
-                                }
-                                Err(e) => Outcome::LeftOut(format!("vars file unreadable: {e}")),
-                            },
-                            None => Outcome::LeftOut(format!("vars file `{f}` not found")),
+                if !only_paths {
+                    dirs.push(reader.playbook_dir.clone());
+                }
+                let out = match pick_first_found(&candidates, &dirs) {
+                    Ok((p, note)) => {
+                        debian_note = note;
+                        match reader.vars_file(&p, inl) {
+                            Ok(v) => {
+                                self.add_vars(c, v);
+                                Outcome::Vars(c)
+                            }
+                            Err(e) => Outcome::LeftOut(format!("vars file unreadable: {e}")),
                         }
                     }
-                    Some(f) => {
-                        Outcome::LeftOut(format!("include_vars of `{f}`: chosen at run time"))
-                    }
-                    None => Outcome::LeftOut("include_vars without a file".into()),
+                    Err(why) => Outcome::LeftOut(why),
                 };
                 let r = self.record(&t.file, t.line, title, &t.module, false, out);
                 self.records[r].notes.extend(debian_note.take());
@@ -465,12 +491,7 @@ impl Conversion {
                     }
                 }
                 Mapped::Vars(v) => {
-                    let mut notes = Notes::default();
-                    let v: Vec<(String, Value)> = v
-                        .into_iter()
-                        .map(|(k, v)| (k, rewrite_value(&v, &mut notes)))
-                        .collect();
-                    self.containers[c].vars.extend(v);
+                    self.add_vars(c, v);
                     self.records[rec].outcome = Outcome::Vars(c);
                 }
                 Mapped::Resources(rs) => {
@@ -716,8 +737,11 @@ impl Conversion {
                 } else {
                     "restart_on"
                 };
+                // A looped handler (`rocketchat@{{ item }}` over a list) is a looped service
+                // of its own.
                 let found = std::iter::once(hc)
                     .chain(services_in.iter().copied())
+                    .filter(|_| t.loop_.is_none())
                     .find_map(|c| {
                         self.containers[c]
                             .items
@@ -747,8 +771,8 @@ impl Conversion {
                         self.containers[hc].items.push(Item {
                             res: r,
                             source: rec,
-                            loop_: None,
-                            loop_var: None,
+                            loop_: t.loop_.clone(),
+                            loop_var: t.loop_var.clone(),
                             when: t.when.clone(),
                             tags: Vec::new(),
                             notify: Vec::new(),
@@ -1819,6 +1843,117 @@ fn carry_environment(t: &Task, r: &mut Res) {
     }
 }
 
+/// The vars of a `set_fact` whose every `when` is `X is not defined` (or `X is undefined`) for
+/// a var X it sets: defaults, as Ansible only sets them when nothing else did.
+fn defaulting_set_fact(t: &Task) -> Option<Vec<(String, Value)>> {
+    let vars: Vec<(String, Value)> = (t.args.iter())
+        .filter(|(k, _)| k != "cacheable")
+        .cloned()
+        .collect();
+    if t.when.is_empty() || vars.is_empty() {
+        return None;
+    }
+    let all_defaults = t.when.iter().all(|w| {
+        let w = w.trim();
+        let name = w
+            .strip_suffix("is not defined")
+            .or_else(|| w.strip_suffix("is undefined"))
+            .map(str::trim);
+        name.is_some_and(|n| vars.iter().any(|(k, _)| k == n))
+    });
+    all_defaults.then_some(vars)
+}
+
+/// The `files` and `paths` of `lookup('first_found', NAME)` when `f` is that one expression and
+/// NAME is among the task's `vars` (`params`).
+fn first_found_lookup(
+    f: &str,
+    params: &[(String, Vec<String>, Vec<String>)],
+) -> Option<(Vec<String>, Vec<String>)> {
+    let code: String = f.chars().filter(|c| !c.is_whitespace()).collect();
+    let inner = code
+        .strip_prefix("{{lookup(")?
+        .strip_suffix(")}}")?
+        .replace('"', "'");
+    let name = inner.strip_prefix("'first_found',")?;
+    params
+        .iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, files, paths)| (files.clone(), paths.clone()))
+}
+
+/// The vars file an `include_vars` reads, from its candidates in order (one for a plain
+/// `include_vars: FILE`), looked up in `dirs`, as Ansible's `first_found`: a file named
+/// statically is taken if it exists; a name chosen by OS is its Debian variant (with a note
+/// saying so); another templated name (`{{ php_version }}.yml`) is skipped when no file of
+/// `dirs` could be it (no file matches its static parts but the other candidates), else the
+/// choice is made at run time and the task is left out (the reason).
+pub fn pick_first_found(
+    candidates: &[String],
+    dirs: &[PathBuf],
+) -> Result<(PathBuf, Option<String>), String> {
+    let find = |name: &str| dirs.iter().map(|d| d.join(name)).find(|p| p.is_file());
+    let statics: Vec<&str> = (candidates.iter())
+        .filter(|c| !c.contains("{{"))
+        .map(String::as_str)
+        .collect();
+    for c in candidates {
+        if !c.contains("{{") {
+            if let Some(p) = find(c) {
+                return Ok((p, None));
+            }
+            continue;
+        }
+        if let Some(d) = super::project::debian_variant(c) {
+            if let Some(p) = find(&d) {
+                let note =
+                    format!("the Debian variant `{d}` (play manages Debian and Ubuntu hosts)");
+                return Ok((p, Some(note)));
+            }
+            continue;
+        }
+        // Could a file there be this name once rendered? Its static parts, in order.
+        let mut parts = Vec::new();
+        let mut rest = c.as_str();
+        while let Some(i) = rest.find("{{") {
+            parts.push(&rest[..i]);
+            rest = rest[i..].find("}}").map_or("", |e| &rest[i + e + 2..]);
+        }
+        parts.push(rest);
+        let could_be = |name: &str| {
+            let mut at = 0;
+            let (first, last) = (parts[0], parts[parts.len() - 1]);
+            name.starts_with(first)
+                && name.ends_with(last)
+                && parts.iter().all(|p| match name[at..].find(p) {
+                    Some(i) => {
+                        at += i + p.len();
+                        true
+                    }
+                    None => false,
+                })
+        };
+        let found = dirs
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .any(|rd| {
+                rd.flatten().any(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    e.path().is_file() && could_be(&n) && !statics.contains(&n.as_str())
+                })
+            });
+        if found {
+            return Err(format!("include_vars of `{c}`: chosen at run time"));
+        }
+    }
+    Err(match candidates {
+        [] => "include_vars without a file".to_string(),
+        [one] if !one.contains("{{") => format!("vars file `{one}` not found"),
+        [one] => format!("include_vars of `{one}`: chosen at run time"),
+        _ => format!("none of the files {} found", candidates.join(", ")),
+    })
+}
+
 /// A task looping over `{{ R.results }}`, R a looped `stat` whose result the task's resource
 /// does not read (a templated `state` choosing between two forms of one resource, say): the
 /// task with the stat's loop, `item.item` read as `item`, and R. None when anything of the
@@ -1867,6 +2002,57 @@ fn loop_of_stat(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn include_vars_first_found_takes_the_file_that_can_exist() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let vars = d.path().join("vars");
+        std::fs::create_dir(&vars).expect("mkdir");
+        std::fs::write(vars.join("version-specific-defaults.yml"), "a: 1\n").expect("write");
+        let dirs = vec![d.path().join("tasks"), vars.clone()];
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // No file but the fallback could be `{{ php_version }}.yml`: the fallback.
+        let (p, note) = pick_first_found(
+            &s(&["{{ php_version }}.yml", "version-specific-defaults.yml"]),
+            &dirs,
+        )
+        .expect("fallback");
+        assert_eq!(
+            (p, note),
+            (vars.join("version-specific-defaults.yml"), None)
+        );
+        // Chosen by OS: the Debian variant, said in a note.
+        std::fs::write(vars.join("Debian.yml"), "b: 1\n").expect("write");
+        let (p, note) =
+            pick_first_found(&s(&["{{ ansible_os_family }}.yml", "default.yml"]), &dirs)
+                .expect("debian");
+        assert_eq!(p, vars.join("Debian.yml"));
+        assert!(note.is_some_and(|n| n.contains("Debian variant")));
+        // A file that may be the templated name: chosen at run time.
+        std::fs::write(vars.join("8.3.yml"), "c: 1\n").expect("write");
+        let e = pick_first_found(
+            &s(&["{{ php_version }}.yml", "version-specific-defaults.yml"]),
+            &dirs,
+        )
+        .expect_err("run time");
+        assert!(e.contains("chosen at run time"), "{e}");
+        let e = pick_first_found(&s(&["nope.yml"]), &dirs).expect_err("missing");
+        assert_eq!(e, "vars file `nope.yml` not found");
+        let params = vec![(
+            "params".to_string(),
+            s(&["a.yml", "b.yml"]),
+            s(&["{{ playbook_dir }}/vars"]),
+        )];
+        assert_eq!(
+            first_found_lookup("{{ lookup('first_found', params) }}", &params),
+            Some((s(&["a.yml", "b.yml"]), s(&["{{ playbook_dir }}/vars"])))
+        );
+        assert_eq!(
+            first_found_lookup("{{ lookup(\"first_found\", other) }}", &params),
+            None
+        );
+        assert_eq!(first_found_lookup("vars/a.yml", &params), None);
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Task {
         let mut m = crate::yaml::Mapping::new();

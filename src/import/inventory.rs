@@ -391,6 +391,22 @@ pub struct Imported {
     pub template_notes: Notes,
 }
 
+/// The default of a host pattern that is one templated var with a literal default
+/// (`{{ host_name | default('web') }}` → `web`).
+fn pattern_default(pattern: &str) -> Option<String> {
+    let inner = pattern.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let (_, filter) = inner.split_once('|')?;
+    let arg = filter
+        .trim()
+        .strip_prefix("default(")
+        .or_else(|| filter.trim().strip_prefix("d("))?
+        .strip_suffix(')')?
+        .trim();
+    let q = arg.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let text = arg.strip_prefix(q)?.strip_suffix(q)?;
+    (!text.contains(q)).then(|| text.to_string())
+}
+
 /// Chooses the inventory (`--inventory`, ansible.cfg's, else the first without vault files
 /// beside it), writes it as `inventory/hosts.yml` (a stub when it has no host) with the
 /// `group_vars/` and `host_vars/` beside it and beside the playbooks.
@@ -479,6 +495,8 @@ pub fn import(o: &Import, vaults: &mut Vec<PathBuf>) -> Result<Imported, ImportE
         notes.push("no inventory with hosts: `inventory/hosts.yml` has one stub host `localhost` (127.0.0.1) in every group the plays name".into());
         let mut groups: BTreeSet<String> = BTreeSet::new();
         for h in o.play_hosts {
+            // `{{ host_name | default('chat_servers') }}`: the default's groups.
+            let h = pattern_default(h).unwrap_or_else(|| h.clone());
             for part in h.split([':', ',']) {
                 let g = part.trim().trim_start_matches(['&', '!']);
                 if !g.is_empty()
@@ -657,6 +675,23 @@ fn vars_dirs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_templated_pattern_with_a_literal_default_names_its_group() {
+        let d = |p: &str| pattern_default(p);
+        assert_eq!(
+            d("{{ host_name | default('chat_servers') }}").as_deref(),
+            Some("chat_servers")
+        );
+        assert_eq!(
+            d("{{ h|default(\"web:&db\") }}").as_deref(),
+            Some("web:&db")
+        );
+        assert_eq!(d("{{ h | d('web') }}").as_deref(), Some("web"));
+        assert_eq!(d("{{ h | default(other) }}"), None);
+        assert_eq!(d("web:&{{ env }}"), None);
+        assert_eq!(d("web"), None);
+    }
 
     #[test]
     fn ini_groups_vars_children_and_ranges() {

@@ -103,6 +103,9 @@ pub struct Task {
     pub never_changes: bool,
     /// `with_first_found` candidates (strings only).
     pub first_found: Vec<String>,
+    /// Task `vars` holding `lookup('first_found', NAME)` parameters: NAME, its `files`, its
+    /// `paths` (`include_vars: "{{ lookup('first_found', params) }}"`).
+    pub first_found_params: Vec<(String, Vec<String>, Vec<String>)>,
     /// `no_log: true`: the resource is `sensitive`.
     pub no_log: bool,
     /// `tags:`, its own then (after the flattening) those of its blocks and includes.
@@ -387,6 +390,16 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
             "become" | "become_method" | "check_mode" | "diff" | "vars" => {
                 if k == "vars" {
                     t.dropped.push("vars".into());
+                    let strings = |n: Option<&Node>| -> Vec<String> {
+                        n.map(|n| n.items().iter().filter_map(Node::as_string).collect())
+                            .unwrap_or_default()
+                    };
+                    for (name, p) in v.entries() {
+                        if p.get("files").is_some() {
+                            let (files, paths) = (strings(p.get("files")), strings(p.get("paths")));
+                            t.first_found_params.push((name.clone(), files, paths));
+                        }
+                    }
                 }
             }
             "until" => t.dropped.push("until (retries)".into()),

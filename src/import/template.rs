@@ -99,6 +99,173 @@ fn replace_filter(code: &str, name: &str, to: &str) -> (String, bool) {
     (out, changed)
 }
 
+/// Jinja's and Ansible's (ansible.builtin) filters, some of which play has not.
+const JINJA_ANSIBLE_FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "capitalize",
+    "center",
+    "default",
+    "d",
+    "dictsort",
+    "escape",
+    "e",
+    "filesizeformat",
+    "first",
+    "float",
+    "forceescape",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "count",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "random",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "string",
+    "striptags",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "truncate",
+    "unique",
+    "upper",
+    "urlencode",
+    "urlize",
+    "wordcount",
+    "wordwrap",
+    "xmlattr",
+    "b64decode",
+    "b64encode",
+    "basename",
+    "bool",
+    "checksum",
+    "combine",
+    "comment",
+    "dict2items",
+    "difference",
+    "dirname",
+    "expanduser",
+    "expandvars",
+    "extract",
+    "fileglob",
+    "flatten",
+    "from_json",
+    "from_yaml",
+    "from_yaml_all",
+    "hash",
+    "human_readable",
+    "human_to_bytes",
+    "intersect",
+    "items2dict",
+    "log",
+    "mandatory",
+    "md5",
+    "password_hash",
+    "path_join",
+    "pow",
+    "product",
+    "quote",
+    "regex_escape",
+    "regex_findall",
+    "regex_replace",
+    "regex_search",
+    "rekey_on_member",
+    "relpath",
+    "root",
+    "sha1",
+    "shuffle",
+    "split",
+    "splitext",
+    "strftime",
+    "subelements",
+    "symmetric_difference",
+    "ternary",
+    "to_datetime",
+    "to_json",
+    "to_nice_json",
+    "to_nice_yaml",
+    "to_uuid",
+    "to_yaml",
+    "type_debug",
+    "union",
+    "unvault",
+    "urldecode",
+    "urlsplit",
+    "vault",
+    "zip",
+    "zip_longest",
+    "ipaddr",
+    "json_query",
+];
+
+/// Ansible tests older playbooks wrote as filters (`result | changed`).
+const OLD_TESTS: &[&str] = &[
+    "changed",
+    "failed",
+    "success",
+    "succeeded",
+    "skipped",
+    "skip",
+    "search",
+    "match",
+    "exists",
+    "version_compare",
+    "is_dir",
+    "is_file",
+    "is_link",
+];
+
+/// The names of the filters applied in a piece of Jinja code (`x | name`, `x|name(...)`), outside
+/// string literals.
+fn filters_used(code: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut quote: Option<char> = None;
+    let mut chars = code.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '|') => {
+                let name: String = code[i + 1..]
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| is_ident(*c))
+                    .collect();
+                if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                    out.insert(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Rewrites one piece of Jinja code (the inside of `{{ }}`/`{% %}`, or a bare `when`).
 pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
     let mut s = code.to_string();
@@ -146,6 +313,28 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
             s = s.replace(m, " | items");
             notes.rewritten.insert(format!("`{m}` → `| items`"));
         }
+    }
+    // Filters play does not have (the source project's filter plugins, mostly).
+    for name in filters_used(&s) {
+        if crate::resolve::ansible::has_filter(&name) {
+            continue;
+        }
+        notes
+            .unsupported
+            .insert(if OLD_TESTS.contains(&name.as_str()) {
+                format!(
+                "`| {name}` (an Ansible test written as a filter, removed in Ansible 2.9; play \
+                 has no registered results to test)"
+            )
+            } else if JINJA_ANSIBLE_FILTERS.contains(&name.as_str()) {
+                format!("`| {name}` (a Jinja or Ansible filter play does not have)")
+            } else {
+                format!(
+                    "`| {name}` (a filter neither Jinja, Ansible nor play has: a filter plugin of \
+                 the source project (its `filter_plugins/`, or the folders of ansible.cfg's \
+                 `filter_plugins =`) has no play form; compute the value another way)"
+                )
+            });
     }
     // What is left of Ansible that play has no equivalent for.
     let mut rest = s.as_str();
@@ -311,6 +500,27 @@ mod tests {
             let mut notes = Notes::default();
             assert_eq!(&rewrite(input, &mut notes), want, "{input}");
         }
+    }
+
+    #[test]
+    fn lists_the_filters_play_does_not_have() {
+        assert_eq!(
+            filters_used("a | select_sites('x|y') |default('|z') | flatten(1)")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["default", "flatten", "select_sites"]
+        );
+        let mut notes = Notes::default();
+        rewrite(
+            "{{ sites | select_sites('ssl.enabled') | dict2items | map(attribute='key') | list | flatten }}",
+            &mut notes,
+        );
+        let all: Vec<&String> = notes.unsupported.iter().collect();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert!(
+            all[0].starts_with("`| select_sites` (a filter neither"),
+            "{all:?}"
+        );
     }
 
     #[test]

@@ -212,8 +212,21 @@ pub(crate) fn project(
             "# imported from {} by `play import ansible` (see IMPORT.md)",
             pb.source.display()
         )];
+        let mut written_plays = 0;
         for p in &pb.plays {
             let c = p.container;
+            // A play of which nothing is carried (only checks, `fail`s, `debug`s) would be
+            // checked as a play with no resources, on hosts (Ansible's implicit `localhost`)
+            // the inventory may not have: not written, said in IMPORT.md's notes.
+            if p.roles.is_empty() && conv.containers[c].items.iter().all(|i| i.removed) {
+                notes.push(format!(
+                    "play `{}` of `{}`: none of its tasks is carried (each is listed above): not written",
+                    p.name.as_deref().unwrap_or(&p.hosts),
+                    pb.source.display()
+                ));
+                continue;
+            }
+            written_plays += 1;
             let first = match &p.name {
                 Some(n) => format!("- name: {}", scalar(n)),
                 None => format!("- hosts: {}", scalar(&p.hosts)),
@@ -273,6 +286,9 @@ pub(crate) fn project(
                 "`{}` has no play of its own (only imports): not written; apply the playbooks it imports in their order",
                 pb.source.display()
             ));
+            continue;
+        }
+        if written_plays == 0 {
             continue;
         }
         let path = out.join(&pb.file);

@@ -415,6 +415,11 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
         ));
     }
     problems.extend(unknown_tags(&opts.tags, &seen.tags));
+    // An undefined var says where it is set instead, or that it is set nowhere.
+    let index = super::undefined::Index::of_project(inv.as_ref(), &opts.inventory, &playbooks);
+    for p in &mut problems {
+        p.message = index.explain(&p.message, inv.as_ref());
+    }
     report.problems = merge(problems);
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)

@@ -6,4 +6,5 @@ pub mod facts;
 pub mod import;
 pub mod inventory;
 pub mod run;
+pub mod undefined;
 pub mod vault;

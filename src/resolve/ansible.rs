@@ -1,7 +1,11 @@
 //! Ansible's template habits that minijinja lacks: filters (`basename`, `dirname`, `ternary`,
 //! `quote`, `regex_replace`, `combine`, `bool`, `to_json`, `to_nice_json`, `b64encode`,
-//! `b64decode`, `dict2items`, `items2dict`), `.items()`/`.keys()`/`.values()` on mappings, and
-//! the lookups `lookup('env', NAME)` and `lookup('file', PATH)` (relative to the playbook).
+//! `b64decode`, `dict2items`, `items2dict`, `flatten`, `zip`, `union`, `difference`,
+//! `intersect`), `dict(pairs)`, `.items()`/`.keys()`/`.values()` on mappings and the other
+//! Python methods of strings, lists and mappings (`.get()`, `', '.join(...)`, from
+//! minijinja-contrib's `pycompat`), `ansible_check_mode`, and the lookups `lookup('env', NAME)`
+//! and `lookup('file', PATH)` (relative to the playbook, `~` the home folder,
+//! `errors='ignore'`).
 
 use std::path::{Path, PathBuf};
 
@@ -38,13 +42,29 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
     env.add_filter("b64decode", b64decode);
     env.add_filter("dict2items", dict2items);
     env.add_filter("items2dict", items2dict);
-    let dir = playbook_dir.to_path_buf();
-    env.add_function("lookup", move |kind: String, arg: String| {
-        lookup(&dir, &kind, &arg)
+    env.add_filter("flatten", flatten);
+    env.add_filter("zip", zip);
+    env.add_filter("union", |a: Value, b: Value| set_op(&a, &b, SetOp::Union));
+    env.add_filter("difference", |a: Value, b: Value| {
+        set_op(&a, &b, SetOp::Difference)
     });
-    env.set_unknown_method_callback(|_state, value, method, args| {
+    env.add_filter("intersect", |a: Value, b: Value| {
+        set_op(&a, &b, SetOp::Intersect)
+    });
+    env.add_filter("sum", sum);
+    env.add_function("dict", dict);
+    // play renders what apply does, whether it then applies it or not: never Ansible's --check.
+    env.add_global("ansible_check_mode", Value::from(false));
+    let dir = playbook_dir.to_path_buf();
+    env.add_function(
+        "lookup",
+        move |kind: String, terms: minijinja::value::Rest<String>, kw: Kwargs| {
+            lookup(&dir, &kind, &terms, kw)
+        },
+    );
+    env.set_unknown_method_callback(|state, value, method, args| {
         if value.as_object().is_none() || !args.is_empty() {
-            return Err(Error::from(ErrorKind::UnknownMethod));
+            return python_method(state, value, method, args);
         }
         let keys = || value.try_iter().map(|it| it.collect::<Vec<Value>>());
         match method {
@@ -64,9 +84,244 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
                     .map(|k| value.get_item(&k).unwrap_or_default())
                     .collect::<Vec<_>>(),
             )),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+            _ => python_method(state, value, method, args),
         }
     });
+}
+
+/// Python's methods of strings, lists and mappings (`d.get('k', 1)`, `', '.join(xs)`,
+/// `s.split(',')`, `s.startswith('/')`...) through minijinja-contrib's `pycompat`, the ones
+/// that can make a larger value (`join`, `replace`) charged to the rendering's budget first, as
+/// the filters of the same name are. `str.format` is not offered (its widths are unbounded).
+fn python_method(
+    state: &minijinja::State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
+    if method == "format" {
+        return Err(Error::from(ErrorKind::UnknownMethod));
+    }
+    if value.as_str().is_some() {
+        super::limits::charge_method(method, value, args)?;
+    }
+    let out = minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)?;
+    super::limits::charge_made(&out)?;
+    Ok(out)
+}
+
+/// Charges one new slot of a list being built to the rendering's budget.
+fn charge_slot() -> Result<(), Error> {
+    minijinja::budget::charge(std::mem::size_of::<Value>() as u64)
+}
+
+fn is_list(v: &Value) -> bool {
+    matches!(
+        v.kind(),
+        minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Iterable
+    )
+}
+
+/// `xs | flatten(levels=N, skip_nulls=true)`: nested lists made one (all levels unless
+/// `levels`), `none` items left out unless `skip_nulls=false`; as Ansible's.
+fn flatten(v: Value, levels: Option<u32>, kw: Kwargs) -> Result<Value, Error> {
+    let levels: Option<u32> = match levels {
+        Some(l) => Some(l),
+        None => kw.get("levels")?,
+    };
+    let skip_nulls: Option<bool> = kw.get("skip_nulls")?;
+    kw.assert_all_used()?;
+    let skip_nulls = skip_nulls.unwrap_or(true);
+    if !is_list(&v) {
+        return Err(invalid(format!(
+            "flatten: expected a list, found {}",
+            v.kind()
+        )));
+    }
+    // Without recursion: a list nested a million deep flattens without using the stack.
+    let mut out = Vec::new();
+    let mut stack = vec![(v.try_iter()?, 0u32)];
+    while let Some((iter, depth)) = stack.last_mut() {
+        let depth = *depth;
+        let Some(item) = iter.next() else {
+            stack.pop();
+            continue;
+        };
+        let null = item.is_none() || matches!(item.as_str(), Some("None" | "null"));
+        if skip_nulls && null {
+            continue;
+        }
+        if is_list(&item) && levels.is_none_or(|l| depth < l) {
+            stack.push((item.try_iter()?, depth + 1));
+        } else {
+            charge_slot()?;
+            out.push(item);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// `a | zip(b, ...)`: lists of the items at the same place, as long as the shortest list.
+fn zip(first: Value, others: minijinja::value::Rest<Value>) -> Result<Value, Error> {
+    let mut iters = vec![first.try_iter()?];
+    for o in others.iter() {
+        iters.push(o.try_iter()?);
+    }
+    let mut out = Vec::new();
+    'rows: loop {
+        let mut row = Vec::with_capacity(iters.len());
+        for it in iters.iter_mut() {
+            match it.next() {
+                Some(v) => row.push(v),
+                None => break 'rows,
+            }
+        }
+        for _ in 0..=row.len() {
+            charge_slot()?;
+        }
+        out.push(Value::from(row));
+    }
+    Ok(Value::from(out))
+}
+
+#[derive(Clone, Copy)]
+enum SetOp {
+    Union,
+    Difference,
+    Intersect,
+}
+
+/// Ansible's set filters on lists: each item once, in the order of `a` (then `b`).
+fn set_op(a: &Value, b: &Value, op: SetOp) -> Result<Value, Error> {
+    let other: std::collections::BTreeSet<Value> = b.try_iter()?.collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let from_b = match op {
+        SetOp::Union => other.iter().cloned().collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    for item in a.try_iter()?.chain(from_b) {
+        let keep = match op {
+            SetOp::Union => true,
+            SetOp::Difference => !other.contains(&item),
+            SetOp::Intersect => other.contains(&item),
+        };
+        if keep && seen.insert(item.clone()) {
+            charge_slot()?;
+            out.push(item);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// Jinja's `xs | sum(attribute='a.b', start=0)`: numbers added, or lists concatenated
+/// (`users | sum(attribute='groups', start=[])`); minijinja's `sum` has neither argument.
+fn sum(values: Value, attribute: Option<String>, kw: Kwargs) -> Result<Value, Error> {
+    let attribute = match attribute {
+        Some(a) => Some(a),
+        None => kw.get::<Option<String>>("attribute")?,
+    };
+    let start: Option<Value> = kw.get("start")?;
+    kw.assert_all_used()?;
+    let mut list: Option<Vec<Value>> = None;
+    let mut number = start.clone().unwrap_or(Value::from(0));
+    if start.as_ref().is_some_and(is_list) {
+        list = Some(
+            start
+                .iter()
+                .flat_map(|s| s.try_iter().into_iter().flatten())
+                .collect(),
+        );
+    }
+    for item in values.try_iter()? {
+        let mut v = item;
+        for part in attribute.iter().flat_map(|a| a.split('.')) {
+            v = match part.parse::<usize>() {
+                Ok(i) if v.kind() == minijinja::value::ValueKind::Seq => v.get_item_by_index(i)?,
+                _ => v.get_attr(part)?,
+            };
+        }
+        match &mut list {
+            Some(acc) => {
+                if !is_list(&v) {
+                    return Err(invalid(format!("sum: cannot add {} to a list", v.kind())));
+                }
+                for x in v.try_iter()? {
+                    charge_slot()?;
+                    acc.push(x);
+                }
+            }
+            None => {
+                let n = (number.as_i64(), v.as_i64());
+                number = match n {
+                    (Some(a), Some(b)) => {
+                        Value::from(a.checked_add(b).ok_or_else(|| invalid("sum: overflow"))?)
+                    }
+                    _ => match (f64::try_from(number.clone()), f64::try_from(v.clone())) {
+                        (Ok(a), Ok(b)) => Value::from(a + b),
+                        _ => {
+                            return Err(invalid(format!(
+                                "sum: cannot add {} to a number (start=[] to add lists)",
+                                v.kind()
+                            )))
+                        }
+                    },
+                };
+            }
+        }
+    }
+    Ok(list.map(Value::from).unwrap_or(number))
+}
+
+/// `dict(a=1)` as minijinja's, and Python's `dict(pairs)` (`dict(keys | zip(values))`) and
+/// `dict(mapping)`.
+fn dict(args: minijinja::value::Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let mut out: Vec<(Value, Value)> = Vec::new();
+    match args.as_slice() {
+        [] => {}
+        [one] if one.kind() == minijinja::value::ValueKind::Map => out = entries(one, "dict")?,
+        [one] => {
+            for pair in one.try_iter()? {
+                let mut it = pair.try_iter()?;
+                let (Some(k), Some(v), None) = (it.next(), it.next(), it.next()) else {
+                    return Err(invalid("dict: expected pairs (a list of [key, value])"));
+                };
+                charge_slot()?;
+                out.push((k, v));
+            }
+        }
+        _ => {
+            return Err(invalid(
+                "dict: one list of pairs or one mapping, then key=value",
+            ))
+        }
+    }
+    for k in kw.args() {
+        let v: Value = kw.get(k)?;
+        out.push((Value::from(k), v));
+    }
+    Ok(Value::from_iter(out))
+}
+
+/// Does play's template engine have the filter `name` (minijinja's, play's guarded ones and
+/// the Ansible ones above)? Asked by the importer, to list the filters it cannot carry.
+pub fn has_filter(name: &str) -> bool {
+    use std::sync::OnceLock;
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let limits = super::template::Limits::default();
+        let mut env = super::template::environment(Vec::new(), limits);
+        register(&mut env, Path::new("."));
+        env
+    });
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return false;
+    }
+    // An unknown filter is known only when applied: apply it to nothing.
+    match env.render_str(&format!("{{{{ none | {name} }}}}"), ()) {
+        Err(e) => e.kind() != ErrorKind::UnknownFilter,
+        Ok(_) => true,
+    }
 }
 
 /// Ansible's names of the facts play gathers, each with its value from `f` (`ansible_facts`
@@ -301,22 +556,52 @@ fn items2dict(v: Value) -> Result<Value, Error> {
 }
 
 /// `lookup('env', NAME)` (empty when unset, as in Ansible) and `lookup('file', PATH)` (PATH
-/// relative to the playbook's folder; the trailing newline dropped, as in Ansible).
-fn lookup(dir: &Path, kind: &str, arg: &str) -> Result<Value, Error> {
-    match kind {
-        "env" => Ok(Value::from(std::env::var(arg).unwrap_or_default())),
-        "file" => {
-            let p: PathBuf = dir.join(arg);
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| invalid(format!("lookup('file', '{arg}'): {}: {e}", p.display())))?;
-            Ok(Value::from(
-                text.strip_suffix('\n').unwrap_or(&text).to_string(),
-            ))
+/// relative to the playbook's folder, `~/` the home folder; the trailing newline dropped, as in
+/// Ansible). Several terms give their values joined by commas, as Ansible's `lookup` does.
+/// `errors='ignore'` (or `'warn'`) makes a file that cannot be read empty, as in Ansible.
+fn lookup(dir: &Path, kind: &str, terms: &[String], kw: Kwargs) -> Result<Value, Error> {
+    let errors: Option<String> = kw.get("errors")?;
+    kw.assert_all_used()?;
+    let strict = match errors.as_deref() {
+        None | Some("strict") => true,
+        Some("ignore" | "warn") => false,
+        Some(other) => {
+            return Err(invalid(format!(
+                "lookup: errors='{other}': expected 'strict', 'warn' or 'ignore'"
+            )))
         }
-        other => Err(invalid(format!(
-            "lookup('{other}', …): play knows the lookups `env` and `file`"
-        ))),
+    };
+    if terms.is_empty() {
+        return Err(invalid(format!("lookup('{kind}'): no term given")));
     }
+    let mut values = Vec::new();
+    for arg in terms {
+        match kind {
+            "env" => values.push(std::env::var(arg).unwrap_or_default()),
+            "file" => {
+                let p: PathBuf = match (arg.strip_prefix("~/"), std::env::var_os("HOME")) {
+                    (Some(rest), Some(home)) => Path::new(&home).join(rest),
+                    _ => dir.join(arg),
+                };
+                match std::fs::read_to_string(&p) {
+                    Ok(text) => values.push(text.strip_suffix('\n').unwrap_or(&text).to_string()),
+                    Err(e) if strict => {
+                        return Err(invalid(format!(
+                            "lookup('file', '{arg}'): {}: {e}",
+                            p.display()
+                        )))
+                    }
+                    Err(_) => {}
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "lookup('{other}', …): play knows the lookups `env` and `file`"
+                )))
+            }
+        }
+    }
+    Ok(Value::from(values.join(",")))
 }
 
 #[cfg(test)]
@@ -396,6 +681,107 @@ mod tests {
             ok("{{ ([{'key': 'a', 'value': 1}] | items2dict) | to_json }}"),
             r#"{"a":1}"#
         );
+    }
+
+    #[test]
+    fn list_filters_dict_of_pairs_and_check_mode() {
+        assert_eq!(
+            ok("{{ [1, [2, [3, [4]]], none, 'None', 5] | flatten }}"),
+            "[1, 2, 3, 4, 5]"
+        );
+        assert_eq!(ok("{{ [1, [2, [3]]] | flatten(1) }}"), "[1, 2, [3]]");
+        assert_eq!(ok("{{ [1, [2, [3]]] | flatten(levels=1) }}"), "[1, 2, [3]]");
+        assert_eq!(
+            ok("{{ [1, none] | flatten(skip_nulls=false) }}"),
+            "[1, None]"
+        );
+        assert_eq!(
+            ok("{{ ['a', 'b'] | zip([1, 2, 3]) | list }}"),
+            "[[\"a\", 1], [\"b\", 2]]"
+        );
+        assert_eq!(ok("{{ [1, 2, 2, 3] | difference([2]) }}"), "[1, 3]");
+        assert_eq!(ok("{{ [1, 2] | union([2, 3]) }}"), "[1, 2, 3]");
+        assert_eq!(ok("{{ [1, 2, 3] | intersect([3, 2, 9]) }}"), "[2, 3]");
+        assert_eq!(
+            ok("{{ dict(['a', 'b'] | zip([1, 2])) | to_json }}"),
+            r#"{"a":1,"b":2}"#
+        );
+        assert_eq!(ok("{{ dict(a=1) | to_json }}"), r#"{"a":1}"#);
+        assert_eq!(
+            ok("{{ dict({'a': 1}, b=2) | to_json }}"),
+            r#"{"a":1,"b":2}"#
+        );
+        assert_eq!(
+            ok("{{ 'check' if ansible_check_mode else 'apply' }}"),
+            "apply"
+        );
+        assert!(render("{{ 3 | flatten }}", Value::from(())).is_err());
+    }
+
+    #[test]
+    fn python_methods_of_strings_lists_and_mappings() {
+        assert_eq!(
+            ok("{{ {'a': 1}.get('a') }} {{ {'a': 1}.get('b', 2) }}"),
+            "1 2"
+        );
+        assert_eq!(ok("{{ ', '.join(['a', 'b']) }}"), "a, b");
+        assert_eq!(ok("{{ 'a,b'.split(',') }}"), "[\"a\", \"b\"]");
+        assert_eq!(
+            ok("{{ '/srv'.startswith('/') }} {{ ' x '.strip() }}"),
+            "True x"
+        );
+        assert!(render("{{ '{}'.format(1) }}", Value::from(())).is_err());
+        let ctx = Value::from_iter([("vars", Value::from_iter([("k", 1)]))]);
+        assert_eq!(render("{{ vars.get('k') }}", ctx).as_deref(), Ok("1"));
+    }
+
+    #[test]
+    fn python_methods_that_amplify_are_charged_before_they_allocate() {
+        let limits = crate::resolve::template::Limits::default();
+        let mut env = crate::resolve::template::environment(Vec::new(), limits);
+        register(&mut env, Path::new("."));
+        for source in [
+            "{{ ('x' * 100000).replace('x', 'y' * 100000) }}",
+            "{{ ('y' * 10000000).join(['a'] * 100000) }}",
+        ] {
+            let _budget = minijinja::budget::enter(limits.max_output);
+            let err = env.render_str(source, ()).expect_err(source);
+            assert!(minijinja::budget::exceeded(), "{source}: {err}");
+        }
+        let _budget = minijinja::budget::enter(limits.max_output);
+        assert_eq!(
+            env.render_str("{{ '-'.join(['a', 'b']) }}", ())
+                .as_deref()
+                .ok(),
+            Some("a-b")
+        );
+    }
+
+    #[test]
+    fn file_lookup_with_errors_ignore_home_and_several_terms() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.pub"), "A\n").expect("write");
+        std::fs::write(dir.path().join("b.pub"), "B\n").expect("write");
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        register(&mut env, dir.path());
+        let r = |t: &str| env.render_str(t, ()).map_err(|e| e.to_string());
+        assert_eq!(
+            r("{{ lookup('file', 'a.pub', 'b.pub') }}").as_deref(),
+            Ok("A,B")
+        );
+        assert_eq!(
+            r("[{{ lookup('file', 'missing.pub', errors='ignore') }}]").as_deref(),
+            Ok("[]")
+        );
+        let err = r("{{ lookup('file', 'missing.pub') }}").unwrap_err();
+        assert!(err.contains("lookup('file', 'missing.pub')"), "{err}");
+        let err = r("{{ lookup('file', 'a.pub', errors='loud') }}").unwrap_err();
+        assert!(err.contains("'strict', 'warn' or 'ignore'"), "{err}");
+        let home = std::env::var("HOME").unwrap_or_default();
+        if std::path::Path::new(&home).join(".bashrc").is_file() {
+            assert!(r("{{ lookup('file', '~/.bashrc') | length > 0 }}").is_ok());
+        }
     }
 
     #[test]

@@ -103,6 +103,34 @@ pub fn guard_filters(env: &mut Environment<'static>, limits: Limits) {
     }
 }
 
+/// Charges the rendering's budget before a Python method of a string that can make a larger
+/// value runs (`sep.join(items)`, `s.replace(a, b)`), as the filters of the same name are.
+pub fn charge_method(method: &str, value: &Value, args: &[Value]) -> Result<(), Error> {
+    let Some(left) = minijinja::budget::remaining() else {
+        return Ok(());
+    };
+    let size = match method {
+        "join" => args
+            .first()
+            .and_then(|items| join_bound(&[items.clone(), value.clone()], left)),
+        "replace" => {
+            let mut all = vec![value.clone()];
+            all.extend(args.iter().cloned());
+            replace_bound(&all, left)
+        }
+        _ => None,
+    };
+    match size {
+        Some(size) if size > left => minijinja::budget::charge(size),
+        _ => Ok(()),
+    }
+}
+
+/// Charges what a method or filter made (see [`made_bytes`]).
+pub fn charge_made(v: &Value) -> Result<(), Error> {
+    minijinja::budget::charge(made_bytes(v))
+}
+
 /// An upper bound of a filter's output size in bytes, from its arguments (`None`: not an
 /// amplifying filter). Past `budget`, any number above it.
 type Bound = fn(&[Value], u64) -> Option<u64>;

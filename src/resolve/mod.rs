@@ -252,12 +252,57 @@ impl<'a> Resolver<'a> {
         host: &Host,
         vars: &Arc<LazyVars>,
     ) -> Vec<Result<Vec<(&'p Entry, Arc<Scope>)>, ResolveError>> {
-        play.roles
-            .iter()
-            .flat_map(|r| r.state.iter())
-            .chain(play.state.iter())
-            .map(|entry| self.expand_entry(entry, host, vars))
+        self.entries_with_vars(play, host, vars)
+            .into_iter()
+            .map(|(entry, vars)| self.expand_entry(entry, host, &vars))
             .collect()
+    }
+
+    /// Every entry of the play's roles then its own, with the vars it sees: a role's entries
+    /// see its own `defaults.yml` over those of the play's other roles (as a task of an Ansible
+    /// role sees its role's defaults), still below inventory, play vars, vars files and `-e`.
+    fn entries_with_vars<'p>(
+        &self,
+        play: &'p Play,
+        host: &Host,
+        vars: &Arc<LazyVars>,
+    ) -> Vec<(&'p Entry, Arc<LazyVars>)> {
+        let mut out = Vec::new();
+        // Each default name: the last role setting it, and its value there.
+        let mut last: HashMap<&str, (usize, &YValue)> = HashMap::new();
+        for (i, r) in play.roles.iter().enumerate() {
+            for (k, v) in &r.defaults {
+                last.insert(k.as_str(), (i, v));
+            }
+        }
+        for (i, r) in play.roles.iter().enumerate() {
+            // Its defaults that a role listed after it sets to another value (else the play's
+            // vars are its own).
+            let shadowed: Vec<(String, YValue)> = (r.defaults.iter())
+                .filter(|(k, v)| {
+                    last.get(k.as_str())
+                        .is_some_and(|(j, lv)| *j > i && *lv != v)
+                })
+                .cloned()
+                .collect();
+            let role_vars = if shadowed.is_empty() {
+                vars.clone()
+            } else {
+                let higher = |k: &str| {
+                    host.vars.contains_key(k)
+                        || play.vars.iter().any(|(pk, _)| pk == k)
+                        || play
+                            .vars_files
+                            .iter()
+                            .any(|(_, vf)| vf.iter().any(|(fk, _)| fk == k))
+                        || self.extra_vars.contains_key(k)
+                };
+                vars.layered(&shadowed, higher)
+            };
+            out.extend(r.state.iter().map(|e| (e, role_vars.clone())));
+        }
+        out.extend(play.state.iter().map(|e| (e, vars.clone())));
+        out
     }
 
     #[allow(clippy::type_complexity)]
@@ -535,13 +580,8 @@ impl<'a> Resolver<'a> {
     /// fails to render is left out).
     fn all_keys(&self, play: &Play, host: &Host, vars: &Arc<LazyVars>) -> BTreeSet<String> {
         let mut keys = BTreeSet::new();
-        for entry in play
-            .roles
-            .iter()
-            .flat_map(|r| r.state.iter())
-            .chain(play.state.iter())
-        {
-            let vars = &self.entry_vars(entry, vars);
+        for (entry, vars) in self.entries_with_vars(play, host, vars) {
+            let vars = &self.entry_vars(entry, &vars);
             let Ok(items) = self.loop_items(entry, vars) else {
                 continue;
             };

@@ -52,8 +52,11 @@ pub struct RenderError {
 /// Variables of one host (and play), resolved lazily on first use.
 pub struct LazyVars {
     env: Arc<Environment<'static>>,
-    raw: BTreeMap<String, YValue>,
+    raw: Arc<BTreeMap<String, YValue>>,
     fixed: BTreeMap<String, MValue>,
+    /// The vars these were made from by [`LazyVars::with_bindings`]: their resolved values are
+    /// taken before rendering again.
+    parent: Option<Arc<LazyVars>>,
     cache: Mutex<HashMap<String, MValue>>,
     stack: Mutex<Vec<String>>,
     /// The first error met while resolving a var (reported instead of "undefined").
@@ -81,8 +84,9 @@ impl LazyVars {
     ) -> Arc<Self> {
         Arc::new(LazyVars {
             env,
-            raw,
+            raw: Arc::new(raw),
             fixed,
+            parent: None,
             cache: Mutex::new(HashMap::new()),
             stack: Mutex::new(Vec::new()),
             error: Mutex::new(None),
@@ -93,13 +97,34 @@ impl LazyVars {
     /// These vars with `more` set over them (later ones win), except names `keep` says stay
     /// as they are (`-e`). Values are rendered afresh.
     pub fn layered(&self, more: &[(String, YValue)], keep: impl Fn(&str) -> bool) -> Arc<Self> {
-        let mut raw = self.raw.clone();
+        let mut raw = (*self.raw).clone();
         for (k, v) in more {
             if !keep(k) {
                 raw.insert(k.clone(), v.clone());
             }
         }
         LazyVars::new(self.env.clone(), raw, self.fixed.clone(), self.limits)
+    }
+
+    /// These vars seeing `bindings` (a loop's `item`) as Ansible's do: a var whose value reads
+    /// `item` (`ssl_enabled: "{{ item.value.ssl.enabled }}"`) is rendered with the item of the
+    /// resource using it. A var these vars already resolved keeps its value.
+    pub fn with_bindings(self: &Arc<Self>, bindings: &BTreeMap<String, MValue>) -> Arc<Self> {
+        if bindings.is_empty() {
+            return self.clone();
+        }
+        let mut fixed = self.fixed.clone();
+        fixed.extend(bindings.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Arc::new(LazyVars {
+            env: self.env.clone(),
+            raw: self.raw.clone(),
+            fixed,
+            parent: Some(self.clone()),
+            cache: Mutex::new(HashMap::new()),
+            stack: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+            limits: self.limits,
+        })
     }
 
     fn has(&self, name: &str) -> bool {
@@ -124,6 +149,11 @@ impl LazyVars {
         }
         if let Some(v) = self.cache.lock().ok()?.get(name) {
             return Some(v.clone());
+        }
+        if let Some(v) =
+            (self.parent.as_ref()).and_then(|p| p.cache.lock().ok()?.get(name).cloned())
+        {
+            return Some(v);
         }
         let raw = self.raw.get(name)?;
         {
@@ -203,7 +233,9 @@ impl Object for Scope {
 }
 
 impl Scope {
+    /// `vars` with `extra` on top; the vars see `extra` too ([`LazyVars::with_bindings`]).
     pub fn new(vars: Arc<LazyVars>, extra: BTreeMap<String, MValue>) -> Arc<Scope> {
+        let vars = vars.with_bindings(&extra);
         Arc::new(Scope { vars, extra })
     }
     fn has(&self, name: &str) -> bool {
@@ -249,7 +281,11 @@ fn convert(
         YValue::Mapping(m) => {
             let mut out = BTreeMap::new();
             for (k, v) in m {
+                // Keys are templates too, as in Ansible (`"php{{ php_version }}-fpm": true`).
                 let key = match k {
+                    YValue::String(s) if is_templated(s) => {
+                        render_named(env, "<key>", s, ctx, &|n| vars.has(n), vars)?
+                    }
                     YValue::String(s) => s.clone(),
                     other => crate::yaml::to_string(other).trim().to_string(),
                 };
@@ -282,9 +318,20 @@ fn explain(
         .collect();
     let mut message = match err.kind() {
         ErrorKind::UndefinedError => {
-            let mut missing: Vec<String> = undeclared.into_iter().filter(|n| !has(n)).collect();
+            let (mut missing, mut present): (Vec<String>, Vec<String>) =
+                undeclared.into_iter().partition(|n| !has(n));
             missing.sort();
+            present.sort();
             match missing.as_slice() {
+                // Every name is defined: an attribute or key one of them lacks.
+                [] if !present.is_empty() => format!(
+                    "undefined value: an attribute or key that {} does not have",
+                    present
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
                 [] => "undefined value".to_string(),
                 [one] => format!("undefined variable `{one}`"),
                 many => format!(
@@ -308,6 +355,13 @@ fn explain(
     };
     if let Some(src) = std::error::Error::source(err) {
         message.push_str(&format!(" ({src})"));
+    }
+    if err.kind() == ErrorKind::UnknownFilter {
+        message.push_str(
+            " (not a filter of Jinja, Ansible or play: a filter plugin of the source project \
+             (Ansible's `filter_plugins`) has no play form; compute the value in a var or a \
+             template with the filters play has)",
+        );
     }
     if let Some(hint) = ansible_names
         .iter()
@@ -514,6 +568,93 @@ mod tests {
         let vars = LazyVars::new(env.clone(), BTreeMap::new(), BTreeMap::new(), limits);
         let ctx = MValue::from_dyn_object(Scope::new(vars.clone(), BTreeMap::new()));
         render_named(&env, "t.j2", source, &ctx, &|_| false, &vars)
+    }
+
+    #[test]
+    fn a_var_reading_the_loop_item_is_rendered_with_the_item_of_its_use() {
+        let limits = Limits::default();
+        let env = Arc::new(environment(Vec::new(), limits));
+        let raw: BTreeMap<String, YValue> = [
+            ("ssl_enabled", "{{ item.value.ssl | default(false) }}"),
+            ("uses_le", "{{ ssl_enabled and item.key == 'a' }}"),
+            ("base", "/srv"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), YValue::String(v.to_string())))
+        .collect();
+        let vars = LazyVars::new(env.clone(), raw, BTreeMap::new(), limits);
+        // Resolved outside any loop first: `base` is kept, `item` is undefined there.
+        let outside = Renderer {
+            env: &env,
+            scope: Scope::new(vars.clone(), BTreeMap::new()),
+        };
+        assert_eq!(outside.string("t", "{{ base }}").expect("base"), "/srv");
+        let e = outside.expr("uses_le").expect_err("no item");
+        assert!(
+            e.message.contains("undefined variable `item`"),
+            "{}",
+            e.message
+        );
+        let site = |key: &str, ssl: bool| {
+            MValue::from_serialize(serde_json::json!({"key": key, "value": {"ssl": ssl}}))
+        };
+        let keyed = YValue::Mapping(
+            [(
+                YValue::String("{{ base }}/k".into()),
+                YValue::String("{{ base }}/v".into()),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        assert_eq!(
+            outside.value(&keyed).expect("mapping").to_string(),
+            r#"{"/srv/k": "/srv/v"}"#
+        );
+        for (item, want) in [
+            (site("a", true), true),
+            (site("b", true), false),
+            (site("a", false), false),
+        ] {
+            let r = Renderer {
+                env: &env,
+                scope: Scope::new(vars.clone(), [("item".to_string(), item)].into()),
+            };
+            assert_eq!(r.expr("uses_le").expect("per item").is_true(), want);
+            assert_eq!(r.string("t", "{{ base }}/x").expect("base"), "/srv/x");
+        }
+    }
+
+    #[test]
+    fn an_undefined_attribute_names_the_vars_it_was_read_from() {
+        let limits = Limits::default();
+        let env = Arc::new(environment(Vec::new(), limits));
+        let raw: BTreeMap<String, YValue> = [(
+            "project".to_string(),
+            crate::yaml::from_str(std::path::Path::new("v"), "{repo: x}").expect("yaml"),
+        )]
+        .into();
+        let vars = LazyVars::new(env.clone(), raw, BTreeMap::new(), limits);
+        let r = Renderer {
+            env: &env,
+            scope: Scope::new(vars, BTreeMap::new()),
+        };
+        let e = r
+            .expr("'ufw' in project.packages")
+            .expect_err("no such key");
+        assert_eq!(
+            e.message,
+            "undefined value: an attribute or key that `project` does not have"
+        );
+    }
+
+    #[test]
+    fn an_unknown_filter_says_it_may_be_a_plugin_of_the_source_project() {
+        let e = render(Limits::default(), "{{ {} | select_sites('a') }}").expect_err("unknown");
+        assert!(
+            e.message.starts_with("filter select_sites is unknown (not a filter of Jinja, Ansible or play: a filter plugin"),
+            "{}",
+            e.message
+        );
     }
 
     const TEN_GB: &str = "{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx\

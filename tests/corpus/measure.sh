@@ -15,7 +15,9 @@ for src in "$corpus"/*/; do
     out="$work/$name"
     summary=$("$play" import ansible "$src" --out "$out" 2>&1) || { echo "| $name | import failed | | | | | |"; continue; }
     extra=""
-    case $name in roots-trellis) extra="-e env=development" ;; esac
+    # trellis' playbooks are run with the extra vars of its CLI (`trellis deploy ENV SITE`):
+    # `-e env=ENV` for all, `-e site=SITE` for deploy and rollback (a site of its group_vars).
+    case $name in roots-trellis) extra="-e env=development -e site=example.com" ;; esac
     # shellcheck disable=SC2086
     check=$(cd "$out" && "$play" check -i inventory --color never $extra 2>&1 || true)
     echo "$check" >"$work/$name.check"
