@@ -630,8 +630,8 @@ fn big_binary_files_round_trip_exactly() {
     let out = run(d, &probe::fetch_script(&paths), b"");
     assert_eq!(out.status, 0);
     let got = probe::parse_fetch(&out.stdout).unwrap();
-    assert_eq!(got[&paths[0]], big);
-    assert_eq!(got[&paths[1]], b"tail\0end");
+    assert_eq!(got[&paths[0]], Ok(big));
+    assert_eq!(got[&paths[1]], Ok(b"tail\0end".to_vec()));
 }
 
 #[test]
@@ -644,11 +644,11 @@ fn fetch_handles_hostile_names_and_skips_non_files() {
         let p = path_of(d, name);
         let bytes = format!("{name}\0\u{1}\n").into_bytes();
         fs::write(&p, &bytes).unwrap();
-        want.insert(p.clone(), bytes);
+        want.insert(p.clone(), Ok(bytes));
         paths.push(p);
     }
     fs::write(path_of(d, "empty"), b"").unwrap();
-    want.insert(path_of(d, "empty"), Vec::new());
+    want.insert(path_of(d, "empty"), Ok(Vec::new()));
     paths.push(path_of(d, "empty"));
     fs::create_dir(path_of(d, "a dir")).unwrap();
     std::os::unix::fs::symlink(path_of(d, "plain"), path_of(d, "a link")).unwrap();
@@ -657,6 +657,17 @@ fn fetch_handles_hostile_names_and_skips_non_files() {
         path_of(d, "a link"),
         path_of(d, "missing"),
     ]);
+    // Not files (any more: the probe saw files): said so, nothing read.
+    for (name, why) in [
+        ("a dir", "not a regular file (any more)"),
+        ("a link", "a symbolic link; play does not follow it"),
+        ("missing", "not a regular file (any more)"),
+    ] {
+        want.insert(
+            path_of(d, name),
+            Err(format!("{}: {why}", path_of(d, name))),
+        );
+    }
     let out = run(d, &probe::fetch_script(&paths), b"");
     assert_eq!(out.status, 0);
     assert!(
@@ -962,7 +973,7 @@ fn scripts_longer_than_one_argument_go_through_stdin() {
     let (command, stdin) = probe::fetch_command(&paths);
     let got = probe::parse_fetch(&run(d, &command, &stdin).stdout).unwrap();
     assert_eq!(got.len(), 200);
-    assert_eq!(got[&paths[7]], b"7\n");
+    assert_eq!(got[&paths[7]], Ok(b"7\n".to_vec()));
 }
 
 #[test]
@@ -1092,6 +1103,50 @@ fn links_on_the_way_are_followed_only_when_no_other_user_can_swap_them() {
     }
 }
 
+/// A folder (mode 0755) holding the folders `inside`, for a race of nobody's
+/// ([`while_nobody_swaps`]); `None` without setpriv or python3, which the race needs (the test
+/// is then skipped).
+fn race_folder(inside: &[&str]) -> Option<tempfile::TempDir> {
+    if Command::new("setpriv").arg("--version").output().is_err()
+        || !Path::new("/usr/bin/python3").exists()
+    {
+        eprintln!("setpriv or python3 missing: skipped");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for f in inside {
+        fs::create_dir_all(tmp.path().join(f)).unwrap();
+    }
+    Some(tmp)
+}
+
+/// Calls `round(k)` for k in `0..rounds` while nobody (65534) exchanges each of `names` with
+/// `NAME.l` (`renameat2(RENAME_EXCHANGE)`) in a tight loop; stops early once `round` says it
+/// has seen enough and 5 s have passed. Returns how long the race ran.
+fn while_nobody_swaps(
+    names: &[String],
+    rounds: usize,
+    mut round: impl FnMut(usize) -> bool,
+) -> std::time::Duration {
+    let racer = "import ctypes, sys\nlibc = ctypes.CDLL(None)\nwhile True:\n    for n in sys.argv[1:]:\n        libc.renameat2(-100, n.encode(), -100, (n + '.l').encode(), 2)\n";
+    let mut race = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["/usr/bin/python3", "-c", racer])
+        .args(names)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    for k in 0..rounds {
+        if round(k) && started.elapsed().as_secs() >= 5 {
+            break;
+        }
+    }
+    race.kill().unwrap();
+    race.wait().unwrap();
+    started.elapsed()
+}
+
 /// The race of issue 13: a folder on the way (`x`, in a folder of another user reached
 /// through root's link, or in a sticky folder) is swapped with a link to a folder of root's
 /// (`renameat2(RENAME_EXCHANGE)`, by that user, in a tight loop) while root's steps enter it.
@@ -1099,18 +1154,11 @@ fn links_on_the_way_are_followed_only_when_no_other_user_can_swap_them() {
 /// play entered it; nothing ever lands in root's folders. Under dash and bash.
 #[test]
 fn a_folder_swapped_with_a_link_while_play_enters_it_is_never_written_through() {
-    let python = "/usr/bin/python3";
-    if Command::new("setpriv").arg("--version").output().is_err() || !Path::new(python).exists() {
-        eprintln!("setpriv or python3 missing: skipped");
+    let Some(tmp) = race_folder(&["srv", "home/app/x", "victim", "st/x", "st/rootsib"]) else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let d = tmp.path();
-    fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
     let p = |n: &str| path_of(d, n);
-    for f in ["srv", "home/app/x", "victim", "st/x", "st/rootsib"] {
-        fs::create_dir_all(p(f)).unwrap();
-    }
     fs::set_permissions(p("st"), fs::Permissions::from_mode(0o1777)).unwrap();
     for f in ["home/app", "home/app/x", "st/x"] {
         give_to_nobody(&p(f));
@@ -1132,24 +1180,11 @@ fn a_folder_swapped_with_a_link_while_play_enters_it_is_never_written_through() 
     let changes = plan(&rs, &probe_in(d, &rs));
     assert_eq!(changes.len(), rs.len());
 
-    let racer = "import ctypes, sys\nlibc = ctypes.CDLL(None)\nwhile True:\n    for d in sys.argv[1:]:\n        libc.renameat2(-100, (d + '/x').encode(), -100, (d + '/x.l').encode(), 2)\n";
-    let mut race = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            python,
-            "-c",
-            racer,
-        ])
-        .args(cases.map(|(_, holder)| p(holder)))
-        .spawn()
-        .unwrap();
     let (mut written, mut caught) = ([0; 2], [0; 2]);
-    let started = std::time::Instant::now();
-    for (k, change) in changes.iter().enumerate() {
+    let holders = cases.map(|(_, holder)| p(&format!("{holder}/x")));
+    let took = while_nobody_swaps(&holders, changes.len(), |k| {
         let shell: &[&str] = if k % 4 < 2 { &["sh"] } else { &["bash"] };
-        let (o, _) = apply_with(shell, d, &rs, std::slice::from_ref(change));
+        let (o, _) = apply_with(shell, d, &rs, std::slice::from_ref(&changes[k]));
         match o.failed {
             None => written[k % 2] += 1,
             Some((_, msg)) => {
@@ -1164,17 +1199,9 @@ fn a_folder_swapped_with_a_link_while_play_enters_it_is_never_written_through() 
                 }
             }
         }
-        let enough = written.iter().all(|&c| c >= 3) && caught.iter().all(|&c| c >= 1);
-        if enough && started.elapsed().as_secs() >= 5 {
-            break;
-        }
-    }
-    race.kill().unwrap();
-    race.wait().unwrap();
-    eprintln!(
-        "written {written:?}, caught {caught:?} in {:?}",
-        started.elapsed()
-    );
+        written.iter().all(|&c| c >= 3) && caught.iter().all(|&c| c >= 1)
+    });
+    eprintln!("written {written:?}, caught {caught:?} in {took:?}");
     for f in ["victim", "st/rootsib"] {
         let left: Vec<_> = fs::read_dir(p(f))
             .unwrap()
@@ -1203,5 +1230,154 @@ fn a_folder_swapped_with_a_link_while_play_enters_it_is_never_written_through() 
     assert!(
         written.iter().all(|&c| c >= 3) && caught.iter().all(|&c| c >= 1),
         "written {written:?}, caught {caught:?}"
+    );
+}
+
+/// The fetch of old contents for diffs (issue 13: it read by path, so a folder's owner could
+/// make a root `play diff` print a root-only file): it reads a file only by entering its
+/// folder with the apply's walk and opening the name without following a link. Followed:
+/// root's link in root's folder. Refused, with the reason, and nothing of the target read: a
+/// link of another user on the way, the file itself a link (another user's, or root's), a
+/// FIFO. Under dash, bash and bash --posix; as root and as a login without root.
+#[test]
+fn the_fetch_reads_no_file_through_a_link_another_user_could_swap() {
+    for shell in [&["sh"][..], &["bash"], &["bash", "--posix"]] {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        let p = |n: &str| path_of(d, n);
+        for f in ["srv", "home/app", "root"] {
+            fs::create_dir_all(p(f)).unwrap();
+        }
+        fs::set_permissions(p("root"), fs::Permissions::from_mode(0o700)).unwrap();
+        fs::write(p("root/secret"), b"root data\n").unwrap();
+        fs::set_permissions(p("root/secret"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(p("home/app/conf"), b"app conf\n").unwrap();
+        for f in ["home/app", "home/app/conf"] {
+            give_to_nobody(&p(f));
+        }
+        let link = |target: &str, at: &str| std::os::unix::fs::symlink(target, p(at)).unwrap();
+        link(&p("home/app"), "srv/lnk");
+        link(&p("root/secret"), "srv/mine");
+        link(&p("root"), "home/app/sub");
+        link(&p("root/secret"), "home/app/x");
+        for f in ["home/app/sub", "home/app/x"] {
+            give_to_nobody(&p(f));
+        }
+        let fifo = Command::new("mkfifo").arg(p("home/app/fifo")).status();
+        assert!(fifo.unwrap().success());
+
+        let paths: Vec<String> = [
+            "srv/lnk/conf",
+            "home/app/sub/secret",
+            "home/app/x",
+            "srv/mine",
+            "home/app/fifo",
+        ]
+        .map(p)
+        .to_vec();
+        let nobody: Vec<&str> = ["setpriv", "--reuid=65534", "--regid=65534"]
+            .iter()
+            .chain(["--clear-groups"].iter())
+            .chain(shell)
+            .copied()
+            .collect();
+        for login in [shell, &nobody[..]] {
+            let out = run_in(login, d, &probe::fetch_script(&paths), b"");
+            assert_eq!(out.status, 0, "{login:?}");
+            let got = probe::parse_fetch(&out.stdout).unwrap();
+            let all = [&out.stdout[..], &out.stderr[..]].concat();
+            assert!(
+                !all.windows(9).any(|w| w == b"root data")
+                    && got
+                        .values()
+                        .flatten()
+                        .all(|b| !b.windows(9).any(|w| w == b"root data")),
+                "{login:?}: the root-only file was read: {got:?}"
+            );
+            assert_eq!(got[&paths[0]], Ok(b"app conf\n".to_vec()), "{login:?}");
+            let why = |i: usize| got[&paths[i]].clone().unwrap_err();
+            // Root does not follow nobody's link; nobody follows its own, into a folder it may
+            // not enter.
+            let sub = p("home/app/sub");
+            let refused = if login == shell {
+                format!("{sub}: a symbolic link owned by uid 65534 is on the way to {sub}; play does not follow it")
+            } else {
+                format!("{sub}: cannot enter the folder (Permission denied)")
+            };
+            assert_eq!(why(1), refused, "{login:?}");
+            for i in [2, 3] {
+                assert_eq!(
+                    why(i),
+                    format!("{}: a symbolic link; play does not follow it", paths[i]),
+                    "{login:?}"
+                );
+            }
+            assert_eq!(
+                why(4),
+                format!("{}: not a regular file (any more)", paths[4]),
+                "{login:?}"
+            );
+        }
+    }
+}
+
+/// The race: the folder's owner flips a file between a real file and a link to a root-only
+/// file (`renameat2(RENAME_EXCHANGE)` in a tight loop), and the parent folder between a real
+/// folder and a link to root's folder, while root fetches both many times (dash and bash).
+/// Each fetch gives the owner's real content or says why it did not read; the root-only
+/// content never.
+#[test]
+fn a_file_swapped_with_a_link_while_it_is_fetched_is_never_read_through() {
+    let Some(tmp) = race_folder(&["home/app/dir", "root/dir"]) else {
+        return;
+    };
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    fs::set_permissions(p("root"), fs::Permissions::from_mode(0o700)).unwrap();
+    for f in ["root/secret", "root/dir/conf"] {
+        fs::write(p(f), b"root data\n").unwrap();
+    }
+    fs::write(p("home/app/conf"), b"app conf\n").unwrap();
+    fs::write(p("home/app/dir/conf"), b"app conf\n").unwrap();
+    for f in [
+        "home/app",
+        "home/app/conf",
+        "home/app/dir",
+        "home/app/dir/conf",
+    ] {
+        give_to_nobody(&p(f));
+    }
+    std::os::unix::fs::symlink(p("root/secret"), p("home/app/conf.l")).unwrap();
+    std::os::unix::fs::symlink(p("root/dir"), p("home/app/dir.l")).unwrap();
+    for f in ["home/app/conf.l", "home/app/dir.l"] {
+        give_to_nobody(&p(f));
+    }
+    let paths = [p("home/app/conf"), p("home/app/dir/conf")];
+    let (mut read, mut refused) = ([0; 2], [0; 2]);
+    let mut leaked = Vec::new();
+    let swapped = [p("home/app/conf"), p("home/app/dir")];
+    let took = while_nobody_swaps(&swapped, 2000, |k| {
+        let shell: &[&str] = if k % 2 == 0 { &["sh"] } else { &["bash"] };
+        let out = run_in(shell, d, &probe::fetch_script(&paths), b"");
+        let all = [&out.stdout[..], &out.stderr[..]].concat();
+        if all.windows(9).any(|w| w == b"root data") {
+            leaked.push(String::from_utf8_lossy(&all).into_owned());
+        }
+        let got = probe::parse_fetch(&out.stdout).unwrap();
+        for (i, path) in paths.iter().enumerate() {
+            match &got[path] {
+                Ok(b) if b == b"app conf\n" => read[i] += 1,
+                Ok(b) => leaked.push(String::from_utf8_lossy(b).into_owned()),
+                Err(_) => refused[i] += 1,
+            }
+        }
+        read.iter().all(|&c| c >= 3) && refused.iter().all(|&c| c >= 3)
+    });
+    eprintln!("read {read:?}, refused {refused:?} in {took:?}");
+    assert!(leaked.is_empty(), "the root-only file was read: {leaked:?}");
+    assert!(
+        read.iter().all(|&c| c >= 3) && refused.iter().all(|&c| c >= 3),
+        "the race did not happen: read {read:?}, refused {refused:?}"
     );
 }

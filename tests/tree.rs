@@ -369,3 +369,80 @@ while True:
         "applied {applied}, refused {refused}"
     );
 }
+
+/// Issue 13, the diff's fetch of old contents: deploy, owning `/home/deploy/app`, flips its
+/// `conf` between a real file and a link to a root-only file, and its folder `dir` between a
+/// real folder and a link to a root-only folder, while root runs `play diff` (text and JSON)
+/// and `play apply` with a content change of both, again and again. The diff shows deploy's
+/// real content, or says it could not be read safely; the root-only content never appears in
+/// any output, report or run record.
+#[test]
+fn the_diff_never_shows_a_file_its_racing_owner_links_in() {
+    let lab = Lab::start("enter-fetch-race", 1);
+    lab.sh(
+        "h1",
+        "set -e; mkdir -p /home/deploy/app/dir /etc/kept/dir && chmod 700 /etc/kept
+         printf 'root data\\n' > /etc/kept/secret && printf 'root data\\n' > /etc/kept/dir/conf
+         printf 'app conf\\n' > /home/deploy/app/conf && printf 'app conf\\n' > /home/deploy/app/dir/conf
+         chown -R deploy: /home/deploy/app
+         su -s /bin/sh deploy -c 'ln -s /etc/kept/secret /home/deploy/app/conf.l && ln -s /etc/kept/dir /home/deploy/app/dir.l'",
+    );
+    lab.sh(
+        "h1",
+        "su -s /bin/sh deploy -c 'cd /home/deploy/app && exec timeout 180 python3 -c \"
+import ctypes
+libc = ctypes.CDLL(None)
+while True:
+    for n in (b\\\"conf\\\", b\\\"dir\\\"):
+        libc.renameat2(-100, n, -100, n + b\\\".l\\\", 2)
+\"' >/dev/null 2>&1 &",
+    );
+    let p = Project::new(&lab);
+    let secret = ["root data", "cm9vdCBkYXRh"]; // and its base64
+    let (mut shown, mut said) = (0, 0);
+    for round in 0..150 {
+        p.write(
+            "site.yml",
+            format!(
+                "- hosts: lab\n  state:\n    - file: /home/deploy/app/conf\n      content: \"new {round}\\n\"\n    - file: /home/deploy/app/dir/conf\n      content: \"new {round}\\n\"\n"
+            )
+            .as_bytes(),
+        );
+        let run = match round % 3 {
+            0 => p.play(&["diff", "site.yml"]),
+            1 => p.play(&["diff", "site.yml", "--format", "json", "--output", "r.json"]),
+            _ => p.play(&["apply", "site.yml"]),
+        };
+        let mut out = format!("{}{}", run.stdout, run.stderr);
+        if round % 3 == 1 {
+            out.push_str(&std::fs::read_to_string(p.path("r.json")).unwrap_or_default());
+        }
+        assert!(
+            matches!(run.status, Some(0..=2)),
+            "round {round}: unexpected outcome: {out}"
+        );
+        assert!(
+            !secret.iter().any(|s| out.contains(s)),
+            "round {round}: the root-only file is shown: {out}"
+        );
+        shown += usize::from(out.contains("-app conf"));
+        said += usize::from(out.contains("old content not shown, it could not be read safely: "));
+        if shown >= 3 && said >= 3 && round >= 30 {
+            break;
+        }
+    }
+    let _ = lab.exec("h1", "pkill -u deploy -f renameat2; true");
+    eprintln!("shown {shown}, said {said}");
+    // Nor in the run records the applies left.
+    let grep = ["grep", "-rlE", &secret.join("|"), "."];
+    let mut records = std::process::Command::new(grep[0]);
+    let found = records.args(&grep[1..]).current_dir(p.root()).output();
+    let found = found.unwrap().stdout;
+    assert_eq!(
+        String::from_utf8_lossy(&found),
+        "",
+        "in the project's records"
+    );
+    // The race reached the fetch: deploy's content was diffed, and a swapped one was refused.
+    assert!(shown >= 1 && said >= 1, "shown {shown}, said {said}");
+}

@@ -64,25 +64,11 @@ pub const RECORD_STEP: usize = usize::MAX - 1;
 
 const HEADER: &str = "play-apply";
 
-const SCRIPT_HEAD: &str = r#"LC_ALL=C; export LC_ALL
-umask 077
-t=
-play_uid=$(id -u)
-play_cwd=$PWD
-gk=
-trap 'if [ -n "$t" ]; then rm -f -- "$t"; fi; if [ -n "$gk" ]; then rm -rf -- "$gk"; fi' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-play_skip=
-play_ok() {
-  t=; cd -- "$play_cwd" 2>/dev/null || cd /
-  if [ "$play_skip" = "$1" ]; then play_skip=; else printf 'ok\0%s\0' "$1"; fi
-}
-play_stale() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; play_skip=$1; printf 'stale\0%s\0' "$1"; }
-play_fail() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; printf 'fail\0%s\0' "$1"; exit 1; }
-play_desync() { printf '%s\n' 'content stream out of step (stdin truncated?)' >&2; play_fail "$1"; }
+/// The safe walk into a folder, shared by the apply script ([`SCRIPT_HEAD`]) and the fetch
+/// of old contents for diffs ([`crate::probe::fetch_script`]): `play_enter DIR` makes DIR the
+/// working folder without following a link a less-privileged user controls anywhere on its path
+/// (see [`Builder::enter`]). Defines `play_uid` and `play_nl`, which the walk reads.
+pub(crate) const ENTER: &str = r#"play_uid=$(id -u)
 play_nl='
 '
 play_enter() {
@@ -161,6 +147,26 @@ play_walk() {
     pe_w=$pe_l
   done
 }
+"#;
+
+const SCRIPT_HEAD: &str = r#"LC_ALL=C; export LC_ALL
+umask 077
+t=
+play_cwd=$PWD
+gk=
+trap 'if [ -n "$t" ]; then rm -f -- "$t"; fi; if [ -n "$gk" ]; then rm -rf -- "$gk"; fi' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+play_skip=
+play_ok() {
+  t=; cd -- "$play_cwd" 2>/dev/null || cd /
+  if [ "$play_skip" = "$1" ]; then play_skip=; else printf 'ok\0%s\0' "$1"; fi
+}
+play_stale() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; play_skip=$1; printf 'stale\0%s\0' "$1"; }
+play_fail() { if [ -n "$t" ]; then rm -f -- "$t"; fi; t=; printf 'fail\0%s\0' "$1"; exit 1; }
+play_desync() { printf '%s\n' 'content stream out of step (stdin truncated?)' >&2; play_fail "$1"; }
 play_pd() {
   pd=.
   [ "$play_uid" = 0 ] || return 0
@@ -791,7 +797,7 @@ pub fn script_full(
         .map(|(c, _)| c.index);
     let mut sources_updated = false;
     let mut b = Builder {
-        script: String::from(SCRIPT_HEAD),
+        script: [SCRIPT_HEAD, ENTER].concat(),
         stdin: Vec::new(),
     };
     if let Some(bytes) = record {
@@ -1189,6 +1195,7 @@ mod tests {
                 old: None,
                 old_sha256: None,
                 old_size: None,
+                old_unread: None,
                 new: b.to_vec(),
                 new_sha256: sha256_hex(b),
             }),

@@ -746,8 +746,10 @@ fn fetch_old(
     let mut got = probe::parse_fetch(&out.stdout)
         .map_err(|e| HostStatus::Failed(format!("fetching old contents: {e}")))?;
     for cc in changes.iter_mut().filter_map(|c| c.content.as_mut()) {
-        if let Some(old) = got.remove(&cc.path) {
-            cc.old = Some(old);
+        match got.remove(&cc.path) {
+            Some(Ok(old)) => cc.old = Some(old),
+            Some(Err(why)) => cc.old_unread = Some(why),
+            None => {}
         }
     }
     Ok(())

@@ -329,6 +329,7 @@ mod tests {
                 old: None,
                 old_sha256: None,
                 old_size: None,
+                old_unread: None,
                 new: new.to_vec(),
                 new_sha256: sha256_hex(new),
             }),

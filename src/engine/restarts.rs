@@ -643,6 +643,7 @@ mod tests {
             old: None,
             old_sha256: None,
             old_size: Some(1),
+            old_unread: None,
             new: b"x".to_vec(),
             new_sha256: String::new(),
         });

@@ -377,6 +377,7 @@ mod tests {
                     old: None,
                     old_sha256: None,
                     old_size: None,
+                    old_unread: None,
                     new_sha256: crate::engine::planfile::sha256_hex(&secret_content),
                     new: secret_content,
                 }),

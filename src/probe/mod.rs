@@ -787,18 +787,27 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
     Ok(obs)
 }
 
-/// A script printing the current contents of `paths` (regular files only; others are skipped),
-/// one round trip, one `base64` per file. Wire format:
+/// A script printing the current contents of `paths`, one round trip. Each file is read
+/// without following a link a less-privileged user controls anywhere on its path (it may swap
+/// one in between the probe and this read, to make a root run print a file it cannot read):
+/// the file's folder is entered with the apply script's safe walk ([`crate::apply::ENTER`]),
+/// then `./NAME` is read by `dd iflag=nofollow,nonblock` (a link refused by the kernel at
+/// open, a FIFO not waited on) into `base64`, dd's exit status carried out of the pipe on a
+/// side descriptor (dash has no `pipefail`). Each file in a subshell (its `cd` stays there),
+/// whose messages become the reason the file was not read. Wire format:
 ///
 /// ```text
 /// play-fetch \0 v1 \0
-/// file \0 PATH \0 BASE64-TEXT \0 ok|bad \0     (bad: base64 failed, e.g. unreadable)
+/// file \0 PATH \0 BASE64-TEXT \0 ok \0
+/// file \0 PATH \0 ANY \0 bad \0 REASON \0     (not read, or not safely: nothing of it is kept)
 /// end \0
 /// ```
 ///
 /// base64 text never contains NUL, so the framing holds even if a file changes while read.
 pub fn fetch_script(paths: &[String]) -> String {
     let mut s = String::from("LC_ALL=C; export LC_ALL\nprintf 'play-fetch\\0v1\\0'\n");
+    s.push_str(crate::apply::ENTER);
+    s.push_str(FETCH_READ);
     let mut seen = std::collections::BTreeSet::new();
     let ok: Vec<&String> = paths
         .iter()
@@ -807,16 +816,54 @@ pub fn fetch_script(paths: &[String]) -> String {
     s.push_str(&set_args(ok.iter().copied()));
     s.push('\n');
     s.push_str(
-        r#"for p do
-  if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then
-    printf 'file\0%s\0' "$p"
-    if base64 -- "$p"; then printf '\0ok\0'; else printf '\0bad\0'; fi
-  fi
+        r#"exec 3>&1
+for p do
+  printf 'file\0%s\0' "$p"
+  if w=$(play_read "$p" 2>&1 >&3); then printf '\0ok\0'; else printf '\0bad\0%s\0' "${w:-$p: not read}"; fi
 done
 printf 'end\0'
 "#,
     );
     s
+}
+
+/// `play_read PATH` (in a subshell: it changes folder and exits): PATH's bytes as base64 on
+/// fd 3, read as [`fetch_script`] says; fails with a message on stderr otherwise.
+const FETCH_READ: &str = r#"play_read() {
+  d=${1%/*}
+  play_enter "${d:-/}" || exit 1
+  n=./${1##*/}
+  if [ -L "$n" ]; then printf '%s: a symbolic link; play does not follow it\n' "$1" >&2; exit 1; fi
+  if ! [ -f "$n" ]; then printf '%s: not a regular file (any more)\n' "$1" >&2; exit 1; fi
+  s=$( { { dd if="$n" iflag=nofollow,nonblock bs=64k status=none; echo "$?" >&5; } | base64 >&3; } 5>&1 ) || exit 1
+  [ "$s" = 0 ]
+}
+"#;
+
+/// How long a reason a fetch gives for a file it did not read is kept, at most (bytes).
+const MAX_REASON: usize = 400;
+
+/// A fetch's reason for not reading a file, for a report: one line, at most [`MAX_REASON`]
+/// bytes (cut at a character boundary).
+fn reason_line(raw: &str) -> String {
+    let mut w = raw
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if w.is_empty() {
+        w = "not read".into();
+    }
+    if w.len() > MAX_REASON {
+        let mut cut = MAX_REASON;
+        while !w.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        w.truncate(cut);
+        w.push('…');
+    }
+    w
 }
 
 /// Decodes standard base64 (`base64` crate), ignoring whitespace. `None` on invalid input.
@@ -830,8 +877,9 @@ pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(clean).ok()
 }
 
-/// Parses the fetch script's stdout: path → old bytes (files that could not be read are left out).
-pub fn parse_fetch(stdout: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ProbeError> {
+/// Parses the fetch script's stdout: path → its old bytes, or why they were not read (a
+/// link on the way, a file no longer regular, permission denied, …: one line).
+pub fn parse_fetch(stdout: &[u8]) -> Result<BTreeMap<String, Result<Vec<u8>, String>>, ProbeError> {
     let mut f = Fields::new(stdout, FETCH_HEADER)?;
     let mut out = BTreeMap::new();
     loop {
@@ -844,9 +892,12 @@ pub fn parse_fetch(stdout: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ProbeErro
                     b"ok" => {
                         let bytes = base64_decode(data)
                             .ok_or_else(|| malformed(format!("bad base64 for {path}")))?;
-                        out.insert(path, bytes);
+                        out.insert(path, Ok(bytes));
                     }
-                    b"bad" => {}
+                    b"bad" => {
+                        let why = String::from_utf8_lossy(f.field()?).into_owned();
+                        out.insert(path, Err(reason_line(&why)));
+                    }
                     _ => return Err(malformed(format!("bad status for {path}"))),
                 }
             }
@@ -1227,13 +1278,26 @@ mod tests {
 
     #[test]
     fn fetch_output() {
-        let m = parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\nYmFy\n\0ok\0file\0/b\0\0bad\0end\0")
-            .unwrap();
-        assert_eq!(m.len(), 1);
-        assert_eq!(m["/a"], b"foobar");
+        let m = parse_fetch(
+            b"play-fetch\0v1\0file\0/a\0Zm9v\nYmFy\n\0ok\0file\0/b\0Zm9v\0bad\0/b: a link\non the way \n\0end\0",
+        )
+        .unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["/a"], Ok(b"foobar".to_vec()));
+        // Nothing of a file not read is kept, whatever came before `bad`; its reason is one line.
+        assert_eq!(m["/b"], Err("/b: a link; on the way".to_string()));
+        assert!(parse_fetch(b"play-fetch\0v1\0file\0/b\0\0bad\0end\0").is_err());
         assert!(parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\0ok\0").is_err());
         assert!(parse_fetch(b"play-fetch\0v1\0file\0/a\0Zm9v\0what\0end\0").is_err());
         assert!(parse_fetch(b"play-probe\0v1\0end\0").is_err());
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_on_a_character() {
+        let w = reason_line(&"é".repeat(MAX_REASON));
+        assert_eq!(w.len(), MAX_REASON + "…".len());
+        assert!(w.ends_with("é…"));
+        assert_eq!(reason_line(" \n\n"), "not read");
     }
 
     #[test]

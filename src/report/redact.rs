@@ -101,6 +101,9 @@ impl Redactor {
                 cc.new_sha256 = String::new();
             }
         }
+        if let Some(cc) = c.content.as_mut() {
+            cc.old_unread = cc.old_unread.as_deref().map(|w| self.string(w));
+        }
         c.key = self.string(&c.key);
         c.details = c.details.iter().map(|d| self.string(d)).collect();
         c.restarts = c.restarts.iter().map(|d| self.string(d)).collect();
@@ -147,6 +150,7 @@ mod tests {
                 old: old.map(|o| o.as_bytes().to_vec()),
                 old_sha256: Some("aa".into()),
                 old_size: old.map(|o| o.len() as u64),
+                old_unread: None,
                 new: new.as_bytes().to_vec(),
                 new_sha256: "bb".into(),
             }),

@@ -39,6 +39,9 @@ pub fn content_shown(c: &Change, path: &str) -> Option<Shown> {
         return None;
     }
     let cc = c.content.as_ref()?;
+    if let (None, Some(why)) = (&cc.old, &cc.old_unread) {
+        return Some(Shown::Summary(unread(cc, why)));
+    }
     let new = as_text(&cc.new);
     let old = match (&cc.old, cc.old_size) {
         (Some(o), _) => as_text(o),
@@ -81,6 +84,17 @@ pub fn summary(cc: &ContentChange) -> String {
             .as_deref()
             .map(|s| &s[..s.len().min(12)])
             .unwrap_or("none"),
+        &cc.new_sha256[..cc.new_sha256.len().min(12)],
+    )
+}
+
+/// `(old content not shown, it could not be read safely: WHY; new: N bytes, sha256 NEW12)`:
+/// nothing of the old side (its probed size and hash included: a file swapped for a link to
+/// another one would be that one's).
+pub fn unread(cc: &ContentChange, why: &str) -> String {
+    format!(
+        "(old content not shown, it could not be read safely: {why}; new: {} bytes, sha256 {})",
+        cc.new.len(),
         &cc.new_sha256[..cc.new_sha256.len().min(12)],
     )
 }
@@ -190,6 +204,7 @@ mod tests {
                 old: old.map(<[u8]>::to_vec),
                 old_sha256: old.map(|_| "a".repeat(64)),
                 old_size: old.map(|o| o.len() as u64),
+                old_unread: None,
                 new: new.to_vec(),
                 new_sha256: "b".repeat(64),
             }),
@@ -204,6 +219,24 @@ mod tests {
             restarts: Vec::new(),
             attrs: false,
         }
+    }
+
+    #[test]
+    fn an_old_side_not_read_safely_is_said_and_nothing_of_it_shown() {
+        let mut c = change(None, b"new\n");
+        if let Some(cc) = c.content.as_mut() {
+            cc.old_size = Some(7);
+            cc.old_sha256 = Some("c".repeat(64));
+            cc.old_unread = Some("/srv/x: a symbolic link; play does not follow it".into());
+        }
+        assert_eq!(
+            content_shown(&c, "/srv/x"),
+            Some(Shown::Summary(format!(
+                "(old content not shown, it could not be read safely: /srv/x: a symbolic link; \
+                 play does not follow it; new: 4 bytes, sha256 {})",
+                "b".repeat(12)
+            )))
+        );
     }
 
     #[test]

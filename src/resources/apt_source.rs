@@ -259,6 +259,7 @@ pub fn content(
         old: None,
         old_sha256,
         old_size,
+        old_unread: None,
         new_sha256: sha256_hex(&new),
         new,
     })

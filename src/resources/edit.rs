@@ -83,6 +83,7 @@ pub fn plan_write(
         old: old.cloned(),
         old_sha256: old.map(|o| sha256_hex(o)),
         old_size: old.map(|o| o.len() as u64),
+        old_unread: None,
         new_sha256: sha256_hex(&new),
         new: new.clone(),
     };

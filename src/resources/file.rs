@@ -69,6 +69,7 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
                 old: None,
                 old_sha256: None,
                 old_size: None,
+                old_unread: None,
                 new: c.bytes.clone(),
                 new_sha256: c.sha256(),
             });
@@ -84,6 +85,7 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
                         old: None,
                         old_sha256: sha256.clone(),
                         old_size: Some(*size),
+                        old_unread: None,
                         new: c.bytes.clone(),
                         new_sha256,
                     };

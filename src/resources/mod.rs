@@ -888,6 +888,9 @@ pub struct ContentChange {
     pub old: Option<Vec<u8>>,
     pub old_sha256: Option<String>,
     pub old_size: Option<u64>,
+    /// Why the old bytes were not fetched though the file exists (one line: a link another
+    /// user could swap on its path, permission denied, …): reports say so and show none of it.
+    pub old_unread: Option<String>,
     pub new: Vec<u8>,
     pub new_sha256: String,
 }
