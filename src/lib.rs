@@ -26,6 +26,7 @@ pub mod report;
 pub mod resolve;
 pub mod resources;
 pub mod supervisor;
+pub mod systemd;
 pub mod transport;
 pub mod vault;
 pub mod yaml;

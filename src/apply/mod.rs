@@ -33,13 +33,12 @@
 use std::collections::BTreeMap;
 
 use crate::resources::deploy::{self, Work};
-use crate::resources::package::{self, PackageOp};
 use crate::resources::registry::{FirstProbe, Plug};
-use crate::resources::service::{ServiceOp, SvcAction};
 use crate::resources::{
-    mode_str, service, sha256_hex, Action, Attrs, BuilderSpec, Change, Desired, Kind, Resource,
+    mode_str, sha256_hex, Action, Attrs, BuilderSpec, Change, Desired, Kind, Resource,
     OWED_STATE_FILE,
 };
+use crate::systemd::{self, ServiceOp, SvcAction};
 use crate::transport::shell_quote;
 
 /// What an apply run did.
@@ -576,18 +575,24 @@ impl Builder {
             return;
         };
         match (spec, change.action) {
-            (BuilderSpec::Program(s), Action::Delete) => self.remove(i, &s.conf_path, "rm -f"),
-            (BuilderSpec::Program(s), _) => match &change.content {
-                Some(_) => self.write_file(i, &s.conf_path, &s.attrs, &content, &expect),
-                None => self.file_attrs(i, &s.conf_path, &s.attrs, &expect),
+            (
+                BuilderSpec::ProcessFile {
+                    file: Some((path, _)),
+                    remove: true,
+                },
+                Action::Delete,
+            ) => self.remove(i, &path, "rm -f"),
+            (
+                BuilderSpec::ProcessFile {
+                    file: Some((path, attrs)),
+                    ..
+                },
+                _,
+            ) => match &change.content {
+                Some(_) => self.write_file(i, &path, attrs, &content, &expect),
+                None => self.file_attrs(i, &path, attrs, &expect),
             },
-            (BuilderSpec::Service(s), _) => match (&change.content, service::unit_file(s)) {
-                (Some(_), Some((path, attrs))) => {
-                    self.write_file(i, &path, attrs, &content, &expect)
-                }
-                (None, Some((path, attrs))) => self.file_attrs(i, &path, attrs, &expect),
-                _ => {}
-            },
+            (BuilderSpec::ProcessFile { file: None, .. }, _) => {}
         }
         self.line(&format!("play_ok {i}"));
     }
@@ -781,14 +786,15 @@ pub fn script_with_record(
 }
 
 /// [`script_with_record`] with the planned work of the kinds of [`deploy`] (by change index):
-/// their steps come from their own fragments; every package change of the host is one step,
-/// at the place of the first (one `apt-get` for all).
+/// their steps come from their own fragments; the changes of a batched kind
+/// (`Spec::batched`) are one step, at the place of the first (one `apt-get` for every
+/// package).
 pub fn script_full(
     record: Option<&[u8]>,
     steps: &[(&Change, &Resource)],
     work: &BTreeMap<usize, Work>,
 ) -> (String, Vec<u8>) {
-    let mut packages_done = false;
+    let mut batches_done: Vec<Kind> = Vec::new();
     // One `apt-get update` per host, ending its last step that changes apt's sources.
     let last_source = steps
         .iter()
@@ -822,26 +828,22 @@ pub fn script_full(
         };
         match (problem, change.kind) {
             (Some(message), _) => b.fail_step(change.index, &message),
-            (None, Kind::Package) => {
-                if packages_done {
+            (None, kind) if res.desired.batched() => {
+                if batches_done.contains(&kind) {
                     continue;
                 }
-                packages_done = true;
-                let mut batch: Vec<(usize, &PackageOp)> = Vec::new();
-                let mut update_cache = false;
-                for (c, r) in steps.iter().filter(|(c, _)| c.kind == Kind::Package) {
-                    if let (Some(Work::Package(op)), Desired::Package(p)) =
-                        (work.get(&c.index), &r.desired)
-                    {
-                        batch.push((c.index, op));
-                        update_cache |= p.update_cache;
-                    } else {
-                        b.fail_step(c.index, "internal error: no planned work for this package");
+                batches_done.push(kind);
+                let members: Vec<(usize, &Desired, Option<&Work>)> = (steps.iter())
+                    .filter(|(c, _)| c.kind == kind)
+                    .map(|(c, r)| (c.index, &r.desired, work.get(&c.index)))
+                    .collect();
+                match res.desired.apply_batch(&members, sources_updated) {
+                    Ok((text, stdin)) => {
+                        b.script.push_str(&text);
+                        b.stdin.extend_from_slice(&stdin);
                     }
+                    Err((i, message)) => b.fail_step(i, &message),
                 }
-                let update_cache = update_cache && !sources_updated;
-                b.script
-                    .push_str(&package::apply_fragment(&batch, update_cache));
             }
             // The others by their registry line's plug-in path.
             (None, kind) => match kind.def().plug {
@@ -939,7 +941,7 @@ pub fn services_script(ops: &[(&str, ServiceOp)], daemon_reload: bool) -> String
         let files: Vec<String> = ops
             .iter()
             .filter(|(_, o)| o.remove)
-            .map(|(n, _)| shell_quote(&service::unit_path(n)))
+            .map(|(n, _)| shell_quote(&systemd::unit_path(n)))
             .collect();
         s.push_str(&format!("play_run remove rm -f -- {}\n", files.join(" ")));
     }

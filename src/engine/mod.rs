@@ -29,13 +29,13 @@ use crate::playbook::Playbook;
 use crate::probe::{self, Wants};
 use crate::resolve::{stub_facts, ResolveError, Resolver};
 use crate::resources::deploy::{self, Work};
-use crate::resources::program::{self, ProgramOp};
-use crate::resources::service::{self, ServiceOp, SvcAction};
 use crate::resources::{
-    self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, Resource,
+    self, encode_owed, Change, Desired, Facts, Kind, Observed, OwedKind, PathKind, ProcessOp,
+    Resource,
 };
 use crate::resources::{accounts, tree};
-use crate::supervisor::{Backend, Client, SupervisorError};
+use crate::supervisor::{Backend, Client, ProgramOp, SupervisorError};
+use crate::systemd::{ServiceOp, SvcAction};
 use crate::transport::{self, Transport, TransportError};
 
 /// Diff only shows; apply converges.
@@ -517,7 +517,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
                 }
             }
             // Processes below.
-            Kind::Program | Kind::Service => {}
+            _ if res.desired.process().is_some() => {}
             _ => {
                 // `line:` and `block:` edits of one file chain: each plans from the content
                 // the earlier ones leave.
@@ -551,29 +551,27 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         .iter()
         .any(|c| UNIT_DIRS.iter().any(|d| c.key.starts_with(d)));
     for (i, res) in resources.iter().enumerate() {
-        let change = match &res.desired {
-            Desired::Program(s) => {
-                let pp = program::plan(s, observed).map_err(|e| fail(e, res))?;
-                if pp.op != ProgramOp::None {
-                    p.programs.insert(i, pp.op);
-                }
-                pp.change
-            }
-            Desired::Service(s) => {
-                let sp =
-                    service::plan(s, observed, unit_files_changing).map_err(|e| fail(e, res))?;
-                if sp.op.daemon_reload
-                    || sp.op.enable.is_some()
-                    || sp.op.action != SvcAction::None
-                    || sp.op.remove
-                {
-                    p.services.insert(i, sp.op);
-                }
-                sp.change
-            }
-            _ => continue,
+        let Some(planned) = res.desired.plan_process(observed, unit_files_changing) else {
+            continue;
         };
-        if let Some(mut c) = change {
+        let planned = planned.map_err(|e| fail(e, res))?;
+        match planned.op {
+            ProcessOp::Supervisor(op) => {
+                if op != ProgramOp::None {
+                    p.programs.insert(i, op);
+                }
+            }
+            ProcessOp::Systemd(op) => {
+                if op.daemon_reload
+                    || op.enable.is_some()
+                    || op.action != SvcAction::None
+                    || op.remove
+                {
+                    p.services.insert(i, op);
+                }
+            }
+        }
+        if let Some(mut c) = planned.change {
             c.index = i;
             c.sensitive = res.sensitive;
             p.changes.push(c);
@@ -607,9 +605,11 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         &mut p.services,
         observed,
     );
-    let has_services = resources
-        .iter()
-        .any(|r| matches!(r.desired, Desired::Service(_)));
+    let has_services = (resources.iter()).any(|r| {
+        r.desired
+            .process()
+            .is_some_and(|p| p.owed == OwedKind::Service)
+    });
     p.daemon_reload = p.services.values().any(|o| o.daemon_reload)
         || (unit_files_changing && has_services && observed.systemd);
     // Parents no one declared count only when they change.
@@ -633,7 +633,7 @@ fn is_text(b: &[u8]) -> bool {
 }
 
 /// Sets where each program's conf file goes on this host (its supervisord.conf's
-/// `[include]`, see [`program::conf_path_on`]). The host fails when that cannot be known, when
+/// `[include]`, see `Spec::place_file`). The host fails when that cannot be known, when
 /// the folder does not exist (and no `directory:` of the run makes it), or when another
 /// resource declares that path.
 /// The `name:` of each resource declared with one, by index; a folder planned as a missing
@@ -684,16 +684,18 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
         .filter_map(|r| r.desired.made_folder().map(str::to_string))
         .collect();
     for res in resources.iter_mut() {
-        let Desired::Program(s) = &mut res.desired else {
+        let Some(placed) = res.desired.place_file(observed) else {
             continue;
         };
         let fail = |e: String| {
             HostStatus::Failed(format!(
-                "program {}: {e} (declared at {})",
-                s.name, res.origin
+                "{} {}: {e} (declared at {})",
+                res.desired.kind(),
+                res.desired.key(),
+                res.origin
             ))
         };
-        let path = program::conf_path_on(&s.name, observed).map_err(fail)?;
+        let (path, needs_folder) = placed.map_err(fail)?;
         if let Some((_, _, at)) = declared.iter().find(|(_, k, _)| *k == path) {
             return Err(fail(format!(
                 "its conf file {path} is also declared at {at}"
@@ -701,8 +703,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
         }
         let dir = deploy::split_path(&path).0;
         let dir_made = folders.contains(&dir);
-        if observed.supervisor_conf.is_some()
-            && s.state != program::ProgramState::Absent
+        if needs_folder
             && matches!(observed.path(&path).kind, PathKind::Missing)
             && !matches!(observed.path(&dir).kind, PathKind::Directory { .. })
             && !dir_made
@@ -712,7 +713,7 @@ fn locate_confs(resources: &mut [Resource], observed: &Observed) -> Result<(), H
                  (declare it with `directory: {dir}`)"
             )));
         }
-        s.conf_path = path;
+        res.desired.set_file_place(path);
     }
     Ok(())
 }
@@ -800,11 +801,7 @@ fn confirmed(outcome: &apply::ApplyOutcome) -> Vec<usize> {
 
 /// The owed-restart identity of a program or service resource.
 fn process_id(d: &Desired) -> Option<restarts::ProcessId> {
-    match d {
-        Desired::Program(s) => Some((OwedKind::Program, s.name.clone())),
-        Desired::Service(s) => Some((OwedKind::Service, s.name.clone())),
-        _ => None,
-    }
+    d.process().map(|p| (p.owed, p.name.to_string()))
 }
 
 /// `apply --plan`: refuses the host (nothing applied) unless its fresh plan, with what each
@@ -905,10 +902,7 @@ fn host_pipeline(
             .iter()
             .chain(wanted.paths.iter())
             .map(|(p, _)| p.as_str())
-            .chain(resources.iter().filter_map(|r| match &r.desired {
-                Desired::Program(s) => Some(s.conf_path.as_str()),
-                _ => None,
-            })),
+            .chain(resources.iter().filter_map(|r| r.desired.placed_file())),
     );
     if opts.mode == Mode::Diff || (r.changes.is_empty() && r.checks.is_empty() && temps.is_empty())
     {

@@ -392,7 +392,6 @@ mod tests {
 
     #[test]
     fn packages_users_and_units_are_fingerprinted_by_their_state() {
-        use crate::resources::package::{Installed, PackageDb};
         let pkg = resource("package: nginx");
         let mut o = Observed::default();
         assert_eq!(
@@ -401,19 +400,9 @@ mod tests {
                 .map(String::as_str),
             Some("unknown")
         );
-        let mut db = PackageDb {
-            dpkg: true,
-            ..Default::default()
-        };
-        db.installed.insert(
-            "nginx".into(),
-            Installed {
-                arch: "amd64".into(),
-                status: "ii ".into(),
-                version: "1.22.1-9".into(),
-            },
-        );
-        o.deploy.packages = Some(db);
+        o.deploy
+            .host_records
+            .insert("pkgq".into(), vec!["nginx\tamd64\tii \t1.22.1-9\n".into()]);
         assert_eq!(
             depends(&pkg, &change_of(&pkg), &o)
                 .get("package nginx")

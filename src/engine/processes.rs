@@ -18,9 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::apply;
-use crate::resources::program::ProgramOp;
-use crate::resources::service::{ServiceOp, SvcAction};
-use crate::supervisor::{last_lines, Client, ProcState, ProcessStatus, SupervisorError};
+use crate::supervisor::{last_lines, Client, ProcState, ProcessStatus, ProgramOp, SupervisorError};
+use crate::systemd::{ServiceOp, SvcAction};
 use crate::transport::Transport;
 
 /// How long programs may take to settle (start, or stop) before the host fails.
@@ -234,9 +233,7 @@ pub fn services(
     };
     let busy: Vec<(&str, ServiceOp)> = ops
         .iter()
-        .filter(|(_, o)| {
-            o.enable.is_some() || o.action != crate::resources::service::SvcAction::None || o.remove
-        })
+        .filter(|(_, o)| o.enable.is_some() || o.action != SvcAction::None || o.remove)
         .map(|(n, o)| (n.as_str(), *o))
         .collect();
     if busy.is_empty() && !daemon_reload {

@@ -11,12 +11,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::resources::program::{ProgramOp, ProgramState};
-use crate::resources::service::{ServiceOp, ServiceState, SvcAction};
 use crate::resources::{
-    Action, Change, Desired, Observed, OwedAction, OwedKind, OwedRestart, Resource,
+    Action, Change, Observed, OwedAction, OwedKind, OwedRestart, ProcessState, Resource,
 };
-use crate::supervisor::group_state;
+use crate::supervisor::{group_state, ProgramOp};
+use crate::systemd::{ServiceOp, SvcAction};
 
 /// A program or service of the host, as owed-restart entries name it.
 pub type ProcessId = (OwedKind, String);
@@ -90,10 +89,14 @@ pub fn plan(
     };
     let mut out = RestartPlan::default();
     for (i, r) in resources.iter().enumerate() {
-        match &r.desired {
-            Desired::Program(spec) => {
-                out.managed.insert((OwedKind::Program, spec.name.clone()));
-                if spec.state != ProgramState::Running {
+        let Some(spec) = r.desired.process() else {
+            continue;
+        };
+        match spec.owed {
+            OwedKind::Program => {
+                out.managed
+                    .insert((OwedKind::Program, spec.name.to_string()));
+                if spec.state != Some(ProcessState::Running) {
                     continue;
                 }
                 let now: Vec<String> = spec
@@ -103,7 +106,7 @@ pub fn plan(
                     .cloned()
                     .collect();
                 let conf_changed = changes.iter().any(|c| c.index == i && c.content.is_some());
-                let earlier = owed_for(OwedKind::Program, &spec.name, OwedAction::Restart);
+                let earlier = owed_for(OwedKind::Program, spec.name, OwedAction::Restart);
                 let mut reasons: Vec<String> = now.iter().map(|k| format!("{k} changed")).collect();
                 if conf_changed {
                     push_unique(&mut reasons, ["conf changed".to_string()]);
@@ -114,14 +117,14 @@ pub fn plan(
                 }
                 out.promised.push(OwedRestart {
                     kind: OwedKind::Program,
-                    name: spec.name.clone(),
+                    name: spec.name.to_string(),
                     action: OwedAction::Restart,
                     reasons,
                 });
                 let up = observed
                     .processes
                     .as_deref()
-                    .and_then(|p| group_state(p, &spec.name))
+                    .and_then(|p| group_state(p, spec.name))
                     .is_some_and(|s| s.is_up());
                 if !up || (now.is_empty() && earlier.is_empty()) {
                     // Not running: the start picks up every change. Only the conf changed:
@@ -149,17 +152,21 @@ pub fn plan(
                     ));
                 }
             }
-            Desired::Service(spec) => {
-                out.managed.insert((OwedKind::Service, spec.name.clone()));
+            _ => {
+                let Some(spec) = r.desired.process().filter(|p| p.owed == OwedKind::Service) else {
+                    continue;
+                };
+                out.managed
+                    .insert((OwedKind::Service, spec.name.to_string()));
                 if matches!(
                     spec.state,
-                    Some(ServiceState::Stopped | ServiceState::Absent)
+                    Some(ProcessState::Stopped | ProcessState::Absent)
                 ) {
                     continue;
                 }
                 let running = observed
                     .units
-                    .get(&spec.name)
+                    .get(spec.name)
                     .is_some_and(|u| u.is_running());
                 if spec.state.is_none() && !running {
                     continue;
@@ -177,8 +184,8 @@ pub fn plan(
                     .cloned()
                     .collect();
                 let unit_changed = changes.iter().any(|c| c.index == i && c.content.is_some());
-                let earlier_restart = owed_for(OwedKind::Service, &spec.name, OwedAction::Restart);
-                let earlier_reload = owed_for(OwedKind::Service, &spec.name, OwedAction::Reload);
+                let earlier_restart = owed_for(OwedKind::Service, spec.name, OwedAction::Restart);
+                let earlier_reload = owed_for(OwedKind::Service, spec.name, OwedAction::Reload);
                 let mut restart: Vec<String> =
                     restart_now.iter().map(|k| format!("{k} changed")).collect();
                 if unit_changed {
@@ -197,7 +204,7 @@ pub fn plan(
                 };
                 out.promised.push(OwedRestart {
                     kind: OwedKind::Service,
-                    name: spec.name.clone(),
+                    name: spec.name.to_string(),
                     action,
                     reasons,
                 });
@@ -211,7 +218,7 @@ pub fn plan(
                 if op.action != SvcAction::None || !running {
                     continue;
                 }
-                let managed = spec.state == Some(ServiceState::Running);
+                let managed = spec.state == Some(ProcessState::Running);
                 let c = change_for(changes, i, r);
                 let earlier = match action {
                     OwedAction::Restart => &earlier_restart,
@@ -242,7 +249,6 @@ pub fn plan(
                     ));
                 }
             }
-            _ => {}
         }
     }
     changes.sort_by_key(|c| c.index);
@@ -273,8 +279,9 @@ pub fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::program::ProgramSpec;
-    use crate::resources::service::{ServiceSpec, UnitState};
+    use crate::resources::program::{ProgramSpec, ProgramState};
+    use crate::resources::service::{ServiceSpec, ServiceState, UnitState};
+    use crate::resources::Desired;
     use crate::resources::{Content, FileSpec, Kind, Origin, Presence};
     use crate::supervisor::{ProcState, ProcessStatus};
 

@@ -354,12 +354,6 @@ impl RawResource {
             return Err(habits::foreign_keys(kind, &foreign));
         }
         (kind.def().check_entry)(self)?;
-        if kind == Kind::Program
-            && self.command.is_none()
-            && self.state.as_deref() != Some("absent")
-        {
-            return Err("a program needs `command`".into());
-        }
         if self.loop_var.is_some() && self.loop_.is_none() {
             return Err("`loop_var` without `loop`".into());
         }

@@ -44,9 +44,9 @@ use std::collections::BTreeMap;
 use crate::resources::deploy::{self, DeployProbe};
 use crate::resources::registry::{FirstProbe, Plug};
 use crate::resources::{
-    decode_owed, service, tree, Desired, Kind, Observed, PathKind, PathState, Resource,
-    OWED_STATE_FILE,
+    decode_owed, tree, Desired, Kind, Observed, PathKind, PathState, Resource, OWED_STATE_FILE,
 };
+use crate::systemd;
 use crate::transport::shell_quote;
 
 /// What to probe on one host.
@@ -124,7 +124,7 @@ impl Wants {
                 push_unique(&mut self.extra.programs, key);
             }
             FirstProbe::Unit => {
-                self.add_path(service::unit_path(key), false);
+                self.add_path(systemd::unit_path(key), false);
                 push_unique(&mut self.extra.units, key);
             }
             FirstProbe::Rendered => {}
@@ -307,7 +307,7 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
         let names: Vec<String> = extra
             .programs
             .iter()
-            .filter(|n| crate::resources::program::check_name(n).is_ok())
+            .filter(|n| crate::supervisor::check_program_name(n).is_ok())
             .cloned()
             .collect();
         // Checked names: letters, digits, `_-.`: nothing to quote inside '…'.
@@ -328,14 +328,14 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     let units: Vec<&String> = extra
         .units
         .iter()
-        .filter(|u| service::unit_name(u).as_deref() == Ok(u.as_str()))
+        .filter(|u| systemd::unit_name(u).as_deref() == Ok(u.as_str()))
         .collect();
     if !units.is_empty() {
         s.push_str(&set_args(units.iter().copied()));
         s.push('\n');
         s.push_str(&format!(
             "if [ -d /run/systemd/system ]; then\n  printf 'units\\0%s\\0' \"$#\"\n  printf '%s\\0' \"$@\"\n  systemctl show -p {} -- \"$@\" | tr -d '\\000'\n  printf '\\0'\nelse\n  printf 'nosystemd\\0'\nfi\n",
-            service::SHOW_PROPERTIES
+            systemd::SHOW_PROPERTIES
         ));
     }
     s.push_str(&extra.deploy.fragment());
@@ -722,7 +722,7 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     names.push(f.text()?);
                 }
                 let text = f.text()?;
-                obs.units = service::parse_show(&text, &names).map_err(malformed)?;
+                obs.units = systemd::parse_show(&text, &names).map_err(malformed)?;
                 obs.systemd = true;
             }
             b"nosystemd" => obs.systemd = false,

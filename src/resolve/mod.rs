@@ -20,12 +20,10 @@ use minijinja::Environment;
 
 use crate::inventory::{Host, Inventory, Vars};
 use crate::playbook::{Entry, Play, Playbook, TagSelection, WaitFor};
-use crate::resources::program::{self, ProgramConf, ProgramSpec, ProgramState};
 use crate::resources::registry::{PerNameFn, PerNameKeys, Plug, Render};
-use crate::resources::service::{ServiceSpec, ServiceState};
 use crate::resources::tree;
 pub use crate::resources::tree::check_path;
-use crate::resources::{parse_mode, Attrs, Content, Desired, Facts, Kind, Origin, Resource};
+use crate::resources::{parse_mode, Attrs, Content, Facts, Kind, Origin, Resource};
 use crate::yaml::Value as YValue;
 use template::{LazyVars, RenderError, Renderer, Scope};
 
@@ -832,253 +830,6 @@ impl<'a> Resolver<'a> {
         (out, problems)
     }
 
-    /// A `program:` or `service:` resource.
-    #[allow(clippy::too_many_arguments)]
-    fn process(
-        &self,
-        kind: Kind,
-        name: String,
-        state: Option<String>,
-        mut attrs: Attrs,
-        entry: &Entry,
-        r: &Renderer,
-        host: &Host,
-        role_dir: &Option<PathBuf>,
-    ) -> Result<Resource, ResolveError> {
-        let raw = &entry.raw;
-        // The conf or unit file's mode, unless given: 0600 when it holds a secret (a vaulted
-        // value, or the resource is `sensitive`), else 0644.
-        let sensitive = raw.sensitive.unwrap_or(false);
-        let mut with_mode = |bytes: &[u8]| -> Attrs {
-            let secret = sensitive || crate::vault::holds_secret(bytes);
-            attrs.mode.get_or_insert(program::default_mode(secret));
-            attrs.clone()
-        };
-        let fail = |key: &str, message: String| ResolveError {
-            origin: entry.origin_of(key),
-            message,
-            host: host.name.clone(),
-        };
-        let s = |key: &str, v: &Option<String>| -> Result<Option<String>, ResolveError> {
-            match v {
-                None => Ok(None),
-                Some(t) => r
-                    .string(&entry.origin_of(key).to_string(), t)
-                    // `{{ x | default(omit) }}`: the key as if not given.
-                    .map(|t| (t != ansible::OMIT).then_some(t))
-                    .map_err(|e| fail(key, format!("{key}: {}", e.message))),
-            }
-        };
-        let value = |key: &str, v: &YValue| -> Result<MValue, ResolveError> {
-            r.value(v)
-                .map_err(|e| fail(key, format!("{key}: {}", e.message)))
-        };
-        let boolean = |key: &str, v: &Option<YValue>| -> Result<Option<bool>, ResolveError> {
-            match v {
-                None => Ok(None),
-                Some(v) => truth(&value(key, v)?)
-                    .map(Some)
-                    .ok_or_else(|| fail(key, format!("{key} must be true or false"))),
-            }
-        };
-        let list = |key: &str, v: &Option<YValue>| -> Result<Vec<String>, ResolveError> {
-            let Some(v) = v else { return Ok(Vec::new()) };
-            let rendered = value(key, v)?;
-            let items: Vec<MValue> = match rendered.kind() {
-                minijinja::value::ValueKind::Seq => rendered
-                    .try_iter()
-                    .map(|i| i.collect())
-                    .map_err(|_| fail(key, format!("{key} must be a list of keys")))?,
-                _ => vec![rendered],
-            };
-            items
-                .iter()
-                .map(|i| {
-                    scalar_text(i).ok_or_else(|| {
-                        fail(
-                            key,
-                            format!("{key} must be a list of keys (paths of resources)"),
-                        )
-                    })
-                })
-                .collect()
-        };
-        let mapping =
-            |key: &str, v: &Option<YValue>| -> Result<Vec<(String, String)>, ResolveError> {
-                let Some(v) = v else { return Ok(Vec::new()) };
-                let YValue::Mapping(m) = v else {
-                    return Err(fail(key, format!("{key} must be a mapping")));
-                };
-                let mut out = Vec::new();
-                for (k, v) in m {
-                    let k = match k {
-                        YValue::String(k) => k.clone(),
-                        other => crate::yaml::to_string(other).trim().to_string(),
-                    };
-                    let text = scalar_text(&value(key, v)?).ok_or_else(|| {
-                        fail(
-                            key,
-                            format!("{key}: `{k}` must be a string, number or boolean"),
-                        )
-                    })?;
-                    out.push((k, text));
-                }
-                Ok(out)
-            };
-        let desired = match kind {
-            Kind::Program => {
-                let state = match state.as_deref() {
-                    None => ProgramState::Running,
-                    Some(st) => ProgramState::parse(st).ok_or_else(|| {
-                        fail(
-                            "state",
-                            format!(
-                                "a program's state is `running`, `stopped` or `absent`, not `{st}`"
-                            ),
-                        )
-                    })?,
-                };
-                let numprocs = match &raw.numprocs {
-                    None => None,
-                    Some(v) => Some(
-                        scalar_text(&value("numprocs", v)?)
-                            .and_then(|t| t.trim().parse::<u32>().ok())
-                            .ok_or_else(|| {
-                                fail("numprocs", "numprocs must be a whole number".into())
-                            })?,
-                    ),
-                };
-                let autorestart = match &raw.autorestart {
-                    None => None,
-                    Some(v) => {
-                        let m = value("autorestart", v)?;
-                        Some(match truth(&m) {
-                            Some(b) => b.to_string(),
-                            None => scalar_text(&m).unwrap_or_default(),
-                        })
-                    }
-                };
-                let conf = ProgramConf {
-                    command: s("command", &raw.command)?.unwrap_or_default(),
-                    directory: s("directory", &raw.directory)?,
-                    user: s("user", &raw.user)?,
-                    environment: mapping("environment", &raw.environment)?,
-                    numprocs,
-                    // By default a program starts with supervisord when it is meant to run.
-                    autostart: boolean("autostart", &raw.autostart)?
-                        .unwrap_or(state == ProgramState::Running),
-                    autorestart,
-                    stopsignal: s("stopsignal", &raw.stopsignal)?,
-                    stdout_logfile: s("stdout_logfile", &raw.stdout_logfile)?,
-                    stderr_logfile: s("stderr_logfile", &raw.stderr_logfile)?,
-                    options: mapping("options", &raw.options)?,
-                };
-                let text = if state == ProgramState::Absent {
-                    String::new()
-                } else {
-                    program::render_conf(&name, &conf).map_err(|m| {
-                        // Point at the key the message is about: `options: …` and `environment: …`
-                        // first, else the first key it names.
-                        let key = ["options", "environment"]
-                            .into_iter()
-                            .find(|k| m.starts_with(&format!("{k}:")))
-                            .or_else(|| {
-                                program::OWN_KEYS
-                                    .iter()
-                                    .find(|k| m.contains(&format!("`{k}`")))
-                                    .copied()
-                            })
-                            .unwrap_or("program");
-                        fail(key, format!("program {name}: {m}"))
-                    })?
-                };
-                let attrs = with_mode(text.as_bytes());
-                Desired::Program(ProgramSpec {
-                    conf_path: program::conf_path(&name),
-                    name,
-                    state,
-                    conf: Content {
-                        bytes: text.into_bytes(),
-                        source: "program keys".into(),
-                    },
-                    restart_on: list("restart_on", &raw.restart_on)?,
-                    attrs,
-                })
-            }
-            _ => {
-                let state = match state.as_deref() {
-                    None => None,
-                    Some(st) => Some(ServiceState::parse(st).ok_or_else(|| {
-                        fail(
-                            "state",
-                            format!(
-                                "a service's state is `running`, `stopped` or `absent`, not `{st}`"
-                            ),
-                        )
-                    })?),
-                };
-                let unit = match s("unit", &raw.unit)? {
-                    None => None,
-                    Some(t) => {
-                        let p = find(role_dir, &self.playbook.dir, "templates", &t).ok_or_else(
-                            || {
-                                fail(
-                                    "unit",
-                                    missing_msg(
-                                        "template",
-                                        "templates",
-                                        &t,
-                                        role_dir,
-                                        &self.playbook.dir,
-                                    ),
-                                )
-                            },
-                        )?;
-                        let source = std::fs::read_to_string(&p).map_err(|e| {
-                            fail("unit", format!("cannot read {}: {e}", p.display()))
-                        })?;
-                        let of = format!("unit template of service {name}");
-                        let text = render_template(r, &p, &source, &of, entry, host)?;
-                        Some(Content {
-                            bytes: text.into_bytes(),
-                            source: format!("template: {}", p.display()),
-                        })
-                    }
-                };
-                if unit.is_none() {
-                    // Without `unit:`, play writes no unit file: its attributes are not ours.
-                    for (key, given) in [
-                        ("mode", raw.mode.is_some()),
-                        ("owner", raw.owner.is_some()),
-                        ("group", raw.group.is_some()),
-                    ] {
-                        if given {
-                            return Err(fail(
-                                key,
-                                format!("`{key}` is the mode of the unit file `unit:` writes: give `unit:` too"),
-                            ));
-                        }
-                    }
-                }
-                let attrs = with_mode(unit.as_ref().map(|c| c.bytes.as_slice()).unwrap_or(b""));
-                Desired::Service(ServiceSpec {
-                    name,
-                    unit,
-                    enabled: boolean("enabled", &raw.enabled)?,
-                    state,
-                    restart_on: list("restart_on", &raw.restart_on)?,
-                    reload_on: list("reload_on", &raw.reload_on)?,
-                    attrs,
-                })
-            }
-        };
-        Ok(Resource {
-            desired,
-            origin: entry.origin.clone(),
-            sensitive: raw.sensitive.unwrap_or(false),
-        })
-    }
-
     fn resource(&self, entry: &Entry, r: &Renderer, host: &Host) -> Result<Resource, ResolveError> {
         let raw = &entry.raw;
         let (kind, path) = self.key(entry, r, host)?;
@@ -1121,18 +872,6 @@ impl<'a> Resolver<'a> {
         let state = s("state", &raw.state)?;
         let render = match kind.def().render {
             Render::Fn(f) => f,
-            Render::Process => {
-                return self.process(
-                    kind,
-                    path,
-                    state,
-                    attrs,
-                    entry,
-                    r,
-                    host,
-                    &role_dir_of(self.playbook, entry),
-                )
-            }
             Render::PerName { .. } => {
                 return Err(fail(
                     kind.as_str(),
@@ -1249,11 +988,84 @@ fn per_name(entry: &Entry) -> Option<(Kind, PerNameKeys, PerNameFn)> {
     let kind = entry.raw.kind_name()?;
     match kind.def().render {
         Render::PerName { keys, render } => Some((kind, keys, render)),
-        Render::Fn(_) | Render::Process => None,
+        Render::Fn(_) => None,
     }
 }
 
 /// The folder of the role an entry belongs to.
+impl Keys<'_> {
+    /// A list of keys of resources (`restart_on`, `reload_on`), rendered; one key alone is
+    /// a list of one.
+    pub fn watch_list(&self, key: &str, v: &Option<YValue>) -> Result<Vec<String>, ResolveError> {
+        let Some(v) = v else { return Ok(Vec::new()) };
+        let rendered = self.value(key, v)?;
+        let items: Vec<MValue> = match rendered.kind() {
+            minijinja::value::ValueKind::Seq => rendered
+                .try_iter()
+                .map(|i| i.collect())
+                .map_err(|_| self.fail(key, format!("{key} must be a list of keys")))?,
+            _ => vec![rendered],
+        };
+        items
+            .iter()
+            .map(|i| {
+                scalar_text(i).ok_or_else(|| {
+                    self.fail(
+                        key,
+                        format!("{key} must be a list of keys (paths of resources)"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The template `name` (of the role's or playbook's `templates/`) named by `key`,
+    /// rendered; its errors located in the template, saying `what` it is (`unit template of
+    /// service web`).
+    pub fn render_template(
+        &self,
+        key: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Content, ResolveError> {
+        let role_dir = role_dir_of(self.resolver.playbook, self.entry);
+        let pb_dir = &self.resolver.playbook.dir;
+        let p = find(&role_dir, pb_dir, "templates", name).ok_or_else(|| {
+            self.fail(
+                key,
+                missing_msg("template", "templates", name, &role_dir, pb_dir),
+            )
+        })?;
+        let source = std::fs::read_to_string(&p)
+            .map_err(|e| self.fail(key, format!("cannot read {}: {e}", p.display())))?;
+        let text = render_template(self.r, &p, &source, what, self.entry, self.host)?;
+        Ok(Content {
+            bytes: text.into_bytes(),
+            source: format!("template: {}", p.display()),
+        })
+    }
+
+    /// A value that is a boolean (as `true`/`false`) or else a scalar's text
+    /// (`autorestart: unexpected`).
+    pub fn bool_or_text(
+        &self,
+        key: &str,
+        v: &Option<YValue>,
+    ) -> Result<Option<String>, ResolveError> {
+        let Some(v) = v else { return Ok(None) };
+        let m = self.value(key, v)?;
+        Ok(Some(match truth(&m) {
+            Some(b) => b.to_string(),
+            None => scalar_text(&m).unwrap_or_default(),
+        }))
+    }
+
+    /// The `sensitive:` of the entry (as written).
+    pub fn sensitive(&self) -> bool {
+        self.entry.raw.sensitive.unwrap_or(false)
+    }
+}
+
 fn role_dir_of(pb: &Playbook, entry: &Entry) -> Option<PathBuf> {
     entry.role.as_ref().and_then(|name| {
         pb.plays

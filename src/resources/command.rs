@@ -373,6 +373,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     records: &[super::registry::Record {
         tag: GUARD_RECORD,
         fields: 2,
+        per_host: false,
     }],
     check_entry: super::registry::any_entry,
 };

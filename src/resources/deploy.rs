@@ -14,22 +14,22 @@
 //! tree \0 ROOT \0 STATE \0                        a tree to hash: STATE dir|missing|notdir
 //! tent \0 ROOT \0 TYPE \0 REL \0 MODE \0 OWNER \0 GROUP \0   one entry of it (find -printf)
 //! tsums \0 ROOT \0 TEXT \0                        `sha256sum` of its regular files
-//! pkgq \0 TEXT \0 pkgpol \0 TEXT \0               `dpkg-query -W`, `apt-cache policy`
-//! pkgnone \0                                      no dpkg on the host
 //! pwent \0 TEXT \0                                `getent passwd USER...`
 //! grent \0 TEXT \0                                `getent group`
 //! edf \0 PATH \0 BASE64 \0 STATE \0                 a file `line:`, `block:`, `cron:` edit (`edit`)
 //! ```
+//!
+//! Besides these, the records a kind's registry line owns (`registry::Record`), kept by
+//! [`absorb`] for the kind to parse: by key, or once per host for a batched probe.
 
 use std::collections::BTreeMap;
 
 use super::accounts::{self, GroupEntry, Passwd};
 use super::edit;
 use super::edit::FileSeen;
-use super::package::{self, PackageDb};
 use super::source::files::{self, RemoteTree};
 use super::source::repo::{self, GitSsh, Remote};
-use super::{Action, Change, Desired, Observed, PlanError, Resource};
+use super::{Action, Change, Desired, Kind, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
 /// A plan refused for a resource: the host's state forbids it, or something it needs is
@@ -156,11 +156,9 @@ pub struct DeployProbe {
     pub remotes: Vec<(String, String, GitSsh)>,
     /// Trees to list and hash: (root, exclude patterns).
     pub trees: Vec<(String, Vec<String>)>,
-    /// Package names.
-    pub packages: Vec<String>,
-    /// Those whose apt candidate is needed even when installed (`state: latest`); for the
-    /// others the probe asks apt (`apt-cache policy`, slow) only when they are not installed.
-    pub packages_latest: Vec<String>,
+    /// Batched probes, by kind: one fragment answering for all of the host's resources of
+    /// that kind (see [`DeployProbe::add_batched`]).
+    pub batches: BTreeMap<Kind, Batch>,
     /// User names (`getent passwd`).
     pub users: Vec<String>,
     /// Read the group database (`getent group`).
@@ -171,6 +169,24 @@ pub struct DeployProbe {
     /// with the seconds it may take beyond the probe's usual bound (a check it runs).
     pub fragments: Vec<(String, u64)>,
 }
+
+/// A kind's batched probe on one host: its items (what each resource asks, in the kind's
+/// words) and the function writing the one fragment for all of them, whose records are the
+/// kind's `per_host` records (`registry::Record`).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub items: Vec<String>,
+    pub fragment: fn(&[String]) -> String,
+}
+
+impl PartialEq for Batch {
+    /// By items: a kind has one fragment function.
+    fn eq(&self, other: &Batch) -> bool {
+        self.items == other.items
+    }
+}
+
+impl Eq for Batch {}
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
     if !v.contains(&item) {
@@ -196,11 +212,14 @@ impl DeployProbe {
     pub fn add_tree(&mut self, root: &str, exclude: &[String]) {
         push_unique(&mut self.trees, (root.to_string(), exclude.to_vec()));
     }
-    pub fn add_package(&mut self, name: &str, latest: bool) {
-        push_unique(&mut self.packages, name.to_string());
-        if latest {
-            push_unique(&mut self.packages_latest, name.to_string());
-        }
+    /// Adds `item` to `kind`'s batched probe, whose one fragment `fragment` writes for all
+    /// its items (one `dpkg-query` for every package of the host).
+    pub fn add_batched(&mut self, kind: Kind, item: String, fragment: fn(&[String]) -> String) {
+        let b = self.batches.entry(kind).or_insert_with(|| Batch {
+            items: Vec::new(),
+            fragment,
+        });
+        push_unique(&mut b.items, item);
     }
     pub fn add_user(&mut self, name: &str) {
         push_unique(&mut self.users, name.to_string());
@@ -245,17 +264,15 @@ impl DeployProbe {
                 .filter(|x| !have.trees.contains(x))
                 .cloned()
                 .collect(),
-            packages: if diff(&self.packages, &have.packages).is_empty() {
-                Vec::new()
-            } else {
-                // One dpkg-query answers for all: ask again for every package.
-                self.packages.clone()
-            },
-            packages_latest: if diff(&self.packages, &have.packages).is_empty() {
-                Vec::new()
-            } else {
-                self.packages_latest.clone()
-            },
+            // One fragment answers for all of a batch: asked again for every item when one is
+            // new.
+            batches: (self.batches.iter())
+                .filter(|(k, b)| {
+                    let had = have.batches.get(*k).map_or(&[][..], |h| &h.items[..]);
+                    !diff(&b.items, had).is_empty()
+                })
+                .map(|(k, b)| (*k, b.clone()))
+                .collect(),
             users: if diff(&self.users, &have.users).is_empty() {
                 Vec::new()
             } else {
@@ -277,10 +294,9 @@ impl DeployProbe {
         for (root, exclude) in &self.trees {
             s.push_str(&files::probe_tree(root, exclude));
         }
-        s.push_str(&package::probe_fragment(
-            &self.packages,
-            &self.packages_latest,
-        ));
+        for b in self.batches.values() {
+            s.push_str(&(b.fragment)(&b.items));
+        }
         if !self.users.is_empty() {
             s.push_str(&format!(
                 "{}\nprintf 'pwent\\0'\ngetent passwd -- \"$@\"\nprintf '\\0'\n",
@@ -305,8 +321,6 @@ pub struct DeployObserved {
     pub remotes: BTreeMap<(String, String), Remote>,
     /// By root.
     pub trees: BTreeMap<String, RemoteTree>,
-    /// `None` when not asked.
-    pub packages: Option<PackageDb>,
     /// `None` when not asked; by name (users that do not exist are absent).
     pub users: Option<BTreeMap<String, Passwd>>,
     pub groups: Option<BTreeMap<String, GroupEntry>>,
@@ -315,6 +329,8 @@ pub struct DeployObserved {
     /// The records kinds own (`registry::KindDef::records`): by tag and key, the fields
     /// after the key.
     pub records: BTreeMap<(String, String), Vec<String>>,
+    /// The `per_host` records kinds own (a batched probe's answer): by tag, their fields.
+    pub host_records: BTreeMap<String, Vec<String>>,
 }
 
 impl DeployObserved {
@@ -323,13 +339,25 @@ impl DeployObserved {
         (self.records.get(&(tag.to_string(), key.to_string()))).map(Vec::as_slice)
     }
 
+    /// The fields of the `per_host` record `tag` a kind owns (see `registry::Record`).
+    pub fn host_record(&self, tag: &str) -> Option<&[String]> {
+        self.host_records.get(tag).map(Vec::as_slice)
+    }
+
     /// Adds a later probe's findings.
     pub fn merge(&mut self, more: DeployObserved) {
         self.remotes.extend(more.remotes);
         self.trees.extend(more.trees);
-        if more.packages.is_some() {
-            self.packages = more.packages;
+        // A kind's batched probe answered again: its earlier records go.
+        for tag in more.host_records.keys() {
+            if let Some((kind, _)) = super::registry::record_of(tag.as_bytes()) {
+                let theirs = |t: &String| {
+                    super::registry::record_of(t.as_bytes()).is_some_and(|(k, _)| k == kind)
+                };
+                self.host_records.retain(|t, _| !theirs(t));
+            }
         }
+        self.host_records.extend(more.host_records);
         if more.users.is_some() {
             self.users = more.users;
         }
@@ -412,8 +440,8 @@ pub fn settle_pins(resources: &mut [Resource], work: &BTreeMap<usize, Work>) {
     }
 }
 
-/// The apply script text (and stdin) of one change of these kinds other than packages (see
-/// [`package::apply_fragment`], batched by the caller). `Err`: why it cannot be applied.
+/// The apply script text (and stdin) of one change of these kinds other than the batched ones
+/// ([`super::Spec::apply_batch`], called by the caller). `Err`: why it cannot be applied.
 pub fn apply_fragment(
     change: &Change,
     r: &Resource,
@@ -427,7 +455,7 @@ pub fn apply_fragment(
             change.kind, change.key
         )
     };
-    // Packages are batched by the caller (`package::apply_fragment`); the path and process
+    // Batched kinds are written by the caller (`Spec::apply_batch`); the path and process
     // kinds are steps of `apply::Builder`: no fragment of their own.
     r.desired
         .apply_fragment(i, work, last)
@@ -440,8 +468,7 @@ pub fn record_fields(tag: &[u8]) -> Option<usize> {
         b"gitls" => 4,
         b"tree" | b"tsums" => 2,
         b"tent" => 6,
-        b"pkgq" | b"pkgpol" | b"pwent" | b"grent" => 1,
-        b"pkgnone" => 0,
+        b"pwent" | b"grent" => 1,
         b"edf" => 3,
         other => return super::registry::record_fields(other),
     })
@@ -494,18 +521,6 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
                 t.add_sum(&root, &name, hex);
             }
         }
-        b"pkgq" => {
-            let db = obs.packages.get_or_insert_with(PackageDb::default);
-            db.dpkg = true;
-            package::parse_dpkg_query(&text(f[0]), &mut db.installed)?;
-        }
-        b"pkgpol" => {
-            let db = obs.packages.get_or_insert_with(PackageDb::default);
-            db.candidates = package::parse_policy(&text(f[0]));
-        }
-        b"pkgnone" => {
-            obs.packages = Some(PackageDb::default());
-        }
         b"pwent" => obs.users = Some(accounts::parse_passwd(&text(f[0]))?),
         b"grent" => obs.groups = Some(accounts::parse_group(&text(f[0]))?),
         b"edf" => {
@@ -515,8 +530,16 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
         // A record a kind owns: kept for the kind to parse.
         other => {
             let tag = String::from_utf8_lossy(other).into_owned();
-            let rest = f[1..].iter().map(|b| text(b)).collect();
-            obs.records.insert((tag, text(f[0])), rest);
+            match super::registry::record_of(other) {
+                Some((_, r)) if r.per_host => {
+                    obs.host_records
+                        .insert(tag, f.iter().map(|b| text(b)).collect());
+                }
+                _ => {
+                    let rest = f[1..].iter().map(|b| text(b)).collect();
+                    obs.records.insert((tag, text(f[0])), rest);
+                }
+            }
         }
     }
     Ok(())
@@ -659,14 +682,24 @@ mod tests {
     #[test]
     fn minus_asks_again_only_for_what_is_new() {
         let mut a = DeployProbe::default();
-        a.add_package("curl", false);
+        fn frag(_: &[String]) -> String {
+            String::new()
+        }
+        a.add_batched(Kind::Package, "curl".into(), frag);
         a.add_user("app");
         a.add_tree("/srv/src", &[]);
         let mut b = a.clone();
-        b.add_package("git", true);
+        b.add_batched(Kind::Package, "git".into(), frag);
         b.add_tree("/srv/other", &[]);
         let m = b.minus(&a);
-        assert_eq!(m.packages, vec!["curl".to_string(), "git".into()]);
+        assert_eq!(
+            m.batches[&Kind::Package].items,
+            vec!["curl".to_string(), "git".into()],
+            "one fragment answers for all: asked again for every item"
+        );
+        let mut c = a.clone();
+        c.add_batched(Kind::Command, "x".into(), frag);
+        assert!(!c.minus(&a).batches.contains_key(&Kind::Package));
         assert_eq!(m.trees, vec![("/srv/other".to_string(), Vec::new())]);
         assert!(m.users.is_empty());
         assert!(!m.groups);

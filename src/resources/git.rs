@@ -442,6 +442,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     records: &[super::registry::Record {
         tag: CHECKOUT_RECORD,
         fields: 4,
+        per_host: false,
     }],
     check_entry,
 };

@@ -82,6 +82,16 @@ impl Content {
     }
 }
 
+/// The mode of a conf or unit file when the playbook gives none: 0600 when it holds a secret
+/// (a vaulted value, or the resource is `sensitive`), else 0644.
+pub fn default_file_mode(secret: bool) -> u32 {
+    if secret {
+        0o600
+    } else {
+        0o644
+    }
+}
+
 /// Lowercase hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -420,6 +430,86 @@ pub trait Spec {
     fn updates_apt_cache(&self) -> bool {
         false
     }
+    /// A kind that runs processes: what the engine's restarts and process phases know of it
+    /// (its backend and name, its wanted state, what it restarts and reloads on).
+    fn process(&self) -> Option<Process<'_>> {
+        None
+    }
+    /// A kind that runs processes: its own change (its conf or unit file, its state) and the
+    /// work its backend does after the host's files are written. `unit_files_changing`:
+    /// another resource of the host writes under a systemd unit folder this run. Restarts
+    /// caused by other resources are planned by the engine (`engine::restarts`).
+    fn plan_process(
+        &self,
+        _observed: &Observed,
+        _unit_files_changing: bool,
+    ) -> Option<Result<ProcessPlan, PlanError>> {
+        None
+    }
+    /// A file whose place is known only once the host is probed (a program's conf, where
+    /// supervisord.conf's `[include]` puts it): its path on this host, and whether its
+    /// folder must already exist there (or be made by a `directory:` of the run); `Err`:
+    /// why it cannot be placed. `None`: it has no such file.
+    fn place_file(&self, _observed: &Observed) -> Option<Result<(String, bool), String>> {
+        None
+    }
+    /// Sets the path [`Spec::place_file`] found.
+    fn set_file_place(&mut self, _path: String) {}
+    /// The path of its placed file ([`Spec::place_file`]).
+    fn placed_file(&self) -> Option<&str> {
+        None
+    }
+    /// All of the host's changes of its kind are one step, at the place of the first (one
+    /// `apt-get` for every package), written by [`Spec::apply_batch`].
+    fn batched(&self) -> bool {
+        false
+    }
+    /// The one step of a batched kind, called on the first of `members` (index, spec,
+    /// planned work of each of the host's changes of its kind, in order); `apt_updated`: an
+    /// earlier step ran `apt-get update`. `Err`: the index of the change that cannot be
+    /// applied, and why.
+    fn apply_batch(
+        &self,
+        members: &[(usize, &Desired, Option<&Work>)],
+        _apt_updated: bool,
+    ) -> Result<(String, Vec<u8>), (usize, String)> {
+        let first = members.first().map_or(0, |m| m.0);
+        Err((first, "internal error: not a batched kind".into()))
+    }
+}
+
+/// What the engine knows of a resource of a kind that runs processes ([`Spec::process`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Process<'a> {
+    /// Its backend (supervisord or systemd), as owed restarts name it.
+    pub owed: OwedKind,
+    pub name: &'a str,
+    /// `None`: not managed (left as it is; restarted only when running).
+    pub state: Option<ProcessState>,
+    pub restart_on: &'a [String],
+    pub reload_on: &'a [String],
+}
+
+/// The state a process must end in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessState {
+    Running,
+    Stopped,
+    Absent,
+}
+
+/// The work a backend does for a process resource after the host's files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessOp {
+    Supervisor(program::ProgramOp),
+    Systemd(crate::systemd::ServiceOp),
+}
+
+/// A process resource's plan ([`Spec::plan_process`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessPlan {
+    pub change: Option<Change>,
+    pub op: ProcessOp,
 }
 
 /// Entries of a plan file's fingerprint: what a change depends on, by name.
@@ -482,18 +572,29 @@ macro_rules! each_spec {
 
 /// The specs of the kinds whose steps `apply::Builder` writes itself (plug-in paths `Path` and
 /// `Process`); the deploy kinds write their own fragments.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum BuilderSpec<'a> {
-    Program(&'a ProgramSpec),
-    Service(&'a ServiceSpec),
+    /// The file a process kind writes (a conf or unit file), and its attributes: written
+    /// when its content changes, else its attributes set; `None`: it writes none. With
+    /// `Delete` it is removed when `remove` (else by the kind's process work).
+    ProcessFile {
+        file: Option<(String, &'a Attrs)>,
+        remove: bool,
+    },
 }
 
 impl Desired {
     /// See [`BuilderSpec`]; `None` for the deploy kinds.
     pub fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
         match self {
-            Desired::Program(s) => Some(BuilderSpec::Program(s)),
-            Desired::Service(s) => Some(BuilderSpec::Service(s)),
+            Desired::Program(s) => Some(BuilderSpec::ProcessFile {
+                file: Some((s.conf_path.clone(), &s.attrs)),
+                remove: true,
+            }),
+            Desired::Service(s) => Some(BuilderSpec::ProcessFile {
+                file: service::unit_file(s),
+                remove: false,
+            }),
             Desired::File(_)
             | Desired::Directory(_)
             | Desired::Link(_)
@@ -657,6 +758,49 @@ impl Desired {
     /// See [`Spec::updates_apt_cache`].
     pub fn updates_apt_cache(&self) -> bool {
         each_spec!(self, s => s.updates_apt_cache())
+    }
+
+    /// See [`Spec::process`].
+    pub fn process(&self) -> Option<Process<'_>> {
+        each_spec!(self, s => s.process())
+    }
+
+    /// See [`Spec::plan_process`].
+    pub fn plan_process(
+        &self,
+        observed: &Observed,
+        unit_files_changing: bool,
+    ) -> Option<Result<ProcessPlan, PlanError>> {
+        each_spec!(self, s => s.plan_process(observed, unit_files_changing))
+    }
+
+    /// See [`Spec::place_file`].
+    pub fn place_file(&self, observed: &Observed) -> Option<Result<(String, bool), String>> {
+        each_spec!(self, s => s.place_file(observed))
+    }
+
+    /// See [`Spec::set_file_place`].
+    pub fn set_file_place(&mut self, path: String) {
+        each_spec!(self, s => s.set_file_place(path))
+    }
+
+    /// See [`Spec::placed_file`].
+    pub fn placed_file(&self) -> Option<&str> {
+        each_spec!(self, s => s.placed_file())
+    }
+
+    /// See [`Spec::batched`].
+    pub fn batched(&self) -> bool {
+        each_spec!(self, s => s.batched())
+    }
+
+    /// See [`Spec::apply_batch`].
+    pub fn apply_batch(
+        &self,
+        members: &[(usize, &Desired, Option<&Work>)],
+        apt_updated: bool,
+    ) -> Result<(String, Vec<u8>), (usize, String)> {
+        each_spec!(self, s => s.apply_batch(members, apt_updated))
     }
 
     /// See [`Spec::owned_paths`].
@@ -1073,12 +1217,18 @@ pub fn plan_whole_file(
 /// resources are planned for the whole host (`engine::restarts`).
 pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
     // The path and process kinds plan from the core probe; the deploy kinds from their records.
+    if let Some(p) = r.desired.plan_process(observed, false) {
+        let mut change = p?.change;
+        if let Some(c) = change.as_mut() {
+            c.index = index;
+            c.sensitive = r.sensitive;
+        }
+        return Ok(change);
+    }
     let by_path = r.desired.plan_path(observed);
-    let mut change = match (by_path, r.desired.builder_spec()) {
-        (Some(planned), _) => planned?,
-        (None, Some(BuilderSpec::Program(s))) => program::plan(s, observed)?.change,
-        (None, Some(BuilderSpec::Service(s))) => service::plan(s, observed, false)?.change,
-        (None, None) => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+    let mut change = match by_path {
+        Some(planned) => planned?,
+        None => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;

@@ -142,6 +142,26 @@ impl PackageDb {
     fn get(&self, name: &str) -> Option<&Installed> {
         self.installed.get(name)
     }
+
+    /// The database from the host's records of the probe ([`probe_batch`]'s `pkgq`, `pkgpol`,
+    /// `pkgnone`); `None`: not probed.
+    pub fn of(observed: &super::deploy::DeployObserved) -> Option<Result<PackageDb, String>> {
+        if observed.host_record("pkgnone").is_some() {
+            return Some(Ok(PackageDb::default()));
+        }
+        let query = observed.host_record("pkgq")?;
+        let mut db = PackageDb {
+            dpkg: true,
+            ..Default::default()
+        };
+        if let Err(e) = parse_dpkg_query(query.concat().as_str(), &mut db.installed) {
+            return Some(Err(e));
+        }
+        if let Some(policy) = observed.host_record("pkgpol") {
+            db.candidates = parse_policy(&policy.concat());
+        }
+        Some(Ok(db))
+    }
 }
 
 /// The `dpkg-query` format the probe uses (tab-separated, one package a line).
@@ -228,6 +248,34 @@ fi
         set_args(latest),
         maybe.join(" ")
     )
+}
+
+/// An item of the host's batched package probe: its name, with [`LATEST`] before it for a
+/// package whose apt candidate is needed even when installed (`state: latest`).
+fn probe_item(spec: &PackageSpec) -> String {
+    match spec.state {
+        PackageState::Latest => format!("{LATEST}{}", spec.name),
+        PackageState::Present | PackageState::Absent => spec.name.clone(),
+    }
+}
+
+/// See [`probe_item`] (a package name has no space).
+const LATEST: &str = "latest ";
+
+/// The host's one package probe for every item of [`probe_item`] ([`probe_fragment`]).
+fn probe_batch(items: &[String]) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut latest = Vec::new();
+    for item in items {
+        let name = item.strip_prefix(LATEST).unwrap_or(item);
+        if item.starts_with(LATEST) {
+            latest.push(name.to_string());
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    probe_fragment(&names, &latest)
 }
 
 /// What apply does to one package.
@@ -438,25 +486,53 @@ pub fn from_entry(k: &Keys) -> Result<Vec<super::Desired>, ResolveError> {
 
 impl super::Spec for PackageSpec {
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-        p.add_package(&self.name, self.state == PackageState::Latest);
+        p.add_batched(DEF.kind, probe_item(self), probe_batch);
     }
     fn plan_work(
         &self,
         observed: &super::Observed,
         _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        let db =
-            (observed.deploy.packages.as_ref()).ok_or_else(|| super::deploy::not_probed("dpkg"))?;
-        Ok(plan(self, db)?.map(|p| p.map(super::Work::Package)))
+        let db = PackageDb::of(&observed.deploy)
+            .ok_or_else(|| super::deploy::not_probed("dpkg"))?
+            .map_err(super::deploy::Refused)?;
+        Ok(plan(self, &db)?.map(|p| p.map(super::Work::Package)))
+    }
+    fn batched(&self) -> bool {
+        true
+    }
+    fn apply_batch(
+        &self,
+        members: &[(usize, &super::Desired, Option<&super::Work>)],
+        apt_updated: bool,
+    ) -> Result<(String, Vec<u8>), (usize, String)> {
+        let mut batch: Vec<(usize, &PackageOp)> = Vec::new();
+        let mut update_cache = false;
+        for (i, d, work) in members {
+            match (work, d) {
+                (Some(super::Work::Package(op)), super::Desired::Package(p)) => {
+                    batch.push((*i, op));
+                    update_cache |= p.update_cache;
+                }
+                _ => {
+                    return Err((
+                        *i,
+                        "internal error: no planned work for this package".into(),
+                    ))
+                }
+            }
+        }
+        let update_cache = update_cache && !apt_updated;
+        Ok((apply_fragment(&batch, update_cache), Vec::new()))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
-        let v = match &observed.deploy.packages {
-            Some(db) => match db.installed.get(key) {
+        let v = match PackageDb::of(&observed.deploy) {
+            Some(Ok(db)) => match db.installed.get(key) {
                 Some(i) => format!("{} {} {}", i.status.trim(), i.version, i.arch),
                 None => "not installed".into(),
             },
-            None => "unknown".into(),
+            Some(Err(_)) | None => "unknown".into(),
         };
         out.insert(format!("package {key}"), v);
     }
@@ -490,7 +566,24 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         render: from_entry,
     },
     check_value: super::registry::any_value,
-    records: &[],
+    // One dpkg-query (and apt-cache policy) for every package of the host: `probe_batch`.
+    records: &[
+        super::registry::Record {
+            tag: "pkgq",
+            fields: 1,
+            per_host: true,
+        },
+        super::registry::Record {
+            tag: "pkgpol",
+            fields: 1,
+            per_host: true,
+        },
+        super::registry::Record {
+            tag: "pkgnone",
+            fields: 0,
+            per_host: true,
+        },
+    ],
     check_entry: super::registry::any_entry,
 };
 
@@ -652,6 +745,92 @@ mod tests {
         let s = apply_fragment(&[(1, &c)], true);
         assert!(!s.contains(" update "), "no update for removals only: {s}");
         assert_eq!(apply_fragment(&[], true), "");
+    }
+
+    #[test]
+    fn one_batched_probe_for_every_package_of_the_host() {
+        let spec = |n: &str, state| {
+            let mut p = super::super::deploy::DeployProbe::default();
+            super::super::Spec::add_probe(&self::spec(n, state), &mut p);
+            p
+        };
+        let mut p = spec("curl", PackageState::Present);
+        let q = spec("git", PackageState::Latest);
+        for (k, b) in q.batches {
+            for item in b.items {
+                p.add_batched(k, item, b.fragment);
+            }
+        }
+        assert_eq!(p.batches.len(), 1);
+        assert_eq!(
+            p.fragment(),
+            probe_fragment(&["curl".into(), "git".into()], &["git".into()])
+        );
+    }
+
+    /// The database is read from the host's records (`pkgq`, `pkgpol`, `pkgnone`), a later
+    /// probe's replacing an earlier one's.
+    #[test]
+    fn the_database_comes_from_the_hosts_records() {
+        use super::super::deploy::parse_records;
+        let out = |records: &str| format!("{records}end\0");
+        let first = parse_records(
+            out("pkgq\0curl\tamd64\tii \t7.88\n\0pkgpol\0curl:\n  Candidate: 7.89\n\0").as_bytes(),
+        )
+        .unwrap();
+        let db = PackageDb::of(&first).unwrap().unwrap();
+        assert!(db.dpkg);
+        assert_eq!(db.installed["curl"].version, "7.88");
+        assert_eq!(db.candidates["curl"].as_deref(), Some("7.89"));
+        let mut both = first.clone();
+        both.merge(parse_records(out("pkgnone\0").as_bytes()).unwrap());
+        assert_eq!(PackageDb::of(&both), Some(Ok(PackageDb::default())));
+        let mut again = first.clone();
+        again.merge(parse_records(out("pkgq\0git\tall\tii \t2.39\n\0").as_bytes()).unwrap());
+        let db = PackageDb::of(&again).unwrap().unwrap();
+        assert!(
+            !db.installed.contains_key("curl"),
+            "replaced by the later probe"
+        );
+        assert!(
+            db.candidates.is_empty(),
+            "the earlier apt-cache answer went with it"
+        );
+        let bad = parse_records(out("pkgq\0garbage\0").as_bytes()).unwrap();
+        assert!(PackageDb::of(&bad).unwrap().is_err());
+        assert_eq!(PackageDb::of(&Default::default()), None);
+    }
+
+    /// The host's one package step: every member's work, `update_cache` of any of them unless
+    /// an earlier step updated apt's lists; a member without work fails the step at its index.
+    #[test]
+    fn one_step_for_the_batch() {
+        use super::super::{Desired, Spec, Work};
+        let mut a = spec("curl", PackageState::Present);
+        a.update_cache = true;
+        let (a, b) = (
+            Desired::Package(a),
+            Desired::Package(spec("git", PackageState::Present)),
+        );
+        let (wa, wb) = (
+            Work::Package(PackageOp::Install("curl".into())),
+            Work::Package(PackageOp::Install("git".into())),
+        );
+        let first = spec("curl", PackageState::Present);
+        assert!(first.batched());
+        let members = [(2, &a, Some(&wa)), (5, &b, Some(&wb))];
+        let (text, stdin) = first.apply_batch(&members, false).unwrap();
+        assert!(stdin.is_empty());
+        assert!(text.contains(" update "), "{text}");
+        assert!(text.contains("install -- curl git <"), "{text}");
+        assert!(text.contains("play_ok 2\n") && text.contains("play_ok 5\n"));
+        let (text, _) = first.apply_batch(&members, true).unwrap();
+        assert!(
+            !text.contains(" update "),
+            "apt's lists were updated: {text}"
+        );
+        let missing = [(2, &a, Some(&wa)), (5, &b, None)];
+        assert_eq!(first.apply_batch(&missing, false).unwrap_err().0, 5);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 use std::fmt::Write;
 
 use super::{Action, Attrs, Change, Content, Kind, Observed, PathKind, PlanError, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
+pub use crate::supervisor::{check_program_name as check_name, ProgramOp};
 use crate::supervisor::{group_state, ProcState};
 
 /// Where program conf files go on Debian (its supervisor includes `conf.d/*.conf`): the path
@@ -136,18 +138,8 @@ pub struct ProgramSpec {
     /// Keys of resources of the same play whose change restarts the program.
     pub restart_on: Vec<String>,
     /// Owner, group and mode of the conf file (the mode is always managed: `mode:`, else
-    /// [`default_mode`]).
+    /// [`super::default_file_mode`]).
     pub attrs: Attrs,
-}
-
-/// The conf (or unit) file's mode when the playbook gives none: 0600 when it holds a secret
-/// (a vaulted value, or the resource is `sensitive`), else 0644.
-pub fn default_mode(secret: bool) -> u32 {
-    if secret {
-        0o600
-    } else {
-        0o644
-    }
 }
 
 /// A program's keys, checked, as they go into its conf file.
@@ -184,22 +176,6 @@ pub const OWN_KEYS: &[&str] = &[
 ];
 
 const SIGNALS: &[&str] = &["TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"];
-
-/// A program name: letters, digits, `_`, `-`, `.` (it names a file and a supervisor group).
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name.len() > 200
-        || name.starts_with('.')
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-    {
-        return Err(format!(
-            "program name `{name}`: use letters, digits, `_`, `-` and `.` (not first)"
-        ));
-    }
-    Ok(())
-}
 
 /// A value as supervisor's config parser reads it back unchanged: one line, and no ` ;` or
 /// ` #` (they start an inline comment there, with no way to escape them).
@@ -349,25 +325,6 @@ pub fn render_conf(name: &str, c: &ProgramConf) -> Result<String, String> {
     Ok(out)
 }
 
-/// What happens to a program's processes after the host's files are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgramOp {
-    None,
-    /// Must end RUNNING. `reread`: supervisord re-reads its configuration first (conf
-    /// written, or the group is not loaded); a group whose config changed is then reloaded,
-    /// which restarts it. `restart`: stop and start again (when the reread did not).
-    Run {
-        reread: bool,
-        restart: bool,
-    },
-    /// Must end not running.
-    Stop {
-        reread: bool,
-    },
-    /// Stop, unload the group (its conf is deleted).
-    Remove,
-}
-
 /// A program's plan: the change to show and the process work to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramPlan {
@@ -504,6 +461,39 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
 }
 
 impl super::Spec for ProgramSpec {
+    fn place_file(&self, observed: &Observed) -> Option<Result<(String, bool), String>> {
+        let needs_folder = observed.supervisor_conf.is_some() && self.state != ProgramState::Absent;
+        Some(conf_path_on(&self.name, observed).map(|p| (p, needs_folder)))
+    }
+    fn set_file_place(&mut self, path: String) {
+        self.conf_path = path;
+    }
+    fn placed_file(&self) -> Option<&str> {
+        Some(&self.conf_path)
+    }
+    fn process(&self) -> Option<super::Process<'_>> {
+        Some(super::Process {
+            owed: super::OwedKind::Program,
+            name: &self.name,
+            state: Some(match self.state {
+                ProgramState::Running => super::ProcessState::Running,
+                ProgramState::Stopped => super::ProcessState::Stopped,
+                ProgramState::Absent => super::ProcessState::Absent,
+            }),
+            restart_on: &self.restart_on,
+            reload_on: &[],
+        })
+    }
+    fn plan_process(
+        &self,
+        observed: &Observed,
+        _unit_files_changing: bool,
+    ) -> Option<Result<super::ProcessPlan, PlanError>> {
+        Some(plan(self, observed).map(|p| super::ProcessPlan {
+            change: p.change,
+            op: super::ProcessOp::Supervisor(p.op),
+        }))
+    }
     fn owned_paths(&self) -> Vec<String> {
         vec![conf_path(&self.name)]
     }
@@ -544,6 +534,88 @@ impl super::Spec for ProgramSpec {
     }
 }
 
+/// The spec of a `program:` entry, its errors located at their keys (the registry line's
+/// `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let raw = k.raw();
+    let (name, mut attrs) = (b.key, b.attrs);
+    let state = match b.state.as_deref() {
+        None => ProgramState::Running,
+        Some(st) => ProgramState::parse(st).ok_or_else(|| {
+            k.fail(
+                "state",
+                format!("a program's state is `running`, `stopped` or `absent`, not `{st}`"),
+            )
+        })?,
+    };
+    let numprocs = match &raw.numprocs {
+        None => None,
+        Some(v) => Some(
+            k.scalar("numprocs", v)?
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| k.fail("numprocs", "numprocs must be a whole number".into()))?,
+        ),
+    };
+    let conf = ProgramConf {
+        command: k.string("command", &raw.command)?.unwrap_or_default(),
+        directory: k.string("directory", &raw.directory)?,
+        user: k.string("user", &raw.user)?,
+        environment: k.mapping("environment", &raw.environment)?,
+        numprocs,
+        // By default a program starts with supervisord when it is meant to run.
+        autostart: k
+            .boolean("autostart", &raw.autostart)?
+            .unwrap_or(state == ProgramState::Running),
+        autorestart: k.bool_or_text("autorestart", &raw.autorestart)?,
+        stopsignal: k.string("stopsignal", &raw.stopsignal)?,
+        stdout_logfile: k.string("stdout_logfile", &raw.stdout_logfile)?,
+        stderr_logfile: k.string("stderr_logfile", &raw.stderr_logfile)?,
+        options: k.mapping("options", &raw.options)?,
+    };
+    let text = if state == ProgramState::Absent {
+        String::new()
+    } else {
+        render_conf(&name, &conf).map_err(|m| {
+            // Point at the key the message is about: `options: …` and `environment: …`
+            // first, else the first key it names.
+            let key = ["options", "environment"]
+                .into_iter()
+                .find(|key| m.starts_with(&format!("{key}:")))
+                .or_else(|| {
+                    OWN_KEYS
+                        .iter()
+                        .find(|key| m.contains(&format!("`{key}`")))
+                        .copied()
+                })
+                .unwrap_or("program");
+            k.fail(key, format!("program {name}: {m}"))
+        })?
+    };
+    // The conf file's mode, unless given: 0600 when it holds a secret.
+    let secret = k.sensitive() || crate::vault::holds_secret(text.as_bytes());
+    attrs.mode.get_or_insert(super::default_file_mode(secret));
+    Ok(super::Desired::Program(ProgramSpec {
+        conf_path: conf_path(&name),
+        name,
+        state,
+        conf: Content {
+            bytes: text.into_bytes(),
+            source: "program keys".into(),
+        },
+        restart_on: k.watch_list("restart_on", &raw.restart_on)?,
+        attrs,
+    }))
+}
+
+/// A present program needs `command` (its registry line's `check_entry`).
+fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
+    if entry.command.is_none() && entry.state.as_deref() != Some("absent") {
+        return Err("a program needs `command`".into());
+    }
+    Ok(())
+}
+
 /// [`super::registry::KindDef::check_key`]: a program name ([`check_name`]).
 fn check_key(key: &str) -> Result<String, String> {
     check_name(key).map(|_| key.to_string())
@@ -576,10 +648,10 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Process,
     first_probe: super::registry::FirstProbe::Program,
     check_key,
-    render: super::registry::Render::Process,
+    render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
     records: &[],
-    check_entry: super::registry::any_entry,
+    check_entry,
 };
 
 #[cfg(test)]
@@ -952,8 +1024,8 @@ mod tests {
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.details, vec!["STOPPED → RUNNING", "mode 0644 → 0600"]);
         assert_eq!(p.op, run(false));
-        assert_eq!(default_mode(true), 0o600);
-        assert_eq!(default_mode(false), 0o644);
+        assert_eq!(crate::resources::default_file_mode(true), 0o600);
+        assert_eq!(crate::resources::default_file_mode(false), 0o644);
     }
 
     fn include(value: Option<&str>, conf: &str) -> Result<(String, String), String> {

@@ -48,20 +48,29 @@ pub struct KindDef {
     pub check_entry: fn(&crate::playbook::RawResource) -> Result<(), String>,
 }
 
-/// A probe record a kind owns: `TAG \0 KEY \0` and `fields - 1` more NUL-terminated fields.
+/// A probe record a kind owns: `TAG \0 KEY \0` and `fields - 1` more NUL-terminated fields;
+/// with `per_host`, `TAG \0` and `fields` fields, no key.
 #[derive(Debug, Clone, Copy)]
 pub struct Record {
     pub tag: &'static str,
     /// How many fields follow the tag, the key included.
     pub fields: usize,
+    /// One record answers for every resource of the kind on the host (a batched probe: one
+    /// `dpkg-query` for every package): its fields have no key, and the records of a later
+    /// probe of the same kind replace the earlier ones (`deploy::DeployObserved::host_record`).
+    pub per_host: bool,
+}
+
+/// The kind owning the record `tag`, and its line's [`Record`].
+pub fn record_of(tag: &[u8]) -> Option<(Kind, &'static Record)> {
+    ALL.iter()
+        .flat_map(|k| def(*k).records.iter().map(move |r| (*k, r)))
+        .find(|(_, r)| r.tag.as_bytes() == tag)
 }
 
 /// How many fields follow `tag` when a kind's line owns that record.
 pub fn record_fields(tag: &[u8]) -> Option<usize> {
-    ALL.iter()
-        .flat_map(|k| def(*k).records)
-        .find(|r| r.tag.as_bytes() == tag)
-        .map(|r| r.fields)
+    record_of(tag).map(|(_, r)| r.fields)
 }
 
 /// [`KindDef::check_value`] of the kinds whose values resolve checks only in context.
@@ -90,9 +99,6 @@ pub enum Render {
     /// A function of the entry's keys, its errors located at them (in the kind's file; the
     /// kinds not moved there yet have theirs in `resolve`).
     Fn(RenderFn),
-    /// A supervisor program or a systemd service (`resolve`'s `process`: conf files and
-    /// includes found in the role).
-    Process,
     /// One resource per name the entry lists (`package:`): `keys`, the names (each the key of
     /// one resource); `render`, their specs, errors located at their keys.
     PerName {
@@ -244,6 +250,15 @@ mod tests {
             }
             for key in d.keys {
                 assert!(!COMMON_KEYS.contains(key), "{}: {key} is common", d.name);
+            }
+            for r in d.records {
+                assert!(
+                    r.per_host || r.fields > 0,
+                    "{}: {} has no key",
+                    d.name,
+                    r.tag
+                );
+                assert_eq!(record_of(r.tag.as_bytes()).map(|(k, _)| k), Some(*k));
             }
         }
     }

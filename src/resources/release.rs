@@ -1132,10 +1132,12 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         super::registry::Record {
             tag: LOG_RECORD,
             fields: 2,
+            per_host: false,
         },
         super::registry::Record {
             tag: ENTRIES_RECORD,
             fields: 2,
+            per_host: false,
         },
     ],
     check_entry,

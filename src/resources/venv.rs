@@ -456,6 +456,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     records: &[super::registry::Record {
         tag: "venv",
         fields: 6,
+        per_host: false,
     }],
     check_entry: super::registry::any_entry,
 };

@@ -551,6 +551,41 @@ pub fn last_lines(text: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// What happens to a program's processes after the host's files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgramOp {
+    None,
+    /// Must end RUNNING. `reread`: supervisord re-reads its configuration first (conf
+    /// written, or the group is not loaded); a group whose config changed is then reloaded,
+    /// which restarts it. `restart`: stop and start again (when the reread did not).
+    Run {
+        reread: bool,
+        restart: bool,
+    },
+    /// Must end not running.
+    Stop {
+        reread: bool,
+    },
+    /// Stop, unload the group (its conf is deleted).
+    Remove,
+}
+
+/// A program name: letters, digits, `_`, `-`, `.` (it names a file and a supervisor group).
+pub fn check_program_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 200
+        || name.starts_with('.')
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        return Err(format!(
+            "program name `{name}`: use letters, digits, `_`, `-` and `.` (not first)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
