@@ -16,7 +16,8 @@ use play::resources::command::{self, Checks, CommandSpec, Guard};
 use play::resources::deploy::{self, DeployObserved, DeployProbe};
 use play::resources::git::{self, GitSpec};
 use play::resources::release::{self, Pin, ReleaseSource, ReleaseSpec, Seen};
-use play::resources::sync::{self, Excludes, Layout, LocalTree, SyncSpec};
+use play::resources::source::files::{Excludes, Layout, LocalTree, RemoteTree};
+use play::resources::sync::{self, SyncSpec};
 use play::resources::{Action, Observed, PathKind, PathState, Presence};
 
 struct Out {
@@ -123,7 +124,7 @@ fn sync_spec(dest: &Path, src: &Path, exclude: &[&str], delete: bool) -> SyncSpe
     }
 }
 
-fn sync_probe(cwd: &Path, spec: &SyncSpec) -> sync::RemoteTree {
+fn sync_probe(cwd: &Path, spec: &SyncSpec) -> RemoteTree {
     let mut p = DeployProbe::default();
     p.add_tree(&spec.dest, &spec.exclude);
     deploy_probe(cwd, &p)
@@ -280,7 +281,7 @@ fn sync_converges_sends_only_what_differs_and_deletes() {
 fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, DeployObserved) {
     let core = core_probe(cwd, &spec.probe_paths());
     let mut p = DeployProbe::default();
-    p.add_release(&spec.dest);
+    p.add_fragment(release::probe_fragment(std::slice::from_ref(&spec.dest)));
     if let Some((root, ex)) = spec.probe_tree() {
         p.add_tree(&root, &ex);
     }
@@ -296,7 +297,7 @@ fn release_seen(cwd: &Path, spec: &ReleaseSpec) -> (Observed, DeployObserved) {
 /// Plans and applies a release; returns the plan's details and the live release id.
 fn converge_release(cwd: &Path, spec: &ReleaseSpec) -> (Vec<String>, String) {
     let (core, deploy) = release_seen(cwd, spec);
-    let history = deploy.releases.get(&spec.dest).cloned().unwrap_or_default();
+    let history = release::seen_history(&deploy, &spec.dest);
     let tree = spec
         .probe_tree()
         .and_then(|(r, _)| deploy.trees.get(&r).cloned());
@@ -450,7 +451,7 @@ fn sync_releases_switch_keep_and_roll_back() {
     assert!(dest.join("releases").join(&id3).is_dir());
     // Nothing before id2 is left (id1 was pruned): a clear error.
     let (core, deploy) = release_seen(d.path(), &spec(2, Some(Pin::Previous)));
-    let h = deploy.releases[&dest.display().to_string()].clone();
+    let h = release::seen_history(&deploy, &dest.display().to_string());
     let s = spec(2, Some(Pin::Previous));
     let e = release::plan(
         &s,
@@ -532,14 +533,9 @@ fn repo(d: &Path) -> (String, String, String) {
 fn converge_git(cwd: &Path, spec: &GitSpec) -> Result<Vec<String>, String> {
     let core = core_probe(cwd, std::slice::from_ref(&spec.dest));
     let mut p = DeployProbe::default();
-    p.add_checkout(&spec.dest);
-    p.add_remote(&spec.repo, &spec.version, &spec.ssh);
+    play::resources::Desired::Git(spec.clone()).add_probe(&mut p);
     let deploy = deploy_probe(cwd, &p);
-    let checkout = deploy
-        .checkouts
-        .get(&spec.dest)
-        .cloned()
-        .unwrap_or_default();
+    let checkout = git::seen_checkout(&deploy, &spec.dest).map_err(|e| e.0)?;
     let remote = deploy
         .remotes
         .get(&(spec.repo.clone(), spec.version.clone()));
@@ -693,20 +689,21 @@ fn command_guards_run_for_real() {
     };
     let guard = cmd.guard().expect("unless");
     let check = |p: &DeployProbe| deploy_probe(d.path(), p);
+    let seen = |p: &DeployProbe, id: &str| command::guard_result(&check(p), id).expect("status");
     let mut p = DeployProbe::default();
-    p.add_guard(guard.clone());
+    play::resources::Desired::Command(cmd.clone()).add_probe(&mut p);
     assert_eq!(
-        check(&p).guards[&guard.id],
-        Some(1),
+        seen(&p, &guard.id),
+        Some(Some(1)),
         "flag missing: the check fails"
     );
     fs::write(d.path().join("flag"), b"").expect("flag");
-    assert_eq!(check(&p).guards[&guard.id], Some(0));
+    assert_eq!(seen(&p, &guard.id), Some(Some(0)));
     // A missing chdir is reported, not run.
     let nowhere = Guard::new("true", Some("/nonexistent/dir"), None);
     let mut p2 = DeployProbe::default();
-    p2.add_guard(nowhere.clone());
-    assert_eq!(check(&p2).guards[&nowhere.id], None);
+    p2.add_fragment(command::probe_guard(&nowhere));
+    assert_eq!(seen(&p2, &nowhere.id), Some(None));
 
     // The command runs, creates its path; its output does not disturb the script's records.
     let missing = PathState::missing();

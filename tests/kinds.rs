@@ -433,6 +433,10 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "link",
     "directory",
     "file",
+    "command",
+    "sync",
+    "git",
+    "release",
 ];
 
 /// Rust source without comments and `#[cfg(test)]` modules.

@@ -8,7 +8,7 @@ use clap::Args;
 use super::converge::ConvergeArgs;
 use crate::engine::Mode;
 use crate::resolve::RELEASE_PIN_VAR;
-use crate::resources::release;
+use crate::resources::is_release_id;
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -25,7 +25,7 @@ pub struct RollbackArgs {
 pub fn run(mut args: RollbackArgs) -> anyhow::Result<i32> {
     let pin = match args.to.as_deref().map(str::trim) {
         None => "previous".to_string(),
-        Some(id) if release::is_id(id) => id.to_string(),
+        Some(id) if is_release_id(id) => id.to_string(),
         Some(other) => anyhow::bail!(
             "--to {other}: a release id is 12 hex digits (the name of a folder of DEST/releases)"
         ),

@@ -397,9 +397,7 @@ fn probe(
     // may take (each `unless` check has its own limit; remotes and trees take longer).
     let deploy = &w.extra.deploy;
     let allowance = std::time::Duration::from_secs(
-        u64::from(resources::command::UNLESS_TIMEOUT_SECS) * deploy.guards.len() as u64
-            + 120 * deploy.remotes.len() as u64
-            + 60 * (deploy.trees.len() + deploy.checkouts.len()) as u64,
+        deploy.fragment_secs() + 120 * deploy.remotes.len() as u64 + 60 * deploy.trees.len() as u64,
     );
     r.round_trips += 1;
     let out = t
@@ -509,14 +507,16 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
     let mut p = HostPlan::default();
     let mut edited: Option<Observed> = None;
     for (i, res) in resources.iter().enumerate() {
+        if res.desired.runs_on_change() {
+            continue; // once the others' changes are known
+        }
         match res.desired.kind() {
             kind if kind.def().plug == resources::registry::Plug::Path => {
                 if let Some(c) = resources::plan(i, res, observed).map_err(|e| fail(e, res))? {
                     p.changes.push(c);
                 }
             }
-            // Processes below; commands once the others' changes are known.
-            Kind::Command => {}
+            // Processes below.
             _ if res.desired.process().is_some() => {}
             _ => {
                 // `line:` and `block:` edits of one file chain: each plans from the content
@@ -579,7 +579,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
     }
     // Commands, in order: `on_change` sees the changes planned so far (their own included).
     for (i, res) in resources.iter().enumerate() {
-        if res.desired.kind() != Kind::Command {
+        if !res.desired.runs_on_change() {
             continue;
         }
         let changed: Vec<&str> = p
@@ -589,7 +589,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             .map(|c| c.key.as_str())
             .collect();
         if let Some((c, w)) = deploy::plan(i, res, observed, &changed).map_err(|e| fail(e, res))? {
-            if matches!(&res.desired, Desired::Command(s) if s.check) {
+            if res.desired.is_check() {
                 p.checks.push(c);
             } else {
                 p.changes.push(c);
@@ -1108,7 +1108,7 @@ fn host_pipeline(
     let left: Vec<Change> = plan_host(&resources, &after)?
         .changes
         .into_iter()
-        .filter(|c| c.kind != Kind::Command)
+        .filter(|c| (resources.get(c.index)).is_none_or(|r| r.desired.verified_after_apply()))
         .collect();
     if let Some(c) = left.first() {
         let why = if c.details.is_empty() {

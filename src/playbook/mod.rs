@@ -354,16 +354,6 @@ impl RawResource {
             return Err(habits::foreign_keys(kind, &foreign));
         }
         (kind.def().check_entry)(self)?;
-        let absent = self.state.as_deref() == Some("absent");
-        if kind == Kind::Git && self.repo.is_none() && !absent {
-            return Err("a git checkout needs `repo`".into());
-        }
-        if kind == Kind::Sync && self.src.is_none() {
-            return Err("a sync needs `src` (a folder of files/)".into());
-        }
-        if kind == Kind::Release && self.from.is_none() {
-            return Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into());
-        }
         if self.loop_var.is_some() && self.loop_.is_none() {
             return Err("`loop_var` without `loop`".into());
         }

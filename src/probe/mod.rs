@@ -1150,7 +1150,10 @@ mod tests {
         second.add_rendered(&git.desired);
         let more = second.minus(&first);
         assert_eq!(more.paths, [("/srv/src".to_string(), false)]);
-        assert_eq!(more.extra.deploy.checkouts, ["/srv/src"]);
+        assert!(
+            more.extra.deploy.fragments[0].0.contains("gitco"),
+            "the checkout is probed"
+        );
         assert!(!more.extra.supervisor && !more.extra.owed && more.extra.units.is_empty());
         assert!(second.minus(&second).is_empty());
         assert_eq!(Wants::for_resources(&[git]).extra.deploy, more.extra.deploy);

@@ -1,5 +1,7 @@
-//! Rendering the kinds of [`crate::resources::deploy`]: `git:`, `sync:`, `release:`,
-//! `package:`, `user:`, `group:`, `command:` (see docs/playbooks.md for their keys).
+//! What the kinds' render functions (`registry::Render`, in each kind's file) build their specs
+//! with: [`Keys`], the entry's keys rendered with errors located at them, and the sources they
+//! read on the controller (a `files/` folder as a tree, a git fetch's deploy key and
+//! known_hosts).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +14,9 @@ use super::{
 };
 use crate::inventory::Host;
 use crate::playbook::Entry;
-use crate::resources::command::CommandSpec;
-use crate::resources::git::{self, GitSpec};
-use crate::resources::release::{self, Pin, ReleaseSource, ReleaseSpec};
-use crate::resources::sync::{Excludes, Layout, LocalTree, SyncSpec};
-use crate::resources::{Attrs, Desired, Presence};
+use crate::resources::source::files::{Excludes, LocalTree};
+use crate::resources::source::repo::{self, GitSsh};
+use crate::resources::{Attrs, Presence};
 use crate::yaml::Value as YValue;
 
 /// The extra var that pins every `release:` of a run (`play rollback`): `previous` or an id.
@@ -194,6 +194,37 @@ impl Keys<'_> {
         }
     }
 
+    /// The source folder `src` (of `files/`, or an absolute path) named by `key`, shown as
+    /// its path, with its tree (read once per run, with `exclude` applied).
+    pub fn source_tree(
+        &self,
+        key: &str,
+        src: &str,
+        exclude: &[String],
+    ) -> Result<(String, Arc<LocalTree>), ResolveError> {
+        self.resolver.source(self, key, src, exclude)
+    }
+
+    /// The `key:` and `known_hosts:` of a git fetch, each with the key its errors point at
+    /// (see `Resolver::git_ssh`).
+    pub fn git_ssh(
+        &self,
+        key: (&str, Option<String>),
+        known_hosts: (&str, Option<String>),
+    ) -> Result<GitSsh, ResolveError> {
+        self.resolver.git_ssh(self, key, known_hosts)
+    }
+
+    /// A scalar value of `key` as text (`None` when it renders to none, or is not a scalar).
+    pub fn scalar_of(&self, key: &str, v: &YValue) -> Result<Option<String>, ResolveError> {
+        Ok(scalar_text(&self.value(key, v)?))
+    }
+
+    /// The `-e` value of `name`, if given.
+    pub fn extra_var(&self, name: &str) -> Option<&YValue> {
+        self.resolver.extra_vars.get(name)
+    }
+
     pub fn path(&self, key: &str, v: Option<String>) -> Result<Option<String>, ResolveError> {
         match v {
             None => Ok(None),
@@ -243,7 +274,6 @@ impl Resolver<'_> {
         Ok((dir.display().to_string(), tree))
     }
 
-    /// `from: {sync: FOLDER, exclude: [...]}` or `from: {git: REPO, version: V, depth: N}`.
     /// The `key:` and `known_hosts:` of a git fetch (each with the key its errors point at):
     /// the key a controller file (found like other file sources: the role's `files/`, the
     /// playbook's, or an absolute path), decrypted when it is an age file (`play vault
@@ -254,7 +284,7 @@ impl Resolver<'_> {
         k: &Keys,
         (key_at, key): (&str, Option<String>),
         (kh_at, known_hosts): (&str, Option<String>),
-    ) -> Result<git::GitSsh, ResolveError> {
+    ) -> Result<GitSsh, ResolveError> {
         let role_dir = role_dir_of(self.playbook, k.entry);
         let read = |at: &str, what: &str, name: &str| -> Result<(PathBuf, Vec<u8>), ResolveError> {
             let path = find(&role_dir, &self.playbook.dir, "files", name).ok_or_else(|| {
@@ -280,7 +310,7 @@ impl Resolver<'_> {
             Some(name) => {
                 let (path, bytes) = read(key_at, "key", &name)?;
                 let shown = path.display().to_string();
-                let key = git::DeployKey::new(&shown, &bytes)
+                let key = repo::DeployKey::new(&shown, &bytes)
                     .map_err(|m| k.fail(key_at, format!("key: {shown} {m}")))?;
                 crate::vault::register_strings(key.lines().map(str::to_string));
                 Some(key)
@@ -289,7 +319,7 @@ impl Resolver<'_> {
         let known_hosts = match known_hosts {
             None => None,
             Some(t) if t.contains(char::is_whitespace) => {
-                git::check_known_hosts(&t)
+                repo::check_known_hosts(&t)
                     .map_err(|m| k.fail(kh_at, format!("known_hosts: {m}")))?;
                 Some(t)
             }
@@ -301,250 +331,11 @@ impl Resolver<'_> {
                         format!("known_hosts: {} is not text", path.display()),
                     )
                 })?;
-                git::check_known_hosts(&t)
+                repo::check_known_hosts(&t)
                     .map_err(|m| k.fail(kh_at, format!("known_hosts: {} {m}", path.display())))?;
                 Some(t)
             }
         };
-        Ok(git::GitSsh { key, known_hosts })
+        Ok(GitSsh { key, known_hosts })
     }
-
-    fn release_source(&self, k: &Keys) -> Result<ReleaseSource, ResolveError> {
-        let bad = || {
-            k.fail(
-                "from",
-                "from: expected `{sync: FOLDER, exclude: [...]}` or `{git: REPO, version: V, depth: N}`"
-                    .into(),
-            )
-        };
-        let Some(YValue::Mapping(m)) = &k.entry.raw.from else {
-            return Err(bad());
-        };
-        let get = |name: &str| {
-            m.iter()
-                .find(|(key, _)| matches!(key, YValue::String(s) if s == name))
-                .map(|(_, v)| v.clone())
-        };
-        for (key, _) in m {
-            let known = matches!(key, YValue::String(s) if ["sync", "exclude", "git", "version", "depth", "key", "known_hosts"].contains(&s.as_str()));
-            if !known {
-                return Err(k.fail(
-                    "from",
-                    format!(
-                        "from: unknown key `{}` (sync, exclude, git, version, depth, key, known_hosts)",
-                        crate::yaml::to_string(key).trim()
-                    ),
-                ));
-            }
-        }
-        let text = |name: &str| -> Result<Option<String>, ResolveError> {
-            match get(name) {
-                None => Ok(None),
-                Some(v) => scalar_text(&k.value("from", &v)?)
-                    .map(Some)
-                    .ok_or_else(|| k.fail("from", format!("from: `{name}` must be a string"))),
-            }
-        };
-        match (text("sync")?, text("git")?) {
-            (Some(src), None) => {
-                if ["version", "depth", "key", "known_hosts"]
-                    .iter()
-                    .any(|n| get(n).is_some())
-                {
-                    return Err(k.fail(
-                        "from",
-                        "from: `version`, `depth`, `key` and `known_hosts` go with `git`".into(),
-                    ));
-                }
-                let exclude = k.list("from", &get("exclude"))?.unwrap_or_default();
-                let (src, tree) = self.source(k, "from", &src, &exclude)?;
-                Ok(ReleaseSource::Sync { src, tree, exclude })
-            }
-            (None, Some(repo)) => {
-                if get("exclude").is_some() {
-                    return Err(k.fail("from", "from: `exclude` goes with `sync`".into()));
-                }
-                git::check_repo(&repo).map_err(|m| k.fail("from", format!("from: {m}")))?;
-                let version = text("version")?.unwrap_or_else(|| "HEAD".into());
-                git::check_version(&version).map_err(|m| k.fail("from", format!("from: {m}")))?;
-                let depth = match k.id("from", &get("depth"))? {
-                    Some(0) => return Err(k.fail("from", "from: depth must be at least 1".into())),
-                    d => d,
-                };
-                let ssh =
-                    self.git_ssh(k, ("from", text("key")?), ("from", text("known_hosts")?))?;
-                Ok(ReleaseSource::Git {
-                    repo,
-                    version,
-                    depth,
-                    ssh,
-                })
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-/// `git:` from its entry (its registry line's `render`).
-pub fn git(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, attrs, state } = b;
-    let raw = k.raw();
-    let presence = k.presence(&state)?;
-    let repo = k.string("repo", &raw.repo)?.unwrap_or_default();
-    if presence == Presence::Present {
-        git::check_repo(&repo).map_err(|m| k.fail("repo", m))?;
-    }
-    let version = k
-        .string("version", &raw.version)?
-        .unwrap_or_else(|| "HEAD".into());
-    git::check_version(&version).map_err(|m| k.fail("version", m))?;
-    let depth = match k.id("depth", &raw.depth)? {
-        Some(0) => return Err(k.fail("depth", "depth must be at least 1".into())),
-        d => d,
-    };
-    // `user:` (Ansible's `become_user` on a git task) is the user git runs as: the checkout's
-    // owner, as `owner:` says; both given must agree.
-    let owner = match (attrs.owner, k.string("user", &raw.user)?) {
-        (Some(o), Some(u)) if o != u => {
-            let m =
-                format!("`user: {u}` and `owner: {o}` differ: git runs as the checkout's owner");
-            return Err(k.fail("user", m));
-        }
-        (Some(o), _) => Some(o),
-        (None, Some(u)) => {
-            crate::resources::accounts::check_name("user", &u).map_err(|m| k.fail("user", m))?;
-            Some(u)
-        }
-        (None, None) => None,
-    };
-    let ssh = k.resolver.git_ssh(
-        k,
-        ("key", k.string("key", &raw.key)?),
-        ("known_hosts", k.string("known_hosts", &raw.known_hosts)?),
-    )?;
-    Ok(Desired::Git(GitSpec {
-        ssh,
-        dest: key,
-        presence,
-        repo,
-        version,
-        depth,
-        owner,
-        group: attrs.group,
-        force: k.boolean("force", &raw.force)?.unwrap_or(false),
-    }))
-}
-
-/// `sync:` from its entry (its registry line's `render`).
-pub fn sync(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, attrs, state } = b;
-    let raw = k.raw();
-    k.no_state("sync", &state)?;
-    let src = k.string("src", &raw.src)?.unwrap_or_default();
-    let exclude = k.list("exclude", &raw.exclude)?.unwrap_or_default();
-    let (src, tree) = k.resolver.source(k, "src", &src, &exclude)?;
-    Ok(Desired::Sync(SyncSpec {
-        dest: key,
-        src,
-        tree,
-        layout: Layout {
-            owner: attrs.owner,
-            group: attrs.group,
-            mode: attrs.mode,
-        },
-        delete: k.boolean("delete", &raw.delete)?.unwrap_or(false),
-        exclude,
-    }))
-}
-
-/// `release:` from its entry (its registry line's `render`).
-pub fn release(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, attrs, state } = b;
-    let raw = k.raw();
-    k.no_state("release", &state)?;
-    let source = k.resolver.release_source(k)?;
-    let keep = match k.number("keep", &raw.keep)? {
-        None => release::DEFAULT_KEEP,
-        Some(0) => return Err(k.fail("keep", "keep must be at least 1".into())),
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-    };
-    let pin = match k.resolver.extra_vars.get(RELEASE_PIN_VAR) {
-        None => None,
-        Some(v) => {
-            let text = match v {
-                YValue::String(s) => s.trim().to_string(),
-                other => crate::yaml::to_string(other).trim().to_string(),
-            };
-            match text.as_str() {
-                "" => None,
-                "previous" => Some(Pin::Previous),
-                id if release::is_id(id) => Some(Pin::Id(id.to_string())),
-                other => {
-                    return Err(k.fail(
-                        "release",
-                        format!(
-                            "-e {RELEASE_PIN_VAR}={other}: expected `previous` or a release id (12 hex digits)"
-                        ),
-                    ))
-                }
-            }
-        }
-    };
-    Ok(Desired::Release(ReleaseSpec {
-        dest: key,
-        source,
-        layout: Layout {
-            owner: attrs.owner,
-            group: attrs.group,
-            mode: attrs.mode,
-        },
-        keep,
-        pin,
-        cache_root: crate::resources::release::CACHE_ROOT.into(),
-        steps: {
-            let shared = k.list("shared", &raw.shared)?.unwrap_or_default();
-            release::check_shared_list(&shared).map_err(|m| k.fail("shared", m))?;
-            let build = k.list("build", &raw.build)?.unwrap_or_default();
-            if build.iter().any(|c| c.trim().is_empty()) {
-                return Err(k.fail("build", "build: an empty command".into()));
-            }
-            let environment = k.mapping("environment", &raw.environment)?;
-            crate::resources::check_environment(&environment)
-                .map_err(|m| k.fail("environment", m))?;
-            release::Steps {
-                shared,
-                build,
-                environment,
-            }
-        },
-    }))
-}
-
-/// `command:` from its entry (its registry line's `render`).
-pub fn command(k: &Keys, b: Base) -> Result<Desired, ResolveError> {
-    let Base { key, state, .. } = b;
-    let raw = k.raw();
-    k.no_state("command", &state)?;
-    let user = k.string("user", &raw.user)?;
-    if let Some(u) = &user {
-        crate::resources::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
-    }
-    let unless = k.string("unless", &raw.unless)?;
-    if unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
-        return Err(k.fail("unless", "unless: an empty command".into()));
-    }
-    Ok(Desired::Command(CommandSpec {
-        command: key,
-        creates: k.path("creates", k.string("creates", &raw.creates)?)?,
-        unless,
-        on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
-        chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
-        user,
-        check: !k.boolean("changed", &raw.changed)?.unwrap_or(true),
-        environment: {
-            let env = k.mapping("environment", &raw.environment)?;
-            crate::resources::check_environment(&env).map_err(|m| k.fail("environment", m))?;
-            env
-        },
-    }))
 }

@@ -63,8 +63,9 @@ pub struct Targets {
 }
 
 /// Source trees read during a run, by (folder, exclude patterns).
-type TreeCache =
-    std::sync::Mutex<HashMap<(PathBuf, Vec<String>), Arc<crate::resources::sync::LocalTree>>>;
+type TreeCache = std::sync::Mutex<
+    HashMap<(PathBuf, Vec<String>), Arc<crate::resources::source::files::LocalTree>>,
+>;
 
 /// The shared, per-run part of resolution: the template engine.
 pub struct Resolver<'a> {
@@ -614,7 +615,7 @@ impl<'a> Resolver<'a> {
         let mut all: Option<BTreeSet<String>> = None;
         for (pos, (entry, res)) in play_resources.iter().enumerate() {
             let (restart, reload) = res.desired.watches();
-            let is_command = res.desired.kind() == Kind::Command;
+            let is_command = res.desired.runs_on_change();
             let first = if is_command {
                 ("on_change", restart, &entry.raw.on_change)
             } else {

@@ -21,8 +21,11 @@
 //! its umask is 022. A non-zero exit fails the host's apply there. With `creates`, the path must
 //! exist afterwards.
 
-use super::deploy::{Planned, Refused};
+use std::collections::BTreeMap;
+
+use super::deploy::{DeployObserved, Planned, Refused};
 use super::{sha256_hex, Action, PathKind, PathState};
+use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::{heredoc, shell_quote};
 
 /// How long an `unless` check may run in the probe.
@@ -95,8 +98,34 @@ fn runner(user: Option<&str>) -> String {
     }
 }
 
-/// The probe fragment running one `unless` check (`unless` record: exit status, or `nodir`
-/// when its `chdir` does not exist yet).
+/// The probe record of an `unless` check: `unless \0 ID \0 STATUS \0`, its exit status, or
+/// `nodir` when its `chdir` does not exist yet.
+const GUARD_RECORD: &str = "unless";
+
+/// The result of the `unless` check `id` as the probe saw it: `Some(Some(status))`,
+/// `Some(None)` when its `chdir` did not exist, `None` when not probed.
+pub fn guard_result(o: &DeployObserved, id: &str) -> Result<Option<Option<i32>>, Refused> {
+    let Some(fields) = o.record(GUARD_RECORD, id) else {
+        return Ok(None);
+    };
+    match fields.first().map(String::as_str) {
+        Some("nodir") => Ok(Some(None)),
+        Some(s) => (s.parse::<i32>().map(|st| Some(Some(st))))
+            .map_err(|_| Refused(format!("bad unless status `{s}`"))),
+        None => Err(Refused("an empty unless record".into())),
+    }
+}
+
+/// Every `unless` result the probe reported, by guard id (what a plan file's fingerprint
+/// holds for commands).
+fn guard_results(o: &DeployObserved) -> BTreeMap<String, Option<i32>> {
+    (o.records.iter())
+        .filter(|((tag, _), _)| tag == GUARD_RECORD)
+        .filter_map(|((_, id), _)| Some((id.clone(), guard_result(o, id).ok()??)))
+        .collect()
+}
+
+/// The probe fragment running one `unless` check (its [`GUARD_RECORD`]).
 pub fn probe_guard(g: &Guard) -> String {
     let run = heredoc(
         &format!(
@@ -249,8 +278,20 @@ impl super::Spec for CommandSpec {
     }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         if let Some(g) = self.guard() {
-            p.add_guard(g);
+            p.add_slow_fragment(probe_guard(&g), u64::from(UNLESS_TIMEOUT_SECS));
         }
+    }
+    fn runs_on_change(&self) -> bool {
+        true
+    }
+    fn is_check(&self) -> bool {
+        self.check
+    }
+    fn verified_after_apply(&self) -> bool {
+        false
+    }
+    fn creates(&self) -> Option<&str> {
+        self.creates.as_deref()
     }
     fn plan_work(
         &self,
@@ -260,9 +301,10 @@ impl super::Spec for CommandSpec {
         let creates = self.creates.as_ref().map(|c| observed.path(c));
         let checks = Checks {
             creates: creates.as_ref(),
-            unless: self
-                .guard()
-                .and_then(|g| observed.deploy.guards.get(&g.id).copied()),
+            unless: match self.guard() {
+                Some(g) => guard_result(&observed.deploy, &g.id)?,
+                None => None,
+            },
         };
         Ok(plan(self, &checks, changed)?.map(|p| p.map(|()| super::Work::Command)))
     }
@@ -275,11 +317,9 @@ impl super::Spec for CommandSpec {
         Some(Ok((apply_fragment(index, self), Vec::new())))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
-        if !observed.deploy.guards.is_empty() {
-            out.insert(
-                "unless checks".into(),
-                super::digest_of(&observed.deploy.guards),
-            );
+        let guards = guard_results(&observed.deploy);
+        if !guards.is_empty() {
+            out.insert("unless checks".into(), super::digest_of(&guards));
         }
     }
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
@@ -328,15 +368,64 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key,
-    render: super::registry::Render::Fn(crate::resolve::deploy::command),
+    render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
-    records: &[],
+    records: &[super::registry::Record {
+        tag: GUARD_RECORD,
+        fields: 2,
+        per_host: false,
+    }],
     check_entry: super::registry::any_entry,
 };
+
+/// `command:` from its entry (its registry line's `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let raw = k.raw();
+    k.no_state("command", &state)?;
+    let user = k.string("user", &raw.user)?;
+    if let Some(u) = &user {
+        super::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
+    }
+    let unless = k.string("unless", &raw.unless)?;
+    if unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(k.fail("unless", "unless: an empty command".into()));
+    }
+    Ok(super::Desired::Command(CommandSpec {
+        command: key,
+        creates: k.path("creates", k.string("creates", &raw.creates)?)?,
+        unless,
+        on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
+        chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
+        user,
+        check: !k.boolean("changed", &raw.changed)?.unwrap_or(true),
+        environment: {
+            let env = k.mapping("environment", &raw.environment)?;
+            super::check_environment(&env).map_err(|m| k.fail("environment", m))?;
+            env
+        },
+    }))
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unless_results_are_read_from_their_records() {
+        use crate::resources::deploy::absorb;
+        let mut o = DeployObserved::default();
+        absorb(&mut o, b"unless", &[b"g1", b"3"]).unwrap();
+        absorb(&mut o, b"unless", &[b"g2", b"nodir"]).unwrap();
+        absorb(&mut o, b"unless", &[b"g3", b"x"]).unwrap();
+        assert!(absorb(&mut o, b"unless", &[b"g4"]).is_err(), "two fields");
+        assert_eq!(guard_result(&o, "g1"), Ok(Some(Some(3))));
+        assert_eq!(guard_result(&o, "g2"), Ok(Some(None)));
+        assert!(guard_result(&o, "g3").is_err());
+        assert_eq!(guard_result(&o, "g5"), Ok(None));
+        let all = guard_results(&o);
+        assert_eq!(all.len(), 2, "{all:?}");
+    }
 
     fn spec() -> CommandSpec {
         CommandSpec {

@@ -10,16 +10,12 @@
 //! # Probe records (NUL-terminated fields, see `probe`)
 //!
 //! ```text
-//! gitco \0 DEST \0 STATE \0 HEAD \0 ORIGIN \0     a checkout: STATE missing|repo|empty|notrepo|notdir
 //! gitls \0 REPO \0 VERSION \0 STATUS \0 TEXT \0   `git ls-remote` exit status and output
 //! tree \0 ROOT \0 STATE \0                        a tree to hash: STATE dir|missing|notdir
 //! tent \0 ROOT \0 TYPE \0 REL \0 MODE \0 OWNER \0 GROUP \0   one entry of it (find -printf)
 //! tsums \0 ROOT \0 TEXT \0                        `sha256sum` of its regular files
-//! relh \0 DEST \0 TEXT \0                         a release folder's history (revisions.log)
-//! relent \0 DEST \0 NAME \0                       an entry of DEST/releases
 //! pwent \0 TEXT \0                                `getent passwd USER...`
 //! grent \0 TEXT \0                                `getent group`
-//! unless \0 ID \0 STATUS \0                       exit status of a command's `unless` check
 //! edf \0 PATH \0 BASE64 \0 STATE \0                 a file `line:`, `block:`, `cron:` edit (`edit`)
 //! ```
 //!
@@ -29,12 +25,10 @@
 use std::collections::BTreeMap;
 
 use super::accounts::{self, GroupEntry, Passwd};
-use super::command::{self, Guard};
 use super::edit;
 use super::edit::FileSeen;
-use super::git::{self, Checkout, Remote};
-use super::release::{self, History, Pin};
-use super::sync::{self, RemoteTree};
+use super::source::files::{self, RemoteTree};
+use super::source::repo::{self, GitSsh, Remote};
 use super::{Action, Change, Desired, Kind, Observed, PlanError, Resource};
 use crate::transport::shell_quote;
 
@@ -157,15 +151,11 @@ pub fn parse_sum_line(line: &[u8]) -> Result<(String, String), String> {
 /// What the probe must report for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeployProbe {
-    /// Checkouts (`git:` destinations).
-    pub checkouts: Vec<String>,
     /// `(repo, version, ssh)` to resolve with `git ls-remote` (with that deploy key and
     /// known_hosts, when given).
-    pub remotes: Vec<(String, String, git::GitSsh)>,
+    pub remotes: Vec<(String, String, GitSsh)>,
     /// Trees to list and hash: (root, exclude patterns).
     pub trees: Vec<(String, Vec<String>)>,
-    /// Release folders (history and entries).
-    pub releases: Vec<String>,
     /// Batched probes, by kind: one fragment answering for all of the host's resources of
     /// that kind (see [`DeployProbe::add_batched`]).
     pub batches: BTreeMap<Kind, Batch>,
@@ -173,12 +163,11 @@ pub struct DeployProbe {
     pub users: Vec<String>,
     /// Read the group database (`getent group`).
     pub groups: bool,
-    /// `unless` checks of commands.
-    pub guards: Vec<Guard>,
     /// Text files read whole (`line:`, `block:`, `cron:`).
     pub files: Vec<String>,
-    /// Probe fragments of kinds that own their records (`registry::KindDef::records`).
-    pub fragments: Vec<String>,
+    /// Probe fragments of kinds that own their records (`registry::KindDef::records`), each
+    /// with the seconds it may take beyond the probe's usual bound (a check it runs).
+    pub fragments: Vec<(String, u64)>,
 }
 
 /// A kind's batched probe on one host: its items (what each resource asks, in the kind's
@@ -206,10 +195,7 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
 }
 
 impl DeployProbe {
-    pub fn add_checkout(&mut self, dest: &str) {
-        push_unique(&mut self.checkouts, dest.to_string());
-    }
-    pub fn add_remote(&mut self, repo: &str, version: &str, ssh: &git::GitSsh) {
+    pub fn add_remote(&mut self, repo: &str, version: &str, ssh: &GitSsh) {
         // One lookup per (repo, version), with the first ssh settings given for it.
         match self
             .remotes
@@ -225,9 +211,6 @@ impl DeployProbe {
     }
     pub fn add_tree(&mut self, root: &str, exclude: &[String]) {
         push_unique(&mut self.trees, (root.to_string(), exclude.to_vec()));
-    }
-    pub fn add_release(&mut self, dest: &str) {
-        push_unique(&mut self.releases, dest.to_string());
     }
     /// Adds `item` to `kind`'s batched probe, whose one fragment `fragment` writes for all
     /// its items (one `dpkg-query` for every package of the host).
@@ -245,12 +228,18 @@ impl DeployProbe {
     pub fn add_file(&mut self, path: &str) {
         push_unique(&mut self.files, path.to_string());
     }
-    pub fn add_guard(&mut self, g: Guard) {
-        push_unique(&mut self.guards, g);
-    }
     /// A fragment writing records its kind owns (see [`DeployObserved::record`]).
     pub fn add_fragment(&mut self, fragment: String) {
-        push_unique(&mut self.fragments, fragment);
+        self.add_slow_fragment(fragment, 0);
+    }
+    /// [`DeployProbe::add_fragment`] for a fragment that may run for up to `secs` seconds
+    /// (a command it runs, bounded by `timeout`): the probe waits that much longer.
+    pub fn add_slow_fragment(&mut self, fragment: String, secs: u64) {
+        push_unique(&mut self.fragments, (fragment, secs));
+    }
+    /// The seconds the fragments may take beyond the probe's usual bound.
+    pub fn fragment_secs(&self) -> u64 {
+        self.fragments.iter().map(|(_, secs)| secs).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -263,7 +252,6 @@ impl DeployProbe {
             a.iter().filter(|x| !b.contains(x)).cloned().collect()
         };
         DeployProbe {
-            checkouts: diff(&self.checkouts, &have.checkouts),
             remotes: self
                 .remotes
                 .iter()
@@ -276,7 +264,6 @@ impl DeployProbe {
                 .filter(|x| !have.trees.contains(x))
                 .cloned()
                 .collect(),
-            releases: diff(&self.releases, &have.releases),
             // One fragment answers for all of a batch: asked again for every item when one is
             // new.
             batches: (self.batches.iter())
@@ -292,26 +279,21 @@ impl DeployProbe {
                 self.users.clone()
             },
             groups: self.groups && !have.groups,
-            guards: self
-                .guards
-                .iter()
-                .filter(|g| !have.guards.contains(g))
+            files: diff(&self.files, &have.files),
+            fragments: (self.fragments.iter())
+                .filter(|f| !have.fragments.contains(f))
                 .cloned()
                 .collect(),
-            files: diff(&self.files, &have.files),
-            fragments: diff(&self.fragments, &have.fragments),
         }
     }
 
     /// The probe fragment: text to append to the probe script (before its end record).
     pub fn fragment(&self) -> String {
         let mut s = String::new();
-        s.push_str(&git::probe_checkouts(&self.checkouts));
-        s.push_str(&git::probe_remotes(&self.remotes));
+        s.push_str(&repo::probe_remotes(&self.remotes));
         for (root, exclude) in &self.trees {
-            s.push_str(&sync::probe_tree(root, exclude));
+            s.push_str(&files::probe_tree(root, exclude));
         }
-        s.push_str(&release::probe_fragment(&self.releases));
         for b in self.batches.values() {
             s.push_str(&(b.fragment)(&b.items));
         }
@@ -324,11 +306,8 @@ impl DeployProbe {
         if self.groups {
             s.push_str("printf 'grent\\0'\ngetent group\nprintf '\\0'\n");
         }
-        for g in &self.guards {
-            s.push_str(&command::probe_guard(g));
-        }
         s.push_str(&edit::probe_fragment(&self.files));
-        for f in &self.fragments {
+        for (f, _) in &self.fragments {
             s.push_str(f);
         }
         s
@@ -338,19 +317,13 @@ impl DeployProbe {
 /// What the probe found for these kinds on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeployObserved {
-    /// By destination.
-    pub checkouts: BTreeMap<String, Checkout>,
     /// By (repo, version).
     pub remotes: BTreeMap<(String, String), Remote>,
     /// By root.
     pub trees: BTreeMap<String, RemoteTree>,
-    /// By release folder.
-    pub releases: BTreeMap<String, History>,
     /// `None` when not asked; by name (users that do not exist are absent).
     pub users: Option<BTreeMap<String, Passwd>>,
     pub groups: Option<BTreeMap<String, GroupEntry>>,
-    /// `unless` exit statuses by guard id (`None`: its `chdir` does not exist).
-    pub guards: BTreeMap<String, Option<i32>>,
     /// Text files read whole, by path.
     pub files: BTreeMap<String, FileSeen>,
     /// The records kinds own (`registry::KindDef::records`): by tag and key, the fields
@@ -373,10 +346,8 @@ impl DeployObserved {
 
     /// Adds a later probe's findings.
     pub fn merge(&mut self, more: DeployObserved) {
-        self.checkouts.extend(more.checkouts);
         self.remotes.extend(more.remotes);
         self.trees.extend(more.trees);
-        self.releases.extend(more.releases);
         // A kind's batched probe answered again: its earlier records go.
         for tag in more.host_records.keys() {
             if let Some((kind, _)) = super::registry::record_of(tag.as_bytes()) {
@@ -393,7 +364,6 @@ impl DeployObserved {
         if more.groups.is_some() {
             self.groups = more.groups;
         }
-        self.guards.extend(more.guards);
         self.files.extend(more.files);
         self.records.extend(more.records);
     }
@@ -459,16 +429,13 @@ pub fn plan(
     ))
 }
 
-/// After planning, a rollback's `previous` is the release the plan chose: the check after
-/// apply must see that one as desired (else it would go back one more).
+/// After planning, what the plan chose for each resource becomes what it wants
+/// ([`super::Spec::settle`]: a rollback's `previous` is the release the plan chose): the check
+/// after apply must see that as desired (else it would go back one more).
 pub fn settle_pins(resources: &mut [Resource], work: &BTreeMap<usize, Work>) {
     for (i, w) in work {
-        if let (Some(r), Work::Release(w)) = (resources.get_mut(*i), w) {
-            if let Desired::Release(s) = &mut r.desired {
-                if s.pin.is_some() {
-                    s.pin = Some(Pin::Id(w.id.clone()));
-                }
-            }
+        if let Some(r) = resources.get_mut(*i) {
+            r.desired.settle(w);
         }
     }
 }
@@ -498,8 +465,8 @@ pub fn apply_fragment(
 /// How many fields follow a record tag of these kinds; `None`: not one of theirs.
 pub fn record_fields(tag: &[u8]) -> Option<usize> {
     Some(match tag {
-        b"gitco" | b"gitls" => 4,
-        b"tree" | b"tsums" | b"relh" | b"relent" | b"unless" => 2,
+        b"gitls" => 4,
+        b"tree" | b"tsums" => 2,
         b"tent" => 6,
         b"pwent" | b"grent" => 1,
         b"edf" => 3,
@@ -521,22 +488,18 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
         ));
     }
     match tag {
-        b"gitco" => {
-            let c = git::parse_checkout(&text(f[1]), &text(f[2]), &text(f[3]))?;
-            obs.checkouts.insert(text(f[0]), c);
-        }
         b"gitls" => {
             let status: i32 = text(f[2])
                 .parse()
                 .map_err(|_| format!("bad ls-remote status `{}`", text(f[2])))?;
-            let r = git::parse_ls_remote(&text(f[1]), status, &text(f[3]));
+            let r = repo::parse_ls_remote(&text(f[1]), status, &text(f[3]));
             obs.remotes.insert((text(f[0]), text(f[1])), r);
         }
         b"tree" => {
             let root = text(f[0]);
             let state = text(f[1]);
             let t = obs.trees.entry(root).or_default();
-            t.state = sync::TreeState::parse(&state)
+            t.state = files::TreeState::parse(&state)
                 .ok_or_else(|| format!("bad tree state `{state}`"))?;
         }
         b"tent" => {
@@ -558,26 +521,8 @@ pub fn absorb(obs: &mut DeployObserved, tag: &[u8], f: &[&[u8]]) -> Result<(), S
                 t.add_sum(&root, &name, hex);
             }
         }
-        b"relh" => {
-            let h = obs.releases.entry(text(f[0])).or_default();
-            h.log = release::parse_log(&text(f[1]));
-        }
-        b"relent" => {
-            let h = obs.releases.entry(text(f[0])).or_default();
-            h.entries.push(text(f[1]));
-        }
         b"pwent" => obs.users = Some(accounts::parse_passwd(&text(f[0]))?),
         b"grent" => obs.groups = Some(accounts::parse_group(&text(f[0]))?),
-        b"unless" => {
-            let status = match text(f[1]).as_str() {
-                "nodir" => None,
-                s => Some(
-                    s.parse::<i32>()
-                        .map_err(|_| format!("bad unless status `{s}`"))?,
-                ),
-            };
-            obs.guards.insert(text(f[0]), status);
-        }
         b"edf" => {
             obs.files
                 .insert(text(f[0]), edit::parse_record(f[1], f[2])?);
@@ -634,20 +579,20 @@ mod tests {
 
     #[test]
     fn one_lookup_per_remote_with_the_ssh_settings_given_for_it() {
-        let kh = git::GitSsh {
+        let kh = GitSsh {
             key: None,
             known_hosts: Some("h ssh-ed25519 AAAA".into()),
         };
         let mut p = DeployProbe::default();
-        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "main", &GitSsh::default());
         p.add_remote("git@h:a.git", "main", &kh);
-        p.add_remote("git@h:a.git", "main", &git::GitSsh::default());
-        p.add_remote("git@h:a.git", "v2", &git::GitSsh::default());
+        p.add_remote("git@h:a.git", "main", &GitSsh::default());
+        p.add_remote("git@h:a.git", "v2", &GitSsh::default());
         assert_eq!(
             p.remotes,
             vec![
                 ("git@h:a.git".to_string(), "main".to_string(), kh),
-                ("git@h:a.git".into(), "v2".into(), git::GitSsh::default()),
+                ("git@h:a.git".into(), "v2".into(), GitSsh::default()),
             ]
         );
     }
@@ -678,13 +623,12 @@ mod tests {
     #[test]
     fn records_are_counted_and_checked() {
         let mut o = DeployObserved::default();
-        assert!(absorb(&mut o, b"gitco", &[b"/d", b"repo"]).is_err());
+        assert!(absorb(&mut o, b"gitls", &[b"/d", b"repo"]).is_err());
         assert!(absorb(&mut o, b"unknown", &[]).is_err());
-        absorb(&mut o, b"unless", &[b"g1", b"1"]).unwrap();
-        absorb(&mut o, b"unless", &[b"g2", b"nodir"]).unwrap();
-        assert!(absorb(&mut o, b"unless", &[b"g3", b"x"]).is_err());
-        assert_eq!(o.guards["g1"], Some(1));
-        assert_eq!(o.guards["g2"], None);
+        absorb(&mut o, b"tree", &[b"/srv/app", b"dir"]).unwrap();
+        assert!(absorb(&mut o, b"tree", &[b"/srv/app"]).is_err());
+        assert!(absorb(&mut o, b"tree", &[b"/srv/x", b"bad"]).is_err());
+        assert_eq!(o.trees["/srv/app"].state, files::TreeState::Dir);
     }
 
     #[test]
@@ -743,10 +687,10 @@ mod tests {
         }
         a.add_batched(Kind::Package, "curl".into(), frag);
         a.add_user("app");
-        a.add_checkout("/srv/src");
+        a.add_tree("/srv/src", &[]);
         let mut b = a.clone();
         b.add_batched(Kind::Package, "git".into(), frag);
-        b.add_checkout("/srv/other");
+        b.add_tree("/srv/other", &[]);
         let m = b.minus(&a);
         assert_eq!(
             m.batches[&Kind::Package].items,
@@ -756,7 +700,7 @@ mod tests {
         let mut c = a.clone();
         c.add_batched(Kind::Command, "x".into(), frag);
         assert!(!c.minus(&a).batches.contains_key(&Kind::Package));
-        assert_eq!(m.checkouts, vec!["/srv/other".to_string()]);
+        assert_eq!(m.trees, vec![("/srv/other".to_string(), Vec::new())]);
         assert!(m.users.is_empty());
         assert!(!m.groups);
         assert!(a.minus(&a).is_empty());

@@ -19,6 +19,7 @@ pub mod program;
 pub mod registry;
 pub mod release;
 pub mod service;
+pub mod source;
 pub mod sync;
 pub mod tree;
 pub mod user;
@@ -144,6 +145,8 @@ pub struct LinkSpec {
 }
 
 pub use program::{ProgramSpec, ProgramState};
+/// A release id (`play rollback --to ID`): the name of a folder of a release's `releases/`.
+pub use release::is_id as is_release_id;
 pub use service::{ServiceSpec, ServiceState, UnitState};
 
 /// The desired state of one resource, fully rendered for one host.
@@ -175,7 +178,7 @@ pub enum Desired {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Work {
     Git(git::GitOp),
-    Sync(sync::SyncWork),
+    Sync(source::files::SyncWork),
     Release(release::ReleaseWork),
     Package(package::PackageOp),
     User(user::UserOp),
@@ -311,6 +314,37 @@ pub trait Spec {
     /// synced tree, releases): resources below it are known only after that step.
     fn tree_root(&self) -> Option<&str> {
         None
+    }
+    /// A path whose existence decides whether its step runs, and which that step makes (a
+    /// command's `creates`): resources below it are known only after that step, and its own
+    /// outcome only after an earlier step changing that path or a tree holding it.
+    fn creates(&self) -> Option<&str> {
+        None
+    }
+    /// Trees it owns whole, each with why (a synced tree it deletes in, a release's
+    /// `current/`): a resource of a path inside one would never converge (`play check`).
+    fn owned_trees(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// After planning, what the plan chose for it becomes what it wants (a rollback's
+    /// `previous`: the release the plan chose), so that the verify step after apply sees that
+    /// as desired.
+    fn settle(&mut self, _work: &Work) {}
+    /// Its watch list is `on_change`: it runs, in declared order, when a resource declared
+    /// before it changes in this run, so it is planned once the host's other changes are
+    /// known (a command).
+    fn runs_on_change(&self) -> bool {
+        false
+    }
+    /// Its planned change is a check, reported apart from the changes (a command with
+    /// `changed: false`).
+    fn is_check(&self) -> bool {
+        false
+    }
+    /// The verify step after apply expects its change gone (false: it ran or was not due,
+    /// and is not planned again, as a command).
+    fn verified_after_apply(&self) -> bool {
+        true
     }
     /// Paths it writes besides its key (a program's conf file, a service's unit file, a cron
     /// job's file): like its key, each has one owner on a host (`play check`).
@@ -640,6 +674,36 @@ impl Desired {
     /// See [`Spec::tree_root`].
     pub fn tree_root(&self) -> Option<&str> {
         each_spec!(self, s => s.tree_root())
+    }
+
+    /// See [`Spec::creates`].
+    pub fn creates(&self) -> Option<&str> {
+        each_spec!(self, s => s.creates())
+    }
+
+    /// See [`Spec::owned_trees`].
+    pub fn owned_trees(&self) -> Vec<(String, String)> {
+        each_spec!(self, s => s.owned_trees())
+    }
+
+    /// See [`Spec::settle`].
+    pub fn settle(&mut self, work: &Work) {
+        each_spec!(self, s => s.settle(work))
+    }
+
+    /// See [`Spec::runs_on_change`].
+    pub fn runs_on_change(&self) -> bool {
+        each_spec!(self, s => s.runs_on_change())
+    }
+
+    /// See [`Spec::is_check`].
+    pub fn is_check(&self) -> bool {
+        each_spec!(self, s => s.is_check())
+    }
+
+    /// See [`Spec::verified_after_apply`].
+    pub fn verified_after_apply(&self) -> bool {
+        each_spec!(self, s => s.verified_after_apply())
     }
 
     /// See [`Spec::print_paths`].
@@ -1036,7 +1100,7 @@ impl Sign {
 /// The files a sync or release changes, as the report lists them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileList {
-    /// At most [`sync::MAX_LISTED`], sorted by path: (sign, `PATH` or `PATH (why)`).
+    /// At most [`source::files::MAX_LISTED`], sorted by path: (sign, `PATH` or `PATH (why)`).
     pub files: Vec<(Sign, String)>,
     /// How many more change and are not listed.
     pub more: usize,

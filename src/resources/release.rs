@@ -34,10 +34,13 @@ use std::sync::Arc;
 
 use super::archive::ArchiveError;
 use super::deploy::{set_args, short, Planned, Refused};
-use super::git::{self, Remote, GIT, GIT_FN};
-use super::sync::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
+use super::source::chown_spec;
+use super::source::files::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
+use super::source::repo::{self, Remote, GIT, GIT_FN};
 use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
+use crate::resolve::{Base, Keys, ResolveError, RELEASE_PIN_VAR};
 use crate::transport::{heredoc, shell_quote};
+use crate::yaml::Value as YValue;
 
 /// Releases kept by default.
 pub const DEFAULT_KEEP: usize = 5;
@@ -62,7 +65,7 @@ pub enum ReleaseSource {
         version: String,
         depth: Option<u32>,
         /// `key:` and `known_hosts:` of the fetch.
-        ssh: git::GitSsh,
+        ssh: repo::GitSsh,
     },
 }
 
@@ -234,7 +237,29 @@ pub fn parse_log(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The probe fragment for release folders (`relh`, `relent` records; builtins only).
+/// The probe record of a release folder's history: `relh \0 DEST \0 TEXT \0`, its
+/// `revisions.log` (none when it has no log).
+const LOG_RECORD: &str = "relh";
+
+/// The probe record of a release folder's releases: `relent \0 DEST \0 NAMES \0`, the
+/// names in `DEST/releases`, each followed by `/` (a name never holds one).
+const ENTRIES_RECORD: &str = "relent";
+
+/// The history of the release folder `dest` as the probe saw it (empty when it saw none).
+pub fn seen_history(o: &super::deploy::DeployObserved, dest: &str) -> History {
+    let field = |tag| o.record(tag, dest).and_then(|f| f.first());
+    History {
+        log: field(LOG_RECORD).map(|t| parse_log(t)).unwrap_or_default(),
+        entries: (field(ENTRIES_RECORD).into_iter())
+            .flat_map(|names| names.split('/'))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
+/// The probe fragment for release folders ([`LOG_RECORD`], [`ENTRIES_RECORD`]; builtins
+/// only).
 pub fn probe_fragment(dests: &[String]) -> String {
     if dests.is_empty() {
         return String::new();
@@ -247,9 +272,11 @@ for d do
     while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$d/{LOG}"
     printf '\0'
   fi
+  n=
   for e in "$d"/releases/*; do
-    if [ -d "$e" ] && ! [ -L "$e" ] && ! [ -e "$d/releases/.building-${{e##*/}}" ]; then printf 'relent\0%s\0%s\0' "$d" "${{e##*/}}"; fi
+    if [ -d "$e" ] && ! [ -L "$e" ] && ! [ -e "$d/releases/.building-${{e##*/}}" ]; then n="$n${{e##*/}}/"; fi
   done
+  printf 'relent\0%s\0%s\0' "$d" "$n"
 done
 "#,
         set_args(dests)
@@ -366,10 +393,10 @@ fn wanted(
                 count(Sign::Removed)
             )];
             let shown = FileList {
-                files: listed.iter().take(sync::MAX_LISTED).cloned().collect(),
-                more: listed.len().saturating_sub(sync::MAX_LISTED),
+                files: listed.iter().take(files::MAX_LISTED).cloned().collect(),
+                more: listed.len().saturating_sub(files::MAX_LISTED),
             };
-            let fresh = sync::diff(tree, &spec.layout, true, &RemoteTree::default());
+            let fresh = files::diff(tree, &spec.layout, true, &RemoteTree::default());
             (
                 Build::Sync {
                     base: None,
@@ -411,7 +438,7 @@ fn from_source(
             });
             let base = live.and(current.map(str::to_string));
             let empty = RemoteTree::default();
-            let work = sync::diff(tree, &spec.layout, true, live.unwrap_or(&empty));
+            let work = files::diff(tree, &spec.layout, true, live.unwrap_or(&empty));
             let lines = if base.is_some() {
                 work.details()
             } else {
@@ -420,7 +447,7 @@ fn from_source(
             Ok((id, Build::Sync { base, work }, lines))
         }
         ReleaseSource::Git { repo, version, .. } => {
-            let (commit, reference) = git::wanted(repo, version, seen.remote)?;
+            let (commit, reference) = repo::wanted(repo, version, seen.remote)?;
             let id = commit[..12].to_string();
             let at = if reference == commit {
                 short(&commit).to_string()
@@ -715,7 +742,7 @@ pub fn apply_fragment(
         spec.dest
     );
     let mut stdin = Vec::new();
-    let chown = git::chown_spec(&spec.layout.owner, &spec.layout.group).map(|c| q(&c));
+    let chown = chown_spec(&spec.layout.owner, &spec.layout.group).map(|c| q(&c));
     // DEST and its `releases/` may belong to the owner: every step works from inside the pinned
     // folder (`play_enter`), on names, never through a path the owner could swap for a link;
     // a new release is built in root's private folder and renamed into place.
@@ -800,15 +827,15 @@ n=\"$b/r\"
                     None => s.push_str(&format!("mkdir -- {n} || {undo}\n")),
                 }
                 s.push_str(
-                    &sync::removal_lines(i, n, work, "").replace(&format!("play_fail {i}"), &undo),
+                    &files::removal_lines(i, n, work, "").replace(&format!("play_fail {i}"), &undo),
                 );
                 if !work.upload.is_empty() || !work.new_dirs.is_empty() {
-                    let tar = sync::archive(tree, &spec.layout, work)?;
-                    s.push_str(&sync::extract_lines(i, n, tar.len(), &undo, ""));
-                    stdin = sync::stdin_with_marker(i, &tar);
+                    let tar = files::archive(tree, &spec.layout, work)?;
+                    s.push_str(&files::extract_lines(i, n, tar.len(), &undo, ""));
+                    stdin = files::stdin_with_marker(i, &tar);
                 }
                 s.push_str(
-                    &sync::attr_lines(i, n, &Layout::default(), work, "")
+                    &files::attr_lines(i, n, &Layout::default(), work, "")
                         .replace(&format!("play_fail {i}"), &undo),
                 );
             }
@@ -823,9 +850,9 @@ n=\"$b/r\"
                 let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
                 s.push_str(GIT_FN);
                 if !ssh.is_empty() {
-                    s.push_str(git::GIT_KEY_FN);
+                    s.push_str(repo::GIT_KEY_FN);
                 }
-                s.push_str(&git::upload_pack_lines(repo));
+                s.push_str(&repo::upload_pack_lines(repo));
                 s.push_str(&format!(
                     "if [ \"$(id -u)\" = 0 ]; then\n  c={}\n  (umask 077 && mkdir -p -- {root}) && chmod 0700 {root} || {undo}\nelse\n  c={}\nfi\n",
                     q(&spec.cache()),
@@ -861,7 +888,7 @@ n=\"$b/r\"
         s.push_str(&shared_lines(spec, n, &undo));
         s.push_str(&format!(
             "chmod 0{} {n} || {undo}\n",
-            mode_str(sync::DIR_MODE)
+            mode_str(files::DIR_MODE)
         ));
         if let Some(c) = &chown {
             s.push_str(&format!("chown -R -- {c} {n} || {undo}\n"));
@@ -954,7 +981,7 @@ n=\"$b/r\"
 
 impl super::Spec for ReleaseSpec {
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-        p.add_release(&self.dest);
+        p.add_fragment(probe_fragment(std::slice::from_ref(&self.dest)));
         if self.pin.is_none() {
             if let Some((root, exclude)) = self.probe_tree() {
                 p.add_tree(&root, &exclude);
@@ -973,7 +1000,7 @@ impl super::Spec for ReleaseSpec {
         _changed: &[&str],
     ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
         let o = &observed.deploy;
-        let history = o.releases.get(&self.dest).cloned().unwrap_or_default();
+        let history = seen_history(o, &self.dest);
         let tree = match (self.probe_tree(), &self.pin) {
             (Some((root, _)), None) => Some(
                 o.trees
@@ -1013,8 +1040,9 @@ impl super::Spec for ReleaseSpec {
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let (key, deploy) = (self.key(), &observed.deploy);
-        if let Some(h) = deploy.releases.get(key) {
-            out.insert(format!("release {key}"), super::digest_of(h));
+        if deploy.record(ENTRIES_RECORD, key).is_some() {
+            let h = seen_history(deploy, key);
+            out.insert(format!("release {key}"), super::digest_of(&h));
         }
         for (root, t) in &deploy.trees {
             out.insert(format!("tree {root}"), super::digest_of(t));
@@ -1059,8 +1087,22 @@ impl super::Spec for ReleaseSpec {
     fn written(&self) -> Option<&str> {
         Some(&self.dest)
     }
+    fn owned_trees(&self) -> Vec<(String, String)> {
+        [self.current(), self.releases()]
+            .into_iter()
+            .map(|inner| {
+                let why = format!("release {} replaces {inner} on every switch", self.dest);
+                (inner, why)
+            })
+            .collect()
+    }
     fn tree_root(&self) -> Option<&str> {
         Some(&self.dest)
+    }
+    fn settle(&mut self, work: &super::Work) {
+        if let (Some(_), super::Work::Release(w)) = (&self.pin, work) {
+            self.pin = Some(Pin::Id(w.id.clone()));
+        }
     }
 }
 
@@ -1084,17 +1126,208 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     plug: super::registry::Plug::Deploy,
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
-    render: super::registry::Render::Fn(crate::resolve::deploy::release),
+    render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
-    records: &[],
-    check_entry: super::registry::any_entry,
+    records: &[
+        super::registry::Record {
+            tag: LOG_RECORD,
+            fields: 2,
+            per_host: false,
+        },
+        super::registry::Record {
+            tag: ENTRIES_RECORD,
+            fields: 2,
+            per_host: false,
+        },
+    ],
+    check_entry,
 };
+
+/// [`super::registry::KindDef::check_entry`]: a release needs `from`.
+fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
+    match entry.from {
+        None => Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into()),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `release:` from its entry (its registry line's `render`).
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, attrs, state } = b;
+    let raw = k.raw();
+    k.no_state("release", &state)?;
+    let source = source_of(k)?;
+    let keep = match k.number("keep", &raw.keep)? {
+        None => DEFAULT_KEEP,
+        Some(0) => return Err(k.fail("keep", "keep must be at least 1".into())),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let pin = match k.extra_var(RELEASE_PIN_VAR) {
+        None => None,
+        Some(v) => {
+            let text = match v {
+                YValue::String(s) => s.trim().to_string(),
+                other => crate::yaml::to_string(other).trim().to_string(),
+            };
+            match text.as_str() {
+                "" => None,
+                "previous" => Some(Pin::Previous),
+                id if is_id(id) => Some(Pin::Id(id.to_string())),
+                other => {
+                    return Err(k.fail(
+                        "release",
+                        format!(
+                            "-e {RELEASE_PIN_VAR}={other}: expected `previous` or a release id (12 hex digits)"
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(super::Desired::Release(ReleaseSpec {
+        dest: key,
+        source,
+        layout: Layout {
+            owner: attrs.owner,
+            group: attrs.group,
+            mode: attrs.mode,
+        },
+        keep,
+        pin,
+        cache_root: CACHE_ROOT.into(),
+        steps: {
+            let shared = k.list("shared", &raw.shared)?.unwrap_or_default();
+            check_shared_list(&shared).map_err(|m| k.fail("shared", m))?;
+            let build = k.list("build", &raw.build)?.unwrap_or_default();
+            if build.iter().any(|c| c.trim().is_empty()) {
+                return Err(k.fail("build", "build: an empty command".into()));
+            }
+            let environment = k.mapping("environment", &raw.environment)?;
+            super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
+            Steps {
+                shared,
+                build,
+                environment,
+            }
+        },
+    }))
+}
+
+/// `from: {sync: FOLDER, exclude: [...]}` or `from: {git: REPO, version: V, depth: N, key: K,
+/// known_hosts: H}`.
+fn source_of(k: &Keys) -> Result<ReleaseSource, ResolveError> {
+    let bad = || {
+        k.fail(
+            "from",
+            "from: expected `{sync: FOLDER, exclude: [...]}` or `{git: REPO, version: V, depth: N}`"
+                .into(),
+        )
+    };
+    let Some(YValue::Mapping(m)) = &k.raw().from else {
+        return Err(bad());
+    };
+    let get = |name: &str| {
+        m.iter()
+            .find(|(key, _)| matches!(key, YValue::String(s) if s == name))
+            .map(|(_, v)| v.clone())
+    };
+    for (key, _) in m {
+        let known = matches!(key, YValue::String(s) if ["sync", "exclude", "git", "version", "depth", "key", "known_hosts"].contains(&s.as_str()));
+        if !known {
+            return Err(k.fail(
+                "from",
+                format!(
+                    "from: unknown key `{}` (sync, exclude, git, version, depth, key, known_hosts)",
+                    crate::yaml::to_string(key).trim()
+                ),
+            ));
+        }
+    }
+    let text = |name: &str| -> Result<Option<String>, ResolveError> {
+        match get(name) {
+            None => Ok(None),
+            Some(v) => (k.scalar_of("from", &v)?)
+                .map(Some)
+                .ok_or_else(|| k.fail("from", format!("from: `{name}` must be a string"))),
+        }
+    };
+    match (text("sync")?, text("git")?) {
+        (Some(src), None) => {
+            if ["version", "depth", "key", "known_hosts"]
+                .iter()
+                .any(|n| get(n).is_some())
+            {
+                return Err(k.fail(
+                    "from",
+                    "from: `version`, `depth`, `key` and `known_hosts` go with `git`".into(),
+                ));
+            }
+            let exclude = k.list("from", &get("exclude"))?.unwrap_or_default();
+            let (src, tree) = k.source_tree("from", &src, &exclude)?;
+            Ok(ReleaseSource::Sync { src, tree, exclude })
+        }
+        (None, Some(repo)) => {
+            if get("exclude").is_some() {
+                return Err(k.fail("from", "from: `exclude` goes with `sync`".into()));
+            }
+            repo::check_repo(&repo).map_err(|m| k.fail("from", format!("from: {m}")))?;
+            let version = text("version")?.unwrap_or_else(|| "HEAD".into());
+            repo::check_version(&version).map_err(|m| k.fail("from", format!("from: {m}")))?;
+            let depth = match k.id("from", &get("depth"))? {
+                Some(0) => return Err(k.fail("from", "from: depth must be at least 1".into())),
+                d => d,
+            };
+            let ssh = k.git_ssh(("from", text("key")?), ("from", text("known_hosts")?))?;
+            Ok(ReleaseSource::Git {
+                repo,
+                version,
+                depth,
+                ssh,
+            })
+        }
+        _ => Err(bad()),
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::resources::sha256_hex;
-    use crate::resources::sync::{LocalFile, RemoteEntry};
+    use crate::resources::source::files::{LocalFile, RemoteEntry};
+
+    #[test]
+    fn the_history_is_read_from_the_release_records() {
+        use crate::resources::deploy::{absorb, DeployObserved};
+        let mut o = DeployObserved::default();
+        absorb(
+            &mut o,
+            b"relent",
+            &[b"/srv/app", b"0123456789ab/ba9876543210/"],
+        )
+        .unwrap();
+        absorb(
+            &mut o,
+            b"relh",
+            &[
+                b"/srv/app",
+                b"0123456789ab deployed
+not an id
+",
+            ],
+        )
+        .unwrap();
+        absorb(&mut o, b"relent", &[b"/srv/empty", b""]).unwrap();
+        let h = seen_history(&o, "/srv/app");
+        assert_eq!(h.entries, ["0123456789ab", "ba9876543210"]);
+        assert_eq!(
+            h.log,
+            [("0123456789ab".to_string(), "deployed".to_string())]
+        );
+        assert_eq!(seen_history(&o, "/srv/empty"), History::default());
+        assert_eq!(seen_history(&o, "/srv/unseen"), History::default());
+        let f = probe_fragment(&["/srv/app".into()]);
+        assert!(f.contains(r#"printf 'relent\0%s\0%s\0' "$d" "$n""#), "{f}");
+    }
 
     const C1: &str = "aaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     const C2: &str = "ccccccccccccdddddddddddddddddddddddddddd";
@@ -1137,7 +1370,7 @@ mod tests {
                 repo: "/srv/repo.git".into(),
                 version: version.into(),
                 depth: Some(1),
-                ssh: git::GitSsh::default(),
+                ssh: repo::GitSsh::default(),
             },
             layout: Layout::default(),
             keep: 3,

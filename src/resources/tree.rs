@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Change, Desired, Kind, Resource};
+use super::{Change, Desired, Resource};
 
 /// The folders above `path`, top first, `/` and `path` itself excluded
 /// (`/a/b/c` → `/a`, `/a/b`). Repeated and trailing slashes do not count.
@@ -150,23 +150,21 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
         let Some(res) = resources.get(c.index) else {
             continue;
         };
-        let own = match &res.desired {
-            Desired::Command(s) => s.creates.as_deref(),
-            d if c.kind.is_path() => d.written().or(Some(c.key.as_str())),
-            _ => None,
+        let creates = res.desired.creates();
+        let own = match creates {
+            Some(p) => Some(p),
+            None if c.kind.is_path() => res.desired.written().or(Some(c.key.as_str())),
+            None => None,
         };
         if let Some(p) = own {
             let deeper = |(root, _): &&(String, String)| {
-                is_under(p, root) || (c.kind == Kind::Command && normalize(p) == *root)
+                is_under(p, root) || (creates.is_some() && normalize(p) == *root)
             };
             if let Some((_, label)) = roots.iter().find(deeper) {
                 c.after = Some(label.clone());
             }
         }
-        let root = match &res.desired {
-            Desired::Command(s) => s.creates.as_deref().map(normalize),
-            d => d.tree_root().map(normalize),
-        };
+        let root = (creates.or(res.desired.tree_root())).map(normalize);
         if let Some(root) = root {
             roots.push((root, format!("{} {}", c.kind, c.key)));
         }
@@ -180,25 +178,8 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
 pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
     let mut owners: Vec<(String, String, &Resource)> = Vec::new();
     for r in resources {
-        match &r.desired {
-            Desired::Sync(s) if s.delete => owners.push((
-                normalize(&s.dest),
-                format!(
-                    "sync {} with delete: true deletes what its source does not have",
-                    s.dest
-                ),
-                r,
-            )),
-            Desired::Release(s) => {
-                for inner in [s.current(), s.releases()] {
-                    owners.push((
-                        normalize(&inner),
-                        format!("release {} replaces {inner} on every switch", s.dest),
-                        r,
-                    ));
-                }
-            }
-            _ => {}
+        for (root, why) in r.desired.owned_trees() {
+            owners.push((normalize(&root), why, r));
         }
     }
     let mut out = Vec::new();
