@@ -16,7 +16,7 @@
 //! per-kind plan functions in the order the engine's `plan_host` calls them (that function is
 //! private to the engine: see `plan`), and the script is built by `apply::script_full`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use play::apply;
@@ -549,4 +549,27 @@ fn kinds_are_named_only_by_the_registry() {
     assert!(naming
         .values()
         .all(|files| files.iter().any(|f| f == "resources/registry.rs")));
+}
+
+/// Issue 12: a new kind is one line of the registry's `kinds!` table. `Kind`, `Desired`, the
+/// dispatch over `Desired`, `registry::ALL` and `registry::def` are generated from it, so no
+/// source file but `resources/registry.rs` names every kind (a file naming them all repeats
+/// the list).
+#[test]
+fn only_the_registry_lists_the_kinds() {
+    let naming = files_naming_kinds();
+    let mut every: Option<BTreeSet<&String>> = None;
+    for files in naming.values() {
+        let these: BTreeSet<&String> = files.iter().collect();
+        every = Some(match every {
+            None => these,
+            Some(e) => e.intersection(&these).copied().collect(),
+        });
+    }
+    let every: Vec<&String> = every.unwrap_or_default().into_iter().collect();
+    assert_eq!(
+        every,
+        vec!["resources/registry.rs"],
+        "files naming every kind: only the registry's `kinds!` table may list them"
+    );
 }

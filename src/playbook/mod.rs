@@ -166,42 +166,47 @@ enum KindField<'a> {
     Other,
 }
 
-impl RawResource {
-    /// The value of the key named `name` when it is a kind's name and the entry has it: text,
-    /// or (`package:`, a name or a list) a YAML value. The one place the entry's kind keys are
-    /// looked up (by the registry's names).
-    fn kind_field(&self, name: &str) -> Option<KindField<'_>> {
-        fn text(v: &Option<String>) -> Option<KindField<'_>> {
-            v.as_deref().map(KindField::Text)
-        }
-        match name {
-            "file" => text(&self.file),
-            "directory" => text(&self.directory),
-            "link" => text(&self.link),
-            "program" => text(&self.program),
-            "service" => text(&self.service),
-            "git" => text(&self.git),
-            "sync" => text(&self.sync),
-            "release" => text(&self.release),
-            "package" => self.package.as_ref().map(|_| KindField::Other),
-            "command" => text(&self.command),
-            "user" => text(&self.user),
-            "group" => text(&self.group),
-            "line" => text(&self.line),
-            "block" => text(&self.block),
-            "cron" => text(&self.cron),
-            "download" => text(&self.download),
-            "apt_source" => text(&self.apt_source),
-            "venv" => text(&self.venv),
-            _ => None,
-        }
-    }
+/// A field of [`RawResource`] naming a kind: text, or (`package:`, a name or a list) a YAML
+/// value.
+trait KindKey {
+    fn kind_field(&self) -> Option<KindField<'_>>;
+}
 
+impl KindKey for Option<String> {
+    fn kind_field(&self) -> Option<KindField<'_>> {
+        self.as_deref().map(KindField::Text)
+    }
+}
+
+impl KindKey for Option<Value> {
+    fn kind_field(&self) -> Option<KindField<'_>> {
+        self.as_ref().map(|_| KindField::Other)
+    }
+}
+
+/// `RawResource::kind_field` from the list of `registry::kinds!`: each kind's field is named
+/// as its module.
+macro_rules! kind_field_fn {
+    (() $($kind:ident => $module:ident, $spec:ty;)*) => {
+        impl RawResource {
+            /// The value of `kind`'s key when the entry has it. The one place the entry's kind
+            /// keys are looked up.
+            fn kind_field(&self, kind: Kind) -> Option<KindField<'_>> {
+                match kind {
+                    $(Kind::$kind => self.$module.kind_field(),)*
+                }
+            }
+        }
+    };
+}
+registry::kinds!(kind_field_fn!());
+
+impl RawResource {
     /// (kind, key expression) of the entry. A `package:` list has no single key expression:
     /// its expression is `""` (see `resolve`).
     pub fn kind(&self) -> Option<(Kind, &str)> {
         let kind = self.kind_name()?;
-        match self.kind_field(kind.as_str())? {
+        match self.kind_field(kind)? {
             KindField::Text(key) => Some((kind, key)),
             KindField::Other => Some((kind, "")),
         }
@@ -214,7 +219,7 @@ impl RawResource {
     /// is named.
     fn kinds(&self) -> Vec<Kind> {
         let given: Vec<Kind> = (registry::ALL.into_iter())
-            .filter(|k| self.kind_field(k.as_str()).is_some())
+            .filter(|k| self.kind_field(*k).is_some())
             .collect();
         let key_of_another =
             |k: Kind| (given.iter()).any(|o| *o != k && o.def().keys.contains(&k.as_str()));

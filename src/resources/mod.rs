@@ -149,30 +149,6 @@ pub use program::{ProgramSpec, ProgramState};
 pub use release::is_id as is_release_id;
 pub use service::{ServiceSpec, ServiceState, UnitState};
 
-/// The desired state of one resource, fully rendered for one host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Desired {
-    File(FileSpec),
-    Directory(DirectorySpec),
-    Link(LinkSpec),
-    Program(ProgramSpec),
-    Service(ServiceSpec),
-    Git(git::GitSpec),
-    Sync(sync::SyncSpec),
-    Release(release::ReleaseSpec),
-    Package(package::PackageSpec),
-    User(user::UserSpec),
-    Group(group::GroupSpec),
-    Command(command::CommandSpec),
-    Line(line::LineSpec),
-    Block(block::BlockSpec),
-    Cron(cron::CronSpec),
-    // fetch kinds
-    Download(download::DownloadSpec),
-    AptSource(apt_source::AptSourceSpec),
-    Venv(venv::VenvSpec),
-}
-
 /// The work apply does for a planned change of a kind of `resources::deploy` (the list of
 /// those kinds, beside [`Desired`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,29 +185,23 @@ impl Work {
     }
 }
 
-/// Kind of a resource, as written in playbooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    File,
-    Directory,
-    Link,
-    Program,
-    Service,
-    Git,
-    Sync,
-    Release,
-    Package,
-    User,
-    Group,
-    Command,
-    Line,
-    Block,
-    Cron,
-    // fetch kinds
-    Download,
-    AptSource,
-    Venv,
+/// `Kind` and `Desired` from the list of `registry::kinds!`.
+macro_rules! kind_types {
+    (() $($kind:ident => $module:ident, $spec:ty;)*) => {
+        /// Kind of a resource, as written in playbooks.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Kind {
+            $($kind,)*
+        }
+
+        /// The desired state of one resource, fully rendered for one host.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Desired {
+            $($kind($spec),)*
+        }
+    };
 }
+registry::kinds!(kind_types!());
 
 impl Kind {
     /// Its registry line ([`registry::def`]).
@@ -309,6 +279,11 @@ pub trait Spec {
     /// content; `sensitive`: its content withheld).
     fn shown(&self, _sensitive: bool) -> Vec<String> {
         Vec::new()
+    }
+    /// The file `apply::Builder` writes for it ([`BuilderSpec`]); `None` for the kinds that
+    /// write their own fragments.
+    fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
+        None
     }
     /// The root of a tree its step fills with content play does not list (a checkout, a
     /// synced tree, releases): resources below it are known only after that step.
@@ -542,31 +517,20 @@ impl Attrs {
     }
 }
 
+/// The match of `each_spec!` from the list of `registry::kinds!`.
+macro_rules! each_spec_match {
+    (($d:expr, $s:ident => $body:expr) $($kind:ident => $module:ident, $spec:ty;)*) => {
+        match $d {
+            $(Desired::$kind($s) => $body,)*
+        }
+    };
+}
+
 /// `$body` with `$s` bound to the spec of `$d`, whatever its kind: the one match over every
 /// kind that `Desired`'s methods share.
 macro_rules! each_spec {
     ($d:expr, $s:ident => $body:expr) => {
-        match $d {
-            Desired::File($s) => $body,
-            Desired::Directory($s) => $body,
-            Desired::Link($s) => $body,
-            Desired::Program($s) => $body,
-            Desired::Service($s) => $body,
-            Desired::Git($s) => $body,
-            Desired::Sync($s) => $body,
-            Desired::Release($s) => $body,
-            Desired::Package($s) => $body,
-            Desired::User($s) => $body,
-            Desired::Group($s) => $body,
-            Desired::Command($s) => $body,
-            Desired::Line($s) => $body,
-            Desired::Block($s) => $body,
-            Desired::Cron($s) => $body,
-            // fetch kinds
-            Desired::Download($s) => $body,
-            Desired::AptSource($s) => $body,
-            Desired::Venv($s) => $body,
-        }
+        registry::kinds!(each_spec_match!($d, $s => $body))
     };
 }
 
@@ -586,33 +550,7 @@ pub enum BuilderSpec<'a> {
 impl Desired {
     /// See [`BuilderSpec`]; `None` for the deploy kinds.
     pub fn builder_spec(&self) -> Option<BuilderSpec<'_>> {
-        match self {
-            Desired::Program(s) => Some(BuilderSpec::ProcessFile {
-                file: Some((s.conf_path.clone(), &s.attrs)),
-                remove: true,
-            }),
-            Desired::Service(s) => Some(BuilderSpec::ProcessFile {
-                file: service::unit_file(s),
-                remove: false,
-            }),
-            Desired::File(_)
-            | Desired::Directory(_)
-            | Desired::Link(_)
-            | Desired::Git(_)
-            | Desired::Sync(_)
-            | Desired::Release(_)
-            | Desired::Package(_)
-            | Desired::User(_)
-            | Desired::Group(_)
-            | Desired::Command(_)
-            | Desired::Line(_)
-            | Desired::Block(_)
-            | Desired::Cron(_)
-            // fetch kinds
-            | Desired::Download(_)
-            | Desired::AptSource(_)
-            | Desired::Venv(_) => None,
-        }
+        each_spec!(self, s => s.builder_spec())
     }
 
     pub fn kind(&self) -> Kind {

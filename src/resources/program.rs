@@ -461,6 +461,12 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
 }
 
 impl super::Spec for ProgramSpec {
+    fn builder_spec(&self) -> Option<super::BuilderSpec<'_>> {
+        Some(super::BuilderSpec::ProcessFile {
+            file: Some((self.conf_path.clone(), &self.attrs)),
+            remove: true,
+        })
+    }
     fn place_file(&self, observed: &Observed) -> Option<Result<(String, bool), String>> {
         let needs_folder = observed.supervisor_conf.is_some() && self.state != ProgramState::Absent;
         Some(conf_path_on(&self.name, observed).map(|p| (p, needs_folder)))

@@ -168,54 +168,56 @@ pub const COMMON_KEYS: &[&str] = &[
 /// an entry that names no other (`playbook`).
 pub const KEY_FIRST: &[&str] = &["group"];
 
-/// Every kind, in the order playbook errors list them.
-pub const ALL: [Kind; 18] = [
-    Kind::File,
-    Kind::Directory,
-    Kind::Link,
-    Kind::Program,
-    Kind::Service,
-    Kind::Git,
-    Kind::Sync,
-    Kind::Release,
-    Kind::Package,
-    Kind::Command,
-    Kind::User,
-    Kind::Group,
-    Kind::Line,
-    Kind::Block,
-    Kind::Cron,
-    // fetch kinds
-    Kind::Download,
-    Kind::AptSource,
-    Kind::Venv,
-];
-
-/// The registry line of `kind` (exhaustive: a new kind does not compile without its line).
-pub const fn def(kind: Kind) -> &'static KindDef {
-    use super::*;
-    match kind {
-        Kind::File => &file::DEF,
-        Kind::Directory => &directory::DEF,
-        Kind::Link => &link::DEF,
-        Kind::Program => &program::DEF,
-        Kind::Service => &service::DEF,
-        Kind::Git => &git::DEF,
-        Kind::Sync => &sync::DEF,
-        Kind::Release => &release::DEF,
-        Kind::Package => &package::DEF,
-        Kind::Command => &command::DEF,
-        Kind::User => &user::DEF,
-        Kind::Group => &group::DEF,
-        Kind::Line => &line::DEF,
-        Kind::Block => &block::DEF,
-        Kind::Cron => &cron::DEF,
-        // fetch kinds
-        Kind::Download => &download::DEF,
-        Kind::AptSource => &apt_source::DEF,
-        Kind::Venv => &venv::DEF,
-    }
+/// The list of kinds, one line each: `Variant => module, SpecType;` (its `Kind` and `Desired`
+/// variant, the module holding its `DEF` and its spec, the spec's type), in the order playbook
+/// errors list them. Everything that repeats the list is generated from it: `Kind`, `Desired`
+/// and `Desired`'s dispatch over every kind (`resources`), [`ALL`] and [`def`] (here), the
+/// lookup of an entry's kind key (`playbook`). `kinds!(then!(ARGS))` expands to
+/// `then! { (ARGS) LINE; LINE; … }`.
+macro_rules! kinds {
+    ($then:ident ! ($($args:tt)*)) => {
+        $then! { ($($args)*)
+            File => file, FileSpec;
+            Directory => directory, DirectorySpec;
+            Link => link, LinkSpec;
+            Program => program, ProgramSpec;
+            Service => service, ServiceSpec;
+            Git => git, git::GitSpec;
+            Sync => sync, sync::SyncSpec;
+            Release => release, release::ReleaseSpec;
+            Package => package, package::PackageSpec;
+            Command => command, command::CommandSpec;
+            User => user, user::UserSpec;
+            Group => group, group::GroupSpec;
+            Line => line, line::LineSpec;
+            Block => block, block::BlockSpec;
+            Cron => cron, cron::CronSpec;
+            // fetch kinds
+            Download => download, download::DownloadSpec;
+            AptSource => apt_source, apt_source::AptSourceSpec;
+            Venv => venv, venv::VenvSpec;
+        }
+    };
 }
+pub(crate) use kinds;
+
+/// [`ALL`] and [`def`] from the list of [`kinds!`].
+macro_rules! registry_items {
+    (() $($kind:ident => $module:ident, $spec:ty;)*) => {
+        /// Every kind, in the order playbook errors list them.
+        pub const ALL: [Kind; [$(stringify!($kind)),*].len()] = [$(Kind::$kind),*];
+
+        /// The registry line of `kind` (exhaustive: a new kind does not compile without its
+        /// line).
+        pub const fn def(kind: Kind) -> &'static KindDef {
+            use super::*;
+            match kind {
+                $(Kind::$kind => &$module::DEF,)*
+            }
+        }
+    };
+}
+kinds!(registry_items!());
 
 /// The kind a playbook names `name`.
 pub fn by_name(name: &str) -> Option<Kind> {

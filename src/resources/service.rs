@@ -293,6 +293,12 @@ pub fn plan(
 }
 
 impl super::Spec for ServiceSpec {
+    fn builder_spec(&self) -> Option<super::BuilderSpec<'_>> {
+        Some(super::BuilderSpec::ProcessFile {
+            file: unit_file(self),
+            remove: false,
+        })
+    }
     fn process(&self) -> Option<super::Process<'_>> {
         Some(super::Process {
             owed: super::OwedKind::Service,
