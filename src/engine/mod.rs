@@ -528,17 +528,15 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
                 if let Some((c, w)) =
                     deploy::plan(i, res, seen, &before).map_err(|e| fail(e, res))?
                 {
-                    if let deploy::Work::Edit(resources::edit::EditWork {
-                        path,
-                        new: Some(new),
-                        ..
-                    }) = &w
-                    {
+                    if let Some((path, new)) = res.desired.edited_file(&w) {
                         edited
                             .get_or_insert_with(|| observed.clone())
                             .deploy
                             .files
-                            .insert(path.clone(), resources::edit::FileSeen::File(new.clone()));
+                            .insert(
+                                path.to_string(),
+                                resources::edit::FileSeen::File(new.to_vec()),
+                            );
                     }
                     p.changes.push(c);
                     p.work.insert(i, w);

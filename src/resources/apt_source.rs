@@ -317,6 +317,7 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for AptSourceSpec {
+    type Work = AptSourceWork;
     fn updates_apt_cache(&self) -> bool {
         true
     }
@@ -324,34 +325,28 @@ impl super::Spec for AptSourceSpec {
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let (src, key) = (
             observed.path(&self.sources_path()),
             observed.path(&self.key_path()),
         );
-        Ok(plan(self, &src, &key)?.map(|p| p.map(super::Work::AptSource)))
+        plan(self, &src, &key)
     }
     fn content(
         &self,
-        work: &super::Work,
+        work: &Self::Work,
         observed: &super::Observed,
     ) -> Option<super::ContentChange> {
-        match work {
-            super::Work::AptSource(w) => content(self, w, observed),
-            _ => None,
-        }
+        content(self, work, observed)
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         // The host's last source change runs `apt-get update`.
-        match work {
-            Some(super::Work::AptSource(w)) => Some(Ok(apply_fragment(index, self, w, last))),
-            _ => None,
-        }
+        work.map(|w| Ok(apply_fragment(index, self, w, last)))
     }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {

@@ -273,6 +273,7 @@ fn check_key(key: &str) -> Result<String, String> {
 }
 
 impl super::Spec for CommandSpec {
+    type Work = ();
     fn owned_per_host(&self) -> bool {
         false
     }
@@ -297,7 +298,7 @@ impl super::Spec for CommandSpec {
         &self,
         observed: &super::Observed,
         changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let creates = self.creates.as_ref().map(|c| observed.path(c));
         let checks = Checks {
             creates: creates.as_ref(),
@@ -306,12 +307,12 @@ impl super::Spec for CommandSpec {
                 None => None,
             },
         };
-        Ok(plan(self, &checks, changed)?.map(|p| p.map(|()| super::Work::Command)))
+        plan(self, &checks, changed)
     }
     fn apply_fragment(
         &self,
         index: usize,
-        _work: Option<&super::Work>,
+        _work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         Some(Ok((apply_fragment(index, self), Vec::new())))

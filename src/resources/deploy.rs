@@ -407,7 +407,7 @@ pub fn plan(
              details,
              work,
          }| {
-            let files = work.file_list();
+            let files = r.desired.file_list(&work);
             let content = r.desired.content(&work, observed);
             (
                 Change {

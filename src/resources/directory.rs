@@ -120,6 +120,7 @@ fn plan_parent(
 }
 
 impl super::Spec for DirectorySpec {
+    type Work = ();
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         super::accounts::pair(&self.attrs.owner, &self.attrs.group)
     }

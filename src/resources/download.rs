@@ -252,22 +252,21 @@ pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> Str
 }
 
 impl super::Spec for DownloadSpec {
+    type Work = DownloadOp;
     fn plan_work(
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
-        Ok(plan(self, &observed.path(&self.path))?.map(|p| p.map(super::Work::Download)))
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
+        plan(self, &observed.path(&self.path))
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        let Some(super::Work::Download(op)) = work else {
-            return None;
-        };
+        let op = work?;
         Some(match self.from {
             FetchFrom::Host => Ok((apply_fragment(index, self, op), Vec::new())),
             FetchFrom::Controller => controller_fragment(index, self, op),

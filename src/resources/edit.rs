@@ -194,17 +194,6 @@ pub fn apply_fragment(i: usize, w: &EditWork) -> (String, Vec<u8>) {
     (format!("{head}{body}play_ok {i}\n"), stdin)
 }
 
-/// The apply fragment of an edit's planned work (`None`: not an edit's).
-pub fn apply_work(
-    index: usize,
-    work: Option<&super::Work>,
-) -> Option<Result<(String, Vec<u8>), String>> {
-    match work {
-        Some(super::Work::Edit(w)) => Some(Ok(apply_fragment(index, w))),
-        _ => None,
-    }
-}
-
 /// A plan file's fingerprint of an edit: every file the probe read whole (see
 /// [`Spec::depends`](super::Spec::depends)).
 pub fn depends(observed: &super::Observed, out: &mut super::Prints) {
@@ -219,9 +208,10 @@ pub fn depends(observed: &super::Observed, out: &mut super::Prints) {
 
 /// The [`super::Spec`] methods every one-file edit kind (`line`, `block`, `cron`) shares: the
 /// edited file (the kind's `edited()`) probed and planned by the kind's `plan(spec, seen)`,
-/// applied by [`apply_work`], its registry line `DEF`.
+/// applied by [`apply_fragment`], its registry line `DEF`.
 macro_rules! edit_spec_methods {
     () => {
+        type Work = super::edit::EditWork;
         fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
             p.add_file(&self.edited());
         }
@@ -229,17 +219,27 @@ macro_rules! edit_spec_methods {
             &self,
             observed: &super::Observed,
             _changed: &[&str],
-        ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+        ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
             let seen = super::deploy::seen_file(&observed.deploy, &self.edited())?;
-            Ok(plan(self, seen)?.map(|p| p.map(super::Work::Edit)))
+            plan(self, seen)
+        }
+        fn content(
+            &self,
+            work: &Self::Work,
+            _observed: &super::Observed,
+        ) -> Option<super::ContentChange> {
+            work.content.clone()
+        }
+        fn edited_file<'w>(&self, work: &'w Self::Work) -> Option<(&'w str, &'w [u8])> {
+            Some((&work.path, work.new.as_deref()?))
         }
         fn apply_fragment(
             &self,
             index: usize,
-            work: Option<&super::Work>,
+            work: Option<&Self::Work>,
             _last: bool,
         ) -> Option<Result<(String, Vec<u8>), String>> {
-            super::edit::apply_work(index, work)
+            Some(Ok(super::edit::apply_fragment(index, work?)))
         }
         fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
             super::edit::depends(observed, out)

@@ -113,6 +113,7 @@ fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, Pla
 }
 
 impl super::Spec for FileSpec {
+    type Work = ();
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         super::accounts::pair(&self.attrs.owner, &self.attrs.group)
     }

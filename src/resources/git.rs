@@ -350,6 +350,7 @@ pub fn apply_fragment(index: usize, spec: &GitSpec, op: &GitOp) -> String {
 }
 
 impl super::Spec for GitSpec {
+    type Work = GitOp;
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_slow_fragment(probe_checkouts(std::slice::from_ref(&self.dest)), 60);
         if self.presence == super::Presence::Present {
@@ -360,22 +361,19 @@ impl super::Spec for GitSpec {
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let o = &observed.deploy;
         let co = seen_checkout(o, &self.dest)?;
         let remote = o.remotes.get(&(self.repo.clone(), self.version.clone()));
-        Ok(plan(self, &observed.path(&self.dest), &co, remote)?.map(|p| p.map(super::Work::Git)))
+        plan(self, &observed.path(&self.dest), &co, remote)
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        match work {
-            Some(super::Work::Git(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),
-            _ => None,
-        }
+        work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let (key, deploy) = (self.key(), &observed.deploy);

@@ -92,6 +92,7 @@ pub fn apply_fragment(index: usize, name: &str, op: &GroupOp) -> String {
 }
 
 impl super::Spec for GroupSpec {
+    type Work = GroupOp;
     fn declares(&self) -> Vec<(super::accounts::Account, String)> {
         match self.presence {
             Presence::Present => vec![(super::accounts::Account::Group, self.name.clone())],
@@ -105,23 +106,18 @@ impl super::Spec for GroupSpec {
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let groups = (observed.deploy.groups.as_ref())
             .ok_or_else(|| super::deploy::not_probed("getent group"))?;
-        Ok(plan(self, groups.get(&self.name))?.map(|p| p.map(super::Work::Group)))
+        plan(self, groups.get(&self.name))
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        match work {
-            Some(super::Work::Group(op)) => {
-                Some(Ok((apply_fragment(index, &self.name, op), Vec::new())))
-            }
-            _ => None,
-        }
+        work.map(|op| Ok((apply_fragment(index, &self.name, op), Vec::new())))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();

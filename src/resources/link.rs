@@ -115,6 +115,7 @@ fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, Pla
 }
 
 impl super::Spec for LinkSpec {
+    type Work = ();
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         super::accounts::pair(&self.attrs.owner, &self.attrs.group)
     }

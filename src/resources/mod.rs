@@ -149,43 +149,7 @@ pub use program::{ProgramSpec, ProgramState};
 pub use release::is_id as is_release_id;
 pub use service::{ServiceSpec, ServiceState, UnitState};
 
-/// The work apply does for a planned change of a kind of `resources::deploy` (the list of
-/// those kinds, beside [`Desired`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Work {
-    Git(git::GitOp),
-    Sync(source::files::SyncWork),
-    Release(release::ReleaseWork),
-    Package(package::PackageOp),
-    User(user::UserOp),
-    Group(group::GroupOp),
-    Command,
-    Edit(edit::EditWork),
-    // fetch kinds
-    Download(download::DownloadOp),
-    AptSource(apt_source::AptSourceWork),
-    Venv(venv::VenvOp),
-}
-
-impl Work {
-    /// The files of a sync or release that change, as the report lists them.
-    pub fn file_list(&self) -> FileList {
-        match self {
-            Work::Sync(w) => w.file_list(),
-            Work::Release(w) => w.files.clone(),
-            Work::Git(_)
-            | Work::Package(_)
-            | Work::User(_)
-            | Work::Group(_)
-            | Work::Command
-            | Work::Edit(_) => Default::default(),
-            // fetch kinds
-            Work::Download(_) | Work::AptSource(_) | Work::Venv(_) => Default::default(),
-        }
-    }
-}
-
-/// `Kind` and `Desired` from the list of `registry::kinds!`.
+/// `Kind`, `Desired` and `Work` from the list of `registry::kinds!`.
 macro_rules! kind_types {
     (() $($kind:ident => $module:ident, $spec:ty;)*) => {
         /// Kind of a resource, as written in playbooks.
@@ -198,6 +162,78 @@ macro_rules! kind_types {
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum Desired {
             $($kind($spec),)*
+        }
+
+        /// The work apply does for a planned change of a resource: its kind's
+        /// [`Spec::Work`] (`()` for the kinds with none of their own).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Work {
+            $($kind(<$spec as Spec>::Work),)*
+        }
+
+        impl Desired {
+            /// See [`Spec::plan_work`].
+            pub fn plan_work(
+                &self,
+                observed: &Observed,
+                changed: &[&str],
+            ) -> Result<Option<deploy::Planned<Work>>, deploy::Refused> {
+                match self {
+                    $(Desired::$kind(s) => {
+                        Ok(s.plan_work(observed, changed)?.map(|p| p.map(Work::$kind)))
+                    })*
+                }
+            }
+
+            /// See [`Spec::content`]; `None` for the work of another kind.
+            pub fn content(&self, work: &Work, observed: &Observed) -> Option<ContentChange> {
+                match (self, work) {
+                    $((Desired::$kind(s), Work::$kind(w)) => s.content(w, observed),)*
+                    _ => None,
+                }
+            }
+
+            /// See [`Spec::file_list`].
+            pub fn file_list(&self, work: &Work) -> FileList {
+                match (self, work) {
+                    $((Desired::$kind(s), Work::$kind(w)) => s.file_list(w),)*
+                    _ => FileList::default(),
+                }
+            }
+
+            /// See [`Spec::edited_file`].
+            pub fn edited_file<'w>(&self, work: &'w Work) -> Option<(&'w str, &'w [u8])> {
+                match (self, work) {
+                    $((Desired::$kind(s), Work::$kind(w)) => s.edited_file(w),)*
+                    _ => None,
+                }
+            }
+
+            /// See [`Spec::settle`].
+            pub fn settle(&mut self, work: &Work) {
+                match (self, work) {
+                    $((Desired::$kind(s), Work::$kind(w)) => s.settle(w),)*
+                    _ => {}
+                }
+            }
+
+            /// See [`Spec::apply_fragment`]: `work` of another kind is none.
+            pub fn apply_fragment(
+                &self,
+                index: usize,
+                work: Option<&Work>,
+                last: bool,
+            ) -> Option<Result<(String, Vec<u8>), String>> {
+                match self {
+                    $(Desired::$kind(s) => {
+                        let w = match work {
+                            Some(Work::$kind(w)) => Some(w),
+                            _ => None,
+                        };
+                        s.apply_fragment(index, w, last)
+                    })*
+                }
+            }
         }
     };
 }
@@ -238,6 +274,10 @@ impl fmt::Display for Kind {
 pub trait Spec {
     /// Its registry line (the kind file's `DEF`).
     const DEF: &'static registry::KindDef;
+    /// The work apply does for a planned change of it ([`Spec::plan_work`]): `()` for the
+    /// kinds planned otherwise, or whose step needs no more than the spec. [`Work`] holds
+    /// one of each kind's.
+    type Work: fmt::Debug + Clone + PartialEq + Eq;
     fn def(&self) -> &'static registry::KindDef {
         Self::DEF
     }
@@ -304,7 +344,7 @@ pub trait Spec {
     /// After planning, what the plan chose for it becomes what it wants (a rollback's
     /// `previous`: the release the plan chose), so that the verify step after apply sees that
     /// as desired.
-    fn settle(&mut self, _work: &Work) {}
+    fn settle(&mut self, _work: &Self::Work) {}
     /// Its watch list is `on_change`: it runs, in declared order, when a resource declared
     /// before it changes in this run, so it is planned once the host's other changes are
     /// known (a command).
@@ -364,15 +404,22 @@ pub trait Spec {
         &self,
         _observed: &Observed,
         _changed: &[&str],
-    ) -> Result<Option<deploy::Planned<Work>>, deploy::Refused> {
+    ) -> Result<Option<deploy::Planned<Self::Work>>, deploy::Refused> {
         Ok(None)
     }
     /// The content change a report shows for its planned `work` (an edit's file, a source).
-    fn content(&self, work: &Work, _observed: &Observed) -> Option<ContentChange> {
-        match work {
-            Work::Edit(w) => w.content.clone(),
-            _ => None,
-        }
+    fn content(&self, _work: &Self::Work, _observed: &Observed) -> Option<ContentChange> {
+        None
+    }
+    /// The files of a tree its planned `work` changes, as the report lists them (a sync, a
+    /// release).
+    fn file_list(&self, _work: &Self::Work) -> FileList {
+        FileList::default()
+    }
+    /// The file its planned `work` writes whole, and the bytes it writes (an edit): a later
+    /// edit of the same file on the host plans from them.
+    fn edited_file<'w>(&self, _work: &'w Self::Work) -> Option<(&'w str, &'w [u8])> {
+        None
     }
     /// Its apply fragment (script text and stdin) for its planned `work`; `last`: it is the
     /// host's last step of a kind that says [`Spec::updates_apt_cache`] (that step runs
@@ -381,7 +428,7 @@ pub trait Spec {
     fn apply_fragment(
         &self,
         _index: usize,
-        _work: Option<&Work>,
+        _work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
         None
@@ -624,11 +671,6 @@ impl Desired {
         each_spec!(self, s => s.owned_trees())
     }
 
-    /// See [`Spec::settle`].
-    pub fn settle(&mut self, work: &Work) {
-        each_spec!(self, s => s.settle(work))
-    }
-
     /// See [`Spec::runs_on_change`].
     pub fn runs_on_change(&self) -> bool {
         each_spec!(self, s => s.runs_on_change())
@@ -657,30 +699,6 @@ impl Desired {
     /// See [`Spec::add_probe`].
     pub fn add_probe(&self, p: &mut deploy::DeployProbe) {
         each_spec!(self, s => s.add_probe(p))
-    }
-
-    /// See [`Spec::plan_work`].
-    pub fn plan_work(
-        &self,
-        observed: &Observed,
-        changed: &[&str],
-    ) -> Result<Option<deploy::Planned<Work>>, deploy::Refused> {
-        each_spec!(self, s => s.plan_work(observed, changed))
-    }
-
-    /// See [`Spec::content`].
-    pub fn content(&self, work: &Work, observed: &Observed) -> Option<ContentChange> {
-        each_spec!(self, s => s.content(work, observed))
-    }
-
-    /// See [`Spec::apply_fragment`].
-    pub fn apply_fragment(
-        &self,
-        index: usize,
-        work: Option<&Work>,
-        last: bool,
-    ) -> Option<Result<(String, Vec<u8>), String>> {
-        each_spec!(self, s => s.apply_fragment(index, work, last))
     }
 
     /// See [`Spec::plan_path`].

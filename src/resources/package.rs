@@ -485,6 +485,7 @@ pub fn from_entry(k: &Keys) -> Result<Vec<super::Desired>, ResolveError> {
 }
 
 impl super::Spec for PackageSpec {
+    type Work = PackageOp;
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_batched(DEF.kind, probe_item(self), probe_batch);
     }
@@ -492,11 +493,11 @@ impl super::Spec for PackageSpec {
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let db = PackageDb::of(&observed.deploy)
             .ok_or_else(|| super::deploy::not_probed("dpkg"))?
             .map_err(super::deploy::Refused)?;
-        Ok(plan(self, &db)?.map(|p| p.map(super::Work::Package)))
+        plan(self, &db)
     }
     fn batched(&self) -> bool {
         true

@@ -461,6 +461,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
 }
 
 impl super::Spec for ProgramSpec {
+    type Work = ();
     fn builder_spec(&self) -> Option<super::BuilderSpec<'_>> {
         Some(super::BuilderSpec::ProcessFile {
             file: Some((self.conf_path.clone(), &self.attrs)),

@@ -980,6 +980,7 @@ n=\"$b/r\"
 }
 
 impl super::Spec for ReleaseSpec {
+    type Work = ReleaseWork;
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_fragment(probe_fragment(std::slice::from_ref(&self.dest)));
         if self.pin.is_none() {
@@ -998,7 +999,7 @@ impl super::Spec for ReleaseSpec {
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let o = &observed.deploy;
         let history = seen_history(o, &self.dest);
         let tree = match (self.probe_tree(), &self.pin) {
@@ -1023,20 +1024,15 @@ impl super::Spec for ReleaseSpec {
             tree,
             remote,
         };
-        Ok(plan(self, &seen)?.map(|p| p.map(super::Work::Release)))
+        plan(self, &seen)
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        match work {
-            Some(super::Work::Release(w)) => {
-                Some(apply_fragment(index, self, w).map_err(|e| e.to_string()))
-            }
-            _ => None,
-        }
+        work.map(|w| apply_fragment(index, self, w).map_err(|e| e.to_string()))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let (key, deploy) = (self.key(), &observed.deploy);
@@ -1099,10 +1095,13 @@ impl super::Spec for ReleaseSpec {
     fn tree_root(&self) -> Option<&str> {
         Some(&self.dest)
     }
-    fn settle(&mut self, work: &super::Work) {
-        if let (Some(_), super::Work::Release(w)) = (&self.pin, work) {
-            self.pin = Some(Pin::Id(w.id.clone()));
+    fn settle(&mut self, work: &Self::Work) {
+        if self.pin.is_some() {
+            self.pin = Some(Pin::Id(work.id.clone()));
         }
+    }
+    fn file_list(&self, work: &Self::Work) -> super::FileList {
+        work.files.clone()
     }
 }
 

@@ -293,6 +293,7 @@ pub fn plan(
 }
 
 impl super::Spec for ServiceSpec {
+    type Work = ();
     fn builder_spec(&self) -> Option<super::BuilderSpec<'_>> {
         Some(super::BuilderSpec::ProcessFile {
             file: unit_file(self),

@@ -192,6 +192,7 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for SyncSpec {
+    type Work = super::source::files::SyncWork;
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_tree(&self.dest, &self.exclude);
     }
@@ -199,23 +200,21 @@ impl super::Spec for SyncSpec {
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let tree = (observed.deploy.trees.get(&self.dest))
             .ok_or_else(|| super::deploy::not_probed("the folder"))?;
-        Ok(plan(self, &observed.path(&self.dest), tree)?.map(|p| p.map(super::Work::Sync)))
+        plan(self, &observed.path(&self.dest), tree)
+    }
+    fn file_list(&self, work: &Self::Work) -> super::FileList {
+        work.file_list()
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        match work {
-            Some(super::Work::Sync(w)) => {
-                Some(apply_fragment(index, self, w).map_err(|e| e.to_string()))
-            }
-            _ => None,
-        }
+        work.map(|w| apply_fragment(index, self, w).map_err(|e| e.to_string()))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();

@@ -206,6 +206,7 @@ pub fn apply_fragment(index: usize, name: &str, op: &UserOp) -> String {
 }
 
 impl super::Spec for UserSpec {
+    type Work = UserOp;
     fn declares(&self) -> Vec<(super::accounts::Account, String)> {
         use super::accounts::Account;
         match self.presence {
@@ -227,25 +228,20 @@ impl super::Spec for UserSpec {
         &self,
         observed: &super::Observed,
         _changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let o = &observed.deploy;
         let users = (o.users.as_ref()).ok_or_else(|| super::deploy::not_probed("getent passwd"))?;
         let groups =
             (o.groups.as_ref()).ok_or_else(|| super::deploy::not_probed("getent group"))?;
-        Ok(plan(self, users.get(&self.name), groups)?.map(|p| p.map(super::Work::User)))
+        plan(self, users.get(&self.name), groups)
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        match work {
-            Some(super::Work::User(op)) => {
-                Some(Ok((apply_fragment(index, &self.name, op), Vec::new())))
-            }
-            _ => None,
-        }
+        work.map(|op| Ok((apply_fragment(index, &self.name, op), Vec::new())))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();

@@ -387,6 +387,7 @@ pub fn apply_fragment(index: usize, spec: &VenvSpec, op: &VenvOp) -> String {
 }
 
 impl super::Spec for VenvSpec {
+    type Work = VenvOp;
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_fragment(probe_fragment(self));
     }
@@ -394,22 +395,19 @@ impl super::Spec for VenvSpec {
         &self,
         observed: &super::Observed,
         changed: &[&str],
-    ) -> Result<Option<super::deploy::Planned<super::Work>>, super::deploy::Refused> {
+    ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
         let seen = self
             .seen(observed)
             .ok_or_else(|| super::deploy::not_probed("the venv"))?;
-        Ok(plan(self, &seen, changed)?.map(|p| p.map(super::Work::Venv)))
+        plan(self, &seen, changed)
     }
     fn apply_fragment(
         &self,
         index: usize,
-        work: Option<&super::Work>,
+        work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        match work {
-            Some(super::Work::Venv(op)) => Some(Ok((apply_fragment(index, self, op), Vec::new()))),
-            _ => None,
-        }
+        work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         let key = self.key();
