@@ -794,7 +794,7 @@ mod tests {
         let keys: Vec<&str> = play
             .state
             .iter()
-            .filter_map(|e| e.raw.file.as_deref())
+            .filter_map(|e| e.raw.text("file"))
             .collect();
         assert_eq!(keys, ["/a", "/b", "/c", "/z"]);
         let tags = |e: &Entry| e.tags.iter().cloned().collect::<Vec<String>>();

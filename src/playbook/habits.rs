@@ -25,7 +25,7 @@ pub fn resource_keys() -> BTreeSet<&'static str> {
     let mut keys: BTreeSet<&'static str> = registry::COMMON_KEYS.iter().copied().collect();
     for k in registry::ALL {
         keys.insert(k.def().name);
-        keys.extend(k.def().keys.iter().copied());
+        keys.extend(k.def().keys.iter().map(|k| k.name()));
     }
     keys
 }
@@ -34,7 +34,7 @@ pub fn resource_keys() -> BTreeSet<&'static str> {
 fn kind_keys(kind: Kind) -> Vec<&'static str> {
     let def = kind.def();
     let mut keys = vec![def.name];
-    keys.extend(def.keys.iter().copied());
+    keys.extend(def.keys.iter().map(|k| k.name()));
     keys.extend(registry::COMMON_KEYS.iter().copied());
     keys
 }

@@ -39,124 +39,129 @@ pub enum PlaybookError {
     Many(Vec<PlaybookError>),
 }
 
-/// The keys a resource entry may have. Which kind it is comes from the key naming it
-/// (`file:`, `directory:`, `link:`, `program:`, `service:`, `git:`, `sync:`, `release:`,
-/// `package:`, `command:`, `user:`, `group:`); [`RawResource::check`] rejects keys foreign to
-/// that kind. Some kind keys are also keys of other kinds: beside `program:`, `directory:` is the
-/// program's working folder and `command:`/`user:` its command and user; beside `command:`,
-/// `user:` is the user it runs as; beside any other kind, `group:` is its group.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A resource entry as written. Which kind it is comes from the key naming it (`file:`,
+/// `directory:`, …: the registry's kind names); [`RawResource::check`] rejects keys foreign
+/// to that kind. The keys every resource has ([`registry::COMMON_KEYS`]) are its fields; the
+/// others, kind names and the kinds' keys ([`registry::KindDef::keys`]), are kept as written,
+/// in the entry's order, each value checked as it loads against what its registry
+/// [`registry::Key`] says (a string, or any value): read them by name ([`RawResource::text`],
+/// [`RawResource::get`]). Some kind names are also keys of other kinds: beside `program:`,
+/// `directory:` is the program's working folder and `command:`/`user:` its command and user;
+/// beside `command:`, `user:` is the user it runs as; beside any other kind, `group:` is its
+/// group.
+#[derive(Debug, Clone, Default)]
 pub struct RawResource {
-    // kinds
-    pub file: Option<String>,
-    pub directory: Option<String>,
-    pub link: Option<String>,
-    pub program: Option<String>,
-    pub service: Option<String>,
-    pub git: Option<String>,
-    pub sync: Option<String>,
-    pub release: Option<String>,
-    /// A name or a list of names.
-    pub package: Option<Value>,
-    // line, block, cron
-    pub line: Option<String>,
-    pub block: Option<String>,
-    pub cron: Option<String>,
-    pub regexp: Option<String>,
-    pub text: Option<String>,
-    pub validate: Option<String>,
-    pub marker: Option<String>,
-    pub schedule: Option<String>,
-    // fetch kinds
-    pub download: Option<String>,
-    pub apt_source: Option<String>,
-    pub venv: Option<String>,
-    // git
-    pub repo: Option<String>,
-    pub version: Option<String>,
-    pub depth: Option<Value>,
-    // sync and release
-    pub delete: Option<Value>,
-    pub exclude: Option<Value>,
-    pub from: Option<Value>,
-    pub keep: Option<Value>,
-    /// release: paths linked from DEST/shared; commands run before the switch.
-    pub shared: Option<Value>,
-    pub build: Option<Value>,
-    // package
-    pub update_cache: Option<Value>,
-    // user and group
-    pub uid: Option<Value>,
-    pub gid: Option<Value>,
-    pub groups: Option<Value>,
-    pub append: Option<Value>,
-    pub shell: Option<String>,
-    pub home: Option<String>,
-    pub system: Option<Value>,
-    pub create_home: Option<Value>,
-    // command
-    pub creates: Option<String>,
-    pub unless: Option<String>,
-    pub on_change: Option<Value>,
-    pub chdir: Option<String>,
-    /// `changed: false`: a check (runs on every apply, never a change).
-    pub changed: Option<Value>,
-    // file
-    pub content: Option<String>,
-    pub src: Option<String>,
-    pub template: Option<String>,
-    // link
-    pub target: Option<String>,
-    // program
-    pub command: Option<String>,
-    pub user: Option<String>,
-    pub environment: Option<Value>,
-    pub numprocs: Option<Value>,
-    pub autostart: Option<Value>,
-    pub autorestart: Option<Value>,
-    pub stopsignal: Option<String>,
-    pub stdout_logfile: Option<String>,
-    pub stderr_logfile: Option<String>,
-    pub options: Option<Value>,
-    // program and service
-    pub restart_on: Option<Value>,
-    // service
-    pub unit: Option<String>,
-    pub enabled: Option<Value>,
-    pub reload_on: Option<Value>,
-    // common
-    pub owner: Option<String>,
-    pub group: Option<String>,
-    pub mode: Option<Value>,
     pub state: Option<String>,
-    pub force: Option<Value>,
-    pub sensitive: Option<bool>,
-    #[serde(rename = "loop")]
     pub loop_: Option<Value>,
     pub loop_var: Option<String>,
     pub when: Option<Value>,
-    // fetch kinds: download
-    pub url: Option<String>,
-    pub sha256: Option<String>,
-    // fetch kinds: apt_source
-    pub uris: Option<Value>,
-    pub suites: Option<Value>,
-    pub components: Option<Value>,
-    /// apt_source: the signing key; git: the deploy key (a controller file).
-    pub key: Option<String>,
-    pub trusted: Option<Value>,
-    // git
-    pub known_hosts: Option<String>,
-    // fetch kinds: venv
-    pub python: Option<String>,
-    pub packages: Option<Value>,
-    pub requirements: Option<String>,
-    pub pip_args: Option<Value>,
+    pub sensitive: Option<bool>,
     /// What the entry is for, in words (shown in reports; Ansible's task `name:`).
     pub name: Option<String>,
     /// Tags selecting the entry with `--tags`/`--skip-tags` (a name, `a, b` or a list).
     pub tags: Option<Value>,
+    /// The other keys given (a `null` value is no key), in the entry's order; a
+    /// [`registry::Key::Text`] key's value is a string.
+    keys: yaml::Mapping,
+}
+
+/// Every key an entry may have (serde's list of them, in "unknown field" errors).
+fn entry_fields() -> &'static [&'static str] {
+    static FIELDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut v: Vec<&'static str> = registry::COMMON_KEYS.to_vec();
+        for k in registry::ALL {
+            for key in std::iter::once(k.def().name_key()).chain(k.def().keys.iter().copied()) {
+                if !v.contains(&key.name()) {
+                    v.push(key.name());
+                }
+            }
+        }
+        v
+    });
+    FIELDS.as_slice()
+}
+
+/// A key of an entry's mapping (a string).
+struct FieldName(String);
+
+impl<'de> serde::Deserialize<'de> for FieldName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = FieldName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("field identifier")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FieldName, E> {
+                Ok(FieldName(v.to_string()))
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Reads an entry as serde's derive would read a struct of one field per key: the same
+/// errors (an unknown key, a value of the wrong type, a value that is not a mapping), each
+/// key's type from the registry.
+struct EntryVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EntryVisitor {
+    type Value = RawResource;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("struct RawResource")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawResource, A::Error> {
+        use serde::de::Error;
+        fn once<T, E: Error>(
+            slot: &mut Option<T>,
+            v: Option<T>,
+            key: &'static str,
+        ) -> Result<(), E> {
+            if slot.is_some() {
+                return Err(E::duplicate_field(key));
+            }
+            *slot = v;
+            Ok(())
+        }
+        let mut r = RawResource::default();
+        while let Some(FieldName(key)) = map.next_key()? {
+            match key.as_str() {
+                "state" => once(&mut r.state, map.next_value()?, "state")?,
+                "loop" => once(&mut r.loop_, map.next_value()?, "loop")?,
+                "loop_var" => once(&mut r.loop_var, map.next_value()?, "loop_var")?,
+                "when" => once(&mut r.when, map.next_value()?, "when")?,
+                "sensitive" => once(&mut r.sensitive, map.next_value()?, "sensitive")?,
+                "name" => once(&mut r.name, map.next_value()?, "name")?,
+                "tags" => once(&mut r.tags, map.next_value()?, "tags")?,
+                other => {
+                    let Some(declared) = registry::entry_key(other) else {
+                        return Err(A::Error::unknown_field(other, entry_fields()));
+                    };
+                    if r.keys.contains_key(other) {
+                        return Err(A::Error::duplicate_field(declared.name()));
+                    }
+                    let value = match declared {
+                        registry::Key::Text(_) => {
+                            map.next_value::<Option<String>>()?.map(Value::String)
+                        }
+                        registry::Key::Any(_) => map.next_value::<Option<Value>>()?,
+                    };
+                    if let Some(v) = value {
+                        r.keys.insert(Value::String(key), v);
+                    }
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawResource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_struct("RawResource", entry_fields(), EntryVisitor)
+    }
 }
 
 /// The value of a kind's key in an entry (see `RawResource::kind_field`).
@@ -166,42 +171,45 @@ enum KindField<'a> {
     Other,
 }
 
-/// A field of [`RawResource`] naming a kind: text, or (`package:`, a name or a list) a YAML
-/// value.
-trait KindKey {
-    fn kind_field(&self) -> Option<KindField<'_>>;
-}
-
-impl KindKey for Option<String> {
-    fn kind_field(&self) -> Option<KindField<'_>> {
-        self.as_deref().map(KindField::Text)
-    }
-}
-
-impl KindKey for Option<Value> {
-    fn kind_field(&self) -> Option<KindField<'_>> {
-        self.as_ref().map(|_| KindField::Other)
-    }
-}
-
-/// `RawResource::kind_field` from the list of `registry::kinds!`: each kind's field is named
-/// as its module.
-macro_rules! kind_field_fn {
-    (() $($kind:ident => $module:ident, $spec:ty;)*) => {
-        impl RawResource {
-            /// The value of `kind`'s key when the entry has it. The one place the entry's kind
-            /// keys are looked up.
-            fn kind_field(&self, kind: Kind) -> Option<KindField<'_>> {
-                match kind {
-                    $(Kind::$kind => self.$module.kind_field(),)*
-                }
-            }
-        }
-    };
-}
-registry::kinds!(kind_field_fn!());
-
 impl RawResource {
+    /// The value of `key` as written: a common key's, a kind name's, or a kind's key's.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match key {
+            "loop" => self.loop_.as_ref(),
+            "when" => self.when.as_ref(),
+            "tags" => self.tags.as_ref(),
+            _ => self.keys.get(key),
+        }
+    }
+
+    /// The text of `key` as written (a [`registry::Key::Text`] key, `state`, `loop_var`,
+    /// `name`); `None` when not given, or not a string.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        match key {
+            "state" => self.state.as_deref(),
+            "loop_var" => self.loop_var.as_deref(),
+            "name" => self.name.as_deref(),
+            _ => self.keys.get(key).and_then(Value::as_str),
+        }
+    }
+
+    /// Whether the entry gives `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+            || self.text(key).is_some()
+            || (key == "sensitive" && self.sensitive.is_some())
+    }
+
+    /// The value of `kind`'s key when the entry has it. The one place the entry's kind keys
+    /// are looked up.
+    fn kind_field(&self, kind: Kind) -> Option<KindField<'_>> {
+        let v = self.keys.get(kind.as_str())?;
+        Some(match (kind.def().name_key(), v) {
+            (registry::Key::Text(_), Value::String(s)) => KindField::Text(s),
+            _ => KindField::Other,
+        })
+    }
+
     /// (kind, key expression) of the entry. A `package:` list has no single key expression:
     /// its expression is `""` (see `resolve`).
     pub fn kind(&self) -> Option<(Kind, &str)> {
@@ -222,7 +230,7 @@ impl RawResource {
             .filter(|k| self.kind_field(*k).is_some())
             .collect();
         let key_of_another =
-            |k: Kind| (given.iter()).any(|o| *o != k && o.def().keys.contains(&k.as_str()));
+            |k: Kind| (given.iter()).any(|o| *o != k && o.def().has_key(k.as_str()));
         let key_first = |k: Kind| registry::KEY_FIRST.contains(&k.as_str());
         let mut v: Vec<Kind> = (given.iter().copied())
             .filter(|k| !key_first(*k) && !key_of_another(*k))
@@ -241,88 +249,14 @@ impl RawResource {
         }
     }
 
-    /// Keys present in the entry that belong to some kinds only.
-    fn specific_keys(&self) -> Vec<&'static str> {
-        let present = [
-            ("content", self.content.is_some()),
-            ("src", self.src.is_some()),
-            ("template", self.template.is_some()),
-            ("target", self.target.is_some()),
-            ("owner", self.owner.is_some()),
-            ("group", self.group.is_some()),
-            ("mode", self.mode.is_some()),
-            ("force", self.force.is_some()),
-            ("command", self.command.is_some()),
-            ("user", self.user.is_some()),
-            ("environment", self.environment.is_some()),
-            ("numprocs", self.numprocs.is_some()),
-            ("autostart", self.autostart.is_some()),
-            ("autorestart", self.autorestart.is_some()),
-            ("stopsignal", self.stopsignal.is_some()),
-            ("stdout_logfile", self.stdout_logfile.is_some()),
-            ("stderr_logfile", self.stderr_logfile.is_some()),
-            ("options", self.options.is_some()),
-            ("restart_on", self.restart_on.is_some()),
-            ("unit", self.unit.is_some()),
-            ("enabled", self.enabled.is_some()),
-            ("reload_on", self.reload_on.is_some()),
-            ("repo", self.repo.is_some()),
-            ("version", self.version.is_some()),
-            ("depth", self.depth.is_some()),
-            ("delete", self.delete.is_some()),
-            ("exclude", self.exclude.is_some()),
-            ("from", self.from.is_some()),
-            ("keep", self.keep.is_some()),
-            ("shared", self.shared.is_some()),
-            ("build", self.build.is_some()),
-            ("update_cache", self.update_cache.is_some()),
-            ("uid", self.uid.is_some()),
-            ("gid", self.gid.is_some()),
-            ("groups", self.groups.is_some()),
-            ("append", self.append.is_some()),
-            ("shell", self.shell.is_some()),
-            ("home", self.home.is_some()),
-            ("system", self.system.is_some()),
-            ("create_home", self.create_home.is_some()),
-            ("creates", self.creates.is_some()),
-            ("unless", self.unless.is_some()),
-            ("on_change", self.on_change.is_some()),
-            ("chdir", self.chdir.is_some()),
-            ("changed", self.changed.is_some()),
-            ("regexp", self.regexp.is_some()),
-            ("text", self.text.is_some()),
-            ("validate", self.validate.is_some()),
-            ("marker", self.marker.is_some()),
-            ("schedule", self.schedule.is_some()),
-            // fetch kinds: download
-            ("url", self.url.is_some()),
-            ("sha256", self.sha256.is_some()),
-            // fetch kinds: apt_source
-            ("uris", self.uris.is_some()),
-            ("suites", self.suites.is_some()),
-            ("components", self.components.is_some()),
-            ("key", self.key.is_some()),
-            ("trusted", self.trusted.is_some()),
-            ("known_hosts", self.known_hosts.is_some()),
-            // fetch kinds: venv
-            ("python", self.python.is_some()),
-            ("packages", self.packages.is_some()),
-            ("requirements", self.requirements.is_some()),
-            ("pip_args", self.pip_args.is_some()),
-        ];
-        let kind = self.kind_name();
-        let mut v: Vec<&'static str> = present
-            .into_iter()
-            .filter(|(_, on)| *on)
-            // The key naming the kind is not one of its keys.
-            .filter(|(k, _)| Some(*k) != kind.map(Kind::as_str))
-            .map(|(k, _)| k)
-            .collect();
-        // Beside `program:`, `directory:` is a key of the program.
-        if self.program.is_some() && self.directory.is_some() {
-            v.push("directory");
-        }
-        v
+    /// Keys present in the entry that belong to some kinds only, in the entry's order (the
+    /// key naming its kind is not one of them).
+    fn specific_keys(&self) -> Vec<&str> {
+        let kind = self.kind_name().map(Kind::as_str);
+        (self.keys.keys())
+            .filter_map(Value::as_str)
+            .filter(|k| Some(*k) != kind)
+            .collect()
     }
 
     /// Checks the entry's shape: exactly one kind, only keys of that kind, no conflicting keys.
@@ -350,9 +284,8 @@ impl RawResource {
                 ))
             }
         };
-        let allowed = kind.def().keys;
         let foreign: Vec<String> = (self.specific_keys().into_iter())
-            .filter(|key| !allowed.contains(key))
+            .filter(|key| !kind.def().has_key(key))
             .map(|key| format!("`{key}`"))
             .collect();
         if !foreign.is_empty() {
@@ -1083,27 +1016,23 @@ mod kind_tests {
 
     /// The kind precedence as it was written by hand before it came from the registry's keys.
     fn by_hand(r: &RawResource) -> Vec<Kind> {
-        let prog = r.program.is_some();
+        let prog = r.has("program");
         let named = |k: Kind| match k.as_str() {
             "program" => prog,
-            "directory" => r.directory.is_some() && !prog,
-            "command" => r.command.is_some() && !prog && r.cron.is_none(),
+            "directory" => r.has("directory") && !prog,
+            "command" => r.has("command") && !prog && !r.has("cron"),
             "user" => {
-                r.user.is_some()
-                    && !prog
-                    && r.command.is_none()
-                    && r.cron.is_none()
-                    && r.venv.is_none()
+                r.has("user") && !prog && !r.has("command") && !r.has("cron") && !r.has("venv")
             }
             "group" => false,
-            "file" => r.file.is_some(),
-            "package" => r.package.is_some(),
-            "cron" => r.cron.is_some(),
-            "venv" => r.venv.is_some(),
+            "file" => r.has("file"),
+            "package" => r.has("package"),
+            "cron" => r.has("cron"),
+            "venv" => r.has("venv"),
             _ => false,
         };
         let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
-        if v.is_empty() && r.group.is_some() {
+        if v.is_empty() && r.has("group") {
             v.push(Kind::Group);
         }
         v

@@ -81,7 +81,13 @@ impl Keys<'_> {
         }
     }
 
-    pub fn string(&self, key: &str, v: &Option<String>) -> Result<Option<String>, ResolveError> {
+    /// `key`'s text, rendered (`None`: not given, or `{{ x | default(omit) }}`).
+    pub fn string(&self, key: &str) -> Result<Option<String>, ResolveError> {
+        self.string_of(key, self.raw().text(key))
+    }
+
+    /// Text `v` rendered, its errors located at `key`.
+    pub fn string_of(&self, key: &str, v: Option<&str>) -> Result<Option<String>, ResolveError> {
         match v {
             None => Ok(None),
             Some(t) => self
@@ -99,8 +105,9 @@ impl Keys<'_> {
             .map_err(|e| self.fail(key, format!("{key}: {}", e.message)))
     }
 
-    pub fn boolean(&self, key: &str, v: &Option<YValue>) -> Result<Option<bool>, ResolveError> {
-        match v {
+    /// `key`'s value, rendered: `true` or `false`.
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>, ResolveError> {
+        match self.raw().get(key) {
             None => Ok(None),
             Some(v) => truth(&self.value(key, v)?)
                 .map(Some)
@@ -108,7 +115,13 @@ impl Keys<'_> {
         }
     }
 
-    pub fn number(&self, key: &str, v: &Option<YValue>) -> Result<Option<u64>, ResolveError> {
+    /// `key`'s value, rendered: a whole number.
+    pub fn number(&self, key: &str) -> Result<Option<u64>, ResolveError> {
+        self.number_of(key, self.raw().get(key))
+    }
+
+    /// Value `v` rendered, a whole number, its errors located at `key`.
+    pub fn number_of(&self, key: &str, v: Option<&YValue>) -> Result<Option<u64>, ResolveError> {
         match v {
             None => Ok(None),
             Some(v) => scalar_text(&self.value(key, v)?)
@@ -118,8 +131,14 @@ impl Keys<'_> {
         }
     }
 
-    pub fn id(&self, key: &str, v: &Option<YValue>) -> Result<Option<u32>, ResolveError> {
-        match self.number(key, v)? {
+    /// `key`'s value, rendered: a user or group id.
+    pub fn id(&self, key: &str) -> Result<Option<u32>, ResolveError> {
+        self.id_of(key, self.raw().get(key))
+    }
+
+    /// Value `v` rendered, a user or group id, its errors located at `key`.
+    pub fn id_of(&self, key: &str, v: Option<&YValue>) -> Result<Option<u32>, ResolveError> {
+        match self.number_of(key, v)? {
             None => Ok(None),
             Some(n) => u32::try_from(n)
                 .map(Some)
@@ -127,8 +146,17 @@ impl Keys<'_> {
         }
     }
 
-    /// A list of strings (or one string), rendered.
-    pub fn list(&self, key: &str, v: &Option<YValue>) -> Result<Option<Vec<String>>, ResolveError> {
+    /// `key`'s list of strings (or one string), rendered.
+    pub fn list(&self, key: &str) -> Result<Option<Vec<String>>, ResolveError> {
+        self.list_of(key, self.raw().get(key))
+    }
+
+    /// Value `v`, a list of strings (or one string), rendered, its errors located at `key`.
+    pub fn list_of(
+        &self,
+        key: &str,
+        v: Option<&YValue>,
+    ) -> Result<Option<Vec<String>>, ResolveError> {
         let Some(v) = v else { return Ok(None) };
         let rendered = self.value(key, v)?;
         let items: Vec<MValue> = match rendered.kind() {
@@ -149,13 +177,11 @@ impl Keys<'_> {
             .map(Some)
     }
 
-    /// A mapping of strings (`environment`), rendered, in the playbook's order.
-    pub fn mapping(
-        &self,
-        key: &str,
-        v: &Option<YValue>,
-    ) -> Result<Vec<(String, String)>, ResolveError> {
-        let Some(v) = v else { return Ok(Vec::new()) };
+    /// `key`'s mapping of strings (`environment`), rendered, in the playbook's order.
+    pub fn mapping(&self, key: &str) -> Result<Vec<(String, String)>, ResolveError> {
+        let Some(v) = self.raw().get(key) else {
+            return Ok(Vec::new());
+        };
         let YValue::Mapping(m) = v else {
             return Err(self.fail(key, format!("{key} must be a mapping")));
         };
@@ -225,8 +251,9 @@ impl Keys<'_> {
         self.resolver.extra_vars.get(name)
     }
 
-    pub fn path(&self, key: &str, v: Option<String>) -> Result<Option<String>, ResolveError> {
-        match v {
+    /// `key`'s text, rendered: an absolute path on the host.
+    pub fn path(&self, key: &str) -> Result<Option<String>, ResolveError> {
+        match self.string(key)? {
             None => Ok(None),
             Some(p) => check_path(&p)
                 .map(|_| Some(p))

@@ -617,11 +617,11 @@ impl<'a> Resolver<'a> {
             let (restart, reload) = res.desired.watches();
             let is_command = res.desired.runs_on_change();
             let first = if is_command {
-                ("on_change", restart, &entry.raw.on_change)
+                ("on_change", restart, entry.raw.get("on_change"))
             } else {
-                ("restart_on", restart, &entry.raw.restart_on)
+                ("restart_on", restart, entry.raw.get("restart_on"))
             };
-            for (field, keys, raw) in [first, ("reload_on", reload, &entry.raw.reload_on)] {
+            for (field, keys, raw) in [first, ("reload_on", reload, entry.raw.get("reload_on"))] {
                 for (i, key) in keys.iter().enumerate() {
                     let origin = match raw {
                         Some(YValue::Sequence(items)) if items.len() == keys.len() => {
@@ -838,7 +838,7 @@ impl<'a> Resolver<'a> {
             message,
             host: host.name.clone(),
         };
-        let s = |key: &str, v: &Option<String>| -> Result<Option<String>, ResolveError> {
+        let s = |key: &str, v: Option<&str>| -> Result<Option<String>, ResolveError> {
             match v {
                 None => Ok(None),
                 Some(t) => r
@@ -848,12 +848,12 @@ impl<'a> Resolver<'a> {
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
-        let mode = match &raw.mode {
+        let mode = match raw.get("mode") {
             None => None,
             Some(YValue::Number(n)) => {
                 Some(parse_mode(&n.to_string()).map_err(|m| fail("mode", m))?)
             }
-            Some(YValue::String(m)) => match s("mode", &Some(m.clone()))? {
+            Some(YValue::String(m)) => match s("mode", Some(m))? {
                 Some(m) => Some(parse_mode(&m).map_err(|m| fail("mode", m))?),
                 None => None,
             },
@@ -865,11 +865,11 @@ impl<'a> Resolver<'a> {
             }
         };
         let attrs = Attrs {
-            owner: s("owner", &raw.owner)?,
-            group: s("group", &raw.group)?,
+            owner: s("owner", raw.text("owner"))?,
+            group: s("group", raw.text("group"))?,
             mode,
         };
-        let state = s("state", &raw.state)?;
+        let state = s("state", raw.text("state"))?;
         let render = match kind.def().render {
             Render::Fn(f) => f,
             Render::PerName { .. } => {
@@ -900,10 +900,10 @@ impl<'a> Resolver<'a> {
 
 /// `force:` of a path kind (`true`, `false`, or a template giving `true`/`yes`/`false`/`no`).
 pub fn path_force(k: &Keys) -> Result<bool, ResolveError> {
-    Ok(match &k.raw().force {
+    Ok(match k.raw().get("force") {
         None => false,
         Some(YValue::Bool(b)) => *b,
-        Some(YValue::String(t)) => match k.string("force", &Some(t.clone()))?.as_deref() {
+        Some(YValue::String(t)) => match k.string_of("force", Some(t))?.as_deref() {
             Some("true") | Some("True") | Some("yes") => true,
             Some("false") | Some("False") | Some("no") | Some("") => false,
             Some(o) => {
@@ -942,17 +942,17 @@ impl Keys<'_> {
     /// `templates/`, rendered) gives, if any; `of`: what the entry is, for a template's errors
     /// (`file /etc/app.ini`).
     pub fn content(&self, of: &str) -> Result<Option<Content>, ResolveError> {
-        let (raw, r, entry, host) = (self.raw(), self.r, self.entry, self.host);
+        let (r, entry, host) = (self.r, self.entry, self.host);
         let role_dir = role_dir_of(self.resolver.playbook, entry);
         let pb_dir = &self.resolver.playbook.dir;
         let fail = |key: &str, m: String| self.fail(key, m);
-        let s = |key: &str, v: &Option<String>| self.string(key, v);
-        Ok(if let Some(c) = s("content", &raw.content)? {
+        let s = |key: &str| self.string(key);
+        Ok(if let Some(c) = s("content")? {
             Some(Content {
                 bytes: c.into_bytes(),
                 source: "content".into(),
             })
-        } else if let Some(src) = s("src", &raw.src)? {
+        } else if let Some(src) = s("src")? {
             let p = find(&role_dir, pb_dir, "files", &src).ok_or_else(|| {
                 fail("src", missing_msg("file", "files", &src, &role_dir, pb_dir))
             })?;
@@ -962,7 +962,7 @@ impl Keys<'_> {
                 bytes,
                 source: format!("src: {}", p.display()),
             })
-        } else if let Some(t) = s("template", &raw.template)? {
+        } else if let Some(t) = s("template")? {
             let p = find(&role_dir, pb_dir, "templates", &t).ok_or_else(|| {
                 fail(
                     "template",
@@ -996,8 +996,10 @@ fn per_name(entry: &Entry) -> Option<(Kind, PerNameKeys, PerNameFn)> {
 impl Keys<'_> {
     /// A list of keys of resources (`restart_on`, `reload_on`), rendered; one key alone is
     /// a list of one.
-    pub fn watch_list(&self, key: &str, v: &Option<YValue>) -> Result<Vec<String>, ResolveError> {
-        let Some(v) = v else { return Ok(Vec::new()) };
+    pub fn watch_list(&self, key: &str) -> Result<Vec<String>, ResolveError> {
+        let Some(v) = self.raw().get(key) else {
+            return Ok(Vec::new());
+        };
         let rendered = self.value(key, v)?;
         let items: Vec<MValue> = match rendered.kind() {
             minijinja::value::ValueKind::Seq => rendered
@@ -1047,12 +1049,10 @@ impl Keys<'_> {
 
     /// A value that is a boolean (as `true`/`false`) or else a scalar's text
     /// (`autorestart: unexpected`).
-    pub fn bool_or_text(
-        &self,
-        key: &str,
-        v: &Option<YValue>,
-    ) -> Result<Option<String>, ResolveError> {
-        let Some(v) = v else { return Ok(None) };
+    pub fn bool_or_text(&self, key: &str) -> Result<Option<String>, ResolveError> {
+        let Some(v) = self.raw().get(key) else {
+            return Ok(None);
+        };
         let m = self.value(key, v)?;
         Ok(Some(match truth(&m) {
             Some(b) => b.to_string(),

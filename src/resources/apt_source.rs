@@ -18,6 +18,7 @@
 //! (`apply::script_full`), and then a `package:` with `update_cache` does not run it again.
 
 use super::deploy::{short, Planned, Refused};
+use super::registry::Key;
 use super::sha256_hex;
 use super::{Action, PathKind, PathState, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
@@ -367,7 +368,13 @@ impl super::Spec for AptSourceSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::AptSource,
     name: "apt_source",
-    keys: &["uris", "suites", "components", "key", "trusted"],
+    keys: &[
+        Key::Any("uris"),
+        Key::Any("suites"),
+        Key::Any("components"),
+        Key::Text("key"),
+        Key::Any("trusted"),
+    ],
     is_path: false,
     watchable: true,
     docs_section: "`apt_source: NAME` — an apt repository and its key",
@@ -384,15 +391,14 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let raw = k.raw();
     let presence = k.presence(&state)?;
-    let uris = k.list("uris", &raw.uris)?.unwrap_or_default();
-    let suites = k.list("suites", &raw.suites)?.unwrap_or_default();
-    let components = k.list("components", &raw.components)?.unwrap_or_default();
+    let uris = k.list("uris")?.unwrap_or_default();
+    let suites = k.list("suites")?.unwrap_or_default();
+    let components = k.list("components")?.unwrap_or_default();
     if presence == Presence::Present {
         check_lists(&uris, &suites, &components).map_err(|(key, m)| k.fail(key, m))?;
     }
-    let key_bytes = match k.string("key", &raw.key)? {
+    let key_bytes = match k.string("key")? {
         None => None,
         Some(name) => Some(k.read_file("key", &name)?),
     };
@@ -403,7 +409,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         suites,
         components,
         key: key_bytes,
-        trusted: k.boolean("trusted", &raw.trusted)?.unwrap_or(false),
+        trusted: k.boolean("trusted")?.unwrap_or(false),
     }))
 }
 

@@ -9,6 +9,7 @@
 
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
+use super::registry::Key;
 use super::{Attrs, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 
@@ -112,7 +113,7 @@ impl super::Spec for BlockSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Block,
     name: "block",
-    keys: &["text", "marker"],
+    keys: &[Key::Text("text"), Key::Text("marker")],
     is_path: true,
     watchable: true,
     docs_section: "`block: PATH` — a marked block of a file",
@@ -129,14 +130,13 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let raw = k.raw();
     let presence = k.presence(&state)?;
-    let text = k.string("text", &raw.text)?;
+    let text = k.string("text")?;
     if presence == Presence::Present && text.is_none() {
         return Err(k.fail("block", "a block needs `text`".into()));
     }
     let marker = k
-        .string("marker", &raw.marker)?
+        .string("marker")?
         .unwrap_or_else(|| DEFAULT_MARKER.to_string());
     check_marker(&marker).map_err(|m| k.fail("marker", m))?;
     Ok(super::Desired::Block(BlockSpec {

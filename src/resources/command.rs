@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 
 use super::deploy::{DeployObserved, Planned, Refused};
+use super::registry::Key;
 use super::{sha256_hex, Action, PathKind, PathState};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::{heredoc, shell_quote};
@@ -355,13 +356,13 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Command,
     name: "command",
     keys: &[
-        "creates",
-        "unless",
-        "on_change",
-        "chdir",
-        "user",
-        "environment",
-        "changed",
+        Key::Text("creates"),
+        Key::Text("unless"),
+        Key::Any("on_change"),
+        Key::Text("chdir"),
+        Key::Text("user"),
+        Key::Any("environment"),
+        Key::Any("changed"),
     ],
     is_path: false,
     watchable: true,
@@ -382,26 +383,25 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// `command:` from its entry (its registry line's `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let raw = k.raw();
     k.no_state("command", &state)?;
-    let user = k.string("user", &raw.user)?;
+    let user = k.string("user")?;
     if let Some(u) = &user {
         super::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
     }
-    let unless = k.string("unless", &raw.unless)?;
+    let unless = k.string("unless")?;
     if unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
         return Err(k.fail("unless", "unless: an empty command".into()));
     }
     Ok(super::Desired::Command(CommandSpec {
         command: key,
-        creates: k.path("creates", k.string("creates", &raw.creates)?)?,
+        creates: k.path("creates")?,
         unless,
-        on_change: k.list("on_change", &raw.on_change)?.unwrap_or_default(),
-        chdir: k.path("chdir", k.string("chdir", &raw.chdir)?)?,
+        on_change: k.list("on_change")?.unwrap_or_default(),
+        chdir: k.path("chdir")?,
         user,
-        check: !k.boolean("changed", &raw.changed)?.unwrap_or(true),
+        check: !k.boolean("changed")?.unwrap_or(true),
         environment: {
-            let env = k.mapping("environment", &raw.environment)?;
+            let env = k.mapping("environment")?;
             super::check_environment(&env).map_err(|m| k.fail("environment", m))?;
             env
         },

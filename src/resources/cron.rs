@@ -11,6 +11,7 @@
 
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
+use super::registry::Key;
 use super::{Attrs, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 
@@ -203,7 +204,12 @@ impl super::Spec for CronSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Cron,
     name: "cron",
-    keys: &["schedule", "user", "command", "environment"],
+    keys: &[
+        Key::Text("schedule"),
+        Key::Text("user"),
+        Key::Text("command"),
+        Key::Any("environment"),
+    ],
     is_path: false,
     watchable: true,
     docs_section: "`cron: NAME` — a cron job",
@@ -220,21 +226,18 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let raw = k.raw();
     let presence = k.presence(&state)?;
-    let schedule = k.string("schedule", &raw.schedule)?.unwrap_or_default();
-    let command = k.string("command", &raw.command)?.unwrap_or_default();
+    let schedule = k.string("schedule")?.unwrap_or_default();
+    let command = k.string("command")?.unwrap_or_default();
     if presence == Presence::Present {
         check_schedule(&schedule).map_err(|m| k.fail("schedule", m))?;
         if command.trim().is_empty() || command.contains('\n') {
             return Err(k.fail("command", "a cron job needs `command`, one line".into()));
         }
     }
-    let user = k
-        .string("user", &raw.user)?
-        .unwrap_or_else(|| "root".into());
+    let user = k.string("user")?.unwrap_or_else(|| "root".into());
     super::accounts::check_name("user", &user).map_err(|m| k.fail("user", m))?;
-    let environment = k.mapping("environment", &raw.environment)?;
+    let environment = k.mapping("environment")?;
     super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
     Ok(super::Desired::Cron(CronSpec {
         name: key,

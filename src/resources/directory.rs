@@ -8,6 +8,7 @@
 //! With `absent`, a folder whose emptiness the probe did not report (`empty: None`) is planned as
 //! a plain delete: `rmdir` refuses a non-empty folder at apply time, so nothing is lost.
 
+use super::registry::Key;
 use super::{
     attr_details, Action, Change, DirectorySpec, Kind, PathKind, PathState, PlanError, Presence,
 };
@@ -177,7 +178,12 @@ pub fn from_entry(
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Directory,
     name: "directory",
-    keys: &["owner", "group", "mode", "force"],
+    keys: &[
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
+        Key::Any("force"),
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`directory: PATH`",

@@ -17,6 +17,7 @@
 //! checksum fails the step and leaves the file untouched — then renames it into place.
 
 use super::deploy::{Planned, Refused};
+use super::registry::Key;
 use super::{attr_details, Action, Attrs, PathKind, PathState, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -291,7 +292,14 @@ impl super::Spec for DownloadSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Download,
     name: "download",
-    keys: &["url", "sha256", "from", "owner", "group", "mode"],
+    keys: &[
+        Key::Text("url"),
+        Key::Text("sha256"),
+        Key::Any("from"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`download: PATH` — a file from a URL, checked",
@@ -310,15 +318,15 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, attrs, state } = b;
     let raw = k.raw();
     let presence = k.presence(&state)?;
-    let url = k.string("url", &raw.url)?.unwrap_or_default();
-    let sha256 = k.string("sha256", &raw.sha256)?.unwrap_or_default();
+    let url = k.string("url")?.unwrap_or_default();
+    let sha256 = k.string("sha256")?.unwrap_or_default();
     let sha256 = if presence == Presence::Present {
         check_url(&url).map_err(|m| k.fail("url", m))?;
         check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?
     } else {
         sha256
     };
-    let from = match &raw.from {
+    let from = match raw.get("from") {
         None => None,
         Some(v) => Some(k.scalar("from", v)?),
     };

@@ -8,6 +8,7 @@
 //! A symbolic link is never silently replaced by a file (the link may be deliberate, e.g.
 //! `/etc/resolv.conf`): `FileSpec` has no `force`, so that is a plan error.
 
+use super::registry::Key;
 use super::{
     attr_details, Action, Change, ContentChange, FileSpec, Kind, PathKind, PathState, PlanError,
     Presence,
@@ -182,7 +183,7 @@ pub fn from_entry(
     let presence = k.presence(&b.state)?;
     crate::resolve::path_force(k)?;
     let content = k.content(&format!("file {}", b.key))?;
-    let validate = k.string("validate", &k.raw().validate)?;
+    let validate = k.string("validate")?;
     if let Some(v) = &validate {
         super::edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
     }
@@ -197,9 +198,9 @@ pub fn from_entry(
 
 /// A file takes one source of content (its registry line's `check_entry`).
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
-    let sources = [&entry.content, &entry.src, &entry.template]
+    let sources = ["content", "src", "template"]
         .iter()
-        .filter(|s| s.is_some())
+        .filter(|k| entry.has(k))
         .count();
     if sources > 1 {
         return Err("a file takes one of `content`, `src`, `template`, not several".into());
@@ -212,7 +213,14 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::File,
     name: "file",
     keys: &[
-        "content", "src", "template", "owner", "group", "mode", "force", "validate",
+        Key::Text("content"),
+        Key::Text("src"),
+        Key::Text("template"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
+        Key::Any("force"),
+        Key::Text("validate"),
     ],
     is_path: true,
     watchable: true,

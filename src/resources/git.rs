@@ -24,6 +24,7 @@
 use super::deploy::{
     set_args, short, sibling_prefix, split_path, DeployObserved, Planned, Refused,
 };
+use super::registry::Key;
 use super::source::repo::*;
 use super::source::{chown_spec, owner_change};
 use super::{Action, PathState, Presence};
@@ -419,15 +420,15 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Git,
     name: "git",
     keys: &[
-        "repo",
-        "version",
-        "depth",
-        "owner",
-        "group",
-        "user",
-        "force",
-        "key",
-        "known_hosts",
+        Key::Text("repo"),
+        Key::Text("version"),
+        Key::Any("depth"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Text("user"),
+        Key::Any("force"),
+        Key::Text("key"),
+        Key::Text("known_hosts"),
     ],
     is_path: true,
     watchable: true,
@@ -448,7 +449,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// [`super::registry::KindDef::check_entry`]: a present checkout needs `repo`.
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
     let absent = entry.state.as_deref() == Some("absent");
-    if entry.repo.is_none() && !absent {
+    if !entry.has("repo") && !absent {
         return Err("a git checkout needs `repo`".into());
     }
     Ok(())
@@ -457,23 +458,20 @@ fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
 /// `git:` from its entry (its registry line's `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, attrs, state } = b;
-    let raw = k.raw();
     let presence = k.presence(&state)?;
-    let repo = k.string("repo", &raw.repo)?.unwrap_or_default();
+    let repo = k.string("repo")?.unwrap_or_default();
     if presence == Presence::Present {
         check_repo(&repo).map_err(|m| k.fail("repo", m))?;
     }
-    let version = k
-        .string("version", &raw.version)?
-        .unwrap_or_else(|| "HEAD".into());
+    let version = k.string("version")?.unwrap_or_else(|| "HEAD".into());
     check_version(&version).map_err(|m| k.fail("version", m))?;
-    let depth = match k.id("depth", &raw.depth)? {
+    let depth = match k.id("depth")? {
         Some(0) => return Err(k.fail("depth", "depth must be at least 1".into())),
         d => d,
     };
     // `user:` (Ansible's `become_user` on a git task) is the user git runs as: the checkout's
     // owner, as `owner:` says; both given must agree.
-    let owner = match (attrs.owner, k.string("user", &raw.user)?) {
+    let owner = match (attrs.owner, k.string("user")?) {
         (Some(o), Some(u)) if o != u => {
             let m =
                 format!("`user: {u}` and `owner: {o}` differ: git runs as the checkout's owner");
@@ -487,8 +485,8 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         (None, None) => None,
     };
     let ssh = k.git_ssh(
-        ("key", k.string("key", &raw.key)?),
-        ("known_hosts", k.string("known_hosts", &raw.known_hosts)?),
+        ("key", k.string("key")?),
+        ("known_hosts", k.string("known_hosts")?),
     )?;
     Ok(super::Desired::Git(GitSpec {
         ssh,
@@ -499,7 +497,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         depth,
         owner,
         group: attrs.group,
-        force: k.boolean("force", &raw.force)?.unwrap_or(false),
+        force: k.boolean("force")?.unwrap_or(false),
     }))
 }
 

@@ -13,6 +13,7 @@
 
 use super::accounts::GroupEntry;
 use super::deploy::{Planned, Refused};
+use super::registry::Key;
 use super::{Action, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -142,7 +143,7 @@ fn check_key(key: &str) -> Result<String, String> {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Group,
     name: "group",
-    keys: &["gid", "system"],
+    keys: &[Key::Any("gid"), Key::Any("system")],
     is_path: false,
     watchable: true,
     docs_section: "`user: NAME` and `group: NAME` — local accounts",
@@ -159,13 +160,12 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let raw = k.raw();
     super::accounts::check_name("group", &key).map_err(|m| k.fail("group", m))?;
     Ok(super::Desired::Group(GroupSpec {
         name: key,
         presence: k.presence(&state)?,
-        gid: k.id("gid", &raw.gid)?,
-        system: k.boolean("system", &raw.system)?.unwrap_or(false),
+        gid: k.id("gid")?,
+        system: k.boolean("system")?.unwrap_or(false),
     }))
 }
 

@@ -15,6 +15,7 @@ use regex::Regex;
 
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
+use super::registry::Key;
 use super::{Attrs, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 
@@ -126,7 +127,11 @@ impl super::Spec for LineSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Line,
     name: "line",
-    keys: &["regexp", "text", "validate"],
+    keys: &[
+        Key::Text("regexp"),
+        Key::Text("text"),
+        Key::Text("validate"),
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`line: PATH` — one line of a file",
@@ -151,13 +156,12 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let raw = k.raw();
-    let regexp = k.string("regexp", &raw.regexp)?;
+    let regexp = k.string("regexp")?;
     if let Some(re) = &regexp {
         check_regexp(re).map_err(|m| k.fail("regexp", m))?;
     }
     let presence = k.presence(&state)?;
-    let text = k.string("text", &raw.text)?;
+    let text = k.string("text")?;
     if presence == Presence::Present && text.is_none() {
         return Err(k.fail("line", "a line needs `text`".into()));
     }
@@ -166,7 +170,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     }
     let text = text.unwrap_or_default();
     check_text(&text).map_err(|m| k.fail("text", m))?;
-    let validate = k.string("validate", &raw.validate)?;
+    let validate = k.string("validate")?;
     if let Some(v) = &validate {
         edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
     }

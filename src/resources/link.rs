@@ -9,6 +9,7 @@
 //! Only owner and group apply to a link (`chown -h`); a link's mode means nothing on Linux and is
 //! ignored.
 
+use super::registry::Key;
 use super::{
     attr_details, Action, Attrs, Change, Kind, LinkSpec, PathKind, PathState, PlanError, Presence,
 };
@@ -155,7 +156,7 @@ pub fn from_entry(
     Ok(super::Desired::Link(LinkSpec {
         path: b.key,
         presence,
-        target: k.string("target", &k.raw().target)?.unwrap_or_default(),
+        target: k.string("target")?.unwrap_or_default(),
         attrs: b.attrs,
         force,
     }))
@@ -163,7 +164,7 @@ pub fn from_entry(
 
 /// A present link needs `target` (its registry line's `check_entry`).
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
-    if entry.target.is_none() && entry.state.as_deref() != Some("absent") {
+    if !entry.has("target") && entry.state.as_deref() != Some("absent") {
         return Err("a link needs `target`".into());
     }
     Ok(())
@@ -173,7 +174,13 @@ fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Link,
     name: "link",
-    keys: &["target", "owner", "group", "mode", "force"],
+    keys: &[
+        Key::Text("target"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
+        Key::Any("force"),
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`link: PATH`",

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use super::deploy::{set_args, Planned, Refused};
+use super::registry::Key;
 use super::Action;
 use crate::resolve::{Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -434,7 +435,7 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
 /// The names of a `package:` entry (a name, a list, or a template giving either), each with
 /// its pinned version.
 fn names(k: &Keys) -> Result<Vec<(String, Option<String>)>, ResolveError> {
-    let names = k.list("package", &k.raw().package)?.unwrap_or_default();
+    let names = k.list("package")?.unwrap_or_default();
     if names.is_empty() {
         return Err(k.fail("package", "package: no package named".into()));
     }
@@ -452,8 +453,7 @@ pub fn keys_of(k: &Keys) -> Result<Vec<String>, ResolveError> {
 /// The specs of a `package:` entry: one per name, its errors located at their keys (the
 /// registry line's `render`).
 pub fn from_entry(k: &Keys) -> Result<Vec<super::Desired>, ResolveError> {
-    let raw = k.raw();
-    let state = match k.string("state", &raw.state)?.as_deref() {
+    let state = match k.string("state")?.as_deref() {
         None => PackageState::Present,
         Some(s) => PackageState::parse(s).ok_or_else(|| {
             k.fail(
@@ -462,9 +462,7 @@ pub fn from_entry(k: &Keys) -> Result<Vec<super::Desired>, ResolveError> {
             )
         })?,
     };
-    let update_cache = k
-        .boolean("update_cache", &raw.update_cache)?
-        .unwrap_or(false);
+    let update_cache = k.boolean("update_cache")?.unwrap_or(false);
     names(k)?
         .into_iter()
         .map(|(name, version)| {
@@ -555,7 +553,7 @@ fn check_key(key: &str) -> Result<String, String> {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Package,
     name: "package",
-    keys: &["update_cache"],
+    keys: &[Key::Any("update_cache")],
     is_path: false,
     watchable: true,
     docs_section: "`package: NAME` or `package: [NAMES]` — Debian/Ubuntu packages",

@@ -15,6 +15,7 @@
 
 use std::fmt::Write;
 
+use super::registry::Key;
 use super::{Action, Attrs, Change, Content, Kind, Observed, PathKind, PlanError, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 pub use crate::supervisor::{check_program_name as check_name, ProgramOp};
@@ -555,7 +556,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
             )
         })?,
     };
-    let numprocs = match &raw.numprocs {
+    let numprocs = match raw.get("numprocs") {
         None => None,
         Some(v) => Some(
             k.scalar("numprocs", v)?
@@ -565,20 +566,20 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         ),
     };
     let conf = ProgramConf {
-        command: k.string("command", &raw.command)?.unwrap_or_default(),
-        directory: k.string("directory", &raw.directory)?,
-        user: k.string("user", &raw.user)?,
-        environment: k.mapping("environment", &raw.environment)?,
+        command: k.string("command")?.unwrap_or_default(),
+        directory: k.string("directory")?,
+        user: k.string("user")?,
+        environment: k.mapping("environment")?,
         numprocs,
         // By default a program starts with supervisord when it is meant to run.
         autostart: k
-            .boolean("autostart", &raw.autostart)?
+            .boolean("autostart")?
             .unwrap_or(state == ProgramState::Running),
-        autorestart: k.bool_or_text("autorestart", &raw.autorestart)?,
-        stopsignal: k.string("stopsignal", &raw.stopsignal)?,
-        stdout_logfile: k.string("stdout_logfile", &raw.stdout_logfile)?,
-        stderr_logfile: k.string("stderr_logfile", &raw.stderr_logfile)?,
-        options: k.mapping("options", &raw.options)?,
+        autorestart: k.bool_or_text("autorestart")?,
+        stopsignal: k.string("stopsignal")?,
+        stdout_logfile: k.string("stdout_logfile")?,
+        stderr_logfile: k.string("stderr_logfile")?,
+        options: k.mapping("options")?,
     };
     let text = if state == ProgramState::Absent {
         String::new()
@@ -610,14 +611,14 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
             bytes: text.into_bytes(),
             source: "program keys".into(),
         },
-        restart_on: k.watch_list("restart_on", &raw.restart_on)?,
+        restart_on: k.watch_list("restart_on")?,
         attrs,
     }))
 }
 
 /// A present program needs `command` (its registry line's `check_entry`).
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
-    if entry.command.is_none() && entry.state.as_deref() != Some("absent") {
+    if !entry.has("command") && entry.state.as_deref() != Some("absent") {
         return Err("a program needs `command`".into());
     }
     Ok(())
@@ -633,21 +634,21 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Program,
     name: "program",
     keys: &[
-        "command",
-        "directory",
-        "user",
-        "environment",
-        "numprocs",
-        "autostart",
-        "autorestart",
-        "stopsignal",
-        "stdout_logfile",
-        "stderr_logfile",
-        "options",
-        "restart_on",
-        "owner",
-        "group",
-        "mode",
+        Key::Text("command"),
+        Key::Text("directory"),
+        Key::Text("user"),
+        Key::Any("environment"),
+        Key::Any("numprocs"),
+        Key::Any("autostart"),
+        Key::Any("autorestart"),
+        Key::Text("stopsignal"),
+        Key::Text("stdout_logfile"),
+        Key::Text("stderr_logfile"),
+        Key::Any("options"),
+        Key::Any("restart_on"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
     ],
     is_path: false,
     watchable: false,

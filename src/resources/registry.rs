@@ -1,7 +1,8 @@
 //! The registry of resource kinds: one line per kind, each line a [`KindDef`] defined in the
 //! kind's own file. It is the single source of a kind's name, of the keys a playbook entry of
-//! that kind accepts (the "does not apply" errors of `playbook` read them; tests check they are
-//! the fields of `playbook::RawResource` and that each is documented in docs/playbooks.md), of
+//! that kind accepts and of what each key's value is as written (`playbook::RawResource` reads
+//! an entry's keys from them, its "does not apply" errors list them; a test checks each is
+//! documented in docs/playbooks.md), of
 //! whether its key is a host path and how a key is checked (resolve), of whether
 //! `restart_on`, `reload_on` and `on_change` may watch it, of what the first probe asks for it
 //! (`probe::Wants`), of how resolve builds its spec from an entry ([`Render`]), and of the
@@ -18,8 +19,9 @@ pub struct KindDef {
     /// As written in playbooks (`file:`).
     pub name: &'static str,
     /// The keys an entry of this kind accepts besides its own name and the keys every
-    /// resource has ([`COMMON_KEYS`]).
-    pub keys: &'static [&'static str],
+    /// resource has ([`COMMON_KEYS`]), each with what its value is as written: the playbook
+    /// reads an entry's keys from them (`playbook::RawResource`), its errors list them.
+    pub keys: &'static [Key],
     /// Its key is a path on the host (the others are names, or a command line).
     pub is_path: bool,
     /// `restart_on`, `reload_on` and `on_change` may name it (all but the processes).
@@ -46,6 +48,59 @@ pub struct KindDef {
     /// exclude each other), as the playbook is loaded; `Err`: the message, located at the
     /// entry by `playbook`.
     pub check_entry: fn(&crate::playbook::RawResource) -> Result<(), String>,
+}
+
+/// A key of a kind's entries ([`KindDef::keys`]), with what its value is as written. A key
+/// several kinds have is the same in each (a test checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A string (`user: www-data`); anything else is refused as the playbook loads.
+    Text(&'static str),
+    /// Any YAML value (a list, a mapping, a number, a boolean…), checked once rendered.
+    Any(&'static str),
+}
+
+impl Key {
+    /// As written in playbooks.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Key::Text(n) | Key::Any(n) => n,
+        }
+    }
+}
+
+impl KindDef {
+    /// Whether an entry of this kind accepts `key` (besides its name and [`COMMON_KEYS`]).
+    pub fn has_key(&self, key: &str) -> bool {
+        self.keys.iter().any(|k| k.name() == key)
+    }
+
+    /// Its key as written: a string, or (a kind that is one resource per name it lists,
+    /// [`Render::PerName`]) any value.
+    pub const fn name_key(&self) -> Key {
+        match self.render {
+            Render::Fn(_) => Key::Text(self.name),
+            Render::PerName { .. } => Key::Any(self.name),
+        }
+    }
+}
+
+/// Every key an entry may have besides [`COMMON_KEYS`]: kind names and the kinds' keys, the
+/// first declaration of each (in the order of [`ALL`]).
+pub fn entry_key(name: &str) -> Option<Key> {
+    static KEYS: std::sync::LazyLock<std::collections::HashMap<&'static str, Key>> =
+        std::sync::LazyLock::new(|| {
+            let mut m = std::collections::HashMap::new();
+            for k in ALL {
+                let d = def(k);
+                m.entry(d.name).or_insert(d.name_key());
+                for key in d.keys {
+                    m.entry(key.name()).or_insert(*key);
+                }
+            }
+            m
+        });
+    KEYS.get(name).copied()
 }
 
 /// A probe record a kind owns: `TAG \0 KEY \0` and `fields - 1` more NUL-terminated fields;
@@ -251,8 +306,16 @@ mod tests {
                 assert!((d.check_key)("x").is_err(), "{}: path key", d.name);
             }
             for key in d.keys {
-                assert!(!COMMON_KEYS.contains(key), "{}: {key} is common", d.name);
+                let name = key.name();
+                assert!(!COMMON_KEYS.contains(&name), "{}: {name} is common", d.name);
+                assert_eq!(
+                    entry_key(name),
+                    Some(*key),
+                    "{}: {name} is typed otherwise",
+                    d.name
+                );
             }
+            assert_eq!(entry_key(d.name), Some(d.name_key()), "{}", d.name);
             for r in d.records {
                 assert!(
                     r.per_host || r.fields > 0,
@@ -278,8 +341,8 @@ mod tests {
         assert!(check_value("no_such_kind", "x", "y").is_ok());
     }
 
-    /// The keys a playbook entry may have (the fields of `playbook::RawResource`, which the
-    /// "unknown key … did you mean" errors come from) are exactly the registry's: kind names,
+    /// The keys a playbook entry may have (those `playbook::RawResource` reads, as serde's
+    /// "unknown field … expected one of" lists them) are exactly the registry's: kind names,
     /// their keys and the common keys.
     #[test]
     fn playbook_fields_are_the_registry_keys() {
@@ -294,7 +357,7 @@ mod tests {
         let mut registry: std::collections::BTreeSet<&str> = COMMON_KEYS.iter().copied().collect();
         for k in ALL {
             registry.insert(def(k).name);
-            registry.extend(def(k).keys.iter().copied());
+            registry.extend(def(k).keys.iter().map(|k| k.name()));
         }
         assert_eq!(fields, registry);
     }
@@ -332,7 +395,7 @@ mod tests {
                 missing.push(format!("{}: no section `### {}`", d.name, d.docs_section));
                 continue;
             };
-            for key in d.keys {
+            for key in d.keys.iter().map(|k| k.name()) {
                 let quoted = format!("`{key}`");
                 let shared = [Kind::File, Kind::Directory, Kind::Link].contains(&k)
                     && paths.contains(&quoted);

@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 use super::archive::ArchiveError;
 use super::deploy::{set_args, short, Planned, Refused};
+use super::registry::Key;
 use super::source::chown_spec;
 use super::source::files::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
 use super::source::repo::{self, Remote, GIT, GIT_FN};
@@ -1110,14 +1111,14 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Release,
     name: "release",
     keys: &[
-        "from",
-        "keep",
-        "owner",
-        "group",
-        "mode",
-        "shared",
-        "build",
-        "environment",
+        Key::Any("from"),
+        Key::Any("keep"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
+        Key::Any("shared"),
+        Key::Any("build"),
+        Key::Any("environment"),
     ],
     is_path: true,
     watchable: true,
@@ -1144,19 +1145,18 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 
 /// [`super::registry::KindDef::check_entry`]: a release needs `from`.
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
-    match entry.from {
-        None => Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into()),
-        Some(_) => Ok(()),
+    match entry.has("from") {
+        false => Err("a release needs `from: {sync: FOLDER}` or `from: {git: REPO}`".into()),
+        true => Ok(()),
     }
 }
 
 /// `release:` from its entry (its registry line's `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, attrs, state } = b;
-    let raw = k.raw();
     k.no_state("release", &state)?;
     let source = source_of(k)?;
-    let keep = match k.number("keep", &raw.keep)? {
+    let keep = match k.number("keep")? {
         None => DEFAULT_KEEP,
         Some(0) => return Err(k.fail("keep", "keep must be at least 1".into())),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -1195,13 +1195,13 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         pin,
         cache_root: CACHE_ROOT.into(),
         steps: {
-            let shared = k.list("shared", &raw.shared)?.unwrap_or_default();
+            let shared = k.list("shared")?.unwrap_or_default();
             check_shared_list(&shared).map_err(|m| k.fail("shared", m))?;
-            let build = k.list("build", &raw.build)?.unwrap_or_default();
+            let build = k.list("build")?.unwrap_or_default();
             if build.iter().any(|c| c.trim().is_empty()) {
                 return Err(k.fail("build", "build: an empty command".into()));
             }
-            let environment = k.mapping("environment", &raw.environment)?;
+            let environment = k.mapping("environment")?;
             super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
             Steps {
                 shared,
@@ -1222,7 +1222,7 @@ fn source_of(k: &Keys) -> Result<ReleaseSource, ResolveError> {
                 .into(),
         )
     };
-    let Some(YValue::Mapping(m)) = &k.raw().from else {
+    let Some(YValue::Mapping(m)) = k.raw().get("from") else {
         return Err(bad());
     };
     let get = |name: &str| {
@@ -1261,7 +1261,9 @@ fn source_of(k: &Keys) -> Result<ReleaseSource, ResolveError> {
                     "from: `version`, `depth`, `key` and `known_hosts` go with `git`".into(),
                 ));
             }
-            let exclude = k.list("from", &get("exclude"))?.unwrap_or_default();
+            let exclude = k
+                .list_of("from", get("exclude").as_ref())?
+                .unwrap_or_default();
             let (src, tree) = k.source_tree("from", &src, &exclude)?;
             Ok(ReleaseSource::Sync { src, tree, exclude })
         }
@@ -1272,7 +1274,7 @@ fn source_of(k: &Keys) -> Result<ReleaseSource, ResolveError> {
             repo::check_repo(&repo).map_err(|m| k.fail("from", format!("from: {m}")))?;
             let version = text("version")?.unwrap_or_else(|| "HEAD".into());
             repo::check_version(&version).map_err(|m| k.fail("from", format!("from: {m}")))?;
-            let depth = match k.id("from", &get("depth"))? {
+            let depth = match k.id_of("from", get("depth").as_ref())? {
                 Some(0) => return Err(k.fail("from", "from: depth must be at least 1".into())),
                 d => d,
             };

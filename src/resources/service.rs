@@ -21,6 +21,7 @@ pub use crate::systemd::{
     parse_show, unit_name, unit_path, ServiceOp, SvcAction, UnitState, SHOW_PROPERTIES, UNIT_DIR,
 };
 
+use super::registry::Key;
 use super::{Action, Attrs, Change, Content, Kind, Observed, PathKind, PlanError, Presence};
 
 /// `state: running | stopped | absent`.
@@ -378,7 +379,7 @@ pub fn from_entry(
             )
         })?),
     };
-    let unit = match k.string("unit", &raw.unit)? {
+    let unit = match k.string("unit")? {
         None => None,
         Some(t) => {
             Some(k.render_template("unit", &t, &format!("unit template of service {name}"))?)
@@ -387,9 +388,9 @@ pub fn from_entry(
     if unit.is_none() {
         // Without `unit:`, play writes no unit file: its attributes are not ours.
         for (key, given) in [
-            ("mode", raw.mode.is_some()),
-            ("owner", raw.owner.is_some()),
-            ("group", raw.group.is_some()),
+            ("mode", raw.has("mode")),
+            ("owner", raw.has("owner")),
+            ("group", raw.has("group")),
         ] {
             if given {
                 return Err(k.fail(
@@ -408,10 +409,10 @@ pub fn from_entry(
     Ok(super::Desired::Service(ServiceSpec {
         name,
         unit,
-        enabled: k.boolean("enabled", &raw.enabled)?,
+        enabled: k.boolean("enabled")?,
         state,
-        restart_on: k.watch_list("restart_on", &raw.restart_on)?,
-        reload_on: k.watch_list("reload_on", &raw.reload_on)?,
+        restart_on: k.watch_list("restart_on")?,
+        reload_on: k.watch_list("reload_on")?,
         attrs,
     }))
 }
@@ -421,13 +422,13 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Service,
     name: "service",
     keys: &[
-        "unit",
-        "enabled",
-        "restart_on",
-        "reload_on",
-        "owner",
-        "group",
-        "mode",
+        Key::Text("unit"),
+        Key::Any("enabled"),
+        Key::Any("restart_on"),
+        Key::Any("reload_on"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
     ],
     is_path: false,
     watchable: false,

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use super::archive::ArchiveError;
 use super::deploy::{sibling_prefix, split_path, Planned, Refused};
+use super::registry::Key;
 use super::source::files::{
     archive, attr_lines, diff, extract_lines, removal_lines, stdin_with_marker, under_any, Layout,
     LocalTree, RemoteTree, SyncWork, TreeState, DIR_MODE,
@@ -257,7 +258,14 @@ impl super::Spec for SyncSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Sync,
     name: "sync",
-    keys: &["src", "owner", "group", "mode", "delete", "exclude"],
+    keys: &[
+        Key::Text("src"),
+        Key::Text("owner"),
+        Key::Text("group"),
+        Key::Any("mode"),
+        Key::Any("delete"),
+        Key::Any("exclude"),
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`sync: DEST` — a folder of the controller",
@@ -272,19 +280,18 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 
 /// [`super::registry::KindDef::check_entry`]: a sync needs `src`.
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
-    match entry.src {
-        None => Err("a sync needs `src` (a folder of files/)".into()),
-        Some(_) => Ok(()),
+    match entry.has("src") {
+        false => Err("a sync needs `src` (a folder of files/)".into()),
+        true => Ok(()),
     }
 }
 
 /// `sync:` from its entry (its registry line's `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, attrs, state } = b;
-    let raw = k.raw();
     k.no_state("sync", &state)?;
-    let src = k.string("src", &raw.src)?.unwrap_or_default();
-    let exclude = k.list("exclude", &raw.exclude)?.unwrap_or_default();
+    let src = k.string("src")?.unwrap_or_default();
+    let exclude = k.list("exclude")?.unwrap_or_default();
     let (src, tree) = k.source_tree("src", &src, &exclude)?;
     Ok(super::Desired::Sync(SyncSpec {
         dest: key,
@@ -295,7 +302,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
             group: attrs.group,
             mode: attrs.mode,
         },
-        delete: k.boolean("delete", &raw.delete)?.unwrap_or(false),
+        delete: k.boolean("delete")?.unwrap_or(false),
         exclude,
     }))
 }

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::accounts::{GroupEntry, Passwd};
 use super::deploy::{Planned, Refused};
+use super::registry::Key;
 use super::{Action, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -272,14 +273,14 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::User,
     name: "user",
     keys: &[
-        "uid",
-        "group",
-        "groups",
-        "append",
-        "shell",
-        "home",
-        "system",
-        "create_home",
+        Key::Any("uid"),
+        Key::Text("group"),
+        Key::Any("groups"),
+        Key::Any("append"),
+        Key::Text("shell"),
+        Key::Text("home"),
+        Key::Any("system"),
+        Key::Any("create_home"),
     ],
     is_path: false,
     watchable: true,
@@ -297,36 +298,35 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, attrs, state } = b;
-    let raw = k.raw();
     super::accounts::check_name("user", &key).map_err(|m| k.fail("user", m))?;
     if let Some(g) = &attrs.group {
         super::accounts::check_name("group", g).map_err(|m| k.fail("group", m))?;
     }
-    let groups = k.list("groups", &raw.groups)?;
+    let groups = k.list("groups")?;
     for g in groups.iter().flatten() {
         super::accounts::check_name("group", g).map_err(|m| k.fail("groups", m))?;
     }
-    let shell = k.string("shell", &raw.shell)?;
+    let shell = k.string("shell")?;
     if let Some(s) = &shell {
         if !s.starts_with('/') || s.contains([':', '\n']) {
             return Err(k.fail("shell", format!("shell `{s}` must be an absolute path")));
         }
     }
-    let home = k.path("home", k.string("home", &raw.home)?)?;
+    let home = k.path("home")?;
     if home.as_deref().is_some_and(|h| h.contains(':')) {
         return Err(k.fail("home", "home must not contain `:`".into()));
     }
     Ok(super::Desired::User(UserSpec {
         name: key,
         presence: k.presence(&state)?,
-        uid: k.id("uid", &raw.uid)?,
+        uid: k.id("uid")?,
         group: attrs.group,
         groups,
-        append: k.boolean("append", &raw.append)?.unwrap_or(false),
+        append: k.boolean("append")?.unwrap_or(false),
         shell,
         home,
-        system: k.boolean("system", &raw.system)?.unwrap_or(false),
-        create_home: k.boolean("create_home", &raw.create_home)?,
+        system: k.boolean("system")?.unwrap_or(false),
+        create_home: k.boolean("create_home")?,
     }))
 }
 

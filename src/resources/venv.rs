@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 
 use super::deploy::{set_args, Planned, Refused};
+use super::registry::Key;
 use super::{Action, Attrs, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -442,7 +443,13 @@ impl super::Spec for VenvSpec {
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Venv,
     name: "venv",
-    keys: &["python", "packages", "requirements", "pip_args", "user"],
+    keys: &[
+        Key::Text("python"),
+        Key::Any("packages"),
+        Key::Text("requirements"),
+        Key::Any("pip_args"),
+        Key::Text("user"),
+    ],
     is_path: true,
     watchable: true,
     docs_section: "`venv: PATH` — a Python virtualenv",
@@ -471,19 +478,16 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let raw = k.raw();
-    let user = k.string("user", &raw.user)?;
+    let user = k.string("user")?;
     if let Some(u) = &user {
         super::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
     }
-    let python = k
-        .string("python", &raw.python)?
-        .unwrap_or_else(|| "python3".into());
+    let python = k.string("python")?.unwrap_or_else(|| "python3".into());
     if python.trim().is_empty() {
         return Err(k.fail("python", "python: an empty interpreter".into()));
     }
     let packages = k
-        .list("packages", &raw.packages)?
+        .list("packages")?
         .unwrap_or_default()
         .iter()
         .map(|p| parse_requirement(p).map_err(|m| k.fail("packages", m)))
@@ -493,8 +497,8 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         presence: k.presence(&state)?,
         python,
         packages,
-        requirements: k.path("requirements", k.string("requirements", &raw.requirements)?)?,
-        pip_args: k.list("pip_args", &raw.pip_args)?.unwrap_or_default(),
+        requirements: k.path("requirements")?,
+        pip_args: k.list("pip_args")?.unwrap_or_default(),
         user,
     }))
 }
