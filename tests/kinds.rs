@@ -573,3 +573,80 @@ fn only_the_registry_lists_the_kinds() {
         "files naming every kind: only the registry's `kinds!` table may list them"
     );
 }
+
+/// The keys of exactly one kind (its registry line's), which only that kind's file reads.
+fn kind_specific_keys() -> BTreeMap<&'static str, &'static str> {
+    let mut of: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
+    for kind in play::resources::registry::ALL {
+        for key in kind.def().keys {
+            of.entry(key.name()).or_default().push(kind.as_str());
+        }
+    }
+    (of.into_iter())
+        .filter(|(_, kinds)| kinds.len() == 1)
+        .map(|(key, kinds)| (key, kinds[0]))
+        .collect()
+}
+
+/// What of `code` reads a kind-specific key by name (`raw.get("schedule")`,
+/// `k.string("schedule")`), names one as an entry's field (`pub schedule: Option<…>`, with
+/// `fields`), or names a kind's module (`cron::`).
+fn kind_specific_mentions(code: &str, fields: bool) -> Vec<String> {
+    let mut found = Vec::new();
+    for (key, kind) in kind_specific_keys() {
+        let field = if fields {
+            format!(r"\bpub {key}: Option<|")
+        } else {
+            String::new()
+        };
+        let pattern = format!(
+            r#"{field}\.(get|text|has|string|string_of|list|list_of|boolean|number|number_of|id|id_of|mapping|watch_list|bool_or_text|path|fail|origin_of)\(\s*"{key}""#
+        );
+        if let Some(m) = regex::Regex::new(&pattern).expect("pattern").find(code) {
+            found.push(format!("`{}` ({kind}'s key)", m.as_str()));
+        }
+    }
+    for kind in play::resources::registry::ALL {
+        let name = kind.as_str();
+        let pattern = format!(r"(^|[^:\w]|\b(crate|super|self|resources)::){name}::");
+        if let Some(m) = regex::Regex::new(&pattern).expect("pattern").find(code) {
+            found.push(format!(
+                "`{}` (the {name} kind's module)",
+                m.as_str().trim()
+            ));
+        }
+    }
+    found
+}
+
+/// Issue 12: adding a kind is its file, its registry line and its docs section. An entry's
+/// keys come from the registry (`KindDef::keys`), so `playbook::RawResource` has no field of
+/// a kind's key and the playbook names no kind's module; `resources/mod.rs` reads no kind's
+/// key (`Work` is generated from the table, each kind's `Spec::Work`).
+#[test]
+fn the_entry_and_its_work_name_no_kind() {
+    let probe = "pub struct RawResource {\n    pub schedule: Option<String>,\n}\nfn f(r: &RawResource) -> bool { r.has(\"schedule\") || cron::x() }";
+    assert_eq!(
+        kind_specific_mentions(probe, true).len(),
+        2,
+        "a field and a module"
+    );
+    let read = "fn f(k: &Keys) { k.string(\"schedule\") }";
+    assert_eq!(kind_specific_mentions(read, false).len(), 1, "a read");
+    assert!(kind_specific_keys().contains_key("schedule"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut failures = Vec::new();
+    // The playbook's entry: no field of a kind's key; resources/mod.rs: `Change::content` is
+    // a field that is not an entry's.
+    for (rel, entry) in [("playbook/mod.rs", true), ("resources/mod.rs", false)] {
+        let code = code_of(&std::fs::read_to_string(src.join(rel)).expect("read"));
+        for m in kind_specific_mentions(&code, entry) {
+            // resources/mod.rs declares the kinds' modules (`pub mod cron;`: rustfmt formats
+            // only the modules declared in the source, not in a macro's expansion).
+            if entry || !m.ends_with("module)") {
+                failures.push(format!("{rel}: {m}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
