@@ -16,7 +16,7 @@ use crate::inventory::Host;
 use crate::playbook::Entry;
 use crate::resources::source::files::{Excludes, LocalTree};
 use crate::resources::source::repo::{self, GitSsh};
-use crate::resources::{Attrs, Presence};
+use crate::resources::{Attrs, Content, Presence};
 use crate::yaml::Value as YValue;
 
 /// The extra var that pins every `release:` of a run (`play rollback`): `previous` or an id.
@@ -58,14 +58,31 @@ impl Keys<'_> {
         &self.entry.raw
     }
 
+    /// File `name` of the role's or playbook's `files/` (or an absolute path), named by `key`.
+    fn find_file(&self, key: &str, name: &str) -> Result<PathBuf, ResolveError> {
+        let role_dir = role_dir_of(self.resolver.playbook, self.entry);
+        let pb = &self.resolver.playbook.dir;
+        find(&role_dir, pb, "files", name)
+            .ok_or_else(|| self.fail(key, missing_msg("file", "files", name, &role_dir, pb)))
+    }
+
     /// The bytes of file `name` of the role's or playbook's `files/` (or an absolute path),
     /// named by `key`.
     pub fn read_file(&self, key: &str, name: &str) -> Result<Vec<u8>, ResolveError> {
-        let role_dir = role_dir_of(self.resolver.playbook, self.entry);
-        let pb = &self.resolver.playbook.dir;
-        let p = find(&role_dir, pb, "files", name)
-            .ok_or_else(|| self.fail(key, missing_msg("file", "files", name, &role_dir, pb)))?;
+        let p = self.find_file(key, name)?;
         std::fs::read(&p).map_err(|e| self.fail(key, format!("{key}: {}: {e}", p.display())))
+    }
+
+    /// File `name` of `files/` (or an absolute path), named by `key`, as a file's content
+    /// (its source: `KEY: PATH`).
+    pub fn file_content(&self, key: &str, name: &str) -> Result<Content, ResolveError> {
+        let p = self.find_file(key, name)?;
+        let bytes = std::fs::read(&p)
+            .map_err(|e| self.fail(key, format!("cannot read {}: {e}", p.display())))?;
+        Ok(Content {
+            bytes,
+            source: format!("{key}: {}", p.display()),
+        })
     }
 
     /// A scalar value of `key` as text (empty when it renders to none).
@@ -221,12 +238,13 @@ impl Keys<'_> {
     }
 
     /// The source folder `src` (of `files/`, or an absolute path) named by `key`, shown as
-    /// its path, with its tree (read once per run, with `exclude` applied).
+    /// its path, with its tree (read once per run, with `exclude` applied: its patterns' errors
+    /// are located at the key `exclude.0`).
     pub fn source_tree(
         &self,
         key: &str,
         src: &str,
-        exclude: &[String],
+        exclude: (&str, &[String]),
     ) -> Result<(String, Arc<LocalTree>), ResolveError> {
         self.resolver.source(self, key, src, exclude)
     }
@@ -285,7 +303,7 @@ impl Resolver<'_> {
         k: &Keys,
         key: &str,
         src: &str,
-        exclude: &[String],
+        (exclude_at, exclude): (&str, &[String]),
     ) -> Result<(String, Arc<LocalTree>), ResolveError> {
         let role_dir = role_dir_of(self.playbook, k.entry);
         let dir = find_dir(&role_dir, &self.playbook.dir, src).ok_or_else(|| {
@@ -294,7 +312,7 @@ impl Resolver<'_> {
                 missing_msg("folder", "files", src, &role_dir, &self.playbook.dir),
             )
         })?;
-        Excludes::new(exclude).map_err(|e| k.fail("exclude", e.to_string()))?;
+        Excludes::new(exclude).map_err(|e| k.fail(exclude_at, e.to_string()))?;
         let tree = self
             .tree(&dir, exclude)
             .map_err(|m| k.fail(key, format!("{key}: {m}")))?;

@@ -614,14 +614,9 @@ impl<'a> Resolver<'a> {
             .collect();
         let mut all: Option<BTreeSet<String>> = None;
         for (pos, (entry, res)) in play_resources.iter().enumerate() {
-            let (restart, reload) = res.desired.watches();
             let is_command = res.desired.runs_on_change();
-            let first = if is_command {
-                ("on_change", restart, entry.raw.get("on_change"))
-            } else {
-                ("restart_on", restart, entry.raw.get("restart_on"))
-            };
-            for (field, keys, raw) in [first, ("reload_on", reload, entry.raw.get("reload_on"))] {
+            for (field, keys) in res.desired.watches() {
+                let raw = entry.raw.get(field);
                 for (i, key) in keys.iter().enumerate() {
                     let origin = match raw {
                         Some(YValue::Sequence(items)) if items.len() == keys.len() => {
@@ -935,51 +930,6 @@ fn render_template(
         message: format!("{} ({of}, declared at {})", e.message, entry.origin),
         host: host.name.clone(),
     })
-}
-
-impl Keys<'_> {
-    /// The content an entry's `content`, `src` (a file of `files/`) or `template` (of
-    /// `templates/`, rendered) gives, if any; `of`: what the entry is, for a template's errors
-    /// (`file /etc/app.ini`).
-    pub fn content(&self, of: &str) -> Result<Option<Content>, ResolveError> {
-        let (r, entry, host) = (self.r, self.entry, self.host);
-        let role_dir = role_dir_of(self.resolver.playbook, entry);
-        let pb_dir = &self.resolver.playbook.dir;
-        let fail = |key: &str, m: String| self.fail(key, m);
-        let s = |key: &str| self.string(key);
-        Ok(if let Some(c) = s("content")? {
-            Some(Content {
-                bytes: c.into_bytes(),
-                source: "content".into(),
-            })
-        } else if let Some(src) = s("src")? {
-            let p = find(&role_dir, pb_dir, "files", &src).ok_or_else(|| {
-                fail("src", missing_msg("file", "files", &src, &role_dir, pb_dir))
-            })?;
-            let bytes = std::fs::read(&p)
-                .map_err(|e| fail("src", format!("cannot read {}: {e}", p.display())))?;
-            Some(Content {
-                bytes,
-                source: format!("src: {}", p.display()),
-            })
-        } else if let Some(t) = s("template")? {
-            let p = find(&role_dir, pb_dir, "templates", &t).ok_or_else(|| {
-                fail(
-                    "template",
-                    missing_msg("template", "templates", &t, &role_dir, pb_dir),
-                )
-            })?;
-            let source = std::fs::read_to_string(&p)
-                .map_err(|e| fail("template", format!("cannot read {}: {e}", p.display())))?;
-            let text = render_template(r, &p, &source, &format!("template of {of}"), entry, host)?;
-            Some(Content {
-                bytes: text.into_bytes(),
-                source: format!("template: {}", p.display()),
-            })
-        } else {
-            None
-        })
-    }
 }
 
 /// The kind of an entry that is one resource per name it lists (its registry line's

@@ -334,8 +334,8 @@ impl super::Spec for CommandSpec {
     fn probe_paths(&self) -> Vec<String> {
         self.creates.iter().cloned().collect()
     }
-    fn watches(&self) -> (&[String], &[String]) {
-        (&self.on_change, &[])
+    fn watches(&self) -> Vec<(&'static str, &[String])> {
+        vec![("on_change", &self.on_change)]
     }
     fn has_nul(&self) -> bool {
         super::any_nul(&[

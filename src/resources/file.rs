@@ -175,6 +175,27 @@ impl super::Spec for FileSpec {
     }
 }
 
+/// The content an entry's `content`, `src` (a file of `files/`) or `template` (of
+/// `templates/`, rendered) gives, if any; `of`: what the entry is, for a template's errors
+/// (`file /etc/app.ini`).
+fn content(
+    k: &crate::resolve::Keys,
+    of: &str,
+) -> Result<Option<super::Content>, crate::resolve::ResolveError> {
+    Ok(if let Some(c) = k.string("content")? {
+        Some(super::Content {
+            bytes: c.into_bytes(),
+            source: "content".into(),
+        })
+    } else if let Some(src) = k.string("src")? {
+        Some(k.file_content("src", &src)?)
+    } else if let Some(t) = k.string("template")? {
+        Some(k.render_template("template", &t, &format!("template of {of}"))?)
+    } else {
+        None
+    })
+}
+
 /// The spec of a `file:` entry (its registry line's `render`).
 pub fn from_entry(
     k: &crate::resolve::Keys,
@@ -182,7 +203,7 @@ pub fn from_entry(
 ) -> Result<super::Desired, crate::resolve::ResolveError> {
     let presence = k.presence(&b.state)?;
     crate::resolve::path_force(k)?;
-    let content = k.content(&format!("file {}", b.key))?;
+    let content = content(k, &format!("file {}", b.key))?;
     let validate = k.string("validate")?;
     if let Some(v) = &validate {
         super::edit::check_validate(v).map_err(|m| k.fail("validate", m))?;

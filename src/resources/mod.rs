@@ -292,10 +292,12 @@ pub trait Spec {
             Vec::new()
         }
     }
-    /// Keys of resources whose change restarts (`restart_on`) or reloads (`reload_on`) this
-    /// one; for a command, those it runs on (`on_change`).
-    fn watches(&self) -> (&[String], &[String]) {
-        (&[], &[])
+    /// Its watch lists: keys of resources whose change restarts or reloads this one (a
+    /// program's `restart_on`, a service's `restart_on` and `reload_on`), or that it runs on (a
+    /// command's `on_change`), each with the key of its entry that lists them (its errors are
+    /// located at their items).
+    fn watches(&self) -> Vec<(&'static str, &[String])> {
+        Vec::new()
     }
     /// True when a string the resource would pass to the host (a path, a target, an owner,
     /// a name, a command, a file name of a tree) has a NUL byte: a shell script cannot carry
@@ -615,7 +617,7 @@ impl Desired {
     }
 
     /// See [`Spec::watches`].
-    pub fn watches(&self) -> (&[String], &[String]) {
+    pub fn watches(&self) -> Vec<(&'static str, &[String])> {
         each_spec!(self, s => s.watches())
     }
 

@@ -534,8 +534,8 @@ impl super::Spec for ProgramSpec {
         &self.name
     }
     // Its conf file is where its supervisord.conf's `[include]` says: found by the probe.
-    fn watches(&self) -> (&[String], &[String]) {
-        (&self.restart_on, &[])
+    fn watches(&self) -> Vec<(&'static str, &[String])> {
+        vec![("restart_on", &self.restart_on)]
     }
     fn has_nul(&self) -> bool {
         self.name.contains('\0')

@@ -1264,7 +1264,9 @@ fn source_of(k: &Keys) -> Result<ReleaseSource, ResolveError> {
             let exclude = k
                 .list_of("from", get("exclude").as_ref())?
                 .unwrap_or_default();
-            let (src, tree) = k.source_tree("from", &src, &exclude)?;
+            // A bad pattern is located at the entry, as it always was (`exclude` is no key
+            // of a release).
+            let (src, tree) = k.source_tree("from", &src, ("exclude", &exclude))?;
             Ok(ReleaseSource::Sync { src, tree, exclude })
         }
         (None, Some(repo)) => {

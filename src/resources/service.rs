@@ -350,8 +350,11 @@ impl super::Spec for ServiceSpec {
     fn probe_paths(&self) -> Vec<String> {
         vec![unit_path(&self.name)]
     }
-    fn watches(&self) -> (&[String], &[String]) {
-        (&self.restart_on, &self.reload_on)
+    fn watches(&self) -> Vec<(&'static str, &[String])> {
+        vec![
+            ("restart_on", &self.restart_on),
+            ("reload_on", &self.reload_on),
+        ]
     }
     fn has_nul(&self) -> bool {
         self.name.contains('\0')

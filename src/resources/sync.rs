@@ -292,7 +292,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     k.no_state("sync", &state)?;
     let src = k.string("src")?.unwrap_or_default();
     let exclude = k.list("exclude")?.unwrap_or_default();
-    let (src, tree) = k.source_tree("src", &src, &exclude)?;
+    let (src, tree) = k.source_tree("src", &src, ("exclude", &exclude))?;
     Ok(super::Desired::Sync(SyncSpec {
         dest: key,
         src,
