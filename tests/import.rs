@@ -867,3 +867,127 @@ fn imported_forms_converge_on_a_host() {
         .code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 }
+
+/// `vars:` of `include_role`, `include_tasks`, a block and a task (issue 15: mangaki's
+/// `include_role: utils/cron` twice with other vars): the tasks go to a file of their own under
+/// `included/`, included with those vars (an inner include's win), so every value Ansible
+/// had is there: the project checks clean and renders each include with its own vars.
+#[test]
+fn include_block_and_task_vars_are_carried_as_include_vars() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [app]\n"),
+        (
+            "roles/app/defaults/main.yml",
+            "app_name: shop\napp_user: shop\n",
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            r#"- name: Ranking cron.
+  include_role:
+    name: utils/cron
+  vars:
+    cron_name: "{{ app_name }}-ranking"
+    cron_command: rank
+- name: Top cron.
+  include_role:
+    name: utils/cron
+  vars:
+    cron_name: "{{ app_name }}-top"
+    cron_command: top --all
+- include_tasks: settings.yml
+  vars:
+    level: info
+- name: Owned folder.
+  file:
+    path: "/srv/{{ folder }}"
+    state: directory
+    owner: "{{ app_user }}"
+  vars:
+    folder: data
+- block:
+    - name: Marker.
+      copy:
+        content: "{{ marker }}"
+        dest: /srv/marker
+  vars:
+    marker: blocked
+"#,
+        ),
+        (
+            "roles/app/tasks/settings.yml",
+            r#"- name: Settings.
+  template:
+    src: settings.j2
+    dest: /etc/shop.ini
+- include_tasks: debug.yml
+  vars:
+    level: debug
+"#,
+        ),
+        (
+            "roles/app/tasks/debug.yml",
+            "- name: Debug settings.\n  copy:\n    content: \"{{ level }}\"\n    dest: /etc/shop-debug.ini\n",
+        ),
+        ("roles/app/templates/settings.j2", "level={{ level }}\n"),
+        (
+            "roles/utils/cron/tasks/main.yml",
+            r#"- name: Timer unit.
+  template:
+    src: cron.service.j2
+    dest: "/etc/systemd/system/{{ cron_name }}.service"
+"#,
+        ),
+        (
+            "roles/utils/cron/templates/cron.service.j2",
+            "[Service]\nExecStart={{ cron_command }}\n",
+        ),
+    ]);
+    let state = read(&out.join("roles/app/state.yml"));
+    assert!(
+        state.contains(
+            "- include: included/cron.yml\n  vars:\n    cron_name: '{{ app_name }}-ranking'\n"
+        ),
+        "{state}"
+    );
+    assert!(
+        state.contains("- include: included/cron-2.yml\n"),
+        "{state}"
+    );
+    let cron = read(&out.join("roles/app/included/cron-2.yml"));
+    assert!(
+        cron.contains("- file: \"/etc/systemd/system/{{ cron_name }}.service\""),
+        "{cron}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(md.contains("`roles/app/included/cron-2.yml:"), "{md}");
+    assert!(!md.contains("task `vars:` not carried"), "{md}");
+    let check = play(
+        &out,
+        &["check", "-i", "inventory", "--color", "never", "--show"],
+    );
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    for want in [
+        "file /etc/systemd/system/shop-ranking.service",
+        "ExecStart=rank\n",
+        "file /etc/systemd/system/shop-top.service",
+        "ExecStart=top --all\n",
+        "level=info\n",
+        "directory /srv/data",
+        "blocked",
+    ] {
+        assert!(
+            check.stdout.contains(want),
+            "no {want:?} in {}",
+            check.stdout
+        );
+    }
+    // the inner include's `level` wins
+    assert!(
+        check.stdout.contains(
+            "file /etc/shop-debug.ini  # roles/app/included/debug.yml:3:3\n    | debug\n"
+        ),
+        "{}",
+        check.stdout
+    );
+}

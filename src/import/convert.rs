@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::modules::{self, map_task, Ctx, Mapped, Res};
 use super::project::{Entry, Inlined, Reader};
-use super::task::Task;
+use super::task::{Scope, Task};
 use super::template::{self, Notes};
 use super::when::{translate, Cond, Reg};
 use crate::yaml::Value;
@@ -30,6 +30,10 @@ pub struct Item {
     /// Line in the written file (set by the writer).
     pub line: usize,
     pub title: String,
+    /// Vars of its includes or its own task: written in a file of its own, included with them.
+    pub scope: Option<Scope>,
+    /// The file it is written in when not its container's (an included file; set by the writer).
+    pub out_file: Option<PathBuf>,
 }
 
 impl Item {
@@ -44,11 +48,12 @@ impl Item {
 
     fn dedupe_key(&self) -> String {
         format!(
-            "{}\u{0}{}\u{0}{:?}\u{0}{:?}",
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
             self.res.kind(),
             self.res.key(),
             self.loop_,
-            self.when
+            self.when,
+            self.scope.as_ref().map(|s| s.id)
         )
     }
 }
@@ -481,8 +486,16 @@ impl Conversion {
             if t.dropped.iter().any(|d| d == "vars") {
                 self.records[rec]
                     .notes
-                    .push("task `vars:` not carried (put them in the role's defaults)".into());
+                    .push("task `vars:` not carried (not a mapping)".into());
             }
+            let scope = t.scope.clone().map(|mut s| {
+                let mut notes = Notes::default();
+                s.vars = (s.vars.iter())
+                    .map(|(k, v)| (k.clone(), rewrite_value(v, &mut notes)))
+                    .collect();
+                self.containers[c].template_notes.extend(notes);
+                s
+            });
             match mapped {
                 Mapped::LeftOut(why) => {
                     self.records[rec].outcome = Outcome::LeftOut(why);
@@ -572,6 +585,8 @@ impl Conversion {
                             removed: false,
                             line: 0,
                             title: title.clone(),
+                            scope: scope.clone(),
+                            out_file: None,
                         };
                         self.containers[c].items.push(item);
                         placed.push((c, self.containers[c].items.len() - 1));
@@ -779,6 +794,8 @@ impl Conversion {
                             removed: false,
                             line: 0,
                             title: format!("handler: {title}"),
+                            scope: None,
+                            out_file: None,
                         });
                         (hc, self.containers[hc].items.len() - 1)
                     }
@@ -838,6 +855,8 @@ impl Conversion {
                             removed: false,
                             line: 0,
                             title: format!("handler: {title}"),
+                            scope: None,
+                            out_file: None,
                         });
                         placed.push((hc, self.containers[hc].items.len() - 1));
                     }
