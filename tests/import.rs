@@ -991,3 +991,51 @@ fn include_block_and_task_vars_are_carried_as_include_vars() {
         check.stdout
     );
 }
+
+/// A package that an unconditional package task before it installs with the same state
+/// (mangaki's `git`, again in the develop hosts' `[git, tmux]`): one resource owns it, the
+/// later task keeps the rest; a later task of only such names is merged into the earlier.
+#[test]
+fn a_package_declared_again_is_kept_by_the_first_task() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [src]\n"),
+        (
+            "roles/src/tasks/main.yml",
+            r#"- name: Base packages.
+  apt:
+    name: [python3, git]
+    state: latest
+- name: Develop packages.
+  apt:
+    name: [git, tmux]
+    state: latest
+  when: develop | default(false)
+- name: Git again.
+  apt: name=git state=latest
+"#,
+        ),
+    ]);
+    let state = read(&out.join("roles/src/state.yml"));
+    assert!(
+        state.contains("- package: tmux\n  state: latest\n  when: \"develop | default(false)\"\n"),
+        "{state}"
+    );
+    assert_eq!(state.matches("git").count(), 1, "{state}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("package(s) `git` declared before by `Base packages.` with the same state"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Git again. | `apt` | `roles/src/state.yml:3` package"),
+        "{md}"
+    );
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert!(
+        check.stdout.contains("0 problem(s)"),
+        "{}{}",
+        check.stdout,
+        check.stderr
+    );
+}

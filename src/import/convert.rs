@@ -979,7 +979,78 @@ impl Conversion {
             seen.insert(key, keep);
         }
         self.drop_bare_repeats(c);
+        self.drop_repeated_package_names(c);
         self.fold_files_into_edits(c);
+    }
+
+    /// Names of a `package:` that a package resource before it in the container declares
+    /// unconditionally, with the same `state` (mangaki's `git`, in the packages of every host and
+    /// again in those of develop hosts): Ansible's second task finds them done, and play lets
+    /// one resource own a package; they go from the later resource (which goes when none is
+    /// left, unless it refreshes the lists first).
+    fn drop_repeated_package_names(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.res.kind() != "package" || it.loop_.is_some() {
+                continue;
+            }
+            let names = it.res.watch_keys();
+            let state = it.res.get("state").cloned();
+            let scope = it.scope.as_ref().map(|s| s.id);
+            let mut covered: Vec<(String, usize)> = Vec::new();
+            for name in &names {
+                let by = (0..i).find(|&j| {
+                    let o = &self.containers[c].items[j];
+                    !o.removed
+                        && o.res.kind() == "package"
+                        && o.loop_.is_none()
+                        && o.when.is_empty()
+                        && o.scope.as_ref().map(|s| s.id) == scope
+                        && o.res.get("state").cloned() == state
+                        && o.res.watch_keys().contains(name)
+                });
+                if let Some(j) = by {
+                    covered.push((name.clone(), j));
+                }
+            }
+            if covered.is_empty() {
+                continue;
+            }
+            let kept: Vec<Value> = (names.iter())
+                .filter(|n| !covered.iter().any(|(c, _)| c == *n))
+                .map(|n| Value::String(n.clone()))
+                .collect();
+            let refreshes = it.res.get("update_cache").is_some();
+            if kept.is_empty() && refreshes {
+                continue;
+            }
+            let tags = it.tags.clone();
+            for (_, j) in &covered {
+                self.containers[c].items[*j].add_tags(&tags);
+            }
+            let j = covered[0].1;
+            let why = format!(
+                "package(s) {} declared before by `{}` with the same state: kept there",
+                covered
+                    .iter()
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.containers[c].items[j].title
+            );
+            if kept.is_empty() {
+                self.containers[c].items[i].removed = true;
+                self.redirect(c, i, Some(j), &why);
+            } else {
+                let item = &mut self.containers[c].items[i];
+                item.res.fields[0].1 = match kept.len() {
+                    1 => kept[0].clone(),
+                    _ => Value::Sequence(kept),
+                };
+                item.res.notes.push(why);
+            }
+        }
     }
 
     /// A `file:` without content (Ansible's `state: touch`/`file`, making sure it exists) before
