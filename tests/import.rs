@@ -1039,3 +1039,51 @@ fn a_package_declared_again_is_kept_by_the_first_task() {
         check.stderr
     );
 }
+
+/// tournesol's `synchronize` delegated to the host itself (`delegate_to: "{{ inventory_hostname
+/// }}"`) copies between two folders of the host: imported as that `rsync` (not a `sync:` from
+/// the controller), guarded by its dry run, it converges on a real host and is then no change
+/// until the source moves. (rsync on the host, as Ansible's synchronize needs: .ci/run installs it.)
+#[test]
+fn a_synchronize_delegated_to_the_host_itself_converges_there() {
+    let lab = Lab::start("figures-sync", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /home/git/app/sub /srv/app && echo v1 > /home/git/app/a.txt && echo x > /home/git/app/sub/b.pyc && echo stale > /srv/app/old.txt",
+    );
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  tasks:
+    - name: Copy the application
+      synchronize:
+        src: /home/git/app/
+        dest: /srv/app
+        archive: no
+        recursive: yes
+        delete: yes
+        checksum: yes
+        rsync_opts: ["--exclude=*.pyc"]
+      delegate_to: "{{ inventory_hostname }}"
+"#,
+    )]);
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    let site = read(&p.path("playbooks/site.yml"));
+    assert!(site.contains("- command: \"rsync -r --checksum"), "{site}");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    let tree = "find /srv/app | sort; cat /srv/app/a.txt";
+    assert_eq!(
+        lab.sh("h1", tree),
+        "/srv/app\n/srv/app/a.txt\n/srv/app/sub\nv1\n"
+    );
+    let run = p
+        .play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    lab.sh("h1", "echo v2 > /home/git/app/a.txt");
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(2);
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/app/a.txt"), "v2\n");
+}

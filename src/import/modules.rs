@@ -253,9 +253,94 @@ fn names(v: &Value) -> Vec<String> {
 }
 
 /// Maps one task to play resources (or vars, or a reason it is left out).
+/// Where a task with `delegate_to:` (or `local_action`) runs.
+#[derive(Debug, PartialEq)]
+enum Delegated {
+    /// The controller (`localhost`, `127.0.0.1`).
+    Controller,
+    /// The host itself (`{{ inventory_hostname }}`): as without delegation, but a
+    /// `synchronize` then copies between two folders of the host.
+    Itself,
+    /// Another host.
+    Other,
+}
+
+fn delegated(to: &str) -> Delegated {
+    let bare = to
+        .trim()
+        .trim_start_matches("{{")
+        .trim_end_matches("}}")
+        .trim();
+    match bare {
+        "localhost" | "127.0.0.1" | "::1" => Delegated::Controller,
+        "inventory_hostname" | "ansible_host" => Delegated::Itself,
+        _ => Delegated::Other,
+    }
+}
+
+/// `synchronize` delegated to the host itself: both folders are the host's, so it is the
+/// `rsync` Ansible runs there (`-a` unless `archive: no`, then `-r` with `recursive`;
+/// `--checksum`, `--delete-after`, `rsync_opts`), guarded by the same rsync's dry run listing
+/// nothing to do (a failing dry run, such as a missing source, runs it and fails as Ansible
+/// does).
+fn rsync_on_host(t: &Task) -> Mapped {
+    let (Some(src), Some(dest)) = (t.arg_str(&["src"]), t.arg_str(&["dest"])) else {
+        return Mapped::LeftOut("synchronize without `src` and `dest`".into());
+    };
+    let mut args = Vec::new();
+    match (t.arg_bool(&["archive"]), t.arg_bool(&["recursive"])) {
+        (Some(false), Some(true)) => args.push("-r".to_string()),
+        (Some(false), _) => {}
+        _ => args.push("-a".to_string()),
+    }
+    if t.arg_bool(&["checksum"]) == Some(true) {
+        args.push("--checksum".into());
+    }
+    if t.arg_bool(&["delete"]) == Some(true) {
+        args.push("--delete-after".into());
+    }
+    match t.arg(&["rsync_opts"]) {
+        Some(Value::Sequence(opts)) => {
+            args.extend(opts.iter().filter_map(|o| o.as_str()).map(sh_quote))
+        }
+        Some(Value::String(o)) => args.push(sh_quote(o)),
+        _ => {}
+    }
+    args.push(sh_quote(&src));
+    args.push(sh_quote(&dest));
+    let args = args.join(" ");
+    let mut r = Res::new("command", format!("rsync {args}"));
+    r.comments.push(
+        "play import: synchronize → command (delegated to the host itself: both folders are the host's, `sync:` copies from the controller)".into(),
+    );
+    r.set(
+        "unless",
+        format!("out=$(rsync --dry-run --itemize-changes {args}) && test -z \"$out\""),
+    );
+    ignored(t, &mut r, &["compress", "times", "perms", "owner", "group"]);
+    Mapped::Resources(vec![r])
+}
+
 pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
     use Mapped::*;
     let m = t.module.as_str();
+    if let Some(to) = &t.delegate_to {
+        match (delegated(to), m) {
+            (Delegated::Controller, "synchronize") => {}
+            (Delegated::Controller, _) => {
+                return LeftOut(format!(
+                    "runs on the controller (`delegate_to: {to}` or `local_action`): play runs nothing on the controller; run it there before or after `play apply`"
+                ))
+            }
+            (Delegated::Itself, "synchronize") => return rsync_on_host(t),
+            (Delegated::Itself, _) => {}
+            (Delegated::Other, _) => {
+                return LeftOut(format!(
+                    "runs on another host (`delegate_to: {to}`): declare it in a play of that host"
+                ))
+            }
+        }
+    }
     match m {
         "template" => {
             let (Some(src), Some(dest)) = (t.arg_str(&["src"]), t.arg_str(&["dest", "path"])) else {
@@ -2356,6 +2441,45 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn delegated_tasks_run_where_ansible_ran_them() {
+        let ctx = Ctx::default();
+        // tournesol: a synchronize between two folders of the host
+        let mut t = task(
+            "synchronize",
+            "src=/home/git/app/ dest=/srv/app archive=no recursive=yes delete=yes checksum=yes",
+        );
+        t.args.push((
+            "rsync_opts".into(),
+            Value::Sequence(vec![Value::String("--exclude=*.pyc".into())]),
+        ));
+        t.delegate_to = Some("{{ inventory_hostname }}".into());
+        let args = "-r --checksum --delete-after '--exclude=*.pyc' /home/git/app/ /srv/app";
+        assert_eq!(
+            shape(&map_task(&t, &ctx)),
+            format!(
+                "command=rsync {args} unless=out=$(rsync --dry-run --itemize-changes {args}) && test -z \"$out\" [command]"
+            )
+        );
+        // from the controller: its default, a push
+        t.delegate_to = Some("localhost".into());
+        assert_eq!(
+            shape(&map_task(&t, &ctx)),
+            "sync=/srv/app src=/home/git/app delete=true"
+        );
+        // a command of the controller (RocketChat's `local_action: shell vagrant destroy`)
+        let mut c = task("shell", "vagrant destroy -f web1");
+        c.delegate_to = Some("localhost".into());
+        assert!(shape(&map_task(&c, &ctx)).starts_with("left out: runs on the controller"));
+        c.delegate_to = Some("db1".into());
+        assert!(shape(&map_task(&c, &ctx)).starts_with("left out: runs on another host"));
+        c.delegate_to = Some("{{ inventory_hostname }}".into());
+        assert_eq!(
+            shape(&map_task(&c, &ctx)),
+            "command=vagrant destroy -f web1 [command]"
+        );
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub struct Task {
     pub vars: Vec<(String, Value)>,
     /// The vars of the includes it was read through and its own (see [`Scope`]).
     pub scope: Option<Scope>,
+    /// Where Ansible ran it: `delegate_to:` as written, `localhost` for `local_action`.
+    pub delegate_to: Option<String>,
 }
 
 /// Vars Ansible gives a group of tasks (`include_role`/`include_tasks` with `vars:`, or one
@@ -460,6 +462,11 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
                     }
                 }
             }
+            "delegate_to" => match v.as_string() {
+                Some(d) => t.delegate_to = Some(d.trim().to_string()),
+                None => t.dropped.push("delegate_to".into()),
+            },
+            "local_action" => t.delegate_to = Some("localhost".into()),
             "until" => t.dropped.push("until (retries)".into()),
             "with_first_found" => {
                 t.first_found = v.items().iter().filter_map(Node::as_string).collect();
