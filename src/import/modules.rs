@@ -753,6 +753,19 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
                 return Resources(vec![r]);
             }
+            // no checksum, not forced: fetched only while missing (Ansible's default `force:
+            // no`), which a `download:` without `sha256` does
+            if checksum.is_none() && t.arg_bool(&["force"]) != Some(true) {
+                let mut r = Res::new("download", file);
+                r.set("url", url);
+                owner_group_mode(t, &mut r);
+                r.notes.push(
+                    "no `checksum`: fetched only while missing and not checked, as Ansible did (`sha256:` would have it checked)"
+                        .into(),
+                );
+                ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
+                return Resources(vec![r]);
+            }
             let mut cmd = format!("curl -fsSL -o {} {}", sh_quote(&file), sh_quote(&url));
             if let Some(m) = t.arg(&["mode"]).and_then(mode) {
                 cmd.push_str(&format!(" && chmod {m} {}", sh_quote(&file)));
@@ -770,11 +783,11 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                     "`checksum: {c}` not verified (`download:` takes a literal `sha256:` checksum)"
                 )),
                 None => r.notes.push(
-                    "no `checksum`: a command fetching once (`creates`); a `download:` needs the file's sha256"
+                    "`force: yes` without a `checksum`: fetched on every run (a `download:` without `sha256` fetches only a missing file)"
                         .into(),
                 ),
             }
-            r.comments[0] = "play import: get_url without a sha256 checksum → command (`download:` needs one)".into();
+            r.comments[0] = "play import: get_url with `force: yes` or a checksum other than sha256 → command (`download:` checks only a sha256)".into();
             Resources(vec![r])
         }
         "unarchive" => {
@@ -2387,7 +2400,8 @@ mod tests {
             ("cron", "name=PATH env=yes job=/bin", "left out: cron `env=yes` (a variable of the crontab): write it in the `environment:` of the `cron:` jobs that need it"),
             // get_url → download with a sha256, else a command fetching once
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
-            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz mode=0755", "download=/tmp/a.tgz url=https://x/a.tgz mode='0755'"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz force=yes", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz [command]"),
             // a checksum from a var (a role default `sha256:HEX`): its sha256 part
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum='{{ a_checksum }}' mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ a_checksum | regex_replace(''^sha256:'', '''') }}' mode='0644'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha256:' + s) }}\"", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
