@@ -88,14 +88,19 @@ fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
 /// Runs `play check` on an imported project (it must be clean) and returns its
 /// `playbooks/site.yml`, which must contain each of `wants`.
 fn checked_site(out: &Path, wants: &[&str]) -> String {
-    let check = play(out, &["check", "-i", "inventory", "--color", "never"]);
-    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    checks_clean(out);
     let pb = read(&out.join("playbooks/site.yml"));
     for want in wants {
         assert!(pb.contains(want), "no {want:?} in\n{pb}");
     }
     pb
+}
+
+/// `play check` on an imported project: clean.
+fn checks_clean(out: &Path) {
+    let check = play(out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
 }
 
 fn read(p: &Path) -> String {
@@ -1031,13 +1036,7 @@ fn a_package_declared_again_is_kept_by_the_first_task() {
         md.contains("| Git again. | `apt` | `roles/src/state.yml:3` package"),
         "{md}"
     );
-    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
-    assert!(
-        check.stdout.contains("0 problem(s)"),
-        "{}{}",
-        check.stdout,
-        check.stderr
-    );
+    checks_clean(&out);
 }
 
 /// tournesol's `synchronize` delegated to the host itself (`delegate_to: "{{ inventory_hostname
@@ -1086,4 +1085,40 @@ fn a_synchronize_delegated_to_the_host_itself_converges_there() {
         .code(2);
     p.play(&["apply", "playbooks/site.yml"]).code(0);
     assert_eq!(lab.sh("h1", "cat /srv/app/a.txt"), "v2\n");
+}
+
+/// A handler restarting `app` while the task starts `app.service` (tournesol's website
+/// analytics): one unit, so the handler's restart is the started service's `restart_on`, not a
+/// second `service:` of the same unit.
+#[test]
+fn a_handler_naming_a_unit_without_its_suffix_watches_the_same_service() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [app]\n"),
+        (
+            "roles/app/tasks/main.yml",
+            r#"- name: Config.
+  copy:
+    content: "x=1\n"
+    dest: /etc/app.conf
+  notify: Restart app
+- name: Start the app.
+  systemd:
+    name: app.service
+    state: started
+    enabled: yes
+"#,
+        ),
+        (
+            "roles/app/handlers/main.yml",
+            "- name: Restart app\n  service:\n    name: app\n    state: restarted\n",
+        ),
+    ]);
+    let state = read(&out.join("roles/app/state.yml"));
+    assert_eq!(state.matches("- service:").count(), 1, "{state}");
+    assert!(
+        state.contains("- service: app.service\n  state: running\n  enabled: true\n  restart_on: [/etc/app.conf]\n"),
+        "{state}"
+    );
+    checks_clean(&out);
 }

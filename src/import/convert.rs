@@ -764,7 +764,7 @@ impl Conversion {
                             .position(|it| {
                                 !it.removed
                                     && it.res.kind() == "service"
-                                    && it.res.key() == name
+                                    && same_unit(&it.res.key(), &name)
                                     && it.loop_.is_none()
                             })
                             .map(|i| (c, i))
@@ -1879,6 +1879,13 @@ fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
         rest = &rest[i + ".stdout".len()..];
     }
     out
+}
+
+/// Two names of one systemd unit: `app` is `app.service` (tournesol's handler restarts
+/// `tournesol-website-analytics`, its task starts `tournesol-website-analytics.service`).
+fn same_unit(a: &str, b: &str) -> bool {
+    let bare = |s: &str| s.strip_suffix(".service").unwrap_or(s).to_string();
+    bare(a) == bare(b)
 }
 
 fn add_unless(r: &mut Res, u: &str) {
