@@ -1122,3 +1122,46 @@ fn a_handler_naming_a_unit_without_its_suffix_watches_the_same_service() {
     );
     checks_clean(&out);
 }
+
+/// `copy: src=templates/h5bp` (trellis): Ansible finds a copy's src in the role's folder, not
+/// only in `files/`; the folder (or file) is written as it is under the output role's
+/// `files/templates/`, a folder as a `sync:`, and the project checks clean.
+#[test]
+fn a_copy_from_the_roles_templates_folder_finds_its_source() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [nginx]\n"),
+        (
+            "roles/nginx/tasks/main.yml",
+            r#"- name: Copy h5bp configs
+  copy:
+    src: templates/h5bp
+    dest: /etc/nginx
+    mode: '0755'
+- name: Copy one raw file
+  copy:
+    src: templates/raw.conf
+    dest: /etc/nginx/raw.conf
+"#,
+        ),
+        (
+            "roles/nginx/templates/h5bp/location/cache.conf",
+            "expires {{ not_a_template }};\n",
+        ),
+        ("roles/nginx/templates/raw.conf", "a {{ b }}\n"),
+    ]);
+    let state = read(&out.join("roles/nginx/state.yml"));
+    assert!(
+        state.contains("- sync: /etc/nginx/h5bp\n  src: templates/h5bp\n"),
+        "{state}"
+    );
+    assert_eq!(
+        read(&out.join("roles/nginx/files/templates/h5bp/location/cache.conf")),
+        "expires {{ not_a_template }};\n"
+    );
+    assert_eq!(
+        read(&out.join("roles/nginx/files/templates/raw.conf")),
+        "a {{ b }}\n"
+    );
+    checks_clean(&out);
+}

@@ -181,6 +181,7 @@ pub(crate) fn project(
             }
         }
         conv.containers[c].template_notes.extend(tn);
+        copy_sources_of_templates(conv, c, &base, asset_notes)?;
         if conv.containers[c].is_role {
             let mut lines = vec![format!(
                 "# imported by `play import ansible` (see IMPORT.md)"
@@ -308,6 +309,50 @@ pub(crate) fn project(
     }
 
     Ok(written)
+}
+
+/// `copy: src=templates/NAME` (Ansible finds a copy's src in the role's folder too, not only
+/// in `files/`): the file or folder, as it is (a copy is not templated), goes to the output's
+/// `files/templates/NAME`, where the `file:`/`sync:`'s `src` is looked up.
+fn copy_sources_of_templates(
+    conv: &Conversion,
+    c: usize,
+    base: &Path,
+    skipped: &mut Vec<String>,
+) -> Result<(), ImportError> {
+    let cont = &conv.containers[c];
+    for it in cont.items.iter().filter(|i| !i.removed) {
+        if !matches!(it.res.kind(), "file" | "sync") {
+            continue;
+        }
+        let Some(src) = it.res.get("src").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        for (dir, prefix) in &cont.assets {
+            let rel = match prefix {
+                Some(p) => src.strip_prefix(&format!("{p}/")),
+                None => Some(src),
+            };
+            let Some(rel) = rel.filter(|r| r.starts_with("templates/") && !r.contains("..")) else {
+                continue;
+            };
+            let from = dir.join(rel);
+            let mut to = base.join("files");
+            if let Some(p) = prefix {
+                to = to.join(p);
+            }
+            let to = to.join(rel);
+            if from.is_dir() {
+                copy_tree(&from, &to, false, &mut Notes::default(), skipped)?;
+            } else if from.is_file() {
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                std::fs::copy(&from, &to).map_err(io(&from))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where the files of included scopes go: `included/` of `dir` (the role's folder, or the
