@@ -253,31 +253,6 @@ fn names(v: &Value) -> Vec<String> {
 }
 
 /// Maps one task to play resources (or vars, or a reason it is left out).
-/// Where a task with `delegate_to:` (or `local_action`) runs.
-#[derive(Debug, PartialEq)]
-enum Delegated {
-    /// The controller (`localhost`, `127.0.0.1`).
-    Controller,
-    /// The host itself (`{{ inventory_hostname }}`): as without delegation, but a
-    /// `synchronize` then copies between two folders of the host.
-    Itself,
-    /// Another host.
-    Other,
-}
-
-fn delegated(to: &str) -> Delegated {
-    let bare = to
-        .trim()
-        .trim_start_matches("{{")
-        .trim_end_matches("}}")
-        .trim();
-    match bare {
-        "localhost" | "127.0.0.1" | "::1" => Delegated::Controller,
-        "inventory_hostname" | "ansible_host" => Delegated::Itself,
-        _ => Delegated::Other,
-    }
-}
-
 /// `synchronize` delegated to the host itself: both folders are the host's, so it is the
 /// `rsync` Ansible runs there (`-a` unless `archive: no`, then `-r` with `recursive`;
 /// `--checksum`, `--delete-after`, `rsync_opts`), guarded by the same rsync's dry run listing
@@ -324,21 +299,12 @@ fn rsync_on_host(t: &Task) -> Mapped {
 pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
     use Mapped::*;
     let m = t.module.as_str();
-    if let Some(to) = &t.delegate_to {
-        match (delegated(to), m) {
-            (Delegated::Controller, "synchronize") => {}
-            (Delegated::Controller, _) => {
-                return LeftOut(format!(
-                    "runs on the controller (`delegate_to: {to}` or `local_action`): play runs nothing on the controller; run it there before or after `play apply`"
-                ))
-            }
-            (Delegated::Itself, "synchronize") => return rsync_on_host(t),
-            (Delegated::Itself, _) => {}
-            (Delegated::Other, _) => {
-                return LeftOut(format!(
-                    "runs on another host (`delegate_to: {to}`): declare it in a play of that host"
-                ))
-            }
+    // delegated to the host itself (others are left out before): a synchronize then copies
+    // between two folders of the host
+    if m == "synchronize" && t.delegate.is_some() && t.runs_elsewhere().is_none() {
+        let d = t.delegate.as_deref().unwrap_or_default();
+        if !["localhost", "127.0.0.1", "::1"].contains(&d.trim()) {
+            return rsync_on_host(t);
         }
     }
     match m {
@@ -2265,6 +2231,33 @@ pub fn map_get<'a>(m: &'a Mapping, k: &str) -> Option<&'a Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The modules `map_task` names (its match arms, read from this file), each in
+    /// docs/migrating-from-ansible.md as `` `MODULE` ``.
+    #[test]
+    fn every_module_is_in_the_migration_guide() {
+        let src = include_str!("modules.rs");
+        let body = src
+            .split_once("pub fn map_task(")
+            .map(|(_, b)| b.split_once("\n}\n").map_or(b, |(f, _)| f))
+            .unwrap_or_default();
+        let modules: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("        \"") && l.contains("=>"))
+            .flat_map(|l| l.split("=>").next().unwrap_or_default().split('|'))
+            .filter_map(|m| m.trim().strip_prefix('"')?.strip_suffix('"'))
+            .collect();
+        assert!(modules.len() > 40, "arms not found: {modules:?}");
+        let doc = include_str!("../../docs/migrating-from-ansible.md");
+        let missing: Vec<&&str> = modules
+            .iter()
+            .filter(|m| !doc.contains(&format!("`{m}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "modules missing from the guide: {missing:?}"
+        );
+    }
     use crate::import::task::key_values;
 
     fn task(module: &str, args: &str) -> Task {
@@ -2458,7 +2451,7 @@ mod tests {
     }
 
     #[test]
-    fn delegated_tasks_run_where_ansible_ran_them() {
+    fn a_synchronize_delegated_to_the_host_itself_is_its_rsync() {
         let ctx = Ctx::default();
         // tournesol: a synchronize between two folders of the host
         let mut t = task(
@@ -2469,7 +2462,7 @@ mod tests {
             "rsync_opts".into(),
             Value::Sequence(vec![Value::String("--exclude=*.pyc".into())]),
         ));
-        t.delegate_to = Some("{{ inventory_hostname }}".into());
+        t.delegate = Some("{{ inventory_hostname }}".into());
         let args = "-r --checksum --delete-after '--exclude=*.pyc' /home/git/app/ /srv/app";
         assert_eq!(
             shape(&map_task(&t, &ctx)),
@@ -2478,22 +2471,18 @@ mod tests {
             )
         );
         // from the controller: its default, a push
-        t.delegate_to = Some("localhost".into());
+        t.delegate = Some("localhost".into());
+        assert_eq!(t.runs_elsewhere(), None);
         assert_eq!(
             shape(&map_task(&t, &ctx)),
             "sync=/srv/app src=/home/git/app delete=true"
         );
-        // a command of the controller (RocketChat's `local_action: shell vagrant destroy`)
-        let mut c = task("shell", "vagrant destroy -f web1");
-        c.delegate_to = Some("localhost".into());
-        assert!(shape(&map_task(&c, &ctx)).starts_with("left out: runs on the controller"));
-        c.delegate_to = Some("db1".into());
-        assert!(shape(&map_task(&c, &ctx)).starts_with("left out: runs on another host"));
-        c.delegate_to = Some("{{ inventory_hostname }}".into());
-        assert_eq!(
-            shape(&map_task(&c, &ctx)),
-            "command=vagrant destroy -f web1 [command]"
-        );
+        // another task delegated to the host itself is the host's
+        let mut c = task("shell", "make");
+        c.delegate = Some("{{ inventory_hostname }}".into());
+        assert_eq!(shape(&map_task(&c, &ctx)), "command=make [command]");
+        c.delegate = Some("localhost".into());
+        assert!(c.runs_elsewhere().is_some());
     }
 
     #[test]
