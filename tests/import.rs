@@ -941,6 +941,10 @@ fn include_block_and_task_vars_are_carried_as_include_vars() {
   template:
     src: cron.service.j2
     dest: "/etc/systemd/system/{{ cron_name }}.service"
+- name: Enable the timer.
+  systemd:
+    name: "{{ cron_name }}.timer"
+    daemon_reload: true
 "#,
         ),
         (
@@ -977,6 +981,9 @@ fn include_block_and_task_vars_are_carried_as_include_vars() {
         "ExecStart=rank\n",
         "file /etc/systemd/system/shop-top.service",
         "ExecStart=top --all\n",
+        // one bare service per include: two units, not a repeat of one
+        "service shop-ranking.timer",
+        "service shop-top.timer",
         "level=info\n",
         "directory /srv/data",
         "blocked",

@@ -46,6 +46,12 @@ impl Item {
         }
     }
 
+    /// The scope of its include or task vars (items of two scopes may render one template
+    /// text to other values: never merged).
+    fn scope_id(&self) -> Option<usize> {
+        self.scope.as_ref().map(|s| s.id)
+    }
+
     fn dedupe_key(&self) -> String {
         format!(
             "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
@@ -53,7 +59,7 @@ impl Item {
             self.res.key(),
             self.loop_,
             self.when,
-            self.scope.as_ref().map(|s| s.id)
+            self.scope_id()
         )
     }
 }
@@ -1081,6 +1087,7 @@ impl Conversion {
                     && matches!(o.res.kind(), "line" | "block")
                     && o.res.key() == it.res.key()
                     && o.loop_ == it.loop_
+                    && o.scope_id() == it.scope_id()
             });
             let Some(j) = edit else { continue };
             let attrs: Vec<String> = ["owner", "group", "mode"]
@@ -1127,6 +1134,7 @@ impl Conversion {
                     && o.res.kind() == it.res.kind()
                     && o.res.key() == it.res.key()
                     && o.loop_ == it.loop_
+                    && o.scope_id() == it.scope_id()
                     && o.res.get("state").is_none()
             });
             let Some(j) = earlier else { continue };
@@ -1496,7 +1504,11 @@ impl Conversion {
         for &later in &roles {
             for i in 0..self.containers[later].items.len() {
                 let it = &self.containers[later].items[i];
-                if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+                if it.removed
+                    || it.res.kind() == "command"
+                    || it.loop_.is_some()
+                    || it.scope.is_some()
+                {
                     continue;
                 }
                 if it.res.kind() == "package" {
@@ -1516,6 +1528,7 @@ impl Conversion {
                             .position(|o| {
                                 !o.removed
                                     && o.loop_.is_none()
+                                    && o.scope.is_none()
                                     && (o.res.kind().to_string(), o.res.key(), o.when.clone())
                                         == key
                             })
@@ -1774,6 +1787,7 @@ impl Conversion {
                 self.containers[c].items.iter().any(|o| {
                     !o.removed
                         && o.loop_.is_none()
+                        && o.scope.is_none()
                         && o.res.kind() == "package"
                         && o.res.get("state").is_none()
                         && (o.when.is_empty() || o.when == when)
@@ -1817,14 +1831,16 @@ impl Conversion {
     pub fn dedupe_across(&mut self, earlier: &[usize], later: usize) {
         let mut keys: BTreeSet<String> = BTreeSet::new();
         for &c in earlier {
-            for it in self.containers[c].items.iter().filter(|i| !i.removed) {
+            for it in (self.containers[c].items.iter()).filter(|i| !i.removed && i.scope.is_none())
+            {
                 keys.insert(format!("{}\u{0}{}", it.res.kind(), it.res.key()));
             }
         }
         let n = self.containers[later].items.len();
         for i in 0..n {
             let it = &self.containers[later].items[i];
-            if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+            if it.removed || it.res.kind() == "command" || it.loop_.is_some() || it.scope.is_some()
+            {
                 continue;
             }
             if keys.contains(&format!("{}\u{0}{}", it.res.kind(), it.res.key())) {
