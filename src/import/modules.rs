@@ -599,10 +599,26 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                         "state={s}: play restarts a service when what it watches changes (`restart_on`), not on every run"
                     ));
                 }
-                _ => {}
+                // a templated state choosing Ansible's words (mangaki's `{{ on | ternary("started",
+                // "stopped") }}`): the same template choosing play's
+                Some(s) if s.contains("{{") => {
+                    let mut s = s.to_string();
+                    for q in ['"', '\''] {
+                        for (a, b) in [("started", "running"), ("restarted", "running"), ("reloaded", "running")] {
+                            s = s.replace(&format!("{q}{a}{q}"), &format!("{q}{b}{q}"));
+                        }
+                    }
+                    r.set("state", s);
+                }
+                Some(other) => r.notes.push(format!("`state: {other}` not carried")),
+                None => {}
             }
-            if let Some(b) = t.arg_bool(&["enabled"]) {
-                r.set("enabled", b);
+            match (t.arg_bool(&["enabled"]), t.arg_str(&["enabled"])) {
+                (Some(b), _) => r.set("enabled", b),
+                // a template giving true or false: play renders it the same
+                (None, Some(e)) if e.contains("{{") => r.set("enabled", e),
+                (None, Some(e)) => r.notes.push(format!("`enabled: {e}` not carried")),
+                (None, None) => {}
             }
             ignored(t, &mut r, &["masked", "scope", "no_block", "pattern", "sleep", "arguments"]);
             Resources(vec![r])
@@ -2393,6 +2409,7 @@ mod tests {
             ("cron", "name=PATH env=yes job=/bin", "left out: cron `env=yes` (a variable of the crontab): write it in the `environment:` of the `cron:` jobs that need it"),
             // get_url → download with a sha256, else a command fetching once
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
+            ("systemd", "name=t.timer state=\"{{ on | ternary('started', 'stopped') }}\" enabled=\"{{ on }}\"", "service=t.timer state='{{ on | ternary(''running'', ''stopped'') }}' enabled='{{ on }}'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz mode=0755", "download=/tmp/a.tgz url=https://x/a.tgz mode='0755'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz force=yes", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz [command]"),
             // a checksum from a var (a role default `sha256:HEX`): its sha256 part
