@@ -1234,3 +1234,30 @@ fn tasks_run_on_the_controller_or_another_host_are_not_resources_of_the_host() {
         assert!(row.contains(why), "{row}");
     }
 }
+
+/// A `pip` of a var the role sets to a name but the inventory sets, on some hosts, to a path
+/// (mangaki's vagrant host installs `/vagrant/mangaki/`): `venv:`'s `packages` cannot take it,
+/// so it is the guarded pip command, and the project checks clean on that host too.
+#[test]
+fn a_pip_package_the_inventory_makes_a_path_is_a_command() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[dev]\nvm ansible_host=127.0.0.1\n"),
+        ("host_vars/vm", "app_package: /vagrant/app/\n"),
+        ("site.yml", "- hosts: dev\n  roles: [app]\n"),
+        ("roles/app/defaults/main.yml", "app_package: app\n"),
+        (
+            "roles/app/tasks/main.yml",
+            "- name: Install the project.\n  pip:\n    name: \"{{ app_package }}\"\n    virtualenv: /srv/venv\n",
+        ),
+    ]);
+    let state = read(&out.join("roles/app/state.yml"));
+    assert!(
+        state.contains("`/vagrant/app/` (`app_package` on some hosts of the inventory)"),
+        "{state}"
+    );
+    assert!(
+        state.contains("- command: \"{ test -x /srv/venv/bin/pip"),
+        "{state}"
+    );
+    checks_clean(&out);
+}

@@ -1215,11 +1215,19 @@ impl Conversion {
                     .collect(),
                 _ => Vec::new(),
             };
+            let bad = |v: &str| {
+                !v.contains("{{")
+                    && crate::resources::registry::check_value("venv", "packages", v).is_err()
+            };
+            // a var's value in the role, else one the inventory gives it on some hosts
             let bad_package = packages.iter().find_map(|p| {
-                let v = value(p)?;
-                (!v.contains("{{")
-                    && crate::resources::registry::check_value("venv", "packages", &v).is_err())
-                .then_some(v)
+                if let Some(v) = value(p).filter(|v| bad(v)) {
+                    return Some(format!("`{v}` (a var)"));
+                }
+                let name = p.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+                let inv = self.ctx.inventory_values.get(name)?;
+                (inv.iter().find(|v| bad(v)))
+                    .map(|v| format!("`{v}` (`{name}` on some hosts of the inventory)"))
             });
             let bad_reqs = it
                 .res
@@ -1228,7 +1236,7 @@ impl Conversion {
                 .filter(|r| r.contains("/../") || r.contains("}}../") || r.contains("/./"))
                 .map(str::to_string);
             let why = match (bad_package, bad_reqs) {
-                (Some(v), _) => format!("its package `{v}` (a var) is not NAME or NAME==VERSION"),
+                (Some(v), _) => format!("its package {v}, which is not NAME or NAME==VERSION"),
                 (None, Some(r)) => format!("its requirements path `{r}` has `..`"),
                 (None, None) => continue,
             };

@@ -183,6 +183,16 @@ fn prescan(root: &Path) -> modules::Ctx {
                     .insert(format!("templates/{}", parts[..i].join("/")));
             }
         }
+        if rel.contains("group_vars/") || rel.contains("host_vars/") {
+            if let Ok(node::NodeKind::Map(entries)) = node::read(&f).map(|n| n.kind) {
+                for (k, v) in entries {
+                    if let Some(text) = v.as_string() {
+                        ctx.inventory_values.entry(k).or_default().push(text);
+                    }
+                }
+            }
+            continue;
+        }
         if !(name.ends_with(".yml") || name.ends_with(".yaml")) || rel.contains("templates/") {
             continue;
         }

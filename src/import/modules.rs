@@ -1,7 +1,7 @@
 //! Ansible modules → play resources. A pure function of the task (and of which folders the
 //! project declares), so the whole mapping is tested on data.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::task::Task;
 use crate::yaml::{Mapping, Value};
@@ -109,6 +109,9 @@ pub struct Ctx {
     pub dirs: BTreeSet<String>,
     /// `copy: src=` values that are folders on the controller.
     pub src_dirs: BTreeSet<String>,
+    /// Text values the inventory's `group_vars/` and `host_vars/` give each var (a var of a
+    /// role may hold another value on some hosts: mangaki's vagrant host installs a path).
+    pub inventory_values: BTreeMap<String, Vec<String>>,
 }
 
 /// Well-known folders that `dest:` names without a trailing `/`.
