@@ -1261,3 +1261,38 @@ fn a_pip_package_the_inventory_makes_a_path_is_a_command() {
     );
     checks_clean(&out);
 }
+
+/// The same in a play's tasks: `playbooks/included/PLAYBOOK-LABEL.yml`, included from the
+/// play's `state:` with the vars; the included role's templates and files are found from there.
+#[test]
+fn include_vars_of_a_plays_tasks_are_carried_too() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            "- hosts: web\n  tasks:\n    - include_role:\n        name: greet\n      vars:\n        who: alice\n",
+        ),
+        (
+            "roles/greet/tasks/main.yml",
+            "- name: Greeting.\n  template: src=g.j2 dest=/tmp/g\n",
+        ),
+        ("roles/greet/templates/g.j2", "hi {{ who }}\n"),
+    ]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(
+        site.contains("    - include: included/site-greet.yml\n      vars:\n        who: alice\n"),
+        "{site}"
+    );
+    let check = play(
+        &out,
+        &["check", "-i", "inventory", "--color", "never", "--show"],
+    );
+    assert!(
+        check
+            .stdout
+            .contains("file /tmp/g  # playbooks/included/site-greet.yml:3:3\n    | hi alice\n"),
+        "{}{}",
+        check.stdout,
+        check.stderr
+    );
+}
