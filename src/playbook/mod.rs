@@ -1123,6 +1123,12 @@ mod entry_tests {
         ] {
             assert!(err(y).starts_with(message), "{y}: {}", err(y));
         }
+        for key in registry::COMMON_KEYS {
+            assert!(
+                raw(&format!("{{file: /a, {key}: ~}}")).is_ok(),
+                "{key} is a field"
+            );
+        }
         let twice = serde_yaml::from_str::<RawResource>("{file: /a, file: /b}");
         assert!(twice.is_err_and(|e| e.to_string().contains("duplicate field `file`")));
     }
