@@ -1064,3 +1064,72 @@ mod kind_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+
+    /// The entry `y` read as the loader reads it (from its parsed value).
+    fn raw(y: &str) -> Result<RawResource, String> {
+        let v: Value = serde_yaml::from_str(y).map_err(|e| e.to_string())?;
+        serde_yaml::from_value(v).map_err(|e| e.to_string())
+    }
+
+    /// An entry's keys are read by name, typed as their registry lines say, in the entry's
+    /// order; a value of the wrong type, a key that is no string, an unknown key and an entry
+    /// that is no mapping are the errors serde gave when each key was a field.
+    #[test]
+    fn keys_are_read_as_the_registry_types_them() {
+        let r =
+            raw("{cron: c, schedule: '* * * * *', environment: {A: b}, user: ~, state: absent}")
+                .expect("an entry");
+        assert_eq!(r.text("schedule"), Some("* * * * *"));
+        assert!(matches!(r.get("environment"), Some(Value::Mapping(_))));
+        assert_eq!(r.text("environment"), None, "not text");
+        assert!(!r.has("user"), "a null value is no key");
+        assert_eq!(r.text("state"), Some("absent"));
+        assert_eq!(r.specific_keys(), ["schedule", "environment"]);
+        assert_eq!(
+            r.kind().map(|(k, key)| (k.as_str(), key)),
+            Some(("cron", "c"))
+        );
+        let list = raw("{package: [a, b], update_cache: true}").expect("a list of names");
+        assert_eq!(
+            list.kind().map(|(k, key)| (k.as_str(), key)),
+            Some(("package", ""))
+        );
+        let tagged = raw("{file: /a, content: !!binary aGk=}").expect("a tagged string");
+        assert_eq!(tagged.text("content"), Some("aGk="));
+        let err = |y: &str| raw(y).expect_err(y);
+        for (y, message) in [
+            (
+                "{cron: c, schedule: 5}",
+                "invalid type: integer `5`, expected a string",
+            ),
+            ("{file: [a]}", "invalid type: sequence, expected a string"),
+            (
+                "{file: /a, sensitive: maybe}",
+                "invalid type: string \"maybe\", expected a boolean",
+            ),
+            ("[1]", "invalid type: sequence, expected struct RawResource"),
+            (
+                "{file: /a, 1: x}",
+                "invalid type: integer `1`, expected field identifier",
+            ),
+            (
+                "{file: /a, zz: 1}",
+                "unknown field `zz`, expected one of `state`, `loop`",
+            ),
+        ] {
+            assert!(err(y).starts_with(message), "{y}: {}", err(y));
+        }
+        for key in registry::COMMON_KEYS {
+            assert!(
+                raw(&format!("{{file: /a, {key}: ~}}")).is_ok(),
+                "{key} is a field"
+            );
+        }
+        let twice = serde_yaml::from_str::<RawResource>("{file: /a, file: /b}");
+        assert!(twice.is_err_and(|e| e.to_string().contains("duplicate field `file`")));
+    }
+}

@@ -346,10 +346,10 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let sha256 = k.string("sha256")?.unwrap_or_default();
     let sha256 = if presence == Presence::Present {
         check_url(&url).map_err(|m| k.fail("url", m))?;
-        match raw.sha256 {
+        match raw.has("sha256") {
             // not given: fetched only when missing
-            None => String::new(),
-            Some(_) => check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?,
+            false => String::new(),
+            true => check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?,
         }
     } else {
         sha256
