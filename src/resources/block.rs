@@ -10,7 +10,7 @@
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::registry::Key;
-use super::{Attrs, Presence};
+use super::Presence;
 use crate::resolve::{Base, Keys, ResolveError};
 
 /// The marker when none is given.
@@ -83,27 +83,11 @@ pub fn plan(spec: &BlockSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork
         return Ok(None);
     };
     let new = edit_block(&old, &spec.marker, &spec.text, spec.presence);
-    edit::plan_write(&spec.path, seen, new.into_bytes(), &Attrs::default(), None)
-}
-
-impl BlockSpec {
-    /// The file this edit changes.
-    fn edited(&self) -> String {
-        self.path.clone()
-    }
+    edit::plan_text(&spec.path, seen, new, None)
 }
 
 impl super::Spec for BlockSpec {
-    fn shares_file(&self) -> bool {
-        true
-    }
-    edit::edit_spec_methods!();
-    fn key(&self) -> &str {
-        &self.path
-    }
-    fn probe_paths(&self) -> Vec<String> {
-        Vec::new()
-    }
+    edit::path_edit_spec_methods!();
     fn has_nul(&self) -> bool {
         super::any_nul(&[Some(&self.path), Some(&self.text), Some(&self.marker)])
     }

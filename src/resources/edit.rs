@@ -104,6 +104,17 @@ pub fn plan_write(
     }))
 }
 
+/// [`plan_write`] of an edit of a text file that keeps the file's attributes (`line`,
+/// `block`, `replace`).
+pub fn plan_text(
+    path: &str,
+    seen: &FileSeen,
+    new: String,
+    validate: Option<&str>,
+) -> Result<Option<Planned<EditWork>>, Refused> {
+    plan_write(path, seen, new.into_bytes(), &Attrs::default(), validate)
+}
+
 /// Plans removing the file at `path`.
 pub fn plan_remove(path: &str, seen: &FileSeen) -> Result<Option<Planned<EditWork>>, Refused> {
     match seen {
@@ -180,6 +191,17 @@ pub fn check_validate(cmd: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An edit's `validate` key, rendered and checked ([`check_validate`]).
+pub fn validate_key(
+    k: &crate::resolve::Keys,
+) -> Result<Option<String>, crate::resolve::ResolveError> {
+    let validate = k.string("validate")?;
+    if let Some(v) = &validate {
+        check_validate(v).map_err(|m| k.fail("validate", m))?;
+    }
+    Ok(validate)
+}
+
 /// The apply step of an edit: the new text written like a `file:` (after `validate`, when
 /// given), or the file removed (no new text); `expect`: the sha256 the probe saw, or `missing`.
 pub fn apply_fragment(i: usize, w: &EditWork) -> (String, Vec<u8>) {
@@ -206,21 +228,25 @@ pub fn depends(observed: &super::Observed, out: &mut super::Prints) {
     }
 }
 
-/// The [`super::Spec`] methods every one-file edit kind (`line`, `block`, `cron`) shares: the
-/// edited file (the kind's `edited()`) probed and planned by the kind's `plan(spec, seen)`,
-/// applied by [`apply_fragment`], its registry line `DEF`.
+/// The [`super::Spec`] methods every one-file edit kind (`line`, `block`, `replace`, `cron`)
+/// shares: the edited file (the kind's `edited()`, or the function of the spec given) probed
+/// and planned by the kind's `plan(spec, seen)`, applied by [`apply_fragment`], its registry
+/// line `DEF`.
 macro_rules! edit_spec_methods {
     () => {
+        super::edit::edit_spec_methods!(|s: &Self| s.edited());
+    };
+    ($edited:expr) => {
         type Work = super::edit::EditWork;
         fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-            p.add_file(&self.edited());
+            p.add_file(&($edited)(self));
         }
         fn plan_work(
             &self,
             observed: &super::Observed,
             _changed: &[&str],
         ) -> Result<Option<super::deploy::Planned<Self::Work>>, super::deploy::Refused> {
-            let seen = super::deploy::seen_file(&observed.deploy, &self.edited())?;
+            let seen = super::deploy::seen_file(&observed.deploy, &($edited)(self))?;
             plan(self, seen)
         }
         fn content(
@@ -248,6 +274,25 @@ macro_rules! edit_spec_methods {
     };
 }
 pub(crate) use edit_spec_methods;
+
+/// The [`super::Spec`] methods of the edits whose key is the file they edit (`line`, `block`,
+/// `replace`: the spec's `path`), which several resources may share: [`edit_spec_methods`]
+/// and the key.
+macro_rules! path_edit_spec_methods {
+    () => {
+        super::edit::edit_spec_methods!(|s: &Self| s.path.clone());
+        fn shares_file(&self) -> bool {
+            true
+        }
+        fn key(&self) -> &str {
+            &self.path
+        }
+        fn probe_paths(&self) -> Vec<String> {
+            Vec::new()
+        }
+    };
+}
+pub(crate) use path_edit_spec_methods;
 
 #[cfg(test)]
 mod tests {

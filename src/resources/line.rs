@@ -16,7 +16,7 @@ use regex::Regex;
 use super::deploy::{Planned, Refused};
 use super::edit::{self, EditWork, FileSeen};
 use super::registry::Key;
-use super::{Attrs, Presence};
+use super::Presence;
 use crate::resolve::{Base, Keys, ResolveError};
 
 /// One line, rendered for one host.
@@ -91,33 +91,11 @@ pub fn plan(spec: &LineSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
         return Ok(None);
     };
     let new = edit_line(&old, re.as_ref(), &spec.text, spec.presence);
-    edit::plan_write(
-        &spec.path,
-        seen,
-        new.into_bytes(),
-        &Attrs::default(),
-        spec.validate.as_deref(),
-    )
-}
-
-impl LineSpec {
-    /// The file this edit changes.
-    fn edited(&self) -> String {
-        self.path.clone()
-    }
+    edit::plan_text(&spec.path, seen, new, spec.validate.as_deref())
 }
 
 impl super::Spec for LineSpec {
-    fn shares_file(&self) -> bool {
-        true
-    }
-    edit::edit_spec_methods!();
-    fn key(&self) -> &str {
-        &self.path
-    }
-    fn probe_paths(&self) -> Vec<String> {
-        Vec::new()
-    }
+    edit::path_edit_spec_methods!();
     fn has_nul(&self) -> bool {
         super::any_nul(&[Some(&self.path), Some(&self.text), self.validate.as_deref()])
     }
@@ -170,10 +148,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     }
     let text = text.unwrap_or_default();
     check_text(&text).map_err(|m| k.fail("text", m))?;
-    let validate = k.string("validate")?;
-    if let Some(v) = &validate {
-        edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
-    }
+    let validate = edit::validate_key(k)?;
     Ok(super::Desired::Line(LineSpec {
         path: key,
         presence,
