@@ -147,3 +147,101 @@ fn lines_blocks_and_cron_files_on_a_host() {
     );
     p.play(&["diff", "--exit-code", "gone.yml"]).code(0);
 }
+
+const REPLACE_SITE: &str = r##"- hosts: lab
+  state:
+    - replace: /srv/replace/nginx.conf
+      regexp: '^(\s*)#\s*server_tokens off;'
+      with: '\1server_tokens off;'
+      validate: grep -q '^ *server_tokens off;' %s
+    - replace: /srv/replace/secrets.yml
+      regexp: '^production:\n  # secret_key_base: ""'
+      with: 'production:\n  secret_key_base: "{{ secret }}"'
+    - replace: /srv/replace/secrets.yml
+      regexp: '^  (?P<key>errbit_host):(.+)$'
+      with: '  \g<key>: "https://errbit.example.org"'
+    - line: /srv/replace/secrets.yml
+      regexp: '^  force_ssl:'
+      text: "  force_ssl: false"
+    - replace: /srv/replace/app.ini
+      regexp: '^port = \d+$'
+      with: port = 8080
+      after: '\[server\]'
+      before: '\n\['
+"##;
+
+const NGINX: &str =
+    "http {\n    # server_tokens off;\n    sendfile on;\n}\nserver {\n  #server_tokens off;\n}\n";
+const SECRETS: &str =
+    "production:\n  # secret_key_base: \"\"\n  errbit_host: \"\"\n  force_ssl: true\n";
+const INI: &str = "[admin]\nport = 81\n[server]\nport = 80\n[db]\nport = 5432\n";
+
+/// `replace:` on a real host: every match replaced (groups, a multi-line pattern, a region),
+/// several edits of one file composed, a second `diff --exit-code` clean; a replacement that
+/// would match again and a missing file are plan errors that touch nothing; a pattern the
+/// `regex` crate refuses is a located `play check` error.
+#[test]
+fn replace_edits_every_match_on_a_host() {
+    let lab = Lab::start("replace-edits", 1);
+    lab.sh(
+        "h1",
+        &format!("mkdir -p /srv/replace && printf '{NGINX}' > /srv/replace/nginx.conf && printf '{SECRETS}' > /srv/replace/secrets.yml && printf '{INI}' > /srv/replace/app.ini && chmod 0640 /srv/replace/secrets.yml"),
+    );
+    let p = Project::new(&lab)
+        .file("site.yml", REPLACE_SITE)
+        .var("secret", "abc123");
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("-    # server_tokens off;")
+        .shows("+    server_tokens off;")
+        .shows("+  secret_key_base: \"abc123\"")
+        .shows("+port = 8080");
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", "cat /srv/replace/nginx.conf"),
+        "http {\n    server_tokens off;\n    sendfile on;\n}\nserver {\n  server_tokens off;\n}\n"
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /srv/replace/secrets.yml"),
+        "production:\n  secret_key_base: \"abc123\"\n  errbit_host: \"https://errbit.example.org\"\n  force_ssl: false\n"
+    );
+    assert_eq!(lab.sh("h1", "stat -c %a /srv/replace/secrets.yml"), "640\n");
+    assert_eq!(
+        lab.sh("h1", "cat /srv/replace/app.ini"),
+        "[admin]\nport = 81\n[server]\nport = 8080\n[db]\nport = 5432\n"
+    );
+    let run = p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // --- a replacement the pattern matches again: a plan error, nothing applied
+    let p = p.file(
+        "again.yml",
+        "- hosts: lab\n  state:\n    - replace: /srv/replace/app.ini\n      regexp: 'port = \\d+'\n      with: '\\g<0>0'\n",
+    );
+    p.play(&["apply", "again.yml"])
+        .code(1)
+        .shows("matches its own replacement again (`port = 810` would become `port = 8100`)")
+        .shows("declared at again.yml:3:7");
+    assert!(lab
+        .sh("h1", "cat /srv/replace/app.ini")
+        .contains("port = 81\n"));
+
+    // --- a missing file: a plan error of the resource
+    let p = p.file(
+        "missing.yml",
+        "- hosts: lab\n  state:\n    - replace: /srv/replace/none.conf\n      regexp: a\n",
+    );
+    p.play(&["diff", "missing.yml"])
+        .code(1)
+        .shows("/srv/replace/none.conf does not exist");
+
+    // --- look-around in the pattern: located by `play check`
+    let p = p.file(
+        "bad.yml",
+        "- hosts: lab\n  state:\n    - replace: /srv/replace/app.ini\n      regexp: '(?<!#)port'\n      with: '\\2'\n",
+    );
+    p.play(&["check", "bad.yml"])
+        .code(1)
+        .shows("bad.yml:4:15: regexp `(?<!#)port` does not compile")
+        .shows("no look-around");
+}

@@ -161,6 +161,7 @@ fn plan(resources: &mut [Resource], observed: &Observed) -> Result<Planned, Stri
             | Kind::Line
             | Kind::Block
             | Kind::Cron
+            | Kind::Replace
             // fetch kinds
             | Kind::Download
             | Kind::AptSource
@@ -370,6 +371,7 @@ fn kinds_cases() {
         "line",
         "block",
         "cron",
+        "replace",
         "service",
         "release",
     ];
@@ -422,6 +424,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "line",
     "block",
     "cron",
+    "replace",
     "download",
     "apt_source",
     "venv",

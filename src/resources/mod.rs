@@ -28,6 +28,7 @@ pub mod block;
 pub mod cron;
 pub mod edit;
 pub mod line;
+pub mod replace;
 // fetch kinds
 pub mod apt_source;
 pub mod download;

@@ -247,6 +247,7 @@ macro_rules! kinds {
             Line => line, line::LineSpec;
             Block => block, block::BlockSpec;
             Cron => cron, cron::CronSpec;
+            Replace => replace, replace::ReplaceSpec;
             // fetch kinds
             Download => download, download::DownloadSpec;
             AptSource => apt_source, apt_source::AptSourceSpec;
