@@ -1296,3 +1296,67 @@ fn include_vars_of_a_plays_tasks_are_carried_too() {
         check.stderr
     );
 }
+
+/// Ansible's `replace` imports as `replace:` (consul-installer's, openwisp2's), `\1` and the
+/// `after`/`before` region carried; a pattern the `regex` crate refuses stays a guarded
+/// command. Several edits of one file with other patterns or markers stay apart (they were
+/// merged as "declared twice", the later one's keys overwriting the first's).
+#[test]
+fn replace_tasks_import_as_the_replace_kind_and_stay_apart() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [src]\n"),
+        (
+            "roles/src/tasks/main.yml",
+            r##"- name: Add Errbit API key
+  replace:
+    path: /srv/shared/config/secrets.yml
+    regexp: '^  errbit_project_key:(.+)$'
+    replace: '  errbit_project_key: "abc"'
+- name: Add Errbit host
+  replace:
+    path: /srv/shared/config/secrets.yml
+    regexp: '^  (errbit_host):(.+)$'
+    replace: '  \1: "https://errbit.example.org"'
+    backup: yes
+- name: A port in one section
+  replace:
+    dest: /etc/app.ini
+    regexp: '^port = \d+$'
+    replace: port = 8080
+    after: '\[server\]'
+    before: '\n\['
+- name: Not after a comment
+  replace:
+    path: /etc/app.ini
+    regexp: '(?<!#)listen'
+    replace: bind
+- name: Server block
+  blockinfile:
+    path: /etc/grafana/grafana.ini
+    marker: "# {mark} server"
+    block: "[server]\nroot_url = x"
+- name: Auth block
+  blockinfile:
+    path: /etc/grafana/grafana.ini
+    marker: "# {mark} auth"
+    block: "[auth]\ndisable_login_form = true"
+"##,
+        ),
+    ]);
+    let state = read(&out.join("roles/src/state.yml"));
+    for want in [
+        "- replace: /srv/shared/config/secrets.yml\n  regexp: \"^  errbit_project_key:(.+)$\"\n  with: \"  errbit_project_key: \\\"abc\\\"\"\n",
+        "- replace: /srv/shared/config/secrets.yml\n  regexp: \"^  (errbit_host):(.+)$\"\n  with: \"  \\\\1: \\\"https://errbit.example.org\\\"\"\n",
+        "- replace: /etc/app.ini\n  regexp: \"^port = \\\\d+$\"\n  with: port = 8080\n  after: \"\\\\[server\\\\]\"\n  before: \"\\\\n\\\\[\"\n",
+        "# play import: replace → command (`replace:` cannot take regexp `(?<!#)listen` does not compile",
+        "marker: \"# {mark} server\"",
+        "marker: \"# {mark} auth\"",
+    ] {
+        assert!(state.contains(want), "no {want:?} in\n{state}");
+    }
+    let md = read(&out.join("IMPORT.md"));
+    assert!(!md.contains("declared twice"), "{md}");
+    assert!(md.contains("`backup` not carried"), "{md}");
+    checks_clean(&out);
+}

@@ -54,13 +54,28 @@ impl Item {
 
     fn dedupe_key(&self) -> String {
         format!(
-            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
             self.res.kind(),
             self.res.key(),
             self.loop_,
             self.when,
-            self.scope_id()
+            self.scope_id(),
+            self.edit_identity()
         )
+    }
+
+    /// What tells apart edits of one file (several `line:`, `block:` and `replace:` entries
+    /// may edit it): a line's `regexp` (else its `text`), a block's `marker`, a replace's
+    /// patterns. Edits with other identities are other resources, never merged.
+    fn edit_identity(&self) -> Vec<Option<&Value>> {
+        let keys: &[&str] = match self.res.kind() {
+            "line" if self.res.get("regexp").is_some() => &["regexp"],
+            "line" => &["text"],
+            "block" => &["marker"],
+            "replace" => &["regexp", "after", "before"],
+            _ => &[],
+        };
+        keys.iter().map(|k| self.res.get(k)).collect()
     }
 }
 

@@ -1798,15 +1798,20 @@ fn map_lineinfile(t: &Task) -> Mapped {
         r.notes
             .push("`create: no` not carried: a missing file is created with the line".into());
     }
+    edit_attrs_not_carried(t, &mut r, "line");
+    ignored(t, &mut r, &["backup", "firstmatch", "unsafe_writes"]);
+    Mapped::Resources(vec![r])
+}
+
+/// `owner`/`group`/`mode` of an edit module: noted, as an edit kind keeps the file's.
+fn edit_attrs_not_carried(t: &Task, r: &mut Res, kind: &str) {
     for k in ["owner", "group", "mode"] {
         if t.arg(&[k]).is_some() {
             r.notes.push(format!(
-                "`{k}` not carried: a `line:` keeps the file's (declare the file's attributes elsewhere)"
+                "`{k}` not carried: a `{kind}:` keeps the file's (declare the file's attributes elsewhere)"
             ));
         }
     }
-    ignored(t, &mut r, &["backup", "firstmatch", "unsafe_writes"]);
-    Mapped::Resources(vec![r])
 }
 
 /// lineinfile as a guarded command (awk), for what `line:` cannot say.
@@ -1936,8 +1941,10 @@ fn map_blockinfile(t: &Task) -> Mapped {
     Mapped::Resources(vec![r])
 }
 
-/// replace → a command (no native kind): perl's regexes are Python's in what projects use
-/// (`\s`, `(?m)`, groups `\1`), guarded by the same pattern.
+/// replace → `replace: PATH` (`regexp`, `replace` → `with`, `after`, `before`, `validate`);
+/// a guarded command (the former mapping) where the kind cannot say it: a pattern the `regex`
+/// crate refuses (look-around, a backreference), a template play does not read as Python does
+/// (an octal escape). Templated values are checked by `play check` once rendered.
 fn map_replace(t: &Task) -> Mapped {
     let (Some(path), Some(re)) = (
         t.arg_str(&["path", "dest", "name", "destfile"]),
@@ -1945,29 +1952,60 @@ fn map_replace(t: &Task) -> Mapped {
     ) else {
         return Mapped::LeftOut("replace without `path` and `regexp`".into());
     };
-    if t.arg(&["after"]).is_some() || t.arg(&["before"]).is_some() {
-        return Mapped::LeftOut(
-            "replace with `after`/`before`: manage the file with `file:` + `template:` or `line:`"
-                .into(),
-        );
-    }
     let with = t.arg_str(&["replace"]).unwrap_or_default();
+    let (after, before) = (t.arg_str(&["after"]), t.arg_str(&["before"]));
+    let keys = [
+        ("regexp", Some(&re)),
+        ("with", Some(&with)),
+        ("after", after.as_ref()),
+        ("before", before.as_ref()),
+    ];
+    let why_not = keys.iter().find_map(|(key, v)| {
+        let v = v.filter(|v| !v.contains("{{") && !v.contains("{%"))?;
+        crate::resources::registry::check_value("replace", key, v).err()
+    });
+    if let Some(why) = why_not {
+        return map_replace_command(t, &path, &re, &with, &why);
+    }
+    let mut r = Res::new("replace", path);
+    for (key, v) in keys {
+        match v {
+            Some(v) if key != "with" || !v.is_empty() => r.set(key, v.clone()),
+            _ => {}
+        }
+    }
+    validate(t, &mut r);
+    edit_attrs_not_carried(t, &mut r, "replace");
+    ignored(t, &mut r, &["backup", "encoding", "unsafe_writes"]);
+    Mapped::Resources(vec![r])
+}
+
+/// replace as a guarded command (perl's regexes are Python's in what projects use: `\s`,
+/// `(?m)`, groups `\1`), for what `replace:` cannot say (`why`); with `after`/`before`, left
+/// out.
+fn map_replace_command(t: &Task, path: &str, re: &str, with: &str, why: &str) -> Mapped {
+    if t.arg(&["after"]).is_some() || t.arg(&["before"]).is_some() {
+        return Mapped::LeftOut(format!(
+            "replace with `after`/`before` that `replace:` cannot take ({why}): manage the file with `file:` + `template:` or `line:`"
+        ));
+    }
     // perl: `\1` works in the replacement; `/` and `@`/`$` must be escaped
     let esc = |x: &str| x.replace('/', "\\/");
-    let repl = esc(&with).replace('$', "\\$").replace('@', "\\@");
-    let p = sh_quote(&path);
+    let repl = esc(with).replace('$', "\\$").replace('@', "\\@");
+    let p = sh_quote(path);
     let mut r = Res::command(
         format!(
             "perl -0777 -pi -e {} {p}",
-            sh_quote(&format!("s/{}/{repl}/mg", esc(&re)))
+            sh_quote(&format!("s/{}/{repl}/mg", esc(re)))
         ),
         "replace",
     );
+    r.comments[0] = format!("play import: replace → command (`replace:` cannot take {why})");
     r.set(
         "unless",
         format!(
             "perl -0777 -ne {} {p}",
-            sh_quote(&format!("exit 1 if /{}/m", esc(&re)))
+            sh_quote(&format!("exit 1 if /{}/m", esc(re)))
         ),
     );
     Mapped::Resources(vec![r])
@@ -2439,7 +2477,12 @@ mod tests {
             ("blockinfile", "path=/etc/a block=x", "block=/etc/a marker='# {mark} ANSIBLE MANAGED BLOCK' text=x"),
             ("blockinfile", "path=/etc/a block=x marker='<!-- {mark} app -->' marker_begin=START marker_end=STOP", "block=/etc/a marker=<!-- {mark} app --> text=x"),
             ("blockinfile", "path=/etc/a block=''", "block=/etc/a marker='# {mark} ANSIBLE MANAGED BLOCK' state=absent"),
-            ("replace", "path=/etc/a regexp='^#(x)=' replace='\\1=1'", "command=perl -0777 -pi -e 's/^#(x)=/\\1=1/mg' /etc/a unless=perl -0777 -ne 'exit 1 if /^#(x)=/m' /etc/a [command]"),
+            // replace → the replace kind; what it cannot take stays a guarded command
+            ("replace", "path=/etc/a regexp='^#(x)=' replace='\\1=1' backup=yes", "replace=/etc/a regexp=^#(x)= with=\\1=1"),
+            ("replace", "dest=/etc/a regexp='^x$' after='\\[s\\]' before=END validate='t %s'", "replace=/etc/a regexp=^x$ after=\\[s\\] before=END validate=t %s"),
+            ("replace", "path=/etc/a regexp='{{ item.re }}' replace='{{ item.line }}'", "replace=/etc/a regexp='{{ item.re }}' with='{{ item.line }}'"),
+            ("replace", "path=/etc/a regexp='^(?!#)(x)=' replace='\\1=1'", "command=perl -0777 -pi -e 's/^(?!#)(x)=/\\1=1/mg' /etc/a unless=perl -0777 -ne 'exit 1 if /^(?!#)(x)=/m' /etc/a [command]"),
+            ("replace", "path=/etc/a regexp='(?<=a)b' after=x", "left out: replace with `after`/`before` that `replace:` cannot take (regexp `(?<=a)b` does not compile: look-around, including look-ahead and look-behind, is not supported (play's patterns are the `regex` crate's: no look-around and no backreference in the pattern; `\\1` is for `with`)): manage the file with `file:` + `template:` or `line:`"),
             // validate on a file
             ("template", "src=sudoers.j2 dest=/etc/sudoers.d/app validate='visudo -cf %s'", "file=/etc/sudoers.d/app template=sudoers.j2 validate=visudo -cf %s"),
             ("composer", "command=config arguments='--auth http-basic.x u p' working_dir=/srv/app", "command=composer config --no-interaction --auth http-basic.x u p chdir=/srv/app [command]"),
