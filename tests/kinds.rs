@@ -25,7 +25,9 @@ use play::playbook;
 use play::probe;
 use play::resolve::Resolver;
 use play::resources::deploy::{self, Work};
-use play::resources::{self, program, service, tree, Change, Desired, Kind, Observed, Resource};
+use play::resources::{
+    self, program, registry, service, tree, Change, Desired, Kind, Observed, Resource,
+};
 use play::supervisor::{ProcState, ProcessStatus};
 use serde::Deserialize;
 
@@ -147,31 +149,14 @@ fn plan(resources: &mut [Resource], observed: &Observed) -> Result<Planned, Stri
     let mut checks = Vec::new();
     let mut work = BTreeMap::new();
     for (i, r) in resources.iter().enumerate() {
-        match r.desired.kind() {
-            Kind::File | Kind::Directory | Kind::Link => {
-                changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
-            }
-            Kind::Program | Kind::Service | Kind::Command => {}
-            Kind::Git
-            | Kind::Sync
-            | Kind::Release
-            | Kind::Package
-            | Kind::User
-            | Kind::Group
-            | Kind::Line
-            | Kind::Block
-            | Kind::Cron
-            | Kind::Replace
-            // fetch kinds
-            | Kind::Download
-            | Kind::AptSource
-            | Kind::Venv => {
-                if let Some((c, w)) =
-                    deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
-                {
-                    changes.push(c);
-                    work.insert(i, w);
-                }
+        // As the engine's `plan_host`: by the kind's plug-in path, so a new kind needs no line
+        // here.
+        if r.desired.kind().def().plug == registry::Plug::Path {
+            changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
+        } else if r.desired.process().is_none() && !r.desired.runs_on_change() {
+            if let Some((c, w)) = deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())? {
+                changes.push(c);
+                work.insert(i, w);
             }
         }
     }
