@@ -415,9 +415,11 @@ fn kinds_cases() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The kinds that plug in through the contract alone (issue 12): named in no source file but
-/// their own besides the registry (`resources/registry.rs`) and the list of kinds beside
-/// `Desired` (`resources/mod.rs`).
+/// The kinds that plug in through the contract alone (issue 12): named in no source file of
+/// `src/` (their test modules included) but their own besides the registry
+/// (`resources/registry.rs`) and the list of kinds beside `Desired` (`resources/mod.rs`).
+/// Tests build resources from playbook text (`resources::example`) and ask a resource's kind
+/// by its name (`example::kind("file")`).
 const THROUGH_THE_CONTRACT: &[&str] = &[
     "line",
     "block",
@@ -439,37 +441,9 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "release",
 ];
 
-/// Rust source without comments and `#[cfg(test)]` modules.
+/// Rust source without comments (`//`, `///`, `//!`): test modules count as any other code.
 fn code_of(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("#[cfg(test)]") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at..];
-        // Skip the item: up to the end of its first brace block.
-        let Some(open) = after.find('{') else {
-            rest = "";
-            break;
-        };
-        let mut depth = 0usize;
-        let mut end = after.len();
-        for (i, c) in after[open..].char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = open + i + 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out.lines()
+    text.lines()
         .map(|l| l.split_once("//").map_or(l, |(code, _)| code))
         .collect::<Vec<_>>()
         .join("\n")
@@ -524,10 +498,16 @@ fn files_naming_kinds() -> BTreeMap<&'static str, Vec<String>> {
     out
 }
 
+/// The two source files besides its own that may name a kind (issue 12: "the registry and one
+/// more"): the registry's `kinds!` table and `resources/mod.rs` (its `pub mod`, and what is not
+/// generated yet: `Work`'s variants, the process kinds' re-exports).
+const MAY_NAME: [&str; 2] = ["resources/registry.rs", "resources/mod.rs"];
+
 /// Issue 12: adding a kind is one new file, one registry line and its docs section. Each kind
-/// of [`THROUGH_THE_CONTRACT`] is named in at most two source files besides its own; the
-/// others are listed (not yet moved behind the contract). `KINDS_SHOW_NAMING=1` prints what
-/// names a kind in each file.
+/// of [`THROUGH_THE_CONTRACT`] is named in no source file of `src/` besides its own and
+/// [`MAY_NAME`], counting every line of code (unit-test modules too; comments do not count);
+/// the others are listed (not yet moved behind the contract). `KINDS_SHOW_NAMING=1` prints
+/// what names a kind in each file.
 #[test]
 fn kinds_are_named_only_by_the_registry() {
     let naming = files_naming_kinds();
@@ -535,14 +515,19 @@ fn kinds_are_named_only_by_the_registry() {
     for (name, files) in &naming {
         let done = THROUGH_THE_CONTRACT.contains(name);
         eprintln!("{name}: {} ({})", files.len(), files.join(" "));
-        if done && files.len() > 2 {
-            over.push(format!("{name}: {}", files.join(", ")));
+        let others: Vec<&str> = (files.iter())
+            .map(String::as_str)
+            .filter(|f| !MAY_NAME.contains(f))
+            .collect();
+        if done && !others.is_empty() {
+            over.push(format!("{name}: {}", others.join(", ")));
         }
     }
     assert!(
         over.is_empty(),
-        "kinds named in more than two source files besides their own (the registry and \
-         resources/mod.rs may; move the rest behind resources::Spec or the registry line):\n{}",
+        "kinds named in source files besides their own, the registry and resources/mod.rs \
+         (test modules count: build resources with resources::example, ask a kind by its name; \
+         or move the code behind resources::Spec or the registry line):\n{}",
         over.join("\n")
     );
     // The rule sees a kind where it is named: the registry names them all.

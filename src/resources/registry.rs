@@ -177,9 +177,9 @@ pub const KEY_FIRST: &[&str] = &["group"];
 macro_rules! kinds {
     ($then:ident ! ($($args:tt)*)) => {
         $then! { ($($args)*)
-            File => file, FileSpec;
-            Directory => directory, DirectorySpec;
-            Link => link, LinkSpec;
+            File => file, file::FileSpec;
+            Directory => directory, directory::DirectorySpec;
+            Link => link, link::LinkSpec;
             Program => program, ProgramSpec;
             Service => service, ServiceSpec;
             Git => git, git::GitSpec;
