@@ -25,7 +25,7 @@ use play::playbook;
 use play::probe;
 use play::resolve::Resolver;
 use play::resources::deploy::{self, Work};
-use play::resources::{self, program, service, tree, Change, Desired, Kind, Observed, Resource};
+use play::resources::{self, tree, Change, Observed, Resource};
 use play::supervisor::{ProcState, ProcessStatus};
 use serde::Deserialize;
 
@@ -135,66 +135,42 @@ fn render(dir: &Path, case: &Case, observed: &Observed) -> Result<Vec<Resource>,
 /// Plans like the engine's `plan_host`: paths and the deploy kinds, then programs and
 /// services, then commands (which see the changes planned so far), then "known after".
 /// Restarts are not planned here. Checks (`changed: false`) come apart, as in the engine.
+/// Every kind is reached through `Desired`'s contract methods, as the engine does.
 type Planned = (Vec<Change>, Vec<Change>, BTreeMap<usize, Work>);
 
 fn plan(resources: &mut [Resource], observed: &Observed) -> Result<Planned, String> {
+    // A program's conf file goes where this host's supervisord includes it.
     for r in resources.iter_mut() {
-        if let Desired::Program(s) = &mut r.desired {
-            s.conf_path = program::conf_path_on(&s.name, observed)?;
+        if let Some(place) = r.desired.place_file(observed) {
+            let (path, _) = place?;
+            r.desired.set_file_place(path);
         }
     }
     let mut changes = Vec::new();
     let mut checks = Vec::new();
     let mut work = BTreeMap::new();
     for (i, r) in resources.iter().enumerate() {
-        match r.desired.kind() {
-            Kind::File | Kind::Directory | Kind::Link => {
-                changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
-            }
-            Kind::Program | Kind::Service | Kind::Command => {}
-            Kind::Git
-            | Kind::Sync
-            | Kind::Release
-            | Kind::Package
-            | Kind::User
-            | Kind::Group
-            | Kind::Line
-            | Kind::Block
-            | Kind::Cron
-            // fetch kinds
-            | Kind::Download
-            | Kind::AptSource
-            | Kind::Venv => {
-                if let Some((c, w)) =
-                    deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())?
-                {
-                    changes.push(c);
-                    work.insert(i, w);
-                }
-            }
+        if r.desired.process().is_some() || r.desired.runs_on_change() {
+            continue;
+        }
+        if r.desired.plan_path(observed).is_some() {
+            changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
+        } else if let Some((c, w)) = deploy::plan(i, r, observed, &[]).map_err(|e| e.to_string())? {
+            changes.push(c);
+            work.insert(i, w);
         }
     }
     for (i, r) in resources.iter().enumerate() {
-        let change = match &r.desired {
-            Desired::Program(s) => {
-                program::plan(s, observed)
-                    .map_err(|e| e.to_string())?
-                    .change
-            }
-            Desired::Service(s) => {
-                service::plan(s, observed, false)
-                    .map_err(|e| e.to_string())?
-                    .change
-            }
-            _ => continue,
+        let Some(planned) = r.desired.plan_process(observed, false) else {
+            continue;
         };
-        if let Some(mut c) = change {
+        if let Some(mut c) = planned.map_err(|e| e.to_string())?.change {
             c.index = i;
             changes.push(c);
         }
     }
     for (i, r) in resources.iter().enumerate() {
-        if r.desired.kind() != Kind::Command {
+        if !r.desired.runs_on_change() {
             continue;
         }
         let changed: Vec<&str> = changes
@@ -203,7 +179,7 @@ fn plan(resources: &mut [Resource], observed: &Observed) -> Result<Planned, Stri
             .map(|c| c.key.as_str())
             .collect();
         if let Some((c, w)) = deploy::plan(i, r, observed, &changed).map_err(|e| e.to_string())? {
-            if matches!(&r.desired, Desired::Command(s) if s.check) {
+            if r.desired.is_check() {
                 checks.push(c);
             } else {
                 changes.push(c);
