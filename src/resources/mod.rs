@@ -110,10 +110,8 @@ pub struct Attrs {
     pub mode: Option<u32>,
 }
 
-pub use program::{ProgramSpec, ProgramState};
 /// A release id (`play rollback --to ID`): the name of a folder of a release's `releases/`.
 pub use release::is_id as is_release_id;
-pub use service::{ServiceSpec, ServiceState, UnitState};
 
 /// The work apply does for a planned change of a kind of `resources::deploy` (the list of
 /// those kinds, beside [`Desired`]).
@@ -442,7 +440,7 @@ pub enum ProcessState {
 /// The work a backend does for a process resource after the host's files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessOp {
-    Supervisor(program::ProgramOp),
+    Supervisor(crate::supervisor::ProgramOp),
     Systemd(crate::systemd::ServiceOp),
 }
 
@@ -799,7 +797,7 @@ pub struct Observed {
     /// systemd runs on the host (known when units were asked about).
     pub systemd: bool,
     /// `systemctl show` of the units asked about, by unit name.
-    pub units: BTreeMap<String, UnitState>,
+    pub units: BTreeMap<String, crate::systemd::UnitState>,
     /// Restarts owed by earlier runs (the host's state file); `None` when not read.
     pub owed: Option<Vec<OwedRestart>>,
     /// Checkouts, trees, releases, packages, users, groups and command checks.

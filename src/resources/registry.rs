@@ -180,8 +180,8 @@ macro_rules! kinds {
             File => file, file::FileSpec;
             Directory => directory, directory::DirectorySpec;
             Link => link, link::LinkSpec;
-            Program => program, ProgramSpec;
-            Service => service, ServiceSpec;
+            Program => program, program::ProgramSpec;
+            Service => service, service::ServiceSpec;
             Git => git, git::GitSpec;
             Sync => sync, sync::SyncSpec;
             Release => release, release::ReleaseSpec;
