@@ -867,3 +867,65 @@ fn imported_forms_converge_on_a_host() {
         .code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 }
+
+/// A task Ansible runs on the controller (`delegate_to: localhost`, `local_action`,
+/// `connection: local`) or on another host is left out with the reason, never written as a
+/// resource of the host; `delegate_to: "{{ inventory_hostname }}"` is the host itself.
+#[test]
+fn tasks_run_on_the_controller_or_another_host_are_not_resources_of_the_host() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  tasks:
+    - name: Build assets on the controller
+      command: npm run build
+      delegate_to: localhost
+    - name: Probe from the controller
+      local_action: command curl -sf http://example.org/
+    - name: Local connection
+      command: make dist
+      connection: local
+    - name: On the database host
+      command: createdb app
+      delegate_to: db1
+    - name: On the host itself
+      command: touch /srv/marker
+      args:
+        creates: /srv/marker
+      delegate_to: "{{ inventory_hostname }}"
+      notify: rebuild index
+  handlers:
+    - name: rebuild index
+      command: curl -X POST http://127.0.0.1:9200/_refresh
+      delegate_to: 127.0.0.1
+"#,
+        ),
+    ]);
+    let pb = read(&out.join("playbooks/site.yml"));
+    for cmd in ["npm run build", "curl", "make dist", "createdb"] {
+        assert!(!pb.contains(cmd), "{cmd} written as a resource:\n{pb}");
+    }
+    assert!(
+        pb.contains("/srv/marker"),
+        "the host's own task is carried:\n{pb}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    for (line, why) in [
+        ("site.yml:3`", "runs on the controller (`localhost`)"),
+        ("site.yml:6`", "runs on the controller (`local_action`)"),
+        (
+            "site.yml:8`",
+            "runs on the controller (`connection: local`)",
+        ),
+        ("site.yml:11`", "runs on another host (`delegate_to: db1`)"),
+        ("site.yml:21`", "runs on the controller (`127.0.0.1`)"),
+    ] {
+        let row = md
+            .lines()
+            .find(|l| l.contains(line))
+            .unwrap_or_else(|| panic!("no row for {line} in\n{md}"));
+        assert!(row.contains(why), "{row}");
+    }
+}

@@ -269,14 +269,17 @@ impl Conversion {
             if t.module == "include_vars" && !t.first_found.is_empty() {
                 t.unsupported_loop = None;
             }
-            if let Some(l) = &t.unsupported_loop {
+            let left_out = (t.unsupported_loop.as_ref())
+                .map(|l| format!("loop form `{l}` has no play equivalent"))
+                .or_else(|| t.runs_elsewhere());
+            if let Some(why) = left_out {
                 let r = self.record(
                     &t.file,
                     t.line,
                     title,
                     &t.module,
                     false,
-                    Outcome::LeftOut(format!("loop form `{l}` has no play equivalent")),
+                    Outcome::LeftOut(why),
                 );
                 self.records[r]
                     .notes
@@ -703,6 +706,10 @@ impl Conversion {
             let title = t.title();
             if !any {
                 self.records[rec].outcome = Outcome::LeftOut("never notified".into());
+                continue;
+            }
+            if let Some(why) = t.runs_elsewhere() {
+                self.records[rec].outcome = Outcome::LeftOut(why);
                 continue;
             }
             if t.module == "debug" && !t.notify.is_empty() {

@@ -2167,6 +2167,33 @@ pub fn map_get<'a>(m: &'a Mapping, k: &str) -> Option<&'a Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The modules `map_task` names (its match arms, read from this file), each in
+    /// docs/migrating-from-ansible.md as `` `MODULE` ``.
+    #[test]
+    fn every_module_is_in_the_migration_guide() {
+        let src = include_str!("modules.rs");
+        let body = src
+            .split_once("pub fn map_task(")
+            .map(|(_, b)| b.split_once("\n}\n").map_or(b, |(f, _)| f))
+            .unwrap_or_default();
+        let modules: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("        \"") && l.contains("=>"))
+            .flat_map(|l| l.split("=>").next().unwrap_or_default().split('|'))
+            .filter_map(|m| m.trim().strip_prefix('"')?.strip_suffix('"'))
+            .collect();
+        assert!(modules.len() > 40, "arms not found: {modules:?}");
+        let doc = include_str!("../../docs/migrating-from-ansible.md");
+        let missing: Vec<&&str> = modules
+            .iter()
+            .filter(|m| !doc.contains(&format!("`{m}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "modules missing from the guide: {missing:?}"
+        );
+    }
     use crate::import::task::key_values;
 
     fn task(module: &str, args: &str) -> Task {

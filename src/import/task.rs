@@ -112,6 +112,9 @@ pub struct Task {
     pub tags: Vec<String>,
     /// Keywords present that play has no equivalent for (reported, not carried).
     pub dropped: Vec<String>,
+    /// Where Ansible runs the task when it is not the host itself (`delegate_to`,
+    /// `local_action`, `connection: local`), as written: see [`Task::runs_elsewhere`].
+    pub delegate: Option<String>,
     /// Templates and files of an included role live under this folder of the container's
     /// `templates/` and `files/`.
     pub asset_prefix: Option<String>,
@@ -147,6 +150,30 @@ impl Task {
     /// `file:line` for reports.
     pub fn location(&self) -> String {
         format!("{}:{}", self.file.display(), self.line)
+    }
+
+    /// Why the task cannot become a resource of the host: Ansible runs it on the controller
+    /// (`delegate_to: localhost`, `local_action`, `connection: local`) or on another host
+    /// (`delegate_to: OTHER`), and play applies a host's resources on that host only. `None`
+    /// when it runs on the host (`delegate_to: "{{ inventory_hostname }}"`, no delegation).
+    pub fn runs_elsewhere(&self) -> Option<String> {
+        let d = self.delegate.as_deref()?.trim();
+        let bare = d.trim_start_matches("{{").trim_end_matches("}}").trim();
+        if bare == "inventory_hostname" {
+            return None;
+        }
+        let controller = [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "local_action",
+            "connection: local",
+        ];
+        Some(if controller.contains(&d) {
+            format!("runs on the controller (`{d}`): play applies each host's resources on that host; run it before `play apply` (e.g. in CI)")
+        } else {
+            format!("runs on another host (`delegate_to: {d}`): play applies each host's resources on that host; declare it in a play for that host")
+        })
     }
 
     /// The task's name, or its module.
@@ -403,6 +430,11 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
                 }
             }
             "until" => t.dropped.push("until (retries)".into()),
+            "delegate_to" => t.delegate = v.as_string(),
+            "local_action" => t.delegate = Some("local_action".into()),
+            "connection" if v.as_string().as_deref() == Some("local") => {
+                t.delegate = Some("connection: local".into())
+            }
             "with_first_found" => {
                 t.first_found = v.items().iter().filter_map(Node::as_string).collect();
                 if let Some(files) = v.get("files") {
@@ -486,6 +518,26 @@ pub fn short(module: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/migrating-from-ansible.md says what becomes of every task keyword the importer
+    /// knows (as `` `KEYWORD`` ``, or `` `KEYWORD.``/`` `KEYWORD:`` in a longer form).
+    #[test]
+    fn every_keyword_is_in_the_migration_guide() {
+        let doc = include_str!("../../docs/migrating-from-ansible.md");
+        let missing: Vec<&str> = KEYWORDS
+            .iter()
+            .copied()
+            .filter(|k| {
+                !["`", ".", ":", " "]
+                    .iter()
+                    .any(|end| doc.contains(&format!("`{k}{end}")))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keywords missing from the guide: {missing:?}"
+        );
+    }
 
     #[test]
     fn key_value_words_keep_templates_and_quotes() {
