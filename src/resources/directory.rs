@@ -18,14 +18,15 @@ pub struct DirectorySpec {
     pub attrs: Attrs,
     /// With `Absent`: remove even when not empty.
     pub force: bool,
-    /// Not declared: a missing parent of this path, added by [`super::tree::with_parents`] (created
-    /// when missing, left alone when present).
+    /// Not declared: a missing parent of this path, added by [`super::tree::with_parents`]
+    /// (created when missing, left alone when present).
     pub parent_of: Option<String>,
 }
 
 impl super::Desired {
-    /// A folder `path` no one declared, the missing parent of `of` ([`super::tree::with_parents`]):
-    /// created root-owned 0755 when missing, left alone when present.
+    /// A folder `path` no one declared, the missing parent of `of`
+    /// ([`super::tree::with_parents`]): created root-owned 0755 when missing, left alone when
+    /// present.
     pub fn missing_parent(path: String, of: &str) -> super::Desired {
         super::Desired::Directory(DirectorySpec {
             path,

@@ -31,7 +31,8 @@ pub enum ExampleError {
 }
 
 /// The resources of host `h1` for `entries`: a YAML list of playbook entries (a play's
-/// `state:`), or one entry, in declared order (no parent folders added).
+/// `state:`), or one entry, in declared order (no parent folders added). The playbook is
+/// written to a temp folder removed on return: their origins name a file that is gone.
 pub fn resources(entries: &str) -> Result<Vec<Resource>, ExampleError> {
     resources_with(entries, &[])
 }
@@ -69,11 +70,9 @@ pub fn resources_with(
     let inventory = crate::inventory::load(&hosts, &vars)?;
     let playbook = crate::playbook::load(&site)?;
     let resolver = crate::resolve::Resolver::new(&playbook, &inventory, &vars);
-    let host = inventory.select("h1")?;
-    let facts = crate::resolve::stub_facts();
     let mut out = Vec::new();
-    for h in host {
-        out.extend(resolver.resources(h, &facts)?);
+    for host in inventory.select("h1")? {
+        out.extend(resolver.resources(host, &crate::resolve::stub_facts())?);
     }
     Ok(out)
 }
