@@ -437,7 +437,8 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 /// For each kind, the source files besides its own that name it: its variant of `Kind`,
-/// `Desired`, `Work` or `BuilderSpec`, its spec type, or its module's path (`cron::`).
+/// `Desired`, `Work` or `BuilderSpec`, its spec type, or its module's path (`cron::`,
+/// `resources::cron` as imported or aliased).
 fn files_naming_kinds() -> BTreeMap<&'static str, Vec<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -454,7 +455,7 @@ fn files_naming_kinds() -> BTreeMap<&'static str, Vec<String>> {
         let name = kind.as_str();
         let variant = format!("{kind:?}");
         let pattern = format!(
-            r"\b(Kind|Desired|Work|BuilderSpec)::{variant}\b|\b{variant}Spec\b|(^|[^:\w]|\b(crate|super|self|resources)::){name}::"
+            r"\b(Kind|Desired|Work|BuilderSpec)::{variant}\b|\b{variant}Spec\b|(^|[^:\w]|\b(crate|super|self|resources)::){name}::|\bresources::{name}\b"
         );
         let re = regex::Regex::new(&pattern).expect("pattern");
         let own = format!("resources/{name}.rs");
