@@ -452,11 +452,16 @@ play_denied() {
 }
 "#;
 
-/// The requested paths that exist (or are links), and the temp files next to them.
-const PROBE_SCRIPT_EXISTING: &str = r#"for p do
+/// The requested paths that exist (or are links), and the temp files in their folders: one
+/// glob per folder (paths of one folder come together), every `.*.play-tmp.*` in it; the
+/// engine keeps those of the paths it asked for ([`crate::engine::lock::leftover_temps`]).
+const PROBE_SCRIPT_EXISTING: &str = r#"play_d=
+for p do
   shift
   if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; else play_denied "$p"; fi
-  for t in "${p%/*}/.${p##*/}.play-tmp."*; do
+  [ "${p%/*}/" = "$play_d" ] && continue
+  play_d=${p%/*}/
+  for t in "$play_d".*.play-tmp.*; do
     if [ -e "$t" ] || [ -L "$t" ]; then printf 'tmp\0%s\0' "$t"; fi
   done
 done
@@ -746,17 +751,13 @@ struct Identities {
 }
 
 impl Identities {
-    /// After a `same` record (no second find): every folder on the way to `path` that the
+    /// After a `same` record (no second find): every folder on the way (`up`) that the
     /// first find saw is a real folder of root's that no other user can write (no group or
     /// other write bit, whatever the group: an ACL's mask shows there), so no one but root
     /// could rename or replace a name on the way while the file was hashed, and what the
     /// first find saw is what `sha256sum` read. Checked here again, not taken on the
     /// script's word.
-    fn only_root_could_change(&self, path: &str) -> bool {
-        let mut up = crate::resources::tree::ancestors(path);
-        if path != "/" {
-            up.insert(0, "/".to_string());
-        }
+    fn only_root_could_change(&self, up: &[String]) -> bool {
         up.iter().all(|a| {
             self.before.get(a).is_none_or(|ids| {
                 ids.iter()
@@ -807,16 +808,30 @@ fn changed_while_probed<'a>(
     ids: &Identities,
     paths: impl Iterator<Item = &'a String>,
 ) -> Vec<String> {
+    // Each folder is on the way to many paths: its verdict is computed once.
+    let mut verdicts: BTreeMap<&str, Option<bool>> = BTreeMap::new();
+    let mut held = |p: &str| -> Option<bool> {
+        if let Some(v) = verdicts.get(p) {
+            return *v;
+        }
+        let v = ids.held(p);
+        if let Some((k, _)) = ids.before.get_key_value(p) {
+            verdicts.insert(k.as_str(), v);
+        }
+        v
+    };
     paths
         .filter(|p| {
+            if !ids.before.contains_key(p.as_str()) {
+                return false;
+            }
             let mut up = crate::resources::tree::ancestors(p);
             if p.as_str() != "/" {
                 up.insert(0, "/".to_string());
             }
-            ids.before.contains_key(p.as_str())
-                && (ids.held(p) == Some(false)
-                    || up.iter().any(|a| ids.held(a) == Some(false))
-                    || (ids.same && !ids.only_root_could_change(p)))
+            held(p) == Some(false)
+                || up.iter().any(|a| held(a) == Some(false))
+                || (ids.same && !ids.only_root_could_change(&up))
         })
         .cloned()
         .collect()
