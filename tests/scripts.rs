@@ -60,7 +60,7 @@ fn run_in(shell: &[&str], cwd: &Path, script: &str, stdin: &[u8]) -> Out {
         .spawn()
         .expect("spawn sh");
     let mut input = child.stdin.take().expect("stdin");
-    let data = play::transport::frame(script, stdin);
+    let data = play::transport::frame_exec(script, stdin);
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });

@@ -34,7 +34,7 @@ use ssh2::{Channel, ErrorCode, MethodType, Session};
 use super::jump::Lease;
 use super::known_hosts::{self, Appended, HostKey, Verdict};
 use super::{
-    exec_line, exec_line_with_password, frame, frame_with_password, shell_quote,
+    exec_line, exec_line_with_password, frame, frame_exec, frame_with_password, shell_quote,
     sudo_rejected_password, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
     Transport, TransportError,
 };
@@ -226,7 +226,7 @@ impl SshTransport {
     ) -> Result<ExecOutput, TransportError> {
         let sudo = self.use_sudo();
         // The exec line is the same for every command: the command travels on stdin.
-        let (line, input) = self.framed(command, stdin);
+        let (line, input) = self.framed(command, stdin, true);
         let out = self.run_channel(&line, &input, deadline)?;
         drop(input);
         if sudo {
@@ -245,13 +245,14 @@ impl SshTransport {
     }
 
     /// The exec line and the stdin that run `command` with `stdin` (behind the become password
-    /// when sudo needs one).
-    fn framed(&self, command: &str, stdin: &[u8]) -> (String, Vec<u8>) {
+    /// when sudo needs one); `whole`: `stdin` is all of it (an exec, not a spawn).
+    fn framed(&self, command: &str, stdin: &[u8], whole: bool) -> (String, Vec<u8>) {
         match (&self.opts.become_password, self.use_sudo()) {
             (Some(pw), true) => (
                 exec_line_with_password(),
                 frame_with_password(pw, command, stdin),
             ),
+            (_, sudo) if whole => (exec_line(sudo), frame_exec(command, stdin)),
             (_, sudo) => (exec_line(sudo), frame(command, stdin)),
         }
     }
@@ -647,7 +648,7 @@ impl Transport for SshTransport {
     }
 
     fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
-        let (line, first) = self.framed(command, b"");
+        let (line, first) = self.framed(command, b"", false);
         let sess = self.session()?.clone();
         sess.set_blocking(true);
         let mut ch = sess
