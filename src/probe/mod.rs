@@ -495,21 +495,28 @@ if [ $# -gt 0 ]; then
     find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0id\0%p\0%y %D %i %C@ %U %G %m\0'
   fi || printf 'fail\0%s\0' "find failed (exit status $?; the probe needs GNU find)"
 fi
-play_s=
-play_r=
-play_i=0
-for p do
-  play_i=$((play_i + 1))
-  play_r="\"\${$play_i}\" $play_r"
-  if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then play_s="$play_s \"\${$play_i}\""; fi
-done
 printf 'sums\0'
-[ -n "$play_s" ] && eval "sha256sum -- $play_s"
-printf '\0'
 if [ -n "$play_w" ]; then
+  play_s=
+  play_r=
+  play_i=0
+  for p do
+    play_i=$((play_i + 1))
+    play_r="\"\${$play_i}\" $play_r"
+    if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then play_s="$play_s \"\${$play_i}\""; fi
+  done
+  [ -n "$play_s" ] && eval "sha256sum -- $play_s"
+  printf '\0'
   eval "find $play_r -maxdepth 0 -printf 'reid\0%p\0%y %D %i %C@ %U %G %m\0'" 2>/dev/null
 elif [ $# -gt 0 ]; then
-  printf 'same\0'
+  for p do
+    shift
+    if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then set -- "$@" "$p"; fi
+  done
+  [ $# -gt 0 ] && sha256sum -- "$@"
+  printf '\0same\0'
+else
+  printf '\0'
 fi
 "#;
 
