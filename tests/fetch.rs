@@ -126,6 +126,26 @@ fn download_from_http_and_file_urls() {
     assert_eq!(lab.sh("h1", "stat -c %U /srv/dl/ctl"), "deploy\n");
     p.play(&["diff", "--exit-code", "ctl.yml"]).code(0);
 
+    // Without sha256 (Ansible's get_url without a checksum): fetched while missing only; a
+    // changed source is not fetched again, a removed file is.
+    let p = p.file(
+        "nosum.yml",
+        "- hosts: lab\n  state:\n    - download: /srv/dl/n.txt\n      url: file:///srv/mirror/m.txt\n      mode: \"0600\"\n",
+    );
+    p.play(&["apply", "nosum.yml"])
+        .code(0)
+        .shows("+ create download /srv/dl/n.txt");
+    assert_eq!(
+        lab.sh("h1", "cat /srv/dl/n.txt; stat -c %a /srv/dl/n.txt"),
+        "mirrored\n600\n"
+    );
+    lab.sh("h1", "printf 'newer\\n' > /srv/mirror/m.txt");
+    p.play(&["diff", "--exit-code", "nosum.yml"]).code(0);
+    lab.sh("h1", "rm /srv/dl/n.txt");
+    p.play(&["apply", "nosum.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/dl/n.txt"), "newer\n");
+    lab.sh("h1", "rm /srv/dl/n.txt");
+
     // state: absent removes it.
     let p = p.file(
         "gone.yml",

@@ -88,14 +88,19 @@ fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
 /// Runs `play check` on an imported project (it must be clean) and returns its
 /// `playbooks/site.yml`, which must contain each of `wants`.
 fn checked_site(out: &Path, wants: &[&str]) -> String {
-    let check = play(out, &["check", "-i", "inventory", "--color", "never"]);
-    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
+    checks_clean(out);
     let pb = read(&out.join("playbooks/site.yml"));
     for want in wants {
         assert!(pb.contains(want), "no {want:?} in\n{pb}");
     }
     pb
+}
+
+/// `play check` on an imported project: clean.
+fn checks_clean(out: &Path) {
+    let check = play(out, &["check", "-i", "inventory", "--color", "never"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
 }
 
 fn read(p: &Path) -> String {
@@ -866,4 +871,428 @@ fn imported_forms_converge_on_a_host() {
         .play(&["diff", "--exit-code", "playbooks/site.yml"])
         .code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+}
+
+/// `vars:` of `include_role`, `include_tasks`, a block and a task (issue 15: mangaki's
+/// `include_role: utils/cron` twice with other vars): the tasks go to a file of their own under
+/// `included/`, included with those vars (an inner include's win), so every value Ansible
+/// had is there: the project checks clean and renders each include with its own vars.
+#[test]
+fn include_block_and_task_vars_are_carried_as_include_vars() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [app]\n"),
+        (
+            "roles/app/defaults/main.yml",
+            "app_name: shop\napp_user: shop\n",
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            r#"- name: Ranking cron.
+  include_role:
+    name: utils/cron
+  vars:
+    cron_name: "{{ app_name }}-ranking"
+    cron_command: rank
+- name: Top cron.
+  include_role:
+    name: utils/cron
+  vars:
+    cron_name: "{{ app_name }}-top"
+    cron_command: top --all
+- include_tasks: settings.yml
+  vars:
+    level: info
+- name: Owned folder.
+  file:
+    path: "/srv/{{ folder }}"
+    state: directory
+    owner: "{{ app_user }}"
+  vars:
+    folder: data
+- block:
+    - name: Marker.
+      copy:
+        content: "{{ marker }}"
+        dest: /srv/marker
+  vars:
+    marker: blocked
+"#,
+        ),
+        (
+            "roles/app/tasks/settings.yml",
+            r#"- name: Settings.
+  template:
+    src: settings.j2
+    dest: /etc/shop.ini
+- include_tasks: debug.yml
+  vars:
+    level: debug
+"#,
+        ),
+        (
+            "roles/app/tasks/debug.yml",
+            "- name: Debug settings.\n  copy:\n    content: \"{{ level }}\"\n    dest: /etc/shop-debug.ini\n",
+        ),
+        ("roles/app/templates/settings.j2", "level={{ level }}\n"),
+        (
+            "roles/utils/cron/tasks/main.yml",
+            r#"- name: Timer unit.
+  template:
+    src: cron.service.j2
+    dest: "/etc/systemd/system/{{ cron_name }}.service"
+- name: Enable the timer.
+  systemd:
+    name: "{{ cron_name }}.timer"
+    daemon_reload: true
+"#,
+        ),
+        (
+            "roles/utils/cron/templates/cron.service.j2",
+            "[Service]\nExecStart={{ cron_command }}\n",
+        ),
+    ]);
+    let state = read(&out.join("roles/app/state.yml"));
+    assert!(
+        state.contains(
+            "- include: included/cron.yml\n  vars:\n    cron_name: '{{ app_name }}-ranking'\n"
+        ),
+        "{state}"
+    );
+    assert!(
+        state.contains("- include: included/cron-2.yml\n"),
+        "{state}"
+    );
+    let cron = read(&out.join("roles/app/included/cron-2.yml"));
+    assert!(
+        cron.contains("- file: \"/etc/systemd/system/{{ cron_name }}.service\""),
+        "{cron}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(md.contains("`roles/app/included/cron-2.yml:"), "{md}");
+    assert!(!md.contains("task `vars:` not carried"), "{md}");
+    let check = play(
+        &out,
+        &["check", "-i", "inventory", "--color", "never", "--show"],
+    );
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    for want in [
+        "file /etc/systemd/system/shop-ranking.service",
+        "ExecStart=rank\n",
+        "file /etc/systemd/system/shop-top.service",
+        "ExecStart=top --all\n",
+        // one bare service per include: two units, not a repeat of one
+        "service shop-ranking.timer",
+        "service shop-top.timer",
+        "level=info\n",
+        "directory /srv/data",
+        "blocked",
+    ] {
+        assert!(
+            check.stdout.contains(want),
+            "no {want:?} in {}",
+            check.stdout
+        );
+    }
+    // the inner include's `level` wins
+    assert!(
+        check.stdout.contains(
+            "file /etc/shop-debug.ini  # roles/app/included/debug.yml:3:3\n    | debug\n"
+        ),
+        "{}",
+        check.stdout
+    );
+}
+
+/// A package that an unconditional package task before it installs with the same state
+/// (mangaki's `git`, again in the develop hosts' `[git, tmux]`): one resource owns it, the
+/// later task keeps the rest; a later task of only such names is merged into the earlier.
+#[test]
+fn a_package_declared_again_is_kept_by_the_first_task() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [src]\n"),
+        (
+            "roles/src/tasks/main.yml",
+            r#"- name: Base packages.
+  apt:
+    name: [python3, git]
+    state: latest
+- name: Develop packages.
+  apt:
+    name: [git, tmux]
+    state: latest
+  when: develop | default(false)
+- name: Git again.
+  apt: name=git state=latest
+"#,
+        ),
+    ]);
+    let state = read(&out.join("roles/src/state.yml"));
+    assert!(
+        state.contains("- package: tmux\n  state: latest\n  when: \"develop | default(false)\"\n"),
+        "{state}"
+    );
+    assert_eq!(state.matches("git").count(), 1, "{state}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("package(s) `git` declared before by `Base packages.` with the same state"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Git again. | `apt` | `roles/src/state.yml:3` package"),
+        "{md}"
+    );
+    checks_clean(&out);
+}
+
+/// tournesol's `synchronize` delegated to the host itself (`delegate_to: "{{ inventory_hostname
+/// }}"`) copies between two folders of the host: imported as that `rsync` (not a `sync:` from
+/// the controller), guarded by its dry run, it converges on a real host and is then no change
+/// until the source moves. (rsync on the host, as Ansible's synchronize needs: .ci/run installs it.)
+#[test]
+fn a_synchronize_delegated_to_the_host_itself_converges_there() {
+    let lab = Lab::start("figures-rsync", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /home/git/app/sub /srv/app && echo v1 > /home/git/app/a.txt && echo x > /home/git/app/sub/b.pyc && echo stale > /srv/app/old.txt",
+    );
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  tasks:
+    - name: Copy the application
+      synchronize:
+        src: /home/git/app/
+        dest: /srv/app
+        archive: no
+        recursive: yes
+        delete: yes
+        checksum: yes
+        rsync_opts: ["--exclude=*.pyc"]
+      delegate_to: "{{ inventory_hostname }}"
+"#,
+    )]);
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    let site = read(&p.path("playbooks/site.yml"));
+    assert!(site.contains("- command: \"rsync -r --checksum"), "{site}");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    let tree = "find /srv/app | sort; cat /srv/app/a.txt";
+    assert_eq!(
+        lab.sh("h1", tree),
+        "/srv/app\n/srv/app/a.txt\n/srv/app/sub\nv1\n"
+    );
+    let run = p
+        .play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    lab.sh("h1", "echo v2 > /home/git/app/a.txt");
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(2);
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/app/a.txt"), "v2\n");
+}
+
+/// A handler restarting `app` while the task starts `app.service` (tournesol's website
+/// analytics): one unit, so the handler's restart is the started service's `restart_on`, not a
+/// second `service:` of the same unit.
+#[test]
+fn a_handler_naming_a_unit_without_its_suffix_watches_the_same_service() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [app]\n"),
+        (
+            "roles/app/tasks/main.yml",
+            r#"- name: Config.
+  copy:
+    content: "x=1\n"
+    dest: /etc/app.conf
+  notify: Restart app
+- name: Start the app.
+  systemd:
+    name: app.service
+    state: started
+    enabled: yes
+"#,
+        ),
+        (
+            "roles/app/handlers/main.yml",
+            "- name: Restart app\n  service:\n    name: app\n    state: restarted\n",
+        ),
+    ]);
+    let state = read(&out.join("roles/app/state.yml"));
+    assert_eq!(state.matches("- service:").count(), 1, "{state}");
+    assert!(
+        state.contains("- service: app.service\n  state: running\n  enabled: true\n  restart_on: [/etc/app.conf]\n"),
+        "{state}"
+    );
+    checks_clean(&out);
+}
+
+/// `copy: src=templates/h5bp` (trellis): Ansible finds a copy's src in the role's folder, not
+/// only in `files/`; the folder (or file) is written as it is under the output role's
+/// `files/templates/`, a folder as a `sync:`, and the project checks clean.
+#[test]
+fn a_copy_from_the_roles_templates_folder_finds_its_source() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [nginx]\n"),
+        (
+            "roles/nginx/tasks/main.yml",
+            r#"- name: Copy h5bp configs
+  copy:
+    src: templates/h5bp
+    dest: /etc/nginx
+    mode: '0755'
+- name: Copy one raw file
+  copy:
+    src: templates/raw.conf
+    dest: /etc/nginx/raw.conf
+"#,
+        ),
+        (
+            "roles/nginx/templates/h5bp/location/cache.conf",
+            "expires {{ not_a_template }};\n",
+        ),
+        ("roles/nginx/templates/raw.conf", "a {{ b }}\n"),
+    ]);
+    let state = read(&out.join("roles/nginx/state.yml"));
+    assert!(
+        state.contains("- sync: /etc/nginx/h5bp\n  src: templates/h5bp\n"),
+        "{state}"
+    );
+    assert_eq!(
+        read(&out.join("roles/nginx/files/templates/h5bp/location/cache.conf")),
+        "expires {{ not_a_template }};\n"
+    );
+    assert_eq!(
+        read(&out.join("roles/nginx/files/templates/raw.conf")),
+        "a {{ b }}\n"
+    );
+    checks_clean(&out);
+}
+
+/// A task Ansible runs on the controller (`delegate_to: localhost`, `local_action`,
+/// `connection: local`) or on another host is left out with the reason, never written as a
+/// resource of the host; `delegate_to: "{{ inventory_hostname }}"` is the host itself.
+#[test]
+fn tasks_run_on_the_controller_or_another_host_are_not_resources_of_the_host() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  tasks:
+    - name: Build assets on the controller
+      command: npm run build
+      delegate_to: localhost
+    - name: Probe from the controller
+      local_action: command curl -sf http://example.org/
+    - name: Local connection
+      command: make dist
+      connection: local
+    - name: On the database host
+      command: createdb app
+      delegate_to: db1
+    - name: On the host itself
+      command: touch /srv/marker
+      args:
+        creates: /srv/marker
+      delegate_to: "{{ inventory_hostname }}"
+      notify: rebuild index
+  handlers:
+    - name: rebuild index
+      command: curl -X POST http://127.0.0.1:9200/_refresh
+      delegate_to: 127.0.0.1
+"#,
+        ),
+    ]);
+    let pb = read(&out.join("playbooks/site.yml"));
+    for cmd in ["npm run build", "curl", "make dist", "createdb"] {
+        assert!(!pb.contains(cmd), "{cmd} written as a resource:\n{pb}");
+    }
+    assert!(
+        pb.contains("/srv/marker"),
+        "the host's own task is carried:\n{pb}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    for (line, why) in [
+        ("site.yml:3`", "runs on the controller (`localhost`)"),
+        ("site.yml:6`", "runs on the controller (`local_action`)"),
+        (
+            "site.yml:8`",
+            "runs on the controller (`connection: local`)",
+        ),
+        ("site.yml:11`", "runs on another host (`delegate_to: db1`)"),
+        ("site.yml:21`", "runs on the controller (`127.0.0.1`)"),
+    ] {
+        let row = md
+            .lines()
+            .find(|l| l.contains(line))
+            .unwrap_or_else(|| panic!("no row for {line} in\n{md}"));
+        assert!(row.contains(why), "{row}");
+    }
+}
+
+/// A `pip` of a var the role sets to a name but the inventory sets, on some hosts, to a path
+/// (mangaki's vagrant host installs `/vagrant/mangaki/`): `venv:`'s `packages` cannot take it,
+/// so it is the guarded pip command, and the project checks clean on that host too.
+#[test]
+fn a_pip_package_the_inventory_makes_a_path_is_a_command() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[dev]\nvm ansible_host=127.0.0.1\n"),
+        ("host_vars/vm", "app_package: /vagrant/app/\n"),
+        ("site.yml", "- hosts: dev\n  roles: [app]\n"),
+        ("roles/app/defaults/main.yml", "app_package: app\n"),
+        (
+            "roles/app/tasks/main.yml",
+            "- name: Install the project.\n  pip:\n    name: \"{{ app_package }}\"\n    virtualenv: /srv/venv\n",
+        ),
+    ]);
+    let state = read(&out.join("roles/app/state.yml"));
+    assert!(
+        state.contains("`/vagrant/app/` (`app_package` on some hosts of the inventory)"),
+        "{state}"
+    );
+    assert!(
+        state.contains("- command: \"{ test -x /srv/venv/bin/pip"),
+        "{state}"
+    );
+    checks_clean(&out);
+}
+
+/// The same in a play's tasks: `playbooks/included/PLAYBOOK-LABEL.yml`, included from the
+/// play's `state:` with the vars; the included role's templates and files are found from there.
+#[test]
+fn include_vars_of_a_plays_tasks_are_carried_too() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            "- hosts: web\n  tasks:\n    - include_role:\n        name: greet\n      vars:\n        who: alice\n",
+        ),
+        (
+            "roles/greet/tasks/main.yml",
+            "- name: Greeting.\n  template: src=g.j2 dest=/tmp/g\n",
+        ),
+        ("roles/greet/templates/g.j2", "hi {{ who }}\n"),
+    ]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(
+        site.contains("    - include: included/site-greet.yml\n      vars:\n        who: alice\n"),
+        "{site}"
+    );
+    let check = play(
+        &out,
+        &["check", "-i", "inventory", "--color", "never", "--show"],
+    );
+    assert!(
+        check
+            .stdout
+            .contains("file /tmp/g  # playbooks/included/site-greet.yml:3:3\n    | hi alice\n"),
+        "{}{}",
+        check.stdout,
+        check.stderr
+    );
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::modules::{self, map_task, Ctx, Mapped, Res};
 use super::project::{Entry, Inlined, Reader};
-use super::task::Task;
+use super::task::{Scope, Task};
 use super::template::{self, Notes};
 use super::when::{translate, Cond, Reg};
 use crate::yaml::Value;
@@ -30,6 +30,10 @@ pub struct Item {
     /// Line in the written file (set by the writer).
     pub line: usize,
     pub title: String,
+    /// Vars of its includes or its own task: written in a file of its own, included with them.
+    pub scope: Option<Scope>,
+    /// The file it is written in when not its container's (an included file; set by the writer).
+    pub out_file: Option<PathBuf>,
 }
 
 impl Item {
@@ -42,13 +46,20 @@ impl Item {
         }
     }
 
+    /// The scope of its include or task vars (items of two scopes may render one template
+    /// text to other values: never merged).
+    fn scope_id(&self) -> Option<usize> {
+        self.scope.as_ref().map(|s| s.id)
+    }
+
     fn dedupe_key(&self) -> String {
         format!(
-            "{}\u{0}{}\u{0}{:?}\u{0}{:?}",
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
             self.res.kind(),
             self.res.key(),
             self.loop_,
-            self.when
+            self.when,
+            self.scope_id()
         )
     }
 }
@@ -269,14 +280,17 @@ impl Conversion {
             if t.module == "include_vars" && !t.first_found.is_empty() {
                 t.unsupported_loop = None;
             }
-            if let Some(l) = &t.unsupported_loop {
+            let left_out = (t.unsupported_loop.as_ref())
+                .map(|l| format!("loop form `{l}` has no play equivalent"))
+                .or_else(|| t.runs_elsewhere());
+            if let Some(why) = left_out {
                 let r = self.record(
                     &t.file,
                     t.line,
                     title,
                     &t.module,
                     false,
-                    Outcome::LeftOut(format!("loop form `{l}` has no play equivalent")),
+                    Outcome::LeftOut(why),
                 );
                 self.records[r]
                     .notes
@@ -481,8 +495,16 @@ impl Conversion {
             if t.dropped.iter().any(|d| d == "vars") {
                 self.records[rec]
                     .notes
-                    .push("task `vars:` not carried (put them in the role's defaults)".into());
+                    .push("task `vars:` not carried (not a mapping)".into());
             }
+            let scope = t.scope.clone().map(|mut s| {
+                let mut notes = Notes::default();
+                s.vars = (s.vars.iter())
+                    .map(|(k, v)| (k.clone(), rewrite_value(v, &mut notes)))
+                    .collect();
+                self.containers[c].template_notes.extend(notes);
+                s
+            });
             match mapped {
                 Mapped::LeftOut(why) => {
                     self.records[rec].outcome = Outcome::LeftOut(why);
@@ -572,6 +594,8 @@ impl Conversion {
                             removed: false,
                             line: 0,
                             title: title.clone(),
+                            scope: scope.clone(),
+                            out_file: None,
                         };
                         self.containers[c].items.push(item);
                         placed.push((c, self.containers[c].items.len() - 1));
@@ -705,6 +729,10 @@ impl Conversion {
                 self.records[rec].outcome = Outcome::LeftOut("never notified".into());
                 continue;
             }
+            if let Some(why) = t.runs_elsewhere() {
+                self.records[rec].outcome = Outcome::LeftOut(why);
+                continue;
+            }
             if t.module == "debug" && !t.notify.is_empty() {
                 self.records[rec].outcome = Outcome::Absorbed(
                     "passes its notifications on to the handlers it notifies".into(),
@@ -749,7 +777,7 @@ impl Conversion {
                             .position(|it| {
                                 !it.removed
                                     && it.res.kind() == "service"
-                                    && it.res.key() == name
+                                    && same_unit(&it.res.key(), &name)
                                     && it.loop_.is_none()
                             })
                             .map(|i| (c, i))
@@ -779,6 +807,8 @@ impl Conversion {
                             removed: false,
                             line: 0,
                             title: format!("handler: {title}"),
+                            scope: None,
+                            out_file: None,
                         });
                         (hc, self.containers[hc].items.len() - 1)
                     }
@@ -838,6 +868,8 @@ impl Conversion {
                             removed: false,
                             line: 0,
                             title: format!("handler: {title}"),
+                            scope: None,
+                            out_file: None,
                         });
                         placed.push((hc, self.containers[hc].items.len() - 1));
                     }
@@ -960,7 +992,78 @@ impl Conversion {
             seen.insert(key, keep);
         }
         self.drop_bare_repeats(c);
+        self.drop_repeated_package_names(c);
         self.fold_files_into_edits(c);
+    }
+
+    /// Names of a `package:` that a package resource before it in the container declares
+    /// unconditionally, with the same `state` (mangaki's `git`, in the packages of every host and
+    /// again in those of develop hosts): Ansible's second task finds them done, and play lets
+    /// one resource own a package; they go from the later resource (which goes when none is
+    /// left, unless it refreshes the lists first).
+    fn drop_repeated_package_names(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.res.kind() != "package" || it.loop_.is_some() {
+                continue;
+            }
+            let names = it.res.watch_keys();
+            let state = it.res.get("state").cloned();
+            let scope = it.scope.as_ref().map(|s| s.id);
+            let mut covered: Vec<(String, usize)> = Vec::new();
+            for name in &names {
+                let by = (0..i).find(|&j| {
+                    let o = &self.containers[c].items[j];
+                    !o.removed
+                        && o.res.kind() == "package"
+                        && o.loop_.is_none()
+                        && o.when.is_empty()
+                        && o.scope.as_ref().map(|s| s.id) == scope
+                        && o.res.get("state").cloned() == state
+                        && o.res.watch_keys().contains(name)
+                });
+                if let Some(j) = by {
+                    covered.push((name.clone(), j));
+                }
+            }
+            if covered.is_empty() {
+                continue;
+            }
+            let kept: Vec<Value> = (names.iter())
+                .filter(|n| !covered.iter().any(|(c, _)| c == *n))
+                .map(|n| Value::String(n.clone()))
+                .collect();
+            let refreshes = it.res.get("update_cache").is_some();
+            if kept.is_empty() && refreshes {
+                continue;
+            }
+            let tags = it.tags.clone();
+            for (_, j) in &covered {
+                self.containers[c].items[*j].add_tags(&tags);
+            }
+            let j = covered[0].1;
+            let why = format!(
+                "package(s) {} declared before by `{}` with the same state: kept there",
+                covered
+                    .iter()
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.containers[c].items[j].title
+            );
+            if kept.is_empty() {
+                self.containers[c].items[i].removed = true;
+                self.redirect(c, i, Some(j), &why);
+            } else {
+                let item = &mut self.containers[c].items[i];
+                item.res.fields[0].1 = match kept.len() {
+                    1 => kept[0].clone(),
+                    _ => Value::Sequence(kept),
+                };
+                item.res.notes.push(why);
+            }
+        }
     }
 
     /// A `file:` without content (Ansible's `state: touch`/`file`, making sure it exists) before
@@ -984,6 +1087,7 @@ impl Conversion {
                     && matches!(o.res.kind(), "line" | "block")
                     && o.res.key() == it.res.key()
                     && o.loop_ == it.loop_
+                    && o.scope_id() == it.scope_id()
             });
             let Some(j) = edit else { continue };
             let attrs: Vec<String> = ["owner", "group", "mode"]
@@ -1030,6 +1134,7 @@ impl Conversion {
                     && o.res.kind() == it.res.kind()
                     && o.res.key() == it.res.key()
                     && o.loop_ == it.loop_
+                    && o.scope_id() == it.scope_id()
                     && o.res.get("state").is_none()
             });
             let Some(j) = earlier else { continue };
@@ -1110,11 +1215,19 @@ impl Conversion {
                     .collect(),
                 _ => Vec::new(),
             };
+            let bad = |v: &str| {
+                !v.contains("{{")
+                    && crate::resources::registry::check_value("venv", "packages", v).is_err()
+            };
+            // a var's value in the role, else one the inventory gives it on some hosts
             let bad_package = packages.iter().find_map(|p| {
-                let v = value(p)?;
-                (!v.contains("{{")
-                    && crate::resources::registry::check_value("venv", "packages", &v).is_err())
-                .then_some(v)
+                if let Some(v) = value(p).filter(|v| bad(v)) {
+                    return Some(format!("`{v}` (a var)"));
+                }
+                let name = p.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+                let inv = self.ctx.inventory_values.get(name)?;
+                (inv.iter().find(|v| bad(v)))
+                    .map(|v| format!("`{v}` (`{name}` on some hosts of the inventory)"))
             });
             let bad_reqs = it
                 .res
@@ -1123,7 +1236,7 @@ impl Conversion {
                 .filter(|r| r.contains("/../") || r.contains("}}../") || r.contains("/./"))
                 .map(str::to_string);
             let why = match (bad_package, bad_reqs) {
-                (Some(v), _) => format!("its package `{v}` (a var) is not NAME or NAME==VERSION"),
+                (Some(v), _) => format!("its package {v}, which is not NAME or NAME==VERSION"),
                 (None, Some(r)) => format!("its requirements path `{r}` has `..`"),
                 (None, None) => continue,
             };
@@ -1399,7 +1512,11 @@ impl Conversion {
         for &later in &roles {
             for i in 0..self.containers[later].items.len() {
                 let it = &self.containers[later].items[i];
-                if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+                if it.removed
+                    || it.res.kind() == "command"
+                    || it.loop_.is_some()
+                    || it.scope.is_some()
+                {
                     continue;
                 }
                 if it.res.kind() == "package" {
@@ -1419,6 +1536,7 @@ impl Conversion {
                             .position(|o| {
                                 !o.removed
                                     && o.loop_.is_none()
+                                    && o.scope.is_none()
                                     && (o.res.kind().to_string(), o.res.key(), o.when.clone())
                                         == key
                             })
@@ -1677,6 +1795,7 @@ impl Conversion {
                 self.containers[c].items.iter().any(|o| {
                     !o.removed
                         && o.loop_.is_none()
+                        && o.scope.is_none()
                         && o.res.kind() == "package"
                         && o.res.get("state").is_none()
                         && (o.when.is_empty() || o.when == when)
@@ -1720,14 +1839,16 @@ impl Conversion {
     pub fn dedupe_across(&mut self, earlier: &[usize], later: usize) {
         let mut keys: BTreeSet<String> = BTreeSet::new();
         for &c in earlier {
-            for it in self.containers[c].items.iter().filter(|i| !i.removed) {
+            for it in (self.containers[c].items.iter()).filter(|i| !i.removed && i.scope.is_none())
+            {
                 keys.insert(format!("{}\u{0}{}", it.res.kind(), it.res.key()));
             }
         }
         let n = self.containers[later].items.len();
         for i in 0..n {
             let it = &self.containers[later].items[i];
-            if it.removed || it.res.kind() == "command" || it.loop_.is_some() {
+            if it.removed || it.res.kind() == "command" || it.loop_.is_some() || it.scope.is_some()
+            {
                 continue;
             }
             if keys.contains(&format!("{}\u{0}{}", it.res.kind(), it.res.key())) {
@@ -1789,6 +1910,13 @@ fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
         rest = &rest[i + ".stdout".len()..];
     }
     out
+}
+
+/// Two names of one systemd unit: `app` is `app.service` (tournesol's handler restarts
+/// `tournesol-website-analytics`, its task starts `tournesol-website-analytics.service`).
+fn same_unit(a: &str, b: &str) -> bool {
+    let bare = |s: &str| s.strip_suffix(".service").unwrap_or(s).to_string();
+    bare(a) == bare(b)
 }
 
 fn add_unless(r: &mut Res, u: &str) {

@@ -170,6 +170,29 @@ fn prescan(root: &Path) -> modules::Ctx {
             }
             continue;
         }
+        if let Some(after) = rel
+            .split_once("/templates/")
+            .map(|(_, a)| a)
+            .or_else(|| rel.strip_prefix("templates/"))
+        {
+            // folders of templates/: `copy: src=templates/NAME` of a folder (Ansible's copy
+            // finds its src in the role's folder too, trellis' `templates/h5bp`)
+            let parts: Vec<&str> = after.split('/').collect();
+            for i in 1..parts.len() {
+                ctx.src_dirs
+                    .insert(format!("templates/{}", parts[..i].join("/")));
+            }
+        }
+        if rel.contains("group_vars/") || rel.contains("host_vars/") {
+            if let Ok(node::NodeKind::Map(entries)) = node::read(&f).map(|n| n.kind) {
+                for (k, v) in entries {
+                    if let Some(text) = v.as_string() {
+                        ctx.inventory_values.entry(k).or_default().push(text);
+                    }
+                }
+            }
+            continue;
+        }
         if !(name.ends_with(".yml") || name.ends_with(".yaml")) || rel.contains("templates/") {
             continue;
         }

@@ -1,7 +1,7 @@
 //! Ansible modules → play resources. A pure function of the task (and of which folders the
 //! project declares), so the whole mapping is tested on data.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::task::Task;
 use crate::yaml::{Mapping, Value};
@@ -109,6 +109,9 @@ pub struct Ctx {
     pub dirs: BTreeSet<String>,
     /// `copy: src=` values that are folders on the controller.
     pub src_dirs: BTreeSet<String>,
+    /// Text values the inventory's `group_vars/` and `host_vars/` give each var (a var of a
+    /// role may hold another value on some hosts: mangaki's vagrant host installs a path).
+    pub inventory_values: BTreeMap<String, Vec<String>>,
 }
 
 /// Well-known folders that `dest:` names without a trailing `/`.
@@ -253,9 +256,60 @@ fn names(v: &Value) -> Vec<String> {
 }
 
 /// Maps one task to play resources (or vars, or a reason it is left out).
+/// `synchronize` delegated to the host itself: both folders are the host's, so it is the
+/// `rsync` Ansible runs there (`-a` unless `archive: no`, then `-r` with `recursive`;
+/// `--checksum`, `--delete-after`, `rsync_opts`), guarded by the same rsync's dry run listing
+/// nothing to do (a failing dry run, such as a missing source, runs it and fails as Ansible
+/// does).
+fn rsync_on_host(t: &Task) -> Mapped {
+    let (Some(src), Some(dest)) = (t.arg_str(&["src"]), t.arg_str(&["dest"])) else {
+        return Mapped::LeftOut("synchronize without `src` and `dest`".into());
+    };
+    let mut args = Vec::new();
+    match (t.arg_bool(&["archive"]), t.arg_bool(&["recursive"])) {
+        (Some(false), Some(true)) => args.push("-r".to_string()),
+        (Some(false), _) => {}
+        _ => args.push("-a".to_string()),
+    }
+    if t.arg_bool(&["checksum"]) == Some(true) {
+        args.push("--checksum".into());
+    }
+    if t.arg_bool(&["delete"]) == Some(true) {
+        args.push("--delete-after".into());
+    }
+    match t.arg(&["rsync_opts"]) {
+        Some(Value::Sequence(opts)) => {
+            args.extend(opts.iter().filter_map(|o| o.as_str()).map(sh_quote))
+        }
+        Some(Value::String(o)) => args.push(sh_quote(o)),
+        _ => {}
+    }
+    args.push(sh_quote(&src));
+    args.push(sh_quote(&dest));
+    let args = args.join(" ");
+    let mut r = Res::new("command", format!("rsync {args}"));
+    r.comments.push(
+        "play import: synchronize → command (delegated to the host itself: both folders are the host's, `sync:` copies from the controller)".into(),
+    );
+    r.set(
+        "unless",
+        format!("out=$(rsync --dry-run --itemize-changes {args}) && test -z \"$out\""),
+    );
+    ignored(t, &mut r, &["compress", "times", "perms", "owner", "group"]);
+    Mapped::Resources(vec![r])
+}
+
 pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
     use Mapped::*;
     let m = t.module.as_str();
+    // delegated to the host itself (others are left out before): a synchronize then copies
+    // between two folders of the host
+    if m == "synchronize" && t.delegate.is_some() && t.runs_elsewhere().is_none() {
+        let d = t.delegate.as_deref().unwrap_or_default();
+        if !["localhost", "127.0.0.1", "::1"].contains(&d.trim()) {
+            return rsync_on_host(t);
+        }
+    }
     match m {
         "template" => {
             let (Some(src), Some(dest)) = (t.arg_str(&["src"]), t.arg_str(&["dest", "path"])) else {
@@ -548,10 +602,26 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                         "state={s}: play restarts a service when what it watches changes (`restart_on`), not on every run"
                     ));
                 }
-                _ => {}
+                // a templated state choosing Ansible's words (mangaki's `{{ on | ternary("started",
+                // "stopped") }}`): the same template choosing play's
+                Some(s) if s.contains("{{") => {
+                    let mut s = s.to_string();
+                    for q in ['"', '\''] {
+                        for (a, b) in [("started", "running"), ("restarted", "running"), ("reloaded", "running")] {
+                            s = s.replace(&format!("{q}{a}{q}"), &format!("{q}{b}{q}"));
+                        }
+                    }
+                    r.set("state", s);
+                }
+                Some(other) => r.notes.push(format!("`state: {other}` not carried")),
+                None => {}
             }
-            if let Some(b) = t.arg_bool(&["enabled"]) {
-                r.set("enabled", b);
+            match (t.arg_bool(&["enabled"]), t.arg_str(&["enabled"])) {
+                (Some(b), _) => r.set("enabled", b),
+                // a template giving true or false: play renders it the same
+                (None, Some(e)) if e.contains("{{") => r.set("enabled", e),
+                (None, Some(e)) => r.notes.push(format!("`enabled: {e}` not carried")),
+                (None, None) => {}
             }
             ignored(t, &mut r, &["masked", "scope", "no_block", "pattern", "sleep", "arguments"]);
             Resources(vec![r])
@@ -668,6 +738,19 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
                 return Resources(vec![r]);
             }
+            // no checksum, not forced: fetched only while missing (Ansible's default `force:
+            // no`), which a `download:` without `sha256` does
+            if checksum.is_none() && t.arg_bool(&["force"]) != Some(true) {
+                let mut r = Res::new("download", file);
+                r.set("url", url);
+                owner_group_mode(t, &mut r);
+                r.notes.push(
+                    "no `checksum`: fetched only while missing and not checked, as Ansible did (`sha256:` would have it checked)"
+                        .into(),
+                );
+                ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
+                return Resources(vec![r]);
+            }
             let mut cmd = format!("curl -fsSL -o {} {}", sh_quote(&file), sh_quote(&url));
             if let Some(m) = t.arg(&["mode"]).and_then(mode) {
                 cmd.push_str(&format!(" && chmod {m} {}", sh_quote(&file)));
@@ -685,11 +768,11 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                     "`checksum: {c}` not verified (`download:` takes a literal `sha256:` checksum)"
                 )),
                 None => r.notes.push(
-                    "no `checksum`: a command fetching once (`creates`); a `download:` needs the file's sha256"
+                    "`force: yes` without a `checksum`: fetched on every run (a `download:` without `sha256` fetches only a missing file)"
                         .into(),
                 ),
             }
-            r.comments[0] = "play import: get_url without a sha256 checksum → command (`download:` needs one)".into();
+            r.comments[0] = "play import: get_url with `force: yes` or a checksum other than sha256 → command (`download:` checks only a sha256)".into();
             Resources(vec![r])
         }
         "unarchive" => {
@@ -2167,6 +2250,33 @@ pub fn map_get<'a>(m: &'a Mapping, k: &str) -> Option<&'a Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The modules `map_task` names (its match arms, read from this file), each in
+    /// docs/migrating-from-ansible.md as `` `MODULE` ``.
+    #[test]
+    fn every_module_is_in_the_migration_guide() {
+        let src = include_str!("modules.rs");
+        let body = src
+            .split_once("pub fn map_task(")
+            .map(|(_, b)| b.split_once("\n}\n").map_or(b, |(f, _)| f))
+            .unwrap_or_default();
+        let modules: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("        \"") && l.contains("=>"))
+            .flat_map(|l| l.split("=>").next().unwrap_or_default().split('|'))
+            .filter_map(|m| m.trim().strip_prefix('"')?.strip_suffix('"'))
+            .collect();
+        assert!(modules.len() > 40, "arms not found: {modules:?}");
+        let doc = include_str!("../../docs/migrating-from-ansible.md");
+        let missing: Vec<&&str> = modules
+            .iter()
+            .filter(|m| !doc.contains(&format!("`{m}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "modules missing from the guide: {missing:?}"
+        );
+    }
     use crate::import::task::key_values;
 
     fn task(module: &str, args: &str) -> Task {
@@ -2302,7 +2412,9 @@ mod tests {
             ("cron", "name=PATH env=yes job=/bin", "left out: cron `env=yes` (a variable of the crontab): write it in the `environment:` of the `cron:` jobs that need it"),
             // get_url → download with a sha256, else a command fetching once
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
-            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
+            ("systemd", "name=t.timer state=\"{{ on | ternary('started', 'stopped') }}\" enabled=\"{{ on }}\"", "service=t.timer state='{{ on | ternary(''running'', ''stopped'') }}' enabled='{{ on }}'"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz mode=0755", "download=/tmp/a.tgz url=https://x/a.tgz mode='0755'"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz force=yes", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz [command]"),
             // a checksum from a var (a role default `sha256:HEX`): its sha256 part
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum='{{ a_checksum }}' mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ a_checksum | regex_replace(''^sha256:'', '''') }}' mode='0644'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha256:' + s) }}\"", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
@@ -2356,6 +2468,41 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn a_synchronize_delegated_to_the_host_itself_is_its_rsync() {
+        let ctx = Ctx::default();
+        // tournesol: a synchronize between two folders of the host
+        let mut t = task(
+            "synchronize",
+            "src=/home/git/app/ dest=/srv/app archive=no recursive=yes delete=yes checksum=yes",
+        );
+        t.args.push((
+            "rsync_opts".into(),
+            Value::Sequence(vec![Value::String("--exclude=*.pyc".into())]),
+        ));
+        t.delegate = Some("{{ inventory_hostname }}".into());
+        let args = "-r --checksum --delete-after '--exclude=*.pyc' /home/git/app/ /srv/app";
+        assert_eq!(
+            shape(&map_task(&t, &ctx)),
+            format!(
+                "command=rsync {args} unless=out=$(rsync --dry-run --itemize-changes {args}) && test -z \"$out\" [command]"
+            )
+        );
+        // from the controller: its default, a push
+        t.delegate = Some("localhost".into());
+        assert_eq!(t.runs_elsewhere(), None);
+        assert_eq!(
+            shape(&map_task(&t, &ctx)),
+            "sync=/srv/app src=/home/git/app delete=true"
+        );
+        // another task delegated to the host itself is the host's
+        let mut c = task("shell", "make");
+        c.delegate = Some("{{ inventory_hostname }}".into());
+        assert_eq!(shape(&map_task(&c, &ctx)), "command=make [command]");
+        c.delegate = Some("localhost".into());
+        assert!(c.runs_elsewhere().is_some());
     }
 
     #[test]

@@ -254,6 +254,20 @@ pub struct Inlined {
     pub handlers: Vec<Entry>,
     pub vars: Vec<(String, Value)>,
     pub vault_files: Vec<PathBuf>,
+    /// Scopes of include (and task) vars given so far.
+    pub scopes: usize,
+}
+
+impl Inlined {
+    /// Gives `entries` (read through an include or a block, or a task itself) its `vars` as a
+    /// new scope.
+    fn scope(&mut self, entries: &mut [Entry], vars: &[(String, Value)], label: &str) {
+        if vars.is_empty() {
+            return;
+        }
+        self.scopes += 1;
+        task::inherit_scope(entries, self.scopes, label, vars);
+    }
 }
 
 /// Where a task list is read: its file (relative and real), the folder includes are looked
@@ -512,6 +526,16 @@ impl Reader<'_> {
                     self.task_list(always.items(), &inner, inl, &mut inside)?;
                 }
                 task::inherit_tags(&mut inside, &tags);
+                if let Some(Value::Mapping(m)) = n.get("vars").map(Node::to_value) {
+                    let vars: Vec<(String, Value)> = (m.iter())
+                        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+                        .collect();
+                    let label = relf
+                        .file_stem()
+                        .map(|f| format!("{}-{}", f.to_string_lossy(), n.line))
+                        .unwrap_or_else(|| format!("block-{}", n.line));
+                    inl.scope(&mut inside, &vars, &label);
+                }
                 out.append(&mut inside);
                 continue;
             }
@@ -666,6 +690,8 @@ impl Reader<'_> {
                     ));
                     let mut inside = self.follow(&path, base, &t, prefix, inl, depth)?;
                     task::inherit_tags(&mut inside, &t.tags);
+                    let stem = path.file_stem().map(|f| f.to_string_lossy().into_owned());
+                    inl.scope(&mut inside, &t.vars, stem.as_deref().unwrap_or("tasks"));
                     out.append(&mut inside);
                 }
                 "include_role" | "import_role" => {
@@ -717,10 +743,25 @@ impl Reader<'_> {
                     let (mut tasks, handlers) =
                         self.role_tasks(&role.dir, &from, Some(&pre), &t.when, inl, depth + 1)?;
                     task::inherit_tags(&mut tasks, &t.tags);
+                    let label = match from.as_str() {
+                        "main" => name.rsplit('/').next().unwrap_or(&name).to_string(),
+                        f => format!("{}-{f}", name.rsplit('/').next().unwrap_or(&name)),
+                    };
+                    inl.scope(&mut tasks, &t.vars, &label);
                     out.extend(tasks);
                     inl.handlers.extend(handlers);
                 }
-                _ => out.push(Entry::Task(Box::new(t))),
+                _ => {
+                    let label = relf
+                        .file_stem()
+                        .map(|f| format!("{}-{}", f.to_string_lossy(), n.line))
+                        .unwrap_or_else(|| format!("task-{}", n.line));
+                    let vars = std::mem::take(&mut t.vars);
+                    let mut one = [Entry::Task(Box::new(t))];
+                    inl.scope(&mut one, &vars, &label);
+                    let [e] = one;
+                    out.push(e);
+                }
             }
         }
         Ok(())

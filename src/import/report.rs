@@ -21,7 +21,7 @@ fn became(conv: &Conversion, r: &Record) -> String {
                 let kind = if it.res.native { "" } else { " (command)" };
                 format!(
                     "`{}:{}` {} `{}`{kind}",
-                    cont.file.display(),
+                    it.out_file.as_ref().unwrap_or(&cont.file).display(),
                     it.line,
                     it.res.kind(),
                     it.res.key()

@@ -112,9 +112,30 @@ pub struct Task {
     pub tags: Vec<String>,
     /// Keywords present that play has no equivalent for (reported, not carried).
     pub dropped: Vec<String>,
+    /// Where Ansible runs the task when it is not the host itself (`delegate_to`,
+    /// `local_action`, `connection: local`), as written: see [`Task::runs_elsewhere`].
+    pub delegate: Option<String>,
     /// Templates and files of an included role live under this folder of the container's
     /// `templates/` and `files/`.
     pub asset_prefix: Option<String>,
+    /// Task `vars:` (a mapping), in order.
+    pub vars: Vec<(String, Value)>,
+    /// The vars of the includes it was read through and its own (see [`Scope`]).
+    pub scope: Option<Scope>,
+}
+
+/// Vars Ansible gives a group of tasks (`include_role`/`include_tasks` with `vars:`, or one
+/// task's own `vars:`): the tasks are written to a file of their own, included with these
+/// `vars` (play's include vars have the same precedence: above role defaults, inventory and
+/// play vars, below `-e`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    /// One per include (or task) giving vars: the tasks of one scope go to one file.
+    pub id: usize,
+    /// Names the file: the included role or file, or the task's.
+    pub label: String,
+    /// Outer includes' vars first, an inner one's later (they win).
+    pub vars: Vec<(String, Value)>,
 }
 
 impl Task {
@@ -147,6 +168,34 @@ impl Task {
     /// `file:line` for reports.
     pub fn location(&self) -> String {
         format!("{}:{}", self.file.display(), self.line)
+    }
+
+    /// Why the task cannot become a resource of the host: Ansible runs it on the controller
+    /// (`delegate_to: localhost`, `local_action`, `connection: local`) or on another host
+    /// (`delegate_to: OTHER`), and play applies a host's resources on that host only. `None`
+    /// when it runs on the host (`delegate_to: "{{ inventory_hostname }}"`, no delegation).
+    pub fn runs_elsewhere(&self) -> Option<String> {
+        let d = self.delegate.as_deref()?.trim();
+        let bare = d.trim_start_matches("{{").trim_end_matches("}}").trim();
+        if bare == "inventory_hostname" {
+            return None;
+        }
+        // a synchronize delegated to the controller pushes from it: its default, a `sync:`
+        if self.module == "synchronize" && ["localhost", "127.0.0.1", "::1"].contains(&d) {
+            return None;
+        }
+        let controller = [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "local_action",
+            "connection: local",
+        ];
+        Some(if controller.contains(&d) {
+            format!("runs on the controller (`{d}`): play applies each host's resources on that host; run it before `play apply` (e.g. in CI)")
+        } else {
+            format!("runs on another host (`delegate_to: {d}`): play applies each host's resources on that host; declare it in a play for that host")
+        })
     }
 
     /// The task's name, or its module.
@@ -291,6 +340,38 @@ pub fn inherit_tags(entries: &mut [super::project::Entry], tags: &[String]) {
     }
 }
 
+/// Gives the tasks read through an include the include's vars (`vars` of scope `id`): a task
+/// without a scope gets this one; one with a scope of an inner include keeps it, with these
+/// vars before its own (the inner include's win).
+pub fn inherit_scope(
+    entries: &mut [super::project::Entry],
+    id: usize,
+    label: &str,
+    vars: &[(String, Value)],
+) {
+    if vars.is_empty() {
+        return;
+    }
+    for e in entries {
+        if let super::project::Entry::Task(t) = e {
+            match &mut t.scope {
+                None => {
+                    t.scope = Some(Scope {
+                        id,
+                        label: label.to_string(),
+                        vars: vars.to_vec(),
+                    })
+                }
+                Some(s) => {
+                    let mut all = vars.to_vec();
+                    all.append(&mut s.vars);
+                    s.vars = all;
+                }
+            }
+        }
+    }
+}
+
 pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
     let mut t = Task {
         file: file.to_path_buf(),
@@ -389,7 +470,15 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
             "tags" => t.tags = tag_list(v),
             "become" | "become_method" | "check_mode" | "diff" | "vars" => {
                 if k == "vars" {
-                    t.dropped.push("vars".into());
+                    match v.to_value() {
+                        Value::Mapping(m) if !m.is_empty() => {
+                            t.vars = m
+                                .iter()
+                                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+                                .collect()
+                        }
+                        _ => t.dropped.push("vars".into()),
+                    }
                     let strings = |n: Option<&Node>| -> Vec<String> {
                         n.map(|n| n.items().iter().filter_map(Node::as_string).collect())
                             .unwrap_or_default()
@@ -403,6 +492,11 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
                 }
             }
             "until" => t.dropped.push("until (retries)".into()),
+            "delegate_to" => t.delegate = v.as_string(),
+            "local_action" => t.delegate = Some("local_action".into()),
+            "connection" if v.as_string().as_deref() == Some("local") => {
+                t.delegate = Some("connection: local".into())
+            }
             "with_first_found" => {
                 t.first_found = v.items().iter().filter_map(Node::as_string).collect();
                 if let Some(files) = v.get("files") {
@@ -486,6 +580,55 @@ pub fn short(module: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/migrating-from-ansible.md says what becomes of every task keyword the importer
+    /// knows (as `` `KEYWORD`` ``, or `` `KEYWORD.``/`` `KEYWORD:`` in a longer form).
+    #[test]
+    fn every_keyword_is_in_the_migration_guide() {
+        let doc = include_str!("../../docs/migrating-from-ansible.md");
+        let missing: Vec<&str> = KEYWORDS
+            .iter()
+            .copied()
+            .filter(|k| {
+                !["`", ".", ":", " "]
+                    .iter()
+                    .any(|end| doc.contains(&format!("`{k}{end}")))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keywords missing from the guide: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn task_vars_are_kept_and_include_scopes_nest_inner_last() {
+        let n = super::super::node::parse(
+            std::path::Path::new("t.yml"),
+            "- copy: {content: x, dest: /a}\n  vars: {a: 1, b: \"{{ c }}\"}\n",
+        )
+        .unwrap();
+        let t = from_node(&n.items()[0], std::path::Path::new("t.yml")).unwrap();
+        let s = |v: &str| Value::String(v.into());
+        assert_eq!(t.vars[1], ("b".to_string(), s("{{ c }}")));
+        assert!(!t.dropped.contains(&"vars".to_string()));
+        use super::super::project::Entry;
+        let mut entries = vec![Entry::Task(Box::new(t.clone())), Entry::Task(Box::new(t))];
+        // the inner include (scope 1) covers the first task only; the outer (2) both
+        inherit_scope(&mut entries[..1], 1, "inner", &[("a".into(), s("in"))]);
+        inherit_scope(&mut entries, 2, "outer", &[("a".into(), s("out"))]);
+        let scope = |e: &Entry| match e {
+            Entry::Task(t) => t.scope.clone().unwrap(),
+            Entry::Note(_) => unreachable!(),
+        };
+        let (first, second) = (scope(&entries[0]), scope(&entries[1]));
+        assert_eq!((first.id, first.label.as_str()), (1, "inner"));
+        assert_eq!(
+            first.vars,
+            vec![("a".into(), s("out")), ("a".into(), s("in"))]
+        );
+        assert_eq!((second.id, second.vars), (2, vec![("a".into(), s("out"))]));
+    }
 
     #[test]
     fn key_value_words_keep_templates_and_quotes() {

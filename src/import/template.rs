@@ -72,6 +72,12 @@ fn replace_word(code: &str, from: &str, to: &str) -> (String, bool) {
 
 /// Replaces the filter `| name` (not followed by `(`, not a longer name) by `| to`.
 fn replace_filter(code: &str, name: &str, to: &str) -> (String, bool) {
+    replace_filter_if(code, name, to, false)
+}
+
+/// [`replace_filter`]; with `last_only`, not where another filter follows (`x | bool |
+/// ternary(…)`: `to` is then no filter to chain, and play has the filter itself).
+fn replace_filter_if(code: &str, name: &str, to: &str, last_only: bool) -> (String, bool) {
     let mut out = String::with_capacity(code.len());
     let mut changed = false;
     let mut i = 0;
@@ -84,7 +90,8 @@ fn replace_filter(code: &str, name: &str, to: &str) -> (String, bool) {
             }
             if code[j..].starts_with(name) {
                 let after = code[j + name.len()..].chars().next();
-                if !after.is_some_and(is_ident) {
+                let chained = last_only && code[j + name.len()..].trim_start().starts_with('|');
+                if !after.is_some_and(is_ident) && !chained {
                     out.push_str(to);
                     i = j + name.len();
                     changed = true;
@@ -287,10 +294,11 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
             s = r;
         }
     }
-    let (r, changed) = replace_filter(
+    let (r, changed) = replace_filter_if(
         &s,
         "bool",
         "| string | lower in [\"true\", \"yes\", \"on\", \"1\"]",
+        true,
     );
     if changed {
         notes
@@ -540,6 +548,11 @@ mod tests {
         assert_eq!(
             rewrite_code("x is defined and y | bool", &mut notes),
             "x is defined and y | string | lower in [\"true\", \"yes\", \"on\", \"1\"]"
+        );
+        // chained: `in` would bind the list to the next filter; play's own `bool` is kept
+        assert_eq!(
+            rewrite_code("on|bool|ternary('started', 'stopped')", &mut notes),
+            "on|bool|ternary('started', 'stopped')"
         );
         assert!(notes.unsupported.is_empty());
     }

@@ -1,6 +1,7 @@
 //! YAML text of the output, written by hand so that every resource carries its comments and
 //! its line is known (IMPORT.md points at it).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::convert::{Conversion, Item};
@@ -180,18 +181,22 @@ pub(crate) fn project(
             }
         }
         conv.containers[c].template_notes.extend(tn);
+        copy_sources_of_templates(conv, c, &base, asset_notes)?;
         if conv.containers[c].is_role {
             let mut lines = vec![format!(
                 "# imported by `play import ansible` (see IMPORT.md)"
             )];
-            for i in 0..conv.containers[c].items.len() {
-                if conv.containers[c].items[i].removed {
-                    continue;
-                }
-                let (ls, dash) = item_lines(&conv.containers[c].items[i], 0);
-                conv.containers[c].items[i].line = lines.len() + dash + 1;
-                lines.extend(ls);
-            }
+            let live: Vec<usize> = (0..conv.containers[c].items.len())
+                .filter(|&i| !conv.containers[c].items[i].removed)
+                .collect();
+            let role_dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+            let mut inc = Included {
+                out,
+                dir: &role_dir,
+                prefix: String::new(),
+                used: BTreeSet::new(),
+            };
+            state_lines(conv, c, &live, 0, &mut lines, &mut inc)?;
             if conv.containers[c].items.iter().all(|i| i.removed) {
                 lines.push("[]".into());
             }
@@ -208,6 +213,17 @@ pub(crate) fn project(
         }
     }
     for pb in playbooks {
+        let pb_dir = pb.file.parent().unwrap_or(Path::new("")).to_path_buf();
+        let stem = pb
+            .file
+            .file_stem()
+            .map(|f| f.to_string_lossy().into_owned());
+        let mut inc = Included {
+            out,
+            dir: &pb_dir,
+            prefix: format!("{}-", stem.unwrap_or_default()),
+            used: BTreeSet::new(),
+        };
         let mut lines = vec![format!(
             "# imported from {} by `play import ansible` (see IMPORT.md)",
             pb.source.display()
@@ -274,11 +290,7 @@ pub(crate) fn project(
                 lines.push("  state: []".into());
             } else {
                 lines.push("  state:".into());
-                for i in live {
-                    let (ls, dash) = item_lines(&conv.containers[c].items[i], 4);
-                    conv.containers[c].items[i].line = lines.len() + dash + 1;
-                    lines.extend(ls);
-                }
+                state_lines(conv, c, &live, 4, &mut lines, &mut inc)?;
             }
         }
         if pb.plays.is_empty() {
@@ -297,6 +309,132 @@ pub(crate) fn project(
     }
 
     Ok(written)
+}
+
+/// `copy: src=templates/NAME` (Ansible finds a copy's src in the role's folder too, not only
+/// in `files/`): the file or folder, as it is (a copy is not templated), goes to the output's
+/// `files/templates/NAME`, where the `file:`/`sync:`'s `src` is looked up.
+fn copy_sources_of_templates(
+    conv: &Conversion,
+    c: usize,
+    base: &Path,
+    skipped: &mut Vec<String>,
+) -> Result<(), ImportError> {
+    let cont = &conv.containers[c];
+    for it in cont.items.iter().filter(|i| !i.removed) {
+        if !matches!(it.res.kind(), "file" | "sync") {
+            continue;
+        }
+        let Some(src) = it.res.get("src").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        for (dir, prefix) in &cont.assets {
+            let rel = match prefix {
+                Some(p) => src.strip_prefix(&format!("{p}/")),
+                None => Some(src),
+            };
+            let Some(rel) = rel.filter(|r| r.starts_with("templates/") && !r.contains("..")) else {
+                continue;
+            };
+            let from = dir.join(rel);
+            let mut to = base.join("files");
+            if let Some(p) = prefix {
+                to = to.join(p);
+            }
+            let to = to.join(rel);
+            if from.is_dir() {
+                copy_tree(&from, &to, false, &mut Notes::default(), skipped)?;
+            } else if from.is_file() {
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                std::fs::copy(&from, &to).map_err(io(&from))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the files of included scopes go: `included/` of `dir` (the role's folder, or the
+/// playbook's), named `PREFIX LABEL.yml`, each name once.
+struct Included<'a> {
+    out: &'a Path,
+    dir: &'a Path,
+    prefix: String,
+    used: BTreeSet<String>,
+}
+
+/// The lines of the live items of container `c` at `indent`, noting each one's line. A run of
+/// items of one scope (vars of an `include_role`/`include_tasks` or of a task) is written to a
+/// file of its own under `included/`, and here an `include:` of it with those `vars`.
+fn state_lines(
+    conv: &mut Conversion,
+    c: usize,
+    live: &[usize],
+    indent: usize,
+    lines: &mut Vec<String>,
+    inc: &mut Included,
+) -> Result<(), ImportError> {
+    let pad = " ".repeat(indent);
+    let mut k = 0;
+    while k < live.len() {
+        let i = live[k];
+        let Some(scope) = conv.containers[c].items[i].scope.clone() else {
+            let (ls, dash) = item_lines(&conv.containers[c].items[i], indent);
+            conv.containers[c].items[i].line = lines.len() + dash + 1;
+            lines.extend(ls);
+            k += 1;
+            continue;
+        };
+        let run: Vec<usize> = live[k..]
+            .iter()
+            .copied()
+            .take_while(|&j| {
+                conv.containers[c].items[j].scope.as_ref().map(|s| s.id) == Some(scope.id)
+            })
+            .collect();
+        k += run.len();
+        let label: String = (scope.label.chars())
+            .map(
+                |ch| match ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
+                    true => ch,
+                    false => '_',
+                },
+            )
+            .collect();
+        let mut name = format!("{}{label}.yml", inc.prefix);
+        let mut n = 2;
+        while !inc.used.insert(name.clone()) {
+            name = format!("{}{label}-{n}.yml", inc.prefix);
+            n += 1;
+        }
+        let rel = Path::new("included").join(&name);
+        let written = inc.dir.join(&rel);
+        let mut body = vec![format!(
+            "# imported by `play import ansible` (see IMPORT.md): tasks Ansible ran with the vars of the include of this file"
+        )];
+        for &j in &run {
+            let (ls, dash) = item_lines(&conv.containers[c].items[j], 0);
+            conv.containers[c].items[j].line = body.len() + dash + 1;
+            conv.containers[c].items[j].out_file = Some(written.clone());
+            body.extend(ls);
+        }
+        let path = inc.out.join(&written);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, body.join("\n") + "\n").map_err(io(&path))?;
+        lines.push(format!(
+            "{pad}# the vars Ansible gave these tasks (`vars:` of their include or task)"
+        ));
+        lines.push(format!(
+            "{pad}- include: {}",
+            scalar(&rel.to_string_lossy())
+        ));
+        lines.push(format!("{pad}  vars:"));
+        lines.extend(vars_block(&dedupe_vars(&scope.vars), indent + 4));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

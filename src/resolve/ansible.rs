@@ -594,6 +594,16 @@ fn lookup(dir: &Path, kind: &str, terms: &[String], kw: Kwargs) -> Result<Value,
                     Err(_) => {}
                 }
             }
+            "pipe" => {
+                return Err(invalid(format!(
+                    "lookup('pipe', '{arg}') runs a command on the controller, which play does not do while it renders: run it before play and pass its output as an extra var (`-e NAME=\"$({arg})\"`), or check on the host with a command's `unless:`/`creates:` (play knows the lookups `env` and `file`)"
+                )))
+            }
+            "password" => {
+                return Err(invalid(format!(
+                    "lookup('password', '{arg}') makes or reads a secret on the controller: put the secret in a vault file (`play vault encrypt`) and read it as a var (play knows the lookups `env` and `file`)"
+                )))
+            }
             other => {
                 return Err(invalid(format!(
                     "lookup('{other}', …): play knows the lookups `env` and `file`"
@@ -798,6 +808,16 @@ mod tests {
         assert_eq!(ok("{{ lookup('env', 'PLAY_SURELY_UNSET_VAR') }}"), "");
         let err = render("{{ lookup('pipe', 'date') }}", Value::from(())).unwrap_err();
         assert!(err.contains("`env` and `file`"), "{err}");
+        // what to do instead (RocketChat's `lookup('pipe', 'command -v vagrant')`)
+        assert!(
+            err.contains("lookup('pipe', 'date') runs a command on the controller")
+                && err.contains("`-e NAME=\"$(date)\"`"),
+            "{err}"
+        );
+        let err = render("{{ lookup('password', 'creds/db') }}", Value::from(())).unwrap_err();
+        assert!(err.contains("a vault file"), "{err}");
+        let err = render("{{ lookup('dig', 'example.org') }}", Value::from(())).unwrap_err();
+        assert!(err.contains("lookup('dig', …): play knows"), "{err}");
         let err = render("{{ lookup('file', 'no/such/file') }}", Value::from(())).unwrap_err();
         assert!(err.contains("lookup('file', 'no/such/file')"), "{err}");
     }

@@ -1,10 +1,11 @@
 //! `download:` — a file fetched from a URL and checked against its sha256 (Ansible's
-//! `get_url` with a checksum).
+//! `get_url` with a checksum), or, without `sha256`, fetched only while it is missing (Ansible's
+//! `get_url` without one: `force: no`).
 //!
 //! ```yaml
 //! - download: /opt/tools/tool.tar.xz
 //!   url: https://example.org/tool.tar.xz
-//!   sha256: "…"          # required: 64 hex digits
+//!   sha256: "…"          # 64 hex digits; without it, fetched only when missing
 //!   from: host           # the host fetches (curl, or wget for http/https); `controller`:
 //!                        # play fetches, checks and sends the bytes (hosts without network)
 //!   owner: root
@@ -32,8 +33,9 @@ pub enum FetchFrom {
     Controller,
 }
 
-/// The bytes of `url` fetched on the controller and checked against `sha256` (cached for the
-/// run: every host of a run gets the same bytes from one fetch). `Err`: why not.
+/// The bytes of `url` fetched on the controller and checked against `sha256` (none: not
+/// checked) (cached for the run: every host of a run gets the same bytes from one fetch).
+/// `Err`: why not.
 pub fn fetch_on_controller(url: &str, sha256: &str) -> Result<Vec<u8>, String> {
     use std::collections::BTreeMap;
     use std::sync::{Mutex, OnceLock};
@@ -64,7 +66,7 @@ pub fn fetch_on_controller(url: &str, sha256: &str) -> Result<Vec<u8>, String> {
         }
     };
     let got = super::sha256_hex(&bytes);
-    if got != sha256 {
+    if !sha256.is_empty() && got != sha256 {
         return Err(format!(
             "{url}: sha256 {got}, not {sha256} (fetched on the controller): the file is left untouched"
         ));
@@ -81,7 +83,7 @@ pub struct DownloadSpec {
     pub path: String,
     pub presence: Presence,
     pub url: String,
-    /// Lowercase hex.
+    /// Lowercase hex; empty: none given (fetched only when the file is missing, unchecked).
     pub sha256: String,
     pub from: FetchFrom,
     pub attrs: Attrs,
@@ -123,7 +125,8 @@ pub enum DownloadOp {
     Fetch {
         expect: String,
     },
-    /// Only owner/group/mode.
+    /// Only owner/group/mode (of the file the probe saw: its sha256, or `-` any regular file
+    /// when the spec has none).
     Attrs,
     Delete,
 }
@@ -159,6 +162,16 @@ pub fn plan(spec: &DownloadSpec, have: &PathState) -> Result<Option<Planned<Down
                 expect: "missing".into(),
             },
         })),
+        // no sha256: the file there is the download (Ansible's get_url without a checksum
+        // fetches only a missing file)
+        Some(_) if spec.sha256.is_empty() => {
+            let details = attr_details(&spec.attrs, have);
+            Ok((!details.is_empty()).then_some(Planned {
+                action: Action::Attrs,
+                details,
+                work: DownloadOp::Attrs,
+            }))
+        }
         Some(Some(sum)) if sum == spec.sha256 => {
             let details = attr_details(&spec.attrs, have);
             Ok((!details.is_empty()).then_some(Planned {
@@ -229,6 +242,14 @@ pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> Str
         spec.path
     );
     let body = match op {
+        DownloadOp::Fetch { expect } if spec.sha256.is_empty() => crate::apply::fetched_file(
+            i,
+            &spec.path,
+            &spec.attrs,
+            &format!("{} || play_fail {i}", fetch_command(&spec.url)),
+            expect,
+            "",
+        ),
         DownloadOp::Fetch { expect } => {
             let check = format!(
                 "s=$(sha256sum < \"$t\") || play_fail {i}\ns=${{s%% *}}\nif [ \"$s\" != {want} ]; then printf '%s: sha256 %s, not %s: %s left untouched\\n' {url} \"$s\" {want} {path} >&2; play_fail {i}; fi",
@@ -244,6 +265,9 @@ pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> Str
                 expect,
                 &spec.sha256,
             )
+        }
+        DownloadOp::Attrs if spec.sha256.is_empty() => {
+            crate::apply::attrs_only(i, &spec.path, &spec.attrs, "-")
         }
         DownloadOp::Attrs => crate::apply::attrs_only(i, &spec.path, &spec.attrs, &spec.sha256),
         DownloadOp::Delete => crate::apply::removal(i, &spec.path, "rm -f"),
@@ -315,7 +339,11 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let sha256 = k.string("sha256", &raw.sha256)?.unwrap_or_default();
     let sha256 = if presence == Presence::Present {
         check_url(&url).map_err(|m| k.fail("url", m))?;
-        check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?
+        match raw.sha256 {
+            // not given: fetched only when missing
+            None => String::new(),
+            Some(_) => check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?,
+        }
     } else {
         sha256
     };
