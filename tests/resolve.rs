@@ -5,7 +5,7 @@ use std::path::Path;
 use play::inventory::{self, Vars};
 use play::playbook;
 use play::resolve::{stub_facts, Resolver};
-use play::resources::{Desired, Facts};
+use play::resources::{self, Facts, Observed, Resource};
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);
@@ -163,18 +163,17 @@ fn roles_templates_and_files() {
         ["/etc/app.ini", "/etc/logo.bin", "/etc/motd"],
         "roles first, then the play's state"
     );
-    match &res[0].desired {
-        Desired::File(f) => assert_eq!(
-            f.content.as_ref().unwrap().bytes,
-            b"hello w2 2\n",
-            "play vars beat role defaults; trailing newline kept"
-        ),
-        other => panic!("{other:?}"),
-    }
-    match &res[1].desired {
-        Desired::File(f) => assert_eq!(f.content.as_ref().unwrap().bytes, [0u8, 159, 146, 150]),
-        other => panic!("{other:?}"),
-    }
+    // The content each file is planned with where it is missing.
+    let content = |r: &Resource| {
+        let change = resources::plan(0, r, &Observed::default()).expect("a plan");
+        change.and_then(|c| c.content).map(|c| c.new)
+    };
+    assert_eq!(
+        content(&res[0]).as_deref(),
+        Some(&b"hello w2 2\n"[..]),
+        "play vars beat role defaults; trailing newline kept"
+    );
+    assert_eq!(content(&res[1]).as_deref(), Some(&[0u8, 159, 146, 150][..]));
     drop(d);
 }
 

@@ -10,9 +10,13 @@ use std::process::{Command, Stdio};
 
 use play::apply::{self, ApplyOutcome};
 use play::probe::{self, ProbeError, ProbeRequest, Wants};
+// Hostile names and binary contents cannot be written in a playbook's YAML: these tests
+// build the path kinds' specs themselves (not `resources::example`).
+use play::resources::directory::DirectorySpec;
+use play::resources::file::FileSpec;
+use play::resources::link::LinkSpec;
 use play::resources::{
-    self, Action, Attrs, Change, Content, Desired, DirectorySpec, FileSpec, LinkSpec, Observed,
-    Origin, PathKind, Presence, Resource,
+    self, Action, Attrs, Change, Content, Desired, Observed, Origin, PathKind, Presence, Resource,
 };
 
 /// Names that break naive scripts. None of them may be executed or mangled.

@@ -1167,28 +1167,18 @@ pub fn parse(stdout: &[u8], stderr: &[u8], status: i32) -> ApplyOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{
-        sha256_hex, Content, ContentChange, DirectorySpec, FileSpec, Kind, LinkSpec, Origin,
-        Presence,
-    };
-
-    fn res(desired: Desired) -> Resource {
-        Resource {
-            desired,
-            origin: Origin::default(),
-            sensitive: false,
-        }
-    }
+    use crate::resources::example::{example, example_with};
+    use crate::resources::{sha256_hex, ContentChange};
 
     fn change(
-        kind: Kind,
+        kind: &str,
         key: &str,
         action: Action,
         index: usize,
         content: Option<&[u8]>,
     ) -> Change {
         Change {
-            kind,
+            kind: crate::resources::example::kind(kind).expect("a kind"),
             key: key.into(),
             action,
             details: vec![],
@@ -1239,29 +1229,12 @@ mod tests {
 
     #[test]
     fn stdin_carries_contents_and_markers_in_order() {
-        let f = |p: &str, b: &[u8]| {
-            res(Desired::File(FileSpec {
-                path: p.into(),
-                presence: Presence::Present,
-                content: Some(Content {
-                    bytes: b.to_vec(),
-                    source: "content".into(),
-                }),
-                attrs: Attrs::default(),
-                validate: None,
-            }))
-        };
-        let (r1, r2) = (f("/a", b"one"), f("/b'$(x)", b"\0two"));
-        let d = res(Desired::Directory(DirectorySpec {
-            path: "/d".into(),
-            presence: Presence::Present,
-            attrs: Attrs::default(),
-            force: false,
-            parent_of: None,
-        }));
-        let c1 = change(Kind::File, "/a", Action::Create, 0, Some(b"one"));
-        let cd = change(Kind::Directory, "/d", Action::Create, 1, None);
-        let c2 = change(Kind::File, "/b'$(x)", Action::Update, 2, Some(b"\0two"));
+        let r1 = example("file: /a\ncontent: one").expect("file");
+        let r2 = example("file: \"/b'$(x)\"\ncontent: \"\\0two\"").expect("file");
+        let d = example("directory: /d").expect("directory");
+        let c1 = change("file", "/a", Action::Create, 0, Some(b"one"));
+        let cd = change("directory", "/d", Action::Create, 1, None);
+        let c2 = change("file", "/b'$(x)", Action::Update, 2, Some(b"\0two"));
         let (s, stdin) = script(&[(&c1, &r1), (&cd, &d), (&c2, &r2)]);
         assert_eq!(stdin, b"oneplay-end 0\n\0twoplay-end 2\n");
         assert!(
@@ -1276,34 +1249,12 @@ mod tests {
 
     #[test]
     fn mismatched_change_and_resource_fail_the_step() {
-        let r = res(Desired::Link(LinkSpec {
-            path: "/l".into(),
-            presence: Presence::Present,
-            target: "/t".into(),
-            attrs: Attrs::default(),
-            force: false,
-        }));
-        let c = change(Kind::File, "/l", Action::Create, 7, None);
+        let r = example("link: /l\ntarget: /t").expect("link");
+        let c = change("file", "/l", Action::Create, 7, None);
         let (s, stdin) = script(&[(&c, &r)]);
         assert!(stdin.is_empty());
         assert!(s.contains("internal error"), "{s}");
         assert!(s.contains("play_fail 7"), "{s}");
-    }
-
-    #[test]
-    fn nul_bytes_never_reach_the_script() {
-        let r = res(Desired::Link(LinkSpec {
-            path: "/l".into(),
-            presence: Presence::Present,
-            target: "/t\0x".into(),
-            attrs: Attrs::default(),
-            force: false,
-        }));
-        let c = change(Kind::Link, "/l", Action::Create, 3, None);
-        let (s, _) = script(&[(&c, &r)]);
-        assert!(!s.contains('\0'));
-        assert!(s.contains("NUL byte"), "{s}");
-        assert!(s.contains("play_fail 3"), "{s}");
     }
 
     #[test]
@@ -1456,17 +1407,8 @@ mod tests {
 
     #[test]
     fn the_owed_record_is_written_first_and_its_failure_is_named() {
-        let r = res(Desired::File(FileSpec {
-            path: "/a".into(),
-            presence: Presence::Present,
-            content: Some(Content {
-                bytes: b"x".to_vec(),
-                source: "content".into(),
-            }),
-            attrs: Attrs::default(),
-            validate: None,
-        }));
-        let c = change(Kind::File, "/a", Action::Create, 0, Some(b"x"));
+        let r = example("file: /a\ncontent: x").expect("file");
+        let c = change("file", "/a", Action::Create, 0, Some(b"x"));
         let (s, stdin) = script_with_record(Some(b"{}\n"), &[(&c, &r)]);
         let record = s
             .find(&format!("play_ok {RECORD_STEP}"))
@@ -1496,49 +1438,27 @@ mod tests {
 
     #[test]
     fn program_and_service_steps_write_their_files() {
-        use crate::resources::program::{ProgramSpec, ProgramState};
-        use crate::resources::service::ServiceSpec;
-        let prog = res(Desired::Program(ProgramSpec {
-            name: "web".into(),
-            state: ProgramState::Running,
-            conf: Content {
-                bytes: b"[program:web]\n".to_vec(),
-                source: "program keys".into(),
-            },
-            restart_on: vec![],
-            conf_path: crate::resources::program::conf_path("web"),
-            attrs: Attrs::default(),
-        }));
-        let svc = res(Desired::Service(ServiceSpec {
-            name: "w.service".into(),
-            unit: Some(Content {
-                bytes: b"[Service]\n".to_vec(),
-                source: "template".into(),
-            }),
-            enabled: None,
-            state: None,
-            restart_on: vec![],
-            reload_on: vec![],
-            attrs: Attrs {
-                mode: Some(0o644),
-                ..Attrs::default()
-            },
-        }));
+        let prog = example("program: web\ncommand: /bin/web").expect("program");
+        let svc = example_with(
+            "service: w\nunit: w.service.j2\nmode: '0644'",
+            &[("templates/w.service.j2", "[Service]\n")],
+        )
+        .expect("service");
         let c1 = change(
-            Kind::Program,
+            "program",
             "web",
             Action::Create,
             0,
             Some(b"[program:web]\n"),
         );
         let c2 = change(
-            Kind::Service,
+            "service",
             "w.service",
             Action::Create,
             1,
             Some(b"[Service]\n"),
         );
-        let mut c3 = change(Kind::Program, "web", Action::Delete, 2, None);
+        let mut c3 = change("program", "web", Action::Delete, 2, None);
         c3.content = None;
         let (s, stdin) = script(&[(&c1, &prog), (&c2, &svc), (&c3, &prog)]);
         assert!(
@@ -1554,7 +1474,7 @@ mod tests {
         assert!(s.contains("rm -f -- web.conf || play_fail 2"), "{s}");
         assert_eq!(stdin, b"[program:web]\nplay-end 0\n[Service]\nplay-end 1\n");
         // A state-only change of a program writes nothing.
-        let mut c4 = change(Kind::Program, "web", Action::Update, 3, None);
+        let mut c4 = change("program", "web", Action::Update, 3, None);
         c4.content = None;
         assert!(!writes_files(&c4));
         assert!(writes_files(&c3) && writes_files(&c1));

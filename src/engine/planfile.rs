@@ -275,7 +275,7 @@ pub fn compare(saved: &[ChangePrint], fresh: &[ChangePrint]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, ContentChange, Kind};
+    use crate::resources::{Action, ContentChange};
 
     fn observed_with(path: &str, state: PathState) -> Observed {
         let mut o = Observed::default();
@@ -296,31 +296,17 @@ mod tests {
     }
 
     fn file_resource(path: &str) -> Resource {
-        resource(&format!("file: {path}\n      content: hi"))
+        resource(&format!("file: {path}\ncontent: hi"))
     }
 
     /// The one resource of a playbook whose state is `- ENTRY`.
     fn resource(entry: &str) -> Resource {
-        let yaml = format!("- hosts: all\n  state:\n    - {entry}\n");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pb = dir.path().join("site.yml");
-        std::fs::write(&pb, yaml).expect("write");
-        let pb = crate::playbook::load(&pb).expect("playbook");
-        let inv_path = dir.path().join("hosts.yml");
-        std::fs::write(&inv_path, "all:\n  hosts:\n    h1: {}\n").expect("write");
-        let inv = crate::inventory::load(&inv_path, &Default::default()).expect("inventory");
-        let extra = crate::inventory::Vars::new();
-        let resolver = crate::resolve::Resolver::new(&pb, &inv, &extra);
-        let host = &inv.hosts[0];
-        let mut res = resolver
-            .resources(host, &crate::resolve::stub_facts())
-            .expect("resources");
-        res.remove(0)
+        crate::resources::example::example(entry).expect("a resource")
     }
 
     fn change(path: &str, new: &[u8], sensitive: bool) -> Change {
         Change {
-            kind: Kind::File,
+            kind: crate::resources::example::kind("file").expect("a kind"),
             key: path.into(),
             action: Action::Update,
             details: vec!["content".into()],
@@ -431,7 +417,7 @@ mod tests {
         );
         o.units.insert(
             "web.service".into(),
-            crate::resources::service::UnitState {
+            crate::systemd::UnitState {
                 load_state: "loaded".into(),
                 active_state: "active".into(),
                 sub_state: "running".into(),

@@ -279,64 +279,47 @@ pub fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::program::{ProgramSpec, ProgramState};
-    use crate::resources::service::{ServiceSpec, ServiceState, UnitState};
-    use crate::resources::Desired;
-    use crate::resources::{Content, FileSpec, Kind, Origin, Presence};
+    use crate::resources::example::{kind, resources};
     use crate::supervisor::{ProcState, ProcessStatus};
+    use crate::systemd::UnitState;
 
-    fn res(d: Desired) -> Resource {
-        Resource {
-            desired: d,
-            origin: Origin::default(),
-            sensitive: false,
+    /// The host's resources for these entries (YAML text, one `- ` entry each).
+    fn host(entries: &[String]) -> Vec<Resource> {
+        resources(&entries.concat()).expect("the host's resources")
+    }
+
+    /// `- KEY: [a, b]` (nothing for no keys).
+    fn list(key: &str, keys: &[&str]) -> String {
+        if keys.is_empty() {
+            String::new()
+        } else {
+            format!("  {key}: [{}]\n", keys.join(", "))
         }
     }
 
-    fn file(path: &str) -> Resource {
-        res(Desired::File(FileSpec {
-            path: path.into(),
-            presence: Presence::Present,
-            content: None,
-            attrs: Default::default(),
-            validate: None,
-        }))
+    fn file(path: &str) -> String {
+        format!("- file: {path}\n")
     }
 
-    fn program(name: &str, state: ProgramState, restart_on: &[&str]) -> Resource {
-        res(Desired::Program(ProgramSpec {
-            name: name.into(),
-            state,
-            conf: Content {
-                bytes: vec![],
-                source: String::new(),
-            },
-            restart_on: restart_on.iter().map(|s| s.to_string()).collect(),
-            conf_path: crate::resources::program::conf_path(name),
-            attrs: Default::default(),
-        }))
+    fn program(name: &str, state: &str, restart_on: &[&str]) -> String {
+        format!(
+            "- program: '{name}'\n  command: /bin/{name}\n  state: {state}\n{}",
+            list("restart_on", restart_on)
+        )
     }
 
-    fn service(
-        name: &str,
-        state: Option<ServiceState>,
-        restart_on: &[&str],
-        reload_on: &[&str],
-    ) -> Resource {
-        res(Desired::Service(ServiceSpec {
-            name: name.into(),
-            unit: None,
-            enabled: None,
-            state,
-            restart_on: restart_on.iter().map(|s| s.to_string()).collect(),
-            reload_on: reload_on.iter().map(|s| s.to_string()).collect(),
-            attrs: Default::default(),
-        }))
+    fn service(name: &str, state: Option<&str>, restart_on: &[&str], reload_on: &[&str]) -> String {
+        let state = state.map_or(String::new(), |s| format!("  state: {s}\n"));
+        format!(
+            "- service: {name}\n{state}{}{}",
+            list("restart_on", restart_on),
+            list("reload_on", reload_on)
+        )
     }
 
     fn file_change(index: usize, key: &str) -> Change {
         Change {
-            kind: Kind::File,
+            kind: kind("file").expect("a kind"),
             key: key.into(),
             action: Action::Update,
             details: vec![],
@@ -395,29 +378,15 @@ mod tests {
 
     #[test]
     fn a_watched_file_restarts_exactly_its_watchers_once() {
-        let rs = vec![
+        let rs = host(&[
             file("/etc/app/app.ini"),
             file("/srv/app/current"),
             file("/etc/other"),
-            program(
-                "web",
-                ProgramState::Running,
-                &["/etc/app/app.ini", "/srv/app/current"],
-            ),
-            program("worker", ProgramState::Running, &["/etc/other"]),
-            service(
-                "api.service",
-                Some(ServiceState::Running),
-                &["/etc/app/app.ini"],
-                &[],
-            ),
-            service(
-                "nginx.service",
-                Some(ServiceState::Running),
-                &[],
-                &["/srv/app/current"],
-            ),
-        ];
+            program("web", "running", &["/etc/app/app.ini", "/srv/app/current"]),
+            program("worker", "running", &["/etc/other"]),
+            service("api.service", Some("running"), &["/etc/app/app.ini"], &[]),
+            service("nginx.service", Some("running"), &[], &["/srv/app/current"]),
+        ]);
         let mut changes = vec![
             file_change(0, "/etc/app/app.ini"),
             file_change(1, "/srv/app/current"),
@@ -443,7 +412,7 @@ mod tests {
         assert_eq!(services[&5].action, SvcAction::Restart);
         assert_eq!(services[&6].action, SvcAction::Reload);
         let web = changes.iter().find(|c| c.index == 3).unwrap();
-        assert_eq!(web.kind, Kind::Program);
+        assert_eq!(web.kind.as_str(), "program");
         assert_eq!(
             web.restarts,
             vec!["restart: /etc/app/app.ini, /srv/app/current changed"]
@@ -482,16 +451,11 @@ mod tests {
 
     #[test]
     fn nothing_changed_nothing_restarts() {
-        let rs = vec![
+        let rs = host(&[
             file("/etc/app/app.ini"),
-            program("web", ProgramState::Running, &["/etc/app/app.ini"]),
-            service(
-                "api.service",
-                Some(ServiceState::Running),
-                &["/etc/app/app.ini"],
-                &[],
-            ),
-        ];
+            program("web", "running", &["/etc/app/app.ini"]),
+            service("api.service", Some("running"), &["/etc/app/app.ini"], &[]),
+        ]);
         let mut changes = vec![];
         let (mut programs, mut services) = (BTreeMap::new(), BTreeMap::new());
         let o = observed(&["web"], &[("api.service", "active")]);
@@ -502,11 +466,11 @@ mod tests {
 
     #[test]
     fn an_owed_restart_is_done_without_changes_and_shown() {
-        let rs = vec![
+        let rs = host(&[
             file("/etc/app/app.ini"),
-            program("web", ProgramState::Running, &["/etc/app/app.ini"]),
+            program("web", "running", &["/etc/app/app.ini"]),
             service("api.service", None, &[], &["/etc/app/app.ini"]),
-        ];
+        ]);
         let mut o = observed(&["web"], &[("api.service", "active")]);
         o.owed = Some(vec![
             owed(
@@ -575,18 +539,13 @@ mod tests {
 
     #[test]
     fn stopped_or_not_running_processes_owe_nothing_to_do_now() {
-        let rs = vec![
+        let rs = host(&[
             file("/etc/app/app.ini"),
-            program("off", ProgramState::Stopped, &["/etc/app/app.ini"]),
-            program("down", ProgramState::Running, &["/etc/app/app.ini"]),
-            service(
-                "s1.service",
-                Some(ServiceState::Stopped),
-                &["/etc/app/app.ini"],
-                &[],
-            ),
+            program("off", "stopped", &["/etc/app/app.ini"]),
+            program("down", "running", &["/etc/app/app.ini"]),
+            service("s1.service", Some("stopped"), &["/etc/app/app.ini"], &[]),
             service("s2.service", None, &["/etc/app/app.ini"], &[]),
-        ];
+        ]);
         let mut changes = vec![file_change(0, "/etc/app/app.ini")];
         // `down` is not running (its own plan starts it); s2 is inactive and unmanaged.
         let mut programs = BTreeMap::from([(
@@ -633,18 +592,13 @@ mod tests {
 
     #[test]
     fn own_conf_or_unit_changes_are_promised_and_not_doubled() {
-        let rs = vec![
+        let rs = host(&[
             file("/etc/app/app.ini"),
-            program("web", ProgramState::Running, &["/etc/app/app.ini"]),
-            service(
-                "api.service",
-                Some(ServiceState::Running),
-                &["/etc/app/app.ini"],
-                &[],
-            ),
-        ];
+            program("web", "running", &["/etc/app/app.ini"]),
+            service("api.service", Some("running"), &["/etc/app/app.ini"], &[]),
+        ]);
         let mut conf = file_change(1, "web");
-        conf.kind = Kind::Program;
+        conf.kind = kind("program").expect("a kind");
         conf.content = Some(crate::resources::ContentChange {
             path: "/etc/supervisor/conf.d/web.conf".into(),
             old: None,
@@ -656,7 +610,7 @@ mod tests {
         });
         conf.restarts = vec!["restart: conf changed".into()];
         let mut unit = conf.clone();
-        unit.kind = Kind::Service;
+        unit.kind = kind("service").expect("a kind");
         unit.key = "api.service".into();
         unit.index = 2;
         unit.restarts = vec!["restart: unit file changed".into()];

@@ -359,7 +359,7 @@ pub fn find(dir: &Path, id: &str) -> Result<RunRecord, HistoryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, Change, ContentChange, Kind};
+    use crate::resources::{Action, Change, ContentChange};
 
     fn report() -> RunReport {
         let secret_content = b"password=vault-s3cret\n".to_vec();
@@ -368,7 +368,7 @@ mod tests {
             status: HostStatus::Failed("cannot open vault-s3cret".into()),
             checks: Vec::new(),
             changes: vec![Change {
-                kind: Kind::File,
+                kind: crate::resources::example::kind("file").expect("a kind"),
                 key: "/etc/app/vault-s3cret.ini".into(),
                 action: Action::Create,
                 details: vec![],

@@ -1104,7 +1104,7 @@ mod kind_tests {
         };
         let mut v: Vec<Kind> = registry::ALL.into_iter().filter(|k| named(*k)).collect();
         if v.is_empty() && r.group.is_some() {
-            v.push(Kind::Group);
+            v.extend(registry::by_name("group"));
         }
         v
     }

@@ -1181,12 +1181,13 @@ mod tests {
     /// again.
     #[test]
     fn wants_first_and_second_probe() {
+        let kind = |name| crate::resources::example::kind(name).expect("a kind");
         let mut first = Wants::of([
-            (Kind::File, "/etc/app/a.conf"),
-            (Kind::Link, "/srv/l"),
-            (Kind::Service, "web.service"),
-            (Kind::Program, "app"),
-            (Kind::Git, "/srv/src"),
+            (kind("file"), "/etc/app/a.conf"),
+            (kind("link"), "/srv/l"),
+            (kind("service"), "web.service"),
+            (kind("program"), "app"),
+            (kind("git"), "/srv/src"),
         ]);
         first.add_parents(["/etc/app/a.conf", "/srv/l"]);
         let paths: Vec<(&str, bool)> = first.paths.iter().map(|(p, e)| (p.as_str(), *e)).collect();
@@ -1209,21 +1210,10 @@ mod tests {
         );
         assert_eq!(first.request().emptiness, ["/srv/l"]);
 
-        let git = Resource {
-            desired: Desired::Git(crate::resources::git::GitSpec {
-                dest: "/srv/src".into(),
-                presence: crate::resources::Presence::Present,
-                repo: "https://example.com/r.git".into(),
-                version: "main".into(),
-                depth: None,
-                owner: None,
-                group: None,
-                force: false,
-                ssh: Default::default(),
-            }),
-            origin: Default::default(),
-            sensitive: false,
-        };
+        let git = crate::resources::example::example(
+            "git: /srv/src\nrepo: https://example.com/r.git\nversion: main",
+        )
+        .expect("a checkout");
         let mut second = first.clone();
         second.add_rendered(&git.desired);
         let more = second.minus(&first);
@@ -1743,11 +1733,12 @@ mod tests {
 
     /// The supervisor fragment, run by this machine's sh against configs in a temp folder:
     /// the `[include]` value it reports and the conf files it stats agree with
-    /// `program::conf_path_on` (Debian, RHEL-relative, `%(here)s`, continuation lines,
+    /// where a program places its conf file (Debian, RHEL-relative, `%(here)s`, continuation lines,
     /// comments, several patterns, none).
     #[test]
     fn the_supervisor_fragment_finds_conf_files_where_include_says() {
-        use crate::resources::program::conf_path_on;
+        let web = crate::resources::example::example("program: web\ncommand: /bin/web")
+            .expect("a program");
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().to_str().expect("utf-8 temp path").to_string();
         let conf = format!("{d}/supervisord.conf");
@@ -1801,7 +1792,9 @@ mod tests {
             let o = parse(&out.stdout)
                 .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
             assert_eq!(o.supervisor_conf.as_deref(), Some(conf.as_str()));
-            let got = conf_path_on("web", &o);
+            let got = (web.desired.place_file(&o))
+                .expect("a program places its conf file")
+                .map(|(path, _)| path);
             match &want {
                 Some(w) => {
                     assert_eq!(got.as_deref(), Ok(w.as_str()), "{section}");

@@ -331,11 +331,11 @@ pub fn render(report: &RunReport, playbook: &str) -> String {
 mod tests {
     use super::*;
     use crate::engine::HostStatus;
-    use crate::resources::{Action, Kind};
+    use crate::resources::Action;
 
     fn program(index: usize, details: &[&str], restarts: &[&str]) -> Change {
         Change {
-            kind: Kind::Program,
+            kind: crate::resources::example::kind("program").expect("a kind"),
             key: format!("p{index}"),
             action: Action::Update,
             details: details.iter().map(|d| d.to_string()).collect(),

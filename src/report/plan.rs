@@ -242,14 +242,14 @@ pub fn recap(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{FileList, Kind};
+    use crate::resources::FileList;
 
     /// The files of a sync are listed one per line from `Change::files`, never parsed from
     /// `details`: a detail that looks like a file line stays inline.
     #[test]
     fn sync_files_come_from_the_typed_list() {
         let c = Change {
-            kind: Kind::Sync,
+            kind: crate::resources::example::kind("sync").expect("a kind"),
             key: "/srv/s".into(),
             action: Action::Update,
             details: vec![

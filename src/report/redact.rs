@@ -137,11 +137,11 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, ContentChange, Kind};
+    use crate::resources::{Action, ContentChange};
 
     fn change(new: &str, old: Option<&str>) -> Change {
         Change {
-            kind: Kind::File,
+            kind: crate::resources::example::kind("file").expect("a kind"),
             key: "/etc/app/db.ini".into(),
             action: Action::Update,
             details: vec!["owner root → s3cret-owner".into()],

@@ -195,7 +195,7 @@ impl Write for CappedLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, Kind};
+    use crate::resources::Action;
 
     fn change(old: Option<&[u8]>, new: &[u8]) -> Change {
         Change {
@@ -208,7 +208,7 @@ mod tests {
                 new: new.to_vec(),
                 new_sha256: "b".repeat(64),
             }),
-            kind: Kind::File,
+            kind: crate::resources::example::kind("file").expect("a kind"),
             key: "/etc/x".into(),
             action: Action::Update,
             details: Vec::new(),

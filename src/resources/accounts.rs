@@ -260,7 +260,8 @@ pub fn problem(r: &Resource, missing: &[(Account, String)]) -> Option<String> {
 mod tests {
     use super::*;
 
-    use crate::resources::{Action, Attrs, FileSpec, Kind, Origin, PathKind, PathState, Presence};
+    use crate::resources::example::example;
+    use crate::resources::{Action, Origin, PathKind, PathState};
 
     #[test]
     fn group_lines_parse() {
@@ -275,42 +276,28 @@ mod tests {
     }
 
     fn file(path: &str, owner: Option<&str>, group: Option<&str>) -> Resource {
-        Resource {
-            desired: Desired::File(FileSpec {
-                path: path.into(),
-                presence: Presence::Present,
-                content: None,
-                attrs: Attrs {
-                    owner: owner.map(Into::into),
-                    group: group.map(Into::into),
-                    mode: None,
-                },
-                validate: None,
-            }),
-            origin: Origin {
-                file: "site.yml".into(),
-                line: 3,
-                column: 7,
-            },
-            sensitive: false,
+        let mut entry = format!("file: {path}");
+        for (key, value) in [("owner", owner), ("group", group)] {
+            if let Some(v) = value {
+                entry.push_str(&format!("\n{key}: '{v}'"));
+            }
         }
+        let mut r = example(&entry).expect("a file");
+        r.origin = Origin {
+            file: "site.yml".into(),
+            line: 3,
+            column: 7,
+        };
+        r
     }
 
     fn user(name: &str) -> Resource {
-        Resource {
-            desired: Desired::User(crate::resources::user::UserSpec {
-                name: name.into(),
-                presence: Presence::Present,
-                ..Default::default()
-            }),
-            origin: Origin::default(),
-            sensitive: false,
-        }
+        example(&format!("user: {name}")).expect("a user")
     }
 
     fn change(index: usize, r: &Resource) -> Change {
         Change {
-            kind: Kind::File,
+            kind: r.desired.kind(),
             key: r.desired.key().into(),
             action: Action::Create,
             details: Vec::new(),

@@ -685,21 +685,22 @@ mod tests {
         fn frag(_: &[String]) -> String {
             String::new()
         }
-        a.add_batched(Kind::Package, "curl".into(), frag);
+        let kind = |name| crate::resources::example::kind(name).expect("a kind");
+        a.add_batched(kind("package"), "curl".into(), frag);
         a.add_user("app");
         a.add_tree("/srv/src", &[]);
         let mut b = a.clone();
-        b.add_batched(Kind::Package, "git".into(), frag);
+        b.add_batched(kind("package"), "git".into(), frag);
         b.add_tree("/srv/other", &[]);
         let m = b.minus(&a);
         assert_eq!(
-            m.batches[&Kind::Package].items,
+            m.batches[&kind("package")].items,
             vec!["curl".to_string(), "git".into()],
             "one fragment answers for all: asked again for every item"
         );
         let mut c = a.clone();
-        c.add_batched(Kind::Command, "x".into(), frag);
-        assert!(!c.minus(&a).batches.contains_key(&Kind::Package));
+        c.add_batched(kind("command"), "x".into(), frag);
+        assert!(!c.minus(&a).batches.contains_key(&kind("package")));
         assert_eq!(m.trees, vec![("/srv/other".to_string(), Vec::new())]);
         assert!(m.users.is_empty());
         assert!(!m.groups);

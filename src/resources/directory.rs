@@ -8,9 +8,35 @@
 //! With `absent`, a folder whose emptiness the probe did not report (`empty: None`) is planned as
 //! a plain delete: `rmdir` refuses a non-empty folder at apply time, so nothing is lost.
 
-use super::{
-    attr_details, Action, Change, DirectorySpec, Kind, PathKind, PathState, PlanError, Presence,
-};
+use super::{attr_details, Action, Attrs, Change, Kind, PathKind, PathState, PlanError, Presence};
+
+/// `directory:` — a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorySpec {
+    pub path: String,
+    pub presence: Presence,
+    pub attrs: Attrs,
+    /// With `Absent`: remove even when not empty.
+    pub force: bool,
+    /// Not declared: a missing parent of this path, added by [`super::tree::with_parents`]
+    /// (created when missing, left alone when present).
+    pub parent_of: Option<String>,
+}
+
+impl super::Desired {
+    /// A folder `path` no one declared, the missing parent of `of`
+    /// ([`super::tree::with_parents`]): created root-owned 0755 when missing, left alone when
+    /// present.
+    pub fn missing_parent(path: String, of: &str) -> super::Desired {
+        super::Desired::Directory(DirectorySpec {
+            path,
+            presence: Presence::Present,
+            attrs: Attrs::default(),
+            force: false,
+            parent_of: Some(of.to_string()),
+        })
+    }
+}
 
 fn error(spec: &DirectorySpec, message: impl Into<String>) -> PlanError {
     PlanError {

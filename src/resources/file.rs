@@ -1,115 +1,31 @@
-//! `file:` resources: planning is a pure function of the spec and what the probe saw.
-//!
-//! | want \ have | missing | regular file | link | directory | other |
-//! |---|---|---|---|---|---|
-//! | present | Create | Update / Attrs / none | error | error | error |
-//! | absent  | none   | Delete | Delete | error | error |
-//!
-//! A symbolic link is never silently replaced by a file (the link may be deliberate, e.g.
-//! `/etc/resolv.conf`): `FileSpec` has no `force`, so that is a plan error.
+//! `file:` resources: planning is a pure function of the spec and what the probe saw, as for
+//! every whole file play writes ([`super::whole_file`]: its table). A symbolic link is never
+//! silently replaced by a file: `FileSpec` has no `force`, so that is a plan error.
 
-use super::{
-    attr_details, Action, Change, ContentChange, FileSpec, Kind, PathKind, PathState, PlanError,
-    Presence,
-};
+use super::{Action, Attrs, Change, Content, Kind, PathState, PlanError, Presence};
 
-fn error(spec: &FileSpec, message: impl Into<String>) -> PlanError {
-    PlanError {
-        kind: Kind::File,
-        key: spec.path.clone(),
-        message: message.into(),
-    }
-}
-
-fn change(
-    spec: &FileSpec,
-    action: Action,
-    details: Vec<String>,
-    content: Option<ContentChange>,
-) -> Change {
-    Change {
-        kind: Kind::File,
-        key: spec.path.clone(),
-        action,
-        // A file's details are its attribute changes (`attr_details`) only.
-        attrs: !details.is_empty(),
-        details,
-        content,
-        sensitive: false,
-        index: 0,
-        after: None,
-        files: Default::default(),
-        restarts: Vec::new(),
-    }
+/// `file:` — a regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    pub path: String,
+    pub presence: Presence,
+    /// `None` with `Present`: the file must exist, content unmanaged (created empty).
+    pub content: Option<Content>,
+    pub attrs: Attrs,
+    /// A command run on new content (`%s`: its temp file) before it replaces the file.
+    pub validate: Option<String>,
 }
 
 /// Plans one file. `Change::index` and `Change::sensitive` are filled by the caller.
 pub fn plan(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
-    match spec.presence {
-        Presence::Present => plan_present(spec, have),
-        Presence::Absent => match &have.kind {
-            PathKind::Missing => Ok(None),
-            PathKind::File { .. } | PathKind::Link { .. } => {
-                Ok(Some(change(spec, Action::Delete, Vec::new(), None)))
-            }
-            PathKind::Directory { .. } => Err(error(
-                spec,
-                "is a directory; a file resource will not delete it (use `directory: … state: absent`)",
-            )),
-            PathKind::Other(what) => Err(error(spec, format!("a {what} stands there, not a file"))),
-        },
-    }
-}
-
-fn plan_present(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
-    match &have.kind {
-        PathKind::Missing => {
-            let content = spec.content.as_ref().map(|c| ContentChange {
-                path: spec.path.clone(),
-                old: None,
-                old_sha256: None,
-                old_size: None,
-                old_unread: None,
-                new: c.bytes.clone(),
-                new_sha256: c.sha256(),
-            });
-            Ok(Some(change(spec, Action::Create, Vec::new(), content)))
-        }
-        PathKind::File { size, sha256 } => {
-            let details = attr_details(&spec.attrs, have);
-            if let Some(c) = &spec.content {
-                let new_sha256 = c.sha256();
-                if sha256.as_deref() != Some(new_sha256.as_str()) {
-                    let content = ContentChange {
-                        path: spec.path.clone(),
-                        old: None,
-                        old_sha256: sha256.clone(),
-                        old_size: Some(*size),
-                        old_unread: None,
-                        new: c.bytes.clone(),
-                        new_sha256,
-                    };
-                    return Ok(Some(change(spec, Action::Update, details, Some(content))));
-                }
-            }
-            if details.is_empty() {
-                Ok(None)
-            } else {
-                Ok(Some(change(spec, Action::Attrs, details, None)))
-            }
-        }
-        PathKind::Directory { .. } => Err(error(spec, "is a directory; a file cannot replace it")),
-        PathKind::Link { target } => Err(error(
-            spec,
-            format!(
-                "is a symbolic link (→ {target}); a file will not replace it (remove the link first)"
-            ),
-        )),
-        PathKind::Other(what) => Err(error(
-            spec,
-            format!("a {what} stands there; a file cannot replace it"),
-        )),
-    }
+    let file = super::whole_file::WholeFile {
+        kind: Kind::File,
+        path: &spec.path,
+        presence: spec.presence,
+        content: spec.content.as_ref(),
+        attrs: &spec.attrs,
+    };
+    file.plan(have)
 }
 
 impl super::Spec for FileSpec {
@@ -228,7 +144,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{sha256_hex, Attrs, Content};
+    use crate::resources::{sha256_hex, PathKind};
 
     fn spec(presence: Presence, content: Option<&[u8]>, attrs: Attrs) -> FileSpec {
         FileSpec {

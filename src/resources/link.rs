@@ -9,9 +9,18 @@
 //! Only owner and group apply to a link (`chown -h`); a link's mode means nothing on Linux and is
 //! ignored.
 
-use super::{
-    attr_details, Action, Attrs, Change, Kind, LinkSpec, PathKind, PathState, PlanError, Presence,
-};
+use super::{attr_details, Action, Attrs, Change, Kind, PathKind, PathState, PlanError, Presence};
+
+/// `link:` — a symbolic link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSpec {
+    pub path: String,
+    pub presence: Presence,
+    pub target: String,
+    pub attrs: Attrs,
+    /// Replace a regular file (or an empty folder) standing at `path`.
+    pub force: bool,
+}
 
 fn error(spec: &LinkSpec, message: impl Into<String>) -> PlanError {
     PlanError {
@@ -369,5 +378,27 @@ mod tests {
         assert_eq!(err, "a link needs `target`");
         assert_eq!(entry("link: /l\ntarget: /t").check(), Ok(()));
         assert_eq!(entry("link: /l\nstate: absent").check(), Ok(()));
+    }
+
+    /// A NUL byte (which `play check` reports) never reaches the apply script: the step fails.
+    #[test]
+    fn nul_bytes_never_reach_the_script() {
+        let l = LinkSpec {
+            target: "/t\0x".into(),
+            ..spec(Presence::Present, false)
+        };
+        let mut c = plan(&l, &PathState::missing())
+            .expect("plan")
+            .expect("a change");
+        c.index = 3;
+        let r = crate::resources::Resource {
+            desired: super::super::Desired::Link(l),
+            origin: Default::default(),
+            sensitive: false,
+        };
+        let (s, _) = crate::apply::script(&[(&c, &r)]);
+        assert!(!s.contains('\0'));
+        assert!(s.contains("NUL byte"), "{s}");
+        assert!(s.contains("play_fail 3"), "{s}");
     }
 }

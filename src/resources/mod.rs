@@ -10,6 +10,7 @@ pub mod archive;
 pub mod command;
 pub mod deploy;
 pub mod directory;
+pub mod example;
 pub mod file;
 pub mod git;
 pub mod group;
@@ -23,6 +24,7 @@ pub mod source;
 pub mod sync;
 pub mod tree;
 pub mod user;
+pub mod whole_file;
 // line, block, cron (and what they share)
 pub mod block;
 pub mod cron;
@@ -108,46 +110,8 @@ pub struct Attrs {
     pub mode: Option<u32>,
 }
 
-/// `file:` — a regular file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSpec {
-    pub path: String,
-    pub presence: Presence,
-    /// `None` with `Present`: the file must exist, content unmanaged (created empty).
-    pub content: Option<Content>,
-    pub attrs: Attrs,
-    /// A command run on new content (`%s`: its temp file) before it replaces the file.
-    pub validate: Option<String>,
-}
-
-/// `directory:` — a folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectorySpec {
-    pub path: String,
-    pub presence: Presence,
-    pub attrs: Attrs,
-    /// With `Absent`: remove even when not empty.
-    pub force: bool,
-    /// Not declared: a missing parent of this path, added by [`tree::with_parents`] (created
-    /// when missing, left alone when present).
-    pub parent_of: Option<String>,
-}
-
-/// `link:` — a symbolic link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkSpec {
-    pub path: String,
-    pub presence: Presence,
-    pub target: String,
-    pub attrs: Attrs,
-    /// Replace a regular file (or an empty folder) standing at `path`.
-    pub force: bool,
-}
-
-pub use program::{ProgramSpec, ProgramState};
 /// A release id (`play rollback --to ID`): the name of a folder of a release's `releases/`.
 pub use release::is_id as is_release_id;
-pub use service::{ServiceSpec, ServiceState, UnitState};
 
 /// The work apply does for a planned change of a kind of `resources::deploy` (the list of
 /// those kinds, beside [`Desired`]).
@@ -476,7 +440,7 @@ pub enum ProcessState {
 /// The work a backend does for a process resource after the host's files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessOp {
-    Supervisor(program::ProgramOp),
+    Supervisor(crate::supervisor::ProgramOp),
     Systemd(crate::systemd::ServiceOp),
 }
 
@@ -595,18 +559,6 @@ impl Desired {
     /// See [`Spec::parent_of`].
     pub fn parent_of(&self) -> Option<&str> {
         each_spec!(self, s => s.parent_of())
-    }
-
-    /// A folder `path` no one declared, the missing parent of `of` ([`tree::with_parents`]):
-    /// created root-owned 0755 when missing, left alone when present.
-    pub fn missing_parent(path: String, of: &str) -> Desired {
-        Desired::Directory(DirectorySpec {
-            path,
-            presence: Presence::Present,
-            attrs: Attrs::default(),
-            force: false,
-            parent_of: Some(of.to_string()),
-        })
     }
 
     /// See [`Spec::tree_root`].
@@ -845,7 +797,7 @@ pub struct Observed {
     /// systemd runs on the host (known when units were asked about).
     pub systemd: bool,
     /// `systemctl show` of the units asked about, by unit name.
-    pub units: BTreeMap<String, UnitState>,
+    pub units: BTreeMap<String, crate::systemd::UnitState>,
     /// Restarts owed by earlier runs (the host's state file); `None` when not read.
     pub owed: Option<Vec<OwedRestart>>,
     /// Checkouts, trees, releases, packages, users, groups and command checks.
@@ -1129,25 +1081,6 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
         }
     }
     d
-}
-
-/// Plans a whole file play writes with known `content` at `path` (a program's conf file, a
-/// service's unit file) as a `file:` of those attributes is planned.
-pub fn plan_whole_file(
-    path: &str,
-    presence: Presence,
-    content: &Content,
-    attrs: &Attrs,
-    have: &PathState,
-) -> Result<Option<Change>, PlanError> {
-    let spec = FileSpec {
-        path: path.to_string(),
-        presence,
-        content: Some(content.clone()),
-        attrs: attrs.clone(),
-        validate: None,
-    };
-    file::plan(&spec, have)
 }
 
 /// Plans one resource: a pure function of desired and observed state. For programs and

@@ -346,7 +346,14 @@ fn plan_conf(spec: &ProgramSpec, have: &super::PathState) -> Result<Option<Chang
         ProgramState::Absent => Presence::Absent,
         _ => Presence::Present,
     };
-    super::plan_whole_file(&spec.conf_path, presence, &spec.conf, &spec.attrs, have)
+    let conf = super::whole_file::WholeFile {
+        kind: Kind::Program,
+        path: &spec.conf_path,
+        presence,
+        content: Some(&spec.conf),
+        attrs: &spec.attrs,
+    };
+    conf.plan(have)
 }
 
 /// Plans one program. `observed.processes` must be known (`None` is an error: supervisord

@@ -177,11 +177,11 @@ pub const KEY_FIRST: &[&str] = &["group"];
 macro_rules! kinds {
     ($then:ident ! ($($args:tt)*)) => {
         $then! { ($($args)*)
-            File => file, FileSpec;
-            Directory => directory, DirectorySpec;
-            Link => link, LinkSpec;
-            Program => program, ProgramSpec;
-            Service => service, ServiceSpec;
+            File => file, file::FileSpec;
+            Directory => directory, directory::DirectorySpec;
+            Link => link, link::LinkSpec;
+            Program => program, program::ProgramSpec;
+            Service => service, service::ServiceSpec;
             Git => git, git::GitSpec;
             Sync => sync, sync::SyncSpec;
             Release => release, release::ReleaseSpec;

@@ -157,7 +157,14 @@ pub fn plan(
         Some(c) => {
             let p = unit_path(&spec.name);
             let have = observed.path(&p);
-            super::plan_whole_file(&p, Presence::Present, c, &spec.attrs, &have)
+            let unit = super::whole_file::WholeFile {
+                kind: Kind::Service,
+                path: &p,
+                presence: Presence::Present,
+                content: Some(c),
+                attrs: &spec.attrs,
+            };
+            unit.plan(&have)
                 .map_err(|e| error(spec, format!("{p}: {}", e.message)))?
         }
         None => None,

@@ -211,37 +211,16 @@ pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, Attrs, DirectorySpec, FileSpec, Origin, Presence};
-
-    fn res(d: Desired) -> Resource {
-        Resource {
-            desired: d,
-            origin: Origin::default(),
-            sensitive: false,
-        }
-    }
+    use crate::resources::example::example;
+    use crate::resources::Action;
 
     fn file(p: &str) -> Resource {
-        res(Desired::File(FileSpec {
-            path: p.into(),
-            presence: Presence::Present,
-            content: None,
-            attrs: Attrs::default(),
-            validate: None,
-        }))
+        example(&format!("file: {p}")).expect("a file")
     }
 
-    fn dir(p: &str, mode: Option<u32>) -> Resource {
-        res(Desired::Directory(DirectorySpec {
-            path: p.into(),
-            presence: Presence::Present,
-            attrs: Attrs {
-                mode,
-                ..Attrs::default()
-            },
-            force: false,
-            parent_of: None,
-        }))
+    fn dir(p: &str, mode: Option<&str>) -> Resource {
+        let mode = mode.map_or(String::new(), |m| format!("\nmode: '{m}'"));
+        example(&format!("directory: {p}{mode}")).expect("a directory")
     }
 
     fn keys(rs: &[Resource]) -> Vec<String> {
@@ -279,18 +258,17 @@ mod tests {
                 "file /etc/app/other",
             ]
         );
-        match &rs[1].desired {
-            Desired::Directory(s) => {
-                assert_eq!(s.parent_of.as_deref(), Some("/etc/app/logo.bin"));
-                assert_eq!(s.attrs, Attrs::default());
-            }
-            d => panic!("{d:?}"),
-        }
+        // Root-owned 0755 when missing: no attributes of its own.
+        assert_eq!(
+            rs[1].desired,
+            Desired::missing_parent("/etc/app".into(), "/etc/app/logo.bin")
+        );
+        assert_eq!(rs[1].desired.parent_of(), Some("/etc/app/logo.bin"));
     }
 
     #[test]
     fn a_declared_parent_moves_up_instead_of_being_implied() {
-        let rs = with_parents(vec![file("/opt/deep/x"), dir("/opt/deep", Some(0o750))]);
+        let rs = with_parents(vec![file("/opt/deep/x"), dir("/opt/deep", Some("0750"))]);
         assert_eq!(
             keys(&rs),
             vec![
@@ -303,17 +281,7 @@ mod tests {
 
     #[test]
     fn a_tree_root_is_never_implied_but_folders_inside_it_are() {
-        let git = res(Desired::Git(crate::resources::git::GitSpec {
-            dest: "/srv/app".into(),
-            presence: Presence::Present,
-            repo: "/repo".into(),
-            version: "main".into(),
-            depth: None,
-            owner: None,
-            group: None,
-            force: false,
-            ssh: Default::default(),
-        }));
+        let git = example("git: /srv/app\nrepo: /repo\nversion: main").expect("a checkout");
         let rs = with_parents(vec![git, dir("/srv/app/static/images", None)]);
         assert_eq!(
             keys(&rs),
@@ -353,10 +321,7 @@ mod tests {
 
     #[test]
     fn absent_resources_need_no_parents() {
-        let mut f = file("/gone/x");
-        if let Desired::File(s) = &mut f.desired {
-            s.presence = Presence::Absent;
-        }
+        let f = example("file: /gone/x\nstate: absent").expect("a file");
         assert_eq!(keys(&with_parents(vec![f])), vec!["file /gone/x"]);
     }
 }
