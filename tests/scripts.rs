@@ -64,7 +64,7 @@ fn run_in(shell: &[&str], cwd: &Path, script: &str, stdin: &[u8]) -> Out {
         .spawn()
         .expect("spawn sh");
     let mut input = child.stdin.take().expect("stdin");
-    let data = play::transport::frame(script, stdin);
+    let data = play::transport::frame_exec(script, stdin);
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
@@ -1003,6 +1003,74 @@ fn a_failing_find_fails_the_probe_instead_of_reporting_paths_missing() {
         Err(ProbeError::Host(m)) => assert!(m.contains("GNU find"), "{m}"),
         other => panic!("expected a probe failure, got {other:?}"),
     }
+}
+
+/// The probe's records of `tag` (`same`: the second find skipped; `reid`: its records).
+fn records(out: &[u8], tag: &str) -> usize {
+    out.split(|b| *b == 0)
+        .filter(|f| *f == tag.as_bytes())
+        .count()
+}
+
+/// The probe's second find (identities again after `sha256sum`, issue 13) costs a fork on every
+/// host: it is skipped when the first find saw every folder on the way real and root's with no
+/// group or other write bit (no one else could swap a name there), and run otherwise: a folder
+/// another user owns or may write, or a link on the way. The sums are right either way.
+#[test]
+fn the_second_find_runs_only_where_another_user_could_swap_a_name() {
+    // Under the build's own folder: root's on a test machine (a /tmp would be writable by all).
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = tmp.path();
+    let mut up = d.to_path_buf();
+    while let Some(parent) = up.parent() {
+        let m = fs::symlink_metadata(parent).unwrap();
+        assert!(
+            m.uid() == 0 && m.mode() & 0o022 == 0 && m.is_dir(),
+            "{} must be root's and not writable by others for this test",
+            parent.display()
+        );
+        up = parent.to_path_buf();
+    }
+    let dir = path_of(d, "app");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let f = path_of(d, "app/f");
+    fs::write(&f, b"x").unwrap();
+    std::os::unix::fs::symlink(&dir, path_of(d, "via")).unwrap();
+
+    let via = path_of(d, "via");
+    let probe = |path: &str| {
+        let req = ProbeRequest {
+            // The link itself is stat'ed, not followed: it does not count.
+            paths: vec![path.to_string(), via.clone()],
+            emptiness: vec![],
+        };
+        let out = run(d, &probe::script(&req), b"");
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let o = probe::parse(&out.stdout).expect("parses");
+        let PathKind::File { sha256, .. } = &o.path(path).kind else {
+            panic!("{path}: a file")
+        };
+        assert_eq!(
+            sha256.as_deref(),
+            Some(resources::sha256_hex(b"x").as_str())
+        );
+        (records(&out.stdout, "same"), records(&out.stdout, "reid"))
+    };
+    // Root's all the way: one find.
+    assert_eq!(probe(&f), (1, 0));
+    // A link on the way (root's, but its target's folders are not among those stat'ed).
+    assert!(matches!(probe(&path_of(d, "via/f")), (0, n) if n > 0));
+    // The folder group-writable (whatever its group), then another user's: two finds.
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o775)).unwrap();
+    assert!(matches!(probe(&f), (0, n) if n > 0));
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    give_to_nobody(&dir);
+    assert!(matches!(probe(&f), (0, n) if n > 0));
 }
 
 /// `chown -h` to nobody (65534): a link or folder another user owns.

@@ -4,7 +4,8 @@
 //!
 //! Forks on the host cost (see `fast-probes.md`), so the probe runs at most: one `find` for all
 //! paths, one `sha256sum` for all regular files, one `find` again for the identities (what
-//! changed while probed is not reported), and `uname` only on kernels without
+//! changed while probed is not reported) only when the first saw a folder another user than
+//! root could write or a link on the way, and `uname` only on kernels without
 //! `/proc/sys/kernel/arch`. Everything else uses shell builtins (`read`, `[`, globbing, `printf`).
 //!
 //! # Wire format (probe)
@@ -26,6 +27,10 @@
 //! reid \0 PATH \0 T DEV INO CTIME UID GID MODE \0 the same, by a second find after the sums
 //!                                              (in reverse order): a path that, or whose folder
 //!                                              on the way, differs is not reported
+//! same \0                                      instead of the `reid` records: no second find,
+//!                                              the first saw only root's folders no one else
+//!                                              may write and no link on the way (the parser
+//!                                              checks it again for each path)
 //! err \0 PATH \0 MESSAGE \0                    a path that could not be examined
 //! fail \0 MESSAGE \0                           the probe itself failed (e.g. `find` did)
 //! empty \0 PATH \0 1|0 \0                      emptiness of a requested directory
@@ -336,6 +341,7 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     }
     s.push_str(PROBE_SCRIPT_EXISTING);
     let ancestors = ancestors_of(&paths);
+    s.push_str(&format!("play_n={}\n", ancestors.len()));
     s.push_str(&set_args(ancestors.iter()));
     s.push_str(" \"$@\"\n");
     if !ancestors.is_empty() {
@@ -446,40 +452,72 @@ play_denied() {
 }
 "#;
 
-/// The requested paths that exist (or are links), and the temp files next to them.
-const PROBE_SCRIPT_EXISTING: &str = r#"for p do
+/// The requested paths that exist (or are links), and the temp files in their folders: one
+/// glob per folder (paths of one folder come together), every `.*.play-tmp.*` in it; the
+/// engine keeps those of the paths it asked for ([`crate::engine::lock::leftover_temps`]).
+const PROBE_SCRIPT_EXISTING: &str = r#"play_d=
+for p do
   shift
   if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; else play_denied "$p"; fi
-  for t in "${p%/*}/.${p##*/}.play-tmp."*; do
+  [ "${p%/*}/" = "$play_d" ] && continue
+  play_d=${p%/*}/
+  for t in "$play_d".*.play-tmp.*; do
     if [ -e "$t" ] || [ -L "$t" ]; then printf 'tmp\0%s\0' "$t"; fi
   done
 done
 "#;
 
-/// Stats (one find) and sums (one sha256sum) of the positional parameters (the folders above
-/// the requested paths, shallowest first, then the requested paths), then the identity of
-/// each again (one find, in reverse order): what was renamed or replaced while it was probed
-/// is found by [`parse`] (see [`changed_while_probed`]).
-const PROBE_SCRIPT_PATHS: &str = r#"for p do
+/// Stats (one find) and sums (one sha256sum) of the positional parameters (the `$play_n`
+/// folders above the requested paths, shallowest first, then the requested paths), then the
+/// identity of each again (one find, in reverse order): what was renamed or replaced while it
+/// was probed is found by [`parse`] (see [`changed_while_probed`]). The second find is needed
+/// only where a user other than root could rename a name on the way: the first find writes
+/// `w` on fd 3 (`/proc/self/fd/3`, read back by the shell) for a folder another user owns or
+/// that has a group or other write bit, and the shell notes a folder above that is a link
+/// (its target's folders are not stat'ed); with none of them, and `/proc` there, it prints
+/// `same` instead (see [`Identities::only_root_could_change`]).
+const PROBE_SCRIPT_PATHS: &str = r#"play_i=0
+play_w=
+for p do
   shift
-  if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; fi
+  play_i=$((play_i + 1))
+  if [ -L "$p" ]; then
+    [ $play_i -le $play_n ] && play_w=l
+    set -- "$@" "$p"
+  elif [ -e "$p" ]; then set -- "$@" "$p"
+  fi
 done
 if [ $# -gt 0 ]; then
-  find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0id\0%p\0%y %D %i %C@ %U %G %m\0' ||
-    printf 'fail\0%s\0' "find failed (exit status $?; the probe needs GNU find)"
+  if [ -z "$play_w" ] && [ -e /proc/self/fd/1 ]; then
+    { play_w=$(find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0id\0%p\0%y %D %i %C@ %U %G %m\0' \( -type d \( ! -uid 0 -o -perm /022 \) -fprintf /proc/self/fd/3 w \) 3>&1 >&4 4>&-); } 4>&1
+  else
+    play_w=p
+    find "$@" -maxdepth 0 -printf 'stat\0%p\0%y\0%s\0%m\0%u\0%g\0%l\0id\0%p\0%y %D %i %C@ %U %G %m\0'
+  fi || printf 'fail\0%s\0' "find failed (exit status $?; the probe needs GNU find)"
 fi
-play_s=
-play_r=
-play_i=0
-for p do
-  play_i=$((play_i + 1))
-  play_r="\"\${$play_i}\" $play_r"
-  if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then play_s="$play_s \"\${$play_i}\""; fi
-done
 printf 'sums\0'
-[ -n "$play_s" ] && eval "sha256sum -- $play_s"
-printf '\0'
-[ $# -gt 0 ] && eval "find $play_r -maxdepth 0 -printf 'reid\0%p\0%y %D %i %C@ %U %G %m\0'" 2>/dev/null
+if [ -n "$play_w" ]; then
+  play_s=
+  play_r=
+  play_i=0
+  for p do
+    play_i=$((play_i + 1))
+    play_r="\"\${$play_i}\" $play_r"
+    if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then play_s="$play_s \"\${$play_i}\""; fi
+  done
+  [ -n "$play_s" ] && eval "sha256sum -- $play_s"
+  printf '\0'
+  eval "find $play_r -maxdepth 0 -printf 'reid\0%p\0%y %D %i %C@ %U %G %m\0'" 2>/dev/null
+elif [ $# -gt 0 ]; then
+  for p do
+    shift
+    if [ -f "$p" ] && ! [ -L "$p" ] && [ -r "$p" ]; then set -- "$@" "$p"; fi
+  done
+  [ $# -gt 0 ] && sha256sum -- "$@"
+  printf '\0same\0'
+else
+  printf '\0'
+fi
 "#;
 
 /// Emptiness of the positional parameters (globbing, no fork).
@@ -713,9 +751,28 @@ struct Identities {
     after: BTreeMap<String, Vec<Identity>>,
     /// Folder → whether it was requested itself (not only as a folder on the way).
     ancestors: BTreeMap<String, bool>,
+    /// The script said `same`: the first find saw no folder another user than root could
+    /// write, and no folder on the way that is a link, so it skipped the second find (see
+    /// [`Identities::only_root_could_change`]).
+    same: bool,
 }
 
 impl Identities {
+    /// After a `same` record (no second find): every folder on the way (`up`) that the
+    /// first find saw is a real folder of root's that no other user can write (no group or
+    /// other write bit, whatever the group: an ACL's mask shows there), so no one but root
+    /// could rename or replace a name on the way while the file was hashed, and what the
+    /// first find saw is what `sha256sum` read. Checked here again, not taken on the
+    /// script's word.
+    fn only_root_could_change(&self, up: &[String]) -> bool {
+        up.iter().all(|a| {
+            self.before.get(a).is_none_or(|ids| {
+                ids.iter()
+                    .all(|i| i.kind == "d" && i.uid == 0 && i.mode & 0o022 == 0)
+            })
+        })
+    }
+
     /// Whether `path` is the same before and after: same type, device and inode in every
     /// record of both finds, and the same ctime too where another user than root can write
     /// its folder (a rename of it, there, sets its ctime: Linux gives it a new value after
@@ -758,14 +815,30 @@ fn changed_while_probed<'a>(
     ids: &Identities,
     paths: impl Iterator<Item = &'a String>,
 ) -> Vec<String> {
+    // Each folder is on the way to many paths: its verdict is computed once.
+    let mut verdicts: BTreeMap<&str, Option<bool>> = BTreeMap::new();
+    let mut held = |p: &str| -> Option<bool> {
+        if let Some(v) = verdicts.get(p) {
+            return *v;
+        }
+        let v = ids.held(p);
+        if let Some((k, _)) = ids.before.get_key_value(p) {
+            verdicts.insert(k.as_str(), v);
+        }
+        v
+    };
     paths
         .filter(|p| {
+            if !ids.before.contains_key(p.as_str()) {
+                return false;
+            }
             let mut up = crate::resources::tree::ancestors(p);
             if p.as_str() != "/" {
                 up.insert(0, "/".to_string());
             }
-            ids.before.contains_key(p.as_str())
-                && (ids.held(p) == Some(false) || up.iter().any(|a| ids.held(a) == Some(false)))
+            held(p) == Some(false)
+                || up.iter().any(|a| held(a) == Some(false))
+                || (ids.same && !ids.only_root_could_change(&up))
         })
         .cloned()
         .collect()
@@ -849,6 +922,7 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                 };
                 at.entry(path).or_default().push(id);
             }
+            b"same" => ids.same = true,
             b"anc" => {
                 let path = f.text()?;
                 let asked = f.field()? == b"1";
@@ -938,6 +1012,10 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
         if !asked && ids.before.get(a).map_or(0, Vec::len) == 1 {
             obs.paths.remove(a);
         }
+    }
+    if ids.same && ids.after.is_empty() {
+        // No second find: nothing could change but by root (checked for each path below).
+        ids.after = ids.before.clone();
     }
     for path in changed_while_probed(&ids, obs.paths.keys()) {
         errors.push((path, CHANGED_WHILE_PROBED.to_string()));
@@ -1488,6 +1566,45 @@ mod tests {
             parse(out.as_bytes()),
             Err(ProbeError::Malformed(_))
         ));
+    }
+
+    /// The script skips the second find when the first saw no folder that another user than
+    /// root could write (`same`): the parser checks that claim itself for every path.
+    #[test]
+    fn without_the_second_find_only_paths_no_other_user_could_swap_are_reported() {
+        let same = ["10 1.5", "20 2.5", "30 3.5"];
+        let skipped = |app_uid, mode: &str| {
+            let out = String::from_utf8(raced(app_uid, same, same)).unwrap();
+            let cut = out.find("reid\0").expect("a second find");
+            let out = format!("{}same\0end\0", &out[..cut]);
+            parse(
+                out.replace(
+                    " 0 755\0stat\0/srv/app/f",
+                    &format!(" 0 {mode}\0stat\0/srv/app/f"),
+                )
+                .as_bytes(),
+            )
+        };
+        // Every folder on the way root's, no group or other write bit: nothing else could
+        // have renamed a name on the way, the sum is the file's.
+        let o = skipped(0, "755").expect("only root could change it");
+        let PathKind::File { sha256, .. } = &o.path("/srv/app/f").kind else {
+            panic!("a file")
+        };
+        assert!(sha256.is_some());
+        // The script said `same`, but `/srv/app` is app's, or group-writable (an ACL's mask
+        // shows there, whatever the group): the file is not reported.
+        for (uid, mode) in [(1000, "755"), (0, "775"), (0, "757")] {
+            match skipped(uid, mode) {
+                Err(ProbeError::Path { path, message }) => {
+                    assert_eq!(
+                        (path.as_str(), message.as_str()),
+                        ("/srv/app/f", CHANGED_WHILE_PROBED)
+                    )
+                }
+                other => panic!("uid {uid} mode {mode}: {other:?}"),
+            }
+        }
     }
 
     /// The folders the two finds bracket: each once, `/` first, shallowest first.

@@ -168,16 +168,42 @@ pub fn entry_line(names: &[String], key: &HostKey) -> String {
     format!("{} {} {}", names.join(","), key.key_type, key.base64())
 }
 
+/// Whether libssh2 could match `e` to one of `names`: a hashed entry, a pattern (`*`, `?`,
+/// `!`, `[host]:port`), or a plain name equal to one of them or to its host part (in any
+/// case). The others are not handed to libssh2: a known_hosts file of N hosts is then read
+/// once per host, not N times over (each of N hosts checked against every line).
+fn may_match(e: &Entry, names: &[String]) -> bool {
+    e.hosts.starts_with('|')
+        || e.hosts.split(',').any(|p| {
+            p.contains(['*', '?', '!', '[', ']', ':'])
+                || names.iter().any(|n| {
+                    let host = n
+                        .strip_prefix('[')
+                        .and_then(|r| r.split_once("]:"))
+                        .map_or(n.as_str(), |(h, _)| h);
+                    p.eq_ignore_ascii_case(n) || p.eq_ignore_ascii_case(host)
+                })
+        })
+}
+
 /// Runs libssh2's matcher over `entries` (same key type, no marker) for each of `names`.
 fn libssh2_check(
     entries: &[&Entry],
     names: &[String],
     key: &HostKey,
 ) -> Result<CheckResult, KnownHostsError> {
+    let entries: Vec<&Entry> = entries
+        .iter()
+        .copied()
+        .filter(|e| may_match(e, names))
+        .collect();
+    if entries.is_empty() {
+        return Ok(CheckResult::NotFound);
+    }
     let lib = |e: ssh2::Error| KnownHostsError::Libssh2(e.message().to_string());
     let sess = Session::new().map_err(lib)?;
     let mut kh = sess.known_hosts().map_err(lib)?;
-    for e in entries {
+    for e in &entries {
         // A line libssh2 cannot read (odd host field, bad base64) is skipped, not fatal.
         let _ = kh.read_str(&e.as_plain_line(), KnownHostFileKind::OpenSSH);
     }
@@ -500,6 +526,65 @@ mod tests {
         assert_eq!(
             check(&text, &names("h3", "127.0.0.13", 22), &k).ok(),
             Some(Verdict::Unknown)
+        );
+    }
+
+    /// Lines naming other hosts are not handed to libssh2 (each host would read every line);
+    /// those that could match are: the host's names in any case, patterns, `[host]:port`,
+    /// hashed names. The verdicts are the same as with every line read.
+    #[test]
+    fn only_lines_that_could_name_the_host_go_to_libssh2() {
+        let e = |hosts: &str| Entry {
+            line: 1,
+            marker: None,
+            hosts: hosts.into(),
+            key_type: "ssh-ed25519".into(),
+            key_base64: ED_A.into(),
+        };
+        let n = names("h3", "127.0.0.13", 22);
+        for hosts in [
+            "h3",
+            "H3",
+            "x,127.0.0.13",
+            "127.0.0.*",
+            "h?",
+            "!h4,*",
+            "[h3]:22",
+            "|1|a|b",
+        ] {
+            assert!(may_match(&e(hosts), &n), "{hosts}");
+        }
+        for hosts in ["h4", "h30,127.0.0.1", "other.example"] {
+            assert!(!may_match(&e(hosts), &n), "{hosts}");
+        }
+        assert!(may_match(&e("h3"), &names("h3", "127.0.0.13", 2222)));
+        // Many other hosts' lines around the host's own: the same verdicts.
+        let others: String = (1..=50)
+            .map(|i| format!("h{i}x,127.9.0.{i} ssh-ed25519 {ED_B}\n"))
+            .collect();
+        let k = key(ED_A);
+        for (text, want) in [
+            (
+                format!("{others}h3,127.0.0.13 ssh-ed25519 {ED_A}\n{others}"),
+                Verdict::Known,
+            ),
+            // (libssh2 itself matches no pattern: handed over, still unknown.)
+            (
+                format!("{others}127.0.0.* ssh-ed25519 {ED_A}\n"),
+                Verdict::Unknown,
+            ),
+            (others.clone(), Verdict::Unknown),
+        ] {
+            assert_eq!(check(&text, &n, &k).ok(), Some(want));
+        }
+        let changed = format!("{others}h3 ssh-ed25519 {ED_B}\n");
+        assert!(matches!(
+            check(&changed, &n, &k),
+            Ok(Verdict::Changed { line: 51, .. })
+        ));
+        assert_eq!(
+            known_key_types(&format!("{others}h3 ssh-rsa {RSA}\n"), &n).ok(),
+            Some(vec!["ssh-rsa".to_string()])
         );
     }
 

@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    frame, sudo_wants_password, ConnectOptions, ExecOutput, Transport, TransportError, BOOTSTRAP,
+    frame, frame_exec, sudo_wants_password, ConnectOptions, ExecOutput, Transport, TransportError,
+    BOOTSTRAP,
 };
 
 /// `sh -c BOOTSTRAP`, or `sudo -n -- sh -c BOOTSTRAP` (the command follows on stdin).
@@ -90,7 +91,7 @@ impl LocalTransport {
         let started = Instant::now();
         let (mut child, sudo) = self.start()?;
         let input = child.stdin.take();
-        let stdin = frame(command, stdin);
+        let stdin = frame_exec(command, stdin);
         let pid = child.id() as libc::pid_t;
         let (done, wait) = std::sync::mpsc::channel::<()>();
         let killed = std::sync::atomic::AtomicBool::new(false);

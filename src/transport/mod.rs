@@ -344,8 +344,12 @@ pub fn connect(opts: &ConnectOptions) -> Result<Box<dyn Transport>, TransportErr
 /// command's length from the first line of stdin, then exactly that many bytes (GNU `head -c`
 /// never reads past them) and `eval`s them; the rest of stdin is the command's own. So no
 /// script, command or value is ever in a host process's argv (`ps` shows only this line); see
-/// [`frame`].
-pub const BOOTSTRAP: &str = r#"IFS= read -r n || exit 97; eval "$(head -c "$n")""#;
+/// [`frame`]. A command with nothing on stdin (the probe, most steps) comes after a `.` line
+/// instead ([`frame_exec`]): the shell sources the rest of its stdin (`. /dev/stdin` when that
+/// is a pipe it may open again: no `head` process; `cat` otherwise, e.g. a pipe another user
+/// made), which is one `eval '…' </dev/null`, parsed
+/// whole before it runs, so nothing it starts can read the command's own text.
+pub const BOOTSTRAP: &str = r#"IFS= read -r n || exit 97; if [ "$n" = . ]; then if [ -p /dev/stdin ] && [ -r /dev/stdin ]; then . /dev/stdin; else eval "$(cat)"; fi; exit; fi; eval "$(head -c "$n")""#;
 
 /// The command line actually run for every command: `sh -c BOOTSTRAP`, or
 /// `sudo -n -- sh -c BOOTSTRAP` when `become_root` (and the user is not root already). The
@@ -420,6 +424,17 @@ pub fn frame(command: &str, stdin: &[u8]) -> Vec<u8> {
     v.extend_from_slice(command.as_bytes());
     v.extend_from_slice(stdin);
     v
+}
+
+/// [`frame`] for a command that is given all its stdin at once: with none, the `.` form of
+/// [`BOOTSTRAP`] (`.`, then `eval 'COMMAND' </dev/null`), which forks nothing to read it. Not
+/// for a spawned command, whose stdin follows later.
+pub fn frame_exec(command: &str, stdin: &[u8]) -> Vec<u8> {
+    if stdin.is_empty() {
+        format!(".\neval {} </dev/null\n", shell_quote(command)).into_bytes()
+    } else {
+        frame(command, stdin)
+    }
 }
 
 /// Shell text running `cmd` by `runner` (`sh`, `su -s /bin/sh USER`, `timeout 5 sh`…) that
@@ -570,6 +585,74 @@ mod tests {
         let long = format!("{}echo end\n", ": padding\n".repeat(20_000));
         assert!(long.len() > 128 * 1024);
         assert_eq!(bootstrap(&long, b"").stdout, b"end\n");
+    }
+
+    /// A command given no stdin is read by the shell itself (`. /dev/stdin`): no `head` (the
+    /// run below finds no program at all on its PATH), the same output and exit status, and
+    /// what it starts reads an empty stdin, never the rest of its own text. Where stdin is not
+    /// a pipe, `cat` reads it.
+    #[test]
+    fn a_command_without_stdin_is_read_by_the_shell_alone() {
+        let script =
+            "printf 'a|'\nread -r x; printf '%s|' \"${x:-none}\"\ncat <<'E'\nq'\"$x\nE\nexit 7\n";
+        let data = frame_exec(script, b"");
+        assert!(data.starts_with(b".\n"));
+        let empty = tempfile::tempdir().expect("tempdir");
+        let path = format!("PATH={}", empty.path().display());
+        let run = |with: &[&str], file: Option<&std::path::Path>| {
+            use std::io::Write;
+            let mut c = std::process::Command::new("/usr/bin/env");
+            c.args(with).args(["/bin/sh", "-c", BOOTSTRAP]);
+            c.stdout(std::process::Stdio::piped());
+            match file {
+                Some(f) => {
+                    c.stdin(std::fs::File::open(f).expect("open"));
+                }
+                None => {
+                    c.stdin(std::process::Stdio::piped());
+                }
+            }
+            let mut child = c.spawn().expect("spawn sh");
+            if let Some(mut input) = child.stdin.take() {
+                input.write_all(&data).expect("write");
+            }
+            let out = child.wait_with_output().expect("wait");
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                out.status.code(),
+            )
+        };
+        let want = ("a|none|q'\"$x\n".to_string(), Some(7));
+        // A pipe (as sshd gives), a command of builtins: no program on PATH is needed.
+        let script_builtins = "printf 'a|'\nread -r x; printf '%s|' \"${x:-none}\"\nexit 7\n";
+        let data2 = frame_exec(script_builtins, b"");
+        let out = {
+            use std::io::Write;
+            let mut child = std::process::Command::new("/usr/bin/env")
+                .args([path.as_str(), "/bin/sh", "-c", BOOTSTRAP])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn sh");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(&data2)
+                .expect("write");
+            child.wait_with_output().expect("wait")
+        };
+        assert_eq!(
+            (out.stdout.as_slice(), out.status.code()),
+            (&b"a|none|"[..], Some(7))
+        );
+        assert_eq!(run(&[], None), want);
+        // A regular file as stdin (not a pipe): read by `cat`, the same result.
+        let f = empty.path().join("in");
+        std::fs::write(&f, &data).expect("write");
+        assert_eq!(run(&[], Some(&f)), want);
+        // With stdin, the length form as before.
+        assert_eq!(frame_exec("echo hi", b"data"), frame("echo hi", b"data"));
     }
 
     #[test]

@@ -34,7 +34,7 @@ use ssh2::{Channel, ErrorCode, MethodType, Session};
 use super::jump::Lease;
 use super::known_hosts::{self, Appended, HostKey, Verdict};
 use super::{
-    exec_line, exec_line_with_password, frame, frame_with_password, shell_quote,
+    exec_line, exec_line_with_password, frame, frame_exec, frame_with_password, shell_quote,
     sudo_rejected_password, sudo_wants_password, ConnectOptions, ExecOutput, HostKeyPolicy,
     Transport, TransportError,
 };
@@ -226,7 +226,7 @@ impl SshTransport {
     ) -> Result<ExecOutput, TransportError> {
         let sudo = self.use_sudo();
         // The exec line is the same for every command: the command travels on stdin.
-        let (line, input) = self.framed(command, stdin);
+        let (line, input) = self.framed(command, stdin, true);
         let out = self.run_channel(&line, &input, deadline)?;
         drop(input);
         if sudo {
@@ -245,13 +245,14 @@ impl SshTransport {
     }
 
     /// The exec line and the stdin that run `command` with `stdin` (behind the become password
-    /// when sudo needs one).
-    fn framed(&self, command: &str, stdin: &[u8]) -> (String, Vec<u8>) {
+    /// when sudo needs one); `whole`: `stdin` is all of it (an exec, not a spawn).
+    fn framed(&self, command: &str, stdin: &[u8], whole: bool) -> (String, Vec<u8>) {
         match (&self.opts.become_password, self.use_sudo()) {
             (Some(pw), true) => (
                 exec_line_with_password(),
                 frame_with_password(pw, command, stdin),
             ),
+            (_, sudo) if whole => (exec_line(sudo), frame_exec(command, stdin)),
             (_, sudo) => (exec_line(sudo), frame(command, stdin)),
         }
     }
@@ -647,7 +648,7 @@ impl Transport for SshTransport {
     }
 
     fn spawn(&mut self, command: &str) -> Result<Box<dyn super::Spawned>, TransportError> {
-        let (line, first) = self.framed(command, b"");
+        let (line, first) = self.framed(command, b"", false);
         let sess = self.session()?.clone();
         sess.set_blocking(true);
         let mut ch = sess
@@ -1084,6 +1085,56 @@ fn key_files(opts: &ConnectOptions) -> Vec<PathBuf> {
         .collect()
 }
 
+/// One `string` of the SSH wire format (a big-endian u32 length, then the bytes) from `r`.
+fn take_string<'a>(r: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let (len, rest) = r.split_first_chunk::<4>()?;
+    let n = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+    if rest.len() < n {
+        return None;
+    }
+    let (s, rest) = rest.split_at(n);
+    *r = rest;
+    Some(s)
+}
+
+/// The public key of an OpenSSH-format private key file (`-----BEGIN OPENSSH PRIVATE KEY-----`,
+/// what `ssh-keygen` writes), as a `.pub` line `TYPE BASE64`: the format keeps it in clear
+/// before the private part (encrypted or not). `None` for another format, a file holding
+/// more than one key, a key type other than ed25519, RSA or ECDSA, or anything malformed
+/// (then libssh2 reads the file as before).
+fn openssh_public_line(text: &str) -> Option<String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = text
+        .trim()
+        .strip_prefix("-----BEGIN OPENSSH PRIVATE KEY-----")?
+        .strip_suffix("-----END OPENSSH PRIVATE KEY-----")?;
+    let raw = b64
+        .decode(body.split_ascii_whitespace().collect::<String>())
+        .ok()?;
+    let mut r = raw.strip_prefix(b"openssh-key-v1\0")?;
+    for _ in 0..3 {
+        take_string(&mut r)?; // cipher, KDF, KDF options
+    }
+    let (count, rest) = r.split_first_chunk::<4>()?;
+    if u32::from_be_bytes(*count) != 1 {
+        return None;
+    }
+    r = rest;
+    let blob = take_string(&mut r)?;
+    let mut b = blob;
+    let kind = std::str::from_utf8(take_string(&mut b)?).ok()?;
+    let known = matches!(
+        kind,
+        "ssh-ed25519"
+            | "ssh-rsa"
+            | "ecdsa-sha2-nistp256"
+            | "ecdsa-sha2-nistp384"
+            | "ecdsa-sha2-nistp521"
+    );
+    known.then(|| format!("{kind} {}", b64.encode(blob)))
+}
+
 /// Agent identities first, then key files; the error lists what was tried.
 fn authenticate(sess: &Session, opts: &ConnectOptions) -> Result<(), TransportError> {
     let user = &opts.user;
@@ -1104,7 +1155,18 @@ fn authenticate(sess: &Session, opts: &ConnectOptions) -> Result<(), TransportEr
             tried.push(format!("{} (no such file)", path.display()));
             continue;
         }
-        match sess.userauth_pubkey_file(user, None, &path, None) {
+        // An OpenSSH-format key's public half is read from the file's clear header: libssh2
+        // then parses the private key once (to sign), not twice (its OpenSSL decoder setup is
+        // the largest part of the controller's CPU per host in a no-op run).
+        let text = std::fs::read_to_string(&path).ok();
+        let public = text.as_deref().and_then(openssh_public_line);
+        let res = match (&text, &public) {
+            (Some(text), Some(public)) => {
+                sess.userauth_pubkey_memory(user, Some(public), text, None)
+            }
+            _ => sess.userauth_pubkey_file(user, None, &path, None),
+        };
+        match res {
             Ok(()) if sess.authenticated() => return Ok(()),
             Ok(()) => tried.push(format!("{} (not accepted)", path.display())),
             // The host did not answer in time: a slow host, not a refused key.
@@ -1208,6 +1270,48 @@ mod tests {
         assert!(is_loopback("::ffff:127.0.0.2".parse().expect("ip")));
         assert!(!is_loopback("10.0.0.1".parse().expect("ip")));
         assert!(!is_loopback("::2".parse().expect("ip")));
+    }
+
+    /// Keys written by the real `ssh-keygen`: the public line read from an OpenSSH-format
+    /// private key is its `.pub` file's (type and key, comment aside), also when the private
+    /// part is encrypted; a PEM key and garbage give none (libssh2 reads those files itself).
+    #[test]
+    fn the_public_key_is_read_from_an_openssh_private_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keygen = |name: &str, args: &[&str]| {
+            let path = dir.path().join(name);
+            let ok = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-C", "a comment", "-f"])
+                .arg(&path)
+                .args(args)
+                .status()
+                .expect("ssh-keygen runs")
+                .success();
+            assert!(ok, "ssh-keygen {args:?}");
+            let private = std::fs::read_to_string(&path).expect("key");
+            let public = std::fs::read_to_string(path.with_extension("pub")).expect("pub");
+            let public: Vec<&str> = public.split_whitespace().take(2).collect();
+            (private, public.join(" "))
+        };
+        for (name, args) in [
+            ("ed", &["-t", "ed25519", "-N", ""][..]),
+            ("rsa", &["-t", "rsa", "-b", "2048", "-N", ""]),
+            ("ec", &["-t", "ecdsa", "-b", "384", "-N", ""]),
+            ("locked", &["-t", "ed25519", "-N", "a passphrase"]),
+        ] {
+            let (private, public) = keygen(name, args);
+            assert_eq!(openssh_public_line(&private), Some(public), "{name}");
+        }
+        let (pem, _) = keygen("pem", &["-t", "rsa", "-b", "2048", "-N", "", "-m", "PEM"]);
+        assert_eq!(openssh_public_line(&pem), None);
+        let (ed, _) = keygen("ed2", &["-t", "ed25519", "-N", ""]);
+        let cut = &ed[..ed.len() / 2];
+        assert_eq!(openssh_public_line(cut), None);
+        // Only the first line of base64 (the header, the public key cut short).
+        let lines: Vec<&str> = ed.lines().collect();
+        let short = [lines[0], lines[1], lines[lines.len() - 1]].join("\n");
+        assert_eq!(openssh_public_line(&short), None);
+        assert_eq!(openssh_public_line("not a key"), None);
     }
 
     #[test]
