@@ -519,7 +519,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
             // Processes below.
             _ if res.desired.process().is_some() => {}
             _ => {
-                // `line:` and `block:` edits of one file chain: each plans from the content
+                // Edits of one file (`Spec::shares_file`) chain: each plans from the content
                 // the earlier ones leave.
                 let seen = edited.as_ref().unwrap_or(observed);
                 // fetch kinds: a venv's requirements file in a tree changed before it

@@ -723,7 +723,7 @@ impl<'a> Resolver<'a> {
         // Paths and process names have one owner per host, across plays; commands may repeat in
         // other plays.
         let mut owners: HashMap<String, Origin> = HashMap::new();
-        // Paths owned by `line:` and `block:`, which may share them.
+        // Paths owned by kinds that share their file (`Spec::shares_file`: the edits).
         let mut edits: std::collections::HashSet<String> = Default::default();
         for play in plays {
             let vars = self.vars_for(play, host, Some(facts));
@@ -769,7 +769,7 @@ impl<'a> Resolver<'a> {
                         k => format!("{k} {}", res.desired.key()),
                     }];
                     names.extend(res.desired.owned_paths());
-                    // Several `line:` and `block:` may edit one file (no other kind may own it).
+                    // Several edits (`Spec::shares_file`) may edit one file (no other kind may own it).
                     let edit = res.desired.shares_file();
                     if edit && names.iter().all(|k| edits.contains(k)) {
                         play_resources.push((entry, res));
