@@ -1360,3 +1360,43 @@ fn replace_tasks_import_as_the_replace_kind_and_stay_apart() {
     assert!(md.contains("`backup` not carried"), "{md}");
     checks_clean(&out);
 }
+
+/// `{{ playbook_dir }}/…` includes are found whether SRC is given relative or absolute, and
+/// both give the same project (trellis' `import_tasks: "{{ playbook_dir }}/roles/…"` were
+/// "not found" with a relative SRC).
+#[test]
+fn a_relative_source_imports_as_the_absolute_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("proj");
+    for (p, text) in [
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [app]\n"),
+        (
+            "roles/app/tasks/main.yml",
+            "- import_tasks: \"{{ playbook_dir }}/roles/common/tasks/dirs.yml\"\n",
+        ),
+        (
+            "roles/common/tasks/dirs.yml",
+            "- name: App folder\n  file: path=/srv/app state=directory\n",
+        ),
+    ] {
+        let path = src.join(p);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let run = |from: &str, out: &str| {
+        let r = play(tmp.path(), &["import", "ansible", from, "--out", out]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        let md = read(&tmp.path().join(out).join("IMPORT.md"));
+        let body: String = md.lines().skip(3).collect::<Vec<_>>().join("\n");
+        (
+            body,
+            read(&tmp.path().join(out).join("roles/app/state.yml")),
+        )
+    };
+    let (rel_md, rel_state) = run("proj", "out-rel");
+    let (abs_md, abs_state) = run(src.to_str().expect("utf-8"), "out-abs");
+    assert!(rel_state.contains("/srv/app"), "{rel_state}\n{rel_md}");
+    assert_eq!(rel_state, abs_state);
+    assert_eq!(rel_md, abs_md);
+}

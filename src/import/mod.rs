@@ -288,10 +288,12 @@ pub(crate) fn yaml_stem(name: &str) -> String {
 
 /// Imports the Ansible project `opts.src` into `opts.out`.
 pub fn import(opts: &Options) -> Result<Summary, ImportError> {
-    let root = &opts.src;
-    if !root.is_dir() {
-        return Err(ImportError::NotADir(root.clone()));
+    if !opts.src.is_dir() {
+        return Err(ImportError::NotADir(opts.src.clone()));
     }
+    // Absolute: `{{ playbook_dir }}/…` paths of the project become absolute paths, which
+    // must lie under the root to be found and shown relative to it.
+    let root = &opts.src.canonicalize().map_err(io(&opts.src))?;
     if opts.out.exists() {
         let nonempty = std::fs::read_dir(&opts.out)
             .map_err(io(&opts.out))?
@@ -532,7 +534,7 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
         }
     }
     let summary = Summary {
-        source: root.clone(),
+        source: opts.src.clone(),
         out: opts.out.clone(),
         tasks: tasks.len(),
         carried,
