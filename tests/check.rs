@@ -212,6 +212,19 @@ fn check_with_recorded_facts() {
     for h in ["h1", "h2"] {
         assert_eq!(saved["hosts"][h]["hostname"], h, "{saved:#}");
         assert!(saved["hosts"][h]["cpus"].as_u64().is_some_and(|c| c >= 1));
+        // The lab hosts see this machine's files: a container marker or SELinux shows there.
+        let virt = saved["hosts"][h]["virtualization"].as_str().unwrap_or("");
+        if std::path::Path::new("/.dockerenv").exists() {
+            assert_eq!(virt, "docker", "{saved:#}");
+        } else {
+            assert!(!virt.is_empty(), "{saved:#}");
+        }
+        let selinux = saved["hosts"][h]["selinux"].as_str().unwrap_or("");
+        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            assert!(["enforcing", "permissive"].contains(&selinux), "{saved:#}");
+        } else {
+            assert_eq!(selinux, "disabled", "{saved:#}");
+        }
     }
     p.play(&["check", "--facts-from", "facts.json"])
         .code(0)

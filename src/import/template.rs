@@ -25,6 +25,7 @@ pub const FACTS: &[(&str, &str)] = &[
     ("ansible_distribution_version", "facts.os_version"),
     ("ansible_distribution_major_version", "facts.os_version"),
     ("ansible_distribution_release", "facts.os_codename"),
+    ("ansible_virtualization_type", "facts.virtualization"),
 ];
 
 /// What a rewrite changed and what it left that play cannot render.
@@ -353,9 +354,9 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
             .last()
             .is_none_or(|c| !is_ident(c) && c != '.');
         let name: String = rest[i..].chars().take_while(|c| is_ident(*c)).collect();
-        if ok_start && name != "ansible_managed" {
+        if ok_start && name != "ansible_managed" && !crate::resolve::ansible::is_fact_alias(&name) {
             notes.unsupported.insert(format!(
-                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.os_codename`, `facts.arch`, `facts.cpus`, `facts.memory_mb`)"
+                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.os_codename`, `facts.arch`, `facts.cpus`, `facts.memory_mb`, `facts.virtualization`, `facts.selinux`)"
             ));
         }
         rest = &rest[i + name.len().max(1)..];

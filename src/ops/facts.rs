@@ -172,6 +172,8 @@ mod tests {
                     arch: "aarch64".into(),
                     cpus: 8,
                     memory_mb: 16000,
+                    virtualization: "kvm".into(),
+                    selinux: "enforcing".into(),
                 }),
                 seconds: 0.1,
             },

@@ -17,7 +17,9 @@
 //! play-probe \0 v1 \0                          header
 //! fact \0 KEY \0 VALUE \0                      hostname, arch, os_id, os_version, os_codename (raw os-release
 //!                                              value, quotes included), cpus_online (e.g. `0-3,6`)
-//!                                              or cpus (a count), mem_kb
+//!                                              or cpus (a count), mem_kb, virtualization
+//!                                              (`docker`, `kvm`…, `NA`), selinux (`disabled`,
+//!                                              `enforcing`, `permissive`): builtins only
 //! stat \0 PATH \0 TYPE \0 SIZE \0 MODE \0 OWNER \0 GROUP \0 LINK-TARGET \0
 //!                                              one per existing path (GNU find -printf
 //!                                              `%p %y %s %m %u %g %l`; TYPE is f d l s p c b D)
@@ -436,6 +438,20 @@ if [ -r /proc/meminfo ]; then
     if [ "$k" = MemTotal: ]; then printf 'fact\0mem_kb\0%s\0' "$v"; break; fi
   done < /proc/meminfo
 fi
+v=
+if [ -f /.dockerenv ]; then v=docker
+elif [ -r /run/systemd/container ]; then IFS= read -r v < /run/systemd/container
+elif [ -r /sys/class/dmi/id/sys_vendor ]; then
+  IFS= read -r x < /sys/class/dmi/id/sys_vendor
+  case $x in QEMU*|KVM*|'Red Hat'*) v=kvm ;; VMware*) v=VMware ;; innotek*|Oracle*) v=VirtualBox ;; Xen*) v=xen ;; esac
+fi
+printf 'fact\0virtualization\0%s\0' "${v:-NA}"
+v=disabled
+if [ -r /sys/fs/selinux/enforce ]; then
+  IFS= read -r x < /sys/fs/selinux/enforce
+  case $x in 1) v=enforcing ;; 0) v=permissive ;; esac
+fi
+printf 'fact\0selinux\0%s\0' "$v"
 play_denied() {
   a=$1
   while :; do
@@ -870,6 +886,8 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     "os_codename" => obs.facts.os_codename = unquote(&value),
                     "cpus_online" => cpus_online = count_cpu_list(&value),
                     "cpus" => cpus_count = value.trim().parse::<u64>().ok(),
+                    "virtualization" => obs.facts.virtualization = value.trim().to_string(),
+                    "selinux" => obs.facts.selinux = value.trim().to_string(),
                     "mem_kb" => {
                         let kb: u64 = value
                             .trim()
@@ -1243,6 +1261,8 @@ mod tests {
         rec(&[b"fact", b"os_codename", b"bookworm"]);
         rec(&[b"fact", b"cpus_online", b"0-3,6"]);
         rec(&[b"fact", b"mem_kb", b"2048000"]);
+        rec(&[b"fact", b"virtualization", b"docker"]);
+        rec(&[b"fact", b"selinux", b"disabled"]);
         rec(&[b"fact", b"future", b"ignored"]);
         rec(&[
             b"stat",
@@ -1302,6 +1322,8 @@ mod tests {
                 arch: "x86_64".into(),
                 cpus: 5,
                 memory_mb: 2000,
+                virtualization: "docker".into(),
+                selinux: "disabled".into(),
             }
         );
         assert_eq!(

@@ -358,6 +358,11 @@ pub fn fact_aliases(f: &Facts) -> Vec<(&'static str, Value)> {
         ("distribution_version", Value::from(f.os_version.as_str())),
         ("distribution_major_version", Value::from(major)),
         ("distribution_release", Value::from(f.os_codename.as_str())),
+        (
+            "virtualization_type",
+            Value::from(f.virtualization.as_str()),
+        ),
+        ("selinux", selinux(&f.selinux)),
     ];
     let facts = Value::from_iter(pairs.iter().map(|(k, v)| (*k, v.clone())));
     let mut out: Vec<(&'static str, Value)> = FACT_NAMES
@@ -369,8 +374,21 @@ pub fn fact_aliases(f: &Facts) -> Vec<(&'static str, Value)> {
     out
 }
 
+/// Ansible's `ansible_selinux` from play's `facts.selinux`: `{status: disabled}`, or
+/// `{status: enabled, mode: enforcing|permissive}`.
+fn selinux(mode: &str) -> Value {
+    if mode.is_empty() || mode == "disabled" {
+        Value::from_iter([("status", Value::from("disabled"))])
+    } else {
+        Value::from_iter([
+            ("status", Value::from("enabled")),
+            ("mode", Value::from(mode)),
+        ])
+    }
+}
+
 /// The names [`fact_aliases`] defines, in its order (with their play form).
-const FACT_NAMES: [&str; 12] = [
+const FACT_NAMES: [&str; 15] = [
     "ansible_hostname",
     "ansible_nodename",
     "ansible_fqdn",
@@ -383,7 +401,15 @@ const FACT_NAMES: [&str; 12] = [
     "ansible_os_family",
     "ansible_distribution_version",
     "ansible_distribution_major_version",
+    "ansible_distribution_release",
+    "ansible_virtualization_type",
+    "ansible_selinux",
 ];
+
+/// Whether play defines the Ansible fact `name` (`ansible_selinux`…) from its own facts.
+pub fn is_fact_alias(name: &str) -> bool {
+    FACT_NAMES.contains(&name) || name == "ansible_facts"
+}
 
 /// A hint for an undefined Ansible variable (`ansible_default_ipv4`...): the facts play has.
 pub fn undefined_hint(name: &str) -> Option<String> {
@@ -392,7 +418,8 @@ pub fn undefined_hint(name: &str) -> Option<String> {
     }
     Some(format!(
         "`{name}` is an Ansible fact or connection var play does not have: play's facts are \
-         facts.hostname, facts.os_id, facts.os_version, facts.arch, facts.cpus, facts.memory_mb \
+         facts.hostname, facts.os_id, facts.os_version, facts.os_codename, facts.arch, facts.cpus, \
+         facts.memory_mb, facts.virtualization, facts.selinux \
          (also named {}); connection vars are the inventory's (ssh_host, ssh_port, ssh_user)",
         FACT_NAMES.join(", ")
     ))
@@ -640,14 +667,30 @@ mod tests {
             arch: "x86_64".into(),
             cpus: 4,
             memory_mb: 2048,
+            virtualization: "docker".into(),
+            selinux: "permissive".into(),
         };
         let ctx = Value::from_iter(fact_aliases(&f));
         let out = render(
             "{{ ansible_processor_vcpus * 2 }} {{ ansible_distribution }} {{ ansible_os_family }} \
-             {{ ansible_distribution_major_version }} {{ ansible_facts.memtotal_mb }} {{ ansible_hostname }}",
-            ctx,
+             {{ ansible_distribution_major_version }} {{ ansible_facts.memtotal_mb }} {{ ansible_hostname }} \
+             {{ ansible_distribution_release }} {{ ansible_virtualization_type != 'docker' }} \
+             {{ 'status' in ansible_selinux and ansible_selinux.status == 'enabled' }} {{ ansible_selinux.mode }}",
+            ctx.clone(),
         );
-        assert_eq!(out.as_deref(), Ok("8 Ubuntu Debian 24 2048 web1"));
+        assert_eq!(
+            out.as_deref(),
+            Ok("8 Ubuntu Debian 24 2048 web1 noble False True permissive")
+        );
+        let off = Facts {
+            selinux: "disabled".into(),
+            ..f
+        };
+        let out = render(
+            "{{ ansible_selinux.status }} {{ ansible_selinux.mode is defined }}",
+            Value::from_iter(fact_aliases(&off)),
+        );
+        assert_eq!(out.as_deref(), Ok("disabled False"));
         let hint = undefined_hint("ansible_default_ipv4").unwrap_or_default();
         assert!(
             hint.contains("facts.cpus") && hint.contains("ansible_processor_vcpus"),

@@ -47,6 +47,8 @@ pub fn stub_facts() -> Facts {
         arch: "x86_64".into(),
         cpus: 2,
         memory_mb: 2048,
+        virtualization: "NA".into(),
+        selinux: "disabled".into(),
     }
 }
 

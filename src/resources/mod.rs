@@ -799,6 +799,13 @@ pub struct Facts {
     pub arch: String,
     pub cpus: u64,
     pub memory_mb: u64,
+    /// What the host runs in, by Ansible's names: `docker`, `lxc`, `podman`… (a container),
+    /// `kvm`, `VMware`, `VirtualBox`, `xen` (a virtual machine), `NA` (neither found).
+    #[serde(default)]
+    pub virtualization: String,
+    /// SELinux: `disabled`, `enforcing` or `permissive`.
+    #[serde(default)]
+    pub selinux: String,
 }
 
 /// Everything the probe observed on one host.
