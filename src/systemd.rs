@@ -1,6 +1,6 @@
 //! systemd, as play drives it: unit names and files, what `systemctl show` says of a unit
 //! ([`UnitState`], read by the probe), and the work a host's units get after its files are
-//! written ([`ServiceOp`], done by `apply::services_script`). The `service:` kind plans with
+//! written ([`UnitOp`], done by `apply::services_script`). The `service:` kind plans with
 //! these; the probe and the engine's services phase use them without knowing the kind.
 
 use std::collections::BTreeMap;
@@ -166,7 +166,7 @@ impl SvcAction {
 
 /// What happens to a service after the host's files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceOp {
+pub struct UnitOp {
     /// A unit file changed, or systemd asks for a reload: one `daemon-reload` for the host.
     pub daemon_reload: bool,
     pub enable: Option<bool>,

@@ -439,8 +439,10 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 /// For each kind, the source files besides its own that name it: its variant of `Kind`,
-/// `Desired`, `Work` or `BuilderSpec`, its spec type, or its module's path (`cron::`,
-/// `resources::cron` as imported or aliased).
+/// `Desired`, `Work`, `BuilderSpec`, `OwedKind`, `FirstProbe` or `Plug`, a type named after it
+/// (`ServiceSpec`, `ServiceOp`, `ServicePlan`, `SyncWork`), or its module's path (`cron::`,
+/// `resources::cron` as imported or aliased). The backends name their own vocabulary
+/// (`supervisor::SupervisorOp`, `systemd::UnitOp`, `OwedKind::Systemd`).
 fn files_naming_kinds() -> BTreeMap<&'static str, Vec<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -457,7 +459,7 @@ fn files_naming_kinds() -> BTreeMap<&'static str, Vec<String>> {
         let name = kind.as_str();
         let variant = format!("{kind:?}");
         let pattern = format!(
-            r"\b(Kind|Desired|Work|BuilderSpec)::{variant}\b|\b{variant}Spec\b|(^|[^:\w]|\b(crate|super|self|resources)::){name}::|\bresources::{name}\b"
+            r"\b(Kind|Desired|Work|BuilderSpec|OwedKind|FirstProbe|Plug)::{variant}\b|\b{variant}(Spec|Op|Plan|Work)\b|(^|[^:\w]|\b(crate|super|self|resources)::){name}::|\bresources::{name}\b"
         );
         let re = regex::Regex::new(&pattern).expect("pattern");
         let own = format!("resources/{name}.rs");

@@ -38,7 +38,7 @@ use crate::resources::{
     mode_str, sha256_hex, Action, Attrs, BuilderSpec, Change, Desired, Kind, Resource,
     OWED_STATE_FILE,
 };
-use crate::systemd::{self, ServiceOp, SvcAction};
+use crate::systemd::{self, SvcAction, UnitOp};
 use crate::transport::shell_quote;
 
 /// What an apply run did.
@@ -763,7 +763,9 @@ pub fn writes_files(change: &Change) -> bool {
     let attrs = change.action == Action::Attrs || change.attrs;
     // The process kinds, told apart by their registry line; the others always touch files.
     match change.kind.def().first_probe {
-        FirstProbe::Program => change.content.is_some() || change.action == Action::Delete || attrs,
+        FirstProbe::Supervisor => {
+            change.content.is_some() || change.action == Action::Delete || attrs
+        }
         // A service's removal is done with its stop and disable (`services_script`).
         FirstProbe::Unit => change.content.is_some() || (attrs && change.action != Action::Delete),
         FirstProbe::Path { .. } | FirstProbe::Rendered => true,
@@ -917,9 +919,9 @@ printf 'end\0'
 /// Wire format: `play-services\0v1\0`, then `fail\0WHAT\0OUTPUT\0` per failed `systemctl`
 /// (WHAT: the verb), `unit\0NAME\0STATE\0` per checked unit (`systemctl is-active`),
 /// `journal\0NAME\0TEXT\0` for those not running, `end\0`.
-pub fn services_script(ops: &[(&str, ServiceOp)], daemon_reload: bool) -> String {
+pub fn services_script(ops: &[(&str, UnitOp)], daemon_reload: bool) -> String {
     let mut s = String::from(SERVICES_HEAD);
-    let units = |f: &dyn Fn(&ServiceOp) -> bool| -> Vec<String> {
+    let units = |f: &dyn Fn(&UnitOp) -> bool| -> Vec<String> {
         ops.iter()
             .filter(|(_, o)| f(o))
             .map(|(n, _)| shell_quote(n))
@@ -948,7 +950,7 @@ pub fn services_script(ops: &[(&str, ServiceOp)], daemon_reload: bool) -> String
     if daemon_reload || !removed.is_empty() {
         s.push_str("play_run daemon-reload systemctl daemon-reload\n");
     }
-    let units = |f: &dyn Fn(&ServiceOp) -> bool| units(&|o| !o.remove && f(o));
+    let units = |f: &dyn Fn(&UnitOp) -> bool| units(&|o| !o.remove && f(o));
     for (verb, want) in [("enable", true), ("disable", false)] {
         let u = units(&|o| o.enable == Some(want));
         if !u.is_empty() {
@@ -1332,8 +1334,8 @@ mod tests {
         }
     }
 
-    fn op(enable: Option<bool>, action: SvcAction) -> ServiceOp {
-        ServiceOp {
+    fn op(enable: Option<bool>, action: SvcAction) -> UnitOp {
+        UnitOp {
             daemon_reload: false,
             enable,
             action,

@@ -34,8 +34,8 @@ use crate::resources::{
     Resource,
 };
 use crate::resources::{accounts, tree};
-use crate::supervisor::{Backend, Client, ProgramOp, SupervisorError};
-use crate::systemd::{ServiceOp, SvcAction};
+use crate::supervisor::{Backend, Client, SupervisorError, SupervisorOp};
+use crate::systemd::{SvcAction, UnitOp};
 use crate::transport::{self, Transport, TransportError};
 
 /// Diff only shows; apply converges.
@@ -479,8 +479,8 @@ struct HostPlan {
     changes: Vec<Change>,
     unchanged: usize,
     /// By resource index.
-    programs: BTreeMap<usize, ProgramOp>,
-    services: BTreeMap<usize, ServiceOp>,
+    programs: BTreeMap<usize, SupervisorOp>,
+    services: BTreeMap<usize, UnitOp>,
     restarts: restarts::RestartPlan,
     daemon_reload: bool,
     /// The owed-restarts list to record before applying, when it differs from the host's.
@@ -555,7 +555,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         let planned = planned.map_err(|e| fail(e, res))?;
         match planned.op {
             ProcessOp::Supervisor(op) => {
-                if op != ProgramOp::None {
+                if op != SupervisorOp::None {
                     p.programs.insert(i, op);
                 }
             }
@@ -606,7 +606,7 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
     let has_services = (resources.iter()).any(|r| {
         r.desired
             .process()
-            .is_some_and(|p| p.owed == OwedKind::Service)
+            .is_some_and(|p| p.owed == OwedKind::Systemd)
     });
     p.daemon_reload = p.services.values().any(|o| o.daemon_reload)
         || (unit_files_changing && has_services && observed.systemd);
@@ -1022,7 +1022,7 @@ fn host_pipeline(
     // 7. Processes: supervisord, then systemd.
     let mut done: BTreeSet<restarts::ProcessId> = BTreeSet::new();
     if !plan.programs.is_empty() {
-        let ops: BTreeMap<String, ProgramOp> = plan
+        let ops: BTreeMap<String, SupervisorOp> = plan
             .programs
             .iter()
             .map(|(i, op)| (resources[*i].desired.key().to_string(), *op))
@@ -1039,7 +1039,7 @@ fn host_pipeline(
                 r.round_trips += c.calls;
                 match res {
                     Ok(o) => {
-                        done.extend(o.ok.into_iter().map(|n| (OwedKind::Program, n)));
+                        done.extend(o.ok.into_iter().map(|n| (OwedKind::Supervisor, n)));
                         failures.extend(o.failed);
                     }
                     Err(SupervisorError::Transport(e @ TransportError::Lost { .. })) => {
@@ -1054,14 +1054,14 @@ fn host_pipeline(
         }
     }
     if !plan.services.is_empty() || plan.daemon_reload {
-        let ops: Vec<(String, ServiceOp)> = plan
+        let ops: Vec<(String, UnitOp)> = plan
             .services
             .iter()
             .map(|(i, op)| (resources[*i].desired.key().to_string(), *op))
             .collect();
         let res = processes::services(t, &ops, plan.daemon_reload).map_err(transport_status)?;
         r.round_trips += res.calls;
-        done.extend(res.ok.into_iter().map(|n| (OwedKind::Service, n)));
+        done.extend(res.ok.into_iter().map(|n| (OwedKind::Systemd, n)));
         failures.extend(res.failed);
     }
     for c in &r.changes {

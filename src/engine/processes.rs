@@ -18,8 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::apply;
-use crate::supervisor::{last_lines, Client, ProcState, ProcessStatus, ProgramOp, SupervisorError};
-use crate::systemd::{ServiceOp, SvcAction};
+use crate::supervisor::{
+    last_lines, Client, ProcState, ProcessStatus, SupervisorError, SupervisorOp,
+};
+use crate::systemd::{SvcAction, UnitOp};
 use crate::transport::Transport;
 
 /// How long programs may take to settle (start, or stop) before the host fails.
@@ -64,14 +66,14 @@ fn settle(
 /// Runs the programs' work (`ops` by program name). `before`: the process list of the probe.
 pub fn supervisor(
     client: &mut Client,
-    ops: &BTreeMap<String, ProgramOp>,
+    ops: &BTreeMap<String, SupervisorOp>,
     before: &[ProcessStatus],
 ) -> Result<SupervisorOutcome, SupervisorError> {
     let mut out = SupervisorOutcome::default();
     // Programs without work are left alone, even when their config changed on the host.
-    let ops: BTreeMap<String, ProgramOp> = ops
+    let ops: BTreeMap<String, SupervisorOp> = ops
         .iter()
-        .filter(|(_, op)| **op != ProgramOp::None)
+        .filter(|(_, op)| **op != SupervisorOp::None)
         .map(|(n, op)| (n.clone(), *op))
         .collect();
     if ops.is_empty() {
@@ -90,11 +92,11 @@ pub fn supervisor(
     let mut stop: BTreeSet<String> = BTreeSet::new();
     for (name, op) in &ops {
         let wanted = match op {
-            ProgramOp::Remove | ProgramOp::Stop { .. } => true,
-            ProgramOp::Run { restart, .. } => {
+            SupervisorOp::Remove | SupervisorOp::Stop { .. } => true,
+            SupervisorOp::Run { restart, .. } => {
                 changed.contains(name) || removed.contains(name) || *restart
             }
-            ProgramOp::None => false,
+            SupervisorOp::None => false,
         };
         if (wanted || changed.contains(name) || removed.contains(name)) && up(name) {
             stop.insert(name.clone());
@@ -117,7 +119,7 @@ pub fn supervisor(
     let add: Vec<String> = ops
         .iter()
         .filter(|(n, op)| {
-            matches!(op, ProgramOp::Run { .. } | ProgramOp::Stop { .. })
+            matches!(op, SupervisorOp::Run { .. } | SupervisorOp::Stop { .. })
                 && (changed.contains(*n) || added.contains(*n))
         })
         .map(|(n, _)| n.clone())
@@ -127,13 +129,13 @@ pub fn supervisor(
     // 3. Starts (and stops of freshly added programs that autostart against `state: stopped`).
     let run: BTreeSet<String> = ops
         .iter()
-        .filter(|(_, op)| matches!(op, ProgramOp::Run { .. }))
+        .filter(|(_, op)| matches!(op, SupervisorOp::Run { .. }))
         .map(|(n, _)| n.clone())
         .collect();
     client.start(&run.iter().cloned().collect::<Vec<_>>())?;
     let stop_again: Vec<String> = ops
         .iter()
-        .filter(|(n, op)| matches!(op, ProgramOp::Stop { .. }) && add.contains(n))
+        .filter(|(n, op)| matches!(op, SupervisorOp::Stop { .. }) && add.contains(n))
         .map(|(n, _)| n.clone())
         .collect();
     client.stop(&stop_again)?;
@@ -141,26 +143,28 @@ pub fn supervisor(
     // 4. Wait, then judge.
     let watched: BTreeSet<String> = ops
         .iter()
-        .filter(|(_, op)| **op != ProgramOp::None)
+        .filter(|(_, op)| **op != SupervisorOp::None)
         .map(|(n, _)| n.clone())
         .collect();
     let after = settle(client, &watched, |p| p.state.is_transient())?;
     for (name, op) in &ops {
         let procs: Vec<&ProcessStatus> = procs_of(&after, name).collect();
         let problem = match op {
-            ProgramOp::None => continue,
-            ProgramOp::Run { .. } if procs.is_empty() => {
+            SupervisorOp::None => continue,
+            SupervisorOp::Run { .. } if procs.is_empty() => {
                 Some("not loaded by supervisord after the update".to_string())
             }
-            ProgramOp::Run { .. } => procs
+            SupervisorOp::Run { .. } => procs
                 .iter()
                 .find(|p| p.state != ProcState::Running)
                 .map(|p| describe(p)),
-            ProgramOp::Stop { .. } => procs
+            SupervisorOp::Stop { .. } => procs
                 .iter()
                 .find(|p| p.state.is_up() || p.state == ProcState::Stopping)
                 .map(|p| format!("{} did not stop ({})", p.namespec(), p.state)),
-            ProgramOp::Remove => (!procs.is_empty()).then(|| "still loaded after removal".into()),
+            SupervisorOp::Remove => {
+                (!procs.is_empty()).then(|| "still loaded after removal".into())
+            }
         };
         match problem {
             None => {
@@ -170,7 +174,7 @@ pub fn supervisor(
                 let mut text = format!("program {name}: {msg}");
                 // The stderr log of the first process that is not running.
                 if let Some(p) = procs.iter().find(|p| p.state != ProcState::Running) {
-                    if matches!(op, ProgramOp::Run { .. }) {
+                    if matches!(op, SupervisorOp::Run { .. }) {
                         match client.stderr_tail(&p.namespec(), 4096) {
                             Ok(log) => {
                                 let lines = last_lines(&log, TAIL_LINES);
@@ -219,7 +223,7 @@ pub struct ServicesResult {
 /// Runs the services' work in one script.
 pub fn services(
     t: &mut dyn Transport,
-    ops: &[(String, ServiceOp)],
+    ops: &[(String, UnitOp)],
     daemon_reload: bool,
 ) -> Result<ServicesResult, crate::transport::TransportError> {
     let mut res = ServicesResult {
@@ -231,7 +235,7 @@ pub fn services(
             .collect(),
         ..Default::default()
     };
-    let busy: Vec<(&str, ServiceOp)> = ops
+    let busy: Vec<(&str, UnitOp)> = ops
         .iter()
         .filter(|(_, o)| o.enable.is_some() || o.action != SvcAction::None || o.remove)
         .map(|(n, o)| (n.as_str(), *o))

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::resources::{
     Action, Change, Observed, OwedAction, OwedKind, OwedRestart, ProcessState, Resource,
 };
-use crate::supervisor::{group_state, ProgramOp};
-use crate::systemd::{ServiceOp, SvcAction};
+use crate::supervisor::{group_state, SupervisorOp};
+use crate::systemd::{SvcAction, UnitOp};
 
 /// A program or service of the host, as owed-restart entries name it.
 pub type ProcessId = (OwedKind, String);
@@ -71,8 +71,8 @@ fn change_for<'c>(changes: &'c mut Vec<Change>, index: usize, r: &Resource) -> &
 pub fn plan(
     resources: &[Resource],
     changes: &mut Vec<Change>,
-    programs: &mut BTreeMap<usize, ProgramOp>,
-    services: &mut BTreeMap<usize, ServiceOp>,
+    programs: &mut BTreeMap<usize, SupervisorOp>,
+    services: &mut BTreeMap<usize, UnitOp>,
     observed: &Observed,
 ) -> RestartPlan {
     let changed: BTreeSet<String> = changes
@@ -93,9 +93,9 @@ pub fn plan(
             continue;
         };
         match spec.owed {
-            OwedKind::Program => {
+            OwedKind::Supervisor => {
                 out.managed
-                    .insert((OwedKind::Program, spec.name.to_string()));
+                    .insert((OwedKind::Supervisor, spec.name.to_string()));
                 if spec.state != Some(ProcessState::Running) {
                     continue;
                 }
@@ -106,7 +106,7 @@ pub fn plan(
                     .cloned()
                     .collect();
                 let conf_changed = changes.iter().any(|c| c.index == i && c.content.is_some());
-                let earlier = owed_for(OwedKind::Program, spec.name, OwedAction::Restart);
+                let earlier = owed_for(OwedKind::Supervisor, spec.name, OwedAction::Restart);
                 let mut reasons: Vec<String> = now.iter().map(|k| format!("{k} changed")).collect();
                 if conf_changed {
                     push_unique(&mut reasons, ["conf changed".to_string()]);
@@ -116,7 +116,7 @@ pub fn plan(
                     continue;
                 }
                 out.promised.push(OwedRestart {
-                    kind: OwedKind::Program,
+                    kind: OwedKind::Supervisor,
                     name: spec.name.to_string(),
                     action: OwedAction::Restart,
                     reasons,
@@ -131,12 +131,12 @@ pub fn plan(
                     // the re-read restarts it.
                     continue;
                 }
-                let op = programs.entry(i).or_insert(ProgramOp::None);
+                let op = programs.entry(i).or_insert(SupervisorOp::None);
                 let reread = match *op {
-                    ProgramOp::Run { reread, .. } => reread,
+                    SupervisorOp::Run { reread, .. } => reread,
                     _ => false,
                 } || !earlier.is_empty();
-                *op = ProgramOp::Run {
+                *op = SupervisorOp::Run {
                     reread,
                     restart: true,
                 };
@@ -153,11 +153,11 @@ pub fn plan(
                 }
             }
             _ => {
-                let Some(spec) = r.desired.process().filter(|p| p.owed == OwedKind::Service) else {
+                let Some(spec) = r.desired.process().filter(|p| p.owed == OwedKind::Systemd) else {
                     continue;
                 };
                 out.managed
-                    .insert((OwedKind::Service, spec.name.to_string()));
+                    .insert((OwedKind::Systemd, spec.name.to_string()));
                 if matches!(
                     spec.state,
                     Some(ProcessState::Stopped | ProcessState::Absent)
@@ -184,8 +184,8 @@ pub fn plan(
                     .cloned()
                     .collect();
                 let unit_changed = changes.iter().any(|c| c.index == i && c.content.is_some());
-                let earlier_restart = owed_for(OwedKind::Service, spec.name, OwedAction::Restart);
-                let earlier_reload = owed_for(OwedKind::Service, spec.name, OwedAction::Reload);
+                let earlier_restart = owed_for(OwedKind::Systemd, spec.name, OwedAction::Restart);
+                let earlier_reload = owed_for(OwedKind::Systemd, spec.name, OwedAction::Reload);
                 let mut restart: Vec<String> =
                     restart_now.iter().map(|k| format!("{k} changed")).collect();
                 if unit_changed {
@@ -203,12 +203,12 @@ pub fn plan(
                     continue;
                 };
                 out.promised.push(OwedRestart {
-                    kind: OwedKind::Service,
+                    kind: OwedKind::Systemd,
                     name: spec.name.to_string(),
                     action,
                     reasons,
                 });
-                let op = services.entry(i).or_insert(ServiceOp {
+                let op = services.entry(i).or_insert(UnitOp {
                     daemon_reload: false,
                     enable: None,
                     action: SvcAction::None,
@@ -402,7 +402,7 @@ mod tests {
             programs,
             BTreeMap::from([(
                 3,
-                ProgramOp::Run {
+                SupervisorOp::Run {
                     reread: false,
                     restart: true
                 }
@@ -427,19 +427,19 @@ mod tests {
             p.promised,
             vec![
                 owed(
-                    OwedKind::Program,
+                    OwedKind::Supervisor,
                     "web",
                     OwedAction::Restart,
                     &["/etc/app/app.ini changed", "/srv/app/current changed"]
                 ),
                 owed(
-                    OwedKind::Service,
+                    OwedKind::Systemd,
                     "api.service",
                     OwedAction::Restart,
                     &["/etc/app/app.ini changed"]
                 ),
                 owed(
-                    OwedKind::Service,
+                    OwedKind::Systemd,
                     "nginx.service",
                     OwedAction::Reload,
                     &["/srv/app/current changed"]
@@ -474,19 +474,19 @@ mod tests {
         let mut o = observed(&["web"], &[("api.service", "active")]);
         o.owed = Some(vec![
             owed(
-                OwedKind::Program,
+                OwedKind::Supervisor,
                 "web",
                 OwedAction::Restart,
                 &["/etc/app/app.ini changed"],
             ),
             owed(
-                OwedKind::Service,
+                OwedKind::Systemd,
                 "api.service",
                 OwedAction::Reload,
                 &["/etc/app/app.ini changed"],
             ),
             owed(
-                OwedKind::Program,
+                OwedKind::Supervisor,
                 "elsewhere",
                 OwedAction::Restart,
                 &["x changed"],
@@ -497,7 +497,7 @@ mod tests {
         let p = plan(&rs, &mut changes, &mut programs, &mut services, &o);
         assert_eq!(
             programs[&1],
-            ProgramOp::Run {
+            SupervisorOp::Run {
                 reread: true,
                 restart: true
             }
@@ -516,19 +516,19 @@ mod tests {
             vec!["reload owed by an earlier run: /etc/app/app.ini changed"]
         );
         // Entries of programs this host's plays do not manage survive; done ones go.
-        let done = BTreeSet::from([(OwedKind::Program, "web".to_string())]);
+        let done = BTreeSet::from([(OwedKind::Supervisor, "web".to_string())]);
         let left = merge(o.owed.as_deref().unwrap(), &p, &done);
         assert_eq!(
             left,
             vec![
                 owed(
-                    OwedKind::Program,
+                    OwedKind::Supervisor,
                     "elsewhere",
                     OwedAction::Restart,
                     &["x changed"]
                 ),
                 owed(
-                    OwedKind::Service,
+                    OwedKind::Systemd,
                     "api.service",
                     OwedAction::Reload,
                     &["/etc/app/app.ini changed"]
@@ -550,7 +550,7 @@ mod tests {
         // `down` is not running (its own plan starts it); s2 is inactive and unmanaged.
         let mut programs = BTreeMap::from([(
             2,
-            ProgramOp::Run {
+            SupervisorOp::Run {
                 reread: false,
                 restart: false,
             },
@@ -559,7 +559,7 @@ mod tests {
         let o = observed(&[], &[("s1.service", "active"), ("s2.service", "inactive")]);
         let mut o2 = o.clone();
         o2.owed = Some(vec![owed(
-            OwedKind::Program,
+            OwedKind::Supervisor,
             "off",
             OwedAction::Restart,
             &["old"],
@@ -567,7 +567,7 @@ mod tests {
         let p = plan(&rs, &mut changes, &mut programs, &mut services, &o2);
         assert_eq!(
             programs[&2],
-            ProgramOp::Run {
+            SupervisorOp::Run {
                 reread: false,
                 restart: false
             }
@@ -578,7 +578,7 @@ mod tests {
         assert_eq!(
             p.promised,
             vec![owed(
-                OwedKind::Program,
+                OwedKind::Supervisor,
                 "down",
                 OwedAction::Restart,
                 &["/etc/app/app.ini changed"]
@@ -617,14 +617,14 @@ mod tests {
         let mut changes = vec![file_change(0, "/etc/app/app.ini"), conf, unit];
         let mut programs = BTreeMap::from([(
             1,
-            ProgramOp::Run {
+            SupervisorOp::Run {
                 reread: true,
                 restart: false,
             },
         )]);
         let mut services = BTreeMap::from([(
             2,
-            ServiceOp {
+            UnitOp {
                 daemon_reload: true,
                 enable: None,
                 action: SvcAction::Restart,
@@ -635,7 +635,7 @@ mod tests {
         let p = plan(&rs, &mut changes, &mut programs, &mut services, &o);
         assert_eq!(
             programs[&1],
-            ProgramOp::Run {
+            SupervisorOp::Run {
                 reread: true,
                 restart: true
             }

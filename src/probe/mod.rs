@@ -133,7 +133,7 @@ impl Wants {
         match kind.def().first_probe {
             FirstProbe::Path { emptiness } => self.add_path(key.to_string(), emptiness),
             // Its conf path depends on the host's supervisord.conf: the probe finds it.
-            FirstProbe::Program => {
+            FirstProbe::Supervisor => {
                 self.extra.supervisor = true;
                 push_unique(&mut self.extra.programs, key);
             }

@@ -136,7 +136,7 @@ pub fn check_lists(
 
 /// What apply does to one file of a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileOp {
+pub enum SourceFileOp {
     /// Write it; what it must still be (the sha256 the probe saw, or `missing`).
     Write {
         expect: String,
@@ -147,8 +147,8 @@ pub enum FileOp {
 /// What apply does to a source: the sources file, then the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AptSourceWork {
-    pub sources: Option<FileOp>,
-    pub key: Option<FileOp>,
+    pub sources: Option<SourceFileOp>,
+    pub key: Option<SourceFileOp>,
 }
 
 /// `(exists, sha256)` of a path the probe saw; a folder or link there is refused.
@@ -168,13 +168,13 @@ fn file_op(
     want: Option<&[u8]>,
     have: &PathState,
     details: &mut Vec<String>,
-) -> Result<Option<FileOp>, Refused> {
+) -> Result<Option<SourceFileOp>, Refused> {
     let old = seen(path, have)?;
     Ok(match (want, old) {
         (None, None) => None,
         (None, Some(_)) => {
             details.push(format!("- {path}"));
-            Some(FileOp::Delete)
+            Some(SourceFileOp::Delete)
         }
         (Some(bytes), old) => {
             let new = sha256_hex(bytes);
@@ -182,7 +182,7 @@ fn file_op(
                 Some(Some(sum)) if sum == new => None,
                 None => {
                     details.push(format!("+ {path}"));
-                    Some(FileOp::Write {
+                    Some(SourceFileOp::Write {
                         expect: "missing".into(),
                     })
                 }
@@ -192,7 +192,7 @@ fn file_op(
                         sum.as_deref().map(short).unwrap_or("unreadable"),
                         short(&new)
                     ));
-                    Some(FileOp::Write {
+                    Some(SourceFileOp::Write {
                         expect: sum.unwrap_or_else(|| "-".into()),
                     })
                 }
@@ -246,7 +246,7 @@ pub fn content(
     work: &AptSourceWork,
     observed: &super::Observed,
 ) -> Option<super::ContentChange> {
-    if !matches!(work.sources, Some(FileOp::Write { .. })) {
+    if !matches!(work.sources, Some(SourceFileOp::Write { .. })) {
         return None;
     }
     let path = spec.sources_path();
@@ -281,10 +281,11 @@ pub fn apply_fragment(
     );
     let mut stdin = Vec::new();
     let text = spec.text();
-    let mut file = |path: &str, bytes: &[u8], op: &Option<FileOp>, dir: Option<&str>| match op {
+    let mut file = |path: &str, bytes: &[u8], op: &Option<SourceFileOp>, dir: Option<&str>| match op
+    {
         None => {}
-        Some(FileOp::Delete) => s.push_str(&crate::apply::removal(i, path, "rm -f")),
-        Some(FileOp::Write { expect }) => {
+        Some(SourceFileOp::Delete) => s.push_str(&crate::apply::removal(i, path, "rm -f")),
+        Some(SourceFileOp::Write { expect }) => {
             if let Some(d) = dir {
                 s.push_str(&format!(
                     "[ -d {d} ] || (umask 022; mkdir -p -- {d}) || play_fail {i}\n"
@@ -488,7 +489,7 @@ mod tests {
         assert_eq!(p.work.sources, None);
         assert_eq!(
             p.work.key,
-            Some(FileOp::Write {
+            Some(SourceFileOp::Write {
                 expect: sha256_hex(b"OLD\n")
             })
         );
@@ -505,8 +506,8 @@ mod tests {
         s.presence = Presence::Absent;
         let p = plan(&s, &file(b"x"), &file(b"KEY\n")).unwrap().unwrap();
         assert_eq!(p.action, Action::Delete);
-        assert_eq!(p.work.sources, Some(FileOp::Delete));
-        assert_eq!(p.work.key, Some(FileOp::Delete));
+        assert_eq!(p.work.sources, Some(SourceFileOp::Delete));
+        assert_eq!(p.work.key, Some(SourceFileOp::Delete));
         assert_eq!(
             plan(&s, &PathState::missing(), &PathState::missing()).unwrap(),
             None
@@ -517,7 +518,7 @@ mod tests {
     fn the_update_ends_the_last_step() {
         let s = spec();
         let w = AptSourceWork {
-            sources: Some(FileOp::Write {
+            sources: Some(SourceFileOp::Write {
                 expect: "missing".into(),
             }),
             key: None,

@@ -490,8 +490,8 @@ pub enum ProcessState {
 /// The work a backend does for a process resource after the host's files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessOp {
-    Supervisor(crate::supervisor::ProgramOp),
-    Systemd(crate::systemd::ServiceOp),
+    Supervisor(crate::supervisor::SupervisorOp),
+    Systemd(crate::systemd::UnitOp),
 }
 
 /// A process resource's plan ([`Spec::plan_process`]).
@@ -844,8 +844,12 @@ pub struct Observed {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum OwedKind {
-    Program,
-    Service,
+    /// A supervisord program (written `program` in the owed-restarts file).
+    #[serde(rename = "program")]
+    Supervisor,
+    /// A systemd unit (written `service`).
+    #[serde(rename = "service")]
+    Systemd,
 }
 
 /// A restart, or (services with `reload_on`) a reload.

@@ -18,7 +18,7 @@ use std::fmt::Write;
 use super::registry::Key;
 use super::{Action, Attrs, Change, Content, Kind, Observed, PathKind, PlanError, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
-pub use crate::supervisor::{check_program_name as check_name, ProgramOp};
+pub use crate::supervisor::{check_program_name as check_name, SupervisorOp};
 use crate::supervisor::{group_state, ProcState};
 
 /// Where program conf files go on Debian (its supervisor includes `conf.d/*.conf`): the path
@@ -330,7 +330,7 @@ pub fn render_conf(name: &str, c: &ProgramConf) -> Result<String, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramPlan {
     pub change: Option<Change>,
-    pub op: ProgramOp,
+    pub op: SupervisorOp,
 }
 
 fn error(spec: &ProgramSpec, message: impl Into<String>) -> PlanError {
@@ -396,7 +396,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         if matches!(conf_state.kind, PathKind::Missing) && state.is_none() {
             return Ok(ProgramPlan {
                 change: None,
-                op: ProgramOp::None,
+                op: SupervisorOp::None,
             });
         }
         let details = match state {
@@ -405,7 +405,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         };
         return Ok(ProgramPlan {
             change: Some(change(Action::Delete, details, None)),
-            op: ProgramOp::Remove,
+            op: SupervisorOp::Remove,
         });
     }
     let loaded = state.is_some();
@@ -427,7 +427,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
     if !conf_changed && !attrs_only && state_ok {
         return Ok(ProgramPlan {
             change: None,
-            op: ProgramOp::None,
+            op: SupervisorOp::None,
         });
     }
     let mut details = Vec::new();
@@ -450,15 +450,15 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
     if attrs_only && state_ok {
         return Ok(ProgramPlan {
             change: Some(change(action, details, None)),
-            op: ProgramOp::None,
+            op: SupervisorOp::None,
         });
     }
     let op = match spec.state {
-        ProgramState::Running => ProgramOp::Run {
+        ProgramState::Running => SupervisorOp::Run {
             reread,
             restart: false,
         },
-        _ => ProgramOp::Stop { reread },
+        _ => SupervisorOp::Stop { reread },
     };
     let mut c = change(action, details, conf_change);
     c.restarts = restarts;
@@ -488,7 +488,7 @@ impl super::Spec for ProgramSpec {
     }
     fn process(&self) -> Option<super::Process<'_>> {
         Some(super::Process {
-            owed: super::OwedKind::Program,
+            owed: super::OwedKind::Supervisor,
             name: &self.name,
             state: Some(match self.state {
                 ProgramState::Running => super::ProcessState::Running,
@@ -661,7 +661,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     watchable: false,
     docs_section: "`program: NAME` — a supervisor program",
     plug: super::registry::Plug::Process,
-    first_probe: super::registry::FirstProbe::Program,
+    first_probe: super::registry::FirstProbe::Supervisor,
     check_key,
     render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
@@ -845,8 +845,8 @@ mod tests {
     const SAME: &[u8] = b"[program:web]\ncommand=sleep 9\n";
     const OLD: &[u8] = b"[program:web]\ncommand=sleep 1\n";
 
-    fn run(reread: bool) -> ProgramOp {
-        ProgramOp::Run {
+    fn run(reread: bool) -> SupervisorOp {
+        SupervisorOp::Run {
             reread,
             restart: false,
         }
@@ -861,7 +861,7 @@ mod tests {
             ProgramState,
             Option<&'a [u8]>,
             &'a [ProcState],
-            Option<(Action, &'a [&'a str], ProgramOp)>,
+            Option<(Action, &'a [&'a str], SupervisorOp)>,
         );
         let cases: &[Case] = &[
             // running
@@ -928,7 +928,7 @@ mod tests {
                 Some((
                     Action::Create,
                     &["ABSENT → STOPPED"],
-                    ProgramOp::Stop { reread: true },
+                    SupervisorOp::Stop { reread: true },
                 )),
             ),
             (W::Stopped, Some(SAME), &[Stopped], None),
@@ -941,7 +941,7 @@ mod tests {
                 Some((
                     Action::Update,
                     &["RUNNING → STOPPED"],
-                    ProgramOp::Stop { reread: false },
+                    SupervisorOp::Stop { reread: false },
                 )),
             ),
             (
@@ -951,14 +951,14 @@ mod tests {
                 Some((
                     Action::Update,
                     &["STARTING → STOPPED"],
-                    ProgramOp::Stop { reread: false },
+                    SupervisorOp::Stop { reread: false },
                 )),
             ),
             (
                 W::Stopped,
                 Some(OLD),
                 &[Stopped],
-                Some((Action::Update, &[], ProgramOp::Stop { reread: true })),
+                Some((Action::Update, &[], SupervisorOp::Stop { reread: true })),
             ),
             (
                 W::Stopped,
@@ -967,7 +967,7 @@ mod tests {
                 Some((
                     Action::Update,
                     &["ABSENT → STOPPED"],
-                    ProgramOp::Stop { reread: true },
+                    SupervisorOp::Stop { reread: true },
                 )),
             ),
             // absent
@@ -976,19 +976,19 @@ mod tests {
                 W::Absent,
                 Some(SAME),
                 &[Running],
-                Some((Action::Delete, &["RUNNING → ABSENT"], ProgramOp::Remove)),
+                Some((Action::Delete, &["RUNNING → ABSENT"], SupervisorOp::Remove)),
             ),
             (
                 W::Absent,
                 Some(OLD),
                 &[],
-                Some((Action::Delete, &[], ProgramOp::Remove)),
+                Some((Action::Delete, &[], SupervisorOp::Remove)),
             ),
             (
                 W::Absent,
                 None,
                 &[Stopped],
-                Some((Action::Delete, &["STOPPED → ABSENT"], ProgramOp::Remove)),
+                Some((Action::Delete, &["STOPPED → ABSENT"], SupervisorOp::Remove)),
             ),
         ];
         for (want, conf, states, expected) in cases {
@@ -1000,7 +1000,7 @@ mod tests {
             match expected {
                 None => {
                     assert_eq!(p.change, None, "{what}");
-                    assert_eq!(p.op, ProgramOp::None, "{what}");
+                    assert_eq!(p.op, SupervisorOp::None, "{what}");
                 }
                 Some((action, details, op)) => {
                     let c = p.change.unwrap_or_else(|| panic!("{what}: no change"));
@@ -1032,7 +1032,7 @@ mod tests {
         assert_eq!(c.action, Action::Attrs);
         assert_eq!(c.details, vec!["mode 0644 → 0600".to_string()]);
         assert_eq!(c.content, None);
-        assert_eq!(p.op, ProgramOp::None);
+        assert_eq!(p.op, SupervisorOp::None);
         // With a state change too: an update that also sets the mode.
         let p = plan(&s, &observed(Some(SAME), &[ProcState::Stopped])).unwrap();
         let c = p.change.expect("a change");

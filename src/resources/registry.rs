@@ -191,12 +191,12 @@ pub enum FirstProbe {
     /// folder deleted, or replaced by a link).
     Path { emptiness: bool },
     /// supervisord's config, and the conf file where its `[include]` puts the program's.
-    Program,
+    Supervisor,
     /// The unit file, and `systemctl show` of the unit.
     Unit,
 }
 
-/// The three plug-in paths a kind takes today (one contract for all is not reached yet).
+/// The three plug-in paths of the contract: what the engine asks of a kind (all through `Spec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plug {
     /// A path of the host, planned from its stat (`Spec::plan_path`), its step written with
@@ -294,7 +294,7 @@ mod tests {
             assert!(!d.docs_section.is_empty());
             let first = match d.first_probe {
                 FirstProbe::Path { .. } => Plug::Path,
-                FirstProbe::Program | FirstProbe::Unit => Plug::Process,
+                FirstProbe::Supervisor | FirstProbe::Unit => Plug::Process,
                 FirstProbe::Rendered => Plug::Deploy,
             };
             assert_eq!(

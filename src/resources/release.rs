@@ -36,7 +36,7 @@ use super::archive::ArchiveError;
 use super::deploy::{set_args, short, Planned, Refused};
 use super::registry::Key;
 use super::source::chown_spec;
-use super::source::files::{self, Layout, LocalTree, RemoteTree, SyncWork, TreeState};
+use super::source::files::{self, Layout, LocalTree, RemoteTree, TreeState, TreeWork};
 use super::source::repo::{self, Remote, GIT, GIT_FN};
 use super::{mode_str, sha256_hex, Action, FileList, PathKind, PathState, Sign};
 use crate::resolve::{Base, Keys, ResolveError, RELEASE_PIN_VAR};
@@ -304,7 +304,7 @@ pub enum Build {
     /// A copy of release `base` (or an empty folder), plus the sync work.
     Sync {
         base: Option<String>,
-        work: SyncWork,
+        work: TreeWork,
     },
     /// `git archive` of `commit`, fetched as `reference` into the bare cache.
     Git { commit: String, reference: String },

@@ -18,7 +18,7 @@
 //! the whole host by `engine::restarts`.
 
 pub use crate::systemd::{
-    parse_show, unit_name, unit_path, ServiceOp, SvcAction, UnitState, SHOW_PROPERTIES, UNIT_DIR,
+    parse_show, unit_name, unit_path, SvcAction, UnitOp, UnitState, SHOW_PROPERTIES, UNIT_DIR,
 };
 
 use super::registry::Key;
@@ -66,7 +66,7 @@ pub struct ServiceSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePlan {
     pub change: Option<Change>,
-    pub op: ServiceOp,
+    pub op: UnitOp,
     /// The unit file is written this run.
     pub unit_changed: bool,
 }
@@ -103,7 +103,7 @@ fn plan_absent(spec: &ServiceSpec, us: &UnitState, observed: &Observed) -> Servi
     if has_file {
         details.push(format!("remove {path}"));
     }
-    let op = ServiceOp {
+    let op = UnitOp {
         daemon_reload: false,
         enable: enabled.then_some(false),
         action: if up { SvcAction::Stop } else { SvcAction::None },
@@ -259,7 +259,7 @@ pub fn plan(
         }
         _ => SvcAction::None,
     };
-    let op = ServiceOp {
+    let op = UnitOp {
         daemon_reload,
         enable,
         action,
@@ -310,7 +310,7 @@ impl super::Spec for ServiceSpec {
     }
     fn process(&self) -> Option<super::Process<'_>> {
         Some(super::Process {
-            owed: super::OwedKind::Service,
+            owed: super::OwedKind::Systemd,
             name: &self.name,
             state: self.state.map(|s| match s {
                 ServiceState::Running => super::ProcessState::Running,
@@ -511,8 +511,8 @@ mod tests {
         o
     }
 
-    fn op(daemon_reload: bool, enable: Option<bool>, action: SvcAction) -> ServiceOp {
-        ServiceOp {
+    fn op(daemon_reload: bool, enable: Option<bool>, action: SvcAction) -> UnitOp {
+        UnitOp {
             daemon_reload,
             enable,
             action,
@@ -532,7 +532,7 @@ mod tests {
             ServiceSpec,
             Observed,
             Option<(Action, Vec<&'static str>)>,
-            ServiceOp,
+            UnitOp,
         );
         let cases: Vec<Case> = vec![
             // new unit from a template: created, reloaded, enabled, started
@@ -665,7 +665,7 @@ mod tests {
         );
         assert_eq!(
             p.op,
-            ServiceOp {
+            UnitOp {
                 daemon_reload: false,
                 enable: Some(false),
                 action: SvcAction::Stop,

@@ -30,7 +30,7 @@ use super::deploy::{sibling_prefix, split_path, Planned, Refused};
 use super::registry::Key;
 use super::source::files::{
     archive, attr_lines, diff, extract_lines, removal_lines, stdin_with_marker, under_any, Layout,
-    LocalTree, RemoteTree, SyncWork, TreeState, DIR_MODE,
+    LocalTree, RemoteTree, TreeState, TreeWork, DIR_MODE,
 };
 use super::{mode_str, Action, PathKind, PathState};
 use crate::resolve::{Base, Keys, ResolveError};
@@ -53,7 +53,7 @@ pub fn plan(
     spec: &SyncSpec,
     dest: &PathState,
     remote: &RemoteTree,
-) -> Result<Option<Planned<SyncWork>>, Refused> {
+) -> Result<Option<Planned<TreeWork>>, Refused> {
     if let PathKind::Link { target } = &dest.kind {
         return Err(Refused(format!(
             "is a symbolic link (→ {target}); a sync does not write or delete through it \
@@ -94,7 +94,7 @@ pub fn plan(
 pub fn apply_fragment(
     index: usize,
     spec: &SyncSpec,
-    w: &SyncWork,
+    w: &TreeWork,
 ) -> Result<(String, Vec<u8>), ArchiveError> {
     let i = index;
     let dest = shell_quote(&spec.dest);
@@ -193,7 +193,7 @@ pub fn apply_fragment(
 }
 
 impl super::Spec for SyncSpec {
-    type Work = super::source::files::SyncWork;
+    type Work = super::source::files::TreeWork;
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_tree(&self.dest, &self.exclude);
     }
@@ -580,7 +580,7 @@ mod tests {
         };
         let e = plan(&spec, &link, &RemoteTree::default()).unwrap_err();
         assert!(e.0.contains("symbolic link (→ /etc)"), "{}", e.0);
-        let (script, _) = apply_fragment(0, &spec, &SyncWork::default()).unwrap();
+        let (script, _) = apply_fragment(0, &spec, &TreeWork::default()).unwrap();
         assert!(script.contains("if [ -L "), "{script}");
     }
 

@@ -553,7 +553,7 @@ pub fn last_lines(text: &str, n: usize) -> Vec<String> {
 
 /// What happens to a program's processes after the host's files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgramOp {
+pub enum SupervisorOp {
     None,
     /// Must end RUNNING. `reread`: supervisord re-reads its configuration first (conf
     /// written, or the group is not loaded); a group whose config changed is then reloaded,

@@ -1,7 +1,7 @@
 //! A folder of the controller copied to a folder of the host (`sync:`, and `release:` from a
 //! `sync:` source): the controller's tree ([`LocalTree`], with [`Excludes`]), the host's tree as
 //! the probe lists and hashes it ([`RemoteTree`], [`probe_tree`]), their difference
-//! ([`SyncWork`], [`diff`]), and the tar stream and script lines that apply it.
+//! ([`TreeWork`], [`diff`]), and the tar stream and script lines that apply it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -400,7 +400,7 @@ fi
 
 /// The work of a sync: what to send, create, remove, fix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncWork {
+pub struct TreeWork {
     /// The folder does not exist: everything is new.
     pub create_root: bool,
     /// Entries of the host whose type differs (removed before the new one is placed).
@@ -423,7 +423,7 @@ pub struct SyncWork {
     pub counts: (usize, usize, usize),
 }
 
-impl SyncWork {
+impl TreeWork {
     pub fn is_empty(&self) -> bool {
         !self.create_root
             && self.replace.is_empty()
@@ -451,8 +451,8 @@ impl SyncWork {
 }
 
 /// Compares the controller's tree with the host's: a pure function.
-pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree) -> SyncWork {
-    let mut w = SyncWork::default();
+pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree) -> TreeWork {
+    let mut w = TreeWork::default();
     let empty = RemoteTree::default();
     let remote = if remote.state == TreeState::Dir {
         remote
@@ -460,7 +460,7 @@ pub fn diff(tree: &LocalTree, layout: &Layout, delete: bool, remote: &RemoteTree
         w.create_root = true;
         &empty
     };
-    let attrs = |path: &str, e: &RemoteEntry, mode: u32, w: &mut SyncWork| {
+    let attrs = |path: &str, e: &RemoteEntry, mode: u32, w: &mut TreeWork| {
         let mut what = Vec::new();
         if e.mode & 0o7777 != mode {
             w.chmod.push((path.to_string(), mode));
@@ -570,7 +570,7 @@ pub fn ancestors(p: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The tar stream of a sync's work: the new folders, then the files to send.
-pub fn archive(tree: &LocalTree, layout: &Layout, w: &SyncWork) -> Result<Vec<u8>, ArchiveError> {
+pub fn archive(tree: &LocalTree, layout: &Layout, w: &TreeWork) -> Result<Vec<u8>, ArchiveError> {
     let mut members = Vec::new();
     for d in &w.new_dirs {
         members.push(Member::Dir {
@@ -614,7 +614,7 @@ pub fn stdin_with_marker(index: usize, archive: &[u8]) -> Vec<u8> {
 
 /// Script lines removing what the work removes or replaces under the folder `dir` (a shell
 /// word): top folders with `rm -rf`, files with one `rm -f`.
-pub fn removal_lines(index: usize, dir: &str, w: &SyncWork, run: &str) -> String {
+pub fn removal_lines(index: usize, dir: &str, w: &TreeWork, run: &str) -> String {
     let i = index;
     let mut s = String::new();
     let gone: BTreeSet<&str> = w
@@ -655,7 +655,7 @@ pub fn removal_lines(index: usize, dir: &str, w: &SyncWork, run: &str) -> String
 }
 
 /// Script lines fixing modes and owners of entries that keep their content.
-pub fn attr_lines(index: usize, dir: &str, layout: &Layout, w: &SyncWork, run: &str) -> String {
+pub fn attr_lines(index: usize, dir: &str, layout: &Layout, w: &TreeWork, run: &str) -> String {
     let i = index;
     let mut s = String::new();
     for (p, m) in &w.chmod {
