@@ -35,6 +35,10 @@ pub mod replace;
 pub mod apt_source;
 pub mod download;
 pub mod venv;
+// a project's dependencies
+pub mod composer;
+pub mod npm;
+pub mod project_deps;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -252,6 +252,8 @@ macro_rules! kinds {
             Download => download, download::DownloadSpec;
             AptSource => apt_source, apt_source::AptSourceSpec;
             Venv => venv, venv::VenvSpec;
+            Npm => npm, npm::NpmSpec;
+            Composer => composer, composer::ComposerSpec;
         }
     };
 }
