@@ -951,46 +951,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             r.set("chdir", app);
             Resources(vec![r])
         }
-        "npm" => {
-            let path = t.arg_str(&["path"]);
-            let name = t.arg_str(&["name"]);
-            let global = t.arg_bool(&["global"]) == Some(true);
-            let mut cmd = "npm install".to_string();
-            if global {
-                cmd.push_str(" -g");
-            }
-            if t.arg_bool(&["production"]) == Some(true) {
-                cmd.push_str(" --production");
-            }
-            if let Some(n) = &name {
-                let v = t.arg_str(&["version"]).map(|v| format!("@{v}")).unwrap_or_default();
-                cmd.push_str(&format!(" {}", sh_quote(&format!("{n}{v}"))));
-            }
-            let mut r = Res::command(cmd, "npm");
-            if let Some(p) = path {
-                r.set("chdir", p);
-            }
-            if let (Some(n), true) = (&name, global) {
-                r.set("unless", format!("npm ls -g --depth=0 {} >/dev/null 2>&1", sh_quote(n)));
-            }
-            Resources(vec![r])
-        }
-        "composer" => {
-            let cmd = t.arg_str(&["command"]).unwrap_or_else(|| "install".into());
-            let mut line = format!("composer {cmd} --no-interaction");
-            if t.arg_bool(&["no_dev"]) != Some(false) && cmd == "install" {
-                line.push_str(" --no-dev");
-            }
-            if let Some(a) = t.arg_str(&["arguments"]) {
-                line.push(' ');
-                line.push_str(&a);
-            }
-            let mut r = Res::command(line, "composer");
-            if let Some(d) = t.arg_str(&["working_dir"]) {
-                r.set("chdir", d);
-            }
-            Resources(vec![r])
-        }
+        "npm" => map_npm(t).unwrap_or_else(|| npm_command(t)),
+        "composer" => map_composer(t),
         "set_fact" => {
             if !t.when.is_empty() || t.loop_.is_some() {
                 return LeftOut("set_fact under `when` or a loop (play vars are unconditional)".into());
@@ -1413,6 +1375,187 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
     r.comments
         .push(format!("play import: `{cmd}` → {}", r.kind()));
     Some(r)
+}
+
+/// `npm` as a guarded command (what `npm:` cannot declare).
+fn npm_command(t: &Task) -> Mapped {
+    let path = t.arg_str(&["path"]);
+    let name = t.arg_str(&["name"]);
+    let global = t.arg_bool(&["global"]) == Some(true);
+    let mut cmd = "npm install".to_string();
+    if global {
+        cmd.push_str(" -g");
+    }
+    if t.arg_bool(&["production"]) == Some(true) {
+        cmd.push_str(" --production");
+    }
+    if let Some(n) = &name {
+        let v = t
+            .arg_str(&["version"])
+            .map(|v| format!("@{v}"))
+            .unwrap_or_default();
+        cmd.push_str(&format!(" {}", sh_quote(&format!("{n}{v}"))));
+    }
+    let mut r = Res::command(cmd, "npm");
+    r.comments[0] = "play import: npm → command (an option or a form `npm:` cannot take: `registry`, `ignore_scripts`, `no_optional`, `no_bin_links`, a version range, a local package outside a `PREFIX/lib` folder)".into();
+    if let Some(p) = path {
+        r.set("chdir", p);
+    }
+    if let (Some(n), true) = (&name, global) {
+        r.set(
+            "unless",
+            format!("npm ls -g --depth=0 {} >/dev/null 2>&1", sh_quote(n)),
+        );
+    }
+    Mapped::Resources(vec![r])
+}
+
+/// A boolean argument carried as written (`yes`, `true`, or a template `npm:`/`composer:`
+/// render and check).
+fn carry_bool(t: &Task, r: &mut Res, from: &str, to: &str) {
+    match (t.arg_bool(&[from]), t.arg(&[from])) {
+        (Some(b), _) => r.set(to, b),
+        (None, Some(Value::String(s))) if s.contains("{{") => r.set(to, s.clone()),
+        _ => {}
+    }
+}
+
+/// `npm`: `path` without `name` → `npm: PATH` (the project's dependencies); `name` with
+/// `global` → `npm: NAME[@VERSION]`; `name` with `path: PREFIX/lib` (Ansible's install into
+/// `PREFIX/lib/node_modules`, npm's global folder of PREFIX) → the same with `prefix`. None for
+/// what `npm:` cannot take.
+fn map_npm(t: &Task) -> Option<Mapped> {
+    if ["registry", "ignore_scripts", "no_optional", "no_bin_links"]
+        .iter()
+        .any(|k| t.arg(&[k]).is_some())
+    {
+        return None;
+    }
+    let state = t.arg_str(&["state"]);
+    let path = t
+        .arg_str(&["path"])
+        .map(|p| p.trim_end_matches('/').to_string());
+    let global = t.arg_bool(&["global"]) == Some(true);
+    let abs = |p: &str| p.starts_with('/') || p.starts_with("{{");
+    let mut r = match t.arg_str(&["name"]) {
+        None => {
+            let p = path.filter(|p| abs(p))?;
+            if global || state.as_deref() == Some("absent") {
+                return None;
+            }
+            let mut r = Res::new("npm", p);
+            carry_bool(t, &mut r, "production", "production");
+            if t.arg(&["ci"]).is_some() {
+                r.notes.push("`ci` not carried: play runs `npm ci` when the project has a lock, else `npm install`".into());
+            }
+            r
+        }
+        Some(name) => {
+            let version = t.arg_str(&["version"]);
+            let key = match &version {
+                Some(v) => format!("{name}@{v}"),
+                None => name.clone(),
+            };
+            if version.is_some() && state.as_deref() == Some("absent") {
+                return None;
+            }
+            if !key.contains("{{")
+                && crate::resources::registry::check_value("npm", "npm", &key).is_err()
+            {
+                return None;
+            }
+            let prefix = match (global, &path) {
+                (true, _) => None,
+                (false, Some(p)) => Some(p.strip_suffix("/lib").filter(|p| abs(p))?.to_string()),
+                (false, None) => return None,
+            };
+            let mut r = Res::new("npm", key);
+            if let Some(p) = prefix {
+                r.notes.push(format!(
+                    "`path: {p}/lib` written as `prefix: {p}`: Ansible installs into {p}/lib/node_modules, npm's global folder of that prefix"
+                ));
+                r.set("prefix", p);
+            }
+            r
+        }
+    };
+    match state.as_deref() {
+        Some("absent") => r.set("state", "absent"),
+        Some("latest") => r.notes.push(
+            "`state: latest` not carried: play installs what is missing (pin a version to move)"
+                .into(),
+        ),
+        _ => {}
+    }
+    if let Some(e) = t.arg_str(&["executable"]) {
+        r.set("executable", e);
+    }
+    if let Some(u) = &t.become_user {
+        r.set("user", u.clone());
+    }
+    ignored(t, &mut r, &["unsafe_perm", "force"]);
+    Some(Mapped::Resources(vec![r]))
+}
+
+/// `composer`: its `install` command (the default) → `composer: WORKING_DIR`; its other
+/// commands (`config`, `check-platform-reqs`, `require`…) act once, they declare no state of
+/// the host: guarded commands.
+fn map_composer(t: &Task) -> Mapped {
+    let cmd = t.arg_str(&["command"]).unwrap_or_else(|| "install".into());
+    let dir = t
+        .arg_str(&["working_dir"])
+        .map(|d| d.trim_end_matches('/').to_string())
+        .filter(|d| d.starts_with('/') || d.starts_with("{{"));
+    if let (true, None, Some(d)) = (cmd == "install", t.arg(&["arguments"]), &dir) {
+        let mut r = Res::new("composer", d.clone());
+        for k in [
+            "no_dev",
+            "no_scripts",
+            "optimize_autoloader",
+            "classmap_authoritative",
+        ] {
+            carry_bool(t, &mut r, k, k);
+        }
+        if let Some(e) = t.arg_str(&["composer_executable"]) {
+            r.set("executable", e);
+        }
+        if let Some(u) = &t.become_user {
+            r.set("user", u.clone());
+        }
+        ignored(
+            t,
+            &mut r,
+            &[
+                "executable",
+                "prefer_dist",
+                "prefer_source",
+                "ignore_platform_reqs",
+                "apcu_autoloader",
+                "global_command",
+            ],
+        );
+        return Mapped::Resources(vec![r]);
+    }
+    let mut line = format!("composer {cmd} --no-interaction");
+    if t.arg_bool(&["no_dev"]) != Some(false) && cmd == "install" {
+        line.push_str(" --no-dev");
+    }
+    if let Some(a) = t.arg_str(&["arguments"]) {
+        line.push(' ');
+        line.push_str(&a);
+    }
+    let mut r = Res::command(line, "composer");
+    let why = if cmd == "install" {
+        "`composer:` cannot take `arguments`, or a relative `working_dir`".to_string()
+    } else {
+        format!("`composer {cmd}` acts once, it declares no state of the host; `composer:` is the install of a project's dependencies")
+    };
+    r.comments[0] = format!("play import: composer → command ({why})");
+    r.notes.push(format!("a command: {why}"));
+    if let Some(d) = t.arg_str(&["working_dir"]) {
+        r.set("chdir", d);
+    }
+    Mapped::Resources(vec![r])
 }
 
 /// `python3`, `python3.11`, `/usr/bin/python3` (an interpreter, not an option).
@@ -2485,7 +2628,22 @@ mod tests {
             ("replace", "path=/etc/a regexp='(?<=a)b' after=x", "left out: replace with `after`/`before` that `replace:` cannot take (regexp `(?<=a)b` does not compile: look-around, including look-ahead and look-behind, is not supported (play's patterns are the `regex` crate's: no look-around and no backreference in the pattern; `\\1` is for `with`)): manage the file with `file:` + `template:` or `line:`"),
             // validate on a file
             ("template", "src=sudoers.j2 dest=/etc/sudoers.d/app validate='visudo -cf %s'", "file=/etc/sudoers.d/app template=sudoers.j2 validate=visudo -cf %s"),
+            // npm → npm: a project's folder, global packages (a PREFIX/lib folder is the global folder of PREFIX); what it cannot take stays a command
+            ("npm", "path=/srv/app/bundle/programs/server executable=/opt/node/bin/npm production=true state=present", "npm=/srv/app/bundle/programs/server production=true executable=/opt/node/bin/npm"),
+            ("npm", "path='{{ app }}/' ci=yes production='{{ prod }}'", "npm='{{ app }}' production='{{ prod }}'"),
+            ("npm", "name=n global=yes executable=/usr/bin/npm", "npm=n executable=/usr/bin/npm"),
+            ("npm", "name=npm version='{{ v }}' path='{{ prefix }}/lib' executable='{{ prefix }}/bin/npm'", "npm=npm@{{ v }} prefix='{{ prefix }}' executable='{{ prefix }}/bin/npm'"),
+            ("npm", "name=pm2 global=yes state=absent", "npm=pm2 state=absent"),
+            ("npm", "name=pm2 global=yes state=latest", "npm=pm2"),
+            ("npm", "name=typescript path=/srv/tools", "command=npm install typescript chdir=/srv/tools [command]"),
+            ("npm", "name=pm2 version=^5 global=yes", "command=npm install -g 'pm2@^5' unless=npm ls -g --depth=0 pm2 >/dev/null 2>&1 [command]"),
+            ("npm", "path=/srv/app registry=https://r.example", "command=npm install chdir=/srv/app [command]"),
+            // composer install → composer:, its other commands stay commands
+            ("composer", "working_dir='{{ release }}' no_scripts='{{ ns }}' classmap_authoritative=yes", "composer='{{ release }}' no_scripts='{{ ns }}' classmap_authoritative=true"),
+            ("composer", "command=install no_dev=no optimize_autoloader=no working_dir=/srv/www/current/", "composer=/srv/www/current no_dev=false optimize_autoloader=false"),
             ("composer", "command=config arguments='--auth http-basic.x u p' working_dir=/srv/app", "command=composer config --no-interaction --auth http-basic.x u p chdir=/srv/app [command]"),
+            ("composer", "command=check-platform-reqs working_dir=/srv/app", "command=composer check-platform-reqs --no-interaction chdir=/srv/app [command]"),
+            ("composer", "working_dir=/srv/app arguments=--ignore-platform-reqs", "command=composer install --no-interaction --no-dev --ignore-platform-reqs chdir=/srv/app [command]"),
             ("postgresql_db", "name=app", "left out: no play kind for module `postgresql_db`"),
             ("debug", "msg=hi", "left out: `debug`: play prints no messages"),
             // apt clean-ups, hostname, locale_gen, alternatives, debconf
@@ -2599,6 +2757,38 @@ mod tests {
         assert!(
             c.contains("lineinfile → command (`line:` cannot take `backrefs`)"),
             "{c}"
+        );
+    }
+
+    #[test]
+    fn npm_and_composer_run_as_the_become_user_and_say_why_a_command_stays() {
+        let mut t = task("npm", "path=/srv/app");
+        t.become_user = Some("app".into());
+        assert_eq!(
+            shape(&map_task(&t, &Ctx::default())),
+            "npm=/srv/app user=app"
+        );
+        let mut t = task("composer", "working_dir=/srv/site");
+        t.become_user = Some("web".into());
+        assert_eq!(
+            shape(&map_task(&t, &Ctx::default())),
+            "composer=/srv/site user=web"
+        );
+        let Mapped::Resources(rs) = map_task(
+            &task("composer", "command=config working_dir=/x"),
+            &Ctx::default(),
+        ) else {
+            panic!("not a resource");
+        };
+        assert!(
+            rs[0].comments[0].contains("`composer config` acts once"),
+            "{:?}",
+            rs[0].comments
+        );
+        assert!(
+            rs[0].notes.iter().any(|n| n.contains("acts once")),
+            "{:?}",
+            rs[0].notes
         );
     }
 

@@ -345,6 +345,14 @@ fn check_key(key: &str) -> Result<String, String> {
     }
 }
 
+/// [`super::registry::KindDef::check_value`]: each of `npm` is a folder or a package.
+fn check_value(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "npm" => check_key(value).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
 /// The registry line of `npm:` (see [`super::registry`]).
 pub const DEF: super::registry::KindDef = super::registry::KindDef {
     kind: super::Kind::Npm,
@@ -367,7 +375,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         keys: keys_of,
         render: from_entry,
     },
-    check_value: super::registry::any_value,
+    check_value,
     records: &[
         super::registry::Record {
             tag: "npm",

@@ -176,7 +176,7 @@ pub fn plan(
         } else {
             Action::Create
         },
-        details: vec![format!("install ({why})")],
+        details: vec![why],
         work: Op::Install,
     }))
 }
@@ -254,10 +254,7 @@ mod tests {
         assert_eq!(p(&same, &[]), None);
         assert_eq!(p(&same, &["/srv/other", "nginx"]), None);
         let moved = p(&same, &["/srv"]).unwrap();
-        assert_eq!(
-            moved,
-            (Action::Update, vec!["install (known after /srv)".into()])
-        );
+        assert_eq!(moved, (Action::Update, vec!["known after /srv".into()]));
         assert!(p(&same, &["/srv/app/a.json"]).is_some());
         let changed = Seen {
             sum: Some("cd".into()),
@@ -265,16 +262,16 @@ mod tests {
         };
         assert_eq!(
             p(&changed, &[]).unwrap().1,
-            vec!["install (a.lock changed since the last install)".to_string()]
+            vec!["a.lock changed since the last install".to_string()]
         );
         let none = parse_seen("-", "", "missing");
         assert_eq!(
             p(&none, &[]).unwrap(),
-            (Action::Create, vec!["install (no deps yet)".into()])
+            (Action::Create, vec!["no deps yet".into()])
         );
         assert_eq!(
             p(&recorded("ab", ""), &[]).unwrap().1,
-            vec!["install (options `` → `--x`)".to_string()]
+            vec!["options `` → `--x`".to_string()]
         );
         let unrecorded = parse_seen("d", "", "ab");
         assert!(p(&unrecorded, &[]).is_some());

@@ -1,0 +1,177 @@
+//! `npm:` and `composer:` applied for real on this machine (`play apply --local`): play's probe,
+//! apply script and state files, with fake `npm` and `composer` executables (sh scripts that log
+//! their arguments and fill `node_modules`/`vendor` as the real tools do) since neither tool is
+//! installed here and there is no registry to install from offline.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::project::{write_under as write, Run};
+
+/// `play ARGS` in `dir`, with `bin` first on PATH (where the fake `composer` is found).
+fn play(dir: &Path, bin: &Path, args: &[&str]) -> Run {
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(support::lab::play_bin())
+        .args(args)
+        .env("PLAY_LOOPBACK_ONLY", "1")
+        .env("PATH", path)
+        .current_dir(dir)
+        .output()
+        .expect("run play");
+    Run::from(args, out)
+}
+
+fn executable(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+    std::process::Command::new("chmod")
+        .args(["0755", &path.display().to_string()])
+        .status()
+        .expect("chmod");
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn sha256(p: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A project's dependencies are installed once (npm writes the lock it was missing; the
+/// recorded sha256 is the lock's after the install), then the probe, which runs neither tool,
+/// finds them converged; a changed composer.lock installs that project again, alone. A global
+/// package is installed where `prefix` says and its version read back from its package.json.
+#[test]
+fn projects_install_once_and_again_when_their_lock_changes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let bin = d.join("bin");
+    let log = d.join("tools.log");
+    executable(
+        &bin.join("npm"),
+        &format!(
+            r#"#!/bin/sh
+printf 'npm %s: %s\n' "$PWD" "$*" >> {log}
+if [ "$2" = -g ]; then
+  p=$4 n=${{7%@*}} v=${{7##*@}}
+  mkdir -p "$p/lib/node_modules/$n"
+  printf '{{\n  "name": "%s",\n  "version": "%s"\n}}\n' "$n" "$v" > "$p/lib/node_modules/$n/package.json"
+  exit 0
+fi
+mkdir -p node_modules/left-pad && echo 'module.exports = 1' > node_modules/left-pad/index.js
+[ -f package-lock.json ] || printf '{{"lockfileVersion": 3}}\n' > package-lock.json
+"#,
+            log = log.display()
+        ),
+    );
+    executable(
+        &bin.join("composer"),
+        &format!(
+            "#!/bin/sh\nprintf 'composer %s: %s\\n' \"$PWD\" \"$*\" >> {}\nmkdir -p vendor && echo '<?php' > vendor/autoload.php\n",
+            log.display()
+        ),
+    );
+    write(d, "app/package.json", "{\"name\": \"app\"}\n");
+    write(d, "site/composer.json", "{}\n");
+    write(d, "site/composer.lock", "{\"packages\": []}\n");
+    write(
+        d,
+        "inventory/hosts.yml",
+        "all:\n  hosts:\n    me: {ssh_host: 127.0.0.1}\n",
+    );
+    write(
+        d,
+        "site.yml",
+        &format!(
+            "- hosts: all\n  state:\n    - npm: {d}/app\n      production: true\n      executable: {d}/bin/npm\n    - composer: {d}/site\n      no_scripts: true\n    - npm: [\"left-pad@1.3.0\"]\n      prefix: {d}/prefix\n      executable: {d}/bin/npm\n",
+            d = d.display()
+        ),
+    );
+    let apply = [
+        "apply", "site.yml", "--local", "-l", "me", "--color", "never",
+    ];
+    let diff = [
+        "diff",
+        "site.yml",
+        "--local",
+        "-l",
+        "me",
+        "--exit-code",
+        "--color",
+        "never",
+    ];
+    let first = play(d, &bin, &apply).code(0);
+    assert!(
+        first
+            .stdout
+            .contains(&format!("+ create npm {}/app", d.display())),
+        "{}",
+        first.stdout
+    );
+    let app = d.join("app");
+    let site = d.join("site");
+    let want_log = format!(
+        "npm {app}: install --no-audit --no-fund --omit=dev\ncomposer {site}: install --no-interaction --no-progress --no-dev --no-scripts --optimize-autoloader\nnpm /: install -g --prefix {d}/prefix --no-audit --no-fund left-pad@1.3.0\n",
+        app = app.display(),
+        site = site.display(),
+        d = d.display()
+    );
+    assert_eq!(read(&log), want_log);
+    // the sha256 recorded is the lock's the install left
+    assert_eq!(
+        read(&app.join("node_modules/.play-npm")),
+        format!(
+            "sha256 {}\nargs --omit=dev\n",
+            sha256(&app.join("package-lock.json"))
+        )
+    );
+    assert_eq!(
+        read(&site.join("vendor/.play-composer")),
+        format!(
+            "sha256 {}\nargs --no-dev --no-scripts --optimize-autoloader\n",
+            sha256(&site.join("composer.lock"))
+        )
+    );
+    // converged: the probe runs neither tool
+    play(d, &bin, &diff).code(0);
+    assert_eq!(read(&log), want_log);
+    // a new composer.lock: that project alone, again
+    write(d, "site/composer.lock", "{\"packages\": [1]}\n");
+    let again = play(d, &bin, &diff).code(2);
+    assert!(
+        again
+            .stdout
+            .contains("composer.lock changed since the last install"),
+        "{}",
+        again.stdout
+    );
+    play(d, &bin, &apply).code(0);
+    let log_now = read(&log);
+    assert_eq!(
+        log_now.strip_prefix(&want_log),
+        Some(
+            format!(
+                "composer {}: install --no-interaction --no-progress --no-dev --no-scripts --optimize-autoloader\n",
+                site.display()
+            )
+            .as_str()
+        ),
+        "{log_now}"
+    );
+    play(d, &bin, &diff).code(0);
+}
