@@ -56,6 +56,7 @@ fn sha256(p: &Path) -> String {
 /// recorded sha256 is the lock's after the install), then the probe, which runs neither tool,
 /// finds them converged; a changed composer.lock installs that project again, alone. A global
 /// package is installed where `prefix` says and its version read back from its package.json.
+/// The npm project is `nobody`'s: npm runs and its lock is read as that user.
 #[test]
 fn projects_install_once_and_again_when_their_lock_changes() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -66,7 +67,7 @@ fn projects_install_once_and_again_when_their_lock_changes() {
         &bin.join("npm"),
         &format!(
             r#"#!/bin/sh
-printf 'npm %s: %s\n' "$PWD" "$*" >> {log}
+printf 'npm %s %s: %s\n' "$(id -un)" "$PWD" "$*" >> {log}
 if [ "$2" = -g ]; then
   p=$4 n=${{7%@*}} v=${{7##*@}}
   mkdir -p "$p/lib/node_modules/$n"
@@ -87,7 +88,23 @@ mkdir -p node_modules/left-pad && echo 'module.exports = 1' > node_modules/left-
         ),
     );
     write(d, "app/package.json", "{\"name\": \"app\"}\n");
+    // the project is `nobody`'s, and npm runs as it (as root: through runuser)
+    for (p, mode) in [(d, "0755"), (&d.join("app"), "0755")] {
+        Command::new("chmod")
+            .args([mode, &p.display().to_string()])
+            .status()
+            .expect("chmod");
+    }
+    Command::new("chown")
+        .args(["-R", "nobody", &d.join("app").display().to_string()])
+        .status()
+        .expect("chown");
     write(d, "site/composer.json", "{}\n");
+    std::fs::write(&log, "").expect("log");
+    Command::new("chmod")
+        .args(["0666", &log.display().to_string()])
+        .status()
+        .expect("chmod");
     write(d, "site/composer.lock", "{\"packages\": []}\n");
     write(
         d,
@@ -98,7 +115,7 @@ mkdir -p node_modules/left-pad && echo 'module.exports = 1' > node_modules/left-
         d,
         "site.yml",
         &format!(
-            "- hosts: all\n  state:\n    - npm: {d}/app\n      production: true\n      executable: {d}/bin/npm\n    - composer: {d}/site\n      no_scripts: true\n    - npm: [\"left-pad@1.3.0\"]\n      prefix: {d}/prefix\n      executable: {d}/bin/npm\n",
+            "- hosts: all\n  state:\n    - npm: {d}/app\n      production: true\n      user: nobody\n      executable: {d}/bin/npm\n    - composer: {d}/site\n      no_scripts: true\n    - npm: [\"left-pad@1.3.0\"]\n      prefix: {d}/prefix\n      executable: {d}/bin/npm\n",
             d = d.display()
         ),
     );
@@ -126,7 +143,7 @@ mkdir -p node_modules/left-pad && echo 'module.exports = 1' > node_modules/left-
     let app = d.join("app");
     let site = d.join("site");
     let want_log = format!(
-        "npm {app}: install --no-audit --no-fund --omit=dev\ncomposer {site}: install --no-interaction --no-progress --no-dev --no-scripts --optimize-autoloader\nnpm /: install -g --prefix {d}/prefix --no-audit --no-fund left-pad@1.3.0\n",
+        "npm nobody {app}: install --no-audit --no-fund --omit=dev\ncomposer {site}: install --no-interaction --no-progress --no-dev --no-scripts --optimize-autoloader\nnpm root /: install -g --prefix {d}/prefix --no-audit --no-fund left-pad@1.3.0\n",
         app = app.display(),
         site = site.display(),
         d = d.display()

@@ -85,16 +85,25 @@ pub fn seen(layout: &Layout, observed: &super::Observed, dir: &str) -> Option<Se
     }
 }
 
-/// Shell text printing the sha256 of the first lock file that exists, else `missing`, into
-/// `$rs` (`fail`: what runs when sha256sum fails).
-fn lock_sum(layout: &Layout, dir: &str, fail: &str) -> String {
+/// Shell text setting `$rs` to the sha256 of the first lock file that exists, else `missing`
+/// (`fail`: what runs when sha256sum fails). `user`: in the apply step, the file is read as
+/// the project's user (`play_as`), so root follows no link that user placed there.
+fn lock_sum(layout: &Layout, dir: &str, fail: &str, user: Option<&str>) -> String {
     let files: Vec<String> = layout
         .lock_paths(dir)
         .iter()
         .map(|p| shell_quote(p))
         .collect();
+    let read = match user {
+        None => "rs=$(sha256sum < \"$f\")".to_string(),
+        // a name with a backslash or a line break is printed `\HEX  NAME`
+        Some(u) => format!(
+            "rs=$(play_as {} sha256sum -- \"$f\") && rs=${{rs#\\\\}}",
+            shell_quote(u)
+        ),
+    };
     format!(
-        "rs=missing\nfor f in {}; do if [ -f \"$f\" ]; then rs=$(sha256sum < \"$f\") || {fail}; rs=${{rs%% *}}; break; fi; done\n",
+        "rs=missing\nfor f in {}; do if [ -f \"$f\" ]; then {read} || {fail}; rs=${{rs%% *}}; break; fi; done\n",
         files.join(" ")
     )
 }
@@ -111,7 +120,7 @@ pub fn probe_fragment(layout: &Layout, dir: &str) -> String {
         "printf '{tag}\\0%s\\0' {q}\nif [ -d {installed} ]; then printf 'd\\0'; else printf '%s\\0' -; fi\ncat {state} 2>/dev/null\nprintf '\\0'\n{sum}printf '%s\\0' \"$rs\"\n",
         tag = layout.tag,
         q = shell_quote(dir),
-        sum = lock_sum(layout, dir, "rs=missing"),
+        sum = lock_sum(layout, dir, "rs=missing", None),
     )
 }
 
@@ -207,7 +216,7 @@ pub fn apply_fragment(
         d = shell_quote(dir),
         u = shell_quote(user.unwrap_or_default()),
     ));
-    s.push_str(&lock_sum(layout, dir, &format!("play_fail {i}")));
+    s.push_str(&lock_sum(layout, dir, &format!("play_fail {i}"), user));
     let attrs = Attrs {
         owner: None,
         group: None,
@@ -327,6 +336,13 @@ mod tests {
             .find("for f in '/srv/my app/a.lock' '/srv/my app/a.json'")
             .unwrap_or(0);
         assert!(run < sum, "{f}");
+        // read as the project's user: root follows no link of theirs
+        assert!(
+            f.contains(
+                "then rs=$(play_as app sha256sum -- \"$f\") && rs=${rs#\\\\} || play_fail 2;"
+            ),
+            "{f}"
+        );
         assert!(
             f.contains("printf 'sha256 %s\\nargs %s\\n' \"$rs\" --x > \"$t\" || play_fail 2"),
             "{f}"
