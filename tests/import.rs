@@ -444,6 +444,67 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
     drop(tmp);
 }
 
+/// Ansible's `npm` (RocketChat's three forms: a global name, a name at a version into a node
+/// prefix's `lib`, a project's dependencies) and `composer`'s install (trellis' templated flags)
+/// are `npm:` and `composer:` entries that `play check` accepts; `composer config` stays a
+/// command saying why.
+#[test]
+fn npm_and_composer_import_as_their_kinds_and_check_clean() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  vars:
+    node_prefix: /usr/local/n/versions/node/14.21.3
+    npm_version: 6.14.0
+    app: /srv/app
+    no_scripts: false
+  tasks:
+    - name: n
+      npm: name=n global=yes executable=/usr/bin/npm
+    - name: npm at a version
+      npm:
+        name: npm
+        version: "{{ npm_version }}"
+        path: "{{ node_prefix }}/lib"
+        executable: "{{ node_prefix }}/bin/npm"
+    - name: The bundle's dependencies
+      npm:
+        path: "{{ app }}/bundle/programs/server"
+        production: true
+        executable: "{{ node_prefix }}/bin/npm"
+      become: true
+      become_user: rocketchat
+    - name: Auth
+      composer:
+        command: config
+        arguments: --auth http-basic.example.org u p
+        working_dir: /srv/site
+    - name: Install Composer dependencies
+      composer:
+        no_scripts: "{{ no_scripts }}"
+        classmap_authoritative: yes
+        working_dir: /srv/site/
+"#,
+        ),
+    ]);
+    let pb = checked_site(
+        &out,
+        &[
+            "- npm: n\n      executable: /usr/bin/npm\n",
+            "- npm: \"npm@{{ npm_version }}\"\n      prefix: \"{{ node_prefix }}\"\n      executable: \"{{ node_prefix }}/bin/npm\"\n",
+            "- npm: \"{{ app }}/bundle/programs/server\"\n      production: true\n      executable: \"{{ node_prefix }}/bin/npm\"\n      user: rocketchat\n",
+            "- composer: /srv/site\n      no_scripts: \"{{ no_scripts }}\"\n      classmap_authoritative: true\n",
+            "# play import: composer → command (`composer config` acts once",
+        ],
+    );
+    assert!(
+        pb.contains("- command: composer config --no-interaction --auth"),
+        "{pb}"
+    );
+}
+
 /// trellis' deploy hooks: a `stat` looped over a list var of task files, then an include of
 /// `{{ X.item }}` looped over its results: the listed files that exist are followed.
 #[test]
