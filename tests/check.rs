@@ -409,6 +409,24 @@ fn check_one_host(site: &str) -> Run {
     play_in(d, &["check", "site.yml"])
 }
 
+/// `npm:` and `composer:`: a relative folder (read as a package name), a version range, a
+/// flag that is no boolean, each located; `node_modules` is the npm project's, while its folder
+/// may be another resource's (a checkout's).
+#[test]
+fn check_locates_bad_npm_and_composer() {
+    check_one_host("- hosts: all\n  state:\n    - npm: srv/app\n    - npm: [\"pm2@^5\"]\n    - composer: /srv/site\n      no_dev: maybe\n    - directory: /srv/app\n    - npm: /srv/app\n    - composer: /srv/app\n    - directory: /srv/app/node_modules\n")
+        .code(1)
+        .shows("site.yml:3")
+        .shows("`srv/app`: a folder (an absolute path), or a package NAME or NAME@VERSION")
+        .shows("site.yml:4")
+        .shows("`pm2@^5`")
+        .shows("site.yml:6")
+        .shows("no_dev must be true or false")
+        .shows("site.yml:10")
+        .shows("/srv/app/node_modules")
+        .shows("4 problem(s)");
+}
+
 /// `download:` (fetch kinds): a relative path, a bad sha256, a url play cannot fetch, an
 /// unknown `from`, each located.
 #[test]
