@@ -425,6 +425,10 @@ fn check_locates_bad_npm_and_composer() {
         .shows("site.yml:10")
         .shows("/srv/app/node_modules")
         .shows("4 problem(s)");
+    // a program may restart on a project's install and on a global package
+    check_one_host("- hosts: all\n  state:\n    - git: /srv/app\n      repo: https://example.org/app.git\n    - npm: /srv/app\n    - composer: /srv/app\n    - npm: [pm2]\n    - program: web\n      command: /usr/bin/node /srv/app/server.js\n      restart_on: [/srv/app, pm2]\n")
+        .code(0)
+        .shows("0 problem(s)");
 }
 
 /// `download:` (fetch kinds): a relative path, a bad sha256, a url play cannot fetch, an
