@@ -1,14 +1,16 @@
-//! `npm:` and `composer:` applied for real on this machine (`play apply --local`): play's probe,
-//! apply script and state files, with fake `npm` and `composer` executables (sh scripts that log
-//! their arguments and fill `node_modules`/`vendor` as the real tools do) since neither tool is
-//! installed here and there is no registry to install from offline.
+//! `npm:` and `composer:` applied for real, on this machine (`play apply --local`) and on a lab
+//! host over SSH: play's probe, apply script and state files, with fake `npm` and `composer`
+//! executables (sh scripts that log their arguments and fill `node_modules`/`vendor` as the
+//! real tools do) since neither tool is installed here and there is no registry to install
+//! from offline.
 
 mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use support::project::{write_under as write, Run};
+use support::lab::Lab;
+use support::project::{write_under as write, Project, Run};
 
 /// `play ARGS` in `dir`, with `bin` first on PATH (where the fake `composer` is found).
 fn play(dir: &Path, bin: &Path, args: &[&str]) -> Run {
@@ -191,4 +193,71 @@ mkdir -p node_modules/left-pad && echo 'module.exports = 1' > node_modules/left-
         "{log_now}"
     );
     play(d, &bin, &diff).code(0);
+}
+
+/// The playbook of the lab test: a fake npm (written by the playbook itself), the lock written
+/// earlier in the same run, the project installed as `deploy`, a program watching it and one
+/// that does not.
+fn lab_yml(lock: &str) -> String {
+    format!(
+        r#"- hosts: lab
+  state:
+    - file: /usr/local/bin/npm
+      mode: "0755"
+      content: |
+        #!/bin/sh
+        printf '%s %s: %s\n' "$(id -un)" "$PWD" "$*" >> /srv/npm.log
+        mkdir -p node_modules/dep
+    - file: /srv/app/package-lock.json
+      owner: deploy
+      content: "{lock}\n"
+    - npm: /srv/app
+      production: true
+      user: deploy
+    - program: nodeapp
+      command: /bin/sleep 100000
+      restart_on: [/srv/app]
+    - program: bystander
+      command: /bin/sleep 100000
+"#
+    )
+}
+
+/// Over SSH with become: the project is installed as its user with `npm ci` (the lock the same
+/// run wrote), its watcher restarts; converged, the probe runs no npm; a new lock written in the
+/// same run is "known after" it and installs again, restarting the watcher alone.
+#[test]
+fn an_npm_project_installs_as_its_user_and_restarts_its_watcher() {
+    let lab = Lab::start("pkgs-npm", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/app && chown deploy /srv/app && : > /srv/npm.log && chmod 0666 /srv/npm.log && printf '{}' > /srv/app/package.json",
+    );
+    let log = || lab.sh("h1", "cat /srv/npm.log");
+    let line = "deploy /srv/app: ci --no-audit --no-fund --omit=dev\n";
+    let p = Project::new(&lab).file("n.yml", &lab_yml("v1"));
+    p.play(&["apply", "n.yml"])
+        .code(0)
+        .shows("+ create npm /srv/app");
+    assert_eq!(log(), line);
+    assert_eq!(
+        lab.sh("h1", "stat -c %U /srv/app/node_modules; cat /srv/app/node_modules/.play-npm; sha256sum < /srv/app/package-lock.json"),
+        format!("deploy\nsha256 {h}\nargs --omit=dev\n{h}  -\n", h = lab.sh("h1", "sha256sum < /srv/app/package-lock.json").split_whitespace().next().unwrap_or_default())
+    );
+    p.play(&["diff", "--exit-code", "n.yml"]).code(0);
+    assert_eq!(log(), line, "the probe runs no npm");
+
+    let (watcher, other) = (lab.pid("h1", "nodeapp"), lab.pid("h1", "bystander"));
+    let p = p.file("n.yml", &lab_yml("v2"));
+    p.play(&["apply", "n.yml"])
+        .code(0)
+        .shows("known after /srv/app/package-lock.json");
+    assert_eq!(log(), format!("{line}{line}"));
+    assert_ne!(lab.pid("h1", "nodeapp"), watcher, "the watcher restarts");
+    assert_eq!(
+        lab.pid("h1", "bystander"),
+        other,
+        "the other program does not"
+    );
+    p.play(&["diff", "--exit-code", "n.yml"]).code(0);
 }
