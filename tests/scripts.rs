@@ -127,6 +127,7 @@ fn dir(path: &str, presence: Presence, attrs: Attrs, force: bool) -> Resource {
         attrs,
         force,
         parent_of: None,
+        recurse: None,
     }))
 }
 

@@ -147,9 +147,12 @@ impl Wants {
     }
 
     /// What a rendered resource of the kinds of `resources::deploy` needs: its paths and its
-    /// part of the probe script (the other kinds need only their kind and key).
+    /// part of the probe script (the other kinds need only their kind and key, and a path
+    /// kind's fragment of its own when it has one).
     pub fn add_rendered(&mut self, d: &Desired) {
         if d.kind().def().plug != Plug::Deploy {
+            // A path kind's fragment of its own (a recursive folder's check of what is below).
+            deploy::add_probe(d, &mut self.extra.deploy);
             return;
         }
         for p in d.probe_paths() {

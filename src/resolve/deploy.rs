@@ -50,6 +50,17 @@ pub struct Base {
     pub key: String,
     pub attrs: Attrs,
     pub state: Option<String>,
+    /// A symbolic `mode` with `X` (`u=rwX,g=rX,o=rX`), which `attrs.mode` cannot hold: a kind
+    /// that takes it calls [`Base::take_mode_rule`]; left untaken, the entry's `mode` is an
+    /// error.
+    pub(super) mode_rule: std::rc::Rc<std::cell::Cell<Option<crate::resources::ModeRule>>>,
+}
+
+impl Base {
+    /// The entry's symbolic `mode` with `X`, if it has one (see [`crate::resources::ModeRule`]).
+    pub fn take_mode_rule(&self) -> Option<crate::resources::ModeRule> {
+        self.mode_rule.take()
+    }
 }
 
 impl Keys<'_> {

@@ -845,13 +845,26 @@ impl<'a> Resolver<'a> {
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
+        // A symbolic mode with `X` goes to the kinds that take it (see `Base::take_mode_rule`).
+        let mode_rule = std::rc::Rc::new(std::cell::Cell::new(None));
+        let mut rule_refused = None;
         let mode = match raw.get("mode") {
             None => None,
             Some(YValue::Number(n)) => {
                 Some(parse_mode(&n.to_string()).map_err(|m| fail("mode", m))?)
             }
             Some(YValue::String(m)) => match s("mode", Some(m))? {
-                Some(m) => Some(parse_mode(&m).map_err(|m| fail("mode", m))?),
+                Some(m) => match parse_mode(&m) {
+                    Ok(v) => Some(v),
+                    Err(e) => match crate::resources::ModeRule::parse(&m) {
+                        Ok(rule) => {
+                            mode_rule.set(Some(rule));
+                            rule_refused = Some(e);
+                            None
+                        }
+                        Err(_) => return Err(fail("mode", e)),
+                    },
+                },
                 None => None,
             },
             Some(_) => {
@@ -886,9 +899,14 @@ impl<'a> Resolver<'a> {
             key: path,
             attrs,
             state,
+            mode_rule: mode_rule.clone(),
         };
+        let desired = render(&k, base)?;
+        if let (Some(_), Some(e)) = (mode_rule.take(), rule_refused) {
+            return Err(fail("mode", e));
+        }
         Ok(Resource {
-            desired: render(&k, base)?,
+            desired,
             origin: entry.origin.clone(),
             sensitive: raw.sensitive.unwrap_or(false),
         })

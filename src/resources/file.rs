@@ -46,7 +46,11 @@ impl super::Spec for FileSpec {
     fn written(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.path.as_str())
     }
-    fn plan_path(&self, observed: &super::Observed) -> Option<Result<Option<Change>, PlanError>> {
+    fn plan_path(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Option<Result<Option<Change>, PlanError>> {
         Some(plan(self, &observed.path(&self.path)))
     }
     fn change_step(&self, change: &Change, expect: &str) -> Option<(String, Vec<u8>)> {

@@ -79,7 +79,8 @@ pub fn written_paths(resources: &[Resource]) -> Vec<&str> {
 /// The resources in the order their steps run, with a `directory:` for every missing-able
 /// parent no one declared (created root-owned 0755 when missing, left alone when present;
 /// shown in plans as `parent of …`). A declared `directory:` that is the parent of an earlier
-/// resource moves up to just before it. The root of a checkout, synced tree or release folder
+/// resource moves up to just before it, unless it sets what is below it (`recurse`): then it
+/// stays after what it holds, and its folder is added as a missing parent. The root of a checkout, synced tree or release folder
 /// is made by its own step, never as a parent.
 pub fn with_parents(resources: Vec<Resource>) -> Vec<Resource> {
     let declared: BTreeMap<String, usize> = resources
@@ -116,8 +117,11 @@ fn emit(
                 continue;
             }
             if let Some(&j) = declared.get(&a) {
-                emit(j, slots, declared, trees, made, out);
-                continue;
+                // A folder that sets what is below it stays after what it holds.
+                if !slots[j].as_ref().is_some_and(|d| d.desired.sets_below()) {
+                    emit(j, slots, declared, trees, made, out);
+                    continue;
+                }
             }
             made.insert(a.clone());
             out.push(Resource {
