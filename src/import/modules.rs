@@ -176,8 +176,18 @@ pub fn mode(v: &Value) -> Option<String> {
     if !s.is_empty() && s.len() <= 4 && s.chars().all(|c| ('0'..='7').contains(&c)) {
         Some(format!("{:0>4}", s))
     } else {
-        None
+        // a symbolic mode giving one mode to every path (`u=rwx,g=rx,o=rx`)
+        let rule = crate::resources::ModeRule::parse(s).ok()?;
+        rule.as_uniform().map(crate::resources::mode_str)
     }
+}
+
+/// A symbolic mode with `X` (`u=rwX,g=rX,o=rX`), which only a `directory:` takes.
+fn folder_mode(v: &Value) -> Option<String> {
+    let s = v.as_str()?.trim();
+    crate::resources::ModeRule::parse(s)
+        .ok()
+        .map(|_| s.to_string())
 }
 
 /// Quotes a word for `sh` (single quotes) unless it is safe as it is. A templated word is
@@ -204,10 +214,11 @@ fn owner_group_mode(t: &Task, r: &mut Res) {
         }
     }
     if let Some(m) = t.arg(&["mode"]) {
-        match mode(m) {
+        match mode(m).or_else(|| folder_mode(m).filter(|_| r.kind() == "directory")) {
             Some(m) => r.set("mode", m),
             None => r.notes.push(format!(
-                "mode `{}` not carried (play takes octal modes)",
+                "mode `{}` not carried (play takes octal modes, and symbolic ones that set \
+                 every class with `=`; `X` on a `directory:`)",
                 crate::yaml::to_string(m).trim()
             )),
         }
@@ -428,10 +439,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 _ => Res::new("file", path),
             };
             owner_group_mode(t, &mut r);
-            if recurse {
-                r.notes.push(
-                    "`recurse` not carried: play sets owner/group/mode on the folder itself".into(),
-                );
+            if recurse && r.kind() == "directory" {
+                r.set("recurse", true);
             }
             Resources(vec![r])
         }
@@ -1373,6 +1382,26 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         [pip, "install", rest @ ..] if pip.ends_with("/bin/pip") || pip.ends_with("/bin/pip3") => {
             pip_into_venv(pip, rest, t)?
         }
+        ["chown", "-R" | "--recursive", spec, p] if abs(p) && !spec.starts_with('-') => {
+            let (owner, group) = owner_group(spec)?;
+            let mut r = Res::new("directory", p.trim_end_matches('/'));
+            if let Some(o) = owner {
+                r.set("owner", o);
+            }
+            if let Some(g) = group {
+                r.set("group", g);
+            }
+            r.set("recurse", true);
+            r
+        }
+        ["chmod", "-R" | "--recursive", m, p] if abs(p) => {
+            let m = Value::String(m.to_string());
+            let m = mode(&m).or_else(|| folder_mode(&m))?;
+            let mut r = Res::new("directory", p.trim_end_matches('/'));
+            r.set("mode", m);
+            r.set("recurse", true);
+            r
+        }
         ["useradd", rest @ ..] => useradd(rest)?,
         ["groupadd", rest @ ..] => groupadd(rest)?,
         ["rm", "-f", p] if abs(p) && !p.ends_with('/') => {
@@ -1413,6 +1442,32 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
     r.comments
         .push(format!("play import: `{cmd}` → {}", r.kind()));
     Some(r)
+}
+
+/// `chown`'s `OWNER[:GROUP]` / `:GROUP` (a `:` inside `{{ }}` does not count): `None` for
+/// the forms play has no key for (`OWNER:` is the owner's login group, `OWNER.GROUP`).
+fn owner_group(spec: &str) -> Option<(Option<String>, Option<String>)> {
+    let mut depth = 0usize;
+    let mut colon = None;
+    let b = spec.as_bytes();
+    for i in 0..b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'{', Some(b'{')) => depth += 1,
+            (b'}', Some(b'}')) => depth = depth.saturating_sub(1),
+            (b':', _) if depth == 0 && colon.is_none() => colon = Some(i),
+            (b':' | b'.', _) if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    let word = |w: &str| (!w.is_empty()).then(|| w.to_string());
+    match colon {
+        None if !spec.contains('.') || spec.contains("{{") => Some((word(spec), None)),
+        None => None,
+        Some(i) => match (word(&spec[..i]), word(&spec[i + 1..])) {
+            (_, None) => None,
+            (o, g) => Some((o, g)),
+        },
+    }
 }
 
 /// `python3`, `python3.11`, `/usr/bin/python3` (an interpreter, not an option).
@@ -2366,7 +2421,18 @@ mod tests {
             ("file", "path=/srv/app/current src=/srv/r/1 state=link", "link=/srv/app/current target=/srv/r/1"),
             ("file", "path=/etc/old.conf state=absent", "file=/etc/old.conf state=absent"),
             ("file", "path=/var/log/x.log state=touch", "file=/var/log/x.log"),
-            ("file", "path=/etc/app owner=app recurse=yes", "directory=/etc/app owner=app"),
+            ("file", "path=/etc/app owner=app recurse=yes", "directory=/etc/app owner=app recurse=true"),
+            ("file", "path=/srv/s state=directory mode=u=rwX,g=rX,o=rX recurse=yes", "directory=/srv/s mode=u=rwX,g=rX,o=rX recurse=true"),
+            ("file", "path=/srv/s state=directory mode=u=rwx,g=rx,o=rx", "directory=/srv/s mode='0755'"),
+            ("command", "chown -R {{ u }}:{{ u }} {{ p }}/{{ u }}", "directory='{{ p }}/{{ u }}' owner='{{ u }}' group='{{ u }}' recurse=true"),
+            ("command", "chown -R www-data /srv/app/", "directory=/srv/app owner=www-data recurse=true"),
+            ("command", "chown -R :www-data /srv/app", "directory=/srv/app group=www-data recurse=true"),
+            ("command", "chown -R app: /srv/app", "command='chown -R app: /srv/app' [command]"),
+            ("command", "chown -R /srv/app", "command=chown -R /srv/app [command]"),
+            ("command", "chown -R app:app /srv/*", "command=chown -R app:app /srv/* [command]"),
+            ("command", "chmod -R u=rwX,g=rX,o= /srv/app", "directory=/srv/app mode=u=rwX,g=rX,o= recurse=true"),
+            ("command", "chmod -R 755 /srv/app", "directory=/srv/app mode='0755' recurse=true"),
+            ("command", "chmod -R g+w /srv/app", "command=chmod -R g+w /srv/app [command]"),
             ("git", "repo=https://x/y.git dest=/srv/src version=main", "git=/srv/src repo=https://x/y.git version=main"),
             ("user", "name=app shell=/bin/bash groups=adm,www-data system=yes", "user=app shell=/bin/bash groups=- adm\n- www-data system=true"),
             ("group", "name=app system=yes", "group=app system=true"),
@@ -2617,5 +2683,10 @@ mod tests {
         assert_eq!(mode(&Value::Number(755.into())).as_deref(), Some("0755"));
         assert_eq!(mode(&Value::String("0640".into())).as_deref(), Some("0640"));
         assert_eq!(mode(&Value::String("u=rwx,g=rx".into())), None);
+        assert_eq!(
+            mode(&Value::String("u=rwx,g=rx,o=rx".into())).as_deref(),
+            Some("0755")
+        );
+        assert_eq!(mode(&Value::String("u=rwX,g=rX,o=rX".into())), None);
     }
 }
