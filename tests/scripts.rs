@@ -12,11 +12,12 @@ use play::apply::{self, ApplyOutcome};
 use play::probe::{self, ProbeError, ProbeRequest, Wants};
 // Hostile names and binary contents cannot be written in a playbook's YAML: these tests
 // build the path kinds' specs themselves (not `resources::example`).
-use play::resources::directory::DirectorySpec;
+use play::resources::directory::{DirectorySpec, Tree};
 use play::resources::file::FileSpec;
 use play::resources::link::LinkSpec;
 use play::resources::{
-    self, Action, Attrs, Change, Content, Desired, Observed, Origin, PathKind, Presence, Resource,
+    self, Action, Attrs, Change, Content, Desired, ModeRule, Observed, Origin, PathKind, Presence,
+    Resource,
 };
 
 /// Names that break naive scripts. None of them may be executed or mangled.
@@ -614,6 +615,101 @@ fn owner_and_group_by_name() {
         let md = fs::symlink_metadata(p(n)).unwrap();
         assert_eq!((md.uid(), md.gid()), (0, 0), "{n}");
     }
+}
+
+#[test]
+fn a_recursive_tree_with_hostile_names_converges_through_no_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    // Root's victims outside the tree, and links to them inside it.
+    fs::write(p("victim"), "secret").unwrap();
+    fs::set_permissions(p("victim"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::create_dir(p("vdir")).unwrap();
+    fs::set_permissions(p("vdir"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::create_dir(p("tree")).unwrap();
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let sub = d.join("tree").join(format!("d{i}"));
+        fs::create_dir(&sub).unwrap();
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o700)).unwrap();
+        let f = sub.join(name);
+        fs::write(&f, "x").unwrap();
+        fs::set_permissions(
+            &f,
+            fs::Permissions::from_mode(if i % 2 == 0 { 0o600 } else { 0o700 }),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(p("victim"), sub.join(format!("{name}.link"))).unwrap();
+    }
+    std::os::unix::fs::symlink(p("vdir"), d.join("tree/vdir")).unwrap();
+    let rs = vec![res(Desired::Directory(DirectorySpec {
+        path: p("tree"),
+        presence: Presence::Present,
+        attrs: Attrs {
+            owner: Some("daemon".into()),
+            group: Some("daemon".into()),
+            mode: Some(0o755),
+        },
+        force: false,
+        parent_of: None,
+        recurse: Some(Tree {
+            mode: Some(ModeRule::parse("u=rwX,g=rX,o=rX").unwrap()),
+        }),
+    }))];
+    let changes = converge(d, &rs);
+    assert_eq!(changes.len(), 1);
+    let n = HOSTILE.len();
+    let details = &changes[0].details;
+    assert!(
+        details.contains(&format!(
+            "owner of {} paths below {} → daemon",
+            3 * n + 1,
+            p("tree")
+        )),
+        "{details:?}"
+    );
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let sub = d.join("tree").join(format!("d{i}"));
+        let md = fs::metadata(sub.join(name)).unwrap();
+        let want = if i % 2 == 0 { 0o644 } else { 0o755 };
+        assert_eq!((md.uid(), md.mode() & 0o7777), (1, want), "{name:?}");
+        assert_eq!(fs::metadata(&sub).unwrap().mode() & 0o7777, 0o755);
+        let link = fs::symlink_metadata(sub.join(format!("{name}.link"))).unwrap();
+        assert_eq!(link.uid(), 1, "the link itself changes owner");
+    }
+    for (v, m) in [("victim", 0o600), ("vdir", 0o700)] {
+        let md = fs::metadata(p(v)).unwrap();
+        assert_eq!(
+            (md.uid(), md.mode() & 0o7777),
+            (0, m),
+            "{v} is never reached"
+        );
+    }
+    no_pwned(d);
+}
+
+/// The mode setter of a recursive folder's step, handed a name that became a link after
+/// `find` listed it (the race it is built for): it opens without following and skips it.
+#[test]
+fn the_recursive_mode_setter_never_follows_a_name_swapped_for_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("victim"), "secret").unwrap();
+    fs::set_permissions(d.join("victim"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(d.join("plain"), "x").unwrap();
+    fs::set_permissions(d.join("plain"), fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(d.join("victim"), d.join("swapped")).unwrap();
+    let out = Command::new("perl")
+        .args(["-e", apply::FCHMOD, "0755"])
+        .args(["0644"; 8])
+        .args(["./swapped", "./plain", "./gone"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let mode = |n: &str| fs::metadata(d.join(n)).unwrap().mode() & 0o7777;
+    assert_eq!(mode("victim"), 0o600);
+    assert_eq!(mode("plain"), 0o644);
 }
 
 #[test]

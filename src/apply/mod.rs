@@ -523,7 +523,7 @@ impl Builder {
             self.run(
                 i,
                 &format!(
-                    "find -P . -mindepth 1 {test} -execdir perl -e {} 0{:o} {} {{}} +",
+                    "find -P . -ignore_readdir_race -mindepth 1 {test} -execdir perl -e {} 0{:o} {} {{}} +",
                     shell_quote(FCHMOD),
                     rule.folder,
                     files.join(" ")
@@ -773,7 +773,7 @@ pub fn folder(i: usize, path: &str, attrs: &Attrs) -> String {
 /// The `perl` of [`Builder::folder_tree`]: `perl -e FCHMOD FOLDER_MODE MODE0..MODE7 NAME…`
 /// sets each NAME (in the working folder) to the mode its type and old execute bits give,
 /// opening it without following a link and setting the mode on what it opened.
-const FCHMOD: &str = r#"use Fcntl; my $d = oct shift; my @f = map { oct } splice(@ARGV, 0, 8); my $bad = 0;
+pub const FCHMOD: &str = r#"use Fcntl; my $d = oct shift; my @f = map { oct } splice(@ARGV, 0, 8); my $bad = 0;
 for my $n (@ARGV) {
   my $h;
   unless (sysopen($h, $n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) {

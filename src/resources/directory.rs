@@ -117,7 +117,8 @@ pub fn below_from_record(found: Option<&str>) -> Below {
     let (letters, status) = found.rsplit_once('/').unwrap_or((found, "?"));
     if status != "0" {
         return Below::Unknown(format!(
-            "not all paths below could be read (find exit {status})"
+            "not all paths below could be read, or the owner or group is not on the host yet \
+             (find exit {status})"
         ));
     }
     let count = |c: char| letters.chars().filter(|l| *l == c).count();
@@ -391,7 +392,7 @@ pub fn probe_fragment(spec: &DirectorySpec) -> Option<String> {
     let q = shell_quote(&spec.path);
     Some(format!(
         "printf '{TREE_RECORD}\\0%s\\0' {q}\nif [ -d {q} ] && ! [ -L {q} ]; then \
-         s=$(find -P {q} -mindepth 1 {} 2>/dev/null; printf '/%s' \"$?\"); else s=/0; fi\n\
+         s=$(find -P {q} -ignore_readdir_race -mindepth 1 {} 2>/dev/null; printf '/%s' \"$?\"); else s=/0; fi\n\
          printf '%s\\0' \"$s\"\n",
         tests.join(" , ")
     ))
