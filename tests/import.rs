@@ -1400,3 +1400,47 @@ fn a_relative_source_imports_as_the_absolute_one() {
     assert_eq!(rel_state, abs_state);
     assert_eq!(rel_md, abs_md);
 }
+
+/// Code4Maine-beehve's idiom: a folder, its user, files in it, then `file: owner=… mode=755`
+/// and `shell: chown -R U:U DIR` on it. Imported as one recursive `directory:` at the place of
+/// the last (after the user and the files), the folder's own mode not carried (noted), it
+/// converges on a host in one apply with everything below owned by the user.
+#[test]
+fn a_chown_r_after_its_user_and_files_converges_as_a_recursive_folder() {
+    let lab = Lab::start("recurse-import", 1);
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  vars:
+    app: beeapp
+    base: /srv
+  tasks:
+    - name: Ensure the project directory exists
+      file: state=directory path={{base}}/{{app}}
+    - user: name={{app}} shell=/bin/sh
+    - file: state=directory path={{base}}/{{app}}/.pip
+    - copy: content="[global]\n" dest={{base}}/{{app}}/.pip/pip.conf
+    - file: group={{app}} owner={{app}} mode=755 state=directory path={{base}}/{{app}}
+    - shell: chown -R {{app}}:{{app}} {{base}}/{{app}}
+"#,
+    )]);
+    let site = checked_site(&out, &["recurse: true"]);
+    assert_eq!(site.matches("- command:").count(), 0, "{site}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("mode `'0755'` of the folder itself not carried"),
+        "{md}"
+    );
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cd /srv/beeapp && stat -c '%n %U %G' . .pip .pip/pip.conf"
+        ),
+        ". beeapp beeapp\n.pip beeapp beeapp\n.pip/pip.conf beeapp beeapp\n"
+    );
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+}

@@ -946,8 +946,14 @@ impl Conversion {
                     }
                 }
             }
-            // a command or venv keeps the later place (what it reads is declared before it)
-            let later = matches!(self.containers[c].items[i].res.kind(), "command" | "venv");
+            // a command or venv keeps the later place (what it reads is declared before it), and
+            // so does a recursive folder (`chown -R` after the user and the files it covers)
+            let recursive = |x: usize| {
+                self.containers[c].items[x].res.get("recurse") == Some(&Value::Bool(true))
+            };
+            let later = matches!(self.containers[c].items[i].res.kind(), "command" | "venv")
+                || recursive(i)
+                || recursive(j);
             let (keep, drop) = if later { (i, j) } else { (j, i) };
             let dropped = self.containers[c].items[drop].clone();
             let kept = &mut self.containers[c].items[keep];
