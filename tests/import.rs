@@ -1407,7 +1407,7 @@ fn a_relative_source_imports_as_the_absolute_one() {
 /// converges on a host in one apply with everything below owned by the user.
 #[test]
 fn a_chown_r_after_its_user_and_files_converges_as_a_recursive_folder() {
-    let lab = Lab::start("recurse-import", 1);
+    let lab = Lab::start("recurse-chown-import", 1);
     let (_tmp, out) = import_files(&[(
         "site.yml",
         r#"- hosts: lab
