@@ -409,7 +409,9 @@ pub fn from_entry(
     if let Some(r) = &rule {
         attrs.mode = Some(r.folder);
     }
-    let recurse = recurse.then(|| Tree {
+    // Nothing to set below without an owner, group or mode.
+    let managed = attrs.owner.is_some() || attrs.group.is_some() || attrs.mode.is_some();
+    let recurse = (recurse && managed).then(|| Tree {
         mode: rule.or(attrs.mode.map(ModeRule::uniform)),
     });
     Ok(super::Desired::Directory(DirectorySpec {
