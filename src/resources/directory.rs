@@ -285,6 +285,14 @@ impl super::Spec for DirectorySpec {
     fn sets_below(&self) -> bool {
         self.recurse.is_some() && self.presence == Presence::Present
     }
+    fn below(&self) -> Option<(&Attrs, Option<ModeRule>)> {
+        let tree = self.recurse.as_ref().filter(|_| self.sets_below())?;
+        Some((&self.attrs, tree.mode))
+    }
+    fn path_attrs(&self) -> Option<(&Attrs, Option<bool>)> {
+        (self.presence == Presence::Present && self.parent_of.is_none())
+            .then_some((&self.attrs, Some(true)))
+    }
     fn plan_path(
         &self,
         observed: &super::Observed,

@@ -34,6 +34,9 @@ impl super::Spec for FileSpec {
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         super::accounts::pair(&self.attrs.owner, &self.attrs.group)
     }
+    fn path_attrs(&self) -> Option<(&super::Attrs, Option<bool>)> {
+        (self.presence == super::Presence::Present).then_some((&self.attrs, Some(false)))
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path

@@ -288,6 +288,18 @@ pub trait Spec {
     fn sets_below(&self) -> bool {
         false
     }
+    /// The owner, group and mode it gives everything below its folder (a `directory:` with
+    /// `recurse`): a resource below it declaring others is a problem of `play check`
+    /// ([`tree::overlaps`]).
+    fn below(&self) -> Option<(&Attrs, Option<ModeRule>)> {
+        None
+    }
+    /// The owner, group and mode it gives its own path, and what stands there: `Some(true)` a
+    /// folder, `Some(false)` a file, `None` a link (no mode of its own). `None` for the kinds
+    /// that give none.
+    fn path_attrs(&self) -> Option<(&Attrs, Option<bool>)> {
+        None
+    }
     /// What `play check --show` prints below its line (a file's attributes and text
     /// content; `sensitive`: its content withheld).
     fn shown(&self, _sensitive: bool) -> Vec<String> {
@@ -626,6 +638,16 @@ impl Desired {
     /// See [`Spec::sets_below`].
     pub fn sets_below(&self) -> bool {
         each_spec!(self, s => s.sets_below())
+    }
+
+    /// See [`Spec::below`].
+    pub fn below(&self) -> Option<(&Attrs, Option<ModeRule>)> {
+        each_spec!(self, s => s.below())
+    }
+
+    /// See [`Spec::path_attrs`].
+    pub fn path_attrs(&self) -> Option<(&Attrs, Option<bool>)> {
+        each_spec!(self, s => s.path_attrs())
     }
 
     /// See [`Spec::tree_root`].

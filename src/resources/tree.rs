@@ -186,7 +186,7 @@ pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
             owners.push((normalize(&root), why, r));
         }
     }
-    let mut out = Vec::new();
+    let mut out = below_conflicts(resources);
     for r in resources {
         let d = &r.desired;
         if !d.kind().is_path() {
@@ -205,6 +205,71 @@ pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
                     d.kind(),
                     d.key(),
                     owner.origin
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Resources below a folder that sets the owner, group or mode of everything below it
+/// (`recurse`) which declare another for their own path: each run would set it one way, then
+/// the other. Each is (where the inner resource is declared, the message).
+fn below_conflicts(resources: &[Resource]) -> Vec<(super::Origin, String)> {
+    let mut out = Vec::new();
+    for outer in resources {
+        let Some((want, rule)) = outer.desired.below() else {
+            continue;
+        };
+        for r in resources {
+            let d = &r.desired;
+            let Some((have, held)) = d.path_attrs() else {
+                continue;
+            };
+            if std::ptr::eq(outer, r) || !is_under(d.key(), outer.desired.key()) {
+                continue;
+            }
+            let mut differ = Vec::new();
+            for (what, a, b) in [
+                ("owner", &have.owner, &want.owner),
+                ("group", &have.group, &want.group),
+            ] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    if a != b {
+                        differ.push(format!("{what} `{a}` (the folder's: `{b}`)"));
+                    }
+                }
+            }
+            if let (Some(m), Some(rule), Some(folder)) = (have.mode, rule, held) {
+                let given = rule.apply(folder, m);
+                if given != m {
+                    differ.push(format!(
+                        "mode `{}` (the folder's gives it `{}`)",
+                        super::mode_str(m),
+                        super::mode_str(given)
+                    ));
+                }
+            }
+            if let (Some((_, inner)), Some(outer_rule)) = (d.below(), rule) {
+                if inner.is_some_and(|i| i != outer_rule) {
+                    differ.push("another mode for what is below it".into());
+                }
+            }
+            if differ.is_empty() {
+                continue;
+            }
+            out.push((
+                r.origin.clone(),
+                format!(
+                    "{} {} lies below {} {}, which sets the owner, group and mode of everything \
+                     below it (`recurse`, declared at {}), and declares another {}: the host \
+                     would never converge — declare the same, or the folder without `recurse`",
+                    d.kind(),
+                    d.key(),
+                    outer.desired.kind(),
+                    outer.desired.key(),
+                    outer.origin,
+                    differ.join(", ")
                 ),
             ));
         }
@@ -327,5 +392,48 @@ mod tests {
     fn absent_resources_need_no_parents() {
         let f = example("file: /gone/x\nstate: absent").expect("a file");
         assert_eq!(keys(&with_parents(vec![f])), vec!["file /gone/x"]);
+    }
+
+    #[test]
+    fn a_resource_below_a_recursive_folder_must_declare_what_the_folder_gives_it() {
+        let folder =
+            "- directory: /srv/app\n  owner: app\n  mode: u=rwX,g=rX,o=rX\n  recurse: true\n";
+        let with = |more: &str| crate::resources::example::resources(&format!("{folder}{more}"));
+        // What the folder gives them, or nothing of it, or outside it: fine.
+        with(
+            "- file: /srv/app/ok.conf\n  owner: app\n  mode: '0644'\n\
+             - file: /srv/app/run.sh\n  mode: '0755'\n\
+             - link: /srv/app/cur\n  target: /x\n  owner: app\n\
+             - directory: /srv/app/data\n\
+             - file: /srv/other.conf\n  owner: root\n  mode: '0600'\n",
+        )
+        .expect("no conflict");
+        for (more, says) in [
+            (
+                "- file: /srv/app/secret.conf\n  owner: root\n  mode: '0600'\n",
+                "file /srv/app/secret.conf lies below directory /srv/app, which sets the owner, \
+                 group and mode of everything below it (`recurse`, declared at ",
+            ),
+            (
+                "- file: /srv/app/secret.conf\n  owner: root\n  mode: '0600'\n",
+                "declares another owner `root` (the folder's: `app`), mode `0600` (the folder's \
+                 gives it `0644`): the host would never converge",
+            ),
+            (
+                "- directory: /srv/app/data\n  mode: '0700'\n",
+                "mode `0700` (the folder's gives it `0755`)",
+            ),
+            (
+                "- link: /srv/app/l\n  target: /x\n  owner: root\n",
+                "link /srv/app/l lies below directory /srv/app",
+            ),
+            (
+                "- directory: /srv/app/data\n  owner: app\n  mode: '0755'\n  recurse: true\n",
+                "another mode for what is below it",
+            ),
+        ] {
+            let e = with(more).expect_err(more).to_string();
+            assert!(e.contains(says), "{e}");
+        }
     }
 }
