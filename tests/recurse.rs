@@ -85,11 +85,17 @@ fn a_recursive_owner_and_mode_never_go_through_a_link() {
         "h1",
         "umask 077; printf x > /srv/site/sub/new.txt; chown deploy /srv/site/sub/new.txt",
     );
-    p.play(&["diff", "site.yml", "--exit-code"])
+    p.play(&["diff", "site.yml", "--exit-code", "--out", "plan.json"])
         .code(2)
         .shows("owner of 1 path below /srv/site → www-data")
         .shows("group of 1 path below /srv/site → www-data")
         .shows("mode of 1 path below /srv/site");
+    // A saved plan is stale once what differs below the folder changes (its counts: the
+    // probe lists no paths).
+    lab.sh("h1", "chmod 600 /srv/site/sub/b.txt");
+    p.play(&["apply", "--plan", "plan.json"])
+        .code(1)
+        .shows("stale");
     p.play(&["apply", "site.yml"]).code(0);
     assert_eq!(
         lab.sh("h1", "stat -c '%U %G %a' /srv/site/sub/new.txt"),
