@@ -285,6 +285,29 @@ impl super::Spec for DirectorySpec {
     fn sets_below(&self) -> bool {
         self.recurse.is_some() && self.presence == Presence::Present
     }
+    fn shown(&self, _sensitive: bool) -> Vec<String> {
+        let a = &self.attrs;
+        let line = |mode: Option<String>| -> String {
+            [
+                a.owner.as_ref().map(|o| format!("owner {o}")),
+                a.group.as_ref().map(|g| format!("group {g}")),
+                mode.map(|m| format!("mode {m}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
+        };
+        let mut out: Vec<String> = vec![line(a.mode.map(mode_str))];
+        if let Some(tree) = self.recurse.as_ref().filter(|_| self.sets_below()) {
+            out.push(format!(
+                "below it (recurse): {}",
+                line(tree.mode.as_ref().map(rule_text))
+            ));
+        }
+        out.retain(|l| !l.is_empty());
+        out
+    }
     fn below(&self) -> Option<(&Attrs, Option<ModeRule>)> {
         let tree = self.recurse.as_ref().filter(|_| self.sets_below())?;
         Some((&self.attrs, tree.mode))
@@ -688,5 +711,24 @@ mod tests {
         assert!(!f.contains("-group"), "{f}");
         s.presence = Presence::Absent;
         assert_eq!(probe_fragment(&s), None);
+    }
+
+    #[test]
+    fn check_show_says_what_a_recursive_folder_sets_below_it() {
+        let mut s = spec(Presence::Present, false, managed());
+        assert_eq!(
+            super::super::Spec::shown(&s, false),
+            vec!["owner deploy, mode 0750"]
+        );
+        s.recurse = Some(Tree {
+            mode: Some(ModeRule::parse("u=rwX,g=rX,o=").unwrap()),
+        });
+        assert_eq!(
+            super::super::Spec::shown(&s, false),
+            vec![
+                "owner deploy, mode 0750",
+                "below it (recurse): owner deploy, mode folders 0750, files 0640 (0750 when executable)"
+            ]
+        );
     }
 }
