@@ -1386,6 +1386,9 @@ mod tests {
         assert_eq!(r.apply(false, 0o001), 0o640);
         assert_eq!(r.apply(false, 0o010), 0o650);
         assert_eq!(ModeRule::parse("a=rX").unwrap().apply(false, 0o100), 0o555);
+        // (the example of docs/playbooks.md)
+        let r = ModeRule::parse("u=rw,g=rX,o=rX").unwrap();
+        assert_eq!(r.apply(false, 0o700), 0o644);
         for bad in [
             "u+x,g=r,o=r",
             "u=rws,g=r,o=r",
