@@ -108,8 +108,9 @@ fn a_recursive_owner_and_mode_never_go_through_a_link() {
 fn a_racing_owner_swapping_names_for_links_gets_nothing_through_them() {
     let lab = Lab::start("recurse-race", 1);
     victim_and_tree(&lab, "/srv/race");
-    // deploy keeps swapping each of its files for a link to /etc/victim and back (new files
-    // are 0600: every apply has modes to set).
+    // deploy keeps swapping each of its files for a link to /etc/victim and back: new files
+    // are its own and 0600, so every apply has owners and modes to set; the group keeps
+    // deploy's write access to the tree.
     lab.sh(
         "h1",
         "su -s /bin/sh deploy -c 'cd /srv/race; umask 077; i=0; while [ $i -lt 4000 ]; do
@@ -120,16 +121,22 @@ fn a_racing_owner_swapping_names_for_links_gets_nothing_through_them() {
     );
     let p = Project::new(&lab).file(
         "site.yml",
-        "- hosts: lab\n  state:\n    - directory: /srv/race\n      owner: deploy\n      mode: u=rwX,g=rX,o=rX\n      recurse: true\n",
+        "- hosts: lab\n  state:\n    - directory: /srv/race\n      owner: www-data\n      group: deploy\n      mode: u=rwX,g=rwX,o=rX\n      recurse: true\n",
     );
     for round in 0..30 {
         // Whatever the step meets (a name gone or swapped between find and perl is skipped),
         // the victim never changes.
+        // (each run fails its check after the apply: the owner keeps making new files)
         let _ = p.play(&["apply", "site.yml"]);
         assert_eq!(
-            lab.sh("h1", "stat -c '%U %a' /etc/victim"),
-            "root 600\n",
-            "round {round}: a mode went through a link"
+            lab.sh("h1", "stat -c '%U %G %a' /etc/victim"),
+            "root root 600\n",
+            "round {round}: an owner or mode went through a link"
         );
     }
+    // The race was run: deploy's files were set again and again.
+    assert_eq!(
+        lab.sh("h1", "stat -c '%U %G %a' /srv/race"),
+        "www-data deploy 775\n"
+    );
 }
