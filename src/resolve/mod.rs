@@ -593,6 +593,7 @@ impl<'a> Resolver<'a> {
                 r,
                 host,
                 resolver: self,
+                mode_rule: std::cell::Cell::new(None),
             };
             return Ok(keys(&k)?.into_iter().map(|name| (kind, name)).collect());
         }
@@ -612,6 +613,7 @@ impl<'a> Resolver<'a> {
                 r,
                 host,
                 resolver: self,
+                mode_rule: std::cell::Cell::new(None),
             };
             let sensitive = entry.raw.sensitive.unwrap_or(false);
             return Ok((render(&k)?.into_iter())
@@ -921,8 +923,8 @@ impl<'a> Resolver<'a> {
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
-        // A symbolic mode with `X` goes to the kinds that take it (see `Base::take_mode_rule`).
-        let mode_rule = std::rc::Rc::new(std::cell::Cell::new(None));
+        // A symbolic mode with `X` goes to the kinds that take it (see `Keys::take_mode_rule`).
+        let mut mode_rule = None;
         let mut rule_refused = None;
         let mode = match raw.get("mode") {
             None => None,
@@ -934,7 +936,7 @@ impl<'a> Resolver<'a> {
                     Ok(v) => Some(v),
                     Err(e) => match crate::resources::ModeRule::parse(&m) {
                         Ok(rule) => {
-                            mode_rule.set(Some(rule));
+                            mode_rule = Some(rule);
                             rule_refused = Some(e);
                             None
                         }
@@ -970,15 +972,15 @@ impl<'a> Resolver<'a> {
             r,
             host,
             resolver: self,
+            mode_rule: std::cell::Cell::new(mode_rule),
         };
         let base = Base {
             key: path,
             attrs,
             state,
-            mode_rule: mode_rule.clone(),
         };
         let desired = render(&k, base)?;
-        if let (Some(_), Some(e)) = (mode_rule.take(), rule_refused) {
+        if let (Some(_), Some(e)) = (k.mode_rule.take(), rule_refused) {
             return Err(fail("mode", e));
         }
         Ok(Resource {

@@ -434,7 +434,7 @@ pub fn from_entry(
     k: &crate::resolve::Keys,
     b: crate::resolve::Base,
 ) -> Result<super::Desired, crate::resolve::ResolveError> {
-    let rule = b.take_mode_rule();
+    let rule = k.take_mode_rule();
     let recurse = k.boolean("recurse")?.unwrap_or(false);
     let mut attrs = b.attrs;
     if let Some(r) = &rule {

@@ -339,9 +339,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// The spec of a `download:` entry, its errors located at their keys (the registry line's
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
-    let Base {
-        key, attrs, state, ..
-    } = b;
+    let Base { key, attrs, state } = b;
     let raw = k.raw();
     let presence = k.presence(&state)?;
     let url = k.string("url")?.unwrap_or_default();

@@ -457,9 +457,7 @@ fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
 
 /// `git:` from its entry (its registry line's `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
-    let Base {
-        key, attrs, state, ..
-    } = b;
+    let Base { key, attrs, state } = b;
     let presence = k.presence(&state)?;
     let repo = k.string("repo")?.unwrap_or_default();
     if presence == Presence::Present {

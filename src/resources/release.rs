@@ -1153,9 +1153,7 @@ fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
 
 /// `release:` from its entry (its registry line's `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
-    let Base {
-        key, attrs, state, ..
-    } = b;
+    let Base { key, attrs, state } = b;
     k.no_state("release", &state)?;
     let source = source_of(k)?;
     let keep = match k.number("keep")? {

@@ -378,7 +378,6 @@ pub fn from_entry(
         key: name,
         mut attrs,
         state,
-        ..
     } = b;
     let raw = k.raw();
     let state = match state.as_deref() {

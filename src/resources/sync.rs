@@ -288,9 +288,7 @@ fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
 
 /// `sync:` from its entry (its registry line's `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
-    let Base {
-        key, attrs, state, ..
-    } = b;
+    let Base { key, attrs, state } = b;
     k.no_state("sync", &state)?;
     let src = k.string("src")?.unwrap_or_default();
     let exclude = k.list("exclude")?.unwrap_or_default();

@@ -297,9 +297,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// The spec of a `user:` entry, its errors located at their keys (the registry line's
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
-    let Base {
-        key, attrs, state, ..
-    } = b;
+    let Base { key, attrs, state } = b;
     super::accounts::check_name("user", &key).map_err(|m| k.fail("user", m))?;
     if let Some(g) = &attrs.group {
         super::accounts::check_name("group", g).map_err(|m| k.fail("group", m))?;
