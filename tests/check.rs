@@ -428,6 +428,23 @@ fn check_locates_bad_apt_sources() {
         .shows("nope.asc");
 }
 
+/// `apt_source:` keys from a URL: a URL play cannot fetch, a bad `key_sha256`, `key` and
+/// `key_url` together, `key_sha256` without `key_url`, each located.
+#[test]
+fn check_locates_bad_apt_source_keys() {
+    let good = "ab".repeat(32);
+    check_one_host(&format!("- hosts: all\n  state:\n    - apt_source: a\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key_url: ftp://x/k.asc\n    - apt_source: b\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key_url: http://x/k.asc\n      key_sha256: abc\n    - apt_source: c\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key: k.asc\n      key_url: http://x/k.asc\n    - apt_source: d\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key_sha256: {good}\n"))
+        .code(1)
+        .shows("site.yml:7")
+        .shows("url `ftp://x/k.asc`: only http://, https:// and file:// URLs")
+        .shows("site.yml:13")
+        .shows("sha256 `abc`: 64 hexadecimal digits")
+        .shows("site.yml:14")
+        .shows("one of `key` (a file of files/) and `key_url`, not both")
+        .shows("site.yml:20")
+        .shows("`key_sha256` checks the key fetched from `key_url`");
+}
+
 /// `venv:` (fetch kinds): a relative path, a specifier play cannot compare, a relative
 /// requirements file, each located.
 #[test]

@@ -34,6 +34,7 @@ pub mod replace;
 // fetch kinds
 pub mod apt_source;
 pub mod download;
+pub mod fetch;
 pub mod venv;
 
 use std::collections::BTreeMap;
