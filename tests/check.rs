@@ -445,6 +445,22 @@ fn check_locates_bad_apt_source_keys() {
         .shows("`key_sha256` checks the key fetched from `key_url`");
 }
 
+/// `file:` with `copy_of`: a relative source, a folder, the file itself, and `copy_of` with
+/// `content`, each located.
+#[test]
+fn check_locates_bad_copies() {
+    check_one_host("- hosts: all\n  state:\n    - file: /etc/a\n      copy_of: srv/a\n    - file: /etc/b\n      copy_of: /srv/b/\n    - file: /etc/c\n      copy_of: /etc/c\n    - file: /etc/d\n      copy_of: /srv/d\n      content: x\n")
+        .code(1)
+        .shows("site.yml:4")
+        .shows("copy_of: path `srv/a` must be absolute")
+        .shows("site.yml:6")
+        .shows("`/srv/b/` names a folder; copy_of copies one file")
+        .shows("site.yml:8")
+        .shows("copy_of: /etc/c is the file itself")
+        .shows("site.yml:9")
+        .shows("a file takes one of `content`, `src`, `template`, `copy_of`, not several");
+}
+
 /// `venv:` (fetch kinds): a relative path, a specifier play cannot compare, a relative
 /// requirements file, each located.
 #[test]

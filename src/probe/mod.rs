@@ -147,15 +147,18 @@ impl Wants {
     }
 
     /// What a rendered resource of the kinds of `resources::deploy` needs: its paths and its
-    /// part of the probe script (the other kinds need only their kind and key).
+    /// part of the probe script; the other kinds need their kind and key, and the paths they
+    /// read besides it (a file's `copy_of`).
     pub fn add_rendered(&mut self, d: &Desired) {
-        if d.kind().def().plug != Plug::Deploy {
-            return;
-        }
+        let deploy = d.kind().def().plug == Plug::Deploy;
         for p in d.probe_paths() {
-            self.add_path(p, false);
+            if deploy || p != d.key() {
+                self.add_path(p, false);
+            }
         }
-        deploy::add_probe(d, &mut self.extra.deploy);
+        if deploy {
+            deploy::add_probe(d, &mut self.extra.deploy);
+        }
     }
 
     /// The folders above `written` paths (missing parents are planned from the same probe:

@@ -88,7 +88,7 @@ mod tests {
         assert!(f.contains("curl -fsS -L"), "{f}");
         assert!(!f.contains("sha256sum"), "{f}");
         let f = fill(2, "file:///k", &"ab".repeat(32), "/k");
-        assert!(!f.contains("wget"), "{f}");
+        assert!(!f.contains("wget -q"), "{f}");
         assert!(f.contains("sha256sum < \"$t\""), "{f}");
         assert!(f.contains("play_fail 2"), "{f}");
     }

@@ -304,6 +304,12 @@ pub trait Spec {
     fn creates(&self) -> Option<&str> {
         None
     }
+    /// A path of the host its step reads (a file's `copy_of`): when an earlier change of this
+    /// run writes that path, or a tree holding it, its outcome is known only after that step
+    /// ([`tree::mark_after`]).
+    fn reads(&self) -> Option<&str> {
+        None
+    }
     /// Trees it owns whole, each with why (a synced tree it deletes in, a release's
     /// `current/`): a resource of a path inside one would never converge (`play check`).
     fn owned_trees(&self) -> Vec<(String, String)> {
@@ -620,6 +626,11 @@ impl Desired {
     /// See [`Spec::creates`].
     pub fn creates(&self) -> Option<&str> {
         each_spec!(self, s => s.creates())
+    }
+
+    /// See [`Spec::reads`].
+    pub fn reads(&self) -> Option<&str> {
+        each_spec!(self, s => s.reads())
     }
 
     /// See [`Spec::owned_trees`].
