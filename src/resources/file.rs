@@ -177,6 +177,9 @@ impl super::Spec for FileSpec {
         if !attrs.is_empty() {
             out.push(attrs.join(", "));
         }
+        if let Some(src) = &self.copy_of {
+            out.push(format!("a copy of {src} (on the host)"));
+        }
         match self.content.as_ref().map(|c| std::str::from_utf8(&c.bytes)) {
             Some(_) if sensitive => out.push("| (sensitive content)".into()),
             Some(Ok(text)) => out.extend(text.lines().map(|l| format!("| {l}"))),
@@ -537,6 +540,11 @@ mod tests {
         );
         let binary = spec(Presence::Present, Some(b"\xff"), Attrs::default());
         assert_eq!(binary.shown(false), ["| (binary content)"]);
+        let copy = FileSpec {
+            copy_of: Some("/srv/a".into()),
+            ..spec(Presence::Present, None, Attrs::default())
+        };
+        assert_eq!(copy.shown(false), ["a copy of /srv/a (on the host)"]);
     }
 
     fn copy(presence: Presence, attrs: Attrs) -> FileSpec {
