@@ -880,7 +880,7 @@ fn imported_forms_converge_on_a_host() {
 /// no `command:` is written, and a second `diff --exit-code` finds nothing to do.
 #[test]
 fn keys_from_urls_and_remote_copies_import_as_native_kinds_and_converge() {
-    let lab = Lab::start("keys-import", 1);
+    let lab = Lab::start("keys-imported", 1);
     support::apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
     lab.sh(
         "h1",
