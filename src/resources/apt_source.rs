@@ -252,8 +252,7 @@ fn fetch_op(
 fn fill_key(i: usize, spec: &AptSourceSpec, url: &str) -> String {
     let path = spec.key_path();
     format!(
-        "{}
-if ! grep -q -e '^-----BEGIN PGP PUBLIC KEY BLOCK-----' \"$t\"; then printf '%s: not an ASCII-armored OpenPGP key (apt reads only armored keys from a .asc file; give a binary key as an armored file of files/ with `key:`): %s left untouched\\n' {} {} >&2; play_fail {i}; fi",
+        "{}\nif ! grep -q -e '^-----BEGIN PGP PUBLIC KEY BLOCK-----' \"$t\"; then printf '%s: not an ASCII-armored OpenPGP key (apt reads only armored keys from a .asc file; give a binary key as an armored file of files/ with `key:`): %s left untouched\\n' {} {} >&2; play_fail {i}; fi",
         super::fetch::fill(i, url, &spec.key_sha256, &path),
         shell_quote(url),
         shell_quote(&path),
