@@ -2259,7 +2259,7 @@ fn map_apt_key_url(t: &Task, url: &str) -> Mapped {
          apt reads a `.asc` key there only ASCII-armored; fetched while missing (no `sha256`: \
          add one to have it checked and refreshed); \
          `apt-get update` runs with the next `apt_source:` change"
- .into(),
+        .into(),
     );
     if let Some(id) = t.arg_str(&["id"]) {
         r.notes.push(format!(
