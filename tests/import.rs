@@ -873,6 +873,69 @@ fn imported_forms_converge_on_a_host() {
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 }
 
+/// Apt keys from URLs and copies of files already on the host import as native kinds and
+/// converge on a real host: `apt_key: url=` → a `download:` into /etc/apt/trusted.gpg.d/,
+/// `deb822_repository` with a `signed_by` URL → an `apt_source:` with `key_url`, `copy` with
+/// `remote_src` → a `file:` with `copy_of` (of a file a `get_url` of the same run fetches);
+/// no `command:` is written, and a second `diff --exit-code` finds nothing to do.
+#[test]
+fn keys_from_urls_and_remote_copies_import_as_native_kinds_and_converge() {
+    let lab = Lab::start("keys-imported", 1);
+    support::apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
+    lab.sh(
+        "h1",
+        "rm -f /etc/apt/sources.list.d/play-test.list && mkdir -p /srv/keys /tmp/kg && chmod 700 /tmp/kg && gpg --homedir /tmp/kg --batch --quiet --passphrase '' --quick-gen-key 'k <k@example.invalid>' ed25519 sign never && gpg --homedir /tmp/kg --batch --armor --export > /srv/keys/k.asc && printf 'tool\\n' > /srv/keys/tool",
+    );
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  tasks:
+    - apt_key: url=file:///srv/keys/k.asc state=present
+    - deb822_repository:
+        name: local
+        types: deb
+        uris: file:/srv/repo
+        suites: ./
+        trusted: yes
+        signed_by: file:///srv/keys/k.asc
+    - apt: name=hello-play update_cache=yes
+    - get_url: url=file:///srv/keys/tool dest=/srv/keys/tool.dl
+    - copy: src=/srv/keys/tool.dl dest=/usr/local/bin/keys-tool remote_src=yes mode=0755
+"#,
+    )]);
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    let site = read(&p.path("playbooks/site.yml"));
+    assert_eq!(site.matches("- command:").count(), 0, "{site}");
+    assert!(
+        site.contains("- download: /etc/apt/trusted.gpg.d/k.asc"),
+        "{site}"
+    );
+    assert!(site.contains("key_url: file:///srv/keys/k.asc"), "{site}");
+    assert!(site.contains("copy_of: /srv/keys/tool.dl"), "{site}");
+    p.play(&["apply", "playbooks/site.yml"])
+        .code(0)
+        .shows("(known after download /srv/keys/tool.dl)");
+    let key = lab.sh("h1", "cat /srv/keys/k.asc");
+    assert_eq!(lab.sh("h1", "cat /etc/apt/trusted.gpg.d/k.asc"), key);
+    assert_eq!(lab.sh("h1", "cat /etc/apt/keyrings/local.asc"), key);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /usr/local/bin/keys-tool; stat -c %a /usr/local/bin/keys-tool"
+        ),
+        "tool\n755\n"
+    );
+    assert_eq!(
+        support::apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "1.0".into()))
+    );
+    let run = p
+        .play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+}
+
 /// `vars:` of `include_role`, `include_tasks`, a block and a task (issue 15: mangaki's
 /// `include_role: utils/cron` twice with other vars): the tasks go to a file of their own under
 /// `included/`, included with those vars (an inner include's win), so every value Ansible

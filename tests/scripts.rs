@@ -108,6 +108,7 @@ fn file(path: &str, content: Option<&[u8]>, attrs: Attrs) -> Resource {
         }),
         attrs,
         validate: None,
+        copy_of: None,
     }))
 }
 
@@ -118,6 +119,7 @@ fn absent_file(path: &str) -> Resource {
         content: None,
         attrs: Attrs::default(),
         validate: None,
+        copy_of: None,
     }))
 }
 
@@ -1617,4 +1619,73 @@ fn a_file_swapped_with_a_link_while_it_is_fetched_is_never_read_through() {
         read.iter().all(|&c| c >= 3) && refused.iter().all(|&c| c >= 3),
         "the race did not happen: read {read:?}, refused {refused:?}"
     );
+}
+
+/// A `file:` with `copy_of` (built as the other path kinds here, for hostile names): each copy
+/// converges from its source on the host (a second plan is empty); a source swapped for a link
+/// to a root-only file after the probe, in a folder another user owns, is never read through:
+/// the step fails and the copy keeps what it had.
+#[test]
+fn a_copy_of_a_host_file_converges_and_never_reads_through_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    for f in ["src", "dst", "home/app"] {
+        fs::create_dir_all(p(f)).unwrap();
+    }
+    let copy = |dest: &str, src: &str| {
+        res(Desired::File(FileSpec {
+            path: dest.into(),
+            presence: Presence::Present,
+            content: None,
+            attrs: mode(0o640),
+            validate: None,
+            copy_of: Some(src.into()),
+        }))
+    };
+    let mut rs = Vec::new();
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let src = p(&format!("src/{name}"));
+        fs::write(&src, format!("content {i}\n")).unwrap();
+        rs.push(copy(&p(&format!("dst/{name}")), &src));
+    }
+    let changes = converge(d, &rs);
+    assert_eq!(changes.len(), HOSTILE.len());
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let dest = p(&format!("dst/{name}"));
+        assert_eq!(
+            fs::read(&dest).unwrap(),
+            format!("content {i}\n").as_bytes()
+        );
+        assert_eq!(perm(&dest), 0o640);
+    }
+    no_pwned(d);
+    no_temp_files(d);
+    // A new source content is copied again.
+    fs::write(p("src/plain"), "changed\n").unwrap();
+    let changes = converge(d, &rs);
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(fs::read(p("dst/plain")).unwrap(), b"changed\n");
+
+    // The app user's folder: the source becomes a link to a root-only file after the probe.
+    fs::write(p("secret"), "SECRET\n").unwrap();
+    fs::set_permissions(p("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(p("home/app/cert"), "CERT\n").unwrap();
+    give_to_nobody(&p("home/app/cert"));
+    give_to_nobody(&p("home/app"));
+    let rs = vec![copy(&p("out"), &p("home/app/cert"))];
+    let obs = probe_in(d, &rs);
+    let changes = plan(&rs, &obs);
+    assert_eq!(changes.len(), 1);
+    fs::remove_file(p("home/app/cert")).unwrap();
+    std::os::unix::fs::symlink(p("secret"), p("home/app/cert")).unwrap();
+    let (outcome, _) = apply_in(d, &rs, &changes);
+    let (step, why) = outcome.failed.expect("the copy's step fails");
+    assert_eq!(step, 0);
+    assert!(
+        why.contains("a symbolic link; play does not copy through it"),
+        "{why}"
+    );
+    assert!(!Path::new(&p("out")).exists());
+    no_temp_files(d);
 }

@@ -702,6 +702,34 @@ pub fn fetched_file(
     b.script
 }
 
+/// Step lines copying the host's file `src` to `path` with `attrs` (a `file:`'s `copy_of`):
+/// [`fetched_file`] whose fill reads `src` in a subshell that enters its folder with
+/// `play_enter` (no link another user could swap is followed on the way) and reads the name
+/// with `dd iflag=nofollow,nonblock` after checking it is a regular file, not a link (so root
+/// never reads through a link the folder's owner put there); `expect` as there. No stdin.
+pub fn copied_file(
+    i: usize,
+    path: &str,
+    attrs: &Attrs,
+    src: &str,
+    expect: &str,
+) -> (String, Vec<u8>) {
+    let (dir, name) = split(src);
+    let (s, d, n) = (
+        shell_quote(src),
+        shell_quote(&dir),
+        shell_quote(&format!("./{name}")),
+    );
+    let fill = format!(
+        "( play_enter {d} || exit 1
+           if [ -L {n} ]; then printf '%s: a symbolic link; play does not copy through it\\n' {s} >&2; exit 1; fi
+           if ! [ -f {n} ]; then printf '%s: not a regular file (missing?); nothing to copy\\n' {s} >&2; exit 1; fi
+           dd if={n} iflag=nofollow,nonblock bs=64k status=none > \"$t\"
+) || play_fail {i}"
+    );
+    (fetched_file(i, path, attrs, &fill, expect, ""), Vec::new())
+}
+
 /// Step lines writing `bytes` to `path` with `attrs` and their stdin
 /// ([`Builder::write_file`]: the content travels on stdin, `expect` as there).
 pub fn streamed_file(

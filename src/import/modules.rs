@@ -343,13 +343,7 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 return LeftOut("copy without `dest`".into());
             };
             if t.arg_bool(&["remote_src"]) == Some(true) {
-                let src = t.arg_str(&["src"]).unwrap_or_default();
-                let mut r = Res::command(
-                    format!("cp -a {} {}", sh_quote(&src), sh_quote(&dest)),
-                    "copy remote_src",
-                );
-                r.set("creates", dest);
-                return Resources(vec![r]);
+                return map_copy_remote(t, ctx, &dest);
             }
             if let Some(content) = t.arg(&["content"]) {
                 let mut r = Res::new("file", dest);
@@ -828,22 +822,24 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 r.set("unless", format!("! apt-key list 2>/dev/null | grep -q {}", sh_quote(id)));
                 return Resources(vec![r]);
             } else if let Some(url) = t.arg_str(&["url"]) {
-                match t.arg_str(&["keyring"]) {
-                    Some(k) => {
-                        let mut r = Res::command(
-                            format!("curl -fsSL {} | gpg --dearmor > {}", sh_quote(&url), sh_quote(&k)),
-                            "apt_key",
-                        );
-                        r.set("creates", k);
-                        return Resources(vec![r]);
-                    }
-                    None => Res::command(format!("curl -fsSL {} | apt-key add -", sh_quote(&url)), "apt_key"),
-                }
+                // a keyring of its own: a binary one, made by gpg on the host
+                let Some(k) = t.arg_str(&["keyring"]) else {
+                    return map_apt_key_url(t, &url);
+                };
+                let mut r = Res::command(
+                    format!("curl -fsSL {} | gpg --dearmor > {}", sh_quote(&url), sh_quote(&k)),
+                    "apt_key",
+                );
+                r.comments[0] = "play import: apt_key with `keyring` → command (gpg --dearmor makes the binary keyring)".into();
+                r.set("creates", k);
+                return Resources(vec![r]);
             } else if let (Some(server), Some(id)) = (t.arg_str(&["keyserver"]), &id) {
-                Res::command(
+                let mut r = Res::command(
                     format!("apt-key adv --keyserver {} --recv-keys {}", sh_quote(&server), sh_quote(id)),
                     "apt_key",
-                )
+                );
+                r.comments[0] = "play import: apt_key from a keyserver → command (play fetches keys from URLs only)".into();
+                r
             } else {
                 return LeftOut("apt_key without `url` or `keyserver`".into());
             };
@@ -2235,8 +2231,7 @@ pub fn deb_line(repo: &str) -> Option<(String, String, Vec<String>)> {
     Some((uri.clone(), suite, components))
 }
 
-/// deb822_repository → `apt_source:`; a `signed_by` URL fetched by a command into
-/// /etc/apt/trusted.gpg.d first (play's `key:` takes a file of files/).
+/// deb822_repository → `apt_source:`; a `signed_by` URL is its `key_url` (fetched by the host).
 fn map_deb822(t: &Task) -> Mapped {
     let Some(name) = t.arg_str(&["name"]) else {
         return Mapped::LeftOut("deb822_repository without `name`".into());
@@ -2280,16 +2275,10 @@ fn map_deb822(t: &Task) -> Mapped {
     let mut out = Vec::new();
     if let Some(sb) = t.arg_str(&["signed_by"]) {
         if sb.contains("://") {
-            let dest = format!("/etc/apt/trusted.gpg.d/{key}.asc");
-            let mut k = Res::command(
-                format!("curl -fsSL -o {} {}", sh_quote(&dest), sh_quote(&sb)),
-                "deb822_repository signed_by URL",
-            );
-            k.set("creates", dest);
-            k.comments.push(
-                "the key is trusted for every source (play's `key:` takes a file of files/: put the key there to sign this source only)".into(),
-            );
-            out.push(k);
+            r.set("key_url", sb);
+            r.notes.push(format!(
+                "the key from `signed_by` is fetched by the host into /etc/apt/keyrings/{key}.asc while it is missing (no `key_sha256`: add one to have it checked and refreshed); it must be ASCII-armored"
+            ));
         } else {
             r.notes.push(
                 "`signed_by` not carried: put the key in files/ and name it as `key:`".into(),
@@ -2311,6 +2300,94 @@ fn map_deb822(t: &Task) -> Mapped {
     );
     out.push(r);
     Mapped::Resources(out)
+}
+
+/// `apt_key: url=U` (no `keyring`) → `download: /etc/apt/trusted.gpg.d/NAME.asc`: a key for
+/// every source, as `apt-key add` makes it, fetched by the host while missing. NAME: the URL's
+/// host and file name (`nginx.org-nginx_signing`).
+fn map_apt_key_url(t: &Task, url: &str) -> Mapped {
+    let name = key_name(url);
+    let mut r = Res::new("download", format!("/etc/apt/trusted.gpg.d/{name}.asc"));
+    r.set("url", url);
+    r.notes.push(
+        "written to /etc/apt/trusted.gpg.d/ (apt trusts it for every source, as `apt-key add` did); \
+         apt reads a `.asc` key there only ASCII-armored; fetched while missing (no `sha256`: \
+         add one to have it checked and refreshed); \
+         `apt-get update` runs with the next `apt_source:` change"
+        .into(),
+    );
+    if let Some(id) = t.arg_str(&["id"]) {
+        r.notes.push(format!(
+            "`id: {id}` not checked: play does not compare a key's fingerprint (pin its bytes with `sha256`)"
+        ));
+    }
+    ignored(t, &mut r, &["validate_certs"]);
+    Mapped::Resources(vec![r])
+}
+
+/// A key file name from a key's URL: its host, then its file name without extension
+/// (`https://nginx.org/keys/nginx_signing.key` → `nginx.org-nginx_signing`); a templated URL
+/// gives its literal parts.
+fn key_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let file = path.rsplit('/').find(|p| !p.is_empty()).unwrap_or("");
+    let stem = file.split_once('.').map_or(file, |(s, _)| s);
+    let parts: Vec<String> = [host, stem]
+        .iter()
+        .map(|p| sanitize(p, "_-."))
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.join("-") {
+        n if n.is_empty() => "key".into(),
+        n => n,
+    }
+}
+
+/// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host); a
+/// folder (`src` ending in `/`) or `force: no` (copied only while DEST is missing) stay a
+/// guarded `cp -a`.
+fn map_copy_remote(t: &Task, ctx: &Ctx, dest: &str) -> Mapped {
+    let src = t.arg_str(&["src"]).unwrap_or_default();
+    let why = if src.ends_with('/') || ctx.src_dirs.contains(&src) {
+        Some("a folder (`copy_of` copies one file)")
+    } else if t.arg_bool(&["force"]) == Some(false) {
+        Some("`force: no`: copied only while the destination is missing (`copy_of` keeps it equal to the source)")
+    } else if src.is_empty() {
+        Some("no `src`")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        let mut r = Res::command(
+            format!("cp -a {} {}", sh_quote(&src), sh_quote(dest)),
+            "copy remote_src",
+        );
+        r.comments[0] = format!("play import: copy remote_src → command ({why})");
+        r.set("creates", dest);
+        return Mapped::Resources(vec![r]);
+    }
+    let mut r = Res::new("file", destination(ctx, dest, Some(&src)));
+    r.set("copy_of", src);
+    if t.arg_str(&["mode"]).as_deref() == Some("preserve") {
+        r.notes.push(
+            "`mode: preserve` not carried: the copy keeps its own mode (0644 when new); give `mode:`"
+                .into(),
+        );
+    } else {
+        owner_group_mode(t, &mut r);
+    }
+    validate(t, &mut r);
+    ignored(
+        t,
+        &mut r,
+        &["backup", "directory_mode", "follow", "local_follow"],
+    );
+    r.notes.push(
+        "`copy_of`: the source is read on the host (a symbolic link as source is refused, Ansible follows it)"
+            .into(),
+    );
+    Mapped::Resources(vec![r])
 }
 
 /// A sources.list.d file name from a repo line, as Ansible derives it (approximately).
@@ -2417,6 +2494,11 @@ mod tests {
             ("copy", "src=logo.png dest=/etc/app/ mode=644", "file=/etc/app/logo.png src=logo.png mode='0644'"),
             ("copy", "content=hi dest=/etc/motd", "file=/etc/motd content=hi"),
             ("copy", "src=static/ dest=/srv/static", "sync=/srv/static src=static"),
+            // remote_src: a file of the host → copy_of; a folder or `force: no` stay commands
+            ("copy", "src='{{ d }}/dehydrated' dest=/usr/local/bin/dehydrated remote_src=true owner=root mode=0755", "file=/usr/local/bin/dehydrated copy_of='{{ d }}/dehydrated' owner=root mode='0755'"),
+            ("copy", "src=/etc/ssl/site.crt dest=/etc/app/ remote_src=yes", "file=/etc/app/site.crt copy_of=/etc/ssl/site.crt"),
+            ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes mode=preserve", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
+            ("copy", "src=/srv/a.example dest=/srv/a remote_src=yes force=no", "command=cp -a /srv/a.example /srv/a creates=/srv/a [command]"),
             ("file", "path=/srv/app state=directory owner=app mode=0755", "directory=/srv/app owner=app mode='0755'"),
             ("file", "path=/srv/app/current src=/srv/r/1 state=link", "link=/srv/app/current target=/srv/r/1"),
             ("file", "path=/etc/old.conf state=absent", "file=/etc/old.conf state=absent"),
@@ -2530,8 +2612,15 @@ mod tests {
             ("apt_repository", "repo='deb [signed-by=/k.gpg] https://x/ stable main' filename=x", "file=/etc/apt/sources.list.d/x.list content=|\n  deb [signed-by=/k.gpg] https://x/ stable main | command=apt-get update on_change=- /etc/apt/sources.list.d/x.list [command]"),
             ("apt_repository", "repo='{{ mongodb_apt_repo }}'", "file=/etc/apt/sources.list.d/mongodb_apt_repo.list content=|\n  {{ mongodb_apt_repo }} | command=apt-get update on_change=- /etc/apt/sources.list.d/mongodb_apt_repo.list [command]"),
             ("apt_repository", "repo=ppa:certbot/certbot", "command=add-apt-repository -y ppa:certbot/certbot unless=ls /etc/apt/sources.list.d/ | grep -q certbot-certbot [command]"),
-            ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "command=curl -fsSL -o /etc/apt/trusted.gpg.d/pgdg.asc https://x/ACCC4CF8.asc creates=/etc/apt/trusted.gpg.d/pgdg.asc [command] | apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main"),
-            ("apt_key", "url=https://x/key.asc id=ABCD1234", "command=curl -fsSL https://x/key.asc | apt-key add - unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi ABCD1234 [command]"),
+            // a signed_by URL: the source's key_url, fetched by the host
+            ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main key_url=https://x/ACCC4CF8.asc"),
+            // apt_key from a URL → a download into trusted.gpg.d, named by the URL's host and file
+            ("apt_key", "url=https://x/key.asc id=ABCD1234", "download=/etc/apt/trusted.gpg.d/x-key.asc url=https://x/key.asc"),
+            ("apt_key", "url=https://nginx.org/keys/nginx_signing.key state=present", "download=/etc/apt/trusted.gpg.d/nginx.org-nginx_signing.asc url=https://nginx.org/keys/nginx_signing.key"),
+            ("apt_key", "url=https://download.docker.com/linux/debian/gpg", "download=/etc/apt/trusted.gpg.d/download.docker.com-gpg.asc url=https://download.docker.com/linux/debian/gpg"),
+            // a keyring of its own, or a keyserver, stay commands
+            ("apt_key", "url=https://x/key.asc keyring=/usr/share/keyrings/x.gpg", "command=curl -fsSL https://x/key.asc | gpg --dearmor > /usr/share/keyrings/x.gpg creates=/usr/share/keyrings/x.gpg [command]"),
+            ("apt_key", "keyserver=keyserver.ubuntu.com id=0C49F3730359A14518585931BC711F9BA15703C6", "command=apt-key adv --keyserver keyserver.ubuntu.com --recv-keys 0C49F3730359A14518585931BC711F9BA15703C6 unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi A15703C6 [command]"),
             // lineinfile → line (regexp, text, absent, validate); backrefs and look-around stay commands
             ("lineinfile", "path=/etc/a line=x=1", "line=/etc/a text=x=1"),
             ("lineinfile", "path=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' line='PasswordAuthentication no' validate='sshd -t -f %s'", "line=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' text=PasswordAuthentication no validate=sshd -t -f %s"),

@@ -34,6 +34,7 @@ pub mod replace;
 // fetch kinds
 pub mod apt_source;
 pub mod download;
+pub mod fetch;
 pub mod venv;
 
 use std::collections::BTreeMap;
@@ -319,6 +320,12 @@ pub trait Spec {
     /// command's `creates`): resources below it are known only after that step, and its own
     /// outcome only after an earlier step changing that path or a tree holding it.
     fn creates(&self) -> Option<&str> {
+        None
+    }
+    /// A path of the host its step reads (a file's `copy_of`): when an earlier change of this
+    /// run writes that path, or a tree holding it, its outcome is known only after that step
+    /// ([`tree::mark_after`]).
+    fn reads(&self) -> Option<&str> {
         None
     }
     /// Trees it owns whole, each with why (a synced tree it deletes in, a release's
@@ -658,6 +665,11 @@ impl Desired {
     /// See [`Spec::creates`].
     pub fn creates(&self) -> Option<&str> {
         each_spec!(self, s => s.creates())
+    }
+
+    /// See [`Spec::reads`].
+    pub fn reads(&self) -> Option<&str> {
+        each_spec!(self, s => s.reads())
     }
 
     /// See [`Spec::owned_trees`].

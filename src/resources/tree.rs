@@ -150,9 +150,14 @@ pub fn is_implied(r: &Resource) -> bool {
 /// the probe saw that tree before the step that changes it, so what these changes do is known
 /// only when they run. Their steps re-examine the path then (every path step converges from
 /// what it meets) and the verify step checks the result.
+///
+/// A change whose step reads a path of the host (`Spec::reads`: a file's `copy_of`) is known
+/// after an earlier change writing that path, or a tree holding it.
 pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
     changes.sort_by_key(|c| c.index);
     let mut roots: Vec<(String, String)> = Vec::new();
+    // paths earlier changes write (a download, a file), each with its change's label
+    let mut written: Vec<(String, String)> = Vec::new();
     for c in changes.iter_mut() {
         let Some(res) = resources.get(c.index) else {
             continue;
@@ -163,6 +168,7 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
             None if c.kind.is_path() => res.desired.written().or(Some(c.key.as_str())),
             None => None,
         };
+        let label = format!("{} {}", c.kind, c.key);
         if let Some(p) = own {
             let deeper = |(root, _): &&(String, String)| {
                 is_under(p, root) || (creates.is_some() && normalize(p) == *root)
@@ -171,9 +177,22 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
                 c.after = Some(label.clone());
             }
         }
+        if let (None, Some(read)) = (&c.after, res.desired.reads()) {
+            let read = normalize(read);
+            let by = roots
+                .iter()
+                .find(|(root, _)| is_under(&read, root) || read == *root)
+                .or_else(|| written.iter().find(|(p, _)| *p == read));
+            if let Some((_, by)) = by {
+                c.after = Some(by.clone());
+            }
+        }
+        if let Some(p) = res.desired.written() {
+            written.push((normalize(p), label.clone()));
+        }
         let root = (creates.or(res.desired.tree_root())).map(normalize);
         if let Some(root) = root {
-            roots.push((root, format!("{} {}", c.kind, c.key)));
+            roots.push((root, label));
         }
     }
 }
@@ -374,10 +393,20 @@ mod tests {
             ]
         );
         // The checkout changes: everything inside it is known after it.
-        let mut changes: Vec<Change> = rs
-            .iter()
+        let mut changes = created(&rs, 1);
+        mark_after(&rs, &mut changes);
+        let after: Vec<Option<&str>> = changes.iter().map(|c| c.after.as_deref()).collect();
+        assert_eq!(
+            after,
+            vec![None, Some("git /srv/app"), Some("git /srv/app")]
+        );
+    }
+
+    /// A create change of each resource of `rs` but the first `skip`.
+    fn created(rs: &[Resource], skip: usize) -> Vec<Change> {
+        rs.iter()
             .enumerate()
-            .skip(1)
+            .skip(skip)
             .map(|(i, r)| Change {
                 kind: r.desired.kind(),
                 key: r.desired.key().to_string(),
@@ -391,13 +420,7 @@ mod tests {
                 restarts: Vec::new(),
                 attrs: false,
             })
-            .collect();
-        mark_after(&rs, &mut changes);
-        let after: Vec<Option<&str>> = changes.iter().map(|c| c.after.as_deref()).collect();
-        assert_eq!(
-            after,
-            vec![None, Some("git /srv/app"), Some("git /srv/app")]
-        );
+            .collect()
     }
 
     #[test]
@@ -447,5 +470,35 @@ mod tests {
             let e = with(more).expect_err(more).to_string();
             assert!(e.contains(says), "{e}");
         }
+    }
+
+    /// A copy of a path an earlier change writes (a download, an extracted tree) is known
+    /// after that change; a copy of a path no change writes is planned from the probe.
+    #[test]
+    fn a_copy_is_known_after_the_change_that_writes_its_source() {
+        let sum = "ab".repeat(32);
+        let rs = vec![
+            example(&format!(
+                "download: /srv/t.tar\nurl: http://x/t\nsha256: {sum}"
+            ))
+            .expect("a download"),
+            example("command: tar -xf /srv/t.tar -C /srv\ncreates: /srv/tool").expect("a command"),
+            example("file: /usr/local/bin/a\ncopy_of: /srv/t.tar").expect("a copy"),
+            example("file: /usr/local/bin/b\ncopy_of: /srv/tool/b").expect("a copy"),
+            example("file: /usr/local/bin/c\ncopy_of: /srv/other").expect("a copy"),
+        ];
+        let mut changes = created(&rs, 0);
+        mark_after(&rs, &mut changes);
+        let after: Vec<Option<&str>> = changes.iter().map(|c| c.after.as_deref()).collect();
+        assert_eq!(
+            after,
+            vec![
+                None,
+                None,
+                Some("download /srv/t.tar"),
+                Some("command tar -xf /srv/t.tar -C /srv"),
+                None
+            ]
+        );
     }
 }
