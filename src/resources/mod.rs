@@ -34,6 +34,8 @@ pub mod replace;
 // fetch kinds
 pub mod apt_source;
 pub mod download;
+pub mod pip;
+pub mod python;
 pub mod venv;
 
 use std::collections::BTreeMap;
