@@ -1864,10 +1864,16 @@ fn map_pip(t: &Task) -> Mapped {
         unless = Some(format!("test -x {}/bin/pip", v.trim_end_matches('/')));
     }
     let mut r = Res::command(cmd, t.module.as_str());
-    r.comments[0] = format!(
-        "play import: {} → command (not a virtualenv `venv:` can declare)",
-        t.module
-    );
+    r.comments[0] = match venv {
+        Some(_) => format!(
+            "play import: {} → command (not a virtualenv `venv:` can declare)",
+            t.module
+        ),
+        None => format!(
+            "play import: {} → command (not a state `pip:` can declare: a range, a URL, a requirements file, a reinstall)",
+            t.module
+        ),
+    };
     if let Some(u) = unless {
         r.set("unless", u);
     }
@@ -2789,6 +2795,14 @@ mod tests {
         );
         assert!(notes(&task("pip", "name=uv state=latest")).contains("pin a version"));
         assert!(notes(&task("easy_install", "name=pip")).contains("package: python3-pip"));
+        let Mapped::Resources(rs) = map_task(&task("pip", "name=flask>=3"), &Ctx::default()) else {
+            panic!("a command")
+        };
+        assert!(
+            rs[0].comments[0].contains("not a state `pip:` can declare"),
+            "{:?}",
+            rs[0].comments
+        );
     }
 
     #[test]

@@ -669,6 +669,18 @@ mod tests {
         assert_eq!(check_key("Flask==3.0"), Ok("Flask".into()));
     }
 
+    /// One probe fragment per interpreter and user, whatever the number of names.
+    #[test]
+    fn one_probe_per_interpreter_and_user() {
+        let mut p = super::super::deploy::DeployProbe::default();
+        let mut other = spec("b");
+        other.user = Some("app".into());
+        for s in [spec("a"), spec("b==1"), other.clone(), other] {
+            super::super::Spec::add_probe(&s, &mut p);
+        }
+        assert_eq!(p.fragments.len(), 2, "{:?}", p.fragments);
+    }
+
     /// The probe fragment on this machine's own python (Debian: /usr/bin/python3 and its
     /// site folders): one record, with the folders of the real path's version, no python run.
     #[test]
