@@ -219,6 +219,22 @@ fn check_with_recorded_facts() {
         } else {
             assert!(!virt.is_empty(), "{saved:#}");
         }
+        // The lab hosts share this machine's network: its default route, as iproute2 says.
+        let route = std::process::Command::new("ip")
+            .args(["-4", "route", "show", "default"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let words: Vec<&str> = route.split_whitespace().collect();
+        if let ["default", "via", gw, "dev", dev, ..] = words.as_slice() {
+            let v4 = &saved["hosts"][h]["default_ipv4"];
+            assert_eq!(v4["gateway"], *gw, "{saved:#}");
+            assert_eq!(v4["interface"], *dev, "{saved:#}");
+            assert!(
+                v4["address"].as_str().is_some_and(|a| !a.is_empty()),
+                "{saved:#}"
+            );
+        }
         let selinux = saved["hosts"][h]["selinux"].as_str().unwrap_or("");
         if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
             assert!(["enforcing", "permissive"].contains(&selinux), "{saved:#}");

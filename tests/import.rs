@@ -1405,3 +1405,77 @@ fn a_relative_source_imports_as_the_absolute_one() {
     assert_eq!(rel_state, abs_state);
     assert_eq!(rel_md, abs_md);
 }
+
+/// A role entry's `when:` is carried onto the written role entry (not dropped, which applied
+/// the role's resources to every host), and a dependency of that role gets it too, as in
+/// Ansible: consul-installer's `errbit` role (`when: errbit|bool`, false in its group_vars)
+/// had given 8 `play check` problems for a role Ansible skips.
+#[test]
+fn a_role_entrys_when_is_carried() {
+    let (_tmp, out) = import_files(&[
+        (
+            "hosts",
+            "[web]\nweb1 ansible_host=127.0.0.1\nweb2 ansible_host=127.0.0.2 extras=yes\n",
+        ),
+        ("group_vars/all", "extras: no\n"),
+        (
+            "site.yml",
+            "- hosts: web\n  roles:\n    - base\n    - role: extra\n      when: extras|bool\n      \
+             vars: {port: 81}\n      greeting: hi\n",
+        ),
+        (
+            "roles/base/tasks/main.yml",
+            "- name: base\n  file: path=/srv/base state=directory\n",
+        ),
+        (
+            "roles/extra/meta/main.yml",
+            "dependencies:\n  - role: dep\n",
+        ),
+        (
+            "roles/extra/tasks/main.yml",
+            "- name: extra conf\n  copy: content='{{ greeting }} {{ port }}' dest=/etc/extra.conf\n",
+        ),
+        (
+            "roles/dep/tasks/main.yml",
+            "- name: dep dir\n  file: path=/srv/dep{{ port }} state=directory\n",
+        ),
+    ]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(site.contains("    - base\n"), "{site}");
+    assert!(site.contains("    - {role: dep, when: "), "{site}");
+    assert!(site.contains("    - {role: extra, when: "), "{site}");
+    // the entry's vars and old-style params are that entry's (and its dependency's), not the
+    // play's
+    assert!(
+        site.contains(", vars: {port: 81, greeting: hi}}\n"),
+        "{site}"
+    );
+    assert!(!site.contains("  vars:\n"), "{site}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(!md.contains("`when` on role"), "{md}");
+    let show = |host: &str| {
+        let r = play(
+            &out,
+            &[
+                "check",
+                "-i",
+                "inventory",
+                "--color",
+                "never",
+                "--show",
+                "-l",
+                host,
+            ],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        r.stdout
+    };
+    let one = show("web1");
+    assert!(one.contains("directory /srv/base"), "{one}");
+    assert!(!one.contains("/etc/extra.conf"), "{one}");
+    assert!(!one.contains("/srv/dep"), "{one}");
+    let two = show("web2");
+    assert!(two.contains("file /etc/extra.conf"), "{two}");
+    assert!(two.contains("| hi 81"), "{two}");
+    assert!(two.contains("directory /srv/dep81"), "{two}");
+}

@@ -161,7 +161,10 @@ fn probe_in(cwd: &Path, rs: &[Resource]) -> Observed {
 }
 
 fn probe_with(shell: &[&str], cwd: &Path, rs: &[Resource]) -> Observed {
-    let (command, stdin) = Wants::for_resources(rs).command();
+    // every fact, the default routes included (their fragment must not disturb the rest)
+    let mut wants = Wants::for_resources(rs);
+    wants.extra.net = true;
+    let (command, stdin) = wants.command();
     let out = run_in(shell, cwd, &command, &stdin);
     assert_eq!(
         out.status,
@@ -306,6 +309,56 @@ fn facts_come_from_the_host() {
     assert_eq!(o.facts.os_id, id);
     assert!(!o.facts.os_version.contains('"'));
     assert!(o.paths.is_empty());
+    // The default routes, as iproute2 reports them on this machine (another reader of the
+    // kernel's tables than the probe's /proc/net files).
+    let ip = |args: &[&str]| {
+        let out = std::process::Command::new("ip").args(args).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let route4 = ip(&["-4", "route", "show", "default"]);
+    let mut w = route4.split_whitespace();
+    match (w.next(), w.next(), w.next(), w.next(), w.next()) {
+        (Some("default"), Some("via"), Some(gw), Some("dev"), Some(dev)) => {
+            assert_eq!(o.facts.default_ipv4["gateway"], gw);
+            assert_eq!(o.facts.default_ipv4["interface"], dev);
+            let addrs = ip(&["-4", "-o", "addr", "show", "dev", dev]);
+            let address = &o.facts.default_ipv4["address"];
+            let prefix = &o.facts.default_ipv4["prefix"];
+            assert!(
+                addrs.contains(&format!(" {address}/{prefix} ")),
+                "{address}/{prefix} not in {addrs}"
+            );
+        }
+        _ if route4.trim().is_empty() && which("ip") => {
+            assert!(
+                o.facts.default_ipv4.is_empty(),
+                "{:?}",
+                o.facts.default_ipv4
+            )
+        }
+        _ => eprintln!("no iproute2 answer to compare with: {route4:?}"),
+    }
+    let route6 = ip(&["-6", "route", "show", "default"]);
+    let mut w = route6.split_whitespace();
+    if let (Some("default"), Some("via"), Some(gw), Some("dev"), Some(dev)) =
+        (w.next(), w.next(), w.next(), w.next(), w.next())
+    {
+        assert_eq!(o.facts.default_ipv6["gateway"], gw);
+        assert_eq!(o.facts.default_ipv6["interface"], dev);
+        let addrs = ip(&["-6", "-o", "addr", "show", "dev", dev, "scope", "global"]);
+        let address = &o.facts.default_ipv6["address"];
+        assert!(
+            addrs.contains(&format!(" {address}/")),
+            "{address} not in {addrs}"
+        );
+    }
+}
+
+/// Whether `cmd` is on the PATH.
+fn which(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
 }
 
 #[test]

@@ -102,6 +102,11 @@ pub(crate) struct PlayOut {
     pub roles: Vec<String>,
     /// `tags:` of each role of `roles` (a dependency gets those of the role needing it).
     pub role_tags: Vec<Vec<String>>,
+    /// `when:` of each role of `roles` (a dependency gets that of the role needing it, as in
+    /// Ansible).
+    pub role_when: Vec<Vec<String>>,
+    /// `vars:` (and old-style params) of each role of `roles` (its dependencies get them too).
+    pub role_vars: Vec<Vec<(String, Value)>>,
     /// The play's `tags:`.
     pub tags: Vec<String>,
     pub container: usize,
@@ -700,6 +705,8 @@ impl Session<'_> {
         // roles
         let mut role_names: Vec<String> = Vec::new();
         let mut role_tags: Vec<Vec<String>> = Vec::new();
+        let mut role_when: Vec<Vec<String>> = Vec::new();
+        let mut role_vars: Vec<Vec<(String, Value)>> = Vec::new();
         let mut role_containers: Vec<usize> = Vec::new();
         let role_entries: Vec<Node> = play
             .get("roles")
@@ -720,17 +727,33 @@ impl Session<'_> {
             }
         }
         for (rname, entry) in queue {
+            // the entry's `vars:` and params: vars of its role and of the roles it depends on
+            // (Ansible resolves role params along the dependency chain)
+            let mut params: Vec<(String, Value)> = Vec::new();
             if let Some(e) = &entry {
                 for (k, v) in e.entries() {
                     match k.as_str() {
-                        "role" | "name" | "tags" | "become" => {}
+                        "role" | "name" | "tags" | "become" | "when" => {}
                         "vars" => {
                             for (vk, vv) in v.entries() {
-                                self.conv.containers[pc].vars.push((vk.clone(), convert::rewrite_value(&vv.to_value(), &mut tnotes)));
+                                params.push((
+                                    vk.clone(),
+                                    convert::rewrite_value(&vv.to_value(), &mut tnotes),
+                                ));
                             }
                         }
-                        "when" => self.notes.push(format!("`{at}`: `when` on role `{rname}` not carried (the role's resources apply to every host of the play)")),
-                        _ => self.conv.containers[pc].vars.push((k.clone(), convert::rewrite_value(&v.to_value(), &mut tnotes))),
+                        // keywords of the role entry, not params
+                        "become_user" | "become_method" | "environment" | "delegate_to"
+                        | "ignore_errors" | "any_errors_fatal" | "no_log" | "check_mode"
+                        | "diff" | "connection" | "remote_user" | "vars_files" => {
+                            self.notes
+                                .push(format!("`{at}`: `{k}` on role `{rname}` not carried"));
+                        }
+                        // Ansible's old-style role params (`- {role: app, port: 80}`)
+                        _ => params.push((
+                            k.clone(),
+                            convert::rewrite_value(&v.to_value(), &mut tnotes),
+                        )),
                     }
                 }
             }
@@ -744,6 +767,18 @@ impl Session<'_> {
                 .and_then(|e| e.get("tags"))
                 .map(task::tag_list)
                 .unwrap_or_default();
+            let when: Vec<String> = match entry.as_ref().and_then(|e| e.get("when")) {
+                Some(w) => match &w.kind {
+                    node::NodeKind::Seq(items) => {
+                        items.iter().filter_map(Node::as_string).collect()
+                    }
+                    _ => w.as_string().into_iter().collect(),
+                },
+                None => Vec::new(),
+            };
+            let when: Vec<String> = (when.iter())
+                .map(|w| template::rewrite_code(w, &mut tnotes))
+                .collect();
             let mut chain = Vec::new();
             collect_role(reader, &rd.dir, &mut chain, 0);
             for dir in chain {
@@ -759,6 +794,8 @@ impl Session<'_> {
                     *self.role_use.entry(name.clone()).or_default() += 1;
                     role_names.push(name);
                     role_tags.push(tags.clone());
+                    role_when.push(when.clone());
+                    role_vars.push(params.clone());
                     role_containers.push(c);
                 }
             }
@@ -835,6 +872,8 @@ impl Session<'_> {
             vars_files,
             roles: role_names,
             role_tags,
+            role_when,
+            role_vars,
             tags: play.get("tags").map(task::tag_list).unwrap_or_default(),
             container: pc,
             serial: play.get("serial").map(Node::to_value),

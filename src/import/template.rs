@@ -26,6 +26,8 @@ pub const FACTS: &[(&str, &str)] = &[
     ("ansible_distribution_major_version", "facts.os_version"),
     ("ansible_distribution_release", "facts.os_codename"),
     ("ansible_virtualization_type", "facts.virtualization"),
+    ("ansible_default_ipv4", "facts.default_ipv4"),
+    ("ansible_default_ipv6", "facts.default_ipv6"),
 ];
 
 /// What a rewrite changed and what it left that play cannot render.
@@ -356,7 +358,7 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
         let name: String = rest[i..].chars().take_while(|c| is_ident(*c)).collect();
         if ok_start && name != "ansible_managed" && !crate::resolve::ansible::is_fact_alias(&name) {
             notes.unsupported.insert(format!(
-                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.os_codename`, `facts.arch`, `facts.cpus`, `facts.memory_mb`, `facts.virtualization`, `facts.selinux`)"
+                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.os_codename`, `facts.arch`, `facts.cpus`, `facts.memory_mb`, `facts.virtualization`, `facts.selinux`, `facts.default_ipv4`, `facts.default_ipv6`)"
             ));
         }
         rest = &rest[i + name.len().max(1)..];
@@ -536,12 +538,12 @@ mod tests {
     fn reports_what_it_cannot_rewrite() {
         let mut notes = Notes::default();
         rewrite(
-            "{{ ansible_default_ipv4.address }} {{ lookup('env', 'HOME') }}",
+            "{{ ansible_date_time.epoch }} {{ lookup('env', 'HOME') }}",
             &mut notes,
         );
         let all: Vec<&String> = notes.unsupported.iter().collect();
         assert!(
-            all.iter().any(|n| n.starts_with("`ansible_default_ipv4`")),
+            all.iter().any(|n| n.starts_with("`ansible_date_time`")),
             "{all:?}"
         );
         assert!(all.iter().any(|n| n.starts_with("`lookup`")), "{all:?}");

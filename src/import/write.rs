@@ -268,19 +268,37 @@ pub(crate) fn project(
             if !p.tags.is_empty() {
                 lines.push(format!("  tags: {}", flow_list(&p.tags)));
             }
-            if p.role_tags.iter().all(Vec::is_empty) {
+            let plain = |i: usize| {
+                p.role_tags[i].is_empty() && p.role_when[i].is_empty() && p.role_vars[i].is_empty()
+            };
+            if (0..p.roles.len()).all(plain) {
                 if !p.roles.is_empty() {
                     lines.push(format!("  roles: {}", flow_list(&p.roles)));
                 }
             } else {
                 lines.push("  roles:".into());
-                for (r, tags) in p.roles.iter().zip(&p.role_tags) {
-                    lines.push(match tags.is_empty() {
-                        true => format!("    - {}", scalar(r)),
-                        false => {
-                            format!("    - {{role: {}, tags: {}}}", scalar(r), flow_list(tags))
+                for (i, r) in p.roles.iter().enumerate() {
+                    if plain(i) {
+                        lines.push(format!("    - {}", scalar(r)));
+                        continue;
+                    }
+                    let mut keys = vec![format!("role: {}", scalar(r))];
+                    match p.role_when[i].as_slice() {
+                        [] => {}
+                        [one] => keys.push(format!("when: {}", scalar(one))),
+                        all => keys.push(format!("when: {}", flow_list(all))),
+                    }
+                    if !p.role_vars[i].is_empty() {
+                        let mut m = crate::yaml::Mapping::new();
+                        for (k, v) in dedupe_vars(&p.role_vars[i]) {
+                            m.insert(Value::String(k), v);
                         }
-                    });
+                        keys.push(format!("vars: {}", inline(&Value::Mapping(m))));
+                    }
+                    if !p.role_tags[i].is_empty() {
+                        keys.push(format!("tags: {}", flow_list(&p.role_tags[i])));
+                    }
+                    lines.push(format!("    - {{{}}}", keys.join(", ")));
                 }
             }
             let live: Vec<usize> = (0..conv.containers[c].items.len())

@@ -28,7 +28,7 @@ pub struct FactsRequest {
 /// How gathering went on one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FactsOutcome {
-    Gathered(Facts),
+    Gathered(Box<Facts>),
     /// Could not connect or log in (or the session died).
     Unreachable(String),
     /// Connected, but the probe failed.
@@ -64,12 +64,16 @@ fn gather_one(o: &crate::transport::ConnectOptions) -> FactsOutcome {
         Ok(t) => t,
         Err(e) => return FactsOutcome::Unreachable(e.to_string()),
     };
-    let (cmd, stdin) = probe::command(&ProbeRequest::default());
+    let all = probe::ProcessProbe {
+        net: true,
+        ..Default::default()
+    };
+    let (cmd, stdin) = probe::command_with(&ProbeRequest::default(), &all);
     let outcome = match t.exec(&cmd, &stdin) {
         Err(e) if e.is_unreachable() => FactsOutcome::Unreachable(e.to_string()),
         Err(e) => FactsOutcome::Failed(e.to_string()),
         Ok(out) => match probe::parse(&out.stdout) {
-            Ok(observed) => FactsOutcome::Gathered(observed.facts),
+            Ok(observed) => FactsOutcome::Gathered(Box::new(observed.facts)),
             Err(e) => FactsOutcome::Failed(format!(
                 "probe failed (exit {}): {e} {}",
                 out.status,
@@ -116,7 +120,7 @@ pub fn to_file(results: &[HostFacts]) -> FactsFile {
         hosts: results
             .iter()
             .filter_map(|r| match &r.outcome {
-                FactsOutcome::Gathered(f) => Some((r.host.clone(), f.clone())),
+                FactsOutcome::Gathered(f) => Some((r.host.clone(), (**f).clone())),
                 _ => None,
             })
             .collect(),
@@ -164,7 +168,7 @@ mod tests {
         let results = vec![
             HostFacts {
                 host: "web1".into(),
-                outcome: FactsOutcome::Gathered(Facts {
+                outcome: FactsOutcome::Gathered(Box::new(Facts {
                     hostname: "web1".into(),
                     os_id: "debian".into(),
                     os_version: "12".into(),
@@ -174,7 +178,9 @@ mod tests {
                     memory_mb: 16000,
                     virtualization: "kvm".into(),
                     selinux: "enforcing".into(),
-                }),
+                    default_ipv4: [("address".to_string(), "10.1.2.3".to_string())].into(),
+                    default_ipv6: Default::default(),
+                })),
                 seconds: 0.1,
             },
             HostFacts {

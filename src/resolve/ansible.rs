@@ -363,6 +363,8 @@ pub fn fact_aliases(f: &Facts) -> Vec<(&'static str, Value)> {
             Value::from(f.virtualization.as_str()),
         ),
         ("selinux", selinux(&f.selinux)),
+        ("default_ipv4", Value::from_serialize(&f.default_ipv4)),
+        ("default_ipv6", Value::from_serialize(&f.default_ipv6)),
     ];
     let facts = Value::from_iter(pairs.iter().map(|(k, v)| (*k, v.clone())));
     let mut out: Vec<(&'static str, Value)> = FACT_NAMES
@@ -388,7 +390,7 @@ fn selinux(mode: &str) -> Value {
 }
 
 /// The names [`fact_aliases`] defines, in its order (with their play form).
-const FACT_NAMES: [&str; 15] = [
+const FACT_NAMES: [&str; 17] = [
     "ansible_hostname",
     "ansible_nodename",
     "ansible_fqdn",
@@ -404,6 +406,8 @@ const FACT_NAMES: [&str; 15] = [
     "ansible_distribution_release",
     "ansible_virtualization_type",
     "ansible_selinux",
+    "ansible_default_ipv4",
+    "ansible_default_ipv6",
 ];
 
 /// Whether play defines the Ansible fact `name` (`ansible_selinux`…) from its own facts.
@@ -419,7 +423,8 @@ pub fn undefined_hint(name: &str) -> Option<String> {
     Some(format!(
         "`{name}` is an Ansible fact or connection var play does not have: play's facts are \
          facts.hostname, facts.os_id, facts.os_version, facts.os_codename, facts.arch, facts.cpus, \
-         facts.memory_mb, facts.virtualization, facts.selinux \
+         facts.memory_mb, facts.virtualization, facts.selinux, facts.default_ipv4, \
+         facts.default_ipv6 \
          (also named {}); connection vars are the inventory's (ssh_host, ssh_port, ssh_user)",
         FACT_NAMES.join(", ")
     ))
@@ -669,8 +674,20 @@ mod tests {
             memory_mb: 2048,
             virtualization: "docker".into(),
             selinux: "permissive".into(),
+            default_ipv4: [("address", "10.0.0.5"), ("interface", "ens3")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            default_ipv6: Default::default(),
         };
         let ctx = Value::from_iter(fact_aliases(&f));
+        // no IPv6 default route: `{}`, so `ansible_default_ipv6.gateway is defined` is false
+        let net = render(
+            "{{ ansible_default_ipv4.address }} {{ ansible_facts.default_ipv4.interface }} \
+             {{ ansible_default_ipv6.gateway is defined }}",
+            ctx.clone(),
+        );
+        assert_eq!(net.as_deref(), Ok("10.0.0.5 ens3 False"));
         let out = render(
             "{{ ansible_processor_vcpus * 2 }} {{ ansible_distribution }} {{ ansible_os_family }} \
              {{ ansible_distribution_major_version }} {{ ansible_facts.memtotal_mb }} {{ ansible_hostname }} \
@@ -691,7 +708,7 @@ mod tests {
             Value::from_iter(fact_aliases(&off)),
         );
         assert_eq!(out.as_deref(), Ok("disabled False"));
-        let hint = undefined_hint("ansible_default_ipv4").unwrap_or_default();
+        let hint = undefined_hint("ansible_date_time").unwrap_or_default();
         assert!(
             hint.contains("facts.cpus") && hint.contains("ansible_processor_vcpus"),
             "{hint}"

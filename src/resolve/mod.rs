@@ -49,6 +49,28 @@ pub fn stub_facts() -> Facts {
         memory_mb: 2048,
         virtualization: "NA".into(),
         selinux: "disabled".into(),
+        // documentation addresses (RFC 5737, RFC 3849): never a real host
+        default_ipv4: [
+            ("address", "198.51.100.10"),
+            ("gateway", "198.51.100.1"),
+            ("interface", "eth0"),
+            ("netmask", "255.255.255.0"),
+            ("network", "198.51.100.0"),
+            ("prefix", "24"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        default_ipv6: [
+            ("address", "2001:db8::10"),
+            ("gateway", "2001:db8::1"),
+            ("interface", "eth0"),
+            ("prefix", "64"),
+            ("scope", "global"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
     }
 }
 
@@ -82,6 +104,34 @@ pub struct Resolver<'a> {
     trees: TreeCache,
     /// `--tags` / `--skip-tags`: entries not selected are left out.
     tags: TagSelection,
+    /// Whether the project names the default-route facts (gathered only then).
+    net_facts: std::sync::OnceLock<bool>,
+}
+
+/// Whether `text` names a default-route fact.
+fn names_net(text: &str) -> bool {
+    text.contains("default_ipv4") || text.contains("default_ipv6")
+}
+
+/// Whether a file, or a file of a folder (8 levels down at most, files of 4 MiB at most),
+/// names a default-route fact (unreadable files do not).
+fn tree_names_net(path: &Path, depth: usize) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if meta.is_file() {
+        return meta.len() <= 4 << 20
+            && std::fs::read(path).is_ok_and(|b| names_net(&String::from_utf8_lossy(&b)));
+    }
+    if !meta.is_dir() || depth > 8 {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .any(|e| tree_names_net(&e.path(), depth + 1))
 }
 
 fn template_dirs(pb: &Playbook) -> Vec<PathBuf> {
@@ -165,7 +215,33 @@ impl<'a> Resolver<'a> {
             groups,
             trees: TreeCache::default(),
             tags: TagSelection::default(),
+            net_facts: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Whether the playbook, its includes, vars files, roles, templates, the inventory or the
+    /// extra vars name `default_ipv4`/`default_ipv6` (`facts.default_ipv4`,
+    /// `ansible_default_ipv4`…): the probe gathers those facts only then. Read once per run.
+    pub fn names_net_facts(&self) -> bool {
+        *self.net_facts.get_or_init(|| {
+            let pb = self.playbook;
+            let mut paths: Vec<PathBuf> = vec![pb.path.clone(), pb.dir.join("templates")];
+            paths.extend(pb.included.iter().cloned());
+            for play in &pb.plays {
+                paths.extend(play.vars_files.iter().map(|(p, _)| p.clone()));
+                // a role's texts, not its `files/` (sync and release sources, copied as they are)
+                for r in &play.roles {
+                    let Ok(entries) = std::fs::read_dir(&r.dir) else {
+                        continue;
+                    };
+                    let texts = entries.flatten().map(|e| e.path());
+                    paths.extend(texts.filter(|p| !p.ends_with("files")));
+                }
+            }
+            paths.push(self.inventory.source.clone());
+            let extra = serde_json::to_string(self.extra_vars).unwrap_or_default();
+            names_net(&extra) || paths.iter().any(|p| tree_names_net(p, 0))
+        })
     }
 
     /// The same resolver keeping only the entries `tags` selects.
@@ -1080,4 +1156,64 @@ fn missing_msg(
         "{what} `{name}` not found (looked in {})",
         looked.join(", ")
     )
+}
+
+#[cfg(test)]
+mod net_facts_tests {
+    use super::*;
+
+    /// Whether a project of `files` (beside `site.yml`, `hosts.yml`) names the default-route
+    /// facts for the probe.
+    fn names(site: &str, files: &[(&str, &str)], extra: &[(&str, &str)]) -> bool {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(d.join("site.yml"), site).expect("write");
+        std::fs::write(d.join("hosts.yml"), "all:\n  hosts:\n    h1: {}\n").expect("write");
+        for (rel, text) in files {
+            let p = d.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+        let mut vars = crate::inventory::Vars::new();
+        for (k, v) in extra {
+            vars.insert(k.to_string(), YValue::String(v.to_string()));
+        }
+        let inventory = crate::inventory::load(&d.join("hosts.yml"), &vars).expect("inventory");
+        let playbook = crate::playbook::load(&d.join("site.yml")).expect("playbook");
+        Resolver::new(&playbook, &inventory, &vars).names_net_facts()
+    }
+
+    #[test]
+    fn the_probe_reads_routes_only_for_projects_naming_them() {
+        let plain =
+            "- hosts: all\n  roles: [app]\n  state:\n    - file: /etc/a\n      content: x\n";
+        let role = [
+            ("roles/app/state.yml", "- file: /etc/b\n  template: b.j2\n"),
+            ("roles/app/templates/b.j2", "{{ facts.hostname }}\n"),
+            // a role's files/ are copied as they are: not read
+            ("roles/app/files/notes.txt", "ansible_default_ipv4\n"),
+        ];
+        assert!(!names(plain, &role, &[]));
+        let mut t = role;
+        t[1].1 = "listen {{ ansible_default_ipv4.address }}\n";
+        assert!(names(plain, &t, &[]));
+        let defaults = [
+            (
+                "roles/app/state.yml",
+                "- file: /etc/b\n  content: \"{{ ip }}\"\n",
+            ),
+            (
+                "roles/app/defaults.yml",
+                "ip: \"{{ facts.default_ipv6.address }}\"\n",
+            ),
+        ];
+        assert!(names(plain, &defaults, &[]));
+        assert!(names(
+            plain,
+            &role,
+            &[("bind", "{{ facts.default_ipv4.address }}")]
+        ));
+        let inline = "- hosts: all\n  state:\n    - file: /etc/a\n      content: \"{{ ansible_default_ipv4.address }}\"\n";
+        assert!(names(inline, &[], &[]));
+    }
 }

@@ -808,6 +808,14 @@ pub struct Facts {
     /// SELinux: `disabled`, `enforcing` or `permissive`.
     #[serde(default)]
     pub selinux: String,
+    /// The IPv4 default route (Ansible's `default_ipv4`): `address`, `gateway`, `interface`,
+    /// `netmask`, `network`, `prefix`; empty without one.
+    #[serde(default)]
+    pub default_ipv4: std::collections::BTreeMap<String, String>,
+    /// The IPv6 default route (Ansible's `default_ipv6`): `address`, `gateway`, `interface`,
+    /// `prefix`, `scope`; empty without one.
+    #[serde(default)]
+    pub default_ipv6: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything the probe observed on one host.
