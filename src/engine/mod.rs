@@ -942,6 +942,10 @@ fn host_pipeline(
     if r.changes.is_empty() && r.checks.is_empty() {
         return Ok(());
     }
+    // The report holds the changes and checks from here on: free the plan's copies (with
+    // their contents) before the apply round trip, where every host of the run waits at once.
+    plan.changes = Vec::new();
+    plan.checks = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     // 6. The owed-restarts record, then files in declared order, in one round trip.
     let old_owed = observed.owed.clone().unwrap_or_default();
@@ -963,14 +967,14 @@ fn host_pipeline(
         }
     });
     if !steps.is_empty() || record.is_some() {
-        let (script, stdin) = apply::script_full(record.as_deref(), &steps, &plan.work);
+        let (body, stdin) = apply::script_full(record.as_deref(), &steps, &plan.work);
         // Under the lock no other apply runs on this host: temp files left in root's private
-        // folder by a killed script go.
-        let script = format!(
-            "{}{}{script}",
-            lock::register_inflight(),
-            apply::CLEAN_PRIVATE_TEMPS
-        );
+        // folder by a killed script go. (One copy of the script is kept while it runs.)
+        let mut script = lock::register_inflight();
+        script.reserve_exact(apply::CLEAN_PRIVATE_TEMPS.len() + body.len());
+        script.push_str(apply::CLEAN_PRIVATE_TEMPS);
+        script.push_str(&body);
+        drop(body);
         r.round_trips += 1;
         let out = match t.exec(&script, &stdin) {
             Ok(out) => out,

@@ -98,6 +98,9 @@ pub fn with_parents(resources: Vec<Resource>) -> Vec<Resource> {
     for i in 0..slots.len() {
         emit(i, &mut slots, &declared, &trees, &mut made, &mut out);
     }
+    // The host keeps this list through its whole run: a parent or two pushed past the
+    // declared count must not leave it at twice the room it needs.
+    out.shrink_to_fit();
     out
 }
 
@@ -264,6 +267,15 @@ mod tests {
             Desired::missing_parent("/etc/app".into(), "/etc/app/logo.bin")
         );
         assert_eq!(rs[1].desired.parent_of(), Some("/etc/app/logo.bin"));
+    }
+
+    #[test]
+    fn the_list_with_parents_keeps_no_spare_room() {
+        // Every host keeps its list for the whole run: 3 declared + 1 implied parent must not
+        // stay in room for 6 (issue 16's memory per host).
+        let rs = with_parents(vec![dir("/srv", None), file("/srv/x/a"), file("/srv/x/b")]);
+        assert_eq!(rs.len(), 4);
+        assert_eq!(rs.capacity(), rs.len());
     }
 
     #[test]

@@ -283,8 +283,7 @@ impl SshTransport {
             // Keep what the command said before the session broke (an apply's records of the
             // steps that landed): best effort, take what libssh2 already received.
             sess.set_blocking(false);
-            let mut buf = vec![0u8; 64 * 1024];
-            let _ = drain_stream(&mut ch.stream(0), &mut stdout, &mut buf);
+            let _ = drain_stream(&mut ch.stream(0), &mut stdout);
             sess.set_blocking(true);
             return Err(TransportError::Lost {
                 source: Box::new(e),
@@ -319,7 +318,6 @@ impl SshTransport {
         deadline: Option<Instant>,
     ) -> Result<(), TransportError> {
         let started = Instant::now();
-        let mut buf = vec![0u8; 64 * 1024];
         let mut pos = 0usize;
         let mut stdin_done = false;
         let mut last_alive = Instant::now();
@@ -352,8 +350,8 @@ impl SshTransport {
                     }
                 }
             }
-            progress |= self.drain(&mut ch.stream(0), stdout, &mut buf, "stdout")?;
-            progress |= self.drain(&mut ch.stderr(), stderr, &mut buf, "stderr")?;
+            progress |= self.drain(&mut ch.stream(0), stdout, "stdout")?;
+            progress |= self.drain(&mut ch.stderr(), stderr, "stderr")?;
             // eof() is true only once the host sent EOF and no data is left queued.
             if ch.eof() {
                 return Ok(());
@@ -399,10 +397,9 @@ impl SshTransport {
         &self,
         stream: &mut impl Read,
         into: &mut Vec<u8>,
-        buf: &mut [u8],
         name: &str,
     ) -> Result<bool, TransportError> {
-        drain_stream(stream, into, buf)
+        drain_stream(stream, into)
             .map_err(|e| self.io_err(&format!("reading the command's {name}"), &e))
     }
 
@@ -468,19 +465,15 @@ impl SshTransport {
 }
 
 /// Reads what is there from one stream (non-blocking session); true if anything was read.
-fn drain_stream(stream: &mut impl Read, into: &mut Vec<u8>, buf: &mut [u8]) -> io::Result<bool> {
-    let mut got = false;
-    loop {
-        match stream.read(buf) {
-            Ok(0) => return Ok(got),
-            Ok(n) => {
-                into.extend_from_slice(&buf[..n]);
-                got = true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(got),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+fn drain_stream(stream: &mut impl Read, into: &mut Vec<u8>) -> io::Result<bool> {
+    // Straight into `into` (no scratch buffer: a zeroed 64 KiB one per command in flight was
+    // touched memory on every host's thread). `read_to_end` keeps what it read when the
+    // stream would block, and retries on EINTR.
+    let before = into.len();
+    match stream.read_to_end(into) {
+        Ok(_) => Ok(into.len() > before),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(into.len() > before),
+        Err(e) => Err(e),
     }
 }
 
@@ -545,11 +538,9 @@ impl SshSpawned {
 
     /// Reads what is there (non-blocking); true if anything came.
     fn pull(&mut self) -> Result<bool, TransportError> {
-        let mut buf = vec![0u8; 4096];
         self.sess.set_blocking(false);
-        let got = drain_stream(&mut self.ch.stream(0), &mut self.out, &mut buf).and_then(|a| {
-            drain_stream(&mut self.ch.stderr(), &mut self.err, &mut buf).map(|b| a || b)
-        });
+        let got = drain_stream(&mut self.ch.stream(0), &mut self.out)
+            .and_then(|a| drain_stream(&mut self.ch.stderr(), &mut self.err).map(|b| a || b));
         let eof = self.ch.eof();
         self.sess.set_blocking(true);
         let got = got.map_err(|e| self.io("reading a background command", e))?;
