@@ -490,3 +490,16 @@ fn check_locates_bad_venvs() {
         .shows("site.yml:7")
         .shows("requirements: path `req.txt` must be absolute");
 }
+
+/// `pip:`: a range, Ansible's `state: latest`, `--user` in `pip_args`, a pinned removal and a
+/// non-boolean `break_system_packages`, each located at its key, all in one run.
+#[test]
+fn check_locates_bad_pip_entries() {
+    check_one_host("- hosts: all\n  state:\n    - pip: [flask, \"uv>=0.9\"]\n    - pip: awscli\n      state: latest\n    - pip: httpie\n      pip_args: [--user]\n    - pip: \"uv==0.9.9\"\n      state: absent\n    - pip: black\n      break_system_packages: maybe\n")
+        .code(1)
+        .shows("site.yml:3:12: pip: `uv>=0.9`: NAME or NAME==VERSION")
+        .shows("site.yml:5:14: `latest` is not a state play can verify")
+        .shows("site.yml:7:17: pip_args: `--user`: a user install is `user: NAME`")
+        .shows("site.yml:8:12: pip `uv==0.9.9`: a pinned version needs `state: present`")
+        .shows("site.yml:11:30: break_system_packages must be true or false");
+}

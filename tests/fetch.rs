@@ -1,7 +1,7 @@
 //! The fetch kinds on real lab hosts, without network: `download:` from an HTTP server on
 //! loopback (a thread of the test), by the host or the controller, and from `file:` URLs;
 //! `apt_source:` with a local flat repository; `venv:` from hand-built wheels;
-//! `facts.os_codename` (bad input: tests/check.rs).
+//! `pip:` outside a venv from the same wheels; `facts.os_codename` (bad input: tests/check.rs).
 
 mod support;
 
@@ -519,4 +519,107 @@ fn keys_from_urls_and_copies_of_host_files_converge() {
         .code(1)
         .shows("not an ASCII-armored OpenPGP key");
     assert_eq!(lab.sh("h1", "ls -A /etc/apt/keyrings"), "signed.asc\n");
+}
+
+/// A `pip:` playbook of the wheels in /srv/wheels, with a command watching the first name.
+fn pip_yml(entries: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n{entries}    - command: \"echo ran >> /srv/pip.log\"\n      on_change: [playpip]\n"
+    )
+}
+
+#[test]
+fn pip_outside_a_venv_from_a_local_wheel_folder() {
+    let lab = Lab::start("pip-site", 1);
+    build_wheels(
+        &lab,
+        "h1",
+        &[("playpip", "1.0"), ("playpip", "1.1"), ("playuser", "2.0")],
+    );
+    let import = |user: &str, m: &str| {
+        lab.sh(
+            "h1",
+            &format!("cd / && runuser -u {user} -- /usr/bin/python3 -c 'import {m}; print({m}.VERSION, {m}.__file__)'"),
+        )
+    };
+    let wheels = "      pip_args: [--no-index, --find-links, /srv/wheels]\n";
+    // Debian 12's python is externally managed (PEP 668): refused when planned, saying what to do.
+    let p = Project::new(&lab).file(
+        "p.yml",
+        &pip_yml(&format!("    - pip: \"playpip==1.0\"\n{wheels}")),
+    );
+    p.play(&["diff", "p.yml"])
+        .code(1)
+        .shows("EXTERNALLY-MANAGED")
+        .shows("break_system_packages: true");
+
+    // As root into the system site, and a `--user` install as deploy into ~deploy/.local.
+    let both = |pin: &str, state: &str| {
+        pip_yml(&format!(
+            "    - pip: \"playpip{pin}\"\n{wheels}      break_system_packages: true\n{state}    - pip: [playuser]\n{wheels}      user: deploy\n      break_system_packages: true\n{state}"
+        ))
+    };
+    let p = p.file("p.yml", &both("==1.0", ""));
+    p.play(&["apply", "p.yml"])
+        .code(0)
+        .shows("+ create pip playpip")
+        .shows("+ create pip playuser");
+    let sys = import("root", "playpip");
+    assert!(sys.starts_with("1.0 /usr/local/lib/python3"), "{sys}");
+    let user = import("deploy", "playuser");
+    assert!(
+        user.starts_with("2.0 /home/deploy/.local/lib/python3"),
+        "{user}"
+    );
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "stat -c %U /home/deploy/.local/lib/python3*/site-packages/playuser"
+        ),
+        "deploy\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /srv/pip.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "p.yml"]).code(0);
+    let run = p.play(&["apply", "p.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    assert_eq!(
+        lab.sh("h1", "cat /srv/pip.log"),
+        "ran\n",
+        "nothing changed: the watcher did not run"
+    );
+
+    // A moved pin: that one only, and what watches it runs.
+    let p = p.file("p.yml", &both("==1.1", ""));
+    p.play(&["apply", "p.yml"])
+        .code(0)
+        .shows("playpip 1.0 → playpip==1.1")
+        .hides("playuser");
+    assert!(import("root", "playpip").starts_with("1.1 "));
+    assert_eq!(lab.sh("h1", "cat /srv/pip.log"), "ran\nran\n");
+    p.play(&["diff", "--exit-code", "p.yml"]).code(0);
+
+    // What apt installed counts (Debian's pip), and is not pip's to remove.
+    let p = p.file("apt.yml", "- hosts: lab\n  state:\n    - pip: pip\n");
+    p.play(&["diff", "--exit-code", "apt.yml"]).code(0);
+    let p = p.file("apt.yml", "- hosts: lab\n  state:\n    - pip: pip\n      state: absent\n      break_system_packages: true\n");
+    p.play(&["diff", "apt.yml"])
+        .code(1)
+        .shows("installed by apt")
+        .shows("package: python3-pip");
+
+    // state: absent removes both.
+    let p = p.file("p.yml", &both("", "      state: absent\n"));
+    p.play(&["apply", "p.yml"])
+        .code(0)
+        .shows("- delete pip playpip")
+        .shows("- delete pip playuser");
+    let gone = |user: &str, m: &str| {
+        lab.sh(
+            "h1",
+            &format!("cd / && runuser -u {user} -- /usr/bin/python3 -c 'import {m}' 2>/dev/null && echo there || echo gone"),
+        )
+    };
+    assert_eq!(gone("root", "playpip"), "gone\n");
+    assert_eq!(gone("deploy", "playuser"), "gone\n");
+    p.play(&["diff", "--exit-code", "p.yml"]).code(0);
 }

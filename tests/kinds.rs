@@ -7,7 +7,7 @@
 //! resource (`plan`: action, details, file lines, known_after; `action: none` for no change;
 //! `before`: entries declared ahead of it, which it may depend on),
 //! the other changes (`others`, e.g. parent folders, as `+ create directory /x`) and lines the
-//! apply script must contain (`script`), or an error of the entry or its plan (`error`). In expected details,
+//! apply script must contain (`script`), or an error of the entry, its render or its plan (`error`). In expected details,
 //! `{project}` stands for the project's (temporary) folder. `KINDS_SHOW_SCRIPT=1` prints the
 //! steps of a failing case's script.
 //!
@@ -56,7 +56,8 @@ struct Case {
     /// Lines the apply script must contain.
     #[serde(default)]
     script: Vec<String>,
-    /// A plan error: text it must contain (instead of `plan`).
+    /// A plan error, or an error rendering the entry (located in the case's `site.yml`): text
+    /// it must contain (instead of `plan`).
     error: Option<String>,
 }
 
@@ -231,10 +232,11 @@ fn run_case(path: &Path) -> Result<(), String> {
                 .collect(),
         );
     }
-    // A located error of the entry itself (`play check` gives the same) is the case's error.
     let mut resources = match (render(dir.path(), &case, &observed), &case.error) {
+        // A render error (a value the kind refuses), located in the case's playbook.
         (Err(e), Some(want)) if e.contains(want.as_str()) => return Ok(()),
-        (r, _) => r?,
+        (Err(e), _) => return Err(format!("render error: {e}")),
+        (Ok(rs), _) => rs,
     };
     // The case's resource: the last declared one (parents no one declared come first).
     let declared = resources
@@ -340,6 +342,7 @@ fn kinds_cases() {
         "download",
         "apt_source",
         "venv",
+        "pip",
         "directory",
         "link",
         "program",
@@ -411,6 +414,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "download",
     "apt_source",
     "venv",
+    "pip",
     "user",
     "group",
     "package",

@@ -707,8 +707,10 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             ignored(t, &mut r, &["stdin", "warn"]);
             Resources(vec![r])
         }
-        "pip" => map_venv(t).unwrap_or_else(|| map_pip(t)),
-        "easy_install" => map_pip(t),
+        "pip" => map_venv(t)
+            .or_else(|| map_pip_site(t))
+            .unwrap_or_else(|| map_pip(t)),
+        "easy_install" => map_easy_install(t).unwrap_or_else(|| map_pip(t)),
         "lineinfile" => map_lineinfile(t),
         "cron" => map_cron(t),
         "get_url" => {
@@ -1597,6 +1599,24 @@ fn groupadd(args: &[&str]) -> Option<Res> {
     })
 }
 
+/// The `name`s of a pip task (a list or `a,b`; with `version`, one name is `NAME==VERSION`),
+/// each as `key` of `kind` takes it; None when one is not (`NAME>=1`, a URL, a path).
+fn pip_names(t: &Task, kind: &str, key: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = t.arg(&["name"]).map(names).unwrap_or_default();
+    let version = t.arg_str(&["version"]);
+    let wanted: Vec<String> = names
+        .iter()
+        .map(|n| match (&version, names.len()) {
+            (Some(v), 1) => format!("{n}=={v}"),
+            _ => n.clone(),
+        })
+        .collect();
+    let refused = |p: &String| {
+        !p.contains("{{") && crate::resources::registry::check_value(kind, key, p).is_err()
+    };
+    (!wanted.iter().any(refused)).then_some(wanted)
+}
+
 /// pip into a virtualenv → `venv: PATH`. None (the command mapping instead) without a
 /// `virtualenv`, for an uninstall, or for a name `packages:` cannot take (`NAME>=1`, a URL).
 fn map_venv(t: &Task) -> Option<Mapped> {
@@ -1605,20 +1625,7 @@ fn map_venv(t: &Task) -> Option<Mapped> {
     if matches!(state.as_deref(), Some("absent") | Some("forcereinstall")) {
         return None;
     }
-    let names: Vec<String> = t.arg(&["name"]).map(names).unwrap_or_default();
-    let version = t.arg_str(&["version"]);
-    let packages: Vec<String> = names
-        .iter()
-        .map(|n| match (&version, names.len()) {
-            (Some(v), 1) => format!("{n}=={v}"),
-            _ => n.clone(),
-        })
-        .collect();
-    if packages.iter().any(|p| {
-        !p.contains("{{") && crate::resources::registry::check_value("venv", "packages", p).is_err()
-    }) {
-        return None;
-    }
+    let packages = pip_names(t, "venv", "packages")?;
     let mut reqs = t.arg_str(&["requirements"]);
     if let Some(rq) = &reqs {
         if !rq.starts_with('/') && !rq.starts_with("{{") {
@@ -1685,6 +1692,136 @@ fn map_venv(t: &Task) -> Option<Mapped> {
     }
     ignored(t, &mut r, &["editable", "umask", "executable"]);
     Some(Mapped::Resources(vec![r]))
+}
+
+/// Ansible's `executable` (a pip) → play's `python:` (the interpreter whose pip it is):
+/// `pip`/`pip3` → `python3` (the default: `None`), `pip3.11` → `python3.11`, a path keeps its
+/// folder. `Err`: not a pip play can name (a template, a venv's `bin/pip`, another program).
+fn python_of_pip(executable: &str) -> Result<Option<String>, ()> {
+    let (dir, base) = match executable.rsplit_once('/') {
+        Some((d, b)) => (Some(d), b),
+        None => (None, executable),
+    };
+    let suffix = base.strip_prefix("pip").ok_or(())?;
+    let version_like = suffix.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if executable.contains("{{")
+        || !version_like
+        || dir.is_some_and(|d| d.ends_with("/bin") && !d.starts_with("/usr"))
+    {
+        return Err(());
+    }
+    let python = match suffix {
+        "" | "3" => "python3".to_string(),
+        v => format!("python{v}"),
+    };
+    Ok(match dir {
+        None if python == "python3" => None,
+        None => Some(python),
+        Some(d) => Some(format!("{d}/{python}")),
+    })
+}
+
+/// pip without a virtualenv → `pip: NAMES` (one resource per name). None (the command
+/// mapping instead) for a requirements file, `forcereinstall`, an editable install, a name
+/// `pip:` cannot take (`NAME>=1`, a URL, a path) or an `executable` that is no pip it can name.
+fn map_pip_site(t: &Task) -> Option<Mapped> {
+    if t.arg(&["virtualenv"]).is_some()
+        || t.arg(&["virtualenv_command"]).is_some()
+        || t.arg(&["requirements"]).is_some()
+        || t.arg_bool(&["editable"]) == Some(true)
+    {
+        return None;
+    }
+    let state = t.arg_str(&["state"]);
+    if matches!(state.as_deref(), Some("forcereinstall"))
+        || state.as_deref().is_some_and(|s| s.contains("{{"))
+    {
+        return None;
+    }
+    let wanted = pip_names(t, "pip", "pip")?;
+    if wanted.is_empty() {
+        return None;
+    }
+    let python = match t.arg_str(&["executable"]) {
+        Some(e) => python_of_pip(&e).ok()?,
+        None => None,
+    };
+    let key = if wanted.len() == 1 {
+        Value::String(wanted[0].clone())
+    } else {
+        Value::Sequence(wanted.into_iter().map(Value::String).collect())
+    };
+    let mut r = Res::new("pip", "");
+    r.fields[0].1 = key;
+    if let Some(p) = python {
+        r.set("python", p);
+    }
+    let mut user_flag = false;
+    let mut break_system = t.arg_bool(&["break_system_packages"]) == Some(true);
+    if let Some(extra) = t.arg_str(&["extra_args"]) {
+        let mut args: Vec<Value> = Vec::new();
+        if extra.contains("{{") {
+            args.push(Value::String(extra.clone()));
+        } else {
+            for a in extra.split_whitespace() {
+                match a {
+                    "--user" => user_flag = true,
+                    "--break-system-packages" => break_system = true,
+                    "-U" | "--upgrade" => r.notes.push(
+                        "`--upgrade` not carried: play installs what is missing (pin versions to move)".into(),
+                    ),
+                    _ => args.push(Value::String(a.to_string())),
+                }
+            }
+        }
+        if !args.is_empty() {
+            r.set("pip_args", Value::Sequence(args));
+        }
+    }
+    match (&t.become_user, user_flag) {
+        (Some(u), true) => r.set("user", u.clone()),
+        (Some(u), false) => {
+            r.set("user", u.clone());
+            r.notes.push(format!(
+                "pip as `{u}` without `--user`: pip installs into ~{u}/.local when the system site is not writable (its default), so `user: {u}` (a `--user` install)"
+            ));
+        }
+        (None, true) => r.set("user", "root"),
+        (None, false) => {}
+    }
+    if break_system {
+        r.set("break_system_packages", true);
+    }
+    match state.as_deref() {
+        Some("absent") => r.set("state", "absent"),
+        Some("latest") => r.notes.push(
+            "`state: latest` became `present`: latest is not a state play can verify (pin a version to move)".into(),
+        ),
+        _ => {}
+    }
+    ignored(t, &mut r, &["umask", "chdir"]);
+    Some(Mapped::Resources(vec![r]))
+}
+
+/// easy_install → `pip: NAMES`: the same state (the distribution installed for the system's
+/// python), reached with pip, as easy_install is gone from current setuptools. None (the
+/// command mapping) with a virtualenv, an `executable` or a name `pip:` cannot take.
+fn map_easy_install(t: &Task) -> Option<Mapped> {
+    if t.arg(&["executable"]).is_some() {
+        return None;
+    }
+    let Mapped::Resources(mut rs) = map_pip_site(t)? else {
+        return None;
+    };
+    for r in &mut rs {
+        let bootstrap = r.key() == "pip";
+        r.notes.push(if bootstrap {
+            "easy_install → `pip: pip` (the same state: pip installed for python3); play runs pip itself, so a host without pip needs Debian's `package: python3-pip` declared before it".into()
+        } else {
+            "easy_install → `pip:` (the same state, installed with pip: easy_install is gone from current setuptools)".into()
+        });
+    }
+    Some(Mapped::Resources(rs))
 }
 
 fn map_pip(t: &Task) -> Mapped {
@@ -1778,10 +1915,16 @@ fn map_pip(t: &Task) -> Mapped {
         unless = Some(format!("test -x {}/bin/pip", v.trim_end_matches('/')));
     }
     let mut r = Res::command(cmd, t.module.as_str());
-    r.comments[0] = format!(
-        "play import: {} → command (not a virtualenv `venv:` can declare)",
-        t.module
-    );
+    r.comments[0] = match venv {
+        Some(_) => format!(
+            "play import: {} → command (not a virtualenv `venv:` can declare)",
+            t.module
+        ),
+        None => format!(
+            "play import: {} → command (not a state `pip:` can declare: a range, a URL, a requirements file, a reinstall)",
+            t.module
+        ),
+    };
     if let Some(u) = unless {
         r.set("unless", u);
     }
@@ -2582,8 +2725,22 @@ mod tests {
             ("pip", "name=a==1,b virtualenv=/v virtualenv_command='/usr/bin/python3 -m venv' extra_args='--no-index --upgrade'", "venv=/v python=/usr/bin/python3 packages=- a==1\n- b pip_args=- --no-index"),
             ("pip", "requirements=requirements.txt chdir=/srv/app virtualenv=/srv/app/venv", "venv=/srv/app/venv requirements=/srv/app/requirements.txt"),
             ("pip", "requirements='{{ root }}/req.txt' virtualenv='{{ root }}/venv' state=latest", "venv='{{ root }}/venv' requirements='{{ root }}/req.txt'"),
-            // what venv cannot say stays a command: no virtualenv, a specifier, an uninstall
-            ("pip", "name=flask", "command=pip3 install flask unless=pip3 show flask >/dev/null 2>&1 [command]"),
+            // pip without a virtualenv → pip: (names, a version, the interpreter of `executable`,
+            // extra_args, break_system_packages, absent; `latest` is `present` with a note)
+            ("pip", "name=flask", "pip=flask"),
+            ("pip", "name=Flask,requests state=latest", "pip=- Flask\n- requests"),
+            ("pip", "name=uv version=0.9.9 executable=pip3.11", "pip=uv==0.9.9 python=python3.11"),
+            ("pip", "name=awscli executable=/usr/local/bin/pip3 extra_args='--no-index -U --break-system-packages'", "pip=awscli python=/usr/local/bin/python3 pip_args=- --no-index break_system_packages=true"),
+            ("pip", "name='{{ item }}' state=absent break_system_packages=yes", "pip='{{ item }}' break_system_packages=true state=absent"),
+            // what pip: cannot say stays a command: a range, a requirements file, a venv's pip
+            ("pip", "name=flask>=3", "command=pip3 install 'flask>=3' unless=pip3 show 'flask>=3' >/dev/null 2>&1 [command]"),
+            ("pip", "requirements=/srv/req.txt", "command=pip3 install -r /srv/req.txt [command]"),
+            ("pip", "name=flask executable=/opt/tool/bin/pip", "command=/opt/tool/bin/pip install flask unless=/opt/tool/bin/pip show flask >/dev/null 2>&1 [command]"),
+            ("pip", "name=flask state=forcereinstall", "command=pip3 install flask unless=pip3 show flask >/dev/null 2>&1 [command]"),
+            // easy_install → pip: (pip itself too: same state, pip installs it)
+            ("easy_install", "name=pip state=present", "pip=pip"),
+            ("easy_install", "name=flask executable=easy_install-3.4", "command=easy_install-3.4 flask [command]"),
+            // what venv cannot say stays a command: a specifier, an uninstall
             ("pip", "name=flask>=3 virtualenv=/v", "command='{ test -x /v/bin/pip || virtualenv /v; } && /v/bin/pip install ''flask>=3''' unless=/v/bin/pip show 'flask>=3' >/dev/null 2>&1 [command]"),
             ("pip", "name=flask state=absent virtualenv=/v", "command='{ test -x /v/bin/pip || virtualenv /v; } && /v/bin/pip uninstall -y flask' [command]"),
             // cron → cron: the name without dots or spaces, the schedule, user (or become_user), job
@@ -2764,6 +2921,42 @@ mod tests {
         assert_eq!(
             shape(&map_task(&t, &Ctx::default())),
             "git=/srv/x repo=r owner=app"
+        );
+    }
+
+    /// `become_user` runs pip as that user: a `--user` install (pip's default when the system
+    /// site is not writable), said in IMPORT.md unless the task says `--user`; `latest` and
+    /// easy_install are said too.
+    #[test]
+    fn pip_users_and_notes() {
+        let notes = |t: &Task| match map_task(t, &Ctx::default()) {
+            Mapped::Resources(rs) => rs[0].notes.join("; "),
+            other => panic!("{other:?}"),
+        };
+        let mut t = task("pip", "name=uv");
+        t.become_user = Some("app".into());
+        assert_eq!(shape(&map_task(&t, &Ctx::default())), "pip=uv user=app");
+        assert!(notes(&t).contains("without `--user`"), "{}", notes(&t));
+        let mut t = task("pip", "name=uv extra_args=--user");
+        t.become_user = Some("app".into());
+        assert_eq!(shape(&map_task(&t, &Ctx::default())), "pip=uv user=app");
+        assert_eq!(notes(&t), "");
+        assert_eq!(
+            shape(&map_task(
+                &task("pip", "name=uv extra_args=--user"),
+                &Ctx::default()
+            )),
+            "pip=uv user=root"
+        );
+        assert!(notes(&task("pip", "name=uv state=latest")).contains("pin a version"));
+        assert!(notes(&task("easy_install", "name=pip")).contains("package: python3-pip"));
+        let Mapped::Resources(rs) = map_task(&task("pip", "name=flask>=3"), &Ctx::default()) else {
+            panic!("a command")
+        };
+        assert!(
+            rs[0].comments[0].contains("not a state `pip:` can declare"),
+            "{:?}",
+            rs[0].comments
         );
     }
 

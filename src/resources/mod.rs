@@ -35,6 +35,8 @@ pub mod replace;
 pub mod apt_source;
 pub mod download;
 pub mod fetch;
+pub mod pip;
+pub mod python;
 pub mod venv;
 
 use std::collections::BTreeMap;

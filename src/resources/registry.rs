@@ -252,6 +252,7 @@ macro_rules! kinds {
             Download => download, download::DownloadSpec;
             AptSource => apt_source, apt_source::AptSourceSpec;
             Venv => venv, venv::VenvSpec;
+            Pip => pip, pip::PipSpec;
         }
     };
 }
