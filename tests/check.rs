@@ -466,6 +466,39 @@ fn check_locates_bad_apt_sources() {
         .shows("nope.asc");
 }
 
+/// `apt_source:` keys from a URL: a URL play cannot fetch, a bad `key_sha256`, `key` and
+/// `key_url` together, `key_sha256` without `key_url`, each located.
+#[test]
+fn check_locates_bad_apt_source_keys() {
+    let good = "ab".repeat(32);
+    check_one_host(&format!("- hosts: all\n  state:\n    - apt_source: a\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key_url: ftp://x/k.asc\n    - apt_source: b\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key_url: http://x/k.asc\n      key_sha256: abc\n    - apt_source: c\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key: k.asc\n      key_url: http://x/k.asc\n    - apt_source: d\n      uris: http://x\n      suites: [s]\n      components: [main]\n      key_sha256: {good}\n"))
+        .code(1)
+        .shows("site.yml:7")
+        .shows("url `ftp://x/k.asc`: only http://, https:// and file:// URLs")
+        .shows("site.yml:13")
+        .shows("sha256 `abc`: 64 hexadecimal digits")
+        .shows("site.yml:14")
+        .shows("one of `key` (a file of files/) and `key_url`, not both")
+        .shows("site.yml:20")
+        .shows("`key_sha256` checks the key fetched from `key_url`");
+}
+
+/// `file:` with `copy_of`: a relative source, a folder, the file itself, and `copy_of` with
+/// `content`, each located.
+#[test]
+fn check_locates_bad_copies() {
+    check_one_host("- hosts: all\n  state:\n    - file: /etc/a\n      copy_of: srv/a\n    - file: /etc/b\n      copy_of: /srv/b/\n    - file: /etc/c\n      copy_of: /etc/c\n    - file: /etc/d\n      copy_of: /srv/d\n      content: x\n")
+        .code(1)
+        .shows("site.yml:4")
+        .shows("copy_of: path `srv/a` must be absolute")
+        .shows("site.yml:6")
+        .shows("`/srv/b/` names a folder; copy_of copies one file")
+        .shows("site.yml:8")
+        .shows("copy_of: /etc/c is the file itself")
+        .shows("site.yml:9")
+        .shows("a file takes one of `content`, `src`, `template`, `copy_of`, not several");
+}
+
 /// `venv:` (fetch kinds): a relative path, a specifier play cannot compare, a relative
 /// requirements file, each located.
 #[test]
@@ -478,4 +511,17 @@ fn check_locates_bad_venvs() {
         .shows("`flask>=3`: NAME or NAME==VERSION")
         .shows("site.yml:7")
         .shows("requirements: path `req.txt` must be absolute");
+}
+
+/// `pip:`: a range, Ansible's `state: latest`, `--user` in `pip_args`, a pinned removal and a
+/// non-boolean `break_system_packages`, each located at its key, all in one run.
+#[test]
+fn check_locates_bad_pip_entries() {
+    check_one_host("- hosts: all\n  state:\n    - pip: [flask, \"uv>=0.9\"]\n    - pip: awscli\n      state: latest\n    - pip: httpie\n      pip_args: [--user]\n    - pip: \"uv==0.9.9\"\n      state: absent\n    - pip: black\n      break_system_packages: maybe\n")
+        .code(1)
+        .shows("site.yml:3:12: pip: `uv>=0.9`: NAME or NAME==VERSION")
+        .shows("site.yml:5:14: `latest` is not a state play can verify")
+        .shows("site.yml:7:17: pip_args: `--user`: a user install is `user: NAME`")
+        .shows("site.yml:8:12: pip `uv==0.9.9`: a pinned version needs `state: present`")
+        .shows("site.yml:11:30: break_system_packages must be true or false");
 }

@@ -1,7 +1,7 @@
 //! The fetch kinds on real lab hosts, without network: `download:` from an HTTP server on
 //! loopback (a thread of the test), by the host or the controller, and from `file:` URLs;
 //! `apt_source:` with a local flat repository; `venv:` from hand-built wheels;
-//! `facts.os_codename` (bad input: tests/check.rs).
+//! `pip:` outside a venv from the same wheels; `facts.os_codename` (bad input: tests/check.rs).
 
 mod support;
 
@@ -157,34 +157,68 @@ fn download_from_http_and_file_urls() {
     assert_eq!(lab.sh("h1", "ls -A /srv/dl"), "ctl\ntool\n");
 }
 
-/// An armored OpenPGP public key made by gpg on the controller (a throwaway home).
-fn armored_key() -> Vec<u8> {
-    let home = tempfile::tempdir().expect("tempdir");
-    let gpg = |args: &[&str]| {
-        let out = std::process::Command::new("gpg")
+/// A signing key made by gpg on the controller, in a throwaway home: `gpg(args, stdin)` runs
+/// gpg there and gives its stdout.
+struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    fn new() -> Gpg {
+        let g = Gpg {
+            home: tempfile::tempdir().expect("tempdir"),
+        };
+        g.run(
+            &[
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "play tests <tests@example.invalid>",
+                "ed25519",
+                "sign",
+                "never",
+            ],
+            b"",
+        );
+        g
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        let mut child = std::process::Command::new("gpg")
             .arg("--homedir")
-            .arg(home.path())
+            .arg(self.home.path())
             .args(["--batch", "--quiet"])
             .args(args)
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run gpg");
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(stdin).expect("write gpg's stdin");
+        drop(input);
+        let out = child.wait_with_output().expect("wait gpg");
         assert!(
             out.status.success(),
             "gpg {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         out.stdout
-    };
-    gpg(&[
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        "play tests <tests@example.invalid>",
-        "ed25519",
-        "sign",
-        "never",
-    ]);
-    gpg(&["--armor", "--export", "tests@example.invalid"])
+    }
+
+    /// The public key, armored or binary.
+    fn public(&self, armored: bool) -> Vec<u8> {
+        let mut args = vec!["--export", "tests@example.invalid"];
+        if armored {
+            args.insert(0, "--armor");
+        }
+        self.run(&args, b"")
+    }
+}
+
+/// An armored OpenPGP public key made by gpg on the controller (a throwaway home).
+fn armored_key() -> Vec<u8> {
+    Gpg::new().public(true)
 }
 
 fn sources_yml(extra: &str) -> String {
@@ -395,4 +429,197 @@ fn venv_from_a_local_wheel_folder() {
         lab.sh("h1", "ls /srv/venv 2>/dev/null || echo gone"),
         "gone\n"
     );
+}
+
+/// Signs the flat repository of `host` (`support::apt::publish`) with `gpg`'s key: a `Release`
+/// listing its `Packages`, clear-signed on the controller as `InRelease`.
+fn sign_repository(lab: &Lab, host: &str, gpg: &Gpg) {
+    let release = lab.sh(
+        host,
+        "cd /srv/repo && printf 'Date: %s\\nSHA256:\\n %s %s Packages\\n' \"$(date -Ru)\" \"$(sha256sum Packages | cut -d' ' -f1)\" \"$(stat -c %s Packages)\"",
+    );
+    let signed = gpg.run(
+        &["--clearsign", "--local-user", "tests@example.invalid"],
+        release.as_bytes(),
+    );
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(signed);
+    lab.sh(
+        host,
+        &format!("echo {b64} | base64 -d > /srv/repo/InRelease"),
+    );
+}
+
+fn keys_yml(key_url: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n    - apt_source: signed\n      uris: file:/srv/repo\n      suites: [\"./\"]\n      key_url: {key_url}\n    - package: hello-play\n      update_cache: true\n    - download: /srv/keys/tool\n      url: file:///srv/keys-src/tool\n    - file: /usr/local/bin/tool-copy\n      copy_of: /srv/keys/tool\n      mode: \"0755\"\n"
+    )
+}
+
+/// `apt_source:` with `key_url`: the host fetches the key over HTTP (a server on loopback)
+/// and apt checks the repository's signature with it (the source is not `trusted`); a `file:`
+/// with `copy_of` a file an earlier `download:` of the run fetches is known after it, then
+/// follows its source; both converge (a second `diff --exit-code` is 0). A binary key is
+/// refused by the step and nothing is written.
+#[test]
+fn keys_from_urls_and_copies_of_host_files_converge() {
+    let lab = Lab::start("keys-url", 1);
+    support::apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
+    lab.sh("h1", "rm -f /etc/apt/sources.list.d/play-test.list; mkdir -p /srv/keys-src && printf 'tool 1\\n' > /srv/keys-src/tool");
+    let gpg = Gpg::new();
+    sign_repository(&lab, "h1", &gpg);
+    let public = gpg.public(true);
+    let base = serve(
+        Lab::base_for("keys-url"),
+        Box::leak(public.clone().into_boxed_slice()),
+    );
+    let p = Project::new(&lab).file("k.yml", &keys_yml(&format!("{base}/key.asc")));
+
+    p.play(&["apply", "k.yml"])
+        .code(0)
+        .shows("+ create apt_source signed")
+        .shows("/etc/apt/keyrings/signed.asc from http://")
+        .shows("+ create package hello-play")
+        .shows("(known after download /srv/keys/tool)");
+    assert_eq!(
+        support::apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "1.0".into()))
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /etc/apt/keyrings/signed.asc").as_bytes(),
+        &public[..]
+    );
+    assert_eq!(
+        lab.sh("h1", "stat -c '%a %U' /etc/apt/keyrings/signed.asc"),
+        "644 root\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /usr/local/bin/tool-copy"), "tool 1\n");
+    assert_eq!(lab.sh("h1", "stat -c %a /usr/local/bin/tool-copy"), "755\n");
+    p.play(&["diff", "--exit-code", "k.yml"]).code(0);
+
+    // The copied file's source changes on the host: the copy follows it.
+    lab.sh("h1", "printf 'tool 2\\n' > /srv/keys/tool");
+    p.play(&["diff", "--exit-code", "k.yml"])
+        .code(2)
+        .shows("~ update file /usr/local/bin/tool-copy (from /srv/keys/tool: sha256");
+    p.play(&["apply", "k.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /usr/local/bin/tool-copy"), "tool 2\n");
+    p.play(&["diff", "--exit-code", "k.yml"]).code(0);
+
+    // A binary key at the URL: the step fails, the key file is not written.
+    let binary = serve(
+        Lab::base_for("keys-url"),
+        Box::leak(gpg.public(false).into_boxed_slice()),
+    );
+    let p = p.file(
+        "bin.yml",
+        &format!("- hosts: lab\n  state:\n    - apt_source: binary\n      uris: file:/srv/repo\n      suites: [\"./\"]\n      key_url: {binary}/key.gpg\n"),
+    );
+    p.play(&["apply", "bin.yml"])
+        .code(1)
+        .shows("not an ASCII-armored OpenPGP key");
+    assert_eq!(lab.sh("h1", "ls -A /etc/apt/keyrings"), "signed.asc\n");
+}
+
+/// A `pip:` playbook of the wheels in /srv/wheels, with a command watching the first name.
+fn pip_yml(entries: &str) -> String {
+    format!(
+        "- hosts: lab\n  state:\n{entries}    - command: \"echo ran >> /srv/pip.log\"\n      on_change: [playpip]\n"
+    )
+}
+
+#[test]
+fn pip_outside_a_venv_from_a_local_wheel_folder() {
+    let lab = Lab::start("pip-site", 1);
+    build_wheels(
+        &lab,
+        "h1",
+        &[("playpip", "1.0"), ("playpip", "1.1"), ("playuser", "2.0")],
+    );
+    let import = |user: &str, m: &str| {
+        lab.sh(
+            "h1",
+            &format!("cd / && runuser -u {user} -- /usr/bin/python3 -c 'import {m}; print({m}.VERSION, {m}.__file__)'"),
+        )
+    };
+    let wheels = "      pip_args: [--no-index, --find-links, /srv/wheels]\n";
+    // Debian 12's python is externally managed (PEP 668): refused when planned, saying what to do.
+    let p = Project::new(&lab).file(
+        "p.yml",
+        &pip_yml(&format!("    - pip: \"playpip==1.0\"\n{wheels}")),
+    );
+    p.play(&["diff", "p.yml"])
+        .code(1)
+        .shows("EXTERNALLY-MANAGED")
+        .shows("break_system_packages: true");
+
+    // As root into the system site, and a `--user` install as deploy into ~deploy/.local.
+    let both = |pin: &str, state: &str| {
+        pip_yml(&format!(
+            "    - pip: \"playpip{pin}\"\n{wheels}      break_system_packages: true\n{state}    - pip: [playuser]\n{wheels}      user: deploy\n      break_system_packages: true\n{state}"
+        ))
+    };
+    let p = p.file("p.yml", &both("==1.0", ""));
+    p.play(&["apply", "p.yml"])
+        .code(0)
+        .shows("+ create pip playpip")
+        .shows("+ create pip playuser");
+    let sys = import("root", "playpip");
+    assert!(sys.starts_with("1.0 /usr/local/lib/python3"), "{sys}");
+    let user = import("deploy", "playuser");
+    assert!(
+        user.starts_with("2.0 /home/deploy/.local/lib/python3"),
+        "{user}"
+    );
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "stat -c %U /home/deploy/.local/lib/python3*/site-packages/playuser"
+        ),
+        "deploy\n"
+    );
+    assert_eq!(lab.sh("h1", "cat /srv/pip.log"), "ran\n");
+    p.play(&["diff", "--exit-code", "p.yml"]).code(0);
+    let run = p.play(&["apply", "p.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    assert_eq!(
+        lab.sh("h1", "cat /srv/pip.log"),
+        "ran\n",
+        "nothing changed: the watcher did not run"
+    );
+
+    // A moved pin: that one only, and what watches it runs.
+    let p = p.file("p.yml", &both("==1.1", ""));
+    p.play(&["apply", "p.yml"])
+        .code(0)
+        .shows("playpip 1.0 → playpip==1.1")
+        .hides("playuser");
+    assert!(import("root", "playpip").starts_with("1.1 "));
+    assert_eq!(lab.sh("h1", "cat /srv/pip.log"), "ran\nran\n");
+    p.play(&["diff", "--exit-code", "p.yml"]).code(0);
+
+    // What apt installed counts (Debian's pip), and is not pip's to remove.
+    let p = p.file("apt.yml", "- hosts: lab\n  state:\n    - pip: pip\n");
+    p.play(&["diff", "--exit-code", "apt.yml"]).code(0);
+    let p = p.file("apt.yml", "- hosts: lab\n  state:\n    - pip: pip\n      state: absent\n      break_system_packages: true\n");
+    p.play(&["diff", "apt.yml"])
+        .code(1)
+        .shows("installed by apt")
+        .shows("package: python3-pip");
+
+    // state: absent removes both.
+    let p = p.file("p.yml", &both("", "      state: absent\n"));
+    p.play(&["apply", "p.yml"])
+        .code(0)
+        .shows("- delete pip playpip")
+        .shows("- delete pip playuser");
+    let gone = |user: &str, m: &str| {
+        lab.sh(
+            "h1",
+            &format!("cd / && runuser -u {user} -- /usr/bin/python3 -c 'import {m}' 2>/dev/null && echo there || echo gone"),
+        )
+    };
+    assert_eq!(gone("root", "playpip"), "gone\n");
+    assert_eq!(gone("deploy", "playuser"), "gone\n");
+    p.play(&["diff", "--exit-code", "p.yml"]).code(0);
 }

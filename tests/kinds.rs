@@ -7,7 +7,7 @@
 //! resource (`plan`: action, details, file lines, known_after; `action: none` for no change;
 //! `before`: entries declared ahead of it, which it may depend on),
 //! the other changes (`others`, e.g. parent folders, as `+ create directory /x`) and lines the
-//! apply script must contain (`script`), or a plan error (`error`). In expected details,
+//! apply script must contain (`script`), or an error of the entry, its render or its plan (`error`). In expected details,
 //! `{project}` stands for the project's (temporary) folder. `KINDS_SHOW_SCRIPT=1` prints the
 //! steps of a failing case's script.
 //!
@@ -56,7 +56,8 @@ struct Case {
     /// Lines the apply script must contain.
     #[serde(default)]
     script: Vec<String>,
-    /// A plan error: text it must contain (instead of `plan`).
+    /// A plan error, or an error rendering the entry (located in the case's `site.yml`): text
+    /// it must contain (instead of `plan`).
     error: Option<String>,
 }
 
@@ -153,8 +154,10 @@ fn plan(resources: &mut [Resource], observed: &Observed) -> Result<Planned, Stri
         if r.desired.process().is_some() || r.desired.runs_on_change() {
             continue;
         }
-        if r.desired.plan_path(observed).is_some() {
-            changes.extend(resources::plan(i, r, observed).map_err(|e| e.to_string())?);
+        if r.desired.plan_path(observed, &[]).is_some() {
+            let before: Vec<&str> = changes.iter().map(|c: &Change| c.key.as_str()).collect();
+            changes
+                .extend(resources::plan_after(i, r, observed, &before).map_err(|e| e.to_string())?);
         } else {
             // as the engine: the keys changing before it (a tree a venv's requirements or a
             // project's lock lies in)
@@ -237,10 +240,10 @@ fn run_case(path: &Path) -> Result<(), String> {
                 .collect(),
         );
     }
-    // Bad input: an error located at its key (`file:line:column`) as `play check` says it.
     let mut resources = match (render(dir.path(), &case, &observed), &case.error) {
+        // A render error (a value the kind refuses), located in the case's playbook.
         (Err(e), Some(want)) if e.contains(want.as_str()) => return Ok(()),
-        (Err(e), _) => return Err(e),
+        (Err(e), _) => return Err(format!("render error: {e}")),
         (Ok(rs), _) => rs,
     };
     // The case's resource: the last declared one (parents no one declared come first).
@@ -349,6 +352,7 @@ fn kinds_cases() {
         "venv",
         "npm",
         "composer",
+        "pip",
         "directory",
         "link",
         "program",
@@ -422,6 +426,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "venv",
     "npm",
     "composer",
+    "pip",
     "user",
     "group",
     "package",

@@ -12,11 +12,12 @@ use play::apply::{self, ApplyOutcome};
 use play::probe::{self, ProbeError, ProbeRequest, Wants};
 // Hostile names and binary contents cannot be written in a playbook's YAML: these tests
 // build the path kinds' specs themselves (not `resources::example`).
-use play::resources::directory::DirectorySpec;
+use play::resources::directory::{DirectorySpec, Tree};
 use play::resources::file::FileSpec;
 use play::resources::link::LinkSpec;
 use play::resources::{
-    self, Action, Attrs, Change, Content, Desired, Observed, Origin, PathKind, Presence, Resource,
+    self, Action, Attrs, Change, Content, Desired, ModeRule, Observed, Origin, PathKind, Presence,
+    Resource,
 };
 
 /// Names that break naive scripts. None of them may be executed or mangled.
@@ -107,6 +108,7 @@ fn file(path: &str, content: Option<&[u8]>, attrs: Attrs) -> Resource {
         }),
         attrs,
         validate: None,
+        copy_of: None,
     }))
 }
 
@@ -117,6 +119,7 @@ fn absent_file(path: &str) -> Resource {
         content: None,
         attrs: Attrs::default(),
         validate: None,
+        copy_of: None,
     }))
 }
 
@@ -127,6 +130,7 @@ fn dir(path: &str, presence: Presence, attrs: Attrs, force: bool) -> Resource {
         attrs,
         force,
         parent_of: None,
+        recurse: None,
     }))
 }
 
@@ -666,6 +670,101 @@ fn owner_and_group_by_name() {
         let md = fs::symlink_metadata(p(n)).unwrap();
         assert_eq!((md.uid(), md.gid()), (0, 0), "{n}");
     }
+}
+
+#[test]
+fn a_recursive_tree_with_hostile_names_converges_through_no_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    // Root's victims outside the tree, and links to them inside it.
+    fs::write(p("victim"), "secret").unwrap();
+    fs::set_permissions(p("victim"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::create_dir(p("vdir")).unwrap();
+    fs::set_permissions(p("vdir"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::create_dir(p("tree")).unwrap();
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let sub = d.join("tree").join(format!("d{i}"));
+        fs::create_dir(&sub).unwrap();
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o700)).unwrap();
+        let f = sub.join(name);
+        fs::write(&f, "x").unwrap();
+        fs::set_permissions(
+            &f,
+            fs::Permissions::from_mode(if i % 2 == 0 { 0o600 } else { 0o700 }),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(p("victim"), sub.join(format!("{name}.link"))).unwrap();
+    }
+    std::os::unix::fs::symlink(p("vdir"), d.join("tree/vdir")).unwrap();
+    let rs = vec![res(Desired::Directory(DirectorySpec {
+        path: p("tree"),
+        presence: Presence::Present,
+        attrs: Attrs {
+            owner: Some("daemon".into()),
+            group: Some("daemon".into()),
+            mode: Some(0o755),
+        },
+        force: false,
+        parent_of: None,
+        recurse: Some(Tree {
+            mode: Some(ModeRule::parse("u=rwX,g=rX,o=rX").unwrap()),
+        }),
+    }))];
+    let changes = converge(d, &rs);
+    assert_eq!(changes.len(), 1);
+    let n = HOSTILE.len();
+    let details = &changes[0].details;
+    assert!(
+        details.contains(&format!(
+            "owner of {} paths below {} → daemon",
+            3 * n + 1,
+            p("tree")
+        )),
+        "{details:?}"
+    );
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let sub = d.join("tree").join(format!("d{i}"));
+        let md = fs::metadata(sub.join(name)).unwrap();
+        let want = if i % 2 == 0 { 0o644 } else { 0o755 };
+        assert_eq!((md.uid(), md.mode() & 0o7777), (1, want), "{name:?}");
+        assert_eq!(fs::metadata(&sub).unwrap().mode() & 0o7777, 0o755);
+        let link = fs::symlink_metadata(sub.join(format!("{name}.link"))).unwrap();
+        assert_eq!(link.uid(), 1, "the link itself changes owner");
+    }
+    for (v, m) in [("victim", 0o600), ("vdir", 0o700)] {
+        let md = fs::metadata(p(v)).unwrap();
+        assert_eq!(
+            (md.uid(), md.mode() & 0o7777),
+            (0, m),
+            "{v} is never reached"
+        );
+    }
+    no_pwned(d);
+}
+
+/// The mode setter of a recursive folder's step, handed a name that became a link after
+/// `find` listed it (the race it is built for): it opens without following and skips it.
+#[test]
+fn the_recursive_mode_setter_never_follows_a_name_swapped_for_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("victim"), "secret").unwrap();
+    fs::set_permissions(d.join("victim"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(d.join("plain"), "x").unwrap();
+    fs::set_permissions(d.join("plain"), fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(d.join("victim"), d.join("swapped")).unwrap();
+    let out = Command::new("perl")
+        .args(["-e", apply::FCHMOD, "0755"])
+        .args(["0644"; 8])
+        .args(["./swapped", "./plain", "./gone"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let mode = |n: &str| fs::metadata(d.join(n)).unwrap().mode() & 0o7777;
+    assert_eq!(mode("victim"), 0o600);
+    assert_eq!(mode("plain"), 0o644);
 }
 
 #[test]
@@ -1520,4 +1619,73 @@ fn a_file_swapped_with_a_link_while_it_is_fetched_is_never_read_through() {
         read.iter().all(|&c| c >= 3) && refused.iter().all(|&c| c >= 3),
         "the race did not happen: read {read:?}, refused {refused:?}"
     );
+}
+
+/// A `file:` with `copy_of` (built as the other path kinds here, for hostile names): each copy
+/// converges from its source on the host (a second plan is empty); a source swapped for a link
+/// to a root-only file after the probe, in a folder another user owns, is never read through:
+/// the step fails and the copy keeps what it had.
+#[test]
+fn a_copy_of_a_host_file_converges_and_never_reads_through_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = |n: &str| path_of(d, n);
+    for f in ["src", "dst", "home/app"] {
+        fs::create_dir_all(p(f)).unwrap();
+    }
+    let copy = |dest: &str, src: &str| {
+        res(Desired::File(FileSpec {
+            path: dest.into(),
+            presence: Presence::Present,
+            content: None,
+            attrs: mode(0o640),
+            validate: None,
+            copy_of: Some(src.into()),
+        }))
+    };
+    let mut rs = Vec::new();
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let src = p(&format!("src/{name}"));
+        fs::write(&src, format!("content {i}\n")).unwrap();
+        rs.push(copy(&p(&format!("dst/{name}")), &src));
+    }
+    let changes = converge(d, &rs);
+    assert_eq!(changes.len(), HOSTILE.len());
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let dest = p(&format!("dst/{name}"));
+        assert_eq!(
+            fs::read(&dest).unwrap(),
+            format!("content {i}\n").as_bytes()
+        );
+        assert_eq!(perm(&dest), 0o640);
+    }
+    no_pwned(d);
+    no_temp_files(d);
+    // A new source content is copied again.
+    fs::write(p("src/plain"), "changed\n").unwrap();
+    let changes = converge(d, &rs);
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(fs::read(p("dst/plain")).unwrap(), b"changed\n");
+
+    // The app user's folder: the source becomes a link to a root-only file after the probe.
+    fs::write(p("secret"), "SECRET\n").unwrap();
+    fs::set_permissions(p("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(p("home/app/cert"), "CERT\n").unwrap();
+    give_to_nobody(&p("home/app/cert"));
+    give_to_nobody(&p("home/app"));
+    let rs = vec![copy(&p("out"), &p("home/app/cert"))];
+    let obs = probe_in(d, &rs);
+    let changes = plan(&rs, &obs);
+    assert_eq!(changes.len(), 1);
+    fs::remove_file(p("home/app/cert")).unwrap();
+    std::os::unix::fs::symlink(p("secret"), p("home/app/cert")).unwrap();
+    let (outcome, _) = apply_in(d, &rs, &changes);
+    let (step, why) = outcome.failed.expect("the copy's step fails");
+    assert_eq!(step, 0);
+    assert!(
+        why.contains("a symbolic link; play does not copy through it"),
+        "{why}"
+    );
+    assert!(!Path::new(&p("out")).exists());
+    no_temp_files(d);
 }

@@ -491,6 +491,47 @@ impl Builder {
         }
     }
 
+    /// Owner, group and mode of everything below the folder `path` (`recurse: true`), from
+    /// inside it (entered and pinned like any folder). Nothing is done through a link:
+    /// `chown -R -P -h` changes links themselves and never descends through one (GNU `chown`
+    /// walks with `fts`, each folder entered without following a link and checked to be the
+    /// one it listed); modes are set by `find -execdir` (which enters each folder the same
+    /// way) handing names to a `perl` that opens each `O_NOFOLLOW` and sets the mode on what
+    /// it opened (`fchmod`), computed from that file's own type and mode (`mode`: the rule and
+    /// the `find` test of what differs), so a name swapped for a link between `find` and
+    /// `perl` is skipped, never followed. Links get no mode (they have none); fifos, sockets
+    /// and devices keep theirs. Hard links: relies on `fs.protected_hardlinks` (another user
+    /// cannot link a file it does not own into the tree).
+    fn folder_tree(
+        &mut self,
+        i: usize,
+        path: &str,
+        (owner, group): (Option<&str>, Option<&str>),
+        mode: Option<(String, crate::resources::ModeRule)>,
+    ) {
+        self.enter(i, path);
+        let spec = chown_spec(&Attrs {
+            owner: owner.map(str::to_string),
+            group: group.map(str::to_string),
+            mode: None,
+        });
+        if let Some(spec) = spec {
+            self.run(i, &format!("chown -R -P -h -- {} .", shell_quote(&spec)));
+        }
+        if let Some((test, rule)) = mode {
+            let files: Vec<String> = rule.by_x.iter().map(|m| format!("0{m:o}")).collect();
+            self.run(
+                i,
+                &format!(
+                    "find -P . -ignore_readdir_race -mindepth 1 {test} -execdir perl -e {} 0{:o} {} {{}} +",
+                    shell_quote(FCHMOD),
+                    rule.folder,
+                    files.join(" ")
+                ),
+            );
+        }
+    }
+
     /// Removes `path` (`cmd`: `rm -f`, `rmdir`, `rm -rf`) from inside its pinned folder; a
     /// missing folder means it is gone already.
     fn remove(&mut self, i: usize, path: &str, cmd: &str) {
@@ -661,6 +702,34 @@ pub fn fetched_file(
     b.script
 }
 
+/// Step lines copying the host's file `src` to `path` with `attrs` (a `file:`'s `copy_of`):
+/// [`fetched_file`] whose fill reads `src` in a subshell that enters its folder with
+/// `play_enter` (no link another user could swap is followed on the way) and reads the name
+/// with `dd iflag=nofollow,nonblock` after checking it is a regular file, not a link (so root
+/// never reads through a link the folder's owner put there); `expect` as there. No stdin.
+pub fn copied_file(
+    i: usize,
+    path: &str,
+    attrs: &Attrs,
+    src: &str,
+    expect: &str,
+) -> (String, Vec<u8>) {
+    let (dir, name) = split(src);
+    let (s, d, n) = (
+        shell_quote(src),
+        shell_quote(&dir),
+        shell_quote(&format!("./{name}")),
+    );
+    let fill = format!(
+        "( play_enter {d} || exit 1
+           if [ -L {n} ]; then printf '%s: a symbolic link; play does not copy through it\\n' {s} >&2; exit 1; fi
+           if ! [ -f {n} ]; then printf '%s: not a regular file (missing?); nothing to copy\\n' {s} >&2; exit 1; fi
+           dd if={n} iflag=nofollow,nonblock bs=64k status=none > \"$t\"
+) || play_fail {i}"
+    );
+    (fetched_file(i, path, attrs, &fill, expect, ""), Vec::new())
+}
+
 /// Step lines writing `bytes` to `path` with `attrs` and their stdin
 /// ([`Builder::write_file`]: the content travels on stdin, `expect` as there).
 pub fn streamed_file(
@@ -726,6 +795,38 @@ pub fn whole_file(
 pub fn folder(i: usize, path: &str, attrs: &Attrs) -> String {
     let mut b = lines();
     b.directory(i, path, attrs);
+    b.script
+}
+
+/// The `perl` of [`Builder::folder_tree`]: `perl -e FCHMOD FOLDER_MODE MODE0..MODE7 NAME…`
+/// sets each NAME (in the working folder) to the mode its type and old execute bits give,
+/// opening it without following a link and setting the mode on what it opened.
+pub const FCHMOD: &str = r#"use Fcntl; my $d = oct shift; my @f = map { oct } splice(@ARGV, 0, 8); my $bad = 0;
+for my $n (@ARGV) {
+  my $h;
+  unless (sysopen($h, $n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) {
+    next if $!{ENOENT} || $!{ELOOP};
+    warn "$n: $!\n"; $bad = 1; next;
+  }
+  my @s = stat $h or do { warn "$n: $!\n"; $bad = 1; next };
+  my $m = $s[2] & 07777;
+  my $t = -d _ ? $d : -f _ ? $f[(($m >> 4) & 4) | (($m >> 2) & 2) | ($m & 1)] : undef;
+  next unless defined $t && $t != $m;
+  chmod($t, $h) or do { warn "$n: $!\n"; $bad = 1 };
+}
+exit $bad;"#;
+
+/// Step lines giving everything below the folder `path` the owner and group (`chown`) and
+/// the mode (`mode`: the `find` test true for a path whose mode differs, and the rule) of a
+/// recursive `directory:` ([`Builder::folder_tree`]).
+pub fn folder_tree(
+    i: usize,
+    path: &str,
+    chown: (Option<&str>, Option<&str>),
+    mode: Option<(String, crate::resources::ModeRule)>,
+) -> String {
+    let mut b = lines();
+    b.folder_tree(i, path, chown, mode);
     b.script
 }
 

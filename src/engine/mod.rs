@@ -512,7 +512,10 @@ fn plan_host(resources: &[Resource], observed: &Observed) -> Result<HostPlan, Ho
         }
         match res.desired.kind() {
             kind if kind.def().plug == resources::registry::Plug::Path => {
-                if let Some(c) = resources::plan(i, res, observed).map_err(|e| fail(e, res))? {
+                let before: Vec<&str> = p.changes.iter().map(|c| c.key.as_str()).collect();
+                if let Some(c) =
+                    resources::plan_after(i, res, observed, &before).map_err(|e| fail(e, res))?
+                {
                     p.changes.push(c);
                 }
             }

@@ -946,11 +946,26 @@ impl Conversion {
                     }
                 }
             }
-            // a command or venv keeps the later place (what it reads is declared before it)
-            let later = matches!(self.containers[c].items[i].res.kind(), "command" | "venv");
+            // a command or venv keeps the later place (what it reads is declared before it), and
+            // so does a recursive folder (`chown -R` after the user and the files it covers)
+            let recursive = |x: usize| {
+                self.containers[c].items[x].res.get("recurse") == Some(&Value::Bool(true))
+            };
+            let later = matches!(self.containers[c].items[i].res.kind(), "command" | "venv")
+                || recursive(i)
+                || recursive(j);
             let (keep, drop) = if later { (i, j) } else { (j, i) };
             let dropped = self.containers[c].items[drop].clone();
             let kept = &mut self.containers[c].items[keep];
+            // a folder's own mode merged with a recursive owner (`chown -R`): play's
+            // `recurse` would set that mode on every path below too, which the source does not
+            let recursive = |r: &modules::Res| r.get("recurse") == Some(&Value::Bool(true));
+            let folder_mode = match (recursive(&kept.res), recursive(&dropped.res)) {
+                (true, false) if kept.res.get("mode").is_none() => dropped.res.get("mode"),
+                (false, true) if dropped.res.get("mode").is_none() => kept.res.get("mode"),
+                _ => None,
+            }
+            .cloned();
             let cron = kept.res.comments.iter().any(|c| c.contains("cron"));
             for (k, v) in dropped.res.fields.iter().skip(1) {
                 match (k.as_str(), kept.res.get(k).cloned(), v) {
@@ -987,6 +1002,14 @@ impl Conversion {
                 }
             }
             kept.res.notes.extend(dropped.res.notes.iter().cloned());
+            if let Some(m) = folder_mode {
+                kept.res.fields.retain(|(k, _)| k != "mode");
+                kept.res.notes.push(format!(
+                    "mode `{}` of the folder itself not carried: merged with a recursive owner, \
+                     and play's `recurse` sets the mode of every path below too",
+                    crate::yaml::to_string(&m).trim()
+                ));
+            }
             kept.add_tags(&dropped.tags);
             let kept_title = kept.title.clone();
             self.containers[c].items[drop].removed = true;

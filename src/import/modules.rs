@@ -176,8 +176,18 @@ pub fn mode(v: &Value) -> Option<String> {
     if !s.is_empty() && s.len() <= 4 && s.chars().all(|c| ('0'..='7').contains(&c)) {
         Some(format!("{:0>4}", s))
     } else {
-        None
+        // a symbolic mode giving one mode to every path (`u=rwx,g=rx,o=rx`)
+        let rule = crate::resources::ModeRule::parse(s).ok()?;
+        rule.as_uniform().map(crate::resources::mode_str)
     }
+}
+
+/// A symbolic mode with `X` (`u=rwX,g=rX,o=rX`), which only a `directory:` takes.
+fn folder_mode(v: &Value) -> Option<String> {
+    let s = v.as_str()?.trim();
+    crate::resources::ModeRule::parse(s)
+        .ok()
+        .map(|_| s.to_string())
 }
 
 /// Quotes a word for `sh` (single quotes) unless it is safe as it is. A templated word is
@@ -204,10 +214,11 @@ fn owner_group_mode(t: &Task, r: &mut Res) {
         }
     }
     if let Some(m) = t.arg(&["mode"]) {
-        match mode(m) {
+        match mode(m).or_else(|| folder_mode(m).filter(|_| r.kind() == "directory")) {
             Some(m) => r.set("mode", m),
             None => r.notes.push(format!(
-                "mode `{}` not carried (play takes octal modes)",
+                "mode `{}` not carried (play takes octal modes, and symbolic ones that set \
+                 every class with `=`; `X` on a `directory:`)",
                 crate::yaml::to_string(m).trim()
             )),
         }
@@ -332,13 +343,7 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 return LeftOut("copy without `dest`".into());
             };
             if t.arg_bool(&["remote_src"]) == Some(true) {
-                let src = t.arg_str(&["src"]).unwrap_or_default();
-                let mut r = Res::command(
-                    format!("cp -a {} {}", sh_quote(&src), sh_quote(&dest)),
-                    "copy remote_src",
-                );
-                r.set("creates", dest);
-                return Resources(vec![r]);
+                return map_copy_remote(t, ctx, &dest);
             }
             if let Some(content) = t.arg(&["content"]) {
                 let mut r = Res::new("file", dest);
@@ -428,10 +433,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 _ => Res::new("file", path),
             };
             owner_group_mode(t, &mut r);
-            if recurse {
-                r.notes.push(
-                    "`recurse` not carried: play sets owner/group/mode on the folder itself".into(),
-                );
+            if recurse && r.kind() == "directory" {
+                r.set("recurse", true);
             }
             Resources(vec![r])
         }
@@ -704,8 +707,10 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             ignored(t, &mut r, &["stdin", "warn"]);
             Resources(vec![r])
         }
-        "pip" => map_venv(t).unwrap_or_else(|| map_pip(t)),
-        "easy_install" => map_pip(t),
+        "pip" => map_venv(t)
+            .or_else(|| map_pip_site(t))
+            .unwrap_or_else(|| map_pip(t)),
+        "easy_install" => map_easy_install(t).unwrap_or_else(|| map_pip(t)),
         "lineinfile" => map_lineinfile(t),
         "cron" => map_cron(t),
         "get_url" => {
@@ -819,22 +824,24 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 r.set("unless", format!("! apt-key list 2>/dev/null | grep -q {}", sh_quote(id)));
                 return Resources(vec![r]);
             } else if let Some(url) = t.arg_str(&["url"]) {
-                match t.arg_str(&["keyring"]) {
-                    Some(k) => {
-                        let mut r = Res::command(
-                            format!("curl -fsSL {} | gpg --dearmor > {}", sh_quote(&url), sh_quote(&k)),
-                            "apt_key",
-                        );
-                        r.set("creates", k);
-                        return Resources(vec![r]);
-                    }
-                    None => Res::command(format!("curl -fsSL {} | apt-key add -", sh_quote(&url)), "apt_key"),
-                }
+                // a keyring of its own: a binary one, made by gpg on the host
+                let Some(k) = t.arg_str(&["keyring"]) else {
+                    return map_apt_key_url(t, &url);
+                };
+                let mut r = Res::command(
+                    format!("curl -fsSL {} | gpg --dearmor > {}", sh_quote(&url), sh_quote(&k)),
+                    "apt_key",
+                );
+                r.comments[0] = "play import: apt_key with `keyring` → command (gpg --dearmor makes the binary keyring)".into();
+                r.set("creates", k);
+                return Resources(vec![r]);
             } else if let (Some(server), Some(id)) = (t.arg_str(&["keyserver"]), &id) {
-                Res::command(
+                let mut r = Res::command(
                     format!("apt-key adv --keyserver {} --recv-keys {}", sh_quote(&server), sh_quote(id)),
                     "apt_key",
-                )
+                );
+                r.comments[0] = "play import: apt_key from a keyserver → command (play fetches keys from URLs only)".into();
+                r
             } else {
                 return LeftOut("apt_key without `url` or `keyserver`".into());
             };
@@ -1335,6 +1342,26 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         [pip, "install", rest @ ..] if pip.ends_with("/bin/pip") || pip.ends_with("/bin/pip3") => {
             pip_into_venv(pip, rest, t)?
         }
+        ["chown", "-R" | "--recursive", spec, p] if abs(p) && !spec.starts_with('-') => {
+            let (owner, group) = owner_group(spec)?;
+            let mut r = Res::new("directory", p.trim_end_matches('/'));
+            if let Some(o) = owner {
+                r.set("owner", o);
+            }
+            if let Some(g) = group {
+                r.set("group", g);
+            }
+            r.set("recurse", true);
+            r
+        }
+        ["chmod", "-R" | "--recursive", m, p] if abs(p) => {
+            let m = Value::String(m.to_string());
+            let m = mode(&m).or_else(|| folder_mode(&m))?;
+            let mut r = Res::new("directory", p.trim_end_matches('/'));
+            r.set("mode", m);
+            r.set("recurse", true);
+            r
+        }
         ["useradd", rest @ ..] => useradd(rest)?,
         ["groupadd", rest @ ..] => groupadd(rest)?,
         ["rm", "-f", p] if abs(p) && !p.ends_with('/') => {
@@ -1558,6 +1585,32 @@ fn map_composer(t: &Task) -> Mapped {
     Mapped::Resources(vec![r])
 }
 
+/// `chown`'s `OWNER[:GROUP]` / `:GROUP` (a `:` inside `{{ }}` does not count): `None` for
+/// the forms play has no key for (`OWNER:` is the owner's login group, `OWNER.GROUP`).
+fn owner_group(spec: &str) -> Option<(Option<String>, Option<String>)> {
+    let mut depth = 0usize;
+    let mut colon = None;
+    let b = spec.as_bytes();
+    for i in 0..b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'{', Some(b'{')) => depth += 1,
+            (b'}', Some(b'}')) => depth = depth.saturating_sub(1),
+            (b':', _) if depth == 0 && colon.is_none() => colon = Some(i),
+            (b':' | b'.', _) if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    let word = |w: &str| (!w.is_empty()).then(|| w.to_string());
+    match colon {
+        None if !spec.contains('.') || spec.contains("{{") => Some((word(spec), None)),
+        None => None,
+        Some(i) => match (word(&spec[..i]), word(&spec[i + 1..])) {
+            (_, None) => None,
+            (o, g) => Some((o, g)),
+        },
+    }
+}
+
 /// `python3`, `python3.11`, `/usr/bin/python3` (an interpreter, not an option).
 fn is_python(w: &str) -> bool {
     basename(w).starts_with("python") && !w.starts_with('-')
@@ -1689,6 +1742,24 @@ fn groupadd(args: &[&str]) -> Option<Res> {
     })
 }
 
+/// The `name`s of a pip task (a list or `a,b`; with `version`, one name is `NAME==VERSION`),
+/// each as `key` of `kind` takes it; None when one is not (`NAME>=1`, a URL, a path).
+fn pip_names(t: &Task, kind: &str, key: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = t.arg(&["name"]).map(names).unwrap_or_default();
+    let version = t.arg_str(&["version"]);
+    let wanted: Vec<String> = names
+        .iter()
+        .map(|n| match (&version, names.len()) {
+            (Some(v), 1) => format!("{n}=={v}"),
+            _ => n.clone(),
+        })
+        .collect();
+    let refused = |p: &String| {
+        !p.contains("{{") && crate::resources::registry::check_value(kind, key, p).is_err()
+    };
+    (!wanted.iter().any(refused)).then_some(wanted)
+}
+
 /// pip into a virtualenv → `venv: PATH`. None (the command mapping instead) without a
 /// `virtualenv`, for an uninstall, or for a name `packages:` cannot take (`NAME>=1`, a URL).
 fn map_venv(t: &Task) -> Option<Mapped> {
@@ -1697,20 +1768,7 @@ fn map_venv(t: &Task) -> Option<Mapped> {
     if matches!(state.as_deref(), Some("absent") | Some("forcereinstall")) {
         return None;
     }
-    let names: Vec<String> = t.arg(&["name"]).map(names).unwrap_or_default();
-    let version = t.arg_str(&["version"]);
-    let packages: Vec<String> = names
-        .iter()
-        .map(|n| match (&version, names.len()) {
-            (Some(v), 1) => format!("{n}=={v}"),
-            _ => n.clone(),
-        })
-        .collect();
-    if packages.iter().any(|p| {
-        !p.contains("{{") && crate::resources::registry::check_value("venv", "packages", p).is_err()
-    }) {
-        return None;
-    }
+    let packages = pip_names(t, "venv", "packages")?;
     let mut reqs = t.arg_str(&["requirements"]);
     if let Some(rq) = &reqs {
         if !rq.starts_with('/') && !rq.starts_with("{{") {
@@ -1777,6 +1835,136 @@ fn map_venv(t: &Task) -> Option<Mapped> {
     }
     ignored(t, &mut r, &["editable", "umask", "executable"]);
     Some(Mapped::Resources(vec![r]))
+}
+
+/// Ansible's `executable` (a pip) → play's `python:` (the interpreter whose pip it is):
+/// `pip`/`pip3` → `python3` (the default: `None`), `pip3.11` → `python3.11`, a path keeps its
+/// folder. `Err`: not a pip play can name (a template, a venv's `bin/pip`, another program).
+fn python_of_pip(executable: &str) -> Result<Option<String>, ()> {
+    let (dir, base) = match executable.rsplit_once('/') {
+        Some((d, b)) => (Some(d), b),
+        None => (None, executable),
+    };
+    let suffix = base.strip_prefix("pip").ok_or(())?;
+    let version_like = suffix.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if executable.contains("{{")
+        || !version_like
+        || dir.is_some_and(|d| d.ends_with("/bin") && !d.starts_with("/usr"))
+    {
+        return Err(());
+    }
+    let python = match suffix {
+        "" | "3" => "python3".to_string(),
+        v => format!("python{v}"),
+    };
+    Ok(match dir {
+        None if python == "python3" => None,
+        None => Some(python),
+        Some(d) => Some(format!("{d}/{python}")),
+    })
+}
+
+/// pip without a virtualenv → `pip: NAMES` (one resource per name). None (the command
+/// mapping instead) for a requirements file, `forcereinstall`, an editable install, a name
+/// `pip:` cannot take (`NAME>=1`, a URL, a path) or an `executable` that is no pip it can name.
+fn map_pip_site(t: &Task) -> Option<Mapped> {
+    if t.arg(&["virtualenv"]).is_some()
+        || t.arg(&["virtualenv_command"]).is_some()
+        || t.arg(&["requirements"]).is_some()
+        || t.arg_bool(&["editable"]) == Some(true)
+    {
+        return None;
+    }
+    let state = t.arg_str(&["state"]);
+    if matches!(state.as_deref(), Some("forcereinstall"))
+        || state.as_deref().is_some_and(|s| s.contains("{{"))
+    {
+        return None;
+    }
+    let wanted = pip_names(t, "pip", "pip")?;
+    if wanted.is_empty() {
+        return None;
+    }
+    let python = match t.arg_str(&["executable"]) {
+        Some(e) => python_of_pip(&e).ok()?,
+        None => None,
+    };
+    let key = if wanted.len() == 1 {
+        Value::String(wanted[0].clone())
+    } else {
+        Value::Sequence(wanted.into_iter().map(Value::String).collect())
+    };
+    let mut r = Res::new("pip", "");
+    r.fields[0].1 = key;
+    if let Some(p) = python {
+        r.set("python", p);
+    }
+    let mut user_flag = false;
+    let mut break_system = t.arg_bool(&["break_system_packages"]) == Some(true);
+    if let Some(extra) = t.arg_str(&["extra_args"]) {
+        let mut args: Vec<Value> = Vec::new();
+        if extra.contains("{{") {
+            args.push(Value::String(extra.clone()));
+        } else {
+            for a in extra.split_whitespace() {
+                match a {
+                    "--user" => user_flag = true,
+                    "--break-system-packages" => break_system = true,
+                    "-U" | "--upgrade" => r.notes.push(
+                        "`--upgrade` not carried: play installs what is missing (pin versions to move)".into(),
+                    ),
+                    _ => args.push(Value::String(a.to_string())),
+                }
+            }
+        }
+        if !args.is_empty() {
+            r.set("pip_args", Value::Sequence(args));
+        }
+    }
+    match (&t.become_user, user_flag) {
+        (Some(u), true) => r.set("user", u.clone()),
+        (Some(u), false) => {
+            r.set("user", u.clone());
+            r.notes.push(format!(
+                "pip as `{u}` without `--user`: pip installs into ~{u}/.local when the system site is not writable (its default), so `user: {u}` (a `--user` install)"
+            ));
+        }
+        (None, true) => r.set("user", "root"),
+        (None, false) => {}
+    }
+    if break_system {
+        r.set("break_system_packages", true);
+    }
+    match state.as_deref() {
+        Some("absent") => r.set("state", "absent"),
+        Some("latest") => r.notes.push(
+            "`state: latest` became `present`: latest is not a state play can verify (pin a version to move)".into(),
+        ),
+        _ => {}
+    }
+    ignored(t, &mut r, &["umask", "chdir"]);
+    Some(Mapped::Resources(vec![r]))
+}
+
+/// easy_install → `pip: NAMES`: the same state (the distribution installed for the system's
+/// python), reached with pip, as easy_install is gone from current setuptools. None (the
+/// command mapping) with a virtualenv, an `executable` or a name `pip:` cannot take.
+fn map_easy_install(t: &Task) -> Option<Mapped> {
+    if t.arg(&["executable"]).is_some() {
+        return None;
+    }
+    let Mapped::Resources(mut rs) = map_pip_site(t)? else {
+        return None;
+    };
+    for r in &mut rs {
+        let bootstrap = r.key() == "pip";
+        r.notes.push(if bootstrap {
+            "easy_install → `pip: pip` (the same state: pip installed for python3); play runs pip itself, so a host without pip needs Debian's `package: python3-pip` declared before it".into()
+        } else {
+            "easy_install → `pip:` (the same state, installed with pip: easy_install is gone from current setuptools)".into()
+        });
+    }
+    Some(Mapped::Resources(rs))
 }
 
 fn map_pip(t: &Task) -> Mapped {
@@ -1870,10 +2058,16 @@ fn map_pip(t: &Task) -> Mapped {
         unless = Some(format!("test -x {}/bin/pip", v.trim_end_matches('/')));
     }
     let mut r = Res::command(cmd, t.module.as_str());
-    r.comments[0] = format!(
-        "play import: {} → command (not a virtualenv `venv:` can declare)",
-        t.module
-    );
+    r.comments[0] = match venv {
+        Some(_) => format!(
+            "play import: {} → command (not a virtualenv `venv:` can declare)",
+            t.module
+        ),
+        None => format!(
+            "play import: {} → command (not a state `pip:` can declare: a range, a URL, a requirements file, a reinstall)",
+            t.module
+        ),
+    };
     if let Some(u) = unless {
         r.set("unless", u);
     }
@@ -2323,8 +2517,7 @@ pub fn deb_line(repo: &str) -> Option<(String, String, Vec<String>)> {
     Some((uri.clone(), suite, components))
 }
 
-/// deb822_repository → `apt_source:`; a `signed_by` URL fetched by a command into
-/// /etc/apt/trusted.gpg.d first (play's `key:` takes a file of files/).
+/// deb822_repository → `apt_source:`; a `signed_by` URL is its `key_url` (fetched by the host).
 fn map_deb822(t: &Task) -> Mapped {
     let Some(name) = t.arg_str(&["name"]) else {
         return Mapped::LeftOut("deb822_repository without `name`".into());
@@ -2368,16 +2561,10 @@ fn map_deb822(t: &Task) -> Mapped {
     let mut out = Vec::new();
     if let Some(sb) = t.arg_str(&["signed_by"]) {
         if sb.contains("://") {
-            let dest = format!("/etc/apt/trusted.gpg.d/{key}.asc");
-            let mut k = Res::command(
-                format!("curl -fsSL -o {} {}", sh_quote(&dest), sh_quote(&sb)),
-                "deb822_repository signed_by URL",
-            );
-            k.set("creates", dest);
-            k.comments.push(
-                "the key is trusted for every source (play's `key:` takes a file of files/: put the key there to sign this source only)".into(),
-            );
-            out.push(k);
+            r.set("key_url", sb);
+            r.notes.push(format!(
+                "the key from `signed_by` is fetched by the host into /etc/apt/keyrings/{key}.asc while it is missing (no `key_sha256`: add one to have it checked and refreshed); it must be ASCII-armored"
+            ));
         } else {
             r.notes.push(
                 "`signed_by` not carried: put the key in files/ and name it as `key:`".into(),
@@ -2399,6 +2586,94 @@ fn map_deb822(t: &Task) -> Mapped {
     );
     out.push(r);
     Mapped::Resources(out)
+}
+
+/// `apt_key: url=U` (no `keyring`) → `download: /etc/apt/trusted.gpg.d/NAME.asc`: a key for
+/// every source, as `apt-key add` makes it, fetched by the host while missing. NAME: the URL's
+/// host and file name (`nginx.org-nginx_signing`).
+fn map_apt_key_url(t: &Task, url: &str) -> Mapped {
+    let name = key_name(url);
+    let mut r = Res::new("download", format!("/etc/apt/trusted.gpg.d/{name}.asc"));
+    r.set("url", url);
+    r.notes.push(
+        "written to /etc/apt/trusted.gpg.d/ (apt trusts it for every source, as `apt-key add` did); \
+         apt reads a `.asc` key there only ASCII-armored; fetched while missing (no `sha256`: \
+         add one to have it checked and refreshed); \
+         `apt-get update` runs with the next `apt_source:` change"
+        .into(),
+    );
+    if let Some(id) = t.arg_str(&["id"]) {
+        r.notes.push(format!(
+            "`id: {id}` not checked: play does not compare a key's fingerprint (pin its bytes with `sha256`)"
+        ));
+    }
+    ignored(t, &mut r, &["validate_certs"]);
+    Mapped::Resources(vec![r])
+}
+
+/// A key file name from a key's URL: its host, then its file name without extension
+/// (`https://nginx.org/keys/nginx_signing.key` → `nginx.org-nginx_signing`); a templated URL
+/// gives its literal parts.
+fn key_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let file = path.rsplit('/').find(|p| !p.is_empty()).unwrap_or("");
+    let stem = file.split_once('.').map_or(file, |(s, _)| s);
+    let parts: Vec<String> = [host, stem]
+        .iter()
+        .map(|p| sanitize(p, "_-."))
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.join("-") {
+        n if n.is_empty() => "key".into(),
+        n => n,
+    }
+}
+
+/// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host); a
+/// folder (`src` ending in `/`) or `force: no` (copied only while DEST is missing) stay a
+/// guarded `cp -a`.
+fn map_copy_remote(t: &Task, ctx: &Ctx, dest: &str) -> Mapped {
+    let src = t.arg_str(&["src"]).unwrap_or_default();
+    let why = if src.ends_with('/') || ctx.src_dirs.contains(&src) {
+        Some("a folder (`copy_of` copies one file)")
+    } else if t.arg_bool(&["force"]) == Some(false) {
+        Some("`force: no`: copied only while the destination is missing (`copy_of` keeps it equal to the source)")
+    } else if src.is_empty() {
+        Some("no `src`")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        let mut r = Res::command(
+            format!("cp -a {} {}", sh_quote(&src), sh_quote(dest)),
+            "copy remote_src",
+        );
+        r.comments[0] = format!("play import: copy remote_src → command ({why})");
+        r.set("creates", dest);
+        return Mapped::Resources(vec![r]);
+    }
+    let mut r = Res::new("file", destination(ctx, dest, Some(&src)));
+    r.set("copy_of", src);
+    if t.arg_str(&["mode"]).as_deref() == Some("preserve") {
+        r.notes.push(
+            "`mode: preserve` not carried: the copy keeps its own mode (0644 when new); give `mode:`"
+                .into(),
+        );
+    } else {
+        owner_group_mode(t, &mut r);
+    }
+    validate(t, &mut r);
+    ignored(
+        t,
+        &mut r,
+        &["backup", "directory_mode", "follow", "local_follow"],
+    );
+    r.notes.push(
+        "`copy_of`: the source is read on the host (a symbolic link as source is refused, Ansible follows it)"
+            .into(),
+    );
+    Mapped::Resources(vec![r])
 }
 
 /// A sources.list.d file name from a repo line, as Ansible derives it (approximately).
@@ -2505,11 +2780,27 @@ mod tests {
             ("copy", "src=logo.png dest=/etc/app/ mode=644", "file=/etc/app/logo.png src=logo.png mode='0644'"),
             ("copy", "content=hi dest=/etc/motd", "file=/etc/motd content=hi"),
             ("copy", "src=static/ dest=/srv/static", "sync=/srv/static src=static"),
+            // remote_src: a file of the host → copy_of; a folder or `force: no` stay commands
+            ("copy", "src='{{ d }}/dehydrated' dest=/usr/local/bin/dehydrated remote_src=true owner=root mode=0755", "file=/usr/local/bin/dehydrated copy_of='{{ d }}/dehydrated' owner=root mode='0755'"),
+            ("copy", "src=/etc/ssl/site.crt dest=/etc/app/ remote_src=yes", "file=/etc/app/site.crt copy_of=/etc/ssl/site.crt"),
+            ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes mode=preserve", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
+            ("copy", "src=/srv/a.example dest=/srv/a remote_src=yes force=no", "command=cp -a /srv/a.example /srv/a creates=/srv/a [command]"),
             ("file", "path=/srv/app state=directory owner=app mode=0755", "directory=/srv/app owner=app mode='0755'"),
             ("file", "path=/srv/app/current src=/srv/r/1 state=link", "link=/srv/app/current target=/srv/r/1"),
             ("file", "path=/etc/old.conf state=absent", "file=/etc/old.conf state=absent"),
             ("file", "path=/var/log/x.log state=touch", "file=/var/log/x.log"),
-            ("file", "path=/etc/app owner=app recurse=yes", "directory=/etc/app owner=app"),
+            ("file", "path=/etc/app owner=app recurse=yes", "directory=/etc/app owner=app recurse=true"),
+            ("file", "path=/srv/s state=directory mode=u=rwX,g=rX,o=rX recurse=yes", "directory=/srv/s mode=u=rwX,g=rX,o=rX recurse=true"),
+            ("file", "path=/srv/s state=directory mode=u=rwx,g=rx,o=rx", "directory=/srv/s mode='0755'"),
+            ("command", "chown -R {{ u }}:{{ u }} {{ p }}/{{ u }}", "directory='{{ p }}/{{ u }}' owner='{{ u }}' group='{{ u }}' recurse=true"),
+            ("command", "chown -R www-data /srv/app/", "directory=/srv/app owner=www-data recurse=true"),
+            ("command", "chown -R :www-data /srv/app", "directory=/srv/app group=www-data recurse=true"),
+            ("command", "chown -R app: /srv/app", "command='chown -R app: /srv/app' [command]"),
+            ("command", "chown -R /srv/app", "command=chown -R /srv/app [command]"),
+            ("command", "chown -R app:app /srv/*", "command=chown -R app:app /srv/* [command]"),
+            ("command", "chmod -R u=rwX,g=rX,o= /srv/app", "directory=/srv/app mode=u=rwX,g=rX,o= recurse=true"),
+            ("command", "chmod -R 755 /srv/app", "directory=/srv/app mode='0755' recurse=true"),
+            ("command", "chmod -R g+w /srv/app", "command=chmod -R g+w /srv/app [command]"),
             ("git", "repo=https://x/y.git dest=/srv/src version=main", "git=/srv/src repo=https://x/y.git version=main"),
             ("user", "name=app shell=/bin/bash groups=adm,www-data system=yes", "user=app shell=/bin/bash groups=- adm\n- www-data system=true"),
             ("group", "name=app system=yes", "group=app system=true"),
@@ -2577,8 +2868,22 @@ mod tests {
             ("pip", "name=a==1,b virtualenv=/v virtualenv_command='/usr/bin/python3 -m venv' extra_args='--no-index --upgrade'", "venv=/v python=/usr/bin/python3 packages=- a==1\n- b pip_args=- --no-index"),
             ("pip", "requirements=requirements.txt chdir=/srv/app virtualenv=/srv/app/venv", "venv=/srv/app/venv requirements=/srv/app/requirements.txt"),
             ("pip", "requirements='{{ root }}/req.txt' virtualenv='{{ root }}/venv' state=latest", "venv='{{ root }}/venv' requirements='{{ root }}/req.txt'"),
-            // what venv cannot say stays a command: no virtualenv, a specifier, an uninstall
-            ("pip", "name=flask", "command=pip3 install flask unless=pip3 show flask >/dev/null 2>&1 [command]"),
+            // pip without a virtualenv → pip: (names, a version, the interpreter of `executable`,
+            // extra_args, break_system_packages, absent; `latest` is `present` with a note)
+            ("pip", "name=flask", "pip=flask"),
+            ("pip", "name=Flask,requests state=latest", "pip=- Flask\n- requests"),
+            ("pip", "name=uv version=0.9.9 executable=pip3.11", "pip=uv==0.9.9 python=python3.11"),
+            ("pip", "name=awscli executable=/usr/local/bin/pip3 extra_args='--no-index -U --break-system-packages'", "pip=awscli python=/usr/local/bin/python3 pip_args=- --no-index break_system_packages=true"),
+            ("pip", "name='{{ item }}' state=absent break_system_packages=yes", "pip='{{ item }}' break_system_packages=true state=absent"),
+            // what pip: cannot say stays a command: a range, a requirements file, a venv's pip
+            ("pip", "name=flask>=3", "command=pip3 install 'flask>=3' unless=pip3 show 'flask>=3' >/dev/null 2>&1 [command]"),
+            ("pip", "requirements=/srv/req.txt", "command=pip3 install -r /srv/req.txt [command]"),
+            ("pip", "name=flask executable=/opt/tool/bin/pip", "command=/opt/tool/bin/pip install flask unless=/opt/tool/bin/pip show flask >/dev/null 2>&1 [command]"),
+            ("pip", "name=flask state=forcereinstall", "command=pip3 install flask unless=pip3 show flask >/dev/null 2>&1 [command]"),
+            // easy_install → pip: (pip itself too: same state, pip installs it)
+            ("easy_install", "name=pip state=present", "pip=pip"),
+            ("easy_install", "name=flask executable=easy_install-3.4", "command=easy_install-3.4 flask [command]"),
+            // what venv cannot say stays a command: a specifier, an uninstall
             ("pip", "name=flask>=3 virtualenv=/v", "command='{ test -x /v/bin/pip || virtualenv /v; } && /v/bin/pip install ''flask>=3''' unless=/v/bin/pip show 'flask>=3' >/dev/null 2>&1 [command]"),
             ("pip", "name=flask state=absent virtualenv=/v", "command='{ test -x /v/bin/pip || virtualenv /v; } && /v/bin/pip uninstall -y flask' [command]"),
             // cron → cron: the name without dots or spaces, the schedule, user (or become_user), job
@@ -2607,8 +2912,15 @@ mod tests {
             ("apt_repository", "repo='deb [signed-by=/k.gpg] https://x/ stable main' filename=x", "file=/etc/apt/sources.list.d/x.list content=|\n  deb [signed-by=/k.gpg] https://x/ stable main | command=apt-get update on_change=- /etc/apt/sources.list.d/x.list [command]"),
             ("apt_repository", "repo='{{ mongodb_apt_repo }}'", "file=/etc/apt/sources.list.d/mongodb_apt_repo.list content=|\n  {{ mongodb_apt_repo }} | command=apt-get update on_change=- /etc/apt/sources.list.d/mongodb_apt_repo.list [command]"),
             ("apt_repository", "repo=ppa:certbot/certbot", "command=add-apt-repository -y ppa:certbot/certbot unless=ls /etc/apt/sources.list.d/ | grep -q certbot-certbot [command]"),
-            ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "command=curl -fsSL -o /etc/apt/trusted.gpg.d/pgdg.asc https://x/ACCC4CF8.asc creates=/etc/apt/trusted.gpg.d/pgdg.asc [command] | apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main"),
-            ("apt_key", "url=https://x/key.asc id=ABCD1234", "command=curl -fsSL https://x/key.asc | apt-key add - unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi ABCD1234 [command]"),
+            // a signed_by URL: the source's key_url, fetched by the host
+            ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main key_url=https://x/ACCC4CF8.asc"),
+            // apt_key from a URL → a download into trusted.gpg.d, named by the URL's host and file
+            ("apt_key", "url=https://x/key.asc id=ABCD1234", "download=/etc/apt/trusted.gpg.d/x-key.asc url=https://x/key.asc"),
+            ("apt_key", "url=https://nginx.org/keys/nginx_signing.key state=present", "download=/etc/apt/trusted.gpg.d/nginx.org-nginx_signing.asc url=https://nginx.org/keys/nginx_signing.key"),
+            ("apt_key", "url=https://download.docker.com/linux/debian/gpg", "download=/etc/apt/trusted.gpg.d/download.docker.com-gpg.asc url=https://download.docker.com/linux/debian/gpg"),
+            // a keyring of its own, or a keyserver, stay commands
+            ("apt_key", "url=https://x/key.asc keyring=/usr/share/keyrings/x.gpg", "command=curl -fsSL https://x/key.asc | gpg --dearmor > /usr/share/keyrings/x.gpg creates=/usr/share/keyrings/x.gpg [command]"),
+            ("apt_key", "keyserver=keyserver.ubuntu.com id=0C49F3730359A14518585931BC711F9BA15703C6", "command=apt-key adv --keyserver keyserver.ubuntu.com --recv-keys 0C49F3730359A14518585931BC711F9BA15703C6 unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi A15703C6 [command]"),
             // lineinfile → line (regexp, text, absent, validate); backrefs and look-around stay commands
             ("lineinfile", "path=/etc/a line=x=1", "line=/etc/a text=x=1"),
             ("lineinfile", "path=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' line='PasswordAuthentication no' validate='sshd -t -f %s'", "line=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' text=PasswordAuthentication no validate=sshd -t -f %s"),
@@ -2802,10 +3114,51 @@ mod tests {
         );
     }
 
+    /// `become_user` runs pip as that user: a `--user` install (pip's default when the system
+    /// site is not writable), said in IMPORT.md unless the task says `--user`; `latest` and
+    /// easy_install are said too.
+    #[test]
+    fn pip_users_and_notes() {
+        let notes = |t: &Task| match map_task(t, &Ctx::default()) {
+            Mapped::Resources(rs) => rs[0].notes.join("; "),
+            other => panic!("{other:?}"),
+        };
+        let mut t = task("pip", "name=uv");
+        t.become_user = Some("app".into());
+        assert_eq!(shape(&map_task(&t, &Ctx::default())), "pip=uv user=app");
+        assert!(notes(&t).contains("without `--user`"), "{}", notes(&t));
+        let mut t = task("pip", "name=uv extra_args=--user");
+        t.become_user = Some("app".into());
+        assert_eq!(shape(&map_task(&t, &Ctx::default())), "pip=uv user=app");
+        assert_eq!(notes(&t), "");
+        assert_eq!(
+            shape(&map_task(
+                &task("pip", "name=uv extra_args=--user"),
+                &Ctx::default()
+            )),
+            "pip=uv user=root"
+        );
+        assert!(notes(&task("pip", "name=uv state=latest")).contains("pin a version"));
+        assert!(notes(&task("easy_install", "name=pip")).contains("package: python3-pip"));
+        let Mapped::Resources(rs) = map_task(&task("pip", "name=flask>=3"), &Ctx::default()) else {
+            panic!("a command")
+        };
+        assert!(
+            rs[0].comments[0].contains("not a state `pip:` can declare"),
+            "{:?}",
+            rs[0].comments
+        );
+    }
+
     #[test]
     fn modes() {
         assert_eq!(mode(&Value::Number(755.into())).as_deref(), Some("0755"));
         assert_eq!(mode(&Value::String("0640".into())).as_deref(), Some("0640"));
         assert_eq!(mode(&Value::String("u=rwx,g=rx".into())), None);
+        assert_eq!(
+            mode(&Value::String("u=rwx,g=rx,o=rx".into())).as_deref(),
+            Some("0755")
+        );
+        assert_eq!(mode(&Value::String("u=rwX,g=rX,o=rX".into())), None);
     }
 }

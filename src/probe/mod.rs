@@ -153,13 +153,15 @@ impl Wants {
     }
 
     /// What a rendered resource of the kinds of `resources::deploy` needs: its paths and its
-    /// part of the probe script (the other kinds need only their kind and key).
+    /// part of the probe script; the other kinds need their kind and key, the paths they read
+    /// besides it (a file's `copy_of`) and a fragment of their own when they have one (a
+    /// recursive folder's check of what is below).
     pub fn add_rendered(&mut self, d: &Desired) {
-        if d.kind().def().plug != Plug::Deploy {
-            return;
-        }
+        let deploy = d.kind().def().plug == Plug::Deploy;
         for p in d.probe_paths() {
-            self.add_path(p, false);
+            if deploy || p != d.key() {
+                self.add_path(p, false);
+            }
         }
         deploy::add_probe(d, &mut self.extra.deploy);
     }

@@ -42,6 +42,10 @@ pub struct Keys<'x> {
     pub(super) r: &'x Renderer<'x>,
     pub(super) host: &'x Host,
     pub(super) resolver: &'x Resolver<'x>,
+    /// A symbolic `mode` with `X` (`u=rwX,g=rX,o=rX`), which `Base::attrs` cannot hold: a kind
+    /// that takes it calls [`Keys::take_mode_rule`]; left untaken, the entry's `mode` is an
+    /// error.
+    pub(super) mode_rule: std::cell::Cell<Option<crate::resources::ModeRule>>,
 }
 
 /// What every kind's render function gets besides the entry: its rendered and checked key,
@@ -53,6 +57,11 @@ pub struct Base {
 }
 
 impl Keys<'_> {
+    /// The entry's symbolic `mode` with `X`, if it has one (see [`crate::resources::ModeRule`]).
+    pub fn take_mode_rule(&self) -> Option<crate::resources::ModeRule> {
+        self.mode_rule.take()
+    }
+
     /// The entry as the playbook has it (nothing rendered).
     pub fn raw(&self) -> &crate::playbook::RawResource {
         &self.entry.raw

@@ -593,6 +593,7 @@ impl<'a> Resolver<'a> {
                 r,
                 host,
                 resolver: self,
+                mode_rule: std::cell::Cell::new(None),
             };
             return Ok(keys(&k)?.into_iter().map(|name| (kind, name)).collect());
         }
@@ -612,6 +613,7 @@ impl<'a> Resolver<'a> {
                 r,
                 host,
                 resolver: self,
+                mode_rule: std::cell::Cell::new(None),
             };
             let sensitive = entry.raw.sensitive.unwrap_or(false);
             return Ok((render(&k)?.into_iter())
@@ -921,13 +923,26 @@ impl<'a> Resolver<'a> {
                     .map_err(|e| fail(key, format!("{key}: {}", e.message))),
             }
         };
+        // A symbolic mode with `X` goes to the kinds that take it (see `Keys::take_mode_rule`).
+        let mut mode_rule = None;
+        let mut rule_refused = None;
         let mode = match raw.get("mode") {
             None => None,
             Some(YValue::Number(n)) => {
                 Some(parse_mode(&n.to_string()).map_err(|m| fail("mode", m))?)
             }
             Some(YValue::String(m)) => match s("mode", Some(m))? {
-                Some(m) => Some(parse_mode(&m).map_err(|m| fail("mode", m))?),
+                Some(m) => match parse_mode(&m) {
+                    Ok(v) => Some(v),
+                    Err(e) => match crate::resources::ModeRule::parse(&m) {
+                        Ok(rule) => {
+                            mode_rule = Some(rule);
+                            rule_refused = Some(e);
+                            None
+                        }
+                        Err(_) => return Err(fail("mode", e)),
+                    },
+                },
                 None => None,
             },
             Some(_) => {
@@ -957,14 +972,19 @@ impl<'a> Resolver<'a> {
             r,
             host,
             resolver: self,
+            mode_rule: std::cell::Cell::new(mode_rule),
         };
         let base = Base {
             key: path,
             attrs,
             state,
         };
+        let desired = render(&k, base)?;
+        if let (Some(_), Some(e)) = (k.mode_rule.take(), rule_refused) {
+            return Err(fail("mode", e));
+        }
         Ok(Resource {
-            desired: render(&k, base)?,
+            desired,
             origin: entry.origin.clone(),
             sensitive: raw.sensitive.unwrap_or(false),
         })

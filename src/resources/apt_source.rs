@@ -8,12 +8,18 @@
 //!   suites: ["{{ facts.os_codename }}"]           # a flat repository: ["./"]
 //!   components: [main]                            # none for a flat repository
 //!   key: nodesource.asc                           # a file of files/ (role, then playbook)
+//!   # or, fetched by the host (like `download:`): without key_sha256 only while missing
+//!   # key_url: https://deb.nodesource.com/gpgkey/nodesource.gpg.key
+//!   # key_sha256: "…"
 //!   trusted: false
 //! ```
 //!
 //! Probe: the core probe's stat and `sha256sum` of both paths (no record of its own). Plan: the
-//! rendered file and the key compared by sha256. Apply: both written through
-//! `apply::streamed_file` (temp file, fsync, check, rename); `apt-get update` runs once per
+//! rendered file and the key compared by sha256 (a `key_url` key without `key_sha256`: present
+//! is enough). Apply: both written through `apply::streamed_file` (temp file, fsync, check,
+//! rename), a `key_url` key through `apply::fetched_file` (fetched into the private temp file,
+//! checked — its sha256, and that it is an ASCII-armored key, as a `.asc` file must be — then
+//! renamed); `apt-get update` runs once per
 //! host, after the host's last source step, when any source or key changed
 //! (`apply::script_full`), and then a `package:` with `update_cache` does not run it again.
 
@@ -22,6 +28,7 @@ use super::registry::Key;
 use super::sha256_hex;
 use super::{Action, PathKind, PathState, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
+use crate::transport::shell_quote;
 
 /// Where the sources files go.
 pub const SOURCES_DIR: &str = "/etc/apt/sources.list.d";
@@ -38,6 +45,10 @@ pub struct AptSourceSpec {
     pub components: Vec<String>,
     /// The key's bytes (read from `files/` by resolve).
     pub key: Option<Vec<u8>>,
+    /// Or the URL the host fetches the key from (`key_url`).
+    pub key_url: Option<String>,
+    /// The fetched key's sha256 (`key_sha256`; empty: fetched only while missing).
+    pub key_sha256: String,
     pub trusted: bool,
 }
 
@@ -60,7 +71,7 @@ impl AptSourceSpec {
         if !self.components.is_empty() {
             s.push_str(&format!("Components: {}\n", self.components.join(" ")));
         }
-        if self.key.is_some() {
+        if self.key.is_some() || self.key_url.is_some() {
             s.push_str(&format!("Signed-By: {}\n", self.key_path()));
         }
         if self.trusted {
@@ -141,6 +152,10 @@ pub enum SourceFileOp {
     Write {
         expect: String,
     },
+    /// Fetch it from the source's `key_url` (then as `Write`).
+    Fetch {
+        expect: String,
+    },
     Delete,
 }
 
@@ -201,6 +216,49 @@ fn file_op(
     })
 }
 
+/// The op bringing the key fetched from `url` to the host: fetched while missing, and, with a
+/// `key_sha256`, whenever the file there has another sha256.
+fn fetch_op(
+    spec: &AptSourceSpec,
+    url: &str,
+    have: &PathState,
+    details: &mut Vec<String>,
+) -> Result<Option<SourceFileOp>, Refused> {
+    let path = spec.key_path();
+    Ok(match seen(&path, have)? {
+        None => {
+            details.push(format!("+ {path} from {url}"));
+            Some(SourceFileOp::Fetch {
+                expect: "missing".into(),
+            })
+        }
+        Some(_) if spec.key_sha256.is_empty() => None,
+        Some(Some(sum)) if sum == spec.key_sha256 => None,
+        Some(sum) => {
+            details.push(format!(
+                "{path}: sha256 {} → {} from {url}",
+                sum.as_deref().map(short).unwrap_or("unreadable"),
+                short(&spec.key_sha256)
+            ));
+            Some(SourceFileOp::Fetch {
+                expect: sum.unwrap_or_else(|| "-".into()),
+            })
+        }
+    })
+}
+
+/// The lines of step `i` fetching `spec`'s key from `url` into `"$t"`: its sha256 checked when
+/// given, and refused unless it is an ASCII-armored key (apt reads a `.asc` key only armored).
+fn fill_key(i: usize, spec: &AptSourceSpec, url: &str) -> String {
+    let path = spec.key_path();
+    format!(
+        "{}\nif ! grep -q -e '^-----BEGIN PGP PUBLIC KEY BLOCK-----' \"$t\"; then printf '%s: not an ASCII-armored OpenPGP key (apt reads only armored keys from a .asc file; give a binary key as an armored file of files/ with `key:`): %s left untouched\\n' {} {} >&2; play_fail {i}; fi",
+        super::fetch::fill(i, url, &spec.key_sha256, &path),
+        shell_quote(url),
+        shell_quote(&path),
+    )
+}
+
 /// Plans one source from the state of its two paths.
 pub fn plan(
     spec: &AptSourceSpec,
@@ -217,12 +275,15 @@ pub fn plan(
             sources,
             &mut details,
         )?,
-        key: file_op(
-            &spec.key_path(),
-            spec.key.as_deref().filter(|_| present),
-            key,
-            &mut details,
-        )?,
+        key: match &spec.key_url {
+            Some(url) if present => fetch_op(spec, url, key, &mut details)?,
+            _ => file_op(
+                &spec.key_path(),
+                spec.key.as_deref().filter(|_| present),
+                key,
+                &mut details,
+            )?,
+        },
     };
     if work.sources.is_none() && work.key.is_none() {
         return Ok(None);
@@ -285,7 +346,7 @@ pub fn apply_fragment(
     {
         None => {}
         Some(SourceFileOp::Delete) => s.push_str(&crate::apply::removal(i, path, "rm -f")),
-        Some(SourceFileOp::Write { expect }) => {
+        Some(SourceFileOp::Write { expect } | SourceFileOp::Fetch { expect }) => {
             if let Some(d) = dir {
                 s.push_str(&format!(
                     "[ -d {d} ] || (umask 022; mkdir -p -- {d}) || play_fail {i}\n"
@@ -296,9 +357,20 @@ pub fn apply_fragment(
                 group: Some("root".into()),
                 mode: Some(0o644),
             };
-            let (t, input) = crate::apply::streamed_file(i, path, &attrs, bytes, expect);
-            s.push_str(&t);
-            stdin.extend_from_slice(&input);
+            match (op, &spec.key_url) {
+                (Some(SourceFileOp::Fetch { .. }), Some(url)) => {
+                    let fill = fill_key(i, spec, url);
+                    let sha = spec.key_sha256.as_str();
+                    s.push_str(&crate::apply::fetched_file(
+                        i, path, &attrs, &fill, expect, sha,
+                    ));
+                }
+                _ => {
+                    let (t, input) = crate::apply::streamed_file(i, path, &attrs, bytes, expect);
+                    s.push_str(&t);
+                    stdin.extend_from_slice(&input);
+                }
+            }
         }
     };
     file(&spec.sources_path(), text.as_bytes(), &work.sources, None);
@@ -359,6 +431,7 @@ impl super::Spec for AptSourceSpec {
     }
     fn has_nul(&self) -> bool {
         self.name.contains('\0')
+            || self.key_url.as_deref().is_some_and(|u| u.contains('\0'))
             || [&self.uris, &self.suites, &self.components]
                 .iter()
                 .any(|l| l.iter().any(|x| x.contains('\0')))
@@ -374,6 +447,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         Key::Any("suites"),
         Key::Any("components"),
         Key::Text("key"),
+        Key::Text("key_url"),
+        Key::Text("key_sha256"),
         Key::Any("trusted"),
     ],
     is_path: false,
@@ -385,8 +460,24 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     render: super::registry::Render::Fn(from_entry),
     check_value: super::registry::any_value,
     records: &[],
-    check_entry: super::registry::any_entry,
+    check_entry,
 };
+
+/// A source takes its key from one place, and a `key_sha256` only with a `key_url` (its
+/// registry line's `check_entry`).
+fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
+    if entry.has("key") && entry.has("key_url") {
+        return Err(
+            "an apt_source takes one of `key` (a file of files/) and `key_url`, not both".into(),
+        );
+    }
+    if entry.has("key_sha256") && !entry.has("key_url") {
+        return Err(
+            "`key_sha256` checks the key fetched from `key_url`: give `key_url` too".into(),
+        );
+    }
+    Ok(())
+}
 
 /// The spec of a `apt_source:` entry, its errors located at their keys (the registry line's
 /// `render`).
@@ -403,6 +494,17 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         None => None,
         Some(name) => Some(k.read_file("key", &name)?),
     };
+    let key_url = k.string("key_url")?;
+    let mut key_sha256 = k.string("key_sha256")?.unwrap_or_default();
+    if presence == Presence::Present {
+        if let Some(url) = &key_url {
+            super::fetch::check_url(url).map_err(|m| k.fail("key_url", m))?;
+        }
+        if k.raw().has("key_sha256") {
+            key_sha256 =
+                super::fetch::check_sha256(&key_sha256).map_err(|m| k.fail("key_sha256", m))?;
+        }
+    }
     Ok(super::Desired::AptSource(AptSourceSpec {
         name: key,
         presence,
@@ -410,6 +512,8 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         suites,
         components,
         key: key_bytes,
+        key_url,
+        key_sha256,
         trusted: k.boolean("trusted")?.unwrap_or(false),
     }))
 }
@@ -530,5 +634,72 @@ mod tests {
         assert!(write < update, "{text}");
         let (text, _) = apply_fragment(4, &s, &w, false);
         assert!(!text.contains(" update "), "{text}");
+    }
+
+    fn fetched(sha256: &str) -> AptSourceSpec {
+        AptSourceSpec {
+            key: None,
+            key_url: Some("https://x/key.asc".into()),
+            key_sha256: sha256.into(),
+            ..spec()
+        }
+    }
+
+    #[test]
+    fn a_key_from_a_url_is_fetched_while_missing() {
+        let s = fetched("");
+        assert!(s
+            .text()
+            .contains("Signed-By: /etc/apt/keyrings/local.asc\n"));
+        let src = file(s.text().as_bytes());
+        let p = plan(&s, &src, &PathState::missing()).unwrap().unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(
+            p.details,
+            ["+ /etc/apt/keyrings/local.asc from https://x/key.asc"]
+        );
+        assert_eq!(
+            p.work.key,
+            Some(SourceFileOp::Fetch {
+                expect: "missing".into()
+            })
+        );
+        // without key_sha256, any key there is the fetched one
+        assert_eq!(plan(&s, &src, &file(b"OTHER\n")).unwrap(), None);
+        let (text, stdin) = apply_fragment(1, &s, &p.work, true);
+        assert!(stdin.is_empty());
+        assert!(text.contains("curl -fsS -L"), "{text}");
+        let armor = text
+            .find("BEGIN PGP PUBLIC KEY BLOCK")
+            .unwrap_or(usize::MAX);
+        let mv = text.find("mv -f -T").unwrap_or(0);
+        assert!(armor < mv, "{text}");
+        assert!(
+            text.contains("if play_expect local.asc missing ''; then"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_key_from_a_url_with_a_sum_is_fetched_when_it_differs() {
+        let sum = sha256_hex(b"KEY\n");
+        let s = fetched(&sum);
+        let src = file(s.text().as_bytes());
+        assert_eq!(plan(&s, &src, &file(b"KEY\n")).unwrap(), None);
+        let p = plan(&s, &src, &file(b"OLD\n")).unwrap().unwrap();
+        assert_eq!(
+            p.work.key,
+            Some(SourceFileOp::Fetch {
+                expect: sha256_hex(b"OLD\n")
+            })
+        );
+        let (text, _) = apply_fragment(1, &s, &p.work, false);
+        let check = text.find("sha256sum < \"$t\"").unwrap_or(usize::MAX);
+        let mv = text.find("mv -f -T").unwrap_or(0);
+        assert!(check < mv, "{text}");
+        let mut gone = s.clone();
+        gone.presence = Presence::Absent;
+        let p = plan(&gone, &src, &file(b"KEY\n")).unwrap().unwrap();
+        assert_eq!(p.work.key, Some(SourceFileOp::Delete));
     }
 }

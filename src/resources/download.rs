@@ -21,7 +21,6 @@ use super::deploy::{Planned, Refused};
 use super::registry::Key;
 use super::{attr_details, Action, Attrs, PathKind, PathState, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
-use crate::transport::shell_quote;
 
 /// Who fetches the URL.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -88,34 +87,6 @@ pub struct DownloadSpec {
     pub sha256: String,
     pub from: FetchFrom,
     pub attrs: Attrs,
-}
-
-/// A URL play can fetch: `http://`, `https://` or `file://` (with something after it, no
-/// whitespace or control characters).
-pub fn check_url(url: &str) -> Result<(), String> {
-    let rest = ["http://", "https://", "file://"]
-        .iter()
-        .find_map(|s| url.strip_prefix(s));
-    match rest {
-        None => Err(format!(
-            "url `{url}`: only http://, https:// and file:// URLs are fetched"
-        )),
-        Some("") => Err(format!("url `{url}`: nothing after the scheme")),
-        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => Err(format!(
-            "url `{url}`: whitespace or control characters (percent-encode them)"
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
-/// A sha256 as 64 hex digits, returned lowercase.
-pub fn check_sha256(s: &str) -> Result<String, String> {
-    let t = s.trim();
-    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(t.to_ascii_lowercase())
-    } else {
-        Err(format!("sha256 `{s}`: 64 hexadecimal digits"))
-    }
 }
 
 /// What apply does to a download.
@@ -197,23 +168,6 @@ pub fn plan(spec: &DownloadSpec, have: &PathState) -> Result<Option<Planned<Down
     }
 }
 
-/// The shell text that fills `"$t"` from the URL on the host: curl, else wget (not for
-/// `file:` URLs).
-fn fetch_command(url: &str) -> String {
-    let u = shell_quote(url);
-    let wget = if url.starts_with("file://") {
-        String::new()
-    } else {
-        format!(
-            "elif command -v wget >/dev/null 2>&1; then wget -q -O \"$t\" {u} </dev/null 1>&2\n"
-        )
-    };
-    format!(
-        "if command -v curl >/dev/null 2>&1; then curl -fsS -L --proto '=http,https,file' -o \"$t\" {u} </dev/null 1>&2\n\
-         {wget}else printf 'neither curl nor wget on the host\\n' >&2; false; fi"
-    )
-}
-
 /// The apply step of one download fetched on the controller, and its stdin (`Err`: the fetch
 /// or the checksum failed; nothing is sent).
 pub fn controller_fragment(
@@ -243,30 +197,14 @@ pub fn apply_fragment(index: usize, spec: &DownloadSpec, op: &DownloadOp) -> Str
         spec.path
     );
     let body = match op {
-        DownloadOp::Fetch { expect } if spec.sha256.is_empty() => crate::apply::fetched_file(
+        DownloadOp::Fetch { expect } => crate::apply::fetched_file(
             i,
             &spec.path,
             &spec.attrs,
-            &format!("{} || play_fail {i}", fetch_command(&spec.url)),
+            &super::fetch::fill(i, &spec.url, &spec.sha256, &spec.path),
             expect,
-            "",
+            &spec.sha256,
         ),
-        DownloadOp::Fetch { expect } => {
-            let check = format!(
-                "s=$(sha256sum < \"$t\") || play_fail {i}\ns=${{s%% *}}\nif [ \"$s\" != {want} ]; then printf '%s: sha256 %s, not %s: %s left untouched\\n' {url} \"$s\" {want} {path} >&2; play_fail {i}; fi",
-                want = shell_quote(&spec.sha256),
-                url = shell_quote(&spec.url),
-                path = shell_quote(&spec.path),
-            );
-            crate::apply::fetched_file(
-                i,
-                &spec.path,
-                &spec.attrs,
-                &format!("{} || play_fail {i}\n{check}", fetch_command(&spec.url)),
-                expect,
-                &spec.sha256,
-            )
-        }
         DownloadOp::Attrs if spec.sha256.is_empty() => {
             crate::apply::attrs_only(i, &spec.path, &spec.attrs, "-")
         }
@@ -345,11 +283,11 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let url = k.string("url")?.unwrap_or_default();
     let sha256 = k.string("sha256")?.unwrap_or_default();
     let sha256 = if presence == Presence::Present {
-        check_url(&url).map_err(|m| k.fail("url", m))?;
+        super::fetch::check_url(&url).map_err(|m| k.fail("url", m))?;
         match raw.has("sha256") {
             // not given: fetched only when missing
             false => String::new(),
-            true => check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?,
+            true => super::fetch::check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?,
         }
     } else {
         sha256
@@ -401,18 +339,6 @@ mod tests {
             owner: "root".into(),
             group: "root".into(),
         }
-    }
-
-    #[test]
-    fn urls_and_sums_are_checked() {
-        assert!(check_url("https://x/y").is_ok());
-        assert!(check_url("file:///srv/x").is_ok());
-        assert!(check_url("ftp://x/y").is_err());
-        assert!(check_url("http://").is_err());
-        assert!(check_url("http://x/a b").is_err());
-        assert_eq!(check_sha256(&"AB".repeat(32)), Ok("ab".repeat(32)));
-        assert!(check_sha256("abc").is_err());
-        assert!(check_sha256(&"zz".repeat(32)).is_err());
     }
 
     #[test]

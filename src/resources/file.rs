@@ -1,9 +1,16 @@
 //! `file:` resources: planning is a pure function of the spec and what the probe saw, as for
 //! every whole file play writes ([`super::whole_file`]: its table). A symbolic link is never
 //! silently replaced by a file: `FileSpec` has no `force`, so that is a plan error.
+//!
+//! `copy_of: SRC` (Ansible's `copy` with `remote_src`): the content is that of the host's file
+//! SRC. The probe reads both paths' stat and sha256 in the host's one probe; the plan compares
+//! the two sha256s (a source an earlier change of the run writes is "known after" it); the step
+//! reads SRC inside its pinned folder without following a link (as it is when the step runs)
+//! and writes the file like any other (private temp file, rename).
 
+use super::deploy::short;
 use super::registry::Key;
-use super::{Action, Attrs, Change, Content, Kind, PathState, PlanError, Presence};
+use super::{Action, Attrs, Change, Content, Kind, PathKind, PathState, PlanError, Presence};
 
 /// `file:` — a regular file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,24 +22,99 @@ pub struct FileSpec {
     pub attrs: Attrs,
     /// A command run on new content (`%s`: its temp file) before it replaces the file.
     pub validate: Option<String>,
+    /// The host's file whose content it has (`copy_of`; then `content` is `None`).
+    pub copy_of: Option<String>,
 }
 
 /// Plans one file. `Change::index` and `Change::sensitive` are filled by the caller.
 pub fn plan(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
-    let file = super::whole_file::WholeFile {
+    whole(spec).plan(have)
+}
+
+fn whole(spec: &FileSpec) -> super::whole_file::WholeFile<'_> {
+    super::whole_file::WholeFile {
         kind: Kind::File,
         path: &spec.path,
         presence: spec.presence,
         content: spec.content.as_ref(),
         attrs: &spec.attrs,
+    }
+}
+
+/// Plans a present file that is a copy of the host's file `src` from the state of both paths:
+/// its content changes when their sha256s differ (the details say from where), its attributes
+/// as any file's; a source missing now is copied when the step runs (an earlier step of the
+/// run must make it: [`super::tree::mark_after`] says which).
+pub fn plan_copy(
+    spec: &FileSpec,
+    src: &str,
+    have: &PathState,
+    source: &PathState,
+) -> Result<Option<Change>, PlanError> {
+    let base = plan(spec, have)?;
+    if spec.presence == Presence::Absent {
+        return Ok(base);
+    }
+    let fail = |message: String| PlanError {
+        kind: Kind::File,
+        key: spec.path.clone(),
+        message,
     };
-    file.plan(have)
+    let want = match &source.kind {
+        PathKind::File {
+            sha256: Some(sum), ..
+        } => Some(sum.as_str()),
+        PathKind::File { sha256: None, .. } => {
+            return Err(fail(format!(
+                "copy_of {src}: the probe could not read it (permissions?)"
+            )))
+        }
+        PathKind::Missing => None,
+        PathKind::Link { target } => return Err(fail(format!(
+            "copy_of {src}: a symbolic link (→ {target}); play copies a regular file, not through a link (name the file itself)"
+        ))),
+        PathKind::Directory { .. } => {
+            return Err(fail(format!(
+                "copy_of {src}: a folder; copy_of copies one file"
+            )))
+        }
+        PathKind::Other(what) => {
+            return Err(fail(format!(
+                "copy_of {src}: a {what}; copy_of copies a regular file"
+            )))
+        }
+    };
+    let old = match &have.kind {
+        PathKind::File { sha256, .. } => Some(sha256.as_deref()),
+        _ => None,
+    };
+    let from = match (want, old) {
+        (Some(w), Some(Some(o))) if w == o => return Ok(base),
+        (Some(w), Some(o)) => format!(
+            "from {src}: sha256 {} → {}",
+            o.map(short).unwrap_or("unreadable"),
+            short(w)
+        ),
+        (Some(_), None) => format!("from {src}"),
+        (None, _) => {
+            format!("from {src}, missing now (an earlier step must make it)")
+        }
+    };
+    let mut c = base.unwrap_or_else(|| whole(spec).change(Action::Update, Vec::new(), None));
+    if c.action == Action::Attrs {
+        c.action = Action::Update;
+    }
+    c.details.insert(0, from);
+    Ok(Some(c))
 }
 
 impl super::Spec for FileSpec {
     type Work = ();
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+    }
+    fn path_attrs(&self) -> Option<(&super::Attrs, Option<bool>)> {
+        (self.presence == super::Presence::Present).then_some((&self.attrs, Some(false)))
     }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
@@ -42,15 +124,36 @@ impl super::Spec for FileSpec {
         self.path.contains('\0')
             || self.attrs.has_nul()
             || self.validate.as_deref().is_some_and(|v| v.contains('\0'))
+            || self.copy_of.as_deref().is_some_and(|v| v.contains('\0'))
+    }
+    fn probe_paths(&self) -> Vec<String> {
+        let mut out = vec![self.path.clone()];
+        out.extend(self.copy_of.iter().cloned());
+        out
+    }
+    fn reads(&self) -> Option<&str> {
+        self.copy_of.as_deref()
     }
     fn written(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.path.as_str())
     }
-    fn plan_path(&self, observed: &super::Observed) -> Option<Result<Option<Change>, PlanError>> {
-        Some(plan(self, &observed.path(&self.path)))
+    fn plan_path(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Option<Result<Option<Change>, PlanError>> {
+        let have = observed.path(&self.path);
+        Some(match &self.copy_of {
+            Some(src) => plan_copy(self, src, &have, &observed.path(src)),
+            None => plan(self, &have),
+        })
     }
     fn change_step(&self, change: &Change, expect: &str) -> Option<(String, Vec<u8>)> {
         let i = change.index;
+        if let (Some(src), Action::Create | Action::Update) = (&self.copy_of, change.action) {
+            let (text, _) = crate::apply::copied_file(i, &self.path, &self.attrs, src, expect);
+            return Some((text, Vec::new()));
+        }
         let new = change.content.as_ref().map(|c| c.new.as_slice());
         let validate = self.validate.as_deref();
         Some(match change.action {
@@ -80,6 +183,9 @@ impl super::Spec for FileSpec {
         let mut out = Vec::new();
         if !attrs.is_empty() {
             out.push(attrs.join(", "));
+        }
+        if let Some(src) = &self.copy_of {
+            out.push(format!("a copy of {src} (on the host)"));
         }
         match self.content.as_ref().map(|c| std::str::from_utf8(&c.bytes)) {
             Some(_) if sensitive => out.push("| (sensitive content)".into()),
@@ -124,23 +230,36 @@ pub fn from_entry(
     if let Some(v) = &validate {
         super::edit::check_validate(v).map_err(|m| k.fail("validate", m))?;
     }
+    let copy_of = k.path("copy_of")?;
+    if let Some(src) = copy_of.as_deref().filter(|p| p.ends_with('/')) {
+        return Err(k.fail(
+            "copy_of",
+            format!("copy_of: `{src}` names a folder; copy_of copies one file"),
+        ));
+    }
+    if copy_of.as_deref() == Some(b.key.as_str()) {
+        return Err(k.fail("copy_of", format!("copy_of: {} is the file itself", b.key)));
+    }
     Ok(super::Desired::File(FileSpec {
         path: b.key,
         presence,
         content,
         attrs: b.attrs,
         validate,
+        copy_of,
     }))
 }
 
 /// A file takes one source of content (its registry line's `check_entry`).
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
-    let sources = ["content", "src", "template"]
+    let sources = ["content", "src", "template", "copy_of"]
         .iter()
         .filter(|k| entry.has(k))
         .count();
     if sources > 1 {
-        return Err("a file takes one of `content`, `src`, `template`, not several".into());
+        return Err(
+            "a file takes one of `content`, `src`, `template`, `copy_of`, not several".into(),
+        );
     }
     Ok(())
 }
@@ -158,6 +277,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         Key::Any("mode"),
         Key::Any("force"),
         Key::Text("validate"),
+        Key::Text("copy_of"),
     ],
     is_path: true,
     watchable: true,
@@ -186,6 +306,7 @@ mod tests {
             }),
             attrs,
             validate: None,
+            copy_of: None,
         }
     }
 
@@ -403,7 +524,7 @@ mod tests {
         let err = entry("file: /f\ncontent: a\nsrc: b").check().unwrap_err();
         assert_eq!(
             err,
-            "a file takes one of `content`, `src`, `template`, not several"
+            "a file takes one of `content`, `src`, `template`, `copy_of`, not several"
         );
         assert_eq!(entry("file: /f\ntemplate: t.j2").check(), Ok(()));
         assert_eq!(entry("file: /f").check(), Ok(()));
@@ -426,5 +547,125 @@ mod tests {
         );
         let binary = spec(Presence::Present, Some(b"\xff"), Attrs::default());
         assert_eq!(binary.shown(false), ["| (binary content)"]);
+        let copy = FileSpec {
+            copy_of: Some("/srv/a".into()),
+            ..spec(Presence::Present, None, Attrs::default())
+        };
+        assert_eq!(copy.shown(false), ["a copy of /srv/a (on the host)"]);
+    }
+
+    fn copy(presence: Presence, attrs: Attrs) -> FileSpec {
+        FileSpec {
+            copy_of: Some("/srv/src.crt".into()),
+            ..spec(presence, None, attrs)
+        }
+    }
+
+    #[test]
+    fn a_copy_follows_its_source_by_sha256() {
+        let s = copy(Presence::Present, attrs("root", "root", 0o644));
+        let src = state(file(b"new"), 0o600, "app", "app");
+        // same content, same attributes: no change
+        let have = state(file(b"new"), 0o644, "root", "root");
+        assert_eq!(plan_copy(&s, "/srv/src.crt", &have, &src).unwrap(), None);
+        // another content: an update from the source, no content of its own to diff
+        let have = state(file(b"old"), 0o600, "root", "root");
+        let c = plan_copy(&s, "/srv/src.crt", &have, &src).unwrap().unwrap();
+        assert_eq!(c.action, Action::Update);
+        assert_eq!(c.content, None);
+        assert!(c.attrs);
+        assert_eq!(
+            c.details,
+            [
+                format!(
+                    "from /srv/src.crt: sha256 {} → {}",
+                    &sha256_hex(b"old")[..7],
+                    &sha256_hex(b"new")[..7]
+                ),
+                "mode 0600 → 0644".to_string()
+            ]
+        );
+        // missing: created from it
+        let c = plan_copy(&s, "/srv/src.crt", &PathState::missing(), &src)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.action, c.details),
+            (Action::Create, vec!["from /srv/src.crt".to_string()])
+        );
+        // same content, other mode: attributes alone
+        let have = state(file(b"new"), 0o600, "root", "root");
+        let c = plan_copy(&s, "/srv/src.crt", &have, &src).unwrap().unwrap();
+        assert_eq!(c.action, Action::Attrs);
+    }
+
+    #[test]
+    fn a_copy_needs_a_regular_source() {
+        let s = copy(Presence::Present, Attrs::default());
+        let have = PathState::missing();
+        let link = state(
+            PathKind::Link {
+                target: "/etc/shadow".into(),
+            },
+            0o777,
+            "app",
+            "app",
+        );
+        let e = plan_copy(&s, "/srv/src.crt", &have, &link).unwrap_err();
+        assert!(e.message.contains("symbolic link"), "{e}");
+        let dir = state(PathKind::Directory { empty: None }, 0o755, "root", "root");
+        assert!(plan_copy(&s, "/srv/src.crt", &have, &dir)
+            .unwrap_err()
+            .message
+            .contains("a folder"));
+        let unread = state(
+            PathKind::File {
+                size: 1,
+                sha256: None,
+            },
+            0o600,
+            "root",
+            "root",
+        );
+        assert!(plan_copy(&s, "/srv/src.crt", &have, &unread).is_err());
+        // missing now: planned, said so (an earlier step may make it)
+        let c = plan_copy(&s, "/srv/src.crt", &have, &PathState::missing())
+            .unwrap()
+            .unwrap();
+        assert!(c.details[0].contains("missing now"), "{:?}", c.details);
+        // absent: the source does not matter
+        let s = copy(Presence::Absent, Attrs::default());
+        let c = plan_copy(
+            &s,
+            "/srv/src.crt",
+            &state(file(b"x"), 0o644, "root", "root"),
+            &link,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.action, Action::Delete);
+    }
+
+    #[test]
+    fn a_copy_is_written_from_its_source_read_without_links() {
+        use crate::resources::Spec;
+        let s = copy(Presence::Present, Attrs::default());
+        let c = plan_copy(
+            &s,
+            "/srv/src.crt",
+            &PathState::missing(),
+            &state(file(b"x"), 0o644, "root", "root"),
+        )
+        .unwrap()
+        .unwrap();
+        let (text, stdin) = s.change_step(&c, "missing").expect("a step");
+        assert!(stdin.is_empty());
+        let enter = text.find("play_enter /srv").unwrap_or(usize::MAX);
+        let read = text
+            .find("dd if=./src.crt iflag=nofollow,nonblock")
+            .unwrap_or(usize::MAX);
+        let mv = text.find("mv -f -T -- \"$t\" app.ini").unwrap_or(0);
+        assert!(enter < read && read < mv, "{text}");
+        assert_eq!(s.probe_paths(), ["/etc/app.ini", "/srv/src.crt"]);
     }
 }

@@ -129,6 +129,9 @@ impl super::Spec for LinkSpec {
     fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
         super::accounts::pair(&self.attrs.owner, &self.attrs.group)
     }
+    fn path_attrs(&self) -> Option<(&super::Attrs, Option<bool>)> {
+        (self.presence == super::Presence::Present).then_some((&self.attrs, None))
+    }
     const DEF: &'static super::registry::KindDef = &DEF;
     fn key(&self) -> &str {
         &self.path
@@ -139,7 +142,11 @@ impl super::Spec for LinkSpec {
     fn written(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.path.as_str())
     }
-    fn plan_path(&self, observed: &super::Observed) -> Option<Result<Option<Change>, PlanError>> {
+    fn plan_path(
+        &self,
+        observed: &super::Observed,
+        _changed: &[&str],
+    ) -> Option<Result<Option<Change>, PlanError>> {
         Some(plan(self, &observed.path(&self.path)))
     }
     fn change_step(&self, change: &Change, _expect: &str) -> Option<(String, Vec<u8>)> {

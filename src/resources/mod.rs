@@ -34,6 +34,9 @@ pub mod replace;
 // fetch kinds
 pub mod apt_source;
 pub mod download;
+pub mod fetch;
+pub mod pip;
+pub mod python;
 pub mod venv;
 // a project's dependencies
 pub mod composer;
@@ -286,6 +289,24 @@ pub trait Spec {
     fn parent_of(&self) -> Option<&str> {
         None
     }
+    /// It sets what lies below its folder (a `directory:` with `recurse`): declared after
+    /// resources inside it, it stays after them (their folder is made first as a missing
+    /// parent), so its step also covers what they write ([`tree::with_parents`]).
+    fn sets_below(&self) -> bool {
+        false
+    }
+    /// The owner, group and mode it gives everything below its folder (a `directory:` with
+    /// `recurse`): a resource below it declaring others is a problem of `play check`
+    /// ([`tree::overlaps`]).
+    fn below(&self) -> Option<(&Attrs, Option<ModeRule>)> {
+        None
+    }
+    /// The owner, group and mode it gives its own path, and what stands there: `Some(true)` a
+    /// folder, `Some(false)` a file, `None` a link (no mode of its own). `None` for the kinds
+    /// that give none.
+    fn path_attrs(&self) -> Option<(&Attrs, Option<bool>)> {
+        None
+    }
     /// What `play check --show` prints below its line (a file's attributes and text
     /// content; `sensitive`: its content withheld).
     fn shown(&self, _sensitive: bool) -> Vec<String> {
@@ -305,6 +326,12 @@ pub trait Spec {
     /// command's `creates`): resources below it are known only after that step, and its own
     /// outcome only after an earlier step changing that path or a tree holding it.
     fn creates(&self) -> Option<&str> {
+        None
+    }
+    /// A path of the host its step reads (a file's `copy_of`): when an earlier change of this
+    /// run writes that path, or a tree holding it, its outcome is known only after that step
+    /// ([`tree::mark_after`]).
+    fn reads(&self) -> Option<&str> {
         None
     }
     /// Trees it owns whole, each with why (a synced tree it deletes in, a release's
@@ -406,8 +433,14 @@ pub trait Spec {
     }
     /// Its change, for a kind planned from the probe's state of its path (plug-in path
     /// `Path`): a pure function of what the probe saw (`Change::index` and `sensitive` are
-    /// filled by the caller). `None`: a kind planned otherwise.
-    fn plan_path(&self, _observed: &Observed) -> Option<Result<Option<Change>, PlanError>> {
+    /// filled by the caller). `changed`: keys of the changes planned before it in this run
+    /// (a recursive folder's paths below are known only after an earlier step writing there).
+    /// `None`: a kind planned otherwise.
+    fn plan_path(
+        &self,
+        _observed: &Observed,
+        _changed: &[&str],
+    ) -> Option<Result<Option<Change>, PlanError>> {
         None
     }
     /// Its step of the apply script for its planned `change`, written with the builder's
@@ -615,6 +648,21 @@ impl Desired {
         each_spec!(self, s => s.parent_of())
     }
 
+    /// See [`Spec::sets_below`].
+    pub fn sets_below(&self) -> bool {
+        each_spec!(self, s => s.sets_below())
+    }
+
+    /// See [`Spec::below`].
+    pub fn below(&self) -> Option<(&Attrs, Option<ModeRule>)> {
+        each_spec!(self, s => s.below())
+    }
+
+    /// See [`Spec::path_attrs`].
+    pub fn path_attrs(&self) -> Option<(&Attrs, Option<bool>)> {
+        each_spec!(self, s => s.path_attrs())
+    }
+
     /// See [`Spec::tree_root`].
     pub fn tree_root(&self) -> Option<&str> {
         each_spec!(self, s => s.tree_root())
@@ -623,6 +671,11 @@ impl Desired {
     /// See [`Spec::creates`].
     pub fn creates(&self) -> Option<&str> {
         each_spec!(self, s => s.creates())
+    }
+
+    /// See [`Spec::reads`].
+    pub fn reads(&self) -> Option<&str> {
+        each_spec!(self, s => s.reads())
     }
 
     /// See [`Spec::owned_trees`].
@@ -661,8 +714,12 @@ impl Desired {
     }
 
     /// See [`Spec::plan_path`].
-    pub fn plan_path(&self, observed: &Observed) -> Option<Result<Option<Change>, PlanError>> {
-        each_spec!(self, s => s.plan_path(observed))
+    pub fn plan_path(
+        &self,
+        observed: &Observed,
+        changed: &[&str],
+    ) -> Option<Result<Option<Change>, PlanError>> {
+        each_spec!(self, s => s.plan_path(observed, changed))
     }
 
     /// See [`Spec::change_step`].
@@ -1092,10 +1149,21 @@ pub fn mode_str(mode: u32) -> String {
     format!("{:04o}", mode & 0o7777)
 }
 
-/// Parses a mode: an octal string `"0644"`, `"644"`, `"0o644"`, or an integer whose decimal
-/// digits are octal digits (YAML `0644` without quotes reads as 644).
+/// Parses a mode: an octal string `"0644"`, `"644"`, `"0o644"`, an integer whose decimal
+/// digits are octal digits (YAML `0644` without quotes reads as 644), or a symbolic mode
+/// setting every class with `=` and no `X` (`u=rw,g=r,o=r`: see [`ModeRule`]).
 pub fn parse_mode(s: &str) -> Result<u32, String> {
     let t = s.trim();
+    if t.contains(['=', '+', '-']) || t.starts_with(['u', 'g', 'o', 'a']) {
+        // Symbolic: taken when it gives one mode whatever the path (no `X`).
+        let rule = ModeRule::parse(t)?;
+        return rule.as_uniform().ok_or_else(|| {
+            format!(
+                "invalid mode `{s}`: `X` gives folders and files different modes; only a \
+                 `directory:` takes it (with `recurse: true` for what is below)"
+            )
+        });
+    }
     let digits = t.strip_prefix("0o").unwrap_or(t);
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
     {
@@ -1104,6 +1172,128 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
         ));
     }
     u32::from_str_radix(digits, 8).map_err(|e| format!("invalid mode `{s}`: {e}"))
+}
+
+/// A mode given in Ansible's symbolic form (`u=rwX,g=rX,o=rX`), as it comes out for each path:
+/// `X` is execute for a folder, and for another path only when it already has an execute
+/// bit. Only forms that set every class with `=` are taken (each path's mode then depends on
+/// its type and old execute bits alone, so play can check and apply it exactly); `+`, `-`,
+/// `s`, `t` and a missing class are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModeRule {
+    /// The mode of a folder.
+    pub folder: u32,
+    /// The mode of another path, by its old execute bits (`u`: 4, `g`: 2, `o`: 1).
+    pub by_x: [u32; 8],
+}
+
+impl ModeRule {
+    /// The same mode for every path (an octal mode).
+    pub fn uniform(mode: u32) -> ModeRule {
+        ModeRule {
+            folder: mode,
+            by_x: [mode; 8],
+        }
+    }
+
+    /// The same mode for every path, if it is one.
+    pub fn as_uniform(&self) -> Option<u32> {
+        self.by_x
+            .iter()
+            .all(|m| *m == self.folder)
+            .then_some(self.folder)
+    }
+
+    /// The index into `by_x` of a path with mode `mode`.
+    pub fn x_index(mode: u32) -> usize {
+        (((mode >> 4) & 4) | ((mode >> 2) & 2) | (mode & 1)) as usize
+    }
+
+    /// The mode a path of mode `old` gets (`folder`: it is one).
+    pub fn apply(&self, folder: bool, old: u32) -> u32 {
+        if folder {
+            self.folder
+        } else {
+            self.by_x[Self::x_index(old)]
+        }
+    }
+
+    /// Parses `u=rwX,g=rX,o=rX`, `a=rX`, `u=rwx,go=rx` (Ansible's file module: clause by clause,
+    /// class by class, `X` looking at the mode as set so far).
+    pub fn parse(s: &str) -> Result<ModeRule, String> {
+        let bad = |why: &str| {
+            Err(format!(
+                "invalid mode `{s}`: {why}; give an octal mode (\"0755\") or set every class \
+                 with `=` (`u=rwX,g=rX,o=rX`)"
+            ))
+        };
+        let mut set = [false; 3];
+        let mut clauses = Vec::new();
+        for clause in s.trim().split(',') {
+            let Some((who, perms)) = clause.split_once('=') else {
+                return bad(&format!("`{clause}` does not set its classes with `=`"));
+            };
+            if who.is_empty() || !who.bytes().all(|b| b"ugoa".contains(&b)) {
+                return bad(&format!(
+                    "`{clause}` names no class (u, g, o or a) before `=`"
+                ));
+            }
+            if !perms.bytes().all(|b| b"rwxX".contains(&b)) {
+                return bad(&format!(
+                    "`{clause}`: only r, w, x and X are taken after `=`"
+                ));
+            }
+            let classes: Vec<usize> = if who.contains('a') {
+                vec![0, 1, 2]
+            } else {
+                who.bytes()
+                    .map(|b| match b {
+                        b'u' => 0,
+                        b'g' => 1,
+                        _ => 2,
+                    })
+                    .collect()
+            };
+            for &c in &classes {
+                set[c] = true;
+            }
+            clauses.push((classes, perms));
+        }
+        if set.contains(&false) {
+            return bad("it leaves a class (u, g or o) as it was");
+        }
+        let run = |folder: bool, old: u32| -> u32 {
+            let mut m = old;
+            for (classes, perms) in &clauses {
+                for &c in classes {
+                    let shift = 6 - 3 * c as u32;
+                    let special = [0o4000, 0o2000, 0o1000][c];
+                    let x = folder || m & 0o111 != 0;
+                    let mut bits = 0;
+                    for p in perms.bytes() {
+                        bits |= match p {
+                            b'r' => 4,
+                            b'w' => 2,
+                            b'x' => 1,
+                            _ if x => 1,
+                            _ => 0,
+                        };
+                    }
+                    m = (m & !((7 << shift) | special)) | (bits << shift);
+                }
+            }
+            m
+        };
+        let mut by_x = [0; 8];
+        for (i, slot) in by_x.iter_mut().enumerate() {
+            let i = i as u32;
+            *slot = run(false, ((i & 4) << 4) | ((i & 2) << 2) | (i & 1));
+        }
+        Ok(ModeRule {
+            folder: run(true, 0),
+            by_x,
+        })
+    }
 }
 
 /// Attribute differences between desired and observed (only the managed ones).
@@ -1131,6 +1321,17 @@ pub fn attr_details(want: &Attrs, have: &PathState) -> Vec<String> {
 /// services this is their own change only (conf or unit file, state); restarts caused by other
 /// resources are planned for the whole host (`engine::restarts`).
 pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Change>, PlanError> {
+    plan_after(index, r, observed, &[])
+}
+
+/// [`plan`], `changed` holding the keys of the changes planned before it in this run (see
+/// [`Spec::plan_path`]).
+pub fn plan_after(
+    index: usize,
+    r: &Resource,
+    observed: &Observed,
+    changed: &[&str],
+) -> Result<Option<Change>, PlanError> {
     // The path and process kinds plan from the core probe; the deploy kinds from their records.
     if let Some(p) = r.desired.plan_process(observed, false) {
         let mut change = p?.change;
@@ -1140,10 +1341,10 @@ pub fn plan(index: usize, r: &Resource, observed: &Observed) -> Result<Option<Ch
         }
         return Ok(change);
     }
-    let by_path = r.desired.plan_path(observed);
+    let by_path = r.desired.plan_path(observed, changed);
     let mut change = match by_path {
         Some(planned) => planned?,
-        None => deploy::plan(index, r, observed, &[])?.map(|(c, _)| c),
+        None => deploy::plan(index, r, observed, changed)?.map(|(c, _)| c),
     };
     if let Some(c) = change.as_mut() {
         c.index = index;
@@ -1180,5 +1381,42 @@ mod tests {
         assert!(parse_mode("rwx").is_err());
         assert!(parse_mode("07777x").is_err());
         assert_eq!(mode_str(0o100644), "0644");
+        assert_eq!(parse_mode("u=rwx,g=rx,o=rx"), Ok(0o755));
+        assert_eq!(parse_mode("a=r,u=rw"), Ok(0o644));
+        assert!(parse_mode("u=rwX,g=rX,o=rX").unwrap_err().contains("`X`"));
+        assert!(parse_mode("u=rwx").unwrap_err().contains("leaves a class"));
+    }
+
+    #[test]
+    fn symbolic_modes_with_x_depend_on_type_and_old_execute_bits() {
+        let r = ModeRule::parse("u=rwX,g=rX,o=rX").unwrap();
+        assert_eq!(r.folder, 0o755);
+        assert_eq!(r.apply(false, 0o644), 0o644);
+        assert_eq!(r.apply(false, 0o700), 0o755);
+        // Set-ID and sticky bits are cleared: every class is set with `=`.
+        assert_eq!(r.apply(false, 0o4710), 0o755);
+        assert_eq!(r.apply(true, 0o2700), 0o755);
+        assert_eq!(r.as_uniform(), None);
+        // `X` sees the mode as set so far: `u=rwx` gives `g` an execute bit to see.
+        let r = ModeRule::parse("u=rwx,g=rX,o=").unwrap();
+        assert_eq!(r.apply(false, 0o644), 0o750);
+        let r = ModeRule::parse("o=,g=rX,u=rw").unwrap();
+        assert_eq!(r.apply(false, 0o001), 0o640);
+        assert_eq!(r.apply(false, 0o010), 0o650);
+        assert_eq!(ModeRule::parse("a=rX").unwrap().apply(false, 0o100), 0o555);
+        // (the example of docs/playbooks.md)
+        let r = ModeRule::parse("u=rw,g=rX,o=rX").unwrap();
+        assert_eq!(r.apply(false, 0o700), 0o644);
+        for bad in [
+            "u+x,g=r,o=r",
+            "u=rws,g=r,o=r",
+            "=r",
+            "u=r,g=r",
+            "u=rwX;g=r",
+            "",
+        ] {
+            let e = ModeRule::parse(bad).unwrap_err();
+            assert!(e.starts_with(&format!("invalid mode `{bad}`")), "{e}");
+        }
     }
 }

@@ -254,6 +254,7 @@ macro_rules! kinds {
             Venv => venv, venv::VenvSpec;
             Npm => npm, npm::NpmSpec;
             Composer => composer, composer::ComposerSpec;
+            Pip => pip, pip::PipSpec;
         }
     };
 }

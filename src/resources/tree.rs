@@ -79,7 +79,8 @@ pub fn written_paths(resources: &[Resource]) -> Vec<&str> {
 /// The resources in the order their steps run, with a `directory:` for every missing-able
 /// parent no one declared (created root-owned 0755 when missing, left alone when present;
 /// shown in plans as `parent of …`). A declared `directory:` that is the parent of an earlier
-/// resource moves up to just before it. The root of a checkout, synced tree or release folder
+/// resource moves up to just before it, unless it sets what is below it (`recurse`): then it
+/// stays after what it holds, and its folder is added as a missing parent. The root of a checkout, synced tree or release folder
 /// is made by its own step, never as a parent.
 pub fn with_parents(resources: Vec<Resource>) -> Vec<Resource> {
     let declared: BTreeMap<String, usize> = resources
@@ -119,8 +120,11 @@ fn emit(
                 continue;
             }
             if let Some(&j) = declared.get(&a) {
-                emit(j, slots, declared, trees, made, out);
-                continue;
+                // A folder that sets what is below it stays after what it holds.
+                if !slots[j].as_ref().is_some_and(|d| d.desired.sets_below()) {
+                    emit(j, slots, declared, trees, made, out);
+                    continue;
+                }
             }
             made.insert(a.clone());
             out.push(Resource {
@@ -146,9 +150,14 @@ pub fn is_implied(r: &Resource) -> bool {
 /// the probe saw that tree before the step that changes it, so what these changes do is known
 /// only when they run. Their steps re-examine the path then (every path step converges from
 /// what it meets) and the verify step checks the result.
+///
+/// A change whose step reads a path of the host (`Spec::reads`: a file's `copy_of`) is known
+/// after an earlier change writing that path, or a tree holding it.
 pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
     changes.sort_by_key(|c| c.index);
     let mut roots: Vec<(String, String)> = Vec::new();
+    // paths earlier changes write (a download, a file), each with its change's label
+    let mut written: Vec<(String, String)> = Vec::new();
     for c in changes.iter_mut() {
         let Some(res) = resources.get(c.index) else {
             continue;
@@ -159,6 +168,7 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
             None if c.kind.is_path() => res.desired.written().or(Some(c.key.as_str())),
             None => None,
         };
+        let label = format!("{} {}", c.kind, c.key);
         if let Some(p) = own {
             let deeper = |(root, _): &&(String, String)| {
                 is_under(p, root) || (creates.is_some() && normalize(p) == *root)
@@ -167,9 +177,22 @@ pub fn mark_after(resources: &[Resource], changes: &mut [Change]) {
                 c.after = Some(label.clone());
             }
         }
+        if let (None, Some(read)) = (&c.after, res.desired.reads()) {
+            let read = normalize(read);
+            let by = roots
+                .iter()
+                .find(|(root, _)| is_under(&read, root) || read == *root)
+                .or_else(|| written.iter().find(|(p, _)| *p == read));
+            if let Some((_, by)) = by {
+                c.after = Some(by.clone());
+            }
+        }
+        if let Some(p) = res.desired.written() {
+            written.push((normalize(p), label.clone()));
+        }
         let root = (creates.or(res.desired.tree_root())).map(normalize);
         if let Some(root) = root {
-            roots.push((root, format!("{} {}", c.kind, c.key)));
+            roots.push((root, label));
         }
     }
 }
@@ -185,7 +208,7 @@ pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
             owners.push((normalize(&root), why, r));
         }
     }
-    let mut out = Vec::new();
+    let mut out = below_conflicts(resources);
     for r in resources {
         let d = &r.desired;
         if !d.kind().is_path() {
@@ -204,6 +227,71 @@ pub fn overlaps(resources: &[Resource]) -> Vec<(super::Origin, String)> {
                     d.kind(),
                     d.key(),
                     owner.origin
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Resources below a folder that sets the owner, group or mode of everything below it
+/// (`recurse`) which declare another for their own path: each run would set it one way, then
+/// the other. Each is (where the inner resource is declared, the message).
+fn below_conflicts(resources: &[Resource]) -> Vec<(super::Origin, String)> {
+    let mut out = Vec::new();
+    for outer in resources {
+        let Some((want, rule)) = outer.desired.below() else {
+            continue;
+        };
+        for r in resources {
+            let d = &r.desired;
+            let Some((have, held)) = d.path_attrs() else {
+                continue;
+            };
+            if std::ptr::eq(outer, r) || !is_under(d.key(), outer.desired.key()) {
+                continue;
+            }
+            let mut differ = Vec::new();
+            for (what, a, b) in [
+                ("owner", &have.owner, &want.owner),
+                ("group", &have.group, &want.group),
+            ] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    if a != b {
+                        differ.push(format!("{what} `{a}` (the folder's: `{b}`)"));
+                    }
+                }
+            }
+            if let (Some(m), Some(rule), Some(folder)) = (have.mode, rule, held) {
+                let given = rule.apply(folder, m);
+                if given != m {
+                    differ.push(format!(
+                        "mode `{}` (the folder's gives it `{}`)",
+                        super::mode_str(m),
+                        super::mode_str(given)
+                    ));
+                }
+            }
+            if let (Some((_, inner)), Some(outer_rule)) = (d.below(), rule) {
+                if inner.is_some_and(|i| i != outer_rule) {
+                    differ.push("another mode for what is below it".into());
+                }
+            }
+            if differ.is_empty() {
+                continue;
+            }
+            out.push((
+                r.origin.clone(),
+                format!(
+                    "{} {} lies below {} {}, which sets the owner, group and mode of everything \
+                     below it (`recurse`, declared at {}), and declares another {}: the host \
+                     would never converge — declare the same, or the folder without `recurse`",
+                    d.kind(),
+                    d.key(),
+                    outer.desired.kind(),
+                    outer.desired.key(),
+                    outer.origin,
+                    differ.join(", ")
                 ),
             ));
         }
@@ -305,10 +393,20 @@ mod tests {
             ]
         );
         // The checkout changes: everything inside it is known after it.
-        let mut changes: Vec<Change> = rs
-            .iter()
+        let mut changes = created(&rs, 1);
+        mark_after(&rs, &mut changes);
+        let after: Vec<Option<&str>> = changes.iter().map(|c| c.after.as_deref()).collect();
+        assert_eq!(
+            after,
+            vec![None, Some("git /srv/app"), Some("git /srv/app")]
+        );
+    }
+
+    /// A create change of each resource of `rs` but the first `skip`.
+    fn created(rs: &[Resource], skip: usize) -> Vec<Change> {
+        rs.iter()
             .enumerate()
-            .skip(1)
+            .skip(skip)
             .map(|(i, r)| Change {
                 kind: r.desired.kind(),
                 key: r.desired.key().to_string(),
@@ -322,18 +420,85 @@ mod tests {
                 restarts: Vec::new(),
                 attrs: false,
             })
-            .collect();
-        mark_after(&rs, &mut changes);
-        let after: Vec<Option<&str>> = changes.iter().map(|c| c.after.as_deref()).collect();
-        assert_eq!(
-            after,
-            vec![None, Some("git /srv/app"), Some("git /srv/app")]
-        );
+            .collect()
     }
 
     #[test]
     fn absent_resources_need_no_parents() {
         let f = example("file: /gone/x\nstate: absent").expect("a file");
         assert_eq!(keys(&with_parents(vec![f])), vec!["file /gone/x"]);
+    }
+
+    #[test]
+    fn a_resource_below_a_recursive_folder_must_declare_what_the_folder_gives_it() {
+        let folder =
+            "- directory: /srv/app\n  owner: app\n  mode: u=rwX,g=rX,o=rX\n  recurse: true\n";
+        let with = |more: &str| crate::resources::example::resources(&format!("{folder}{more}"));
+        // What the folder gives them, or nothing of it, or outside it: fine.
+        with(
+            "- file: /srv/app/ok.conf\n  owner: app\n  mode: '0644'\n\
+             - file: /srv/app/run.sh\n  mode: '0755'\n\
+             - link: /srv/app/cur\n  target: /x\n  owner: app\n\
+             - directory: /srv/app/data\n\
+             - file: /srv/other.conf\n  owner: root\n  mode: '0600'\n",
+        )
+        .expect("no conflict");
+        for (more, says) in [
+            (
+                "- file: /srv/app/secret.conf\n  owner: root\n  mode: '0600'\n",
+                "file /srv/app/secret.conf lies below directory /srv/app, which sets the owner, \
+                 group and mode of everything below it (`recurse`, declared at ",
+            ),
+            (
+                "- file: /srv/app/secret.conf\n  owner: root\n  mode: '0600'\n",
+                "declares another owner `root` (the folder's: `app`), mode `0600` (the folder's \
+                 gives it `0644`): the host would never converge",
+            ),
+            (
+                "- directory: /srv/app/data\n  mode: '0700'\n",
+                "mode `0700` (the folder's gives it `0755`)",
+            ),
+            (
+                "- link: /srv/app/l\n  target: /x\n  owner: root\n",
+                "link /srv/app/l lies below directory /srv/app",
+            ),
+            (
+                "- directory: /srv/app/data\n  owner: app\n  mode: '0755'\n  recurse: true\n",
+                "another mode for what is below it",
+            ),
+        ] {
+            let e = with(more).expect_err(more).to_string();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    /// A copy of a path an earlier change writes (a download, an extracted tree) is known
+    /// after that change; a copy of a path no change writes is planned from the probe.
+    #[test]
+    fn a_copy_is_known_after_the_change_that_writes_its_source() {
+        let sum = "ab".repeat(32);
+        let rs = vec![
+            example(&format!(
+                "download: /srv/t.tar\nurl: http://x/t\nsha256: {sum}"
+            ))
+            .expect("a download"),
+            example("command: tar -xf /srv/t.tar -C /srv\ncreates: /srv/tool").expect("a command"),
+            example("file: /usr/local/bin/a\ncopy_of: /srv/t.tar").expect("a copy"),
+            example("file: /usr/local/bin/b\ncopy_of: /srv/tool/b").expect("a copy"),
+            example("file: /usr/local/bin/c\ncopy_of: /srv/other").expect("a copy"),
+        ];
+        let mut changes = created(&rs, 0);
+        mark_after(&rs, &mut changes);
+        let after: Vec<Option<&str>> = changes.iter().map(|c| c.after.as_deref()).collect();
+        assert_eq!(
+            after,
+            vec![
+                None,
+                None,
+                Some("download /srv/t.tar"),
+                Some("command tar -xf /srv/t.tar -C /srv"),
+                None
+            ]
+        );
     }
 }

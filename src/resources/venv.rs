@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 
 use super::deploy::{set_args, Planned, Refused};
+use super::python::{dists as parse_dists, normalize, parse_requirement, Requirement};
 use super::registry::Key;
 use super::{Action, Attrs, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
@@ -32,69 +33,6 @@ use crate::transport::shell_quote;
 
 /// The state file inside the venv.
 pub const STATE_FILE: &str = ".play-venv";
-
-/// One wanted package: a name, and a pinned version or none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requirement {
-    pub name: String,
-    pub version: Option<String>,
-}
-
-impl Requirement {
-    /// As pip takes it.
-    pub fn spec(&self) -> String {
-        match &self.version {
-            Some(v) => format!("{}=={v}", self.name),
-            None => self.name.clone(),
-        }
-    }
-}
-
-/// `NAME` or `NAME==VERSION` (other specifiers belong in a requirements file).
-pub fn parse_requirement(s: &str) -> Result<Requirement, String> {
-    let t = s.trim();
-    let (name, version) = match t.split_once("==") {
-        Some((n, v)) => (n.trim(), Some(v.trim())),
-        None => (t, None),
-    };
-    let word = |w: &str| {
-        !w.is_empty()
-            && w.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'!'))
-    };
-    let name_ok = word(name)
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if !name_ok || version.is_some_and(|v| !word(v)) {
-        return Err(format!(
-            "packages: `{s}`: NAME or NAME==VERSION (other specifiers go in a requirements file)"
-        ));
-    }
-    Ok(Requirement {
-        name: name.to_string(),
-        version: version.map(str::to_string),
-    })
-}
-
-/// A distribution name as pip compares them (PEP 503): lowercase, runs of `-_.` as `-`.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
 
 /// One venv, rendered for one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -134,12 +72,7 @@ pub fn parse_seen(cfg: &str, host: &str, dists: &str, state: &str, req: &str) ->
         .strip_prefix("Python ")
         .unwrap_or(host.trim())
         .to_string();
-    let dists = dists
-        .lines()
-        .filter_map(|l| l.strip_suffix(".dist-info"))
-        .filter_map(|l| l.split_once('-'))
-        .map(|(n, v)| (normalize(n), v.to_string()))
-        .collect();
+    let dists = parse_dists(dists);
     let recorded = state
         .lines()
         .find_map(|l| l.strip_prefix("requirements_sha256 "))
@@ -221,11 +154,7 @@ pub enum VenvOp {
 }
 
 fn satisfied(r: &Requirement, dists: &BTreeMap<String, String>) -> bool {
-    match (dists.get(&normalize(&r.name)), &r.version) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(have), Some(want)) => have == want,
-    }
+    r.satisfied_by(dists.get(&normalize(&r.name)).map(String::as_str))
 }
 
 /// Plans one venv. `changed`: keys of the host's resources changing before it in this run (a
@@ -469,28 +398,27 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// [`super::registry::KindDef::check_value`]: each of `packages` is a requirement.
 fn check_value(key: &str, value: &str) -> Result<(), String> {
     match key {
-        "packages" => parse_requirement(value).map(|_| ()),
+        "packages" => requirement(value).map(|_| ()),
         _ => Ok(()),
     }
+}
+
+/// One of `packages`: `NAME` or `NAME==VERSION`.
+fn requirement(value: &str) -> Result<Requirement, String> {
+    parse_requirement(value)
+        .map_err(|m| format!("packages: {m} (other specifiers go in a requirements file)"))
 }
 
 /// The spec of a `venv:` entry, its errors located at their keys (the registry line's
 /// `render`).
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
-    let user = k.string("user")?;
-    if let Some(u) = &user {
-        super::accounts::check_name("user", u).map_err(|m| k.fail("user", m))?;
-    }
-    let python = k.string("python")?.unwrap_or_else(|| "python3".into());
-    if python.trim().is_empty() {
-        return Err(k.fail("python", "python: an empty interpreter".into()));
-    }
+    let (python, user) = super::python::interpreter_and_user(k)?;
     let packages = k
         .list("packages")?
         .unwrap_or_default()
         .iter()
-        .map(|p| parse_requirement(p).map_err(|m| k.fail("packages", m)))
+        .map(|p| requirement(p).map_err(|m| k.fail("packages", m)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(super::Desired::Venv(VenvSpec {
         path: key,
@@ -524,16 +452,10 @@ mod tests {
     }
 
     #[test]
-    fn requirements_and_names() {
-        assert_eq!(
-            parse_requirement("flask == 3.0.3").unwrap().spec(),
-            "flask==3.0.3"
-        );
-        assert!(parse_requirement("flask>=3").is_err());
-        assert!(parse_requirement("-e .").is_err());
-        assert!(parse_requirement("").is_err());
-        assert_eq!(normalize("Flask_SQLAlchemy"), "flask-sqlalchemy");
-        assert_eq!(normalize("zope.interface"), "zope-interface");
+    fn requirements_are_said_with_their_key() {
+        let e = requirement("flask>=3").unwrap_err();
+        assert!(e.starts_with("packages: `flask>=3`"), "{e}");
+        assert!(e.contains("requirements file"), "{e}");
     }
 
     #[test]

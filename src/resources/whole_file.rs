@@ -36,7 +36,9 @@ impl WholeFile<'_> {
         }
     }
 
-    fn change(
+    /// A change of it (`attrs` set when there are `details`: a file's details are its
+    /// attribute changes).
+    pub fn change(
         &self,
         action: Action,
         details: Vec<String>,
