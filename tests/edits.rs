@@ -244,4 +244,22 @@ fn replace_edits_every_match_on_a_host() {
         .code(1)
         .shows("bad.yml:4:15: regexp `(?<!#)port` does not compile")
         .shows("no look-around");
+
+    // --- `line:` with backrefs, templated per loop item (RocketChat's /etc/hosts task as
+    // imported): the last match filled from its groups, no match no change, nothing appended
+    lab.sh(
+        "h1",
+        "printf '127.0.0.1 localhost web1 extra\\n::1 localhost\\n' > /srv/replace/hosts",
+    );
+    let p = p.file(
+        "backrefs.yml",
+        "- hosts: lab\n  state:\n    - line: /srv/replace/hosts\n      regexp: '{{ item.regexp }}'\n      text: '{{ item.line }}'\n      backrefs: '{{ item.backrefs | default(True) }}'\n      loop:\n        - {regexp: '^127\\.0\\.0\\.1(.*)web1(.*)', line: '127.0.0.1 \\1 \\2'}\n        - {regexp: '^10\\.9\\.9\\.9', line: '10.9.9.9 nowhere'}\n        - {regexp: '^127\\.0\\.1\\.1', line: '127.0.1.1 web1', backrefs: false}\n",
+    );
+    p.play(&["apply", "backrefs.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", "cat /srv/replace/hosts"),
+        "127.0.0.1  localhost   extra\n::1 localhost\n127.0.1.1 web1\n"
+    );
+    let run = p.play(&["diff", "--exit-code", "backrefs.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 }

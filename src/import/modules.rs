@@ -1362,6 +1362,9 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
             r.set("recurse", true);
             r
         }
+        // one file copied by rsync on the host: without `-r`/`-a` rsync skips folders, without
+        // `-o`/`-g`/`-p` the copy is root's with its own mode (`--chmod` gives one)
+        ["rsync", rest @ ..] => rsync_file(rest)?,
         ["useradd", rest @ ..] => useradd(rest)?,
         ["groupadd", rest @ ..] => groupadd(rest)?,
         ["rm", "-f", p] if abs(p) && !p.ends_with('/') => {
@@ -2089,8 +2092,19 @@ fn map_lineinfile(t: &Task) -> Mapped {
             .map(|s| format!("^.*{}.*$", regex::escape(&s)))
     });
     let absent = t.arg_str(&["state"]).as_deref() == Some("absent");
-    let why_not = if t.arg_bool(&["backrefs"]) == Some(true) {
-        Some("`backrefs`".to_string())
+    // `backrefs`: true, or a template (RocketChat's `{{ item.backrefs | default(True) }}`)
+    let backrefs = match t.arg(&["backrefs"]) {
+        Some(Value::String(s)) if s.contains("{{") => Some(Value::String(s.clone())),
+        _ => t.arg_bool(&["backrefs"]).filter(|b| *b).map(Value::Bool),
+    };
+    let compiles = |re: &str| {
+        re.contains("{{") || crate::resources::registry::check_value("line", "regexp", re).is_ok()
+    };
+    if backrefs.is_some() && !absent && regexp.as_deref().is_some_and(|re| !compiles(re)) {
+        return lineinfile_backrefs_perl(t, &path);
+    }
+    let why_not = if backrefs.is_some() && (absent || regexp.is_none() || line.is_none()) {
+        Some("`backrefs` without `regexp` and `line`, or with `state: absent`".to_string())
     } else if line.as_deref().is_some_and(|l| l.contains('\n')) {
         Some("a line with a line break".to_string())
     } else {
@@ -2130,6 +2144,9 @@ fn map_lineinfile(t: &Task) -> Mapped {
         _ => return Mapped::LeftOut("lineinfile without `line` or `regexp`".into()),
     }
     validate(t, &mut r);
+    if let Some(b) = backrefs {
+        r.set("backrefs", b);
+    }
     insert_position(t, &mut r, "line");
     if t.arg_bool(&["create"]) == Some(false) {
         r.notes
@@ -2139,6 +2156,59 @@ fn map_lineinfile(t: &Task) -> Mapped {
     ignored(t, &mut r, &["backup", "firstmatch", "unsafe_writes"]);
     Mapped::Resources(vec![r])
 }
+
+/// lineinfile with `backrefs` and a regexp the `regex` crate refuses (look-around): a guarded
+/// `perl` (Perl's patterns take Python's look-around and groups) doing what Ansible does: the
+/// last line matching becomes `line` expanded with that match's groups (`\1`, `\g<name>`,
+/// `\n`…), no match leaves the file alone; written to a temporary file with the file's owner
+/// and mode, then renamed over it. The `unless` is the same program checking only.
+fn lineinfile_backrefs_perl(t: &Task, path: &str) -> Mapped {
+    let re = t.arg_str(&["regexp", "regex"]).unwrap_or_default();
+    let line = t.arg_str(&["line"]).unwrap_or_default();
+    let run = |mode: &str| {
+        format!(
+            "perl -e {} {mode} {} {} {}",
+            sh_quote(LINEINFILE_PERL),
+            sh_quote(path),
+            sh_quote(&re),
+            sh_quote(&line)
+        )
+    };
+    let mut r = Res::command(run("apply"), "lineinfile");
+    r.comments[0] = "play import: lineinfile → command (`backrefs` with a regexp `line:` cannot take: look-around; Perl runs it as Python would)".into();
+    r.set("unless", run("check"));
+    validate(t, &mut r);
+    Mapped::Resources(vec![r])
+}
+
+/// Ansible's `lineinfile` with `backrefs`, in Perl (see [`lineinfile_backrefs_perl`]): `perl -e
+/// PROGRAM MODE FILE REGEXP LINE`, MODE `check` (exit 1 when the file would change) or `apply`.
+const LINEINFILE_PERL: &str = r#"my ($mode, $f, $re, $t) = @ARGV;
+open(my $h, "<", $f) or die "$f: $!\n";
+my @l = <$h>;
+close $h;
+for my $i (reverse 0 .. $#l) {
+  my $x = $l[$i];
+  my $nl = $x =~ s/\n\z// ? "\n" : "";
+  next unless $x =~ /$re/;
+  my @c = map { defined $-[$_] ? substr($x, $-[$_], $+[$_] - $-[$_]) : "" } 0 .. $#-;
+  my %n = %+;
+  my %e = (n => "\n", t => "\t", r => "\r", "\\" => "\\");
+  (my $y = $t) =~ s{\\(?:g<(\w+)>|(\d\d?)|(.))}{defined $1 ? ($1 =~ /^\d+$/ ? $c[$1] : $n{$1}) // "" : defined $2 ? $c[$2] // "" : $e{$3} // "\\$3"}ge;
+  exit 0 if $y eq $x;
+  exit 1 if $mode eq "check";
+  $l[$i] = "$y$nl";
+  my @s = stat $f;
+  open(my $o, ">", "$f.play-tmp") or die "$f.play-tmp: $!\n";
+  print $o @l;
+  close $o or die "$f.play-tmp: $!\n";
+  chown $s[4], $s[5], "$f.play-tmp";
+  chmod $s[2] & 07777, "$f.play-tmp";
+  rename "$f.play-tmp", $f or die "$f: $!\n";
+  exit 0;
+}
+exit 0;
+"#;
 
 /// `owner`/`group`/`mode` of an edit module: noted, as an edit kind keeps the file's.
 fn edit_attrs_not_carried(t: &Task, r: &mut Res, kind: &str) {
@@ -2630,6 +2700,40 @@ fn key_name(url: &str) -> String {
     }
 }
 
+/// `rsync [-c|--checksum] [--chmod=OCTAL] [--info=name] [-q] SRC DEST` with two absolute paths
+/// of files (neither ending in `/`): the file DEST kept a copy of the host's SRC.
+fn rsync_file(args: &[&str]) -> Option<Res> {
+    let mut mode_of = None;
+    let mut paths = Vec::new();
+    for a in args {
+        match *a {
+            "-c" | "--checksum" | "--info=name" | "-q" | "--quiet" => {}
+            _ if a.starts_with("--chmod=") => {
+                let m = &a["--chmod=".len()..];
+                let m = m.strip_prefix('F').unwrap_or(m);
+                mode_of = Some(mode(&Value::String(m.to_string())).filter(|m| !m.contains("{{"))?);
+            }
+            _ if a.starts_with('-') => return None,
+            p => paths.push(p),
+        }
+    }
+    let abs = |p: &str| p.starts_with('/') || p.starts_with("{{");
+    let [src, dest] = paths.as_slice() else {
+        return None;
+    };
+    if !abs(src) || !abs(dest) || src.ends_with('/') || dest.ends_with('/') {
+        return None;
+    }
+    let mut r = Res::new("file", *dest);
+    r.set("copy_of", *src);
+    if let Some(m) = mode_of {
+        r.set("mode", m);
+    }
+    r.comments
+        .push("play import: `rsync` of one file of the host → `file:` with `copy_of`".into());
+    Some(r)
+}
+
 /// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host); a
 /// folder (`src` ending in `/`) or `force: no` (copied only while DEST is missing) stay a
 /// guarded `cp -a`.
@@ -2836,6 +2940,11 @@ mod tests {
             ("command", "ln -sfn /srv/r/2 /srv/current", "link=/srv/current target=/srv/r/2 force=true"),
             ("command", "ln -ns /srv/r/2 /srv/current", "link=/srv/current target=/srv/r/2"),
             ("command", "ln -sv /srv/r/2 /srv/current", "command=ln -sv /srv/r/2 /srv/current [command]"),
+            ("command", "rsync -c --chmod=0755 --info=name /tmp/wp.phar /usr/local/bin/wp", "file=/usr/local/bin/wp copy_of=/tmp/wp.phar mode='0755'"),
+            ("command", "rsync -c /tmp/a.bash /etc/bash_completion.d/wp", "file=/etc/bash_completion.d/wp copy_of=/tmp/a.bash"),
+            ("command", "rsync -a /srv/a /srv/b", "command=rsync -a /srv/a /srv/b [command]"),
+            ("command", "rsync -c /srv/a/ /srv/b", "command=rsync -c /srv/a/ /srv/b [command]"),
+            ("command", "rsync -c --chmod=u+x /srv/a /srv/b", "command=rsync -c --chmod=u+x /srv/a /srv/b [command]"),
             ("command", "systemctl enable --now redis-server", "service=redis-server state=running enabled=true"),
             ("command", "python3 -m venv /srv/app/venv creates=/srv/app/venv/bin/python", "venv=/srv/app/venv"),
             ("command", "/usr/bin/python3.11 -m venv {{ root }}/venv", "venv='{{ root }}/venv' python=/usr/bin/python3.11"),
@@ -2926,7 +3035,7 @@ mod tests {
             ("lineinfile", "path=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' line='PasswordAuthentication no' validate='sshd -t -f %s'", "line=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' text=PasswordAuthentication no validate=sshd -t -f %s"),
             ("lineinfile", "path=/etc/a regexp=^x= state=absent", "line=/etc/a regexp=^x= state=absent"),
             ("lineinfile", "path=/etc/a line=x insertafter=^y", "line=/etc/a text=x"),
-            ("lineinfile", "path=/etc/a regexp='^(x)=' line='\\1=2' backrefs=yes", "command=awk -v re='^(x)=' -v line='\\1=2' '!d && $0 ~ re { print line; d = 1; next } { print } END { if (!d) print line }' /etc/a > /etc/a.play-tmp && cat /etc/a.play-tmp > /etc/a && rm -f /etc/a.play-tmp unless=grep -qxF -- '\\1=2' /etc/a [command]"),
+            ("lineinfile", "path=/etc/a regexp='^(x)=' line='\\1=2' backrefs=yes", "line=/etc/a regexp=^(x)= text=\\1=2 backrefs=true"),
             ("lineinfile", "path=/etc/a regexp='^(?!#)x' line=y", "command=awk -v re='^(?!#)x' -v line=y '!d && $0 ~ re { print line; d = 1; next } { print } END { if (!d) print line }' /etc/a > /etc/a.play-tmp && cat /etc/a.play-tmp > /etc/a && rm -f /etc/a.play-tmp unless=grep -qxF -- y /etc/a [command]"),
             // blockinfile → block with Ansible's marker; an empty block removes it
             ("blockinfile", "path=/etc/a block=x", "block=/etc/a marker='# {mark} ANSIBLE MANAGED BLOCK' text=x"),
@@ -3062,12 +3171,15 @@ mod tests {
             c.contains("marker_begin/marker_end `START`/`STOP` not carried"),
             "{c}"
         );
+        // backrefs with a look-around the regex crate refuses: Perl, as Python would run it
         let c = comments(
             "lineinfile",
-            "path=/etc/a regexp=^(x)= line=\\1=2 backrefs=yes",
+            "path=/etc/a regexp='^(hosts:((?!myhostname).)*)$' line='\\1 myhostname' backrefs=yes",
         );
         assert!(
-            c.contains("lineinfile → command (`line:` cannot take `backrefs`)"),
+            c.contains(
+                "lineinfile → command (`backrefs` with a regexp `line:` cannot take: look-around"
+            ),
             "{c}"
         );
     }
@@ -3160,5 +3272,45 @@ mod tests {
             Some("0755")
         );
         assert_eq!(mode(&Value::String("u=rwX,g=rX,o=rX".into())), None);
+    }
+
+    /// lineinfile `backrefs` with a look-around (trellis' nsswitch.conf task): the Perl command
+    /// does what Ansible does — run here by `sh` on a real file, its `unless` checks after.
+    #[test]
+    fn a_backrefs_lineinfile_with_look_around_runs_as_ansible_would() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("nsswitch.conf");
+        std::fs::write(
+            &f,
+            "passwd: files\nhosts:          files dns\nnetworks: files\n",
+        )
+        .expect("write");
+        let args = format!(
+            "path={} regexp='^(hosts\\:((?!myhostname).)*)$' line='\\1 myhostname' backrefs=yes",
+            f.display()
+        );
+        let Mapped::Resources(rs) = map_task(&task("lineinfile", &args), &Ctx::default()) else {
+            panic!("not a resource");
+        };
+        let text = |k: &str| rs[0].get(k).and_then(Value::as_str).expect(k).to_string();
+        let sh = |cmd: &str| {
+            std::process::Command::new("sh")
+                .args(["-c", cmd])
+                .status()
+                .expect("sh")
+                .success()
+        };
+        assert!(!sh(&text("unless")), "a change is due");
+        assert!(sh(&text("command")));
+        assert_eq!(
+            std::fs::read_to_string(&f).expect("read"),
+            "passwd: files\nhosts:          files dns myhostname\nnetworks: files\n"
+        );
+        assert!(sh(&text("unless")), "converged");
+        assert!(sh(&text("command")));
+        assert_eq!(
+            std::fs::read_to_string(&f).expect("read"),
+            "passwd: files\nhosts:          files dns myhostname\nnetworks: files\n"
+        );
     }
 }

@@ -294,6 +294,135 @@ macro_rules! path_edit_spec_methods {
 }
 pub(crate) use path_edit_spec_methods;
 
+/// A piece of a parsed `with` template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    /// `\1`, `\g<1>`: the text of a numbered group (`0`: the whole match).
+    Group(usize),
+    /// `\g<name>`.
+    Named(String),
+}
+
+/// Parses a replacement template (`replace:`'s `with`, a backrefs `line:`'s `text`) in
+/// Python's syntax (`re.sub`'s, `match.expand`'s): `\1`…`\99` and `\g<N>` a
+/// numbered group, `\g<name>` a named one, `\n` `\t` `\r` `\f` `\v` `\a` `\b` `\\` the
+/// characters Python gives them; another escape of an ASCII letter or digit is refused (as
+/// Python does, and octal escapes are not carried), any other `\X` stays as written.
+pub fn parse_template(key: &str, with: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut chars = with.chars().peekable();
+    let push = |pieces: &mut Vec<Piece>, text: &mut String, p: Piece| {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(text)));
+        }
+        pieces.push(p);
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            text.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            return Err(format!(
+                "{key}: a `\\` at the end (write `\\\\` for a backslash)"
+            ));
+        };
+        let simple = match e {
+            'n' => Some('\n'),
+            't' => Some('\t'),
+            'r' => Some('\r'),
+            'f' => Some('\x0c'),
+            'v' => Some('\x0b'),
+            'a' => Some('\x07'),
+            'b' => Some('\x08'),
+            '\\' => Some('\\'),
+            _ => None,
+        };
+        if let Some(s) = simple {
+            text.push(s);
+        } else if e == 'g' {
+            if chars.next() != Some('<') {
+                return Err(format!(
+                    "{key}: `\\g` must be followed by `<NAME>` or `<NUMBER>`"
+                ));
+            }
+            let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
+            let p = match name.parse::<usize>() {
+                Ok(n) => Piece::Group(n),
+                Err(_) if is_group_name(&name) => Piece::Named(name),
+                Err(_) => return Err(format!("{key}: `\\g<{name}>` is not a group name")),
+            };
+            push(&mut pieces, &mut text, p);
+        } else if e == '0' {
+            return Err(format!(
+                "{key}: `\\0` (an octal escape) is not supported; `\\g<0>` is the whole match"
+            ));
+        } else if let Some(d) = e.to_digit(10) {
+            let mut n = d as usize;
+            if let Some(d2) = chars.peek().and_then(|c| c.to_digit(10)) {
+                chars.next();
+                n = n * 10 + d2 as usize;
+                if chars.peek().is_some_and(char::is_ascii_digit) {
+                    return Err(format!(
+                        "{key}: `\\{n}` followed by a digit (an octal escape in Python) is not supported; write `\\g<{n}>`"
+                    ));
+                }
+            }
+            push(&mut pieces, &mut text, Piece::Group(n));
+        } else if e.is_ascii_alphanumeric() {
+            return Err(format!("{key}: bad escape `\\{e}`"));
+        } else {
+            text.push('\\');
+            text.push(e);
+        }
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok(pieces)
+}
+
+/// A group name as Python accepts it (an identifier).
+fn is_group_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// Checks that every group a template names is a group of `re`.
+pub fn check_groups(key: &str, with: &[Piece], re: &regex::Regex) -> Result<(), String> {
+    for p in with {
+        match p {
+            Piece::Group(n) if *n >= re.captures_len() => {
+                return Err(format!(
+                    "{key}: `\\{n}` names no group of regexp (it has {})",
+                    re.captures_len() - 1
+                ))
+            }
+            Piece::Named(name) if !re.capture_names().any(|c| c == Some(name)) => {
+                return Err(format!("{key}: `\\g<{name}>` names no group of regexp"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A template's text for one match.
+pub fn expand(with: &[Piece], caps: &regex::Captures) -> String {
+    let mut out = String::new();
+    for p in with {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Group(n) => out.push_str(caps.get(*n).map_or("", |m| m.as_str())),
+            Piece::Named(n) => out.push_str(caps.name(n).map_or("", |m| m.as_str())),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

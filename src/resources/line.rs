@@ -28,6 +28,9 @@ pub struct LineSpec {
     pub regexp: Option<String>,
     pub text: String,
     pub validate: Option<String>,
+    /// Ansible's `backrefs`: `text` is a template of the match (`\\1`, `\\g<name>`), and
+    /// without a match the file stays as it is (nothing appended).
+    pub backrefs: bool,
 }
 
 /// Checks a `regexp` (the `regex` crate's syntax).
@@ -52,8 +55,36 @@ pub fn check_text(text: &str) -> Result<(), String> {
 /// The file's new content. Present: the last line matching `re` becomes `text` (the other
 /// matches stay); without a match, a line equal to `text` leaves the file alone, else `text`
 /// is appended. Absent: every line matching `re` (without `re`: equal to `text`) is removed.
-pub fn edit_line(old: &str, re: Option<&Regex>, text: &str, presence: Presence) -> String {
+///
+/// With `backrefs` (the parsed `text`), present: the last line matching `re` becomes the
+/// template's text for that match; without a match the file is unchanged.
+pub fn edit_line(
+    old: &str,
+    re: Option<&Regex>,
+    text: &str,
+    presence: Presence,
+    backrefs: Option<&[edit::Piece]>,
+) -> String {
     let lines = edit::lines(old);
+    if let (Some(re), Some(with), Presence::Present) = (re, backrefs, presence) {
+        let last = (lines.iter().enumerate().rev()).find_map(|(i, l)| {
+            re.captures(edit::bare(l))
+                .map(|c| (i, edit::expand(with, &c)))
+        });
+        let Some((i, line)) = last else {
+            return old.to_string();
+        };
+        let mut out = String::new();
+        for (j, l) in lines.iter().enumerate() {
+            if j == i {
+                out.push_str(&line);
+                out.push('\n');
+            } else {
+                out.push_str(l);
+            }
+        }
+        return out;
+    }
     let hit = |l: &str| match re {
         Some(re) => re.is_match(edit::bare(l)),
         None => edit::bare(l) == text,
@@ -90,7 +121,21 @@ pub fn plan(spec: &LineSpec, seen: &FileSeen) -> Result<Option<Planned<EditWork>
     let Some(old) = edit::old_text(&spec.path, seen, spec.presence)? else {
         return Ok(None);
     };
-    let new = edit_line(&old, re.as_ref(), &spec.text, spec.presence);
+    let with = match (spec.backrefs, &re) {
+        (true, Some(re)) => {
+            let with = edit::parse_template("text", &spec.text).map_err(Refused)?;
+            edit::check_groups("text", &with, re).map_err(Refused)?;
+            Some(with)
+        }
+        _ => None,
+    };
+    let new = edit_line(
+        &old,
+        re.as_ref(),
+        &spec.text,
+        spec.presence,
+        with.as_deref(),
+    );
     edit::plan_text(&spec.path, seen, new, spec.validate.as_deref())
 }
 
@@ -109,6 +154,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         Key::Text("regexp"),
         Key::Text("text"),
         Key::Text("validate"),
+        Key::Any("backrefs"),
     ],
     is_path: true,
     watchable: true,
@@ -149,12 +195,31 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let text = text.unwrap_or_default();
     check_text(&text).map_err(|m| k.fail("text", m))?;
     let validate = edit::validate_key(k)?;
+    let backrefs = k.boolean("backrefs")?.unwrap_or(false);
+    if backrefs {
+        let Some(re) = &regexp else {
+            return Err(k.fail(
+                "backrefs",
+                "backrefs needs `regexp` (its groups fill `text`)".into(),
+            ));
+        };
+        if presence == Presence::Absent {
+            return Err(k.fail(
+                "backrefs",
+                "backrefs is for a present line (`state: absent` removes the matches)".into(),
+            ));
+        }
+        let with = edit::parse_template("text", &text).map_err(|m| k.fail("text", m))?;
+        let re = check_regexp(re).map_err(|m| k.fail("regexp", m))?;
+        edit::check_groups("text", &with, &re).map_err(|m| k.fail("text", m))?;
+    }
     Ok(super::Desired::Line(LineSpec {
         path: key,
         presence,
         regexp,
         text,
         validate,
+        backrefs,
     }))
 }
 
@@ -172,13 +237,13 @@ mod tests {
     fn the_last_match_is_replaced() {
         let r = re(r"^#?PasswordAuthentication\s");
         let t = "PasswordAuthentication no";
-        let new = edit_line(SSHD, Some(&r), t, Presence::Present);
+        let new = edit_line(SSHD, Some(&r), t, Presence::Present, None);
         assert_eq!(new, "Port 22\nPasswordAuthentication no\nUsePAM yes\n");
         // Already right: the same text, no change.
-        assert_eq!(edit_line(&new, Some(&r), t, Presence::Present), new);
+        assert_eq!(edit_line(&new, Some(&r), t, Presence::Present, None), new);
         let two = "A 1\nB\nA 2\n";
         assert_eq!(
-            edit_line(two, Some(&re("^A ")), "A 3", Presence::Present),
+            edit_line(two, Some(&re("^A ")), "A 3", Presence::Present, None),
             "A 1\nB\nA 3\n"
         );
     }
@@ -186,18 +251,77 @@ mod tests {
     #[test]
     fn without_a_match_the_line_is_appended_once() {
         let r = re("^MaxAuthTries ");
-        let new = edit_line("Port 22", Some(&r), "MaxAuthTries 3", Presence::Present);
+        let new = edit_line(
+            "Port 22",
+            Some(&r),
+            "MaxAuthTries 3",
+            Presence::Present,
+            None,
+        );
         assert_eq!(new, "Port 22\nMaxAuthTries 3\n");
-        assert_eq!(edit_line("", None, "x", Presence::Present), "x\n");
-        assert_eq!(edit_line("x\n", None, "x", Presence::Present), "x\n");
+        assert_eq!(edit_line("", None, "x", Presence::Present, None), "x\n");
+        assert_eq!(edit_line("x\n", None, "x", Presence::Present, None), "x\n");
     }
 
     #[test]
     fn absent_removes_every_match() {
         let r = re("^#?PasswordAuthentication");
         let old = "PasswordAuthentication yes\nPort 22\n#PasswordAuthentication no\n";
-        assert_eq!(edit_line(old, Some(&r), "", Presence::Absent), "Port 22\n");
-        assert_eq!(edit_line("a\nb\na\n", None, "a", Presence::Absent), "b\n");
+        assert_eq!(
+            edit_line(old, Some(&r), "", Presence::Absent, None),
+            "Port 22\n"
+        );
+        assert_eq!(
+            edit_line("a\nb\na\n", None, "a", Presence::Absent, None),
+            "b\n"
+        );
+    }
+
+    /// Ansible's `backrefs`: the last match becomes the template's text for it (groups,
+    /// `\\g<name>`); no match leaves the file alone (no line appended).
+    #[test]
+    fn backrefs_fill_the_text_from_the_last_match() {
+        let with = |t: &str| edit::parse_template("text", t).unwrap();
+        let hosts = "127.0.0.1 localhost web1 extra\n::1 localhost\n";
+        let r = re(r"^127\.0\.0\.1(.*)web1(.*)");
+        let t = with(r"127.0.0.1 \1 \2");
+        let new = edit_line(hosts, Some(&r), "", Presence::Present, Some(&t));
+        assert_eq!(new, "127.0.0.1  localhost   extra\n::1 localhost\n");
+        // converged: the line no longer matches, nothing changes, nothing is appended
+        assert_eq!(
+            edit_line(&new, Some(&r), "", Presence::Present, Some(&t)),
+            new
+        );
+        let r = re(r"^bind 127\.0\.0\.1 ::1");
+        let t = with("bind 127.0.0.1");
+        let conf = "port 6379\nbind 127.0.0.1 ::1 -::1\n";
+        assert_eq!(
+            edit_line(conf, Some(&r), "", Presence::Present, Some(&t)),
+            "port 6379\nbind 127.0.0.1\n"
+        );
+        let named = with(r"\g<k>=on");
+        let r = re(r"^#?(?P<k>\w+)=off$");
+        assert_eq!(
+            edit_line(
+                "a=off\n#b=off\n",
+                Some(&r),
+                "",
+                Presence::Present,
+                Some(&named)
+            ),
+            "a=off\nb=on\n"
+        );
+        // a group the regexp lacks is refused in the plan, not written as `\2`
+        let spec = LineSpec {
+            path: "/f".into(),
+            presence: Presence::Present,
+            regexp: Some("^(a)".into()),
+            text: r"\2".into(),
+            validate: None,
+            backrefs: true,
+        };
+        let p = plan(&spec, &FileSeen::File(b"a\n".to_vec()));
+        assert!(p.is_err_and(|e| e.0.contains("names no group")));
     }
 
     #[test]
@@ -210,6 +334,7 @@ mod tests {
             regexp: None,
             text: "x".into(),
             validate: None,
+            backrefs: false,
         };
         let p = plan(&spec, &FileSeen::File(b"\xff\n".to_vec()));
         assert!(p.is_err());

@@ -8,7 +8,7 @@
 //!
 //! The pattern is the `regex` crate's, multi-line (`^`/`$` match at line boundaries, as
 //! Ansible's `re.MULTILINE`), with Python's `\Z` read as `\z`; `with` is Python's replacement
-//! template (`\1`, `\g<1>`, `\g<name>`, `\n`, `\t`, `\\`), parsed here ([`parse_with`]) and
+//! template (`\1`, `\g<1>`, `\g<name>`, `\n`, `\t`, `\\`), parsed by [`edit::parse_template`] and
 //! checked against the pattern's groups when the entry is rendered. `after`/`before` limit the
 //! region as Ansible does. The new content is computed from the probed content
 //! ([`edit_replace`]); see [`super::edit`] for the probe record and the apply step.
@@ -34,21 +34,11 @@ pub struct ReplaceSpec {
     pub validate: Option<String>,
 }
 
-/// A piece of a parsed `with` template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
-    Text(String),
-    /// `\1`, `\g<1>`: the text of a numbered group (`0`: the whole match).
-    Group(usize),
-    /// `\g<name>`.
-    Named(String),
-}
-
 /// What a `replace:` does, compiled: the pattern, the template and the region.
 #[derive(Debug, Clone)]
 pub struct Replace {
     re: Regex,
-    with: Vec<Piece>,
+    with: Vec<edit::Piece>,
     /// `after`/`before` as one pattern whose group `play_region` is the region.
     region: Option<Regex>,
 }
@@ -95,108 +85,6 @@ fn compile(key: &str, re: &str, region: bool) -> Result<Regex, String> {
         })
 }
 
-/// Parses a `with` template in Python's syntax (`re.sub`'s): `\1`…`\99` and `\g<N>` a
-/// numbered group, `\g<name>` a named one, `\n` `\t` `\r` `\f` `\v` `\a` `\b` `\\` the
-/// characters Python gives them; another escape of an ASCII letter or digit is refused (as
-/// Python does, and octal escapes are not carried), any other `\X` stays as written.
-pub fn parse_with(with: &str) -> Result<Vec<Piece>, String> {
-    let mut pieces = Vec::new();
-    let mut text = String::new();
-    let mut chars = with.chars().peekable();
-    let push = |pieces: &mut Vec<Piece>, text: &mut String, p: Piece| {
-        if !text.is_empty() {
-            pieces.push(Piece::Text(std::mem::take(text)));
-        }
-        pieces.push(p);
-    };
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            text.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            return Err("with: a `\\` at the end (write `\\\\` for a backslash)".into());
-        };
-        let simple = match e {
-            'n' => Some('\n'),
-            't' => Some('\t'),
-            'r' => Some('\r'),
-            'f' => Some('\x0c'),
-            'v' => Some('\x0b'),
-            'a' => Some('\x07'),
-            'b' => Some('\x08'),
-            '\\' => Some('\\'),
-            _ => None,
-        };
-        if let Some(s) = simple {
-            text.push(s);
-        } else if e == 'g' {
-            if chars.next() != Some('<') {
-                return Err("with: `\\g` must be followed by `<NAME>` or `<NUMBER>`".into());
-            }
-            let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
-            let p = match name.parse::<usize>() {
-                Ok(n) => Piece::Group(n),
-                Err(_) if is_group_name(&name) => Piece::Named(name),
-                Err(_) => return Err(format!("with: `\\g<{name}>` is not a group name")),
-            };
-            push(&mut pieces, &mut text, p);
-        } else if e == '0' {
-            return Err(
-                "with: `\\0` (an octal escape) is not supported; `\\g<0>` is the whole match"
-                    .into(),
-            );
-        } else if let Some(d) = e.to_digit(10) {
-            let mut n = d as usize;
-            if let Some(d2) = chars.peek().and_then(|c| c.to_digit(10)) {
-                chars.next();
-                n = n * 10 + d2 as usize;
-                if chars.peek().is_some_and(char::is_ascii_digit) {
-                    return Err(format!(
-                        "with: `\\{n}` followed by a digit (an octal escape in Python) is not supported; write `\\g<{n}>`"
-                    ));
-                }
-            }
-            push(&mut pieces, &mut text, Piece::Group(n));
-        } else if e.is_ascii_alphanumeric() {
-            return Err(format!("with: bad escape `\\{e}`"));
-        } else {
-            text.push('\\');
-            text.push(e);
-        }
-    }
-    if !text.is_empty() {
-        pieces.push(Piece::Text(text));
-    }
-    Ok(pieces)
-}
-
-/// A group name as Python accepts it (an identifier).
-fn is_group_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
-}
-
-/// Checks that every group `with` names is a group of `re`.
-fn check_groups(with: &[Piece], re: &Regex) -> Result<(), String> {
-    for p in with {
-        match p {
-            Piece::Group(n) if *n >= re.captures_len() => {
-                return Err(format!(
-                    "with: `\\{n}` names no group of regexp (it has {})",
-                    re.captures_len() - 1
-                ))
-            }
-            Piece::Named(name) if !re.capture_names().any(|c| c == Some(name)) => {
-                return Err(format!("with: `\\g<{name}>` names no group of regexp"))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 impl Replace {
     /// Compiles a spec's keys; `Err`: the key at fault and why.
     pub fn new(
@@ -206,8 +94,8 @@ impl Replace {
         before: Option<&str>,
     ) -> Result<Replace, (&'static str, String)> {
         let re = compile("regexp", regexp, false).map_err(|m| ("regexp", m))?;
-        let with = parse_with(with).map_err(|m| ("with", m))?;
-        check_groups(&with, &re).map_err(|m| ("with", m))?;
+        let with = edit::parse_template("with", with).map_err(|m| ("with", m))?;
+        edit::check_groups("with", &with, &re).map_err(|m| ("with", m))?;
         for (key, p) in [("after", after), ("before", before)] {
             if let Some(p) = p {
                 compile(key, p, true).map_err(|m| (key, m))?;
@@ -234,15 +122,7 @@ impl Replace {
 
     /// The replacement of one match.
     fn expand(&self, caps: &Captures) -> String {
-        let mut out = String::new();
-        for p in &self.with {
-            match p {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Group(n) => out.push_str(caps.get(*n).map_or("", |m| m.as_str())),
-                Piece::Named(n) => out.push_str(caps.name(n).map_or("", |m| m.as_str())),
-            }
-        }
-        out
+        edit::expand(&self.with, caps)
     }
 }
 
@@ -335,7 +215,7 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
     match key {
         "regexp" => compile(key, value, false).map(|_| ()),
         "after" | "before" => compile(key, value, true).map(|_| ()),
-        "with" => parse_with(value).map(|_| ()),
+        "with" => edit::parse_template("with", value).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -517,7 +397,10 @@ mod tests {
         assert_eq!(err("a", r"\g<1", None).0, "with");
         assert_eq!(err("a", "", Some("(")).0, "after");
         // Other escapes stay as written, as in Python.
-        assert_eq!(parse_with(r"\&").unwrap(), vec![Piece::Text(r"\&".into())]);
+        assert_eq!(
+            edit::parse_template("with", r"\&").unwrap(),
+            vec![edit::Piece::Text(r"\&".into())]
+        );
         assert!(check_value("regexp", "(?=x)").is_err());
         assert!(check_value("with", r"\1").is_ok());
         assert!(check_value("after", "[").is_err());
