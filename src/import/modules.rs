@@ -272,10 +272,40 @@ fn names(v: &Value) -> Vec<String> {
 /// `--checksum`, `--delete-after`, `rsync_opts`), guarded by the same rsync's dry run listing
 /// nothing to do (a failing dry run, such as a missing source, runs it and fails as Ansible
 /// does).
-fn rsync_on_host(t: &Task) -> Mapped {
+fn rsync_on_host(t: &Task, ctx: &Ctx) -> Mapped {
     let (Some(src), Some(dest)) = (t.arg_str(&["src"]), t.arg_str(&["dest"])) else {
         return Mapped::LeftOut("synchronize without `src` and `dest`".into());
     };
+    // one file (a name with an extension or a dot file, on both sides; no folder the project
+    // declares, no trailing `/`, no `delete` or `rsync_opts`): the file DEST kept a copy of SRC
+    let file_name = |p: &str| {
+        let b = basename(p);
+        !p.ends_with('/') && !ctx.is_dir(p) && b.contains('.') && !b.ends_with('.')
+    };
+    if file_name(&src)
+        && file_name(&dest)
+        && t.arg(&["delete"]).is_none()
+        && t.arg(&["rsync_opts"]).is_none()
+    {
+        let mut r = Res::new("file", dest.as_str());
+        r.set("copy_of", src.as_str());
+        r.comments.push(
+            "play import: synchronize of one file of the host → `file:` with `copy_of`".into(),
+        );
+        if t.arg_bool(&["archive"]) != Some(false) {
+            r.notes.push(
+                "`archive` keeps the source's owner, group and mode; `copy_of` sets only those declared (root's, 0644 when new): declare `owner`/`group`/`mode` if they matter".into(),
+            );
+        }
+        ignored(
+            t,
+            &mut r,
+            &[
+                "checksum", "compress", "times", "perms", "owner", "group", "archive",
+            ],
+        );
+        return Mapped::Resources(vec![r]);
+    }
     let mut args = Vec::new();
     match (t.arg_bool(&["archive"]), t.arg_bool(&["recursive"])) {
         (Some(false), Some(true)) => args.push("-r".to_string()),
@@ -318,7 +348,7 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
     if m == "synchronize" && t.delegate.is_some() && t.runs_elsewhere().is_none() {
         let d = t.delegate.as_deref().unwrap_or_default();
         if !["localhost", "127.0.0.1", "::1"].contains(&d.trim()) {
-            return rsync_on_host(t);
+            return rsync_on_host(t, ctx);
         }
     }
     match m {
@@ -1365,6 +1395,8 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         // one file copied by rsync on the host: without `-r`/`-a` rsync skips folders, without
         // `-o`/`-g`/`-p` the copy is root's with its own mode (`--chmod` gives one)
         ["rsync", rest @ ..] => rsync_file(rest)?,
+        ["curl", rest @ ..] => fetch_idiom(rest, "-o", "curl")?,
+        ["wget", rest @ ..] => fetch_idiom(rest, "-O", "wget")?,
         ["useradd", rest @ ..] => useradd(rest)?,
         ["groupadd", rest @ ..] => groupadd(rest)?,
         ["rm", "-f", p] if abs(p) && !p.ends_with('/') => {
@@ -2734,6 +2766,44 @@ fn rsync_file(args: &[&str]) -> Option<Res> {
     Some(r)
 }
 
+/// `curl [-fsSL4…] -o PATH URL` / `wget [-q] -O PATH URL` (one http(s) URL, an absolute path):
+/// `download: PATH` from URL, fetched while missing (no `sha256` to check it by).
+fn fetch_idiom(args: &[&str], out: &str, tool: &str) -> Option<Res> {
+    let quiet = |a: &str| match tool {
+        "curl" => {
+            a.len() > 1
+                && a.starts_with('-')
+                && !a.starts_with("--")
+                && a[1..].chars().all(|c| "fsSL46".contains(c))
+                || ["--fail", "--silent", "--show-error", "--location"].contains(&a)
+        }
+        _ => ["-q", "--quiet", "-nv", "--no-verbose"].contains(&a),
+    };
+    let (mut path, mut url) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if *a == out {
+            path = Some(*it.next()?);
+        } else if a.starts_with("http://") || a.starts_with("https://") || a.starts_with("{{") {
+            if url.replace(*a).is_some() {
+                return None;
+            }
+        } else if !quiet(a) {
+            return None;
+        }
+    }
+    let (path, url) = (path?, url?);
+    if !(path.starts_with('/') || path.starts_with("{{")) || path.ends_with('/') {
+        return None;
+    }
+    let mut r = Res::new("download", path);
+    r.set("url", url);
+    r.comments.push(format!(
+        "play import: `{tool}` of one URL into a file → `download:` (fetched while the file is missing; Ansible ran it every time: give `sha256` to have a changed file fetched again)"
+    ));
+    Some(r)
+}
+
 /// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host); a
 /// folder (`src` ending in `/`) or `force: no` (copied only while DEST is missing) stay a
 /// guarded `cp -a`.
@@ -2943,6 +3013,11 @@ mod tests {
             ("command", "rsync -c --chmod=0755 --info=name /tmp/wp.phar /usr/local/bin/wp", "file=/usr/local/bin/wp copy_of=/tmp/wp.phar mode='0755'"),
             ("command", "rsync -c /tmp/a.bash /etc/bash_completion.d/wp", "file=/etc/bash_completion.d/wp copy_of=/tmp/a.bash"),
             ("command", "rsync -a /srv/a /srv/b", "command=rsync -a /srv/a /srv/b [command]"),
+            ("command", "curl -4Ls https://x.org/wp.bash -o /tmp/wp.bash", "download=/tmp/wp.bash url=https://x.org/wp.bash"),
+            ("command", "curl -fsSL -o /tmp/k.asc https://x.org/k", "download=/tmp/k.asc url=https://x.org/k"),
+            ("command", "wget -q -O /tmp/a.tgz https://x.org/a.tgz", "download=/tmp/a.tgz url=https://x.org/a.tgz"),
+            ("command", "curl -X POST https://x.org/hook -o /tmp/r", "command=curl -X POST https://x.org/hook -o /tmp/r [command]"),
+            ("command", "curl -o tmp/a https://x.org/a", "command=curl -o tmp/a https://x.org/a [command]"),
             ("command", "rsync -c /srv/a/ /srv/b", "command=rsync -c /srv/a/ /srv/b [command]"),
             ("command", "rsync -c --chmod=u+x /srv/a /srv/b", "command=rsync -c --chmod=u+x /srv/a /srv/b [command]"),
             ("command", "systemctl enable --now redis-server", "service=redis-server state=running enabled=true"),
@@ -3119,6 +3194,20 @@ mod tests {
             shape(&map_task(&t, &ctx)),
             "sync=/srv/app src=/home/git/app delete=true"
         );
+        // trellis: one file of the host (its .env) copied into the web root
+        let mut f = task(
+            "synchronize",
+            "src=/tmp/{{ item.key }}.env dest={{ www_root }}/{{ item.key }}/current/.env checksum=true",
+        );
+        f.delegate = Some("{{ inventory_hostname }}".into());
+        assert_eq!(
+            shape(&map_task(&f, &ctx)),
+            "file='{{ www_root }}/{{ item.key }}/current/.env' copy_of=/tmp/{{ item.key }}.env"
+        );
+        // a folder (no extension) stays the rsync
+        let mut d = task("synchronize", "src=/srv/a dest=/srv/b");
+        d.delegate = Some("{{ inventory_hostname }}".into());
+        assert!(shape(&map_task(&d, &ctx)).starts_with("command=rsync -a /srv/a /srv/b"));
         // another task delegated to the host itself is the host's
         let mut c = task("shell", "make");
         c.delegate = Some("{{ inventory_hostname }}".into());
