@@ -767,16 +767,10 @@ impl Session<'_> {
                 .and_then(|e| e.get("tags"))
                 .map(task::tag_list)
                 .unwrap_or_default();
-            let when: Vec<String> = match entry.as_ref().and_then(|e| e.get("when")) {
-                Some(w) => match &w.kind {
-                    node::NodeKind::Seq(items) => {
-                        items.iter().filter_map(Node::as_string).collect()
-                    }
-                    _ => w.as_string().into_iter().collect(),
-                },
-                None => Vec::new(),
-            };
-            let when: Vec<String> = (when.iter())
+            let when: Vec<String> = (entry.as_ref().and_then(|e| e.get("when")))
+                .map(task::when_list)
+                .unwrap_or_default()
+                .iter()
                 .map(|w| template::rewrite_code(w, &mut tnotes))
                 .collect();
             let mut chain = Vec::new();

@@ -309,6 +309,14 @@ fn typed(v: &str) -> Value {
 }
 
 /// Reads one task mapping. `Err` holds a reason when the entry is not a task at all.
+/// Ansible's `when:` (one condition or a list of them, all to hold) as a list.
+pub fn when_list(n: &Node) -> Vec<String> {
+    match &n.kind {
+        super::node::NodeKind::Seq(items) => items.iter().filter_map(Node::as_string).collect(),
+        _ => n.as_string().into_iter().collect(),
+    }
+}
+
 /// Ansible's `tags:` (a list, a tag, or `"a, b"`) as a list.
 pub fn tag_list(n: &Node) -> Vec<String> {
     let words: Vec<String> = match &n.kind {
@@ -386,14 +394,7 @@ pub fn from_node(n: &Node, file: &std::path::Path) -> Result<Task, String> {
     for (k, v) in entries {
         match k.as_str() {
             "name" => t.name = v.as_string(),
-            "when" => {
-                t.when = match &v.kind {
-                    super::node::NodeKind::Seq(items) => {
-                        items.iter().filter_map(Node::as_string).collect()
-                    }
-                    _ => v.as_string().into_iter().collect(),
-                }
-            }
+            "when" => t.when = when_list(v),
             "with_items" | "with_list" | "loop" | "with_flattened" => {
                 t.loop_ = Some(match v.to_value() {
                     Value::String(s) if !s.contains("{{") => {

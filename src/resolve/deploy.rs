@@ -177,6 +177,24 @@ impl Keys<'_> {
         self.list_of(key, self.raw().get(key))
     }
 
+    /// The names of an entry whose kind key takes a name or a list of them (or a template giving
+    /// either: `package:`, `pip:`), each parsed by `parse`; none at all is `none`, located at
+    /// `key` as the parse errors are.
+    pub fn names<T>(
+        &self,
+        key: &str,
+        none: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Vec<T>, ResolveError> {
+        let names = self.list(key)?.unwrap_or_default();
+        if names.is_empty() {
+            return Err(self.fail(key, none.to_string()));
+        }
+        (names.iter())
+            .map(|n| parse(n).map_err(|m| self.fail(key, m)))
+            .collect()
+    }
+
     /// Value `v`, a list of strings (or one string), rendered, its errors located at `key`.
     pub fn list_of(
         &self,

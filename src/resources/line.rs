@@ -181,9 +181,10 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
     let regexp = k.string("regexp")?;
-    if let Some(re) = &regexp {
-        check_regexp(re).map_err(|m| k.fail("regexp", m))?;
-    }
+    let compiled = (regexp.as_deref())
+        .map(check_regexp)
+        .transpose()
+        .map_err(|m| k.fail("regexp", m))?;
     let presence = k.presence(&state)?;
     let text = k.string("text")?;
     if presence == Presence::Present && text.is_none() {
@@ -197,7 +198,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let validate = edit::validate_key(k)?;
     let backrefs = k.boolean("backrefs")?.unwrap_or(false);
     if backrefs {
-        let Some(re) = &regexp else {
+        let Some(re) = &compiled else {
             return Err(k.fail(
                 "backrefs",
                 "backrefs needs `regexp` (its groups fill `text`)".into(),
@@ -210,8 +211,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
             ));
         }
         let with = edit::parse_template("text", &text).map_err(|m| k.fail("text", m))?;
-        let re = check_regexp(re).map_err(|m| k.fail("regexp", m))?;
-        edit::check_groups("text", &with, &re).map_err(|m| k.fail("text", m))?;
+        edit::check_groups("text", &with, re).map_err(|m| k.fail("text", m))?;
     }
     Ok(super::Desired::Line(LineSpec {
         path: key,

@@ -435,14 +435,7 @@ pub fn apply_fragment(ops: &[(usize, &PackageOp)], update_cache: bool) -> String
 /// The names of a `package:` entry (a name, a list, or a template giving either), each with
 /// its pinned version.
 fn names(k: &Keys) -> Result<Vec<(String, Option<String>)>, ResolveError> {
-    let names = k.list("package")?.unwrap_or_default();
-    if names.is_empty() {
-        return Err(k.fail("package", "package: no package named".into()));
-    }
-    names
-        .iter()
-        .map(|n| parse_name(n).map_err(|m| k.fail("package", m)))
-        .collect()
+    k.names("package", "package: no package named", parse_name)
 }
 
 /// The keys of a `package:` entry: one per name (the registry line's `render`).

@@ -394,14 +394,7 @@ fn check_value(key: &str, value: &str) -> Result<(), String> {
 
 /// The names of a `pip:` entry (a name, a list, or a template giving either).
 fn names(k: &Keys) -> Result<Vec<super::python::Requirement>, ResolveError> {
-    let names = k.list("pip")?.unwrap_or_default();
-    if names.is_empty() {
-        return Err(k.fail("pip", "pip: no distribution named".into()));
-    }
-    names
-        .iter()
-        .map(|n| requirement(n).map_err(|m| k.fail("pip", m)))
-        .collect()
+    k.names("pip", "pip: no distribution named", requirement)
 }
 
 /// The keys of a `pip:` entry: one per name (the registry line's `render`).
