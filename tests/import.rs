@@ -1737,10 +1737,7 @@ fn registered_read_only_commands_become_gathered_values() {
     );
     assert!(site.contains("/srv/releases/{{ stamp.stdout }}"), "{site}");
     let state = read(&out.join("roles/app/state.yml"));
-    assert!(
-        state.contains("- command: gpg --batch --recv-keys ABC"),
-        "{state}"
-    );
+    assert!(state.contains("- command: bin/rake secret"), "{state}");
     assert!(state.contains("when: \"running.stdout != ''\""), "{state}");
     assert!(
         state.contains("loop: \"{{ ruby_patch.results }}\""),
@@ -1755,6 +1752,13 @@ fn registered_read_only_commands_become_gathered_values() {
         assert!(md.contains(want), "no {want:?} in\n{md}");
     }
     assert!(!md.contains("| Secret | `shell` | gathered"), "{md}");
+    // `changed_when: false` is no proof: not a gather, left as before.
+    assert!(
+        md.contains(
+            "| Keys (changed_when false is no proof) | `shell` | **left out**: a read-only check"
+        ),
+        "{md}"
+    );
     // Offline, the gathered values are stand-ins, said by --show.
     let show = play(
         &out,

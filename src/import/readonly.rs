@@ -225,70 +225,124 @@ fn program_ok(program: &str, args: &[String]) -> Option<String> {
         };
     }
     let has = |opts: &[&str]| {
-        a.iter().any(|x| {
+        (a.iter()).any(|x| {
             opts.iter()
-                .any(|o| x == o || x.starts_with(&format!("{o}=")))
+                .any(|o| x == o || x.strip_prefix(o).is_some_and(|r| r.starts_with('=')))
         })
     };
-    let sub = |n: usize| {
-        a.iter()
-            .filter(|x| !x.starts_with('-'))
-            .nth(n)
-            .copied()
-            .unwrap_or("")
+    let words: Vec<&str> = a.iter().copied().filter(|x| !x.starts_with('-')).collect();
+    let sub = |n: usize| words.get(n).copied().unwrap_or("");
+    let (reads, why) = match program {
+        "date" => (!has(&["-s", "--set"]), "sets the clock"),
+        "hostname" => (
+            words.is_empty() && !has(&["-F", "--file", "-b", "--boot"]),
+            "with a name sets it",
+        ),
+        "sort" => (!has(&["-o", "--output"]), "-o writes a file"),
+        "uniq" => (words.len() <= 1, "writes its second file"),
+        "tail" => (!has(&["-f", "-F", "--follow"]), "-f never ends"),
+        "find" => (!has(FIND_ACTS), "acts on what it finds"),
+        "awk" | "gawk" | "mawk" => (
+            !(words.iter()).any(|x| x.contains('>') || x.contains('|') || x.contains("system")),
+            "writes or runs commands (`>`, `|`, `system`)",
+        ),
+        "dpkg" => (
+            a.first().is_some_and(|x| x.starts_with('-'))
+                && (a.iter()).all(|x| DPKG_READS.contains(x) || !x.starts_with('-')),
+            "changes packages unless -l, -s, -L or -S",
+        ),
+        "apt-cache" => (APT_CACHE_READS.contains(&sub(0)), "subcommand is not a query"),
+        "command" => (
+            has(&["-v", "-V"]),
+            "runs the command (only `-v` looks it up)",
+        ),
+        "systemctl" => (SYSTEMCTL_READS.contains(&sub(0)), "subcommand changes units"),
+        "git" => (
+            GIT_READS.contains(&sub(0))
+                || (sub(0) == "config" && has(&["--get", "--get-all", "--list", "-l"]))
+                || (sub(0) == "remote" && ["get-url", "show", ""].contains(&sub(1))),
+            "subcommand changes the repository",
+        ),
+        "wp" => (
+            WP_READS.contains(&(sub(0), sub(1))),
+            "subcommand may change the site (only queries such as `core is-installed`)",
+        ),
+        "rvm" => (
+            ["list", "version", "current"].contains(&sub(0))
+                || (sub(0) == "alias" && sub(1) == "list")
+                || a.ends_with(&["do", "true"]),
+            "subcommand changes rubies (only `list`, `version`, `current`, `alias list`, `X do true`)",
+        ),
+        "nginx" => (
+            !a.is_empty() && a.iter().all(|x| *x == "-v" || *x == "-V"),
+            "only `-v`/`-V` reads",
+        ),
+        "ip" => (
+            ["a", "addr", "address", "r", "route", "l", "link"].contains(&sub(0))
+                && ["", "show", "list"].contains(&sub(1)),
+            "subcommand changes the network",
+        ),
+        "echo" | "printf" => (!a.contains(&"-v"), "-v sets a var"),
+        _ => (true, ""),
     };
-    match program {
-        "date" if has(&["-s", "--set"]) => no("sets the clock"),
-        "hostname" if !a.iter().all(|x| x.starts_with('-')) || has(&["-F", "--file", "-b", "--boot"]) => {
-            no("with a name sets it")
-        }
-        "sort" if has(&["-o", "--output"]) => no("-o writes a file"),
-        "uniq" if a.iter().filter(|x| !x.starts_with('-')).count() > 1 => no("writes its second file"),
-        "tail" if has(&["-f", "-F", "--follow"]) => no("-f never ends"),
-        "find" if has(&["-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprint0", "-fprintf", "-fls"]) => {
-            no("acts on what it finds")
-        }
-        "awk" | "gawk" | "mawk" if a.iter().any(|x| !x.starts_with('-') && (x.contains('>') || x.contains('|') || x.contains("system"))) => {
-            no("writes or runs commands (`>`, `|`, `system`)")
-        }
-        "dpkg" if !a.iter().all(|x| {
-            ["-l", "--list", "-s", "--status", "-L", "--listfiles", "--get-selections", "--print-architecture", "-S", "--search"]
-                .contains(x)
-                || !x.starts_with('-')
-        }) || a.first().is_none_or(|x| !x.starts_with('-')) => no("changes packages unless -l, -s, -L or -S"),
-        "apt-cache" if !["show", "policy", "search", "madison", "depends", "rdepends", "pkgnames", "showpkg", "showsrc"].contains(&sub(0)) => {
-            no("subcommand is not a query")
-        }
-        "command" if !has(&["-v", "-V"]) => no("runs the command (only `-v` looks it up)"),
-        "systemctl" if !["is-active", "is-enabled", "is-failed", "status", "show", "list-units", "list-unit-files", "cat"].contains(&sub(0)) => {
-            no("subcommand changes units")
-        }
-        "git" if !matches!(sub(0), "rev-parse" | "describe" | "log" | "status" | "show" | "ls-files" | "ls-remote" | "diff" | "cat-file")
-            && !(sub(0) == "config" && has(&["--get", "--get-all", "--list", "-l"]))
-            && !(sub(0) == "remote" && matches!(sub(1), "get-url" | "show" | "")) =>
-        {
-            no("subcommand changes the repository")
-        }
-        "wp" if !matches!(
-            (sub(0), sub(1)),
-            ("core", "is-installed") | ("core", "version") | ("option", "get") | ("plugin", "is-installed")
-                | ("plugin", "list") | ("plugin", "get") | ("plugin", "status") | ("theme", "is-installed")
-                | ("theme", "list") | ("cli", "version") | ("site", "list")
-        ) => no("subcommand may change the site (only queries such as `core is-installed`)"),
-        "rvm" if !(matches!(sub(0), "list" | "version" | "current")
-            || (sub(0) == "alias" && sub(1) == "list")
-            || a.ends_with(&["do", "true"])) =>
-        {
-            no("subcommand changes rubies (only `list`, `version`, `current`, `alias list`, `X do true`)")
-        }
-        "nginx" if !(a.iter().all(|x| *x == "-v" || *x == "-V") && !a.is_empty()) => no("only `-v`/`-V` reads"),
-        "ip" if !(matches!(sub(0), "a" | "addr" | "address" | "r" | "route" | "l" | "link") && matches!(sub(1), "" | "show" | "list")) => {
-            no("subcommand changes the network")
-        }
-        "echo" | "printf" if a.iter().any(|x| *x == "-v") => no("-v sets a var"),
-        _ => None,
-    }
+    (!reads).then(|| format!("`{program}` {why}"))
 }
+
+/// `find`'s actions that act on what it finds (or write files).
+const FIND_ACTS: &[&str] = &[
+    "-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprint0", "-fprintf", "-fls",
+];
+/// `dpkg`'s options that only read.
+const DPKG_READS: &[&str] = &[
+    "-l",
+    "--list",
+    "-s",
+    "--status",
+    "-L",
+    "--listfiles",
+    "--get-selections",
+    "--print-architecture",
+    "-S",
+    "--search",
+];
+const APT_CACHE_READS: &[&str] = &[
+    "show", "policy", "search", "madison", "depends", "rdepends", "pkgnames", "showpkg", "showsrc",
+];
+const SYSTEMCTL_READS: &[&str] = &[
+    "is-active",
+    "is-enabled",
+    "is-failed",
+    "status",
+    "show",
+    "list-units",
+    "list-unit-files",
+    "cat",
+];
+const GIT_READS: &[&str] = &[
+    "rev-parse",
+    "describe",
+    "log",
+    "status",
+    "show",
+    "ls-files",
+    "ls-remote",
+    "diff",
+    "cat-file",
+];
+/// WP-CLI's queries: (command, subcommand).
+const WP_READS: &[(&str, &str)] = &[
+    ("core", "is-installed"),
+    ("core", "version"),
+    ("option", "get"),
+    ("plugin", "is-installed"),
+    ("plugin", "list"),
+    ("plugin", "get"),
+    ("plugin", "status"),
+    ("theme", "is-installed"),
+    ("theme", "list"),
+    ("cli", "version"),
+    ("site", "list"),
+];
 
 /// The simple commands of a command line, as words (quotes removed, `{{ }}` kept whole);
 /// `Err` for what this check does not follow.
