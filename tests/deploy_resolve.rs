@@ -210,7 +210,20 @@ fn package_lists_are_one_resource_per_name() {
             ("hello".into(), Some("1.0-1".into()), PackageState::Present)
         ]
     );
-    let e = err("- hosts: all\n  state:\n    - package: [curl]\n    - package: [git, curl]\n");
+    // The same package in the same state twice (two roles needing it) is one resource; a
+    // differing declaration of it is a duplicate.
+    let d = ok("- hosts: all\n  state:\n    - package: [curl]\n    - package: [git, curl]\n");
+    let names: Vec<&str> = d
+        .iter()
+        .map(|d| match d {
+            Desired::Package(p) => p.name.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["curl", "git"]);
+    let e = err("- hosts: all\n  state:\n    - package: [curl]\n    - package: [git, curl]\n      state: latest\n");
+    assert!(e.contains("duplicate resource `package curl`"), "{e}");
+    let e = err("- hosts: all\n  state:\n    - package: [curl]\n- hosts: all\n  state:\n    - package: curl\n      state: absent\n");
     assert!(e.contains("duplicate resource `package curl`"), "{e}");
 }
 

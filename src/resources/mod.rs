@@ -374,6 +374,11 @@ pub trait Spec {
     fn owned_per_host(&self) -> bool {
         true
     }
+    /// Two declarations of its key with the same desired state are one (a package that two
+    /// roles each need): only a differing one is a duplicate (`play check`).
+    fn may_repeat(&self) -> bool {
+        false
+    }
     /// The accounts (users, groups) a present resource of it creates (a user, its primary
     /// group, a group): the accounts check counts them as existing.
     fn declares(&self) -> Vec<(accounts::Account, String)> {
@@ -788,6 +793,11 @@ impl Desired {
     /// See [`Spec::owned_per_host`].
     pub fn owned_per_host(&self) -> bool {
         each_spec!(self, s => s.owned_per_host())
+    }
+
+    /// See [`Spec::may_repeat`].
+    pub fn may_repeat(&self) -> bool {
+        each_spec!(self, s => s.may_repeat())
     }
 
     /// See [`Spec::declares`].
