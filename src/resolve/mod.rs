@@ -868,7 +868,10 @@ impl<'a> Resolver<'a> {
                                 Some(i) => &play_resources[i].1,
                                 None => &out[*at],
                             };
-                            if res.desired.may_repeat() && earlier.desired == res.desired {
+                            // The same declaration twice (two roles that both need a
+                            // package, a folder, a user) is one resource: only a differing
+                            // one is a second owner.
+                            if earlier.desired == res.desired {
                                 continue 'resources;
                             }
                             problems.push(ResolveError {

@@ -77,12 +77,19 @@ pub enum Presence {
     Absent,
 }
 
-/// The content a file must have.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The content a file must have. Two contents are equal when their bytes are (where they came
+/// from is for messages): two roles templating the same bytes into one file declare one file.
+#[derive(Debug, Clone, Eq)]
 pub struct Content {
     pub bytes: Vec<u8>,
     /// Where it came from, for messages: `content`, `src: files/logo.png`, `template: app.ini.j2`.
     pub source: String,
+}
+
+impl PartialEq for Content {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
 }
 
 impl Content {
@@ -373,11 +380,6 @@ pub trait Spec {
     /// two plays may both run).
     fn owned_per_host(&self) -> bool {
         true
-    }
-    /// Two declarations of its key with the same desired state are one (a package that two
-    /// roles each need): only a differing one is a duplicate (`play check`).
-    fn may_repeat(&self) -> bool {
-        false
     }
     /// The accounts (users, groups) a present resource of it creates (a user, its primary
     /// group, a group): the accounts check counts them as existing.
@@ -793,11 +795,6 @@ impl Desired {
     /// See [`Spec::owned_per_host`].
     pub fn owned_per_host(&self) -> bool {
         each_spec!(self, s => s.owned_per_host())
-    }
-
-    /// See [`Spec::may_repeat`].
-    pub fn may_repeat(&self) -> bool {
-        each_spec!(self, s => s.may_repeat())
     }
 
     /// See [`Spec::declares`].

@@ -477,11 +477,6 @@ pub fn from_entry(k: &Keys) -> Result<Vec<super::Desired>, ResolveError> {
 
 impl super::Spec for PackageSpec {
     type Work = PackageOp;
-    /// Roles each declare the packages they need: the same package in the same state twice
-    /// is one.
-    fn may_repeat(&self) -> bool {
-        true
-    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         p.add_batched(DEF.kind, probe_item(self), probe_batch);
     }

@@ -20,7 +20,10 @@ for src in "$corpus"/*/; do
     # `-e env=ENV` for all, `-e site=SITE` for deploy and rollback (a site of its group_vars).
     # tournesol's scripts pass its secrets and `git_reference` as extra vars (corpus README):
     # placeholders for them, from tests/corpus/tournesol-extra-vars.yml.
+    # beehve's inventory host (`www-new.codeformaine.org`) has no vars in the repository; its
+    # `host_vars/example.brigades.io` is the example of what a host needs: checked with those.
     case $name in
+        Code4Maine-beehve) extra="-e @inventory/host_vars/example.brigades.io.yml" ;;
         roots-trellis) extra="-e env=development -e site=example.com" ;;
         tournesol-app-tournesol) extra="-e @$here/tournesol-extra-vars.yml" ;;
     esac
