@@ -374,25 +374,35 @@ impl Conversion {
             text.push(' ');
             text.push_str(w);
         }
-        let mut carried: Vec<(String, Value)> = Vec::new();
+        // Every var it names, through the values of those it names (the include's, the
+        // container's, an included role's): none may name a fact or a registered result.
+        let candidates: Vec<(bool, &(String, Value))> = (scope_vars.iter().map(|v| (true, v)))
+            .chain(self.containers[c].vars.iter().map(|v| (false, v)))
+            .chain(included.iter().map(|v| (false, v)))
+            .collect();
+        let mut reached: Vec<(bool, &(String, Value))> = Vec::new();
         loop {
-            let more: Vec<(String, Value)> = (scope_vars.iter())
-                .filter(|(k, _)| !carried.iter().any(|(c, _)| c == k))
-                .filter(|(k, _)| super::when::mentions(&text, k))
-                .cloned()
+            let more: Vec<(bool, &(String, Value))> = (candidates.iter())
+                .filter(|(_, (k, _))| !reached.iter().any(|(_, (r, _))| r == k))
+                .filter(|(_, (k, _))| super::when::mentions(&text, k))
+                .copied()
                 .collect();
             if more.is_empty() {
                 break;
             }
-            for (_, v) in &more {
+            for (_, (_, v)) in &more {
                 text.push(' ');
                 text.push_str(&crate::yaml::to_string(v));
             }
-            carried.extend(more);
+            reached.extend(more);
         }
-        if (carried.iter()).any(|(_, v)| later(&crate::yaml::to_string(v))) {
-            return too_late("include var");
+        if (reached.iter()).any(|(_, (_, v))| later(&crate::yaml::to_string(v))) {
+            return too_late("var it names");
         }
+        let mut carried: Vec<(String, Value)> = (reached.iter())
+            .filter(|(from_scope, _)| *from_scope)
+            .map(|(_, kv)| (*kv).clone())
+            .collect();
         let have: BTreeSet<String> = (self.containers[c].vars.iter())
             .map(|(k, _)| k.clone())
             .collect();
