@@ -193,6 +193,9 @@ impl Resolver<'_> {
             .collect();
         let mut n = 0usize;
         for play in plays {
+            if of_play(play).next().is_none() {
+                continue; // nothing to render (the no-op run of a project without gathers)
+            }
             let vars = self.vars_for(play, host, None);
             for g in of_play(play) {
                 let mut r = match self.render_gather(g, &vars, host, &names) {
