@@ -144,13 +144,15 @@ pub fn parse(
                         bad = true;
                     }
                 }
-                let command = text("command", sm.get("command"), &mut problems);
-                let chdir = text("chdir", sm.get("chdir"), &mut problems);
-                let user = text("user", sm.get("user"), &mut problems);
-                let loop_var = text("loop_var", sm.get("loop_var"), &mut problems);
+                // The gather's own keys (a `command:` entry's `chdir`/`user` are another thing).
+                let field = |k: &str| sm.get(k).filter(|v| !v.is_null());
+                let command = text("command", field("command"), &mut problems);
+                let chdir = text("chdir", field("chdir"), &mut problems);
+                let user = text("user", field("user"), &mut problems);
+                let loop_var = text("loop_var", field("loop_var"), &mut problems);
                 match (command, chdir, user, loop_var) {
                     (Ok(command), Ok(chdir), Ok(user), Ok(loop_var)) if !bad => {
-                        let loop_ = sm.get("loop").filter(|l| !l.is_null()).cloned();
+                        let loop_ = field("loop").cloned();
                         let mut ok = true;
                         if command.is_none() {
                             problems.push((
@@ -183,7 +185,7 @@ pub fn parse(
                             user,
                             loop_,
                             loop_var: loop_var.unwrap_or_else(|| "item".into()),
-                            when: sm.get("when").filter(|w| !w.is_null()).cloned(),
+                            when: field("when").cloned(),
                             origin: origin.clone(),
                         })
                     }
