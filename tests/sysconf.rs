@@ -1,14 +1,15 @@
 //! `hostname:`, `timezone:` and `ufw:` on a real lab host: applied, checked on the host, a
-//! second `diff --exit-code` clean, a zone the host lacks refused by the plan, and bad keys
-//! located by `play check`.
+//! second `diff --exit-code` clean, ufw enabled and disabled, a zone the host lacks refused
+//! by the plan, and bad keys located by `play check`.
 //!
-//! ufw: the host runs the real `ufw` program, which writes its real files; ufw stays inactive
-//! (`ENABLED=no`: no `ufw: enabled` here, the lab hosts share the machine's network
-//! namespace). Even inactive, `ufw allow` probes iptables' capabilities by creating and
-//! deleting a chain, so on the lab host `/usr/local/sbin/ufw` (first on root's PATH) runs
-//! `/usr/sbin/ufw` in a network namespace of its own (`unshare --net`): the machine's
-//! firewall is never touched. `ufw: enabled` is tested on plans and script text
-//! (`tests/kinds/ufw/enable.yaml`, `resources::ufw`'s unit tests).
+//! ufw: the host runs the real `ufw` program, which writes its real files. Even inactive,
+//! `ufw allow` probes iptables' capabilities (it creates and deletes a chain), and enabling it
+//! loads its rules: the lab hosts share the machine's network namespace, so on the lab host
+//! `/usr/sbin/ufw` is replaced (in the host's own overlay) by a script running the real one,
+//! moved to `/usr/sbin/ufw.real`, in a network namespace of its own (`unshare --net`), with
+//! `IPT_SYSCTL` emptied in its `/etc/default/ufw` (no sysctl written) and no kernel module to
+//! load (`IPT_MODULES=""`, Debian's default): the machine's firewall is never touched. Every
+//! call is logged, and the test checks the machine's own ufw stays as it was.
 
 mod support;
 
@@ -53,7 +54,9 @@ fn hostname_timezone_and_ufw_rules_on_a_host() {
     // its calls; an `allow http` rule to delete; another zone to replace
     lab.sh(
         "h1",
-        "printf '#!/bin/sh\\necho \"$*\" >> /tmp/ufw-calls\\nexec unshare --net /usr/sbin/ufw \"$@\"\\n' > /usr/local/sbin/ufw && chmod 755 /usr/local/sbin/ufw \
+        "mv /usr/sbin/ufw /usr/sbin/ufw.real \
+         && printf '#!/bin/sh\\necho \"$*\" >> /tmp/ufw-calls\\nexec unshare --net /usr/sbin/ufw.real \"$@\"\\n' > /usr/sbin/ufw && chmod 755 /usr/sbin/ufw \
+         && sed -i 's|^IPT_SYSCTL=.*|IPT_SYSCTL=|' /etc/default/ufw && grep -qx 'IPT_MODULES=\"\"' /etc/default/ufw \
          && ufw allow http >/dev/null && rm /tmp/ufw-calls \
          && ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime && echo Etc/UTC > /etc/timezone",
     );
@@ -62,6 +65,8 @@ fn hostname_timezone_and_ufw_rules_on_a_host() {
         .file("site.yml", SITE)
         .file("bogus.yml", BOGUS)
         .file("bad.yml", BAD)
+        .file("enable.yml", &format!("{SITE}    - ufw: enabled\n"))
+        .file("disable.yml", &format!("{SITE}    - ufw: disabled\n"))
         .var("name", "sysconf-h1");
 
     p.play(&["diff", "--exit-code", "site.yml"])
@@ -108,6 +113,37 @@ fn hostname_timezone_and_ufw_rules_on_a_host() {
     // converged: nothing left to do
     let run = p.play(&["diff", "--exit-code", "site.yml"]).code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // enabled, then disabled again: by the real ufw, in its own network namespace
+    let machine_conf = std::fs::read_to_string("/etc/ufw/ufw.conf").unwrap_or_default();
+    // never the machine's network namespace: the host's ufw is the wrapper
+    assert!(
+        lab.sh("h1", "cat /usr/sbin/ufw")
+            .contains("exec unshare --net /usr/sbin/ufw.real"),
+        "the lab host's ufw must run in a network namespace of its own"
+    );
+    p.play(&["apply", "enable.yml"])
+        .code(0)
+        .shows("~ update ufw enabled");
+    assert_eq!(
+        lab.sh("h1", "grep '^ENABLED=' /etc/ufw/ufw.conf"),
+        "ENABLED=yes\n"
+    );
+    assert!(lab
+        .sh("h1", "cat /tmp/ufw-calls")
+        .contains("--force enable\n"));
+    let run = p.play(&["diff", "--exit-code", "enable.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+    p.play(&["apply", "disable.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", "grep '^ENABLED=' /etc/ufw/ufw.conf"),
+        "ENABLED=no\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/etc/ufw/ufw.conf").unwrap_or_default(),
+        machine_conf,
+        "the machine's own ufw is left alone"
+    );
 
     // a zone the host has no file for: the plan refuses it, the host keeps its zone
     p.play(&["diff", "bogus.yml"])

@@ -27,7 +27,7 @@
 //! `/etc/services` is a port for ufw (`ssh` is `tcp 22`), another name an application profile.
 //! Plan: a rule is there when its tuple is in `user.rules` (`user6.rules` for IPv6
 //! addresses). Apply: the `ufw` program (`ufw allow …`, `ufw delete allow …`: on an inactive
-//! ufw it rewrites its files only; `ufw --force enable`).
+//! ufw it changes its files only, though ufw still probes iptables; `ufw --force enable`).
 
 use super::deploy::{set_args, Planned, Refused};
 use super::edit::FileSeen;
