@@ -837,7 +837,7 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
         "- link: /etc/nginx/sites-enabled/app.conf\n      target: /etc/nginx/sites-available/app.conf\n      state: \"{{ site_enabled | ternary('present', 'absent') }}\"\n",
         "- cron: cleanup\n      schedule: \"* 3 * * *\"\n      command: /usr/local/bin/cleanup\n      state: \"{{ cron_on | ternary('present', 'absent') }}\"\n",
         "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n      sha256: \"{{ tool_checksum | regex_replace('^sha256:', '') }}\"\n",
-        "- file: /etc/hostname\n      content: |\n        web1\n",
+        "- hostname: web1\n",
         "- line: /etc/locale.gen\n",
         "- venv: /srv/app/venv\n",
         "- link: /srv/app/current\n      target: /srv/app/releases/1\n      force: true\n",
@@ -907,7 +907,8 @@ fn imported_forms_converge_on_a_host() {
     let p = Project::new(&lab);
     p.copy_tree(&out.join("playbooks"), "playbooks");
     let site = read(&p.path("playbooks/site.yml"));
-    assert_eq!(site.matches("- command:").count(), 5, "{site}");
+    assert_eq!(site.matches("- command:").count(), 4, "{site}");
+    assert!(site.contains("- hostname: native-h1\n"), "{site}");
     p.play(&["apply", "playbooks/site.yml"]).code(0);
     for (cmd, want) in [
         ("hostname; cat /etc/hostname", "native-h1\nnative-h1\n"),
@@ -1770,4 +1771,132 @@ fn registered_read_only_commands_become_gathered_values() {
         show.stdout
     );
     assert!(show.stdout.contains("results: []"), "{}", show.stdout);
+}
+
+/// beehve's firewall, zone and name steps (`action: shell ufw allow ssh`, `echo 'y' | ufw
+/// enable`, a template of /etc/timezone holding `{{ timezone }}` then `dpkg-reconfigure tzdata`
+/// when it changed, a template of /etc/hostname then `hostname {{ app_name }}`), the modules
+/// `ufw`, `timezone` and `hostname`, and `timedatectl set-timezone` import as `ufw:`,
+/// `timezone:` and `hostname:` and check clean; a zone file of other content stays a file
+/// and its reconfigure a command run on its change; what `ufw:` cannot say stays a command.
+#[test]
+fn firewall_zone_and_name_steps_import_as_their_kinds() {
+    let (tmp, out) = import_files(&[
+        (
+            "hosts",
+            "[web]\nweb1 ansible_host=127.0.0.1\n[db]\ndb1 ansible_host=127.0.0.2\n[mail]\nmail1 ansible_host=127.0.0.3\n[tokyo]\ntokyo1 ansible_host=127.0.0.4\n",
+        ),
+        ("roles/common/templates/timezone.conf", "{{ timezone }}\n"),
+        ("roles/common/templates/hostname.conf", "{{app_name}}\n"),
+        (
+            "roles/common/tasks/main.yml",
+            r#"---
+  - name: Allow ssh in firewall
+    action: shell ufw allow ssh
+  - name: Allow http in firewall
+    action: shell ufw allow http
+  - name: Enable UFW
+    action: shell echo 'y' | ufw enable
+  - name: Set timezone
+    template: src=timezone.conf dest=/etc/timezone
+    register: tzdata
+  - name: Update timezone
+    command: dpkg-reconfigure -f noninteractive tzdata
+    when: tzdata.changed
+  - name: Ensure we have a hostname configured
+    template: src=hostname.conf dest=/etc/hostname
+  - name: Ensure the configured hostname is acceptable
+    shell: hostname {{ app_name }}
+"#,
+        ),
+        ("roles/legacy/templates/tz.j2", "# zone\n{{ zone }}\n"),
+        (
+            "roles/legacy/tasks/main.yml",
+            r#"- template: src=tz.j2 dest=/etc/timezone
+  register: tz
+- command: dpkg-reconfigure -f noninteractive tzdata
+  when: tz.changed
+"#,
+        ),
+        (
+            "site.yml",
+            r#"- hosts: web
+  roles: [common]
+  vars:
+    timezone: Europe/Paris
+    app_name: beehve
+- hosts: db
+  roles: [legacy]
+  vars:
+    zone: Etc/UTC
+- hosts: mail
+  vars:
+    app_name: mail
+  tasks:
+    - ufw: rule=allow port=5432 proto=tcp from_ip=10.0.0.0/8
+    - ufw: rule=limit name=OpenSSH
+    - ufw: rule=deny port=25 direction=out
+    - ufw: rule=allow port=80 delete=yes
+    - ufw: state=enabled policy=deny
+    - ufw: rule=allow port=53 interface=eth0
+    - hostname: name={{ app_name }}
+    - timezone: name=America/New_York hwclock=UTC
+- hosts: tokyo
+  tasks:
+    - command: timedatectl set-timezone Asia/Tokyo
+"#,
+        ),
+    ]);
+    checks_clean(&out);
+    let role = read(&out.join("roles/common/state.yml"));
+    for want in [
+        "- ufw: allow ssh\n",
+        "- ufw: allow http\n",
+        "- ufw: enabled\n",
+        "- timezone: \"{{ timezone }}\"\n",
+        "- hostname: \"{{ app_name }}\"\n",
+    ] {
+        assert!(role.contains(want), "no {want:?} in\n{role}");
+    }
+    for gone in [
+        "dpkg-reconfigure",
+        "command:",
+        "/etc/timezone",
+        "/etc/hostname",
+    ] {
+        assert!(!role.contains(&format!("- {gone}")), "{gone} in\n{role}");
+    }
+    assert_eq!(role.matches("- hostname:").count(), 1, "{role}");
+    // another content: the file stays, and the reconfigure runs on its change
+    let legacy = read(&out.join("roles/legacy/state.yml"));
+    assert!(legacy.contains("- file: /etc/timezone\n"), "{legacy}");
+    assert!(
+        legacy.contains("- command: dpkg-reconfigure -f noninteractive tzdata\n"),
+        "{legacy}"
+    );
+    assert!(legacy.contains("on_change: [/etc/timezone]"), "{legacy}");
+    let pb = read(&out.join("playbooks/site.yml"));
+    for want in [
+        "- ufw: allow 5432/tcp\n      from: 10.0.0.0/8\n",
+        "- ufw: limit OpenSSH\n",
+        "- ufw: deny 25\n      direction: out\n",
+        "- ufw: allow 80\n      state: absent\n",
+        "- command: ufw default deny incoming\n      unless: \"grep -qx 'DEFAULT_INPUT_POLICY=\\\"DROP\\\"' /etc/default/ufw\"\n",
+        "- ufw: enabled\n",
+        "- hostname: \"{{ app_name }}\"\n",
+        "- timezone: America/New_York\n",
+        "- timezone: Asia/Tokyo\n",
+        "ufw → command (`interface` has no play form)",
+        "- command: ufw allow in on eth0 from any to any port 53\n",
+    ] {
+        assert!(pb.contains(want), "no {want:?} in\n{pb}");
+    }
+    let md = read(&out.join("IMPORT.md"));
+    for want in [
+        "`dpkg-reconfigure tzdata` after /etc/timezone: `timezone:` sets /etc/localtime itself",
+        "`hwclock`",
+    ] {
+        assert!(md.contains(want), "no {want:?} in\n{md}");
+    }
+    drop(tmp);
 }

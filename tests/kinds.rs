@@ -368,6 +368,10 @@ fn kinds_cases() {
         "replace",
         "service",
         "release",
+        // system settings
+        "hostname",
+        "timezone",
+        "ufw",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
     let mut failures = Vec::new();
@@ -417,6 +421,9 @@ fn kinds_cases() {
 /// Tests build resources from playbook text (`resources::example`) and ask a resource's kind
 /// by its name (`example::kind("file")`).
 const THROUGH_THE_CONTRACT: &[&str] = &[
+    "hostname",
+    "timezone",
+    "ufw",
     "line",
     "block",
     "cron",

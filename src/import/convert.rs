@@ -1852,6 +1852,144 @@ impl Conversion {
         })
     }
 
+    /// `/etc/hostname` or `/etc/timezone` written from a template (or `content`) that is one
+    /// expression or one word (beehve's `{{ timezone }}`) is the host's name or zone: a
+    /// `hostname:` or `timezone:` (which also sets the running name, or `/etc/localtime`).
+    /// Then a `dpkg-reconfigure tzdata` command after the zone's file (run on its change, as
+    /// Ansible's `when: R.changed` did) goes: `timezone:` writes what it wrote. A file of
+    /// other content stays a `file:`, and its reconfigure a command run on its change.
+    pub fn fold_sysconf(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        let mut zones: Vec<(usize, String)> = Vec::new();
+        let mut renamed: Vec<(String, String)> = Vec::new();
+        for f in 0..n {
+            let it = &self.containers[c].items[f];
+            if it.removed || it.res.kind() != "file" || it.loop_.is_some() {
+                continue;
+            }
+            let path = it.res.key();
+            let kind = match path.as_str() {
+                "/etc/hostname" => "hostname",
+                "/etc/timezone" => "timezone",
+                _ => continue,
+            };
+            if it.res.get("state").is_some() {
+                continue;
+            }
+            let text = match (it.res.get("template"), it.res.get("content")) {
+                (Some(Value::String(tpl)), None) if !tpl.contains("{{") => {
+                    let Some(src) = self.template_source(c, tpl) else {
+                        continue;
+                    };
+                    let Ok(text) = std::fs::read_to_string(&src) else {
+                        continue;
+                    };
+                    let mut notes = Notes::default();
+                    template::rewrite(&text, &mut notes)
+                }
+                (None, Some(Value::String(text))) => text.clone(),
+                _ => continue,
+            };
+            let word = text.trim();
+            let name = match modules::one_expression(word) {
+                Some(e) => e,
+                None if !word.is_empty()
+                    && !word.contains(char::is_whitespace)
+                    && !word.contains('{') =>
+                {
+                    word.to_string()
+                }
+                None => continue,
+            };
+            let mut r = Res {
+                fields: vec![(kind.into(), Value::String(name.clone()))],
+                native: true,
+                comments: vec![format!(
+                    "play import: {path} holding one name is the host's {}",
+                    if kind == "hostname" {
+                        "name (and the running name is set too)"
+                    } else {
+                        "zone (/etc/localtime too)"
+                    }
+                )],
+                notes: it.res.notes.clone(),
+            };
+            let attrs: Vec<String> = ["owner", "group", "mode"]
+                .iter()
+                .filter(|k| it.res.get(k).is_some())
+                .map(|k| format!("`{k}`"))
+                .collect();
+            if !attrs.is_empty() {
+                r.notes.push(format!(
+                    "{} of {path} not carried: play writes it root's, 0644",
+                    attrs.join(", ")
+                ));
+            }
+            self.containers[c].items[f].res = r;
+            renamed.push((path.clone(), name));
+            if kind == "timezone" {
+                zones.push((f, path));
+            }
+        }
+        // what watched the file now watches the name
+        for it in self.containers[c].items.iter_mut() {
+            for field in ["restart_on", "reload_on", "on_change"] {
+                if let Some(Value::Sequence(list)) = it
+                    .res
+                    .fields
+                    .iter_mut()
+                    .find(|(k, _)| k == field)
+                    .map(|(_, v)| v)
+                {
+                    for v in list.iter_mut() {
+                        if let Some((_, new)) = renamed
+                            .iter()
+                            .find(|(old, _)| v.as_str() == Some(old.as_str()))
+                        {
+                            *v = Value::String(new.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for (z, _path) in zones {
+            for i in z + 1..n {
+                let it = &self.containers[c].items[i];
+                let cmd = it.res.key();
+                let words: Vec<&str> = cmd.split_whitespace().collect();
+                let reconfigure = it.res.kind() == "command"
+                    && !it.removed
+                    && words.first() == Some(&"dpkg-reconfigure")
+                    && words.last() == Some(&"tzdata")
+                    && words[1..words.len() - 1].iter().all(|w| {
+                        matches!(
+                            *w,
+                            "-f" | "noninteractive"
+                                | "-fnoninteractive"
+                                | "--frontend=noninteractive"
+                        )
+                    });
+                let zone = self.containers[c].items[z].res.key();
+                let watches = match it.res.get("on_change") {
+                    Some(Value::Sequence(l)) => l.iter().any(|v| v.as_str() == Some(zone.as_str())),
+                    _ => false,
+                };
+                if !reconfigure || !(watches || it.when == self.containers[c].items[z].when) {
+                    continue;
+                }
+                let tags = it.tags.clone();
+                self.containers[c].items[z].add_tags(&tags);
+                self.containers[c].items[i].removed = true;
+                self.redirect(
+                    c,
+                    i,
+                    Some(z),
+                    "`dpkg-reconfigure tzdata` after /etc/timezone: `timezone:` sets /etc/localtime itself",
+                );
+            }
+        }
+    }
+
     /// A supervisor program conf written from a simple template becomes a `program:`; then the
     /// `supervisorctl update`/`reread` commands watching only such confs go (play updates
     /// supervisord itself), and `supervisorctl restart NAME` commands become the program's

@@ -855,6 +855,7 @@ impl Session<'_> {
                 ));
             }
         }
+        self.conv.fold_sysconf(pc);
         self.conv.dedupe(pc);
         self.conv.fold_apt_update(pc);
         self.conv.fold_var_values(pc);
@@ -914,6 +915,7 @@ fn convert_role(
         .map(|i| (c, i))
         .collect();
     conv.handlers(c, &notifiers, &[]);
+    conv.fold_sysconf(c);
     conv.dedupe(c);
     conv.fold_apt_update(c);
     conv.fold_var_values(c);

@@ -1016,6 +1016,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         "add_host" | "group_by" => LeftOut(format!("`{m}`: play's inventory is static")),
         "uri" => LeftOut("`uri`: play makes no HTTP requests from tasks (a play's `wait_for: {http}` checks health)".into()),
         "hostname" => map_hostname(t),
+        "timezone" => map_timezone(t),
+        "ufw" => map_ufw(t),
         "locale_gen" => map_locale_gen(t),
         "alternatives" => map_alternatives(t),
         "debconf" => map_debconf(t),
@@ -1058,21 +1060,264 @@ fn map_deb(deb: &str) -> Res {
     r
 }
 
-/// hostname → the static name in `/etc/hostname` (a `file:`) and the running one set by a
-/// command while it differs (what the module does on Debian and Ubuntu).
+/// hostname → `hostname: NAME` (the static name in `/etc/hostname` and the running one, what
+/// the module does on Debian and Ubuntu; like it, play leaves `/etc/hosts` alone).
 fn map_hostname(t: &Task) -> Mapped {
     let Some(name) = t.arg_str(&["name"]) else {
         return Mapped::LeftOut("hostname without `name`".into());
     };
-    let mut f = Res::new("file", "/etc/hostname");
-    f.set("content", format!("{name}\n"));
-    let q = sh_quote(&name);
-    let mut c = Res::command(format!("hostname {q}"), "hostname");
-    c.comments[0] =
-        "play import: hostname → the file above, and this command for the running name".into();
-    c.set("unless", format!("test \"$(hostname)\" = {q}"));
-    ignored(t, &mut f, &["use"]);
-    Mapped::Resources(vec![f, c])
+    let mut r = Res::new("hostname", one_expression(&name).unwrap_or(name));
+    ignored(t, &mut r, &["use"]);
+    Mapped::Resources(vec![r])
+}
+
+/// timezone → `timezone: NAME` (`/etc/localtime` and `/etc/timezone`); `hwclock` is not
+/// carried (noted).
+fn map_timezone(t: &Task) -> Mapped {
+    let Some(name) = t.arg_str(&["name"]) else {
+        return Mapped::LeftOut(
+            "timezone without `name` (only `hwclock`: play does not set the hardware clock)".into(),
+        );
+    };
+    let mut r = Res::new("timezone", one_expression(&name).unwrap_or(name));
+    ignored(t, &mut r, &["hwclock"]);
+    Mapped::Resources(vec![r])
+}
+
+/// A value that is one template expression (`{{ x }}`, `{{x}}`), written as `{{ x }}`.
+pub fn one_expression(v: &str) -> Option<String> {
+    let inner = v.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{")
+        || inner.contains("}}")
+        || inner.contains("{%")
+        || inner.trim().is_empty()
+    {
+        return None;
+    }
+    Some(format!("{{{{ {} }}}}", inner.trim()))
+}
+
+/// A `ufw:` key play's kind takes (a templated one is checked once rendered, by `play check`).
+fn ufw_key_ok(key: &str) -> bool {
+    key.contains("{{")
+        || crate::resources::registry::by_name("ufw")
+            .is_some_and(|k| (crate::resources::registry::def(k).check_key)(key).is_ok())
+}
+
+/// The `ufw:` of a `ufw` command line's words (after `ufw`): `enable` (with `--force`),
+/// `disable`, `[delete] ACTION [in|out] TARGET`; `None`: another command.
+fn ufw_words(w: &[&str]) -> Option<Res> {
+    let (absent, w) = match w {
+        ["delete", rest @ ..] => (true, rest),
+        _ => (false, w),
+    };
+    let mut r = match w {
+        ["--force", "enable"] | ["enable"] if !absent => Res::new("ufw", "enabled"),
+        ["disable"] if !absent => Res::new("ufw", "disabled"),
+        [action, dir @ ("in" | "out"), target] | [action, target, dir @ ("in" | "out")]
+            if !target.starts_with('-') =>
+        {
+            let key = format!("{action} {target}");
+            if !ufw_key_ok(&key) {
+                return None;
+            }
+            let mut r = Res::new("ufw", key);
+            if *dir == "out" {
+                r.set("direction", "out");
+            }
+            r
+        }
+        [action, target] if !target.starts_with('-') => {
+            let key = format!("{action} {target}");
+            if !ufw_key_ok(&key) {
+                return None;
+            }
+            Res::new("ufw", key)
+        }
+        _ => return None,
+    };
+    if absent {
+        r.set("state", "absent");
+    }
+    Some(r)
+}
+
+/// The ufw module → `ufw:` entries: a rule (`rule` with `port`/`to_port` or `name`, `proto`,
+/// `from_ip`, `to_ip`, `direction`, `delete`), the state (`enabled`/`disabled`) after it, and
+/// a default `policy` as a guarded `ufw default` command. What `ufw:` cannot say (`route`,
+/// an `interface`, `from_port`, `insert`, `reloaded`/`reset`) makes the task a `ufw` command.
+fn map_ufw(t: &Task) -> Mapped {
+    let s = |names: &[&str]| t.arg_str(names);
+    let mut out = Vec::new();
+    let unsupported: Vec<&str> = [
+        "route",
+        "interface",
+        "if",
+        "interface_in",
+        "interface_out",
+        "from_port",
+        "insert",
+        "insert_relative_to",
+    ]
+    .into_iter()
+    .filter(|k| t.arg(&[k]).is_some() && !(*k == "route" && t.arg_bool(&["route"]) == Some(false)))
+    .collect();
+    let state = s(&["state"]);
+    if let Some(rule) = s(&["rule"]) {
+        if !unsupported.is_empty() {
+            return ufw_command(
+                t,
+                &format!("`{}` has no play form", unsupported.join("`, `")),
+            );
+        }
+        let port = s(&["to_port", "port"]);
+        let name = s(&["name", "app"]);
+        let proto = s(&["proto", "protocol"]).filter(|p| p != "any");
+        let target = match (&name, &port) {
+            (Some(n), _) => n.clone(),
+            (None, Some(p)) => match &proto {
+                Some(pr) if !pr.contains("{{") && !p.contains("{{") => format!("{p}/{pr}"),
+                _ => p.clone(),
+            },
+            (None, None) => String::new(),
+        };
+        let key = format!("{rule} {target}").trim().to_string();
+        if !ufw_key_ok(&key) {
+            return ufw_command(t, &format!("the rule `{key}` is not one `ufw:` takes"));
+        }
+        let mut r = Res::new("ufw", key);
+        if let (Some(p), true) = (
+            &proto,
+            name.is_some()
+                || port.as_deref().is_none_or(|p| p.contains("{{"))
+                || proto.as_deref().is_some_and(|p| p.contains("{{")),
+        ) {
+            r.set("proto", p.clone());
+        }
+        for (from, to) in [
+            (["from_ip", "from", "src"], "from"),
+            (["to_ip", "to", "dest"], "to"),
+        ] {
+            if let Some(a) = s(&from).filter(|a| a != "any") {
+                r.set(to, a);
+            }
+        }
+        if let Some(d) = s(&["direction"]) {
+            match d.as_str() {
+                "in" | "incoming" => {}
+                "out" | "outgoing" => r.set("direction", "out"),
+                other => return ufw_command(t, &format!("direction `{other}` has no play form")),
+            }
+        }
+        if t.arg_bool(&["delete"]) == Some(true) {
+            r.set("state", "absent");
+        }
+        ignored(t, &mut r, &["comment", "log"]);
+        out.push(r);
+    }
+    if let Some(p) = s(&["policy", "default"]) {
+        let dir = s(&["direction"]).unwrap_or_else(|| "incoming".into());
+        let var = match dir.as_str() {
+            "incoming" | "in" => "DEFAULT_INPUT_POLICY",
+            "outgoing" | "out" => "DEFAULT_OUTPUT_POLICY",
+            "routed" => "DEFAULT_FORWARD_POLICY",
+            _ => return ufw_command(t, &format!("policy direction `{dir}` is not known")),
+        };
+        let value = match p.as_str() {
+            "allow" => "ACCEPT",
+            "deny" => "DROP",
+            "reject" => "REJECT",
+            _ => return ufw_command(t, &format!("policy `{p}` is not known")),
+        };
+        let mut c = Res::command(format!("ufw default {p} {dir}"), "ufw policy");
+        c.comments[0] = "play import: ufw policy → command (`ufw:` declares rules and the state, not the default policy)".into();
+        c.set(
+            "unless",
+            format!("grep -qx '{var}=\"{value}\"' /etc/default/ufw"),
+        );
+        out.push(c);
+    }
+    match state.as_deref() {
+        Some("enabled") => out.push(Res::new("ufw", "enabled")),
+        Some("disabled") => out.push(Res::new("ufw", "disabled")),
+        Some("reloaded") | Some("reset") => {
+            return ufw_command(
+                t,
+                &format!(
+                    "state `{}`: play has no such step",
+                    state.unwrap_or_default()
+                ),
+            )
+        }
+        Some(other) if other.contains("{{") => {
+            return ufw_command(t, &format!("a templated state `{other}`"))
+        }
+        _ => {}
+    }
+    if out.is_empty() {
+        return Mapped::LeftOut("ufw without `rule`, `state` or `policy`".into());
+    }
+    Mapped::Resources(out)
+}
+
+/// The ufw module's task as the `ufw` command it runs, marked with why it stays one.
+fn ufw_command(t: &Task, why: &str) -> Mapped {
+    let mut cmd = vec!["ufw".to_string()];
+    let s = |k: &str| t.arg_str(&[k]);
+    if t.arg_bool(&["delete"]) == Some(true) {
+        cmd.push("delete".into());
+    }
+    if let Some(state) = s("state") {
+        cmd.push(match state.as_str() {
+            "enabled" => "--force enable".into(),
+            "disabled" => "disable".into(),
+            "reloaded" => "reload".into(),
+            "reset" => "--force reset".into(),
+            other => other.to_string(),
+        });
+    }
+    if let Some(rule) = s("rule") {
+        if t.arg_bool(&["route"]) == Some(true) {
+            cmd.push("route".into());
+        }
+        if let Some(p) = s("insert") {
+            cmd.push(format!("insert {p}"));
+        }
+        cmd.push(rule);
+        let iface = s("interface").or(s("if"));
+        match s("direction") {
+            Some(d) => cmd.push(d.replace("incoming", "in").replace("outgoing", "out")),
+            // `on IFACE` follows a direction
+            None if iface.is_some() => cmd.push("in".into()),
+            None => {}
+        }
+        if let Some(i) = iface {
+            cmd.push(format!("on {i}"));
+        }
+        if let Some(p) = s("proto").filter(|p| p != "any") {
+            cmd.push(format!("proto {p}"));
+        }
+        cmd.push(format!(
+            "from {}",
+            s("from_ip").or(s("src")).unwrap_or_else(|| "any".into())
+        ));
+        if let Some(p) = s("from_port") {
+            cmd.push(format!("port {p}"));
+        }
+        cmd.push(format!(
+            "to {}",
+            s("to_ip").or(s("dest")).unwrap_or_else(|| "any".into())
+        ));
+        if let Some(p) = s("to_port").or(s("port")) {
+            cmd.push(format!("port {p}"));
+        }
+        if let Some(n) = s("name").or(s("app")) {
+            cmd.push(format!("app {}", sh_quote(&n)));
+        }
+    }
+    let mut c = Res::command(cmd.join(" "), "ufw");
+    c.comments[0] = format!("play import: ufw → command ({why})");
+    Mapped::Resources(vec![c])
 }
 
 /// locale_gen → the locale's line of `/etc/locale.gen` uncommented (a `line:`) and `locale-gen`
@@ -1294,6 +1539,18 @@ fn map_file_templated_state(t: &Task, ctx: &Ctx, path: &str, st: &str) -> Option
 /// A shell command that states what it makes: `touch P`, `mkdir -p P`, `ln -s[f] T P`
 /// (one path, no operators) is that path's resource.
 pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
+    // `echo y | ufw enable` answers ufw's question as `--force` does
+    let enable = cmd
+        .trim()
+        .strip_suffix("ufw enable")
+        .map(|head| head.trim().trim_end_matches('|').trim());
+    if let Some(head) = enable {
+        if ["echo y", "echo 'y'", "echo \"y\"", "yes"].contains(&head) {
+            let mut r = Res::new("ufw", "enabled");
+            r.comments.push(format!("play import: `{cmd}` → ufw"));
+            return Some(r);
+        }
+    }
     if cmd.contains(['|', ';', '&', '>', '<', '`', '$', '*']) && !cmd.contains("{{") {
         return None;
     }
@@ -1399,6 +1656,13 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         ["wget", rest @ ..] => fetch_idiom(rest, "-O", "wget")?,
         ["useradd", rest @ ..] => useradd(rest)?,
         ["groupadd", rest @ ..] => groupadd(rest)?,
+        ["ufw", rest @ ..] => ufw_words(rest)?,
+        ["hostname", name] if !name.starts_with('-') => {
+            Res::new("hostname", one_expression(name).unwrap_or(name.to_string()))
+        }
+        ["timedatectl", "set-timezone", name] if !name.starts_with('-') => {
+            Res::new("timezone", one_expression(name).unwrap_or(name.to_string()))
+        }
         ["rm", "-f", p] if abs(p) && !p.ends_with('/') => {
             let mut r = Res::new("file", *p);
             r.set("state", "absent");
@@ -3145,7 +3409,35 @@ mod tests {
             // apt clean-ups, hostname, locale_gen, alternatives, debconf
             ("apt", "autoremove=yes", "command=DEBIAN_FRONTEND=noninteractive apt-get -y autoremove unless='! apt-get -s autoremove | grep -q ''^Remv ''' [command]"),
             ("apt", "autoremove=yes autoclean=yes", "command=DEBIAN_FRONTEND=noninteractive apt-get -y autoremove && DEBIAN_FRONTEND=noninteractive apt-get -y autoclean [command]"),
-            ("hostname", "name={{ machine_name }}", "file=/etc/hostname content=|\n  {{ machine_name }} | command=hostname '{{ machine_name }}' unless=test \"$(hostname)\" = '{{ machine_name }}' [command]"),
+            ("hostname", "name={{ machine_name }}", "hostname='{{ machine_name }}'"),
+            ("hostname", "name=web1 use=systemd", "hostname=web1"),
+            ("timezone", "name=Europe/Paris hwclock=UTC", "timezone=Europe/Paris"),
+            ("timezone", "hwclock=UTC", "left out: timezone without `name` (only `hwclock`: play does not set the hardware clock)"),
+            // ufw: rules, state, policy; what `ufw:` cannot say stays the ufw command
+            ("ufw", "rule=allow port=22 proto=tcp", "ufw=allow 22/tcp"),
+            ("ufw", "rule=allow name=OpenSSH", "ufw=allow OpenSSH"),
+            ("ufw", "rule=allow port={{ p }} proto=tcp from_ip=10.0.0.0/8", "ufw=allow {{ p }} proto=tcp from=10.0.0.0/8"),
+            ("ufw", "rule=deny port=25 direction=outgoing delete=yes", "ufw=deny 25 direction=out state=absent"),
+            ("ufw", "rule=allow src=192.168.1.10", "ufw=allow from=192.168.1.10"),
+            ("ufw", "state=enabled", "ufw=enabled"),
+            ("ufw", "state=disabled", "ufw=disabled"),
+            ("ufw", "state=enabled policy=deny", "command=ufw default deny incoming unless=grep -qx 'DEFAULT_INPUT_POLICY=\"DROP\"' /etc/default/ufw [command] | ufw=enabled"),
+            ("ufw", "rule=allow port=53 interface=eth0", "command=ufw allow in on eth0 from any to any port 53 [command]"),
+            ("ufw", "rule=allow route=yes port=80", "command=ufw route allow from any to any port 80 [command]"),
+            ("ufw", "state=reset", "command=ufw --force reset [command]"),
+            ("ufw", "rule=permit port=22", "command=ufw permit from any to any port 22 [command]"),
+            ("ufw", "comment=x", "left out: ufw without `rule`, `state` or `policy`"),
+            // shell steps of the firewall, the zone and the name
+            ("shell", "ufw allow ssh", "ufw=allow ssh"),
+            ("shell", "ufw allow out 25/tcp", "ufw=allow 25/tcp direction=out"),
+            ("shell", "ufw delete allow http", "ufw=allow http state=absent"),
+            ("shell", "echo 'y' | ufw enable", "ufw=enabled"),
+            ("shell", "ufw --force enable", "ufw=enabled"),
+            ("shell", "ufw status", "command=ufw status [command]"),
+            ("shell", "ufw allow 6000:6007", "command=ufw allow 6000:6007 [command]"),
+            ("shell", "hostname {{app_name}}", "hostname='{{ app_name }}'"),
+            ("shell", "hostname -f", "command=hostname -f [command]"),
+            ("command", "timedatectl set-timezone Europe/Paris", "timezone=Europe/Paris"),
             ("locale_gen", "name=en_US.UTF-8", "line=/etc/locale.gen regexp=^#?\\s*en_US\\.UTF-8 UTF-8\\s*$ text=en_US.UTF-8 UTF-8 | command=locale-gen en_US.UTF-8 unless=locale -a | grep -qixF en_US.utf8 [command]"),
             ("locale_gen", "name=fr_FR.UTF-8 state=absent", "line=/etc/locale.gen regexp=^#?\\s*fr_FR\\.UTF-8 UTF-8\\s*$ state=absent"),
             ("locale_gen", "name=fr_FR", "left out: locale_gen `fr_FR`: only `NAME.UTF-8` locales are mapped (their charset is known)"),

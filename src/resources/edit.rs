@@ -115,6 +115,39 @@ pub fn plan_text(
     plan_write(path, seen, new.into_bytes(), &Attrs::default(), validate)
 }
 
+/// Plans a file holding one name and a newline, root's, 0644 (`/etc/hostname`,
+/// `/etc/timezone`): no change when its text, spaces aside, is `name`; else its write and the
+/// detail saying it (`PATH: `old` → `name``).
+pub fn plan_name_file(
+    path: &str,
+    seen: &FileSeen,
+    name: &str,
+) -> Result<Option<(EditWork, String)>, Refused> {
+    let old = match seen {
+        FileSeen::File(b) if String::from_utf8_lossy(b).trim() == name => return Ok(None),
+        FileSeen::File(b) => format!("`{}`", String::from_utf8_lossy(b).trim()),
+        _ => "missing".to_string(),
+    };
+    let attrs = Attrs {
+        owner: Some("root".into()),
+        group: Some("root".into()),
+        mode: Some(0o644),
+    };
+    let planned = plan_write(path, seen, format!("{name}\n").into_bytes(), &attrs, None)?;
+    Ok(planned.map(|p| (p.work, format!("{path}: {old} → `{name}`"))))
+}
+
+/// [`super::Spec::content`] of a kind whose work may write such a file.
+pub fn content_of(file: Option<&EditWork>) -> Option<ContentChange> {
+    file?.content.clone()
+}
+
+/// [`super::Spec::edited_file`] of a kind whose work may write such a file.
+pub fn edited_of(file: Option<&EditWork>) -> Option<(&str, &[u8])> {
+    let f = file?;
+    Some((&f.path, f.new.as_deref()?))
+}
+
 /// Plans removing the file at `path`.
 pub fn plan_remove(path: &str, seen: &FileSeen) -> Result<Option<Planned<EditWork>>, Refused> {
     match seen {
@@ -205,15 +238,21 @@ pub fn validate_key(
 /// The apply step of an edit: the new text written like a `file:` (after `validate`, when
 /// given), or the file removed (no new text); `expect`: the sha256 the probe saw, or `missing`.
 pub fn apply_fragment(i: usize, w: &EditWork) -> (String, Vec<u8>) {
-    let (body, stdin) = match w.new.as_deref() {
+    let (body, stdin) = apply_fragment_body(i, w);
+    let head = format!("# edit {i}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n");
+    (format!("{head}{body}play_ok {i}\n"), stdin)
+}
+
+/// [`apply_fragment`]'s lines without the step's marker and `play_ok` (a step of a kind that
+/// writes such a file among other work: `hostname:`, `timezone:`).
+pub fn apply_fragment_body(i: usize, w: &EditWork) -> (String, Vec<u8>) {
+    match w.new.as_deref() {
         Some(new) => {
             let validate = w.validate.as_deref();
             crate::apply::whole_file(i, &w.path, &w.attrs, Some(new), &w.expect, validate)
         }
         None => (crate::apply::removal(i, &w.path, "rm -f"), Vec::new()),
-    };
-    let head = format!("# edit {i}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n");
-    (format!("{head}{body}play_ok {i}\n"), stdin)
+    }
 }
 
 /// A plan file's fingerprint of an edit: every file the probe read whole (see

@@ -42,6 +42,10 @@ pub mod venv;
 pub mod composer;
 pub mod npm;
 pub mod project_deps;
+// system settings
+pub mod hostname;
+pub mod timezone;
+pub mod ufw;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -255,6 +255,10 @@ macro_rules! kinds {
             Npm => npm, npm::NpmSpec;
             Composer => composer, composer::ComposerSpec;
             Pip => pip, pip::PipSpec;
+            // system settings
+            Hostname => hostname, hostname::HostnameSpec;
+            Timezone => timezone, timezone::TimezoneSpec;
+            Ufw => ufw, ufw::UfwSpec;
         }
     };
 }
