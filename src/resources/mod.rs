@@ -43,6 +43,11 @@ pub mod composer;
 pub mod npm;
 pub mod project_deps;
 
+pub mod certificate;
+pub mod dhparam;
+pub mod private_key;
+pub mod tls;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
