@@ -11,6 +11,9 @@ pub fn not_native(module: &str) -> String {
     format!("play import: {module} not native yet (issue 14)")
 }
 
+#[path = "openssl.rs"]
+pub mod openssl;
+
 /// One resource the importer writes: its keys in order (the first names the kind).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Res {
@@ -112,6 +115,8 @@ pub struct Ctx {
     /// Text values the inventory's `group_vars/` and `host_vars/` give each var (a var of a
     /// role may hold another value on some hosts: mangaki's vagrant host installs a path).
     pub inventory_values: BTreeMap<String, Vec<String>>,
+    /// What the project's `openssl_csr` tasks say, by their `path`.
+    pub csrs: BTreeMap<String, openssl::Csr>,
 }
 
 /// Well-known folders that `dest:` names without a trailing `/`.
@@ -343,6 +348,9 @@ fn rsync_on_host(t: &Task, ctx: &Ctx) -> Mapped {
 pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
     use Mapped::*;
     let m = t.module.as_str();
+    if let Some(mapped) = openssl::module(t, ctx) {
+        return mapped;
+    }
     // delegated to the host itself (others are left out before): a synchronize then copies
     // between two folders of the host
     if m == "synchronize" && t.delegate.is_some() && t.runs_elsewhere().is_none() {
@@ -715,6 +723,9 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 if m == "shell" {
                     cmd = format!("{exe} -c {}", sh_quote(&cmd));
                 }
+            }
+            if let Some(rs) = openssl::idiom(&cmd, t) {
+                return Resources(rs);
             }
             if let Some(r) = shell_idiom(&cmd, t) {
                 return Resources(vec![r]);
