@@ -1302,6 +1302,20 @@ fn map_file_templated_state(t: &Task, ctx: &Ctx, path: &str, st: &str) -> Option
     Some(r)
 }
 
+/// The text of a command word outside its `{{ … }}` (`{{ x * 2 }}` is no glob, no operator).
+fn outside_templates(w: &str) -> String {
+    let mut plain = String::new();
+    let mut rest = w;
+    while let Some(open) = rest.find("{{") {
+        plain.push_str(&rest[..open]);
+        rest = rest[open..]
+            .find("}}")
+            .map_or("", |c| &rest[open + c + 2..]);
+    }
+    plain.push_str(rest);
+    plain
+}
+
 /// A shell command that states what it makes: `touch P`, `mkdir -p P`, `ln -s[f] T P`
 /// (one path, no operators) is that path's resource.
 pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
@@ -1314,18 +1328,9 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
     let words = super::task::words(cmd);
     let mut w: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
     // a glob is many paths (outside templates: `{{ x * 2 }}` is no glob)
-    if w.iter().any(|w| {
-        let mut plain = String::new();
-        let mut rest = *w;
-        while let Some(open) = rest.find("{{") {
-            plain.push_str(&rest[..open]);
-            rest = rest[open..]
-                .find("}}")
-                .map_or("", |c| &rest[open + c + 2..]);
-        }
-        plain.push_str(rest);
-        plain.contains(['*', '?', '['])
-    }) {
+    if w.iter()
+        .any(|w| outside_templates(w).contains(['*', '?', '[']))
+    {
         return None;
     }
     // play's package steps run apt-get noninteractive themselves

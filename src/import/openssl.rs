@@ -74,20 +74,6 @@ fn unquoted(w: &str) -> String {
     s
 }
 
-/// Text outside `{{ … }}`.
-fn plain(w: &str) -> String {
-    let mut out = String::new();
-    let mut rest = w;
-    while let Some(open) = rest.find("{{") {
-        out.push_str(&rest[..open]);
-        rest = rest[open..]
-            .find("}}")
-            .map_or("", |c| &rest[open + c + 2..]);
-    }
-    out.push_str(rest);
-    out
-}
-
 fn abs(p: &str) -> bool {
     (p.starts_with('/') || p.starts_with("{{")) && !p.ends_with('/')
 }
@@ -124,7 +110,9 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Vec<Res>> {
         redirect = Some(w[i + 1]);
         w.truncate(i);
     }
-    if (w.iter().chain(&redirect)).any(|x| plain(x).contains(['|', ';', '&', '<', '>', '`', '$'])) {
+    if (w.iter().chain(&redirect))
+        .any(|x| super::outside_templates(x).contains(['|', ';', '&', '<', '>', '`', '$']))
+    {
         return None;
     }
     let rs = match w.get(1..)? {
@@ -137,12 +125,11 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Vec<Res>> {
     Some(rs)
 }
 
-/// The value after option `o` (`None`: not given; `Some(None)`: given without one).
-fn options<'a>(
-    args: &[&'a str],
-    flags: &[&str],
-    valued: &[&str],
-) -> Option<(Vec<(&'a str, &'a str)>, Vec<&'a str>)> {
+/// Options as given (`(name, value)`, a flag's value empty) and the other words.
+type Parsed<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
+/// Reads `args`: `flags` take no value, `valued` one; `None`: another option.
+fn options<'a>(args: &[&'a str], flags: &[&str], valued: &[&str]) -> Option<Parsed<'a>> {
     let mut opts = Vec::new();
     let mut free = Vec::new();
     let mut it = args.iter();
@@ -272,9 +259,8 @@ fn req(args: &[&str], redirect: Option<&str>) -> Option<Vec<Res>> {
     let mut out = Vec::new();
     let key = match (get(&opts, "-keyout"), get(&opts, "-key")) {
         (Some(k), None) => {
-            if get(&opts, "-nodes").or(get(&opts, "-noenc")).is_none() {
-                return None; // a passphrase would be asked
-            }
+            // without -nodes openssl asks for a passphrase
+            get(&opts, "-nodes").or(get(&opts, "-noenc"))?;
             let mut r = key_res(k, "req -x509 -keyout")?;
             match get(&opts, "-newkey") {
                 None => {

@@ -303,7 +303,7 @@ fn fill(spec: &CertificateSpec) -> String {
 }
 
 impl super::Spec for CertificateSpec {
-    type Work = TlsOp;
+    super::tls::tls_spec_methods!();
     fn plan_work(
         &self,
         observed: &super::Observed,
@@ -345,13 +345,6 @@ impl super::Spec for CertificateSpec {
     fn reads(&self) -> Option<&str> {
         (self.presence == Presence::Present).then_some(self.private_key.as_str())
     }
-    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
-        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
-    }
-    const DEF: &'static super::registry::KindDef = &DEF;
-    fn key(&self) -> &str {
-        &self.path
-    }
     fn has_nul(&self) -> bool {
         let subject = subject_arg(&self.subject);
         let san = self.subject_alt_name.join(",");
@@ -361,9 +354,6 @@ impl super::Spec for CertificateSpec {
             Some(&subject),
             Some(&san),
         ]) || self.attrs.has_nul()
-    }
-    fn written(&self) -> Option<&str> {
-        (self.presence == Presence::Present).then_some(self.path.as_str())
     }
 }
 
@@ -387,13 +377,13 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(from_entry),
-    check_value: check_value,
+    check_value,
     records: &[super::registry::Record {
         tag: "x509",
         fields: 3,
         per_host: false,
     }],
-    check_entry: check_entry,
+    check_entry,
 };
 
 /// `subject` as written in `-subj`'s form (the importer's is checked with it).

@@ -71,7 +71,7 @@ pub fn plan(
 }
 
 impl super::Spec for DhparamSpec {
-    type Work = TlsOp;
+    super::tls::tls_spec_methods!();
     fn plan_work(
         &self,
         observed: &super::Observed,
@@ -102,18 +102,8 @@ impl super::Spec for DhparamSpec {
             ));
         }
     }
-    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
-        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
-    }
-    const DEF: &'static super::registry::KindDef = &DEF;
-    fn key(&self) -> &str {
-        &self.path
-    }
     fn has_nul(&self) -> bool {
         super::any_nul(&[Some(&self.path)]) || self.attrs.has_nul()
-    }
-    fn written(&self) -> Option<&str> {
-        (self.presence == Presence::Present).then_some(self.path.as_str())
     }
 }
 

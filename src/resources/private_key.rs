@@ -129,7 +129,7 @@ fn fill(spec: &PrivateKeySpec) -> String {
 }
 
 impl super::Spec for PrivateKeySpec {
-    type Work = TlsOp;
+    super::tls::tls_spec_methods!();
     fn plan_work(
         &self,
         observed: &super::Observed,
@@ -162,18 +162,8 @@ impl super::Spec for PrivateKeySpec {
             p.add_fragment(tls::key_fragment(&self.path));
         }
     }
-    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
-        super::accounts::pair(&self.attrs.owner, &self.attrs.group)
-    }
-    const DEF: &'static super::registry::KindDef = &DEF;
-    fn key(&self) -> &str {
-        &self.path
-    }
     fn has_nul(&self) -> bool {
         super::any_nul(&[Some(&self.path)]) || self.attrs.has_nul()
-    }
-    fn written(&self) -> Option<&str> {
-        (self.presence == Presence::Present).then_some(self.path.as_str())
     }
 }
 
@@ -196,7 +186,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(from_entry),
-    check_value: check_value,
+    check_value,
     records: &[super::registry::Record {
         tag: "pkey",
         fields: 3,

@@ -40,6 +40,25 @@ pub enum TlsOp {
     Delete,
 }
 
+/// The `Spec` methods the TLS kinds share (their spec has `path`, `presence`, `attrs`; their
+/// work is a [`TlsOp`]; their line is `DEF`).
+macro_rules! tls_spec_methods {
+    () => {
+        type Work = super::tls::TlsOp;
+        const DEF: &'static super::registry::KindDef = &DEF;
+        fn key(&self) -> &str {
+            &self.path
+        }
+        fn written(&self) -> Option<&str> {
+            (self.presence == Presence::Present).then_some(self.path.as_str())
+        }
+        fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+            super::accounts::pair(&self.attrs.owner, &self.attrs.group)
+        }
+    };
+}
+pub(crate) use tls_spec_methods;
+
 /// What the probe saw of a TLS file (a record's STATE and TEXT).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
