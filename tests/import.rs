@@ -1900,3 +1900,98 @@ fn firewall_zone_and_name_steps_import_as_their_kinds() {
     }
     drop(tmp);
 }
+
+/// TLS material (RocketChat's, mangaki's, consul's and trellis' forms): `openssl genrsa`
+/// (`-out` and `>`), `openssl dhparam`, `openssl req -x509 -newkey … -keyout … -out …` and
+/// community.crypto's `openssl_privatekey`, `openssl_dhparam`, `openssl_csr` and
+/// `openssl_certificate` (selfsigned, its subject from the CSR task) import as `private_key:`,
+/// `dhparam:` and `certificate:` entries `play check` accepts; a CSR alone stays a command
+/// with `creates:`, a provider other than selfsigned is left out saying why.
+#[test]
+fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  vars:
+    key: /etc/ssl/private/site.key
+    cert: /etc/ssl/certs/site.pem
+    host: site.example
+    bits: 2048
+  tasks:
+    - name: account key
+      shell: openssl genrsa -out /etc/acme/account.key 4096
+      args:
+        creates: /etc/acme/account.key
+    - name: site keys
+      shell: openssl genrsa 4096 > /etc/acme/{{ item }}.key
+      args:
+        creates: /etc/acme/{{ item }}.key
+      loop: [a, b]
+    - name: snakeoil
+      command: |
+        openssl req
+          -x509 -newkey rsa:4096 -nodes
+          -subj "/CN={{ host }}/O=Example"
+          -keyout {{ key }}
+          -out {{ cert }}
+          -days 3650
+      args:
+        creates: "{{ cert }}"
+    - name: dh
+      shell: openssl dhparam -out /etc/nginx/dh.pem {{ bits }}
+      args:
+        creates: /etc/nginx/dh.pem
+    - name: a csr for letsencrypt
+      shell: openssl req -new -sha256 -key {{ key }} -subj "/CN={{ host }}" -out /etc/acme/site.csr
+      args:
+        creates: /etc/acme/site.csr
+    - openssl_privatekey:
+        path: /etc/le/privkey.pem
+        type: ECC
+        curve: secp384r1
+    - openssl_csr:
+        path: /etc/le/site.csr
+        privatekey_path: /etc/le/privkey.pem
+        common_name: "{{ host }}"
+        subject_alt_name: ["DNS:{{ host }}"]
+    - community.crypto.openssl_certificate:
+        path: /etc/le/fullchain.pem
+        privatekey_path: /etc/le/privkey.pem
+        csr_path: /etc/le/site.csr
+        provider: selfsigned
+        selfsigned_not_after: "+365d"
+    - openssl_dhparam:
+        path: /etc/le/dh.pem
+        size: 1024
+    - x509_certificate:
+        path: /etc/le/acme.pem
+        privatekey_path: /etc/le/privkey.pem
+        csr_path: /etc/le/site.csr
+        provider: acme
+"#,
+        ),
+    ]);
+    let pb = checked_site(
+        &out,
+        &[
+            "- private_key: /etc/acme/account.key\n      size: 4096\n",
+            "- private_key: \"/etc/acme/{{ item }}.key\"\n      size: 4096\n      loop: [a, b]\n",
+            "- private_key: \"{{ key }}\"\n      size: 4096\n",
+            "- certificate: \"{{ cert }}\"\n      private_key: \"{{ key }}\"\n      subject: \"/CN={{ host }}/O=Example\"\n      days: 3650\n",
+            "- dhparam: /etc/nginx/dh.pem\n      size: \"{{ bits }}\"\n",
+            "- private_key: /etc/le/privkey.pem\n      type: ecdsa\n      curve: secp384r1\n",
+            "- certificate: /etc/le/fullchain.pem\n      private_key: /etc/le/privkey.pem\n      subject: \"/CN={{ host }}\"\n      subject_alt_name: [\"DNS:{{ host }}\"]\n      days: 365\n",
+            "- dhparam: /etc/le/dh.pem\n      size: 1024\n",
+            "creates: /etc/acme/site.csr",
+            "- command: \"openssl req -new -key /etc/le/privkey.pem -subj '/CN={{ host }}' -out /etc/le/site.csr -addext 'subjectAltName=DNS:{{ host }}'\"\n      creates: /etc/le/site.csr\n",
+        ],
+    );
+    assert_eq!(pb.matches("- command:").count(), 2, "{pb}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("play makes self-signed certificates only"),
+        "{md}"
+    );
+}

@@ -372,6 +372,9 @@ fn kinds_cases() {
         "hostname",
         "timezone",
         "ufw",
+        "private_key",
+        "dhparam",
+        "certificate",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
     let mut failures = Vec::new();
@@ -446,6 +449,9 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "sync",
     "git",
     "release",
+    "private_key",
+    "dhparam",
+    "certificate",
 ];
 
 /// Rust source without comments (`//`, `///`, `//!`): test modules count as any other code.

@@ -130,6 +130,27 @@ fn prescan(root: &Path) -> modules::Ctx {
         match &n.kind {
             node::NodeKind::Map(entries) => {
                 for (k, v) in entries {
+                    if task::short(k) == "openssl_csr" {
+                        if let node::NodeKind::Map(m) = &v.kind {
+                            let arg = |name: &str| {
+                                (m.iter().find(|(k, _)| k == name)).map(|(_, v)| v.to_value())
+                            };
+                            let path = arg("path").and_then(|p| p.as_str().map(str::to_string));
+                            if let (Some(p), Some(csr)) =
+                                (path, modules::openssl::csr_of(|k| arg(k)))
+                            {
+                                let mut notes = Notes::default();
+                                let rw = |s: &str, n: &mut Notes| template::rewrite(s, n);
+                                let csr = modules::openssl::Csr {
+                                    subject: rw(&csr.subject, &mut notes),
+                                    subject_alt_name: (csr.subject_alt_name.iter())
+                                        .map(|s| rw(s, &mut notes))
+                                        .collect(),
+                                };
+                                ctx.csrs.insert(rw(&p, &mut notes), csr);
+                            }
+                        }
+                    }
                     if task::short(k) == "file" {
                         let (args, _) = match &v.kind {
                             node::NodeKind::Map(m) => (

@@ -11,6 +11,9 @@ pub fn not_native(module: &str) -> String {
     format!("play import: {module} not native yet (issue 14)")
 }
 
+#[path = "openssl.rs"]
+pub mod openssl;
+
 /// One resource the importer writes: its keys in order (the first names the kind).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Res {
@@ -112,6 +115,8 @@ pub struct Ctx {
     /// Text values the inventory's `group_vars/` and `host_vars/` give each var (a var of a
     /// role may hold another value on some hosts: mangaki's vagrant host installs a path).
     pub inventory_values: BTreeMap<String, Vec<String>>,
+    /// What the project's `openssl_csr` tasks say, by their `path`.
+    pub csrs: BTreeMap<String, openssl::Csr>,
 }
 
 /// Well-known folders that `dest:` names without a trailing `/`.
@@ -343,6 +348,9 @@ fn rsync_on_host(t: &Task, ctx: &Ctx) -> Mapped {
 pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
     use Mapped::*;
     let m = t.module.as_str();
+    if let Some(mapped) = openssl::module(t, ctx) {
+        return mapped;
+    }
     // delegated to the host itself (others are left out before): a synchronize then copies
     // between two folders of the host
     if m == "synchronize" && t.delegate.is_some() && t.runs_elsewhere().is_none() {
@@ -715,6 +723,9 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 if m == "shell" {
                     cmd = format!("{exe} -c {}", sh_quote(&cmd));
                 }
+            }
+            if let Some(rs) = openssl::idiom(&cmd, t) {
+                return Resources(rs);
             }
             if let Some(r) = shell_idiom(&cmd, t) {
                 return Resources(vec![r]);
@@ -1536,6 +1547,20 @@ fn map_file_templated_state(t: &Task, ctx: &Ctx, path: &str, st: &str) -> Option
     Some(r)
 }
 
+/// The text of a command word outside its `{{ … }}` (`{{ x * 2 }}` is no glob, no operator).
+fn outside_templates(w: &str) -> String {
+    let mut plain = String::new();
+    let mut rest = w;
+    while let Some(open) = rest.find("{{") {
+        plain.push_str(&rest[..open]);
+        rest = rest[open..]
+            .find("}}")
+            .map_or("", |c| &rest[open + c + 2..]);
+    }
+    plain.push_str(rest);
+    plain
+}
+
 /// A shell command that states what it makes: `touch P`, `mkdir -p P`, `ln -s[f] T P`
 /// (one path, no operators) is that path's resource.
 pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
@@ -1560,18 +1585,9 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
     let words = super::task::words(cmd);
     let mut w: Vec<&str> = words.iter().map(|(w, _)| w.as_str()).collect();
     // a glob is many paths (outside templates: `{{ x * 2 }}` is no glob)
-    if w.iter().any(|w| {
-        let mut plain = String::new();
-        let mut rest = *w;
-        while let Some(open) = rest.find("{{") {
-            plain.push_str(&rest[..open]);
-            rest = rest[open..]
-                .find("}}")
-                .map_or("", |c| &rest[open + c + 2..]);
-        }
-        plain.push_str(rest);
-        plain.contains(['*', '?', '['])
-    }) {
+    if w.iter()
+        .any(|w| outside_templates(w).contains(['*', '?', '[']))
+    {
         return None;
     }
     // play's package steps run apt-get noninteractive themselves

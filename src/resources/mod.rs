@@ -47,6 +47,11 @@ pub mod hostname;
 pub mod timezone;
 pub mod ufw;
 
+pub mod certificate;
+pub mod dhparam;
+pub mod private_key;
+pub mod tls;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

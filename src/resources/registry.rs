@@ -219,9 +219,10 @@ pub const COMMON_KEYS: &[&str] = &[
     "tags",
 ];
 
-/// Kind names that are also keys of most kinds (`group:`): such a name names its kind only in
+/// Kind names that are also keys of other kinds (`group:`, a certificate's `private_key:`): such
+/// a name names its kind only in
 /// an entry that names no other (`playbook`).
-pub const KEY_FIRST: &[&str] = &["group"];
+pub const KEY_FIRST: &[&str] = &["group", "private_key"];
 
 /// The list of kinds, one line each: `Variant => module, SpecType;` (its `Kind` and `Desired`
 /// variant, the module holding its `DEF` and its spec, the spec's type), in the order playbook
@@ -259,6 +260,10 @@ macro_rules! kinds {
             Hostname => hostname, hostname::HostnameSpec;
             Timezone => timezone, timezone::TimezoneSpec;
             Ufw => ufw, ufw::UfwSpec;
+            // TLS material made on the host
+            PrivateKey => private_key, private_key::PrivateKeySpec;
+            Dhparam => dhparam, dhparam::DhparamSpec;
+            Certificate => certificate, certificate::CertificateSpec;
         }
     };
 }
