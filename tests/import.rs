@@ -1651,16 +1651,18 @@ fn a_role_entrys_when_is_carried() {
 /// A supervisor conf template with two `[program:]` sections (the second under
 /// `{% if with_beat %}`, keys after its `{% endif %}`, each `environment` a loop over a
 /// mapping: mangaki's celery.conf.j2) imports as `program:` resources, the `supervisorctl
-/// state=present` tasks as those programs; a `lineinfile` through a link (consul-installer's
-/// `current/config/secrets.yml`) edits the link's target, no longer colliding with the link.
-/// On a lab host both programs run with their environment, the edit is in the link's target,
-/// and a second `diff --exit-code` finds nothing to do.
+/// state=present` tasks as those programs; a `state: absent` of a folder a later looped link
+/// replaces, and a `lineinfile` through a link (consul-installer's `current/log` and
+/// `current/config/secrets.yml`), no longer collide with the links. On a lab host both
+/// programs run with their environment, the folder (with a file in it) is a link, the edit
+/// is in the link's target, and a second `diff --exit-code` finds nothing to do.
 #[test]
 fn two_program_confs_and_paths_declared_twice_import_and_converge() {
     let lab = Lab::start("import-programs-links", 1);
     lab.sh(
         "h1",
-        "mkdir -p /srv/cons/current/config /srv/cons/shared/log /srv/cons/shared/tmp /srv/cons/shared/config \
+        "mkdir -p /srv/cons/current/log /srv/cons/current/config /srv/cons/shared/log /srv/cons/shared/tmp /srv/cons/shared/config \
+         && echo old > /srv/cons/current/log/production.log \
          && printf 'server_name: x\\nforce_ssl: true\\n' > /srv/cons/shared/config/secrets.yml",
     );
     let (_tmp, out) = import_files(&[
@@ -1702,6 +1704,8 @@ stopwaitsecs = 7
     - name: Run beat.
       supervisorctl: name={{ worker_name }}-beat state=present
       when: with_beat
+    - name: Remove log folder
+      file: path={{ release_dir }}/log state=absent
     - name: Link shared folders
       file: src={{ shared_dir }}/{{ item }} dest={{ release_dir }}/{{ item }} state=link
       with_items: "{{ shared_dirs }}"
@@ -1722,6 +1726,7 @@ stopwaitsecs = 7
             "- program: \"{{ worker_name }}-beat\"",
             "environment: \"{{ worker_env }}\"",
             "when: not (with_beat)",
+            "replace_folder: true",
             "- line: \"{{ shared_dir }}/config/secrets.yml\"",
         ],
     );
@@ -1731,6 +1736,10 @@ stopwaitsecs = 7
     let md = read(&out.join("IMPORT.md"));
     assert!(
         md.contains("program `{{ worker_name }}` (play loads and starts it)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`replace_folder: true` of the link `{{ release_dir }}/log`"),
         "{md}"
     );
     // without beat, the worker takes the trailing key: still one program per name
@@ -1773,9 +1782,9 @@ stopwaitsecs = 7
     assert_eq!(
         lab.sh(
             "h1",
-            "readlink /srv/cons/current/log /srv/cons/current/tmp; cat /srv/cons/shared/config/secrets.yml; test -L /srv/cons/current/config/secrets.yml && echo link"
+            "readlink /srv/cons/current/log /srv/cons/current/tmp; cat /srv/cons/shared/config/secrets.yml; test -L /srv/cons/current/config/secrets.yml && echo link; ls /srv/cons/shared/log | wc -l"
         ),
-        "/srv/cons/shared/log\n/srv/cons/shared/tmp\nserver_name: h1\nforce_ssl: false\nlink\n"
+        "/srv/cons/shared/log\n/srv/cons/shared/tmp\nserver_name: h1\nforce_ssl: false\nlink\n0\n"
     );
     p.play(&["diff", "--exit-code", "playbooks/site.yml"])
         .code(0);

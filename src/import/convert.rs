@@ -1934,10 +1934,13 @@ impl Conversion {
         (!out.iter().any(|(p, t)| left(p) || left(t))).then_some(out)
     }
 
-    /// An edit (`line:`, `replace:`, `block:`) of a path that a link of container `c` declared
-    /// before edits the link's target (Ansible's lineinfile and replace write through the
-    /// link: consul's `current/config/secrets.yml`, linked to the shared one), so it names the
-    /// target: play has one owner per path, the link's.
+    /// Paths a link of container `c` declares, seen from another resource of the same path
+    /// (play has one owner per path, the link's): an edit (`line:`, `replace:`, `block:`) of a
+    /// path a link declared before edits the link's target (Ansible's lineinfile and replace
+    /// write through the link: consul's `current/config/secrets.yml`, linked to the shared
+    /// one), so it names the target; a `state: absent` of a path a later link declares
+    /// (consul removes `current/log`, then links the shared `log` there) is the link's
+    /// `replace_folder: true`.
     pub fn fold_link_paths(&mut self, c: usize) {
         let n = self.containers[c].items.len();
         let links: Vec<(usize, Vec<(String, String)>)> = (0..n)
@@ -1945,13 +1948,38 @@ impl Conversion {
             .collect();
         for i in 0..n {
             let it = &self.containers[c].items[i];
-            if it.removed
-                || it.loop_.is_some()
-                || !matches!(it.res.kind(), "line" | "replace" | "block")
-            {
+            if it.removed || it.loop_.is_some() {
                 continue;
             }
             let path = it.res.key();
+            let absent = it.res.get("state").and_then(|v| v.as_str()) == Some("absent");
+            if absent && matches!(it.res.kind(), "file" | "directory") {
+                let when = &it.when;
+                let later = links.iter().find(|(l, pairs)| {
+                    *l > i
+                        && pairs.iter().any(|(p, _)| *p == path)
+                        && (self.containers[c].items[*l].when.iter()).all(|w| when.contains(w))
+                });
+                if let Some(&(l, _)) = later {
+                    let link = &mut self.containers[c].items[l].res;
+                    link.set("replace_folder", Value::Bool(true));
+                    link.notes.push(format!(
+                        "`replace_folder: true`: the folder at `{path}`, which Ansible removed \
+                         before, is replaced with what it holds"
+                    ));
+                    self.containers[c].items[i].removed = true;
+                    self.redirect(
+                        c,
+                        i,
+                        Some(l),
+                        &format!("`replace_folder: true` of the link `{path}` (a later task)"),
+                    );
+                }
+                continue;
+            }
+            if !matches!(it.res.kind(), "line" | "replace" | "block") {
+                continue;
+            }
             let Some(target) = (links.iter().filter(|(l, _)| *l < i))
                 .find_map(|(_, pairs)| pairs.iter().find(|(p, _)| *p == path))
                 .map(|(_, t)| t.clone())
