@@ -1995,3 +1995,189 @@ fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
         "{md}"
     );
 }
+
+/// A supervisor conf template with two `[program:]` sections (the second under
+/// `{% if with_beat %}`, keys after its `{% endif %}`, each `environment` a loop over a
+/// mapping: mangaki's celery.conf.j2) imports as `program:` resources, the `supervisorctl
+/// state=present` tasks as those programs; a `state: absent` of a folder a later looped link
+/// replaces, and a `lineinfile` through a link (consul-installer's `current/log` and
+/// `current/config/secrets.yml`), no longer collide with the links. On a lab host both
+/// programs run with their environment, the folder (with a file in it) is a link, the edit
+/// is in the link's target, and a second `diff --exit-code` finds nothing to do.
+#[test]
+fn two_program_confs_and_paths_declared_twice_import_and_converge() {
+    let lab = Lab::start("import-programs-links", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/cons/current/log /srv/cons/current/config /srv/cons/shared/log /srv/cons/shared/tmp /srv/cons/shared/config \
+         && echo old > /srv/cons/current/log/production.log \
+         && printf 'server_name: x\\nforce_ssl: true\\n' > /srv/cons/shared/config/secrets.yml",
+    );
+    let (_tmp, out) = import_files(&[
+        ("group_vars/all.yml", "shared_dirs: [tmp, log]\n"),
+        (
+            "templates/workers.conf.j2",
+            r#"{{ ansible_managed|comment(decoration='; ') }}
+
+[program:{{ worker_name}}]
+command = /bin/sleep 1000
+environment = {% for key, value in worker_env.items() %}{{ key }}="{{ value }}",{% endfor %}
+
+{% if with_beat %}
+[program:{{ worker_name }}-beat]
+command = /bin/sleep 1001
+environment = {% for key, value in worker_env.items() %} {{ key }}="{{ value }}", {% endfor %}
+{% endif %}
+
+; applies to the last section read
+stopwaitsecs = 7
+"#,
+        ),
+        (
+            "site.yml",
+            r#"- hosts: lab
+  vars:
+    worker_name: imp-worker
+    with_beat: true
+    worker_env:
+      APP_MODE: prod
+      APP_ID: "{{ worker_name }}"
+    release_dir: /srv/cons/current
+    shared_dir: /srv/cons/shared
+  tasks:
+    - name: Supervisor conf.
+      template: src=workers.conf.j2 dest=/etc/supervisor/conf.d/workers.conf
+    - name: Run the worker.
+      supervisorctl: name={{ worker_name }} state=present
+    - name: Run beat.
+      supervisorctl: name={{ worker_name }}-beat state=present
+      when: with_beat
+    - name: Remove log folder
+      file: path={{ release_dir }}/log state=absent
+    - name: Link shared folders
+      file: src={{ shared_dir }}/{{ item }} dest={{ release_dir }}/{{ item }} state=link
+      with_items: "{{ shared_dirs }}"
+    - name: Link the secrets
+      file: src={{ shared_dir }}/config/{{ item }} dest={{ release_dir }}/config/{{ item }} state=link
+      with_items: [secrets.yml]
+    - name: Host in secrets.yml
+      lineinfile: 'dest={{ release_dir }}/config/secrets.yml regexp=server_name line="server_name: h1"'
+    - name: No forced https
+      replace: 'dest={{ shared_dir }}/config/secrets.yml regexp="force_ssl. true" replace="force_ssl: false"'
+"#,
+        ),
+    ]);
+    let site = checked_site(
+        &out,
+        &[
+            "- program: \"{{ worker_name }}\"",
+            "- program: \"{{ worker_name }}-beat\"",
+            "environment: \"{{ worker_env }}\"",
+            "when: not (with_beat)",
+            "replace_folder: true",
+            "- line: \"{{ shared_dir }}/config/secrets.yml\"",
+        ],
+    );
+    // the worker twice (with and without the trailing key), beat once; no command
+    assert_eq!(site.matches("- program:").count(), 3, "{site}");
+    assert_eq!(site.matches("- command:").count(), 0, "{site}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("program `{{ worker_name }}` (play loads and starts it)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`replace_folder: true` of the link `{{ release_dir }}/log`"),
+        "{md}"
+    );
+    // without beat, the worker takes the trailing key: still one program per name
+    let off = play(
+        &out,
+        &[
+            "check",
+            "-i",
+            "inventory",
+            "-e",
+            "with_beat=false",
+            "--color",
+            "never",
+        ],
+    );
+    assert!(off.stdout.contains("0 problem(s)"), "{}", off.stdout);
+
+    // the lab project's inventory, with the var the imported group_vars/all.yml gives
+    let p = Project::new(&lab).var("shared_dirs", "[tmp, log]");
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    let status = lab.sh(
+        "h1",
+        "supervisorctl status imp-worker imp-worker-beat | awk '{print $1, $2}'",
+    );
+    assert_eq!(status, "imp-worker RUNNING\nimp-worker-beat RUNNING\n");
+    let confs = lab.sh(
+        "h1",
+        "grep -h -e '^environment' -e '^stopwaitsecs' /etc/supervisor/conf.d/imp-worker.conf; echo --; grep -h '^stopwaitsecs' /etc/supervisor/conf.d/imp-worker-beat.conf",
+    );
+    assert!(
+        confs.contains("APP_MODE=\"prod\"") && confs.contains("APP_ID=\"imp-worker\""),
+        "{confs}"
+    );
+    // with beat, the trailing key is beat's only
+    assert!(
+        confs.ends_with("--\nstopwaitsecs=7\n") && confs.matches("stopwaitsecs").count() == 1,
+        "{confs}"
+    );
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "readlink /srv/cons/current/log /srv/cons/current/tmp; cat /srv/cons/shared/config/secrets.yml; test -L /srv/cons/current/config/secrets.yml && echo link; ls /srv/cons/shared/log | wc -l"
+        ),
+        "/srv/cons/shared/log\n/srv/cons/shared/tmp\nserver_name: h1\nforce_ssl: false\nlink\n0\n"
+    );
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+}
+
+/// pip into a virtualenv: a requirements path joined to a var with `..` (mangaki's
+/// `{{ pkg }}../requirements/dev.txt`, the var `/vagrant/mangaki/` on its dev host) is a
+/// `venv:` whose requirements play folds with `normpath`; names `venv:` cannot take (a
+/// `git+https` URL) stay a command that says which.
+#[test]
+fn pip_requirements_with_dotdot_are_normalized_and_urls_say_why_not() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[dev]\nvm ansible_host=127.0.0.1\n"),
+        ("host_vars/vm", "app_package: /vagrant/app/\n"),
+        ("site.yml", "- hosts: dev\n  roles: [app]\n"),
+        (
+            "roles/app/defaults/main.yml",
+            "app_package: /srv/app/src/\n",
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            r#"- name: Tools.
+  pip:
+    name: [pip, 'git+https://github.com/mangaki/zero']
+    state: latest
+    virtualenv: /srv/venv
+- name: Dev requirements.
+  pip:
+    requirements: '{{ app_package }}../requirements/dev.txt'
+    virtualenv: /srv/venv
+"#,
+        ),
+    ]);
+    let state = read(&out.join("roles/app/state.yml"));
+    assert!(
+        state.contains(
+            "requirements: \"{{ (app_package ~ '../requirements/dev.txt') | normpath }}\""
+        ),
+        "{state}"
+    );
+    assert!(
+        state.contains("`git+https://github.com/mangaki/zero` not NAME or NAME==VERSION"),
+        "{state}"
+    );
+    assert_eq!(state.matches("- command:").count(), 1, "{state}");
+    // clean: `venv:` refuses a requirements path with `..`, so it rendered folded
+    checks_clean(&out);
+}

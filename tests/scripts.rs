@@ -141,6 +141,7 @@ fn link(path: &str, target: &str, presence: Presence, force: bool) -> Resource {
         target: target.into(),
         attrs: Attrs::default(),
         force,
+        replace_folder: false,
     }))
 }
 
@@ -642,6 +643,7 @@ fn owner_and_group_by_name() {
             target: "f".into(),
             attrs: daemon(0o777),
             force: false,
+            replace_folder: false,
         })),
     ];
     converge(d, &rs);
@@ -659,6 +661,7 @@ fn owner_and_group_by_name() {
             target: "f".into(),
             attrs: root(0o777),
             force: false,
+            replace_folder: false,
         })),
     ];
     let changes = converge(d, &rs);

@@ -547,7 +547,7 @@ impl Builder {
     /// private folder (or, for a login without root, beside the path under a name only this
     /// script uses), then renamed over the name in its pinned folder; `force`: an empty folder
     /// standing there is removed first.
-    fn symlink(&mut self, i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) {
+    fn symlink(&mut self, i: usize, path: &str, target: &str, attrs: &Attrs, over: Over) {
         let (dir, name) = split(path);
         let n = shell_quote(&name);
         self.enter(i, &dir);
@@ -563,9 +563,16 @@ impl Builder {
         }) {
             self.run(i, &format!("chown -h -- {} \"$t\"", shell_quote(&spec)));
         }
-        if force {
+        // in the pinned parent; `rm -r` never follows a link, and one planted there instead
+        // of the folder is what `mv -T` replaces
+        let remove = match over {
+            Over::Nothing => None,
+            Over::EmptyFolder => Some("rmdir --"),
+            Over::Folder => Some("rm -rf --"),
+        };
+        if let Some(rm) = remove {
             self.line(&format!(
-                "if [ -d {n} ] && ! [ -L {n} ]; then rmdir -- {n} || play_fail {i}; fi"
+                "if [ -d {n} ] && ! [ -L {n} ]; then {rm} {n} || play_fail {i}; fi"
             ));
         }
         self.run(i, &format!("mv -f -T -- \"$t\" {n}"));
@@ -838,10 +845,19 @@ pub fn folder_attrs(i: usize, path: &str, attrs: &Attrs) -> String {
     b.script
 }
 
+/// What a link may replace: nothing (a link only), an empty folder (`force`), a folder with
+/// what it holds (`replace_folder`). A regular file is replaced by the `mv -T` itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Over {
+    Nothing,
+    EmptyFolder,
+    Folder,
+}
+
 /// Step lines making `path` a symbolic link to `target` ([`Builder::symlink`]).
-pub fn symlink(i: usize, path: &str, target: &str, attrs: &Attrs, force: bool) -> String {
+pub fn symlink(i: usize, path: &str, target: &str, attrs: &Attrs, over: Over) -> String {
     let mut b = lines();
-    b.symlink(i, path, target, attrs, force);
+    b.symlink(i, path, target, attrs, over);
     b.script
 }
 

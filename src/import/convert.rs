@@ -1484,7 +1484,18 @@ impl Conversion {
                 .map(str::to_string);
             let why = match (bad_package, bad_reqs) {
                 (Some(v), _) => format!("its package {v}, which is not NAME or NAME==VERSION"),
-                (None, Some(r)) => format!("its requirements path `{r}` has `..`"),
+                (None, Some(r)) => match normalized_path(&r) {
+                    Some(n) => {
+                        let r2 = &mut self.containers[c].items[i].res;
+                        r2.set("requirements", n);
+                        r2.notes.push(format!(
+                            "requirements `{r}`: its `..` folded by play's `normpath` \
+                             (lexically; the host resolved it through links)"
+                        ));
+                        continue;
+                    }
+                    None => format!("its requirements path `{r}` has `..`"),
+                },
                 (None, None) => continue,
             };
             let venv = it.res.key();
@@ -1622,6 +1633,19 @@ impl Conversion {
                 } else {
                     Outcome::Items(rest)
                 };
+            }
+        }
+    }
+
+    /// Puts `item` at index `at` of container `c`, the records' references to later items
+    /// moved along.
+    fn insert_item(&mut self, c: usize, at: usize, item: Item) {
+        self.containers[c].items.insert(at, item);
+        for r in &mut self.records {
+            if let Outcome::Items(list) = &mut r.outcome {
+                for p in list.iter_mut().filter(|p| p.0 == c && p.1 >= at) {
+                    p.1 += 1;
+                }
             }
         }
     }
@@ -1995,9 +2019,12 @@ impl Conversion {
     /// supervisord itself), and `supervisorctl restart NAME` commands become the program's
     /// `restart_on`.
     pub fn fold_programs(&mut self, c: usize) {
-        let n = self.containers[c].items.len();
+        let mut n = self.containers[c].items.len();
         let mut folded: Vec<String> = Vec::new();
-        for f in 0..n {
+        let mut next = 0;
+        while next < n {
+            let f = next;
+            next += 1;
             let it = &self.containers[c].items[f];
             if it.removed || it.res.kind() != "file" || it.loop_.is_some() {
                 continue;
@@ -2021,31 +2048,62 @@ impl Conversion {
             };
             let mut notes = Notes::default();
             let text = template::rewrite(&text, &mut notes);
-            let Some((name, fields)) = super::supervisor::parse(&text) else {
+            let Some(programs) = super::supervisor::parse(&text) else {
                 continue;
             };
             let path = it.res.key();
-            let mut r = Res {
-                fields: vec![("program".into(), Value::String(name.clone()))],
-                native: true,
-                comments: vec![format!(
-                    "play import: the supervisor conf {path} (template {tpl}) as a program"
-                )],
-                notes: Vec::new(),
-            };
-            r.fields.extend(fields);
-            for k in ["mode", "owner", "group"] {
-                if let Some(v) = it.res.get(k) {
-                    r.set(k, v.clone());
+            let several = programs.len() > 1;
+            let mut made = Vec::new();
+            for p in programs {
+                let mut r = Res {
+                    fields: vec![("program".into(), Value::String(p.name.clone()))],
+                    native: true,
+                    comments: vec![format!(
+                        "play import: the supervisor conf {path} (template {tpl}) as a program"
+                    )],
+                    notes: Vec::new(),
+                };
+                r.fields.extend(p.fields);
+                for k in ["mode", "owner", "group"] {
+                    if let Some(v) = it.res.get(k) {
+                        r.set(k, v.clone());
+                    }
                 }
+                if !path.contains("/supervisor") {
+                    r.notes.push(format!(
+                        "the conf goes where supervisord's [include] says, not necessarily {path}"
+                    ));
+                }
+                if several {
+                    r.notes.push(format!(
+                        "{path} held several programs: play writes one conf per program \
+                         (conf.d/NAME.conf); on a host Ansible set up, remove {path} if it is \
+                         not one of those"
+                    ));
+                }
+                made.push((r, p.when));
             }
-            if !path.contains("/supervisor") {
-                r.notes.push(format!(
-                    "the conf goes where supervisord's [include] says, not necessarily {path}"
-                ));
+            let original = self.containers[c].items[f].clone();
+            let mut at = f;
+            for (k, (r, when)) in made.into_iter().enumerate() {
+                if k > 0 {
+                    at += 1;
+                    self.insert_item(c, at, original.clone());
+                    for rec in &mut self.records {
+                        if let Outcome::Items(list) = &mut rec.outcome {
+                            if list.contains(&(c, f)) {
+                                list.push((c, at));
+                            }
+                        }
+                    }
+                }
+                let item = &mut self.containers[c].items[at];
+                item.res = r;
+                item.when.extend(when);
             }
-            self.containers[c].items[f].res = r;
+            n = self.containers[c].items.len();
             folded.push(path);
+            next = at + 1;
         }
         if folded.is_empty() {
             return;
@@ -2137,13 +2195,20 @@ impl Conversion {
             }) else {
                 continue;
             };
+            let own = &self.containers[c].items[p].when;
+            let unheld: Vec<String> = (self.containers[c].items[i].when.iter())
+                .filter(|w| !own.contains(w))
+                .cloned()
+                .collect();
+            let mut why = format!("program `{name}` (play loads and starts it)");
+            if !unheld.is_empty() {
+                why.push_str(&format!(
+                    "; its `when: {}` not carried: the program runs wherever its conf is declared",
+                    unheld.join(" and ")
+                ));
+            }
             self.containers[c].items[i].removed = true;
-            self.redirect(
-                c,
-                i,
-                Some(p),
-                &format!("program `{name}` (play loads and starts it)"),
-            );
+            self.redirect(c, i, Some(p), &why);
         }
         // watch lists naming a conf that is now a program's
         for o in self.containers[c].items.iter_mut().filter(|o| !o.removed) {
@@ -2160,6 +2225,123 @@ impl Conversion {
                     }
                 }
             }
+        }
+    }
+
+    /// The (path, target) pairs link item `i` of container `c` declares: one, or one per item
+    /// of its loop when the loop is a literal list or a var whose list the container's vars or
+    /// the inventory (one value everywhere) give. None when not a link or not knowable.
+    fn link_paths(&self, c: usize, i: usize) -> Option<Vec<(String, String)>> {
+        let it = &self.containers[c].items[i];
+        if it.removed || it.res.kind() != "link" {
+            return None;
+        }
+        let path = it.res.key();
+        let target = it.res.get("target")?.as_str()?.to_string();
+        let Some(lp) = &it.loop_ else {
+            return Some(vec![(path, target)]);
+        };
+        let texts = |v: &Value| -> Option<Vec<String>> {
+            match v {
+                Value::Sequence(l) => l.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+                _ => None,
+            }
+        };
+        let items = match lp {
+            Value::Sequence(_) => texts(lp)?,
+            Value::String(s) => {
+                let name = s.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+                let own = (self.containers[c].vars.iter().rev())
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| texts(v));
+                match own {
+                    Some(l) => l,
+                    None => {
+                        let all = self.ctx.inventory_lists.get(name)?;
+                        if all.iter().any(|l| l != &all[0]) {
+                            return None;
+                        }
+                        all.first()?.clone()
+                    }
+                }
+            }
+            _ => return None,
+        };
+        let var = it.loop_var.as_deref().unwrap_or("item");
+        let sub = |text: &str, x: &str| {
+            [format!("{{{{ {var} }}}}"), format!("{{{{{var}}}}}")]
+                .iter()
+                .fold(text.to_string(), |t, form| t.replace(form.as_str(), x))
+        };
+        let out: Vec<(String, String)> = (items.iter())
+            .map(|x| (sub(&path, x), sub(&target, x)))
+            .collect();
+        let left =
+            |t: &str| t.contains(&format!("{{{{ {var}")) || t.contains(&format!("{{{{{var}"));
+        (!out.iter().any(|(p, t)| left(p) || left(t))).then_some(out)
+    }
+
+    /// Paths a link of container `c` declares, seen from another resource of the same path
+    /// (play has one owner per path, the link's): an edit (`line:`, `replace:`, `block:`) of a
+    /// path a link declared before edits the link's target (Ansible's lineinfile and replace
+    /// write through the link: consul's `current/config/secrets.yml`, linked to the shared
+    /// one), so it names the target; a `state: absent` of a path a later link declares
+    /// (consul removes `current/log`, then links the shared `log` there) is the link's
+    /// `replace_folder: true`.
+    pub fn fold_link_paths(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        let links: Vec<(usize, Vec<(String, String)>)> = (0..n)
+            .filter_map(|i| self.link_paths(c, i).map(|l| (i, l)))
+            .collect();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.loop_.is_some() {
+                continue;
+            }
+            let path = it.res.key();
+            let absent = it.res.get("state").and_then(|v| v.as_str()) == Some("absent");
+            if absent && matches!(it.res.kind(), "file" | "directory") {
+                let when = &it.when;
+                let later = links.iter().find(|(l, pairs)| {
+                    *l > i
+                        && pairs.iter().any(|(p, _)| *p == path)
+                        && (self.containers[c].items[*l].when.iter()).all(|w| when.contains(w))
+                });
+                if let Some(&(l, _)) = later {
+                    let link = &mut self.containers[c].items[l].res;
+                    link.set("replace_folder", Value::Bool(true));
+                    link.notes.push(format!(
+                        "`replace_folder: true`: the folder at `{path}`, which Ansible removed \
+                         before, is replaced with what it holds"
+                    ));
+                    self.containers[c].items[i].removed = true;
+                    self.redirect(
+                        c,
+                        i,
+                        Some(l),
+                        &format!("`replace_folder: true` of the link `{path}` (a later task)"),
+                    );
+                }
+                continue;
+            }
+            if !matches!(it.res.kind(), "line" | "replace" | "block") {
+                continue;
+            }
+            let Some(target) = (links.iter().filter(|(l, _)| *l < i))
+                .find_map(|(_, pairs)| pairs.iter().find(|(p, _)| *p == path))
+                .map(|(_, t)| t.clone())
+            else {
+                continue;
+            };
+            if !(target.starts_with('/') || target.starts_with("{{")) {
+                continue;
+            }
+            let r = &mut self.containers[c].items[i].res;
+            r.fields[0].1 = Value::String(target.clone());
+            r.notes.push(format!(
+                "`{path}` is a link to `{target}` declared before: Ansible edits the link's \
+                 target, and so does play"
+            ));
         }
     }
 
@@ -2302,6 +2484,47 @@ fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
 fn same_unit(a: &str, b: &str) -> bool {
     let bare = |s: &str| s.strip_suffix(".service").unwrap_or(s).to_string();
     bare(a) == bare(b)
+}
+
+/// A path with `.`/`..` components as play can take it: folded now when it is literal, else
+/// the template `{{ (PARTS) | normpath }}` (its literal parts quoted, joined with `~`). None
+/// when a part is not that simple (`{% %}`, a quote or a backslash in a literal).
+fn normalized_path(path: &str) -> Option<String> {
+    if path.contains("{%") || path.contains("{#") {
+        return None;
+    }
+    if !path.contains("{{") {
+        return Some(crate::resolve::ansible::normpath(path.to_string()));
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        let Some(open) = rest.find("{{") else {
+            parts.push(literal(rest)?);
+            break;
+        };
+        if open > 0 {
+            parts.push(literal(&rest[..open])?);
+        }
+        let close = rest[open..].find("}}")? + open;
+        let expr = rest[open + 2..close].trim();
+        if expr.is_empty() || expr.contains("{{") {
+            return None;
+        }
+        let bare = (expr.chars()).all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        parts.push(if bare {
+            expr.to_string()
+        } else {
+            format!("({expr})")
+        });
+        rest = &rest[close + 2..];
+    }
+    Some(format!("{{{{ ({}) | normpath }}}}", parts.join(" ~ ")))
+}
+
+/// Text as a single-quoted Jinja string; None when it holds a quote or a backslash.
+fn literal(text: &str) -> Option<String> {
+    (!text.contains(['\'', '\\'])).then(|| format!("'{text}'"))
 }
 
 fn add_unless(r: &mut Res, u: &str) {
@@ -2515,6 +2738,26 @@ fn loop_of_stat(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_with_dotdot_is_folded_now_or_by_normpath() {
+        let cases = [
+            ("/srv/app/../req.txt", Some("/srv/req.txt")),
+            (
+                "{{ pkg }}../requirements/dev.txt",
+                Some("{{ (pkg ~ '../requirements/dev.txt') | normpath }}"),
+            ),
+            (
+                "/a/{{ x | default('b') }}/../c",
+                Some("{{ ('/a/' ~ (x | default('b')) ~ '/../c') | normpath }}"),
+            ),
+            ("{% if a %}/x/../y{% endif %}", None),
+            ("{{ a }}/it's/../b", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(normalized_path(path).as_deref(), want, "{path}");
+        }
+    }
 
     #[test]
     fn include_vars_first_found_takes_the_file_that_can_exist() {

@@ -215,6 +215,11 @@ fn prescan(root: &Path) -> modules::Ctx {
                 for (k, v) in entries {
                     if let Some(text) = v.as_string() {
                         ctx.inventory_values.entry(k).or_default().push(text);
+                    } else if let Some(list) = (!v.items().is_empty())
+                        .then(|| v.items().iter().map(node::Node::as_string).collect())
+                        .flatten()
+                    {
+                        ctx.inventory_lists.entry(k).or_default().push(list);
                     }
                 }
             }
@@ -882,6 +887,7 @@ impl Session<'_> {
         self.conv.fold_var_values(pc);
         self.conv.fold_units(pc);
         self.conv.fold_programs(pc);
+        self.conv.fold_link_paths(pc);
         self.conv.dedupe_across(&role_containers, pc);
         Ok(Some(PlayOut {
             name: play.get("name").and_then(Node::as_string),
@@ -942,6 +948,7 @@ fn convert_role(
     conv.fold_var_values(c);
     conv.fold_units(c);
     conv.fold_programs(c);
+    conv.fold_link_paths(c);
     Ok((c, name))
 }
 

@@ -117,6 +117,8 @@ pub struct Ctx {
     pub inventory_values: BTreeMap<String, Vec<String>>,
     /// What the project's `openssl_csr` tasks say, by their `path`.
     pub csrs: BTreeMap<String, openssl::Csr>,
+    /// Lists of texts the inventory's `group_vars/` and `host_vars/` give each var.
+    pub inventory_lists: BTreeMap<String, Vec<Vec<String>>>,
 }
 
 /// Well-known folders that `dest:` names without a trailing `/`.
@@ -2282,6 +2284,27 @@ fn map_easy_install(t: &Task) -> Option<Mapped> {
     Some(Mapped::Resources(rs))
 }
 
+/// Why `venv:` cannot take a pip task's names or state, after a `: ` (empty when none of
+/// these is why).
+fn venv_refusal(names: &[String], state: Option<&str>) -> String {
+    let refused: Vec<String> = (names.iter())
+        .filter(|n| {
+            !n.contains("{{")
+                && crate::resources::registry::check_value("venv", "packages", n).is_err()
+        })
+        .map(|n| format!("`{n}`"))
+        .collect();
+    match state {
+        Some(s @ ("absent" | "forcereinstall")) => format!(": `state: {s}`"),
+        _ if !refused.is_empty() => format!(
+            ": {} not NAME or NAME==VERSION (a URL, a path or a range: play cannot tell from the \
+             venv's site-packages whether it is installed)",
+            refused.join(", ")
+        ),
+        _ => String::new(),
+    }
+}
+
 fn map_pip(t: &Task) -> Mapped {
     let venv = t.arg_str(&["virtualenv"]);
     let pip = match (&venv, t.arg_str(&["executable"])) {
@@ -2375,8 +2398,9 @@ fn map_pip(t: &Task) -> Mapped {
     let mut r = Res::command(cmd, t.module.as_str());
     r.comments[0] = match venv {
         Some(_) => format!(
-            "play import: {} → command (not a virtualenv `venv:` can declare)",
-            t.module
+            "play import: {} → command (not a virtualenv `venv:` can declare{})",
+            t.module,
+            venv_refusal(&names, state.as_deref())
         ),
         None => format!(
             "play import: {} → command (not a state `pip:` can declare: a range, a URL, a requirements file, a reinstall)",

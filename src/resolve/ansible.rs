@@ -1,4 +1,5 @@
 //! Ansible's template habits that minijinja lacks: filters (`basename`, `dirname`, `ternary`,
+//! play's own `normpath`,
 //! `quote`, `regex_replace`, `combine`, `bool`, `to_json`, `to_nice_json`, `b64encode`,
 //! `b64decode`, `dict2items`, `items2dict`, `flatten`, `zip`, `union`, `difference`,
 //! `intersect`), `dict(pairs)`, `.items()`/`.keys()`/`.values()` on mappings and the other
@@ -29,6 +30,7 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
     env.add_global("omit", Value::from(OMIT));
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
+    env.add_filter("normpath", normpath);
     env.add_filter("ternary", ternary);
     env.add_filter("quote", quote);
     env.add_filter("regex_replace", regex_replace);
@@ -443,6 +445,33 @@ fn dirname(path: String) -> String {
 }
 
 /// `cond | ternary(a, b)`: `a` when `cond` is true, else `b` (a third value for `none`).
+/// play's `normpath` (Python's `os.path.normpath` on a POSIX path, which Ansible has no
+/// filter for): `.` components and repeated `/` dropped, `NAME/..` folded, lexically (no
+/// link is read); `..` above the root is the root, `..` that a relative path cannot fold kept.
+pub fn normpath(path: String) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if absolute => {}
+                _ => parts.push(".."),
+            },
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
 fn ternary(cond: Value, yes: Value, no: Value, none: Option<Value>) -> Value {
     match none {
         Some(n) if cond.is_none() => n,
@@ -660,6 +689,31 @@ mod tests {
 
     fn ok(template: &str) -> String {
         render(template, Value::from(())).unwrap_or_else(|e| panic!("{template}: {e}"))
+    }
+
+    #[test]
+    fn normpath_folds_dot_and_dotdot_lexically() {
+        for (path, want) in [
+            (
+                "/vagrant/mangaki/../requirements/dev.txt",
+                "/vagrant/requirements/dev.txt",
+            ),
+            ("/a//b/./c/", "/a/b/c"),
+            ("/..", "/"),
+            ("/a/../../b", "/b"),
+            ("a/../../b", "../b"),
+            (
+                "mangaki../requirements/dev.txt",
+                "mangaki../requirements/dev.txt",
+            ),
+            ("./", "."),
+        ] {
+            assert_eq!(
+                ok(&format!("{{{{ '{path}' | normpath }}}}")),
+                want,
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -226,8 +226,11 @@ impl Keys<'_> {
         let Some(v) = self.raw().get(key) else {
             return Ok(Vec::new());
         };
-        let YValue::Mapping(m) = v else {
-            return Err(self.fail(key, format!("{key} must be a mapping")));
+        let m = match v {
+            YValue::Mapping(m) => m,
+            // a template giving a mapping (`environment: "{{ app_env }}"`)
+            YValue::String(_) => return self.rendered_mapping(key, v),
+            _ => return Err(self.fail(key, format!("{key} must be a mapping"))),
         };
         let mut out = Vec::new();
         for (name, v) in m {
@@ -235,13 +238,46 @@ impl Keys<'_> {
                 YValue::String(n) => n.clone(),
                 other => crate::yaml::to_string(other).trim().to_string(),
             };
-            let text = scalar_text(&self.value(key, v)?).ok_or_else(|| {
-                self.fail(
-                    key,
-                    format!("{key}: `{name}` must be a string, number or boolean"),
-                )
-            })?;
+            let text = self.entry_text(key, &name, &self.value(key, v)?)?;
             out.push((name, text));
+        }
+        Ok(out)
+    }
+
+    /// The text of entry `name` of mapping `key`: a scalar.
+    fn entry_text(&self, key: &str, name: &str, v: &MValue) -> Result<String, ResolveError> {
+        scalar_text(v).ok_or_else(|| {
+            self.fail(
+                key,
+                format!("{key}: `{name}` must be a string, number or boolean"),
+            )
+        })
+    }
+
+    /// `key`'s template `v` rendered, a mapping of strings, in its own order.
+    fn rendered_mapping(
+        &self,
+        key: &str,
+        v: &YValue,
+    ) -> Result<Vec<(String, String)>, ResolveError> {
+        let rendered = self.value(key, v)?;
+        let not_one = || {
+            self.fail(
+                key,
+                format!("{key} must be a mapping (or a template giving one)"),
+            )
+        };
+        match rendered.kind() {
+            ValueKind::Map => {}
+            ValueKind::None | ValueKind::Undefined => return Ok(Vec::new()),
+            _ => return Err(not_one()),
+        }
+        let names: Vec<MValue> = rendered.try_iter().map_err(|_| not_one())?.collect();
+        let mut out = Vec::new();
+        for n in names {
+            let name = scalar_text(&n).ok_or_else(not_one)?;
+            let item = rendered.get_item(&n).map_err(|_| not_one())?;
+            out.push((name.clone(), self.entry_text(key, &name, &item)?));
         }
         Ok(out)
     }

@@ -3,7 +3,7 @@
 //!
 //! | want \ have | missing | link | regular file | directory | other |
 //! |---|---|---|---|---|---|
-//! | present | Create | Update (other target) / Attrs / none | `force`: Update | empty + `force`: Update | error |
+//! | present | Create | Update (other target) / Attrs / none | `force`: Update | empty + `force`, or `replace_folder`: Update | error |
 //! | absent  | none   | Delete | error | error | error |
 //!
 //! Only owner and group apply to a link (`chown -h`); a link's mode means nothing on Linux and is
@@ -21,6 +21,9 @@ pub struct LinkSpec {
     pub attrs: Attrs,
     /// Replace a regular file (or an empty folder) standing at `path`.
     pub force: bool,
+    /// Replace a folder standing at `path`, with what it holds (Ansible's `file: state=absent`
+    /// of the folder before its `state: link`).
+    pub replace_folder: bool,
 }
 
 fn error(spec: &LinkSpec, message: impl Into<String>) -> PlanError {
@@ -100,9 +103,17 @@ fn plan_present(spec: &LinkSpec, have: &PathState) -> Result<Option<Change>, Pla
             spec,
             "a regular file stands there; use force: true to replace it with the link",
         )),
+        PathKind::Directory { .. } if spec.replace_folder => Ok(Some(change(
+            spec,
+            Action::Update,
+            vec![
+                "replace directory (and what it holds) with link".to_string(),
+                format!("→ {new}"),
+            ],
+        ))),
         PathKind::Directory { empty: Some(false) } => Err(error(
             spec,
-            "a non-empty directory stands there; a link will not replace it",
+            "a non-empty directory stands there; a link will not replace it (replace_folder: true removes it)",
         )),
         // Unknown emptiness with force: `rmdir` refuses a non-empty folder at apply time.
         PathKind::Directory { .. } if spec.force => Ok(Some(change(
@@ -153,7 +164,12 @@ impl super::Spec for LinkSpec {
         let i = change.index;
         let lines = match change.action {
             Action::Create | Action::Update => {
-                crate::apply::symlink(i, &self.path, &self.target, &self.attrs, self.force)
+                let over = match (self.replace_folder, self.force) {
+                    (true, _) => crate::apply::Over::Folder,
+                    (false, true) => crate::apply::Over::EmptyFolder,
+                    (false, false) => crate::apply::Over::Nothing,
+                };
+                crate::apply::symlink(i, &self.path, &self.target, &self.attrs, over)
             }
             Action::Attrs => crate::apply::link_owner(i, &self.path, &self.attrs),
             Action::Delete => crate::apply::removal(i, &self.path, "rm -f"),
@@ -175,6 +191,7 @@ pub fn from_entry(
         target: k.string("target")?.unwrap_or_default(),
         attrs: b.attrs,
         force,
+        replace_folder: k.boolean("replace_folder")?.unwrap_or(false),
     }))
 }
 
@@ -196,6 +213,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         Key::Text("group"),
         Key::Any("mode"),
         Key::Any("force"),
+        Key::Any("replace_folder"),
     ],
     is_path: true,
     watchable: true,
@@ -220,6 +238,7 @@ mod tests {
             target: "/opt/app/bin/app".into(),
             attrs: Attrs::default(),
             force,
+            replace_folder: false,
         }
     }
 
