@@ -164,7 +164,7 @@ pub fn apply_fragment(i: usize, spec: &TimezoneSpec, w: &TimezoneWork) -> (Strin
             LOCALTIME,
             &spec.zone_file(),
             &Attrs::default(),
-            false,
+            crate::apply::Over::Nothing,
         ));
     }
     let mut stdin = Vec::new();
