@@ -42,6 +42,8 @@ pub mod venv;
 pub mod composer;
 pub mod npm;
 pub mod project_deps;
+// an archive extracted on the host
+pub mod unarchive;
 
 use std::collections::BTreeMap;
 use std::fmt;

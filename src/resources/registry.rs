@@ -255,6 +255,7 @@ macro_rules! kinds {
             Npm => npm, npm::NpmSpec;
             Composer => composer, composer::ComposerSpec;
             Pip => pip, pip::PipSpec;
+            Unarchive => unarchive, unarchive::UnarchiveSpec;
         }
     };
 }
