@@ -186,7 +186,7 @@ pub fn plan(
         return Ok(None);
     }
     if let Some(k) = moved {
-        return planned(format!("known after {k}"));
+        return planned(format!("{k} changes before it"));
     }
     if seen.deps.sum.is_none() {
         return Err(Refused(format!(
@@ -482,7 +482,7 @@ mod tests {
             p(&same, &["/srv/app.tgz"]),
             Ok(Some((
                 Action::Update,
-                vec!["known after /srv/app.tgz".into()]
+                vec!["/srv/app.tgz changes before it".into()]
             )))
         );
         assert_eq!(
