@@ -363,9 +363,6 @@ impl super::Spec for UnarchiveSpec {
     fn creates(&self) -> Option<&str> {
         self.creates.as_deref()
     }
-    fn tree_root(&self) -> Option<&str> {
-        Some(&self.dest)
-    }
     fn reads(&self) -> Option<&str> {
         Some(&self.src)
     }
@@ -405,7 +402,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         fields: 6,
         per_host: false,
     }],
-    check_entry: check_entry,
+    check_entry,
 };
 
 /// An entry needs its archive.
