@@ -312,6 +312,43 @@ fn check_finds_paths_with_two_owners() {
     }
 }
 
+/// Two roles declaring the same things (beehve's `django` and `celery` roles both write the
+/// app user's `.bash_profile` from their own, identical, templates): one resource each, no
+/// problem; once one template differs, a duplicate naming both places.
+#[test]
+fn check_takes_the_same_declaration_twice_as_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    for role in ["web", "worker"] {
+        write(
+            d,
+            &format!("roles/{role}/state.yml"),
+            "- package: [python3, git]\n- user: app\n- file: /home/app/.bash_profile\n  template: profile.j2\n  owner: app\n",
+        );
+        write(
+            d,
+            &format!("roles/{role}/templates/profile.j2"),
+            "export APP={{ inventory_hostname }}\n",
+        );
+    }
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web\n  roles: [web, worker]\n",
+    );
+    play_in(d, &["check"]).code(0).shows("0 problem(s)");
+    write(
+        d,
+        "roles/worker/templates/profile.j2",
+        "export APP={{ inventory_hostname }}-worker\n",
+    );
+    play_in(d, &["check"])
+        .code(1)
+        .shows("roles/worker/state.yml:3:3: duplicate resource `/home/app/.bash_profile`")
+        .shows("(first declared at roles/web/state.yml:3:3)");
+}
+
 /// `line:`, `block:` and `cron:`: bad input is found offline, each problem at its key; several
 /// edits of one file are fine, a `file:` of that path is a second owner.
 #[test]

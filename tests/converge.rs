@@ -277,7 +277,7 @@ fn core_story_on_five_hosts() {
         ),
         (
             "playbooks/site.yml",
-            "- hosts: web\n  state:\n    - file: /etc/motd\n    - file: /etc/motd\n",
+            "- hosts: web\n  state:\n    - file: /etc/motd\n    - file: /etc/motd\n      content: x\n",
             "duplicate resource `/etc/motd`",
         ),
         (

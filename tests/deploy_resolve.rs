@@ -210,8 +210,70 @@ fn package_lists_are_one_resource_per_name() {
             ("hello".into(), Some("1.0-1".into()), PackageState::Present)
         ]
     );
-    let e = err("- hosts: all\n  state:\n    - package: [curl]\n    - package: [git, curl]\n");
+    // The same package in the same state twice (two roles needing it) is one resource; a
+    // differing declaration of it is a duplicate (the_same_declaration_twice_is_one_resource).
+    let d = ok("- hosts: all\n  state:\n    - package: [curl]\n    - package: [git, curl]\n");
+    let names: Vec<&str> = d
+        .iter()
+        .map(|d| match d {
+            Desired::Package(p) => p.name.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["curl", "git"]);
+    let e = err("- hosts: all\n  state:\n    - package: [curl]\n    - package: [git, curl]\n      state: latest\n");
     assert!(e.contains("duplicate resource `package curl`"), "{e}");
+    let e = err("- hosts: all\n  state:\n    - package: [curl]\n- hosts: all\n  state:\n    - package: curl\n      state: absent\n");
+    assert!(e.contains("duplicate resource `package curl`"), "{e}");
+}
+
+/// Two roles declaring the same thing (Ansible runs both tasks; the second changes nothing): one
+/// resource, the first; a declaration that differs is a second owner.
+#[test]
+fn the_same_declaration_twice_is_one_resource() {
+    let d = ok("- hosts: all
+  state:
+    - file: /etc/app.ini
+      content: \"a=1\\n\"
+      mode: \"0644\"
+    - directory: /srv/app
+    - command: /usr/local/bin/migrate
+      creates: /srv/app/.migrated
+    - file: /etc/app.ini
+      content: \"a=1\\n\"
+      mode: \"0644\"
+    - command: /usr/local/bin/migrate
+      creates: /srv/app/.migrated
+- hosts: all
+  state:
+    - directory: /srv/app
+");
+    let keys: Vec<String> = d.iter().map(|d| d.key().to_string()).collect();
+    assert_eq!(keys, ["/etc/app.ini", "/srv/app", "/usr/local/bin/migrate"]);
+    for (second, what) in [
+        (
+            "    - file: /etc/app.ini\n      content: \"a=2\\n\"\n",
+            "/etc/app.ini",
+        ),
+        (
+            "    - file: /etc/app.ini\n      content: \"a=1\\n\"\n      mode: \"0600\"\n",
+            "/etc/app.ini",
+        ),
+        ("    - directory: /etc/app.ini\n", "/etc/app.ini"),
+        (
+            "    - command: /usr/local/bin/migrate\n",
+            "command /usr/local/bin/migrate",
+        ),
+    ] {
+        let pb = format!(
+            "- hosts: all\n  state:\n    - file: /etc/app.ini\n      content: \"a=1\\n\"\n      mode: \"0644\"\n    - command: /usr/local/bin/migrate\n      creates: /srv/app/.migrated\n{second}"
+        );
+        let e = err(&pb);
+        assert!(
+            e.contains(&format!("duplicate resource `{what}`")),
+            "{pb}\n{e}"
+        );
+    }
 }
 
 #[test]

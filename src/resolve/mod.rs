@@ -802,12 +802,13 @@ impl<'a> Resolver<'a> {
         };
         // Paths and process names have one owner per host, across plays; commands may repeat in
         // other plays.
-        let mut owners: HashMap<String, Origin> = HashMap::new();
+        // (where first declared, index in `out` then the play's resources).
+        let mut owners: HashMap<String, (Origin, usize)> = HashMap::new();
         // Paths owned by kinds that share their file (`Spec::shares_file`: the edits).
         let mut edits: std::collections::HashSet<String> = Default::default();
         for play in plays {
             let vars = self.vars_for(play, host, Some(facts));
-            let mut seen: HashMap<String, Origin> = HashMap::new();
+            let mut seen: HashMap<String, (Origin, usize)> = HashMap::new();
             let mut list = Vec::new();
             for expanded in self.expand(play, host, &vars) {
                 match expanded {
@@ -862,7 +863,17 @@ impl<'a> Resolver<'a> {
                         } else {
                             seen.get(key)
                         };
-                        if let Some(first) = first {
+                        if let Some((first, at)) = first {
+                            let earlier = match at.checked_sub(out.len()) {
+                                Some(i) => &play_resources[i].1,
+                                None => &out[*at],
+                            };
+                            // The same declaration twice (two roles that both need a
+                            // package, a folder, a user) is one resource: only a differing
+                            // one is a second owner.
+                            if earlier.desired == res.desired {
+                                continue 'resources;
+                            }
                             problems.push(ResolveError {
                                 origin: res.origin.clone(),
                                 message: format!(
@@ -875,14 +886,15 @@ impl<'a> Resolver<'a> {
                             continue 'resources;
                         }
                     }
+                    let at = out.len() + play_resources.len();
                     for key in names {
                         if edit {
                             edits.insert(key.clone());
                         }
                         if per_host {
-                            owners.insert(key, res.origin.clone());
+                            owners.insert(key, (res.origin.clone(), at));
                         } else {
-                            seen.insert(key, res.origin.clone());
+                            seen.insert(key, (res.origin.clone(), at));
                         }
                     }
                     play_resources.push((entry, res));

@@ -79,12 +79,19 @@ pub enum Presence {
     Absent,
 }
 
-/// The content a file must have.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The content a file must have. Two contents are equal when their bytes are (where they came
+/// from is for messages): two roles templating the same bytes into one file declare one file.
+#[derive(Debug, Clone, Eq)]
 pub struct Content {
     pub bytes: Vec<u8>,
     /// Where it came from, for messages: `content`, `src: files/logo.png`, `template: app.ini.j2`.
     pub source: String,
+}
+
+impl PartialEq for Content {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
 }
 
 impl Content {

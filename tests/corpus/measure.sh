@@ -6,6 +6,7 @@
 set -eu
 corpus=${1:-../shared/ansible-corpus}
 play=$(realpath "${2:-target/debug/play}")
+here=$(cd "$(dirname "$0")" && pwd)
 work=${3:-${TMPDIR:-/tmp}/play-corpus}
 rm -rf "$work" && mkdir -p "$work"
 echo "| project | tasks | carried over | resources | native | \`command:\` | \`play check\` problems |"
@@ -17,7 +18,15 @@ for src in "$corpus"/*/; do
     extra=""
     # trellis' playbooks are run with the extra vars of its CLI (`trellis deploy ENV SITE`):
     # `-e env=ENV` for all, `-e site=SITE` for deploy and rollback (a site of its group_vars).
-    case $name in roots-trellis) extra="-e env=development -e site=example.com" ;; esac
+    # tournesol's scripts pass its secrets and `git_reference` as extra vars (corpus README):
+    # placeholders for them, from tests/corpus/tournesol-extra-vars.yml.
+    # beehve's inventory host (`www-new.codeformaine.org`) has no vars in the repository; its
+    # `host_vars/example.brigades.io` is the example of what a host needs: checked with those.
+    case $name in
+        Code4Maine-beehve) extra="-e @inventory/host_vars/example.brigades.io.yml" ;;
+        roots-trellis) extra="-e env=development -e site=example.com" ;;
+        tournesol-app-tournesol) extra="-e @$here/tournesol-extra-vars.yml" ;;
+    esac
     # shellcheck disable=SC2086
     check=$(cd "$out" && "$play" check -i inventory --color never $extra 2>&1 || true)
     echo "$check" >"$work/$name.check"
