@@ -2768,7 +2768,7 @@ fn map_apt_key_url(t: &Task, url: &str) -> Mapped {
 /// several archives into one folder, which would be one key declared twice).
 fn map_unarchive(t: &Task, src: &str, dest: &str) -> Option<Res> {
     let name = src.rsplit_once("}}").map_or(src, |(_, tail)| tail);
-    crate::resources::unarchive::format_of(name).ok()?;
+    crate::resources::registry::check_value("unarchive", "src", name).ok()?;
     if t.loop_.is_some() && !dest.contains("item") {
         return None;
     }

@@ -396,7 +396,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     first_probe: super::registry::FirstProbe::Rendered,
     check_key: super::registry::path_key,
     render: super::registry::Render::Fn(from_entry),
-    check_value: super::registry::any_value,
+    check_value,
     records: &[super::registry::Record {
         tag: "unarch",
         fields: 6,
@@ -404,6 +404,14 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     }],
     check_entry,
 };
+
+/// A literal `src`: a name whose format play can tell (the importer asks it).
+fn check_value(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "src" => format_of(value).map(|_| ()),
+        _ => Ok(()),
+    }
+}
 
 /// An entry needs its archive.
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
