@@ -589,3 +589,105 @@ fn check_locates_bad_pip_entries() {
         .shows("site.yml:8:12: pip `uv==0.9.9`: a pinned version needs `state: present`")
         .shows("site.yml:11:30: break_system_packages must be true or false");
 }
+
+/// Gathered values offline: stand-ins let every use render (no "undefined"), `--show` lists
+/// each gather as a stand-in with its rendered command; bad gathers are located (an unknown
+/// key, a gather naming a fact or another gathered value, a name gathered twice with two
+/// commands), in the play and in a role's `gather.yml`.
+#[test]
+fn check_uses_stand_ins_for_gathered_values_and_locates_bad_gathers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web
+  vars: {app_dir: /srv/app}
+  roles: [ruby]
+  gather:
+    head:
+      command: git rev-parse HEAD
+      chdir: \"{{ app_dir }}\"
+    tools:
+      command: \"command -v {{ item }}\"
+      loop: [node, npm]
+  state:
+    - file: /etc/app/head
+      content: \"{{ head.stdout }} {{ ruby_version.stdout }}\\n\"
+      when: head.rc == 0
+    - command: \"echo {{ item.item }}\"
+      loop: \"{{ tools.results }}\"
+",
+    );
+    write(
+        d,
+        "roles/ruby/gather.yml",
+        "ruby_version: cat /srv/app/.ruby-version\n",
+    );
+    write(d, "roles/ruby/state.yml", "[]\n");
+    let ok = play_in(d, &["check", "--show", "--color", "never"]).code(0);
+    assert!(ok.stdout.contains("0 problem(s)"), "{}", ok.stdout);
+    assert!(
+        ok.stdout.contains(
+            "  gather head  # playbooks/site.yml:5:5 (a stand-in offline: stdout: \"\", rc: 0; the host's value on diff and apply)\n    git rev-parse HEAD  (chdir /srv/app)\n"
+        ),
+        "{}",
+        ok.stdout
+    );
+    assert!(
+        ok.stdout
+            .contains("  gather tools  # playbooks/site.yml:8:5 (a stand-in offline: results: []"),
+        "{}",
+        ok.stdout
+    );
+    assert!(
+        ok.stdout.contains("    [\"npm\"] command -v npm\n"),
+        "{}",
+        ok.stdout
+    );
+    assert!(
+        ok.stdout
+            .contains("gather ruby_version  # playbooks/../roles/ruby/gather.yml:1:1")
+            || ok
+                .stdout
+                .contains("gather ruby_version  # roles/ruby/gather.yml:1:1"),
+        "{}",
+        ok.stdout
+    );
+    // the file rendered with the stand-ins
+    assert!(ok.stdout.contains("file /etc/app/head"), "{}", ok.stdout);
+
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web
+  roles: [ruby]
+  gather:
+    head:
+      command: git rev-parse HEAD
+      become_user: app
+    os: \"cat /etc/{{ facts.os_id }}\"
+    again: \"cat {{ ok.stdout }}\"
+    ok: id -u
+    ruby_version: cat /other
+  state: []
+",
+    );
+    write(
+        d,
+        "roles/ruby/gather.yml",
+        "ruby_version: cat /srv/app/.ruby-version\nbad:\n  command: x\n  shell: y\n",
+    );
+    let bad = play_in(d, &["check", "--color", "never"]).code(1);
+    for want in [
+        "playbooks/site.yml:6:7: unknown key `become_user`",
+        "a gather runs as another user with `user: NAME`",
+        "playbooks/site.yml:7:5: gather `os`: command: `facts` is not known yet",
+        "playbooks/site.yml:8:5: gather `again`: command: `ok` is not known yet",
+        "playbooks/site.yml:10:5: gather `ruby_version` is declared again with another command for this host (first at ",
+        "gather.yml:4:3: unknown key `shell`",
+    ] {
+        assert!(bad.stdout.contains(want), "no {want:?} in\n{}", bad.stdout);
+    }
+}

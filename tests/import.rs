@@ -1725,3 +1725,127 @@ fn fetch_and_unpack_idioms_import_as_native_kinds_and_converge() {
         .code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
 }
+
+/// Registered commands: the read-only ones (by the documented allow-list, with their `chdir`,
+/// `become_user`, `loop` and `when`) become gathered values of the role and of the play, a
+/// fact printed by `lsb_release -cs` becomes a var of that fact, and the others stay commands
+/// or are left out, as before; uses of the gathered values check clean (no "undefined").
+#[test]
+fn registered_read_only_commands_become_gathered_values() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  roles: [app]
+  tasks:
+    - name: Timestamp
+      shell: "date -u +%Y%m%d%H%M%S"
+      register: stamp
+    - name: Release folder
+      file: path=/srv/releases/{{ stamp.stdout }} state=directory
+"#,
+        ),
+        (
+            "roles/app/defaults/main.yml",
+            "app_dir: /srv/app\nrubies: [ruby-3.2, ruby-3.3]\nrvm: /usr/local/rvm/bin/rvm\n",
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            r#"- name: Read needed Ruby version
+  shell: "cat .ruby-version"
+  args:
+    chdir: "{{ app_dir }}"
+  register: ruby_version
+  become_user: deploy
+- name: Installed rubies
+  shell: "{{ rvm }} list strings | grep {{ item }} | tail -n 1"
+  with_items: "{{ rubies }}"
+  changed_when: false
+  register: ruby_patch
+- name: Codename
+  shell: lsb_release -cs
+  register: codename
+- name: Running process
+  shell: "ps -ef | grep -v grep | grep -w puma | awk '{print $2}'"
+  register: running
+  when: app_dir is defined
+- name: Secret
+  shell: "bin/rake secret"
+  args:
+    chdir: "{{ app_dir }}"
+  register: secret
+- name: Keys (changed_when false is no proof)
+  shell: "gpg --batch --recv-keys ABC"
+  changed_when: false
+  register: gpg_import
+- name: Ruby version file
+  copy:
+    dest: /etc/ruby-version
+    content: "{{ ruby_version.stdout }} {{ codename.stdout }}\n"
+- name: Kill the old process
+  command: "kill {{ running.stdout }}"
+  when: running.stdout != ''
+- name: Bundler per ruby
+  command: "gem install bundler --version {{ item.stdout }}"
+  with_items: "{{ ruby_patch.results }}"
+"#,
+        ),
+    ]);
+    let gather = read(&out.join("roles/app/gather.yml"));
+    for want in [
+        "ruby_version:\n  command: cat .ruby-version\n  chdir: '{{ app_dir }}'\n  user: deploy\n",
+        "ruby_patch:\n  command: '{{ rvm }} list strings | grep {{ item }} | tail -n 1'\n  loop: '{{ rubies }}'\n",
+        "running:\n  command: ps -ef | grep -v grep | grep -w puma | awk '{print $2}'\n  when: app_dir is defined\n",
+    ] {
+        assert!(gather.contains(want), "no {want:?} in\n{gather}");
+    }
+    assert!(
+        !gather.contains("secret") && !gather.contains("gpg"),
+        "{gather}"
+    );
+    let defaults = read(&out.join("roles/app/defaults.yml"));
+    assert!(
+        defaults.contains("codename:\n  stdout: '{{ facts.os_codename }}'"),
+        "{defaults}"
+    );
+    let site = checked_site(
+        &out,
+        &["  gather:\n    stamp:\n      command: date -u +%Y%m%d%H%M%S\n"],
+    );
+    assert!(site.contains("/srv/releases/{{ stamp.stdout }}"), "{site}");
+    let state = read(&out.join("roles/app/state.yml"));
+    assert!(state.contains("- command: bin/rake secret"), "{state}");
+    assert!(state.contains("when: \"running.stdout != ''\""), "{state}");
+    assert!(
+        state.contains("loop: \"{{ ruby_patch.results }}\""),
+        "{state}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    for want in [
+        "| Read needed Ruby version | `shell` | gathered value `ruby_version` (read-only command) in `roles/app/gather.yml` |",
+        "| Timestamp | `shell` | gathered value `stamp` (read-only command) in the play's `gather:` in `playbooks/site.yml` |",
+        "| Codename | `shell` | vars of `roles/app/defaults.yml` | `lsb_release -cs` prints a fact",
+    ] {
+        assert!(md.contains(want), "no {want:?} in\n{md}");
+    }
+    assert!(!md.contains("| Secret | `shell` | gathered"), "{md}");
+    // `changed_when: false` is no proof: not a gather, left as before.
+    assert!(
+        md.contains(
+            "| Keys (changed_when false is no proof) | `shell` | **left out**: a read-only check"
+        ),
+        "{md}"
+    );
+    // Offline, the gathered values are stand-ins, said by --show.
+    let show = play(
+        &out,
+        &["check", "-i", "inventory", "--color", "never", "--show"],
+    );
+    assert!(
+        show.stdout.contains("gather ruby_version  # roles/app/gather.yml:2:1 (a stand-in offline: stdout: \"\", rc: 0"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("results: []"), "{}", show.stdout);
+}

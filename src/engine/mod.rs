@@ -38,6 +38,10 @@ use crate::supervisor::{Backend, Client, SupervisorError, SupervisorOp};
 use crate::systemd::{SvcAction, UnitOp};
 use crate::transport::{self, Transport, TransportError};
 
+/// The note of a host with changes whose resources were rendered with gathered values (shown
+/// without `-v` too).
+pub const GATHERED_NOTE: &str = "gathered values were read before this run's changes";
+
 /// Diff only shows; apply converges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -203,10 +207,28 @@ pub fn validate(resolver: &Resolver, hosts: &[&Host]) -> Result<(), RunError> {
     let errors: Vec<ResolveError> = hosts
         .par_iter()
         .filter_map(|h| {
+            let gathers = match resolver.gathers(h) {
+                Ok(g) => g,
+                Err(e) => return Some(e),
+            };
+            // Rendered with stand-ins for gathered values: what fails on them alone is left
+            // to the render with the host's values (after its probe).
+            let names: Vec<&str> = gathers.iter().map(|g| g.name.as_str()).collect();
+            let stand_in = |e: &ResolveError| crate::resolve::gather::names_any(&e.message, &names);
             resolver
                 .resources(h, &stub)
+                .map(|_| ())
+                .or_else(|e| if stand_in(&e) { Ok(()) } else { Err(e) })
                 .and_then(|_| resolver.probe_targets(h))
-                .and_then(|_| gate::gates(resolver, h, &stub))
+                .and_then(|_| {
+                    gate::gates(resolver, h, &stub).map(|_| ()).or_else(|e| {
+                        if stand_in(&e) {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    })
+                })
                 .err()
         })
         .collect();
@@ -397,7 +419,7 @@ fn probe(
     // may take (each `unless` check has its own limit; remotes and trees take longer).
     let deploy = &w.extra.deploy;
     let allowance = std::time::Duration::from_secs(
-        deploy.fragment_secs() + 120 * deploy.remotes.len() as u64 + 60 * deploy.trees.len() as u64,
+        w.extra.slow_secs() + 120 * deploy.remotes.len() as u64 + 60 * deploy.trees.len() as u64,
     );
     r.round_trips += 1;
     let out = t
@@ -859,6 +881,9 @@ fn host_pipeline(
     for res in &targets.rendered {
         first.add_rendered(&res.desired);
     }
+    // The gathered commands run in this same probe (rendered with vars only).
+    let gathers = resolver.gathers(host).map_err(fail)?;
+    first.extra.gathers = crate::resolve::gather::commands(&gathers);
     // The folders above every path: missing parents are planned from this same probe.
     first.add_parents(
         targets
@@ -869,6 +894,8 @@ fn host_pipeline(
             .chain(tree::written_paths(&targets.rendered)),
     );
     let mut observed = probe(t, r, &first, &mut backend)?;
+    observed.facts.gathered = crate::resolve::gather::values(&gathers, &observed.gathered)
+        .map_err(|e| HostStatus::Failed(format!("probe output: {e}")))?;
     r.facts = Some(observed.facts.clone());
     // 2. Render with the real facts.
     let resources = tree::with_parents(resolver.resources(host, &observed.facts).map_err(fail)?);
@@ -892,6 +919,13 @@ fn host_pipeline(
     }
     r.changes = changes;
     r.checks = plan.checks.clone();
+    if !gathers.is_empty() && !r.changes.is_empty() {
+        let names: Vec<&str> = gathers.iter().map(|g| g.name.as_str()).collect();
+        r.notes.push(format!(
+            "{GATHERED_NOTE} ({}): what this run changes, they show on the next run",
+            names.join(", ")
+        ));
+    }
     check_accounts(t, r, &resources, &observed)?;
     if opts.mode == Mode::Diff || opts.expected.is_some() {
         r.prints = planfile::prints(&resources, &plan.changes, &observed);

@@ -92,6 +92,8 @@ pub struct Container {
     pub handlers: Vec<Entry>,
     pub is_role: bool,
     pub template_notes: Notes,
+    /// Gathered values (`gather:`, a role's `gather.yml`): name and spec, in order.
+    pub gathers: Vec<(String, Value)>,
 }
 
 /// What a source entry became.
@@ -105,6 +107,8 @@ pub enum Outcome {
     Absorbed(String),
     /// An include whose tasks are carried over.
     Followed(String),
+    /// A gathered value of the container (a read-only registered command): its name.
+    Gathered(usize, String),
     LeftOut(String),
 }
 
@@ -275,6 +279,173 @@ impl Conversion {
         self.containers[c].vars.extend(v);
     }
 
+    /// A `command`/`shell` task registering the output of a read-only command line
+    /// ([`super::readonly`]): a gathered value of container `c` (its `when`, loop, `chdir` and
+    /// `become_user` carried), or a var holding the fact it prints; `None` for other tasks.
+    /// A `when` naming an earlier registered result or a fact is not carried (a gather runs
+    /// beside the facts gathering, before any other value is known): the command runs every
+    /// time, which it may (it changes nothing); said in the notes returned. Vars of the task's
+    /// include that the gather names go to the container's vars (where none of that name is).
+    fn gather_of(
+        &mut self,
+        c: usize,
+        t: &Task,
+        regs: &BTreeMap<String, Reg>,
+        included: &[(String, Value)],
+    ) -> Option<Result<(Outcome, Vec<String>), String>> {
+        let reg = t.register.as_ref()?;
+        if !matches!(t.module.as_str(), "command" | "shell")
+            || t.arg_str(&["creates"]).is_some()
+            || t.arg_str(&["removes"]).is_some()
+            || t.environment.is_some()
+        {
+            return None;
+        }
+        let cmd = t.free.clone().or_else(|| t.arg_str(&["cmd"]))?;
+        let cmd = cmd.trim().to_string();
+        if t.loop_.is_none() {
+            if let Some(fact) = super::readonly::fact_idiom(&cmd) {
+                let mut m = crate::yaml::Mapping::new();
+                m.insert("stdout".into(), Value::String(fact.into()));
+                m.insert("rc".into(), Value::Number(0.into()));
+                m.insert("failed".into(), Value::Bool(false));
+                m.insert("changed".into(), Value::Bool(false));
+                m.insert("skipped".into(), Value::Bool(false));
+                self.containers[c]
+                    .vars
+                    .push((reg.clone(), Value::Mapping(m)));
+                return Some(Ok((Outcome::Vars(c), Vec::new())));
+            }
+        }
+        let scope_vars: &[(String, Value)] = t.scope.as_ref().map_or(&[], |s| &s.vars[..]);
+        let var = |name: &str| -> Option<String> {
+            (scope_vars.iter().rev())
+                .chain(
+                    self.containers
+                        .iter()
+                        .rev()
+                        .flat_map(|k| k.vars.iter().rev()),
+                )
+                .chain(included.iter().rev())
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.as_str().map(str::to_string))
+        };
+        if super::readonly::why_not(&cmd, &var).is_some() {
+            return None;
+        }
+        // What it names must be known before the probe: vars, not facts nor registered results.
+        let later = |text: &str| {
+            text.contains("facts.")
+                || text.contains("ansible_")
+                || regs.keys().any(|r| super::when::mentions(text, r))
+        };
+        let loop_text = t
+            .loop_
+            .as_ref()
+            .map(crate::yaml::to_string)
+            .unwrap_or_default();
+        let chdir = t.arg_str(&["chdir"]);
+        let too_late = |what: &str| {
+            Some(Err(format!(
+                "a read-only command whose {what} names a fact or a registered result: a gathered \
+                 value is read in the probe, before those are known"
+            )))
+        };
+        if later(&cmd) {
+            return too_late("command");
+        }
+        if later(&loop_text) {
+            return too_late("loop");
+        }
+        if chdir.as_deref().is_some_and(later) {
+            return too_late("chdir");
+        }
+        let mut notes = Vec::new();
+        let (when, dropped): (Vec<&String>, Vec<&String>) = t.when.iter().partition(|w| !later(w));
+        if !dropped.is_empty() {
+            notes.push(format!(
+                "`when: {}` not carried to the gather (a registered result or a fact, known only after the probe): the read-only command runs every time",
+                dropped.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" and ")
+            ));
+        }
+        // The include's vars it names (and those they name), as vars of the container.
+        let mut text = format!("{cmd} {loop_text} {}", chdir.clone().unwrap_or_default());
+        for w in &when {
+            text.push(' ');
+            text.push_str(w);
+        }
+        // Every var it names, through the values of those it names (the include's, the
+        // container's, an included role's): none may name a fact or a registered result.
+        let candidates: Vec<(bool, &(String, Value))> = (scope_vars.iter().map(|v| (true, v)))
+            .chain(self.containers[c].vars.iter().map(|v| (false, v)))
+            .chain(included.iter().map(|v| (false, v)))
+            .collect();
+        let mut reached: Vec<(bool, &(String, Value))> = Vec::new();
+        loop {
+            let more: Vec<(bool, &(String, Value))> = (candidates.iter())
+                .filter(|(_, (k, _))| !reached.iter().any(|(_, (r, _))| r == k))
+                .filter(|(_, (k, _))| super::when::mentions(&text, k))
+                .copied()
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            for (_, (_, v)) in &more {
+                text.push(' ');
+                text.push_str(&crate::yaml::to_string(v));
+            }
+            reached.extend(more);
+        }
+        if (reached.iter()).any(|(_, (_, v))| later(&crate::yaml::to_string(v))) {
+            return too_late("var it names");
+        }
+        let mut carried: Vec<(String, Value)> = (reached.iter())
+            .filter(|(from_scope, _)| *from_scope)
+            .map(|(_, kv)| (*kv).clone())
+            .collect();
+        let have: BTreeSet<String> = (self.containers[c].vars.iter())
+            .map(|(k, _)| k.clone())
+            .collect();
+        carried.retain(|(k, _)| !have.contains(k));
+        if !carried.is_empty() {
+            notes.push(format!(
+                "its include's vars {} are the container's vars (a gather is read before any include)",
+                carried.iter().map(|(k, _)| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ));
+            self.add_vars(c, carried);
+        }
+        let mut spec = crate::yaml::Mapping::new();
+        spec.insert("command".into(), Value::String(cmd));
+        if let Some(d) = chdir {
+            spec.insert("chdir".into(), Value::String(d));
+        }
+        if let Some(u) = &t.become_user {
+            spec.insert("user".into(), Value::String(u.clone()));
+        }
+        if let Some(l) = &t.loop_ {
+            spec.insert("loop".into(), l.clone());
+            if let Some(v) = &t.loop_var {
+                spec.insert("loop_var".into(), Value::String(v.clone()));
+            }
+        }
+        match when.as_slice() {
+            [] => {}
+            [one] => {
+                spec.insert("when".into(), Value::String((*one).clone()));
+            }
+            many => {
+                spec.insert(
+                    "when".into(),
+                    Value::Sequence(many.iter().map(|w| Value::String((*w).clone())).collect()),
+                );
+            }
+        }
+        let gathers = &mut self.containers[c].gathers;
+        gathers.retain(|(n, _)| n != reg);
+        gathers.push((reg.clone(), Value::Mapping(spec)));
+        Some(Ok((Outcome::Gathered(c, reg.clone()), notes)))
+    }
+
     /// Converts a flattened task list into container `c`'s resources.
     pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
         let mut regs: BTreeMap<String, Reg> = BTreeMap::new();
@@ -346,6 +517,44 @@ impl Conversion {
                     reg_record.insert(reg.clone(), r);
                     continue;
                 }
+            }
+            // A registered read-only command: a gathered value (or a fact it prints).
+            let gathered = match self.gather_of(c, &t, &regs, &inl.vars) {
+                Some(Err(why)) => {
+                    self.record(
+                        &t.file,
+                        t.line,
+                        title,
+                        &t.module,
+                        false,
+                        Outcome::LeftOut(why),
+                    );
+                    if let Some(reg) = &t.register {
+                        regs.insert(reg.clone(), Reg::Other);
+                    }
+                    continue;
+                }
+                Some(Ok(g)) => Some(g),
+                None => None,
+            };
+            if let Some((out, notes)) = gathered {
+                if let Some(reg) = &t.register {
+                    regs.insert(reg.clone(), Reg::Gathered);
+                }
+                let note = matches!(out, Outcome::Vars(_)).then(|| {
+                    format!(
+                        "`{}` prints a fact: the var's `stdout` is that fact",
+                        t.free
+                            .clone()
+                            .or_else(|| t.arg_str(&["cmd"]))
+                            .unwrap_or_default()
+                            .trim()
+                    )
+                });
+                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                self.records[r].notes.extend(note);
+                self.records[r].notes.extend(notes);
+                continue;
             }
             let output_read = t
                 .register

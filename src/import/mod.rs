@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod modules;
 pub mod node;
 pub mod project;
+pub mod readonly;
 pub mod report;
 pub mod supervisor;
 pub mod task;

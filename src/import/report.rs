@@ -32,6 +32,16 @@ fn became(conv: &Conversion, r: &Record) -> String {
         Outcome::Vars(c) => format!("vars of `{}`", vars_file(conv, *c)),
         Outcome::Absorbed(why) => why.clone(),
         Outcome::Followed(what) => what.clone(),
+        Outcome::Gathered(c, name) => {
+            let cont = &conv.containers[*c];
+            let at = if cont.is_role {
+                let f = cont.file.parent().map(|p| p.join("gather.yml"));
+                format!("`{}`", f.unwrap_or_default().display())
+            } else {
+                format!("the play's `gather:` in `{}`", cont.file.display())
+            };
+            format!("gathered value `{name}` (read-only command) in {at}")
+        }
         Outcome::LeftOut(why) => format!("**left out**: {why}"),
     }
 }

@@ -14,6 +14,8 @@ pub enum Reg {
     Check { cmd: String, chdir: Option<String> },
     /// A resource (its watch keys; empty when it cannot be watched, e.g. under a loop).
     Resource(Vec<String>),
+    /// A gathered value (`gather:`): conditions on it are kept as they are.
+    Gathered,
     /// Anything else.
     Other,
 }
@@ -71,7 +73,8 @@ fn unparen(s: &str) -> String {
     s.to_string()
 }
 
-fn mentions(c: &str, name: &str) -> bool {
+/// Whether condition or template `c` names `name` (a whole name, not an attribute).
+pub fn mentions(c: &str, name: &str) -> bool {
     let is_ident = |ch: char| ch.is_ascii_alphanumeric() || ch == '_';
     let mut rest = c;
     let mut offset = 0;
@@ -260,6 +263,7 @@ pub fn translate(cond: &str, regs: &BTreeMap<String, Reg>) -> Cond {
                 drop("a registered result")
             }
         }
+        Reg::Gathered => Cond::Keep(cond.trim().to_string()),
         Reg::Other => drop("the registering task was not carried over"),
     }
 }

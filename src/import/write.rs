@@ -210,6 +210,16 @@ pub(crate) fn project(
                 text.push('\n');
                 std::fs::write(&d, text).map_err(io(&d))?;
             }
+            let gathers = &conv.containers[c].gathers;
+            if !gathers.is_empty() {
+                let g = base.join("gather.yml");
+                let mut text = String::from(
+                    "# gathered values: registered read-only commands, run in the probe (see IMPORT.md)\n",
+                );
+                text.push_str(&vars_block(gathers, 0).join("\n"));
+                text.push('\n');
+                std::fs::write(&g, text).map_err(io(&g))?;
+            }
         }
     }
     for pb in playbooks {
@@ -264,6 +274,10 @@ pub(crate) fn project(
             }
             if !p.vars_files.is_empty() {
                 lines.push(format!("  vars_files: {}", flow_list(&p.vars_files)));
+            }
+            if !conv.containers[c].gathers.is_empty() {
+                lines.push("  gather:".into());
+                lines.extend(vars_block(&conv.containers[c].gathers, 4));
             }
             if !p.tags.is_empty() {
                 lines.push(format!("  tags: {}", flow_list(&p.tags)));

@@ -279,8 +279,44 @@ struct Rendered {
 
 /// A host's rendered resources as text (`play check --show`): kind, key and where each was
 /// declared, a file's text content below it (sensitive content withheld).
-fn show_host(host: &str, playbook: &Path, resources: &[crate::resources::Resource]) -> String {
+fn show_host(
+    host: &str,
+    playbook: &Path,
+    resources: &[crate::resources::Resource],
+    gathers: &[crate::resolve::gather::Rendered],
+) -> String {
     let mut out = format!("{host} ({}):\n", playbook.display());
+    for g in gathers {
+        let stand_in = if g.looped {
+            "results: []"
+        } else {
+            "stdout: \"\", rc: 0"
+        };
+        out += &format!(
+            "  gather {}  # {} (a stand-in offline: {stand_in}; the host's value on diff and apply)\n",
+            g.name, g.origin
+        );
+        for (item, cmd) in &g.runs {
+            let item = match item {
+                serde_json::Value::Null => String::new(),
+                v => format!("[{v}] "),
+            };
+            match cmd {
+                Some(c) => {
+                    let mut line = format!("    {item}{}", c.command);
+                    if let Some(d) = &c.chdir {
+                        line += &format!("  (chdir {d})");
+                    }
+                    if let Some(u) = &c.user {
+                        line += &format!("  (user {u})");
+                    }
+                    out += &line;
+                    out.push('\n');
+                }
+                None => out += &format!("    {item}skipped (when: false)\n"),
+            }
+        }
+    }
     for r in resources {
         let d = &r.desired;
         out += &format!("  {} {}  # {}\n", d.kind(), d.key(), r.origin);
@@ -347,10 +383,14 @@ fn check_playbook(
             let facts = recorded.unwrap_or(&stub);
             let (resources, mut errors) = resolver.resources_all(h, facts);
             errors.extend(engine::gate::gates_all(&resolver, h, facts).1);
+            let (gathers, gather_errors) = resolver.gathers_all(h);
+            errors.extend(gather_errors);
             Rendered {
                 problems: errors.iter().map(from_resolve).collect(),
                 resources: resources.len(),
-                shown: opts.show.then(|| show_host(&h.name, path, &resources)),
+                shown: opts
+                    .show
+                    .then(|| show_host(&h.name, path, &resources, &gathers)),
             }
         })
         .collect();

@@ -180,6 +180,7 @@ mod tests {
                     selinux: "enforcing".into(),
                     default_ipv4: [("address".to_string(), "10.1.2.3".to_string())].into(),
                     default_ipv6: Default::default(),
+                    gathered: Default::default(),
                 })),
                 seconds: 0.1,
             },

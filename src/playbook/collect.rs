@@ -281,6 +281,75 @@ fn include(
     entries_all(&inner, items, "", &sub, found)
 }
 
+/// Reads and parses `f`, then gives `use_` its source (text and node positions) and value;
+/// `None` (the problem said) when it cannot be read or parsed.
+fn with_source<T>(
+    f: &Path,
+    found: &mut Found,
+    use_: impl FnOnce(&Source<'_>, Value, &mut Found) -> T,
+) -> Option<T> {
+    let parsed = read(f).and_then(|t| {
+        yaml::from_str::<Value>(f, &t)
+            .map(|v| (t, v))
+            .map_err(PlaybookError::from)
+    });
+    match parsed {
+        Err(e) => {
+            found.problems.push(e);
+            None
+        }
+        Ok((text, v)) => {
+            let positions = yaml::node_positions(&text);
+            let src = Source {
+                file: f,
+                text: &text,
+                positions: &positions,
+            };
+            Some(use_(&src, v, found))
+        }
+    }
+}
+
+/// The gathers of a `gather:` mapping at `path` (a play's, or a role's `gather.yml`).
+fn gathers_at(src: &Source<'_>, path: &str, v: &Value, found: &mut Found) -> Vec<super::Gather> {
+    // A name's value is often a block mapping starting on the next line: then the key is on
+    // the line above (comments and blank lines skipped).
+    let at_key = |p: &str, k: &str| match src.positions.get(&join(p, k)) {
+        Some(&(vline, vcol)) => {
+            let same = super::key_position(src.text, k, (vline, vcol));
+            let above = || {
+                let lines: Vec<&str> = src.text.lines().collect();
+                let n = (1..vline.min(lines.len() + 1)).rev().find(|n| {
+                    let t = lines[n - 1].trim_start();
+                    !t.is_empty() && !t.starts_with('#')
+                })?;
+                let l = lines[n - 1];
+                let t = l.trim_start();
+                let keys = [format!("{k}:"), format!("'{k}':"), format!("\"{k}\":")];
+                keys.iter()
+                    .any(|q| t.starts_with(q.as_str()))
+                    .then(|| (n, l.len() - t.len() + 1))
+            };
+            let (line, column) = if same != (vline, vcol) {
+                same
+            } else {
+                above().unwrap_or(same)
+            };
+            Origin {
+                file: display(src.file),
+                line,
+                column,
+            }
+        }
+        None => src.at(p),
+    };
+    let (gathers, problems) = super::gather::parse(v, path, &|p| src.at(p), &at_key);
+    found
+        .problems
+        .extend(problems.into_iter().map(|(o, m)| invalid(o, m)));
+    gathers
+}
+
 /// The `vars:` of an include or a role entry (`what`), a problem at `origin` when bad.
 fn vars_at(
     src: &Source<'_>,
@@ -336,7 +405,7 @@ fn loop_at(
 }
 
 /// A name a template can use as a variable.
-fn is_identifier(s: &str) -> bool {
+pub(super) fn is_identifier(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
@@ -470,25 +539,12 @@ fn role_all(
         .find(|f| f.is_file());
     if let Some(f) = &state_file {
         let f = f.as_path();
-        let parsed = read(f).and_then(|t| {
-            yaml::from_str::<Value>(f, &t)
-                .map(|v| (t, v))
-                .map_err(PlaybookError::from)
-        });
-        match parsed {
-            Err(e) => found.problems.push(e),
-            Ok((text, v)) => {
-                let positions = yaml::node_positions(&text);
-                let src = Source {
-                    file: f,
-                    text: &text,
-                    positions: &positions,
-                };
-                let items = list_items(&src, "", v, &mut found.problems);
-                let ctx = Ctx::top(f, Some((name, &dir)));
-                state = entries_all(&src, items, "", &ctx, found);
-            }
-        }
+        state = with_source(f, found, |src, v, found| {
+            let items = list_items(src, "", v, &mut found.problems);
+            let ctx = Ctx::top(f, Some((name, &dir)));
+            entries_all(src, items, "", &ctx, found)
+        })
+        .unwrap_or_default();
     } else if let Some(e) = super::ansible_layout(name, &dir, origin) {
         found.problems.push(e);
     }
@@ -508,11 +564,18 @@ fn role_all(
             e.includes.insert(0, i.clone());
         }
     }
+    let gathers = ["gather.yml", "gather.yaml"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|f| f.is_file())
+        .and_then(|f| with_source(&f, found, |src, v, found| gathers_at(src, "", &v, found)))
+        .unwrap_or_default();
     Some(Role {
         name: name.to_string(),
         dir,
         defaults,
         state,
+        gathers,
     })
 }
 
@@ -621,6 +684,13 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
             Value::Mapping(m) => m.remove("state"),
             _ => None,
         };
+        let gather_value = match &mut item {
+            Value::Mapping(m) => m.remove("gather"),
+            _ => None,
+        };
+        let gathers = gather_value
+            .map(|v| gathers_at(&src, &join(&prefix, "gather"), &v, &mut found))
+            .unwrap_or_default();
         // Every unknown key of the play is a problem of its own.
         let mut unknown = false;
         if let Value::Mapping(m) = &mut item {
@@ -697,6 +767,7 @@ pub fn load_all(path: &Path) -> (Option<Playbook>, Vec<PlaybookError>) {
             vars_files,
             roles,
             state,
+            gathers,
             origin: pos(""),
         });
     }

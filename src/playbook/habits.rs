@@ -18,6 +18,7 @@ pub const PLAY_KEYS: &[&str] = &[
     "roles",
     "tags",
     "state",
+    "gather",
 ];
 
 /// Every key a resource entry may have: kind names, their keys and the common keys.
@@ -66,7 +67,8 @@ fn ansible_resource_hint(key: &str) -> Option<&'static str> {
         }
         "include_role" | "import_role" => "roles are listed in the play's `roles:`",
         "register" => {
-            "play has no registered results: a command is guarded with `creates:` or `unless:`, \
+            "a read-only command's output is a gathered value: `gather: {NAME: COMMAND}` on the \
+             play (or `roles/R/gather.yml`); a command is guarded with `creates:` or `unless:`, \
              and reacts to a change with `on_change: [KEY]`"
         }
         "changed_when" => {

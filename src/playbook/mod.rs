@@ -18,10 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod collect;
+pub mod gather;
 pub mod habits;
 pub mod tags;
 
 pub use collect::load_all;
+pub use gather::Gather;
 pub use tags::{parse_tags, TagSelection};
 
 use crate::resources::{registry, Kind, Origin};
@@ -346,7 +348,7 @@ impl Entry {
     }
 }
 
-/// A role: `roles/NAME/` with `state.yml`, `defaults.yml`, `templates/`, `files/`.
+/// A role: `roles/NAME/` with `state.yml`, `defaults.yml`, `gather.yml`, `templates/`, `files/`.
 #[derive(Debug, Clone)]
 pub struct Role {
     pub name: String,
@@ -354,6 +356,8 @@ pub struct Role {
     /// Lowest-precedence vars, in file order.
     pub defaults: Vec<(String, Value)>,
     pub state: Vec<Entry>,
+    /// Its `gather.yml`: values read on the host in the first probe.
+    pub gathers: Vec<Gather>,
 }
 
 /// One `serial:` batch size: a host count or a share of the play's hosts.
@@ -670,6 +674,8 @@ pub struct Play {
     pub vars_files: Vec<(PathBuf, Vec<(String, Value)>)>,
     pub roles: Vec<Role>,
     pub state: Vec<Entry>,
+    /// `gather:` values read on the host in the first probe.
+    pub gathers: Vec<Gather>,
     pub origin: Origin,
 }
 
@@ -717,6 +723,9 @@ pub(crate) struct RawPlay {
     /// Read resource by resource before the rest of the play (see `load_all`): never here.
     #[serde(default, rename = "state")]
     _state: Option<serde::de::IgnoredAny>,
+    /// Read before the rest of the play (see `load_all`): never here.
+    #[serde(default, rename = "gather")]
+    _gather: Option<serde::de::IgnoredAny>,
 }
 
 impl RawPlay {

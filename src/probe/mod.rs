@@ -48,6 +48,8 @@
 //! units \0 N \0 NAME… \0 TEXT \0                `systemctl show` of N units, in order
 //! nosystemd \0                                 systemd does not run (no /run/systemd/system)
 //! owed \0 TEXT \0                              the owed-restarts state file (when it exists)
+//! gather \0 ID \0 STATUS \0 OUT \0 ERR \0          a `gather:` command's status and base64
+//!                                              outputs (first probe only; see [`gather`])
 //! end \0                                       trailer: its absence means truncated output
 //! ```
 //!
@@ -56,6 +58,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod gather;
 pub mod net;
 
 use crate::resources::deploy::{self, DeployProbe};
@@ -93,6 +96,9 @@ pub struct ProcessProbe {
     /// Checkouts, trees, releases, packages, users, groups, command checks (see
     /// [`crate::resources::deploy`]): their fragment goes into the same script.
     pub deploy: DeployProbe,
+    /// Commands of `gather:` (first probe only; see [`gather`]): run in order, their output
+    /// reported.
+    pub gathers: Vec<gather::GatherCmd>,
 }
 
 impl ProcessProbe {
@@ -102,6 +108,12 @@ impl ProcessProbe {
             && self.units.is_empty()
             && !self.owed
             && self.deploy.is_empty()
+            && self.gathers.is_empty()
+    }
+
+    /// The seconds the probe may take beyond its usual bound (commands it runs).
+    pub fn slow_secs(&self) -> u64 {
+        self.deploy.fragment_secs() + u64::from(gather::TIMEOUT_SECS) * self.gathers.len() as u64
     }
 }
 
@@ -208,6 +220,10 @@ impl Wants {
                 owed: self.extra.owed && !have.extra.owed,
                 net: false,
                 deploy: self.extra.deploy.minus(&have.extra.deploy),
+                gathers: (self.extra.gathers.iter())
+                    .filter(|g| !have.extra.gathers.contains(g))
+                    .cloned()
+                    .collect(),
             },
         }
     }
@@ -392,6 +408,7 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
         ));
     }
     s.push_str(&extra.deploy.fragment());
+    s.push_str(&gather::fragment(&extra.gathers));
     if extra.owed {
         let f = shell_quote(OWED_STATE_FILE);
         s.push_str(&format!(
@@ -980,6 +997,15 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     sums.insert(name, hex);
                 }
             }
+            b"gather" => {
+                let id = f.text()?;
+                let status = f.field()?;
+                let out = f.field()?;
+                let err = f.field()?;
+                let o = gather::parse_record(status, out, err)
+                    .map_err(|e| malformed(format!("{e} (gather {id})")))?;
+                obs.gathered.insert(id, o);
+            }
             b"supervisor" => obs.supervisor_conf = Some(f.text()?),
             b"supinc" => obs.supervisor_include = Some(f.text()?),
             b"supconf" => {
@@ -1368,6 +1394,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
                 default_ipv6: BTreeMap::new(),
+                gathered: Default::default(),
             }
         );
         assert_eq!(
@@ -1889,6 +1916,12 @@ mod tests {
             owed: true,
             net: false,
             deploy: DeployProbe::default(),
+            gathers: vec![gather::GatherCmd {
+                id: "g0".into(),
+                command: "printf 'a\\0b\\n'; echo err >&2; exit 2".into(),
+                chdir: Some("/".into()),
+                user: None,
+            }],
         };
         let s = script_with(&ProbeRequest::default(), &extra);
         assert!(
@@ -1913,12 +1946,20 @@ mod tests {
             assert!(!o.systemd);
         }
         assert_eq!(o.owed, None);
+        // The gathered command ran in the same script, its bytes whole.
+        let g = &o.gathered["g0"];
+        assert_eq!(
+            (g.rc, g.stdout.as_slice(), g.stderr.as_slice()),
+            (2, &b"a\0b\n"[..], &b"err\n"[..])
+        );
         // Nothing extra asked: nothing extra printed.
         let plain = script(&ProbeRequest::default());
         assert!(
             !plain.contains("supervisor")
                 && !plain.contains("systemctl")
                 && !plain.contains("restarts.json")
+                && !plain.contains("gather")
+                && !plain.contains("mktemp")
         );
     }
 

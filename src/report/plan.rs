@@ -143,6 +143,10 @@ fn host_text(h: &HostReport, mode: Mode, verbose: bool) -> String {
         for n in &h.notes {
             let _ = writeln!(out, "  note: {n}");
         }
+    } else {
+        for n in (h.notes.iter()).filter(|n| n.starts_with(crate::engine::GATHERED_NOTE)) {
+            let _ = writeln!(out, "  note: {n}");
+        }
     }
     match &h.status {
         HostStatus::Ok => {}

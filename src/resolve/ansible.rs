@@ -679,6 +679,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             default_ipv6: Default::default(),
+            gathered: Default::default(),
         };
         let ctx = Value::from_iter(fact_aliases(&f));
         // no IPv6 default route: `{}`, so `ansible_default_ipv6.gateway is defined` is false

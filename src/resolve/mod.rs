@@ -6,6 +6,7 @@
 
 pub mod ansible;
 pub mod deploy;
+pub mod gather;
 pub mod limits;
 pub mod template;
 
@@ -71,6 +72,7 @@ pub fn stub_facts() -> Facts {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
+        gathered: Default::default(),
     }
 }
 
@@ -315,6 +317,8 @@ impl<'a> Resolver<'a> {
                     fixed.insert(name.into(), v);
                 }
             }
+            // Read in the same probe: known (or stood in for) exactly when facts are.
+            fixed.extend(gather::vars_of(play, &f.gathered, self.extra_vars));
         }
         LazyVars::new(self.env.clone(), raw, fixed, self.limits)
     }
@@ -548,7 +552,36 @@ impl<'a> Resolver<'a> {
                             .chain(play.state.iter())
                             .nth(i);
                         if let Some(entry) = entry {
-                            self.expand_entry(entry, host, &stub_vars)?;
+                            if let Err(e) = self.expand_entry(entry, host, &stub_vars) {
+                                // Failing on a gathered value's stand-in only: the host's
+                                // value decides.
+                                let names: Vec<&str> =
+                                    gather::of_play(play).map(|g| g.name.as_str()).collect();
+                                if !gather::names_any(&e.message, &names) {
+                                    return Err(e);
+                                }
+                            }
+                            // Only its `when` needs facts (or gathered values): its key is
+                            // probed now all the same (for nothing if the `when` is false), so
+                            // that no second round trip is needed for it.
+                            let looped = entry.raw.loop_.is_some()
+                                || entry.includes.iter().any(|i| i.loop_.is_some());
+                            if !looped {
+                                let r = Renderer {
+                                    env: &self.env,
+                                    scope: Scope::new(
+                                        self.entry_vars(entry, &vars),
+                                        BTreeMap::new(),
+                                    ),
+                                };
+                                let path_kind = entry
+                                    .raw
+                                    .kind()
+                                    .is_some_and(|(k, _)| k.def().plug != Plug::Deploy);
+                                if let (true, Ok(keys)) = (path_kind, self.keys(entry, &r, host)) {
+                                    t.paths.extend(keys);
+                                }
+                            }
                         }
                         t.deferred += 1;
                         continue;

@@ -884,6 +884,10 @@ pub struct Facts {
     /// `prefix`, `scope`; empty without one.
     #[serde(default)]
     pub default_ipv6: std::collections::BTreeMap<String, String>,
+    /// The values of the `gather:` commands, by name, in Ansible's registered shape (see
+    /// `resolve::gather`): vars of their own, not under `facts` (nor saved with them).
+    #[serde(skip)]
+    pub gathered: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// Everything the probe observed on one host.
@@ -914,6 +918,8 @@ pub struct Observed {
     /// Leftover temp files (`.NAME.play-tmp.*`) beside probed paths, as the host reported them
     /// (untrusted: checked against the declared paths before anything is removed).
     pub temps: Vec<String>,
+    /// What each `gather:` command gave, by its id (`probe::gather`).
+    pub gathered: BTreeMap<String, crate::probe::gather::GatherOutput>,
 }
 
 /// What is restarted or reloaded.
