@@ -487,6 +487,33 @@ fn check_locates_bad_downloads() {
         .shows("not `elsewhere`");
 }
 
+/// `download:`'s `sha256` rendered from a template (Ansible's `ternary(omit, 'sha256: ' +
+/// x)`): to nothing it is no checksum, with the `sha256:` prefix it is the hex, to anything
+/// else it is an error located at the key; `unarchive:`: a relative folder, no `src`, a
+/// format play cannot tell, a relative `creates`, `state: absent`, each located.
+#[test]
+fn check_locates_bad_templated_sums_and_unarchives() {
+    let good = "ab".repeat(32);
+    check_one_host(&format!(
+            "- hosts: all\n  vars:\n    on: false\n    sum: \"{good}\"\n  state:\n    - download: /opt/a\n      url: http://x/a\n      sha256: \"{{{{ on | ternary('sha256: ' + sum, omit) }}}}\"\n    - download: /opt/b\n      url: http://x/b\n      sha256: \"{{{{ 'sha256: ' ~ sum }}}}\"\n    - download: /opt/c\n      url: http://x/c\n      sha256: \"{{{{ 'sha256: 0' if not on else sum }}}}\"\n    - unarchive: srv/app\n      src: /srv/app.tgz\n    - unarchive: /srv/b\n      owner: root\n    - unarchive: /srv/c\n      src: /srv/c.rar\n    - unarchive: /srv/d\n      src: /srv/d.zip\n      creates: d/bundle\n    - unarchive: /srv/e\n      src: /srv/e.tar\n      state: absent\n"
+        ))
+        .code(1)
+        .shows("site.yml:14")
+        .shows("sha256 `0`: 64 hexadecimal digits")
+        .hides("site.yml:8")
+        .hides("site.yml:11")
+        .shows("site.yml:15")
+        .shows("must be absolute")
+        .shows("site.yml:17")
+        .shows("an unarchive needs `src:`")
+        .shows("site.yml:20")
+        .shows("src `/srv/c.rar`: the archive's name must end in .tar")
+        .shows("site.yml:23")
+        .shows("creates: path `d/bundle` must be absolute")
+        .shows("site.yml:26")
+        .shows("an unarchive has no `state: absent`");
+}
+
 /// `apt_source:` (fetch kinds): a name apt would ignore, a URI it cannot fetch, components on
 /// a flat repository, a missing key file, each located.
 #[test]

@@ -1649,6 +1649,84 @@ fn a_role_entrys_when_is_carried() {
     assert!(two.contains("directory /srv/dep81"), "{two}");
 }
 
+/// RocketChat's fetch-and-unpack idioms import as native kinds and converge on a real host:
+/// `get_url` with `force: yes` and a `checksum` that is `omit` unless checked (a `download:`
+/// whose `sha256` renders to nothing), `unarchive` of that archive on the host (`copy: false`,
+/// `creates`, owner/group → `unarchive:`, known after the download), `chown U.G -R {{ p |
+/// quote }}` (a recursive `directory:`), and `apt_key` from a keyserver (a `download:` of its
+/// HKP lookup, checked by `play check` only: no keyserver on loopback). No `command:` is
+/// written; a second `diff --exit-code` finds nothing to do.
+#[test]
+fn fetch_and_unpack_idioms_import_as_native_kinds_and_converge() {
+    let lab = Lab::start("archives-imported", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/mirror/bundle && printf 'v1\\n' > /srv/mirror/bundle/main.js && tar -czf /srv/mirror/rc.tgz -C /srv/mirror bundle && rm -r /srv/mirror/bundle",
+    );
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  vars:
+    rc_path: /srv/rc
+    rc_user: deploy
+    rc_check: false
+    rc_sum: 0
+    ks: hkp://keyserver.ubuntu.com:80
+    key_id: 0C49F3730359A14518585931BC711F9BA15703C6
+  tasks:
+    - file: path={{ rc_path }} state=directory owner={{ rc_user }}
+    - get_url:
+        url: file:///srv/mirror/rc.tgz
+        checksum: "{{ (rc_check == false) | ternary(omit, 'sha256: ' + (rc_sum|string)) }}"
+        force: yes
+        dest: "{{ rc_path }}/rc.tgz"
+        owner: "{{ rc_user }}"
+    - unarchive:
+        copy: false
+        src: "{{ rc_path }}/rc.tgz"
+        dest: "{{ rc_path }}"
+        creates: "{{ rc_path }}/bundle"
+        owner: "{{ rc_user }}"
+        group: "{{ rc_user }}"
+    - command: >-
+        chown {{ rc_user }}.{{ rc_user }}
+        -R {{ rc_path | quote }}
+      args:
+        warn: no
+    - apt_key:
+        keyserver: "{{ ks }}"
+        id: "{{ key_id }}"
+      when: false
+"#,
+    )]);
+    let site = checked_site(
+        &out,
+        &[
+            "- unarchive: \"{{ rc_path }}\"",
+            "src: \"{{ rc_path }}/rc.tgz\"",
+            "sha256: \"{{ (rc_check == false) | ternary(omit, 'sha256: ' + (rc_sum|string)) }}\"",
+            "search=0x{{ key_id | regex_replace('^0x', '') }}",
+        ],
+    );
+    assert_eq!(site.matches("- command:").count(), 0, "{site}");
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.play(&["apply", "playbooks/site.yml"])
+        .code(0)
+        .shows("(known after download /srv/rc/rc.tgz)");
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /srv/rc/bundle/main.js; stat -c %U:%G /srv/rc/bundle/main.js"
+        ),
+        "v1\ndeploy:deploy\n"
+    );
+    let run = p
+        .play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+}
+
 /// Registered commands: the read-only ones (by the documented allow-list, with their `chdir`,
 /// `become_user`, `loop` and `when`) become gathered values of the role and of the play, a
 /// fact printed by `lsb_release -cs` becomes a var of that fact, and the others stay commands

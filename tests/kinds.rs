@@ -325,6 +325,9 @@ fn run_case(path: &Path) -> Result<(), String> {
     for l in &case.script {
         if !script.contains(l.as_str()) {
             problems.push(format!("script lacks `{l}`"));
+            if std::env::var_os("KINDS_SHOW_SCRIPT").is_some() {
+                eprintln!("{script}");
+            }
         }
     }
     if !problems.is_empty() && std::env::var_os("KINDS_SHOW_SCRIPT").is_some() {
@@ -353,6 +356,7 @@ fn kinds_cases() {
         "npm",
         "composer",
         "pip",
+        "unarchive",
         "directory",
         "link",
         "program",
@@ -427,6 +431,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "hostname",
     "timezone",
     "ufw",
+    "unarchive",
     "line",
     "block",
     "cron",

@@ -771,13 +771,14 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                     .filter(|h| !h.contains("://"))
                     .map(str::to_string)
                     .or_else(|| checksum_var(c))
+                    .or_else(|| sha256_template(c))
             });
             if let Some(sha) = sha {
                 let mut r = Res::new("download", file);
                 r.set("url", url);
                 if sha.contains("{{") {
                     r.notes.push(format!(
-                        "`checksum: {}` must hold `sha256:HEX` (`play check` says so otherwise)",
+                        "`checksum: {}` must render to `sha256:HEX`, or to nothing (`omit`: no checksum; `play check` says so otherwise)",
                         checksum.unwrap_or_default()
                     ));
                 }
@@ -786,16 +787,24 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
                 return Resources(vec![r]);
             }
-            // no checksum, not forced: fetched only while missing (Ansible's default `force:
-            // no`), which a `download:` without `sha256` does
-            if checksum.is_none() && t.arg_bool(&["force"]) != Some(true) {
+            // no checksum: fetched only while missing (Ansible's default `force: no`), which a
+            // `download:` without `sha256` does; `force: yes` (fetched on every run) is not
+            // play's declarative form
+            if checksum.is_none() {
                 let mut r = Res::new("download", file);
                 r.set("url", url);
                 owner_group_mode(t, &mut r);
-                r.notes.push(
-                    "no `checksum`: fetched only while missing and not checked, as Ansible did (`sha256:` would have it checked)"
-                        .into(),
-                );
+                if t.arg_bool(&["force"]) == Some(true) {
+                    r.notes.push(
+                        "`force: yes` not carried: fetched only while missing (give a `sha256` to have it fetched again whenever the file differs)"
+                            .into(),
+                    );
+                } else {
+                    r.notes.push(
+                        "no `checksum`: fetched only while missing and not checked, as Ansible did (`sha256:` would have it checked)"
+                            .into(),
+                    );
+                }
                 ignored(t, &mut r, &["force", "timeout", "headers", "validate_certs", "url_username", "url_password"]);
                 return Resources(vec![r]);
             }
@@ -811,16 +820,11 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             if t.arg_bool(&["force"]) != Some(true) {
                 r.set("creates", file);
             }
-            match t.arg_str(&["checksum"]) {
-                Some(c) => r.notes.push(format!(
-                    "`checksum: {c}` not verified (`download:` takes a literal `sha256:` checksum)"
-                )),
-                None => r.notes.push(
-                    "`force: yes` without a `checksum`: fetched on every run (a `download:` without `sha256` fetches only a missing file)"
-                        .into(),
-                ),
-            }
-            r.comments[0] = "play import: get_url with `force: yes` or a checksum other than sha256 → command (`download:` checks only a sha256)".into();
+            r.notes.push(format!(
+                "`checksum: {}` not verified (`download:` checks only a sha256)",
+                checksum.unwrap_or_default()
+            ));
+            r.comments[0] = "play import: get_url with a checksum other than sha256 → command (`download:` checks only a sha256)".into();
             Resources(vec![r])
         }
         "unarchive" => {
@@ -831,6 +835,11 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 // `copy: no` means the archive is on the host
                 if t.arg(&["remote_src"]).is_some() { b } else { !b }
             });
+            if remote == Some(true) && !src.contains("://") {
+                if let Some(r) = map_unarchive(t, &src, &dest) {
+                    return Resources(vec![r]);
+                }
+            }
             let cmd = if src.contains("://") {
                 format!(
                     "tmp=$(mktemp) && curl -fsSL -o \"$tmp\" {} && tar -xf \"$tmp\" -C {} && rm -f \"$tmp\"",
@@ -879,6 +888,9 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 r.set("creates", k);
                 return Resources(vec![r]);
             } else if let (Some(server), Some(id)) = (t.arg_str(&["keyserver"]), &id) {
+                if let Some(m) = map_apt_key_server(t, &server, id) {
+                    return m;
+                }
                 let mut r = Res::command(
                     format!("apt-key adv --keyserver {} --recv-keys {}", sh_quote(&server), sh_quote(id)),
                     "apt_key",
@@ -1453,6 +1465,20 @@ fn checksum_var(c: &str) -> Option<String> {
     Some(format!("{{{{ {name} | regex_replace('^sha256:', '') }}}}"))
 }
 
+/// A templated sha256 checksum that renders to `sha256:HEX` or to nothing (Ansible's
+/// `{{ (c) | ternary(omit, 'sha256: ' + x) }}`, `{{ 'sha256:' ~ x }}`): kept as written,
+/// since `download:`'s `sha256` takes the `sha256:` prefix and a value rendering to nothing
+/// (`omit`) is no checksum. `None` when it names another algorithm.
+fn sha256_template(c: &str) -> Option<String> {
+    let t = c.trim();
+    let other = ["sha1", "sha224", "sha384", "sha512", "md5"];
+    (t.starts_with("{{")
+        && t.ends_with("}}")
+        && (t.contains("'sha256:") || t.contains("\"sha256:"))
+        && !other.iter().any(|o| t.contains(o)))
+    .then(|| t.to_string())
+}
+
 /// The quoted words (`'link'`, `"absent"`) of a templated value, each with its byte range
 /// (quotes included); None when a quote is not closed.
 fn quoted_words(tpl: &str) -> Option<Vec<(std::ops::Range<usize>, String)>> {
@@ -1647,9 +1673,11 @@ pub fn shell_idiom(cmd: &str, t: &Task) -> Option<Res> {
         [pip, "install", rest @ ..] if pip.ends_with("/bin/pip") || pip.ends_with("/bin/pip3") => {
             pip_into_venv(pip, rest, t)?
         }
-        ["chown", "-R" | "--recursive", spec, p] if abs(p) && !spec.starts_with('-') => {
+        ["chown", "-R" | "--recursive", spec, p] | ["chown", spec, "-R" | "--recursive", p]
+            if abs(p) && !spec.starts_with('-') =>
+        {
             let (owner, group) = owner_group(spec)?;
-            let mut r = Res::new("directory", p.trim_end_matches('/'));
+            let mut r = Res::new("directory", unquoted_path(p).trim_end_matches('/'));
             if let Some(o) = owner {
                 r.set("owner", o);
             }
@@ -1907,24 +1935,46 @@ fn map_composer(t: &Task) -> Mapped {
 fn owner_group(spec: &str) -> Option<(Option<String>, Option<String>)> {
     let mut depth = 0usize;
     let mut colon = None;
+    let mut dots = Vec::new();
     let b = spec.as_bytes();
     for i in 0..b.len() {
         match (b[i], b.get(i + 1)) {
             (b'{', Some(b'{')) => depth += 1,
             (b'}', Some(b'}')) => depth = depth.saturating_sub(1),
             (b':', _) if depth == 0 && colon.is_none() => colon = Some(i),
-            (b':' | b'.', _) if depth == 0 => return None,
+            (b':', _) if depth == 0 => return None,
+            (b'.', _) if depth == 0 => dots.push(i),
             _ => {}
         }
     }
     let word = |w: &str| (!w.is_empty()).then(|| w.to_string());
+    // chown's old `OWNER.GROUP` (one `.` outside templates, no `:`)
+    let colon = match (colon, dots.as_slice()) {
+        (Some(_), [_, ..]) => return None,
+        (None, [d]) => Some(*d),
+        (None, [_, _, ..]) => return None,
+        (c, _) => c,
+    };
     match colon {
-        None if !spec.contains('.') || spec.contains("{{") => Some((word(spec), None)),
-        None => None,
+        None => Some((word(spec), None)),
         Some(i) => match (word(&spec[..i]), word(&spec[i + 1..])) {
             (_, None) => None,
             (o, g) => Some((o, g)),
         },
+    }
+}
+
+/// A path word of a shell command: `{{ x | quote }}` is the path `{{ x }}` (the shell's
+/// quoting, not part of the path).
+fn unquoted_path(p: &str) -> String {
+    let t = p.trim();
+    match t
+        .strip_prefix("{{")
+        .and_then(|r| r.strip_suffix("}}"))
+        .and_then(|r| r.trim_end().strip_suffix("| quote"))
+    {
+        Some(inner) if !inner.contains("}}") => format!("{{{{ {} }}}}", inner.trim()),
+        _ => t.to_string(),
     }
 }
 
@@ -3017,6 +3067,115 @@ fn map_apt_key_url(t: &Task, url: &str) -> Mapped {
     Mapped::Resources(vec![r])
 }
 
+/// `unarchive` of an archive on the host (`remote_src: yes`, `copy: no`) → `unarchive: DEST`
+/// (`None`: kept as a command: a name whose format play cannot tell, or a loop extracting
+/// several archives into one folder, which would be one key declared twice).
+fn map_unarchive(t: &Task, src: &str, dest: &str) -> Option<Res> {
+    let name = src.rsplit_once("}}").map_or(src, |(_, tail)| tail);
+    crate::resources::registry::check_value("unarchive", "src", name).ok()?;
+    if t.loop_.is_some() && !dest.contains("item") {
+        return None;
+    }
+    let mut r = Res::new("unarchive", dest.trim_end_matches('/'));
+    r.set("src", src);
+    if let Some(c) = t.arg_str(&["creates"]) {
+        r.set("creates", c);
+    }
+    owner_group_mode(t, &mut r);
+    if t.arg(&["owner"]).is_none() {
+        // the archive is extracted by the task's user: its files are that user's
+        if let Some(u) = &t.become_user {
+            r.set("owner", u.as_str());
+        }
+    }
+    if t.arg(&["mode"]).is_some() {
+        r.notes
+            .push("`mode` is DEST's own mode (the extracted files keep the archive's)".into());
+    }
+    if t.arg(&["creates"]).is_none() {
+        r.notes.push(
+            "no `creates`: extracted again when the archive's sha256 is not the one recorded at the last extraction"
+                .into(),
+        );
+    }
+    ignored(
+        t,
+        &mut r,
+        &[
+            "extra_opts",
+            "exclude",
+            "include",
+            "keep_newer",
+            "list_files",
+            "validate_certs",
+            "decrypt",
+        ],
+    );
+    Some(r)
+}
+
+/// `apt_key: keyserver=… id=…` → the key's `download:` from the keyserver's HKP lookup over
+/// HTTPS (`hkp://host[:port]` → `https://host`: the public keyservers serve it there),
+/// ASCII-armored (`options=mr`), with [`map_apt_key_url`]'s notes. `None` (kept as a command):
+/// a keyserver or id play cannot put in a URL.
+fn map_apt_key_server(t: &Task, server: &str, id: &str) -> Option<Mapped> {
+    let rest = server
+        .split_once("://")
+        .map_or(server, |(_, r)| r)
+        .trim_end_matches('/');
+    let host = rest.split_once(':').map_or(rest, |(h, _)| h);
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._{} ()|'".contains(c))
+    };
+    let hex = id.trim().trim_start_matches("0x");
+    if !plain(host) || host.contains('/') || !plain(hex) {
+        return None;
+    }
+    // a templated keyserver renders to `hkp://host:port` as often as to `host`
+    let host = match host
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|h| h.strip_suffix("}}"))
+    {
+        Some(var) if !var.contains("{{") && rest == host => format!(
+            "{{{{ {} | regex_replace('^[a-z0-9]+://', '') | regex_replace('[:/].*$', '') }}}}",
+            var.trim()
+        ),
+        _ => host.to_string(),
+    };
+    let hex = match hex
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|h| h.strip_suffix("}}"))
+    {
+        Some(var) if !var.contains("{{") => {
+            format!("{{{{ {} | regex_replace('^0x', '') }}}}", var.trim())
+        }
+        _ => hex.to_string(),
+    };
+    let hex = hex.as_str();
+    let url = format!("https://{host}/pks/lookup?op=get&options=mr&search=0x{hex}");
+    let Mapped::Resources(mut rs) = map_apt_key_url(t, &url) else {
+        return None;
+    };
+    if let Some(r) = rs.first_mut() {
+        // named by the key's id (a template of it renders to the id)
+        let name = match hex.contains("{{") {
+            true => hex.to_string(),
+            false => sanitize(hex, ""),
+        };
+        if let Some((_, key)) = r.fields.first_mut() {
+            *key = Value::String(format!("/etc/apt/trusted.gpg.d/{name}.asc"));
+        }
+        r.notes.push(format!(
+            "from the keyserver `{server}` over HTTPS (its HKP lookup), ASCII-armored"
+        ));
+    }
+    Some(Mapped::Resources(rs))
+}
+
 /// A key file name from a key's URL: its host, then its file name without extension
 /// (`https://nginx.org/keys/nginx_signing.key` → `nginx.org-nginx_signing`); a templated URL
 /// gives its literal parts.
@@ -3274,6 +3433,10 @@ mod tests {
             ("command", "chown -R www-data /srv/app/", "directory=/srv/app owner=www-data recurse=true"),
             ("command", "chown -R :www-data /srv/app", "directory=/srv/app group=www-data recurse=true"),
             ("command", "chown -R app: /srv/app", "command='chown -R app: /srv/app' [command]"),
+            ("command", "chown {{ u }}.{{ g }} -R {{ p | quote }}", "directory='{{ p }}' owner='{{ u }}' group='{{ g }}' recurse=true"),
+            ("command", "chown -R app.web /srv/app", "directory=/srv/app owner=app group=web recurse=true"),
+            ("command", "chown -R a.b.c /srv/app", "command=chown -R a.b.c /srv/app [command]"),
+            ("command", "chown -R a.b:c /srv/app", "command=chown -R a.b:c /srv/app [command]"),
             ("command", "chown -R /srv/app", "command=chown -R /srv/app [command]"),
             ("command", "chown -R app:app /srv/*", "command=chown -R app:app /srv/* [command]"),
             ("command", "chmod -R u=rwX,g=rX,o= /srv/app", "directory=/srv/app mode=u=rwX,g=rX,o= recurse=true"),
@@ -3388,10 +3551,15 @@ mod tests {
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 mode='0644'"),
             ("systemd", "name=t.timer state=\"{{ on | ternary('started', 'stopped') }}\" enabled=\"{{ on }}\"", "service=t.timer state='{{ on | ternary(''running'', ''stopped'') }}' enabled='{{ on }}'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz mode=0755", "download=/tmp/a.tgz url=https://x/a.tgz mode='0755'"),
-            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz force=yes", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz [command]"),
+            // force: yes → fetched while missing (noted), or fetched again when it differs from its sha256
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz force=yes", "download=/tmp/a.tgz url=https://x/a.tgz"),
+            ("get_url", "url=https://x/n dest=/usr/bin/n force=yes mode=0755 owner=root", "download=/usr/bin/n url=https://x/n owner=root mode='0755'"),
             // a checksum from a var (a role default `sha256:HEX`): its sha256 part
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum='{{ a_checksum }}' mode=0644", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ a_checksum | regex_replace(''^sha256:'', '''') }}' mode='0644'"),
-            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha256:' + s) }}\"", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
+            // a templated sha256 checksum rendering to `sha256:HEX` or to nothing (`omit`)
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha256:' + s) }}\"", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ c | ternary(omit, ''sha256:'' + s) }}'"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz force=yes checksum=\"{{ 'sha256:' ~ s }}\"", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ ''sha256:'' ~ s }}'"),
+            ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha1:' + s) }}\"", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=md5:abc", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
             // apt_repository → apt_source (a deb line), a .list file (a variable, options), ppa → command
             ("apt_repository", "repo='deb http://nginx.org/packages/debian bookworm nginx'", "apt_source=nginx_org_packages_debian uris=http://nginx.org/packages/debian suites=- bookworm components=- nginx"),
@@ -3408,7 +3576,16 @@ mod tests {
             ("apt_key", "url=https://download.docker.com/linux/debian/gpg", "download=/etc/apt/trusted.gpg.d/download.docker.com-gpg.asc url=https://download.docker.com/linux/debian/gpg"),
             // a keyring of its own, or a keyserver, stay commands
             ("apt_key", "url=https://x/key.asc keyring=/usr/share/keyrings/x.gpg", "command=curl -fsSL https://x/key.asc | gpg --dearmor > /usr/share/keyrings/x.gpg creates=/usr/share/keyrings/x.gpg [command]"),
-            ("apt_key", "keyserver=keyserver.ubuntu.com id=0C49F3730359A14518585931BC711F9BA15703C6", "command=apt-key adv --keyserver keyserver.ubuntu.com --recv-keys 0C49F3730359A14518585931BC711F9BA15703C6 unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi A15703C6 [command]"),
+            // a keyserver and an id → the key's HKP lookup over HTTPS, named by the id
+            ("apt_key", "keyserver=keyserver.ubuntu.com id=0C49F3730359A14518585931BC711F9BA15703C6", "download=/etc/apt/trusted.gpg.d/0C49F3730359A14518585931BC711F9BA15703C6.asc url=https://keyserver.ubuntu.com/pks/lookup?op=get&options=mr&search=0x0C49F3730359A14518585931BC711F9BA15703C6"),
+            ("apt_key", "keyserver=hkp://keyserver.ubuntu.com:80 id=0xABCD1234", "download=/etc/apt/trusted.gpg.d/ABCD1234.asc url=https://keyserver.ubuntu.com/pks/lookup?op=get&options=mr&search=0xABCD1234"),
+            ("apt_key", "keyserver='{{ ks }}' id='{{ key_id }}'", "download=/etc/apt/trusted.gpg.d/{{ key_id | regex_replace('^0x', '') }}.asc url=https://{{ ks | regex_replace('^[a-z0-9]+://', '') | regex_replace('[:/].*$', '') }}/pks/lookup?op=get&options=mr&search=0x{{ key_id | regex_replace('^0x', '') }}"),
+            ("apt_key", "keyserver='hkp://x/y z' id=AB", "command=apt-key adv --keyserver 'hkp://x/y z' --recv-keys AB unless=apt-key list 2>/dev/null | tr -d ' ' | grep -qi AB [command]"),
+            // unarchive of an archive on the host → unarchive; of the controller: left out
+            ("unarchive", "src=/srv/rc/rc.tgz dest=/srv/rc copy=false creates=/srv/rc/bundle owner=rc group=rc", "unarchive=/srv/rc src=/srv/rc/rc.tgz creates=/srv/rc/bundle owner=rc group=rc"),
+            ("unarchive", "src='{{ h }}/d-{{ v }}.tar.gz' dest='{{ h }}' remote_src=true mode=0755", "unarchive='{{ h }}' src='{{ h }}/d-{{ v }}.tar.gz' mode='0755'"),
+            ("unarchive", "src='{{ archive }}' dest=/srv remote_src=true", "command=tar -xf '{{ archive }}' -C /srv [command]"),
+            ("unarchive", "src=app.tgz dest=/srv", "left out: unarchive of a controller file: extract it into the role's files/ and use `sync:`"),
             // lineinfile → line (regexp, text, absent, validate); backrefs and look-around stay commands
             ("lineinfile", "path=/etc/a line=x=1", "line=/etc/a text=x=1"),
             ("lineinfile", "path=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' line='PasswordAuthentication no' validate='sshd -t -f %s'", "line=/etc/ssh/sshd_config regexp='^#?PasswordAuthentication ' text=PasswordAuthentication no validate=sshd -t -f %s"),

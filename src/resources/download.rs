@@ -284,10 +284,13 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let sha256 = k.string("sha256")?.unwrap_or_default();
     let sha256 = if presence == Presence::Present {
         super::fetch::check_url(&url).map_err(|m| k.fail("url", m))?;
-        match raw.has("sha256") {
-            // not given: fetched only when missing
+        // not given, or a template rendering to nothing (`omit`, an empty text): fetched only
+        // when missing; Ansible's `sha256:` prefix is taken
+        let hex = sha256.trim();
+        let hex = hex.strip_prefix("sha256:").map_or(hex, str::trim_start);
+        match raw.has("sha256") && !hex.is_empty() {
             false => String::new(),
-            true => super::fetch::check_sha256(&sha256).map_err(|m| k.fail("sha256", m))?,
+            true => super::fetch::check_sha256(hex).map_err(|m| k.fail("sha256", m))?,
         }
     } else {
         sha256

@@ -51,6 +51,8 @@ pub mod certificate;
 pub mod dhparam;
 pub mod private_key;
 pub mod tls;
+// an archive extracted on the host
+pub mod unarchive;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -89,11 +89,14 @@ pub fn seen(layout: &Layout, observed: &super::Observed, dir: &str) -> Option<Se
 /// (`fail`: what runs when sha256sum fails). `user`: in the apply step, the file is read as
 /// the project's user (`play_as`), so root follows no link that user placed there.
 fn lock_sum(layout: &Layout, dir: &str, fail: &str, user: Option<&str>) -> String {
-    let files: Vec<String> = layout
-        .lock_paths(dir)
-        .iter()
-        .map(|p| shell_quote(p))
-        .collect();
+    sum_of_first(&layout.lock_paths(dir), fail, user)
+}
+
+/// Shell text setting `$rs` to the sha256 of the first of `paths` that is a file, else
+/// `missing` (`fail`: what runs when sha256sum fails; `user`: read as that user through
+/// `play_as`). Also `unarchive:`'s archive.
+pub fn sum_of_first(paths: &[String], fail: &str, user: Option<&str>) -> String {
+    let files: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
     let read = match user {
         None => "rs=$(sha256sum < \"$f\")".to_string(),
         // a name with a backslash or a line break is printed `\HEX  NAME`
@@ -108,19 +111,48 @@ fn lock_sum(layout: &Layout, dir: &str, fail: &str, user: Option<&str>) -> Strin
     )
 }
 
+/// The probe fields after a record's key: `d` when `installed` is a folder (else `-`), the
+/// text of the state file `state`, the sha256 of the first of `sums` that is a file (see the
+/// module's record).
+pub fn probe_fields(installed: &str, state: &str, sums: &[String]) -> String {
+    format!(
+        "if [ -d {installed} ]; then printf 'd\\0'; else printf '%s\\0' -; fi\ncat {state} 2>/dev/null\nprintf '\\0'\n{sum}printf '%s\\0' \"$rs\"\n",
+        installed = shell_quote(installed),
+        state = shell_quote(state),
+        sum = sum_of_first(sums, "rs=missing", None),
+    )
+}
+
+/// Step lines of step `i` writing the state file `path` (root's, 0644, through the apply
+/// builder's `fetched_file`) with the lines `printf` prints (`printf FORMAT ARGS`, `$rs` the
+/// sum): what the next probe reads back.
+pub fn state_step(i: usize, path: &str, printf: &str) -> String {
+    let attrs = Attrs {
+        owner: None,
+        group: None,
+        mode: Some(0o644),
+    };
+    crate::apply::fetched_file(
+        i,
+        path,
+        &attrs,
+        &format!("{printf} > \"$t\" || play_fail {i}"),
+        "-",
+        "-",
+    )
+}
+
 /// The probe fragment of the project at `dir` (see the module's record).
 pub fn probe_fragment(layout: &Layout, dir: &str) -> String {
-    let installed = shell_quote(&layout.installed_path(dir));
-    let state = shell_quote(&format!(
-        "{}/{}",
-        layout.installed_path(dir),
-        layout.state_file
-    ));
     format!(
-        "printf '{tag}\\0%s\\0' {q}\nif [ -d {installed} ]; then printf 'd\\0'; else printf '%s\\0' -; fi\ncat {state} 2>/dev/null\nprintf '\\0'\n{sum}printf '%s\\0' \"$rs\"\n",
+        "printf '{tag}\\0%s\\0' {q}\n{fields}",
         tag = layout.tag,
         q = shell_quote(dir),
-        sum = lock_sum(layout, dir, "rs=missing", None),
+        fields = probe_fields(
+            &layout.installed_path(dir),
+            &format!("{}/{}", layout.installed_path(dir), layout.state_file),
+            &layout.lock_paths(dir)
+        ),
     )
 }
 
@@ -217,21 +249,13 @@ pub fn apply_fragment(
         u = shell_quote(user.unwrap_or_default()),
     ));
     s.push_str(&lock_sum(layout, dir, &format!("play_fail {i}"), user));
-    let attrs = Attrs {
-        owner: None,
-        group: None,
-        mode: Some(0o644),
-    };
-    s.push_str(&crate::apply::fetched_file(
+    s.push_str(&state_step(
         i,
         &format!("{installed}/{}", layout.state_file),
-        &attrs,
         &format!(
-            "printf 'sha256 %s\\nargs %s\\n' \"$rs\" {} > \"$t\" || play_fail {i}",
+            "printf 'sha256 %s\\nargs %s\\n' \"$rs\" {}",
             shell_quote(args)
         ),
-        "-",
-        "-",
     ));
     s.push_str(&format!("play_ok {i}\n"));
     s
