@@ -2,7 +2,7 @@
 //! play's own `normpath`,
 //! `quote`, `regex_replace`, `combine`, `bool`, `to_json`, `to_nice_json`, `b64encode`,
 //! `b64decode`, `dict2items`, `items2dict`, `flatten`, `zip`, `union`, `difference`,
-//! `intersect`), `dict(pairs)`, `.items()`/`.keys()`/`.values()` on mappings and the other
+//! `intersect`), the test `version` (`version_compare`, also a filter), `dict(pairs)`, `.items()`/`.keys()`/`.values()` on mappings and the other
 //! Python methods of strings, lists and mappings (`.get()`, `', '.join(...)`, from
 //! minijinja-contrib's `pycompat`), `ansible_check_mode`, and the lookups `lookup('env', NAME)`
 //! and `lookup('file', PATH)` (relative to the playbook, `~` the home folder,
@@ -54,6 +54,9 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
         set_op(&a, &b, SetOp::Intersect)
     });
     env.add_filter("sum", sum);
+    env.add_test("version", version_test);
+    env.add_test("version_compare", version_test);
+    env.add_filter("version_compare", version_test);
     env.add_function("dict", dict);
     // play renders what apply does, whether it then applies it or not: never Ansible's --check.
     env.add_global("ansible_check_mode", Value::from(false));
@@ -89,6 +92,77 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
             _ => python_method(state, value, method, args),
         }
     });
+}
+
+/// Ansible's `version` test (`version_compare`, its old name, a filter too): `x is
+/// version('1.1.0', '>=')` compares as Python's `LooseVersion` does — runs of digits as
+/// numbers, runs of letters as text, other characters separate; a number against a text is
+/// an error. Operators: `<` `lt` `<=` `le` `>` `gt` `>=` `ge` `==` `=` `eq` (default) `!=`
+/// `<>` `ne`.
+fn version_test(value: Value, other: Value, op: Option<String>) -> Result<bool, Error> {
+    use std::cmp::Ordering;
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Part {
+        Num(u128),
+        Text(String),
+    }
+    fn parts(v: &Value) -> Result<Vec<Part>, Error> {
+        let text = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
+        let mut out = Vec::new();
+        let mut chars = text.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c.is_ascii_digit() {
+                let mut run = String::new();
+                while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    run.push(d);
+                    chars.next();
+                }
+                let n = run
+                    .parse()
+                    .map_err(|_| invalid(format!("version: `{run}` is too large a number")))?;
+                out.push(Part::Num(n));
+            } else if c.is_alphabetic() {
+                let mut run = String::new();
+                while let Some(&d) = chars.peek().filter(|d| d.is_alphabetic()) {
+                    run.push(d);
+                    chars.next();
+                }
+                out.push(Part::Text(run));
+            } else {
+                chars.next();
+            }
+        }
+        Ok(out)
+    }
+    let (a, b) = (parts(&value)?, parts(&other)?);
+    for (x, y) in a.iter().zip(&b) {
+        if matches!(
+            (x, y),
+            (Part::Num(_), Part::Text(_)) | (Part::Text(_), Part::Num(_))
+        ) {
+            return Err(invalid(format!(
+                "version: cannot compare `{value}` with `{other}` (a number against a text, as \
+                 Python's LooseVersion cannot)"
+            )));
+        }
+    }
+    let ord = a.cmp(&b);
+    Ok(match op.as_deref().unwrap_or("eq") {
+        "<" | "lt" => ord == Ordering::Less,
+        "<=" | "le" => ord != Ordering::Greater,
+        ">" | "gt" => ord == Ordering::Greater,
+        ">=" | "ge" => ord != Ordering::Less,
+        "==" | "=" | "eq" => ord == Ordering::Equal,
+        "!=" | "<>" | "ne" => ord != Ordering::Equal,
+        other => {
+            return Err(invalid(format!(
+                "version: unknown operator `{other}` (one of <, lt, <=, le, >, gt, >=, ge, ==, =, eq, !=, <>, ne)"
+            )))
+        }
+    })
 }
 
 /// Python's methods of strings, lists and mappings (`d.get('k', 1)`, `', '.join(xs)`,
@@ -689,6 +763,28 @@ mod tests {
 
     fn ok(template: &str) -> String {
         render(template, Value::from(())).unwrap_or_else(|e| panic!("{template}: {e}"))
+    }
+
+    #[test]
+    fn version_compares_as_loose_version() {
+        for (t, want) in [
+            ("{{ '1.18.0' is version('1.1.0', '>=') }}", "True"),
+            ("{{ '1.18.0' is version_compare('1.5.9', '>=') }}", "True"),
+            ("{{ '1.4.6' is version_compare('1.5.9', '>=') }}", "False"),
+            ("{{ '1.10' is version('1.9', 'gt') }}", "True"),
+            ("{{ '2.0' is version('2.0.0', '<') }}", "True"),
+            ("{{ '1.2' is version('1.2') }}", "True"),
+            ("{{ '1.2b1' is version('1.2b2', 'lt') }}", "True"),
+            ("{{ '3.1' | version_compare('3.0', '!=') }}", "True"),
+            // an empty version (a stand-in) is below any
+            ("{{ '' is version('1.1.0', '>=') }}", "False"),
+        ] {
+            assert_eq!(ok(t), want, "{t}");
+        }
+        let e = render("{{ '1.2' is version('1.x', '>') }}", Value::from(())).expect_err("mixed");
+        assert!(e.contains("a number against a text"), "{e}");
+        let e = render("{{ '1.2' is version('1.3', '=>') }}", Value::from(())).expect_err("op");
+        assert!(e.contains("unknown operator `=>`"), "{e}");
     }
 
     #[test]
