@@ -378,6 +378,7 @@ fn kinds_cases() {
         "ufw",
         "private_key",
         "dhparam",
+        "certbot",
         "certificate",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
@@ -457,6 +458,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "private_key",
     "dhparam",
     "certificate",
+    "certbot",
 ];
 
 /// Rust source without comments (`//`, `///`, `//!`): test modules count as any other code.

@@ -2541,7 +2541,8 @@ const DEBIAN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 /// A task's literal `environment:` mapping: a command's `environment:`; noted elsewhere.
 fn carry_environment(t: &Task, r: &mut Res) {
     let Some(env) = &t.environment else { return };
-    if r.kind() == "command" {
+    // the kinds with an `environment:` of their own
+    if ["command", "certbot"].contains(&r.kind()) {
         if r.get("environment").is_some() {
             return;
         }
@@ -2573,7 +2574,7 @@ fn carry_environment(t: &Task, r: &mut Res) {
         }
     } else {
         r.notes.push(format!(
-            "task `environment:` not carried (a {} has none; only commands take it)",
+            "task `environment:` not carried (a {} has none; only commands and certbot take it)",
             r.kind()
         ));
     }

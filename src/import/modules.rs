@@ -14,6 +14,9 @@ pub fn not_native(module: &str) -> String {
 #[path = "openssl.rs"]
 pub mod openssl;
 
+#[path = "certbot.rs"]
+pub mod certbot;
+
 /// One resource the importer writes: its keys in order (the first names the kind).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Res {
@@ -728,6 +731,9 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             }
             if let Some(rs) = openssl::idiom(&cmd, t) {
                 return Resources(rs);
+            }
+            if let Some(r) = certbot::idiom(&cmd, t) {
+                return Resources(vec![r]);
             }
             if let Some(r) = shell_idiom(&cmd, t) {
                 return Resources(vec![r]);

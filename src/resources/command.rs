@@ -232,12 +232,7 @@ pub fn plan(
 /// The apply step of one command (inside the apply script: `play_ok`, `play_fail`).
 pub fn apply_fragment(index: usize, spec: &CommandSpec) -> String {
     let i = index;
-    let body: String = spec
-        .environment
-        .iter()
-        .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
-        .chain(std::iter::once(spec.command.clone()))
-        .collect();
+    let body = super::exports(&spec.environment) + &spec.command;
     let run = heredoc(&runner(spec.user.as_deref()), &body);
     let cd = spec
         .chdir
@@ -344,10 +339,7 @@ impl super::Spec for CommandSpec {
             self.unless.as_deref(),
             self.chdir.as_deref(),
             self.user.as_deref(),
-        ]) || self
-            .environment
-            .iter()
-            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        ]) || super::env_has_nul(&self.environment)
     }
 }
 

@@ -47,6 +47,7 @@ pub mod hostname;
 pub mod timezone;
 pub mod ufw;
 
+pub mod certbot;
 pub mod certificate;
 pub mod dhparam;
 pub mod private_key;
@@ -1166,6 +1167,20 @@ pub fn check_environment(env: &[(String, String)]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The `export NAME='VALUE'` lines of an `environment:` (checked by [`check_environment`]),
+/// each ending in a newline: they travel in the script on stdin, never in an argv.
+pub fn exports(env: &[(String, String)]) -> String {
+    env.iter()
+        .map(|(k, v)| format!("export {k}={}\n", crate::transport::shell_quote(v)))
+        .collect()
+}
+
+/// An `environment:` holding a NUL byte (which a script cannot carry).
+pub fn env_has_nul(env: &[(String, String)]) -> bool {
+    env.iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
 }
 
 /// Formats permission bits as `0644`.

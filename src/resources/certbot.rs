@@ -1,0 +1,741 @@
+//! `certbot:` — a certificate of an ACME CA (Let's Encrypt) obtained on the host by certbot,
+//! kept as certbot's lineage `/etc/letsencrypt/live/NAME` (the `certbot certonly …` and
+//! `certbot --nginx …` lines of many roles).
+//!
+//! ```yaml
+//! - certbot: example.org                 # certbot's --cert-name
+//!   domains: [example.org, www.example.org]   # default [NAME]
+//!   email: ops@example.org               # else --register-unsafely-without-email
+//!   method: webroot                      # standalone (default), nginx, apache, webroot
+//!   webroot: /var/www/acme               # method webroot only
+//!   certonly: true                       # false: certbot also installs it (nginx, apache)
+//!   server: https://acme-v02.api.letsencrypt.org/directory
+//!   environment: {REQUESTS_CA_BUNDLE: /etc/ssl/private-ca.pem}
+//! ```
+//!
+//! Probe record (one per declared lineage, no network):
+//! `certbot \0 NAME \0 STATE \0 SERVER \0 TEXT \0`: STATE `missing` (neither
+//! `renewal/NAME.conf` nor `live/NAME`), `orphan` (`live/NAME` without its renewal conf),
+//! `nocert` (the renewal conf without a `live/NAME/fullchain.pem`), `noopenssl`, or `ok` with
+//! TEXT what `openssl x509` prints of the fullchain's first certificate (subjectAltName,
+//! notAfter, expired by the host's clock: [`super::tls`]'s `x509` form); SERVER the
+//! `server =` line of the renewal conf, read with shell builtins. One `openssl` process per
+//! existing lineage; nothing for a missing one.
+//!
+//! Plan: obtained when the lineage is missing, when its certificate's names are not exactly
+//! `domains` (the domains added and removed are said), when it has expired, or was issued by
+//! another `server`; deleted (`certbot delete`) with `state: absent`. Renewal stays certbot's
+//! (its timer renews before expiry). Apply: one `certbot certonly` (or `certbot run` with
+//! `certonly: false`) with `--non-interactive --agree-tos --cert-name NAME -d D…`, its
+//! `environment` exported in the step's subshell (on stdin, never in an argv); certbot writes
+//! its lineage itself. The private key stays in `/etc/letsencrypt`: the probe reads only the
+//! certificate.
+
+use super::deploy::{set_args, Planned, Refused};
+use super::registry::Key;
+use super::{Action, Presence};
+use crate::resolve::{Base, Keys, ResolveError};
+use crate::transport::shell_quote;
+
+/// Let's Encrypt's production directory (certbot's default `--server`).
+pub const DEFAULT_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// certbot's configuration folder (its `--config-dir` default).
+pub const CONFIG_DIR: &str = "/etc/letsencrypt";
+
+/// How certbot proves control of the domains (its authenticator, and installer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Method {
+    /// certbot's own web server on port 80 (`--standalone`).
+    #[default]
+    Standalone,
+    /// nginx's plugin (`--nginx`).
+    Nginx,
+    /// apache's plugin (`--apache`).
+    Apache,
+    /// Files written below a folder a web server serves (`--webroot -w PATH`).
+    Webroot(String),
+}
+
+impl Method {
+    fn name(&self) -> &'static str {
+        match self {
+            Method::Standalone => "standalone",
+            Method::Nginx => "nginx",
+            Method::Apache => "apache",
+            Method::Webroot(_) => "webroot",
+        }
+    }
+
+    /// The configuration a change earlier in the run may alter before certbot reads it.
+    fn reads(&self) -> Option<&str> {
+        match self {
+            Method::Standalone => None,
+            Method::Nginx => Some("/etc/nginx"),
+            Method::Apache => Some("/etc/apache2"),
+            Method::Webroot(p) => Some(p),
+        }
+    }
+}
+
+/// One lineage, rendered for one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertbotSpec {
+    /// certbot's `--cert-name`.
+    pub name: String,
+    pub presence: Presence,
+    /// Lower case, in order, each once.
+    pub domains: Vec<String>,
+    pub email: Option<String>,
+    pub method: Method,
+    pub certonly: bool,
+    pub server: String,
+    /// Variables exported to certbot.
+    pub environment: Vec<(String, String)>,
+    /// Its folder `live/NAME`, which its step makes: what lies below is known after it.
+    pub live: String,
+}
+
+/// What the probe saw of a lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Missing,
+    /// `live/NAME` without `renewal/NAME.conf`: not a lineage certbot knows.
+    Orphan,
+    /// The renewal conf (its server) without a certificate.
+    NoCert {
+        server: String,
+    },
+    NoOpenssl,
+    Cert {
+        server: String,
+        cert: CertSeen,
+    },
+}
+
+/// What the probe saw of a lineage's certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertSeen {
+    /// Its subjectAltName's DNS names, lower case (`None`: openssl could not read it).
+    pub names: Option<Vec<String>>,
+    pub not_after: String,
+    pub expired: bool,
+}
+
+/// Reads a `certbot` record's fields after the name.
+pub fn parse_seen(state: &str, server: &str, text: &str) -> Option<Seen> {
+    let server = server.trim().to_string();
+    Some(match state {
+        "missing" => Seen::Missing,
+        "orphan" => Seen::Orphan,
+        "nocert" => Seen::NoCert { server },
+        "noopenssl" => Seen::NoOpenssl,
+        "ok" => Seen::Cert {
+            server,
+            cert: parse_cert(text),
+        },
+        _ => return None,
+    })
+}
+
+/// Reads `openssl x509 -noout -ext subjectAltName -enddate -checkend 0`.
+fn parse_cert(text: &str) -> CertSeen {
+    let mut names = Vec::new();
+    let mut in_san = false;
+    let mut seen = CertSeen::default();
+    let mut verdict = None;
+    for l in text.lines() {
+        if l.starts_with("X509v3 Subject Alternative Name") {
+            in_san = true;
+        } else if in_san && l.starts_with(char::is_whitespace) {
+            names.extend(
+                (l.split(','))
+                    .filter_map(|s| s.trim().strip_prefix("DNS:"))
+                    .map(str::to_ascii_lowercase),
+            );
+        } else {
+            in_san = false;
+            if let Some(d) = l.strip_prefix("notAfter=") {
+                seen.not_after = d.trim().to_string();
+            } else if l.starts_with("Certificate will not expire") {
+                verdict = Some(false);
+            } else if l.starts_with("Certificate will expire") {
+                verdict = Some(true);
+            }
+        }
+    }
+    match verdict {
+        Some(expired) => {
+            seen.expired = expired;
+            seen.names = Some(names);
+        }
+        None => seen.names = None,
+    }
+    seen
+}
+
+/// The probe fragment of one lineage (see the module's record). live/NAME/fullchain.pem is
+/// certbot's link into `archive/`: both folders are root's (0700), and openssl only reads it.
+pub fn probe_fragment(name: &str) -> String {
+    let n = shell_quote(name);
+    let live = shell_quote(&format!("{CONFIG_DIR}/live/{name}"));
+    let chain = shell_quote(&format!("{CONFIG_DIR}/live/{name}/fullchain.pem"));
+    let conf = shell_quote(&format!("{CONFIG_DIR}/renewal/{name}.conf"));
+    format!(
+        r#"printf 'certbot\0%s\0' {n}
+cb_s=
+if [ -f {conf} ]; then
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in "server ="*|"server="*) cb_s=${{l#*=}}; cb_s=${{cb_s# }} ;; esac
+  done < {conf}
+  if ! [ -f {chain} ]; then printf 'nocert\0%s\0\0' "$cb_s"
+  elif ! command -v openssl >/dev/null 2>&1; then printf 'noopenssl\0%s\0\0' "$cb_s"
+  else
+    cb_v=$(openssl x509 -noout -ext subjectAltName -enddate -checkend 0 -in {chain} </dev/null 2>/dev/null)
+    printf 'ok\0%s\0%s\0' "$cb_s" "$cb_v"
+  fi
+elif [ -e {live} ] || [ -L {live} ]; then printf 'orphan\0\0\0'
+else printf 'missing\0\0\0'
+fi
+"#
+    )
+}
+
+/// What apply does to a lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertbotOp {
+    /// `certbot certonly|run`; `force`: the lineage exists (`--force-renewal`: certbot would
+    /// keep a certificate not yet due).
+    Obtain {
+        force: bool,
+    },
+    Delete,
+}
+
+/// Plans one lineage. `changed`: keys of the host's changes planned before it.
+pub fn plan(
+    spec: &CertbotSpec,
+    seen: &Seen,
+    changed: &[&str],
+) -> Result<Option<Planned<CertbotOp>>, Refused> {
+    if spec.presence == Presence::Absent {
+        return Ok((*seen != Seen::Missing).then(|| Planned {
+            action: Action::Delete,
+            details: vec![format!("certbot delete --cert-name {}", spec.name)],
+            work: CertbotOp::Delete,
+        }));
+    }
+    let mut wrong = Vec::new();
+    match seen {
+        Seen::Missing => {}
+        Seen::Orphan => {
+            return Err(Refused(format!(
+                "{}/live/{} exists without renewal/{}.conf: not a lineage certbot knows (remove it, or choose another name)",
+                CONFIG_DIR, spec.name, spec.name
+            )))
+        }
+        Seen::NoOpenssl => {
+            return Err(Refused(format!(
+                "certbot {}: the host has no openssl to read its certificate (install it first: `package: openssl`)",
+                spec.name
+            )))
+        }
+        Seen::NoCert { server } => {
+            wrong.push("renewal conf without a certificate: obtained again".into());
+            server_change(spec, server, &mut wrong);
+        }
+        Seen::Cert { server, cert } => {
+            match &cert.names {
+                None => wrong.push("not a certificate openssl reads: obtained again".into()),
+                Some(names) => {
+                    for d in &spec.domains {
+                        if !names.contains(d) {
+                            wrong.push(format!("+ domain {d}"));
+                        }
+                    }
+                    for n in names {
+                        if !spec.domains.contains(n) {
+                            wrong.push(format!("- domain {n}"));
+                        }
+                    }
+                    if cert.expired {
+                        wrong.push(format!("expired ({}): obtained again", cert.not_after));
+                    }
+                }
+            }
+            server_change(spec, server, &mut wrong);
+        }
+    }
+    let create = *seen == Seen::Missing;
+    if !create && wrong.is_empty() {
+        return Ok(None);
+    }
+    let mut details = if create {
+        vec![format!(
+            "obtain {} from {} ({})",
+            spec.domains.join(", "),
+            spec.server,
+            spec.method.name()
+        )]
+    } else {
+        wrong
+    };
+    if let Some(r) = spec.method.reads() {
+        if let Some(k) = changed
+            .iter()
+            .find(|k| super::tree::is_under(k, r) || super::tree::normalize(k) == r)
+        {
+            details.push(format!(
+                "certbot's {} reads {r} after the change of {k} earlier in this run",
+                spec.method.name()
+            ));
+        }
+    }
+    Ok(Some(Planned {
+        action: if create {
+            Action::Create
+        } else {
+            Action::Update
+        },
+        details,
+        work: CertbotOp::Obtain { force: !create },
+    }))
+}
+
+fn server_change(spec: &CertbotSpec, server: &str, wrong: &mut Vec<String>) {
+    if !server.is_empty() && server != spec.server {
+        wrong.push(format!("server {server} → {}", spec.server));
+    }
+}
+
+/// certbot's arguments for the work.
+pub fn args(spec: &CertbotSpec, op: &CertbotOp) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    let push = |a: &mut Vec<String>, items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+    match op {
+        CertbotOp::Delete => push(
+            &mut a,
+            &["delete", "--non-interactive", "--cert-name", &spec.name],
+        ),
+        CertbotOp::Obtain { force } => {
+            a.push(if spec.certonly { "certonly" } else { "run" }.into());
+            push(
+                &mut a,
+                &[
+                    "--non-interactive",
+                    "--agree-tos",
+                    "--cert-name",
+                    &spec.name,
+                ],
+            );
+            for d in &spec.domains {
+                push(&mut a, &["-d", d]);
+            }
+            match &spec.method {
+                Method::Webroot(p) => push(&mut a, &["--webroot", "-w", p]),
+                m => a.push(format!("--{}", m.name())),
+            }
+            push(&mut a, &["--server", &spec.server]);
+            match &spec.email {
+                Some(e) => push(&mut a, &["--email", e]),
+                None => a.push("--register-unsafely-without-email".into()),
+            }
+            if *force {
+                a.push("--force-renewal".into());
+            }
+        }
+    }
+    a
+}
+
+/// The apply step of one lineage (inside the apply script: `play_ok`, `play_fail`).
+pub fn apply_fragment(index: usize, spec: &CertbotSpec, op: &CertbotOp) -> String {
+    let i = index;
+    let env = super::exports(&spec.environment);
+    let missing =
+        shell_quote("certbot is not installed on the host (declare `package: certbot` before it)");
+    format!(
+        "# certbot {name}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n\
+if ! command -v certbot >/dev/null 2>&1; then printf '%s\\n' {missing} >&2; play_fail {i}; fi\n\
+(cd / && umask 022\n{env}{args}\nexec certbot \"$@\") </dev/null 1>&2 || play_fail {i}\n\
+play_ok {i}\n",
+        name = spec.name,
+        args = set_args(&args(spec, op)),
+    )
+}
+
+impl super::Spec for CertbotSpec {
+    type Work = CertbotOp;
+    const DEF: &'static super::registry::KindDef = &DEF;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn has_nul(&self) -> bool {
+        super::any_nul(&[
+            Some(&self.name),
+            self.email.as_deref(),
+            Some(&self.server),
+            self.method.reads(),
+        ]) || self.domains.iter().any(|d| d.contains('\0'))
+            || super::env_has_nul(&self.environment)
+    }
+    fn creates(&self) -> Option<&str> {
+        (self.presence == Presence::Present).then_some(self.live.as_str())
+    }
+    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+        p.add_fragment(probe_fragment(&self.name));
+    }
+    fn plan_work(
+        &self,
+        observed: &super::Observed,
+        changed: &[&str],
+    ) -> Result<Option<Planned<Self::Work>>, Refused> {
+        let seen = self
+            .seen(observed)
+            .ok_or_else(|| super::deploy::not_probed("the certbot lineage"))?;
+        plan(self, &seen, changed)
+    }
+    fn apply_fragment(
+        &self,
+        index: usize,
+        work: Option<&Self::Work>,
+        _last: bool,
+    ) -> Option<Result<(String, Vec<u8>), String>> {
+        work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
+    }
+    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+        if let Some(s) = self.seen(observed) {
+            out.insert(format!("certbot {}", self.name), format!("{s:?}"));
+        }
+    }
+}
+
+impl CertbotSpec {
+    /// Its `certbot` record, read.
+    fn seen(&self, observed: &super::Observed) -> Option<Seen> {
+        match observed.deploy.record("certbot", &self.name)? {
+            [state, server, text] => parse_seen(state, server, text),
+            _ => None,
+        }
+    }
+}
+
+/// The registry line of `certbot:` (see [`super::registry`]).
+pub const DEF: super::registry::KindDef = super::registry::KindDef {
+    kind: super::Kind::Certbot,
+    name: "certbot",
+    keys: &[
+        Key::Any("domains"),
+        Key::Text("email"),
+        Key::Text("method"),
+        Key::Text("webroot"),
+        Key::Any("certonly"),
+        Key::Text("server"),
+        Key::Any("environment"),
+    ],
+    is_path: false,
+    watchable: true,
+    docs_section: "`certbot: NAME` — a Let's Encrypt (ACME) certificate obtained by certbot",
+    plug: super::registry::Plug::Deploy,
+    first_probe: super::registry::FirstProbe::Rendered,
+    check_key: check_name,
+    render: super::registry::Render::Fn(from_entry),
+    check_value,
+    records: &[super::registry::Record {
+        tag: "certbot",
+        fields: 4,
+        per_host: false,
+    }],
+    check_entry: super::registry::any_entry,
+};
+
+/// A lineage name (certbot's `--cert-name`): a file name of `live/` and `renewal/`.
+pub fn check_name(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.starts_with('-')
+        && (name.chars()).all(|c| c.is_ascii_alphanumeric() || "._-*".contains(c));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "certbot `{name}`: not a certificate name (letters, digits, `.`, `-`, `_`, as certbot's --cert-name; usually the first domain)"
+        ))
+    }
+}
+
+/// One of `domains`: a DNS name (a `*.` wildcard too), lower-cased.
+pub fn check_domain(d: &str) -> Result<String, String> {
+    let low = d.trim().to_ascii_lowercase();
+    let body = low.strip_prefix("*.").unwrap_or(&low);
+    let ok = !body.is_empty()
+        && !body.starts_with(['-', '.'])
+        && !body.ends_with('.')
+        && (body.chars()).all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if ok {
+        Ok(low)
+    } else {
+        Err(format!(
+            "domains: `{d}` is not a domain name (one name per item: certbot's -d)"
+        ))
+    }
+}
+
+fn check_method(m: &str) -> Result<(), String> {
+    match m {
+        "standalone" | "nginx" | "apache" | "webroot" => Ok(()),
+        other => Err(format!(
+            "method: `{other}` is not one of standalone, nginx, apache, webroot"
+        )),
+    }
+}
+
+fn check_server(s: &str) -> Result<(), String> {
+    if (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(format!(
+            "server: `{s}` is not an ACME directory URL (https://…/directory)"
+        ))
+    }
+}
+
+fn check_email(e: &str) -> Result<(), String> {
+    if e.contains('@') && !e.starts_with('-') && !e.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(format!("email: `{e}` is not an email address"))
+    }
+}
+
+/// [`super::registry::KindDef::check_value`]: the literal values the importer writes.
+pub fn check_value(key: &str, value: &str) -> Result<(), String> {
+    if value.contains("{{") {
+        return Ok(());
+    }
+    match key {
+        "domains" => check_domain(value).map(|_| ()),
+        "method" => check_method(value),
+        "server" => check_server(value),
+        "email" => check_email(value),
+        _ => Ok(()),
+    }
+}
+
+/// The spec of a `certbot:` entry, its errors located at their keys.
+pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
+    let Base { key, state, .. } = b;
+    let presence = k.presence(&state)?;
+    let mut domains: Vec<String> = Vec::new();
+    for d in k.list("domains")?.unwrap_or_else(|| vec![key.clone()]) {
+        let d = check_domain(&d).map_err(|m| k.fail("domains", m))?;
+        if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    if domains.is_empty() {
+        return Err(k.fail(
+            "domains",
+            "domains: none given (certbot needs one at least)".into(),
+        ));
+    }
+    let method = k.string("method")?.unwrap_or_else(|| "standalone".into());
+    check_method(&method).map_err(|m| k.fail("method", m))?;
+    let webroot = k.path("webroot")?;
+    let method = match (method.as_str(), webroot) {
+        ("webroot", Some(w)) => Method::Webroot(w),
+        ("webroot", None) => {
+            return Err(k.fail(
+                "method",
+                "method webroot needs `webroot: PATH` (the folder the web server serves /.well-known/acme-challenge/ from)".into(),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(k.fail(
+                "webroot",
+                format!("webroot: only with `method: webroot` (this one is {method})"),
+            ))
+        }
+        ("nginx", None) => Method::Nginx,
+        ("apache", None) => Method::Apache,
+        _ => Method::Standalone,
+    };
+    let certonly = k.boolean("certonly")?.unwrap_or(true);
+    if !certonly && matches!(method, Method::Standalone | Method::Webroot(_)) {
+        return Err(k.fail(
+            "certonly",
+            format!(
+                "certonly: false has certbot install the certificate, which only method nginx or apache can (this one is {})",
+                method.name()
+            ),
+        ));
+    }
+    let server = k.string("server")?.unwrap_or_else(|| DEFAULT_SERVER.into());
+    check_server(&server).map_err(|m| k.fail("server", m))?;
+    let email = k.string("email")?.filter(|e| !e.is_empty());
+    if let Some(e) = &email {
+        check_email(e).map_err(|m| k.fail("email", m))?;
+    }
+    let environment = k.mapping("environment")?;
+    super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
+    Ok(super::Desired::Certbot(CertbotSpec {
+        presence,
+        domains,
+        email,
+        method,
+        certonly,
+        server,
+        environment,
+        live: format!("{CONFIG_DIR}/live/{key}"),
+        name: key,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> CertbotSpec {
+        CertbotSpec {
+            name: "example.org".into(),
+            domains: vec!["example.org".into(), "www.example.org".into()],
+            method: Method::Webroot("/var/www/acme".into()),
+            certonly: true,
+            server: DEFAULT_SERVER.into(),
+            ..Default::default()
+        }
+    }
+
+    const TEXT: &str = "X509v3 Subject Alternative Name: \n    DNS:example.org, DNS:www.example.org\nnotAfter=Mar  2 15:21:36 2027 GMT\nCertificate will not expire";
+
+    fn cert(text: &str) -> Seen {
+        parse_seen("ok", DEFAULT_SERVER, text).unwrap()
+    }
+
+    #[test]
+    fn the_record_is_read() {
+        let Seen::Cert { cert: c, server } = cert(TEXT) else {
+            panic!("not a cert")
+        };
+        assert_eq!(server, DEFAULT_SERVER);
+        assert_eq!(
+            c.names,
+            Some(vec!["example.org".into(), "www.example.org".into()])
+        );
+        assert_eq!(c.not_after, "Mar  2 15:21:36 2027 GMT");
+        assert!(!c.expired);
+        let Seen::Cert { cert: junk, .. } = cert("") else {
+            panic!("not a cert")
+        };
+        assert_eq!(junk.names, None);
+        assert_eq!(parse_seen("missing", "", ""), Some(Seen::Missing));
+        assert_eq!(parse_seen("what", "", ""), None);
+    }
+
+    #[test]
+    fn same_names_not_expired_same_server_is_no_change() {
+        assert_eq!(plan(&spec(), &cert(TEXT), &[]).unwrap(), None);
+    }
+
+    #[test]
+    fn names_expiry_and_server_are_said() {
+        let t = TEXT
+            .replace("DNS:www.example.org", "DNS:old.example.org")
+            .replace("will not expire", "will expire");
+        let mut s = spec();
+        s.server = "https://127.0.0.1:14000/dir".into();
+        let p = plan(&s, &cert(&t), &[]).unwrap().unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(
+            p.details,
+            vec![
+                "+ domain www.example.org",
+                "- domain old.example.org",
+                "expired (Mar  2 15:21:36 2027 GMT): obtained again",
+                "server https://acme-v02.api.letsencrypt.org/directory → https://127.0.0.1:14000/dir",
+            ]
+        );
+        assert_eq!(p.work, CertbotOp::Obtain { force: true });
+    }
+
+    #[test]
+    fn a_missing_lineage_is_obtained_and_an_orphan_refused() {
+        let p = plan(&spec(), &Seen::Missing, &["/var/www/acme"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(
+            p.details,
+            vec![
+                "obtain example.org, www.example.org from https://acme-v02.api.letsencrypt.org/directory (webroot)",
+                "certbot's webroot reads /var/www/acme after the change of /var/www/acme earlier in this run",
+            ]
+        );
+        assert_eq!(p.work, CertbotOp::Obtain { force: false });
+        let e = plan(&spec(), &Seen::Orphan, &[]).unwrap_err();
+        assert!(e.0.contains("without renewal/example.org.conf"), "{}", e.0);
+    }
+
+    #[test]
+    fn absent_deletes_what_is_there() {
+        let mut s = spec();
+        s.presence = Presence::Absent;
+        assert_eq!(plan(&s, &Seen::Missing, &[]).unwrap(), None);
+        let p = plan(&s, &cert(TEXT), &[]).unwrap().unwrap();
+        assert_eq!(p.work, CertbotOp::Delete);
+        assert_eq!(
+            args(&s, &p.work),
+            vec!["delete", "--non-interactive", "--cert-name", "example.org"]
+        );
+    }
+
+    #[test]
+    fn the_step_passes_every_choice_as_an_argument() {
+        let mut s = spec();
+        s.email = Some("ops@example.org".into());
+        s.environment = vec![("REQUESTS_CA_BUNDLE".into(), "/etc/ca b.pem".into())];
+        let f = apply_fragment(3, &s, &CertbotOp::Obtain { force: true });
+        assert!(
+            f.contains("export REQUESTS_CA_BUNDLE='/etc/ca b.pem'\n"),
+            "{f}"
+        );
+        assert!(f.contains("set -- certonly --non-interactive --agree-tos --cert-name example.org -d example.org -d www.example.org --webroot -w /var/www/acme --server https://acme-v02.api.letsencrypt.org/directory --email ops@example.org --force-renewal\nexec certbot \"$@\""), "{f}");
+        s.method = Method::Nginx;
+        s.certonly = false;
+        s.email = None;
+        let a = args(&s, &CertbotOp::Obtain { force: false }).join(" ");
+        assert!(a.starts_with("run --non-interactive"), "{a}");
+        assert!(a.ends_with("--nginx --server https://acme-v02.api.letsencrypt.org/directory --register-unsafely-without-email"), "{a}");
+    }
+
+    #[test]
+    fn names_and_domains_are_checked() {
+        for ok in ["example.org", "www.example.org-0001", "a_b"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "..", "a/b", "-x", "a b"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(check_domain("WWW.Example.org").unwrap(), "www.example.org");
+        assert!(check_domain("*.example.org").is_ok());
+        for bad in ["a,b", "-d", "a b", ""] {
+            assert!(check_domain(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_fragment_reads_only_declared_lineages_and_no_key() {
+        let f = probe_fragment("example.org");
+        assert!(
+            f.starts_with("printf 'certbot\\0%s\\0' example.org\n"),
+            "{f}"
+        );
+        assert!(
+            f.contains("/etc/letsencrypt/renewal/example.org.conf"),
+            "{f}"
+        );
+        assert!(!f.contains("privkey"), "{f}");
+        assert_eq!(f.matches("openssl x509").count(), 1, "{f}");
+    }
+}
