@@ -1,0 +1,199 @@
+//! `certbot:` on a real lab host against a real ACME server, all on loopback: Debian's
+//! `pebble` (Let's Encrypt's test CA, started by the test on free ports of 127.0.0.1, its
+//! challenges always valid) and the host's real `certbot` (the machine's, seen through the
+//! host's overlay; it writes the host's own /etc/letsencrypt, an upper layer of the host, never
+//! the machine's). A lineage is obtained by the webroot method with `server` and
+//! `environment` (`REQUESTS_CA_BUNDLE`: pebble's TLS certificate, shipped by a `file:`), is
+//! converged on the next run, is obtained again with the new names when `domains` changes,
+//! and is deleted with `state: absent`; its private key never reaches the controller.
+
+mod support;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::lab::Lab;
+use support::project::Project;
+
+/// A pebble server, stopped (by its own pid) when dropped.
+struct Pebble {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts pebble with a TLS certificate for 127.0.0.1 made in `dir` (its PEM returned).
+fn pebble(dir: &Path) -> (Pebble, String) {
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl")
+        .success();
+    assert!(ok, "openssl req for pebble's certificate");
+    let (port, admin) = (free_port(), free_port());
+    let cfg = format!(
+        r#"{{"pebble": {{"listenAddress": "127.0.0.1:{port}", "managementListenAddress": "127.0.0.1:{admin}", "certificate": "{d}/cert.pem", "privateKey": "{d}/key.pem", "httpPort": 5002, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+        d = dir.display()
+    );
+    std::fs::write(dir.join("pebble.json"), cfg).expect("pebble config");
+    let log = std::fs::File::create(dir.join("pebble.log")).expect("pebble log");
+    let child = Command::new("pebble")
+        .arg("-config")
+        .arg(dir.join("pebble.json"))
+        .env("PEBBLE_VA_ALWAYS_VALID", "1")
+        .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("pebble (apt-get install pebble)");
+    let p = Pebble { child, port };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "pebble did not listen: {}",
+            std::fs::read_to_string(dir.join("pebble.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pem = std::fs::read_to_string(dir.join("cert.pem")).expect("cert.pem");
+    (p, pem)
+}
+
+fn site(port: u16, domains: &str, state: &str) -> String {
+    format!(
+        r#"- hosts: lab
+  state:
+    - file: /etc/acme-test/ca.pem
+      src: ca.pem
+    - directory: /var/www/acme
+    - certbot: site.test
+      domains: {domains}
+      method: webroot
+      webroot: /var/www/acme
+      server: https://127.0.0.1:{port}/dir
+      environment:
+        REQUESTS_CA_BUNDLE: /etc/acme-test/ca.pem
+      state: {state}
+"#
+    )
+}
+
+const SAN: &str =
+    "openssl x509 -in /etc/letsencrypt/live/site.test/fullchain.pem -noout -ext subjectAltName";
+
+#[test]
+fn a_lineage_is_obtained_converged_changed_and_deleted() {
+    let lab = Lab::start("certbot-acme", 1);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let (pebble, pem) = pebble(scratch.path());
+    let p = Project::new(&lab).file("files/ca.pem", &pem);
+    let two = "[site.test, www.site.test]";
+    p.write("site.yml", site(pebble.port, two, "present").as_bytes());
+
+    // Obtained: the lineage certbot keeps, with the names asked for, from pebble.
+    let run = p
+        .play(&[
+            "apply",
+            "site.yml",
+            "--format",
+            "json",
+            "--output",
+            "report.json",
+        ])
+        .code(0);
+    let san = lab.sh("h1", SAN);
+    assert!(san.contains("DNS:site.test, DNS:www.site.test"), "{san}");
+    let conf = lab.sh("h1", "cat /etc/letsencrypt/renewal/site.test.conf");
+    assert!(
+        conf.contains(&format!("server = https://127.0.0.1:{}/dir", pebble.port)),
+        "{conf}"
+    );
+    assert!(conf.contains("authenticator = webroot"), "{conf}");
+
+    // Its private key never reaches the controller: not in the output, the report, the run
+    // history.
+    let mut seen = run.stdout.clone() + &run.stderr;
+    seen += &std::fs::read_to_string(p.path("report.json")).expect("report.json");
+    let mut history = Vec::new();
+    support::check::files_under(&p.path(".play"), &mut history);
+    assert!(!history.is_empty(), "no run history was written");
+    for (_, text) in &history {
+        seen += text;
+    }
+    let key = lab.sh("h1", "cat /etc/letsencrypt/live/site.test/privkey.pem");
+    let lines: Vec<&str> = (key.lines())
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .collect();
+    assert!(!lines.is_empty(), "no key read: {key}");
+    for line in lines {
+        assert!(
+            !seen.contains(line),
+            "a line of the private key reached the controller"
+        );
+    }
+
+    // Converged: nothing to do, no certbot run.
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // Another name set: the plan says what is added and removed, certbot obtains it again.
+    let other = "[site.test, api.site.test]";
+    p.write("site.yml", site(pebble.port, other, "present").as_bytes());
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("+ domain api.site.test")
+        .shows("- domain www.site.test");
+    p.play(&["apply", "site.yml"]).code(0);
+    let san = lab.sh("h1", SAN);
+    assert!(san.contains("DNS:site.test, DNS:api.site.test"), "{san}");
+    assert!(!san.contains("www.site.test"), "{san}");
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // Absent: certbot deletes the lineage.
+    p.write("site.yml", site(pebble.port, other, "absent").as_bytes());
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "ls /etc/letsencrypt/renewal /etc/letsencrypt/live | grep site.test || true"
+        ),
+        ""
+    );
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+    drop(pebble);
+}
