@@ -197,3 +197,39 @@ fn a_lineage_is_obtained_converged_changed_and_deleted() {
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
     drop(pebble);
 }
+
+#[test]
+fn bad_certbot_entries_are_located_by_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    support::project::write_under(
+        dir.path(),
+        "hosts.yml",
+        "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
+    );
+    support::project::write_under(
+        dir.path(),
+        "site.yml",
+        r#"- hosts: all
+  state:
+    - certbot: a.example
+      method: webroot
+    - certbot: b.example
+      method: dns
+    - certbot: c.example
+      domains: ["c.example,www.c.example"]
+    - certbot: d.example
+      certonly: false
+    - certbot: e.example
+      server: acme.example/directory
+    - certbot: "../f"
+"#,
+    );
+    let run = support::project::play_offline(dir.path(), &["check", "site.yml", "-i", "hosts.yml"]);
+    run.code(1)
+        .shows("site.yml:4:15: method webroot needs `webroot: PATH`")
+        .shows("site.yml:6:15: method: `dns` is not one of standalone, nginx, apache, webroot")
+        .shows("site.yml:8:16: domains: `c.example,www.c.example` is not a domain name")
+        .shows("site.yml:10:17: certonly: false has certbot install the certificate")
+        .shows("site.yml:12:15: server: `acme.example/directory` is not an ACME directory URL")
+        .shows("site.yml:13:16: certbot `../f`: not a certificate name");
+}

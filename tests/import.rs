@@ -2074,6 +2074,56 @@ fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
     );
 }
 
+/// ACME certificates (consul-installer's and tournesol's forms): `sudo certbot --nginx …`,
+/// `certbot certonly --nginx --expand -d A,B` and `certbot certonly --standalone -d D -n
+/// --agree-tos -m E` with `creates: /etc/letsencrypt/live/D/fullchain.pem` and a `when:`
+/// import as `certbot:` entries `play check` accepts, the guard kept, the task's
+/// `environment:` carried; `certbot renew` and an unknown flag stay commands.
+#[test]
+fn certbot_lines_import_as_certbot_entries_and_check_clean() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  vars:
+    domain: example.org
+    errbit_domain: errbit.example.org
+    letsencrypt_email: ops@example.org
+  tasks:
+    - name: Grab Certbot certificate
+      command: "sudo certbot --nginx --noninteractive --agree-tos --email {{ letsencrypt_email }} -d {{ domain }}"
+      when: not lookup("env", "CI")
+    - name: Generate SSL certificate
+      command: "certbot certonly --nginx --noninteractive --agree-tos --expand -d {{ domain }},{{ errbit_domain }} --cert-name errbit"
+    - name: Run Certbot for frontend
+      shell:
+        cmd: "certbot certonly --standalone -d api.{{ domain }} -n --agree-tos -m {{ letsencrypt_email }}"
+        creates: /etc/letsencrypt/live/api.{{ domain }}/fullchain.pem
+      environment:
+        REQUESTS_CA_BUNDLE: /etc/ssl/private-ca.pem
+    - name: renew
+      command: certbot renew --quiet
+    - name: redirect
+      command: certbot --nginx -d {{ domain }} --redirect
+"#,
+        ),
+    ]);
+    let pb = checked_site(
+        &out,
+        &[
+            "- certbot: \"{{ domain }}\"\n      email: \"{{ letsencrypt_email }}\"\n      method: nginx\n      certonly: false\n      when: \"not lookup(\\\"env\\\", \\\"CI\\\")\"\n",
+            "- certbot: errbit\n      domains: [\"{{ domain }}\", \"{{ errbit_domain }}\"]\n      method: nginx\n",
+            "- certbot: \"api.{{ domain }}\"\n      email: \"{{ letsencrypt_email }}\"\n      method: standalone\n      environment: {REQUESTS_CA_BUNDLE: /etc/ssl/private-ca.pem}\n",
+            "- command: certbot renew --quiet",
+        ],
+    );
+    assert_eq!(pb.matches("- command:").count(), 2, "{pb}");
+    assert_eq!(pb.matches("- certbot:").count(), 3, "{pb}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(md.contains("`creates:` dropped"), "{md}");
+}
+
 /// A supervisor conf template with two `[program:]` sections (the second under
 /// `{% if with_beat %}`, keys after its `{% endif %}`, each `environment` a loop over a
 /// mapping: mangaki's celery.conf.j2) imports as `program:` resources, the `supervisorctl
