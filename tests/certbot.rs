@@ -200,15 +200,7 @@ fn a_lineage_is_obtained_converged_changed_and_deleted() {
 
 #[test]
 fn bad_certbot_entries_are_located_by_check() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    support::project::write_under(
-        dir.path(),
-        "hosts.yml",
-        "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
-    );
-    support::project::write_under(
-        dir.path(),
-        "site.yml",
+    let run = support::project::check_site(
         r#"- hosts: all
   state:
     - certbot: a.example
@@ -224,7 +216,6 @@ fn bad_certbot_entries_are_located_by_check() {
     - certbot: "../f"
 "#,
     );
-    let run = support::project::play_offline(dir.path(), &["check", "site.yml", "-i", "hosts.yml"]);
     run.code(1)
         .shows("site.yml:4:15: method webroot needs `webroot: PATH`")
         .shows("site.yml:6:15: method: `dns` is not one of standalone, nginx, apache, webroot")

@@ -183,15 +183,7 @@ fn keys_dhparam_and_a_certificate_are_made_and_kept_on_the_host() {
 
 #[test]
 fn bad_tls_entries_are_located_by_check() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    support::project::write_under(
-        dir.path(),
-        "hosts.yml",
-        "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
-    );
-    support::project::write_under(
-        dir.path(),
-        "site.yml",
+    let run = support::project::check_site(
         r#"- hosts: all
   state:
     - private_key: /etc/ssl/private/a.key
@@ -210,7 +202,6 @@ fn bad_tls_entries_are_located_by_check() {
       subject_alt_name: [b.example]
 "#,
     );
-    let run = support::project::play_offline(dir.path(), &["check", "site.yml", "-i", "hosts.yml"]);
     run.code(1)
         .shows("site.yml:4:13: type: `rsa`, `ecdsa` or `ed25519`, not `dsa`")
         .shows("site.yml:7:13: size: only an `rsa` key has one")

@@ -220,6 +220,19 @@ pub fn write_under(dir: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).expect("write");
 }
 
+/// `play check site.yml` of a throwaway project holding `site` as site.yml and one host
+/// `h1` (no lab: what check says of the entries).
+pub fn check_site(site: &str) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_under(
+        dir.path(),
+        "hosts.yml",
+        "all:\n  hosts:\n    h1: {ssh_host: 127.0.0.1}\n",
+    );
+    write_under(dir.path(), "site.yml", site);
+    play_offline(dir.path(), &["check", "site.yml", "-i", "hosts.yml"])
+}
+
 /// Runs `play ARGS...` in `dir` with no lab (check, diff against unreachable hosts).
 pub fn play_offline(dir: &Path, args: &[&str]) -> Run {
     let out = Command::new(super::lab::play_bin())
