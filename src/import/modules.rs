@@ -14,8 +14,8 @@ pub fn not_native(module: &str) -> String {
 #[path = "openssl.rs"]
 pub mod openssl;
 
-#[path = "certbot.rs"]
-pub mod certbot;
+#[path = "acme.rs"]
+pub mod acme;
 
 /// One resource the importer writes: its keys in order (the first names the kind).
 #[derive(Debug, Clone, PartialEq)]
@@ -732,7 +732,7 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             if let Some(rs) = openssl::idiom(&cmd, t) {
                 return Resources(rs);
             }
-            if let Some(r) = certbot::idiom(&cmd, t) {
+            if let Some(r) = acme::idiom(&cmd, t) {
                 return Resources(vec![r]);
             }
             if let Some(r) = shell_idiom(&cmd, t) {

@@ -1,6 +1,7 @@
 //! ACME certificates in Ansible projects: the `certbot certonly …` and `certbot --nginx …`
 //! shell lines (with or without `sudo`, with or without `creates: /etc/letsencrypt/live/D/…`)
-//! as play's `certbot:` (what it cannot say stays a command).
+//! as play's `certbot:` (what it cannot say stays a command). Named `acme`, not `certbot`:
+//! only the kind's own file is the `certbot` module (`tests/kinds.rs`).
 
 use crate::import::task::Task;
 use crate::yaml::Value;
