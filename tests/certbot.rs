@@ -95,7 +95,7 @@ fn pebble(dir: &Path) -> (Pebble, String) {
     (p, pem)
 }
 
-fn site(port: u16, domains: &str, state: &str) -> String {
+fn site(port: u16, domains: &str, key_type: &str, state: &str) -> String {
     format!(
         r#"- hosts: lab
   state:
@@ -109,6 +109,7 @@ fn site(port: u16, domains: &str, state: &str) -> String {
       server: https://127.0.0.1:{port}/dir
       environment:
         REQUESTS_CA_BUNDLE: /etc/acme-test/ca.pem
+      key_type: {key_type}
       state: {state}
 "#
     )
@@ -124,7 +125,10 @@ fn a_lineage_is_obtained_converged_changed_and_deleted() {
     let (pebble, pem) = pebble(scratch.path());
     let p = Project::new(&lab).file("files/ca.pem", &pem);
     let two = "[site.test, www.site.test]";
-    p.write("site.yml", site(pebble.port, two, "present").as_bytes());
+    p.write(
+        "site.yml",
+        site(pebble.port, two, "ecdsa", "present").as_bytes(),
+    );
 
     // Obtained: the lineage certbot keeps, with the names asked for, from pebble.
     let run = p
@@ -171,21 +175,34 @@ fn a_lineage_is_obtained_converged_changed_and_deleted() {
     // Converged: nothing to do, no certbot run.
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 
-    // Another name set: the plan says what is added and removed, certbot obtains it again.
+    // Another name set and key type: the plan says what is added and removed, certbot obtains
+    // it again.
     let other = "[site.test, api.site.test]";
-    p.write("site.yml", site(pebble.port, other, "present").as_bytes());
+    p.write(
+        "site.yml",
+        site(pebble.port, other, "rsa", "present").as_bytes(),
+    );
     p.play(&["diff", "--exit-code", "site.yml"])
         .code(2)
         .shows("+ domain api.site.test")
-        .shows("- domain www.site.test");
+        .shows("- domain www.site.test")
+        .shows("key_type ecdsa → rsa");
     p.play(&["apply", "site.yml"]).code(0);
     let san = lab.sh("h1", SAN);
     assert!(san.contains("DNS:site.test, DNS:api.site.test"), "{san}");
     assert!(!san.contains("www.site.test"), "{san}");
+    let algo = lab.sh(
+        "h1",
+        "openssl x509 -in /etc/letsencrypt/live/site.test/fullchain.pem -noout -text | grep 'Public Key Algorithm'",
+    );
+    assert!(algo.contains("rsaEncryption"), "{algo}");
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 
     // Absent: certbot deletes the lineage.
-    p.write("site.yml", site(pebble.port, other, "absent").as_bytes());
+    p.write(
+        "site.yml",
+        site(pebble.port, other, "rsa", "absent").as_bytes(),
+    );
     p.play(&["apply", "site.yml"]).code(0);
     assert_eq!(
         lab.sh(

@@ -11,20 +11,21 @@
 //!   certonly: true                       # false: certbot also installs it (nginx, apache)
 //!   server: https://acme-v02.api.letsencrypt.org/directory
 //!   environment: {REQUESTS_CA_BUNDLE: /etc/ssl/private-ca.pem}
+//!   key_type: ecdsa                      # or rsa (with rsa_key_size); default certbot's
 //! ```
 //!
 //! Probe record (one per declared lineage, no network):
-//! `certbot \0 NAME \0 STATE \0 SERVER \0 TEXT \0`: STATE `missing` (neither
+//! `certbot \0 NAME \0 STATE \0 SERVER \0 KEYTYPE \0 TEXT \0`: STATE `missing` (neither
 //! `renewal/NAME.conf` nor `live/NAME`), `orphan` (`live/NAME` without its renewal conf),
 //! `nocert` (the renewal conf without a `live/NAME/fullchain.pem`), `noopenssl`, or `ok` with
 //! TEXT what `openssl x509` prints of the fullchain's first certificate (subjectAltName,
-//! notAfter, expired by the host's clock: [`super::tls`]'s `x509` form); SERVER the
-//! `server =` line of the renewal conf, read with shell builtins. One `openssl` process per
+//! notAfter, expired by the host's clock: [`super::tls`]'s `x509` form); SERVER and KEYTYPE
+//! the `server =` and `key_type =` lines of the renewal conf, read with shell builtins. One `openssl` process per
 //! existing lineage; nothing for a missing one.
 //!
 //! Plan: obtained when the lineage is missing, when its certificate's names are not exactly
 //! `domains` (the domains added and removed are said), when it has expired, or was issued by
-//! another `server`; deleted (`certbot delete`) with `state: absent`. Renewal stays certbot's
+//! another `server`, or has another `key_type`; deleted (`certbot delete`) with `state: absent`. Renewal stays certbot's
 //! (its timer renews before expiry). Apply: one `certbot certonly` (or `certbot run` with
 //! `certonly: false`) with `--non-interactive --agree-tos --cert-name NAME -d D…`, its
 //! `environment` exported in the step's subshell (on stdin, never in an argv); certbot writes
@@ -90,6 +91,10 @@ pub struct CertbotSpec {
     pub method: Method,
     pub certonly: bool,
     pub server: String,
+    /// `rsa` or `ecdsa` (`--key-type`); `None`: certbot's default, not checked.
+    pub key_type: Option<String>,
+    /// `--rsa-key-size` (passed when obtaining; not checked on the host).
+    pub rsa_key_size: Option<u32>,
     /// Variables exported to certbot.
     pub environment: Vec<(String, String)>,
     /// Its folder `live/NAME`, which its step makes: what lies below is known after it.
@@ -102,15 +107,23 @@ pub enum Seen {
     Missing,
     /// `live/NAME` without `renewal/NAME.conf`: not a lineage certbot knows.
     Orphan,
-    /// The renewal conf (its server) without a certificate.
+    /// The renewal conf (its server and key type) without a certificate.
     NoCert {
-        server: String,
+        conf: Conf,
     },
     NoOpenssl,
     Cert {
-        server: String,
+        conf: Conf,
         cert: CertSeen,
     },
+}
+
+/// What the probe read of a lineage's renewal conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conf {
+    pub server: String,
+    /// Empty: the conf has none (an older certbot's).
+    pub key_type: String,
 }
 
 /// What the probe saw of a lineage's certificate.
@@ -123,15 +136,18 @@ pub struct CertSeen {
 }
 
 /// Reads a `certbot` record's fields after the name.
-pub fn parse_seen(state: &str, server: &str, text: &str) -> Option<Seen> {
-    let server = server.trim().to_string();
+pub fn parse_seen(state: &str, server: &str, key_type: &str, text: &str) -> Option<Seen> {
+    let conf = Conf {
+        server: server.trim().to_string(),
+        key_type: key_type.trim().to_string(),
+    };
     Some(match state {
         "missing" => Seen::Missing,
         "orphan" => Seen::Orphan,
-        "nocert" => Seen::NoCert { server },
+        "nocert" => Seen::NoCert { conf },
         "noopenssl" => Seen::NoOpenssl,
         "ok" => Seen::Cert {
-            server,
+            conf,
             cert: parse_cert(text),
         },
         _ => return None,
@@ -183,19 +199,22 @@ pub fn probe_fragment(name: &str) -> String {
     let conf = shell_quote(&format!("{CONFIG_DIR}/renewal/{name}.conf"));
     format!(
         r#"printf 'certbot\0%s\0' {n}
-cb_s=
+cb_s= cb_k=
 if [ -f {conf} ]; then
   while IFS= read -r l || [ -n "$l" ]; do
-    case $l in "server ="*|"server="*) cb_s=${{l#*=}}; cb_s=${{cb_s# }} ;; esac
+    case $l in
+      "server ="*|"server="*) cb_s=${{l#*=}}; cb_s=${{cb_s# }} ;;
+      "key_type ="*|"key_type="*) cb_k=${{l#*=}}; cb_k=${{cb_k# }} ;;
+    esac
   done < {conf}
-  if ! [ -f {chain} ]; then printf 'nocert\0%s\0\0' "$cb_s"
-  elif ! command -v openssl >/dev/null 2>&1; then printf 'noopenssl\0%s\0\0' "$cb_s"
+  if ! [ -f {chain} ]; then printf 'nocert\0%s\0%s\0\0' "$cb_s" "$cb_k"
+  elif ! command -v openssl >/dev/null 2>&1; then printf 'noopenssl\0%s\0%s\0\0' "$cb_s" "$cb_k"
   else
     cb_v=$(openssl x509 -noout -ext subjectAltName -enddate -checkend 0 -in {chain} </dev/null 2>/dev/null)
-    printf 'ok\0%s\0%s\0' "$cb_s" "$cb_v"
+    printf 'ok\0%s\0%s\0%s\0' "$cb_s" "$cb_k" "$cb_v"
   fi
-elif [ -e {live} ] || [ -L {live} ]; then printf 'orphan\0\0\0'
-else printf 'missing\0\0\0'
+elif [ -e {live} ] || [ -L {live} ]; then printf 'orphan\0\0\0\0'
+else printf 'missing\0\0\0\0'
 fi
 "#
     )
@@ -240,11 +259,11 @@ pub fn plan(
                 spec.name
             )))
         }
-        Seen::NoCert { server } => {
+        Seen::NoCert { conf } => {
             wrong.push("renewal conf without a certificate: obtained again".into());
-            server_change(spec, server, &mut wrong);
+            conf_change(spec, conf, &mut wrong);
         }
-        Seen::Cert { server, cert } => {
+        Seen::Cert { conf, cert } => {
             match &cert.names {
                 None => wrong.push("not a certificate openssl reads: obtained again".into()),
                 Some(names) => {
@@ -263,7 +282,7 @@ pub fn plan(
                     }
                 }
             }
-            server_change(spec, server, &mut wrong);
+            conf_change(spec, conf, &mut wrong);
         }
     }
     let create = *seen == Seen::Missing;
@@ -302,9 +321,15 @@ pub fn plan(
     }))
 }
 
-fn server_change(spec: &CertbotSpec, server: &str, wrong: &mut Vec<String>) {
-    if !server.is_empty() && server != spec.server {
-        wrong.push(format!("server {server} → {}", spec.server));
+/// What its renewal conf says otherwise than the spec (a server, a key type).
+fn conf_change(spec: &CertbotSpec, conf: &Conf, wrong: &mut Vec<String>) {
+    if !conf.server.is_empty() && conf.server != spec.server {
+        wrong.push(format!("server {} → {}", conf.server, spec.server));
+    }
+    if let Some(k) = &spec.key_type {
+        if !conf.key_type.is_empty() && conf.key_type != *k {
+            wrong.push(format!("key_type {} → {k}", conf.key_type));
+        }
     }
 }
 
@@ -336,6 +361,12 @@ pub fn args(spec: &CertbotSpec, op: &CertbotOp) -> Vec<String> {
                 m => a.push(format!("--{}", m.name())),
             }
             push(&mut a, &["--server", &spec.server]);
+            if let Some(k) = &spec.key_type {
+                push(&mut a, &["--key-type", k]);
+            }
+            if let Some(n) = spec.rsa_key_size {
+                push(&mut a, &["--rsa-key-size", &n.to_string()]);
+            }
             match &spec.email {
                 Some(e) => push(&mut a, &["--email", e]),
                 None => a.push("--register-unsafely-without-email".into()),
@@ -414,7 +445,7 @@ impl CertbotSpec {
     /// Its `certbot` record, read.
     fn seen(&self, observed: &super::Observed) -> Option<Seen> {
         match observed.deploy.record("certbot", &self.name)? {
-            [state, server, text] => parse_seen(state, server, text),
+            [state, server, key_type, text] => parse_seen(state, server, key_type, text),
             _ => None,
         }
     }
@@ -432,6 +463,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         Key::Any("certonly"),
         Key::Text("server"),
         Key::Any("environment"),
+        Key::Text("key_type"),
+        Key::Any("rsa_key_size"),
     ],
     is_path: false,
     watchable: true,
@@ -443,7 +476,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     check_value,
     records: &[super::registry::Record {
         tag: "certbot",
-        fields: 4,
+        fields: 5,
         per_host: false,
     }],
     check_entry: super::registry::any_entry,
@@ -509,6 +542,13 @@ fn check_email(e: &str) -> Result<(), String> {
     }
 }
 
+fn check_key_type(k: &str) -> Result<(), String> {
+    match k {
+        "rsa" | "ecdsa" => Ok(()),
+        other => Err(format!("key_type: `{other}` is not rsa or ecdsa")),
+    }
+}
+
 /// [`super::registry::KindDef::check_value`]: the literal values the importer writes.
 pub fn check_value(key: &str, value: &str) -> Result<(), String> {
     if value.contains("{{") {
@@ -519,6 +559,7 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
         "method" => check_method(value),
         "server" => check_server(value),
         "email" => check_email(value),
+        "key_type" => check_key_type(value),
         _ => Ok(()),
     }
 }
@@ -577,6 +618,23 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     if let Some(e) = &email {
         check_email(e).map_err(|m| k.fail("email", m))?;
     }
+    let key_type = k.string("key_type")?;
+    if let Some(t) = &key_type {
+        check_key_type(t).map_err(|m| k.fail("key_type", m))?;
+    }
+    let rsa_key_size = match k.number("rsa_key_size")? {
+        None => None,
+        Some(n) if key_type.as_deref() == Some("ecdsa") => {
+            return Err(k.fail(
+                "rsa_key_size",
+                format!("rsa_key_size: {n} with key_type ecdsa (only an rsa key has one)"),
+            ))
+        }
+        Some(n) => Some(
+            super::tls::check_range("rsa_key_size", n, 2048..=8192)
+                .map_err(|m| k.fail("rsa_key_size", m))?,
+        ),
+    };
     let environment = k.mapping("environment")?;
     super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
     Ok(super::Desired::Certbot(CertbotSpec {
@@ -586,6 +644,8 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         method,
         certonly,
         server,
+        key_type,
+        rsa_key_size,
         environment,
         live: format!("{CONFIG_DIR}/live/{key}"),
         name: key,
@@ -610,15 +670,16 @@ mod tests {
     const TEXT: &str = "X509v3 Subject Alternative Name: \n    DNS:example.org, DNS:www.example.org\nnotAfter=Mar  2 15:21:36 2027 GMT\nCertificate will not expire";
 
     fn cert(text: &str) -> Seen {
-        parse_seen("ok", DEFAULT_SERVER, text).unwrap()
+        parse_seen("ok", DEFAULT_SERVER, "ecdsa", text).unwrap()
     }
 
     #[test]
     fn the_record_is_read() {
-        let Seen::Cert { cert: c, server } = cert(TEXT) else {
+        let Seen::Cert { cert: c, conf } = cert(TEXT) else {
             panic!("not a cert")
         };
-        assert_eq!(server, DEFAULT_SERVER);
+        assert_eq!(conf.server, DEFAULT_SERVER);
+        assert_eq!(conf.key_type, "ecdsa");
         assert_eq!(
             c.names,
             Some(vec!["example.org".into(), "www.example.org".into()])
@@ -629,8 +690,8 @@ mod tests {
             panic!("not a cert")
         };
         assert_eq!(junk.names, None);
-        assert_eq!(parse_seen("missing", "", ""), Some(Seen::Missing));
-        assert_eq!(parse_seen("what", "", ""), None);
+        assert_eq!(parse_seen("missing", "", "", ""), Some(Seen::Missing));
+        assert_eq!(parse_seen("what", "", "", ""), None);
     }
 
     #[test]
@@ -645,6 +706,7 @@ mod tests {
             .replace("will not expire", "will expire");
         let mut s = spec();
         s.server = "https://127.0.0.1:14000/dir".into();
+        s.key_type = Some("rsa".into());
         let p = plan(&s, &cert(&t), &[]).unwrap().unwrap();
         assert_eq!(p.action, Action::Update);
         assert_eq!(
@@ -654,6 +716,7 @@ mod tests {
                 "- domain old.example.org",
                 "expired (Mar  2 15:21:36 2027 GMT): obtained again",
                 "server https://acme-v02.api.letsencrypt.org/directory → https://127.0.0.1:14000/dir",
+                "key_type ecdsa → rsa",
             ]
         );
         assert_eq!(p.work, CertbotOp::Obtain { force: true });
