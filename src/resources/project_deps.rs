@@ -86,13 +86,10 @@ pub fn seen(layout: &Layout, observed: &super::Observed, dir: &str) -> Option<Se
     }
 }
 
-/// Shell text setting `$rs` to the sha256 of the first lock file that exists, else `missing`
-/// (`fail`: what runs when sha256sum fails). `user`: in the apply step, the file is read as
-/// the project's user (`play_as`), so root follows no link that user placed there.
-
 /// Shell text setting `$rs` to the sha256 of the first of `paths` that is a file, else
 /// `missing` (`fail`: what runs when sha256sum fails; `user`: read as that user through
-/// `play_as`). Also `unarchive:`'s archive.
+/// `play_as`, so root follows no link that user placed there: a project's lock in its apply
+/// step). Also `unarchive:`'s archive.
 pub fn sum_of_first(paths: &[String], fail: &str, user: Option<&str>) -> String {
     let files: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
     let read = match user {

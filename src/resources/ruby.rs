@@ -21,17 +21,16 @@ pub fn path_word(user: Option<&str>, path: &str) -> String {
 /// Its arguments follow.
 pub fn command(user: Option<&str>, executable: &str, login: bool) -> String {
     let u = shell_quote(user.unwrap_or_default());
-    let (set_home, word): (String, Box<dyn Fn(&str) -> String>) =
-        match executable.strip_prefix("~/") {
-            Some(_) => (
-                format!("play_home=~{} && ", user.unwrap_or("root")),
-                Box::new(|p: &str| match p.strip_prefix("~/") {
-                    Some(rest) => format!("\"$play_home\"/{}", shell_quote(rest)),
-                    None => shell_quote(p),
-                }),
-            ),
-            None => (String::new(), Box::new(|p: &str| shell_quote(p))),
-        };
+    let home = executable.starts_with("~/");
+    let set_home = if home {
+        format!("play_home=~{} && ", user.unwrap_or("root"))
+    } else {
+        String::new()
+    };
+    let word = |p: &str| match p.strip_prefix("~/").filter(|_| home) {
+        Some(rest) => format!("\"$play_home\"/{}", shell_quote(rest)),
+        None => shell_quote(p),
+    };
     let exe = word(executable);
     if login {
         return format!("{set_home}play_as {u} bash -lc 'exec \"$0\" \"$@\"' {exe}");
