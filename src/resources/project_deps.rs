@@ -157,6 +157,38 @@ pub fn probe_fragment_locks(layout: &Layout, dir: &str, locks: &[String]) -> Str
     )
 }
 
+/// The `Spec` methods the project kinds (`composer:`, `bundle:`) share, in their `impl Spec`:
+/// the key (the folder, `self.path`), the installed folder it owns (the kind's `LAYOUT`), its
+/// `user`'s account, its record in a plan file's fingerprint (`LABEL PATH`) and its step (the
+/// kind's `apply_fragment(index, spec, op)`).
+macro_rules! project_spec_methods {
+    ($label:literal) => {
+        fn apply_fragment(
+            &self,
+            index: usize,
+            work: Option<&Self::Work>,
+            _last: bool,
+        ) -> Option<Result<(String, Vec<u8>), String>> {
+            work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
+        }
+        fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+            if let Some(s) = super::project_deps::seen(&LAYOUT, observed, &self.path) {
+                out.insert(format!("{} {}", $label, self.path), format!("{s:?}"));
+            }
+        }
+        fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+            super::accounts::pair(&self.user, &None)
+        }
+        fn owned_paths(&self) -> Vec<String> {
+            LAYOUT.owned(&self.path)
+        }
+        fn key(&self) -> &str {
+            &self.path
+        }
+    };
+}
+pub(crate) use project_spec_methods;
+
 /// What apply does to a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
