@@ -510,6 +510,89 @@ fn npm_and_composer_import_as_their_kinds_and_check_clean() {
     );
 }
 
+/// Ruby's installs (consul's rvm lines, Ansible's `bundler` and `gem`, the rvm role's
+/// install-bundler-if-missing line) are `bundle:` and `gem:` entries that `play check` accepts;
+/// `bundle update` (`state: latest`) and a `bundle exec` stay commands.
+#[test]
+fn bundler_and_gem_import_as_their_kinds_and_check_clean() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  vars:
+    deploy_user: deploy
+    release_dir: /srv/consul/current
+    shared_dir: /srv/consul/shared
+    errbit_dir: /srv/errbit
+    rvm: /home/deploy/.rvm
+  tasks:
+    - name: Install gems (this may take a few minutes)
+      shell: "source /home/{{ deploy_user }}/.rvm/scripts/rvm && bundle install --path {{ shared_dir }}/bundle --without development test"
+      args:
+        chdir: "{{ release_dir }}"
+        executable: /bin/bash
+    - name: Install Errbit dependencies
+      shell: bash -lc 'bundle install --deployment --binstubs'
+      args:
+        chdir: "{{ errbit_dir }}"
+      become: true
+      become_user: deploy
+    - name: Install bundler if not installed
+      shell: >
+        ls {{ rvm }}/wrappers/ruby-2.6.5
+        | if ! grep "^bundler " ; then {{ rvm }}/wrappers/ruby-2.6.5/gem install bundler ; fi
+      args:
+        creates: '{{ rvm }}/wrappers/ruby-2.6.5/bundler'
+    - name: Gems of the app
+      community.general.bundler:
+        chdir: /srv/app
+        exclude_groups: [development, test]
+        gem_path: vendor/bundle
+        deployment_mode: yes
+    - name: Update them
+      bundler:
+        chdir: /srv/app
+        state: latest
+    - name: rake
+      gem: name=rake version=13.0.6 state=present
+    - name: no rails
+      community.general.gem:
+        name: rails
+        state: absent
+        user_install: no
+    - name: Crontab
+      shell: "source /home/{{ deploy_user }}/.rvm/scripts/rvm && bundle exec whenever --update-crontab"
+      args:
+        chdir: "{{ release_dir }}"
+        executable: /bin/bash
+"#,
+        ),
+    ]);
+    let pb = checked_site(
+        &out,
+        &[
+            "- bundle: \"{{ release_dir }}\"\n      path: \"{{ shared_dir }}/bundle\"\n      exclude_groups: [development, test]\n      executable: \"/home/{{ deploy_user }}/.rvm/wrappers/default/bundle\"\n",
+            "- bundle: \"{{ errbit_dir }}\"\n      deployment_mode: true\n      binstub_directory: bin\n      login: true\n      user: deploy\n",
+            "- gem: bundler\n      executable: \"{{ rvm }}/wrappers/ruby-2.6.5/gem\"\n",
+            "- bundle: /srv/app\n      deployment_mode: true\n      exclude_groups: [development, test]\n      path: vendor/bundle\n",
+            "# play import: bundler → command (`state: latest` runs `bundle update`",
+            "- command: bundle update\n      chdir: /srv/app\n",
+            "- gem: rake\n      version: 13.0.6\n      user_install: true\n",
+            "- gem: rails\n      state: absent\n",
+        ],
+    );
+    assert!(
+        pb.contains("bundle exec whenever --update-crontab'\"\n"),
+        "{pb}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("`source …/scripts/rvm && bundle` → `executable: /home/{{ deploy_user }}/.rvm/wrappers/default/bundle`"),
+        "{md}"
+    );
+}
+
 /// trellis' deploy hooks: a `stat` looped over a list var of task files, then an include of
 /// `{{ X.item }}` looped over its results: the listed files that exist are followed.
 #[test]
