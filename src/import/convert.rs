@@ -446,6 +446,64 @@ impl Conversion {
         Some(Ok((Outcome::Gathered(c, reg.clone()), notes)))
     }
 
+    /// A `deploy_helper` task ([`modules::deploy_helper`]): its var and gathered value go to
+    /// container `c` (said in `notes`, for IMPORT.md); its resources are returned.
+    fn deploy_helper(&mut self, c: usize, t: &Task, notes: &mut Vec<String>) -> Mapped {
+        let container = &self.containers[c];
+        let known = modules::deploy_helper::Known {
+            var: (container.vars.iter().rev())
+                .find(|(k, _)| k == modules::deploy_helper::VAR)
+                .map(|(_, v)| v),
+            files: (container.items.iter())
+                .filter(|i| !i.removed && i.res.kind() == "file" && i.res.get("state").is_none())
+                .map(|i| i.res.key())
+                .collect(),
+        };
+        let dh = match modules::deploy_helper::map(t, &known) {
+            Ok(dh) => dh,
+            Err(why) => return Mapped::LeftOut(why),
+        };
+        let place = if self.containers[c].is_role {
+            format!(
+                "{} (beside it: `defaults.yml`, `gather.yml`)",
+                self.containers[c].file.display()
+            )
+        } else {
+            format!(
+                "{} (the play's `vars:` and `gather:`)",
+                self.containers[c].file.display()
+            )
+        };
+        if let Some((name, _)) = &dh.var {
+            notes.push(format!(
+                "the module's facts are the var `{name}` of {place}: `new_release` is {},                  `previous_release`/`previous_release_path` the current link's target read by the                  gathered value `{}` in the host's first probe (before this run's changes)",
+                match t.arg_str(&["release"]) {
+                    Some(r) => format!("`{r}` (its `release`)"),
+                    None => format!(
+                        "`{{{{ {}.stamp }}}}`, the run's start (UTC, `%Y%m%d%H%M%S`): a new release every run, as Ansible's",
+                        crate::resolve::RUN_TIME_VAR
+                    ),
+                },
+                modules::deploy_helper::PREVIOUS
+            ));
+        }
+        if let Some(var) = dh.var {
+            self.containers[c].vars.retain(|(k, _)| *k != var.0);
+            self.add_vars(c, vec![var]);
+        }
+        if let Some((name, spec)) = dh.gather {
+            let gathers = &mut self.containers[c].gathers;
+            gathers.retain(|(n, _)| *n != name);
+            gathers.push((name, spec));
+        }
+        notes.extend(dh.notes);
+        if dh.resources.is_empty() {
+            Mapped::Vars(Vec::new())
+        } else {
+            Mapped::Resources(dh.resources)
+        }
+    }
+
     /// Converts a flattened task list into container `c`'s resources.
     pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
         let mut regs: BTreeMap<String, Reg> = BTreeMap::new();
@@ -700,7 +758,12 @@ impl Conversion {
                     }
                 }
             }
-            let mapped = map_task(&t, &self.ctx);
+            let mut dh_notes = Vec::new();
+            let mapped = if t.module == "deploy_helper" {
+                self.deploy_helper(c, &t, &mut dh_notes)
+            } else {
+                map_task(&t, &self.ctx)
+            };
             let rec = self.record(
                 &t.file,
                 t.line,
@@ -710,6 +773,7 @@ impl Conversion {
                 Outcome::LeftOut(String::new()),
             );
             self.records[rec].notes.extend(cond_notes);
+            self.records[rec].notes.extend(dh_notes);
             self.records[rec].notes.extend(
                 t.dropped
                     .iter()

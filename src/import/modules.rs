@@ -14,6 +14,9 @@ pub fn not_native(module: &str) -> String {
 #[path = "openssl.rs"]
 pub mod openssl;
 
+#[path = "deploy_helper.rs"]
+pub mod deploy_helper;
+
 /// One resource the importer writes: its keys in order (the first names the kind).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Res {
