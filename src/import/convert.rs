@@ -344,7 +344,22 @@ impl Conversion {
             .as_ref()
             .map(crate::yaml::to_string)
             .unwrap_or_default();
-        let chdir = t.arg_str(&["chdir"]);
+        let mut chdir = t.arg_str(&["chdir"]);
+        // In the new release of a `deploy_helper`, which the run makes after the probe: read in
+        // the live release instead (the same site, before this run's changes).
+        let mut release_note = None;
+        let var = modules::deploy_helper::VAR;
+        let new_release = format!("{var}.new_release_path");
+        if let Some(d) = chdir.clone() {
+            if d.contains(&new_release) && self.containers[c].vars.iter().any(|(k, _)| k == var) {
+                chdir = Some(d.replace(&new_release, &format!("{var}.current_path")));
+                release_note = Some(format!(
+                    "`chdir: {d}` is the new release, which this run makes after the probe reads a \
+                     gathered value: read in the live release (`{var}.current_path`) instead, before \
+                     this run's changes (on a first deploy there is none: the command fails there, rc 1)"
+                ));
+            }
+        }
         let too_late = |what: &str| {
             Some(Err(format!(
                 "a read-only command whose {what} names a fact or a registered result: a gathered \
@@ -360,7 +375,7 @@ impl Conversion {
         if chdir.as_deref().is_some_and(later) {
             return too_late("chdir");
         }
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = release_note.into_iter().collect();
         let (when, dropped): (Vec<&String>, Vec<&String>) = t.when.iter().partition(|w| !later(w));
         if !dropped.is_empty() {
             notes.push(format!(
@@ -511,6 +526,8 @@ impl Conversion {
         // `stat`s with a loop (and no loop var of their own): their loop, by register
         let mut stat_loops: BTreeMap<String, Value> = BTreeMap::new();
         let read_outputs = stdout_readers(&entries);
+        // `set_fact`s under a `when`, by var: (when, value as an expression, record).
+        let mut cond_facts: BTreeMap<String, (String, String, usize)> = BTreeMap::new();
         let mut debian_note: Option<String> = None;
         for e in entries {
             let mut t = match e {
@@ -663,6 +680,51 @@ impl Conversion {
                     self.records[r]
                         .notes
                         .push("under `when: X is not defined`: a default of X".into());
+                    continue;
+                }
+            }
+            // `set_fact` of one var under `when: W`, then of the same var under `when: not W`
+            // (trellis' `wp_installed` from its single-site or multisite check): one var
+            // choosing between the two values, as the two tasks do.
+            if t.module == "set_fact" && t.loop_.is_none() && !t.when.is_empty() {
+                let vars: Vec<&(String, Value)> =
+                    t.args.iter().filter(|(k, _)| k != "cacheable").collect();
+                if let ([(name, v)], Some(e)) = (
+                    vars.as_slice(),
+                    vars.first().and_then(|(_, v)| value_expr(v)),
+                ) {
+                    let _ = v;
+                    let w = t.when.join(" and ");
+                    let pair = cond_facts
+                        .get(name)
+                        .filter(|(w0, _, _)| complementary(&w, w0))
+                        .cloned();
+                    if let Some((w0, e0, r0)) = pair {
+                        let text = format!("{{{{ ({e}) if ({w}) else ({e0}) }}}}");
+                        self.add_vars(c, vec![(name.clone(), Value::String(text))]);
+                        let why = format!(
+                            "with `{}` (`when: {w0}`): one var `{name}`, the value of the task whose `when` holds",
+                            self.records[r0].title
+                        );
+                        self.records[r0].outcome = Outcome::Vars(c);
+                        self.records[r0].notes.push(why.clone());
+                        let r =
+                            self.record(&t.file, t.line, title, &t.module, false, Outcome::Vars(c));
+                        self.records[r].notes.push(why);
+                        cond_facts.remove(name);
+                        continue;
+                    }
+                    let r = self.record(
+                        &t.file,
+                        t.line,
+                        title,
+                        &t.module,
+                        false,
+                        Outcome::LeftOut(
+                            "set_fact under `when` or a loop (play vars are unconditional)".into(),
+                        ),
+                    );
+                    cond_facts.insert(name.clone(), (w, e, r));
                     continue;
                 }
             }
@@ -2352,6 +2414,45 @@ impl Conversion {
     /// one), so it names the target; a `state: absent` of a path a later link declares
     /// (consul removes `current/log`, then links the shared `log` there) is the link's
     /// `replace_folder: true`.
+    /// A looped `file: state=absent` followed by a link of the same path over the same loop
+    /// (trellis' shared paths of a new release: removed, then linked to `shared/`): the
+    /// link's `replace_folder: true`, for every item.
+    fn fold_looped_absent(&mut self, c: usize, i: usize) {
+        let items = &self.containers[c].items;
+        let it = &items[i];
+        let absent = it.res.get("state").and_then(|v| v.as_str()) == Some("absent");
+        if !absent || !matches!(it.res.kind(), "file" | "directory") {
+            return;
+        }
+        let path = it.res.key();
+        let later = (i + 1..items.len()).find(|&l| {
+            let k = &items[l];
+            !k.removed
+                && k.res.kind() == "link"
+                && k.res.key() == path
+                && k.loop_ == it.loop_
+                && k.loop_var == it.loop_var
+                && k.scope_id() == it.scope_id()
+                && k.when.iter().all(|w| it.when.contains(w))
+        });
+        let Some(l) = later else {
+            return;
+        };
+        let link = &mut self.containers[c].items[l].res;
+        link.set("replace_folder", Value::Bool(true));
+        link.notes.push(format!(
+            "`replace_folder: true`: the folder at `{path}` (each item of the loop), which \
+             Ansible removed before, is replaced with what it holds"
+        ));
+        self.containers[c].items[i].removed = true;
+        self.redirect(
+            c,
+            i,
+            Some(l),
+            &format!("`replace_folder: true` of the link `{path}` (a later task, the same loop)"),
+        );
+    }
+
     pub fn fold_link_paths(&mut self, c: usize) {
         let n = self.containers[c].items.len();
         let links: Vec<(usize, Vec<(String, String)>)> = (0..n)
@@ -2359,7 +2460,11 @@ impl Conversion {
             .collect();
         for i in 0..n {
             let it = &self.containers[c].items[i];
-            if it.removed || it.loop_.is_some() {
+            if it.removed {
+                continue;
+            }
+            if it.loop_.is_some() {
+                self.fold_looped_absent(c, i);
                 continue;
             }
             let path = it.res.key();
@@ -2509,6 +2614,31 @@ impl Conversion {
 }
 
 /// Names whose `.stdout` (or `.stdout_lines`) some task of the list reads.
+/// A set_fact's value as a Jinja expression: `{{ e }}` is `e`, text without templates a
+/// string literal; `None` otherwise.
+fn value_expr(v: &Value) -> Option<String> {
+    let s = v.as_str()?;
+    if let Some(e) = modules::one_expression(s) {
+        return Some(
+            e.trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim()
+                .to_string(),
+        );
+    }
+    (!s.contains("{{") && !s.contains("{%"))
+        .then(|| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")))
+}
+
+/// Whether one `when` is `not` the other.
+fn complementary(a: &str, b: &str) -> bool {
+    let sq = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let (a, b) = (sq(a), sq(b));
+    [(&a, &b), (&b, &a)]
+        .iter()
+        .any(|(x, y)| **x == format!("not{y}") || **x == format!("not({y})"))
+}
+
 fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
     let mut text = String::new();
     for e in entries {
