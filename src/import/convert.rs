@@ -470,8 +470,14 @@ impl Conversion {
                 .find(|(k, _)| k == modules::deploy_helper::VAR)
                 .map(|(_, v)| v),
             files: (container.items.iter())
-                .filter(|i| !i.removed && i.res.kind() == "file" && i.res.get("state").is_none())
-                .map(|i| i.res.key())
+                .filter(|i| {
+                    !i.removed
+                        && i.res.kind() == "file"
+                        && ["state", "content", "template", "src", "copy_of"]
+                            .iter()
+                            .all(|k| i.res.get(k).is_none())
+                })
+                .map(|i| (i.res.key(), mode_text(&i.res)))
                 .collect(),
         };
         let dh = match modules::deploy_helper::map(t, &known) {
@@ -491,7 +497,9 @@ impl Conversion {
         };
         if let Some((name, _)) = &dh.var {
             notes.push(format!(
-                "the module's facts are the var `{name}` of {place}: `new_release` is {},                  `previous_release`/`previous_release_path` the current link's target read by the                  gathered value `{}` in the host's first probe (before this run's changes)",
+                "the module's facts are the var `{name}` of {place}: `new_release` is {}, \
+                 `previous_release`/`previous_release_path` the current link's target read by the \
+                 gathered value `{}` in the host's first probe (before this run's changes)",
                 match t.arg_str(&["release"]) {
                     Some(r) => format!("`{r}` (its `release`)"),
                     None => format!(
@@ -512,6 +520,25 @@ impl Conversion {
             gathers.push((name, spec));
         }
         notes.extend(dh.notes);
+        if let Some(key) = &dh.touched {
+            let items = &mut self.containers[c].items;
+            if let Some(it) = (items.iter_mut())
+                .rev()
+                .find(|i| !i.removed && i.res.kind() == "file" && i.res.key() == *key)
+            {
+                let mut r =
+                    modules::deploy_helper::marker_touch(key, mode_text(&it.res).as_deref());
+                for k in ["owner", "group"] {
+                    if let Some(v) = it.res.get(k) {
+                        r.notes.push(format!(
+                            "`{k}: {}` not carried (a `touch` command)",
+                            crate::yaml::to_string(v).trim()
+                        ));
+                    }
+                }
+                it.res = r;
+            }
+        }
         if dh.resources.is_empty() {
             Mapped::Vars(Vec::new())
         } else {
@@ -2614,6 +2641,14 @@ impl Conversion {
 }
 
 /// Names whose `.stdout` (or `.stdout_lines`) some task of the list reads.
+/// A resource's `mode` as text.
+fn mode_text(r: &Res) -> Option<String> {
+    r.get("mode").map(|m| match m {
+        Value::String(s) => s.clone(),
+        other => crate::yaml::to_string(other).trim().to_string(),
+    })
+}
+
 /// A set_fact's value as a Jinja expression: `{{ e }}` is `e`, text without templates a
 /// string literal; `None` otherwise.
 fn value_expr(v: &Value) -> Option<String> {

@@ -31,6 +31,9 @@ pub struct Mapped {
     pub gather: Option<(String, Value)>,
     /// For IMPORT.md.
     pub notes: Vec<String>,
+    /// The key of the earlier `file:` that writes the unfinished file: to be made a
+    /// [`marker_touch`] command.
+    pub touched: Option<String>,
 }
 
 /// A value of the task as play writes it: known text, or a Jinja expression.
@@ -221,8 +224,32 @@ fn args(t: &Task) -> Result<Args, String> {
 pub struct Known<'a> {
     /// The `deploy_helper` var (of a `state: present` before).
     pub var: Option<&'a Value>,
-    /// Keys of the `file:` resources before it (templates as written).
-    pub files: Vec<String>,
+    /// The `file:` resources before it without content (Ansible's `state: touch`): key (a
+    /// template as written) and mode.
+    pub files: Vec<(String, Option<String>)>,
+}
+
+/// The unfinished file written by an earlier `state: touch` ([`Known::files`]), as a command:
+/// Ansible's touch changes on every run, and the finalize removes the file in the same run
+/// (one resource owns a path in play, and a `file:` would be found missing when checked).
+pub fn marker_touch(key: &str, mode: Option<&str>) -> Res {
+    let mut r = Res::new("command", touch_line(key, mode));
+    r.comments
+        .push("deploy_helper's unfinished file, removed by the finalize below".into());
+    r.notes.push(
+        "the unfinished file of a `deploy_helper` release is a command (`touch`): the finalize \
+         removes it later in the same run, and one resource owns a path in play"
+            .into(),
+    );
+    r
+}
+
+fn touch_line(key: &str, mode: Option<&str>) -> String {
+    let q = sh_quote(key);
+    match mode {
+        Some(m) => format!("touch -- {q} && chmod {m} -- {q}"),
+        None => format!("touch -- {q}"),
+    }
 }
 
 /// Text without blanks: two templates compared as written.
@@ -295,14 +322,15 @@ pub fn map(t: &Task, known: &Known) -> Result<Mapped, String> {
                 (V::Lit(p), V::Lit(f)) => crate::resolve::ansible::path_join(vec![p.clone(), f.clone()]),
                 _ => format!("{}/{}", new_path.template(), a.unfinished.template()),
             };
-            let marked = known.files.iter().any(|f| squeeze(f) == squeeze(&marker_key));
+            let marked = (known.files.iter()).find(|(f, _)| squeeze(f) == squeeze(&marker_key));
             let marker = new_path.join(&a.unfinished).word();
             let mut link = Res::new("link", a.current.template());
             link.set("target", new_path.template());
-            if marked {
-                // The role writes the unfinished file earlier in the run: one resource owns a
-                // path in play, so its removal is a command after the switch, run when the
-                // file was written in this run.
+            if let Some((key, mode)) = marked {
+                // The role writes the unfinished file earlier in the run (a `touch` command,
+                // [`marker_touch`]): its removal is a command after the switch, run when the
+                // touch ran.
+                out.touched = Some(key.clone());
                 out.resources.push(link);
                 let mut r = if a.clean {
                     cleaning(&a, true, Some(&marker))
@@ -312,9 +340,11 @@ pub fn map(t: &Task, known: &Known) -> Result<Mapped, String> {
                     r
                 };
                 r.fields.retain(|(k, _)| k != "unless");
-                r.watch("on_change", &marker_key);
+                r.watch("on_change", &touch_line(key, mode.as_deref()));
                 r.notes.push(format!(
-                    "the unfinished file `{marker_key}` is written by an earlier task of the role or play (one resource                      owns a path in play): its removal is a command after the switch, run when that file was written                      in this run (every run with a new release)"
+                    "the unfinished file `{key}` is written by an earlier task (a `touch` command, as \
+                     Ansible's touch a change on every run): its removal is a command after the \
+                     switch, run when that one ran"
                 ));
                 out.resources.push(r);
             } else {
