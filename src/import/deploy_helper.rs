@@ -464,11 +464,10 @@ fn cleaning(a: &Args, finalize: bool, marker: Option<&str>) -> Res {
         Some(r) => (
             Some(
                 a.path
-                    .join(&V::Expr(format!(
-                        "({} ~ '.' ~ {})",
-                        r.expr(),
-                        a.unfinished.expr()
-                    )))
+                    .join(&match (r, &a.unfinished) {
+                        (V::Lit(x), V::Lit(y)) => V::Lit(format!("{x}.{y}")),
+                        _ => V::Expr(format!("({} ~ '.' ~ {})", r.expr(), a.unfinished.expr())),
+                    })
                     .word(),
             ),
             format!(" | grep -vxF -e {}", r.word()),
@@ -514,4 +513,237 @@ fn cleaning(a: &Args, finalize: bool, marker: Option<&str>) -> Res {
         a.keep.template()
     ));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::task::key_values;
+
+    fn task(args: &str) -> Task {
+        Task {
+            module: "deploy_helper".into(),
+            args: key_values(args).0,
+            ..Task::default()
+        }
+    }
+
+    fn shape(r: &Res) -> String {
+        r.fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::yaml::to_string(v).trim()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn field<'a>(m: &'a Mapped, k: &str) -> &'a Value {
+        let Some((_, Value::Mapping(var))) = &m.var else {
+            panic!("no var: {m:?}")
+        };
+        var.get(&Value::String(k.into()))
+            .unwrap_or_else(|| panic!("no {k}"))
+    }
+
+    #[test]
+    fn present_makes_the_folders_and_binds_the_facts_as_the_module_computes_them() {
+        let m = map(
+            &task("path=/srv/app owner=app mode=0755"),
+            &Known::default(),
+        )
+        .unwrap();
+        let rs: Vec<String> = m.resources.iter().map(shape).collect();
+        assert_eq!(
+            rs,
+            [
+                "directory=/srv/app owner=app mode='0755'",
+                "directory=/srv/app/releases owner=app mode='0755'",
+                "directory=/srv/app/shared owner=app mode='0755'",
+            ]
+        );
+        let s = |k| field(&m, k).as_str().unwrap_or("~").to_string();
+        assert_eq!(s("project_path"), "/srv/app");
+        assert_eq!(s("current_path"), "/srv/app/current");
+        assert_eq!(s("releases_path"), "/srv/app/releases");
+        assert_eq!(s("shared_path"), "/srv/app/shared");
+        assert_eq!(s("new_release"), "{{ play_run_time.stamp }}");
+        assert_eq!(
+            s("new_release_path"),
+            "{{ ['/srv/app/releases', play_run_time.stamp] | path_join }}"
+        );
+        assert_eq!(s("unfinished_filename"), "DEPLOY_UNFINISHED");
+        assert!(s("previous_release_path").contains("deploy_helper_previous.stdout"));
+        let (name, Value::Mapping(g)) = m.gather.as_ref().unwrap() else {
+            panic!("gather")
+        };
+        assert_eq!(name, PREVIOUS);
+        assert_eq!(
+            g.get(&Value::String("command".into())).and_then(Value::as_str),
+            Some("test -e /srv/app/current -o -L /srv/app/current && readlink -f -- /srv/app/current")
+        );
+    }
+
+    #[test]
+    fn paths_join_as_os_path_join_and_an_empty_shared_path_is_none() {
+        let mut t = task(
+            "path={{ root }} releases_path=/var/rel current_path=live release=v{{ n }} unfinished_filename=WIP state=query",
+        );
+        t.args
+            .push(("shared_path".into(), Value::String(String::new())));
+        let m = map(&t, &Known::default()).unwrap();
+        assert!(m.resources.is_empty(), "query changes nothing");
+        let s = |k| field(&m, k).as_str().unwrap_or("~").to_string();
+        assert_eq!(s("current_path"), "{{ [root, 'live'] | path_join }}");
+        assert_eq!(s("releases_path"), "{{ [root, '/var/rel'] | path_join }}");
+        assert_eq!(field(&m, "shared_path"), &Value::Null);
+        assert_eq!(s("new_release"), "{{ 'v' ~ n }}");
+        assert_eq!(
+            s("new_release_path"),
+            "{{ [root, '/var/rel', ('v' ~ n)] | path_join }}"
+        );
+        assert_eq!(s("unfinished_filename"), "WIP");
+        // present without a shared folder: two folders
+        let mut t = task("path=/srv/a");
+        t.args
+            .push(("shared_path".into(), Value::String(String::new())));
+        assert_eq!(map(&t, &Known::default()).unwrap().resources.len(), 2);
+    }
+
+    #[test]
+    fn finalize_switches_the_link_removes_the_unfinished_file_and_cleans() {
+        let t = task("path=/srv/app release=20260101000000 state=finalize");
+        let m = map(&t, &Known::default()).unwrap();
+        assert_eq!(m.resources.len(), 3);
+        assert_eq!(
+            shape(&m.resources[0]),
+            "file=/srv/app/releases/20260101000000/DEPLOY_UNFINISHED state=absent"
+        );
+        assert_eq!(
+            shape(&m.resources[1]),
+            "link=/srv/app/current target=/srv/app/releases/20260101000000"
+        );
+        let clean = &m.resources[2];
+        assert_eq!(clean.kind(), "command");
+        assert!(!clean.native);
+        let cmd = clean.key();
+        assert!(
+            cmd.starts_with("cd -- /srv/app/releases || exit 1\n"),
+            "{cmd}"
+        );
+        assert!(
+            cmd.contains("rm -f -- /srv/app/20260101000000.DEPLOY_UNFINISHED"),
+            "{cmd}"
+        );
+        assert!(
+            cmd.contains("grep -vxF -e 20260101000000 | tail -n +$((5 + 1))"),
+            "{cmd}"
+        );
+        let unless = clean.get("unless").and_then(Value::as_str).unwrap();
+        assert!(unless.contains("[ \"$d\" != 20260101000000/ ]"), "{unless}");
+        assert!(unless.ends_with("| wc -l)\" -le 5 ]\n"), "{unless}");
+        // clean: false: no cleaning; keep_releases omitted is 5
+        let t = task("path=/srv/app release=r state=finalize clean=false");
+        assert_eq!(map(&t, &Known::default()).unwrap().resources.len(), 2);
+        let t = Task {
+            module: "deploy_helper".into(),
+            args: vec![
+                ("path".into(), Value::String("/srv/app".into())),
+                ("release".into(), Value::String("r".into())),
+                ("state".into(), Value::String("finalize".into())),
+                (
+                    "keep_releases".into(),
+                    Value::String("{{ keep | default(omit) }}".into()),
+                ),
+            ],
+            ..Task::default()
+        };
+        let m = map(&t, &Known::default()).unwrap();
+        assert!(m.resources[2]
+            .key()
+            .contains("$(({{ (keep | default(5)) | int }} + 1))"));
+        assert!(
+            map(&task("path=/srv/app state=finalize"), &Known::default())
+                .unwrap_err()
+                .contains("without `release`")
+        );
+    }
+
+    #[test]
+    fn a_finalize_after_present_names_the_var_and_folds_an_earlier_touch() {
+        let present = map(&task("path={{ root }}"), &Known::default()).unwrap();
+        let var = present.var.as_ref().map(|(_, v)| v);
+        let t = task("path={{ root }} release='{{ deploy_helper.new_release }}' state=finalize");
+        let marker = "{{ deploy_helper.new_release_path }}/{{ deploy_helper.unfinished_filename }}";
+        // without the touch before: the file is removed natively, by the var's paths
+        let m = map(&t, &Known { var, files: vec![] }).unwrap();
+        assert_eq!(
+            shape(&m.resources[0]),
+            format!("file='{marker}' state=absent")
+        );
+        assert_eq!(
+            shape(&m.resources[1]),
+            "link='{{ deploy_helper.current_path }}' target='{{ deploy_helper.new_release_path }}'"
+        );
+        assert_eq!(m.touched, None);
+        // a touch of it before: a command after the switch, run when the touch ran
+        let known = Known {
+            var,
+            files: vec![(marker.replace(' ', ""), Some("0744".into()))],
+        };
+        let m = map(&t, &known).unwrap();
+        assert_eq!(m.resources.len(), 2);
+        assert_eq!(m.resources[0].kind(), "link");
+        let cmd = &m.resources[1];
+        assert!(cmd.key().starts_with("rm -f -- "), "{}", cmd.key());
+        assert!(cmd.get("unless").is_none());
+        let touch = marker_touch(&known.files[0].0, Some("0744"));
+        assert_eq!(
+            cmd.get("on_change"),
+            Some(&Value::Sequence(vec![Value::String(touch.key())]))
+        );
+        assert!(touch.key().starts_with("touch -- '"), "{}", touch.key());
+        assert!(
+            touch.key().contains("&& chmod 0744 -- '"),
+            "{}",
+            touch.key()
+        );
+        assert_eq!(m.touched.as_deref(), Some(known.files[0].0.as_str()));
+        // other paths than the var's: its own
+        let other =
+            task("path=/elsewhere release='{{ deploy_helper.new_release }}' state=finalize");
+        let m = map(&other, &Known { var, files: vec![] }).unwrap();
+        assert_eq!(
+            shape(&m.resources[1]),
+            "link=/elsewhere/current target='{{ [''/elsewhere/releases'', deploy_helper.new_release] | path_join }}'"
+        );
+    }
+
+    #[test]
+    fn clean_absent_and_unknown_states() {
+        let m = map(
+            &task("path=/srv/app state=clean release=r1 keep_releases=3"),
+            &Known::default(),
+        )
+        .unwrap();
+        assert_eq!(m.resources.len(), 1);
+        let cmd = m.resources[0].key();
+        assert!(cmd.contains("tail -n +$((3 + 1))"), "{cmd}");
+        // state=clean: the given release's unfinished file counts (as the module does)
+        let unless = m.resources[0]
+            .get("unless")
+            .and_then(Value::as_str)
+            .unwrap();
+        assert!(!unless.contains("!= r1/"), "{unless}");
+        assert!(m.var.is_none());
+        let m = map(&task("path=/srv/app state=absent"), &Known::default()).unwrap();
+        assert_eq!(
+            shape(&m.resources[0]),
+            "directory=/srv/app state=absent force=true"
+        );
+        assert!(map(&task("path=/srv/app state=gone"), &Known::default())
+            .unwrap_err()
+            .contains("state: gone"));
+        assert!(map(&task("state=present"), &Known::default())
+            .unwrap_err()
+            .contains("without `path`"));
+    }
 }
