@@ -2387,3 +2387,95 @@ fn deploy_helper_imports_and_deploys_releases_on_a_host() {
         "0\n"
     );
 }
+
+/// What trellis' deploy role does around `deploy_helper`, imported offline and checked clean:
+/// a looped `file: state=absent` of the new release's shared paths then a link of each over
+/// the same loop (the link replaces the folder: `replace_folder`), a registered read-only
+/// check whose `chdir` is the new release (a gathered value read in `current`: the new
+/// release does not exist when the probe runs), and a `set_fact` of one var under `when: W`
+/// and again under `when: not W` (one var choosing between the two).
+#[test]
+fn trellis_idioms_around_deploy_helper_import_and_check_clean() {
+    let (_tmp, out) = import_files(&[
+        (
+            "site.yml",
+            "- hosts: lab\n  vars:\n    multisite: false\n  roles:\n    - deploy\n",
+        ),
+        (
+            "roles/deploy/tasks/main.yml",
+            r#"- deploy_helper:
+    path: /srv/wp
+- name: Shared paths are absent
+  file:
+    path: "{{ deploy_helper.new_release_path }}/{{ item.path }}"
+    state: absent
+  loop: "{{ shared_children }}"
+- name: Shared links
+  file:
+    path: "{{ deploy_helper.new_release_path }}/{{ item.path }}"
+    src: "{{ deploy_helper.shared_path }}/{{ item.src }}"
+    state: link
+  loop: "{{ shared_children }}"
+- block:
+    - name: Installed (single site)?
+      command: wp core is-installed
+      args:
+        chdir: "{{ deploy_helper.new_release_path }}"
+      register: installed_single
+      changed_when: false
+    - set_fact:
+        wp_installed: "{{ installed_single }}"
+  when: not multisite
+- block:
+    - name: Installed (multisite)?
+      command: wp core is-installed --network
+      args:
+        chdir: "{{ deploy_helper.new_release_path }}"
+      register: installed_multi
+      changed_when: false
+    - set_fact:
+        wp_installed: "{{ installed_multi }}"
+  when: multisite
+- name: Flush the cache
+  command: wp cache flush
+  args:
+    chdir: "{{ deploy_helper.current_path }}"
+  when: wp_installed.rc == 0
+- deploy_helper:
+    path: /srv/wp
+    release: "{{ deploy_helper.new_release }}"
+    state: finalize
+"#,
+        ),
+        (
+            "roles/deploy/defaults/main.yml",
+            "shared_children:\n  - {path: web/app/uploads, src: uploads}\n",
+        ),
+    ]);
+    checks_clean(&out);
+    let state = read(&out.join("roles/deploy/state.yml"));
+    assert_eq!(state.matches("state: absent").count(), 1, "{state}");
+    assert!(state.contains("replace_folder: true"), "{state}");
+    let gather = read(&out.join("roles/deploy/gather.yml"));
+    assert_eq!(
+        gather
+            .matches("chdir: '{{ deploy_helper.current_path }}'")
+            .count(),
+        2,
+        "{gather}"
+    );
+    assert!(!gather.contains("new_release_path"), "{gather}");
+    let defaults = read(&out.join("roles/deploy/defaults.yml"));
+    assert!(
+        defaults.contains(
+            "wp_installed: '{{ (installed_multi) if (multisite) else (installed_single) }}'"
+        ),
+        "{defaults}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("is the new release, which this run makes after the probe"),
+        "{md}"
+    );
+    assert!(md.contains("one var `wp_installed`"), "{md}");
+}
