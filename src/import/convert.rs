@@ -232,6 +232,11 @@ impl Conversion {
     }
 
     /// Records every task of a list that is not read at all (blocks flattened), left out.
+    /// [`Self::record`] of a task (not a handler).
+    fn record_task(&mut self, t: &Task, title: String, outcome: Outcome) -> usize {
+        self.record(&t.file, t.line, title, &t.module, false, outcome)
+    }
+
     pub fn left_out_entry(&mut self, file: &Path, n: &super::node::Node, handler: bool, why: &str) {
         for key in ["block", "rescue", "always"] {
             if let Some(b) = n.get(key) {
@@ -735,22 +740,13 @@ impl Conversion {
                         );
                         self.records[r0].outcome = Outcome::Vars(c);
                         self.records[r0].notes.push(why.clone());
-                        let r =
-                            self.record(&t.file, t.line, title, &t.module, false, Outcome::Vars(c));
+                        let r = self.record_task(&t, title, Outcome::Vars(c));
                         self.records[r].notes.push(why);
                         cond_facts.remove(name);
                         continue;
                     }
-                    let r = self.record(
-                        &t.file,
-                        t.line,
-                        title,
-                        &t.module,
-                        false,
-                        Outcome::LeftOut(
-                            "set_fact under `when` or a loop (play vars are unconditional)".into(),
-                        ),
-                    );
+                    let why = modules::CONDITIONAL_SET_FACT.to_string();
+                    let r = self.record_task(&t, title, Outcome::LeftOut(why));
                     cond_facts.insert(name.clone(), (w, e, r));
                     continue;
                 }

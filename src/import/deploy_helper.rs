@@ -265,7 +265,7 @@ fn as_var(a: &mut Args, known: &Known) {
         return;
     };
     let field = |k: &str| {
-        var.get(&Value::String(k.into()))
+        var.get(Value::String(k.into()))
             .and_then(Value::as_str)
             .map(squeeze)
     };
@@ -540,7 +540,7 @@ mod tests {
         let Some((_, Value::Mapping(var))) = &m.var else {
             panic!("no var: {m:?}")
         };
-        var.get(&Value::String(k.into()))
+        var.get(Value::String(k.into()))
             .unwrap_or_else(|| panic!("no {k}"))
     }
 
@@ -577,7 +577,7 @@ mod tests {
         };
         assert_eq!(name, PREVIOUS);
         assert_eq!(
-            g.get(&Value::String("command".into())).and_then(Value::as_str),
+            g.get(Value::String("command".into())).and_then(Value::as_str),
             Some("test -e /srv/app/current -o -L /srv/app/current && readlink -f -- /srv/app/current")
         );
     }
