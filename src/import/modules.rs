@@ -19,6 +19,13 @@ pub mod ruby;
 #[path = "acme.rs"]
 pub mod acme;
 
+#[path = "deploy_helper.rs"]
+pub mod deploy_helper;
+
+/// Why a `set_fact` under a `when` (but one of a complementary pair) or a loop is left out.
+pub const CONDITIONAL_SET_FACT: &str =
+    "set_fact under `when` or a loop (play vars are unconditional)";
+
 /// One resource the importer writes: its keys in order (the first names the kind).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Res {
@@ -1030,7 +1037,7 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         "gem" => ruby::map_gem(t),
         "set_fact" => {
             if !t.when.is_empty() || t.loop_.is_some() {
-                return LeftOut("set_fact under `when` or a loop (play vars are unconditional)".into());
+                return LeftOut(CONDITIONAL_SET_FACT.into());
             }
             let vars: Vec<(String, Value)> = t
                 .args
