@@ -1983,8 +1983,9 @@ fn firewall_zone_and_name_steps_import_as_their_kinds() {
 /// (`-out` and `>`), `openssl dhparam`, `openssl req -x509 -newkey … -keyout … -out …` and
 /// community.crypto's `openssl_privatekey`, `openssl_dhparam`, `openssl_csr` and
 /// `openssl_certificate` (selfsigned, its subject from the CSR task) import as `private_key:`,
-/// `dhparam:` and `certificate:` entries `play check` accepts; a CSR alone stays a command
-/// with `creates:`, a provider other than selfsigned is left out saying why.
+/// `dhparam:`, `certificate:` and `csr:` entries `play check` accepts (a CSR's common name is
+/// requested as its subjectAltName when it names none, as openssl_csr does); a provider other
+/// than selfsigned, or a CSR with key usages, is left out saying why.
 #[test]
 fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
     let (_tmp, out) = import_files(&[
@@ -2034,6 +2035,17 @@ fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
         privatekey_path: /etc/le/privkey.pem
         common_name: "{{ host }}"
         subject_alt_name: ["DNS:{{ host }}"]
+    - community.crypto.openssl_csr:
+        path: /etc/le/other.csr
+        privatekey_path: /etc/le/privkey.pem
+        common_name: other.example
+        digest: sha384
+        mode: "0640"
+    - openssl_csr:
+        path: /etc/le/client.csr
+        privatekey_path: /etc/le/privkey.pem
+        common_name: client
+        extended_key_usage: [clientAuth]
     - community.crypto.openssl_certificate:
         path: /etc/le/fullchain.pem
         privatekey_path: /etc/le/privkey.pem
@@ -2062,14 +2074,19 @@ fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
             "- private_key: /etc/le/privkey.pem\n      type: ecdsa\n      curve: secp384r1\n",
             "- certificate: /etc/le/fullchain.pem\n      private_key: /etc/le/privkey.pem\n      subject: \"/CN={{ host }}\"\n      subject_alt_name: [\"DNS:{{ host }}\"]\n      days: 365\n",
             "- dhparam: /etc/le/dh.pem\n      size: 1024\n",
-            "creates: /etc/acme/site.csr",
-            "- command: \"openssl req -new -key /etc/le/privkey.pem -subj '/CN={{ host }}' -out /etc/le/site.csr -addext 'subjectAltName=DNS:{{ host }}'\"\n      creates: /etc/le/site.csr\n",
+            "- csr: /etc/acme/site.csr\n      private_key: \"{{ key }}\"\n      subject: \"/CN={{ host }}\"\n",
+            "- csr: /etc/le/site.csr\n      private_key: /etc/le/privkey.pem\n      subject: \"/CN={{ host }}\"\n      subject_alt_name: [\"DNS:{{ host }}\"]\n",
+            "- csr: /etc/le/other.csr\n      private_key: /etc/le/privkey.pem\n      subject: /CN=other.example\n      subject_alt_name: [DNS:other.example]\n      digest: sha384\n      mode: 0640\n",
         ],
     );
-    assert_eq!(pb.matches("- command:").count(), 2, "{pb}");
+    assert_eq!(pb.matches("- command:").count(), 0, "{pb}");
     let md = read(&out.join("IMPORT.md"));
     assert!(
         md.contains("play makes self-signed certificates only"),
+        "{md}"
+    );
+    assert!(
+        md.contains("openssl_csr with `extended_key_usage`: play requests the subjectAltName extension only"),
         "{md}"
     );
 }
