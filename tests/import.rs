@@ -2276,3 +2276,84 @@ fn pip_requirements_with_dotdot_are_normalized_and_urls_say_why_not() {
     // clean: `venv:` refuses a requirements path with `..`, so it rendered folded
     checks_clean(&out);
 }
+
+/// Ansible's `force: no` (consul-installer's rails role): a `copy` with `remote_src: yes` and a
+/// `template` import as `file:` entries with `force: false`, native; on a lab host a
+/// destination already there keeps its content (edited by hand), its mode is still enforced
+/// and the plan says the content is kept; a missing one is written (the copy from the host's
+/// file, the template rendered); a second `diff --exit-code` finds nothing to do.
+#[test]
+fn force_no_copies_and_templates_write_only_missing_files() {
+    let lab = Lab::start("import-force-no", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/fno/release/config /srv/fno/shared/config \
+         && printf 'secret: example\\n' > /srv/fno/release/config/secrets.yml.example \
+         && printf 'secret: mine\\n' > /srv/fno/shared/config/secrets.yml \
+         && chmod 644 /srv/fno/shared/config/secrets.yml",
+    );
+    let (_tmp, out) = import_files(&[
+        ("templates/database.conf", "database = {{ db_name }}\n"),
+        (
+            "site.yml",
+            r#"- hosts: lab
+  vars:
+    release_dir: /srv/fno/release
+    shared_dir: /srv/fno/shared
+    db_name: consul
+  tasks:
+    - name: Copy secrets configuration to shared folder
+      copy:
+        src: "{{ release_dir }}/config/secrets.yml.example"
+        dest: "{{ shared_dir }}/config/secrets.yml"
+        remote_src: yes
+        force: no
+        mode: "0600"
+    - name: Copy database configuration to shared folder
+      template:
+        src: database.conf
+        dest: "{{ shared_dir }}/config/database.conf"
+        force: no
+"#,
+        ),
+    ]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(
+        site.contains("copy_of: \"{{ release_dir }}/config/secrets.yml.example\""),
+        "{site}"
+    );
+    assert_eq!(site.matches("force: false").count(), 2, "{site}");
+    assert_eq!(site.matches("- command:").count(), 0, "{site}");
+
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.play(&["diff", "playbooks/site.yml"])
+        .code(0)
+        .shows("content kept: exists, force: false")
+        .shows("+ create file /srv/fno/shared/config/database.conf");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /srv/fno/shared/config/secrets.yml /srv/fno/shared/config/database.conf; stat -c %a /srv/fno/shared/config/secrets.yml"
+        ),
+        "secret: mine\ndatabase = consul\n600\n"
+    );
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    // the template's file edited on the host stays as it is; removed, it is written again
+    lab.sh(
+        "h1",
+        "printf 'edited\\n' > /srv/fno/shared/config/database.conf && rm /srv/fno/shared/config/secrets.yml",
+    );
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /srv/fno/shared/config/database.conf /srv/fno/shared/config/secrets.yml"
+        ),
+        "edited\nsecret: example\n"
+    );
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+}

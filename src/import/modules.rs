@@ -375,7 +375,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             r.set("template", src);
             owner_group_mode(t, &mut r);
             validate(t, &mut r);
-            ignored(t, &mut r, &["backup", "force", "lstrip_blocks", "trim_blocks"]);
+            copy_force(t, &mut r);
+            ignored(t, &mut r, &["backup", "lstrip_blocks", "trim_blocks"]);
             Resources(vec![r])
         }
         "copy" => {
@@ -394,7 +395,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 r.set("content", text);
                 owner_group_mode(t, &mut r);
                 validate(t, &mut r);
-                ignored(t, &mut r, &["backup", "force"]);
+                copy_force(t, &mut r);
+                ignored(t, &mut r, &["backup"]);
                 return Resources(vec![r]);
             }
             let Some(src) = t.arg_str(&["src"]) else {
@@ -422,7 +424,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             r.set("src", prefixed);
             owner_group_mode(t, &mut r);
             validate(t, &mut r);
-            ignored(t, &mut r, &["backup", "force"]);
+            copy_force(t, &mut r);
+            ignored(t, &mut r, &["backup"]);
             Resources(vec![r])
         }
         "file" => {
@@ -3267,15 +3270,24 @@ fn fetch_idiom(args: &[&str], out: &str, tool: &str) -> Option<Res> {
     Some(r)
 }
 
-/// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host); a
-/// folder (`src` ending in `/`) or `force: no` (copied only while DEST is missing) stay a
-/// guarded `cp -a`.
+/// `force: no` of `copy`/`template` → `force: false` (the file is written only while DEST is
+/// missing); `force: yes` is what a `file:` does anyway; another value (a template) is noted as
+/// not carried.
+fn copy_force(t: &Task, r: &mut Res) {
+    match t.arg_bool(&["force"]) {
+        Some(false) => r.set("force", false),
+        Some(true) => {}
+        None => ignored(t, r, &["force"]),
+    }
+}
+
+/// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host;
+/// `force: no`: copied only while DEST is missing, `force: false`); a folder (`src` ending in
+/// `/`) stays a guarded `cp -a`.
 fn map_copy_remote(t: &Task, ctx: &Ctx, dest: &str) -> Mapped {
     let src = t.arg_str(&["src"]).unwrap_or_default();
     let why = if src.ends_with('/') || ctx.src_dirs.contains(&src) {
         Some("a folder (`copy_of` copies one file)")
-    } else if t.arg_bool(&["force"]) == Some(false) {
-        Some("`force: no`: copied only while the destination is missing (`copy_of` keeps it equal to the source)")
     } else if src.is_empty() {
         Some("no `src`")
     } else {
@@ -3301,6 +3313,7 @@ fn map_copy_remote(t: &Task, ctx: &Ctx, dest: &str) -> Mapped {
         owner_group_mode(t, &mut r);
     }
     validate(t, &mut r);
+    copy_force(t, &mut r);
     ignored(
         t,
         &mut r,
@@ -3417,11 +3430,15 @@ mod tests {
             ("copy", "src=logo.png dest=/etc/app/ mode=644", "file=/etc/app/logo.png src=logo.png mode='0644'"),
             ("copy", "content=hi dest=/etc/motd", "file=/etc/motd content=hi"),
             ("copy", "src=static/ dest=/srv/static", "sync=/srv/static src=static"),
-            // remote_src: a file of the host → copy_of; a folder or `force: no` stay commands
+            // remote_src: a file of the host → copy_of (`force: no` too); a folder stays a command
             ("copy", "src='{{ d }}/dehydrated' dest=/usr/local/bin/dehydrated remote_src=true owner=root mode=0755", "file=/usr/local/bin/dehydrated copy_of='{{ d }}/dehydrated' owner=root mode='0755'"),
             ("copy", "src=/etc/ssl/site.crt dest=/etc/app/ remote_src=yes", "file=/etc/app/site.crt copy_of=/etc/ssl/site.crt"),
             ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes mode=preserve", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
-            ("copy", "src=/srv/a.example dest=/srv/a remote_src=yes force=no", "command=cp -a /srv/a.example /srv/a creates=/srv/a [command]"),
+            ("copy", "src=/srv/a.example dest=/srv/a remote_src=yes force=no", "file=/srv/a copy_of=/srv/a.example force=false"),
+            ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes force=no", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
+            ("copy", "content=x dest=/srv/c force=no", "file=/srv/c content=x force=false"),
+            ("copy", "src=app.conf dest=/srv/d force=yes", "file=/srv/d src=app.conf"),
+            ("template", "src=db.yml.j2 dest=/srv/e force=no mode=0600", "file=/srv/e template=db.yml.j2 mode='0600' force=false"),
             ("file", "path=/srv/app state=directory owner=app mode=0755", "directory=/srv/app owner=app mode='0755'"),
             ("file", "path=/srv/app/current src=/srv/r/1 state=link", "link=/srv/app/current target=/srv/r/1"),
             ("file", "path=/etc/old.conf state=absent", "file=/etc/old.conf state=absent"),
