@@ -117,6 +117,9 @@ pub struct Ctx {
     pub inventory_values: BTreeMap<String, Vec<String>>,
     /// What the project's `openssl_csr` tasks say, by their `path`.
     pub csrs: BTreeMap<String, openssl::Csr>,
+    /// Files the project's `lineinfile`, `replace` and `blockinfile` tasks edit (their path as
+    /// written, templates rewritten).
+    pub edited: BTreeSet<String>,
     /// Lists of texts the inventory's `group_vars/` and `host_vars/` give each var.
     pub inventory_lists: BTreeMap<String, Vec<Vec<String>>>,
 }
@@ -3283,11 +3286,15 @@ fn copy_force(t: &Task, r: &mut Res) {
 
 /// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host;
 /// `force: no`: copied only while DEST is missing, `force: false`); a folder (`src` ending in
-/// `/`) stays a guarded `cp -a`.
+/// `/`), or a `force: no` copy that edits of the project change afterwards (the seed of a file
+/// edited in place), stays a guarded `cp -a`.
 fn map_copy_remote(t: &Task, ctx: &Ctx, dest: &str) -> Mapped {
     let src = t.arg_str(&["src"]).unwrap_or_default();
+    let kept_and_edited = t.arg_bool(&["force"]) == Some(false) && ctx.edited.contains(dest);
     let why = if src.ends_with('/') || ctx.src_dirs.contains(&src) {
         Some("a folder (`copy_of` copies one file)")
+    } else if kept_and_edited {
+        Some("`force: no` and edited by later tasks: a `file:` owns its path, and play's `line:`/`replace:`/`block:` edits cannot share it")
     } else if src.is_empty() {
         Some("no `src`")
     } else {
@@ -3424,6 +3431,7 @@ mod tests {
     fn module_mapping_table() {
         let mut ctx = Ctx::default();
         ctx.dirs.insert("/etc/app".into());
+        ctx.edited.insert("/srv/edited".into());
         let cases: &[(&str, &str, &str)] = &[
             ("template", "src=app.ini.j2 dest=/etc/app/app.ini mode=0640 owner=app", "file=/etc/app/app.ini template=app.ini.j2 owner=app mode='0640'"),
             ("template", "src=site.conf.j2 dest=/etc/app", "file=/etc/app/site.conf template=site.conf.j2"),
@@ -3436,6 +3444,7 @@ mod tests {
             ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes mode=preserve", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
             ("copy", "src=/srv/a.example dest=/srv/a remote_src=yes force=no", "file=/srv/a copy_of=/srv/a.example force=false"),
             ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes force=no", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
+            ("copy", "src=/srv/e.example dest=/srv/edited remote_src=yes force=no", "command=cp -a /srv/e.example /srv/edited creates=/srv/edited [command]"),
             ("copy", "content=x dest=/srv/c force=no", "file=/srv/c content=x force=false"),
             ("copy", "src=app.conf dest=/srv/d force=yes", "file=/srv/d src=app.conf"),
             ("template", "src=db.yml.j2 dest=/srv/e force=no mode=0600", "file=/srv/e template=db.yml.j2 mode='0600' force=false"),
