@@ -232,6 +232,11 @@ impl Conversion {
     }
 
     /// Records every task of a list that is not read at all (blocks flattened), left out.
+    /// [`Self::record`] of a task (not a handler).
+    fn record_task(&mut self, t: &Task, title: String, outcome: Outcome) -> usize {
+        self.record(&t.file, t.line, title, &t.module, false, outcome)
+    }
+
     pub fn left_out_entry(&mut self, file: &Path, n: &super::node::Node, handler: bool, why: &str) {
         for key in ["block", "rescue", "always"] {
             if let Some(b) = n.get(key) {
@@ -344,7 +349,22 @@ impl Conversion {
             .as_ref()
             .map(crate::yaml::to_string)
             .unwrap_or_default();
-        let chdir = t.arg_str(&["chdir"]);
+        let mut chdir = t.arg_str(&["chdir"]);
+        // In the new release of a `deploy_helper`, which the run makes after the probe: read in
+        // the live release instead (the same site, before this run's changes).
+        let mut release_note = None;
+        let var = modules::deploy_helper::VAR;
+        let new_release = format!("{var}.new_release_path");
+        if let Some(d) = chdir.clone() {
+            if d.contains(&new_release) && self.containers[c].vars.iter().any(|(k, _)| k == var) {
+                chdir = Some(d.replace(&new_release, &format!("{var}.current_path")));
+                release_note = Some(format!(
+                    "`chdir: {d}` is the new release, which this run makes after the probe reads a \
+                     gathered value: read in the live release (`{var}.current_path`) instead, before \
+                     this run's changes (on a first deploy there is none: the command fails there, rc 1)"
+                ));
+            }
+        }
         let too_late = |what: &str| {
             Some(Err(format!(
                 "a read-only command whose {what} names a fact or a registered result: a gathered \
@@ -360,7 +380,7 @@ impl Conversion {
         if chdir.as_deref().is_some_and(later) {
             return too_late("chdir");
         }
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = release_note.into_iter().collect();
         let (when, dropped): (Vec<&String>, Vec<&String>) = t.when.iter().partition(|w| !later(w));
         if !dropped.is_empty() {
             notes.push(format!(
@@ -446,6 +466,91 @@ impl Conversion {
         Some(Ok((Outcome::Gathered(c, reg.clone()), notes)))
     }
 
+    /// A `deploy_helper` task ([`modules::deploy_helper`]): its var and gathered value go to
+    /// container `c` (said in `notes`, for IMPORT.md); its resources are returned.
+    fn deploy_helper(&mut self, c: usize, t: &Task, notes: &mut Vec<String>) -> Mapped {
+        let container = &self.containers[c];
+        let known = modules::deploy_helper::Known {
+            var: (container.vars.iter().rev())
+                .find(|(k, _)| k == modules::deploy_helper::VAR)
+                .map(|(_, v)| v),
+            files: (container.items.iter())
+                .filter(|i| {
+                    !i.removed
+                        && i.res.kind() == "file"
+                        && ["state", "content", "template", "src", "copy_of"]
+                            .iter()
+                            .all(|k| i.res.get(k).is_none())
+                })
+                .map(|i| (i.res.key(), mode_text(&i.res)))
+                .collect(),
+        };
+        let dh = match modules::deploy_helper::map(t, &known) {
+            Ok(dh) => dh,
+            Err(why) => return Mapped::LeftOut(why),
+        };
+        let place = if self.containers[c].is_role {
+            format!(
+                "{} (beside it: `defaults.yml`, `gather.yml`)",
+                self.containers[c].file.display()
+            )
+        } else {
+            format!(
+                "{} (the play's `vars:` and `gather:`)",
+                self.containers[c].file.display()
+            )
+        };
+        if let Some((name, _)) = &dh.var {
+            notes.push(format!(
+                "the module's facts are the var `{name}` of {place}: `new_release` is {}, \
+                 `previous_release`/`previous_release_path` the current link's target read by the \
+                 gathered value `{}` in the host's first probe (before this run's changes)",
+                match t.arg_str(&["release"]) {
+                    Some(r) => format!("`{r}` (its `release`)"),
+                    None => format!(
+                        "`{{{{ {}.stamp }}}}`, the run's start (UTC, `%Y%m%d%H%M%S`): a new release every run, as Ansible's",
+                        crate::resolve::RUN_TIME_VAR
+                    ),
+                },
+                modules::deploy_helper::PREVIOUS
+            ));
+        }
+        if let Some(var) = dh.var {
+            self.containers[c].vars.retain(|(k, _)| *k != var.0);
+            self.add_vars(c, vec![var]);
+        }
+        if let Some((name, spec)) = dh.gather {
+            let gathers = &mut self.containers[c].gathers;
+            gathers.retain(|(n, _)| *n != name);
+            gathers.push((name, spec));
+        }
+        notes.extend(dh.notes);
+        if let Some(key) = &dh.touched {
+            let items = &mut self.containers[c].items;
+            if let Some(it) = (items.iter_mut())
+                .rev()
+                .find(|i| !i.removed && i.res.kind() == "file" && i.res.key() == *key)
+            {
+                let mut r =
+                    modules::deploy_helper::marker_touch(key, mode_text(&it.res).as_deref());
+                for k in ["owner", "group"] {
+                    if let Some(v) = it.res.get(k) {
+                        r.notes.push(format!(
+                            "`{k}: {}` not carried (a `touch` command)",
+                            crate::yaml::to_string(v).trim()
+                        ));
+                    }
+                }
+                it.res = r;
+            }
+        }
+        if dh.resources.is_empty() {
+            Mapped::Vars(Vec::new())
+        } else {
+            Mapped::Resources(dh.resources)
+        }
+    }
+
     /// Converts a flattened task list into container `c`'s resources.
     pub fn tasks(&mut self, c: usize, entries: Vec<Entry>, reader: &Reader, inl: &mut Inlined) {
         let mut regs: BTreeMap<String, Reg> = BTreeMap::new();
@@ -453,6 +558,8 @@ impl Conversion {
         // `stat`s with a loop (and no loop var of their own): their loop, by register
         let mut stat_loops: BTreeMap<String, Value> = BTreeMap::new();
         let read_outputs = stdout_readers(&entries);
+        // `set_fact`s under a `when`, by var: (when, value as an expression, record).
+        let mut cond_facts: BTreeMap<String, (String, String, usize)> = BTreeMap::new();
         let mut debian_note: Option<String> = None;
         for e in entries {
             let mut t = match e {
@@ -608,6 +715,42 @@ impl Conversion {
                     continue;
                 }
             }
+            // `set_fact` of one var under `when: W`, then of the same var under `when: not W`
+            // (trellis' `wp_installed` from its single-site or multisite check): one var
+            // choosing between the two values, as the two tasks do.
+            if t.module == "set_fact" && t.loop_.is_none() && !t.when.is_empty() {
+                let vars: Vec<&(String, Value)> =
+                    t.args.iter().filter(|(k, _)| k != "cacheable").collect();
+                if let ([(name, v)], Some(e)) = (
+                    vars.as_slice(),
+                    vars.first().and_then(|(_, v)| value_expr(v)),
+                ) {
+                    let _ = v;
+                    let w = t.when.join(" and ");
+                    let pair = cond_facts
+                        .get(name)
+                        .filter(|(w0, _, _)| complementary(&w, w0))
+                        .cloned();
+                    if let Some((w0, e0, r0)) = pair {
+                        let text = format!("{{{{ ({e}) if ({w}) else ({e0}) }}}}");
+                        self.add_vars(c, vec![(name.clone(), Value::String(text))]);
+                        let why = format!(
+                            "with `{}` (`when: {w0}`): one var `{name}`, the value of the task whose `when` holds",
+                            self.records[r0].title
+                        );
+                        self.records[r0].outcome = Outcome::Vars(c);
+                        self.records[r0].notes.push(why.clone());
+                        let r = self.record_task(&t, title, Outcome::Vars(c));
+                        self.records[r].notes.push(why);
+                        cond_facts.remove(name);
+                        continue;
+                    }
+                    let why = modules::CONDITIONAL_SET_FACT.to_string();
+                    let r = self.record_task(&t, title, Outcome::LeftOut(why));
+                    cond_facts.insert(name.clone(), (w, e, r));
+                    continue;
+                }
+            }
             if t.module == "include_vars" {
                 let f = vars_file;
                 let here = reader.root.join(&t.file);
@@ -700,7 +843,12 @@ impl Conversion {
                     }
                 }
             }
-            let mapped = map_task(&t, &self.ctx);
+            let mut dh_notes = Vec::new();
+            let mapped = if t.module == "deploy_helper" {
+                self.deploy_helper(c, &t, &mut dh_notes)
+            } else {
+                map_task(&t, &self.ctx)
+            };
             let rec = self.record(
                 &t.file,
                 t.line,
@@ -710,6 +858,7 @@ impl Conversion {
                 Outcome::LeftOut(String::new()),
             );
             self.records[rec].notes.extend(cond_notes);
+            self.records[rec].notes.extend(dh_notes);
             self.records[rec].notes.extend(
                 t.dropped
                     .iter()
@@ -1409,7 +1558,8 @@ impl Conversion {
     /// A command whose `creates` is a var holding `~/…` (play wants an absolute path): an
     /// `unless: test -e …` instead. A `venv:` whose `packages` or `requirements` come from a var of the container whose
     /// value `venv:` cannot take (`django~=5.2`, `pkg @ URL`, a path with `..`): the pip
-    /// command instead (it creates the venv when missing), so `play check` stays clean.
+    /// command instead (it creates the venv when missing), so `play check` stays clean. A
+    /// path kind's key with `..` folded ([`fold_dotdot_key`]).
     pub fn fold_var_values(&mut self, c: usize) {
         let vars = self.containers[c].vars.clone();
         // a var's value, its leading `{{ name }}` replaced by that var's (a few levels)
@@ -1441,6 +1591,7 @@ impl Conversion {
             Some(v)
         };
         for i in 0..self.containers[c].items.len() {
+            fold_dotdot_key(&mut self.containers[c].items[i].res);
             let it = &self.containers[c].items[i];
             // `creates: "{{ x }}"` with x a `~/` or relative path: the shell resolves it
             if let Some(cr) = it.res.get("creates").and_then(|v| v.as_str()) {
@@ -2290,6 +2441,45 @@ impl Conversion {
     /// one), so it names the target; a `state: absent` of a path a later link declares
     /// (consul removes `current/log`, then links the shared `log` there) is the link's
     /// `replace_folder: true`.
+    /// A looped `file: state=absent` followed by a link of the same path over the same loop
+    /// (trellis' shared paths of a new release: removed, then linked to `shared/`): the
+    /// link's `replace_folder: true`, for every item.
+    fn fold_looped_absent(&mut self, c: usize, i: usize) {
+        let items = &self.containers[c].items;
+        let it = &items[i];
+        let absent = it.res.get("state").and_then(|v| v.as_str()) == Some("absent");
+        if !absent || !matches!(it.res.kind(), "file" | "directory") {
+            return;
+        }
+        let path = it.res.key();
+        let later = (i + 1..items.len()).find(|&l| {
+            let k = &items[l];
+            !k.removed
+                && k.res.kind() == "link"
+                && k.res.key() == path
+                && k.loop_ == it.loop_
+                && k.loop_var == it.loop_var
+                && k.scope_id() == it.scope_id()
+                && k.when.iter().all(|w| it.when.contains(w))
+        });
+        let Some(l) = later else {
+            return;
+        };
+        let link = &mut self.containers[c].items[l].res;
+        link.set("replace_folder", Value::Bool(true));
+        link.notes.push(format!(
+            "`replace_folder: true`: the folder at `{path}` (each item of the loop), which \
+             Ansible removed before, is replaced with what it holds"
+        ));
+        self.containers[c].items[i].removed = true;
+        self.redirect(
+            c,
+            i,
+            Some(l),
+            &format!("`replace_folder: true` of the link `{path}` (a later task, the same loop)"),
+        );
+    }
+
     pub fn fold_link_paths(&mut self, c: usize) {
         let n = self.containers[c].items.len();
         let links: Vec<(usize, Vec<(String, String)>)> = (0..n)
@@ -2297,7 +2487,11 @@ impl Conversion {
             .collect();
         for i in 0..n {
             let it = &self.containers[c].items[i];
-            if it.removed || it.loop_.is_some() {
+            if it.removed {
+                continue;
+            }
+            if it.loop_.is_some() {
+                self.fold_looped_absent(c, i);
                 continue;
             }
             let path = it.res.key();
@@ -2447,6 +2641,39 @@ impl Conversion {
 }
 
 /// Names whose `.stdout` (or `.stdout_lines`) some task of the list reads.
+/// A resource's `mode` as text.
+fn mode_text(r: &Res) -> Option<String> {
+    r.get("mode").map(|m| match m {
+        Value::String(s) => s.clone(),
+        other => crate::yaml::to_string(other).trim().to_string(),
+    })
+}
+
+/// A set_fact's value as a Jinja expression: `{{ e }}` is `e`, text without templates a
+/// string literal; `None` otherwise.
+fn value_expr(v: &Value) -> Option<String> {
+    let s = v.as_str()?;
+    if let Some(e) = modules::one_expression(s) {
+        return Some(
+            e.trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim()
+                .to_string(),
+        );
+    }
+    (!s.contains("{{") && !s.contains("{%"))
+        .then(|| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")))
+}
+
+/// Whether one `when` is `not` the other.
+fn complementary(a: &str, b: &str) -> bool {
+    let sq = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let (a, b) = (sq(a), sq(b));
+    [(&a, &b), (&b, &a)]
+        .iter()
+        .any(|(x, y)| **x == format!("not{y}") || **x == format!("not({y})"))
+}
+
 fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
     let mut text = String::new();
     for e in entries {
@@ -2486,6 +2713,26 @@ fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
 fn same_unit(a: &str, b: &str) -> bool {
     let bare = |s: &str| s.strip_suffix(".service").unwrap_or(s).to_string();
     bare(a) == bare(b)
+}
+
+/// A path kind's key with `.`/`..` components (`{{ playbook_dir }}/..`, which play refuses in a
+/// key: one path, one owner) folded by [`normalized_path`], with a note saying so.
+fn fold_dotdot_key(res: &mut Res) {
+    const PATH_KINDS: [&str; 6] = ["file", "directory", "link", "download", "unarchive", "git"];
+    if !PATH_KINDS.contains(&res.kind()) {
+        return;
+    }
+    let key = res.key();
+    if !key.split('/').any(|c| c == ".." || c == ".") {
+        return;
+    }
+    if let Some(n) = normalized_path(&key) {
+        res.fields[0].1 = Value::String(n);
+        res.notes.push(format!(
+            "`{key}`: its `..` folded by play's `normpath` (lexically; the host resolved it \
+             through links)"
+        ));
+    }
 }
 
 /// A path with `.`/`..` components as play can take it: folded now when it is literal, else
@@ -2740,6 +2987,31 @@ fn loop_of_stat(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_kinds_key_with_dotdot_is_folded_and_noted() {
+        let mut dir = Res::new("directory", "{{playbook_dir}}/..");
+        dir.set("group", "www-data");
+        fold_dotdot_key(&mut dir);
+        assert_eq!(dir.key(), "{{ (playbook_dir ~ '/..') | normpath }}");
+        assert!(
+            dir.notes[0].contains("folded by play's `normpath`"),
+            "{:?}",
+            dir.notes
+        );
+        // a link's relative target keeps its `..` (a link may point up); other kinds untouched
+        let mut link = Res::new("link", "/var/www/app");
+        link.set("target", "../srv/app");
+        fold_dotdot_key(&mut link);
+        assert_eq!(
+            link.get("target").and_then(|v| v.as_str()),
+            Some("../srv/app")
+        );
+        assert!(link.notes.is_empty());
+        let mut cmd = Res::new("command", "cd /a/.. && ls");
+        fold_dotdot_key(&mut cmd);
+        assert_eq!(cmd.key(), "cd /a/.. && ls");
+    }
 
     #[test]
     fn a_path_with_dotdot_is_folded_now_or_by_normpath() {
