@@ -381,6 +381,7 @@ fn kinds_cases() {
         "private_key",
         "dhparam",
         "certificate",
+        "csr",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
     let mut failures = Vec::new();
@@ -461,6 +462,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "private_key",
     "dhparam",
     "certificate",
+    "csr",
 ];
 
 /// Rust source without comments (`//`, `///`, `//!`): test modules count as any other code.

@@ -51,6 +51,7 @@ pub mod timezone;
 pub mod ufw;
 
 pub mod certificate;
+pub mod csr;
 pub mod dhparam;
 pub mod private_key;
 pub mod tls;

@@ -266,6 +266,7 @@ macro_rules! kinds {
             PrivateKey => private_key, private_key::PrivateKeySpec;
             Dhparam => dhparam, dhparam::DhparamSpec;
             Certificate => certificate, certificate::CertificateSpec;
+            Csr => csr, csr::CsrSpec;
             Unarchive => unarchive, unarchive::UnarchiveSpec;
         }
     };
