@@ -2066,8 +2066,9 @@ fn firewall_zone_and_name_steps_import_as_their_kinds() {
 /// (`-out` and `>`), `openssl dhparam`, `openssl req -x509 -newkey … -keyout … -out …` and
 /// community.crypto's `openssl_privatekey`, `openssl_dhparam`, `openssl_csr` and
 /// `openssl_certificate` (selfsigned, its subject from the CSR task) import as `private_key:`,
-/// `dhparam:` and `certificate:` entries `play check` accepts; a CSR alone stays a command
-/// with `creates:`, a provider other than selfsigned is left out saying why.
+/// `dhparam:`, `certificate:` and `csr:` entries `play check` accepts (a CSR's common name is
+/// requested as its subjectAltName when it names none, as openssl_csr does); a provider other
+/// than selfsigned, or a CSR with key usages, is left out saying why.
 #[test]
 fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
     let (_tmp, out) = import_files(&[
@@ -2117,6 +2118,17 @@ fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
         privatekey_path: /etc/le/privkey.pem
         common_name: "{{ host }}"
         subject_alt_name: ["DNS:{{ host }}"]
+    - community.crypto.openssl_csr:
+        path: /etc/le/other.csr
+        privatekey_path: /etc/le/privkey.pem
+        common_name: other.example
+        digest: sha384
+        mode: "0640"
+    - openssl_csr:
+        path: /etc/le/client.csr
+        privatekey_path: /etc/le/privkey.pem
+        common_name: client
+        extended_key_usage: [clientAuth]
     - community.crypto.openssl_certificate:
         path: /etc/le/fullchain.pem
         privatekey_path: /etc/le/privkey.pem
@@ -2145,14 +2157,19 @@ fn openssl_idioms_and_crypto_modules_import_as_tls_kinds_and_check_clean() {
             "- private_key: /etc/le/privkey.pem\n      type: ecdsa\n      curve: secp384r1\n",
             "- certificate: /etc/le/fullchain.pem\n      private_key: /etc/le/privkey.pem\n      subject: \"/CN={{ host }}\"\n      subject_alt_name: [\"DNS:{{ host }}\"]\n      days: 365\n",
             "- dhparam: /etc/le/dh.pem\n      size: 1024\n",
-            "creates: /etc/acme/site.csr",
-            "- command: \"openssl req -new -key /etc/le/privkey.pem -subj '/CN={{ host }}' -out /etc/le/site.csr -addext 'subjectAltName=DNS:{{ host }}'\"\n      creates: /etc/le/site.csr\n",
+            "- csr: /etc/acme/site.csr\n      private_key: \"{{ key }}\"\n      subject: \"/CN={{ host }}\"\n",
+            "- csr: /etc/le/site.csr\n      private_key: /etc/le/privkey.pem\n      subject: \"/CN={{ host }}\"\n      subject_alt_name: [\"DNS:{{ host }}\"]\n",
+            "- csr: /etc/le/other.csr\n      private_key: /etc/le/privkey.pem\n      subject: /CN=other.example\n      subject_alt_name: [DNS:other.example]\n      digest: sha384\n      mode: 0640\n",
         ],
     );
-    assert_eq!(pb.matches("- command:").count(), 2, "{pb}");
+    assert_eq!(pb.matches("- command:").count(), 0, "{pb}");
     let md = read(&out.join("IMPORT.md"));
     assert!(
         md.contains("play makes self-signed certificates only"),
+        "{md}"
+    );
+    assert!(
+        md.contains("openssl_csr with `extended_key_usage`: play requests the subjectAltName extension only"),
         "{md}"
     );
 }
@@ -2611,4 +2628,85 @@ fn trellis_idioms_around_deploy_helper_import_and_check_clean() {
         "{md}"
     );
     assert!(md.contains("one var `wp_installed`"), "{md}");
+}
+
+/// Ansible's `force: no` (consul-installer's rails role): a `copy` with `remote_src: yes` and a
+/// `template` import as `file:` entries with `force: false`, native; on a lab host a
+/// destination already there keeps its content (edited by hand), its mode is still enforced
+/// and the plan says the content is kept; a missing one is written (the copy from the host's
+/// file, the template rendered); a second `diff --exit-code` finds nothing to do.
+#[test]
+fn force_no_copies_and_templates_write_only_missing_files() {
+    let lab = Lab::start("import-force-no", 1);
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/fno/release/config /srv/fno/shared/config \
+         && printf 'secret: example\\n' > /srv/fno/release/config/secrets.yml.example \
+         && printf 'secret: mine\\n' > /srv/fno/shared/config/secrets.yml \
+         && chmod 644 /srv/fno/shared/config/secrets.yml",
+    );
+    let (_tmp, out) = import_files(&[
+        ("templates/database.conf", "database = {{ db_name }}\n"),
+        (
+            "site.yml",
+            r#"- hosts: lab
+  vars:
+    release_dir: /srv/fno/release
+    shared_dir: /srv/fno/shared
+    db_name: consul
+  tasks:
+    - name: Copy secrets configuration to shared folder
+      copy:
+        src: "{{ release_dir }}/config/secrets.yml.example"
+        dest: "{{ shared_dir }}/config/secrets.yml"
+        remote_src: yes
+        force: no
+        mode: "0600"
+    - name: Copy database configuration to shared folder
+      template:
+        src: database.conf
+        dest: "{{ shared_dir }}/config/database.conf"
+        force: no
+"#,
+        ),
+    ]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(
+        site.contains("copy_of: \"{{ release_dir }}/config/secrets.yml.example\""),
+        "{site}"
+    );
+    assert_eq!(site.matches("force: false").count(), 2, "{site}");
+    assert_eq!(site.matches("- command:").count(), 0, "{site}");
+
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.play(&["diff", "playbooks/site.yml"])
+        .code(0)
+        .shows("content kept: exists, force: false")
+        .shows("+ create file /srv/fno/shared/config/database.conf");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /srv/fno/shared/config/secrets.yml /srv/fno/shared/config/database.conf; stat -c %a /srv/fno/shared/config/secrets.yml"
+        ),
+        "secret: mine\ndatabase = consul\n600\n"
+    );
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+    // the template's file edited on the host stays as it is; removed, it is written again
+    lab.sh(
+        "h1",
+        "printf 'edited\\n' > /srv/fno/shared/config/database.conf && rm /srv/fno/shared/config/secrets.yml",
+    );
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /srv/fno/shared/config/database.conf /srv/fno/shared/config/secrets.yml"
+        ),
+        "edited\nsecret: example\n"
+    );
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
 }

@@ -382,6 +382,7 @@ fn kinds_cases() {
         "dhparam",
         "certbot",
         "certificate",
+        "csr",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kinds");
     let mut failures = Vec::new();
@@ -463,6 +464,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "dhparam",
     "certificate",
     "certbot",
+    "csr",
 ];
 
 /// Rust source without comments (`//`, `///`, `//!`): test modules count as any other code.

@@ -109,6 +109,7 @@ fn file(path: &str, content: Option<&[u8]>, attrs: Attrs) -> Resource {
         attrs,
         validate: None,
         copy_of: None,
+        keep: false,
     }))
 }
 
@@ -120,6 +121,7 @@ fn absent_file(path: &str) -> Resource {
         attrs: Attrs::default(),
         validate: None,
         copy_of: None,
+        keep: false,
     }))
 }
 
@@ -1644,6 +1646,7 @@ fn a_copy_of_a_host_file_converges_and_never_reads_through_a_link() {
             attrs: mode(0o640),
             validate: None,
             copy_of: Some(src.into()),
+            keep: false,
         }))
     };
     let mut rs = Vec::new();

@@ -1,6 +1,6 @@
 //! The TLS kinds on a real lab host (real sshd, real openssl): `private_key:` (rsa, ed25519),
-//! `dhparam:` and a self-signed `certificate:` made, converged, and made again when they no
-//! longer match; the key never reaches the controller's output or run history. Sizes are
+//! `dhparam:`, a self-signed `certificate:` and a `csr:` made, converged, and made again when
+//! they no longer match; the key never reaches the controller's output or run history. Sizes are
 //! small for speed: rsa 1024, dhparam 512 (openssl 3.0 makes 512-bit parameters in well under
 //! a second here; 2048 takes seconds to minutes).
 
@@ -27,14 +27,26 @@ fn site(rsa_bits: u32) -> String {
       subject: /CN=site.example/O=Play Test
       subject_alt_name: ["DNS:site.example", "IP:127.0.0.1"]
       days: 10
+    - csr: /etc/tlsdemo/site.csr
+      privatekey_path: /etc/tlsdemo/site.key
+      common_name: site.example
+      subject_alt_name: ["DNS:site.example", "DNS:www.site.example"]
+      mode: "0644"
 "#
     )
 }
 
-/// The public key of a key file and of a certificate, as the host's openssl prints them.
+/// The public key of a key file and of a certificate, as the host's openssl prints them; the
+/// request's must be the key's too.
 fn publics(lab: &Lab) -> (String, String) {
+    let key = lab.sh("h1", "openssl pkey -in /etc/tlsdemo/site.key -pubout");
+    assert_eq!(
+        lab.sh("h1", "openssl req -in /etc/tlsdemo/site.csr -noout -pubkey"),
+        key,
+        "the request is not made from the key"
+    );
     (
-        lab.sh("h1", "openssl pkey -in /etc/tlsdemo/site.key -pubout"),
+        key,
         lab.sh(
             "h1",
             "openssl x509 -in /etc/tlsdemo/site.pem -noout -pubkey",
@@ -63,9 +75,9 @@ fn keys_dhparam_and_a_certificate_are_made_and_kept_on_the_host() {
     assert_eq!(
         lab.sh(
             "h1",
-            "stat -c '%a %U' /etc/tlsdemo/site.key /etc/tlsdemo/ed.key /etc/tlsdemo/dh.pem /etc/tlsdemo/site.pem"
+            "stat -c '%a %U' /etc/tlsdemo/site.key /etc/tlsdemo/ed.key /etc/tlsdemo/dh.pem /etc/tlsdemo/site.pem /etc/tlsdemo/site.csr"
         ),
-        "600 root\n640 root\n644 root\n644 root\n"
+        "600 root\n640 root\n644 root\n644 root\n644 root\n"
     );
     assert!(lab
         .sh(
@@ -102,10 +114,23 @@ fn keys_dhparam_and_a_certificate_are_made_and_kept_on_the_host() {
         "{cert}"
     );
     assert!(cert.contains("/etc/tlsdemo/site.pem: OK"), "{cert}");
+    // The request: made from the key (its self-signature verifies), its subject, names and
+    // digest as asked.
+    let csr = lab.sh(
+        "h1",
+        "openssl req -in /etc/tlsdemo/site.csr -noout -verify -subject -nameopt RFC2253 -text 2>&1",
+    );
+    assert!(csr.contains("verify OK"), "{csr}");
+    assert!(csr.contains("subject=CN=site.example"), "{csr}");
+    assert!(
+        csr.contains("DNS:site.example, DNS:www.site.example"),
+        "{csr}"
+    );
+    assert!(csr.contains("sha256WithRSAEncryption"), "{csr}");
     // No temp file left beside them.
     assert_eq!(
         lab.sh("h1", "ls -A /etc/tlsdemo"),
-        "dh.pem\ned.key\nsite.key\nsite.pem\n"
+        "dh.pem\ned.key\nsite.csr\nsite.key\nsite.pem\n"
     );
     eprintln!("first apply (rsa 1024, ed25519, dhparam 512, certificate): {took:?}");
 
@@ -142,7 +167,8 @@ fn keys_dhparam_and_a_certificate_are_made_and_kept_on_the_host() {
     );
     p.play(&["diff", "--exit-code", "site.yml"])
         .code(2)
-        .shows("not signed by private_key /etc/tlsdemo/site.key");
+        .shows("not signed by private_key /etc/tlsdemo/site.key")
+        .shows("not made from private_key /etc/tlsdemo/site.key");
     p.play(&["apply", "site.yml"]).code(0);
     let (key_pub, cert_pub) = publics(&lab);
     assert_eq!(key_pub, cert_pub);
@@ -155,7 +181,8 @@ fn keys_dhparam_and_a_certificate_are_made_and_kept_on_the_host() {
     p.play(&["diff", "site.yml"])
         .code(0)
         .shows("rsa 1024 → rsa 2048: regenerated")
-        .shows("known after private_key /etc/tlsdemo/site.key")
+        .shows("known after private_key /etc/tlsdemo/site.key: signed again by it")
+        .shows("known after private_key /etc/tlsdemo/site.key: made again from it")
         .shows("mode 0644 → 0640");
     p.play(&["apply", "site.yml"]).code(0);
     assert!(lab
@@ -167,6 +194,20 @@ fn keys_dhparam_and_a_certificate_are_made_and_kept_on_the_host() {
     let (key_pub, cert_pub) = publics(&lab);
     assert_eq!(key_pub, cert_pub);
     assert_eq!(lab.sh("h1", "stat -c %a /etc/tlsdemo/ed.key"), "640\n");
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // A request made by hand with another subject and digest is made again.
+    lab.sh(
+        "h1",
+        "openssl req -new -key /etc/tlsdemo/site.key -subj /CN=old.example -sha512 -out /etc/tlsdemo/site.csr",
+    );
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("subject /CN=old.example → /CN=site.example")
+        .shows("subject_alt_name [] → [DNS:site.example, DNS:www.site.example]")
+        .shows("digest sha512 → sha256");
+    p.play(&["apply", "site.yml"]).code(0);
+    publics(&lab);
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 
     // Parameters of another size are made again.
@@ -200,6 +241,10 @@ fn bad_tls_entries_are_located_by_check() {
       private_key: /etc/ssl/private/b.key
       subject: /CN=b
       subject_alt_name: [b.example]
+    - csr: /etc/ssl/a.csr
+      private_key: /etc/ssl/private/a.key
+      common_name: a
+      digest: md5
 "#,
     );
     run.code(1)
@@ -207,5 +252,6 @@ fn bad_tls_entries_are_located_by_check() {
         .shows("site.yml:7:13: size: only an `rsa` key has one")
         .shows("site.yml:9:13: size: 64 is out of range (512–16384)")
         .shows("site.yml:12:16: subject `/CN=a/oops`: `oops` is not NAME=VALUE")
-        .shows("site.yml:16:25: subject_alt_name: `b.example` is not DNS:NAME");
+        .shows("site.yml:16:25: subject_alt_name: `b.example` is not DNS:NAME")
+        .shows("site.yml:20:15: digest: one of sha256, sha384, sha512, sha224, not `md5`");
 }

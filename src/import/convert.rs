@@ -1838,6 +1838,8 @@ impl Conversion {
                 !o.removed
                     && o.res.kind() == "file"
                     && o.res.get("template").is_some()
+                    // `force: false` (written only while missing) is not a unit play manages
+                    && o.res.get("force").is_none()
                     && o.loop_.is_none()
                     && o.when == self.containers[c].items[s].when
                     && paths.contains(&o.res.key())

@@ -122,8 +122,9 @@ pub(crate) struct PlaybookOut {
     pub plays: Vec<PlayOut>,
 }
 
-/// Paths declared as folders by `file: state=directory` anywhere in the project, and the
-/// folders of every `files/` (for `copy: src=DIR`).
+/// Paths declared as folders by `file: state=directory` anywhere in the project, the files
+/// its `lineinfile`/`replace`/`blockinfile` tasks edit, and the folders of every `files/` (for
+/// `copy: src=DIR`).
 fn prescan(root: &Path) -> modules::Ctx {
     let mut ctx = modules::Ctx::default();
     fn walk(n: &Node, ctx: &mut modules::Ctx) {
@@ -148,6 +149,18 @@ fn prescan(root: &Path) -> modules::Ctx {
                                         .collect(),
                                 };
                                 ctx.csrs.insert(rw(&p, &mut notes), csr);
+                            }
+                        }
+                    }
+                    if ["lineinfile", "replace", "blockinfile"].contains(&task::short(k)) {
+                        if let node::NodeKind::Map(m) = &v.kind {
+                            let path = ["path", "dest", "name"].iter().find_map(|name| {
+                                (m.iter().find(|(k, _)| k == name))
+                                    .and_then(|(_, v)| v.to_value().as_str().map(str::to_string))
+                            });
+                            if let Some(p) = path {
+                                let mut notes = Notes::default();
+                                ctx.edited.insert(template::rewrite(&p, &mut notes));
                             }
                         }
                     }

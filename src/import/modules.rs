@@ -129,6 +129,9 @@ pub struct Ctx {
     pub inventory_values: BTreeMap<String, Vec<String>>,
     /// What the project's `openssl_csr` tasks say, by their `path`.
     pub csrs: BTreeMap<String, openssl::Csr>,
+    /// Files the project's `lineinfile`, `replace` and `blockinfile` tasks edit (their path as
+    /// written, templates rewritten).
+    pub edited: BTreeSet<String>,
     /// Lists of texts the inventory's `group_vars/` and `host_vars/` give each var.
     pub inventory_lists: BTreeMap<String, Vec<Vec<String>>>,
 }
@@ -387,7 +390,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             r.set("template", src);
             owner_group_mode(t, &mut r);
             validate(t, &mut r);
-            ignored(t, &mut r, &["backup", "force", "lstrip_blocks", "trim_blocks"]);
+            copy_force(t, &mut r);
+            ignored(t, &mut r, &["backup", "lstrip_blocks", "trim_blocks"]);
             Resources(vec![r])
         }
         "copy" => {
@@ -406,7 +410,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 r.set("content", text);
                 owner_group_mode(t, &mut r);
                 validate(t, &mut r);
-                ignored(t, &mut r, &["backup", "force"]);
+                copy_force(t, &mut r);
+                ignored(t, &mut r, &["backup"]);
                 return Resources(vec![r]);
             }
             let Some(src) = t.arg_str(&["src"]) else {
@@ -434,7 +439,8 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             r.set("src", prefixed);
             owner_group_mode(t, &mut r);
             validate(t, &mut r);
-            ignored(t, &mut r, &["backup", "force"]);
+            copy_force(t, &mut r);
+            ignored(t, &mut r, &["backup"]);
             Resources(vec![r])
         }
         "file" => {
@@ -3287,15 +3293,28 @@ fn fetch_idiom(args: &[&str], out: &str, tool: &str) -> Option<Res> {
     Some(r)
 }
 
-/// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host); a
-/// folder (`src` ending in `/`) or `force: no` (copied only while DEST is missing) stay a
-/// guarded `cp -a`.
+/// `force: no` of `copy`/`template` → `force: false` (the file is written only while DEST is
+/// missing); `force: yes` is what a `file:` does anyway; another value (a template) is noted as
+/// not carried.
+fn copy_force(t: &Task, r: &mut Res) {
+    match t.arg_bool(&["force"]) {
+        Some(false) => r.set("force", false),
+        Some(true) => {}
+        None => ignored(t, r, &["force"]),
+    }
+}
+
+/// `copy: remote_src=yes` → `file: DEST` with `copy_of: SRC` (a file already on the host;
+/// `force: no`: copied only while DEST is missing, `force: false`); a folder (`src` ending in
+/// `/`), or a `force: no` copy that edits of the project change afterwards (the seed of a file
+/// edited in place), stays a guarded `cp -a`.
 fn map_copy_remote(t: &Task, ctx: &Ctx, dest: &str) -> Mapped {
     let src = t.arg_str(&["src"]).unwrap_or_default();
+    let kept_and_edited = t.arg_bool(&["force"]) == Some(false) && ctx.edited.contains(dest);
     let why = if src.ends_with('/') || ctx.src_dirs.contains(&src) {
         Some("a folder (`copy_of` copies one file)")
-    } else if t.arg_bool(&["force"]) == Some(false) {
-        Some("`force: no`: copied only while the destination is missing (`copy_of` keeps it equal to the source)")
+    } else if kept_and_edited {
+        Some("`force: no` and edited by later tasks: a `file:` owns its path, and play's `line:`/`replace:`/`block:` edits cannot share it")
     } else if src.is_empty() {
         Some("no `src`")
     } else {
@@ -3321,6 +3340,7 @@ fn map_copy_remote(t: &Task, ctx: &Ctx, dest: &str) -> Mapped {
         owner_group_mode(t, &mut r);
     }
     validate(t, &mut r);
+    copy_force(t, &mut r);
     ignored(
         t,
         &mut r,
@@ -3431,17 +3451,23 @@ mod tests {
     fn module_mapping_table() {
         let mut ctx = Ctx::default();
         ctx.dirs.insert("/etc/app".into());
+        ctx.edited.insert("/srv/edited".into());
         let cases: &[(&str, &str, &str)] = &[
             ("template", "src=app.ini.j2 dest=/etc/app/app.ini mode=0640 owner=app", "file=/etc/app/app.ini template=app.ini.j2 owner=app mode='0640'"),
             ("template", "src=site.conf.j2 dest=/etc/app", "file=/etc/app/site.conf template=site.conf.j2"),
             ("copy", "src=logo.png dest=/etc/app/ mode=644", "file=/etc/app/logo.png src=logo.png mode='0644'"),
             ("copy", "content=hi dest=/etc/motd", "file=/etc/motd content=hi"),
             ("copy", "src=static/ dest=/srv/static", "sync=/srv/static src=static"),
-            // remote_src: a file of the host → copy_of; a folder or `force: no` stay commands
+            // remote_src: a file of the host → copy_of (`force: no` too); a folder stays a command
             ("copy", "src='{{ d }}/dehydrated' dest=/usr/local/bin/dehydrated remote_src=true owner=root mode=0755", "file=/usr/local/bin/dehydrated copy_of='{{ d }}/dehydrated' owner=root mode='0755'"),
             ("copy", "src=/etc/ssl/site.crt dest=/etc/app/ remote_src=yes", "file=/etc/app/site.crt copy_of=/etc/ssl/site.crt"),
             ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes mode=preserve", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
-            ("copy", "src=/srv/a.example dest=/srv/a remote_src=yes force=no", "command=cp -a /srv/a.example /srv/a creates=/srv/a [command]"),
+            ("copy", "src=/srv/a.example dest=/srv/a remote_src=yes force=no", "file=/srv/a copy_of=/srv/a.example force=false"),
+            ("copy", "src=/srv/a/ dest=/srv/b remote_src=yes force=no", "command=cp -a /srv/a/ /srv/b creates=/srv/b [command]"),
+            ("copy", "src=/srv/e.example dest=/srv/edited remote_src=yes force=no", "command=cp -a /srv/e.example /srv/edited creates=/srv/edited [command]"),
+            ("copy", "content=x dest=/srv/c force=no", "file=/srv/c content=x force=false"),
+            ("copy", "src=app.conf dest=/srv/d force=yes", "file=/srv/d src=app.conf"),
+            ("template", "src=db.yml.j2 dest=/srv/e force=no mode=0600", "file=/srv/e template=db.yml.j2 mode='0600' force=false"),
             ("file", "path=/srv/app state=directory owner=app mode=0755", "directory=/srv/app owner=app mode='0755'"),
             ("file", "path=/srv/app/current src=/srv/r/1 state=link", "link=/srv/app/current target=/srv/r/1"),
             ("file", "path=/etc/old.conf state=absent", "file=/etc/old.conf state=absent"),

@@ -1,11 +1,12 @@
-//! TLS material in Ansible projects: the `openssl genrsa|genpkey|dhparam|req -x509` shell
-//! idioms and community.crypto's `openssl_privatekey`, `openssl_dhparam`, `openssl_csr` and
-//! `x509_certificate`/`openssl_certificate` (provider `selfsigned`), as play's `private_key:`,
-//! `dhparam:` and `certificate:` (what they cannot say stays a command).
+//! TLS material in Ansible projects: the `openssl genrsa|genpkey|dhparam|req -x509|req -new`
+//! shell idioms and community.crypto's `openssl_privatekey`, `openssl_dhparam`, `openssl_csr`
+//! and `x509_certificate`/`openssl_certificate` (provider `selfsigned`), as play's
+//! `private_key:`, `dhparam:`, `certificate:` and `csr:` (what they cannot say stays a command
+//! or is left out).
 
 use crate::yaml::Value;
 
-use super::{sh_quote, Ctx, Mapped, Res};
+use super::{Ctx, Mapped, Res};
 use crate::import::task::Task;
 
 /// What an `openssl_csr` task of the project says, by its `path` (a self-signed
@@ -15,6 +16,20 @@ pub struct Csr {
     /// `/CN=…/O=…`.
     pub subject: String,
     pub subject_alt_name: Vec<String>,
+}
+
+impl Csr {
+    /// A `kind: path` made from `key` with these names (`certificate:`, `csr:`).
+    fn resource(&self, kind: &str, path: &str, key: &str) -> Res {
+        let mut r = Res::new(kind, path);
+        r.set("private_key", key);
+        r.set("subject", self.subject.clone());
+        if !self.subject_alt_name.is_empty() {
+            let names = self.subject_alt_name.iter().cloned().map(Value::String);
+            r.set("subject_alt_name", Value::Sequence(names.collect()));
+        }
+        r
+    }
 }
 
 /// openssl_csr's subject keys, with the short name `-subj` gives them, in `-subj` order.
@@ -28,7 +43,9 @@ const SUBJECT_KEYS: &[(&str, &str)] = &[
     ("email_address", "emailAddress"),
 ];
 
-/// The subject and subjectAltName an `openssl_csr` task's args give (`None`: none).
+/// The subject and subjectAltName an `openssl_csr` task's args give (`None`: none); without a
+/// `subject_alt_name`, its common name as `DNS:NAME` (openssl_csr's `use_common_name_for_san`,
+/// true by default).
 pub fn csr_of(arg: impl Fn(&str) -> Option<Value>) -> Option<Csr> {
     let text = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
@@ -36,6 +53,7 @@ pub fn csr_of(arg: impl Fn(&str) -> Option<Value>) -> Option<Csr> {
         _ => None,
     };
     let mut subject = String::new();
+    let mut common_name = None;
     for (k, short) in SUBJECT_KEYS {
         let alias = match *k {
             "common_name" => "CN",
@@ -45,20 +63,36 @@ pub fn csr_of(arg: impl Fn(&str) -> Option<Value>) -> Option<Csr> {
         };
         if let Some(v) = arg(k).or_else(|| arg(alias)).as_ref().and_then(text) {
             subject.push_str(&format!("/{short}={}", v.replace('/', "\\/")));
+            if *short == "CN" {
+                common_name = Some(v);
+            }
         }
     }
     if let Some(Value::Mapping(m)) = arg("subject") {
         for (k, v) in m {
             if let (Some(k), Some(v)) = (k.as_str(), text(&v)) {
                 subject.push_str(&format!("/{k}={}", v.replace('/', "\\/")));
+                if ["CN", "commonName", "common_name"].contains(&k) {
+                    common_name = Some(v);
+                }
             }
         }
     }
-    let subject_alt_name = match arg("subject_alt_name") {
+    let mut subject_alt_name: Vec<String> = match arg("subject_alt_name") {
         Some(Value::Sequence(items)) => items.iter().filter_map(text).collect(),
         Some(Value::String(s)) => s.split(',').map(|s| s.trim().to_string()).collect(),
         _ => Vec::new(),
     };
+    // use_common_name_for_san (default true): no subject_alt_name given, the common name is
+    // requested as `DNS:CN`
+    let cn_for_san = match arg("use_common_name_for_san") {
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(v)) => !["no", "false", "False", "off"].contains(&v.as_str()),
+        _ => true,
+    };
+    if subject_alt_name.is_empty() && cn_for_san {
+        subject_alt_name.extend(common_name.map(|cn| format!("DNS:{cn}")));
+    }
     (!subject.is_empty()).then_some(Csr {
         subject,
         subject_alt_name,
@@ -226,12 +260,13 @@ fn dhparam(args: &[&str], redirect: Option<&str>) -> Option<Res> {
 }
 
 /// `req -x509 [-new] [-newkey rsa:N|ed25519] -nodes -subj S [-days D] -keyout K -out C`, or
-/// with `-key K` (an existing key): the key (with `-keyout`) and the certificate.
+/// with `-key K` (an existing key): the key (with `-keyout`) and the certificate; without
+/// `-x509`, `req -new [-sha256] -key K -subj S -out X.csr`: a request (`csr:`) from the key.
 fn req(args: &[&str], redirect: Option<&str>) -> Option<Vec<Res>> {
     let (opts, free) = options(
         args,
         &[
-            "-new", "-x509", "-nodes", "-noenc", "-batch", "-utf8", "-sha256",
+            "-new", "-x509", "-nodes", "-noenc", "-batch", "-utf8", "-sha256", "-sha384", "-sha512",
         ],
         &[
             "-newkey",
@@ -243,8 +278,11 @@ fn req(args: &[&str], redirect: Option<&str>) -> Option<Vec<Res>> {
             "-extensions",
         ],
     )?;
-    if !free.is_empty() || get(&opts, "-x509").is_none() {
+    if !free.is_empty() {
         return None;
+    }
+    if get(&opts, "-x509").is_none() {
+        return request(&opts, redirect);
     }
     // v3_ca is what `req -x509` takes from Debian's openssl.cnf anyway
     if get(&opts, "-extensions").is_some_and(|e| e != "v3_ca") {
@@ -296,6 +334,39 @@ fn req(args: &[&str], redirect: Option<&str>) -> Option<Vec<Res>> {
     );
     out.push(c);
     Some(out)
+}
+
+/// `req -new [-sha256|-sha384|-sha512] -key K -subj S -out X.csr` (no `-x509`): the `csr:`
+/// made from the existing key K. `None` with a new key (`-newkey`, `-keyout`), extensions or
+/// without a subject.
+fn request(opts: &[(&str, &str)], redirect: Option<&str>) -> Option<Vec<Res>> {
+    get(opts, "-new")?;
+    if ["-newkey", "-keyout", "-extensions"]
+        .iter()
+        .any(|o| get(opts, o).is_some())
+    {
+        return None;
+    }
+    let out = get(opts, "-out").or(redirect)?;
+    let key = get(opts, "-key")?;
+    let subject = get(opts, "-subj")?;
+    if !abs(out) || !abs(key) || subject.trim().trim_matches('/').is_empty() {
+        return None;
+    }
+    crate::resources::registry::check_value("csr", "subject", subject).ok()?;
+    let mut r = Res::new("csr", out);
+    r.set("private_key", key);
+    r.set("subject", subject);
+    if let Some(d) = ["-sha384", "-sha512"]
+        .iter()
+        .find(|d| get(opts, d).is_some())
+    {
+        r.set("digest", d.trim_start_matches('-'));
+    }
+    r.comments.push(
+        "play import: `openssl req -new` → csr made from its private_key (made while missing, as `creates:` did; made again when it no longer matches its key, subject or digest)".into(),
+    );
+    Some(vec![r])
 }
 
 fn attrs(t: &Task, r: &mut Res) {
@@ -378,19 +449,7 @@ pub fn module(t: &Task, ctx: &Ctx) -> Option<Mapped> {
                     "{m}: no `openssl_csr` of the project gives its `csr_path`'s subject"
                 )));
             };
-            let mut r = Res::new("certificate", path);
-            r.set("private_key", key);
-            r.set("subject", csr.subject.clone());
-            if !csr.subject_alt_name.is_empty() {
-                r.set(
-                    "subject_alt_name",
-                    Value::Sequence(
-                        (csr.subject_alt_name.iter())
-                            .map(|s| Value::String(s.clone()))
-                            .collect(),
-                    ),
-                );
-            }
+            let mut r = csr.resource("certificate", &path, &key);
             if let Some(days) = (t.arg_str(&["selfsigned_not_after"]))
                 .and_then(|a| a.strip_prefix('+')?.strip_suffix('d')?.parse::<u64>().ok())
             {
@@ -415,24 +474,42 @@ pub fn module(t: &Task, ctx: &Ctx) -> Option<Mapped> {
             let Some(csr) = csr_of(|k| t.arg(&[k]).cloned()) else {
                 return Some(LeftOut("openssl_csr without a subject".into()));
             };
-            let mut cmd = format!(
-                "openssl req -new -key {} -subj {} -out {}",
-                sh_quote(&key),
-                sh_quote(&csr.subject),
-                sh_quote(&path)
-            );
-            if !csr.subject_alt_name.is_empty() {
-                cmd.push_str(&format!(
-                    " -addext {}",
-                    sh_quote(&format!(
-                        "subjectAltName={}",
-                        csr.subject_alt_name.join(",")
-                    ))
+            if t.arg(&["privatekey_passphrase"]).is_some() {
+                return Some(LeftOut(
+                    "openssl_csr with a `privatekey_passphrase`: play makes requests from unencrypted keys".into(),
                 ));
             }
-            let mut r = Res::command(cmd, m);
-            r.comments[0] = "play import: openssl_csr → command (play has no kind for a CSR alone: made while missing)".into();
-            r.set("creates", path);
+            let extras = [
+                "key_usage",
+                "extended_key_usage",
+                "basic_constraints",
+                "ocsp_must_staple",
+                "name_constraints_permitted",
+            ];
+            if let Some(x) = extras.iter().find(|x| t.arg(&[x]).is_some()) {
+                return Some(LeftOut(format!(
+                    "openssl_csr with `{x}`: play requests the subjectAltName extension only"
+                )));
+            }
+            let mut r = csr.resource("csr", &path, &key);
+            if let Some(d) = t.arg_str(&["digest"]) {
+                if crate::resources::registry::check_value("csr", "digest", &d).is_err() {
+                    return Some(LeftOut(format!(
+                        "openssl_csr with digest {d}: play makes requests with sha224, sha256, sha384 or sha512"
+                    )));
+                }
+                if !d.eq_ignore_ascii_case("sha256") {
+                    r.set("digest", d.to_ascii_lowercase());
+                }
+            }
+            attrs(t, &mut r);
+            if state_absent {
+                r.set("state", "absent");
+            }
+            r.comments.push(format!(
+                "play import: {m} → csr made from its private_key (made again when it no longer matches its key, subject, subjectAltName or digest)"
+            ));
+            super::ignored(t, &mut r, &["force", "backup", "version"]);
             Resources(vec![r])
         }
         _ => return None,
@@ -495,11 +572,18 @@ mod tests {
 
     #[test]
     fn what_is_not_carried_stays_a_command() {
-        // a CSR alone, a config, a passphrase, a relative path, a pipe
+        // a request with a new key or extensions, a config, a passphrase, a relative path, a
+        // pipe
         assert_eq!(
-            run("openssl req -new -sha256 -key /k -subj /CN=x -out /x.csr"),
+            run("openssl req -new -newkey rsa:2048 -nodes -keyout /k -subj /CN=x -out /x.csr"),
             None
         );
+        assert_eq!(
+            run("openssl req -new -key /k -subj /CN=x -extensions v3_req -out /x.csr"),
+            None
+        );
+        assert_eq!(run("openssl req -new -key /k -subj / -out /x.csr"), None);
+        assert_eq!(run("openssl req -new -key k -subj /CN=x -out /x.csr"), None);
         assert_eq!(
             run("openssl req -x509 -new -key /k -subj /CN=x -config /c.cnf -out /c"),
             None
@@ -513,6 +597,31 @@ mod tests {
         assert_eq!(run("openssl genrsa 2048 | tee /k"), None);
         assert_eq!(run("openssl dhparam -dsaparam -out /d 2048"), None);
         assert_eq!(run("openssl req -x509 -key /k -subj /CN -out /c"), None);
+    }
+
+    #[test]
+    fn a_request_from_an_existing_key_is_a_csr() {
+        assert_eq!(
+            run("openssl req -new -sha256 -key {{ key }} -subj \"/CN={{ d | default(h) }}\" -out {{ csr }}").as_deref(),
+            Some("csr='{{ csr }}' private_key='{{ key }}' subject=/CN={{ d | default(h) }}")
+        );
+        assert_eq!(
+            run("openssl req -new -key /k -sha512 -subj /CN=x/O=y > /x.csr").as_deref(),
+            Some("csr=/x.csr private_key=/k subject=/CN=x/O=y digest=sha512")
+        );
+    }
+
+    #[test]
+    fn a_csr_without_names_requests_its_common_name() {
+        let args = [("common_name", Value::String("{{ h }}".into()))];
+        let csr = csr_of(|k| args.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()));
+        assert_eq!(csr.unwrap().subject_alt_name, vec!["DNS:{{ h }}"]);
+        let off = [
+            ("common_name", Value::String("a".into())),
+            ("use_common_name_for_san", Value::Bool(false)),
+        ];
+        let csr = csr_of(|k| off.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()));
+        assert!(csr.unwrap().subject_alt_name.is_empty());
     }
 
     #[test]

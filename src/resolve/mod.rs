@@ -1073,18 +1073,24 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// `force:` of a path kind (`true`, `false`, or a template giving `true`/`yes`/`false`/`no`).
+/// `force:` of a path kind (`true`, `false`, or a template giving `true`/`yes`/`false`/`no`;
+/// not given: `false`).
 pub fn path_force(k: &Keys) -> Result<bool, ResolveError> {
+    Ok(path_force_given(k)?.unwrap_or(false))
+}
+
+/// `force:` of a path kind as given (`None`: not given, or a template rendering to nothing).
+pub fn path_force_given(k: &Keys) -> Result<Option<bool>, ResolveError> {
     Ok(match k.raw().get("force") {
-        None => false,
-        Some(YValue::Bool(b)) => *b,
+        None => None,
+        Some(YValue::Bool(b)) => Some(*b),
         Some(YValue::String(t)) => match k.string_of("force", Some(t))?.as_deref() {
-            Some("true") | Some("True") | Some("yes") => true,
-            Some("false") | Some("False") | Some("no") | Some("") => false,
-            Some(o) => {
+            Some("true") | Some("True") | Some("yes") => Some(true),
+            Some("false") | Some("False") | Some("no") => Some(false),
+            Some(o) if !o.is_empty() => {
                 return Err(k.fail("force", format!("force must be true or false, found `{o}`")))
             }
-            None => false,
+            _ => None,
         },
         Some(_) => return Err(k.fail("force", "force must be true or false".into())),
     })

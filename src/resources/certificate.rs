@@ -52,143 +52,23 @@ pub struct CertificateSpec {
 /// What the probe saw of a certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CertSeen {
-    pub subject: Vec<(String, String)>,
-    pub subject_alt_name: Vec<String>,
-    /// The PEM of its public key.
-    pub public_key: String,
+    pub names: tls::Names,
     pub expired: bool,
 }
 
 /// Reads the `x509` record's text (`None`: not a certificate openssl reads).
 pub fn parse_seen(text: &str) -> Option<CertSeen> {
-    let mut seen = CertSeen {
-        public_key: tls::pem_block(text),
-        ..Default::default()
-    };
-    let mut section = "";
+    let names = tls::parse_names(text);
     let mut verdict = None;
     for l in text.lines() {
-        if let Some(rest) = l.strip_prefix("subject=") {
-            section = "subject";
-            if let Some((k, v)) = rest.trim().split_once('=') {
-                seen.subject.push((k.trim().into(), v.trim().into()));
-            }
-        } else if l.starts_with("X509v3 Subject Alternative Name") {
-            section = "san";
-        } else if l.starts_with("Certificate will not expire") {
+        if l.starts_with("Certificate will not expire") {
             verdict = Some(false);
         } else if l.starts_with("Certificate will expire") {
             verdict = Some(true);
-        } else if l.starts_with(char::is_whitespace) && !l.trim().is_empty() {
-            match section {
-                "subject" => {
-                    if let Some((k, v)) = l.trim().split_once('=') {
-                        seen.subject.push((k.to_string(), v.to_string()));
-                    }
-                }
-                "san" => seen.subject_alt_name.extend(
-                    l.split(", ")
-                        .map(|s| san_normal(s.trim()))
-                        .filter(|s| !s.is_empty()),
-                ),
-                _ => {}
-            }
-        } else {
-            section = "";
         }
     }
-    seen.expired = verdict?;
-    (!seen.public_key.is_empty()).then_some(seen)
-}
-
-/// A subjectAltName entry as play compares it (`IP Address:` is `IP:`).
-fn san_normal(s: &str) -> String {
-    match s.split_once(':') {
-        Some((k, v)) => {
-            let k = match k.trim() {
-                "IP Address" | "IP" | "ip" => "IP",
-                "DNS" | "dns" => "DNS",
-                "email" | "EMAIL" => "email",
-                "URI" | "uri" => "URI",
-                other => other,
-            };
-            format!("{k}:{}", v.trim())
-        }
-        None => s.trim().to_string(),
-    }
-}
-
-/// The short name openssl gives a subject attribute written either way (`common_name`,
-/// `commonName` and `CN` are `CN`).
-fn short_name(k: &str) -> String {
-    let known: &[(&str, &[&str])] = &[
-        ("CN", &["commonname", "common_name", "cn"]),
-        ("O", &["organizationname", "organization_name", "o"]),
-        (
-            "OU",
-            &["organizationalunitname", "organizational_unit_name", "ou"],
-        ),
-        ("C", &["countryname", "country_name", "c"]),
-        (
-            "ST",
-            &["stateorprovincename", "state_or_province_name", "st"],
-        ),
-        ("L", &["localityname", "locality_name", "l"]),
-        ("emailAddress", &["emailaddress", "email_address"]),
-    ];
-    let low = k.trim().to_ascii_lowercase();
-    known
-        .iter()
-        .find(|(_, names)| names.contains(&low.as_str()))
-        .map_or_else(|| k.trim().to_string(), |(s, _)| s.to_string())
-}
-
-/// Reads `-subj`'s form (`/CN=a/O=b`; `\/` is a `/` of a value); blank parts are skipped.
-pub fn parse_subject(s: &str) -> Result<Vec<(String, String)>, String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut it = s.trim().trim_start_matches('/').chars();
-    while let Some(c) = it.next() {
-        match c {
-            '\\' => cur.extend(it.next()),
-            '/' => parts.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    let mut out = Vec::new();
-    for p in parts.iter().filter(|p| !p.trim().is_empty()) {
-        let Some((k, v)) = p.split_once('=') else {
-            return Err(format!(
-                "subject `{s}`: `{p}` is not NAME=VALUE (the form is /CN=site.example/O=Example)"
-            ));
-        };
-        check_name(k)?;
-        out.push((short_name(k), v.trim().to_string()));
-    }
-    Ok(out)
-}
-
-fn check_name(k: &str) -> Result<(), String> {
-    let k = k.trim();
-    if k.is_empty()
-        || !k
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-    {
-        return Err(format!(
-            "subject: `{k}` is no attribute name (CN, O, OU, C, ST, L, emailAddress…)"
-        ));
-    }
-    Ok(())
-}
-
-/// The subject as `-subj` takes it.
-pub fn subject_arg(subject: &[(String, String)]) -> String {
-    subject
-        .iter()
-        .map(|(k, v)| format!("/{k}={}", v.replace('\\', "\\\\").replace('/', "\\/")))
-        .collect()
+    let expired = verdict?;
+    (!names.public_key.is_empty()).then_some(CertSeen { names, expired })
 }
 
 /// Plans one certificate. `key`: its key's `pkey` record; `changed`: the keys of the host's
@@ -203,62 +83,20 @@ pub fn plan(
     let mut wrong = Vec::new();
     if spec.presence == Presence::Present {
         let key_changes = changed.contains(&spec.private_key.as_str());
-        let public = match key {
-            _ if key_changes => None,
-            Seen::Missing | Seen::NotFile(_) => {
-                return Err(Refused(format!(
-                    "private_key {}: {} on the host, and no earlier step of this run makes it (declare a `private_key:` before the certificate)",
-                    spec.private_key,
-                    match key { Seen::Missing => "missing".to_string(), Seen::NotFile(w) => format!("a {w}, not a file"), _ => String::new() }
-                )))
-            }
-            Seen::NoOpenssl => {
-                return Err(Refused(format!(
-                    "{}: the host has no openssl (install it first: `package: openssl`)",
-                    spec.path
-                )))
-            }
-            Seen::Text(t) => Some(tls::parse_public_key(t).ok_or_else(|| {
-                Refused(format!(
-                    "private_key {}: not a private key openssl reads without a passphrase",
-                    spec.private_key
-                ))
-            })?),
-            Seen::Unknown => None,
-        };
+        let public = tls::signing_key(&spec.path, &spec.private_key, key, changed)?;
         if let Seen::Text(t) = seen {
             match parse_seen(t) {
                 None => wrong.push("not a certificate openssl reads: regenerated".into()),
                 Some(c) => {
-                    if key_changes {
-                        wrong.push(format!(
-                            "known after private_key {}: signed again by it",
-                            spec.private_key
-                        ));
-                    } else if public.as_ref().is_some_and(|k| k.pem != c.public_key) {
-                        wrong.push(format!(
-                            "not signed by private_key {}: regenerated",
-                            spec.private_key
-                        ));
-                    }
-                    if c.subject != spec.subject {
-                        wrong.push(format!(
-                            "subject {} → {}",
-                            subject_arg(&c.subject),
-                            subject_arg(&spec.subject)
-                        ));
-                    }
-                    let (mut a, mut b) =
-                        (c.subject_alt_name.clone(), spec.subject_alt_name.clone());
-                    a.sort();
-                    b.sort();
-                    if a != b {
-                        wrong.push(format!(
-                            "subject_alt_name [{}] → [{}]",
-                            c.subject_alt_name.join(", "),
-                            spec.subject_alt_name.join(", ")
-                        ));
-                    }
+                    wrong = tls::names_wrong(
+                        &c.names,
+                        &spec.subject,
+                        &spec.subject_alt_name,
+                        &spec.private_key,
+                        public.as_ref(),
+                        key_changes,
+                        ("signed by", "signed again by it"),
+                    );
                     if c.expired {
                         wrong.push("expired: regenerated".into());
                     }
@@ -273,7 +111,7 @@ pub fn plan(
         have,
         format!(
             "{} for {} days, signed by {}",
-            subject_arg(&spec.subject),
+            tls::subject_arg(&spec.subject),
             spec.days,
             spec.private_key
         ),
@@ -283,78 +121,27 @@ pub fn plan(
 
 /// The shell text filling the step's temp file.
 fn fill(spec: &CertificateSpec) -> String {
-    let san = if spec.subject_alt_name.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " -addext {}",
-            shell_quote(&format!(
-                "subjectAltName={}",
-                spec.subject_alt_name.join(",")
-            ))
-        )
-    };
+    let san = tls::san_arg(&spec.subject_alt_name);
     format!(
         "{} | openssl req -x509 -new -utf8 -key /dev/stdin -passin pass: -subj {} -days {}{san} -out \"$t\"",
         tls::read_key(&spec.private_key),
-        shell_quote(&subject_arg(&spec.subject)),
+        shell_quote(&tls::subject_arg(&spec.subject)),
         spec.days,
     )
 }
 
+/// The probe fragment of a certificate (its record `x509`).
+fn probe_fragment(path: &str) -> String {
+    tls::probe_fragment(
+        "x509",
+        path,
+        "x509 -noout -subject -nameopt sep_multiline,sname,utf8 -ext subjectAltName -pubkey -checkend 0",
+        false,
+    )
+}
+
 impl super::Spec for CertificateSpec {
-    super::tls::tls_spec_methods!();
-    fn plan_work(
-        &self,
-        observed: &super::Observed,
-        changed: &[&str],
-    ) -> Result<Option<Planned<Self::Work>>, Refused> {
-        let seen = tls::seen(observed.deploy.record("x509", &self.path));
-        let key = tls::seen(observed.deploy.record("pkey", &self.private_key));
-        plan(self, &observed.path(&self.path), &seen, &key, changed)
-    }
-    fn apply_fragment(
-        &self,
-        index: usize,
-        work: Option<&Self::Work>,
-        _last: bool,
-    ) -> Option<Result<(String, Vec<u8>), String>> {
-        Some(Ok((
-            tls::apply_fragment(
-                index,
-                "certificate",
-                &self.path,
-                &self.attrs,
-                work?,
-                &fill(self),
-            ),
-            Vec::new(),
-        )))
-    }
-    fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
-        if self.presence == Presence::Present {
-            p.add_fragment(tls::probe_fragment(
-                "x509",
-                &self.path,
-                "x509 -noout -subject -nameopt sep_multiline,sname,utf8 -ext subjectAltName -pubkey -checkend 0",
-                false,
-            ));
-            p.add_fragment(tls::key_fragment(&self.private_key));
-        }
-    }
-    fn reads(&self) -> Option<&str> {
-        (self.presence == Presence::Present).then_some(self.private_key.as_str())
-    }
-    fn has_nul(&self) -> bool {
-        let subject = subject_arg(&self.subject);
-        let san = self.subject_alt_name.join(",");
-        super::any_nul(&[
-            Some(&self.path),
-            Some(&self.private_key),
-            Some(&subject),
-            Some(&san),
-        ]) || self.attrs.has_nul()
-    }
+    super::tls::from_key_spec_methods!("x509", "certificate");
 }
 
 /// The registry line of `certificate:` (see [`super::registry`]).
@@ -389,7 +176,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
 /// `subject` as written in `-subj`'s form (the importer's is checked with it).
 pub fn check_value(key: &str, value: &str) -> Result<(), String> {
     match key {
-        "subject" if !value.contains("{{") => parse_subject(value).map(|_| ()),
+        "subject" if !value.contains("{{") => tls::parse_subject(value).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -417,44 +204,8 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
             format!("private_key: {key} is the certificate itself"),
         ));
     }
-    let subject = match k.raw().get("subject") {
-        None => Vec::new(),
-        Some(serde_yaml::Value::Mapping(_)) => {
-            let mut out = Vec::new();
-            for (n, v) in k.mapping("subject")? {
-                check_name(&n).map_err(|m| k.fail("subject", m))?;
-                out.push((short_name(&n), v));
-            }
-            out
-        }
-        Some(v) => {
-            let s = k.scalar("subject", v)?;
-            parse_subject(&s).map_err(|m| k.fail("subject", m))?
-        }
-    };
-    if presence == Presence::Present && subject.is_empty() {
-        return Err(k.fail(
-            "subject",
-            "subject: at least one attribute (/CN=site.example)".into(),
-        ));
-    }
-    let mut subject_alt_name = Vec::new();
-    for s in k.list("subject_alt_name")?.unwrap_or_default() {
-        let n = san_normal(&s);
-        let ok = ["DNS:", "IP:", "email:", "URI:"].iter().any(|p| {
-            n.strip_prefix(p)
-                .is_some_and(|v| !v.is_empty() && !v.contains(','))
-        });
-        if !ok {
-            return Err(k.fail(
-                "subject_alt_name",
-                format!(
-                    "subject_alt_name: `{s}` is not DNS:NAME, IP:ADDRESS, email:ADDRESS or URI:URI"
-                ),
-            ));
-        }
-        subject_alt_name.push(n);
-    }
+    let subject = tls::subject_of(k, presence == Presence::Present)?;
+    let subject_alt_name = tls::san_of(k)?;
     let days = k.number("days")?.unwrap_or(DEFAULT_DAYS as u64);
     let days = tls::check_range("days", days, 1..=36500).map_err(|m| k.fail("days", m))?;
     Ok(super::Desired::Certificate(CertificateSpec {
@@ -471,9 +222,9 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Action, PathKind, PathState};
+    use crate::resources::{Action, PathState};
 
-    const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----";
+    use crate::resources::tls::testing::{key_text, PEM};
 
     fn cert_text(subject: &str, san: &str, pem: &str, expire: &str) -> Seen {
         Seen::Text(format!(
@@ -481,29 +232,15 @@ mod tests {
         ))
     }
 
-    fn key_text() -> Seen {
-        Seen::Text(format!(
-            "{PEM}\nPublic-Key: (2048 bit)\nModulus:\n    00:aa\n"
-        ))
-    }
-
     fn file() -> PathState {
-        PathState {
-            kind: PathKind::File {
-                size: 1200,
-                sha256: Some("ef".repeat(32)),
-            },
-            mode: 0o644,
-            owner: "root".into(),
-            group: "root".into(),
-        }
+        crate::resources::tls::testing::file(1200, "ef")
     }
 
     fn spec() -> CertificateSpec {
         CertificateSpec {
             path: "/etc/ssl/certs/a.pem".into(),
             private_key: "/etc/ssl/private/a.key".into(),
-            subject: parse_subject("/CN=a.example/O=Acme, Inc").unwrap(),
+            subject: tls::parse_subject("/CN=a.example/O=Acme, Inc").unwrap(),
             subject_alt_name: vec!["DNS:a.example".into(), "IP:127.0.0.1".into()],
             days: 30,
             ..Default::default()
@@ -513,7 +250,7 @@ mod tests {
     #[test]
     fn subjects_are_read_both_ways() {
         assert_eq!(
-            parse_subject("/CN=a/ /C=NA/organizationName=x\\/y").unwrap(),
+            tls::parse_subject("/CN=a/ /C=NA/organizationName=x\\/y").unwrap(),
             vec![
                 ("CN".to_string(), "a".to_string()),
                 ("C".into(), "NA".into()),
@@ -521,11 +258,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            subject_arg(&parse_subject("/CN=a/O=x\\/y").unwrap()),
+            tls::subject_arg(&tls::parse_subject("/CN=a/O=x\\/y").unwrap()),
             "/CN=a/O=x\\/y"
         );
-        assert!(parse_subject("/CN").is_err());
-        assert!(parse_subject("/C N=x").is_err());
+        assert!(tls::parse_subject("/CN").is_err());
+        assert!(tls::parse_subject("/C N=x").is_err());
     }
 
     #[test]

@@ -24,11 +24,34 @@ pub struct FileSpec {
     pub validate: Option<String>,
     /// The host's file whose content it has (`copy_of`; then `content` is `None`).
     pub copy_of: Option<String>,
+    /// `force: false` (Ansible's `force: no` of `copy`/`template`): its content (or copy) is
+    /// written only while the file is missing; a regular file there keeps its content, its
+    /// owner, group and mode are still managed.
+    pub keep: bool,
 }
+
+/// What a plan says of a file whose content `force: false` keeps.
+pub const KEPT: &str = "content kept: exists, force: false";
 
 /// Plans one file. `Change::index` and `Change::sensitive` are filled by the caller.
 pub fn plan(spec: &FileSpec, have: &PathState) -> Result<Option<Change>, PlanError> {
+    if kept(spec, have) {
+        // its attributes alone, said to keep its content
+        let attrs_only = super::whole_file::WholeFile {
+            content: None,
+            ..whole(spec)
+        };
+        return Ok(attrs_only.plan(have)?.map(|mut c| {
+            c.details.push(KEPT.into());
+            c
+        }));
+    }
     whole(spec).plan(have)
+}
+
+/// `force: false` and a regular file stands there: its content is not managed.
+fn kept(spec: &FileSpec, have: &PathState) -> bool {
+    spec.keep && spec.presence == Presence::Present && matches!(have.kind, PathKind::File { .. })
 }
 
 fn whole(spec: &FileSpec) -> super::whole_file::WholeFile<'_> {
@@ -52,7 +75,7 @@ pub fn plan_copy(
     source: &PathState,
 ) -> Result<Option<Change>, PlanError> {
     let base = plan(spec, have)?;
-    if spec.presence == Presence::Absent {
+    if spec.presence == Presence::Absent || kept(spec, have) {
         return Ok(base);
     }
     let fail = |message: String| PlanError {
@@ -187,6 +210,9 @@ impl super::Spec for FileSpec {
         if let Some(src) = &self.copy_of {
             out.push(format!("a copy of {src} (on the host)"));
         }
+        if self.keep {
+            out.push("content written only while missing (force: false)".into());
+        }
         match self.content.as_ref().map(|c| std::str::from_utf8(&c.bytes)) {
             Some(_) if sensitive => out.push("| (sensitive content)".into()),
             Some(Ok(text)) => out.extend(text.lines().map(|l| format!("| {l}"))),
@@ -224,7 +250,7 @@ pub fn from_entry(
     b: crate::resolve::Base,
 ) -> Result<super::Desired, crate::resolve::ResolveError> {
     let presence = k.presence(&b.state)?;
-    crate::resolve::path_force(k)?;
+    let keep = crate::resolve::path_force_given(k)? == Some(false);
     let content = content(k, &format!("file {}", b.key))?;
     let validate = k.string("validate")?;
     if let Some(v) = &validate {
@@ -247,6 +273,7 @@ pub fn from_entry(
         attrs: b.attrs,
         validate,
         copy_of,
+        keep,
     }))
 }
 
@@ -307,6 +334,7 @@ mod tests {
             attrs,
             validate: None,
             copy_of: None,
+            keep: false,
         }
     }
 
@@ -559,6 +587,58 @@ mod tests {
             copy_of: Some("/srv/src.crt".into()),
             ..spec(presence, None, attrs)
         }
+    }
+
+    #[test]
+    fn force_false_keeps_the_content_of_a_file_there() {
+        let keep = FileSpec {
+            keep: true,
+            ..spec(
+                Presence::Present,
+                Some(b"new\n"),
+                attrs("root", "root", 0o640),
+            )
+        };
+        // other content, same attributes: nothing to do
+        let have = state(file(b"edited\n"), 0o640, "root", "root");
+        assert_eq!(plan(&keep, &have).unwrap(), None);
+        // other content, other mode: the mode alone, said to keep the content
+        let have = state(file(b"edited\n"), 0o644, "root", "root");
+        let c = plan(&keep, &have).unwrap().unwrap();
+        assert_eq!(c.action, Action::Attrs);
+        assert_eq!(c.content, None);
+        assert_eq!(c.details, vec!["mode 0644 → 0640".to_string(), KEPT.into()]);
+        // missing: made with its content
+        let c = plan(&keep, &PathState::missing()).unwrap().unwrap();
+        assert_eq!(c.action, Action::Create);
+        assert_eq!(c.content.map(|c| c.new), Some(b"new\n".to_vec()));
+        // a link there is still refused, as without force
+        let link = state(
+            PathKind::Link {
+                target: "/x".into(),
+            },
+            0o777,
+            "root",
+            "root",
+        );
+        assert!(plan(&keep, &link).is_err());
+        // a copy kept: its source's other content changes nothing
+        let copy = FileSpec {
+            keep: true,
+            ..copy(Presence::Present, attrs("root", "root", 0o640))
+        };
+        let src = state(file(b"example\n"), 0o644, "app", "app");
+        assert_eq!(
+            plan_copy(&copy, "/srv/src.crt", &have_640(), &src).unwrap(),
+            None
+        );
+        assert!(crate::resources::Spec::shown(&copy, false)
+            .iter()
+            .any(|l| l.contains("force: false")));
+    }
+
+    fn have_640() -> PathState {
+        state(file(b"edited\n"), 0o640, "root", "root")
     }
 
     #[test]

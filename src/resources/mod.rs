@@ -52,6 +52,7 @@ pub mod ufw;
 
 pub mod certbot;
 pub mod certificate;
+pub mod csr;
 pub mod dhparam;
 pub mod private_key;
 pub mod tls;

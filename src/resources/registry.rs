@@ -267,6 +267,7 @@ macro_rules! kinds {
             Dhparam => dhparam, dhparam::DhparamSpec;
             Certificate => certificate, certificate::CertificateSpec;
             Certbot => certbot, certbot::CertbotSpec;
+            Csr => csr, csr::CsrSpec;
             Unarchive => unarchive, unarchive::UnarchiveSpec;
         }
     };

@@ -25,6 +25,7 @@
 
 use super::deploy::{Planned, Refused};
 use super::{attr_details, Action, Attrs, PathKind, PathState, Presence};
+use crate::resolve::{Keys, ResolveError};
 use crate::transport::shell_quote;
 
 /// What apply does to a TLS file.
@@ -58,6 +59,56 @@ macro_rules! tls_spec_methods {
     };
 }
 pub(crate) use tls_spec_methods;
+
+/// The `Spec` methods of a file made on the host from a private key of the host
+/// (`certificate:`, `csr:`): their spec has `path`, `presence`, `private_key`, `subject`,
+/// `subject_alt_name`, `attrs`; their module a `plan(spec, have, seen, key, changed)`, a
+/// `fill(spec)` (the shell text writing `"$t"`) and a `probe_fragment(path)` writing record
+/// `$tag`; `$what` names the step in the script.
+macro_rules! from_key_spec_methods {
+    ($tag:literal, $what:literal) => {
+        super::tls::tls_spec_methods!();
+        fn plan_work(
+            &self,
+            observed: &super::Observed,
+            changed: &[&str],
+        ) -> Result<Option<Planned<Self::Work>>, Refused> {
+            let seen = tls::seen(observed.deploy.record($tag, &self.path));
+            let key = tls::seen(observed.deploy.record("pkey", &self.private_key));
+            plan(self, &observed.path(&self.path), &seen, &key, changed)
+        }
+        fn apply_fragment(
+            &self,
+            index: usize,
+            work: Option<&Self::Work>,
+            _last: bool,
+        ) -> Option<Result<(String, Vec<u8>), String>> {
+            let step =
+                tls::apply_fragment(index, $what, &self.path, &self.attrs, work?, &fill(self));
+            Some(Ok((step, Vec::new())))
+        }
+        fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
+            if self.presence == Presence::Present {
+                p.add_fragment(probe_fragment(&self.path));
+                p.add_fragment(tls::key_fragment(&self.private_key));
+            }
+        }
+        fn reads(&self) -> Option<&str> {
+            (self.presence == Presence::Present).then_some(self.private_key.as_str())
+        }
+        fn has_nul(&self) -> bool {
+            let subject = tls::subject_arg(&self.subject);
+            let san = self.subject_alt_name.join(",");
+            super::any_nul(&[
+                Some(&self.path),
+                Some(&self.private_key),
+                Some(&subject),
+                Some(&san),
+            ]) || self.attrs.has_nul()
+        }
+    };
+}
+pub(crate) use from_key_spec_methods;
 
 /// What the probe saw of a TLS file (a record's STATE and TEXT).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,6 +343,318 @@ pub fn check_range(key: &str, n: u64, range: std::ops::RangeInclusive<u64>) -> R
             range.start(),
             range.end()
         ))
+    }
+}
+
+/// A subjectAltName entry as play compares it (`IP Address:` is `IP:`).
+pub fn san_normal(s: &str) -> String {
+    match s.split_once(':') {
+        Some((k, v)) => {
+            let k = match k.trim() {
+                "IP Address" | "IP" | "ip" => "IP",
+                "DNS" | "dns" => "DNS",
+                "email" | "EMAIL" => "email",
+                "URI" | "uri" => "URI",
+                other => other,
+            };
+            format!("{k}:{}", v.trim())
+        }
+        None => s.trim().to_string(),
+    }
+}
+
+/// The short name openssl gives a subject attribute written either way (`common_name`,
+/// `commonName` and `CN` are `CN`).
+pub fn short_name(k: &str) -> String {
+    let known: &[(&str, &[&str])] = &[
+        ("CN", &["commonname", "common_name", "cn"]),
+        ("O", &["organizationname", "organization_name", "o"]),
+        (
+            "OU",
+            &["organizationalunitname", "organizational_unit_name", "ou"],
+        ),
+        ("C", &["countryname", "country_name", "c"]),
+        (
+            "ST",
+            &["stateorprovincename", "state_or_province_name", "st"],
+        ),
+        ("L", &["localityname", "locality_name", "l"]),
+        ("emailAddress", &["emailaddress", "email_address"]),
+    ];
+    let low = k.trim().to_ascii_lowercase();
+    known
+        .iter()
+        .find(|(_, names)| names.contains(&low.as_str()))
+        .map_or_else(|| k.trim().to_string(), |(s, _)| s.to_string())
+}
+
+/// Reads `-subj`'s form (`/CN=a/O=b`; `\/` is a `/` of a value); blank parts are skipped.
+pub fn parse_subject(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut it = s.trim().trim_start_matches('/').chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => cur.extend(it.next()),
+            '/' => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    let mut out = Vec::new();
+    for p in parts.iter().filter(|p| !p.trim().is_empty()) {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(format!(
+                "subject `{s}`: `{p}` is not NAME=VALUE (the form is /CN=site.example/O=Example)"
+            ));
+        };
+        check_name(k)?;
+        out.push((short_name(k), v.trim().to_string()));
+    }
+    Ok(out)
+}
+
+pub fn check_name(k: &str) -> Result<(), String> {
+    let k = k.trim();
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        return Err(format!(
+            "subject: `{k}` is no attribute name (CN, O, OU, C, ST, L, emailAddress…)"
+        ));
+    }
+    Ok(())
+}
+
+/// The subject as `-subj` takes it.
+pub fn subject_arg(subject: &[(String, String)]) -> String {
+    subject
+        .iter()
+        .map(|(k, v)| format!("/{k}={}", v.replace('\\', "\\\\").replace('/', "\\/")))
+        .collect()
+}
+
+/// The `subject` of an entry (`-subj`'s form, or a mapping `{CN: site.example, O: Example}`;
+/// `need`: at least one attribute).
+pub fn subject_of(k: &Keys, need: bool) -> Result<Vec<(String, String)>, ResolveError> {
+    let subject = match k.raw().get("subject") {
+        None => Vec::new(),
+        Some(serde_yaml::Value::Mapping(_)) => {
+            let mut out = Vec::new();
+            for (n, v) in k.mapping("subject")? {
+                check_name(&n).map_err(|m| k.fail("subject", m))?;
+                out.push((short_name(&n), v));
+            }
+            out
+        }
+        Some(v) => {
+            let s = k.scalar("subject", v)?;
+            parse_subject(&s).map_err(|m| k.fail("subject", m))?
+        }
+    };
+    if need && subject.is_empty() {
+        return Err(k.fail(
+            "subject",
+            "subject: at least one attribute (/CN=site.example)".into(),
+        ));
+    }
+    Ok(subject)
+}
+
+/// The `subject_alt_name` of an entry (a list of `DNS:NAME`, `IP:ADDRESS`, `email:ADDRESS`,
+/// `URI:URI`), as play compares them.
+pub fn san_of(k: &Keys) -> Result<Vec<String>, ResolveError> {
+    let mut out = Vec::new();
+    for s in k.list("subject_alt_name")?.unwrap_or_default() {
+        let n = san_normal(&s);
+        let ok = ["DNS:", "IP:", "email:", "URI:"].iter().any(|p| {
+            n.strip_prefix(p)
+                .is_some_and(|v| !v.is_empty() && !v.contains(','))
+        });
+        if !ok {
+            return Err(k.fail(
+                "subject_alt_name",
+                format!(
+                    "subject_alt_name: `{s}` is not DNS:NAME, IP:ADDRESS, email:ADDRESS or URI:URI"
+                ),
+            ));
+        }
+        out.push(n);
+    }
+    Ok(out)
+}
+
+/// `-addext subjectAltName=…` for `openssl req` (empty without names).
+pub fn san_arg(san: &[String]) -> String {
+    if san.is_empty() {
+        return String::new();
+    }
+    format!(
+        " -addext {}",
+        shell_quote(&format!("subjectAltName={}", san.join(",")))
+    )
+}
+
+/// What `openssl x509|req -noout -subject -nameopt sep_multiline,sname,utf8 … -pubkey` printed
+/// of a certificate or a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub subject: Vec<(String, String)>,
+    pub subject_alt_name: Vec<String>,
+    /// The PEM of its public key (empty: none printed).
+    pub public_key: String,
+    /// Its `Signature Algorithm:` when printed (`sha256WithRSAEncryption`).
+    pub signature: Option<String>,
+}
+
+/// Reads the subject (`subject=` then one indented `NAME=VALUE` a line), the line after
+/// `X509v3 Subject Alternative Name:`, the public key's PEM and the first `Signature
+/// Algorithm:` of openssl's text.
+pub fn parse_names(text: &str) -> Names {
+    let mut seen = Names {
+        public_key: pem_block(text),
+        ..Default::default()
+    };
+    let mut section = "";
+    for l in text.lines() {
+        let t = l.trim();
+        let indented = l.starts_with(char::is_whitespace) && !t.is_empty();
+        if section == "subject" && indented {
+            if let Some((k, v)) = t.split_once('=') {
+                seen.subject.push((k.to_string(), v.to_string()));
+            }
+        } else if section == "san" && indented {
+            seen.subject_alt_name.extend(
+                t.split(", ")
+                    .map(|s| san_normal(s.trim()))
+                    .filter(|s| !s.is_empty()),
+            );
+            section = "";
+        } else if let Some(rest) = l.strip_prefix("subject=") {
+            section = "subject";
+            if let Some((k, v)) = rest.trim().split_once('=') {
+                seen.subject.push((k.trim().into(), v.trim().into()));
+            }
+        } else if t.starts_with("X509v3 Subject Alternative Name") {
+            section = "san";
+        } else if let Some(sig) = t.strip_prefix("Signature Algorithm:") {
+            seen.signature.get_or_insert_with(|| sig.trim().to_string());
+            section = "";
+        } else {
+            section = "";
+        }
+    }
+    seen
+}
+
+/// The public half of the key `private_key` that signs `path` (a certificate, a request), from
+/// its `pkey` record: `None` when it is made by an earlier step of the run (`changed` names it:
+/// known after it) or was not asked; a refusal when it is missing and nothing makes it.
+pub fn signing_key(
+    path: &str,
+    private_key: &str,
+    key: &Seen,
+    changed: &[&str],
+) -> Result<Option<PublicKey>, Refused> {
+    if changed.contains(&private_key) {
+        return Ok(None);
+    }
+    match key {
+        Seen::Missing | Seen::NotFile(_) => Err(Refused(format!(
+            "private_key {private_key}: {} on the host, and no earlier step of this run makes it (declare a `private_key:` before {path})",
+            match key {
+                Seen::NotFile(w) => format!("a {w}, not a file"),
+                _ => "missing".to_string(),
+            }
+        ))),
+        Seen::NoOpenssl => Err(Refused(format!(
+            "{path}: the host has no openssl (install it first: `package: openssl`)"
+        ))),
+        Seen::Text(t) => parse_public_key(t).map(Some).ok_or_else(|| {
+            Refused(format!(
+                "private_key {private_key}: not a private key openssl reads without a passphrase"
+            ))
+        }),
+        Seen::Unknown => Ok(None),
+    }
+}
+
+/// How a file made from a key says its relation to it: (`signed by`, `signed again by it`).
+pub type KeyWords = (&'static str, &'static str);
+
+/// What differs between the names and key seen and those wanted, one detail each (`words`: the
+/// key's relation, as `not signed by …` and `known after …: signed again by it` say it;
+/// `key_changes`: an earlier step of the run makes the key).
+pub fn names_wrong(
+    seen: &Names,
+    subject: &[(String, String)],
+    san: &[String],
+    private_key: &str,
+    public: Option<&PublicKey>,
+    key_changes: bool,
+    words: KeyWords,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    if key_changes {
+        wrong.push(format!(
+            "known after private_key {private_key}: {}",
+            words.1
+        ));
+    } else if public.is_some_and(|k| k.pem != seen.public_key) {
+        wrong.push(format!(
+            "not {} private_key {private_key}: regenerated",
+            words.0
+        ));
+    }
+    if seen.subject != subject {
+        wrong.push(format!(
+            "subject {} → {}",
+            subject_arg(&seen.subject),
+            subject_arg(subject)
+        ));
+    }
+    let (mut a, mut b) = (seen.subject_alt_name.clone(), san.to_vec());
+    a.sort();
+    b.sort();
+    if a != b {
+        wrong.push(format!(
+            "subject_alt_name [{}] → [{}]",
+            seen.subject_alt_name.join(", "),
+            san.join(", ")
+        ));
+    }
+    wrong
+}
+
+/// What the unit tests of the kinds made from a key share.
+#[cfg(test)]
+pub mod testing {
+    use super::Seen;
+    use crate::resources::{PathKind, PathState};
+
+    /// A public key's PEM.
+    pub const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----";
+
+    /// The `pkey` record of the key whose public half is [`PEM`].
+    pub fn key_text() -> Seen {
+        Seen::Text(format!(
+            "{PEM}\nPublic-Key: (2048 bit)\nModulus:\n    00:aa\n"
+        ))
+    }
+
+    /// A root file of mode 0644 whose sha256 is `byte` 32 times.
+    pub fn file(size: u64, byte: &str) -> PathState {
+        PathState {
+            kind: PathKind::File {
+                size,
+                sha256: Some(byte.repeat(32)),
+            },
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+        }
     }
 }
 
