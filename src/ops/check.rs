@@ -289,6 +289,10 @@ fn show_host(
     for g in gathers {
         let stand_in = if g.looped {
             "results: []"
+        } else if g.stand_in.get("files").is_some() {
+            "files: [], matched: 0"
+        } else if g.stand_in.get("stat").is_some() {
+            "stat.exists: false"
         } else {
             "stdout: \"\", rc: 0"
         };
