@@ -38,6 +38,9 @@ pub struct Rendered {
     pub looped: bool,
     /// Its value offline (`play check`): see [`stand_in`].
     pub stand_in: JValue,
+    /// Read on the controller (`local: true`): not run in the probe, its value bound with the
+    /// vars.
+    pub local: bool,
     pub loop_var: String,
     /// One per loop item (one without a loop): the item, and the command to run (`None`:
     /// its `when` is false).
@@ -299,6 +302,7 @@ pub fn find_spec(v: &JValue, local: bool) -> Result<FindSpec, String> {
 pub fn local_value(r: &Rendered) -> JValue {
     let mut outputs = BTreeMap::new();
     let mut r = r.clone();
+    r.local = false;
     for (i, (_, c)) in r.runs.iter_mut().enumerate() {
         if let Some(c) = c {
             c.id = format!("l{i}");
@@ -355,7 +359,7 @@ pub fn stand_in(g: &Gather) -> JValue {
 
 /// The commands of `rendered` to put in the probe, in order.
 pub fn commands(rendered: &[Rendered]) -> Vec<GatherCmd> {
-    (rendered.iter())
+    (rendered.iter().filter(|r| !r.local))
         .flat_map(|r| r.runs.iter().filter_map(|(_, c)| c.clone()))
         .collect()
 }
@@ -368,6 +372,9 @@ pub fn values(
 ) -> Result<BTreeMap<String, JValue>, String> {
     let mut out = BTreeMap::new();
     for r in rendered {
+        if r.local {
+            continue; // read on the controller, bound with the vars
+        }
         let mut results = Vec::new();
         for (item, cmd) in &r.runs {
             let v = match cmd {
@@ -461,9 +468,6 @@ impl Resolver<'_> {
                         continue;
                     }
                 };
-                if g.local {
-                    continue; // read on the controller: bound with the vars (see `vars_for`)
-                }
                 for (_, c) in r.runs.iter_mut() {
                     if let Some(c) = c {
                         c.id = format!("g{n}");
@@ -671,6 +675,7 @@ impl Resolver<'_> {
             origin: g.origin.clone(),
             looped: g.loop_.is_some(),
             stand_in: stand_in(g),
+            local: g.local,
             loop_var: g.loop_var.clone(),
             runs,
         })
@@ -751,6 +756,7 @@ mod tests {
                 origin: Origin::default(),
                 looped: false,
                 stand_in: JValue::Null,
+                local: false,
                 loop_var: "item".into(),
                 runs: vec![(JValue::Null, cmd("g0"))],
             },
@@ -759,6 +765,7 @@ mod tests {
                 origin: Origin::default(),
                 looped: true,
                 stand_in: JValue::Null,
+                local: false,
                 loop_var: "pkg".into(),
                 runs: vec![(json!("a"), cmd("g1")), (json!("b"), None)],
             },
@@ -767,6 +774,7 @@ mod tests {
                 origin: Origin::default(),
                 looped: false,
                 stand_in: JValue::Null,
+                local: false,
                 loop_var: "item".into(),
                 runs: vec![(JValue::Null, None)],
             },
@@ -950,6 +958,7 @@ mod tests {
             origin: Origin::default(),
             looped: false,
             stand_in: JValue::Null,
+            local: false,
             loop_var: "item".into(),
             runs: vec![(JValue::Null, Some(cmd.clone()))],
         };
