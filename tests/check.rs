@@ -349,6 +349,43 @@ fn check_takes_the_same_declaration_twice_as_one() {
         .shows("(first declared at roles/web/state.yml:3:3)");
 }
 
+/// A var whose value is broken (an unknown filter) used by three resources is one problem,
+/// said where the var is written, with its uses; a broken var used once stays at its use.
+#[test]
+fn check_says_a_broken_var_once_where_it_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "inventory/group_vars/web.yml",
+        "app: demo\nsites: \"{{ app | select_sites('x') }}\"\nonce: \"{{ app | underscore }}\"\n",
+    );
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web
+  state:
+    - file: /etc/a.conf
+      content: \"{{ sites }}\"
+    - file: /etc/b.conf
+      content: \"{{ sites }}\"
+    - directory: /srv/x
+      when: sites | length > 0
+    - file: /etc/c.conf
+      content: \"{{ once }}\"
+",
+    );
+    let run = play_in(d, &["check", "--color", "never"]).code(1);
+    let run = run
+        .shows("inventory/group_vars/web.yml:2:8: in var `sites`: filter select_sites is unknown")
+        .shows("(the same at its 3 uses: playbooks/site.yml:4:16, playbooks/site.yml:6:16, playbooks/site.yml:8:13) [3 hosts: web1, web2, web3]")
+        .shows("playbooks/site.yml:10:16: content: in var `once`: filter underscore is unknown")
+        .shows("2 problem(s)");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(all.matches("select_sites").count(), 1, "{all}");
+}
+
 /// `line:`, `block:` and `cron:`: bad input is found offline, each problem at its key; several
 /// edits of one file are fine, a `file:` of that path is a second owner.
 #[test]

@@ -632,7 +632,9 @@ mod tests {
                     .into()
             )
         );
-        assert!((3..=5).contains(&r.round_trips), "{}", r.round_trips);
+        // Tries every 100ms for 0.3s: at most 4 (and 5 with rounding); as few as one on a
+        // loaded machine, where one try may take the whole 0.3s (no timing is asserted).
+        assert!((1..=5).contains(&r.round_trips), "{}", r.round_trips);
     }
 
     #[test]

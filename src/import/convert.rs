@@ -1581,7 +1581,8 @@ impl Conversion {
     /// A command whose `creates` is a var holding `~/…` (play wants an absolute path): an
     /// `unless: test -e …` instead. A `venv:` whose `packages` or `requirements` come from a var of the container whose
     /// value `venv:` cannot take (`django~=5.2`, `pkg @ URL`, a path with `..`): the pip
-    /// command instead (it creates the venv when missing), so `play check` stays clean.
+    /// command instead (it creates the venv when missing), so `play check` stays clean. A
+    /// path kind's key with `..` folded ([`fold_dotdot_key`]).
     pub fn fold_var_values(&mut self, c: usize) {
         let vars = self.containers[c].vars.clone();
         // a var's value, its leading `{{ name }}` replaced by that var's (a few levels)
@@ -1613,6 +1614,7 @@ impl Conversion {
             Some(v)
         };
         for i in 0..self.containers[c].items.len() {
+            fold_dotdot_key(&mut self.containers[c].items[i].res);
             let it = &self.containers[c].items[i];
             // `creates: "{{ x }}"` with x a `~/` or relative path: the shell resolves it
             if let Some(cr) = it.res.get("creates").and_then(|v| v.as_str()) {
@@ -2658,6 +2660,26 @@ fn same_unit(a: &str, b: &str) -> bool {
     bare(a) == bare(b)
 }
 
+/// A path kind's key with `.`/`..` components (`{{ playbook_dir }}/..`, which play refuses in a
+/// key: one path, one owner) folded by [`normalized_path`], with a note saying so.
+fn fold_dotdot_key(res: &mut Res) {
+    const PATH_KINDS: [&str; 6] = ["file", "directory", "link", "download", "unarchive", "git"];
+    if !PATH_KINDS.contains(&res.kind()) {
+        return;
+    }
+    let key = res.key();
+    if !key.split('/').any(|c| c == ".." || c == ".") {
+        return;
+    }
+    if let Some(n) = normalized_path(&key) {
+        res.fields[0].1 = Value::String(n);
+        res.notes.push(format!(
+            "`{key}`: its `..` folded by play's `normpath` (lexically; the host resolved it \
+             through links)"
+        ));
+    }
+}
+
 /// A path with `.`/`..` components as play can take it: folded now when it is literal, else
 /// the template `{{ (PARTS) | normpath }}` (its literal parts quoted, joined with `~`). None
 /// when a part is not that simple (`{% %}`, a quote or a backslash in a literal).
@@ -2910,6 +2932,31 @@ fn loop_of_stat(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_kinds_key_with_dotdot_is_folded_and_noted() {
+        let mut dir = Res::new("directory", "{{playbook_dir}}/..");
+        dir.set("group", "www-data");
+        fold_dotdot_key(&mut dir);
+        assert_eq!(dir.key(), "{{ (playbook_dir ~ '/..') | normpath }}");
+        assert!(
+            dir.notes[0].contains("folded by play's `normpath`"),
+            "{:?}",
+            dir.notes
+        );
+        // a link's relative target keeps its `..` (a link may point up); other kinds untouched
+        let mut link = Res::new("link", "/var/www/app");
+        link.set("target", "../srv/app");
+        fold_dotdot_key(&mut link);
+        assert_eq!(
+            link.get("target").and_then(|v| v.as_str()),
+            Some("../srv/app")
+        );
+        assert!(link.notes.is_empty());
+        let mut cmd = Res::new("command", "cd /a/.. && ls");
+        fold_dotdot_key(&mut cmd);
+        assert_eq!(cmd.key(), "cd /a/.. && ls");
+    }
 
     #[test]
     fn a_path_with_dotdot_is_folded_now_or_by_normpath() {

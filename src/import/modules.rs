@@ -27,7 +27,7 @@ pub struct Res {
 }
 
 impl Res {
-    fn new(kind: &str, key: impl Into<String>) -> Res {
+    pub(crate) fn new(kind: &str, key: impl Into<String>) -> Res {
         Res {
             fields: vec![(kind.to_string(), Value::String(key.into()))],
             native: kind != "command",

@@ -270,6 +270,81 @@ fn merge(problems: Vec<Problem>) -> Vec<Problem> {
     out
 }
 
+/// The var and the problem of its value in a message saying "in var `X`: PROBLEM", without
+/// where the use was (a prefix naming the key, a "(template of …, declared at …)" part).
+fn broken_var(message: &str) -> Option<(String, String)> {
+    static DECLARED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let at = message.find("in var `")?;
+    let rest = &message[at + "in var `".len()..];
+    let end = rest.find('`')?;
+    let problem = rest[end + 1..].strip_prefix(": ")?;
+    let declared = DECLARED.get_or_init(|| {
+        regex::Regex::new(r" \([^()]*, declared at [^()]*\)").expect("a valid pattern")
+    });
+    Some((
+        rest[..end].to_string(),
+        declared.replace_all(problem, "").into_owned(),
+    ))
+}
+
+/// A var whose value is broken, used by several resources, is one problem (one cause, one
+/// fix): said where the var is written when one place of the project sets it (else at its
+/// first use), with the places that use it.
+fn one_per_broken_var(problems: Vec<Problem>, index: &super::undefined::Index) -> Vec<Problem> {
+    let mut uses: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (i, p) in problems.iter().enumerate() {
+        if let Some(key) = broken_var(&p.message) {
+            uses.entry(key).or_default().push(i);
+        }
+    }
+    let mut grouped: Vec<Option<Problem>> = problems.into_iter().map(Some).collect();
+    let mut keys: Vec<(String, String)> = uses.keys().cloned().collect();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let ix = &uses[&key];
+        let mut places: Vec<(String, usize, usize)> = (ix.iter())
+            .filter_map(|&i| grouped[i].as_ref())
+            .map(|p| (p.file.clone(), p.line, p.column))
+            .collect();
+        places.sort();
+        places.dedup();
+        if places.len() < 2 {
+            continue;
+        }
+        let mut hosts: Vec<String> = Vec::new();
+        for &i in ix {
+            for h in grouped[i].take().map(|p| p.hosts).unwrap_or_default() {
+                if !hosts.contains(&h) {
+                    hosts.push(h);
+                }
+            }
+        }
+        let (name, problem) = key;
+        let (file, line, column) = index.defined_at(&name).unwrap_or_else(|| places[0].clone());
+        const SHOWN: usize = 5;
+        let mut at: Vec<String> = (places.iter().take(SHOWN))
+            .map(|(f, l, c)| format!("{f}:{l}:{c}"))
+            .collect();
+        if places.len() > SHOWN {
+            at.push(format!("{} more", places.len() - SHOWN));
+        }
+        out.push(Problem {
+            file,
+            line,
+            column,
+            message: format!(
+                "in var `{name}`: {problem} (the same at its {} uses: {})",
+                places.len(),
+                at.join(", ")
+            ),
+            hosts,
+        });
+    }
+    out.extend(grouped.into_iter().flatten());
+    out
+}
+
 struct Rendered {
     problems: Vec<Problem>,
     resources: usize,
@@ -471,7 +546,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, CheckError> {
     for p in &mut problems {
         p.message = index.explain(&p.message, inv.as_ref());
     }
-    report.problems = merge(problems);
+    report.problems = merge(one_per_broken_var(problems, &index));
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -509,6 +584,22 @@ pub fn text(report: &CheckReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_var_is_read_without_where_it_was_used() {
+        assert_eq!(
+            broken_var("when: in var `s`: filter f is unknown (hint)"),
+            Some(("s".into(), "filter f is unknown (hint)".into()))
+        );
+        assert_eq!(
+            broken_var(
+                "in var `e`: filter u is unknown (hint) (template of file /tmp/x.env, declared \
+                 at roles/w/state.yml:25:3)"
+            ),
+            Some(("e".into(), "filter u is unknown (hint)".into()))
+        );
+        assert_eq!(broken_var("command: undefined variable `x`"), None);
+    }
 
     #[test]
     fn merges_hosts_and_sorts() {

@@ -204,6 +204,36 @@ impl Index {
         Some(format!("set only in {}", said.join(", ")))
     }
 
+    /// Where `name` is written, when exactly one place of the project sets it: the file and
+    /// the position of its value (a vars file's top-level key, or a play's `vars` entry).
+    pub fn defined_at(&self, name: &str) -> Option<(String, usize, usize)> {
+        let [place] = self.names.get(name)?.as_slice() else {
+            return None;
+        };
+        let (Place::Host(_, file)
+        | Place::Group(_, file)
+        | Place::Role(_, file)
+        | Place::File(file)) = place;
+        let text = std::fs::read_to_string(file).ok()?;
+        let positions = crate::yaml::node_positions(&text);
+        let in_play = format!(".vars.{name}");
+        let (line, column) = match positions.get(name) {
+            Some(p) => *p,
+            None => {
+                let mut plays: Vec<(usize, usize)> = (positions.iter())
+                    .filter(|(k, _)| k.ends_with(&in_play) && k.matches('.').count() == 2)
+                    .map(|(_, p)| *p)
+                    .collect();
+                plays.sort();
+                match plays.as_slice() {
+                    [one] => *one,
+                    _ => return None,
+                }
+            }
+        };
+        Some((file.clone(), line, column))
+    }
+
     /// `message` with, for its undefined variables, where each is set (or that it is set
     /// nowhere), when it says "undefined variable(s) `X`…"; names with the same answer are
     /// said together.

@@ -17,14 +17,16 @@ for src in "$corpus"/*/; do
     summary=$("$play" import ansible "$src" --out "$out" 2>&1) || { echo "| $name | import failed | | | | | |"; continue; }
     extra=""
     # trellis' playbooks are run with the extra vars of its CLI (`trellis deploy ENV SITE`):
-    # `-e env=ENV` for all, `-e site=SITE` for deploy and rollback (a site of its group_vars).
+    # `-e env=ENV` for all, `-e site=SITE` for deploy and rollback (a site of its group_vars),
+    # `-e xdebug_tunnel_inventory_host=HOST` for xdebug-tunnel.yml (`trellis xdebug-tunnel open
+    # HOST`; the development host here).
     # tournesol's scripts pass its secrets and `git_reference` as extra vars (corpus README):
     # placeholders for them, from tests/corpus/tournesol-extra-vars.yml.
     # beehve's inventory host (`www-new.codeformaine.org`) has no vars in the repository; its
     # `host_vars/example.brigades.io` is the example of what a host needs: checked with those.
     case $name in
         Code4Maine-beehve) extra="-e @inventory/host_vars/example.brigades.io.yml" ;;
-        roots-trellis) extra="-e env=development -e site=example.com" ;;
+        roots-trellis) extra="-e env=development -e site=example.com -e xdebug_tunnel_inventory_host=192.168.56.5" ;;
         tournesol-app-tournesol) extra="-e @$here/tournesol-extra-vars.yml" ;;
     esac
     # shellcheck disable=SC2086
