@@ -569,7 +569,24 @@ impl Conversion {
         let mut stat_loops: BTreeMap<String, Value> = BTreeMap::new();
         let read_outputs = stdout_readers(&entries);
         // `find`s and `stat`s whose results later tasks read: gathered values
-        let uses = super::found::Uses::of(&entries);
+        let mut uses = super::found::Uses::of(&entries);
+        // A stat loop whose `results` a later loop reads only for its items (the idiom of
+        // `loop_of_stat`) stays that idiom.
+        let looped_stats: BTreeMap<String, Value> = (entries.iter())
+            .filter_map(|e| match e {
+                Entry::Task(t) if t.module == "stat" && t.loop_var.is_none() => {
+                    Some((t.register.clone()?, t.loop_.clone()?))
+                }
+                _ => None,
+            })
+            .collect();
+        for e in &entries {
+            if let Entry::Task(t) = e {
+                if let Some((reg, _)) = loop_of_stat(t, &looped_stats, &self.ctx) {
+                    uses.in_values.remove(&reg);
+                }
+            }
+        }
         let mut local_regs: BTreeSet<String> = BTreeSet::new();
         // conditional `set_fact`s: (var, conditions, value, record)
         let mut cond_facts: Vec<(String, Vec<String>, Value, usize)> = Vec::new();

@@ -46,6 +46,32 @@ fn texts(t: &Task) -> (String, String) {
     (values, t.when.join(" "))
 }
 
+/// The Jinja expressions of a text (`{{ … }}` and `{% … %}`): where a value reads a var (a
+/// register named `venv` is not read by the path `/srv/venv`).
+fn expressions(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(['{']) {
+        let open = &rest[i..];
+        let close = if open.starts_with("{{") {
+            "}}"
+        } else if open.starts_with("{%") {
+            "%}"
+        } else {
+            rest = &rest[i + 1..];
+            continue;
+        };
+        match open[2..].find(close) {
+            Some(end) => {
+                out.push(&open[2..2 + end]);
+                rest = &open[2 + end + 2..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
 /// Registered `find`/`stat` results later tasks read: in their values (`loop`, arguments, a
 /// `set_fact`), or anywhere (a `when` too).
 #[derive(Debug, Default)]
@@ -76,7 +102,7 @@ impl Uses {
                 if i == j {
                     continue;
                 }
-                if mentions(values, reg) {
+                if expressions(values).iter().any(|e| mentions(e, reg)) {
                     u.in_values.insert(reg.to_string());
                     u.anywhere.insert(reg.to_string());
                 } else if mentions(when, reg) {
@@ -237,6 +263,22 @@ mod tests {
             .collect();
         t.delegate = delegate.map(str::to_string);
         t
+    }
+
+    #[test]
+    fn only_expressions_read_a_register() {
+        assert_eq!(
+            expressions("/srv/venv {{ venv.stat }} x {% if a %}"),
+            [" venv.stat ", " if a "]
+        );
+        let mut st = task("stat", "{path: /srv/venv}", None);
+        st.register = Some("venv".into());
+        let user = task("command", "{creates: '{{ root }}/venv/bin/python'}", None);
+        let entries: Vec<Entry> = [st.clone(), user]
+            .into_iter()
+            .map(|t| Entry::Task(Box::new(t)))
+            .collect();
+        assert!(!Uses::of(&entries).gathers(&st));
     }
 
     #[test]
