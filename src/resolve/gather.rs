@@ -288,9 +288,9 @@ pub fn find_spec(v: &JValue, local: bool) -> Result<FindSpec, String> {
             "excludes",
             &get(&["excludes", "exclude"]).unwrap_or(JValue::Null),
         )?,
-        use_regex: flag("use_regex", v.get("use_regex"))?,
-        recurse: flag("recurse", v.get("recurse"))?,
-        hidden: flag("hidden", v.get("hidden"))?,
+        use_regex: flag("use_regex", get(&["use_regex"]).as_ref())?,
+        recurse: flag("recurse", get(&["recurse"]).as_ref())?,
+        hidden: flag("hidden", get(&["hidden"]).as_ref())?,
         file_type,
     };
     Matcher::new(&spec.patterns, spec.use_regex).map_err(|e| format!("patterns: {e}"))?;
