@@ -516,6 +516,89 @@ fn npm_and_composer_import_as_their_kinds_and_check_clean() {
     );
 }
 
+/// Ruby's installs (consul's rvm lines, Ansible's `bundler` and `gem`, the rvm role's
+/// install-bundler-if-missing line) are `bundle:` and `gem:` entries that `play check` accepts;
+/// `bundle update` (`state: latest`) and a `bundle exec` stay commands.
+#[test]
+fn bundler_and_gem_import_as_their_kinds_and_check_clean() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  vars:
+    deploy_user: deploy
+    release_dir: /srv/consul/current
+    shared_dir: /srv/consul/shared
+    errbit_dir: /srv/errbit
+    rvm: /home/deploy/.rvm
+  tasks:
+    - name: Install gems (this may take a few minutes)
+      shell: "source /home/{{ deploy_user }}/.rvm/scripts/rvm && bundle install --path {{ shared_dir }}/bundle --without development test"
+      args:
+        chdir: "{{ release_dir }}"
+        executable: /bin/bash
+    - name: Install Errbit dependencies
+      shell: bash -lc 'bundle install --deployment --binstubs'
+      args:
+        chdir: "{{ errbit_dir }}"
+      become: true
+      become_user: deploy
+    - name: Install bundler if not installed
+      shell: >
+        ls {{ rvm }}/wrappers/ruby-2.6.5
+        | if ! grep "^bundler " ; then {{ rvm }}/wrappers/ruby-2.6.5/gem install bundler ; fi
+      args:
+        creates: '{{ rvm }}/wrappers/ruby-2.6.5/bundler'
+    - name: Gems of the app
+      community.general.bundler:
+        chdir: /srv/app
+        exclude_groups: [development, test]
+        gem_path: vendor/bundle
+        deployment_mode: yes
+    - name: Update them
+      bundler:
+        chdir: /srv/app
+        state: latest
+    - name: rake
+      gem: name=rake version=13.0.6 state=present
+    - name: no rails
+      community.general.gem:
+        name: rails
+        state: absent
+        user_install: no
+    - name: Crontab
+      shell: "source /home/{{ deploy_user }}/.rvm/scripts/rvm && bundle exec whenever --update-crontab"
+      args:
+        chdir: "{{ release_dir }}"
+        executable: /bin/bash
+"#,
+        ),
+    ]);
+    let pb = checked_site(
+        &out,
+        &[
+            "- bundle: \"{{ release_dir }}\"\n      path: \"{{ shared_dir }}/bundle\"\n      exclude_groups: [development, test]\n      executable: \"/home/{{ deploy_user }}/.rvm/wrappers/default/bundle\"\n",
+            "- bundle: \"{{ errbit_dir }}\"\n      deployment_mode: true\n      binstub_directory: bin\n      login: true\n      user: deploy\n",
+            "- gem: bundler\n      executable: \"{{ rvm }}/wrappers/ruby-2.6.5/gem\"\n",
+            "- bundle: /srv/app\n      deployment_mode: true\n      exclude_groups: [development, test]\n      path: vendor/bundle\n",
+            "# play import: bundler → command (`state: latest` runs `bundle update`",
+            "- command: bundle update\n      chdir: /srv/app\n",
+            "- gem: rake\n      version: 13.0.6\n      user_install: true\n",
+            "- gem: rails\n      state: absent\n",
+        ],
+    );
+    assert!(
+        pb.contains("bundle exec whenever --update-crontab'\"\n"),
+        "{pb}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("`source …/scripts/rvm && bundle` → `executable: /home/{{ deploy_user }}/.rvm/wrappers/default/bundle`"),
+        "{md}"
+    );
+}
+
 /// trellis' deploy hooks: a `stat` looped over a list var of task files, then an include of
 /// `{{ X.item }}` looped over its results: the listed files that exist are followed.
 #[test]
@@ -2399,4 +2482,224 @@ fn finds_stat_loops_and_set_facts_import_as_gathers_and_vars() {
         "{}",
         show.stdout
     );
+}
+
+/// Ansible's `deploy_helper` (initialize, a template and a shared link into the new release,
+/// finalize) imported and applied to a lab host: the release exists, `current` points at it,
+/// the unfinished file is gone, and every apply makes a new release named after the run's
+/// time, as Ansible's module does without `release` (it is not idempotent: a second `diff`
+/// has changes again); the cleaning keeps `keep_releases` besides the new one and removes an
+/// unfinished release; `diff --out` then `apply --plan` deploys the release the plan named.
+#[test]
+fn deploy_helper_imports_and_deploys_releases_on_a_host() {
+    let lab = Lab::start("deploy-helper", 1);
+    let (_tmp, out) = import_files(&[
+        ("site.yml", "- hosts: lab\n  roles:\n    - app\n"),
+        (
+            "roles/app/tasks/main.yml",
+            r#"- name: Initialize
+  community.general.deploy_helper:
+    path: /srv/dh
+- name: Create the new release
+  file:
+    path: "{{ deploy_helper.new_release_path }}"
+    state: directory
+- name: Mark it unfinished
+  file:
+    path: "{{ deploy_helper.new_release_path }}/{{ deploy_helper.unfinished_filename }}"
+    state: touch
+- name: Config
+  template:
+    src: app.conf.j2
+    dest: "{{ deploy_helper.new_release_path }}/app.conf"
+- name: Shared data
+  file:
+    path: "{{ deploy_helper.shared_path }}/data"
+    state: directory
+- name: Link the shared data
+  file:
+    src: "{{ deploy_helper.shared_path }}/data"
+    path: "{{ deploy_helper.new_release_path }}/data"
+    state: link
+- name: Finalize
+  community.general.deploy_helper:
+    path: /srv/dh
+    release: "{{ deploy_helper.new_release }}"
+    state: finalize
+    keep_releases: 2
+"#,
+        ),
+        (
+            "roles/app/templates/app.conf.j2",
+            "release={{ deploy_helper.new_release }} previous={{ deploy_helper.previous_release | default('', true) }}\n",
+        ),
+    ]);
+    checks_clean(&out);
+    let import_md = read(&out.join("IMPORT.md"));
+    assert!(import_md.contains("play_run_time.stamp"), "{import_md}");
+    let defaults = read(&out.join("roles/app/defaults.yml"));
+    assert!(defaults.contains("deploy_helper:"), "{defaults}");
+    let state = read(&out.join("roles/app/state.yml"));
+    assert!(
+        state.contains("- link: \"{{ deploy_helper.current_path }}\""),
+        "{state}"
+    );
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.copy_tree(&out.join("roles"), "roles");
+    let releases = || lab.sh("h1", "ls /srv/dh/releases");
+    let current = || lab.sh("h1", "readlink /srv/dh/current");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    let first = releases().trim().to_string();
+    assert_eq!(first.len(), 14, "one release named %Y%m%d%H%M%S: {first:?}");
+    assert_eq!(current(), format!("/srv/dh/releases/{first}\n"));
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cat /srv/dh/current/app.conf; readlink /srv/dh/current/data; ls -d /srv/dh/shared"
+        ),
+        format!("release={first} previous=\n/srv/dh/shared/data\n/srv/dh/shared\n")
+    );
+    assert_eq!(
+        lab.sh("h1", "ls -A /srv/dh/current/ | tr '\\n' ' '"),
+        "app.conf data "
+    );
+    // A second run is a new release, as Ansible's (the run's time names it); a release an
+    // interrupted run left unfinished is cleaned at the finalize.
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/dh/releases/19990101000000 && touch /srv/dh/releases/19990101000000/DEPLOY_UNFINISHED",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(2);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    let now: Vec<String> = releases().lines().map(str::to_string).collect();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert_eq!(now[0], first);
+    let second = now[1].clone();
+    assert_eq!(current(), format!("/srv/dh/releases/{second}\n"));
+    assert_eq!(
+        lab.sh("h1", "cat /srv/dh/current/app.conf"),
+        format!("release={second} previous={first}\n"),
+        "previous_release is the current link's target read in the probe"
+    );
+    // diff --out, then apply --plan later: the release the plan named, not the apply's time.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.play(&["diff", "--out", "plan.json", "playbooks/site.yml"])
+        .code(0);
+    let plan = read(&p.path("plan.json"));
+    let at = plan
+        .find("/srv/dh/releases/")
+        .expect("a release in the plan")
+        + 17;
+    let planned = plan[at..at + 14].to_string();
+    assert!(planned > second, "{planned} after {second}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.play(&["apply", "--plan", "plan.json"]).code(0);
+    assert_eq!(current(), format!("/srv/dh/releases/{planned}\n"));
+    // keep_releases: 2 besides the new one: the first release is gone now.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    let now: Vec<String> = releases().lines().map(str::to_string).collect();
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert_eq!(&now[..2], [second.clone(), planned.clone()]);
+    assert_eq!(current(), format!("/srv/dh/releases/{}\n", now[2]));
+    assert_eq!(
+        lab.sh("h1", "find /srv/dh -name DEPLOY_UNFINISHED | wc -l"),
+        "0\n"
+    );
+}
+
+/// What trellis' deploy role does around `deploy_helper`, imported offline and checked clean:
+/// a looped `file: state=absent` of the new release's shared paths then a link of each over
+/// the same loop (the link replaces the folder: `replace_folder`), a registered read-only
+/// check whose `chdir` is the new release (a gathered value read in `current`: the new
+/// release does not exist when the probe runs), and a `set_fact` of one var under `when: W`
+/// and again under `when: not W` (one var choosing between the two).
+#[test]
+fn trellis_idioms_around_deploy_helper_import_and_check_clean() {
+    let (_tmp, out) = import_files(&[
+        (
+            "site.yml",
+            "- hosts: lab\n  vars:\n    multisite: false\n  roles:\n    - deploy\n",
+        ),
+        (
+            "roles/deploy/tasks/main.yml",
+            r#"- deploy_helper:
+    path: /srv/wp
+- name: Shared paths are absent
+  file:
+    path: "{{ deploy_helper.new_release_path }}/{{ item.path }}"
+    state: absent
+  loop: "{{ shared_children }}"
+- name: Shared links
+  file:
+    path: "{{ deploy_helper.new_release_path }}/{{ item.path }}"
+    src: "{{ deploy_helper.shared_path }}/{{ item.src }}"
+    state: link
+  loop: "{{ shared_children }}"
+- block:
+    - name: Installed (single site)?
+      command: wp core is-installed
+      args:
+        chdir: "{{ deploy_helper.new_release_path }}"
+      register: installed_single
+      changed_when: false
+    - set_fact:
+        wp_installed: "{{ installed_single }}"
+  when: not multisite
+- block:
+    - name: Installed (multisite)?
+      command: wp core is-installed --network
+      args:
+        chdir: "{{ deploy_helper.new_release_path }}"
+      register: installed_multi
+      changed_when: false
+    - set_fact:
+        wp_installed: "{{ installed_multi }}"
+  when: multisite
+- name: Flush the cache
+  command: wp cache flush
+  args:
+    chdir: "{{ deploy_helper.current_path }}"
+  when: wp_installed.rc == 0
+- deploy_helper:
+    path: /srv/wp
+    release: "{{ deploy_helper.new_release }}"
+    state: finalize
+"#,
+        ),
+        (
+            "roles/deploy/defaults/main.yml",
+            "shared_children:\n  - {path: web/app/uploads, src: uploads}\n",
+        ),
+    ]);
+    checks_clean(&out);
+    let state = read(&out.join("roles/deploy/state.yml"));
+    assert_eq!(state.matches("state: absent").count(), 1, "{state}");
+    assert!(state.contains("replace_folder: true"), "{state}");
+    let gather = read(&out.join("roles/deploy/gather.yml"));
+    assert_eq!(
+        gather
+            .matches("chdir: '{{ deploy_helper.current_path }}'")
+            .count(),
+        2,
+        "{gather}"
+    );
+    assert!(!gather.contains("new_release_path"), "{gather}");
+    let defaults = read(&out.join("roles/deploy/defaults.yml"));
+    assert!(
+        defaults.contains(
+            "wp_installed: '{{ (installed_multi) if (multisite) else (installed_single) }}'"
+        ),
+        "{defaults}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("is the new release, which this run makes after the probe"),
+        "{md}"
+    );
+    assert!(md.contains("one var `wp_installed`"), "{md}");
 }

@@ -319,3 +319,45 @@ fn a_role_sees_its_own_defaults_over_those_of_other_roles() {
         ]
     );
 }
+
+/// `play_run_time`: the run's start (UTC), the same for every host of the run, known before
+/// facts (a path naming it is probed in the first probe), and the one given to the resolver
+/// (a saved plan's); `path_join` is Python's `os.path.join`.
+#[test]
+fn play_run_time_is_the_runs_start_and_known_before_facts() {
+    let (_d, inv, pb) = setup(
+        "- hosts: web\n  state:\n    - directory: \"{{ [base, 'releases', play_run_time.stamp] | path_join }}\"\n    - file: \"{{ ['/ignored', base ~ '/at'] | path_join }}\"\n      content: \"{{ play_run_time.iso8601 }} {{ play_run_time.epoch }}\"\n",
+    );
+    let extra = Vars::new();
+    let r = Resolver::new(&pb, &inv, &extra).with_run_time(1_796_223_860);
+    for host in ["w1", "w2"] {
+        let got = r.resources(inv.host(host).unwrap(), &stub_facts()).unwrap();
+        let keys: Vec<&str> = got.iter().map(|r| r.desired.key()).collect();
+        assert_eq!(keys, ["/srv/releases/20261202150420", "/srv/at"]);
+        let t = r.probe_targets(inv.host(host).unwrap()).unwrap();
+        assert_eq!(t.deferred, 0, "known before facts");
+        assert!(
+            t.paths
+                .iter()
+                .any(|(_, p)| p == "/srv/releases/20261202150420"),
+            "{:?}",
+            t.paths
+        );
+    }
+    let got = r.resources(inv.host("w1").unwrap(), &stub_facts()).unwrap();
+    let change = resources::plan(0, &got[1], &Observed::default()).expect("a plan");
+    assert_eq!(
+        change.and_then(|c| c.content).map(|c| c.new).as_deref(),
+        Some(&b"2026-12-02T15:04:20Z 1796223860"[..])
+    );
+    // Without a time given: now (14 digits, this century).
+    let now = Resolver::new(&pb, &inv, &extra);
+    let got = now
+        .resources(inv.host("w1").unwrap(), &stub_facts())
+        .unwrap();
+    let key = got[0].desired.key();
+    assert!(
+        key.starts_with("/srv/releases/20") && key.len() == "/srv/releases/".len() + 14,
+        "{key}"
+    );
+}

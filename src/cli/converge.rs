@@ -189,6 +189,11 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
         template_limits: args.templates.limits(),
         expected: plan.as_ref().map(|(_, p)| Arc::new(p.expected())),
         tags: tags.clone(),
+        // A saved plan is applied as of the time it was made (`play_run_time`).
+        run_time: plan
+            .as_ref()
+            .and_then(|(_, p)| p.run_time)
+            .unwrap_or_else(crate::resolve::now_epoch),
     };
     let salt = match &plan {
         Some((_, p)) => p.salt.clone(),
@@ -236,6 +241,7 @@ pub fn run(args: &ConvergeArgs, mode: Mode, extras: &Extras) -> anyhow::Result<R
             limit: args.limit.as_deref(),
             tags: tags.clone(),
             salt,
+            run_time: opts.run_time,
             sources,
             hosts,
         }

@@ -67,6 +67,9 @@ pub struct RunOptions {
     pub expected: Option<std::sync::Arc<planfile::Expected>>,
     /// `--tags` / `--skip-tags`: only the resources selected are planned and applied.
     pub tags: crate::playbook::TagSelection,
+    /// When the run started (seconds since the epoch, UTC): `play_run_time`. `apply --plan`
+    /// gives the plan's, so that what was reviewed is what is applied.
+    pub run_time: u64,
 }
 
 /// Why a run could not start (nothing was contacted).
@@ -263,7 +266,8 @@ pub fn run(
     let start = Instant::now();
     let resolver = Resolver::new(pb, inv, extra_vars)
         .with_limits(opts.template_limits)
-        .with_tags(opts.tags.clone());
+        .with_tags(opts.tags.clone())
+        .with_run_time(opts.run_time);
     let hosts = target_hosts(pb, inv, opts.limit.as_deref())?;
     validate(&resolver, &hosts)?;
     let conns = hosts

@@ -232,6 +232,11 @@ impl Conversion {
     }
 
     /// Records every task of a list that is not read at all (blocks flattened), left out.
+    /// [`Self::record`] of a task (not a handler).
+    fn record_task(&mut self, t: &Task, title: String, outcome: Outcome) -> usize {
+        self.record(&t.file, t.line, title, &t.module, false, outcome)
+    }
+
     pub fn left_out_entry(&mut self, file: &Path, n: &super::node::Node, handler: bool, why: &str) {
         for key in ["block", "rescue", "always"] {
             if let Some(b) = n.get(key) {
@@ -344,7 +349,22 @@ impl Conversion {
             .as_ref()
             .map(crate::yaml::to_string)
             .unwrap_or_default();
-        let chdir = t.arg_str(&["chdir"]);
+        let mut chdir = t.arg_str(&["chdir"]);
+        // In the new release of a `deploy_helper`, which the run makes after the probe: read in
+        // the live release instead (the same site, before this run's changes).
+        let mut release_note = None;
+        let var = modules::deploy_helper::VAR;
+        let new_release = format!("{var}.new_release_path");
+        if let Some(d) = chdir.clone() {
+            if d.contains(&new_release) && self.containers[c].vars.iter().any(|(k, _)| k == var) {
+                chdir = Some(d.replace(&new_release, &format!("{var}.current_path")));
+                release_note = Some(format!(
+                    "`chdir: {d}` is the new release, which this run makes after the probe reads a \
+                     gathered value: read in the live release (`{var}.current_path`) instead, before \
+                     this run's changes (on a first deploy there is none: the command fails there, rc 1)"
+                ));
+            }
+        }
         let too_late = |what: &str| {
             Some(Err(format!(
                 "a read-only command whose {what} names a fact or a registered result: a gathered \
@@ -360,7 +380,7 @@ impl Conversion {
         if chdir.as_deref().is_some_and(later) {
             return too_late("chdir");
         }
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = release_note.into_iter().collect();
         let (when, dropped): (Vec<&String>, Vec<&String>) = t.when.iter().partition(|w| !later(w));
         if !dropped.is_empty() {
             notes.push(format!(
@@ -540,12 +560,21 @@ impl Conversion {
                     let base = (self.containers[c].vars.iter().rev())
                         .find(|(k, _)| *k == name)
                         .and_then(|(_, v)| super::found::expr_of(v));
-                    let v = super::found::chain(&b, base.as_deref());
+                    // `when: W` and `when: not W`: one `if … else` (trellis' `wp_installed`)
+                    let v = match b.as_slice() {
+                        [(w0, e0), (w1, e1)]
+                            if base.is_none()
+                                && complementary(&w0.join(" and "), &w1.join(" and ")) =>
+                        {
+                            format!("{{{{ {e1} if ({}) else {e0} }}}}", w1.join(" and "))
+                        }
+                        _ => super::found::chain(&b, base.as_deref()),
+                    };
                     self.add_vars(c, vec![(name.clone(), Value::String(v))]);
                     for (.., r) in &mine {
                         self.records[*r].outcome = Outcome::Vars(c);
                         self.records[*r].notes.push(format!(
-                            "under `when`: `{name}` is a template choosing among the {} `set_fact`s of it by their conditions",
+                            "under `when`: one var `{name}`, the value of the last of its {} `set_fact`s whose `when` holds",
                             mine.len()
                         ));
                     }
@@ -558,6 +587,91 @@ impl Conversion {
                     }
                 }
             }
+        }
+    }
+
+    /// A `deploy_helper` task ([`modules::deploy_helper`]): its var and gathered value go to
+    /// container `c` (said in `notes`, for IMPORT.md); its resources are returned.
+    fn deploy_helper(&mut self, c: usize, t: &Task, notes: &mut Vec<String>) -> Mapped {
+        let container = &self.containers[c];
+        let known = modules::deploy_helper::Known {
+            var: (container.vars.iter().rev())
+                .find(|(k, _)| k == modules::deploy_helper::VAR)
+                .map(|(_, v)| v),
+            files: (container.items.iter())
+                .filter(|i| {
+                    !i.removed
+                        && i.res.kind() == "file"
+                        && ["state", "content", "template", "src", "copy_of"]
+                            .iter()
+                            .all(|k| i.res.get(k).is_none())
+                })
+                .map(|i| (i.res.key(), mode_text(&i.res)))
+                .collect(),
+        };
+        let dh = match modules::deploy_helper::map(t, &known) {
+            Ok(dh) => dh,
+            Err(why) => return Mapped::LeftOut(why),
+        };
+        let place = if self.containers[c].is_role {
+            format!(
+                "{} (beside it: `defaults.yml`, `gather.yml`)",
+                self.containers[c].file.display()
+            )
+        } else {
+            format!(
+                "{} (the play's `vars:` and `gather:`)",
+                self.containers[c].file.display()
+            )
+        };
+        if let Some((name, _)) = &dh.var {
+            notes.push(format!(
+                "the module's facts are the var `{name}` of {place}: `new_release` is {}, \
+                 `previous_release`/`previous_release_path` the current link's target read by the \
+                 gathered value `{}` in the host's first probe (before this run's changes)",
+                match t.arg_str(&["release"]) {
+                    Some(r) => format!("`{r}` (its `release`)"),
+                    None => format!(
+                        "`{{{{ {}.stamp }}}}`, the run's start (UTC, `%Y%m%d%H%M%S`): a new release every run, as Ansible's",
+                        crate::resolve::RUN_TIME_VAR
+                    ),
+                },
+                modules::deploy_helper::PREVIOUS
+            ));
+        }
+        if let Some(var) = dh.var {
+            self.containers[c].vars.retain(|(k, _)| *k != var.0);
+            self.add_vars(c, vec![var]);
+        }
+        if let Some((name, spec)) = dh.gather {
+            let gathers = &mut self.containers[c].gathers;
+            gathers.retain(|(n, _)| *n != name);
+            gathers.push((name, spec));
+        }
+        notes.extend(dh.notes);
+        if let Some(key) = &dh.touched {
+            let items = &mut self.containers[c].items;
+            if let Some(it) = (items.iter_mut())
+                .rev()
+                .find(|i| !i.removed && i.res.kind() == "file" && i.res.key() == *key)
+            {
+                let mut r =
+                    modules::deploy_helper::marker_touch(key, mode_text(&it.res).as_deref());
+                for k in ["owner", "group"] {
+                    if let Some(v) = it.res.get(k) {
+                        r.notes.push(format!(
+                            "`{k}: {}` not carried (a `touch` command)",
+                            crate::yaml::to_string(v).trim()
+                        ));
+                    }
+                }
+                it.res = r;
+            }
+        }
+        if dh.resources.is_empty() {
+            Mapped::Vars(Vec::new())
+        } else {
+            Mapped::Resources(dh.resources)
         }
     }
 
@@ -652,7 +766,7 @@ impl Conversion {
                         (Outcome::LeftOut(why), Vec::new())
                     }
                 };
-                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                let r = self.record_task(&t, title, out);
                 self.records[r].notes.extend(notes);
                 continue;
             }
@@ -673,11 +787,11 @@ impl Conversion {
                         "set_fact of a value made at run time (`{n}`, the result of a step play does not gather): no var has it before the run"
                     );
                     let out = Outcome::LeftOut(why);
-                    self.record(&t.file, t.line, title, &t.module, false, out);
+                    self.record_task(&t, title, out);
                     continue;
                 }
                 if !t.when.is_empty() && defaulting_set_fact(&t).is_none() {
-                    let r = self.record(&t.file, t.line, title, &t.module, false, Outcome::Vars(c));
+                    let r = self.record_task(&t, title, Outcome::Vars(c));
                     let mut notes = Notes::default();
                     for (k, v) in t.args.iter().filter(|(k, _)| k != "cacheable") {
                         let v = rewrite_value(v, &mut notes);
@@ -739,7 +853,7 @@ impl Conversion {
                             .trim()
                     )
                 });
-                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                let r = self.record_task(&t, title, out);
                 self.records[r].notes.extend(note);
                 self.records[r].notes.extend(notes);
                 continue;
@@ -789,7 +903,7 @@ impl Conversion {
                     let v: Vec<(String, Value)> =
                         v.into_iter().filter(|(k, _)| !have.contains(k)).collect();
                     self.add_vars(c, v);
-                    let r = self.record(&t.file, t.line, title, &t.module, false, Outcome::Vars(c));
+                    let r = self.record_task(&t, title, Outcome::Vars(c));
                     self.records[r]
                         .notes
                         .push("under `when: X is not defined`: a default of X".into());
@@ -843,7 +957,7 @@ impl Conversion {
                     }
                     Err(why) => Outcome::LeftOut(why),
                 };
-                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                let r = self.record_task(&t, title, out);
                 self.records[r].notes.extend(debian_note.take());
                 continue;
             }
@@ -888,7 +1002,12 @@ impl Conversion {
                     }
                 }
             }
-            let mapped = map_task(&t, &self.ctx);
+            let mut dh_notes = Vec::new();
+            let mapped = if t.module == "deploy_helper" {
+                self.deploy_helper(c, &t, &mut dh_notes)
+            } else {
+                map_task(&t, &self.ctx)
+            };
             let rec = self.record(
                 &t.file,
                 t.line,
@@ -898,6 +1017,7 @@ impl Conversion {
                 Outcome::LeftOut(String::new()),
             );
             self.records[rec].notes.extend(cond_notes);
+            self.records[rec].notes.extend(dh_notes);
             self.records[rec].notes.extend(
                 t.dropped
                     .iter()
@@ -2479,6 +2599,45 @@ impl Conversion {
     /// one), so it names the target; a `state: absent` of a path a later link declares
     /// (consul removes `current/log`, then links the shared `log` there) is the link's
     /// `replace_folder: true`.
+    /// A looped `file: state=absent` followed by a link of the same path over the same loop
+    /// (trellis' shared paths of a new release: removed, then linked to `shared/`): the
+    /// link's `replace_folder: true`, for every item.
+    fn fold_looped_absent(&mut self, c: usize, i: usize) {
+        let items = &self.containers[c].items;
+        let it = &items[i];
+        let absent = it.res.get("state").and_then(|v| v.as_str()) == Some("absent");
+        if !absent || !matches!(it.res.kind(), "file" | "directory") {
+            return;
+        }
+        let path = it.res.key();
+        let later = (i + 1..items.len()).find(|&l| {
+            let k = &items[l];
+            !k.removed
+                && k.res.kind() == "link"
+                && k.res.key() == path
+                && k.loop_ == it.loop_
+                && k.loop_var == it.loop_var
+                && k.scope_id() == it.scope_id()
+                && k.when.iter().all(|w| it.when.contains(w))
+        });
+        let Some(l) = later else {
+            return;
+        };
+        let link = &mut self.containers[c].items[l].res;
+        link.set("replace_folder", Value::Bool(true));
+        link.notes.push(format!(
+            "`replace_folder: true`: the folder at `{path}` (each item of the loop), which \
+             Ansible removed before, is replaced with what it holds"
+        ));
+        self.containers[c].items[i].removed = true;
+        self.redirect(
+            c,
+            i,
+            Some(l),
+            &format!("`replace_folder: true` of the link `{path}` (a later task, the same loop)"),
+        );
+    }
+
     pub fn fold_link_paths(&mut self, c: usize) {
         let n = self.containers[c].items.len();
         let links: Vec<(usize, Vec<(String, String)>)> = (0..n)
@@ -2486,7 +2645,11 @@ impl Conversion {
             .collect();
         for i in 0..n {
             let it = &self.containers[c].items[i];
-            if it.removed || it.loop_.is_some() {
+            if it.removed {
+                continue;
+            }
+            if it.loop_.is_some() {
+                self.fold_looped_absent(c, i);
                 continue;
             }
             let path = it.res.key();
@@ -2636,6 +2799,23 @@ impl Conversion {
 }
 
 /// Names whose `.stdout` (or `.stdout_lines`) some task of the list reads.
+/// A resource's `mode` as text.
+fn mode_text(r: &Res) -> Option<String> {
+    r.get("mode").map(|m| match m {
+        Value::String(s) => s.clone(),
+        other => crate::yaml::to_string(other).trim().to_string(),
+    })
+}
+
+/// Whether one `when` is `not` the other.
+fn complementary(a: &str, b: &str) -> bool {
+    let sq = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let (a, b) = (sq(a), sq(b));
+    [(&a, &b), (&b, &a)]
+        .iter()
+        .any(|(x, y)| **x == format!("not{y}") || **x == format!("not({y})"))
+}
+
 fn stdout_readers(entries: &[Entry]) -> BTreeSet<String> {
     let mut text = String::new();
     for e in entries {

@@ -13,6 +13,15 @@ pub fn not_native(module: &str) -> String {
 
 #[path = "openssl.rs"]
 pub mod openssl;
+#[path = "ruby.rs"]
+pub mod ruby;
+
+#[path = "deploy_helper.rs"]
+pub mod deploy_helper;
+
+/// Why a `set_fact` under a `when` (but one of a complementary pair) or a loop is left out.
+pub const CONDITIONAL_SET_FACT: &str =
+    "set_fact under `when` or a loop (play vars are unconditional)";
 
 /// One resource the importer writes: its keys in order (the first names the kind).
 #[derive(Debug, Clone, PartialEq)]
@@ -721,6 +730,9 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 // line as a command of its own)
                 cmd = cmd.split_whitespace().collect::<Vec<_>>().join(" ");
             }
+            if let Some(r) = ruby::idiom(&cmd, t) {
+                return Resources(vec![r]);
+            }
             if let Some(exe) = t.arg_str(&["executable"]) {
                 if m == "shell" {
                     cmd = format!("{exe} -c {}", sh_quote(&cmd));
@@ -1015,9 +1027,11 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
         }
         "npm" => map_npm(t).unwrap_or_else(|| npm_command(t)),
         "composer" => map_composer(t),
+        "bundler" => ruby::map_bundler(t),
+        "gem" => ruby::map_gem(t),
         "set_fact" => {
             if !t.when.is_empty() || t.loop_.is_some() {
-                return LeftOut("set_fact under `when` or a loop (play vars are unconditional)".into());
+                return LeftOut(CONDITIONAL_SET_FACT.into());
             }
             let vars: Vec<(String, Value)> = t
                 .args
@@ -3615,6 +3629,27 @@ mod tests {
             ("npm", "name=typescript path=/srv/tools", "command=npm install typescript chdir=/srv/tools [command]"),
             ("npm", "name=pm2 version=^5 global=yes", "command=npm install -g 'pm2@^5' unless=npm ls -g --depth=0 pm2 >/dev/null 2>&1 [command]"),
             ("npm", "path=/srv/app registry=https://r.example", "command=npm install chdir=/srv/app [command]"),
+            // bundler → bundle: (chdir the key), latest/extra_args stay commands; gem → gem:
+            ("bundler", "chdir=/srv/app gem_path=/srv/shared/bundle exclude_groups=development,test binstub_directory=bin clean=yes executable=/opt/ruby/bin/bundle", "bundle=/srv/app exclude_groups=- development\n- test path=/srv/shared/bundle binstub_directory=bin clean=true executable=/opt/ruby/bin/bundle"),
+            ("bundler", "state=latest chdir=/srv/app", "command=bundle update chdir=/srv/app [command]"),
+            ("bundler", "chdir=/srv/app extra_args='--jobs 4'", "command=bundle install --jobs 4 chdir=/srv/app [command]"),
+            ("bundler", "gemfile=/srv/app/Gemfile", "command=bundle install [command]"),
+            ("gem", "name=bundler version=1.17.3 user_install=no executable=/usr/local/bin/gem", "gem=bundler version=1.17.3 executable=/usr/local/bin/gem"),
+            ("gem", "name=rails state=latest", "gem=rails user_install=true"),
+            ("gem", "name=rails version='>= 6'", "command=gem install --no-document --version '>= 6' rails [command]"),
+            ("gem", "name=x gem_source=/tmp/x-1.0.gem include_dependencies=no", "gem=x user_install=true include_dependencies=false gem_source=/tmp/x-1.0.gem"),
+            // `bundle install` and `gem install` lines, bare, behind an rvm, in a login shell
+            ("shell", "bundle install --path vendor/bundle --without test chdir=/srv/app", "bundle=/srv/app path=vendor/bundle exclude_groups=- test"),
+            ("shell", "source /home/u/.rvm/scripts/rvm && bundle install chdir=/srv/app", "bundle=/srv/app executable=/home/u/.rvm/wrappers/default/bundle"),
+            ("shell", "bash -lc 'bundle install --local' chdir=/srv/app", "bundle=/srv/app local=true login=true"),
+            ("shell", "bundle install --frozen chdir=/srv/app", "command=bundle install --frozen chdir=/srv/app [command]"),
+            ("shell", "bundle install", "command=bundle install [command]"),
+            ("shell", "RAILS_ENV=production bundle install chdir=/srv/app", "command=RAILS_ENV=production bundle install chdir=/srv/app [command]"),
+            ("shell", "source /home/u/.rvm/scripts/rvm && bundle exec rake db:migrate chdir=/srv/app", "command=source /home/u/.rvm/scripts/rvm && bundle exec rake db:migrate chdir=/srv/app [command]"),
+            ("command", "gem install bundler -v 1.17.3 --no-document", "gem=bundler version=1.17.3"),
+            ("command", "/opt/ruby/bin/gem install --user-install rake", "gem=rake user_install=true executable=/opt/ruby/bin/gem"),
+            ("shell", "gem install bundler && echo ok", "command=gem install bundler && echo ok [command]"),
+            ("shell", "ls /r/wrappers/ruby-2.6.5 | if ! grep \"^bundler \" ; then /r/wrappers/ruby-2.6.5/gem install bundler ; fi creates=/r/wrappers/ruby-2.6.5/bundler", "gem=bundler executable=/r/wrappers/ruby-2.6.5/gem"),
             // composer install → composer:, its other commands stay commands
             ("composer", "working_dir='{{ release }}' no_scripts='{{ ns }}' classmap_authoritative=yes", "composer='{{ release }}' no_scripts='{{ ns }}' classmap_authoritative=true"),
             ("composer", "command=install no_dev=no optimize_autoloader=no working_dir=/srv/www/current/", "composer=/srv/www/current no_dev=false optimize_autoloader=false"),

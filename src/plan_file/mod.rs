@@ -46,6 +46,12 @@ pub struct PlanFile {
     pub tags: crate::playbook::TagSelection,
     /// Salt of the digests of sensitive contents (random, per plan).
     pub salt: String,
+    /// When the `diff` run started (seconds since the epoch, UTC): the value of the built-in
+    /// var `play_run_time`, which `apply --plan` renders with again (a release named after the
+    /// run's time is the one reviewed). Absent from plans of earlier versions: the apply's own
+    /// time is used then (a plan naming `play_run_time` is then refused as stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time: Option<u64>,
     /// The project's sources when the plan was made.
     pub sources: sources::Sources,
     /// Every targeted host, in inventory order.
@@ -260,6 +266,8 @@ pub struct NewPlan<'a> {
     pub limit: Option<&'a str>,
     pub tags: crate::playbook::TagSelection,
     pub salt: String,
+    /// When the run started (seconds since the epoch): `play_run_time`.
+    pub run_time: u64,
     pub sources: sources::Sources,
     /// Hosts in order: Ok(changes) or Err(why it has no plan).
     pub hosts: Vec<(String, Result<Vec<ChangePrint>, String>)>,
@@ -277,6 +285,7 @@ impl NewPlan<'_> {
             limit: self.limit.map(str::to_string),
             tags: self.tags,
             salt: self.salt,
+            run_time: Some(self.run_time),
             sources: self.sources,
             hosts: self
                 .hosts
@@ -358,6 +367,7 @@ mod tests {
             limit: Some("web"),
             tags: crate::playbook::TagSelection::new(&["web".into()], &[]),
             salt: random_hex(16),
+            run_time: 1_796_223_860,
             sources: sources::Sources {
                 digest: "sha256:00".into(),
                 files: vec![sources::SourceFile {
@@ -407,6 +417,7 @@ mod tests {
         );
         let back = PlanFile::read(&path).expect("read");
         assert_eq!(back, plan);
+        assert_eq!(back.run_time, Some(1_796_223_860));
         assert_eq!(back.change_count(), 1);
         let e = back.expected();
         assert_eq!(e.plan_id, plan.id);
@@ -418,6 +429,15 @@ mod tests {
             e.hosts.get("web1"),
             Some(HostExpectation::Changes(c)) if c.len() == 1
         ));
+    }
+
+    #[test]
+    fn a_plan_of_an_earlier_version_has_no_run_time() {
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).expect("json");
+        assert_eq!(v["run_time"], serde_json::json!(1_796_223_860));
+        v.as_object_mut().expect("plan").remove("run_time");
+        let back = PlanFile::parse(Path::new("x.plan"), &v.to_string()).expect("parse");
+        assert_eq!(back.run_time, None);
     }
 
     #[test]

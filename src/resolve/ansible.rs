@@ -31,6 +31,7 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
     env.add_filter("normpath", normpath);
+    env.add_filter("path_join", path_join);
     env.add_filter("ternary", ternary);
     env.add_filter("quote", quote);
     env.add_filter("regex_replace", regex_replace);
@@ -546,6 +547,23 @@ pub fn normpath(path: String) -> String {
     }
 }
 
+/// Ansible's `path_join` (Python's `os.path.join` over a list, on POSIX paths): each part is
+/// appended after a `/` unless the path so far ends with one; an absolute part starts over.
+pub fn path_join(parts: Vec<String>) -> String {
+    let mut out = String::new();
+    for p in parts {
+        if p.starts_with('/') || out.is_empty() {
+            out = p;
+        } else if out.ends_with('/') {
+            out.push_str(&p);
+        } else {
+            out.push('/');
+            out.push_str(&p);
+        }
+    }
+    out
+}
+
 fn ternary(cond: Value, yes: Value, no: Value, none: Option<Value>) -> Value {
     match none {
         Some(n) if cond.is_none() => n,
@@ -785,6 +803,21 @@ mod tests {
         assert!(e.contains("a number against a text"), "{e}");
         let e = render("{{ '1.2' is version('1.3', '=>') }}", Value::from(())).expect_err("op");
         assert!(e.contains("unknown operator `=>`"), "{e}");
+    }
+
+    #[test]
+    fn path_join_is_pythons_os_path_join() {
+        let j = |p: &[&str]| path_join(p.iter().map(|s| s.to_string()).collect());
+        assert_eq!(j(&["/srv/app", "current"]), "/srv/app/current");
+        assert_eq!(j(&["/srv/app/", "releases"]), "/srv/app/releases");
+        assert_eq!(j(&["/srv/app", "/var/www/active"]), "/var/www/active");
+        assert_eq!(
+            j(&["/srv/app", "releases", "20261202150420"]),
+            "/srv/app/releases/20261202150420"
+        );
+        assert_eq!(j(&["", "x"]), "x");
+        assert_eq!(j(&["a", ""]), "a/");
+        assert_eq!(j(&[]), "");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Vars precedence inside a play, low to high: role defaults < inventory vars (see
 //! [`crate::inventory`]) < play `vars` < `vars_files` (in order) < extra vars (`-e`).
-//! Templates see every var plus `inventory_hostname`, `groups`, `group_names` and `facts`.
+//! Templates see every var plus `inventory_hostname`, `groups`, `group_names`, `facts` and
+//! `play_run_time` (the run's start, [`run_time`]).
 
 pub mod ansible;
 pub mod deploy;
@@ -108,6 +109,33 @@ pub struct Resolver<'a> {
     tags: TagSelection,
     /// Whether the project names the default-route facts (gathered only then).
     net_facts: std::sync::OnceLock<bool>,
+    /// `play_run_time`: the run's start ([`run_time`]), the same for every host of the run.
+    run_time: MValue,
+}
+
+/// The name of the built-in var holding the run's start time.
+pub const RUN_TIME_VAR: &str = "play_run_time";
+
+/// Seconds since the epoch, now.
+pub fn now_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The value of `play_run_time` for a run started at `epoch` (seconds, UTC): `iso8601`
+/// (`2026-12-02T15:04:20Z`), `stamp` (`20261202150420`, strftime's `%Y%m%d%H%M%S`: Ansible's
+/// `deploy_helper` release name) and `epoch` (seconds).
+pub fn run_time(epoch: u64) -> BTreeMap<&'static str, MValue> {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    let iso = humantime::format_rfc3339_seconds(t).to_string();
+    let stamp: String = iso.chars().filter(char::is_ascii_digit).collect();
+    BTreeMap::from([
+        ("iso8601", MValue::from(iso)),
+        ("stamp", MValue::from(stamp)),
+        ("epoch", MValue::from(epoch)),
+    ])
 }
 
 /// Whether `text` names a default-route fact.
@@ -218,7 +246,15 @@ impl<'a> Resolver<'a> {
             trees: TreeCache::default(),
             tags: TagSelection::default(),
             net_facts: std::sync::OnceLock::new(),
+            run_time: MValue::from_serialize(run_time(now_epoch())),
         }
+    }
+
+    /// The same resolver for a run started at `epoch` (seconds since the epoch, UTC): the value
+    /// of `play_run_time` (a saved plan's, for `apply --plan`).
+    pub fn with_run_time(mut self, epoch: u64) -> Self {
+        self.run_time = MValue::from_serialize(run_time(epoch));
+        self
     }
 
     /// Whether the playbook, its includes, vars files, roles, templates, the inventory or the
@@ -309,6 +345,7 @@ impl<'a> Resolver<'a> {
         );
         fixed.insert("groups".into(), self.groups.clone());
         fixed.insert("group_names".into(), MValue::from_serialize(&host.groups));
+        fixed.insert(RUN_TIME_VAR.into(), self.run_time.clone());
         if let Some(f) = facts {
             fixed.insert("facts".into(), MValue::from_serialize(f));
             // Ansible's names of the same facts, unless the inventory or playbook sets them.

@@ -105,29 +105,8 @@ impl super::Spec for ComposerSpec {
             changed,
         )
     }
-    fn apply_fragment(
-        &self,
-        index: usize,
-        work: Option<&Self::Work>,
-        _last: bool,
-    ) -> Option<Result<(String, Vec<u8>), String>> {
-        work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
-    }
-    fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
-        if let Some(s) = project_deps::seen(&LAYOUT, observed, &self.path) {
-            out.insert(format!("composer {}", self.path), format!("{s:?}"));
-        }
-    }
-    fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
-        super::accounts::pair(&self.user, &None)
-    }
-    fn owned_paths(&self) -> Vec<String> {
-        LAYOUT.owned(&self.path)
-    }
+    project_deps::project_spec_methods!("composer");
     const DEF: &'static super::registry::KindDef = &DEF;
-    fn key(&self) -> &str {
-        &self.path
-    }
     fn has_nul(&self) -> bool {
         super::any_nul(&[
             Some(&self.path),

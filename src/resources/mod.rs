@@ -39,9 +39,12 @@ pub mod pip;
 pub mod python;
 pub mod venv;
 // a project's dependencies
+pub mod bundle;
 pub mod composer;
+pub mod gem;
 pub mod npm;
 pub mod project_deps;
+pub mod ruby;
 // system settings
 pub mod hostname;
 pub mod timezone;

@@ -33,7 +33,8 @@ impl Layout {
         format!("{}/{}", dir.trim_end_matches('/'), self.installed)
     }
 
-    fn lock_paths(&self, dir: &str) -> Vec<String> {
+    /// The lock files of the project at `dir`, in the order the first that exists is summed.
+    pub fn lock_paths(&self, dir: &str) -> Vec<String> {
         let d = dir.trim_end_matches('/');
         self.locks.iter().map(|l| format!("{d}/{l}")).collect()
     }
@@ -85,16 +86,10 @@ pub fn seen(layout: &Layout, observed: &super::Observed, dir: &str) -> Option<Se
     }
 }
 
-/// Shell text setting `$rs` to the sha256 of the first lock file that exists, else `missing`
-/// (`fail`: what runs when sha256sum fails). `user`: in the apply step, the file is read as
-/// the project's user (`play_as`), so root follows no link that user placed there.
-fn lock_sum(layout: &Layout, dir: &str, fail: &str, user: Option<&str>) -> String {
-    sum_of_first(&layout.lock_paths(dir), fail, user)
-}
-
 /// Shell text setting `$rs` to the sha256 of the first of `paths` that is a file, else
 /// `missing` (`fail`: what runs when sha256sum fails; `user`: read as that user through
-/// `play_as`). Also `unarchive:`'s archive.
+/// `play_as`, so root follows no link that user placed there: a project's lock in its apply
+/// step). Also `unarchive:`'s archive.
 pub fn sum_of_first(paths: &[String], fail: &str, user: Option<&str>) -> String {
     let files: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
     let read = match user {
@@ -144,6 +139,12 @@ pub fn state_step(i: usize, path: &str, printf: &str) -> String {
 
 /// The probe fragment of the project at `dir` (see the module's record).
 pub fn probe_fragment(layout: &Layout, dir: &str) -> String {
+    probe_fragment_locks(layout, dir, &layout.lock_paths(dir))
+}
+
+/// [`probe_fragment`] with the lock files given (a project naming its own, as `bundle:`'s
+/// `gemfile`).
+pub fn probe_fragment_locks(layout: &Layout, dir: &str, locks: &[String]) -> String {
     format!(
         "printf '{tag}\\0%s\\0' {q}\n{fields}",
         tag = layout.tag,
@@ -151,10 +152,42 @@ pub fn probe_fragment(layout: &Layout, dir: &str) -> String {
         fields = probe_fields(
             &layout.installed_path(dir),
             &format!("{}/{}", layout.installed_path(dir), layout.state_file),
-            &layout.lock_paths(dir)
+            locks
         ),
     )
 }
+
+/// The `Spec` methods the project kinds (`composer:`, `bundle:`) share, in their `impl Spec`:
+/// the key (the folder, `self.path`), the installed folder it owns (the kind's `LAYOUT`), its
+/// `user`'s account, its record in a plan file's fingerprint (`LABEL PATH`) and its step (the
+/// kind's `apply_fragment(index, spec, op)`).
+macro_rules! project_spec_methods {
+    ($label:literal) => {
+        fn apply_fragment(
+            &self,
+            index: usize,
+            work: Option<&Self::Work>,
+            _last: bool,
+        ) -> Option<Result<(String, Vec<u8>), String>> {
+            work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
+        }
+        fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
+            if let Some(s) = super::project_deps::seen(&LAYOUT, observed, &self.path) {
+                out.insert(format!("{} {}", $label, self.path), format!("{s:?}"));
+            }
+        }
+        fn accounts(&self) -> Vec<(super::accounts::Account, &str)> {
+            super::accounts::pair(&self.user, &None)
+        }
+        fn owned_paths(&self) -> Vec<String> {
+            LAYOUT.owned(&self.path)
+        }
+        fn key(&self) -> &str {
+            &self.path
+        }
+    };
+}
+pub(crate) use project_spec_methods;
 
 /// What apply does to a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +209,25 @@ pub fn plan(
     seen: &Seen,
     changed: &[&str],
 ) -> Result<Option<Planned<Op>>, Refused> {
+    plan_locks(
+        layout,
+        (dir, &layout.lock_paths(dir)),
+        presence,
+        args,
+        seen,
+        changed,
+    )
+}
+
+/// [`plan`] with the lock files given (see [`probe_fragment_locks`]).
+pub fn plan_locks(
+    layout: &Layout,
+    (dir, locks): (&str, &[String]),
+    presence: Presence,
+    args: &str,
+    seen: &Seen,
+    changed: &[&str],
+) -> Result<Option<Planned<Op>>, Refused> {
     if presence == Presence::Absent {
         return Ok(seen.installed.then(|| Planned {
             action: Action::Delete,
@@ -183,7 +235,6 @@ pub fn plan(
             work: Op::Remove,
         }));
     }
-    let locks = layout.lock_paths(dir);
     let moved = changed.iter().find(|k| {
         k.starts_with('/')
             && (super::tree::is_under(dir, k)
@@ -192,13 +243,20 @@ pub fn plan(
                     .iter()
                     .any(|l| super::tree::normalize(l) == super::tree::normalize(k)))
     });
-    let lock = layout.locks.first().copied().unwrap_or_default();
+    let lock = locks
+        .first()
+        .map(|l| l.rsplit('/').next().unwrap_or(l))
+        .unwrap_or_default();
     let why = if !seen.installed {
         format!("no {} yet", layout.installed)
     } else if let Some(k) = moved {
         format!("known after {k}")
     } else if seen.sum.is_none() {
-        format!("no {} on the host yet", layout.locks.join(" or "))
+        let names: Vec<&str> = locks
+            .iter()
+            .map(|l| l.rsplit('/').next().unwrap_or(l))
+            .collect();
+        format!("no {} on the host yet", names.join(" or "))
     } else if seen.recorded.is_none() {
         "no record of the last install".into()
     } else if seen.sum != seen.recorded {
@@ -234,6 +292,25 @@ pub fn apply_fragment(
     op: &Op,
     (run, args): (&str, &str),
 ) -> String {
+    apply_fragment_locks(
+        index,
+        label,
+        (layout, dir, &layout.lock_paths(dir)),
+        user,
+        op,
+        (run, args),
+    )
+}
+
+/// [`apply_fragment`] with the lock files given (see [`probe_fragment_locks`]).
+pub fn apply_fragment_locks(
+    index: usize,
+    label: &str,
+    (layout, dir, locks): (&Layout, &str, &[String]),
+    user: Option<&str>,
+    op: &Op,
+    (run, args): (&str, &str),
+) -> String {
     let i = index;
     let installed = layout.installed_path(dir);
     let mut s = format!("# {label}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n");
@@ -248,7 +325,7 @@ pub fn apply_fragment(
         d = shell_quote(dir),
         u = shell_quote(user.unwrap_or_default()),
     ));
-    s.push_str(&lock_sum(layout, dir, &format!("play_fail {i}"), user));
+    s.push_str(&sum_of_first(locks, &format!("play_fail {i}"), user));
     s.push_str(&state_step(
         i,
         &format!("{installed}/{}", layout.state_file),

@@ -256,6 +256,8 @@ macro_rules! kinds {
             Npm => npm, npm::NpmSpec;
             Composer => composer, composer::ComposerSpec;
             Pip => pip, pip::PipSpec;
+            Bundle => bundle, bundle::BundleSpec;
+            Gem => gem, gem::GemSpec;
             // system settings
             Hostname => hostname, hostname::HostnameSpec;
             Timezone => timezone, timezone::TimezoneSpec;

@@ -1,0 +1,404 @@
+//! Ruby's modules and idioms → `bundle:` and `gem:`: Ansible's `bundler` and `gem` modules,
+//! `bundle install …` and `gem install NAME` lines (behind an rvm `source …/scripts/rvm &&` or
+//! in a `bash -lc '…'`), and the rvm role's install-bundler-if-missing line.
+
+use crate::yaml::Value;
+
+use super::{carry_bool, ignored, sh_quote, Mapped, Res};
+use crate::import::task::Task;
+
+/// A folder the importer may write as a key: absolute, or a template.
+fn abs(p: &str) -> bool {
+    p.starts_with('/') || p.starts_with("{{")
+}
+
+/// `bundler` → `bundle: CHDIR` (`state: present`, its default); `state: latest` (`bundle
+/// update`) acts once: a command, as is a task without `chdir` (Ansible's default folder, the
+/// remote user's home, is no project of the playbook's) or with `extra_args`.
+pub fn map_bundler(t: &Task) -> Mapped {
+    let state = t.arg_str(&["state"]).unwrap_or_else(|| "present".into());
+    let dir = t
+        .arg_str(&["chdir"])
+        .map(|d| d.trim_end_matches('/').to_string())
+        .filter(|d| abs(d));
+    let exe = t.arg_str(&["executable"]);
+    if let (true, None, Some(d)) = (state == "present", t.arg(&["extra_args"]), &dir) {
+        let mut r = Res::new("bundle", d.clone());
+        if let Some(g) = t.arg_str(&["gemfile"]) {
+            r.set("gemfile", g);
+        }
+        carry_bool(t, &mut r, "deployment_mode", "deployment_mode");
+        match t.arg(&["exclude_groups"]) {
+            Some(Value::Sequence(gs)) => r.set("exclude_groups", Value::Sequence(gs.clone())),
+            Some(Value::String(s)) if s.contains("{{") => r.set("exclude_groups", s.clone()),
+            Some(Value::String(s)) => r.set(
+                "exclude_groups",
+                Value::Sequence(
+                    s.split([',', ':', ' '])
+                        .filter(|g| !g.is_empty())
+                        .map(|g| Value::String(g.trim().to_string()))
+                        .collect(),
+                ),
+            ),
+            _ => {}
+        }
+        if let Some(p) = t.arg_str(&["gem_path"]) {
+            r.set("path", p);
+        }
+        if let Some(b) = t.arg_str(&["binstub_directory"]) {
+            r.set("binstub_directory", b);
+        }
+        carry_bool(t, &mut r, "local", "local");
+        carry_bool(t, &mut r, "clean", "clean");
+        if let Some(e) = exe {
+            r.set("executable", e);
+        }
+        if let Some(u) = &t.become_user {
+            r.set("user", u.clone());
+        }
+        if t.arg_bool(&["user_install"]) == Some(false) {
+            r.notes.push("`user_install: false` (`--system`) not carried: bundle installs where Bundler's settings say (give `path`)".into());
+        }
+        return Mapped::Resources(vec![r]);
+    }
+    let verb = if state == "latest" {
+        "update"
+    } else {
+        "install"
+    };
+    let mut line = format!("{} {verb}", exe.as_deref().unwrap_or("bundle"));
+    if let Some(a) = t.arg_str(&["extra_args"]) {
+        line.push(' ');
+        line.push_str(&a);
+    }
+    let mut r = Res::command(line, "bundler");
+    let why = if state == "latest" {
+        "`state: latest` runs `bundle update`: it acts once and declares no state of the host"
+    } else {
+        "`bundle:` takes no `extra_args`, and its key is the project's folder (`chdir`, absolute)"
+    };
+    r.comments[0] = format!("play import: bundler → command ({why})");
+    r.notes.push(format!("a command: {why}"));
+    if let Some(d) = t.arg_str(&["chdir"]) {
+        r.set("chdir", d);
+    }
+    Mapped::Resources(vec![r])
+}
+
+/// An exact gem version (what `gem:` takes).
+fn exact(v: &str) -> bool {
+    v.contains("{{")
+        || (v.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+}
+
+/// `gem` → `gem: NAME` (Ansible's default `user_install: true` written out); `state: latest`
+/// → present, noted; a version range → a command.
+pub fn map_gem(t: &Task) -> Mapped {
+    let Some(name) = t.arg_str(&["name"]) else {
+        return Mapped::LeftOut("gem without `name`".into());
+    };
+    let version = t.arg_str(&["version"]);
+    let state = t.arg_str(&["state"]);
+    let name_ok =
+        name.contains("{{") || crate::resources::registry::check_value("gem", "gem", &name).is_ok();
+    if !name_ok || version.as_deref().is_some_and(|v| !exact(v)) {
+        let mut line = format!(
+            "{} install --no-document",
+            t.arg_str(&["executable"]).as_deref().unwrap_or("gem")
+        );
+        if let Some(v) = &version {
+            line.push_str(&format!(" --version {}", sh_quote(v)));
+        }
+        line.push_str(&format!(" {}", sh_quote(&name)));
+        let mut r = Res::command(line, "gem");
+        r.comments[0] =
+            "play import: gem → command (`gem:` takes a gem name and an exact version)".into();
+        return Mapped::Resources(vec![r]);
+    }
+    let mut r = Res::new("gem", name);
+    if let Some(v) = version {
+        r.set("version", v);
+    }
+    match state.as_deref() {
+        Some("absent") => r.set("state", "absent"),
+        Some("latest") => r.notes.push(
+            "`state: latest` not carried: play installs what is missing (pin a `version` to move)"
+                .into(),
+        ),
+        _ => {}
+    }
+    match (t.arg_bool(&["user_install"]), t.arg_str(&["user_install"])) {
+        (Some(false), _) => {}
+        (None, Some(s)) if s.contains("{{") => r.set("user_install", s),
+        // Ansible's default: true
+        _ => r.set("user_install", true),
+    }
+    carry_bool(t, &mut r, "include_dependencies", "include_dependencies");
+    for k in ["install_dir", "gem_source", "executable"] {
+        if let Some(v) = t.arg_str(&[k]) {
+            r.set(k, v);
+        }
+    }
+    if let Some(u) = &t.become_user {
+        r.set("user", u.clone());
+    }
+    ignored(
+        t,
+        &mut r,
+        &[
+            "repository",
+            "source",
+            "build_flags",
+            "env_shebang",
+            "force",
+            "include_doc",
+            "norc",
+            "pre_release",
+            "bindir",
+        ],
+    );
+    Mapped::Resources(vec![r])
+}
+
+/// What runs ruby's tools in a shell line: an rvm loaded by `source R/scripts/rvm &&` (its
+/// default ruby's wrappers: `R/wrappers/default`), a login shell, or the PATH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Env {
+    Path,
+    Rvm(String),
+    Login,
+}
+
+/// Splits a shell line into its ruby environment and the words of its one command.
+fn unwrap_env(cmd: &str) -> Option<(Env, Vec<String>)> {
+    let words: Vec<String> = super::super::task::words(cmd)
+        .into_iter()
+        .map(|(w, _)| w)
+        .collect();
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        [bash, flags @ .., inner]
+            if matches!(*bash, "bash" | "/bin/bash" | "/usr/bin/bash")
+                && matches!(flags, ["-lc"] | ["-l", "-c"] | ["--login", "-c"]) =>
+        {
+            let (env, rest) = unwrap_env(inner)?;
+            (env == Env::Path).then_some((Env::Login, rest))
+        }
+        // `executable: /bin/bash` as the importer writes it (`/bin/bash -c '…'`)
+        [bash, "-c", inner] if matches!(*bash, "bash" | "/bin/bash" | "/usr/bin/bash") => {
+            unwrap_env(inner)
+        }
+        ["source" | ".", script, "&&", rest @ ..] => {
+            let root = script.strip_suffix("/scripts/rvm")?;
+            (!root.is_empty() && !rest.is_empty()).then(|| {
+                (
+                    Env::Rvm(root.to_string()),
+                    rest.iter().map(|s| s.to_string()).collect(),
+                )
+            })
+        }
+        _ => Some((Env::Path, words.clone())),
+    }
+}
+
+/// The executable of `tool` (`bundle`, `gem`) in `env`, and whether it runs in a login shell.
+fn executable(env: &Env, tool: &str) -> (Option<String>, bool) {
+    match env {
+        Env::Path => (None, false),
+        Env::Login => (None, true),
+        Env::Rvm(root) => (Some(format!("{root}/wrappers/default/{tool}")), false),
+    }
+}
+
+/// `bundle install [--path P] [--without G…] [--deployment] [--binstubs [D]] [--gemfile F]
+/// [--local] [--clean] [--jobs N] [--retry N] [--quiet]` with a `chdir` → `bundle: CHDIR`;
+/// other flags, another folder or other commands: `None` (the line stays a command).
+fn bundle_install(env: &Env, words: &[String], t: &Task) -> Option<Res> {
+    let dir = t
+        .arg_str(&["chdir"])
+        .map(|d| d.trim_end_matches('/').to_string())
+        .filter(|d| abs(d))?;
+    let (tool, rest) = words.split_first()?;
+    let (verb, flags) = rest.split_first()?;
+    if !(tool == "bundle" || tool.ends_with("/bundle")) || verb != "install" {
+        return None;
+    }
+    let mut r = Res::new("bundle", dir);
+    let mut groups: Vec<Value> = Vec::new();
+    let mut it = flags.iter().peekable();
+    let value = |f: &str, it: &mut std::iter::Peekable<std::slice::Iter<String>>| {
+        f.split_once('=')
+            .map(|(_, v)| v.to_string())
+            .or_else(|| it.next_if(|n| !n.starts_with('-')).cloned())
+    };
+    while let Some(f) = it.next() {
+        let name = f.split('=').next().unwrap_or_default();
+        match name {
+            "--path" => r.set("path", value(f, &mut it)?),
+            "--gemfile" => r.set("gemfile", value(f, &mut it)?),
+            "--binstubs" => r.set(
+                "binstub_directory",
+                value(f, &mut it).unwrap_or_else(|| "bin".into()),
+            ),
+            "--without" => {
+                // an array option: the words up to the next flag, each `a:b` or `a b`
+                let mut vals: Vec<String> = f
+                    .split_once('=')
+                    .map(|(_, v)| v.into())
+                    .into_iter()
+                    .collect();
+                while let Some(n) = it.next_if(|n| !n.starts_with('-')) {
+                    vals.push(n.clone());
+                }
+                for v in vals {
+                    groups.extend(
+                        v.split([':', ' '])
+                            .filter(|g| !g.is_empty())
+                            .map(|g| Value::String(g.into())),
+                    );
+                }
+            }
+            "--deployment" => r.set("deployment_mode", true),
+            "--local" => r.set("local", true),
+            "--clean" => r.set("clean", true),
+            "--jobs" | "-j" | "--retry" => {
+                value(f, &mut it)?;
+                r.notes.push(format!(
+                    "`{name}` not carried (how fast, not what is installed)"
+                ));
+            }
+            "--quiet" => {}
+            _ => return None,
+        }
+    }
+    if !groups.is_empty() {
+        r.set("exclude_groups", Value::Sequence(groups));
+    }
+    let (exe, login) = executable(env, "bundle");
+    match (exe, tool.as_str()) {
+        (Some(e), _) => {
+            r.notes.push(format!("`source …/scripts/rvm && bundle` → `executable: {e}` (rvm's wrapper of its default ruby)"));
+            r.set("executable", e);
+        }
+        (None, "bundle") => {}
+        (None, other) => r.set("executable", other),
+    }
+    if login {
+        r.set("login", true);
+    }
+    if let Some(u) = &t.become_user {
+        r.set("user", u.clone());
+    }
+    if t.arg(&["creates"]).is_some() {
+        r.notes.push(
+            "`creates` not carried: `bundle:` installs when the lock or the options change".into(),
+        );
+    }
+    Some(r)
+}
+
+/// `[EXE/]gem install NAME [-v V|--version V] [--no-document|--no-ri|--no-rdoc] [--user-install]`
+/// → `gem: NAME`.
+fn gem_install(env: &Env, words: &[String], t: &Task) -> Option<Res> {
+    let (tool, rest) = words.split_first()?;
+    let (verb, flags) = rest.split_first()?;
+    if !(tool == "gem" || tool.ends_with("/gem")) || verb != "install" {
+        return None;
+    }
+    let mut name = None;
+    let mut version = None;
+    let mut user_install = false;
+    let mut it = flags.iter();
+    while let Some(f) = it.next() {
+        match f.as_str() {
+            "-v" | "--version" => version = Some(it.next()?.clone()),
+            "--no-document" | "--no-ri" | "--no-rdoc" | "-N" => {}
+            "--user-install" => user_install = true,
+            "--no-user-install" => user_install = false,
+            n if !n.starts_with('-') && name.is_none() => name = Some(n.to_string()),
+            _ => return None,
+        }
+    }
+    let name = name?;
+    if !name.contains("{{") && crate::resources::registry::check_value("gem", "gem", &name).is_err()
+    {
+        return None;
+    }
+    if version.as_deref().is_some_and(|v| !exact(v)) {
+        return None;
+    }
+    let mut r = Res::new("gem", name);
+    if let Some(v) = version {
+        r.set("version", v);
+    }
+    if user_install {
+        r.set("user_install", true);
+    }
+    let (exe, login) = executable(env, "gem");
+    if login {
+        return None;
+    }
+    match (exe, tool.as_str()) {
+        (Some(e), _) => r.set("executable", e),
+        (None, "gem") => {}
+        (None, other) => r.set("executable", other),
+    }
+    if let Some(u) = &t.become_user {
+        r.set("user", u.clone());
+    }
+    if t.arg(&["creates"]).is_some() {
+        r.notes.push(
+            "`creates` not carried: `gem:` installs the gem when the probe finds it missing".into(),
+        );
+    }
+    Some(r)
+}
+
+/// The rvm role's `ls W | if ! grep "^NAME " ; then W/gem install NAME ; fi` (install NAME
+/// unless W holds it) → `gem: NAME` with `executable: W/gem`.
+fn gem_if_missing(cmd: &str, t: &Task) -> Option<Res> {
+    let rest = cmd.trim().strip_prefix("ls ")?;
+    let (dir, rest) = rest.split_once(" | if ! grep ")?;
+    let (pattern, rest) = rest.split_once(" ; then ")?;
+    let name = pattern
+        .trim_matches(['"', '\''])
+        .strip_prefix('^')?
+        .trim_end();
+    let install = rest.trim_end().strip_suffix("; fi")?.trim_end();
+    let expected = format!("{}/gem install {name}", dir.trim_end_matches('/'));
+    if install != expected {
+        return None;
+    }
+    let mut r = gem_install(
+        &Env::Path,
+        &[format!("{dir}/gem"), "install".into(), name.into()],
+        t,
+    )?;
+    r.notes.push(format!(
+        "`ls {dir} | if ! grep …; then …/gem install {name}; fi` → `gem: {name}` (the probe reads the gem folders of that ruby)"
+    ));
+    Some(r)
+}
+
+/// A `shell`/`command` line (as written, before its `executable` wraps it) that is a Ruby
+/// install: `bundle:` or `gem:`.
+pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
+    if let Some(r) = gem_if_missing(cmd, t) {
+        return Some(r);
+    }
+    if t.arg(&["removes"]).is_some() {
+        return None;
+    }
+    let (env, words) = unwrap_env(cmd)?;
+    if words
+        .iter()
+        .any(|w| !w.contains("{{") && w.contains(['|', ';', '&', '>', '<', '`', '$']))
+    {
+        return None;
+    }
+    let mut r = bundle_install(&env, &words, t).or_else(|| gem_install(&env, &words, t))?;
+    r.comments
+        .push(format!("play import: `{cmd}` → {}", r.kind()));
+    Some(r)
+}

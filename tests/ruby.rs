@@ -1,0 +1,134 @@
+//! `bundle:` and `gem:` applied for real on a lab host over SSH, with Debian's `ruby` and
+//! `ruby-bundler` (`.ci/run` installs them) and no network: a Gemfile of `path:` gems only,
+//! a `.gem` file built on the host with `gem build`.
+
+mod support;
+
+use support::lab::Lab;
+use support::project::Project;
+
+/// A gem's folder under /srv/lib (its gemspec and one file), for `gem build` and `path:`.
+fn gem_source(name: &str, version: &str) -> String {
+    format!(
+        r#"mkdir -p /srv/lib/{name}/lib && printf '%s\n' 'module {cap}; end' > /srv/lib/{name}/lib/{name}.rb && cat > /srv/lib/{name}/{name}.gemspec <<'EOF'
+Gem::Specification.new do |s|
+  s.name = "{name}"
+  s.version = "{version}"
+  s.summary = "a test gem"
+  s.authors = ["play"]
+  s.license = "MIT"
+  s.files = ["lib/{name}.rb"]
+end
+EOF
+"#,
+        cap = name[..1].to_uppercase() + &name[1..]
+    )
+}
+
+const SITE: &str = r#"- hosts: lab
+  state:
+    - gem: hello
+      version: 0.1.0
+      gem_source: /srv/lib/hello/hello-0.1.0.gem
+    - gem: bundler
+    - bundle: /srv/app
+      path: /srv/shared/bundle
+      exclude_groups: [test]
+      user: deploy
+"#;
+
+/// The gem built on the host is installed from its file into Debian's gem folder, found by the
+/// probe (no ruby run) at the next diff, and removed with `state: absent`; `bundler` is one of
+/// ruby's default gems: present without an install. The project's path gems are installed as
+/// its user with Bundler's `path` and `without` settings remembered in `.bundle/config`, the
+/// lock's sha256 recorded; the next diff is clean; a new Gemfile and lock (a second gem)
+/// installs again, and Bundler then resolves the new gem.
+#[test]
+fn gems_and_a_bundle_install_once_and_again_when_the_lock_changes() {
+    let lab = Lab::start("ruby", 1);
+    lab.sh(
+        "h1",
+        &format!(
+            "{}{}{}cd /srv/lib/hello && gem build hello.gemspec >/dev/null 2>&1 && test -f hello-0.1.0.gem",
+            gem_source("hello", "0.1.0"),
+            gem_source("greet", "1.0.0"),
+            gem_source("extra", "2.0.0"),
+        ),
+    );
+    lab.sh(
+        "h1",
+        "mkdir -p /srv/app /srv/shared && chown deploy /srv/app /srv/shared && printf '%s\\n' 'gem \"greet\", path: \"/srv/lib/greet\"' 'group :test do' '  gem \"extra\", path: \"/srv/lib/extra\"' 'end' > /srv/app/Gemfile && chown deploy /srv/app/Gemfile",
+    );
+    let gemspecs = || {
+        lab.sh(
+            "h1",
+            "ls /var/lib/gems/*/specifications/ | grep '^hello-' || true",
+        )
+    };
+    assert_eq!(gemspecs(), "");
+    let p = Project::new(&lab).file("r.yml", SITE);
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("+ create gem hello")
+        .shows("+ create bundle /srv/app");
+    assert_eq!(gemspecs(), "hello-0.1.0.gemspec\n");
+    let config = lab.sh("h1", "cat /srv/app/.bundle/config");
+    assert!(
+        config.contains("BUNDLE_PATH: \"/srv/shared/bundle\"")
+            && config.contains("BUNDLE_WITHOUT: \"test\""),
+        "{config}"
+    );
+    let recorded = || lab.sh("h1", "cat /srv/app/.bundle/.play-bundle");
+    let lock_sum = || {
+        lab.sh("h1", "sha256sum < /srv/app/Gemfile.lock")
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        recorded(),
+        format!(
+            "sha256 {}\nargs --without test --path /srv/shared/bundle\n",
+            lock_sum()
+        )
+    );
+    assert_eq!(
+        lab.sh("h1", "stat -c %U /srv/app/.bundle /srv/app/Gemfile.lock"),
+        "deploy\ndeploy\n"
+    );
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+
+    // a new Gemfile and its lock (as a deploy brings them): installed again
+    lab.sh(
+        "h1",
+        &format!(
+            "{}mkdir -p /tmp/lockgen && cd /tmp/lockgen && printf '%s\\n' 'gem \"greet\", path: \"/srv/lib/greet\"' 'gem \"other\", path: \"/srv/lib/other\"' 'group :test do' '  gem \"extra\", path: \"/srv/lib/extra\"' 'end' > Gemfile && bundle lock >/dev/null 2>&1 && cp Gemfile Gemfile.lock /srv/app/ && chown deploy /srv/app/Gemfile /srv/app/Gemfile.lock",
+            gem_source("other", "0.3.0")
+        ),
+    );
+    p.play(&["diff", "r.yml"])
+        .code(0)
+        .shows("Gemfile.lock changed since the last install");
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("~ update bundle /srv/app");
+    assert!(recorded().contains(&lock_sum()), "{}", recorded());
+    let list = lab.sh(
+        "h1",
+        "cd /srv/app && runuser -u deploy -- bundle list --name-only 2>/dev/null",
+    );
+    assert!(list.contains("other") && list.contains("greet"), "{list}");
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+
+    // absent: the version installed from the file is uninstalled
+    let p = p.file(
+        "r.yml",
+        "- hosts: lab\n  state:\n    - gem: hello\n      state: absent\n    - gem: bundler\n      state: absent\n",
+    );
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("- delete gem hello");
+    assert_eq!(gemspecs(), "");
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+}
