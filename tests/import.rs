@@ -2444,9 +2444,7 @@ fn finds_stat_loops_and_set_facts_import_as_gathers_and_vars() {
     }
     let vars = read(&out.join("roles/web/defaults.yml"));
     assert!(
-        vars.contains(
-            "wp_installed: '{{ (wp_multi) if (multisite) else ((wp_single) if (not multisite)) }}'"
-        ),
+        vars.contains("wp_installed: '{{ (wp_multi) if (multisite) else (wp_single) }}'"),
         "{vars}"
     );
     assert!(!vars.contains("release_id"), "{vars}");
