@@ -386,6 +386,42 @@ fn check_says_a_broken_var_once_where_it_is_written() {
     assert_eq!(all.matches("select_sites").count(), 1, "{all}");
 }
 
+/// A template named with its folders from the project's folder (`roles/web/templates/x.j2`,
+/// as an imported project's vars keep Ansible's playbook-relative paths) is found; a missing
+/// one names that folder too.
+#[test]
+fn check_finds_templates_named_from_the_project_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "roles/web/templates/env.j2",
+        "APP={{ inventory_hostname }}\n",
+    );
+    write(
+        d,
+        "roles/web/state.yml",
+        "- file: \"/etc/{{ item.dest }}\"\n  template: \"{{ item.src }}\"\n  loop: \"{{ project_templates }}\"\n",
+    );
+    write(
+        d,
+        "roles/web/defaults.yml",
+        "project_templates:\n  - {src: roles/web/templates/env.j2, dest: app.env}\n",
+    );
+    write(d, "playbooks/site.yml", "- hosts: web\n  roles: [web]\n");
+    play_in(d, &["check"]).code(0).shows("0 problem(s)");
+    write(
+        d,
+        "roles/web/defaults.yml",
+        "project_templates:\n  - {src: other/templates/gone.j2, dest: app.env}\n",
+    );
+    play_in(d, &["check"]).code(1).shows(
+        "template `other/templates/gone.j2` not found (looked in roles/web/templates, \
+         playbooks/templates, other/templates)",
+    );
+}
+
 /// `line:`, `block:` and `cron:`: bad input is found offline, each problem at its key; several
 /// edits of one file are fine, a `file:` of that path is a second owner.
 #[test]

@@ -1258,7 +1258,22 @@ fn find(role_dir: &Option<PathBuf>, pb_dir: &Path, sub: &str, name: &str) -> Opt
         .iter()
         .map(|d| d.join(sub).join(name))
         .chain(std::iter::once(pb_dir.join(sub).join(name)))
+        .chain(from_project(pb_dir, name))
         .find(|p| p.is_file())
+}
+
+/// A name with folders (`roles/deploy/templates/env.j2`) is also looked up from the project's
+/// folder (the playbooks' parent), as Ansible looks one up from the playbook's folder: an
+/// imported project's vars keep the source's paths.
+fn from_project(pb_dir: &Path, name: &str) -> Option<PathBuf> {
+    if !name.contains('/') {
+        return None;
+    }
+    let base = match pb_dir.file_name() {
+        Some(n) if n == "playbooks" => pb_dir.parent()?,
+        _ => pb_dir,
+    };
+    Some(base.join(name))
 }
 
 fn missing_msg(
@@ -1273,6 +1288,12 @@ fn missing_msg(
         .map(|d| d.join(sub).display().to_string())
         .collect();
     looked.push(pb_dir.join(sub).display().to_string());
+    if let Some(p) = from_project(pb_dir, name).and_then(|p| p.parent().map(Path::to_path_buf)) {
+        let p = p.display().to_string();
+        if !looked.contains(&p) {
+            looked.push(p);
+        }
+    }
     format!(
         "{what} `{name}` not found (looked in {})",
         looked.join(", ")
