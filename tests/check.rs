@@ -793,6 +793,10 @@ fn check_locates_bad_finds_and_stats_and_stands_in_for_good_ones() {
     - file: \"/etc/app/{{ item.path | basename }}\"
       content: x
       loop: \"{{ sources.files }}\"
+    - file: \"/etc/app/{{ item }}\"
+      content: x
+      loop: \"{{ only_when_found.files }}\"
+      when: folder.stat.exists
 ",
     );
     let ok = play_in(d, &["check", "--show", "--color", "never"]).code(0);
