@@ -764,3 +764,85 @@ fn check_uses_stand_ins_for_gathered_values_and_locates_bad_gathers() {
         assert!(bad.stdout.contains(want), "no {want:?} in\n{}", bad.stdout);
     }
 }
+
+/// `find:` and `stat:` gathers offline: stand-ins of Ansible's shapes (`files: []`,
+/// `matched: 0`, `stat.exists: false`), a `local: true` find read for real; bad ones located:
+/// an Ansible find option play does not have, a relative path on the host, a bad regex, a
+/// `stat` that is not a path, `find` with `command`, `local` on a command.
+#[test]
+fn check_locates_bad_finds_and_stats_and_stands_in_for_good_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(d, "files/filters/a.conf.j2", "a\n");
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web
+  gather:
+    sources:
+      find: {paths: /etc/apt/sources.list.d, patterns: '*.list'}
+    folder:
+      stat: /srv/app
+    mine:
+      find: {paths: files/filters, patterns: '*.conf.j2'}
+      local: true
+  state:
+    - file: /etc/app/summary
+      content: \"{{ sources.matched }} {{ folder.stat.exists }} {{ mine.files | map(attribute='path') | join(',') }}\\n\"
+    - file: \"/etc/app/{{ item.path | basename }}\"
+      content: x
+      loop: \"{{ sources.files }}\"
+    - file: \"/etc/app/{{ item }}\"
+      content: x
+      loop: \"{{ only_when_found.files }}\"
+      when: folder.stat.exists
+",
+    );
+    let ok = play_in(d, &["check", "--show", "--color", "never"]).code(0);
+    for want in [
+        "gather sources  # playbooks/site.yml:3:5 (a stand-in offline: files: [], matched: 0;",
+        "gather folder  # playbooks/site.yml:5:5 (a stand-in offline: stat.exists: false;",
+        "gather mine  # playbooks/site.yml:7:5 (read on the controller",
+        "| 0 False files/filters/a.conf.j2",
+    ] {
+        assert!(ok.stdout.contains(want), "no {want:?} in\n{}", ok.stdout);
+    }
+
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web
+  gather:
+    aged:
+      find: {paths: /var/log, age: 2d}
+    rel:
+      find: {paths: var/log}
+    re:
+      find: {paths: /x, patterns: '(', use_regex: true}
+    st:
+      stat: {path: /x}
+    both:
+      command: ls
+      stat: /x
+    cmd:
+      command: ls
+      local: true
+    nopaths:
+      find: {patterns: '*.x'}
+  state: []
+",
+    );
+    let bad = play_in(d, &["check", "--color", "never"]).code(1);
+    for want in [
+        "playbooks/site.yml:4:31: gather `aged`: find: `age` is not supported",
+        "playbooks/site.yml:5:5: gather `rel`: find: paths: expected absolute paths on the host, found `var/log`",
+        "playbooks/site.yml:7:5: gather `re`: find: patterns: bad regex `(`",
+        "playbooks/site.yml:10:14: gather `st`: stat: expected a path",
+        "playbooks/site.yml:13:7: gather `both`: `command` and `stat` together",
+        "playbooks/site.yml:16:7: gather `cmd`: `local: true` is for `find:` and `stat:`",
+        "gather `nopaths`: find: `paths:` is missing",
+    ] {
+        assert!(bad.stdout.contains(want), "no {want:?} in\n{}", bad.stdout);
+    }
+}

@@ -2,7 +2,9 @@
 //! first probe (plain, `chdir`, as another `user`, a `loop`, a `when` false, a failing
 //! command, binary and multi-line output, a role's `gather.yml`), their values used by a
 //! `when:`, templates and a `loop:`; the plan, the apply, convergence, the round trips, and the
-//! note a run with changes gives.
+//! note a run with changes gives. Then Ansible's `find:` and `stat:` forms on the same host
+//! (patterns, regexes with a lookahead, recurse, hidden, a `stat` loop, a loop over
+//! `X.files` making resources) and a `find` read on the controller (`local: true`).
 
 mod support;
 
@@ -138,4 +140,76 @@ fn gathered_values_are_read_in_the_first_probe_and_used() {
     p.play(&["diff", "bad.yml"])
         .code(1)
         .shows("bad.yml:3:5: gather `os`: command: `facts` is not known yet");
+
+    finds_and_stats(&lab);
+}
+
+const FINDS: &str = r#"- hosts: lab
+  vars:
+    keep: "8.3"
+    folders: [one, two]
+  gather:
+    lists:
+      find:
+        paths: /srv/found
+        patterns: ["*.list", "*.list.save"]
+    deep:
+      find: {paths: /srv/found, pattern: "*.list", recurse: yes, hidden: yes}
+    fpm:
+      find:
+        paths: /srv/found
+        patterns: "^php((?!{{ keep }})(\\d\\.\\d))-fpm$"
+        use_regex: true
+    folder_stats:
+      stat: "/srv/proj/{{ item }}"
+      loop: "{{ folders }}"
+    templates:
+      find: {paths: tpl, patterns: "*.j2"}
+      local: true
+  state:
+    - directory: /srv/out
+    - file: "/srv/out/{{ item.path | basename }}.seen"
+      content: "mode={{ item.mode }} size={{ item.size }} owner={{ item.pw_name }} dir={{ item.isdir }}\n"
+      loop: "{{ lists.files }}"
+    - file: /srv/out/summary
+      content: "lists={{ lists.matched }}/{{ lists.examined }} deep={{ deep.files | map(attribute='path') | sort | join(',') }} fpm={{ fpm.files | map(attribute='path') | join(',') }} stats={% for r in folder_stats.results %}{{ r.item }}:{{ r.stat.exists }}{% if r.stat.exists %}:{{ r.stat.isdir }}{% endif %} {% endfor %}templates={{ templates.files | map(attribute='path') | sort | join(',') }}\n"
+"#;
+
+/// `find:`/`stat:` gathers on the host (and one `local: true` on the controller): their values
+/// in Ansible's shapes, a loop over `X.files` making files, convergence, and `play check`'s
+/// stand-ins.
+fn finds_and_stats(lab: &Lab) {
+    lab.sh(
+        "h1",
+        "set -e; mkdir -p /srv/found/sub /srv/found/dir.list /srv/proj/one; cd /srv/found; printf abc > a.list; chmod 600 a.list; : > b.list.save; : > c.conf; : > .hidden.list; : > sub/deep.list; : > php7.4-fpm; : > php8.3-fpm",
+    );
+    let p = Project::new(lab)
+        .file("find.yml", FINDS)
+        .file("tpl/x.conf.j2", "x\n")
+        .file("tpl/notes.txt", "n\n");
+    p.play(&["apply", "find.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", "cat /srv/out/summary"),
+        "lists=2/8 deep=/srv/found/.hidden.list,/srv/found/a.list,/srv/found/sub/deep.list fpm=/srv/found/php7.4-fpm stats=one:True:True two:False templates=tpl/x.conf.j2\n"
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /srv/out/a.list.seen"),
+        "mode=0600 size=3 owner=root dir=False\n"
+    );
+    lab.sh(
+        "h1",
+        "test -e /srv/out/b.list.save.seen && test ! -e /srv/out/dir.list.seen",
+    );
+    p.play(&["diff", "find.yml", "--exit-code"]).code(0);
+    // A new file matches on the next run.
+    lab.sh("h1", ": > /srv/found/new.list");
+    p.play(&["diff", "find.yml"])
+        .shows("+ create file /srv/out/new.list.seen");
+
+    // Offline: host values are stand-ins of their shape; the controller's find is real.
+    p.play(&["check", "find.yml", "--show"])
+        .code(0)
+        .shows("gather lists")
+        .shows("files: [], matched: 0")
+        .shows("lists=0/0 deep= fpm= stats=templates=tpl/x.conf.j2");
 }

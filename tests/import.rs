@@ -72,6 +72,13 @@ fn figure(text: &str, label: &str) -> usize {
 /// Writes `files` (path, text) as an Ansible project and imports it: the temp folder (keep it
 /// alive) and the output folder.
 fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let (_src, out_tmp, out) = import_files_kept(files);
+    (out_tmp, out)
+}
+
+/// [`import_files`], the source folder kept (first) as long as the caller holds it: the
+/// imported `playbook_dir` is that folder.
+fn import_files_kept(files: &[(&str, &str)]) -> (tempfile::TempDir, tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = tmp.path().join("src");
     for (p, text) in files {
@@ -80,9 +87,8 @@ fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
         std::fs::write(path, text).expect("write");
     }
     let (out_tmp, _) = import(&src);
-    drop(tmp);
     let out = out_tmp.path().join("out");
-    (out_tmp, out)
+    (tmp, out_tmp, out)
 }
 
 /// Runs `play check` on an imported project (it must be clean) and returns its
@@ -2408,6 +2414,139 @@ fn pip_requirements_with_dotdot_are_normalized_and_urls_say_why_not() {
     assert_eq!(state.matches("- command:").count(), 1, "{state}");
     // clean: `venv:` refuses a requirements path with `..`, so it rendered folded
     checks_clean(&out);
+}
+
+/// Ansible's `find` (globs, a regex with a lookahead, one on the controller over the role's
+/// templates), a `stat` loop whose results a later loop reads, and `set_fact`s (one var set in
+/// two blocks with opposite `when`s; one of a changing command's output): gathers and vars,
+/// and the project checks clean, the controller's find read for real.
+#[test]
+fn finds_stat_loops_and_set_facts_import_as_gathers_and_vars() {
+    // the source stays: `playbook_dir` is its folder (the role's templates the find lists)
+    let (_src, _out_tmp, out) = import_files_kept(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        ("site.yml", "- hosts: web\n  roles: [web]\n"),
+        (
+            "roles/web/defaults/main.yml",
+            "php_version: \"8.3\"\ncopy_folders: [vendor, node_modules]\nmultisite: false\n",
+        ),
+        ("roles/web/templates/filters/wp.conf.j2", "[Definition]\n"),
+        (
+            "roles/web/tasks/main.yml",
+            r#"- name: Find stale sources
+  find:
+    paths: /etc/apt/sources.list.d
+    patterns: ['*.list', '*.list.save']
+    use_regex: false
+  register: stale_sources
+- name: Remove stale sources
+  file: {path: "{{ item.path }}", state: absent}
+  loop: "{{ stale_sources.files }}"
+  when: stale_sources.matched > 0
+- name: Find old fpm services
+  find:
+    paths: /etc/init.d
+    patterns: "^php((?!{{ php_version }})(\\d\\.\\d))-fpm$"
+    use_regex: true
+  register: old_fpm
+- name: Stop old fpm services
+  service: {name: "{{ item.path | basename }}", state: stopped, enabled: false}
+  loop: "{{ old_fpm.files }}"
+- name: Check project folders
+  stat: {path: "/srv/app/{{ item }}"}
+  register: folder_paths
+  loop: "{{ copy_folders }}"
+- name: Copy project folders
+  copy: {src: "/srv/app/{{ item.item }}/", dest: "/srv/new/{{ item.item }}", remote_src: true}
+  loop: "{{ folder_paths.results }}"
+  when: item.stat.exists
+- name: Filter templates
+  find: {paths: "{{ playbook_dir }}/roles/web/templates/filters", pattern: "*.conf.j2"}
+  delegate_to: localhost
+  register: filter_templates
+- name: Template filters
+  template:
+    src: "{{ item }}"
+    dest: "/etc/fail2ban/filter.d/{{ item | basename | regex_replace('.j2$', '') }}"
+  loop: "{{ filter_templates.files | map(attribute='path') | list | sort(True) }}"
+- name: Single site
+  block:
+    - command: wp core is-installed
+      args: {chdir: /srv/www}
+      register: wp_single
+      changed_when: false
+    - set_fact: {wp_installed: "{{ wp_single }}"}
+  when: not multisite
+- name: Multisite
+  block:
+    - command: wp core is-installed --network
+      args: {chdir: /srv/www}
+      register: wp_multi
+      changed_when: false
+    - set_fact: {wp_installed: "{{ wp_multi }}"}
+  when: multisite
+- name: Mark installed
+  copy: {content: "yes\n", dest: /srv/www/installed}
+  when: wp_installed.rc == 0
+- name: Make a release
+  command: /usr/local/bin/make-release
+  register: made
+- name: Remember it
+  set_fact: {release_id: "{{ made.stdout }}"}
+"#,
+        ),
+    ]);
+    let gathers = read(&out.join("roles/web/gather.yml"));
+    for want in [
+        "stale_sources:",
+        "find:",
+        "use_regex: true",
+        "folder_paths:",
+        "stat: /srv/app/{{ item }}",
+        "filter_templates:",
+        "local: true",
+        "wp_single:",
+    ] {
+        assert!(gathers.contains(want), "no {want:?} in\n{gathers}");
+    }
+    let vars = read(&out.join("roles/web/defaults.yml"));
+    assert!(
+        vars.contains("wp_installed: '{{ (wp_multi) if (multisite) else (wp_single) }}'"),
+        "{vars}"
+    );
+    assert!(!vars.contains("release_id"), "{vars}");
+    let md = read(&out.join("IMPORT.md"));
+    let row = |title: &str| {
+        md.lines()
+            .find(|l| l.contains(title))
+            .unwrap_or_else(|| panic!("no row {title} in\n{md}"))
+            .to_string()
+    };
+    assert!(
+        row("Remember it").contains("a value made at run time (`made`"),
+        "{md}"
+    );
+    assert!(
+        row("Filter templates").contains("on the controller"),
+        "{md}"
+    );
+    assert!(!row("Find old fpm services").contains("left out"), "{md}");
+    checks_clean(&out);
+    // The controller's find is read when play resolves, offline too: the role's template.
+    let show = play(
+        &out,
+        &["check", "-i", "inventory", "--color", "never", "--show"],
+    );
+    assert!(
+        show.stdout.contains("file /etc/fail2ban/filter.d/wp.conf"),
+        "{}",
+        show.stdout
+    );
+    assert!(
+        show.stdout.contains("files: [], matched: 0"),
+        "{}",
+        show.stdout
+    );
 }
 
 /// Ansible's `deploy_helper` (initialize, a template and a shared link into the new release,

@@ -923,8 +923,10 @@ fn host_pipeline(
     }
     r.changes = changes;
     r.checks = plan.checks.clone();
-    if !gathers.is_empty() && !r.changes.is_empty() {
-        let names: Vec<&str> = gathers.iter().map(|g| g.name.as_str()).collect();
+    if gathers.iter().any(|g| !g.local) && !r.changes.is_empty() {
+        let names: Vec<&str> = (gathers.iter().filter(|g| !g.local))
+            .map(|g| g.name.as_str())
+            .collect();
         r.notes.push(format!(
             "{GATHERED_NOTE} ({}): what this run changes, they show on the next run",
             names.join(", ")

@@ -442,13 +442,27 @@ impl Conversion {
         if let Some(u) = &t.become_user {
             spec.insert("user".into(), Value::String(u.clone()));
         }
+        self.store_gather(c, t, reg, spec, &when);
+        Some(Ok((Outcome::Gathered(c, reg.clone()), notes)))
+    }
+
+    /// Stores gather `reg` of container `c` (replacing one of that name): `spec` with the
+    /// task's `loop` (and `loop_var`) and the conditions `when` carried.
+    fn store_gather(
+        &mut self,
+        c: usize,
+        t: &Task,
+        reg: &str,
+        mut spec: crate::yaml::Mapping,
+        when: &[&String],
+    ) {
         if let Some(l) = &t.loop_ {
             spec.insert("loop".into(), l.clone());
             if let Some(v) = &t.loop_var {
                 spec.insert("loop_var".into(), Value::String(v.clone()));
             }
         }
-        match when.as_slice() {
+        match when {
             [] => {}
             [one] => {
                 spec.insert("when".into(), Value::String((*one).clone()));
@@ -462,8 +476,118 @@ impl Conversion {
         }
         let gathers = &mut self.containers[c].gathers;
         gathers.retain(|(n, _)| n != reg);
-        gathers.push((reg.clone(), Value::Mapping(spec)));
-        Some(Ok((Outcome::Gathered(c, reg.clone()), notes)))
+        gathers.push((reg.to_string(), Value::Mapping(spec)));
+    }
+
+    /// A `find`, or a `stat` whose result later tasks read ([`super::found::Uses`]): a
+    /// gathered value of container `c` in `find:`/`stat:` form, `local: true` on the
+    /// controller. Its `loop` and `when` are carried; a `when` (or, on the host, a value)
+    /// naming a fact or a registered result is not (a host's gathers are read in its first
+    /// probe); one on the controller may name the controller's gathers before it (`local`).
+    fn find_gather(
+        &mut self,
+        c: usize,
+        t: &Task,
+        regs: &BTreeMap<String, Reg>,
+        local_regs: &BTreeSet<String>,
+    ) -> Result<(Outcome, Vec<String>), String> {
+        let reg = t.register.clone().ok_or("not registered")?;
+        let local = super::found::on_controller(t.delegate.as_deref()) == Some(true);
+        let (key, form) = super::found::form_of(t)?;
+        let known = |name: &str| local && local_regs.contains(name);
+        let later = |text: &str| {
+            text.contains("facts.")
+                || text.contains("ansible_")
+                || (regs.keys()).any(|r| !known(r) && super::when::mentions(text, r))
+        };
+        let loop_text = (t.loop_.as_ref())
+            .map(crate::yaml::to_string)
+            .unwrap_or_default();
+        if later(&crate::yaml::to_string(&form)) || later(&loop_text) {
+            return Err(format!(
+                "a `{}` whose {} names a fact or a registered result: a gathered value is read \
+                 in the probe, before those are known",
+                t.module,
+                if later(&loop_text) {
+                    "loop"
+                } else {
+                    "arguments"
+                }
+            ));
+        }
+        let mut notes = Vec::new();
+        let (when, dropped): (Vec<&String>, Vec<&String>) = t.when.iter().partition(|w| !later(w));
+        if !dropped.is_empty() {
+            notes.push(format!(
+                "`when: {}` not carried to the gather (a registered result or a fact, known only after the probe): it is read every time",
+                dropped.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" and ")
+            ));
+        }
+        let mut spec = crate::yaml::Mapping::new();
+        spec.insert(key.into(), form);
+        if local {
+            spec.insert("local".into(), Value::Bool(true));
+            notes.push("read by play on the controller when it resolves (`local: true`)".into());
+        } else if let Some(u) = &t.become_user {
+            spec.insert("user".into(), Value::String(u.clone()));
+        }
+        self.store_gather(c, t, &reg, spec, &when);
+        Ok((Outcome::Gathered(c, reg), notes))
+    }
+
+    /// The vars of container `c` from its conditional `set_fact`s (var, conditions, value,
+    /// record): one var per name, a template choosing the value of the last `set_fact` whose
+    /// conditions hold, over the value the container had (none: undefined). A value Jinja
+    /// cannot write as an expression leaves its records out.
+    fn conditional_facts(&mut self, c: usize, facts: Vec<(String, Vec<String>, Value, usize)>) {
+        let mut names: Vec<String> = Vec::new();
+        for (k, ..) in &facts {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+        for name in names {
+            let mine: Vec<&(String, Vec<String>, Value, usize)> =
+                facts.iter().filter(|f| f.0 == name).collect();
+            let base = (self.containers[c].vars.iter().rev())
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| super::found::expr_of(v));
+            let branches: Option<Vec<(Vec<String>, String)>> = (mine.iter())
+                .map(|(_, conds, v, _)| Some((conds.clone(), super::found::expr_of(v)?)))
+                .collect();
+            match (branches, base) {
+                (Some(b), None) | (Some(b), Some(Some(_))) => {
+                    let base = (self.containers[c].vars.iter().rev())
+                        .find(|(k, _)| *k == name)
+                        .and_then(|(_, v)| super::found::expr_of(v));
+                    // `when: W` and `when: not W`: one `if … else` (trellis' `wp_installed`)
+                    let v = match b.as_slice() {
+                        [(w0, e0), (w1, e1)]
+                            if base.is_none()
+                                && complementary(&w0.join(" and "), &w1.join(" and ")) =>
+                        {
+                            format!("{{{{ {e1} if ({}) else {e0} }}}}", w1.join(" and "))
+                        }
+                        _ => super::found::chain(&b, base.as_deref()),
+                    };
+                    self.add_vars(c, vec![(name.clone(), Value::String(v))]);
+                    for (.., r) in &mine {
+                        self.records[*r].outcome = Outcome::Vars(c);
+                        self.records[*r].notes.push(format!(
+                            "under `when`: one var `{name}`, the value of the last of its {} `set_fact`s whose `when` holds",
+                            mine.len()
+                        ));
+                    }
+                }
+                _ => {
+                    for (.., r) in &mine {
+                        self.records[*r].outcome = Outcome::LeftOut(
+                            "set_fact under `when` of a value with `{% %}` blocks: no expression of it to choose by the condition".to_string()
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// A `deploy_helper` task ([`modules::deploy_helper`]): its var and gathered value go to
@@ -558,8 +682,28 @@ impl Conversion {
         // `stat`s with a loop (and no loop var of their own): their loop, by register
         let mut stat_loops: BTreeMap<String, Value> = BTreeMap::new();
         let read_outputs = stdout_readers(&entries);
-        // `set_fact`s under a `when`, by var: (when, value as an expression, record).
-        let mut cond_facts: BTreeMap<String, (String, String, usize)> = BTreeMap::new();
+        // `find`s and `stat`s whose results later tasks read: gathered values
+        let mut uses = super::found::Uses::of(&entries);
+        // A stat loop whose `results` a later loop reads only for its items (the idiom of
+        // `loop_of_stat`) stays that idiom.
+        let looped_stats: BTreeMap<String, Value> = (entries.iter())
+            .filter_map(|e| match e {
+                Entry::Task(t) if t.module == "stat" && t.loop_var.is_none() => {
+                    Some((t.register.clone()?, t.loop_.clone()?))
+                }
+                _ => None,
+            })
+            .collect();
+        for e in &entries {
+            if let Entry::Task(t) = e {
+                if let Some((reg, _)) = loop_of_stat(t, &looped_stats, &self.ctx) {
+                    uses.in_values.remove(&reg);
+                }
+            }
+        }
+        let mut local_regs: BTreeSet<String> = BTreeSet::new();
+        // conditional `set_fact`s: (var, conditions, value, record)
+        let mut cond_facts: Vec<(String, Vec<String>, Value, usize)> = Vec::new();
         let mut debian_note: Option<String> = None;
         for e in entries {
             let mut t = match e {
@@ -573,9 +717,10 @@ impl Conversion {
             if t.module == "include_vars" && !t.first_found.is_empty() {
                 t.unsupported_loop = None;
             }
+            let gathered_here = uses.gathers(&t);
             let left_out = (t.unsupported_loop.as_ref())
                 .map(|l| format!("loop form `{l}` has no play equivalent"))
-                .or_else(|| t.runs_elsewhere());
+                .or_else(|| (!gathered_here).then(|| t.runs_elsewhere()).flatten());
             if let Some(why) = left_out {
                 let r = self.record(
                     &t.file,
@@ -605,6 +750,56 @@ impl Conversion {
             let mut notes = Notes::default();
             rewrite_task(&mut t, &mut notes);
             self.containers[c].template_notes.extend(notes);
+            // A `find` or read `stat`: a gathered value.
+            if gathered_here {
+                let reg = t.register.clone().unwrap_or_default();
+                let (out, notes) = match self.find_gather(c, &t, &regs, &local_regs) {
+                    Ok((out, notes)) => {
+                        regs.insert(reg.clone(), Reg::Gathered);
+                        if super::found::on_controller(t.delegate.as_deref()) == Some(true) {
+                            local_regs.insert(reg);
+                        }
+                        (out, notes)
+                    }
+                    Err(why) => {
+                        regs.insert(reg, Reg::Other);
+                        (Outcome::LeftOut(why), Vec::new())
+                    }
+                };
+                let r = self.record_task(&t, title, out);
+                self.records[r].notes.extend(notes);
+                continue;
+            }
+            // A `set_fact` of a value a step made at run time (not a gathered value): no var.
+            if t.module == "set_fact" && t.loop_.is_none() {
+                let text = format!(
+                    "{} {}",
+                    (t.args.iter())
+                        .map(|(_, v)| crate::yaml::to_string(v))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    t.when.join(" ")
+                );
+                let made = (regs.iter())
+                    .find(|(n, r)| !matches!(r, Reg::Gathered) && super::when::mentions(&text, n));
+                if let Some((n, _)) = made {
+                    let why = format!(
+                        "set_fact of a value made at run time (`{n}`, the result of a step play does not gather): no var has it before the run"
+                    );
+                    let out = Outcome::LeftOut(why);
+                    self.record_task(&t, title, out);
+                    continue;
+                }
+                if !t.when.is_empty() && defaulting_set_fact(&t).is_none() {
+                    let r = self.record_task(&t, title, Outcome::Vars(c));
+                    let mut notes = Notes::default();
+                    for (k, v) in t.args.iter().filter(|(k, _)| k != "cacheable") {
+                        let v = rewrite_value(v, &mut notes);
+                        cond_facts.push((k.clone(), t.when.clone(), v, r));
+                    }
+                    continue;
+                }
+            }
             // Guards and vars that are not resources.
             if t.module == "stat" {
                 if let (Some(reg), Some(path)) = (&t.register, t.arg_str(&["path", "name", "dest"]))
@@ -658,7 +853,7 @@ impl Conversion {
                             .trim()
                     )
                 });
-                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                let r = self.record_task(&t, title, out);
                 self.records[r].notes.extend(note);
                 self.records[r].notes.extend(notes);
                 continue;
@@ -708,46 +903,10 @@ impl Conversion {
                     let v: Vec<(String, Value)> =
                         v.into_iter().filter(|(k, _)| !have.contains(k)).collect();
                     self.add_vars(c, v);
-                    let r = self.record(&t.file, t.line, title, &t.module, false, Outcome::Vars(c));
+                    let r = self.record_task(&t, title, Outcome::Vars(c));
                     self.records[r]
                         .notes
                         .push("under `when: X is not defined`: a default of X".into());
-                    continue;
-                }
-            }
-            // `set_fact` of one var under `when: W`, then of the same var under `when: not W`
-            // (trellis' `wp_installed` from its single-site or multisite check): one var
-            // choosing between the two values, as the two tasks do.
-            if t.module == "set_fact" && t.loop_.is_none() && !t.when.is_empty() {
-                let vars: Vec<&(String, Value)> =
-                    t.args.iter().filter(|(k, _)| k != "cacheable").collect();
-                if let ([(name, v)], Some(e)) = (
-                    vars.as_slice(),
-                    vars.first().and_then(|(_, v)| value_expr(v)),
-                ) {
-                    let _ = v;
-                    let w = t.when.join(" and ");
-                    let pair = cond_facts
-                        .get(name)
-                        .filter(|(w0, _, _)| complementary(&w, w0))
-                        .cloned();
-                    if let Some((w0, e0, r0)) = pair {
-                        let text = format!("{{{{ ({e}) if ({w}) else ({e0}) }}}}");
-                        self.add_vars(c, vec![(name.clone(), Value::String(text))]);
-                        let why = format!(
-                            "with `{}` (`when: {w0}`): one var `{name}`, the value of the task whose `when` holds",
-                            self.records[r0].title
-                        );
-                        self.records[r0].outcome = Outcome::Vars(c);
-                        self.records[r0].notes.push(why.clone());
-                        let r = self.record_task(&t, title, Outcome::Vars(c));
-                        self.records[r].notes.push(why);
-                        cond_facts.remove(name);
-                        continue;
-                    }
-                    let why = modules::CONDITIONAL_SET_FACT.to_string();
-                    let r = self.record_task(&t, title, Outcome::LeftOut(why));
-                    cond_facts.insert(name.clone(), (w, e, r));
                     continue;
                 }
             }
@@ -798,7 +957,7 @@ impl Conversion {
                     }
                     Err(why) => Outcome::LeftOut(why),
                 };
-                let r = self.record(&t.file, t.line, title, &t.module, false, out);
+                let r = self.record_task(&t, title, out);
                 self.records[r].notes.extend(debian_note.take());
                 continue;
             }
@@ -980,6 +1139,7 @@ impl Conversion {
                 }
             }
         }
+        self.conditional_facts(c, cond_facts);
     }
 
     /// Handlers of container `hc` (its `handlers`), notified by the items listed: each becomes
@@ -2647,22 +2807,6 @@ fn mode_text(r: &Res) -> Option<String> {
         Value::String(s) => s.clone(),
         other => crate::yaml::to_string(other).trim().to_string(),
     })
-}
-
-/// A set_fact's value as a Jinja expression: `{{ e }}` is `e`, text without templates a
-/// string literal; `None` otherwise.
-fn value_expr(v: &Value) -> Option<String> {
-    let s = v.as_str()?;
-    if let Some(e) = modules::one_expression(s) {
-        return Some(
-            e.trim_start_matches("{{")
-                .trim_end_matches("}}")
-                .trim()
-                .to_string(),
-        );
-    }
-    (!s.contains("{{") && !s.contains("{%"))
-        .then(|| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")))
 }
 
 /// Whether one `when` is `not` the other.

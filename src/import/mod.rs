@@ -8,6 +8,7 @@
 //! [`write`] and [`report`] write the YAML and IMPORT.md.
 
 pub mod convert;
+pub mod found;
 pub mod inventory;
 pub mod modules;
 pub mod node;

@@ -319,6 +319,16 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
             s = r;
         }
     }
+    // Jinja's positional `sort(reverse)`: minijinja's is a keyword
+    for (from, to) in [
+        ("sort(True)", "sort(reverse=true)"),
+        ("sort(true)", "sort(reverse=true)"),
+    ] {
+        if s.contains(from) {
+            s = s.replace(from, to);
+            notes.rewritten.insert(format!("`{from}` → `{to}`"));
+        }
+    }
     for m in [".iteritems()", ".items()"] {
         if s.contains(m) {
             s = s.replace(m, " | items");

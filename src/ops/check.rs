@@ -362,8 +362,19 @@ fn show_host(
 ) -> String {
     let mut out = format!("{host} ({}):\n", playbook.display());
     for g in gathers {
+        if g.local {
+            out += &format!(
+                "  gather {}  # {} (read on the controller when play resolves: its real value here)\n",
+                g.name, g.origin
+            );
+            continue;
+        }
         let stand_in = if g.looped {
             "results: []"
+        } else if g.stand_in.get("files").is_some() {
+            "files: [], matched: 0"
+        } else if g.stand_in.get("stat").is_some() {
+            "stat.exists: false"
         } else {
             "stdout: \"\", rc: 0"
         };

@@ -24,15 +24,48 @@ use crate::resources::Origin;
 use crate::yaml::{self, Value};
 
 /// The keys of a gather given as a mapping.
-pub const GATHER_KEYS: &[&str] = &["command", "chdir", "user", "loop", "loop_var", "when"];
+pub const GATHER_KEYS: &[&str] = &[
+    "command", "find", "stat", "local", "chdir", "user", "loop", "loop_var", "when",
+];
+
+/// The keys of a `find:` gather (Ansible find's, aliases included).
+pub const FIND_KEYS: &[&str] = &[
+    "paths",
+    "path",
+    "name",
+    "patterns",
+    "pattern",
+    "use_regex",
+    "recurse",
+    "file_type",
+    "hidden",
+    "excludes",
+    "exclude",
+];
+
+/// What a gather reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Form {
+    /// A read-only command line (`command:`).
+    Command,
+    /// Ansible's `find` (the mapping of [`FIND_KEYS`], templates rendered with vars).
+    Find(Value),
+    /// Ansible's `stat` of one path (a template).
+    Stat(String),
+}
 
 /// One gathered value as declared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gather {
     /// The var it binds.
     pub name: String,
-    /// The command line (a template).
+    /// The command line (a template; empty for `find:` and `stat:`).
     pub command: String,
+    /// What it reads: a command's output, a `find` or a `stat`.
+    pub form: Form,
+    /// Read by play on the controller when it resolves (`local: true`, Ansible's
+    /// `delegate_to: localhost`), not on the host.
+    pub local: bool,
     pub chdir: Option<String>,
     pub user: Option<String>,
     pub loop_: Option<Value>,
@@ -127,6 +160,8 @@ pub fn parse(
             Value::String(c) => Some(Gather {
                 name: name.to_string(),
                 command: c.clone(),
+                form: Form::Command,
+                local: false,
                 chdir: None,
                 user: None,
                 loop_: None,
@@ -154,10 +189,40 @@ pub fn parse(
                     (Ok(command), Ok(chdir), Ok(user), Ok(loop_var)) if !bad => {
                         let loop_ = field("loop").cloned();
                         let mut ok = true;
-                        if command.is_none() {
+                        let form = form_of(name, &here, sm, at, at_key, &mut problems);
+                        ok &= form.is_ok();
+                        let form = form.unwrap_or(Form::Command);
+                        let local = match field("local") {
+                            None => false,
+                            Some(Value::Bool(b)) => *b,
+                            Some(other) => {
+                                problems.push((
+                                    at(&join(&here, "local")),
+                                    format!(
+                                        "gather `{name}`: local: expected true or false, found {}",
+                                        yaml::to_string(other).trim()
+                                    ),
+                                ));
+                                ok = false;
+                                false
+                            }
+                        };
+                        if local && matches!(form, Form::Command) && command.is_some() {
+                            problems.push((
+                                at_key(&here, "local"),
+                                format!(
+                                    "gather `{name}`: `local: true` is for `find:` and `stat:` \
+                                     (play runs no command on the controller)"
+                                ),
+                            ));
+                            ok = false;
+                        }
+                        if command.is_none() && matches!(form, Form::Command) && ok {
                             problems.push((
                                 origin.clone(),
-                                format!("gather `{name}`: `command:` is missing"),
+                                format!(
+                                    "gather `{name}`: `command:` is missing (or `find:`, `stat:`)"
+                                ),
                             ));
                             ok = false;
                         }
@@ -181,6 +246,8 @@ pub fn parse(
                         ok.then(|| Gather {
                             name: name.to_string(),
                             command: command.unwrap_or_default(),
+                            form,
+                            local,
                             chdir,
                             user,
                             loop_,
@@ -204,7 +271,7 @@ pub fn parse(
             }
         };
         if let Some(g) = g {
-            if g.command.trim().is_empty() {
+            if g.command.trim().is_empty() && matches!(g.form, Form::Command) {
                 problems.push((g.origin, format!("gather `{name}`: an empty command")));
             } else {
                 out.push(g);
@@ -212,6 +279,83 @@ pub fn parse(
         }
     }
     (out, problems)
+}
+
+/// The form of a gather given as a mapping: at most one of `command:`, `find:` (a mapping of
+/// [`FIND_KEYS`]) and `stat:` (a path); an Ansible find option play does not have is a located
+/// error saying so.
+fn form_of(
+    name: &str,
+    here: &str,
+    sm: &yaml::Mapping,
+    at: &dyn Fn(&str) -> Origin,
+    at_key: &dyn Fn(&str, &str) -> Origin,
+    problems: &mut Vec<Problem>,
+) -> Result<Form, ()> {
+    let field = |k: &str| sm.get(k).filter(|v| !v.is_null());
+    let given: Vec<&str> = ["command", "find", "stat"]
+        .into_iter()
+        .filter(|k| field(k).is_some())
+        .collect();
+    if given.len() > 1 {
+        problems.push((
+            at_key(here, given[1]),
+            format!(
+                "gather `{name}`: `{}` and `{}` together: a gather reads one thing",
+                given[0], given[1]
+            ),
+        ));
+        return Err(());
+    }
+    let sub = format!("{here}.find");
+    match (field("find"), field("stat")) {
+        (Some(Value::Mapping(f)), _) => {
+            let mut ok = true;
+            for k in f.keys() {
+                let k = k.as_str().unwrap_or("?");
+                if !FIND_KEYS.contains(&k) {
+                    problems.push((
+                        at_key(&sub, k),
+                        format!(
+                            "gather `{name}`: find: `{k}` is not supported (play's find has {})",
+                            FIND_KEYS.join(", ")
+                        ),
+                    ));
+                    ok = false;
+                }
+            }
+            if !["paths", "path", "name"].iter().any(|k| f.contains_key(*k)) {
+                problems.push((
+                    at_key(here, "find"),
+                    format!("gather `{name}`: find: `paths:` is missing"),
+                ));
+                ok = false;
+            }
+            ok.then(|| Form::Find(Value::Mapping(f.clone()))).ok_or(())
+        }
+        (Some(other), _) => {
+            problems.push((
+                at(&sub),
+                format!(
+                    "gather `{name}`: find: expected a mapping (paths, patterns…), found {}",
+                    yaml::to_string(other).trim()
+                ),
+            ));
+            Err(())
+        }
+        (None, Some(Value::String(p))) => Ok(Form::Stat(p.clone())),
+        (None, Some(other)) => {
+            problems.push((
+                at(&format!("{here}.stat")),
+                format!(
+                    "gather `{name}`: stat: expected a path, found {}",
+                    yaml::to_string(other).trim()
+                ),
+            ));
+            Err(())
+        }
+        (None, None) => Ok(Form::Command),
+    }
 }
 
 #[cfg(test)]

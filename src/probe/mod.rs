@@ -1921,6 +1921,7 @@ mod tests {
                 command: "printf 'a\\0b\\n'; echo err >&2; exit 2".into(),
                 chdir: Some("/".into()),
                 user: None,
+                shape: Default::default(),
             }],
         };
         let s = script_with(&ProbeRequest::default(), &extra);

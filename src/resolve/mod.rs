@@ -357,7 +357,11 @@ impl<'a> Resolver<'a> {
             // Read in the same probe: known (or stood in for) exactly when facts are.
             fixed.extend(gather::vars_of(play, &f.gathered, self.extra_vars));
         }
-        LazyVars::new(self.env.clone(), raw, fixed, self.limits)
+        let vars = LazyVars::new(self.env.clone(), raw, fixed, self.limits);
+        if gather::of_play(play).any(|g| g.local) {
+            return self.bind_local(play, host, vars);
+        }
+        vars
     }
 
     /// Every (entry, loop item) of the play's roles then its own state, with `when` applied;
@@ -439,17 +443,32 @@ impl<'a> Resolver<'a> {
         }
         let vars = &self.entry_vars(entry, vars);
         let mut out = Vec::new();
-        for extra in self
-            .loop_items(entry, vars)
-            .map_err(|(origin, e)| match e {
-                Ok(e) => err(origin, e, "loop"),
-                Err(message) => ResolveError {
-                    origin,
-                    message,
-                    host: host.name.clone(),
-                },
-            })?
-        {
+        let items = match self.loop_items(entry, vars) {
+            Ok(items) => items,
+            Err((origin, e)) => {
+                // As Ansible: a loop that cannot be rendered is an error unless the entry's
+                // `when`, without the loop's item, says it is skipped (a loop over a value
+                // set only under that same condition).
+                let r = Renderer {
+                    env: &self.env,
+                    scope: Scope::new(vars.clone(), BTreeMap::new()),
+                };
+                let guarded =
+                    entry.raw.when.is_some() || entry.includes.iter().any(|i| i.when.is_some());
+                if guarded && matches!(self.when(entry, &r, host), Ok(false)) {
+                    return Ok(Vec::new());
+                }
+                return Err(match e {
+                    Ok(e) => err(origin, e, "loop"),
+                    Err(message) => ResolveError {
+                        origin,
+                        message,
+                        host: host.name.clone(),
+                    },
+                });
+            }
+        };
+        for extra in items {
             let scope = Scope::new(vars.clone(), extra);
             let r = Renderer {
                 env: &self.env,

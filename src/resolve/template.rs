@@ -21,6 +21,9 @@ pub fn environment(template_dirs: Vec<std::path::PathBuf>, limits: Limits) -> En
     env.set_fuel(Some(limits.fuel()));
     guard_filters(&mut env, limits);
     env.set_keep_trailing_newline(true);
+    // Templates are text whatever their name, as Ansible's: minijinja's default would escape
+    // what a `.yml`/`.json` template writes as JSON (`database: "consul"`) and `.html` as HTML.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     // `{% include %}` / `{% import %}` inside templates find files in the same folders.
     env.set_loader(move |name| {
         for d in &template_dirs {
@@ -568,6 +571,38 @@ mod tests {
         let vars = LazyVars::new(env.clone(), BTreeMap::new(), BTreeMap::new(), limits);
         let ctx = MValue::from_dyn_object(Scope::new(vars.clone(), BTreeMap::new()));
         render_named(&env, "t.j2", source, &ctx, &|_| false, &vars)
+    }
+
+    /// Templates are text, whatever their name: nothing is escaped (minijinja's default escapes
+    /// `.yml`/`.json` names as JSON and `.html` as HTML; Ansible escapes nothing).
+    #[test]
+    fn no_template_name_escapes_what_it_writes() {
+        let limits = Limits::default();
+        let env = Arc::new(environment(Vec::new(), limits));
+        let raw: BTreeMap<String, YValue> = [("db", "consul"), ("title", "<b>A & B</b>")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), YValue::String(v.to_string())))
+            .collect();
+        let vars = LazyVars::new(env.clone(), raw, BTreeMap::new(), limits);
+        let ctx = MValue::from_dyn_object(Scope::new(vars.clone(), BTreeMap::new()));
+        for name in [
+            "database.yml",
+            "database.yml.j2",
+            "a.json",
+            "a.yaml",
+            "index.html",
+            "x.xml.j2",
+        ] {
+            let out = render_named(
+                &env,
+                name,
+                "db: {{ db }} t: {{ title }}",
+                &ctx,
+                &|_| false,
+                &vars,
+            );
+            assert_eq!(out.as_deref(), Ok("db: consul t: <b>A & B</b>"), "{name}");
+        }
     }
 
     #[test]
