@@ -120,7 +120,7 @@ const SAN: &str =
 
 #[test]
 fn a_lineage_is_obtained_converged_changed_and_deleted() {
-    let lab = Lab::start("certbot-acme", 1);
+    let lab = Lab::start("certbot-pebble", 1);
     let scratch = tempfile::tempdir().expect("tempdir");
     let (pebble, pem) = pebble(scratch.path());
     let p = Project::new(&lab).file("files/ca.pem", &pem);

@@ -2776,7 +2776,7 @@ fn trellis_idioms_around_deploy_helper_import_and_check_clean() {
 /// file, the template rendered); a second `diff --exit-code` finds nothing to do.
 #[test]
 fn force_no_copies_and_templates_write_only_missing_files() {
-    let lab = Lab::start("import-force-no", 1);
+    let lab = Lab::start("import-force-false", 1);
     lab.sh(
         "h1",
         "mkdir -p /srv/fno/release/config /srv/fno/shared/config \
