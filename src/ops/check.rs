@@ -62,19 +62,20 @@ impl fmt::Display for Problem {
             (line, column) => write!(f, "{}:{line}:{column}: {}", self.file, self.message)?,
         }
         // A problem common to several hosts is said once, with their count.
-        const SHOWN: usize = 5;
-        match self.hosts.len() {
-            0 => Ok(()),
-            1 => write!(f, " [host: {}]", self.hosts.join(", ")),
-            n if n <= SHOWN => write!(f, " [{n} hosts: {}]", self.hosts.join(", ")),
-            n => write!(
-                f,
-                " [{n} hosts: {} and {} more]",
-                self.hosts[..SHOWN].join(", "),
-                n - SHOWN
-            ),
+        match (self.hosts.len(), first_few(&self.hosts)) {
+            (0, _) => Ok(()),
+            (1, (one, _)) => write!(f, " [host: {one}]"),
+            (n, (some, 0)) => write!(f, " [{n} hosts: {some}]"),
+            (n, (some, more)) => write!(f, " [{n} hosts: {some} and {more} more]"),
         }
     }
+}
+
+/// The first few of `items` joined by `, `, and how many more there are.
+fn first_few(items: &[String]) -> (String, usize) {
+    const SHOWN: usize = 5;
+    let shown = items.len().min(SHOWN);
+    (items[..shown].join(", "), items.len() - shown)
 }
 
 /// The outcome of a check.
@@ -322,13 +323,13 @@ fn one_per_broken_var(problems: Vec<Problem>, index: &super::undefined::Index) -
         }
         let (name, problem) = key;
         let (file, line, column) = index.defined_at(&name).unwrap_or_else(|| places[0].clone());
-        const SHOWN: usize = 5;
-        let mut at: Vec<String> = (places.iter().take(SHOWN))
+        let all: Vec<String> = (places.iter())
             .map(|(f, l, c)| format!("{f}:{l}:{c}"))
             .collect();
-        if places.len() > SHOWN {
-            at.push(format!("{} more", places.len() - SHOWN));
-        }
+        let at = match first_few(&all) {
+            (some, 0) => some,
+            (some, more) => format!("{some}, {more} more"),
+        };
         out.push(Problem {
             file,
             line,
@@ -336,7 +337,7 @@ fn one_per_broken_var(problems: Vec<Problem>, index: &super::undefined::Index) -
             message: format!(
                 "in var `{name}`: {problem} (the same at its {} uses: {})",
                 places.len(),
-                at.join(", ")
+                at
             ),
             hosts,
         });
