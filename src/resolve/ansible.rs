@@ -35,6 +35,7 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
     env.add_filter("ternary", ternary);
     env.add_filter("quote", quote);
     env.add_filter("regex_replace", regex_replace);
+    env.add_filter("regex_escape", regex_escape);
     env.add_filter("combine", combine);
     env.add_filter("bool", to_bool);
     env.add_filter("to_json", |v: Value| to_json(&v, false));
@@ -47,6 +48,7 @@ pub fn register(env: &mut Environment<'static>, playbook_dir: &Path) {
     env.add_filter("items2dict", items2dict);
     env.add_filter("flatten", flatten);
     env.add_filter("zip", zip);
+    env.add_filter("subelements", subelements);
     env.add_filter("union", |a: Value, b: Value| set_op(&a, &b, SetOp::Union));
     env.add_filter("difference", |a: Value, b: Value| {
         set_op(&a, &b, SetOp::Difference)
@@ -188,6 +190,24 @@ fn python_method(
 }
 
 /// Charges one new slot of a list being built to the rendering's budget.
+/// An Ansible filter's input that is not what it takes: an undefined one is an undefined error
+/// (explained as the undefined var it was read from: `x.results | flatten` with `x` undefined
+/// says `undefined variable \`x\``), another is `FILTER: expected WHAT, found KIND`.
+fn expected(filter: &str, what: &str, v: &Value) -> Error {
+    if v.is_undefined() {
+        return Error::from(ErrorKind::UndefinedError);
+    }
+    invalid(format!("{filter}: expected {what}, found {}", v.kind()))
+}
+
+/// `v` itself, or an undefined error (minijinja lets undefined through a `Value` argument).
+fn defined(v: &Value) -> Result<&Value, Error> {
+    if v.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    Ok(v)
+}
+
 fn charge_slot() -> Result<(), Error> {
     minijinja::budget::charge(std::mem::size_of::<Value>() as u64)
 }
@@ -210,10 +230,7 @@ fn flatten(v: Value, levels: Option<u32>, kw: Kwargs) -> Result<Value, Error> {
     kw.assert_all_used()?;
     let skip_nulls = skip_nulls.unwrap_or(true);
     if !is_list(&v) {
-        return Err(invalid(format!(
-            "flatten: expected a list, found {}",
-            v.kind()
-        )));
+        return Err(expected("flatten", "a list", &v));
     }
     // Without recursion: a list nested a million deep flattens without using the stack.
     let mut out = Vec::new();
@@ -240,9 +257,9 @@ fn flatten(v: Value, levels: Option<u32>, kw: Kwargs) -> Result<Value, Error> {
 
 /// `a | zip(b, ...)`: lists of the items at the same place, as long as the shortest list.
 fn zip(first: Value, others: minijinja::value::Rest<Value>) -> Result<Value, Error> {
-    let mut iters = vec![first.try_iter()?];
+    let mut iters = vec![defined(&first)?.try_iter()?];
     for o in others.iter() {
-        iters.push(o.try_iter()?);
+        iters.push(defined(o)?.try_iter()?);
     }
     let mut out = Vec::new();
     'rows: loop {
@@ -261,6 +278,54 @@ fn zip(first: Value, others: minijinja::value::Rest<Value>) -> Result<Value, Err
     Ok(Value::from(out))
 }
 
+/// Ansible's `subelements`: `users | subelements('keys.ssh', skip_missing=true)` → `[user,
+/// key]` for each key of each user. The key is a dotted path into each item; an item without
+/// it is an error unless `skip_missing`. A mapping is taken as the list of its values.
+fn subelements(v: Value, path: String, skip: Option<bool>, kw: Kwargs) -> Result<Value, Error> {
+    let skip = match skip {
+        Some(s) => s,
+        None => kw.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
+    };
+    kw.assert_all_used()?;
+    let items: Vec<Value> = if is_list(&v) {
+        v.try_iter()?.collect()
+    } else if v.as_object().is_some() && v.as_str().is_none() {
+        entries(&v, "subelements")?
+            .into_iter()
+            .map(|(_, x)| x)
+            .collect()
+    } else {
+        return Err(expected("subelements", "a list or a mapping", &v));
+    };
+    let mut out = Vec::new();
+    'items: for item in items {
+        let mut sub = item.clone();
+        for key in path.split('.') {
+            match sub.get_attr(key) {
+                Ok(next) if !next.is_undefined() => sub = next,
+                _ if skip => continue 'items,
+                _ => {
+                    return Err(invalid(format!(
+                        "subelements: an item has no key `{key}` (of `{path}`; \
+                         `skip_missing=true` skips such items)"
+                    )))
+                }
+            }
+        }
+        if !is_list(&sub) {
+            return Err(invalid(format!(
+                "subelements: `{path}` should be a list, found {}",
+                sub.kind()
+            )));
+        }
+        for s in sub.try_iter()? {
+            charge_slot()?;
+            out.push(Value::from(vec![item.clone(), s]));
+        }
+    }
+    Ok(Value::from(out))
+}
+
 #[derive(Clone, Copy)]
 enum SetOp {
     Union,
@@ -270,7 +335,8 @@ enum SetOp {
 
 /// Ansible's set filters on lists: each item once, in the order of `a` (then `b`).
 fn set_op(a: &Value, b: &Value, op: SetOp) -> Result<Value, Error> {
-    let other: std::collections::BTreeSet<Value> = b.try_iter()?.collect();
+    let other: std::collections::BTreeSet<Value> = defined(b)?.try_iter()?.collect();
+    defined(a)?;
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     let from_b = match op {
@@ -584,6 +650,25 @@ fn quote(s: String) -> String {
 
 /// `s | regex_replace(pattern, replacement)`, Python's `\1` and `\g<name>` in the
 /// replacement.
+/// Ansible's `regex_escape` (`re_type='python'`, its default): Python's `re.escape`, which
+/// escapes `()[]{}?*+-|^$\\.&~#` and whitespace.
+fn regex_escape(s: String, re_type: Option<String>) -> Result<String, Error> {
+    if let Some(t) = re_type.filter(|t| t != "python") {
+        return Err(invalid(format!(
+            "regex_escape: re_type `{t}` is not supported (play escapes for Python's `re`, \
+             Ansible's default)"
+        )));
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
 fn regex_replace(s: String, pattern: String, replacement: Option<String>) -> Result<String, Error> {
     let re = regex::Regex::new(&pattern)
         .map_err(|e| invalid(format!("regex_replace: bad pattern `{pattern}`: {e}")))?;
@@ -611,10 +696,7 @@ fn regex_replace(s: String, pattern: String, replacement: Option<String>) -> Res
 /// The entries of a mapping, in its order.
 fn entries(v: &Value, filter: &str) -> Result<Vec<(Value, Value)>, Error> {
     if v.as_object().is_none() || v.as_str().is_some() {
-        return Err(invalid(format!(
-            "{filter}: expected a mapping, found {}",
-            v.kind()
-        )));
+        return Err(expected(filter, "a mapping", v));
     }
     Ok(v.try_iter()?
         .map(|k| {
@@ -803,6 +885,55 @@ mod tests {
         assert!(e.contains("a number against a text"), "{e}");
         let e = render("{{ '1.2' is version('1.3', '=>') }}", Value::from(())).expect_err("op");
         assert!(e.contains("unknown operator `=>`"), "{e}");
+    }
+
+    #[test]
+    fn subelements_pairs_each_item_with_each_of_its_sublist() {
+        let users = "{% set users = [{'name': 'a', 'k': {'ssh': ['k1', 'k2']}}, {'name': 'b'}] %}";
+        assert_eq!(
+            ok(&format!(
+                "{users}{{% for u, k in users | subelements('k.ssh', skip_missing=true) %}}{{{{ u.name }}}}:{{{{ k }}}} {{% endfor %}}"
+            )),
+            "a:k1 a:k2 "
+        );
+        assert_eq!(
+            ok(&format!(
+                "{users}{{{{ users | subelements('k.ssh', true) | length }}}}"
+            )),
+            "2"
+        );
+        assert_eq!(
+            ok("{{ {'x': {'l': [1]}, 'y': {'l': [2, 3]}} | subelements('l') | length }}"),
+            "3"
+        );
+        let e = render(
+            &format!("{users}{{{{ users | subelements('k.ssh') }}}}"),
+            Value::from(()),
+        )
+        .expect_err("missing");
+        assert!(e.contains("an item has no key `k`"), "{e}");
+        let e = render("{{ [{'l': 'x'}] | subelements('l') }}", Value::from(()))
+            .expect_err("not a list");
+        assert!(e.contains("`l` should be a list"), "{e}");
+    }
+
+    #[test]
+    fn regex_escape_is_pythons_re_escape() {
+        assert_eq!(
+            ok("{{ 'nginx-includes/a.b' | regex_escape }}"),
+            "nginx\\-includes/a\\.b"
+        );
+        assert_eq!(
+            ok("{{ '^(x)*$ y' | regex_escape }}"),
+            "\\^\\(x\\)\\*\\$\\ y"
+        );
+        assert_eq!(
+            ok("{{ 'a.b' | regex_escape | regex_replace('x', 'y') }}"),
+            "a\\.b"
+        );
+        let e = render("{{ 'a' | regex_escape('posix_basic') }}", Value::from(()))
+            .expect_err("re_type");
+        assert!(e.contains("re_type `posix_basic`"), "{e}");
     }
 
     #[test]

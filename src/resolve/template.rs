@@ -5,6 +5,7 @@
 //! expression (`"{{ ports }}"`) keeps the expression's type (a list stays a list).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value as MValue};
@@ -24,6 +25,15 @@ pub fn environment(template_dirs: Vec<std::path::PathBuf>, limits: Limits) -> En
     // Templates are text whatever their name, as Ansible's: minijinja's default would escape
     // what a `.yml`/`.json` template writes as JSON (`database: "consul"`) and `.html` as HTML.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // `{{ x }}` of a null (`x: ~`, `x:` with no value, a module's `None` fact) writes nothing,
+    // as Ansible's templates do; inside a value it stays `None` (`{{ [x] }}` is `[None]`).
+    env.set_formatter(|out, state, value| {
+        if value.is_none() {
+            Ok(())
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
     // `{% include %}` / `{% import %}` inside templates find files in the same folders.
     env.set_loader(move |name| {
         for d in &template_dirs {
@@ -66,6 +76,11 @@ pub struct LazyVars {
     error: Mutex<Option<String>>,
     /// Bounds of every rendering done with these vars.
     limits: Limits,
+    /// How many times a rendering with these vars looked up a name nothing defines. A var whose
+    /// rendering did is not cached: as in Ansible, where a lookup on undefined is undefined
+    /// (`item.ssl | default(false)`), its value may differ where that name is bound (a loop's
+    /// `item`), so it is rendered again at each use.
+    misses: AtomicUsize,
 }
 
 impl std::fmt::Debug for LazyVars {
@@ -94,6 +109,7 @@ impl LazyVars {
             stack: Mutex::new(Vec::new()),
             error: Mutex::new(None),
             limits,
+            misses: AtomicUsize::new(0),
         })
     }
 
@@ -127,11 +143,20 @@ impl LazyVars {
             stack: Mutex::new(Vec::new()),
             error: Mutex::new(None),
             limits: self.limits,
+            misses: AtomicUsize::new(0),
         })
     }
 
     fn has(&self, name: &str) -> bool {
         self.fixed.contains_key(name) || self.raw.contains_key(name)
+    }
+
+    /// Counts a lookup of `name` that found nothing, unless it is one of the environment's
+    /// globals (`range`, `lookup`, …), which minijinja looks up after the context.
+    fn missed(&self, name: &str) {
+        if !self.has(name) && !self.env.globals().any(|(g, _)| g == name) {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn take_error(&self) -> Option<String> {
@@ -171,14 +196,17 @@ impl LazyVars {
             stack.push(name.to_string());
         }
         let ctx = MValue::from_dyn_object(self.clone());
+        let misses = self.misses.load(Ordering::Relaxed);
         let result = convert(&self.env, raw, &ctx, self);
         if let Ok(mut stack) = self.stack.lock() {
             stack.pop();
         }
         match result {
             Ok(v) => {
-                if let Ok(mut c) = self.cache.lock() {
-                    c.insert(name.to_string(), v.clone());
+                if self.misses.load(Ordering::Relaxed) == misses {
+                    if let Ok(mut c) = self.cache.lock() {
+                        c.insert(name.to_string(), v.clone());
+                    }
                 }
                 Some(v)
             }
@@ -200,7 +228,12 @@ impl Object for LazyVars {
     }
 
     fn get_value(self: &Arc<Self>, key: &MValue) -> Option<MValue> {
-        self.resolve(key.as_str()?)
+        let name = key.as_str()?;
+        let v = self.resolve(name);
+        if v.is_none() {
+            self.missed(name);
+        }
+        v
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -230,7 +263,13 @@ impl Object for Scope {
         let k = key.as_str()?;
         match self.extra.get(k) {
             Some(v) => Some(v.clone()),
-            None => self.vars.resolve(k),
+            None => {
+                let v = self.vars.resolve(k);
+                if v.is_none() {
+                    self.vars.missed(k);
+                }
+                v
+            }
         }
     }
 }
@@ -522,6 +561,7 @@ impl Renderer<'_> {
             return Ok(s.to_string());
         }
         let scope = self.scope.clone();
+        self.fresh();
         render_named(
             self.env,
             name,
@@ -545,13 +585,24 @@ impl Renderer<'_> {
                     .map(|i| self.value(i))
                     .collect::<Result<Vec<_>, _>>()?,
             )),
-            other => convert(self.env, other, &self.ctx(), &self.scope.vars),
+            other => {
+                self.fresh();
+                convert(self.env, other, &self.ctx(), &self.scope.vars)
+            }
         }
+    }
+
+    /// Forgets what a var met while an earlier rendering resolved it: an error of this
+    /// rendering is explained by the vars it resolves itself, not by one an earlier rendering
+    /// got past (with `default`, say).
+    fn fresh(&self) {
+        self.scope.vars.take_error();
     }
 
     /// Evaluates a bare expression (as in `when:`).
     pub fn expr(&self, expr: &str) -> Result<MValue, RenderError> {
         let scope = self.scope.clone();
+        self.fresh();
         eval_expr(
             self.env,
             expr,
@@ -624,7 +675,10 @@ mod tests {
             scope: Scope::new(vars.clone(), BTreeMap::new()),
         };
         assert_eq!(outside.string("t", "{{ base }}").expect("base"), "/srv");
-        let e = outside.expr("uses_le").expect_err("no item");
+        // As in Ansible, `item.value.ssl | default(false)` is false where `item` is undefined
+        // (a lookup on undefined is undefined); reading `item` for its value fails.
+        assert!(!outside.expr("uses_le").expect("default").is_true());
+        let e = outside.string("t", "{{ item.key }}").expect_err("no item");
         assert!(
             e.message.contains("undefined variable `item`"),
             "{}",
@@ -657,6 +711,88 @@ mod tests {
             assert_eq!(r.expr("uses_le").expect("per item").is_true(), want);
             assert_eq!(r.string("t", "{{ base }}/x").expect("base"), "/srv/x");
         }
+    }
+
+    #[test]
+    fn a_lookup_on_undefined_is_undefined_as_in_ansible_and_still_fails_when_used() {
+        let mut env = environment(Vec::new(), Limits::default());
+        crate::resolve::ansible::register(&mut env, std::path::Path::new("."));
+        let env = Arc::new(env);
+        let vars = LazyVars::new(
+            env.clone(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            Limits::default(),
+        );
+        let renderer = Renderer {
+            env: &env,
+            scope: Scope::new(vars, BTreeMap::new()),
+        };
+        let r = |t: &str| renderer.string("t", t);
+        assert_eq!(r("{{ x.y.z | default('d') }}").as_deref(), Ok("d"));
+        assert_eq!(r("{{ x['y'].z | default('d') }}").as_deref(), Ok("d"));
+        assert_eq!(r("{{ x.y is defined }}").as_deref(), Ok("False"));
+        for used in [
+            "{{ x.y }}",
+            "{% for a in x.y %}{% endfor %}",
+            "{% if x.y %}{% endif %}",
+            "{{ x.y | upper }}",
+        ] {
+            let e = r(used).expect_err(used);
+            assert!(e.message.contains("undefined"), "{used}: {}", e.message);
+        }
+        // Ansible's filters name the undefined var their input was read from.
+        for used in [
+            "{{ x.results | subelements('a') }}",
+            "{{ x.files | flatten }}",
+            "{{ x.env | combine({}) }}",
+            "{{ x.a | union([1]) }}",
+            "{{ [1] | difference(x.a) }}",
+            "{{ x.a | zip([1]) }}",
+        ] {
+            let e = r(used).expect_err(used);
+            assert_eq!(e.message, "undefined variable `x`", "{used}");
+        }
+    }
+
+    #[test]
+    fn a_null_prints_as_nothing_as_in_ansible() {
+        assert_eq!(
+            render(
+                Limits::default(),
+                "a={{ none }} b={{ [none] }} c={{ none | default('x', true) }}"
+            )
+            .as_deref(),
+            Ok("a= b=[None] c=x")
+        );
+    }
+
+    #[test]
+    fn an_error_is_explained_by_its_own_rendering_not_by_one_an_earlier_got_past() {
+        let limits = Limits::default();
+        let env = Arc::new(environment(Vec::new(), limits));
+        let raw: BTreeMap<String, YValue> = [("broken", "{{ {} | no_such_filter }}")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), YValue::String(v.to_string())))
+            .collect();
+        let vars = LazyVars::new(env.clone(), raw, BTreeMap::new(), limits);
+        let r = Renderer {
+            env: &env,
+            scope: Scope::new(vars, BTreeMap::new()),
+        };
+        assert_eq!(
+            r.string("t", "{{ broken | default('ok') }}").as_deref(),
+            Ok("ok")
+        );
+        let e = r.string("t", "{{ missing_name }}").expect_err("undefined");
+        assert_eq!(e.message, "undefined variable `missing_name`");
+        let e = r.expr("broken ~ 'x'").expect_err("broken");
+        assert!(
+            e.message
+                .starts_with("in var `broken`: filter no_such_filter is unknown"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -232,13 +232,16 @@ impl UndefinedBehavior {
     /// parent value is passed too.
     pub(crate) fn handle_undefined(self, parent_was_undefined: bool) -> Result<Value, Error> {
         match (self, parent_was_undefined) {
+            // PLAY PATCH: `Strict` chains lookups on undefined as Ansible does (`x.y | default(z)`
+            // and `x.y is defined` work when `x` is undefined); printing, iterating, testing for
+            // truth and passing the result to a filter that wants a value still fail.
             (UndefinedBehavior::Lenient, false)
-            | (UndefinedBehavior::Strict, false)
+            | (UndefinedBehavior::Strict, _)
             | (UndefinedBehavior::SemiStrict, false)
             | (UndefinedBehavior::Chainable, _) => Ok(Value::UNDEFINED),
-            (UndefinedBehavior::Lenient, true)
-            | (UndefinedBehavior::Strict, true)
-            | (UndefinedBehavior::SemiStrict, true) => Err(Error::from(ErrorKind::UndefinedError)),
+            (UndefinedBehavior::Lenient, true) | (UndefinedBehavior::SemiStrict, true) => {
+                Err(Error::from(ErrorKind::UndefinedError))
+            }
         }
     }
 
