@@ -2849,3 +2849,58 @@ fn force_no_copies_and_templates_write_only_missing_files() {
     p.play(&["diff", "--exit-code", "playbooks/site.yml"])
         .code(0);
 }
+
+/// A registered `stat` read by the `when` of a folder and a link (capistrano's "first
+/// release", consul-installer's folder_structure): the condition stays, on a gathered `stat:`,
+/// instead of being dropped — so the second apply (the folder exists now) leaves the link
+/// where the first put it, where a dropped `when` would make a new release folder and switch
+/// `current` to it at every run.
+#[test]
+fn a_stat_guarding_a_folder_and_a_link_stays_their_condition_on_the_host() {
+    let lab = Lab::start("import-stat-when", 1);
+    let (_tmp, out) = import_files(&[(
+        "site.yml",
+        r#"- hosts: lab
+  tasks:
+    - name: Check that the app exists
+      stat: {path: /srv/sg}
+      register: app_dir
+    - when: app_dir.stat.exists == False
+      block:
+        - name: Create first release folder
+          file: {path: "/srv/sg/releases/{{ stamp }}", state: directory}
+        - name: Add symbolic link for current release folder
+          file: {src: "/srv/sg/releases/{{ stamp }}", dest: /srv/sg/current, state: link}
+"#,
+    )]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert_eq!(
+        site.matches("when: app_dir.stat.exists == False").count(),
+        2,
+        "{site}"
+    );
+    let md = read(&out.join("IMPORT.md"));
+    assert!(!md.contains("dropped"), "{md}");
+    assert!(
+        site.contains("  gather:\n    app_dir:\n      stat: /srv/sg\n"),
+        "{site}"
+    );
+
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.play(&["apply", "-e", "stamp=1", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(
+        lab.sh("h1", "readlink /srv/sg/current"),
+        "/srv/sg/releases/1\n"
+    );
+    // the app exists now: a later run with another stamp changes nothing
+    p.play(&["diff", "--exit-code", "-e", "stamp=2", "playbooks/site.yml"])
+        .code(0);
+    p.play(&["apply", "-e", "stamp=2", "playbooks/site.yml"])
+        .code(0);
+    assert_eq!(
+        lab.sh("h1", "readlink /srv/sg/current; ls /srv/sg/releases"),
+        "/srv/sg/releases/1\n1\n"
+    );
+}

@@ -78,7 +78,14 @@ fn expressions(text: &str) -> Vec<&str> {
 pub struct Uses {
     pub in_values: BTreeSet<String>,
     pub anywhere: BTreeSet<String>,
+    /// Read by the `when` of a task that does not become a `command:` (whose `creates:` /
+    /// `unless:` a guard becomes): the condition must stay, on a gathered value.
+    pub in_other_whens: BTreeSet<String>,
 }
+
+/// Modules that become a `command:`, where a registered `stat` in `when` is a guard
+/// (`creates:`/`unless:`).
+const GUARDED: &[&str] = &["command", "shell", "script", "raw"];
 
 impl Uses {
     /// The registers of `find`/`stat` tasks of `entries` and where other tasks read them.
@@ -108,13 +115,17 @@ impl Uses {
                 } else if mentions(when, reg) {
                     u.anywhere.insert(reg.to_string());
                 }
+                if mentions(when, reg) && !GUARDED.contains(&tasks[j].module.as_str()) {
+                    u.in_other_whens.insert(reg.to_string());
+                }
             }
         }
         u
     }
 
     /// Whether `t` becomes a gathered value: a `find` whose result is read, a `stat` whose
-    /// result is read in values (a `stat` read only by `when`s stays a guard), or one on the
+    /// result is read in values or by the `when` of a task that is not a command (a `stat`
+    /// read only by commands' `when`s stays their guard: `creates:`), or one on the
     /// controller read anywhere (a guard would look on the host).
     pub fn gathers(&self, t: &Task) -> bool {
         let Some(reg) = t.register.as_deref() else {
@@ -125,7 +136,11 @@ impl Uses {
         };
         match t.module.as_str() {
             "find" => self.anywhere.contains(reg),
-            "stat" => self.in_values.contains(reg) || (local && self.anywhere.contains(reg)),
+            "stat" => {
+                self.in_values.contains(reg)
+                    || self.in_other_whens.contains(reg)
+                    || (local && self.anywhere.contains(reg))
+            }
             _ => false,
         }
     }
@@ -359,14 +374,20 @@ mod tests {
         guard.register = Some("g".into());
         let mut user = task("file", "{path: '{{ item.path }}', state: absent}", None);
         user.loop_ = Some(Value::String("{{ found.files + st.results }}".into()));
-        user.when = vec!["g.stat.exists".into()];
-        let entries: Vec<Entry> = [find.clone(), st.clone(), guard.clone(), user]
+        let mut cmd = task("command", "{cmd: make}", None);
+        cmd.when = vec!["g.stat.exists".into()];
+        let mut entries: Vec<Entry> = [find.clone(), st.clone(), guard.clone(), user, cmd]
             .into_iter()
             .map(|t| Entry::Task(Box::new(t)))
             .collect();
         let u = Uses::of(&entries);
         assert!(u.gathers(&find) && u.gathers(&st));
-        assert!(!u.gathers(&guard), "a guard stays a guard");
+        assert!(!u.gathers(&guard), "a command's guard stays a guard");
+        // read by the `when` of a link: no `creates:` there, the condition is kept
+        let mut link = task("file", "{src: /a, dest: /b, state: link}", None);
+        link.when = vec!["g.stat.exists == False".into()];
+        entries.push(Entry::Task(Box::new(link)));
+        assert!(Uses::of(&entries).gathers(&guard));
         guard.delegate = Some("localhost".into());
         assert!(u.gathers(&guard), "a guard on the controller is read there");
         guard.delegate = Some("db1".into());
