@@ -4,8 +4,10 @@
 //! host's overlay; it writes the host's own /etc/letsencrypt, an upper layer of the host, never
 //! the machine's). A lineage is obtained by the webroot method with `server` and
 //! `environment` (`REQUESTS_CA_BUNDLE`: pebble's TLS certificate, shipped by a `file:`), is
-//! converged on the next run, is obtained again with the new names when `domains` changes,
-//! and is deleted with `state: absent`; its private key never reaches the controller.
+//! converged on the next run, has its ACME account's contact updated (not a new certificate)
+//! when `email` changes, is obtained again with the new names when `domains` changes and with
+//! a key of the new size when `rsa_key_size` changes, and is deleted with `state: absent`;
+//! its private key never reaches the controller.
 
 mod support;
 
@@ -95,7 +97,21 @@ fn pebble(dir: &Path) -> (Pebble, String) {
     (p, pem)
 }
 
-fn site(port: u16, domains: &str, key_type: &str, state: &str) -> String {
+/// What a lineage declares (the rest is the same in every run).
+struct Lineage<'a> {
+    domains: &'a str,
+    email: &'a str,
+    key: &'a str,
+    state: &'a str,
+}
+
+fn site(port: u16, l: &Lineage) -> String {
+    let Lineage {
+        domains,
+        email,
+        key,
+        state,
+    } = l;
     format!(
         r#"- hosts: lab
   state:
@@ -109,7 +125,8 @@ fn site(port: u16, domains: &str, key_type: &str, state: &str) -> String {
       server: https://127.0.0.1:{port}/dir
       environment:
         REQUESTS_CA_BUNDLE: /etc/acme-test/ca.pem
-      key_type: {key_type}
+      email: {email}
+      {key}
       state: {state}
 "#
     )
@@ -118,17 +135,35 @@ fn site(port: u16, domains: &str, key_type: &str, state: &str) -> String {
 const SAN: &str =
     "openssl x509 -in /etc/letsencrypt/live/site.test/fullchain.pem -noout -ext subjectAltName";
 
+/// The contact of the host's account as pebble has it (`certbot show_account` asks the server).
+fn account_email(lab: &Lab, port: u16) -> String {
+    lab.sh(
+        "h1",
+        &format!("REQUESTS_CA_BUNDLE=/etc/acme-test/ca.pem certbot show_account --non-interactive --server https://127.0.0.1:{port}/dir"),
+    )
+}
+
+/// The size line of the lineage's private key (`Private-Key: (3072 bit, 2 primes)`).
+fn key_size(lab: &Lab) -> String {
+    lab.sh(
+        "h1",
+        "openssl pkey -in /etc/letsencrypt/live/site.test/privkey.pem -noout -text | head -1",
+    )
+}
+
 #[test]
 fn a_lineage_is_obtained_converged_changed_and_deleted() {
     let lab = Lab::start("certbot-pebble", 1);
     let scratch = tempfile::tempdir().expect("tempdir");
     let (pebble, pem) = pebble(scratch.path());
     let p = Project::new(&lab).file("files/ca.pem", &pem);
-    let two = "[site.test, www.site.test]";
-    p.write(
-        "site.yml",
-        site(pebble.port, two, "ecdsa", "present").as_bytes(),
-    );
+    let mut l = Lineage {
+        domains: "[site.test, www.site.test]",
+        email: "a@site.test",
+        key: "key_type: ecdsa",
+        state: "present",
+    };
+    p.write("site.yml", site(pebble.port, &l).as_bytes());
 
     // Obtained: the lineage certbot keeps, with the names asked for, from pebble.
     let run = p
@@ -172,16 +207,47 @@ fn a_lineage_is_obtained_converged_changed_and_deleted() {
         );
     }
 
+    // The account was registered with the email; play recorded it.
+    assert!(
+        account_email(&lab, pebble.port).contains("a@site.test"),
+        "{}",
+        account_email(&lab, pebble.port)
+    );
+    let record = format!(
+        "cat /etc/letsencrypt/accounts/127.0.0.1:{}/dir/*/play-email",
+        pebble.port
+    );
+    assert_eq!(lab.sh("h1", &record).trim(), "a@site.test");
+
     // Converged: nothing to do, no certbot run.
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // Another email: certbot update_account changes the account's contact on the server, the
+    // certificate stays.
+    let chain = "sha256sum /etc/letsencrypt/live/site.test/fullchain.pem";
+    let before = lab.sh("h1", chain);
+    l.email = "b@site.test";
+    p.write("site.yml", site(pebble.port, &l).as_bytes());
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("account email a@site.test → b@site.test");
+    p.play(&["apply", "site.yml"]).code(0);
+    let contact = account_email(&lab, pebble.port);
+    assert!(contact.contains("b@site.test"), "{contact}");
+    assert!(!contact.contains("a@site.test"), "{contact}");
+    assert_eq!(
+        lab.sh("h1", chain),
+        before,
+        "the certificate was obtained again"
+    );
+    assert_eq!(lab.sh("h1", &record).trim(), "b@site.test");
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 
     // Another name set and key type: the plan says what is added and removed, certbot obtains
     // it again.
-    let other = "[site.test, api.site.test]";
-    p.write(
-        "site.yml",
-        site(pebble.port, other, "rsa", "present").as_bytes(),
-    );
+    l.domains = "[site.test, api.site.test]";
+    l.key = "key_type: rsa\n      rsa_key_size: 3072";
+    p.write("site.yml", site(pebble.port, &l).as_bytes());
     p.play(&["diff", "--exit-code", "site.yml"])
         .code(2)
         .shows("+ domain api.site.test")
@@ -196,13 +262,22 @@ fn a_lineage_is_obtained_converged_changed_and_deleted() {
         "openssl x509 -in /etc/letsencrypt/live/site.test/fullchain.pem -noout -text | grep 'Public Key Algorithm'",
     );
     assert!(algo.contains("rsaEncryption"), "{algo}");
+    assert!(key_size(&lab).contains("3072 bit"), "{}", key_size(&lab));
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // Another rsa key size: obtained again with a key of that size.
+    l.key = "key_type: rsa\n      rsa_key_size: 4096";
+    p.write("site.yml", site(pebble.port, &l).as_bytes());
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("rsa_key_size 3072 → 4096");
+    p.play(&["apply", "site.yml"]).code(0);
+    assert!(key_size(&lab).contains("4096 bit"), "{}", key_size(&lab));
     p.play(&["diff", "--exit-code", "site.yml"]).code(0);
 
     // Absent: certbot deletes the lineage.
-    p.write(
-        "site.yml",
-        site(pebble.port, other, "rsa", "absent").as_bytes(),
-    );
+    l.state = "absent";
+    p.write("site.yml", site(pebble.port, &l).as_bytes());
     p.play(&["apply", "site.yml"]).code(0);
     assert_eq!(
         lab.sh(

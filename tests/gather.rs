@@ -4,7 +4,8 @@
 //! `when:`, templates and a `loop:`; the plan, the apply, convergence, the round trips, and the
 //! note a run with changes gives. Then Ansible's `find:` and `stat:` forms on the same host
 //! (patterns, regexes with a lookahead, recurse, hidden, a `stat` loop, a loop over
-//! `X.files` making resources) and a `find` read on the controller (`local: true`).
+//! `X.files` making resources) and a `find` read on the controller (`local: true`), their
+//! values recorded by `play facts --save` and used by `play check --facts-from`.
 
 mod support;
 
@@ -212,4 +213,65 @@ fn finds_and_stats(lab: &Lab) {
         .shows("gather lists")
         .shows("files: [], matched: 0")
         .shows("lists=0/0 deep= fpm= stats=templates=tpl/x.conf.j2");
+
+    // Recorded: `play facts --save` reads the playbooks' find:/stat: gathers with the facts
+    // (not a command's output, nor a controller's find); `check --facts-from` renders with them.
+    let p = p.file(
+        "cmd.yml",
+        "- hosts: lab\n  gather:\n    kernel: uname -s\n  state: []\n",
+    );
+    p.play(&[
+        "facts",
+        "lab",
+        "find.yml",
+        "cmd.yml",
+        "--save",
+        "facts.json",
+    ])
+    .code(0)
+    .shows("facts of 1 host(s) saved to facts.json");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("facts.json")).expect("read"))
+            .expect("JSON");
+    let g = &saved["gathered"]["h1"];
+    assert_eq!(g["lists"]["matched"], 3, "{saved:#}");
+    assert_eq!(
+        g["folder_stats"]["results"][0]["stat"]["isdir"], true,
+        "{saved:#}"
+    );
+    for not in ["kernel", "templates"] {
+        assert!(g.get(not).is_none(), "{not} recorded: {saved:#}");
+    }
+    assert_eq!(saved["hosts"]["h1"]["hostname"], "h1", "{saved:#}");
+    let summary = "lists=3/9 deep=/srv/found/.hidden.list,/srv/found/a.list,/srv/found/new.list,/srv/found/sub/deep.list fpm=/srv/found/php7.4-fpm stats=one:True:True two:False templates=tpl/x.conf.j2";
+    p.play(&["check", "find.yml", "--show", "--facts-from", "facts.json"])
+        .code(0)
+        .shows("gather lists")
+        .shows("recorded by `play facts --save`")
+        .hides("files: [], matched: 0")
+        .shows("file /srv/out/new.list.seen")
+        .shows(summary);
+    // Without a playbook named, the project's playbooks/ are read; a file without gathered
+    // values is read as before.
+    p.play(&["facts", "lab", "--save", "plain.json"]).code(0);
+    let plain = std::fs::read_to_string(p.path("plain.json")).expect("read");
+    assert!(!plain.contains("\"gathered\""), "{plain}");
+    p.play(&["check", "find.yml", "--show", "--facts-from", "plain.json"])
+        .code(0)
+        .shows("files: [], matched: 0");
+    // A find that cannot be rendered is not read, said; a command's problem is check's to say.
+    let p = p.file(
+        "broken.yml",
+        "- hosts: lab\n  gather:\n    where:\n      find: {paths: \"{{ nowhere }}\"}\n    os: \"cat /etc/{{ facts.os_id }}\"\n  state: []\n",
+    );
+    p.play(&["facts", "lab", "broken.yml", "--save", "broken.json"])
+        .code(0)
+        .shows("warning: broken.yml:3:5: gather `where`")
+        .shows("(not read)")
+        .hides("gather `os`");
+    // A named playbook that does not load is an error before any host is asked.
+    p.play(&["facts", "lab", "no-such.yml", "--save", "none.json"])
+        .code(1)
+        .shows("no-such.yml");
+    assert!(!p.path("none.json").exists());
 }

@@ -1,4 +1,5 @@
-//! `play facts PATTERN [--save FILE]`: gather and print facts (what `check --facts-from` reads).
+//! `play facts PATTERN [PLAYBOOK...] [--save FILE]`: gather and print facts, and the values of
+//! the playbooks' `find:`/`stat:` gathers (what `check --facts-from` reads).
 
 use std::path::PathBuf;
 
@@ -6,13 +7,16 @@ use anyhow::Context;
 use clap::Args;
 
 use super::common::{ColorChoice, ConnectOpts, InventoryOpts};
-use crate::ops::facts::{gather, save, to_file, FactsOutcome, FactsRequest};
+use crate::ops::facts::{gather, playbooks, save, to_file, FactsOutcome, FactsRequest};
 use crate::report::redact::Redactor;
 
 #[derive(Debug, Args)]
 pub struct FactsArgs {
     /// Host pattern: group, host, glob, a:b, a:&b, a:!b.
     pub pattern: String,
+    /// Playbooks whose `find:`/`stat:` gathers are read and recorded too (default: every
+    /// playbook of playbooks/, when there is one).
+    pub playbooks: Vec<PathBuf>,
     #[command(flatten)]
     pub inv: InventoryOpts,
     #[command(flatten)]
@@ -27,16 +31,23 @@ pub struct FactsArgs {
 pub fn run(args: FactsArgs) -> anyhow::Result<i32> {
     args.color.apply();
     let inv = args.inv.load()?;
+    let extra_vars = crate::inventory::parse_extra_vars(&args.inv.extra_vars)?;
+    let (playbooks, warnings) = playbooks(&args.playbooks, &extra_vars)?;
+    let red = Redactor::current();
+    for w in &warnings {
+        eprintln!("warning: {}", red.text(w));
+    }
     let results = gather(
         &inv,
         &FactsRequest {
             pattern: args.pattern.clone(),
             forks: args.conn.forks,
             overrides: args.conn.overrides()?,
+            playbooks,
+            extra_vars,
         },
     )?;
     let file = to_file(&results);
-    let red = Redactor::current();
     print!(
         "{}",
         red.text(&serde_json::to_string_pretty(&file).unwrap_or_default())
@@ -44,6 +55,9 @@ pub fn run(args: FactsArgs) -> anyhow::Result<i32> {
     println!();
     let mut all_ok = true;
     for r in &results {
+        for p in &r.problems {
+            eprintln!("warning: {} (not read)", red.text(p));
+        }
         match &r.outcome {
             FactsOutcome::Gathered(_) => {}
             FactsOutcome::Unreachable(m) => {

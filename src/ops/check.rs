@@ -360,6 +360,7 @@ fn show_host(
     playbook: &Path,
     resources: &[crate::resources::Resource],
     gathers: &[crate::resolve::gather::Rendered],
+    recorded: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> String {
     let mut out = format!("{host} ({}):\n", playbook.display());
     for g in gathers {
@@ -379,8 +380,12 @@ fn show_host(
         } else {
             "stdout: \"\", rc: 0"
         };
+        let offline = match recorded.contains_key(&g.name) {
+            true => "recorded by `play facts --save`".to_string(),
+            false => format!("a stand-in offline: {stand_in}"),
+        };
         out += &format!(
-            "  gather {}  # {} (a stand-in offline: {stand_in}; the host's value on diff and apply)\n",
+            "  gather {}  # {} ({offline}; the host's value on diff and apply)\n",
             g.name, g.origin
         );
         for (item, cmd) in &g.runs {
@@ -463,21 +468,24 @@ fn check_playbook(
         .with_limits(opts.template_limits)
         .with_tags(opts.tags.clone());
     let stub = stub_facts();
+    let recordable = crate::resolve::gather::recorded_names(&pb);
     let rendered: Vec<Rendered> = hosts
         .par_iter()
         .map(|h| {
-            let recorded = facts.hosts.get(&h.name);
-            let facts = recorded.unwrap_or(&stub);
+            let (gathers, gather_errors) = resolver.gathers_all(h);
+            // Recorded facts, with the values `play facts --save` recorded of this playbook's
+            // `find:`/`stat:` gathers for the host (stand-ins for the others).
+            let recorded = facts.facts_of(&h.name, &recordable);
+            let facts = recorded.as_ref().unwrap_or(&stub);
             let (resources, mut errors) = resolver.resources_all(h, facts);
             errors.extend(engine::gate::gates_all(&resolver, h, facts).1);
-            let (gathers, gather_errors) = resolver.gathers_all(h);
             errors.extend(gather_errors);
             Rendered {
                 problems: errors.iter().map(from_resolve).collect(),
                 resources: resources.len(),
                 shown: opts
                     .show
-                    .then(|| show_host(&h.name, path, &resources, &gathers)),
+                    .then(|| show_host(&h.name, path, &resources, &gathers, &facts.gathered)),
             }
         })
         .collect();

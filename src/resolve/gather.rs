@@ -55,6 +55,16 @@ pub fn of_play(play: &Play) -> impl Iterator<Item = &Gather> {
         .chain(play.gathers.iter())
 }
 
+/// The names of the gathers of `pb` whose values `play facts --save` records: `find:` and
+/// `stat:` on the host (files' names and attributes; a command's output may hold a secret, a
+/// `local: true` one is read again wherever play resolves).
+pub fn recorded_names(pb: &crate::playbook::Playbook) -> std::collections::BTreeSet<&str> {
+    (pb.plays.iter().flat_map(of_play))
+        .filter(|g| !g.local && matches!(g.form, Form::Find(_) | Form::Stat(_)))
+        .map(|g| g.name.as_str())
+        .collect()
+}
+
 /// Text before a newline at the end (Ansible strips one from `stdout` and `stderr`).
 fn text(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);

@@ -15,17 +15,29 @@
 //! ```
 //!
 //! Probe record (one per declared lineage, no network):
-//! `certbot \0 NAME \0 STATE \0 SERVER \0 KEYTYPE \0 TEXT \0`: STATE `missing` (neither
-//! `renewal/NAME.conf` nor `live/NAME`), `orphan` (`live/NAME` without its renewal conf),
-//! `nocert` (the renewal conf without a `live/NAME/fullchain.pem`), `noopenssl`, or `ok` with
-//! TEXT what `openssl x509` prints of the fullchain's first certificate (subjectAltName,
-//! notAfter, expired by the host's clock: [`super::tls`]'s `x509` form); SERVER and KEYTYPE
-//! the `server =` and `key_type =` lines of the renewal conf, read with shell builtins. One `openssl` process per
-//! existing lineage; nothing for a missing one.
+//! `certbot \0 NAME \0 STATE \0 SERVER \0 KEYTYPE \0 RSASIZE \0 REUSE \0 ACCOUNT \0 TEXT \0`:
+//! STATE `missing` (neither `renewal/NAME.conf` nor `live/NAME`), `orphan` (`live/NAME`
+//! without its renewal conf), `nocert` (the renewal conf without a `live/NAME/fullchain.pem`),
+//! `noopenssl`, or `ok` with TEXT what `openssl x509` prints of the fullchain's first
+//! certificate (subjectAltName, notAfter, expired by the host's clock: [`super::tls`]'s `x509`
+//! form); SERVER, KEYTYPE, RSASIZE, REUSE the `server`, `key_type`, `rsa_key_size`, `reuse_key`
+//! of the renewal conf's `[renewalparams]`, read with shell builtins; ACCOUNT what play
+//! recorded of the contact of the account the conf names (`account =`): `=EMAIL` (its
+//! [`CONTACT_FILE`]), `?` (the account's folder without one), empty (no such folder). One
+//! `openssl` process per existing lineage; nothing for a missing one.
+//!
+//! The account's contact lives on the ACME server only: certbot keeps none of it on the host
+//! (its `regr.json` holds `"body": {}`, and `certonly --email` is ignored once the server has
+//! an account). `certbot update_account --email` changes the contact of the existing account
+//! without obtaining anything; after it succeeds play writes the email to [`CONTACT_FILE`] in
+//! the account's folder (which goes with the folder when certbot deletes the account).
 //!
 //! Plan: obtained when the lineage is missing, when its certificate's names are not exactly
 //! `domains` (the domains added and removed are said), when it has expired, or was issued by
-//! another `server`, or has another `key_type`; deleted (`certbot delete`) with `state: absent`. Renewal stays certbot's
+//! another `server`, or has another `key_type`, or (an rsa key) another `rsa_key_size`;
+//! `--new-key` when the key changes and the conf has `reuse_key`. The account's contact is
+//! set (`certbot update_account`) when `email` is given and play's record says otherwise;
+//! deleted (`certbot delete`) with `state: absent`. Renewal stays certbot's
 //! (its timer renews before expiry). Apply: one `certbot certonly` (or `certbot run` with
 //! `certonly: false`) with `--non-interactive --agree-tos --cert-name NAME -d D…`, its
 //! `environment` exported in the step's subshell (on stdin, never in an argv); certbot writes
@@ -43,6 +55,12 @@ pub const DEFAULT_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory
 
 /// certbot's configuration folder (its `--config-dir` default).
 pub const CONFIG_DIR: &str = "/etc/letsencrypt";
+
+/// play's record, in an account's folder, of the contact `certbot update_account` gave it.
+pub const CONTACT_FILE: &str = "play-email";
+
+/// certbot's `--rsa-key-size` default: the size of an rsa key whose conf records none.
+pub const DEFAULT_RSA_KEY_SIZE: u32 = 2048;
 
 /// How certbot proves control of the domains (its authenticator, and installer).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,7 +111,7 @@ pub struct CertbotSpec {
     pub server: String,
     /// `rsa` or `ecdsa` (`--key-type`); `None`: certbot's default, not checked.
     pub key_type: Option<String>,
-    /// `--rsa-key-size` (passed when obtaining; not checked on the host).
+    /// `--rsa-key-size`; checked when the lineage's key is rsa.
     pub rsa_key_size: Option<u32>,
     /// Variables exported to certbot.
     pub environment: Vec<(String, String)>,
@@ -122,8 +140,25 @@ pub enum Seen {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Conf {
     pub server: String,
-    /// Empty: the conf has none (an older certbot's).
+    /// Empty: the conf has none (an older certbot's, whose keys were rsa).
     pub key_type: String,
+    /// Empty: none recorded (certbot's default, [`DEFAULT_RSA_KEY_SIZE`]).
+    pub rsa_key_size: String,
+    /// `reuse_key = True`: renewals keep the private key (a new size or type needs `--new-key`).
+    pub reuse_key: bool,
+    /// What play recorded of its account's contact.
+    pub contact: Contact,
+}
+
+/// What play recorded of the contact of a lineage's ACME account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Contact {
+    /// The conf names no account folder that exists.
+    #[default]
+    NoAccount,
+    /// The account's folder has no [`CONTACT_FILE`].
+    Unrecorded,
+    Recorded(String),
 }
 
 /// What the probe saw of a lineage's certificate.
@@ -135,12 +170,25 @@ pub struct CertSeen {
     pub expired: bool,
 }
 
-/// Reads a `certbot` record's fields after the name.
-pub fn parse_seen(state: &str, server: &str, key_type: &str, text: &str) -> Option<Seen> {
+/// Reads a `certbot` record's fields after the name: STATE, SERVER, KEYTYPE, RSASIZE, REUSE,
+/// ACCOUNT, TEXT.
+pub fn parse_seen(fields: &[&str]) -> Option<Seen> {
+    let [state, server, key_type, rsa_key_size, reuse, account, text] = fields else {
+        return None;
+    };
+    let contact = match *account {
+        "" => Contact::NoAccount,
+        "?" => Contact::Unrecorded,
+        a => Contact::Recorded(a.strip_prefix('=')?.trim().to_string()),
+    };
     let conf = Conf {
         server: server.trim().to_string(),
         key_type: key_type.trim().to_string(),
+        rsa_key_size: rsa_key_size.trim().to_string(),
+        reuse_key: reuse.trim().eq_ignore_ascii_case("true"),
+        contact,
     };
+    let (state, text) = (*state, *text);
     Some(match state {
         "missing" => Seen::Missing,
         "orphan" => Seen::Orphan,
@@ -190,31 +238,84 @@ fn parse_cert(text: &str) -> CertSeen {
     seen
 }
 
+/// Shell reading the `[renewalparams]` of the renewal conf `conf` (quoted) with builtins when
+/// it is a file: each `(KEY, VAR)` sets `$VAR` to the value of `KEY =`.
+fn read_params(conf: &str, keys: &[(&str, &str)]) -> String {
+    let cases: String = (keys.iter())
+        .map(|(k, v)| format!("        \"{k} \"|{k}) {v}=$cb_v ;;\n"))
+        .collect();
+    format!(
+        r#"cb_in=
+if [ -f {conf} ]; then
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in
+      "[renewalparams]"*) cb_in=1 ;;
+      "["*) cb_in= ;;
+      *=*) [ -n "$cb_in" ] || continue
+        cb_v=${{l#*=}}; cb_v=${{cb_v# }}
+        case ${{l%%=*}} in
+{cases}        esac ;;
+    esac
+  done < {conf}
+fi
+"#
+    )
+}
+
+/// The renewal conf of the lineage `name`.
+fn conf_path(name: &str) -> String {
+    format!("{CONFIG_DIR}/renewal/{name}.conf")
+}
+
+/// certbot's folder of the accounts of `server` (`accounts/` then the URL's host and path, as
+/// its `server_path`).
+pub fn accounts_dir(server: &str) -> String {
+    let rest = server.split_once("://").map_or(server, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    format!("{CONFIG_DIR}/accounts/{}", rest.trim_end_matches('/'))
+}
+
 /// The probe fragment of one lineage (see the module's record). live/NAME/fullchain.pem is
 /// certbot's link into `archive/`: both folders are root's (0700), and openssl only reads it.
+/// Of the account it reads only play's [`CONTACT_FILE`] (never its key).
 pub fn probe_fragment(name: &str) -> String {
     let n = shell_quote(name);
     let live = shell_quote(&format!("{CONFIG_DIR}/live/{name}"));
     let chain = shell_quote(&format!("{CONFIG_DIR}/live/{name}/fullchain.pem"));
-    let conf = shell_quote(&format!("{CONFIG_DIR}/renewal/{name}.conf"));
+    let conf = shell_quote(&conf_path(name));
+    let accounts = shell_quote(&format!("{CONFIG_DIR}/accounts"));
+    let read = read_params(
+        &conf,
+        &[
+            ("server", "cb_s"),
+            ("key_type", "cb_k"),
+            ("rsa_key_size", "cb_z"),
+            ("reuse_key", "cb_r"),
+            ("account", "cb_a"),
+        ],
+    );
     format!(
         r#"printf 'certbot\0%s\0' {n}
-cb_s= cb_k=
-if [ -f {conf} ]; then
-  while IFS= read -r l || [ -n "$l" ]; do
-    case $l in
-      "server ="*|"server="*) cb_s=${{l#*=}}; cb_s=${{cb_s# }} ;;
-      "key_type ="*|"key_type="*) cb_k=${{l#*=}}; cb_k=${{cb_k# }} ;;
-    esac
-  done < {conf}
-  if ! [ -f {chain} ]; then printf 'nocert\0%s\0%s\0\0' "$cb_s" "$cb_k"
-  elif ! command -v openssl >/dev/null 2>&1; then printf 'noopenssl\0%s\0%s\0\0' "$cb_s" "$cb_k"
+cb_s= cb_k= cb_z= cb_r= cb_a= cb_c=
+{read}if [ -f {conf} ]; then
+  cb_p=${{cb_s#*://}}; cb_p=${{cb_p%%[?#]*}}; cb_p=${{cb_p%/}}
+  case $cb_s in *://*) ;; *) cb_a= ;; esac
+  case /$cb_p/ in */../*) cb_a= ;; esac
+  case $cb_a in
+    ''|*[!0-9A-Za-z_-]*) ;;
+    *) cb_d={accounts}/$cb_p/$cb_a
+      if [ -d "$cb_d" ]; then
+        if [ -f "$cb_d/{CONTACT_FILE}" ]; then IFS= read -r cb_c < "$cb_d/{CONTACT_FILE}"; cb_c="=$cb_c"; else cb_c='?'; fi
+      fi ;;
+  esac
+  if ! [ -f {chain} ]; then printf '%s\0' nocert "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" ''
+  elif ! command -v openssl >/dev/null 2>&1; then printf '%s\0' noopenssl "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" ''
   else
-    cb_v=$(openssl x509 -noout -ext subjectAltName -enddate -checkend 0 -in {chain} </dev/null 2>/dev/null)
-    printf 'ok\0%s\0%s\0%s\0' "$cb_s" "$cb_k" "$cb_v"
+    cb_o=$(openssl x509 -noout -ext subjectAltName -enddate -checkend 0 -in {chain} </dev/null 2>/dev/null)
+    printf '%s\0' ok "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" "$cb_o"
   fi
-elif [ -e {live} ] || [ -L {live} ]; then printf 'orphan\0\0\0\0'
-else printf 'missing\0\0\0\0'
+elif [ -e {live} ] || [ -L {live} ]; then printf 'orphan\0\0\0\0\0\0\0'
+else printf 'missing\0\0\0\0\0\0\0'
 fi
 "#
     )
@@ -224,10 +325,15 @@ fi
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertbotOp {
     /// `certbot certonly|run`; `force`: the lineage exists (`--force-renewal`: certbot would
-    /// keep a certificate not yet due).
+    /// keep a certificate not yet due); `new_key`: a new key although the conf has
+    /// `reuse_key`. Then, with an `email`, the account's contact as [`CertbotOp::Contact`]
+    /// when play's record says otherwise.
     Obtain {
         force: bool,
+        new_key: bool,
     },
+    /// `certbot update_account --email` on the lineage's account, then play's record of it.
+    Contact,
     Delete,
 }
 
@@ -245,8 +351,8 @@ pub fn plan(
         }));
     }
     let mut wrong = Vec::new();
-    match seen {
-        Seen::Missing => {}
+    let conf = match seen {
+        Seen::Missing => None,
         Seen::Orphan => {
             return Err(Refused(format!(
                 "{}/live/{} exists without renewal/{}.conf: not a lineage certbot knows (remove it, or choose another name)",
@@ -261,7 +367,7 @@ pub fn plan(
         }
         Seen::NoCert { conf } => {
             wrong.push("renewal conf without a certificate: obtained again".into());
-            conf_change(spec, conf, &mut wrong);
+            Some(conf)
         }
         Seen::Cert { conf, cert } => {
             match &cert.names {
@@ -282,12 +388,31 @@ pub fn plan(
                     }
                 }
             }
-            conf_change(spec, conf, &mut wrong);
+            Some(conf)
+        }
+    };
+    let mut new_key = false;
+    let mut contact = None;
+    let mut contact_after = conf.is_none();
+    if let Some(conf) = conf {
+        if !conf.server.is_empty() && conf.server != spec.server {
+            wrong.push(format!("server {} → {}", conf.server, spec.server));
+            contact_after = true;
+        } else {
+            contact = contact_change(spec, &conf.contact);
+        }
+        if key_change(spec, conf, &mut wrong) && conf.reuse_key {
+            wrong.push("reuse_key is set in its renewal conf: --new-key".into());
+            new_key = true;
         }
     }
     let create = *seen == Seen::Missing;
     if !create && wrong.is_empty() {
-        return Ok(None);
+        return Ok(contact.map(|c| Planned {
+            action: Action::Update,
+            details: vec![c],
+            work: CertbotOp::Contact,
+        }));
     }
     let mut details = if create {
         vec![format!(
@@ -299,6 +424,12 @@ pub fn plan(
     } else {
         wrong
     };
+    details.extend(contact);
+    if let (Some(e), true) = (&spec.email, contact_after) {
+        details.push(format!(
+            "account email {e}: set after certbot obtains, unless play's record says so (its account is known after this step)"
+        ));
+    }
     if let Some(r) = spec.method.reads() {
         if let Some(k) = changed
             .iter()
@@ -317,23 +448,63 @@ pub fn plan(
             Action::Update
         },
         details,
-        work: CertbotOp::Obtain { force: !create },
+        work: CertbotOp::Obtain {
+            force: !create,
+            new_key,
+        },
     }))
 }
 
-/// What its renewal conf says otherwise than the spec (a server, a key type).
-fn conf_change(spec: &CertbotSpec, conf: &Conf, wrong: &mut Vec<String>) {
-    if !conf.server.is_empty() && conf.server != spec.server {
-        wrong.push(format!("server {} → {}", conf.server, spec.server));
-    }
+/// What its renewal conf says of the key otherwise than the spec (a key type, an rsa key's
+/// size); true when the key changes.
+fn key_change(spec: &CertbotSpec, conf: &Conf, wrong: &mut Vec<String>) -> bool {
+    let before = wrong.len();
+    // A conf without key_type is an older certbot's, whose keys were rsa.
+    let have = if conf.key_type.is_empty() {
+        "rsa"
+    } else {
+        conf.key_type.as_str()
+    };
     if let Some(k) = &spec.key_type {
         if !conf.key_type.is_empty() && conf.key_type != *k {
             wrong.push(format!("key_type {} → {k}", conf.key_type));
         }
     }
+    // Without key_type certbot keeps the lineage's: the size counts for an rsa key only.
+    let rsa = spec.key_type.as_deref().unwrap_or(have) == "rsa" && have == "rsa";
+    if let (Some(n), true) = (spec.rsa_key_size, rsa) {
+        let size = &conf.rsa_key_size;
+        let now = if size.is_empty() {
+            Some(DEFAULT_RSA_KEY_SIZE)
+        } else {
+            size.parse::<u32>().ok()
+        };
+        if now != Some(n) {
+            let shown = if size.is_empty() {
+                format!("{DEFAULT_RSA_KEY_SIZE} (certbot's default)")
+            } else {
+                size.clone()
+            };
+            wrong.push(format!("rsa_key_size {shown} → {n}"));
+        }
+    }
+    wrong.len() > before
 }
 
-/// certbot's arguments for the work.
+/// The change of the account's contact, when `email` is given and play's record differs.
+fn contact_change(spec: &CertbotSpec, contact: &Contact) -> Option<String> {
+    let e = spec.email.as_ref()?;
+    let now = match contact {
+        Contact::Recorded(r) if r == e => return None,
+        Contact::Recorded(r) => r.as_str(),
+        Contact::Unrecorded => "(not recorded by play)",
+        Contact::NoAccount => "(the account its renewal conf names is not found)",
+    };
+    Some(format!("account email {now} → {e}"))
+}
+
+/// certbot's arguments for the work (for [`CertbotOp::Contact`], all but `--account ID`,
+/// which the step reads from the renewal conf).
 pub fn args(spec: &CertbotSpec, op: &CertbotOp) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let push = |a: &mut Vec<String>, items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
@@ -342,7 +513,22 @@ pub fn args(spec: &CertbotSpec, op: &CertbotOp) -> Vec<String> {
             &mut a,
             &["delete", "--non-interactive", "--cert-name", &spec.name],
         ),
-        CertbotOp::Obtain { force } => {
+        CertbotOp::Contact => {
+            push(
+                &mut a,
+                &[
+                    "update_account",
+                    "--non-interactive",
+                    "--no-eff-email",
+                    "--server",
+                    &spec.server,
+                ],
+            );
+            if let Some(e) = &spec.email {
+                push(&mut a, &["--email", e]);
+            }
+        }
+        CertbotOp::Obtain { force, new_key } => {
             a.push(if spec.certonly { "certonly" } else { "run" }.into());
             push(
                 &mut a,
@@ -374,25 +560,74 @@ pub fn args(spec: &CertbotSpec, op: &CertbotOp) -> Vec<String> {
             if *force {
                 a.push("--force-renewal".into());
             }
+            if *new_key {
+                a.push("--new-key".into());
+            }
         }
     }
     a
 }
 
+/// Lines running certbot with `args` (`set -- …` and more) in a subshell at `/`, its
+/// `environment` exported there.
+fn run_certbot(i: usize, spec: &CertbotSpec, args: &str) -> String {
+    let env = super::exports(&spec.environment);
+    format!(
+        "(cd / && umask 022\n{env}{args}\nexec certbot \"$@\") </dev/null 1>&2 || play_fail {i}\n"
+    )
+}
+
+/// Lines giving the lineage's account the contact `email` unless play's record says so:
+/// the account named by the renewal conf (read now: an obtain just before may have made it),
+/// `certbot update_account`, then the record written in the account's folder (entered with
+/// `play_enter`, a temp file renamed into place).
+fn contact_lines(i: usize, spec: &CertbotSpec, email: &str) -> String {
+    let read = read_params(&shell_quote(&conf_path(&spec.name)), &[("account", "cb_a")]);
+    let none = shell_quote(&format!(
+        "{}: names no account (certbot update_account needs one)",
+        conf_path(&spec.name)
+    ));
+    let dir = shell_quote(&accounts_dir(&spec.server));
+    let e = shell_quote(email);
+    let update = format!(
+        "{}\nset -- \"$@\" --account \"$cb_a\"",
+        set_args(&args(spec, &CertbotOp::Contact))
+    );
+    let run = run_certbot(i, spec, &update);
+    format!(
+        r#"cb_a=
+{read}case $cb_a in ''|*[!0-9A-Za-z_-]*) printf '%s\n' {none} >&2; play_fail {i} ;; esac
+cb_d={dir}/$cb_a cb_e=
+if [ -f "$cb_d/{CONTACT_FILE}" ]; then IFS= read -r cb_e < "$cb_d/{CONTACT_FILE}"; fi
+if [ "$cb_e" != {e} ]; then
+{run}play_enter "$cb_d" || play_fail {i}
+play_tmp "$cb_d/.{CONTACT_FILE}.play-tmp.XXXXXX" || play_fail {i}
+printf '%s\n' {e} > "$t" || play_fail {i}
+mv -f -T -- "$t" {CONTACT_FILE} || play_fail {i}
+t=
+fi
+"#
+    )
+}
+
 /// The apply step of one lineage (inside the apply script: `play_ok`, `play_fail`).
 pub fn apply_fragment(index: usize, spec: &CertbotSpec, op: &CertbotOp) -> String {
     let i = index;
-    let env = super::exports(&spec.environment);
     let missing =
         shell_quote("certbot is not installed on the host (declare `package: certbot` before it)");
-    format!(
+    let mut s = format!(
         "# certbot {name}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n\
-if ! command -v certbot >/dev/null 2>&1; then printf '%s\\n' {missing} >&2; play_fail {i}; fi\n\
-(cd / && umask 022\n{env}{args}\nexec certbot \"$@\") </dev/null 1>&2 || play_fail {i}\n\
-play_ok {i}\n",
+if ! command -v certbot >/dev/null 2>&1; then printf '%s\\n' {missing} >&2; play_fail {i}; fi\n",
         name = spec.name,
-        args = set_args(&args(spec, op)),
-    )
+    );
+    if *op != CertbotOp::Contact {
+        s.push_str(&run_certbot(i, spec, &set_args(&args(spec, op))));
+    }
+    if let (Some(e), CertbotOp::Obtain { .. } | CertbotOp::Contact) = (&spec.email, op) {
+        s.push_str(&contact_lines(i, spec, e));
+    }
+    s.push_str(&format!("play_ok {i}\n"));
+    s
 }
 
 impl super::Spec for CertbotSpec {
@@ -444,10 +679,8 @@ impl super::Spec for CertbotSpec {
 impl CertbotSpec {
     /// Its `certbot` record, read.
     fn seen(&self, observed: &super::Observed) -> Option<Seen> {
-        match observed.deploy.record("certbot", &self.name)? {
-            [state, server, key_type, text] => parse_seen(state, server, key_type, text),
-            _ => None,
-        }
+        let fields = observed.deploy.record("certbot", &self.name)?;
+        parse_seen(&fields.iter().map(String::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -476,7 +709,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     check_value,
     records: &[super::registry::Record {
         tag: "certbot",
-        fields: 5,
+        fields: 8,
         per_host: false,
     }],
     check_entry: super::registry::any_entry,
@@ -670,7 +903,16 @@ mod tests {
     const TEXT: &str = "X509v3 Subject Alternative Name: \n    DNS:example.org, DNS:www.example.org\nnotAfter=Mar  2 15:21:36 2027 GMT\nCertificate will not expire";
 
     fn cert(text: &str) -> Seen {
-        parse_seen("ok", DEFAULT_SERVER, "ecdsa", text).unwrap()
+        parse_seen(&[
+            "ok",
+            DEFAULT_SERVER,
+            "ecdsa",
+            "",
+            "",
+            "=ops@example.org",
+            text,
+        ])
+        .unwrap()
     }
 
     #[test]
@@ -690,8 +932,26 @@ mod tests {
             panic!("not a cert")
         };
         assert_eq!(junk.names, None);
-        assert_eq!(parse_seen("missing", "", "", ""), Some(Seen::Missing));
-        assert_eq!(parse_seen("what", "", "", ""), None);
+        assert_eq!(conf.contact, Contact::Recorded("ops@example.org".into()));
+        assert_eq!(
+            parse_seen(&["missing", "", "", "", "", "", ""]),
+            Some(Seen::Missing)
+        );
+        assert_eq!(parse_seen(&["what", "", "", "", "", "", ""]), None);
+        assert_eq!(parse_seen(&["missing", "", "", ""]), None);
+        let Some(Seen::NoCert { conf }) =
+            parse_seen(&["nocert", DEFAULT_SERVER, "rsa", "4096", "True", "?", ""])
+        else {
+            panic!("not nocert")
+        };
+        assert_eq!(conf.rsa_key_size, "4096");
+        assert!(conf.reuse_key);
+        assert_eq!(conf.contact, Contact::Unrecorded);
+        let Some(Seen::NoCert { conf }) = parse_seen(&["nocert", "", "", "", "", "", ""]) else {
+            panic!("not nocert")
+        };
+        assert_eq!(conf.contact, Contact::NoAccount);
+        assert!(!conf.reuse_key);
     }
 
     #[test]
@@ -719,7 +979,13 @@ mod tests {
                 "key_type ecdsa → rsa",
             ]
         );
-        assert_eq!(p.work, CertbotOp::Obtain { force: true });
+        assert_eq!(
+            p.work,
+            CertbotOp::Obtain {
+                force: true,
+                new_key: false
+            }
+        );
     }
 
     #[test]
@@ -735,7 +1001,13 @@ mod tests {
                 "certbot's webroot reads /var/www/acme after the change of /var/www/acme earlier in this run",
             ]
         );
-        assert_eq!(p.work, CertbotOp::Obtain { force: false });
+        assert_eq!(
+            p.work,
+            CertbotOp::Obtain {
+                force: false,
+                new_key: false
+            }
+        );
         let e = plan(&spec(), &Seen::Orphan, &[]).unwrap_err();
         assert!(e.0.contains("without renewal/example.org.conf"), "{}", e.0);
     }
@@ -758,7 +1030,11 @@ mod tests {
         let mut s = spec();
         s.email = Some("ops@example.org".into());
         s.environment = vec![("REQUESTS_CA_BUNDLE".into(), "/etc/ca b.pem".into())];
-        let f = apply_fragment(3, &s, &CertbotOp::Obtain { force: true });
+        let obtain = CertbotOp::Obtain {
+            force: true,
+            new_key: false,
+        };
+        let f = apply_fragment(3, &s, &obtain);
         assert!(
             f.contains("export REQUESTS_CA_BUNDLE='/etc/ca b.pem'\n"),
             "{f}"
@@ -767,9 +1043,274 @@ mod tests {
         s.method = Method::Nginx;
         s.certonly = false;
         s.email = None;
-        let a = args(&s, &CertbotOp::Obtain { force: false }).join(" ");
+        let first = CertbotOp::Obtain {
+            force: false,
+            new_key: false,
+        };
+        let a = args(&s, &first).join(" ");
         assert!(a.starts_with("run --non-interactive"), "{a}");
         assert!(a.ends_with("--nginx --server https://acme-v02.api.letsencrypt.org/directory --register-unsafely-without-email"), "{a}");
+    }
+
+    fn with_conf(key_type: &str, size: &str, reuse: &str, account: &str) -> Seen {
+        parse_seen(&["ok", DEFAULT_SERVER, key_type, size, reuse, account, TEXT]).unwrap()
+    }
+
+    fn rsa(size: Option<u32>) -> CertbotSpec {
+        CertbotSpec {
+            key_type: Some("rsa".into()),
+            rsa_key_size: size,
+            ..spec()
+        }
+    }
+
+    #[test]
+    fn an_rsa_keys_size_is_compared() {
+        let p = plan(&rsa(Some(4096)), &with_conf("rsa", "", "", ""), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.details,
+            vec!["rsa_key_size 2048 (certbot's default) → 4096"]
+        );
+        assert_eq!(
+            p.work,
+            CertbotOp::Obtain {
+                force: true,
+                new_key: false
+            }
+        );
+        let p = plan(&rsa(Some(4096)), &with_conf("rsa", "3072", "", ""), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.details, vec!["rsa_key_size 3072 → 4096"]);
+        for (conf, size) in [("4096", 4096), ("", 2048)] {
+            let same = plan(&rsa(Some(size)), &with_conf("rsa", conf, "", ""), &[]).unwrap();
+            assert_eq!(same, None, "{conf}");
+        }
+        // No size asked: not compared. An older certbot's conf (no key_type) is rsa.
+        assert_eq!(
+            plan(&rsa(None), &with_conf("rsa", "4096", "", ""), &[]).unwrap(),
+            None
+        );
+        let mut kept = rsa(Some(4096));
+        kept.key_type = None;
+        let p = plan(&kept, &with_conf("", "2048", "", ""), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.details, vec!["rsa_key_size 2048 → 4096"]);
+        // An ecdsa lineage certbot keeps (no key_type asked) has no size to compare; one
+        // turned rsa is obtained for the type, its size not said on top.
+        assert_eq!(
+            plan(&kept, &with_conf("ecdsa", "", "", ""), &[]).unwrap(),
+            None
+        );
+        let p = plan(&rsa(Some(4096)), &with_conf("ecdsa", "", "", ""), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.details, vec!["key_type ecdsa → rsa"]);
+    }
+
+    #[test]
+    fn a_new_key_despite_reuse_key_says_so() {
+        let p = plan(&rsa(Some(4096)), &with_conf("rsa", "2048", "True", ""), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.details,
+            vec![
+                "rsa_key_size 2048 → 4096",
+                "reuse_key is set in its renewal conf: --new-key"
+            ]
+        );
+        assert_eq!(
+            p.work,
+            CertbotOp::Obtain {
+                force: true,
+                new_key: true
+            }
+        );
+        let a = args(&rsa(Some(4096)), &p.work).join(" ");
+        assert!(
+            a.ends_with("--key-type rsa --rsa-key-size 4096 --register-unsafely-without-email --force-renewal --new-key"),
+            "{a}"
+        );
+        // Names alone keep the key.
+        let t = TEXT.replace("DNS:www.example.org", "DNS:old.example.org");
+        let seen = parse_seen(&["ok", DEFAULT_SERVER, "rsa", "4096", "True", "", &t]).unwrap();
+        let p = plan(&rsa(Some(4096)), &seen, &[]).unwrap().unwrap();
+        assert_eq!(
+            p.work,
+            CertbotOp::Obtain {
+                force: true,
+                new_key: false
+            }
+        );
+    }
+
+    fn mailed(email: &str) -> CertbotSpec {
+        CertbotSpec {
+            email: Some(email.into()),
+            ..spec()
+        }
+    }
+
+    #[test]
+    fn another_email_updates_the_account_only() {
+        let recorded = with_conf("ecdsa", "", "", "=ops@example.org");
+        assert_eq!(
+            plan(&mailed("ops@example.org"), &recorded, &[]).unwrap(),
+            None
+        );
+        // Without email the account is left as it is.
+        assert_eq!(
+            plan(&spec(), &with_conf("ecdsa", "", "", "?"), &[]).unwrap(),
+            None
+        );
+        let p = plan(&mailed("new@example.org"), &recorded, &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(
+            p.details,
+            vec!["account email ops@example.org → new@example.org"]
+        );
+        assert_eq!(p.work, CertbotOp::Contact);
+        for (account, said) in [
+            (
+                "?",
+                "account email (not recorded by play) → new@example.org",
+            ),
+            (
+                "",
+                "account email (the account its renewal conf names is not found) → new@example.org",
+            ),
+        ] {
+            let p = plan(
+                &mailed("new@example.org"),
+                &with_conf("ecdsa", "", "", account),
+                &[],
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(p.details, vec![said]);
+            assert_eq!(p.work, CertbotOp::Contact);
+        }
+    }
+
+    #[test]
+    fn an_email_with_an_obtain_is_said_with_it() {
+        let t = TEXT.replace("DNS:www.example.org", "DNS:old.example.org");
+        let seen = parse_seen(&["ok", DEFAULT_SERVER, "ecdsa", "", "", "=a@example.org", &t]);
+        let p = plan(&mailed("b@example.org"), &seen.unwrap(), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.details,
+            vec![
+                "+ domain www.example.org",
+                "- domain old.example.org",
+                "account email a@example.org → b@example.org",
+            ]
+        );
+        assert!(matches!(p.work, CertbotOp::Obtain { force: true, .. }));
+        // Another server: another account, known after the obtain.
+        let mut s = mailed("b@example.org");
+        s.server = "https://127.0.0.1:14000/dir".into();
+        let p = plan(&s, &with_conf("ecdsa", "", "", "=a@example.org"), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.details.len(), 2, "{:?}", p.details);
+        assert!(p.details[1].starts_with("account email b@example.org: set after certbot obtains"));
+        let p = plan(&s, &Seen::Missing, &[]).unwrap().unwrap();
+        assert!(
+            p.details[1].contains("known after this step"),
+            "{:?}",
+            p.details
+        );
+    }
+
+    #[test]
+    fn the_contact_step_updates_the_conf_account_and_records_it() {
+        let mut s = mailed("new@example.org");
+        s.server = "https://127.0.0.1:14000/dir".into();
+        let f = apply_fragment(2, &s, &CertbotOp::Contact);
+        assert!(!f.contains("certonly"), "{f}");
+        assert!(f.contains("set -- update_account --non-interactive --no-eff-email --server https://127.0.0.1:14000/dir --email new@example.org\nset -- \"$@\" --account \"$cb_a\"\nexec certbot"), "{f}");
+        assert!(
+            f.contains("cb_d=/etc/letsencrypt/accounts/127.0.0.1:14000/dir/$cb_a"),
+            "{f}"
+        );
+        assert!(
+            f.contains("if [ \"$cb_e\" != new@example.org ]; then"),
+            "{f}"
+        );
+        let update = f.find("update_account").unwrap();
+        let enter = f.find("play_enter \"$cb_d\" || play_fail 2").unwrap();
+        let mv = f
+            .find("mv -f -T -- \"$t\" play-email || play_fail 2")
+            .unwrap();
+        assert!(update < enter && enter < mv, "{f}");
+        // An obtain ensures it after certbot ran; without email, no account step.
+        let obtain = CertbotOp::Obtain {
+            force: false,
+            new_key: false,
+        };
+        let f = apply_fragment(2, &s, &obtain);
+        assert!(
+            f.find("certonly").unwrap() < f.find("update_account").unwrap(),
+            "{f}"
+        );
+        let f = apply_fragment(2, &spec(), &obtain);
+        assert!(
+            !f.contains("update_account") && !f.contains("play-email"),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn accounts_folders_are_certbots() {
+        assert_eq!(
+            accounts_dir(DEFAULT_SERVER),
+            "/etc/letsencrypt/accounts/acme-v02.api.letsencrypt.org/directory"
+        );
+        assert_eq!(
+            accounts_dir("https://127.0.0.1:14000/dir/?x=1"),
+            "/etc/letsencrypt/accounts/127.0.0.1:14000/dir"
+        );
+    }
+
+    /// Runs `read_params` on `conf` (a file's text) and prints the variables.
+    fn read_with_sh(conf: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.conf");
+        std::fs::write(&path, conf).unwrap();
+        let keys = [
+            ("server", "cb_s"),
+            ("account", "cb_a"),
+            ("rsa_key_size", "cb_z"),
+        ];
+        let script = format!(
+            "cb_s= cb_a= cb_z=\n{}printf '%s|%s|%s' \"$cb_s\" \"$cb_a\" \"$cb_z\"",
+            read_params(&shell_quote(&path.display().to_string()), &keys)
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn the_renewal_params_are_read_in_their_section_only() {
+        let conf = "# renew_before_expiry = 30 days\nversion = 2.1.0\naccount = top\n\n[renewalparams]\naccount = 8021ba10\nrsa_key_size = 3072\nserver = https://127.0.0.1:14000/dir\nwebroot_path = /var/www/acme,\n[[webroot_map]]\nserver = /srv/x\naccount = /srv/y";
+        assert_eq!(
+            read_with_sh(conf),
+            "https://127.0.0.1:14000/dir|8021ba10|3072"
+        );
+        assert_eq!(read_with_sh("[renewalparams]\naccount=abc"), "|abc|");
     }
 
     #[test]
@@ -799,6 +1340,8 @@ mod tests {
             "{f}"
         );
         assert!(!f.contains("privkey"), "{f}");
+        assert!(!f.contains("private_key.json"), "{f}");
+        assert!(f.contains("/play-email\" ]; then IFS= read -r cb_c"), "{f}");
         assert_eq!(f.matches("openssl x509").count(), 1, "{f}");
     }
 }

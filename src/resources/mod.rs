@@ -899,7 +899,8 @@ pub struct Facts {
     #[serde(default)]
     pub default_ipv6: std::collections::BTreeMap<String, String>,
     /// The values of the `gather:` commands, by name, in Ansible's registered shape (see
-    /// `resolve::gather`): vars of their own, not under `facts` (nor saved with them).
+    /// `resolve::gather`): vars of their own, not under `facts` (`play facts --save` records
+    /// the `find:`/`stat:` ones beside the facts: `ops::facts::FactsFile::gathered`).
     #[serde(skip)]
     pub gathered: std::collections::BTreeMap<String, serde_json::Value>,
 }
