@@ -384,6 +384,11 @@ impl super::Spec for AptUpgradeSpec {
     fn has_nul(&self) -> bool {
         false
     }
+    /// Two plays may both upgrade a host (a common role and an app's), as they may both run
+    /// a command: one per play.
+    fn owned_per_host(&self) -> bool {
+        false
+    }
     fn add_probe(&self, p: &mut super::deploy::DeployProbe) {
         // apt builds its cache from the lists when it has none saved: seconds on a big host
         p.add_slow_fragment(probe_fragment(self.mode), SIMULATION_SECS);
