@@ -516,7 +516,8 @@ fn packages_users_groups_and_guards() {
 /// login without root is refused, `apply` upgrades (dpkg says 2.0), then `diff --exit-code`
 /// is 0. `cache_valid_time`: lists fresh enough are not refreshed (a 3.0 they do not know
 /// stays unplanned), stale ones are refreshed first (the plan says so and that more may come)
-/// and the upgrade then takes 3.0; `update_cache` without it refreshes at every apply.
+/// and the upgrade then takes 3.0; `update_cache` without it refreshes at every apply; a safe
+/// upgrade then a full one both apply.
 #[test]
 fn apt_upgrade_from_a_local_repository() {
     let lab = Lab::start("apt-upgrade", 1);
@@ -583,4 +584,24 @@ fn apt_upgrade_from_a_local_repository() {
     p.play(&["diff", "--exit-code", "every.yml"])
         .code(2)
         .hides("hello-play");
+
+    // a safe upgrade then a full one (tournesol's role): both list what apt would do now, the
+    // second says the first comes before it; both apply, the second finds nothing left
+    apt::publish(&lab, "h1", &[("hello-play", "5.0")]);
+    sh(&lab, "h1", "apt-get update -q >/dev/null 2>&1");
+    let p = p.file(
+        "both.yml",
+        "- hosts: lab\n  state:\n    - apt_upgrade: safe\n      cache_valid_time: 3600\n    - apt_upgrade: full\n      cache_valid_time: 3600\n",
+    );
+    p.play(&["diff", "--exit-code", "both.yml"])
+        .code(2)
+        .shows("~ update apt_upgrade safe (1 to upgrade)")
+        .shows("~ update apt_upgrade full (1 to upgrade, apt_upgrade safe comes first in this run: what it leaves of these is known after it)")
+        .shows("~ hello-play 4.0 → 5.0");
+    p.play(&["apply", "both.yml"]).code(0);
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play").map(|i| i.1),
+        Some("5.0".into())
+    );
+    p.play(&["diff", "--exit-code", "both.yml"]).code(0);
 }

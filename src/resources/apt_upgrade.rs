@@ -296,6 +296,17 @@ fn refresh_due(spec: &AptUpgradeSpec, age: Option<i64>) -> Option<String> {
 
 /// Plans the upgrade from what the probe saw.
 pub fn plan(spec: &AptUpgradeSpec, seen: &Seen) -> Result<Option<Planned<UpgradeWork>>, Refused> {
+    plan_after(spec, seen, None)
+}
+
+/// [`plan`] when another `apt_upgrade:` of the host (`earlier`, its key) changes before it in
+/// this run: the packages listed are what the probe's simulation saw, and what the earlier
+/// upgrade leaves of them is known only after it.
+pub fn plan_after(
+    spec: &AptUpgradeSpec,
+    seen: &Seen,
+    earlier: Option<&str>,
+) -> Result<Option<Planned<UpgradeWork>>, Refused> {
     let Seen::Apt { uid, age, steps } = seen else {
         return Err(Refused(
             "this host has no apt-get: `apt_upgrade:` supports Debian and Ubuntu (apt) only".into(),
@@ -327,6 +338,11 @@ pub fn plan(spec: &AptUpgradeSpec, seen: &Seen) -> Result<Option<Planned<Upgrade
         if n > 0 {
             details.push(format!("{n} {what}"));
         }
+    }
+    if let Some(k) = earlier.filter(|_| !steps.is_empty()) {
+        details.push(format!(
+            "apt_upgrade {k} comes first in this run: what it leaves of these is known after it"
+        ));
     }
     if refresh.is_some() {
         details.push(if steps.is_empty() {
@@ -396,9 +412,16 @@ impl super::Spec for AptUpgradeSpec {
     fn plan_work(
         &self,
         observed: &super::Observed,
-        _changed: &[&str],
+        changed: &[&str],
     ) -> Result<Option<Planned<Self::Work>>, Refused> {
-        plan(self, &self.seen(observed)?)
+        // another upgrade of this host changing before it (the keys of the changes planned
+        // so far: `safe` and `full` are this kind's)
+        let earlier = changed
+            .iter()
+            .rev()
+            .copied()
+            .find(|k| Mode::parse(k).is_ok());
+        plan_after(self, &self.seen(observed)?, earlier)
     }
     fn file_list(&self, work: &Self::Work) -> super::FileList {
         super::FileList {
@@ -650,6 +673,25 @@ mod tests {
             },
         );
         assert_eq!(plan(&s, &seen(Some(1), none)), Ok(None));
+    }
+
+    /// tournesol's role: a safe upgrade, then a full one: the second lists what the probe saw
+    /// and says the first comes before it.
+    #[test]
+    fn a_second_upgrade_says_the_first_comes_before_it() {
+        let p = plan_after(&spec(false, None), &seen(Some(10), SIM), Some("safe"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.details.last().map(String::as_str),
+            Some("apt_upgrade safe comes first in this run: what it leaves of these is known after it")
+        );
+        assert_eq!(p.work.steps.len(), 4);
+        let none = "0 upgraded\n";
+        assert_eq!(
+            plan_after(&spec(false, None), &seen(Some(10), none), Some("safe")),
+            Ok(None)
+        );
     }
 
     #[test]
