@@ -650,6 +650,26 @@ fn check_locates_bad_venvs() {
         .shows("requirements: path `req.txt` must be absolute");
 }
 
+/// `apt_upgrade:`: a mode that is neither `safe` nor `full` (Ansible's `dist` named with the
+/// word to write), a `cache_valid_time` that is no whole number of seconds, one with
+/// `update_cache: false`, a non-boolean `update_cache` and a `state`, each located at its key,
+/// all in one run; the good forms check clean.
+#[test]
+fn check_locates_bad_apt_upgrades() {
+    check_one_host("- hosts: all\n  state:\n    - apt_upgrade: dist\n    - apt_upgrade: safe\n      cache_valid_time: 1h\n    - apt_upgrade: full\n      update_cache: false\n      cache_valid_time: 60\n- hosts: all\n  state:\n    - apt_upgrade: everything\n    - apt_upgrade: safe\n      update_cache: maybe\n    - apt_upgrade: full\n      state: absent\n      cache_valid_time: -5\n")
+        .code(1)
+        .shows("site.yml:3:20: apt_upgrade `dist`: write `full`")
+        .shows("site.yml:5:25: cache_valid_time must be a whole number")
+        .shows("site.yml:8:25: cache_valid_time says when to refresh the apt lists: it needs `update_cache: true`")
+        .shows("site.yml:11:20: apt_upgrade `everything`: `safe` (apt-get upgrade --with-new-pkgs) or `full` (apt-get dist-upgrade)")
+        .shows("site.yml:13:21: update_cache must be true or false")
+        .shows("site.yml:15:14: an apt_upgrade has no `state`")
+        .shows("6 problem(s)");
+    check_one_host("- hosts: all\n  state:\n    - apt_upgrade: safe\n      cache_valid_time: 3600\n    - apt_upgrade: full\n      update_cache: true\n")
+        .code(0)
+        .shows("0 problem(s)");
+}
+
 /// `pip:`: a range, Ansible's `state: latest`, `--user` in `pip_args`, a pinned removal and a
 /// non-boolean `break_system_packages`, each located at its key, all in one run.
 #[test]

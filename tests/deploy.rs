@@ -1,7 +1,7 @@
 //! Deploying code, against real labs: the repo's own example deploy (release, config, user,
 //! supervisor program) with a change, pruning and a rollback; git checkouts moving with their
 //! version; packages from a local apt repository on the host; users and groups; guarded
-//! commands.
+//! commands; whole-system upgrades (`apt_upgrade:`).
 
 mod support;
 
@@ -509,4 +509,99 @@ fn packages_users_groups_and_guards() {
             .code(2)
             .shows("runs on every apply: it has no guard");
     }
+}
+
+/// `apt_upgrade:` on a real host, from a local apt repository (no network): a package at
+/// version 1.0 installed, 2.0 in the repository. `diff` lists `1.0 → 2.0` and exits 2, a
+/// login without root is refused, `apply` upgrades (dpkg says 2.0), then `diff --exit-code`
+/// is 0. `cache_valid_time`: lists fresh enough are not refreshed (a 3.0 they do not know
+/// stays unplanned), stale ones are refreshed first (the plan says so and that more may come)
+/// and the upgrade then takes 3.0; `update_cache` without it refreshes at every apply; a safe
+/// upgrade then a full one both apply.
+#[test]
+fn apt_upgrade_from_a_local_repository() {
+    let lab = Lab::start("apt-upgrade", 1);
+    apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
+    sh(
+        &lab,
+        "h1",
+        "rm -f /var/lib/apt/periodic/update-success-stamp && apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q hello-play >/dev/null 2>&1",
+    );
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "1.0".into()))
+    );
+    apt::publish(&lab, "h1", &[("hello-play", "2.0")]);
+    sh(&lab, "h1", "apt-get update -q >/dev/null 2>&1");
+
+    let upgrade = |extra: &str| format!("- hosts: lab\n  state:\n    - apt_upgrade: {extra}\n");
+    let p = Project::new(&lab).file("up.yml", &upgrade("safe\n      cache_valid_time: 3600"));
+    p.play(&["diff", "--exit-code", "up.yml"])
+        .code(2)
+        .shows("~ update apt_upgrade safe (1 to upgrade)")
+        .shows("~ hello-play 1.0 → 2.0")
+        .hides("apt-get update first");
+    p.play(&["diff", "-u", "deploy", "up.yml"])
+        .code(1)
+        .shows("needs root (the login's uid is");
+    p.play(&["apply", "up.yml"])
+        .code(0)
+        .shows("hello-play 1.0 → 2.0");
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "2.0".into()))
+    );
+    p.play(&["diff", "--exit-code", "up.yml"]).code(0);
+
+    // fresh lists are not refreshed: 3.0, which they do not know, is not planned
+    apt::publish(&lab, "h1", &[("hello-play", "3.0")]);
+    p.play(&["diff", "--exit-code", "up.yml"]).code(0);
+    // lists older than cache_valid_time: refreshed first, then upgraded to what they bring
+    sh(&lab, "h1", "touch -d '2 hours ago' /var/lib/apt/lists");
+    p.play(&["diff", "--exit-code", "up.yml"])
+        .code(2)
+        .shows("apt-get update first: lists 2 h old > cache_valid_time 3600 s")
+        .shows("nothing upgradable with the current lists; what the refreshed ones bring is known after apt-get update");
+    p.play(&["apply", "up.yml"]).code(0);
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play").map(|i| i.1),
+        Some("3.0".into())
+    );
+    p.play(&["diff", "--exit-code", "up.yml"]).code(0);
+
+    // update_cache without cache_valid_time: a refresh at every apply (diff always exits 2);
+    // the check after apply does not plan it again
+    apt::publish(&lab, "h1", &[("hello-play", "4.0")]);
+    let p = p.file("every.yml", &upgrade("full\n      update_cache: true"));
+    p.play(&["diff", "--exit-code", "every.yml"])
+        .code(2)
+        .shows("apt-get update first, at every apply (no cache_valid_time)");
+    p.play(&["apply", "every.yml"]).code(0);
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play").map(|i| i.1),
+        Some("4.0".into())
+    );
+    p.play(&["diff", "--exit-code", "every.yml"])
+        .code(2)
+        .hides("hello-play");
+
+    // a safe upgrade then a full one (tournesol's role): both list what apt would do now, the
+    // second says the first comes before it; both apply, the second finds nothing left
+    apt::publish(&lab, "h1", &[("hello-play", "5.0")]);
+    sh(&lab, "h1", "apt-get update -q >/dev/null 2>&1");
+    let p = p.file(
+        "both.yml",
+        "- hosts: lab\n  state:\n    - apt_upgrade: safe\n      cache_valid_time: 3600\n    - apt_upgrade: full\n      cache_valid_time: 3600\n",
+    );
+    p.play(&["diff", "--exit-code", "both.yml"])
+        .code(2)
+        .shows("~ update apt_upgrade safe (1 to upgrade)")
+        .shows("~ update apt_upgrade full (1 to upgrade, apt_upgrade safe comes first in this run: what it leaves of these is known after it)")
+        .shows("~ hello-play 4.0 → 5.0");
+    p.play(&["apply", "both.yml"]).code(0);
+    assert_eq!(
+        apt::installed(&lab, "h1", "hello-play").map(|i| i.1),
+        Some("5.0".into())
+    );
+    p.play(&["diff", "--exit-code", "both.yml"]).code(0);
 }

@@ -958,6 +958,82 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
     drop(tmp);
 }
 
+/// Whole-system upgrades (consul-installer's `upgrade: yes` with `cache_valid_time`, mangaki's
+/// quoted `'yes'`, tournesol's `name: "*" state: latest` and `upgrade: dist`) are native
+/// `apt_upgrade:` entries, not `command:`s, and check clean; a mode chosen at run time stays a
+/// command.
+#[test]
+fn apt_upgrades_import_as_apt_upgrade() {
+    let (tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "roles/upgrade/tasks/main.yml",
+            r#"- name: Update all packages to their latest version
+  apt:
+    name: "*"
+    state: latest
+    update_cache: yes
+- name: Upgrade the OS (apt-get dist-upgrade)
+  apt:
+    upgrade: dist
+    update_cache: yes
+"#,
+        ),
+        (
+            "site.yml",
+            r#"- hosts: web
+  become: true
+  roles: [upgrade]
+- hosts: web
+  tasks:
+    - name: Update and upgrade apt packages
+      apt:
+        upgrade: yes
+        update_cache: yes
+        cache_valid_time: 86400
+- hosts: web
+  tasks:
+    - apt:
+        upgrade: 'yes'
+        update_cache: 'yes'
+        cache_valid_time: 3600
+    - name: Chosen at run time
+      apt:
+        upgrade: "{{ upgrade_mode }}"
+"#,
+        ),
+    ]);
+    let pb = checked_site(
+        &out,
+        &[
+            "- apt_upgrade: safe\n      cache_valid_time: 86400\n      update_cache: true\n",
+            "- apt_upgrade: safe\n      cache_valid_time: 3600\n      update_cache: true\n",
+        ],
+    );
+    assert!(
+        pb.contains(
+            "- command: \"apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade\"\n"
+        ),
+        "{pb}"
+    );
+    let role = read(&out.join("roles/upgrade/state.yml"));
+    assert!(
+        role.contains("- apt_upgrade: safe\n  update_cache: true\n"),
+        "{role}"
+    );
+    assert!(
+        role.contains("- apt_upgrade: full\n  update_cache: true\n"),
+        "{role}"
+    );
+    assert!(!role.contains("command"), "{role}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("`apt_upgrade: safe` (apt-get upgrade --with-new-pkgs"),
+        "{md}"
+    );
+    drop(tmp);
+}
+
 /// The guards the importer writes hold on a real host: an imported project (hostname,
 /// locale_gen, debconf, alternatives, a `deb` file, a checksum in a var, a templated link
 /// state, commands that state what they make) applied to a lab host does what Ansible's tasks

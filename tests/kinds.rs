@@ -352,6 +352,7 @@ fn kinds_cases() {
         // fetch kinds
         "download",
         "apt_source",
+        "apt_upgrade",
         "venv",
         "npm",
         "composer",
@@ -442,6 +443,7 @@ const THROUGH_THE_CONTRACT: &[&str] = &[
     "replace",
     "download",
     "apt_source",
+    "apt_upgrade",
     "venv",
     "npm",
     "composer",

@@ -268,6 +268,62 @@ fn ignored(t: &Task, r: &mut Res, keys: &[&str]) {
     }
 }
 
+/// `apt: upgrade=MODE` (Ansible's `yes`/`true`/`safe` or `full`/`dist`) → `apt_upgrade:`
+/// with its `update_cache` and `cache_valid_time`; `None` for a mode chosen at run time (a
+/// template) or unknown, and for a `cache_valid_time` that is no number of seconds.
+fn apt_upgrade(t: &Task, up: &str) -> Option<Res> {
+    let mode = match up {
+        "yes" | "true" | "safe" => "safe",
+        "dist" | "full" => "full",
+        _ => return None,
+    };
+    let mut r = Res::new("apt_upgrade", mode);
+    if let Some(v) = t.arg(&["cache_valid_time"]) {
+        let text = match v {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.trim().to_string(),
+            _ => return None,
+        };
+        if text.contains("{{") {
+            r.set("cache_valid_time", text);
+        } else {
+            crate::resources::registry::check_value("apt_upgrade", "cache_valid_time", &text)
+                .ok()?;
+            // Ansible's `cache_valid_time: 0` is false: `update_cache` alone decides
+            match text.parse::<u64>().ok()? {
+                0 => {}
+                secs => r.set("cache_valid_time", Value::Number(secs.into())),
+            }
+        }
+    }
+    match t.arg_bool(&["update_cache", "update-cache"]) {
+        Some(true) => r.set("update_cache", true),
+        // Ansible refreshes when either is set; play's `cache_valid_time` alone implies it
+        Some(false) if r.get("cache_valid_time").is_some() => {
+            r.notes.push("`update_cache: no` beside `cache_valid_time` not carried: Ansible refreshes stale lists anyway, as play does with `cache_valid_time` alone".into());
+        }
+        _ => {}
+    }
+    ignored(
+        t,
+        &mut r,
+        &[
+            "autoremove",
+            "autoclean",
+            "dpkg_options",
+            "force_apt_get",
+            "force",
+            "allow_unauthenticated",
+            "allow_downgrade",
+            "install_recommends",
+            "default_release",
+            "only_upgrade",
+            "lock_timeout",
+        ],
+    );
+    Some(r)
+}
+
 fn names(v: &Value) -> Vec<String> {
     match v {
         Value::Sequence(items) => items
@@ -574,6 +630,9 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                     return Resources(vec![map_deb(&deb)]);
                 }
                 if let Some(up) = t.arg_str(&["upgrade"]).filter(|u| u != "false" && u != "no") {
+                    if let Some(r) = apt_upgrade(t, &up) {
+                        return Resources(vec![r]);
+                    }
                     let verb = if up == "dist" || up == "full" { "dist-upgrade" } else { "upgrade" };
                     return Resources(vec![Res::command(
                         format!("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y {verb}"),
@@ -618,6 +677,15 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
                 return LeftOut("apt without `name`".into());
             }
             if list.iter().any(|n| n == "*") {
+                // every installed package at its latest version: a safe upgrade
+                if list.len() == 1 && state.as_deref() == Some("latest") {
+                    if let Some(mut r) = apt_upgrade(t, "safe") {
+                        r.notes.push(
+                            "`name: \"*\"` with `state: latest` → `apt_upgrade: safe` (apt-get upgrade --with-new-pkgs: new dependencies installed, nothing removed)".into(),
+                        );
+                        return Resources(vec![r]);
+                    }
+                }
                 return Resources(vec![Res::command(
                     "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade".into(),
                     "apt name=*",
@@ -3496,7 +3564,18 @@ mod tests {
             ("apt", "update_cache=yes", "command=apt-get update [command]"),
             ("apt", "deb=/tmp/app_1.0_all.deb", "command=DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/app_1.0_all.deb unless=v=$(dpkg-deb -f /tmp/app_1.0_all.deb Version) && test -n \"$v\" && test \"$(dpkg-query -W -f '${Version}' \"$(dpkg-deb -f /tmp/app_1.0_all.deb Package)\" 2>/dev/null)\" = \"$v\" [command]"),
             ("apt", "deb=https://x/app.deb", "command=d=$(mktemp -d) && { curl -fsSL -o \"$d/p.deb\" https://x/app.deb && DEBIAN_FRONTEND=noninteractive apt-get install -y \"$d/p.deb\"; s=$?; rm -rf \"$d\"; [ $s -eq 0 ]; } [command]"),
-            ("apt", "name=* state=latest", "command=apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade [command]"),
+            ("apt", "name=* state=latest", "apt_upgrade=safe"),
+            ("apt", "name=* state=latest update_cache=yes", "apt_upgrade=safe update_cache=true"),
+            ("apt", "name=* state=present", "command=apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade [command]"),
+            ("apt", "upgrade=yes update_cache=yes cache_valid_time=86400", "apt_upgrade=safe cache_valid_time=86400 update_cache=true"),
+            ("apt", "upgrade=yes update_cache=no cache_valid_time=0", "apt_upgrade=safe"),
+            ("apt", "upgrade=yes update_cache=yes cache_valid_time=0", "apt_upgrade=safe update_cache=true"),
+            ("apt", "upgrade=yes update_cache=no cache_valid_time=60", "apt_upgrade=safe cache_valid_time=60"),
+            ("apt", "upgrade=safe", "apt_upgrade=safe"),
+            ("apt", "upgrade=dist update_cache=yes", "apt_upgrade=full update_cache=true"),
+            ("apt", "upgrade=full cache_valid_time='{{ apt_cache_time }}'", "apt_upgrade=full cache_valid_time='{{ apt_cache_time }}'"),
+            ("apt", "upgrade='{{ mode }}'", "command=apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade [command]"),
+            ("apt", "upgrade=yes cache_valid_time=soon", "command=apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade [command]"),
             ("service", "name=nginx state=started enabled=yes", "service=nginx state=running enabled=true"),
             ("systemd", "daemon_reload=yes", "left out: a bare `daemon_reload`: play runs `systemctl daemon-reload` itself when a unit file it writes changes"),
             ("supervisorctl", "name=app state=restarted", "command=supervisorctl restart app [command]"),

@@ -33,6 +33,7 @@ pub mod line;
 pub mod replace;
 // fetch kinds
 pub mod apt_source;
+pub mod apt_upgrade;
 pub mod download;
 pub mod fetch;
 pub mod pip;

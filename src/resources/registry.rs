@@ -252,6 +252,7 @@ macro_rules! kinds {
             // fetch kinds
             Download => download, download::DownloadSpec;
             AptSource => apt_source, apt_source::AptSourceSpec;
+            AptUpgrade => apt_upgrade, apt_upgrade::AptUpgradeSpec;
             Venv => venv, venv::VenvSpec;
             Npm => npm, npm::NpmSpec;
             Composer => composer, composer::ComposerSpec;
