@@ -398,6 +398,16 @@ fn packages_users_groups_and_guards() {
         apt::installed(&lab, "h1", "hello-play"),
         Some(("ii".into(), "1.0".into()))
     );
+    // under the apply script's umask 077, what maintainer scripts make is still readable by
+    // the services that use it (dpkg runs them with umask 022)
+    assert_eq!(
+        sh(
+            &lab,
+            "h1",
+            "stat -c %a /var/lib/hello-play /var/lib/hello-play/state"
+        ),
+        "755\n644\n"
+    );
     let run = p.play(&["apply", "pkg.yml"]).code(0);
     assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
     // latest follows the candidate of the host's apt lists (refreshed here as the host's own

@@ -5,8 +5,8 @@
 //! // h1's apt now knows only `deb [trusted=yes] file:/srv/repo ./`
 //! ```
 //!
-//! The packages are real `.deb` files built on the host with `dpkg-deb --build` (no maintainer
-//! scripts; each installs `/usr/share/NAME/VERSION`), indexed by a hand-written `Packages` file
+//! The packages are real `.deb` files built on the host with `dpkg-deb --build` (each installs
+//! `/usr/share/NAME/VERSION`, and its `postinst` writes `/var/lib/NAME/state`), indexed by a hand-written `Packages` file
 //! (the fields of `dpkg-deb -f`, plus `Filename`, `Size`, `SHA256`), so no dpkg-dev is needed.
 //! Everything happens inside the host's own overlay: the machine's apt is never touched.
 #![allow(dead_code)]
@@ -27,6 +27,9 @@ build() {
   mkdir -p "$d/DEBIAN" "$d/usr/share/$name"
   printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: play tests <tests@example.invalid>\nDescription: a package built by the tests\n' "$name" "$ver" > "$d/DEBIAN/control"
   printf '%s %s\n' "$name" "$ver" > "$d/usr/share/$name/VERSION"
+  # a maintainer script making state, as real packages do (it runs with apt's umask)
+  printf '#!/bin/sh\nmkdir -p /var/lib/%s && echo %s > /var/lib/%s/state\n' "$name" "$ver" "$name" > "$d/DEBIAN/postinst"
+  chmod 755 "$d/DEBIAN/postinst"
   dpkg-deb --root-owner-group --build "$d" "/srv/repo/${name}_${ver}_all.deb" >/dev/null
 }
 "#,
