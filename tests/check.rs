@@ -866,3 +866,54 @@ fn check_locates_bad_finds_and_stats_and_stands_in_for_good_ones() {
         assert!(bad.stdout.contains(want), "no {want:?} in\n{}", bad.stdout);
     }
 }
+
+/// Resources under a `when` on a gathered value are checked although the value's offline
+/// stand-in turns them off (a host's value may turn them on at `diff`/`apply`): their own
+/// problems are said, marked so; what comes from the stand-in itself is not.
+#[test]
+fn check_looks_under_whens_that_gathered_values_decide() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web
+  gather:
+    bundle:
+      stat: /srv/app/bundle
+  state:
+    - command: \"mv /srv/app/bundle /srv/backup/{{ ansible_date_time.date }}\"
+      when: bundle.stat.exists
+    - file: /srv/app/size
+      content: \"{{ bundle.stat.size }}\"
+      when: bundle.stat.exists
+    - file: /srv/app/fresh
+      content: \"{{ no_such_var }}\"
+      when: not bundle.stat.exists
+",
+    );
+    let out = play_in(d, &["check", "--color", "never"]).code(1);
+    assert!(
+        out.stdout.contains(
+            "playbooks/site.yml:6:16: command: undefined variable `ansible_date_time`"
+        ) && out.stdout.contains(
+            "(under a `when` on the gathered `bundle`, checked although its stand-in turns it off"
+        ),
+        "{}",
+        out.stdout
+    );
+    // its `when` holds with the stand-in: said once, as any resource's problem
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.contains("no_such_var"))
+            .count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    // `bundle.stat.size`: the stand-in has no size; the host's value decides
+    assert!(!out.stdout.contains("site.yml:9"), "{}", out.stdout);
+    assert!(out.stdout.contains("2 problem(s)"), "{}", out.stdout);
+}

@@ -492,7 +492,7 @@ impl Conversion {
         local_regs: &BTreeSet<String>,
     ) -> Result<(Outcome, Vec<String>), String> {
         let reg = t.register.clone().ok_or("not registered")?;
-        let local = super::found::on_controller(t.delegate.as_deref()) == Some(true);
+        let local = super::found::reads_on_controller(t) == Some(true);
         let (key, form) = super::found::form_of(t)?;
         let known = |name: &str| local && local_regs.contains(name);
         let later = |text: &str| {
@@ -527,7 +527,15 @@ impl Conversion {
         spec.insert(key.into(), form);
         if local {
             spec.insert("local".into(), Value::Bool(true));
-            notes.push("read by play on the controller when it resolves (`local: true`)".into());
+            notes.push(
+                if super::found::on_controller(t.delegate.as_deref()) == Some(true) {
+                    "read by play on the controller when it resolves (`local: true`)"
+                } else {
+                    "its path is a folder of the project (`role_path`, `playbook_dir`): read by \
+                     play on the controller when it resolves (`local: true`)"
+                }
+                .into(),
+            );
         } else if let Some(u) = &t.become_user {
             spec.insert("user".into(), Value::String(u.clone()));
         }
@@ -756,7 +764,7 @@ impl Conversion {
                 let (out, notes) = match self.find_gather(c, &t, &regs, &local_regs) {
                     Ok((out, notes)) => {
                         regs.insert(reg.clone(), Reg::Gathered);
-                        if super::found::on_controller(t.delegate.as_deref()) == Some(true) {
+                        if super::found::reads_on_controller(&t) == Some(true) {
                             local_regs.insert(reg);
                         }
                         (out, notes)

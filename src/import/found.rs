@@ -31,6 +31,33 @@ pub fn on_controller(delegate: Option<&str>) -> Option<bool> {
     .then_some(true)
 }
 
+/// Where a `find`/`stat` task reads: as [`on_controller`], except that one on the host whose
+/// path starts at a controller folder (`{{ role_path }}/files/x`, `{{ playbook_dir }}/…`:
+/// folders of the project, which Ansible users mean on the controller) reads the controller.
+pub fn reads_on_controller(t: &Task) -> Option<bool> {
+    let on = on_controller(t.delegate.as_deref());
+    if on != Some(false) || !matches!(t.module.as_str(), "find" | "stat") {
+        return on;
+    }
+    let controller = |v: &Value| {
+        let text = match v {
+            Value::Sequence(items) => items.first().map(crate::yaml::to_string),
+            other => Some(crate::yaml::to_string(other)),
+        }
+        .unwrap_or_default();
+        let bare: String = text
+            .trim()
+            .trim_matches(['\'', '"'])
+            .split_whitespace()
+            .collect();
+        ["{{role_path}}", "{{playbook_dir}}", "{{inventory_dir}}"]
+            .iter()
+            .any(|p| bare.starts_with(p))
+    };
+    let path = (t.args.iter()).find(|(k, _)| matches!(k.as_str(), "path" | "paths"));
+    Some(path.is_some_and(|(_, v)| controller(v)))
+}
+
 /// The text of a task's values (arguments, free form, loop) and of its conditions.
 fn texts(t: &Task) -> (String, String) {
     let mut values = String::new();
@@ -131,7 +158,7 @@ impl Uses {
         let Some(reg) = t.register.as_deref() else {
             return false;
         };
-        let Some(local) = on_controller(t.delegate.as_deref()) else {
+        let Some(local) = reads_on_controller(t) else {
             return false;
         };
         match t.module.as_str() {
@@ -303,6 +330,25 @@ mod tests {
         assert_eq!(on_controller(Some("connection: local")), Some(true));
         assert_eq!(on_controller(Some("{{ inventory_hostname }}")), Some(false));
         assert_eq!(on_controller(Some("db1")), None);
+        let st = |path: &str| task("stat", &format!("{{path: '{path}'}}"), None);
+        assert_eq!(
+            reads_on_controller(&st("{{ role_path }}/files/ow2_static")),
+            Some(true)
+        );
+        assert_eq!(
+            reads_on_controller(&st("{{playbook_dir}}/nginx-includes")),
+            Some(true)
+        );
+        assert_eq!(
+            reads_on_controller(&st("/srv/{{ role_path }}")),
+            Some(false)
+        );
+        assert_eq!(
+            reads_on_controller(&task("stat", "{path: /etc}", Some("db1"))),
+            None
+        );
+        let cmd = task("command", "{cmd: 'ls {{ role_path }}'}", None);
+        assert_eq!(reads_on_controller(&cmd), Some(false));
     }
 
     #[test]

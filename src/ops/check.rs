@@ -478,6 +478,7 @@ fn check_playbook(
             let recorded = facts.facts_of(&h.name, &recordable);
             let facts = recorded.as_ref().unwrap_or(&stub);
             let (resources, mut errors) = resolver.resources_all(h, facts);
+            errors.extend(resolver.under_unknown_whens(h, facts));
             errors.extend(engine::gate::gates_all(&resolver, h, facts).1);
             errors.extend(gather_errors);
             Rendered {

@@ -1006,6 +1006,78 @@ impl<'a> Resolver<'a> {
         (out, problems)
     }
 
+    /// `play check`'s look under the conditions it cannot decide offline: an entry whose `when`
+    /// reads a gathered value that `facts` does not hold (its stand-in decided it false) is
+    /// rendered all the same, its `when` aside, so that its problems are said before a host's
+    /// value turns it on at `diff`/`apply`. Problems that come from the stand-in itself are
+    /// not said (the host's value decides). Nothing here is a resource of the host.
+    pub fn under_unknown_whens(&self, host: &Host, facts: &Facts) -> Vec<ResolveError> {
+        let mut problems = Vec::new();
+        let Ok(plays) = self.plays_for(host) else {
+            return problems;
+        };
+        for play in plays {
+            let unknown: Vec<&str> = gather::of_play(play)
+                .filter(|g| !g.local && !facts.gathered.contains_key(&g.name))
+                .map(|g| g.name.as_str())
+                .collect();
+            if unknown.is_empty() {
+                continue;
+            }
+            let vars = self.vars_for(play, host, Some(facts));
+            let entries = (play.roles.iter().flat_map(|r| r.state.iter())).chain(play.state.iter());
+            for entry in entries {
+                if !self.tags.selects(&entry.tags) {
+                    continue;
+                }
+                let whens = (entry.raw.when.iter()).chain(
+                    entry
+                        .includes
+                        .iter()
+                        .filter_map(|i| i.when.as_ref().map(|(w, _)| w)),
+                );
+                let reads: Vec<&str> = whens
+                    .flat_map(|w| {
+                        let text = crate::yaml::to_string(w);
+                        (unknown.iter())
+                            .filter(|n| gather::names_any(&text, &[n]))
+                            .copied()
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let Some(first) = reads.first() else {
+                    continue;
+                };
+                let vars = self.entry_vars(entry, &vars);
+                let Ok(items) = self.loop_items(entry, &vars) else {
+                    continue;
+                };
+                for extra in items {
+                    let r = Renderer {
+                        env: &self.env,
+                        scope: Scope::new(vars.clone(), extra),
+                    };
+                    // Rendered by `resources_all` when its `when` holds with the stand-ins.
+                    if matches!(self.when(entry, &r, host), Ok(true)) {
+                        continue;
+                    }
+                    if let Err(mut e) = self.resources_of(entry, &r, host) {
+                        if gather::names_any(&e.message, &unknown) {
+                            continue;
+                        }
+                        e.message = format!(
+                            "{} (under a `when` on the gathered `{first}`, checked although \
+                             its stand-in turns it off: the host's value may turn it on)",
+                            e.message
+                        );
+                        problems.push(e);
+                    }
+                }
+            }
+        }
+        problems
+    }
+
     fn resource(&self, entry: &Entry, r: &Renderer, host: &Host) -> Result<Resource, ResolveError> {
         let raw = &entry.raw;
         let (kind, path) = self.key(entry, r, host)?;
