@@ -917,3 +917,33 @@ fn check_looks_under_whens_that_gathered_values_decide() {
     assert!(!out.stdout.contains("site.yml:9"), "{}", out.stdout);
     assert!(out.stdout.contains("2 problem(s)"), "{}", out.stdout);
 }
+
+/// Ansible's `role_path`: what a role declares (its state, its gathers) sees the role's folder,
+/// absolute; a `local: true` `stat:` under it reads the role's own files.
+#[test]
+fn a_role_sees_its_role_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "inventory/hosts.yml", INVENTORY);
+    write(d, "roles/web/files/static/app.css", "body {}\n");
+    write(
+        d,
+        "roles/web/gather.yml",
+        "static_dir:\n  stat: \"{{ role_path }}/files/static\"\n  local: true\n",
+    );
+    write(
+        d,
+        "roles/web/state.yml",
+        "- file: /etc/app/where\n  content: \"{{ role_path }} {{ static_dir.stat.isdir }}\\n\"\n",
+    );
+    write(
+        d,
+        "playbooks/site.yml",
+        "- hosts: web1\n  roles: [web]\n  state:\n    - file: /etc/app/outside\n      content: \"{{ role_path | default('none') }}\\n\"\n",
+    );
+    let role = std::fs::canonicalize(d.join("roles/web")).expect("role dir");
+    let out = play_in(d, &["check", "--show", "--color", "never"]).code(0);
+    for want in [format!("| {} True", role.display()), "| none".to_string()] {
+        assert!(out.stdout.contains(&want), "no {want:?} in\n{}", out.stdout);
+    }
+}

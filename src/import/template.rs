@@ -379,7 +379,6 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
             "playbook_dir",
             "the playbook's folder on the controller: play has no `playbook_dir`",
         ),
-        ("role_path", "the role's folder: play has no `role_path`"),
         (
             "inventory_dir",
             "the inventory's folder: play has no `inventory_dir`",

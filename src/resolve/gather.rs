@@ -48,6 +48,15 @@ pub struct Rendered {
 }
 
 /// Every gather of the play: its roles' (in order), then its own.
+/// The gathers of `play` (its roles' then its own), each with the role it belongs to.
+pub fn of_play_by_role(
+    play: &Play,
+) -> impl Iterator<Item = (&Gather, Option<&crate::playbook::Role>)> {
+    (play.roles.iter())
+        .flat_map(|r| r.gathers.iter().map(move |g| (g, Some(r))))
+        .chain(play.gathers.iter().map(|g| (g, None)))
+}
+
 pub fn of_play(play: &Play) -> impl Iterator<Item = &Gather> {
     play.roles
         .iter()
@@ -470,7 +479,8 @@ impl Resolver<'_> {
                 continue; // nothing to render (the no-op run of a project without gathers)
             }
             let vars = self.vars_for(play, host, None);
-            for g in of_play(play) {
+            for (g, role) in of_play_by_role(play) {
+                let vars = super::with_role_path(&vars, role);
                 let mut r = match self.render_gather(g, &vars, host, &names) {
                     Ok(r) => r,
                     Err(e) => {
@@ -523,11 +533,11 @@ impl Resolver<'_> {
         host: &Host,
         mut vars: std::sync::Arc<super::template::LazyVars>,
     ) -> std::sync::Arc<super::template::LazyVars> {
-        for g in of_play(play).filter(|g| g.local) {
+        for (g, role) in of_play_by_role(play).filter(|(g, _)| g.local) {
             if self.extra_vars.contains_key(&g.name) {
                 continue;
             }
-            let v = match self.render_gather(g, &vars, host, &[]) {
+            let v = match self.render_gather(g, &super::with_role_path(&vars, role), host, &[]) {
                 Ok(r) => local_value(&r),
                 Err(_) => stand_in(g),
             };

@@ -113,6 +113,23 @@ pub struct Resolver<'a> {
     run_time: MValue,
 }
 
+/// `vars` seeing Ansible's `role_path`, the folder of `role` (absolute), for what a role
+/// declares (its state, its gathers: `{{ role_path }}/files/static`); `vars` itself outside a
+/// role.
+pub(crate) fn with_role_path(
+    vars: &Arc<LazyVars>,
+    role: Option<&crate::playbook::Role>,
+) -> Arc<LazyVars> {
+    let Some(role) = role else {
+        return vars.clone();
+    };
+    let dir = std::fs::canonicalize(&role.dir).unwrap_or_else(|_| role.dir.clone());
+    vars.with_bindings(&BTreeMap::from([(
+        "role_path".to_string(),
+        MValue::from(dir.to_string_lossy().into_owned()),
+    )]))
+}
+
 /// The name of the built-in var holding the run's start time.
 pub const RUN_TIME_VAR: &str = "play_run_time";
 
@@ -420,6 +437,7 @@ impl<'a> Resolver<'a> {
                 };
                 vars.layered(&shadowed, higher)
             };
+            let role_vars = with_role_path(&role_vars, Some(r));
             out.extend(r.state.iter().map(|e| (e, role_vars.clone())));
         }
         out.extend(play.state.iter().map(|e| (e, vars.clone())));
@@ -1025,8 +1043,7 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let vars = self.vars_for(play, host, Some(facts));
-            let entries = (play.roles.iter().flat_map(|r| r.state.iter())).chain(play.state.iter());
-            for entry in entries {
+            for (entry, vars) in self.entries_with_vars(play, host, &vars) {
                 if !self.tags.selects(&entry.tags) {
                     continue;
                 }
