@@ -109,6 +109,13 @@ fn checks_clean(out: &Path) {
     assert!(check.stdout.contains("0 problem(s)"), "{}", check.stdout);
 }
 
+/// Each of `wants` is in `text` (IMPORT.md, a written file).
+fn contains_all(text: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -944,13 +951,14 @@ fn more_ansible_forms_import_as_native_kinds_and_check_clean() {
     assert!(role.contains("- program: worker\n"), "{role}");
     assert!(!role.contains("supervisorctl"), "{role}");
     let md = read(&out.join("IMPORT.md"));
-    for want in [
-        "program `worker` (play loads and starts it)",
-        "its loop is the loop of `Keys files exist`",
-        "the `line:` of the same path creates the file (one kind owns a path in play); its `owner` not carried",
-    ] {
-        assert!(md.contains(want), "no {want:?} in\n{md}");
-    }
+    contains_all(
+        &md,
+        &[
+            "program `worker` (play loads and starts it)",
+            "its loop is the loop of `Keys files exist`",
+            "the `line:` of the same path creates the file (one kind owns a path in play); its `owner` not carried",
+        ],
+    );
     // the guarded update before a `latest` package stays: it refreshes stale lists
     let second = &pb[pb.rfind("- hosts: web").expect("second play")..];
     assert!(second.contains("- command: apt-get update\n"), "{second}");
@@ -1735,6 +1743,121 @@ fn a_chown_r_after_its_user_and_files_converges_as_a_recursive_folder() {
             "cd /srv/beeapp && stat -c '%n %U %G' . .pip .pip/pip.conf"
         ),
         ". beeapp beeapp\n.pip beeapp beeapp\n.pip/pip.conf beeapp beeapp\n"
+    );
+    p.play(&["diff", "--exit-code", "playbooks/site.yml"])
+        .code(0);
+}
+
+/// A folder declared twice is one resource where the source's order allows it, as Ansible
+/// runs both tasks: RocketChat's role declares `/var/lib/rocket.chat` as a backup folder (a var
+/// that defaults to the application folder's, under `when`, nothing set) and later gives the
+/// application folder a recursive owner (`chown -R`), with steps between that put files there
+/// and use it; a plain `file: state=directory` under `when` before the same folder with its
+/// owner and mode is that one declaration, at the earlier place (the file inside it comes
+/// after). Two declarations that contradict each other (another `mode`) stay two, and
+/// `play check` names both places.
+#[test]
+fn a_folder_declared_twice_is_one_resource_where_the_order_allows() {
+    let lab = Lab::start("import-folder-twice", 1);
+    let (_tmp, out) = import_files(&[
+        (
+            "roles/chat/defaults/main.yml",
+            "chat_path: /var/lib/chat\nchat_backup_path: \"{{ chat_path }}\"\nchat_backup: true\n",
+        ),
+        (
+            "roles/chat/tasks/main.yml",
+            r#"- group: name=chat system=yes
+- user: name=chat group=chat home={{ chat_path }} system=yes createhome=yes shell=/bin/false
+- name: Fetch the tarball
+  copy: content=tgz dest={{ chat_path }}/chat.tgz
+- name: Ensure the back up directory exists
+  file: path={{ chat_backup_path }} state=directory
+  when: chat_backup | bool
+- name: Back up the old bundle
+  shell: mv {{ chat_path }}/bundle/old.js {{ chat_backup_path }}/old.js
+  args:
+    removes: "{{ chat_path }}/bundle/old.js"
+  when: chat_backup | bool
+- name: Unpack the bundle
+  copy: content=main dest={{ chat_path }}/bundle/main.js
+- name: Ensure the application data permissions are correct
+  command: chown chat.chat -R {{ chat_path | quote }}
+"#,
+        ),
+        (
+            "site.yml",
+            r#"- hosts: lab
+  roles: [chat]
+  tasks:
+    - name: Site folder
+      file: path=/srv/site state=directory
+      when: site_enabled | default(true)
+    - copy: content=hi dest=/srv/site/index.html
+    - name: Site folder owner
+      file: path=/srv/site state=directory owner=www-data mode=0750
+"#,
+        ),
+        (
+            "logs.yml",
+            r#"- hosts: lab
+  tasks:
+    - name: Logs
+      file: path=/srv/logs state=directory mode=0750
+    - name: Logs again
+      file: path=/srv/logs state=directory mode=0700
+"#,
+        ),
+    ]);
+    // the backup folder is skipped while its var is the application folder
+    let role = read(&out.join("roles/chat/state.yml"));
+    assert!(role.contains("chat_backup_path != chat_path"), "{role}");
+    assert_eq!(role.matches("recurse: true").count(), 1, "{role}");
+    let site = read(&out.join("playbooks/site.yml"));
+    let folder = site.find("- directory: /srv/site").expect(&site);
+    let file = site.find("- file: /srv/site/index.html").expect(&site);
+    assert!(folder < file, "{site}");
+    assert_eq!(site.matches("/srv/site\n").count(), 1, "{site}");
+    assert!(!site.contains("site_enabled"), "{site}");
+    assert!(site.contains("owner: www-data"), "{site}");
+    contains_all(
+        &read(&out.join("IMPORT.md")),
+        &[
+            "merged with `Site folder` (same directory declared twice), at the earlier place",
+            "`{{ chat_backup_path }}` and `{{ chat_path }}` are one path with the vars of the project (`/var/lib/chat`)",
+            "declared before by `Logs` (logs.yml:3), with another `mode`",
+        ],
+    );
+    // one problem: the contradiction, with both places
+    let check = play(&out, &["check", "-i", "inventory", "--color", "never"]);
+    assert!(check.stdout.contains("1 problem(s)"), "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains("playbooks/logs.yml:8:7: duplicate resource `/srv/logs`")
+            && check
+                .stdout
+                .contains("(first declared at playbooks/logs.yml:5:7)"),
+        "{}",
+        check.stdout
+    );
+    // a backup folder of its own is declared too, and is no duplicate
+    let args =
+        "check -i inventory --color never -e chat_backup_path=/var/backups/chat playbooks/site.yml";
+    let apart = play(&out, &args.split(' ').collect::<Vec<_>>());
+    assert!(apart.stdout.contains("0 problem(s)"), "{}", apart.stdout);
+
+    // applied: the recursive owner covers what the steps between put in the folder, in one
+    // run, and a second run has nothing to do
+    let p = Project::new(&lab);
+    p.copy_tree(&out.join("playbooks"), "playbooks");
+    p.copy_tree(&out.join("roles"), "roles");
+    p.play(&["apply", "playbooks/site.yml"]).code(0);
+    assert_eq!(
+        lab.sh(
+            "h1",
+            "cd /var/lib/chat && stat -c '%n %U %G' . chat.tgz bundle bundle/main.js; stat -c '%U %a' /srv/site; cat /srv/site/index.html"
+        ),
+        ". chat chat\nchat.tgz chat chat\nbundle chat chat\nbundle/main.js chat chat\nwww-data 750\nhi"
     );
     p.play(&["diff", "--exit-code", "playbooks/site.yml"])
         .code(0);

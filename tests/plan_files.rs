@@ -384,3 +384,83 @@ fn plan_files_are_applied_exactly_and_stale_hosts_refused() {
         }
     }
 }
+
+/// A file that is a copy of another path of the host (`copy_of`) is replaced only while it is
+/// still what the probe saw, as every file play writes. Edited by hand between `play diff
+/// --out` and `play apply --plan`, its host is refused as stale (the plan's fingerprint of the
+/// path); edited after the apply's probe, by an earlier step of the same run, the copy's step
+/// refuses it ("changed since the plan", not overwritten), as a `file:` with content does, and
+/// the other steps go on: with a saved plan and with a plain apply.
+#[test]
+fn a_copy_never_overwrites_a_destination_changed_since_the_plan() {
+    let lab = Lab::start("copy-of-stale", 1);
+    let reset = || {
+        lab.sh(
+            "h1",
+            "mkdir -p /srv/copy && cd /srv/copy && printf 'v2\\n' > src.conf && printf 'v1\\n' > dst.conf && printf 'v1\\n' > plain.conf && rm -f after.conf",
+        )
+    };
+    let state = || lab.sh("h1", "cd /srv/copy && cat dst.conf plain.conf");
+    let p = Project::new(&lab)
+        .file(
+            "copy.yml",
+            "- hosts: lab\n  state:\n    - file: /srv/copy/dst.conf\n      copy_of: /srv/copy/src.conf\n",
+        )
+        .file(
+            "race.yml",
+            r#"- hosts: lab
+  state:
+    # an operator's edit, after the probe, before the steps below
+    - command: "printf 'operator\\n' | tee /srv/copy/dst.conf /srv/copy/plain.conf >/dev/null"
+    - file: /srv/copy/dst.conf
+      copy_of: /srv/copy/src.conf
+    - file: /srv/copy/plain.conf
+      content: "managed\n"
+    - file: /srv/copy/after.conf
+      content: "later\n"
+"#,
+        );
+
+    // --- by hand between diff --out and apply --plan: the host is refused as stale
+    reset();
+    p.play(&["diff", "copy.yml", "--out", "copy.json"])
+        .code(0)
+        .shows("from /srv/copy/src.conf: sha256 ");
+    lab.sh("h1", "printf 'by hand\\n' > /srv/copy/dst.conf");
+    p.play(&["apply", "--plan", "copy.json"])
+        .code(1)
+        .shows("stale")
+        .shows("path /srv/copy/dst.conf: file size=3 sha256=");
+    assert_eq!(lab.sh("h1", "cat /srv/copy/dst.conf"), "by hand\n");
+
+    // --- after the apply's probe: the copy's step refuses, as the content file's does
+    let refused = |run: Run| {
+        for path in ["/srv/copy/dst.conf", "/srv/copy/plain.conf"] {
+            let said = format!(
+                "file {path}: {path}: changed since the plan (now other content); not overwritten"
+            );
+            let line = (run.stdout.lines())
+                .find(|l| l.contains(&format!("update file {path}")))
+                .unwrap_or_default();
+            assert!(
+                run.stdout.contains(&said) && line.ends_with("[not applied]"),
+                "{path}: {}",
+                run.stdout
+            );
+        }
+    };
+    reset();
+    p.play(&["diff", "race.yml", "--out", "race.json"]).code(0);
+    refused(p.play(&["apply", "--plan", "race.json"]).code(1));
+    assert_eq!(state(), "operator\noperator\n");
+    assert_eq!(lab.sh("h1", "cat /srv/copy/after.conf"), "later\n");
+    // the same without a saved plan
+    reset();
+    refused(p.play(&["apply", "race.yml"]).code(1));
+    assert_eq!(state(), "operator\noperator\n");
+    assert_eq!(lab.sh("h1", "cat /srv/copy/after.conf"), "later\n");
+    // nothing in the way: copied
+    reset();
+    p.play(&["apply", "copy.yml"]).code(0);
+    assert_eq!(lab.sh("h1", "cat /srv/copy/dst.conf"), "v2\n");
+}

@@ -266,10 +266,14 @@ struct Content<'a> {
 }
 
 /// What the file a step replaces must still be for the step to go on: the sha256 the probe
-/// saw, `missing`, or `-` (not known before an earlier step of this run, or not readable).
+/// saw, `missing`, or `-` (not known before an earlier step of this run, or not readable);
+/// from the change's content, or its `expect` when it has none (a copy's destination).
 fn expectation(change: &Change) -> String {
     if change.after.is_some() {
         return "-".into();
+    }
+    if let Some(e) = &change.expect {
+        return e.clone();
     }
     match (&change.content, change.action) {
         (Some(cc), _) if cc.old_size.is_none() => "missing".into(),
@@ -1313,6 +1317,7 @@ mod tests {
             sensitive: false,
             index,
             after: None,
+            expect: None,
             files: Default::default(),
             restarts: Vec::new(),
             attrs: false,

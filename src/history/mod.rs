@@ -384,6 +384,7 @@ mod tests {
                 sensitive: false,
                 index: 0,
                 after: None,
+                expect: None,
                 files: Default::default(),
                 attrs: false,
                 restarts: Default::default(),

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use super::merge;
 use super::modules::{self, map_task, Ctx, Mapped, Res};
 use super::project::{Entry, Inlined, Reader};
 use super::task::{Scope, Task};
@@ -52,13 +53,20 @@ impl Item {
         self.scope.as_ref().map(|s| s.id)
     }
 
+    /// What two declarations of one thing share: kind, key, loop, scope and an edit's
+    /// identity; and the `when` of a command or venv (other kinds under other conditions may
+    /// still merge: [`super::merge::decide`]).
     fn dedupe_key(&self) -> String {
+        let when = match self.res.kind() {
+            "command" | "venv" => self.when.clone(),
+            _ => Vec::new(),
+        };
         format!(
             "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}",
             self.res.kind(),
-            self.res.key(),
+            super::merge::canonical(&self.res.key()),
             self.loop_,
-            self.when,
+            when,
             self.scope_id(),
             self.edit_identity()
         )
@@ -1426,138 +1434,282 @@ impl Conversion {
         }
     }
 
-    /// Merges items of container `c` with the same kind, key, loop and `when`. A command keeps
-    /// the later place (what it watches is declared before it), anything else the first.
+    /// Merges items of container `c` that declare one thing twice (Ansible runs both tasks in
+    /// order). A command or venv with the same key, loop and `when` keeps the later place (what
+    /// it reads is declared before it). Other kinds, with the same key, loop and scope, merge as
+    /// [`merge::decide`] says: attributes that do not contradict each other, at the earlier
+    /// place unless the later one's must not come before the steps between; contradicting ones
+    /// stay apart, noted, for `play check` to report. Two key texts the container's vars make
+    /// one path: the one that adds nothing is skipped while they are ([`Self::guard_aliases`]).
     pub fn dedupe(&mut self, c: usize) {
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
         let n = self.containers[c].items.len();
         for i in 0..n {
             if self.containers[c].items[i].removed {
                 continue;
             }
             let key = self.containers[c].items[i].dedupe_key();
-            let Some(&j) = seen.get(&key) else {
-                seen.insert(key, i);
+            if matches!(self.containers[c].items[i].res.kind(), "command" | "venv") {
+                let Some(&j) = seen.get(&key).and_then(|l| l.last()) else {
+                    seen.insert(key, vec![i]);
+                    continue;
+                };
+                if let Some(keep) = self.merge_run(c, j, i) {
+                    seen.insert(key, vec![keep]);
+                }
                 continue;
-            };
-            // a venv's second requirements file: pip run on it, the venv kept once
-            let reqs = |x: usize| {
-                self.containers[c].items[x]
-                    .res
-                    .get("requirements")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            };
-            if self.containers[c].items[i].res.kind() == "venv" {
-                if let (Some(a), Some(b)) = (reqs(j), reqs(i)) {
-                    if a != b {
-                        let it = &mut self.containers[c].items[i];
-                        let pip = format!("{}/bin/pip", it.res.key().trim_end_matches('/'));
-                        let mut r = Res {
-                            fields: vec![(
-                                "command".into(),
-                                Value::String(format!("{pip} install -r {}", modules::sh_quote(&b))),
-                            )],
-                            native: false,
-                            comments: vec![
-                                "play import: pip → command (a second requirements file of a venv declared before)".into(),
-                            ],
-                            notes: it.res.notes.clone(),
+            }
+            let candidates = seen.get(&key).cloned().unwrap_or_default();
+            let mut merged = None;
+            for j in candidates {
+                match self.decide_pair(c, j, i) {
+                    merge::Decision::Merge { when, at_later } => {
+                        let (keep, drop) = if at_later.is_some() { (i, j) } else { (j, i) };
+                        self.containers[c].items[keep].when = when;
+                        let place = match &at_later {
+                            Some(why) => format!("at the later place: {why}"),
+                            None => "at the earlier place".into(),
                         };
-                        if let Some(u) = it.res.get("user") {
-                            r.set("user", u.clone());
-                        }
-                        it.res = r;
-                        continue;
+                        self.merge_items(c, keep, drop, &place);
+                        merged = Some((j, keep));
+                        break;
                     }
+                    merge::Decision::Apart(why) => self.note_item(c, i, &why),
+                    merge::Decision::Guard { .. } | merge::Decision::Unrelated => {}
                 }
             }
-            // a command or venv keeps the later place (what it reads is declared before it), and
-            // so does a recursive folder (`chown -R` after the user and the files it covers)
-            let recursive = |x: usize| {
-                self.containers[c].items[x].res.get("recurse") == Some(&Value::Bool(true))
-            };
-            let later = matches!(self.containers[c].items[i].res.kind(), "command" | "venv")
-                || recursive(i)
-                || recursive(j);
-            let (keep, drop) = if later { (i, j) } else { (j, i) };
-            let dropped = self.containers[c].items[drop].clone();
-            let kept = &mut self.containers[c].items[keep];
-            // a folder's own mode merged with a recursive owner (`chown -R`): play's
-            // `recurse` would set that mode on every path below too, which the source does not
-            let recursive = |r: &modules::Res| r.get("recurse") == Some(&Value::Bool(true));
-            let folder_mode = match (recursive(&kept.res), recursive(&dropped.res)) {
-                (true, false) if kept.res.get("mode").is_none() => dropped.res.get("mode"),
-                (false, true) if dropped.res.get("mode").is_none() => kept.res.get("mode"),
-                _ => None,
-            }
-            .cloned();
-            let cron = kept.res.comments.iter().any(|c| c.contains("cron"));
-            for (k, v) in dropped.res.fields.iter().skip(1) {
-                match (k.as_str(), kept.res.get(k).cloned(), v) {
-                    ("restart_on" | "reload_on" | "on_change", _, Value::Sequence(list)) => {
-                        for x in list.iter().filter_map(|x| x.as_str()) {
-                            kept.res.watch(k, x);
-                        }
-                    }
-                    // a venv's packages and pip arguments add up
-                    ("packages" | "pip_args", Some(Value::Sequence(_)), Value::Sequence(list)) => {
-                        for x in list.iter().filter_map(|x| x.as_str()) {
-                            kept.res.watch(k, x);
-                        }
-                    }
-                    ("content", Some(Value::String(a)), Value::String(b)) if cron && &a != b => {
-                        let (first, second) = if keep == j {
-                            (a.clone(), b.clone())
-                        } else {
-                            (b.clone(), a.clone())
-                        };
-                        kept.res.set("content", format!("{first}{second}"));
-                    }
-                    _ if keep == j => kept.res.set(k, v.clone()),
-                    _ => {
-                        if kept.res.get(k).is_none() {
-                            kept.res.set(k, v.clone());
-                        }
-                    }
+            let list = seen.entry(key).or_default();
+            match merged {
+                Some((j, keep)) => {
+                    list.retain(|&x| x != j);
+                    list.push(keep);
                 }
+                None => list.push(i),
             }
-            for n in dropped.notify {
-                if !kept.notify.contains(&n) {
-                    kept.notify.push(n);
-                }
-            }
-            kept.res.notes.extend(dropped.res.notes.iter().cloned());
-            if let Some(m) = folder_mode {
-                kept.res.fields.retain(|(k, _)| k != "mode");
-                kept.res.notes.push(format!(
-                    "mode `{}` of the folder itself not carried: merged with a recursive owner, \
-                     and play's `recurse` sets the mode of every path below too",
-                    crate::yaml::to_string(&m).trim()
-                ));
-            }
-            kept.add_tags(&dropped.tags);
-            let kept_title = kept.title.clone();
-            self.containers[c].items[drop].removed = true;
-            // records pointing at the dropped item now point at the kept one
-            for r in &mut self.records {
-                if let Outcome::Items(list) = &mut r.outcome {
-                    for p in list.iter_mut() {
-                        if *p == (c, drop) {
-                            *p = (c, keep);
-                            r.notes.push(format!(
-                                "merged with `{kept_title}` (same {} declared twice)",
-                                dropped.res.kind()
-                            ));
-                        }
-                    }
-                }
-            }
-            seen.insert(key, keep);
         }
+        self.guard_aliases(c);
         self.drop_bare_repeats(c);
         self.drop_repeated_package_names(c);
         self.fold_files_into_edits(c);
+    }
+
+    /// A command or venv declared again (same key, loop and `when`): merged at the later place;
+    /// a venv's second requirements file becomes its pip command instead (None: nothing
+    /// merged). Returns the kept item.
+    fn merge_run(&mut self, c: usize, j: usize, i: usize) -> Option<usize> {
+        // a venv's second requirements file: pip run on it, the venv kept once
+        let reqs = |x: usize| {
+            self.containers[c].items[x]
+                .res
+                .get("requirements")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        if self.containers[c].items[i].res.kind() == "venv" {
+            if let (Some(a), Some(b)) = (reqs(j), reqs(i)) {
+                if a != b {
+                    let it = &mut self.containers[c].items[i];
+                    let pip = format!("{}/bin/pip", it.res.key().trim_end_matches('/'));
+                    let mut r = Res {
+                        fields: vec![(
+                            "command".into(),
+                            Value::String(format!("{pip} install -r {}", modules::sh_quote(&b))),
+                        )],
+                        native: false,
+                        comments: vec![
+                            "play import: pip → command (a second requirements file of a venv declared before)".into(),
+                        ],
+                        notes: it.res.notes.clone(),
+                    };
+                    if let Some(u) = it.res.get("user") {
+                        r.set("user", u.clone());
+                    }
+                    it.res = r;
+                    return None;
+                }
+            }
+        }
+        self.merge_items(c, i, j, "at the later place");
+        Some(i)
+    }
+
+    /// What [`merge::decide`] says of items `j` before `i` of container `c`.
+    fn decide_pair(&self, c: usize, j: usize, i: usize) -> merge::Decision {
+        let items = &self.containers[c].items;
+        let live = |r: std::ops::Range<usize>| -> Vec<&Item> {
+            items[r].iter().filter(|x| !x.removed).collect()
+        };
+        let earlier_label = match self.records.get(items[j].source) {
+            Some(r) => format!("`{}` ({}:{})", items[j].title, r.file.display(), r.line),
+            None => format!("`{}`", items[j].title),
+        };
+        merge::decide(&merge::Pair {
+            earlier: &items[j],
+            later: &items[i],
+            earlier_label,
+            between: live(j + 1..i),
+            before: live(0..j),
+            vars: &self.containers[c].vars,
+        })
+    }
+
+    /// Item `drop` of container `c` merged into `keep` (its attributes, watch lists, notifies,
+    /// notes and tags); the records pointing at it point at `keep`, saying so and where
+    /// (`place`). The later item's values win where both give one (the callers merge only
+    /// equal ones, but for a command's).
+    fn merge_items(&mut self, c: usize, keep: usize, drop: usize, place: &str) {
+        let dropped = self.containers[c].items[drop].clone();
+        let kept = &mut self.containers[c].items[keep];
+        // a folder's own mode merged with a recursive owner (`chown -R`): play's
+        // `recurse` would set that mode on every path below too, which the source does not
+        let recursive = |r: &modules::Res| r.get("recurse") == Some(&Value::Bool(true));
+        let folder_mode = match (recursive(&kept.res), recursive(&dropped.res)) {
+            (true, false) if kept.res.get("mode").is_none() => dropped.res.get("mode"),
+            (false, true) if dropped.res.get("mode").is_none() => kept.res.get("mode"),
+            _ => None,
+        }
+        .cloned();
+        let cron = kept.res.comments.iter().any(|c| c.contains("cron"));
+        for (k, v) in dropped.res.fields.iter().skip(1) {
+            match (k.as_str(), kept.res.get(k).cloned(), v) {
+                ("restart_on" | "reload_on" | "on_change", _, Value::Sequence(list)) => {
+                    for x in list.iter().filter_map(|x| x.as_str()) {
+                        kept.res.watch(k, x);
+                    }
+                }
+                // a venv's packages and pip arguments add up
+                ("packages" | "pip_args", Some(Value::Sequence(_)), Value::Sequence(list)) => {
+                    for x in list.iter().filter_map(|x| x.as_str()) {
+                        kept.res.watch(k, x);
+                    }
+                }
+                ("content", Some(Value::String(a)), Value::String(b)) if cron && &a != b => {
+                    let (first, second) = if keep < drop {
+                        (a.clone(), b.clone())
+                    } else {
+                        (b.clone(), a.clone())
+                    };
+                    kept.res.set("content", format!("{first}{second}"));
+                }
+                _ if keep < drop => kept.res.set(k, v.clone()),
+                _ => {
+                    if kept.res.get(k).is_none() {
+                        kept.res.set(k, v.clone());
+                    }
+                }
+            }
+        }
+        for n in dropped.notify {
+            if !kept.notify.contains(&n) {
+                kept.notify.push(n);
+            }
+        }
+        if let Some(m) = folder_mode {
+            kept.res.fields.retain(|(k, _)| k != "mode");
+            kept.res.notes.push(format!(
+                "mode `{}` of the folder itself not carried: merged with a recursive owner, \
+                 and play's `recurse` sets the mode of every path below too",
+                crate::yaml::to_string(&m).trim()
+            ));
+        }
+        kept.add_tags(&dropped.tags);
+        let kept_title = kept.title.clone();
+        self.containers[c].items[drop].removed = true;
+        // records pointing at the dropped item now point at the kept one
+        for r in &mut self.records {
+            if let Outcome::Items(list) = &mut r.outcome {
+                for p in list.iter_mut() {
+                    if *p == (c, drop) {
+                        *p = (c, keep);
+                        // what was not carried of its task stays on its own row
+                        for n in &dropped.res.notes {
+                            if !r.notes.contains(n) {
+                                r.notes.push(n.clone());
+                            }
+                        }
+                        r.notes.push(format!(
+                            "merged with `{kept_title}` (same {} declared twice), {place}",
+                            dropped.res.kind()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Two items of container `c` of one kind (no loop, same scope) whose key texts differ but
+    /// the container's vars make one path (RocketChat's backup folder, whose var defaults to
+    /// the application folder's): the one that adds nothing gets a `when` skipping it while
+    /// they are one path ([`merge::decide`]), else both stay, noted.
+    fn guard_aliases(&mut self, c: usize) {
+        let vars = self.containers[c].vars.clone();
+        let n = self.containers[c].items.len();
+        let mut guarded: Vec<usize> = Vec::new();
+        for i in 0..n {
+            let it = &self.containers[c].items[i];
+            if it.removed || it.loop_.is_some() || matches!(it.res.kind(), "command" | "venv") {
+                continue;
+            }
+            let path = merge::resolve_vars(&vars, &it.res.key());
+            let alias = |o: &Item| {
+                !o.removed
+                    && o.loop_.is_none()
+                    && o.res.kind() == it.res.kind()
+                    && o.scope_id() == it.scope_id()
+                    && o.edit_identity() == it.edit_identity()
+                    && merge::canonical(&o.res.key()) != merge::canonical(&it.res.key())
+                    && merge::resolve_vars(&vars, &o.res.key()) == path
+            };
+            let earlier: Vec<usize> = (0..i)
+                .filter(|j| !guarded.contains(j) && alias(&self.containers[c].items[*j]))
+                .collect();
+            for j in earlier {
+                match self.decide_pair(c, j, i) {
+                    merge::Decision::Guard { earlier, guard } => {
+                        let (g, other) = if earlier { (j, i) } else { (i, j) };
+                        let items = &mut self.containers[c].items;
+                        items[g].when.push(guard.clone());
+                        guarded.push(g);
+                        let (gk, ok) = (items[g].res.key(), items[other].res.key());
+                        let other_title = items[other].title.clone();
+                        let g_title = items[g].title.clone();
+                        self.note_item(
+                            c,
+                            g,
+                            &format!(
+                                "`{gk}` and `{ok}` are one path with the vars of the project \
+                                 (`{path}`), declared by `{other_title}`, which sets what this \
+                                 sets: `when: {guard}` added, so this is skipped while they are \
+                                 one path (play declares a path once) and declared where an \
+                                 inventory or `-e` makes them two"
+                            ),
+                        );
+                        self.note_item(
+                            c,
+                            other,
+                            &format!(
+                                "declares `{path}` for `{g_title}` too while the vars make \
+                                 `{gk}` that path"
+                            ),
+                        );
+                        break;
+                    }
+                    merge::Decision::Apart(why) => self.note_item(c, i, &why),
+                    merge::Decision::Merge { .. } | merge::Decision::Unrelated => {}
+                }
+            }
+        }
+    }
+
+    /// Adds `note` to the records of item `i` of container `c`.
+    fn note_item(&mut self, c: usize, i: usize, note: &str) {
+        for r in &mut self.records {
+            if let Outcome::Items(list) = &r.outcome {
+                if list.contains(&(c, i)) && !r.notes.iter().any(|n| n == note) {
+                    r.notes.push(note.to_string());
+                }
+            }
+        }
     }
 
     /// Names of a `package:` that a package resource before it in the container declares
@@ -1730,33 +1882,15 @@ impl Conversion {
     /// path kind's key with `..` folded ([`fold_dotdot_key`]).
     pub fn fold_var_values(&mut self, c: usize) {
         let vars = self.containers[c].vars.clone();
-        // a var's value, its leading `{{ name }}` replaced by that var's (a few levels)
+        // a var's value (`{{ name }}` alone), the vars it names replaced by theirs
         let value = |text: &str| -> Option<String> {
-            let lookup = |name: &str| {
-                vars.iter()
-                    .rev()
+            let name = text.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+            let simple = (name.chars()).all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            (simple
+                && (vars.iter().rev())
                     .find(|(k, _)| k == name)
-                    .and_then(|(_, v)| v.as_str().map(str::to_string))
-            };
-            let simple = |t: &str| -> Option<(String, usize)> {
-                let rest = t.strip_prefix("{{")?;
-                let end = rest.find("}}")?;
-                let name = rest[..end].trim();
-                name.chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-                    .then(|| (name.to_string(), end + 4))
-            };
-            let (name, len) = simple(text.trim())?;
-            if len != text.trim().len() {
-                return None;
-            }
-            let mut v = lookup(&name)?;
-            for _ in 0..5 {
-                let Some((inner, l)) = simple(&v) else { break };
-                let Some(x) = lookup(&inner) else { break };
-                v = format!("{x}{}", &v[l..]);
-            }
-            Some(v)
+                    .is_some_and(|(_, v)| v.is_string()))
+            .then(|| merge::resolve_vars(&vars, text.trim()))
         };
         for i in 0..self.containers[c].items.len() {
             fold_dotdot_key(&mut self.containers[c].items[i].res);
@@ -2897,35 +3031,10 @@ fn normalized_path(path: &str) -> Option<String> {
     if !path.contains("{{") {
         return Some(crate::resolve::ansible::normpath(path.to_string()));
     }
-    let mut parts: Vec<String> = Vec::new();
-    let mut rest = path;
-    while !rest.is_empty() {
-        let Some(open) = rest.find("{{") else {
-            parts.push(literal(rest)?);
-            break;
-        };
-        if open > 0 {
-            parts.push(literal(&rest[..open])?);
-        }
-        let close = rest[open..].find("}}")? + open;
-        let expr = rest[open + 2..close].trim();
-        if expr.is_empty() || expr.contains("{{") {
-            return None;
-        }
-        let bare = (expr.chars()).all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        parts.push(if bare {
-            expr.to_string()
-        } else {
-            format!("({expr})")
-        });
-        rest = &rest[close + 2..];
-    }
-    Some(format!("{{{{ ({}) | normpath }}}}", parts.join(" ~ ")))
-}
-
-/// Text as a single-quoted Jinja string; None when it holds a quote or a backslash.
-fn literal(text: &str) -> Option<String> {
-    (!text.contains(['\'', '\\'])).then(|| format!("'{text}'"))
+    Some(format!(
+        "{{{{ ({}) | normpath }}}}",
+        merge::expression(path)?
+    ))
 }
 
 fn add_unless(r: &mut Res, u: &str) {

@@ -4,12 +4,14 @@
 //! One module per concern: [`project`] reads the Ansible layout and flattens task lists,
 //! [`task`] normalizes one task, [`inventory`] reads INI/YAML inventories, [`modules`] maps
 //! modules to play kinds, [`when`] turns conditions on registered results into guards,
-//! [`template`] rewrites Jinja where minijinja differs, [`convert`] builds the resources,
+//! [`template`] rewrites Jinja where minijinja differs, [`convert`] builds the resources
+//! ([`merge`] decides what two declarations of one path become),
 //! [`write`] and [`report`] write the YAML and IMPORT.md.
 
 pub mod convert;
 pub mod found;
 pub mod inventory;
+pub mod merge;
 pub mod modules;
 pub mod node;
 pub mod project;

@@ -343,6 +343,7 @@ mod tests {
             sensitive: false,
             index,
             after: None,
+            expect: None,
             files: Default::default(),
             restarts: restarts.iter().map(|d| d.to_string()).collect(),
             attrs: false,

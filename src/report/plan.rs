@@ -270,6 +270,7 @@ mod tests {
             sensitive: false,
             index: 0,
             after: None,
+            expect: None,
         };
         let text = change_text(&c, None, None);
         let plain = String::from_utf8(strip(text.as_bytes())).unwrap_or_default();

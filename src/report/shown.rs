@@ -215,6 +215,7 @@ mod tests {
             sensitive: false,
             index: 0,
             after: None,
+            expect: None,
             files: Default::default(),
             restarts: Vec::new(),
             attrs: false,

@@ -308,6 +308,7 @@ mod tests {
             attrs: false,
             restarts: Default::default(),
             after: None,
+            expect: None,
         }
     }
 

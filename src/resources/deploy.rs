@@ -419,6 +419,7 @@ pub fn plan(
                     sensitive: r.sensitive,
                     index,
                     after: None,
+                    expect: None,
                     files,
                     restarts: Vec::new(),
                     attrs: false,

@@ -76,6 +76,7 @@ fn change(spec: &DirectorySpec, action: Action, details: Vec<String>) -> Change 
         sensitive: false,
         index: 0,
         after: None,
+        expect: None,
         files: Default::default(),
         restarts: Vec::new(),
         // Only an `Attrs` change has attribute details (a parent's are its own lines).

@@ -128,6 +128,13 @@ pub fn plan_copy(
         c.action = Action::Update;
     }
     c.details.insert(0, from);
+    // the step replaces the file only if it is still what the probe saw (else: changed since
+    // the plan, not overwritten), as a file whose content play has
+    c.expect = Some(match old {
+        None => "missing".into(),
+        Some(Some(sum)) => sum.to_string(),
+        Some(None) => "-".into(),
+    });
     Ok(Some(c))
 }
 
@@ -724,6 +731,58 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(c.action, Action::Delete);
+    }
+
+    /// A copy's step replaces the destination only while it is still what the probe saw (its
+    /// sha256, or missing), as every file play writes: edited between the probe (or `play
+    /// diff --out`) and the step, it is not overwritten (`changed since the plan`).
+    #[test]
+    fn a_copy_replaces_only_what_the_probe_saw() {
+        let s = copy(Presence::Present, Attrs::default());
+        let src = state(file(b"new"), 0o644, "root", "root");
+        let script = |c: &Change| {
+            let r = crate::resources::Resource {
+                desired: super::super::Desired::File(s.clone()),
+                origin: Default::default(),
+                sensitive: false,
+            };
+            crate::apply::script(&[(c, &r)]).0
+        };
+        let have = state(file(b"old"), 0o644, "root", "root");
+        let c = plan_copy(&s, "/srv/src.crt", &have, &src).unwrap().unwrap();
+        let old = sha256_hex(b"old");
+        assert_eq!(c.expect.as_deref(), Some(old.as_str()));
+        let text = script(&c);
+        assert!(
+            text.contains(&format!("if play_expect app.ini {old} ''; then mv")),
+            "{text}"
+        );
+        // missing at the probe: created only while still missing
+        let c = plan_copy(&s, "/srv/src.crt", &PathState::missing(), &src)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.expect.as_deref(), Some("missing"));
+        assert!(script(&c).contains("if play_expect app.ini missing ''"));
+        // not readable by the probe: any regular file (not a link) is replaced
+        let unread = state(
+            PathKind::File {
+                size: 3,
+                sha256: None,
+            },
+            0o644,
+            "root",
+            "root",
+        );
+        let c = plan_copy(&s, "/srv/src.crt", &unread, &src)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.expect.as_deref(), Some("-"));
+        // known only after an earlier step: that step decides, the copy takes what is there
+        let c = Change {
+            after: Some("download /srv/src.crt".into()),
+            ..plan_copy(&s, "/srv/src.crt", &have, &src).unwrap().unwrap()
+        };
+        assert!(script(&c).contains("if play_expect app.ini - ''"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ fn change(spec: &LinkSpec, action: Action, details: Vec<String>) -> Change {
         sensitive: false,
         index: 0,
         after: None,
+        expect: None,
         files: Default::default(),
         restarts: Vec::new(),
         attrs: action == Action::Attrs,

@@ -1087,6 +1087,10 @@ pub struct Change {
     /// tree this resource lies in, so the step re-examines the path when it runs (Terraform's
     /// "known after apply").
     pub after: Option<String>,
+    /// What its path must still be when its step runs, where `content` does not say it: a
+    /// copy's destination (`copy_of`), the sha256 the probe saw there. `None`: what the
+    /// content and action say (`apply`'s `expectation`).
+    pub expect: Option<String>,
 }
 
 impl Change {

@@ -389,6 +389,7 @@ pub fn plan(spec: &ProgramSpec, observed: &Observed) -> Result<ProgramPlan, Plan
         sensitive: false,
         index: 0,
         after: None,
+        expect: None,
         files: Default::default(),
         restarts: Vec::new(),
     };

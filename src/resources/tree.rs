@@ -416,6 +416,7 @@ mod tests {
                 sensitive: false,
                 index: i,
                 after: None,
+                expect: None,
                 files: Default::default(),
                 restarts: Vec::new(),
                 attrs: false,

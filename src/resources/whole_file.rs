@@ -55,6 +55,7 @@ impl WholeFile<'_> {
             sensitive: false,
             index: 0,
             after: None,
+            expect: None,
             files: Default::default(),
             restarts: Vec::new(),
         }
