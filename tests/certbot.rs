@@ -306,6 +306,8 @@ fn bad_certbot_entries_are_located_by_check() {
     - certbot: e.example
       server: acme.example/directory
     - certbot: "../f"
+    - certbot: g.example
+      post_hook: "systemctl start nginx\nsleep 1"
 "#,
     );
     run.code(1)
@@ -314,5 +316,205 @@ fn bad_certbot_entries_are_located_by_check() {
         .shows("site.yml:8:16: domains: `c.example,www.c.example` is not a domain name")
         .shows("site.yml:10:17: certonly: false has certbot install the certificate")
         .shows("site.yml:12:15: server: `acme.example/directory` is not an ACME directory URL")
-        .shows("site.yml:13:16: certbot `../f`: not a certificate name");
+        .shows("site.yml:13:16: certbot `../f`: not a certificate name")
+        .shows("site.yml:15:18: post_hook: `systemctl start nginx\nsleep 1` has a line break");
+}
+
+/// A service holding the port certbot's standalone server binds (`http-01-address`,
+/// `http-01-port` of the host's `/etc/letsencrypt/cli.ini`), and with `hooks` (its lines) a
+/// standalone lineage.
+fn standalone_site(pebble: u16, addr: &str, port: u16, hooks: Option<&str>) -> String {
+    let Some(hooks) = hooks else {
+        let all = standalone_site(pebble, addr, port, Some(""));
+        return all
+            .split("    - certbot:")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+    };
+    format!(
+        r#"- hosts: lab
+  state:
+    - file: /etc/acme-test/ca.pem
+      src: ca.pem
+    - directory: /etc/letsencrypt
+    - file: /etc/letsencrypt/cli.ini
+      content: "http-01-address = {addr}\nhttp-01-port = {port}\n"
+    - program: web
+      command: /usr/bin/python3 -m http.server {port} --bind {addr}
+      directory: /tmp
+    - certbot: hooks.test
+      server: https://127.0.0.1:{pebble}/dir
+      environment:
+        REQUESTS_CA_BUNDLE: /etc/acme-test/ca.pem
+{hooks}"#
+    )
+}
+
+#[test]
+fn standalone_hooks_stop_and_start_the_port_holder_and_stay_for_renewals() {
+    let lab = Lab::start("certbot-hooks", 1);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let (pebble, pem) = pebble(scratch.path());
+    let addr = lab.hosts[0].addr.clone();
+    let port = TcpListener::bind((addr.as_str(), 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on the host's address");
+    let p = Project::new(&lab).file("files/ca.pem", &pem);
+    let site = |hooks: &str| standalone_site(pebble.port, &addr, port, Some(hooks));
+    let holds_port = || TcpStream::connect((addr.as_str(), port)).is_ok();
+
+    // The service holds the port before any certbot.
+    let base = standalone_site(pebble.port, &addr, port, None);
+    assert!(
+        !base.contains("certbot:") && base.contains("program: web"),
+        "{base}"
+    );
+    p.write("site.yml", base.as_bytes());
+    p.play(&["apply", "site.yml"]).code(0);
+    let start = Instant::now();
+    while !holds_port() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "web does not listen"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let first = lab.pid("h1", "web");
+
+    // Without hooks certbot's standalone server cannot bind: the step fails, web untouched.
+    p.write("site.yml", site("").as_bytes());
+    p.play(&["apply", "site.yml"]).code(1);
+    assert_eq!(lab.pid("h1", "web"), first);
+    let live = "test -e /etc/letsencrypt/live/hooks.test && echo yes || echo no";
+    assert_eq!(lab.sh("h1", live).trim(), "no");
+
+    // With them: certbot stops web, obtains, starts web again.
+    let hooks =
+        "      pre_hook: supervisorctl stop web\n      post_hook: supervisorctl start web\n";
+    p.write("site.yml", site(hooks).as_bytes());
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("certbot runs its pre_hook `supervisorctl stop web` before and its post_hook `supervisorctl start web` after obtaining");
+    p.play(&["apply", "site.yml"]).code(0);
+    let san = lab.sh(
+        "h1",
+        "openssl x509 -in /etc/letsencrypt/live/hooks.test/fullchain.pem -noout -ext subjectAltName",
+    );
+    assert!(san.contains("DNS:hooks.test"), "{san}");
+    let restarted = lab.pid("h1", "web");
+    assert_ne!(restarted, first, "web was not stopped and started again");
+    assert!(holds_port(), "web does not listen after certbot");
+    let conf = lab.sh("h1", "cat /etc/letsencrypt/renewal/hooks.test.conf");
+    assert!(
+        conf.contains("pre_hook = supervisorctl stop web\n"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("post_hook = supervisorctl start web\n"),
+        "{conf}"
+    );
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // Another post_hook: written into the renewal conf, no certificate, no hook run.
+    let chain = "sha256sum /etc/letsencrypt/live/hooks.test/fullchain.pem";
+    let before = lab.sh("h1", chain);
+    let post = "supervisorctl start web; echo 'renewed, again' > /run/post-hook";
+    let hooks2 = format!("      pre_hook: supervisorctl stop web\n      post_hook: \"{post}\"\n");
+    p.write("site.yml", site(&hooks2).as_bytes());
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows(&format!("post_hook `supervisorctl start web` → `{post}`"))
+        .shows("no certificate obtained, no hook run now");
+    p.play(&["apply", "site.yml"]).code(0);
+    assert_eq!(
+        lab.sh("h1", chain),
+        before,
+        "the certificate was obtained again"
+    );
+    assert_eq!(lab.pid("h1", "web"), restarted, "a hook ran");
+    assert_eq!(lab.sh("h1", "cat /run/post-hook 2>/dev/null || true"), "");
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // certbot's own renewal (what its timer runs) reads play's lines: both hooks run.
+    lab.sh(
+        "h1",
+        "REQUESTS_CA_BUNDLE=/etc/acme-test/ca.pem certbot renew --non-interactive --no-random-sleep-on-renew --force-renewal --cert-name hooks.test",
+    );
+    assert_eq!(lab.sh("h1", "cat /run/post-hook").trim(), "renewed, again");
+    assert_ne!(lab.sh("h1", chain), before, "certbot renew did not renew");
+    assert_ne!(
+        lab.pid("h1", "web"),
+        restarted,
+        "the renewal did not stop web"
+    );
+    assert!(holds_port(), "web does not listen after the renewal");
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+
+    // No hooks declared: they go from the renewal conf.
+    p.write("site.yml", site("").as_bytes());
+    p.play(&["diff", "--exit-code", "site.yml"])
+        .code(2)
+        .shows("pre_hook `supervisorctl stop web` → (none)");
+    p.play(&["apply", "site.yml"]).code(0);
+    let conf = lab.sh("h1", "cat /etc/letsencrypt/renewal/hooks.test.conf");
+    assert!(!conf.contains("_hook"), "{conf}");
+    p.play(&["diff", "--exit-code", "site.yml"]).code(0);
+    drop(pebble);
+}
+
+/// Every hook `certbot:` writes into a renewal conf is read back the same by configobj (the
+/// library certbot reads it with, the machine's python3-configobj), and play reads what
+/// configobj writes.
+#[test]
+fn hooks_round_trip_through_certbots_configobj() {
+    use play::resources::certbot::{conf_value, read_conf_value};
+    let hooks = [
+        "systemctl stop nginx",
+        "echo a, b",
+        "echo a#b",
+        "echo \"x\", y",
+        " lead",
+        "echo 'a' \"b\"",
+        "echo 'a' \"b\" #c",
+        "x = y",
+        "[x]",
+        "echo \"a\" 'b'",
+    ];
+    let mut conf = String::from("[renewalparams]\n");
+    for (i, h) in hooks.iter().enumerate() {
+        conf.push_str(&format!(
+            "h{i} = {}\n",
+            conf_value(h).expect("a hook value")
+        ));
+    }
+    let script = r#"
+import configobj, io, sys, json
+ours = configobj.ConfigObj(sys.argv[1].splitlines(), encoding="utf-8", default_encoding="utf-8")
+print(json.dumps([ours["renewalparams"]["h%d" % i] for i in range(len(ours["renewalparams"]))]))
+theirs = configobj.ConfigObj(encoding="utf-8", default_encoding="utf-8")
+theirs["renewalparams"] = {}
+for i, h in enumerate(json.loads(sys.argv[2])):
+    theirs["renewalparams"]["h%d" % i] = h
+out = io.BytesIO()
+theirs.write(out)
+print(out.getvalue().decode())
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script, &conf])
+        .arg(serde_json::to_string(&hooks).expect("json"))
+        .output()
+        .expect("python3 (with python3-configobj, certbot's)");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (read, written) = text.split_once('\n').expect("two parts");
+    let read: Vec<String> = serde_json::from_str(read).expect("json");
+    assert_eq!(read, hooks, "configobj read play's values otherwise");
+    let lines: Vec<&str> = written.lines().filter(|l| l.contains(" = ")).collect();
+    assert_eq!(lines.len(), hooks.len(), "{written}");
+    for (l, h) in lines.iter().zip(hooks) {
+        let raw = l.split_once(" = ").map(|(_, v)| v).unwrap_or_default();
+        assert_eq!(read_conf_value(raw).as_deref(), Some(h), "{l}");
+    }
 }

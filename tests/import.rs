@@ -3103,3 +3103,120 @@ fn a_stat_guarding_a_folder_and_a_link_stays_their_condition_on_the_host() {
         "/srv/sg/releases/1\n1\n"
     );
 }
+
+/// The standalone dance (tournesol): nginx stopped when the lineage's certificate is missing,
+/// then `certbot certonly --standalone`, nginx reloaded by a handler. In play the stop is a
+/// step around the obtain, not state: the certbot's `pre_hook`/`post_hook` (`systemctl` from
+/// `systemd:`, `service NAME stop|start` from `service:`), the stop (and a start right after
+/// the certbot, with the stop's conditions) absorbed, the stat only the stop read no longer
+/// gathered, IMPORT.md naming the certbot resource; the handler's service stays the one owner
+/// of nginx and the project checks clean. A stop on another condition stays state.
+#[test]
+fn a_service_stopped_for_certbots_standalone_server_becomes_its_hooks() {
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  roles: [web]
+  tasks:
+    - name: Stop nginx for the api certificate
+      service: {name: nginx, state: stopped}
+    - name: Certificate for the api
+      command: certbot certonly --standalone --cert-name api -d api.example.org --register-unsafely-without-email
+    - name: Start nginx again
+      service: {name: nginx, state: started}
+"#,
+        ),
+        (
+            "roles/web/defaults/main.yml",
+            "domain: example.org\nemail: ops@example.org\n",
+        ),
+        (
+            "roles/web/tasks/main.yml",
+            r#"- name: Check if the certificate is present
+  stat:
+    path: /etc/letsencrypt/live/{{ domain }}/fullchain.pem
+  register: cert_file
+- name: Stop Nginx if the certificate is not present
+  systemd:
+    name: nginx
+    state: stopped
+  when: cert_file.stat.exists == False
+- name: Run Certbot
+  shell:
+    cmd: "certbot certonly --standalone -d {{domain}} -n --agree-tos -m {{ email }}"
+    creates: /etc/letsencrypt/live/{{ domain }}/fullchain.pem
+- name: Nginx site
+  copy: {content: "server {}\n", dest: /etc/nginx/sites-enabled/site}
+  notify: Reload Nginx
+"#,
+        ),
+        (
+            "roles/web/handlers/main.yml",
+            "- name: Reload Nginx\n  systemd: {name: nginx, state: reloaded}\n",
+        ),
+    ]);
+    let role = read(&out.join("roles/web/state.yml"));
+    assert!(
+        role.contains("  method: standalone\n  pre_hook: systemctl stop nginx\n  post_hook: systemctl start nginx\n"),
+        "{role}"
+    );
+    assert!(!role.contains("stopped"), "{role}");
+    assert!(
+        role.contains("- service: nginx\n  reload_on: [/etc/nginx/sites-enabled/site]\n"),
+        "{role}"
+    );
+    assert!(
+        !out.join("roles/web/gather.yml").exists(),
+        "the stat is still gathered"
+    );
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(
+        site.contains("      pre_hook: service nginx stop\n      post_hook: service nginx start\n"),
+        "{site}"
+    );
+    assert!(!site.contains("- service:"), "{site}");
+    let md = read(&out.join("IMPORT.md"));
+    let row = |task: &str| {
+        md.lines()
+            .find(|l| l.contains(&format!("| {task} |")))
+            .unwrap_or_else(|| panic!("no row of {task} in\n{md}"))
+            .to_string()
+    };
+    let stop = row("Stop Nginx if the certificate is not present");
+    assert!(
+        stop.contains("`roles/web/state.yml:")
+            && stop.contains("certbot `{{domain}}`")
+            && stop.contains("is `pre_hook: systemctl stop nginx` of certbot"),
+        "{stop}"
+    );
+    assert!(
+        row("Check if the certificate is present").contains("only the stop before certbot read it"),
+        "{md}"
+    );
+    assert!(
+        row("Start nginx again").contains("is `post_hook: service nginx start` of certbot `api`"),
+        "{md}"
+    );
+    checks_clean(&out);
+
+    // stopped on another condition: that is state, not a step of certbot
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "site.yml",
+            r#"- hosts: web
+  tasks:
+    - name: Stop nginx in maintenance
+      systemd: {name: nginx, state: stopped}
+      when: maintenance | default(false)
+    - name: Certificate
+      command: certbot certonly --standalone -d example.org --register-unsafely-without-email
+"#,
+        ),
+    ]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(site.contains("state: stopped"), "{site}");
+    assert!(!site.contains("_hook"), "{site}");
+}

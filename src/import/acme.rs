@@ -66,13 +66,30 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
     if cmd.contains("{%") || t.arg(&["chdir"]).is_some() || t.arg(&["removes"]).is_some() {
         return None;
     }
-    let words: Vec<String> = crate::import::task::words(cmd)
-        .into_iter()
+    let split = crate::import::task::words(cmd);
+    let words: Vec<String> = (split.iter())
         .map(|(w, _)| w.replace("| quote", "").replace("|quote", ""))
         .collect();
+    // a hook's value quoted whole, which the shell passes on as it is (`'…'`, or `"…"` without
+    // an expansion): certbot's shell runs it later, operators and all
+    let hook_flag = |w: &str| matches!(w, "--pre-hook" | "--post-hook");
+    let literal: Vec<bool> = (0..split.len())
+        .map(|i| {
+            let raw = &cmd[split[i].1.clone()];
+            let value = match raw.split_once('=') {
+                Some((k, v)) if hook_flag(k) => v,
+                _ if i > 0 && hook_flag(&words[i - 1]) => raw,
+                _ => return false,
+            };
+            let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
+            quoted('\'') || (quoted('"') && !value.contains(['$', '`', '\\']))
+        })
+        .collect();
     let mut w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let mut literal = &literal[..];
     if w.first() == Some(&"sudo") {
         w.remove(0);
+        literal = &literal[1..];
     }
     if !matches!(
         w.first(),
@@ -80,8 +97,9 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
     ) {
         return None;
     }
-    if (w.iter()).any(|x| super::outside_templates(x).contains(['|', ';', '&', '<', '>', '`', '$']))
-    {
+    if (w.iter().zip(literal)).any(|(x, lit)| {
+        !lit && super::outside_templates(x).contains(['|', ';', '&', '<', '>', '`', '$'])
+    }) {
         return None;
     }
     let mut rest = &w[1..];
@@ -97,6 +115,7 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
     }
     let (mut domains, mut email, mut method, mut webroot, mut name, mut server) =
         (Vec::new(), None, None, None, None, None);
+    let (mut pre_hook, mut post_hook) = (None, None);
     let mut it = rest.iter().flat_map(|a| match a.split_once('=') {
         Some((k, v)) if k.starts_with("--") => vec![k, v],
         _ => vec![*a],
@@ -109,6 +128,8 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
             "--cert-name" => name = Some(it.next()?.to_string()),
             "--server" => server = Some(it.next()?.to_string()),
             "-w" | "--webroot-path" => webroot = Some(it.next()?.to_string()),
+            "--pre-hook" => pre_hook = Some(it.next()?.to_string()),
+            "--post-hook" => post_hook = Some(it.next()?.to_string()),
             "--standalone" | "--nginx" | "--apache" | "--webroot" => {
                 if method.replace(a.trim_start_matches('-')).is_some() {
                     return None;
@@ -135,13 +156,19 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
     if (domains.iter()).any(|d| refused("domains", d))
         || email.as_deref().is_some_and(|e| refused("email", e))
         || server.as_deref().is_some_and(|s| refused("server", s))
+        || pre_hook.as_deref().is_some_and(|h| refused("pre_hook", h))
+        || post_hook
+            .as_deref()
+            .is_some_and(|h| refused("post_hook", h))
     {
         return None;
     }
     let lineage = format!("/etc/letsencrypt/live/{name}");
     let creates = t.arg_str(&["creates"]);
     if let Some(c) = &creates {
-        let under = c.strip_prefix(&lineage);
+        // `{{ d }}` and `{{d}}` alike
+        let c = super::squeeze(c);
+        let under = c.strip_prefix(&super::squeeze(&lineage));
         if !under.is_some_and(|r| r.is_empty() || r.starts_with('/')) {
             return None;
         }
@@ -165,6 +192,12 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
     }
     if let Some(s) = server {
         r.set("server", s);
+    }
+    if let Some(h) = pre_hook {
+        r.set("pre_hook", h);
+    }
+    if let Some(h) = post_hook {
+        r.set("post_hook", h);
     }
     r.comments.push(format!(
         "play import: `certbot{}` → certbot (obtained while its lineage is missing, again when its domains differ or it has expired; renewal stays certbot's timer)",
@@ -272,6 +305,27 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn hooks_are_carried_quoted_operators_and_all() {
+        let r = idiom(
+            "certbot certonly --standalone -d a.example --pre-hook 'systemctl stop nginx; sleep 1' --post-hook=\"systemctl start nginx\"",
+            &task("", None),
+        )
+        .unwrap();
+        assert_eq!(
+            fields(&r),
+            "certbot=a.example method=standalone pre_hook=systemctl stop nginx; sleep 1 post_hook=systemctl start nginx"
+        );
+        for cmd in [
+            "certbot certonly --standalone -d a.example --pre-hook systemctl;x",
+            "certbot certonly --standalone -d a.example --pre-hook \"echo $HOME; x\"",
+            "certbot certonly --standalone -d a.example -m 'a;b@x'",
+            "certbot certonly --standalone -d a.example --pre-hook None",
+        ] {
+            assert_eq!(idiom(cmd, &task("", None)), None, "{cmd}");
+        }
     }
 
     #[test]

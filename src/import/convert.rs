@@ -2103,6 +2103,161 @@ impl Conversion {
         }
     }
 
+    /// Ansible's standalone dance (tournesol): `systemd: name=nginx state=stopped` (when the
+    /// lineage's certificate is missing) right before a `certbot certonly --standalone` of
+    /// that lineage, so that certbot's own server can bind port 80, and maybe a `started` of
+    /// the same service right after it. In play the stop is not state but a step around the
+    /// obtain: the certbot's `pre_hook` (`systemctl stop NAME`, `service NAME stop` from the
+    /// `service` module) and `post_hook` (the start; added when the source has none, as
+    /// certbot keeps the hooks for its renewals, which would leave the service stopped). The
+    /// stop (and a start with the stop's conditions) go; a stat gather only they read goes too.
+    /// Runs before the handlers are placed (a handler of the service then declares its own).
+    pub fn fold_certbot_hooks(&mut self, c: usize) {
+        let n = self.containers[c].items.len();
+        let next = |items: &[Item], from: usize, step: isize| -> Option<usize> {
+            let mut i = from as isize + step;
+            while i >= 0 && (i as usize) < items.len() {
+                if !items[i as usize].removed {
+                    return Some(i as usize);
+                }
+                i += step;
+            }
+            None
+        };
+        for j in 0..n {
+            let items = &self.containers[c].items;
+            let cb = &items[j];
+            if cb.removed
+                || cb.res.kind() != "certbot"
+                || cb.res.get("method").and_then(|v| v.as_str()) != Some("standalone")
+                || cb.res.get("pre_hook").is_some()
+                || cb.res.get("post_hook").is_some()
+                || cb.loop_.is_some()
+            {
+                continue;
+            }
+            let Some(i) = next(items, j, -1) else {
+                continue;
+            };
+            let Some((unit, module)) = self.bare_service(c, i, "stopped") else {
+                continue;
+            };
+            let stop = &items[i];
+            if stop.scope_id() != cb.scope_id() || cb.when.iter().any(|w| !stop.when.contains(w)) {
+                continue;
+            }
+            // what the stop's conditions add to the certbot's: reads of the lineage's stat
+            let lineage = format!("/etc/letsencrypt/live/{}", modules::squeeze(&cb.res.key()));
+            let guards: Vec<String> = (self.containers[c].gathers.iter())
+                .filter(|(_, spec)| {
+                    let path = match spec.get("stat") {
+                        Some(Value::String(p)) => Some(p.as_str()),
+                        Some(m) => m.get("path").and_then(|p| p.as_str()),
+                        None => None,
+                    };
+                    path.map(modules::squeeze).is_some_and(|p| {
+                        p.strip_prefix(&lineage)
+                            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+                    })
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            let extra: Vec<&String> = (stop.when.iter())
+                .filter(|w| !cb.when.contains(w))
+                .collect();
+            if !extra
+                .iter()
+                .all(|w| guards.iter().any(|g| super::when::mentions(w, g)))
+            {
+                continue;
+            }
+            let start = next(items, j, 1).filter(|&k| {
+                self.bare_service(c, k, "running")
+                    .is_some_and(|(u, _)| u == unit)
+                    && items[k].when == stop.when
+                    && items[k].scope_id() == stop.scope_id()
+            });
+            let (pre, post) = if matches!(module.as_str(), "service" | "sysvinit") {
+                (
+                    format!("service {unit} stop"),
+                    format!("service {unit} start"),
+                )
+            } else {
+                (
+                    format!("systemctl stop {unit}"),
+                    format!("systemctl start {unit}"),
+                )
+            };
+            let desc = format!("certbot `{}` (`{}`)", cb.res.key(), cb.title);
+            let tags = stop.tags.clone();
+            let cbi = &mut self.containers[c].items[j];
+            cbi.res.set("pre_hook", pre.clone());
+            cbi.res.set("post_hook", post.clone());
+            cbi.add_tags(&tags);
+            if start.is_none() {
+                cbi.res.notes.push(format!(
+                    "`post_hook: {post}` added: certbot runs its hooks at each renewal too, and nothing else would start `{unit}` again after them"
+                ));
+            }
+            self.containers[c].items[i].removed = true;
+            self.redirect(
+                c,
+                i,
+                Some(j),
+                &format!(
+                    "the stop of `{unit}` before certbot's standalone server is `pre_hook: {pre}` of {desc}: certbot stops it only when it obtains or renews the certificate"
+                ),
+            );
+            if let Some(k) = start {
+                self.containers[c].items[k].removed = true;
+                self.redirect(
+                    c,
+                    k,
+                    Some(j),
+                    &format!(
+                        "the start of `{unit}` after certbot is `post_hook: {post}` of {desc}"
+                    ),
+                );
+            }
+            // a stat of the lineage nothing reads any more is not gathered
+            for g in guards {
+                let read = (self.containers[c].items.iter())
+                    .filter(|it| !it.removed)
+                    .any(|it| {
+                        it.when.iter().any(|w| super::when::mentions(w, &g))
+                            || (it.res.fields.iter())
+                                .any(|(_, v)| super::when::mentions(&crate::yaml::to_string(v), &g))
+                    })
+                    || (self.containers[c].gathers.iter()).any(|(n, s)| {
+                        *n != g && super::when::mentions(&crate::yaml::to_string(s), &g)
+                    });
+                if read {
+                    continue;
+                }
+                self.containers[c].gathers.retain(|(n, _)| *n != g);
+                for r in &mut self.records {
+                    if r.outcome == Outcome::Gathered(c, g.clone()) {
+                        r.outcome = Outcome::Absorbed(format!(
+                            "only the stop before certbot read it, which is the `pre_hook` of {desc} (certbot runs it only when it obtains)"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Item `i` of container `c` when it is a bare `service:` in `state` (no other key, no loop,
+    /// no notification): its unit and the module of its task.
+    fn bare_service(&self, c: usize, i: usize, state: &str) -> Option<(String, String)> {
+        let it = &self.containers[c].items[i];
+        let bare = it.res.kind() == "service"
+            && it.res.get("state").and_then(|v| v.as_str()) == Some(state)
+            && it.res.fields.len() == 2
+            && it.loop_.is_none()
+            && it.notify.is_empty();
+        bare.then(|| (it.res.key(), self.records[it.source].module.clone()))
+    }
+
     /// A unit file written from a template (`/etc/systemd/system/NAME`, `/lib/...`) for a
     /// service of the same container becomes the service's `unit:`; then `systemctl
     /// daemon-reload` commands are play's own job (it reloads when a unit it writes changes).

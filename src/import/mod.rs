@@ -867,6 +867,7 @@ impl Session<'_> {
             .push((pb_dir.to_path_buf(), None));
         self.conv.containers[pc].handlers = handlers;
         self.conv.tasks(pc, entries, reader, &mut inl);
+        self.conv.fold_certbot_hooks(pc);
         self.conv.containers[pc].handlers.append(&mut inl.handlers);
         for (k, v) in std::mem::take(&mut inl.vars) {
             let v = convert::rewrite_value(&v, &mut tnotes);
@@ -941,6 +942,7 @@ fn convert_role(
     conv.containers[c].assets.push((dir.to_path_buf(), None));
     conv.containers[c].handlers = handlers;
     conv.tasks(c, tasks, reader, &mut rinl);
+    conv.fold_certbot_hooks(c);
     let mut iv = Vec::new();
     for (k, v) in std::mem::take(&mut rinl.vars) {
         iv.push((k, convert::rewrite_value(&v, &mut rn)));

@@ -1669,6 +1669,32 @@ fn map_file_templated_state(t: &Task, ctx: &Ctx, path: &str, st: &str) -> Option
     Some(r)
 }
 
+/// A template text without the spaces inside its `{{ }}` (`{{ d }}` and `{{d}}` alike).
+pub fn squeeze(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut rest = text;
+    while let Some(ch) = rest.chars().next() {
+        if rest.starts_with("{{") {
+            depth += 1;
+            out.push_str("{{");
+            rest = &rest[2..];
+            continue;
+        }
+        if rest.starts_with("}}") && depth > 0 {
+            depth -= 1;
+            out.push_str("}}");
+            rest = &rest[2..];
+            continue;
+        }
+        if !(depth > 0 && ch.is_whitespace()) {
+            out.push(ch);
+        }
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
 /// The text of a command word outside its `{{ … }}` (`{{ x * 2 }}` is no glob, no operator).
 fn outside_templates(w: &str) -> String {
     let mut plain = String::new();

@@ -12,16 +12,20 @@
 //!   server: https://acme-v02.api.letsencrypt.org/directory
 //!   environment: {REQUESTS_CA_BUNDLE: /etc/ssl/private-ca.pem}
 //!   key_type: ecdsa                      # or rsa (with rsa_key_size); default certbot's
+//!   pre_hook: systemctl stop nginx       # certbot's --pre-hook (only when it obtains/renews)
+//!   post_hook: systemctl start nginx     # certbot's --post-hook
 //! ```
 //!
 //! Probe record (one per declared lineage, no network):
-//! `certbot \0 NAME \0 STATE \0 SERVER \0 KEYTYPE \0 RSASIZE \0 REUSE \0 ACCOUNT \0 TEXT \0`:
+//! `certbot \0 NAME \0 STATE \0 SERVER \0 KEYTYPE \0 RSASIZE \0 REUSE \0 ACCOUNT \0 PRE \0 POST \0 TEXT \0`:
 //! STATE `missing` (neither `renewal/NAME.conf` nor `live/NAME`), `orphan` (`live/NAME`
 //! without its renewal conf), `nocert` (the renewal conf without a `live/NAME/fullchain.pem`),
 //! `noopenssl`, or `ok` with TEXT what `openssl x509` prints of the fullchain's first
 //! certificate (subjectAltName, notAfter, expired by the host's clock: [`super::tls`]'s `x509`
-//! form); SERVER, KEYTYPE, RSASIZE, REUSE the `server`, `key_type`, `rsa_key_size`, `reuse_key`
-//! of the renewal conf's `[renewalparams]`, read with shell builtins; ACCOUNT what play
+//! form); SERVER, KEYTYPE, RSASIZE, REUSE, PRE, POST the `server`, `key_type`, `rsa_key_size`,
+//! `reuse_key`, `pre_hook`, `post_hook` of the renewal conf's `[renewalparams]` (as written:
+//! a hook may be quoted the way configobj, certbot's conf library, quotes), read with shell
+//! builtins; ACCOUNT what play
 //! recorded of the contact of the account the conf names (`account =`): `=EMAIL` (its
 //! [`CONTACT_FILE`]), `?` (the account's folder without one), empty (no such folder). One
 //! `openssl` process per existing lineage; nothing for a missing one.
@@ -37,7 +41,12 @@
 //! another `server`, or has another `key_type`, or (an rsa key) another `rsa_key_size`;
 //! `--new-key` when the key changes and the conf has `reuse_key`. The account's contact is
 //! set (`certbot update_account`) when `email` is given and play's record says otherwise;
-//! deleted (`certbot delete`) with `state: absent`. Renewal stays certbot's
+//! its `pre_hook`/`post_hook` (which certbot runs only when it obtains or renews, and keeps in
+//! the renewal conf for the renewals of its timer) passed to an obtain, and otherwise, when
+//! the conf records others, written into the conf's `[renewalparams]` by play (certbot 2.1 has
+//! no command that changes them without obtaining: `certbot reconfigure` came with 2.3 and
+//! makes a test renewal against the CA, running the hooks); deleted (`certbot delete`) with
+//! `state: absent`. Renewal stays certbot's
 //! (its timer renews before expiry). Apply: one `certbot certonly` (or `certbot run` with
 //! `certonly: false`) with `--non-interactive --agree-tos --cert-name NAME -d D…`, its
 //! `environment` exported in the step's subshell (on stdin, never in an argv); certbot writes
@@ -115,6 +124,10 @@ pub struct CertbotSpec {
     pub rsa_key_size: Option<u32>,
     /// Variables exported to certbot.
     pub environment: Vec<(String, String)>,
+    /// `--pre-hook` (`None`: none; the renewal conf then records none).
+    pub pre_hook: Option<String>,
+    /// `--post-hook`.
+    pub post_hook: Option<String>,
     /// Its folder `live/NAME`, which its step makes: what lies below is known after it.
     pub live: String,
 }
@@ -148,6 +161,9 @@ pub struct Conf {
     pub reuse_key: bool,
     /// What play recorded of its account's contact.
     pub contact: Contact,
+    /// Its `pre_hook` (as certbot reads it: unquoted; `None`: none, or `None`).
+    pub pre_hook: Option<String>,
+    pub post_hook: Option<String>,
 }
 
 /// What play recorded of the contact of a lineage's ACME account.
@@ -171,9 +187,9 @@ pub struct CertSeen {
 }
 
 /// Reads a `certbot` record's fields after the name: STATE, SERVER, KEYTYPE, RSASIZE, REUSE,
-/// ACCOUNT, TEXT.
+/// ACCOUNT, PRE, POST, TEXT.
 pub fn parse_seen(fields: &[&str]) -> Option<Seen> {
-    let [state, server, key_type, rsa_key_size, reuse, account, text] = fields else {
+    let [state, server, key_type, rsa_key_size, reuse, account, pre, post, text] = fields else {
         return None;
     };
     let contact = match *account {
@@ -187,6 +203,8 @@ pub fn parse_seen(fields: &[&str]) -> Option<Seen> {
         rsa_key_size: rsa_key_size.trim().to_string(),
         reuse_key: reuse.trim().eq_ignore_ascii_case("true"),
         contact,
+        pre_hook: read_conf_value(pre),
+        post_hook: read_conf_value(post),
     };
     let (state, text) = (*state, *text);
     Some(match state {
@@ -236,6 +254,63 @@ fn parse_cert(text: &str) -> CertSeen {
         None => seen.names = None,
     }
     seen
+}
+
+/// A value of a renewal conf as certbot reads it (configobj, one line): `"…"`, `'…'`,
+/// `"""…"""` or `'''…'''` unquoted, an unquoted one up to a `#` comment; `None` for none, an
+/// empty value or `None` (certbot's own reading of a missing string).
+pub fn read_conf_value(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let comment_after = |rest: &str| {
+        let r = rest.trim_start();
+        r.is_empty() || r.starts_with('#')
+    };
+    let mut value = None;
+    for q in ["\"\"\"", "'''", "\"", "'"] {
+        let Some(body) = raw.strip_prefix(q) else {
+            continue;
+        };
+        // the first closing quote after which only a comment follows (configobj's lazy match)
+        value = (body.char_indices())
+            .map(|(i, _)| i)
+            .find(|&i| body[i..].starts_with(q) && comment_after(&body[i + q.len()..]))
+            .map(|i| body[..i].to_string());
+        if value.is_some() {
+            break;
+        }
+    }
+    let v = value.unwrap_or_else(|| raw.split('#').next().unwrap_or_default().trim().to_string());
+    (!v.is_empty() && v != "None").then_some(v)
+}
+
+/// A hook as a renewal conf value configobj reads back as `v` (quoted when it must be: a
+/// `,`, a `#`, a quote, a space at either end), or why it cannot be one.
+pub fn conf_value(v: &str) -> Result<String, String> {
+    if v.contains(['\n', '\r']) {
+        return Err(
+            "has a line break (certbot keeps a hook on one line of its renewal conf)".into(),
+        );
+    }
+    if v.contains("'''") || v.contains("\"\"\"") {
+        return Err("has three quotes in a row (certbot's renewal conf cannot keep it)".into());
+    }
+    let (sq, dq) = (v.contains('\''), v.contains('"'));
+    let edge = |c: Option<char>| c.is_some_and(|c| " \t\x0b'\"".contains(c));
+    Ok(if sq && dq {
+        format!("\"\"\"{v}\"\"\"")
+    } else if v.is_empty()
+        || v.contains([',', '#'])
+        || edge(v.chars().next())
+        || edge(v.chars().last())
+    {
+        if dq {
+            format!("'{v}'")
+        } else {
+            format!("\"{v}\"")
+        }
+    } else {
+        v.to_string()
+    })
 }
 
 /// Shell reading the `[renewalparams]` of the renewal conf `conf` (quoted) with builtins when
@@ -292,11 +367,13 @@ pub fn probe_fragment(name: &str) -> String {
             ("rsa_key_size", "cb_z"),
             ("reuse_key", "cb_r"),
             ("account", "cb_a"),
+            ("pre_hook", "cb_h"),
+            ("post_hook", "cb_j"),
         ],
     );
     format!(
         r#"printf 'certbot\0%s\0' {n}
-cb_s= cb_k= cb_z= cb_r= cb_a= cb_c=
+cb_s= cb_k= cb_z= cb_r= cb_a= cb_c= cb_h= cb_j=
 {read}if [ -f {conf} ]; then
   cb_p=${{cb_s#*://}}; cb_p=${{cb_p%%[?#]*}}; cb_p=${{cb_p%/}}
   case $cb_s in *://*) ;; *) cb_a= ;; esac
@@ -308,14 +385,14 @@ cb_s= cb_k= cb_z= cb_r= cb_a= cb_c=
         if [ -f "$cb_d/{CONTACT_FILE}" ]; then IFS= read -r cb_c < "$cb_d/{CONTACT_FILE}"; cb_c="=$cb_c"; else cb_c='?'; fi
       fi ;;
   esac
-  if ! [ -f {chain} ]; then printf '%s\0' nocert "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" ''
-  elif ! command -v openssl >/dev/null 2>&1; then printf '%s\0' noopenssl "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" ''
+  if ! [ -f {chain} ]; then printf '%s\0' nocert "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" "$cb_h" "$cb_j" ''
+  elif ! command -v openssl >/dev/null 2>&1; then printf '%s\0' noopenssl "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" "$cb_h" "$cb_j" ''
   else
     cb_o=$(openssl x509 -noout -ext subjectAltName -enddate -checkend 0 -in {chain} </dev/null 2>/dev/null)
-    printf '%s\0' ok "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" "$cb_o"
+    printf '%s\0' ok "$cb_s" "$cb_k" "$cb_z" "$cb_r" "$cb_c" "$cb_h" "$cb_j" "$cb_o"
   fi
-elif [ -e {live} ] || [ -L {live} ]; then printf 'orphan\0\0\0\0\0\0\0'
-else printf 'missing\0\0\0\0\0\0\0'
+elif [ -e {live} ] || [ -L {live} ]; then printf 'orphan\0\0\0\0\0\0\0\0\0'
+else printf 'missing\0\0\0\0\0\0\0\0\0'
 fi
 "#
     )
@@ -334,6 +411,11 @@ pub enum CertbotOp {
     },
     /// `certbot update_account --email` on the lineage's account, then play's record of it.
     Contact,
+    /// The renewal conf's `pre_hook`/`post_hook` rewritten (no certificate obtained, no hook
+    /// run); then, with `contact`, as [`CertbotOp::Contact`].
+    Hooks {
+        contact: bool,
+    },
     Delete,
 }
 
@@ -394,6 +476,7 @@ pub fn plan(
     let mut new_key = false;
     let mut contact = None;
     let mut contact_after = conf.is_none();
+    let hooks = conf.map(|c| hook_changes(spec, c)).unwrap_or_default();
     if let Some(conf) = conf {
         if !conf.server.is_empty() && conf.server != spec.server {
             wrong.push(format!("server {} → {}", conf.server, spec.server));
@@ -408,10 +491,26 @@ pub fn plan(
     }
     let create = *seen == Seen::Missing;
     if !create && wrong.is_empty() {
-        return Ok(contact.map(|c| Planned {
+        if hooks.is_empty() {
+            return Ok(contact.map(|c| Planned {
+                action: Action::Update,
+                details: vec![c],
+                work: CertbotOp::Contact,
+            }));
+        }
+        let mut details = hooks;
+        details.push(format!(
+            "written into {}: no certificate obtained, no hook run now (certbot runs them at its next renewal)",
+            conf_path(&spec.name)
+        ));
+        let work = CertbotOp::Hooks {
+            contact: contact.is_some(),
+        };
+        details.extend(contact);
+        return Ok(Some(Planned {
             action: Action::Update,
-            details: vec![c],
-            work: CertbotOp::Contact,
+            details,
+            work,
         }));
     }
     let mut details = if create {
@@ -422,8 +521,10 @@ pub fn plan(
             spec.method.name()
         )]
     } else {
+        wrong.extend(hooks);
         wrong
     };
+    details.extend(hook_runs(spec));
     details.extend(contact);
     if let (Some(e), true) = (&spec.email, contact_after) {
         details.push(format!(
@@ -453,6 +554,37 @@ pub fn plan(
             new_key,
         },
     }))
+}
+
+/// The hooks its renewal conf records otherwise than the spec (`pre_hook OLD → NEW`).
+fn hook_changes(spec: &CertbotSpec, conf: &Conf) -> Vec<String> {
+    let show = |h: &Option<String>| h.as_ref().map_or("(none)".into(), |h| format!("`{h}`"));
+    [
+        ("pre_hook", &conf.pre_hook, &spec.pre_hook),
+        ("post_hook", &conf.post_hook, &spec.post_hook),
+    ]
+    .into_iter()
+    .filter(|(_, have, want)| have != want)
+    .map(|(k, have, want)| format!("{k} {} → {}", show(have), show(want)))
+    .collect()
+}
+
+/// What certbot runs around the obtain of the step (the hooks of the spec).
+fn hook_runs(spec: &CertbotSpec) -> Option<String> {
+    let runs: Vec<String> = [
+        (&spec.pre_hook, "pre_hook", "before"),
+        (&spec.post_hook, "post_hook", "after"),
+    ]
+    .into_iter()
+    .filter_map(|(h, k, when)| h.as_ref().map(|h| format!("its {k} `{h}` {when}")))
+    .collect();
+    (!runs.is_empty()).then(|| {
+        format!(
+            "certbot runs {} obtaining, and keeps {} for its renewals",
+            runs.join(" and "),
+            if runs.len() == 1 { "it" } else { "them" }
+        )
+    })
 }
 
 /// What its renewal conf says of the key otherwise than the spec (a key type, an rsa key's
@@ -513,7 +645,7 @@ pub fn args(spec: &CertbotSpec, op: &CertbotOp) -> Vec<String> {
             &mut a,
             &["delete", "--non-interactive", "--cert-name", &spec.name],
         ),
-        CertbotOp::Contact => {
+        CertbotOp::Contact | CertbotOp::Hooks { .. } => {
             push(
                 &mut a,
                 &[
@@ -556,6 +688,13 @@ pub fn args(spec: &CertbotSpec, op: &CertbotOp) -> Vec<String> {
             match &spec.email {
                 Some(e) => push(&mut a, &["--email", e]),
                 None => a.push("--register-unsafely-without-email".into()),
+            }
+            // `--pre-hook=…` in one word: a hook starting with `-` is not taken for a flag
+            if let Some(h) = &spec.pre_hook {
+                a.push(format!("--pre-hook={h}"));
+            }
+            if let Some(h) = &spec.post_hook {
+                a.push(format!("--post-hook={h}"));
             }
             if *force {
                 a.push("--force-renewal".into());
@@ -610,8 +749,58 @@ fi
     )
 }
 
-/// The apply step of one lineage (inside the apply script: `play_ok`, `play_fail`).
-pub fn apply_fragment(index: usize, spec: &CertbotSpec, op: &CertbotOp) -> String {
+/// Lines writing the spec's hooks into the `[renewalparams]` of the lineage's renewal conf,
+/// in place of those it has (the other lines kept as they are): a temp file with the conf's
+/// owner and mode, renamed over it. A conf that is not a regular file is not touched.
+fn hook_lines(i: usize, spec: &CertbotSpec, conf: &str) -> Result<String, String> {
+    let mut lines = String::new();
+    for (k, h) in [("pre_hook", &spec.pre_hook), ("post_hook", &spec.post_hook)] {
+        if let Some(h) = h {
+            let v = conf_value(h).map_err(|m| format!("{k}: `{h}` {m}"))?;
+            lines.push(' ');
+            lines.push_str(&shell_quote(&format!("{k} = {v}")));
+        }
+    }
+    let (dir, file) = super::deploy::split_path(conf);
+    let print = if lines.is_empty() {
+        String::new()
+    } else {
+        format!("printf '%s\\n'{lines}")
+    };
+    let (d, f) = (shell_quote(&dir), shell_quote(&file));
+    let tmp = shell_quote(&format!("./.{file}.play-tmp.XXXXXX"));
+    let not_file = shell_quote(&format!("{conf}: not a regular file"));
+    Ok(format!(
+        r#"play_enter {d} || play_fail {i}
+if [ -L {f} ] || ! [ -f {f} ]; then printf '%s\n' {not_file} >&2; play_fail {i}; fi
+play_tmp {tmp} || play_fail {i}
+cb_in= cb_done=
+{{
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in
+      "[renewalparams]"*) printf '%s\n' "$l"; cb_in=1 cb_done=1
+        {print}
+        continue ;;
+      "["*) cb_in= ;;
+      *=*) if [ -n "$cb_in" ]; then
+          case ${{l%%=*}} in "pre_hook "|pre_hook|"post_hook "|post_hook) continue ;; esac
+        fi ;;
+    esac
+    printf '%s\n' "$l"
+  done < {f}
+  if [ -z "$cb_done" ]; then printf '\n[renewalparams]\n'; {print}
+  fi
+}} > "$t" || play_fail {i}
+chown --reference={f} -- "$t" && chmod --reference={f} -- "$t" || play_fail {i}
+mv -f -T -- "$t" {f} || play_fail {i}
+t=
+"#
+    ))
+}
+
+/// The apply step of one lineage (inside the apply script: `play_ok`, `play_fail`); an
+/// error for a hook its renewal conf cannot keep (which `from_entry` refuses first).
+pub fn apply_fragment(index: usize, spec: &CertbotSpec, op: &CertbotOp) -> Result<String, String> {
     let i = index;
     let missing =
         shell_quote("certbot is not installed on the host (declare `package: certbot` before it)");
@@ -620,14 +809,21 @@ pub fn apply_fragment(index: usize, spec: &CertbotSpec, op: &CertbotOp) -> Strin
 if ! command -v certbot >/dev/null 2>&1; then printf '%s\\n' {missing} >&2; play_fail {i}; fi\n",
         name = spec.name,
     );
-    if *op != CertbotOp::Contact {
-        s.push_str(&run_certbot(i, spec, &set_args(&args(spec, op))));
+    let contact = match op {
+        CertbotOp::Obtain { .. } | CertbotOp::Contact => true,
+        CertbotOp::Hooks { contact } => *contact,
+        CertbotOp::Delete => false,
+    };
+    match op {
+        CertbotOp::Contact => {}
+        CertbotOp::Hooks { .. } => s.push_str(&hook_lines(i, spec, &conf_path(&spec.name))?),
+        _ => s.push_str(&run_certbot(i, spec, &set_args(&args(spec, op)))),
     }
-    if let (Some(e), CertbotOp::Obtain { .. } | CertbotOp::Contact) = (&spec.email, op) {
+    if let (Some(e), true) = (&spec.email, contact) {
         s.push_str(&contact_lines(i, spec, e));
     }
     s.push_str(&format!("play_ok {i}\n"));
-    s
+    Ok(s)
 }
 
 impl super::Spec for CertbotSpec {
@@ -642,6 +838,8 @@ impl super::Spec for CertbotSpec {
             self.email.as_deref(),
             Some(&self.server),
             self.method.reads(),
+            self.pre_hook.as_deref(),
+            self.post_hook.as_deref(),
         ]) || self.domains.iter().any(|d| d.contains('\0'))
             || super::env_has_nul(&self.environment)
     }
@@ -667,7 +865,7 @@ impl super::Spec for CertbotSpec {
         work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
+        work.map(|op| apply_fragment(index, self, op).map(|f| (f, Vec::new())))
     }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         if let Some(s) = self.seen(observed) {
@@ -698,6 +896,8 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         Key::Any("environment"),
         Key::Text("key_type"),
         Key::Any("rsa_key_size"),
+        Key::Text("pre_hook"),
+        Key::Text("post_hook"),
     ],
     is_path: false,
     watchable: true,
@@ -709,7 +909,7 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     check_value,
     records: &[super::registry::Record {
         tag: "certbot",
-        fields: 8,
+        fields: 10,
         per_host: false,
     }],
     check_entry: super::registry::any_entry,
@@ -775,6 +975,19 @@ fn check_email(e: &str) -> Result<(), String> {
     }
 }
 
+/// A `pre_hook`/`post_hook` (`key`): a shell command certbot keeps on one line of its
+/// renewal conf.
+fn check_hook(key: &str, h: &str) -> Result<(), String> {
+    if h.trim() == "None" {
+        return Err(format!(
+            "{key}: `None` is what certbot's renewal conf says for no hook (leave {key} out)"
+        ));
+    }
+    conf_value(h)
+        .map(|_| ())
+        .map_err(|m| format!("{key}: `{h}` {m}"))
+}
+
 fn check_key_type(k: &str) -> Result<(), String> {
     match k {
         "rsa" | "ecdsa" => Ok(()),
@@ -793,6 +1006,7 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
         "server" => check_server(value),
         "email" => check_email(value),
         "key_type" => check_key_type(value),
+        "pre_hook" | "post_hook" => check_hook(key, value),
         _ => Ok(()),
     }
 }
@@ -870,6 +1084,14 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     };
     let environment = k.mapping("environment")?;
     super::check_environment(&environment).map_err(|m| k.fail("environment", m))?;
+    let hook = |key: &str| -> Result<Option<String>, ResolveError> {
+        let h = k.string(key)?.filter(|h| !h.trim().is_empty());
+        if let Some(h) = &h {
+            check_hook(key, h).map_err(|m| k.fail(key, m))?;
+        }
+        Ok(h)
+    };
+    let (pre_hook, post_hook) = (hook("pre_hook")?, hook("post_hook")?);
     Ok(super::Desired::Certbot(CertbotSpec {
         presence,
         domains,
@@ -880,6 +1102,8 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         key_type,
         rsa_key_size,
         environment,
+        pre_hook,
+        post_hook,
         live: format!("{CONFIG_DIR}/live/{key}"),
         name: key,
     }))
@@ -902,17 +1126,24 @@ mod tests {
 
     const TEXT: &str = "X509v3 Subject Alternative Name: \n    DNS:example.org, DNS:www.example.org\nnotAfter=Mar  2 15:21:36 2027 GMT\nCertificate will not expire";
 
-    fn cert(text: &str) -> Seen {
+    /// An `ok` record of an ecdsa lineage from the default server.
+    fn record(account: &str, pre: &str, post: &str, text: &str) -> Seen {
         parse_seen(&[
             "ok",
             DEFAULT_SERVER,
             "ecdsa",
             "",
             "",
-            "=ops@example.org",
+            account,
+            pre,
+            post,
             text,
         ])
         .unwrap()
+    }
+
+    fn cert(text: &str) -> Seen {
+        record("=ops@example.org", "", "", text)
     }
 
     #[test]
@@ -934,20 +1165,29 @@ mod tests {
         assert_eq!(junk.names, None);
         assert_eq!(conf.contact, Contact::Recorded("ops@example.org".into()));
         assert_eq!(
-            parse_seen(&["missing", "", "", "", "", "", ""]),
+            parse_seen(&["missing", "", "", "", "", "", "", "", ""]),
             Some(Seen::Missing)
         );
-        assert_eq!(parse_seen(&["what", "", "", "", "", "", ""]), None);
+        assert_eq!(parse_seen(&["what", "", "", "", "", "", "", "", ""]), None);
         assert_eq!(parse_seen(&["missing", "", "", ""]), None);
-        let Some(Seen::NoCert { conf }) =
-            parse_seen(&["nocert", DEFAULT_SERVER, "rsa", "4096", "True", "?", ""])
-        else {
+        let Some(Seen::NoCert { conf }) = parse_seen(&[
+            "nocert",
+            DEFAULT_SERVER,
+            "rsa",
+            "4096",
+            "True",
+            "?",
+            "",
+            "",
+            "",
+        ]) else {
             panic!("not nocert")
         };
         assert_eq!(conf.rsa_key_size, "4096");
         assert!(conf.reuse_key);
         assert_eq!(conf.contact, Contact::Unrecorded);
-        let Some(Seen::NoCert { conf }) = parse_seen(&["nocert", "", "", "", "", "", ""]) else {
+        let Some(Seen::NoCert { conf }) = parse_seen(&["nocert", "", "", "", "", "", "", "", ""])
+        else {
             panic!("not nocert")
         };
         assert_eq!(conf.contact, Contact::NoAccount);
@@ -1034,7 +1274,7 @@ mod tests {
             force: true,
             new_key: false,
         };
-        let f = apply_fragment(3, &s, &obtain);
+        let f = apply_fragment(3, &s, &obtain).unwrap();
         assert!(
             f.contains("export REQUESTS_CA_BUNDLE='/etc/ca b.pem'\n"),
             "{f}"
@@ -1053,7 +1293,18 @@ mod tests {
     }
 
     fn with_conf(key_type: &str, size: &str, reuse: &str, account: &str) -> Seen {
-        parse_seen(&["ok", DEFAULT_SERVER, key_type, size, reuse, account, TEXT]).unwrap()
+        parse_seen(&[
+            "ok",
+            DEFAULT_SERVER,
+            key_type,
+            size,
+            reuse,
+            account,
+            "",
+            "",
+            TEXT,
+        ])
+        .unwrap()
     }
 
     fn rsa(size: Option<u32>) -> CertbotSpec {
@@ -1137,7 +1388,8 @@ mod tests {
         );
         // Names alone keep the key.
         let t = TEXT.replace("DNS:www.example.org", "DNS:old.example.org");
-        let seen = parse_seen(&["ok", DEFAULT_SERVER, "rsa", "4096", "True", "", &t]).unwrap();
+        let seen =
+            parse_seen(&["ok", DEFAULT_SERVER, "rsa", "4096", "True", "", "", "", &t]).unwrap();
         let p = plan(&rsa(Some(4096)), &seen, &[]).unwrap().unwrap();
         assert_eq!(
             p.work,
@@ -1201,7 +1453,17 @@ mod tests {
     #[test]
     fn an_email_with_an_obtain_is_said_with_it() {
         let t = TEXT.replace("DNS:www.example.org", "DNS:old.example.org");
-        let seen = parse_seen(&["ok", DEFAULT_SERVER, "ecdsa", "", "", "=a@example.org", &t]);
+        let seen = parse_seen(&[
+            "ok",
+            DEFAULT_SERVER,
+            "ecdsa",
+            "",
+            "",
+            "=a@example.org",
+            "",
+            "",
+            &t,
+        ]);
         let p = plan(&mailed("b@example.org"), &seen.unwrap(), &[])
             .unwrap()
             .unwrap();
@@ -1234,7 +1496,7 @@ mod tests {
     fn the_contact_step_updates_the_conf_account_and_records_it() {
         let mut s = mailed("new@example.org");
         s.server = "https://127.0.0.1:14000/dir".into();
-        let f = apply_fragment(2, &s, &CertbotOp::Contact);
+        let f = apply_fragment(2, &s, &CertbotOp::Contact).unwrap();
         assert!(!f.contains("certonly"), "{f}");
         assert!(f.contains("set -- update_account --non-interactive --no-eff-email --server https://127.0.0.1:14000/dir --email new@example.org\nset -- \"$@\" --account \"$cb_a\"\nexec certbot"), "{f}");
         assert!(
@@ -1256,12 +1518,12 @@ mod tests {
             force: false,
             new_key: false,
         };
-        let f = apply_fragment(2, &s, &obtain);
+        let f = apply_fragment(2, &s, &obtain).unwrap();
         assert!(
             f.find("certonly").unwrap() < f.find("update_account").unwrap(),
             "{f}"
         );
-        let f = apply_fragment(2, &spec(), &obtain);
+        let f = apply_fragment(2, &spec(), &obtain).unwrap();
         assert!(
             !f.contains("update_account") && !f.contains("play-email"),
             "{f}"
@@ -1294,6 +1556,11 @@ mod tests {
             "cb_s= cb_a= cb_z=\n{}printf '%s|%s|%s' \"$cb_s\" \"$cb_a\" \"$cb_z\"",
             read_params(&shell_quote(&path.display().to_string()), &keys)
         );
+        run_sh(&script)
+    }
+
+    /// Runs `script` with `sh -c`, which must succeed; its output.
+    fn run_sh(script: &str) -> String {
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(script)
@@ -1343,5 +1610,152 @@ mod tests {
         assert!(!f.contains("private_key.json"), "{f}");
         assert!(f.contains("/play-email\" ]; then IFS= read -r cb_c"), "{f}");
         assert_eq!(f.matches("openssl x509").count(), 1, "{f}");
+    }
+
+    #[test]
+    fn conf_values_are_read_and_written_as_configobj_does() {
+        for (raw, want) in [
+            ("systemctl stop nginx", Some("systemctl stop nginx")),
+            (
+                "  systemctl stop nginx  # a comment",
+                Some("systemctl stop nginx"),
+            ),
+            ("\"a, b\"", Some("a, b")),
+            ("\"echo a#b\" # c", Some("echo a#b")),
+            ("'echo \"x\"'", Some("echo \"x\"")),
+            ("\"\"\"echo 'a' \"b\"\"\"\"", Some("echo 'a' \"b\"")),
+            ("None", None),
+            ("\"None\"", None),
+            ("\"\"", None),
+            ("", None),
+        ] {
+            assert_eq!(read_conf_value(raw).as_deref(), want, "{raw}");
+        }
+        for (v, written) in [
+            ("systemctl stop nginx", "systemctl stop nginx"),
+            ("echo a, b", "\"echo a, b\""),
+            ("echo a#b", "\"echo a#b\""),
+            ("echo \"x\", y", "'echo \"x\", y'"),
+            (" lead", "\" lead\""),
+            ("echo 'a' \"b\"", "\"\"\"echo 'a' \"b\"\"\"\""),
+            ("x = y", "x = y"),
+        ] {
+            assert_eq!(conf_value(v).unwrap(), written, "{v}");
+            assert_eq!(read_conf_value(written).as_deref(), Some(v), "{written}");
+        }
+        assert!(conf_value("a\nb").unwrap_err().contains("line break"));
+        assert!(conf_value("a'''b").is_err());
+        assert!(check_hook("pre_hook", "None").is_err());
+    }
+
+    fn hooked(pre: Option<&str>, post: Option<&str>) -> CertbotSpec {
+        CertbotSpec {
+            pre_hook: pre.map(str::to_string),
+            post_hook: post.map(str::to_string),
+            ..spec()
+        }
+    }
+
+    fn with_hooks(pre: &str, post: &str, account: &str) -> Seen {
+        record(account, pre, post, TEXT)
+    }
+
+    #[test]
+    fn other_hooks_are_written_into_the_conf_without_an_obtain() {
+        let s = hooked(Some("systemctl stop nginx"), Some("systemctl start nginx"));
+        let same = with_hooks("systemctl stop nginx", "\"systemctl start nginx\"", "");
+        assert_eq!(plan(&s, &same, &[]).unwrap(), None);
+        let p = plan(&s, &with_hooks("", "None", ""), &[]).unwrap().unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.work, CertbotOp::Hooks { contact: false });
+        assert_eq!(
+            p.details[..2],
+            [
+                "pre_hook (none) → `systemctl stop nginx`",
+                "post_hook (none) → `systemctl start nginx`"
+            ]
+        );
+        assert!(p.details[2].contains("no certificate obtained, no hook run now"));
+        // With the account's contact too: both in one step.
+        let mut s = hooked(None, None);
+        s.email = Some("b@example.org".into());
+        let p = plan(
+            &s,
+            &with_hooks("systemctl stop nginx", "", "=a@example.org"),
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.work, CertbotOp::Hooks { contact: true });
+        assert_eq!(p.details[0], "pre_hook `systemctl stop nginx` → (none)");
+        assert_eq!(p.details[2], "account email a@example.org → b@example.org");
+        let f = apply_fragment(1, &s, &p.work).unwrap();
+        assert!(!f.contains("certonly"), "{f}");
+        assert!(
+            f.find("renewalparams").unwrap() < f.find("update_account").unwrap(),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn an_obtain_passes_the_hooks_in_one_word_each() {
+        let s = hooked(Some("-x stop"), Some("systemctl start nginx"));
+        let obtain = CertbotOp::Obtain {
+            force: false,
+            new_key: false,
+        };
+        let a = args(&s, &obtain);
+        assert!(a.contains(&"--pre-hook=-x stop".to_string()), "{a:?}");
+        assert!(
+            a.contains(&"--post-hook=systemctl start nginx".to_string()),
+            "{a:?}"
+        );
+        assert!(!args(&spec(), &obtain).iter().any(|a| a.contains("hook")));
+    }
+
+    /// Runs the hook step on `conf` (a file's text) in a temp folder with stand-ins for the
+    /// apply script's helpers; returns the file's text after it and its mode.
+    fn rewrite_with_sh(s: &CertbotSpec, conf: &str) -> (String, u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.conf");
+        std::fs::write(&path, conf).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let body = hook_lines(4, s, &path.display().to_string()).unwrap();
+        let script = format!(
+            "play_enter() {{ cd \"$1\"; }}\nplay_tmp() {{ t=$(mktemp \"$1\"); }}\nplay_fail() {{ exit 9; }}\n{body}"
+        );
+        run_sh(&script);
+        let left = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(left, 1, "a temp file was left");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        (std::fs::read_to_string(&path).unwrap(), mode)
+    }
+
+    #[test]
+    fn the_hook_step_rewrites_only_the_hooks_of_the_renewal_params() {
+        let conf = "# renew_before_expiry = 30 days\nversion = 2.1.0\npre_hook = top\n\n[renewalparams]\naccount = 8021ba10\npre_hook = service nginx stop\nserver = https://127.0.0.1:14000/dir\npost_hook=old\n[[webroot_map]]\npre_hook = /srv/x";
+        let s = hooked(Some("systemctl stop nginx"), Some("echo 'up, again'"));
+        let (text, mode) = rewrite_with_sh(&s, conf);
+        assert_eq!(
+            text,
+            "# renew_before_expiry = 30 days\nversion = 2.1.0\npre_hook = top\n\n[renewalparams]\npre_hook = systemctl stop nginx\npost_hook = \"echo 'up, again'\"\naccount = 8021ba10\nserver = https://127.0.0.1:14000/dir\n[[webroot_map]]\npre_hook = /srv/x\n"
+        );
+        assert_eq!(mode, 0o640);
+        // None declared: both go. A conf without the section gets one.
+        let (text, _) = rewrite_with_sh(&hooked(None, None), conf);
+        assert!(
+            !text.contains("service nginx stop") && !text.contains("post_hook"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pre_hook = top\n") && text.contains("pre_hook = /srv/x"),
+            "{text}"
+        );
+        let (text, _) = rewrite_with_sh(&s, "version = 2.1.0\n");
+        assert_eq!(
+            text,
+            "version = 2.1.0\n\n[renewalparams]\npre_hook = systemctl stop nginx\npost_hook = \"echo 'up, again'\"\n"
+        );
     }
 }
