@@ -3219,4 +3219,38 @@ fn a_service_stopped_for_certbots_standalone_server_becomes_its_hooks() {
     let site = read(&out.join("playbooks/site.yml"));
     assert!(site.contains("state: stopped"), "{site}");
     assert!(!site.contains("_hook"), "{site}");
+
+    // a project renewing with an authenticator of its own (tournesol's certbot.service
+    // override, `certbot --nginx -q renew`): hooks kept for renewals would stop nginx under
+    // certbot's nginx plugin; the stop stays as it is, said why
+    let (_tmp, out) = import_files(&[
+        ("hosts", "[web]\nweb1 ansible_host=127.0.0.1\n"),
+        (
+            "templates/certbot.service",
+            "[Service]\nType=oneshot\nExecStart=/usr/bin/certbot --nginx -q renew\n",
+        ),
+        (
+            "site.yml",
+            r#"- hosts: web
+  tasks:
+    - stat: {path: /etc/letsencrypt/live/example.org/fullchain.pem}
+      register: cert_file
+    - name: Stop Nginx if the certificate is not present
+      systemd: {name: nginx, state: stopped}
+      when: cert_file.stat.exists == False
+    - name: Certificate
+      command: certbot certonly --standalone -d example.org --register-unsafely-without-email
+    - name: Renew through nginx
+      template: {src: certbot.service, dest: /lib/systemd/system/certbot.service}
+"#,
+        ),
+    ]);
+    let site = read(&out.join("playbooks/site.yml"));
+    assert!(site.contains("state: stopped"), "{site}");
+    assert!(!site.contains("_hook"), "{site}");
+    let md = read(&out.join("IMPORT.md"));
+    assert!(
+        md.contains("the project renews with an authenticator of its own (templates/certbot.service: `ExecStart=/usr/bin/certbot --nginx -q renew`)"),
+        "{md}"
+    );
 }

@@ -2177,6 +2177,16 @@ impl Conversion {
                     && items[k].when == stop.when
                     && items[k].scope_id() == stop.scope_id()
             });
+            // Hooks given at an obtain are kept for every renewal: a project that renews with
+            // an authenticator of its own (`certbot --nginx renew` needs nginx running) would
+            // have its server stopped under that authenticator. The stop stays as it is.
+            if let Some((file, line)) = &self.ctx.renewal_override {
+                let note = format!(
+                    "the stop of `{unit}` is not made the certbot's `pre_hook`: certbot keeps the hooks of an obtain for its renewals, and the project renews with an authenticator of its own ({file}: `{line}`), which the stop would break"
+                );
+                self.containers[c].items[i].res.notes.push(note);
+                continue;
+            }
             let (pre, post) = if matches!(module.as_str(), "service" | "sysvinit") {
                 (
                     format!("service {unit} stop"),

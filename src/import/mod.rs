@@ -198,6 +198,20 @@ fn prescan(root: &Path) -> modules::Ctx {
         }
     }
     for f in project::files_under(root) {
+        if ctx.renewal_override.is_none() {
+            if let Ok(text) = std::fs::read_to_string(&f) {
+                if let Some(line) =
+                    (text.lines()).find(|l| modules::renews_with_own_authenticator(l))
+                {
+                    let rel = f
+                        .strip_prefix(root)
+                        .unwrap_or(&f)
+                        .to_string_lossy()
+                        .into_owned();
+                    ctx.renewal_override = Some((rel, line.trim().to_string()));
+                }
+            }
+        }
         let name = f.to_string_lossy();
         let rel = f
             .strip_prefix(root)

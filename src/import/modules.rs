@@ -134,6 +134,26 @@ pub struct Ctx {
     pub edited: BTreeSet<String>,
     /// Lists of texts the inventory's `group_vars/` and `host_vars/` give each var.
     pub inventory_lists: BTreeMap<String, Vec<Vec<String>>>,
+    /// A file of the project that renews certificates with an authenticator of its own
+    /// (`certbot --nginx -q renew` in a unit it installs): where and the line.
+    pub renewal_override: Option<(String, String)>,
+}
+
+/// A `certbot … renew` line that names its authenticator (`--nginx`, `--apache`, `--webroot`,
+/// `-a`/`--authenticator`): renewals that do not run as the lineage was obtained.
+pub fn renews_with_own_authenticator(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let certbot = words.iter().position(|w| w.ends_with("certbot"));
+    certbot.is_some_and(|i| {
+        let rest = &words[i + 1..];
+        rest.contains(&"renew")
+            && rest.iter().any(|w| {
+                matches!(
+                    *w,
+                    "--nginx" | "--apache" | "--webroot" | "-a" | "--authenticator"
+                ) || w.starts_with("--authenticator=")
+            })
+    })
 }
 
 /// Well-known folders that `dest:` names without a trailing `/`.
@@ -4082,5 +4102,17 @@ mod tests {
             std::fs::read_to_string(&f).expect("read"),
             "passwd: files\nhosts:          files dns myhostname\nnetworks: files\n"
         );
+    }
+    #[test]
+    fn renewals_with_their_own_authenticator() {
+        for (line, want) in [
+            ("ExecStart=/usr/bin/certbot --nginx -q renew", true),
+            ("certbot renew -a webroot -w /var/www", true),
+            ("0 3 * * * certbot renew --quiet", false),
+            ("certbot certonly --nginx -d example.org", false),
+            ("echo renew --nginx", false),
+        ] {
+            assert_eq!(renews_with_own_authenticator(line), want, "{line}");
+        }
     }
 }
