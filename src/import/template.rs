@@ -547,12 +547,16 @@ mod tests {
     fn reports_what_it_cannot_rewrite() {
         let mut notes = Notes::default();
         rewrite(
-            "{{ ansible_date_time.epoch }} {{ lookup('env', 'HOME') }}",
+            "{{ ansible_mounts[0].mount }} {{ lookup('env', 'HOME') }} {{ ansible_date_time.epoch }}",
             &mut notes,
         );
         let all: Vec<&String> = notes.unsupported.iter().collect();
         assert!(
-            all.iter().any(|n| n.starts_with("`ansible_date_time`")),
+            !all.iter().any(|n| n.starts_with("`ansible_date_time`")),
+            "{all:?}"
+        );
+        assert!(
+            all.iter().any(|n| n.starts_with("`ansible_mounts`")),
             "{all:?}"
         );
         assert!(all.iter().any(|n| n.starts_with("`lookup`")), "{all:?}");

@@ -555,7 +555,7 @@ const FACT_NAMES: [&str; 17] = [
 
 /// Whether play defines the Ansible fact `name` (`ansible_selinux`…) from its own facts.
 pub fn is_fact_alias(name: &str) -> bool {
-    FACT_NAMES.contains(&name) || name == "ansible_facts"
+    FACT_NAMES.contains(&name) || name == "ansible_facts" || name == "ansible_date_time"
 }
 
 /// A hint for an undefined Ansible variable (`ansible_default_ipv4`...): the facts play has.
@@ -1023,7 +1023,7 @@ mod tests {
             Value::from_iter(fact_aliases(&off)),
         );
         assert_eq!(out.as_deref(), Ok("disabled False"));
-        let hint = undefined_hint("ansible_date_time").unwrap_or_default();
+        let hint = undefined_hint("ansible_mounts").unwrap_or_default();
         assert!(
             hint.contains("facts.cpus") && hint.contains("ansible_processor_vcpus"),
             "{hint}"

@@ -111,6 +111,8 @@ pub struct Resolver<'a> {
     net_facts: std::sync::OnceLock<bool>,
     /// `play_run_time`: the run's start ([`run_time`]), the same for every host of the run.
     run_time: MValue,
+    /// Ansible's `ansible_date_time` of the same instant ([`date_time`]).
+    date_time: MValue,
 }
 
 /// `vars` seeing Ansible's `role_path`, the folder of `role` (absolute), for what a role
@@ -152,6 +154,50 @@ pub fn run_time(epoch: u64) -> BTreeMap<&'static str, MValue> {
         ("iso8601", MValue::from(iso)),
         ("stamp", MValue::from(stamp)),
         ("epoch", MValue::from(epoch)),
+    ])
+}
+
+/// Ansible's `ansible_date_time` fact for the run's start `epoch`, in UTC (Ansible's is the
+/// host's clock in its zone when facts are gathered): its keys, text values as Ansible's.
+pub fn date_time(epoch: u64) -> BTreeMap<&'static str, MValue> {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    let iso = humantime::format_rfc3339_seconds(t).to_string(); // 2026-12-02T15:04:20Z
+    let part = |a: usize, b: usize| MValue::from(iso.get(a..b).unwrap_or_default());
+    const DAYS: [&str; 7] = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
+    let wd = ((epoch / 86_400 + 4) % 7) as usize; // 1970-01-01 was a Thursday
+    let digits: String = iso.chars().filter(char::is_ascii_digit).collect();
+    BTreeMap::from([
+        ("date", part(0, 10)),
+        ("time", part(11, 19)),
+        ("year", part(0, 4)),
+        ("month", part(5, 7)),
+        ("day", part(8, 10)),
+        ("hour", part(11, 13)),
+        ("minute", part(14, 16)),
+        ("second", part(17, 19)),
+        ("epoch", MValue::from(epoch.to_string())),
+        ("epoch_int", MValue::from(epoch.to_string())),
+        ("iso8601", MValue::from(iso.clone())),
+        (
+            "iso8601_basic_short",
+            MValue::from(format!(
+                "{}T{}",
+                &digits[..8.min(digits.len())],
+                digits.get(8..).unwrap_or_default()
+            )),
+        ),
+        ("tz", MValue::from("UTC")),
+        ("tz_offset", MValue::from("+0000")),
+        ("weekday", MValue::from(DAYS[wd])),
+        ("weekday_number", MValue::from(wd.to_string())),
     ])
 }
 
@@ -253,6 +299,7 @@ impl<'a> Resolver<'a> {
         let limits = template::Limits::default();
         let env = Arc::new(environment(playbook, limits));
         let groups = MValue::from_serialize(inventory.groups_map());
+        let epoch = now_epoch();
         Resolver {
             playbook,
             inventory,
@@ -263,7 +310,8 @@ impl<'a> Resolver<'a> {
             trees: TreeCache::default(),
             tags: TagSelection::default(),
             net_facts: std::sync::OnceLock::new(),
-            run_time: MValue::from_serialize(run_time(now_epoch())),
+            run_time: MValue::from_serialize(run_time(epoch)),
+            date_time: MValue::from_serialize(date_time(epoch)),
         }
     }
 
@@ -271,6 +319,7 @@ impl<'a> Resolver<'a> {
     /// of `play_run_time` (a saved plan's, for `apply --plan`).
     pub fn with_run_time(mut self, epoch: u64) -> Self {
         self.run_time = MValue::from_serialize(run_time(epoch));
+        self.date_time = MValue::from_serialize(date_time(epoch));
         self
     }
 
@@ -363,6 +412,9 @@ impl<'a> Resolver<'a> {
         fixed.insert("groups".into(), self.groups.clone());
         fixed.insert("group_names".into(), MValue::from_serialize(&host.groups));
         fixed.insert(RUN_TIME_VAR.into(), self.run_time.clone());
+        if !raw.contains_key("ansible_date_time") {
+            fixed.insert("ansible_date_time".into(), self.date_time.clone());
+        }
         if let Some(f) = facts {
             fixed.insert("facts".into(), MValue::from_serialize(f));
             // Ansible's names of the same facts, unless the inventory or playbook sets them.
@@ -1398,6 +1450,25 @@ fn missing_msg(
 #[cfg(test)]
 mod net_facts_tests {
     use super::*;
+
+    #[test]
+    fn ansible_date_time_is_the_runs_start_in_ansibles_shape() {
+        let d = date_time(1_796_223_860); // 2026-12-02T15:04:20Z, a Wednesday
+        let get = |k: &str| d.get(k).map(|v| v.to_string()).unwrap_or_default();
+        assert_eq!(get("date"), "2026-12-02");
+        assert_eq!(get("time"), "15:04:20");
+        assert_eq!(
+            (get("year"), get("month"), get("day")),
+            ("2026".into(), "12".into(), "02".into())
+        );
+        assert_eq!(get("epoch"), "1796223860");
+        assert_eq!(get("iso8601"), "2026-12-02T15:04:20Z");
+        assert_eq!(get("iso8601_basic_short"), "20261202T150420");
+        assert_eq!(
+            (get("weekday"), get("weekday_number")),
+            ("Wednesday".into(), "3".into())
+        );
+    }
 
     /// Whether a project of `files` (beside `site.yml`, `hosts.yml`) names the default-route
     /// facts for the probe.
