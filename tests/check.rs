@@ -883,7 +883,7 @@ fn check_looks_under_whens_that_gathered_values_decide() {
     bundle:
       stat: /srv/app/bundle
   state:
-    - command: \"mv /srv/app/bundle /srv/backup/{{ ansible_date_time.date }}\"
+    - command: \"mv /srv/app/bundle {{ backup_root }}/bundle\"
       when: bundle.stat.exists
     - file: /srv/app/size
       content: \"{{ bundle.stat.size }}\"
@@ -896,7 +896,7 @@ fn check_looks_under_whens_that_gathered_values_decide() {
     let out = play_in(d, &["check", "--color", "never"]).code(1);
     assert!(
         out.stdout.contains(
-            "playbooks/site.yml:6:16: command: undefined variable `ansible_date_time`"
+            "playbooks/site.yml:6:16: command: undefined variable `backup_root`"
         ) && out.stdout.contains(
             "(under a `when` on the gathered `bundle`, checked although its stand-in turns it off"
         ),
