@@ -264,14 +264,14 @@ fn ansible_fact_names_render_and_unknown_ones_name_play_facts() {
     - file: /etc/workers
       content: \"{{ ansible_processor_vcpus * 2 }} {{ ansible_os_family }} {{ ansible_facts.hostname }}\"
     - file: /etc/ip
-      content: \"{{ ansible_date_time.epoch }}\"
+      content: \"{{ ansible_mounts[0].mount }}\"
 ",
         &[],
         1,
     );
     assert!(out.contains("1 problem(s)"), "{out}");
     assert!(
-        out.contains("site.yml:6:16: content: undefined variable `ansible_date_time`"),
+        out.contains("site.yml:6:16: content: undefined variable `ansible_mounts`"),
         "{out}"
     );
     assert!(
