@@ -280,6 +280,25 @@ fn ansible_fact_names_render_and_unknown_ones_name_play_facts() {
     );
 }
 
+/// Offline, `ansible_env` (`facts.env`) is the documented stand-in: the root session sudo gives
+/// (`HOME`, `USER`, `PATH`, `SUDO_USER`…); a key it lacks is a problem, unless defaulted.
+#[test]
+fn ansible_env_has_a_stand_in_offline() {
+    let out = check_playbook(
+        "- hosts: all
+  state:
+    - file: /etc/who
+      content: \"{{ ansible_env.HOME }} {{ ansible_env.SUDO_USER }} {{ facts.env.PATH }} {{ ansible_facts.env.USER }} {{ ansible_env.NO_SUCH | default('none') }}\"
+    - file: /etc/missing
+      content: \"{{ ansible_env.NO_SUCH_VAR }}\"
+",
+        &[],
+        1,
+    );
+    assert!(out.contains("1 problem(s)"), "{out}");
+    assert!(out.contains("site.yml:6:"), "{out}");
+}
+
 /// The legacy `ansible_ssh_host`/`ansible_ssh_port`/`ansible_ssh_user` are connection vars.
 #[test]
 fn legacy_ansible_ssh_connection_vars_are_aliases() {

@@ -881,7 +881,9 @@ fn host_pipeline(
     // 1. One probe: facts plus every path, program and unit known before facts.
     let targets = resolver.probe_targets(host).map_err(fail)?;
     let mut first = Wants::of(targets.paths.iter().map(|(k, p)| (*k, p.as_str())));
-    first.extra.net = resolver.names_net_facts();
+    let named = resolver.named_facts();
+    first.extra.net = named.net;
+    first.extra.env = named.env;
     for res in &targets.rendered {
         first.add_rendered(&res.desired);
     }

@@ -28,6 +28,7 @@ pub const FACTS: &[(&str, &str)] = &[
     ("ansible_virtualization_type", "facts.virtualization"),
     ("ansible_default_ipv4", "facts.default_ipv4"),
     ("ansible_default_ipv6", "facts.default_ipv6"),
+    ("ansible_env", "facts.env"),
 ];
 
 /// What a rewrite changed and what it left that play cannot render.
@@ -368,7 +369,7 @@ pub fn rewrite_code(code: &str, notes: &mut Notes) -> String {
         let name: String = rest[i..].chars().take_while(|c| is_ident(*c)).collect();
         if ok_start && name != "ansible_managed" && !crate::resolve::ansible::is_fact_alias(&name) {
             notes.unsupported.insert(format!(
-                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.os_codename`, `facts.arch`, `facts.cpus`, `facts.memory_mb`, `facts.virtualization`, `facts.selinux`, `facts.default_ipv4`, `facts.default_ipv6`)"
+                "`{name}` (an Ansible fact or magic var play does not define; facts play gathers: `facts.hostname`, `facts.os_id`, `facts.os_version`, `facts.os_codename`, `facts.arch`, `facts.cpus`, `facts.memory_mb`, `facts.virtualization`, `facts.selinux`, `facts.default_ipv4`, `facts.default_ipv6`, `facts.env`)"
             ));
         }
         rest = &rest[i + name.len().max(1)..];

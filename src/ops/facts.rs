@@ -75,6 +75,8 @@ impl FactsFile {
     /// (the gathers the checked playbook declares `find:`/`stat:` for it).
     pub fn facts_of(&self, host: &str, names: &BTreeSet<&str>) -> Option<Facts> {
         let mut f = self.hosts.get(host)?.clone();
+        // Never recorded (it may hold secrets): its stand-in.
+        f.env = crate::resolve::stub_env();
         if let Some(g) = self.gathered.get(host) {
             f.gathered = (g.iter())
                 .filter(|(k, _)| names.contains(k.as_str()))
@@ -308,6 +310,8 @@ mod tests {
                     selinux: "enforcing".into(),
                     default_ipv4: [("address".to_string(), "10.1.2.3".to_string())].into(),
                     default_ipv6: Default::default(),
+                    // the environment may hold secrets: never recorded
+                    env: [("DB_PASSWORD".to_string(), "s3cret-value".to_string())].into(),
                     gathered: Default::default(),
                 })),
                 seconds: 0.1,
@@ -327,6 +331,10 @@ mod tests {
         // No gathered value: no `gathered` key (the file as before).
         let text = std::fs::read_to_string(&p).expect("read");
         assert!(!text.contains("gathered"), "{text}");
+        assert!(
+            !text.contains("s3cret-value") && !text.contains("DB_PASSWORD"),
+            "{text}"
+        );
         // Gathered values travel beside the facts, by host; a check takes the ones it names.
         let mut with = results;
         if let FactsOutcome::Gathered(f) = &mut with[0].outcome {
@@ -346,6 +354,8 @@ mod tests {
         let names = ["old", "unknown"].into_iter().collect();
         let f = back.facts_of("web1", &names).expect("web1");
         assert_eq!(f.cpus, 8);
+        // a check with recorded facts sees the stand-in environment
+        assert_eq!(f.env, crate::resolve::stub_env());
         assert_eq!(f.gathered.keys().collect::<Vec<_>>(), ["old"]);
         assert_eq!(back.facts_of("web2", &names), None);
         std::fs::write(&p, "{\"version\": 9, \"hosts\": {}}").expect("write");

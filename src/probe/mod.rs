@@ -58,6 +58,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod env;
 pub mod gather;
 pub mod net;
 
@@ -93,6 +94,9 @@ pub struct ProcessProbe {
     /// Gather the default-route facts too (see [`net`]): only when the project names them,
     /// since reading the kernel's tables costs the host about 0.5 ms of CPU.
     pub net: bool,
+    /// Read the session's environment too (see [`env`]): only when the project names it
+    /// (`ansible_env`, `facts.env`), since it may hold secrets and costs a process.
+    pub env: bool,
     /// Checkouts, trees, releases, packages, users, groups, command checks (see
     /// [`crate::resources::deploy`]): their fragment goes into the same script.
     pub deploy: DeployProbe,
@@ -219,6 +223,7 @@ impl Wants {
                 units: not_in(&self.extra.units, &have.extra.units),
                 owed: self.extra.owed && !have.extra.owed,
                 net: false,
+                env: false,
                 deploy: self.extra.deploy.minus(&have.extra.deploy),
                 gathers: (self.extra.gathers.iter())
                     .filter(|g| !have.extra.gathers.contains(g))
@@ -353,6 +358,9 @@ pub fn script_with(req: &ProbeRequest, extra: &ProcessProbe) -> String {
     s.push_str(PROBE_SCRIPT_HEAD);
     if extra.net {
         s.push_str(net::SCRIPT);
+    }
+    if extra.env {
+        s.push_str(env::SCRIPT);
     }
     let paths = split_paths(&req.paths, &mut s);
     s.push_str(&set_args(paths.iter().copied()));
@@ -931,6 +939,13 @@ pub fn parse(stdout: &[u8]) -> Result<Observed, ProbeError> {
                     }
                 }
             }
+            b"env" => loop {
+                let entry = f.field()?;
+                if entry.is_empty() {
+                    break;
+                }
+                env::take(&mut obs.facts.env, entry);
+            },
             b"stat" => {
                 let path = f.text()?;
                 let letter = f.text()?;
@@ -1394,6 +1409,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
                 default_ipv6: BTreeMap::new(),
+                env: BTreeMap::new(),
                 gathered: Default::default(),
             }
         );
@@ -1906,6 +1922,40 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_is_read_only_when_asked_and_is_the_sessions() {
+        let req = ProbeRequest::default();
+        let plain = script_with(&req, &ProcessProbe::default());
+        assert!(!plain.contains("environ"), "{plain}");
+        let asked = ProcessProbe {
+            env: true,
+            ..Default::default()
+        };
+        let s = script_with(&req, &asked);
+        assert!(s.contains("/proc/$$/environ"), "{s}");
+        // Run by this machine's sh with a known environment: the session's values, multi-line
+        // ones whole, and not the probe's own `LC_ALL=C`.
+        let out = std::process::Command::new("sh")
+            .args(["-c", &s])
+            .env_clear()
+            .env("HOME", "/home/someone")
+            .env("SUDO_USER", "deploy")
+            .env("MULTI", "a\nb=c")
+            .output()
+            .expect("run sh");
+        let o = parse(&out.stdout).unwrap();
+        assert_eq!(o.facts.env["HOME"], "/home/someone");
+        assert_eq!(o.facts.env["SUDO_USER"], "deploy");
+        assert_eq!(o.facts.env["MULTI"], "a\nb=c");
+        assert!(!o.facts.env.contains_key("LC_ALL"), "{:?}", o.facts.env);
+        // Not asked: no environment.
+        let out = std::process::Command::new("sh")
+            .args(["-c", &plain])
+            .output()
+            .expect("run sh");
+        assert!(parse(&out.stdout).unwrap().facts.env.is_empty());
+    }
+
+    #[test]
     fn the_process_probe_runs_here() {
         // The real script, run by this machine's sh against its own supervisord.conf, units that
         // cannot exist, and an owed-restarts file that does not exist.
@@ -1915,6 +1965,7 @@ mod tests {
             units: vec!["play-no-such-unit.service".into(), "bad name".into()],
             owed: true,
             net: false,
+            env: false,
             deploy: DeployProbe::default(),
             gathers: vec![gather::GatherCmd {
                 id: "g0".into(),

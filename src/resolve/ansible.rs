@@ -508,6 +508,7 @@ pub fn fact_aliases(f: &Facts) -> Vec<(&'static str, Value)> {
         ("selinux", selinux(&f.selinux)),
         ("default_ipv4", Value::from_serialize(&f.default_ipv4)),
         ("default_ipv6", Value::from_serialize(&f.default_ipv6)),
+        ("env", Value::from_serialize(&f.env)),
     ];
     let facts = Value::from_iter(pairs.iter().map(|(k, v)| (*k, v.clone())));
     let mut out: Vec<(&'static str, Value)> = FACT_NAMES
@@ -533,7 +534,7 @@ fn selinux(mode: &str) -> Value {
 }
 
 /// The names [`fact_aliases`] defines, in its order (with their play form).
-const FACT_NAMES: [&str; 17] = [
+const FACT_NAMES: [&str; 18] = [
     "ansible_hostname",
     "ansible_nodename",
     "ansible_fqdn",
@@ -551,6 +552,7 @@ const FACT_NAMES: [&str; 17] = [
     "ansible_selinux",
     "ansible_default_ipv4",
     "ansible_default_ipv6",
+    "ansible_env",
 ];
 
 /// Whether play defines the Ansible fact `name` (`ansible_selinux`…) from its own facts.
@@ -567,7 +569,7 @@ pub fn undefined_hint(name: &str) -> Option<String> {
         "`{name}` is an Ansible fact or connection var play does not have: play's facts are \
          facts.hostname, facts.os_id, facts.os_version, facts.os_codename, facts.arch, facts.cpus, \
          facts.memory_mb, facts.virtualization, facts.selinux, facts.default_ipv4, \
-         facts.default_ipv6 \
+         facts.default_ipv6, facts.env \
          (also named {}); connection vars are the inventory's (ssh_host, ssh_port, ssh_user)",
         FACT_NAMES.join(", ")
     ))
@@ -993,9 +995,19 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             default_ipv6: Default::default(),
+            env: [("HOME", "/root"), ("SUDO_USER", "deploy")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             gathered: Default::default(),
         };
         let ctx = Value::from_iter(fact_aliases(&f));
+        let env = render(
+            "{{ ansible_env.HOME }} {{ ansible_facts.env.SUDO_USER }} \
+             {{ ansible_env.PATH | default('none') }}",
+            ctx.clone(),
+        );
+        assert_eq!(env.as_deref(), Ok("/root deploy none"));
         // no IPv6 default route: `{}`, so `ansible_default_ipv6.gateway is defined` is false
         let net = render(
             "{{ ansible_default_ipv4.address }} {{ ansible_facts.default_ipv4.interface }} \
@@ -1025,7 +1037,9 @@ mod tests {
         assert_eq!(out.as_deref(), Ok("disabled False"));
         let hint = undefined_hint("ansible_mounts").unwrap_or_default();
         assert!(
-            hint.contains("facts.cpus") && hint.contains("ansible_processor_vcpus"),
+            hint.contains("facts.cpus")
+                && hint.contains("ansible_processor_vcpus")
+                && hint.contains("facts.env"),
             "{hint}"
         );
         assert_eq!(undefined_hint("app_port"), None);

@@ -73,8 +73,43 @@ pub fn stub_facts() -> Facts {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
+        env: stub_env(),
         gathered: Default::default(),
     }
+}
+
+/// The stand-in of `facts.env` (`ansible_env`) before a host was probed, and with facts
+/// recorded by `play facts --save` (which never records the environment): the root session sudo
+/// gives a `deploy` login on Debian (documented in docs/playbooks.md). A key it lacks is an
+/// undefined value for `play check`, as on a host without it.
+pub fn stub_env() -> BTreeMap<String, String> {
+    [
+        ("HOME", "/root"),
+        ("LOGNAME", "root"),
+        ("MAIL", "/var/mail/root"),
+        (
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ),
+        ("SHELL", "/bin/bash"),
+        ("SUDO_COMMAND", "/bin/sh"),
+        ("SUDO_GID", "1000"),
+        ("SUDO_UID", "1000"),
+        ("SUDO_USER", "stub-sudo-user"),
+        ("TERM", "unknown"),
+        ("USER", "root"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The `facts` var: the facts with `env` beside them (which [`Facts`] never serializes).
+#[derive(serde::Serialize)]
+struct FactsVar<'a> {
+    #[serde(flatten)]
+    facts: &'a Facts,
+    env: &'a BTreeMap<String, String>,
 }
 
 /// What [`probe_targets`] found: what to ask the host about before facts are known.
@@ -107,8 +142,8 @@ pub struct Resolver<'a> {
     trees: TreeCache,
     /// `--tags` / `--skip-tags`: entries not selected are left out.
     tags: TagSelection,
-    /// Whether the project names the default-route facts (gathered only then).
-    net_facts: std::sync::OnceLock<bool>,
+    /// Which of the facts gathered only when named the project names.
+    named_facts: std::sync::OnceLock<NamedFacts>,
     /// `play_run_time`: the run's start ([`run_time`]), the same for every host of the run.
     run_time: MValue,
     /// Ansible's `ansible_date_time` of the same instant ([`date_time`]).
@@ -201,30 +236,66 @@ pub fn date_time(epoch: u64) -> BTreeMap<&'static str, MValue> {
     ])
 }
 
-/// Whether `text` names a default-route fact.
-fn names_net(text: &str) -> bool {
-    text.contains("default_ipv4") || text.contains("default_ipv6")
+/// The facts the probe gathers only when the project names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamedFacts {
+    /// `default_ipv4`/`default_ipv6`.
+    pub net: bool,
+    /// `ansible_env`, `facts.env` (`ansible_facts.env`, `ansible_facts['env']`).
+    pub env: bool,
 }
 
-/// Whether a file, or a file of a folder (8 levels down at most, files of 4 MiB at most),
-/// names a default-route fact (unreadable files do not).
-fn tree_names_net(path: &Path, depth: usize) -> bool {
+impl NamedFacts {
+    fn all(self) -> bool {
+        self.net && self.env
+    }
+
+    fn or(self, other: NamedFacts) -> NamedFacts {
+        NamedFacts {
+            net: self.net || other.net,
+            env: self.env || other.env,
+        }
+    }
+}
+
+/// The facts of [`NamedFacts`] that `text` names.
+fn names_facts(text: &str) -> NamedFacts {
+    NamedFacts {
+        net: text.contains("default_ipv4") || text.contains("default_ipv6"),
+        env: ["ansible_env", "facts.env", "facts['env']", "facts[\"env\"]"]
+            .iter()
+            .any(|n| text.contains(n)),
+    }
+}
+
+/// The facts of [`NamedFacts`] a file, or the files of a folder (8 levels down at most, files
+/// of 4 MiB at most), name (unreadable files name none).
+fn tree_names_facts(path: &Path, depth: usize) -> NamedFacts {
     let Ok(meta) = std::fs::metadata(path) else {
-        return false;
+        return NamedFacts::default();
     };
     if meta.is_file() {
-        return meta.len() <= 4 << 20
-            && std::fs::read(path).is_ok_and(|b| names_net(&String::from_utf8_lossy(&b)));
+        if meta.len() > 4 << 20 {
+            return NamedFacts::default();
+        }
+        return std::fs::read(path)
+            .map(|b| names_facts(&String::from_utf8_lossy(&b)))
+            .unwrap_or_default();
     }
     if !meta.is_dir() || depth > 8 {
-        return false;
+        return NamedFacts::default();
     }
     let Ok(entries) = std::fs::read_dir(path) else {
-        return false;
+        return NamedFacts::default();
     };
-    entries
-        .flatten()
-        .any(|e| tree_names_net(&e.path(), depth + 1))
+    let mut named = NamedFacts::default();
+    for e in entries.flatten() {
+        named = named.or(tree_names_facts(&e.path(), depth + 1));
+        if named.all() {
+            break;
+        }
+    }
+    named
 }
 
 fn template_dirs(pb: &Playbook) -> Vec<PathBuf> {
@@ -309,7 +380,7 @@ impl<'a> Resolver<'a> {
             groups,
             trees: TreeCache::default(),
             tags: TagSelection::default(),
-            net_facts: std::sync::OnceLock::new(),
+            named_facts: std::sync::OnceLock::new(),
             run_time: MValue::from_serialize(run_time(epoch)),
             date_time: MValue::from_serialize(date_time(epoch)),
         }
@@ -323,11 +394,13 @@ impl<'a> Resolver<'a> {
         self
     }
 
-    /// Whether the playbook, its includes, vars files, roles, templates, the inventory or the
-    /// extra vars name `default_ipv4`/`default_ipv6` (`facts.default_ipv4`,
-    /// `ansible_default_ipv4`…): the probe gathers those facts only then. Read once per run.
-    pub fn names_net_facts(&self) -> bool {
-        *self.net_facts.get_or_init(|| {
+    /// The facts of [`NamedFacts`] the playbook, its includes, vars files, roles, templates,
+    /// the inventory or the extra vars name (`default_ipv4`/`default_ipv6`: `facts.default_ipv4`,
+    /// `ansible_default_ipv4`…; the environment: `ansible_env`, `facts.env`): the probe gathers
+    /// those facts only then (reading the kernel's tables costs; the environment may hold
+    /// secrets). Read once per run.
+    pub fn named_facts(&self) -> NamedFacts {
+        *self.named_facts.get_or_init(|| {
             let pb = self.playbook;
             let mut paths: Vec<PathBuf> = vec![pb.path.clone(), pb.dir.join("templates")];
             paths.extend(pb.included.iter().cloned());
@@ -344,7 +417,14 @@ impl<'a> Resolver<'a> {
             }
             paths.push(self.inventory.source.clone());
             let extra = serde_json::to_string(self.extra_vars).unwrap_or_default();
-            names_net(&extra) || paths.iter().any(|p| tree_names_net(p, 0))
+            let mut named = names_facts(&extra);
+            for p in &paths {
+                if named.all() {
+                    break;
+                }
+                named = named.or(tree_names_facts(p, 0));
+            }
+            named
         })
     }
 
@@ -416,7 +496,13 @@ impl<'a> Resolver<'a> {
             fixed.insert("ansible_date_time".into(), self.date_time.clone());
         }
         if let Some(f) = facts {
-            fixed.insert("facts".into(), MValue::from_serialize(f));
+            fixed.insert(
+                "facts".into(),
+                MValue::from_serialize(FactsVar {
+                    facts: f,
+                    env: &f.env,
+                }),
+            );
             // Ansible's names of the same facts, unless the inventory or playbook sets them.
             for (name, v) in ansible::fact_aliases(f) {
                 if !raw.contains_key(name) {
@@ -1473,6 +1559,11 @@ mod net_facts_tests {
     /// Whether a project of `files` (beside `site.yml`, `hosts.yml`) names the default-route
     /// facts for the probe.
     fn names(site: &str, files: &[(&str, &str)], extra: &[(&str, &str)]) -> bool {
+        named(site, files, extra).net
+    }
+
+    /// The facts gathered only when named that such a project names.
+    fn named(site: &str, files: &[(&str, &str)], extra: &[(&str, &str)]) -> NamedFacts {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         std::fs::write(d.join("site.yml"), site).expect("write");
@@ -1488,7 +1579,49 @@ mod net_facts_tests {
         }
         let inventory = crate::inventory::load(&d.join("hosts.yml"), &vars).expect("inventory");
         let playbook = crate::playbook::load(&d.join("site.yml")).expect("playbook");
-        Resolver::new(&playbook, &inventory, &vars).names_net_facts()
+        Resolver::new(&playbook, &inventory, &vars).named_facts()
+    }
+
+    #[test]
+    fn the_probe_reads_the_environment_only_for_projects_naming_it() {
+        let plain =
+            "- hosts: all\n  roles: [app]\n  state:\n    - file: /etc/a\n      content: x\n";
+        let role = [
+            ("roles/app/state.yml", "- file: /etc/b\n  template: b.j2\n"),
+            (
+                "roles/app/templates/b.j2",
+                "{{ facts.hostname }} {{ environment }}\n",
+            ),
+            // a role's files/ are copied as they are: not read
+            ("roles/app/files/notes.txt", "{{ ansible_env.HOME }}\n"),
+        ];
+        assert_eq!(named(plain, &role, &[]), NamedFacts::default());
+        for text in [
+            "{{ ansible_env.HOME }}",
+            "{{ facts.env.SUDO_USER | default('none') }}",
+            "{{ ansible_facts.env.PATH }}",
+            "{{ ansible_facts['env']['PATH'] }}",
+        ] {
+            let mut t = role;
+            t[1].1 = text;
+            assert_eq!(
+                named(plain, &t, &[]),
+                NamedFacts {
+                    net: false,
+                    env: true
+                },
+                "{text}"
+            );
+        }
+        let both = "- hosts: all\n  state:\n    - file: /etc/a\n      content: \"{{ ansible_env.USER }} {{ ansible_default_ipv4.address }}\"\n";
+        assert_eq!(
+            named(both, &[], &[]),
+            NamedFacts {
+                net: true,
+                env: true
+            }
+        );
+        assert!(named(plain, &role, &[("who", "{{ ansible_env.SUDO_USER }}")]).env);
     }
 
     #[test]

@@ -899,6 +899,12 @@ pub struct Facts {
     /// `prefix`, `scope`; empty without one.
     #[serde(default)]
     pub default_ipv6: std::collections::BTreeMap<String, String>,
+    /// The environment of the session resources are applied in (Ansible's `ansible_env`):
+    /// with `become`, the root session sudo gives (`SUDO_USER`…). Read by the probe only when
+    /// the project names it (`probe::env`). Never serialized: it may hold secrets, so neither
+    /// `play facts --save` files nor plan files record it (the vars see it as `facts.env`).
+    #[serde(skip)]
+    pub env: std::collections::BTreeMap<String, String>,
     /// The values of the `gather:` commands, by name, in Ansible's registered shape (see
     /// `resolve::gather`): vars of their own, not under `facts` (`play facts --save` records
     /// the `find:`/`stat:` ones beside the facts: `ops::facts::FactsFile::gathered`).
