@@ -2,7 +2,8 @@
 //!
 //! ```yaml
 //! - gem: bundler
-//!   version: 2.3.15           # an exact version (default: any installed version will do)
+//!   version: "~> 2.3"         # a RubyGems requirement (`2.3.15`, `>= 1.2, < 3`; default: any
+//!                             # installed version will do)
 //!   user_install: false       # --user-install (the user's ~/.local/share/gem, ~/.gem)
 //!   include_dependencies: true   # false: --ignore-dependencies
 //!   install_dir: /opt/gems    # --install-dir
@@ -26,6 +27,7 @@
 
 use super::deploy::{set_args, Planned, Refused};
 use super::registry::Key;
+use super::ruby::Requirement;
 use super::{Action, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -35,7 +37,8 @@ use crate::transport::shell_quote;
 pub struct GemSpec {
     pub name: String,
     pub presence: Presence,
-    pub version: Option<String>,
+    /// `version:`: a RubyGems requirement (an exact version is one).
+    pub version: Option<Requirement>,
     pub user_install: bool,
     pub include_dependencies: bool,
     pub install_dir: Option<String>,
@@ -64,17 +67,9 @@ pub fn check_gem_name(name: &str) -> Result<String, String> {
     }
 }
 
-/// An exact version: `1.17.3`, `2.0.0.rc1`.
+/// A RubyGems requirement: `1.17.3`, `~> 2.0`, `>= 1.2, < 3`.
 fn check_version(v: &str) -> Result<(), String> {
-    let ok = v.bytes().next().is_some_and(|b| b.is_ascii_digit())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "version: `{v}`: an exact version (digits, letters and dots, as `2.3.15`), not a range"
-        ))
-    }
+    Requirement::parse(v).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// What the probe saw of a gem.
@@ -176,7 +171,7 @@ impl GemSpec {
                     a.push("--ignore-dependencies".into());
                 }
                 if let Some(v) = &self.version {
-                    a.extend(["--version".into(), v.clone()]);
+                    a.extend(["--version".into(), v.text.clone()]);
                 }
                 match &self.gem_source {
                     Some(f) => a.extend(["--local".into(), f.clone()]),
@@ -191,9 +186,10 @@ impl GemSpec {
                 if let Some(d) = &self.install_dir {
                     a.extend(["--install-dir".into(), d.clone()]);
                 }
-                match &self.version {
-                    Some(v) => a.extend(["--version".into(), v.clone()]),
-                    None => a.push("--all".into()),
+                // every matching version (gem asks which one otherwise)
+                a.push("--all".into());
+                if let Some(v) = &self.version {
+                    a.extend(["--version".into(), v.text.clone()]);
                 }
                 a.push(self.name.clone());
             }
@@ -251,12 +247,11 @@ pub enum GemOp {
 /// Plans one gem from the versions the probe found.
 pub fn plan(spec: &GemSpec, seen: &Seen) -> Option<Planned<GemOp>> {
     let name = &spec.name;
-    let have = |v: &String| seen.versions.contains(v);
-    let (action, detail, work) = match (spec.presence, &spec.version) {
-        (Presence::Present, Some(v)) if have(v) => return None,
-        (Presence::Present, None) if !seen.versions.is_empty() => return None,
-        (Presence::Present, v) => {
-            let want = v.as_deref().unwrap_or("");
+    let wanted = |x: &String| spec.version.as_ref().is_none_or(|r| r.matches(x));
+    let (action, detail, work) = match spec.presence {
+        Presence::Present if seen.versions.iter().any(wanted) => return None,
+        Presence::Present => {
+            let want = spec.version.as_ref().map_or("", |r| r.text.as_str());
             if seen.versions.is_empty() {
                 (
                     Action::Create,
@@ -271,12 +266,12 @@ pub fn plan(spec: &GemSpec, seen: &Seen) -> Option<Planned<GemOp>> {
                 )
             }
         }
-        (Presence::Absent, v) => {
+        Presence::Absent => {
             let removable: Vec<&String> = seen
                 .versions
                 .iter()
                 .filter(|x| !seen.defaults.contains(x))
-                .filter(|x| v.as_ref().is_none_or(|v| v == *x))
+                .filter(|x| wanted(x))
                 .collect();
             if removable.is_empty() {
                 return None;
@@ -412,10 +407,10 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     if executable.trim().is_empty() {
         return Err(k.fail("executable", "executable: an empty command".into()));
     }
-    let version = k.string("version")?;
-    if let Some(v) = &version {
-        check_version(v).map_err(|m| k.fail("version", m))?;
-    }
+    let version = k
+        .string("version")?
+        .map(|v| Requirement::parse(&v).map_err(|e| k.fail("version", e.to_string())))
+        .transpose()?;
     let gem_source = k.path("gem_source")?;
     if gem_source.is_some() && presence == Presence::Absent {
         return Err(k.fail(
@@ -439,6 +434,10 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn req(r: &str) -> Requirement {
+        Requirement::parse(r).expect(r)
+    }
 
     fn spec() -> GemSpec {
         GemSpec {
@@ -465,7 +464,7 @@ mod tests {
             p(&s, "", ""),
             Some((Action::Create, vec!["+ bundler".into()], GemOp::Install))
         );
-        s.version = Some("1.17.3".into());
+        s.version = Some(req("1.17.3"));
         assert_eq!(p(&s, "2.3.15 1.17.3", ""), None);
         assert_eq!(
             p(&s, "2.3.15", "2.3.15"),
@@ -490,6 +489,45 @@ mod tests {
         );
     }
 
+    /// A requirement: no change when an installed version satisfies it, else `gem install
+    /// --version REQ` (RubyGems picks the highest matching); absent removes the matching ones.
+    #[test]
+    fn planned_from_a_requirement() {
+        let mut s = spec();
+        let p = |s: &GemSpec, v: &str| plan(s, &parse_seen(v, "")).map(|p| (p.action, p.details));
+        s.version = Some(req("~> 2.0"));
+        assert_eq!(p(&s, "1.17.3 2.9"), None);
+        assert_eq!(
+            p(&s, "3.0"),
+            Some((Action::Update, vec!["bundler 3.0 → ~> 2.0".into()]))
+        );
+        s.version = Some(req("~> 2.0.1"));
+        assert_eq!(p(&s, "2.0.9"), None);
+        assert_eq!(p(&s, "2.1").map(|p| p.0), Some(Action::Update));
+        s.version = Some(req(">= 1.5, < 2"));
+        assert_eq!(p(&s, "1.0 2.0").map(|p| p.0), Some(Action::Update));
+        assert_eq!(
+            p(&s, ""),
+            Some((Action::Create, vec!["+ bundler >= 1.5, < 2".into()]))
+        );
+        assert_eq!(p(&s, "1.5.0"), None);
+        assert!(s.arg_words(GemOp::Install).ends_with(&[
+            "--version".into(),
+            ">= 1.5, < 2".into(),
+            "bundler".into()
+        ]));
+        s.presence = Presence::Absent;
+        assert_eq!(
+            p(&s, "1.0 1.5 1.9.1 2.0"),
+            Some((Action::Delete, vec!["- bundler 1.5, 1.9.1".into()]))
+        );
+        assert_eq!(p(&s, "1.0 2.0"), None);
+        assert_eq!(
+            s.arg_words(GemOp::Remove).join(" "),
+            "uninstall --executables --all --version >= 1.5, < 2 bundler"
+        );
+    }
+
     #[test]
     fn arguments_follow_the_keys() {
         let mut s = spec();
@@ -499,7 +537,7 @@ mod tests {
         );
         s.user_install = true;
         s.include_dependencies = false;
-        s.version = Some("1.17.3".into());
+        s.version = Some(req("1.17.3"));
         s.install_dir = Some("/opt/gems".into());
         assert_eq!(
             s.arg_words(GemOp::Install).join(" "),
@@ -507,7 +545,7 @@ mod tests {
         );
         assert_eq!(
             s.arg_words(GemOp::Remove).join(" "),
-            "uninstall --executables --user-install --install-dir /opt/gems --version 1.17.3 bundler"
+            "uninstall --executables --user-install --install-dir /opt/gems --all --version 1.17.3 bundler"
         );
         s.gem_source = Some("/tmp/b.gem".into());
         assert!(s
@@ -568,6 +606,7 @@ mod tests {
         assert!(check_gem_name("rack-test").is_ok());
         assert!(check_gem_name("-x").is_err());
         assert!(check_gem_name("a b").is_err());
-        assert!(check_version(">= 1.0").is_err());
+        assert!(check_version(">= 1.0, < 2").is_ok());
+        assert!(check_version(">> 1.0").is_err());
     }
 }
