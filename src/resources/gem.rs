@@ -150,8 +150,8 @@ impl GemSpec {
         super::ruby::command(self.user.as_deref(), &self.executable, false)
     }
 
-    /// The arguments of `gem` for `op`.
-    pub fn arg_words(&self, op: GemOp) -> Vec<String> {
+    /// The arguments of each `gem` run `op` takes.
+    pub fn arg_words(&self, op: &GemOp) -> Vec<Vec<String>> {
         let mut a: Vec<String> = Vec::new();
         match op {
             GemOp::Install => {
@@ -178,7 +178,7 @@ impl GemSpec {
                     None => a.push(self.name.clone()),
                 }
             }
-            GemOp::Remove => {
+            GemOp::Remove(versions) => {
                 a.extend(["uninstall".into(), "--executables".into()]);
                 if self.user_install {
                     a.push("--user-install".into());
@@ -186,15 +186,25 @@ impl GemSpec {
                 if let Some(d) = &self.install_dir {
                     a.extend(["--install-dir".into(), d.clone()]);
                 }
-                // every matching version (gem asks which one otherwise)
+                // every copy of the version (in each gem folder; gem asks which one otherwise)
                 a.push("--all".into());
-                if let Some(v) = &self.version {
-                    a.extend(["--version".into(), v.text.clone()]);
+                if versions.is_empty() {
+                    a.push(self.name.clone());
+                    return vec![a];
                 }
-                a.push(self.name.clone());
+                // one run per version: gem 3.3 given `--all --version REQ` removes only the
+                // first version matching REQ
+                return versions
+                    .iter()
+                    .map(|v| {
+                        let mut a = a.clone();
+                        a.extend(["--version".into(), v.clone(), self.name.clone()]);
+                        a
+                    })
+                    .collect();
             }
         }
-        a
+        vec![a]
     }
 }
 
@@ -238,10 +248,11 @@ fi
 }
 
 /// What apply does to a gem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GemOp {
     Install,
-    Remove,
+    /// `gem uninstall` of these versions the probe found (none: of every version).
+    Remove(Vec<String>),
 }
 
 /// Plans one gem from the versions the probe found.
@@ -267,21 +278,21 @@ pub fn plan(spec: &GemSpec, seen: &Seen) -> Option<Planned<GemOp>> {
             }
         }
         Presence::Absent => {
-            let removable: Vec<&String> = seen
-                .versions
-                .iter()
-                .filter(|x| !seen.defaults.contains(x))
-                .filter(|x| wanted(x))
-                .collect();
+            let mut removable: Vec<String> = Vec::new();
+            for x in &seen.versions {
+                if !seen.defaults.contains(x) && wanted(x) && !removable.contains(x) {
+                    removable.push(x.clone());
+                }
+            }
             if removable.is_empty() {
                 return None;
             }
-            let list: Vec<&str> = removable.iter().map(|s| s.as_str()).collect();
-            (
-                Action::Delete,
-                format!("- {name} {}", list.join(", ")),
-                GemOp::Remove,
-            )
+            let detail = format!("- {name} {}", removable.join(", "));
+            let op = match spec.version {
+                Some(_) => GemOp::Remove(removable),
+                None => GemOp::Remove(Vec::new()),
+            };
+            (Action::Delete, detail, op)
         }
     };
     Some(Planned {
@@ -292,14 +303,21 @@ pub fn plan(spec: &GemSpec, seen: &Seen) -> Option<Planned<GemOp>> {
 }
 
 /// The apply step of one gem.
-pub fn apply_fragment(index: usize, spec: &GemSpec, op: GemOp) -> String {
+pub fn apply_fragment(index: usize, spec: &GemSpec, op: &GemOp) -> String {
     let i = index;
-    format!(
-        "# gem {name}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n{args}\n(cd / && umask 022 && {cmd} \"$@\") </dev/null 1>&2 || play_fail {i}\nplay_ok {i}\n",
-        name = spec.name,
-        args = set_args(&spec.arg_words(op)),
-        cmd = spec.command(),
-    )
+    let cmd = spec.command();
+    let mut s = format!(
+        "# gem {name}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n",
+        name = spec.name
+    );
+    for args in spec.arg_words(op) {
+        s.push_str(&format!(
+            "{args}\n(cd / && umask 022 && {cmd} \"$@\") </dev/null 1>&2 || play_fail {i}\n",
+            args = set_args(&args),
+        ));
+    }
+    s.push_str(&format!("play_ok {i}\n"));
+    s
 }
 
 impl super::Spec for GemSpec {
@@ -323,7 +341,7 @@ impl super::Spec for GemSpec {
         work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        work.map(|op| Ok((apply_fragment(index, self, *op), Vec::new())))
+        work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
     }
     fn reads(&self) -> Option<&str> {
         self.gem_source.as_deref()
@@ -485,7 +503,7 @@ mod tests {
         assert_eq!(p(&s, "2.3.15", "2.3.15"), None);
         assert_eq!(
             p(&s, "2.3.15 1.17.3", "2.3.15").map(|p| p.2),
-            Some(GemOp::Remove)
+            Some(GemOp::Remove(vec![]))
         );
     }
 
@@ -511,7 +529,7 @@ mod tests {
             Some((Action::Create, vec!["+ bundler >= 1.5, < 2".into()]))
         );
         assert_eq!(p(&s, "1.5.0"), None);
-        assert!(s.arg_words(GemOp::Install).ends_with(&[
+        assert!(s.arg_words(&GemOp::Install)[0].ends_with(&[
             "--version".into(),
             ">= 1.5, < 2".into(),
             "bundler".into()
@@ -522,9 +540,20 @@ mod tests {
             Some((Action::Delete, vec!["- bundler 1.5, 1.9.1".into()]))
         );
         assert_eq!(p(&s, "1.0 2.0"), None);
+        let remove = GemOp::Remove(vec!["1.5".into(), "1.9.1".into()]);
         assert_eq!(
-            s.arg_words(GemOp::Remove).join(" "),
-            "uninstall --executables --all --version >= 1.5, < 2 bundler"
+            plan(&s, &parse_seen("1.0 1.5 1.9.1 2.0 1.5", "")).map(|p| p.work),
+            Some(remove.clone())
+        );
+        assert_eq!(
+            s.arg_words(&remove)
+                .iter()
+                .map(|a| a.join(" "))
+                .collect::<Vec<_>>(),
+            [
+                "uninstall --executables --all --version 1.5 bundler",
+                "uninstall --executables --all --version 1.9.1 bundler"
+            ]
         );
     }
 
@@ -532,7 +561,7 @@ mod tests {
     fn arguments_follow_the_keys() {
         let mut s = spec();
         assert_eq!(
-            s.arg_words(GemOp::Install).join(" "),
+            s.arg_words(&GemOp::Install)[0].join(" "),
             "install --no-document --no-user-install bundler"
         );
         s.user_install = true;
@@ -540,18 +569,16 @@ mod tests {
         s.version = Some(req("1.17.3"));
         s.install_dir = Some("/opt/gems".into());
         assert_eq!(
-            s.arg_words(GemOp::Install).join(" "),
+            s.arg_words(&GemOp::Install)[0].join(" "),
             "install --no-document --user-install --install-dir /opt/gems --ignore-dependencies --version 1.17.3 bundler"
         );
         assert_eq!(
-            s.arg_words(GemOp::Remove).join(" "),
+            s.arg_words(&GemOp::Remove(vec!["1.17.3".into()]))[0].join(" "),
             "uninstall --executables --user-install --install-dir /opt/gems --all --version 1.17.3 bundler"
         );
         s.gem_source = Some("/tmp/b.gem".into());
-        assert!(s
-            .arg_words(GemOp::Install)
-            .ends_with(&["--local".into(), "/tmp/b.gem".into()]));
-        let f = apply_fragment(2, &s, GemOp::Install);
+        assert!(s.arg_words(&GemOp::Install)[0].ends_with(&["--local".into(), "/tmp/b.gem".into()]));
+        let f = apply_fragment(2, &s, &GemOp::Install);
         assert!(
             f.contains(
                 "(cd / && umask 022 && play_as '' gem \"$@\") </dev/null 1>&2 || play_fail 2\n"
