@@ -132,3 +132,66 @@ fn gems_and_a_bundle_install_once_and_again_when_the_lock_changes() {
     assert_eq!(gemspecs(), "");
     p.play(&["diff", "--exit-code", "r.yml"]).code(0);
 }
+
+/// Versions 1.0, 1.5 and 2.0 of a gem built on the host into a local gem source (a
+/// `gem generate_index` folder, named by the host's `/etc/gemrc`: no network).
+const GEM_SOURCE: &str = r#"set -e
+for v in 1.0 1.5 2.0; do
+  mkdir -p /srv/build/vers-$v/lib /srv/gemrepo/gems
+  printf '%s\n' 'module Vers; end' > /srv/build/vers-$v/lib/vers.rb
+  cat > /srv/build/vers-$v/vers.gemspec <<EOF
+Gem::Specification.new do |s|
+  s.name = "vers"
+  s.version = "$v"
+  s.summary = "a test gem"
+  s.authors = ["play"]
+  s.license = "MIT"
+  s.files = ["lib/vers.rb"]
+end
+EOF
+  (cd /srv/build/vers-$v && gem build vers.gemspec >/dev/null 2>&1 && mv vers-$v.gem /srv/gemrepo/gems/)
+done
+gem generate_index -d /srv/gemrepo >/dev/null 2>&1
+printf '%s\n' ':sources:' '- file:///srv/gemrepo/' > /etc/gemrc
+"#;
+
+/// `version:` takes a RubyGems requirement: with 1.0 installed, `~> 1.0` is no change;
+/// `>= 1.5, < 2` installs 1.5 (RubyGems picks the highest matching, 2.0 excluded) and the next
+/// diff is clean; `state: absent` with `~> 1.0` removes both versions it matches.
+#[test]
+fn a_gem_version_requirement_is_satisfied_or_installed() {
+    let lab = Lab::start("gem-reqs", 1);
+    lab.sh("h1", GEM_SOURCE);
+    let installed = || {
+        lab.sh(
+            "h1",
+            "ls /var/lib/gems/*/specifications/ | grep '^vers-' || true",
+        )
+    };
+    let site = |version: &str, state: &str| {
+        format!("- hosts: lab\n  state:\n    - gem: vers\n      version: \"{version}\"\n      state: {state}\n")
+    };
+    let p = Project::new(&lab).file("r.yml", &site("1.0", "present"));
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("+ create gem vers");
+    assert_eq!(installed(), "vers-1.0.gemspec\n");
+
+    let p = p.file("r.yml", &site("~> 1.0", "present"));
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+
+    let p = p.file("r.yml", &site(">= 1.5, < 2", "present"));
+    p.play(&["diff", "r.yml"])
+        .code(0)
+        .shows("vers 1.0 → >= 1.5, < 2");
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("~ update gem vers");
+    assert_eq!(installed(), "vers-1.0.gemspec\nvers-1.5.gemspec\n");
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+
+    let p = p.file("r.yml", &site("~> 1.0", "absent"));
+    p.play(&["apply", "r.yml"]).code(0).shows("- vers 1.0, 1.5");
+    assert_eq!(installed(), "");
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+}

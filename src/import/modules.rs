@@ -3793,7 +3793,8 @@ mod tests {
             ("bundler", "gemfile=/srv/app/Gemfile", "command=bundle install [command]"),
             ("gem", "name=bundler version=1.17.3 user_install=no executable=/usr/local/bin/gem", "gem=bundler version=1.17.3 executable=/usr/local/bin/gem"),
             ("gem", "name=rails state=latest", "gem=rails user_install=true"),
-            ("gem", "name=rails version='>= 6'", "command=gem install --no-document --version '>= 6' rails [command]"),
+            ("gem", "name=rails version='>= 6, < 7'", "gem=rails version='>= 6, < 7' user_install=true"),
+            ("gem", "name=rails version='>> 6'", "command=gem install --no-document --version '>> 6' rails [command]"),
             ("gem", "name=x gem_source=/tmp/x-1.0.gem include_dependencies=no", "gem=x user_install=true include_dependencies=false gem_source=/tmp/x-1.0.gem"),
             // `bundle install` and `gem install` lines, bare, behind an rvm, in a login shell
             ("shell", "bundle install --path vendor/bundle --without test chdir=/srv/app", "bundle=/srv/app path=vendor/bundle exclude_groups=- test"),
@@ -3804,6 +3805,8 @@ mod tests {
             ("shell", "RAILS_ENV=production bundle install chdir=/srv/app", "command=RAILS_ENV=production bundle install chdir=/srv/app [command]"),
             ("shell", "source /home/u/.rvm/scripts/rvm && bundle exec rake db:migrate chdir=/srv/app", "command=source /home/u/.rvm/scripts/rvm && bundle exec rake db:migrate chdir=/srv/app [command]"),
             ("command", "gem install bundler -v 1.17.3 --no-document", "gem=bundler version=1.17.3"),
+            // a quoted requirement holds `>`: the line stays a command (its words are not parsed as a shell's)
+            ("command", "gem install rack -v '~> 2.2'", "command=gem install rack -v '~> 2.2' [command]"),
             ("command", "/opt/ruby/bin/gem install --user-install rake", "gem=rake user_install=true executable=/opt/ruby/bin/gem"),
             ("shell", "gem install bundler && echo ok", "command=gem install bundler && echo ok [command]"),
             ("shell", "ls /r/wrappers/ruby-2.6.5 | if ! grep \"^bundler \" ; then /r/wrappers/ruby-2.6.5/gem install bundler ; fi creates=/r/wrappers/ruby-2.6.5/bundler", "gem=bundler executable=/r/wrappers/ruby-2.6.5/gem"),

@@ -85,15 +85,13 @@ pub fn map_bundler(t: &Task) -> Mapped {
     Mapped::Resources(vec![r])
 }
 
-/// An exact gem version (what `gem:` takes).
-fn exact(v: &str) -> bool {
-    v.contains("{{")
-        || (v.bytes().next().is_some_and(|b| b.is_ascii_digit())
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+/// A RubyGems requirement (what `gem:` takes as `version`: `1.17.3`, `~> 2.0`, `>= 1, < 3`).
+fn requirement(v: &str) -> bool {
+    v.contains("{{") || crate::resources::registry::check_value("gem", "version", v).is_ok()
 }
 
 /// `gem` → `gem: NAME` (Ansible's default `user_install: true` written out); `state: latest`
-/// → present, noted; a version range → a command.
+/// → present, noted; a version RubyGems would not read → a command.
 pub fn map_gem(t: &Task) -> Mapped {
     let Some(name) = t.arg_str(&["name"]) else {
         return Mapped::LeftOut("gem without `name`".into());
@@ -102,7 +100,7 @@ pub fn map_gem(t: &Task) -> Mapped {
     let state = t.arg_str(&["state"]);
     let name_ok =
         name.contains("{{") || crate::resources::registry::check_value("gem", "gem", &name).is_ok();
-    if !name_ok || version.as_deref().is_some_and(|v| !exact(v)) {
+    if !name_ok || version.as_deref().is_some_and(|v| !requirement(v)) {
         let mut line = format!(
             "{} install --no-document",
             t.arg_str(&["executable"]).as_deref().unwrap_or("gem")
@@ -113,7 +111,8 @@ pub fn map_gem(t: &Task) -> Mapped {
         line.push_str(&format!(" {}", sh_quote(&name)));
         let mut r = Res::command(line, "gem");
         r.comments[0] =
-            "play import: gem → command (`gem:` takes a gem name and an exact version)".into();
+            "play import: gem → command (`gem:` takes a gem name and a RubyGems requirement)"
+                .into();
         return Mapped::Resources(vec![r]);
     }
     let mut r = Res::new("gem", name);
@@ -325,7 +324,7 @@ fn gem_install(env: &Env, words: &[String], t: &Task) -> Option<Res> {
     {
         return None;
     }
-    if version.as_deref().is_some_and(|v| !exact(v)) {
+    if version.as_deref().is_some_and(|v| !requirement(v)) {
         return None;
     }
     let mut r = Res::new("gem", name);

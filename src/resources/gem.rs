@@ -2,7 +2,8 @@
 //!
 //! ```yaml
 //! - gem: bundler
-//!   version: 2.3.15           # an exact version (default: any installed version will do)
+//!   version: "~> 2.3"         # a RubyGems requirement (`2.3.15`, `>= 1.2, < 3`; default: any
+//!                             # installed version will do)
 //!   user_install: false       # --user-install (the user's ~/.local/share/gem, ~/.gem)
 //!   include_dependencies: true   # false: --ignore-dependencies
 //!   install_dir: /opt/gems    # --install-dir
@@ -26,6 +27,7 @@
 
 use super::deploy::{set_args, Planned, Refused};
 use super::registry::Key;
+use super::ruby::Requirement;
 use super::{Action, Presence};
 use crate::resolve::{Base, Keys, ResolveError};
 use crate::transport::shell_quote;
@@ -35,7 +37,8 @@ use crate::transport::shell_quote;
 pub struct GemSpec {
     pub name: String,
     pub presence: Presence,
-    pub version: Option<String>,
+    /// `version:`: a RubyGems requirement (an exact version is one).
+    pub version: Option<Requirement>,
     pub user_install: bool,
     pub include_dependencies: bool,
     pub install_dir: Option<String>,
@@ -64,17 +67,9 @@ pub fn check_gem_name(name: &str) -> Result<String, String> {
     }
 }
 
-/// An exact version: `1.17.3`, `2.0.0.rc1`.
+/// A RubyGems requirement: `1.17.3`, `~> 2.0`, `>= 1.2, < 3`.
 fn check_version(v: &str) -> Result<(), String> {
-    let ok = v.bytes().next().is_some_and(|b| b.is_ascii_digit())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "version: `{v}`: an exact version (digits, letters and dots, as `2.3.15`), not a range"
-        ))
-    }
+    Requirement::parse(v).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// What the probe saw of a gem.
@@ -155,8 +150,8 @@ impl GemSpec {
         super::ruby::command(self.user.as_deref(), &self.executable, false)
     }
 
-    /// The arguments of `gem` for `op`.
-    pub fn arg_words(&self, op: GemOp) -> Vec<String> {
+    /// The arguments of each `gem` run `op` takes.
+    pub fn arg_words(&self, op: &GemOp) -> Vec<Vec<String>> {
         let mut a: Vec<String> = Vec::new();
         match op {
             GemOp::Install => {
@@ -176,14 +171,14 @@ impl GemSpec {
                     a.push("--ignore-dependencies".into());
                 }
                 if let Some(v) = &self.version {
-                    a.extend(["--version".into(), v.clone()]);
+                    a.extend(["--version".into(), v.text.clone()]);
                 }
                 match &self.gem_source {
                     Some(f) => a.extend(["--local".into(), f.clone()]),
                     None => a.push(self.name.clone()),
                 }
             }
-            GemOp::Remove => {
+            GemOp::Remove(versions) => {
                 a.extend(["uninstall".into(), "--executables".into()]);
                 if self.user_install {
                     a.push("--user-install".into());
@@ -191,14 +186,25 @@ impl GemSpec {
                 if let Some(d) = &self.install_dir {
                     a.extend(["--install-dir".into(), d.clone()]);
                 }
-                match &self.version {
-                    Some(v) => a.extend(["--version".into(), v.clone()]),
-                    None => a.push("--all".into()),
+                // every copy of the version (in each gem folder; gem asks which one otherwise)
+                a.push("--all".into());
+                if versions.is_empty() {
+                    a.push(self.name.clone());
+                    return vec![a];
                 }
-                a.push(self.name.clone());
+                // one run per version: gem 3.3 given `--all --version REQ` removes only the
+                // first version matching REQ
+                return versions
+                    .iter()
+                    .map(|v| {
+                        let mut a = a.clone();
+                        a.extend(["--version".into(), v.clone(), self.name.clone()]);
+                        a
+                    })
+                    .collect();
             }
         }
-        a
+        vec![a]
     }
 }
 
@@ -242,21 +248,21 @@ fi
 }
 
 /// What apply does to a gem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GemOp {
     Install,
-    Remove,
+    /// `gem uninstall` of these versions the probe found (none: of every version).
+    Remove(Vec<String>),
 }
 
 /// Plans one gem from the versions the probe found.
 pub fn plan(spec: &GemSpec, seen: &Seen) -> Option<Planned<GemOp>> {
     let name = &spec.name;
-    let have = |v: &String| seen.versions.contains(v);
-    let (action, detail, work) = match (spec.presence, &spec.version) {
-        (Presence::Present, Some(v)) if have(v) => return None,
-        (Presence::Present, None) if !seen.versions.is_empty() => return None,
-        (Presence::Present, v) => {
-            let want = v.as_deref().unwrap_or("");
+    let wanted = |x: &String| spec.version.as_ref().is_none_or(|r| r.matches(x));
+    let (action, detail, work) = match spec.presence {
+        Presence::Present if seen.versions.iter().any(wanted) => return None,
+        Presence::Present => {
+            let want = spec.version.as_ref().map_or("", |r| r.text.as_str());
             if seen.versions.is_empty() {
                 (
                     Action::Create,
@@ -271,22 +277,22 @@ pub fn plan(spec: &GemSpec, seen: &Seen) -> Option<Planned<GemOp>> {
                 )
             }
         }
-        (Presence::Absent, v) => {
-            let removable: Vec<&String> = seen
-                .versions
-                .iter()
-                .filter(|x| !seen.defaults.contains(x))
-                .filter(|x| v.as_ref().is_none_or(|v| v == *x))
-                .collect();
+        Presence::Absent => {
+            let mut removable: Vec<String> = Vec::new();
+            for x in &seen.versions {
+                if !seen.defaults.contains(x) && wanted(x) && !removable.contains(x) {
+                    removable.push(x.clone());
+                }
+            }
             if removable.is_empty() {
                 return None;
             }
-            let list: Vec<&str> = removable.iter().map(|s| s.as_str()).collect();
-            (
-                Action::Delete,
-                format!("- {name} {}", list.join(", ")),
-                GemOp::Remove,
-            )
+            let detail = format!("- {name} {}", removable.join(", "));
+            let op = match spec.version {
+                Some(_) => GemOp::Remove(removable),
+                None => GemOp::Remove(Vec::new()),
+            };
+            (Action::Delete, detail, op)
         }
     };
     Some(Planned {
@@ -297,14 +303,21 @@ pub fn plan(spec: &GemSpec, seen: &Seen) -> Option<Planned<GemOp>> {
 }
 
 /// The apply step of one gem.
-pub fn apply_fragment(index: usize, spec: &GemSpec, op: GemOp) -> String {
+pub fn apply_fragment(index: usize, spec: &GemSpec, op: &GemOp) -> String {
     let i = index;
-    format!(
-        "# gem {name}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n{args}\n(cd / && umask 022 && {cmd} \"$@\") </dev/null 1>&2 || play_fail {i}\nplay_ok {i}\n",
-        name = spec.name,
-        args = set_args(&spec.arg_words(op)),
-        cmd = spec.command(),
-    )
+    let cmd = spec.command();
+    let mut s = format!(
+        "# gem {name}\nprintf '\\0play-step\\0%s\\0' {i} >&2\n",
+        name = spec.name
+    );
+    for args in spec.arg_words(op) {
+        s.push_str(&format!(
+            "{args}\n(cd / && umask 022 && {cmd} \"$@\") </dev/null 1>&2 || play_fail {i}\n",
+            args = set_args(&args),
+        ));
+    }
+    s.push_str(&format!("play_ok {i}\n"));
+    s
 }
 
 impl super::Spec for GemSpec {
@@ -328,7 +341,7 @@ impl super::Spec for GemSpec {
         work: Option<&Self::Work>,
         _last: bool,
     ) -> Option<Result<(String, Vec<u8>), String>> {
-        work.map(|op| Ok((apply_fragment(index, self, *op), Vec::new())))
+        work.map(|op| Ok((apply_fragment(index, self, op), Vec::new())))
     }
     fn reads(&self) -> Option<&str> {
         self.gem_source.as_deref()
@@ -412,10 +425,10 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     if executable.trim().is_empty() {
         return Err(k.fail("executable", "executable: an empty command".into()));
     }
-    let version = k.string("version")?;
-    if let Some(v) = &version {
-        check_version(v).map_err(|m| k.fail("version", m))?;
-    }
+    let version = k
+        .string("version")?
+        .map(|v| Requirement::parse(&v).map_err(|e| k.fail("version", e.to_string())))
+        .transpose()?;
     let gem_source = k.path("gem_source")?;
     if gem_source.is_some() && presence == Presence::Absent {
         return Err(k.fail(
@@ -439,6 +452,10 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn req(r: &str) -> Requirement {
+        Requirement::parse(r).expect(r)
+    }
 
     fn spec() -> GemSpec {
         GemSpec {
@@ -465,7 +482,7 @@ mod tests {
             p(&s, "", ""),
             Some((Action::Create, vec!["+ bundler".into()], GemOp::Install))
         );
-        s.version = Some("1.17.3".into());
+        s.version = Some(req("1.17.3"));
         assert_eq!(p(&s, "2.3.15 1.17.3", ""), None);
         assert_eq!(
             p(&s, "2.3.15", "2.3.15"),
@@ -486,7 +503,57 @@ mod tests {
         assert_eq!(p(&s, "2.3.15", "2.3.15"), None);
         assert_eq!(
             p(&s, "2.3.15 1.17.3", "2.3.15").map(|p| p.2),
-            Some(GemOp::Remove)
+            Some(GemOp::Remove(vec![]))
+        );
+    }
+
+    /// A requirement: no change when an installed version satisfies it, else `gem install
+    /// --version REQ` (RubyGems picks the highest matching); absent removes the matching ones.
+    #[test]
+    fn planned_from_a_requirement() {
+        let mut s = spec();
+        let p = |s: &GemSpec, v: &str| plan(s, &parse_seen(v, "")).map(|p| (p.action, p.details));
+        s.version = Some(req("~> 2.0"));
+        assert_eq!(p(&s, "1.17.3 2.9"), None);
+        assert_eq!(
+            p(&s, "3.0"),
+            Some((Action::Update, vec!["bundler 3.0 → ~> 2.0".into()]))
+        );
+        s.version = Some(req("~> 2.0.1"));
+        assert_eq!(p(&s, "2.0.9"), None);
+        assert_eq!(p(&s, "2.1").map(|p| p.0), Some(Action::Update));
+        s.version = Some(req(">= 1.5, < 2"));
+        assert_eq!(p(&s, "1.0 2.0").map(|p| p.0), Some(Action::Update));
+        assert_eq!(
+            p(&s, ""),
+            Some((Action::Create, vec!["+ bundler >= 1.5, < 2".into()]))
+        );
+        assert_eq!(p(&s, "1.5.0"), None);
+        assert!(s.arg_words(&GemOp::Install)[0].ends_with(&[
+            "--version".into(),
+            ">= 1.5, < 2".into(),
+            "bundler".into()
+        ]));
+        s.presence = Presence::Absent;
+        assert_eq!(
+            p(&s, "1.0 1.5 1.9.1 2.0"),
+            Some((Action::Delete, vec!["- bundler 1.5, 1.9.1".into()]))
+        );
+        assert_eq!(p(&s, "1.0 2.0"), None);
+        let remove = GemOp::Remove(vec!["1.5".into(), "1.9.1".into()]);
+        assert_eq!(
+            plan(&s, &parse_seen("1.0 1.5 1.9.1 2.0 1.5", "")).map(|p| p.work),
+            Some(remove.clone())
+        );
+        assert_eq!(
+            s.arg_words(&remove)
+                .iter()
+                .map(|a| a.join(" "))
+                .collect::<Vec<_>>(),
+            [
+                "uninstall --executables --all --version 1.5 bundler",
+                "uninstall --executables --all --version 1.9.1 bundler"
+            ]
         );
     }
 
@@ -494,26 +561,24 @@ mod tests {
     fn arguments_follow_the_keys() {
         let mut s = spec();
         assert_eq!(
-            s.arg_words(GemOp::Install).join(" "),
+            s.arg_words(&GemOp::Install)[0].join(" "),
             "install --no-document --no-user-install bundler"
         );
         s.user_install = true;
         s.include_dependencies = false;
-        s.version = Some("1.17.3".into());
+        s.version = Some(req("1.17.3"));
         s.install_dir = Some("/opt/gems".into());
         assert_eq!(
-            s.arg_words(GemOp::Install).join(" "),
+            s.arg_words(&GemOp::Install)[0].join(" "),
             "install --no-document --user-install --install-dir /opt/gems --ignore-dependencies --version 1.17.3 bundler"
         );
         assert_eq!(
-            s.arg_words(GemOp::Remove).join(" "),
-            "uninstall --executables --user-install --install-dir /opt/gems --version 1.17.3 bundler"
+            s.arg_words(&GemOp::Remove(vec!["1.17.3".into()]))[0].join(" "),
+            "uninstall --executables --user-install --install-dir /opt/gems --all --version 1.17.3 bundler"
         );
         s.gem_source = Some("/tmp/b.gem".into());
-        assert!(s
-            .arg_words(GemOp::Install)
-            .ends_with(&["--local".into(), "/tmp/b.gem".into()]));
-        let f = apply_fragment(2, &s, GemOp::Install);
+        assert!(s.arg_words(&GemOp::Install)[0].ends_with(&["--local".into(), "/tmp/b.gem".into()]));
+        let f = apply_fragment(2, &s, &GemOp::Install);
         assert!(
             f.contains(
                 "(cd / && umask 022 && play_as '' gem \"$@\") </dev/null 1>&2 || play_fail 2\n"
@@ -568,6 +633,7 @@ mod tests {
         assert!(check_gem_name("rack-test").is_ok());
         assert!(check_gem_name("-x").is_err());
         assert!(check_gem_name("a b").is_err());
-        assert!(check_version(">= 1.0").is_err());
+        assert!(check_version(">= 1.0, < 2").is_ok());
+        assert!(check_version(">> 1.0").is_err());
     }
 }
