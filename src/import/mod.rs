@@ -198,26 +198,23 @@ fn prescan(root: &Path) -> modules::Ctx {
         }
     }
     for f in project::files_under(root) {
-        if ctx.renewal_override.is_none() {
-            if let Ok(text) = std::fs::read_to_string(&f) {
-                if let Some(line) =
-                    (text.lines()).find(|l| modules::renews_with_own_authenticator(l))
-                {
-                    let rel = f
-                        .strip_prefix(root)
-                        .unwrap_or(&f)
-                        .to_string_lossy()
-                        .into_owned();
-                    ctx.renewal_override = Some((rel, line.trim().to_string()));
-                }
-            }
-        }
         let name = f.to_string_lossy();
         let rel = f
             .strip_prefix(root)
             .unwrap_or(&f)
             .to_string_lossy()
             .to_string();
+        // Each file's text is read once, for what the whole project says.
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            ctx.names_playbook_dir |= text.contains("playbook_dir");
+            if ctx.renewal_override.is_none() {
+                if let Some(line) =
+                    (text.lines()).find(|l| modules::renews_with_own_authenticator(l))
+                {
+                    ctx.renewal_override = Some((rel.clone(), line.trim().to_string()));
+                }
+            }
+        }
         if rel.contains("/files/") || rel.starts_with("files/") {
             // folders of files/: `copy: src=NAME` of a folder
             let after = rel.split("files/").nth(1).unwrap_or("");
@@ -370,17 +367,13 @@ pub fn import(opts: &Options) -> Result<Summary, ImportError> {
     if layout.playbooks.is_empty() && !layout.root_is_role {
         return Err(ImportError::NoPlaybooks(root.clone()));
     }
-    let uses_playbook_dir = project::files_under(root).iter().any(|f| {
-        std::fs::read_to_string(f)
-            .map(|t| t.contains("playbook_dir"))
-            .unwrap_or(false)
-    });
+    let ctx = prescan(root);
     let mut session = Session {
         root,
         out: &opts.out,
-        uses_playbook_dir,
+        uses_playbook_dir: ctx.names_playbook_dir,
         conv: Conversion {
-            ctx: prescan(root),
+            ctx,
             ..Conversion::default()
         },
         notes: Vec::new(),

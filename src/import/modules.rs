@@ -137,6 +137,8 @@ pub struct Ctx {
     /// A file of the project that renews certificates with an authenticator of its own
     /// (`certbot --nginx -q renew` in a unit it installs): where and the line.
     pub renewal_override: Option<(String, String)>,
+    /// Whether a file of the project names `playbook_dir`.
+    pub names_playbook_dir: bool,
 }
 
 /// A `certbot … renew` line that names its authenticator (`--nginx`, `--apache`, `--webroot`,

@@ -480,7 +480,7 @@ impl Resolver<'_> {
             }
             let vars = self.vars_for(play, host, None);
             for (g, role) in of_play_by_role(play) {
-                let vars = super::with_role_path(&vars, role);
+                let vars = self.with_role_path(&vars, role);
                 let mut r = match self.render_gather(g, &vars, host, &names) {
                     Ok(r) => r,
                     Err(e) => {
@@ -537,7 +537,7 @@ impl Resolver<'_> {
             if self.extra_vars.contains_key(&g.name) {
                 continue;
             }
-            let v = match self.render_gather(g, &super::with_role_path(&vars, role), host, &[]) {
+            let v = match self.render_gather(g, &self.with_role_path(&vars, role), host, &[]) {
                 Ok(r) => local_value(&r),
                 Err(_) => stand_in(g),
             };

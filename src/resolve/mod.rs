@@ -148,23 +148,8 @@ pub struct Resolver<'a> {
     run_time: MValue,
     /// Ansible's `ansible_date_time` of the same instant ([`date_time`]).
     date_time: MValue,
-}
-
-/// `vars` seeing Ansible's `role_path`, the folder of `role` (absolute), for what a role
-/// declares (its state, its gathers: `{{ role_path }}/files/static`); `vars` itself outside a
-/// role.
-pub(crate) fn with_role_path(
-    vars: &Arc<LazyVars>,
-    role: Option<&crate::playbook::Role>,
-) -> Arc<LazyVars> {
-    let Some(role) = role else {
-        return vars.clone();
-    };
-    let dir = std::fs::canonicalize(&role.dir).unwrap_or_else(|_| role.dir.clone());
-    vars.with_bindings(&BTreeMap::from([(
-        "role_path".to_string(),
-        MValue::from(dir.to_string_lossy().into_owned()),
-    )]))
+    /// Each role's folder, absolute (Ansible's `role_path`), by its folder as loaded.
+    role_paths: HashMap<PathBuf, MValue>,
 }
 
 /// The name of the built-in var holding the run's start time.
@@ -178,12 +163,17 @@ pub fn now_epoch() -> u64 {
         .unwrap_or(0)
 }
 
+/// `epoch` (seconds) in UTC as RFC 3339: `2026-12-02T15:04:20Z`.
+fn rfc3339(epoch: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 /// The value of `play_run_time` for a run started at `epoch` (seconds, UTC): `iso8601`
 /// (`2026-12-02T15:04:20Z`), `stamp` (`20261202150420`, strftime's `%Y%m%d%H%M%S`: Ansible's
 /// `deploy_helper` release name) and `epoch` (seconds).
 pub fn run_time(epoch: u64) -> BTreeMap<&'static str, MValue> {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
-    let iso = humantime::format_rfc3339_seconds(t).to_string();
+    let iso = rfc3339(epoch);
     let stamp: String = iso.chars().filter(char::is_ascii_digit).collect();
     BTreeMap::from([
         ("iso8601", MValue::from(iso)),
@@ -195,8 +185,7 @@ pub fn run_time(epoch: u64) -> BTreeMap<&'static str, MValue> {
 /// Ansible's `ansible_date_time` fact for the run's start `epoch`, in UTC (Ansible's is the
 /// host's clock in its zone when facts are gathered): its keys, text values as Ansible's.
 pub fn date_time(epoch: u64) -> BTreeMap<&'static str, MValue> {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
-    let iso = humantime::format_rfc3339_seconds(t).to_string(); // 2026-12-02T15:04:20Z
+    let iso = rfc3339(epoch); // 2026-12-02T15:04:20Z
     let part = |a: usize, b: usize| MValue::from(iso.get(a..b).unwrap_or_default());
     const DAYS: [&str; 7] = [
         "Sunday",
@@ -371,6 +360,15 @@ impl<'a> Resolver<'a> {
         let env = Arc::new(environment(playbook, limits));
         let groups = MValue::from_serialize(inventory.groups_map());
         let epoch = now_epoch();
+        let role_paths = (playbook.plays.iter().flat_map(|p| p.roles.iter()))
+            .map(|r| {
+                let dir = std::fs::canonicalize(&r.dir).unwrap_or_else(|_| r.dir.clone());
+                (
+                    r.dir.clone(),
+                    MValue::from(dir.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
         Resolver {
             playbook,
             inventory,
@@ -383,6 +381,7 @@ impl<'a> Resolver<'a> {
             named_facts: std::sync::OnceLock::new(),
             run_time: MValue::from_serialize(run_time(epoch)),
             date_time: MValue::from_serialize(date_time(epoch)),
+            role_paths,
         }
     }
 
@@ -432,6 +431,22 @@ impl<'a> Resolver<'a> {
     pub fn with_tags(mut self, tags: TagSelection) -> Self {
         self.tags = tags;
         self
+    }
+
+    /// `vars` seeing Ansible's `role_path`, the folder of `role` (absolute), for what a role
+    /// declares (its state, its gathers: `{{ role_path }}/files/static`); `vars` itself outside
+    /// a role.
+    pub(crate) fn with_role_path(
+        &self,
+        vars: &Arc<LazyVars>,
+        role: Option<&crate::playbook::Role>,
+    ) -> Arc<LazyVars> {
+        match role.and_then(|r| self.role_paths.get(&r.dir)) {
+            Some(dir) => {
+                vars.with_bindings(&BTreeMap::from([("role_path".to_string(), dir.clone())]))
+            }
+            None => vars.clone(),
+        }
     }
 
     /// The vars an entry sees: the play's, with its includes' `vars` over them (below `-e`).
@@ -575,7 +590,7 @@ impl<'a> Resolver<'a> {
                 };
                 vars.layered(&shadowed, higher)
             };
-            let role_vars = with_role_path(&role_vars, Some(r));
+            let role_vars = self.with_role_path(&role_vars, Some(r));
             out.extend(r.state.iter().map(|e| (e, role_vars.clone())));
         }
         out.extend(play.state.iter().map(|e| (e, vars.clone())));
