@@ -511,7 +511,7 @@ fn files_naming_kinds() -> BTreeMap<&'static str, Vec<String>> {
         let pattern = format!(
             r"\b(Kind|Desired|Work|BuilderSpec|OwedKind|FirstProbe|Plug)::{variant}\b|\b{variant}(Spec|Op|Plan|Work)\b|(^|[^:\w]|\b(crate|super|self|resources)::){name}::|\bresources::{name}\b"
         );
-        let re = regex::Regex::new(&pattern).expect("pattern");
+        let re = ascii_regex(&pattern);
         let own = format!("resources/{name}.rs");
         let naming: Vec<String> = (texts.iter())
             .filter(|(rel, code)| {
@@ -637,31 +637,61 @@ fn kind_specific_keys() -> BTreeMap<&'static str, &'static str> {
         .collect()
 }
 
+/// The patterns of [`kind_specific_mentions`], compiled once (`fields`: with the entry's
+/// fields): `(kind, what it finds, pattern)`.
+fn mention_patterns(fields: bool) -> &'static [(&'static str, bool, regex::Regex)] {
+    static WITH: std::sync::OnceLock<Vec<(&'static str, bool, regex::Regex)>> =
+        std::sync::OnceLock::new();
+    static WITHOUT: std::sync::OnceLock<Vec<(&'static str, bool, regex::Regex)>> =
+        std::sync::OnceLock::new();
+    let build = || {
+        let mut out = Vec::new();
+        for (key, kind) in kind_specific_keys() {
+            let field = if fields {
+                format!(r"\bpub {key}: Option<|")
+            } else {
+                String::new()
+            };
+            let pattern = format!(
+                r#"{field}\.(get|text|has|string|string_of|list|list_of|boolean|number|number_of|id|id_of|mapping|watch_list|bool_or_text|path|fail|origin_of|file_content|render_template|read_file)\(\s*"{key}""#
+            );
+            out.push((kind, false, ascii_regex(&pattern)));
+        }
+        for kind in play::resources::registry::ALL {
+            let name = kind.as_str();
+            let pattern = format!(r"(^|[^:\w]|\b(crate|super|self|resources)::){name}::");
+            out.push((name, true, ascii_regex(&pattern)));
+        }
+        out
+    };
+    if fields {
+        WITH.get_or_init(build)
+    } else {
+        WITHOUT.get_or_init(build)
+    }
+}
+
+/// A pattern whose `\b` are ASCII word boundaries (the source is ASCII where it names a kind
+/// or a key): Unicode ones keep the regex off its fast engines (seconds per file in a test
+/// build).
+fn ascii_regex(pattern: &str) -> regex::Regex {
+    regex::Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("pattern")
+}
+
 /// What of `code` reads a kind-specific key by name (`raw.get("schedule")`,
 /// `k.string("schedule")`: each with the kind it is a key of), names one as an entry's field
 /// (`pub schedule: Option<…>`, with `fields`), or names a kind's module (`cron::`, with the
 /// kind).
 fn kind_specific_mentions(code: &str, fields: bool) -> Vec<(&'static str, String)> {
     let mut found = Vec::new();
-    for (key, kind) in kind_specific_keys() {
-        let field = if fields {
-            format!(r"\bpub {key}: Option<|")
-        } else {
-            String::new()
-        };
-        let pattern = format!(
-            r#"{field}\.(get|text|has|string|string_of|list|list_of|boolean|number|number_of|id|id_of|mapping|watch_list|bool_or_text|path|fail|origin_of|file_content|render_template|read_file)\(\s*"{key}""#
-        );
-        if let Some(m) = regex::Regex::new(&pattern).expect("pattern").find(code) {
-            found.push((kind, format!("`{}` ({kind}'s key)", m.as_str())));
-        }
-    }
-    for kind in play::resources::registry::ALL {
-        let name = kind.as_str();
-        let pattern = format!(r"(^|[^:\w]|\b(crate|super|self|resources)::){name}::");
-        if let Some(m) = regex::Regex::new(&pattern).expect("pattern").find(code) {
-            let text = format!("`{}` (the {name} kind's module)", m.as_str().trim());
-            found.push((name, text));
+    for (kind, module, re) in mention_patterns(fields) {
+        if let Some(m) = re.find(code) {
+            let text = if *module {
+                format!("`{}` (the {kind} kind's module)", m.as_str().trim())
+            } else {
+                format!("`{}` ({kind}'s key)", m.as_str())
+            };
+            found.push((*kind, text));
         }
     }
     found
