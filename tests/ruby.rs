@@ -195,3 +195,116 @@ fn a_gem_version_requirement_is_satisfied_or_installed() {
     assert_eq!(installed(), "");
     p.play(&["diff", "--exit-code", "r.yml"]).code(0);
 }
+
+/// A stand-in for rvm-installer (rvm is not packaged and the lab has no internet; the real
+/// rvm and its installer are not exercised here): installs a stand-in `bin/rvm` with rvm's
+/// folder layout under `--path`, which implements the commands play calls (`install`, `alias
+/// create default`, `remove`, `autolibs`, `get`) and logs each one with the user it ran as.
+const RVM_STANDIN: &str = r#"mkdir -p /srv/rvm-standin && cat > /srv/rvm-standin/rvm-installer <<'INSTALLER'
+#!/usr/bin/env bash
+set -eu
+version=$1; shift
+[ "$1" = --path ] || { echo "stand-in installer: --path expected, got $1" >&2; exit 1; }
+p=$2; shift 2
+mkdir -p "$p/bin" "$p/rubies" "$p/config" "$p/wrappers"
+case $version in [0-9]*) v=$version ;; *) v=1.29.12 ;; esac
+printf '%s (%s)\n' "$v" "$version" > "$p/VERSION"
+printf '%s\n' "$(id -un) $version --path $p $*" >> "$p/log"
+cat > "$p/bin/rvm" <<'RVM'
+#!/usr/bin/env bash
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+printf '%s\n' "$(id -un) $*" >> "$root/log"
+full() { case $1 in [0-9]*) echo "ruby-$1" ;; *) echo "$1" ;; esac; }
+case $1 in
+  install) mkdir -p "$root/rubies/$(full "$2")/bin" ;;
+  remove) rm -rf "$root/rubies/$(full "$2")" ;;
+  alias) [ -d "$root/rubies/$(full "$4")" ] || { echo "no ruby $4" >&2; exit 1; }
+         printf 'default=%s\n' "$(full "$4")" > "$root/config/alias" ;;
+  autolibs) printf 'autolibs_flag=%s\n' "$2" > "$root/config/db" ;;
+  get) printf '%s (%s)\n' "$2" "$2" > "$root/VERSION" ;;
+  *) echo "stand-in rvm: $1 not implemented" >&2; exit 1 ;;
+esac
+RVM
+chmod 755 "$p/bin/rvm"
+INSTALLER
+chmod 755 /srv/rvm-standin/rvm-installer
+"#;
+
+/// `rvm:` installs rvm through the installer as its user, then the rubies and the default
+/// alias (the stand-in above: see its comment); the next diff is clean; a changed list (a ruby
+/// added, the default moved, one removed) converges the same way; every command ran as the
+/// user and everything under rvm's folder is the user's, never root's; `state: absent`
+/// removes the folder.
+#[test]
+fn rvm_installs_its_rubies_as_the_user_and_converges() {
+    let lab = Lab::start("rvm-user", 1);
+    lab.sh("h1", RVM_STANDIN);
+    let site = |keys: &str| {
+        format!("- hosts: lab\n  state:\n    - rvm: deploy\n      installer: file:///srv/rvm-standin/rvm-installer\n{keys}")
+    };
+    let p = Project::new(&lab).file(
+        "r.yml",
+        &site("      rubies: [2.6.6, ruby-3.1.4]\n      autolibs: read-fail\n"),
+    );
+    p.play(&["diff", "r.yml"])
+        .code(0)
+        .shows("+ ruby-2.6.6 (after rvm's install)");
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("+ create rvm deploy");
+    let rubies = || lab.sh("h1", "ls ~deploy/.rvm/rubies");
+    let alias = || lab.sh("h1", "cat ~deploy/.rvm/config/alias");
+    assert_eq!(rubies(), "ruby-2.6.6\nruby-3.1.4\n");
+    assert_eq!(alias(), "default=ruby-3.1.4\n");
+    assert_eq!(
+        lab.sh("h1", "cat ~deploy/.rvm/log"),
+        "deploy stable --path /home/deploy/.rvm --auto-dotfiles --user-install\n\
+         deploy autolibs read-fail\n\
+         deploy install 2.6.6\n\
+         deploy install ruby-3.1.4\n\
+         deploy alias create default ruby-3.1.4\n"
+    );
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+
+    let p = p.file(
+        "r.yml",
+        &site("      rubies: [ruby-3.1.4, 3.2.2]\n      remove: [ruby-2.6.6]\n"),
+    );
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("~ update rvm deploy")
+        .shows("default ruby-3.1.4 → ruby-3.2.2")
+        .shows("- ruby-2.6.6");
+    assert_eq!(rubies(), "ruby-3.1.4\nruby-3.2.2\n");
+    assert_eq!(alias(), "default=ruby-3.2.2\n");
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+    // the default moved back to a ruby it has: only the alias
+    let p = p.file(
+        "r.yml",
+        &site("      rubies: [ruby-3.1.4, 3.2.2]\n      default: ruby-3.1.4\n"),
+    );
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("default ruby-3.2.2 → ruby-3.1.4");
+    assert_eq!(alias(), "default=ruby-3.1.4\n");
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+
+    let log = lab.sh("h1", "cat ~deploy/.rvm/log");
+    assert!(log.lines().all(|l| l.starts_with("deploy ")), "{log}");
+    assert_eq!(
+        lab.sh("h1", "find ~deploy/.rvm ! -user deploy | head -n 5"),
+        "",
+        "a file of rvm's folder is not the user's"
+    );
+
+    let p = p.file("r.yml", &site("      state: absent\n"));
+    p.play(&["apply", "r.yml"])
+        .code(0)
+        .shows("- delete rvm deploy");
+    assert_eq!(
+        lab.sh("h1", "test -e ~deploy/.rvm && echo there || true"),
+        ""
+    );
+    p.play(&["diff", "--exit-code", "r.yml"]).code(0);
+}

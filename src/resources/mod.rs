@@ -46,6 +46,7 @@ pub mod gem;
 pub mod npm;
 pub mod project_deps;
 pub mod ruby;
+pub mod rvm;
 // system settings
 pub mod hostname;
 pub mod timezone;

@@ -259,6 +259,7 @@ macro_rules! kinds {
             Pip => pip, pip::PipSpec;
             Bundle => bundle, bundle::BundleSpec;
             Gem => gem, gem::GemSpec;
+            Rvm => rvm, rvm::RvmSpec;
             // system settings
             Hostname => hostname, hostname::HostnameSpec;
             Timezone => timezone, timezone::TimezoneSpec;
