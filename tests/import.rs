@@ -3254,3 +3254,214 @@ fn a_service_stopped_for_certbots_standalone_server_becomes_its_hooks() {
         "{md}"
     );
 }
+
+/// The official RVM role (rvm1-ansible's layout, trimmed) under a folder name that does not
+/// say rvm.
+const RVM_ROLE: &[(&str, &str)] = &[
+    (
+        "tasks/main.yml",
+        "- name: Install RVM\n  import_tasks: rvm.yml\n  become: yes\n  become_user: '{{ rvm1_user }}'\n- name: Install Ruby and Gems\n  import_tasks: rubies.yml\n  become: yes\n  become_user: '{{ rvm1_user }}'\n",
+    ),
+    (
+        "tasks/rvm.yml",
+        r#"- name: Detect rvm binary
+  stat: path='{{ rvm1_rvm }}'
+  register: rvm_binary
+- name: Detect current rvm version
+  command: '{{ rvm1_rvm}} version'
+  changed_when: False
+  register: rvm_current_version
+  when: rvm_binary.stat.exists
+- name: Install rvm installer
+  get_url:
+    url: '{{ rvm1_rvm_latest_installer }}'
+    dest: '{{ rvm1_temp_download_path }}/rvm-installer.sh'
+    mode: 0755
+- name: Install rvm
+  shell: >
+    {{ rvm1_temp_download_path }}/rvm-installer.sh {{ rvm1_rvm_version }}
+    --path {{ rvm1_install_path }} {{ rvm1_install_flags }}
+  when: not rvm_binary.stat.exists
+- name: Update rvm
+  shell: '{{ rvm1_rvm }} get {{ rvm1_rvm_version }} && {{ rvm1_rvm }} reload'
+  changed_when: False
+  when: rvm_binary.stat.exists and rvm1_rvm_check_for_updates
+- name: Configure rvm
+  command: '{{ rvm1_rvm }} autolibs {{ rvm1_autolib_mode }}'
+  when: not rvm_binary.stat.exists
+"#,
+    ),
+    (
+        "tasks/rubies.yml",
+        r#"- name: Detect if rubies are installed
+  command: '{{ rvm1_rvm }} {{ item }} do true'
+  changed_when: False
+  failed_when: False
+  register: detect_rubies
+  with_items: '{{ rvm1_rubies }}'
+- name: Install rubies
+  command: '{{ rvm1_rvm }} install {{ item.item }} {{ rvm1_ruby_install_flags }}'
+  when: rvm1_rubies and item.rc|default(0) != 0
+  with_items: '{{ detect_rubies.results }}'
+- name: Detect default ruby version
+  command: '{{ rvm1_rvm }} alias list default'
+  changed_when: False
+  register: detect_default_ruby_version
+- name: Select default ruby
+  command: '{{ rvm1_rvm }} alias create default {{ rvm1_default_ruby_version }}'
+  when: detect_default_ruby_version.stdout|default() == '' or rvm1_default_ruby_version not in detect_default_ruby_version.stdout
+- name: Detect installed ruby patch number
+  shell: >
+    {{ rvm1_rvm }} list strings | grep {{ item }} | tail -n 1
+  with_items: '{{ rvm1_rubies }}'
+  changed_when: False
+  register: ruby_patch
+- name: Install bundler if not installed
+  shell: >
+    ls {{ rvm1_install_path }}/wrappers/{{ item.stdout }}
+    | if ! grep "^bundler " ; then {{ rvm1_install_path }}/wrappers/{{ item.stdout }}/gem install bundler ; fi
+  args:
+    creates: '{{ rvm1_install_path }}/wrappers/{{ item.stdout }}/bundler'
+  with_items: '{{ ruby_patch.results }}'
+  when: rvm1_bundler_install
+- name: Symlink ruby related binaries on the system path
+  file:
+    state: 'link'
+    src: '{{ rvm1_install_path }}/wrappers/default/{{ item }}'
+    dest: '{{ rvm1_symlink_to }}/{{ item }}'
+    owner: '{{ root_user }}'
+    group: '{{ root_group }}'
+  when: not '--user-install' in rvm1_install_flags
+  with_items: '{{ rvm1_symlink_binaries }}'
+- name: Delete ruby version
+  command: '{{ rvm1_rvm }} remove {{ rvm1_delete_ruby }}'
+  changed_when: False
+  when: rvm1_delete_ruby
+"#,
+    ),
+    (
+        "defaults/main.yml",
+        r#"rvm1_rubies: ['ruby-2.3.1']
+rvm1_bundler_install: True
+rvm1_delete_ruby:
+rvm1_install_path: '~/.rvm'
+rvm1_install_flags: '--auto-dotfiles --user-install'
+rvm1_ruby_install_flags:
+rvm1_user: 'ubuntu'
+rvm1_rvm_latest_installer: 'https://raw.githubusercontent.com/rvm/rvm/master/binscripts/rvm-installer'
+rvm1_rvm_version: 'stable'
+rvm1_rvm_check_for_updates: True
+rvm1_gpg_keys: '409B6B1796C275462A1703113804BB82D39DC0E3 7D2BAF1CF37B13E2069D6956105BD0E739499BDB'
+rvm1_gpg_key_server: 'hkp://pool.sks-keyservers.net'
+rvm1_gpg_key_servers:
+  - '{{ rvm1_gpg_key_server }}'
+  - hkp://pgp.mit.edu
+rvm1_autolib_mode: 3
+root_user: 'root'
+root_group: '{{ root_user }}'
+"#,
+    ),
+    (
+        "vars/main.yml",
+        "rvm1_temp_download_path: '/tmp'\nrvm1_default_ruby_version: '{{ rvm1_rubies | last if rvm1_rubies and rvm1_rubies is iterable else rvm1_rubies }}'\nrvm1_rvm: '{{ rvm1_install_path }}/bin/rvm'\nrvm1_symlink_binaries: [gem, ruby]\nrvm1_symlink_to: '/usr/local/bin'\n",
+    ),
+];
+
+/// The official RVM role, recognized by its `meta/main.yml` (`author: RVM`) through an
+/// `include_role`, or by its task layout through `roles:`, becomes one `rvm:` (with a `gem:
+/// bundler` and the `link:`s of a system-wide install), every task of it accounted for in
+/// IMPORT.md as folded into it (its `rvm get` left out), none of its checks gathered, and the
+/// project checks clean.
+#[test]
+fn the_official_rvm_role_imports_as_one_rvm_and_checks_clean() {
+    for roles_entry in [false, true] {
+        let role = if roles_entry {
+            "roles/ruby-env"
+        } else {
+            "galaxy/rubies.env"
+        };
+        let mut files: Vec<(String, String)> = RVM_ROLE
+            .iter()
+            .map(|(p, t)| (format!("{role}/{p}"), t.to_string()))
+            .collect();
+        files.push((
+            "hosts".into(),
+            "[app]\napp1 ansible_host=127.0.0.1\n".into(),
+        ));
+        if roles_entry {
+            files.push((
+                "site.yml".into(),
+                "- hosts: app\n  roles:\n    - role: ruby-env\n      rvm1_user: deploy\n      rvm1_rubies: [ruby-3.1.4]\n".into(),
+            ));
+        } else {
+            files.push((
+                format!("{role}/meta/main.yml"),
+                "galaxy_info:\n  author: RVM\n  description: The official RVM role\ndependencies: []\n".into(),
+            ));
+            files.push((
+                "site.yml".into(),
+                "- hosts: app\n  tasks:\n    - name: Install RVM and ruby\n      include_role:\n        name: galaxy/rubies.env\n      vars:\n        rvm1_user: deploy\n        rvm1_rubies: [ruby-3.1.4]\n".into(),
+            ));
+        }
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let (_tmp, out) = import_files(&refs);
+        checks_clean(&out);
+        let md = read(&out.join("IMPORT.md"));
+        let folded = md.matches("| folded into the `rvm:` at ").count();
+        // every task but the `rvm get` (left out) and the two includes (followed)
+        assert_eq!(folded, 11, "{md}");
+        contains_all(
+            &md,
+            &[
+                "| Update rvm | `shell` | **left out**: `rvm get` every run",
+                "the `gem: bundler` of each ruby at ",
+                "a check of rvm's state: the probe reads it",
+            ],
+        );
+        fn yml(dir: &Path, all: &mut String) {
+            for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    yml(&p, all);
+                } else if p.extension().is_some_and(|x| x == "yml") {
+                    all.push_str(&read(&p));
+                }
+            }
+        }
+        let mut all = String::new();
+        yml(&out, &mut all);
+        contains_all(
+            &all,
+            &[
+                "- rvm: \"{{ rvm1_user }}\"\n",
+                "  rubies: \"{{ rvm1_rubies }}\"\n",
+                "- gem: bundler\n",
+                "  loop: \"{{ rvm1_rubies }}\"\n  when: rvm1_bundler_install\n",
+                "  loop: \"{{ rvm1_symlink_binaries }}\"\n  when: \"not '--user-install' in rvm1_install_flags\"\n",
+            ],
+        );
+        for gone in [
+            "rvm_binary",
+            "detect_rubies",
+            "ruby_patch",
+            "detect_default_ruby_version",
+            "rvm-installer.sh",
+        ] {
+            assert!(!all.contains(gone), "{gone} still in the output:\n{all}");
+        }
+        let show = play(
+            &out,
+            &["check", "-i", "inventory", "--show", "--color", "never"],
+        );
+        assert!(show.stdout.contains("  rvm deploy  #"), "{}", show.stdout);
+        assert!(
+            show.stdout
+                .contains("rubies ruby-3.1.4; default ruby-3.1.4"),
+            "{}",
+            show.stdout
+        );
+    }
+}

@@ -1069,6 +1069,16 @@ impl Conversion {
                     let mut first_keys = None;
                     for mut r in rs {
                         let kind = r.kind().to_string();
+                        // a resource with a loop or a `when` of its own (a role folded into
+                        // one task: `modules::ruby::map_rvm_role`)
+                        let own_loop = r.take("loop");
+                        let own_when: Vec<String> = match r.take("when") {
+                            Some(Value::String(w)) => vec![w],
+                            Some(Value::Sequence(ws)) => (ws.iter())
+                                .filter_map(|w| w.as_str().map(str::to_string))
+                                .collect(),
+                            _ => Vec::new(),
+                        };
                         if let Some(u) = &t.become_user {
                             match kind.as_str() {
                                 "command" | "venv" if r.get("user").is_none() => {
@@ -1108,7 +1118,7 @@ impl Conversion {
                         if t.no_log && kind != "package" {
                             r.set("sensitive", true);
                         }
-                        let mut loop_ = t.loop_.clone();
+                        let mut loop_ = own_loop.or_else(|| t.loop_.clone());
                         // `package: "{{ item }}"` over a literal list: the list itself.
                         if kind == "package" {
                             if let (Some(Value::Sequence(list)), Value::String(k)) =
@@ -1136,7 +1146,7 @@ impl Conversion {
                             source: rec,
                             loop_,
                             loop_var: t.loop_var.clone(),
-                            when: keep.clone(),
+                            when: keep.iter().chain(&own_when).cloned().collect(),
                             tags: t.tags.clone(),
                             notify: t.notify.clone(),
                             removed: false,

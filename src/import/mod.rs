@@ -946,6 +946,7 @@ fn convert_role(
         .map(|(k, v)| (k.clone(), convert::rewrite_value(v, &mut rn)))
         .collect();
     let (tasks, handlers) = reader.role_tasks(dir, "main", None, &[], &mut rinl, 0)?;
+    let tasks = reader.roles_entries(dir, tasks);
     conv.containers[c].assets.push((dir.to_path_buf(), None));
     conv.containers[c].handlers = handlers;
     conv.tasks(c, tasks, reader, &mut rinl);

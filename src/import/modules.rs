@@ -80,6 +80,12 @@ impl Res {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// Removes field `key`, returning its value.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        let i = self.fields.iter().position(|(k, _)| k == key)?;
+        Some(self.fields.remove(i).1)
+    }
+
     pub fn set(&mut self, key: &str, v: impl Into<Value>) {
         let v = v.into();
         match self.fields.iter_mut().find(|(k, _)| k == key) {
@@ -443,6 +449,9 @@ fn rsync_on_host(t: &Task, ctx: &Ctx) -> Mapped {
 pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
     use Mapped::*;
     let m = t.module.as_str();
+    if t.folded_role.as_deref() == Some("rvm") {
+        return ruby::map_rvm_role(t);
+    }
     if let Some(mapped) = openssl::module(t, ctx) {
         return mapped;
     }

@@ -726,14 +726,17 @@ impl Reader<'_> {
                         continue;
                     };
                     let pre = role_name(self.root, &role.dir);
-                    out.push(note(
-                        &t.module,
-                        title,
-                        None,
-                        format!(
-                            "followed: role {pre} (inline; its templates and files under `{pre}/`)"
-                        ),
-                    ));
+                    let rvm = super::modules::ruby::is_rvm_role(&role.dir);
+                    if !rvm {
+                        out.push(note(
+                            &t.module,
+                            title,
+                            None,
+                            format!(
+                                "followed: role {pre} (inline; its templates and files under `{pre}/`)"
+                            ),
+                        ));
+                    }
                     if !inl.assets.iter().any(|(d, _)| d == &role.dir) {
                         inl.assets.push((role.dir.clone(), pre.clone()));
                         let vars = self.role_vars(&role.dir, inl)?;
@@ -747,6 +750,19 @@ impl Reader<'_> {
                         "main" => name.rsplit('/').next().unwrap_or(&name).to_string(),
                         f => format!("{}-{f}", name.rsplit('/').next().unwrap_or(&name)),
                     };
+                    if rvm {
+                        // the official RVM role: this include becomes its `rvm:`, its tasks
+                        // folded into it
+                        let mut carrier = t.clone();
+                        carrier.folded_role = Some("rvm".into());
+                        let vars = std::mem::take(&mut carrier.vars);
+                        let mut one = vec![Entry::Task(Box::new(carrier))];
+                        inl.scope(&mut one, &vars, &label);
+                        one.extend(fold_rvm_role(tasks, &t.location()));
+                        out.extend(one);
+                        inl.handlers.extend(handlers);
+                        continue;
+                    }
                     inl.scope(&mut tasks, &t.vars, &label);
                     out.extend(tasks);
                     inl.handlers.extend(handlers);
@@ -765,6 +781,33 @@ impl Reader<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A `roles:` entry's task list: the official RVM role's first entry becomes its `rvm:`
+    /// (see [`fold_rvm_role`]), any other role's is as read.
+    pub fn roles_entries(&self, dir: &Path, tasks: Vec<Entry>) -> Vec<Entry> {
+        if !super::modules::ruby::is_rvm_role(dir) {
+            return tasks;
+        }
+        let mut it = tasks.into_iter();
+        let Some(first) = it.next() else {
+            return Vec::new();
+        };
+        let mut carrier = match first {
+            Entry::Task(t) => *t,
+            Entry::Note(n) => Task {
+                file: n.file,
+                line: n.line,
+                name: Some(n.title).filter(|t| !t.is_empty()),
+                module: n.module,
+                ..Task::default()
+            },
+        };
+        carrier.folded_role = Some("rvm".into());
+        let at = carrier.location();
+        let mut out = vec![Entry::Task(Box::new(carrier))];
+        out.extend(fold_rvm_role(it.collect(), &at));
+        out
     }
 
     /// The task files a hook list var of the role names (its `defaults/main.yml`; base is the
@@ -846,6 +889,37 @@ impl Reader<'_> {
 }
 
 /// `include_tasks: "{{ X.item }}"` looped over `"{{ R.results }}"` (loop var X): (R, X).
+/// The entries of the official RVM role, folded into the `rvm:` of the task at `at`: each
+/// task a note saying what of it does its work (carried, not a resource or a gathered value of
+/// its own), each include a note too.
+fn fold_rvm_role(entries: Vec<Entry>, at: &str) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .map(|e| match e {
+            Entry::Task(t) => {
+                let (left_out, text) = match super::modules::ruby::rvm_role_fold(&t, at) {
+                    Ok(text) => (None, text),
+                    Err(why) => (Some(why), String::new()),
+                };
+                Entry::Note(Note {
+                    file: t.file.clone(),
+                    line: t.line,
+                    module: t.module.clone(),
+                    title: t.title(),
+                    left_out,
+                    text,
+                })
+            }
+            Entry::Note(mut n) => {
+                if n.left_out.is_none() {
+                    n.text = format!("{} (its tasks folded into the `rvm:` at {at})", n.text);
+                }
+                Entry::Note(n)
+            }
+        })
+        .collect()
+}
+
 fn hook_include(t: &Task) -> Option<(String, String)> {
     if !matches!(
         t.module.as_str(),

@@ -401,3 +401,148 @@ pub fn idiom(cmd: &str, t: &Task) -> Option<Res> {
         .push(format!("play import: `{cmd}` → {}", r.kind()));
     Some(r)
 }
+
+/// Whether the role in `dir` is the official RVM role (rvm1-ansible, Galaxy's `rvm.ruby`):
+/// its `meta/main.yml` says `author: RVM` or names it, or it has rvm1-ansible's task layout
+/// (`tasks/rvm.yml` and `tasks/rubies.yml` running `{{ rvm1_rvm }}`).
+pub fn is_rvm_role(dir: &std::path::Path) -> bool {
+    let meta = ["main.yml", "main.yaml"]
+        .iter()
+        .map(|f| dir.join("meta").join(f))
+        .find(|p| p.is_file());
+    if let Some(n) = meta.and_then(|m| crate::import::node::read(&m).ok()) {
+        if let Some(info) = n.get("galaxy_info") {
+            let says = |k: &str| info.get(k).and_then(|v| v.as_string());
+            if says("author").is_some_and(|a| a.trim() == "RVM")
+                || says("role_name").is_some_and(|r| matches!(r.trim(), "ruby" | "rvm1-ansible"))
+                    && says("author").is_some_and(|a| a.contains("RVM"))
+            {
+                return true;
+            }
+        }
+    }
+    let read = |f: &str| std::fs::read_to_string(dir.join("tasks").join(f)).unwrap_or_default();
+    let (rvm, rubies) = (read("rvm.yml"), read("rubies.yml"));
+    rvm.contains("rvm1_rvm") && rubies.contains("{{ rvm1_rvm }} install")
+}
+
+/// What of the `rvm:` at `at` (or of the `gem:`/`link:`s beside it) does what a task of the
+/// RVM role did; `Err`: why it is left out (what it did is not declared state).
+pub fn rvm_role_fold(t: &Task, at: &str) -> Result<String, String> {
+    let text = format!(
+        "{} {}",
+        t.free.clone().unwrap_or_default(),
+        (t.args.iter())
+            .map(|(k, v)| format!("{k}={}", crate::yaml::to_string(v).trim()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let has = |s: &str| text.contains(s);
+    let check = t.module == "stat"
+        || ["do true", "alias list", "list strings", " version"]
+            .iter()
+            .any(|c| has(c));
+    let why = match t.module.as_str() {
+        "file" => {
+            return Ok(format!(
+                "the `link:`s of the role's binaries at {at} (when the install flags lack `--user-install`)"
+            ))
+        }
+        "get_url" => "`installer`: fetched by the user when rvm is missing, into a folder of its own",
+        "set_fact" => "the keyservers' outcome: `rvm:` tries `keyservers`, then `key_urls`",
+        _ if has("gem install bundler") => {
+            return Ok(format!(
+                "the `gem: bundler` of each ruby at {at} (when `rvm1_bundler_install`)"
+            ))
+        }
+        _ if check && has("rvm1_delete_ruby") => {
+            "a check of `remove`: the probe reads the folders of `rubies/`"
+        }
+        _ if check => {
+            "a check of rvm's state: the probe reads it (`bin/rvm`, `VERSION`, `rubies/`, `config/alias`; no rvm run), no longer gathered"
+        }
+        _ if has("--recv-keys") => "`gpg_keys` and `keyservers`: the keys imported before rvm's installer runs",
+        _ if has("gpg") => "`key_urls`: the keys' files imported when the keyservers failed",
+        _ if has("rvm-installer") => {
+            "`rvm:` installs rvm when `bin/rvm` is missing (`version`, `path`, `flags`)"
+        }
+        _ if has(" get ") => {
+            return Err("`rvm get` every run (`rvm1_rvm_check_for_updates`) acts once and declares no state; `rvm:` runs `rvm get X.Y.Z` when `version` is a version number and `VERSION` says another".into())
+        }
+        _ if has("autolibs") => "`autolibs`: run once rvm is installed",
+        _ if has("alias create default") => "`default`: the alias made when it differs",
+        _ if has(" remove ") => "`remove`: `rvm remove` of those found",
+        _ if has(" install ") => "`rubies` and `ruby_flags`: `rvm install` of each ruby missing",
+        _ => "part of the role's rvm install",
+    };
+    Ok(format!("folded into the `rvm:` at {at}: {why}"))
+}
+
+/// The official RVM role (an `include_role` of it, or the first entry of a `roles:` one) →
+/// `rvm: "{{ rvm1_user }}"` with the role's vars (its defaults are the project's vars), the
+/// `gem: bundler` of each ruby (`rvm1_bundler_install`) and the `link:`s into
+/// `rvm1_symlink_to` of a system-wide install (flags without `--user-install`).
+pub fn map_rvm_role(_t: &Task) -> Mapped {
+    let var = |v: &str| Value::String(format!("{{{{ {v} }}}}"));
+    let mut r = Res::new("rvm", "{{ rvm1_user }}");
+    for (key, v) in [
+        ("rubies", "rvm1_rubies"),
+        ("path", "rvm1_install_path"),
+        ("installer", "rvm1_rvm_latest_installer"),
+        ("version", "rvm1_rvm_version"),
+        ("flags", "rvm1_install_flags"),
+        ("ruby_flags", "rvm1_ruby_install_flags"),
+        ("autolibs", "rvm1_autolib_mode"),
+        ("remove", "rvm1_delete_ruby"),
+        ("gpg_keys", "rvm1_gpg_keys"),
+        ("keyservers", "rvm1_gpg_key_servers"),
+    ] {
+        r.set(key, var(v));
+    }
+    r.set(
+        "key_urls",
+        Value::Sequence(
+            ["https://rvm.io/mpapis.asc", "https://rvm.io/pkuczynski.asc"]
+                .map(|u| Value::String(u.into()))
+                .to_vec(),
+        ),
+    );
+    r.comments
+        .push("play import: the official RVM role (rvm1-ansible) → rvm".into());
+    r.notes.push("the official RVM role → one `rvm:` (its tasks folded into it, each said below), the `gem: bundler` of each ruby and the `link:`s of a system-wide install; `default` is rvm's (the last of `rvm1_rubies`, as the role's `rvm1_default_ruby_version`)".into());
+    let mut gem = Res::new("gem", "bundler");
+    gem.set(
+        "executable",
+        "{{ rvm1_install_path }}/wrappers/{{ item }}/gem",
+    );
+    gem.set("user", var("rvm1_user"));
+    gem.set("loop", var("rvm1_rubies"));
+    gem.set("when", "rvm1_bundler_install");
+    gem.notes.push("each ruby's wrapper `wrappers/RUBY/gem`: rubies named as rvm names them (`ruby-2.6.6`; the role looked the full name up with `rvm list strings`)".into());
+    let mut links = Vec::new();
+    for (list, extra) in [
+        ("rvm1_symlink_binaries", None),
+        (
+            "rvm1_symlink_bundler_binaries",
+            Some("rvm1_bundler_install"),
+        ),
+    ] {
+        let mut l = Res::new("link", "{{ rvm1_symlink_to }}/{{ item }}");
+        l.set(
+            "target",
+            "{{ rvm1_install_path }}/wrappers/default/{{ item }}",
+        );
+        l.set("owner", var("root_user"));
+        l.set("group", var("root_group"));
+        l.set("loop", var(list));
+        let user_install = "not '--user-install' in rvm1_install_flags";
+        match extra {
+            None => l.set("when", user_install),
+            Some(e) => l.set("when", Value::Sequence(vec![user_install.into(), e.into()])),
+        }
+        links.push(l);
+    }
+    let mut out = vec![r, gem];
+    out.extend(links);
+    Mapped::Resources(out)
+}

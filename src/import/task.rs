@@ -122,6 +122,9 @@ pub struct Task {
     pub vars: Vec<(String, Value)>,
     /// The vars of the includes it was read through and its own (see [`Scope`]).
     pub scope: Option<Scope>,
+    /// The role it stands for, whose tasks are folded into what it becomes (`rvm`: the
+    /// official RVM role, see `modules::ruby::map_rvm_role`).
+    pub folded_role: Option<String>,
 }
 
 /// Vars Ansible gives a group of tasks (`include_role`/`include_tasks` with `vars:`, or one

@@ -462,6 +462,37 @@ impl super::Spec for RvmSpec {
     ) -> Option<Result<(String, Vec<u8>), String>> {
         work.map(|w| Ok((apply_fragment(index, self, w), Vec::new())))
     }
+    fn shown(&self, _sensitive: bool) -> Vec<String> {
+        let mut out = vec![format!(
+            "rvm {} in {} from {}, flags {}",
+            self.version,
+            self.path,
+            self.installer,
+            self.flags.join(" ")
+        )];
+        if self.presence == Presence::Present {
+            out.push(format!(
+                "rubies {}; default {}",
+                self.rubies.join(", "),
+                self.default.as_deref().unwrap_or("(as it is)")
+            ));
+        }
+        if !self.remove.is_empty() {
+            out.push(format!("remove {}", self.remove.join(", ")));
+        }
+        if !self.gpg_keys.is_empty() {
+            let from: Vec<&String> = self.keyservers.iter().chain(&self.key_urls).collect();
+            out.push(format!(
+                "gpg keys {} from {}",
+                self.gpg_keys.join(" "),
+                from.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        out
+    }
     fn depends(&self, observed: &super::Observed, out: &mut super::Prints) {
         if let Some(s) = self.seen(observed) {
             out.insert(format!("rvm {}", self.user), format!("{s:?}"));
