@@ -1,6 +1,7 @@
 //! The fetch kinds on real lab hosts, without network: `download:` from an HTTP server on
 //! loopback (a thread of the test), by the host or the controller, and from `file:` URLs;
-//! `apt_source:` with a local flat repository; `venv:` from hand-built wheels;
+//! `apt_source:` with a local flat repository, and a PPA whose key comes from a loopback Launchpad
+//! API and keyserver; `venv:` from hand-built wheels;
 //! `pip:` outside a venv from the same wheels; `facts.os_codename` (bad input: tests/check.rs).
 
 mod support;
@@ -22,23 +23,39 @@ fn sha(bytes: &[u8]) -> String {
 /// A tiny HTTP/1.0 server on `addr` (port chosen by the system) serving `body` for every
 /// GET, on a thread that lives as long as the test; its `http://ADDR:PORT`.
 fn serve(addr: std::net::Ipv4Addr, body: &'static [u8]) -> String {
+    serve_routes(addr, move |_| Some(body.to_vec()))
+}
+
+/// [`serve`] answering each GET with `route(PATH)` (the request's path and query), or 404
+/// when it gives none.
+fn serve_routes(
+    addr: std::net::Ipv4Addr,
+    route: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static,
+) -> String {
     let listener = TcpListener::bind((addr, 0)).expect("bind a loopback port");
     let port = listener.local_addr().expect("local addr").port();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(&stream);
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            // The headers, up to the empty line.
             let mut line = String::new();
-            // The request line and headers, up to the empty line.
             while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
                 line.clear();
             }
+            let path = request.split(' ').nth(1).unwrap_or_default();
+            let (status, body) = match route(path) {
+                Some(body) => ("200 OK", body),
+                None => ("404 Not Found", b"not found\n".to_vec()),
+            };
             let mut s = &stream;
             let head = format!(
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                "HTTP/1.0 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
                 body.len()
             );
             let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(body);
+            let _ = s.write_all(&body);
         }
     });
     format!("http://{addr}:{port}")
@@ -204,6 +221,20 @@ impl Gpg {
             String::from_utf8_lossy(&out.stderr)
         );
         out.stdout
+    }
+
+    /// The key's fingerprint (hexadecimal digits, uppercase).
+    fn fingerprint(&self) -> String {
+        let out = self.run(
+            &["--with-colons", "--fingerprint", "tests@example.invalid"],
+            b"",
+        );
+        String::from_utf8_lossy(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|rest| rest.split(':').nth(8))
+            .expect("gpg lists a fingerprint")
+            .to_string()
     }
 
     /// The public key, armored or binary.
@@ -438,6 +469,12 @@ fn sign_repository(lab: &Lab, host: &str, gpg: &Gpg) {
         host,
         "cd /srv/repo && printf 'Date: %s\\nSHA256:\\n %s %s Packages\\n' \"$(date -Ru)\" \"$(sha256sum Packages | cut -d' ' -f1)\" \"$(stat -c %s Packages)\"",
     );
+    write_signed(lab, host, gpg, &release, "/srv/repo/InRelease");
+}
+
+/// `release` clear-signed on the controller with `gpg`'s key, written on `host` to `dest` (a
+/// shell word, after `/etc/os-release` is read: `$VERSION_CODENAME` may name the suite).
+fn write_signed(lab: &Lab, host: &str, gpg: &Gpg, release: &str, dest: &str) {
     let signed = gpg.run(
         &["--clearsign", "--local-user", "tests@example.invalid"],
         release.as_bytes(),
@@ -446,7 +483,7 @@ fn sign_repository(lab: &Lab, host: &str, gpg: &Gpg) {
     let b64 = base64::engine::general_purpose::STANDARD.encode(signed);
     lab.sh(
         host,
-        &format!("echo {b64} | base64 -d > /srv/repo/InRelease"),
+        &format!(". /etc/os-release; echo {b64} | base64 -d > {dest}"),
     );
 }
 
@@ -622,4 +659,105 @@ fn pip_outside_a_venv_from_a_local_wheel_folder() {
     assert_eq!(gone("root", "playpip"), "gone\n");
     assert_eq!(gone("deploy", "playuser"), "gone\n");
     p.play(&["diff", "--exit-code", "p.yml"]).code(0);
+}
+
+/// A PPA's archive on `host` at `file:/srv/ppa/tests/tools/ubuntu`, in Launchpad's layout
+/// (`dists/CODENAME/main/binary-ARCH/Packages`, the host's codename and architecture), holding
+/// the packages of its `support::apt::publish` repository, its `InRelease` clear-signed on the
+/// controller with `gpg`'s key.
+fn publish_ppa(lab: &Lab, host: &str, gpg: &Gpg) {
+    let release = lab.sh(
+        host,
+        r#"set -e
+. /etc/os-release; c=$VERSION_CODENAME; a=$(dpkg --print-architecture)
+r=/srv/ppa/tests/tools/ubuntu p=main/binary-$a/Packages
+mkdir -p "$r/dists/$c/main/binary-$a" && cp /srv/repo/*.deb "$r/" && cp /srv/repo/Packages "$r/dists/$c/$p"
+cd "$r/dists/$c"
+printf 'Origin: tests\nSuite: %s\nCodename: %s\nArchitectures: %s\nComponents: main\nDate: %s\nSHA256:\n %s %s %s\n' "$c" "$c" "$a" "$(date -Ru)" "$(sha256sum "$p" | cut -d' ' -f1)" "$(stat -c %s "$p")" "$p""#,
+    );
+    let dest = "/srv/ppa/tests/tools/ubuntu/dists/$VERSION_CODENAME/InRelease";
+    write_signed(lab, host, gpg, &release, dest);
+}
+
+fn ppa_yml(base: &str, names: &[&str]) -> String {
+    let mut s = String::from("- hosts: lab\n  state:\n");
+    for name in names {
+        s.push_str(&format!(
+            "    - apt_source: {name}\n      ppa: tests/{name}\n      ppa_uri: file:/srv/ppa\n      ppa_api: {base}/api/1.0/\n      keyserver: {base}/ks\n"
+        ));
+    }
+    s + "    - package: hello-play\n      update_cache: true\n"
+}
+
+/// `apt_source:` with `ppa:`: a server on loopback plays Launchpad's API (the PPA's
+/// `signing_key_fingerprint`) and the keyserver (the armored key of that fingerprint only);
+/// the host fetches both during apply, writes the key and the sources file naming the PPA's
+/// archive for its codename, and apt checks the archive's signature with that key (the source
+/// is not `trusted`). A second apply changes nothing. A fingerprint the keyserver does not
+/// have, or none, fails the step saying so and writes neither file.
+#[test]
+fn ppa_key_from_launchpad_and_a_keyserver() {
+    let lab = Lab::start("fetch-ppa", 1);
+    support::apt::publish(&lab, "h1", &[("hello-play", "1.0")]);
+    lab.sh("h1", "rm -f /etc/apt/sources.list.d/play-test.list");
+    let gpg = Gpg::new();
+    publish_ppa(&lab, "h1", &gpg);
+    let (fpr, public) = (gpg.fingerprint(), gpg.public(true));
+    let codename = lab.sh("h1", ". /etc/os-release; printf %s \"$VERSION_CODENAME\"");
+    let key = public.clone();
+    let lookup = format!("/ks/pks/lookup?op=get&options=mr&search=0x{fpr}");
+    let api = |fpr: &str| {
+        format!("{{\"name\": \"x\", \"signing_key_fingerprint\": {fpr}, \"private\": false}}")
+    };
+    let (ok, wrong, none) = (
+        api(&format!("\"{fpr}\"")),
+        api(&format!("\"{}\"", &"0123456789ABCDEF".repeat(3)[..40])),
+        api("null"),
+    );
+    let base = serve_routes(Lab::base_for("fetch-ppa"), move |path| match path {
+        "/api/1.0/~tests/+archive/tools" => Some(ok.clone().into_bytes()),
+        "/api/1.0/~tests/+archive/wrong" => Some(wrong.clone().into_bytes()),
+        "/api/1.0/~tests/+archive/none" => Some(none.clone().into_bytes()),
+        p if p == lookup => Some(key.clone()),
+        _ => None,
+    });
+    let p = Project::new(&lab).file("ppa.yml", &ppa_yml(&base, &["tools"]));
+
+    p.play(&["apply", "ppa.yml"])
+        .code(0)
+        .shows("+ create apt_source tools")
+        .shows(&format!(
+            "/etc/apt/keyrings/tools.asc from {base}/ks (the signing key of ppa:tests/tools)"
+        ))
+        .shows("+ create package hello-play");
+    assert_eq!(
+        support::apt::installed(&lab, "h1", "hello-play"),
+        Some(("ii".into(), "1.0".into()))
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /etc/apt/sources.list.d/tools.sources"),
+        format!("# play: apt_source tools\nTypes: deb\nURIs: file:/srv/ppa/tests/tools/ubuntu\nSuites: {codename}\nComponents: main\nSigned-By: /etc/apt/keyrings/tools.asc\n")
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /etc/apt/keyrings/tools.asc").as_bytes(),
+        &public[..]
+    );
+    p.play(&["diff", "--exit-code", "ppa.yml"]).code(0);
+    let run = p.play(&["apply", "ppa.yml"]).code(0);
+    assert_eq!(run.recap("h1").1, 0, "{}", run.stdout);
+
+    // A fingerprint the keyserver does not have, and none: each step fails, nothing written.
+    let listing = "ls -A /etc/apt/keyrings /etc/apt/sources.list.d";
+    let before = lab.sh("h1", listing);
+    for (name, says) in [
+        ("wrong", "no key of fingerprint 0123456789ABCDEF0123"),
+        (
+            "none",
+            "no signing_key_fingerprint (40 or 64 hexadecimal digits) for ppa:tests/none",
+        ),
+    ] {
+        p.write("bad.yml", ppa_yml(&base, &[name]).as_bytes());
+        p.play(&["apply", "bad.yml"]).code(1).shows(says);
+        assert_eq!(lab.sh("h1", listing), before, "{name}");
+    }
 }

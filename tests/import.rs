@@ -384,7 +384,8 @@ fn the_same_source_gives_the_same_project() {
 }
 
 /// The modules play now has kinds for (issue 14's) are imported as those kinds, and `play
-/// check` accepts what the importer writes: line, block, cron, download, apt_source, venv (two
+/// check` accepts what the importer writes: line, block, cron, download, apt_source (a deb
+/// line, a PPA), venv (two
 /// pip tasks on one virtualenv become one venv with both packages, at the later place).
 #[test]
 fn modules_with_native_kinds_import_as_them_and_check_clean() {
@@ -435,6 +436,12 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
         filename: nginx
     - name: Nginx
       apt: name=nginx
+    - name: Certbot repository
+      apt_repository:
+        repo: ppa:certbot/certbot
+        codename: jammy
+    - name: Certbot
+      apt: name=python3-certbot-nginx
 "#,
     )
     .unwrap();
@@ -450,6 +457,8 @@ fn modules_with_native_kinds_import_as_them_and_check_clean() {
         "- download: /opt/tool.tar.xz\n      url: https://example.org/tool.tar.xz\n",
         "- apt_source: nginx\n      uris: https://nginx.org/packages/debian\n      suites: [bookworm]\n      components: [nginx]\n",
         "- package: nginx\n      update_cache: true\n",
+        "- apt_source: ppa_certbot_certbot\n      ppa: certbot/certbot\n      suites: [jammy]\n",
+        "- package: python3-certbot-nginx\n      update_cache: true\n",
         ],
     );
     // the venv is declared after the requirements file it reads

@@ -1038,16 +1038,7 @@ pub fn map_task(t: &Task, ctx: &Ctx) -> Mapped {
             };
             let absent = t.arg_str(&["state"]).as_deref() == Some("absent");
             if let Some(ppa) = repo.strip_prefix("ppa:") {
-                let mut r = Res::command(
-                    format!("add-apt-repository -y {}", sh_quote(&repo)),
-                    "apt_repository ppa",
-                );
-                let path = ppa.replace('/', "-");
-                r.set("unless", format!("ls /etc/apt/sources.list.d/ | grep -q {}", sh_quote(&path)));
-                if absent {
-                    return LeftOut("apt_repository ppa state=absent".into());
-                }
-                return Resources(vec![r]);
+                return Resources(vec![map_ppa(t, ppa.trim(), absent)]);
             }
             let name = t.arg_str(&["filename"]).unwrap_or_else(|| repo_filename(&repo));
             if let Some((uri, suite, components)) = deb_line(&repo) {
@@ -3195,6 +3186,41 @@ fn map_deb822(t: &Task) -> Mapped {
     Mapped::Resources(out)
 }
 
+/// `apt_repository: repo=ppa:OWNER/NAME` → `apt_source: NAME` with `ppa:` (its key fetched
+/// by the host from Launchpad's API and keyserver, as Ansible does): NAME from `filename`, else
+/// `ppa_OWNER_NAME` (Ansible's file name without its codename); `codename` → `suites`.
+/// `ppa:OWNER` is Ansible's `ppa:OWNER/ppa`.
+fn map_ppa(t: &Task, ppa: &str, absent: bool) -> Res {
+    let ppa = match ppa.contains('/') || ppa.contains("{{") {
+        true => ppa.to_string(),
+        false => format!("{ppa}/ppa"),
+    };
+    let name = match t.arg_str(&["filename"]) {
+        Some(f) => sanitize(&f, "_-."),
+        None => sanitize(&format!("ppa_{ppa}"), "_-"),
+    };
+    let mut r = Res::new("apt_source", name.clone());
+    r.set("ppa", ppa);
+    if absent {
+        r.set("state", "absent");
+    } else if let Some(c) = t.arg_str(&["codename"]) {
+        r.set("suites", Value::Sequence(vec![Value::String(c)]));
+    }
+    r.notes.push(format!(
+        "written as /etc/apt/sources.list.d/{name}.sources (deb822) and its key /etc/apt/keyrings/{name}.asc, fetched by the host from Launchpad and keyserver.ubuntu.com (remove the `.list` Ansible wrote, `ppa_OWNER_NAME_CODENAME.list`, once)"
+    ));
+    if absent {
+        r.notes
+            .push("`state: absent` removes the PPA's key too (Ansible left it)".into());
+    }
+    if t.arg_bool(&["update_cache"]) == Some(false) {
+        r.notes.push(
+            "`update_cache: no` not carried: play updates the lists when a source changes".into(),
+        );
+    }
+    r
+}
+
 /// `apt_key: url=U` (no `keyring`) → `download: /etc/apt/trusted.gpg.d/NAME.asc`: a key for
 /// every source, as `apt-key add` makes it, fetched by the host while missing. NAME: the URL's
 /// host and file name (`nginx.org-nginx_signing`).
@@ -3743,13 +3769,16 @@ mod tests {
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz force=yes checksum=\"{{ 'sha256:' ~ s }}\"", "download=/tmp/a.tgz url=https://x/a.tgz sha256='{{ ''sha256:'' ~ s }}'"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=\"{{ c | ternary(omit, 'sha1:' + s) }}\"", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
             ("get_url", "url=https://x/a.tgz dest=/tmp/a.tgz checksum=md5:abc", "command=curl -fsSL -o /tmp/a.tgz https://x/a.tgz creates=/tmp/a.tgz [command]"),
-            // apt_repository → apt_source (a deb line), a .list file (a variable, options), ppa → command
+            // apt_repository → apt_source (a deb line, a ppa), a .list file (a variable, options)
             ("apt_repository", "repo='deb http://nginx.org/packages/debian bookworm nginx'", "apt_source=nginx_org_packages_debian uris=http://nginx.org/packages/debian suites=- bookworm components=- nginx"),
             ("apt_repository", "repo='deb https://apt.grafana.com {{ ansible_distribution_release }} main contrib' filename=grafana", "apt_source=grafana uris=https://apt.grafana.com suites=- '{{ ansible_distribution_release }}' components=- main\n- contrib"),
             ("apt_repository", "repo='deb https://x/ stable main' state=absent filename=x", "apt_source=x state=absent"),
             ("apt_repository", "repo='deb [signed-by=/k.gpg] https://x/ stable main' filename=x", "file=/etc/apt/sources.list.d/x.list content=|\n  deb [signed-by=/k.gpg] https://x/ stable main | command=apt-get update on_change=- /etc/apt/sources.list.d/x.list [command]"),
             ("apt_repository", "repo='{{ mongodb_apt_repo }}'", "file=/etc/apt/sources.list.d/mongodb_apt_repo.list content=|\n  {{ mongodb_apt_repo }} | command=apt-get update on_change=- /etc/apt/sources.list.d/mongodb_apt_repo.list [command]"),
-            ("apt_repository", "repo=ppa:certbot/certbot", "command=add-apt-repository -y ppa:certbot/certbot unless=ls /etc/apt/sources.list.d/ | grep -q certbot-certbot [command]"),
+            ("apt_repository", "repo=ppa:certbot/certbot", "apt_source=ppa_certbot_certbot ppa=certbot/certbot"),
+            ("apt_repository", "repo=ppa:nginx/stable codename=jammy filename=nginx update_cache=no", "apt_source=nginx ppa=nginx/stable suites=- jammy"),
+            ("apt_repository", "repo='ppa:deadsnakes' state=absent", "apt_source=ppa_deadsnakes_ppa ppa=deadsnakes/ppa state=absent"),
+            ("apt_repository", "repo='ppa:{{ php_ppa }}'", "apt_source=ppa_php_ppa ppa='{{ php_ppa }}'"),
             // a signed_by URL: the source's key_url, fetched by the host
             ("deb822_repository", "name=pgdg uris=https://apt.postgresql.org/pub/repos/apt suites='{{ r }}-pgdg' components=main signed_by=https://x/ACCC4CF8.asc", "apt_source=pgdg uris=- https://apt.postgresql.org/pub/repos/apt suites=- '{{ r }}-pgdg' components=- main key_url=https://x/ACCC4CF8.asc"),
             // apt_key from a URL → a download into trusted.gpg.d, named by the URL's host and file

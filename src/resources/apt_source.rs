@@ -12,6 +12,8 @@
 //!   # key_url: https://deb.nodesource.com/gpgkey/nodesource.gpg.key
 //!   # key_sha256: "…"
 //!   trusted: false
+//! - apt_source: certbot
+//!   ppa: certbot/certbot      # fills uris and components; suites: the host's codename
 //! ```
 //!
 //! Probe: the core probe's stat and `sha256sum` of both paths (no record of its own). Plan: the
@@ -19,7 +21,9 @@
 //! is enough). Apply: both written through `apply::streamed_file` (temp file, fsync, check,
 //! rename), a `key_url` key through `apply::fetched_file` (fetched into the private temp file,
 //! checked — its sha256, and that it is an ASCII-armored key, as a `.asc` file must be — then
-//! renamed); `apt-get update` runs once per
+//! renamed), a PPA's key through the same file, filled by asking Launchpad's API for the PPA's
+//! signing key fingerprint and the keyserver for that key (Ansible's `apt_repository` with a
+//! `ppa:` repo); `apt-get update` runs once per
 //! host, after the host's last source step, when any source or key changed
 //! (`apply::script_full`), and then a `package:` with `update_cache` does not run it again.
 
@@ -34,6 +38,30 @@ use crate::transport::shell_quote;
 pub const SOURCES_DIR: &str = "/etc/apt/sources.list.d";
 /// Where the keys go.
 pub const KEYRINGS_DIR: &str = "/etc/apt/keyrings";
+/// Launchpad's API, which gives a PPA's signing key fingerprint (Ansible's `LP_API`).
+pub const PPA_API: &str = "https://api.launchpad.net/1.0";
+/// The keyserver a PPA's key is fetched from by its fingerprint.
+pub const KEYSERVER: &str = "https://keyserver.ubuntu.com";
+/// Where PPAs are published (Ansible's `PPA_URI`).
+pub const PPA_URI: &str = "https://ppa.launchpadcontent.net";
+
+/// A Launchpad PPA (`ppa: OWNER/NAME`) whose signing key the host fetches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ppa {
+    pub owner: String,
+    pub name: String,
+    /// Launchpad's API base (`ppa_api`, without a trailing `/`).
+    pub api: String,
+    /// The keyserver's base (`keyserver`, without a trailing `/`).
+    pub keyserver: String,
+}
+
+impl Ppa {
+    /// The API URL of the PPA (its JSON has `signing_key_fingerprint`).
+    pub fn api_url(&self) -> String {
+        format!("{}/~{}/+archive/{}", self.api, self.owner, self.name)
+    }
+}
 
 /// One apt source, rendered for one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,6 +78,8 @@ pub struct AptSourceSpec {
     /// The fetched key's sha256 (`key_sha256`; empty: fetched only while missing).
     pub key_sha256: String,
     pub trusted: bool,
+    /// Or the PPA whose signing key the host fetches (`ppa`).
+    pub ppa: Option<Ppa>,
 }
 
 impl AptSourceSpec {
@@ -58,6 +88,18 @@ impl AptSourceSpec {
     }
     pub fn key_path(&self) -> String {
         format!("{KEYRINGS_DIR}/{}.asc", self.name)
+    }
+
+    /// Where the host fetches the key from, as plans say it (`None`: not fetched).
+    pub fn key_from(&self) -> Option<String> {
+        match (&self.key_url, &self.ppa) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(p)) => Some(format!(
+                "{} (the signing key of ppa:{}/{})",
+                p.keyserver, p.owner, p.name
+            )),
+            (None, None) => None,
+        }
     }
 
     /// The deb822 text of the sources file.
@@ -71,7 +113,7 @@ impl AptSourceSpec {
         if !self.components.is_empty() {
             s.push_str(&format!("Components: {}\n", self.components.join(" ")));
         }
-        if self.key.is_some() || self.key_url.is_some() {
+        if self.key.is_some() || self.key_url.is_some() || self.ppa.is_some() {
             s.push_str(&format!("Signed-By: {}\n", self.key_path()));
         }
         if self.trusted {
@@ -216,8 +258,9 @@ fn file_op(
     })
 }
 
-/// The op bringing the key fetched from `url` to the host: fetched while missing, and, with a
-/// `key_sha256`, whenever the file there has another sha256.
+/// The op bringing the key fetched from `url` (as [`AptSourceSpec::key_from`] says it) to the
+/// host: fetched while missing, and, with a `key_sha256`, whenever the file there has another
+/// sha256.
 fn fetch_op(
     spec: &AptSourceSpec,
     url: &str,
@@ -247,15 +290,47 @@ fn fetch_op(
     })
 }
 
-/// The lines of step `i` fetching `spec`'s key from `url` into `"$t"`: its sha256 checked when
-/// given, and refused unless it is an ASCII-armored key (apt reads a `.asc` key only armored).
-fn fill_key(i: usize, spec: &AptSourceSpec, url: &str) -> String {
+/// The lines of step `i` fetching `spec`'s key into `"$t"` (from its `key_url`, or its PPA's
+/// key from the keyserver): its sha256 checked when given, and refused unless it is an
+/// ASCII-armored key (apt reads a `.asc` key only armored). `None`: the key is not fetched.
+fn fill_key(i: usize, spec: &AptSourceSpec) -> Option<String> {
     let path = spec.key_path();
-    format!(
-        "{}\nif ! grep -q -e '^-----BEGIN PGP PUBLIC KEY BLOCK-----' \"$t\"; then printf '%s: not an ASCII-armored OpenPGP key (apt reads only armored keys from a .asc file; give a binary key as an armored file of files/ with `key:`): %s left untouched\\n' {} {} >&2; play_fail {i}; fi",
-        super::fetch::fill(i, url, &spec.key_sha256, &path),
-        shell_quote(url),
+    let (fill, from) = match (&spec.key_url, &spec.ppa) {
+        (Some(url), _) => (
+            super::fetch::fill(i, url, &spec.key_sha256, &path),
+            shell_quote(url),
+        ),
+        (None, Some(ppa)) => (fill_ppa_key(i, spec, ppa), "\"$u\"".to_string()),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "{fill}\nif ! grep -q -e '^-----BEGIN PGP PUBLIC KEY BLOCK-----' \"$t\"; then printf '%s: not an ASCII-armored OpenPGP key (apt reads only armored keys from a .asc file; give a binary key as an armored file of files/ with `key:`): %s left untouched\\n' {from} {} >&2; play_fail {i}; fi",
         shell_quote(&path),
+    ))
+}
+
+/// The lines of step `i` filling `"$t"` with the signing key of `ppa`: the PPA's
+/// `signing_key_fingerprint` read from Launchpad's API (40 or 64 hexadecimal digits, else the
+/// step fails), then the key of that fingerprint from the keyserver's HKP lookup (`"$u"`),
+/// checked against `key_sha256` when given. Every failure says what and leaves the key file
+/// untouched.
+fn fill_ppa_key(i: usize, spec: &AptSourceSpec, ppa: &Ppa) -> String {
+    let path = shell_quote(&spec.key_path());
+    let api = shell_quote(&ppa.api_url());
+    let name = shell_quote(&format!("ppa:{}/{}", ppa.owner, ppa.name));
+    let lookup = shell_quote(&format!(
+        "{}/pks/lookup?op=get&options=mr&search=0x",
+        ppa.keyserver
+    ));
+    let get_api = super::fetch::command_of(&api, false);
+    let get_key = super::fetch::command_of("\"$u\"", false);
+    let sum = super::fetch::sum_check(i, &spec.key_sha256, "\"$u\"", &spec.key_path());
+    format!(
+        "{get_api} || {{ printf '%s: the details of %s could not be fetched from Launchpad: %s left untouched\\n' {api} {name} {path} >&2; play_fail {i}; }}
+f=$(tr -d '\\n' < \"$t\" | sed -n 's/.*\"signing_key_fingerprint\"[[:space:]]*:[[:space:]]*\"\\([0-9A-Fa-f]*\\)\".*/\\1/p')
+case ${{#f}} in 40|64) ;; *) printf '%s: no signing_key_fingerprint (40 or 64 hexadecimal digits) for %s: %s left untouched\\n' {api} {name} {path} >&2; play_fail {i} ;; esac
+u={lookup}\"$f\"
+{get_key} || {{ printf '%s: no key of fingerprint %s (the signing key of %s): %s left untouched\\n' \"$u\" \"$f\" {name} {path} >&2; play_fail {i}; }}{sum}"
     )
 }
 
@@ -275,8 +350,8 @@ pub fn plan(
             sources,
             &mut details,
         )?,
-        key: match &spec.key_url {
-            Some(url) if present => fetch_op(spec, url, key, &mut details)?,
+        key: match spec.key_from() {
+            Some(from) if present => fetch_op(spec, &from, key, &mut details)?,
             _ => file_op(
                 &spec.key_path(),
                 spec.key.as_deref().filter(|_| present),
@@ -357,9 +432,8 @@ pub fn apply_fragment(
                 group: Some("root".into()),
                 mode: Some(0o644),
             };
-            match (op, &spec.key_url) {
-                (Some(SourceFileOp::Fetch { .. }), Some(url)) => {
-                    let fill = fill_key(i, spec, url);
+            match (op, fill_key(i, spec)) {
+                (Some(SourceFileOp::Fetch { .. }), Some(fill)) => {
                     let sha = spec.key_sha256.as_str();
                     s.push_str(&crate::apply::fetched_file(
                         i, path, &attrs, &fill, expect, sha,
@@ -373,13 +447,17 @@ pub fn apply_fragment(
             }
         }
     };
+    // A key is written before the sources file naming it (a failed fetch leaves both as they
+    // were), and removed after the sources file no longer names it.
+    let key_first = !matches!(work.key, Some(SourceFileOp::Delete));
+    let key = spec.key.as_deref().unwrap_or_default();
+    if key_first {
+        file(&spec.key_path(), key, &work.key, Some(KEYRINGS_DIR));
+    }
     file(&spec.sources_path(), text.as_bytes(), &work.sources, None);
-    file(
-        &spec.key_path(),
-        spec.key.as_deref().unwrap_or_default(),
-        &work.key,
-        Some(KEYRINGS_DIR),
-    );
+    if !key_first {
+        file(&spec.key_path(), key, &work.key, Some(KEYRINGS_DIR));
+    }
     if update {
         s.push_str(&format!(
             "{} update </dev/null 1>&2 || play_fail {i}\n",
@@ -432,6 +510,11 @@ impl super::Spec for AptSourceSpec {
     fn has_nul(&self) -> bool {
         self.name.contains('\0')
             || self.key_url.as_deref().is_some_and(|u| u.contains('\0'))
+            || self.ppa.as_ref().is_some_and(|p| {
+                [&p.owner, &p.name, &p.api, &p.keyserver]
+                    .iter()
+                    .any(|x| x.contains('\0'))
+            })
             || [&self.uris, &self.suites, &self.components]
                 .iter()
                 .any(|l| l.iter().any(|x| x.contains('\0')))
@@ -450,6 +533,10 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
         Key::Text("key_url"),
         Key::Text("key_sha256"),
         Key::Any("trusted"),
+        Key::Text("ppa"),
+        Key::Text("ppa_api"),
+        Key::Text("keyserver"),
+        Key::Text("ppa_uri"),
     ],
     is_path: false,
     watchable: true,
@@ -463,20 +550,120 @@ pub const DEF: super::registry::KindDef = super::registry::KindDef {
     check_entry,
 };
 
-/// A source takes its key from one place, and a `key_sha256` only with a `key_url` (its
-/// registry line's `check_entry`).
+/// A source takes its key from one place, a `key_sha256` only with a key it fetches
+/// (`key_url`, `ppa`), and a `ppa` fills `uris` and `components` itself (its registry line's
+/// `check_entry`).
 fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
     if entry.has("key") && entry.has("key_url") {
         return Err(
             "an apt_source takes one of `key` (a file of files/) and `key_url`, not both".into(),
         );
     }
-    if entry.has("key_sha256") && !entry.has("key_url") {
+    if entry.has("ppa") {
+        if let Some(k) = ["uris", "components", "key", "key_url"]
+            .into_iter()
+            .find(|k| entry.has(k))
+        {
+            return Err(format!(
+                "`ppa` gives the source its `uris`, `components` and key (from Launchpad): drop `{k}`"
+            ));
+        }
+    } else if let Some(k) = ["ppa_api", "keyserver", "ppa_uri"]
+        .into_iter()
+        .find(|k| entry.has(k))
+    {
+        return Err(format!("`{k}` is for a PPA's source: give `ppa` too"));
+    }
+    if entry.has("key_sha256") && !entry.has("key_url") && !entry.has("ppa") {
         return Err(
-            "`key_sha256` checks the key fetched from `key_url`: give `key_url` too".into(),
+            "`key_sha256` checks the key fetched from `key_url` (or a `ppa`'s): give `key_url` too"
+                .into(),
         );
     }
     Ok(())
+}
+
+/// A Launchpad name (a person, a team or a PPA): lowercase letters, digits, `+`, `-`, `.`,
+/// starting with a letter or digit.
+fn launchpad_name(s: &str) -> bool {
+    s.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
+}
+
+/// `ppa`'s value: `OWNER/NAME`, or `OWNER` (its PPA named `ppa`, as Ansible and
+/// add-apt-repository read `ppa:OWNER`); a leading `ppa:` is allowed.
+pub fn parse_ppa(value: &str) -> Result<(String, String), String> {
+    let v = value.strip_prefix("ppa:").unwrap_or(value);
+    let (owner, name) = v.split_once('/').unwrap_or((v, "ppa"));
+    if launchpad_name(owner) && launchpad_name(name) {
+        Ok((owner.to_string(), name.to_string()))
+    } else {
+        Err(format!(
+            "ppa: `{value}` is not OWNER/NAME (Launchpad names: lowercase letters, digits, `+`, `-`, `.`)"
+        ))
+    }
+}
+
+/// A base URL of `key` (`ppa_api`, `keyserver`, `ppa_uri`), its trailing `/` dropped:
+/// `http://` or `https://` (`file:` too for `ppa_uri`, a mirror on the host).
+fn base_url(k: &Keys, key: &str, default: &str, file: bool) -> Result<String, ResolveError> {
+    let url = k.string(key)?.unwrap_or_else(|| default.to_string());
+    let schemes: &[&str] = if file {
+        &["http://", "https://", "file:/"]
+    } else {
+        &["http://", "https://"]
+    };
+    let ok = schemes
+        .iter()
+        .any(|p| url.starts_with(p) && url.len() > p.len())
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        let what = if file {
+            "an http://, https:// or file: URL"
+        } else {
+            "an http:// or https:// URL"
+        };
+        return Err(k.fail(key, format!("{key}: `{url}` is not {what}")));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// A `ppa`'s source: its `uris` (`PPA_URI/OWNER/NAME/ubuntu`), its `suites` when not given
+/// (the host's codename, Ansible's `distro.codename`), its `components` (`main`) and its
+/// [`Ppa`].
+fn ppa_source(
+    k: &Keys,
+    value: &str,
+    present: bool,
+    suites: &mut Vec<String>,
+) -> Result<(Vec<String>, Vec<String>, Ppa), ResolveError> {
+    let (owner, name) = parse_ppa(value).map_err(|m| k.fail("ppa", m))?;
+    let base = base_url(k, "ppa_uri", PPA_URI, true)?;
+    if suites.is_empty() {
+        // The host's codename, read as a template would (the facts are the renderer's).
+        let codename = k
+            .string_of("ppa", Some("{{ facts.os_codename }}"))?
+            .unwrap_or_default();
+        if codename.is_empty() && present {
+            return Err(k.fail(
+                "ppa",
+                "ppa: the host has no codename (no VERSION_CODENAME in its /etc/os-release): give `suites` (Ansible's `codename`)".into(),
+            ));
+        }
+        suites.extend((!codename.is_empty()).then_some(codename));
+    }
+    let ppa = Ppa {
+        api: base_url(k, "ppa_api", PPA_API, false)?,
+        keyserver: base_url(k, "keyserver", KEYSERVER, false)?,
+        owner,
+        name,
+    };
+    let uris = vec![format!("{base}/{}/{}/ubuntu", ppa.owner, ppa.name)];
+    Ok((uris, vec!["main".to_string()], ppa))
 }
 
 /// The spec of a `apt_source:` entry, its errors located at their keys (the registry line's
@@ -484,9 +671,14 @@ fn check_entry(entry: &crate::playbook::RawResource) -> Result<(), String> {
 pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
     let Base { key, state, .. } = b;
     let presence = k.presence(&state)?;
-    let uris = k.list("uris")?.unwrap_or_default();
-    let suites = k.list("suites")?.unwrap_or_default();
-    let components = k.list("components")?.unwrap_or_default();
+    let mut uris = k.list("uris")?.unwrap_or_default();
+    let mut suites = k.list("suites")?.unwrap_or_default();
+    let mut components = k.list("components")?.unwrap_or_default();
+    let mut ppa = None;
+    if let Some(value) = k.string("ppa")? {
+        let (u, c, p) = ppa_source(k, &value, presence == Presence::Present, &mut suites)?;
+        (uris, components, ppa) = (u, c, Some(p));
+    }
     if presence == Presence::Present {
         check_lists(&uris, &suites, &components).map_err(|(key, m)| k.fail(key, m))?;
     }
@@ -515,6 +707,7 @@ pub fn from_entry(k: &Keys, b: Base) -> Result<super::Desired, ResolveError> {
         key_url,
         key_sha256,
         trusted: k.boolean("trusted")?.unwrap_or(false),
+        ppa,
     }))
 }
 
@@ -701,5 +894,102 @@ mod tests {
         gone.presence = Presence::Absent;
         let p = plan(&gone, &src, &file(b"KEY\n")).unwrap().unwrap();
         assert_eq!(p.work.key, Some(SourceFileOp::Delete));
+    }
+
+    fn ppa_spec() -> AptSourceSpec {
+        AptSourceSpec {
+            name: "certbot".into(),
+            uris: vec![format!("{PPA_URI}/certbot/certbot/ubuntu")],
+            suites: vec!["noble".into()],
+            components: vec!["main".into()],
+            ppa: Some(Ppa {
+                owner: "certbot".into(),
+                name: "certbot".into(),
+                api: PPA_API.into(),
+                keyserver: KEYSERVER.into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ppa_names_are_launchpad_names() {
+        let ok = |v: &str| parse_ppa(v).map(|(o, n)| format!("{o}/{n}"));
+        assert_eq!(ok("certbot/certbot"), Ok("certbot/certbot".into()));
+        assert_eq!(ok("ppa:ondrej/php"), Ok("ondrej/php".into()));
+        assert_eq!(ok("deadsnakes"), Ok("deadsnakes/ppa".into()));
+        assert_eq!(ok("git-core/ppa+1.x"), Ok("git-core/ppa+1.x".into()));
+        for bad in [
+            "",
+            "Certbot/certbot",
+            "a/b/c",
+            "a/",
+            "/b",
+            "-a/b",
+            "a b/c",
+            "a/b\n",
+        ] {
+            assert!(parse_ppa(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            ppa_spec().ppa.map(|p| p.api_url()).as_deref(),
+            Some("https://api.launchpad.net/1.0/~certbot/+archive/certbot")
+        );
+    }
+
+    #[test]
+    fn a_ppa_key_is_fetched_by_its_fingerprint_before_the_sources_file() {
+        let s = ppa_spec();
+        assert!(s.text().contains(
+            "URIs: https://ppa.launchpadcontent.net/certbot/certbot/ubuntu\nSuites: noble\nComponents: main\nSigned-By: /etc/apt/keyrings/certbot.asc\n"
+        ));
+        let p = plan(&s, &PathState::missing(), &PathState::missing())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.details[1],
+            "+ /etc/apt/keyrings/certbot.asc from https://keyserver.ubuntu.com (the signing key of ppa:certbot/certbot)"
+        );
+        // A key there is kept without key_sha256.
+        let src = file(s.text().as_bytes());
+        assert_eq!(plan(&s, &src, &file(b"OTHER\n")).unwrap(), None);
+        let (text, stdin) = apply_fragment(3, &s, &p.work, false);
+        assert!(
+            stdin.starts_with(s.text().as_bytes()),
+            "the sources file alone travels on stdin"
+        );
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {text}"))
+        };
+        let api = at("'https://api.launchpad.net/1.0/~certbot/+archive/certbot'");
+        let fpr = at("case ${#f} in 40|64)");
+        let key = at("search=0x'\"$f\"");
+        let armor = at("BEGIN PGP PUBLIC KEY BLOCK");
+        let key_mv = at("mv -f -T -- \"$t\" certbot.asc");
+        let src_mv = at("certbot.sources || play_fail 3");
+        assert!(api < fpr && fpr < key && key < armor && armor < key_mv && key_mv < src_mv);
+        // The step is valid sh.
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &text])
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn a_removed_key_goes_after_the_sources_file_no_longer_names_it() {
+        let mut s = spec();
+        s.key = None;
+        let p = plan(&s, &file(b"old"), &file(b"KEY\n")).unwrap().unwrap();
+        assert_eq!(p.work.key, Some(SourceFileOp::Delete));
+        let (text, _) = apply_fragment(0, &s, &p.work, false);
+        let src = text.find("local.sources").unwrap_or(usize::MAX);
+        let rm = text.find("rm -f -- local.asc").unwrap_or(0);
+        assert!(src < rm, "{text}");
     }
 }

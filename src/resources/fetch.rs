@@ -36,16 +36,21 @@ pub fn check_sha256(s: &str) -> Result<String, String> {
 /// The shell text that fills `"$t"` from the URL on the host: curl, else wget (not for
 /// `file:` URLs).
 fn command(url: &str) -> String {
-    let u = shell_quote(url);
-    let wget = if url.starts_with("file://") {
+    command_of(&shell_quote(url), url.starts_with("file://"))
+}
+
+/// [`command`] of a URL given as one shell word `word` (quoted, or a variable such as
+/// `"$u"`); `file`: it is a `file://` URL (wget cannot read it).
+pub fn command_of(word: &str, file: bool) -> String {
+    let wget = if file {
         String::new()
     } else {
         format!(
-            "elif command -v wget >/dev/null 2>&1; then wget -q -O \"$t\" {u} </dev/null 1>&2\n"
+            "elif command -v wget >/dev/null 2>&1; then wget -q -O \"$t\" {word} </dev/null 1>&2\n"
         )
     };
     format!(
-        "if command -v curl >/dev/null 2>&1; then curl -fsS -L --proto '=http,https,file' -o \"$t\" {u} </dev/null 1>&2\n\
+        "if command -v curl >/dev/null 2>&1; then curl -fsS -L --proto '=http,https,file' -o \"$t\" {word} </dev/null 1>&2\n\
          {wget}else printf 'neither curl nor wget on the host\\n' >&2; false; fi"
     )
 }
@@ -55,13 +60,19 @@ fn command(url: &str) -> String {
 /// is left untouched). For `apply::fetched_file`.
 pub fn fill(i: usize, url: &str, sha256: &str, path: &str) -> String {
     let fetch = format!("{} || play_fail {i}", command(url));
+    format!("{fetch}{}", sum_check(i, sha256, &shell_quote(url), path))
+}
+
+/// The lines of step `i` checking that `"$t"` has `sha256` (empty: none, no lines), else
+/// failing the step saying where it came from (`from`, one shell word) and that `path` is
+/// left untouched. Each line starts with a newline.
+pub fn sum_check(i: usize, sha256: &str, from: &str, path: &str) -> String {
     if sha256.is_empty() {
-        return fetch;
+        return String::new();
     }
     format!(
-        "{fetch}\ns=$(sha256sum < \"$t\") || play_fail {i}\ns=${{s%% *}}\nif [ \"$s\" != {want} ]; then printf '%s: sha256 %s, not %s: %s left untouched\\n' {url} \"$s\" {want} {path} >&2; play_fail {i}; fi",
+        "\ns=$(sha256sum < \"$t\") || play_fail {i}\ns=${{s%% *}}\nif [ \"$s\" != {want} ]; then printf '%s: sha256 %s, not %s: %s left untouched\\n' {from} \"$s\" {want} {path} >&2; play_fail {i}; fi",
         want = shell_quote(sha256),
-        url = shell_quote(url),
         path = shell_quote(path),
     )
 }
