@@ -146,6 +146,45 @@ fn project(lab: &Lab) -> Project {
         )
 }
 
+/// The schema check the report tests rely on rejects what breaks a schema (a missing required
+/// key, a wrong type) and a schema that is not one, and accepts a document that matches.
+#[test]
+fn the_schema_check_rejects_what_breaks_the_schema() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let report = docs.join("report.schema.json");
+    let empty = serde_json::json!({});
+    match support::check::schema_errors(&report, &empty) {
+        Err((1, text)) => assert!(text.contains("required"), "{text}"),
+        other => panic!("an empty report passed or failed oddly: {other:?}"),
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.schema.json");
+    std::fs::write(
+        &bad,
+        r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 12}"#,
+    )
+    .expect("write");
+    assert!(matches!(
+        support::check::schema_errors(&bad, &empty),
+        Err((3, _))
+    ));
+    let small = dir.path().join("small.schema.json");
+    std::fs::write(
+        &small,
+        r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+            "required": ["n"], "properties": {"n": {"type": "integer"}}}"#,
+    )
+    .expect("write");
+    assert_eq!(
+        support::check::schema_errors(&small, &serde_json::json!({"n": 1})),
+        Ok(())
+    );
+    match support::check::schema_errors(&small, &serde_json::json!({"n": "one"})) {
+        Err((1, text)) => assert!(text.contains("/n"), "{text}"),
+        other => panic!("a string for an integer passed: {other:?}"),
+    }
+}
+
 #[test]
 fn formats_on_a_lab() {
     let lab = Lab::start("reports-formats", 3);
